@@ -1,0 +1,174 @@
+"""Settings: where the target lives, what to run, how strict to be.
+
+Resolution order (later wins): built-in defaults (the example target in this repo) →
+``perf_pipeline.toml`` (or the file named by ``PERF_PIPELINE_CONFIG``) → environment
+variables → explicit keyword overrides from the CLI or a Dagster resource.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from perf_pipeline.errors import InvalidInputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = ["PROJECT_ROOT", "Settings", "load_settings"]
+
+#: The perf_pipeline checkout itself; the default target repo is this repo.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+_ENV_VARS: Mapping[str, str] = {
+    "repo_path": "PERF_PIPELINE_REPO",
+    "project_subdir": "PERF_PIPELINE_PROJECT_DIR",
+    "results_dir": "PERF_PIPELINE_RESULTS_DIR",
+    "main_branch": "PERF_PIPELINE_MAIN_BRANCH",
+    "runner": "PERF_PIPELINE_RUNNER",
+    "suite_timeout_s": "PERF_PIPELINE_SUITE_TIMEOUT",
+    "threshold": "PERFORMANCE_THRESHOLD",
+    "alpha": "SIGNIFICANCE_LEVEL",
+    "stress_multiplier": "STRESS_MULTIPLIER",
+    "baseline_policy": "PERF_PIPELINE_BASELINE_POLICY",
+    "baseline_runs": "PERF_PIPELINE_BASELINE_RUNS",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable, validated once.
+
+    ``repo_path`` is the git repository to measure; ``project_subdir`` the folder inside
+    it where pytest runs (the example target lives in ``examples/ml_pipeline`` of this
+    repo). ``runner`` is ``"current"`` (this interpreter) or ``"uv"`` (the target's own
+    uv project at the measured commit).
+    """
+
+    repo_path: Path = PROJECT_ROOT
+    project_subdir: str = "examples/ml_pipeline"
+    benchmark_paths: tuple[str, ...] = ("tests/ml/integration/test_performance.py",)
+    stress_paths: tuple[str, ...] = ("tests/ml/integration/test_stress.py",)
+    results_dir: Path = Path("test-results")
+    main_branch: str = "main"
+    runner: str = "current"
+    suite_timeout_s: float = 900.0
+    threshold: float = 1.2
+    alpha: float = 0.01
+    stress_multiplier: float = 1.0
+    baseline_policy: str = "rolling"
+    baseline_runs: int = 10
+    pytest_args: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.runner not in ("current", "uv"):
+            raise InvalidInputError(f"runner must be 'current' or 'uv', not {self.runner!r}")
+        if not self.threshold >= 1.0:
+            raise InvalidInputError(f"threshold must be >= 1.0, not {self.threshold!r}")
+        if not 0.0 < self.alpha < 1.0:
+            raise InvalidInputError(f"alpha (significance) must be in (0, 1), not {self.alpha!r}")
+        if not self.suite_timeout_s > 0:
+            raise InvalidInputError(f"suite_timeout_s must be > 0, not {self.suite_timeout_s!r}")
+        if self.baseline_policy not in ("rolling", "pinned"):
+            raise InvalidInputError(
+                f"baseline_policy must be 'rolling' or 'pinned', not {self.baseline_policy!r}")
+        if self.baseline_runs < 1:
+            raise InvalidInputError(f"baseline_runs must be >= 1, not {self.baseline_runs!r}")
+        if not self.stress_multiplier > 0:
+            raise InvalidInputError(
+                f"stress_multiplier must be > 0, not {self.stress_multiplier!r}")
+        if Path(self.project_subdir).is_absolute() or ".." in Path(self.project_subdir).parts:
+            raise InvalidInputError(
+                f"project_subdir must be a relative path inside the repo: {self.project_subdir!r}")
+
+    @property
+    def project_dir(self) -> Path:
+        return self.repo_path / self.project_subdir
+
+    @property
+    def db_path(self) -> Path:
+        return self.results_dir / "perf_history.db"
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.results_dir / "raw"
+
+    @property
+    def baseline_path(self) -> Path:
+        return self.results_dir / "baseline" / "performance_baseline.json"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.results_dir / "reports"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.results_dir / "worktrees"
+
+
+def _coerce(name: str, value: object) -> object:
+    """Turn a string or TOML value into the type of the ``Settings`` field ``name``."""
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "Path":
+            return Path(str(value)).expanduser()
+        if kind == "float":
+            return float(value)  # type: ignore[arg-type]
+        if kind == "int":
+            return int(value)  # type: ignore[arg-type]
+        if kind == "tuple[str, ...]":
+            if isinstance(value, str):
+                return tuple(v for v in value.split(",") if v.strip())
+            return tuple(str(v) for v in value)  # type: ignore[union-attr]
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"setting {name}: cannot use {value!r} ({exc})") from exc
+
+
+def _read_config_file(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"config file {path}: {exc}") from exc
+    section = data.get("perf_pipeline", data)
+    known = {f.name for f in fields(Settings)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise InvalidInputError(f"config file {path}: unknown settings {unknown}")
+    return {k: _coerce(k, v) for k, v in section.items()}
+
+
+def load_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: object,
+) -> Settings:
+    """Build ``Settings`` from defaults, config file, environment and overrides.
+
+    ``None`` overrides are ignored so callers can pass optional CLI flags straight in.
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    path = config_file or (Path(env["PERF_PIPELINE_CONFIG"]) if env.get("PERF_PIPELINE_CONFIG")
+                           else Path("perf_pipeline.toml"))
+    if path.is_file():
+        values.update(_read_config_file(path))
+    elif config_file is not None or env.get("PERF_PIPELINE_CONFIG"):
+        raise InvalidInputError(f"config file {path} does not exist")
+    for name, var in _ENV_VARS.items():
+        if env.get(var, "").strip():
+            values[name] = _coerce(name, env[var].strip())
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name not in {f.name for f in fields(Settings)}:
+            raise InvalidInputError(f"unknown setting {name!r}")
+        values[name] = _coerce(name, value)
+    return replace(Settings(), **values)  # type: ignore[arg-type]

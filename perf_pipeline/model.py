@@ -1,0 +1,435 @@
+"""Frozen data classes passed between the layers.
+
+Everything that crosses a package boundary (measure → store → analysis → report) is one
+of these: immutable, validated on construction, with units in the field names. Raw dicts
+from JSON files never travel further than the module that parsed them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+from perf_pipeline.errors import InvalidInputError
+
+__all__ = [
+    "METRICS",
+    "SCHEMA_VERSION",
+    "TIME_METRIC",
+    "Baseline",
+    "BaselineEntry",
+    "BenchmarkComparison",
+    "BenchmarkResult",
+    "CommitInfo",
+    "Comparison",
+    "Environment",
+    "MetricSeries",
+    "MetricSpec",
+    "ReportData",
+    "RunInfo",
+    "RunStatus",
+    "SuiteComparison",
+    "SuiteRun",
+    "Verdict",
+]
+
+#: Version of every JSON file perf_pipeline writes (raw run files, baseline).
+SCHEMA_VERSION = 1
+
+#: The metric that holds the timed samples of a benchmark.
+TIME_METRIC = "time_s"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """What a metric means and how sensitive its default gate is.
+
+    Memory and I/O are nearly deterministic for the same code, so a small relative change
+    is already news; times are noisy, so their default threshold is wider.
+    """
+
+    name: str
+    unit: str
+    label: str
+    default_threshold: float
+
+
+METRICS: Mapping[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("time_s", "s", "time per round", 1.2),
+        MetricSpec("p50_s", "s", "p50 latency", 1.2),
+        MetricSpec("p90_s", "s", "p90 latency", 1.25),
+        MetricSpec("p99_s", "s", "p99 latency", 1.3),
+        MetricSpec("peak_rss_bytes", "B", "peak RSS", 1.1),
+        MetricSpec("tracemalloc_peak_bytes", "B", "tracemalloc peak", 1.1),
+        MetricSpec("cpu_user_s", "s", "CPU user time", 1.2),
+        MetricSpec("cpu_system_s", "s", "CPU system time", 1.5),
+        MetricSpec("io_read_bytes", "B", "I/O read", 1.5),
+        MetricSpec("io_write_bytes", "B", "I/O written", 1.5),
+        MetricSpec("gc_collections", "count", "GC collections", 1.5),
+    )
+}
+
+
+class Verdict(str, Enum):
+    """The four honest answers; a verdict compares equal to its lowercase word."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RunStatus(str, Enum):
+    """A run either produced complete results or it failed; there is no partial."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _check_finite(values: tuple[float, ...], what: str) -> None:
+    for v in values:
+        if not math.isfinite(v):
+            raise InvalidInputError(f"{what}: sample {v!r} is not a finite number")
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """The commit a run measured; ``sha`` is always the full 40-hex SHA when known."""
+
+    sha: str
+    branch: str | None = None
+    message: str = ""
+    author: str = ""
+    committed_at: str | None = None  # ISO-8601
+    dirty: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.sha or not all(c in "0123456789abcdef" for c in self.sha.lower()):
+            raise InvalidInputError(f"commit sha {self.sha!r} is not a hex SHA")
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:10]
+
+    @property
+    def subject(self) -> str:
+        return self.message.splitlines()[0] if self.message else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """Where a run happened. Two runs are comparable when their fingerprints match."""
+
+    python_version: str
+    python_implementation: str
+    os: str
+    machine: str
+    cpu_model: str
+    cpu_count: int
+    packages: tuple[tuple[str, str], ...] = ()
+    lock_hash: str | None = None
+    thread_env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        """A short stable hash of everything that can move a measurement."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["packages"] = dict(self.packages)
+        data["thread_env"] = dict(self.thread_env)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Environment:
+        try:
+            return cls(
+                python_version=str(data["python_version"]),
+                python_implementation=str(data.get("python_implementation", "")),
+                os=str(data.get("os", "")),
+                machine=str(data.get("machine", "")),
+                cpu_model=str(data.get("cpu_model", "")),
+                cpu_count=int(data.get("cpu_count", 0) or 0),  # type: ignore[arg-type]
+                packages=tuple(sorted(dict(data.get("packages") or {}).items())),  # type: ignore[arg-type]
+                lock_hash=(str(data["lock_hash"]) if data.get("lock_hash") else None),
+                thread_env=tuple(sorted(dict(data.get("thread_env") or {}).items())),  # type: ignore[arg-type]
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"environment record is malformed: {exc}") from exc
+
+    def differences(self, other: Environment) -> tuple[tuple[str, str, str], ...]:
+        """``(what, self's value, other's value)`` for everything that differs."""
+        out: list[tuple[str, str, str]] = []
+        for name in ("python_version", "python_implementation", "os", "machine",
+                     "cpu_model", "cpu_count", "lock_hash"):
+            a, b = getattr(self, name), getattr(other, name)
+            if a != b:
+                out.append((name, str(a), str(b)))
+        for label, mine, theirs in (("package", dict(self.packages), dict(other.packages)),
+                                    ("env", dict(self.thread_env), dict(other.thread_env))):
+            for key in sorted(set(mine) | set(theirs)):
+                if mine.get(key) != theirs.get(key):
+                    out.append((f"{label} {key}", mine.get(key, "-"), theirs.get(key, "-")))
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkResult:
+    """One benchmark of one run: every timed sample, plus resource figures.
+
+    ``samples_s`` are per-round times (seconds per call, as pytest-benchmark records
+    them with ``iterations`` calls per round). ``extra`` holds the other metrics of
+    ``METRICS`` that were measured, as ``(metric name, value)`` pairs.
+    """
+
+    name: str
+    samples_s: tuple[float, ...]
+    group: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    iterations: int = 1
+    extra: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise InvalidInputError("benchmark name is empty")
+        _check_finite(self.samples_s, f"benchmark {self.name!r}")
+        for key, value in self.extra:
+            if key not in METRICS:
+                raise InvalidInputError(f"benchmark {self.name!r}: unknown metric {key!r}")
+            if not math.isfinite(value):
+                raise InvalidInputError(
+                    f"benchmark {self.name!r}: metric {key} = {value!r} is not finite")
+
+    @property
+    def median_s(self) -> float:
+        """Median of the samples, NaN when there are none."""
+        if not self.samples_s:
+            return math.nan
+        s = sorted(self.samples_s)
+        mid = len(s) // 2
+        return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+    def metric(self, name: str) -> float | None:
+        """A scalar per metric: the median for time, the recorded value otherwise."""
+        if name == TIME_METRIC:
+            return self.median_s if self.samples_s else None
+        return dict(self.extra).get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteRun:
+    """One execution of one suite at one commit: complete results, or a failure."""
+
+    run_id: str
+    suite: str
+    started_at: str  # ISO-8601, UTC
+    status: RunStatus
+    benchmarks: tuple[BenchmarkResult, ...] = ()
+    commit: CommitInfo | None = None
+    environment: Environment | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+    raw_path: str | None = None
+    machine_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            raise InvalidInputError("run_id is empty")
+        if self.status is RunStatus.FAILED and self.benchmarks:
+            raise InvalidInputError(
+                f"run {self.run_id}: a failed run must not carry partial results")
+        names = [b.name for b in self.benchmarks]
+        if len(names) != len(set(names)):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise InvalidInputError(f"run {self.run_id}: duplicate benchmark names {dupes}")
+
+    @property
+    def sha(self) -> str | None:
+        return self.commit.sha if self.commit else None
+
+    def benchmark(self, name: str) -> BenchmarkResult | None:
+        for b in self.benchmarks:
+            if b.name == name:
+                return b
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The verdict on one benchmark and metric, with the numbers behind it.
+
+    ``ratio`` is current / baseline (a robust estimate; > 1 means slower or bigger);
+    ``ci_low``/``ci_high`` its confidence interval at 1 - alpha; ``p_value`` that of the
+    test in the direction of the observed change. ``samples_needed`` is set when the
+    verdict is inconclusive and more data would decide.
+    """
+
+    verdict: Verdict
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    significant: bool
+    threshold: float
+    alpha: float
+    n_baseline: int
+    n_current: int
+    method: str
+    reason: str = ""
+    samples_needed: int | None = None
+    adjusted_p_value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkComparison:
+    """A ``Comparison`` labelled with the benchmark and metric it is about."""
+
+    name: str
+    metric: str
+    comparison: Comparison
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteComparison:
+    """All comparisons of one run against its baseline, corrected across the suite."""
+
+    results: tuple[BenchmarkComparison, ...]
+    correction: str
+    alpha: float
+    new: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+
+    def with_verdict(self, verdict: Verdict) -> tuple[BenchmarkComparison, ...]:
+        return tuple(r for r in self.results if r.comparison.verdict == verdict)
+
+    @property
+    def regressions(self) -> tuple[BenchmarkComparison, ...]:
+        return self.with_verdict(Verdict.REGRESSION)
+
+    @property
+    def improvements(self) -> tuple[BenchmarkComparison, ...]:
+        return self.with_verdict(Verdict.IMPROVEMENT)
+
+    @property
+    def has_regression(self) -> bool:
+        return bool(self.regressions)
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineEntry:
+    """What the comparison needs about one benchmark and metric of the baseline.
+
+    ``run_values`` holds one summary per baseline run (the run's median for time), oldest
+    first: the run-to-run spread that within-run samples cannot show. ``samples`` are the
+    raw samples of the most recent baseline run, for within-run tests and plots.
+    """
+
+    name: str
+    metric: str
+    run_values: tuple[float, ...]
+    samples: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_finite(self.run_values, f"baseline {self.name!r} {self.metric}")
+        _check_finite(self.samples, f"baseline {self.name!r} {self.metric}")
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The reference a commit is judged against, as stored in performance_baseline.json."""
+
+    policy: str  # "rolling" or "pinned"
+    created_at: str
+    source_run_ids: tuple[str, ...]
+    source_commits: tuple[str, ...]
+    entries: tuple[BaselineEntry, ...]
+    environment: Environment | None = None
+    schema_version: int = SCHEMA_VERSION
+    previous: tuple[str, ...] = field(default=())  # created_at of earlier baselines
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("rolling", "pinned"):
+            raise InvalidInputError(f"baseline policy {self.policy!r} is not rolling/pinned")
+        if self.schema_version != SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"baseline schema_version {self.schema_version} is not supported "
+                f"(this perf_pipeline reads {SCHEMA_VERSION})")
+
+    def entry(self, name: str, metric: str) -> BaselineEntry | None:
+        for e in self.entries:
+            if e.name == name and e.metric == metric:
+                return e
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """A run without its results: what history listings and report axes need."""
+
+    run_id: str
+    suite: str
+    started_at: str
+    status: RunStatus
+    commit: CommitInfo | None = None
+    fingerprint: str | None = None
+    duration_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """Short human label: the short SHA, or the start time for runs with no commit."""
+        return self.commit.short_sha if self.commit else self.started_at[:19]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSeries:
+    """One benchmark and metric across runs, oldest first, in columns.
+
+    Columns rather than a point object per run keep 500 benchmarks x 1,000 commits
+    cheap to hold and to serialise into a report. ``lows``/``highs`` bound each run's
+    value (e.g. the interquartile range of the run's samples; equal to the value when
+    only one number exists).
+    """
+
+    name: str
+    metric: str
+    run_ids: tuple[str, ...]
+    values: tuple[float, ...]
+    lows: tuple[float, ...]
+    highs: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        n = len(self.run_ids)
+        if not (len(self.values) == len(self.lows) == len(self.highs) == n):
+            raise InvalidInputError(f"series {self.name!r} {self.metric}: column lengths differ")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportData:
+    """Everything a report shows, gathered by the caller; renderers only format it."""
+
+    title: str
+    generated_at: str
+    current: SuiteRun | None = None
+    baseline: Baseline | None = None
+    comparison: SuiteComparison | None = None
+    runs: tuple[RunInfo, ...] = ()  # oldest first
+    series: tuple[MetricSeries, ...] = ()
+    environment_differences: tuple[tuple[str, str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    report_url: str | None = None
