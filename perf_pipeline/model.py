@@ -202,11 +202,17 @@ class BenchmarkResult:
     params: tuple[tuple[str, str], ...] = ()
     iterations: int = 1
     extra: tuple[tuple[str, float], ...] = ()
+    #: pytest-benchmark's summary statistics (``min_s``, ``max_s``, ``mean_s``,
+    #: ``stddev_s``, ``median_s``, ``q1_s``, ``q3_s``, ``iqr_s``, ``rounds``) as the
+    #: file reported them. For foreign files saved without raw samples this is all
+    #: there is: ``samples_s`` is then empty and ``metric("time_s")`` uses ``median_s``.
+    summary: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name:
             raise InvalidInputError("benchmark name is empty")
         _check_finite(self.samples_s, f"benchmark {self.name!r}")
+        _check_finite(tuple(v for _, v in self.summary), f"benchmark {self.name!r} summary")
         for key, value in self.extra:
             if key not in METRICS:
                 raise InvalidInputError(f"benchmark {self.name!r}: unknown metric {key!r}")
@@ -226,7 +232,9 @@ class BenchmarkResult:
     def metric(self, name: str) -> float | None:
         """A scalar per metric: the median for time, the recorded value otherwise."""
         if name == TIME_METRIC:
-            return self.median_s if self.samples_s else None
+            if self.samples_s:
+                return self.median_s
+            return dict(self.summary).get("median_s")
         return dict(self.extra).get(name)
 
 
