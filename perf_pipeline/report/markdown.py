@@ -1,0 +1,338 @@
+"""The Markdown report: ``performance-report.md`` and the pull-request comment.
+
+The first line after the hidden marker is the whole story in one sentence, because a PR
+comment is read in the notification e-mail and in the collapsed timeline. Everything
+after it is detail, and when GitHub's 65,536-character limit bites, detail is what goes:
+table rows are dropped least-interesting first and a note says so. Rendering never fails
+on size.
+
+Benchmark names, parameters and commit messages come from the measured repository, so
+they are untrusted: every such string passes through ``escape_markdown`` before it lands
+in the document (no raw HTML, no table-breaking pipes, no @-mentions).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from perf_pipeline.model import (
+    TIME_METRIC,
+    BenchmarkResult,
+    ReportData,
+    Verdict,
+)
+from perf_pipeline.report.summary import ComparisonRow, comparison_rows, summarize
+from perf_pipeline.report.units import (
+    format_metric,
+    format_p_value,
+    format_ratio,
+    metric_label,
+)
+
+__all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "escape_markdown", "render_markdown"]
+
+#: Hidden first line; the GitHub client finds its own comment by it.
+MARKER = "<!-- perf-pipeline-report -->"
+
+#: GitHub rejects issue comments longer than this many characters.
+GITHUB_COMMENT_LIMIT = 65_536
+
+VERDICT_ICON = {
+    Verdict.REGRESSION: "🔴",
+    Verdict.IMPROVEMENT: "🟢",
+    Verdict.INCONCLUSIVE: "🟡",
+    Verdict.UNCHANGED: "⚪",
+}
+
+_ESCAPES = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "&#96;", "\\": "\\\\",
+    "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]", "~": "\\~", "@": "&#64;", "#": "&#35;",
+}
+
+# Columns of the full metrics table: (metric key, header).
+_FULL_COLUMNS = (
+    ("p99_s", "p99"),
+    ("peak_rss_bytes", "Peak RSS"),
+    ("tracemalloc_peak_bytes", "tracemalloc peak"),
+    ("cpu_user_s", "CPU user"),
+    ("cpu_system_s", "CPU sys"),
+    ("io_read_bytes", "I/O read"),
+    ("io_write_bytes", "I/O write"),
+    ("gc_collections", "GC"),
+)
+
+
+def escape_markdown(text: object, *, max_len: int = 160) -> str:
+    """Make untrusted text inert inside a Markdown table cell (and anywhere else).
+
+    Newlines and tabs collapse to spaces (a newline ends a table row); HTML and Markdown
+    specials are escaped; ``@`` is neutralised so a commit message cannot ping people.
+    Long text is shortened with an ellipsis so one odd name cannot eat the size budget.
+    """
+    flat = " ".join(str(text).split())
+    if len(flat) > max_len:
+        flat = flat[: max_len - 1] + "…"
+    return "".join(_ESCAPES.get(ch, ch) for ch in flat)
+
+
+@dataclass
+class _Table:
+    """A block whose rows may be dropped (from the end) to fit the size limit."""
+
+    priority: int  # lower is dropped first
+    head: list[str]
+    rows: list[str]
+    tail: list[str] = field(default_factory=list)
+    keep: int = -1
+
+    def __post_init__(self) -> None:
+        self.keep = len(self.rows)
+
+    def omitted_note(self) -> str:
+        n = len(self.rows) - self.keep
+        if n <= 0:
+            return ""
+        return (f"\n_… {n} more row{'s' if n > 1 else ''} not shown "
+                "(GitHub comment size limit); see the HTML report._\n")
+
+    def render(self) -> str:
+        lines = [*self.head, *self.rows[: self.keep]]
+        body = "\n".join(lines) + "\n" if lines else ""
+        return body + self.omitted_note() + ("\n".join(self.tail) + "\n" if self.tail else "")
+
+
+_Block = str | _Table
+
+
+def _table_head(headers: Iterable[str], align: Iterable[str]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
+
+
+def _ci(row: ComparisonRow) -> str:
+    if not (math.isfinite(row.ci_low) and math.isfinite(row.ci_high)):
+        return "–"
+    return f"[{row.ci_low:.2f}, {row.ci_high:.2f}]"
+
+
+def _changes_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
+    picked = [r for r in rows if r.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)]
+    if not picked:
+        return None
+    head = ["### Regressions and improvements", "",
+            *_table_head(["", "Benchmark", "Metric", "Baseline", "Current", "Ratio",
+                          "CI", "p", "adj. p"],
+                         [":-:", "---", "---", "--:", "--:", "--:", "--:", "--:", "--:"])]
+    body = [
+        f"| {VERDICT_ICON[r.verdict]} | {escape_markdown(r.name)} | "
+        f"{escape_markdown(metric_label(r.metric))} | "
+        f"{format_metric(r.metric, r.baseline_value)} | "
+        f"{format_metric(r.metric, r.current_value)} | **{format_ratio(r.ratio)}** | "
+        f"{_ci(r)} | {format_p_value(r.p_value)} | {format_p_value(r.adjusted_p_value)} |"
+        for r in picked
+    ]
+    return _Table(priority=50, head=head, rows=body, tail=[""])
+
+
+def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
+    picked = [r for r in rows if r.verdict is Verdict.INCONCLUSIVE]
+    if not picked:
+        return None
+    head = [f"<details><summary>🟡 {len(picked)} inconclusive (too noisy to tell)</summary>",
+            "", *_table_head(["Benchmark", "Metric", "Ratio", "CI", "Why", "More samples"],
+                             ["---", "---", "--:", "--:", "---", "--:"])]
+    body = [
+        f"| {escape_markdown(r.name)} | {escape_markdown(metric_label(r.metric))} | "
+        f"{format_ratio(r.ratio)} | {_ci(r)} | {escape_markdown(r.reason or '–', max_len=80)} | "
+        f"{r.samples_needed if r.samples_needed is not None else '–'} |"
+        for r in picked
+    ]
+    return _Table(priority=30, head=head, rows=body, tail=["", "</details>", ""])
+
+
+def _p99(result: BenchmarkResult) -> float | None:
+    value = result.metric("p99_s")
+    if value is not None:
+        return value
+    samples = sorted(result.samples_s)
+    if len(samples) < 2:
+        return None
+    return samples[min(len(samples) - 1, math.ceil(0.99 * len(samples)) - 1)]
+
+
+def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> _Table | None:
+    if data.current is None or not data.current.benchmarks:
+        return None
+    time_rows = {r.name: r for r in rows if r.metric == TIME_METRIC}
+    worst: dict[str, Verdict] = {}
+    rank = {Verdict.REGRESSION: 0, Verdict.IMPROVEMENT: 1, Verdict.INCONCLUSIVE: 2,
+            Verdict.UNCHANGED: 3}
+    for r in rows:
+        if r.name not in worst or rank[r.verdict] < rank[worst[r.name]]:
+            worst[r.name] = r.verdict
+    benches = sorted(data.current.benchmarks,
+                     key=lambda b: (rank.get(worst.get(b.name), 4), b.name))  # type: ignore[arg-type]
+    headers = ["Benchmark", "", "Time (median)", "Ratio", *[h for _, h in _FULL_COLUMNS]]
+    head = [f"<details><summary>Full metrics of {len(benches)} benchmarks</summary>", "",
+            *_table_head(headers, ["---", ":-:", *["--:"] * (len(headers) - 2)])]
+    body = []
+    for b in benches:
+        verdict = worst.get(b.name)
+        tr = time_rows.get(b.name)
+        cells = [escape_markdown(b.name), VERDICT_ICON[verdict] if verdict else "",
+                 format_metric(TIME_METRIC, b.metric(TIME_METRIC)),
+                 format_ratio(tr.ratio) if tr else "–"]
+        for key, _ in _FULL_COLUMNS:
+            value = _p99(b) if key == "p99_s" else b.metric(key)
+            cells.append(format_metric(key, value))
+        body.append("| " + " | ".join(cells) + " |")
+    return _Table(priority=10, head=head, rows=body, tail=["", "</details>", ""])
+
+
+def _membership_table(data: ReportData) -> _Table | None:
+    comp = data.comparison
+    if comp is None or not (comp.new or comp.missing or comp.failed):
+        return None
+    body = [f"- 🆕 new (no baseline): {escape_markdown(n)}" for n in comp.new]
+    body += [f"- ❔ missing from this run: {escape_markdown(n)}" for n in comp.missing]
+    body += [f"- 💥 failed: {escape_markdown(n)}" for n in comp.failed]
+    head = ["### New, missing and failed benchmarks", "",
+            f"{len(comp.new)} new · {len(comp.missing)} missing · {len(comp.failed)} failed", ""]
+    return _Table(priority=20, head=head, rows=body, tail=[""])
+
+
+def _environment_table(data: ReportData) -> _Table | None:
+    if not data.environment_differences:
+        return None
+    head = ["### ⚠️ Environment differs from the baseline", "",
+            "> [!WARNING]",
+            "> The environment fingerprint of this run differs from the baseline's. "
+            "Differences below may move timings on their own; treat verdicts with care.", "",
+            *_table_head(["What", "Baseline", "This run"], ["---", "---", "---"])]
+    body = [f"| {escape_markdown(w)} | {escape_markdown(a)} | {escape_markdown(b)} |"
+            for w, a, b in data.environment_differences]
+    return _Table(priority=40, head=head, rows=body, tail=[""])
+
+
+def _summary_block(data: ReportData) -> str:
+    lines = ["### Summary", "", "| | |", "|---|---|"]
+    run = data.current
+    if run is not None:
+        if run.commit is not None:
+            c = run.commit
+            lines.append(f"| Commit | {c.sha[:10]}"
+                         f"{' on ' + escape_markdown(c.branch) if c.branch else ''}"
+                         f"{' (dirty)' if c.dirty else ''} — {escape_markdown(c.subject)} |")
+        else:
+            lines.append(f"| Run | {escape_markdown(run.run_id)} (no commit known) |")
+        lines.append(f"| Started | {escape_markdown(run.started_at)} · suite "
+                     f"{escape_markdown(run.suite)} · {run.status} · "
+                     f"{len(run.benchmarks)} benchmarks |")
+    base = data.baseline
+    if base is not None:
+        commits = ", ".join(s[:7] for s in base.source_commits[-5:]) or "–"
+        more = len(base.source_commits) - 5
+        lines.append(f"| Baseline | {escape_markdown(base.policy)} · "
+                     f"{len(base.source_run_ids)} run(s) · commits {commits}"
+                     f"{f' (+{more} older)' if more > 0 else ''} · "
+                     f"created {escape_markdown(base.created_at[:19])} |")
+    else:
+        lines.append("| Baseline | none yet |")
+    comp = data.comparison
+    if comp is not None:
+        counts = " · ".join(f"{VERDICT_ICON[v]} {len(comp.with_verdict(v))} {v}"
+                            for v in VERDICT_ICON)
+        lines.append(f"| Verdicts | {counts} |")
+    if data.runs:
+        lines.append(f"| History | {len(data.runs)} run(s) from "
+                     f"{escape_markdown(data.runs[0].label)} to "
+                     f"{escape_markdown(data.runs[-1].label)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _stats_block(data: ReportData) -> str:
+    comp = data.comparison
+    if comp is None:
+        return ""
+    thresholds: dict[str, float] = {}
+    methods: set[str] = set()
+    for r in comp.results:
+        thresholds.setdefault(r.metric, r.comparison.threshold)
+        methods.add(r.comparison.method)
+    thr = ", ".join(f"{escape_markdown(metric_label(m))} ×{t:g}"
+                    for m, t in sorted(thresholds.items()))
+    return "\n".join([
+        "### Statistical notes", "",
+        f"- Significance level α = {comp.alpha:g}, multiple-testing correction: "
+        f"{escape_markdown(comp.correction)} (adjusted p-values in the table).",
+        f"- A change counts when it is significant **and** its ratio passes the threshold: "
+        f"{thr or '–'}.",
+        f"- Method: {escape_markdown(', '.join(sorted(methods)) or '–')}. Ratio = current / "
+        f"baseline (> 1 is slower or bigger); CI is the {1 - comp.alpha:.0%} interval of "
+        "the ratio.", ""])
+
+
+def _blocks(data: ReportData) -> list[_Block]:
+    summary = summarize(data)
+    rows = comparison_rows(data)
+    blocks: list[_Block] = [MARKER, escape_markdown(summary.headline, max_len=400), ""]
+    if summary.fingerprint_differs:
+        blocks.append("> [!WARNING]\n> **Environment fingerprint differs from the baseline** "
+                      "— see *Environment* below.\n")
+    for note in data.notes:
+        blocks.append(f"> {escape_markdown(note, max_len=500)}\n")
+    if data.report_url:
+        blocks.append(f"📊 [Interactive HTML report]({_safe_url(data.report_url)})\n")
+    blocks.append(_summary_block(data))
+    optional = [_changes_table(rows), _inconclusive_table(rows), _stats_block(data),
+                _full_table(data, rows), _membership_table(data), _environment_table(data)]
+    blocks.extend(b for b in optional if b)
+    blocks.append(f"<sub>Generated by perf-pipeline at {escape_markdown(data.generated_at)}"
+                  "</sub>\n")
+    return blocks
+
+
+def _safe_url(url: str) -> str:
+    """Only http(s) links, with characters that could end the Markdown link escaped."""
+    flat = "".join(url.split())
+    if not flat.lower().startswith(("https://", "http://")):
+        return "#"
+    return "".join(f"%{ord(ch):02X}" if ch in "()<>\"'` " else ch for ch in flat)
+
+
+def _render(blocks: list[_Block]) -> str:
+    parts = [b.render() if isinstance(b, _Table) else b for b in blocks]
+    return "\n".join(parts)
+
+
+def render_markdown(data: ReportData, *, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:
+    """Render the report as GitHub-flavoured Markdown of at most ``max_chars`` characters.
+
+    Tables shrink from their least interesting rows (full metrics first, the regression
+    table last); if even that is not enough the text is cut at a line with a note.
+    """
+    blocks = _blocks(data)
+    text = _render(blocks)
+    if len(text) <= max_chars:
+        return text
+    tables = sorted((b for b in blocks if isinstance(b, _Table)), key=lambda t: t.priority)
+    for table in tables:
+        excess = len(text) - max_chars
+        # Estimate from row lengths first (re-rendering per row would be quadratic) ...
+        while table.keep > 0 and excess > 0:
+            table.keep -= 1
+            excess -= len(table.rows[table.keep]) + 1
+        text = _render(blocks)
+        # ... then settle the few characters the omission note itself costs.
+        while len(text) > max_chars and table.keep > 0:
+            table.keep -= 1
+            text = _render(blocks)
+        if len(text) <= max_chars:
+            return text
+    text = _render(blocks)
+    if len(text) <= max_chars:
+        return text
+    note = "\n\n_… report cut here (GitHub comment size limit); see the HTML report._\n"
+    cut = text.rfind("\n", 0, max_chars - len(note))
+    return (text[: max(cut, 0)] + note)[:max_chars]

@@ -1,0 +1,192 @@
+"""The facts every report format leads with, computed once.
+
+Markdown, HTML and the Dagster metadata all need the same one-line verdict, the counts
+per verdict and "which baseline was this?". Computing them here keeps the three formats
+from disagreeing about what happened.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from perf_pipeline.model import (
+    TIME_METRIC,
+    BenchmarkComparison,
+    ReportData,
+    RunStatus,
+    Verdict,
+)
+
+__all__ = ["ComparisonRow", "ReportSummary", "comparison_rows", "summarize"]
+
+#: Order in which verdicts are listed: what needs attention first.
+VERDICT_ORDER = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.INCONCLUSIVE,
+                 Verdict.UNCHANGED)
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonRow:
+    """One comparison with the medians it was made from, ready for a table."""
+
+    name: str
+    metric: str
+    verdict: Verdict
+    baseline_value: float | None
+    current_value: float | None
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    adjusted_p_value: float | None
+    reason: str
+    samples_needed: int | None
+
+    @property
+    def interest(self) -> float:
+        """Sort key, largest first: how far the ratio is from 1 (log scale)."""
+        if not (self.ratio > 0 and math.isfinite(self.ratio)):
+            return 0.0
+        return abs(math.log(self.ratio))
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    """The headline of a report: status word, one-line verdict, counts."""
+
+    status: str  # "regression", "ok", "no-baseline", "no-data", "failed", "no-comparison"
+    headline: str
+    counts: tuple[tuple[Verdict, int], ...]
+    n_benchmarks: int
+    current_label: str | None
+    baseline_label: str | None
+    fingerprint_differs: bool
+
+
+def _baseline_label(data: ReportData) -> str | None:
+    base = data.baseline
+    if base is None:
+        return None
+    if base.source_commits:
+        label = base.source_commits[-1][:7]
+        more = len(base.source_commits) - 1
+        if more > 0:
+            label += f" (+{more} more commit{'s' if more > 1 else ''}, {base.policy})"
+        else:
+            label += f" ({base.policy})"
+        return label
+    return f"{base.policy} baseline of {base.created_at[:19]}"
+
+
+def _current_label(data: ReportData) -> str | None:
+    run = data.current
+    if run is None:
+        return None
+    if run.commit is not None:
+        return run.commit.sha[:7]
+    return f"run of {run.started_at[:19]}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _baseline_median(data: ReportData, name: str, metric: str) -> float | None:
+    if data.baseline is None:
+        return None
+    entry = data.baseline.entry(name, metric)
+    if entry is None:
+        return None
+    values = entry.run_values or entry.samples
+    return statistics.median(values) if values else None
+
+
+def _current_value(data: ReportData, name: str, metric: str) -> float | None:
+    if data.current is None:
+        return None
+    result = data.current.benchmark(name)
+    return result.metric(metric) if result is not None else None
+
+
+def _row(data: ReportData, bc: BenchmarkComparison) -> ComparisonRow:
+    c = bc.comparison
+    return ComparisonRow(
+        name=bc.name, metric=bc.metric, verdict=Verdict(c.verdict),
+        baseline_value=_baseline_median(data, bc.name, bc.metric),
+        current_value=_current_value(data, bc.name, bc.metric),
+        ratio=c.ratio, ci_low=c.ci_low, ci_high=c.ci_high, p_value=c.p_value,
+        adjusted_p_value=c.adjusted_p_value, reason=c.reason, samples_needed=c.samples_needed,
+    )
+
+
+def comparison_rows(data: ReportData) -> tuple[ComparisonRow, ...]:
+    """All comparisons, regressions first, then improvements, each by effect size."""
+    if data.comparison is None:
+        return ()
+    rows = [_row(data, bc) for bc in data.comparison.results]
+    rank = {v: i for i, v in enumerate(VERDICT_ORDER)}
+    rows.sort(key=lambda r: (rank[r.verdict], -r.interest, r.name, r.metric))
+    return tuple(rows)
+
+
+def _count_benchmarks(data: ReportData) -> int:
+    names: set[str] = set()
+    if data.comparison is not None:
+        names.update(r.name for r in data.comparison.results)
+    if data.current is not None:
+        names.update(b.name for b in data.current.benchmarks)
+    return len(names)
+
+
+def summarize(data: ReportData) -> ReportSummary:
+    """Decide the headline. Never raises on thin data: thin data is a headline too."""
+    n_bench = _count_benchmarks(data)
+    base = _baseline_label(data)
+    cur = _current_label(data)
+    fp_differs = bool(data.environment_differences)
+    counts: tuple[tuple[Verdict, int], ...] = ()
+    if data.comparison is not None:
+        counts = tuple((v, len(data.comparison.with_verdict(v))) for v in VERDICT_ORDER)
+    n = dict(counts)
+    of = f"(of {_plural(n_bench, 'benchmark')})"
+    env_note = " ⚠️ environment differs from baseline" if fp_differs else ""
+
+    if data.current is not None and data.current.status is RunStatus.FAILED:
+        err = (data.current.error or "no error message").splitlines()[0][:200] \
+            if (data.current.error or "").strip() else "no error message"
+        return ReportSummary("failed", f"💥 Benchmark run {cur} failed: {err}", counts,
+                             n_bench, cur, base, fp_differs)
+    if data.current is None and data.comparison is None:
+        text = ("ℹ️ No performance data yet: no benchmark run has been recorded."
+                if not data.runs else
+                f"ℹ️ History of {_plural(len(data.runs), 'run')}; no current run to judge.")
+        return ReportSummary("no-data", text, counts, n_bench, cur, base, fp_differs)
+    if data.comparison is None:
+        if data.baseline is None:
+            text = (f"ℹ️ No baseline yet: {_plural(n_bench, 'benchmark')} measured at {cur}; "
+                    "this run can become the baseline.")
+            return ReportSummary("no-baseline", text, counts, n_bench, cur, base, fp_differs)
+        text = f"ℹ️ No comparison was made for {cur} against baseline {base}."
+        return ReportSummary("no-comparison", text, counts, n_bench, cur, base, fp_differs)
+
+    vs = f" vs baseline {base}" if base else ""
+    at = f" at {cur}" if cur else ""
+    regressions = n.get(Verdict.REGRESSION, 0)
+    extras = []
+    if n.get(Verdict.IMPROVEMENT):
+        extras.append(_plural(n[Verdict.IMPROVEMENT], "improvement"))
+    if n.get(Verdict.INCONCLUSIVE):
+        extras.append(f"{n[Verdict.INCONCLUSIVE]} inconclusive")
+    tail = f"; {', '.join(extras)}" if extras else ""
+    if regressions:
+        text = (f"❌ {_plural(regressions, 'significant regression')} {of}{at}{vs}"
+                f"{tail}{env_note}")
+        return ReportSummary("regression", text, counts, n_bench, cur, base, fp_differs)
+    text = f"✅ No significant regression {of}{at}{vs}{tail}{env_note}"
+    return ReportSummary("ok", text, counts, n_bench, cur, base, fp_differs)
+
+
+def time_value(data: ReportData, name: str) -> float | None:
+    """The current median time of a benchmark, for sorting and display."""
+    return _current_value(data, name, TIME_METRIC)

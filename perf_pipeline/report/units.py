@@ -1,0 +1,101 @@
+"""Human-readable numbers for every report format.
+
+Markdown, HTML and PNG reports must agree on how a value is written (``1.23 ms``,
+``512.0 MiB``), so the formatting lives in one place, keyed by the ``unit`` of a
+``MetricSpec``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from perf_pipeline.model import METRICS
+
+__all__ = [
+    "format_bytes",
+    "format_metric",
+    "format_p_value",
+    "format_ratio",
+    "format_seconds",
+    "metric_label",
+    "seconds_scale",
+]
+
+_TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
+_BYTE_UNITS = ((1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"))
+
+
+def _three_digits(value: float) -> str:
+    """Three significant digits without scientific notation for the usual range."""
+    mag = abs(value)
+    if mag >= 100:
+        return f"{value:.0f}"
+    if mag >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def seconds_scale(seconds: float) -> tuple[float, str]:
+    """The divisor and unit that show ``seconds`` with 1 to 3 digits before the point."""
+    mag = abs(seconds)
+    for factor, unit in _TIME_UNITS:
+        if mag >= factor:
+            return factor, unit
+    return 1e-9, "ns"
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``0.00123`` → ``"1.23 ms"``; ``None``/NaN → ``"–"``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    if seconds == 0:
+        return "0 s"
+    factor, unit = seconds_scale(seconds)
+    return f"{_three_digits(seconds / factor)} {unit}"
+
+
+def format_bytes(n_bytes: float | None) -> str:
+    """Binary units, because RSS and allocator figures are powers of two at heart."""
+    if n_bytes is None or not math.isfinite(n_bytes):
+        return "–"
+    for factor, unit in _BYTE_UNITS:
+        if abs(n_bytes) >= factor:
+            return f"{_three_digits(n_bytes / factor)} {unit}"
+    return f"{n_bytes:.0f} B"
+
+
+def format_metric(metric: str, value: float | None) -> str:
+    """Format ``value`` according to the unit of ``metric`` (see ``METRICS``)."""
+    if value is None or not math.isfinite(value):
+        return "–"
+    spec = METRICS.get(metric)
+    unit = spec.unit if spec else ""
+    if unit == "s":
+        return format_seconds(value)
+    if unit == "B":
+        return format_bytes(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return _three_digits(value)
+
+
+def metric_label(metric: str) -> str:
+    """The short human label of a metric, or its key when unknown."""
+    spec = METRICS.get(metric)
+    return spec.label if spec else metric
+
+
+def format_ratio(ratio: float | None) -> str:
+    """``1.234`` → ``"1.23×"``."""
+    if ratio is None or not math.isfinite(ratio):
+        return "–"
+    return f"{ratio:.3f}×" if abs(ratio - 1) < 0.01 else f"{ratio:.2f}×"
+
+
+def format_p_value(p: float | None) -> str:
+    """Small p-values in scientific notation, others with three decimals."""
+    if p is None or not math.isfinite(p):
+        return "–"
+    if p < 0.001:
+        return f"{p:.1e}"
+    return f"{p:.3f}"
