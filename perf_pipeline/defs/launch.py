@@ -1,0 +1,103 @@
+"""Launch materializations from Python: what the CLI (demo, register-commit) calls.
+
+The CLI must not import Dagster itself (layers), so the few instance operations it
+needs live here, next to the definitions they act on.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from perf_pipeline.defs.partitions import commits_partitions
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+
+__all__ = [
+    "CommitMaterialization",
+    "load_project_definitions",
+    "materialize_commit",
+    "open_instance",
+    "register_commits",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitMaterialization:
+    """What a person needs from one commit's run: did it work, which checks failed."""
+
+    sha: str
+    success: bool
+    failed_checks: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@functools.cache
+def load_project_definitions() -> dg.Definitions:
+    """Load ``perf_pipeline.definitions`` once per process (reloading binds global state)."""
+    from perf_pipeline.definitions import defs
+
+    return defs()
+
+
+def open_instance(home: Path | None) -> dg.DagsterInstance:
+    """A persistent instance at ``home`` (created if needed), else ``$DAGSTER_HOME``'s."""
+    if home is None:
+        return dg.DagsterInstance.get()
+    home.mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def register_commits(instance: dg.DagsterInstance, shas: Sequence[str]) -> tuple[str, ...]:
+    """Add commit partitions that are not there yet; returns the ones added."""
+    name = commits_partitions.name
+    assert name is not None
+    existing = set(instance.get_dynamic_partitions(name))
+    new = tuple(s for s in dict.fromkeys(shas) if s not in existing)
+    if new:
+        instance.add_dynamic_partitions(name, list(new))
+    return new
+
+
+def materialize_commit(
+    *,
+    instance: dg.DagsterInstance,
+    sha: str,
+    selection: Sequence[str],
+    target: TargetRepoResource,
+    history: HistoryStoreResource,
+) -> CommitMaterialization:
+    """Materialize the selected assets for one commit partition, in this process.
+
+    Unpartitioned assets in ``selection`` (baseline, history report) are materialized
+    in the same run, as ``dagster asset materialize`` would.
+    """
+    defs = load_project_definitions()
+    assets = [*defs.assets, *(defs.asset_checks or [])]  # type: ignore[list-item]
+    register_commits(instance, [sha])
+    result = dg.materialize(
+        assets,  # type: ignore[arg-type]
+        instance=instance,
+        resources={"target": target, "history": history},
+        partition_key=sha,
+        selection=list(selection),
+        raise_on_error=False,
+    )
+    failed = tuple(
+        f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+        for ev in result.get_asset_check_evaluations()
+        if not ev.passed
+    )
+    error = None
+    if not result.success:
+        failures = [ev for ev in result.all_events if ev.is_failure]
+        error = "; ".join(
+            (ev.step_failure_data.error.message.strip() if ev.step_failure_data
+             and ev.step_failure_data.error else ev.message or "step failed")
+            for ev in failures
+        ) or "run failed"
+    return CommitMaterialization(sha=sha, success=result.success, failed_checks=failed,
+                                 error=error)

@@ -1,0 +1,40 @@
+"""Assets that run benchmark suites at a commit."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from perf_pipeline.defs.metadata import run_metadata
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.measure import measure_commit
+from perf_pipeline.model import RunStatus
+
+
+@dg.asset(
+    partitions_def=commits_partitions,
+    pool=MEASURING_POOL,
+    group_name="measure",
+    kinds={"python", "sqlite"},
+    description="Runs the target's pytest-benchmark suite at this commit and records it.",
+)
+def benchmark_results(
+    context: dg.AssetExecutionContext,
+    target: TargetRepoResource,
+    history: HistoryStoreResource,
+) -> dg.MaterializeResult:
+    settings = target.settings()
+    try:
+        with history.open() as store:
+            run = measure_commit(settings, context.partition_key, suite="benchmarks", store=store)
+    except PerfPipelineError as exc:
+        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+    if run.status is RunStatus.FAILED:
+        # The failed run is recorded in the history (with its error output); the asset
+        # fails so that nothing downstream treats missing numbers as a result.
+        raise dg.Failure(
+            description=f"benchmark suite failed at {context.partition_key}: {run.error}",
+            metadata={"run_id": run.run_id, "raw_path": dg.MetadataValue.path(run.raw_path or "")},
+        )
+    return dg.MaterializeResult(metadata=run_metadata(run))

@@ -1,0 +1,112 @@
+"""The demo: a throw-away history of the example target, measured through Dagster.
+
+It sits beside ``cli.py`` in the layer order (it drives the Dagster layer), so the CLI
+command stays a thin wrapper and tests can run the same function.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from perf_pipeline.config import PROJECT_ROOT, Settings, load_settings
+from perf_pipeline.defs.launch import (
+    CommitMaterialization,
+    materialize_commit,
+    open_instance,
+)
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.demo_edits import NEUTRAL_EDIT, SLOWDOWN_EDIT
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.demo_repo import HistoryStep, build_history
+from perf_pipeline.model import RunInfo, SuiteRun
+from perf_pipeline.store import HistoryStore
+
+__all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "run_demo"]
+
+#: What the demo materializes per commit (grows with the asset graph).
+DEMO_SELECTION: tuple[str, ...] = ("benchmark_results",)
+
+_MARKER = ".perf-pipeline-demo"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """Where everything went and what each commit gave."""
+
+    root: Path
+    settings: Settings
+    shas: tuple[str, ...]
+    messages: tuple[str, ...]
+    outcomes: tuple[CommitMaterialization, ...]
+    runs: tuple[SuiteRun, ...]
+
+
+def _readme_note(text: str) -> Callable[[Path], None]:
+    def edit(root: Path) -> None:
+        readme = root / "README.md"
+        readme.write_text(readme.read_text(encoding="utf-8") + f"\n{text}\n", encoding="utf-8")
+
+    return edit
+
+
+def demo_steps() -> tuple[HistoryStep, ...]:
+    """Baseline, three neutral commits, then a real slowdown in one function.
+
+    Three neutral commits give the rolling baseline several runs, so run-to-run noise
+    is estimated from history rather than assumed.
+    """
+    return (
+        HistoryStep("Add the ML pipeline example"),
+        HistoryStep(NEUTRAL_EDIT.message, NEUTRAL_EDIT.apply),
+        HistoryStep("Docs: note how to run the benchmarks", _readme_note(
+            "Run the benchmarks with `pytest tests/ml/integration/test_performance.py`.")),
+        HistoryStep("Docs: mention the stress suite", _readme_note(
+            "Stress tests: `pytest tests/ml/integration/test_stress.py -m stress`.")),
+        HistoryStep(SLOWDOWN_EDIT.message, SLOWDOWN_EDIT.apply),
+    )
+
+
+def _prepare_root(root: Path) -> None:
+    if root.exists():
+        if not (root / _MARKER).is_file():
+            raise InvalidInputError(
+                f"{root} exists and was not made by the demo; choose another --dir")
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / _MARKER).write_text("made by `perf-pipeline demo`; safe to delete\n")
+
+
+def run_demo(
+    root: Path,
+    *,
+    steps: Sequence[HistoryStep] | None = None,
+    selection: Sequence[str] = DEMO_SELECTION,
+    on_progress: Callable[[str], None] = lambda _msg: None,
+) -> DemoResult:
+    """Build the history under ``root`` (replacing an earlier demo), measure every commit."""
+    root = root.resolve()
+    _prepare_root(root)
+    steps = tuple(steps or demo_steps())
+    on_progress(f"building a {len(steps)}-commit history of examples/ml_pipeline")
+    target_repo = root / "target"
+    shas = build_history(target_repo, PROJECT_ROOT / "examples" / "ml_pipeline", steps)
+    results_dir = root / "test-results"
+    settings = load_settings(repo_path=target_repo, project_subdir=".", results_dir=results_dir)
+    target = TargetRepoResource(repo_path=str(target_repo), project_subdir=".",
+                                results_dir=str(results_dir))
+    history = HistoryStoreResource(results_dir=str(results_dir))
+    instance = open_instance(root / "dagster_home")
+    outcomes: list[CommitMaterialization] = []
+    for i, (sha, step) in enumerate(zip(shas, steps, strict=True), start=1):
+        on_progress(f"[{i}/{len(shas)}] {sha[:10]} {step.message}")
+        outcomes.append(materialize_commit(
+            instance=instance, sha=sha, selection=selection, target=target, history=history))
+    with HistoryStore.open(settings.db_path) as store:
+        infos: tuple[RunInfo, ...] = store.list_runs(suite="benchmarks")
+        runs = tuple(store.get_run(info.run_id) for info in infos)
+    return DemoResult(root=root, settings=settings, shas=shas,
+                      messages=tuple(s.message for s in steps), outcomes=tuple(outcomes),
+                      runs=runs)

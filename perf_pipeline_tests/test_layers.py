@@ -1,0 +1,80 @@
+"""The import rules of style.md, enforced by parsing every module's imports.
+
+cli.py, demo.py, defs/ → report/, analysis/, measure/ → store/ → model, errors, config.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
+
+# What each part may import from perf_pipeline itself.
+BASE = {"model", "errors", "config"}
+ALLOWED = {
+    "model": {"errors"},
+    "errors": set(),
+    "config": {"errors"},
+    "store": BASE | {"store"},
+    "measure": BASE | {"store", "measure"},
+    "analysis": {"model", "errors", "analysis"},
+    "report": BASE | {"report"},
+    "defs": BASE | {"store", "measure", "analysis", "report", "defs"},
+    "demo_edits": BASE,
+}
+# Third-party imports that only certain parts may use.
+ONLY_IN = {"dagster": {"defs"}, "sqlite_utils": {"store"}, "sqlite3": {"store"},
+           "subprocess": {"measure"}}
+ANALYSIS_THIRD_PARTY = {"numpy", "scipy"}
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "templates" not in p.parts)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_follow_the_layers(path: Path) -> None:
+    part = _part(path)
+    for name in _imports(path):
+        top = name.split(".")[0]
+        if top == "perf_pipeline" and "." in name:
+            target = name.split(".")[1]
+            if part in ALLOWED:
+                assert target in ALLOWED[part] | {part}, f"{path.name}: {part} imports {name}"
+        if top in ONLY_IN:
+            assert part in ONLY_IN[top], f"{path.name}: only {ONLY_IN[top]} may import {top}"
+        if part == "analysis" and top not in {"perf_pipeline", "__future__"}:
+            import sys
+
+            assert top in ANALYSIS_THIRD_PARTY or top in sys.stdlib_module_names, (
+                f"{path.name}: analysis/ may not import {name}")
+
+
+def test_plugin_imports_only_stdlib_and_psutil() -> None:
+    import sys
+
+    plugin = PACKAGE / "measure" / "plugin.py"
+    for name in _imports(plugin):
+        top = name.split(".")[0]
+        if top in {"perf_pipeline", "__future__"}:
+            continue
+        assert top in sys.stdlib_module_names or top in {"psutil", "pytest", "pytest_benchmark"}, (
+            f"plugin.py runs inside the target's pytest and may not import {name}")
