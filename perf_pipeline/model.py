@@ -222,9 +222,9 @@ class BenchmarkResult:
 
     @property
     def median_s(self) -> float:
-        """Median of the samples, NaN when there are none."""
+        """Median of the samples; the file's own median when it kept no samples; else NaN."""
         if not self.samples_s:
-            return math.nan
+            return dict(self.summary).get("median_s", math.nan)
         s = sorted(self.samples_s)
         mid = len(s) // 2
         return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
@@ -232,9 +232,8 @@ class BenchmarkResult:
     def metric(self, name: str) -> float | None:
         """A scalar per metric: the median for time, the recorded value otherwise."""
         if name == TIME_METRIC:
-            if self.samples_s:
-                return self.median_s
-            return dict(self.summary).get("median_s")
+            median = self.median_s
+            return None if math.isnan(median) else median
         return dict(self.extra).get(name)
 
 
