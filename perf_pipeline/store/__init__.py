@@ -1,1 +1,12 @@
-"""store layer."""
+"""The SQLite history of suite runs, and the baseline file.
+
+Only this package contains SQL. Everything it returns is a ``perf_pipeline.model``
+object; everything that goes wrong is a ``StoreError`` (or ``InvalidInputError`` for
+bad arguments and unreadable files) naming the file.
+"""
+
+from perf_pipeline.store.baseline_file import read_baseline, write_baseline
+from perf_pipeline.store.history import HistoryStore
+from perf_pipeline.store.schema import LATEST_VERSION
+
+__all__ = ["LATEST_VERSION", "HistoryStore", "read_baseline", "write_baseline"]

@@ -1,0 +1,241 @@
+"""``HistoryStore``: the one door to the SQLite history of suite runs.
+
+Callers get model objects (``SuiteRun``, ``RunInfo``, ``MetricSeries``), never rows, and
+every failure of SQLite surfaces as a ``StoreError`` naming the database file. The file
+runs in WAL mode with a busy timeout: readers never block the writer, and a second
+writer (another Dagster step, a CLI run) waits for the lock instead of failing.
+
+One ``HistoryStore`` is one connection: use it from the thread that opened it, and open
+one per process.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+import sqlite_utils
+
+from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.model import TIME_METRIC, MetricSeries, RunInfo, RunStatus, SuiteRun
+from perf_pipeline.store.ingest import delete_runs, write_run
+from perf_pipeline.store.queries import (
+    RunFilter,
+    load_runs,
+    read_benchmark_names,
+    read_series,
+    run_info,
+    select_run,
+    select_runs,
+)
+from perf_pipeline.store.schema import migrate
+
+__all__ = ["HistoryStore"]
+
+logger = logging.getLogger(__name__)
+
+
+def _check_count(name: str, value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or value < 0):
+        raise InvalidInputError(f"`{name}` must be a whole number >= 0, not {value!r}")
+
+
+def _check_strings(name: str, values: Sequence[str] | None, *, allow_empty: bool) -> None:
+    if values is None:
+        return
+    if isinstance(values, (str, bytes)) or not all(isinstance(v, str) for v in values):
+        raise InvalidInputError(f"`{name}` must be a sequence of strings, not {values!r}")
+    if not allow_empty and not values:
+        raise InvalidInputError(f"`{name}` must not be empty")
+
+
+def _status(value: RunStatus | str | None) -> RunStatus | None:
+    if value is None:
+        return None
+    try:
+        return RunStatus(value)
+    except ValueError as exc:
+        raise InvalidInputError(f"`status` must be one of success/failed, not {value!r}") from exc
+
+
+class HistoryStore:
+    """Runs, benchmarks and metric series of one history database file.
+
+    Create it with ``HistoryStore.open(path)``; use it as a context manager to close it.
+    Listing order is history order, oldest first: commit time (UTC), then start time,
+    then run id (see ``store/queries.py``).
+    """
+
+    def __init__(self, db: sqlite_utils.Database, *, path: Path) -> None:
+        self._db = db
+        self._conn = db.conn
+        self._path = path
+
+    @classmethod
+    def open(cls, path: Path, *, timeout_s: float = 60.0) -> HistoryStore:
+        """Open (creating it and its directory if needed) and migrate the db at ``path``.
+
+        ``timeout_s`` is how long a write waits for another process's lock before
+        giving up with a ``StoreError``.
+        """
+        if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
+            raise InvalidInputError(f"`timeout_s` must be > 0, not {timeout_s!r}")
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"history db {path}: cannot create its directory: {exc}") from exc
+        try:
+            conn = sqlite3.connect(str(path), timeout=timeout_s)
+        except sqlite3.Error as exc:
+            raise StoreError(f"history db {path}: cannot open: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000):d}")
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            db.enable_wal()
+            conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL; fsync per checkpoint
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(db, path=path)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"history db {path}: cannot open or migrate: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        logger.debug("opened history db %s", path)
+        return cls(db, path=path)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        self._db.close()
+
+    def __enter__(self) -> HistoryStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HistoryStore({str(self._path)!r})"
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        """Turn driver errors into ``StoreError``/``InvalidInputError`` naming the db."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"history db {self._path}: {action} failed: {exc}") from exc
+        except UnicodeError as exc:  # lone surrogates cannot be stored as UTF-8
+            raise InvalidInputError(
+                f"history db {self._path}: {action}: text is not valid Unicode: {exc}"
+            ) from exc
+
+    # -- writes ------------------------------------------------------------------------
+
+    def ingest_run(self, run: SuiteRun) -> bool:
+        """Store ``run`` in one transaction; False if its ``run_id`` was already stored.
+
+        A run of a commit replaces the stored run of the same ``(sha, suite, dirty)``
+        (the last one ingested wins); runs without a commit never replace anything.
+        """
+        if not isinstance(run, SuiteRun):
+            raise InvalidInputError(f"ingest_run needs a SuiteRun, not {type(run).__name__}")
+        with self._guard(f"ingesting run {run.run_id}"):
+            return write_run(self._conn, run)
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run and all its rows; an unknown ``run_id`` is an error."""
+        with self._guard(f"deleting run {run_id}"):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
+                                          (run_id,)).fetchone():
+                    raise InvalidInputError(
+                        f"run {run_id!r} is not in the history db {self._path}")
+                delete_runs(self._conn, [run_id])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    # -- reads -------------------------------------------------------------------------
+
+    def has_run(self, run_id: str) -> bool:
+        with self._guard(f"looking up run {run_id}"):
+            return self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
+                                      (run_id,)).fetchone() is not None
+
+    def get_run(self, run_id: str) -> SuiteRun:
+        """The complete run: benchmarks with samples and extra metrics, commit, environment."""
+        with self._guard(f"reading run {run_id}"):
+            rows = select_run(self._conn, run_id)
+            if not rows:
+                raise InvalidInputError(f"run {run_id!r} is not in the history db {self._path}")
+            return load_runs(self._conn, rows)[0]
+
+    def list_runs(self, *, suite: str | None = None, branch: str | None = None,
+                  sha: str | None = None, status: RunStatus | None = None,
+                  limit: int | None = None) -> tuple[RunInfo, ...]:
+        """Matching runs, oldest first in history order; ``limit`` keeps the newest."""
+        _check_count("limit", limit)
+        wanted = RunFilter(suite=suite, branch=branch, sha=sha, status=_status(status))
+        with self._guard("listing runs"):
+            return tuple(run_info(row) for row in select_runs(self._conn, wanted, limit=limit))
+
+    def latest_run(self, *, suite: str = "benchmarks", sha: str | None = None,
+                   status: RunStatus | None = RunStatus.SUCCESS) -> SuiteRun | None:
+        """The newest matching run in history order, complete; None if there is none."""
+        wanted = RunFilter(suite=suite, sha=sha, status=_status(status))
+        with self._guard("reading the latest run"):
+            runs = load_runs(self._conn, select_runs(self._conn, wanted, limit=1))
+        return runs[0] if runs else None
+
+    def recent_runs(self, *, suite: str = "benchmarks", branch: str | None = None,
+                    n: int = 10, status: RunStatus = RunStatus.SUCCESS,
+                    before_run_id: str | None = None) -> tuple[SuiteRun, ...]:
+        """The newest ``n`` matching runs, complete, returned oldest first.
+
+        ``before_run_id`` drops that run and everything after it in history order: the
+        rolling baseline of a run is made of the runs before it, not of itself.
+        """
+        _check_count("n", n)
+        if n == 0:
+            return ()
+        wanted = RunFilter(suite=suite, branch=branch, status=_status(status),
+                           before_run_id=before_run_id)
+        with self._guard("reading recent runs"):
+            return load_runs(self._conn, select_runs(self._conn, wanted, limit=n))
+
+    def series(self, *, suite: str = "benchmarks", metrics: Sequence[str] = (TIME_METRIC,),
+               names: Sequence[str] | None = None,
+               status: RunStatus = RunStatus.SUCCESS) -> tuple[MetricSeries, ...]:
+        """One ``MetricSeries`` per (benchmark, metric) stored, runs oldest first.
+
+        ``values`` are the run medians for time and the recorded value otherwise;
+        ``lows``/``highs`` the quartiles of the samples for time and the value otherwise.
+        ``names=None`` means every benchmark. Sorted by name, then ``metrics`` order.
+        """
+        _check_strings("metrics", metrics, allow_empty=False)
+        _check_strings("names", names, allow_empty=True)
+        if names is not None and not names:
+            return ()
+        with self._guard("reading metric series"):
+            return read_series(self._conn, suite=suite, metrics=tuple(metrics),
+                               names=tuple(names) if names is not None else None,
+                               status=_status(status) or RunStatus.SUCCESS)
+
+    def benchmark_names(self, *, suite: str = "benchmarks") -> tuple[str, ...]:
+        """Every benchmark name ever stored for ``suite``, sorted."""
+        with self._guard("listing benchmark names"):
+            return read_benchmark_names(self._conn, suite=suite)

@@ -1,0 +1,174 @@
+"""Writing runs into the history db: one run, one transaction.
+
+Idempotency and replacement rules (``write_run``):
+
+- A ``run_id`` already stored is left alone: ingesting the same run twice adds nothing.
+- A commit keeps one run per suite: a new run of the same ``(sha, suite, dirty)``
+  replaces the rows of the earlier one, whatever either run's status. Clean and dirty
+  (uncommitted changes) measurements of a commit are kept apart, because a dirty
+  worktree is not the commit. The run ingested last wins.
+- Runs without a commit are keyed by ``run_id`` only and never replace anything.
+
+Everything happens inside ``BEGIN IMMEDIATE``: the write lock is taken before the
+existence checks, so two processes ingesting runs of the same commit cannot interleave,
+and a failure anywhere rolls back the replacement too. Rows go in with ``executemany``
+on the raw connection: sqlite-utils' row-dict API costs several times more per row and
+this is the hot path (500 benchmarks per run).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import TIME_METRIC, BenchmarkResult, SuiteRun
+from perf_pipeline.store.environment_json import environment_to_data
+from perf_pipeline.store.samples import encode_samples
+
+__all__ = ["delete_runs", "utc_sort_key", "write_run"]
+
+logger = logging.getLogger(__name__)
+
+_RUN_COLUMNS = (
+    "run_id", "suite", "sha", "branch", "commit_message", "commit_author", "committed_at",
+    "dirty", "started_at", "duration_s", "status", "error", "raw_path", "fingerprint",
+    "environment_json", "machine_id", "ingested_at", "sort_at", "started_utc",
+)
+_BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
+                      "iterations", "samples")
+_RESULT_COLUMNS = ("run_id", "name", "metric", "position", "value", "n", "mean", "stddev",
+                   "min", "max", "q1", "q3")
+
+#: ``results.position`` of the time row summarising the samples (extras count from 0).
+SAMPLES_POSITION = -1
+
+
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    return f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
+
+
+def utc_sort_key(stamp: str) -> str:
+    """A text key that sorts ISO-8601 instants chronologically across UTC offsets.
+
+    Naive stamps are taken as UTC (``SuiteRun.started_at`` is documented as UTC);
+    a stamp that does not parse sorts by its own text, after being logged.
+    """
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        logger.warning("timestamp %r is not ISO-8601; ordering it as text", stamp)
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S.%f}Z"
+
+
+def _quantile(ordered: Sequence[float], p: float) -> float:
+    """Linear-interpolation quantile (numpy's default), so reports and analysis agree."""
+    h = (len(ordered) - 1) * p
+    lo = math.floor(h)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
+
+
+def _time_row(run_id: str, bench: BenchmarkResult) -> tuple[object, ...]:
+    """The ``results`` row summarising a benchmark's samples; value is the median."""
+    samples = bench.samples_s
+    ordered = sorted(samples)
+    n = len(samples)
+    mean = math.fsum(samples) / n
+    stddev = (math.sqrt(math.fsum((x - mean) ** 2 for x in samples) / (n - 1))
+              if n > 1 else None)
+    return (run_id, bench.name, TIME_METRIC, SAMPLES_POSITION, bench.median_s, n, mean,
+            stddev, ordered[0], ordered[-1], _quantile(ordered, 0.25),
+            _quantile(ordered, 0.75))
+
+
+def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    benchmarks: list[tuple[object, ...]] = []
+    results: list[tuple[object, ...]] = []
+    for position, bench in enumerate(run.benchmarks):
+        extra_metrics = [metric for metric, _ in bench.extra]
+        if len(extra_metrics) != len(set(extra_metrics)):
+            raise InvalidInputError(
+                f"run {run.run_id}: benchmark {bench.name!r} lists a metric twice in extra")
+        if bench.samples_s and TIME_METRIC in extra_metrics:
+            raise InvalidInputError(
+                f"run {run.run_id}: benchmark {bench.name!r} has samples and also "
+                f"{TIME_METRIC} in extra; only one can be the time")
+        benchmarks.append((run.run_id, bench.name, position, bench.group,
+                           json.dumps([list(p) for p in bench.params], ensure_ascii=False),
+                           bench.iterations, encode_samples(bench.samples_s)))
+        if bench.samples_s:
+            results.append(_time_row(run.run_id, bench))
+        for index, (metric, value) in enumerate(bench.extra):
+            results.append((run.run_id, bench.name, metric, index, value, 1, None, None,
+                            None, None, None, None))
+    return benchmarks, results
+
+
+def _run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
+    commit = run.commit
+    environment = run.environment
+    return (
+        run.run_id, run.suite,
+        commit.sha if commit else None,
+        commit.branch if commit else None,
+        commit.message if commit else None,
+        commit.author if commit else None,
+        commit.committed_at if commit else None,
+        int(commit.dirty) if commit else 0,
+        run.started_at, float(run.duration_s), run.status.value, run.error, run.raw_path,
+        environment.fingerprint if environment else None,
+        (json.dumps(environment_to_data(environment), ensure_ascii=False)
+         if environment else None),
+        run.machine_id, ingested_at,
+        utc_sort_key(commit.committed_at if commit and commit.committed_at
+                     else run.started_at),
+        utc_sort_key(run.started_at),
+    )
+
+
+def delete_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> None:
+    """Delete every row of ``run_ids``; the caller holds the transaction."""
+    rows = [(run_id,) for run_id in run_ids]
+    for table in ("results", "benchmarks", "runs"):
+        conn.executemany(f'DELETE FROM "{table}" WHERE run_id = ?', rows)
+
+
+def write_run(conn: sqlite3.Connection, run: SuiteRun) -> bool:
+    """Store ``run`` under the rules in the module docstring; False if already stored."""
+    ingested_at = datetime.now(timezone.utc).isoformat()
+    run_row = _run_row(run, ingested_at=ingested_at)  # validate before locking
+    benchmark_rows, result_rows = _benchmark_rows(run)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
+            conn.execute("ROLLBACK")
+            logger.debug("run %s is already in the history; nothing to do", run.run_id)
+            return False
+        if run.commit is not None:
+            replaced = [row[0] for row in conn.execute(
+                "SELECT run_id FROM runs WHERE sha = ? AND suite = ? AND dirty = ?",
+                (run.commit.sha, run.suite, int(run.commit.dirty)))]
+            if replaced:
+                logger.info("run %s replaces %s of commit %s, suite %s", run.run_id,
+                            ", ".join(replaced), run.commit.short_sha, run.suite)
+                delete_runs(conn, replaced)
+        conn.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
+        conn.executemany(_insert_sql("benchmarks", _BENCHMARK_COLUMNS), benchmark_rows)
+        conn.executemany(_insert_sql("results", _RESULT_COLUMNS), result_rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return True

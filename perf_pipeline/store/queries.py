@@ -1,0 +1,194 @@
+"""Reading the history db back into model objects.
+
+History order, used by every listing: runs sort by ``sort_at`` (the commit time in UTC,
+or the start time for runs without a commit), then by start time, then by ``run_id`` so
+that ties are stable. Following the commit time rather than the measuring time puts a
+backfilled run of an old commit at that commit's place in history.
+
+Queries fetch whole sets at once (runs, then all their benchmarks in one statement):
+the number of statements never grows with the number of runs or benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import (
+    BenchmarkResult,
+    CommitInfo,
+    MetricSeries,
+    RunInfo,
+    RunStatus,
+    SuiteRun,
+)
+from perf_pipeline.store.environment_json import environment_from_data
+from perf_pipeline.store.samples import decode_samples
+
+__all__ = ["RunFilter", "load_runs", "read_benchmark_names", "read_series", "run_info",
+           "select_run", "select_runs"]
+
+_ORDER = "sort_at, started_utc, run_id"
+_ORDER_DESC = "sort_at DESC, started_utc DESC, run_id DESC"
+_RUN_COLUMNS = ("run_id, suite, sha, branch, commit_message, commit_author, committed_at, "
+                "dirty, started_at, duration_s, status, error, raw_path, fingerprint, "
+                "environment_json, machine_id")
+_RunRow = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs a listing wants; ``None`` means any. ``before_run_id`` keeps only runs
+    strictly earlier in history order than that run."""
+
+    suite: str | None = None
+    branch: str | None = None
+    sha: str | None = None
+    status: RunStatus | None = None
+    before_run_id: str | None = None
+
+
+def _where(conn: sqlite3.Connection, wanted: RunFilter) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    args: list[object] = []
+    for column, value in (("suite", wanted.suite), ("branch", wanted.branch),
+                          ("sha", wanted.sha)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if wanted.status is not None:
+        clauses.append("status = ?")
+        args.append(RunStatus(wanted.status).value)
+    if wanted.before_run_id is not None:
+        anchor = conn.execute("SELECT sort_at, started_utc, run_id FROM runs WHERE run_id = ?",
+                              (wanted.before_run_id,)).fetchone()
+        if anchor is None:
+            raise InvalidInputError(
+                f"before_run_id {wanted.before_run_id!r} is not a run in the history")
+        clauses.append("(sort_at, started_utc, run_id) < (?, ?, ?)")
+        args.extend(anchor)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def select_run(conn: sqlite3.Connection, run_id: str) -> list[_RunRow]:
+    """The row of ``run_id`` as a one-element list, or an empty list."""
+    return conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?",
+                        (run_id,)).fetchall()
+
+
+def select_runs(conn: sqlite3.Connection, wanted: RunFilter, *,
+                limit: int | None = None) -> list[_RunRow]:
+    """Run rows matching ``wanted``, oldest first; ``limit`` keeps the newest ones."""
+    where, args = _where(conn, wanted)
+    if limit is None:
+        return conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs{where} ORDER BY {_ORDER}",
+                            args).fetchall()
+    rows = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM runs{where} ORDER BY {_ORDER_DESC} LIMIT ?",
+        [*args, limit]).fetchall()
+    rows.reverse()
+    return rows
+
+
+def run_info(row: _RunRow) -> RunInfo:
+    """A ``RunInfo`` from a row of ``select_runs``."""
+    (run_id, suite, sha, branch, message, author, committed_at, dirty, started_at,
+     duration_s, status, error, _raw, fingerprint, _env, _machine) = row
+    commit = (CommitInfo(sha=sha, branch=branch, message=message or "", author=author or "",
+                         committed_at=committed_at, dirty=bool(dirty))
+              if sha is not None else None)
+    return RunInfo(run_id=run_id, suite=suite, started_at=started_at,
+                   status=RunStatus(status), commit=commit, fingerprint=fingerprint,
+                   duration_s=duration_s, error=error)
+
+
+def _ids_param(values: Sequence[str]) -> str:
+    """Many values as one JSON parameter for ``IN (SELECT value FROM json_each(?))``:
+    no limit on the number of host parameters and one statement for any count."""
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+def load_runs(conn: sqlite3.Connection, rows: Sequence[_RunRow]) -> tuple[SuiteRun, ...]:
+    """Complete ``SuiteRun`` objects for run rows, in the same order, in three queries."""
+    if not rows:
+        return ()
+    ids = _ids_param([row[0] for row in rows])
+    extras: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for run_id, name, metric, value in conn.execute(
+            "SELECT run_id, name, metric, value FROM results "
+            "WHERE run_id IN (SELECT value FROM json_each(?)) AND position >= 0 "
+            "ORDER BY run_id, name, position", (ids,)):
+        extras.setdefault((run_id, name), []).append((metric, value))
+    benchmarks: dict[str, list[BenchmarkResult]] = {}
+    for run_id, name, group, params_json, iterations, blob in conn.execute(
+            "SELECT run_id, name, group_name, params_json, iterations, samples "
+            "FROM benchmarks WHERE run_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY run_id, position", (ids,)):
+        what = f"run {run_id} benchmark {name!r}"
+        benchmarks.setdefault(run_id, []).append(BenchmarkResult(
+            name=name,
+            samples_s=decode_samples(blob, what=what),
+            group=group,
+            params=tuple(tuple(pair) for pair in json.loads(params_json)),
+            iterations=iterations,
+            extra=tuple(extras.get((run_id, name), ())),
+        ))
+    runs = []
+    for row in rows:
+        info = run_info(row)
+        env_json, machine_id, raw_path = row[14], row[15], row[12]
+        environment = (environment_from_data(json.loads(env_json), what=f"run {info.run_id}")
+                       if env_json is not None else None)
+        runs.append(SuiteRun(
+            run_id=info.run_id, suite=info.suite, started_at=info.started_at,
+            status=info.status, benchmarks=tuple(benchmarks.get(info.run_id, ())),
+            commit=info.commit, environment=environment, duration_s=info.duration_s,
+            error=info.error, raw_path=raw_path, machine_id=machine_id))
+    return tuple(runs)
+
+
+def read_series(conn: sqlite3.Connection, *, suite: str, metrics: Sequence[str],
+                names: Sequence[str] | None, status: RunStatus) -> tuple[MetricSeries, ...]:
+    """Every (benchmark, metric) as a ``MetricSeries``, from one query.
+
+    Rows come out in history order (the planner walks the runs index and looks each
+    run's results up by primary key), so Python only appends; no per-series query and
+    no sort of the 500k rows of a 500 x 1000 history. Series are returned sorted by
+    name, then in the order of ``metrics``.
+    """
+    sql = ("SELECT r.name, r.metric, r.run_id, r.value, COALESCE(r.q1, r.value), "
+           "COALESCE(r.q3, r.value) "
+           "FROM runs u CROSS JOIN results r ON r.run_id = u.run_id "
+           "WHERE u.suite = ? AND u.status = ? "
+           "AND r.metric IN (SELECT value FROM json_each(?))")
+    args: list[object] = [suite, RunStatus(status).value, _ids_param(metrics)]
+    if names is not None:
+        sql += " AND r.name IN (SELECT value FROM json_each(?))"
+        args.append(_ids_param(names))
+    sql += " ORDER BY u.sort_at, u.started_utc, u.run_id"
+    columns: dict[tuple[str, str], tuple[list, list, list, list]] = {}
+    for name, metric, run_id, value, low, high in conn.execute(sql, args):
+        cols = columns.get((name, metric))
+        if cols is None:
+            cols = columns[(name, metric)] = ([], [], [], [])
+        cols[0].append(run_id)
+        cols[1].append(value)
+        cols[2].append(low)
+        cols[3].append(high)
+    metric_rank = {metric: i for i, metric in enumerate(metrics)}
+    return tuple(
+        MetricSeries(name=name, metric=metric, run_ids=tuple(c[0]), values=tuple(c[1]),
+                     lows=tuple(c[2]), highs=tuple(c[3]))
+        for (name, metric), c in sorted(columns.items(),
+                                        key=lambda kv: (kv[0][0], metric_rank[kv[0][1]])))
+
+
+def read_benchmark_names(conn: sqlite3.Connection, *, suite: str) -> tuple[str, ...]:
+    """Every benchmark name ever stored for ``suite``, sorted."""
+    return tuple(row[0] for row in conn.execute(
+        "SELECT DISTINCT b.name FROM benchmarks b JOIN runs u ON u.run_id = b.run_id "
+        "WHERE u.suite = ? ORDER BY b.name", (suite,)))

@@ -1,0 +1,139 @@
+"""The history database schema and its numbered migrations.
+
+The schema version lives in ``PRAGMA user_version`` so that it travels with the file and
+is updated in the same transaction as the tables it describes. Migration ``n`` brings a
+database from version ``n - 1`` to ``n``; a database written by a newer perf_pipeline
+(a version we do not know) is refused rather than guessed at.
+
+Tables are STRICT and every column type is spelled out: left to itself sqlite-utils
+would infer types from the first row it sees (``None`` → TEXT, floats stored as text).
+
+- ``runs``: one row per suite run (commit, environment, status). ``sort_at`` and
+  ``started_utc`` are UTC-normalised copies of the commit time (or the start time for
+  runs without a commit) and of the start time: they define history order, because
+  ISO strings with different offsets do not sort correctly as text.
+- ``benchmarks``: one row per benchmark of a run, with its metadata and all raw time
+  samples packed as little-endian float64 in a BLOB (see ``samples.py``).
+- ``results``: one row per benchmark and metric with the run's summary (``value`` is the
+  median for time) and, for time, the spread of the samples. ``series`` reads only
+  this table and ``runs``, never the sample blobs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlite_utils
+
+from perf_pipeline.errors import StoreError
+
+__all__ = ["LATEST_VERSION", "migrate"]
+
+logger = logging.getLogger(__name__)
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    """Create runs, benchmarks, results and the indexes history queries rely on."""
+    db["runs"].create(
+        {
+            "run_id": str,
+            "suite": str,
+            "sha": str,
+            "branch": str,
+            "commit_message": str,
+            "commit_author": str,
+            "committed_at": str,
+            "dirty": int,
+            "started_at": str,
+            "duration_s": float,
+            "status": str,
+            "error": str,
+            "raw_path": str,
+            "fingerprint": str,
+            "environment_json": str,
+            "machine_id": str,
+            "ingested_at": str,
+            "sort_at": str,
+            "started_utc": str,
+        },
+        pk="run_id",
+        not_null=["suite", "dirty", "started_at", "duration_s", "status", "ingested_at",
+                  "sort_at", "started_utc"],
+        strict=True,
+    )
+    db["benchmarks"].create(
+        {
+            "run_id": str,
+            "name": str,
+            "position": int,
+            "group_name": str,
+            "params_json": str,
+            "iterations": int,
+            "samples": bytes,
+        },
+        pk=("run_id", "name"),
+        foreign_keys=[("run_id", "runs", "run_id")],
+        not_null=["position", "params_json", "iterations", "samples"],
+        strict=True,
+    )
+    db["results"].create(
+        {
+            "run_id": str,
+            "name": str,
+            "metric": str,
+            "position": int,  # -1: time summary of the samples; else index in ``extra``
+            "value": float,
+            "n": int,
+            "mean": float,
+            "stddev": float,
+            "min": float,
+            "max": float,
+            "q1": float,
+            "q3": float,
+        },
+        pk=("run_id", "name", "metric"),
+        foreign_keys=[("run_id", "runs", "run_id")],
+        not_null=["position", "value", "n"],
+        strict=True,
+    )
+    db["results"].create_index(["name", "metric"], index_name="idx_results_name_metric")
+    db["runs"].create_index(["suite", "status", "sort_at", "started_utc", "run_id"],
+                            index_name="idx_runs_suite_status_order")
+    db["runs"].create_index(["suite", "sort_at", "started_utc", "run_id"],
+                            index_name="idx_runs_suite_order")
+    db["runs"].create_index(["sha", "suite"], index_name="idx_runs_sha_suite")
+
+
+#: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
+_MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1,)
+
+#: The schema version this code writes and reads.
+LATEST_VERSION = len(_MIGRATIONS)
+
+
+def migrate(db: sqlite_utils.Database, *, path: Path) -> int:
+    """Bring ``db`` to ``LATEST_VERSION`` in one IMMEDIATE transaction; return the version.
+
+    The write lock is taken before the version is read, so two processes opening a new
+    database at once cannot both run migration 1: the second waits, then sees version 1.
+    """
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > LATEST_VERSION:
+            raise StoreError(
+                f"history db {path} has schema version {version}, newer than the "
+                f"{LATEST_VERSION} this perf_pipeline knows; upgrade perf_pipeline")
+        for number in range(version + 1, LATEST_VERSION + 1):
+            logger.info("history db %s: applying migration %d", path, number)
+            _MIGRATIONS[number - 1](db)
+            conn.execute(f"PRAGMA user_version = {number:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return LATEST_VERSION
