@@ -1,1 +1,43 @@
-"""measure layer."""
+"""measure: the only layer that runs git or subprocesses.
+
+Resolve a ref, check it out in a worktree, run the suite with our pytest plugin, keep
+the raw outputs, and parse pytest-benchmark JSON (ours or anyone's) into ``SuiteRun``.
+"""
+
+from perf_pipeline.measure.collect import IngestSummary, find_result_paths, ingest_results_dir
+from perf_pipeline.measure.fingerprint import (
+    KEY_PACKAGES,
+    collect_environment,
+    environment_fingerprint,
+    find_lock_file,
+)
+from perf_pipeline.measure.git import commit_info, current_branch, new_commits, resolve_commit
+from perf_pipeline.measure.raw import new_run_id, write_raw_run
+from perf_pipeline.measure.results import load_results
+from perf_pipeline.measure.runner import SuiteOutcome, build_command, run_suite
+from perf_pipeline.measure.session import SUITES, measure_commit
+from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
+
+__all__ = [
+    "KEY_PACKAGES",
+    "SUITES",
+    "IngestSummary",
+    "SuiteOutcome",
+    "build_command",
+    "collect_environment",
+    "commit_info",
+    "current_branch",
+    "environment_fingerprint",
+    "find_lock_file",
+    "find_result_paths",
+    "git_worktree",
+    "ingest_results_dir",
+    "load_results",
+    "measure_commit",
+    "new_commits",
+    "new_run_id",
+    "prune_worktrees",
+    "resolve_commit",
+    "run_suite",
+    "write_raw_run",
+]

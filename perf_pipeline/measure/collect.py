@@ -1,0 +1,74 @@
+"""Ingest every results file under a results directory into the history store.
+
+This is how ``perf-pipeline analyze --results-dir DIR`` works on plain pytest-benchmark
+output: our raw run directories under ``raw/`` and any other pytest-benchmark ``*.json``
+(e.g. ``.benchmarks/`` autosave files) are loaded with ``load_results`` and stored
+unless already there. One bad file is reported and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.measure.raw import RUN_FILE
+from perf_pipeline.measure.results import load_results
+
+if TYPE_CHECKING:  # the store is only called here
+    from perf_pipeline.store import HistoryStore
+
+__all__ = ["IngestSummary", "find_result_paths", "ingest_results_dir"]
+
+logger = logging.getLogger(__name__)
+
+#: Top-level folders of a results dir that hold no benchmark results.
+_SKIPPED_DIRS = frozenset({"baseline", "reports", "worktrees"})
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSummary:
+    """Run ids newly stored, run ids already there, and ``(path, reason)`` per bad file."""
+
+    ingested: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+
+
+def find_result_paths(results_dir: Path) -> tuple[Path, ...]:
+    """Raw run directories first (oldest run_id first), then other JSON files, sorted."""
+    results_dir = Path(results_dir)
+    run_dirs: list[Path] = []
+    raw = results_dir / "raw"
+    if raw.is_dir():
+        run_dirs = sorted((p.parent for p in raw.glob(f"*/*/{RUN_FILE}")),
+                          key=lambda p: (p.name, str(p)))
+    files: list[Path] = []
+    for folder, dirnames, filenames in os.walk(results_dir, followlinks=False):
+        here = Path(folder)
+        if here == results_dir:
+            dirnames[:] = [d for d in dirnames if d not in _SKIPPED_DIRS | {"raw"}]
+        files.extend(here / f for f in filenames if f.endswith(".json"))
+    return (*run_dirs, *sorted(files))
+
+
+def ingest_results_dir(results_dir: Path, store: HistoryStore) -> IngestSummary:
+    """Load and store every run found under ``results_dir``; report bad files."""
+    ingested: list[str] = []
+    skipped: list[str] = []
+    errors: list[tuple[str, str]] = []
+    for path in find_result_paths(results_dir):
+        try:
+            run = load_results(path)
+        except PerfPipelineError as exc:
+            logger.warning("skipping %s: %s", path, exc)
+            errors.append((str(path), str(exc)))
+            continue
+        if store.has_run(run.run_id) or not store.ingest_run(run):
+            skipped.append(run.run_id)
+        else:
+            ingested.append(run.run_id)
+    return IngestSummary(ingested=tuple(ingested), skipped=tuple(skipped), errors=tuple(errors))

@@ -1,0 +1,137 @@
+"""Cheap, safe reads from a git repository.
+
+Every call goes through ``_git``: an argument list (never a shell), a timeout, no
+terminal prompts. A user-supplied ref is checked and resolved to a full SHA once, by
+``resolve_commit``; after that only full SHAs travel, so nothing a user typed reaches
+git as an option.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.model import CommitInfo
+
+__all__ = [
+    "GIT_TIMEOUT_S",
+    "commit_info",
+    "current_branch",
+    "git_env",
+    "new_commits",
+    "resolve_commit",
+    "run_git",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Upper bound for one git read; these are local, small operations.
+GIT_TIMEOUT_S = 60.0
+_SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git children: never prompt, never page, no user locale."""
+    env = dict(os.environ)
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C",
+                "GIT_OPTIONAL_LOCKS": "0"})
+    return env
+
+
+def run_git(
+    repo: Path, args: Sequence[str], *, timeout_s: float = GIT_TIMEOUT_S, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``git -C repo <args>`` and return the completed process.
+
+    Raises ``MeasurementError`` for a failed command when ``check`` (the caller turns
+    expected failures, like an unknown ref, into ``InvalidInputError`` itself).
+    """
+    cmd = ["git", "-C", str(repo), *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
+                              env=git_env(), check=False, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise MeasurementError(f"git {' '.join(args[:2])} in {repo} timed out after "
+                               f"{timeout_s:g} s") from exc
+    except OSError as exc:
+        raise MeasurementError(f"cannot run git in {repo}: {exc}") from exc
+    if check and proc.returncode != 0:
+        raise MeasurementError(
+            f"git {' '.join(args[:2])} in {repo} failed: {proc.stderr.strip()[-500:]}",
+            returncode=proc.returncode, stderr_tail=proc.stderr[-2000:])
+    return proc
+
+
+def _check_ref(ref: str) -> None:
+    if not isinstance(ref, str) or not ref.strip():
+        raise InvalidInputError(f"git ref {ref!r} is empty")
+    if ref.startswith("-"):
+        raise InvalidInputError(f"git ref {ref!r} must not start with '-'")
+    if any(c in ref for c in "\x00\n\r"):
+        raise InvalidInputError(f"git ref {ref!r} contains a NUL or newline")
+
+
+def resolve_commit(repo: Path, ref: str) -> str:
+    """The full SHA of the commit ``ref`` names in ``repo``.
+
+    Raises ``InvalidInputError`` naming the repo and ref for an option-like ref, an
+    unknown ref, or a ``repo`` that is not a git repository.
+    """
+    _check_ref(ref)
+    repo = Path(repo)
+    if not repo.is_dir():
+        raise InvalidInputError(f"repository {repo} does not exist (resolving ref {ref!r})")
+    proc = run_git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options",
+                          f"{ref}^{{commit}}"], check=False)
+    sha = proc.stdout.strip()
+    if proc.returncode != 0 or not _SHA_RE.match(sha):
+        reason = proc.stderr.strip() or "unknown revision or not a commit"
+        raise InvalidInputError(f"cannot resolve ref {ref!r} in repository {repo}: {reason}")
+    return sha
+
+
+def _check_sha(sha: str) -> None:
+    if not _SHA_RE.match(sha or ""):
+        raise InvalidInputError(f"{sha!r} is not a full commit SHA (resolve refs first)")
+
+
+def commit_info(repo: Path, sha: str, *, branch: str | None = None) -> CommitInfo:
+    """Message, author and commit time (ISO-8601) of the commit ``sha``."""
+    _check_sha(sha)
+    proc = run_git(repo, ["show", "-s", "--no-show-signature",
+                          "--format=%H%x00%an <%ae>%x00%cI%x00%B", sha, "--"])
+    parts = proc.stdout.split("\x00", 3)
+    if len(parts) != 4:
+        raise MeasurementError(f"git show of {sha} in {repo} gave unexpected output")
+    full, author, committed_at, message = parts
+    return CommitInfo(sha=full.strip(), branch=branch, message=message.strip(),
+                      author=author.strip(), committed_at=committed_at.strip() or None)
+
+
+def current_branch(repo: Path) -> str | None:
+    """The checked-out branch of ``repo``, or None when HEAD is detached or unborn."""
+    proc = run_git(repo, ["symbolic-ref", "--quiet", "--short", "HEAD"], check=False)
+    name = proc.stdout.strip()
+    return name if proc.returncode == 0 and name else None
+
+
+def new_commits(repo: Path, ref: str, *, since_sha: str | None = None,
+                max_count: int = 50) -> tuple[str, ...]:
+    """Full SHAs reachable from ``ref`` but not from ``since_sha``, oldest first.
+
+    This is what a sensor needs to add partitions: cheap, bounded by ``max_count``.
+    """
+    if max_count < 1:
+        raise InvalidInputError(f"max_count must be >= 1, not {max_count!r}")
+    head = resolve_commit(repo, ref)
+    args = ["rev-list", f"--max-count={int(max_count)}", head]
+    if since_sha is not None:
+        _check_sha(since_sha)
+        args.append(f"^{since_sha}")
+    proc = run_git(repo, [*args, "--"])
+    return tuple(reversed(proc.stdout.split()))

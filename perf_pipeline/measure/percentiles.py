@@ -1,0 +1,35 @@
+"""Latency percentiles of per-round samples, with the standard library only.
+
+Its own module because two sides need it: the pytest plugin (inside the target's
+environment, stdlib only) and ``results.py`` (for foreign files that carry raw samples
+but not our figures), and the numbers must come out identical.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+__all__ = ["LATENCY_PERCENTILES", "latency_percentiles"]
+
+#: The percentiles we report, as metric names ``p50_s`` etc.
+LATENCY_PERCENTILES: tuple[int, ...] = (50, 90, 99)
+
+
+def latency_percentiles(
+    samples: Sequence[float], qs: Sequence[int] = LATENCY_PERCENTILES
+) -> dict[str, float]:
+    """``{"p50_s": ..., ...}`` by linear interpolation (numpy's default method).
+
+    Empty or non-finite input gives ``{}``: no figure rather than a made-up one.
+    """
+    data = sorted(float(x) for x in samples)
+    if not data or not all(math.isfinite(x) for x in data):
+        return {}
+    out = {}
+    for q in qs:
+        pos = (len(data) - 1) * q / 100.0
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(data) - 1)
+        out[f"p{q}_s"] = data[lo] + (data[hi] - data[lo]) * (pos - lo)
+    return out

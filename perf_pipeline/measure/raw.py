@@ -1,0 +1,79 @@
+"""Raw run outputs, written once under ``<results_dir>/raw/<sha>/<run_id>/``.
+
+A run directory holds ``benchmark.json`` (exactly as pytest-benchmark wrote it, absent
+for a run that produced none) and ``run.json`` (our record of the run). The directory
+is created fresh and never written again: if it exists we refuse. Each file is written
+to a temporary name and moved into place with ``os.replace``; ``run.json`` goes last, so
+a directory without it is an interrupted write, which readers ignore.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import SCHEMA_VERSION
+
+__all__ = ["BENCHMARK_FILE", "RUN_FILE", "new_run_id", "write_raw_run"]
+
+BENCHMARK_FILE = "benchmark.json"
+RUN_FILE = "run.json"
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """``20240131T120000Z-1a2b3c4d``: sortable by time, unique by the random suffix."""
+    moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return f"{moment:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}"
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o444)  # a reminder, not a guarantee: raw files are never rewritten
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_raw_run(
+    raw_dir: Path,
+    record: Mapping[str, object],
+    *,
+    benchmark_json: Path | None = None,
+) -> Path:
+    """Write one run's raw outputs and return the run directory.
+
+    ``record`` must hold ``run_id`` and ``commit.sha``; ``schema_version`` is added.
+    Raises ``InvalidInputError`` if the run directory already exists.
+    """
+    run_id = str(record.get("run_id") or "")
+    commit = record.get("commit")
+    sha = str(commit.get("sha") or "") if isinstance(commit, Mapping) else ""
+    for label, value in (("run_id", run_id), ("commit sha", sha)):
+        if not value or "/" in value or "\\" in value or value.startswith("."):
+            raise InvalidInputError(f"raw run record: {label} {value!r} is not a safe name")
+    run_dir = Path(raw_dir) / sha / run_id
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir()
+    except FileExistsError as exc:
+        raise InvalidInputError(
+            f"raw run directory {run_dir} already exists; raw outputs are never rewritten"
+        ) from exc
+    if benchmark_json is not None:
+        _write_once(run_dir / BENCHMARK_FILE, Path(benchmark_json).read_bytes())
+    body = {"schema_version": SCHEMA_VERSION, **record}
+    _write_once(run_dir / RUN_FILE,
+                json.dumps(body, indent=2, sort_keys=True, allow_nan=False).encode())
+    return run_dir

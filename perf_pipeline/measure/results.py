@@ -1,0 +1,234 @@
+"""THE parser of pytest-benchmark JSON: ``load_results(path) -> SuiteRun``.
+
+It reads two kinds of input:
+
+* our raw run directories (``raw/<sha>/<run_id>/`` with ``run.json`` and, for a
+  successful run, ``benchmark.json``), or the ``run.json`` inside one;
+* plain pytest-benchmark JSON made elsewhere (``--benchmark-json``, ``--benchmark-save``
+  or ``--benchmark-autosave`` output of pytest-benchmark 3.x-5.x). Its run_id is derived
+  from the sha256 of the file's bytes, so ingesting the same file twice is a no-op; its
+  commit comes from ``commit_info`` when that names a SHA.
+
+Samples: ``stats.data`` holds every per-round sample (seconds per call). Files saved by
+``--benchmark-save``/``--benchmark-autosave`` without ``--benchmark-save-data`` have no
+``data``; then ``samples_s`` is empty and ``BenchmarkResult.summary`` carries the
+file's median, mean, quartiles etc. What analysis can do with that: trends and
+baseline comparison on run-level medians (one value per run), not within-run tests.
+
+Everything is validated: a truncated file, a NaN sample or a wrong type raises
+``InvalidInputError`` naming the file and, where it applies, the benchmark.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.percentiles import latency_percentiles
+from perf_pipeline.measure.raw import BENCHMARK_FILE, RUN_FILE
+from perf_pipeline.model import (
+    METRICS,
+    SCHEMA_VERSION,
+    BenchmarkResult,
+    CommitInfo,
+    Environment,
+    RunStatus,
+    SuiteRun,
+)
+
+__all__ = ["PLUGIN_KEY", "load_results"]
+
+#: Where our plugin writes into pytest-benchmark's JSON (see plugin.py).
+PLUGIN_KEY = "perf_pipeline"
+_SUMMARY_KEYS = ("min", "max", "mean", "stddev", "median", "q1", "q3", "iqr")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read results file {path}: {exc}") from exc
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            f"results file {path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(f"{what} is {value!r}, not a number")
+    if not math.isfinite(value):
+        raise InvalidInputError(f"{what} is {value!r}, not a finite number")
+    return float(value)
+
+
+def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
+    if not isinstance(bench, Mapping):
+        raise InvalidInputError(f"{path}: benchmarks[{index}] is not an object")
+    name = bench.get("fullname") or bench.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError(f"{path}: benchmarks[{index}] has no fullname")
+    where = f"{path}: benchmark {name!r}"
+    stats = bench.get("stats")
+    if not isinstance(stats, Mapping):
+        raise InvalidInputError(f"{where} has no stats object")
+    data = stats.get("data")
+    if data is None:
+        samples: tuple[float, ...] = ()
+    elif isinstance(data, list):
+        samples = tuple(_number(v, f"{where} sample {i}") for i, v in enumerate(data))
+    else:
+        raise InvalidInputError(f"{where}: stats.data is {type(data).__name__}, not a list")
+    iterations = stats.get("iterations", 1)
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise InvalidInputError(f"{where}: iterations {iterations!r} is not a positive integer")
+    summary = [(f"{k}_s", _number(stats[k], f"{where} stats.{k}"))
+               for k in _SUMMARY_KEYS if stats.get(k) is not None]
+    if stats.get("rounds") is not None:
+        summary.append(("rounds", _number(stats["rounds"], f"{where} stats.rounds")))
+    if not samples and not any(k == "median_s" for k, _ in summary):
+        raise InvalidInputError(f"{where} has neither samples (stats.data) nor a median")
+    group = bench.get("group")
+    if group is not None and not isinstance(group, str):
+        raise InvalidInputError(f"{where}: group {group!r} is not a string")
+    params = bench.get("params") or {}
+    if not isinstance(params, Mapping):
+        raise InvalidInputError(f"{where}: params is not an object")
+    figures = bench.get(PLUGIN_KEY) or {}
+    if not isinstance(figures, Mapping):
+        raise InvalidInputError(f"{where}: {PLUGIN_KEY} is not an object")
+    extra = {k: _number(v, f"{where} {k}") for k, v in figures.items() if k in METRICS}
+    for key, value in latency_percentiles(samples).items():
+        extra.setdefault(key, value)
+    try:
+        return BenchmarkResult(
+            name=name, samples_s=samples, group=group,
+            params=tuple(sorted((str(k), str(v)) for k, v in params.items())),
+            iterations=iterations, extra=tuple(sorted(extra.items())), summary=tuple(summary))
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path}: {exc}") from exc
+
+
+def _parse_benchmark_file(path: Path) -> tuple[tuple[BenchmarkResult, ...], dict[str, Any]]:
+    """The benchmarks of a pytest-benchmark JSON file, and the top-level object."""
+    doc = _read_json(path)
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("benchmarks"), list):
+        raise InvalidInputError(f"{path} is not a pytest-benchmark JSON file (no benchmarks list)")
+    ours = doc.get(PLUGIN_KEY)
+    if ours is not None and (not isinstance(ours, Mapping) or ours.get("schema_version") != 1):
+        raise InvalidInputError(
+            f"{path}: {PLUGIN_KEY} section has unsupported schema_version "
+            f"{ours.get('schema_version') if isinstance(ours, Mapping) else ours!r}")
+    benchmarks = tuple(_parse_benchmark(b, i, path) for i, b in enumerate(doc["benchmarks"]))
+    if not benchmarks:
+        raise InvalidInputError(f"{path} contains no benchmarks")
+    return benchmarks, dict(doc)
+
+
+def _environment(doc: Mapping[str, Any], path: Path) -> Environment | None:
+    """Our plugin's fingerprint if present, else what pytest-benchmark's machine_info has."""
+    ours = doc.get(PLUGIN_KEY)
+    if isinstance(ours, Mapping) and isinstance(ours.get("environment"), Mapping):
+        try:
+            return Environment.from_dict(ours["environment"])
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{path}: {exc}") from exc
+    info = doc.get("machine_info")
+    if not isinstance(info, Mapping) or not info.get("python_version"):
+        return None
+    cpu = info.get("cpu") if isinstance(info.get("cpu"), Mapping) else {}
+    return Environment.from_dict({
+        "python_version": info.get("python_version"),
+        "python_implementation": info.get("python_implementation", ""),
+        "os": f"{info.get('system', '')} {info.get('release', '')}".strip(),
+        "machine": info.get("machine", ""),
+        "cpu_model": cpu.get("brand_raw") or info.get("processor") or "",
+        "cpu_count": cpu.get("count") if isinstance(cpu.get("count"), int) else 0,
+    })
+
+
+def _foreign_commit(doc: Mapping[str, Any]) -> CommitInfo | None:
+    info = doc.get("commit_info")
+    if not isinstance(info, Mapping):
+        return None
+    sha = info.get("id")
+    if not isinstance(sha, str) or len(sha) not in (40, 64):
+        return None  # only a full SHA identifies a commit
+    try:
+        return CommitInfo(sha=sha.lower(), branch=info.get("branch") or None,
+                          committed_at=info.get("time") or None, dirty=bool(info.get("dirty")),
+                          author=str(info.get("author_name") or ""))
+    except InvalidInputError:
+        return None  # e.g. commit_info from a non-git VCS; the results still count
+
+
+def _load_foreign(path: Path, *, suite: str) -> SuiteRun:
+    benchmarks, doc = _parse_benchmark_file(path)
+    started_at = doc.get("datetime")
+    if not isinstance(started_at, str) or not started_at:
+        raise InvalidInputError(f"{path}: missing datetime")
+    info = doc.get("machine_info")
+    try:
+        return SuiteRun(
+            run_id="file-" + hashlib.sha256(path.read_bytes()).hexdigest()[:24],
+            suite=suite, started_at=started_at, status=RunStatus.SUCCESS, benchmarks=benchmarks,
+            commit=_foreign_commit(doc), environment=_environment(doc, path),
+            raw_path=str(path),
+            machine_id=str(info.get("node")) if isinstance(info, Mapping) and info.get("node")
+            else None)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path}: {exc}") from exc
+
+
+def _load_run_dir(run_dir: Path) -> SuiteRun:
+    run_file = run_dir / RUN_FILE
+    record = _read_json(run_file)
+    if not isinstance(record, Mapping):
+        raise InvalidInputError(f"{run_file} is not a JSON object")
+    if record.get("schema_version") != SCHEMA_VERSION:
+        raise InvalidInputError(f"{run_file}: schema_version {record.get('schema_version')!r} "
+                                f"is not supported (this perf_pipeline reads {SCHEMA_VERSION})")
+    try:
+        status = RunStatus(record.get("status"))
+        commit_data = record.get("commit")
+        commit = CommitInfo(**commit_data) if isinstance(commit_data, Mapping) else None
+        env_data = record.get("environment")
+        environment = Environment.from_dict(env_data) if isinstance(env_data, Mapping) else None
+        benchmarks: tuple[BenchmarkResult, ...] = ()
+        if status is RunStatus.SUCCESS:
+            benchmarks, doc = _parse_benchmark_file(run_dir / BENCHMARK_FILE)
+            environment = _environment(doc, run_dir / BENCHMARK_FILE) or environment
+        return SuiteRun(
+            run_id=str(record["run_id"]), suite=str(record["suite"]),
+            started_at=str(record["started_at"]), status=status, benchmarks=benchmarks,
+            commit=commit, environment=environment,
+            duration_s=_number(record.get("duration_s", 0.0), f"{run_file} duration_s"),
+            error=record.get("error"), raw_path=str(run_dir),
+            machine_id=record.get("machine_id"))
+    except InvalidInputError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{run_file} is malformed: {exc!r}") from exc
+
+
+def load_results(path: Path, *, suite: str = "benchmarks") -> SuiteRun:
+    """Load one run: a raw run directory (or its run.json) or a pytest-benchmark file.
+
+    ``suite`` names the suite of a foreign file (our run directories record their own).
+    """
+    path = Path(path)
+    if path.is_dir():
+        if not (path / RUN_FILE).is_file():
+            raise InvalidInputError(f"{path} is not a run directory (no {RUN_FILE})")
+        return _load_run_dir(path)
+    if path.name == RUN_FILE:
+        return _load_run_dir(path.parent)
+    if not path.is_file():
+        raise InvalidInputError(f"results file {path} does not exist")
+    return _load_foreign(path, suite=suite)

@@ -1,0 +1,235 @@
+"""Run a benchmark suite in a child process, and always end it.
+
+The child runs in its own session (its own process group), so on a timeout the WHOLE
+group is ended: SIGTERM, a short grace period, then SIGKILL. After a normal exit the
+group gets a SIGKILL too, so a suite cannot leave stray processes behind.
+
+Output goes to temporary files rather than pipes (a suite may print megabytes; pipes
+would fill up and block it); only the tails are kept.
+
+A run is all or nothing: exit code 1 (test failures), 5 (no tests collected), any other
+non-zero code, a timeout or a missing or unreadable JSON file make ``SuiteOutcome.error``
+say why, and the caller must not use any partial results.
+
+Note on raw samples: pytest-benchmark always includes every sample (``stats.data``) in
+``--benchmark-json`` output; ``--benchmark-save-data`` only affects ``--benchmark-save``
+and ``--benchmark-autosave`` storage, so we do not need to pass it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from perf_pipeline.errors import InvalidInputError
+
+__all__ = ["PLUGIN_MODULE", "SuiteOutcome", "build_command", "run_suite", "stage_plugin"]
+
+logger = logging.getLogger(__name__)
+
+#: The plugin as the current interpreter imports it.
+PLUGIN_MODULE = "perf_pipeline.measure.plugin"
+#: The package name the plugin is staged under for foreign environments (runner "uv"):
+#: a name of its own, so it cannot shadow a ``perf_pipeline`` the target may import.
+STAGED_PACKAGE = "_perf_pipeline_probe"
+_TAIL_CHARS = 4000
+_TERM_GRACE_S = 3.0
+_RUNNERS = ("current", "uv")
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteOutcome:
+    """What happened when a suite ran. ``error`` is None exactly when it succeeded."""
+
+    returncode: int | None
+    timed_out: bool
+    duration_s: float
+    stdout_tail: str
+    stderr_tail: str
+    json_path: Path | None
+    command: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def stage_plugin(dest: Path) -> Path:
+    """Copy the plugin (and the stdlib-only modules it uses) to ``dest/<package>``.
+
+    Returns ``dest``: put it on PYTHONPATH and load ``-p _perf_pipeline_probe.plugin``.
+    Only these modules can be imported from there, so the target's environment does
+    not need perf_pipeline or its dependencies.
+    """
+    here = Path(__file__).resolve().parent
+    package = Path(dest) / STAGED_PACKAGE
+    package.mkdir(parents=True, exist_ok=False)
+    (package / "__init__.py").write_text('"""perf_pipeline\'s pytest plugin, staged."""\n')
+    for name in ("plugin.py", "fingerprint.py", "percentiles.py"):
+        shutil.copyfile(here / name, package / name)
+    return Path(dest)
+
+
+def build_command(
+    project_dir: Path,
+    *,
+    paths: Sequence[str],
+    json_path: Path,
+    runner: str = "current",
+    extra_args: Sequence[str] = (),
+    markers: str | None = None,
+    uv_executable: str = "uv",
+) -> tuple[str, ...]:
+    """The child's argument list (no shell is ever involved)."""
+    if runner not in _RUNNERS:
+        raise InvalidInputError(f"runner must be one of {_RUNNERS}, not {runner!r}")
+    if not paths:
+        raise InvalidInputError(f"no benchmark paths given for {project_dir}")
+    plugin = PLUGIN_MODULE if runner == "current" else f"{STAGED_PACKAGE}.plugin"
+    pytest_args = ["-m", "pytest", *paths, f"--benchmark-json={json_path}",
+                   "-p", plugin, "-p", "no:cacheprovider"]
+    if markers:
+        pytest_args += ["-m", markers]
+    pytest_args += list(extra_args)
+    if runner == "current":
+        return (sys.executable, *pytest_args)
+    return (uv_executable, "run", "--project", str(project_dir), "--with", "pytest-benchmark",
+            "--with", "psutil", "python", *pytest_args)
+
+
+def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) -> dict[str, str]:
+    child = dict(os.environ)
+    if runner == "current":
+        # Same venv, but make sure our package wins even when it is not installed.
+        entries = [str(Path(__file__).resolve().parents[2])]
+    else:
+        # uv picks the target's own environment; a stale VIRTUAL_ENV only confuses it.
+        child.pop("VIRTUAL_ENV", None)
+        entries = [str(staged)]
+    if env:
+        child.update(env)
+    if child.get("PYTHONPATH"):
+        entries.append(child["PYTHONPATH"])
+    child["PYTHONPATH"] = os.pathsep.join(entries)
+    child.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    return child
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _end_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the child's group, wait a little, then SIGKILL whatever is left."""
+    _kill_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=_TERM_GRACE_S)
+    _kill_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _tail(path: Path) -> str:
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(size - _TAIL_CHARS * 4, 0))
+        return fh.read().decode("utf-8", errors="replace")[-_TAIL_CHARS:]
+
+
+def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
+                    json_path: Path) -> str | None:
+    if timed_out:
+        return f"suite timed out after {timeout_s:g} s and was killed"
+    if returncode == 5:
+        return "pytest collected no tests (exit code 5): check the benchmark paths and markers"
+    if returncode == 1:
+        return "benchmark tests failed (pytest exit code 1)"
+    if returncode != 0:
+        return f"pytest exited with code {returncode}"
+    if not json_path.is_file():
+        return f"pytest wrote no benchmark JSON at {json_path} (no benchmark ran?)"
+    try:
+        with open(json_path, encoding="utf-8") as fh:
+            json.load(fh)
+    except (OSError, ValueError) as exc:
+        return f"benchmark JSON {json_path} is unreadable: {exc}"
+    return None
+
+
+def run_suite(
+    project_dir: Path,
+    *,
+    paths: Sequence[str],
+    json_path: Path,
+    timeout_s: float,
+    runner: str = "current",
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    markers: str | None = None,
+) -> SuiteOutcome:
+    """Run ``pytest <paths>`` with pytest-benchmark and our plugin in ``project_dir``.
+
+    Never raises for a failing suite: the outcome carries the error, and the caller
+    decides. Raises ``InvalidInputError`` for bad arguments (missing directory, unknown
+    runner, ``uv`` not installed).
+    """
+    project_dir = Path(project_dir)
+    if not project_dir.is_dir():
+        raise InvalidInputError(f"project directory {project_dir} does not exist")
+    if not timeout_s > 0:
+        raise InvalidInputError(f"timeout_s must be > 0, not {timeout_s!r}")
+    json_path = Path(json_path).resolve()
+    if json_path.exists():
+        raise InvalidInputError(f"benchmark JSON {json_path} already exists; refusing to reuse it")
+    uv = "uv"
+    if runner == "uv":
+        uv = shutil.which("uv") or ""
+        if not uv:
+            raise InvalidInputError("runner 'uv' needs the uv executable on PATH")
+    cmd = build_command(project_dir, paths=paths, json_path=json_path, runner=runner,
+                        extra_args=extra_args, markers=markers, uv_executable=uv)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="perf-pipeline-run-") as tmp:
+        tmp_dir = Path(tmp)
+        staged = stage_plugin(tmp_dir / "plugin") if runner == "uv" else None
+        child_env = _child_env(runner, env, staged)
+        out_path, err_path = tmp_dir / "stdout", tmp_dir / "stderr"
+        logger.info("running suite in %s: %s", project_dir, " ".join(cmd))
+        start = time.perf_counter()
+        timed_out = False
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(cmd, cwd=project_dir, env=child_env, stdout=out, stderr=err,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            except BaseException:
+                _end_process_group(proc)
+                raise
+            if timed_out:
+                logger.warning("suite in %s timed out after %s s; killing it", project_dir,
+                               timeout_s)
+                _end_process_group(proc)
+            else:
+                _kill_group(proc.pid, signal.SIGKILL)  # stragglers the suite left behind
+        duration_s = time.perf_counter() - start
+        returncode = None if timed_out else proc.returncode
+        error = _failure_reason(returncode, timed_out, timeout_s, json_path)
+        return SuiteOutcome(
+            returncode=returncode, timed_out=timed_out, duration_s=duration_s,
+            stdout_tail=_tail(out_path), stderr_tail=_tail(err_path),
+            json_path=json_path if error is None else None, command=tuple(cmd), error=error)

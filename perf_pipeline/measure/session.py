@@ -1,0 +1,136 @@
+"""Measure one commit: ref → worktree → suite run → raw files → SuiteRun (→ store).
+
+This is the one function the Dagster assets and the CLI call to measure. A suite that
+crashes, fails or times out is a FAILED ``SuiteRun`` carrying the error text, not an
+exception: whether that stops anything is the caller's decision. An unknown ref is
+bad input and raises ``InvalidInputError``.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
+from perf_pipeline.measure.git import commit_info, resolve_commit, run_git
+from perf_pipeline.measure.raw import new_run_id, write_raw_run
+from perf_pipeline.measure.results import load_results
+from perf_pipeline.measure.runner import SuiteOutcome, run_suite
+from perf_pipeline.measure.worktree import git_worktree
+from perf_pipeline.model import SuiteRun
+
+if TYPE_CHECKING:  # the store is only called, never constructed, here
+    from perf_pipeline.store import HistoryStore
+
+__all__ = ["SUITES", "measure_commit"]
+
+logger = logging.getLogger(__name__)
+
+#: The suites we know how to run.
+SUITES = ("benchmarks", "stress")
+
+
+def _suite_plan(settings: Settings, suite: str) -> tuple[tuple[str, ...], str | None, dict]:
+    """(paths, markers, extra env) for ``suite``."""
+    if suite == "benchmarks":
+        return settings.benchmark_paths, None, {}
+    if suite == "stress":
+        return (settings.stress_paths, "stress",
+                {"STRESS_MULTIPLIER": f"{settings.stress_multiplier:g}"})
+    raise InvalidInputError(f"suite must be one of {SUITES}, not {suite!r}")
+
+
+def _branch_of(repo: Path, ref: str) -> str | None:
+    """``ref`` itself if it names a local branch (so history knows where a run came from)."""
+    proc = run_git(repo, ["show-ref", "--verify", "--quiet", f"refs/heads/{ref}"], check=False)
+    return ref if proc.returncode == 0 else None
+
+
+def _run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
+                     extra_args: Sequence[str]) -> SuiteOutcome:
+    paths, markers, env = _suite_plan(settings, suite)
+    with git_worktree(settings.repo_path, sha, root=settings.worktrees_dir) as worktree:
+        project_dir = worktree / settings.project_subdir
+        if not project_dir.is_dir():
+            return SuiteOutcome(
+                returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
+                stderr_tail="", json_path=None,
+                error=f"commit {sha} has no project directory {settings.project_subdir!r}")
+        return run_suite(project_dir, paths=paths, json_path=json_path,
+                         timeout_s=settings.suite_timeout_s, runner=settings.runner,
+                         extra_args=(*settings.pytest_args, *extra_args), env=env,
+                         markers=markers)
+
+
+def _error_text(outcome: SuiteOutcome) -> str | None:
+    """The reason plus the output a person needs to see why (pytest reports on stdout)."""
+    if outcome.error is None:
+        return None
+    parts = [outcome.error]
+    if outcome.stderr_tail.strip():
+        parts.append("--- stderr (tail) ---\n" + outcome.stderr_tail.strip()[-2000:])
+    if outcome.stdout_tail.strip():
+        parts.append("--- stdout (tail) ---\n" + outcome.stdout_tail.strip()[-2000:])
+    return "\n".join(parts)
+
+
+def measure_commit(
+    settings: Settings,
+    ref: str,
+    *,
+    suite: str = "benchmarks",
+    store: HistoryStore | None = None,
+    extra_args: Sequence[str] = (),
+    branch: str | None = None,
+) -> SuiteRun:
+    """Run ``suite`` at the commit ``ref`` names; write raw outputs; ingest if ``store``.
+
+    Returns the run as ``load_results`` reads it back from the raw directory, so the
+    returned object and the stored files can never disagree.
+    """
+    _suite_plan(settings, suite)  # validate before any work
+    repo = Path(settings.repo_path)
+    sha = resolve_commit(repo, ref)
+    commit = commit_info(repo, sha, branch=branch or _branch_of(repo, ref))
+    run_id = new_run_id()
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with tempfile.TemporaryDirectory(prefix="perf-pipeline-json-") as tmp:
+        json_path = Path(tmp) / "benchmark.json"
+        outcome = _run_in_worktree(settings, sha, suite, json_path, extra_args)
+        error = _error_text(outcome)
+        if error is None and outcome.json_path is not None:
+            try:
+                load_results(outcome.json_path, suite=suite)  # validate before recording
+            except InvalidInputError as exc:
+                error = f"suite at {sha} wrote invalid benchmark JSON: {exc}"
+        environment = None
+        if settings.runner == "current":
+            environment = environment_fingerprint(
+                lock_file=find_lock_file(repo / settings.project_subdir)).to_dict()
+        record = {
+            "run_id": run_id, "suite": suite, "status": "failed" if error else "success",
+            "commit": {"sha": commit.sha, "branch": commit.branch, "message": commit.message,
+                       "author": commit.author, "committed_at": commit.committed_at,
+                       "dirty": False},
+            "started_at": started_at, "duration_s": outcome.duration_s, "error": error,
+            "returncode": outcome.returncode, "timed_out": outcome.timed_out,
+            "command": list(outcome.command), "stdout_tail": outcome.stdout_tail,
+            "stderr_tail": outcome.stderr_tail, "environment": environment,
+            "machine_id": platform.node() or None, "runner": settings.runner,
+        }
+        run_dir = write_raw_run(settings.raw_dir, record,
+                                benchmark_json=outcome.json_path if error is None else None)
+    if error:
+        logger.warning("run %s of %s at %s failed: %s", run_id, suite, sha,
+                       error.splitlines()[0])
+    run = load_results(run_dir)
+    if store is not None:
+        store.ingest_run(run)
+    return run
