@@ -1,0 +1,125 @@
+"""Turn an estimate (log-ratio, its interval, a p-value) into one of the four verdicts.
+
+Every comparison in this package — unpaired samples, paired A/B rounds, a run against the
+run-level history of a stored baseline — ends here, so that the four words mean the same
+thing everywhere and a suite-wide correction can re-decide a verdict from an adjusted
+p-value without re-running the statistics:
+
+* regression: significant (p < alpha, on the adjusted p when a correction applies) AND the
+  estimated ratio exceeds ``threshold``; improvement is the mirror (ratio < 1/threshold);
+* unchanged: the confidence interval lies inside [1/threshold, threshold];
+* inconclusive: anything else, with an estimate of how much more data would decide.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy import stats
+
+from perf_pipeline.model import Comparison, Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """What a statistical method found, before a threshold and alpha judge it.
+
+    Everything on the natural-log scale. ``var_scalable`` is the variance of the estimate
+    that shrinks as ``n_units`` grows (per-side samples, paired rounds, or runs of the
+    current commit) and ``var_fixed`` the part that does not (e.g. the finite baseline);
+    they let ``judge`` say how much more data would decide. ``min_units`` is the count at
+    which the interval first becomes finite (rank intervals need a few samples).
+    """
+
+    log_ratio: float
+    log_ci_low: float
+    log_ci_high: float
+    p_value: float
+    n_baseline: int
+    n_current: int
+    method: str
+    note: str = ""
+    n_units: int = 0
+    unit: str = "samples per side"
+    var_scalable: float | None = None
+    var_fixed: float = 0.0
+    min_units: int | None = None
+
+
+def _exp(x: float) -> float:
+    if x == math.inf:
+        return math.inf
+    if x == -math.inf:
+        return 0.0
+    if math.isnan(x):
+        return math.nan
+    return math.exp(x)
+
+
+def _units_needed(est: Estimate, target: float, z: float) -> int | None:
+    """More units so that the interval's half-width falls to ``target`` (log scale)."""
+    if target <= 0 or not math.isfinite(target):
+        return None
+    finite = math.isfinite(est.log_ci_low) and math.isfinite(est.log_ci_high)
+    if not finite:
+        if est.min_units is None:
+            return None
+        return max(1, est.min_units - est.n_units)
+    if est.var_scalable is None or est.var_scalable <= 0 or est.n_units <= 0:
+        return None
+    room = (target / z) ** 2 - est.var_fixed
+    if room <= 0:
+        return None
+    total = est.var_scalable * est.n_units / room
+    if total > 1e9:
+        return None
+    return max(1, math.ceil(total) - est.n_units)
+
+
+def judge(est: Estimate, *, threshold: float, alpha: float,
+          adjusted_p: float | None = None) -> Comparison:
+    """Decide the verdict from ``est``; significance uses ``adjusted_p`` when given."""
+    p = est.p_value if adjusted_p is None else adjusted_p
+    ratio = _exp(est.log_ratio)
+    ci_low, ci_high = _exp(est.log_ci_low), _exp(est.log_ci_high)
+    significant = bool(p < alpha) and math.isfinite(est.log_ratio)
+    log_thr = math.log(threshold)
+    n_needed: int | None = None
+    if significant and est.log_ratio > 0 and ratio > threshold:
+        verdict = Verdict.REGRESSION
+        why = f"slower by {ratio - 1:+.1%}, significant (p={p:.2g} < {alpha:g})"
+    elif significant and est.log_ratio < 0 and ratio < 1 / threshold:
+        verdict = Verdict.IMPROVEMENT
+        why = f"faster: ratio {ratio:.3f}, significant (p={p:.2g} < {alpha:g})"
+    elif (math.isfinite(est.log_ci_low) and math.isfinite(est.log_ci_high)
+          and est.log_ci_low >= -log_thr - 1e-12 and est.log_ci_high <= log_thr + 1e-12):
+        verdict = Verdict.UNCHANGED
+        why = f"interval [{ci_low:.3f}, {ci_high:.3f}] lies within ±{threshold:g}x"
+    else:
+        verdict = Verdict.INCONCLUSIVE
+        if not math.isfinite(est.log_ratio):
+            why = "ratio undefined"
+        else:
+            # The effective per-test level after a correction is alpha * p / p_adjusted.
+            level = alpha if adjusted_p in (None, 0) or est.p_value == 0 else (
+                alpha * est.p_value / adjusted_p)
+            level = min(max(level, 1e-300), 0.5)
+            z_one = float(stats.norm.isf(level))
+            z_two = float(stats.norm.isf(alpha / 2))
+            magnitude = abs(est.log_ratio)
+            if magnitude > log_thr:
+                # Decide by significance: the one-sided interval must exclude 0.
+                n_needed = _units_needed(est, magnitude * z_two / z_one, z_two)
+            elif magnitude < log_thr:
+                n_needed = _units_needed(est, log_thr - magnitude, z_two)
+            why = (f"ratio {ratio:.3f} with interval [{ci_low:.3g}, {ci_high:.3g}] "
+                   f"cannot decide at threshold {threshold:g} (p={p:.2g})")
+            if n_needed is not None:
+                why += f"; about {n_needed} more {est.unit} would decide"
+    reason = f"{est.note}; {why}" if est.note else why
+    return Comparison(
+        verdict=verdict, ratio=ratio, ci_low=ci_low, ci_high=ci_high,
+        p_value=est.p_value, significant=significant, threshold=threshold, alpha=alpha,
+        n_baseline=est.n_baseline, n_current=est.n_current, method=est.method,
+        reason=reason, samples_needed=n_needed, adjusted_p_value=adjusted_p)
