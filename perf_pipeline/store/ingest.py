@@ -40,11 +40,11 @@ _RUN_COLUMNS = (
     "environment_json", "machine_id", "ingested_at", "sort_at", "started_utc",
 )
 _BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
-                      "iterations", "samples")
+                      "iterations", "samples", "summary_json")
 _RESULT_COLUMNS = ("run_id", "name", "metric", "position", "value", "n", "mean", "stddev",
                    "min", "max", "q1", "q3")
 
-#: ``results.position`` of the time row summarising the samples (extras count from 0).
+#: ``results.position`` of the time row built from samples or summary (extras count from 0).
 SAMPLES_POSITION = -1
 
 
@@ -79,9 +79,18 @@ def _quantile(ordered: Sequence[float], p: float) -> float:
     return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
 
 
-def _time_row(run_id: str, bench: BenchmarkResult) -> tuple[object, ...]:
-    """The ``results`` row summarising a benchmark's samples; value is the median."""
+def _time_row(run_id: str, bench: BenchmarkResult) -> tuple[object, ...] | None:
+    """The ``results`` row for time: the median and spread of the samples or, for a
+    file that kept no samples, the summary statistics it reported; None if neither."""
     samples = bench.samples_s
+    if not samples:
+        summary = dict(bench.summary)
+        if "median_s" not in summary:
+            return None
+        return (run_id, bench.name, TIME_METRIC, SAMPLES_POSITION, summary["median_s"],
+                int(summary.get("rounds", 0)), summary.get("mean_s"), summary.get("stddev_s"),
+                summary.get("min_s"), summary.get("max_s"), summary.get("q1_s"),
+                summary.get("q3_s"))
     ordered = sorted(samples)
     n = len(samples)
     mean = math.fsum(samples) / n
@@ -100,15 +109,17 @@ def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple
         if len(extra_metrics) != len(set(extra_metrics)):
             raise InvalidInputError(
                 f"run {run.run_id}: benchmark {bench.name!r} lists a metric twice in extra")
-        if bench.samples_s and TIME_METRIC in extra_metrics:
+        time_row = _time_row(run.run_id, bench)
+        if time_row is not None and TIME_METRIC in extra_metrics:
             raise InvalidInputError(
-                f"run {run.run_id}: benchmark {bench.name!r} has samples and also "
+                f"run {run.run_id}: benchmark {bench.name!r} has timings and also "
                 f"{TIME_METRIC} in extra; only one can be the time")
         benchmarks.append((run.run_id, bench.name, position, bench.group,
                            json.dumps([list(p) for p in bench.params], ensure_ascii=False),
-                           bench.iterations, encode_samples(bench.samples_s)))
-        if bench.samples_s:
-            results.append(_time_row(run.run_id, bench))
+                           bench.iterations, encode_samples(bench.samples_s),
+                           json.dumps([list(p) for p in bench.summary], ensure_ascii=False)))
+        if time_row is not None:
+            results.append(time_row)
         for index, (metric, value) in enumerate(bench.extra):
             results.append((run.run_id, bench.name, metric, index, value, 1, None, None,
                             None, None, None, None))

@@ -124,8 +124,8 @@ def load_runs(conn: sqlite3.Connection, rows: Sequence[_RunRow]) -> tuple[SuiteR
             "ORDER BY run_id, name, position", (ids,)):
         extras.setdefault((run_id, name), []).append((metric, value))
     benchmarks: dict[str, list[BenchmarkResult]] = {}
-    for run_id, name, group, params_json, iterations, blob in conn.execute(
-            "SELECT run_id, name, group_name, params_json, iterations, samples "
+    for run_id, name, group, params_json, iterations, blob, summary_json in conn.execute(
+            "SELECT run_id, name, group_name, params_json, iterations, samples, summary_json "
             "FROM benchmarks WHERE run_id IN (SELECT value FROM json_each(?)) "
             "ORDER BY run_id, position", (ids,)):
         what = f"run {run_id} benchmark {name!r}"
@@ -136,6 +136,7 @@ def load_runs(conn: sqlite3.Connection, rows: Sequence[_RunRow]) -> tuple[SuiteR
             params=tuple(tuple(pair) for pair in json.loads(params_json)),
             iterations=iterations,
             extra=tuple(extras.get((run_id, name), ())),
+            summary=tuple((str(k), v) for k, v in json.loads(summary_json)),
         ))
     runs = []
     for row in rows:

@@ -12,10 +12,12 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   ``started_utc`` are UTC-normalised copies of the commit time (or the start time for
   runs without a commit) and of the start time: they define history order, because
   ISO strings with different offsets do not sort correctly as text.
-- ``benchmarks``: one row per benchmark of a run, with its metadata and all raw time
-  samples packed as little-endian float64 in a BLOB (see ``samples.py``).
+- ``benchmarks``: one row per benchmark of a run, with its metadata, all raw time
+  samples packed as little-endian float64 in a BLOB (see ``samples.py``) and the
+  summary statistics the results file itself reported (JSON pairs).
 - ``results``: one row per benchmark and metric with the run's summary (``value`` is the
-  median for time) and, for time, the spread of the samples. ``series`` reads only
+  median for time) and, for time, the spread of the samples (or, for a foreign file
+  that kept no samples, the file's own summary statistics). ``series`` reads only
   this table and ``runs``, never the sample blobs.
 """
 
@@ -72,10 +74,11 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             "params_json": str,
             "iterations": int,
             "samples": bytes,
+            "summary_json": str,
         },
         pk=("run_id", "name"),
         foreign_keys=[("run_id", "runs", "run_id")],
-        not_null=["position", "params_json", "iterations", "samples"],
+        not_null=["position", "params_json", "iterations", "samples", "summary_json"],
         strict=True,
     )
     db["results"].create(
@@ -98,7 +101,9 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         not_null=["position", "value", "n"],
         strict=True,
     )
-    db["results"].create_index(["name", "metric"], index_name="idx_results_name_metric")
+    # No results(name, metric) index: series queries walk runs in history order and
+    # find each run's rows through the primary key (run_id, name, metric), which also
+    # serves one benchmark's series; a second index would be ~16% of the file, unused.
     db["runs"].create_index(["suite", "status", "sort_at", "started_utc", "run_id"],
                             index_name="idx_runs_suite_status_order")
     db["runs"].create_index(["suite", "sort_at", "started_utc", "run_id"],

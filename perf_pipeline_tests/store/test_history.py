@@ -1,0 +1,335 @@
+"""HistoryStore against real SQLite files: round trips, replacement, ordering, series."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.model import (
+    TIME_METRIC,
+    BenchmarkResult,
+    CommitInfo,
+    RunStatus,
+    SuiteRun,
+)
+from perf_pipeline.store import HistoryStore
+from perf_pipeline.store import ingest as ingest_module
+
+from .conftest import make_run, sha_of
+
+HOSTILE_NAMES = (
+    "test_x[param-'; DROP TABLE runs; --]",
+    'test_"quoted"[a\\b]',
+    "tests/ml/test_perf.py::TestClass::test_unicode[日本語-ß-🚀]",
+    "test_newline[a\nb\tc]",
+    "test_nul[a\x00b]",
+    "test_percent[%s_%%_?]",
+    " leading and trailing spaces ",
+)
+
+
+def _row_counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("runs", "benchmarks", "results")}
+    finally:
+        conn.close()
+
+
+def test_open_creates_parent_dir_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "perf_history.db"
+    with HistoryStore.open(path) as store:
+        assert store.path == path
+        assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 60000
+    assert path.is_file()
+
+
+def test_round_trip_gives_an_equal_run(store: HistoryStore) -> None:
+    run = make_run(1, names=HOSTILE_NAMES)
+    assert store.ingest_run(run) is True
+    assert store.get_run(run.run_id) == run
+    assert store.has_run(run.run_id)
+
+
+def test_round_trip_keeps_every_field_and_order(store: HistoryStore) -> None:
+    benchmarks = (
+        BenchmarkResult(name="z_first", samples_s=(3e-9, 1.0000000000000002, 5e-324, -0.0),
+                        group=None, params=(("b", "2"), ("a", "ünï")), iterations=1000,
+                        extra=(("tracemalloc_peak_bytes", 5.0), ("cpu_user_s", 0.25))),
+        BenchmarkResult(name="a_second", samples_s=(0.5,)),
+        BenchmarkResult(name="no_timings_at_all", samples_s=()),
+        BenchmarkResult(name="foreign_summary_only", samples_s=(),
+                        summary=(("median_s", 0.002), ("min_s", 0.001), ("max_s", 0.004),
+                                 ("mean_s", 0.0021), ("stddev_s", 0.0005), ("q1_s", 0.0015),
+                                 ("q3_s", 0.003), ("rounds", 7))),
+    )
+    run = SuiteRun(run_id="run ✓ 'unicode'", suite="stress", started_at="2024-05-01T10:00:00Z",
+                   status=RunStatus.SUCCESS, benchmarks=benchmarks,
+                   commit=CommitInfo(sha="ABCDEF" + "0" * 34, branch=None,
+                                     message="fix: ünïcode\n\nbody", author="Zoë",
+                                     committed_at=None, dirty=True),
+                   environment=None, duration_s=0.0, error=None, raw_path=None,
+                   machine_id=None)
+    store.ingest_run(run)
+    assert store.get_run(run.run_id) == run
+
+
+def test_round_trip_of_run_without_commit_and_failed_run(store: HistoryStore) -> None:
+    no_commit = make_run(1, sha=None)
+    failed = make_run(2, status=RunStatus.FAILED)
+    for run in (no_commit, failed):
+        store.ingest_run(run)
+        assert store.get_run(run.run_id) == run
+    assert store.get_run(failed.run_id).error == "boom"
+
+
+def test_environment_round_trip_keeps_fingerprint(store: HistoryStore) -> None:
+    run = make_run(1)
+    store.ingest_run(run)
+    got = store.get_run(run.run_id)
+    assert got.environment is not None and run.environment is not None
+    assert got.environment.fingerprint == run.environment.fingerprint
+    assert store.list_runs()[0].fingerprint == run.environment.fingerprint
+
+
+def test_ingest_is_idempotent(store: HistoryStore) -> None:
+    run = make_run(1)
+    assert store.ingest_run(run) is True
+    before = _row_counts(store.path)
+    assert store.ingest_run(run) is False
+    assert _row_counts(store.path) == before
+    assert len(store.list_runs()) == 1
+
+
+def test_new_run_of_same_commit_replaces_the_earlier_one(store: HistoryStore) -> None:
+    first = make_run(1, run_id="first")
+    second = make_run(1, run_id="second", scale=2.0)
+    other_suite = make_run(1, run_id="stress-run", suite="stress")
+    for run in (first, other_suite, second):
+        assert store.ingest_run(run)
+    assert not store.has_run("first")
+    assert [r.run_id for r in store.list_runs(suite="benchmarks")] == ["second"]
+    assert store.has_run("stress-run")  # another suite of the same commit is kept
+    assert _row_counts(store.path) == {"runs": 2, "benchmarks": 4, "results": 8}
+    # a failed re-run replaces too: the history shows the commit's latest attempt
+    store.ingest_run(make_run(1, run_id="third", status=RunStatus.FAILED))
+    assert [r.status for r in store.list_runs(suite="benchmarks")] == [RunStatus.FAILED]
+
+
+def test_dirty_and_clean_runs_of_a_commit_are_kept_apart(store: HistoryStore) -> None:
+    store.ingest_run(make_run(1, run_id="clean"))
+    store.ingest_run(make_run(1, run_id="dirty-1", dirty=True))
+    store.ingest_run(make_run(1, run_id="dirty-2", dirty=True))
+    assert sorted(r.run_id for r in store.list_runs()) == ["clean", "dirty-2"]
+
+
+def test_runs_without_commit_never_replace_each_other(store: HistoryStore) -> None:
+    for i in range(3):
+        store.ingest_run(make_run(i, sha=None))
+    assert len(store.list_runs()) == 3
+
+
+def test_list_runs_orders_by_commit_time_across_offsets(store: HistoryStore) -> None:
+    # 10:00+02:00 is 08:00Z: earlier than 09:00Z although it sorts later as text
+    store.ingest_run(make_run(1, run_id="b", committed_at="2024-01-01T09:00:00Z"))
+    store.ingest_run(make_run(2, run_id="a", committed_at="2024-01-01T10:00:00+02:00"))
+    # measured last, but of the oldest commit: a backfill lands at its commit's place
+    store.ingest_run(make_run(3, run_id="backfill", committed_at="2023-12-31T00:00:00Z",
+                              started_at="2024-02-01T00:00:00Z"))
+    # no commit: ordered by its start time
+    store.ingest_run(make_run(4, run_id="nocommit", sha=None,
+                              started_at="2024-01-01T08:30:00Z"))
+    assert [r.run_id for r in store.list_runs()] == ["backfill", "a", "nocommit", "b"]
+
+
+def test_list_runs_filters_and_limit_keeps_the_newest(store: HistoryStore) -> None:
+    for i in range(6):
+        store.ingest_run(make_run(i, branch="main" if i % 2 == 0 else "feature",
+                                  status=RunStatus.FAILED if i == 4 else RunStatus.SUCCESS))
+    store.ingest_run(make_run(7, suite="stress"))
+    ids = [r.run_id for r in store.list_runs(suite="benchmarks")]
+    assert ids == [f"run-benchmarks-{i:04d}" for i in range(6)]
+    assert [r.run_id for r in store.list_runs(suite="benchmarks", limit=2)] == ids[-2:]
+    assert store.list_runs(limit=0) == ()
+    assert [r.commit.branch for r in store.list_runs(branch="feature")] == ["feature"] * 3
+    assert [r.run_id for r in store.list_runs(status=RunStatus.FAILED)] == [ids[4]]
+    assert [r.run_id for r in store.list_runs(status="failed")] == [ids[4]]
+    assert [r.run_id for r in store.list_runs(sha=sha_of(3))] == [ids[3]]
+    assert store.list_runs(suite="nope") == ()
+    info = store.list_runs(sha=sha_of(3))[0]
+    assert info.commit is not None and info.commit.subject == "commit 3"
+    assert info.duration_s == 12.5 and info.label == sha_of(3)[:10]
+
+
+def test_latest_run(store: HistoryStore) -> None:
+    assert store.latest_run() is None
+    for i in range(3):
+        store.ingest_run(make_run(i))
+    store.ingest_run(make_run(3, status=RunStatus.FAILED))
+    assert store.latest_run() == make_run(2)
+    assert store.latest_run(status=None) == make_run(3, status=RunStatus.FAILED)
+    assert store.latest_run(sha=sha_of(1)) == make_run(1)
+    assert store.latest_run(suite="stress") is None
+
+
+def test_recent_runs_newest_n_oldest_first(store: HistoryStore) -> None:
+    for i in range(8):
+        store.ingest_run(make_run(i, status=RunStatus.FAILED if i == 5 else RunStatus.SUCCESS,
+                                  branch="feature" if i == 6 else "main"))
+    got = store.recent_runs(n=3)
+    assert [r.run_id for r in got] == ["run-benchmarks-0004", "run-benchmarks-0006",
+                                       "run-benchmarks-0007"]
+    assert got[0] == make_run(4)  # complete runs, samples included
+    assert [r.run_id[-1] for r in store.recent_runs(n=3, branch="main")] == ["3", "4", "7"]
+    before = store.recent_runs(n=3, before_run_id="run-benchmarks-0006")
+    assert [r.run_id[-1] for r in before] == ["2", "3", "4"]
+    assert store.recent_runs(n=10, before_run_id="run-benchmarks-0000") == ()
+    assert store.recent_runs(n=0) == ()
+    assert len(store.recent_runs(n=100)) == 7
+
+
+def test_recent_runs_rejects_unknown_anchor(store: HistoryStore) -> None:
+    with pytest.raises(InvalidInputError, match="no-such-run"):
+        store.recent_runs(before_run_id="no-such-run")
+
+
+def test_series_columns_and_order(store: HistoryStore) -> None:
+    for i in (2, 0, 1):  # ingestion order does not matter, history order does
+        store.ingest_run(make_run(i, scale=1.0 + i))
+    store.ingest_run(make_run(3, status=RunStatus.FAILED))
+    store.ingest_run(make_run(4, suite="stress"))
+    series = store.series(metrics=(TIME_METRIC, "peak_rss_bytes"))
+    assert [(s.name, s.metric) for s in series] == [
+        ("test_a", TIME_METRIC), ("test_a", "peak_rss_bytes"),
+        ("test_b", TIME_METRIC), ("test_b", "peak_rss_bytes")]
+    time_a = series[0]
+    assert time_a.run_ids == tuple(f"run-benchmarks-{i:04d}" for i in range(3))
+    for i, run_id in enumerate(time_a.run_ids):
+        bench = make_run(i, scale=1.0 + i).benchmarks[0]
+        assert time_a.values[i] == pytest.approx(bench.median_s)
+        assert time_a.lows[i] < time_a.values[i] < time_a.highs[i]
+        assert store.get_run(run_id).benchmark("test_a") == bench
+    # samples (1, 2, 3, 4, 5) * s / 1000: quartiles 2 and 4 (linear interpolation)
+    assert time_a.lows[0] == pytest.approx(0.002) and time_a.highs[0] == pytest.approx(0.004)
+    rss_b = series[3]
+    assert rss_b.values == rss_b.lows == rss_b.highs == (2e6, 4e6, 6e6)
+    only_b = store.series(names=["test_b"])
+    assert [(s.name, s.metric) for s in only_b] == [("test_b", TIME_METRIC)]
+    assert store.series(names=[]) == ()
+    assert store.series(names=["missing"]) == ()
+    assert len(store.series(suite="stress")) == 2
+    assert store.series(status=RunStatus.FAILED) == ()
+
+
+def test_series_uses_summary_median_of_foreign_files(store: HistoryStore) -> None:
+    bench = BenchmarkResult(name="foreign", samples_s=(),
+                            summary=(("median_s", 0.5), ("q1_s", 0.4), ("q3_s", 0.7)))
+    store.ingest_run(SuiteRun(run_id="f", suite="benchmarks", started_at="2024-01-01T00:00:00Z",
+                              status=RunStatus.SUCCESS, benchmarks=(bench,)))
+    (series,) = store.series()
+    assert (series.values, series.lows, series.highs) == ((0.5,), (0.4,), (0.7,))
+
+
+def test_benchmark_names(store: HistoryStore) -> None:
+    store.ingest_run(make_run(1, names=("b", "a")))
+    store.ingest_run(make_run(2, names=("c", "a")))
+    store.ingest_run(make_run(3, suite="stress", names=("s",)))
+    assert store.benchmark_names() == ("a", "b", "c")
+    assert store.benchmark_names(suite="stress") == ("s",)
+
+
+def test_delete_run(store: HistoryStore) -> None:
+    store.ingest_run(make_run(1))
+    store.ingest_run(make_run(2))
+    store.delete_run("run-benchmarks-0001")
+    assert [r.run_id for r in store.list_runs()] == ["run-benchmarks-0002"]
+    assert _row_counts(store.path) == {"runs": 1, "benchmarks": 2, "results": 4}
+    with pytest.raises(InvalidInputError, match="run-benchmarks-0001"):
+        store.delete_run("run-benchmarks-0001")
+
+
+def test_get_run_unknown_names_it(store: HistoryStore) -> None:
+    with pytest.raises(InvalidInputError, match="nope"):
+        store.get_run("nope")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"limit": -1}, "limit"), ({"limit": 1.5}, "limit"), ({"status": "partial"}, "status")])
+def test_list_runs_rejects_bad_arguments(store: HistoryStore, kwargs: dict, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        store.list_runs(**kwargs)
+
+
+def test_series_rejects_a_bare_string(store: HistoryStore) -> None:
+    with pytest.raises(InvalidInputError, match="metrics"):
+        store.series(metrics="time_s")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="metrics"):
+        store.series(metrics=())
+    with pytest.raises(InvalidInputError, match="names"):
+        store.series(names="test_a")  # type: ignore[arg-type]
+
+
+def test_ingest_rejects_lone_surrogate_and_leaves_db_unchanged(store: HistoryStore) -> None:
+    store.ingest_run(make_run(1))
+    before = _row_counts(store.path)
+    with pytest.raises(InvalidInputError, match="Unicode"):
+        store.ingest_run(make_run(1, run_id="bad", names=("ok", "bad\udcff")))
+    assert _row_counts(store.path) == before
+    assert store.has_run("run-benchmarks-0001")
+
+
+def test_ingest_rejects_time_both_in_samples_and_extra(store: HistoryStore) -> None:
+    bench = BenchmarkResult(name="t", samples_s=(1.0,), extra=((TIME_METRIC, 2.0),))
+    run = SuiteRun(run_id="x", suite="benchmarks", started_at="2024-01-01T00:00:00Z",
+                   status=RunStatus.SUCCESS, benchmarks=(bench,))
+    with pytest.raises(InvalidInputError, match="'t'"):
+        store.ingest_run(run)
+    assert not store.has_run("x")
+
+
+def test_failure_mid_ingest_rolls_back_replacement(store: HistoryStore) -> None:
+    """A constraint violation on the last row undoes the deletion of the old run too."""
+    old = make_run(1, run_id="old")
+    store.ingest_run(old)
+    before = _row_counts(store.path)
+    new = make_run(1, run_id="new", names=("test_a", "test_b", "test_c"))
+    # Bypass the model's validation to get a duplicate name: a PRIMARY KEY violation.
+    dupes = (*new.benchmarks, dataclasses.replace(new.benchmarks[0], samples_s=(9.0,)))
+    object.__setattr__(new, "benchmarks", dupes)
+    with pytest.raises(StoreError, match=r"perf_history\.db.*ingesting run new"):
+        store.ingest_run(new)
+    assert _row_counts(store.path) == before
+    assert store.get_run("old") == old
+    assert not store.has_run("new")
+    store.ingest_run(make_run(2))  # the connection is usable afterwards
+    assert len(store.list_runs()) == 2
+
+
+def test_monkeypatched_error_mid_ingest_rolls_back(store: HistoryStore,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    store.ingest_run(make_run(1, run_id="old"))
+    before = _row_counts(store.path)
+    real_delete = ingest_module.delete_runs
+
+    def delete_then_fail(conn: sqlite3.Connection, run_ids: list[str]) -> None:
+        real_delete(conn, run_ids)
+        raise sqlite3.OperationalError("disk I/O error (simulated)")
+
+    monkeypatch.setattr(ingest_module, "delete_runs", delete_then_fail)
+    with pytest.raises(StoreError, match="simulated"):
+        store.ingest_run(make_run(1, run_id="new"))
+    assert _row_counts(store.path) == before
+    assert store.has_run("old")
+
+
+def test_errors_after_close_are_store_errors(tmp_path: Path) -> None:
+    store = HistoryStore.open(tmp_path / "h.db")
+    store.close()
+    with pytest.raises(StoreError, match=r"h\.db"):
+        store.list_runs()
