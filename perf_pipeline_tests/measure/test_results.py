@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import load_results, write_raw_run
+from perf_pipeline.model import METRICS, RunStatus
+from perf_pipeline_tests.measure.conftest import DATA_DIR
+
+GOOD = DATA_DIR / "pytest_benchmark_good.json"
+SHA = "a" * 40
+
+
+def test_loads_real_plugin_output_with_samples_and_metrics() -> None:
+    run = load_results(GOOD)
+    assert run.status is RunStatus.SUCCESS
+    assert [b.name for b in run.benchmarks] == [
+        "test_fx.py::test_fib", "test_fx.py::test_sort[100]", "test_fx.py::test_sort[1000]",
+        "test_fx.py::test_alloc"]
+    fib = run.benchmark("test_fx.py::test_fib")
+    assert fib is not None and len(fib.samples_s) == 8 and fib.iterations == 2
+    extra = dict(fib.extra)
+    assert set(extra) <= set(METRICS)
+    for name in ("p50_s", "p90_s", "p99_s", "cpu_user_s", "tracemalloc_peak_bytes",
+                 "peak_rss_bytes", "gc_collections", "io_write_bytes"):
+        assert name in extra
+    assert math.isclose(extra["p50_s"], fib.median_s)
+    assert dict(fib.summary)["rounds"] == 8
+    alloc = dict(run.benchmark("test_fx.py::test_alloc").extra)  # type: ignore[union-attr]
+    assert alloc["tracemalloc_peak_bytes"] >= 1_000_000
+    sort = run.benchmark("test_fx.py::test_sort[100]")
+    assert sort is not None and sort.params == (("size", "100"),)
+    assert run.environment is not None and run.environment.cpu_count >= 1
+    doc = json.loads(GOOD.read_text())
+    assert run.commit is not None and run.commit.sha == doc["commit_info"]["id"]
+    assert run.run_id.startswith("file-")
+
+
+def test_same_file_gives_same_run_id(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(GOOD.read_bytes())
+    assert load_results(copy).run_id == load_results(GOOD).run_id
+
+
+def test_foreign_autosave_without_samples_uses_summary_and_commit_info() -> None:
+    run = load_results(DATA_DIR / "pytest_benchmark_autosave.json")
+    fib = run.benchmark("test_fx.py::test_fib")
+    assert fib is not None and fib.samples_s == ()
+    summary = dict(fib.summary)
+    assert fib.metric("time_s") == summary["median_s"] > 0
+    assert {"mean_s", "stddev_s", "q1_s", "q3_s", "rounds"} <= set(summary)
+    assert run.commit is not None and run.commit.sha == "0b8ff481d0a682aa5ae7e5b786d90282c8d51a55"
+    assert run.commit.branch == "master"
+    assert run.environment is not None and run.environment.python_implementation == "CPython"
+
+
+def test_hostile_benchmark_name_is_kept_verbatim_as_data() -> None:
+    run = load_results(DATA_DIR / "pytest_benchmark_hostile_name.json")
+    assert "<img src=x onerror=alert(1)>" in [b.name for b in run.benchmarks]
+
+
+def test_truncated_file_is_rejected_naming_the_path() -> None:
+    with pytest.raises(InvalidInputError, match=r"truncated\.json.*not valid JSON"):
+        load_results(DATA_DIR / "pytest_benchmark_truncated.json")
+
+
+def test_nan_sample_is_rejected_naming_path_and_benchmark() -> None:
+    with pytest.raises(InvalidInputError, match=r"pytest_benchmark_nan\.json.*test_fib.*nan"):
+        load_results(DATA_DIR / "pytest_benchmark_nan.json")
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda d: d.update(benchmarks="x"), "not a pytest-benchmark JSON"),
+    (lambda d: d.update(benchmarks=[]), "no benchmarks"),
+    (lambda d: d["benchmarks"][0]["stats"].update(data=["1"]), "not a number"),
+    (lambda d: d["benchmarks"][0]["stats"].update(data=[True]), "not a number"),
+    (lambda d: d["benchmarks"][0]["stats"].update(iterations=0), "iterations"),
+    (lambda d: d["benchmarks"][0].pop("stats"), "no stats"),
+    (lambda d: d["benchmarks"][0].update(fullname="", name=""), "no fullname"),
+    (lambda d: d["benchmarks"][1].update(fullname=d["benchmarks"][0]["fullname"]), "duplicate"),
+    (lambda d: d["benchmarks"][0]["perf_pipeline"].update(peak_rss_bytes="big"), "peak_rss"),
+    (lambda d: d["perf_pipeline"].update(schema_version=99), "schema_version"),
+])
+def test_wrong_types_are_rejected(tmp_path: Path, mutate, message: str) -> None:
+    doc = json.loads(GOOD.read_text())
+    mutate(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InvalidInputError, match=message):
+        load_results(path)
+
+
+def test_missing_file_and_non_run_directory_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        load_results(tmp_path / "nope.json")
+    with pytest.raises(InvalidInputError, match="not a run directory"):
+        load_results(tmp_path)
+
+
+def _record(run_id: str, status: str = "success", **more: object) -> dict[str, object]:
+    return {"run_id": run_id, "suite": "benchmarks", "status": status,
+            "commit": {"sha": SHA, "branch": "main", "message": "m", "author": "a",
+                       "committed_at": "2024-01-01T00:00:00+00:00", "dirty": False},
+            "started_at": "2024-01-01T00:00:00+00:00", "duration_s": 1.5, "error": None,
+            **more}
+
+
+def test_raw_run_directory_round_trips(tmp_path: Path) -> None:
+    run_dir = write_raw_run(tmp_path / "raw", _record("r1"), benchmark_json=GOOD)
+    assert run_dir == tmp_path / "raw" / SHA / "r1"
+    assert (run_dir / "benchmark.json").read_bytes() == GOOD.read_bytes()
+    run = load_results(run_dir)
+    assert run.run_id == "r1" and run.sha == SHA and run.commit.branch == "main"  # type: ignore[union-attr]
+    assert len(run.benchmarks) == 4 and run.raw_path == str(run_dir)
+    assert load_results(run_dir / "run.json").run_id == "r1"
+
+
+def test_failed_raw_run_has_no_benchmarks(tmp_path: Path) -> None:
+    run_dir = write_raw_run(tmp_path / "raw", _record("r2", "failed", error="boom"))
+    run = load_results(run_dir)
+    assert run.status is RunStatus.FAILED and run.error == "boom" and run.benchmarks == ()
+
+
+def test_raw_runs_are_never_rewritten(tmp_path: Path) -> None:
+    run_dir = write_raw_run(tmp_path / "raw", _record("r3"), benchmark_json=GOOD)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    with pytest.raises(InvalidInputError, match="already exists"):
+        write_raw_run(tmp_path / "raw", _record("r3", "failed", error="x"))
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_raw_run_rejects_unsafe_names_and_unknown_schema(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="run_id"):
+        write_raw_run(tmp_path / "raw", _record("../escape"))
+    run_dir = write_raw_run(tmp_path / "raw", _record("r4"), benchmark_json=GOOD)
+    record = json.loads((run_dir / "run.json").read_text())
+    record["schema_version"] = 2
+    (run_dir / "run.json").chmod(0o644)
+    (run_dir / "run.json").write_text(json.dumps(record))
+    with pytest.raises(InvalidInputError, match="schema_version 2"):
+        load_results(run_dir)
