@@ -24,6 +24,7 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,20 +119,28 @@ _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1
 LATEST_VERSION = len(_MIGRATIONS)
 
 
+def _version(conn: sqlite3.Connection, *, path: Path) -> int:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > LATEST_VERSION:
+        raise StoreError(
+            f"history db {path} has schema version {version}, newer than the "
+            f"{LATEST_VERSION} this perf_pipeline knows; upgrade perf_pipeline")
+    return version
+
+
 def migrate(db: sqlite_utils.Database, *, path: Path) -> int:
     """Bring ``db`` to ``LATEST_VERSION`` in one IMMEDIATE transaction; return the version.
 
-    The write lock is taken before the version is read, so two processes opening a new
-    database at once cannot both run migration 1: the second waits, then sees version 1.
+    An up-to-date database is not locked at all. Otherwise the write lock is taken
+    before the version is read again, so two processes opening a new database at once
+    cannot both run migration 1: the second waits, then sees version 1.
     """
     conn = db.conn
+    if _version(conn, path=path) == LATEST_VERSION:
+        return LATEST_VERSION  # the common case: no write lock, so no wait on writers
     conn.execute("BEGIN IMMEDIATE")
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > LATEST_VERSION:
-            raise StoreError(
-                f"history db {path} has schema version {version}, newer than the "
-                f"{LATEST_VERSION} this perf_pipeline knows; upgrade perf_pipeline")
+        version = _version(conn, path=path)
         for number in range(version + 1, LATEST_VERSION + 1):
             logger.info("history db %s: applying migration %d", path, number)
             _MIGRATIONS[number - 1](db)
