@@ -5,7 +5,7 @@ old baseline must never be lost. ``write_baseline`` writes a temp file in the sa
 directory, fsyncs it and ``os.replace``s it over the old one (atomic on POSIX and
 Windows). Before that, the old file is copied to
 ``<dir>/history/<stem>-<its created_at>.json`` so the file is never missing, and the new
-baseline's ``previous`` records the old one's ``created_at``.
+baseline's ``previous`` records the old one's ``created_at`` and ``previous``.
 """
 
 from __future__ import annotations
@@ -135,11 +135,21 @@ def _archive(path: Path, old_bytes: bytes, stamp: str) -> Path:
     raise StoreError(f"baseline history {history}: too many files named for {stamp!r}")
 
 
+def _chain(new: Baseline, old: Baseline) -> tuple[str, ...]:
+    """``new.previous`` extended by the replaced baseline's chain and its own stamp."""
+    chain = list(new.previous)
+    for stamp in (*old.previous, old.created_at):
+        if stamp != new.created_at and stamp not in chain:
+            chain.append(stamp)
+    return tuple(chain)
+
+
 def write_baseline(path: Path, baseline: Baseline) -> Path:
     """Atomically write ``baseline`` to ``path``, archiving the baseline it replaces.
 
     Returns ``path``. The written baseline's ``previous`` gains the replaced baseline's
-    ``created_at`` (an unreadable old file is archived all the same, under its mtime).
+    ``previous`` and ``created_at``, oldest first, so the file lists every baseline before
+    it (an unreadable old file is archived all the same, named for its mtime).
     """
     path = Path(path)
     try:
@@ -149,8 +159,7 @@ def write_baseline(path: Path, baseline: Baseline) -> Path:
             try:
                 old = _from_json(old_bytes, path=path)
                 stamp = old.created_at
-                if stamp != baseline.created_at and stamp not in baseline.previous:
-                    baseline = replace(baseline, previous=(*baseline.previous, stamp))
+                baseline = replace(baseline, previous=_chain(baseline, old))
             except InvalidInputError as exc:
                 logger.warning("archiving unreadable old baseline %s: %s", path, exc)
                 stamp = f"unreadable-{int(path.stat().st_mtime)}"
