@@ -1,0 +1,129 @@
+"""The interactive offline HTML report: one page, no network, plotly charts.
+
+Jinja2 (``autoescape=True``) renders the static parts — summary, tables, warnings — so
+untrusted benchmark names and commit messages are escaped by construction. Everything
+the charts need travels as one JSON data island (see ``payload.py``) that the page's
+own small script (``templates/report.js``) turns into plotly charts, one benchmark at a
+time, so 500 benchmarks x 1,000 commits stay responsive. Large data islands are gzipped
+and base64-encoded; the browser inflates them with the built-in ``DecompressionStream``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+from importlib import resources
+
+import jinja2
+from markupsafe import Markup
+
+from perf_pipeline.model import ReportData, RunStatus, Verdict
+from perf_pipeline.report.markdown import VERDICT_ICON
+from perf_pipeline.report.payload import build_payload, embed_json
+from perf_pipeline.report.summary import comparison_rows, summarize
+from perf_pipeline.report.units import (
+    format_metric,
+    format_p_value,
+    format_ratio,
+    metric_label,
+)
+
+__all__ = ["PLOTLY_JS_NAME", "plotly_js", "render_html"]
+
+#: File name of the chart library when it is written beside the report.
+PLOTLY_JS_NAME = "plotly.min.js"
+
+_TEMPLATES = "templates"
+_MARKS = {"regression": "✗", "failed": "✗", "ok": "✓"}
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("perf_pipeline.report", _TEMPLATES),
+        autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True)
+
+
+@functools.cache
+def _asset(name: str) -> str:
+    return (resources.files("perf_pipeline.report") / _TEMPLATES / name).read_text("utf-8")
+
+
+@functools.cache
+def plotly_js() -> str:
+    """The plotly.js bundle shipped inside the plotly Python package (no CDN)."""
+    from plotly.offline import get_plotlyjs  # heavy import, only when a page is built
+
+    return get_plotlyjs().replace("</script", "<\\/script")
+
+
+def _ci(low: float, high: float) -> str:
+    if low != low or high != high:  # NaN
+        return "–"
+    return f"{low:.2f} – {high:.2f}"
+
+
+def _context(data: ReportData) -> dict[str, object]:
+    summary = summarize(data)
+    rows = comparison_rows(data)
+    changes = [
+        {"icon": VERDICT_ICON[r.verdict], "verdict": str(r.verdict), "name": r.name,
+         "metric": metric_label(r.metric),
+         "baseline": format_metric(r.metric, r.baseline_value),
+         "current": format_metric(r.metric, r.current_value),
+         "ratio": format_ratio(r.ratio), "ci": _ci(r.ci_low, r.ci_high),
+         "p": format_p_value(r.p_value), "padj": format_p_value(r.adjusted_p_value),
+         "reason": r.reason, "needed": r.samples_needed}
+        for r in rows if r.verdict is not Verdict.UNCHANGED]
+    counts = [{"verdict": str(v), "label": str(v).capitalize(), "n": n,
+               "icon": VERDICT_ICON[v]} for v, n in summary.counts]
+    run = data.current
+    stress = [r for r in data.runs if "stress" in r.suite.lower()]
+    # Headless and wall-screen browsers often lack an emoji font: the HTML shows a plain
+    # glyph in a coloured badge instead of the Markdown headline's leading emoji.
+    first, _, rest = summary.headline.partition(" ")
+    has_icon = not first.isascii()
+    return {
+        "title": data.title, "generated_at": data.generated_at, "summary": summary,
+        "mark": _MARKS.get(summary.status, "i"),
+        "headline_text": (rest if has_icon else summary.headline).replace("⚠️", "⚠"),
+        "counts": counts, "changes": changes, "run": run, "baseline": data.baseline,
+        "comparison": data.comparison, "n_runs": len(data.runs),
+        "first_run": data.runs[0].label if data.runs else None,
+        "last_run": data.runs[-1].label if data.runs else None,
+        "env_diffs": data.environment_differences, "notes": data.notes,
+        "report_url": data.report_url, "stress": stress, "failed": RunStatus.FAILED,
+        "n_benchmarks": summary.n_benchmarks,
+    }
+
+
+def render_html(
+    data: ReportData,
+    *,
+    inline_js: bool = True,
+    compress_over_bytes: int = 2_000_000,
+) -> str:
+    """Render the whole report page.
+
+    ``inline_js=False`` references ``plotly.min.js`` beside the page instead of embedding
+    it (``write_report`` then writes that file). The data island is gzipped when its JSON
+    exceeds ``compress_over_bytes`` — small reports stay readable with "view source".
+    """
+    payload = embed_json(build_payload(data))
+    encoding = "json"
+    if len(payload) > compress_over_bytes:
+        packed = gzip.compress(payload.encode("utf-8"), compresslevel=6, mtime=0)
+        payload = base64.b64encode(packed).decode("ascii")
+        encoding = "gzip+base64"
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        **_context(data),
+        payload=Markup(payload),  # embed_json/base64 output cannot close the script
+        payload_encoding=encoding,
+        css=Markup(_asset("report.css")),
+        script=Markup(_asset("report.js").replace("</script", "<\\/script")),
+        plotly_inline=Markup(plotly_js()) if inline_js else None,
+        plotly_src=PLOTLY_JS_NAME,
+    )
