@@ -157,6 +157,12 @@ def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
         return "pytest collected no tests (exit code 5): check the benchmark paths and markers"
     if returncode == 1:
         return "benchmark tests failed (pytest exit code 1)"
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"pytest crashed: killed by {name} (exit code {returncode})"
     if returncode != 0:
         return f"pytest exited with code {returncode}"
     if not json_path.is_file():

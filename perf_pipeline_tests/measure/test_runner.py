@@ -1,0 +1,175 @@
+"""Real child pytest runs: success, failures, no tests, crash, hang with timeout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import SuiteOutcome, build_command, run_suite
+from perf_pipeline.measure.runner import STAGED_PACKAGE, stage_plugin
+from perf_pipeline_tests.measure.conftest import FAST_ARGS
+
+
+def _project(tmp_path: Path, body: str, name: str = "test_suite.py") -> Path:
+    project = tmp_path / "proj"
+    project.mkdir(exist_ok=True)
+    (project / name).write_text(textwrap.dedent(body))
+    return project
+
+
+def _run(project: Path, tmp_path: Path, **kw: object) -> SuiteOutcome:
+    options: dict[str, object] = {"paths": ["."], "json_path": tmp_path / "out" / "b.json",
+                                  "timeout_s": 60.0, "extra_args": FAST_ARGS}
+    options.update(kw)
+    return run_suite(project, **options)  # type: ignore[arg-type]
+
+
+def test_successful_run_writes_json_with_plugin_figures_env_and_markers(tmp_path: Path) -> None:
+    project = _project(tmp_path, """
+        import os, pytest
+        @pytest.mark.fast
+        def test_ok(benchmark):
+            benchmark.extra_info["flag"] = os.environ.get("PP_FLAG")
+            benchmark(sum, range(50))
+        def test_deselected(benchmark):
+            raise AssertionError("must not run")
+        """)
+    outcome = _run(project, tmp_path, env={"PP_FLAG": "on"}, markers="fast")
+    assert outcome.ok, outcome.error
+    assert outcome.returncode == 0 and not outcome.timed_out
+    assert outcome.json_path is not None
+    doc = json.loads(outcome.json_path.read_text())
+    (bench,) = doc["benchmarks"]
+    assert bench["extra_info"]["flag"] == "on"
+    assert "data" in bench["stats"]  # --benchmark-json always keeps raw samples
+    assert {"p50_s", "tracemalloc_peak_bytes", "cpu_user_s"} <= set(bench["perf_pipeline"])
+    assert doc["perf_pipeline"]["schema_version"] == 1
+    assert doc["perf_pipeline"]["environment"]["python_version"]
+
+
+def test_failing_benchmark_is_a_failed_run_with_output(tmp_path: Path) -> None:
+    project = _project(tmp_path, """
+        import sys
+        def test_ok(benchmark):
+            benchmark(sum, range(5))
+        def test_broken(benchmark):
+            sys.stderr.write("SOMETHING-ON-STDERR\\n")
+            benchmark(lambda: 1 / 0)
+        """)
+    outcome = _run(project, tmp_path)
+    assert not outcome.ok and outcome.returncode == 1
+    assert "exit code 1" in (outcome.error or "")
+    assert outcome.json_path is None  # never partial results
+    assert "ZeroDivisionError" in outcome.stdout_tail
+
+
+def test_segfaulting_benchmark_reports_signal_and_stderr_tail(tmp_path: Path) -> None:
+    project = _project(tmp_path, """
+        import faulthandler
+        def test_crash(benchmark):
+            benchmark(faulthandler._sigsegv)
+        """)
+    outcome = _run(project, tmp_path)
+    assert outcome.returncode == -11 and "SIGSEGV" in (outcome.error or "")
+    assert "Segmentation fault" in outcome.stderr_tail
+    assert outcome.json_path is None
+
+
+def _live_pids_in_group(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are not zombies (zombies wait for a reaper)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_no_tests_collected_is_a_failure_with_a_clear_message(tmp_path: Path) -> None:
+    project = _project(tmp_path, "def helper():\n    return 1\n")
+    outcome = _run(project, tmp_path)
+    assert outcome.returncode == 5
+    assert "collected no tests" in (outcome.error or "")
+
+
+def test_suite_without_benchmarks_has_no_json_and_fails(tmp_path: Path) -> None:
+    project = _project(tmp_path, "def test_plain():\n    assert True\n")
+    outcome = _run(project, tmp_path)
+    assert outcome.returncode == 0 and "no benchmark JSON" in (outcome.error or "")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_hanging_suite_is_killed_with_its_whole_process_group(tmp_path: Path) -> None:
+    info = tmp_path / "info.json"
+    project = _project(tmp_path, f"""
+        import json, os, subprocess, sys, time
+        def test_hang(benchmark):
+            child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+            with open({str(info)!r}, "w") as fh:
+                json.dump({{"pgid": os.getpgid(0), "child": child.pid}}, fh)
+            time.sleep(600)
+        """)
+    outcome = _run(project, tmp_path, timeout_s=3.0)
+    assert outcome.timed_out and outcome.returncode is None
+    assert "timed out after 3 s" in (outcome.error or "")
+    ids = json.loads(info.read_text())
+    assert ids["pgid"] != os.getpgid(0)  # the suite ran in its own group
+    assert _live_pids_in_group(ids["pgid"]) == []  # nothing of the group is left
+
+
+def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        run_suite(tmp_path / "nope", paths=["."], json_path=tmp_path / "j.json", timeout_s=1)
+    with pytest.raises(InvalidInputError, match="timeout_s"):
+        run_suite(tmp_path, paths=["."], json_path=tmp_path / "j.json", timeout_s=0)
+    (tmp_path / "j.json").write_text("{}")
+    with pytest.raises(InvalidInputError, match="already exists"):
+        run_suite(tmp_path, paths=["."], json_path=tmp_path / "j.json", timeout_s=1)
+    with pytest.raises(InvalidInputError, match="runner"):
+        build_command(tmp_path, paths=["."], json_path=tmp_path / "x.json", runner="docker")
+
+
+def test_current_runner_command_uses_this_interpreter(tmp_path: Path) -> None:
+    cmd = build_command(tmp_path, paths=["tests/a.py"], json_path=tmp_path / "b.json",
+                        extra_args=["-x"], markers="stress")
+    assert cmd[:3] == (sys.executable, "-m", "pytest")
+    assert cmd[3] == "tests/a.py"
+    assert f"--benchmark-json={tmp_path / 'b.json'}" in cmd
+    assert cmd[cmd.index("-p") + 1] == "perf_pipeline.measure.plugin"
+    assert "no:cacheprovider" in cmd and cmd[-3:] == ("-m", "stress", "-x")
+
+
+def test_uv_runner_command_uses_the_target_project_and_a_staged_plugin(tmp_path: Path) -> None:
+    cmd = build_command(tmp_path, paths=["t.py"], json_path=tmp_path / "b.json", runner="uv",
+                        uv_executable="/usr/bin/uv")
+    assert cmd[:4] == ("/usr/bin/uv", "run", "--project", str(tmp_path))
+    assert cmd[4:9] == ("--with", "pytest-benchmark", "--with", "psutil", "python")
+    assert cmd[9:12] == ("-m", "pytest", "t.py")
+    assert cmd[cmd.index("-p") + 1] == f"{STAGED_PACKAGE}.plugin"
+
+
+def test_staged_plugin_imports_with_stdlib_only(tmp_path: Path) -> None:
+    """The staged copy must import in an interpreter that cannot see perf_pipeline."""
+    staged = stage_plugin(tmp_path / "stage")
+    root = str(Path(__file__).resolve().parents[2])
+    code = ("import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p "
+            f"and {root!r} not in p]; sys.path.insert(0, {str(staged)!r});"
+            "from _perf_pipeline_probe import fingerprint, percentiles;"
+            "print(percentiles.latency_percentiles([1.0, 2.0, 3.0])['p50_s']);"
+            "print(fingerprint.collect_environment()['python_version'])")
+    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "2.0"
+    names = sorted(p.name for p in (staged / STAGED_PACKAGE).glob("*.py"))
+    assert names == ["__init__.py", "fingerprint.py", "percentiles.py", "plugin.py"]
