@@ -1,1 +1,51 @@
-"""analysis layer."""
+"""Statistics: comparisons, run-level baseline test, multiple-testing control, simulation.
+
+Pure functions over values: no I/O, no logging, no Dagster, no store. Randomness only from
+an ``rng: numpy.random.Generator`` argument.
+"""
+
+from perf_pipeline.analysis.baseline import (
+    ASSUMED_RUN_CV,
+    SUITE_SHIFT_NAME,
+    build_baseline,
+    compare_to_baseline,
+)
+from perf_pipeline.analysis.compare import compare
+from perf_pipeline.analysis.multiple import (
+    CORRECTIONS,
+    adjust_p_values,
+    bh_adjust,
+    compare_suite,
+    holm_adjust,
+)
+from perf_pipeline.analysis.rules import (
+    asv_rule,
+    ours_rule,
+    pyperf_rule,
+    pytest_benchmark_rule,
+    within_run_rule,
+)
+from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
+from perf_pipeline.analysis.simulation import NoiseModel, simulate_suites
+
+__all__ = [
+    "ASSUMED_RUN_CV",
+    "CORRECTIONS",
+    "SUITE_SHIFT_NAME",
+    "NoiseModel",
+    "RunLevelResult",
+    "adjust_p_values",
+    "asv_rule",
+    "bh_adjust",
+    "build_baseline",
+    "compare",
+    "compare_suite",
+    "compare_to_baseline",
+    "holm_adjust",
+    "ours_rule",
+    "pyperf_rule",
+    "pytest_benchmark_rule",
+    "run_level_test",
+    "simulate_suites",
+    "within_run_rule",
+]

@@ -198,16 +198,16 @@ def _paired(b: np.ndarray, c: np.ndarray, alpha: float) -> Estimate:
         n_units=n, unit="paired rounds", var_scalable=var_scalable, min_units=min_units)
 
 
-def _degenerate(b: np.ndarray, c: np.ndarray) -> Estimate | None:
+def _degenerate(b: np.ndarray, c: np.ndarray, paired: bool) -> Estimate | None:
     """Empty samples, zeros and identical constants: defined answers, not crashes."""
     n, m = b.size, c.size
     if n == 0 or m == 0:
         which = "baseline" if n == 0 else "current"
         return Estimate(math.nan, -math.inf, math.inf, 1.0, n, m, "none",
                         note=f"no samples in {which}")
-    if np.all(b == b[0]) and np.all(c == b[0]):
-        return Estimate(0.0, 0.0, 0.0, 1.0, n, m, "identical constant samples",
-                        note="all samples are identical")
+    if (np.all(b == b[0]) and np.all(c == b[0])) or (paired and np.array_equal(b, c)):
+        return Estimate(0.0, 0.0, 0.0, 1.0, n, m, "identical samples",
+                        note="baseline and current samples are identical")
     if np.any(b == 0) or np.any(c == 0):
         mb, mc = float(np.median(b)), float(np.median(c))
         log_ratio = math.log(mc / mb) if mb > 0 and mc > 0 else math.nan
@@ -222,7 +222,7 @@ def estimate_samples(baseline: Sequence[float], current: Sequence[float], *,
     """The raw estimate behind ``compare`` (for suite-wide correction before judging)."""
     b, c = _check_compare_args(baseline, current, threshold=1.0, alpha=alpha,
                                paired=paired, name=name)
-    special = _degenerate(b, c)
+    special = _degenerate(b, c, paired)
     if special is not None:
         return special
     return _paired(b, c, alpha) if paired else _unpaired(b, c, alpha)
@@ -239,7 +239,7 @@ def compare(baseline: Sequence[float], current: Sequence[float], *,
     """
     b, c = _check_compare_args(baseline, current, threshold=threshold, alpha=alpha,
                                paired=paired)
-    special = _degenerate(b, c)
+    special = _degenerate(b, c, paired)
     est = special if special is not None else (
         _paired(b, c, alpha) if paired else _unpaired(b, c, alpha))
     return judge(est, threshold=threshold, alpha=alpha)

@@ -1,0 +1,229 @@
+"""Build a baseline from successful runs and judge a new run against it.
+
+The baseline keeps, per benchmark and metric, one summary per source run (``run_values``)
+— the run-to-run history that the within-run samples cannot show — plus the latest run's
+raw samples. ``compare_to_baseline`` then applies the run-level test of ``runlevel``:
+the current run's summary against the prediction distribution of a new run, after the
+machine factor common to the whole suite has been removed; the suite-wide shift itself is
+tested as one more hypothesis (``SUITE_SHIFT_NAME``) so a uniform slowdown is reported.
+All hypotheses of the run (every benchmark and metric, and the shifts) form one Holm (or
+BH) family.
+
+With fewer than 2 baseline runs the run-to-run variance is unknown. We do not pretend it
+is zero (the within-run test would flag most unchanged commits): we use the within-run
+samples when present plus an assumed run-to-run CV of ``ASSUMED_RUN_CV`` per run, and say
+so in ``reason``. The verdict is then only as good as that assumption.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from perf_pipeline.analysis.multiple import CORRECTIONS, adjust_p_values
+from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
+from perf_pipeline.analysis.verdict import Estimate, judge
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import (
+    METRICS,
+    TIME_METRIC,
+    Baseline,
+    BaselineEntry,
+    BenchmarkComparison,
+    RunStatus,
+    SuiteComparison,
+    SuiteRun,
+)
+
+__all__ = ["ASSUMED_RUN_CV", "SUITE_SHIFT_NAME", "build_baseline", "compare_to_baseline"]
+
+#: Name of the pseudo-benchmark that carries the test of the suite-wide shift.
+SUITE_SHIFT_NAME = "[suite-wide shift]"
+
+#: Run-to-run CV assumed when the baseline has a single run (typical of a shared runner).
+ASSUMED_RUN_CV = 0.05
+
+
+def _check_run(run: SuiteRun, what: str) -> None:
+    if run.status is not RunStatus.SUCCESS:
+        raise InvalidInputError(f"{what} {run.run_id}: status is {run.status}, "
+                                "a failed run cannot be used")
+    if not run.benchmarks:
+        raise InvalidInputError(f"{what} {run.run_id}: has no benchmarks (partial run?)")
+
+
+def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created_at: str,
+                   metrics: Sequence[str] = tuple(METRICS)) -> Baseline:
+    """A baseline from successful runs (any order; sorted oldest first by start time).
+
+    Refuses failed runs and runs without benchmarks (``InvalidInputError``). A benchmark
+    absent from some runs gets the values of the runs that have it.
+    """
+    if not runs:
+        raise InvalidInputError("`runs`: a baseline needs at least one successful run")
+    for m in metrics:
+        if m not in METRICS:
+            raise InvalidInputError(f"`metrics`: unknown metric {m!r}")
+    for run in runs:
+        _check_run(run, "baseline run")
+    ordered = sorted(runs, key=lambda r: r.started_at)
+    names = sorted({b.name for r in ordered for b in r.benchmarks})
+    newest = ordered[-1]
+    entries = []
+    for name in names:
+        for metric in metrics:
+            values = []
+            for run in ordered:
+                bench = run.benchmark(name)
+                value = bench.metric(metric) if bench else None
+                if value is not None:
+                    values.append(float(value))
+            if not values:
+                continue
+            latest = next((r.benchmark(name) for r in reversed(ordered) if r.benchmark(name)),
+                          None)
+            samples = latest.samples_s if (latest and metric == TIME_METRIC) else ()
+            entries.append(BaselineEntry(name=name, metric=metric, run_values=tuple(values),
+                                         samples=tuple(samples)))
+    commits: list[str] = []
+    for run in ordered:
+        if run.sha and run.sha not in commits:
+            commits.append(run.sha)
+    return Baseline(policy=policy, created_at=created_at,
+                    source_run_ids=tuple(r.run_id for r in ordered),
+                    source_commits=tuple(commits), entries=tuple(entries),
+                    environment=newest.environment)
+
+
+def _log_var_of_median(samples: Sequence[float]) -> float:
+    """Variance of the log of a sample median (asymptotic, robust scale)."""
+    logs = np.log(np.asarray(samples, dtype=float))
+    if logs.size < 2:
+        return 0.0
+    mad = float(stats.median_abs_deviation(logs, scale="normal"))
+    return (math.pi / 2.0) * mad * mad / logs.size
+
+
+def _fallback(entry: BaselineEntry, value: float, samples: Sequence[float],
+              alpha: float) -> Estimate:
+    """Too little history: within-run noise plus an assumed run-to-run CV floor."""
+    base = float(np.median(entry.run_values))
+    delta = math.log(value) - math.log(base)
+    var = 2.0 * ASSUMED_RUN_CV**2
+    if entry.samples and samples:
+        var += _log_var_of_median(entry.samples) + _log_var_of_median(samples)
+    se = math.sqrt(var)
+    z = float(stats.norm.isf(alpha / 2))
+    return Estimate(
+        log_ratio=delta, log_ci_low=delta - z * se, log_ci_high=delta + z * se,
+        p_value=float(stats.norm.sf(abs(delta) / se)), n_baseline=len(entry.run_values),
+        n_current=1, method="ratio of run summaries, z-test with assumed run-to-run CV",
+        note=(f"only {len(entry.run_values)} baseline run(s): run-to-run noise unknown, "
+              f"assumed CV {ASSUMED_RUN_CV:.0%} per run"),
+        n_units=1, unit="baseline runs", var_scalable=None)
+
+
+def _run_estimate(res: RunLevelResult, i: int, raw_log_ratio: float, alpha: float,
+                  shift_applied: bool) -> Estimate:
+    delta, se, df = float(res.delta[i]), float(res.se[i]), float(res.df[i])
+    k = int(res.n_runs[i])
+    q = float(stats.t.isf(alpha / 2, df))
+    note = f"{k} baseline runs"
+    if shift_applied:
+        note += (f"; judged relative to the suite-wide shift {math.exp(float(res.shift)) - 1:+.1%}"
+                 f" (raw ratio {math.exp(raw_log_ratio):.3f})")
+    return Estimate(
+        log_ratio=delta, log_ci_low=delta - q * se, log_ci_high=delta + q * se,
+        p_value=float(res.p_value[i]), n_baseline=k, n_current=1,
+        method="run-level prediction interval, moderated t"
+               + (", suite shift removed" if shift_applied else ""),
+        note=note, n_units=1, unit="runs of this commit",
+        var_scalable=se * se * k / (k + 1), var_fixed=se * se / (k + 1))
+
+
+def _shift_estimate(res: RunLevelResult, k: int, alpha: float) -> Estimate:
+    shift, se = float(res.shift), float(res.shift_se)
+    q = float(stats.t.isf(alpha / 2, float(res.shift_df)))
+    return Estimate(
+        log_ratio=shift, log_ci_low=shift - q * se, log_ci_high=shift + q * se,
+        p_value=float(res.shift_p_value), n_baseline=k, n_current=1,
+        method="suite-wide shift (median over benchmarks) vs baseline runs' machine factors",
+        note="test of a shift common to every benchmark", n_units=1, unit="runs of this commit",
+        var_scalable=se * se * k / (k + 1), var_fixed=se * se / (k + 1))
+
+
+def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: float
+                      ) -> list[tuple[str, Estimate]]:
+    k_total = len(baseline.source_run_ids)
+    rows: list[tuple[str, BaselineEntry, float, Sequence[float]]] = []
+    out: list[tuple[str, Estimate]] = []
+    for bench in run.benchmarks:
+        entry = baseline.entry(bench.name, metric)
+        value = bench.metric(metric)
+        if entry is None or value is None or not entry.run_values:
+            continue
+        if value <= 0 or min(entry.run_values) <= 0:
+            both_zero = value == 0 and max(entry.run_values) == 0
+            out.append((bench.name, Estimate(
+                0.0 if both_zero else math.nan, 0.0 if both_zero else -math.inf,
+                0.0 if both_zero else math.inf, 1.0, len(entry.run_values), 1, "none",
+                note="all zero" if both_zero else "zero values: ratio undefined")))
+            continue
+        samples = bench.samples_s if metric == TIME_METRIC else ()
+        rows.append((bench.name, entry, float(value), samples))
+    if not rows:
+        return out
+    hist = np.full((len(rows), max(k_total, 1)), np.nan)
+    for i, (_, entry, _, _) in enumerate(rows):
+        vals = np.log(np.asarray(entry.run_values[-hist.shape[1]:], dtype=float))
+        hist[i, hist.shape[1] - vals.size:] = vals
+    cur = np.log(np.array([r[2] for r in rows]))
+    res = run_level_test(hist, cur) if k_total >= 2 else None
+    shift_applied = res is not None and bool(np.isfinite(res.shift_p_value))
+    for i, (name, entry, value, samples) in enumerate(rows):
+        if res is not None and np.isfinite(res.p_value[i]):
+            raw = float(cur[i] - np.nanmean(hist[i]))
+            out.append((name, _run_estimate(res, i, raw, alpha, shift_applied)))
+        else:
+            out.append((name, _fallback(entry, value, samples, alpha)))
+    if res is not None and shift_applied:
+        out.append((SUITE_SHIFT_NAME, _shift_estimate(res, k_total, alpha)))
+    return out
+
+
+def compare_to_baseline(baseline: Baseline, run: SuiteRun, *, threshold: float | None = None,
+                        alpha: float = 0.01, correction: str = "holm",
+                        metrics: Sequence[str] = (TIME_METRIC,)) -> SuiteComparison:
+    """Judge ``run`` against ``baseline`` using its run-level history (module docstring).
+
+    ``threshold`` applies to ``time_s``; ``None`` and every other metric use the metric's
+    ``default_threshold``. All hypotheses of the run are corrected together.
+    """
+    if threshold is not None and not (math.isfinite(threshold) and threshold >= 1.0):
+        raise InvalidInputError(f"`threshold` must be a finite number >= 1, got {threshold!r}")
+    if not 0.0 < alpha < 1.0:
+        raise InvalidInputError(f"`alpha` must be in (0, 1), got {alpha!r}")
+    if correction not in CORRECTIONS:
+        raise InvalidInputError(f"`correction` must be one of {CORRECTIONS}, got {correction!r}")
+    for m in metrics:
+        if m not in METRICS:
+            raise InvalidInputError(f"`metrics`: unknown metric {m!r}")
+    _check_run(run, "run")
+    labelled: list[tuple[str, str, Estimate, float]] = []
+    for m in metrics:
+        thr = threshold if (threshold is not None and m == TIME_METRIC) else (
+            METRICS[m].default_threshold)
+        labelled += [(n, m, e, thr) for n, e in _metric_estimates(baseline, run, m, alpha)]
+    adjusted = adjust_p_values([e.p_value for _, _, e, _ in labelled], method=correction)
+    results = tuple(
+        BenchmarkComparison(name=n, metric=m, comparison=judge(
+            e, threshold=thr, alpha=alpha, adjusted_p=float(p)))
+        for (n, m, e, thr), p in zip(labelled, adjusted, strict=True))
+    base_names = {e.name for e in baseline.entries}
+    run_names = {b.name for b in run.benchmarks}
+    return SuiteComparison(results=results, correction=correction, alpha=alpha,
+                           new=tuple(sorted(run_names - base_names)),
+                           missing=tuple(sorted(base_names - run_names)))
