@@ -1,0 +1,109 @@
+"""measure_commit end to end on a real temporary repo, and results-dir ingestion."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import ingest_results_dir, measure_commit
+from perf_pipeline.model import RunStatus
+from perf_pipeline.store import HistoryStore
+from perf_pipeline_tests.measure.conftest import DATA_DIR, commit_files, git
+
+STRESS = '''
+import os
+import pytest
+
+@pytest.mark.stress
+def test_stress(benchmark):
+    benchmark.extra_info["multiplier"] = os.environ.get("STRESS_MULTIPLIER")
+    benchmark(sum, range(10))
+'''
+
+
+def test_measure_commit_runs_stores_and_keeps_raw_files(
+        target_repo: Path, make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    settings = make_settings(target_repo)
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        run = measure_commit(settings, "main", store=store)
+        assert store.has_run(run.run_id)
+    assert run.status is RunStatus.SUCCESS, run.error
+    assert run.sha == git(target_repo, "rev-parse", "HEAD")
+    assert run.commit is not None and run.commit.branch == "main"
+    assert run.commit.subject == "third: docs only"
+    assert {b.name for b in run.benchmarks} == {"tests/test_perf.py::test_work",
+                                               "tests/test_perf.py::test_more"}
+    assert run.environment is not None and run.environment.python_version
+    run_dir = settings.raw_dir / run.sha / run.run_id
+    assert run.raw_path == str(run_dir)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["schema_version"] == 1 and record["status"] == "success"
+    assert (run_dir / "benchmark.json").is_file()
+    # the worktree is kept for reuse, the main checkout is untouched
+    assert (settings.worktrees_dir / run.sha).is_dir()
+    assert git(target_repo, "status", "--porcelain") == ""
+
+
+def test_stress_suite_gets_marker_and_multiplier(
+        target_repo: Path, make_settings: Callable[..., Settings]) -> None:
+    commit_files(target_repo, {"proj/tests/test_stress.py": STRESS}, "add stress test")
+    settings = make_settings(target_repo, stress_paths=("tests",), stress_multiplier=2.5)
+    run = measure_commit(settings, "HEAD", suite="stress")
+    assert run.status is RunStatus.SUCCESS, run.error
+    assert [b.name for b in run.benchmarks] == ["tests/test_stress.py::test_stress"]
+    raw = json.loads((Path(run.raw_path or "") / "benchmark.json").read_text())
+    assert raw["benchmarks"][0]["extra_info"]["multiplier"] == "2.5"
+
+
+def test_failing_commit_is_a_failed_run_not_an_exception(
+        target_repo: Path, make_settings: Callable[..., Settings]) -> None:
+    commit_files(target_repo, {"proj/tests/test_perf.py":
+                               "def test_bad(benchmark):\n    benchmark(lambda: 1 / 0)\n"},
+                 "break the suite")
+    settings = make_settings(target_repo)
+    run = measure_commit(settings, "HEAD")
+    assert run.status is RunStatus.FAILED and run.benchmarks == ()
+    assert "exit code 1" in (run.error or "") and "ZeroDivisionError" in (run.error or "")
+    assert not (Path(run.raw_path or "") / "benchmark.json").exists()
+
+
+def test_unknown_ref_and_suite_raise(target_repo: Path,
+                                     make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(target_repo)
+    with pytest.raises(InvalidInputError, match="nope"):
+        measure_commit(settings, "nope")
+    with pytest.raises(InvalidInputError, match="--upload-pack"):
+        measure_commit(settings, "--upload-pack=touch /tmp/pwned")
+    with pytest.raises(InvalidInputError, match="suite"):
+        measure_commit(settings, "HEAD", suite="load")
+    assert not settings.raw_dir.exists()
+
+
+def test_ingest_results_dir_loads_raw_and_foreign_files_and_reports_bad_ones(
+        tmp_path: Path) -> None:
+    from perf_pipeline.measure import write_raw_run
+
+    results = tmp_path / "results"
+    record = {"run_id": "20240101T000000Z-00000001", "suite": "benchmarks", "status": "success",
+              "commit": {"sha": "b" * 40}, "started_at": "2024-01-01T00:00:00+00:00"}
+    write_raw_run(results / "raw", record, benchmark_json=DATA_DIR / "pytest_benchmark_good.json")
+    autosave = results / ".benchmarks" / "Linux-CPython-3.11-64bit"
+    autosave.mkdir(parents=True)
+    shutil.copy(DATA_DIR / "pytest_benchmark_autosave.json", autosave / "0001_x.json")
+    shutil.copy(DATA_DIR / "pytest_benchmark_truncated.json", results / "broken.json")
+    for skipped in ("baseline", "reports", "worktrees"):
+        (results / skipped).mkdir()
+        shutil.copy(DATA_DIR / "pytest_benchmark_nan.json", results / skipped / "x.json")
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        first = ingest_results_dir(results, store)
+        second = ingest_results_dir(results, store)
+    assert len(first.ingested) == 2 and "20240101T000000Z-00000001" in first.ingested
+    assert [Path(p).name for p, _ in first.errors] == ["broken.json"]
+    assert "not valid JSON" in first.errors[0][1]
+    assert second.ingested == () and sorted(second.skipped) == sorted(first.ingested)
