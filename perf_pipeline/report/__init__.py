@@ -1,1 +1,37 @@
-"""report layer."""
+"""Reports people want to read: Markdown (PR comment), offline HTML, PNG plots.
+
+Renderers are pure functions of ``ReportData``; ``write_report`` does all the file I/O.
+"""
+
+from perf_pipeline.report.html import render_html
+from perf_pipeline.report.markdown import (
+    GITHUB_COMMENT_LIMIT,
+    MARKER,
+    escape_markdown,
+    render_markdown,
+)
+from perf_pipeline.report.plots import (
+    render_correlation_png,
+    render_distribution_png,
+    render_plots,
+    render_trend_png,
+)
+from perf_pipeline.report.summary import ReportSummary, summarize
+from perf_pipeline.report.writer import HTML_NAME, ReportFiles, write_report
+
+__all__ = [
+    "GITHUB_COMMENT_LIMIT",
+    "HTML_NAME",
+    "MARKER",
+    "ReportFiles",
+    "ReportSummary",
+    "escape_markdown",
+    "render_correlation_png",
+    "render_distribution_png",
+    "render_html",
+    "render_markdown",
+    "render_plots",
+    "render_trend_png",
+    "summarize",
+    "write_report",
+]

@@ -1,0 +1,89 @@
+"""The one place where the report layer touches the disk.
+
+Renderers are pure functions of ``ReportData``; this module writes what they return.
+Every file is written to a temporary name in the same directory and moved into place
+with ``os.replace``, so a reader (a browser, a CI upload step) never sees half a report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import ReportData
+from perf_pipeline.report.html import PLOTLY_JS_NAME, plotly_js, render_html
+from perf_pipeline.report.markdown import render_markdown
+from perf_pipeline.report.plots import render_plots
+
+__all__ = ["HTML_NAME", "ReportFiles", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+HTML_NAME = "performance_report.html"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFiles:
+    """The paths ``write_report`` wrote (``None`` for what was not asked for)."""
+
+    html: Path
+    pngs: tuple[Path, ...]
+    markdown: Path | None = None
+    plotly_js: Path | None = None
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_report(
+    data: ReportData,
+    out_dir: Path,
+    *,
+    markdown_path: Path | None = None,
+    inline_js: bool = True,
+    plots: bool = True,
+) -> ReportFiles:
+    """Write ``performance_report.html`` and the PNGs into ``out_dir`` (and the Markdown).
+
+    With ``inline_js=False`` the chart library goes to ``plotly.min.js`` beside the page,
+    which keeps per-commit pages small when many are kept side by side.
+    """
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if markdown_path is not None:
+            Path(markdown_path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"report directory {out_dir}: cannot create it: {exc}") from exc
+    try:
+        js_path = None
+        if not inline_js:
+            js_path = out_dir / PLOTLY_JS_NAME
+            _write_atomic(js_path, plotly_js().encode("utf-8"))
+        html_path = out_dir / HTML_NAME
+        _write_atomic(html_path, render_html(data, inline_js=inline_js).encode("utf-8"))
+        pngs = []
+        if plots:
+            for name, content in render_plots(data).items():
+                _write_atomic(out_dir / name, content)
+                pngs.append(out_dir / name)
+        md_path = None
+        if markdown_path is not None:
+            md_path = Path(markdown_path)
+            _write_atomic(md_path, render_markdown(data).encode("utf-8"))
+    except OSError as exc:
+        raise InvalidInputError(f"report directory {out_dir}: cannot write: {exc}") from exc
+    logger.info("report written to %s", html_path)
+    return ReportFiles(html=html_path, pngs=tuple(pngs), markdown=md_path, plotly_js=js_path)
