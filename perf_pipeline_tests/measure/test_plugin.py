@@ -1,0 +1,87 @@
+"""The pytest plugin inside a real pytest-benchmark run, via pytester."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+SUITE = '''
+import gc
+import tracemalloc
+
+TRACING = []
+
+def allocate():
+    TRACING.append(tracemalloc.is_tracing())
+    block = bytearray(50 * 1024 * 1024)
+    return len(block)
+
+def test_alloc(benchmark):
+    benchmark.pedantic(allocate, rounds=3)
+    # every timed round ran untraced; the one traced call came after them
+    assert TRACING[:3] == [False, False, False]
+    assert TRACING.count(True) == 1
+
+def test_write(benchmark, tmp_path):
+    target = tmp_path / "out.bin"
+    benchmark.pedantic(target.write_bytes, args=(b"x" * 200_000,), rounds=4)
+
+def make_cycles():
+    for _ in range(3000):
+        node = []
+        node.append(node)
+
+def test_gc(benchmark):
+    benchmark.pedantic(make_cycles, rounds=4, iterations=2)
+
+def test_setup_args(benchmark):
+    benchmark.pedantic(sorted, setup=lambda: ((list(range(1000, 0, -1)),), {}), rounds=3)
+
+def test_disabled_gc_micro(benchmark):
+    benchmark(sum, range(20))
+'''
+
+
+def test_plugin_records_memory_io_gc_cpu_percentiles_and_environment(
+        pytester: pytest.Pytester) -> None:
+    """One child run (a few seconds), checked from every side."""
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest("-p", "perf_pipeline.measure.plugin", "-p", "no:cacheprovider",
+                                "--benchmark-json=out.json", "--benchmark-max-time=0.02",
+                                "--benchmark-min-rounds=3")
+    result.assert_outcomes(passed=5)  # includes: timed rounds ran without tracemalloc
+    doc = json.loads((pytester.path / "out.json").read_text())
+    by_name = {b["name"]: b for b in doc["benchmarks"]}
+
+    alloc = by_name["test_alloc"]["perf_pipeline"]
+    assert alloc["tracemalloc_peak_bytes"] >= 50 * 1024 * 1024
+    assert alloc["peak_rss_bytes"] >= 50 * 1024 * 1024
+    assert alloc["calls"] == 3
+
+    write = by_name["test_write"]["perf_pipeline"]
+    assert write["io_write_bytes"] >= 200_000
+    assert write["cpu_user_s"] >= 0 and write["cpu_system_s"] >= 0
+
+    cycles = by_name["test_gc"]["perf_pipeline"]
+    assert cycles["calls"] == 4 * 2 + 1  # rounds x iterations + the call for the result
+    assert cycles["gc_collections"] > 0
+
+    bench = by_name["test_setup_args"]
+    ours, data = bench["perf_pipeline"], sorted(bench["stats"]["data"])
+    assert ours["p50_s"] == pytest.approx(bench["stats"]["median"])
+    assert data[0] <= ours["p50_s"] <= ours["p90_s"] <= ours["p99_s"] <= data[-1]
+    assert ours["tracemalloc_peak_bytes"] > 0
+
+    top = doc["perf_pipeline"]
+    assert top["schema_version"] == 1
+    assert top["environment"]["cpu_count"] >= 1 and top["environment"]["python_version"]
+    assert "pytest-benchmark" in top["environment"]["packages"]
+
+
+def test_plugin_does_nothing_when_benchmarks_are_disabled(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_b(benchmark):\n    assert benchmark(lambda: 3) == 3\n")
+    result = pytester.runpytest("-p", "perf_pipeline.measure.plugin", "--benchmark-disable")
+    result.assert_outcomes(passed=1)
