@@ -146,7 +146,8 @@ def make_report_data(
                 reason="too noisy" if b == 3 else "", samples_needed=40 if b == 3 else None,
                 adjusted_p_value=min(1.0, p * n_benchmarks))))
         comparison = SuiteComparison(results=tuple(results), correction="holm", alpha=0.01,
-                                     new=("test_brand_new",), missing=("test_gone|x",))
+                                     new=("test_brand_new",), missing=("test_gone|x",),
+                                     failed=(XSS_NAME + "_failed",) if hostile else ())
     return ReportData(title="perf_pipeline synthetic report",
                       generated_at="2025-01-21T09:00:00Z", current=current, baseline=baseline,
                       comparison=comparison, runs=tuple(runs), series=tuple(series),

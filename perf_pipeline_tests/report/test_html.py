@@ -1,0 +1,98 @@
+"""HTML report (without a browser): escaping, the data island, edge cases."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import gzip
+import json
+import re
+
+import pytest
+
+from perf_pipeline.model import ReportData
+from perf_pipeline.report import render_html
+from perf_pipeline.report.payload import build_payload, embed_json
+from perf_pipeline_tests.report.synthetic import XSS_NAME, make_report_data
+
+
+def _island(page: str) -> str:
+    m = re.search(r'<script type="application/json" id="report-data" '
+                  r'data-encoding="([^"]+)">(.*?)</script>', page, re.S)
+    assert m is not None
+    if m.group(1) == "gzip+base64":
+        return gzip.decompress(base64.b64decode(m.group(2))).decode()
+    return m.group(2)
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return render_html(make_report_data(), inline_js=False)
+
+
+def test_untrusted_names_are_escaped(page: str) -> None:
+    assert XSS_NAME not in page
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;_failed" in page  # server-rendered list
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e" in page  # data island
+    assert "<script>window.__xss" not in page
+    # Only our own three script elements exist.
+    assert page.count("<script") == 3
+
+
+def test_no_remote_references(page: str) -> None:
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+    assert '<script src="plotly.min.js">' in page
+    assert "connect-src 'none'" in page
+
+
+def test_data_island_round_trips(page: str) -> None:
+    data = json.loads(_island(page))
+    assert data["names"][0] == "tests/test_perf.py::test_bench_000[case-0]"  # regression first
+    assert data["verdicts"][0] == "regression"
+    assert XSS_NAME in data["names"]
+    assert len(data["runs"]["sha"]) == 10
+
+
+def test_embed_json_cannot_close_the_script() -> None:
+    text = embed_json({"x": "</script><!-- & \u2028"})
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert json.loads(text) == {"x": "</script><!-- & \u2028"}
+
+
+def test_compressed_island_for_large_payloads() -> None:
+    page = render_html(make_report_data(), inline_js=False, compress_over_bytes=100)
+    assert 'data-encoding="gzip+base64"' in page
+    assert json.loads(_island(page))["names"]
+
+
+def test_series_encoding_is_compact_and_exact_enough() -> None:
+    data = make_report_data()
+    payload = build_payload(data)
+    enc = payload["series"][0]
+    b, m, start, exp, values = enc[:5]
+    original = next(s for s in data.series if s.name == payload["names"][b]
+                    and s.metric == payload["metrics"][m][0])
+    assert start == 0
+    for v, o in zip(values, original.values, strict=True):
+        assert abs(v * 10.0**exp - o) <= abs(o) * 1e-3
+
+
+@pytest.mark.parametrize("case", ["empty", "one_run", "no_baseline", "no_comparison",
+                                  "zero_variance"])
+def test_edge_cases_render(case: str) -> None:
+    if case == "empty":
+        data = ReportData(title="t", generated_at="2025-01-01T00:00:00Z")
+    elif case == "one_run":
+        data = make_report_data(n_runs=1, n_samples=1)
+    elif case == "no_baseline":
+        data = make_report_data(with_baseline=False)
+    elif case == "no_comparison":
+        data = make_report_data(with_comparison=False)
+    else:
+        d = make_report_data()
+        data = dataclasses.replace(d, series=tuple(
+            dataclasses.replace(s, values=(1.0,) * len(s.values), lows=(1.0,) * len(s.values),
+                                highs=(1.0,) * len(s.values)) for s in d.series))
+    page = render_html(data, inline_js=False)
+    assert "<html" in page and json.loads(_island(page))["v"] == 1

@@ -1,0 +1,101 @@
+"""Markdown report: verdict first, escaping of untrusted text, the GitHub size limit."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from perf_pipeline.model import BenchmarkResult, ReportData, RunStatus, SuiteRun
+from perf_pipeline.report import GITHUB_COMMENT_LIMIT, MARKER, escape_markdown, render_markdown
+from perf_pipeline_tests.report.synthetic import XSS_MESSAGE, XSS_NAME, make_report_data
+
+
+def test_marker_then_one_line_verdict_first() -> None:
+    lines = render_markdown(make_report_data()).splitlines()
+    assert lines[0] == MARKER
+    assert lines[1].startswith("❌ 1 significant regression (of 6 benchmarks)")
+    assert "vs baseline" in lines[1]
+    assert lines[2] == ""
+
+
+def test_clean_run_says_no_regression() -> None:
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    results = tuple(r for r in comp.results if r.comparison.verdict != "regression")
+    data = dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results))
+    text = render_markdown(data)
+    assert text.splitlines()[1].startswith("✅ No significant regression")
+
+
+def test_tables_and_sections_present() -> None:
+    text = render_markdown(dataclasses.replace(make_report_data(),
+                                               report_url="https://ci.example/r.html"))
+    assert "### Regressions and improvements" in text
+    assert "<details><summary>Full metrics of 6 benchmarks</summary>" in text
+    assert "Environment differs" in text and "3.11.10" in text
+    assert "Significance level α = 0.01" in text and "holm" in text
+    assert "[Interactive HTML report](https://ci.example/r.html)" in text
+    assert "MiB" in text and " ms" in text
+    assert "test\\_brand\\_new" in text
+
+
+def test_untrusted_text_is_escaped() -> None:
+    data = make_report_data()
+    text = render_markdown(data)
+    assert XSS_NAME not in text
+    assert "test\\_&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "test\\_gone\\|x" in text  # a pipe cannot split the row
+    cell = escape_markdown(XSS_MESSAGE + "\nsecond line")
+    assert "<" not in cell and "`" not in cell and "\n" not in cell and "@" not in cell
+    assert "\\|" in cell
+    for line in text.splitlines():
+        if line.startswith("| ") and "test\\_&lt;img" in line:
+            assert line.count(" | ") == line.replace("\\|", "").count(" | ")
+
+
+@pytest.mark.parametrize("case", ["empty", "one_run", "no_baseline", "failed", "no_commit"])
+def test_edge_cases_give_a_clear_report(case: str) -> None:
+    if case == "empty":
+        data = ReportData(title="t", generated_at="2025-01-01T00:00:00Z")
+        expect = "No performance data yet"
+    elif case == "one_run":
+        data = make_report_data(n_runs=1, n_samples=1)
+        expect = "No baseline yet"
+    elif case == "no_baseline":
+        data = make_report_data(with_baseline=False)
+        expect = "No baseline yet"
+    elif case == "failed":
+        data = dataclasses.replace(make_report_data(), current=SuiteRun(
+            run_id="r", suite="benchmarks", started_at="2025-01-01T00:00:00Z",
+            status=RunStatus.FAILED, error="boom <b>|\nTraceback"))
+        expect = "failed: boom &lt;b&gt;\\|"
+    else:
+        data = ReportData(title="t", generated_at="2025-01-01T00:00:00Z", current=SuiteRun(
+            run_id="foreign", suite="benchmarks", started_at="2025-03-04T05:06:07",
+            status=RunStatus.SUCCESS,
+            benchmarks=(BenchmarkResult(name="test_x", samples_s=(),
+                                        summary=(("median_s", 0.002),)),)))
+        expect = "run of 2025-03-04T05:06:07"
+    text = render_markdown(data)
+    assert text.startswith(MARKER + "\n")
+    assert expect in text.splitlines()[1]
+
+
+def test_five_thousand_benchmarks_fit_the_comment_limit() -> None:
+    data = make_report_data(n_benchmarks=5000, n_runs=2, n_samples=3,
+                            metrics=("time_s",))
+    text = render_markdown(data)
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    lines = text.splitlines()
+    assert lines[0] == MARKER and lines[1].startswith("❌")
+    assert "not shown (GitHub comment size limit)" in text
+    assert "test\\_bench\\_000\\[case-0\\]" in text  # the regression survives truncation
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_tiny_limit_still_returns_text() -> None:
+    text = render_markdown(make_report_data(), max_chars=300)
+    assert len(text) <= 300
+    assert text.startswith(MARKER)
