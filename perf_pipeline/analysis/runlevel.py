@@ -85,7 +85,8 @@ def _trigamma_inverse(x: np.ndarray) -> np.ndarray:
 def _moderate(var: np.ndarray, dof: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Empirical-Bayes moderated variances and their degrees of freedom (last axis)."""
     usable = (dof >= 1) & np.isfinite(var) & (var > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a suite with no usable variance
         half = np.where(usable, dof / 2.0, np.nan)
         e = np.where(usable, np.log(np.where(usable, var, 1.0)), np.nan)
         e = e - special.digamma(half) + np.log(half)
@@ -99,7 +100,7 @@ def _moderate(var: np.ndarray, dof: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     if np.any(positive):
         d0[positive] = 2.0 * _trigamma_inverse(excess[positive])
     d0 = np.minimum(d0, pooled_df)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         s0 = np.exp(e_bar + special.digamma(d0 / 2.0) - np.log(d0 / 2.0))
     enough = count >= 3
     d0 = np.where(enough, d0, 0.0)

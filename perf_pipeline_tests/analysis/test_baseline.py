@@ -1,0 +1,140 @@
+"""build_baseline and compare_to_baseline on small synthetic runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perf_pipeline.analysis import (
+    SUITE_SHIFT_NAME,
+    build_baseline,
+    compare_to_baseline,
+    simulate_suites,
+)
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import (
+    BenchmarkResult,
+    CommitInfo,
+    Environment,
+    RunStatus,
+    SuiteRun,
+    Verdict,
+)
+
+ENV = Environment("3.11.9", "CPython", "Linux", "x86_64", "cpu", 2)
+
+
+def _run(i: int, samples: np.ndarray, *, extra: float | None = None) -> SuiteRun:
+    benches = tuple(
+        BenchmarkResult(name=f"test_{j}", samples_s=tuple(samples[j]),
+                        extra=(("peak_rss_bytes", extra if j == 0 else 1000.0),)
+                        if extra is not None else ())
+        for j in range(samples.shape[0]))
+    return SuiteRun(run_id=f"run{i}", suite="unit", started_at=f"2024-01-{i + 1:02d}T00:00:00",
+                    status=RunStatus.SUCCESS, benchmarks=benches,
+                    commit=CommitInfo(sha=f"{i:040x}"), environment=ENV)
+
+
+def _runs(seed: int, slowdown: float = 1.0, slowed: tuple[int, ...] = (0,)) -> list[SuiteRun]:
+    s = simulate_suites(np.random.default_rng(seed), n_trials=1, slowdown=slowdown,
+                        slowed=slowed)[0]
+    return [_run(i, s[:, i]) for i in range(s.shape[1])]
+
+
+def test_build_baseline_collects_run_history() -> None:
+    runs = _runs(1)
+    bl = build_baseline(list(reversed(runs[:-1])), created_at="2024-02-01T00:00:00",
+                        metrics=("time_s",))
+    assert bl.source_run_ids == tuple(f"run{i}" for i in range(10))  # oldest first
+    assert len(bl.source_commits) == 10
+    e = bl.entry("test_0", "time_s")
+    assert e is not None and len(e.run_values) == 10
+    assert e.run_values[-1] == pytest.approx(runs[9].benchmark("test_0").median_s)
+    assert e.samples == runs[9].benchmark("test_0").samples_s
+    assert bl.environment == ENV and bl.policy == "rolling"
+
+
+def test_build_baseline_rejects_failed_run() -> None:
+    failed = SuiteRun(run_id="bad", suite="unit", started_at="2024-01-01",
+                      status=RunStatus.FAILED, error="boom")
+    with pytest.raises(InvalidInputError, match="run bad: status is failed"):
+        build_baseline([*_runs(1)[:2], failed], created_at="now")
+
+
+def test_build_baseline_rejects_empty_run_and_no_runs() -> None:
+    empty = SuiteRun(run_id="empty", suite="unit", started_at="2024-01-01",
+                     status=RunStatus.SUCCESS)
+    with pytest.raises(InvalidInputError, match="empty: has no benchmarks"):
+        build_baseline([empty], created_at="now")
+    with pytest.raises(InvalidInputError, match="`runs`"):
+        build_baseline([], created_at="now")
+
+
+def test_compare_to_baseline_flags_only_the_slowed_benchmark() -> None:
+    runs = _runs(2, slowdown=1.3, slowed=(4,))
+    bl = build_baseline(runs[:-1], created_at="now", metrics=("time_s",))
+    sc = compare_to_baseline(bl, runs[-1])
+    assert [r.name for r in sc.regressions] == ["test_4"]
+    shift = [r for r in sc.results if r.name == SUITE_SHIFT_NAME]
+    assert len(shift) == 1 and shift[0].comparison.verdict != Verdict.REGRESSION
+    adjusted = [r.comparison.adjusted_p_value for r in sc.results]
+    assert all(p is not None for p in adjusted)
+
+
+def test_uniform_slowdown_is_reported_as_suite_shift() -> None:
+    runs = _runs(3, slowdown=1.4, slowed=tuple(range(50)))
+    bl = build_baseline(runs[:-1], created_at="now", metrics=("time_s",))
+    sc = compare_to_baseline(bl, runs[-1])
+    assert [r.name for r in sc.regressions] == [SUITE_SHIFT_NAME]
+
+
+def test_new_and_missing_benchmarks_are_listed() -> None:
+    runs = _runs(4)
+    bl = build_baseline(runs[:-1], created_at="now", metrics=("time_s",))
+    last = runs[-1]
+    benches = (*last.benchmarks[1:], BenchmarkResult(name="test_new", samples_s=(1.0, 1.1)))
+    current = SuiteRun(run_id="cur", suite="unit", started_at="2024-03-01",
+                       status=RunStatus.SUCCESS, benchmarks=benches)
+    sc = compare_to_baseline(bl, current)
+    assert sc.new == ("test_new",)
+    assert sc.missing == ("test_0",)
+
+
+def test_single_baseline_run_falls_back_honestly() -> None:
+    runs = _runs(5, slowdown=1.5, slowed=(0,))
+    bl = build_baseline(runs[-2:-1], created_at="now", metrics=("time_s",))
+    sc = compare_to_baseline(bl, runs[-1])
+    first = sc.results[0].comparison
+    assert "run-to-run noise unknown" in first.reason
+    assert [r.name for r in sc.regressions] == ["test_0"]
+
+
+def test_other_metric_uses_its_own_threshold() -> None:
+    s = simulate_suites(np.random.default_rng(6), n_trials=1)[0]
+    runs = [_run(i, s[:, i], extra=1000.0) for i in range(4)]
+    runs.append(_run(4, s[:, 4], extra=1050.0))
+    bl = build_baseline(runs[:-1], created_at="now", metrics=("time_s", "peak_rss_bytes"))
+    sc = compare_to_baseline(bl, runs[-1], metrics=("peak_rss_bytes",))
+    rss = [r for r in sc.results if r.metric == "peak_rss_bytes" and r.name == "test_0"]
+    # Memory is deterministic here: +5 % is certain (p = 0) but below the 1.1x gate.
+    assert rss[0].comparison.threshold == 1.1
+    assert rss[0].comparison.significant
+    assert rss[0].comparison.verdict == Verdict.UNCHANGED
+    runs[-1] = _run(4, s[:, 4], extra=1200.0)
+    sc = compare_to_baseline(bl, runs[-1], metrics=("peak_rss_bytes",))
+    assert [r.name for r in sc.regressions] == ["test_0"]
+
+
+def test_compare_to_baseline_rejects_bad_options() -> None:
+    runs = _runs(7)
+    bl = build_baseline(runs[:3], created_at="now", metrics=("time_s",))
+    with pytest.raises(InvalidInputError, match="`alpha` must be in"):
+        compare_to_baseline(bl, runs[-1], alpha=0)
+    with pytest.raises(InvalidInputError, match="`threshold`"):
+        compare_to_baseline(bl, runs[-1], threshold=0.9)
+    with pytest.raises(InvalidInputError, match="unknown metric"):
+        compare_to_baseline(bl, runs[-1], metrics=("speed",))
+    failed = SuiteRun(run_id="bad", suite="unit", started_at="2024-01-01",
+                      status=RunStatus.FAILED)
+    with pytest.raises(InvalidInputError, match="run bad: status is failed"):
+        compare_to_baseline(bl, failed)
