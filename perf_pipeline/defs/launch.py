@@ -93,11 +93,10 @@ def materialize_commit(
     )
     error = None
     if not result.success:
-        failures = [ev for ev in result.all_events if ev.is_failure]
         error = "; ".join(
-            (ev.step_failure_data.error.message.strip() if ev.step_failure_data
-             and ev.step_failure_data.error else ev.message or "step failed")
-            for ev in failures
+            ev.step_failure_data.error.message.strip()
+            for ev in result.all_events
+            if ev.is_step_failure and ev.step_failure_data.error
         ) or "run failed"
     return CommitMaterialization(sha=sha, success=result.success, failed_checks=failed,
                                  error=error)

@@ -1,7 +1,5 @@
 """Assets that run benchmark suites at a commit."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from perf_pipeline.defs.metadata import run_metadata

@@ -26,6 +26,8 @@ class TargetRepoResource(dg.ConfigurableResource):
     main_branch: Optional[str] = None  # noqa: UP045
     suite_timeout_s: Optional[float] = None  # noqa: UP045
     pytest_args: Optional[list[str]] = None  # noqa: UP045
+    benchmark_paths: Optional[list[str]] = None  # noqa: UP045
+    stress_paths: Optional[list[str]] = None  # noqa: UP045
     config_file: Optional[str] = None  # noqa: UP045
 
     def settings(self) -> Settings:
@@ -40,6 +42,8 @@ class TargetRepoResource(dg.ConfigurableResource):
             main_branch=self.main_branch,
             suite_timeout_s=self.suite_timeout_s,
             pytest_args=self.pytest_args,
+            benchmark_paths=self.benchmark_paths,
+            stress_paths=self.stress_paths,
         )
 
 

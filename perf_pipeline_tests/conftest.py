@@ -1,0 +1,106 @@
+"""Shared fixtures: a tiny real target repo with a real slowdown, cheap enough for e2e tests.
+
+The example target's suite takes ~20 s per run; end-to-end tests that measure several
+commits use this one instead (a few seconds per run), with the same mechanics.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.measure.demo_repo import HistoryStep, build_history
+
+CALC = textwrap.dedent('''
+    """Tiny numeric helpers: the functions the tiny target benchmarks."""
+
+
+    def mean_abs(values):
+        return sum(map(abs, values)) / len(values)
+
+
+    def checksum(n):
+        return sum(i * i % 7 for i in range(n))
+
+
+    def sorted_words(words):
+        return sorted(words, key=str.lower)
+''')
+
+TESTS = textwrap.dedent('''
+    from calc import checksum, mean_abs, sorted_words
+
+    VALUES = [(-1) ** i * (i % 97) / 3.0 for i in range(20_000)]
+    WORDS = [f"w{(i * 7919) % 5003}" for i in range(3_000)]
+
+
+    def test_mean_abs(benchmark):
+        result = benchmark(mean_abs, VALUES)
+        assert abs(result - sum(abs(v) for v in VALUES) / len(VALUES)) < 1e-9
+
+
+    def test_checksum(benchmark):
+        assert benchmark(checksum, 20_000) == sum(i * i % 7 for i in range(20_000))
+
+
+    def test_sorted_words(benchmark):
+        result = benchmark(sorted_words, WORDS)
+        assert result[0] <= result[-1] and len(result) == len(WORDS)
+''')
+
+#: Fast pytest-benchmark settings for the tiny target (rounds still >= 15).
+TINY_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.15",
+                    "--benchmark-warmup=on", "--benchmark-warmup-iterations=2")
+
+
+def _neutral(root: Path) -> None:
+    calc = root / "calc.py"
+    calc.write_text(calc.read_text().replace(
+        '"""Tiny numeric helpers: the functions the tiny target benchmarks."""',
+        '"""Tiny numeric helpers.\n\nThe functions the tiny target benchmarks."""'))
+
+
+def _slowdown(root: Path) -> None:
+    calc = root / "calc.py"
+    text = calc.read_text()
+    old = "    return sum(map(abs, values)) / len(values)\n"
+    new = ("    total = 0.0\n    for i in range(len(values)):\n"
+           "        v = values[i]\n        total += v if v >= 0 else -v\n"
+           "    return total / len(values)\n")
+    assert old in text
+    calc.write_text(text.replace(old, new))
+
+
+@dataclass(frozen=True)
+class TinyTarget:
+    repo: Path
+    shas: tuple[str, ...]  # baseline, neutral, slowdown
+    pytest_args: tuple[str, ...] = TINY_PYTEST_ARGS
+    slowed: str = "test_mean_abs"
+
+
+def make_tiny_target(dest: Path, *, extra: tuple[HistoryStep, ...] = ()) -> TinyTarget:
+    src = dest.parent / f"{dest.name}-src"
+    (src / "tests").mkdir(parents=True)
+    (src / "calc.py").write_text(CALC)
+    (src / "tests" / "test_perf.py").write_text(TESTS)
+    (src / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    steps = (HistoryStep("Add calc"), HistoryStep("Docs: split calc docstring", _neutral),
+             HistoryStep("Compute mean_abs with an index loop", _slowdown), *extra)
+    return TinyTarget(repo=dest, shas=build_history(dest, src, steps))
+
+
+@pytest.fixture(scope="session")
+def tiny_target(tmp_path_factory: pytest.TempPathFactory) -> TinyTarget:
+    return make_tiny_target(tmp_path_factory.mktemp("tiny") / "repo")
+
+
+@pytest.fixture
+def tiny_target_factory(tmp_path: Path) -> Callable[..., TinyTarget]:
+    def factory(name: str = "repo", **kw: object) -> TinyTarget:
+        return make_tiny_target(tmp_path / name, **kw)  # type: ignore[arg-type]
+    return factory

@@ -1,0 +1,81 @@
+"""benchmark_results through Dagster, on a real tiny git repo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from perf_pipeline.defs.launch import load_project_definitions, materialize_commit
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.model import RunStatus
+from perf_pipeline.store import HistoryStore
+
+
+def test_definitions_snapshot() -> None:
+    defs = load_project_definitions()
+    keys = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
+    assert {"benchmark_results"} <= keys
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job.executor_def.name == "in_process"
+    partitions = defs.resolve_assets_def("benchmark_results").partitions_def
+    assert isinstance(partitions, dg.DynamicPartitionsDefinition)
+    assert partitions.name == "commits"  # the storage key: never rename
+
+
+def _resources(repo: Path, results: Path, args: tuple[str, ...]) -> dict[str, object]:
+    return {
+        "target": TargetRepoResource(repo_path=str(repo), project_subdir=".",
+                                     results_dir=str(results), pytest_args=list(args),
+                                     benchmark_paths=["tests"]),
+        "history": HistoryStoreResource(results_dir=str(results)),
+    }
+
+
+@pytest.mark.slow
+def test_benchmark_results_measures_and_records(tiny_target, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    sha = tiny_target.shas[0]
+    res = _resources(tiny_target.repo, results, tiny_target.pytest_args)
+    with dg.instance_for_test() as instance:
+        outcome = materialize_commit(instance=instance, sha=sha, selection=["benchmark_results"],
+                                     **res)  # type: ignore[arg-type]
+        assert outcome.success, outcome.error
+        mats = instance.fetch_materializations(
+            dg.AssetKey("benchmark_results"), limit=5).records
+        meta = mats[0].asset_materialization.metadata  # type: ignore[union-attr]
+        assert meta["benchmark_count"].value == 3
+        assert "test_mean_abs" in meta["medians"].value
+        assert meta["median_s/test_mean_abs"].value > 0
+        # Re-running the partition is idempotent: still one run for this commit.
+        again = materialize_commit(instance=instance, sha=sha, selection=["benchmark_results"],
+                                   **res)  # type: ignore[arg-type]
+        assert again.success
+    with HistoryStore.open(results / "perf_history.db") as store:
+        runs = store.list_runs(sha=sha)
+        assert len(runs) == 1 and runs[0].status is RunStatus.SUCCESS
+    assert len(list((results / "raw" / sha).iterdir())) == 2  # raw outputs of both runs kept
+
+
+@pytest.mark.slow
+def test_failing_suite_fails_the_asset_and_is_recorded(tiny_target_factory, tmp_path: Path):
+    target = tiny_target_factory()
+    results = tmp_path / "results"
+    res = _resources(target.repo, results, ("-k", "no_such_benchmark"))
+    with dg.instance_for_test() as instance:
+        outcome = materialize_commit(instance=instance, sha=target.shas[0],
+                                     selection=["benchmark_results"], **res)  # type: ignore[arg-type]
+    assert not outcome.success
+    assert "benchmark suite failed" in (outcome.error or "")
+    with HistoryStore.open(results / "perf_history.db") as store:
+        assert [r.status for r in store.list_runs()] == [RunStatus.FAILED]
+
+
+def test_unknown_commit_is_a_clear_failure(tiny_target, tmp_path: Path) -> None:
+    res = _resources(tiny_target.repo, tmp_path / "r", ())
+    with dg.instance_for_test() as instance:
+        outcome = materialize_commit(instance=instance, sha="0" * 40,
+                                     selection=["benchmark_results"], **res)  # type: ignore[arg-type]
+    assert not outcome.success
+    assert "0000000000" in (outcome.error or "")
