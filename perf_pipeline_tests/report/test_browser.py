@@ -1,0 +1,132 @@
+"""The HTML report in a real headless Chromium (Debian's ``chromium`` via Playwright).
+
+Checks what a person would notice: it loads offline without errors or requests, draws
+the charts, hovering a point names its commit, the filter narrows the list, and hostile
+names stay text. A screenshot is left at ``/tmp/report.png`` for a human to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.report import write_report
+from perf_pipeline_tests.report.synthetic import XSS_MESSAGE, XSS_NAME, make_report_data
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SCREENSHOT = Path("/tmp/report.png")
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(),
+                       reason="/usr/bin/chromium missing (apt-get install chromium; "
+                              ".ci/run installs it)"),
+    pytest.mark.slow,
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Loaded:
+    def __init__(self, browser: object, html: Path) -> None:
+        self.page = browser.new_page(viewport={"width": 1600, "height": 1000})  # type: ignore[attr-defined]
+        self.console_errors: list[str] = []
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.console_errors.append(str(e)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.goto(html.as_uri())
+        self.page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+
+
+@pytest.fixture(scope="module")
+def report(browser: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    out = tmp_path_factory.mktemp("report")
+    files = write_report(make_report_data(), out, plots=False)
+    loaded = Loaded(browser, files.html)
+    yield loaded
+    loaded.page.close()
+
+
+def test_loads_offline_without_errors(report: Loaded) -> None:
+    assert report.console_errors == []
+    assert len(report.requests) == 1 and report.requests[0].startswith("file://")
+    assert report.page.evaluate("document.body.dataset.error") is None
+    report.page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_charts_have_expected_traces(report: Loaded) -> None:
+    count = "id => document.getElementById(id).data.length"
+    # band high + band low + medians + baseline runs + current point
+    assert report.page.evaluate(count, "trend") == 5
+    assert report.page.evaluate(count, "resources") == 4  # RSS, tracemalloc, CPU user/sys
+    assert report.page.evaluate(count, "distribution") == 2  # baseline vs current
+    assert report.page.evaluate(count, "heatmap") == 1
+    assert report.page.evaluate(count, "overview") == 1
+    assert report.page.evaluate("document.querySelectorAll('#trend .main-svg').length") > 0
+
+
+def test_hover_shows_commit_and_message_as_text(report: Loaded) -> None:
+    data = make_report_data()
+    run = data.runs[8]  # its commit message is the hostile one
+    assert run.commit is not None and run.commit.message == XSS_MESSAGE
+    report.page.evaluate(
+        "() => Plotly.Fx.hover(document.getElementById('trend'),"
+        " [{curveNumber: 2, pointNumber: 8}])")
+    label = report.page.locator("#trend .hoverlayer .hovertext").first
+    label.wait_for(timeout=5_000)
+    text = label.text_content() or ""
+    assert run.commit.short_sha in text
+    assert "<script>window.__xss=1;alert(1)</script>" in text
+    assert "median" in text and "interval" in text
+    assert report.page.evaluate("window.__xss") is None
+    assert report.dialogs == []
+
+
+def test_filter_narrows_the_list(report: Loaded) -> None:
+    visible = "() => [...document.querySelectorAll('#bench-list .item')]" \
+              ".filter(e => !e.hidden).length"
+    assert report.page.evaluate(visible) == 6
+    report.page.fill("#filter", "onerror")
+    assert report.page.evaluate(visible) == 1
+    assert "1 of 6" in (report.page.text_content("#list-count") or "")
+    report.page.fill("#filter", "")
+    assert report.page.evaluate(visible) == 6
+
+
+def test_hostile_name_is_text_and_clicking_draws_it(report: Loaded) -> None:
+    item = report.page.locator("#bench-list .item", has_text="onerror")
+    assert item.locator(".name").text_content() == XSS_NAME
+    item.click()
+    assert report.page.text_content("#bench-title") == XSS_NAME
+    assert report.page.evaluate("document.querySelectorAll('img').length") == 0
+    assert report.page.evaluate("document.getElementById('trend').data.length") == 5
+    assert report.page.evaluate("window.__xss") is None
+    assert report.dialogs == [] and report.console_errors == []
+
+
+def test_external_plotly_file_is_the_only_other_request(
+        browser: object, tmp_path: Path) -> None:
+    files = write_report(make_report_data(n_runs=1, n_samples=1), tmp_path, inline_js=False,
+                         plots=False)
+    loaded = Loaded(browser, files.html)
+    try:
+        assert loaded.console_errors == []
+        assert sorted(Path(u).name for u in loaded.requests) == [
+            "performance_report.html", "plotly.min.js"]
+        assert all(u.startswith("file://") for u in loaded.requests)
+    finally:
+        loaded.page.close()
