@@ -229,7 +229,7 @@
     const top = rows.slice(0, 20).reverse();
     document.getElementById("overview-section").hidden = false;
     const el = document.getElementById("overview");
-    const y = top.map((c, i) => (i + 1) + ". " + esc(short(D.names[c[0]], 60)));
+    const y = top.map((c, i) => (top.length - i) + ". " + esc(short(D.names[c[0]], 60)));
     const trace = {type: "scatter", mode: "markers", x: top.map(c => c[3]), y,
       marker: {size: 12, color: top.map(c => COLORS[c[2]] || "#8c959f")},
       error_x: {type: "data", symmetric: false, array: top.map(c => c[5] === null ? 0 : c[5] - c[3]),
