@@ -12,11 +12,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.errors import InvalidInputError, PerfPipelineError
+
+if TYPE_CHECKING:
+    from perf_pipeline.pipeline import AnalyzeOutcome
 
 EXIT_OK = 0
 EXIT_REGRESSION = 1
@@ -66,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_register_commit(args: argparse.Namespace) -> int:
     from perf_pipeline.config import load_settings
     from perf_pipeline.defs.launch import open_instance, register_commits
-    from perf_pipeline.measure.git import resolve_commit
+    from perf_pipeline.measure import resolve_commit
 
     settings = load_settings(repo_path=args.repo)
     shas = [resolve_commit(settings.repo_path, ref) for ref in args.refs]
@@ -111,6 +115,76 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if summary.errors else EXIT_OK
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.pipeline import analyze_results_dir
+
+    settings = load_settings(results_dir=args.results_dir, threshold=args.threshold,
+                             alpha=args.significance, baseline_file=args.baseline,
+                             baseline_policy="pinned")
+    outcome = analyze_results_dir(settings, report_path=Path(args.report),
+                                  update_baseline=args.update_baseline)
+    for path, message in outcome.ingest.errors:
+        _err.print(f"error: {path}: {message}", markup=False)
+    comparison = outcome.analysis.comparison
+    run = outcome.run
+    _out.print(f"newest run: {run.run_id} ({run.sha[:10] if run.sha else 'no commit'}), "
+               f"{len(run.benchmarks)} benchmarks; "
+               f"{len(outcome.ingest.ingested)} new result file(s) ingested", markup=False)
+    if outcome.baseline_created:
+        _out.print(f"no baseline yet: created {outcome.baseline_path} from this run")
+    elif comparison is not None:
+        for row in comparison.regressions:
+            c = row.comparison
+            _out.print(f"[red]REGRESSION[/] {_short(row.name)} ({row.metric}): x{c.ratio:.3f} "
+                       f"[{c.ci_low:.3f}, {c.ci_high:.3f}], adjusted p={c.adjusted_p_value:.2g}")
+        for row in comparison.improvements:
+            c = row.comparison
+            _out.print(f"[green]improvement[/] {_short(row.name)} ({row.metric}): "
+                       f"x{c.ratio:.3f}")
+    if outcome.baseline_updated:
+        _out.print(f"baseline updated: {outcome.baseline_path}")
+    for note in outcome.analysis.notes:
+        _err.print(f"note: {note}", markup=False)
+    _out.print(_verdict_line(outcome))
+    _out.print(f"report: {args.report}  (HTML: {outcome.files.html})")
+    if outcome.analysis.has_regression:
+        return EXIT_REGRESSION
+    return EXIT_BAD_INPUT if outcome.ingest.errors else EXIT_OK
+
+
+def _verdict_line(outcome: AnalyzeOutcome) -> str:
+    comparison = outcome.analysis.comparison
+    if comparison is None:
+        return "verdict: no comparison (no baseline before this run)"
+    n = len(comparison.regressions)
+    return (f"verdict: {n} significant regression(s), {len(comparison.improvements)} "
+            f"improvement(s) at alpha={outcome.analysis.alpha:g}, "
+            f"threshold={outcome.analysis.threshold:g}")
+
+
+def cmd_visualize(args: argparse.Namespace) -> int:
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.measure import ingest_results_dir
+    from perf_pipeline.pipeline import write_history_report
+    from perf_pipeline.store import HistoryStore
+
+    settings = load_settings(results_dir=args.results_dir, baseline_file=args.baseline)
+    if settings.results_dir.is_dir():
+        with HistoryStore.open(settings.db_path) as store:
+            summary = ingest_results_dir(settings.results_dir, store)
+        for path, message in summary.errors:
+            _err.print(f"error: {path}: {message}", markup=False)
+    else:
+        raise InvalidInputError(f"results dir {settings.results_dir} does not exist")
+    data, files = write_history_report(settings)
+    _out.print(f"{len(data.runs)} run(s), {len(data.series)} series")
+    for png in files.pngs:
+        _out.print(f"plot:   {png}")
+    _out.print(f"report: {files.html}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perf-pipeline",
@@ -136,6 +210,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", help="target git repo (default: settings)")
     p.add_argument("--results-dir", help="results directory (default: test-results)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "analyze", help="judge the newest run against the baseline; write the report",
+        description="Exit codes: 0 no significant regression, 1 significant regression(s), "
+                    "2 bad usage or bad input. PERFORMANCE_THRESHOLD and SIGNIFICANCE_LEVEL "
+                    "set the defaults; flags win.")
+    p.add_argument("--results-dir", help="results directory (default: test-results)")
+    p.add_argument("--threshold", type=float,
+                   help="ratio above which a significant slowdown is a regression (default 1.2)")
+    p.add_argument("--significance", type=float,
+                   help="significance level, family-wise across the suite (default 0.01)")
+    p.add_argument("--update-baseline", action="store_true",
+                   help="make the newest run the (pinned) baseline after judging it")
+    p.add_argument("--report", default="performance-report.md",
+                   help="where to write the Markdown report (default: ./performance-report.md)")
+    p.add_argument("--baseline", help="baseline file (default: "
+                   "<results-dir>/baseline/performance_baseline.json)")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("visualize", help="write the HTML report and PNG plots of the history")
+    p.add_argument("--results-dir", help="results directory (default: test-results)")
+    p.add_argument("--baseline", help="baseline file (default: in the results dir)")
+    p.set_defaults(func=cmd_visualize)
 
     p = sub.add_parser("ingest", help="add result files in the results dir to the history")
     p.add_argument("--results-dir", help="results directory (default: test-results)")

@@ -64,6 +64,7 @@ class Settings:
     baseline_policy: str = "rolling"
     baseline_runs: int = 10
     pytest_args: tuple[str, ...] = ()
+    baseline_file: Path | None = None  # default: <results_dir>/baseline/performance_baseline.json
 
     def __post_init__(self) -> None:
         if self.runner not in ("current", "uv"):
@@ -100,6 +101,8 @@ class Settings:
 
     @property
     def baseline_path(self) -> Path:
+        if self.baseline_file is not None:
+            return self.baseline_file
         return self.results_dir / "baseline" / "performance_baseline.json"
 
     @property
@@ -115,7 +118,7 @@ def _coerce(name: str, value: object) -> object:
     """Turn a string or TOML value into the type of the ``Settings`` field ``name``."""
     kind = {f.name: f.type for f in fields(Settings)}[name]
     try:
-        if kind == "Path":
+        if kind in ("Path", "Path | None"):
             return Path(str(value)).expanduser()
         if kind == "float":
             return float(value)  # type: ignore[arg-type]

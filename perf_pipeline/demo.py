@@ -20,14 +20,16 @@ from perf_pipeline.defs.launch import (
 from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
 from perf_pipeline.demo_edits import NEUTRAL_EDIT, SLOWDOWN_EDIT
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure.demo_repo import HistoryStep, build_history
+from perf_pipeline.measure import HistoryStep, build_history
 from perf_pipeline.model import RunInfo, SuiteRun
 from perf_pipeline.store import HistoryStore
 
 __all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "run_demo"]
 
 #: What the demo materializes per commit (grows with the asset graph).
-DEMO_SELECTION: tuple[str, ...] = ("benchmark_results",)
+DEMO_SELECTION: tuple[str, ...] = (
+    "benchmark_results", "performance_baseline", "regression_analysis", "performance_report",
+)
 
 _MARKER = ".perf-pipeline-demo"
 

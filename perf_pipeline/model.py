@@ -24,6 +24,7 @@ __all__ = [
     "BaselineEntry",
     "BenchmarkComparison",
     "BenchmarkResult",
+    "CommitAnalysis",
     "CommitInfo",
     "Comparison",
     "Environment",
@@ -440,3 +441,35 @@ class ReportData:
     environment_differences: tuple[tuple[str, str, str], ...] = ()
     notes: tuple[str, ...] = ()
     report_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitAnalysis:
+    """One run judged against its baseline: what the regression gate and reports read.
+
+    ``comparison`` is ``None`` when there was nothing to compare with (no baseline yet);
+    ``notes`` then say so, so a missing verdict is never mistaken for a clean one.
+    """
+
+    run_id: str
+    sha: str | None
+    created_at: str
+    threshold: float
+    alpha: float
+    comparison: SuiteComparison | None = None
+    baseline_policy: str | None = None
+    baseline_run_ids: tuple[str, ...] = ()
+    baseline_commits: tuple[str, ...] = ()
+    environment_differences: tuple[tuple[str, str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.schema_version != SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"analysis schema_version {self.schema_version} is not supported "
+                f"(this perf_pipeline reads {SCHEMA_VERSION})")
+
+    @property
+    def has_regression(self) -> bool:
+        return self.comparison is not None and self.comparison.has_regression

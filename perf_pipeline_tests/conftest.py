@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from perf_pipeline.measure.demo_repo import HistoryStep, build_history
+from perf_pipeline.measure import HistoryStep, build_history
 
 CALC = textwrap.dedent('''
     """Tiny numeric helpers: the functions the tiny target benchmarks."""
@@ -29,10 +29,25 @@ CALC = textwrap.dedent('''
 
     def sorted_words(words):
         return sorted(words, key=str.lower)
+
+
+    def word_index(words):
+        return {w: i for i, w in enumerate(words)}
+
+
+    def joined(words):
+        return ",".join(words)
+
+
+    def fib(n):
+        a, b = 0, 1
+        for _ in range(n):
+            a, b = b, a + b
+        return a
 ''')
 
 TESTS = textwrap.dedent('''
-    from calc import checksum, mean_abs, sorted_words
+    from calc import checksum, fib, joined, mean_abs, sorted_words, word_index
 
     VALUES = [(-1) ** i * (i % 97) / 3.0 for i in range(20_000)]
     WORDS = [f"w{(i * 7919) % 5003}" for i in range(3_000)]
@@ -50,10 +65,30 @@ TESTS = textwrap.dedent('''
     def test_sorted_words(benchmark):
         result = benchmark(sorted_words, WORDS)
         assert result[0] <= result[-1] and len(result) == len(WORDS)
+
+
+    def test_word_index(benchmark):
+        assert len(benchmark(word_index, WORDS)) == len(set(WORDS))
+
+
+    def test_joined(benchmark):
+        assert benchmark(joined, WORDS).count(",") == len(WORDS) - 1
+
+
+    def test_fib(benchmark):
+        assert benchmark(fib, 2_000) % 1_000_007 == fib_reference(2_000) % 1_000_007
+
+
+    def fib_reference(n):
+        a, b = 0, 1
+        for _ in range(n):
+            a, b = b, a + b
+        return a
 ''')
 
-#: Fast pytest-benchmark settings for the tiny target (rounds still >= 15).
-TINY_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.15",
+#: Fast pytest-benchmark settings for the tiny target (rounds still >= 15). Six
+#: benchmarks: enough (>= 5) for the analysis to estimate the machine factor of a run.
+TINY_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.1",
                     "--benchmark-warmup=on", "--benchmark-warmup-iterations=2")
 
 

@@ -24,7 +24,11 @@ import numpy as np
 from scipy import stats
 
 from perf_pipeline.analysis.multiple import CORRECTIONS, adjust_p_values
-from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
+from perf_pipeline.analysis.runlevel import (
+    PRIOR_RUN_CV,
+    RunLevelResult,
+    run_level_test,
+)
 from perf_pipeline.analysis.verdict import Estimate, judge
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
@@ -44,7 +48,7 @@ __all__ = ["ASSUMED_RUN_CV", "SUITE_SHIFT_NAME", "build_baseline", "compare_to_b
 SUITE_SHIFT_NAME = "[suite-wide shift]"
 
 #: Run-to-run CV assumed when the baseline has a single run (typical of a shared runner).
-ASSUMED_RUN_CV = 0.05
+ASSUMED_RUN_CV = PRIOR_RUN_CV
 
 
 def _check_run(run: SuiteRun, what: str) -> None:
@@ -98,31 +102,38 @@ def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created
                     environment=newest.environment)
 
 
-def _log_var_of_median(samples: Sequence[float]) -> float:
-    """Variance of the log of a sample median (asymptotic, robust scale)."""
+def _log_var_within(samples: Sequence[float]) -> float:
+    """Robust variance of a run's log samples — not divided by n, on purpose.
+
+    Samples of one process are not independent (a disturbed stretch of a run moves many
+    of them together), so the spread of a run, not its standard error, bounds how far
+    its median can sit from where a quiet run would put it. A run whose samples scatter
+    by 50 % cannot pin its level to 1 %.
+    """
     logs = np.log(np.asarray(samples, dtype=float))
     if logs.size < 2:
         return 0.0
     mad = float(stats.median_abs_deviation(logs, scale="normal"))
-    return (math.pi / 2.0) * mad * mad / logs.size
+    return mad * mad
 
 
 def _fallback(entry: BaselineEntry, value: float, samples: Sequence[float],
               alpha: float) -> Estimate:
-    """Too little history: within-run noise plus an assumed run-to-run CV floor."""
+    """Too little history: an assumed run-to-run CV plus each run's own dispersion."""
     base = float(np.median(entry.run_values))
     delta = math.log(value) - math.log(base)
     var = 2.0 * ASSUMED_RUN_CV**2
     if entry.samples and samples:
-        var += _log_var_of_median(entry.samples) + _log_var_of_median(samples)
+        var += _log_var_within(entry.samples) + _log_var_within(samples)
     se = math.sqrt(var)
     z = float(stats.norm.isf(alpha / 2))
     return Estimate(
         log_ratio=delta, log_ci_low=delta - z * se, log_ci_high=delta + z * se,
         p_value=float(stats.norm.sf(abs(delta) / se)), n_baseline=len(entry.run_values),
-        n_current=1, method="ratio of run summaries, z-test with assumed run-to-run CV",
+        n_current=1,
+        method="ratio of run summaries, z-test with assumed run-to-run CV and run dispersion",
         note=(f"only {len(entry.run_values)} baseline run(s): run-to-run noise unknown, "
-              f"assumed CV {ASSUMED_RUN_CV:.0%} per run"),
+              f"assumed CV {ASSUMED_RUN_CV:.0%} per run plus each run's own spread"),
         n_units=1, unit="baseline runs", var_scalable=None)
 
 
@@ -181,7 +192,8 @@ def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: flo
         vals = np.log(np.asarray(entry.run_values[-hist.shape[1]:], dtype=float))
         hist[i, hist.shape[1] - vals.size:] = vals
     cur = np.log(np.array([r[2] for r in rows]))
-    res = run_level_test(hist, cur) if k_total >= 2 else None
+    prior_cv = PRIOR_RUN_CV if METRICS[metric].unit == "s" else 0.0
+    res = run_level_test(hist, cur, prior_cv=prior_cv) if k_total >= 2 else None
     shift_applied = res is not None and bool(np.isfinite(res.shift_p_value))
     for i, (name, entry, value, samples) in enumerate(rows):
         if res is not None and np.isfinite(res.p_value[i]):

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from perf_pipeline.analysis.multiple import adjust_p_values
-from perf_pipeline.analysis.runlevel import run_level_test
+from perf_pipeline.analysis.runlevel import PRIOR_RUN_CV, run_level_test
 
 __all__ = [
     "asv_rule",
@@ -44,7 +44,7 @@ def ours_rule(samples: np.ndarray, *, threshold: float = 1.0, alpha: float = 0.0
     Returns (benchmark flags (trials, benchmarks), suite-shift flags (trials,)).
     """
     log_medians = np.log(np.median(samples, axis=-1))
-    res = run_level_test(log_medians[..., :-1], log_medians[..., -1])
+    res = run_level_test(log_medians[..., :-1], log_medians[..., -1], prior_cv=PRIOR_RUN_CV)
     p = np.concatenate([res.p_value, res.shift_p_value[..., None]], axis=-1)
     adjusted = adjust_p_values(np.nan_to_num(p, nan=1.0), method=correction)
     log_thr = np.log(threshold)

@@ -5,13 +5,20 @@ the raw outputs, and parse pytest-benchmark JSON (ours or anyone's) into ``Suite
 """
 
 from perf_pipeline.measure.collect import IngestSummary, find_result_paths, ingest_results_dir
+from perf_pipeline.measure.demo_repo import HistoryStep, build_history
 from perf_pipeline.measure.fingerprint import (
     KEY_PACKAGES,
     collect_environment,
     environment_fingerprint,
     find_lock_file,
 )
-from perf_pipeline.measure.git import commit_info, current_branch, new_commits, resolve_commit
+from perf_pipeline.measure.git import (
+    commit_info,
+    current_branch,
+    is_ancestor,
+    new_commits,
+    resolve_commit,
+)
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, build_command, run_suite
@@ -21,9 +28,11 @@ from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 __all__ = [
     "KEY_PACKAGES",
     "SUITES",
+    "HistoryStep",
     "IngestSummary",
     "SuiteOutcome",
     "build_command",
+    "build_history",
     "collect_environment",
     "commit_info",
     "current_branch",
@@ -32,6 +41,7 @@ __all__ = [
     "find_result_paths",
     "git_worktree",
     "ingest_results_dir",
+    "is_ancestor",
     "load_results",
     "measure_commit",
     "new_commits",

@@ -135,3 +135,18 @@ def new_commits(repo: Path, ref: str, *, since_sha: str | None = None,
         args.append(f"^{since_sha}")
     proc = run_git(repo, [*args, "--"])
     return tuple(reversed(proc.stdout.split()))
+
+
+def is_ancestor(repo: Path, sha: str, branch: str) -> bool:
+    """Whether ``sha`` is on ``branch`` (reachable from its tip); False if no such branch.
+
+    Runs measured by SHA (a Dagster partition) carry no branch name; this is how they are
+    still known to belong to the main branch, which the rolling baseline is built from.
+    """
+    _check_sha(sha)
+    try:
+        tip = resolve_commit(repo, branch)
+    except InvalidInputError:
+        return False
+    proc = run_git(repo, ["merge-base", "--is-ancestor", sha, tip], check=False)
+    return proc.returncode == 0

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
-from perf_pipeline.measure.git import commit_info, resolve_commit, run_git
+from perf_pipeline.measure.git import commit_info, is_ancestor, resolve_commit, run_git
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, run_suite
@@ -98,7 +98,10 @@ def measure_commit(
     _suite_plan(settings, suite)  # validate before any work
     repo = Path(settings.repo_path)
     sha = resolve_commit(repo, ref)
-    commit = commit_info(repo, sha, branch=branch or _branch_of(repo, ref))
+    branch = branch or _branch_of(repo, ref)
+    if branch is None and is_ancestor(repo, sha, settings.main_branch):
+        branch = settings.main_branch
+    commit = commit_info(repo, sha, branch=branch)
     run_id = new_run_id()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="perf-pipeline-json-") as tmp:

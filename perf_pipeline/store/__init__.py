@@ -5,8 +5,16 @@ object; everything that goes wrong is a ``StoreError`` (or ``InvalidInputError``
 bad arguments and unreadable files) naming the file.
 """
 
+from perf_pipeline.store.analysis_file import read_analysis, write_analysis
 from perf_pipeline.store.baseline_file import read_baseline, write_baseline
 from perf_pipeline.store.history import HistoryStore
 from perf_pipeline.store.schema import LATEST_VERSION
 
-__all__ = ["LATEST_VERSION", "HistoryStore", "read_baseline", "write_baseline"]
+__all__ = [
+    "LATEST_VERSION",
+    "HistoryStore",
+    "read_analysis",
+    "read_baseline",
+    "write_analysis",
+    "write_baseline",
+]

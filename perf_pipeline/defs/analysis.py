@@ -1,0 +1,90 @@
+"""Baseline, per-commit regression analysis, and the blocking regression gate.
+
+Graph shape (see dagster-notes, "asset checks and exit codes"): the blocking check sits
+on ``regression_analysis`` and nothing is downstream of it, so a failing gate makes
+``dagster asset materialize`` exit 1 while ``performance_report`` (a sibling, not a
+child) is still written for the same commit.
+"""
+
+import dagster as dg
+
+from perf_pipeline.defs.measurement import benchmark_results
+from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_name
+from perf_pipeline.defs.partitions import commits_partitions
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.pipeline import analyze_commit, read_commit_analysis, update_baseline
+
+#: Per-commit assets recompute when their commit is re-measured, not when the
+#: (unpartitioned) baseline moves: that would re-request every commit ever measured.
+PER_COMMIT_AUTOMATION = dg.AutomationCondition.eager().ignore(
+    dg.AssetSelection.assets("performance_baseline"))
+
+
+@dg.asset(
+    deps=[benchmark_results],
+    group_name="analyze",
+    kinds={"python"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Baseline from history (rolling: last N main-branch runs; or pinned), "
+                "written to test-results/baseline/performance_baseline.json.",
+)
+def performance_baseline(target: TargetRepoResource,
+                         history: HistoryStoreResource) -> dg.MaterializeResult:
+    settings = target.settings()
+    try:
+        with history.open() as store:
+            baseline = update_baseline(store, settings)
+    except PerfPipelineError as exc:
+        raise dg.Failure(description=f"baseline: {exc}") from exc
+    if baseline is None:
+        return dg.MaterializeResult(metadata={"status": "no successful run yet"})
+    return dg.MaterializeResult(metadata={
+        "policy": baseline.policy,
+        "source_runs": len(baseline.source_run_ids),
+        "source_commits": dg.MetadataValue.text(", ".join(c[:10] for c in baseline.source_commits)),
+        "benchmarks": len({e.name for e in baseline.entries}),
+        "path": dg.MetadataValue.path(str(settings.baseline_path)),
+    })
+
+
+@dg.asset(
+    partitions_def=commits_partitions,
+    deps=[benchmark_results, performance_baseline],
+    group_name="analyze",
+    kinds={"python"},
+    automation_condition=PER_COMMIT_AUTOMATION,
+    description="This commit's run judged against its baseline (ratio threshold AND a "
+                "run-level statistical test, Holm-corrected across the suite).",
+)
+def regression_analysis(context: dg.AssetExecutionContext,
+                        target: TargetRepoResource) -> dg.MaterializeResult:
+    try:
+        analysis = analyze_commit(target.settings(), context.partition_key)
+    except PerfPipelineError as exc:
+        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+    return dg.MaterializeResult(metadata=analysis_metadata(analysis))
+
+
+@dg.asset_check(
+    asset=regression_analysis,
+    blocking=True,
+    partitions_def=commits_partitions,
+    description="Fails (ERROR) when any benchmark regressed significantly.",
+)
+def no_significant_regressions(context: dg.AssetCheckExecutionContext,
+                               target: TargetRepoResource) -> dg.AssetCheckResult:
+    sha = context.partition_key
+    analysis = read_commit_analysis(target.settings(), sha)
+    if analysis is None:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   description=f"no regression analysis for {sha}")
+    regressions = analysis.comparison.regressions if analysis.comparison else ()
+    return dg.AssetCheckResult(
+        passed=not regressions,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{len(regressions)} significant regression(s): " + ", ".join(
+            f"{short_benchmark_name(r.name)} ({r.metric}) x{r.comparison.ratio:.2f}"
+            for r in regressions)) if regressions else "no significant regression",
+        metadata={"regressions": len(regressions)},
+    )

@@ -1,0 +1,60 @@
+"""Report assets: one per commit (Markdown + HTML + PNGs) and the whole history."""
+
+import dagster as dg
+
+from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, performance_baseline
+from perf_pipeline.defs.measurement import benchmark_results
+from perf_pipeline.defs.partitions import commits_partitions
+from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.pipeline import write_commit_report, write_history_report
+
+
+@dg.asset(
+    partitions_def=commits_partitions,
+    # Deliberately NOT downstream of regression_analysis: its blocking check would skip
+    # this report exactly when a regression makes it most needed.
+    deps=[benchmark_results, performance_baseline],
+    group_name="report",
+    kinds={"html", "markdown"},
+    automation_condition=PER_COMMIT_AUTOMATION,
+    description="performance-report.md (also the PR comment), the HTML report and PNGs "
+                "for this commit, under test-results/reports/commits/<sha>/.",
+)
+def performance_report(context: dg.AssetExecutionContext,
+                       target: TargetRepoResource) -> dg.MaterializeResult:
+    try:
+        _, files = write_commit_report(target.settings(), context.partition_key)
+    except PerfPipelineError as exc:
+        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+    assert files.markdown is not None
+    return dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.md(files.markdown.read_text(encoding="utf-8")),
+        "markdown_path": dg.MetadataValue.path(str(files.markdown)),
+        "html_path": dg.MetadataValue.path(str(files.html)),
+        "pngs": len(files.pngs),
+    })
+
+
+@dg.asset(
+    deps=[benchmark_results, performance_baseline],
+    group_name="report",
+    kinds={"html"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Trend dashboard of the whole history: test-results/reports/"
+                "performance_report.html and PNGs.",
+)
+def performance_history(target: TargetRepoResource) -> dg.MaterializeResult:
+    settings = target.settings()
+    try:
+        data, files = write_history_report(
+            settings, markdown_path=settings.reports_dir / "performance-report.md")
+    except PerfPipelineError as exc:
+        raise dg.Failure(description=f"history report: {exc}") from exc
+    assert files.markdown is not None
+    return dg.MaterializeResult(metadata={
+        "runs": len(data.runs),
+        "report": dg.MetadataValue.md(files.markdown.read_text(encoding="utf-8")),
+        "html_path": dg.MetadataValue.path(str(files.html)),
+        "pngs": len(files.pngs),
+    })

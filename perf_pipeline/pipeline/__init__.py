@@ -1,0 +1,43 @@
+"""The pipeline's steps, each one function over settings and the history.
+
+Both the CLI and the Dagster assets call these, so a step means the same thing wherever
+it runs. This layer sits above measure/, analysis/, report/ and store/ and below cli.py
+and defs/.
+"""
+
+from perf_pipeline.pipeline.analyze import AnalyzeOutcome, analyze_results_dir
+from perf_pipeline.pipeline.baseline import (
+    baseline_for_run,
+    now_iso,
+    pin_baseline,
+    update_baseline,
+)
+from perf_pipeline.pipeline.regression import (
+    analysis_path,
+    analyze_commit,
+    analyze_run,
+    read_commit_analysis,
+)
+from perf_pipeline.pipeline.reporting import (
+    build_report_data,
+    commit_report_dir,
+    write_commit_report,
+    write_history_report,
+)
+
+__all__ = [
+    "AnalyzeOutcome",
+    "analysis_path",
+    "analyze_commit",
+    "analyze_results_dir",
+    "analyze_run",
+    "baseline_for_run",
+    "build_report_data",
+    "commit_report_dir",
+    "now_iso",
+    "pin_baseline",
+    "read_commit_analysis",
+    "update_baseline",
+    "write_commit_report",
+    "write_history_report",
+]

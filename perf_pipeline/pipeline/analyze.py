@@ -1,0 +1,81 @@
+"""``perf-pipeline analyze``: results dir in, verdict, report and baseline out.
+
+This is the documented ``analyze_performance.py`` interface. It works on any folder of
+pytest-benchmark JSON files (ours or someone else's), with or without git.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import IngestSummary, ingest_results_dir
+from perf_pipeline.model import CommitAnalysis, RunStatus, SuiteRun
+from perf_pipeline.pipeline.baseline import pin_baseline
+from perf_pipeline.pipeline.regression import analyze_run
+from perf_pipeline.pipeline.reporting import build_report_data
+from perf_pipeline.report import ReportFiles, write_report
+from perf_pipeline.store import HistoryStore, read_baseline
+
+__all__ = ["AnalyzeOutcome", "analyze_results_dir"]
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeOutcome:
+    """What ``analyze`` did, for the CLI to print and map to an exit code."""
+
+    run: SuiteRun
+    analysis: CommitAnalysis
+    ingest: IngestSummary
+    files: ReportFiles
+    baseline_path: Path
+    baseline_created: bool = False
+    baseline_updated: bool = False
+
+
+def _newest_run(store: HistoryStore, settings: Settings) -> SuiteRun:
+    newest = store.latest_run(suite="benchmarks", status=None)
+    if newest is None:
+        raise InvalidInputError(
+            f"no benchmark results in {settings.results_dir}: run the suite with "
+            "--benchmark-json, or `perf-pipeline run`, first")
+    if newest.status is not RunStatus.SUCCESS:
+        raise InvalidInputError(
+            f"the newest run ({newest.run_id} at {newest.sha or 'unknown commit'}) failed, "
+            f"so there is nothing to compare: {(newest.error or '').strip()[:500]}")
+    return newest
+
+
+def analyze_results_dir(settings: Settings, *, report_path: Path,
+                        update_baseline: bool = False) -> AnalyzeOutcome:
+    """Ingest new files, judge the newest run against the baseline file, write the report.
+
+    No baseline yet: the newest run becomes it, and the report says so (no verdict).
+    ``update_baseline``: after judging, the newest run becomes the pinned baseline.
+    """
+    created = updated = False
+    with HistoryStore.open(settings.db_path) as store:
+        summary = ingest_results_dir(settings.results_dir, store)
+        run = _newest_run(store, settings)
+        baseline = read_baseline(settings.baseline_path)
+        if baseline is None:
+            pinned = pin_baseline(store, settings, run)
+            analysis = analyze_run(run, None, settings)
+            created = True
+            extra = (f"Baseline created from this run at {settings.baseline_path} "
+                     f"({len(pinned.source_run_ids)} run(s)); the next run is judged against it.",)
+        else:
+            analysis = analyze_run(run, baseline, settings)
+            extra = ()
+            if update_baseline:
+                pin_baseline(store, settings, run)
+                updated = True
+                extra = (f"Baseline updated to this run at {settings.baseline_path}.",)
+        data = build_report_data(store, title="Performance report", current=run,
+                                 baseline=baseline, analysis=analysis, extra_notes=extra)
+    files = write_report(data, settings.reports_dir, markdown_path=report_path)
+    return AnalyzeOutcome(run=run, analysis=analysis, ingest=summary, files=files,
+                          baseline_path=settings.baseline_path, baseline_created=created,
+                          baseline_updated=updated)

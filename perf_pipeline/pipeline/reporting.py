@@ -1,0 +1,91 @@
+"""Gather what a report shows from the history, and write it: the reporting step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import (
+    METRICS,
+    Baseline,
+    CommitAnalysis,
+    ReportData,
+    RunStatus,
+    SuiteRun,
+)
+from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
+from perf_pipeline.pipeline.regression import analyze_run
+from perf_pipeline.report import ReportFiles, write_report
+from perf_pipeline.store import HistoryStore
+
+__all__ = ["build_report_data", "commit_report_dir", "write_commit_report",
+           "write_history_report"]
+
+#: Metrics whose history the reports plot and correlate.
+REPORT_METRICS: tuple[str, ...] = tuple(METRICS)
+
+
+def commit_report_dir(settings: Settings, sha: str) -> Path:
+    return settings.reports_dir / "commits" / sha
+
+
+def build_report_data(
+    store: HistoryStore,
+    *,
+    title: str,
+    current: SuiteRun | None,
+    baseline: Baseline | None,
+    analysis: CommitAnalysis | None,
+    report_url: str | None = None,
+    extra_notes: tuple[str, ...] = (),
+) -> ReportData:
+    """Everything a renderer needs, read once from the store."""
+    return ReportData(
+        title=title, generated_at=now_iso(), current=current, baseline=baseline,
+        comparison=analysis.comparison if analysis else None,
+        runs=store.list_runs(suite="benchmarks"),
+        series=store.series(suite="benchmarks", metrics=REPORT_METRICS),
+        environment_differences=analysis.environment_differences if analysis else (),
+        notes=(*(analysis.notes if analysis else ()), *extra_notes), report_url=report_url)
+
+
+def write_commit_report(settings: Settings, sha: str, *,
+                        report_url: str | None = None) -> tuple[CommitAnalysis, ReportFiles]:
+    """Markdown, HTML and PNGs for one commit, judged against its baseline.
+
+    The comparison is recomputed here (it is deterministic and cheap) rather than read
+    from the regression step, so the report is written even when the regression gate
+    blocks everything downstream of it.
+    """
+    with HistoryStore.open(settings.db_path) as store:
+        run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+        if run is None:
+            raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
+        baseline = baseline_for_run(store, settings, run)
+        analysis = analyze_run(run, baseline, settings)
+        data = build_report_data(store, title=f"Performance of {sha[:10]}", current=run,
+                                 baseline=baseline, analysis=analysis, report_url=report_url)
+    out = commit_report_dir(settings, sha)
+    files = write_report(data, out, markdown_path=out / "performance-report.md",
+                         inline_js=False)
+    return analysis, files
+
+
+def write_history_report(settings: Settings, *, markdown_path: Path | None = None,
+                         report_url: str | None = None) -> tuple[ReportData, ReportFiles]:
+    """The whole-history report: ``<results>/reports/performance_report.html`` and PNGs.
+
+    The newest successful run is the "current" one, judged against its baseline; with no
+    runs at all the report still renders and says so.
+    """
+    with HistoryStore.open(settings.db_path) as store:
+        run = store.latest_run(suite="benchmarks")
+        baseline = baseline_for_run(store, settings, run) if run else None
+        analysis = analyze_run(run, baseline, settings) if run else None
+        notes = () if run else ("No successful run in the history yet.",)
+        data = build_report_data(store, title="Performance history", current=run,
+                                 baseline=baseline, analysis=analysis,
+                                 report_url=report_url, extra_notes=notes)
+    files = write_report(data, settings.reports_dir, markdown_path=markdown_path)
+    return data, files

@@ -1,0 +1,134 @@
+"""A commit's regression analysis as a JSON file: what the gate and the reports read.
+
+One file per commit (``<results>/analysis/<sha>.json``), replaced atomically when the
+commit is analysed again. Non-finite numbers (an undefined ratio, an infinite interval)
+are written as the strings ``"nan"``, ``"inf"``, ``"-inf"`` so the file stays strict JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.model import (
+    SCHEMA_VERSION,
+    BenchmarkComparison,
+    CommitAnalysis,
+    Comparison,
+    SuiteComparison,
+    Verdict,
+)
+
+__all__ = ["read_analysis", "write_analysis"]
+
+_FLOATS = ("ratio", "ci_low", "ci_high", "p_value", "threshold", "alpha")
+
+
+def _num(value: float | None) -> float | str | None:
+    if value is None or math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _float(value: Any) -> float:
+    return float(value)  # float("nan") / float("inf") parse the strings we write
+
+
+def _comparison_to_dict(c: Comparison) -> dict[str, Any]:
+    out: dict[str, Any] = {k: _num(getattr(c, k)) for k in _FLOATS}
+    out.update(verdict=str(c.verdict), significant=c.significant, n_baseline=c.n_baseline,
+               n_current=c.n_current, method=c.method, reason=c.reason,
+               samples_needed=c.samples_needed, adjusted_p_value=_num(c.adjusted_p_value))
+    return out
+
+
+def _comparison_from_dict(d: dict[str, Any]) -> Comparison:
+    adj = d.get("adjusted_p_value")
+    return Comparison(
+        verdict=Verdict(d["verdict"]), **{k: _float(d[k]) for k in _FLOATS},
+        significant=bool(d["significant"]), n_baseline=int(d["n_baseline"]),
+        n_current=int(d["n_current"]), method=str(d["method"]), reason=str(d.get("reason", "")),
+        samples_needed=d.get("samples_needed"),
+        adjusted_p_value=None if adj is None else _float(adj))
+
+
+def _to_json(a: CommitAnalysis) -> bytes:
+    comp = a.comparison
+    data = {
+        "schema_version": a.schema_version, "run_id": a.run_id, "sha": a.sha,
+        "created_at": a.created_at, "threshold": a.threshold, "alpha": a.alpha,
+        "baseline_policy": a.baseline_policy, "baseline_run_ids": list(a.baseline_run_ids),
+        "baseline_commits": list(a.baseline_commits),
+        "environment_differences": [list(d) for d in a.environment_differences],
+        "notes": list(a.notes),
+        "comparison": None if comp is None else {
+            "correction": comp.correction, "alpha": comp.alpha, "new": list(comp.new),
+            "missing": list(comp.missing), "failed": list(comp.failed),
+            "results": [{"name": r.name, "metric": r.metric,
+                         "comparison": _comparison_to_dict(r.comparison)}
+                        for r in comp.results],
+        },
+    }
+    return json.dumps(data, indent=1, allow_nan=False).encode("utf-8")
+
+
+def _from_json(raw: bytes, path: Path) -> CommitAnalysis:
+    try:
+        d = json.loads(raw)
+        if d.get("schema_version") != SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"{path}: schema_version {d.get('schema_version')!r} is not supported")
+        comp = d["comparison"]
+        comparison = None if comp is None else SuiteComparison(
+            results=tuple(BenchmarkComparison(r["name"], r["metric"],
+                                              _comparison_from_dict(r["comparison"]))
+                          for r in comp["results"]),
+            correction=comp["correction"], alpha=float(comp["alpha"]),
+            new=tuple(comp["new"]), missing=tuple(comp["missing"]), failed=tuple(comp["failed"]))
+        return CommitAnalysis(
+            run_id=d["run_id"], sha=d["sha"], created_at=d["created_at"],
+            threshold=float(d["threshold"]), alpha=float(d["alpha"]), comparison=comparison,
+            baseline_policy=d["baseline_policy"], baseline_run_ids=tuple(d["baseline_run_ids"]),
+            baseline_commits=tuple(d["baseline_commits"]),
+            environment_differences=tuple(tuple(x) for x in d["environment_differences"]),
+            notes=tuple(d["notes"]))
+    except InvalidInputError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidInputError(f"{path}: not a valid analysis file ({exc!r})") from exc
+
+
+def write_analysis(path: Path, analysis: CommitAnalysis) -> Path:
+    """Write atomically (temp file in the same folder, then ``os.replace``)."""
+    data = _to_json(analysis)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StoreError(f"cannot write analysis {path}: {exc}") from exc
+    return path
+
+
+def read_analysis(path: Path) -> CommitAnalysis | None:
+    """``None`` when the commit has not been analysed; a broken file is an error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read analysis {path}: {exc}") from exc
+    return _from_json(raw, path)
