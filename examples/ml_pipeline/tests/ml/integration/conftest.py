@@ -15,6 +15,7 @@ from core.data import generate_labels, generate_transactions
 from core.feature_store import OfflineStore, OnlineStore
 from core.features import build_feature_table
 from core.model import TrainedModel, train_model
+from threadpoolctl import threadpool_limits
 
 #: Size of the shared data set: large enough that each stage does real work, small
 #: enough that the whole performance suite runs in about 20 s on two cores.
@@ -36,6 +37,18 @@ class Pipeline:
     model: TrainedModel
     online: OnlineStore
     now: pd.Timestamp
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_math() -> Iterator[None]:
+    """Run BLAS/OpenMP on one thread while measuring.
+
+    The matrices here are small: extra BLAS threads cost more to wake than they save,
+    and on a busy two-core machine they made training times jump between 40 and 230 ms
+    from round to round. One thread gives stable timings of the code itself.
+    """
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="session")
