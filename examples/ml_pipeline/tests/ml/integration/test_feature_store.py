@@ -10,7 +10,7 @@ from core.feature_store import OnlineStore
 from core.model import predict_batch, predict_online
 from sklearn.metrics import roc_auc_score
 
-from tests.ml.integration.conftest import N_ENTITIES, Pipeline
+from tests.ml.integration.shared_state import N_ENTITIES, Pipeline
 
 
 def test_offline_join_has_no_future_features(pipeline: Pipeline) -> None:

@@ -19,7 +19,7 @@ from core.features import FrequencyEncoder, OneHotEncoder, TargetEncoder, rollin
 from core.model import predict_batch, predict_online, train_model
 from sklearn.metrics import roc_auc_score
 
-from tests.ml.integration.conftest import N_ENTITIES, N_EVENTS, SEED, Pipeline
+from tests.ml.integration.shared_state import N_ENTITIES, N_EVENTS, SEED, Pipeline
 
 Benchmark = Any  # pytest-benchmark's fixture type is not part of its public API
 

@@ -21,7 +21,7 @@ import pytest
 from core.feature_store import OnlineStore
 from core.model import predict_batch
 
-from tests.ml.integration.conftest import N_ENTITIES, Pipeline
+from tests.ml.integration.shared_state import N_ENTITIES, Pipeline
 
 pytestmark = pytest.mark.stress
 
