@@ -120,8 +120,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from perf_pipeline.pipeline import analyze_results_dir
 
     settings = load_settings(results_dir=args.results_dir, threshold=args.threshold,
-                             alpha=args.significance, baseline_file=args.baseline,
-                             baseline_policy="pinned")
+                             alpha=args.significance, baseline_file=args.baseline)
     outcome = analyze_results_dir(settings, report_path=Path(args.report),
                                   update_baseline=args.update_baseline)
     for path, message in outcome.ingest.errors:

@@ -10,6 +10,8 @@ from perf_pipeline.pipeline.baseline import (
     baseline_for_run,
     now_iso,
     pin_baseline,
+    pinned_baseline,
+    seed_baseline,
     update_baseline,
 )
 from perf_pipeline.pipeline.regression import (
@@ -36,7 +38,9 @@ __all__ = [
     "commit_report_dir",
     "now_iso",
     "pin_baseline",
+    "pinned_baseline",
     "read_commit_analysis",
+    "seed_baseline",
     "update_baseline",
     "write_commit_report",
     "write_history_report",

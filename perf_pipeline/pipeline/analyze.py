@@ -13,11 +13,11 @@ from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import IngestSummary, ingest_results_dir
 from perf_pipeline.model import CommitAnalysis, RunStatus, SuiteRun
-from perf_pipeline.pipeline.baseline import pin_baseline
+from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline, seed_baseline
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.pipeline.reporting import build_report_data
 from perf_pipeline.report import ReportFiles, write_report
-from perf_pipeline.store import HistoryStore, read_baseline
+from perf_pipeline.store import HistoryStore
 
 __all__ = ["AnalyzeOutcome", "analyze_results_dir"]
 
@@ -50,29 +50,31 @@ def _newest_run(store: HistoryStore, settings: Settings) -> SuiteRun:
 
 def analyze_results_dir(settings: Settings, *, report_path: Path,
                         update_baseline: bool = False) -> AnalyzeOutcome:
-    """Ingest new files, judge the newest run against the baseline file, write the report.
+    """Ingest new files, judge the newest run against its baseline, write the report.
 
-    No baseline yet: the newest run becomes it, and the report says so (no verdict).
-    ``update_baseline``: after judging, the newest run becomes the pinned baseline.
+    The baseline is the pinned file if there is one, else the rolling baseline of the
+    runs before the newest. No baseline yet: one is written from the newest run, and the
+    report says so (no verdict). ``update_baseline``: after judging, the newest run
+    becomes the pinned baseline.
     """
     created = updated = False
     with HistoryStore.open(settings.db_path) as store:
         summary = ingest_results_dir(settings.results_dir, store)
         run = _newest_run(store, settings)
-        baseline = read_baseline(settings.baseline_path)
+        baseline = baseline_for_run(store, settings, run)
         if baseline is None:
-            pinned = pin_baseline(store, settings, run)
+            seed_baseline(settings, run)
             analysis = analyze_run(run, None, settings)
             created = True
-            extra = (f"Baseline created from this run at {settings.baseline_path} "
-                     f"({len(pinned.source_run_ids)} run(s)); the next run is judged against it.",)
+            extra = (f"Baseline created from this run at {settings.baseline_path}; "
+                     "the next run is judged against it.",)
         else:
             analysis = analyze_run(run, baseline, settings)
             extra = ()
             if update_baseline:
-                pin_baseline(store, settings, run)
+                pin_baseline(settings, run)
                 updated = True
-                extra = (f"Baseline updated to this run at {settings.baseline_path}.",)
+                extra = (f"Baseline pinned to this run at {settings.baseline_path}.",)
         data = build_report_data(store, title="Performance report", current=run,
                                  baseline=baseline, analysis=analysis, extra_notes=extra)
     files = write_report(data, settings.reports_dir, markdown_path=report_path)

@@ -2,8 +2,9 @@
 
 Rolling (the default): the last ``settings.baseline_runs`` successful runs on the main
 branch before the run being judged, so a commit is never compared with itself or with
-its future. Pinned: the baseline file, frozen when someone chose a run with
-``--update-baseline``; it keeps the runs before the pinned one for the run-to-run spread.
+its future, and the run-to-run spread comes from history. Pinned: one named run, set
+with ``perf-pipeline analyze --update-baseline``; a pinned baseline file wins over the
+rolling policy until it is replaced or deleted (that is what pinning means).
 """
 
 from __future__ import annotations
@@ -16,60 +17,74 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import Baseline, RunStatus, SuiteRun
 from perf_pipeline.store import HistoryStore, read_baseline, write_baseline
 
-__all__ = ["baseline_for_run", "now_iso", "pin_baseline", "update_baseline"]
+__all__ = [
+    "baseline_for_run",
+    "now_iso",
+    "pin_baseline",
+    "pinned_baseline",
+    "seed_baseline",
+    "update_baseline",
+]
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def pinned_baseline(settings: Settings) -> Baseline | None:
+    """The baseline file if someone pinned it; a rolling file is only a snapshot."""
+    baseline = read_baseline(settings.baseline_path)
+    return baseline if baseline is not None and baseline.policy == "pinned" else None
+
+
 def _rolling_runs(store: HistoryStore, settings: Settings, *,
                   before: SuiteRun | None) -> tuple[SuiteRun, ...]:
-    runs = store.recent_runs(suite="benchmarks", branch=settings.main_branch,
-                             n=settings.baseline_runs,
-                             before_run_id=before.run_id if before else None)
-    if not runs and before is None:
-        # Histories with no branch information (plain pytest-benchmark files).
-        runs = store.recent_runs(suite="benchmarks", n=settings.baseline_runs)
+    """Main-branch runs first; histories with no branch (plain files) use all runs."""
+    before_id = before.run_id if before is not None and store.has_run(before.run_id) else None
     sha = before.sha if before else None
-    return tuple(r for r in runs if sha is None or r.sha != sha)
+    for branch in (settings.main_branch, None):
+        runs = tuple(r for r in store.recent_runs(
+            suite="benchmarks", branch=branch, n=settings.baseline_runs,
+            before_run_id=before_id) if sha is None or r.sha != sha)
+        if runs:
+            return runs
+    return ()
 
 
 def baseline_for_run(store: HistoryStore, settings: Settings, run: SuiteRun) -> Baseline | None:
     """The baseline ``run`` is judged against, or ``None`` when there is none yet."""
-    if settings.baseline_policy == "pinned":
-        return read_baseline(settings.baseline_path)
+    pinned = pinned_baseline(settings)
+    if pinned is not None or settings.baseline_policy == "pinned":
+        return pinned
     runs = _rolling_runs(store, settings, before=run)
-    if not runs:
-        runs = tuple(r for r in store.recent_runs(suite="benchmarks", n=settings.baseline_runs,
-                                                  before_run_id=run.run_id)
-                     if r.sha is None or r.sha != run.sha)
-    if not runs:
-        return None
-    return build_baseline(runs, policy="rolling", created_at=now_iso())
+    return build_baseline(runs, policy="rolling", created_at=now_iso()) if runs else None
 
 
 def update_baseline(store: HistoryStore, settings: Settings) -> Baseline | None:
-    """Rebuild the baseline file by the configured policy; ``None`` if no run exists yet.
+    """Bring the baseline file up to date; ``None`` if there is no successful run yet.
 
-    A pinned baseline that already exists is left alone: only ``pin_baseline`` moves it.
+    A pinned file is left alone (only ``pin_baseline`` moves it). Under the pinned policy
+    with no file yet, the newest run is pinned. Otherwise the file is the rolling
+    baseline of the newest runs, rewritten only when its source runs changed.
     """
+    pinned = pinned_baseline(settings)
+    if pinned is not None:
+        return pinned
+    latest = store.latest_run(suite="benchmarks")
     if settings.baseline_policy == "pinned":
-        current = read_baseline(settings.baseline_path)
-        if current is not None:
-            return current
-        latest = store.latest_run(suite="benchmarks")
-        return pin_baseline(store, settings, latest) if latest else None
+        return pin_baseline(settings, latest) if latest else None
     runs = _rolling_runs(store, settings, before=None)
     if not runs:
         return None
     baseline = build_baseline(runs, policy="rolling", created_at=now_iso())
-    write_baseline(settings.baseline_path, baseline)
+    current = read_baseline(settings.baseline_path)
+    if current is None or current.source_run_ids != baseline.source_run_ids:
+        write_baseline(settings.baseline_path, baseline)
     return baseline
 
 
-def pin_baseline(store: HistoryStore, settings: Settings, run: SuiteRun) -> Baseline:
-    """Make ``run`` the pinned baseline (with the runs before it for the spread).
+def pin_baseline(settings: Settings, run: SuiteRun) -> Baseline:
+    """Make ``run`` the pinned baseline (the previous file is kept in its history folder).
 
     Refuses a failed or empty run: a baseline must never be made of partial results.
     """
@@ -77,11 +92,15 @@ def pin_baseline(store: HistoryStore, settings: Settings, run: SuiteRun) -> Base
         raise InvalidInputError(
             f"run {run.run_id} ({run.status}, {len(run.benchmarks)} benchmarks) "
             "cannot become the baseline: only complete successful runs can")
-    earlier: tuple[SuiteRun, ...] = ()
-    if settings.baseline_runs > 1 and store.has_run(run.run_id):
-        earlier = tuple(r for r in store.recent_runs(
-            suite=run.suite, n=settings.baseline_runs - 1, before_run_id=run.run_id)
-            if r.sha is None or r.sha != run.sha)
-    baseline = build_baseline((*earlier, run), policy="pinned", created_at=now_iso())
+    baseline = build_baseline((run,), policy="pinned", created_at=now_iso())
+    write_baseline(settings.baseline_path, baseline)
+    return baseline
+
+
+def seed_baseline(settings: Settings, run: SuiteRun) -> Baseline:
+    """The first baseline, from the only run there is, under the configured policy."""
+    if settings.baseline_policy == "pinned":
+        return pin_baseline(settings, run)
+    baseline = build_baseline((run,), policy="rolling", created_at=now_iso())
     write_baseline(settings.baseline_path, baseline)
     return baseline
