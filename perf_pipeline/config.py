@@ -37,6 +37,10 @@ _ENV_VARS: Mapping[str, str] = {
     "stress_multiplier": "STRESS_MULTIPLIER",
     "baseline_policy": "PERF_PIPELINE_BASELINE_POLICY",
     "baseline_runs": "PERF_PIPELINE_BASELINE_RUNS",
+    "watch_branches": "PERF_PIPELINE_WATCH_BRANCHES",
+    "max_runs_per_tick": "PERF_PIPELINE_MAX_RUNS_PER_TICK",
+    "nightly_cron": "PERF_PIPELINE_NIGHTLY_CRON",
+    "nightly_timezone": "PERF_PIPELINE_NIGHTLY_TIMEZONE",
 }
 
 
@@ -65,6 +69,12 @@ class Settings:
     baseline_runs: int = 10
     pytest_args: tuple[str, ...] = ()
     baseline_file: Path | None = None  # default: <results_dir>/baseline/performance_baseline.json
+    # Automation (defs/automation.py): branches the commit sensor watches (empty: the
+    # main branch), runs it requests per tick at most, and the nightly cron (UTC).
+    watch_branches: tuple[str, ...] = ()
+    max_runs_per_tick: int = 5
+    nightly_cron: str = "0 2 * * *"
+    nightly_timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         if self.runner not in ("current", "uv"):
@@ -80,6 +90,9 @@ class Settings:
                 f"baseline_policy must be 'rolling' or 'pinned', not {self.baseline_policy!r}")
         if self.baseline_runs < 1:
             raise InvalidInputError(f"baseline_runs must be >= 1, not {self.baseline_runs!r}")
+        if self.max_runs_per_tick < 1:
+            raise InvalidInputError(
+                f"max_runs_per_tick must be >= 1, not {self.max_runs_per_tick!r}")
         if not self.stress_multiplier > 0:
             raise InvalidInputError(
                 f"stress_multiplier must be > 0, not {self.stress_multiplier!r}")
