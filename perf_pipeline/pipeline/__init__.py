@@ -14,6 +14,7 @@ from perf_pipeline.pipeline.baseline import (
     seed_baseline,
     update_baseline,
 )
+from perf_pipeline.pipeline.comment import post_report_comment, resolve_pr_number
 from perf_pipeline.pipeline.regression import (
     analysis_path,
     analyze_commit,
@@ -39,7 +40,9 @@ __all__ = [
     "now_iso",
     "pin_baseline",
     "pinned_baseline",
+    "post_report_comment",
     "read_commit_analysis",
+    "resolve_pr_number",
     "seed_baseline",
     "update_baseline",
     "write_commit_report",

@@ -3,6 +3,12 @@
 Renderers are pure functions of ``ReportData``; ``write_report`` does all the file I/O.
 """
 
+from perf_pipeline.report.github import (
+    DEFAULT_API_URL,
+    CommentResult,
+    GitHubClient,
+    prepare_comment_body,
+)
 from perf_pipeline.report.html import render_html
 from perf_pipeline.report.markdown import (
     GITHUB_COMMENT_LIMIT,
@@ -20,12 +26,16 @@ from perf_pipeline.report.summary import ReportSummary, summarize
 from perf_pipeline.report.writer import HTML_NAME, ReportFiles, write_report
 
 __all__ = [
+    "DEFAULT_API_URL",
     "GITHUB_COMMENT_LIMIT",
     "HTML_NAME",
     "MARKER",
+    "CommentResult",
+    "GitHubClient",
     "ReportFiles",
     "ReportSummary",
     "escape_markdown",
+    "prepare_comment_body",
     "render_correlation_png",
     "render_distribution_png",
     "render_html",
