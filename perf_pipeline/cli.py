@@ -41,7 +41,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result = run_demo(Path(args.dir), on_progress=lambda msg: (
             status.update(f"[bold]demo[/] {msg}"), _err.print(f"• {msg}")))
     table = Table(title="Median time per round (ms) by commit, oldest first")
-    table.add_column("benchmark")
+    table.add_column("benchmark", no_wrap=True)
     by_sha = {run.sha: run for run in result.runs}
     for sha in result.shas:
         table.add_column(sha[:8], justify="right")
@@ -56,15 +56,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
             cells.append(f"{bench.median_s * 1e3:.2f}" if bench else "–")
         first, last = medians[0], medians[-1]
         ratio = f"{last / first:.2f}x" if first and last else "–"
-        table.add_row(_short(name), *cells, ratio)
+        table.add_row(name.rsplit("::", 1)[-1], *cells, ratio)
     _out.print(table)
-    for sha, msg, outcome in zip(result.shas, result.messages, result.outcomes, strict=True):
-        mark = "[green]ok[/]" if outcome.success else f"[red]failed[/] {outcome.error}"
-        _out.print(f"  {sha[:8]} {msg}: {mark}")
+    _out.print("\nVerdict per commit (against the rolling baseline of the commits before it):")
+    for sha, msg, outcome, analysis in zip(result.shas, result.messages, result.outcomes,
+                                           result.analyses, strict=True):
+        if analysis is None or analysis.comparison is None:
+            verdict = "no baseline yet" if outcome.success else f"[red]failed[/] {outcome.error}"
+        elif analysis.comparison.regressions:
+            verdict = "[red]REGRESSION[/] " + ", ".join(
+                f"{_short(r.name)} x{r.comparison.ratio:.2f}"
+                for r in analysis.comparison.regressions)
+        else:
+            verdict = "[green]no significant regression[/]"
+        _out.print(f"  {sha[:8]} {msg}: {verdict}")
     s = result.settings
+    last = result.report_dir(result.shas[-1])
     _out.print(f"\ntarget repo:   {s.repo_path}\nhistory db:    {s.db_path}\n"
-               f"raw results:   {s.raw_dir}\ndagster home:  {result.root / 'dagster_home'}")
-    return EXIT_OK if all(o.success for o in result.outcomes) else EXIT_BAD_INPUT
+               f"raw results:   {s.raw_dir}\nbaseline:      {s.baseline_path}\n"
+               f"dagster home:  {result.root / 'dagster_home'}\n"
+               f"report (md):   {last / 'performance-report.md'}\n"
+               f"report (html): {last / 'performance_report.html'}")
+    # The slow commit is expected to fail its gate; the demo itself succeeded if every
+    # commit was measured and reported.
+    measured = all(a is not None for a in result.analyses)
+    return EXIT_OK if measured else EXIT_BAD_INPUT
 
 
 def cmd_register_commit(args: argparse.Namespace) -> int:
@@ -184,6 +200,29 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_comment(args: argparse.Namespace) -> int:
+    import os
+
+    from perf_pipeline.pipeline import post_report_comment, resolve_pr_number
+    from perf_pipeline.report import DEFAULT_API_URL
+
+    # The token comes from the environment only: a flag would show in process lists.
+    token = os.environ.get("GITHUB_TOKEN", "").strip()
+    if not token:
+        raise InvalidInputError("GITHUB_TOKEN is not set: the comment command reads the "
+                                "token from the environment (never from a flag)")
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if not repo:
+        raise InvalidInputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    pr_number = args.pr if args.pr is not None else resolve_pr_number(
+        event_path=os.environ.get("GITHUB_EVENT_PATH"), ref=os.environ.get("GITHUB_REF"))
+    api_url = args.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+    result = post_report_comment(Path(args.report), repo=repo, pr_number=pr_number,
+                                 token=token, api_url=api_url)
+    _out.print(f"{result.action} comment {result.html_url}", markup=False)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perf-pipeline",
@@ -236,6 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add result files in the results dir to the history")
     p.add_argument("--results-dir", help="results directory (default: test-results)")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "comment", help="post or update the report as a pull-request comment",
+        description="Reads the token from GITHUB_TOKEN. Updates our earlier comment on the "
+                    "PR (found by a hidden marker) instead of adding another.")
+    p.add_argument("--report", default="performance-report.md",
+                   help="Markdown report to post (default: ./performance-report.md)")
+    p.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--pr", type=int, help="PR number (default: from $GITHUB_EVENT_PATH "
+                   "or $GITHUB_REF refs/pull/N/merge)")
+    p.add_argument("--api-url", help="REST API URL, e.g. https://ghe.example.com/api/v3 "
+                   "(default: $GITHUB_API_URL or https://api.github.com)")
+    p.set_defaults(func=cmd_comment)
     return parser
 
 

@@ -21,7 +21,8 @@ from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResourc
 from perf_pipeline.demo_edits import NEUTRAL_EDIT, SLOWDOWN_EDIT
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import HistoryStep, build_history
-from perf_pipeline.model import RunInfo, SuiteRun
+from perf_pipeline.model import CommitAnalysis, RunInfo, SuiteRun
+from perf_pipeline.pipeline import commit_report_dir, read_commit_analysis
 from perf_pipeline.store import HistoryStore
 
 __all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "run_demo"]
@@ -29,6 +30,7 @@ __all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "run_demo"]
 #: What the demo materializes per commit (grows with the asset graph).
 DEMO_SELECTION: tuple[str, ...] = (
     "benchmark_results", "performance_baseline", "regression_analysis", "performance_report",
+    "performance_history",
 )
 
 _MARKER = ".perf-pipeline-demo"
@@ -44,6 +46,10 @@ class DemoResult:
     messages: tuple[str, ...]
     outcomes: tuple[CommitMaterialization, ...]
     runs: tuple[SuiteRun, ...]
+    analyses: tuple[CommitAnalysis | None, ...]
+
+    def report_dir(self, sha: str) -> Path:
+        return commit_report_dir(self.settings, sha)
 
 
 def _readme_note(text: str) -> Callable[[Path], None]:
@@ -105,10 +111,12 @@ def run_demo(
     for i, (sha, step) in enumerate(zip(shas, steps, strict=True), start=1):
         on_progress(f"[{i}/{len(shas)}] {sha[:10]} {step.message}")
         outcomes.append(materialize_commit(
-            instance=instance, sha=sha, selection=selection, target=target, history=history))
+            instance=instance, sha=sha, selection=selection, target=target, history=history,
+            log_level="CRITICAL"))
     with HistoryStore.open(settings.db_path) as store:
         infos: tuple[RunInfo, ...] = store.list_runs(suite="benchmarks")
         runs = tuple(store.get_run(info.run_id) for info in infos)
     return DemoResult(root=root, settings=settings, shas=shas,
                       messages=tuple(s.message for s in steps), outcomes=tuple(outcomes),
-                      runs=runs)
+                      runs=runs, analyses=tuple(read_commit_analysis(settings, sha)
+                                                for sha in shas))

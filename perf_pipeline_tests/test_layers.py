@@ -1,6 +1,7 @@
 """The import rules of style.md, enforced by parsing every module's imports.
 
-cli.py, demo.py, defs/ → report/, analysis/, measure/ → store/ → model, errors, config.
+cli.py, demo.py, defs/ → pipeline/ → report/, analysis/, measure/ → store/ → model, errors,
+config.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ ALLOWED = {
     "measure": BASE | {"store", "measure"},
     "analysis": {"model", "errors", "analysis"},
     "report": BASE | {"report"},
-    "defs": BASE | {"store", "measure", "analysis", "report", "defs"},
+    "pipeline": BASE | {"store", "measure", "analysis", "report", "pipeline"},
+    "defs": BASE | {"store", "measure", "analysis", "report", "pipeline", "defs", "definitions"},
     "demo_edits": BASE,
 }
 # Third-party imports that only certain parts may use.
-ONLY_IN = {"dagster": {"defs"}, "sqlite_utils": {"store"}, "sqlite3": {"store"},
+ONLY_IN = {"dagster": {"defs", "definitions"}, "sqlite_utils": {"store"}, "sqlite3": {"store"},
            "subprocess": {"measure"}}
 ANALYSIS_THIRD_PARTY = {"numpy", "scipy"}
 

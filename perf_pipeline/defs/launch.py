@@ -69,6 +69,7 @@ def materialize_commit(
     selection: Sequence[str],
     target: TargetRepoResource,
     history: HistoryStoreResource,
+    log_level: str = "INFO",
 ) -> CommitMaterialization:
     """Materialize the selected assets for one commit partition, in this process.
 
@@ -85,6 +86,7 @@ def materialize_commit(
         partition_key=sha,
         selection=list(selection),
         raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     failed = tuple(
         f"{ev.asset_key.to_user_string()}:{ev.check_name}"
