@@ -1,0 +1,401 @@
+"""The commit sensor, the nightly schedule and automation conditions, on real git repos.
+
+Sensor ticks are full evaluations (``evaluate_tick``), as the daemon runs them, against
+real temporary repositories: first tick, several commits at once, a force-push, a deleted
+branch, a missing or non-git repo, and a 10,000-commit history built with fast-import.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from perf_pipeline.config import load_settings
+from perf_pipeline.defs.automation import (
+    COMMIT_ASSETS,
+    FORCE_PUSH_MAX_BACKLOG,
+    NIGHTLY_ASSETS,
+    build_nightly_schedule,
+)
+from perf_pipeline.defs.launch import load_project_definitions
+from perf_pipeline.defs.partitions import MEASURING_POOL
+from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline_tests.measure.conftest import commit_files, git
+
+logger = logging.getLogger(__name__)
+
+SENSOR = "new_commits_sensor"
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return load_project_definitions()
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_REPO", "PERF_PIPELINE_MAIN_BRANCH",
+                "PERF_PIPELINE_WATCH_BRANCHES", "PERF_PIPELINE_MAX_RUNS_PER_TICK"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def new_repo(path: Path) -> tuple[Path, str]:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    return path, commit_files(path, {"a.txt": "0\n"}, "initial")
+
+
+def target_for(tmp_path: Path, repo: Path, *, max_per_tick: int = 5,
+               branches: tuple[str, ...] = ()) -> TargetRepoResource:
+    config = tmp_path / f"perf_pipeline_{max_per_tick}_{len(branches)}.toml"
+    config.write_text(
+        "[perf_pipeline]\n"
+        f"repo_path = {json.dumps(str(repo))}\n"
+        f"results_dir = {json.dumps(str(tmp_path / 'results'))}\n"
+        f"max_runs_per_tick = {max_per_tick}\n"
+        f"watch_branches = {json.dumps(list(branches))}\n")
+    return TargetRepoResource(config_file=str(config))
+
+
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, target: TargetRepoResource,
+         cursor: str | None):
+    ctx = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(),
+                                  cursor=cursor, resources={"target": target},
+                                  definitions=defs, sensor_name=SENSOR)
+    return defs.resolve_sensor_def(SENSOR).evaluate_tick(ctx)
+
+
+def keys(data) -> list[str | None]:
+    return [r.partition_key for r in data.run_requests]
+
+
+def added(data) -> list[str]:
+    return [k for req in data.dynamic_partitions_requests or [] for k in req.partition_keys]
+
+
+def more_commits(repo: Path, n: int, tag: str = "c") -> list[str]:
+    return [commit_files(repo, {"a.txt": f"{tag}{i}\n"}, f"{tag} {i}") for i in range(n)]
+
+
+# --- definitions --------------------------------------------------------------------------
+
+
+def test_automation_definitions(defs: dg.Definitions) -> None:
+    sensor = defs.resolve_sensor_def(SENSOR)
+    assert sensor.default_status is dg.DefaultSensorStatus.RUNNING
+    auto = defs.resolve_sensor_def("perf_automation")
+    assert isinstance(auto, dg.AutomationConditionSensorDefinition)
+    assert auto.default_status is dg.DefaultSensorStatus.RUNNING
+    schedule = defs.resolve_schedule_def("nightly_schedule")
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.default_status is dg.DefaultScheduleStatus.RUNNING
+    for name in ("benchmark_results", "stress_results"):
+        assets_def = defs.resolve_assets_def(name)
+        assert assets_def.op.pool == MEASURING_POOL
+    for name in ("performance_baseline", "regression_analysis", "performance_report",
+                 "performance_history"):
+        assert defs.resolve_assets_def(name).op.pool is None
+
+
+def test_nightly_cron_is_configurable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERF_PIPELINE_NIGHTLY_CRON", "30 3 * * 1-5")
+    settings = load_settings()
+    schedule = build_nightly_schedule(cron=settings.nightly_cron,
+                                      timezone_name=settings.nightly_timezone)
+    assert schedule.cron_schedule == "30 3 * * 1-5"
+
+
+# --- the commit sensor --------------------------------------------------------------------
+
+
+def test_first_tick_requests_the_tip_only(defs, instance, tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    *_, tip = more_commits(repo, 4)
+    data = tick(defs, instance, target_for(tmp_path, repo), None)
+    assert keys(data) == [tip] and added(data) == [tip]
+    req = data.run_requests[0]
+    assert req.run_key == f"{tip}:benchmarks"
+    assert [k.to_user_string() for k in req.asset_selection] == list(COMMIT_ASSETS)
+    assert req.tags["perf_pipeline/branch"] == "main"
+    assert json.loads(data.cursor) == {"main": tip}
+
+    again = tick(defs, instance, target_for(tmp_path, repo), data.cursor)
+    assert not again.run_requests
+    assert "no new commits" in again.skip_message
+    assert again.cursor == data.cursor
+
+
+def test_three_new_commits_two_per_tick_oldest_first(defs, instance, tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    target = target_for(tmp_path, repo, max_per_tick=2)
+    cursor = tick(defs, instance, target, None).cursor
+    c1, c2, c3 = more_commits(repo, 3)
+
+    one = tick(defs, instance, target, cursor)
+    assert keys(one) == [c1, c2] and added(one) == [c1, c2]
+    assert json.loads(one.cursor) == {"main": c2}  # advanced only over what was requested
+    two = tick(defs, instance, target, one.cursor)
+    assert keys(two) == [c3]
+    assert json.loads(two.cursor) == {"main": c3}
+    three = tick(defs, instance, target, two.cursor)
+    assert not three.run_requests and three.skip_message
+
+
+def test_force_push_skips_then_resumes_from_the_merge_base(defs, instance,
+                                                            tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    base, _, old_tip = more_commits(repo, 3)
+    target = target_for(tmp_path, repo)
+    cursor = json.dumps({"main": old_tip})
+    git(repo, "reset", "-q", "--hard", base)
+    new1, new2 = more_commits(repo, 2, tag="rewritten")
+
+    skipped = tick(defs, instance, target, cursor)
+    assert not skipped.run_requests
+    assert "force-pushed" in skipped.skip_message
+    assert old_tip[:10] in skipped.skip_message and base[:10] in skipped.skip_message
+    assert json.loads(skipped.cursor) == {"main": base}
+
+    resumed = tick(defs, instance, target, skipped.cursor)
+    assert keys(resumed) == [new1, new2]  # the rewritten commits only, not the history
+
+
+def test_force_push_with_the_old_commit_gone_resumes_from_the_new_tip(
+        defs, instance, tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    base, old_tip = more_commits(repo, 2)
+    git(repo, "reset", "-q", "--hard", base)
+    *_, new_tip = more_commits(repo, 3, tag="rewritten")
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    git(repo, "gc", "-q", "--prune=now")  # the old tip no longer exists at all
+
+    target = target_for(tmp_path, repo)
+    skipped = tick(defs, instance, target, json.dumps({"main": old_tip}))
+    assert not skipped.run_requests and "force-pushed" in skipped.skip_message
+    assert "new tip" in skipped.skip_message
+    resumed = tick(defs, instance, target, skipped.cursor)
+    assert keys(resumed) == [new_tip]
+
+
+def test_force_push_to_unrelated_history_resumes_from_the_new_tip(defs, instance,
+                                                                   tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    *_, old_tip = more_commits(repo, 2)
+    target = target_for(tmp_path, repo)
+    git(repo, "checkout", "-q", "--orphan", "fresh")
+    *_, new_tip = more_commits(repo, FORCE_PUSH_MAX_BACKLOG + 1, tag="orphan")
+    git(repo, "branch", "-q", "-M", "fresh", "main")
+
+    skipped = tick(defs, instance, target, json.dumps({"main": old_tip}))
+    assert not skipped.run_requests and "new tip" in skipped.skip_message
+    assert json.loads(skipped.cursor) == {}
+    resumed = tick(defs, instance, target, skipped.cursor)
+    assert keys(resumed) == [new_tip]
+
+
+def test_deleted_branch_skips_and_recovers(defs, instance, tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    target = target_for(tmp_path, repo, branches=("main", "feature"))
+    git(repo, "branch", "feature")
+    cursor = tick(defs, instance, target, None).cursor
+    feature_tip = json.loads(cursor)["feature"]
+    git(repo, "branch", "-q", "-D", "feature")
+    git(repo, "tag", "feature")  # a tag of the same name is not the branch
+
+    gone = tick(defs, instance, target, cursor)
+    assert not gone.run_requests
+    assert "branch 'feature' does not exist" in gone.skip_message
+    assert json.loads(gone.cursor)["feature"] == feature_tip  # kept until fixed
+
+    git(repo, "tag", "-d", "feature")
+    git(repo, "branch", "feature", feature_tip)
+    git(repo, "checkout", "-q", "feature")
+    (new,) = more_commits(repo, 1, tag="feature")
+    back = tick(defs, instance, target, gone.cursor)
+    assert keys(back) == [new]
+
+
+def test_missing_then_restored_repo(defs, instance, tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    target = target_for(tmp_path, repo)
+    cursor = tick(defs, instance, target, None).cursor
+    (new,) = more_commits(repo, 1)
+    moved = repo.rename(tmp_path / "elsewhere")
+
+    missing = tick(defs, instance, target, cursor)
+    assert not missing.run_requests
+    assert "does not exist" in missing.skip_message and str(repo) in missing.skip_message
+    assert missing.cursor == cursor
+
+    repo.mkdir()
+    not_git = tick(defs, instance, target, cursor)
+    assert "not a git repository" in not_git.skip_message
+
+    repo.rmdir()
+    moved.rename(repo)
+    back = tick(defs, instance, target, missing.cursor)
+    assert keys(back) == [new]
+
+
+def test_broken_settings_skip_with_the_reason(defs, instance, tmp_path: Path) -> None:
+    target = TargetRepoResource(config_file=str(tmp_path / "missing.toml"))
+    data = tick(defs, instance, target, None)
+    assert not data.run_requests and "missing.toml" in data.skip_message
+
+
+def test_unreadable_cursor_counts_as_first_tick(defs, instance, tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    *_, tip = more_commits(repo, 3)
+    data = tick(defs, instance, target_for(tmp_path, repo), "{not json")
+    assert keys(data) == [tip]
+
+
+def test_shared_commit_on_two_branches_is_requested_once(defs, instance,
+                                                         tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    target = target_for(tmp_path, repo, branches=("main", "release"))
+    git(repo, "branch", "release")
+    cursor = tick(defs, instance, target, None).cursor
+    c1, c2 = more_commits(repo, 2)
+    git(repo, "branch", "-q", "-f", "release", "main")
+    data = tick(defs, instance, target, cursor)
+    assert keys(data) == [c1, c2]
+    assert json.loads(data.cursor) == {"main": c2, "release": c2}
+
+
+# --- a large history ----------------------------------------------------------------------
+
+
+def fast_import_linear(repo: Path, n: int) -> None:
+    """A linear ``main`` of ``n`` commits, each changing one file, in about a second."""
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "main")
+    chunks = []
+    for i in range(1, n + 1):
+        msg = f"commit {i}"
+        body = f"{i}\n"
+        chunks.append(
+            f"commit refs/heads/main\nmark :{i}\n"
+            f"committer T <t@example.com> {1_700_000_000 + i} +0000\n"
+            f"data {len(msg)}\n{msg}\n"
+            + (f"from :{i - 1}\n" if i > 1 else "")
+            + f"M 644 inline counter.txt\ndata {len(body)}\n{body}\n")
+    subprocess.run(["git", "-C", str(repo), "fast-import", "--quiet"],
+                   input="".join(chunks).encode(), check=True, timeout=120)
+    git(repo, "reset", "-q", "--hard", "main")
+
+
+@pytest.mark.slow
+def test_tick_on_10000_commits_is_cheap(defs, instance, tmp_path: Path,
+                                        record_property) -> None:
+    repo = tmp_path / "big"
+    fast_import_linear(repo, 10_000)
+    assert git(repo, "rev-list", "--count", "main") == "10000"
+    target = target_for(tmp_path, repo, max_per_tick=5)
+    tip = git(repo, "rev-parse", "main")
+    old = git(repo, "rev-parse", "main~7")
+    timings: dict[str, float] = {}
+
+    def timed(label: str, cursor: str | None):
+        start = time.perf_counter()
+        data = tick(defs, instance, target, cursor)
+        timings[label] = time.perf_counter() - start
+        return data
+
+    assert keys(timed("first tick", None)) == [tip]
+    data = timed("7 new commits", json.dumps({"main": old}))
+    assert len(data.run_requests) == 5  # capped; the 2 others come next tick
+    data = timed("cursor at the root", json.dumps({"main": git(repo, "rev-list",
+                                                                 "--max-parents=0", "main")}))
+    assert len(data.run_requests) == 5
+    git(repo, "reset", "-q", "--hard", "main~100")
+    more_commits(repo, 1, tag="rewrite")
+    data = timed("force-push", json.dumps({"main": tip}))
+    assert "force-pushed" in data.skip_message
+    for label, seconds in timings.items():
+        record_property(f"tick_s[{label}]", round(seconds, 3))
+        logger.warning("10,000-commit repo, %s: %.3f s", label, seconds)
+
+
+# --- the nightly schedule -----------------------------------------------------------------
+
+
+def schedule_tick(defs, instance, target, when: datetime):
+    ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                    resources={"target": target},
+                                    repository_def=defs.get_repository_def())
+    return defs.resolve_schedule_def("nightly_schedule").evaluate_tick(ctx)
+
+
+def test_nightly_registers_the_head_and_requests_benchmarks_and_stress(
+        defs, instance, tmp_path: Path) -> None:
+    repo, _ = new_repo(tmp_path / "repo")
+    *_, head = more_commits(repo, 2)
+    git(repo, "checkout", "-q", "-b", "other")
+    more_commits(repo, 1, tag="other")  # HEAD moves; the schedule still takes main
+    when = datetime(2025, 3, 4, 2, 0, tzinfo=timezone.utc)
+    data = schedule_tick(defs, instance, target_for(tmp_path, repo), when)
+    (req,) = data.run_requests
+    assert req.partition_key == head
+    assert req.run_key == f"nightly:2025-03-04:{head}"
+    assert [k.to_user_string() for k in req.asset_selection] == list(NIGHTLY_ASSETS)
+    assert "stress_results" in NIGHTLY_ASSETS
+    assert instance.get_dynamic_partitions("commits") == [head]
+
+
+def test_nightly_skips_a_broken_repo(defs, instance, tmp_path: Path) -> None:
+    when = datetime(2025, 3, 4, 2, 0, tzinfo=timezone.utc)
+    data = schedule_tick(defs, instance, target_for(tmp_path, tmp_path / "nowhere"), when)
+    assert not data.run_requests
+    assert "does not exist" in data.skip_message
+    assert instance.get_dynamic_partitions("commits") == []
+
+
+# --- automation conditions ----------------------------------------------------------------
+
+
+def requested(result) -> dict[str, set[str | None]]:
+    return {key.to_user_string(): set(parts) for key, parts in
+            result._requested_partitions_by_asset_key.items()}
+
+
+def test_automation_recomputes_downstream_once(defs, instance) -> None:
+    sha = "a" * 40
+    instance.add_dynamic_partitions("commits", [sha])
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.total_requested == 0  # nothing measured yet: nothing to recompute
+
+    # A sensor run materializes the whole chain of one commit: only the history follows.
+    for name in COMMIT_ASSETS:
+        instance.report_runless_asset_event(dg.AssetMaterialization(
+            name, partition=None if name == "performance_baseline" else sha))
+    after_run = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                  cursor=first.cursor)
+    assert requested(after_run) == {"performance_history": {None}}
+    instance.report_runless_asset_event(dg.AssetMaterialization("performance_history"))
+    quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                              cursor=after_run.cursor)
+    assert quiet.total_requested == 0
+
+    # Re-measuring the commit alone recomputes everything downstream of it, for it only.
+    instance.report_runless_asset_event(dg.AssetMaterialization("benchmark_results",
+                                                                partition=sha))
+    again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
+    assert requested(again) == {"performance_baseline": {None}, "regression_analysis": {sha},
+                                "performance_report": {sha}, "performance_history": {None}}
+
