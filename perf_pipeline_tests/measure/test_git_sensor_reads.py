@@ -1,0 +1,73 @@
+"""The cheap git reads the commit sensor uses: branch_tip, merge_base, commits_since."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.git import branch_tip, commits_since, is_ancestor, merge_base
+from perf_pipeline_tests.measure.conftest import commit_files, git
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    commit_files(path, {"a.txt": "0\n"}, "initial")
+    return path
+
+
+def test_branch_tip_reads_local_branches_only(repo: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD")
+    assert branch_tip(repo, "main") == head
+    git(repo, "tag", "v1")
+    with pytest.raises(InvalidInputError, match=r"branch 'v1' does not exist in repository"):
+        branch_tip(repo, "v1")  # a tag is not a branch
+    with pytest.raises(InvalidInputError, match="branch 'gone' does not exist"):
+        branch_tip(repo, "gone")
+
+
+def test_branch_tip_names_a_missing_or_non_git_repo(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        branch_tip(tmp_path / "missing", "main")
+    with pytest.raises(InvalidInputError, match="not a git repository"):
+        branch_tip(tmp_path, "main")
+    with pytest.raises(InvalidInputError, match="must not start with '-'"):
+        branch_tip(tmp_path, "--all")
+
+
+def test_commits_since_follows_the_first_parent_oldest_first(repo: Path) -> None:
+    start = git(repo, "rev-parse", "HEAD")
+    c1 = commit_files(repo, {"a.txt": "1\n"}, "one")
+    git(repo, "checkout", "-q", "-b", "feature")
+    f1 = commit_files(repo, {"b.txt": "1\n"}, "feature one")
+    commit_files(repo, {"b.txt": "2\n"}, "feature two")
+    git(repo, "checkout", "-q", "main")
+    c2 = commit_files(repo, {"a.txt": "2\n"}, "two")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff",
+        "-m", "merge feature", "feature")
+    merge = git(repo, "rev-parse", "HEAD")
+    assert commits_since(repo, start, merge) == (c1, c2, merge)  # not the feature commits
+    assert commits_since(repo, merge, merge) == ()
+    assert merge_base(repo, f1, c2) == c1
+    assert is_ancestor(repo, c1, merge) and not is_ancestor(repo, merge, c1)
+
+
+def test_merge_base_of_unrelated_or_missing_commits_is_none(repo: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "--orphan", "other")
+    other = commit_files(repo, {"z.txt": "z\n"}, "unrelated")
+    assert merge_base(repo, head, other) is None
+    assert merge_base(repo, "f" * 40, head) is None
+    assert not is_ancestor(repo, "f" * 40, head)
+
+
+def test_reads_reject_non_sha_arguments(repo: Path) -> None:
+    head = git(repo, "rev-parse", "HEAD")
+    with pytest.raises(InvalidInputError, match="full commit SHA"):
+        commits_since(repo, "main", head)
+    with pytest.raises(InvalidInputError, match="full commit SHA"):
+        merge_base(repo, head, "--all")
