@@ -1,0 +1,34 @@
+"""The README's main job, `perf-pipeline demo`, on the real example target."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.cli import main
+from perf_pipeline.demo import run_demo
+from perf_pipeline.demo_edits import slowed_benchmark
+from perf_pipeline.errors import InvalidInputError
+
+
+@pytest.mark.slow
+def test_demo_measures_every_commit_and_flags_the_slowdown(tmp_path: Path, capsys) -> None:
+    root = tmp_path / "perf-demo"
+    assert main(["demo", "--dir", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "Verdict per commit" in out and "report (html):" in out
+    html = Path(out.split("report (html):")[1].split()[0])
+    assert html.is_file() and html.stat().st_size > 10_000
+    markdown = (html.parent / "performance-report.md").read_text()
+    assert slowed_benchmark().replace("_", "\\_") in markdown
+    first_line = markdown.splitlines()[1]
+    assert "regression" in first_line.lower()
+    assert len(list((root / "test-results" / "raw").iterdir())) == 5  # one per commit
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(InvalidInputError, match="not made by the demo"):
+        run_demo(tmp_path)
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
