@@ -20,7 +20,7 @@ import dagster as dg
 
 from perf_pipeline.config import Settings, load_settings
 from perf_pipeline.defs.launch import register_commits
-from perf_pipeline.defs.partitions import commits_partitions
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import TargetRepoResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure.git import branch_tip, commits_since, is_ancestor, merge_base
@@ -110,6 +110,18 @@ def commit_run_request(sha: str, *, branch: str) -> dg.RunRequest:
     )
 
 
+def ensure_measuring_pool(instance: dg.DagsterInstance) -> None:
+    """Create the measuring pool's limit (dagster.yaml ``default_limit``) if it is missing.
+
+    The run queue creates a pool's limit the first time it sees a queued run of that pool,
+    but in that same pass it does not enforce it yet: two measuring runs queued together
+    on a fresh instance could both start. The sensor's first tick closes that window.
+    """
+    storage = instance.event_log_storage
+    if MEASURING_POOL not in storage.get_concurrency_keys():
+        storage.initialize_concurrency_limit_to_default(MEASURING_POOL)
+
+
 @dg.sensor(
     name="new_commits_sensor",
     target=dg.AssetSelection.assets(*COMMIT_ASSETS),
@@ -120,6 +132,7 @@ def commit_run_request(sha: str, *, branch: str) -> dg.RunRequest:
 )
 def new_commits_sensor(context: dg.SensorEvaluationContext,
                        target: TargetRepoResource) -> dg.SensorResult:
+    ensure_measuring_pool(context.instance)
     try:
         settings = target.settings()
     except PerfPipelineError as exc:
