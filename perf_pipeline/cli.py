@@ -97,6 +97,29 @@ def cmd_register_commit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.defs.backfill import backfill_branch
+    from perf_pipeline.defs.launch import open_instance
+
+    settings = load_settings(repo_path=args.repo)
+    instance = open_instance(Path(args.dagster_home) if args.dagster_home else None)
+
+    def show(outcome) -> None:
+        state = "ok" if outcome.success else f"failed: {outcome.error or ''}".strip()
+        if outcome.failed_checks:
+            state = f"gate failed ({', '.join(outcome.failed_checks)})"
+        _out.print(f"{outcome.sha[:10]} {state}", markup=False)
+
+    result = backfill_branch(instance=instance, settings=settings, last=args.last,
+                             branch=args.branch, force=args.force, on_commit=show)
+    _out.print(f"{len(result.measured)} commit(s) measured, {len(result.skipped)} already "
+               "measured (use --force to re-measure)")
+    if result.broken:
+        return EXIT_BAD_INPUT
+    return EXIT_REGRESSION if result.regressed else EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from perf_pipeline.config import load_settings
     from perf_pipeline.measure import measure_commit
@@ -241,6 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", help="target git repo (default: settings)")
     p.add_argument("--dagster-home", help="instance directory (default: $DAGSTER_HOME)")
     p.set_defaults(func=cmd_register_commit)
+
+    p = sub.add_parser("backfill",
+                       help="measure the last N commits of a branch, oldest first, once each")
+    p.add_argument("--last", type=int, default=50, help="how many commits (default 50)")
+    p.add_argument("--branch", help="branch to walk back from (default: main_branch)")
+    p.add_argument("--repo", help="target git repo (default: settings)")
+    p.add_argument("--dagster-home", help="instance directory (default: $DAGSTER_HOME)")
+    p.add_argument("--force", action="store_true", help="re-measure measured commits too")
+    p.set_defaults(func=cmd_backfill)
 
     p = sub.add_parser("run", help="measure one commit without Dagster and record it")
     p.add_argument("ref", nargs="?", default="HEAD")

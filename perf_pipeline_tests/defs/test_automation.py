@@ -399,3 +399,45 @@ def test_automation_recomputes_downstream_once(defs, instance) -> None:
     assert requested(again) == {"performance_baseline": {None}, "regression_analysis": {sha},
                                 "performance_report": {sha}, "performance_history": {None}}
 
+
+
+# --- backfill -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from perf_pipeline.cli import main
+    from perf_pipeline.store import HistoryStore
+
+    results = tmp_path / "results"
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text(
+        "[perf_pipeline]\n"
+        f"repo_path = {json.dumps(str(tiny_target.repo))}\n"
+        'project_subdir = "."\n'
+        f"results_dir = {json.dumps(str(results))}\n"
+        'benchmark_paths = ["tests"]\n'
+        f"pytest_args = {json.dumps(list(tiny_target.pytest_args))}\n")
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "dagster_home"
+    argv = ["backfill", "--last", "3", "--dagster-home", str(home)]
+
+    # The third commit is a real slowdown: its gate fails, the backfill still finishes.
+    assert main(argv) == 1
+    with HistoryStore.open(results / "perf_history.db") as store:
+        runs = store.list_runs(suite="benchmarks")
+    assert [r.commit.sha for r in runs if r.commit] == list(tiny_target.shas)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_dynamic_partitions("commits") == list(tiny_target.shas)
+        for name in ("regression_analysis", "performance_report"):
+            assert instance.get_materialized_partitions(dg.AssetKey(name)) == set(
+                tiny_target.shas)
+        assert instance.get_latest_materialization_event(
+            dg.AssetKey("performance_baseline")) is not None
+
+    assert main(argv) == 0  # everything measured already: nothing runs twice
+    with HistoryStore.open(results / "perf_history.db") as store:
+        assert len(store.list_runs(suite="benchmarks")) == 3

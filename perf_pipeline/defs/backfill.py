@@ -1,0 +1,80 @@
+"""Backfill from the CLI: measure the last N commits of a branch, oldest first, once each.
+
+``dagster asset materialize --partition-range`` needs a single-run backfill policy, which
+per-commit measuring cannot use; and a UI backfill goes through the daemon. This runs the
+same assets in this process, one commit after the other (so measurements never overlap),
+skipping commits whose ``benchmark_results`` partition is already materialized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+
+from perf_pipeline.config import Settings
+from perf_pipeline.defs.automation import COMMIT_ASSETS
+from perf_pipeline.defs.launch import CommitMaterialization, materialize_commit, register_commits
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.measure import new_commits
+
+__all__ = ["BackfillOutcome", "backfill_branch"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillOutcome:
+    """The commits considered (oldest first), which were measured now and which skipped."""
+
+    shas: tuple[str, ...]
+    measured: tuple[CommitMaterialization, ...]
+    skipped: tuple[str, ...]
+
+    @property
+    def regressed(self) -> tuple[str, ...]:
+        """Commits whose regression gate failed (their reports were still written)."""
+        return tuple(m.sha for m in self.measured if m.failed_checks)
+
+    @property
+    def broken(self) -> tuple[str, ...]:
+        """Commits whose run failed for another reason (suite crashed, bad commit)."""
+        return tuple(m.sha for m in self.measured if not m.success and not m.failed_checks)
+
+
+def backfill_branch(
+    *,
+    instance: dg.DagsterInstance,
+    settings: Settings,
+    last: int,
+    branch: str | None = None,
+    force: bool = False,
+    on_commit: Callable[[CommitMaterialization], None] | None = None,
+) -> BackfillOutcome:
+    """Measure, judge and report the last ``last`` commits of ``branch`` (default: main).
+
+    Each commit gets one run of the per-commit assets (measure → baseline → analysis →
+    report), in history order; a failed commit (a regression gate, a broken suite) does
+    not stop the ones after it. ``force`` re-measures commits already materialized.
+    """
+    shas = new_commits(settings.repo_path, branch or settings.main_branch, max_count=last)
+    register_commits(instance, shas)
+    done = set() if force else instance.get_materialized_partitions(
+        dg.AssetKey("benchmark_results"))
+    target = TargetRepoResource(
+        repo_path=str(settings.repo_path), project_subdir=settings.project_subdir,
+        results_dir=str(settings.results_dir), runner=settings.runner,
+        main_branch=settings.main_branch, suite_timeout_s=settings.suite_timeout_s,
+        pytest_args=list(settings.pytest_args), benchmark_paths=list(settings.benchmark_paths),
+        stress_paths=list(settings.stress_paths))
+    history = HistoryStoreResource(results_dir=str(settings.results_dir))
+    measured: list[CommitMaterialization] = []
+    for sha in shas:
+        if sha in done:
+            continue
+        outcome = materialize_commit(instance=instance, sha=sha, selection=COMMIT_ASSETS,
+                                     target=target, history=history)
+        measured.append(outcome)
+        if on_commit is not None:
+            on_commit(outcome)
+    return BackfillOutcome(shas=shas, measured=tuple(measured),
+                           skipped=tuple(s for s in shas if s in done))
