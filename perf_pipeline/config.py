@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import METRICS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,6 +70,9 @@ class Settings:
     baseline_runs: int = 10
     pytest_args: tuple[str, ...] = ()
     baseline_file: Path | None = None  # default: <results_dir>/baseline/performance_baseline.json
+    #: Metrics the regression gate judges (each with its own default threshold; the
+    #: ``threshold`` setting applies to time).
+    gate_metrics: tuple[str, ...] = ("time_s", "tracemalloc_peak_bytes", "peak_rss_bytes")
     # Automation (defs/automation.py): branches the commit sensor watches (empty: the
     # main branch), runs it requests per tick at most, and the nightly cron (UTC).
     watch_branches: tuple[str, ...] = ()
@@ -88,6 +92,10 @@ class Settings:
         if self.baseline_policy not in ("rolling", "pinned"):
             raise InvalidInputError(
                 f"baseline_policy must be 'rolling' or 'pinned', not {self.baseline_policy!r}")
+        unknown = sorted(set(self.gate_metrics) - set(METRICS))
+        if unknown or not self.gate_metrics:
+            raise InvalidInputError(
+                f"gate_metrics must name metrics among {sorted(METRICS)}, not {unknown or '()'}")
         if self.baseline_runs < 1:
             raise InvalidInputError(f"baseline_runs must be >= 1, not {self.baseline_runs!r}")
         if self.max_runs_per_tick < 1:

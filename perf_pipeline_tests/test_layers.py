@@ -18,7 +18,7 @@ BASE = {"model", "errors", "config"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
-    "config": {"errors"},
+    "config": {"errors", "model"},
     "store": BASE | {"store"},
     "measure": BASE | {"store", "measure"},
     "analysis": {"model", "errors", "analysis"},

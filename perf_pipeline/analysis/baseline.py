@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from scipy import stats
 
 from perf_pipeline.analysis.multiple import CORRECTIONS, adjust_p_values
 from perf_pipeline.analysis.runlevel import (
+    MIN_BENCHMARKS_FOR_SHIFT,
     PRIOR_RUN_CV,
     RunLevelResult,
     run_level_test,
@@ -37,9 +39,11 @@ from perf_pipeline.model import (
     Baseline,
     BaselineEntry,
     BenchmarkComparison,
+    Comparison,
     RunStatus,
     SuiteComparison,
     SuiteRun,
+    Verdict,
 )
 
 __all__ = ["ASSUMED_RUN_CV", "SUITE_SHIFT_NAME", "build_baseline", "compare_to_baseline"]
@@ -118,10 +122,15 @@ def _log_var_within(samples: Sequence[float]) -> float:
 
 
 def _fallback(entry: BaselineEntry, value: float, samples: Sequence[float],
-              alpha: float) -> Estimate:
-    """Too little history: an assumed run-to-run CV plus each run's own dispersion."""
+              alpha: float, shift: float = 0.0) -> Estimate:
+    """Too little history: an assumed run-to-run CV plus each run's own dispersion.
+
+    ``shift`` is the suite-wide log shift of this run (the machine factor), removed when
+    the suite is large enough to estimate it — one busy baseline run must not make
+    every benchmark an "improvement".
+    """
     base = float(np.median(entry.run_values))
-    delta = math.log(value) - math.log(base)
+    delta = math.log(value) - math.log(base) - shift
     var = 2.0 * ASSUMED_RUN_CV**2
     if entry.samples and samples:
         var += _log_var_within(entry.samples) + _log_var_within(samples)
@@ -195,15 +204,45 @@ def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: flo
     prior_cv = PRIOR_RUN_CV if METRICS[metric].unit == "s" else 0.0
     res = run_level_test(hist, cur, prior_cv=prior_cv) if k_total >= 2 else None
     shift_applied = res is not None and bool(np.isfinite(res.shift_p_value))
+    fallback_shift = 0.0
+    if res is None and len(rows) >= MIN_BENCHMARKS_FOR_SHIFT:
+        fallback_shift = float(np.median(
+            cur - np.log([float(np.median(r[1].run_values)) for r in rows])))
     for i, (name, entry, value, samples) in enumerate(rows):
         if res is not None and np.isfinite(res.p_value[i]):
             raw = float(cur[i] - np.nanmean(hist[i]))
             out.append((name, _run_estimate(res, i, raw, alpha, shift_applied)))
         else:
-            out.append((name, _fallback(entry, value, samples, alpha)))
+            out.append((name, _fallback(entry, value, samples, alpha, fallback_shift)))
     if res is not None and shift_applied:
         out.append((SUITE_SHIFT_NAME, _shift_estimate(res, k_total, alpha)))
+    elif res is None and len(rows) >= MIN_BENCHMARKS_FOR_SHIFT:
+        out.append((SUITE_SHIFT_NAME, Estimate(
+            log_ratio=fallback_shift, log_ci_low=-math.inf, log_ci_high=math.inf, p_value=1.0,
+            n_baseline=k_total, n_current=1, method="suite-wide shift (median over benchmarks)",
+            note="one baseline run: a shift of the whole suite cannot be told apart from "
+                 "the machine's state; benchmarks are judged relative to it")))
     return out
+
+
+def _below_min_abs_change(comparison: Comparison, metric: str, change: float | None
+                          ) -> Comparison:
+    """A significant change too small in absolute terms to matter is "unchanged"."""
+    floor = METRICS[metric].min_abs_change
+    if (floor <= 0 or change is None or abs(change) >= floor
+            or comparison.verdict not in (Verdict.REGRESSION, Verdict.IMPROVEMENT)):
+        return comparison
+    return replace(comparison, verdict=Verdict.UNCHANGED, reason=(
+        f"{comparison.reason}; absolute change {change:+.3g} {METRICS[metric].unit} is below "
+        f"the minimum that matters ({floor:.3g} {METRICS[metric].unit})"))
+
+
+def _abs_change(baseline: Baseline, run: SuiteRun, name: str, metric: str) -> float | None:
+    entry, bench = baseline.entry(name, metric), run.benchmark(name)
+    value = bench.metric(metric) if bench else None
+    if entry is None or value is None or not entry.run_values:
+        return None
+    return float(value) - float(np.median(entry.run_values))
 
 
 def compare_to_baseline(baseline: Baseline, run: SuiteRun, *, threshold: float | None = None,
@@ -231,8 +270,9 @@ def compare_to_baseline(baseline: Baseline, run: SuiteRun, *, threshold: float |
         labelled += [(n, m, e, thr) for n, e in _metric_estimates(baseline, run, m, alpha)]
     adjusted = adjust_p_values([e.p_value for _, _, e, _ in labelled], method=correction)
     results = tuple(
-        BenchmarkComparison(name=n, metric=m, comparison=judge(
-            e, threshold=thr, alpha=alpha, adjusted_p=float(p)))
+        BenchmarkComparison(name=n, metric=m, comparison=_below_min_abs_change(judge(
+            e, threshold=thr, alpha=alpha, adjusted_p=float(p)), m,
+            _abs_change(baseline, run, n, m)))
         for (n, m, e, thr), p in zip(labelled, adjusted, strict=True))
     base_names = {e.name for e in baseline.entries}
     run_names = {b.name for b in run.benchmarks}

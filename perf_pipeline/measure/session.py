@@ -23,7 +23,7 @@ from perf_pipeline.measure.git import commit_info, is_ancestor, resolve_commit, 
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, run_suite
-from perf_pipeline.measure.worktree import git_worktree
+from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import SuiteRun
 
 if TYPE_CHECKING:  # the store is only called, never constructed, here
@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 #: The suites we know how to run.
 SUITES = ("benchmarks", "stress")
+
+#: Worktrees kept after a run (the most recently used ones), for cheap re-runs.
+KEEP_WORKTREES = 5
 
 
 def _suite_plan(settings: Settings, suite: str) -> tuple[tuple[str, ...], str | None, dict]:
@@ -107,6 +110,8 @@ def measure_commit(
     with tempfile.TemporaryDirectory(prefix="perf-pipeline-json-") as tmp:
         json_path = Path(tmp) / "benchmark.json"
         outcome = _run_in_worktree(settings, sha, suite, json_path, extra_args)
+        # Worktrees are kept for reuse (A/B re-runs); keep the few most recent only.
+        prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
         error = _error_text(outcome)
         if error is None and outcome.json_path is not None:
             try:

@@ -26,7 +26,7 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings) ->
             alpha=settings.alpha,
             notes=("No baseline yet: nothing earlier to compare with. This run can seed it.",))
     comparison = compare_to_baseline(baseline, run, threshold=settings.threshold,
-                                     alpha=settings.alpha)
+                                     alpha=settings.alpha, metrics=settings.gate_metrics)
     notes: list[str] = []
     diffs: tuple[tuple[str, str, str], ...] = ()
     if baseline.environment and run.environment:

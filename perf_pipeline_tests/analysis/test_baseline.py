@@ -111,8 +111,9 @@ def test_single_baseline_run_falls_back_honestly() -> None:
 
 def test_other_metric_uses_its_own_threshold() -> None:
     s = simulate_suites(np.random.default_rng(6), n_trials=1)[0]
-    runs = [_run(i, s[:, i], extra=1000.0) for i in range(4)]
-    runs.append(_run(4, s[:, 4], extra=1050.0))
+    mib = 2.0**20
+    runs = [_run(i, s[:, i], extra=100 * mib) for i in range(4)]
+    runs.append(_run(4, s[:, 4], extra=105 * mib))
     bl = build_baseline(runs[:-1], created_at="now", metrics=("time_s", "peak_rss_bytes"))
     sc = compare_to_baseline(bl, runs[-1], metrics=("peak_rss_bytes",))
     rss = [r for r in sc.results if r.metric == "peak_rss_bytes" and r.name == "test_0"]
@@ -120,9 +121,16 @@ def test_other_metric_uses_its_own_threshold() -> None:
     assert rss[0].comparison.threshold == 1.1
     assert rss[0].comparison.significant
     assert rss[0].comparison.verdict == Verdict.UNCHANGED
-    runs[-1] = _run(4, s[:, 4], extra=1200.0)
+    runs[-1] = _run(4, s[:, 4], extra=120 * mib)
     sc = compare_to_baseline(bl, runs[-1], metrics=("peak_rss_bytes",))
     assert [r.name for r in sc.regressions] == ["test_0"]
+    # +30 % of 1 MiB is certain and above the threshold, but below the 4 MiB that matter.
+    runs = [_run(i, s[:, i], extra=1 * mib) for i in range(4)]
+    runs.append(_run(4, s[:, 4], extra=1.3 * mib))
+    bl = build_baseline(runs[:-1], created_at="now", metrics=("time_s", "peak_rss_bytes"))
+    sc = compare_to_baseline(bl, runs[-1], metrics=("peak_rss_bytes",))
+    small = next(r for r in sc.results if r.name == "test_0").comparison
+    assert small.verdict == Verdict.UNCHANGED and "minimum that matters" in small.reason
 
 
 def test_compare_to_baseline_rejects_bad_options() -> None:
@@ -138,3 +146,19 @@ def test_compare_to_baseline_rejects_bad_options() -> None:
                       status=RunStatus.FAILED)
     with pytest.raises(InvalidInputError, match="run bad: status is failed"):
         compare_to_baseline(bl, failed)
+
+
+def test_one_busy_baseline_run_does_not_make_every_benchmark_an_improvement() -> None:
+    # The only baseline run was measured on a busy machine: everything 1.6x slower.
+    s = simulate_suites(np.random.default_rng(11), n_trials=1)[0]
+    busy = _run(0, s[:, 0] * 1.6)
+    bl = build_baseline([busy], created_at="now", metrics=("time_s",))
+    sc = compare_to_baseline(bl, _run(1, s[:, 1]))
+    assert not sc.improvements and not sc.regressions
+    shift = next(r for r in sc.results if r.name == SUITE_SHIFT_NAME).comparison
+    assert shift.verdict == Verdict.INCONCLUSIVE and "machine" in shift.reason
+    # A real slowdown of one benchmark is still seen relative to the shift.
+    slowed = s[:, 1].copy()
+    slowed[3] *= 2.0
+    sc = compare_to_baseline(bl, _run(1, slowed))
+    assert [r.name for r in sc.regressions] == ["test_3"]
