@@ -131,12 +131,13 @@ def comparison_rows(data: ReportData) -> tuple[ComparisonRow, ...]:
 
 
 def _count_benchmarks(data: ReportData) -> int:
-    names: set[str] = set()
-    if data.comparison is not None:
-        names.update(r.name for r in data.comparison.results)
+    """Benchmarks of the current run; comparison rows also hold pseudo-benchmarks such as
+    the suite-wide shift, so they count only when there is no current run."""
     if data.current is not None:
-        names.update(b.name for b in data.current.benchmarks)
-    return len(names)
+        return len(data.current.benchmarks)
+    if data.comparison is not None:
+        return len({r.name for r in data.comparison.results})
+    return 0
 
 
 def summarize(data: ReportData) -> ReportSummary:

@@ -13,6 +13,8 @@
     return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
   function short(s, n) { s = String(s); return s.length > n ? s.slice(0, n - 1) + "…" : s; }
+  // Benchmark names differ at the end (path::Class::test[param]): keep the end.
+  function tail(s, n) { s = String(s); return s.length > n ? "…" + s.slice(-(n - 1)) : s; }
 
   function timeScale(v) {
     const a = Math.abs(v);
@@ -229,7 +231,7 @@
     const top = rows.slice(0, 20).reverse();
     document.getElementById("overview-section").hidden = false;
     const el = document.getElementById("overview");
-    const y = top.map((c, i) => (top.length - i) + ". " + esc(short(D.names[c[0]], 60)));
+    const y = top.map((c, i) => (top.length - i) + ". " + esc(tail(D.names[c[0]], 60)));
     const trace = {type: "scatter", mode: "markers", x: top.map(c => c[3]), y,
       marker: {size: 12, color: top.map(c => COLORS[c[2]] || "#8c959f")},
       error_x: {type: "data", symmetric: false, array: top.map(c => c[5] === null ? 0 : c[5] - c[3]),
