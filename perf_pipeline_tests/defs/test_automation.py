@@ -374,7 +374,21 @@ def requested(result) -> dict[str, set[str | None]]:
             result._requested_partitions_by_asset_key.items()}
 
 
-def test_automation_recomputes_downstream_once(defs, instance) -> None:
+def test_automation_recomputes_downstream_once(defs) -> None:
+    try:
+        with dg.instance_for_test() as instance:
+            _check_automation(defs, instance)
+    finally:
+        # After this sequence Dagster's defs-state-storage context variable kept pointing at
+        # the closed test instance, and a later in-process load in the same session (the
+        # backfill CLI below, any `DagsterInstance.from_config` user) failed on a dead
+        # instance weakref. Clear it (Dagster internal, 1.13).
+        from dagster._core.storage.defs_state.base import _current_storage
+
+        _current_storage.set(None)
+
+
+def _check_automation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     sha = "a" * 40
     instance.add_dynamic_partitions("commits", [sha])
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
@@ -384,18 +398,19 @@ def test_automation_recomputes_downstream_once(defs, instance) -> None:
     for name in COMMIT_ASSETS:
         instance.report_runless_asset_event(dg.AssetMaterialization(
             name, partition=None if name == "performance_baseline" else sha))
-    after_run = dg.evaluate_automation_conditions(defs=defs, instance=instance,
-                                                  cursor=first.cursor)
+    after_run = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=first.cursor)
     assert requested(after_run) == {"performance_history": {None}}
     instance.report_runless_asset_event(dg.AssetMaterialization("performance_history"))
-    quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance,
-                                              cursor=after_run.cursor)
+    quiet = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=after_run.cursor)
     assert quiet.total_requested == 0
 
     # Re-measuring the commit alone recomputes everything downstream of it, for it only.
     instance.report_runless_asset_event(dg.AssetMaterialization("benchmark_results",
                                                                 partition=sha))
-    again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor)
+    again = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=quiet.cursor)
     assert requested(again) == {"performance_baseline": {None}, "regression_analysis": {sha},
                                 "performance_report": {sha}, "performance_history": {None}}
 
