@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -422,8 +424,16 @@ def _check_automation(defs: dg.Definitions, instance: dg.DagsterInstance) -> Non
 @pytest.mark.slow
 def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from perf_pipeline.cli import main
     from perf_pipeline.store import HistoryStore
+
+    def main(argv: list[str]) -> int:
+        # A real CLI process: in-process Dagster loads after other tests of the session
+        # sometimes met a context bound to an instance those tests had closed.
+        cli = Path(sys.executable).parent / "perf-pipeline"
+        proc = subprocess.run([str(cli), *argv], env=dict(os.environ), capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-3000:]
+        return proc.returncode
 
     results = tmp_path / "results"
     config = tmp_path / "perf_pipeline.toml"
