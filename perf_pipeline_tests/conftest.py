@@ -6,6 +6,7 @@ commits use this one instead (a few seconds per run), with the same mechanics.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ TESTS = textwrap.dedent('''
 
 #: Fast pytest-benchmark settings for the tiny target (rounds still >= 15). Six
 #: benchmarks: enough (>= 5) for the analysis to estimate the machine factor of a run.
-TINY_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.1",
+TINY_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.25",
                     "--benchmark-warmup=on", "--benchmark-warmup-iterations=2")
 
 
@@ -116,6 +117,17 @@ class TinyTarget:
     shas: tuple[str, ...]  # baseline, neutral, slowdown
     pytest_args: tuple[str, ...] = TINY_PYTEST_ARGS
     slowed: str = "test_mean_abs"
+
+    def write_config(self, path: Path, *, results_dir: Path) -> Path:
+        """A perf_pipeline.toml that points the framework at this target."""
+        path.write_text(
+            "[perf_pipeline]\n"
+            f"repo_path = {json.dumps(str(self.repo))}\n"
+            'project_subdir = "."\n'
+            f"results_dir = {json.dumps(str(results_dir))}\n"
+            'benchmark_paths = ["tests"]\n'
+            f"pytest_args = {json.dumps(list(self.pytest_args))}\n")
+        return path
 
 
 def make_tiny_target(dest: Path, *, extra: tuple[HistoryStep, ...] = ()) -> TinyTarget:

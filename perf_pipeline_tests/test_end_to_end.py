@@ -35,14 +35,7 @@ def _materialize(sha: str, env: dict[str, str], cwd: Path) -> subprocess.Complet
 @pytest.mark.slow
 def test_three_commits_flag_only_the_real_slowdown(tiny_target, tmp_path: Path) -> None:
     results = tmp_path / "results"
-    config = tmp_path / "perf_pipeline.toml"
-    config.write_text(
-        "[perf_pipeline]\n"
-        f"repo_path = {json.dumps(str(tiny_target.repo))}\n"
-        'project_subdir = "."\n'
-        f"results_dir = {json.dumps(str(results))}\n"
-        'benchmark_paths = ["tests"]\n'
-        f"pytest_args = {json.dumps(list(tiny_target.pytest_args))}\n")
+    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
     home = tmp_path / "dagster_home"
     home.mkdir()
     env = {**os.environ, "DAGSTER_HOME": str(home), "PERF_PIPELINE_CONFIG": str(config)}

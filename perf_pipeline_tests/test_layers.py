@@ -14,11 +14,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
 
 # What each part may import from perf_pipeline itself.
-BASE = {"model", "errors", "config"}
+BASE = {"model", "errors", "config", "atomic_file"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
     "config": {"errors", "model"},
+    "atomic_file": set(),
     "store": BASE | {"store"},
     "measure": BASE | {"store", "measure"},
     "analysis": {"model", "errors", "analysis"},

@@ -22,17 +22,23 @@ def benchmark_results(
     target: TargetRepoResource,
     history: HistoryStoreResource,
 ) -> dg.MaterializeResult:
-    settings = target.settings()
+    return measure_partition(context, target, history, suite="benchmarks")
+
+
+def measure_partition(context: dg.AssetExecutionContext, target: TargetRepoResource,
+                      history: HistoryStoreResource, *, suite: str) -> dg.MaterializeResult:
+    """Measure the partition's commit; shared by every measuring asset."""
+    sha = context.partition_key
     try:
         with history.open() as store:
-            run = measure_commit(settings, context.partition_key, suite="benchmarks", store=store)
+            run = measure_commit(target.settings(), sha, suite=suite, store=store)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
     if run.status is RunStatus.FAILED:
         # The failed run is recorded in the history (with its error output); the asset
         # fails so that nothing downstream treats missing numbers as a result.
         raise dg.Failure(
-            description=f"benchmark suite failed at {context.partition_key}: {run.error}",
+            description=f"{suite} suite failed at {sha}: {run.error}",
             metadata={"run_id": run.run_id, "raw_path": dg.MetadataValue.path(run.raw_path or "")},
         )
     return dg.MaterializeResult(metadata=run_metadata(run))

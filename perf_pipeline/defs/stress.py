@@ -6,12 +6,9 @@ the same machine. No automation condition: the nightly schedule (or a person) as
 
 import dagster as dg
 
-from perf_pipeline.defs.metadata import run_metadata
+from perf_pipeline.defs.measurement import measure_partition
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
-from perf_pipeline.errors import PerfPipelineError
-from perf_pipeline.measure import measure_commit
-from perf_pipeline.model import RunStatus
 
 
 @dg.asset(
@@ -27,15 +24,4 @@ def stress_results(
     target: TargetRepoResource,
     history: HistoryStoreResource,
 ) -> dg.MaterializeResult:
-    settings = target.settings()
-    try:
-        with history.open() as store:
-            run = measure_commit(settings, context.partition_key, suite="stress", store=store)
-    except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
-    if run.status is RunStatus.FAILED:
-        raise dg.Failure(
-            description=f"stress suite failed at {context.partition_key}: {run.error}",
-            metadata={"run_id": run.run_id, "raw_path": dg.MetadataValue.path(run.raw_path or "")},
-        )
-    return dg.MaterializeResult(metadata=run_metadata(run))
+    return measure_partition(context, target, history, suite="stress")

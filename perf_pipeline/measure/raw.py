@@ -10,13 +10,12 @@ a directory without it is an interrupted write, which readers ignore.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
+from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import SCHEMA_VERSION
 
@@ -33,17 +32,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def _write_once(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o444)  # a reminder, not a guarantee: raw files are never rewritten
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, read_only=True)  # raw files are never rewritten
 
 
 def write_raw_run(

@@ -8,11 +8,10 @@ with ``os.replace``, so a reader (a browser, a CI upload step) never sees half a
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import ReportData
 from perf_pipeline.report.html import PLOTLY_JS_NAME, plotly_js, render_html
@@ -34,17 +33,6 @@ class ReportFiles:
     pngs: tuple[Path, ...]
     markdown: Path | None = None
     plotly_js: Path | None = None
-
-
-def _write_atomic(path: Path, content: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report(
@@ -71,18 +59,18 @@ def write_report(
         js_path = None
         if not inline_js:
             js_path = out_dir / PLOTLY_JS_NAME
-            _write_atomic(js_path, plotly_js().encode("utf-8"))
+            write_atomic(js_path, plotly_js().encode("utf-8"))
         html_path = out_dir / HTML_NAME
-        _write_atomic(html_path, render_html(data, inline_js=inline_js).encode("utf-8"))
+        write_atomic(html_path, render_html(data, inline_js=inline_js).encode("utf-8"))
         pngs = []
         if plots:
             for name, content in render_plots(data).items():
-                _write_atomic(out_dir / name, content)
+                write_atomic(out_dir / name, content)
                 pngs.append(out_dir / name)
         md_path = None
         if markdown_path is not None:
             md_path = Path(markdown_path)
-            _write_atomic(md_path, render_markdown(data).encode("utf-8"))
+            write_atomic(md_path, render_markdown(data).encode("utf-8"))
     except OSError as exc:
         raise InvalidInputError(f"report directory {out_dir}: cannot write: {exc}") from exc
     logger.info("report written to %s", html_path)

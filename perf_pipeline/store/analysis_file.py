@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import (
     SCHEMA_VERSION,
@@ -108,16 +107,7 @@ def write_analysis(path: Path, analysis: CommitAnalysis) -> Path:
     data = _to_json(analysis)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data)
     except OSError as exc:
         raise StoreError(f"cannot write analysis {path}: {exc}") from exc
     return path

@@ -14,10 +14,10 @@ import json
 import logging
 import os
 import re
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from perf_pipeline.atomic_file import fsync_dir, write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import SCHEMA_VERSION, Baseline, BaselineEntry
 from perf_pipeline.store.environment_json import environment_from_data, environment_to_data
@@ -97,17 +97,6 @@ def read_baseline(path: Path) -> Baseline | None:
     return _from_json(text, path=path)
 
 
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename durable; directories cannot be opened on Windows, so skip there."""
-    if os.name != "posix":  # pragma: no cover
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_new_file(path: Path, data: bytes) -> None:
     """Create ``path`` (it must not exist) with ``data``, flushed to disk."""
     with path.open("xb") as fh:
@@ -130,7 +119,7 @@ def _archive(path: Path, old_bytes: bytes, stamp: str) -> Path:
             if target.read_bytes() == old_bytes:
                 return target
             continue
-        _fsync_dir(history)
+        fsync_dir(history)
         return target
     raise StoreError(f"baseline history {history}: too many files named for {stamp!r}")
 
@@ -167,19 +156,7 @@ def write_baseline(path: Path, baseline: Baseline) -> Path:
         if old_bytes is not None and old_bytes != data:
             archived = _archive(path, old_bytes, stamp)
             logger.info("previous baseline of %s kept as %s", path, archived)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                        suffix=".tmp")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        write_atomic(path, data)
     except OSError as exc:
         raise StoreError(f"baseline file {path}: cannot write: {exc}") from exc
     logger.info("wrote baseline %s (%d entries)", path, len(baseline.entries))

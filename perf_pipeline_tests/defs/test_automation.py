@@ -436,14 +436,7 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
         return proc.returncode
 
     results = tmp_path / "results"
-    config = tmp_path / "perf_pipeline.toml"
-    config.write_text(
-        "[perf_pipeline]\n"
-        f"repo_path = {json.dumps(str(tiny_target.repo))}\n"
-        'project_subdir = "."\n'
-        f"results_dir = {json.dumps(str(results))}\n"
-        'benchmark_paths = ["tests"]\n'
-        f"pytest_args = {json.dumps(list(tiny_target.pytest_args))}\n")
+    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
     monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
     for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR"):
         monkeypatch.delenv(var, raising=False)

@@ -191,14 +191,7 @@ def test_dagster_dev_serves_and_runs_one_measurement_at_a_time(tiny_target,
     home.mkdir()
     (home / "dagster.yaml").write_text(instance_yaml(home))
     results = tmp_path / "results"
-    config = tmp_path / "perf_pipeline.toml"
-    config.write_text(
-        "[perf_pipeline]\n"
-        f"repo_path = {json.dumps(str(tiny_target.repo))}\n"
-        'project_subdir = "."\n'
-        f"results_dir = {json.dumps(str(results))}\n"
-        'benchmark_paths = ["tests"]\n'
-        f"pytest_args = {json.dumps(list(tiny_target.pytest_args))}\n")
+    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PERF_PIPELINE_", "DAGSTER_"))}
     env.update({"DAGSTER_HOME": str(home), "PERF_PIPELINE_CONFIG": str(config)})

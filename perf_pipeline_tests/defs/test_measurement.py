@@ -67,7 +67,7 @@ def test_failing_suite_fails_the_asset_and_is_recorded(tiny_target_factory, tmp_
         outcome = materialize_commit(instance=instance, sha=target.shas[0],
                                      selection=["benchmark_results"], **res)  # type: ignore[arg-type]
     assert not outcome.success
-    assert "benchmark suite failed" in (outcome.error or "")
+    assert "benchmarks suite failed" in (outcome.error or "")
     with HistoryStore.open(results / "perf_history.db") as store:
         assert [r.status for r in store.list_runs()] == [RunStatus.FAILED]
 
