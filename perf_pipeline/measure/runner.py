@@ -44,6 +44,7 @@ PLUGIN_MODULE = "perf_pipeline.measure.plugin"
 #: a name of its own, so it cannot shadow a ``perf_pipeline`` the target may import.
 STAGED_PACKAGE = "_perf_pipeline_probe"
 _TAIL_CHARS = 4000
+_HEAD_CHARS = 600
 _TERM_GRACE_S = 3.0
 _RUNNERS = ("current", "uv")
 
@@ -142,11 +143,22 @@ def _end_process_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _tail(path: Path) -> str:
+    """The end of a long output, plus its first lines.
+
+    The end holds pytest's summary; the start holds what a crash prints first ("Fatal
+    Python error: Segmentation fault" heads a stack dump that can be longer than the tail).
+    """
     with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
+        if size <= _TAIL_CHARS:
+            fh.seek(0)
+            return fh.read().decode("utf-8", errors="replace")
+        fh.seek(0)
+        head = fh.read(_HEAD_CHARS).decode("utf-8", errors="replace").rsplit("\n", 1)[0]
         fh.seek(max(size - _TAIL_CHARS * 4, 0))
-        return fh.read().decode("utf-8", errors="replace")[-_TAIL_CHARS:]
+        tail = fh.read().decode("utf-8", errors="replace")[-_TAIL_CHARS:]
+        return f"{head}\n[... {size - len(head) - len(tail)} bytes left out ...]\n{tail}"
 
 
 def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
