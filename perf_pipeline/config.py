@@ -33,6 +33,7 @@ _ENV_VARS: Mapping[str, str] = {
     "main_branch": "PERF_PIPELINE_MAIN_BRANCH",
     "runner": "PERF_PIPELINE_RUNNER",
     "suite_timeout_s": "PERF_PIPELINE_SUITE_TIMEOUT",
+    "processes": "PERF_PIPELINE_PROCESSES",
     "threshold": "PERFORMANCE_THRESHOLD",
     "alpha": "SIGNIFICANCE_LEVEL",
     "stress_multiplier": "STRESS_MULTIPLIER",
@@ -63,6 +64,8 @@ class Settings:
     main_branch: str = "main"
     runner: str = "current"
     suite_timeout_s: float = 900.0
+    #: pytest processes per run; their samples are pooled (see measure/session.py).
+    processes: int = 3
     threshold: float = 1.2
     alpha: float = 0.01
     stress_multiplier: float = 1.0
@@ -87,6 +90,8 @@ class Settings:
             raise InvalidInputError(f"threshold must be >= 1.0, not {self.threshold!r}")
         if not 0.0 < self.alpha < 1.0:
             raise InvalidInputError(f"alpha (significance) must be in (0, 1), not {self.alpha!r}")
+        if not 1 <= self.processes <= 50:
+            raise InvalidInputError(f"processes must be in 1..50, not {self.processes!r}")
         if not self.suite_timeout_s > 0:
             raise InvalidInputError(f"suite_timeout_s must be > 0, not {self.suite_timeout_s!r}")
         if self.baseline_policy not in ("rolling", "pinned"):

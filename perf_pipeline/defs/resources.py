@@ -25,6 +25,7 @@ class TargetRepoResource(dg.ConfigurableResource):
     runner: Optional[str] = None  # noqa: UP045
     main_branch: Optional[str] = None  # noqa: UP045
     suite_timeout_s: Optional[float] = None  # noqa: UP045
+    processes: Optional[int] = None  # noqa: UP045
     pytest_args: Optional[list[str]] = None  # noqa: UP045
     benchmark_paths: Optional[list[str]] = None  # noqa: UP045
     stress_paths: Optional[list[str]] = None  # noqa: UP045
@@ -41,6 +42,7 @@ class TargetRepoResource(dg.ConfigurableResource):
             runner=self.runner,
             main_branch=self.main_branch,
             suite_timeout_s=self.suite_timeout_s,
+            processes=self.processes,
             pytest_args=self.pytest_args,
             benchmark_paths=self.benchmark_paths,
             stress_paths=self.stress_paths,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -23,6 +23,11 @@ __all__ = ["BENCHMARK_FILE", "RUN_FILE", "new_run_id", "write_raw_run"]
 
 BENCHMARK_FILE = "benchmark.json"
 RUN_FILE = "run.json"
+
+
+def process_file_name(process: int) -> str:
+    """``benchmark.json`` for the first process of a run, ``benchmark-N.json`` after."""
+    return BENCHMARK_FILE if process == 1 else f"benchmark-{process}.json"
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -40,10 +45,13 @@ def write_raw_run(
     record: Mapping[str, object],
     *,
     benchmark_json: Path | None = None,
+    more_benchmark_json: Sequence[Path] = (),
 ) -> Path:
     """Write one run's raw outputs and return the run directory.
 
     ``record`` must hold ``run_id`` and ``commit.sha``; ``schema_version`` is added.
+    ``more_benchmark_json`` are the files of the run's further processes (a run may be
+    measured in several processes), kept as ``benchmark-2.json``, ``benchmark-3.json``...
     Raises ``InvalidInputError`` if the run directory already exists.
     """
     run_id = str(record.get("run_id") or "")
@@ -62,6 +70,8 @@ def write_raw_run(
         ) from exc
     if benchmark_json is not None:
         _write_once(run_dir / BENCHMARK_FILE, Path(benchmark_json).read_bytes())
+        for i, extra in enumerate(more_benchmark_json, start=2):
+            _write_once(run_dir / process_file_name(i), Path(extra).read_bytes())
     body = {"schema_version": SCHEMA_VERSION, **record}
     _write_once(run_dir / RUN_FILE,
                 json.dumps(body, indent=2, sort_keys=True, allow_nan=False).encode())

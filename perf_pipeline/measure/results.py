@@ -24,13 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.percentiles import latency_percentiles
-from perf_pipeline.measure.raw import BENCHMARK_FILE, RUN_FILE
+from perf_pipeline.measure.raw import BENCHMARK_FILE, RUN_FILE, process_file_name
 from perf_pipeline.model import (
     METRICS,
     SCHEMA_VERSION,
@@ -186,6 +188,35 @@ def _load_foreign(path: Path, *, suite: str) -> SuiteRun:
         raise InvalidInputError(f"{path}: {exc}") from exc
 
 
+def merge_processes(first: Sequence[BenchmarkResult],
+                    more: Sequence[BenchmarkResult]) -> tuple[BenchmarkResult, ...]:
+    """One result per benchmark from the same suite measured in two processes.
+
+    Samples are pooled (process order kept), so the run's median is that of all of
+    them: one process disturbed for its whole duration moves it much less than it moves
+    its own median. Other metrics take the median over processes (for two, the mean).
+    """
+    by_name = {b.name: b for b in more}
+    merged = []
+    for bench in first:
+        other = by_name.get(bench.name)
+        if other is None:
+            raise InvalidInputError(
+                f"benchmark {bench.name!r} is missing from a further process of the run")
+        extras: dict[str, list[float]] = {}
+        for key, value in (*bench.extra, *other.extra):
+            extras.setdefault(key, []).append(value)
+        samples = bench.samples_s + other.samples_s
+        combined = {k: float(statistics.median(v)) for k, v in extras.items()}
+        combined.update(latency_percentiles(samples))  # of the pooled samples
+        merged.append(replace(bench, samples_s=samples, summary=(),
+                              extra=tuple(combined.items())))
+    if len(by_name) != len(first):
+        extra_names = sorted(set(by_name) - {b.name for b in first})
+        raise InvalidInputError(f"benchmarks {extra_names} appear in only some processes")
+    return tuple(merged)
+
+
 def _load_run_dir(run_dir: Path) -> SuiteRun:
     run_file = run_dir / RUN_FILE
     record = _read_json(run_file)
@@ -204,6 +235,11 @@ def _load_run_dir(run_dir: Path) -> SuiteRun:
         if status is RunStatus.SUCCESS:
             benchmarks, doc = _parse_benchmark_file(run_dir / BENCHMARK_FILE)
             environment = _environment(doc, run_dir / BENCHMARK_FILE) or environment
+            process = 2
+            while (run_dir / process_file_name(process)).is_file():
+                more, _ = _parse_benchmark_file(run_dir / process_file_name(process))
+                benchmarks = merge_processes(benchmarks, more)
+                process += 1
         return SuiteRun(
             run_id=str(record["run_id"]), suite=str(record["suite"]),
             started_at=str(record["started_at"]), status=status, benchmarks=benchmarks,

@@ -108,16 +108,28 @@ def measure_commit(
     run_id = new_run_id()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="perf-pipeline-json-") as tmp:
-        json_path = Path(tmp) / "benchmark.json"
-        outcome = _run_in_worktree(settings, sha, suite, json_path, extra_args)
+        # Several processes per run: process-level effects (hash seed, memory layout, a
+        # busy spell) are the unit of replication, not the rounds inside one process.
+        json_paths: list[Path] = []
+        duration_s = 0.0
+        error = None
+        for process in range(1, settings.processes + 1):
+            json_path = Path(tmp) / f"benchmark-{process}.json"
+            outcome = _run_in_worktree(settings, sha, suite, json_path, extra_args)
+            duration_s += outcome.duration_s
+            error = _error_text(outcome)
+            if error is None and outcome.json_path is not None:
+                try:
+                    load_results(outcome.json_path, suite=suite)  # validate before recording
+                except InvalidInputError as exc:
+                    error = f"suite at {sha} wrote invalid benchmark JSON: {exc}"
+            if error is not None:
+                if process > 1:
+                    error = f"process {process} of {settings.processes}: {error}"
+                break
+            json_paths.append(json_path)
         # Worktrees are kept for reuse (A/B re-runs); keep the few most recent only.
         prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
-        error = _error_text(outcome)
-        if error is None and outcome.json_path is not None:
-            try:
-                load_results(outcome.json_path, suite=suite)  # validate before recording
-            except InvalidInputError as exc:
-                error = f"suite at {sha} wrote invalid benchmark JSON: {exc}"
         environment = None
         if settings.runner == "current":
             environment = environment_fingerprint(
@@ -127,14 +139,16 @@ def measure_commit(
             "commit": {"sha": commit.sha, "branch": commit.branch, "message": commit.message,
                        "author": commit.author, "committed_at": commit.committed_at,
                        "dirty": False},
-            "started_at": started_at, "duration_s": outcome.duration_s, "error": error,
+            "started_at": started_at, "duration_s": duration_s, "error": error,
+            "processes": settings.processes,
             "returncode": outcome.returncode, "timed_out": outcome.timed_out,
             "command": list(outcome.command), "stdout_tail": outcome.stdout_tail,
             "stderr_tail": outcome.stderr_tail, "environment": environment,
             "machine_id": platform.node() or None, "runner": settings.runner,
         }
         run_dir = write_raw_run(settings.raw_dir, record,
-                                benchmark_json=outcome.json_path if error is None else None)
+                                benchmark_json=json_paths[0] if error is None else None,
+                                more_benchmark_json=json_paths[1:] if error is None else ())
     if error:
         logger.warning("run %s of %s at %s failed: %s", run_id, suite, sha,
                        error.splitlines()[0])

@@ -1,0 +1,45 @@
+"""A run measured in several pytest processes: every file kept, samples pooled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.config import load_settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import load_results, measure_commit
+from perf_pipeline.measure.results import merge_processes
+from perf_pipeline.model import BenchmarkResult, RunStatus
+
+
+def test_each_process_is_kept_and_samples_are_pooled(tiny_target, tmp_path: Path) -> None:
+    settings = load_settings(repo_path=tiny_target.repo, project_subdir=".",
+                             results_dir=tmp_path / "results", benchmark_paths=["tests"],
+                             pytest_args=tiny_target.pytest_args, processes=2)
+    run = measure_commit(settings, tiny_target.shas[0])
+    assert run.status is RunStatus.SUCCESS
+    run_dir = Path(run.raw_path or "")
+    files = sorted(p.name for p in run_dir.glob("benchmark*.json"))
+    assert files == ["benchmark-2.json", "benchmark.json"]
+    rounds = {}
+    for name in files:
+        for bench in json.loads((run_dir / name).read_text())["benchmarks"]:
+            rounds[bench["fullname"]] = rounds.get(bench["fullname"], 0) + len(
+                bench["stats"]["data"])
+    for bench in run.benchmarks:
+        assert len(bench.samples_s) == rounds[bench.name]
+        assert {"p50_s", "p99_s", "peak_rss_bytes"} <= dict(bench.extra).keys()
+    assert load_results(run_dir) == run
+
+
+def test_merge_pools_samples_and_takes_median_of_other_metrics() -> None:
+    a = (BenchmarkResult("t", (1.0, 1.0, 1.0), extra=(("peak_rss_bytes", 100.0),)),)
+    b = (BenchmarkResult("t", (2.0,), extra=(("peak_rss_bytes", 300.0),)),)
+    (m,) = merge_processes(a, b)
+    assert m.samples_s == (1.0, 1.0, 1.0, 2.0)
+    assert m.median_s == 1.0  # one slow process barely moves the pooled median
+    assert dict(m.extra)["peak_rss_bytes"] == 200.0
+    with pytest.raises(InvalidInputError, match="missing from a further process"):
+        merge_processes(a, (BenchmarkResult("other", (1.0,)),))
