@@ -26,7 +26,8 @@ EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
 
-_out = Console(highlight=False, soft_wrap=True)
+# Piped output (CI logs) gets a wide fixed width instead of rich's 80-column default.
+_out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
