@@ -24,6 +24,7 @@ __all__ = [
     "BaselineEntry",
     "BenchmarkComparison",
     "BenchmarkResult",
+    "ChangePoint",
     "CommitAnalysis",
     "CommitInfo",
     "Comparison",
@@ -432,6 +433,16 @@ class MetricSeries:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangePoint:
+    """A lasting change of level in a benchmark's history, starting at ``run_id``."""
+
+    name: str
+    metric: str
+    run_id: str
+    ratio: float  # median after / median before (> 1 is slower or bigger)
+
+
+@dataclass(frozen=True, slots=True)
 class ReportData:
     """Everything a report shows, gathered by the caller; renderers only format it."""
 
@@ -445,6 +456,7 @@ class ReportData:
     environment_differences: tuple[tuple[str, str, str], ...] = ()
     notes: tuple[str, ...] = ()
     report_url: str | None = None
+    change_points: tuple[ChangePoint, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,11 @@ from perf_pipeline.analysis.baseline import (
     build_baseline,
     compare_to_baseline,
 )
+from perf_pipeline.analysis.changepoints import (
+    change_points_of,
+    detect_change_points,
+    drift_ratio,
+)
 from perf_pipeline.analysis.compare import compare
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
@@ -38,9 +43,12 @@ __all__ = [
     "asv_rule",
     "bh_adjust",
     "build_baseline",
+    "change_points_of",
     "compare",
     "compare_suite",
     "compare_to_baseline",
+    "detect_change_points",
+    "drift_ratio",
     "holm_adjust",
     "ours_rule",
     "pyperf_rule",

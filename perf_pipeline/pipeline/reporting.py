@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from perf_pipeline.analysis import change_points_of
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     METRICS,
+    TIME_METRIC,
     Baseline,
     CommitAnalysis,
     ReportData,
@@ -41,11 +43,15 @@ def build_report_data(
     extra_notes: tuple[str, ...] = (),
 ) -> ReportData:
     """Everything a renderer needs, read once from the store."""
+    series = store.series(suite="benchmarks", metrics=REPORT_METRICS)
     return ReportData(
         title=title, generated_at=now_iso(), current=current, baseline=baseline,
         comparison=analysis.comparison if analysis else None,
         runs=store.list_runs(suite="benchmarks"),
-        series=store.series(suite="benchmarks", metrics=REPORT_METRICS),
+        series=series,
+        change_points=tuple(
+            cp for s in series if s.metric == TIME_METRIC
+            for cp in change_points_of(s.name, s.metric, s.run_ids, s.values)),
         environment_differences=analysis.environment_differences if analysis else (),
         notes=(*(analysis.notes if analysis else ()), *extra_notes), report_url=report_url)
 

@@ -180,6 +180,11 @@ def build_payload(data: ReportData) -> dict[str, object]:
             if entry is not None and (entry.samples or b.samples_s):
                 dist.append([bench_index[b.name], _round_samples(entry.samples),
                              _round_samples(b.samples_s)])
+    change_points = [[bench_index[c.name], metric_index[c.metric], run_index[c.run_id],
+                      _num(c.ratio)]
+                     for c in data.change_points
+                     if c.name in bench_index and c.metric in metric_index
+                     and c.run_id in run_index]
     corr_metrics, corr = metric_correlation(data)
     base = data.baseline
     return {
@@ -198,6 +203,7 @@ def build_payload(data: ReportData) -> dict[str, object]:
         "verdicts": [str(worst[n]) if n in worst else "" for n in names],
         "cmp": cmp_cols,
         "baseLines": base_lines,
+        "changePoints": change_points,
         "series": series,
         "dist": dist,
         "corr": {"metrics": [METRICS[m].label if m in METRICS else m for m in corr_metrics],

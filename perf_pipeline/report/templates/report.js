@@ -158,6 +158,18 @@
       ann.push({xref: "paper", x: 0, y: sc(bm), xanchor: "left", yanchor: "bottom",
                 text: "baseline " + fmt(unit, bm), showarrow: false, font: {color: "#57606a"}});
     }
+    // Change points: a dotted vertical line where a new level starts (a layout shape, so
+    // the traces stay what they are).
+    for (const cp of (D.changePoints || [])) {
+      if (cp[0] !== b || cp[1] !== m) continue;
+      const at = d.x.indexOf(cp[2]);
+      if (at < 0) continue;
+      shapes.push({type: "line", yref: "paper", y0: 0, y1: 1, x0: xs[at], x1: xs[at],
+                   line: {color: cp[3] > 1 ? "#cf222e" : "#1a7f37", width: 1.5, dash: "dot"}});
+      ann.push({yref: "paper", y: 1, x: xs[at], yanchor: "bottom", showarrow: false,
+                text: "change ×" + (cp[3] === null ? "?" : cp[3].toFixed(2)),
+                font: {color: cp[3] > 1 ? "#cf222e" : "#1a7f37"}});
+    }
     const title = esc(short(label, 40)) + (c ? " · ratio " + (c[3] === null ? "–" : c[3].toFixed(2) + "×") : "");
     Plotly.react(el, traces, layoutBase({
       title: {text: title, x: 0.01, y: 0.97, yanchor: "top"},

@@ -1,0 +1,37 @@
+"""Change points reach both reports: a Markdown table and a marked trend in the page."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from perf_pipeline.model import ChangePoint
+from perf_pipeline.report import escape_markdown, render_html, render_markdown
+from perf_pipeline_tests.report.synthetic import make_report_data
+
+
+def _with_change_point():
+    data = make_report_data(hostile=False)
+    name = data.series[0].name
+    cp = ChangePoint(name=name, metric="time_s", run_id=data.runs[6].run_id, ratio=1.31)
+    return replace(data, change_points=(cp,)), name
+
+
+def test_markdown_lists_change_points_with_their_commit() -> None:
+    data, name = _with_change_point()
+    md = render_markdown(data)
+    assert "Change points in the history (1)" in md
+    row = next(line for line in md.splitlines() if "1.31×" in line)
+    assert data.runs[6].commit.short_sha in row  # type: ignore[union-attr]
+    assert escape_markdown(name) in row and "time per round" in row
+
+
+def test_html_payload_carries_change_points_for_the_trend() -> None:
+    data, name = _with_change_point()
+    html = render_html(data)
+    start = html.index('type="application/json"')
+    blob = html[html.index(">", start) + 1:html.index("</script>", start)]
+    payload = json.loads(blob)
+    (cp,) = payload["changePoints"]
+    assert payload["names"][cp[0]] == name and cp[2] == 6 and cp[3] == 1.31
+    assert "change ×" in html  # the page draws it
