@@ -47,7 +47,7 @@ def build_report_data(
     return ReportData(
         title=title, generated_at=now_iso(), current=current, baseline=baseline,
         comparison=analysis.comparison if analysis else None,
-        runs=store.list_runs(suite="benchmarks"),
+        runs=store.list_runs(),  # every suite: the report lists stress runs too
         series=series,
         change_points=tuple(
             cp for s in series if s.metric == TIME_METRIC
