@@ -85,17 +85,24 @@ def resolve_commit(repo: Path, ref: str) -> str:
     Raises ``InvalidInputError`` naming the repo and ref for an option-like ref, an
     unknown ref, or a ``repo`` that is not a git repository.
     """
+    sha, stderr = _rev_parse_commit(repo, ref, f"{ref}^{{commit}}", "resolving ref")
+    if sha is None:
+        reason = stderr or "unknown revision or not a commit"
+        raise InvalidInputError(f"cannot resolve ref {ref!r} in repository {repo}: {reason}")
+    return sha
+
+
+def _rev_parse_commit(repo: Path, ref: str, spec: str, doing: str) -> tuple[str | None, str]:
+    """(full SHA or None, git's stderr) for ``spec`` after checking ``ref`` and ``repo``."""
     _check_ref(ref)
     repo = Path(repo)
     if not repo.is_dir():
-        raise InvalidInputError(f"repository {repo} does not exist (resolving ref {ref!r})")
-    proc = run_git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options",
-                          f"{ref}^{{commit}}"], check=False)
+        raise InvalidInputError(f"repository {repo} does not exist ({doing} {ref!r})")
+    proc = run_git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", spec],
+                   check=False)
     sha = proc.stdout.strip()
-    if proc.returncode != 0 or not _SHA_RE.match(sha):
-        reason = proc.stderr.strip() or "unknown revision or not a commit"
-        raise InvalidInputError(f"cannot resolve ref {ref!r} in repository {repo}: {reason}")
-    return sha
+    ok = proc.returncode == 0 and _SHA_RE.match(sha)
+    return (sha if ok else None), proc.stderr.strip()
 
 
 def _check_sha(sha: str) -> None:
@@ -162,16 +169,11 @@ def branch_tip(repo: Path, branch: str) -> str:
     never taken for a deleted branch. Raises ``InvalidInputError`` naming the repo and
     branch for a missing repo, a directory that is not a git repository, or no such branch.
     """
-    _check_ref(branch)
-    repo = Path(repo)
-    if not repo.is_dir():
-        raise InvalidInputError(f"repository {repo} does not exist (reading branch {branch!r})")
-    proc = run_git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options",
-                          f"refs/heads/{branch}^{{commit}}"], check=False)
-    sha = proc.stdout.strip()
-    if proc.returncode == 0 and _SHA_RE.match(sha):
+    sha, stderr = _rev_parse_commit(repo, branch, f"refs/heads/{branch}^{{commit}}",
+                                    "reading branch")
+    if sha is not None:
         return sha
-    if "not a git repository" in proc.stderr.lower():
+    if "not a git repository" in stderr.lower():
         raise InvalidInputError(f"{repo} is not a git repository (reading branch {branch!r})")
     raise InvalidInputError(f"branch {branch!r} does not exist in repository {repo}")
 
