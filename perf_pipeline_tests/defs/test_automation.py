@@ -377,17 +377,8 @@ def requested(result) -> dict[str, set[str | None]]:
 
 
 def test_automation_recomputes_downstream_once(defs) -> None:
-    try:
-        with dg.instance_for_test() as instance:
-            _check_automation(defs, instance)
-    finally:
-        # After this sequence Dagster's defs-state-storage context variable kept pointing at
-        # the closed test instance, and a later in-process load in the same session (the
-        # backfill CLI below, any `DagsterInstance.from_config` user) failed on a dead
-        # instance weakref. Clear it (Dagster internal, 1.13).
-        from dagster._core.storage.defs_state.base import _current_storage
-
-        _current_storage.set(None)
+    with dg.instance_for_test() as instance:
+        _check_automation(defs, instance)
 
 
 def _check_automation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
