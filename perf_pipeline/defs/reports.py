@@ -1,4 +1,7 @@
-"""Report assets: one per commit (Markdown + HTML + PNGs) and the whole history."""
+"""Report assets: one per commit (Markdown + HTML + PNGs) and the whole history.
+
+``perf_pipeline.pipeline`` is imported in the asset bodies, as in ``defs/analysis.py``.
+"""
 
 import dagster as dg
 
@@ -7,7 +10,6 @@ from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import TargetRepoResource
 from perf_pipeline.errors import PerfPipelineError
-from perf_pipeline.pipeline import write_commit_report, write_history_report
 
 
 @dg.asset(
@@ -23,6 +25,8 @@ from perf_pipeline.pipeline import write_commit_report, write_history_report
 )
 def performance_report(context: dg.AssetExecutionContext,
                        target: TargetRepoResource) -> dg.MaterializeResult:
+    from perf_pipeline.pipeline import write_commit_report
+
     try:
         _, files = write_commit_report(target.settings(), context.partition_key)
     except PerfPipelineError as exc:
@@ -45,6 +49,8 @@ def performance_report(context: dg.AssetExecutionContext,
                 "performance_report.html and PNGs.",
 )
 def performance_history(target: TargetRepoResource) -> dg.MaterializeResult:
+    from perf_pipeline.pipeline import write_history_report
+
     settings = target.settings()
     try:
         data, files = write_history_report(
