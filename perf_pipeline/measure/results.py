@@ -189,30 +189,33 @@ def _load_foreign(path: Path, *, suite: str) -> SuiteRun:
 
 
 def merge_processes(first: Sequence[BenchmarkResult],
-                    more: Sequence[BenchmarkResult]) -> tuple[BenchmarkResult, ...]:
-    """One result per benchmark from the same suite measured in two processes.
+                    *more: Sequence[BenchmarkResult]) -> tuple[BenchmarkResult, ...]:
+    """One result per benchmark from the same suite measured in several processes.
 
     Samples are pooled (process order kept), so the run's median is that of all of
     them: one process disturbed for its whole duration moves it much less than it moves
     its own median. Other metrics take the median over processes (for two, the mean).
     """
-    by_name = {b.name: b for b in more}
+    by_names = [{b.name: b for b in process} for process in more]
     merged = []
     for bench in first:
-        other = by_name.get(bench.name)
-        if other is None:
+        others = [by_name.get(bench.name) for by_name in by_names]
+        if any(other is None for other in others):
             raise InvalidInputError(
                 f"benchmark {bench.name!r} is missing from a further process of the run")
+        group = [bench, *others]
         extras: dict[str, list[float]] = {}
-        for key, value in (*bench.extra, *other.extra):
-            extras.setdefault(key, []).append(value)
-        samples = bench.samples_s + other.samples_s
+        for result in group:
+            for key, value in result.extra:  # type: ignore[union-attr]
+                extras.setdefault(key, []).append(value)
+        samples = tuple(x for result in group for x in result.samples_s)  # type: ignore[union-attr]
         combined = {k: float(statistics.median(v)) for k, v in extras.items()}
         combined.update(latency_percentiles(samples))  # of the pooled samples
         merged.append(replace(bench, samples_s=samples, summary=(),
                               extra=tuple(combined.items())))
-    if len(by_name) != len(first):
-        extra_names = sorted(set(by_name) - {b.name for b in first})
+    names = {b.name for b in first}
+    extra_names = sorted({n for by_name in by_names for n in by_name} - names)
+    if extra_names or any(len(by_name) != len(names) for by_name in by_names):
         raise InvalidInputError(f"benchmarks {extra_names} appear in only some processes")
     return tuple(merged)
 
@@ -235,11 +238,13 @@ def _load_run_dir(run_dir: Path) -> SuiteRun:
         if status is RunStatus.SUCCESS:
             benchmarks, doc = _parse_benchmark_file(run_dir / BENCHMARK_FILE)
             environment = _environment(doc, run_dir / BENCHMARK_FILE) or environment
+            more = []
             process = 2
             while (run_dir / process_file_name(process)).is_file():
-                more, _ = _parse_benchmark_file(run_dir / process_file_name(process))
-                benchmarks = merge_processes(benchmarks, more)
+                more.append(_parse_benchmark_file(run_dir / process_file_name(process))[0])
                 process += 1
+            if more:
+                benchmarks = merge_processes(benchmarks, *more)
         return SuiteRun(
             run_id=str(record["run_id"]), suite=str(record["suite"]),
             started_at=str(record["started_at"]), status=status, benchmarks=benchmarks,

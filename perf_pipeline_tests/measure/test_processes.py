@@ -43,3 +43,14 @@ def test_merge_pools_samples_and_takes_median_of_other_metrics() -> None:
     assert dict(m.extra)["peak_rss_bytes"] == 200.0
     with pytest.raises(InvalidInputError, match="missing from a further process"):
         merge_processes(a, (BenchmarkResult("other", (1.0,)),))
+
+
+def test_merge_of_three_takes_the_median_not_a_running_mean() -> None:
+    runs = [(BenchmarkResult("t", (float(i),), extra=(("peak_rss_bytes", rss),)),)
+            for i, rss in enumerate((100.0, 1000.0, 110.0), start=1)]
+    (m,) = merge_processes(*runs)
+    assert m.samples_s == (1.0, 2.0, 3.0)
+    # Folding pairwise gave median(mean(100, 1000), 110) = 330; the median of three is 110.
+    assert dict(m.extra)["peak_rss_bytes"] == 110.0
+    with pytest.raises(InvalidInputError, match="only some processes"):
+        merge_processes(runs[0], (*runs[1], BenchmarkResult("extra", (1.0,))))
