@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from perf_pipeline.errors import InvalidInputError, PerfPipelineError
@@ -32,7 +33,8 @@ _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _short(name: str) -> str:
-    return name.split("::", 1)[1] if "::" in name else name
+    """A benchmark's name without its file, escaped for rich markup (``test_x[/]`` is legal)."""
+    return escape(name.split("::", 1)[1] if "::" in name else name)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -57,20 +59,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
             cells.append(f"{bench.median_s * 1e3:.2f}" if bench else "–")
         first, last = medians[0], medians[-1]
         ratio = f"{last / first:.2f}x" if first and last else "–"
-        table.add_row(name.rsplit("::", 1)[-1], *cells, ratio)
+        table.add_row(escape(name.rsplit("::", 1)[-1]), *cells, ratio)
     _out.print(table)
     _out.print("\nVerdict per commit (against the rolling baseline of the commits before it):")
     for sha, msg, outcome, analysis in zip(result.shas, result.messages, result.outcomes,
                                            result.analyses, strict=True):
         if analysis is None or analysis.comparison is None:
-            verdict = "no baseline yet" if outcome.success else f"[red]failed[/] {outcome.error}"
+            verdict = ("no baseline yet" if outcome.success
+                       else f"[red]failed[/] {escape(outcome.error or '')}")
         elif analysis.comparison.regressions:
             verdict = "[red]REGRESSION[/] " + ", ".join(
                 f"{_short(r.name)} x{r.comparison.ratio:.2f}"
                 for r in analysis.comparison.regressions)
         else:
             verdict = "[green]no significant regression[/]"
-        _out.print(f"  {sha[:8]} {msg}: {verdict}")
+        _out.print(f"  {sha[:8]} {escape(msg)}: {verdict}")
     s = result.settings
     last = result.report_dir(result.shas[-1])
     _out.print(f"\ntarget repo:   {s.repo_path}\nhistory db:    {s.db_path}\n"
@@ -192,6 +195,38 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if outcome.ingest.errors else EXIT_OK
 
 
+def cmd_ab(args: argparse.Namespace) -> int:
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.pipeline import run_ab
+
+    settings = load_settings(repo_path=args.repo, results_dir=args.results_dir,
+                             threshold=args.threshold, alpha=args.significance)
+    with _err.status(f"A/B: {escape(args.candidate)} against {escape(args.base)}") as status:
+        def progress(done: int, total: int) -> None:
+            status.update(f"A/B: round {done} of {total} done")
+
+        outcome = run_ab(settings, args.base, args.candidate, rounds=args.rounds,
+                         seed=args.seed, report_path=Path(args.report), on_round=progress)
+    comparison = outcome.comparison
+    for row in sorted(comparison.results, key=lambda r: -abs(r.comparison.ratio - 1)):
+        c = row.comparison
+        colour = {"regression": "red", "improvement": "green"}.get(c.verdict, "default")
+        needed = f", ~{c.samples_needed} rounds would decide" if c.samples_needed else ""
+        _out.print(f"[{colour}]{c.verdict:<12}[/] x{c.ratio:.3f} [{c.ci_low:.3f}, "
+                   f"{c.ci_high:.3f}] p_adj={c.adjusted_p_value:.2g}{needed}  "
+                   f"{_short(row.name)}")
+    for name in comparison.new:
+        _out.print(f"new          {_short(name)}")
+    for name in comparison.missing:
+        _out.print(f"missing      {_short(name)}")
+    ab = outcome.ab
+    _out.print(f"verdict: {len(comparison.regressions)} significant regression(s), "
+               f"{len(comparison.improvements)} improvement(s) of {ab.candidate.sha[:10]} "
+               f"against {ab.base.sha[:10]} over {len(ab.rounds)} interleaved rounds")
+    _out.print(f"report: {escape(args.report)}  (HTML: {outcome.files.html})")
+    return EXIT_REGRESSION if outcome.regressed else EXIT_OK
+
+
 def _verdict_line(outcome: AnalyzeOutcome) -> str:
     comparison = outcome.analysis.comparison
     if comparison is None:
@@ -304,6 +339,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", help="results directory (default: test-results)")
     p.add_argument("--baseline", help="baseline file (default: in the results dir)")
     p.set_defaults(func=cmd_visualize)
+
+    p = sub.add_parser(
+        "ab", help="interleaved A/B run of two commits, compared round by round",
+        description="Measures BASE and CANDIDATE alternately (random order per round) on "
+                    "this machine and compares each benchmark's per-round medians with a "
+                    "paired test, Holm-corrected. Use it to confirm a suspect commit against "
+                    "its parent. Nothing is added to the history.")
+    p.add_argument("base", metavar="BASE", help="the reference commit, e.g. HEAD~1")
+    p.add_argument("candidate", metavar="CANDIDATE", help="the commit under test, e.g. HEAD")
+    p.add_argument("--rounds", type=int, default=10,
+                   help="rounds of both commits (default 10; with Holm over 9 benchmarks at "
+                        "alpha 0.01, fewer than 10 cannot reach significance)")
+    p.add_argument("--seed", type=int, help="seed of the order of each round (default random)")
+    p.add_argument("--repo", help="target git repo (default: settings)")
+    p.add_argument("--results-dir", help="results directory (default: test-results)")
+    p.add_argument("--threshold", type=float, help="ratio threshold (default 1.2)")
+    p.add_argument("--significance", type=float, help="alpha (default 0.01)")
+    p.add_argument("--report", default="performance-report-ab.md",
+                   help="Markdown report path (default: ./performance-report-ab.md)")
+    p.set_defaults(func=cmd_ab)
 
     p = sub.add_parser("ingest", help="add result files in the results dir to the history")
     p.add_argument("--results-dir", help="results directory (default: test-results)")

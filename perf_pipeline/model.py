@@ -362,11 +362,16 @@ class BaselineEntry:
         _check_finite(self.samples, f"baseline {self.name!r} {self.metric}")
 
 
+#: rolling: pooled from the last N main-branch runs; pinned: a named run; ab: the base
+#: side of an interleaved A/B run (reports only, never the stored baseline file).
+BASELINE_POLICIES = ("rolling", "pinned", "ab")
+
+
 @dataclass(frozen=True, slots=True)
 class Baseline:
     """The reference a commit is judged against, as stored in performance_baseline.json."""
 
-    policy: str  # "rolling" or "pinned"
+    policy: str  # one of BASELINE_POLICIES
     created_at: str
     source_run_ids: tuple[str, ...]
     source_commits: tuple[str, ...]
@@ -376,8 +381,9 @@ class Baseline:
     previous: tuple[str, ...] = field(default=())  # created_at of earlier baselines
 
     def __post_init__(self) -> None:
-        if self.policy not in ("rolling", "pinned"):
-            raise InvalidInputError(f"baseline policy {self.policy!r} is not rolling/pinned")
+        if self.policy not in BASELINE_POLICIES:
+            raise InvalidInputError(
+                f"baseline policy {self.policy!r} is not one of {BASELINE_POLICIES}")
         if self.schema_version != SCHEMA_VERSION:
             raise InvalidInputError(
                 f"baseline schema_version {self.schema_version} is not supported "

@@ -56,7 +56,7 @@ def _branch_of(repo: Path, ref: str) -> str | None:
     return ref if proc.returncode == 0 else None
 
 
-def _run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
+def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                      extra_args: Sequence[str]) -> SuiteOutcome:
     paths, markers, env = _suite_plan(settings, suite)
     with git_worktree(settings.repo_path, sha, root=settings.worktrees_dir) as worktree:
@@ -72,7 +72,7 @@ def _run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                          markers=markers)
 
 
-def _error_text(outcome: SuiteOutcome) -> str | None:
+def error_text(outcome: SuiteOutcome) -> str | None:
     """The reason plus the output a person needs to see why (pytest reports on stdout)."""
     if outcome.error is None:
         return None
@@ -115,9 +115,9 @@ def measure_commit(
         error = None
         for process in range(1, settings.processes + 1):
             json_path = Path(tmp) / f"benchmark-{process}.json"
-            outcome = _run_in_worktree(settings, sha, suite, json_path, extra_args)
+            outcome = run_in_worktree(settings, sha, suite, json_path, extra_args)
             duration_s += outcome.duration_s
-            error = _error_text(outcome)
+            error = error_text(outcome)
             if error is None and outcome.json_path is not None:
                 try:
                     load_results(outcome.json_path, suite=suite)  # validate before recording

@@ -5,6 +5,7 @@ it runs. This layer sits above measure/, analysis/, report/ and store/ and below
 and defs/.
 """
 
+from perf_pipeline.pipeline.ab import ABOutcome, ab_report_dir, run_ab
 from perf_pipeline.pipeline.analyze import AnalyzeOutcome, analyze_results_dir
 from perf_pipeline.pipeline.baseline import (
     baseline_for_run,
@@ -29,7 +30,9 @@ from perf_pipeline.pipeline.reporting import (
 )
 
 __all__ = [
+    "ABOutcome",
     "AnalyzeOutcome",
+    "ab_report_dir",
     "analysis_path",
     "analyze_commit",
     "analyze_results_dir",
@@ -43,6 +46,7 @@ __all__ = [
     "post_report_comment",
     "read_commit_analysis",
     "resolve_pr_number",
+    "run_ab",
     "seed_baseline",
     "update_baseline",
     "write_commit_report",

@@ -1,0 +1,106 @@
+"""``perf-pipeline ab BASE CANDIDATE``: an interleaved A/B run, judged pairwise, reported.
+
+The stored-baseline comparison must allow for the run-to-run noise of a shared machine,
+which costs power. When a commit is suspect (the gate or a change point flagged it), or a
+PR has no history to lean on, measuring it against its parent in alternating rounds
+removes that noise instead: this step runs the rounds, compares each benchmark's
+per-round medians pairwise (Hodges-Lehmann of per-round log-ratios, Wilcoxon signed-rank),
+corrects across the suite, and writes the usual Markdown and HTML report.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from perf_pipeline.analysis import build_baseline, compare_suite
+from perf_pipeline.config import Settings
+from perf_pipeline.measure.ab import ABRun, measure_ab
+from perf_pipeline.measure.results import merge_processes
+from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
+from perf_pipeline.pipeline.baseline import now_iso
+from perf_pipeline.report import ReportFiles, write_report
+
+__all__ = ["ABOutcome", "ab_report_dir", "paired_round_medians", "run_ab"]
+
+
+@dataclass(frozen=True, slots=True)
+class ABOutcome:
+    """What an A/B run found, for the CLI to print and map to an exit code."""
+
+    ab: ABRun
+    comparison: SuiteComparison
+    files: ReportFiles
+
+    @property
+    def regressed(self) -> bool:
+        return self.comparison.has_regression
+
+
+def ab_report_dir(settings: Settings, ab: ABRun) -> Path:
+    return settings.reports_dir / "ab" / ab.raw_dir.name
+
+
+def paired_round_medians(ab: ABRun) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per benchmark, one median per round and side, aligned by round.
+
+    The process is the unit of replication, so a round contributes one number per side.
+    A benchmark missing from any round of a side is left out of that side, so it shows
+    up as new or missing rather than as a pair with holes.
+    """
+
+    def side(runs: list[SuiteRun]) -> dict[str, list[float]]:
+        names = set.intersection(*({b.name for b in r.benchmarks} for r in runs))
+        return {name: [statistics.median(r.benchmark(name).samples_s)  # type: ignore[union-attr]
+                       for r in runs] for name in sorted(names)}
+
+    return (side([r.base for r in ab.rounds]), side([r.candidate for r in ab.rounds]))
+
+
+def _pooled(runs: list[SuiteRun], run_id: str) -> SuiteRun:
+    """All rounds of one side as one run (pooled samples), for the report's value columns."""
+    names = set.intersection(*({b.name for b in r.benchmarks} for r in runs))
+    per_round = [tuple(b for b in r.benchmarks if b.name in names) for r in runs]
+    return replace(runs[0], run_id=run_id, benchmarks=merge_processes(*per_round),
+                   raw_path=None)
+
+
+def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison) -> tuple[str, ...]:
+    n = len(ab.rounds)
+    candidate_first = sum(r.order[0] == "candidate" for r in ab.rounds)
+    notes = [
+        f"Interleaved A/B run: {n} rounds, each measuring both commits back to back in a "
+        f"random order (candidate first in {candidate_first} of {n}; seed {ab.seed}). "
+        "Each benchmark's per-round medians are compared pairwise (Hodges-Lehmann of the "
+        f"per-round log-ratios, Wilcoxon signed-rank), {comparison.correction}-corrected "
+        f"across the suite at alpha {settings.alpha:g}, threshold {settings.threshold:g}.",
+        f"Raw files: {ab.raw_dir}",
+    ]
+    if comparison.new or comparison.missing:
+        notes.append("Benchmarks not measured on both sides are listed, not compared.")
+    return tuple(notes)
+
+
+def run_ab(settings: Settings, base_ref: str, candidate_ref: str, *, rounds: int = 10,
+           seed: int | None = None, report_path: Path | None = None,
+           on_round: Callable[[int, int], None] | None = None) -> ABOutcome:
+    """Measure both commits in ``rounds`` interleaved rounds; judge; write the report."""
+    ab = measure_ab(settings, base_ref, candidate_ref, rounds=rounds, seed=seed,
+                    on_round=on_round)
+    base, candidate = paired_round_medians(ab)
+    comparison = compare_suite(base, candidate, threshold=settings.threshold,
+                               alpha=settings.alpha, paired=True)
+    base_runs = [r.base for r in ab.rounds]
+    data = ReportData(
+        title=f"A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
+        generated_at=now_iso(),
+        current=_pooled([r.candidate for r in ab.rounds], f"{ab.ab_id}-candidate"),
+        baseline=build_baseline(base_runs, policy="ab", created_at=now_iso()),
+        comparison=comparison,
+        notes=_notes(ab, settings, comparison),
+    )
+    files = write_report(data, ab_report_dir(settings, ab), markdown_path=report_path)
+    return ABOutcome(ab=ab, comparison=comparison, files=files)
+

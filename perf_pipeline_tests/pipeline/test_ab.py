@@ -1,0 +1,93 @@
+"""Interleaved A/B runs on a real tiny git repo: paired verdicts, kept raw files, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.cli import main
+from perf_pipeline.config import load_settings
+from perf_pipeline.errors import MeasurementError
+from perf_pipeline.measure import HistoryStep
+from perf_pipeline.measure.ab import AB_MANIFEST
+from perf_pipeline.pipeline import run_ab
+from perf_pipeline.pipeline.ab import paired_round_medians
+
+
+def _settings(target, results: Path, **kw):
+    return load_settings(repo_path=target.repo, project_subdir=".", results_dir=results,
+                         benchmark_paths=["tests"], pytest_args=target.pytest_args, **kw)
+
+
+@pytest.mark.slow
+def test_ab_flags_the_real_slowdown_only_and_keeps_every_round(tiny_target,
+                                                                tmp_path: Path) -> None:
+    # 6 benchmarks, 6 rounds: the smallest one-sided signed-rank p is 1/64, under Holm's
+    # 0.1/6 only when every round agrees, so alpha 0.1 here; threshold 1.5 so that
+    # only a large change counts. The slowdown commit makes mean_abs ~4x slower.
+    settings = _settings(tiny_target, tmp_path / "results", alpha=0.1, threshold=1.5)
+    neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
+    report = tmp_path / "ab.md"
+    seen: list[int] = []
+    outcome = run_ab(settings, neutral, slow, rounds=6, seed=3, report_path=report,
+                     on_round=lambda done, total: seen.append(done))
+    assert seen == [1, 2, 3, 4, 5, 6]
+    regressions = [r.name.split("::")[-1] for r in outcome.comparison.regressions]
+    assert regressions == [tiny_target.slowed]
+    (mean_abs,) = (r for r in outcome.comparison.results if r.name.endswith("test_mean_abs"))
+    assert mean_abs.comparison.ratio > 2
+    assert mean_abs.comparison.n_baseline == mean_abs.comparison.n_current == 6
+    # Every round's JSON is kept, read-only, with a manifest of the random orders.
+    raw = outcome.ab.raw_dir
+    assert raw.parent == settings.raw_dir / "ab"
+    assert len(list(raw.glob("round-*-base.json"))) == 6
+    assert len(list(raw.glob("round-*-candidate.json"))) == 6
+    manifest = json.loads((raw / AB_MANIFEST).read_text())
+    assert manifest["seed"] == 3 and manifest["rounds_done"] == 6 and manifest["error"] is None
+    assert {tuple(o) for o in manifest["orders"]} == {("base", "candidate"),
+                                                      ("candidate", "base")}
+    assert not (raw / AB_MANIFEST).stat().st_mode & 0o222
+    # The same seed gives the same orders; per-round medians are aligned by round.
+    base, candidate = paired_round_medians(outcome.ab)
+    assert set(base) == set(candidate) and all(len(v) == 6 for v in base.values())
+    # The report says how it was decided; an A/B run never enters the history.
+    text = report.read_text()
+    assert "Interleaved A/B run: 6 rounds" in text and r"test\_mean\_abs" in text
+    assert outcome.files.html is not None and outcome.files.html.is_file()
+    assert not settings.db_path.exists()
+
+
+def test_ab_rejects_bad_input_before_measuring(tiny_target, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["--repo", str(tiny_target.repo), "--results-dir", str(tmp_path / "r")]
+    sha = tiny_target.shas[0]
+    assert main(["ab", sha, sha, *common]) == 2
+    assert "same commit" in capsys.readouterr().err
+    assert main(["ab", *common, "--", "--output=x", sha]) == 2
+    assert "must not start with '-'" in capsys.readouterr().err
+    assert main(["ab", sha, "no-such-ref", *common]) == 2
+    assert "no-such-ref" in capsys.readouterr().err
+    assert main(["ab", sha, tiny_target.shas[1], "--rounds", "1", *common]) == 2
+    assert "at least 2 rounds" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.json"))
+
+
+def _break_fib(root: Path) -> None:
+    calc = root / "calc.py"
+    calc.write_text(calc.read_text().replace("        a, b = b, a + b\n",
+                                             "        a, b = b, a + b + 1\n"))
+
+
+@pytest.mark.slow
+def test_a_failing_side_stops_the_ab_run_and_keeps_what_it_measured(tiny_target_factory,
+                                                                    tmp_path: Path) -> None:
+    target = tiny_target_factory(extra=(HistoryStep("Break fib", _break_fib),))
+    settings = _settings(target, tmp_path / "results")
+    with pytest.raises(MeasurementError, match="round 1, candidate") as info:
+        run_ab(settings, target.shas[2], target.shas[3], rounds=3, seed=0)
+    assert "test_fib" in str(info.value)  # the suite's own output says what failed
+    (raw,) = (settings.raw_dir / "ab").iterdir()
+    manifest = json.loads((raw / AB_MANIFEST).read_text())
+    assert manifest["rounds_done"] == 0 and "round 1, candidate" in manifest["error"]
