@@ -8,6 +8,12 @@ with 5 % heavy-tailed outliers; machine factor CV 3 % common to each run; per-be
 run effect CV 1 %; random-walk drift 0.3 % (common) and 0.2 % (per benchmark) per run.
 False alarms: share of unchanged suite runs (A/A) in which the rule flags ANY benchmark.
 Power: share of runs in which the one slowed benchmark is flagged.
+
+A second table shows the interleaved A/B design (``perf-pipeline ab``) on the same noise
+model: N rounds of both commits back to back, whose machine factor is shared but for a
+1 % difference between the two processes, compared by ``compare_suite(paired=True)``
+(Wilcoxon signed-rank on per-round log-ratios, Holm, alpha 0.01, threshold 1.0). It costs
+2 N processes instead of one per commit, and is meant for confirming a suspect commit.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import numpy as np
 from perf_pipeline.analysis import (
     NoiseModel,
     asv_rule,
+    compare_suite,
     ours_rule,
     pyperf_rule,
     pytest_benchmark_rule,
+    simulate_ab_rounds,
     simulate_suites,
     within_run_rule,
 )
@@ -59,10 +67,30 @@ def measure(trials: int, seed: int, chunk: int = 250) -> dict[str, list[float]]:
     return table
 
 
+def measure_ab(trials: int, seed: int, rounds: int) -> list[float]:
+    """A/A false alarms, then power per slowdown, of the paired A/B comparison."""
+    row = []
+    for col, slowdown in enumerate((1.0, *SLOWDOWNS)):
+        base, cand = simulate_ab_rounds(np.random.default_rng(seed + 100 + col),
+                                        n_trials=trials, rounds=rounds, slowdown=slowdown)
+        names = [f"b{i:02d}" for i in range(base.shape[1])]
+        hits = 0
+        for t in range(trials):
+            flagged = {r.name for r in compare_suite(
+                {n: base[t, i] for i, n in enumerate(names)},
+                {n: cand[t, i] for i, n in enumerate(names)},
+                threshold=1.0, alpha=0.01, paired=True).regressions}
+            hits += bool(flagged) if slowdown == 1.0 else "b00" in flagged
+        row.append(hits / trials)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--ab-trials", type=int, default=300,
+                        help="suites per column for the A/B table (~0.09 s each)")
     args = parser.parse_args()
     table = measure(args.trials, args.seed)
     print(f"{args.trials} simulated suite runs per column, seed {args.seed}; "
@@ -73,6 +101,14 @@ def main() -> None:
     print("|" + "---|" * len(header))
     for name, row in table.items():
         print(f"| {name} | " + " | ".join(f"{v:.1%}" for v in row) + " |")
+    print(f"\nInterleaved A/B, {args.ab_trials} simulated suites per column "
+          "(paired Wilcoxon, Holm, alpha 0.01, thr 1.0)")
+    print("| design | A/A false alarms | " + " | ".join(header[2:]) + " |")
+    print("|" + "---|" * len(header))
+    for rounds in (10, 15, 20):
+        row = measure_ab(args.ab_trials, args.seed, rounds)
+        print(f"| A/B, {rounds} rounds ({2 * rounds} processes) | "
+              + " | ".join(f"{v:.1%}" for v in row) + " |")
 
 
 if __name__ == "__main__":

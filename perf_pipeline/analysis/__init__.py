@@ -31,7 +31,7 @@ from perf_pipeline.analysis.rules import (
     within_run_rule,
 )
 from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
-from perf_pipeline.analysis.simulation import NoiseModel, simulate_suites
+from perf_pipeline.analysis.simulation import NoiseModel, simulate_ab_rounds, simulate_suites
 
 __all__ = [
     "ASSUMED_RUN_CV",
@@ -54,6 +54,7 @@ __all__ = [
     "pyperf_rule",
     "pytest_benchmark_rule",
     "run_level_test",
+    "simulate_ab_rounds",
     "simulate_suites",
     "within_run_rule",
 ]
