@@ -219,6 +219,9 @@ def cmd_ab(args: argparse.Namespace) -> int:
         _out.print(f"new          {_short(name)}")
     for name in comparison.missing:
         _out.print(f"missing      {_short(name)}")
+    for note in outcome.notes:
+        if note.startswith("Too few rounds"):
+            _err.print(f"warning: {note}", markup=False)
     ab = outcome.ab
     _out.print(f"verdict: {len(comparison.regressions)} significant regression(s), "
                f"{len(comparison.improvements)} improvement(s) of {ab.candidate.sha[:10]} "
@@ -349,8 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("base", metavar="BASE", help="the reference commit, e.g. HEAD~1")
     p.add_argument("candidate", metavar="CANDIDATE", help="the commit under test, e.g. HEAD")
     p.add_argument("--rounds", type=int, default=10,
-                   help="rounds of both commits (default 10; with Holm over 9 benchmarks at "
-                        "alpha 0.01, fewer than 10 cannot reach significance)")
+                   help="rounds of both commits (default 10: enough for up to 10 "
+                        "benchmarks at alpha 0.01; 13 for 50, 17 for 1,000)")
     p.add_argument("--seed", type=int, help="seed of the order of each round (default random)")
     p.add_argument("--repo", help="target git repo (default: settings)")
     p.add_argument("--results-dir", help="results directory (default: test-results)")

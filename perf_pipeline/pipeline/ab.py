@@ -10,6 +10,7 @@ corrects across the suite, and writes the usual Markdown and HTML report.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.report import ReportFiles, write_report
 
-__all__ = ["ABOutcome", "ab_report_dir", "paired_round_medians", "run_ab"]
+__all__ = ["ABOutcome", "ab_report_dir", "min_rounds", "paired_round_medians", "run_ab"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class ABOutcome:
     ab: ABRun
     comparison: SuiteComparison
     files: ReportFiles
+    notes: tuple[str, ...] = ()
 
     @property
     def regressed(self) -> bool:
@@ -59,6 +61,15 @@ def paired_round_medians(ab: ABRun) -> tuple[dict[str, list[float]], dict[str, l
     return (side([r.base for r in ab.rounds]), side([r.candidate for r in ab.rounds]))
 
 
+def min_rounds(benchmarks: int, alpha: float) -> int:
+    """Fewest rounds with which any of ``benchmarks`` can be significant at all.
+
+    n rounds that all agree give the signed-rank test its smallest one-sided p-value,
+    1 / 2**n; Holm's first step needs it below alpha / benchmarks.
+    """
+    return max(1, math.floor(math.log2(max(benchmarks, 1) / alpha)) + 1)
+
+
 def _pooled(runs: list[SuiteRun], run_id: str) -> SuiteRun:
     """All rounds of one side as one run (pooled samples), for the report's value columns."""
     names = set.intersection(*({b.name for b in r.benchmarks} for r in runs))
@@ -80,6 +91,12 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison) -> tuple[
     ]
     if comparison.new or comparison.missing:
         notes.append("Benchmarks not measured on both sides are listed, not compared.")
+    needed = min_rounds(len(comparison.results), settings.alpha)
+    if n < needed:
+        notes.append(
+            f"Too few rounds to decide: with {n} rounds the smallest possible p-value is "
+            f"{0.5 ** n:.2g}, above the first Holm threshold alpha/{len(comparison.results)}; "
+            f"no benchmark can be significant. Use --rounds {needed} or more.")
     return tuple(notes)
 
 
@@ -102,5 +119,5 @@ def run_ab(settings: Settings, base_ref: str, candidate_ref: str, *, rounds: int
         notes=_notes(ab, settings, comparison),
     )
     files = write_report(data, ab_report_dir(settings, ab), markdown_path=report_path)
-    return ABOutcome(ab=ab, comparison=comparison, files=files)
+    return ABOutcome(ab=ab, comparison=comparison, files=files, notes=data.notes)
 

@@ -13,7 +13,7 @@ from perf_pipeline.errors import MeasurementError
 from perf_pipeline.measure import HistoryStep
 from perf_pipeline.measure.ab import AB_MANIFEST
 from perf_pipeline.pipeline import run_ab
-from perf_pipeline.pipeline.ab import paired_round_medians
+from perf_pipeline.pipeline.ab import min_rounds, paired_round_medians
 
 
 def _settings(target, results: Path, **kw):
@@ -91,3 +91,18 @@ def test_a_failing_side_stops_the_ab_run_and_keeps_what_it_measured(tiny_target_
     (raw,) = (settings.raw_dir / "ab").iterdir()
     manifest = json.loads((raw / AB_MANIFEST).read_text())
     assert manifest["rounds_done"] == 0 and "round 1, candidate" in manifest["error"]
+
+
+@pytest.mark.parametrize(("benchmarks", "alpha"), [(1, 0.01), (6, 0.1), (9, 0.01), (11, 0.01),
+                                                   (50, 0.01), (1000, 0.05)])
+def test_min_rounds_is_where_the_signed_rank_test_can_first_pass_holm(benchmarks: int,
+                                                                      alpha: float) -> None:
+    from scipy import stats
+
+    n = min_rounds(benchmarks, alpha)
+
+    def best_p(rounds: int) -> float:  # every round agrees: the most extreme outcome
+        diffs = [0.1 + 0.01 * i for i in range(rounds)]
+        return float(stats.wilcoxon(diffs, alternative="greater").pvalue)
+
+    assert best_p(n) <= alpha / benchmarks < best_p(n - 1)
