@@ -23,6 +23,7 @@ from perf_pipeline.analysis.multiple import (
     compare_suite,
     holm_adjust,
 )
+from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.rules import (
     asv_rule,
     ours_rule,
@@ -45,6 +46,7 @@ __all__ = [
     "build_baseline",
     "change_points_of",
     "compare",
+    "compare_rounds",
     "compare_suite",
     "compare_to_baseline",
     "detect_change_points",

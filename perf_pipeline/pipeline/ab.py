@@ -4,8 +4,9 @@ The stored-baseline comparison must allow for the run-to-run noise of a shared m
 which costs power. When a commit is suspect (the gate or a change point flagged it), or a
 PR has no history to lean on, measuring it against its parent in alternating rounds
 removes that noise instead: this step runs the rounds, compares each benchmark's
-per-round medians pairwise (Hodges-Lehmann of per-round log-ratios, Wilcoxon signed-rank),
-corrects across the suite, and writes the usual Markdown and HTML report.
+per-round medians pairwise with each round's suite-wide factor removed
+(``analysis.compare_rounds``), corrects across the suite, and writes the usual Markdown
+and HTML report.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from perf_pipeline.analysis import build_baseline, compare_suite
+from perf_pipeline.analysis import build_baseline, compare_rounds
 from perf_pipeline.config import Settings
 from perf_pipeline.measure.ab import ABRun, measure_ab
 from perf_pipeline.measure.results import merge_processes
@@ -85,8 +86,10 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison) -> tuple[
         f"Interleaved A/B run: {n} rounds, each measuring both commits back to back in a "
         f"random order (candidate first in {candidate_first} of {n}; seed {ab.seed}). "
         "Each benchmark's per-round medians are compared pairwise (Hodges-Lehmann of the "
-        f"per-round log-ratios, Wilcoxon signed-rank), {comparison.correction}-corrected "
-        f"across the suite at alpha {settings.alpha:g}, threshold {settings.threshold:g}.",
+        "per-round log-ratios, Wilcoxon signed-rank) after removing each round's "
+        "suite-wide factor, which is tested on its own; "
+        f"{comparison.correction}-corrected across the suite at alpha {settings.alpha:g}, "
+        f"threshold {settings.threshold:g}.",
         f"Raw files: {ab.raw_dir}",
     ]
     if comparison.new or comparison.missing:
@@ -107,8 +110,8 @@ def run_ab(settings: Settings, base_ref: str, candidate_ref: str, *, rounds: int
     ab = measure_ab(settings, base_ref, candidate_ref, rounds=rounds, seed=seed,
                     on_round=on_round)
     base, candidate = paired_round_medians(ab)
-    comparison = compare_suite(base, candidate, threshold=settings.threshold,
-                               alpha=settings.alpha, paired=True)
+    comparison = compare_rounds(base, candidate, threshold=settings.threshold,
+                                alpha=settings.alpha)
     base_runs = [r.base for r in ab.rounds]
     data = ReportData(
         title=f"A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",

@@ -24,37 +24,37 @@ def _settings(target, results: Path, **kw):
 @pytest.mark.slow
 def test_ab_flags_the_real_slowdown_only_and_keeps_every_round(tiny_target,
                                                                 tmp_path: Path) -> None:
-    # 6 benchmarks, 6 rounds: the smallest one-sided signed-rank p is 1/64, under Holm's
-    # 0.1/6 only when every round agrees, so alpha 0.1 here; threshold 1.5 so that
-    # only a large change counts. The slowdown commit makes mean_abs ~4x slower.
+    # 6 benchmarks + the suite-wide factor = 7 hypotheses. 7 rounds that all agree give
+    # the signed-rank test p = 1/128, under Holm's 0.1/7; so alpha 0.1 here. Threshold 1.5
+    # so that only a large change counts: the slowdown commit makes mean_abs ~4x slower.
     settings = _settings(tiny_target, tmp_path / "results", alpha=0.1, threshold=1.5)
     neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
     report = tmp_path / "ab.md"
     seen: list[int] = []
-    outcome = run_ab(settings, neutral, slow, rounds=6, seed=3, report_path=report,
+    outcome = run_ab(settings, neutral, slow, rounds=7, seed=3, report_path=report,
                      on_round=lambda done, total: seen.append(done))
-    assert seen == [1, 2, 3, 4, 5, 6]
+    assert seen == [1, 2, 3, 4, 5, 6, 7]
     regressions = [r.name.split("::")[-1] for r in outcome.comparison.regressions]
     assert regressions == [tiny_target.slowed]
     (mean_abs,) = (r for r in outcome.comparison.results if r.name.endswith("test_mean_abs"))
     assert mean_abs.comparison.ratio > 2
-    assert mean_abs.comparison.n_baseline == mean_abs.comparison.n_current == 6
+    assert mean_abs.comparison.n_baseline == mean_abs.comparison.n_current == 7
     # Every round's JSON is kept, read-only, with a manifest of the random orders.
     raw = outcome.ab.raw_dir
     assert raw.parent == settings.raw_dir / "ab"
-    assert len(list(raw.glob("round-*-base.json"))) == 6
-    assert len(list(raw.glob("round-*-candidate.json"))) == 6
+    assert len(list(raw.glob("round-*-base.json"))) == 7
+    assert len(list(raw.glob("round-*-candidate.json"))) == 7
     manifest = json.loads((raw / AB_MANIFEST).read_text())
-    assert manifest["seed"] == 3 and manifest["rounds_done"] == 6 and manifest["error"] is None
+    assert manifest["seed"] == 3 and manifest["rounds_done"] == 7 and manifest["error"] is None
     assert {tuple(o) for o in manifest["orders"]} == {("base", "candidate"),
                                                       ("candidate", "base")}
     assert not (raw / AB_MANIFEST).stat().st_mode & 0o222
     # The same seed gives the same orders; per-round medians are aligned by round.
     base, candidate = paired_round_medians(outcome.ab)
-    assert set(base) == set(candidate) and all(len(v) == 6 for v in base.values())
+    assert set(base) == set(candidate) and all(len(v) == 7 for v in base.values())
     # The report says how it was decided; an A/B run never enters the history.
     text = report.read_text()
-    assert "Interleaved A/B run: 6 rounds" in text and r"test\_mean\_abs" in text
+    assert "Interleaved A/B run: 7 rounds" in text and r"test\_mean\_abs" in text
     assert outcome.files.html is not None and outcome.files.html.is_file()
     assert not settings.db_path.exists()
 

@@ -1,0 +1,76 @@
+"""Interleaved A/B rounds, compared pairwise with the round's suite-wide factor removed.
+
+Pairing cancels what the two processes of a round share, but each process still has its
+own state (CPU placement, frequency, a neighbour's burst) that slows every benchmark in
+it together; on a busy virtual machine that is ±10-15 % per process, which would leave a
+10-round A/B run unable to see anything smaller. As in the stored-baseline comparison,
+that common factor is estimated per round as the median over benchmarks of the
+per-round log-ratios and removed before each benchmark's paired test; the factor itself
+is tested as one more hypothesis (``SUITE_SHIFT_NAME``), so a change that slows the
+whole suite is still reported. With fewer than ``MIN_BENCHMARKS_FOR_SHIFT`` benchmarks
+no factor is estimated and this is ``compare_suite(paired=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
+from perf_pipeline.analysis.compare import _check_compare_args, estimate_samples
+from perf_pipeline.analysis.multiple import CORRECTIONS, adjust_p_values, compare_suite
+from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
+from perf_pipeline.analysis.verdict import judge
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import TIME_METRIC, BenchmarkComparison, SuiteComparison
+
+__all__ = ["compare_rounds"]
+
+
+def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, Sequence[float]],
+                   *, threshold: float = 1.2, alpha: float = 0.01,
+                   correction: str = "holm") -> SuiteComparison:
+    """Per benchmark, aligned per-round values of both sides (lower is better).
+
+    Benchmarks on one side only are listed as new or missing. Every benchmark on both
+    sides must have the same number of rounds. Raises ``InvalidInputError`` for NaN,
+    infinite or non-positive values, naming the benchmark.
+    """
+    _check_compare_args((), (), threshold=threshold, alpha=alpha, paired=False)
+    if correction not in CORRECTIONS:
+        raise InvalidInputError(f"`correction` must be one of {CORRECTIONS}, got {correction!r}")
+    names = sorted(set(base) & set(candidate))
+    if len(names) < MIN_BENCHMARKS_FOR_SHIFT:
+        return compare_suite(base, candidate, threshold=threshold, alpha=alpha,
+                             correction=correction, paired=True)
+    if len({len(base[n]) for n in names} | {len(candidate[n]) for n in names}) != 1:
+        raise InvalidInputError("every benchmark needs the same number of rounds on both sides")
+    b = np.array([np.asarray(base[n], dtype=float) for n in names])
+    c = np.array([np.asarray(candidate[n], dtype=float) for n in names])
+    for i, name in enumerate(names):
+        if not (np.all(np.isfinite(b[i])) and np.all(np.isfinite(c[i]))
+                and np.all(b[i] > 0) and np.all(c[i] > 0)):
+            raise InvalidInputError(f"benchmark {name!r}: values must be finite and > 0")
+    factor = np.median(np.log(c) - np.log(b), axis=0)  # one per round
+    estimates = [estimate_samples(b[i], c[i] * np.exp(-factor), alpha=alpha, paired=True,
+                                  name=name) for i, name in enumerate(names)]
+    estimates = [replace(e, method=e.method + ", round's suite factor removed")
+                 for e in estimates]
+    shift = replace(estimate_samples(np.ones_like(factor), np.exp(factor), alpha=alpha,
+                                     paired=True, name=SUITE_SHIFT_NAME),
+                    method="suite-wide shift: per-round median log-ratio over benchmarks, "
+                           "Wilcoxon signed-rank")
+    labels = [*names, SUITE_SHIFT_NAME]
+    every = [*estimates, shift]
+    adjusted = adjust_p_values([e.p_value for e in every], method=correction)
+    return SuiteComparison(
+        results=tuple(
+            BenchmarkComparison(name=n, metric=TIME_METRIC,
+                                comparison=judge(e, threshold=threshold, alpha=alpha,
+                                                 adjusted_p=float(p)))
+            for n, e, p in zip(labels, every, adjusted, strict=True)),
+        correction=correction, alpha=alpha,
+        new=tuple(sorted(set(candidate) - set(base))),
+        missing=tuple(sorted(set(base) - set(candidate))))

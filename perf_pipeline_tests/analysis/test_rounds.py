@@ -1,0 +1,70 @@
+"""compare_rounds: paired per-round comparison with each round's suite factor removed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perf_pipeline.analysis import SUITE_SHIFT_NAME, compare_rounds, compare_suite
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import Verdict
+
+
+def _suite(rng: np.random.Generator, *, benchmarks: int = 8, rounds: int = 12,
+           process_cv: float = 0.15, change: dict[int, float] | None = None,
+           uniform: float = 1.0) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per-round medians where each process has a large factor shared by its benchmarks."""
+    level = rng.uniform(-7, -2, size=(benchmarks, 1))
+    sides = []
+    for side in range(2):
+        log = (level + rng.normal(0, process_cv, size=(1, rounds))
+               + rng.normal(0, 0.01, size=(benchmarks, rounds)))
+        if side == 1:
+            log = log + np.log(uniform)
+            for i, factor in (change or {}).items():
+                log[i] += np.log(factor)
+        sides.append({f"b{i}": list(np.exp(log[i])) for i in range(benchmarks)})
+    return sides[0], sides[1]
+
+
+def test_one_slowed_benchmark_is_found_despite_large_process_factors() -> None:
+    base, cand = _suite(np.random.default_rng(1), change={3: 1.10})
+    result = compare_rounds(base, cand, threshold=1.05, alpha=0.01)
+    assert [r.name for r in result.regressions] == ["b3"]
+    (b3,) = (r for r in result.results if r.name == "b3")
+    assert 1.07 < b3.comparison.ratio < 1.13
+    assert "suite factor removed" in b3.comparison.method
+    # The plain paired test sees the ±15 % process factor and cannot decide.
+    plain = compare_suite(base, cand, threshold=1.05, alpha=0.01, paired=True)
+    assert not plain.regressions
+
+
+def test_a_uniform_slowdown_is_reported_as_the_suite_wide_shift() -> None:
+    base, cand = _suite(np.random.default_rng(2), process_cv=0.02, uniform=1.30)
+    result = compare_rounds(base, cand, threshold=1.1, alpha=0.01)
+    assert [r.name for r in result.regressions] == [SUITE_SHIFT_NAME]
+    (shift,) = (r for r in result.results if r.name == SUITE_SHIFT_NAME)
+    assert 1.25 < shift.comparison.ratio < 1.35
+    others = {r.comparison.verdict for r in result.results if r.name != SUITE_SHIFT_NAME}
+    assert Verdict.REGRESSION not in others
+
+
+def test_few_benchmarks_fall_back_to_the_plain_paired_comparison() -> None:
+    base, cand = _suite(np.random.default_rng(3), benchmarks=3)
+    assert compare_rounds(base, cand) == compare_suite(base, cand, paired=True)
+
+
+def test_new_missing_and_bad_values_are_named() -> None:
+    base, cand = _suite(np.random.default_rng(4))
+    base["only_base"] = [1.0] * 12
+    cand["only_cand"] = [1.0] * 12
+    result = compare_rounds(base, cand)
+    assert result.new == ("only_cand",) and result.missing == ("only_base",)
+    cand["b2"] = [*cand["b2"][:-1], float("nan")]
+    with pytest.raises(InvalidInputError, match="'b2'"):
+        compare_rounds(base, cand)
+    cand["b2"] = cand["b2"][:-1]
+    with pytest.raises(InvalidInputError, match="same number of rounds"):
+        compare_rounds(base, cand)
+    with pytest.raises(InvalidInputError, match="correction"):
+        compare_rounds(base, base, correction="bonferroni")
