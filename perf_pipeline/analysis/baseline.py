@@ -31,7 +31,7 @@ from perf_pipeline.analysis.runlevel import (
     RunLevelResult,
     run_level_test,
 )
-from perf_pipeline.analysis.verdict import Estimate, judge
+from perf_pipeline.analysis.verdict import Estimate, judge, require_raw_change
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     METRICS,
@@ -176,10 +176,12 @@ def _shift_estimate(res: RunLevelResult, k: int, alpha: float) -> Estimate:
 
 
 def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: float
-                      ) -> list[tuple[str, Estimate]]:
+                      ) -> list[tuple[str, Estimate, float | None]]:
+    """Per benchmark (and the suite shift): its estimate, and its raw ratio when the
+    estimate is relative to a removed suite-wide shift (else ``None``)."""
     k_total = len(baseline.source_run_ids)
     rows: list[tuple[str, BaselineEntry, float, Sequence[float]]] = []
-    out: list[tuple[str, Estimate]] = []
+    out: list[tuple[str, Estimate, float | None]] = []
     for bench in run.benchmarks:
         entry = baseline.entry(bench.name, metric)
         value = bench.metric(metric)
@@ -190,7 +192,7 @@ def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: flo
             out.append((bench.name, Estimate(
                 0.0 if both_zero else math.nan, 0.0 if both_zero else -math.inf,
                 0.0 if both_zero else math.inf, 1.0, len(entry.run_values), 1, "none",
-                note="all zero" if both_zero else "zero values: ratio undefined")))
+                note="all zero" if both_zero else "zero values: ratio undefined"), None))
             continue
         samples = bench.samples_s if metric == TIME_METRIC else ()
         rows.append((bench.name, entry, float(value), samples))
@@ -209,19 +211,22 @@ def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: flo
         fallback_shift = float(np.median(
             cur - np.log([float(np.median(r[1].run_values)) for r in rows])))
     for i, (name, entry, value, samples) in enumerate(rows):
+        raw_ratio = value / float(np.median(entry.run_values))
         if res is not None and np.isfinite(res.p_value[i]):
             raw = float(cur[i] - np.nanmean(hist[i]))
-            out.append((name, _run_estimate(res, i, raw, alpha, shift_applied)))
+            out.append((name, _run_estimate(res, i, raw, alpha, shift_applied),
+                        raw_ratio if shift_applied else None))
         else:
-            out.append((name, _fallback(entry, value, samples, alpha, fallback_shift)))
+            out.append((name, _fallback(entry, value, samples, alpha, fallback_shift),
+                        raw_ratio if fallback_shift else None))
     if res is not None and shift_applied:
-        out.append((SUITE_SHIFT_NAME, _shift_estimate(res, k_total, alpha)))
+        out.append((SUITE_SHIFT_NAME, _shift_estimate(res, k_total, alpha), None))
     elif res is None and len(rows) >= MIN_BENCHMARKS_FOR_SHIFT:
         out.append((SUITE_SHIFT_NAME, Estimate(
             log_ratio=fallback_shift, log_ci_low=-math.inf, log_ci_high=math.inf, p_value=1.0,
             n_baseline=k_total, n_current=1, method="suite-wide shift (median over benchmarks)",
             note="one baseline run: a shift of the whole suite cannot be told apart from "
-                 "the machine's state; benchmarks are judged relative to it")))
+                 "the machine's state; benchmarks are judged relative to it"), None))
     return out
 
 
@@ -263,17 +268,18 @@ def compare_to_baseline(baseline: Baseline, run: SuiteRun, *, threshold: float |
         if m not in METRICS:
             raise InvalidInputError(f"`metrics`: unknown metric {m!r}")
     _check_run(run, "run")
-    labelled: list[tuple[str, str, Estimate, float]] = []
+    labelled: list[tuple[str, str, Estimate, float | None, float]] = []
     for m in metrics:
         thr = threshold if (threshold is not None and m == TIME_METRIC) else (
             METRICS[m].default_threshold)
-        labelled += [(n, m, e, thr) for n, e in _metric_estimates(baseline, run, m, alpha)]
-    adjusted = adjust_p_values([e.p_value for _, _, e, _ in labelled], method=correction)
+        labelled += [(n, m, e, raw, thr)
+                     for n, e, raw in _metric_estimates(baseline, run, m, alpha)]
+    adjusted = adjust_p_values([e.p_value for _, _, e, _, _ in labelled], method=correction)
     results = tuple(
-        BenchmarkComparison(name=n, metric=m, comparison=_below_min_abs_change(judge(
-            e, threshold=thr, alpha=alpha, adjusted_p=float(p)), m,
-            _abs_change(baseline, run, n, m)))
-        for (n, m, e, thr), p in zip(labelled, adjusted, strict=True))
+        BenchmarkComparison(name=n, metric=m, comparison=_below_min_abs_change(
+            require_raw_change(judge(e, threshold=thr, alpha=alpha, adjusted_p=float(p)), raw),
+            m, _abs_change(baseline, run, n, m)))
+        for (n, m, e, raw, thr), p in zip(labelled, adjusted, strict=True))
     base_names = {e.name for e in baseline.entries}
     run_names = {b.name for b in run.benchmarks}
     return SuiteComparison(results=results, correction=correction, alpha=alpha,

@@ -48,7 +48,10 @@ def ours_rule(samples: np.ndarray, *, threshold: float = 1.0, alpha: float = 0.0
     p = np.concatenate([res.p_value, res.shift_p_value[..., None]], axis=-1)
     adjusted = adjust_p_values(np.nan_to_num(p, nan=1.0), method=correction)
     log_thr = np.log(threshold)
-    bench = (adjusted[..., :-1] < alpha) & (res.delta > 0) & (res.delta > log_thr)
+    # As compare_to_baseline: relative to the suite shift AND on its own ratio.
+    raw = log_medians[..., -1] - np.log(np.median(np.exp(log_medians[..., :-1]), axis=-1))
+    bench = ((adjusted[..., :-1] < alpha) & (res.delta > 0) & (res.delta > log_thr)
+             & (raw > log_thr))
     shift = (adjusted[..., -1] < alpha) & (res.shift > 0) & (res.shift > log_thr)
     return bench, shift
 

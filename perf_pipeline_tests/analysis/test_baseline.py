@@ -162,3 +162,30 @@ def test_one_busy_baseline_run_does_not_make_every_benchmark_an_improvement() ->
     slowed[3] *= 2.0
     sc = compare_to_baseline(bl, _run(1, slowed))
     assert [r.name for r in sc.regressions] == ["test_3"]
+
+
+def test_a_benchmark_that_did_not_speed_up_with_the_rest_is_not_a_regression() -> None:
+    # The demo case: in the current run 7 of 9 benchmarks are 16 % faster (machine state),
+    # 2 unchanged. Relative to the shift those 2 look ~19 % slower; on their own they are
+    # not slower at all. A real 40 % slowdown in the same run is still a regression.
+    rng = np.random.default_rng(11)
+    levels = np.exp(rng.uniform(-7, -3, size=(10, 1)))
+
+    def run(i: int, factor: np.ndarray) -> SuiteRun:
+        noise = np.exp(rng.normal(0, 0.01, size=(10, 20)) + rng.normal(0, 0.01, size=(10, 1)))
+        return _run(i, levels * factor[:, None] * noise)
+
+    history = [run(i, np.ones(10)) for i in range(4)]
+    factor = np.full(10, 0.84)
+    factor[[1, 2]] = 1.0  # insensitive to the machine state
+    factor[3] = 1.4  # a real slowdown: 40 % slower on its own
+    current = run(9, factor)
+    result = compare_to_baseline(build_baseline(history, created_at="2024-02-01T00:00:00",
+                                                metrics=("time_s",)),
+                                 current, threshold=1.1, alpha=0.01)
+    verdicts = {r.name: r.comparison for r in result.results}
+    assert [r.name for r in result.regressions] == ["test_3"]
+    for name in ("test_1", "test_2"):
+        assert verdicts[name].verdict == Verdict.INCONCLUSIVE
+        assert "relative to the rest of the suite" in verdicts[name].reason
+        assert verdicts[name].ratio > 1.1  # what the shift-relative test alone saw
