@@ -26,9 +26,8 @@ import numpy as np
 
 from perf_pipeline.analysis import (
     NoiseModel,
+    ab_rule,
     asv_rule,
-    compare_rounds,
-    compare_suite,
     ours_rule,
     pyperf_rule,
     pytest_benchmark_rule,
@@ -78,15 +77,10 @@ def measure_ab(trials: int, seed: int, rounds: int, pair_cv: float,
         base, cand = simulate_ab_rounds(np.random.default_rng(seed + 100 + col),
                                         n_trials=trials, rounds=rounds, pair_cv=pair_cv,
                                         slowdown=slowdown)
-        names = [f"b{i:02d}" for i in range(base.shape[1])]
-        hits = 0
-        for t in range(trials):
-            b = {n: base[t, i] for i, n in enumerate(names)}
-            c = {n: cand[t, i] for i, n in enumerate(names)}
-            result = (compare_rounds(b, c, threshold=1.0, alpha=0.01) if remove_factor
-                      else compare_suite(b, c, threshold=1.0, alpha=0.01, paired=True))
-            flagged = {r.name for r in result.regressions}
-            hits += bool(flagged) if slowdown == 1.0 else "b00" in flagged
+        bench, shift = ab_rule(base, cand, threshold=1.0, alpha=0.01,
+                               remove_factor=remove_factor)
+        hits = float(np.sum(bench.any(axis=1) | shift) if slowdown == 1.0
+                     else np.sum(bench[:, 0]))
         row.append(hits / trials)
     return row
 

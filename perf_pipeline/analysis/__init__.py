@@ -25,6 +25,7 @@ from perf_pipeline.analysis.multiple import (
 )
 from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.rules import (
+    ab_rule,
     asv_rule,
     ours_rule,
     pyperf_rule,
@@ -40,6 +41,7 @@ __all__ = [
     "SUITE_SHIFT_NAME",
     "NoiseModel",
     "RunLevelResult",
+    "ab_rule",
     "adjust_p_values",
     "asv_rule",
     "bh_adjust",

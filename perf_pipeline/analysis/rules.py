@@ -14,6 +14,9 @@ The other tools' rules, as they compare a stored run with a new one:
 * pyperf ``compare_to``: Student's two-sample t-test (pooled variance), two-sided at 95 %,
   and the current mean is larger.
 They see the latest baseline run only, as those tools do.
+
+``ab_rule`` takes per-round medians of interleaved A/B runs instead
+(``simulation.simulate_ab_rounds``) and runs the real ``compare_rounds`` on each trial.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from perf_pipeline.analysis.multiple import adjust_p_values
+from perf_pipeline.analysis.multiple import adjust_p_values, compare_suite
+from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.runlevel import PRIOR_RUN_CV, run_level_test
 
 __all__ = [
+    "ab_rule",
     "asv_rule",
     "ours_rule",
     "pyperf_rule",
@@ -83,3 +88,25 @@ def pyperf_rule(samples: np.ndarray) -> np.ndarray:
     base, cur = _last_two(samples)
     p = stats.ttest_ind(cur, base, axis=-1, equal_var=True).pvalue
     return (p < 0.05) & (cur.mean(axis=-1) > base.mean(axis=-1))
+
+
+def ab_rule(base: np.ndarray, candidate: np.ndarray, *, threshold: float = 1.0,
+            alpha: float = 0.01, remove_factor: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved A/B arrays (trials, benchmarks, rounds) through the product's comparison.
+
+    ``remove_factor=False`` uses the plain paired ``compare_suite`` for contrast. Returns
+    (benchmark flags (trials, benchmarks), suite-shift flags (trials,)).
+    """
+    trials, benchmarks, _ = base.shape
+    names = [f"b{i:04d}" for i in range(benchmarks)]
+    bench = np.zeros((trials, benchmarks), dtype=bool)
+    shift = np.zeros(trials, dtype=bool)
+    for t in range(trials):
+        b = {n: base[t, i] for i, n in enumerate(names)}
+        c = {n: candidate[t, i] for i, n in enumerate(names)}
+        result = (compare_rounds(b, c, threshold=threshold, alpha=alpha) if remove_factor
+                  else compare_suite(b, c, threshold=threshold, alpha=alpha, paired=True))
+        flagged = {r.name for r in result.regressions}
+        bench[t] = [n in flagged for n in names]
+        shift[t] = len(flagged - set(names)) > 0
+    return bench, shift

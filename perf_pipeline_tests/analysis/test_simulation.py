@@ -14,8 +14,7 @@ import pytest
 
 from perf_pipeline.analysis import (
     NoiseModel,
-    compare_rounds,
-    compare_suite,
+    ab_rule,
     ours_rule,
     simulate_ab_rounds,
     simulate_suites,
@@ -66,17 +65,8 @@ def _ab_rates(seed: int, slowdown: float, trials: int, *,
     base, cand = simulate_ab_rounds(np.random.default_rng(seed), n_trials=trials,
                                     rounds=AB_ROUNDS, pair_cv=AB_PAIR_CV, slowdown=slowdown,
                                     slowed=(0,))
-    names = [f"b{i:02d}" for i in range(base.shape[1])]
-    any_regression = found = 0
-    for t in range(trials):
-        b = {n: base[t, i] for i, n in enumerate(names)}
-        c = {n: cand[t, i] for i, n in enumerate(names)}
-        suite = (compare_rounds(b, c, threshold=1.0, alpha=0.01) if remove_factor
-                 else compare_suite(b, c, threshold=1.0, alpha=0.01, paired=True))
-        flagged = {r.name for r in suite.regressions}
-        any_regression += bool(flagged)
-        found += "b00" in flagged
-    return any_regression / trials, found / trials
+    bench, shift = ab_rule(base, cand, threshold=1.0, alpha=0.01, remove_factor=remove_factor)
+    return float(np.mean(bench.any(axis=1) | shift)), float(np.mean(bench[:, 0]))
 
 
 @pytest.mark.slow
