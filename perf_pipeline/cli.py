@@ -219,9 +219,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
         _out.print(f"new          {_short(name)}")
     for name in comparison.missing:
         _out.print(f"missing      {_short(name)}")
-    for note in outcome.notes:
-        if note.startswith("Too few rounds"):
-            _err.print(f"warning: {note}", markup=False)
+    if outcome.too_few_rounds:
+        _err.print(f"warning: {outcome.too_few_rounds}", markup=False)
     ab = outcome.ab
     _out.print(f"verdict: {len(comparison.regressions)} significant regression(s), "
                f"{len(comparison.improvements)} improvement(s) of {ab.candidate.sha[:10]} "

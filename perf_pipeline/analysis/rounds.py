@@ -38,7 +38,6 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
     sides must have the same number of rounds. Raises ``InvalidInputError`` for NaN,
     infinite or non-positive values, naming the benchmark.
     """
-    _check_compare_args((), (), threshold=threshold, alpha=alpha, paired=False)
     if correction not in CORRECTIONS:
         raise InvalidInputError(f"`correction` must be one of {CORRECTIONS}, got {correction!r}")
     names = sorted(set(base) & set(candidate))
@@ -47,12 +46,13 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
                              correction=correction, paired=True)
     if len({len(base[n]) for n in names} | {len(candidate[n]) for n in names}) != 1:
         raise InvalidInputError("every benchmark needs the same number of rounds on both sides")
-    b = np.array([np.asarray(base[n], dtype=float) for n in names])
-    c = np.array([np.asarray(candidate[n], dtype=float) for n in names])
-    for i, name in enumerate(names):
-        if not (np.all(np.isfinite(b[i])) and np.all(np.isfinite(c[i]))
-                and np.all(b[i] > 0) and np.all(c[i] > 0)):
-            raise InvalidInputError(f"benchmark {name!r}: values must be finite and > 0")
+    pairs = [_check_compare_args(base[n], candidate[n], threshold=threshold, alpha=alpha,
+                                 paired=True, name=n) for n in names]
+    for name, (b_i, c_i) in zip(names, pairs, strict=True):
+        if np.any(b_i == 0) or np.any(c_i == 0):
+            raise InvalidInputError(f"benchmark {name!r}: a zero time has no log-ratio")
+    b = np.array([b_i for b_i, _ in pairs])
+    c = np.array([c_i for _, c_i in pairs])
     factor = np.median(np.log(c) - np.log(b), axis=0)  # one per round
     estimates = [estimate_samples(b[i], c[i] * np.exp(-factor), alpha=alpha, paired=True,
                                   name=name) for i, name in enumerate(names)]

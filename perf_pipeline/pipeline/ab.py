@@ -35,7 +35,7 @@ class ABOutcome:
     ab: ABRun
     comparison: SuiteComparison
     files: ReportFiles
-    notes: tuple[str, ...] = ()
+    too_few_rounds: str | None = None  # why nothing could be significant, if so
 
     @property
     def regressed(self) -> bool:
@@ -55,11 +55,14 @@ def paired_round_medians(ab: ABRun) -> tuple[dict[str, list[float]], dict[str, l
     """
 
     def side(runs: list[SuiteRun]) -> dict[str, list[float]]:
-        names = set.intersection(*({b.name for b in r.benchmarks} for r in runs))
         return {name: [statistics.median(r.benchmark(name).samples_s)  # type: ignore[union-attr]
-                       for r in runs] for name in sorted(names)}
+                       for r in runs] for name in sorted(_in_every_round(runs))}
 
     return (side([r.base for r in ab.rounds]), side([r.candidate for r in ab.rounds]))
+
+
+def _in_every_round(runs: list[SuiteRun]) -> set[str]:
+    return set.intersection(*({b.name for b in r.benchmarks} for r in runs))
 
 
 def min_rounds(benchmarks: int, alpha: float) -> int:
@@ -73,13 +76,23 @@ def min_rounds(benchmarks: int, alpha: float) -> int:
 
 def _pooled(runs: list[SuiteRun], run_id: str) -> SuiteRun:
     """All rounds of one side as one run (pooled samples), for the report's value columns."""
-    names = set.intersection(*({b.name for b in r.benchmarks} for r in runs))
+    names = _in_every_round(runs)
     per_round = [tuple(b for b in r.benchmarks if b.name in names) for r in runs]
     return replace(runs[0], run_id=run_id, benchmarks=merge_processes(*per_round),
                    raw_path=None)
 
 
-def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison) -> tuple[str, ...]:
+def _too_few_rounds(n: int, hypotheses: int, alpha: float) -> str | None:
+    needed = min_rounds(hypotheses, alpha)
+    if n >= needed:
+        return None
+    return (f"Too few rounds to decide: with {n} rounds the smallest possible p-value is "
+            f"{0.5 ** n:.2g}, above the first Holm threshold alpha/{hypotheses}; no "
+            f"benchmark can be significant. Use --rounds {needed} or more.")
+
+
+def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
+           too_few: str | None) -> tuple[str, ...]:
     n = len(ab.rounds)
     candidate_first = sum(r.order[0] == "candidate" for r in ab.rounds)
     notes = [
@@ -94,12 +107,8 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison) -> tuple[
     ]
     if comparison.new or comparison.missing:
         notes.append("Benchmarks not measured on both sides are listed, not compared.")
-    needed = min_rounds(len(comparison.results), settings.alpha)
-    if n < needed:
-        notes.append(
-            f"Too few rounds to decide: with {n} rounds the smallest possible p-value is "
-            f"{0.5 ** n:.2g}, above the first Holm threshold alpha/{len(comparison.results)}; "
-            f"no benchmark can be significant. Use --rounds {needed} or more.")
+    if too_few:
+        notes.append(too_few)
     return tuple(notes)
 
 
@@ -113,14 +122,15 @@ def run_ab(settings: Settings, base_ref: str, candidate_ref: str, *, rounds: int
     comparison = compare_rounds(base, candidate, threshold=settings.threshold,
                                 alpha=settings.alpha)
     base_runs = [r.base for r in ab.rounds]
+    too_few = _too_few_rounds(len(ab.rounds), len(comparison.results), settings.alpha)
     data = ReportData(
         title=f"A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
         generated_at=now_iso(),
         current=_pooled([r.candidate for r in ab.rounds], f"{ab.ab_id}-candidate"),
         baseline=build_baseline(base_runs, policy="ab", created_at=now_iso()),
         comparison=comparison,
-        notes=_notes(ab, settings, comparison),
+        notes=_notes(ab, settings, comparison, too_few),
     )
     files = write_report(data, ab_report_dir(settings, ab), markdown_path=report_path)
-    return ABOutcome(ab=ab, comparison=comparison, files=files, notes=data.notes)
+    return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few)
 
