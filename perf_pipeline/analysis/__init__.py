@@ -33,14 +33,22 @@ from perf_pipeline.analysis.rules import (
     within_run_rule,
 )
 from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
+from perf_pipeline.analysis.sequential import SequentialResult, look_levels, sequential_ab
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_ab_rounds, simulate_suites
+
+#: Level of the stored-baseline screen when a confirmation follows (``confirm="auto"``):
+#: the screen only has to be sensitive, the interleaved A/B confirmation controls false
+#: alarms. Chosen on replayed real noise (README, "How the verdict is decided").
+SCREEN_ALPHA = 0.2
 
 __all__ = [
     "ASSUMED_RUN_CV",
     "CORRECTIONS",
+    "SCREEN_ALPHA",
     "SUITE_SHIFT_NAME",
     "NoiseModel",
     "RunLevelResult",
+    "SequentialResult",
     "ab_rule",
     "adjust_p_values",
     "asv_rule",
@@ -54,10 +62,12 @@ __all__ = [
     "detect_change_points",
     "drift_ratio",
     "holm_adjust",
+    "look_levels",
     "ours_rule",
     "pyperf_rule",
     "pytest_benchmark_rule",
     "run_level_test",
+    "sequential_ab",
     "simulate_ab_rounds",
     "simulate_suites",
     "within_run_rule",
