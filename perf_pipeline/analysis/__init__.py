@@ -28,6 +28,7 @@ from perf_pipeline.analysis.multiple import (
     compare_suite,
     holm_adjust,
 )
+from perf_pipeline.analysis.noise import noise_profile
 from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.rules import (
     ab_rule,
@@ -65,6 +66,7 @@ __all__ = [
     "flagged_for_confirmation",
     "holm_adjust",
     "look_levels",
+    "noise_profile",
     "ours_rule",
     "pyperf_rule",
     "pytest_benchmark_rule",
