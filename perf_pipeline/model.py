@@ -18,6 +18,7 @@ from perf_pipeline.errors import InvalidInputError
 
 __all__ = [
     "METRICS",
+    "NOISE_SIDES",
     "SCHEMA_VERSION",
     "TIME_METRIC",
     "Baseline",

@@ -15,6 +15,7 @@ from perf_pipeline.pipeline.baseline import (
     seed_baseline,
     update_baseline,
 )
+from perf_pipeline.pipeline.calibrate import CalibrationOutcome, calibrate
 from perf_pipeline.pipeline.comment import post_report_comment, resolve_pr_number
 from perf_pipeline.pipeline.regression import (
     analysis_path,
@@ -32,6 +33,7 @@ from perf_pipeline.pipeline.reporting import (
 __all__ = [
     "ABOutcome",
     "AnalyzeOutcome",
+    "CalibrationOutcome",
     "ab_report_dir",
     "analysis_path",
     "analyze_commit",
@@ -39,6 +41,7 @@ __all__ = [
     "analyze_run",
     "baseline_for_run",
     "build_report_data",
+    "calibrate",
     "commit_report_dir",
     "now_iso",
     "pin_baseline",

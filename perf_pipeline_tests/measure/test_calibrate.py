@@ -88,3 +88,20 @@ def test_commit_override(tmp_path: Path) -> None:
     raw = make_raw_dir(tmp_path, [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1}],
                        {0: ("a", "b")})
     assert corpus_from_raw_pairs(raw, commit="f" * 40).commit == "f" * 40
+
+
+def test_a_failing_side_stops_and_keeps_the_raw_files(target_repo, make_settings) -> None:
+    from perf_pipeline.errors import MeasurementError
+    from perf_pipeline.measure.calibrate import measure_calibration
+
+    settings = make_settings(target_repo, pytest_args=("--no-such-option",))
+    started = []
+    with pytest.raises(MeasurementError, match=r"calibration stopped at pair 0") as info:
+        measure_calibration(settings, pairs=2, seed=1,
+                            on_start=lambda raw, sha: started.append(raw))
+    [raw] = started
+    assert str(raw) in str(info.value)
+    lines = [json.loads(x) for x in (raw / "orders.jsonl").read_text().splitlines()]
+    assert [(x["pair"], x["ok"]) for x in lines] == [(0, False)]
+    with pytest.raises(InvalidInputError, match="no complete ok pair"):
+        corpus_from_raw_pairs(raw)
