@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from perf_pipeline.analysis.confirmation import (
     SCREEN_ALPHA,
     choose_controls,
     flagged_for_confirmation,
+    round_value,
 )
 from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
 from perf_pipeline.errors import InvalidInputError
@@ -49,9 +51,13 @@ from perf_pipeline.model import (
 )
 
 __all__ = [
+    "ABRates",
+    "GateRates",
     "NoiseRecording",
     "TwoStageTrial",
     "replay_ab_rounds",
+    "replay_adaptive_ab",
+    "replay_gate",
     "replay_screen_runs",
     "two_stage_trial",
     "widen",
@@ -107,9 +113,18 @@ class NoiseRecording:
     def n_pairs(self) -> int:
         return len(self.samples) // 2
 
+    @cached_property
+    def round_values(self) -> np.ndarray:
+        """(processes, benchmarks) what each process gives an A/B round (``round_value``)."""
+        return np.array([[round_value(s) for s in proc] for proc in self.samples])
+
+    @cached_property
+    def _log_medians(self) -> np.ndarray:
+        return np.log(np.array([[np.median(s) for s in proc] for proc in self.samples]))
+
     def log_medians(self) -> np.ndarray:
         """(processes, benchmarks) log of each process's median."""
-        return np.log(np.array([[np.median(s) for s in proc] for proc in self.samples]))
+        return self._log_medians.copy()
 
 
 def _factors(log_med: np.ndarray) -> np.ndarray:
@@ -179,7 +194,7 @@ def replay_ab_rounds(recording: NoiseRecording, rng: np.random.Generator, *,
                      slowed: Mapping[int, float] | None = None,
                      names: Sequence[str] | None = None
                      ) -> Iterator[dict[str, tuple[float, float]]]:
-    """Endless rounds {name: (base median, candidate median)} from a random start pair.
+    """Endless rounds {name: (base, candidate)} of ``round_value``s from a random start pair.
 
     The base side of the recorded pairs is drawn once per call; ``names`` restricts the
     rounds to those benchmarks (a confirmation measures only flagged ones and controls).
@@ -187,7 +202,7 @@ def replay_ab_rounds(recording: NoiseRecording, rng: np.random.Generator, *,
     slowed = dict(slowed or {})
     index = {n: i for i, n in enumerate(recording.names)}
     chosen = [index[n] for n in (names if names is not None else recording.names)]
-    med = np.exp(recording.log_medians())
+    med = recording.round_values
     base_side = int(rng.integers(0, 2))
     pair = int(rng.integers(0, recording.n_pairs))
     while True:
@@ -238,3 +253,110 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
     result = sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds,
                            targets=flagged)
     return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result)
+
+
+@dataclass(frozen=True, slots=True)
+class GateRates:
+    """Shares of replayed commits, for one injected change (``effect``; 1.0 is A/A).
+
+    ``*_any``: any benchmark (or the suite shift) called a regression — the false-alarm
+    rate under A/A. ``*_hit``: the slowed benchmark called a regression — the power.
+    ``one_stage``: the screen alone at ``alpha`` (the gate without confirmation);
+    ``flagged``: the screen at its own level; ``confirmed``: after the A/B confirmation.
+    """
+
+    trials: int
+    effect: float
+    n_benchmarks: int
+    one_stage_any: float
+    one_stage_hit: float
+    flagged_any: float
+    confirmed_any: float
+    confirmed_hit: float
+    confirmations: int
+    median_rounds: float  # over the trials that ran a confirmation (nan if none)
+
+
+def _blocks(recording: NoiseRecording, rng: np.random.Generator, n_benchmarks: int | None,
+            trials: int, block: int = 25) -> Iterator[NoiseRecording]:
+    """The recording, widened anew every ``block`` trials when more columns are asked."""
+    for t in range(trials):
+        if t % block == 0:
+            current = (recording if n_benchmarks is None
+                       else widen(recording, n_benchmarks, rng))
+        yield current
+
+
+def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
+                effect: float = 1.0, n_benchmarks: int | None = None,
+                threshold: float = 1.0, alpha: float = 0.01,
+                screen_alpha: float = SCREEN_ALPHA, max_rounds: int = 20) -> GateRates:
+    """Replay ``trials`` commits through the two-stage gate; one random benchmark is
+    ``effect`` times slower (in the current run and on the candidate side of rounds)."""
+    one_any = one_hit = flag_any = conf_any = conf_hit = 0
+    rounds: list[int] = []
+    width = 0
+    for rec in _blocks(recording, rng, n_benchmarks, trials):
+        width = len(rec.names)
+        slowed = int(rng.integers(0, width))
+        trial = two_stage_trial(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
+                                threshold=threshold, alpha=alpha, screen_alpha=screen_alpha,
+                                max_rounds=max_rounds)
+        one = {r.name for r in trial.screen.regressions
+               if r.comparison.adjusted_p_value is not None
+               and r.comparison.adjusted_p_value < alpha}
+        one_any += bool(one)
+        one_hit += rec.names[slowed] in one
+        flag_any += bool(trial.flagged)
+        conf_any += bool(trial.confirmed)
+        conf_hit += rec.names[slowed] in trial.confirmed
+        if trial.confirmation is not None:
+            rounds.append(trial.rounds)
+    return GateRates(
+        trials=trials, effect=effect, n_benchmarks=width, one_stage_any=one_any / trials,
+        one_stage_hit=one_hit / trials, flagged_any=flag_any / trials,
+        confirmed_any=conf_any / trials, confirmed_hit=conf_hit / trials,
+        confirmations=len(rounds),
+        median_rounds=float(np.median(rounds)) if rounds else math.nan)
+
+
+@dataclass(frozen=True, slots=True)
+class ABRates:
+    """Adaptive A/B alone (every benchmark a target), for one injected change."""
+
+    trials: int
+    effect: float
+    n_benchmarks: int
+    any_regression: float  # A/A false-alarm rate
+    hit: float  # the slowed benchmark confirmed
+    median_rounds_to_hit: float  # rounds at which the slowed benchmark was decided
+    max_rounds_to_hit: float
+    median_rounds: float  # rounds the whole run used
+
+
+def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
+                       effect: float = 1.0, n_benchmarks: int | None = None,
+                       threshold: float = 1.0, alpha: float = 0.01,
+                       max_rounds: int = 20) -> ABRates:
+    """Replay ``perf-pipeline ab --adaptive``: ``sequential_ab`` over every benchmark."""
+    any_reg = hits = 0
+    to_hit: list[int] = []
+    used: list[int] = []
+    width = 0
+    for rec in _blocks(recording, rng, n_benchmarks, trials):
+        width = len(rec.names)
+        slowed = int(rng.integers(0, width))
+        rounds = replay_ab_rounds(rec, rng, slowed={slowed: effect} if effect != 1.0 else None)
+        result = sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds)
+        confirmed = {r.name for r in result.comparison.regressions}
+        any_reg += bool(confirmed)
+        if rec.names[slowed] in confirmed:
+            hits += 1
+            to_hit.append(result.decided_at[rec.names[slowed]])
+        used.append(result.rounds_used)
+    return ABRates(
+        trials=trials, effect=effect, n_benchmarks=width, any_regression=any_reg / trials,
+        hit=hits / trials,
+        median_rounds_to_hit=float(np.median(to_hit)) if to_hit else math.nan,
+        max_rounds_to_hit=float(np.max(to_hit)) if to_hit else math.nan,
+        median_rounds=float(np.median(used)))
