@@ -1,4 +1,5 @@
-"""stress_results through Dagster on real repos: the example target's stress suite and tiny ones.
+"""stress_results through Dagster on real repos (the example target's stress suite, tiny
+ones) and the nightly run that includes it.
 
 A stress test checks that code holds up under load: it asserts and records figures
 (``record_property``), and usually does not use the ``benchmark`` fixture. Then
@@ -13,13 +14,19 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from perf_pipeline.config import PROJECT_ROOT
-from perf_pipeline.defs.launch import CommitMaterialization, materialize_commit
+from perf_pipeline.defs.automation import NIGHTLY_ASSETS
+from perf_pipeline.defs.launch import (
+    CommitMaterialization,
+    load_project_definitions,
+    materialize_commit,
+)
 from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
 from perf_pipeline.measure import HistoryStep, build_history
 from perf_pipeline.model import RunStatus, SuiteRun
@@ -164,3 +171,51 @@ def test_stress_results_on_the_example_target(tmp_path: Path,
     assert "-m" in record["command"] and "stress" in record["command"]
     # The stress tests ran and all passed: none was skipped or deselected by mistake.
     assert re.search(r"= \d+ passed in ", record["stdout_tail"]), record["stdout_tail"][-500:]
+
+
+@pytest.mark.slow
+def test_nightly_run_measures_benchmarks_and_plain_stress_tests(
+        tiny_target_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schedule's run request, executed as the scheduler does: its job, subset to it."""
+    def add_stress(root: Path) -> None:
+        (root / "tests" / "test_stress.py").write_text(PLAIN_STRESS)
+
+    tiny = tiny_target_factory(extra=(HistoryStep("Add a stress suite", add_stress),))
+    head = tiny.shas[-1]
+    results = tmp_path / "results"
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text(
+        "[perf_pipeline]\n"
+        f"repo_path = {json.dumps(str(tiny.repo))}\n"
+        'project_subdir = "."\n'
+        f"results_dir = {json.dumps(str(results))}\n"
+        'benchmark_paths = ["tests/test_perf.py"]\n'
+        'stress_paths = ["tests/test_stress.py"]\n'
+        f"pytest_args = {json.dumps(list(tiny.pytest_args))}\n")
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    monkeypatch.setenv("STRESS_MULTIPLIER", "3")
+    monkeypatch.setenv("STRESS_PROOF", str(tmp_path / "stress-proof.txt"))
+    for var in ("PERF_PIPELINE_REPO", "PERF_PIPELINE_MAIN_BRANCH", "PERF_PIPELINE_RESULTS_DIR",
+                "PERF_PIPELINE_PROCESSES"):
+        monkeypatch.delenv(var, raising=False)
+    defs = load_project_definitions()
+    schedule = defs.resolve_schedule_def("nightly_schedule")
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_schedule_context(
+            instance=instance, resources={"target": TargetRepoResource()},
+            scheduled_execution_time=datetime(2025, 3, 4, 2, tzinfo=timezone.utc),
+            repository_def=defs.get_repository_def())
+        (request,) = schedule.evaluate_tick(ctx).run_requests
+        assert request.partition_key == head
+        job = defs.resolve_job_def(schedule.job_name).get_subset(
+            asset_selection=set(request.asset_selection or ()),
+            asset_check_selection=request.asset_check_keys)
+        result = job.execute_in_process(instance=instance, partition_key=head,
+                                        tags=request.tags, raise_on_error=False)
+        assert result.success, [e.message for e in result.all_events if e.is_failure]
+        done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+                if e.asset_key is not None}
+        assert done == set(NIGHTLY_ASSETS)
+    with HistoryStore.open(results / "perf_history.db") as store:
+        assert {(r.suite, r.status) for r in store.list_runs()} == {
+            ("benchmarks", RunStatus.SUCCESS), ("stress", RunStatus.SUCCESS)}
