@@ -39,7 +39,7 @@ __all__ = [
 #: Level of the stored-baseline screen when a confirmation follows: the screen only has
 #: to be sensitive, the A/B confirmation controls false alarms. Chosen on replayed real
 #: noise (README, "How the verdict is decided").
-SCREEN_ALPHA = 0.2
+SCREEN_ALPHA = 0.5
 
 
 def round_value(samples: Sequence[float]) -> float:

@@ -59,7 +59,7 @@ __all__ = [
     "sequential_ab",
 ]
 
-DEFAULT_MIN_ROUNDS = 3
+DEFAULT_MIN_ROUNDS = 5
 DEFAULT_MAX_ROUNDS = 20
 #: Smallest slowdown a confirmation tries to rule out before it clears a benchmark.
 DEFAULT_MIN_EFFECT = 0.05
