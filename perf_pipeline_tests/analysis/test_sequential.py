@@ -192,3 +192,12 @@ def test_round_value_is_the_fastest_sample() -> None:
     assert round_value([3.0, 1.0, 2.0]) == 1.0
     with pytest.raises(InvalidInputError):
         round_value([])
+
+
+def test_screen_level_of_one_half_is_a_valid_alpha() -> None:
+    # judge's "rounds needed" used to divide by z(0.5) = 0 at the screen's own level.
+    from perf_pipeline.analysis.verdict import Estimate, judge
+
+    est = Estimate(log_ratio=0.2, log_ci_low=-0.5, log_ci_high=0.9, p_value=0.6,
+                   n_baseline=10, n_current=1, method="m", n_units=1, var_scalable=0.1)
+    assert judge(est, threshold=1.0, alpha=0.5, adjusted_p=0.6).verdict is Verdict.INCONCLUSIVE
