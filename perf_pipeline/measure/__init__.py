@@ -4,7 +4,12 @@ Resolve a ref, check it out in a worktree, run the suite with our pytest plugin,
 the raw outputs, and parse pytest-benchmark JSON (ours or anyone's) into ``SuiteRun``.
 """
 
-from perf_pipeline.measure.collect import IngestSummary, find_result_paths, ingest_results_dir
+from perf_pipeline.measure.collect import (
+    IngestSummary,
+    check_results_dir,
+    find_result_paths,
+    ingest_results_dir,
+)
 from perf_pipeline.measure.demo_repo import HistoryStep, build_history
 from perf_pipeline.measure.fingerprint import (
     KEY_PACKAGES,
@@ -33,6 +38,7 @@ __all__ = [
     "SuiteOutcome",
     "build_command",
     "build_history",
+    "check_results_dir",
     "collect_environment",
     "commit_info",
     "current_branch",
