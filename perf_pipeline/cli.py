@@ -52,8 +52,10 @@ _HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 # Piped output (CI logs) gets a wide fixed width instead of rich's 80-column default.
-_out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: a benchmark named ``test_:smile:`` must print as it is named.
+_out = Console(highlight=False, emoji=False, soft_wrap=True,
+               width=None if sys.stdout.isatty() else 160)
+_err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 
 def _plain(value: object) -> str:

@@ -87,7 +87,7 @@ def _read_bytes(path: Path, what: str, max_bytes: int) -> bytes:
             if info.st_size > max_bytes:
                 raise InvalidInputError(f"{what} {path} is {info.st_size:,} bytes; the "
                                         f"limit is {max_bytes:,}")
-            raw = fh.read(max_bytes + 1)
+            raw = fh.readall()  # sized from fstat: one allocation of the file's size
         except OSError as exc:
             raise InvalidInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     if len(raw) > max_bytes:
