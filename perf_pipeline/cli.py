@@ -46,7 +46,7 @@ EXIT_INTERNAL_ERROR = 3
 EXIT_SIGINT = 130
 
 #: Commands that run suites: SIGTERM/SIGHUP end the suite and record the run as failed.
-_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "demo"})
+_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "calibrate", "demo"})
 _HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                          if hasattr(signal, name))
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -284,8 +284,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     with _err.status("calibrate: starting") as status:
         def started(raw_dir: Path, sha: str) -> None:
-            _err.print(f"calibrating {sha[:12]}: raw files in {escape(str(raw_dir))} (after "
-                       f"Ctrl-C, finish with --import-raw {escape(str(raw_dir))})")
+            _err.print(f"calibrating {_plain(sha[:12])}: raw files in {_plain(raw_dir)} (after "
+                       f"Ctrl-C, finish with --import-raw {_plain(raw_dir)})")
 
         def progress(done: int, total: int) -> None:
             status.update(f"calibrate: pair {done} of {total} done")
@@ -308,16 +308,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     _out.print(table)
     _out.print(f"suite factor per pair: {pct(profile.suite_factor_log_sd)}")
     for index, reason in outcome.skipped:
-        _err.print(f"skipped pair {index if index is not None else '?'}: {escape(reason)}")
+        _err.print(f"skipped pair {index if index is not None else '?'}: {_plain(reason)}")
     for note in profile.notes:
-        _err.print(f"note: {escape(note)}")
+        _err.print(f"note: {_plain(note)}")
     machine = dict(profile.machine)
-    _out.print(f"commit:   {profile.commit}")
-    _out.print(f"machine:  {escape(machine.get('cpu_model', '?'))} "
-               f"x{escape(machine.get('cpu_count', '?'))}, {escape(machine.get('os', '?'))}")
-    _out.print(f"corpus:   {escape(str(outcome.corpus_path))}")
-    _out.print(f"raw:      {escape(str(outcome.raw_dir))}")
-    _out.print(f"profile:  {outcome.profile_id} in {escape(str(settings.db_path))}")
+    _out.print(f"commit:   {_plain(profile.commit)}")
+    _out.print(f"machine:  {_plain(machine.get('cpu_model', '?'))} "
+               f"x{_plain(machine.get('cpu_count', '?'))}, {_plain(machine.get('os', '?'))}")
+    _out.print(f"corpus:   {_plain(outcome.corpus_path)}")
+    _out.print(f"raw:      {_plain(outcome.raw_dir)}")
+    _out.print(f"profile:  {_plain(outcome.profile_id)} in {_plain(settings.db_path)}")
     return EXIT_OK
 
 
