@@ -66,6 +66,9 @@ class MetricSpec:
     #: Smaller absolute changes are never a regression: +30 % of a 2 KiB peak is noise
     #: for anyone who owns an ML pipeline, however certain it is statistically.
     min_abs_change: float = 0.0
+    #: Whether 0 is a possible measurement. Times and sizes of something that ran are
+    #: > 0; counters (GC runs, I/O bytes, CPU ticks of a short call, heap growth) can be 0.
+    zero_ok: bool = False
 
 
 METRICS: Mapping[str, MetricSpec] = {
@@ -77,12 +80,15 @@ METRICS: Mapping[str, MetricSpec] = {
         MetricSpec("p99_s", "s", "p99 latency", 1.3),
         MetricSpec("peak_rss_bytes", "B", "peak RSS", 1.1, min_abs_change=4 * 2**20),
         MetricSpec("tracemalloc_peak_bytes", "B", "tracemalloc peak", 1.1,
-                   min_abs_change=256 * 2**10),
-        MetricSpec("cpu_user_s", "s", "CPU user time", 1.2),
-        MetricSpec("cpu_system_s", "s", "CPU system time", 1.5),
-        MetricSpec("io_read_bytes", "B", "I/O read", 1.5, min_abs_change=64 * 2**10),
-        MetricSpec("io_write_bytes", "B", "I/O written", 1.5, min_abs_change=64 * 2**10),
-        MetricSpec("gc_collections", "count", "GC collections", 1.5, min_abs_change=1.0),
+                   min_abs_change=256 * 2**10, zero_ok=True),
+        MetricSpec("cpu_user_s", "s", "CPU user time", 1.2, zero_ok=True),
+        MetricSpec("cpu_system_s", "s", "CPU system time", 1.5, zero_ok=True),
+        MetricSpec("io_read_bytes", "B", "I/O read", 1.5, min_abs_change=64 * 2**10,
+                   zero_ok=True),
+        MetricSpec("io_write_bytes", "B", "I/O written", 1.5, min_abs_change=64 * 2**10,
+                   zero_ok=True),
+        MetricSpec("gc_collections", "count", "GC collections", 1.5, min_abs_change=1.0,
+                   zero_ok=True),
     )
 }
 
@@ -179,7 +185,7 @@ class Environment:
                 lock_hash=(str(data["lock_hash"]) if data.get("lock_hash") else None),
                 thread_env=tuple(sorted(dict(data.get("thread_env") or {}).items())),  # type: ignore[arg-type]
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InvalidInputError(f"environment record is malformed: {exc}") from exc
 
     def differences(self, other: Environment) -> tuple[tuple[str, str, str], ...]:

@@ -18,7 +18,6 @@ import json
 import logging
 import random
 import secrets
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -26,11 +25,12 @@ from pathlib import Path
 
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.errors import InvalidInputError, MeasurementError, interruption_text
 from perf_pipeline.measure.git import commit_info, resolve_commit
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_in_worktree
+from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import prune_worktrees
 from perf_pipeline.model import CommitInfo, SuiteRun
 
@@ -117,36 +117,44 @@ def measure_ab(
     orders: list[tuple[str, str]] = []
     done: list[ABRound] = []
     error = None
-    with tempfile.TemporaryDirectory(prefix="perf-pipeline-ab-") as tmp:
-        for index in range(1, rounds + 1):
-            order = SIDES if rng.random() < 0.5 else SIDES[::-1]
-            orders.append(order)
-            runs: dict[str, SuiteRun] = {}
-            for side in order:
-                json_path = Path(tmp) / f"round-{index:03d}-{side}.json"
-                outcome = run_in_worktree(settings, shas[side], "benchmarks", json_path, ())
-                error = error_text(outcome)
-                if error is None and outcome.json_path is not None:
-                    kept = raw_dir / json_path.name
-                    write_atomic(kept, json_path.read_bytes(), read_only=True)
-                    try:
-                        run = load_results(kept)
-                    except InvalidInputError as exc:
-                        error = f"invalid benchmark JSON: {exc}"
-                    else:
-                        runs[side] = replace(run, run_id=f"{ab_id}-r{index:03d}-{side}",
-                                             commit=commits[side], raw_path=str(kept))
+    sweep_stale_temp_dirs()
+    interrupted: KeyboardInterrupt | None = None
+    with measuring_temp_dir("ab") as tmp:
+        try:
+            for index in range(1, rounds + 1):
+                order = SIDES if rng.random() < 0.5 else SIDES[::-1]
+                orders.append(order)
+                runs: dict[str, SuiteRun] = {}
+                for side in order:
+                    json_path = Path(tmp) / f"round-{index:03d}-{side}.json"
+                    outcome = run_in_worktree(settings, shas[side], "benchmarks", json_path, ())
+                    error = error_text(outcome)
+                    if error is None and outcome.json_path is not None:
+                        kept = raw_dir / json_path.name
+                        write_atomic(kept, json_path.read_bytes(), read_only=True)
+                        try:
+                            run = load_results(kept)
+                        except InvalidInputError as exc:
+                            error = f"invalid benchmark JSON: {exc}"
+                        else:
+                            runs[side] = replace(run, run_id=f"{ab_id}-r{index:03d}-{side}",
+                                                 commit=commits[side], raw_path=str(kept))
+                    if error is not None:
+                        error = f"round {index}, {side} {shas[side][:12]}: {error}"
+                        break
                 if error is not None:
-                    error = f"round {index}, {side} {shas[side][:12]}: {error}"
                     break
-            if error is not None:
-                break
-            done.append(ABRound(index=index, order=order, base=runs["base"],
-                                candidate=runs["candidate"]))
-            if on_round is not None:
-                on_round(index, rounds)
+                done.append(ABRound(index=index, order=order, base=runs["base"],
+                                    candidate=runs["candidate"]))
+                if on_round is not None:
+                    on_round(index, rounds)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP via the CLI
+            interrupted = exc
+            error = f"round {len(orders)}: {interruption_text(exc)}"
     write_atomic(raw_dir / AB_MANIFEST,
                  _manifest(ab_id, seed, commits, orders, rounds, error), read_only=True)
+    if interrupted is not None:
+        raise interrupted
     prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
     if error is not None:
         logger.warning("A/B run %s stopped: %s", ab_id, error.splitlines()[0])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure import IngestSummary, ingest_results_dir
+from perf_pipeline.measure import IngestSummary, check_results_dir, ingest_results_dir
 from perf_pipeline.model import CommitAnalysis, RunStatus, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline, seed_baseline
 from perf_pipeline.pipeline.regression import analyze_run
@@ -58,6 +58,7 @@ def analyze_results_dir(settings: Settings, *, report_path: Path,
     becomes the pinned baseline.
     """
     created = updated = False
+    check_results_dir(settings.results_dir)  # before opening creates the db's folder
     with HistoryStore.open(settings.db_path) as store:
         summary = ingest_results_dir(settings.results_dir, store)
         run = _newest_run(store, settings)
