@@ -57,8 +57,12 @@ def _branch_of(repo: Path, ref: str) -> str | None:
 
 
 def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
-                     extra_args: Sequence[str]) -> SuiteOutcome:
-    paths, markers, env = _suite_plan(settings, suite)
+                    extra_args: Sequence[str], *,
+                    paths: Sequence[str] | None = None) -> SuiteOutcome:
+    """One pytest process of ``suite`` at ``sha``; ``paths`` (e.g. node ids) override
+    what the suite collects by default."""
+    default_paths, markers, env = _suite_plan(settings, suite)
+    paths = tuple(paths) if paths else default_paths
     with git_worktree(settings.repo_path, sha, root=settings.worktrees_dir) as worktree:
         project_dir = worktree / settings.project_subdir
         if not project_dir.is_dir():
