@@ -7,6 +7,7 @@ bad arguments and unreadable files) naming the file.
 
 from perf_pipeline.store.analysis_file import read_analysis, write_analysis
 from perf_pipeline.store.baseline_file import read_baseline, write_baseline
+from perf_pipeline.store.confirmation_file import read_confirmation, write_confirmation
 from perf_pipeline.store.history import HistoryStore
 from perf_pipeline.store.schema import LATEST_VERSION
 
@@ -15,6 +16,8 @@ __all__ = [
     "HistoryStore",
     "read_analysis",
     "read_baseline",
+    "read_confirmation",
     "write_analysis",
     "write_baseline",
+    "write_confirmation",
 ]
