@@ -252,6 +252,56 @@ def cmd_ab(args: argparse.Namespace) -> int:
     return EXIT_REGRESSION if outcome.regressed else EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    import math
+
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.pipeline import calibrate
+
+    settings = load_settings(repo_path=args.repo, results_dir=args.results_dir)
+
+    def pct(value: float) -> str:
+        return "–" if math.isnan(value) else f"{100 * value:.1f}%"
+
+    with _err.status("calibrate: starting") as status:
+        def started(raw_dir: Path, sha: str) -> None:
+            _err.print(f"calibrating {sha[:12]}: raw files in {escape(str(raw_dir))} (after "
+                       f"Ctrl-C, finish with --import-raw {escape(str(raw_dir))})")
+
+        def progress(done: int, total: int) -> None:
+            status.update(f"calibrate: pair {done} of {total} done")
+
+        outcome = calibrate(
+            settings, args.ref, pairs=args.pairs, seed=args.seed,
+            out=Path(args.out) if args.out else None,
+            import_raw=Path(args.import_raw) if args.import_raw else None,
+            note=args.note or "", on_start=started, on_pair=progress)
+    profile = outcome.profile
+    table = Table(title=f"Noise of {profile.pairs} same-commit pairs (sd of ln time, "
+                        "about the CV)")
+    for column in ("benchmark", "median (ms)", "one run", "pair", "pair − suite"):
+        table.add_column(column, justify="left" if column == "benchmark" else "right",
+                         no_wrap=column == "benchmark")
+    for bench in profile.benchmarks:
+        table.add_row(_short(bench.name), f"{bench.median_s * 1e3:.3f}",
+                      pct(bench.unpaired_log_sd), pct(bench.paired_log_sd),
+                      pct(bench.paired_residual_log_sd))
+    _out.print(table)
+    _out.print(f"suite factor per pair: {pct(profile.suite_factor_log_sd)}")
+    for index, reason in outcome.skipped:
+        _err.print(f"skipped pair {index if index is not None else '?'}: {escape(reason)}")
+    for note in profile.notes:
+        _err.print(f"note: {escape(note)}")
+    machine = dict(profile.machine)
+    _out.print(f"commit:   {profile.commit}")
+    _out.print(f"machine:  {escape(machine.get('cpu_model', '?'))} "
+               f"x{escape(machine.get('cpu_count', '?'))}, {escape(machine.get('os', '?'))}")
+    _out.print(f"corpus:   {escape(str(outcome.corpus_path))}")
+    _out.print(f"raw:      {escape(str(outcome.raw_dir))}")
+    _out.print(f"profile:  {outcome.profile_id} in {escape(str(settings.db_path))}")
+    return EXIT_OK
+
+
 def _verdict_line(outcome: AnalyzeOutcome) -> str:
     comparison = outcome.verdict
     if comparison is None:
@@ -403,6 +453,24 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NODE_ID", help="only this benchmark (pytest node id relative to "
                    "the project dir, e.g. tests/test_x.py::test_y); repeatable")
     p.set_defaults(func=cmd_ab)
+
+    p = sub.add_parser(
+        "calibrate", help="record this machine's noise: same-commit pairs, corpus, profile",
+        description="Measures the benchmark suite at one commit in N interleaved pairs, each "
+                    "pair one fresh process in each of two worktrees of that commit (random "
+                    "order per pair). Keeps every process's raw JSON, writes a noise corpus "
+                    "(.json.gz) and stores the noise profile in the history db.")
+    p.add_argument("ref", metavar="REF", nargs="?", help="commit to measure (default HEAD)")
+    p.add_argument("--pairs", type=int, help="number of pairs (two processes each)")
+    p.add_argument("--seed", type=int, help="seed of the order of each pair (default random)")
+    p.add_argument("--out", help="corpus file (default: <results-dir>/noise/"
+                   "<commit>-<time>.json.gz)")
+    p.add_argument("--import-raw", metavar="DIR",
+                   help="build the corpus from a recorded raw pairs dir instead of measuring")
+    p.add_argument("--note", help="free text stored in the corpus")
+    p.add_argument("--repo", help="target git repo (default: settings)")
+    p.add_argument("--results-dir", help="results directory (default: test-results)")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("ingest", help="add result files in the results dir to the history")
     p.add_argument("--results-dir", help="results directory (default: test-results)")

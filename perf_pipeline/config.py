@@ -175,6 +175,11 @@ class Settings:
     def worktrees_dir(self) -> Path:
         return self.results_dir / "worktrees"
 
+    @property
+    def noise_dir(self) -> Path:
+        """Noise corpora written by ``perf-pipeline calibrate``."""
+        return self.results_dir / "noise"
+
 
 def _coerce(name: str, value: object) -> object:
     """Turn a string or TOML value into the type of the ``Settings`` field ``name``."""

@@ -16,6 +16,11 @@ from perf_pipeline.analysis.changepoints import (
     drift_ratio,
 )
 from perf_pipeline.analysis.compare import compare
+from perf_pipeline.analysis.confirmation import (
+    SCREEN_ALPHA,
+    choose_controls,
+    flagged_for_confirmation,
+)
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
     adjust_p_values,
@@ -23,6 +28,7 @@ from perf_pipeline.analysis.multiple import (
     compare_suite,
     holm_adjust,
 )
+from perf_pipeline.analysis.noise import noise_profile
 from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.rules import (
     ab_rule,
@@ -35,11 +41,6 @@ from perf_pipeline.analysis.rules import (
 from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
 from perf_pipeline.analysis.sequential import SequentialResult, look_levels, sequential_ab
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_ab_rounds, simulate_suites
-
-#: Level of the stored-baseline screen when a confirmation follows (``confirm="auto"``):
-#: the screen only has to be sensitive, the interleaved A/B confirmation controls false
-#: alarms. Chosen on replayed real noise (README, "How the verdict is decided").
-SCREEN_ALPHA = 0.2
 
 __all__ = [
     "ASSUMED_RUN_CV",
@@ -55,14 +56,17 @@ __all__ = [
     "bh_adjust",
     "build_baseline",
     "change_points_of",
+    "choose_controls",
     "compare",
     "compare_rounds",
     "compare_suite",
     "compare_to_baseline",
     "detect_change_points",
     "drift_ratio",
+    "flagged_for_confirmation",
     "holm_adjust",
     "look_levels",
+    "noise_profile",
     "ours_rule",
     "pyperf_rule",
     "pytest_benchmark_rule",

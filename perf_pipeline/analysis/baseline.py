@@ -31,6 +31,7 @@ from perf_pipeline.analysis.runlevel import (
     RunLevelResult,
     run_level_test,
 )
+from perf_pipeline.analysis.tails import norm_isf, norm_sf, t_isf
 from perf_pipeline.analysis.verdict import Estimate, judge, require_raw_change
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
@@ -78,22 +79,18 @@ def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created
     for run in runs:
         _check_run(run, "baseline run")
     ordered = sorted(runs, key=lambda r: r.started_at)
-    names = sorted({b.name for r in ordered for b in r.benchmarks})
+    by_name = [{b.name: b for b in r.benchmarks} for r in ordered]
+    names = sorted({name for run in by_name for name in run})
     newest = ordered[-1]
     entries = []
     for name in names:
+        present = [run[name] for run in by_name if name in run]
+        latest = present[-1]
         for metric in metrics:
-            values = []
-            for run in ordered:
-                bench = run.benchmark(name)
-                value = bench.metric(metric) if bench else None
-                if value is not None:
-                    values.append(float(value))
+            values = [float(v) for v in (b.metric(metric) for b in present) if v is not None]
             if not values:
                 continue
-            latest = next((r.benchmark(name) for r in reversed(ordered) if r.benchmark(name)),
-                          None)
-            samples = latest.samples_s if (latest and metric == TIME_METRIC) else ()
+            samples = latest.samples_s if metric == TIME_METRIC else ()
             entries.append(BaselineEntry(name=name, metric=metric, run_values=tuple(values),
                                          samples=tuple(samples)))
     commits: list[str] = []
@@ -135,10 +132,10 @@ def _fallback(entry: BaselineEntry, value: float, samples: Sequence[float],
     if entry.samples and samples:
         var += _log_var_within(entry.samples) + _log_var_within(samples)
     se = math.sqrt(var)
-    z = float(stats.norm.isf(alpha / 2))
+    z = float(norm_isf(alpha / 2))
     return Estimate(
         log_ratio=delta, log_ci_low=delta - z * se, log_ci_high=delta + z * se,
-        p_value=float(stats.norm.sf(abs(delta) / se)), n_baseline=len(entry.run_values),
+        p_value=float(norm_sf(abs(delta) / se)), n_baseline=len(entry.run_values),
         n_current=1,
         method="ratio of run summaries, z-test with assumed run-to-run CV and run dispersion",
         note=(f"only {len(entry.run_values)} baseline run(s): run-to-run noise unknown, "
@@ -150,7 +147,7 @@ def _run_estimate(res: RunLevelResult, i: int, raw_log_ratio: float, alpha: floa
                   shift_applied: bool) -> Estimate:
     delta, se, df = float(res.delta[i]), float(res.se[i]), float(res.df[i])
     k = int(res.n_runs[i])
-    q = float(stats.t.isf(alpha / 2, df))
+    q = float(t_isf(alpha / 2, df))
     note = f"{k} baseline runs"
     if shift_applied:
         note += (f"; judged relative to the suite-wide shift {math.exp(float(res.shift)) - 1:+.1%}"
@@ -166,7 +163,7 @@ def _run_estimate(res: RunLevelResult, i: int, raw_log_ratio: float, alpha: floa
 
 def _shift_estimate(res: RunLevelResult, k: int, alpha: float) -> Estimate:
     shift, se = float(res.shift), float(res.shift_se)
-    q = float(stats.t.isf(alpha / 2, float(res.shift_df)))
+    q = float(t_isf(alpha / 2, float(res.shift_df)))
     return Estimate(
         log_ratio=shift, log_ci_low=shift - q * se, log_ci_high=shift + q * se,
         p_value=float(res.shift_p_value), n_baseline=k, n_current=1,

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import stats
 
+from perf_pipeline.analysis.tails import norm_isf
 from perf_pipeline.analysis.verdict import Estimate, judge
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import Comparison
@@ -136,7 +137,7 @@ def _unpaired(b: np.ndarray, c: np.ndarray, alpha: float) -> Estimate:
     total = n * m
     mid = _pair_order_stats(lb, lc, _median_rank(total))
     hl = 0.5 * (mid[0] + mid[1])
-    z = float(stats.norm.isf(alpha / 2))
+    z = float(norm_isf(alpha / 2))
     k = math.floor(total / 2 - z * math.sqrt(total * (n + m + 1) / 12.0))
     if k >= 1:
         low, high = _pair_order_stats(lb, lc, [k, total + 1 - k])
@@ -173,7 +174,7 @@ def _paired(b: np.ndarray, c: np.ndarray, alpha: float) -> Estimate:
     total = n * (n + 1) // 2
     mid = _walsh_order_stats(d, _median_rank(total))
     hl = 0.5 * (mid[0] + mid[1])
-    z = float(stats.norm.isf(alpha / 2))
+    z = float(norm_isf(alpha / 2))
     k = math.floor(total / 2 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0))
     if k >= 1:
         low, high = _walsh_order_stats(d, [k, total + 1 - k])

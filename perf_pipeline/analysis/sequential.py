@@ -42,10 +42,10 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import stats
 
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT, _moderate
+from perf_pipeline.analysis.tails import t_isf, t_sf
 from perf_pipeline.analysis.verdict import Estimate, judge
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, BenchmarkComparison, SuiteComparison, Verdict
@@ -169,12 +169,12 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) ->
 def _p_two_sided(mean: float, se: float, df: float) -> float:
     if se <= 0:
         return 1.0 if mean == 0 else 0.0
-    return float(2.0 * stats.t.sf(abs(mean) / se, df))
+    return 2.0 * t_sf(abs(mean) / se, df)
 
 
 def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int) -> Estimate:
     mean, se, df = float(look.mean[i]), float(look.se[i]), float(look.df[i])
-    q = float(stats.t.isf(level / 2.0, df)) if se > 0 else 0.0
+    q = float(t_isf(level / 2.0, df)) if se > 0 else 0.0
     return Estimate(
         log_ratio=mean, log_ci_low=mean - q * se, log_ci_high=mean + q * se, p_value=p,
         n_baseline=n_rounds, n_current=n_rounds,
@@ -236,7 +236,7 @@ def sequential_ab(
             est = _estimate(look, i, level, p, n)
             verdict = judge(est, threshold=threshold, alpha=level).verdict
             clear_high = float(look.mean[i]) + float(
-                stats.t.isf(CLEAR_LEVEL, float(look.df[i]))) * float(look.se[i])
+                t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(look.se[i])
             if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT) or clear_high < log_clear:
                 decided[target] = (n, est, p, level, clear_high)
         if len(decided) == len(tested):

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perf_pipeline.analysis.replay import NoiseRecording
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["NoiseModel", "simulate_ab_rounds", "simulate_suites"]
+__all__ = ["NoiseModel", "simulate_ab_rounds", "simulate_recording", "simulate_suites"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +125,31 @@ def simulate_ab_rounds(rng: np.random.Generator, *, n_trials: int, rounds: int,
             log_run[:, np.asarray(slowed, dtype=int), :] += np.log(slowdown)
         sides.append(np.median(_samples(rng, log_run, model), axis=-1))
     return sides[0], sides[1]
+
+
+def simulate_recording(rng: np.random.Generator, *, n_pairs: int,
+                       model: NoiseModel = NoiseModel(), pair_cv: float = 0.01
+                       ) -> NoiseRecording:
+    """A synthetic stand-in for a recorded noise corpus, for ``analysis.replay``.
+
+    ``n_pairs`` interleaved pairs of processes of one commit: each pair shares a machine
+    factor (``model.machine_cv`` plus its random-walk drift); each process adds its own
+    offset (``pair_cv``), the per-benchmark run effect and drift, and within-run noise with
+    outliers. Returns a ``NoiseRecording`` of ``2 * n_pairs`` processes.
+    """
+    if n_pairs < 2:
+        raise InvalidInputError("`n_pairs` must be >= 2")
+    b, r = model.n_benchmarks, n_pairs
+    level = rng.uniform(np.log(1e-3), np.log(1.0), size=(b, 1))
+    machine = (rng.normal(0.0, model.machine_cv, size=(1, r))
+               + np.cumsum(rng.normal(0.0, model.machine_drift_cv, size=(1, r)), axis=-1))
+    drift = np.cumsum(rng.normal(0.0, model.benchmark_drift_cv, size=(b, r)), axis=-1)
+    sides = []
+    for _ in range(2):
+        log_run = (level + machine + drift + rng.normal(0.0, pair_cv, size=(1, r))
+                   + rng.normal(0.0, model.run_cv, size=(b, r)))
+        sides.append(_samples(rng, log_run, model))  # (b, r, samples)
+    names = [f"b{i:04d}" for i in range(b)]
+    return NoiseRecording.from_pairs(names, [
+        ([sides[0][i, j] for i in range(b)], [sides[1][i, j] for i in range(b)])
+        for j in range(r)])

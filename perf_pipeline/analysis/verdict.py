@@ -16,8 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from scipy import stats
-
+from perf_pipeline.analysis.tails import norm_isf
 from perf_pipeline.model import Comparison, Verdict
 
 
@@ -105,8 +104,8 @@ def judge(est: Estimate, *, threshold: float, alpha: float,
             level = alpha if adjusted_p in (None, 0) or est.p_value == 0 else (
                 alpha * est.p_value / adjusted_p)
             level = min(max(level, 1e-300), 0.5)
-            z_one = float(stats.norm.isf(level))
-            z_two = float(stats.norm.isf(alpha / 2))
+            z_one = norm_isf(level)
+            z_two = norm_isf(alpha / 2)
             magnitude = abs(est.log_ratio)
             if magnitude > log_thr:
                 # Decide by significance: the one-sided interval must exclude 0.

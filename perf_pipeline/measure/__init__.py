@@ -4,6 +4,11 @@ Resolve a ref, check it out in a worktree, run the suite with our pytest plugin,
 the raw outputs, and parse pytest-benchmark JSON (ours or anyone's) into ``SuiteRun``.
 """
 
+from perf_pipeline.measure.calibrate import (
+    CalibrationRun,
+    corpus_from_raw_pairs,
+    measure_calibration,
+)
 from perf_pipeline.measure.collect import IngestSummary, find_result_paths, ingest_results_dir
 from perf_pipeline.measure.demo_repo import HistoryStep, build_history
 from perf_pipeline.measure.fingerprint import (
@@ -28,6 +33,7 @@ from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 __all__ = [
     "KEY_PACKAGES",
     "SUITES",
+    "CalibrationRun",
     "HistoryStep",
     "IngestSummary",
     "SuiteOutcome",
@@ -35,6 +41,7 @@ __all__ = [
     "build_history",
     "collect_environment",
     "commit_info",
+    "corpus_from_raw_pairs",
     "current_branch",
     "environment_fingerprint",
     "find_lock_file",
@@ -43,6 +50,7 @@ __all__ = [
     "ingest_results_dir",
     "is_ancestor",
     "load_results",
+    "measure_calibration",
     "measure_commit",
     "new_commits",
     "new_run_id",

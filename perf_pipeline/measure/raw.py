@@ -1,10 +1,12 @@
 """Raw run outputs, written once under ``<results_dir>/raw/<sha>/<run_id>/``.
 
 A run directory holds ``benchmark.json`` (exactly as pytest-benchmark wrote it, absent
-for a run that produced none) and ``run.json`` (our record of the run). The directory
-is created fresh and never written again: if it exists we refuse. Each file is written
-to a temporary name and moved into place with ``os.replace``; ``run.json`` goes last, so
-a directory without it is an interrupted write, which readers ignore.
+for a run that produced none: a failed run, or a suite in which no benchmark ran) and
+``run.json`` (our record of the run; its ``benchmark_files`` counts the benchmark files).
+The directory is created fresh and never written again: if it exists we refuse. Each
+file is written to a temporary name and moved into place with ``os.replace``;
+``run.json`` goes last, so a directory without it is an interrupted write, which
+readers ignore.
 """
 
 from __future__ import annotations

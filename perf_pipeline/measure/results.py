@@ -3,7 +3,9 @@
 It reads two kinds of input:
 
 * our raw run directories (``raw/<sha>/<run_id>/`` with ``run.json`` and, for a
-  successful run, ``benchmark.json``), or the ``run.json`` inside one;
+  successful run that ran benchmarks, ``benchmark.json``), or the ``run.json`` inside
+  one. ``run.json`` says how many benchmark files the run has (``benchmark_files``); a
+  stress suite of plain tests is a successful run with none;
 * plain pytest-benchmark JSON made elsewhere (``--benchmark-json``, ``--benchmark-save``
   or ``--benchmark-autosave`` output of pytest-benchmark 3.x-5.x). Its run_id is derived
   from the sha256 of the file's bytes, so ingesting the same file twice is a no-op; its
@@ -220,6 +222,21 @@ def merge_processes(first: Sequence[BenchmarkResult],
     return tuple(merged)
 
 
+def _benchmark_file_count(record: Mapping[str, Any], status: RunStatus, run_file: Path) -> int:
+    """How many benchmark files the run directory must hold.
+
+    Records written before ``benchmark_files`` existed have one or more for a success.
+    """
+    if status is not RunStatus.SUCCESS:
+        return 0
+    count = record.get("benchmark_files")
+    if count is None:
+        return 1
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InvalidInputError(f"{run_file}: benchmark_files {count!r} is not a count")
+    return count
+
+
 def _load_run_dir(run_dir: Path) -> SuiteRun:
     run_file = run_dir / RUN_FILE
     record = _read_json(run_file)
@@ -235,7 +252,8 @@ def _load_run_dir(run_dir: Path) -> SuiteRun:
         env_data = record.get("environment")
         environment = Environment.from_dict(env_data) if isinstance(env_data, Mapping) else None
         benchmarks: tuple[BenchmarkResult, ...] = ()
-        if status is RunStatus.SUCCESS:
+        expected = _benchmark_file_count(record, status, run_file)
+        if expected:
             benchmarks, doc = _parse_benchmark_file(run_dir / BENCHMARK_FILE)
             environment = _environment(doc, run_dir / BENCHMARK_FILE) or environment
             more = []
@@ -243,8 +261,14 @@ def _load_run_dir(run_dir: Path) -> SuiteRun:
             while (run_dir / process_file_name(process)).is_file():
                 more.append(_parse_benchmark_file(run_dir / process_file_name(process))[0])
                 process += 1
+            if "benchmark_files" in record and process - 1 != expected:
+                raise InvalidInputError(f"{run_file}: the run has {expected} benchmark "
+                                        f"file(s), {run_dir} holds {process - 1}")
             if more:
                 benchmarks = merge_processes(benchmarks, *more)
+        elif status is RunStatus.SUCCESS and (run_dir / BENCHMARK_FILE).exists():
+            raise InvalidInputError(f"{run_file}: the run has no benchmark files, "
+                                    f"but {run_dir / BENCHMARK_FILE} exists")
         return SuiteRun(
             run_id=str(record["run_id"]), suite=str(record["suite"]),
             started_at=str(record["started_at"]), status=status, benchmarks=benchmarks,

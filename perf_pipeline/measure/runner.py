@@ -8,8 +8,14 @@ Output goes to temporary files rather than pipes (a suite may print megabytes; p
 would fill up and block it); only the tails are kept.
 
 A run is all or nothing: exit code 1 (test failures), 5 (no tests collected), any other
-non-zero code, a timeout or a missing or unreadable JSON file make ``SuiteOutcome.error``
-say why, and the caller must not use any partial results.
+non-zero code, a timeout or an unreadable JSON file make ``SuiteOutcome.error`` say why,
+and the caller must not use any partial results.
+
+A passing suite in which no test used the ``benchmark`` fixture leaves no JSON file at
+all (pytest-benchmark writes none when it has nothing to save). For a benchmark suite
+that is a mistake (wrong paths or markers) and an error; a stress suite is made of
+plain tests that assert under load, so the caller says ``benchmarks_required=False`` and
+the outcome is a success with ``json_path`` None.
 
 Note on raw samples: pytest-benchmark always includes every sample (``stats.data``) in
 ``--benchmark-json`` output; ``--benchmark-save-data`` only affects ``--benchmark-save``
@@ -51,7 +57,10 @@ _RUNNERS = ("current", "uv")
 
 @dataclass(frozen=True, slots=True)
 class SuiteOutcome:
-    """What happened when a suite ran. ``error`` is None exactly when it succeeded."""
+    """What happened when a suite ran. ``error`` is None exactly when it succeeded.
+
+    ``json_path`` is the benchmark JSON of a successful run, or None when no benchmark ran.
+    """
 
     returncode: int | None
     timed_out: bool
@@ -162,7 +171,7 @@ def _tail(path: Path) -> str:
 
 
 def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
-                    json_path: Path) -> str | None:
+                    json_path: Path, *, benchmarks_required: bool) -> str | None:
     if timed_out:
         return f"suite timed out after {timeout_s:g} s and was killed"
     if returncode == 5:
@@ -178,6 +187,8 @@ def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
     if returncode != 0:
         return f"pytest exited with code {returncode}"
     if not json_path.is_file():
+        if not benchmarks_required:
+            return None
         return f"pytest wrote no benchmark JSON at {json_path} (no benchmark ran?)"
     try:
         with open(json_path, encoding="utf-8") as fh:
@@ -197,12 +208,14 @@ def run_suite(
     extra_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     markers: str | None = None,
+    benchmarks_required: bool = True,
 ) -> SuiteOutcome:
     """Run ``pytest <paths>`` with pytest-benchmark and our plugin in ``project_dir``.
 
     Never raises for a failing suite: the outcome carries the error, and the caller
-    decides. Raises ``InvalidInputError`` for bad arguments (missing directory, unknown
-    runner, ``uv`` not installed).
+    decides. With ``benchmarks_required=False`` a passing suite that ran no benchmark is
+    a success without JSON (see the module docstring). Raises ``InvalidInputError`` for
+    bad arguments (missing directory, unknown runner, ``uv`` not installed).
     """
     project_dir = Path(project_dir)
     if not project_dir.is_dir():
@@ -246,8 +259,10 @@ def run_suite(
                 _kill_group(proc.pid, signal.SIGKILL)  # stragglers the suite left behind
         duration_s = time.perf_counter() - start
         returncode = None if timed_out else proc.returncode
-        error = _failure_reason(returncode, timed_out, timeout_s, json_path)
+        error = _failure_reason(returncode, timed_out, timeout_s, json_path,
+                                benchmarks_required=benchmarks_required)
         return SuiteOutcome(
             returncode=returncode, timed_out=timed_out, duration_s=duration_s,
             stdout_tail=_tail(out_path), stderr_tail=_tail(err_path),
-            json_path=json_path if error is None else None, command=tuple(cmd), error=error)
+            json_path=json_path if error is None and json_path.is_file() else None,
+            command=tuple(cmd), error=error)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import platform
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,13 +41,29 @@ SUITES = ("benchmarks", "stress")
 KEEP_WORKTREES = 5
 
 
-def _suite_plan(settings: Settings, suite: str) -> tuple[tuple[str, ...], str | None, dict]:
-    """(paths, markers, extra env) for ``suite``."""
+@dataclass(frozen=True, slots=True)
+class _SuitePlan:
+    """How to run one suite: paths, ``-m`` expression, extra environment.
+
+    ``benchmarks_required``: the benchmark suite exists to time code, so a run in which
+    no test used the ``benchmark`` fixture is a mistake (wrong paths or markers). A stress
+    suite checks that code holds up under load; its tests assert and record figures of
+    their own, and a benchmark among them is optional.
+    """
+
+    paths: tuple[str, ...]
+    markers: str | None
+    env: Mapping[str, str]
+    benchmarks_required: bool
+
+
+def _suite_plan(settings: Settings, suite: str) -> _SuitePlan:
     if suite == "benchmarks":
-        return settings.benchmark_paths, None, {}
+        return _SuitePlan(settings.benchmark_paths, None, {}, benchmarks_required=True)
     if suite == "stress":
-        return (settings.stress_paths, "stress",
-                {"STRESS_MULTIPLIER": f"{settings.stress_multiplier:g}"})
+        return _SuitePlan(settings.stress_paths, "stress",
+                          {"STRESS_MULTIPLIER": f"{settings.stress_multiplier:g}"},
+                          benchmarks_required=False)
     raise InvalidInputError(f"suite must be one of {SUITES}, not {suite!r}")
 
 
@@ -61,8 +78,7 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                     paths: Sequence[str] | None = None) -> SuiteOutcome:
     """One pytest process of ``suite`` at ``sha``; ``paths`` (e.g. node ids) override
     what the suite collects by default."""
-    default_paths, markers, env = _suite_plan(settings, suite)
-    paths = tuple(paths) if paths else default_paths
+    plan = _suite_plan(settings, suite)
     with git_worktree(settings.repo_path, sha, root=settings.worktrees_dir) as worktree:
         project_dir = worktree / settings.project_subdir
         if not project_dir.is_dir():
@@ -70,10 +86,11 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None,
                 error=f"commit {sha} has no project directory {settings.project_subdir!r}")
-        return run_suite(project_dir, paths=paths, json_path=json_path,
+        return run_suite(project_dir, paths=tuple(paths) if paths else plan.paths,
+                         json_path=json_path,
                          timeout_s=settings.suite_timeout_s, runner=settings.runner,
-                         extra_args=(*settings.pytest_args, *extra_args), env=env,
-                         markers=markers)
+                         extra_args=(*settings.pytest_args, *extra_args), env=plan.env,
+                         markers=plan.markers, benchmarks_required=plan.benchmarks_required)
 
 
 def error_text(outcome: SuiteOutcome) -> str | None:
@@ -114,6 +131,8 @@ def measure_commit(
     with tempfile.TemporaryDirectory(prefix="perf-pipeline-json-") as tmp:
         # Several processes per run: process-level effects (hash seed, memory layout, a
         # busy spell) are the unit of replication, not the rounds inside one process.
+        # A suite that ran no benchmark (a stress suite of plain tests) has no samples
+        # to replicate: one process, and a run without benchmark files.
         json_paths: list[Path] = []
         duration_s = 0.0
         error = None
@@ -122,7 +141,9 @@ def measure_commit(
             outcome = run_in_worktree(settings, sha, suite, json_path, extra_args)
             duration_s += outcome.duration_s
             error = error_text(outcome)
-            if error is None and outcome.json_path is not None:
+            if error is None and outcome.json_path is None and json_paths:
+                error = "ran no benchmark, although process 1 did"
+            elif error is None and outcome.json_path is not None:
                 try:
                     load_results(outcome.json_path, suite=suite)  # validate before recording
                 except InvalidInputError as exc:
@@ -131,9 +152,12 @@ def measure_commit(
                 if process > 1:
                     error = f"process {process} of {settings.processes}: {error}"
                 break
-            json_paths.append(json_path)
+            if outcome.json_path is None:
+                break
+            json_paths.append(outcome.json_path)
         # Worktrees are kept for reuse (A/B re-runs); keep the few most recent only.
         prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
+        kept = () if error else tuple(json_paths)  # a failed run keeps no partial results
         environment = None
         if settings.runner == "current":
             environment = environment_fingerprint(
@@ -144,15 +168,16 @@ def measure_commit(
                        "author": commit.author, "committed_at": commit.committed_at,
                        "dirty": False},
             "started_at": started_at, "duration_s": duration_s, "error": error,
-            "processes": settings.processes,
+            "processes": process,  # that ran; fewer than the setting after a failure
+            "benchmark_files": len(kept),
             "returncode": outcome.returncode, "timed_out": outcome.timed_out,
             "command": list(outcome.command), "stdout_tail": outcome.stdout_tail,
             "stderr_tail": outcome.stderr_tail, "environment": environment,
             "machine_id": platform.node() or None, "runner": settings.runner,
         }
         run_dir = write_raw_run(settings.raw_dir, record,
-                                benchmark_json=json_paths[0] if error is None else None,
-                                more_benchmark_json=json_paths[1:] if error is None else ())
+                                benchmark_json=kept[0] if kept else None,
+                                more_benchmark_json=kept[1:])
     if error:
         logger.warning("run %s of %s at %s failed: %s", run_id, suite, sha,
                        error.splitlines()[0])

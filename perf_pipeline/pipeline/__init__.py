@@ -15,11 +15,11 @@ from perf_pipeline.pipeline.baseline import (
     seed_baseline,
     update_baseline,
 )
+from perf_pipeline.pipeline.calibrate import CalibrationOutcome, calibrate
 from perf_pipeline.pipeline.comment import post_report_comment, resolve_pr_number
 from perf_pipeline.pipeline.confirm import (
     RoundFeed,
     RoundSource,
-    choose_controls,
     confirm_commit,
     confirm_regressions,
     confirm_run,
@@ -43,6 +43,7 @@ from perf_pipeline.pipeline.reporting import (
 __all__ = [
     "ABOutcome",
     "AnalyzeOutcome",
+    "CalibrationOutcome",
     "RoundFeed",
     "RoundSource",
     "ab_report_dir",
@@ -52,7 +53,7 @@ __all__ = [
     "analyze_run",
     "baseline_for_run",
     "build_report_data",
-    "choose_controls",
+    "calibrate",
     "commit_report_dir",
     "confirm_commit",
     "confirm_regressions",

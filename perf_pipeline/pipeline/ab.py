@@ -23,7 +23,7 @@ from perf_pipeline.measure.ab import ABRun, ABSelection, iter_ab_rounds, measure
 from perf_pipeline.measure.results import merge_processes
 from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import now_iso
-from perf_pipeline.pipeline.confirm import round_medians
+from perf_pipeline.pipeline.confirm import round_values
 from perf_pipeline.report import ReportFiles, write_report
 
 __all__ = ["ABOutcome", "ab_report_dir", "min_rounds", "paired_round_medians", "run_ab",
@@ -173,7 +173,7 @@ def run_adaptive_ab(settings: Settings, base_ref: str, candidate_ref: str, *,
     max_rounds = max_rounds or settings.confirm_max_rounds
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
                         select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
-        result = sequential_ab((round_medians(r) for r in ab_rounds),
+        result = sequential_ab((round_values(r) for r in ab_rounds),
                                threshold=settings.threshold, alpha=settings.alpha,
                                max_rounds=max_rounds)
     ab = ab_rounds.to_run()

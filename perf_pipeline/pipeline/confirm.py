@@ -9,12 +9,12 @@ here, base commit against candidate in alternating rounds, and only what that A/
 confirms fails the gate:
 
 * **What runs.** The flagged benchmarks (pytest node ids), plus a few unflagged ones as
-  *controls*. A process slows all of its benchmarks together; the A/B removes that by
-  the round's median log-ratio over every benchmark measured, which needs at least
-  ``MIN_BENCHMARKS_FOR_SHIFT`` of them and, to stay unmoved by real changes among the
-  targets, more unchanged controls than targets. The controls chosen are the screen's
-  most stable unflagged benchmarks (narrowest interval). A flagged suite-wide shift
-  concerns every benchmark: then the whole suite runs.
+  *controls* (``analysis.choose_controls``: the screen's most stable ones, enough for
+  ``MIN_BENCHMARKS_FOR_SHIFT`` per round). A process slows all of its benchmarks
+  together; the A/B removes that by the round's median log-ratio over every benchmark
+  measured. A flagged suite-wide shift concerns every benchmark: the whole suite runs.
+  Each process gives a round one number per benchmark: ``round_value`` (its fastest
+  sample), as in the replay studies.
 * **How long.** ``analysis.sequential_ab`` pulls rounds one at a time and stops once
   every target is decided (a confirmed regression, an improvement, or cleared), at
   ``confirm_max_rounds``, or when the round source stops (``confirm_budget_s`` spent).
@@ -29,13 +29,18 @@ The round source is injectable (``RoundSource``): the product measures rounds
 
 from __future__ import annotations
 
-import math
-import statistics
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from perf_pipeline.analysis import SCREEN_ALPHA, SUITE_SHIFT_NAME, sequential_ab
+from perf_pipeline.analysis import (
+    SCREEN_ALPHA,
+    SUITE_SHIFT_NAME,
+    choose_controls,
+    flagged_for_confirmation,
+    sequential_ab,
+)
+from perf_pipeline.analysis.confirmation import round_value  # not in the package API yet
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.ab import ABRound, ABSelection, iter_ab_rounds
@@ -55,23 +60,16 @@ from perf_pipeline.pipeline.regression import analyze_run, screen_alpha
 from perf_pipeline.store import HistoryStore, read_confirmation, write_confirmation
 
 __all__ = [
-    "MIN_BENCHMARKS_PER_ROUND",
     "RoundFeed",
     "RoundSource",
-    "choose_controls",
     "confirm_commit",
     "confirm_regressions",
     "confirm_run",
     "confirmation_path",
-    "flagged_benchmarks",
     "measured_rounds",
     "read_commit_confirmation",
-    "round_medians",
+    "round_values",
 ]
-
-#: Benchmarks per round needed to estimate a round's suite-wide factor (the analysis
-#: layer's ``MIN_BENCHMARKS_FOR_SHIFT``).
-MIN_BENCHMARKS_PER_ROUND = 5
 
 #: Rounds the sequential test needs before its first look.
 MIN_ROUNDS = 3
@@ -97,42 +95,9 @@ class RoundFeed:
 RoundSource = Callable[[ABSelection], RoundFeed]
 
 
-def flagged_benchmarks(screen: SuiteComparison) -> tuple[str, ...]:
-    """The time regressions of the screen, the suite-wide shift last if flagged."""
-    names = {r.name for r in screen.regressions if r.metric == TIME_METRIC}
-    return tuple(sorted(names, key=lambda n: (n == SUITE_SHIFT_NAME, n)))
-
-
-def _log_width(result: BenchmarkComparison) -> float:
-    c = result.comparison
-    if not (c.ci_low > 0 and math.isfinite(c.ci_low) and math.isfinite(c.ci_high)):
-        return math.inf
-    return math.log(c.ci_high) - math.log(c.ci_low)
-
-
-def choose_controls(screen: SuiteComparison, flagged: Sequence[str],
-                    available: Sequence[str]) -> tuple[str, ...]:
-    """Unflagged benchmarks to measure alongside ``flagged``, most stable first.
-
-    Enough for ``MIN_BENCHMARKS_PER_ROUND`` benchmarks per round, and more than the
-    targets, so the round's median log-ratio (its suite factor) is an unchanged
-    benchmark's even if every target really changed. ``available``: benchmarks measured
-    at both commits (the candidate's run that was screened). Fewer when the suite has
-    fewer; none when the suite shift is flagged (the whole suite runs).
-    """
-    if SUITE_SHIFT_NAME in flagged:
-        return ()
-    targets = set(flagged)
-    want = max(MIN_BENCHMARKS_PER_ROUND - len(targets), len(targets) + 1)
-    time_rows = {r.name: r for r in screen.results
-                 if r.metric == TIME_METRIC and r.name != SUITE_SHIFT_NAME}
-    candidates = [n for n in dict.fromkeys(available) if n not in targets and n in time_rows]
-    candidates.sort(key=lambda n: (_log_width(time_rows[n]), n))
-    return tuple(candidates[:want])
-
-
-def round_medians(rnd: ABRound) -> dict[str, tuple[float, float]]:
-    """One value per benchmark and side of a round: the median of its samples.
+def round_values(rnd: ABRound) -> dict[str, tuple[float, float]]:
+    """One value per benchmark and side of a round (``analysis``' ``round_value``: the
+    process's fastest sample), as ``sequential_ab`` and the replay studies take them.
 
     The process is the unit of replication, so a round contributes one number per side;
     benchmarks measured on one side only are left out.
@@ -141,8 +106,7 @@ def round_medians(rnd: ABRound) -> dict[str, tuple[float, float]]:
     for bench in rnd.base.benchmarks:
         other = rnd.candidate.benchmark(bench.name)
         if other is not None and bench.samples_s and other.samples_s:
-            out[bench.name] = (statistics.median(bench.samples_s),
-                               statistics.median(other.samples_s))
+            out[bench.name] = (round_value(bench.samples_s), round_value(other.samples_s))
     return out
 
 
@@ -157,7 +121,7 @@ def measured_rounds(settings: Settings, base_sha: str, candidate_sha: str, *,
                                    max_rounds=settings.confirm_max_rounds, select=select,
                                    seed=seed, budget_s=settings.confirm_budget_s,
                                    on_round=on_round)
-        return RoundFeed(rounds=(round_medians(r) for r in ab_rounds), close=ab_rounds.close,
+        return RoundFeed(rounds=(round_values(r) for r in ab_rounds), close=ab_rounds.close,
                          stopped=lambda: ab_rounds.stopped, raw_dir=ab_rounds.raw_dir)
 
     return source
@@ -201,7 +165,6 @@ def confirm_regressions(
     run_id: str,
     created_at: str,
     rounds: RoundSource,
-    available: Sequence[str],
     threshold: float,
     alpha: float,
     max_rounds: int,
@@ -211,13 +174,14 @@ def confirm_regressions(
 
     ``screen``: the stored-baseline comparison at the screen's level; ``standing``: the
     same at the gate's level ``alpha`` (default: ``screen``), whose results stand for
-    everything the A/B does not re-measure. ``available``: the benchmarks of the screened
-    run (controls are chosen among them). Nothing flagged: no round is pulled. No A/B
+    everything the A/B does not re-measure. The plan (flags, controls) is
+    ``analysis.flagged_for_confirmation`` and ``analysis.choose_controls``, as in the
+    replay studies. Nothing flagged: no round is pulled. No A/B
     possible (no base commit, or it is the candidate): ``standing`` decides, as with
     ``confirm = "off"``, and a note says so.
     """
     standing = standing or screen
-    flagged = flagged_benchmarks(screen)
+    flagged = flagged_for_confirmation(screen)
 
     def make(status: str, confirmed: Mapping[str, BenchmarkComparison], **kw: object
              ) -> Confirmation:
@@ -229,7 +193,7 @@ def confirm_regressions(
 
     if not flagged:
         return make("nothing_flagged", {})
-    controls = choose_controls(screen, flagged, available)
+    controls = choose_controls(screen, flagged)
     if base_sha is None or base_sha == candidate_sha:
         why = ("no base commit to measure against (the baseline records none)"
                if base_sha is None else "the base commit is the candidate itself")
@@ -259,7 +223,7 @@ def confirm_regressions(
                 if r.metric == TIME_METRIC and r.name in flagged}
         reason = f"flagged by the screen, undecided: {why}"
         return make("confirmed", {n: _inconclusive(rows[n], reason) for n in flagged},
-                    controls=controls, rounds_used=counted.n,
+                    controls=controls, rounds_used=counted.n, whole_suite=whole_suite,
                     stopped=source_stop or "exhausted", raw_dir=raw_dir,
                     notes=(f"{len(flagged)} flagged benchmark(s) undecided: {why}.",))
     stopped = source_stop if result.stopped == "exhausted" and source_stop else result.stopped
@@ -273,7 +237,7 @@ def confirm_regressions(
                 confirmed[name] = _inconclusive(confirmed[name], (
                     f"undecided after {result.rounds_used} rounds ({stopped}); "
                     f"{confirmed[name].comparison.reason}"))
-    return make("confirmed", confirmed,
+    return make("confirmed", confirmed, whole_suite=whole_suite,
                 controls=controls, ab=result.comparison, rounds_used=result.rounds_used,
                 stopped=stopped, decided_at=tuple(sorted(result.decided_at.items())),
                 raw_dir=raw_dir, notes=notes)
@@ -343,8 +307,7 @@ def confirm_run(settings: Settings, run: SuiteRun, baseline: Baseline | None, *,
     return confirm_regressions(
         screen, base_sha=base, candidate_sha=candidate or run.sha,
         run_id=run.run_id, created_at=created_at,
-        rounds=rounds or _no_rounds, available=tuple(b.name for b in run.benchmarks),
-        threshold=settings.threshold, alpha=settings.alpha,
+        rounds=rounds or _no_rounds, threshold=settings.threshold, alpha=settings.alpha,
         max_rounds=settings.confirm_max_rounds, standing=strict.comparison)
 
 

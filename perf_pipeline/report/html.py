@@ -88,7 +88,8 @@ def _confirmation(data: ReportData) -> dict[str, object] | None:
         })
     return {"status": c.status, "screen_alpha": c.screen_alpha,
             "has_screen": c.screen is not None, "flagged": rows,
-            "controls": len(c.controls), "rounds_used": c.rounds_used,
+            "controls": len(c.controls), "whole_suite": c.whole_suite,
+            "rounds_used": c.rounds_used,
             "max_rounds": c.max_rounds, "stopped": c.stopped or "–",
             "base": (c.base_sha or "–")[:10], "candidate": (c.sha or "–")[:10],
             "notes": c.notes}

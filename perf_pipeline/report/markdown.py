@@ -333,7 +333,7 @@ def _confirmation_table(c: Confirmation) -> _Table | str:
         f"**{c.rounds_used} round{'s' if c.rounds_used != 1 else ''}** used of at most "
         f"{c.max_rounds} (stopped: {escape_markdown(c.stopped or '–')}); "
         f"{len(c.flagged)} flagged benchmark(s)"
-        f"{f', {len(c.controls)} control(s)' if c.controls else ', the whole suite'}.")
+        f"{', the whole suite' if c.whole_suite else f', {len(c.controls)} control(s)'}.")
     head += ["", *_table_head(["", "Benchmark", "Ratio (A/B)", "CI", "Decided after",
                                "Verdict"], [":-:", "---", "--:", "--:", "--:", "---"])]
     results = {r.name: r for r in (c.ab.results if c.ab else ())}

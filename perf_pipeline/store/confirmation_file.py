@@ -33,7 +33,7 @@ def _to_json(c: Confirmation) -> bytes:
         "ab": suite_comparison_to_dict(c.ab), "rounds_used": c.rounds_used,
         "max_rounds": c.max_rounds, "stopped": c.stopped,
         "decided_at": [[name, n] for name, n in c.decided_at],
-        "raw_dir": c.raw_dir, "notes": list(c.notes),
+        "raw_dir": c.raw_dir, "notes": list(c.notes), "whole_suite": c.whole_suite,
     }
     return json.dumps(data, indent=1, allow_nan=False).encode("utf-8")
 
@@ -54,7 +54,8 @@ def _from_json(raw: bytes, path: Path) -> Confirmation:
             rounds_used=int(d["rounds_used"]), max_rounds=int(d["max_rounds"]),
             stopped=d["stopped"],
             decided_at=tuple((str(name), int(n)) for name, n in d["decided_at"]),
-            raw_dir=d["raw_dir"], notes=tuple(str(n) for n in d["notes"]))
+            raw_dir=d["raw_dir"], notes=tuple(str(n) for n in d["notes"]),
+            whole_suite=bool(d.get("whole_suite", False)))
     except InvalidInputError as exc:
         if str(path) in str(exc):
             raise

@@ -21,8 +21,16 @@ from types import TracebackType
 import sqlite_utils
 
 from perf_pipeline.errors import InvalidInputError, StoreError
-from perf_pipeline.model import TIME_METRIC, MetricSeries, RunInfo, RunStatus, SuiteRun
+from perf_pipeline.model import (
+    TIME_METRIC,
+    MetricSeries,
+    NoiseProfile,
+    RunInfo,
+    RunStatus,
+    SuiteRun,
+)
 from perf_pipeline.store.ingest import delete_runs, write_run
+from perf_pipeline.store.noise_profiles import read_noise_profiles, write_noise_profile
 from perf_pipeline.store.queries import (
     RunFilter,
     load_runs,
@@ -169,7 +177,27 @@ class HistoryStore:
                     self._conn.execute("ROLLBACK")
                 raise
 
+    def record_noise_profile(self, profile: NoiseProfile, *, corpus_path: str,
+                             created_at: str) -> str:
+        """Store this machine's noise profile (``perf-pipeline calibrate``); return its id.
+
+        Recording a profile of the same corpus again replaces it.
+        """
+        if not isinstance(profile, NoiseProfile):
+            raise InvalidInputError(
+                f"record_noise_profile needs a NoiseProfile, not {type(profile).__name__}")
+        with self._guard(f"recording the noise profile of {profile.commit[:12]}"):
+            return write_noise_profile(self._conn, profile, corpus_path=str(corpus_path),
+                                       created_at=created_at)
+
     # -- reads -------------------------------------------------------------------------
+
+    def noise_profiles(self, *, suite: str = "benchmarks"
+                       ) -> tuple[tuple[NoiseProfile, str, str], ...]:
+        """Stored noise profiles of ``suite``, oldest first, as (profile, corpus path,
+        created_at)."""
+        with self._guard("reading noise profiles"):
+            return read_noise_profiles(self._conn, suite=suite)
 
     def has_run(self, run_id: str) -> bool:
         with self._guard(f"looking up run {run_id}"):

@@ -19,6 +19,10 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   median for time) and, for time, the spread of the samples (or, for a foreign file
   that kept no samples, the file's own summary statistics). ``series`` reads only
   this table and ``runs``, never the sample blobs.
+- ``noise_profiles`` (migration 2): one row per noise profile of a machine (see
+  ``analysis/noise.py``): the commit and machine a calibration measured, its pairs, the
+  suite factor's spread and the corpus file it was computed from. ``noise_benchmarks``
+  holds its per-benchmark spreads. A spread the data could not show is NULL.
 """
 
 from __future__ import annotations
@@ -112,8 +116,48 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["runs"].create_index(["sha", "suite"], index_name="idx_runs_sha_suite")
 
 
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Create noise_profiles and noise_benchmarks (``perf-pipeline calibrate``)."""
+    db["noise_profiles"].create(
+        {
+            "profile_id": str,
+            "suite": str,
+            "sha": str,
+            "machine_json": str,
+            "recorded_at": str,
+            "created_at": str,
+            "pairs": int,
+            "suite_factor_log_sd": float,
+            "notes_json": str,
+            "corpus_path": str,
+        },
+        pk="profile_id",
+        not_null=["suite", "sha", "machine_json", "recorded_at", "created_at", "pairs",
+                  "notes_json", "corpus_path"],
+        strict=True,
+    )
+    db["noise_benchmarks"].create(
+        {
+            "profile_id": str,
+            "name": str,
+            "position": int,
+            "median_s": float,
+            "unpaired_log_sd": float,
+            "paired_log_sd": float,
+            "paired_residual_log_sd": float,
+        },
+        pk=("profile_id", "name"),
+        foreign_keys=[("profile_id", "noise_profiles", "profile_id")],
+        not_null=["position", "median_s"],
+        strict=True,
+    )
+    db["noise_profiles"].create_index(["suite", "created_at"],
+                                      index_name="idx_noise_profiles_suite_created")
+
+
 #: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
-_MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1,)
+_MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1,
+                                                                     _migration_2)
 
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(_MIGRATIONS)

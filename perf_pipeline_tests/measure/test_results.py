@@ -125,6 +125,29 @@ def test_failed_raw_run_has_no_benchmarks(tmp_path: Path) -> None:
     assert run.status is RunStatus.FAILED and run.error == "boom" and run.benchmarks == ()
 
 
+def test_successful_raw_run_without_benchmark_files_has_no_benchmarks(tmp_path: Path) -> None:
+    run_dir = write_raw_run(tmp_path / "raw", _record("r4", benchmark_files=0, suite="stress"))
+    run = load_results(run_dir)
+    assert (run.status, run.suite, run.benchmarks) == (RunStatus.SUCCESS, "stress", ())
+
+
+@pytest.mark.parametrize(("count", "with_file", "message"), [
+    (None, False, "cannot read results file"),  # an older record: a success has files
+    (1, False, "cannot read results file"),
+    (2, True, "has 2 benchmark file"),
+    (0, True, "no benchmark files, but"),
+    ("1", True, "not a count"),
+    (-1, False, "not a count"),
+])
+def test_benchmark_files_must_match_the_run_directory(tmp_path: Path, count: object,
+                                                      with_file: bool, message: str) -> None:
+    extra = {} if count is None else {"benchmark_files": count}
+    run_dir = write_raw_run(tmp_path / "raw", _record("r5", **extra),
+                            benchmark_json=GOOD if with_file else None)
+    with pytest.raises(InvalidInputError, match=message):
+        load_results(run_dir)
+
+
 def test_raw_runs_are_never_rewritten(tmp_path: Path) -> None:
     run_dir = write_raw_run(tmp_path / "raw", _record("r3"), benchmark_json=GOOD)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}

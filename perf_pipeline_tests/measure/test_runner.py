@@ -108,6 +108,21 @@ def test_suite_without_benchmarks_has_no_json_and_fails(tmp_path: Path) -> None:
     assert outcome.returncode == 0 and "no benchmark JSON" in (outcome.error or "")
 
 
+def test_suite_without_benchmarks_passes_when_benchmarks_are_optional(tmp_path: Path) -> None:
+    project = _project(tmp_path, "def test_plain():\n    assert True\n")
+    outcome = _run(project, tmp_path, benchmarks_required=False)
+    assert outcome.ok, outcome.error
+    assert outcome.returncode == 0 and outcome.json_path is None
+    assert "1 passed" in outcome.stdout_tail
+
+
+def test_failing_plain_suite_fails_even_when_benchmarks_are_optional(tmp_path: Path) -> None:
+    project = _project(tmp_path, "def test_plain():\n    assert False\n")
+    outcome = _run(project, tmp_path, benchmarks_required=False)
+    assert outcome.returncode == 1 and "exit code 1" in (outcome.error or "")
+    assert outcome.json_path is None
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_hanging_suite_is_killed_with_its_whole_process_group(tmp_path: Path) -> None:
     info = tmp_path / "info.json"

@@ -26,6 +26,16 @@ def test_stress(benchmark):
     benchmark(sum, range(10))
 '''
 
+#: Like the example target's stress tests: plain tests, no ``benchmark`` fixture.
+PLAIN_STRESS = '''
+import os
+import pytest
+
+@pytest.mark.stress
+def test_plain_stress():
+    assert os.environ["STRESS_MULTIPLIER"] == "1"
+'''
+
 
 def test_measure_commit_runs_stores_and_keeps_raw_files(
         target_repo: Path, make_settings: Callable[..., Settings], tmp_path: Path) -> None:
@@ -59,6 +69,28 @@ def test_stress_suite_gets_marker_and_multiplier(
     assert [b.name for b in run.benchmarks] == ["tests/test_stress.py::test_stress"]
     raw = json.loads((Path(run.raw_path or "") / "benchmark.json").read_text())
     assert raw["benchmarks"][0]["extra_info"]["multiplier"] == "2.5"
+
+
+def test_stress_suite_of_plain_tests_succeeds_in_one_process(
+        target_repo: Path, make_settings: Callable[..., Settings]) -> None:
+    commit_files(target_repo, {"proj/tests/test_stress.py": PLAIN_STRESS}, "plain stress")
+    settings = make_settings(target_repo, stress_paths=("tests/test_stress.py",),
+                             processes=3)
+    run = measure_commit(settings, "HEAD", suite="stress")
+    assert (run.status, run.benchmarks, run.error) == (RunStatus.SUCCESS, (), None)
+    record = json.loads((Path(run.raw_path or "") / "run.json").read_text())
+    assert (record["processes"], record["benchmark_files"]) == (1, 0)
+    assert "1 passed" in record["stdout_tail"]
+
+
+def test_benchmark_suite_of_plain_tests_is_a_failed_run(
+        target_repo: Path, make_settings: Callable[..., Settings]) -> None:
+    commit_files(target_repo, {"proj/tests/test_plain.py": "def test_plain():\n    pass\n"},
+                 "a plain test")
+    settings = make_settings(target_repo, benchmark_paths=("tests/test_plain.py",))
+    run = measure_commit(settings, "HEAD", suite="benchmarks")
+    assert run.status is RunStatus.FAILED
+    assert "no benchmark JSON" in (run.error or "")
 
 
 def test_failing_commit_is_a_failed_run_not_an_exception(

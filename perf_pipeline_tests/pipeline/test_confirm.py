@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from perf_pipeline.analysis import SUITE_SHIFT_NAME
+from perf_pipeline.analysis import SUITE_SHIFT_NAME, choose_controls
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.model import (
     TIME_METRIC,
@@ -21,7 +21,7 @@ from perf_pipeline.model import (
     SuiteComparison,
     Verdict,
 )
-from perf_pipeline.pipeline import RoundFeed, choose_controls, confirm_regressions
+from perf_pipeline.pipeline import RoundFeed, confirm_regressions
 from perf_pipeline.report import render_html, render_markdown
 
 NAMES = tuple(f"tests/test_perf.py::test_{c}" for c in "abcdefgh")
@@ -83,40 +83,35 @@ def _confirm(screen: SuiteComparison, source, *, base: str | None = BASE,
              max_rounds: int = 20, standing: SuiteComparison | None = None):
     return confirm_regressions(screen, base_sha=base, candidate_sha=CANDIDATE, run_id="r1",
                                created_at="2024-01-01T00:00:00+00:00", rounds=source,
-                               available=NAMES, threshold=1.1, alpha=0.01,
+                               threshold=1.1, alpha=0.01,
                                max_rounds=max_rounds, standing=standing)
 
 
-# --- controls -----------------------------------------------------------------------------
+# --- controls: analysis.choose_controls, as the product calls it --------------------------
 
 
 def test_controls_fill_the_round_to_five_with_the_most_stable_benchmarks() -> None:
     screen = _screen({NAMES[3]: 1.4})
-    controls = choose_controls(screen, (NAMES[3],), NAMES)
+    controls = choose_controls(screen, (NAMES[3],))
     # Narrowest intervals first (width grows with the index), the flagged one left out.
     assert controls == (NAMES[0], NAMES[1], NAMES[2], NAMES[4])
 
 
-def test_controls_outnumber_the_targets_so_the_round_median_stays_a_control() -> None:
-    flagged = NAMES[:3]
-    controls = choose_controls(_screen(dict.fromkeys(flagged, 1.4)), flagged, NAMES)
-    assert len(controls) == 4 and not set(controls) & set(flagged)
+def test_at_least_two_controls_however_many_targets() -> None:
+    flagged = NAMES[:4]
+    controls = choose_controls(_screen(dict.fromkeys(flagged, 1.4)), flagged)
+    assert controls == (NAMES[4], NAMES[5])
 
 
 def test_controls_are_what_there_is_in_a_small_suite() -> None:
     names = NAMES[:3]
     screen = _screen({names[0]: 1.5}, names=names)
-    assert choose_controls(screen, (names[0],), names) == names[1:]
+    assert choose_controls(screen, (names[0],)) == names[1:]
 
 
-def test_a_flagged_suite_shift_measures_the_whole_suite_without_controls() -> None:
+def test_a_flagged_suite_shift_measures_every_benchmark() -> None:
     screen = _screen({}, shift=Verdict.REGRESSION)
-    assert choose_controls(screen, (SUITE_SHIFT_NAME,), NAMES) == ()
-
-
-def test_controls_only_come_from_benchmarks_measured_at_both_commits() -> None:
-    screen = _screen({NAMES[0]: 1.4})
-    assert choose_controls(screen, (NAMES[0],), NAMES[:2]) == (NAMES[1],)
+    assert choose_controls(screen, (SUITE_SHIFT_NAME,)) == NAMES
 
 
 # --- confirm_regressions ------------------------------------------------------------------
@@ -185,7 +180,7 @@ def test_a_flagged_suite_shift_runs_the_whole_suite() -> None:
     c = _confirm(_screen({}, shift=Verdict.REGRESSION), source)
     (select,) = source.selections
     assert select == ABSelection()
-    assert c.flagged == (SUITE_SHIFT_NAME,) and c.controls == ()
+    assert c.flagged == (SUITE_SHIFT_NAME,) and c.controls == NAMES
     assert [r.name for r in c.regressions] == [SUITE_SHIFT_NAME]
 
 

@@ -1,0 +1,284 @@
+"""Calibration: many interleaved pairs of processes of ONE commit, and their corpus.
+
+Two separate worktrees (``a`` and ``b``) hold the same commit. Each pair runs the suite
+once in each, in an order drawn at random per pair, each side a fresh pytest process.
+Because nothing differs but the process and the moment, the pairs record the real noise
+of this machine in both forms the gate meets it: single processes against each other
+(a stored baseline) and processes side by side (an interleaved A/B).
+
+Raw layout (shared with recordings made elsewhere, and read back by
+``corpus_from_raw_pairs``)::
+
+    <dir>/pair-0000-a.json    pytest-benchmark JSON of pair 0, worktree a (kept as is)
+    <dir>/pair-0000-b.json
+    <dir>/orders.jsonl        one line per finished pair:
+                              {"pair": 0, "order": ["b", "a"], "ok": true, "t": <unix>}
+
+A pair's line is written only after both of its sides, so an interrupted calibration
+leaves a directory whose finished pairs are all usable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import secrets
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.measure.git import resolve_commit
+from perf_pipeline.measure.raw import new_run_id
+from perf_pipeline.measure.results import load_results
+from perf_pipeline.measure.runner import run_suite
+from perf_pipeline.measure.session import error_text
+from perf_pipeline.measure.worktree import git_worktree
+from perf_pipeline.model import NOISE_SIDES, NoiseCorpus, NoisePair, SuiteRun
+
+__all__ = ["ORDERS_FILE", "CalibrationRun", "corpus_from_raw_pairs", "measure_calibration",
+           "pair_file_name"]
+
+logger = logging.getLogger(__name__)
+
+ORDERS_FILE = "orders.jsonl"
+_PAIR_FILE = re.compile(r"^pair-(\d{4,})-([ab])\.json$")
+
+
+def pair_file_name(index: int, side: str) -> str:
+    return f"pair-{index:04d}-{side}.json"
+
+
+# -- reading a raw pairs directory ------------------------------------------------------
+
+def _read_orders(path: Path, on_skip: Callable[[int | None, str], None]
+                 ) -> dict[int, dict[str, object]]:
+    """The manifest's lines by pair number. A torn last line (an interrupted write) is
+    skipped; anything else malformed is an error."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"pairs manifest {path} cannot be read: {exc}") from exc
+    entries: dict[int, dict[str, object]] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            index = entry["pair"]
+            if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                raise ValueError(f"pair {index!r} is not a whole number")
+        except (ValueError, KeyError, TypeError) as exc:
+            if number == len(lines):
+                on_skip(None, f"{path.name} line {number} is incomplete")
+                continue
+            raise InvalidInputError(f"pairs manifest {path} line {number} is malformed: "
+                                    f"{exc}") from exc
+        if index in entries:
+            raise InvalidInputError(f"pairs manifest {path} lists pair {index} twice")
+        entries[index] = entry
+    return entries
+
+
+def _machine(run: SuiteRun) -> tuple[tuple[str, str], ...]:
+    env = run.environment
+    if env is None:
+        return ()
+    return (("arch", env.machine), ("cpu_count", str(env.cpu_count)),
+            ("cpu_model", env.cpu_model), ("os", env.os),
+            ("python", f"{env.python_implementation} {env.python_version}".strip()))
+
+
+def _iso_utc(stamp: str) -> str:
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def corpus_from_raw_pairs(
+    raw_dir: Path,
+    *,
+    suite: str = "benchmarks",
+    commit: str | None = None,
+    note: str = "",
+    on_skip: Callable[[int | None, str], None] | None = None,
+) -> NoiseCorpus:
+    """Build a corpus from a raw pairs directory (see the module docstring).
+
+    Pairs the manifest marks not ok, and pairs missing a side, are skipped: each skip is
+    reported to ``on_skip(pair number, reason)`` and counted in the corpus's note. A
+    listed ok pair whose JSON is unreadable is an error, as are sides recorded on
+    different machines or commits. ``commit`` (a full SHA) overrides the commit the
+    files record; without it they must all name the same one. Only benchmarks measured
+    in every kept process enter the corpus.
+    """
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise InvalidInputError(f"raw pairs directory {raw_dir} does not exist")
+    skipped: list[tuple[int | None, str]] = []
+
+    def skip(index: int | None, reason: str) -> None:
+        skipped.append((index, reason))
+        logger.info("raw pairs %s: skipping pair %s: %s", raw_dir, index, reason)
+        if on_skip is not None:
+            on_skip(index, reason)
+
+    manifest = raw_dir / ORDERS_FILE
+    if not manifest.is_file():
+        raise InvalidInputError(f"raw pairs directory {raw_dir} has no {ORDERS_FILE}")
+    entries = _read_orders(manifest, skip)
+    on_disk = {int(m.group(1)) for p in raw_dir.iterdir()
+               if (m := _PAIR_FILE.match(p.name))}
+    for index in sorted(on_disk - set(entries)):
+        skip(index, f"not in {ORDERS_FILE} (unfinished)")
+    kept: list[tuple[int, tuple[str, str], dict[str, SuiteRun]]] = []
+    for index in sorted(entries):
+        entry = entries[index]
+        order = entry.get("order")
+        if entry.get("ok") is not True:
+            skip(index, "marked not ok (a side failed)")
+            continue
+        if not (isinstance(order, list) and sorted(order) == list(NOISE_SIDES)):
+            raise InvalidInputError(f"pairs manifest {manifest}: pair {index} has order "
+                                    f"{order!r}, not ['a', 'b'] or ['b', 'a']")
+        paths = {side: raw_dir / pair_file_name(index, side) for side in NOISE_SIDES}
+        missing = [p.name for p in paths.values() if not p.is_file()]
+        if missing:
+            skip(index, f"missing {', '.join(missing)}")
+            continue
+        kept.append((index, (order[0], order[1]),
+                     {side: load_results(path, suite=suite) for side, path in paths.items()}))
+    if not kept:
+        raise InvalidInputError(f"raw pairs directory {raw_dir} has no complete ok pair "
+                                f"({len(skipped)} skipped)")
+    runs = [run for _, _, sides in kept for run in sides.values()]
+    machines = {_machine(run) for run in runs}
+    if len(machines) > 1:
+        raise InvalidInputError(f"raw pairs directory {raw_dir} mixes machines: "
+                                f"{sorted(dict(m).get('cpu_model', '?') for m in machines)}")
+    if commit is None:
+        shas = {run.sha for run in runs}
+        if len(shas) != 1 or None in shas:
+            raise InvalidInputError(f"raw pairs directory {raw_dir}: the files do not name "
+                                    f"one commit ({sorted(str(s) for s in shas)}); "
+                                    "pass the commit")
+        commit = shas.pop()
+    names = sorted(set.intersection(*({b.name for b in run.benchmarks} for run in runs)))
+    if not names:
+        raise InvalidInputError(f"raw pairs directory {raw_dir}: no benchmark ran in "
+                                "every process")
+    dropped = sorted({b.name for run in runs for b in run.benchmarks} - set(names))
+    if dropped:
+        logger.warning("raw pairs %s: %d benchmark(s) not in every process left out: %s",
+                       raw_dir, len(dropped), dropped)
+    pairs = []
+    for _, order, sides in kept:
+        first = sides[order[0]]
+        pairs.append(NoisePair(
+            order=order, started_at=_iso_utc(first.started_at),
+            a=tuple(sides["a"].benchmark(n).samples_s for n in names),  # type: ignore[union-attr]
+            b=tuple(sides["b"].benchmark(n).samples_s for n in names)))  # type: ignore[union-attr]
+    counts = (f"{len(pairs)} pair(s) from raw pairs directory {raw_dir.name!r}; "
+              f"{len(skipped)} skipped (not ok or incomplete)")
+    if dropped:
+        counts += f"; {len(dropped)} benchmark(s) not in every process left out"
+    return NoiseCorpus(
+        suite=suite, commit=commit, recorded_at=min(p.started_at for p in pairs),
+        machine=machines.pop(), note=f"{note.strip()} ({counts})" if note.strip() else counts,
+        benchmarks=tuple(names), pairs=tuple(pairs))
+
+
+# -- measuring --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CalibrationRun:
+    """Where a finished calibration's raw files are, and how they were made."""
+
+    raw_dir: Path
+    sha: str
+    pairs: int
+    seed: int
+
+
+def calibration_dir(settings: Settings, calibration_id: str, sha: str) -> Path:
+    return settings.raw_dir / "calibrate" / f"{calibration_id}-{sha[:12]}"
+
+
+def _orders_bytes(lines: list[dict[str, object]]) -> bytes:
+    return "".join(json.dumps(line) + "\n" for line in lines).encode()
+
+
+def measure_calibration(
+    settings: Settings,
+    ref: str = "HEAD",
+    *,
+    pairs: int,
+    seed: int | None = None,
+    on_start: Callable[[Path, str], None] | None = None,
+    on_pair: Callable[[int, int], None] | None = None,
+) -> CalibrationRun:
+    """Measure the benchmark suite at ``ref`` in ``pairs`` interleaved pairs.
+
+    ``on_start(raw_dir, sha)`` is called before the first process, so a caller can say
+    where the files go (an interrupted calibration keeps every finished pair there).
+    A side that crashes, fails or times out stops the calibration with
+    ``MeasurementError``; its pair is recorded as not ok and the raw files are kept.
+    """
+    if isinstance(pairs, bool) or not isinstance(pairs, int) or pairs < 2:
+        raise InvalidInputError(f"`pairs` must be a whole number >= 2, not {pairs!r}")
+    repo = Path(settings.repo_path)
+    sha = resolve_commit(repo, ref)
+    seed = secrets.randbits(32) if seed is None else seed
+    rng = random.Random(seed)
+    raw_dir = calibration_dir(settings, new_run_id(), sha)
+    raw_dir.mkdir(parents=True, exist_ok=False)
+    if on_start is not None:
+        on_start(raw_dir, sha)
+    lines: list[dict[str, object]] = []
+    roots = {side: settings.worktrees_dir / f"calibrate-{side}" for side in NOISE_SIDES}
+    with git_worktree(repo, sha, root=roots["a"]) as tree_a, \
+            git_worktree(repo, sha, root=roots["b"]) as tree_b, \
+            tempfile.TemporaryDirectory(prefix="perf-pipeline-calibrate-") as tmp:
+        projects = {"a": tree_a / settings.project_subdir, "b": tree_b / settings.project_subdir}
+        if not projects["a"].is_dir():
+            raise InvalidInputError(f"commit {sha} has no project directory "
+                                    f"{settings.project_subdir!r}")
+        for index in range(pairs):
+            order = NOISE_SIDES if rng.random() < 0.5 else NOISE_SIDES[::-1]
+            error = None
+            for side in order:
+                json_path = Path(tmp) / pair_file_name(index, side)
+                outcome = run_suite(projects[side], paths=settings.benchmark_paths,
+                                    json_path=json_path, timeout_s=settings.suite_timeout_s,
+                                    runner=settings.runner, extra_args=settings.pytest_args)
+                error = error_text(outcome)
+                if error is None:
+                    kept = raw_dir / pair_file_name(index, side)
+                    write_atomic(kept, json_path.read_bytes(), read_only=True)
+                    try:
+                        load_results(kept)
+                    except InvalidInputError as exc:
+                        error = f"invalid benchmark JSON: {exc}"
+                if error is not None:
+                    error = f"pair {index}, side {side} at {sha[:12]}: {error}"
+                    break
+            lines.append({"pair": index, "order": list(order), "ok": error is None,
+                          "t": datetime.now(timezone.utc).timestamp()})
+            write_atomic(raw_dir / ORDERS_FILE, _orders_bytes(lines))
+            if error is not None:
+                logger.warning("calibration %s stopped: %s", raw_dir, error.splitlines()[0])
+                raise MeasurementError(f"calibration stopped at {error}\n(raw files of the "
+                                       f"{index} finished pair(s) kept in {raw_dir})", sha=sha)
+            if on_pair is not None:
+                on_pair(index + 1, pairs)
+    return CalibrationRun(raw_dir=raw_dir, sha=sha, pairs=pairs, seed=seed)

@@ -1,0 +1,94 @@
+"""``perf-pipeline calibrate``: record this machine's real noise, keep it, profile it.
+
+The gate's statistics are only as good as what they assume about noise. This step
+measures one commit in many interleaved same-commit pairs (``measure.calibrate``), or
+imports a raw pairs directory recorded earlier, and turns it into the two durable
+results every later rule is validated against: a noise corpus file (replayable, small
+enough to commit) and a noise profile in the history db (the spreads, per benchmark).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from perf_pipeline.analysis import noise_profile
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import corpus_from_raw_pairs, measure_calibration
+from perf_pipeline.model import NoiseCorpus, NoiseProfile
+from perf_pipeline.pipeline.baseline import now_iso
+from perf_pipeline.store import HistoryStore, write_noise_corpus
+
+__all__ = ["CalibrationOutcome", "calibrate", "default_corpus_path"]
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationOutcome:
+    """What a calibration recorded and where, for the CLI to print."""
+
+    corpus: NoiseCorpus
+    profile: NoiseProfile
+    profile_id: str
+    corpus_path: Path
+    raw_dir: Path
+    skipped: tuple[tuple[int | None, str], ...]
+    seed: int | None = None
+
+
+def default_corpus_path(settings: Settings, corpus: NoiseCorpus) -> Path:
+    """``<results>/noise/<commit12>-<recorded_at>.json.gz``: one name per recording."""
+    try:
+        stamp = f"{datetime.fromisoformat(corpus.recorded_at):%Y%m%dT%H%M%SZ}"
+    except ValueError:
+        stamp = "".join(c for c in corpus.recorded_at if c.isalnum())[:20] or "unknown"
+    return settings.noise_dir / f"{corpus.commit[:12]}-{stamp}.json.gz"
+
+
+def calibrate(
+    settings: Settings,
+    ref: str | None = None,
+    *,
+    pairs: int | None = None,
+    seed: int | None = None,
+    out: Path | None = None,
+    import_raw: Path | None = None,
+    note: str = "",
+    on_start: Callable[[Path, str], None] | None = None,
+    on_pair: Callable[[int, int], None] | None = None,
+) -> CalibrationOutcome:
+    """Measure ``pairs`` same-commit pairs at ``ref`` (or import ``import_raw``), then
+    write the corpus to ``out`` and store its noise profile in the history db.
+
+    A failing side stops the measurement with ``MeasurementError`` and keeps the raw
+    files; ``on_start`` learns where they are before the first process runs, so an
+    interrupted calibration can be finished with ``import_raw``.
+    """
+    skipped: list[tuple[int | None, str]] = []
+    if import_raw is not None:
+        if ref is not None or pairs is not None:
+            raise InvalidInputError("--import-raw builds the corpus from recorded pairs: "
+                                    "do not also give REF or --pairs")
+        raw_dir = Path(import_raw)
+        corpus = corpus_from_raw_pairs(raw_dir, note=note,
+                                       on_skip=lambda i, why: skipped.append((i, why)))
+    else:
+        if pairs is None:
+            raise InvalidInputError("--pairs is required to measure (or use --import-raw)")
+        run = measure_calibration(settings, ref or "HEAD", pairs=pairs, seed=seed,
+                                  on_start=on_start, on_pair=on_pair)
+        raw_dir = run.raw_dir
+        corpus = corpus_from_raw_pairs(
+            raw_dir, commit=run.sha, on_skip=lambda i, why: skipped.append((i, why)),
+            note=note or f"perf-pipeline calibrate, {pairs} pairs, seed {run.seed}")
+        seed = run.seed
+    profile = noise_profile(corpus)
+    corpus_path = write_noise_corpus(corpus, out or default_corpus_path(settings, corpus))
+    with HistoryStore.open(settings.db_path) as store:
+        profile_id = store.record_noise_profile(profile, corpus_path=str(corpus_path.resolve()),
+                                                created_at=now_iso())
+    return CalibrationOutcome(corpus=corpus, profile=profile, profile_id=profile_id,
+                              corpus_path=corpus_path, raw_dir=raw_dir,
+                              skipped=tuple(skipped), seed=seed)

@@ -1,0 +1,88 @@
+"""Noise profiles in the history db: one transaction per profile, idempotent.
+
+A profile is keyed by what it was computed from (suite, commit, machine, recording time
+and pairs), so recording the same corpus twice replaces its rows instead of adding a
+second profile. NaN spreads (too little data) are stored as NULL and read back as NaN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+
+from perf_pipeline.model import BenchmarkNoise, NoiseProfile
+
+__all__ = ["profile_id_of", "read_noise_profiles", "write_noise_profile"]
+
+
+def profile_id_of(profile: NoiseProfile) -> str:
+    """A stable id for the corpus a profile was computed from."""
+    key = json.dumps([profile.suite, profile.commit, list(profile.machine),
+                      profile.recorded_at, profile.pairs])
+    return f"{profile.commit[:12]}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _null(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def write_noise_profile(conn: sqlite3.Connection, profile: NoiseProfile, *,
+                        corpus_path: str, created_at: str) -> str:
+    """Store ``profile`` (replacing an earlier one of the same corpus); return its id."""
+    profile_id = profile_id_of(profile)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM noise_benchmarks WHERE profile_id = ?", (profile_id,))
+        conn.execute("DELETE FROM noise_profiles WHERE profile_id = ?", (profile_id,))
+        conn.execute(
+            "INSERT INTO noise_profiles (profile_id, suite, sha, machine_json, recorded_at, "
+            "created_at, pairs, suite_factor_log_sd, notes_json, corpus_path) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (profile_id, profile.suite, profile.commit, json.dumps(dict(profile.machine)),
+             profile.recorded_at, created_at, profile.pairs,
+             _null(profile.suite_factor_log_sd), json.dumps(list(profile.notes)),
+             corpus_path))
+        conn.executemany(
+            "INSERT INTO noise_benchmarks (profile_id, name, position, median_s, "
+            "unpaired_log_sd, paired_log_sd, paired_residual_log_sd) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(profile_id, b.name, i, b.median_s, _null(b.unpaired_log_sd),
+              _null(b.paired_log_sd), _null(b.paired_residual_log_sd))
+             for i, b in enumerate(profile.benchmarks)])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return profile_id
+
+
+def read_noise_profiles(conn: sqlite3.Connection, *, suite: str
+                        ) -> tuple[tuple[NoiseProfile, str, str], ...]:
+    """Every profile of ``suite``, oldest first: (profile, corpus path, created_at)."""
+    rows = conn.execute(
+        "SELECT profile_id, sha, machine_json, recorded_at, created_at, pairs, "
+        "suite_factor_log_sd, notes_json, corpus_path FROM noise_profiles "
+        "WHERE suite = ? ORDER BY created_at, profile_id", (suite,)).fetchall()
+    out = []
+    for (profile_id, sha, machine_json, recorded_at, created_at, pairs, suite_sd,
+         notes_json, corpus_path) in rows:
+        benchmarks = tuple(
+            BenchmarkNoise(name=name, median_s=median, unpaired_log_sd=_nan(unpaired),
+                           paired_log_sd=_nan(paired), paired_residual_log_sd=_nan(resid))
+            for name, median, unpaired, paired, resid in conn.execute(
+                "SELECT name, median_s, unpaired_log_sd, paired_log_sd, "
+                "paired_residual_log_sd FROM noise_benchmarks WHERE profile_id = ? "
+                "ORDER BY position", (profile_id,)))
+        profile = NoiseProfile(
+            suite=suite, commit=sha, machine=tuple(sorted(json.loads(machine_json).items())),
+            recorded_at=recorded_at, pairs=pairs, suite_factor_log_sd=_nan(suite_sd),
+            benchmarks=benchmarks, notes=tuple(json.loads(notes_json)))
+        out.append((profile, corpus_path, created_at))
+    return tuple(out)

@@ -1,0 +1,107 @@
+"""corpus_from_raw_pairs: a raw pairs directory (recorded layout) into a NoiseCorpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.calibrate import corpus_from_raw_pairs
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+GOOD = DATA / "pytest_benchmark_good.json"
+SHA = "d00e200a087a990d17b1e05821d5cb6e29ef2e94"  # the commit the fixture file names
+
+
+def _side(scale: float) -> bytes:
+    doc = json.loads(GOOD.read_text())
+    for bench in doc["benchmarks"]:
+        bench["stats"]["data"] = [v * scale for v in bench["stats"]["data"]]
+    return json.dumps(doc).encode()
+
+
+def make_raw_dir(tmp_path: Path, lines: list[dict], sides: dict[int, tuple[str, ...]]) -> Path:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for index, present in sides.items():
+        for side in present:
+            scale = 1.0 + index / 10 + (0.05 if side == "b" else 0.0)
+            (raw / f"pair-{index:04d}-{side}.json").write_bytes(_side(scale))
+    (raw / "orders.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return raw
+
+
+def test_builds_a_corpus_and_skips_failed_and_unfinished_pairs(tmp_path: Path) -> None:
+    lines = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1.0},
+             {"pair": 1, "order": ["b", "a"], "ok": False, "t": 2.0},
+             {"pair": 2, "order": ["b", "a"], "ok": True, "t": 3.0}]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b"), 1: ("b",), 2: ("a", "b"),
+                                         3: ("a",)})  # pair 3: killed before its b side
+    skips: list[tuple[int | None, str]] = []
+    corpus = corpus_from_raw_pairs(raw, on_skip=lambda i, why: skips.append((i, why)))
+    assert [i for i, _ in skips] == [3, 1]
+    assert "2 pair(s)" in corpus.note and "2 skipped" in corpus.note
+    assert corpus.commit == SHA and corpus.suite == "benchmarks"
+    assert corpus.benchmarks == tuple(sorted(corpus.benchmarks))
+    assert len(corpus.benchmarks) == 4
+    assert [p.order for p in corpus.pairs] == [("a", "b"), ("b", "a")]
+    assert dict(corpus.machine)["cpu_model"] == "Intel(R) Xeon(R) Processor"
+    assert dict(corpus.machine)["cpu_count"] == "2"
+    good = json.loads(GOOD.read_text())
+    fib = next(b for b in good["benchmarks"] if b["fullname"] == "test_fx.py::test_fib")
+    i = corpus.benchmarks.index("test_fx.py::test_fib")
+    assert corpus.pairs[0].a[i] == pytest.approx(fib["stats"]["data"])
+    assert corpus.pairs[1].b[i] == pytest.approx([v * 1.25 for v in fib["stats"]["data"]])
+
+
+def test_a_torn_last_manifest_line_is_skipped(tmp_path: Path) -> None:
+    raw = make_raw_dir(tmp_path, [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1}],
+                       {0: ("a", "b"), 1: ("a", "b")})
+    with (raw / "orders.jsonl").open("a") as fh:
+        fh.write('{"pair": 1, "ord')
+    corpus = corpus_from_raw_pairs(raw, note="recorded on a test box")
+    assert len(corpus.pairs) == 1
+    assert corpus.note.startswith("recorded on a test box (1 pair(s)")
+
+
+def test_rejects_a_dir_without_usable_pairs(tmp_path: Path) -> None:
+    raw = make_raw_dir(tmp_path, [{"pair": 0, "order": ["a", "b"], "ok": False, "t": 1}],
+                       {0: ("a", "b")})
+    with pytest.raises(InvalidInputError, match="no complete ok pair"):
+        corpus_from_raw_pairs(raw)
+    with pytest.raises(InvalidInputError, match=r"has no orders\.jsonl"):
+        corpus_from_raw_pairs(DATA)
+
+
+def test_rejects_a_corrupt_file_of_an_ok_pair(tmp_path: Path) -> None:
+    raw = make_raw_dir(tmp_path, [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1}],
+                       {0: ("a", "b")})
+    path = raw / "pair-0000-b.json"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(InvalidInputError, match=r"pair-0000-b\.json"):
+        corpus_from_raw_pairs(raw)
+
+
+def test_commit_override(tmp_path: Path) -> None:
+    raw = make_raw_dir(tmp_path, [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1}],
+                       {0: ("a", "b")})
+    assert corpus_from_raw_pairs(raw, commit="f" * 40).commit == "f" * 40
+
+
+def test_a_failing_side_stops_and_keeps_the_raw_files(target_repo, make_settings) -> None:
+    from perf_pipeline.errors import MeasurementError
+    from perf_pipeline.measure.calibrate import measure_calibration
+
+    settings = make_settings(target_repo, pytest_args=("--no-such-option",))
+    started = []
+    with pytest.raises(MeasurementError, match=r"calibration stopped at pair 0") as info:
+        measure_calibration(settings, pairs=2, seed=1,
+                            on_start=lambda raw, sha: started.append(raw))
+    [raw] = started
+    assert str(raw) in str(info.value)
+    lines = [json.loads(x) for x in (raw / "orders.jsonl").read_text().splitlines()]
+    assert [(x["pair"], x["ok"]) for x in lines] == [(0, False)]
+    with pytest.raises(InvalidInputError, match="no complete ok pair"):
+        corpus_from_raw_pairs(raw)

@@ -1,0 +1,51 @@
+"""Noise profiles in the history db: migration 2, round trip, idempotent writes."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from pathlib import Path
+
+from perf_pipeline.model import BenchmarkNoise, NoiseProfile
+from perf_pipeline.store import HistoryStore
+
+from .conftest import make_run
+
+PROFILE = NoiseProfile(
+    suite="benchmarks", commit="ab" * 20, machine=(("cpu_count", "2"), ("cpu_model", "X")),
+    recorded_at="2026-11-30T09:39:33+00:00", pairs=3, suite_factor_log_sd=0.05,
+    benchmarks=(BenchmarkNoise("t::b", 0.002, 0.07, 0.09, math.nan),
+                BenchmarkNoise("t::a", 0.001, 0.06, 0.08, 0.03)),
+    notes=("one benchmark only: test",))
+
+
+def test_round_trip_and_idempotent(tmp_path: Path) -> None:
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        first = store.record_noise_profile(PROFILE, corpus_path="noise/c.json.gz",
+                                           created_at="2026-12-01T00:00:00+00:00")
+        again = store.record_noise_profile(PROFILE, corpus_path="noise/c2.json.gz",
+                                           created_at="2026-12-02T00:00:00+00:00")
+        assert first == again
+        [(profile, corpus_path, created_at)] = store.noise_profiles()
+    assert corpus_path == "noise/c2.json.gz" and created_at.startswith("2026-12-02")
+    assert profile.benchmarks[0].name == "t::b"  # stored order kept
+    assert math.isnan(profile.benchmarks[0].paired_residual_log_sd)
+    assert profile.benchmarks[1] == PROFILE.benchmarks[1]
+    assert (profile.commit, profile.machine, profile.pairs, profile.notes) == (
+        PROFILE.commit, PROFILE.machine, PROFILE.pairs, PROFILE.notes)
+
+
+def test_a_version_1_db_is_migrated_with_its_runs_kept(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with HistoryStore.open(path) as store:
+        store.ingest_run(make_run(1))
+    conn = sqlite3.connect(path)  # back to what version 1 wrote
+    conn.execute("DROP TABLE noise_benchmarks")
+    conn.execute("DROP TABLE noise_profiles")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with HistoryStore.open(path) as store:  # migration 2 runs; the run is still there
+        assert store.get_run("run-benchmarks-0001") == make_run(1)
+        store.record_noise_profile(PROFILE, corpus_path="c", created_at="t")
+        assert len(store.noise_profiles()) == 1

@@ -1,0 +1,86 @@
+"""``perf-pipeline calibrate``: import a recorded raw pairs dir; measure pairs end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.cli import main
+from perf_pipeline.measure.calibrate import ORDERS_FILE
+from perf_pipeline.store import HistoryStore, load_noise_corpus
+from perf_pipeline_tests.measure.test_calibrate import make_raw_dir
+
+
+@pytest.fixture(autouse=True)
+def _no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_REPO"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_import_raw_writes_the_corpus_and_the_profile(tmp_path: Path, capsys) -> None:
+    lines = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1.0},
+             {"pair": 1, "order": ["b", "a"], "ok": False, "t": 2.0},
+             {"pair": 2, "order": ["b", "a"], "ok": True, "t": 3.0}]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b"), 1: ("a",), 2: ("a", "b")})
+    results = tmp_path / "results"
+    code = main(["calibrate", "--import-raw", str(raw), "--results-dir", str(results),
+                 "--note", "fixture [bold]pairs[/]"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    [corpus_path] = (results / "noise").glob("*.json.gz")
+    assert str(corpus_path) in captured.out
+    assert "skipped pair 1: marked not ok" in captured.err
+    corpus = load_noise_corpus(corpus_path)
+    assert len(corpus.pairs) == 2 and corpus.note.startswith("fixture [bold]pairs[/] (2 pair")
+    with HistoryStore.open(results / "perf_history.db") as store:
+        [(profile, stored_path, _)] = store.noise_profiles()
+    assert stored_path == str(corpus_path.resolve())
+    assert [b.name for b in profile.benchmarks] == list(corpus.benchmarks)
+    assert "test_sort[100]" in captured.out  # the table, names escaped for rich
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["calibrate"], "--pairs is required"),
+    (["calibrate", "--pairs", "3", "--import-raw", "x"], "do not also give"),
+    (["calibrate", "--import-raw", "no-such-dir"], "does not exist"),
+])
+def test_bad_usage_exits_2(tmp_path: Path, capsys, argv: list[str], message: str) -> None:
+    assert main([*argv, "--results-dir", str(tmp_path / "r")]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_calibrate_two_pairs_end_to_end(tiny_target, tmp_path: Path, capsys,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    head = tiny_target.shas[-1]
+    code = main(["calibrate", "--pairs", "2", "--seed", "7"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    [raw_dir] = (results / "raw" / "calibrate").iterdir()
+    assert raw_dir.name.endswith(head[:12])
+    names = sorted(p.name for p in raw_dir.iterdir())
+    assert names == [ORDERS_FILE, "pair-0000-a.json", "pair-0000-b.json",
+                     "pair-0001-a.json", "pair-0001-b.json"]
+    for name in names[1:]:  # raw process outputs are kept read-only
+        assert not os.stat(raw_dir / name).st_mode & (stat.S_IWUSR | stat.S_IWGRP)
+    orders = [json.loads(line) for line in (raw_dir / ORDERS_FILE).read_text().splitlines()]
+    assert [o["ok"] for o in orders] == [True, True]
+    # two worktrees of the same commit, one per side
+    assert (results / "worktrees" / "calibrate-a" / head).is_dir()
+    assert (results / "worktrees" / "calibrate-b" / head).is_dir()
+    [corpus_path] = (results / "noise").glob("*.json.gz")
+    corpus = load_noise_corpus(corpus_path)
+    assert corpus.commit == head and len(corpus.pairs) == 2
+    assert [list(p.order) for p in corpus.pairs] == [o["order"] for o in orders]
+    assert "seed 7" in corpus.note
+    with HistoryStore.open(results / "perf_history.db") as store:
+        [(profile, _, _)] = store.noise_profiles()
+    assert profile.commit == head and profile.pairs == 2
+    assert str(raw_dir) in captured.err  # where the files go is said before measuring
