@@ -314,7 +314,7 @@ def _screen_block(c: Confirmation) -> str:
     for name in c.flagged:
         ratio = rows[name].comparison.ratio if name in rows else float("nan")
         lines.append(f"- {escape_markdown(name)} {format_ratio(ratio)}")
-    return "\n".join([*lines, ""]) + "\n"
+    return "\n".join([*lines, ""])
 
 
 def _confirmation_table(c: Confirmation) -> _Table | str:
