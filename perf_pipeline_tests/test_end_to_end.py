@@ -1,7 +1,7 @@
 """End to end: a real git repo → `dagster asset materialize` per commit → two-stage gate.
 
-History: a baseline, three neutral commits, one commit that makes ``checksum`` do 15 %
-more of the same work (a deterministic extra loop: the same operations on 15 % more
+History: a baseline, three neutral commits, one commit that makes ``mean_abs`` do 15 %
+more of the same work (a deterministic extra pass: the same operations on 15 % more
 numbers, so the ratio does not depend on the machine), and one more neutral commit.
 Each commit is materialized through Dagster (measure, baseline, screen, confirmation,
 report). Exactly one confirmed regression must come out — the slowed benchmark at the
@@ -31,7 +31,7 @@ from perf_pipeline_tests.conftest import CALC, TESTS
 
 SELECTION = ("benchmark_results,performance_baseline,regression_analysis,"
              "regression_confirmation,performance_report")
-SLOWED = "tests/test_perf.py::test_checksum"
+SLOWED = "tests/test_perf.py::test_mean_abs"
 
 #: Short rounds: each pytest process takes about two seconds for the six benchmarks.
 PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.15",
@@ -45,16 +45,16 @@ def _note(text: str):
     return edit
 
 
-def _checksum_does_15_percent_more(root: Path) -> None:
+def _mean_abs_does_15_percent_more(root: Path) -> None:
     calc = root / "calc.py"
     text = calc.read_text()
-    old = "def checksum(n):\n    return sum(i * i % 7 for i in range(n))\n"
+    old = "def mean_abs(values):\n    return sum(map(abs, values)) / len(values)\n"
     new = textwrap.dedent('''\
-        def checksum(n):
-            total = sum(i * i % 7 for i in range(n))
-            # Cross-check on 15 % more numbers: the same work again, thrown away.
-            sum(i * i % 7 for i in range(n, n + n * 15 // 100))
-            return total
+        def mean_abs(values):
+            total = sum(map(abs, values))
+            # Cross-check on the first 15 % of the values: the same work again, dropped.
+            sum(map(abs, values[: len(values) * 15 // 100]))
+            return total / len(values)
         ''')
     assert old in text
     calc.write_text(text.replace(old, new))
@@ -69,7 +69,7 @@ def _target(dest: Path) -> tuple[Path, tuple[str, ...]]:
     steps = (HistoryStep("Add calc"), HistoryStep("Docs: usage", _note("Usage: import calc.")),
              HistoryStep("Docs: tests", _note("Run pytest.")),
              HistoryStep("Docs: license", _note("MIT.")),
-             HistoryStep("checksum: cross-check on more numbers", _checksum_does_15_percent_more),
+             HistoryStep("mean_abs: cross-check a part", _mean_abs_does_15_percent_more),
              HistoryStep("Docs: changelog", _note("Changelog.")))
     return dest, build_history(dest, src, steps)
 
@@ -161,6 +161,6 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
     markdown = (report_dir / "performance-report.md").read_text()
     assert "regression" in markdown.splitlines()[1].lower()
     assert "### Screen" in markdown and "### Confirmation" in markdown
-    assert "test\\_checksum" in markdown
+    assert "test\\_mean\\_abs" in markdown
     html = (report_dir / "performance_report.html").read_text()
     assert 'id="confirmation"' in html
