@@ -1,118 +1,148 @@
-"""Detection study: A/A false-alarm rate and power of perf_pipeline's rule vs common rules.
+"""Detection study: false alarms and power of the gate, on recorded real noise first.
 
-Run by hand:  uv run python benchmarks/detection.py  [--trials 1000] [--seed 1]
+Run by hand:  uv run python benchmarks/detection.py [--trials 600] [--seed 1] [--quick]
 
-All rules see the same seeded synthetic suites (perf_pipeline.analysis.simulation):
-50 benchmarks, 10 baseline runs + 1 current run, 20 samples per run; within-run CV 3 %
-with 5 % heavy-tailed outliers; machine factor CV 3 % common to each run; per-benchmark
-run effect CV 1 %; random-walk drift 0.3 % (common) and 0.2 % (per benchmark) per run.
-False alarms: share of unchanged suite runs (A/A) in which the rule flags ANY benchmark.
-Power: share of runs in which the one slowed benchmark is flagged.
+Every figure comes from replaying a noise recording through the product's own code
+(``perf_pipeline.analysis.replay``: ``build_baseline``/``compare_to_baseline``,
+``choose_controls``, ``sequential_ab``; no copy of a rule). Sources, real first:
 
-A second table shows the interleaved A/B design (``perf-pipeline ab``) on the same noise
-model: N rounds of both commits back to back, sharing the round's machine factor, each
-process adding its own (CV 1 % on a quiet machine, 10 % as on this 2-core VM), judged by
-``compare_rounds`` (each round's suite factor removed, paired Wilcoxon, Holm, alpha 0.01,
-threshold 1.0) and, for contrast, by the plain paired ``compare_suite(paired=True)``. It
-costs 2 N processes instead of one per commit, and is meant for confirming a suspect
-commit.
+* each corpus in ``benchmarks/data/noise/`` (``perf-pipeline calibrate``): fresh pytest
+  processes of the example suite on a shared 2-core VM, recorded as interleaved pairs of
+  two worktrees of one commit;
+* the synthetic ``NoiseModel`` (``simulation.simulate_recording``), for contrast.
+
+A replayed commit: its baseline is 10 runs of 3 consecutive processes, its run the next 3
+processes; one benchmark, drawn at random, is made slower by the given factor in the run
+and on the candidate side of every A/B round. Threshold 1.0, so the statistics alone
+decide; alpha 0.01. Suites of 5 benchmarks are the first 5 recorded ones; suites of 50
+keep each process's real suite factor and draw real residuals for the further columns.
+
+Tables:
+1. the gate: one stage (the screen alone at alpha 0.01, as before the confirmation) and
+   two stages (screen at ``SCREEN_ALPHA``, then the sequential A/B of the flagged
+   benchmarks plus controls); A/A is the share of unchanged commits with ANY confirmed
+   regression, power the share in which the slowed benchmark is confirmed;
+2. other tools' rules on the same replayed runs (latest baseline run vs the new run);
+3. the adaptive A/B alone (``perf-pipeline ab --adaptive``): every benchmark a target.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import sys
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from other_tools import RULES, flagged_by, within_run_flagged
+
 from perf_pipeline.analysis import (
+    SCREEN_ALPHA,
     NoiseModel,
-    ab_rule,
-    asv_rule,
-    ours_rule,
-    pyperf_rule,
-    pytest_benchmark_rule,
-    simulate_ab_rounds,
-    simulate_suites,
-    within_run_rule,
+    NoiseRecording,
+    replay_adaptive_ab,
+    replay_gate,
+    replay_screen_runs,
+    simulate_recording,
+    widen,
 )
+from perf_pipeline.store import load_noise_corpus
 
-SLOWDOWNS = (1.02, 1.05, 1.10, 1.20)
-
-
-def _rules(samples: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """name -> (per-benchmark flags, extra suite-level flags)."""
-    none = np.zeros(samples.shape[0], dtype=bool)
-    bench, shift = ours_rule(samples, threshold=1.0, alpha=0.01, correction="holm")
-    return {
-        "perf_pipeline (run-level, Holm, alpha 0.01, thr 1.0)": (bench, shift),
-        "within-run Mann-Whitney (Holm, alpha 0.01)": (within_run_rule(samples), none),
-        "pytest-benchmark mean:5%": (pytest_benchmark_rule(samples, percent=5), none),
-        "pytest-benchmark mean:10%": (pytest_benchmark_rule(samples, percent=10), none),
-        "asv (MWU p<0.002, factor 1.1)": (asv_rule(samples), none),
-        "pyperf (t-test 95 %)": (pyperf_rule(samples), none),
-    }
+NOISE_DIR = Path(__file__).parent / "data" / "noise"
+EFFECTS = (1.0, 1.02, 1.05, 1.10, 1.20)
 
 
-def measure(trials: int, seed: int, chunk: int = 250) -> dict[str, list[float]]:
-    table: dict[str, list[float]] = {}
-    for col, slowdown in enumerate((1.0, *SLOWDOWNS)):
-        rng = np.random.default_rng(seed + col)
-        hits: dict[str, list[np.ndarray]] = {}
-        for start in range(0, trials, chunk):
-            samples = simulate_suites(rng, n_trials=min(chunk, trials - start),
-                                      model=NoiseModel(), slowdown=slowdown, slowed=(0,))
-            for name, (bench, suite) in _rules(samples).items():
-                hit = (bench.any(axis=1) | suite) if slowdown == 1.0 else bench[:, 0]
-                hits.setdefault(name, []).append(hit)
-        for name, parts in hits.items():
-            table.setdefault(name, []).append(float(np.mean(np.concatenate(parts))))
-    return table
+def sources(seed: int) -> list[tuple[str, NoiseRecording]]:
+    out = []
+    for path in sorted(NOISE_DIR.glob("*.json*")):
+        corpus = load_noise_corpus(path)
+        out.append((f"real: {path.name} ({len(corpus.pairs)} pairs, "
+                    f"{len(corpus.benchmarks)} benchmarks)", NoiseRecording.from_corpus(corpus)))
+    synthetic = simulate_recording(np.random.default_rng(seed), n_pairs=200,
+                                   model=NoiseModel(), pair_cv=0.10)
+    out.append(("synthetic: NoiseModel defaults, process factor CV 10 %", synthetic))
+    return out
 
 
-def measure_ab(trials: int, seed: int, rounds: int, pair_cv: float,
-               remove_factor: bool = True) -> list[float]:
-    """A/A false alarms, then power per slowdown, of an A/B comparison."""
-    row = []
-    for col, slowdown in enumerate((1.0, *SLOWDOWNS)):
-        base, cand = simulate_ab_rounds(np.random.default_rng(seed + 100 + col),
-                                        n_trials=trials, rounds=rounds, pair_cv=pair_cv,
-                                        slowdown=slowdown)
-        bench, shift = ab_rule(base, cand, threshold=1.0, alpha=0.01,
-                               remove_factor=remove_factor)
-        hits = float(np.sum(bench.any(axis=1) | shift) if slowdown == 1.0
-                     else np.sum(bench[:, 0]))
-        row.append(hits / trials)
-    return row
+def _pct(x: float) -> str:
+    return "–" if math.isnan(x) else f"{x:.1%}"
+
+
+def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int) -> None:
+    print("| suite | gate | A/A false alarms | " + " | ".join(
+        f"+{e - 1:.0%}" for e in EFFECTS[1:]) + " | median rounds (A/A; +5 %) |")
+    print("|---|---|---|" + "---|" * (len(EFFECTS) - 1) + "---|")
+    for n in sizes:
+        rates = [replay_gate(rec, np.random.default_rng(seed + 10 * n + i), trials=trials,
+                             effect=e, n_benchmarks=n) for i, e in enumerate(EFFECTS)]
+        one = [rates[0].one_stage_any] + [r.one_stage_hit for r in rates[1:]]
+        two = [rates[0].confirmed_any] + [r.confirmed_hit for r in rates[1:]]
+        print(f"| {n} | one stage: screen alone, alpha 0.01 | "
+              + " | ".join(_pct(v) for v in one) + " | – |")
+        print(f"| {n} | two stages: screen alpha {SCREEN_ALPHA:g} "
+              f"(flags {rates[0].flagged_any:.0%} of A/A), sequential A/B | "
+              + " | ".join(_pct(v) for v in two)
+              + f" | {rates[0].median_rounds:g}; {rates[2].median_rounds:g} |")
+
+
+def other_tools_table(rec: NoiseRecording, n: int, trials: int, seed: int) -> None:
+    print("| rule (latest saved run vs new run) | A/A false alarms | " + " | ".join(
+        f"+{e - 1:.0%}" for e in EFFECTS[1:]) + " |")
+    print("|---|---|" + "---|" * (len(EFFECTS) - 1))
+    rules = {**RULES, "within-run Mann–Whitney (Holm, alpha 0.01)": None}
+    rows: dict[str, list[float]] = {name: [] for name in rules}
+    for i, effect in enumerate(EFFECTS):
+        rng = np.random.default_rng(seed + 1000 + i)
+        hits = dict.fromkeys(rules, 0)
+        wide = widen(rec, n, rng)
+        for _ in range(trials):
+            slowed = int(rng.integers(0, n))
+            runs, current = replay_screen_runs(
+                wide, rng, slowed={slowed: effect} if effect != 1.0 else None)
+            for name, rule in rules.items():
+                flagged = (within_run_flagged(runs, current) if rule is None
+                           else flagged_by(rule, runs, current))
+                hits[name] += bool(flagged) if effect == 1.0 else wide.names[slowed] in flagged
+        for name in rules:
+            rows[name].append(hits[name] / trials)
+    for name, row in rows.items():
+        print(f"| {name} | " + " | ".join(_pct(v) for v in row) + " |")
+
+
+def ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int) -> None:
+    print("| suite | A/A false alarms | +5 % found (≤ 20 rounds) | +10 % found | "
+          "×2: median / max rounds to decide | median rounds, A/A |")
+    print("|---|---|---|---|---|---|")
+    for n in sizes:
+        aa, five, ten, double = (
+            replay_adaptive_ab(rec, np.random.default_rng(seed + 2000 + 10 * n + i),
+                               trials=trials, effect=e, n_benchmarks=n)
+            for i, e in enumerate((1.0, 1.05, 1.10, 2.0)))
+        print(f"| {n} | {_pct(aa.any_regression)} | {_pct(five.hit)} | {_pct(ten.hit)} | "
+              f"{double.median_rounds_to_hit:g} / {double.max_rounds_to_hit:g} "
+              f"(found {double.hit:.0%}) | {aa.median_rounds:g} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--trials", type=int, default=600)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--ab-trials", type=int, default=200,
-                        help="suites per column for the A/B table (~0.09 s each; 0 skips it)")
+    parser.add_argument("--quick", action="store_true", help="100 trials, suites of 5 only")
     args = parser.parse_args()
-    table = measure(args.trials, args.seed)
-    print(f"{args.trials} simulated suite runs per column, seed {args.seed}; "
-          "50 benchmarks, 10 baseline runs, 20 samples/run, within-run CV 3 %, "
-          "machine CV 3 %, per-benchmark run CV 1 %, drift, 5 % outliers")
-    header = ["rule", "A/A false alarms"] + [f"power +{s - 1:.0%}" for s in SLOWDOWNS]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for name, row in table.items():
-        print(f"| {name} | " + " | ".join(f"{v:.1%}" for v in row) + " |")
-    if args.ab_trials < 1:
-        return
-    print(f"\nInterleaved A/B, {args.ab_trials} simulated suites per column (Holm, alpha "
-          "0.01, threshold 1.0)")
-    print("| design | A/A false alarms | " + " | ".join(header[2:]) + " |")
-    print("|" + "---|" * len(header))
-    for rounds, pair_cv, remove in ((10, 0.10, True), (15, 0.01, True), (15, 0.10, True),
-                                    (20, 0.10, True), (15, 0.10, False)):
-        row = measure_ab(args.ab_trials, args.seed, rounds, pair_cv, remove)
-        rule = "round factor removed" if remove else "plain paired test"
-        print(f"| A/B, {rounds} rounds, process factor {pair_cv:.0%}, {rule} | "
-              + " | ".join(f"{v:.1%}" for v in row) + " |")
+    trials = 100 if args.quick else args.trials
+    sizes = (5,) if args.quick else (5, 50)
+    for label, rec in sources(args.seed):
+        print(f"\n## {label}\n")
+        print(f"Gate, {trials} replayed commits per cell (threshold 1.0, alpha 0.01):\n")
+        gate_table(rec, sizes, trials, args.seed)
+        print(f"\nOther tools on the same replayed runs, suites of {sizes[-1]}:\n")
+        other_tools_table(rec, sizes[-1], trials, args.seed)
+        print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
+        ab_table(rec, sizes, trials, args.seed)
+
 
 if __name__ == "__main__":
     main()

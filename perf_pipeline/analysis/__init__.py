@@ -19,7 +19,9 @@ from perf_pipeline.analysis.compare import compare
 from perf_pipeline.analysis.confirmation import (
     SCREEN_ALPHA,
     choose_controls,
+    confirm_flagged,
     flagged_for_confirmation,
+    round_value,
 )
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
@@ -29,30 +31,34 @@ from perf_pipeline.analysis.multiple import (
     holm_adjust,
 )
 from perf_pipeline.analysis.noise import noise_profile
-from perf_pipeline.analysis.rounds import compare_rounds
-from perf_pipeline.analysis.rules import (
-    ab_rule,
-    asv_rule,
-    ours_rule,
-    pyperf_rule,
-    pytest_benchmark_rule,
-    within_run_rule,
+from perf_pipeline.analysis.replay import (
+    ABRates,
+    GateRates,
+    NoiseRecording,
+    replay_ab_rounds,
+    replay_adaptive_ab,
+    replay_gate,
+    replay_screen_runs,
+    two_stage_trial,
+    widen,
 )
+from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
 from perf_pipeline.analysis.sequential import SequentialResult, look_levels, sequential_ab
-from perf_pipeline.analysis.simulation import NoiseModel, simulate_ab_rounds, simulate_suites
+from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording, simulate_suites
 
 __all__ = [
     "ASSUMED_RUN_CV",
     "CORRECTIONS",
     "SCREEN_ALPHA",
     "SUITE_SHIFT_NAME",
+    "ABRates",
+    "GateRates",
     "NoiseModel",
+    "NoiseRecording",
     "RunLevelResult",
     "SequentialResult",
-    "ab_rule",
     "adjust_p_values",
-    "asv_rule",
     "bh_adjust",
     "build_baseline",
     "change_points_of",
@@ -61,18 +67,22 @@ __all__ = [
     "compare_rounds",
     "compare_suite",
     "compare_to_baseline",
+    "confirm_flagged",
     "detect_change_points",
     "drift_ratio",
     "flagged_for_confirmation",
     "holm_adjust",
     "look_levels",
     "noise_profile",
-    "ours_rule",
-    "pyperf_rule",
-    "pytest_benchmark_rule",
+    "replay_ab_rounds",
+    "replay_adaptive_ab",
+    "replay_gate",
+    "replay_screen_runs",
+    "round_value",
     "run_level_test",
     "sequential_ab",
-    "simulate_ab_rounds",
+    "simulate_recording",
     "simulate_suites",
-    "within_run_rule",
+    "two_stage_trial",
+    "widen",
 ]

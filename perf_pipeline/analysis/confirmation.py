@@ -16,19 +16,30 @@ and the replay studies call them both.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
+from perf_pipeline.analysis.sequential import (
+    DEFAULT_MAX_ROUNDS,
+    SequentialResult,
+    sequential_ab,
+)
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, SuiteComparison, Verdict
 
-__all__ = ["SCREEN_ALPHA", "choose_controls", "flagged_for_confirmation", "round_value"]
+__all__ = [
+    "SCREEN_ALPHA",
+    "choose_controls",
+    "confirm_flagged",
+    "flagged_for_confirmation",
+    "round_value",
+]
 
 #: Level of the stored-baseline screen when a confirmation follows: the screen only has
 #: to be sensitive, the A/B confirmation controls false alarms. Chosen on replayed real
 #: noise (README, "How the verdict is decided").
-SCREEN_ALPHA = 0.2
+SCREEN_ALPHA = 0.5
 
 
 def round_value(samples: Sequence[float]) -> float:
@@ -78,3 +89,13 @@ def choose_controls(screen: SuiteComparison, flagged: tuple[str, ...], *,
 
     ranked = sorted(candidates, key=lambda r: (width(r), r.name))
     return tuple(sorted(r.name for r in ranked[:wanted]))
+
+
+def confirm_flagged(rounds: Iterable[Mapping[str, tuple[float, float]]],
+                    flagged: Collection[str], *, threshold: float, alpha: float,
+                    max_rounds: int = DEFAULT_MAX_ROUNDS) -> SequentialResult:
+    """Confirm the screen's flags on interleaved rounds of the flagged benchmarks and
+    their controls: a one-sided sequential test (the question is only "is it slower?"),
+    so the level is not spent on improvements nobody asked about."""
+    return sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds,
+                         targets=flagged, alternative="greater")

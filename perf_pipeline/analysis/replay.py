@@ -36,6 +36,7 @@ from perf_pipeline.analysis.baseline import build_baseline, compare_to_baseline
 from perf_pipeline.analysis.confirmation import (
     SCREEN_ALPHA,
     choose_controls,
+    confirm_flagged,
     flagged_for_confirmation,
     round_value,
 )
@@ -250,8 +251,8 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
     controls = choose_controls(screen, flagged)
     measured = sorted({*(n for n in flagged if n in recording.names), *controls})
     rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured)
-    result = sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds,
-                           targets=flagged)
+    result = confirm_flagged(rounds, flagged, threshold=threshold, alpha=alpha,
+                             max_rounds=max_rounds)
     return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result)
 
 

@@ -45,7 +45,7 @@ import numpy as np
 
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT, _moderate
-from perf_pipeline.analysis.tails import t_isf, t_sf
+from perf_pipeline.analysis.tails import norm_isf, norm_sf, t_isf, t_sf
 from perf_pipeline.analysis.verdict import Estimate, judge
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, BenchmarkComparison, SuiteComparison, Verdict
@@ -59,12 +59,17 @@ __all__ = [
     "sequential_ab",
 ]
 
-DEFAULT_MIN_ROUNDS = 3
+DEFAULT_MIN_ROUNDS = 5
 DEFAULT_MAX_ROUNDS = 20
 #: Smallest slowdown a confirmation tries to rule out before it clears a benchmark.
 DEFAULT_MIN_EFFECT = 0.05
 #: One-sided level of the interval that clears a benchmark (futility; no alpha is spent).
 CLEAR_LEVEL = 0.05
+#: Shape of the alpha-spending function (Hwang-Shih-DeCani): 1 spends early like
+#: Pocock's design, -4 saves the level for the last look like O'Brien-Fleming's.
+SPENDING_GAMMA = 1.0
+#: A target whose conditional power at the last look falls below this is cleared.
+FUTILITY_POWER = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +87,15 @@ class SequentialResult:
         return tuple(r.name for r in self.comparison.results if r.name not in self.decided_at)
 
 
-def look_levels(*, alpha: float, min_rounds: int, max_rounds: int, block: int
-                ) -> tuple[tuple[int, float], ...]:
+def _spent(alpha: float, t: float, gamma: float) -> float:
+    """Hwang-Shih-DeCani spending: alpha (1 - e^(-gamma t)) / (1 - e^(-gamma))."""
+    if gamma == 0:
+        return alpha * t
+    return alpha * (1.0 - math.exp(-gamma * t)) / (1.0 - math.exp(-gamma))
+
+
+def look_levels(*, alpha: float, min_rounds: int, max_rounds: int, block: int,
+                gamma: float = SPENDING_GAMMA) -> tuple[tuple[int, float], ...]:
     """(rounds, level spent at that look) for every look; the levels sum to ``alpha``."""
     looks = list(range(min_rounds, max_rounds + 1, block))
     if looks[-1] != max_rounds:
@@ -91,7 +103,7 @@ def look_levels(*, alpha: float, min_rounds: int, max_rounds: int, block: int
     spent = 0.0
     out = []
     for n in looks:
-        g = alpha * math.log1p((math.e - 1.0) * n / max_rounds)
+        g = _spent(alpha, n / max_rounds, gamma)
         out.append((n, g - spent))
         spent = g
     return tuple(out)
@@ -166,15 +178,41 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) ->
     return _Look(mean=np.array(means), se=np.array(ses), df=np.array(dfs), n=n)
 
 
-def _p_two_sided(mean: float, se: float, df: float) -> float:
+def _p_value(mean: float, se: float, df: float, alternative: str) -> float:
+    if alternative == "greater":
+        if se <= 0:
+            return 0.0 if mean > 0 else 1.0
+        return t_sf(mean / se, df)
     if se <= 0:
         return 1.0 if mean == 0 else 0.0
     return 2.0 * t_sf(abs(mean) / se, df)
 
 
-def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int) -> Estimate:
+def _futile(look: _Look, i: int, final_level: float, max_rounds: int, log_effect: float,
+            alternative: str) -> bool:
+    """Conditional power below ``FUTILITY_POWER``: even if the change went on at least as
+    large as ``log_effect`` (or as observed, if larger), the last look would most likely
+    not find it. Non-binding: stopping here can only lose power, never add false alarms."""
+    n = look.n
+    if n >= max_rounds:
+        return False
+    mean, se = float(look.mean[i]), float(look.se[i])
+    if se <= 0:
+        return False
+    sd = se * math.sqrt(n)  # per round
+    level = final_level if alternative == "greater" else final_level / 2.0
+    crit = norm_isf(level) * sd * math.sqrt(max_rounds)
+    rest = max_rounds - n
+    drift = max(mean, log_effect) * rest
+    power = norm_sf((crit - mean * n - drift) / (sd * math.sqrt(rest)))
+    return power < FUTILITY_POWER
+
+
+def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
+              alternative: str) -> Estimate:
     mean, se, df = float(look.mean[i]), float(look.se[i]), float(look.df[i])
-    q = float(t_isf(level / 2.0, df)) if se > 0 else 0.0
+    side = level if alternative == "greater" else level / 2.0
+    q = float(t_isf(side, df)) if se > 0 else 0.0
     return Estimate(
         log_ratio=mean, log_ci_low=mean - q * se, log_ci_high=mean + q * se, p_value=p,
         n_baseline=n_rounds, n_current=n_rounds,
@@ -194,6 +232,7 @@ def sequential_ab(
     block: int = 1,
     targets: Collection[str] | None = None,
     min_effect: float = DEFAULT_MIN_EFFECT,
+    alternative: str = "two-sided",
 ) -> SequentialResult:
     """Decide ``targets`` (default: every benchmark of the first round, and the shift).
 
@@ -202,12 +241,17 @@ def sequential_ab(
     Raises ``InvalidInputError`` for bad options or values, naming the round and benchmark.
     """
     _check_args(threshold, alpha, min_rounds, max_rounds, block, min_effect)
-    looks = look_levels(alpha=alpha, min_rounds=min_rounds, max_rounds=max_rounds, block=block)
+    if alternative not in ("two-sided", "greater"):
+        raise InvalidInputError(
+            f"`alternative` must be 'two-sided' or 'greater', got {alternative!r}")
+    looks = look_levels(alpha=alpha, min_rounds=min_rounds, max_rounds=max_rounds, block=block,
+                        gamma=SPENDING_GAMMA)
     look_at = dict(looks)
+    final_level = looks[-1][1]
     rows: list[np.ndarray] = []
     names: tuple[str, ...] = ()
     tested: tuple[str, ...] = ()
-    decided: dict[str, tuple[int, Estimate, float, float, float]] = {}
+    decided: dict[str, tuple[int, Estimate, float, float, str]] = {}
     last: tuple[_Look, float] | None = None
     log_clear = math.log(max(threshold, 1.0 + min_effect))
     stopped = "exhausted"
@@ -232,13 +276,26 @@ def sequential_ab(
         for i, target in enumerate(tested):
             if target in decided:
                 continue
-            p = _p_two_sided(float(look.mean[i]), float(look.se[i]), float(look.df[i]))
-            est = _estimate(look, i, level, p, n)
+            p = _p_value(float(look.mean[i]), float(look.se[i]), float(look.df[i]),
+                         alternative)
+            est = _estimate(look, i, level, p, n, alternative)
             verdict = judge(est, threshold=threshold, alpha=level).verdict
             clear_high = float(look.mean[i]) + float(
                 t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(look.se[i])
-            if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT) or clear_high < log_clear:
-                decided[target] = (n, est, p, level, clear_high)
+            if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+                decided[target] = (n, est, p, level, "")
+            elif clear_high < log_clear:
+                decided[target] = (n, est, p, level, (
+                    f"cleared after {n} rounds: a slowdown beyond {math.exp(log_clear):.3g}x "
+                    f"is ruled out ({1 - CLEAR_LEVEL:.0%} upper bound "
+                    f"{math.exp(clear_high):.3f})"))
+            elif _futile(look, i, final_level / len(tested), max_rounds, log_clear,
+                         alternative):
+                decided[target] = (n, est, p, level, (
+                    f"cleared after {n} rounds: even a slowdown of "
+                    f"{math.exp(max(float(look.mean[i]), log_clear)):.3g}x from here on "
+                    f"would most likely not be significant by round {max_rounds} "
+                    f"(conditional power < {FUTILITY_POWER:.0%})"))
         if len(decided) == len(tested):
             stopped = "decided"
             break
@@ -256,16 +313,17 @@ def sequential_ab(
             _, est, p, lvl, _ = decided[target]
         else:
             lvl = level
-            p = _p_two_sided(float(look.mean[i]), float(look.se[i]), float(look.df[i]))
-            est = _estimate(look, i, lvl, p, look.n)
+            p = _p_value(float(look.mean[i]), float(look.se[i]), float(look.df[i]),
+                         alternative)
+            est = _estimate(look, i, lvl, p, look.n, alternative)
         # Scale p so that "adjusted p < alpha" holds exactly when p beat its look level.
         adjusted = min(1.0, p * alpha / lvl)
         comp = judge(est, threshold=threshold, alpha=alpha, adjusted_p=adjusted)
         if target in decided and comp.verdict not in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
-            comp = replace(comp, verdict=Verdict.UNCHANGED, reason=(
-                f"cleared after {decided[target][0]} rounds: a slowdown beyond "
-                f"{math.exp(log_clear):.3g}x is ruled out ({1 - CLEAR_LEVEL:.0%} upper bound "
-                f"{math.exp(decided[target][4]):.3f}); {comp.reason}"))
+            # Ruled out by its interval: unchanged; stopped for futility: not confirmed.
+            ruled_out = "ruled out" in decided[target][4]
+            comp = replace(comp, verdict=Verdict.UNCHANGED if ruled_out else
+                           Verdict.INCONCLUSIVE, reason=f"{decided[target][4]}; {comp.reason}")
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
                                  alpha=alpha)

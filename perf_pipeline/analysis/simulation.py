@@ -18,9 +18,11 @@ Under this model a run's median varies by about 3.3 % from run to run, of which 
 ~0.8 % is within-run noise of the median: within-run tests are far too confident.
 
 An injected change multiplies the chosen benchmarks' times in the current run only.
-``simulate_ab_rounds`` draws interleaved A/B runs from the same model: the two processes
-of a round share the round's machine factor but for a small difference (``pair_cv``).
-Everything is a pure function of the ``rng`` argument.
+``simulate_recording`` draws a stand-in for a recorded noise corpus from the same model
+(interleaved pairs of processes that share the pair's machine factor but for their own
+offset, ``pair_cv``), which ``replay`` judges exactly as it judges a real recording.
+This model is kinder than a shared VM: every figure from it is labelled synthetic, and
+the real recordings come first. Everything is a pure function of the ``rng`` argument.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 from perf_pipeline.analysis.replay import NoiseRecording
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["NoiseModel", "simulate_ab_rounds", "simulate_recording", "simulate_suites"]
+__all__ = ["NoiseModel", "simulate_recording", "simulate_suites"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,36 +97,6 @@ def _samples(rng: np.random.Generator, log_run: np.ndarray, model: NoiseModel) -
     outliers = rng.random(size=shape) < model.outlier_rate
     bumps = np.log1p(rng.exponential(model.outlier_mean, size=shape))
     return np.exp(log_samples + np.where(outliers, bumps, 0.0))
-
-
-def simulate_ab_rounds(rng: np.random.Generator, *, n_trials: int, rounds: int,
-                       model: NoiseModel = NoiseModel(), pair_cv: float = 0.01,
-                       slowdown: float = 1.0, slowed: Sequence[int] = (0,)
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-round medians of interleaved A/B runs: (base, candidate), each (trials, bench, rounds).
-
-    Each round's machine factor (``model.machine_cv`` plus its drift) is shared by both
-    sides; each side's process adds its own machine offset (``pair_cv``), the
-    per-benchmark run effect (``model.run_cv``) and within-run noise with outliers. The
-    benchmarks ``slowed`` are ``slowdown`` times slower on the candidate side.
-    """
-    if n_trials < 1 or rounds < 1:
-        raise InvalidInputError("`n_trials` and `rounds` must be >= 1")
-    if slowdown <= 0:
-        raise InvalidInputError("`slowdown` must be > 0")
-    t, b, r = n_trials, model.n_benchmarks, rounds
-    level = rng.uniform(np.log(1e-3), np.log(1.0), size=(t, b, 1))
-    machine = (rng.normal(0.0, model.machine_cv, size=(t, 1, r))
-               + np.cumsum(rng.normal(0.0, model.machine_drift_cv, size=(t, 1, r)), axis=-1))
-    drift = np.cumsum(rng.normal(0.0, model.benchmark_drift_cv, size=(t, b, r)), axis=-1)
-    sides = []
-    for side in range(2):
-        log_run = (level + machine + drift + rng.normal(0.0, pair_cv, size=(t, 1, r))
-                   + rng.normal(0.0, model.run_cv, size=(t, b, r)))
-        if side == 1 and slowdown != 1.0:
-            log_run[:, np.asarray(slowed, dtype=int), :] += np.log(slowdown)
-        sides.append(np.median(_samples(rng, log_run, model), axis=-1))
-    return sides[0], sides[1]
 
 
 def simulate_recording(rng: np.random.Generator, *, n_pairs: int,

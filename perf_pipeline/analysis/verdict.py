@@ -107,8 +107,9 @@ def judge(est: Estimate, *, threshold: float, alpha: float,
             z_one = norm_isf(level)
             z_two = norm_isf(alpha / 2)
             magnitude = abs(est.log_ratio)
-            if magnitude > log_thr:
-                # Decide by significance: the one-sided interval must exclude 0.
+            if magnitude > log_thr and z_one > 0:
+                # Decide by significance: the one-sided interval must exclude 0 (a
+                # per-test level of 0.5 or more, z_one = 0, is met by any estimate).
                 n_needed = _units_needed(est, magnitude * z_two / z_one, z_two)
             elif magnitude < log_thr:
                 n_needed = _units_needed(est, log_thr - magnitude, z_two)
