@@ -133,9 +133,10 @@ class Settings:
         if self.confirm not in CONFIRM_MODES:
             raise InvalidInputError(
                 f"confirm must be one of {CONFIRM_MODES}, not {self.confirm!r}")
-        if not 3 <= self.confirm_max_rounds <= 1000:
+        # The sequential A/B looks first after 5 rounds (analysis.sequential).
+        if not 5 <= self.confirm_max_rounds <= 1000:
             raise InvalidInputError(
-                f"confirm_max_rounds must be in 3..1000, not {self.confirm_max_rounds!r}")
+                f"confirm_max_rounds must be in 5..1000, not {self.confirm_max_rounds!r}")
         if not self.confirm_budget_s > 0:
             raise InvalidInputError(
                 f"confirm_budget_s must be > 0, not {self.confirm_budget_s!r}")

@@ -15,9 +15,10 @@ confirms fails the gate:
   measured. A flagged suite-wide shift concerns every benchmark: the whole suite runs.
   Each process gives a round one number per benchmark: ``round_value`` (its fastest
   sample), as in the replay studies.
-* **How long.** ``analysis.sequential_ab`` pulls rounds one at a time and stops once
-  every target is decided (a confirmed regression, an improvement, or cleared), at
-  ``confirm_max_rounds``, or when the round source stops (``confirm_budget_s`` spent).
+* **How long.** ``analysis.confirm_flagged`` (``sequential_ab``, one-sided: only "is it
+  slower?" is asked) pulls rounds one at a time and stops once every target is decided
+  (a confirmed regression, or cleared), at ``confirm_max_rounds``, or when the round
+  source stops (``confirm_budget_s`` spent).
 * **The verdict.** ``Confirmation.final``: the A/B's result for each flagged benchmark
   (undecided is inconclusive), and for everything else — unflagged benchmarks, other
   metrics such as memory, which the A/B does not re-measure — the stored-baseline
@@ -37,10 +38,10 @@ from perf_pipeline.analysis import (
     SCREEN_ALPHA,
     SUITE_SHIFT_NAME,
     choose_controls,
+    confirm_flagged,
     flagged_for_confirmation,
-    sequential_ab,
+    round_value,
 )
-from perf_pipeline.analysis.confirmation import round_value  # not in the package API yet
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.ab import ABRound, ABSelection, iter_ab_rounds
@@ -70,9 +71,6 @@ __all__ = [
     "read_commit_confirmation",
     "round_values",
 ]
-
-#: Rounds the sequential test needs before its first look.
-MIN_ROUNDS = 3
 
 Round = Mapping[str, tuple[float, float]]
 
@@ -128,14 +126,20 @@ def measured_rounds(settings: Settings, base_sha: str, candidate_sha: str, *,
 
 
 class _Counted(Iterator[Round]):
-    """Counts the rounds the A/B pulled (to tell a budget stop from bad data)."""
+    """Counts the rounds the A/B pulled and whether the source ran dry (to tell a short
+    run — the budget spent before the first look — from bad data)."""
 
     def __init__(self, rounds: Iterable[Round]) -> None:
         self._it = iter(rounds)
         self.n = 0
+        self.exhausted = False
 
     def __next__(self) -> Round:
-        item = next(self._it)
+        try:
+            item = next(self._it)
+        except StopIteration:
+            self.exhausted = True
+            raise
         self.n += 1
         return item
 
@@ -206,19 +210,18 @@ def confirm_regressions(
     counted = _Counted(feed.rounds)
     result = None
     try:
-        result = sequential_ab(counted, threshold=threshold, alpha=alpha,
-                               max_rounds=max_rounds, min_rounds=min(MIN_ROUNDS, max_rounds),
-                               targets=flagged)
+        result = confirm_flagged(counted, flagged, threshold=threshold, alpha=alpha,
+                                 max_rounds=max_rounds)
     except InvalidInputError:
-        if counted.n >= min(MIN_ROUNDS, max_rounds):
-            raise  # bad data, not a short run
+        if not (counted.exhausted and counted.n < max_rounds):
+            raise  # bad data or options, not a short run
     finally:
         feed.close()
     source_stop = feed.stopped()
     raw_dir = str(feed.raw_dir) if feed.raw_dir is not None else None
     if result is None:
         why = (f"the A/B stopped ({source_stop or 'no more rounds'}) after {counted.n} "
-               f"round(s), before its first look at {MIN_ROUNDS}")
+               "round(s), before its first look")
         rows = {r.name: r for r in screen.results
                 if r.metric == TIME_METRIC and r.name in flagged}
         reason = f"flagged by the screen, undecided: {why}"
