@@ -76,7 +76,7 @@ def _short(name: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from perf_pipeline.demo import run_demo
+    from perf_pipeline.demo import describe_stages, run_demo
 
     with _err.status("perf-pipeline demo") as status:
         result = run_demo(Path(args.dir), on_progress=lambda msg: (
@@ -99,18 +99,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ratio = f"{last / first:.2f}x" if first and last else "–"
         table.add_row(_plain(name.rsplit("::", 1)[-1]), *cells, ratio)
     _out.print(table)
-    _out.print("\nVerdict per commit (against the rolling baseline of the commits before it):")
-    for sha, msg, outcome, analysis in zip(result.shas, result.messages, result.outcomes,
-                                           result.analyses, strict=True):
+    _out.print("\nVerdict per commit (screen against the rolling baseline of the commits "
+               "before it, then each flag confirmed by an interleaved A/B):")
+    for sha, msg, outcome, analysis, confirmation in zip(
+            result.shas, result.messages, result.outcomes, result.analyses,
+            result.confirmations or (None,) * len(result.shas), strict=True):
         if analysis is None or analysis.comparison is None:
             verdict = ("no baseline yet" if outcome.success
                        else f"[red]failed[/] {_plain(outcome.error or '')}")
-        elif analysis.comparison.regressions:
-            verdict = "[red]REGRESSION[/] " + ", ".join(
-                f"{_short(r.name)} x{r.comparison.ratio:.2f}"
-                for r in analysis.comparison.regressions)
         else:
-            verdict = "[green]no significant regression[/]"
+            verdict = _plain(describe_stages(confirmation))
         _out.print(f"  {sha[:8]} {_plain(msg)}: {verdict}")
     s = result.settings
     last = result.report_dir(result.shas[-1])
@@ -203,12 +201,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from perf_pipeline.pipeline import analyze_results_dir
 
     settings = load_settings(results_dir=args.results_dir, threshold=args.threshold,
-                             alpha=args.significance, baseline_file=args.baseline)
-    outcome = analyze_results_dir(settings, report_path=Path(args.report),
-                                  update_baseline=args.update_baseline)
+                             alpha=args.significance, baseline_file=args.baseline,
+                             repo_path=args.repo, confirm=args.confirm)
+    with _err.status("analyzing") as status:
+        outcome = analyze_results_dir(
+            settings, report_path=Path(args.report), update_baseline=args.update_baseline,
+            on_round=lambda done, total: status.update(
+                f"confirming the screen's flags: A/B round {done} (at most {total})"))
     for path, message in outcome.ingest.errors:
         _err.print(f"error: {_plain(path)}: {_plain(message)}")
-    comparison = outcome.analysis.comparison
+    comparison = outcome.verdict
     run = outcome.run
     _out.print(f"newest run: {_plain(run.run_id)} "
                f"({run.sha[:10] if run.sha else 'no commit'}), "
@@ -226,29 +228,45 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             c = row.comparison
             _out.print(f"[green]improvement[/] {_short(row.name)} ({_plain(row.metric)}): "
                        f"x{c.ratio:.3f}")
+    confirmation = outcome.confirmation
+    if confirmation is not None and confirmation.flagged:
+        _out.print(f"screen (alpha {confirmation.screen_alpha:g}) flagged "
+                   f"{len(confirmation.flagged)}; confirmation: {confirmation.status}, "
+                   f"{confirmation.rounds_used} A/B round(s) against "
+                   f"{(confirmation.base_sha or '–')[:10]}", markup=False)
     if outcome.baseline_updated:
         _out.print(f"baseline updated: {_plain(outcome.baseline_path)}")
-    for note in outcome.analysis.notes:
+    for note in (*outcome.analysis.notes, *(confirmation.notes if confirmation else ())):
         _err.print(f"note: {_plain(note)}")
     _out.print(_verdict_line(outcome))
     _out.print(f"report: {_plain(args.report)}  (HTML: {_plain(outcome.files.html)})")
-    if outcome.analysis.has_regression:
+    if outcome.has_regression:
         return EXIT_REGRESSION
     return EXIT_BAD_INPUT if outcome.ingest.errors else EXIT_OK
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
     from perf_pipeline.config import load_settings
-    from perf_pipeline.pipeline import run_ab
+    from perf_pipeline.measure.ab import ABSelection
+    from perf_pipeline.pipeline import run_ab, run_adaptive_ab
 
     settings = load_settings(repo_path=args.repo, results_dir=args.results_dir,
                              threshold=args.threshold, alpha=args.significance)
+    select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select)
     with _err.status(f"A/B: {_plain(args.candidate)} against {_plain(args.base)}") as status:
         def progress(done: int, total: int) -> None:
-            status.update(f"A/B: round {done} of {total} done")
+            status.update(f"A/B: round {done} {'(at most' if args.adaptive else 'of'} "
+                          f"{total}{')' if args.adaptive else ''} done")
 
-        outcome = run_ab(settings, args.base, args.candidate, rounds=args.rounds,
-                         seed=args.seed, report_path=Path(args.report), on_round=progress)
+        if args.adaptive:
+            outcome = run_adaptive_ab(settings, args.base, args.candidate,
+                                      max_rounds=args.max_rounds, seed=args.seed,
+                                      report_path=Path(args.report), select=select,
+                                      budget_s=settings.confirm_budget_s, on_round=progress)
+        else:
+            outcome = run_ab(settings, args.base, args.candidate, rounds=args.rounds,
+                             seed=args.seed, report_path=Path(args.report), select=select,
+                             on_round=progress)
     comparison = outcome.comparison
     for row in sorted(comparison.results, key=lambda r: -abs(r.comparison.ratio - 1)):
         c = row.comparison
@@ -264,6 +282,11 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if outcome.too_few_rounds:
         _err.print(f"warning: {_plain(outcome.too_few_rounds)}")
     ab = outcome.ab
+    if outcome.sequential is not None:
+        seq = outcome.sequential
+        _out.print(f"adaptive: {seq.rounds_used} round(s) used (stopped: {seq.stopped}); "
+                   f"{len(seq.decided_at)} of {len(comparison.results)} decided",
+                   markup=False)
     _out.print(f"verdict: {len(comparison.regressions)} significant regression(s), "
                f"{len(comparison.improvements)} improvement(s) of {ab.candidate.sha[:10]} "
                f"against {ab.base.sha[:10]} over {len(ab.rounds)} interleaved rounds")
@@ -322,13 +345,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _verdict_line(outcome: AnalyzeOutcome) -> str:
-    comparison = outcome.analysis.comparison
+    comparison = outcome.verdict
     if comparison is None:
         return "verdict: no comparison (no baseline before this run)"
     n = len(comparison.regressions)
+    confirmed = (" (flags confirmed by interleaved A/B)"
+                 if outcome.confirmation and outcome.confirmation.status == "confirmed" else "")
     return (f"verdict: {n} significant regression(s), {len(comparison.improvements)} "
-            f"improvement(s) at alpha={outcome.analysis.alpha:g}, "
-            f"threshold={outcome.analysis.threshold:g}")
+            f"improvement(s) at alpha={comparison.alpha:g}, "
+            f"threshold={outcome.analysis.threshold:g}{confirmed}")
 
 
 def cmd_visualize(args: argparse.Namespace) -> int:
@@ -425,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to write the Markdown report (default: ./performance-report.md)")
     p.add_argument("--baseline", help="baseline file (default: "
                    "<results-dir>/baseline/performance_baseline.json)")
+    p.add_argument("--confirm", choices=("auto", "off"),
+                   help="auto: the baseline comparison is a screen and every flag is "
+                        "confirmed by an interleaved A/B when the run's and the baseline's "
+                        "commits are in --repo; off: the comparison alone decides "
+                        "(default: PERF_PIPELINE_CONFIRM or auto)")
+    p.add_argument("--repo", help="target git repo for the confirmation (default: settings)")
     p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("visualize", help="write the HTML report and PNG plots of the history")
@@ -450,6 +481,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--significance", type=float, help="alpha (default 0.01)")
     p.add_argument("--report", default="performance-report-ab.md",
                    help="Markdown report path (default: ./performance-report-ab.md)")
+    p.add_argument("--adaptive", action="store_true",
+                   help="sequential design: measure a round at a time and stop when every "
+                        "benchmark is decided (a level spent over the looks keeps early "
+                        "stopping valid); at most --max-rounds and confirm_budget_s")
+    p.add_argument("--max-rounds", type=int,
+                   help="with --adaptive: most rounds (default: confirm_max_rounds, 20)")
+    p.add_argument("-k", "--select", metavar="EXPRESSION",
+                   help="only benchmarks matching this pytest -k expression")
+    p.add_argument("--node-id", dest="node_ids", action="append", default=[],
+                   metavar="NODE_ID", help="only this benchmark (pytest node id relative to "
+                   "the project dir, e.g. tests/test_x.py::test_y); repeatable")
     p.set_defaults(func=cmd_ab)
 
     p = sub.add_parser(

@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["PROJECT_ROOT", "Settings", "load_settings"]
+__all__ = ["CONFIRM_MODES", "PROJECT_ROOT", "Settings", "load_settings"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,16 @@ _ENV_VARS: Mapping[str, str] = {
     "max_runs_per_tick": "PERF_PIPELINE_MAX_RUNS_PER_TICK",
     "nightly_cron": "PERF_PIPELINE_NIGHTLY_CRON",
     "nightly_timezone": "PERF_PIPELINE_NIGHTLY_TIMEZONE",
+    "confirm": "PERF_PIPELINE_CONFIRM",
+    "confirm_max_rounds": "PERF_PIPELINE_CONFIRM_MAX_ROUNDS",
+    "confirm_budget_s": "PERF_PIPELINE_CONFIRM_BUDGET",
+    "confirm_min_history": "PERF_PIPELINE_CONFIRM_MIN_HISTORY",
+    "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
 }
+
+#: Values of the ``confirm`` setting: confirm every flag of the screen by an interleaved
+#: A/B ("auto"), or judge by the stored-baseline comparison alone ("off").
+CONFIRM_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +91,18 @@ class Settings:
     max_runs_per_tick: int = 5
     nightly_cron: str = "0 2 * * *"
     nightly_timezone: str = "UTC"
+    # Two-stage gate (pipeline/confirm.py): with "auto" the stored-baseline comparison is
+    # a sensitive screen and every flag is confirmed by a sequential interleaved A/B of
+    # the baseline's commit against the candidate, at most ``confirm_max_rounds`` rounds
+    # and ``confirm_budget_s`` seconds. ``confirm_base``: the reference commit of that A/B
+    # (a PR's merge base); unset, the newest source commit of the baseline. A branch
+    # with fewer than ``confirm_min_history`` runs gives a PR no baseline worth
+    # screening with: CI then goes straight to ``perf-pipeline ab --adaptive``.
+    confirm: str = "auto"
+    confirm_max_rounds: int = 20
+    confirm_budget_s: float = 900.0
+    confirm_min_history: int = 3
+    confirm_base: str | None = None
 
     def __post_init__(self) -> None:
         if self.runner not in ("current", "uv"):
@@ -109,6 +130,22 @@ class Settings:
         if not self.stress_multiplier > 0:
             raise InvalidInputError(
                 f"stress_multiplier must be > 0, not {self.stress_multiplier!r}")
+        if self.confirm not in CONFIRM_MODES:
+            raise InvalidInputError(
+                f"confirm must be one of {CONFIRM_MODES}, not {self.confirm!r}")
+        # The sequential A/B looks first after 5 rounds (analysis.sequential).
+        if not 5 <= self.confirm_max_rounds <= 1000:
+            raise InvalidInputError(
+                f"confirm_max_rounds must be in 5..1000, not {self.confirm_max_rounds!r}")
+        if not self.confirm_budget_s > 0:
+            raise InvalidInputError(
+                f"confirm_budget_s must be > 0, not {self.confirm_budget_s!r}")
+        if self.confirm_min_history < 0:
+            raise InvalidInputError(
+                f"confirm_min_history must be >= 0, not {self.confirm_min_history!r}")
+        if self.confirm_base is not None and self.confirm_base.startswith("-"):
+            raise InvalidInputError(
+                f"confirm_base must be a commit, not an option: {self.confirm_base!r}")
         if Path(self.project_subdir).is_absolute() or ".." in Path(self.project_subdir).parts:
             raise InvalidInputError(
                 f"project_subdir must be a relative path inside the repo: {self.project_subdir!r}")
@@ -149,6 +186,8 @@ def _coerce(name: str, value: object) -> object:
     """Turn a string or TOML value into the type of the ``Settings`` field ``name``."""
     kind = {f.name: f.type for f in fields(Settings)}[name]
     try:
+        if kind == "str | None":
+            return str(value) if str(value).strip() else None
         if kind in ("Path", "Path | None"):
             return Path(str(value)).expanduser()
         if kind == "float":

@@ -21,16 +21,27 @@ from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResourc
 from perf_pipeline.demo_edits import NEUTRAL_EDIT, SLOWDOWN_EDIT
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import HistoryStep, build_history
-from perf_pipeline.model import CommitAnalysis, RunInfo, SuiteRun
-from perf_pipeline.pipeline import commit_report_dir, read_commit_analysis
+from perf_pipeline.model import (
+    TIME_METRIC,
+    CommitAnalysis,
+    Confirmation,
+    RunInfo,
+    SuiteRun,
+    Verdict,
+)
+from perf_pipeline.pipeline import (
+    commit_report_dir,
+    read_commit_analysis,
+    read_commit_confirmation,
+)
 from perf_pipeline.store import HistoryStore
 
-__all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "run_demo"]
+__all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "describe_stages", "run_demo"]
 
 #: What the demo materializes per commit (grows with the asset graph).
 DEMO_SELECTION: tuple[str, ...] = (
-    "benchmark_results", "performance_baseline", "regression_analysis", "performance_report",
-    "performance_history",
+    "benchmark_results", "performance_baseline", "regression_analysis",
+    "regression_confirmation", "performance_report", "performance_history",
 )
 
 _MARKER = ".perf-pipeline-demo"
@@ -47,6 +58,7 @@ class DemoResult:
     outcomes: tuple[CommitMaterialization, ...]
     runs: tuple[SuiteRun, ...]
     analyses: tuple[CommitAnalysis | None, ...]
+    confirmations: tuple[Confirmation | None, ...] = ()
 
     def report_dir(self, sha: str) -> Path:
         return commit_report_dir(self.settings, sha)
@@ -116,7 +128,51 @@ def run_demo(
     with HistoryStore.open(settings.db_path) as store:
         infos: tuple[RunInfo, ...] = store.list_runs(suite="benchmarks")
         runs = tuple(store.get_run(info.run_id) for info in infos)
+    analyses = tuple(read_commit_analysis(settings, sha) for sha in shas)
     return DemoResult(root=root, settings=settings, shas=shas,
                       messages=tuple(s.message for s in steps), outcomes=tuple(outcomes),
-                      runs=runs, analyses=tuple(read_commit_analysis(settings, sha)
-                                                for sha in shas))
+                      runs=runs, analyses=analyses,
+                      confirmations=tuple(
+                          read_commit_confirmation(settings, sha, run_id=a.run_id)
+                          if a is not None else None
+                          for sha, a in zip(shas, analyses, strict=True)))
+
+
+def _short(name: str) -> str:
+    return name.split("::", 1)[1] if "::" in name else name
+
+
+def describe_stages(confirmation: Confirmation | None) -> str:
+    """One line per commit with both stages, e.g. ``screen: flagged test_x x3.90;
+    confirmed: REGRESSION test_x x3.91 in 4 rounds``."""
+    if confirmation is None:
+        return "not confirmed (regression_confirmation did not run)"
+    if confirmation.screen is None:
+        return "no baseline yet"
+    screen = {r.name: r for r in confirmation.screen.results if r.metric == TIME_METRIC}
+    flagged = ", ".join(f"{_short(n)} x{screen[n].comparison.ratio:.2f}"
+                        for n in confirmation.flagged if n in screen)
+    first = f"screen (alpha {confirmation.screen_alpha:g}): flagged {flagged or 'nothing'}"
+    final = confirmation.final
+    if confirmation.status in ("nothing_flagged", "off", "not_possible"):
+        regressions = final.regressions if final else ()
+        how = {"nothing_flagged": "no A/B needed", "off": "confirmation off",
+               "not_possible": "no A/B possible"}[confirmation.status]
+        verdict = ("REGRESSION " + ", ".join(f"{_short(r.name)} x{r.comparison.ratio:.2f}"
+                                             for r in regressions)
+                   if regressions else "no significant regression")
+        return f"{first}; {how}: {verdict}"
+    decided = dict(confirmation.decided_at)
+    rows = {r.name: r for r in (final.results if final else ()) if r.metric == TIME_METRIC}
+    parts = []
+    for name in confirmation.flagged:
+        row = rows.get(name)
+        if row is None:
+            continue
+        verdict = row.comparison.verdict
+        word = {Verdict.REGRESSION: "REGRESSION", Verdict.UNCHANGED: "cleared",
+                Verdict.IMPROVEMENT: "improvement"}.get(verdict, "inconclusive")
+        when = (f"in {decided[name]} rounds" if name in decided
+                else f"undecided after {confirmation.rounds_used} rounds")
+        parts.append(f"{word} {_short(name)} x{row.comparison.ratio:.2f} {when}")
+    return f"{first}; confirmed: {'; '.join(parts)}"

@@ -30,6 +30,7 @@ __all__ = [
     "CommitAnalysis",
     "CommitInfo",
     "Comparison",
+    "Confirmation",
     "Environment",
     "MetricSeries",
     "MetricSpec",
@@ -474,6 +475,9 @@ class ReportData:
     notes: tuple[str, ...] = ()
     report_url: str | None = None
     change_points: tuple[ChangePoint, ...] = ()
+    #: The two-stage gate's second stage; when set, ``comparison`` is its final verdict
+    #: and the report shows the screen and the confirmation as sections of their own.
+    confirmation: Confirmation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -685,3 +689,70 @@ class NoiseProfile:
             if b.name == name:
                 return b
         return None
+
+
+#: How a confirmation went. ``confirmed``: the interleaved A/B ran and decided what it
+#: could; ``nothing_flagged``: the screen flagged nothing, no A/B was needed;
+#: ``not_possible``: the screen flagged something but no A/B could run (no base commit,
+#: or it is the candidate), so the stored-baseline comparison at the gate's level decides;
+#: ``off``: one-stage gate (``confirm = "off"``), the stored-baseline comparison decides.
+CONFIRMATION_STATUSES = ("confirmed", "nothing_flagged", "not_possible", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """Both stages of the gate for one commit: the screen, the A/B, the final verdict.
+
+    ``screen`` is the stored-baseline comparison at the screen's level (it flags
+    ``flagged``); ``ab`` the sequential interleaved A/B of ``base_sha`` against ``sha``
+    over ``flagged`` (with ``controls`` measured alongside only to remove each round's
+    suite-wide factor); ``final`` the verdict that decides the exit code and the gate:
+    the A/B's result for every flagged benchmark, the stored-baseline comparison at the
+    gate's own level for everything the A/B did not re-measure.
+    """
+
+    sha: str | None  # the candidate; None for a run of plain files with no commit
+    run_id: str  # the screened run
+    created_at: str
+    status: str  # one of CONFIRMATION_STATUSES
+    screen_alpha: float
+    screen: SuiteComparison | None
+    final: SuiteComparison | None
+    base_sha: str | None = None
+    flagged: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    ab: SuiteComparison | None = None
+    rounds_used: int = 0
+    max_rounds: int = 0
+    stopped: str | None = None  # why the A/B ended: decided, max_rounds, budget, ...
+    decided_at: tuple[tuple[str, int], ...] = ()  # (benchmark, rounds when decided)
+    raw_dir: str | None = None
+    notes: tuple[str, ...] = ()
+    whole_suite: bool = False  # a flagged suite-wide shift: every benchmark was measured
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in CONFIRMATION_STATUSES:
+            raise InvalidInputError(
+                f"confirmation status {self.status!r} is not one of {CONFIRMATION_STATUSES}")
+        if self.schema_version != SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"confirmation schema_version {self.schema_version} is not supported "
+                f"(this perf_pipeline reads {SCHEMA_VERSION})")
+        if self.rounds_used < 0 or self.max_rounds < 0:
+            raise InvalidInputError("confirmation round counts must be >= 0")
+
+    @property
+    def regressions(self) -> tuple[BenchmarkComparison, ...]:
+        """The confirmed regressions: what fails the gate."""
+        return self.final.regressions if self.final is not None else ()
+
+    @property
+    def has_regression(self) -> bool:
+        return bool(self.regressions)
+
+    @property
+    def undecided(self) -> tuple[str, ...]:
+        """Flagged benchmarks the A/B could not decide (inconclusive in ``final``)."""
+        decided = dict(self.decided_at)
+        return tuple(n for n in self.flagged if n not in decided)

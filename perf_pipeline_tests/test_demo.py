@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,17 @@ def test_demo_measures_every_commit_and_flags_the_slowdown(tmp_path: Path, capsy
     assert main(["demo", "--dir", str(root)]) == 0
     out = capsys.readouterr().out
     assert "Verdict per commit" in out and "report (html):" in out
+    # Both stages per commit; the slow commit's flag is confirmed by the A/B.
+    assert out.count("screen (alpha") == 4
+    assert re.search(r"confirmed: .*REGRESSION \S*" + slowed_benchmark() + r" x\d", out)
     html = Path(out.split("report (html):")[1].split()[0])
     assert html.is_file() and html.stat().st_size > 10_000
     markdown = (html.parent / "performance-report.md").read_text()
     assert slowed_benchmark().replace("_", "\\_") in markdown
     first_line = markdown.splitlines()[1]
     assert "regression" in first_line.lower()
-    assert len(list((root / "test-results" / "raw").iterdir())) == 5  # one per commit
+    commits = [p for p in (root / "test-results" / "raw").iterdir() if p.name != "ab"]
+    assert len(commits) == 5  # one per commit; A/B rounds live under raw/ab
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:

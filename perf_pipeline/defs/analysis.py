@@ -1,9 +1,9 @@
-"""Baseline, per-commit regression analysis, and the blocking regression gate.
+"""Baseline and the per-commit screen: the first stage of the regression gate.
 
-Graph shape (see dagster-notes, "asset checks and exit codes"): the blocking check sits
-on ``regression_analysis`` and nothing is downstream of it, so a failing gate makes
-``dagster asset materialize`` exit 1 while ``performance_report`` (a sibling, not a
-child) is still written for the same commit.
+``regression_analysis`` compares the commit's run with the stored baseline at the
+screen's level (``pipeline.screen_alpha``: loose when a confirmation follows). Its check
+``no_significant_regressions`` only warns (WARN, non-blocking): the screen is sensitive,
+not trusted alone. The blocking gate judges the confirmation (``defs/confirmation.py``).
 
 ``perf_pipeline.pipeline`` (scipy, matplotlib, plotly) is imported inside the asset
 bodies: Dagster imports every module of ``defs/`` to load the code location, and a
@@ -59,8 +59,9 @@ def performance_baseline(target: TargetRepoResource,
     group_name="analyze",
     kinds={"python"},
     automation_condition=PER_COMMIT_AUTOMATION,
-    description="This commit's run judged against its baseline (ratio threshold AND a "
-                "run-level statistical test, Holm-corrected across the suite).",
+    description="The screen: this commit's run judged against its baseline (ratio "
+                "threshold AND a run-level statistical test, Holm-corrected across the "
+                "suite), at SCREEN_ALPHA when confirm=auto.",
 )
 def regression_analysis(context: dg.AssetExecutionContext,
                         target: TargetRepoResource) -> dg.MaterializeResult:
@@ -75,9 +76,9 @@ def regression_analysis(context: dg.AssetExecutionContext,
 
 @dg.asset_check(
     asset=regression_analysis,
-    blocking=True,
     partitions_def=commits_partitions,
-    description="Fails (ERROR) when any benchmark regressed significantly.",
+    description="Warns (WARN, non-blocking) when the screen flagged a regression; "
+                "regression_confirmation decides.",
 )
 def no_significant_regressions(context: dg.AssetCheckExecutionContext,
                                target: TargetRepoResource) -> dg.AssetCheckResult:
@@ -86,14 +87,14 @@ def no_significant_regressions(context: dg.AssetCheckExecutionContext,
     sha = context.partition_key
     analysis = read_commit_analysis(target.settings(), sha)
     if analysis is None:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                    description=f"no regression analysis for {sha}")
     regressions = analysis.comparison.regressions if analysis.comparison else ()
     return dg.AssetCheckResult(
         passed=not regressions,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(f"{len(regressions)} significant regression(s): " + ", ".join(
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(f"screen (alpha {analysis.alpha:g}) flagged {len(regressions)}: " + ", ".join(
             f"{short_benchmark_name(r.name)} ({r.metric}) x{r.comparison.ratio:.2f}"
-            for r in regressions)) if regressions else "no significant regression",
-        metadata={"regressions": len(regressions)},
+            for r in regressions)) if regressions else "the screen flagged nothing",
+        metadata={"flagged": len(regressions), "alpha": analysis.alpha},
     )

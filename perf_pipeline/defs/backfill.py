@@ -52,9 +52,10 @@ def backfill_branch(
 ) -> BackfillOutcome:
     """Measure, judge and report the last ``last`` commits of ``branch`` (default: main).
 
-    Each commit gets one run of the per-commit assets (measure → baseline → analysis →
-    report), in history order; a failed commit (a regression gate, a broken suite) does
-    not stop the ones after it. ``force`` re-measures commits already materialized.
+    Each commit gets one run of the per-commit assets (measure → baseline → screen →
+    confirmation → report), in history order; a failed commit (a regression gate, a
+    broken suite) does not stop the ones after it. ``force`` re-measures commits
+    already materialized.
     """
     shas = new_commits(settings.repo_path, branch or settings.main_branch, max_count=last)
     register_commits(instance, shas)
@@ -65,7 +66,9 @@ def backfill_branch(
         results_dir=str(settings.results_dir), runner=settings.runner,
         main_branch=settings.main_branch, suite_timeout_s=settings.suite_timeout_s,
         pytest_args=list(settings.pytest_args), benchmark_paths=list(settings.benchmark_paths),
-        stress_paths=list(settings.stress_paths))
+        stress_paths=list(settings.stress_paths), confirm=settings.confirm,
+        confirm_max_rounds=settings.confirm_max_rounds,
+        confirm_budget_s=settings.confirm_budget_s, confirm_base=settings.confirm_base)
     history = HistoryStoreResource(results_dir=str(settings.results_dir))
     measured: list[CommitMaterialization] = []
     for sha in shas:

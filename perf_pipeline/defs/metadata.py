@@ -6,7 +6,7 @@ import math
 
 import dagster as dg
 
-from perf_pipeline.model import TIME_METRIC, CommitAnalysis, SuiteRun, Verdict
+from perf_pipeline.model import TIME_METRIC, CommitAnalysis, Confirmation, SuiteRun, Verdict
 
 
 def short_benchmark_name(name: str) -> str:
@@ -42,7 +42,6 @@ def run_metadata(run: SuiteRun) -> dict[str, dg.MetadataValue]:
     return meta
 
 
-
 def analysis_metadata(analysis: CommitAnalysis) -> dict[str, dg.MetadataValue]:
     """Verdict counts, a table of what changed, and one ratio float per benchmark."""
     meta: dict[str, dg.MetadataValue] = {"run_id": dg.MetadataValue.text(analysis.run_id)}
@@ -72,4 +71,38 @@ def analysis_metadata(analysis: CommitAnalysis) -> dict[str, dg.MetadataValue]:
         if r.metric == TIME_METRIC and math.isfinite(r.comparison.ratio):
             meta[f"ratio/{short_benchmark_name(r.name)}"] = dg.MetadataValue.float(
                 r.comparison.ratio)
+    return meta
+
+
+def confirmation_metadata(c: Confirmation) -> dict[str, dg.MetadataValue]:
+    """What the confirmation did (or that it had nothing to do), and its verdicts."""
+    meta: dict[str, dg.MetadataValue] = {
+        "status": dg.MetadataValue.text(c.status),
+        "flagged": dg.MetadataValue.int(len(c.flagged)),
+        "confirmed_regressions": dg.MetadataValue.int(len(c.regressions)),
+        "rounds_used": dg.MetadataValue.int(c.rounds_used),
+        "screen_alpha": dg.MetadataValue.float(c.screen_alpha),
+    }
+    if c.status == "nothing_flagged":
+        meta["summary"] = dg.MetadataValue.md(
+            "No A/B ran: the screen flagged nothing." if c.screen is not None
+            else "No A/B ran: no baseline to screen against yet.")
+        return meta
+    if c.base_sha:
+        meta["base_commit"] = dg.MetadataValue.text(c.base_sha)
+    if c.raw_dir:
+        meta["raw_dir"] = dg.MetadataValue.path(c.raw_dir)
+    decided = dict(c.decided_at)
+    final = {r.name: r for r in (c.final.results if c.final else ()) if r.metric == TIME_METRIC}
+    rows = ["| benchmark | A/B ratio | decided after | verdict |", "|---|---:|---:|---|"]
+    for name in c.flagged:
+        row = final.get(name)
+        cell = short_benchmark_name(name).replace("|", "\\|")
+        rows.append(f"| `{cell}` | {row.comparison.ratio:.3f} | "
+                    f"{decided.get(name, '–')} | {row.comparison.verdict} |" if row else
+                    f"| `{cell}` | – | – | – |")
+    head = (f"**{c.status}**: {len(c.flagged)} flagged, {len(c.regressions)} confirmed "
+            f"regression(s), {c.rounds_used} of at most {c.max_rounds} rounds "
+            f"(stopped: {c.stopped or '–'}), {len(c.controls)} control(s)")
+    meta["summary"] = dg.MetadataValue.md("\n\n".join([head, *c.notes, "\n".join(rows)]))
     return meta

@@ -6,6 +6,7 @@
 import dagster as dg
 
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, performance_baseline
+from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import TargetRepoResource
@@ -14,14 +15,16 @@ from perf_pipeline.errors import PerfPipelineError
 
 @dg.asset(
     partitions_def=commits_partitions,
-    # Deliberately NOT downstream of regression_analysis: its blocking check would skip
-    # this report exactly when a regression makes it most needed.
-    deps=[benchmark_results, performance_baseline],
+    # Downstream of the confirmation (the report shows both stages); the blocking gate
+    # is a check on this asset, so it runs after the report is written
+    # (defs/confirmation.py). No check upstream of here is blocking.
+    deps=[benchmark_results, performance_baseline, regression_confirmation],
     group_name="report",
     kinds={"html", "markdown"},
     automation_condition=PER_COMMIT_AUTOMATION,
     description="performance-report.md (also the PR comment), the HTML report and PNGs "
-                "for this commit, under test-results/reports/commits/<sha>/.",
+                "for this commit, under test-results/reports/commits/<sha>/: the screen, "
+                "the confirmation and the final verdict. Carries the blocking gate.",
 )
 def performance_report(context: dg.AssetExecutionContext,
                        target: TargetRepoResource) -> dg.MaterializeResult:

@@ -30,6 +30,10 @@ class TargetRepoResource(dg.ConfigurableResource):
     benchmark_paths: Optional[list[str]] = None  # noqa: UP045
     stress_paths: Optional[list[str]] = None  # noqa: UP045
     config_file: Optional[str] = None  # noqa: UP045
+    confirm: Optional[str] = None  # noqa: UP045
+    confirm_max_rounds: Optional[int] = None  # noqa: UP045
+    confirm_budget_s: Optional[float] = None  # noqa: UP045
+    confirm_base: Optional[str] = None  # noqa: UP045
 
     def settings(self) -> Settings:
         from pathlib import Path
@@ -46,6 +50,10 @@ class TargetRepoResource(dg.ConfigurableResource):
             pytest_args=self.pytest_args,
             benchmark_paths=self.benchmark_paths,
             stress_paths=self.stress_paths,
+            confirm=self.confirm,
+            confirm_max_rounds=self.confirm_max_rounds,
+            confirm_budget_s=self.confirm_budget_s,
+            confirm_base=self.confirm_base,
         )
 
 

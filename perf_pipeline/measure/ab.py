@@ -3,13 +3,19 @@
 A run judged against a stored baseline carries the machine's mood of its moment; on a
 shared machine that is most of the noise. Here each round runs both commits back to back,
 in an order drawn at random per round, so a slow drift or a busy spell hits both sides of
-a round alike and the per-round ratio cancels it (``analysis.compare(paired=True)``).
-It is how a suspect commit is confirmed against its parent, and how a PR can be judged
-when there is no history yet.
+a round alike and the per-round ratio cancels it. It is how a suspect commit is confirmed
+against its parent, and how a PR can be judged when there is no history yet.
 
-Every round's pytest-benchmark JSON is kept under ``raw/ab/<id>/`` (written once) with an
-``ab.json`` manifest. None of it enters the history: an A/B run answers a question about
-two commits, it is not a point in their series.
+Rounds are produced lazily (``iter_ab_rounds``): one round per ``next()``, so a
+sequential test can stop measuring as soon as it has decided, and a confirmation can run
+only the benchmarks it needs (``ABSelection``: pytest node ids and/or a ``-k``
+expression, passed to pytest as separate arguments, never through a shell).
+
+Every round's pytest-benchmark JSON is kept under ``raw/ab/<id>/`` (written once,
+read-only) with an ``ab.json`` manifest, written whenever the rounds end: all done, the
+budget spent, the consumer stopped early (``close()``), or a side failed. None of it
+enters the history: an A/B run answers a question about two commits, it is not a point
+in their series.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ import json
 import logging
 import random
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from types import TracebackType
 
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.config import Settings
@@ -34,7 +42,8 @@ from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_
 from perf_pipeline.measure.worktree import prune_worktrees
 from perf_pipeline.model import CommitInfo, SuiteRun
 
-__all__ = ["AB_MANIFEST", "ABRound", "ABRun", "measure_ab"]
+__all__ = ["AB_MANIFEST", "ABRound", "ABRounds", "ABRun", "ABSelection", "iter_ab_rounds",
+           "measure_ab"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +56,49 @@ MIN_ROUNDS = 2
 SIDES = ("base", "candidate")
 
 
+def _check_selector(value: str, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{what} {value!r} is empty")
+    if value.lstrip().startswith("-"):
+        raise InvalidInputError(f"{what} {value!r} must not start with '-' (it would be "
+                                "read as a pytest option)")
+    if any(c in value for c in "\x00\n\r"):
+        raise InvalidInputError(f"{what} {value!r} contains a NUL or newline")
+
+
+@dataclass(frozen=True, slots=True)
+class ABSelection:
+    """Which benchmarks an A/B run measures: pytest node ids and/or a ``-k`` expression.
+
+    Node ids are relative to the project directory, as pytest-benchmark names them
+    (``tests/test_x.py::TestX::test_y[p]``). Empty: the configured benchmark paths.
+    """
+
+    node_ids: tuple[str, ...] = ()
+    keyword: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "node_ids", tuple(dict.fromkeys(self.node_ids)))
+        for node_id in self.node_ids:
+            _check_selector(node_id, "node id")
+            path = PurePosixPath(node_id.split("::", 1)[0])
+            if path.is_absolute() or ".." in path.parts:
+                raise InvalidInputError(
+                    f"node id {node_id!r} must be a path inside the project directory")
+        if self.keyword is not None:
+            _check_selector(self.keyword, "-k expression")
+
+    def paths(self, default: Sequence[str]) -> tuple[str, ...]:
+        """What pytest collects: the node ids, else the configured paths."""
+        return self.node_ids or tuple(default)
+
+    def pytest_args(self) -> tuple[str, ...]:
+        return ("-k", self.keyword) if self.keyword is not None else ()
+
+    def describe(self) -> dict[str, object]:
+        return {"node_ids": list(self.node_ids), "keyword": self.keyword}
+
+
 @dataclass(frozen=True, slots=True)
 class ABRound:
     """One round: both commits measured back to back, ``order[0]`` first."""
@@ -55,6 +107,7 @@ class ABRound:
     order: tuple[str, str]
     base: SuiteRun
     candidate: SuiteRun
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,21 +120,198 @@ class ABRun:
     rounds: tuple[ABRound, ...]
     seed: int
     raw_dir: Path
+    stopped: str = "max_rounds"  # see ABRounds.stopped
 
 
 def _ab_dir(settings: Settings, ab_id: str, base: str, candidate: str) -> Path:
     return settings.raw_dir / "ab" / f"{ab_id}-{base[:12]}-{candidate[:12]}"
 
 
-def _manifest(ab_id: str, seed: int, commits: dict[str, CommitInfo],
-              orders: list[tuple[str, str]], rounds: int, error: str | None) -> bytes:
-    return json.dumps({
-        "ab_id": ab_id, "seed": seed, "rounds_planned": rounds,
-        "rounds_done": len(orders) - (1 if error else 0),
-        "base": commits["base"].sha, "candidate": commits["candidate"].sha,
-        "orders": [list(o) for o in orders], "error": error,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }, indent=2).encode()
+@dataclass(eq=False)
+class ABRounds(Iterator[ABRound]):
+    """The lazy rounds of one A/B run: an iterator that measures one round per ``next``.
+
+    ``stopped`` says why the rounds ended: ``"max_rounds"``, ``"budget"`` (the next round
+    would likely overrun ``budget_s``), ``"closed"`` (the consumer stopped early),
+    ``"error"`` (a side failed: ``MeasurementError``), or ``None`` while running. Close it
+    (``with`` block or ``close()``) when done early: that writes the manifest at once.
+    """
+
+    settings: Settings
+    ab_id: str
+    seed: int
+    base: CommitInfo
+    candidate: CommitInfo
+    raw_dir: Path
+    selection: ABSelection
+    max_rounds: int
+    budget_s: float | None
+    on_round: Callable[[int, int], None] | None = None
+    clock: Callable[[], float] = time.monotonic
+    done: list[ABRound] = field(default_factory=list, init=False)
+    orders: list[tuple[str, str]] = field(default_factory=list, init=False)
+    stopped: str | None = field(default=None, init=False)
+    error: str | None = field(default=None, init=False)
+    elapsed_s: float = field(default=0.0, init=False)
+    _gen: Generator[ABRound, None, None] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._gen = self._generate()
+
+    def __iter__(self) -> ABRounds:
+        return self
+
+    def __next__(self) -> ABRound:
+        assert self._gen is not None
+        return next(self._gen)
+
+    def close(self) -> None:
+        """Stop measuring; the manifest is written if it was not yet."""
+        if self._gen is not None:
+            self._gen.close()
+        if self.stopped is None:  # closed before the first round: the body never ran
+            self.stopped = "closed"
+        self._finish()
+
+    def __enter__(self) -> ABRounds:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def to_run(self) -> ABRun:
+        return ABRun(ab_id=self.ab_id, base=self.base, candidate=self.candidate,
+                     rounds=tuple(self.done), seed=self.seed, raw_dir=self.raw_dir,
+                     stopped=self.stopped or "closed")
+
+    def _over_budget(self) -> bool:
+        if self.budget_s is None or not self.done:
+            return False
+        per_round = self.elapsed_s / len(self.done)
+        return self.elapsed_s + per_round > self.budget_s
+
+    def _generate(self) -> Generator[ABRound, None, None]:
+        rng = random.Random(self.seed)
+        shas = {"base": self.base.sha, "candidate": self.candidate.sha}
+        commits = {"base": self.base, "candidate": self.candidate}
+        paths = self.selection.paths(self.settings.benchmark_paths)
+        start = self.clock()
+        sweep_stale_temp_dirs()
+        try:
+            with measuring_temp_dir("ab") as tmp:
+                for index in range(1, self.max_rounds + 1):
+                    if self._over_budget():
+                        self.stopped = "budget"
+                        return
+                    order = SIDES if rng.random() < 0.5 else SIDES[::-1]
+                    self.orders.append(order)
+                    round_start = self.clock()
+                    runs = {side: self._measure_side(Path(tmp), index, side, shas[side],
+                                                     commits[side], paths)
+                            for side in order}
+                    self.elapsed_s = self.clock() - start
+                    rnd = ABRound(index=index, order=order, base=runs["base"],
+                                  candidate=runs["candidate"],
+                                  duration_s=self.clock() - round_start)
+                    self.done.append(rnd)
+                    if self.on_round is not None:
+                        self.on_round(index, self.max_rounds)
+                    yield rnd
+                self.stopped = "max_rounds"
+        except GeneratorExit:
+            self.stopped = "closed"
+            raise
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP via the CLI
+            self.stopped = "interrupted"
+            self.error = f"round {len(self.orders)}: {interruption_text(exc)}"
+            raise
+        except Exception as exc:
+            self.stopped = "error"
+            self.error = self.error or f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.elapsed_s = self.clock() - start
+            self._finish()
+
+    def _measure_side(self, tmp: Path, index: int, side: str, sha: str, commit: CommitInfo,
+                      paths: tuple[str, ...]) -> SuiteRun:
+        json_path = tmp / f"round-{index:03d}-{side}.json"
+        outcome = run_in_worktree(self.settings, sha, "benchmarks", json_path,
+                                  self.selection.pytest_args(), paths=paths)
+        error = error_text(outcome)
+        if error is None and outcome.json_path is not None:
+            kept = self.raw_dir / json_path.name
+            write_atomic(kept, json_path.read_bytes(), read_only=True)
+            try:
+                run = load_results(kept)
+            except InvalidInputError as exc:
+                error = f"invalid benchmark JSON: {exc}"
+            else:
+                return replace(run, run_id=f"{self.ab_id}-r{index:03d}-{side}",
+                               commit=commit, raw_path=str(kept))
+        self.error = f"round {index}, {side} {sha[:12]}: {error}"
+        logger.warning("A/B run %s stopped: %s", self.ab_id, self.error.splitlines()[0])
+        raise MeasurementError(f"A/B run stopped at {self.error}\n"
+                               f"(raw files kept in {self.raw_dir})")
+
+    def _finish(self) -> None:
+        """Write the manifest (once) and prune old worktrees: however the rounds ended."""
+        if (self.raw_dir / AB_MANIFEST).exists():
+            return
+        manifest = {
+            "ab_id": self.ab_id, "seed": self.seed, "rounds_planned": self.max_rounds,
+            "rounds_done": len(self.done), "stopped": self.stopped or "closed",
+            "budget_s": self.budget_s, "elapsed_s": round(self.elapsed_s, 3),
+            "selection": self.selection.describe(),
+            "base": self.base.sha, "candidate": self.candidate.sha,
+            "orders": [list(o) for o in self.orders], "error": self.error,
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        write_atomic(self.raw_dir / AB_MANIFEST, json.dumps(manifest, indent=2).encode(),
+                     read_only=True)
+        prune_worktrees(Path(self.settings.repo_path), self.settings.worktrees_dir,
+                        keep=KEEP_WORKTREES)
+
+
+def iter_ab_rounds(
+    settings: Settings,
+    base_ref: str,
+    candidate_ref: str,
+    *,
+    max_rounds: int,
+    select: ABSelection | None = None,
+    seed: int | None = None,
+    budget_s: float | None = None,
+    on_round: Callable[[int, int], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> ABRounds:
+    """Prepare an A/B run of ``base_ref`` against ``candidate_ref``; measure nothing yet.
+
+    Refs are resolved (and option-like ones refused) here, so bad input fails before any
+    measurement. Each ``next()`` measures one round: one pytest process per side, in the
+    commit's worktree, in an order drawn from ``seed``. A side that crashes, fails or
+    times out raises ``MeasurementError`` (rounds done so far and the manifest are
+    kept): a paired comparison with holes in it would not be one.
+    """
+    if max_rounds < MIN_ROUNDS:
+        raise InvalidInputError(f"an A/B run needs at least {MIN_ROUNDS} rounds, not {max_rounds}")
+    if budget_s is not None and not budget_s > 0:
+        raise InvalidInputError(f"the A/B time budget must be > 0 s, not {budget_s!r}")
+    repo = Path(settings.repo_path)
+    base_sha = resolve_commit(repo, base_ref)
+    candidate_sha = resolve_commit(repo, candidate_ref)
+    if base_sha == candidate_sha:
+        raise InvalidInputError(f"{base_ref!r} and {candidate_ref!r} are the same commit "
+                                f"{base_sha[:12]}")
+    seed = secrets.randbits(32) if seed is None else seed
+    ab_id = new_run_id()
+    raw_dir = _ab_dir(settings, ab_id, base_sha, candidate_sha)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    return ABRounds(settings=settings, ab_id=ab_id, seed=seed,
+                    base=commit_info(repo, base_sha), candidate=commit_info(repo, candidate_sha),
+                    raw_dir=raw_dir, selection=select or ABSelection(), max_rounds=max_rounds,
+                    budget_s=budget_s, on_round=on_round, clock=clock)
 
 
 def measure_ab(
@@ -91,73 +321,12 @@ def measure_ab(
     *,
     rounds: int = 10,
     seed: int | None = None,
+    select: ABSelection | None = None,
     on_round: Callable[[int, int], None] | None = None,
 ) -> ABRun:
-    """Run the benchmark suite of both commits ``rounds`` times, interleaved.
-
-    Each side of a round is one pytest process in the commit's worktree, as one process
-    of ``measure_commit``. A side that crashes, fails or times out stops the A/B run with
-    ``MeasurementError`` (the rounds done so far and the manifest are kept): a paired
-    comparison with holes in it would not be one.
-    """
-    if rounds < MIN_ROUNDS:
-        raise InvalidInputError(f"an A/B run needs at least {MIN_ROUNDS} rounds, not {rounds}")
-    repo = Path(settings.repo_path)
-    shas = {"base": resolve_commit(repo, base_ref),
-            "candidate": resolve_commit(repo, candidate_ref)}
-    if shas["base"] == shas["candidate"]:
-        raise InvalidInputError(f"{base_ref!r} and {candidate_ref!r} are the same commit "
-                                f"{shas['base'][:12]}")
-    commits = {side: commit_info(repo, sha) for side, sha in shas.items()}
-    seed = secrets.randbits(32) if seed is None else seed
-    rng = random.Random(seed)
-    ab_id = new_run_id()
-    raw_dir = _ab_dir(settings, ab_id, shas["base"], shas["candidate"])
-    raw_dir.mkdir(parents=True, exist_ok=True)
-    orders: list[tuple[str, str]] = []
-    done: list[ABRound] = []
-    error = None
-    sweep_stale_temp_dirs()
-    interrupted: KeyboardInterrupt | None = None
-    with measuring_temp_dir("ab") as tmp:
-        try:
-            for index in range(1, rounds + 1):
-                order = SIDES if rng.random() < 0.5 else SIDES[::-1]
-                orders.append(order)
-                runs: dict[str, SuiteRun] = {}
-                for side in order:
-                    json_path = Path(tmp) / f"round-{index:03d}-{side}.json"
-                    outcome = run_in_worktree(settings, shas[side], "benchmarks", json_path, ())
-                    error = error_text(outcome)
-                    if error is None and outcome.json_path is not None:
-                        kept = raw_dir / json_path.name
-                        write_atomic(kept, json_path.read_bytes(), read_only=True)
-                        try:
-                            run = load_results(kept)
-                        except InvalidInputError as exc:
-                            error = f"invalid benchmark JSON: {exc}"
-                        else:
-                            runs[side] = replace(run, run_id=f"{ab_id}-r{index:03d}-{side}",
-                                                 commit=commits[side], raw_path=str(kept))
-                    if error is not None:
-                        error = f"round {index}, {side} {shas[side][:12]}: {error}"
-                        break
-                if error is not None:
-                    break
-                done.append(ABRound(index=index, order=order, base=runs["base"],
-                                    candidate=runs["candidate"]))
-                if on_round is not None:
-                    on_round(index, rounds)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP via the CLI
-            interrupted = exc
-            error = f"round {len(orders)}: {interruption_text(exc)}"
-    write_atomic(raw_dir / AB_MANIFEST,
-                 _manifest(ab_id, seed, commits, orders, rounds, error), read_only=True)
-    if interrupted is not None:
-        raise interrupted
-    prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
-    if error is not None:
-        logger.warning("A/B run %s stopped: %s", ab_id, error.splitlines()[0])
-        raise MeasurementError(f"A/B run stopped at {error}\n(raw files kept in {raw_dir})")
-    return ABRun(ab_id=ab_id, base=commits["base"], candidate=commits["candidate"],
-                 rounds=tuple(done), seed=seed, raw_dir=raw_dir)
+    """Run the benchmark suite of both commits ``rounds`` times, interleaved (all of them)."""
+    with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=rounds, seed=seed,
+                        select=select, on_round=on_round) as ab_rounds:
+        for _ in ab_rounds:
+            pass
+    return ab_rounds.to_run()

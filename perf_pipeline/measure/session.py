@@ -74,7 +74,10 @@ def _branch_of(repo: Path, ref: str) -> str | None:
 
 
 def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
-                     extra_args: Sequence[str]) -> SuiteOutcome:
+                    extra_args: Sequence[str], *,
+                    paths: Sequence[str] | None = None) -> SuiteOutcome:
+    """One pytest process of ``suite`` at ``sha``; ``paths`` (e.g. node ids) override
+    what the suite collects by default."""
     plan = _suite_plan(settings, suite)
     with git_worktree(settings.repo_path, sha, root=settings.worktrees_dir) as worktree:
         project_dir = worktree / settings.project_subdir
@@ -83,7 +86,8 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None,
                 error=f"commit {sha} has no project directory {settings.project_subdir!r}")
-        return run_suite(project_dir, paths=plan.paths, json_path=json_path,
+        return run_suite(project_dir, paths=tuple(paths) if paths else plan.paths,
+                         json_path=json_path,
                          timeout_s=settings.suite_timeout_s, runner=settings.runner,
                          extra_args=(*settings.pytest_args, *extra_args), env=plan.env,
                          markers=plan.markers, benchmarks_required=plan.benchmarks_required)

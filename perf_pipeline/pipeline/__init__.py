@@ -5,7 +5,7 @@ it runs. This layer sits above measure/, analysis/, report/ and store/ and below
 and defs/.
 """
 
-from perf_pipeline.pipeline.ab import ABOutcome, ab_report_dir, run_ab
+from perf_pipeline.pipeline.ab import ABOutcome, ab_report_dir, run_ab, run_adaptive_ab
 from perf_pipeline.pipeline.analyze import AnalyzeOutcome, analyze_results_dir
 from perf_pipeline.pipeline.baseline import (
     baseline_for_run,
@@ -17,11 +17,21 @@ from perf_pipeline.pipeline.baseline import (
 )
 from perf_pipeline.pipeline.calibrate import CalibrationOutcome, calibrate
 from perf_pipeline.pipeline.comment import post_report_comment, resolve_pr_number
+from perf_pipeline.pipeline.confirm import (
+    RoundFeed,
+    RoundSource,
+    confirm_commit,
+    confirm_regressions,
+    confirm_run,
+    confirmation_path,
+    read_commit_confirmation,
+)
 from perf_pipeline.pipeline.regression import (
     analysis_path,
     analyze_commit,
     analyze_run,
     read_commit_analysis,
+    screen_alpha,
 )
 from perf_pipeline.pipeline.reporting import (
     build_report_data,
@@ -34,6 +44,8 @@ __all__ = [
     "ABOutcome",
     "AnalyzeOutcome",
     "CalibrationOutcome",
+    "RoundFeed",
+    "RoundSource",
     "ab_report_dir",
     "analysis_path",
     "analyze_commit",
@@ -43,13 +55,20 @@ __all__ = [
     "build_report_data",
     "calibrate",
     "commit_report_dir",
+    "confirm_commit",
+    "confirm_regressions",
+    "confirm_run",
+    "confirmation_path",
     "now_iso",
     "pin_baseline",
     "pinned_baseline",
     "post_report_comment",
     "read_commit_analysis",
+    "read_commit_confirmation",
     "resolve_pr_number",
     "run_ab",
+    "run_adaptive_ab",
+    "screen_alpha",
     "seed_baseline",
     "update_baseline",
     "write_commit_report",

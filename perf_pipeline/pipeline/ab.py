@@ -17,15 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from perf_pipeline.analysis import build_baseline, compare_rounds
+from perf_pipeline.analysis import SequentialResult, build_baseline, compare_rounds, sequential_ab
 from perf_pipeline.config import Settings
-from perf_pipeline.measure.ab import ABRun, measure_ab
+from perf_pipeline.measure.ab import ABRun, ABSelection, iter_ab_rounds, measure_ab
 from perf_pipeline.measure.results import merge_processes
 from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import now_iso
+from perf_pipeline.pipeline.confirm import round_values
 from perf_pipeline.report import ReportFiles, write_report
 
-__all__ = ["ABOutcome", "ab_report_dir", "min_rounds", "paired_round_medians", "run_ab"]
+__all__ = ["ABOutcome", "ab_report_dir", "min_rounds", "paired_round_medians", "run_ab",
+           "run_adaptive_ab"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class ABOutcome:
     comparison: SuiteComparison
     files: ReportFiles
     too_few_rounds: str | None = None  # why nothing could be significant, if so
+    sequential: SequentialResult | None = None  # the adaptive design's stopping record
 
     @property
     def regressed(self) -> bool:
@@ -114,10 +117,11 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
 
 def run_ab(settings: Settings, base_ref: str, candidate_ref: str, *, rounds: int = 10,
            seed: int | None = None, report_path: Path | None = None,
+           select: ABSelection | None = None,
            on_round: Callable[[int, int], None] | None = None) -> ABOutcome:
     """Measure both commits in ``rounds`` interleaved rounds; judge; write the report."""
     ab = measure_ab(settings, base_ref, candidate_ref, rounds=rounds, seed=seed,
-                    on_round=on_round)
+                    select=select, on_round=on_round)
     base, candidate = paired_round_medians(ab)
     comparison = compare_rounds(base, candidate, threshold=settings.threshold,
                                 alpha=settings.alpha)
@@ -134,3 +138,53 @@ def run_ab(settings: Settings, base_ref: str, candidate_ref: str, *, rounds: int
     files = write_report(data, ab_report_dir(settings, ab), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few)
 
+
+
+def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
+                      max_rounds: int, budget_s: float | None) -> tuple[str, ...]:
+    n = len(ab.rounds)
+    candidate_first = sum(r.order[0] == "candidate" for r in ab.rounds)
+    decided = len(result.decided_at)
+    notes = [
+        f"Adaptive interleaved A/B run: {n} of at most {max_rounds} rounds used "
+        f"(stopped: {result.stopped}), each measuring both commits back to back in a "
+        f"random order (candidate first in {candidate_first} of {n}; seed "
+        f"{ab.seed}). After each look the per-round log-ratios, with each round's "
+        "suite-wide factor removed, are tested with a level spent over the looks "
+        f"(Pocock-type), so stopping early stays valid; alpha {settings.alpha:g} across "
+        f"the suite, threshold {settings.threshold:g}. {decided} of "
+        f"{len(result.comparison.results)} decided; the rest are inconclusive.",
+        f"Raw files: {ab.raw_dir}",
+    ]
+    if budget_s is not None and ab.stopped == "budget":
+        notes.append(f"The time budget of {budget_s:g} s ran out before every benchmark "
+                     "was decided.")
+    return tuple(notes)
+
+
+def run_adaptive_ab(settings: Settings, base_ref: str, candidate_ref: str, *,
+                    max_rounds: int | None = None, seed: int | None = None,
+                    report_path: Path | None = None, select: ABSelection | None = None,
+                    budget_s: float | None = None,
+                    on_round: Callable[[int, int], None] | None = None) -> ABOutcome:
+    """The sequential design: measure a round at a time until every benchmark (and the
+    suite-wide shift) is decided (``analysis.sequential_ab``), at most ``max_rounds``
+    (default ``confirm_max_rounds``) or ``budget_s`` seconds; judge; write the report."""
+    max_rounds = max_rounds or settings.confirm_max_rounds
+    with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
+                        select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
+        result = sequential_ab((round_values(r) for r in ab_rounds),
+                               threshold=settings.threshold, alpha=settings.alpha,
+                               max_rounds=max_rounds)
+    ab = ab_rounds.to_run()
+    data = ReportData(
+        title=f"Adaptive A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
+        generated_at=now_iso(),
+        current=_pooled([r.candidate for r in ab.rounds], f"{ab.ab_id}-candidate"),
+        baseline=build_baseline([r.base for r in ab.rounds], policy="ab",
+                                created_at=now_iso()),
+        comparison=result.comparison,
+        notes=_sequential_notes(ab, settings, result, max_rounds, budget_s),
+    )
+    files = write_report(data, ab_report_dir(settings, ab), markdown_path=report_path)
+    return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result)

@@ -6,14 +6,16 @@ pytest-benchmark JSON files (ours or someone else's), with or without git.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import IngestSummary, check_results_dir, ingest_results_dir
-from perf_pipeline.model import CommitAnalysis, RunStatus, SuiteRun
+from perf_pipeline.model import CommitAnalysis, Confirmation, RunStatus, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline, seed_baseline
+from perf_pipeline.pipeline.confirm import confirm_run
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.pipeline.reporting import build_report_data
 from perf_pipeline.report import ReportFiles, write_report
@@ -33,6 +35,18 @@ class AnalyzeOutcome:
     baseline_path: Path
     baseline_created: bool = False
     baseline_updated: bool = False
+    confirmation: Confirmation | None = None
+
+    @property
+    def verdict(self) -> SuiteComparison | None:
+        """What decides the exit code: the two-stage verdict, else the comparison."""
+        if self.confirmation is not None and self.confirmation.final is not None:
+            return self.confirmation.final
+        return self.analysis.comparison
+
+    @property
+    def has_regression(self) -> bool:
+        return self.verdict is not None and self.verdict.has_regression
 
 
 def _newest_run(store: HistoryStore, settings: Settings) -> SuiteRun:
@@ -49,16 +63,20 @@ def _newest_run(store: HistoryStore, settings: Settings) -> SuiteRun:
 
 
 def analyze_results_dir(settings: Settings, *, report_path: Path,
-                        update_baseline: bool = False) -> AnalyzeOutcome:
+                        update_baseline: bool = False,
+                        on_round: Callable[[int, int], None] | None = None) -> AnalyzeOutcome:
     """Ingest new files, judge the newest run against its baseline, write the report.
 
     The baseline is the pinned file if there is one, else the rolling baseline of the
     runs before the newest. No baseline yet: one is written from the newest run, and the
     report says so (no verdict). ``update_baseline``: after judging, the newest run
-    becomes the pinned baseline.
+    becomes the pinned baseline. With ``confirm = "auto"`` the comparison is the screen
+    and its flags are confirmed by an interleaved A/B when the run's commit and the
+    baseline's are in the configured repo (``pipeline.confirm``).
     """
     created = updated = False
     check_results_dir(settings.results_dir)  # before opening creates the db's folder
+    confirmation = None
     with HistoryStore.open(settings.db_path) as store:
         summary = ingest_results_dir(settings.results_dir, store)
         run = _newest_run(store, settings)
@@ -71,14 +89,17 @@ def analyze_results_dir(settings: Settings, *, report_path: Path,
                      "the next run is judged against it.",)
         else:
             analysis = analyze_run(run, baseline, settings)
+            if settings.confirm == "auto":
+                confirmation = confirm_run(settings, run, baseline, on_round=on_round)
             extra = ()
             if update_baseline:
                 pin_baseline(settings, run)
                 updated = True
                 extra = (f"Baseline pinned to this run at {settings.baseline_path}.",)
         data = build_report_data(store, title="Performance report", current=run,
-                                 baseline=baseline, analysis=analysis, extra_notes=extra)
+                                 baseline=baseline, analysis=analysis, extra_notes=extra,
+                                 confirmation=confirmation)
     files = write_report(data, settings.reports_dir, markdown_path=report_path)
     return AnalyzeOutcome(run=run, analysis=analysis, ingest=summary, files=files,
                           baseline_path=settings.baseline_path, baseline_created=created,
-                          baseline_updated=updated)
+                          baseline_updated=updated, confirmation=confirmation)

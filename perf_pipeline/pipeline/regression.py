@@ -4,29 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perf_pipeline.analysis import compare_to_baseline
+from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import Baseline, CommitAnalysis, RunStatus, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.store import HistoryStore, read_analysis, write_analysis
 
-__all__ = ["analysis_path", "analyze_commit", "analyze_run", "read_commit_analysis"]
+__all__ = ["analysis_path", "analyze_commit", "analyze_run", "read_commit_analysis",
+           "screen_alpha"]
 
 
 def analysis_path(settings: Settings, sha: str) -> Path:
     return settings.results_dir / "analysis" / f"{sha}.json"
 
 
-def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings) -> CommitAnalysis:
-    """Compare ``run`` with ``baseline`` (``None``: say there is none, decide nothing)."""
+def screen_alpha(settings: Settings) -> float:
+    """The level of the stored-baseline comparison of a commit: loose when an A/B
+    confirmation follows (``confirm = "auto"``), the gate's own level otherwise."""
+    return SCREEN_ALPHA if settings.confirm == "auto" else settings.alpha
+
+
+def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
+                alpha: float | None = None) -> CommitAnalysis:
+    """Compare ``run`` with ``baseline`` (``None``: say there is none, decide nothing)
+    at ``alpha`` (default ``settings.alpha``)."""
+    alpha = settings.alpha if alpha is None else alpha
     if baseline is None:
         return CommitAnalysis(
             run_id=run.run_id, sha=run.sha, created_at=now_iso(), threshold=settings.threshold,
-            alpha=settings.alpha,
+            alpha=alpha,
             notes=("No baseline yet: nothing earlier to compare with. This run can seed it.",))
     comparison = compare_to_baseline(baseline, run, threshold=settings.threshold,
-                                     alpha=settings.alpha, metrics=settings.gate_metrics)
+                                     alpha=alpha, metrics=settings.gate_metrics)
     notes: list[str] = []
     diffs: tuple[tuple[str, str, str], ...] = ()
     if baseline.environment and run.environment:
@@ -39,20 +49,25 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings) ->
         notes.append("This run is itself part of the baseline it is compared with.")
     return CommitAnalysis(
         run_id=run.run_id, sha=run.sha, created_at=now_iso(), threshold=settings.threshold,
-        alpha=settings.alpha, comparison=comparison, baseline_policy=baseline.policy,
+        alpha=alpha, comparison=comparison, baseline_policy=baseline.policy,
         baseline_run_ids=baseline.source_run_ids, baseline_commits=baseline.source_commits,
         environment_differences=diffs, notes=tuple(notes))
 
 
 def analyze_commit(settings: Settings, sha: str) -> CommitAnalysis:
-    """Analyse the commit's latest successful run and write ``analysis/<sha>.json``."""
+    """Screen the commit's latest successful run; write ``analysis/<sha>.json``.
+
+    The level is ``screen_alpha(settings)``: with ``confirm = "auto"`` this is the first
+    stage only, and ``regression_confirmation`` decides.
+    """
     with HistoryStore.open(settings.db_path) as store:
         run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
         if run is None:
             raise InvalidInputError(
                 f"commit {sha}: no successful benchmark run in {settings.db_path}; "
                 "materialize benchmark_results for it first")
-        analysis = analyze_run(run, baseline_for_run(store, settings, run), settings)
+        analysis = analyze_run(run, baseline_for_run(store, settings, run), settings,
+                               alpha=screen_alpha(settings))
     write_analysis(analysis_path(settings, sha), analysis)
     return analysis
 

@@ -12,11 +12,13 @@ from perf_pipeline.model import (
     TIME_METRIC,
     Baseline,
     CommitAnalysis,
+    Confirmation,
     ReportData,
     RunStatus,
     SuiteRun,
 )
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
+from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.store import HistoryStore
@@ -41,28 +43,39 @@ def build_report_data(
     analysis: CommitAnalysis | None,
     report_url: str | None = None,
     extra_notes: tuple[str, ...] = (),
+    confirmation: Confirmation | None = None,
 ) -> ReportData:
-    """Everything a renderer needs, read once from the store."""
+    """Everything a renderer needs, read once from the store.
+
+    With a ``confirmation`` its final verdict is the report's comparison (the screen and
+    the A/B get sections of their own); else the analysis's comparison.
+    """
     series = store.series(suite="benchmarks", metrics=REPORT_METRICS)
+    comparison = analysis.comparison if analysis else None
+    if confirmation is not None and confirmation.final is not None:
+        comparison = confirmation.final
     return ReportData(
         title=title, generated_at=now_iso(), current=current, baseline=baseline,
-        comparison=analysis.comparison if analysis else None,
+        comparison=comparison, confirmation=confirmation,
         runs=store.list_runs(),  # every suite: the report lists stress runs too
         series=series,
         change_points=tuple(
             cp for s in series if s.metric == TIME_METRIC
             for cp in change_points_of(s.name, s.metric, s.run_ids, s.values)),
         environment_differences=analysis.environment_differences if analysis else (),
-        notes=(*(analysis.notes if analysis else ()), *extra_notes), report_url=report_url)
+        notes=(*(analysis.notes if analysis else ()),
+               *(confirmation.notes if confirmation else ()), *extra_notes),
+        report_url=report_url)
 
 
 def write_commit_report(settings: Settings, sha: str, *,
                         report_url: str | None = None) -> tuple[CommitAnalysis, ReportFiles]:
     """Markdown, HTML and PNGs for one commit, judged against its baseline.
 
-    The comparison is recomputed here (it is deterministic and cheap) rather than read
-    from the regression step, so the report is written even when the regression gate
-    blocks everything downstream of it.
+    The stored-baseline comparison is recomputed here (it is deterministic and cheap).
+    The two-stage verdict comes from the commit's confirmation file when it confirmed
+    this very run; without one the comparison at ``settings.alpha`` is the verdict, and
+    with ``confirm = "auto"`` a note says the screen's flags were not confirmed.
     """
     with HistoryStore.open(settings.db_path) as store:
         run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
@@ -70,8 +83,15 @@ def write_commit_report(settings: Settings, sha: str, *,
             raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
         baseline = baseline_for_run(store, settings, run)
         analysis = analyze_run(run, baseline, settings)
+        confirmation = read_commit_confirmation(settings, sha, run_id=run.run_id)
+        extra: tuple[str, ...] = ()
+        if confirmation is None and settings.confirm == "auto" and analysis.comparison:
+            extra = ("No confirmation of this run yet (regression_confirmation): the "
+                     f"verdicts are the stored-baseline comparison at alpha "
+                     f"{settings.alpha:g} alone.",)
         data = build_report_data(store, title=f"Performance of {sha[:10]}", current=run,
-                                 baseline=baseline, analysis=analysis, report_url=report_url)
+                                 baseline=baseline, analysis=analysis, report_url=report_url,
+                                 confirmation=confirmation, extra_notes=extra)
     out = commit_report_dir(settings, sha)
     files = write_report(data, out, markdown_path=out / "performance-report.md",
                          inline_js=False)

@@ -18,7 +18,7 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
-from perf_pipeline.model import ReportData, RunStatus, Verdict
+from perf_pipeline.model import TIME_METRIC, ReportData, RunStatus, Verdict
 from perf_pipeline.report.markdown import VERDICT_ICON
 from perf_pipeline.report.payload import build_payload, embed_json
 from perf_pipeline.report.summary import comparison_rows, summarize
@@ -65,6 +65,36 @@ def _ci(low: float, high: float) -> str:
     return f"{low:.2f} – {high:.2f}"
 
 
+def _confirmation(data: ReportData) -> dict[str, object] | None:
+    """Both stages of the gate, ready for the template's Screen and Confirmation sections."""
+    c = data.confirmation
+    if c is None:
+        return None
+    screen_rows = {r.name: r for r in (c.screen.results if c.screen else ())
+                   if r.metric == TIME_METRIC}
+    final = {r.name: r for r in (c.final.results if c.final else ()) if r.metric == TIME_METRIC}
+    decided = dict(c.decided_at)
+    rows = []
+    for name in c.flagged:
+        screen, row = screen_rows.get(name), final.get(name)
+        rows.append({
+            "name": name,
+            "screen_ratio": format_ratio(screen.comparison.ratio) if screen else "–",
+            "verdict": str(row.comparison.verdict) if row else "inconclusive",
+            "icon": VERDICT_ICON[Verdict(row.comparison.verdict)] if row else "",
+            "ratio": format_ratio(row.comparison.ratio) if row else "–",
+            "ci": _ci(row.comparison.ci_low, row.comparison.ci_high) if row else "–",
+            "decided": f"{decided[name]} rounds" if name in decided else "undecided",
+        })
+    return {"status": c.status, "screen_alpha": c.screen_alpha,
+            "has_screen": c.screen is not None, "flagged": rows,
+            "controls": len(c.controls), "whole_suite": c.whole_suite,
+            "rounds_used": c.rounds_used,
+            "max_rounds": c.max_rounds, "stopped": c.stopped or "–",
+            "base": (c.base_sha or "–")[:10], "candidate": (c.sha or "–")[:10],
+            "notes": c.notes}
+
+
 def _context(data: ReportData) -> dict[str, object]:
     summary = summarize(data)
     rows = comparison_rows(data)
@@ -95,7 +125,7 @@ def _context(data: ReportData) -> dict[str, object]:
         "last_run": data.runs[-1].label if data.runs else None,
         "env_diffs": data.environment_differences, "notes": data.notes,
         "report_url": data.report_url, "stress": stress, "failed": RunStatus.FAILED,
-        "n_benchmarks": summary.n_benchmarks,
+        "n_benchmarks": summary.n_benchmarks, "confirmation": _confirmation(data),
     }
 
 

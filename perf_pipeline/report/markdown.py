@@ -21,6 +21,7 @@ from perf_pipeline.model import (
     METRICS,
     TIME_METRIC,
     BenchmarkResult,
+    Confirmation,
     ReportData,
     Verdict,
 )
@@ -295,6 +296,63 @@ def _stats_block(data: ReportData) -> str:
         "the ratio.", ""])
 
 
+def _short_sha(sha: str | None) -> str:
+    return escape_markdown(sha[:10]) if sha else "–"
+
+
+def _screen_block(c: Confirmation) -> str:
+    """The first stage: what the stored-baseline comparison flagged, at its level."""
+    lines = ["### Screen", ""]
+    if c.screen is None:
+        return "\n".join([*lines, "No stored-baseline comparison (no baseline yet).", ""])
+    rows = {r.name: r for r in c.screen.results if r.metric == TIME_METRIC}
+    level = ("its own level; one-stage gate" if c.status == "off"
+             else "a loose level: sensitive, not trusted alone")
+    lines.append(f"Stored-baseline comparison at α = {c.screen_alpha:g} ({level}): "
+                 f"flagged {len(c.flagged) or 'nothing'}"
+                 f"{'.' if not c.flagged else ':'}")
+    for name in c.flagged:
+        ratio = rows[name].comparison.ratio if name in rows else float("nan")
+        lines.append(f"- {escape_markdown(name)} {format_ratio(ratio)}")
+    return "\n".join([*lines, ""])
+
+
+def _confirmation_table(c: Confirmation) -> _Table | str:
+    """The second stage: the interleaved A/B of the flagged benchmarks, per benchmark."""
+    head = ["### Confirmation", ""]
+    if c.status == "off":
+        return "\n".join([*head, "Off (`confirm = \"off\"`): the screen is the verdict.", ""])
+    if c.status == "nothing_flagged":
+        return "\n".join([*head, "Not needed: the screen flagged nothing.", ""])
+    if c.status == "not_possible":
+        return "\n".join([*head, "Not possible: " + "; ".join(
+            escape_markdown(n, max_len=300) for n in c.notes), ""])
+    decided = dict(c.decided_at)
+    head.append(
+        f"Interleaved A/B of {_short_sha(c.sha)} against {_short_sha(c.base_sha)}: "
+        f"**{c.rounds_used} round{'s' if c.rounds_used != 1 else ''}** used of at most "
+        f"{c.max_rounds} (stopped: {escape_markdown(c.stopped or '–')}); "
+        f"{len(c.flagged)} flagged benchmark(s)"
+        f"{', the whole suite' if c.whole_suite else f', {len(c.controls)} control(s)'}.")
+    head += ["", *_table_head(["", "Benchmark", "Ratio (A/B)", "CI", "Decided after",
+                               "Verdict"], [":-:", "---", "--:", "--:", "--:", "---"])]
+    results = {r.name: r for r in (c.ab.results if c.ab else ())}
+    final = {r.name: r for r in (c.final.results if c.final else ())
+             if r.metric == TIME_METRIC}
+    body = []
+    for name in c.flagged:
+        row = final.get(name) or results.get(name)
+        if row is None:
+            continue
+        comp = row.comparison
+        ci = (f"[{comp.ci_low:.2f}, {comp.ci_high:.2f}]"
+              if math.isfinite(comp.ci_low) and math.isfinite(comp.ci_high) else "–")
+        when = f"{decided[name]} rounds" if name in decided else "undecided"
+        body.append(f"| {VERDICT_ICON[Verdict(comp.verdict)]} | {escape_markdown(name)} | "
+                    f"{format_ratio(comp.ratio)} | {ci} | {when} | {comp.verdict} |")
+    return _Table(priority=45, head=head, rows=body, tail=[""])
+
+
 def _blocks(data: ReportData) -> list[_Block]:
     summary = summarize(data)
     rows = comparison_rows(data)
@@ -307,6 +365,8 @@ def _blocks(data: ReportData) -> list[_Block]:
     if data.report_url:
         blocks.append(f"📊 [Interactive HTML report]({_safe_url(data.report_url)})\n")
     blocks.append(_summary_block(data))
+    if data.confirmation is not None:
+        blocks += [_screen_block(data.confirmation), _confirmation_table(data.confirmation)]
     optional = [_changes_table(rows), _inconclusive_table(rows), _stats_block(data),
                 _full_table(data, rows), _membership_table(data), _change_point_table(data),
                 _environment_table(data)]

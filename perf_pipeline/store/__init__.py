@@ -7,6 +7,7 @@ bad arguments and unreadable files) naming the file.
 
 from perf_pipeline.store.analysis_file import read_analysis, write_analysis
 from perf_pipeline.store.baseline_file import read_baseline, write_baseline
+from perf_pipeline.store.confirmation_file import read_confirmation, write_confirmation
 from perf_pipeline.store.history import HistoryStore
 from perf_pipeline.store.noise_corpus import load_noise_corpus, write_noise_corpus
 from perf_pipeline.store.schema import LATEST_VERSION
@@ -17,7 +18,9 @@ __all__ = [
     "load_noise_corpus",
     "read_analysis",
     "read_baseline",
+    "read_confirmation",
     "write_analysis",
     "write_baseline",
+    "write_confirmation",
     "write_noise_corpus",
 ]

@@ -56,8 +56,33 @@ def _comparison_from_dict(d: dict[str, Any]) -> Comparison:
         adjusted_p_value=None if adj is None else _float(adj))
 
 
+def suite_comparison_to_dict(comp: SuiteComparison | None) -> dict[str, Any] | None:
+    """The JSON form of a suite comparison (shared with the confirmation file)."""
+    if comp is None:
+        return None
+    return {
+        "correction": comp.correction, "alpha": comp.alpha, "new": list(comp.new),
+        "missing": list(comp.missing), "failed": list(comp.failed),
+        "results": [{"name": r.name, "metric": r.metric,
+                     "comparison": _comparison_to_dict(r.comparison)}
+                    for r in comp.results],
+    }
+
+
+def suite_comparison_from_dict(comp: dict[str, Any] | None) -> SuiteComparison | None:
+    """Inverse of ``suite_comparison_to_dict``; raises ``KeyError``/``ValueError``/... on
+    malformed input, which the file readers turn into ``InvalidInputError``."""
+    if comp is None:
+        return None
+    return SuiteComparison(
+        results=tuple(BenchmarkComparison(r["name"], r["metric"],
+                                          _comparison_from_dict(r["comparison"]))
+                      for r in comp["results"]),
+        correction=comp["correction"], alpha=float(comp["alpha"]),
+        new=tuple(comp["new"]), missing=tuple(comp["missing"]), failed=tuple(comp["failed"]))
+
+
 def _to_json(a: CommitAnalysis) -> bytes:
-    comp = a.comparison
     data = {
         "schema_version": a.schema_version, "run_id": a.run_id, "sha": a.sha,
         "created_at": a.created_at, "threshold": a.threshold, "alpha": a.alpha,
@@ -65,13 +90,7 @@ def _to_json(a: CommitAnalysis) -> bytes:
         "baseline_commits": list(a.baseline_commits),
         "environment_differences": [list(d) for d in a.environment_differences],
         "notes": list(a.notes),
-        "comparison": None if comp is None else {
-            "correction": comp.correction, "alpha": comp.alpha, "new": list(comp.new),
-            "missing": list(comp.missing), "failed": list(comp.failed),
-            "results": [{"name": r.name, "metric": r.metric,
-                         "comparison": _comparison_to_dict(r.comparison)}
-                        for r in comp.results],
-        },
+        "comparison": suite_comparison_to_dict(a.comparison),
     }
     return json.dumps(data, indent=1, allow_nan=False).encode("utf-8")
 
@@ -82,13 +101,7 @@ def _from_json(raw: bytes, path: Path) -> CommitAnalysis:
         if d.get("schema_version") != SCHEMA_VERSION:
             raise InvalidInputError(
                 f"{path}: schema_version {d.get('schema_version')!r} is not supported")
-        comp = d["comparison"]
-        comparison = None if comp is None else SuiteComparison(
-            results=tuple(BenchmarkComparison(r["name"], r["metric"],
-                                              _comparison_from_dict(r["comparison"]))
-                          for r in comp["results"]),
-            correction=comp["correction"], alpha=float(comp["alpha"]),
-            new=tuple(comp["new"]), missing=tuple(comp["missing"]), failed=tuple(comp["failed"]))
+        comparison = suite_comparison_from_dict(d["comparison"])
         return CommitAnalysis(
             run_id=d["run_id"], sha=d["sha"], created_at=d["created_at"],
             threshold=float(d["threshold"]), alpha=float(d["alpha"]), comparison=comparison,

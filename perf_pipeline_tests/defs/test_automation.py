@@ -106,7 +106,7 @@ def test_automation_definitions(defs: dg.Definitions) -> None:
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status is dg.DefaultScheduleStatus.RUNNING
-    for name in ("benchmark_results", "stress_results"):
+    for name in ("benchmark_results", "stress_results", "regression_confirmation"):
         assets_def = defs.resolve_assets_def(name)
         assert assets_def.op.pool == MEASURING_POOL
     for name in ("performance_baseline", "regression_analysis", "performance_report",
@@ -405,6 +405,7 @@ def _check_automation(defs: dg.Definitions, instance: dg.DagsterInstance) -> Non
     again = dg.evaluate_automation_conditions(
         defs=defs, instance=instance, cursor=quiet.cursor)
     assert requested(again) == {"performance_baseline": {None}, "regression_analysis": {sha},
+                                "regression_confirmation": {sha},
                                 "performance_report": {sha}, "performance_history": {None}}
 
 

@@ -1,0 +1,85 @@
+"""The gate's second stage: confirm the screen's flags by an interleaved A/B; the gate.
+
+Graph shape (see dagster-notes, "asset checks and exit codes"):
+
+    regression_analysis ─► regression_confirmation ─► performance_report
+      └ no_significant_regressions (WARN)                └ no_confirmed_regressions (ERROR)
+
+A blocking check that fails skips everything downstream of the asset it checks, and the
+report is needed most exactly when the gate fails; the report also has to show the
+confirmation, so it must run after it. The blocking ERROR check therefore judges the
+confirmation's result but is attached to the *last* asset of a commit, the report: the
+report is written first, then the check fails the run (``dagster asset materialize``
+exits 1). Nothing is downstream of the report.
+
+``regression_confirmation`` measures (an A/B of the baseline's commit against this one),
+so it is in the measuring pool. When the screen flagged nothing it is a cheap no-op that
+still writes its file (the verdict), with metadata saying no A/B ran.
+"""
+
+import dagster as dg
+
+from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
+from perf_pipeline.defs.metadata import confirmation_metadata, short_benchmark_name
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
+from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.errors import PerfPipelineError
+
+
+@dg.asset(
+    partitions_def=commits_partitions,
+    deps=[regression_analysis],
+    pool=MEASURING_POOL,
+    group_name="analyze",
+    kinds={"python"},
+    automation_condition=PER_COMMIT_AUTOMATION,
+    description="Confirms every regression the screen flagged by a sequential interleaved "
+                "A/B of the baseline's commit (a PR: the merge base) against this one, "
+                "flagged benchmarks plus a few controls only; a no-op when nothing was "
+                "flagged. Writes test-results/confirmation/<sha>.json: the final verdict.",
+)
+def regression_confirmation(context: dg.AssetExecutionContext,
+                            target: TargetRepoResource) -> dg.MaterializeResult:
+    from perf_pipeline.pipeline import confirm_commit
+
+    try:
+        confirmation = confirm_commit(target.settings(), context.partition_key)
+    except PerfPipelineError as exc:
+        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+    return dg.MaterializeResult(metadata=confirmation_metadata(confirmation))
+
+
+@dg.asset_check(
+    asset="performance_report",
+    name="no_confirmed_regressions",
+    blocking=True,
+    partitions_def=commits_partitions,
+    additional_deps=[regression_confirmation],
+    description="The regression gate (ERROR): fails when the confirmation (or, with "
+                "confirm=off, the stored-baseline comparison) found a significant "
+                "regression. On the report so that the report is written first.",
+)
+def no_confirmed_regressions(context: dg.AssetCheckExecutionContext,
+                             target: TargetRepoResource) -> dg.AssetCheckResult:
+    from perf_pipeline.pipeline import read_commit_analysis, read_commit_confirmation
+
+    sha = context.partition_key
+    settings = target.settings()
+    analysis = read_commit_analysis(settings, sha)
+    confirmation = read_commit_confirmation(
+        settings, sha, run_id=analysis.run_id if analysis else None)
+    if confirmation is None:
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.ERROR,
+            description=f"no confirmation of the latest analysis of {sha}: materialize "
+                        "regression_analysis and regression_confirmation")
+    regressions = confirmation.regressions
+    return dg.AssetCheckResult(
+        passed=not regressions,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{len(regressions)} confirmed regression(s): " + ", ".join(
+            f"{short_benchmark_name(r.name)} ({r.metric}) x{r.comparison.ratio:.2f}"
+            for r in regressions)) if regressions else "no confirmed regression",
+        metadata={"regressions": len(regressions), "status": confirmation.status,
+                  "rounds_used": confirmation.rounds_used},
+    )

@@ -1,0 +1,333 @@
+"""The gate's second stage: confirm every flag of the screen by a sequential interleaved A/B.
+
+The stored-baseline comparison has to allow for the run-to-run noise of the machine, so
+at a level that keeps false alarms rare it misses real changes, and at a level that
+finds them it raises false alarms. With ``confirm = "auto"`` it is therefore only a
+*screen* at a loose level (``analysis.SCREEN_ALPHA``): sensitive, not trusted alone.
+Every benchmark it calls a regression (and a flagged suite-wide shift) is measured again
+here, base commit against candidate in alternating rounds, and only what that A/B
+confirms fails the gate:
+
+* **What runs.** The flagged benchmarks (pytest node ids), plus a few unflagged ones as
+  *controls* (``analysis.choose_controls``: the screen's most stable ones, enough for
+  ``MIN_BENCHMARKS_FOR_SHIFT`` per round). A process slows all of its benchmarks
+  together; the A/B removes that by the round's median log-ratio over every benchmark
+  measured. A flagged suite-wide shift concerns every benchmark: the whole suite runs.
+  Each process gives a round one number per benchmark: ``round_value`` (its fastest
+  sample), as in the replay studies.
+* **How long.** ``analysis.confirm_flagged`` (``sequential_ab``, one-sided: only "is it
+  slower?" is asked) pulls rounds one at a time and stops once every target is decided
+  (a confirmed regression, or cleared), at ``confirm_max_rounds``, or when the round
+  source stops (``confirm_budget_s`` spent).
+* **The verdict.** ``Confirmation.final``: the A/B's result for each flagged benchmark
+  (undecided is inconclusive), and for everything else — unflagged benchmarks, other
+  metrics such as memory, which the A/B does not re-measure — the stored-baseline
+  comparison at the gate's own level (``settings.alpha``), as with ``confirm = "off"``.
+
+The round source is injectable (``RoundSource``): the product measures rounds
+(``measured_rounds``), tests and studies feed recorded ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from perf_pipeline.analysis import (
+    SCREEN_ALPHA,
+    SUITE_SHIFT_NAME,
+    choose_controls,
+    confirm_flagged,
+    flagged_for_confirmation,
+    round_value,
+)
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.ab import ABRound, ABSelection, iter_ab_rounds
+from perf_pipeline.measure.git import resolve_commit
+from perf_pipeline.model import (
+    TIME_METRIC,
+    Baseline,
+    BenchmarkComparison,
+    Confirmation,
+    RunStatus,
+    SuiteComparison,
+    SuiteRun,
+    Verdict,
+)
+from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
+from perf_pipeline.pipeline.regression import analyze_run, screen_alpha
+from perf_pipeline.store import HistoryStore, read_confirmation, write_confirmation
+
+__all__ = [
+    "RoundFeed",
+    "RoundSource",
+    "confirm_commit",
+    "confirm_regressions",
+    "confirm_run",
+    "confirmation_path",
+    "measured_rounds",
+    "read_commit_confirmation",
+    "round_values",
+]
+
+Round = Mapping[str, tuple[float, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class RoundFeed:
+    """Rounds for the A/B, as ``{benchmark: (base value, candidate value)}``, pulled lazily.
+
+    ``close`` is called when the A/B has pulled what it needs; ``stopped`` then says why
+    the source itself ended, if it did (``"budget"``), and ``raw_dir`` where its files are.
+    """
+
+    rounds: Iterator[Round]
+    close: Callable[[], None] = lambda: None
+    stopped: Callable[[], str | None] = lambda: None
+    raw_dir: Path | None = None
+
+
+#: Given what to measure (empty selection: the whole suite), a feed of rounds.
+RoundSource = Callable[[ABSelection], RoundFeed]
+
+
+def round_values(rnd: ABRound) -> dict[str, tuple[float, float]]:
+    """One value per benchmark and side of a round (``analysis``' ``round_value``: the
+    process's fastest sample), as ``sequential_ab`` and the replay studies take them.
+
+    The process is the unit of replication, so a round contributes one number per side;
+    benchmarks measured on one side only are left out.
+    """
+    out: dict[str, tuple[float, float]] = {}
+    for bench in rnd.base.benchmarks:
+        other = rnd.candidate.benchmark(bench.name)
+        if other is not None and bench.samples_s and other.samples_s:
+            out[bench.name] = (round_value(bench.samples_s), round_value(other.samples_s))
+    return out
+
+
+def measured_rounds(settings: Settings, base_sha: str, candidate_sha: str, *,
+                    seed: int | None = None,
+                    on_round: Callable[[int, int], None] | None = None) -> RoundSource:
+    """The product's round source: interleaved rounds measured on this machine, within
+    ``confirm_max_rounds`` and ``confirm_budget_s``."""
+
+    def source(select: ABSelection) -> RoundFeed:
+        ab_rounds = iter_ab_rounds(settings, base_sha, candidate_sha,
+                                   max_rounds=settings.confirm_max_rounds, select=select,
+                                   seed=seed, budget_s=settings.confirm_budget_s,
+                                   on_round=on_round)
+        return RoundFeed(rounds=(round_values(r) for r in ab_rounds), close=ab_rounds.close,
+                         stopped=lambda: ab_rounds.stopped, raw_dir=ab_rounds.raw_dir)
+
+    return source
+
+
+class _Counted(Iterator[Round]):
+    """Counts the rounds the A/B pulled and whether the source ran dry (to tell a short
+    run — the budget spent before the first look — from bad data)."""
+
+    def __init__(self, rounds: Iterable[Round]) -> None:
+        self._it = iter(rounds)
+        self.n = 0
+        self.exhausted = False
+
+    def __next__(self) -> Round:
+        try:
+            item = next(self._it)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        self.n += 1
+        return item
+
+
+def _inconclusive(result: BenchmarkComparison, reason: str) -> BenchmarkComparison:
+    return replace(result, comparison=replace(result.comparison, verdict=Verdict.INCONCLUSIVE,
+                                              reason=reason, significant=False))
+
+
+def _final(standing: SuiteComparison, confirmed: Mapping[str, BenchmarkComparison],
+           alpha: float) -> SuiteComparison:
+    """``standing`` with the flagged time results replaced by the A/B's."""
+    results = tuple(confirmed.get(r.name, r) if r.metric == TIME_METRIC else r
+                    for r in standing.results)
+    return SuiteComparison(
+        results=results, alpha=alpha, new=standing.new, missing=standing.missing,
+        failed=standing.failed,
+        correction=(f"{standing.correction}; flagged benchmarks confirmed by a sequential "
+                    "interleaved A/B" if confirmed else standing.correction))
+
+
+def confirm_regressions(
+    screen: SuiteComparison,
+    *,
+    base_sha: str | None,
+    candidate_sha: str | None,
+    run_id: str,
+    created_at: str,
+    rounds: RoundSource,
+    threshold: float,
+    alpha: float,
+    max_rounds: int,
+    standing: SuiteComparison | None = None,
+) -> Confirmation:
+    """Confirm the screen's flags by a sequential A/B of ``base_sha`` against the candidate.
+
+    ``screen``: the stored-baseline comparison at the screen's level; ``standing``: the
+    same at the gate's level ``alpha`` (default: ``screen``), whose results stand for
+    everything the A/B does not re-measure. The plan (flags, controls) is
+    ``analysis.flagged_for_confirmation`` and ``analysis.choose_controls``, as in the
+    replay studies. Nothing flagged: no round is pulled. No A/B
+    possible (no base commit, or it is the candidate): ``standing`` decides, as with
+    ``confirm = "off"``, and a note says so.
+    """
+    standing = standing or screen
+    flagged = flagged_for_confirmation(screen)
+
+    def make(status: str, confirmed: Mapping[str, BenchmarkComparison], **kw: object
+             ) -> Confirmation:
+        return Confirmation(sha=candidate_sha, run_id=run_id, created_at=created_at,
+                            status=status, screen_alpha=screen.alpha, screen=screen,
+                            final=_final(standing, confirmed, alpha), base_sha=base_sha,
+                            flagged=flagged, max_rounds=max_rounds,
+                            **kw)  # type: ignore[arg-type]
+
+    if not flagged:
+        return make("nothing_flagged", {})
+    controls = choose_controls(screen, flagged)
+    if base_sha is None or base_sha == candidate_sha:
+        why = ("no base commit to measure against (the baseline records none)"
+               if base_sha is None else "the base commit is the candidate itself")
+        return make("not_possible", {}, controls=controls, notes=(
+            f"Confirmation not possible: {why}; the stored-baseline comparison at "
+            f"alpha {alpha:g} decides.",))
+    whole_suite = SUITE_SHIFT_NAME in flagged
+    select = ABSelection() if whole_suite else ABSelection(node_ids=(*flagged, *controls))
+    feed = rounds(select)
+    counted = _Counted(feed.rounds)
+    result = None
+    try:
+        result = confirm_flagged(counted, flagged, threshold=threshold, alpha=alpha,
+                                 max_rounds=max_rounds)
+    except InvalidInputError:
+        if not (counted.exhausted and counted.n < max_rounds):
+            raise  # bad data or options, not a short run
+    finally:
+        feed.close()
+    source_stop = feed.stopped()
+    raw_dir = str(feed.raw_dir) if feed.raw_dir is not None else None
+    if result is None:
+        why = (f"the A/B stopped ({source_stop or 'no more rounds'}) after {counted.n} "
+               "round(s), before its first look")
+        rows = {r.name: r for r in screen.results
+                if r.metric == TIME_METRIC and r.name in flagged}
+        reason = f"flagged by the screen, undecided: {why}"
+        return make("confirmed", {n: _inconclusive(rows[n], reason) for n in flagged},
+                    controls=controls, rounds_used=counted.n, whole_suite=whole_suite,
+                    stopped=source_stop or "exhausted", raw_dir=raw_dir,
+                    notes=(f"{len(flagged)} flagged benchmark(s) undecided: {why}.",))
+    stopped = source_stop if result.stopped == "exhausted" and source_stop else result.stopped
+    notes = ()
+    confirmed = {r.name: r for r in result.comparison.results}
+    if result.undecided:
+        notes = (f"{len(result.undecided)} flagged benchmark(s) undecided after "
+                 f"{result.rounds_used} rounds ({stopped}): inconclusive.",)
+        for name in result.undecided:
+            if confirmed[name].comparison.verdict is not Verdict.INCONCLUSIVE:
+                confirmed[name] = _inconclusive(confirmed[name], (
+                    f"undecided after {result.rounds_used} rounds ({stopped}); "
+                    f"{confirmed[name].comparison.reason}"))
+    return make("confirmed", confirmed, whole_suite=whole_suite,
+                controls=controls, ab=result.comparison, rounds_used=result.rounds_used,
+                stopped=stopped, decided_at=tuple(sorted(result.decided_at.items())),
+                raw_dir=raw_dir, notes=notes)
+
+
+def confirmation_path(settings: Settings, sha: str) -> Path:
+    return settings.results_dir / "confirmation" / f"{sha}.json"
+
+
+def read_commit_confirmation(settings: Settings, sha: str, *,
+                             run_id: str | None = None) -> Confirmation | None:
+    """The commit's confirmation file; with ``run_id``, only if it confirmed that run."""
+    confirmation = read_confirmation(confirmation_path(settings, sha))
+    if confirmation is not None and run_id is not None and confirmation.run_id != run_id:
+        return None
+    return confirmation
+
+
+def _base_sha(settings: Settings, baseline: Baseline | None) -> str | None:
+    """The A/B's reference: ``confirm_base`` (a PR's merge base), else the newest commit
+    the baseline was built from."""
+    if settings.confirm_base:
+        return resolve_commit(settings.repo_path, settings.confirm_base)
+    if baseline is not None and baseline.source_commits:
+        return baseline.source_commits[-1]
+    return None
+
+
+def _commit_in_repo(settings: Settings, sha: str | None) -> str | None:
+    """``sha`` if the configured repo has it (runs read from plain files may not)."""
+    if sha is None:
+        return None
+    try:
+        return resolve_commit(settings.repo_path, sha)
+    except InvalidInputError:
+        return None
+
+
+def confirm_run(settings: Settings, run: SuiteRun, baseline: Baseline | None, *,
+                rounds: RoundSource | None = None, seed: int | None = None,
+                on_round: Callable[[int, int], None] | None = None) -> Confirmation:
+    """Both stages for ``run`` against ``baseline`` (``confirm = "off"``: the first only).
+
+    ``rounds`` defaults to rounds measured on this machine. When the run's commit or the
+    base commit is not in the configured repo, no A/B can run: the stored-baseline
+    comparison at ``settings.alpha`` decides and a note says why.
+    """
+    created_at = now_iso()
+    strict = analyze_run(run, baseline, settings, alpha=settings.alpha)
+    if strict.comparison is None:  # no baseline: nothing to screen against
+        return Confirmation(sha=run.sha, run_id=run.run_id,
+                            created_at=created_at, status="nothing_flagged",
+                            screen_alpha=screen_alpha(settings), screen=None, final=None,
+                            notes=strict.notes)
+    if settings.confirm == "off":
+        return Confirmation(sha=run.sha, run_id=run.run_id,
+                            created_at=created_at, status="off", screen_alpha=settings.alpha,
+                            screen=strict.comparison, final=strict.comparison)
+    screen = analyze_run(run, baseline, settings, alpha=SCREEN_ALPHA).comparison
+    assert screen is not None
+    candidate = _commit_in_repo(settings, run.sha)
+    base = _base_sha(settings, baseline) if candidate else None
+    if candidate is not None and base is not None and _commit_in_repo(settings, base) is None:
+        base = None
+    if rounds is None and candidate is not None and base is not None:
+        rounds = measured_rounds(settings, base, candidate, seed=seed, on_round=on_round)
+    return confirm_regressions(
+        screen, base_sha=base, candidate_sha=candidate or run.sha,
+        run_id=run.run_id, created_at=created_at,
+        rounds=rounds or _no_rounds, threshold=settings.threshold, alpha=settings.alpha,
+        max_rounds=settings.confirm_max_rounds, standing=strict.comparison)
+
+
+def _no_rounds(select: ABSelection) -> RoundFeed:
+    raise InvalidInputError("no A/B is possible without both commits")  # never reached
+
+
+def confirm_commit(settings: Settings, sha: str, *, rounds: RoundSource | None = None,
+                   seed: int | None = None) -> Confirmation:
+    """Confirm the commit's latest successful run; write ``confirmation/<sha>.json``."""
+    with HistoryStore.open(settings.db_path) as store:
+        run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+        if run is None:
+            raise InvalidInputError(
+                f"commit {sha}: no successful benchmark run in {settings.db_path}; "
+                "materialize benchmark_results for it first")
+        baseline = baseline_for_run(store, settings, run)
+    confirmation = confirm_run(settings, run, baseline, rounds=rounds, seed=seed)
+    write_confirmation(confirmation_path(settings, sha), confirmation)
+    return confirmation

@@ -1,0 +1,134 @@
+"""The lazy A/B round generator: one round per next(), the manifest however it ends.
+
+The pytest processes are replaced by a fake that copies a recorded pytest-benchmark file
+(the git repo and worktree logic stay real), so these tests are fast.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.measure import ab as ab_module
+from perf_pipeline.measure.ab import AB_MANIFEST, ABSelection, iter_ab_rounds
+from perf_pipeline.measure.runner import SuiteOutcome
+from perf_pipeline_tests.measure.conftest import DATA_DIR
+
+
+class FakeRunner:
+    """Stands in for ``run_in_worktree``: records its arguments, writes a recorded file."""
+
+    def __init__(self, *, fail_on_call: int | None = None) -> None:
+        self.calls: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+        self.fail_on_call = fail_on_call
+        self.now_s = 0.0  # a fake clock: each side "takes" 10 s
+
+    def clock(self) -> float:
+        return self.now_s
+
+    def __call__(self, settings, sha: str, suite: str, json_path: Path,
+                 extra_args: Sequence[str], *, paths: Sequence[str] | None = None
+                 ) -> SuiteOutcome:
+        self.calls.append((sha, tuple(paths or ()), tuple(extra_args)))
+        self.now_s += 10.0
+        if self.fail_on_call == len(self.calls):
+            return SuiteOutcome(returncode=1, timed_out=False, duration_s=0.1,
+                                stdout_tail="FAILED test_fib", stderr_tail="",
+                                json_path=None, error="benchmark tests failed")
+        shutil.copyfile(DATA_DIR / "pytest_benchmark_good.json", json_path)
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+
+@pytest.fixture
+def fake_runner(monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
+    runner = FakeRunner()
+    monkeypatch.setattr(ab_module, "run_in_worktree", runner)
+    return runner
+
+
+def _manifest(raw_dir: Path) -> dict:
+    return json.loads((raw_dir / AB_MANIFEST).read_text())
+
+
+def test_one_round_per_next_and_the_manifest_on_early_close(target_repo, make_settings,
+                                                            fake_runner: FakeRunner) -> None:
+    settings = make_settings(target_repo)
+    select = ABSelection(node_ids=("tests/test_perf.py::test_work",), keyword="work")
+    rounds = iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=10, select=select, seed=4)
+    assert fake_runner.calls == []  # nothing is measured before the first next()
+    first = next(rounds)
+    assert first.index == 1 and len(fake_runner.calls) == 2
+    assert {first.base.commit.sha, first.candidate.commit.sha} == {  # type: ignore[union-attr]
+        rounds.base.sha, rounds.candidate.sha}
+    # The selection reaches pytest as separate arguments: node ids as paths, -k EXPR.
+    assert {c[1:] for c in fake_runner.calls} == {
+        (("tests/test_perf.py::test_work",), ("-k", "work"))}
+    next(rounds)
+    assert not (rounds.raw_dir / AB_MANIFEST).exists()
+    rounds.close()  # the consumer has decided: stop early
+    manifest = _manifest(rounds.raw_dir)
+    assert manifest["rounds_done"] == 2 and manifest["stopped"] == "closed"
+    assert manifest["rounds_planned"] == 10 and manifest["error"] is None
+    assert manifest["selection"] == {"node_ids": ["tests/test_perf.py::test_work"],
+                                     "keyword": "work"}
+    assert len(manifest["orders"]) == 2 and manifest["seed"] == 4
+    kept = sorted(p.name for p in rounds.raw_dir.glob("round-*.json"))
+    assert kept == ["round-001-base.json", "round-001-candidate.json",
+                    "round-002-base.json", "round-002-candidate.json"]
+    assert all(not (rounds.raw_dir / k).stat().st_mode & 0o222 for k in kept)
+    assert list(rounds) == []  # a closed generator gives nothing more
+    assert len(fake_runner.calls) == 4
+
+
+def test_closing_before_the_first_round_still_writes_the_manifest(target_repo, make_settings,
+                                                                  fake_runner) -> None:
+    with iter_ab_rounds(make_settings(target_repo), "HEAD~2", "HEAD", max_rounds=3) as rounds:
+        pass
+    assert _manifest(rounds.raw_dir)["rounds_done"] == 0
+    assert fake_runner.calls == []
+
+
+def test_the_budget_stops_before_a_round_that_would_overrun(target_repo, make_settings,
+                                                            fake_runner) -> None:
+    rounds = iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=10,
+                            budget_s=50, clock=fake_runner.clock)
+    done = list(rounds)
+    # A round takes 20 s of the fake clock: a third would end at 60 s, past the budget.
+    assert len(done) == 2 and rounds.stopped == "budget"
+    assert _manifest(rounds.raw_dir)["stopped"] == "budget"
+
+
+def test_all_rounds_then_stop(target_repo, make_settings, fake_runner) -> None:
+    rounds = iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=3, seed=1)
+    assert [r.index for r in rounds] == [1, 2, 3]
+    assert rounds.stopped == "max_rounds" and _manifest(rounds.raw_dir)["rounds_done"] == 3
+
+
+def test_a_failing_side_raises_and_keeps_the_manifest(target_repo, make_settings,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ab_module, "run_in_worktree", FakeRunner(fail_on_call=3))
+    rounds = iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=5, seed=2)
+    next(rounds)
+    with pytest.raises(MeasurementError, match="round 2"):
+        next(rounds)
+    manifest = _manifest(rounds.raw_dir)
+    assert manifest["rounds_done"] == 1 and manifest["stopped"] == "error"
+    assert "benchmark tests failed" in manifest["error"]
+
+
+def test_bad_input_fails_before_any_measurement(target_repo, make_settings,
+                                                fake_runner) -> None:
+    settings = make_settings(target_repo)
+    with pytest.raises(InvalidInputError, match="same commit"):
+        iter_ab_rounds(settings, "HEAD", "HEAD", max_rounds=3)
+    with pytest.raises(InvalidInputError, match="must not start with '-'"):
+        iter_ab_rounds(settings, "--upload-pack=x", "HEAD", max_rounds=3)
+    with pytest.raises(InvalidInputError, match="at least 2 rounds"):
+        iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=1)
+    assert fake_runner.calls == []

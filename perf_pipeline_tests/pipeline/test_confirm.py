@@ -1,0 +1,234 @@
+"""The two-stage gate's integration: controls, and confirm_regressions on fake rounds.
+
+No subprocess here: the round source is injected, as studies replay recorded rounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from perf_pipeline.analysis import SUITE_SHIFT_NAME, choose_controls
+from perf_pipeline.measure.ab import ABSelection
+from perf_pipeline.model import (
+    TIME_METRIC,
+    BenchmarkComparison,
+    Comparison,
+    ReportData,
+    SuiteComparison,
+    Verdict,
+)
+from perf_pipeline.pipeline import RoundFeed, confirm_regressions
+from perf_pipeline.report import render_html, render_markdown
+
+NAMES = tuple(f"tests/test_perf.py::test_{c}" for c in "abcdefgh")
+BASE, CANDIDATE = "b" * 40, "c" * 40
+
+
+def _row(name: str, verdict: Verdict, ratio: float = 1.0, width: float = 0.1,
+         metric: str = TIME_METRIC, alpha: float = 0.2) -> BenchmarkComparison:
+    return BenchmarkComparison(name=name, metric=metric, comparison=Comparison(
+        verdict=verdict, ratio=ratio, ci_low=ratio * math.exp(-width / 2),
+        ci_high=ratio * math.exp(width / 2), p_value=0.01 if verdict is Verdict.REGRESSION
+        else 0.5, significant=verdict is Verdict.REGRESSION, threshold=1.2, alpha=alpha,
+        n_baseline=10, n_current=1, method="screen", adjusted_p_value=0.05))
+
+
+def _screen(flagged: dict[str, float], *, names: tuple[str, ...] = NAMES,
+            alpha: float = 0.2, shift: Verdict = Verdict.UNCHANGED) -> SuiteComparison:
+    rows = [_row(n, Verdict.REGRESSION, flagged[n], alpha=alpha) if n in flagged
+            else _row(n, Verdict.INCONCLUSIVE, 1.0, width=0.05 + 0.01 * i, alpha=alpha)
+            for i, n in enumerate(names)]
+    rows.append(_row(SUITE_SHIFT_NAME, shift, 1.3 if shift is Verdict.REGRESSION else 1.0,
+                     alpha=alpha))
+    rows.append(_row(names[0], Verdict.UNCHANGED, 1.0, metric="peak_rss_bytes", alpha=alpha))
+    return SuiteComparison(results=tuple(rows), correction="holm", alpha=alpha)
+
+
+class FakeSource:
+    """Recorded-style rounds: each benchmark's true ratio times log-normal noise, plus a
+    per-round factor shared by all benchmarks of the round."""
+
+    def __init__(self, ratios: dict[str, float], *, seed: int = 1, noise: float = 0.03,
+                 factor: float = 0.10, stop_after: int | None = None) -> None:
+        self.ratios = ratios
+        self.rng = np.random.default_rng(seed)
+        self.noise, self.factor, self.stop_after = noise, factor, stop_after
+        self.selections: list[ABSelection] = []
+        self.pulled = 0
+        self.closed = False
+
+    def _rounds(self, names: tuple[str, ...]) -> Iterator[dict[str, tuple[float, float]]]:
+        while self.stop_after is None or self.pulled < self.stop_after:
+            self.pulled += 1
+            f = math.exp(self.rng.normal(0, self.factor))
+            yield {n: (1e-3, 1e-3 * self.ratios.get(n, 1.0) * f
+                       * math.exp(self.rng.normal(0, self.noise))) for n in names}
+
+    def __call__(self, select: ABSelection) -> RoundFeed:
+        self.selections.append(select)
+        names = select.node_ids or NAMES
+
+        def close() -> None:
+            self.closed = True
+
+        return RoundFeed(rounds=self._rounds(names), close=close,
+                         stopped=lambda: "budget" if self.stop_after else None)
+
+
+def _confirm(screen: SuiteComparison, source, *, base: str | None = BASE,
+             max_rounds: int = 20, standing: SuiteComparison | None = None):
+    return confirm_regressions(screen, base_sha=base, candidate_sha=CANDIDATE, run_id="r1",
+                               created_at="2024-01-01T00:00:00+00:00", rounds=source,
+                               threshold=1.1, alpha=0.01,
+                               max_rounds=max_rounds, standing=standing)
+
+
+# --- controls: analysis.choose_controls, as the product calls it --------------------------
+
+
+def test_controls_fill_the_round_to_five_with_the_most_stable_benchmarks() -> None:
+    screen = _screen({NAMES[3]: 1.4})
+    controls = choose_controls(screen, (NAMES[3],))
+    # Narrowest intervals first (width grows with the index), the flagged one left out.
+    assert controls == (NAMES[0], NAMES[1], NAMES[2], NAMES[4])
+
+
+def test_at_least_two_controls_however_many_targets() -> None:
+    flagged = NAMES[:4]
+    controls = choose_controls(_screen(dict.fromkeys(flagged, 1.4)), flagged)
+    assert controls == (NAMES[4], NAMES[5])
+
+
+def test_controls_are_what_there_is_in_a_small_suite() -> None:
+    names = NAMES[:3]
+    screen = _screen({names[0]: 1.5}, names=names)
+    assert choose_controls(screen, (names[0],)) == names[1:]
+
+
+def test_a_flagged_suite_shift_measures_every_benchmark() -> None:
+    screen = _screen({}, shift=Verdict.REGRESSION)
+    assert choose_controls(screen, (SUITE_SHIFT_NAME,)) == NAMES
+
+
+# --- confirm_regressions ------------------------------------------------------------------
+
+
+def test_a_real_slowdown_is_confirmed_with_flagged_and_controls_only() -> None:
+    target = NAMES[3]
+    source = FakeSource({target: 1.5})
+    c = _confirm(_screen({target: 1.45}), source)
+    assert c.status == "confirmed"
+    assert [r.name for r in c.regressions] == [target]
+    assert c.flagged == (target,) and len(c.controls) == 4
+    (select,) = source.selections
+    assert select.node_ids == (target, *c.controls) and select.keyword is None
+    # Lazily pulled: decided well before the maximum, and the feed was closed.
+    assert c.rounds_used == source.pulled < 20 and dict(c.decided_at)[target] == c.rounds_used
+    assert source.closed and c.stopped == "decided"
+    # The final verdict keeps the other metrics and the unflagged rows of `standing`.
+    assert {(r.name, r.metric) for r in c.final.results} == {
+        (r.name, r.metric) for r in c.screen.results}
+    assert c.final.alpha == 0.01
+
+
+def test_a_false_flag_is_cleared_not_confirmed() -> None:
+    target = NAMES[1]
+    c = _confirm(_screen({target: 1.3}), FakeSource({}, seed=5))
+    assert c.status == "confirmed" and not c.has_regression
+    verdict = next(r for r in c.final.results if r.name == target and r.metric == TIME_METRIC)
+    assert verdict.comparison.verdict in (Verdict.UNCHANGED, Verdict.INCONCLUSIVE)
+
+
+def test_nothing_flagged_pulls_no_round() -> None:
+    source = FakeSource({})
+    c = _confirm(_screen({}), source)
+    assert c.status == "nothing_flagged" and c.rounds_used == 0
+    assert source.selections == [] and not c.has_regression
+
+
+def test_without_a_base_commit_the_gate_falls_back_to_the_standing_comparison() -> None:
+    target = NAMES[0]
+    source = FakeSource({})
+    strict = _screen({target: 1.45}, alpha=0.01)
+    c = _confirm(_screen({target: 1.45}), source, base=None, standing=strict)
+    assert c.status == "not_possible" and source.selections == []
+    assert [r.name for r in c.regressions] == [target]  # the one-stage verdict stands
+    assert "not possible" in c.notes[0]
+    same = _confirm(_screen({target: 1.45}), source, base=CANDIDATE)
+    assert same.status == "not_possible" and "candidate itself" in same.notes[0]
+
+
+def test_what_the_budget_leaves_undecided_is_inconclusive() -> None:
+    target = NAMES[2]
+    source = FakeSource({target: 1.02}, stop_after=2)  # spent before the first look
+    c = _confirm(_screen({target: 1.3}), source)
+    assert c.status == "confirmed" and c.rounds_used == 2 and c.stopped == "budget"
+    row = next(r for r in c.final.results if r.name == target and r.metric == TIME_METRIC)
+    assert row.comparison.verdict is Verdict.INCONCLUSIVE
+    assert c.undecided == (target,) and not c.has_regression
+    later = FakeSource({target: 1.0}, stop_after=4, noise=0.3)
+    c = _confirm(_screen({target: 1.3}), later)
+    assert c.stopped == "budget" and c.rounds_used == 4 and not c.has_regression
+
+
+def test_a_flagged_suite_shift_runs_the_whole_suite() -> None:
+    source = FakeSource(dict.fromkeys(NAMES, 1.3), factor=0.01)
+    c = _confirm(_screen({}, shift=Verdict.REGRESSION), source)
+    (select,) = source.selections
+    assert select == ABSelection()
+    assert c.flagged == (SUITE_SHIFT_NAME,) and c.controls == NAMES
+    assert [r.name for r in c.regressions] == [SUITE_SHIFT_NAME]
+
+
+def test_both_stages_appear_in_the_reports() -> None:
+    target = NAMES[3]
+    c = _confirm(_screen({target: 1.45}), FakeSource({target: 1.5}))
+    data = ReportData(title="t", generated_at="now", comparison=c.final, confirmation=c)
+    md = render_markdown(data)
+    assert "### Screen" in md and "### Confirmation" in md
+    assert f"**{c.rounds_used} rounds** used of at most 20" in md
+    assert "test\\_d" in md and "regression" in md.splitlines()[1].lower()
+    html = render_html(data, inline_js=False)
+    assert 'id="screen"' in html and 'id="confirmation"' in html
+    assert f"{c.rounds_used} rounds</b>" in html
+
+
+@pytest.mark.parametrize("bad", ["--collect-only", " -x", "a\nb", ""])
+def test_selection_rejects_option_like_and_broken_values(bad: str) -> None:
+    from perf_pipeline.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        ABSelection(node_ids=(bad,))
+    with pytest.raises(InvalidInputError):
+        ABSelection(keyword=bad)
+
+
+@pytest.mark.parametrize("bad", ["/etc/passwd::x", "../other/test_x.py::t"])
+def test_selection_rejects_node_ids_outside_the_project(bad: str) -> None:
+    from perf_pipeline.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="inside the project"):
+        ABSelection(node_ids=(bad,))
+
+
+def test_confirm_settings_come_from_the_environment_and_are_checked() -> None:
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.errors import InvalidInputError
+
+    env = {"PERF_PIPELINE_CONFIRM": "off", "PERF_PIPELINE_CONFIRM_MAX_ROUNDS": "8",
+           "PERF_PIPELINE_CONFIRM_BUDGET": "60", "PERF_PIPELINE_CONFIRM_MIN_HISTORY": "5",
+           "PERF_PIPELINE_CONFIRM_BASE": "main"}
+    s = load_settings(environ=env, config_file=None)
+    assert (s.confirm, s.confirm_max_rounds, s.confirm_budget_s, s.confirm_min_history,
+            s.confirm_base) == ("off", 8, 60.0, 5, "main")
+    assert load_settings(environ={}).confirm == "auto"
+    for var, value in (("PERF_PIPELINE_CONFIRM", "maybe"),
+                       ("PERF_PIPELINE_CONFIRM_MAX_ROUNDS", "4"),
+                       ("PERF_PIPELINE_CONFIRM_BUDGET", "0"),
+                       ("PERF_PIPELINE_CONFIRM_BASE", "--upload-pack=x")):
+        with pytest.raises(InvalidInputError):
+            load_settings(environ={var: value})
