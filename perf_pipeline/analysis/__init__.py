@@ -14,6 +14,7 @@ from perf_pipeline.analysis.changepoints import (
     change_points_of,
     detect_change_points,
     drift_ratio,
+    hodges_lehmann,
 )
 from perf_pipeline.analysis.compare import compare
 from perf_pipeline.analysis.confirmation import (
@@ -21,6 +22,7 @@ from perf_pipeline.analysis.confirmation import (
     choose_controls,
     flagged_for_confirmation,
 )
+from perf_pipeline.analysis.drift import detect_drifts, unexplained_drifts
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
     adjust_p_values,
@@ -62,8 +64,10 @@ __all__ = [
     "compare_suite",
     "compare_to_baseline",
     "detect_change_points",
+    "detect_drifts",
     "drift_ratio",
     "flagged_for_confirmation",
+    "hodges_lehmann",
     "holm_adjust",
     "look_levels",
     "noise_profile",
@@ -74,5 +78,6 @@ __all__ = [
     "sequential_ab",
     "simulate_ab_rounds",
     "simulate_suites",
+    "unexplained_drifts",
     "within_run_rule",
 ]

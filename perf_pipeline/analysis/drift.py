@@ -1,0 +1,111 @@
+"""Drift alarms: a slow creep that no single commit makes significant.
+
+A creep of 1 % per commit never trips a per-commit gate, and a change-point scan sees it
+as many small steps none of which stands out. What does stand out is the trend over a
+window. Over sliding windows of ``window`` commits (a new one every third of a window, and
+always the latest ``window`` commits), each a robust trend test:
+
+* **Mann–Kendall**: the sum of the signs of every later-minus-earlier pair of commits,
+  standardised (its null variance is ``w (w - 1) (2 w + 5) / 18``). Ranks again, so
+  spikes count as one sign each; no assumption on the shape of the noise beyond
+  independent commits, and that one is relaxed: the variance is widened by the serial
+  correlation of the history around its running median (``series.serial_inflation``).
+  The windows are one family: Bonferroni over them, at ``alpha``.
+* **Theil–Sen**: the median of the pairwise slopes of the log levels, with its interval
+  at ``1 - alpha``, turned into the change over the window (``exp(slope * (w - 1))``).
+  A significant window is an alarm when that change is at least ``min_ratio`` either way.
+
+Overlapping alarms that go the same way are merged into one drift, whose start, end,
+size (Theil–Sen over the merged span) and interval are reported. A step is a trend too;
+``unexplained_drifts`` drops drifts that a change point inside them already accounts for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import special, stats
+
+from perf_pipeline.analysis.series import (
+    commit_log_levels,
+    local_residuals,
+    serial_inflation,
+)
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import LevelShift, Trend
+
+__all__ = ["detect_drifts", "unexplained_drifts"]
+
+#: Product defaults.
+WINDOW = 30
+MIN_WINDOW = 10
+MIN_RATIO = 1.05
+ALPHA = 0.01
+
+
+def _check_options(window: int, min_ratio: float, alpha: float) -> None:
+    if isinstance(window, bool) or not isinstance(window, int) or window < MIN_WINDOW:
+        raise InvalidInputError(f"`window` must be an int >= {MIN_WINDOW}, got {window!r}")
+    if not (isinstance(min_ratio, (int, float)) and math.isfinite(min_ratio)
+            and min_ratio >= 1.0):
+        raise InvalidInputError(f"`min_ratio` must be a finite number >= 1, got {min_ratio!r}")
+    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
+        raise InvalidInputError(f"`alpha` must be in (0, 1), got {alpha!r}")
+
+
+def _theil_sen(y: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """Change over ``y`` (log): Theil–Sen estimate and interval at ``1 - alpha``."""
+    res = stats.theilslopes(y, alpha=1.0 - alpha)
+    span = y.size - 1
+    return res.slope * span, res.low_slope * span, res.high_slope * span
+
+
+def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, *,
+                  window: int = WINDOW, min_ratio: float = MIN_RATIO,
+                  alpha: float = ALPHA) -> tuple[Trend, ...]:
+    """Drifts in a history of per-commit values (or replicates per commit), oldest first."""
+    _check_options(window, min_ratio, alpha)
+    y = commit_log_levels(values)
+    n = y.size
+    w = min(window, n)
+    if w < MIN_WINDOW:
+        return ()
+    step = max(1, w // 3)
+    starts = np.arange(0, n - w + 1, step)
+    if starts[-1] != n - w:
+        starts = np.append(starts, n - w)
+    x = sliding_window_view(y, w)[starts]
+    upper = np.triu(np.ones((w, w), dtype=bool), k=1)
+    s = np.sign(x[:, None, :] - x[:, :, None])[:, upper].sum(axis=1)  # x_j - x_i, i < j
+    inflation = serial_inflation(local_residuals(y))
+    z = (s - np.sign(s)) / math.sqrt(w * (w - 1) * (2 * w + 5) / 18.0 * inflation)
+    p = np.minimum(1.0, special.erfc(np.abs(z) / math.sqrt(2.0)) * starts.size)
+    floor = math.log(min_ratio)
+    alarms: list[tuple[int, int, int, float]] = []  # start, end (inclusive), sign, p
+    for i in np.flatnonzero(p < alpha):
+        change, _, _ = _theil_sen(x[i], alpha)
+        if abs(change) < floor or change * s[i] <= 0:
+            continue
+        a, b, sign = int(starts[i]), int(starts[i]) + w - 1, int(np.sign(change))
+        if alarms and alarms[-1][2] == sign and a <= alarms[-1][1]:
+            last = alarms[-1]
+            alarms[-1] = (last[0], b, sign, min(last[3], float(p[i])))
+        else:
+            alarms.append((a, b, sign, float(p[i])))
+    out = []
+    for a, b, _, p_min in alarms:
+        est, low, high = _theil_sen(y[a:b + 1], alpha)
+        out.append(Trend(start=a, end=b, ratio=math.exp(est), ratio_low=math.exp(low),
+                         ratio_high=math.exp(high), p_value=p_min))
+    return tuple(out)
+
+
+def unexplained_drifts(drifts: Sequence[Trend], shifts: Sequence[LevelShift]
+                       ) -> tuple[Trend, ...]:
+    """The drifts that no change point inside them, going the same way, accounts for."""
+    return tuple(d for d in drifts
+                 if not any(d.start < s.index <= d.end and (s.ratio > 1) == (d.ratio > 1)
+                            for s in shifts))
