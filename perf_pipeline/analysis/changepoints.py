@@ -16,7 +16,8 @@ keep it if it passes three checks, then search both halves again.
    side of fewer alarms). Far less conservative than Bonferroni over every split, whose
    neighbouring tests are nearly the same test. Commits measured on a shared machine are
    not independent (load comes in waves), so |z| is first divided by the square root of
-   ``series.serial_inflation`` of the residuals around the two levels of the split.
+   ``series.serial_inflation`` of the residuals around the running median of the
+   segment (levels, steps and ramps taken out, the short-range waves left).
 2. **Refinement.** The argmax of the scan is a good but loose estimate of where the level
    moved. Around it (± ``min_size`` commits), the split is moved to where the fewest
    commits sit on the wrong side of the midpoint between the two local levels (medians of
@@ -44,7 +45,11 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import special, stats
 
-from perf_pipeline.analysis.series import commit_log_levels, serial_inflation
+from perf_pipeline.analysis.series import (
+    commit_log_levels,
+    local_residuals,
+    serial_inflation,
+)
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import ChangePoint, LevelShift
 
@@ -93,8 +98,7 @@ def _best_split(y: np.ndarray, lo: int, hi: int, min_size: int) -> tuple[int, fl
     z = (rank_sum - ks * (n + 1) / 2.0) / np.sqrt(ks * (n - ks) * spread / 12.0)
     best = int(np.argmax(np.abs(z)))
     k = int(ks[best])
-    resid = np.concatenate((seg[:k] - np.median(seg[:k]), seg[k:] - np.median(seg[k:])))
-    z_best = float(abs(z[best])) / math.sqrt(serial_inflation(resid))
+    z_best = float(abs(z[best])) / math.sqrt(serial_inflation(local_residuals(seg)))
     return lo + k, _scan_p(z_best, min_size / n, ks.size)
 
 
