@@ -16,7 +16,12 @@ always the latest ``window`` commits), each a robust trend test:
   A significant window is an alarm when that change is at least ``min_ratio`` either way.
 
 Overlapping alarms that go the same way are merged into one drift, whose start, end,
-size (Theil–Sen over the merged span) and interval are reported. A step is a trend too;
+size (Theil–Sen over the merged span) and interval are reported. Load on a shared machine
+comes in waves of a dozen processes that look like a trend inside one window; so where
+commits follow a drift, the level it reached must hold: the median of up to a third of a
+window after it must differ from the median of the first third of the drift by
+``min_ratio`` the same way. Drifts that end at the latest commits are reported as they
+are. A step is a trend too;
 ``unexplained_drifts`` drops drifts that a change point inside them already accounts for.
 """
 
@@ -63,6 +68,15 @@ def _theil_sen(y: np.ndarray, alpha: float) -> tuple[float, float, float]:
     return res.slope * span, res.low_slope * span, res.high_slope * span
 
 
+def _holds(y: np.ndarray, a: int, b: int, sign: int, floor: float, reach: int) -> bool:
+    """The level the drift reached holds after it, where there are commits to tell."""
+    after = y[b + 1:b + 1 + reach]
+    if after.size < 5:
+        return True  # the latest commits: nothing after them yet
+    moved = float(np.median(after) - np.median(y[a:a + reach]))
+    return moved * sign >= floor
+
+
 def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, *,
                   window: int = WINDOW, min_ratio: float = MIN_RATIO,
                   alpha: float = ALPHA) -> tuple[Trend, ...]:
@@ -96,7 +110,9 @@ def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarr
         else:
             alarms.append((a, b, sign, float(p[i])))
     out = []
-    for a, b, _, p_min in alarms:
+    for a, b, sign, p_min in alarms:
+        if not _holds(y, a, b, sign, floor, w // 3):
+            continue
         est, low, high = _theil_sen(y[a:b + 1], alpha)
         out.append(Trend(start=a, end=b, ratio=math.exp(est), ratio_low=math.exp(low),
                          ratio_high=math.exp(high), p_value=p_min))
