@@ -22,7 +22,7 @@ from perf_pipeline.analysis.confirmation import (
     choose_controls,
     flagged_for_confirmation,
 )
-from perf_pipeline.analysis.drift import detect_drifts, unexplained_drifts
+from perf_pipeline.analysis.drift import detect_drifts, drifts_of, unexplained_drifts
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
     adjust_p_values,
@@ -66,6 +66,7 @@ __all__ = [
     "detect_change_points",
     "detect_drifts",
     "drift_ratio",
+    "drifts_of",
     "flagged_for_confirmation",
     "hodges_lehmann",
     "holm_adjust",

@@ -22,7 +22,7 @@ commits follow a drift, the level it reached must hold: the median of up to a th
 window after it must differ from the median of the first third of the drift by
 ``min_ratio`` the same way. Drifts that end at the latest commits are reported as they
 are. A step is a trend too;
-``unexplained_drifts`` drops drifts that a change point inside them already accounts for.
+``unexplained_drifts`` looks for drifts once the change points' steps are taken out.
 """
 
 from __future__ import annotations
@@ -34,15 +34,16 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special, stats
 
+from perf_pipeline.analysis.changepoints import detect_change_points
 from perf_pipeline.analysis.series import (
     commit_log_levels,
     local_residuals,
     serial_inflation,
 )
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import LevelShift, Trend
+from perf_pipeline.model import Drift, LevelShift, Trend
 
-__all__ = ["detect_drifts", "unexplained_drifts"]
+__all__ = ["detect_drifts", "drifts_of", "unexplained_drifts"]
 
 #: Product defaults.
 WINDOW = 30
@@ -119,9 +120,34 @@ def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarr
     return tuple(out)
 
 
-def unexplained_drifts(drifts: Sequence[Trend], shifts: Sequence[LevelShift]
+def unexplained_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray,
+                       shifts: Sequence[LevelShift], *, window: int = WINDOW,
+                       min_ratio: float = MIN_RATIO, alpha: float = ALPHA
                        ) -> tuple[Trend, ...]:
-    """The drifts that no change point inside them, going the same way, accounts for."""
-    return tuple(d for d in drifts
-                 if not any(d.start < s.index <= d.end and (s.ratio > 1) == (d.ratio > 1)
-                            for s in shifts))
+    """The drifts left once the change points' steps are taken out of the history.
+
+    A step is a trend inside any window that holds it, so it would be reported twice; a
+    ramp is a run of small steps, and the scan may put a change point in it. Dividing the
+    history by each step's Hodges–Lehmann size leaves a step flat and a ramp still a
+    ramp, so only the second is (also) a drift.
+    """
+    y = commit_log_levels(values)
+    for shift in shifts:
+        y[shift.index:] -= math.log(shift.ratio)
+    return detect_drifts(np.exp(y), window=window, min_ratio=min_ratio, alpha=alpha)
+
+
+def drifts_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float]
+              ) -> tuple[Drift, ...]:
+    """The drifts of a series that its change points do not explain, labelled with the
+    runs they span; runs without a finite positive value are left out."""
+    if len(run_ids) != len(values):
+        raise InvalidInputError(f"series {name!r}: run_ids and values differ in length")
+    arr = np.asarray(values, dtype=float)
+    keep = np.isfinite(arr) & (arr > 0)
+    ids = [r for r, k in zip(run_ids, keep, strict=True) if k]
+    vals = arr[keep]
+    found = unexplained_drifts(vals, detect_change_points(vals))
+    return tuple(Drift(name=name, metric=metric, start_run_id=ids[d.start],
+                       end_run_id=ids[d.end], ratio=d.ratio, commits=d.end - d.start + 1)
+                 for d in found)

@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perf_pipeline.analysis import detect_change_points, detect_drifts, unexplained_drifts
+from perf_pipeline.analysis import (
+    detect_change_points,
+    detect_drifts,
+    drifts_of,
+    unexplained_drifts,
+)
 from perf_pipeline.analysis.histories import inject, replay_history
 from perf_pipeline.analysis.replay import NoiseRecording
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording
@@ -66,7 +71,7 @@ def test_a_step_explains_the_drift_it_makes() -> None:
     values[45:] *= 1.15
     shifts = detect_change_points(values)
     assert [s.index for s in shifts] == [45]
-    assert detect_drifts(values) and unexplained_drifts(detect_drifts(values), shifts) == ()
+    assert detect_drifts(values) and unexplained_drifts(values, shifts) == ()
 
 
 def test_replicates_are_accepted() -> None:
@@ -93,7 +98,7 @@ def test_drifts_reject_bad_input() -> None:
 
 def _alarms(values: np.ndarray) -> tuple[list[int], list[Trend]]:
     shifts = detect_change_points(values)
-    return [s.index for s in shifts], list(unexplained_drifts(detect_drifts(values), shifts))
+    return [s.index for s in shifts], list(unexplained_drifts(values, shifts))
 
 
 def _flat_false_alarms(recording: NoiseRecording, seed: int, per_commit: int = 1) -> float:
@@ -139,3 +144,24 @@ def test_recorded_noise_rarely_alarms(per_commit: int) -> None:
         rec = simulate_recording(np.random.default_rng(43), n_pairs=20,
                                  model=NoiseModel(n_benchmarks=9))
     assert _flat_false_alarms(rec, 44, per_commit) <= 0.05
+
+
+def test_labelled_drifts_carry_their_runs_and_skip_bad_values() -> None:
+    values = _noise(7)
+    values[50:] *= np.exp(np.minimum(np.arange(40) / 30, 1.0) * np.log(1.12))
+    values = [float("nan"), *values]
+    ids = [f"r{i}" for i in range(91)]
+    (drift,) = drifts_of("b", "time_s", ids, values)
+    assert drift.name == "b" and drift.ratio > 1.05
+    assert ids.index(drift.start_run_id) <= 51 and drift.end_run_id == "r90"
+    assert drift.commits == ids.index(drift.end_run_id) - ids.index(drift.start_run_id) + 1
+    with pytest.raises(InvalidInputError, match="differ in length"):
+        drifts_of("b", "time_s", ids[:3], values)
+
+
+def test_a_ramp_split_into_steps_is_not_reported_twice() -> None:
+    values = _noise(8)
+    values[40:] *= np.exp(np.minimum(np.arange(50) / 30, 1.0) * np.log(1.15))
+    shifts = detect_change_points(values)
+    assert shifts  # the scan sees the ramp as a staircase ...
+    assert unexplained_drifts(values, shifts) == ()  # ... which then explains it
