@@ -93,10 +93,11 @@ def study(recording: NoiseRecording, detectors: dict[str, Callable[[np.ndarray],
           ) -> dict[str, dict[str, float]]:
     """Rates per detector: columns as in the README table."""
     rng = np.random.default_rng(seed)
+    log_med = recording.log_medians()
     tallies: dict[str, dict[str, list[bool]]] = {d: {} for d in detectors}
     for label, kind, ratio in SCENARIOS:
         for _ in range(trials):
-            values = replay_history(recording, rng, n_commits=commits,
+            values = replay_history(log_med, rng, n_commits=commits,
                                     processes_per_commit=per_commit,
                                     remove_suite_factor=remove_suite_factor)
             at = int(rng.integers(15, commits - 15 - (RAMP if kind == "ramp" else 0)))

@@ -32,10 +32,13 @@ def _suite_factors(log_med: np.ndarray) -> np.ndarray:
     return np.median(log_med - np.median(log_med, axis=0), axis=1)
 
 
-def replay_history(recording: NoiseRecording, rng: np.random.Generator, *,
+def replay_history(recording: NoiseRecording | np.ndarray, rng: np.random.Generator, *,
                    n_commits: int = 120, processes_per_commit: int = 1, block: int = 30,
                    remove_suite_factor: bool = False) -> np.ndarray:
     """(n_commits, processes_per_commit) per-process medians of one flat history.
+
+    ``recording`` may also be its ``log_medians()`` array, computed once for many
+    histories (the medians of every process are the slow part).
 
     ``remove_suite_factor`` divides each process by its suite-wide factor (the median
     over the recorded benchmarks), as a history judged per run after the machine factor
@@ -44,7 +47,11 @@ def replay_history(recording: NoiseRecording, rng: np.random.Generator, *,
     if n_commits < 2 or processes_per_commit < 1 or block < 1:
         raise InvalidInputError("`n_commits` must be >= 2, `processes_per_commit` and "
                                 "`block` >= 1")
-    log_med = recording.log_medians()
+    log_med = (recording.log_medians() if isinstance(recording, NoiseRecording)
+               else np.asarray(recording, dtype=float))
+    if log_med.ndim != 2 or log_med.shape[0] < 2 or not np.all(np.isfinite(log_med)):
+        raise InvalidInputError("`recording` must be a NoiseRecording or a finite "
+                                "(processes, benchmarks) array of log medians")
     if remove_suite_factor:
         log_med = log_med - _suite_factors(log_med)[:, None]
     log_med = log_med - np.median(log_med, axis=0)

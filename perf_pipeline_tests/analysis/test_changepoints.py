@@ -146,7 +146,7 @@ def test_change_points_reject_bad_values(values: object) -> None:
 @pytest.fixture(scope="module")
 def recording():
     return simulate_recording(np.random.default_rng(2024), n_pairs=200,
-                              model=NoiseModel(n_benchmarks=10))
+                              model=NoiseModel(n_benchmarks=10)).log_medians()
 
 
 def _rates(recording, seed: int, kind: str | None, ratio: float, per_commit: int = 1
