@@ -70,8 +70,9 @@ def choose_controls(screen: SuiteComparison, flagged: tuple[str, ...], *,
                     minimum: int = MIN_BENCHMARKS_FOR_SHIFT) -> tuple[str, ...]:
     """Unflagged benchmarks to measure alongside ``flagged`` (every one for a shift).
 
-    Enough that a round holds at least ``minimum`` benchmarks (and at least two
-    controls), the most stable first: the narrowest log-interval of the screen.
+    Enough that a round holds at least ``minimum`` benchmarks, at least two controls and
+    more controls than flagged benchmarks; the most stable first: the narrowest
+    log-interval of the screen.
     """
     candidates = [r for r in screen.results
                   if r.metric == TIME_METRIC and r.name != SUITE_SHIFT_NAME
@@ -79,7 +80,9 @@ def choose_controls(screen: SuiteComparison, flagged: tuple[str, ...], *,
     if SUITE_SHIFT_NAME in flagged:
         return tuple(sorted(r.name for r in candidates))
     n_flagged = len(flagged)
-    wanted = max(2, minimum - n_flagged)
+    # More controls than targets: if every flagged benchmark really slowed, the round's
+    # median factor must still come from an unchanged one, or it absorbs the change.
+    wanted = max(2, minimum - n_flagged, n_flagged + 1)
 
     def width(r: object) -> float:
         c = r.comparison  # type: ignore[attr-defined]

@@ -182,6 +182,11 @@ def test_controls_are_the_most_stable_unflagged_benchmarks() -> None:
     assert flagged == ("slow",)
     # Four controls (five benchmarks per round), the narrowest intervals, not "wild".
     assert choose_controls(screen, flagged) == ("calm", "mid", "noisy", "quiet")
+    many = _screen({**{f"slow{i}": (Verdict.REGRESSION, 1.1, 1.5) for i in range(4)},
+                    **{f"c{i}": (Verdict.INCONCLUSIVE, 0.9, 1.1 + i / 100) for i in range(7)}})
+    # Four flagged: five controls, so the round's median is an unchanged benchmark's.
+    assert choose_controls(many, flagged_for_confirmation(many)) == tuple(
+        f"c{i}" for i in range(5))
     shift = _screen({"a": (Verdict.INCONCLUSIVE, 0.9, 1.1), "b": (Verdict.UNCHANGED, 0.99, 1.0),
                      SUITE_SHIFT_NAME: (Verdict.REGRESSION, 1.2, 1.4)})
     assert flagged_for_confirmation(shift) == (SUITE_SHIFT_NAME,)
