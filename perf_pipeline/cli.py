@@ -2,15 +2,26 @@
 
 Each subcommand reads its arguments, calls one library function, prints the result and
 returns an exit code. Errors are mapped to exit codes here and nowhere else:
-0 no significant regression · 1 significant regression · 2 bad usage or bad input.
+0 no significant regression · 1 significant regression · 2 bad usage or bad input ·
+3 internal error (a bug: one line here, the traceback in a log file) · 128 + N killed by
+signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM).
+
+Every piece of untrusted text (names, paths, refs, messages from files, suites and
+servers) is printed through ``_plain``, which escapes rich markup and control characters.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import re
+import signal
 import sys
+import tempfile
+import traceback
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +29,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from perf_pipeline.errors import InvalidInputError, PerfPipelineError
+from perf_pipeline.errors import (
+    Interrupted,
+    InvalidInputError,
+    PerfPipelineError,
+    interruption_text,
+)
 
 if TYPE_CHECKING:
     from perf_pipeline.pipeline import AnalyzeOutcome
@@ -26,15 +42,37 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 3
+EXIT_SIGINT = 130
+
+#: Commands that run suites: SIGTERM/SIGHUP end the suite and record the run as failed.
+_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "calibrate", "demo"})
+_HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                         if hasattr(signal, name))
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 # Piped output (CI logs) gets a wide fixed width instead of rich's 80-column default.
-_out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: a benchmark named ``test_:smile:`` must print as it is named.
+_out = Console(highlight=False, emoji=False, soft_wrap=True,
+               width=None if sys.stdout.isatty() else 160)
+_err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+
+
+def _plain(value: object) -> str:
+    """Untrusted text made safe to print with rich: the ONE way such text is printed.
+
+    Rich markup is escaped (``test_x[/data/a.csv]`` is a legal parametrized name, and
+    ``[/]`` would crash rich), control characters are shown as ``\\xNN`` (no terminal
+    escape sequences from a file), and lone surrogates (undecodable bytes of a path) as
+    ``\\udcNN`` so that writing them cannot fail.
+    """
+    text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    return escape(_CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
 
 
 def _short(name: str) -> str:
-    """A benchmark's name without its file, escaped for rich markup (``test_x[/]`` is legal)."""
-    return escape(name.split("::", 1)[1] if "::" in name else name)
+    """A benchmark's name without its file, made safe to print."""
+    return _plain(name.split("::", 1)[1] if "::" in name else name)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -42,7 +80,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     with _err.status("perf-pipeline demo") as status:
         result = run_demo(Path(args.dir), on_progress=lambda msg: (
-            status.update(f"[bold]demo[/] {msg}"), _err.print(f"• {msg}")))
+            status.update(f"[bold]demo[/] {_plain(msg)}"), _err.print(f"• {_plain(msg)}")))
     table = Table(title="Median time per round (ms) by commit, oldest first")
     table.add_column("benchmark", no_wrap=True)
     by_sha = {run.sha: run for run in result.runs}
@@ -59,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             cells.append(f"{bench.median_s * 1e3:.2f}" if bench else "–")
         first, last = medians[0], medians[-1]
         ratio = f"{last / first:.2f}x" if first and last else "–"
-        table.add_row(escape(name.rsplit("::", 1)[-1]), *cells, ratio)
+        table.add_row(_plain(name.rsplit("::", 1)[-1]), *cells, ratio)
     _out.print(table)
     _out.print("\nVerdict per commit (screen against the rolling baseline of the commits "
                "before it, then each flag confirmed by an interleaved A/B):")
@@ -68,17 +106,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
             result.confirmations or (None,) * len(result.shas), strict=True):
         if analysis is None or analysis.comparison is None:
             verdict = ("no baseline yet" if outcome.success
-                       else f"[red]failed[/] {escape(outcome.error or '')}")
+                       else f"[red]failed[/] {_plain(outcome.error or '')}")
         else:
-            verdict = escape(describe_stages(confirmation))
-        _out.print(f"  {sha[:8]} {escape(msg)}: {verdict}")
+            verdict = _plain(describe_stages(confirmation))
+        _out.print(f"  {sha[:8]} {_plain(msg)}: {verdict}")
     s = result.settings
     last = result.report_dir(result.shas[-1])
-    _out.print(f"\ntarget repo:   {s.repo_path}\nhistory db:    {s.db_path}\n"
-               f"raw results:   {s.raw_dir}\nbaseline:      {s.baseline_path}\n"
-               f"dagster home:  {result.root / 'dagster_home'}\n"
-               f"report (md):   {last / 'performance-report.md'}\n"
-               f"report (html): {last / 'performance_report.html'}")
+    _out.print(f"\ntarget repo:   {_plain(s.repo_path)}\nhistory db:    {_plain(s.db_path)}\n"
+               f"raw results:   {_plain(s.raw_dir)}\nbaseline:      {_plain(s.baseline_path)}\n"
+               f"dagster home:  {_plain(result.root / 'dagster_home')}\n"
+               f"report (md):   {_plain(last / 'performance-report.md')}\n"
+               f"report (html): {_plain(last / 'performance_report.html')}")
     # The slow commit is expected to fail its gate; the demo itself succeeded if every
     # commit was measured and reported.
     measured = all(a is not None for a in result.analyses)
@@ -111,7 +149,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         state = "ok" if outcome.success else f"failed: {outcome.error or ''}".strip()
         if outcome.failed_checks:
             state = f"gate failed ({', '.join(outcome.failed_checks)})"
-        _out.print(f"{outcome.sha[:10]} {state}", markup=False)
+        _out.print(f"{_plain(outcome.sha[:10])} {_plain(state)}")
 
     result = backfill_branch(instance=instance, settings=settings, last=args.last,
                              branch=args.branch, force=args.force, on_commit=show)
@@ -129,30 +167,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     from perf_pipeline.store import HistoryStore
 
     settings = load_settings(repo_path=args.repo, results_dir=args.results_dir)
-    with HistoryStore.open(settings.db_path) as store, _err.status(f"measuring {args.ref}"):
+    with HistoryStore.open(settings.db_path) as store, \
+            _err.status(f"measuring {_plain(args.ref)}"):
         run = measure_commit(settings, args.ref, suite=args.suite, store=store)
     if run.status is RunStatus.FAILED:
-        _err.print(f"error: {args.suite} suite failed at {run.sha}: {run.error}")
+        _err.print(f"error: {args.suite} suite failed at {run.sha}: {_plain(run.error)}")
         return EXIT_BAD_INPUT
     for bench in run.benchmarks:
         _out.print(f"{bench.median_s * 1e3:10.3f} ms  {_short(bench.name)}")
-    _out.print(f"run {run.run_id} at {run.sha}: {len(run.benchmarks)} benchmarks, "
-               f"raw files in {run.raw_path}")
+    _out.print(f"run {_plain(run.run_id)} at {run.sha}: {len(run.benchmarks)} benchmarks, "
+               f"raw files in {_plain(run.raw_path)}")
     return EXIT_OK
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from perf_pipeline.config import load_settings
-    from perf_pipeline.measure import ingest_results_dir
+    from perf_pipeline.measure import check_results_dir, ingest_results_dir
     from perf_pipeline.store import HistoryStore
 
     settings = load_settings(results_dir=args.results_dir)
+    check_results_dir(settings.results_dir)  # before the db (and its folder) is created
     with HistoryStore.open(settings.db_path) as store:
         summary = ingest_results_dir(settings.results_dir, store)
     _out.print(f"ingested {len(summary.ingested)} new run(s), "
-               f"{len(summary.skipped)} already known")
+               f"{len(summary.skipped)} already known, {len(summary.errors)} bad file(s)")
     for path, message in summary.errors:
-        _err.print(f"error: {path}: {message}")
+        _err.print(f"error: {_plain(path)}: {_plain(message)}")
     return EXIT_BAD_INPUT if summary.errors else EXIT_OK
 
 
@@ -169,22 +209,24 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             on_round=lambda done, total: status.update(
                 f"confirming the screen's flags: A/B round {done} (at most {total})"))
     for path, message in outcome.ingest.errors:
-        _err.print(f"error: {path}: {message}", markup=False)
+        _err.print(f"error: {_plain(path)}: {_plain(message)}")
     comparison = outcome.verdict
     run = outcome.run
-    _out.print(f"newest run: {run.run_id} ({run.sha[:10] if run.sha else 'no commit'}), "
+    _out.print(f"newest run: {_plain(run.run_id)} "
+               f"({run.sha[:10] if run.sha else 'no commit'}), "
                f"{len(run.benchmarks)} benchmarks; "
-               f"{len(outcome.ingest.ingested)} new result file(s) ingested", markup=False)
+               f"{len(outcome.ingest.ingested)} new result file(s) ingested")
     if outcome.baseline_created:
-        _out.print(f"no baseline yet: created {outcome.baseline_path} from this run")
+        _out.print(f"no baseline yet: created {_plain(outcome.baseline_path)} from this run")
     elif comparison is not None:
         for row in comparison.regressions:
             c = row.comparison
-            _out.print(f"[red]REGRESSION[/] {_short(row.name)} ({row.metric}): x{c.ratio:.3f} "
+            _out.print(f"[red]REGRESSION[/] {_short(row.name)} ({_plain(row.metric)}): "
+                       f"x{c.ratio:.3f} "
                        f"[{c.ci_low:.3f}, {c.ci_high:.3f}], adjusted p={c.adjusted_p_value:.2g}")
         for row in comparison.improvements:
             c = row.comparison
-            _out.print(f"[green]improvement[/] {_short(row.name)} ({row.metric}): "
+            _out.print(f"[green]improvement[/] {_short(row.name)} ({_plain(row.metric)}): "
                        f"x{c.ratio:.3f}")
     confirmation = outcome.confirmation
     if confirmation is not None and confirmation.flagged:
@@ -193,11 +235,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                    f"{confirmation.rounds_used} A/B round(s) against "
                    f"{(confirmation.base_sha or '–')[:10]}", markup=False)
     if outcome.baseline_updated:
-        _out.print(f"baseline updated: {outcome.baseline_path}")
+        _out.print(f"baseline updated: {_plain(outcome.baseline_path)}")
     for note in (*outcome.analysis.notes, *(confirmation.notes if confirmation else ())):
-        _err.print(f"note: {note}", markup=False)
+        _err.print(f"note: {_plain(note)}")
     _out.print(_verdict_line(outcome))
-    _out.print(f"report: {args.report}  (HTML: {outcome.files.html})")
+    _out.print(f"report: {_plain(args.report)}  (HTML: {_plain(outcome.files.html)})")
     if outcome.has_regression:
         return EXIT_REGRESSION
     return EXIT_BAD_INPUT if outcome.ingest.errors else EXIT_OK
@@ -211,7 +253,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     settings = load_settings(repo_path=args.repo, results_dir=args.results_dir,
                              threshold=args.threshold, alpha=args.significance)
     select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select)
-    with _err.status(f"A/B: {escape(args.candidate)} against {escape(args.base)}") as status:
+    with _err.status(f"A/B: {_plain(args.candidate)} against {_plain(args.base)}") as status:
         def progress(done: int, total: int) -> None:
             status.update(f"A/B: round {done} {'(at most' if args.adaptive else 'of'} "
                           f"{total}{')' if args.adaptive else ''} done")
@@ -238,7 +280,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     for name in comparison.missing:
         _out.print(f"missing      {_short(name)}")
     if outcome.too_few_rounds:
-        _err.print(f"warning: {outcome.too_few_rounds}", markup=False)
+        _err.print(f"warning: {_plain(outcome.too_few_rounds)}")
     ab = outcome.ab
     if outcome.sequential is not None:
         seq = outcome.sequential
@@ -248,7 +290,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     _out.print(f"verdict: {len(comparison.regressions)} significant regression(s), "
                f"{len(comparison.improvements)} improvement(s) of {ab.candidate.sha[:10]} "
                f"against {ab.base.sha[:10]} over {len(ab.rounds)} interleaved rounds")
-    _out.print(f"report: {escape(args.report)}  (HTML: {outcome.files.html})")
+    _out.print(f"report: {_plain(args.report)}  (HTML: {_plain(outcome.files.html)})")
     return EXIT_REGRESSION if outcome.regressed else EXIT_OK
 
 
@@ -265,8 +307,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     with _err.status("calibrate: starting") as status:
         def started(raw_dir: Path, sha: str) -> None:
-            _err.print(f"calibrating {sha[:12]}: raw files in {escape(str(raw_dir))} (after "
-                       f"Ctrl-C, finish with --import-raw {escape(str(raw_dir))})")
+            _err.print(f"calibrating {_plain(sha[:12])}: raw files in {_plain(raw_dir)} (after "
+                       f"Ctrl-C, finish with --import-raw {_plain(raw_dir)})")
 
         def progress(done: int, total: int) -> None:
             status.update(f"calibrate: pair {done} of {total} done")
@@ -289,16 +331,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     _out.print(table)
     _out.print(f"suite factor per pair: {pct(profile.suite_factor_log_sd)}")
     for index, reason in outcome.skipped:
-        _err.print(f"skipped pair {index if index is not None else '?'}: {escape(reason)}")
+        _err.print(f"skipped pair {index if index is not None else '?'}: {_plain(reason)}")
     for note in profile.notes:
-        _err.print(f"note: {escape(note)}")
+        _err.print(f"note: {_plain(note)}")
     machine = dict(profile.machine)
-    _out.print(f"commit:   {profile.commit}")
-    _out.print(f"machine:  {escape(machine.get('cpu_model', '?'))} "
-               f"x{escape(machine.get('cpu_count', '?'))}, {escape(machine.get('os', '?'))}")
-    _out.print(f"corpus:   {escape(str(outcome.corpus_path))}")
-    _out.print(f"raw:      {escape(str(outcome.raw_dir))}")
-    _out.print(f"profile:  {outcome.profile_id} in {escape(str(settings.db_path))}")
+    _out.print(f"commit:   {_plain(profile.commit)}")
+    _out.print(f"machine:  {_plain(machine.get('cpu_model', '?'))} "
+               f"x{_plain(machine.get('cpu_count', '?'))}, {_plain(machine.get('os', '?'))}")
+    _out.print(f"corpus:   {_plain(outcome.corpus_path)}")
+    _out.print(f"raw:      {_plain(outcome.raw_dir)}")
+    _out.print(f"profile:  {_plain(outcome.profile_id)} in {_plain(settings.db_path)}")
     return EXIT_OK
 
 
@@ -316,23 +358,21 @@ def _verdict_line(outcome: AnalyzeOutcome) -> str:
 
 def cmd_visualize(args: argparse.Namespace) -> int:
     from perf_pipeline.config import load_settings
-    from perf_pipeline.measure import ingest_results_dir
+    from perf_pipeline.measure import check_results_dir, ingest_results_dir
     from perf_pipeline.pipeline import write_history_report
     from perf_pipeline.store import HistoryStore
 
     settings = load_settings(results_dir=args.results_dir, baseline_file=args.baseline)
-    if settings.results_dir.is_dir():
-        with HistoryStore.open(settings.db_path) as store:
-            summary = ingest_results_dir(settings.results_dir, store)
-        for path, message in summary.errors:
-            _err.print(f"error: {path}: {message}", markup=False)
-    else:
-        raise InvalidInputError(f"results dir {settings.results_dir} does not exist")
+    check_results_dir(settings.results_dir)
+    with HistoryStore.open(settings.db_path) as store:
+        summary = ingest_results_dir(settings.results_dir, store)
+    for path, message in summary.errors:
+        _err.print(f"error: {_plain(path)}: {_plain(message)}")
     data, files = write_history_report(settings)
     _out.print(f"{len(data.runs)} run(s), {len(data.series)} series")
     for png in files.pngs:
-        _out.print(f"plot:   {png}")
-    _out.print(f"report: {files.html}")
+        _out.print(f"plot:   {_plain(png)}")
+    _out.print(f"report: {_plain(files.html)}")
     return EXIT_OK
 
 
@@ -355,7 +395,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
     api_url = args.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
     result = post_report_comment(Path(args.report), repo=repo, pr_number=pr_number,
                                  token=token, api_url=api_url)
-    _out.print(f"{result.action} comment {result.html_url}", markup=False)
+    _out.print(f"{_plain(result.action)} comment {_plain(result.html_url)}")
     return EXIT_OK
 
 
@@ -491,6 +531,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _write_crash_log(exc: BaseException, argv: Sequence[str] | None) -> Path:
+    """The traceback of an internal error, in a file of its own (the console gets one line)."""
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    fd, name = tempfile.mkstemp(prefix=f"perf-pipeline-crash-{stamp}-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+        command = list(sys.argv[1:2] if argv is None else argv[:1])
+        fh.write(f"perf-pipeline {' '.join(command)}: internal error\n")
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=fh)
+    return Path(name)
+
+
+class _SignalGuard:
+    """While a measuring command runs, SIGTERM and SIGHUP raise ``Interrupted``.
+
+    Only the first signal raises: a second one must not cut short the cleanup the first
+    started (ending the suite's process group, recording the failed run).
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.received is not None:
+            return
+        self.received = signum
+        raise Interrupted(signum)
+
+    def __enter__(self) -> _SignalGuard:
+        for sig in _HANDLED_SIGNALS:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals to the host
+                break
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -499,14 +580,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    guard = _SignalGuard()
     try:
+        if args.command in _MEASURING_COMMANDS:
+            with guard:
+                return int(args.func(args))
         return int(args.func(args))
     except PerfPipelineError as exc:
-        _err.print(f"error: {exc}", markup=False)
+        _err.print(f"error: {_plain(exc)}")
         return EXIT_BAD_INPUT
+    except Interrupted as exc:
+        _err.print(interruption_text(exc))
+        return exc.exit_code
     except KeyboardInterrupt:
         _err.print("interrupted")
-        return 130
+        return EXIT_SIGINT
+    except Exception as exc:
+        if guard.received is not None:  # a library turned our Interrupted into its own error
+            _err.print(interruption_text(Interrupted(guard.received)))
+            return 128 + guard.received
+        log = _write_crash_log(exc, argv)
+        first_line = (str(exc).splitlines() or [""])[0][:300]
+        _err.print(f"internal error (a bug in perf_pipeline): {type(exc).__name__}: "
+                   f"{_plain(first_line)}; traceback in {_plain(log)}")
+        return EXIT_INTERNAL_ERROR
+    except BaseException:
+        if guard.received is None:
+            raise
+        _err.print(interruption_text(Interrupted(guard.received)))
+        return 128 + guard.received
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,8 +7,11 @@ boundaries (``cli.main`` and the Dagster asset bodies) can map them to exit code
 
 from __future__ import annotations
 
+import signal
+
 __all__ = [
     "GitHubError",
+    "Interrupted",
     "InvalidInputError",
     "MeasurementError",
     "PerfPipelineError",
@@ -55,3 +58,34 @@ class GitHubError(PerfPipelineError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived while a measuring command ran (the CLI raises it).
+
+    Deliberately NOT a ``PerfPipelineError``: it is not bad input and must pass through
+    every ``except Exception``. It subclasses ``KeyboardInterrupt`` so that everything
+    that already cleans up after Ctrl-C (the suite's process group, temp folders, an open
+    transaction, Dagster's run record) does the same for these signals.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = int(signum)
+        super().__init__(f"interrupted by signal {signal_name(self.signum)}")
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (143 for SIGTERM, 129 for SIGHUP)."""
+        return 128 + self.signum
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def interruption_text(exc: BaseException) -> str:
+    """``interrupted by signal SIGTERM``; a plain ``KeyboardInterrupt`` is SIGINT."""
+    return f"interrupted by signal {signal_name(getattr(exc, 'signum', signal.SIGINT))}"

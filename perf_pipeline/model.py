@@ -31,7 +31,9 @@ __all__ = [
     "CommitInfo",
     "Comparison",
     "Confirmation",
+    "Drift",
     "Environment",
+    "LevelShift",
     "MetricSeries",
     "MetricSpec",
     "NoiseCorpus",
@@ -42,6 +44,7 @@ __all__ = [
     "RunStatus",
     "SuiteComparison",
     "SuiteRun",
+    "Trend",
     "Verdict",
 ]
 
@@ -67,6 +70,9 @@ class MetricSpec:
     #: Smaller absolute changes are never a regression: +30 % of a 2 KiB peak is noise
     #: for anyone who owns an ML pipeline, however certain it is statistically.
     min_abs_change: float = 0.0
+    #: Whether 0 is a possible measurement. Times and sizes of something that ran are
+    #: > 0; counters (GC runs, I/O bytes, CPU ticks of a short call, heap growth) can be 0.
+    zero_ok: bool = False
 
 
 METRICS: Mapping[str, MetricSpec] = {
@@ -78,12 +84,15 @@ METRICS: Mapping[str, MetricSpec] = {
         MetricSpec("p99_s", "s", "p99 latency", 1.3),
         MetricSpec("peak_rss_bytes", "B", "peak RSS", 1.1, min_abs_change=4 * 2**20),
         MetricSpec("tracemalloc_peak_bytes", "B", "tracemalloc peak", 1.1,
-                   min_abs_change=256 * 2**10),
-        MetricSpec("cpu_user_s", "s", "CPU user time", 1.2),
-        MetricSpec("cpu_system_s", "s", "CPU system time", 1.5),
-        MetricSpec("io_read_bytes", "B", "I/O read", 1.5, min_abs_change=64 * 2**10),
-        MetricSpec("io_write_bytes", "B", "I/O written", 1.5, min_abs_change=64 * 2**10),
-        MetricSpec("gc_collections", "count", "GC collections", 1.5, min_abs_change=1.0),
+                   min_abs_change=256 * 2**10, zero_ok=True),
+        MetricSpec("cpu_user_s", "s", "CPU user time", 1.2, zero_ok=True),
+        MetricSpec("cpu_system_s", "s", "CPU system time", 1.5, zero_ok=True),
+        MetricSpec("io_read_bytes", "B", "I/O read", 1.5, min_abs_change=64 * 2**10,
+                   zero_ok=True),
+        MetricSpec("io_write_bytes", "B", "I/O written", 1.5, min_abs_change=64 * 2**10,
+                   zero_ok=True),
+        MetricSpec("gc_collections", "count", "GC collections", 1.5, min_abs_change=1.0,
+                   zero_ok=True),
     )
 }
 
@@ -180,7 +189,7 @@ class Environment:
                 lock_hash=(str(data["lock_hash"]) if data.get("lock_hash") else None),
                 thread_env=tuple(sorted(dict(data.get("thread_env") or {}).items())),  # type: ignore[arg-type]
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InvalidInputError(f"environment record is malformed: {exc}") from exc
 
     def differences(self, other: Environment) -> tuple[tuple[str, str, str], ...]:
@@ -444,6 +453,49 @@ class MetricSeries:
             raise InvalidInputError(f"series {self.name!r} {self.metric}: column lengths differ")
 
 
+def _check_interval(what: str, ratio: float, low: float, high: float) -> None:
+    if not (0.0 < low <= ratio <= high and math.isfinite(high)):
+        raise InvalidInputError(f"{what}: need 0 < low <= ratio <= high, got "
+                                f"{low!r} <= {ratio!r} <= {high!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class LevelShift:
+    """A change point in a series of per-commit values: ``index`` is the first position of
+    the new level; ``ratio`` is the Hodges–Lehmann shift after/before (> 1 is slower),
+    ``ratio_low``/``ratio_high`` its interval, ``p_value`` the scan's."""
+
+    index: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    p_value: float
+
+    def __post_init__(self) -> None:
+        if self.index < 1:
+            raise InvalidInputError(f"LevelShift: `index` must be >= 1, got {self.index!r}")
+        _check_interval("LevelShift", self.ratio, self.ratio_low, self.ratio_high)
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A drift over positions ``start`` .. ``end`` (both included) of a series: ``ratio``
+    is the change over that span implied by the Theil–Sen slope, with its interval."""
+
+    start: int
+    end: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    p_value: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise InvalidInputError(f"Trend: need 0 <= start < end, got {self.start!r}, "
+                                    f"{self.end!r}")
+        _check_interval("Trend", self.ratio, self.ratio_low, self.ratio_high)
+
+
 @dataclass(frozen=True, slots=True)
 class ChangePoint:
     """A lasting change of level in a benchmark's history, starting at ``run_id``."""
@@ -452,6 +504,18 @@ class ChangePoint:
     metric: str
     run_id: str
     ratio: float  # median after / median before (> 1 is slower or bigger)
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A slow drift of a benchmark's history from ``start_run_id`` to ``end_run_id``."""
+
+    name: str
+    metric: str
+    start_run_id: str
+    end_run_id: str
+    ratio: float  # change over the span (> 1 is slower or bigger)
+    commits: int  # how many runs the span covers
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +536,7 @@ class ReportData:
     #: The two-stage gate's second stage; when set, ``comparison`` is its final verdict
     #: and the report shows the screen and the confirmation as sections of their own.
     confirmation: Confirmation | None = None
+    drifts: tuple[Drift, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,3 +84,50 @@ def test_calibrate_two_pairs_end_to_end(tiny_target, tmp_path: Path, capsys,
         [(profile, _, _)] = store.noise_profiles()
     assert profile.commit == head and profile.pairs == 2
     assert str(raw_dir) in captured.err  # where the files go is said before measuring
+
+
+def test_import_raw_prints_hostile_names_and_paths_safely(tmp_path: Path, capsys) -> None:
+    """Every piece of untrusted text calibrate prints goes through the CLI's escaping."""
+    from perf_pipeline_tests.test_cli_hardening import HOSTILE
+
+    names = [HOSTILE[0], HOSTILE[1], HOSTILE[5], HOSTILE[9]]  # markup, terminal escapes
+    lines = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1.0},
+             {"pair": 1, "order": ["b", "a"], "ok": True, "t": 2.0}]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b"), 1: ("a", "b")})
+    for path in raw.glob("pair-*.json"):
+        doc = json.loads(path.read_text())
+        for i, bench in enumerate(doc["benchmarks"]):
+            bench["fullname"] = f"tests/t.py::test_{i}{names[i]}"
+        doc["perf_pipeline"]["environment"]["cpu_model"] = "cpu[/] \x1b[2J[bold]x"
+        path.write_text(json.dumps(doc))
+    hostile_dir = tmp_path / "[bold]x[" / "]raw"  # the path reads [bold]x[/]raw
+    hostile_dir.parent.mkdir()
+    raw.rename(hostile_dir)
+    code = main(["calibrate", "--import-raw", str(hostile_dir), "--results-dir",
+                 str(tmp_path / "results")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    text = captured.out + captured.err
+    assert "Traceback" not in text and "\x1b" not in text
+    assert f"raw:      {hostile_dir}" in captured.out
+    assert "machine:  cpu[/] \\x1b[2J[bold]x x2" in captured.out
+    for i, name in enumerate(names):
+        shown = name.replace("\x1b", "\\x1b").replace("\x07", "\\x07")
+        assert f"test_{i}{shown}" in captured.out
+
+
+def test_sigterm_during_calibrate_exits_143(tmp_path: Path, capsys,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """calibrate runs suites, so SIGTERM/SIGHUP become ``Interrupted`` as in run and ab."""
+    import signal
+
+    def fake_calibrate(*args: object, **kwargs: object) -> None:
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN, None)
+        signal.raise_signal(signal.SIGTERM)
+        raise AssertionError("SIGTERM did not interrupt calibrate")
+
+    monkeypatch.setattr("perf_pipeline.pipeline.calibrate", fake_calibrate)
+    code = main(["calibrate", "--pairs", "2", "--results-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 143, err
+    assert "interrupted by signal SIGTERM" in err

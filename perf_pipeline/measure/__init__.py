@@ -9,7 +9,12 @@ from perf_pipeline.measure.calibrate import (
     corpus_from_raw_pairs,
     measure_calibration,
 )
-from perf_pipeline.measure.collect import IngestSummary, find_result_paths, ingest_results_dir
+from perf_pipeline.measure.collect import (
+    IngestSummary,
+    check_results_dir,
+    find_result_paths,
+    ingest_results_dir,
+)
 from perf_pipeline.measure.demo_repo import HistoryStep, build_history
 from perf_pipeline.measure.fingerprint import (
     KEY_PACKAGES,
@@ -39,6 +44,7 @@ __all__ = [
     "SuiteOutcome",
     "build_command",
     "build_history",
+    "check_results_dir",
     "collect_environment",
     "commit_info",
     "corpus_from_raw_pairs",

@@ -24,7 +24,6 @@ import json
 import logging
 import random
 import secrets
-import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,11 +33,12 @@ from types import TracebackType
 
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.errors import InvalidInputError, MeasurementError, interruption_text
 from perf_pipeline.measure.git import commit_info, resolve_commit
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_in_worktree
+from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import prune_worktrees
 from perf_pipeline.model import CommitInfo, SuiteRun
 
@@ -197,8 +197,9 @@ class ABRounds(Iterator[ABRound]):
         commits = {"base": self.base, "candidate": self.candidate}
         paths = self.selection.paths(self.settings.benchmark_paths)
         start = self.clock()
+        sweep_stale_temp_dirs()
         try:
-            with tempfile.TemporaryDirectory(prefix="perf-pipeline-ab-") as tmp:
+            with measuring_temp_dir("ab") as tmp:
                 for index in range(1, self.max_rounds + 1):
                     if self._over_budget():
                         self.stopped = "budget"
@@ -220,6 +221,10 @@ class ABRounds(Iterator[ABRound]):
                 self.stopped = "max_rounds"
         except GeneratorExit:
             self.stopped = "closed"
+            raise
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP via the CLI
+            self.stopped = "interrupted"
+            self.error = f"round {len(self.orders)}: {interruption_text(exc)}"
             raise
         except Exception as exc:
             self.stopped = "error"

@@ -25,7 +25,6 @@ import logging
 import random
 import re
 import secrets
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -39,6 +38,7 @@ from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import run_suite
 from perf_pipeline.measure.session import error_text
+from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree
 from perf_pipeline.model import NOISE_SIDES, NoiseCorpus, NoisePair, SuiteRun
 
@@ -240,6 +240,7 @@ def measure_calibration(
     sha = resolve_commit(repo, ref)
     seed = secrets.randbits(32) if seed is None else seed
     rng = random.Random(seed)
+    sweep_stale_temp_dirs()  # folders of measuring runs that were SIGKILLed
     raw_dir = calibration_dir(settings, new_run_id(), sha)
     raw_dir.mkdir(parents=True, exist_ok=False)
     if on_start is not None:
@@ -248,7 +249,7 @@ def measure_calibration(
     roots = {side: settings.worktrees_dir / f"calibrate-{side}" for side in NOISE_SIDES}
     with git_worktree(repo, sha, root=roots["a"]) as tree_a, \
             git_worktree(repo, sha, root=roots["b"]) as tree_b, \
-            tempfile.TemporaryDirectory(prefix="perf-pipeline-calibrate-") as tmp:
+            measuring_temp_dir("calibrate") as tmp:
         projects = {"a": tree_a / settings.project_subdir, "b": tree_b / settings.project_subdir}
         if not projects["a"].is_dir():
             raise InvalidInputError(f"commit {sha} has no project directory "

@@ -23,8 +23,6 @@ Everything is validated: a truncated file, a NaN sample or a wrong type raises
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -33,6 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.input_values import (
+    checked_int,
+    checked_number,
+    checked_text,
+    utc_instant,
+)
+from perf_pipeline.measure.json_input import JsonFile, read_json_file
 from perf_pipeline.measure.percentiles import latency_percentiles
 from perf_pipeline.measure.raw import BENCHMARK_FILE, RUN_FILE, process_file_name
 from perf_pipeline.model import (
@@ -53,23 +58,15 @@ _SUMMARY_KEYS = ("min", "max", "mean", "stddev", "median", "q1", "q3", "iqr")
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read results file {path}: {exc}") from exc
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(
-            f"results file {path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    return read_json_file(path).doc
 
 
-def _number(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInputError(f"{what} is {value!r}, not a number")
-    if not math.isfinite(value):
-        raise InvalidInputError(f"{what} is {value!r}, not a finite number")
-    return float(value)
+def _samples(data: list[Any], where: str) -> tuple[float, ...]:
+    """Every sample a finite float > 0. One cheap pass for the usual all-good list (10M
+    samples are common); the slow per-value check only runs to name the first bad one."""
+    if all(type(v) is float and 0.0 < v < math.inf for v in data):
+        return tuple(data)
+    return tuple(checked_number(v, f"{where} sample {i}") for i, v in enumerate(data))
 
 
 def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
@@ -78,6 +75,8 @@ def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
     name = bench.get("fullname") or bench.get("name")
     if not isinstance(name, str) or not name:
         raise InvalidInputError(f"{path}: benchmarks[{index}] has no fullname")
+    if "\0" in name:
+        raise InvalidInputError(f"{path}: benchmarks[{index}] has a NUL character in its name")
     where = f"{path}: benchmark {name!r}"
     stats = bench.get("stats")
     if not isinstance(stats, Mapping):
@@ -86,28 +85,28 @@ def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
     if data is None:
         samples: tuple[float, ...] = ()
     elif isinstance(data, list):
-        samples = tuple(_number(v, f"{where} sample {i}") for i, v in enumerate(data))
+        samples = _samples(data, where)
     else:
         raise InvalidInputError(f"{where}: stats.data is {type(data).__name__}, not a list")
-    iterations = stats.get("iterations", 1)
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise InvalidInputError(f"{where}: iterations {iterations!r} is not a positive integer")
-    summary = [(f"{k}_s", _number(stats[k], f"{where} stats.{k}"))
+    iterations = checked_int(stats.get("iterations", 1), f"{where}: iterations")
+    # A spread (stddev, iqr) of equal samples is 0; every other statistic is a time.
+    summary = [(f"{k}_s", checked_number(stats[k], f"{where} stats.{k}",
+                                         zero_ok=k in ("stddev", "iqr")))
                for k in _SUMMARY_KEYS if stats.get(k) is not None]
     if stats.get("rounds") is not None:
-        summary.append(("rounds", _number(stats["rounds"], f"{where} stats.rounds")))
+        summary.append(("rounds", float(checked_int(stats["rounds"],
+                                                    f"{where} stats.rounds"))))
     if not samples and not any(k == "median_s" for k, _ in summary):
         raise InvalidInputError(f"{where} has neither samples (stats.data) nor a median")
-    group = bench.get("group")
-    if group is not None and not isinstance(group, str):
-        raise InvalidInputError(f"{where}: group {group!r} is not a string")
+    group = checked_text(bench.get("group"), f"{where}: group", optional=True)
     params = bench.get("params") or {}
     if not isinstance(params, Mapping):
         raise InvalidInputError(f"{where}: params is not an object")
     figures = bench.get(PLUGIN_KEY) or {}
     if not isinstance(figures, Mapping):
         raise InvalidInputError(f"{where}: {PLUGIN_KEY} is not an object")
-    extra = {k: _number(v, f"{where} {k}") for k, v in figures.items() if k in METRICS}
+    extra = {k: checked_number(v, f"{where} {k}", zero_ok=METRICS[k].zero_ok)
+             for k, v in figures.items() if k in METRICS}
     for key, value in latency_percentiles(samples).items():
         extra.setdefault(key, value)
     try:
@@ -119,9 +118,11 @@ def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
         raise InvalidInputError(f"{path}: {exc}") from exc
 
 
-def _parse_benchmark_file(path: Path) -> tuple[tuple[BenchmarkResult, ...], dict[str, Any]]:
-    """The benchmarks of a pytest-benchmark JSON file, and the top-level object."""
-    doc = _read_json(path)
+def _parse_benchmark_file(
+        path: Path) -> tuple[tuple[BenchmarkResult, ...], dict[str, Any], JsonFile]:
+    """The benchmarks of a pytest-benchmark JSON file, the top-level object, the file."""
+    parsed = read_json_file(path)
+    doc = parsed.doc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("benchmarks"), list):
         raise InvalidInputError(f"{path} is not a pytest-benchmark JSON file (no benchmarks list)")
     ours = doc.get(PLUGIN_KEY)
@@ -132,7 +133,7 @@ def _parse_benchmark_file(path: Path) -> tuple[tuple[BenchmarkResult, ...], dict
     benchmarks = tuple(_parse_benchmark(b, i, path) for i, b in enumerate(doc["benchmarks"]))
     if not benchmarks:
         raise InvalidInputError(f"{path} contains no benchmarks")
-    return benchmarks, dict(doc)
+    return benchmarks, dict(doc), parsed
 
 
 def _environment(doc: Mapping[str, Any], path: Path) -> Environment | None:
@@ -157,35 +158,42 @@ def _environment(doc: Mapping[str, Any], path: Path) -> Environment | None:
     })
 
 
-def _foreign_commit(doc: Mapping[str, Any]) -> CommitInfo | None:
+def _foreign_commit(doc: Mapping[str, Any], path: Path) -> CommitInfo | None:
     info = doc.get("commit_info")
     if not isinstance(info, Mapping):
         return None
     sha = info.get("id")
     if not isinstance(sha, str) or len(sha) not in (40, 64):
         return None  # only a full SHA identifies a commit
+    where = f"{path}: commit_info"
+    time = info.get("time")
+    branch = info.get("branch")
     try:
-        return CommitInfo(sha=sha.lower(), branch=info.get("branch") or None,
-                          committed_at=info.get("time") or None, dirty=bool(info.get("dirty")),
-                          author=str(info.get("author_name") or ""))
+        return CommitInfo(
+            sha=sha.lower(), branch=checked_text(branch or None, f"{where}.branch",
+                                                 optional=True),
+            committed_at=utc_instant(time, f"{where}.time") if time else None,
+            dirty=bool(info.get("dirty")),
+            author=checked_text(info.get("author_name") or "", f"{where}.author_name") or "")
     except InvalidInputError:
+        if all(c in "0123456789abcdefABCDEF" for c in sha):
+            raise  # a real commit with a bad field: say so rather than drop the commit
         return None  # e.g. commit_info from a non-git VCS; the results still count
 
 
 def _load_foreign(path: Path, *, suite: str) -> SuiteRun:
-    benchmarks, doc = _parse_benchmark_file(path)
-    started_at = doc.get("datetime")
-    if not isinstance(started_at, str) or not started_at:
-        raise InvalidInputError(f"{path}: missing datetime")
+    benchmarks, doc, parsed = _parse_benchmark_file(path)
+    started_at = utc_instant(doc.get("datetime"), f"{path}: datetime")
     info = doc.get("machine_info")
+    node = info.get("node") if isinstance(info, Mapping) else None
     try:
         return SuiteRun(
-            run_id="file-" + hashlib.sha256(path.read_bytes()).hexdigest()[:24],
+            run_id="file-" + parsed.sha256[:24],
             suite=suite, started_at=started_at, status=RunStatus.SUCCESS, benchmarks=benchmarks,
-            commit=_foreign_commit(doc), environment=_environment(doc, path),
+            commit=_foreign_commit(doc, path), environment=_environment(doc, path),
             raw_path=str(path),
-            machine_id=str(info.get("node")) if isinstance(info, Mapping) and info.get("node")
-            else None)
+            machine_id=checked_text(node or None, f"{path}: machine_info.node",
+                                    optional=True))
     except InvalidInputError as exc:
         raise InvalidInputError(f"{path}: {exc}") from exc
 
@@ -237,6 +245,26 @@ def _benchmark_file_count(record: Mapping[str, Any], status: RunStatus, run_file
     return count
 
 
+def _recorded_commit(data: Mapping[str, Any], where: str) -> CommitInfo:
+    """The ``commit`` object of our run.json, every field checked."""
+    unknown = sorted(set(data) - {"sha", "branch", "message", "author", "committed_at",
+                                  "dirty"})
+    if unknown:
+        raise InvalidInputError(f"{where} has unknown fields {unknown}")
+    committed_at = data.get("committed_at")
+    dirty = data.get("dirty", False)
+    if not isinstance(dirty, bool):
+        raise InvalidInputError(f"{where}.dirty is {dirty!r}, not true or false")
+    return CommitInfo(
+        sha=checked_text(data.get("sha"), f"{where}.sha") or "",
+        branch=checked_text(data.get("branch"), f"{where}.branch", optional=True),
+        message=checked_text(data.get("message", ""), f"{where}.message") or "",
+        author=checked_text(data.get("author", ""), f"{where}.author") or "",
+        committed_at=(utc_instant(committed_at, f"{where}.committed_at")
+                      if committed_at is not None else None),
+        dirty=dirty)
+
+
 def _load_run_dir(run_dir: Path) -> SuiteRun:
     run_file = run_dir / RUN_FILE
     record = _read_json(run_file)
@@ -248,13 +276,14 @@ def _load_run_dir(run_dir: Path) -> SuiteRun:
     try:
         status = RunStatus(record.get("status"))
         commit_data = record.get("commit")
-        commit = CommitInfo(**commit_data) if isinstance(commit_data, Mapping) else None
+        commit = (_recorded_commit(commit_data, f"{run_file}: commit")
+                  if isinstance(commit_data, Mapping) else None)
         env_data = record.get("environment")
         environment = Environment.from_dict(env_data) if isinstance(env_data, Mapping) else None
         benchmarks: tuple[BenchmarkResult, ...] = ()
         expected = _benchmark_file_count(record, status, run_file)
         if expected:
-            benchmarks, doc = _parse_benchmark_file(run_dir / BENCHMARK_FILE)
+            benchmarks, doc, _ = _parse_benchmark_file(run_dir / BENCHMARK_FILE)
             environment = _environment(doc, run_dir / BENCHMARK_FILE) or environment
             more = []
             process = 2
@@ -270,14 +299,20 @@ def _load_run_dir(run_dir: Path) -> SuiteRun:
             raise InvalidInputError(f"{run_file}: the run has no benchmark files, "
                                     f"but {run_dir / BENCHMARK_FILE} exists")
         return SuiteRun(
-            run_id=str(record["run_id"]), suite=str(record["suite"]),
-            started_at=str(record["started_at"]), status=status, benchmarks=benchmarks,
-            commit=commit, environment=environment,
-            duration_s=_number(record.get("duration_s", 0.0), f"{run_file} duration_s"),
-            error=record.get("error"), raw_path=str(run_dir),
-            machine_id=record.get("machine_id"))
-    except InvalidInputError:
-        raise
+            run_id=checked_text(record.get("run_id"), f"{run_file}: run_id") or "",
+            suite=checked_text(record.get("suite"), f"{run_file}: suite") or "",
+            started_at=utc_instant(record.get("started_at"), f"{run_file}: started_at"),
+            status=status, benchmarks=benchmarks, commit=commit, environment=environment,
+            duration_s=checked_number(record.get("duration_s", 0.0), f"{run_file}: duration_s",
+                                      zero_ok=True),
+            error=checked_text(record.get("error"), f"{run_file}: error", optional=True),
+            raw_path=str(run_dir),
+            machine_id=checked_text(record.get("machine_id"), f"{run_file}: machine_id",
+                                    optional=True))
+    except InvalidInputError as exc:
+        if str(run_dir) in str(exc):
+            raise
+        raise InvalidInputError(f"{run_file}: {exc}") from exc
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInputError(f"{run_file} is malformed: {exc!r}") from exc
 
@@ -294,6 +329,4 @@ def load_results(path: Path, *, suite: str = "benchmarks") -> SuiteRun:
         return _load_run_dir(path)
     if path.name == RUN_FILE:
         return _load_run_dir(path.parent)
-    if not path.is_file():
-        raise InvalidInputError(f"results file {path} does not exist")
-    return _load_foreign(path, suite=suite)
+    return _load_foreign(path, suite=suite)  # says why if it is missing or no file

@@ -2,7 +2,10 @@
 
 The child runs in its own session (its own process group), so on a timeout the WHOLE
 group is ended: SIGTERM, a short grace period, then SIGKILL. After a normal exit the
-group gets a SIGKILL too, so a suite cannot leave stray processes behind.
+group gets a SIGKILL too, so a suite cannot leave stray processes behind. Any exception
+while it runs (Ctrl-C, or SIGTERM/SIGHUP turned into one by the CLI) ends the group
+the same way. If this process is SIGKILLed, nothing here runs, so on Linux the child is
+also tied to our life with ``PR_SET_PDEATHSIG``: the kernel SIGKILLs it when we die.
 
 Output goes to temporary files rather than pipes (a suite may print megabytes; pipes
 would fill up and block it); only the tails are kept.
@@ -25,6 +28,7 @@ and ``--benchmark-autosave`` storage, so we do not need to pass it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -32,13 +36,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.tempdirs import measuring_temp_dir
 
 __all__ = ["PLUGIN_MODULE", "SuiteOutcome", "build_command", "run_suite", "stage_plugin"]
 
@@ -137,6 +141,33 @@ def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) 
     return child
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the kernel SIGKILL the child when we die (Linux only).
+
+    The libc function is looked up here, in the parent: between fork and exec the child
+    may only make plain system calls. If we died before the child set the flag, it has
+    already been re-parented, and it kills itself instead of running orphaned.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    sigkill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), sigkill)
+
+    return preexec
+
+
 def _kill_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -233,7 +264,7 @@ def run_suite(
     cmd = build_command(project_dir, paths=paths, json_path=json_path, runner=runner,
                         extra_args=extra_args, markers=markers, uv_executable=uv)
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="perf-pipeline-run-") as tmp:
+    with measuring_temp_dir("run") as tmp:
         tmp_dir = Path(tmp)
         staged = stage_plugin(tmp_dir / "plugin") if runner == "uv" else None
         child_env = _child_env(runner, env, staged)
@@ -243,7 +274,8 @@ def run_suite(
         timed_out = False
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(cmd, cwd=project_dir, env=child_env, stdout=out, stderr=err,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=_die_with_parent())
             try:
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:

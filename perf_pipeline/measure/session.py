@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import InvalidInputError, interruption_text
 from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
 from perf_pipeline.measure.git import commit_info, is_ancestor, resolve_commit, run_git
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, run_suite
+from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import SuiteRun
 
@@ -128,7 +128,9 @@ def measure_commit(
     commit = commit_info(repo, sha, branch=branch)
     run_id = new_run_id()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with tempfile.TemporaryDirectory(prefix="perf-pipeline-json-") as tmp:
+    sweep_stale_temp_dirs()
+    interrupted: KeyboardInterrupt | None = None
+    with measuring_temp_dir("json") as tmp:
         # Several processes per run: process-level effects (hash seed, memory layout, a
         # busy spell) are the unit of replication, not the rounds inside one process.
         # A suite that ran no benchmark (a stress suite of plain tests) has no samples
@@ -136,30 +138,40 @@ def measure_commit(
         json_paths: list[Path] = []
         duration_s = 0.0
         error = None
-        for process in range(1, settings.processes + 1):
-            json_path = Path(tmp) / f"benchmark-{process}.json"
-            outcome = run_in_worktree(settings, sha, suite, json_path, extra_args)
-            duration_s += outcome.duration_s
-            error = error_text(outcome)
-            if error is None and outcome.json_path is None and json_paths:
-                error = "ran no benchmark, although process 1 did"
-            elif error is None and outcome.json_path is not None:
-                try:
-                    load_results(outcome.json_path, suite=suite)  # validate before recording
-                except InvalidInputError as exc:
-                    error = f"suite at {sha} wrote invalid benchmark JSON: {exc}"
-            if error is not None:
-                if process > 1:
-                    error = f"process {process} of {settings.processes}: {error}"
-                break
-            if outcome.json_path is None:
-                break
-            json_paths.append(outcome.json_path)
-        # Worktrees are kept for reuse (A/B re-runs); keep the few most recent only.
-        prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
+        outcome: SuiteOutcome | None = None
+        process = 0
+        try:
+            for process in range(1, settings.processes + 1):
+                json_path = Path(tmp) / f"benchmark-{process}.json"
+                outcome = run_in_worktree(settings, sha, suite, json_path, extra_args)
+                duration_s += outcome.duration_s
+                error = error_text(outcome)
+                if error is None and outcome.json_path is None and json_paths:
+                    error = "ran no benchmark, although process 1 did"
+                elif error is None and outcome.json_path is not None:
+                    try:
+                        load_results(outcome.json_path, suite=suite)  # validate first
+                    except InvalidInputError as exc:
+                        error = f"suite at {sha} wrote invalid benchmark JSON: {exc}"
+                if error is not None:
+                    if process > 1:
+                        error = f"process {process} of {settings.processes}: {error}"
+                    break
+                if outcome.json_path is None:
+                    break
+                json_paths.append(outcome.json_path)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP via the CLI
+            # The suite's group is already ended (runner.py); record why the run stopped,
+            # so the history shows a failed run rather than nothing, then re-raise.
+            interrupted = exc
+            error = interruption_text(exc)
+            outcome = None
+        if interrupted is None:
+            # Worktrees are kept for reuse (A/B re-runs); keep the few most recent only.
+            prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
         kept = () if error else tuple(json_paths)  # a failed run keeps no partial results
         environment = None
-        if settings.runner == "current":
+        if settings.runner == "current" and interrupted is None:
             environment = environment_fingerprint(
                 lock_file=find_lock_file(repo / settings.project_subdir)).to_dict()
         record = {
@@ -170,9 +182,11 @@ def measure_commit(
             "started_at": started_at, "duration_s": duration_s, "error": error,
             "processes": process,  # that ran; fewer than the setting after a failure
             "benchmark_files": len(kept),
-            "returncode": outcome.returncode, "timed_out": outcome.timed_out,
-            "command": list(outcome.command), "stdout_tail": outcome.stdout_tail,
-            "stderr_tail": outcome.stderr_tail, "environment": environment,
+            "returncode": outcome.returncode if outcome else None,
+            "timed_out": outcome.timed_out if outcome else False,
+            "command": list(outcome.command) if outcome else [],
+            "stdout_tail": outcome.stdout_tail if outcome else "",
+            "stderr_tail": outcome.stderr_tail if outcome else "", "environment": environment,
             "machine_id": platform.node() or None, "runner": settings.runner,
         }
         run_dir = write_raw_run(settings.raw_dir, record,
@@ -184,4 +198,6 @@ def measure_commit(
     run = load_results(run_dir)
     if store is not None:
         store.ingest_run(run)
+    if interrupted is not None:
+        raise interrupted
     return run

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure import IngestSummary, ingest_results_dir
+from perf_pipeline.measure import IngestSummary, check_results_dir, ingest_results_dir
 from perf_pipeline.model import CommitAnalysis, Confirmation, RunStatus, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline, seed_baseline
 from perf_pipeline.pipeline.confirm import confirm_run
@@ -75,6 +75,7 @@ def analyze_results_dir(settings: Settings, *, report_path: Path,
     baseline's are in the configured repo (``pipeline.confirm``).
     """
     created = updated = False
+    check_results_dir(settings.results_dir)  # before opening creates the db's folder
     confirmation = None
     with HistoryStore.open(settings.db_path) as store:
         summary = ingest_results_dir(settings.results_dir, store)

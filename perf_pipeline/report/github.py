@@ -160,6 +160,11 @@ class GitHubClient:
             raise InvalidInputError("GitHub token is empty: set GITHUB_TOKEN")
         if any(ch in token for ch in "\r\n\0"):
             raise InvalidInputError("GitHub token contains a line break or NUL character")
+        bad = next((i for i, ch in enumerate(token.strip()) if not " " < ch <= "~"), None)
+        if bad is not None:  # HTTP headers are Latin-1 bytes; GitHub tokens are ASCII
+            raise InvalidInputError(
+                f"GitHub token (GITHUB_TOKEN) has a character that is not printable ASCII at "
+                f"position {bad + 1}: a copy-paste error? (the token is not shown)")
         if timeout <= 0 or max_retries < 0 or backoff_s < 0 or max_wait_s < 0:
             raise InvalidInputError("`timeout` must be > 0 and `max_retries`, `backoff_s`, "
                                     "`max_wait_s` must be >= 0")

@@ -12,7 +12,9 @@ one per process.
 from __future__ import annotations
 
 import logging
+import random
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,6 +73,34 @@ def _status(value: RunStatus | str | None) -> RunStatus | None:
         raise InvalidInputError(f"`status` must be one of success/failed, not {value!r}") from exc
 
 
+def _enable_wal(conn: sqlite3.Connection, *, path: Path, timeout_s: float) -> None:
+    """Switch the file to WAL, retrying while another process holds a lock.
+
+    ``PRAGMA journal_mode = wal`` needs a moment of exclusive access and, unlike other
+    statements, fails at once with "database is locked" instead of waiting out the busy
+    timeout, so N processes opening a new db at the same instant would fail. It is
+    retried with jittered exponential backoff until ``timeout_s``. Once a file is in
+    WAL mode it stays so, and the pragma then needs no lock at all.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.005
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = wal").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.debug("history db %s: WAL setup waits for a lock (%s)", path, exc)
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
+            continue
+        if str(mode).lower() != "wal":
+            logger.warning("history db %s: journal mode is %s, not wal", path, mode)
+        return
+
+
 class HistoryStore:
     """Runs, benchmarks and metric series of one history database file.
 
@@ -105,7 +135,7 @@ class HistoryStore:
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000):d}")
             db = sqlite_utils.Database(conn, execute_plugins=False)
-            db.enable_wal()
+            _enable_wal(conn, path=path, timeout_s=timeout_s)
             conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL; fsync per checkpoint
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(db, path=path)
@@ -146,6 +176,10 @@ class HistoryStore:
         except UnicodeError as exc:  # lone surrogates cannot be stored as UTF-8
             raise InvalidInputError(
                 f"history db {self._path}: {action}: text is not valid Unicode: {exc}"
+            ) from exc
+        except OverflowError as exc:  # an integer beyond SQLite's 64 bits
+            raise InvalidInputError(
+                f"history db {self._path}: {action}: a number is out of range: {exc}"
             ) from exc
 
     # -- writes ------------------------------------------------------------------------

@@ -105,3 +105,41 @@ def test_a_failing_side_stops_and_keeps_the_raw_files(target_repo, make_settings
     assert [(x["pair"], x["ok"]) for x in lines] == [(0, False)]
     with pytest.raises(InvalidInputError, match="no complete ok pair"):
         corpus_from_raw_pairs(raw)
+
+
+def test_measuring_uses_owned_temp_dirs_and_sweeps_stale_ones(
+        target_repo, make_settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like run and ab: a SIGKILLed calibration's temp folder is swept at the next start,
+    and this calibration's folder carries its pid (so a later start can sweep it)."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from perf_pipeline.measure import calibrate as calibrate_module
+    from perf_pipeline.measure.calibrate import measure_calibration
+    from perf_pipeline.measure.runner import SuiteOutcome
+
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stale = temp_root / f"perf-pipeline-calibrate-{int(done.stdout)}-abc123"
+    stale.mkdir()
+    folders: list[Path] = []
+
+    def fake_run_suite(project_dir: Path, *, json_path: Path, **_: object) -> SuiteOutcome:
+        folders.append(json_path.parent)
+        json_path.write_bytes(_side(1.0))
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+    monkeypatch.setattr(calibrate_module, "run_suite", fake_run_suite)
+    run = measure_calibration(make_settings(target_repo), pairs=2, seed=3)
+    assert not stale.exists()
+    assert len(folders) == 4 and len(set(folders)) == 1
+    assert folders[0].parent == temp_root
+    assert folders[0].name.startswith(f"perf-pipeline-calibrate-{os.getpid()}-")
+    assert not folders[0].exists()  # removed on the way out
+    assert len(corpus_from_raw_pairs(run.raw_dir).pairs) == 2

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure import ingest_results_dir, measure_commit
+from perf_pipeline.errors import Interrupted, InvalidInputError
+from perf_pipeline.measure import ingest_results_dir, load_results, measure_commit
 from perf_pipeline.model import RunStatus
 from perf_pipeline.store import HistoryStore
 from perf_pipeline_tests.measure.conftest import DATA_DIR, commit_files, git
@@ -139,3 +139,33 @@ def test_ingest_results_dir_loads_raw_and_foreign_files_and_reports_bad_ones(
     assert [Path(p).name for p, _ in first.errors] == ["broken.json"]
     assert "not valid JSON" in first.errors[0][1]
     assert second.ingested == () and sorted(second.skipped) == sorted(first.ingested)
+
+
+def test_an_interrupted_run_is_recorded_as_failed_without_benchmark_files(
+        target_repo: Path, make_settings: Callable[..., Settings],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (as the CLI raises it) in process 2 of 3: process 1's JSON is not kept, the
+    record says how many processes ran and that the run has no benchmark files."""
+    import signal
+
+    from perf_pipeline.measure import session
+    from perf_pipeline.measure.runner import SuiteOutcome
+
+    def fake_run(settings, sha, suite, json_path, extra_args):
+        if json_path.name != "benchmark-1.json":
+            raise Interrupted(signal.SIGTERM)
+        shutil.copy(DATA_DIR / "pytest_benchmark_good.json", json_path)
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+    monkeypatch.setattr(session, "run_in_worktree", fake_run)
+    settings = make_settings(target_repo, processes=3)
+    with pytest.raises(Interrupted):
+        measure_commit(settings, "HEAD")
+    [run_json] = settings.raw_dir.rglob("run.json")
+    record = json.loads(run_json.read_text())
+    assert (record["status"], record["error"]) == ("failed", "interrupted by signal SIGTERM")
+    assert (record["processes"], record["benchmark_files"]) == (2, 0)
+    assert sorted(p.name for p in run_json.parent.iterdir()) == ["run.json"]
+    run = load_results(run_json.parent)
+    assert (run.status, run.benchmarks) == (RunStatus.FAILED, ())

@@ -1,0 +1,157 @@
+"""Reading one untrusted JSON file: bounded, in one pass, with accurate errors.
+
+Results files come from anywhere (CI caches, other people's projects, a half-written
+upload), so reading one must never hang, exhaust memory or crash:
+
+- the path is opened without blocking and must be a regular file: a FIFO would block
+  ``read`` forever, and a symlink loop or a dangling link is reported as what it is;
+- the size is bounded (``MAX_JSON_BYTES``) before anything is read;
+- the bytes are read once; the SHA-256 (a foreign file's identity) is taken from the
+  same buffer, which is dropped before the objects are built, so the peak is the text
+  plus the parsed objects (about 2.5x the file for a file of samples) rather than
+  bytes, text, objects and a second read for the hash;
+- nesting is bounded (``MAX_JSON_DEPTH``): the parser's own recursion limit gives a
+  ``RecursionError`` far deeper than anything we read, and a merely deep document would
+  still reach ``str()``/``json.dumps`` of parameter values later;
+- every string, keys included, must be valid Unicode: JSON may spell a lone surrogate
+  (``"\\ud800"``), which SQLite and UTF-8 files cannot hold.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perf_pipeline.errors import InvalidInputError
+
+__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "JsonFile", "describe_os_error",
+           "read_json_file"]
+
+#: Larger results files are refused before they are read (10M samples is ~210 MB).
+MAX_JSON_BYTES = 1 << 30
+#: Our files nest 6 levels; parameter values may add a few.
+MAX_JSON_DEPTH = 64
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"))
+
+
+@dataclass(frozen=True, slots=True)
+class JsonFile:
+    """A parsed document and the SHA-256 of the bytes it was parsed from."""
+
+    doc: Any
+    sha256: str
+
+
+def describe_os_error(path: Path, exc: OSError) -> str:
+    """What went wrong, in words that tell a symlink loop from a missing file."""
+    if exc.errno == errno.ELOOP:
+        return "it is a symlink loop (too many levels of symbolic links)"
+    if exc.errno == errno.ENOENT:
+        return ("it is a dangling symlink" if os.path.islink(path) else "it does not exist")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.ENOTDIR:
+        return "a parent of it is not a directory"
+    return exc.strerror or str(exc)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _read_bytes(path: Path, what: str, max_bytes: int) -> bytes:
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot read {what} {path}: {describe_os_error(path, exc)}") from exc
+    with open(fd, "rb", buffering=0, closefd=True) as fh:
+        try:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise InvalidInputError(
+                    f"{what} {path} is {_file_kind(info.st_mode)}, not a regular file")
+            if info.st_size > max_bytes:
+                raise InvalidInputError(f"{what} {path} is {info.st_size:,} bytes; the "
+                                        f"limit is {max_bytes:,}")
+            raw = fh.readall()  # sized from fstat: one allocation of the file's size
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    if len(raw) > max_bytes:
+        raise InvalidInputError(f"{what} {path} grew past {max_bytes:,} bytes while read")
+    return raw
+
+
+def _check_tree(doc: Any, path: Path, what: str, max_depth: int) -> None:
+    """Depth and Unicode checks over every container and string, without recursion."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise InvalidInputError(f"{what} {path} nests deeper than {max_depth} levels")
+        if isinstance(node, dict):
+            items: Any = node.values()
+            for key in node:
+                _check_text(key, path, what)
+        else:
+            items = node
+        for child in items:
+            kind = type(child)
+            if kind is float or kind is int:
+                continue
+            if kind is str:
+                _check_text(child, path, what)
+            elif kind is dict or kind is list:
+                stack.append((child, depth + 1))
+
+
+def _check_text(text: str, path: Path, what: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"{what} {path} holds a string that is not valid Unicode "
+            f"(a lone surrogate at character {exc.start}): {text[:40]!r}") from exc
+
+
+def read_json_file(path: Path, *, what: str = "results file",
+                   max_bytes: int = MAX_JSON_BYTES,
+                   max_depth: int = MAX_JSON_DEPTH) -> JsonFile:
+    """Parse the JSON file at ``path`` under the limits above; ``InvalidInputError`` if not."""
+    path = Path(path)
+    raw = _read_bytes(path, what, max_bytes)
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode(json.detect_encoding(raw))
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise InvalidInputError(f"{what} {path} is not UTF-8 text: {exc}") from exc
+    del raw  # the bytes are not needed while the objects are built
+    try:
+        doc = json.loads(text)
+    except RecursionError as exc:
+        raise InvalidInputError(
+            f"{what} {path} nests deeper than {max_depth} levels") from exc
+    except ValueError as exc:  # JSONDecodeError, and integers of more than 4300 digits
+        raise InvalidInputError(
+            f"{what} {path} is not valid JSON (truncated or corrupt?): {exc}") from exc
+    del text
+    if isinstance(doc, (dict, list)):
+        _check_tree(doc, path, what, max_depth)
+    elif isinstance(doc, str):
+        _check_text(doc, path, what)
+    return JsonFile(doc, digest)
