@@ -106,3 +106,29 @@ def test_min_rounds_is_where_the_signed_rank_test_can_first_pass_holm(benchmarks
         return float(stats.wilcoxon(diffs, alternative="greater").pvalue)
 
     assert best_p(n) <= alpha / benchmarks < best_p(n - 1)
+
+
+@pytest.mark.slow
+def test_adaptive_ab_measures_only_the_selection_and_stops_early(
+        tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "results"
+    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
+    code = main(["ab", "--adaptive", "-k", "not word_index", "--max-rounds", "10",
+                 "--threshold", "1.5", "--seed", "2", "--report", str(tmp_path / "ab.md"),
+                 neutral, slow])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "adaptive:" in out and "regression" in out
+    (raw,) = (results / "raw" / "ab").iterdir()
+    manifest = json.loads((raw / AB_MANIFEST).read_text())
+    assert manifest["selection"] == {"node_ids": [], "keyword": "not word_index"}
+    assert 5 <= manifest["rounds_done"] <= 10
+    first = json.loads((raw / "round-001-base.json").read_text())
+    names = {b["name"].split("::")[-1] for b in first["benchmarks"]}
+    assert "test_word_index" not in names and "test_mean_abs" in names
+    assert "Adaptive interleaved A/B run" in (tmp_path / "ab.md").read_text()
