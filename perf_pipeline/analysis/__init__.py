@@ -21,6 +21,7 @@ from perf_pipeline.analysis.confirmation import (
     choose_controls,
     flagged_for_confirmation,
 )
+from perf_pipeline.analysis.flame import build_flame
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
     adjust_p_values,
@@ -29,6 +30,7 @@ from perf_pipeline.analysis.multiple import (
     holm_adjust,
 )
 from perf_pipeline.analysis.noise import noise_profile
+from perf_pipeline.analysis.profile_diff import diff_memory, diff_profiles, fold_libraries
 from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.rules import (
     ab_rule,
@@ -55,6 +57,7 @@ __all__ = [
     "asv_rule",
     "bh_adjust",
     "build_baseline",
+    "build_flame",
     "change_points_of",
     "choose_controls",
     "compare",
@@ -62,8 +65,11 @@ __all__ = [
     "compare_suite",
     "compare_to_baseline",
     "detect_change_points",
+    "diff_memory",
+    "diff_profiles",
     "drift_ratio",
     "flagged_for_confirmation",
+    "fold_libraries",
     "holm_adjust",
     "look_levels",
     "noise_profile",
