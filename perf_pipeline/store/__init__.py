@@ -9,6 +9,7 @@ from perf_pipeline.store.analysis_file import read_analysis, write_analysis
 from perf_pipeline.store.baseline_file import read_baseline, write_baseline
 from perf_pipeline.store.history import HistoryStore
 from perf_pipeline.store.noise_corpus import load_noise_corpus, write_noise_corpus
+from perf_pipeline.store.profile_file import read_profile_comparison, write_profile_comparison
 from perf_pipeline.store.schema import LATEST_VERSION
 
 __all__ = [
@@ -17,7 +18,9 @@ __all__ = [
     "load_noise_corpus",
     "read_analysis",
     "read_baseline",
+    "read_profile_comparison",
     "write_analysis",
     "write_baseline",
     "write_noise_corpus",
+    "write_profile_comparison",
 ]
