@@ -524,7 +524,8 @@ class FunctionProfile:
     """One function in one cProfile run, in totals over the run's ``calls`` benchmark calls.
 
     ``key`` names the function as a person reads it: ``path:name`` with the path
-    relative to the target repo (no line number: it moves with every edit above), ``~(built-in ...)`` for C functions, or the package name
+    relative to the target repo (no line number: it moves with every edit above), the
+    C function's own name (``<built-in method builtins.sum>``), or the package name
     (``numpy``) for a folded library. ``package`` is the library it belongs to (None for the
     target's own code and built-ins). ``callers`` are the edges of the call graph:
     ``(caller key, calls, own_s, cum_s)`` spent in this function when called from there.

@@ -131,8 +131,12 @@ def _rank(rows: Iterable, delta: Callable[[object], float]) -> tuple:
 
 
 def diff_memory(base: Sequence[MemoryProfile], candidate: Sequence[MemoryProfile], *,
-                min_bytes: float = 256.0) -> tuple[AllocationChange, ...]:
-    """Allocation lines by growth per benchmark call, candidate minus base, ranked."""
+                min_bytes: float = 2048.0) -> tuple[AllocationChange, ...]:
+    """Allocation lines by growth per benchmark call, candidate minus base, ranked.
+
+    ``min_bytes`` is the noise floor per call: interpreter caches (compiled regular
+    expressions, interned strings) leave a few hundred bytes behind at random.
+    """
     _check(base, candidate, "memory profile")
     if not min_bytes >= 0:
         raise InvalidInputError(f"`min_bytes` must be >= 0, not {min_bytes!r}")

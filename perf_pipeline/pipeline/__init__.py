@@ -17,6 +17,13 @@ from perf_pipeline.pipeline.baseline import (
 )
 from perf_pipeline.pipeline.calibrate import CalibrationOutcome, calibrate
 from perf_pipeline.pipeline.comment import post_report_comment, resolve_pr_number
+from perf_pipeline.pipeline.profile import (
+    ProfileOutcome,
+    commit_profile_path,
+    profile_commit,
+    read_commit_profile,
+    run_profile,
+)
 from perf_pipeline.pipeline.regression import (
     analysis_path,
     analyze_commit,
@@ -34,6 +41,7 @@ __all__ = [
     "ABOutcome",
     "AnalyzeOutcome",
     "CalibrationOutcome",
+    "ProfileOutcome",
     "ab_report_dir",
     "analysis_path",
     "analyze_commit",
@@ -42,14 +50,18 @@ __all__ = [
     "baseline_for_run",
     "build_report_data",
     "calibrate",
+    "commit_profile_path",
     "commit_report_dir",
     "now_iso",
     "pin_baseline",
     "pinned_baseline",
     "post_report_comment",
+    "profile_commit",
     "read_commit_analysis",
+    "read_commit_profile",
     "resolve_pr_number",
     "run_ab",
+    "run_profile",
     "seed_baseline",
     "update_baseline",
     "write_commit_report",
