@@ -16,7 +16,9 @@ from perf_pipeline.store import HistoryStore
 def test_definitions_snapshot() -> None:
     defs = load_project_definitions()
     keys = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
-    assert {"benchmark_results"} <= keys
+    assert {"benchmark_results", "regression_profile"} <= keys
+    profile = defs.resolve_assets_def("regression_profile")
+    assert profile.partitions_def is not None and profile.partitions_def.name == "commits"
     job = defs.resolve_implicit_global_asset_job_def()
     assert job.executor_def.name == "in_process"
     partitions = defs.resolve_assets_def("benchmark_results").partitions_def
