@@ -23,6 +23,7 @@ from perf_pipeline.analysis.confirmation import (
     flagged_for_confirmation,
     round_value,
 )
+from perf_pipeline.analysis.flame import build_flame
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
     adjust_p_values,
@@ -31,6 +32,7 @@ from perf_pipeline.analysis.multiple import (
     holm_adjust,
 )
 from perf_pipeline.analysis.noise import noise_profile
+from perf_pipeline.analysis.profile_diff import diff_memory, diff_profiles, fold_libraries
 from perf_pipeline.analysis.replay import (
     ABRates,
     GateRates,
@@ -61,6 +63,7 @@ __all__ = [
     "adjust_p_values",
     "bh_adjust",
     "build_baseline",
+    "build_flame",
     "change_points_of",
     "choose_controls",
     "compare",
@@ -69,8 +72,11 @@ __all__ = [
     "compare_to_baseline",
     "confirm_flagged",
     "detect_change_points",
+    "diff_memory",
+    "diff_profiles",
     "drift_ratio",
     "flagged_for_confirmation",
+    "fold_libraries",
     "holm_adjust",
     "look_levels",
     "noise_profile",

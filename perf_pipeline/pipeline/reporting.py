@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from perf_pipeline.analysis import change_points_of
@@ -19,6 +20,7 @@ from perf_pipeline.model import (
 )
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
+from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.store import HistoryStore
@@ -92,6 +94,9 @@ def write_commit_report(settings: Settings, sha: str, *,
         data = build_report_data(store, title=f"Performance of {sha[:10]}", current=run,
                                  baseline=baseline, analysis=analysis, report_url=report_url,
                                  confirmation=confirmation, extra_notes=extra)
+    profiles = read_commit_profile(settings, sha)  # "where the time went", if profiled
+    if profiles is not None and profiles.candidate_sha == sha:
+        data = replace(data, profiles=profiles)
     out = commit_report_dir(settings, sha)
     files = write_report(data, out, markdown_path=out / "performance-report.md",
                          inline_js=False)
