@@ -46,7 +46,7 @@ EXIT_INTERNAL_ERROR = 3
 EXIT_SIGINT = 130
 
 #: Commands that run suites: SIGTERM/SIGHUP end the suite and record the run as failed.
-_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "calibrate", "demo"})
+_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "calibrate", "demo", "profile"})
 _HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                          if hasattr(signal, name))
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -350,7 +350,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from perf_pipeline.report.units import format_seconds
 
     settings = load_settings(repo_path=args.repo, results_dir=args.results_dir)
-    with _err.status(f"profiling {escape(args.candidate)} against {escape(args.base)}") as st:
+    with _err.status(f"profiling {_plain(args.candidate)} against {_plain(args.base)}") as st:
         def progress(done: int, total: int) -> None:
             st.update(f"profile: process {done} of {total} done")
 
@@ -361,7 +361,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
                               on_process=progress)
     comparison = outcome.comparison
     if comparison is None:  # run_profile profiles or raises; a no-op is profile_commit's
-        _out.print(f"nothing profiled: {outcome.skipped}")
+        _out.print(f"nothing profiled: {_plain(outcome.skipped or '')}")
         return EXIT_OK
     for diff in comparison.diffs:
         _out.print(f"\n{_short(diff.benchmark)}: "
@@ -371,15 +371,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
             mark = "*" if f.beyond_spread else " "
             status = f" [{f.status}]" if f.status != "changed" else ""
             _out.print(f" {mark} own {f.delta_own_s * 1e3:+10.3f} ms  cum "
-                       f"{f.delta_cum_s * 1e3:+10.3f} ms  {escape(f.key)}{status}")
+                       f"{f.delta_cum_s * 1e3:+10.3f} ms  {_plain(f.key)}{_plain(status)}")
         grown = [a for a in diff.allocations if a.beyond_spread and a.delta_bytes > 0][:3]
         for a in grown:
-            _out.print(f"   memory {a.delta_bytes / 1024:+10.1f} KiB/call  {escape(a.site)}")
+            _out.print(f"   memory {a.delta_bytes / 1024:+10.1f} KiB/call  {_plain(a.site)}")
     _out.print("\n(* changed beyond the spread of the repeats)")
-    _out.print(f"raw files: {escape(comparison.raw_dir or '')}")
+    _out.print(f"raw files: {_plain(comparison.raw_dir or '')}")
     if outcome.files is not None:
-        _out.print(f"report: {escape(str(outcome.files.markdown))}  "
-                   f"(HTML: {escape(str(outcome.files.html))})")
+        _out.print(f"report: {_plain(outcome.files.markdown)}  "
+                   f"(HTML: {_plain(outcome.files.html)})")
     return EXIT_OK
 
 

@@ -5,7 +5,9 @@ Each side runs ``repeats`` pytest processes in its commit's worktree with
 on through ``PROFILE_DIR_ENV`` (see ``measure/profiling.py``). The sides alternate
 (base, candidate, then candidate, base, ...) so a busy spell of the machine does not
 land on one side only. Node ids and the ``-k`` expression travel as separate arguments
-of the child's argument list, never through a shell, and option-like values are refused.
+of the child's argument list, never through a shell, and option-like values are refused
+by ``measure.ab.ABSelection``, the one validator of benchmark selections (A/B,
+confirmation and profiles alike).
 
 Every process's files stay under ``raw/profile/<id>-<base>-<candidate>/<side>-<n>/``
 (``.prof`` files open with ``pstats.Stats`` and snakeviz) with a ``profile.json``
@@ -16,26 +18,26 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, resolve_commit
 from perf_pipeline.measure.profile_read import BenchmarkProfile, read_profile_dir
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV, PROFILE_MIN_S_ENV
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.runner import run_suite
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text
+from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import CommitInfo
 
-__all__ = ["PROFILE_MANIFEST", "PROFILE_SIDES", "ProfileRun", "check_selector",
-           "measure_profiles"]
+__all__ = ["PROFILE_MANIFEST", "PROFILE_SIDES", "ProfileRun", "measure_profiles"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,27 +62,6 @@ class ProfileRun:
         """Benchmarks profiled in every process of both sides."""
         every = [set(p) for p in (*self.base_profiles, *self.candidate_profiles)]
         return tuple(sorted(set.intersection(*every))) if every else ()
-
-
-def check_selector(value: str, what: str) -> str:
-    """Refuse what pytest would read as an option, or what cannot be one argument."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} {value!r} is empty")
-    if value.lstrip().startswith("-"):
-        raise InvalidInputError(f"{what} {value!r} must not start with '-' (pytest would "
-                                "read it as an option)")
-    if any(c in value for c in "\x00\n\r"):
-        raise InvalidInputError(f"{what} {value!r} contains a NUL or a newline")
-    return value
-
-
-def _check_node_id(node_id: str) -> str:
-    check_selector(node_id, "node id")
-    path = PurePosixPath(node_id.split("::", 1)[0])
-    if path.is_absolute() or ".." in path.parts:
-        raise InvalidInputError(f"node id {node_id!r} must be a path inside the project "
-                                "directory")
-    return node_id
 
 
 def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequence[str],
@@ -122,15 +103,16 @@ def measure_profiles(
     """Profile the selected benchmarks at both commits, ``repeats`` processes per side.
 
     ``node_ids`` (relative to the project directory) replace the configured benchmark
-    paths; ``keyword`` is passed as ``-k``. A process that fails raises
-    ``MeasurementError`` (its files are kept).
+    paths; ``keyword`` is passed as ``-k``; both are checked by ``ABSelection``. A
+    process that fails raises ``MeasurementError`` (its files are kept). Temp folders
+    left behind by a SIGKILLed measuring process are swept first.
     """
     if not 1 <= repeats <= MAX_REPEATS:
         raise InvalidInputError(f"repeats must be in 1..{MAX_REPEATS}, not {repeats!r}")
     if not min_s > 0:
         raise InvalidInputError(f"min_s must be > 0, not {min_s!r}")
-    node_ids = tuple(dict.fromkeys(_check_node_id(n) for n in node_ids))
-    extra = ("-k", check_selector(keyword, "-k expression")) if keyword is not None else ()
+    select = ABSelection(node_ids=tuple(node_ids), keyword=keyword)
+    extra = select.pytest_args()
     repo = Path(settings.repo_path)
     shas = {"base": resolve_commit(repo, base_ref),
             "candidate": resolve_commit(repo, candidate_ref)}
@@ -139,10 +121,11 @@ def measure_profiles(
     raw_dir = (settings.raw_dir / "profile" /
                f"{profile_id}-{shas['base'][:12]}-{shas['candidate'][:12]}")
     raw_dir.mkdir(parents=True, exist_ok=False)
-    paths = node_ids or settings.benchmark_paths
+    paths = select.paths(settings.benchmark_paths)
     done: dict[str, list[dict[str, BenchmarkProfile]]] = {"base": [], "candidate": []}
     total, finished = 2 * repeats, 0
-    with tempfile.TemporaryDirectory(prefix="perf-pipeline-profile-") as tmp:
+    sweep_stale_temp_dirs()  # folders of measuring runs that were SIGKILLed
+    with measuring_temp_dir("profile") as tmp:
         for repeat in range(1, repeats + 1):
             order = PROFILE_SIDES if repeat % 2 else PROFILE_SIDES[::-1]
             for side in order:
@@ -155,7 +138,7 @@ def measure_profiles(
     prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
     manifest = {
         "profile_id": profile_id, "base": shas["base"], "candidate": shas["candidate"],
-        "repeats": repeats, "min_s": min_s, "node_ids": list(node_ids), "keyword": keyword,
+        "repeats": repeats, "min_s": min_s, **select.describe(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_atomic(raw_dir / PROFILE_MANIFEST, json.dumps(manifest, indent=2).encode(),
