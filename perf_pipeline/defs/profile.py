@@ -1,17 +1,25 @@
-"""Why is it slower: profile a commit's regressed benchmarks against its baseline commit.
+"""Why is it slower: profile a commit's confirmed regressions against the A/B's base commit.
 
-``regression_profile`` runs benchmarks (in untimed processes, but on the benchmark
-machine all the same), so it is in the measuring pool. With no regression it is a cheap
-no-op whose metadata says so. It depends on ``regression_analysis``, whose file names the
-regressed benchmarks and the baseline's commits. Caveat while that asset carries the
-blocking gate: a failing gate skips its downstream assets in the same run, so in one
-``dagster asset materialize`` with a regression this asset is skipped; materialize it in
-a run of its own (or after the gate moves to a later asset).
+Graph shape (see defs/confirmation.py for the gate):
+
+    regression_confirmation ─► regression_profile ─► performance_report
+                                                       └ no_confirmed_regressions (ERROR)
+
+``regression_profile`` reads the confirmation's file (the final verdict and the commit
+the A/B measured against) and profiles only the benchmarks it confirmed as regressions.
+It runs benchmarks (in untimed processes, but on the benchmark machine all the same), so
+it is in the measuring pool. With no confirmed regression it is a cheap no-op whose
+metadata says so. No check upstream of the report is blocking, so with a confirmed
+regression one ``dagster asset materialize`` profiles it, writes the report with "Where
+the time went", and then the gate on the report fails the run. A failure while
+profiling is reported in the metadata (status ``failed``) rather than raised: the
+profile is a diagnosis, and raising would skip the report the gate needs.
 """
 
 import dagster as dg
 
-from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
+from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION
+from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import TargetRepoResource
 from perf_pipeline.errors import PerfPipelineError
@@ -19,15 +27,16 @@ from perf_pipeline.errors import PerfPipelineError
 
 @dg.asset(
     partitions_def=commits_partitions,
-    deps=[regression_analysis],
+    deps=[regression_confirmation],
     pool=MEASURING_POOL,
     group_name="analyze",
     kinds={"python"},
     automation_condition=PER_COMMIT_AUTOMATION,
     description="Where the time went: cProfile, tracemalloc and RSS-over-time profiles of "
-                "the regressed benchmarks at this commit and its baseline commit, diffed "
-                "function by function; files under test-results/raw/profile/. A no-op "
-                "when nothing regressed.",
+                "the regressions the confirmation confirmed, at this commit and the A/B's "
+                "base commit, diffed function by function; files under "
+                "test-results/raw/profile/, shown by performance_report. A no-op when "
+                "nothing was confirmed.",
 )
 def regression_profile(context: dg.AssetExecutionContext,
                        target: TargetRepoResource) -> dg.MaterializeResult:
@@ -39,6 +48,11 @@ def regression_profile(context: dg.AssetExecutionContext,
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     comparison = outcome.comparison
+    if outcome.error is not None:
+        context.log.warning(f"commit {context.partition_key}: {outcome.error}")
+        return dg.MaterializeResult(metadata={
+            "status": dg.MetadataValue.text("failed"),
+            "error": dg.MetadataValue.text(outcome.error)})
     if comparison is None:
         return dg.MaterializeResult(metadata={
             "status": dg.MetadataValue.text("skipped"),

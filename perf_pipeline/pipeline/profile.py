@@ -4,25 +4,28 @@ A regression verdict says *that* a benchmark got slower; this step says *where*.
 profiles the selected benchmarks at both commits in processes of their own (never the
 timed ones, ``measure.measure_profiles``), diffs each benchmark's profiles function by
 function (``analysis.diff_profiles``), draws the memory-over-time plot of each, and
-writes a report. ``profile_commit`` is the same step for a commit whose regression
-analysis found regressions, against its baseline's newest commit; it keeps the result
-in ``profile/<sha>.json``, where the commit's report picks it up.
+writes a report. ``profile_commit`` is the same step for the regressions of a commit
+that the gate's confirmation confirmed (``confirmation/<sha>.json``), against the
+confirmation's base commit; it keeps the result in ``profile/<sha>.json``, where the
+commit's report picks it up.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from perf_pipeline.analysis import diff_profiles
+from perf_pipeline.analysis import SUITE_SHIFT_NAME, diff_profiles
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.errors import InvalidInputError, PerfPipelineError, StoreError
 from perf_pipeline.measure import ProfileRun, measure_profiles
 from perf_pipeline.measure.profiling import benchmark_slug
 from perf_pipeline.model import ProfileComparison, ProfileDiff, ReportData
 from perf_pipeline.pipeline.baseline import now_iso
+from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.regression import read_commit_analysis
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.report.profile import render_memory_png
@@ -30,6 +33,8 @@ from perf_pipeline.store import read_profile_comparison, write_profile_compariso
 
 __all__ = ["ProfileOutcome", "commit_profile_path", "profile_commit", "read_commit_profile",
            "run_profile"]
+
+logger = logging.getLogger(__name__)
 
 #: Report file names of a profile run (in ``reports/profile/<id>/``).
 PROFILE_MARKDOWN = "profile-report.md"
@@ -42,6 +47,9 @@ class ProfileOutcome:
     comparison: ProfileComparison | None
     files: ReportFiles | None = None
     skipped: str | None = None  # why nothing was profiled (a no-op is not an error)
+    #: ``profile_commit`` only: why profiling the confirmed regressions failed. The
+    #: profile is a diagnosis, so its failure must not keep the report from being written.
+    error: str | None = None
 
 
 def commit_profile_path(settings: Settings, sha: str) -> Path:
@@ -119,25 +127,51 @@ def run_profile(
     return ProfileOutcome(comparison=comparison, files=files)
 
 
-def profile_commit(settings: Settings, sha: str, *, repeats: int = 3) -> ProfileOutcome:
-    """Profile the regressed benchmarks of ``sha`` against its baseline's newest commit.
+def _clear_commit_profile(settings: Settings, sha: str) -> None:
+    """Remove a profile of an earlier run, so the report never shows a stale one."""
+    try:
+        commit_profile_path(settings, sha).unlink(missing_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{commit_profile_path(settings, sha)}: cannot remove: {exc}") from exc
 
-    A cheap no-op (``skipped`` says why) when the analysis found no regression or there
-    is no baseline commit to compare with. Keeps the result as ``profile/<sha>.json``.
+
+def profile_commit(settings: Settings, sha: str, *, repeats: int = 3) -> ProfileOutcome:
+    """Profile the confirmed regressions of ``sha`` against the confirmation's base commit.
+
+    Reads the commit's confirmation (``regression_confirmation``), which must be of the
+    latest regression analysis. A cheap no-op (``skipped`` says why; an earlier profile
+    of the commit is removed) when the confirmation confirmed no regression of a single
+    benchmark, or there is no base commit to compare with. The base is the commit the
+    A/B measured against (a PR: the merge base); with ``confirm = "off"`` the baseline's
+    newest commit. Keeps the result as ``profile/<sha>.json``.
     """
     analysis = read_commit_analysis(settings, sha)
-    if analysis is None:
-        raise InvalidInputError(f"commit {sha}: no regression analysis; materialize "
-                                "regression_analysis first")
-    regressed = sorted({r.name for r in analysis.comparison.regressions}
-                       if analysis.comparison else set())
-    if not regressed:
-        return ProfileOutcome(comparison=None, skipped="no regression: nothing to profile")
-    base = next((c for c in reversed(analysis.baseline_commits) if c != sha), None)
-    if base is None:
-        return ProfileOutcome(comparison=None,
-                              skipped="the baseline has no other commit to profile against")
-    outcome = run_profile(settings, base, sha, node_ids=regressed, repeats=repeats)
+    confirmation = read_commit_confirmation(
+        settings, sha, run_id=analysis.run_id if analysis is not None else None)
+    if confirmation is None:
+        raise InvalidInputError(f"commit {sha}: no confirmation of its latest regression "
+                                "analysis; materialize regression_confirmation first")
+    confirmed = sorted({r.name for r in confirmation.regressions} - {SUITE_SHIFT_NAME})
+    skipped = None
+    if not confirmed:
+        skipped = ("a suite-wide shift only: no single benchmark to profile"
+                   if confirmation.regressions else
+                   "no confirmed regression: nothing to profile")
+    baseline_commits = analysis.baseline_commits if analysis is not None else ()
+    base = confirmation.base_sha or next(
+        (c for c in reversed(baseline_commits) if c != sha), None)
+    if skipped is None and (base is None or base == sha):
+        skipped = "no base commit other than this one to profile against"
+    if skipped is not None:
+        _clear_commit_profile(settings, sha)
+        return ProfileOutcome(comparison=None, skipped=skipped)
+    assert base is not None
+    _clear_commit_profile(settings, sha)
+    try:
+        outcome = run_profile(settings, base, sha, node_ids=confirmed, repeats=repeats)
+    except PerfPipelineError as exc:
+        logger.warning("profiling the confirmed regressions of %s failed: %s", sha, exc)
+        return ProfileOutcome(comparison=None, error=f"profiling failed: {exc}")
     if outcome.comparison is not None:
         write_profile_comparison(commit_profile_path(settings, sha), outcome.comparison)
     return outcome

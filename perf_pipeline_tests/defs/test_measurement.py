@@ -28,6 +28,11 @@ def test_definitions_snapshot() -> None:
     parents = {key.to_user_string() for key in graph.get(
         dg.AssetKey("performance_report")).parent_keys}
     assert "regression_confirmation" in parents and "regression_analysis" not in parents
+    # The profile of the confirmed regressions comes before the report that shows it.
+    assert "regression_profile" in parents
+    profile_parents = {key.to_user_string() for key in graph.get(
+        dg.AssetKey("regression_profile")).parent_keys}
+    assert profile_parents == {"regression_confirmation"}
     profile = defs.resolve_assets_def("regression_profile")
     assert profile.partitions_def is not None and profile.partitions_def.name == "commits"
     job = defs.resolve_implicit_global_asset_job_def()
