@@ -34,10 +34,12 @@ __all__ = [
     "CommitInfo",
     "Comparison",
     "Confirmation",
+    "Drift",
     "Environment",
     "FlameNode",
     "FunctionChange",
     "FunctionProfile",
+    "LevelShift",
     "MemoryProfile",
     "MetricSeries",
     "MetricSpec",
@@ -53,6 +55,7 @@ __all__ = [
     "SuiteComparison",
     "SuiteRun",
     "TimeProfile",
+    "Trend",
     "Verdict",
 ]
 
@@ -461,6 +464,49 @@ class MetricSeries:
             raise InvalidInputError(f"series {self.name!r} {self.metric}: column lengths differ")
 
 
+def _check_interval(what: str, ratio: float, low: float, high: float) -> None:
+    if not (0.0 < low <= ratio <= high and math.isfinite(high)):
+        raise InvalidInputError(f"{what}: need 0 < low <= ratio <= high, got "
+                                f"{low!r} <= {ratio!r} <= {high!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class LevelShift:
+    """A change point in a series of per-commit values: ``index`` is the first position of
+    the new level; ``ratio`` is the Hodges–Lehmann shift after/before (> 1 is slower),
+    ``ratio_low``/``ratio_high`` its interval, ``p_value`` the scan's."""
+
+    index: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    p_value: float
+
+    def __post_init__(self) -> None:
+        if self.index < 1:
+            raise InvalidInputError(f"LevelShift: `index` must be >= 1, got {self.index!r}")
+        _check_interval("LevelShift", self.ratio, self.ratio_low, self.ratio_high)
+
+
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """A drift over positions ``start`` .. ``end`` (both included) of a series: ``ratio``
+    is the change over that span implied by the Theil–Sen slope, with its interval."""
+
+    start: int
+    end: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    p_value: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start < self.end:
+            raise InvalidInputError(f"Trend: need 0 <= start < end, got {self.start!r}, "
+                                    f"{self.end!r}")
+        _check_interval("Trend", self.ratio, self.ratio_low, self.ratio_high)
+
+
 @dataclass(frozen=True, slots=True)
 class ChangePoint:
     """A lasting change of level in a benchmark's history, starting at ``run_id``."""
@@ -469,6 +515,18 @@ class ChangePoint:
     metric: str
     run_id: str
     ratio: float  # median after / median before (> 1 is slower or bigger)
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A slow drift of a benchmark's history from ``start_run_id`` to ``end_run_id``."""
+
+    name: str
+    metric: str
+    start_run_id: str
+    end_run_id: str
+    ratio: float  # change over the span (> 1 is slower or bigger)
+    commits: int  # how many runs the span covers
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +547,7 @@ class ReportData:
     #: The two-stage gate's second stage; when set, ``comparison`` is its final verdict
     #: and the report shows the screen and the confirmation as sections of their own.
     confirmation: Confirmation | None = None
+    drifts: tuple[Drift, ...] = ()
     #: Profile diffs of the regressed benchmarks ("where the time went"), if profiled.
     profiles: ProfileComparison | None = None
 

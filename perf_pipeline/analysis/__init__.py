@@ -14,6 +14,7 @@ from perf_pipeline.analysis.changepoints import (
     change_points_of,
     detect_change_points,
     drift_ratio,
+    hodges_lehmann,
 )
 from perf_pipeline.analysis.compare import compare
 from perf_pipeline.analysis.confirmation import (
@@ -23,6 +24,7 @@ from perf_pipeline.analysis.confirmation import (
     flagged_for_confirmation,
     round_value,
 )
+from perf_pipeline.analysis.drift import detect_drifts, drifts_of, unexplained_drifts
 from perf_pipeline.analysis.flame import build_flame
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
@@ -72,11 +74,14 @@ __all__ = [
     "compare_to_baseline",
     "confirm_flagged",
     "detect_change_points",
+    "detect_drifts",
     "diff_memory",
     "diff_profiles",
     "drift_ratio",
+    "drifts_of",
     "flagged_for_confirmation",
     "fold_libraries",
+    "hodges_lehmann",
     "holm_adjust",
     "look_levels",
     "noise_profile",
@@ -90,5 +95,6 @@ __all__ = [
     "simulate_recording",
     "simulate_suites",
     "two_stage_trial",
+    "unexplained_drifts",
     "widen",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from perf_pipeline.analysis import change_points_of
+from perf_pipeline.analysis import change_points_of, drifts_of
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
@@ -65,6 +65,8 @@ def build_report_data(
         change_points=tuple(
             cp for s in series if s.metric == TIME_METRIC
             for cp in change_points_of(s.name, s.metric, s.run_ids, s.values)),
+        drifts=tuple(d for s in series if s.metric == TIME_METRIC
+                     for d in drifts_of(s.name, s.metric, s.run_ids, s.values)),
         environment_differences=analysis.environment_differences if analysis else (),
         notes=(*(analysis.notes if analysis else ()),
                *(confirmation.notes if confirmation else ()), *extra_notes),

@@ -10,6 +10,7 @@ logged; the Spearman correlation of those relative changes is then taken over al
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,8 @@ def metric_correlation(
     if rows.shape[0] > max_points:
         rows = rows[:: math.ceil(rows.shape[0] / max_points)]
     counts = np.sum(~np.isnan(rows), axis=0)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # an all-NaN column is expected; it is filtered below
+        warnings.simplefilter("ignore", RuntimeWarning)
         spread = np.nanstd(rows, axis=0) if rows.size else np.zeros(len(metrics))
     # A metric that never moves (I/O of a pure-CPU suite) has no correlation to show.
     metrics = [m for m, c, sd in zip(metrics, counts, spread, strict=True)

@@ -225,6 +225,27 @@ def _change_point_table(data: ReportData) -> _Table | None:
     return _Table(priority=15, head=head, rows=body, tail=["", "</details>", ""])
 
 
+def _drift_table(data: ReportData) -> _Table | None:
+    """Slow drifts no single change point explains, newest first."""
+    if not data.drifts:
+        return None
+    labels = {r.run_id: r for r in data.runs}
+    order = {r.run_id: i for i, r in enumerate(data.runs)}
+    head = ["<details><summary>🐌 Slow drifts in the history "
+            f"({len(data.drifts)})</summary>", "",
+            *_table_head(["Benchmark", "Metric", "From run", "To run", "Runs", "Change"],
+                         ["---", "---", "---", "---", "--:", "--:"])]
+    body = []
+    for d in sorted(data.drifts, key=lambda d: -order.get(d.end_run_id, -1)):
+        start, end = labels.get(d.start_run_id), labels.get(d.end_run_id)
+        label = METRICS[d.metric].label if d.metric in METRICS else d.metric
+        body.append(f"| {escape_markdown(d.name)} | {escape_markdown(label)} | "
+                    f"{escape_markdown(start.label if start else d.start_run_id)} | "
+                    f"{escape_markdown(end.label if end else d.end_run_id)} | "
+                    f"{d.commits} | {d.ratio:.2f}× |")
+    return _Table(priority=16, head=head, rows=body, tail=["", "</details>", ""])
+
+
 def _environment_table(data: ReportData) -> _Table | None:
     if not data.environment_differences:
         return None
@@ -371,7 +392,7 @@ def _blocks(data: ReportData) -> list[_Block]:
 
     optional = [_changes_table(rows), _inconclusive_table(rows), _stats_block(data),
                 _full_table(data, rows), _membership_table(data), _change_point_table(data),
-                _environment_table(data)]
+                _drift_table(data), _environment_table(data)]
     blocks.extend(b for b in optional[:1] if b)
     blocks.extend(profile_markdown(data.profiles))
     blocks.extend(b for b in optional[1:] if b)

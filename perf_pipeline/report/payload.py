@@ -185,6 +185,11 @@ def build_payload(data: ReportData) -> dict[str, object]:
                      for c in data.change_points
                      if c.name in bench_index and c.metric in metric_index
                      and c.run_id in run_index]
+    drifts = [[bench_index[d.name], metric_index[d.metric], run_index[d.start_run_id],
+               run_index[d.end_run_id], _num(d.ratio)]
+              for d in data.drifts
+              if d.name in bench_index and d.metric in metric_index
+              and d.start_run_id in run_index and d.end_run_id in run_index]
     corr_metrics, corr = metric_correlation(data)
     base = data.baseline
     return {
@@ -204,6 +209,7 @@ def build_payload(data: ReportData) -> dict[str, object]:
         "cmp": cmp_cols,
         "baseLines": base_lines,
         "changePoints": change_points,
+        "drifts": drifts,
         "series": series,
         "dist": dist,
         "corr": {"metrics": [METRICS[m].label if m in METRICS else m for m in corr_metrics],

@@ -1,11 +1,11 @@
-"""Change points reach both reports: a Markdown table and a marked trend in the page."""
+"""Change points and drifts reach both reports: Markdown tables and marks on the trends."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
 
-from perf_pipeline.model import ChangePoint
+from perf_pipeline.model import ChangePoint, Drift
 from perf_pipeline.report import escape_markdown, render_html, render_markdown
 from perf_pipeline_tests.report.synthetic import make_report_data
 
@@ -35,3 +35,31 @@ def test_html_payload_carries_change_points_for_the_trend() -> None:
     (cp,) = payload["changePoints"]
     assert payload["names"][cp[0]] == name and cp[2] == 6 and cp[3] == 1.31
     assert "change ×" in html  # the page draws it
+
+
+def _with_drift():
+    data = make_report_data(hostile=False)
+    name = data.series[0].name
+    drift = Drift(name=name, metric="time_s", start_run_id=data.runs[2].run_id,
+                  end_run_id=data.runs[7].run_id, ratio=1.12, commits=6)
+    return replace(data, drifts=(drift,)), name
+
+
+def test_markdown_lists_drifts_with_their_span() -> None:
+    data, name = _with_drift()
+    md = render_markdown(data)
+    assert "Slow drifts in the history (1)" in md
+    row = next(line for line in md.splitlines() if "1.12×" in line)
+    assert escape_markdown(name) in row and "| 6 |" in row
+    assert escape_markdown(data.runs[2].label) in row
+    assert escape_markdown(data.runs[7].label) in row
+
+
+def test_html_payload_carries_drifts_for_the_trend() -> None:
+    data, _ = _with_drift()
+    html = render_html(data)
+    start = html.index('type="application/json"')
+    blob = html[html.index(">", start) + 1:html.index("</script>", start)]
+    (drift,) = json.loads(blob)["drifts"]
+    assert drift[2:] == [2, 7, 1.12]
+    assert "drift ×" in html

@@ -170,6 +170,18 @@
                 text: "change ×" + (cp[3] === null ? "?" : cp[3].toFixed(2)),
                 font: {color: cp[3] > 1 ? "#cf222e" : "#1a7f37"}});
     }
+    // Drifts: a shaded band over the runs a slow drift spans.
+    for (const dr of (D.drifts || [])) {
+      if (dr[0] !== b || dr[1] !== m) continue;
+      const a = d.x.indexOf(dr[2]), z = d.x.indexOf(dr[3]);
+      if (a < 0 || z < 0) continue;
+      const col = dr[4] > 1 ? "#cf222e" : "#1a7f37";
+      shapes.push({type: "rect", yref: "paper", y0: 0, y1: 1, x0: xs[a], x1: xs[z],
+                   fillcolor: col, opacity: 0.08, line: {width: 0}});
+      ann.push({yref: "paper", y: 1, x: xs[z], yanchor: "bottom", xanchor: "right",
+                showarrow: false, font: {color: col},
+                text: "drift ×" + (dr[4] === null ? "?" : dr[4].toFixed(2))});
+    }
     const title = esc(short(label, 40)) + (c ? " · ratio " + (c[3] === null ? "–" : c[3].toFixed(2) + "×") : "");
     Plotly.react(el, traces, layoutBase({
       title: {text: title, x: 0.01, y: 0.97, yanchor: "top"},

@@ -1,0 +1,153 @@
+"""Drift alarms: a slow creep that no single commit makes significant.
+
+A creep of 1 % per commit never trips a per-commit gate, and a change-point scan sees it
+as many small steps none of which stands out. What does stand out is the trend over a
+window. Over sliding windows of ``window`` commits (a new one every third of a window, and
+always the latest ``window`` commits), each a robust trend test:
+
+* **Mann–Kendall**: the sum of the signs of every later-minus-earlier pair of commits,
+  standardised (its null variance is ``w (w - 1) (2 w + 5) / 18``). Ranks again, so
+  spikes count as one sign each; no assumption on the shape of the noise beyond
+  independent commits, and that one is relaxed: the variance is widened by the serial
+  correlation of the history around its running median (``series.serial_inflation``).
+  The windows are one family: Bonferroni over them, at ``alpha``.
+* **Theil–Sen**: the median of the pairwise slopes of the log levels, with its interval
+  at ``1 - alpha``, turned into the change over the window (``exp(slope * (w - 1))``).
+  A significant window is an alarm when that change is at least ``min_ratio`` either way.
+
+Overlapping alarms that go the same way are merged into one drift, whose start, end,
+size (Theil–Sen over the merged span) and interval are reported. Load on a shared machine
+comes in waves of a dozen processes that look like a trend inside one window; so where
+commits follow a drift, the level it reached must hold: the median of up to a third of a
+window after it must differ from the median of the first third of the drift by
+``min_ratio`` the same way. Drifts that end at the latest commits are reported as they
+are. A step is a trend too;
+``unexplained_drifts`` looks for drifts once the change points' steps are taken out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import special, stats
+
+from perf_pipeline.analysis.changepoints import detect_change_points
+from perf_pipeline.analysis.series import (
+    commit_log_levels,
+    local_residuals,
+    serial_inflation,
+)
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import Drift, LevelShift, Trend
+
+__all__ = ["detect_drifts", "drifts_of", "unexplained_drifts"]
+
+#: Product defaults.
+WINDOW = 30
+MIN_WINDOW = 10
+MIN_RATIO = 1.05
+ALPHA = 0.01
+
+
+def _check_options(window: int, min_ratio: float, alpha: float) -> None:
+    if isinstance(window, bool) or not isinstance(window, int) or window < MIN_WINDOW:
+        raise InvalidInputError(f"`window` must be an int >= {MIN_WINDOW}, got {window!r}")
+    if not (isinstance(min_ratio, (int, float)) and math.isfinite(min_ratio)
+            and min_ratio >= 1.0):
+        raise InvalidInputError(f"`min_ratio` must be a finite number >= 1, got {min_ratio!r}")
+    if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
+        raise InvalidInputError(f"`alpha` must be in (0, 1), got {alpha!r}")
+
+
+def _theil_sen(y: np.ndarray, alpha: float) -> tuple[float, float, float]:
+    """Change over ``y`` (log): Theil–Sen estimate and interval at ``1 - alpha``."""
+    res = stats.theilslopes(y, alpha=1.0 - alpha)
+    span = y.size - 1
+    return res.slope * span, res.low_slope * span, res.high_slope * span
+
+
+def _holds(y: np.ndarray, a: int, b: int, sign: int, floor: float, reach: int) -> bool:
+    """The level the drift reached holds after it, where there are commits to tell."""
+    after = y[b + 1:b + 1 + reach]
+    if after.size < 5:
+        return True  # the latest commits: nothing after them yet
+    moved = float(np.median(after) - np.median(y[a:a + reach]))
+    return moved * sign >= floor
+
+
+def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, *,
+                  window: int = WINDOW, min_ratio: float = MIN_RATIO,
+                  alpha: float = ALPHA) -> tuple[Trend, ...]:
+    """Drifts in a history of per-commit values (or replicates per commit), oldest first."""
+    _check_options(window, min_ratio, alpha)
+    y = commit_log_levels(values)
+    n = y.size
+    w = min(window, n)
+    if w < MIN_WINDOW:
+        return ()
+    step = max(1, w // 3)
+    starts = np.arange(0, n - w + 1, step)
+    if starts[-1] != n - w:
+        starts = np.append(starts, n - w)
+    x = sliding_window_view(y, w)[starts]
+    upper = np.triu(np.ones((w, w), dtype=bool), k=1)
+    s = np.sign(x[:, None, :] - x[:, :, None])[:, upper].sum(axis=1)  # x_j - x_i, i < j
+    inflation = serial_inflation(local_residuals(y))
+    z = (s - np.sign(s)) / math.sqrt(w * (w - 1) * (2 * w + 5) / 18.0 * inflation)
+    p = np.minimum(1.0, special.erfc(np.abs(z) / math.sqrt(2.0)) * starts.size)
+    floor = math.log(min_ratio)
+    alarms: list[tuple[int, int, int, float]] = []  # start, end (inclusive), sign, p
+    for i in np.flatnonzero(p < alpha):
+        change, _, _ = _theil_sen(x[i], alpha)
+        if abs(change) < floor or change * s[i] <= 0:
+            continue
+        a, b, sign = int(starts[i]), int(starts[i]) + w - 1, int(np.sign(change))
+        if alarms and alarms[-1][2] == sign and a <= alarms[-1][1]:
+            last = alarms[-1]
+            alarms[-1] = (last[0], b, sign, min(last[3], float(p[i])))
+        else:
+            alarms.append((a, b, sign, float(p[i])))
+    out = []
+    for a, b, sign, p_min in alarms:
+        if not _holds(y, a, b, sign, floor, w // 3):
+            continue
+        est, low, high = _theil_sen(y[a:b + 1], alpha)
+        out.append(Trend(start=a, end=b, ratio=math.exp(est), ratio_low=math.exp(low),
+                         ratio_high=math.exp(high), p_value=p_min))
+    return tuple(out)
+
+
+def unexplained_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray,
+                       shifts: Sequence[LevelShift], *, window: int = WINDOW,
+                       min_ratio: float = MIN_RATIO, alpha: float = ALPHA
+                       ) -> tuple[Trend, ...]:
+    """The drifts left once the change points' steps are taken out of the history.
+
+    A step is a trend inside any window that holds it, so it would be reported twice; a
+    ramp is a run of small steps, and the scan may put a change point in it. Dividing the
+    history by each step's Hodges–Lehmann size leaves a step flat and a ramp still a
+    ramp, so only the second is (also) a drift.
+    """
+    y = commit_log_levels(values)
+    for shift in shifts:
+        y[shift.index:] -= math.log(shift.ratio)
+    return detect_drifts(np.exp(y), window=window, min_ratio=min_ratio, alpha=alpha)
+
+
+def drifts_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float]
+              ) -> tuple[Drift, ...]:
+    """The drifts of a series that its change points do not explain, labelled with the
+    runs they span; runs without a finite positive value are left out."""
+    if len(run_ids) != len(values):
+        raise InvalidInputError(f"series {name!r}: run_ids and values differ in length")
+    arr = np.asarray(values, dtype=float)
+    keep = np.isfinite(arr) & (arr > 0)
+    ids = [r for r, k in zip(run_ids, keep, strict=True) if k]
+    vals = arr[keep]
+    found = unexplained_drifts(vals, detect_change_points(vals))
+    return tuple(Drift(name=name, metric=metric, start_run_id=ids[d.start],
+                       end_run_id=ids[d.end], ratio=d.ratio, commits=d.end - d.start + 1)
+                 for d in found)

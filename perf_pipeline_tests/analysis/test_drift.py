@@ -1,0 +1,167 @@
+"""Drift alarms: a slow creep is reported even when no single step is significant.
+
+Targets on histories replayed from a synthetic recording (see test_changepoints.py), on
+seeds the study and the tuning did not use; then the noise of a recorded corpus, when one
+is committed under benchmarks/data/noise/ (until then a small simulated recording of the
+same size stands in for it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perf_pipeline.analysis import (
+    detect_change_points,
+    detect_drifts,
+    drifts_of,
+    unexplained_drifts,
+)
+from perf_pipeline.analysis.histories import inject, replay_history
+from perf_pipeline.analysis.replay import NoiseRecording
+from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import Trend
+
+TRIALS = 150
+CORPORA = sorted((Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "noise")
+                 .glob("*.json.gz"))
+
+
+def _noise(seed: int, n: int = 90, cv: float = 0.03) -> np.ndarray:
+    return np.exp(np.random.default_rng(seed).normal(0.0, cv, n))
+
+
+def test_a_slow_creep_is_a_drift_with_its_span_and_size() -> None:
+    values = _noise(1)
+    values[40:70] *= np.exp(np.linspace(0, np.log(1.15), 30))
+    values[70:] *= 1.15
+    assert detect_change_points(values, min_ratio=1.2) == ()  # no step of that size
+    (drift,) = detect_drifts(values)
+    assert isinstance(drift, Trend)
+    assert drift.start <= 45 and drift.end >= 65
+    assert drift.ratio > 1.05 and drift.ratio_low < drift.ratio < drift.ratio_high
+    assert drift.p_value < 0.01
+
+
+def test_flat_noise_and_a_spike_have_no_drift() -> None:
+    values = _noise(2, 200)
+    assert detect_drifts(values) == ()
+    values[100] *= 1.5
+    assert detect_drifts(values) == ()
+
+
+def test_a_wave_that_goes_away_is_no_drift() -> None:
+    values = _noise(3)
+    values[30:42] *= np.exp(np.linspace(0, 0.3, 12))  # load builds up, then is gone
+    assert detect_drifts(values) == ()
+
+
+def test_a_drift_at_the_end_of_the_history_is_reported() -> None:
+    values = _noise(4)
+    values[65:] *= np.exp(np.linspace(0, np.log(1.12), 25))
+    (drift,) = detect_drifts(values)
+    assert drift.end == 89 and drift.ratio > 1.05
+
+
+def test_a_step_explains_the_drift_it_makes() -> None:
+    values = _noise(5)
+    values[45:] *= 1.15
+    shifts = detect_change_points(values)
+    assert [s.index for s in shifts] == [45]
+    assert detect_drifts(values) and unexplained_drifts(values, shifts) == ()
+
+
+def test_replicates_are_accepted() -> None:
+    reps = np.exp(np.random.default_rng(6).normal(0.0, 0.05, (60, 3)))
+    reps[20:50] *= np.exp(np.linspace(0, np.log(1.2), 30))[:, None]
+    reps[50:] *= 1.2
+    assert detect_drifts(reps)
+
+
+def test_short_histories_give_nothing() -> None:
+    assert detect_drifts([1.0] * 9) == ()
+
+
+def test_drifts_reject_bad_input() -> None:
+    with pytest.raises(InvalidInputError, match="`window`"):
+        detect_drifts([1.0] * 40, window=5)
+    with pytest.raises(InvalidInputError, match="`min_ratio`"):
+        detect_drifts([1.0] * 40, min_ratio=float("nan"))
+    with pytest.raises(InvalidInputError, match="`alpha`"):
+        detect_drifts([1.0] * 40, alpha=0.0)
+    with pytest.raises(InvalidInputError, match="`values`"):
+        detect_drifts([1.0, 0.0, 1.0])
+
+
+def _alarms(values: np.ndarray) -> tuple[list[int], list[Trend]]:
+    shifts = detect_change_points(values)
+    return [s.index for s in shifts], list(unexplained_drifts(values, shifts))
+
+
+def _flat_false_alarms(recording: NoiseRecording, seed: int, per_commit: int = 1) -> float:
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(TRIALS):
+        cps, drifts = _alarms(replay_history(recording, rng, processes_per_commit=per_commit))
+        hits += bool(cps or drifts)
+    return hits / TRIALS
+
+
+@pytest.fixture(scope="module")
+def recording() -> NoiseRecording:
+    return simulate_recording(np.random.default_rng(2025), n_pairs=200,
+                              model=NoiseModel(n_benchmarks=10))
+
+
+def test_flat_histories_rarely_alarm_steps_and_drifts_together(recording) -> None:
+    assert _flat_false_alarms(recording, 41) <= 0.04  # target 5 %
+
+
+def test_ramps_are_flagged_by_the_drift_alarm(recording) -> None:
+    rng = np.random.default_rng(42)
+    hits = 0
+    for _ in range(TRIALS):
+        at = int(rng.integers(15, 95))
+        values = inject(replay_history(recording, rng), kind="ramp", at=at, ratio=1.10)
+        hits += any(d.start <= at + 10 and d.end >= at for d in detect_drifts(values))
+    # target 60 %; the study measures 0.66, so the margin is thin: assert below it
+    assert hits / TRIALS >= 0.55
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("per_commit", [1, 3])
+def test_recorded_noise_rarely_alarms(per_commit: int) -> None:
+    """On recorded real noise, when a corpus is committed; else on a simulated recording
+    of the size of a short real one (40 processes)."""
+    from perf_pipeline.store import load_noise_corpus  # the test, not analysis, reads files
+
+    if CORPORA:
+        rec = NoiseRecording.from_corpus(load_noise_corpus(CORPORA[-1]))
+    else:
+        rec = simulate_recording(np.random.default_rng(43), n_pairs=20,
+                                 model=NoiseModel(n_benchmarks=9))
+    assert _flat_false_alarms(rec, 44, per_commit) <= 0.05
+
+
+def test_labelled_drifts_carry_their_runs_and_skip_bad_values() -> None:
+    values = _noise(7)
+    values[50:] *= np.exp(np.minimum(np.arange(40) / 30, 1.0) * np.log(1.12))
+    values = [float("nan"), *values]
+    ids = [f"r{i}" for i in range(91)]
+    (drift,) = drifts_of("b", "time_s", ids, values)
+    assert drift.name == "b" and drift.ratio > 1.05
+    assert ids.index(drift.start_run_id) <= 51 and drift.end_run_id == "r90"
+    assert drift.commits == ids.index(drift.end_run_id) - ids.index(drift.start_run_id) + 1
+    with pytest.raises(InvalidInputError, match="differ in length"):
+        drifts_of("b", "time_s", ids[:3], values)
+
+
+def test_a_ramp_split_into_steps_is_not_reported_twice() -> None:
+    values = _noise(8)
+    values[40:] *= np.exp(np.minimum(np.arange(50) / 30, 1.0) * np.log(1.15))
+    shifts = detect_change_points(values)
+    assert shifts  # the scan sees the ramp as a staircase ...
+    assert unexplained_drifts(values, shifts) == ()  # ... which then explains it
