@@ -46,7 +46,7 @@ EXIT_INTERNAL_ERROR = 3
 EXIT_SIGINT = 130
 
 #: Commands that run suites: SIGTERM/SIGHUP end the suite and record the run as failed.
-_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "calibrate", "demo"})
+_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "calibrate", "demo", "profile"})
 _HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                          if hasattr(signal, name))
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -344,6 +344,45 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.pipeline import run_profile
+    from perf_pipeline.report.units import format_seconds
+
+    settings = load_settings(repo_path=args.repo, results_dir=args.results_dir)
+    with _err.status(f"profiling {_plain(args.candidate)} against {_plain(args.base)}") as st:
+        def progress(done: int, total: int) -> None:
+            st.update(f"profile: process {done} of {total} done")
+
+        outcome = run_profile(settings, args.base, args.candidate,
+                              node_ids=tuple(args.node_id or ()), keyword=args.keyword,
+                              repeats=args.repeats, fold=not args.no_fold,
+                              report_path=Path(args.report) if args.report else None,
+                              on_process=progress)
+    comparison = outcome.comparison
+    if comparison is None:  # run_profile profiles or raises; a no-op is profile_commit's
+        _out.print(f"nothing profiled: {_plain(outcome.skipped or '')}")
+        return EXIT_OK
+    for diff in comparison.diffs:
+        _out.print(f"\n{_short(diff.benchmark)}: "
+                   f"{format_seconds(diff.base_total_s.median)} → "
+                   f"{format_seconds(diff.candidate_total_s.median)} per call (profiled)")
+        for f in diff.functions[:args.top]:
+            mark = "*" if f.beyond_spread else " "
+            status = f" [{f.status}]" if f.status != "changed" else ""
+            _out.print(f" {mark} own {f.delta_own_s * 1e3:+10.3f} ms  cum "
+                       f"{f.delta_cum_s * 1e3:+10.3f} ms  {_plain(f.key)}{_plain(status)}")
+        grown = [a for a in diff.allocations if a.beyond_spread and a.delta_bytes > 0][:3]
+        for a in grown:
+            _out.print(f"   memory {a.delta_bytes / 1024:+10.1f} KiB/call  {_plain(a.site)}")
+    _out.print("\n(* changed beyond the spread of the repeats)")
+    _out.print(f"raw files: {_plain(comparison.raw_dir or '')}")
+    if outcome.files is not None:
+        _out.print(f"report: {_plain(outcome.files.markdown)}  "
+                   f"(HTML: {_plain(outcome.files.html)})")
+    return EXIT_OK
+
+
 def _verdict_line(outcome: AnalyzeOutcome) -> str:
     comparison = outcome.verdict
     if comparison is None:
@@ -493,6 +532,29 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NODE_ID", help="only this benchmark (pytest node id relative to "
                    "the project dir, e.g. tests/test_x.py::test_y); repeatable")
     p.set_defaults(func=cmd_ab)
+
+    p = sub.add_parser(
+        "profile", help="why is it slower: profile benchmarks at two commits and diff them",
+        description="Profiles the selected benchmarks at BASE and CANDIDATE in separate, "
+                    "untimed pytest processes (cProfile, tracemalloc, RSS over time), "
+                    "REPEATS per side, and ranks functions by the change of their own time "
+                    "per benchmark call. .prof files open with snakeviz or pstats.")
+    p.add_argument("base", metavar="BASE", help="the reference commit, e.g. HEAD~1")
+    p.add_argument("candidate", metavar="CANDIDATE", help="the commit under test, e.g. HEAD")
+    p.add_argument("-k", dest="keyword", metavar="SELECT",
+                   help="pytest -k expression choosing the benchmarks")
+    p.add_argument("--node-id", action="append", metavar="NODEID",
+                   help="a benchmark's pytest node id (repeatable; default: all benchmarks)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="profiling processes per side (default 3)")
+    p.add_argument("--no-fold", action="store_true",
+                   help="show library functions one by one instead of per package")
+    p.add_argument("--top", type=int, default=10, help="rows printed per benchmark")
+    p.add_argument("--repo", help="target git repo (default: settings)")
+    p.add_argument("--results-dir", help="results directory (default: test-results)")
+    p.add_argument("--report", help="Markdown report path (default: in the results dir's "
+                   "reports/profile/<id>/)")
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser(
         "calibrate", help="record this machine's noise: same-commit pairs, corpus, profile",

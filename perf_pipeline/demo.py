@@ -41,7 +41,8 @@ __all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "describe_stages", "run
 #: What the demo materializes per commit (grows with the asset graph).
 DEMO_SELECTION: tuple[str, ...] = (
     "benchmark_results", "performance_baseline", "regression_analysis",
-    "regression_confirmation", "performance_report", "performance_history",
+    "regression_confirmation", "regression_profile", "performance_report",
+    "performance_history",
 )
 
 _MARKER = ".perf-pipeline-demo"

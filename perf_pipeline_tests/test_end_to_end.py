@@ -26,11 +26,11 @@ from perf_pipeline.cli import main
 from perf_pipeline.config import load_settings
 from perf_pipeline.measure import HistoryStep, build_history
 from perf_pipeline.model import TIME_METRIC, Verdict
-from perf_pipeline.pipeline import commit_report_dir, confirmation_path
+from perf_pipeline.pipeline import commit_profile_path, commit_report_dir, confirmation_path
 from perf_pipeline_tests.conftest import CALC, TESTS
 
 SELECTION = ("benchmark_results,performance_baseline,regression_analysis,"
-             "regression_confirmation,performance_report")
+             "regression_confirmation,regression_profile,performance_report")
 SLOWED = "tests/test_perf.py::test_mean_abs"
 
 #: Short rounds: each pytest process takes about two seconds for the six benchmarks.
@@ -164,3 +164,10 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
     assert "test\\_mean\\_abs" in markdown
     html = (report_dir / "performance_report.html").read_text()
     assert 'id="confirmation"' in html
+    # The same run profiled the confirmed regression, and only it, before the report
+    # was written: "Where the time went" is in both renderings.
+    assert "Where the time went" in markdown and 'id="profiles"' in html
+    profile = json.loads(commit_profile_path(settings, slow).read_text())
+    assert [d["benchmark"] for d in profile["diffs"]] == [SLOWED]
+    assert profile["base_sha"] == slow_data["base_sha"]
+    assert not any(commit_profile_path(settings, sha).exists() for sha in shas if sha != slow)

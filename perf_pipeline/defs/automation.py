@@ -28,9 +28,10 @@ from perf_pipeline.measure.git import branch_tip, commits_since, is_ancestor, me
 logger = logging.getLogger(__name__)
 
 #: What one commit's run materializes, in dependency order: measure, baseline, screen,
-#: confirm (an A/B only when the screen flagged something), report (with the gate).
+#: confirm (an A/B only when the screen flagged something), profile (only what the
+#: confirmation confirmed), report (with the gate).
 COMMIT_ASSETS = ("benchmark_results", "performance_baseline", "regression_analysis",
-                 "regression_confirmation", "performance_report")
+                 "regression_confirmation", "regression_profile", "performance_report")
 #: The nightly run adds the (slow) stress suite.
 NIGHTLY_ASSETS = (*COMMIT_ASSETS, "stress_results")
 #: After a force-push, at most this many rewritten commits (merge base → new tip) are

@@ -2,8 +2,12 @@
 
 Graph shape (see dagster-notes, "asset checks and exit codes"):
 
-    regression_analysis ─► regression_confirmation ─► performance_report
-      └ no_significant_regressions (WARN)                └ no_confirmed_regressions (ERROR)
+    regression_analysis ─► regression_confirmation ─► regression_profile ─► performance_report
+      └ no_significant_regressions (WARN)                          no_confirmed_regressions ┘
+                                                                                   (ERROR)
+
+(``regression_profile``, defs/profile.py, profiles only what the confirmation confirmed;
+the report also depends on the confirmation directly.)
 
 A blocking check that fails skips everything downstream of the asset it checks, and the
 report is needed most exactly when the gate fails; the report also has to show the

@@ -9,22 +9,27 @@ from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, performance_basel
 from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import commits_partitions
+from perf_pipeline.defs.profile import regression_profile
 from perf_pipeline.defs.resources import TargetRepoResource
 from perf_pipeline.errors import PerfPipelineError
 
 
 @dg.asset(
     partitions_def=commits_partitions,
-    # Downstream of the confirmation (the report shows both stages); the blocking gate
-    # is a check on this asset, so it runs after the report is written
+    # Downstream of the confirmation (the report shows both stages) and of the profile
+    # of its confirmed regressions ("Where the time went", shown when it exists); the
+    # blocking gate is a check on this asset, so it runs after the report is written
     # (defs/confirmation.py). No check upstream of here is blocking.
-    deps=[benchmark_results, performance_baseline, regression_confirmation],
+    deps=[benchmark_results, performance_baseline, regression_confirmation,
+          regression_profile],
     group_name="report",
     kinds={"html", "markdown"},
     automation_condition=PER_COMMIT_AUTOMATION,
     description="performance-report.md (also the PR comment), the HTML report and PNGs "
                 "for this commit, under test-results/reports/commits/<sha>/: the screen, "
-                "the confirmation and the final verdict. Carries the blocking gate.",
+                "the confirmation, the final verdict and, when regression_profile "
+                "profiled the confirmed regressions, where the time went. Carries the "
+                "blocking gate.",
 )
 def performance_report(context: dg.AssetExecutionContext,
                        target: TargetRepoResource) -> dg.MaterializeResult:

@@ -29,6 +29,7 @@ from perf_pipeline.measure.git import (
     new_commits,
     resolve_commit,
 )
+from perf_pipeline.measure.profile import ProfileRun, measure_profiles
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, build_command, run_suite
@@ -41,6 +42,7 @@ __all__ = [
     "CalibrationRun",
     "HistoryStep",
     "IngestSummary",
+    "ProfileRun",
     "SuiteOutcome",
     "build_command",
     "build_history",
@@ -58,6 +60,7 @@ __all__ = [
     "load_results",
     "measure_calibration",
     "measure_commit",
+    "measure_profiles",
     "new_commits",
     "new_run_id",
     "prune_worktrees",

@@ -39,6 +39,7 @@ import pytest
 # Relative, so the same file also works when staged as its own package (runner "uv").
 from .fingerprint import collect_environment, find_lock_file
 from .percentiles import latency_percentiles
+from .profiling import profile_benchmark, profile_settings
 
 try:  # psutil is optional in the target's environment
     import psutil
@@ -256,6 +257,40 @@ class _Instrumented:
         return result
 
 
+class _Profiled:
+    """A profiling process's fixture: profile the function, then call it once as usual.
+
+    Only a fixture with timing disabled (``--benchmark-disable``) is profiled, so even a
+    profile directory leaked into a timed process's environment cannot touch its rounds.
+    """
+
+    def __init__(self, fixture: Any, out_dir: Path, min_s: float) -> None:
+        self.fixture, self.out_dir, self.min_s = fixture, out_dir, min_s
+        self._raw, self._raw_pedantic = fixture._raw, fixture._raw_pedantic
+        fixture._raw = self.raw
+        fixture._raw_pedantic = self.raw_pedantic
+
+    def raw(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
+        profile_benchmark(self.fixture.fullname, lambda: (function, args, kwargs),
+                          self.out_dir, min_s=self.min_s)
+        return self._raw(function, *args, **kwargs)
+
+    def raw_pedantic(self, target: Callable, args: tuple = (), kwargs: dict | None = None,
+                     setup: Callable | None = None, teardown: Callable | None = None,
+                     rounds: int = 1, warmup_rounds: int = 0, iterations: int = 1) -> Any:
+        def make_call() -> tuple[Callable, tuple, dict]:
+            a, k = tuple(args), dict(kwargs or {})
+            if setup is not None:
+                made = setup()
+                if made:
+                    a, k = tuple(made[0]), dict(made[1])
+            return target, a, k
+
+        profile_benchmark(self.fixture.fullname, make_call, self.out_dir, min_s=self.min_s)
+        return self._raw_pedantic(target, args, kwargs, setup, teardown, rounds,
+                                  warmup_rounds, iterations)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> None:
     """Instrument the test's ``benchmark`` fixture, if it has one, before the test body."""
@@ -264,6 +299,10 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         return
     if not getattr(fixture, "disabled", False):
         _Instrumented(fixture)
+        return
+    profiling = profile_settings()
+    if profiling is not None:
+        _Profiled(fixture, *profiling)
 
 
 @pytest.hookimpl(optionalhook=True)

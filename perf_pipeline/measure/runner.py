@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.profiling import PROFILE_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir
 
 __all__ = ["PLUGIN_MODULE", "SuiteOutcome", "build_command", "run_suite", "stage_plugin"]
@@ -91,7 +92,7 @@ def stage_plugin(dest: Path) -> Path:
     package = Path(dest) / STAGED_PACKAGE
     package.mkdir(parents=True, exist_ok=False)
     (package / "__init__.py").write_text('"""perf_pipeline\'s pytest plugin, staged."""\n')
-    for name in ("plugin.py", "fingerprint.py", "percentiles.py"):
+    for name in ("plugin.py", "fingerprint.py", "percentiles.py", "profiling.py"):
         shutil.copyfile(here / name, package / name)
     return Path(dest)
 
@@ -132,6 +133,8 @@ def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) 
         # uv picks the target's own environment; a stale VIRTUAL_ENV only confuses it.
         child.pop("VIRTUAL_ENV", None)
         entries = [str(staged)]
+    # Only a run that asks for profiles gets them (see measure/profiling.py).
+    child.pop(PROFILE_DIR_ENV, None)
     if env:
         child.update(env)
     if child.get("PYTHONPATH"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from perf_pipeline.analysis import change_points_of, drifts_of
@@ -13,12 +14,14 @@ from perf_pipeline.model import (
     Baseline,
     CommitAnalysis,
     Confirmation,
+    ProfileComparison,
     ReportData,
     RunStatus,
     SuiteRun,
 )
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
+from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.store import HistoryStore
@@ -70,6 +73,16 @@ def build_report_data(
         report_url=report_url)
 
 
+def _profile_is_current(profiles: ProfileComparison | None, sha: str,
+                        confirmation: Confirmation | None) -> bool:
+    """A commit's profile belongs in its report when it profiled this commit's
+    regressions as this run's confirmation confirmed them: made after the confirmation,
+    which confirmed at least one regression."""
+    return (profiles is not None and profiles.candidate_sha == sha
+            and confirmation is not None and confirmation.has_regression
+            and profiles.created_at >= confirmation.created_at)
+
+
 def write_commit_report(settings: Settings, sha: str, *,
                         report_url: str | None = None) -> tuple[CommitAnalysis, ReportFiles]:
     """Markdown, HTML and PNGs for one commit, judged against its baseline.
@@ -77,7 +90,9 @@ def write_commit_report(settings: Settings, sha: str, *,
     The stored-baseline comparison is recomputed here (it is deterministic and cheap).
     The two-stage verdict comes from the commit's confirmation file when it confirmed
     this very run; without one the comparison at ``settings.alpha`` is the verdict, and
-    with ``confirm = "auto"`` a note says the screen's flags were not confirmed.
+    with ``confirm = "auto"`` a note says the screen's flags were not confirmed. The
+    profile of the confirmed regressions (``regression_profile``, ``profile/<sha>.json``)
+    is shown as "Where the time went" when it was made for this confirmation.
     """
     with HistoryStore.open(settings.db_path) as store:
         run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
@@ -94,6 +109,9 @@ def write_commit_report(settings: Settings, sha: str, *,
         data = build_report_data(store, title=f"Performance of {sha[:10]}", current=run,
                                  baseline=baseline, analysis=analysis, report_url=report_url,
                                  confirmation=confirmation, extra_notes=extra)
+    profiles = read_commit_profile(settings, sha)  # "where the time went", if profiled
+    if _profile_is_current(profiles, sha, confirmation):
+        data = replace(data, profiles=profiles)
     out = commit_report_dir(settings, sha)
     files = write_report(data, out, markdown_path=out / "performance-report.md",
                          inline_js=False)

@@ -158,6 +158,11 @@ def summarize(data: ReportData) -> ReportSummary:
             if (data.current.error or "").strip() else "no error message"
         return ReportSummary("failed", f"💥 Benchmark run {cur} failed: {err}", counts,
                              n_bench, cur, base, fp_differs)
+    if data.current is None and data.comparison is None and data.profiles is not None:
+        p = data.profiles
+        text = (f"🔬 Profiles of {_plural(len(p.diffs), 'benchmark')} at "
+                f"{p.candidate_sha[:10]} against {p.base_sha[:10]}: where the time went.")
+        return ReportSummary("profile", text, counts, n_bench, cur, base, fp_differs)
     if data.current is None and data.comparison is None:
         text = ("ℹ️ No performance data yet: no benchmark run has been recorded."
                 if not data.runs else

@@ -10,6 +10,7 @@ from perf_pipeline.store.baseline_file import read_baseline, write_baseline
 from perf_pipeline.store.confirmation_file import read_confirmation, write_confirmation
 from perf_pipeline.store.history import HistoryStore
 from perf_pipeline.store.noise_corpus import load_noise_corpus, write_noise_corpus
+from perf_pipeline.store.profile_file import read_profile_comparison, write_profile_comparison
 from perf_pipeline.store.schema import LATEST_VERSION
 
 __all__ = [
@@ -19,8 +20,10 @@ __all__ = [
     "read_analysis",
     "read_baseline",
     "read_confirmation",
+    "read_profile_comparison",
     "write_analysis",
     "write_baseline",
     "write_confirmation",
     "write_noise_corpus",
+    "write_profile_comparison",
 ]

@@ -106,7 +106,8 @@ def test_automation_definitions(defs: dg.Definitions) -> None:
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status is dg.DefaultScheduleStatus.RUNNING
-    for name in ("benchmark_results", "stress_results", "regression_confirmation"):
+    for name in ("benchmark_results", "stress_results", "regression_confirmation",
+                 "regression_profile"):
         assets_def = defs.resolve_assets_def(name)
         assert assets_def.op.pool == MEASURING_POOL
     for name in ("performance_baseline", "regression_analysis", "performance_report",
@@ -406,6 +407,7 @@ def _check_automation(defs: dg.Definitions, instance: dg.DagsterInstance) -> Non
         defs=defs, instance=instance, cursor=quiet.cursor)
     assert requested(again) == {"performance_baseline": {None}, "regression_analysis": {sha},
                                 "regression_confirmation": {sha},
+                                "regression_profile": {sha},
                                 "performance_report": {sha}, "performance_history": {None}}
 
 

@@ -17,8 +17,8 @@ def test_definitions_snapshot() -> None:
     defs = load_project_definitions()
     keys = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
     assert keys == {"benchmark_results", "stress_results", "performance_baseline",
-                    "regression_analysis", "regression_confirmation", "performance_report",
-                    "performance_history"}
+                    "regression_analysis", "regression_confirmation", "regression_profile",
+                    "performance_report", "performance_history"}
     graph = defs.resolve_asset_graph()
     checks = {(key.asset_key.to_user_string(), key.name, graph.get(key).blocking)
               for key in graph.asset_check_keys}
@@ -28,6 +28,13 @@ def test_definitions_snapshot() -> None:
     parents = {key.to_user_string() for key in graph.get(
         dg.AssetKey("performance_report")).parent_keys}
     assert "regression_confirmation" in parents and "regression_analysis" not in parents
+    # The profile of the confirmed regressions comes before the report that shows it.
+    assert "regression_profile" in parents
+    profile_parents = {key.to_user_string() for key in graph.get(
+        dg.AssetKey("regression_profile")).parent_keys}
+    assert profile_parents == {"regression_confirmation"}
+    profile = defs.resolve_assets_def("regression_profile")
+    assert profile.partitions_def is not None and profile.partitions_def.name == "commits"
     job = defs.resolve_implicit_global_asset_job_def()
     assert job.executor_def.name == "in_process"
     partitions = defs.resolve_assets_def("benchmark_results").partitions_def

@@ -1,0 +1,149 @@
+"""Profile benchmarks at two commits, in processes of their own (never the timed ones).
+
+Each side runs ``repeats`` pytest processes in its commit's worktree with
+``--benchmark-disable`` (no timed rounds at all) and the plugin's profiling pass switched
+on through ``PROFILE_DIR_ENV`` (see ``measure/profiling.py``). The sides alternate
+(base, candidate, then candidate, base, ...) so a busy spell of the machine does not
+land on one side only. Node ids and the ``-k`` expression travel as separate arguments
+of the child's argument list, never through a shell, and option-like values are refused
+by ``measure.ab.ABSelection``, the one validator of benchmark selections (A/B,
+confirmation and profiles alike).
+
+Every process's files stay under ``raw/profile/<id>-<base>-<candidate>/<side>-<n>/``
+(``.prof`` files open with ``pstats.Stats`` and snakeviz) with a ``profile.json``
+manifest. Nothing enters the history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.measure.ab import ABSelection
+from perf_pipeline.measure.git import commit_info, resolve_commit
+from perf_pipeline.measure.profile_read import BenchmarkProfile, read_profile_dir
+from perf_pipeline.measure.profiling import PROFILE_DIR_ENV, PROFILE_MIN_S_ENV
+from perf_pipeline.measure.raw import new_run_id
+from perf_pipeline.measure.runner import run_suite
+from perf_pipeline.measure.session import KEEP_WORKTREES, error_text
+from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
+from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
+from perf_pipeline.model import CommitInfo
+
+__all__ = ["PROFILE_MANIFEST", "PROFILE_SIDES", "ProfileRun", "measure_profiles"]
+
+logger = logging.getLogger(__name__)
+
+PROFILE_MANIFEST = "profile.json"
+PROFILE_SIDES = ("base", "candidate")
+MAX_REPEATS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRun:
+    """The profiles of both sides: per side, one mapping (benchmark → profile) per repeat."""
+
+    profile_id: str
+    base: CommitInfo
+    candidate: CommitInfo
+    raw_dir: Path
+    base_profiles: tuple[dict[str, BenchmarkProfile], ...]
+    candidate_profiles: tuple[dict[str, BenchmarkProfile], ...]
+
+    @property
+    def benchmarks(self) -> tuple[str, ...]:
+        """Benchmarks profiled in every process of both sides."""
+        every = [set(p) for p in (*self.base_profiles, *self.candidate_profiles)]
+        return tuple(sorted(set.intersection(*every))) if every else ()
+
+
+def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequence[str],
+                     extra_args: Sequence[str], min_s: float,
+                     tmp: Path) -> dict[str, BenchmarkProfile]:
+    with git_worktree(settings.repo_path, sha, root=settings.worktrees_dir) as worktree:
+        project_dir = worktree / settings.project_subdir
+        if not project_dir.is_dir():
+            raise MeasurementError(f"commit {sha} has no project directory "
+                                   f"{settings.project_subdir!r}")
+        outcome = run_suite(
+            project_dir, paths=paths, json_path=tmp / f"{out_dir.name}.json",
+            timeout_s=settings.suite_timeout_s, runner=settings.runner,
+            extra_args=(*settings.pytest_args, "--benchmark-disable", *extra_args),
+            env={PROFILE_DIR_ENV: str(out_dir.resolve()), PROFILE_MIN_S_ENV: f"{min_s:g}"},
+            benchmarks_required=False)
+        error = error_text(outcome)
+        if error is not None:
+            raise MeasurementError(f"profiling {sha[:12]} failed: {error}\n"
+                                   f"(files kept in {out_dir})")
+        profiles = read_profile_dir(out_dir, worktree)
+    if not profiles:
+        raise MeasurementError(f"profiling {sha[:12]}: no benchmark ran (check the node ids "
+                               f"and -k expression); files in {out_dir}")
+    return profiles
+
+
+def measure_profiles(
+    settings: Settings,
+    base_ref: str,
+    candidate_ref: str,
+    *,
+    node_ids: Sequence[str] = (),
+    keyword: str | None = None,
+    repeats: int = 3,
+    min_s: float = 0.3,
+    on_process: Callable[[int, int], None] | None = None,
+) -> ProfileRun:
+    """Profile the selected benchmarks at both commits, ``repeats`` processes per side.
+
+    ``node_ids`` (relative to the project directory) replace the configured benchmark
+    paths; ``keyword`` is passed as ``-k``; both are checked by ``ABSelection``. A
+    process that fails raises ``MeasurementError`` (its files are kept). Temp folders
+    left behind by a SIGKILLed measuring process are swept first.
+    """
+    if not 1 <= repeats <= MAX_REPEATS:
+        raise InvalidInputError(f"repeats must be in 1..{MAX_REPEATS}, not {repeats!r}")
+    if not min_s > 0:
+        raise InvalidInputError(f"min_s must be > 0, not {min_s!r}")
+    select = ABSelection(node_ids=tuple(node_ids), keyword=keyword)
+    extra = select.pytest_args()
+    repo = Path(settings.repo_path)
+    shas = {"base": resolve_commit(repo, base_ref),
+            "candidate": resolve_commit(repo, candidate_ref)}
+    commits = {side: commit_info(repo, sha) for side, sha in shas.items()}
+    profile_id = new_run_id()
+    raw_dir = (settings.raw_dir / "profile" /
+               f"{profile_id}-{shas['base'][:12]}-{shas['candidate'][:12]}")
+    raw_dir.mkdir(parents=True, exist_ok=False)
+    paths = select.paths(settings.benchmark_paths)
+    done: dict[str, list[dict[str, BenchmarkProfile]]] = {"base": [], "candidate": []}
+    total, finished = 2 * repeats, 0
+    sweep_stale_temp_dirs()  # folders of measuring runs that were SIGKILLed
+    with measuring_temp_dir("profile") as tmp:
+        for repeat in range(1, repeats + 1):
+            order = PROFILE_SIDES if repeat % 2 else PROFILE_SIDES[::-1]
+            for side in order:
+                out_dir = raw_dir / f"{side}-{repeat}"
+                done[side].append(_profile_process(settings, shas[side], out_dir, paths,
+                                                   extra, min_s, Path(tmp)))
+                finished += 1
+                if on_process is not None:
+                    on_process(finished, total)
+    prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
+    manifest = {
+        "profile_id": profile_id, "base": shas["base"], "candidate": shas["candidate"],
+        "repeats": repeats, "min_s": min_s, **select.describe(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_atomic(raw_dir / PROFILE_MANIFEST, json.dumps(manifest, indent=2).encode(),
+                 read_only=True)
+    return ProfileRun(profile_id=profile_id, base=commits["base"],
+                      candidate=commits["candidate"], raw_dir=raw_dir,
+                      base_profiles=tuple(done["base"]),
+                      candidate_profiles=tuple(done["candidate"]))

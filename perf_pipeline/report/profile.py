@@ -1,0 +1,188 @@
+"""Where the time went: profile diffs in the Markdown, the HTML and a memory PNG.
+
+The Markdown gets, per profiled benchmark, the top rows of its diff (functions ranked by
+the change of own time per benchmark call; changes within the repeats' spread are marked
+as such) and the allocation lines that grew most. The HTML gets the same table plus a
+differential icicle chart drawn by ``templates/profile.js`` from a JSON data island:
+each rectangle is a call path, its width the candidate's time on that path (the base's if
+the path vanished), its colour the change. The memory PNG is the mprof picture: resident
+memory over time while the benchmark runs, both commits, every repeat.
+
+Function keys and allocation sites come from the measured repository, so they pass
+through ``escape_markdown`` in Markdown and Jinja2's autoescape in HTML.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from perf_pipeline.model import FlameNode, ProfileComparison, ProfileDiff, Spread
+from perf_pipeline.report.units import format_bytes, format_seconds
+
+__all__ = ["TOP_ROWS", "flame_payload", "profile_html_rows", "profile_markdown",
+           "profile_metadata_markdown", "render_memory_png"]
+
+#: Rows of each diff in the Markdown report (and the PR comment).
+TOP_ROWS = 10
+_TOP_SITES = 5
+_STATUS = {"new": "🆕 new", "vanished": "✖ vanished", "changed": ""}
+
+
+def _delta(seconds: float) -> str:
+    sign = "+" if seconds > 0 else ("−" if seconds < 0 else "±")
+    return f"{sign}{format_seconds(abs(seconds))}"
+
+
+def _delta_bytes(n: float) -> str:
+    sign = "+" if n > 0 else ("−" if n < 0 else "±")
+    return f"{sign}{format_bytes(abs(n))}"
+
+
+def _share(s: Spread) -> str:
+    if s.high <= 0:
+        return "–"
+    return f"{100 * s.median:.1f} % ({100 * s.low:.1f}–{100 * s.high:.1f})"
+
+
+def _title(diff: ProfileDiff) -> str:
+    return diff.benchmark.split("::", 1)[1] if "::" in diff.benchmark else diff.benchmark
+
+
+def profile_markdown(profiles: ProfileComparison | None) -> list[str]:
+    """The "Where the time went" section, one block per profiled benchmark."""
+    from perf_pipeline.report.markdown import escape_markdown  # markdown imports us
+
+    if profiles is None or not profiles.diffs:
+        return []
+    blocks = ["### 🔬 Where the time went", "",
+              f"cProfile of each benchmark at {profiles.base_sha[:10]} (base) and "
+              f"{profiles.candidate_sha[:10]} (candidate), in separate untimed processes. "
+              "Per benchmark call, median over the repeats; rows in **bold** changed beyond "
+              "the spread of the repeats. Own = time in the function itself; cum = "
+              "including what it calls; libraries are folded into their package.", ""]
+    for diff in profiles.diffs:
+        blocks.append(
+            f"#### {escape_markdown(_title(diff))}\n\nProfiled time per call "
+            f"{format_seconds(diff.base_total_s.median)} → "
+            f"{format_seconds(diff.candidate_total_s.median)} ({diff.repeats} repeats per "
+            "side)\n")
+        lines = ["| # | Function | Δ own | Δ cum | Own base → cand | Share base → cand | "
+                 "Calls base → cand |", "|--:|---|--:|--:|--:|--:|--:|"]
+        for i, f in enumerate(diff.functions[:TOP_ROWS], start=1):
+            name = escape_markdown(f.key, max_len=90)
+            status = _STATUS[f.status]
+            name = f"**{name}**" if f.beyond_spread else name
+            lines.append(
+                f"| {i} | {name}{' ' + status if status else ''} | {_delta(f.delta_own_s)} | "
+                f"{_delta(f.delta_cum_s)} | {format_seconds(f.base_own.median)} → "
+                f"{format_seconds(f.candidate_own.median)} | {_share(f.base_share)} → "
+                f"{_share(f.candidate_share)} | {f.base_calls:.4g} → {f.candidate_calls:.4g} |")
+        blocks.append("\n".join(lines) + "\n")
+        grown = [a for a in diff.allocations
+                 if a.beyond_spread and a.delta_bytes > 0][:_TOP_SITES]
+        if grown:
+            rows = ["| Allocation line | Δ retained per call | Base → cand |", "|---|--:|--:|"]
+            rows += [f"| **{escape_markdown(a.site, max_len=90)}** | "
+                     f"{_delta_bytes(a.delta_bytes)} | "
+                     f"{format_bytes(a.base_bytes.median)} → "
+                     f"{format_bytes(a.candidate_bytes.median)} |" for a in grown]
+            blocks.append(f"Memory that grew beyond the spread (tracemalloc, still allocated "
+                          "after the calls; peak "
+                          f"{format_bytes(diff.base_peak_bytes)} → "
+                          f"{format_bytes(diff.candidate_peak_bytes)}):\n\n" + "\n".join(rows)
+                          + "\n")
+        if diff.artifacts:
+            blocks.append("Files: " + " · ".join(
+                f"[{escape_markdown(label)}]({path.replace(' ', '%20')})"
+                for label, path in diff.artifacts) + "\n")
+    return blocks
+
+
+def profile_metadata_markdown(profiles: ProfileComparison) -> str:
+    """The Markdown section alone (for Dagster metadata and other summaries)."""
+    return "\n".join(profile_markdown(profiles))
+
+
+def profile_html_rows(profiles: ProfileComparison | None, *,
+                      rows: int = 30) -> list[dict[str, object]]:
+    """What the HTML template shows per profiled benchmark (the chart comes from JS)."""
+    if profiles is None:
+        return []
+    out = []
+    for index, diff in enumerate(profiles.diffs):
+        out.append({
+            "index": index, "benchmark": diff.benchmark,
+            "base_total": format_seconds(diff.base_total_s.median),
+            "candidate_total": format_seconds(diff.candidate_total_s.median),
+            "repeats": diff.repeats,
+            "functions": [{
+                "key": f.key, "status": f.status, "beyond": f.beyond_spread,
+                "d_own": _delta(f.delta_own_s), "d_cum": _delta(f.delta_cum_s),
+                "own": f"{format_seconds(f.base_own.median)} → "
+                       f"{format_seconds(f.candidate_own.median)}",
+                "share": f"{_share(f.base_share)} → {_share(f.candidate_share)}",
+                "calls": f"{f.base_calls:.4g} → {f.candidate_calls:.4g}"}
+                for f in diff.functions[:rows]],
+            "allocations": [{
+                "site": a.site, "beyond": a.beyond_spread, "delta": _delta_bytes(a.delta_bytes),
+                "values": f"{format_bytes(a.base_bytes.median)} → "
+                          f"{format_bytes(a.candidate_bytes.median)}"}
+                for a in diff.allocations if a.delta_bytes > 0][:10],
+            "artifacts": list(diff.artifacts),
+        })
+    return out
+
+
+def _icicle(nodes: Sequence[FlameNode]) -> dict[str, list]:
+    """Plotly icicle columns; sizes are each node's remainder (``branchvalues=remainder``)."""
+    size = {n.path: max(n.base_s, n.candidate_s) for n in nodes}
+    children: dict[str, float] = {}
+    for n in nodes:
+        if n.parent:
+            children[n.parent] = children.get(n.parent, 0.0) + size[n.path]
+    return {
+        "ids": [n.path for n in nodes], "parents": [n.parent for n in nodes],
+        "labels": [n.key.rsplit("/", 1)[-1] for n in nodes],  # file:function
+        "values": [max(size[n.path] - children.get(n.path, 0.0), 0.0) * 1e3 for n in nodes],
+        "base_ms": [round(n.base_s * 1e3, 6) for n in nodes],
+        "candidate_ms": [round(n.candidate_s * 1e3, 6) for n in nodes],
+        "keys": [n.key for n in nodes],
+    }
+
+
+def flame_payload(profiles: ProfileComparison | None) -> list[dict[str, object]]:
+    """The data island of the differential icicle charts, one entry per benchmark."""
+    if profiles is None:
+        return []
+    return [{"index": i, "benchmark": d.benchmark, **_icicle(d.flame)}
+            for i, d in enumerate(profiles.diffs)]
+
+
+def render_memory_png(benchmark: str,
+                      base: Sequence[tuple[Sequence[float], Sequence[float]]],
+                      candidate: Sequence[tuple[Sequence[float], Sequence[float]]]) -> bytes:
+    """Resident memory over time while the benchmark runs (``mprof plot``), both commits.
+
+    ``base`` and ``candidate`` hold one ``(t_s, rss_bytes)`` series per repeat.
+    """
+    fig = Figure(figsize=(8, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    for label, series, color in (("base", base, "#6e7781"), ("candidate", candidate, "#d1242f")):
+        for i, (t_s, rss) in enumerate(series):
+            ax.plot(list(t_s), [v / 2**20 for v in rss], color=color, alpha=0.8, lw=1.2,
+                    label=label if i == 0 else None)
+    title = benchmark.split("::", 1)[-1]
+    ax.set_title(f"Memory while running {title[-60:]}")
+    ax.set_xlabel("time since the first call (s)")
+    ax.set_ylabel("resident set size (MiB)")
+    ax.grid(alpha=0.3)
+    if base or candidate:
+        ax.legend(loc="upper left")
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()

@@ -1,0 +1,139 @@
+"""perf-pipeline profile on a real temporary git repo; profiling stays out of timed runs."""
+
+from __future__ import annotations
+
+import json
+import pstats
+import statistics
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from perf_pipeline.cli import main
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import measure_profiles, run_suite
+from perf_pipeline.measure.profiling import PROFILE_DIR_ENV
+from perf_pipeline.pipeline import ProfileOutcome, run_profile
+from perf_pipeline.store import read_profile_comparison, write_profile_comparison
+from perf_pipeline_tests.pipeline.profile_target import CACHE_LINE, build_profile_target
+
+
+def _settings(repo: Path, results: Path) -> Settings:
+    return Settings(repo_path=repo, project_subdir="proj", benchmark_paths=("tests",),
+                    results_dir=results, suite_timeout_s=180.0,
+                    pytest_args=("--benchmark-min-rounds=3", "--benchmark-max-time=0.02"))
+
+
+@pytest.fixture(scope="module")
+def profiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, ProfileOutcome]:
+    root = tmp_path_factory.mktemp("profile")
+    repo, base, candidate = build_profile_target(root)
+    settings = _settings(repo, root / "results")
+    return settings, run_profile(settings, base, candidate, repeats=3, min_s=0.1)
+
+
+def _diff(outcome: ProfileOutcome, test: str):
+    assert outcome.comparison is not None
+    return next(d for d in outcome.comparison.diffs if d.benchmark.endswith(test))
+
+
+@pytest.mark.slow
+def test_quadratic_helper_tops_the_time_diff(profiled) -> None:
+    _, outcome = profiled
+    diff = _diff(outcome, "::test_pipeline")
+    top = diff.functions[0]
+    assert top.key == "proj/mod.py:_unique_slow", [f.key for f in diff.functions[:5]]
+    assert top.status == "new" and top.beyond_spread
+    assert top.candidate_calls == pytest.approx(1.0)
+    assert diff.candidate_total_s.median > 5 * diff.base_total_s.median
+    # Moved by the edit, but the same function: matched, not "new" and "vanished".
+    pipeline = next(f for f in diff.functions if f.key == "proj/mod.py:pipeline")
+    assert pipeline.status == "changed"
+
+
+@pytest.mark.slow
+def test_cache_line_tops_the_memory_diff(profiled) -> None:
+    _, outcome = profiled
+    diff = _diff(outcome, "::test_remember")
+    top = diff.allocations[0]
+    assert top.site == f"proj/mod.py:{CACHE_LINE}" and top.beyond_spread
+    assert top.delta_bytes > 5_000  # 700 floats kept per call
+
+
+@pytest.mark.slow
+def test_prof_files_open_with_pstats_and_reports_show_the_diff(profiled) -> None:
+    settings, outcome = profiled
+    assert outcome.comparison is not None and outcome.files is not None
+    raw = Path(outcome.comparison.raw_dir or "")
+    profs = sorted(raw.glob("*-*/*.prof"))
+    assert len(profs) == 2 * 3 * 2  # sides x repeats x benchmarks
+    for prof in profs:
+        assert pstats.Stats(str(prof)).total_calls > 0  # type: ignore[attr-defined]
+    assert len(list(raw.glob("*.memory.png"))) == 2
+    manifest = json.loads((raw / "profile.json").read_text())
+    assert manifest["repeats"] == 3
+    md = outcome.files.markdown.read_text(encoding="utf-8")  # type: ignore[union-attr]
+    assert "Where the time went" in md and "\\_unique\\_slow" in md
+    assert md.index("\\_unique\\_slow") < md.index("normalise")
+    html = outcome.files.html.read_text(encoding="utf-8")
+    assert 'id="flame-0"' in html and 'id="profile-data"' in html and "icicle" in html
+    # The comparison survives the file round trip the commit report reads it through.
+    path = settings.results_dir / "profile" / "x.json"
+    write_profile_comparison(path, outcome.comparison)
+    assert read_profile_comparison(path) == outcome.comparison
+
+
+def test_option_like_selectors_and_refs_are_refused(tmp_path: Path) -> None:
+    repo, base, candidate = build_profile_target(tmp_path)
+    settings = _settings(repo, tmp_path / "results")
+    for kwargs in ({"keyword": "--collect-only"}, {"node_ids": ("-p evil",)},
+                   {"node_ids": ("../outside.py::test_x",)}, {"keyword": "a\nb"}):
+        with pytest.raises(InvalidInputError):
+            measure_profiles(settings, base, candidate, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="must not start with '-'"):
+        measure_profiles(settings, "--upload-pack=touch /tmp/x", candidate)
+    assert not (tmp_path / "results" / "raw" / "profile").exists()
+    code = main(["profile", base, candidate, "-k=--co", "--repo", str(repo),
+                 "--results-dir", str(tmp_path / "results")])
+    assert code == 2
+
+
+def _median_s(json_path: Path) -> float:
+    bench = json.loads(json_path.read_text())["benchmarks"]
+    return statistics.median(next(b for b in bench if b["name"] == "test_pipeline")
+                             ["stats"]["data"])
+
+
+@pytest.mark.slow
+def test_timed_runs_are_the_same_with_and_without_a_profile_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A profile step (and a profile directory leaked into the environment) leaves the
+    timed rounds alone: no profile is written by a timed run, and its timings come from
+    the same distribution as those of runs with no profiling anywhere near them."""
+    repo, _, candidate = build_profile_target(tmp_path)
+    settings = _settings(repo, tmp_path / "results")
+    project = tmp_path / "timed"
+    from perf_pipeline_tests.measure.conftest import git
+
+    git(repo, "worktree", "add", "--detach", str(project), candidate)
+    leaked = tmp_path / "leaked"
+    plain, after_profile = [], []
+    for i in range(5):
+        for with_profile in (i % 2 == 0, i % 2 == 1):
+            if with_profile:
+                measure_profiles(settings, candidate, candidate, node_ids=(
+                    "tests/test_perf.py::test_pipeline",), repeats=1, min_s=0.05)
+                monkeypatch.setenv(PROFILE_DIR_ENV, str(leaked))
+            out = tmp_path / f"timed-{i}-{int(with_profile)}.json"
+            outcome = run_suite(project / "proj", paths=("tests",), json_path=out,
+                                timeout_s=120, extra_args=("--benchmark-min-rounds=20",))
+            monkeypatch.delenv(PROFILE_DIR_ENV, raising=False)
+            assert outcome.ok, outcome.error
+            (after_profile if with_profile else plain).append(_median_s(out))
+    assert not leaked.exists()  # the timed runs never profiled
+    ratio = statistics.median(after_profile) / statistics.median(plain)
+    assert 0.5 < ratio < 2.0, (plain, after_profile)
+    # Generous: 5 vs 5 process medians; only a complete separation (p = 0.008) fails.
+    assert stats.mannwhitneyu(plain, after_profile).pvalue > 0.005, (plain, after_profile)
