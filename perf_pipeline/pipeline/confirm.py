@@ -51,13 +51,12 @@ from perf_pipeline.model import (
     Baseline,
     BenchmarkComparison,
     Confirmation,
-    RunStatus,
     SuiteComparison,
     SuiteRun,
     Verdict,
 )
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
-from perf_pipeline.pipeline.regression import analyze_run, screen_alpha
+from perf_pipeline.pipeline.regression import analyze_run, commit_run, screen_alpha
 from perf_pipeline.store import HistoryStore, read_confirmation, write_confirmation
 
 __all__ = [
@@ -322,11 +321,7 @@ def confirm_commit(settings: Settings, sha: str, *, rounds: RoundSource | None =
                    seed: int | None = None) -> Confirmation:
     """Confirm the commit's latest successful run; write ``confirmation/<sha>.json``."""
     with HistoryStore.open(settings.db_path) as store:
-        run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
-        if run is None:
-            raise InvalidInputError(
-                f"commit {sha}: no successful benchmark run in {settings.db_path}; "
-                "materialize benchmark_results for it first")
+        run = commit_run(store, settings, sha)
         baseline = baseline_for_run(store, settings, run)
     confirmation = confirm_run(settings, run, baseline, rounds=rounds, seed=seed)
     write_confirmation(confirmation_path(settings, sha), confirmation)

@@ -54,6 +54,16 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
         environment_differences=diffs, notes=tuple(notes))
 
 
+def commit_run(store: HistoryStore, settings: Settings, sha: str) -> SuiteRun:
+    """The commit's latest successful benchmark run: what both stages of the gate judge."""
+    run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+    if run is None:
+        raise InvalidInputError(
+            f"commit {sha}: no successful benchmark run in {settings.db_path}; "
+            "materialize benchmark_results for it first")
+    return run
+
+
 def analyze_commit(settings: Settings, sha: str) -> CommitAnalysis:
     """Screen the commit's latest successful run; write ``analysis/<sha>.json``.
 
@@ -61,11 +71,7 @@ def analyze_commit(settings: Settings, sha: str) -> CommitAnalysis:
     stage only, and ``regression_confirmation`` decides.
     """
     with HistoryStore.open(settings.db_path) as store:
-        run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
-        if run is None:
-            raise InvalidInputError(
-                f"commit {sha}: no successful benchmark run in {settings.db_path}; "
-                "materialize benchmark_results for it first")
+        run = commit_run(store, settings, sha)
         analysis = analyze_run(run, baseline_for_run(store, settings, run), settings,
                                alpha=screen_alpha(settings))
     write_analysis(analysis_path(settings, sha), analysis)
