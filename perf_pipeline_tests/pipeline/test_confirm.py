@@ -97,10 +97,13 @@ def test_controls_fill_the_round_to_five_with_the_most_stable_benchmarks() -> No
     assert controls == (NAMES[0], NAMES[1], NAMES[2], NAMES[4])
 
 
-def test_at_least_two_controls_however_many_targets() -> None:
+def test_more_controls_than_targets_when_the_suite_has_them() -> None:
+    # Four flagged benchmarks want five controls (a round's median must be an unchanged
+    # benchmark's); the suite has four more, and all of them are taken.
     flagged = NAMES[:4]
     controls = choose_controls(_screen(dict.fromkeys(flagged, 1.4)), flagged)
-    assert controls == (NAMES[4], NAMES[5])
+    assert controls == tuple(NAMES[4:])
+    assert len(controls) >= 2
 
 
 def test_controls_are_what_there_is_in_a_small_suite() -> None:
