@@ -1,8 +1,11 @@
 """End to end: a real git repo → `dagster asset materialize` per commit → two-stage gate.
 
-History: a baseline, three neutral commits, one commit that makes ``mean_abs`` do 15 %
-more of the same work (a deterministic extra pass: the same operations on 15 % more
+History: a baseline, three neutral commits, one commit that makes ``mean_abs`` do 60 %
+more of the same work (a deterministic extra pass: the same operations on 60 % more
 numbers, so the ratio does not depend on the machine), and one more neutral commit.
+Not +15 %: with four baseline commits, on a shared 2-core VM the screen missed a +15 %
+change in two of five runs and the A/B in one (README, "How well it works"); this test
+must not depend on the machine's mood, the replay tests measure the power.
 Each commit is materialized through Dagster (measure, baseline, screen, confirmation,
 report). Exactly one confirmed regression must come out — the slowed benchmark at the
 slowed commit — and the blocking check must fail only there (exit 1), with the report
@@ -45,15 +48,15 @@ def _note(text: str):
     return edit
 
 
-def _mean_abs_does_15_percent_more(root: Path) -> None:
+def _mean_abs_does_60_percent_more(root: Path) -> None:
     calc = root / "calc.py"
     text = calc.read_text()
     old = "def mean_abs(values):\n    return sum(map(abs, values)) / len(values)\n"
     new = textwrap.dedent('''\
         def mean_abs(values):
             total = sum(map(abs, values))
-            # Cross-check on the first 15 % of the values: the same work again, dropped.
-            sum(map(abs, values[: len(values) * 15 // 100]))
+            # Cross-check on the first 60 % of the values: the same work again, dropped.
+            sum(map(abs, values[: len(values) * 60 // 100]))
             return total / len(values)
         ''')
     assert old in text
@@ -69,7 +72,7 @@ def _target(dest: Path) -> tuple[Path, tuple[str, ...]]:
     steps = (HistoryStep("Add calc"), HistoryStep("Docs: usage", _note("Usage: import calc.")),
              HistoryStep("Docs: tests", _note("Run pytest.")),
              HistoryStep("Docs: license", _note("MIT.")),
-             HistoryStep("mean_abs: cross-check a part", _mean_abs_does_15_percent_more),
+             HistoryStep("mean_abs: cross-check a part", _mean_abs_does_60_percent_more),
              HistoryStep("Docs: changelog", _note("Changelog.")))
     return dest, build_history(dest, src, steps)
 
@@ -134,7 +137,7 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
     assert slow_data["status"] == "confirmed" and SLOWED in slow_data["flagged"]
     (row,) = [r for r in slow_data["final"]["results"]
               if r["name"] == SLOWED and r["metric"] == TIME_METRIC]
-    assert 1.05 < row["comparison"]["ratio"] < 1.4
+    assert 1.25 < row["comparison"]["ratio"] < 2.0
     # Every round's JSON is kept with the manifest, under the A/B's raw dir.
     raw = Path(slow_data["raw_dir"])
     manifest = json.loads((raw / "ab.json").read_text())
