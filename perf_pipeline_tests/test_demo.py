@@ -28,8 +28,10 @@ def test_demo_measures_every_commit_and_flags_the_slowdown(tmp_path: Path, capsy
     assert slowed_benchmark().replace("_", "\\_") in markdown
     first_line = markdown.splitlines()[1]
     assert "regression" in first_line.lower()
-    commits = [p for p in (root / "test-results" / "raw").iterdir() if p.name != "ab"]
-    assert len(commits) == 5  # one per commit; A/B rounds live under raw/ab
+    commits = [p for p in (root / "test-results" / "raw").iterdir()
+               if p.name not in ("ab", "profile")]
+    assert len(commits) == 5  # one per commit; A/B rounds and profiles have their own dirs
+    assert (root / "test-results" / "raw" / "profile").is_dir()  # the confirmed one, profiled
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:

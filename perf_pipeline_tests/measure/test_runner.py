@@ -187,4 +187,5 @@ def test_staged_plugin_imports_with_stdlib_only(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "2.0"
     names = sorted(p.name for p in (staged / STAGED_PACKAGE).glob("*.py"))
-    assert names == ["__init__.py", "fingerprint.py", "percentiles.py", "plugin.py"]
+    assert names == ["__init__.py", "fingerprint.py", "percentiles.py", "plugin.py",
+                     "profiling.py"]
