@@ -100,5 +100,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(plain(result.console_line))
         if getattr(args, "json", False):
             emit_failure(args.command, result)
-        return result.exit_code
+        return int(result.exit_code)
     return result

@@ -26,8 +26,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from perf_pipeline.report.units import format_seconds
-
 __all__ = ["ProgressBar", "err", "out", "plain", "progress_bar", "short", "time_cell"]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -58,6 +56,8 @@ def short(name: str) -> str:
 
 def time_cell(seconds: float | None, width: int = 9) -> str:
     """A time in its own unit, right-aligned so that columns of them line up."""
+    from perf_pipeline.report.units import format_seconds  # report/ is slow to import
+
     return format_seconds(seconds).rjust(width)
 
 
