@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import inspect
+from collections.abc import Callable
 
 __all__ = [
+    "add_command",
     "add_commit_pair",
     "add_dagster_home",
     "add_json",
@@ -12,6 +15,18 @@ __all__ = [
     "add_results_dir",
     "add_stats",
 ]
+
+
+def add_command(sub: argparse._SubParsersAction, name: str,
+                func: Callable[[argparse.Namespace], int], help: str, *,
+                measuring: bool = False) -> argparse.ArgumentParser:
+    """The subcommand ``name`` that runs ``func``; its ``--help`` text is ``func``'s docstring.
+
+    ``measuring`` commands run suites, so SIGTERM/SIGHUP end the suite cleanly first.
+    """
+    parser = sub.add_parser(name, help=help, description=inspect.getdoc(func))
+    parser.set_defaults(func=func, measuring=measuring)
+    return parser
 
 
 def add_repo(parser: argparse.ArgumentParser, help: str = "target git repo (default: settings)"

@@ -8,12 +8,15 @@ from pathlib import Path
 
 from perf_pipeline.cli.console import out, plain
 from perf_pipeline.cli.exits import ExitCode
+from perf_pipeline.cli.options import add_command
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["register"]
 
 
 def cmd_comment(args: argparse.Namespace) -> int:
+    """Reads the token from GITHUB_TOKEN. Updates our earlier comment on the PR (found by
+    a hidden marker) instead of adding another."""
     from perf_pipeline.pipeline import post_report_comment, resolve_pr_number
     from perf_pipeline.report import DEFAULT_API_URL
 
@@ -35,10 +38,8 @@ def cmd_comment(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "comment", help="post or update the report as a pull-request comment",
-        description="Reads the token from GITHUB_TOKEN. Updates our earlier comment on the "
-                    "PR (found by a hidden marker) instead of adding another.")
+    p = add_command(sub, "comment", cmd_comment,
+                    "post or update the report as a pull-request comment")
     p.add_argument("--report", default="performance-report.md",
                    help="Markdown report to post (default: ./performance-report.md)")
     p.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
@@ -46,4 +47,3 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "or $GITHUB_REF refs/pull/N/merge)")
     p.add_argument("--api-url", help="REST API URL, e.g. https://ghe.example.com/api/v3 "
                    "(default: $GITHUB_API_URL or https://api.github.com)")
-    p.set_defaults(func=cmd_comment)

@@ -8,13 +8,15 @@ from pathlib import Path
 from perf_pipeline.cli.console import err, out, plain, progress_bar
 from perf_pipeline.cli.context import settings_from
 from perf_pipeline.cli.exits import ExitCode
-from perf_pipeline.cli.options import add_dagster_home, add_json, add_repo
-from perf_pipeline.cli.present.json_doc import emit_json
+from perf_pipeline.cli.options import add_command, add_dagster_home, add_json, add_repo
+from perf_pipeline.cli.present.json_doc import present
 
 __all__ = ["register"]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Builds a five-commit history of the example target (the last one a real slowdown)
+    and measures, judges and reports every commit through Dagster."""
     from perf_pipeline.cli.present.demo import print_demo
     from perf_pipeline.demo import run_demo
 
@@ -29,6 +31,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_register_commit(args: argparse.Namespace) -> int:
+    """Adds commits as partitions of the Dagster instance, so that
+    `dagster asset materialize --partition SHA` can measure them."""
     from perf_pipeline.defs.launch import open_instance, register_commits
     from perf_pipeline.measure import resolve_commit
 
@@ -42,6 +46,9 @@ def cmd_register_commit(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
+    """Measures, judges and reports the last N commits of a branch, oldest first, once
+    each (measured ones are skipped), and prints each commit's verdict as it is done.
+    Exit 1 if a commit's regression gate failed, 2 if a commit's run broke."""
     from perf_pipeline.cli.present.backfill import (
         CommitVerdict,
         backfill_json,
@@ -74,32 +81,29 @@ def cmd_backfill(args: argparse.Namespace) -> int:
                                  on_plan=planned)
     code = (ExitCode.BAD_INPUT if result.broken
             else ExitCode.REGRESSION if result.regressed else ExitCode.OK)
-    if args.json:
-        return emit_json("backfill", code, *backfill_json(result, verdicts))
-    print_backfill(result)
-    return code
+    return present("backfill", code, as_json=args.json,
+                   document=lambda: backfill_json(result, verdicts),
+                   text=lambda: print_backfill(result))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="measure a throw-away history of the example target")
+    p = add_command(sub, "demo", cmd_demo,
+                    "measure a throw-away history of the example target", measuring=True)
     p.add_argument("--dir", default="perf-demo",
                    help="where the demo repo and its results go (default: ./perf-demo)")
-    p.set_defaults(func=cmd_demo, measuring=True)
 
-    p = sub.add_parser("register-commit",
-                       help="add commits as Dagster partitions (before --partition SHA)")
+    p = add_command(sub, "register-commit", cmd_register_commit,
+                    "add commits as Dagster partitions (before --partition SHA)")
     p.add_argument("refs", nargs="+", metavar="REF")
     add_repo(p)
     add_dagster_home(p)
-    p.set_defaults(func=cmd_register_commit)
 
-    p = sub.add_parser("backfill",
-                       help="measure the last N commits of a branch, oldest first, once each; "
-                            "prints each commit's verdict as it is done")
+    p = add_command(sub, "backfill", cmd_backfill,
+                    "measure the last N commits of a branch, oldest first, once each; "
+                    "prints each commit's verdict as it is done", measuring=True)
     p.add_argument("--last", type=int, default=50, help="how many commits (default 50)")
     p.add_argument("--branch", help="branch to walk back from (default: main_branch)")
     add_repo(p)
     add_dagster_home(p)
     p.add_argument("--force", action="store_true", help="re-measure measured commits too")
     add_json(p)
-    p.set_defaults(func=cmd_backfill, measuring=True)

@@ -9,18 +9,22 @@ from perf_pipeline.cli.console import plain, progress_bar
 from perf_pipeline.cli.context import open_history, settings_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import (
+    add_command,
     add_commit_pair,
     add_json,
     add_repo,
     add_results_dir,
     add_stats,
 )
-from perf_pipeline.cli.present.json_doc import emit_json
+from perf_pipeline.cli.present.json_doc import present
 
 __all__ = ["register"]
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
+    """Exit codes: 0 no significant regression, 1 significant regression(s), 2 bad usage
+    or bad input. PERFORMANCE_THRESHOLD and SIGNIFICANCE_LEVEL set the defaults; flags win.
+    """
     from perf_pipeline.cli.present.analyze import analyze_json, print_analyze
     from perf_pipeline.pipeline import analyze_results_dir
 
@@ -32,13 +36,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                                       on_round=bar.update)
     code = (ExitCode.REGRESSION if outcome.has_regression
             else ExitCode.BAD_INPUT if outcome.ingest.errors else ExitCode.OK)
-    if args.json:
-        return emit_json("analyze", code, *analyze_json(outcome, report))
-    print_analyze(outcome, report)
-    return code
+    return present("analyze", code, as_json=args.json,
+                   document=lambda: analyze_json(outcome, report),
+                   text=lambda: print_analyze(outcome, report))
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
+    """Measures BASE and CANDIDATE alternately (random order per round) on this machine
+    and compares each benchmark's per-round medians with a paired test, Holm-corrected.
+    Use it to confirm a suspect commit against its parent. Nothing is added to the
+    history.
+    """
     from perf_pipeline.cli.present.ab import ab_json, print_ab
     from perf_pipeline.measure.ab import ABSelection
     from perf_pipeline.pipeline import run_ab, run_adaptive_ab
@@ -58,13 +66,13 @@ def cmd_ab(args: argparse.Namespace) -> int:
                              seed=args.seed, report_path=report, select=select,
                              on_round=bar.update)
     code = ExitCode.REGRESSION if outcome.regressed else ExitCode.OK
-    if args.json:
-        return emit_json("ab", code, *ab_json(outcome, report))
-    print_ab(outcome, report)
-    return code
+    return present("ab", code, as_json=args.json, document=lambda: ab_json(outcome, report),
+                   text=lambda: print_ab(outcome, report))
 
 
 def cmd_visualize(args: argparse.Namespace) -> int:
+    """Ingests new result files, then writes the HTML report and PNG plots of the whole
+    history to <results-dir>/reports/."""
     from perf_pipeline.cli.present.results import print_history_report, print_ingest_errors
     from perf_pipeline.measure import check_results_dir, ingest_results_dir
     from perf_pipeline.pipeline import write_history_report
@@ -79,11 +87,8 @@ def cmd_visualize(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "analyze", help="judge the newest run against the baseline; write the report",
-        description="Exit codes: 0 no significant regression, 1 significant regression(s), "
-                    "2 bad usage or bad input. PERFORMANCE_THRESHOLD and SIGNIFICANCE_LEVEL "
-                    "set the defaults; flags win.")
+    p = add_command(sub, "analyze", cmd_analyze,
+                    "judge the newest run against the baseline; write the report")
     add_results_dir(p)
     add_stats(p)
     p.add_argument("--update-baseline", action="store_true",
@@ -99,19 +104,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: PERF_PIPELINE_CONFIRM or auto)")
     add_repo(p, "target git repo for the confirmation (default: settings)")
     add_json(p)
-    p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("visualize", help="write the HTML report and PNG plots of the history")
+    p = add_command(sub, "visualize", cmd_visualize,
+                    "write the HTML report and PNG plots of the history")
     add_results_dir(p)
     p.add_argument("--baseline", help="baseline file (default: in the results dir)")
-    p.set_defaults(func=cmd_visualize)
 
-    p = sub.add_parser(
-        "ab", help="interleaved A/B run of two commits, compared round by round",
-        description="Measures BASE and CANDIDATE alternately (random order per round) on "
-                    "this machine and compares each benchmark's per-round medians with a "
-                    "paired test, Holm-corrected. Use it to confirm a suspect commit against "
-                    "its parent. Nothing is added to the history.")
+    p = add_command(sub, "ab", cmd_ab,
+                    "interleaved A/B run of two commits, compared round by round",
+                    measuring=True)
     add_commit_pair(p)
     p.add_argument("--rounds", type=int, default=10,
                    help="rounds of both commits (default 10: enough for up to 10 "
@@ -134,4 +135,3 @@ def register(sub: argparse._SubParsersAction) -> None:
                    metavar="NODE_ID", help="only this benchmark (pytest node id relative to "
                    "the project dir, e.g. tests/test_x.py::test_y); repeatable")
     add_json(p)
-    p.set_defaults(func=cmd_ab, measuring=True)

@@ -8,12 +8,14 @@ from pathlib import Path
 from perf_pipeline.cli.console import err, plain, progress_bar
 from perf_pipeline.cli.context import open_history, settings_from
 from perf_pipeline.cli.exits import ExitCode
-from perf_pipeline.cli.options import add_commit_pair, add_repo, add_results_dir
+from perf_pipeline.cli.options import add_command, add_commit_pair, add_repo, add_results_dir
 
 __all__ = ["register"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """Measures one commit in a temporary worktree, without Dagster, and records the run
+    in the history."""
     from perf_pipeline.cli.present.results import print_run
     from perf_pipeline.measure import measure_commit
     from perf_pipeline.model import RunStatus
@@ -29,6 +31,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    """Adds the result files found in the results dir (our raw runs and plain
+    pytest-benchmark JSON) to the history; exit 2 names every bad file."""
     from perf_pipeline.cli.present.results import print_ingest
     from perf_pipeline.measure import check_results_dir, ingest_results_dir
 
@@ -41,6 +45,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Measures the benchmark suite at one commit in N interleaved pairs, each pair one
+    fresh process in each of two worktrees of that commit (random order per pair). Keeps
+    every process's raw JSON, writes a noise corpus (.json.gz) and stores the noise
+    profile in the history db.
+    """
     from perf_pipeline.cli.present.calibrate import print_calibration
     from perf_pipeline.pipeline import calibrate
 
@@ -61,6 +70,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    """Profiles the selected benchmarks at BASE and CANDIDATE in separate, untimed pytest
+    processes (cProfile, tracemalloc, RSS over time), REPEATS per side, and ranks
+    functions by the change of their own time per benchmark call. .prof files open with
+    snakeviz or pstats.
+    """
     from perf_pipeline.cli.present.profile import print_profile
     from perf_pipeline.pipeline import run_profile
 
@@ -77,19 +91,16 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="measure one commit without Dagster and record it")
+    p = add_command(sub, "run", cmd_run, "measure one commit without Dagster and record it",
+                    measuring=True)
     p.add_argument("ref", nargs="?", default="HEAD")
     p.add_argument("--suite", choices=("benchmarks", "stress"), default="benchmarks")
     add_repo(p)
     add_results_dir(p)
-    p.set_defaults(func=cmd_run, measuring=True)
 
-    p = sub.add_parser(
-        "profile", help="why is it slower: profile benchmarks at two commits and diff them",
-        description="Profiles the selected benchmarks at BASE and CANDIDATE in separate, "
-                    "untimed pytest processes (cProfile, tracemalloc, RSS over time), "
-                    "REPEATS per side, and ranks functions by the change of their own time "
-                    "per benchmark call. .prof files open with snakeviz or pstats.")
+    p = add_command(sub, "profile", cmd_profile,
+                    "why is it slower: profile benchmarks at two commits and diff them",
+                    measuring=True)
     add_commit_pair(p)
     p.add_argument("-k", dest="keyword", metavar="SELECT",
                    help="pytest -k expression choosing the benchmarks")
@@ -104,14 +115,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_results_dir(p)
     p.add_argument("--report", help="Markdown report path (default: in the results dir's "
                    "reports/profile/<id>/)")
-    p.set_defaults(func=cmd_profile, measuring=True)
 
-    p = sub.add_parser(
-        "calibrate", help="record this machine's noise: same-commit pairs, corpus, profile",
-        description="Measures the benchmark suite at one commit in N interleaved pairs, each "
-                    "pair one fresh process in each of two worktrees of that commit (random "
-                    "order per pair). Keeps every process's raw JSON, writes a noise corpus "
-                    "(.json.gz) and stores the noise profile in the history db.")
+    p = add_command(sub, "calibrate", cmd_calibrate,
+                    "record this machine's noise: same-commit pairs, corpus, profile",
+                    measuring=True)
     p.add_argument("ref", metavar="REF", nargs="?", help="commit to measure (default HEAD)")
     p.add_argument("--pairs", type=int, help="number of pairs (two processes each)")
     p.add_argument("--seed", type=int, help="seed of the order of each pair (default random)")
@@ -122,8 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--note", help="free text stored in the corpus")
     add_repo(p)
     add_results_dir(p)
-    p.set_defaults(func=cmd_calibrate, measuring=True)
 
-    p = sub.add_parser("ingest", help="add result files in the results dir to the history")
+    p = add_command(sub, "ingest", cmd_ingest,
+                    "add result files in the results dir to the history")
     add_results_dir(p)
-    p.set_defaults(func=cmd_ingest)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from perf_pipeline.cli.console import out
 from perf_pipeline.cli.exits import Failure
 
-__all__ = ["JSON_SCHEMA_VERSION", "emit_failure", "emit_json", "verdict_word"]
+__all__ = ["JSON_SCHEMA_VERSION", "emit_failure", "emit_json", "present", "verdict_word"]
 
 #: Bumped when a field changes meaning or disappears (new fields do not bump it).
 JSON_SCHEMA_VERSION = 1
@@ -59,3 +59,14 @@ def emit_failure(command: str, failure: Failure) -> None:
     if failure.crash_log is not None:
         error["crash_log"] = str(failure.crash_log)
     emit_json(command, failure.exit_code, "error", {"error": error})
+
+
+def present(command: str, exit_code: int, *, as_json: bool,
+            document: Callable[[], tuple[str, Mapping[str, object]]],
+            text: Callable[[], None]) -> int:
+    """Show an outcome as a JSON ``document`` (verdict word, fields) or as ``text``;
+    return ``exit_code``, which is the same either way."""
+    if as_json:
+        return emit_json(command, exit_code, *document())
+    text()
+    return int(exit_code)
