@@ -82,3 +82,38 @@ def test_backfill_says_each_commits_verdict(capsys) -> None:
     doc = cases[1][0].to_json()
     assert doc["verdict"] == "regression" and doc["comparison"]["results"][0]["comparison"][
         "verdict"] == "regression"
+
+
+def test_profile_presenter_prints_signed_deltas_in_their_unit(capsys) -> None:
+    from perf_pipeline.cli.present.profile import print_profile
+    from perf_pipeline.model import (
+        AllocationChange,
+        FunctionChange,
+        ProfileComparison,
+        ProfileDiff,
+        Spread,
+    )
+    from perf_pipeline.pipeline import ProfileOutcome
+
+    def spread(value: float) -> Spread:
+        return Spread(median=value, low=value, high=value)
+
+    grew = FunctionChange(key="calc.py:3(slow_helper)", status="changed",
+                          base_own=spread(2e-7), candidate_own=spread(9e-7),
+                          base_cum=spread(1e-6), candidate_cum=spread(2.5e-5),
+                          base_share=spread(0.1), candidate_share=spread(0.4), base_calls=1,
+                          candidate_calls=1, beyond_spread=True)
+    allocation = AllocationChange(site="calc.py:9", status="changed", base_bytes=spread(0),
+                                  candidate_bytes=spread(3072), base_count=0,
+                                  candidate_count=1, beyond_spread=True)
+    diff = ProfileDiff(benchmark="t.py::test_x", repeats=3, base_total_s=spread(4e-7),
+                       candidate_total_s=spread(3e-5), functions=(grew,),
+                       allocations=(allocation,))
+    print_profile(ProfileOutcome(comparison=ProfileComparison(
+        profile_id="p1", base_sha="b" * 40, candidate_sha=SHA, created_at="2026-01-01",
+        diffs=(diff,))), top=5)
+    out = capsys.readouterr().out
+    assert "test_x: 400 ns → 30.0 µs per call (profiled)" in out
+    assert "* own    +700 ns  cum   +24.0 µs  calc.py:3(slow_helper)" in out
+    assert "memory  +3.00 KiB/call  calc.py:9" in out
+    assert "0.000 ms" not in out and "+0.001 ms" not in out
