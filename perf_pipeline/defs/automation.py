@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 COMMIT_ASSETS = ("benchmark_results", "performance_baseline", "regression_analysis",
                  "regression_confirmation", "regression_profile", "performance_report")
 #: The nightly run adds the (slow) stress suite.
-NIGHTLY_ASSETS = (*COMMIT_ASSETS, "stress_results")
+NIGHTLY_ASSETS = (*COMMIT_ASSETS, "stress_results", "stress_analysis")
 #: After a force-push, at most this many rewritten commits (merge base → new tip) are
 #: measured; a longer rewrite resumes from the new tip instead of flooding the queue.
 FORCE_PUSH_MAX_BACKLOG = 50

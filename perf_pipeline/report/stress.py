@@ -1,0 +1,83 @@
+"""The stress section of the reports: verdict per judged stress figure, Markdown and HTML.
+
+Pure renderers over ``StressComparison`` values; ``pipeline/stress.py`` writes the files.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from perf_pipeline.model import StressComparison, Verdict
+
+__all__ = ["render_stress_html", "render_stress_markdown"]
+
+_ORDER = {Verdict.REGRESSION: 0, Verdict.IMPROVEMENT: 1, Verdict.INCONCLUSIVE: 2,
+          Verdict.UNCHANGED: 3}
+
+
+def _value(figure: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if figure == "p99_s":
+        return f"{value * 1e3:.3g} ms"
+    if figure == "throughput_ops_s":
+        return f"{value:.4g}/s"
+    if figure == "leak":
+        return "leak" if value >= 0.5 else "no leak"
+    if figure == "error_rate":
+        return f"{value:.2%}"
+    return f"{value:.3g}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _sorted(rows: Sequence[StressComparison]) -> list[StressComparison]:
+    return sorted(rows, key=lambda r: (_ORDER[r.verdict], r.test, r.scenario, r.figure))
+
+
+def _headline(rows: Sequence[StressComparison], baseline_label: str | None) -> str:
+    if baseline_label is None:
+        return "No earlier stress run to compare with: figures recorded as the first."
+    regressions = [r for r in rows if r.verdict is Verdict.REGRESSION]
+    if regressions:
+        return (f"**{len(regressions)} stress regression(s)** against {baseline_label}: "
+                + "; ".join(f"{r.scenario} {r.figure} ({r.detail})" for r in regressions))
+    return f"No stress regression against {baseline_label}."
+
+
+def render_stress_markdown(rows: Sequence[StressComparison], *,
+                           baseline_label: str | None) -> str:
+    """``## Stress`` with a one-line verdict and one table row per judged figure."""
+    lines = ["## Stress", "", _headline(rows, baseline_label), ""]
+    if rows:
+        lines += ["| verdict | test | scenario | figure | baseline | current | rule | detail |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in _sorted(rows):
+            lines.append(
+                f"| {r.verdict} | {_cell(r.test.rsplit('::', 1)[-1])} | {_cell(r.scenario)} "
+                f"| {r.figure} | {_value(r.figure, r.baseline)} | "
+                f"{_value(r.figure, r.current)} | {_cell(r.rule)} | {_cell(r.detail)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str | None) -> str:
+    """The same section as a self-contained HTML page (everything escaped)."""
+    esc = html.escape
+    body = [f"<h2>Stress</h2><p>{esc(_headline(rows, baseline_label).replace('**', ''))}</p>"]
+    if rows:
+        body.append("<table><tr><th>verdict</th><th>test</th><th>scenario</th><th>figure</th>"
+                    "<th>baseline</th><th>current</th><th>rule</th><th>detail</th></tr>")
+        for r in _sorted(rows):
+            cells = (str(r.verdict), r.test, r.scenario, r.figure,
+                     _value(r.figure, r.baseline), _value(r.figure, r.current), r.rule,
+                     r.detail)
+            body.append(f"<tr class=\"{esc(str(r.verdict))}\">"
+                        + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+        body.append("</table>")
+    return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Stress report</title>"
+            "<style>td,th{border:1px solid #ccc;padding:2px 6px}"
+            ".regression{background:#fdd}.improvement{background:#dfd}</style></head><body>"
+            + "".join(body) + "</body></html>\n")
