@@ -1,0 +1,42 @@
+"""analyze_stress_commit over a real history: each stress regression on its own commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perf_pipeline.config import Settings
+from perf_pipeline.model import CommitInfo, RunStatus, StressFigure, SuiteRun, Verdict
+from perf_pipeline.pipeline.stress import analyze_stress_commit
+from perf_pipeline.store import HistoryStore
+
+
+def _figures(*, leak: float, exponent: float) -> tuple[StressFigure, ...]:
+    return (StressFigure(test="t::soak", scenario="soak", kind="soak", figure="leak", value=leak),
+            StressFigure(test="t::sweep", scenario="sweep", kind="sweep", figure="exponent",
+                         value=exponent, low=exponent - 0.1, high=exponent + 0.1))
+
+
+def test_each_stress_regression_is_reported_on_its_own_commit(tmp_path: Path) -> None:
+    settings = Settings(results_dir=tmp_path / "results")
+    history = [("a" * 40, _figures(leak=0, exponent=1.0)),   # baseline
+               ("b" * 40, _figures(leak=1, exponent=1.0)),   # adds a leak
+               ("c" * 40, _figures(leak=1, exponent=2.0))]   # makes a step quadratic
+    with HistoryStore.open(settings.db_path) as store:
+        for day, (sha, figures) in enumerate(history, start=1):
+            run_id = f"run{day}"
+            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
+                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
+            store.ingest_run(SuiteRun(run_id=run_id, suite="stress", status=RunStatus.SUCCESS,
+                                      started_at=f"2024-01-0{day}T00:00:00+00:00",
+                                      commit=commit))
+            store.record_stress(run_id, figures)
+    found = {}
+    for sha, _ in history:
+        outcome = analyze_stress_commit(settings, sha)
+        found[sha[0]] = sorted(c.figure for c in outcome.regressions)
+        assert outcome.markdown_path.read_text().startswith("## Stress")
+    assert found == {"a": [], "b": ["leak"], "c": ["exponent"]}
+    last = analyze_stress_commit(settings, "c" * 40)
+    assert last.baseline_sha == "b" * 40
+    assert {c.figure: c.verdict for c in last.comparisons}["leak"] is Verdict.UNCHANGED
+    assert "stress regression" in last.markdown and "exponent" in last.html_path.read_text()
