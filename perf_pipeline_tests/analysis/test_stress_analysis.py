@@ -79,3 +79,29 @@ def test_stress_figures_round_trip_through_the_store_and_cascade(tmp_path: Path)
         assert store.stress_figures("r1") == ()
         with pytest.raises(InvalidInputError, match="not stored"):
             store.record_stress("r1", figures)
+
+
+def test_a_db_without_stress_results_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    from perf_pipeline.model import RunStatus, SuiteRun
+    from perf_pipeline.store import LATEST_VERSION, HistoryStore
+
+    path = tmp_path / "h.db"
+    with HistoryStore.open(path) as store:
+        store.ingest_run(SuiteRun(run_id="r", suite="stress", status=RunStatus.SUCCESS,
+                                  started_at="2024-01-01T00:00:00+00:00"))
+    conn = sqlite3.connect(path)  # back to what the migrations before this one wrote
+    conn.execute("DROP TABLE stress_results")
+    conn.execute(f"PRAGMA user_version = {LATEST_VERSION - 1}")
+    conn.commit()
+    conn.close()
+    with HistoryStore.open(path) as store:
+        assert store.has_run("r") and store.stress_figures("r") == ()
+        store.record_stress("r", (_fig("leak", 1.0),))
+        assert store.stress_figures("r")[0].value == 1.0
+    conn = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError):  # STRICT: no text in a REAL column
+        conn.execute("INSERT INTO stress_results (run_id, test, scenario, kind, figure, value)"
+                     " VALUES ('r', 't', 's', 'k', 'f2', 'slow')")
+    conn.close()
