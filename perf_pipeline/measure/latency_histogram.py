@@ -54,26 +54,43 @@ class LatencyHistogram:
     harness merges them afterwards, so recording takes no lock.
     """
 
-    __slots__ = ("count", "counts", "max_ns", "min_ns", "total_ns")
+    __slots__ = ("_max", "_min", "count", "counts", "total_ns")
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
         self.count = 0
         self.total_ns = 0
-        self.min_ns: int | None = None
-        self.max_ns: int | None = None
+        self._min = -1  # -1: nothing recorded yet
+        self._max = -1
+
+    @property
+    def min_ns(self) -> int | None:
+        return None if self._min < 0 else self._min
+
+    @property
+    def max_ns(self) -> int | None:
+        return None if self._max < 0 else self._max
 
     def record_ns(self, value_ns: int) -> None:
-        """Record one latency in integer nanoseconds (negative values count as 0)."""
-        value_ns = max(int(value_ns), 0)
-        index = bucket_index(value_ns)
-        self.counts[index] = self.counts.get(index, 0) + 1
+        """Record one latency in integer nanoseconds (negative values count as 0).
+
+        The bucket arithmetic is inlined: this runs once per operation in every worker.
+        """
+        if value_ns < 0:
+            value_ns = 0
+        if value_ns < _EXACT:
+            index = value_ns
+        else:
+            shift = value_ns.bit_length() - SUB_BITS
+            index = _EXACT - _HALF + (shift - 1) * _HALF + (value_ns >> shift)
+        counts = self.counts
+        counts[index] = counts.get(index, 0) + 1
         self.count += 1
         self.total_ns += value_ns
-        if self.min_ns is None or value_ns < self.min_ns:
-            self.min_ns = value_ns
-        if self.max_ns is None or value_ns > self.max_ns:
-            self.max_ns = value_ns
+        if value_ns > self._max:
+            self._max = value_ns
+        if value_ns < self._min or self._min < 0:
+            self._min = value_ns
 
     def record_s(self, value_s: float) -> None:
         self.record_ns(round(value_s * 1e9))
@@ -84,10 +101,9 @@ class LatencyHistogram:
             self.counts[index] = self.counts.get(index, 0) + n
         self.count += other.count
         self.total_ns += other.total_ns
-        for value in (other.min_ns, other.max_ns):
-            if value is not None:
-                self.min_ns = value if self.min_ns is None else min(self.min_ns, value)
-                self.max_ns = value if self.max_ns is None else max(self.max_ns, value)
+        if other.count:
+            self._max = max(self._max, other._max)
+            self._min = other._min if self._min < 0 else min(self._min, other._min)
         return self
 
     def value_at_quantile_s(self, q: float) -> float | None:
@@ -153,9 +169,9 @@ class LatencyHistogram:
         if hist.count != sum(hist.counts.values()):
             raise ValueError("latency histogram: count does not match the buckets")
         hist.total_ns = int(data.get("total_ns") or 0)  # type: ignore[arg-type]
-        for name in ("min_ns", "max_ns"):
+        for name, slot in (("min_ns", "_min"), ("max_ns", "_max")):
             value = data.get(name)
-            setattr(hist, name, None if value is None else int(value))  # type: ignore[arg-type]
+            setattr(hist, slot, -1 if value is None else int(value))  # type: ignore[arg-type]
         return hist
 
     @classmethod
