@@ -550,6 +550,10 @@ class ReportData:
     drifts: tuple[Drift, ...] = ()
     #: Profile diffs of the regressed benchmarks ("where the time went"), if profiled.
     profiles: ProfileComparison | None = None
+    #: The commit's stress figures judged against the previous stress run, if any, and
+    #: a label of that run (None: no earlier stress run).
+    stress: tuple[StressComparison, ...] = ()
+    stress_baseline: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from perf_pipeline.pipeline.reporting import commit_report_dir
 from perf_pipeline.report.stress import render_stress_html, render_stress_markdown
 from perf_pipeline.store import HistoryStore
 
-__all__ = ["StressOutcome", "analyze_stress_commit"]
+__all__ = ["StressOutcome", "analyze_stress_commit", "baseline_label", "judge_stress"]
 
 STRESS_MARKDOWN = "stress-report.md"
 STRESS_HTML = "stress-report.html"
@@ -52,24 +52,39 @@ def _branch(run: RunInfo) -> str | None:
     return run.commit.branch if run.commit else None
 
 
+def judge_stress(store: HistoryStore, settings: Settings, sha: str
+                 ) -> tuple[RunInfo, RunInfo | None, tuple[StressComparison, ...]] | None:
+    """``sha``'s newest successful stress run, its baseline run and the judged figures;
+    None when the commit has no successful stress run."""
+    runs = store.list_runs(suite="stress", status=RunStatus.SUCCESS)
+    mine = [i for i, r in enumerate(runs) if _sha(r) == sha]
+    if not mine:
+        return None
+    position = mine[-1]
+    current = runs[position]
+    on_main = _branch(current) == settings.main_branch
+    earlier = [r for r in runs[:position] if _sha(r) != sha
+               and (not on_main or _branch(r) == settings.main_branch)]
+    base = earlier[-1] if earlier else None
+    figures = store.stress_figures(current.run_id)
+    base_figures = store.stress_figures(base.run_id) if base else ()
+    return current, base, compare_stress(base_figures, figures, alpha=settings.alpha)
+
+
+def baseline_label(base: RunInfo | None) -> str | None:
+    """How reports name the stress baseline: its short SHA and run id."""
+    base_sha = _sha(base) if base else None
+    return f"{base_sha[:12]} (run {base.run_id})" if base and base_sha else None
+
+
 def analyze_stress_commit(settings: Settings, sha: str) -> StressOutcome:
     """Compare ``sha``'s stress figures with the previous commit's; write md + html."""
     with HistoryStore.open(settings.db_path) as store:
-        runs = store.list_runs(suite="stress", status=RunStatus.SUCCESS)
-        mine = [i for i, r in enumerate(runs) if _sha(r) == sha]
-        if not mine:
-            raise InvalidInputError(f"commit {sha}: no successful stress run in the history")
-        position = mine[-1]
-        current = runs[position]
-        on_main = _branch(current) == settings.main_branch
-        earlier = [r for r in runs[:position] if _sha(r) != sha
-                   and (not on_main or _branch(r) == settings.main_branch)]
-        base = earlier[-1] if earlier else None
-        figures = store.stress_figures(current.run_id)
-        base_figures = store.stress_figures(base.run_id) if base else ()
-    comparisons = compare_stress(base_figures, figures, alpha=settings.alpha)
-    base_sha = _sha(base) if base else None
-    label = f"{base_sha[:12]} (run {base.run_id})" if base and base_sha else None
+        judged = judge_stress(store, settings, sha)
+    if judged is None:
+        raise InvalidInputError(f"commit {sha}: no successful stress run in the history")
+    current, base, comparisons = judged
+    label = baseline_label(base)
     markdown = render_stress_markdown(comparisons, baseline_label=label)
     out_dir = commit_report_dir(settings, sha)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -78,5 +93,5 @@ def analyze_stress_commit(settings: Settings, sha: str) -> StressOutcome:
     write_atomic(html_path, render_stress_html(comparisons, baseline_label=label).encode())
     return StressOutcome(sha=sha, run_id=current.run_id,
                          baseline_run_id=base.run_id if base else None,
-                         baseline_sha=base_sha, comparisons=comparisons,
+                         baseline_sha=_sha(base) if base else None, comparisons=comparisons,
                          markdown_path=md_path, html_path=html_path, markdown=markdown)

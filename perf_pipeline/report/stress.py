@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from perf_pipeline.model import StressComparison, Verdict
 
-__all__ = ["render_stress_html", "render_stress_markdown"]
+__all__ = ["render_stress_html", "render_stress_markdown", "stress_html_rows"]
 
 _ORDER = {Verdict.REGRESSION: 0, Verdict.IMPROVEMENT: 1, Verdict.INCONCLUSIVE: 2,
           Verdict.UNCHANGED: 3}
@@ -31,7 +31,9 @@ def _value(figure: str, value: float | None) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    from perf_pipeline.report.markdown import escape_markdown  # markdown imports this module
+
+    return escape_markdown(text, max_len=200)
 
 
 def _sorted(rows: Sequence[StressComparison]) -> list[StressComparison]:
@@ -43,9 +45,10 @@ def _headline(rows: Sequence[StressComparison], baseline_label: str | None) -> s
         return "No earlier stress run to compare with: figures recorded as the first."
     regressions = [r for r in rows if r.verdict is Verdict.REGRESSION]
     if regressions:
-        return (f"**{len(regressions)} stress regression(s)** against {baseline_label}: "
-                + "; ".join(f"{r.scenario} {r.figure} ({r.detail})" for r in regressions))
-    return f"No stress regression against {baseline_label}."
+        return (f"**{len(regressions)} stress regression(s)** against "
+                f"{_cell(baseline_label)}: " + "; ".join(
+                    _cell(f"{r.scenario} {r.figure} ({r.detail})") for r in regressions))
+    return f"No stress regression against {_cell(baseline_label)}."
 
 
 def render_stress_markdown(rows: Sequence[StressComparison], *,
@@ -61,6 +64,14 @@ def render_stress_markdown(rows: Sequence[StressComparison], *,
                 f"| {r.figure} | {_value(r.figure, r.baseline)} | "
                 f"{_value(r.figure, r.current)} | {_cell(r.rule)} | {_cell(r.detail)} |")
     return "\n".join(lines) + "\n"
+
+
+def stress_html_rows(rows: Sequence[StressComparison]) -> list[dict[str, str]]:
+    """Plain strings for the HTML template's stress table (autoescaped there)."""
+    return [{"verdict": str(r.verdict), "test": r.test, "scenario": r.scenario,
+             "figure": r.figure, "baseline": _value(r.figure, r.baseline),
+             "current": _value(r.figure, r.current), "rule": r.rule, "detail": r.detail}
+            for r in _sorted(rows)]
 
 
 def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str | None) -> str:

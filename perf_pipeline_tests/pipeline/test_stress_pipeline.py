@@ -40,3 +40,18 @@ def test_each_stress_regression_is_reported_on_its_own_commit(tmp_path: Path) ->
     assert last.baseline_sha == "b" * 40
     assert {c.figure: c.verdict for c in last.comparisons}["leak"] is Verdict.UNCHANGED
     assert "stress regression" in last.markdown and "exponent" in last.html_path.read_text()
+
+
+def test_the_commit_reports_show_the_stress_section() -> None:
+    from perf_pipeline.analysis.stress import compare_stress
+    from perf_pipeline.model import ReportData
+    from perf_pipeline.report import render_html, render_markdown
+
+    judged = compare_stress(_figures(leak=0, exponent=1.0), _figures(leak=1, exponent=1.0))
+    data = ReportData(title="t", generated_at="now", stress=judged,
+                      stress_baseline="aaaaaaaaaaaa (run run1)")
+    markdown = render_markdown(data)
+    assert "## Stress" in markdown and "a leak appeared" in markdown
+    page = render_html(data, inline_js=False)
+    assert 'id="stress"' in page and "a leak appeared" in page
+    assert "## Stress" not in render_markdown(ReportData(title="t", generated_at="now"))
