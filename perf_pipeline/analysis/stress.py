@@ -13,7 +13,9 @@ figure itself carries:
   latencies exceeds the baseline's p99 with probability 0.01, so the count above it is
   Binomial(n, 0.01); a one-sided binomial test at ``alpha`` says whether the excess is
   more than chance. The count uses buckets entirely above the baseline p99 (a lower
-  bound, so the test is conservative).
+  bound). Latencies of one run are autocorrelated (a busy spell slows a run of them), so
+  the binomial p-value is optimistic; the exceedance must also be at least twice the
+  expected 1 % before it counts.
 * ``breaking_point`` (higher is better): load steps double, so a breaking point one step
   lower is half the load the code held before; lower is a regression, higher an
   improvement. No threshold beyond the step itself.
@@ -106,7 +108,7 @@ def _judge(base: StressFigure | None, cur: StressFigure, *, throughput_ratio: fl
         p_value = _binomial_sf(above, n, 0.01) if above else 1.0
         detail = (f"p99 x{ratio:.2f}; {above} of {n} above the baseline p99 "
                   f"(expected {n * 0.01:.1f}, p={p_value:.2g})")
-        if ratio > p99_ratio and p_value < alpha:
+        if ratio > p99_ratio and p_value < alpha and above >= 0.02 * n:
             return out(Verdict.REGRESSION, rule, detail)
         if ratio < 1 / p99_ratio:
             return out(Verdict.IMPROVEMENT, rule, detail)
