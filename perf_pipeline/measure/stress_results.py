@@ -7,7 +7,9 @@ with its own:
 
 * ramps (``ramp``, ``rate_ramp``): peak throughput, p99 at the lightest step (the same
   load every run), the breaking point (0 when the first step already broke), error rate;
-* a single closed or open step: throughput, p99, p99.9, error rate;
+  and, shown but not judged, each step's throughput and p99 (``stepNN_…``, the step's
+  load in ``low``) and p50/p90/p99.9/max of the lightest step;
+* a single closed or open step: throughput, p99, error rate; p50/p90/p99.9/max shown;
 * a size sweep: the scaling exponent with its interval;
 * a soak: the leak verdict (1/0), growth in bytes per iteration, p99 of an iteration
   (``iteration_p99_s``: timed under tracemalloc, so shown but not judged).
@@ -41,21 +43,31 @@ def _figures(test: str, scenario: dict) -> list[StressFigure]:
         return StressFigure(test=test, scenario=name, kind=kind, figure=figure,
                             value=number, **kw)  # type: ignore[arg-type]
 
+    def percentiles(record: dict) -> list[StressFigure]:
+        """p50/p90/p99.9/max of a latency record: the percentile plot's points."""
+        return [fig(name, record.get(name)) for name in ("p50_s", "p90_s", "p999_s", "max_s")
+                if record.get(name) is not None]
+
     if kind in ("ramp", "rate_ramp"):
         steps = scenario.get("steps") or []
         first = steps[0] if steps else {}
         ops = sum(int(s.get("ops") or 0) for s in steps)
+        # Each step's throughput and p99: the throughput-latency curve (shown, not judged).
+        curve = [fig(f"step{i:02d}_{name}", step.get(key), low=step.get("load"))
+                 for i, step in enumerate(steps)
+                 for name, key in (("throughput_ops_s", "throughput_ops_s"), ("p99_s", "p99_s"))
+                 if step.get(key) is not None]
         return [fig("throughput_ops_s", scenario.get("peak_throughput_ops_s")),
                 fig("p99_s", first.get("p99_s"), count=first.get("ok"),
                     histogram_json=_histogram(first)),
                 fig("breaking_point", scenario.get("breaking_point") or 0.0),
-                fig("error_rate", (scenario.get("errors") or 0) / ops if ops else 0.0)]
+                fig("error_rate", (scenario.get("errors") or 0) / ops if ops else 0.0),
+                *percentiles(first), *curve]
     if kind in ("closed", "open"):
         return [fig("throughput_ops_s", scenario.get("throughput_ops_s")),
                 fig("p99_s", scenario.get("p99_s"), count=scenario.get("ok"),
                     histogram_json=_histogram(scenario)),
-                fig("p999_s", scenario.get("p999_s")),
-                fig("error_rate", scenario.get("error_rate"))]
+                fig("error_rate", scenario.get("error_rate")), *percentiles(scenario)]
     if kind == "sweep":
         return [fig("exponent", scenario.get("exponent"), low=scenario.get("exponent_low"),
                     high=scenario.get("exponent_high"), count=scenario.get("sizes_run"))]

@@ -113,7 +113,8 @@ def write_commit_report(settings: Settings, sha: str, *,
 
         judged = judge_stress(store, settings, sha)  # the commit's stress run, if any
         if judged is not None:
-            data = replace(data, stress=judged[2], stress_baseline=baseline_label(judged[1]))
+            data = replace(data, stress=judged.comparisons,
+                           stress_baseline=baseline_label(judged.base))
     profiles = read_commit_profile(settings, sha)  # "where the time went", if profiled
     if _profile_is_current(profiles, sha, confirmation):
         data = replace(data, profiles=profiles)

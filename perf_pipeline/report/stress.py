@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from perf_pipeline.model import StressComparison, Verdict
 
@@ -52,8 +53,9 @@ def _headline(rows: Sequence[StressComparison], baseline_label: str | None) -> s
 
 
 def render_stress_markdown(rows: Sequence[StressComparison], *,
-                           baseline_label: str | None) -> str:
-    """``## Stress`` with a one-line verdict and one table row per judged figure."""
+                           baseline_label: str | None, images: Sequence[str] = ()) -> str:
+    """``## Stress`` with a one-line verdict and one table row per judged figure, then
+    the plots (``images``: file names beside the Markdown file)."""
     lines = ["## Stress", "", _headline(rows, baseline_label), ""]
     if rows:
         lines += ["| verdict | test | scenario | figure | baseline | current | rule | detail |",
@@ -63,6 +65,9 @@ def render_stress_markdown(rows: Sequence[StressComparison], *,
                 f"| {r.verdict} | {_cell(r.test.rsplit('::', 1)[-1])} | {_cell(r.scenario)} "
                 f"| {r.figure} | {_value(r.figure, r.baseline)} | "
                 f"{_value(r.figure, r.current)} | {_cell(r.rule)} | {_cell(r.detail)} |")
+    if images:
+        lines.append("")
+        lines += [f"![{_cell(name)}]({quote(name)})" for name in images]
     return "\n".join(lines) + "\n"
 
 
@@ -74,7 +79,8 @@ def stress_html_rows(rows: Sequence[StressComparison]) -> list[dict[str, str]]:
             for r in _sorted(rows)]
 
 
-def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str | None) -> str:
+def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str | None,
+                       images: Sequence[str] = ()) -> str:
     """The same section as a self-contained HTML page (everything escaped)."""
     esc = html.escape
     body = [f"<h2>Stress</h2><p>{esc(_headline(rows, baseline_label).replace('**', ''))}</p>"]
@@ -88,6 +94,7 @@ def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str 
             body.append(f"<tr class=\"{esc(str(r.verdict))}\">"
                         + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
         body.append("</table>")
+    body += [f'<p><img src="{esc(quote(name))}" alt="{esc(name)}"></p>' for name in images]
     return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Stress report</title>"
             "<style>td,th{border:1px solid #ccc;padding:2px 6px}"
             ".regression{background:#fdd}.improvement{background:#dfd}</style></head><body>"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import CommitInfo, RunStatus, StressFigure, SuiteRun, Verdict
 from perf_pipeline.pipeline.stress import analyze_stress_commit
 from perf_pipeline.store import HistoryStore
@@ -35,6 +38,7 @@ def test_each_stress_regression_is_reported_on_its_own_commit(tmp_path: Path) ->
         outcome = analyze_stress_commit(settings, sha)
         found[sha[0]] = sorted(c.figure for c in outcome.regressions)
         assert outcome.markdown_path.read_text().startswith("## Stress")
+        assert all(p.read_bytes().startswith(b"\x89PNG") for p in outcome.plots)
     assert found == {"a": [], "b": ["leak"], "c": ["exponent"]}
     last = analyze_stress_commit(settings, "c" * 40)
     assert last.baseline_sha == "b" * 40
@@ -55,3 +59,29 @@ def test_the_commit_reports_show_the_stress_section() -> None:
     page = render_html(data, inline_js=False)
     assert 'id="stress"' in page and "a leak appeared" in page
     assert "## Stress" not in render_markdown(ReportData(title="t", generated_at="now"))
+
+
+def test_figures_files_read_back_and_plot(tmp_path: Path) -> None:
+    """Harness → figures file → StressFigure rows → throughput-latency and percentile PNGs."""
+    import time
+
+    from perf_pipeline.measure.stress_results import load_stress_figures
+    from perf_pipeline.measure.stress_session import StressSession
+    from perf_pipeline.report.stress_plots import render_stress_pngs
+
+    session = StressSession("t.py::test_x", out_dir=tmp_path / "run" / "stress")
+    session.ramp("sleepy", lambda: time.sleep(0.001), max_workers=2, step_s=0.05)
+    session.size_sweep("sweep", lambda n: sum(range(n)), base_size=1000, doublings=2)
+    session.soak("soak", lambda: None, duration_s=0.05)
+    session.write()
+    figures = load_stress_figures(tmp_path / "run")
+    names = {(f.scenario, f.figure) for f in figures}
+    assert {("sleepy", "throughput_ops_s"), ("sleepy", "breaking_point"), ("sleepy", "p99_s"),
+            ("sleepy", "step01_p99_s"), ("sweep", "exponent"), ("soak", "leak"),
+            ("soak", "iteration_p99_s")} <= names
+    pngs = render_stress_pngs(figures, figures)
+    assert sorted(n.rsplit("-", 1)[-1] for n in pngs) == ["curve.png", "percentiles.png"]
+    assert all(png.startswith(b"\x89PNG") for png in pngs.values())
+    (tmp_path / "run" / "stress" / "bad.stress.json").write_text('{"schema_version": 99}')
+    with pytest.raises(InvalidInputError, match=r"bad\.stress\.json"):
+        load_stress_figures(tmp_path / "run")
