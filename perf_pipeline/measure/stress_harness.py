@@ -41,13 +41,17 @@ import gc
 import math
 import multiprocessing
 import os
-import resource
 import threading
 import time
 import tracemalloc
 from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows: the plugin must still load there
+    resource = None  # type: ignore[assignment]
 
 from .latency_histogram import LatencyHistogram
 from .trend import theil_sen
@@ -64,8 +68,12 @@ _MAX_SWEEP_REPEATS = 200
 _PROCESS_GRACE_S = 5.0
 
 
-def _cpu_s(who: int = resource.RUSAGE_SELF) -> float:
-    usage = resource.getrusage(who)
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process, all its threads."""
+    if resource is None:  # pragma: no cover - Windows
+        times = os.times()
+        return times.user + times.system
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -93,8 +101,8 @@ def _rss_bytes() -> int:
     try:
         with open("/proc/self/statm", encoding="ascii") as fh:
             return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0  # no /proc: the RSS trend is flat, the traced-heap trend still decides
 
 
 def worker_counts(max_workers: int, multiplier: float) -> tuple[int, ...]:
@@ -210,7 +218,9 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
         for t in tallies:
             tally.merge(t)
     else:
-        ctx = multiprocessing.get_context("fork")
+        # fork: the operation is usually a closure, which spawn could not pickle.
+        ctx = multiprocessing.get_context(
+            "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         procs = []
         for _ in range(workers):
             parent, child = ctx.Pipe(duplex=False)
