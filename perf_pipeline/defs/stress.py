@@ -53,4 +53,5 @@ def stress_analysis(context: dg.AssetExecutionContext,
         "report": dg.MetadataValue.md(outcome.markdown),
         "markdown_path": dg.MetadataValue.path(str(outcome.markdown_path)),
         "html_path": dg.MetadataValue.path(str(outcome.html_path)),
+        "plots": [str(p) for p in outcome.plots],
     })
