@@ -56,7 +56,8 @@ PLUGIN_MODULE = "perf_pipeline.measure.plugin"
 STAGED_PACKAGE = "_perf_pipeline_probe"
 #: The plugin and the stdlib-only modules it imports (relatively), copied as they are.
 STAGED_MODULES = ("plugin.py", "fingerprint.py", "percentiles.py", "profiling.py",
-                  "stress_session.py", "stress_harness.py", "latency_histogram.py", "trend.py")
+                  "stress_session.py", "stress_harness.py", "stress_growth.py",
+                  "latency_histogram.py", "trend.py")
 _TAIL_CHARS = 4000
 _HEAD_CHARS = 600
 _TERM_GRACE_S = 3.0

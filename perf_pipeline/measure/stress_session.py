@@ -24,14 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .stress_harness import (
-    breaking_point,
-    closed_loop_step,
-    open_loop_step,
-    run_size_sweep,
-    run_soak,
-    worker_counts,
-)
+from .stress_growth import run_size_sweep, run_soak
+from .stress_harness import breaking_point, closed_loop_step, open_loop_step, worker_counts
 
 __all__ = ["MULTIPLIER_ENV", "STRESS_DIR_ENV", "STRESS_SCHEMA_VERSION", "StressSession",
            "stress_file_name", "stress_multiplier"]

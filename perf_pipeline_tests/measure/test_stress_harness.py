@@ -73,7 +73,8 @@ def test_a_service_time_behind_a_lock_stops_scaling_at_one_worker() -> None:
     free_by_workers = {s["workers"]: s["throughput_ops_s"] for s in free["steps"]}
     assert by_workers[4] < 1.4 * by_workers[1]  # the lock: no gain from more workers
     assert free_by_workers[4] > 2.0 * free_by_workers[1]  # the same wait without a lock
-    assert locked["steps"][-1]["p50_s"] > 2 * locked["steps"][0]["p50_s"]  # queueing
+    # (No latency assertion: CPython's lock is not fair, so whether the waiting shows in
+    # p50 or only in the tail depends on which thread the scheduler favours.)
 
 
 def test_quadratic_and_linear_exponents() -> None:
