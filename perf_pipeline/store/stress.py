@@ -1,4 +1,4 @@
-"""The ``stress_results`` table: every figure of a run's stress scenarios (migration 5).
+"""The ``stress_results`` table: every figure of a run's stress scenarios (migration 3).
 
 One row per (run, test, scenario, figure), linked to ``runs`` with ``ON DELETE CASCADE``
 so that a run replaced or deleted by the ingest rules takes its stress figures with it
