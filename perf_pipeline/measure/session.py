@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, interruption_text
+from perf_pipeline.measure.environments import prepare_worktree
 from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
 from perf_pipeline.measure.git import commit_info, is_ancestor, resolve_commit, run_git
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
-from perf_pipeline.measure.runner import SuiteOutcome, run_suite
+from perf_pipeline.measure.runner import SuiteOutcome, _tail, run_suite
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import SuiteRun
@@ -30,7 +31,7 @@ from perf_pipeline.model import SuiteRun
 if TYPE_CHECKING:  # the store is only called, never constructed, here
     from perf_pipeline.store import HistoryStore
 
-__all__ = ["SUITES", "measure_commit"]
+__all__ = ["SUITES", "measure_commit", "run_prepared"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +87,34 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None,
                 error=f"commit {sha} has no project directory {settings.project_subdir!r}")
-        return run_suite(project_dir, paths=tuple(paths) if paths else plan.paths,
-                         json_path=json_path,
-                         timeout_s=settings.suite_timeout_s, runner=settings.runner,
-                         extra_args=(*settings.pytest_args, *extra_args), env=plan.env,
-                         markers=plan.markers, benchmarks_required=plan.benchmarks_required)
+        return run_prepared(settings, worktree, sha, json_path=json_path,
+                            paths=tuple(paths) if paths else plan.paths,
+                            extra_args=(*settings.pytest_args, *extra_args), env=plan.env,
+                            markers=plan.markers, benchmarks_required=plan.benchmarks_required)
+
+
+def run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Path,
+                 paths: Sequence[str], extra_args: Sequence[str],
+                 env: Mapping[str, str] | None = None, markers: str | None = None,
+                 benchmarks_required: bool = True) -> SuiteOutcome:
+    """Prepare the worktree for ``settings.runner`` (setup, environment) and run pytest
+    in its project directory. Every measuring path goes through here, so each runner
+    works for runs, A/B rounds, calibration and profiles alike. A failed preparation is
+    a failed outcome whose output is the preparation log's tail.
+    """
+    prepared = prepare_worktree(settings, worktree, sha)
+    if prepared.error is not None:
+        log = prepared.log_path
+        return SuiteOutcome(
+            returncode=None, timed_out=False, duration_s=0.0,
+            stdout_tail=_tail(log) if log is not None and log.is_file() else "",
+            stderr_tail="", json_path=None,
+            error=f"preparing commit {sha} failed: {prepared.error} (log: {log})")
+    return run_suite(worktree / settings.project_subdir, paths=paths, json_path=json_path,
+                     timeout_s=settings.suite_timeout_s, runner=settings.runner,
+                     extra_args=extra_args, env={**(env or {}), **prepared.env},
+                     markers=markers, benchmarks_required=benchmarks_required,
+                     uv_args=settings.uv_args, interpreter=prepared.interpreter)
 
 
 def error_text(outcome: SuiteOutcome) -> str | None:
