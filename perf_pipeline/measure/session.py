@@ -9,7 +9,6 @@ bad input and raises ``InvalidInputError``.
 from __future__ import annotations
 
 import logging
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,7 +30,7 @@ from perf_pipeline.model import SuiteRun
 if TYPE_CHECKING:  # the store is only called, never constructed, here
     from perf_pipeline.store import HistoryStore
 
-__all__ = ["SUITES", "measure_commit", "run_prepared"]
+__all__ = ["SUITES", "local_machine_id", "measure_commit", "run_prepared"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +65,15 @@ def _suite_plan(settings: Settings, suite: str) -> _SuitePlan:
                           {"STRESS_MULTIPLIER": f"{settings.stress_multiplier:g}"},
                           benchmarks_required=False)
     raise InvalidInputError(f"suite must be one of {SUITES}, not {suite!r}")
+
+
+def local_machine_id(settings: Settings) -> str:
+    """The id of the machine this process measures on: the configured ``machine_id``, or
+    the hash of this machine's hardware (``model.hardware_machine_id``), whatever runner
+    measures (the target's interpreter runs on the same hardware)."""
+    if settings.machine_id:
+        return settings.machine_id
+    return environment_fingerprint(packages=()).machine_id
 
 
 def _branch_of(repo: Path, ref: str) -> str | None:
@@ -211,7 +219,7 @@ def measure_commit(
             "command": list(outcome.command) if outcome else [],
             "stdout_tail": outcome.stdout_tail if outcome else "",
             "stderr_tail": outcome.stderr_tail if outcome else "", "environment": environment,
-            "machine_id": platform.node() or None, "runner": settings.runner,
+            "machine_id": local_machine_id(settings), "runner": settings.runner,
         }
         run_dir = write_raw_run(settings.raw_dir, record,
                                 benchmark_json=kept[0] if kept else None,
