@@ -7,7 +7,7 @@ from pathlib import Path
 from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure.session import local_machine_id
+from perf_pipeline.measure import local_machine_id
 from perf_pipeline.model import Baseline, CommitAnalysis, RunStatus, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.store import HistoryStore, read_analysis, write_analysis
