@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from perf_pipeline.config import Settings
+from perf_pipeline.config import Settings, load_settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import load_results, measure_commit
 from perf_pipeline.measure.environments import expand_placeholders
@@ -202,3 +202,22 @@ def test_settings_reject_bad_runner_options(tmp_path: Path) -> None:
         Settings(runner="conda")
     with pytest.raises(InvalidInputError, match="setup commands"):
         Settings(setup=((),))
+
+
+def test_runner_settings_load_from_toml_and_environment(tmp_path: Path) -> None:
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text('[perf_pipeline]\nrunner = "command"\n'
+                      'runner_command = ["poetry", "run", "python"]\n'
+                      'setup = [["make", "ext"], ["{python}", "-c", "pass"]]\n'
+                      'setup_timeout_s = 60\nmachine_id = "bench-box-1"\n')
+    settings = load_settings(config_file=config,
+                             environ={"PERF_PIPELINE_UV_ARGS": "--group,test,--all-extras"})
+    assert settings.runner_command == ("poetry", "run", "python")
+    assert settings.setup == (("make", "ext"), ("{python}", "-c", "pass"))
+    assert settings.uv_args == ("--group", "test", "--all-extras")
+    assert settings.machine_id == "bench-box-1" and settings.setup_timeout_s == 60
+    config.write_text('[perf_pipeline]\nsetup = ["make ext"]\n')
+    with pytest.raises(InvalidInputError, match="setting setup"):
+        load_settings(config_file=config, environ={})
+    with pytest.raises(InvalidInputError, match="machine_id must be"):
+        load_settings(config_file=None, environ={"PERF_PIPELINE_MACHINE_ID": "a/b"})
