@@ -164,6 +164,8 @@ def test_command_runner_runs_the_argv_template(tmp_path: Path, runner_results: P
     run = measure_commit(settings, "main")
     assert run.status is RunStatus.SUCCESS, run.error
     assert run.benchmarks[0].name == "tests/test_perf.py::test_sum"
+    assert run.environment is not None  # the staged plugin ran in the target's python
+    assert dict(run.benchmarks[0].extra).get("peak_rss_bytes")  # and recorded its figures
 
 
 def test_command_runner_without_pytest_benchmark_names_the_fix(
