@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["CONFIRM_MODES", "PROJECT_ROOT", "Settings", "load_settings"]
+__all__ = ["CONFIRM_MODES", "PROJECT_ROOT", "RUNNERS", "Settings", "load_settings"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,16 @@ _ENV_VARS: Mapping[str, str] = {
     "confirm_budget_s": "PERF_PIPELINE_CONFIRM_BUDGET",
     "confirm_min_history": "PERF_PIPELINE_CONFIRM_MIN_HISTORY",
     "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
+    "uv_args": "PERF_PIPELINE_UV_ARGS",
+    "machine_id": "PERF_PIPELINE_MACHINE_ID",
 }
+
+#: How the target's interpreter is found (``measure/environments.py``): this interpreter,
+#: ``uv run`` in the target's uv project, a user's argv template, or a virtual environment
+#: built per dependency set.
+RUNNERS = ("current", "uv", "command", "venv")
+#: A machine id names a folder and a filter: letters, digits, ``.``, ``_``, ``-``.
+_MACHINE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 #: Values of the ``confirm`` setting: confirm every flag of the screen by an interleaved
 #: A/B ("auto"), or judge by the stored-baseline comparison alone ("off").
@@ -62,8 +71,11 @@ class Settings:
 
     ``repo_path`` is the git repository to measure; ``project_subdir`` the folder inside
     it where pytest runs (the example target lives in ``examples/ml_pipeline`` of this
-    repo). ``runner`` is ``"current"`` (this interpreter) or ``"uv"`` (the target's own
-    uv project at the measured commit).
+    repo). ``runner`` is one of ``RUNNERS``: ``"current"`` (this interpreter), ``"uv"``
+    (the target's own uv project at the measured commit, with ``uv_args``), ``"command"``
+    (``runner_command``, an argv template of the interpreter) or ``"venv"`` (a virtual
+    environment per dependency set). ``setup`` commands run once per worktree before
+    measuring (``measure/environments.py`` documents the placeholders).
     """
 
     repo_path: Path = PROJECT_ROOT
@@ -107,10 +119,37 @@ class Settings:
     confirm_budget_s: float = 900.0
     confirm_min_history: int = 3
     confirm_base: str | None = None
+    # Runners for real projects (measure/environments.py). ``uv_args`` go to ``uv run``
+    # (runner "uv") or ``uv pip install`` (runner "venv"): groups, extras, a Python.
+    uv_args: tuple[str, ...] = ()
+    #: Runner "command": the interpreter's argv, e.g. ("poetry", "run", "python").
+    runner_command: tuple[str, ...] = ()
+    #: Commands run once per worktree before measuring (e.g. build an extension).
+    setup: tuple[tuple[str, ...], ...] = ()
+    setup_timeout_s: float = 900.0
+    #: Runner "venv": the interpreter the environments are made from (default: this one).
+    venv_python: str | None = None
+    #: Which machine a run was measured on; unset, a hash of the hardware (see
+    #: ``model.hardware_machine_id``). Runs of different machines are never compared.
+    machine_id: str | None = None
 
     def __post_init__(self) -> None:
-        if self.runner not in ("current", "uv"):
-            raise InvalidInputError(f"runner must be 'current' or 'uv', not {self.runner!r}")
+        if self.runner not in RUNNERS:
+            raise InvalidInputError(f"runner must be one of {RUNNERS}, not {self.runner!r}")
+        if self.runner == "command" and not self.runner_command:
+            raise InvalidInputError(
+                "runner 'command' needs runner_command, the interpreter's argv "
+                "(e.g. [\"poetry\", \"run\", \"python\"])")
+        if any(not command or not all(command) for command in self.setup):
+            raise InvalidInputError(f"setup commands must be non-empty argv lists: {self.setup!r}")
+        if not self.setup_timeout_s > 0:
+            raise InvalidInputError(f"setup_timeout_s must be > 0, not {self.setup_timeout_s!r}")
+        if self.machine_id is not None and (
+                not self.machine_id or set(self.machine_id) - _MACHINE_ID_CHARS
+                or self.machine_id.startswith(".") or len(self.machine_id) > 64):
+            raise InvalidInputError(
+                "machine_id must be 1-64 letters, digits, '.', '_' or '-' (not starting "
+                f"with '.'), not {self.machine_id!r}")
         if not self.threshold >= 1.0:
             raise InvalidInputError(f"threshold must be >= 1.0, not {self.threshold!r}")
         if not 0.0 < self.alpha < 1.0:
@@ -181,6 +220,16 @@ class Settings:
         return self.results_dir / "worktrees"
 
     @property
+    def envs_dir(self) -> Path:
+        """Virtual environments of runner "venv", one per dependency set."""
+        return self.results_dir / "envs"
+
+    @property
+    def setup_logs_dir(self) -> Path:
+        """Output of each commit's setup commands and environment builds."""
+        return self.results_dir / "setup"
+
+    @property
     def noise_dir(self) -> Path:
         """Noise corpora written by ``perf-pipeline calibrate``."""
         return self.results_dir / "noise"
@@ -205,6 +254,11 @@ def _coerce(name: str, value: object) -> object:
             return float(value)  # type: ignore[arg-type]
         if kind == "int":
             return int(value)  # type: ignore[arg-type]
+        if kind == "tuple[tuple[str, ...], ...]":
+            if isinstance(value, str) or not all(
+                    isinstance(v, (list, tuple)) for v in value):  # type: ignore[union-attr]
+                raise TypeError("expected a list of argv lists, e.g. [[\"make\", \"ext\"]]")
+            return tuple(tuple(str(a) for a in v) for v in value)  # type: ignore[union-attr]
         if kind == "tuple[str, ...]":
             if isinstance(value, str):
                 return tuple(v for v in value.split(",") if v.strip())

@@ -57,6 +57,7 @@ __all__ = [
     "TimeProfile",
     "Trend",
     "Verdict",
+    "hardware_machine_id",
 ]
 
 #: Version of every JSON file perf_pipeline writes (raw run files, baseline).
@@ -160,6 +161,20 @@ class CommitInfo:
         return self.message.splitlines()[0] if self.message else ""
 
 
+def hardware_machine_id(*, os: str, machine: str, cpu_model: str, cpu_count: int) -> str:
+    """The default machine id: a short hash of the hardware part of an environment.
+
+    The CPU model, its count, the OS family and the architecture: what makes timings of
+    two boxes incomparable. Not the host name (containers and CI runners get a new one per
+    job) and not the OS release (a kernel update does not make a new machine). Only the
+    first word of ``os`` counts ("Linux 6.1.0" -> "Linux"). The formula is frozen: stored
+    histories (store migration 4) hold ids made by it.
+    """
+    family = (os.split() or [""])[0]
+    blob = json.dumps([family, machine, cpu_model, int(cpu_count)])
+    return "m-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True, slots=True)
 class Environment:
     """Where a run happened. Two runs are comparable when their fingerprints match."""
@@ -173,6 +188,12 @@ class Environment:
     packages: tuple[tuple[str, str], ...] = ()
     lock_hash: str | None = None
     thread_env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def machine_id(self) -> str:
+        """The hardware's id (``hardware_machine_id``): runs of one machine share it."""
+        return hardware_machine_id(os=self.os, machine=self.machine,
+                                   cpu_model=self.cpu_model, cpu_count=self.cpu_count)
 
     @property
     def fingerprint(self) -> str:
@@ -283,11 +304,15 @@ class SuiteRun:
     duration_s: float = 0.0
     error: str | None = None
     raw_path: str | None = None
+    #: The machine that measured the run (``Settings.machine_id``); unset, the hardware
+    #: id of ``environment``. Runs of different machines are never compared.
     machine_id: str | None = None
 
     def __post_init__(self) -> None:
         if not self.run_id:
             raise InvalidInputError("run_id is empty")
+        if self.machine_id is None and self.environment is not None:
+            object.__setattr__(self, "machine_id", self.environment.machine_id)
         if self.status is RunStatus.FAILED and self.benchmarks:
             raise InvalidInputError(
                 f"run {self.run_id}: a failed run must not carry partial results")
@@ -405,6 +430,9 @@ class Baseline:
     environment: Environment | None = None
     schema_version: int = SCHEMA_VERSION
     previous: tuple[str, ...] = field(default=())  # created_at of earlier baselines
+    #: The machine its runs were measured on; None for baselines of unknown or mixed
+    #: machines (older files). A run of another machine is never judged against it.
+    machine_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.policy not in BASELINE_POLICIES:
@@ -434,6 +462,7 @@ class RunInfo:
     fingerprint: str | None = None
     duration_s: float = 0.0
     error: str | None = None
+    machine_id: str | None = None
 
     @property
     def label(self) -> str:
@@ -554,6 +583,10 @@ class ReportData:
     #: a label of that run (None: no earlier stress run).
     stress: tuple[StressComparison, ...] = ()
     stress_baseline: str | None = None
+    #: The machine whose history this report shows (series, runs, change points), and
+    #: the reports of every machine in the history as (machine id, relative link).
+    machine_id: str | None = None
+    machine_links: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

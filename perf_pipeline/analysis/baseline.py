@@ -97,10 +97,12 @@ def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created
     for run in ordered:
         if run.sha and run.sha not in commits:
             commits.append(run.sha)
+    machines = {r.machine_id for r in ordered}
     return Baseline(policy=policy, created_at=created_at,
                     source_run_ids=tuple(r.run_id for r in ordered),
                     source_commits=tuple(commits), entries=tuple(entries),
-                    environment=newest.environment)
+                    environment=newest.environment,
+                    machine_id=machines.pop() if len(machines) == 1 else None)
 
 
 def _log_var_within(samples: Sequence[float]) -> float:

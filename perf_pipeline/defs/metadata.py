@@ -31,6 +31,8 @@ def run_metadata(run: SuiteRun) -> dict[str, dg.MetadataValue]:
         meta["commit"] = dg.MetadataValue.text(run.commit.sha)
     if run.environment:
         meta["fingerprint"] = dg.MetadataValue.text(run.environment.fingerprint)
+    if run.machine_id:
+        meta["machine_id"] = dg.MetadataValue.text(run.machine_id)
     if run.raw_path:
         meta["raw_path"] = dg.MetadataValue.path(run.raw_path)
     for bench in sorted(run.benchmarks, key=lambda b: b.name):

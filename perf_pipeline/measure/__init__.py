@@ -33,7 +33,7 @@ from perf_pipeline.measure.profile import ProfileRun, measure_profiles
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, build_command, run_suite
-from perf_pipeline.measure.session import SUITES, measure_commit
+from perf_pipeline.measure.session import SUITES, local_machine_id, measure_commit
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "ingest_results_dir",
     "is_ancestor",
     "load_results",
+    "local_machine_id",
     "measure_calibration",
     "measure_commit",
     "measure_profiles",

@@ -36,8 +36,7 @@ from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure.git import resolve_commit
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results
-from perf_pipeline.measure.runner import run_suite
-from perf_pipeline.measure.session import error_text
+from perf_pipeline.measure.session import error_text, run_prepared
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree
 from perf_pipeline.model import NOISE_SIDES, NoiseCorpus, NoisePair, SuiteRun
@@ -250,7 +249,8 @@ def measure_calibration(
     with git_worktree(repo, sha, root=roots["a"]) as tree_a, \
             git_worktree(repo, sha, root=roots["b"]) as tree_b, \
             measuring_temp_dir("calibrate") as tmp:
-        projects = {"a": tree_a / settings.project_subdir, "b": tree_b / settings.project_subdir}
+        trees = {"a": tree_a, "b": tree_b}
+        projects = {side: tree / settings.project_subdir for side, tree in trees.items()}
         if not projects["a"].is_dir():
             raise InvalidInputError(f"commit {sha} has no project directory "
                                     f"{settings.project_subdir!r}")
@@ -259,9 +259,9 @@ def measure_calibration(
             error = None
             for side in order:
                 json_path = Path(tmp) / pair_file_name(index, side)
-                outcome = run_suite(projects[side], paths=settings.benchmark_paths,
-                                    json_path=json_path, timeout_s=settings.suite_timeout_s,
-                                    runner=settings.runner, extra_args=settings.pytest_args)
+                outcome = run_prepared(settings, trees[side], sha,
+                                       paths=settings.benchmark_paths, json_path=json_path,
+                                       extra_args=settings.pytest_args)
                 error = error_text(outcome)
                 if error is None:
                     kept = raw_dir / pair_file_name(index, side)

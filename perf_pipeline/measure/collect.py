@@ -12,7 +12,7 @@ import logging
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ __all__ = ["IngestSummary", "check_results_dir", "find_result_paths", "ingest_re
 logger = logging.getLogger(__name__)
 
 #: Top-level folders of a results dir that hold no benchmark results.
-_SKIPPED_DIRS = frozenset({"baseline", "reports", "worktrees"})
+_SKIPPED_DIRS = frozenset({"baseline", "reports", "worktrees", "envs", "setup"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,9 @@ def ingest_results_dir(results_dir: Path, store: HistoryStore, *,
     for done, path in enumerate(paths, start=1):
         try:
             run = load_results(path)
+            if run.machine_id is None and path.parent.parent.name == ".benchmarks":
+                # pytest-benchmark's autosave tree names the machine when the file can't
+                run = replace(run, machine_id=path.parent.name)
             if store.has_run(run.run_id) or not store.ingest_run(run):
                 skipped.append(run.run_id)
             else:

@@ -31,8 +31,7 @@ from perf_pipeline.measure.git import commit_info, resolve_commit
 from perf_pipeline.measure.profile_read import BenchmarkProfile, read_profile_dir
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV, PROFILE_MIN_S_ENV
 from perf_pipeline.measure.raw import new_run_id
-from perf_pipeline.measure.runner import run_suite
-from perf_pipeline.measure.session import KEEP_WORKTREES, error_text
+from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_prepared
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import CommitInfo
@@ -72,9 +71,8 @@ def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequenc
         if not project_dir.is_dir():
             raise MeasurementError(f"commit {sha} has no project directory "
                                    f"{settings.project_subdir!r}")
-        outcome = run_suite(
-            project_dir, paths=paths, json_path=tmp / f"{out_dir.name}.json",
-            timeout_s=settings.suite_timeout_s, runner=settings.runner,
+        outcome = run_prepared(
+            settings, worktree, sha, paths=paths, json_path=tmp / f"{out_dir.name}.json",
             extra_args=(*settings.pytest_args, "--benchmark-disable", *extra_args),
             env={PROFILE_DIR_ENV: str(out_dir.resolve()), PROFILE_MIN_S_ENV: f"{min_s:g}"},
             benchmarks_required=False)

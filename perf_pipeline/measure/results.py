@@ -184,16 +184,15 @@ def _foreign_commit(doc: Mapping[str, Any], path: Path) -> CommitInfo | None:
 def _load_foreign(path: Path, *, suite: str) -> SuiteRun:
     benchmarks, doc, parsed = _parse_benchmark_file(path)
     started_at = utc_instant(doc.get("datetime"), f"{path}: datetime")
-    info = doc.get("machine_info")
-    node = info.get("node") if isinstance(info, Mapping) else None
     try:
+        # The machine is the hardware of the file's machine_info (SuiteRun derives it
+        # from the environment), never its host name: so an autosave tree
+        # ``.benchmarks/<machine>/NNNN_*.json`` of several boxes keeps them apart.
         return SuiteRun(
             run_id="file-" + parsed.sha256[:24],
             suite=suite, started_at=started_at, status=RunStatus.SUCCESS, benchmarks=benchmarks,
             commit=_foreign_commit(doc, path), environment=_environment(doc, path),
-            raw_path=str(path),
-            machine_id=checked_text(node or None, f"{path}: machine_info.node",
-                                    optional=True))
+            raw_path=str(path))
     except InvalidInputError as exc:
         raise InvalidInputError(f"{path}: {exc}") from exc
 

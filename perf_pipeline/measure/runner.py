@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from perf_pipeline.config import RUNNERS
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir
@@ -51,8 +52,9 @@ logger = logging.getLogger(__name__)
 
 #: The plugin as the current interpreter imports it.
 PLUGIN_MODULE = "perf_pipeline.measure.plugin"
-#: The package name the plugin is staged under for foreign environments (runner "uv"):
-#: a name of its own, so it cannot shadow a ``perf_pipeline`` the target may import.
+#: The package name the plugin is staged under for foreign environments (every runner but
+#: "current"): a name of its own, so it cannot shadow a ``perf_pipeline`` the target may
+#: import.
 STAGED_PACKAGE = "_perf_pipeline_probe"
 #: The plugin and the stdlib-only modules it imports (relatively), copied as they are.
 STAGED_MODULES = ("plugin.py", "fingerprint.py", "percentiles.py", "profiling.py",
@@ -61,7 +63,7 @@ STAGED_MODULES = ("plugin.py", "fingerprint.py", "percentiles.py", "profiling.py
 _TAIL_CHARS = 4000
 _HEAD_CHARS = 600
 _TERM_GRACE_S = 3.0
-_RUNNERS = ("current", "uv")
+_RUNNERS = RUNNERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +112,20 @@ def build_command(
     extra_args: Sequence[str] = (),
     markers: str | None = None,
     uv_executable: str = "uv",
+    uv_args: Sequence[str] = (),
+    interpreter: Sequence[str] = (),
 ) -> tuple[str, ...]:
-    """The child's argument list (no shell is ever involved)."""
+    """The child's argument list (no shell is ever involved).
+
+    ``interpreter`` is the argv that starts the target's Python for runners "command"
+    and "venv" (``measure/environments.py`` builds it); ``uv_args`` go to ``uv run``.
+    """
     if runner not in _RUNNERS:
         raise InvalidInputError(f"runner must be one of {_RUNNERS}, not {runner!r}")
     if not paths:
         raise InvalidInputError(f"no benchmark paths given for {project_dir}")
+    if runner in ("command", "venv") and not interpreter:
+        raise InvalidInputError(f"runner {runner!r} needs the interpreter's argv")
     plugin = PLUGIN_MODULE if runner == "current" else f"{STAGED_PACKAGE}.plugin"
     pytest_args = ["-m", "pytest", *paths, f"--benchmark-json={json_path}",
                    "-p", plugin, "-p", "no:cacheprovider"]
@@ -124,8 +134,10 @@ def build_command(
     pytest_args += list(extra_args)
     if runner == "current":
         return (sys.executable, *pytest_args)
-    return (uv_executable, "run", "--project", str(project_dir), "--with", "pytest-benchmark",
-            "--with", "psutil", "python", *pytest_args)
+    if runner == "uv":
+        return (uv_executable, "run", "--project", str(project_dir), *uv_args,
+                "--with", "pytest-benchmark", "--with", "psutil", "python", *pytest_args)
+    return (*interpreter, *pytest_args)
 
 
 def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) -> dict[str, str]:
@@ -134,7 +146,7 @@ def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) 
         # Same venv, but make sure our package wins even when it is not installed.
         entries = [str(Path(__file__).resolve().parents[2])]
     else:
-        # uv picks the target's own environment; a stale VIRTUAL_ENV only confuses it.
+        # The target's own environment; a stale VIRTUAL_ENV of ours only confuses it.
         child.pop("VIRTUAL_ENV", None)
         entries = [str(staged)]
     # Only a run that asks for profiles gets them (see measure/profiling.py).
@@ -236,6 +248,39 @@ def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
     return None
 
 
+#: What a target environment without pytest-benchmark (or pytest) makes pytest print.
+_NO_PYTEST_SIGNS = ("No module named pytest\n", "No module named 'pytest'\n",
+                    "No module named pytest\r", "No module named 'pytest'\r")
+_NO_BENCHMARK_SIGNS = ("unrecognized arguments: --benchmark-json",
+                       "No module named 'pytest_benchmark'",
+                       "fixture 'benchmark' not found")
+
+
+def missing_plugin_hint(runner: str, output: str) -> str | None:
+    """Why a foreign environment cannot run the suite at all, and the fix; else None.
+
+    Runners "command" and "venv" use the target's environment as it is (a venv adds
+    pytest-benchmark itself, but a requirements pin can still break it), so a missing
+    pytest or pytest-benchmark shows up as a pytest usage error, not as a slow commit.
+    """
+    if runner == "current":
+        return None
+    text = output + "\n"
+    if any(sign in text for sign in _NO_PYTEST_SIGNS):
+        missing = "pytest"
+    elif any(sign in text for sign in _NO_BENCHMARK_SIGNS):
+        missing = "pytest-benchmark"
+    else:
+        return None
+    fix = {"uv": "add pytest-benchmark to a dependency group and pass it in uv_args "
+                 "(e.g. uv_args = [\"--group\", \"test\"])",
+           "venv": "let the requirements allow pytest-benchmark (the venv installs it)",
+           "command": "install pytest-benchmark into the environment runner_command starts "
+                      "(e.g. add it to the project's test or bench dependencies), or use "
+                      "runner = \"uv\" or \"venv\", which add it themselves"}[runner]
+    return f"{missing} is not installed in the target's environment (runner {runner!r}): {fix}"
+
+
 def run_suite(
     project_dir: Path,
     *,
@@ -247,6 +292,8 @@ def run_suite(
     env: Mapping[str, str] | None = None,
     markers: str | None = None,
     benchmarks_required: bool = True,
+    uv_args: Sequence[str] = (),
+    interpreter: Sequence[str] = (),
 ) -> SuiteOutcome:
     """Run ``pytest <paths>`` with pytest-benchmark and our plugin in ``project_dir``.
 
@@ -269,11 +316,12 @@ def run_suite(
         if not uv:
             raise InvalidInputError("runner 'uv' needs the uv executable on PATH")
     cmd = build_command(project_dir, paths=paths, json_path=json_path, runner=runner,
-                        extra_args=extra_args, markers=markers, uv_executable=uv)
+                        extra_args=extra_args, markers=markers, uv_executable=uv,
+                        uv_args=uv_args, interpreter=interpreter)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     with measuring_temp_dir("run") as tmp:
         tmp_dir = Path(tmp)
-        staged = stage_plugin(tmp_dir / "plugin") if runner == "uv" else None
+        staged = stage_plugin(tmp_dir / "plugin") if runner != "current" else None
         child_env = _child_env(runner, env, staged)
         out_path, err_path = tmp_dir / "stdout", tmp_dir / "stderr"
         logger.info("running suite in %s: %s", project_dir, " ".join(cmd))
@@ -300,8 +348,11 @@ def run_suite(
         returncode = None if timed_out else proc.returncode
         error = _failure_reason(returncode, timed_out, timeout_s, json_path,
                                 benchmarks_required=benchmarks_required)
+        stdout_tail, stderr_tail = _tail(out_path), _tail(err_path)
+        if error is not None:
+            error = missing_plugin_hint(runner, stdout_tail + "\n" + stderr_tail) or error
         return SuiteOutcome(
             returncode=returncode, timed_out=timed_out, duration_s=duration_s,
-            stdout_tail=_tail(out_path), stderr_tail=_tail(err_path),
+            stdout_tail=stdout_tail, stderr_tail=stderr_tail,
             json_path=json_path if error is None and json_path.is_file() else None,
             command=tuple(cmd), error=error)

@@ -9,7 +9,6 @@ bad input and raises ``InvalidInputError``.
 from __future__ import annotations
 
 import logging
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,11 +17,12 @@ from typing import TYPE_CHECKING
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, interruption_text
+from perf_pipeline.measure.environments import prepare_worktree
 from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
 from perf_pipeline.measure.git import commit_info, is_ancestor, resolve_commit, run_git
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
-from perf_pipeline.measure.runner import SuiteOutcome, run_suite
+from perf_pipeline.measure.runner import SuiteOutcome, _tail, run_suite
 from perf_pipeline.measure.stress_results import load_stress_figures
 from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
@@ -32,7 +32,7 @@ from perf_pipeline.model import SuiteRun
 if TYPE_CHECKING:  # the store is only called, never constructed, here
     from perf_pipeline.store import HistoryStore
 
-__all__ = ["SUITES", "measure_commit"]
+__all__ = ["SUITES", "local_machine_id", "measure_commit", "run_prepared"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,15 @@ def _suite_plan(settings: Settings, suite: str) -> _SuitePlan:
     raise InvalidInputError(f"suite must be one of {SUITES}, not {suite!r}")
 
 
+def local_machine_id(settings: Settings) -> str:
+    """The id of the machine this process measures on: the configured ``machine_id``, or
+    the hash of this machine's hardware (``model.hardware_machine_id``), whatever runner
+    measures (the target's interpreter runs on the same hardware)."""
+    if settings.machine_id:
+        return settings.machine_id
+    return environment_fingerprint(packages=()).machine_id
+
+
 def _branch_of(repo: Path, ref: str) -> str | None:
     """``ref`` itself if it names a local branch (so history knows where a run came from)."""
     proc = run_git(repo, ["show-ref", "--verify", "--quiet", f"refs/heads/{ref}"], check=False)
@@ -89,12 +98,35 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None,
                 error=f"commit {sha} has no project directory {settings.project_subdir!r}")
-        return run_suite(project_dir, paths=tuple(paths) if paths else plan.paths,
-                         json_path=json_path,
-                         timeout_s=settings.suite_timeout_s, runner=settings.runner,
-                         extra_args=(*settings.pytest_args, *extra_args),
-                         env={**plan.env, **(env or {})},
-                         markers=plan.markers, benchmarks_required=plan.benchmarks_required)
+        return run_prepared(settings, worktree, sha, json_path=json_path,
+                            paths=tuple(paths) if paths else plan.paths,
+                            extra_args=(*settings.pytest_args, *extra_args),
+                            env={**plan.env, **(env or {})},
+                            markers=plan.markers, benchmarks_required=plan.benchmarks_required)
+
+
+def run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Path,
+                 paths: Sequence[str], extra_args: Sequence[str],
+                 env: Mapping[str, str] | None = None, markers: str | None = None,
+                 benchmarks_required: bool = True) -> SuiteOutcome:
+    """Prepare the worktree for ``settings.runner`` (setup, environment) and run pytest
+    in its project directory. Every measuring path goes through here, so each runner
+    works for runs, A/B rounds, calibration and profiles alike. A failed preparation is
+    a failed outcome whose output is the preparation log's tail.
+    """
+    prepared = prepare_worktree(settings, worktree, sha)
+    if prepared.error is not None:
+        log = prepared.log_path
+        return SuiteOutcome(
+            returncode=None, timed_out=False, duration_s=0.0,
+            stdout_tail=_tail(log) if log is not None and log.is_file() else "",
+            stderr_tail="", json_path=None,
+            error=f"preparing commit {sha} failed: {prepared.error} (log: {log})")
+    return run_suite(worktree / settings.project_subdir, paths=paths, json_path=json_path,
+                     timeout_s=settings.suite_timeout_s, runner=settings.runner,
+                     extra_args=extra_args, env={**(env or {}), **prepared.env},
+                     markers=markers, benchmarks_required=benchmarks_required,
+                     uv_args=settings.uv_args, interpreter=prepared.interpreter)
 
 
 def error_text(outcome: SuiteOutcome) -> str | None:
@@ -196,7 +228,7 @@ def measure_commit(
             "command": list(outcome.command) if outcome else [],
             "stdout_tail": outcome.stdout_tail if outcome else "",
             "stderr_tail": outcome.stderr_tail if outcome else "", "environment": environment,
-            "machine_id": platform.node() or None, "runner": settings.runner,
+            "machine_id": local_machine_id(settings), "runner": settings.runner,
         }
         stress_files = () if error else tuple(sorted((Path(tmp) / "stress").glob(
             "*.stress.json")))

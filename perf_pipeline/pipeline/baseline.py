@@ -2,9 +2,13 @@
 
 Rolling (the default): the last ``settings.baseline_runs`` successful runs on the main
 branch before the run being judged, so a commit is never compared with itself or with
-its future, and the run-to-run spread comes from history. Pinned: one named run, set
-with ``perf-pipeline analyze --update-baseline``; a pinned baseline file wins over the
-rolling policy until it is replaced or deleted (that is what pinning means).
+its future, and the run-to-run spread comes from history. Only runs of the judged run's
+machine count: timings of two machines are different measurements, not noise.
+
+Pinned: one named run, set with ``perf-pipeline analyze --update-baseline``; a pinned
+baseline file wins over the rolling policy until it is replaced or deleted (that is what
+pinning means). A pinned baseline records its machine, and a run of another machine is
+not judged against it (``pipeline/regression.py``).
 """
 
 from __future__ import annotations
@@ -38,14 +42,20 @@ def pinned_baseline(settings: Settings) -> Baseline | None:
 
 
 def _rolling_runs(store: HistoryStore, settings: Settings, *,
-                  before: SuiteRun | None) -> tuple[SuiteRun, ...]:
-    """Main-branch runs first; histories with no branch (plain files) use all runs."""
+                  before: SuiteRun | None,
+                  machine_id: str | None = None) -> tuple[SuiteRun, ...]:
+    """Main-branch runs first; histories with no branch (plain files) use all runs.
+
+    Only runs of ``before``'s machine (else of ``machine_id``; a run with no machine id
+    is an old record: any machine).
+    """
     before_id = before.run_id if before is not None and store.has_run(before.run_id) else None
     sha = before.sha if before else None
+    machine = before.machine_id if before is not None else machine_id
     for branch in (settings.main_branch, None):
         runs = tuple(r for r in store.recent_runs(
             suite="benchmarks", branch=branch, n=settings.baseline_runs,
-            before_run_id=before_id) if sha is None or r.sha != sha)
+            before_run_id=before_id, machine_id=machine) if sha is None or r.sha != sha)
         if runs:
             return runs
     return ()
@@ -73,7 +83,8 @@ def update_baseline(store: HistoryStore, settings: Settings) -> Baseline | None:
     latest = store.latest_run(suite="benchmarks")
     if settings.baseline_policy == "pinned":
         return pin_baseline(settings, latest) if latest else None
-    runs = _rolling_runs(store, settings, before=None)
+    runs = _rolling_runs(store, settings, before=None,
+                         machine_id=latest.machine_id if latest else None)
     if not runs:
         return None
     baseline = build_baseline(runs, policy="rolling", created_at=now_iso())

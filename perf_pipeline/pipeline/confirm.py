@@ -44,6 +44,7 @@ from perf_pipeline.analysis import (
 )
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.ab import ABRound, ABSelection, iter_ab_rounds
 from perf_pipeline.measure.git import resolve_commit
 from perf_pipeline.model import (
@@ -284,8 +285,9 @@ def confirm_run(settings: Settings, run: SuiteRun, baseline: Baseline | None, *,
     """Both stages for ``run`` against ``baseline`` (``confirm = "off"``: the first only).
 
     ``rounds`` defaults to rounds measured on this machine. When the run's commit or the
-    base commit is not in the configured repo, no A/B can run: the stored-baseline
-    comparison at ``settings.alpha`` decides and a note says why.
+    base commit is not in the configured repo, or the run was measured on another
+    machine, no A/B can run: the stored-baseline comparison at ``settings.alpha``
+    decides and a note says why.
     """
     created_at = now_iso()
     strict = analyze_run(run, baseline, settings, alpha=settings.alpha)
@@ -304,13 +306,24 @@ def confirm_run(settings: Settings, run: SuiteRun, baseline: Baseline | None, *,
     base = _base_sha(settings, baseline) if candidate else None
     if candidate is not None and base is not None and _commit_in_repo(settings, base) is None:
         base = None
+    here = local_machine_id(settings) if rounds is None else None
+    elsewhere = here is not None and run.machine_id is not None and run.machine_id != here
+    if elsewhere:  # an A/B here would confirm another machine's flags with this one's
+        base = None
     if rounds is None and candidate is not None and base is not None:
         rounds = measured_rounds(settings, base, candidate, seed=seed, on_round=on_round)
-    return confirm_regressions(
+    confirmation = confirm_regressions(
         screen, base_sha=base, candidate_sha=candidate or run.sha,
         run_id=run.run_id, created_at=created_at,
         rounds=rounds or _no_rounds, threshold=settings.threshold, alpha=settings.alpha,
         max_rounds=settings.confirm_max_rounds, standing=strict.comparison)
+    if elsewhere and confirmation.status == "not_possible":
+        confirmation = replace(confirmation, notes=(
+            f"Confirmation not possible here: the run was measured on machine "
+            f"{run.machine_id}, this is machine {here}, and an A/B only confirms flags of "
+            f"the machine it runs on; the stored-baseline comparison at alpha "
+            f"{settings.alpha:g} decides.",))
+    return confirmation
 
 
 def _no_rounds(select: ABSelection) -> RoundFeed:

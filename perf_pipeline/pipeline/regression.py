@@ -7,6 +7,7 @@ from pathlib import Path
 from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import local_machine_id
 from perf_pipeline.model import Baseline, CommitAnalysis, RunStatus, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.store import HistoryStore, read_analysis, write_analysis
@@ -35,6 +36,17 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
             run_id=run.run_id, sha=run.sha, created_at=now_iso(), threshold=settings.threshold,
             alpha=alpha,
             notes=("No baseline yet: nothing earlier to compare with. This run can seed it.",))
+    if baseline.machine_id and run.machine_id and baseline.machine_id != run.machine_id:
+        # Timings of two machines differ by the machines; no verdict can come of it.
+        return CommitAnalysis(
+            run_id=run.run_id, sha=run.sha, created_at=now_iso(),
+            threshold=settings.threshold, alpha=alpha, baseline_policy=baseline.policy,
+            baseline_run_ids=baseline.source_run_ids,
+            baseline_commits=baseline.source_commits,
+            notes=(f"Not judged: the {baseline.policy} baseline was measured on machine "
+                   f"{baseline.machine_id}, this run on machine {run.machine_id}. Runs of "
+                   "different machines are never compared; measure a baseline on this "
+                   "machine (or pin one of its runs).",))
     comparison = compare_to_baseline(baseline, run, threshold=settings.threshold,
                                      alpha=alpha, metrics=settings.gate_metrics)
     notes: list[str] = []
@@ -55,8 +67,14 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
 
 
 def commit_run(store: HistoryStore, settings: Settings, sha: str) -> SuiteRun:
-    """The commit's latest successful benchmark run: what both stages of the gate judge."""
-    run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+    """The commit's latest successful benchmark run: what both stages of the gate judge.
+
+    This machine's run when it has one (a shared history holds a run per machine), else
+    the newest of any machine; either way it is judged against its own machine's runs.
+    """
+    run = (store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS,
+                            machine_id=local_machine_id(settings))
+           or store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS))
     if run is None:
         raise InvalidInputError(
             f"commit {sha}: no successful benchmark run in {settings.db_path}; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run
-from perf_pipeline.report import ReportFiles, write_report
+from perf_pipeline.report import HTML_NAME, ReportFiles, write_report
 from perf_pipeline.store import HistoryStore
 
 __all__ = ["build_report_data", "commit_report_dir", "write_commit_report",
@@ -47,20 +48,26 @@ def build_report_data(
     report_url: str | None = None,
     extra_notes: tuple[str, ...] = (),
     confirmation: Confirmation | None = None,
+    machine_id: str | None = None,
+    machine_links: tuple[tuple[str, str], ...] = (),
 ) -> ReportData:
     """Everything a renderer needs, read once from the store.
 
     With a ``confirmation`` its final verdict is the report's comparison (the screen and
-    the A/B get sections of their own); else the analysis's comparison.
+    the A/B get sections of their own); else the analysis's comparison. The history
+    (runs, series, change points, drifts) is that of one machine: ``machine_id``, by
+    default the current run's (None: a history that records no machines).
     """
-    series = store.series(suite="benchmarks", metrics=REPORT_METRICS)
+    if machine_id is None and current is not None:
+        machine_id = current.machine_id
+    series = store.series(suite="benchmarks", metrics=REPORT_METRICS, machine_id=machine_id)
     comparison = analysis.comparison if analysis else None
     if confirmation is not None and confirmation.final is not None:
         comparison = confirmation.final
     return ReportData(
         title=title, generated_at=now_iso(), current=current, baseline=baseline,
         comparison=comparison, confirmation=confirmation,
-        runs=store.list_runs(),  # every suite: the report lists stress runs too
+        runs=store.list_runs(machine_id=machine_id),  # every suite: stress runs too
         series=series,
         change_points=tuple(
             cp for s in series if s.metric == TIME_METRIC
@@ -70,7 +77,7 @@ def build_report_data(
         environment_differences=analysis.environment_differences if analysis else (),
         notes=(*(analysis.notes if analysis else ()),
                *(confirmation.notes if confirmation else ()), *extra_notes),
-        report_url=report_url)
+        report_url=report_url, machine_id=machine_id, machine_links=machine_links)
 
 
 def _profile_is_current(profiles: ProfileComparison | None, sha: str,
@@ -124,20 +131,53 @@ def write_commit_report(settings: Settings, sha: str, *,
     return analysis, files
 
 
+def _machine_dir(machine_id: str) -> str:
+    """A folder name for a machine id (ids of old records may be any host name)."""
+    if machine_id and all(c.isascii() and (c.isalnum() or c in "._-") for c in machine_id) \
+            and not machine_id.startswith("."):
+        return machine_id
+    return "m-" + hashlib.sha256(machine_id.encode()).hexdigest()[:12]
+
+
+def machine_report_dir(settings: Settings, machine_id: str) -> Path:
+    """The history report of one machine when the history holds several."""
+    return settings.reports_dir / "machines" / _machine_dir(machine_id)
+
+
+def _history_data(store: HistoryStore, settings: Settings, *, machine_id: str | None,
+                  links: tuple[tuple[str, str], ...], report_url: str | None) -> ReportData:
+    run = store.latest_run(suite="benchmarks", machine_id=machine_id)
+    baseline = baseline_for_run(store, settings, run) if run else None
+    analysis = analyze_run(run, baseline, settings) if run else None
+    notes = () if run else ("No successful run in the history yet.",)
+    return build_report_data(store, title="Performance history", current=run,
+                             baseline=baseline, analysis=analysis, report_url=report_url,
+                             extra_notes=notes, machine_id=machine_id, machine_links=links)
+
+
 def write_history_report(settings: Settings, *, markdown_path: Path | None = None,
                          report_url: str | None = None) -> tuple[ReportData, ReportFiles]:
     """The whole-history report: ``<results>/reports/performance_report.html`` and PNGs.
 
     The newest successful run is the "current" one, judged against its baseline; with no
-    runs at all the report still renders and says so.
+    runs at all the report still renders and says so. The page shows the history of the
+    newest run's machine; when the history holds several machines, each also gets a
+    page under ``reports/machines/<id>/``, and every page links to all of them.
     """
     with HistoryStore.open(settings.db_path) as store:
-        run = store.latest_run(suite="benchmarks")
-        baseline = baseline_for_run(store, settings, run) if run else None
-        analysis = analyze_run(run, baseline, settings) if run else None
-        notes = () if run else ("No successful run in the history yet.",)
-        data = build_report_data(store, title="Performance history", current=run,
-                                 baseline=baseline, analysis=analysis,
-                                 report_url=report_url, extra_notes=notes)
+        newest = store.latest_run(suite="benchmarks")
+        machines = store.machines(suite="benchmarks")
+        here = newest.machine_id if newest else None
+        main_links: tuple[tuple[str, str], ...] = ()
+        if len(machines) > 1:
+            main_links = tuple((m, f"machines/{_machine_dir(m)}/{HTML_NAME}")
+                               for m in machines)
+            for machine in machines:
+                links = tuple((m, f"../{_machine_dir(m)}/{HTML_NAME}") for m in machines)
+                data = _history_data(store, settings, machine_id=machine, links=links,
+                                     report_url=None)
+                write_report(data, machine_report_dir(settings, machine), inline_js=False)
+        data = _history_data(store, settings, machine_id=here, links=main_links,
+                             report_url=report_url)
     files = write_report(data, settings.reports_dir, markdown_path=markdown_path)
     return data, files

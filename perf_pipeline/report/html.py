@@ -133,6 +133,10 @@ def _context(data: ReportData) -> dict[str, object]:
         "stress_baseline": data.stress_baseline,
         "profile_payload": Markup(embed_json(flame_payload(data.profiles))),
         "profile_script": Markup(_asset("profile.js").replace("</script", "<\\/script")),
+        "machine": data.machine_id or (run.machine_id if run is not None else None),
+        "machine_links": [{"id": m, "href": href,
+                           "current": m == (data.machine_id or (run and run.machine_id))}
+                          for m, href in data.machine_links],
     }
 
 

@@ -273,6 +273,9 @@ def _summary_block(data: ReportData) -> str:
         lines.append(f"| Started | {escape_markdown(run.started_at)} · suite "
                      f"{escape_markdown(run.suite)} · {run.status} · "
                      f"{len(run.benchmarks)} benchmarks |")
+    machine = data.machine_id or (run.machine_id if run is not None else None)
+    if machine:
+        lines.append(f"| Machine | {escape_markdown(machine)} |")
     base = data.baseline
     if base is not None:
         commits = ", ".join(s[:7] for s in base.source_commits[-5:]) or "–"

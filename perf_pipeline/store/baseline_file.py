@@ -38,6 +38,7 @@ def _to_json(baseline: Baseline) -> bytes:
         "source_run_ids": list(baseline.source_run_ids),
         "source_commits": list(baseline.source_commits),
         "previous": list(baseline.previous),
+        "machine_id": baseline.machine_id,
         "environment": (environment_to_data(baseline.environment)
                         if baseline.environment else None),
         "entries": [{"name": e.name, "metric": e.metric, "run_values": list(e.run_values),
@@ -76,6 +77,7 @@ def _from_json(text: bytes, *, path: Path) -> Baseline:
                          if environment is not None else None),
             schema_version=version,
             previous=tuple(str(v) for v in data.get("previous", ())),
+            machine_id=(str(data["machine_id"]) if data.get("machine_id") else None),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInputError(f"{what} is incomplete or malformed: {exc!r}") from exc

@@ -38,6 +38,7 @@ from perf_pipeline.store.queries import (
     RunFilter,
     load_runs,
     read_benchmark_names,
+    read_machines,
     read_series,
     run_info,
     select_run,
@@ -260,24 +261,31 @@ class HistoryStore:
 
     def list_runs(self, *, suite: str | None = None, branch: str | None = None,
                   sha: str | None = None, status: RunStatus | None = None,
-                  limit: int | None = None) -> tuple[RunInfo, ...]:
-        """Matching runs, oldest first in history order; ``limit`` keeps the newest."""
+                  limit: int | None = None, machine_id: str | None = None
+                  ) -> tuple[RunInfo, ...]:
+        """Matching runs, oldest first in history order; ``limit`` keeps the newest.
+
+        ``machine_id`` (here and below): only runs of that machine; None means any.
+        """
         _check_count("limit", limit)
-        wanted = RunFilter(suite=suite, branch=branch, sha=sha, status=_status(status))
+        wanted = RunFilter(suite=suite, branch=branch, sha=sha, status=_status(status),
+                           machine_id=machine_id)
         with self._guard("listing runs"):
             return tuple(run_info(row) for row in select_runs(self._conn, wanted, limit=limit))
 
     def latest_run(self, *, suite: str = "benchmarks", sha: str | None = None,
-                   status: RunStatus | None = RunStatus.SUCCESS) -> SuiteRun | None:
+                   status: RunStatus | None = RunStatus.SUCCESS,
+                   machine_id: str | None = None) -> SuiteRun | None:
         """The newest matching run in history order, complete; None if there is none."""
-        wanted = RunFilter(suite=suite, sha=sha, status=_status(status))
+        wanted = RunFilter(suite=suite, sha=sha, status=_status(status), machine_id=machine_id)
         with self._guard("reading the latest run"):
             runs = load_runs(self._conn, select_runs(self._conn, wanted, limit=1))
         return runs[0] if runs else None
 
     def recent_runs(self, *, suite: str = "benchmarks", branch: str | None = None,
                     n: int = 10, status: RunStatus = RunStatus.SUCCESS,
-                    before_run_id: str | None = None) -> tuple[SuiteRun, ...]:
+                    before_run_id: str | None = None,
+                    machine_id: str | None = None) -> tuple[SuiteRun, ...]:
         """The newest ``n`` matching runs, complete, returned oldest first.
 
         ``before_run_id`` drops that run and everything after it in history order: the
@@ -287,13 +295,14 @@ class HistoryStore:
         if n == 0:
             return ()
         wanted = RunFilter(suite=suite, branch=branch, status=_status(status),
-                           before_run_id=before_run_id)
+                           before_run_id=before_run_id, machine_id=machine_id)
         with self._guard("reading recent runs"):
             return load_runs(self._conn, select_runs(self._conn, wanted, limit=n))
 
     def series(self, *, suite: str = "benchmarks", metrics: Sequence[str] = (TIME_METRIC,),
                names: Sequence[str] | None = None,
-               status: RunStatus = RunStatus.SUCCESS) -> tuple[MetricSeries, ...]:
+               status: RunStatus = RunStatus.SUCCESS,
+               machine_id: str | None = None) -> tuple[MetricSeries, ...]:
         """One ``MetricSeries`` per (benchmark, metric) stored, runs oldest first.
 
         ``values`` are the run medians for time and the recorded value otherwise;
@@ -307,7 +316,13 @@ class HistoryStore:
         with self._guard("reading metric series"):
             return read_series(self._conn, suite=suite, metrics=tuple(metrics),
                                names=tuple(names) if names is not None else None,
-                               status=_status(status) or RunStatus.SUCCESS)
+                               status=_status(status) or RunStatus.SUCCESS,
+                               machine_id=machine_id)
+
+    def machines(self, *, suite: str | None = "benchmarks") -> tuple[str, ...]:
+        """Machine ids with runs (of ``suite``; None: any), the most recently used last."""
+        with self._guard("listing machines"):
+            return read_machines(self._conn, suite=suite)
 
     def benchmark_names(self, *, suite: str = "benchmarks") -> tuple[str, ...]:
         """Every benchmark name ever stored for ``suite``, sorted."""

@@ -3,10 +3,11 @@
 Idempotency and replacement rules (``write_run``):
 
 - A ``run_id`` already stored is left alone: ingesting the same run twice adds nothing.
-- A commit keeps one run per suite: a new run of the same ``(sha, suite, dirty)``
-  replaces the rows of the earlier one, whatever either run's status. Clean and dirty
-  (uncommitted changes) measurements of a commit are kept apart, because a dirty
-  worktree is not the commit. The run ingested last wins.
+- A commit keeps one run per suite and machine: a new run of the same ``(sha, suite,
+  dirty, machine_id)`` replaces the rows of the earlier one, whatever either run's
+  status. Clean and dirty (uncommitted changes) measurements of a commit are kept
+  apart, because a dirty worktree is not the commit; so are the runs of two machines,
+  whose timings are different measurements. The run ingested last wins.
 - Runs without a commit are keyed by ``run_id`` only and never replace anything.
 
 Everything happens inside ``BEGIN IMMEDIATE``: the write lock is taken before the
@@ -168,8 +169,9 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun) -> bool:
             return False
         if run.commit is not None:
             replaced = [row[0] for row in conn.execute(
-                "SELECT run_id FROM runs WHERE sha = ? AND suite = ? AND dirty = ?",
-                (run.commit.sha, run.suite, int(run.commit.dirty)))]
+                "SELECT run_id FROM runs WHERE sha = ? AND suite = ? AND dirty = ? "
+                "AND machine_id IS ?",  # each machine keeps its own run of a commit
+                (run.commit.sha, run.suite, int(run.commit.dirty), run.machine_id))]
             if replaced:
                 logger.info("run %s replaces %s of commit %s, suite %s", run.run_id,
                             ", ".join(replaced), run.commit.short_sha, run.suite)

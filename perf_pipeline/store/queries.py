@@ -29,8 +29,8 @@ from perf_pipeline.model import (
 from perf_pipeline.store.environment_json import environment_from_data
 from perf_pipeline.store.samples import decode_samples
 
-__all__ = ["RunFilter", "load_runs", "read_benchmark_names", "read_series", "run_info",
-           "select_run", "select_runs"]
+__all__ = ["RunFilter", "load_runs", "read_benchmark_names", "read_machines", "read_series",
+           "run_info", "select_run", "select_runs"]
 
 _ORDER = "sort_at, started_utc, run_id"
 _ORDER_DESC = "sort_at DESC, started_utc DESC, run_id DESC"
@@ -50,13 +50,14 @@ class RunFilter:
     sha: str | None = None
     status: RunStatus | None = None
     before_run_id: str | None = None
+    machine_id: str | None = None
 
 
 def _where(conn: sqlite3.Connection, wanted: RunFilter) -> tuple[str, list[object]]:
     clauses: list[str] = []
     args: list[object] = []
     for column, value in (("suite", wanted.suite), ("branch", wanted.branch),
-                          ("sha", wanted.sha)):
+                          ("sha", wanted.sha), ("machine_id", wanted.machine_id)):
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
@@ -97,13 +98,13 @@ def select_runs(conn: sqlite3.Connection, wanted: RunFilter, *,
 def run_info(row: _RunRow) -> RunInfo:
     """A ``RunInfo`` from a row of ``select_runs``."""
     (run_id, suite, sha, branch, message, author, committed_at, dirty, started_at,
-     duration_s, status, error, _raw, fingerprint, _env, _machine) = row
+     duration_s, status, error, _raw, fingerprint, _env, machine_id) = row
     commit = (CommitInfo(sha=sha, branch=branch, message=message or "", author=author or "",
                          committed_at=committed_at, dirty=bool(dirty))
               if sha is not None else None)
     return RunInfo(run_id=run_id, suite=suite, started_at=started_at,
                    status=RunStatus(status), commit=commit, fingerprint=fingerprint,
-                   duration_s=duration_s, error=error)
+                   duration_s=duration_s, error=error, machine_id=machine_id)
 
 
 def _ids_param(values: Sequence[str]) -> str:
@@ -153,7 +154,8 @@ def load_runs(conn: sqlite3.Connection, rows: Sequence[_RunRow]) -> tuple[SuiteR
 
 
 def read_series(conn: sqlite3.Connection, *, suite: str, metrics: Sequence[str],
-                names: Sequence[str] | None, status: RunStatus) -> tuple[MetricSeries, ...]:
+                names: Sequence[str] | None, status: RunStatus,
+                machine_id: str | None = None) -> tuple[MetricSeries, ...]:
     """Every (benchmark, metric) as a ``MetricSeries``, from one query.
 
     Rows come out in history order (the planner walks the runs index and looks each
@@ -170,6 +172,9 @@ def read_series(conn: sqlite3.Connection, *, suite: str, metrics: Sequence[str],
     if names is not None:
         sql += " AND r.name IN (SELECT value FROM json_each(?))"
         args.append(_ids_param(names))
+    if machine_id is not None:
+        sql += " AND u.machine_id = ?"
+        args.append(machine_id)
     sql += " ORDER BY u.sort_at, u.started_utc, u.run_id"
     columns: dict[tuple[str, str], tuple[list, list, list, list]] = {}
     for name, metric, run_id, value, low, high in conn.execute(sql, args):
@@ -186,6 +191,17 @@ def read_series(conn: sqlite3.Connection, *, suite: str, metrics: Sequence[str],
                      lows=tuple(c[2]), highs=tuple(c[3]))
         for (name, metric), c in sorted(columns.items(),
                                         key=lambda kv: (kv[0][0], metric_rank[kv[0][1]])))
+
+
+def read_machines(conn: sqlite3.Connection, *, suite: str | None) -> tuple[str, ...]:
+    """Every machine id with a run (of ``suite``, if given), the most recently used last."""
+    sql = "SELECT machine_id FROM runs WHERE machine_id IS NOT NULL"
+    args: list[object] = []
+    if suite is not None:
+        sql += " AND suite = ?"
+        args.append(suite)
+    sql += " GROUP BY machine_id ORDER BY MAX(sort_at), machine_id"
+    return tuple(row[0] for row in conn.execute(sql, args))
 
 
 def read_benchmark_names(conn: sqlite3.Connection, *, suite: str) -> tuple[str, ...]:

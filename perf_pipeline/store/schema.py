@@ -25,10 +25,15 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   holds its per-benchmark spreads. A spread the data could not show is NULL.
 - ``stress_results`` (migration 3): the stress figures of a run, see
   ``stress.py``.
+- ``runs.machine_id`` (migration 4, machines): ``runs.machine_id`` becomes the hardware id of the run's
+  environment (``model.hardware_machine_id``) instead of the host name older versions
+  stored, so old and new runs of one machine share an id; and an index serves the
+  per-machine history queries. Runs without a recorded environment keep what they have.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -38,6 +43,7 @@ import sqlite_utils
 
 from perf_pipeline.errors import StoreError
 from perf_pipeline.store.stress import create_stress_table
+from perf_pipeline.model import hardware_machine_id
 
 __all__ = ["LATEST_VERSION", "migrate"]
 
@@ -171,6 +177,36 @@ def _migration_3(db: sqlite_utils.Database) -> None:
 _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1,
                                                                      _migration_2,
                                                                      _migration_3)
+def _hardware_id(environment_json: str) -> str | None:
+    """The hardware id of a stored environment, or None if it cannot tell."""
+    try:
+        data = json.loads(environment_json)
+        return hardware_machine_id(os=str(data.get("os", "")), machine=str(data.get("machine", "")),
+                                   cpu_model=str(data.get("cpu_model", "")),
+                                   cpu_count=int(data.get("cpu_count", 0) or 0))
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Machine ids from the hardware, not the host name; an index for per-machine order.
+
+    Self-contained: it reads and writes only ``runs`` columns of migration 1.
+    """
+    conn = db.conn
+    updates = [(machine, run_id) for run_id, env in conn.execute(
+        "SELECT run_id, environment_json FROM runs WHERE environment_json IS NOT NULL")
+        if (machine := _hardware_id(env)) is not None]
+    conn.executemany("UPDATE runs SET machine_id = ? WHERE run_id = ?", updates)
+    db["runs"].create_index(["suite", "machine_id", "status", "sort_at", "started_utc", "run_id"],
+                            index_name="idx_runs_suite_machine_order", if_not_exists=True)
+
+
+#: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
+_MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _migration_1, _migration_2,
+    _migration_4,  # the machines migration: number 4 once the store's migration 3 is merged
+)
 
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(_MIGRATIONS)

@@ -116,7 +116,7 @@ def test_measuring_uses_owned_temp_dirs_and_sweeps_stale_ones(
     import sys
     import tempfile
 
-    from perf_pipeline.measure import calibrate as calibrate_module
+    from perf_pipeline.measure import session as session_module
     from perf_pipeline.measure.calibrate import measure_calibration
     from perf_pipeline.measure.runner import SuiteOutcome
 
@@ -135,7 +135,8 @@ def test_measuring_uses_owned_temp_dirs_and_sweeps_stale_ones(
         return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
                             stderr_tail="", json_path=json_path)
 
-    monkeypatch.setattr(calibrate_module, "run_suite", fake_run_suite)
+    # calibration runs its processes through session.run_prepared, as every runner does
+    monkeypatch.setattr(session_module, "run_suite", fake_run_suite)
     run = measure_calibration(make_settings(target_repo), pairs=2, seed=3)
     assert not stale.exists()
     assert len(folders) == 4 and len(set(folders)) == 1

@@ -1,0 +1,180 @@
+"""Several machines in one history: each run is only ever judged against its own machine.
+
+Machine A is fast, machine B twice as slow, and both measure the same commits of main
+into one history. Mixed, B's ordinary runs would look like a 2x regression against A
+and B's real +30 % regression would be lost in the spread; kept apart, the verdicts are
+the ones each machine's history alone gives.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perf_pipeline.config import Settings
+from perf_pipeline.model import (
+    BenchmarkResult,
+    CommitInfo,
+    Environment,
+    RunStatus,
+    SuiteRun,
+    Verdict,
+    hardware_machine_id,
+)
+from perf_pipeline.pipeline.analyze import analyze_results_dir
+from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline
+from perf_pipeline.pipeline.regression import analyze_run
+from perf_pipeline.pipeline.reporting import machine_report_dir, write_history_report
+from perf_pipeline.store import HistoryStore
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+NAMES = tuple(f"test_{k}" for k in range(6))
+
+
+def _run(i: int, machine: str, scale: float, rng: np.random.Generator, *,
+         slowed: float = 1.0) -> SuiteRun:
+    """Commit ``i`` of main measured on ``machine``; ``test_0`` is ``slowed`` times slower."""
+    run_factor = math.exp(rng.normal(0.0, 0.01))
+    benchmarks = tuple(
+        BenchmarkResult(name=name, samples_s=tuple(
+            float(scale * (k + 1) * 1e-3 * run_factor * (slowed if k == 0 else 1.0)
+                  * math.exp(rng.normal(0.0, 0.02))) for _ in range(12)))
+        for k, name in enumerate(NAMES))
+    commit = CommitInfo(sha=f"{i:040x}", branch="main", message=f"commit {i}",
+                        committed_at=f"2024-01-01T{i:02d}:00:00+00:00")
+    return SuiteRun(run_id=f"run-{i:02d}-{machine}", suite="benchmarks",
+                    started_at=f"2024-01-01T{i:02d}:30:00+00:00", status=RunStatus.SUCCESS,
+                    benchmarks=benchmarks, commit=commit, machine_id=machine)
+
+
+@pytest.fixture
+def two_machines(tmp_path: Path) -> tuple[Settings, HistoryStore]:
+    """Commits 1..8 measured on A (1 ms scale) and B (2 ms); commit 9 on B is +30 %."""
+    settings = Settings(results_dir=tmp_path / "results", confirm="off", baseline_runs=8)
+    rng = np.random.default_rng(7)
+    store = HistoryStore.open(settings.db_path)
+    for i in range(1, 9):
+        store.ingest_run(_run(i, "machine-a", 1.0, rng))
+        store.ingest_run(_run(i, "machine-b", 2.0, rng))
+    store.ingest_run(_run(9, "machine-a", 1.0, rng))
+    store.ingest_run(_run(9, "machine-b", 2.0, rng, slowed=1.3))
+    return settings, store
+
+
+def test_each_machine_keeps_its_own_run_of_a_commit(two_machines: tuple[Settings, HistoryStore]
+                                                     ) -> None:
+    _, store = two_machines
+    runs = store.list_runs(sha=f"{9:040x}")
+    assert sorted(r.machine_id or "" for r in runs) == ["machine-a", "machine-b"]
+    assert store.machines() == ("machine-a", "machine-b")
+    assert len(store.list_runs(machine_id="machine-b")) == 9
+
+
+def test_a_regression_on_machine_b_is_judged_against_machine_b_only(
+        two_machines: tuple[Settings, HistoryStore]) -> None:
+    settings, store = two_machines
+    regressed = store.latest_run(sha=f"{9:040x}", machine_id="machine-b")
+    assert regressed is not None
+    baseline = baseline_for_run(store, settings, regressed)
+    assert baseline is not None and baseline.machine_id == "machine-b"
+    assert all(r.endswith("-machine-b") for r in baseline.source_run_ids)
+    analysis = analyze_run(regressed, baseline, settings)
+    assert analysis.comparison is not None
+    verdicts = {r.name: r.comparison for r in analysis.comparison.results
+                if r.metric == "time_s"}
+    assert verdicts["test_0"].verdict == Verdict.REGRESSION
+    assert 1.2 < verdicts["test_0"].ratio < 1.4  # against B's 2 ms, not A's 1 ms
+    assert all(verdicts[n].verdict != Verdict.REGRESSION for n in NAMES[1:])
+    # A's newest run is unchanged against A, although B's runs are twice as slow.
+    plain = store.latest_run(sha=f"{9:040x}", machine_id="machine-a")
+    assert plain is not None
+    a_analysis = analyze_run(plain, baseline_for_run(store, settings, plain), settings)
+    assert a_analysis.comparison is not None and not a_analysis.comparison.has_regression
+
+
+def test_a_pinned_baseline_of_another_machine_judges_nothing(
+        two_machines: tuple[Settings, HistoryStore]) -> None:
+    settings, store = two_machines
+    on_a = store.latest_run(sha=f"{8:040x}", machine_id="machine-a")
+    on_b = store.latest_run(sha=f"{9:040x}", machine_id="machine-b")
+    assert on_a is not None and on_b is not None
+    pinned = pin_baseline(settings, on_a)
+    assert pinned.machine_id == "machine-a"
+    analysis = analyze_run(on_b, baseline_for_run(store, settings, on_b), settings)
+    assert analysis.comparison is None
+    assert "machine machine-a" in analysis.notes[0] and "machine machine-b" in analysis.notes[0]
+
+
+def test_the_history_report_shows_the_machine_and_links_every_machine(
+        two_machines: tuple[Settings, HistoryStore]) -> None:
+    settings, store = two_machines
+    store.close()
+    data, files = write_history_report(settings, markdown_path=settings.reports_dir / "r.md")
+    assert data.machine_id == "machine-b"  # the newest run's machine
+    assert {r.machine_id for r in data.runs} == {"machine-b"}
+    html = Path(files.html).read_text()
+    assert 'id="machines"' in html
+    assert 'href="machines/machine-a/performance_report.html"' in html
+    assert "| Machine | machine-b |" in (settings.reports_dir / "r.md").read_text()
+    page_a = (machine_report_dir(settings, "machine-a") / "performance_report.html").read_text()
+    assert "<code>machine-a</code>" in page_a
+    assert 'href="../machine-b/performance_report.html"' in page_a
+
+
+def _autosave_file(path: Path, i: int, cpu: str, scale: float) -> None:
+    doc = json.loads((DATA / "pytest_benchmark_good.json").read_text())
+    doc = copy.deepcopy(doc)
+    doc.pop("perf_pipeline", None)  # a plain pytest-benchmark file: machine_info only
+    doc["machine_info"]["cpu"]["brand_raw"] = cpu
+    doc["machine_info"]["node"] = "runner-host"  # same host name: it must not matter
+    doc["commit_info"] = {"id": f"{i:040x}", "time": f"2024-01-0{i}T00:00:00+00:00",
+                          "dirty": False, "branch": "main", "project": "p"}
+    doc["datetime"] = f"2024-01-0{i}T00:30:00+00:00"
+    for bench in doc["benchmarks"]:
+        stats = bench["stats"]
+        stats["data"] = [v * scale for v in stats["data"]]
+        for key in ("min", "max", "mean", "stddev", "median", "iqr", "q1", "q3",
+                    "ld15iqr", "hd15iqr", "total"):
+            if isinstance(stats.get(key), (int, float)):
+                stats[key] = stats[key] * scale
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+
+
+def test_analyze_keeps_the_machines_of_an_autosave_tree_apart(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    tree = results / ".benchmarks" / "Linux-CPython-3.11-64bit"
+    _autosave_file(tree / "0001_a.json", 1, "Fast CPU", 1.0)
+    _autosave_file(tree / "0002_a.json", 2, "Fast CPU", 1.0)
+    _autosave_file(tree / "0003_b.json", 3, "Slow CPU", 3.0)  # newest: another machine
+    settings = Settings(results_dir=results, confirm="off")
+    outcome = analyze_results_dir(settings, report_path=tmp_path / "report.md")
+    assert outcome.run.run_id.startswith("file-")
+    assert outcome.run.machine_id == hardware_machine_id(
+        os="Linux", machine="x86_64", cpu_model="Slow CPU", cpu_count=2)
+    with HistoryStore.open(settings.db_path) as store:
+        assert len(store.machines()) == 2
+    # Against machine A's files it would be a 3x regression; on its own machine it is
+    # the first run, so it seeds a baseline and is not judged.
+    assert outcome.analysis.comparison is None and not outcome.has_regression
+    assert outcome.baseline_created
+
+
+def test_the_hardware_id_ignores_host_and_os_release() -> None:
+    one = hardware_machine_id(os="Linux 6.1.0", machine="x86_64", cpu_model="X", cpu_count=4)
+    assert one == hardware_machine_id(os="Linux 6.8.2", machine="x86_64", cpu_model="X",
+                                      cpu_count=4)
+    assert one != hardware_machine_id(os="Linux 6.1.0", machine="x86_64", cpu_model="X",
+                                      cpu_count=8)
+    env = Environment(python_version="3.11", python_implementation="CPython",
+                      os="Linux 6.1.0", machine="x86_64", cpu_model="X", cpu_count=4)
+    run = SuiteRun(run_id="r", suite="benchmarks", started_at="2024-01-01T00:00:00+00:00",
+                   status=RunStatus.FAILED, environment=env)
+    assert run.machine_id == one  # derived from the environment when not given
+    assert replace(run, machine_id="box-1").machine_id == "box-1"
