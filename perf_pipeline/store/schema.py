@@ -25,7 +25,7 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   holds its per-benchmark spreads. A spread the data could not show is NULL.
 - ``stress_results`` (migration 3): the stress figures of a run, see
   ``stress.py``.
-- ``runs.machine_id`` (migration 4, machines): ``runs.machine_id`` becomes the hardware id of the run's
+- ``runs.machine_id`` (migration 4): it becomes the hardware id of the run's
   environment (``model.hardware_machine_id``) instead of the host name older versions
   stored, so old and new runs of one machine share an id; and an index serves the
   per-machine history queries. Runs without a recorded environment keep what they have.
@@ -42,8 +42,8 @@ from pathlib import Path
 import sqlite_utils
 
 from perf_pipeline.errors import StoreError
-from perf_pipeline.store.stress import create_stress_table
 from perf_pipeline.model import hardware_machine_id
+from perf_pipeline.store.stress import create_stress_table
 
 __all__ = ["LATEST_VERSION", "migrate"]
 
