@@ -167,21 +167,17 @@ def _migration_2(db: sqlite_utils.Database) -> None:
 def _migration_3(db: sqlite_utils.Database) -> None:
     """Create stress_results (the stress harness's figures, linked to their run).
 
-    Numbered 5 on its branch: self-contained (it only needs ``runs``), renumbered to
-    follow whatever migrations land before it.
+    Self-contained: it only needs ``runs``.
     """
     create_stress_table(db)
 
 
-#: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
-_MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1,
-                                                                     _migration_2,
-                                                                     _migration_3)
 def _hardware_id(environment_json: str) -> str | None:
     """The hardware id of a stored environment, or None if it cannot tell."""
     try:
         data = json.loads(environment_json)
-        return hardware_machine_id(os=str(data.get("os", "")), machine=str(data.get("machine", "")),
+        return hardware_machine_id(os=str(data.get("os", "")),
+                                   machine=str(data.get("machine", "")),
                                    cpu_model=str(data.get("cpu_model", "")),
                                    cpu_count=int(data.get("cpu_count", 0) or 0))
     except (ValueError, TypeError, AttributeError):
@@ -204,9 +200,7 @@ def _migration_4(db: sqlite_utils.Database) -> None:
 
 #: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
 _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
-    _migration_1, _migration_2,
-    _migration_4,  # the machines migration: number 4 once the store's migration 3 is merged
-)
+    _migration_1, _migration_2, _migration_3, _migration_4)
 
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(_MIGRATIONS)
