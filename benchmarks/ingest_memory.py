@@ -1,0 +1,119 @@
+"""Peak memory of ``perf-pipeline ingest`` on one large file, against the file's size.
+
+Run by hand (about a minute and 1 GB of free disk; nothing is committed):
+
+    uv run python benchmarks/ingest_memory.py                      # 20 x 500,000 samples
+    uv run python benchmarks/ingest_memory.py --samples 50000      # quick look
+
+It writes one pytest-benchmark JSON file of ``--benchmarks`` x ``--samples`` raw samples
+(as ``--benchmark-json`` writes them, ~23 bytes a sample) under ``benchmarks/data/tmp-
+ingest-memory/`` (removed afterwards), and a copy cut off at ``--invalid-mb`` MB
+(a half-written upload: invalid JSON that parses almost to its end). For each it runs the
+command a user runs, ``/usr/bin/time -v python -m perf_pipeline ingest --results-dir
+DIR``, and reports "Maximum resident set size" (interpreter, imports, parse, store: the
+whole process) as a multiple of the file's size. Target (issue 10): <= 3x.
+
+It also times the parse (``read_json_file`` with plain ``json.loads`` against the
+same with the samples read as arrays, and the whole ``load_results``; best of
+``--repeat``) on a normal file (100 benchmarks x 500 samples, ~1 MB) and on the large
+one, so a memory win that costs speed shows up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest_scale import write_files
+
+HERE = Path(__file__).resolve().parent
+_RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+_WALL = re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)")
+
+
+def _timed_ingest(results_dir: Path) -> tuple[float, str, int, str]:
+    """(peak RSS MB, wall time text, exit code, last stdout line) of one ingest."""
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", sys.executable, "-m", "perf_pipeline", "ingest",
+         "--results-dir", str(results_dir)], capture_output=True, text=True, check=False)
+    rss = _RSS.search(proc.stderr)
+    wall = _WALL.search(proc.stderr)
+    if rss is None or wall is None:
+        raise SystemExit(f"no /usr/bin/time figures:\n{proc.stderr[-2000:]}")
+    lines = (proc.stdout.strip() or proc.stderr.split("\tCommand being timed")[0]).splitlines()
+    return int(rss.group(1)) / 1024, wall.group(1), proc.returncode, (lines or [""])[-1][:100]
+
+
+def _parse_speed(path: Path, repeat: int) -> tuple[float, float, float]:
+    """Best-of seconds of the plain parse (``read_json_file``: ``json.loads``), the parse
+    with samples as arrays, and the whole ``load_results``, in a fresh child each time
+    round so the large file's memory does not shape the timing."""
+    code = f"""
+import time
+from pathlib import Path
+from perf_pipeline.measure.json_input import read_json_file
+from perf_pipeline.measure.results import load_results
+path = Path({str(path)!r})
+best = {{}}
+for _ in range({repeat}):
+    for name, fn in (("plain", lambda: read_json_file(path)),
+                     ("arrays", lambda: read_json_file(path, float_arrays={{"data"}})),
+                     ("load", lambda: load_results(path))):
+        start = time.perf_counter(); fn(); took = time.perf_counter() - start
+        best[name] = min(best.get(name, took), took)
+print(best["plain"], best["arrays"], best["load"])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return float(out[0]), float(out[1]), float(out[2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--benchmarks", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=500_000)
+    parser.add_argument("--invalid-mb", type=float, default=200.0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    work = HERE / "data" / "tmp-ingest-memory"
+    shutil.rmtree(work, ignore_errors=True)
+    valid, invalid, normal = work / "valid", work / "invalid", work / "normal"
+    for folder in (valid, invalid, normal):
+        folder.mkdir(parents=True)
+    try:
+        start = time.perf_counter()
+        n = write_files(valid, files=1, benchmarks=args.benchmarks, samples=args.samples,
+                        seed=args.seed)
+        big = next(valid.glob("*.json"))
+        size = big.stat().st_size
+        cut = min(size - 1, int(args.invalid_mb * 1e6))
+        with big.open("rb") as src, (invalid / "cut.json").open("wb") as dst:
+            dst.write(src.read(cut))
+        write_files(normal, files=1, benchmarks=100, samples=500, seed=args.seed)
+        print(f"wrote {n:,} samples, {size / 1e6:.0f} MB (and a copy cut at "
+              f"{cut / 1e6:.0f} MB) in {time.perf_counter() - start:.0f} s")
+
+        for label, folder, nbytes in (("valid", valid, size), ("invalid (cut)", invalid, cut)):
+            rss, wall, code, last = _timed_ingest(folder)
+            print(f"ingest {label:14s} {nbytes / 1e6:6.0f} MB file: peak RSS {rss:6.0f} MB = "
+                  f"{rss * 2**20 / nbytes:.2f}x the file, wall {wall}, exit {code}  [{last}]")
+
+        small = next(normal.glob("*.json"))
+        for label, path in (("normal", small), ("large", big)):
+            plain, arrays, load = _parse_speed(path, args.repeat if label == "normal" else 1)
+            print(f"parse {label} file ({path.stat().st_size / 1e6:.1f} MB): json.loads "
+                  f"{plain:.3f} s, with sample arrays {arrays:.3f} s (ratio "
+                  f"{arrays / plain:.2f}); whole load_results {load:.3f} s")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
