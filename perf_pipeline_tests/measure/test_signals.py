@@ -129,7 +129,7 @@ def test_sigkill_of_the_cli_takes_the_suite_with_it_and_temp_dirs_are_swept(tmp_
     try:
         assert _wait_dead(suite_pids, timeout_s=10) == []
     finally:  # a failure must not leave the sleepers behind
-        for pid in suite_pids:
+        for pid in filter(_alive, suite_pids):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
     assert _our_temp_dirs(proc.pid) == left  # nothing of ours ran after SIGKILL...
@@ -181,7 +181,7 @@ def test_watchdog_kills_the_group_only_when_its_parent_dies(tmp_path, ending) ->
             time.sleep(0.5)  # time enough for a wrong kill to land
             assert [p for p in pids if _alive(p)] == pids
     finally:
-        for pid in pids:
+        for pid in filter(_alive, pids):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
