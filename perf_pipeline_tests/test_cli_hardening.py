@@ -257,7 +257,9 @@ def test_8_loading_a_large_file_stays_within_3x_its_size(tmp_path: Path) -> None
     finally:
         tracemalloc.stop()
     assert len(run.benchmarks[0].samples_s) == 60_000
-    assert peak <= 3 * size, (peak, size)
+    # The bytes and the text, each once (2x); the samples never exist as a list of
+    # float objects next to the text (that was 2.37x, before ``float_arrays``).
+    assert peak <= 2.2 * size, (peak, size)
 
 
 # -- 9: missing results dir, symlink loops, FIFOs ---------------------------------------
