@@ -41,11 +41,12 @@ _RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
 _WALL = re.compile(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)")
 
 
-def _env(src: Path | None) -> dict[str, str]:
-    """The environment of a child that imports perf_pipeline from ``src`` (default: here)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(src or HERE.parent)
-    return env
+def _child(src: Path | None) -> dict[str, object]:
+    """``subprocess.run`` arguments for a child that imports perf_pipeline from ``src``
+    (default: this checkout). The child runs in ``src``: ``python -m`` and ``-c`` put
+    the working directory first on ``sys.path``, before PYTHONPATH."""
+    root = (src or HERE.parent).resolve()
+    return {"env": {**os.environ, "PYTHONPATH": str(root)}, "cwd": str(root)}
 
 
 def _timed_ingest(results_dir: Path, src: Path | None) -> tuple[float, str, int, str]:
@@ -55,7 +56,7 @@ def _timed_ingest(results_dir: Path, src: Path | None) -> tuple[float, str, int,
     proc = subprocess.run(
         ["/usr/bin/time", "-v", sys.executable, "-m", "perf_pipeline", "ingest",
          "--results-dir", str(results_dir)], capture_output=True, text=True, check=False,
-        env=_env(src))
+        **_child(src))
     rss = _RSS.search(proc.stderr)
     wall = _WALL.search(proc.stderr)
     if rss is None or wall is None:
@@ -92,7 +93,7 @@ def _parse_speed(path: Path, repeat: int, src: Path | None) -> dict[str, float]:
     with samples as arrays (where ``src`` has it) and the whole ``load_results``, in a
     fresh child, so the large file's memory does not shape the timing."""
     out = subprocess.run([sys.executable, "-c", _SPEED, str(path), str(repeat)],
-                         capture_output=True, text=True, check=True, env=_env(src)).stdout
+                         capture_output=True, text=True, check=True, **_child(src)).stdout
     return {k: float(v) for k, v in (item.split("=") for item in out.split())}
 
 
