@@ -66,20 +66,17 @@ def _timed_ingest(results_dir: Path, src: Path | None) -> tuple[float, str, int,
 
 
 _SPEED = """
-import sys, time
+import inspect, sys, time
 from pathlib import Path
 from perf_pipeline.measure.json_input import read_json_file
 from perf_pipeline.measure.results import load_results
 path, repeat = Path(sys.argv[1]), int(sys.argv[2])
-def arrays():
-    try:
-        read_json_file(path, float_arrays={"data"})
-    except TypeError:  # a version without sample arrays
-        raise SystemExit(0) from None
+runs = [("plain", lambda: read_json_file(path)), ("load", lambda: load_results(path))]
+if "float_arrays" in inspect.signature(read_json_file).parameters:  # not in older versions
+    runs.append(("arrays", lambda: read_json_file(path, float_arrays={"data"})))
 best = {}
 for _ in range(repeat):
-    for name, fn in (("plain", lambda: read_json_file(path)), ("arrays", arrays),
-                     ("load", lambda: load_results(path))):
+    for name, fn in runs:
         start = time.perf_counter()
         fn()
         took = time.perf_counter() - start

@@ -9,13 +9,15 @@ upload), so reading one must never hang, exhaust memory or crash:
 - the bytes are read once; the SHA-256 (a foreign file's identity) is taken from the
   same buffer, which is dropped before the objects are built;
 - with ``float_arrays`` (the results loader), a list of floats under one of the given
-  keys (pytest-benchmark's ``stats.data``) comes back as an ``array('d')``: 8 bytes a
-  sample instead of a float object (24) and a pointer (8). Python's ``json`` builds one
-  object per number, so ten million samples (a 220 MB file) cost 320 MB of objects on
-  top of the text; with the arrays the peak of a read is the bytes and the text (2x the
-  file) and the parse stays under it. The C scanner still does all the parsing, so
-  what is valid JSON and what each value is does not change (NaN and Infinity are
-  read as Python reads them, for the value checks to name them);
+  keys (pytest-benchmark's ``stats.data``) in a file of ``FLOAT_ARRAYS_FROM_BYTES`` or
+  more comes back as an ``array('d')``: 8 bytes a sample instead of a float object (32
+  with pymalloc's rounding) and a pointer (8). Python's ``json`` builds one object per
+  number, so ten million samples (a 229 MB file) cost 400 MB of objects on top of the
+  text; with the arrays the peak of a read is the bytes and the text (2x the file) and
+  the parse stays under it. The C scanner still does all the parsing, so what is valid
+  JSON and what each value is does not change (NaN and Infinity are read as Python
+  reads them, for the value checks to name them). Smaller files are parsed by plain
+  ``json``: the per-float hook costs ~25 % of the parse, and their objects are small;
 - nesting is bounded (``MAX_JSON_DEPTH``): the parser's own recursion limit gives a
   ``RecursionError`` far deeper than anything we read, and a merely deep document would
   still reach ``str()``/``json.dumps`` of parameter values later;
@@ -39,13 +41,15 @@ from typing import Any
 
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "JsonFile", "describe_os_error",
-           "read_json_file"]
+__all__ = ["FLOAT_ARRAYS_FROM_BYTES", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "JsonFile",
+           "describe_os_error", "read_json_file"]
 
 #: Larger results files are refused before they are read (10M samples is ~210 MB).
 MAX_JSON_BYTES = 1 << 30
 #: Our files nest 6 levels; parameter values may add a few.
 MAX_JSON_DEPTH = 64
+#: From this size on, ``float_arrays`` applies (about 700,000 samples).
+FLOAT_ARRAYS_FROM_BYTES = 16 << 20
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
@@ -227,13 +231,17 @@ def _marks_in(items: list[Any]) -> int:
 def read_json_file(path: Path, *, what: str = "results file",
                    max_bytes: int = MAX_JSON_BYTES,
                    max_depth: int = MAX_JSON_DEPTH,
-                   float_arrays: Collection[str] = ()) -> JsonFile:
+                   float_arrays: Collection[str] = (),
+                   arrays_from_bytes: int | None = None) -> JsonFile:
     """Parse the JSON file at ``path`` under the limits above; ``InvalidInputError`` if not.
 
-    A list of floats under a key in ``float_arrays`` comes back as an ``array('d')``.
+    In a file of ``arrays_from_bytes`` (default ``FLOAT_ARRAYS_FROM_BYTES``) or more, a
+    list of floats under a key in ``float_arrays`` comes back as an ``array('d')``.
     """
     path = Path(path)
     raw = _read_bytes(path, what, max_bytes)
+    if len(raw) < (FLOAT_ARRAYS_FROM_BYTES if arrays_from_bytes is None else arrays_from_bytes):
+        float_arrays = ()
     digest = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode(json.detect_encoding(raw))

@@ -1,5 +1,5 @@
-"""``read_json_file(float_arrays=...)``: samples as ``array('d')``, every other value as
-``json`` reads it.
+"""``read_json_file(float_arrays=...)``: samples as ``array('d')`` (in large files),
+every other value as ``json`` reads it.
 
 The hooks put floats back by position, so a slip (a float given to the wrong list, a
 null taken for a float, a duplicate key) would silently store wrong samples. The
@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import json_input
 from perf_pipeline.measure.json_input import read_json_file
 from perf_pipeline.measure.results import load_results
 
@@ -73,7 +74,7 @@ def test_float_arrays_read_every_document_as_json_does(tmp_path: Path, doc: Any,
     text = json.dumps(doc, indent=indent)
     path = tmp_path / "doc.json"
     path.write_text(text)
-    got = read_json_file(path, float_arrays={"data"})
+    got = read_json_file(path, float_arrays={"data"}, arrays_from_bytes=0)
     assert _same(_listed(got.doc), json.loads(text))
     assert got.sha256 == read_json_file(path).sha256
 
@@ -86,7 +87,7 @@ def test_duplicate_keys_and_floats_in_closed_objects_keep_their_places(
             'NaN, [6.5, {"data": [7.5]}], -Infinity, 8]')
     path = tmp_path / "dup.json"
     path.write_text(text)
-    doc = read_json_file(path, float_arrays={"data"}).doc
+    doc = read_json_file(path, float_arrays={"data"}, arrays_from_bytes=0).doc
     assert doc[0] == 1.5 and math.isnan(doc[2]) and doc[4] == -math.inf and doc[5] == 8
     assert doc[1]["data"] == array("d", [2.5, 3.5, 4.5]) and doc[1]["y"] == {"z": 9.5}
     assert doc[3] == [6.5, {"data": array("d", [7.5])}]
@@ -95,14 +96,16 @@ def test_duplicate_keys_and_floats_in_closed_objects_keep_their_places(
 def test_a_data_list_with_an_int_or_a_null_stays_a_list(tmp_path: Path) -> None:
     path = tmp_path / "mixed.json"
     path.write_text('{"data": [1, 2.5, null], "more": {"data": [null, 0.5]}}')
-    doc = read_json_file(path, float_arrays={"data"}).doc
+    doc = read_json_file(path, float_arrays={"data"}, arrays_from_bytes=0).doc
     assert doc == {"data": [1, 2.5, None], "more": {"data": [None, 0.5]}}
     assert type(doc["data"]) is list
 
 
-def test_samples_read_as_arrays_are_exact_and_still_checked(tmp_path: Path) -> None:
+def test_samples_read_as_arrays_are_exact_and_still_checked(tmp_path: Path,
+                                                            monkeypatch) -> None:
     """Every bit of every sample survives; a bad sample is still named; a parameter
     holding a ``data`` float list reads as the list, not as an array's repr."""
+    monkeypatch.setattr(json_input, "FLOAT_ARRAYS_FROM_BYTES", 0)  # as for a large file
     good = json.loads((Path(__file__).resolve().parents[1] / "data"
                        / "pytest_benchmark_good.json").read_text())
     samples = [1e-9 * (1 + i / 7) for i in range(1000)]
@@ -120,3 +123,12 @@ def test_samples_read_as_arrays_are_exact_and_still_checked(tmp_path: Path) -> N
         path.write_text(json.dumps(good))
         with pytest.raises(InvalidInputError, match=rf"sample 3 is {shown}"):
             load_results(path)
+
+
+def test_small_files_keep_plain_lists(tmp_path: Path) -> None:
+    """Below ``FLOAT_ARRAYS_FROM_BYTES`` the hook is not worth its time: plain ``json``."""
+    path = tmp_path / "small.json"
+    path.write_text('{"data": [0.5, 1.5]}')
+    assert type(read_json_file(path, float_arrays={"data"}).doc["data"]) is list
+    assert type(read_json_file(path, float_arrays={"data"},
+                               arrays_from_bytes=path.stat().st_size).doc["data"]) is array
