@@ -12,7 +12,8 @@ ingest-memory/`` (removed afterwards), and a copy cut off at ``--invalid-mb`` MB
 (a half-written upload: invalid JSON that parses almost to its end). For each it runs the
 command a user runs, ``/usr/bin/time -v python -m perf_pipeline ingest --results-dir
 DIR``, and reports "Maximum resident set size" (interpreter, imports, parse, store: the
-whole process) as a multiple of the file's size. Target (issue 10): <= 3x. The
+whole process) as a multiple of the file's size, and the same split in the load and
+the store phase (``ru_maxrss`` after each). Target (issue 10): <= 3x. The
 default, one benchmark of ten million samples, is the worst shape: the whole run's
 samples become one tuple of float objects for the store.
 
@@ -63,6 +64,28 @@ def _timed_ingest(results_dir: Path, src: Path | None) -> tuple[float, str, int,
         raise SystemExit(f"no /usr/bin/time figures:\n{proc.stderr[-2000:]}")
     lines = (proc.stdout.strip() or proc.stderr.split("\tCommand being timed")[0]).splitlines()
     return int(rss.group(1)) * 1024, wall.group(1), proc.returncode, (lines or [""])[-1][:90]
+
+
+_PHASES = """
+import resource, sys, tempfile
+from pathlib import Path
+from perf_pipeline import cli  # the command's imports, for the same base
+from perf_pipeline.measure.results import load_results
+from perf_pipeline.store import HistoryStore
+path = Path(sys.argv[1])
+run = load_results(path)
+loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with tempfile.TemporaryDirectory() as tmp, HistoryStore.open(Path(tmp) / "h.db") as store:
+    store.ingest_run(run)
+print(loaded * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def _phases(path: Path, src: Path | None) -> tuple[int, int]:
+    """Peak RSS (bytes) after ``load_results`` and after storing the run, in one child."""
+    out = subprocess.run([sys.executable, "-c", _PHASES, str(path)], capture_output=True,
+                         text=True, check=True, **_child(src)).stdout.split()
+    return int(out[0]), int(out[1])
 
 
 _SPEED = """
@@ -130,6 +153,11 @@ def main() -> None:
                 print(f"[{version}] ingest {label:7s} {nbytes / 1e6:4.0f} MB file: peak RSS "
                       f"{rss / 1e6:5.0f} MB = {rss / nbytes:.2f}x the file, wall {wall}, exit "
                       f"{code}  [{last}]")
+
+        for version, src in versions:
+            loaded, stored = _phases(big, src)
+            print(f"[{version}] valid file, in one process: peak RSS {loaded / size:.2f}x after "
+                  f"load_results, {stored / size:.2f}x after storing the run")
 
         small = next(normal.glob("*.json"))
         for label, path in (("normal", small), ("large", big)):
