@@ -5,7 +5,9 @@ group is ended: SIGTERM, a short grace period, then SIGKILL. After a normal exit
 group gets a SIGKILL too, so a suite cannot leave stray processes behind. Any exception
 while it runs (Ctrl-C, or SIGTERM/SIGHUP turned into one by the CLI) ends the group
 the same way. If this process is SIGKILLed, nothing here runs, so on Linux the child is
-also tied to our life with ``PR_SET_PDEATHSIG``: the kernel SIGKILLs it when we die.
+also tied to our life with ``PR_SET_PDEATHSIG``: the kernel SIGKILLs it when we die;
+and a watchdog process (watchdog.py) SIGKILLs the rest of its group, the processes
+the suite started, which ``PR_SET_PDEATHSIG`` does not reach.
 
 Output goes to temporary files rather than pipes (a suite may print megabytes; pipes
 would fill up and block it); only the tails are kept.
@@ -45,6 +47,7 @@ from perf_pipeline.config import RUNNERS
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir
+from perf_pipeline.measure.watchdog import group_watchdog
 
 __all__ = ["PLUGIN_MODULE", "SuiteOutcome", "build_command", "run_suite", "stage_plugin"]
 
@@ -327,10 +330,12 @@ def run_suite(
         logger.info("running suite in %s: %s", project_dir, " ".join(cmd))
         start = time.perf_counter()
         timed_out = False
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        with open(out_path, "wb") as out, open(err_path, "wb") as err, \
+                group_watchdog() as watchdog:
             proc = subprocess.Popen(cmd, cwd=project_dir, env=child_env, stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                     preexec_fn=_die_with_parent())
+            watchdog.watch(proc.pid)  # its whole group, should we be SIGKILLed
             try:
                 proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:

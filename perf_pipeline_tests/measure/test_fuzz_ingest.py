@@ -23,14 +23,15 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perf_pipeline.errors import PerfPipelineError
-from perf_pipeline.measure import ingest_results_dir, load_results
-from perf_pipeline.model import METRICS
+from perf_pipeline.measure import ingest_results_dir, json_input, load_results
+from perf_pipeline.model import METRICS, SuiteRun
 from perf_pipeline.store import HistoryStore
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "pytest_benchmark_good.json"
@@ -173,3 +174,26 @@ def check_one_mutant(raw: bytes) -> tuple[bool, bool]:
 @given(mutants())
 def test_fuzzed_files_never_crash_never_store_garbage_never_lose_valid_runs(raw: bytes) -> None:
     check_one_mutant(raw)
+
+
+def _load_or_error(path: Path) -> SuiteRun | None:
+    try:
+        return load_results(path)
+    except PerfPipelineError:
+        return None
+
+
+@pytest.mark.slow
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not MANUAL, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(mutants())
+def test_large_file_reading_agrees_with_plain_json_on_every_mutant(raw: bytes) -> None:
+    """Files past ``FLOAT_ARRAYS_FROM_BYTES`` have their samples parsed into arrays:
+    the same mutant must load to the same run, or fail, either way."""
+    with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
+        path = Path(tmp) / "mutant.json"
+        path.write_bytes(raw)
+        plain = _load_or_error(path)
+        with mock.patch.object(json_input, "FLOAT_ARRAYS_FROM_BYTES", 0):
+            arrays = _load_or_error(path)
+    assert arrays == plain

@@ -4,11 +4,13 @@ A real ``perf-pipeline run`` in a subprocess measures a suite whose benchmark wr
 its pid (and the pid of a child it starts) and then hangs. SIGTERM or SIGHUP to the
 CLI must end the whole suite, record the run as failed ("interrupted by signal ..."),
 remove its temp folders and exit 143 or 129. SIGKILL to the CLI runs none of our code:
-the kernel ends the suite (``PR_SET_PDEATHSIG``) and the next start sweeps the folders.
+the kernel ends pytest (``PR_SET_PDEATHSIG``), the watchdog the rest of its process
+group, and the next start sweeps the folders.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -116,16 +118,72 @@ def test_term_or_hup_ends_the_suite_records_a_failed_run_and_cleans_up(tmp_path,
 
 @pytest.mark.slow
 def test_sigkill_of_the_cli_takes_the_suite_with_it_and_temp_dirs_are_swept(tmp_path) -> None:
-    proc, suite_pids = _start_run(tmp_path, spawn_child=False)
+    """pytest dies by ``PR_SET_PDEATHSIG``, the process its benchmark started by the
+    watchdog; the next ``perf-pipeline run`` removes the temp folders left behind."""
+    proc, suite_pids = _start_run(tmp_path, spawn_child=True)
+    assert len(suite_pids) == 2
     left = _our_temp_dirs(proc.pid)
     assert left
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
-    assert _wait_dead(suite_pids) == []  # PR_SET_PDEATHSIG: the kernel ended pytest
+    try:
+        assert _wait_dead(suite_pids, timeout_s=10) == []
+    finally:  # a failure must not leave the sleepers behind
+        for pid in filter(_alive, suite_pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     assert _our_temp_dirs(proc.pid) == left  # nothing of ours ran after SIGKILL...
-    removed = sweep_stale_temp_dirs()  # ...so the next start sweeps them
-    assert set(left) <= set(removed)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    # ...so the next start sweeps them. Without PIDS_FILE the suite fails at once.
+    again = subprocess.run([sys.executable, "-m", "perf_pipeline", "run", "HEAD"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=180, check=False)
+    assert "Traceback" not in again.stderr, again.stderr
     assert _our_temp_dirs(proc.pid) == []
+
+
+_PARENT = """
+import subprocess, sys, time
+from perf_pipeline.measure.watchdog import group_watchdog
+SLEEPER = "import subprocess, sys, time; " \\
+    "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); " \\
+    "print(c.pid, flush=True); time.sleep(600)"
+with group_watchdog() as watchdog:
+    leader = subprocess.Popen([sys.executable, "-c", SLEEPER], start_new_session=True,
+                              stdout=subprocess.PIPE, text=True)
+    watchdog.watch(leader.pid)
+    print(leader.pid, leader.stdout.readline().strip(), flush=True)
+    if sys.argv[1] == "hang":
+        time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("ending", ["sigkill", "normal"])
+def test_watchdog_kills_the_group_only_when_its_parent_dies(tmp_path, ending) -> None:
+    """A group leader without ``PR_SET_PDEATHSIG`` and its child: the watchdog SIGKILLs
+    both when its parent is SIGKILLed; after a normal end it stands down."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, "hang" if ending == "sigkill" else "end"], env=env,
+        stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pids = [int(p) for p in parent.stdout.readline().split()]
+    assert len(pids) == 2, pids
+    try:
+        if ending == "sigkill":
+            parent.kill()
+            parent.wait(timeout=30)
+            assert _wait_dead(pids, timeout_s=10) == []
+        else:
+            assert parent.wait(timeout=30) == 0
+            time.sleep(0.5)  # time enough for a wrong kill to land
+            assert [p for p in pids if _alive(p)] == pids
+    finally:
+        for pid in filter(_alive, pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_sweep_keeps_folders_of_live_processes_and_foreign_names(tmp_path) -> None:
