@@ -10,6 +10,7 @@ from perf_pipeline.analysis.baseline import (
     build_baseline,
     compare_to_baseline,
 )
+from perf_pipeline.analysis.bisect import classify_value, plan_bisect
 from perf_pipeline.analysis.changepoints import (
     change_points_of,
     detect_change_points,
@@ -68,6 +69,7 @@ __all__ = [
     "build_flame",
     "change_points_of",
     "choose_controls",
+    "classify_value",
     "compare",
     "compare_rounds",
     "compare_suite",
@@ -85,6 +87,7 @@ __all__ = [
     "holm_adjust",
     "look_levels",
     "noise_profile",
+    "plan_bisect",
     "replay_ab_rounds",
     "replay_adaptive_ab",
     "replay_gate",

@@ -8,6 +8,7 @@ bad arguments and unreadable files) naming the file.
 from perf_pipeline.store.analysis_file import read_analysis, write_analysis
 from perf_pipeline.store.baseline_file import read_baseline, write_baseline
 from perf_pipeline.store.confirmation_file import read_confirmation, write_confirmation
+from perf_pipeline.store.culprit_file import list_culprits, read_culprit, write_culprit
 from perf_pipeline.store.history import HistoryStore
 from perf_pipeline.store.noise_corpus import load_noise_corpus, write_noise_corpus
 from perf_pipeline.store.profile_file import read_profile_comparison, write_profile_comparison
@@ -16,14 +17,17 @@ from perf_pipeline.store.schema import LATEST_VERSION
 __all__ = [
     "LATEST_VERSION",
     "HistoryStore",
+    "list_culprits",
     "load_noise_corpus",
     "read_analysis",
     "read_baseline",
     "read_confirmation",
+    "read_culprit",
     "read_profile_comparison",
     "write_analysis",
     "write_baseline",
     "write_confirmation",
+    "write_culprit",
     "write_noise_corpus",
     "write_profile_comparison",
 ]

@@ -1,0 +1,141 @@
+"""Culprit search end to end: a 20-commit repo, commit 13 is 20 % slower, only commits
+1, 5, 10, 15 and 20 measured at first; the sensor drives the search through Dagster
+materializations (probes of ``benchmark_results``, then ``culprit_confirmation``).
+
+The benchmarks sleep rather than compute: a sleep's length hardly depends on how busy
+the shared machine is, so a 20 % step stays a 20 % step under load and the test stays
+cheap (one pytest process per measurement, a few milliseconds per benchmark).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from perf_pipeline.defs.culprit import culprit_search_sensor, execute_run_request
+from perf_pipeline.defs.launch import load_project_definitions, materialize_commit
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.measure.demo_repo import HistoryStep, build_history
+from perf_pipeline.pipeline.bisect import read_culprits, request_culprit_search
+
+MOD = '''"""Two waits: the tiny target of the culprit search test."""
+import time
+
+DELAY_S = 0.005
+
+
+def slow_step():
+    time.sleep(DELAY_S)
+
+
+def steady():
+    time.sleep(0.005)
+'''
+
+TESTS = '''from mod import slow_step, steady
+
+
+def test_slow_step(benchmark):
+    benchmark(slow_step)
+
+
+def test_steady_a(benchmark):
+    benchmark(steady)
+
+
+def test_steady_b(benchmark):
+    benchmark(steady)
+
+
+def test_steady_c(benchmark):
+    benchmark(steady)
+
+
+def test_steady_d(benchmark):
+    benchmark(steady)
+'''
+
+PYTEST_ARGS = ["--benchmark-min-rounds=5", "--benchmark-max-time=0.03",
+               "--benchmark-warmup=off"]
+SLOW_COMMIT = 13  # 1-based, as the issue counts
+
+
+def _note(i: int):
+    def edit(root: Path) -> None:
+        with (root / "NOTES.md").open("a") as f:
+            f.write(f"note {i}\n")
+    return edit
+
+
+def _slowdown(root: Path) -> None:
+    mod = root / "mod.py"
+    mod.write_text(mod.read_text().replace("DELAY_S = 0.005", "DELAY_S = 0.006"))
+
+
+def make_repo(dest: Path) -> tuple[str, ...]:
+    src = dest.parent / "src"
+    (src / "tests").mkdir(parents=True)
+    (src / "mod.py").write_text(MOD)
+    (src / "tests" / "test_waits.py").write_text(TESTS)
+    (src / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    steps = [HistoryStep("Add the waits")]
+    for i in range(2, 21):
+        steps.append(HistoryStep("mod: wait longer in slow_step", _slowdown)
+                     if i == SLOW_COMMIT else HistoryStep(f"Docs: note {i}", _note(i)))
+    return build_history(dest, src, steps)
+
+
+@pytest.mark.slow
+def test_sensor_bisects_to_commit_13_and_confirms_it(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
+    shas = make_repo(tmp_path / "repo")
+    results = tmp_path / "results"
+    target = TargetRepoResource(repo_path=str(tmp_path / "repo"), project_subdir=".",
+                                results_dir=str(results), pytest_args=PYTEST_ARGS,
+                                benchmark_paths=["tests"], processes=1,
+                                confirm_max_rounds=10)
+    history = HistoryStoreResource(results_dir=str(results))
+    settings = target.settings()
+    load_project_definitions()  # once, outside the instance (dagster-notes)
+    with dg.instance_for_test() as instance:
+        for n in (1, 5, 10, 15, 20):
+            done = materialize_commit(instance=instance, sha=shas[n - 1],
+                                      selection=["benchmark_results"], target=target,
+                                      history=history)
+            assert done.success, done.error
+        # Five points are too few for a change point: the search is asked for by hand.
+        spec = request_culprit_search(settings, shas[0], shas[19])
+        assert spec.benchmark.endswith("test_slow_step")
+        kinds = []
+        for _ in range(6):
+            result = culprit_search_sensor(dg.build_sensor_context(
+                instance=instance, resources={"target": target}))
+            if not result.run_requests:
+                break
+            for request in result.run_requests:
+                kinds.append((request.asset_selection[0].to_user_string(),
+                              shas.index(request.partition_key) + 1))
+                assert execute_run_request(instance, request, target=target,
+                                           history=history).success
+        assert result.skip_reason  # the search is over
+        # Commits 5, 10 and 15 were already measured: bisection starts between 10 and 15.
+        assert kinds == [("benchmark_results", 12), ("benchmark_results", 13),
+                         ("culprit_confirmation", 13)]
+        measured = instance.get_materialized_partitions(dg.AssetKey("benchmark_results"))
+        assert measured == {shas[n - 1] for n in (1, 5, 10, 12, 13, 15, 20)}
+        record = instance.fetch_materializations(dg.AssetKey("culprit_confirmation"),
+                                                 limit=1).records[0]
+        meta = record.asset_materialization.metadata  # type: ignore[union-attr]
+        assert record.asset_materialization.partition == shas[12]  # type: ignore[union-attr]
+        assert meta["status"].value == "confirmed"
+        assert meta["subject"].value == "mod: wait longer in slow_step"
+    (culprit,) = read_culprits(settings)
+    assert culprit.sha == shas[SLOW_COMMIT - 1] and culprit.parent_sha == shas[SLOW_COMMIT - 2]
+    assert culprit.status == "confirmed" and culprit.verdict == "regression"
+    assert culprit.author.startswith("perf_pipeline demo")
+    assert culprit.probes == (shas[11], shas[12])
+    assert culprit.confirmed_ratio is not None and 1.1 < culprit.confirmed_ratio < 1.35
+    assert 1.1 < culprit.step_ratio < 1.35
