@@ -46,7 +46,8 @@ EXIT_INTERNAL_ERROR = 3
 EXIT_SIGINT = 130
 
 #: Commands that run suites: SIGTERM/SIGHUP end the suite and record the run as failed.
-_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "calibrate", "demo", "profile"})
+_MEASURING_COMMANDS = frozenset({"run", "ab", "backfill", "bisect", "calibrate", "demo",
+                                 "profile"})
 _HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                          if hasattr(signal, name))
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -294,6 +295,37 @@ def cmd_ab(args: argparse.Namespace) -> int:
     return EXIT_REGRESSION if outcome.regressed else EXIT_OK
 
 
+def cmd_bisect(args: argparse.Namespace) -> int:
+    """Culprit search (pipeline/bisect.py): exit 1 when it confirmed a culprit."""
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.pipeline.bisect import find_culprit
+
+    settings = load_settings(repo_path=args.repo, results_dir=args.results_dir)
+    with _err.status(f"bisecting {_plain(args.good)}..{_plain(args.bad)}") as status:
+        def progress(search) -> None:
+            step = search.step
+            status.update(f"{len(step.suspects)} suspect(s) left; measuring "
+                          f"{(step.probe or '')[:10]}" if step.probe else "confirming")
+
+        culprit = find_culprit(settings, args.good, args.bad, keyword=args.keyword,
+                               confirm=not args.no_confirm, on_step=progress)
+    _out.print(f"benchmark: {_short(culprit.benchmark)} (x{culprit.step_ratio:.3f} from "
+               f"{culprit.good_sha[:10]} to {culprit.bad_sha[:10]}); measured "
+               f"{len(culprit.probes)} commit(s)")
+    if culprit.sha is None:
+        _out.print(f"ambiguous: {len(culprit.suspects)} suspects: "
+                   + ", ".join(s[:10] for s in culprit.suspects))
+    else:
+        ratio = (f" x{culprit.confirmed_ratio:.3f} [{culprit.ci_low:.3f}, "
+                 f"{culprit.ci_high:.3f}] in {culprit.rounds_used} A/B round(s)"
+                 if culprit.confirmed_ratio is not None else "")
+        _out.print(f"culprit ({culprit.status}): {culprit.sha[:10]} {_plain(culprit.subject)}"
+                   f" — {_plain(culprit.author)}{ratio}")
+    for note in culprit.notes:
+        _err.print(f"note: {_plain(note)}")
+    return EXIT_REGRESSION if culprit.status == "confirmed" else EXIT_OK
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import math
 
@@ -532,6 +564,21 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NODE_ID", help="only this benchmark (pytest node id relative to "
                    "the project dir, e.g. tests/test_x.py::test_y); repeatable")
     p.set_defaults(func=cmd_ab)
+
+    p = sub.add_parser(
+        "bisect", help="find the commit between GOOD and BAD that slowed a benchmark",
+        description="Bisects the first-parent commits from GOOD to BAD, measuring one "
+                    "commit at a time into the history, on the benchmark that slowed most "
+                    "(among those matching -k), then confirms the commit it names by an "
+                    "interleaved A/B against its parent. Exit 1 when a culprit is confirmed.")
+    p.add_argument("good", metavar="GOOD", help="a commit at the old level")
+    p.add_argument("bad", metavar="BAD", help="a later commit at the new (slower) level")
+    p.add_argument("-k", dest="keyword", metavar="BENCH",
+                   help="only benchmarks whose name contains BENCH")
+    p.add_argument("--no-confirm", action="store_true", help="skip the A/B of the culprit")
+    p.add_argument("--repo", help="target git repo (default: settings)")
+    p.add_argument("--results-dir", help="results directory (default: test-results)")
+    p.set_defaults(func=cmd_bisect)
 
     p = sub.add_parser(
         "profile", help="why is it slower: profile benchmarks at two commits and diff them",
