@@ -48,6 +48,7 @@ _ENV_VARS: Mapping[str, str] = {
     "confirm_budget_s": "PERF_PIPELINE_CONFIRM_BUDGET",
     "confirm_min_history": "PERF_PIPELINE_CONFIRM_MIN_HISTORY",
     "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
+    "webhook_url": "PERF_PIPELINE_WEBHOOK_URL",
 }
 
 #: Values of the ``confirm`` setting: confirm every flag of the screen by an interleaved
@@ -103,6 +104,9 @@ class Settings:
     confirm_budget_s: float = 900.0
     confirm_min_history: int = 3
     confirm_base: str | None = None
+    #: Where new change points, drifts and culprits are POSTed as JSON (unset: nowhere).
+    #: Its token comes only from the environment (PERF_PIPELINE_WEBHOOK_TOKEN).
+    webhook_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.runner not in ("current", "uv"):

@@ -550,6 +550,11 @@ class ReportData:
     drifts: tuple[Drift, ...] = ()
     #: Profile diffs of the regressed benchmarks ("where the time went"), if profiled.
     profiles: ProfileComparison | None = None
+    #: Results of culprit searches (``pipeline/bisect.py``), oldest first.
+    culprits: tuple[Culprit, ...] = ()
+    #: What is new in the history and worth a person's attention (change points,
+    #: drifts, culprits): shown first in the report and sent to the webhook.
+    alerts: tuple[Alert, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -1097,3 +1102,33 @@ class Culprit:
             raise InvalidInputError(f"a {self.status} culprit needs its sha")
         for name in ("probes", "suspects", "notes"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+#: What an alert is about.
+ALERT_KINDS = ("change_point", "drift", "culprit")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A change point, a drift or a culprit worth telling someone about.
+
+    ``sha``: the commit it points at (a change point's first commit at the new level, a
+    drift's last commit, the culprit); ``key`` identifies it across reports, so the
+    webhook announces each one once.
+    """
+
+    kind: str
+    name: str
+    metric: str
+    ratio: float
+    sha: str | None = None
+    subject: str = ""
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALERT_KINDS:
+            raise InvalidInputError(f"alert kind {self.kind!r} is not one of {ALERT_KINDS}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.metric}:{self.sha or '-'}:{self.name}"

@@ -14,12 +14,15 @@ from perf_pipeline.model import (
     Baseline,
     CommitAnalysis,
     Confirmation,
+    Culprit,
     ProfileComparison,
     ReportData,
     RunStatus,
     SuiteRun,
 )
+from perf_pipeline.pipeline.alerts import alerts_of
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
+from perf_pipeline.pipeline.bisect import read_culprits
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run
@@ -47,6 +50,7 @@ def build_report_data(
     report_url: str | None = None,
     extra_notes: tuple[str, ...] = (),
     confirmation: Confirmation | None = None,
+    culprits: tuple[Culprit, ...] = (),
 ) -> ReportData:
     """Everything a renderer needs, read once from the store.
 
@@ -70,7 +74,7 @@ def build_report_data(
         environment_differences=analysis.environment_differences if analysis else (),
         notes=(*(analysis.notes if analysis else ()),
                *(confirmation.notes if confirmation else ()), *extra_notes),
-        report_url=report_url)
+        report_url=report_url, culprits=culprits)
 
 
 def _profile_is_current(profiles: ProfileComparison | None, sha: str,
@@ -108,7 +112,9 @@ def write_commit_report(settings: Settings, sha: str, *,
                      f"{settings.alpha:g} alone.",)
         data = build_report_data(store, title=f"Performance of {sha[:10]}", current=run,
                                  baseline=baseline, analysis=analysis, report_url=report_url,
-                                 confirmation=confirmation, extra_notes=extra)
+                                 confirmation=confirmation, extra_notes=extra,
+                                 culprits=read_culprits(settings))
+    data = replace(data, alerts=alerts_of(data, run_ids={run.run_id}))
     profiles = read_commit_profile(settings, sha)  # "where the time went", if profiled
     if _profile_is_current(profiles, sha, confirmation):
         data = replace(data, profiles=profiles)
@@ -132,6 +138,8 @@ def write_history_report(settings: Settings, *, markdown_path: Path | None = Non
         notes = () if run else ("No successful run in the history yet.",)
         data = build_report_data(store, title="Performance history", current=run,
                                  baseline=baseline, analysis=analysis,
-                                 report_url=report_url, extra_notes=notes)
+                                 report_url=report_url, extra_notes=notes,
+                                 culprits=read_culprits(settings))
+    data = replace(data, alerts=alerts_of(data))
     files = write_report(data, settings.reports_dir, markdown_path=markdown_path)
     return data, files
