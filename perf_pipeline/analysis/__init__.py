@@ -48,6 +48,7 @@ from perf_pipeline.analysis.replay import (
     widen,
 )
 from perf_pipeline.analysis.rounds import compare_rounds
+from perf_pipeline.analysis.run_factors import factor_free_series, run_factors
 from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
 from perf_pipeline.analysis.sequential import SequentialResult, look_levels, sequential_ab
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording, simulate_suites
@@ -81,6 +82,7 @@ __all__ = [
     "diff_profiles",
     "drift_ratio",
     "drifts_of",
+    "factor_free_series",
     "flagged_for_confirmation",
     "fold_libraries",
     "hodges_lehmann",
@@ -93,6 +95,7 @@ __all__ = [
     "replay_gate",
     "replay_screen_runs",
     "round_value",
+    "run_factors",
     "run_level_test",
     "sequential_ab",
     "simulate_recording",

@@ -33,7 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from perf_pipeline.analysis import change_points_of, confirm_flagged, plan_bisect
+from perf_pipeline.analysis import (
+    change_points_of,
+    confirm_flagged,
+    factor_free_series,
+    plan_bisect,
+)
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, StoreError
@@ -155,7 +160,9 @@ def _read_history(store: HistoryStore) -> _History:
     failed = frozenset(s for s in sha_of.values() if s not in ok)
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     series: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {}
-    for s in store.series(suite="benchmarks", metrics=(TIME_METRIC,)):
+    # Each run without its suite-wide factor: a probe runs at another moment than the
+    # commits that framed the search, and the machine's mood must not decide its side.
+    for s in factor_free_series(store.series(suite="benchmarks", metrics=(TIME_METRIC,))):
         pairs = [(sha_of[r], v) for r, v in zip(s.run_ids, s.values, strict=True)
                  if r in sha_of and math.isfinite(v) and v > 0]
         for sha, v in pairs:

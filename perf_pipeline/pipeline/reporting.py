@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from perf_pipeline.analysis import change_points_of, drifts_of
+from perf_pipeline.analysis import change_points_of, drifts_of, factor_free_series
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     METRICS,
-    TIME_METRIC,
     Baseline,
     CommitAnalysis,
     Confirmation,
@@ -58,6 +57,9 @@ def build_report_data(
     the A/B get sections of their own); else the analysis's comparison.
     """
     series = store.series(suite="benchmarks", metrics=REPORT_METRICS)
+    # Change points and drifts on histories without each run's suite-wide factor: the
+    # machine's load waves are not the code's (analysis/run_factors.py).
+    timed = factor_free_series(series)
     comparison = analysis.comparison if analysis else None
     if confirmation is not None and confirmation.final is not None:
         comparison = confirmation.final
@@ -67,10 +69,8 @@ def build_report_data(
         runs=store.list_runs(),  # every suite: the report lists stress runs too
         series=series,
         change_points=tuple(
-            cp for s in series if s.metric == TIME_METRIC
-            for cp in change_points_of(s.name, s.metric, s.run_ids, s.values)),
-        drifts=tuple(d for s in series if s.metric == TIME_METRIC
-                     for d in drifts_of(s.name, s.metric, s.run_ids, s.values)),
+            cp for s in timed for cp in change_points_of(s.name, s.metric, s.run_ids, s.values)),
+        drifts=tuple(d for s in timed for d in drifts_of(s.name, s.metric, s.run_ids, s.values)),
         environment_differences=analysis.environment_differences if analysis else (),
         notes=(*(analysis.notes if analysis else ()),
                *(confirmation.notes if confirmation else ()), *extra_notes),
