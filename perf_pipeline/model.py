@@ -1029,9 +1029,9 @@ class Confirmation:
 
 
 #: Where a culprit search ended: confirmed by the A/B against the parent, the A/B did
-#: not confirm it, no A/B ran (``confirm`` off), or a skipped (unmeasurable) commit left
-#: more than one suspect.
-CULPRIT_STATUSES = ("confirmed", "not_confirmed", "unconfirmed", "ambiguous")
+#: not confirm it, no A/B ran (``confirm`` off), a skipped (unmeasurable) commit left
+#: more than one suspect, or the search could not go on (its notes say why).
+CULPRIT_STATUSES = ("confirmed", "not_confirmed", "unconfirmed", "ambiguous", "abandoned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1098,7 +1098,7 @@ class Culprit:
             raise InvalidInputError(
                 f"culprit schema_version {self.schema_version} is not supported "
                 f"(this perf_pipeline reads {SCHEMA_VERSION})")
-        if self.status != "ambiguous" and self.sha is None:
+        if self.status not in ("ambiguous", "abandoned") and self.sha is None:
             raise InvalidInputError(f"a {self.status} culprit needs its sha")
         for name in ("probes", "suspects", "notes"):
             object.__setattr__(self, name, tuple(getattr(self, name)))

@@ -201,11 +201,13 @@ def _choose_benchmark(history: _History, good: str, bad: str, keyword: str | Non
 
 
 def plan_search(settings: Settings, spec: SearchSpec, *, store: HistoryStore,
-                commits: tuple[str, ...] | None = None) -> CulpritSearch:
-    """Where ``spec``'s search stands, from the history. Raises ``InvalidInputError``
-    when the range has no slowdown of at least ``MIN_STEP_RATIO`` on the benchmark."""
+                commits: tuple[str, ...] | None = None,
+                history: _History | None = None) -> CulpritSearch:
+    """Where ``spec``'s search stands, from the history (``history``: read once by a
+    caller planning several searches). Raises ``InvalidInputError`` when the range has
+    no slowdown of at least ``MIN_STEP_RATIO`` on the benchmark."""
     commits = commits or _range(settings, spec.good, spec.bad)
-    history = _read_history(store)
+    history = history or _read_history(store)
     per_commit = history.values.get(spec.benchmark, {})
     for end in (spec.good, spec.bad):
         if not per_commit.get(end):
@@ -416,11 +418,12 @@ def request_culprit_search(settings: Settings, good: str, bad: str, *,
     return spec
 
 
-def open_culprit_searches(settings: Settings, *, store: HistoryStore) -> tuple[SearchSpec, ...]:
+def open_culprit_searches(settings: Settings, *, store: HistoryStore,
+                          history: _History | None = None) -> tuple[SearchSpec, ...]:
     """Define a search for every slowdown change point (``analysis.change_points_of``)
     whose new level starts at a measured commit with unmeasured commits between it and
     the measured commit before it. Returns the searches defined now."""
-    history = _read_history(store)
+    history = history or _read_history(store)
     known = {s.key for s in _read_specs(settings)}
     new: list[SearchSpec] = []
     for name, (shas, values) in sorted(history.series.items()):
@@ -454,12 +457,19 @@ def culprit_actions(settings: Settings, *, detect: bool = True) -> tuple[Culprit
     or a culprit to confirm. ``detect``: first define searches for new change points."""
     actions: list[CulpritAction] = []
     with HistoryStore.open(settings.db_path) as store:
+        history = _read_history(store)
         if detect:
-            open_culprit_searches(settings, store=store)
+            open_culprit_searches(settings, store=store, history=history)
         for spec in _read_specs(settings):
             if read_culprit(culprit_path(settings, spec)) is not None:
                 continue
-            search = plan_search(settings, spec, store=store)
+            try:
+                search = plan_search(settings, spec, store=store, history=history)
+            except InvalidInputError as exc:  # e.g. the step is gone: close, not block
+                write_culprit(culprit_path(settings, spec), Culprit(
+                    status="abandoned", benchmark=spec.benchmark, good_sha=spec.good,
+                    bad_sha=spec.bad, created_at=now_iso(), notes=(str(exc),)))
+                continue
             if search.step.probe is not None:
                 actions.append(CulpritAction("measure", search.step.probe, spec))
             else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pytest
 
 from perf_pipeline.defs.culprit import culprit_search_sensor, execute_run_request
@@ -19,6 +20,8 @@ from perf_pipeline.defs.launch import load_project_definitions, materialize_comm
 from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
 from perf_pipeline.measure.demo_repo import HistoryStep, build_history
 from perf_pipeline.pipeline.bisect import read_culprits, request_culprit_search
+from perf_pipeline.store import HistoryStore
+from perf_pipeline_tests.pipeline.test_bisect import STEP, STEP_AT, history, run_at  # noqa: F401
 
 MOD = '''"""Two waits: the tiny target of the culprit search test."""
 import time
@@ -97,14 +100,14 @@ def test_sensor_bisects_to_commit_13_and_confirms_it(tmp_path: Path,
                                 results_dir=str(results), pytest_args=PYTEST_ARGS,
                                 benchmark_paths=["tests"], processes=1,
                                 confirm_max_rounds=10)
-    history = HistoryStoreResource(results_dir=str(results))
+    store_res = HistoryStoreResource(results_dir=str(results))
     settings = target.settings()
     load_project_definitions()  # once, outside the instance (dagster-notes)
     with dg.instance_for_test() as instance:
         for n in (1, 5, 10, 15, 20):
             done = materialize_commit(instance=instance, sha=shas[n - 1],
                                       selection=["benchmark_results"], target=target,
-                                      history=history)
+                                      history=store_res)
             assert done.success, done.error
         # Five points are too few for a change point: the search is asked for by hand.
         spec = request_culprit_search(settings, shas[0], shas[19])
@@ -119,7 +122,7 @@ def test_sensor_bisects_to_commit_13_and_confirms_it(tmp_path: Path,
                 kinds.append((request.asset_selection[0].to_user_string(),
                               shas.index(request.partition_key) + 1))
                 assert execute_run_request(instance, request, target=target,
-                                           history=history).success
+                                           history=store_res).success
         assert result.skip_reason  # the search is over
         # Commits 5, 10 and 15 were already measured: bisection starts between 10 and 15.
         assert kinds == [("benchmark_results", 12), ("benchmark_results", 13),
@@ -139,3 +142,30 @@ def test_sensor_bisects_to_commit_13_and_confirms_it(tmp_path: Path,
     assert culprit.probes == (shas[11], shas[12])
     assert culprit.confirmed_ratio is not None and 1.1 < culprit.confirmed_ratio < 1.35
     assert 1.1 < culprit.step_ratio < 1.35
+
+
+def test_sensor_starts_a_search_at_a_new_change_point_and_drives_it(history) -> None:  # noqa: F811
+    """No measuring: the history is ingested; the sensor's requests are checked."""
+    settings, shas = history
+    target = TargetRepoResource(repo_path=str(settings.repo_path), project_subdir=".",
+                                results_dir=str(settings.results_dir))
+    with dg.instance_for_test() as instance:
+        def tick() -> dg.SensorResult:
+            return culprit_search_sensor(dg.build_sensor_context(
+                instance=instance, resources={"target": target}))
+
+        first = tick()
+        (probe,) = first.run_requests
+        assert probe.partition_key == shas[STEP_AT]
+        assert [k.to_user_string() for k in probe.asset_selection] == ["benchmark_results"]
+        assert first.dynamic_partitions_requests[0].partition_keys == [shas[STEP_AT]]
+        assert tick().run_requests[0].run_key == probe.run_key  # in flight: same key
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(run_at(STEP_AT, shas[STEP_AT], np.random.default_rng(5)))
+        (confirm,) = tick().run_requests
+        assert confirm.partition_key == shas[STEP_AT]
+        assert [k.to_user_string() for k in confirm.asset_selection] == [
+            "culprit_confirmation"]
+        config = confirm.run_config["ops"]["culprit_confirmation"]["config"]
+        assert (config["good"], config["bad"], config["benchmark"]) == (
+            shas[STEP_AT - 1], shas[STEP_AT + 1], STEP)
