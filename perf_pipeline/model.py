@@ -1102,6 +1102,10 @@ class Culprit:
             raise InvalidInputError(f"a {self.status} culprit needs its sha")
         for name in ("probes", "suspects", "notes"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("step_ratio", "confirmed_ratio", "ci_low", "ci_high"):
+            value = getattr(self, name)
+            if value is not None:  # numpy scalars would not serialise everywhere
+                object.__setattr__(self, name, float(value))
 
 
 #: What an alert is about.

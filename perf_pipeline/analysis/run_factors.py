@@ -71,7 +71,7 @@ def factor_free_series(series: Sequence[MetricSeries], *, metric: str = TIME_MET
     out = []
     for s in chosen:
         f = factor[[row[r] for r in s.run_ids]] if s.run_ids else np.ones(0)
-        scale = [1.0 / x for x in f]
+        scale = [float(1.0 / x) for x in f]  # plain floats: results get serialised
         out.append(MetricSeries(
             name=s.name, metric=s.metric, run_ids=s.run_ids,
             values=tuple(v * k for v, k in zip(s.values, scale, strict=True)),
