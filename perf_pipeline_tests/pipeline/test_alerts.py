@@ -89,3 +89,14 @@ def test_new_alerts_are_posted_once_and_a_failed_post_is_retried_later(
     assert deliver_alerts(Settings(repo_path=settings.repo_path,
                                    results_dir=settings.results_dir / "other"),
                           alerts).status == "not_configured"
+
+
+def test_the_html_payload_marks_the_culprit_on_its_benchmarks_chart(searched) -> None:
+    from perf_pipeline.report.payload import build_payload
+
+    settings, shas = searched
+    payload = build_payload(_data(settings))
+    (mark,) = payload["culprits"]  # type: ignore[misc]
+    names = payload["names"]
+    assert names[mark[0]] == STEP and mark[4] == shas[STEP_AT][:10] and mark[5] == "confirmed"
+    assert 1.15 < mark[3] < 1.35
