@@ -37,6 +37,7 @@ _ENV_VARS: Mapping[str, str] = {
     "threshold": "PERFORMANCE_THRESHOLD",
     "alpha": "SIGNIFICANCE_LEVEL",
     "stress_multiplier": "STRESS_MULTIPLIER",
+    "stress_per_commit": "PERF_PIPELINE_STRESS_PER_COMMIT",
     "baseline_policy": "PERF_PIPELINE_BASELINE_POLICY",
     "baseline_runs": "PERF_PIPELINE_BASELINE_RUNS",
     "watch_branches": "PERF_PIPELINE_WATCH_BRANCHES",
@@ -79,6 +80,9 @@ class Settings:
     threshold: float = 1.2
     alpha: float = 0.01
     stress_multiplier: float = 1.0
+    #: Also run the stress suite (and its analysis) in every commit's run, not only
+    #: nightly: costs the stress suite's time per commit.
+    stress_per_commit: bool = False
     baseline_policy: str = "rolling"
     baseline_runs: int = 10
     pytest_args: tuple[str, ...] = ()
@@ -194,6 +198,13 @@ def _coerce(name: str, value: object) -> object:
             return str(value) if str(value).strip() else None
         if kind in ("Path", "Path | None"):
             return Path(str(value)).expanduser()
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError("expected true/false, yes/no, on/off or 1/0")
+            return word in ("1", "true", "yes", "on")
         if kind == "float":
             return float(value)  # type: ignore[arg-type]
         if kind == "int":

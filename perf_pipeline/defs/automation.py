@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 COMMIT_ASSETS = ("benchmark_results", "performance_baseline", "regression_analysis",
                  "regression_confirmation", "regression_profile", "performance_report")
 #: The nightly run adds the (slow) stress suite.
-NIGHTLY_ASSETS = (*COMMIT_ASSETS, "stress_results")
+#: The stress suite and its analysis: nightly, and per commit with ``stress_per_commit``.
+STRESS_ASSETS = ("stress_results", "stress_analysis")
+NIGHTLY_ASSETS = (*COMMIT_ASSETS, *STRESS_ASSETS)
 #: After a force-push, at most this many rewritten commits (merge base → new tip) are
 #: measured; a longer rewrite resumes from the new tip instead of flooding the queue.
 FORCE_PUSH_MAX_BACKLOG = 50
@@ -102,12 +104,14 @@ def plan_branch(settings: Settings, branch: str, cursor: str | None) -> BranchPl
         "new tip on the next tick (backfill older commits explicitly if needed)"))
 
 
-def commit_run_request(sha: str, *, branch: str) -> dg.RunRequest:
-    """One commit's run: run key ``<sha>:benchmarks`` (one sensor run per commit)."""
+def commit_run_request(sha: str, *, branch: str, with_stress: bool = False) -> dg.RunRequest:
+    """One commit's run: run key ``<sha>:benchmarks`` (one sensor run per commit); the
+    stress suite too when the ``stress_per_commit`` setting asks for it."""
+    names = (*COMMIT_ASSETS, *STRESS_ASSETS) if with_stress else COMMIT_ASSETS
     return dg.RunRequest(
         run_key=f"{sha}:benchmarks",
         partition_key=sha,
-        asset_selection=[dg.AssetKey(name) for name in COMMIT_ASSETS],
+        asset_selection=[dg.AssetKey(name) for name in names],
         tags={"perf_pipeline/trigger": "commit_sensor", "perf_pipeline/branch": branch},
     )
 
@@ -126,7 +130,7 @@ def ensure_measuring_pool(instance: dg.DagsterInstance) -> None:
 
 @dg.sensor(
     name="new_commits_sensor",
-    target=dg.AssetSelection.assets(*COMMIT_ASSETS),
+    target=dg.AssetSelection.assets(*COMMIT_ASSETS, *STRESS_ASSETS),
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds a `commits` partition per new commit on the watched branches and "
@@ -157,7 +161,8 @@ def new_commits_sensor(context: dg.SensorEvaluationContext,
             if sha not in requested:
                 if len(requests) >= budget:
                     break
-                requests.append(commit_run_request(sha, branch=plan.branch))
+                requests.append(commit_run_request(
+                    sha, branch=plan.branch, with_stress=settings.stress_per_commit))
             cursor[plan.branch] = sha
             taken += 1
         if taken < len(plan.pending):

@@ -25,3 +25,33 @@ def stress_results(
     history: HistoryStoreResource,
 ) -> dg.MaterializeResult:
     return measure_partition(context, target, history, suite="stress")
+
+
+@dg.asset(
+    partitions_def=commits_partitions,
+    deps=[stress_results],
+    group_name="analysis",
+    kinds={"python", "markdown"},
+    description="Judges this commit's stress figures against the previous commit's stress "
+                "run (throughput down, p99 up, breaking point lower, scaling exponent "
+                "higher, a leak appeared) and writes stress-report.md/.html beside the "
+                "commit's report.",
+)
+def stress_analysis(context: dg.AssetExecutionContext,
+                    target: TargetRepoResource) -> dg.MaterializeResult:
+    from perf_pipeline.errors import PerfPipelineError
+    from perf_pipeline.pipeline.stress import analyze_stress_commit
+
+    try:
+        outcome = analyze_stress_commit(target.settings(), context.partition_key)
+    except PerfPipelineError as exc:
+        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+    return dg.MaterializeResult(metadata={
+        "stress_regressions": len(outcome.regressions),
+        "regressed_figures": [f"{c.scenario}:{c.figure}" for c in outcome.regressions],
+        "baseline_run_id": outcome.baseline_run_id or "",
+        "report": dg.MetadataValue.md(outcome.markdown),
+        "markdown_path": dg.MetadataValue.path(str(outcome.markdown_path)),
+        "html_path": dg.MetadataValue.path(str(outcome.html_path)),
+        "plots": [str(p) for p in outcome.plots],
+    })

@@ -40,6 +40,7 @@ import pytest
 from .fingerprint import collect_environment, find_lock_file
 from .percentiles import latency_percentiles
 from .profiling import profile_benchmark, profile_settings
+from .stress_session import StressSession, stress_dir, stress_multiplier
 
 try:  # psutil is optional in the target's environment
     import psutil
@@ -289,6 +290,38 @@ class _Profiled:
         profile_benchmark(self.fixture.fullname, make_call, self.out_dir, min_s=self.min_s)
         return self._raw_pedantic(target, args, kwargs, setup, teardown, rounds,
                                   warmup_rounds, iterations)
+
+
+@pytest.fixture
+def stress(request: pytest.FixtureRequest) -> Any:
+    """Load scenarios for a stress test (see ``stress_session.StressSession``).
+
+    The figures go to one JSON file per test in the directory named by
+    ``PERF_PIPELINE_STRESS_DIR`` (set by perf_pipeline's runner), and a one-line summary
+    per scenario to the test's ``user_properties`` (``--junitxml``).
+    """
+    try:
+        multiplier = stress_multiplier()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    session = StressSession(request.node.nodeid, multiplier=multiplier, out_dir=stress_dir())
+    yield session
+    for scenario in session.scenarios:
+        summary = {k: scenario.get(k) for k in ("kind", "p99_s", "throughput_ops_s",
+                                                "peak_throughput_ops_s", "breaking_point",
+                                                "exponent", "leak") if k in scenario}
+        request.node.user_properties.append((f"stress.{scenario['name']}", summary))
+    failed = getattr(request.node, "_perf_pipeline_failed", False)
+    session.write(outcome="failed" if failed else "passed")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Remember a failed call, so the stress figures file says the test failed."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        item._perf_pipeline_failed = True  # type: ignore[attr-defined]
 
 
 @pytest.hookimpl(tryfirst=True)

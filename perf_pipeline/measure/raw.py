@@ -48,12 +48,15 @@ def write_raw_run(
     *,
     benchmark_json: Path | None = None,
     more_benchmark_json: Sequence[Path] = (),
+    stress_files: Sequence[Path] = (),
 ) -> Path:
     """Write one run's raw outputs and return the run directory.
 
     ``record`` must hold ``run_id`` and ``commit.sha``; ``schema_version`` is added.
     ``more_benchmark_json`` are the files of the run's further processes (a run may be
     measured in several processes), kept as ``benchmark-2.json``, ``benchmark-3.json``...
+    ``stress_files`` are the stress harness's per-test figures files (with their
+    latency histograms), kept as they are under ``stress/``.
     Raises ``InvalidInputError`` if the run directory already exists.
     """
     run_id = str(record.get("run_id") or "")
@@ -74,6 +77,10 @@ def write_raw_run(
         _write_once(run_dir / BENCHMARK_FILE, Path(benchmark_json).read_bytes())
         for i, extra in enumerate(more_benchmark_json, start=2):
             _write_once(run_dir / process_file_name(i), Path(extra).read_bytes())
+    if stress_files:
+        (run_dir / "stress").mkdir()
+        for path in stress_files:
+            _write_once(run_dir / "stress" / Path(path).name, Path(path).read_bytes())
     body = {"schema_version": SCHEMA_VERSION, **record}
     _write_once(run_dir / RUN_FILE,
                 json.dumps(body, indent=2, sort_keys=True, allow_nan=False).encode())

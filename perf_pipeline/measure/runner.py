@@ -54,6 +54,10 @@ PLUGIN_MODULE = "perf_pipeline.measure.plugin"
 #: The package name the plugin is staged under for foreign environments (runner "uv"):
 #: a name of its own, so it cannot shadow a ``perf_pipeline`` the target may import.
 STAGED_PACKAGE = "_perf_pipeline_probe"
+#: The plugin and the stdlib-only modules it imports (relatively), copied as they are.
+STAGED_MODULES = ("plugin.py", "fingerprint.py", "percentiles.py", "profiling.py",
+                  "stress_session.py", "stress_harness.py", "stress_growth.py",
+                  "latency_histogram.py", "trend.py")
 _TAIL_CHARS = 4000
 _HEAD_CHARS = 600
 _TERM_GRACE_S = 3.0
@@ -92,7 +96,7 @@ def stage_plugin(dest: Path) -> Path:
     package = Path(dest) / STAGED_PACKAGE
     package.mkdir(parents=True, exist_ok=False)
     (package / "__init__.py").write_text('"""perf_pipeline\'s pytest plugin, staged."""\n')
-    for name in ("plugin.py", "fingerprint.py", "percentiles.py", "profiling.py"):
+    for name in STAGED_MODULES:
         shutil.copyfile(here / name, package / name)
     return Path(dest)
 

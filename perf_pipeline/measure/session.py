@@ -23,6 +23,8 @@ from perf_pipeline.measure.git import commit_info, is_ancestor, resolve_commit, 
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, run_suite
+from perf_pipeline.measure.stress_results import load_stress_figures
+from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import SuiteRun
@@ -75,7 +77,8 @@ def _branch_of(repo: Path, ref: str) -> str | None:
 
 def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                     extra_args: Sequence[str], *,
-                    paths: Sequence[str] | None = None) -> SuiteOutcome:
+                    paths: Sequence[str] | None = None,
+                    env: Mapping[str, str] | None = None) -> SuiteOutcome:
     """One pytest process of ``suite`` at ``sha``; ``paths`` (e.g. node ids) override
     what the suite collects by default."""
     plan = _suite_plan(settings, suite)
@@ -89,7 +92,8 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
         return run_suite(project_dir, paths=tuple(paths) if paths else plan.paths,
                          json_path=json_path,
                          timeout_s=settings.suite_timeout_s, runner=settings.runner,
-                         extra_args=(*settings.pytest_args, *extra_args), env=plan.env,
+                         extra_args=(*settings.pytest_args, *extra_args),
+                         env={**plan.env, **(env or {})},
                          markers=plan.markers, benchmarks_required=plan.benchmarks_required)
 
 
@@ -143,7 +147,12 @@ def measure_commit(
         try:
             for process in range(1, settings.processes + 1):
                 json_path = Path(tmp) / f"benchmark-{process}.json"
-                outcome = run_in_worktree(settings, sha, suite, json_path, extra_args)
+                # The stress harness writes one figures file per test here (process 1
+                # only: a suite without benchmarks runs once).
+                stress_env = {STRESS_DIR_ENV: str(Path(tmp) / "stress")} if (
+                    suite == "stress" and process == 1) else None
+                outcome = run_in_worktree(settings, sha, suite, json_path, extra_args,
+                                          env=stress_env)
                 duration_s += outcome.duration_s
                 error = error_text(outcome)
                 if error is None and outcome.json_path is None and json_paths:
@@ -189,15 +198,19 @@ def measure_commit(
             "stderr_tail": outcome.stderr_tail if outcome else "", "environment": environment,
             "machine_id": platform.node() or None, "runner": settings.runner,
         }
+        stress_files = () if error else tuple(sorted((Path(tmp) / "stress").glob(
+            "*.stress.json")))
         run_dir = write_raw_run(settings.raw_dir, record,
                                 benchmark_json=kept[0] if kept else None,
-                                more_benchmark_json=kept[1:])
+                                more_benchmark_json=kept[1:], stress_files=stress_files)
     if error:
         logger.warning("run %s of %s at %s failed: %s", run_id, suite, sha,
                        error.splitlines()[0])
     run = load_results(run_dir)
     if store is not None:
         store.ingest_run(run)
+        if stress_files:
+            store.record_stress(run.run_id, load_stress_figures(run_dir))
     if interrupted is not None:
         raise interrupted
     return run

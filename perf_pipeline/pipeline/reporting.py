@@ -114,6 +114,12 @@ def write_commit_report(settings: Settings, sha: str, *,
                                  baseline=baseline, analysis=analysis, report_url=report_url,
                                  confirmation=confirmation, extra_notes=extra,
                                  culprits=read_culprits(settings))
+        from perf_pipeline.pipeline.stress import baseline_label, judge_stress  # it imports us
+
+        judged = judge_stress(store, settings, sha)  # the commit's stress run, if any
+        if judged is not None:
+            data = replace(data, stress=judged.comparisons,
+                           stress_baseline=baseline_label(judged.base))
     data = replace(data, alerts=alerts_of(data, run_ids={run.run_id}))
     profiles = read_commit_profile(settings, sha)  # "where the time went", if profiled
     if _profile_is_current(profiles, sha, confirmation):

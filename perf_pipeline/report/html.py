@@ -22,6 +22,7 @@ from perf_pipeline.model import TIME_METRIC, ReportData, RunStatus, Verdict
 from perf_pipeline.report.markdown import VERDICT_ICON
 from perf_pipeline.report.payload import build_payload, embed_json
 from perf_pipeline.report.profile import flame_payload, profile_html_rows
+from perf_pipeline.report.stress import stress_html_rows
 from perf_pipeline.report.summary import comparison_rows, summarize
 from perf_pipeline.report.units import (
     format_metric,
@@ -128,6 +129,8 @@ def _context(data: ReportData) -> dict[str, object]:
         "report_url": data.report_url, "stress": stress, "failed": RunStatus.FAILED,
         "n_benchmarks": summary.n_benchmarks, "confirmation": _confirmation(data),
         "profiles": profile_html_rows(data.profiles),
+        "stress_rows": stress_html_rows(data.stress),
+        "stress_baseline": data.stress_baseline,
         "profile_payload": Markup(embed_json(flame_payload(data.profiles))),
         "profile_script": Markup(_asset("profile.js").replace("</script", "<\\/script")),
     }

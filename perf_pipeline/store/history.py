@@ -29,6 +29,7 @@ from perf_pipeline.model import (
     NoiseProfile,
     RunInfo,
     RunStatus,
+    StressFigure,
     SuiteRun,
 )
 from perf_pipeline.store.ingest import delete_runs, write_run
@@ -43,6 +44,7 @@ from perf_pipeline.store.queries import (
     select_runs,
 )
 from perf_pipeline.store.schema import migrate
+from perf_pipeline.store.stress import read_stress, write_stress
 
 __all__ = ["HistoryStore"]
 
@@ -210,6 +212,16 @@ class HistoryStore:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+
+    def record_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int:
+        """Store (replace) the stress figures of a stored run; returns how many."""
+        with self._guard(f"recording stress figures of run {run_id}"):
+            return write_stress(self._conn, run_id, figures)
+
+    def stress_figures(self, run_id: str) -> tuple[StressFigure, ...]:
+        """The stress figures of ``run_id`` (empty if it has none)."""
+        with self._guard(f"reading stress figures of run {run_id}"):
+            return read_stress(self._conn, run_id)
 
     def record_noise_profile(self, profile: NoiseProfile, *, corpus_path: str,
                              created_at: str) -> str:

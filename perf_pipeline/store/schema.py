@@ -23,6 +23,8 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   ``analysis/noise.py``): the commit and machine a calibration measured, its pairs, the
   suite factor's spread and the corpus file it was computed from. ``noise_benchmarks``
   holds its per-benchmark spreads. A spread the data could not show is NULL.
+- ``stress_results`` (migration 3): the stress figures of a run, see
+  ``stress.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pathlib import Path
 import sqlite_utils
 
 from perf_pipeline.errors import StoreError
+from perf_pipeline.store.stress import create_stress_table
 
 __all__ = ["LATEST_VERSION", "migrate"]
 
@@ -155,9 +158,19 @@ def _migration_2(db: sqlite_utils.Database) -> None:
                                       index_name="idx_noise_profiles_suite_created")
 
 
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Create stress_results (the stress harness's figures, linked to their run).
+
+    Numbered 5 on its branch: self-contained (it only needs ``runs``), renumbered to
+    follow whatever migrations land before it.
+    """
+    create_stress_table(db)
+
+
 #: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
 _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_migration_1,
-                                                                     _migration_2)
+                                                                     _migration_2,
+                                                                     _migration_3)
 
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(_MIGRATIONS)

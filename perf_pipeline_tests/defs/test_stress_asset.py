@@ -155,7 +155,7 @@ def test_stress_results_on_the_example_target(tmp_path: Path,
     """The default target and settings, as the nightly run uses them (light load)."""
     repo = tmp_path / "ml_pipeline"
     (sha,) = build_history(repo, EXAMPLE, [HistoryStep("example target")])
-    monkeypatch.setenv("STRESS_MULTIPLIER", "0.5")
+    monkeypatch.setenv("STRESS_MULTIPLIER", "0.05")
     for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_PROCESSES", "PERF_PIPELINE_RUNNER"):
         monkeypatch.delenv(var, raising=False)
     results = tmp_path / "results"
@@ -171,6 +171,13 @@ def test_stress_results_on_the_example_target(tmp_path: Path,
     assert "-m" in record["command"] and "stress" in record["command"]
     # The stress tests ran and all passed: none was skipped or deselected by mistake.
     assert re.search(r"= \d+ passed in ", record["stdout_tail"]), record["stdout_tail"][-500:]
+    # Their figures are kept with the raw files and stored, linked to the run.
+    assert len(list((Path(run.raw_path or "") / "stress").glob("*.stress.json"))) == 4
+    with HistoryStore.open(results / "perf_history.db") as store:
+        figures = {(f.scenario, f.figure): f for f in store.stress_figures(run.run_id)}
+    assert figures[("lookups_ramp", "p99_s")].histogram_json
+    assert figures[("batch_scoring", "exponent")].low is not None
+    assert figures[("train_inference_soak", "leak")].value == 0.0
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import SuiteOutcome, build_command, run_suite
-from perf_pipeline.measure.runner import STAGED_PACKAGE, stage_plugin
+from perf_pipeline.measure.runner import STAGED_MODULES, STAGED_PACKAGE, stage_plugin
 from perf_pipeline_tests.measure.conftest import FAST_ARGS
 
 
@@ -179,7 +179,7 @@ def test_staged_plugin_imports_with_stdlib_only(tmp_path: Path) -> None:
     root = str(Path(__file__).resolve().parents[2])
     code = ("import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p "
             f"and {root!r} not in p]; sys.path.insert(0, {str(staged)!r});"
-            "from _perf_pipeline_probe import fingerprint, percentiles;"
+            "from _perf_pipeline_probe import fingerprint, percentiles, stress_session;"
             "print(percentiles.latency_percentiles([1.0, 2.0, 3.0])['p50_s']);"
             "print(fingerprint.collect_environment()['python_version'])")
     proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
@@ -187,5 +187,4 @@ def test_staged_plugin_imports_with_stdlib_only(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "2.0"
     names = sorted(p.name for p in (staged / STAGED_PACKAGE).glob("*.py"))
-    assert names == ["__init__.py", "fingerprint.py", "percentiles.py", "plugin.py",
-                     "profiling.py"]
+    assert names == sorted(["__init__.py", *STAGED_MODULES])

@@ -151,7 +151,7 @@ def test_an_interrupted_run_is_recorded_as_failed_without_benchmark_files(
     from perf_pipeline.measure import session
     from perf_pipeline.measure.runner import SuiteOutcome
 
-    def fake_run(settings, sha, suite, json_path, extra_args):
+    def fake_run(settings, sha, suite, json_path, extra_args, **_):
         if json_path.name != "benchmark-1.json":
             raise Interrupted(signal.SIGTERM)
         shutil.copy(DATA_DIR / "pytest_benchmark_good.json", json_path)

@@ -1,0 +1,159 @@
+"""How cost and memory grow: the size sweep and the soak of the stress harness.
+
+Split from ``stress_harness`` (the load generators); the rationale of both scenarios is in
+that module's docstring. Standard library only: staged into the target's environment.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+import tracemalloc
+from array import array
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .latency_histogram import LatencyHistogram
+from .stress_harness import MAX_STEP_S, cpu_seconds, reset_hwm, rss_bytes, vm_hwm_bytes
+from .trend import theil_sen
+
+__all__ = ["MAX_SOAK_SAMPLES", "run_size_sweep", "run_soak"]
+
+MAX_SOAK_SAMPLES = 400
+_MAX_SWEEP_REPEATS = 200
+
+
+def run_size_sweep(op: Callable[[Any], object], *, sizes: Sequence[int], repeats: int,
+                   setup: Callable[[int], Any] | None, budget_s: float,
+                   confidence: float = 0.95, min_time_s: float = 0.05,
+                   clock: str = "cpu") -> dict:
+    """Time ``op(setup(n))`` for each size; fit the scaling exponent with its interval.
+
+    ``clock="cpu"`` (default) fits the calling thread's CPU time: on a shared machine a
+    call longer than a scheduler slice is stretched by every other process while a short
+    one is not, which bends a wall-clock exponent upwards (measured here: a quadratic
+    loop came out at 2.4 in wall time). CPU time misses work done in other threads or
+    processes and time spent waiting; an operation that waits (I/O, a lock, a pool) is
+    swept with ``clock="wall"``. Both are recorded per size. Stops before a new size
+    once ``budget_s`` is spent (at least two sizes are run).
+    """
+    if clock not in ("cpu", "wall"):
+        raise ValueError(f"clock must be 'cpu' or 'wall', not {clock!r}")
+    sizes = sorted({max(1, int(n)) for n in sizes})
+    if len(sizes) < 2:
+        raise ValueError("a size sweep needs at least two distinct sizes")
+    repeats = max(1, int(repeats))
+    points = []
+    started = time.perf_counter()
+    for n in sizes:
+        if len(points) >= 2 and time.perf_counter() - started > budget_s:
+            break
+        arg = setup(n) if setup is not None else n
+        wall: list[float] = []
+        cpu: list[float] = []
+        size_started = time.perf_counter()
+        # At least ``repeats`` calls, more while they are cheap: the minimum of many calls
+        # of a small size is what keeps one busy moment from bending the fitted line.
+        while len(wall) < repeats or (time.perf_counter() - size_started < min_time_s
+                                      and len(wall) < _MAX_SWEEP_REPEATS):
+            cpu0, wall0 = time.thread_time_ns(), time.perf_counter_ns()
+            op(arg)
+            wall.append(max(time.perf_counter_ns() - wall0, 1) / 1e9)
+            cpu.append(max(time.thread_time_ns() - cpu0, 1) / 1e9)
+        points.append({"size": n, "repeats": len(wall), "best_wall_s": min(wall),
+                       "best_cpu_s": min(cpu), "median_wall_s": sorted(wall)[len(wall) // 2],
+                       "best_s": min(cpu) if clock == "cpu" else min(wall)})
+    xs = [math.log(p["size"]) for p in points]
+    ys = [math.log(p["best_s"]) for p in points]
+    trend = theil_sen(xs, ys, confidence=confidence)
+    return {"kind": "sweep", "clock": clock, "points": points, "exponent": trend.slope,
+            "exponent_low": trend.low, "exponent_high": trend.high,
+            "confidence": confidence, "sizes_run": len(points),
+            "stopped_early": len(points) < len(sizes)}
+
+
+def run_soak(op: Callable[[], object], *, duration_s: float, max_iterations: int,
+             leak_bytes_per_iteration: float, rss_leak_bytes_per_iteration: float,
+             alpha: float, warmup_fraction: float = 0.2) -> dict:
+    """Repeat ``op``; sample traced heap and RSS; decide whether memory leaks."""
+    max_iterations = max(4, int(max_iterations))
+    duration_s = min(float(duration_s), MAX_STEP_S * 5)
+    # Preallocated, so the bookkeeping itself allocates nothing while tracing.
+    iters, traced, rss = (array("q", [0] * MAX_SOAK_SAMPLES) for _ in range(3))
+    hist = LatencyHistogram()
+    errors: dict[str, int] = {}
+    was_tracing = tracemalloc.is_tracing()
+    gc_was_enabled = gc.isenabled()
+    # Young generation only, here and per sample: a full collection takes 0.5 s in a
+    # process with dagster and pandas loaded, and older garbage cannot move during the
+    # soak anyway (automatic collection is paused).
+    gc.collect(0)
+    if not was_tracing:
+        tracemalloc.start()
+    gc.disable()
+    cpu0 = cpu_seconds()
+    reset_hwm()
+    started = time.perf_counter()
+    stride, n_samples, i = 1, 0, 0
+    try:
+        while i < max_iterations:
+            began = time.perf_counter_ns()
+            try:
+                op()
+            except Exception as exc:  # under load every failure is a figure
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+            else:
+                hist.record_ns(time.perf_counter_ns() - began)
+            i += 1
+            elapsed = time.perf_counter() - started
+            if i == 3:  # aim at ~MAX_SOAK_SAMPLES/2 samples over the whole soak
+                expected = min(max_iterations, duration_s / max(elapsed / 3, 1e-6))
+                stride = max(1, int(expected // (MAX_SOAK_SAMPLES // 2)))
+            if i % stride == 0 and n_samples < MAX_SOAK_SAMPLES:
+                gc.collect(0)
+                iters[n_samples] = i
+                traced[n_samples] = tracemalloc.get_traced_memory()[0]
+                rss[n_samples] = rss_bytes()
+                n_samples += 1
+            if elapsed >= duration_s:
+                break
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+        if not was_tracing:
+            tracemalloc.stop()
+    wall_s = time.perf_counter() - started
+    cpu_used = cpu_seconds() - cpu0
+    skip = int(n_samples * warmup_fraction)
+    xs = [float(v) for v in iters[skip:n_samples]]
+    verdicts = {}
+    for name, series, floor in (("traced", traced, leak_bytes_per_iteration),
+                                ("rss", rss, rss_leak_bytes_per_iteration)):
+        ys = [float(v) for v in series[skip:n_samples]]
+        if len(set(xs)) < 4:
+            verdicts[name] = {"slope": None, "low": None, "high": None, "p_value": None,
+                              "leak": False, "floor_bytes_per_iteration": floor}
+            continue
+        trend = theil_sen(xs, ys)
+        leak = trend.p_value < alpha and trend.low > 0 and trend.slope >= floor
+        verdicts[name] = {"slope": trend.slope, "low": trend.low, "high": trend.high,
+                          "p_value": trend.p_value, "leak": leak,
+                          "floor_bytes_per_iteration": floor}
+    ops = i
+    n_err = sum(errors.values())
+    return {
+        "kind": "soak", "iterations": ops, "duration_s": wall_s, "samples": n_samples,
+        "warmup_samples": skip, "alpha": alpha,
+        "growth_bytes_per_iteration": verdicts["traced"]["slope"],
+        "rss_growth_bytes_per_iteration": verdicts["rss"]["slope"],
+        "traced_trend": verdicts["traced"], "rss_trend": verdicts["rss"],
+        "leak": bool(verdicts["traced"]["leak"] or verdicts["rss"]["leak"]),
+        "errors": n_err, "error_rate": n_err / ops if ops else 0.0,
+        "errors_by_type": dict(sorted(errors.items())),
+        "throughput_ops_s": hist.count / wall_s if wall_s > 0 else 0.0,
+        "cpu_s": cpu_used, "cpu_utilisation": cpu_used / wall_s if wall_s else 0.0,
+        "peak_rss_bytes": vm_hwm_bytes(), **hist.summary(), "histogram": hist.to_dict(),
+        "series": {"iteration": list(iters[:n_samples]), "traced_bytes": list(traced[:n_samples]),
+                   "rss_bytes": list(rss[:n_samples])},
+    }

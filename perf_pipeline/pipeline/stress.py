@@ -1,0 +1,120 @@
+"""Judge a commit's stress run against the stress run before it, and write the section.
+
+The baseline is the newest successful stress run of an *earlier* commit in history order
+(on the main branch when the commit's run is on it): stress runs are nightly or
+occasional, so one earlier run is what there is; each figure's rule (``analysis/stress``)
+carries its own test or threshold for that reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from perf_pipeline.analysis.stress import compare_stress
+from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import RunInfo, RunStatus, StressComparison, StressFigure, Verdict
+from perf_pipeline.pipeline.reporting import commit_report_dir
+from perf_pipeline.report.stress import render_stress_html, render_stress_markdown
+from perf_pipeline.store import HistoryStore
+
+__all__ = ["StressJudgement", "StressOutcome", "analyze_stress_commit", "baseline_label",
+           "judge_stress"]
+
+STRESS_MARKDOWN = "stress-report.md"
+STRESS_HTML = "stress-report.html"
+
+
+@dataclass(frozen=True, slots=True)
+class StressOutcome:
+    """The judged figures of one commit's stress run, and where the section was written."""
+
+    sha: str
+    run_id: str
+    baseline_run_id: str | None
+    baseline_sha: str | None
+    comparisons: tuple[StressComparison, ...]
+    markdown_path: Path
+    html_path: Path
+    markdown: str
+    plots: tuple[Path, ...] = ()
+
+    @property
+    def regressions(self) -> tuple[StressComparison, ...]:
+        return tuple(c for c in self.comparisons if c.verdict is Verdict.REGRESSION)
+
+
+def _sha(run: RunInfo) -> str | None:
+    return run.commit.sha if run.commit else None
+
+
+def _branch(run: RunInfo) -> str | None:
+    return run.commit.branch if run.commit else None
+
+
+@dataclass(frozen=True, slots=True)
+class StressJudgement:
+    """A commit's stress run, the run it was judged against, and the figures of both."""
+
+    current: RunInfo
+    base: RunInfo | None
+    comparisons: tuple[StressComparison, ...]
+    figures: tuple[StressFigure, ...]
+    base_figures: tuple[StressFigure, ...]
+
+
+def judge_stress(store: HistoryStore, settings: Settings, sha: str) -> StressJudgement | None:
+    """``sha``'s newest successful stress run judged against the one before it; None
+    when the commit has no successful stress run."""
+    runs = store.list_runs(suite="stress", status=RunStatus.SUCCESS)
+    mine = [i for i, r in enumerate(runs) if _sha(r) == sha]
+    if not mine:
+        return None
+    position = mine[-1]
+    current = runs[position]
+    on_main = _branch(current) == settings.main_branch
+    earlier = [r for r in runs[:position] if _sha(r) != sha
+               and (not on_main or _branch(r) == settings.main_branch)]
+    base = earlier[-1] if earlier else None
+    figures = store.stress_figures(current.run_id)
+    base_figures = store.stress_figures(base.run_id) if base else ()
+    return StressJudgement(current=current, base=base,
+                           comparisons=compare_stress(base_figures, figures,
+                                                      alpha=settings.alpha),
+                           figures=figures, base_figures=base_figures)
+
+
+def baseline_label(base: RunInfo | None) -> str | None:
+    """How reports name the stress baseline: its short SHA and run id."""
+    base_sha = _sha(base) if base else None
+    return f"{base_sha[:12]} (run {base.run_id})" if base and base_sha else None
+
+
+def analyze_stress_commit(settings: Settings, sha: str) -> StressOutcome:
+    """Compare ``sha``'s stress figures with the previous commit's; write md + html."""
+    with HistoryStore.open(settings.db_path) as store:
+        judged = judge_stress(store, settings, sha)
+    if judged is None:
+        raise InvalidInputError(f"commit {sha}: no successful stress run in the history")
+    current, base, comparisons = judged.current, judged.base, judged.comparisons
+    label = baseline_label(base)
+    out_dir = commit_report_dir(settings, sha)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from perf_pipeline.report.stress_plots import render_stress_pngs  # matplotlib: lazy
+
+    pngs = render_stress_pngs(judged.base_figures, judged.figures,
+                              baseline_label=label or "no baseline", current_label=sha[:12])
+    for name, data in pngs.items():
+        write_atomic(out_dir / name, data)
+    markdown = render_stress_markdown(comparisons, baseline_label=label, images=tuple(pngs))
+    md_path, html_path = out_dir / STRESS_MARKDOWN, out_dir / STRESS_HTML
+    write_atomic(md_path, markdown.encode("utf-8"))
+    write_atomic(html_path, render_stress_html(comparisons, baseline_label=label,
+                                               images=tuple(pngs)).encode())
+    return StressOutcome(sha=sha, run_id=current.run_id,
+                         baseline_run_id=base.run_id if base else None,
+                         baseline_sha=_sha(base) if base else None, comparisons=comparisons,
+                         markdown_path=md_path, html_path=html_path, markdown=markdown,
+                         plots=tuple(out_dir / name for name in pngs))

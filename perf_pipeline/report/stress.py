@@ -1,0 +1,101 @@
+"""The stress section of the reports: verdict per judged stress figure, Markdown and HTML.
+
+Pure renderers over ``StressComparison`` values; ``pipeline/stress.py`` writes the files.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from perf_pipeline.model import StressComparison, Verdict
+
+__all__ = ["render_stress_html", "render_stress_markdown", "stress_html_rows"]
+
+_ORDER = {Verdict.REGRESSION: 0, Verdict.IMPROVEMENT: 1, Verdict.INCONCLUSIVE: 2,
+          Verdict.UNCHANGED: 3}
+
+
+def _value(figure: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if figure == "p99_s":
+        return f"{value * 1e3:.3g} ms"
+    if figure == "throughput_ops_s":
+        return f"{value:.4g}/s"
+    if figure == "leak":
+        return "leak" if value >= 0.5 else "no leak"
+    if figure == "error_rate":
+        return f"{value:.2%}"
+    return f"{value:.3g}"
+
+
+def _cell(text: str) -> str:
+    from perf_pipeline.report.markdown import escape_markdown  # markdown imports this module
+
+    return escape_markdown(text, max_len=200)
+
+
+def _sorted(rows: Sequence[StressComparison]) -> list[StressComparison]:
+    return sorted(rows, key=lambda r: (_ORDER[r.verdict], r.test, r.scenario, r.figure))
+
+
+def _headline(rows: Sequence[StressComparison], baseline_label: str | None) -> str:
+    if baseline_label is None:
+        return "No earlier stress run to compare with: figures recorded as the first."
+    regressions = [r for r in rows if r.verdict is Verdict.REGRESSION]
+    if regressions:
+        return (f"**{len(regressions)} stress regression(s)** against "
+                f"{_cell(baseline_label)}: " + "; ".join(
+                    _cell(f"{r.scenario} {r.figure} ({r.detail})") for r in regressions))
+    return f"No stress regression against {_cell(baseline_label)}."
+
+
+def render_stress_markdown(rows: Sequence[StressComparison], *,
+                           baseline_label: str | None, images: Sequence[str] = ()) -> str:
+    """``## Stress`` with a one-line verdict and one table row per judged figure, then
+    the plots (``images``: file names beside the Markdown file)."""
+    lines = ["## Stress", "", _headline(rows, baseline_label), ""]
+    if rows:
+        lines += ["| verdict | test | scenario | figure | baseline | current | rule | detail |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in _sorted(rows):
+            lines.append(
+                f"| {r.verdict} | {_cell(r.test.rsplit('::', 1)[-1])} | {_cell(r.scenario)} "
+                f"| {r.figure} | {_value(r.figure, r.baseline)} | "
+                f"{_value(r.figure, r.current)} | {_cell(r.rule)} | {_cell(r.detail)} |")
+    if images:
+        lines.append("")
+        lines += [f"![{_cell(name)}]({quote(name)})" for name in images]
+    return "\n".join(lines) + "\n"
+
+
+def stress_html_rows(rows: Sequence[StressComparison]) -> list[dict[str, str]]:
+    """Plain strings for the HTML template's stress table (autoescaped there)."""
+    return [{"verdict": str(r.verdict), "test": r.test, "scenario": r.scenario,
+             "figure": r.figure, "baseline": _value(r.figure, r.baseline),
+             "current": _value(r.figure, r.current), "rule": r.rule, "detail": r.detail}
+            for r in _sorted(rows)]
+
+
+def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str | None,
+                       images: Sequence[str] = ()) -> str:
+    """The same section as a self-contained HTML page (everything escaped)."""
+    esc = html.escape
+    body = [f"<h2>Stress</h2><p>{esc(_headline(rows, baseline_label).replace('**', ''))}</p>"]
+    if rows:
+        body.append("<table><tr><th>verdict</th><th>test</th><th>scenario</th><th>figure</th>"
+                    "<th>baseline</th><th>current</th><th>rule</th><th>detail</th></tr>")
+        for r in _sorted(rows):
+            cells = (str(r.verdict), r.test, r.scenario, r.figure,
+                     _value(r.figure, r.baseline), _value(r.figure, r.current), r.rule,
+                     r.detail)
+            body.append(f"<tr class=\"{esc(str(r.verdict))}\">"
+                        + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+        body.append("</table>")
+    body += [f'<p><img src="{esc(quote(name))}" alt="{esc(name)}"></p>' for name in images]
+    return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Stress report</title>"
+            "<style>td,th{border:1px solid #ccc;padding:2px 6px}"
+            ".regression{background:#fdd}.improvement{background:#dfd}</style></head><body>"
+            + "".join(body) + "</body></html>\n")

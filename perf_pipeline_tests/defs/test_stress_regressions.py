@@ -1,0 +1,83 @@
+"""End to end through Dagster: stress regressions, each reported on its own commit.
+
+A temp repo whose first commit is clean, whose second makes a request handler keep every
+payload (a leak), and whose third makes a step quadratic. ``stress_results`` runs the
+repo's stress suite (the ``stress`` fixture of our plugin) at each commit and
+``stress_analysis`` judges it against the commit before.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from perf_pipeline.defs.launch import materialize_commit
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline_tests.measure.conftest import commit_files, git
+
+CLEAN = textwrap.dedent('''
+    KEPT = []
+
+    def handle(payload):
+        return len(bytes(payload))
+
+    def step(n):
+        for _ in range(n * 64):
+            pass
+''')
+LEAKING = CLEAN.replace("return len(bytes(payload))",
+                        "KEPT.append(bytes(payload))\n    return len(KEPT[-1])")
+QUADRATIC = LEAKING.replace("for _ in range(n * 64):\n        pass",
+                            "for _ in range(n):\n        for _ in range(n):\n            pass")
+SUITE = textwrap.dedent('''
+    import pytest
+
+    import calc
+
+    pytestmark = pytest.mark.stress
+
+
+    def test_requests_soak(stress):
+        stress.soak("requests", lambda: calc.handle(8_000), duration_s=0.25,
+                    max_iterations=300)
+
+
+    def test_step_scaling(stress):
+        stress.size_sweep("step", calc.step, base_size=64, doublings=4)
+''')
+INI = "[pytest]\nmarkers =\n    stress: scaled load\npythonpath = .\n"
+
+
+@pytest.mark.slow
+def test_a_leak_and_a_quadratic_step_each_on_their_commit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    shas = [commit_files(repo, {"calc.py": CLEAN, "tests/test_stress.py": SUITE,
+                                "pytest.ini": INI}, "clean"),
+            commit_files(repo, {"calc.py": LEAKING}, "handle: keep every payload"),
+            commit_files(repo, {"calc.py": QUADRATIC}, "step: quadratic")]
+    monkeypatch.setenv("STRESS_MULTIPLIER", "1")
+    monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
+    results = tmp_path / "results"
+    target = TargetRepoResource(repo_path=str(repo), project_subdir=".",
+                                results_dir=str(results), stress_paths=["tests"])
+    found = {}
+    with dg.instance_for_test() as instance:
+        for sha in shas:
+            outcome = materialize_commit(
+                instance=instance, sha=sha, selection=["stress_results", "stress_analysis"],
+                target=target, history=HistoryStoreResource(results_dir=str(results)))
+            assert outcome.success, outcome.error
+            (record,) = [r for r in instance.fetch_materializations(
+                dg.AssetKey("stress_analysis"), limit=10).records
+                if r.asset_materialization.partition == sha]  # type: ignore[union-attr]
+            meta = record.asset_materialization.metadata  # type: ignore[union-attr]
+            found[sha] = sorted(meta["regressed_figures"].value)
+    assert found == {shas[0]: [], shas[1]: ["requests:leak"], shas[2]: ["step:exponent"]}
+    report = (results / "reports" / "commits" / shas[2] / "stress-report.md").read_text()
+    assert "step exponent" in report

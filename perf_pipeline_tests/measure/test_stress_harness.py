@@ -1,0 +1,216 @@
+"""The stress harness on synthetic operations whose behaviour is known by construction."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.measure.latency_histogram import SUB_BITS, LatencyHistogram
+from perf_pipeline.measure.stress_harness import breaking_point, worker_counts
+from perf_pipeline.measure.stress_session import StressSession, stress_file_name
+from perf_pipeline.measure.trend import mann_kendall, theil_sen
+
+
+def test_histogram_percentiles_are_within_the_relative_error_bound() -> None:
+    rng = random.Random(3)
+    values = sorted(rng.lognormvariate(-7, 1.5) for _ in range(20_000))
+    hist = LatencyHistogram.of_seconds(values)
+    for q in (0.5, 0.9, 0.99, 0.999):
+        exact = values[max(0, int(q * len(values) + 0.999999) - 1)]
+        got = hist.value_at_quantile_s(q)
+        assert got is not None
+        assert abs(got - exact) / exact <= 2.0 ** -SUB_BITS + 1e-9, q
+    assert hist.value_at_quantile_s(1.0) == pytest.approx(values[-1], rel=1e-6)
+    again = LatencyHistogram.from_dict(json.loads(json.dumps(hist.to_dict())))
+    assert again.summary() == hist.summary()
+    merged = LatencyHistogram.of_seconds(values[:10])
+    merged.merge(LatencyHistogram.of_seconds(values[10:]))
+    assert merged.counts == hist.counts
+
+
+def test_histogram_rejects_a_foreign_layout() -> None:
+    data = LatencyHistogram.of_seconds([0.001]).to_dict()
+    with pytest.raises(ValueError, match="sub_bits"):
+        LatencyHistogram.from_dict({**data, "sub_bits": 3})
+    with pytest.raises(ValueError, match="count"):
+        LatencyHistogram.from_dict({**data, "count": 5})
+
+
+def test_theil_sen_and_mann_kendall_on_known_lines() -> None:
+    xs = list(range(30))
+    trend = theil_sen(xs, [3.0 * x + 1 for x in xs])
+    assert trend.slope == pytest.approx(3.0) and trend.low == trend.high == pytest.approx(3.0)
+    assert trend.p_value < 1e-6
+    rng = random.Random(1)
+    assert mann_kendall(xs, [rng.random() for _ in xs]) > 0.01
+    with pytest.raises(ValueError, match="distinct"):
+        theil_sen([1, 1], [2, 3])
+
+
+def test_worker_counts_double_and_scale_only_upwards() -> None:
+    assert worker_counts(8, 1.0) == (1, 2, 4, 8)
+    assert worker_counts(8, 0.01) == (1, 2, 4, 8)
+    assert worker_counts(4, 3.0) == (1, 2, 4, 8, 12)
+    assert worker_counts(1000, 5.0)[-1] == 64
+
+
+def test_a_service_time_behind_a_lock_stops_scaling_at_one_worker() -> None:
+    lock = threading.Lock()
+
+    def serialised() -> None:
+        with lock:
+            time.sleep(0.002)
+
+    session = StressSession("t::lock")
+    locked = session.ramp("locked", serialised, max_workers=4, step_s=0.25)
+    free = session.ramp("free", lambda: time.sleep(0.002), max_workers=4, step_s=0.25)
+    by_workers = {s["workers"]: s["throughput_ops_s"] for s in locked["steps"]}
+    free_by_workers = {s["workers"]: s["throughput_ops_s"] for s in free["steps"]}
+    assert by_workers[4] < 1.4 * by_workers[1]  # the lock: no gain from more workers
+    assert free_by_workers[4] > 2.0 * free_by_workers[1]  # the same wait without a lock
+    # (No latency assertion: CPython's lock is not fair, so whether the waiting shows in
+    # p50 or only in the tail depends on which thread the scheduler favours.)
+
+
+def test_quadratic_and_linear_exponents() -> None:
+    def quadratic(n: int) -> None:
+        for _ in range(n):
+            for _ in range(n):
+                pass
+
+    def linear(n: int) -> None:
+        for _ in range(n):
+            pass
+
+    session = StressSession("t::sweep")
+    quad = session.size_sweep("quadratic", quadratic, base_size=32, doublings=5)
+    assert quad["exponent_low"] <= 2.0 <= quad["exponent_high"]
+    assert quad["exponent_low"] > 1.5
+    lin = session.size_sweep("linear", linear, base_size=2048, doublings=5)
+    assert abs(lin["exponent"] - 1.0) < 0.2
+    assert lin["exponent_high"] < 1.5
+
+
+_KEPT: list[bytes] = []
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_leak_is_flagged_and_a_clean_function_is_not(seed: int) -> None:
+    rng = random.Random(seed)
+    sizes = [rng.randint(2_000, 8_000) for _ in range(64)]
+    turn = iter(range(10**9))
+
+    def leaking() -> None:
+        _KEPT.append(bytes(sizes[next(turn) % 64]))
+
+    def clean() -> None:
+        scratch = [bytes(sizes[next(turn) % 64]) for _ in range(3)]
+        del scratch
+
+    session = StressSession(f"t::leak{seed}")
+    try:
+        leak = session.soak("leaking", leaking, duration_s=0.06, max_iterations=150)
+    finally:
+        _KEPT.clear()
+    fine = session.soak("clean", clean, duration_s=0.06, max_iterations=150)
+    assert leak["leak"] is True
+    assert leak["growth_bytes_per_iteration"] > 1500
+    assert fine["leak"] is False, fine["traced_trend"]
+
+
+def test_open_loop_shows_a_stall_that_closed_loop_hides() -> None:
+    state = {"stall_at": 0.0, "stalled": False}
+
+    def stalls_once() -> None:
+        if not state["stalled"] and time.perf_counter() >= state["stall_at"]:
+            state["stalled"] = True
+            time.sleep(0.4)
+        else:
+            time.sleep(0.001)
+
+    session = StressSession("t::stall")
+    state.update(stall_at=time.perf_counter() + 0.3, stalled=False)
+    closed = session.closed_loop("closed", stalls_once, workers=1, duration_s=0.8)
+    state.update(stall_at=time.perf_counter() + 0.3, stalled=False)
+    opened = session.open_loop("open", stalls_once, rate_per_s=200, duration_s=0.8, workers=1)
+    assert closed["max_s"] >= 0.4 and opened["max_s"] >= 0.4  # both saw the stall
+    assert closed["p99_s"] < 0.05  # one slow sample among hundreds: hidden
+    assert opened["p99_s"] > 0.2  # the requests that queued behind it: shown
+    assert opened["service"]["p99_s"] < 0.05  # service time alone would hide it too
+
+
+def test_breaking_point_and_errors_by_type(tmp_path: Path) -> None:
+    def flaky_under_load(load_box: list[int]) -> None:
+        if load_box[0] >= 4:
+            raise TimeoutError("overloaded")
+
+    box = [0]
+    steps = []
+    session = StressSession("tests/x.py::test_y[a b]", multiplier=0.5, out_dir=tmp_path)
+    for workers in (1, 2, 4):
+        box[0] = workers
+        steps.append(session.closed_loop(f"w{workers}", lambda: flaky_under_load(box),
+                                         workers=workers, duration_s=0.1))
+    assert steps[-1]["errors_by_type"] == {"TimeoutError": steps[-1]["ops"]}
+    assert breaking_point(steps, p99_objective_s=1.0, max_error_rate=0.01) == 2.0
+    assert breaking_point(steps, p99_objective_s=1e-12, max_error_rate=0.01) is None
+    path = session.write()
+    assert path == tmp_path / stress_file_name("tests/x.py::test_y[a b]")
+    body = json.loads(path.read_text())
+    assert body["multiplier"] == 0.5 and [s["name"] for s in body["scenarios"]] == ["w1", "w2",
+                                                                                    "w4"]
+    with pytest.raises(ValueError, match="used twice"):
+        session.closed_loop("w1", lambda: None, duration_s=0.01)
+
+
+def test_process_workers_report_their_own_work() -> None:
+    session = StressSession("t::proc")
+    ramp = session.ramp("cpu", lambda: sum(range(5_000)), max_workers=2, step_s=0.2,
+                        mode="process")
+    assert [s["workers"] for s in ramp["steps"]] == [1, 2]
+    assert all(s["ok"] > 10 and s["cpu_s"] > 0 for s in ramp["steps"])
+
+
+def test_the_staged_plugin_gives_the_stress_fixture_and_writes_figures(tmp_path: Path) -> None:
+    """The plugin as staged for a foreign environment: fixture, multiplier, figures file."""
+    import os
+    import subprocess
+    import sys
+
+    from perf_pipeline.measure.runner import STAGED_PACKAGE, stage_plugin
+
+    staged = stage_plugin(tmp_path / "stage")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "test_s.py").write_text(
+        "def test_load(stress):\n"
+        "    assert stress.multiplier == 0.5\n"
+        "    r = stress.closed_loop('noop', lambda: None, duration_s=0.1)\n"
+        "    assert r['ok'] > 0\n")
+    out = tmp_path / "figures"
+    env = {**os.environ, "PYTHONPATH": str(staged), "STRESS_MULTIPLIER": "0.5",
+           "PERF_PIPELINE_STRESS_DIR": str(out)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p",
+                           f"{STAGED_PACKAGE}.plugin", "-p", "no:cacheprovider", "test_s.py"],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (figures,) = out.glob("*.stress.json")
+    body = json.loads(figures.read_text())
+    assert body["test"] == "test_s.py::test_load" and body["outcome"] == "passed"
+    assert body["scenarios"][0]["histogram"]["count"] == body["scenarios"][0]["ok"]
+
+
+def test_stress_multiplier_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    from perf_pipeline.measure.stress_session import stress_multiplier
+
+    monkeypatch.delenv("STRESS_MULTIPLIER", raising=False)
+    assert stress_multiplier() == 1.0
+    for bad, message in (("fast", "must be a number"), ("0", "> 0"), ("nan", "> 0")):
+        monkeypatch.setenv("STRESS_MULTIPLIER", bad)
+        with pytest.raises(ValueError, match=message):
+            stress_multiplier()

@@ -1,0 +1,87 @@
+"""analyze_stress_commit over a real history: each stress regression on its own commit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import CommitInfo, RunStatus, StressFigure, SuiteRun, Verdict
+from perf_pipeline.pipeline.stress import analyze_stress_commit
+from perf_pipeline.store import HistoryStore
+
+
+def _figures(*, leak: float, exponent: float) -> tuple[StressFigure, ...]:
+    return (StressFigure(test="t::soak", scenario="soak", kind="soak", figure="leak", value=leak),
+            StressFigure(test="t::sweep", scenario="sweep", kind="sweep", figure="exponent",
+                         value=exponent, low=exponent - 0.1, high=exponent + 0.1))
+
+
+def test_each_stress_regression_is_reported_on_its_own_commit(tmp_path: Path) -> None:
+    settings = Settings(results_dir=tmp_path / "results")
+    history = [("a" * 40, _figures(leak=0, exponent=1.0)),   # baseline
+               ("b" * 40, _figures(leak=1, exponent=1.0)),   # adds a leak
+               ("c" * 40, _figures(leak=1, exponent=2.0))]   # makes a step quadratic
+    with HistoryStore.open(settings.db_path) as store:
+        for day, (sha, figures) in enumerate(history, start=1):
+            run_id = f"run{day}"
+            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
+                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
+            store.ingest_run(SuiteRun(run_id=run_id, suite="stress", status=RunStatus.SUCCESS,
+                                      started_at=f"2024-01-0{day}T00:00:00+00:00",
+                                      commit=commit))
+            store.record_stress(run_id, figures)
+    found = {}
+    for sha, _ in history:
+        outcome = analyze_stress_commit(settings, sha)
+        found[sha[0]] = sorted(c.figure for c in outcome.regressions)
+        assert outcome.markdown_path.read_text().startswith("## Stress")
+        assert all(p.read_bytes().startswith(b"\x89PNG") for p in outcome.plots)
+    assert found == {"a": [], "b": ["leak"], "c": ["exponent"]}
+    last = analyze_stress_commit(settings, "c" * 40)
+    assert last.baseline_sha == "b" * 40
+    assert {c.figure: c.verdict for c in last.comparisons}["leak"] is Verdict.UNCHANGED
+    assert "stress regression" in last.markdown and "exponent" in last.html_path.read_text()
+
+
+def test_the_commit_reports_show_the_stress_section() -> None:
+    from perf_pipeline.analysis.stress import compare_stress
+    from perf_pipeline.model import ReportData
+    from perf_pipeline.report import render_html, render_markdown
+
+    judged = compare_stress(_figures(leak=0, exponent=1.0), _figures(leak=1, exponent=1.0))
+    data = ReportData(title="t", generated_at="now", stress=judged,
+                      stress_baseline="aaaaaaaaaaaa (run run1)")
+    markdown = render_markdown(data)
+    assert "## Stress" in markdown and "a leak appeared" in markdown
+    page = render_html(data, inline_js=False)
+    assert 'id="stress"' in page and "a leak appeared" in page
+    assert "## Stress" not in render_markdown(ReportData(title="t", generated_at="now"))
+
+
+def test_figures_files_read_back_and_plot(tmp_path: Path) -> None:
+    """Harness → figures file → StressFigure rows → throughput-latency and percentile PNGs."""
+    import time
+
+    from perf_pipeline.measure.stress_results import load_stress_figures
+    from perf_pipeline.measure.stress_session import StressSession
+    from perf_pipeline.report.stress_plots import render_stress_pngs
+
+    session = StressSession("t.py::test_x", out_dir=tmp_path / "run" / "stress")
+    session.ramp("sleepy", lambda: time.sleep(0.001), max_workers=2, step_s=0.05)
+    session.size_sweep("sweep", lambda n: sum(range(n)), base_size=1000, doublings=2)
+    session.soak("soak", lambda: None, duration_s=0.05)
+    session.write()
+    figures = load_stress_figures(tmp_path / "run")
+    names = {(f.scenario, f.figure) for f in figures}
+    assert {("sleepy", "throughput_ops_s"), ("sleepy", "breaking_point"), ("sleepy", "p99_s"),
+            ("sleepy", "step01_p99_s"), ("sweep", "exponent"), ("soak", "leak"),
+            ("soak", "iteration_p99_s")} <= names
+    pngs = render_stress_pngs(figures, figures)
+    assert sorted(n.rsplit("-", 1)[-1] for n in pngs) == ["curve.png", "percentiles.png"]
+    assert all(png.startswith(b"\x89PNG") for png in pngs.values())
+    (tmp_path / "run" / "stress" / "bad.stress.json").write_text('{"schema_version": 99}')
+    with pytest.raises(InvalidInputError, match=r"bad\.stress\.json"):
+        load_stress_figures(tmp_path / "run")
