@@ -51,6 +51,7 @@ _ENV_VARS: Mapping[str, str] = {
     "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
     "uv_args": "PERF_PIPELINE_UV_ARGS",
     "machine_id": "PERF_PIPELINE_MACHINE_ID",
+    "webhook_url": "PERF_PIPELINE_WEBHOOK_URL",
 }
 
 #: How the target's interpreter is found (``measure/environments.py``): this interpreter,
@@ -132,6 +133,9 @@ class Settings:
     #: Which machine a run was measured on; unset, a hash of the hardware (see
     #: ``model.hardware_machine_id``). Runs of different machines are never compared.
     machine_id: str | None = None
+    #: Where new change points, drifts and culprits are POSTed as JSON (unset: nowhere).
+    #: Its token comes only from the environment (PERF_PIPELINE_WEBHOOK_TOKEN).
+    webhook_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.runner not in RUNNERS:

@@ -16,6 +16,7 @@ __all__ = [
     "MeasurementError",
     "PerfPipelineError",
     "StoreError",
+    "WebhookError",
 ]
 
 
@@ -54,6 +55,14 @@ class StoreError(PerfPipelineError):
 
 class GitHubError(PerfPipelineError):
     """An HTTP call to the GitHub API failed for good (after retries)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WebhookError(PerfPipelineError):
+    """The alert webhook refused an alert or stayed unreachable (after retries)."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)

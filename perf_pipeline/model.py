@@ -581,6 +581,11 @@ class ReportData:
     drifts: tuple[Drift, ...] = ()
     #: Profile diffs of the regressed benchmarks ("where the time went"), if profiled.
     profiles: ProfileComparison | None = None
+    #: Results of culprit searches (``pipeline/bisect.py``), oldest first.
+    culprits: tuple[Culprit, ...] = ()
+    #: What is new in the history and worth a person's attention (change points,
+    #: drifts, culprits): shown first in the report and sent to the webhook.
+    alerts: tuple[Alert, ...] = ()
     #: The commit's stress figures judged against the previous stress run, if any, and
     #: a label of that run (None: no earlier stress run).
     stress: tuple[StressComparison, ...] = ()
@@ -1062,6 +1067,114 @@ class Confirmation:
         return tuple(n for n in self.flagged if n not in decided)
 
 
+#: Where a culprit search ended: confirmed by the A/B against the parent, the A/B did
+#: not confirm it, no A/B ran (``confirm`` off), a skipped (unmeasurable) commit left
+#: more than one suspect, or the search could not go on (its notes say why).
+CULPRIT_STATUSES = ("confirmed", "not_confirmed", "unconfirmed", "ambiguous", "abandoned")
+
+
+@dataclass(frozen=True, slots=True)
+class BisectStep:
+    """One step of a culprit search over the commits from ``good`` to ``bad``.
+
+    ``probe``: the commit to measure next (None once the search is over); ``culprit``:
+    the first commit at the new level, once only it is left; ``suspects``: the commits
+    that may still carry the change (oldest first); ``verdicts``: what each measured
+    commit was classified as, ``(sha, "good" | "bad")``.
+    """
+
+    good: str
+    bad: str
+    probe: str | None
+    culprit: str | None
+    suspects: tuple[str, ...]
+    verdicts: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.probe is not None and self.culprit is not None:
+            raise InvalidInputError("a bisect step has a probe or a culprit, not both")
+
+    @property
+    def done(self) -> bool:
+        return self.probe is None
+
+
+@dataclass(frozen=True, slots=True)
+class Culprit:
+    """The commit a culprit search named for one benchmark, and how sure we are.
+
+    ``step_ratio``: new level / old level from the measurements that framed the search;
+    ``confirmed_ratio`` (with its interval): what the interleaved A/B of ``sha`` against
+    ``parent_sha`` measured, when one ran. ``probes``: commits the search measured.
+    """
+
+    benchmark: str
+    good_sha: str
+    bad_sha: str
+    status: str
+    created_at: str
+    sha: str | None = None
+    parent_sha: str | None = None
+    subject: str = ""
+    author: str = ""
+    metric: str = TIME_METRIC
+    step_ratio: float = 1.0
+    confirmed_ratio: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    verdict: str | None = None
+    rounds_used: int = 0
+    probes: tuple[str, ...] = ()
+    suspects: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.status not in CULPRIT_STATUSES:
+            raise InvalidInputError(
+                f"culprit status {self.status!r} is not one of {CULPRIT_STATUSES}")
+        if self.schema_version != SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"culprit schema_version {self.schema_version} is not supported "
+                f"(this perf_pipeline reads {SCHEMA_VERSION})")
+        if self.status not in ("ambiguous", "abandoned") and self.sha is None:
+            raise InvalidInputError(f"a {self.status} culprit needs its sha")
+        for name in ("probes", "suspects", "notes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name in ("step_ratio", "confirmed_ratio", "ci_low", "ci_high"):
+            value = getattr(self, name)
+            if value is not None:  # numpy scalars would not serialise everywhere
+                object.__setattr__(self, name, float(value))
+
+
+#: What an alert is about.
+ALERT_KINDS = ("change_point", "drift", "culprit")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A change point, a drift or a culprit worth telling someone about.
+
+    ``sha``: the commit it points at (a change point's first commit at the new level, a
+    drift's last commit, the culprit); ``key`` identifies it across reports, so the
+    webhook announces each one once.
+    """
+
+    kind: str
+    name: str
+    metric: str
+    ratio: float
+    sha: str | None = None
+    subject: str = ""
+    detail: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALERT_KINDS:
+            raise InvalidInputError(f"alert kind {self.kind!r} is not one of {ALERT_KINDS}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.metric}:{self.sha or '-'}:{self.name}"
 @dataclass(frozen=True, slots=True)
 class StressFigure:
     """One figure of one stress scenario of one run (``stress_results`` table).

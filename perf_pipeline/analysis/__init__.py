@@ -10,6 +10,7 @@ from perf_pipeline.analysis.baseline import (
     build_baseline,
     compare_to_baseline,
 )
+from perf_pipeline.analysis.bisect import classify_value, plan_bisect
 from perf_pipeline.analysis.changepoints import (
     change_points_of,
     detect_change_points,
@@ -47,6 +48,7 @@ from perf_pipeline.analysis.replay import (
     widen,
 )
 from perf_pipeline.analysis.rounds import compare_rounds
+from perf_pipeline.analysis.run_factors import factor_free_series, run_factors
 from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
 from perf_pipeline.analysis.sequential import SequentialResult, look_levels, sequential_ab
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording, simulate_suites
@@ -68,6 +70,7 @@ __all__ = [
     "build_flame",
     "change_points_of",
     "choose_controls",
+    "classify_value",
     "compare",
     "compare_rounds",
     "compare_suite",
@@ -79,17 +82,20 @@ __all__ = [
     "diff_profiles",
     "drift_ratio",
     "drifts_of",
+    "factor_free_series",
     "flagged_for_confirmation",
     "fold_libraries",
     "hodges_lehmann",
     "holm_adjust",
     "look_levels",
     "noise_profile",
+    "plan_bisect",
     "replay_ab_rounds",
     "replay_adaptive_ab",
     "replay_gate",
     "replay_screen_runs",
     "round_value",
+    "run_factors",
     "run_level_test",
     "sequential_ab",
     "simulate_recording",

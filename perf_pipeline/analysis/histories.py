@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from perf_pipeline.analysis.replay import NoiseRecording
+from perf_pipeline.analysis.run_factors import run_factors
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["CHANGE_KINDS", "inject", "replay_history"]
@@ -28,8 +29,9 @@ CHANGE_KINDS = ("step", "spike", "ramp")
 
 
 def _suite_factors(log_med: np.ndarray) -> np.ndarray:
-    """Each process's suite-wide factor: its median deviation over benchmarks."""
-    return np.median(log_med - np.median(log_med, axis=0), axis=1)
+    """Each process's suite-wide factor: its median deviation over benchmarks, as the
+    product removes it from histories (``run_factors``)."""
+    return run_factors(log_med)
 
 
 def replay_history(recording: NoiseRecording | np.ndarray, rng: np.random.Generator, *,

@@ -56,19 +56,62 @@ def performance_report(context: dg.AssetExecutionContext,
     description="Trend dashboard of the whole history: test-results/reports/"
                 "performance_report.html and PNGs.",
 )
-def performance_history(target: TargetRepoResource) -> dg.MaterializeResult:
+def performance_history(context: dg.AssetExecutionContext,
+                        target: TargetRepoResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import write_history_report
+    from perf_pipeline.pipeline.alerts import deliver_alerts
 
     settings = target.settings()
     try:
         data, files = write_history_report(
             settings, markdown_path=settings.reports_dir / "performance-report.md")
+        delivery = deliver_alerts(settings, data.alerts)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"history report: {exc}") from exc
+    if delivery.error:  # the report is written; the next materialization retries
+        context.log.warning(f"alerts not delivered: {delivery.error}")
     assert files.markdown is not None
     return dg.MaterializeResult(metadata={
         "runs": len(data.runs),
         "report": dg.MetadataValue.md(files.markdown.read_text(encoding="utf-8")),
         "html_path": dg.MetadataValue.path(str(files.html)),
         "pngs": len(files.pngs),
+        **history_findings_metadata(data),
+        "alerts_delivery": dg.MetadataValue.text(
+            f"{delivery.status}: {len(delivery.sent)} sent" + (
+                f"; {delivery.error}" if delivery.error else "")),
     })
+
+
+def history_findings_metadata(data: object) -> dict[str, dg.MetadataValue]:
+    """Change points, drifts and culprits per benchmark and metric, as Markdown tables."""
+    from perf_pipeline.model import ReportData
+
+    assert isinstance(data, ReportData)
+    shas = {r.run_id: (r.commit.sha[:10] if r.commit else r.run_id[:10]) for r in data.runs}
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    cps = ["| benchmark | metric | from commit | ratio |", "|---|---|---|---:|", *(
+        f"| `{cell(c.name)}` | {c.metric} | {shas.get(c.run_id, c.run_id[:10])} | "
+        f"{c.ratio:.3f} |" for c in data.change_points)]
+    drifts = ["| benchmark | metric | from | to | runs | ratio |", "|---|---|---|---|---:|---:|",
+              *(f"| `{cell(d.name)}` | {d.metric} | {shas.get(d.start_run_id, '?')} | "
+                f"{shas.get(d.end_run_id, '?')} | {d.commits} | {d.ratio:.3f} |"
+                for d in data.drifts)]
+    culprits = ["| benchmark | culprit | subject | author | A/B ratio | status |",
+                "|---|---|---|---|---:|---|", *(
+                    f"| `{cell(c.benchmark)}` | {(c.sha or '?')[:10]} | {cell(c.subject)} | "
+                    f"{cell(c.author)} | "
+                    f"{'–' if c.confirmed_ratio is None else f'{c.confirmed_ratio:.3f}'} | "
+                    f"{c.status} |" for c in data.culprits)]
+    return {
+        "change_points": dg.MetadataValue.int(len(data.change_points)),
+        "drifts": dg.MetadataValue.int(len(data.drifts)),
+        "culprits": dg.MetadataValue.int(len(data.culprits)),
+        "alerts": dg.MetadataValue.int(len(data.alerts)),
+        "change_point_table": dg.MetadataValue.md("\n".join(cps)),
+        "drift_table": dg.MetadataValue.md("\n".join(drifts)),
+        "culprit_table": dg.MetadataValue.md("\n".join(culprits)),
+    }

@@ -6,21 +6,23 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-from perf_pipeline.analysis import change_points_of, drifts_of
+from perf_pipeline.analysis import change_points_of, drifts_of, factor_free_series
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     METRICS,
-    TIME_METRIC,
     Baseline,
     CommitAnalysis,
     Confirmation,
+    Culprit,
     ProfileComparison,
     ReportData,
     RunStatus,
     SuiteRun,
 )
+from perf_pipeline.pipeline.alerts import alerts_of
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
+from perf_pipeline.pipeline.bisect import read_culprits
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run
@@ -50,6 +52,7 @@ def build_report_data(
     confirmation: Confirmation | None = None,
     machine_id: str | None = None,
     machine_links: tuple[tuple[str, str], ...] = (),
+    culprits: tuple[Culprit, ...] = (),
 ) -> ReportData:
     """Everything a renderer needs, read once from the store.
 
@@ -61,6 +64,9 @@ def build_report_data(
     if machine_id is None and current is not None:
         machine_id = current.machine_id
     series = store.series(suite="benchmarks", metrics=REPORT_METRICS, machine_id=machine_id)
+    # Change points and drifts on histories without each run's suite-wide factor: the
+    # machine's load waves are not the code's (analysis/run_factors.py).
+    timed = factor_free_series(series)
     comparison = analysis.comparison if analysis else None
     if confirmation is not None and confirmation.final is not None:
         comparison = confirmation.final
@@ -70,14 +76,13 @@ def build_report_data(
         runs=store.list_runs(machine_id=machine_id),  # every suite: stress runs too
         series=series,
         change_points=tuple(
-            cp for s in series if s.metric == TIME_METRIC
-            for cp in change_points_of(s.name, s.metric, s.run_ids, s.values)),
-        drifts=tuple(d for s in series if s.metric == TIME_METRIC
-                     for d in drifts_of(s.name, s.metric, s.run_ids, s.values)),
+            cp for s in timed for cp in change_points_of(s.name, s.metric, s.run_ids, s.values)),
+        drifts=tuple(d for s in timed for d in drifts_of(s.name, s.metric, s.run_ids, s.values)),
         environment_differences=analysis.environment_differences if analysis else (),
         notes=(*(analysis.notes if analysis else ()),
                *(confirmation.notes if confirmation else ()), *extra_notes),
-        report_url=report_url, machine_id=machine_id, machine_links=machine_links)
+        report_url=report_url, machine_id=machine_id, machine_links=machine_links,
+        culprits=culprits)
 
 
 def _profile_is_current(profiles: ProfileComparison | None, sha: str,
@@ -115,13 +120,15 @@ def write_commit_report(settings: Settings, sha: str, *,
                      f"{settings.alpha:g} alone.",)
         data = build_report_data(store, title=f"Performance of {sha[:10]}", current=run,
                                  baseline=baseline, analysis=analysis, report_url=report_url,
-                                 confirmation=confirmation, extra_notes=extra)
+                                 confirmation=confirmation, extra_notes=extra,
+                                 culprits=read_culprits(settings))
         from perf_pipeline.pipeline.stress import baseline_label, judge_stress  # it imports us
 
         judged = judge_stress(store, settings, sha)  # the commit's stress run, if any
         if judged is not None:
             data = replace(data, stress=judged.comparisons,
                            stress_baseline=baseline_label(judged.base))
+    data = replace(data, alerts=alerts_of(data, run_ids={run.run_id}))
     profiles = read_commit_profile(settings, sha)  # "where the time went", if profiled
     if _profile_is_current(profiles, sha, confirmation):
         data = replace(data, profiles=profiles)
@@ -152,7 +159,8 @@ def _history_data(store: HistoryStore, settings: Settings, *, machine_id: str | 
     notes = () if run else ("No successful run in the history yet.",)
     return build_report_data(store, title="Performance history", current=run,
                              baseline=baseline, analysis=analysis, report_url=report_url,
-                             extra_notes=notes, machine_id=machine_id, machine_links=links)
+                             extra_notes=notes, machine_id=machine_id, machine_links=links,
+                             culprits=read_culprits(settings))
 
 
 def write_history_report(settings: Settings, *, markdown_path: Path | None = None,
@@ -179,5 +187,6 @@ def write_history_report(settings: Settings, *, markdown_path: Path | None = Non
                 write_report(data, machine_report_dir(settings, machine), inline_js=False)
         data = _history_data(store, settings, machine_id=here, links=main_links,
                              report_url=report_url)
+    data = replace(data, alerts=alerts_of(data))
     files = write_report(data, settings.reports_dir, markdown_path=markdown_path)
     return data, files

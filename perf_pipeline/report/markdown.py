@@ -246,6 +246,43 @@ def _drift_table(data: ReportData) -> _Table | None:
     return _Table(priority=16, head=head, rows=body, tail=["", "</details>", ""])
 
 
+_ALERT_ICON = {"change_point": "📈", "drift": "🐌", "culprit": "🔎"}
+
+
+def _alerts_block(data: ReportData) -> str | None:
+    """New change points, drifts and culprits: first, so nobody scrolls past them."""
+    if not data.alerts:
+        return None
+    lines = ["> [!CAUTION]", f"> **New in the history ({len(data.alerts)})**"]
+    for a in data.alerts[:20]:
+        commit = f" at `{a.sha[:10]}` {escape_markdown(a.subject, max_len=80)}" if a.sha else ""
+        lines.append(f"> - {_ALERT_ICON[a.kind]} {escape_markdown(a.name, max_len=120)}: "
+                     f"{escape_markdown(a.detail, max_len=240)}{commit}")
+    if len(data.alerts) > 20:
+        lines.append(f"> - … and {len(data.alerts) - 20} more")
+    return "\n".join(lines) + "\n"
+
+
+def _culprit_table(data: ReportData) -> _Table | None:
+    """Results of culprit searches, newest first."""
+    if not data.culprits:
+        return None
+    head = ["<details><summary>🔎 Culprit searches "
+            f"({len(data.culprits)})</summary>", "",
+            *_table_head(["Benchmark", "Culprit", "Subject", "Author", "Step", "A/B ratio",
+                          "Status"], ["---", "---", "---", "---", "--:", "--:", "---"])]
+    body = []
+    for c in reversed(data.culprits):
+        ab = (f"{c.confirmed_ratio:.2f}× [{c.ci_low:.2f}, {c.ci_high:.2f}]"
+              if c.confirmed_ratio is not None else "–")
+        who = c.sha[:10] if c.sha else ", ".join(s[:10] for s in c.suspects)
+        body.append(f"| {escape_markdown(c.benchmark)} | `{who}` | "
+                    f"{escape_markdown(c.subject, max_len=80)} | "
+                    f"{escape_markdown(c.author, max_len=60)} | {c.step_ratio:.2f}× | {ab} | "
+                    f"{c.status} |")
+    return _Table(priority=14, head=head, rows=body, tail=["", "</details>", ""])
+
+
 def _environment_table(data: ReportData) -> _Table | None:
     if not data.environment_differences:
         return None
@@ -386,6 +423,9 @@ def _blocks(data: ReportData) -> list[_Block]:
                       "— see *Environment* below.\n")
     for note in data.notes:
         blocks.append(f"> {escape_markdown(note, max_len=500)}\n")
+    alerts = _alerts_block(data)
+    if alerts:
+        blocks.append(alerts)
     if data.report_url:
         blocks.append(f"📊 [Interactive HTML report]({_safe_url(data.report_url)})\n")
     blocks.append(_summary_block(data))
@@ -395,7 +435,7 @@ def _blocks(data: ReportData) -> list[_Block]:
 
     optional = [_changes_table(rows), _inconclusive_table(rows), _stats_block(data),
                 _full_table(data, rows), _membership_table(data), _change_point_table(data),
-                _drift_table(data), _environment_table(data)]
+                _drift_table(data), _culprit_table(data), _environment_table(data)]
     blocks.extend(b for b in optional[:1] if b)
     blocks.extend(profile_markdown(data.profiles))
     if data.stress:

@@ -190,6 +190,15 @@ def build_payload(data: ReportData) -> dict[str, object]:
               for d in data.drifts
               if d.name in bench_index and d.metric in metric_index
               and d.start_run_id in run_index and d.end_run_id in run_index]
+    run_of_sha = {r.commit.sha: r.run_id for r in data.runs
+                  if r.commit is not None and r.suite == "benchmarks"}
+    culprits = [[bench_index[c.benchmark], metric_index[c.metric],
+                 run_index[run_of_sha[c.sha]],
+                 _num(c.confirmed_ratio if c.confirmed_ratio is not None else c.step_ratio),
+                 c.sha[:10], c.status]
+                for c in data.culprits
+                if c.sha in run_of_sha and c.benchmark in bench_index
+                and c.metric in metric_index and run_of_sha[c.sha] in run_index]
     corr_metrics, corr = metric_correlation(data)
     base = data.baseline
     return {
@@ -210,6 +219,7 @@ def build_payload(data: ReportData) -> dict[str, object]:
         "baseLines": base_lines,
         "changePoints": change_points,
         "drifts": drifts,
+        "culprits": culprits,
         "series": series,
         "dist": dist,
         "corr": {"metrics": [METRICS[m].label if m in METRICS else m for m in corr_metrics],

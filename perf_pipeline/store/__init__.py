@@ -12,6 +12,7 @@ from perf_pipeline.store.analysis_file import (
 )
 from perf_pipeline.store.baseline_file import read_baseline, write_baseline
 from perf_pipeline.store.confirmation_file import read_confirmation, write_confirmation
+from perf_pipeline.store.culprit_file import list_culprits, read_culprit, write_culprit
 from perf_pipeline.store.history import HistoryStore
 from perf_pipeline.store.noise_corpus import load_noise_corpus, write_noise_corpus
 from perf_pipeline.store.profile_file import read_profile_comparison, write_profile_comparison
@@ -20,15 +21,18 @@ from perf_pipeline.store.schema import LATEST_VERSION
 __all__ = [
     "LATEST_VERSION",
     "HistoryStore",
+    "list_culprits",
     "load_noise_corpus",
     "read_analysis",
     "read_baseline",
     "read_confirmation",
+    "read_culprit",
     "read_profile_comparison",
     "suite_comparison_to_dict",
     "write_analysis",
     "write_baseline",
     "write_confirmation",
+    "write_culprit",
     "write_noise_corpus",
     "write_profile_comparison",
 ]

@@ -206,7 +206,8 @@ def test_dagster_dev_serves_and_runs_one_measurement_at_a_time(tiny_target,
         assert {"benchmark_results", "stress_results", "performance_baseline",
                 "regression_analysis", "performance_report", "performance_history"} <= assets
         sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
-        assert sensors == {"new_commits_sensor": "RUNNING", "perf_automation": "RUNNING"}
+        assert sensors == {"new_commits_sensor": "RUNNING", "perf_automation": "RUNNING",
+                           "culprit_search_sensor": "RUNNING"}
         (schedule,) = repo["schedules"]
         assert (schedule["name"], schedule["cronSchedule"], schedule["executionTimezone"]) == (
             "nightly_schedule", "0 2 * * *", "UTC")

@@ -18,7 +18,8 @@ def test_definitions_snapshot() -> None:
     keys = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
     assert keys == {"benchmark_results", "stress_results", "performance_baseline",
                     "regression_analysis", "regression_confirmation", "regression_profile",
-                    "performance_report", "performance_history", "stress_analysis"}
+                    "performance_report", "performance_history", "stress_analysis",
+                    "culprit_confirmation"}
     graph = defs.resolve_asset_graph()
     checks = {(key.asset_key.to_user_string(), key.name, graph.get(key).blocking)
               for key in graph.asset_check_keys}

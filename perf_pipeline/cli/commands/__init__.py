@@ -4,9 +4,9 @@ Each command reads its arguments, builds its settings in ``cli.context``, calls 
 library step, hands the outcome to its presenter and returns an exit code.
 """
 
-from perf_pipeline.cli.commands import github, history, judging, measuring
+from perf_pipeline.cli.commands import culprit, github, history, judging, measuring
 
 __all__ = ["GROUPS"]
 
 #: In the order ``--help`` lists them.
-GROUPS = (history, measuring, judging, github)
+GROUPS = (history, measuring, culprit, judging, github)

@@ -182,6 +182,18 @@
                 showarrow: false, font: {color: col},
                 text: "drift ×" + (dr[4] === null ? "?" : dr[4].toFixed(2))});
     }
+    // Culprits: the commit a culprit search named, marked where it was measured.
+    for (const cu of (D.culprits || [])) {
+      if (cu[0] !== b || cu[1] !== m) continue;
+      const at = d.x.indexOf(cu[2]);
+      if (at < 0) continue;
+      shapes.push({type: "line", yref: "paper", y0: 0, y1: 1, x0: xs[at], x1: xs[at],
+                   line: {color: "#8250df", width: 2}});
+      ann.push({yref: "paper", y: 0.92, x: xs[at], yanchor: "bottom", showarrow: false,
+                font: {color: "#8250df"},
+                text: "culprit " + esc(cu[4]) + " (" + esc(cu[5]) + ")" +
+                      (cu[3] === null ? "" : " ×" + cu[3].toFixed(2))});
+    }
     const title = esc(short(label, 40)) + (c ? " · ratio " + (c[3] === null ? "–" : c[3].toFixed(2) + "×") : "");
     Plotly.react(el, traces, layoutBase({
       title: {text: title, x: 0.01, y: 0.97, yanchor: "top"},

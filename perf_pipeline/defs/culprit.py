@@ -1,0 +1,133 @@
+"""Culprit search in Dagster: a sensor drives the bisection, probes are measurements.
+
+``culprit_search_sensor`` (every 60 s) defines a search for each new slowdown change
+point framed by measured commits with unmeasured commits between them, then asks for
+each open search's next step (``pipeline.bisect.culprit_actions``):
+
+* a **probe**: a normal materialization of ``benchmark_results`` for that commit's
+  partition (measuring pool; run key per search and commit, so a probe in flight is not
+  requested twice);
+* once one commit is left, **its confirmation**: a materialization of
+  ``culprit_confirmation`` for that commit, the interleaved A/B against its parent
+  (measuring pool), whose metadata names the culprit: subject, author, confirmed ratio.
+
+The search keeps no state of its own in Dagster: where it stands follows from the
+history (which commits are measured, their values), so a tick after a probe finished
+plans the next one. ``perf_pipeline.pipeline`` is imported inside the bodies (see
+defs/analysis.py).
+"""
+
+import dagster as dg
+
+from perf_pipeline.defs.launch import load_project_definitions, register_commits
+from perf_pipeline.defs.measurement import benchmark_results
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
+from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.errors import PerfPipelineError
+
+
+class CulpritConfig(dg.Config):
+    """Which search this confirmation closes: its good and bad commits and benchmark."""
+
+    good: str
+    bad: str
+    benchmark: str
+
+
+@dg.asset(
+    partitions_def=commits_partitions,
+    deps=[benchmark_results],
+    pool=MEASURING_POOL,
+    group_name="history",
+    kinds={"python"},
+    description="Confirms the commit a culprit search named by an interleaved A/B against "
+                "its parent on the searched benchmark (plus controls); writes "
+                "test-results/culprits/<search>.json with subject, author and ratio.",
+)
+def culprit_confirmation(context: dg.AssetExecutionContext, config: CulpritConfig,
+                         target: TargetRepoResource) -> dg.MaterializeResult:
+    from perf_pipeline.pipeline.bisect import confirm_search, search_spec
+
+    sha = context.partition_key
+    try:
+        settings = target.settings()
+        culprit = confirm_search(settings, search_spec(settings, config.good, config.bad,
+                                                       config.benchmark), sha)
+    except PerfPipelineError as exc:
+        raise dg.Failure(description=f"culprit {sha}: {exc}") from exc
+    meta: dict[str, dg.MetadataValue] = {
+        "status": dg.MetadataValue.text(culprit.status),
+        "benchmark": dg.MetadataValue.text(culprit.benchmark),
+        "subject": dg.MetadataValue.text(culprit.subject),
+        "author": dg.MetadataValue.text(culprit.author),
+        "parent": dg.MetadataValue.text(culprit.parent_sha or ""),
+        "step_ratio": dg.MetadataValue.float(culprit.step_ratio),
+        "rounds_used": dg.MetadataValue.int(culprit.rounds_used),
+        "probes": dg.MetadataValue.text(", ".join(p[:10] for p in culprit.probes)),
+    }
+    if culprit.confirmed_ratio is not None:
+        meta["confirmed_ratio"] = dg.MetadataValue.float(culprit.confirmed_ratio)
+    return dg.MaterializeResult(metadata=meta)
+
+
+def action_run_request(action: object) -> dg.RunRequest:
+    """A ``pipeline.bisect.CulpritAction`` as a run request."""
+    from perf_pipeline.pipeline.bisect import CulpritAction
+
+    assert isinstance(action, CulpritAction)
+    spec = action.spec
+    tags = {"perf_pipeline/trigger": "culprit_search", "perf_pipeline/search": spec.key}
+    if action.kind == "measure":
+        return dg.RunRequest(run_key=f"culprit:{spec.key}:probe:{action.sha}",
+                             partition_key=action.sha,
+                             asset_selection=[dg.AssetKey("benchmark_results")], tags=tags)
+    return dg.RunRequest(
+        run_key=f"culprit:{spec.key}:confirm:{action.sha}", partition_key=action.sha,
+        asset_selection=[dg.AssetKey("culprit_confirmation")], tags=tags,
+        run_config={"ops": {"culprit_confirmation": {"config": {
+            "good": spec.good, "bad": spec.bad, "benchmark": spec.benchmark}}}})
+
+
+@dg.sensor(
+    name="culprit_search_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    asset_selection=dg.AssetSelection.assets("benchmark_results", "culprit_confirmation"),
+    description="Starts a culprit search when a slowdown change point appears between "
+                "measured commits with unmeasured ones between them, and drives it: one "
+                "benchmark_results probe per search and tick, then culprit_confirmation.",
+)
+def culprit_search_sensor(context: dg.SensorEvaluationContext,
+                          target: TargetRepoResource) -> dg.SensorResult:
+    from perf_pipeline.pipeline.bisect import culprit_actions
+
+    try:
+        settings = target.settings()
+        actions = culprit_actions(settings)
+    except PerfPipelineError as exc:
+        return dg.SensorResult(skip_reason=f"culprit search: {exc}")
+    requests, seen = [], set()
+    for action in actions[:settings.max_runs_per_tick]:
+        if (action.kind, action.sha) not in seen:  # two searches may probe one commit
+            seen.add((action.kind, action.sha))
+            requests.append(action_run_request(action))
+    if not requests:
+        return dg.SensorResult(skip_reason="no open culprit search")
+    shas = sorted({r.partition_key for r in requests if r.partition_key})
+    return dg.SensorResult(run_requests=requests,
+                           dynamic_partitions_requests=[commits_partitions.build_add_request(shas)])
+
+
+def execute_run_request(instance: dg.DagsterInstance, request: dg.RunRequest, *,
+                        target: TargetRepoResource, history: HistoryStoreResource
+                        ) -> dg.ExecuteInProcessResult:
+    """Run what the sensor asked for in this process, as the daemon would (tests, and
+    running a search without a daemon): the partition first, then the materialization."""
+    assert request.partition_key is not None and request.asset_selection is not None
+    defs = load_project_definitions()
+    register_commits(instance, [request.partition_key])
+    return dg.materialize(
+        [*defs.assets, *(defs.asset_checks or [])],  # type: ignore[list-item]
+        instance=instance, resources={"target": target, "history": history},
+        partition_key=request.partition_key, selection=list(request.asset_selection),
+        run_config=request.run_config or None, tags=request.tags, raise_on_error=False)

@@ -1,0 +1,150 @@
+"""Alerts: what is new in the history (change points, drifts, culprits), and the webhook.
+
+A per-commit gate misses steps that land between measured commits and slow creeps; the
+history finds them, and this step makes sure someone hears about it:
+
+* in a **commit's report** (and so in the PR comment, which is that report): the change
+  points that start at this commit's run, the drifts that end at it, and a culprit
+  search that named this commit;
+* in the **history report**: those of the last ``ALERT_WINDOW`` runs;
+* through the **webhook** (``settings.webhook_url``, token from
+  ``PERF_PIPELINE_WEBHOOK_TOKEN``): one JSON POST with the alerts not sent before.
+  What was sent is recorded in ``alerts/sent.json`` only after the receiver accepted
+  it, so a failed delivery is retried with the next history report; a failure is a
+  result (``AlertDelivery.error``), not an exception, so the report is never lost to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError, StoreError, WebhookError
+from perf_pipeline.model import Alert, ReportData, RunInfo
+from perf_pipeline.pipeline.baseline import now_iso
+from perf_pipeline.report.webhook import WebhookClient
+
+__all__ = ["ALERT_WINDOW", "TOKEN_ENV", "AlertDelivery", "alerts_of", "deliver_alerts",
+           "sent_alerts_path"]
+
+#: The history report alerts on what the last this-many runs brought.
+ALERT_WINDOW = 30
+#: The webhook's bearer token: from the environment only, never from a settings file.
+TOKEN_ENV = "PERF_PIPELINE_WEBHOOK_TOKEN"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDelivery:
+    """What ``deliver_alerts`` did: sent the new alerts, had nothing new, had no webhook
+    configured, or failed (``error``, without the token)."""
+
+    status: str  # "sent" | "nothing_new" | "not_configured" | "failed"
+    sent: tuple[Alert, ...] = ()
+    attempts: int = 0
+    error: str | None = None
+
+
+def _label(run: RunInfo | None, run_id: str) -> str:
+    return run.label if run is not None else run_id[:10]
+
+
+def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
+              window: int = ALERT_WINDOW) -> tuple[Alert, ...]:
+    """The alerts of ``data``: about the runs ``run_ids`` (a commit's report), or about
+    the last ``window`` benchmark runs (the history report)."""
+    runs = {r.run_id: r for r in data.runs}
+    if run_ids is None:
+        bench_runs = [r for r in data.runs if r.suite == "benchmarks"]
+        run_ids = {r.run_id for r in bench_runs[-window:]}
+    recent = set(run_ids)
+    shas = {runs[r].commit.sha for r in recent if r in runs and runs[r].commit is not None}
+
+    def commit_of(run_id: str) -> tuple[str | None, str]:
+        run = runs.get(run_id)
+        if run is None or run.commit is None:
+            return None, ""
+        return run.commit.sha, run.commit.subject
+
+    out: list[Alert] = []
+    for cp in data.change_points:
+        if cp.run_id in recent:
+            sha, subject = commit_of(cp.run_id)
+            out.append(Alert("change_point", cp.name, cp.metric, cp.ratio, sha=sha,
+                             subject=subject, detail=(
+                                 f"new level x{cp.ratio:.2f} from "
+                                 f"{_label(runs.get(cp.run_id), cp.run_id)}")))
+    for d in data.drifts:
+        if d.end_run_id in recent:
+            sha, subject = commit_of(d.end_run_id)
+            out.append(Alert("drift", d.name, d.metric, d.ratio, sha=sha, subject=subject,
+                             detail=(f"drift x{d.ratio:.2f} over {d.commits} runs, "
+                                     f"{_label(runs.get(d.start_run_id), d.start_run_id)} to "
+                                     f"{_label(runs.get(d.end_run_id), d.end_run_id)}")))
+    for c in data.culprits:
+        if c.sha is None or (c.sha not in shas and c.bad_sha not in shas):
+            continue
+        ratio = c.confirmed_ratio if c.confirmed_ratio is not None else c.step_ratio
+        ab = (f"; A/B against its parent x{c.confirmed_ratio:.2f} "
+              f"[{c.ci_low:.2f}, {c.ci_high:.2f}]" if c.confirmed_ratio is not None else "")
+        out.append(Alert("culprit", c.benchmark, c.metric, ratio, sha=c.sha,
+                         subject=c.subject, detail=(
+                             f"{c.status} culprit of a x{c.step_ratio:.2f} step between "
+                             f"{c.good_sha[:10]} and {c.bad_sha[:10]}, by {c.author}{ab}")))
+    return tuple(out)
+
+
+def sent_alerts_path(settings: Settings) -> Path:
+    return settings.results_dir / "alerts" / "sent.json"
+
+
+def _read_sent(path: Path) -> set[str]:
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"{path}: not a valid record of sent alerts ({exc})") from exc
+    keys = data.get("keys") if isinstance(data, dict) else None
+    if not isinstance(keys, list):
+        raise InvalidInputError(f"{path}: not a valid record of sent alerts (no 'keys' list)")
+    return {str(k) for k in keys}
+
+
+def payload_of(alerts: Sequence[Alert], *, generated_at: str) -> dict[str, object]:
+    """The JSON body of one webhook POST."""
+    return {
+        "source": "perf-pipeline", "schema_version": 1, "generated_at": generated_at,
+        "alerts": [{"kind": a.kind, "benchmark": a.name, "metric": a.metric,
+                    "ratio": round(a.ratio, 6), "sha": a.sha, "subject": a.subject,
+                    "detail": a.detail, "key": a.key} for a in alerts],
+    }
+
+
+def deliver_alerts(settings: Settings, alerts: Sequence[Alert], *,
+                   client: WebhookClient | None = None) -> AlertDelivery:
+    """POST the alerts not sent before to the webhook, then record them as sent."""
+    path = sent_alerts_path(settings)
+    sent = _read_sent(path)
+    new = [a for a in dict.fromkeys(alerts) if a.key not in sent]
+    if not new:
+        return AlertDelivery("nothing_new")
+    if client is None:
+        if not settings.webhook_url:
+            return AlertDelivery("not_configured")
+        client = WebhookClient(settings.webhook_url, os.environ.get(TOKEN_ENV))
+    try:
+        result = client.post(payload_of(new, generated_at=now_iso()))
+    except WebhookError as exc:
+        return AlertDelivery("failed", error=str(exc))
+    data = {"keys": sorted(sent | {a.key for a in new}), "updated_at": now_iso()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
+    except OSError as exc:
+        raise StoreError(f"cannot record sent alerts in {path}: {exc}") from exc
+    return AlertDelivery("sent", sent=tuple(new), attempts=result.attempts)

@@ -1,0 +1,502 @@
+"""Culprit search: bisect the unmeasured commits behind a step, confirm the one it names.
+
+A change point between two measured commits with unmeasured commits in between says the
+level moved somewhere in that range. The search (``analysis.plan_bisect``) measures one
+commit at a time — an ordinary measurement of that commit, recorded in the history like
+any other — until one commit is left, then confirms it by the interleaved A/B of that
+commit against its parent (the gate's confirmation machinery: ``measured_rounds`` and
+``analysis.confirm_flagged``) and writes ``culprits/<key>.json`` with its subject, author
+and the confirmed ratio.
+
+The state of a search is the history itself: which commits are measured, and their
+values. A search is therefore a pure function of the store plus its definition
+(``culprits/searches/<key>.json``: good, bad, benchmark), which is what lets a Dagster
+sensor drive it one probe per tick (``culprit_actions``) and the CLI drive it in a loop
+(``find_culprit``) with the same result. A search is defined when the sensor sees a new
+change point framed by measured commits with unmeasured ones between
+(``open_culprit_searches``), or on request (``request_culprit_search``: e.g. for a
+history too short for change points).
+
+Searches look for slowdowns: the new level is higher (slower or bigger) than the old.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from perf_pipeline.analysis import (
+    change_points_of,
+    confirm_flagged,
+    factor_free_series,
+    plan_bisect,
+)
+from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.measure import measure_commit
+from perf_pipeline.measure.ab import ABSelection
+from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
+from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, RunStatus, Verdict
+from perf_pipeline.pipeline.baseline import now_iso
+from perf_pipeline.pipeline.confirm import RoundSource, measured_rounds
+from perf_pipeline.store import HistoryStore, list_culprits, read_culprit, write_culprit
+
+__all__ = [
+    "CulpritAction",
+    "CulpritSearch",
+    "SearchSpec",
+    "confirm_culprit",
+    "confirm_search",
+    "culprit_actions",
+    "culprit_dir",
+    "culprit_path",
+    "find_culprit",
+    "open_culprit_searches",
+    "plan_search",
+    "read_culprits",
+    "request_culprit_search",
+    "search_spec",
+]
+
+#: Steps smaller than this (new level / old level) are not worth a search: the noise of
+#: one measurement is larger, so probes would be classified at random.
+MIN_STEP_RATIO = 1.02
+#: Benchmarks measured alongside the culprit's in its A/B, so each round's suite-wide
+#: factor can be removed (as the gate's confirmation does).
+N_CONTROLS = 4
+#: A search that has not converged after this many probes is stopped (a bisection over
+#: a million commits needs 20).
+MAX_PROBES = 40
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSpec:
+    """What a search looks for: the commit range (good, bad) and the benchmark."""
+
+    good: str
+    bad: str
+    benchmark: str
+    trigger: str = "request"  # "change_point" or "request"
+    #: Commits of the range already measured when the search was defined (not part of
+    #: the key): the rest of what is measured in the range, the search measured.
+    measured_before: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(self.benchmark.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{self.good[:12]}-{self.bad[:12]}-{digest[:10]}"
+
+
+@dataclass(frozen=True, slots=True)
+class CulpritSearch:
+    """A search and where it stands: the commits (good first), the two levels, the step."""
+
+    spec: SearchSpec
+    commits: tuple[str, ...]
+    before: float
+    after: float
+    step: BisectStep
+    measured: tuple[str, ...]  # commits of the range with a successful run
+
+    @property
+    def step_ratio(self) -> float:
+        return self.after / self.before
+
+
+@dataclass(frozen=True, slots=True)
+class CulpritAction:
+    """What the sensor asks for next: measure ``sha`` (a probe), or confirm it (the A/B
+    against its parent)."""
+
+    kind: str  # "measure" | "confirm"
+    sha: str
+    spec: SearchSpec
+
+
+def culprit_dir(settings: Settings) -> Path:
+    return settings.results_dir / "culprits"
+
+
+def culprit_path(settings: Settings, spec: SearchSpec) -> Path:
+    return culprit_dir(settings) / f"{spec.key}.json"
+
+
+def _search_path(settings: Settings, spec: SearchSpec) -> Path:
+    return culprit_dir(settings) / "searches" / f"{spec.key}.json"
+
+
+def read_culprits(settings: Settings) -> tuple[Culprit, ...]:
+    """Every finished search's result, oldest first."""
+    return list_culprits(culprit_dir(settings))
+
+
+# -- reading the history ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _History:
+    """Per benchmark, the successful time values of each commit (replicate runs kept);
+    the commits whose runs all failed; and each series in history order."""
+
+    values: Mapping[str, Mapping[str, tuple[float, ...]]]
+    failed: frozenset[str]
+    series: Mapping[str, tuple[tuple[str, ...], tuple[float, ...]]]  # name -> (shas, values)
+
+
+def _read_history(store: HistoryStore) -> _History:
+    sha_of = {r.run_id: r.commit.sha for r in store.list_runs(suite="benchmarks")
+              if r.commit is not None}
+    ok = {r.commit.sha for r in store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS)
+          if r.commit is not None}
+    failed = frozenset(s for s in sha_of.values() if s not in ok)
+    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    series: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {}
+    # Each run without its suite-wide factor: a probe runs at another moment than the
+    # commits that framed the search, and the machine's mood must not decide its side.
+    for s in factor_free_series(store.series(suite="benchmarks", metrics=(TIME_METRIC,))):
+        pairs = [(sha_of[r], v) for r, v in zip(s.run_ids, s.values, strict=True)
+                 if r in sha_of and math.isfinite(v) and v > 0]
+        for sha, v in pairs:
+            values[s.name][sha].append(v)
+        series[s.name] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
+    return _History(values={n: {sha: tuple(v) for sha, v in d.items()}
+                            for n, d in values.items()},
+                    failed=failed, series=series)
+
+
+def _range(settings: Settings, good: str, bad: str) -> tuple[str, ...]:
+    """``good`` and the first-parent commits after it up to ``bad``, oldest first."""
+    repo = settings.repo_path
+    good, bad = resolve_commit(repo, good), resolve_commit(repo, bad)
+    if good == bad or not is_ancestor(repo, good, bad):
+        raise InvalidInputError(f"good commit {good[:10]} is not an ancestor of the bad "
+                                f"commit {bad[:10]}: nothing to bisect")
+    return (good, *commits_since(repo, good, bad))
+
+
+def _choose_benchmark(history: _History, good: str, bad: str, keyword: str | None) -> str:
+    """The benchmark (matching ``keyword`` as a substring) that slowed most from ``good``
+    to ``bad``."""
+    steps = {}
+    for name, per_commit in history.values.items():
+        if keyword is not None and keyword not in name:
+            continue
+        if per_commit.get(good) and per_commit.get(bad):
+            steps[name] = (statistics.median(per_commit[bad])
+                           / statistics.median(per_commit[good]))
+    if not steps:
+        what = f"matching {keyword!r} " if keyword is not None else ""
+        raise InvalidInputError(f"no benchmark {what}was measured at both {good[:10]} and "
+                                f"{bad[:10]}")
+    return max(steps, key=lambda n: (steps[n], n))
+
+
+def plan_search(settings: Settings, spec: SearchSpec, *, store: HistoryStore,
+                commits: tuple[str, ...] | None = None,
+                history: _History | None = None) -> CulpritSearch:
+    """Where ``spec``'s search stands, from the history (``history``: read once by a
+    caller planning several searches). Raises ``InvalidInputError`` when the range has
+    no slowdown of at least ``MIN_STEP_RATIO`` on the benchmark."""
+    commits = commits or _range(settings, spec.good, spec.bad)
+    history = history or _read_history(store)
+    per_commit = history.values.get(spec.benchmark, {})
+    for end in (spec.good, spec.bad):
+        if not per_commit.get(end):
+            raise InvalidInputError(f"benchmark {spec.benchmark!r} has no successful "
+                                    f"measurement at {end[:10]}")
+    before = statistics.median(per_commit[spec.good])
+    after = statistics.median(per_commit[spec.bad])
+    if after / before < MIN_STEP_RATIO:
+        raise InvalidInputError(
+            f"benchmark {spec.benchmark!r} is not slower at {spec.bad[:10]} than at "
+            f"{spec.good[:10]} (x{after / before:.3f}; a search needs x{MIN_STEP_RATIO:g} "
+            "or more)")
+    in_range = set(commits)
+    values = {sha: v for sha, v in per_commit.items() if sha in in_range}
+    step = plan_bisect(commits, values, before=before, after=after,
+                       skipped=history.failed & in_range)
+    return CulpritSearch(spec=spec, commits=commits, before=before, after=after, step=step,
+                         measured=tuple(s for s in commits if s in values))
+
+
+# -- confirming ---------------------------------------------------------------------------
+
+
+def _controls(history: _History, benchmark: str, n: int = N_CONTROLS) -> tuple[str, ...]:
+    """The ``n`` other benchmarks whose histories are steadiest (median absolute change
+    of the log value from one measured commit to the next): they carry the round's
+    factor with the least noise of their own."""
+
+    def spread(name: str) -> float:
+        vals = np.log(np.asarray(history.series[name][1], dtype=float))
+        return float(np.median(np.abs(np.diff(vals)))) if vals.size > 2 else math.inf
+
+    others = sorted((n_ for n_ in history.series if n_ != benchmark),
+                    key=lambda name: (spread(name), name))
+    return tuple(sorted(others[:n]))
+
+
+class _Counted(Iterator[Mapping[str, tuple[float, float]]]):
+    def __init__(self, rounds: Iterable[Mapping[str, tuple[float, float]]]) -> None:
+        self._it = iter(rounds)
+        self.n = 0
+
+    def __next__(self) -> Mapping[str, tuple[float, float]]:
+        item = next(self._it)
+        self.n += 1
+        return item
+
+
+def confirm_culprit(settings: Settings, search: CulpritSearch, *, store: HistoryStore,
+                    rounds: RoundSource | None = None, seed: int | None = None,
+                    probes: tuple[str, ...] = ()) -> Culprit:
+    """A/B the search's culprit against its parent on its benchmark (plus controls),
+    one-sided, sequential; write and return the result.
+
+    Confirmed means the A/B calls it a regression at ``settings.alpha`` against a
+    threshold of half the step (geometric: ``sqrt(step)``, at most ``settings.threshold``):
+    the commit itself carries most of the step, not a neighbour.
+    """
+    spec, step = search.spec, search.step
+    base = dict(benchmark=spec.benchmark, good_sha=spec.good, bad_sha=spec.bad,
+                created_at=now_iso(), step_ratio=search.step_ratio, probes=probes,
+                suspects=step.suspects)
+    if step.culprit is None:
+        culprit = Culprit(status="ambiguous", **base, notes=(  # type: ignore[arg-type]
+            f"{len(step.suspects)} suspects left: the commits between them could not be "
+            "measured (their suite failed)",))
+        write_culprit(culprit_path(settings, spec), culprit)
+        return culprit
+    sha, parent = step.culprit, step.good
+    info = commit_info(settings.repo_path, sha)
+    threshold = min(settings.threshold, math.sqrt(search.step_ratio))
+    controls = _controls(_read_history(store), spec.benchmark)
+    source = rounds or measured_rounds(settings, parent, sha, seed=seed)
+    feed = source(ABSelection(node_ids=(spec.benchmark, *controls)))
+    counted = _Counted(feed.rounds)
+    result = None
+    try:
+        result = confirm_flagged(counted, (spec.benchmark,), threshold=threshold,
+                                 alpha=settings.alpha, max_rounds=settings.confirm_max_rounds)
+    except InvalidInputError:
+        if counted.n >= settings.confirm_max_rounds:
+            raise  # bad data, not a short run
+    finally:
+        feed.close()
+    who = dict(sha=sha, parent_sha=parent, subject=info.subject, author=info.author)
+    if result is None:
+        culprit = Culprit(status="not_confirmed", **base, **who,  # type: ignore[arg-type]
+                          rounds_used=counted.n, notes=(
+                              f"the A/B stopped ({feed.stopped() or 'no more rounds'}) after "
+                              f"{counted.n} round(s), before its first look",))
+    else:
+        row = next(r for r in result.comparison.results if r.name == spec.benchmark)
+        c = row.comparison
+        confirmed = c.verdict is Verdict.REGRESSION
+        culprit = Culprit(
+            status="confirmed" if confirmed else "not_confirmed", **base, **who,  # type: ignore[arg-type]
+            confirmed_ratio=c.ratio, ci_low=c.ci_low, ci_high=c.ci_high,
+            verdict=str(c.verdict), rounds_used=result.rounds_used,
+            notes=(f"interleaved A/B of {sha[:10]} against its parent {parent[:10]}: "
+                   f"{result.rounds_used} round(s) ({result.stopped}), {len(controls)} "
+                   f"control(s), threshold x{threshold:.3f}, alpha {settings.alpha:g}",))
+    write_culprit(culprit_path(settings, spec), culprit)
+    return culprit
+
+
+def _unconfirmed(settings: Settings, search: CulpritSearch, probes: tuple[str, ...]
+                 ) -> Culprit:
+    sha = search.step.culprit
+    assert sha is not None
+    info = commit_info(settings.repo_path, sha)
+    return Culprit(status="unconfirmed", benchmark=search.spec.benchmark,
+                   good_sha=search.spec.good, bad_sha=search.spec.bad, created_at=now_iso(),
+                   sha=sha, parent_sha=search.step.good, subject=info.subject,
+                   author=info.author, step_ratio=search.step_ratio, probes=probes,
+                   suspects=search.step.suspects, notes=("no A/B was run",))
+
+
+# -- driving a search ---------------------------------------------------------------------
+
+
+def _measure_probe(settings: Settings, store: HistoryStore) -> Callable[[str], None]:
+    def probe(sha: str) -> None:
+        measure_commit(settings, sha, store=store)  # a failed run is recorded: skipped
+
+    return probe
+
+
+def find_culprit(settings: Settings, good: str, bad: str, *, keyword: str | None = None,
+                 probe: Callable[[str], None] | None = None, confirm: bool = True,
+                 rounds: RoundSource | None = None, seed: int | None = None,
+                 on_step: Callable[[CulpritSearch], None] | None = None) -> Culprit:
+    """Bisect ``good..bad`` (first parent) on the benchmark that slowed most (among those
+    whose name contains ``keyword``), measuring commits with ``probe`` (default: a normal
+    measurement recorded in the history), then confirm the culprit by an A/B."""
+    commits = _range(settings, good, bad)
+    good, bad = commits[0], commits[-1]
+    with HistoryStore.open(settings.db_path) as store:
+        measure = probe or _measure_probe(settings, store)
+        probes: list[str] = []
+        history = _read_history(store)
+        for end in (good, bad):
+            if end not in {s for v in history.values.values() for s in v}:
+                measure(end)
+                probes.append(end)
+        benchmark = _choose_benchmark(_read_history(store), good, bad, keyword)
+        spec = SearchSpec(good=good, bad=bad, benchmark=benchmark, trigger="request")
+        search = plan_search(settings, spec, store=store, commits=commits)
+        while not search.step.done:
+            if len(probes) >= MAX_PROBES:
+                raise InvalidInputError(f"culprit search {good[:10]}..{bad[:10]}: no "
+                                        f"convergence after {MAX_PROBES} probes")
+            if on_step is not None:
+                on_step(search)
+            assert search.step.probe is not None
+            measure(search.step.probe)
+            probes.append(search.step.probe)
+            search = plan_search(settings, spec, store=store, commits=commits)
+        if on_step is not None:
+            on_step(search)
+        if not confirm and search.step.culprit is not None:
+            culprit = _unconfirmed(settings, search, tuple(probes))
+            write_culprit(culprit_path(settings, spec), culprit)
+            return culprit
+        return confirm_culprit(settings, search, store=store, rounds=rounds, seed=seed,
+                               probes=tuple(probes))
+
+
+# -- searches the sensor drives -----------------------------------------------------------
+
+
+def _write_spec(settings: Settings, spec: SearchSpec) -> None:
+    data = {"good": spec.good, "bad": spec.bad, "benchmark": spec.benchmark,
+            "trigger": spec.trigger, "measured_before": list(spec.measured_before),
+            "created_at": now_iso()}
+    path = _search_path(settings, spec)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
+    except OSError as exc:
+        raise StoreError(f"cannot write culprit search {path}: {exc}") from exc
+
+
+def _read_specs(settings: Settings) -> tuple[SearchSpec, ...]:
+    specs = []
+    for path in sorted((culprit_dir(settings) / "searches").glob("*.json")):
+        try:
+            d = json.loads(path.read_bytes())
+            specs.append(SearchSpec(good=str(d["good"]), bad=str(d["bad"]),
+                                    benchmark=str(d["benchmark"]),
+                                    trigger=str(d.get("trigger", "request")),
+                                    measured_before=tuple(
+                                        str(x) for x in d.get("measured_before", ()))))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidInputError(f"{path}: not a valid culprit search ({exc!r})") from exc
+    return tuple(specs)
+
+
+def request_culprit_search(settings: Settings, good: str, bad: str, *,
+                           keyword: str | None = None) -> SearchSpec:
+    """Define a search for the sensor to drive (both ends must be measured)."""
+    commits = _range(settings, good, bad)
+    with HistoryStore.open(settings.db_path) as store:
+        benchmark = _choose_benchmark(_read_history(store), commits[0], commits[-1], keyword)
+        spec = SearchSpec(good=commits[0], bad=commits[-1], benchmark=benchmark)
+        search = plan_search(settings, spec, store=store, commits=commits)  # validates
+    spec = replace(spec, measured_before=search.measured)
+    _write_spec(settings, spec)
+    return spec
+
+
+def open_culprit_searches(settings: Settings, *, store: HistoryStore,
+                          history: _History | None = None) -> tuple[SearchSpec, ...]:
+    """Define a search for every slowdown change point (``analysis.change_points_of``)
+    whose new level starts at a measured commit with unmeasured commits between it and
+    the measured commit before it. Returns the searches defined now."""
+    history = history or _read_history(store)
+    known = {s.key for s in _read_specs(settings)}
+    new: list[SearchSpec] = []
+    for name, (shas, values) in sorted(history.series.items()):
+        for cp in change_points_of(name, TIME_METRIC, shas, values):
+            if cp.ratio < MIN_STEP_RATIO:
+                continue
+            i = shas.index(cp.run_id)
+            earlier = [s for s in shas[:i] if s != cp.run_id]
+            if not earlier:
+                continue
+            spec = SearchSpec(good=earlier[-1], bad=cp.run_id, benchmark=name,
+                              trigger="change_point")
+            if spec.key in known:
+                continue
+            try:
+                between = commits_since(settings.repo_path, spec.good, spec.bad)
+            except InvalidInputError:
+                continue  # not an ancestor (another branch, a rewritten history)
+            if len(between) > 1:
+                measured = set(history.values[name])
+                spec = replace(spec, measured_before=tuple(
+                    s for s in (spec.good, *between) if s in measured))
+                _write_spec(settings, spec)
+                known.add(spec.key)
+                new.append(spec)
+    return tuple(new)
+
+
+def culprit_actions(settings: Settings, *, detect: bool = True) -> tuple[CulpritAction, ...]:
+    """The next action of every open search (no result file yet): a commit to measure,
+    or a culprit to confirm. ``detect``: first define searches for new change points."""
+    actions: list[CulpritAction] = []
+    with HistoryStore.open(settings.db_path) as store:
+        history = _read_history(store)
+        if detect:
+            open_culprit_searches(settings, store=store, history=history)
+        for spec in _read_specs(settings):
+            if read_culprit(culprit_path(settings, spec)) is not None:
+                continue
+            try:
+                search = plan_search(settings, spec, store=store, history=history)
+            except InvalidInputError as exc:  # e.g. the step is gone: close, not block
+                write_culprit(culprit_path(settings, spec), Culprit(
+                    status="abandoned", benchmark=spec.benchmark, good_sha=spec.good,
+                    bad_sha=spec.bad, created_at=now_iso(), notes=(str(exc),)))
+                continue
+            if search.step.probe is not None:
+                actions.append(CulpritAction("measure", search.step.probe, spec))
+            else:
+                actions.append(CulpritAction("confirm", search.step.culprit or spec.bad, spec))
+    return tuple(actions)
+
+
+def search_spec(settings: Settings, good: str, bad: str, benchmark: str) -> SearchSpec:
+    """The defined search with these ends and benchmark (what a confirmation run names)."""
+    for spec in _read_specs(settings):
+        if (spec.good, spec.bad, spec.benchmark) == (good, bad, benchmark):
+            return spec
+    raise InvalidInputError(f"no culprit search {good[:10]}..{bad[:10]} for {benchmark!r}")
+
+
+def confirm_search(settings: Settings, spec: SearchSpec, sha: str, *,
+                   rounds: RoundSource | None = None, seed: int | None = None) -> Culprit:
+    """Confirm a search whose bisection is over; ``sha`` must be the commit it names
+    (the Dagster partition the confirmation runs in)."""
+    with HistoryStore.open(settings.db_path) as store:
+        search = plan_search(settings, spec, store=store)
+        if not search.step.done:
+            raise InvalidInputError(f"culprit search {spec.key} is not over: measure "
+                                    f"{search.step.probe} first")
+        if (search.step.culprit or spec.bad) != sha:
+            raise InvalidInputError(f"culprit search {spec.key} names "
+                                    f"{search.step.culprit}, not {sha}")
+        probes = tuple(s for s in search.measured if s not in spec.measured_before)
+        return confirm_culprit(settings, search, store=store, rounds=rounds, seed=seed,
+                               probes=probes)

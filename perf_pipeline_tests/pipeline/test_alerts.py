@@ -1,0 +1,102 @@
+"""Alerts from a real history: which change points, drifts and culprits a commit's
+report and the history report raise, and their delivery to a webhook on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perf_pipeline.config import Settings
+from perf_pipeline.pipeline.alerts import alerts_of, deliver_alerts, sent_alerts_path
+from perf_pipeline.pipeline.bisect import confirm_search, culprit_actions, read_culprits
+from perf_pipeline.pipeline.reporting import build_report_data
+from perf_pipeline.report import render_markdown
+from perf_pipeline.report.webhook import WebhookClient
+from perf_pipeline.store import HistoryStore
+from perf_pipeline_tests.pipeline.test_bisect import (
+    N_COMMITS,
+    STEP,
+    STEP_AT,
+    make_repo,
+    recorded_rounds,
+    run_at,
+)
+from perf_pipeline_tests.report.test_webhook import TOKEN, Receiver, receiver  # noqa: F401
+
+
+@pytest.fixture
+def searched(tmp_path: Path) -> tuple[Settings, tuple[str, ...]]:
+    """A history with a step at an unmeasured commit, searched and confirmed."""
+    shas = make_repo(tmp_path / "repo", N_COMMITS)
+    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
+                        results_dir=tmp_path / "results")
+    rng = np.random.default_rng(7)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(0, N_COMMITS, 2):
+            store.ingest_run(run_at(i, shas[i], rng))
+    (action,) = culprit_actions(settings)
+    with HistoryStore.open(settings.db_path) as store:
+        store.ingest_run(run_at(STEP_AT, shas[STEP_AT], rng))
+    (action,) = culprit_actions(settings)
+    confirm_search(settings, action.spec, action.sha, rounds=recorded_rounds(1.25))
+    return settings, shas
+
+
+def _data(settings: Settings):
+    with HistoryStore.open(settings.db_path) as store:
+        return build_report_data(store, title="t", current=None, baseline=None,
+                                 analysis=None, culprits=read_culprits(settings))
+
+
+def test_the_culprit_commits_report_alerts_on_its_step_and_names_it(searched) -> None:
+    settings, shas = searched
+    data = _data(settings)
+    run_of = {r.commit.sha: r.run_id for r in data.runs if r.commit}
+    alerts = alerts_of(data, run_ids={run_of[shas[STEP_AT]]})
+    assert {(a.kind, a.name, a.sha) for a in alerts} == {
+        ("change_point", STEP, shas[STEP_AT]), ("culprit", STEP, shas[STEP_AT])}
+    culprit = next(a for a in alerts if a.kind == "culprit")
+    assert "confirmed culprit" in culprit.detail and "Ann Author" in culprit.detail
+    # An unrelated commit's report raises nothing.
+    assert alerts_of(data, run_ids={run_of[shas[4]]}) == ()
+    from dataclasses import replace
+
+    text = render_markdown(replace(data, alerts=alerts))
+    assert "New in the history (2)" in text and f"`{shas[STEP_AT][:10]}` change {STEP_AT}" in text
+    assert "Culprit searches (1)" in text
+
+
+def test_new_alerts_are_posted_once_and_a_failed_post_is_retried_later(
+        searched, receiver: Receiver) -> None:  # noqa: F811
+    settings, shas = searched
+    alerts = alerts_of(_data(settings))  # the history report's: the last 30 runs
+    assert {a.kind for a in alerts} == {"change_point", "culprit"}
+    receiver.statuses = [400]
+    failed = deliver_alerts(settings, alerts, client=WebhookClient(receiver.url, TOKEN))
+    assert failed.status == "failed" and "HTTP 400" in (failed.error or "")
+    assert TOKEN not in (failed.error or "") and not sent_alerts_path(settings).exists()
+    done = deliver_alerts(settings, alerts, client=WebhookClient(receiver.url, TOKEN))
+    assert done.status == "sent" and len(done.sent) == 2
+    body = json.loads(receiver.requests[-1][2])
+    assert body["source"] == "perf-pipeline"
+    assert {(a["kind"], a["sha"]) for a in body["alerts"]} == {
+        ("change_point", shas[STEP_AT]), ("culprit", shas[STEP_AT])}
+    again = deliver_alerts(settings, alerts, client=WebhookClient(receiver.url, TOKEN))
+    assert again.status == "nothing_new" and len(receiver.requests) == 2
+    assert deliver_alerts(Settings(repo_path=settings.repo_path,
+                                   results_dir=settings.results_dir / "other"),
+                          alerts).status == "not_configured"
+
+
+def test_the_html_payload_marks_the_culprit_on_its_benchmarks_chart(searched) -> None:
+    from perf_pipeline.report.payload import build_payload
+
+    settings, shas = searched
+    payload = build_payload(_data(settings))
+    (mark,) = payload["culprits"]  # type: ignore[misc]
+    names = payload["names"]
+    assert names[mark[0]] == STEP and mark[4] == shas[STEP_AT][:10] and mark[5] == "confirmed"
+    assert 1.15 < mark[3] < 1.35

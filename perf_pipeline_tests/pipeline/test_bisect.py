@@ -1,0 +1,169 @@
+"""pipeline/bisect.py on a real git repo and a real history db, without measuring: runs
+are ingested as the measurements would record them, and the A/B's rounds are fed as
+recorded rounds (the confirmation's injectable round source)."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.ab import ABSelection
+from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
+from perf_pipeline.pipeline.bisect import (
+    confirm_search,
+    culprit_actions,
+    find_culprit,
+    read_culprits,
+    request_culprit_search,
+)
+from perf_pipeline.pipeline.confirm import RoundFeed
+from perf_pipeline.store import HistoryStore
+
+STEP = "tests/test_w.py::test_step"
+CONTROLS = tuple(f"tests/test_w.py::test_steady_{c}" for c in "abcd")
+N_COMMITS = 41
+STEP_AT = 21  # the first slower commit (0-based); unmeasured at first
+T0 = 1_700_000_000
+
+
+def make_repo(path: Path, n: int) -> tuple[str, ...]:
+    """``n`` commits on main, one minute apart, via fast-import (cheap)."""
+    path.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True, timeout=30)
+    parts = []
+    for i in range(n):
+        msg = f"change {i}\n".encode()
+        body = f"{i}\n".encode()
+        who = f"Ann Author <ann@example.org> {T0 + 60 * i} +0000"
+        parts.append(b"commit refs/heads/main\nmark :%d\n" % (i + 1))
+        parts.append(f"author {who}\ncommitter {who}\n".encode())
+        parts.append(b"data %d\n%s" % (len(msg), msg))
+        if i:
+            parts.append(b"from :%d\n" % i)
+        parts.append(b"M 644 inline f.txt\ndata %d\n%s\n" % (len(body), body))
+    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input=b"".join(parts),
+                   check=True, timeout=60)
+    out = subprocess.run(["git", "-C", str(path), "rev-list", "--reverse", "main"],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return tuple(out.split())
+
+
+def run_at(i: int, sha: str, rng: np.random.Generator, *, step_at: int = STEP_AT) -> SuiteRun:
+    when = datetime.fromtimestamp(T0 + 60 * i, timezone.utc).isoformat()
+    benches = []
+    for name in (STEP, *CONTROLS):
+        level = 1e-3 * (1.25 if name == STEP and i >= step_at else 1.0)
+        value = level * float(np.exp(rng.normal(0, 0.02)))
+        benches.append(BenchmarkResult(name=name, samples_s=tuple(
+            value * (1 + 0.001 * k) for k in range(5))))
+    return SuiteRun(run_id=f"run-{i:03d}", suite="benchmarks", started_at=when,
+                    status=RunStatus.SUCCESS, benchmarks=tuple(benches),
+                    commit=CommitInfo(sha=sha, branch="main", message=f"change {i}",
+                                      author="Ann Author <ann@example.org>",
+                                      committed_at=when))
+
+
+def recorded_rounds(ratio: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+
+    def source(select: ABSelection) -> RoundFeed:
+        assert select.node_ids[0] == STEP and set(select.node_ids[1:]) == set(CONTROLS)
+
+        def rounds():
+            while True:
+                f = float(np.exp(rng.normal(0, 0.05)))  # the round's machine factor
+                yield {n: (1e-3 * float(np.exp(rng.normal(0, 0.02))),
+                           1e-3 * f * (ratio if n == STEP else 1.0)
+                           * float(np.exp(rng.normal(0, 0.02)))) for n in select.node_ids}
+        return RoundFeed(rounds=rounds())
+
+    return source
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> tuple[Settings, tuple[str, ...]]:
+    shas = make_repo(tmp_path / "repo", N_COMMITS)
+    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
+                        results_dir=tmp_path / "results")
+    rng = np.random.default_rng(7)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(0, N_COMMITS, 2):  # every other commit measured
+            store.ingest_run(run_at(i, shas[i], rng))
+    return settings, shas
+
+
+def test_a_change_point_between_measured_commits_starts_a_search_that_ends_confirmed(
+        history: tuple[Settings, tuple[str, ...]]) -> None:
+    settings, shas = history
+    (action,) = culprit_actions(settings)
+    assert (action.kind, action.sha) == ("measure", shas[STEP_AT])
+    assert (action.spec.good, action.spec.bad) == (shas[STEP_AT - 1], shas[STEP_AT + 1])
+    assert action.spec.benchmark == STEP and action.spec.trigger == "change_point"
+    assert culprit_actions(settings) == (action,)  # same plan until the probe is measured
+    with HistoryStore.open(settings.db_path) as store:  # the probe's measurement
+        store.ingest_run(run_at(STEP_AT, shas[STEP_AT], np.random.default_rng(1)))
+    (action,) = culprit_actions(settings)
+    assert (action.kind, action.sha) == ("confirm", shas[STEP_AT])
+    # An A/B that sees no difference does not confirm it...
+    culprit = confirm_search(settings, action.spec, shas[STEP_AT], rounds=recorded_rounds(1.0))
+    assert culprit.status == "not_confirmed" and culprit.sha == shas[STEP_AT]
+    # ...one that sees the step does; the search is then over.
+    culprit = confirm_search(settings, action.spec, shas[STEP_AT],
+                             rounds=recorded_rounds(1.25))
+    assert culprit.status == "confirmed" and culprit.verdict == "regression"
+    assert culprit.subject == f"change {STEP_AT}" and culprit.author.startswith("Ann Author")
+    assert culprit.parent_sha == shas[STEP_AT - 1] and culprit.probes == (shas[STEP_AT],)
+    assert 1.15 < culprit.confirmed_ratio < 1.35  # type: ignore[operator]
+    assert culprit.ci_low <= culprit.confirmed_ratio <= culprit.ci_high  # type: ignore[operator]
+    assert culprit_actions(settings) == ()
+    assert [c.sha for c in read_culprits(settings)] == [shas[STEP_AT]]
+
+
+def test_confirming_a_commit_the_search_does_not_name_is_refused(
+        history: tuple[Settings, tuple[str, ...]]) -> None:
+    settings, shas = history
+    (action,) = culprit_actions(settings)
+    with pytest.raises(InvalidInputError, match="is not over"):
+        confirm_search(settings, action.spec, shas[STEP_AT], rounds=recorded_rounds(1.25))
+
+
+@pytest.mark.parametrize("step_at", [1, 17, 40])
+def test_find_culprit_bisects_a_range_measured_only_at_its_ends(tmp_path: Path,
+                                                                step_at: int) -> None:
+    shas = make_repo(tmp_path / "repo", N_COMMITS)
+    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
+                        results_dir=tmp_path / "results")
+    rng = np.random.default_rng(step_at)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, N_COMMITS - 1):
+            store.ingest_run(run_at(i, shas[i], rng, step_at=step_at))
+    probed: list[int] = []
+
+    def probe(sha: str) -> None:
+        probed.append(shas.index(sha))
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(run_at(shas.index(sha), sha, rng, step_at=step_at))
+
+    culprit = find_culprit(settings, shas[0], shas[-1], probe=probe, confirm=False)
+    assert culprit.sha == shas[step_at] and culprit.status == "unconfirmed"
+    assert culprit.benchmark == STEP  # the one that slowed, chosen without -k
+    assert len(probed) <= 6 and tuple(shas[i] for i in probed) == culprit.probes
+    (stored,) = read_culprits(settings)
+    assert stored == culprit
+
+
+def test_a_benchmark_that_did_not_slow_cannot_be_searched(
+        history: tuple[Settings, tuple[str, ...]]) -> None:
+    settings, shas = history
+    with pytest.raises(InvalidInputError, match="is not slower"):
+        request_culprit_search(settings, shas[0], shas[40], keyword="steady_a")
+    with pytest.raises(InvalidInputError, match="no benchmark matching 'nope'"):
+        request_culprit_search(settings, shas[0], shas[40], keyword="nope")
+    with pytest.raises(InvalidInputError, match="not an ancestor"):
+        request_culprit_search(settings, shas[40], shas[0])

@@ -1,0 +1,136 @@
+"""The alert webhook against a real HTTP server on 127.0.0.1: JSON body, bearer token,
+retries with backoff on 5xx/429, final 4xx, unreachable receivers; the token never in
+messages, repr or logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from perf_pipeline.errors import InvalidInputError, WebhookError
+from perf_pipeline.report.webhook import WebhookClient
+
+TOKEN = "s3cr3t-t0ken-value"
+
+
+class Receiver:
+    """Answers with the queued statuses (then 200) and records every request."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append((self.path, dict(self.headers), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                if status == 429:
+                    self.send_header("Retry-After", "0")
+                if status == 302:
+                    self.send_header("Location", "http://example.invalid/")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?sig=qs-secret"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    thread = threading.Thread(target=r.server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def _client(url: str, **kw: object) -> tuple[WebhookClient, list[float]]:
+    waits: list[float] = []
+    return WebhookClient(url, TOKEN, sleep=waits.append, **kw), waits  # type: ignore[arg-type]
+
+
+def test_post_sends_json_with_the_bearer_token(receiver: Receiver) -> None:
+    client, waits = _client(receiver.url)
+    result = client.post({"alerts": [{"kind": "drift", "ratio": 1.12}]})
+    assert (result.status, result.attempts, waits) == (200, 1, [])
+    ((path, headers, body),) = receiver.requests
+    assert path == "/hook?sig=qs-secret"
+    assert headers["Authorization"] == f"Bearer {TOKEN}"
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"alerts": [{"kind": "drift", "ratio": 1.12}]}
+
+
+def test_transient_failures_are_retried_with_growing_waits(receiver: Receiver,
+                                                           caplog) -> None:
+    receiver.statuses = [503, 429, 500]
+    client, waits = _client(receiver.url, backoff_s=0.5)
+    with caplog.at_level(logging.WARNING):
+        result = client.post({"n": 1})
+    assert (result.status, result.attempts) == (200, 4)
+    assert waits == [0.5, 1.0, 2.0]
+    keys = {h["Idempotency-Key"] for _, h, _ in receiver.requests}
+    assert len(keys) == 1  # the same key on every attempt: a receiver can drop duplicates
+    assert TOKEN not in caplog.text and "qs-secret" not in caplog.text
+
+
+def test_retries_are_bounded_and_the_error_hides_the_secrets(receiver: Receiver,
+                                                             caplog) -> None:
+    receiver.statuses = [502] * 10
+    client, waits = _client(receiver.url, max_retries=2)
+    with caplog.at_level(logging.WARNING), pytest.raises(WebhookError,
+                                                         match="after 3 attempt") as info:
+        client.post({"n": 1})
+    assert len(receiver.requests) == 3 and len(waits) == 2
+    for text in (str(info.value), repr(client), caplog.text):
+        assert TOKEN not in text and "qs-secret" not in text
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 302])
+def test_a_refusal_is_final(receiver: Receiver, status: int) -> None:
+    receiver.statuses = [status]
+    client, waits = _client(receiver.url)
+    with pytest.raises(WebhookError) as info:
+        client.post({"n": 1})
+    assert info.value.status == status and len(receiver.requests) == 1 and not waits
+    assert TOKEN not in str(info.value)
+
+
+def test_an_unreachable_receiver_is_an_error_after_retries() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client, waits = _client(f"http://127.0.0.1:{port}/hook", max_retries=1)
+    with pytest.raises(WebhookError, match="failed after 2 attempt"):
+        client.post({"n": 1})
+    assert len(waits) == 1
+
+
+@pytest.mark.parametrize(("url", "token", "match"), [
+    ("ftp://example.org/hook", None, "must be an http"),
+    ("not a url", None, "must be an http"),
+    ("http://127.0.0.1/hook", "tok\u00e9n", "not printable ASCII"),
+])
+def test_bad_configuration_is_rejected(url: str, token: str | None, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        WebhookClient(url, token)
+
+
+def test_the_client_cannot_be_pickled() -> None:
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(WebhookClient("http://127.0.0.1/hook", TOKEN))
