@@ -34,12 +34,17 @@ import numpy as np
 
 from perf_pipeline.analysis.baseline import build_baseline, compare_to_baseline
 from perf_pipeline.analysis.confirmation import (
+    CONFIRM_MAX_ROUNDS,
     SCREEN_ALPHA,
+    SCREEN_CORRECTION,
     choose_controls,
     confirm_flagged,
     flagged_for_confirmation,
     round_value,
+    screen_run,
+    screen_weights,
 )
+from perf_pipeline.analysis.multiple import adjust_p_values
 from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
@@ -237,14 +242,16 @@ class TwoStageTrial:
 def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
                     slowed: Mapping[int, float] | None = None, threshold: float = 1.0,
                     alpha: float = 0.01, screen_alpha: float = SCREEN_ALPHA,
-                    max_rounds: int = 20, baseline_runs: int = 10,
+                    max_rounds: int = CONFIRM_MAX_ROUNDS, baseline_runs: int = 10,
                     processes_per_run: int = 3) -> TwoStageTrial:
     """Screen a replayed commit against its replayed baseline, confirm what it flags."""
     runs, current = replay_screen_runs(recording, rng, slowed=slowed,
                                        baseline_runs=baseline_runs,
                                        processes_per_run=processes_per_run)
     baseline = build_baseline(runs, created_at="2000-01-01T00:00:00+00:00")
-    screen = compare_to_baseline(baseline, current, threshold=threshold, alpha=screen_alpha)
+    screen = (screen_run(baseline, current, threshold=threshold) if screen_alpha == SCREEN_ALPHA
+              else compare_to_baseline(baseline, current, threshold=threshold,
+                                       alpha=screen_alpha, correction=SCREEN_CORRECTION))
     flagged = flagged_for_confirmation(screen)
     if not flagged:
         return TwoStageTrial(screen=screen, flagged=(), confirmation=None)
@@ -252,7 +259,7 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
     measured = sorted({*(n for n in flagged if n in recording.names), *controls})
     rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured)
     result = confirm_flagged(rounds, flagged, threshold=threshold, alpha=alpha,
-                             max_rounds=max_rounds)
+                             max_rounds=max_rounds, weights=screen_weights(screen, flagged))
     return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result)
 
 
@@ -288,10 +295,21 @@ def _blocks(recording: NoiseRecording, rng: np.random.Generator, n_benchmarks: i
         yield current
 
 
+def _one_stage_regressions(screen: SuiteComparison, alpha: float) -> set[str]:
+    """What the screen alone would call a regression at ``alpha`` with Holm across the
+    suite (the gate without a confirmation): the screen's own p-values do not depend on
+    its level or correction, only the adjustment does."""
+    results = screen.results
+    adjusted = adjust_p_values([r.comparison.p_value for r in results], method="holm")
+    return {r.name for r, p in zip(results, adjusted, strict=True)
+            if p < alpha and r.comparison.ratio > r.comparison.threshold}
+
+
 def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
                 effect: float = 1.0, n_benchmarks: int | None = None,
                 threshold: float = 1.0, alpha: float = 0.01,
-                screen_alpha: float = SCREEN_ALPHA, max_rounds: int = 20) -> GateRates:
+                screen_alpha: float = SCREEN_ALPHA,
+                max_rounds: int = CONFIRM_MAX_ROUNDS) -> GateRates:
     """Replay ``trials`` commits through the two-stage gate; one random benchmark is
     ``effect`` times slower (in the current run and on the candidate side of rounds)."""
     one_any = one_hit = flag_any = conf_any = conf_hit = 0
@@ -303,9 +321,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         trial = two_stage_trial(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
                                 threshold=threshold, alpha=alpha, screen_alpha=screen_alpha,
                                 max_rounds=max_rounds)
-        one = {r.name for r in trial.screen.regressions
-               if r.comparison.adjusted_p_value is not None
-               and r.comparison.adjusted_p_value < alpha}
+        one = _one_stage_regressions(trial.screen, alpha)
         one_any += bool(one)
         one_hit += rec.names[slowed] in one
         flag_any += bool(trial.flagged)
