@@ -270,7 +270,8 @@ class GateRates:
     ``*_any``: any benchmark (or the suite shift) called a regression — the false-alarm
     rate under A/A. ``*_hit``: the slowed benchmark called a regression — the power.
     ``one_stage``: the screen alone at ``alpha`` (the gate without confirmation);
-    ``flagged``: the screen at its own level; ``confirmed``: after the A/B confirmation.
+    ``flagged``: the screen at its own level (``flagged_hit``: it flagged the slowed
+    benchmark, the most the confirmation can find); ``confirmed``: after the A/B confirmation.
     """
 
     trials: int
@@ -279,6 +280,7 @@ class GateRates:
     one_stage_any: float
     one_stage_hit: float
     flagged_any: float
+    flagged_hit: float
     confirmed_any: float
     confirmed_hit: float
     confirmations: int
@@ -312,7 +314,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
                 max_rounds: int = CONFIRM_MAX_ROUNDS) -> GateRates:
     """Replay ``trials`` commits through the two-stage gate; one random benchmark is
     ``effect`` times slower (in the current run and on the candidate side of rounds)."""
-    one_any = one_hit = flag_any = conf_any = conf_hit = 0
+    one_any = one_hit = flag_any = flag_hit = conf_any = conf_hit = 0
     rounds: list[int] = []
     width = 0
     for rec in _blocks(recording, rng, n_benchmarks, trials):
@@ -325,6 +327,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         one_any += bool(one)
         one_hit += rec.names[slowed] in one
         flag_any += bool(trial.flagged)
+        flag_hit += rec.names[slowed] in trial.flagged
         conf_any += bool(trial.confirmed)
         conf_hit += rec.names[slowed] in trial.confirmed
         if trial.confirmation is not None:
@@ -332,6 +335,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
     return GateRates(
         trials=trials, effect=effect, n_benchmarks=width, one_stage_any=one_any / trials,
         one_stage_hit=one_hit / trials, flagged_any=flag_any / trials,
+        flagged_hit=flag_hit / trials,
         confirmed_any=conf_any / trials, confirmed_hit=conf_hit / trials,
         confirmations=len(rounds),
         median_rounds=float(np.median(rounds)) if rounds else math.nan)
