@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,8 +76,11 @@ def find_result_paths(results_dir: Path) -> tuple[Path, ...]:
     return (*run_dirs, *sorted(files))
 
 
-def ingest_results_dir(results_dir: Path, store: HistoryStore) -> IngestSummary:
+def ingest_results_dir(results_dir: Path, store: HistoryStore, *,
+                       on_file: Callable[[int, int], None] | None = None) -> IngestSummary:
     """Load and store every run found under ``results_dir``; report bad files.
+
+    ``on_file(done, total)`` is called after each result path, for a progress display.
 
     A file that cannot be loaded, or whose contents the store refuses, is listed in
     ``errors`` with the reason and the rest are still ingested. A failure of the store
@@ -87,7 +91,8 @@ def ingest_results_dir(results_dir: Path, store: HistoryStore) -> IngestSummary:
     ingested: list[str] = []
     skipped: list[str] = []
     errors: list[tuple[str, str]] = []
-    for path in find_result_paths(results_dir):
+    paths = find_result_paths(results_dir)
+    for done, path in enumerate(paths, start=1):
         try:
             run = load_results(path)
             if store.has_run(run.run_id) or not store.ingest_run(run):
@@ -97,4 +102,6 @@ def ingest_results_dir(results_dir: Path, store: HistoryStore) -> IngestSummary:
         except InvalidInputError as exc:
             logger.warning("skipping %s: %s", path, exc)
             errors.append((str(path), str(exc)))
+        if on_file is not None:
+            on_file(done, len(paths))
     return IngestSummary(ingested=tuple(ingested), skipped=tuple(skipped), errors=tuple(errors))
