@@ -12,7 +12,8 @@ stopping when it is clear is only honest if the test stays valid under repeated 
   between looks (conservative; exact group-sequential boundaries would need a normal
   model the heavy tails of real timings do not follow). Pocock-type spending keeps most
   of the level for early looks, where large changes are decided.
-* **Several targets.** Each target gets ``alpha / m`` (Bonferroni over the ``m`` targets):
+* **Several targets.** Each target gets a share of ``alpha`` (Bonferroni over the
+  targets; equal shares, or ``weights`` fixed before the rounds, e.g. from the screen):
   the family-wise level of a confirmation stays ``alpha`` without a closed-testing
   procedure across looks.
 * **The statistic.** Per round, the log-ratio of each benchmark (candidate over base) minus
