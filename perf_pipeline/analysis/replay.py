@@ -44,7 +44,6 @@ from perf_pipeline.analysis.confirmation import (
     screen_run,
     screen_weights,
 )
-from perf_pipeline.analysis.multiple import adjust_p_values
 from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
@@ -226,6 +225,7 @@ class TwoStageTrial:
     screen: SuiteComparison
     flagged: tuple[str, ...]
     confirmation: SequentialResult | None
+    one_stage: SuiteComparison  # the screen alone at the gate's alpha, Holm: the old gate
 
     @property
     def confirmed(self) -> tuple[str, ...]:
@@ -252,15 +252,17 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
     screen = (screen_run(baseline, current, threshold=threshold) if screen_alpha == SCREEN_ALPHA
               else compare_to_baseline(baseline, current, threshold=threshold,
                                        alpha=screen_alpha, correction=SCREEN_CORRECTION))
+    one_stage = compare_to_baseline(baseline, current, threshold=threshold, alpha=alpha)
     flagged = flagged_for_confirmation(screen)
     if not flagged:
-        return TwoStageTrial(screen=screen, flagged=(), confirmation=None)
+        return TwoStageTrial(screen=screen, flagged=(), confirmation=None, one_stage=one_stage)
     controls = choose_controls(screen, flagged)
     measured = sorted({*(n for n in flagged if n in recording.names), *controls})
     rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured)
     result = confirm_flagged(rounds, flagged, threshold=threshold, alpha=alpha,
                              max_rounds=max_rounds, weights=screen_weights(screen, flagged))
-    return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result)
+    return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result,
+                         one_stage=one_stage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,16 +299,6 @@ def _blocks(recording: NoiseRecording, rng: np.random.Generator, n_benchmarks: i
         yield current
 
 
-def _one_stage_regressions(screen: SuiteComparison, alpha: float) -> set[str]:
-    """What the screen alone would call a regression at ``alpha`` with Holm across the
-    suite (the gate without a confirmation): the screen's own p-values do not depend on
-    its level or correction, only the adjustment does."""
-    results = screen.results
-    adjusted = adjust_p_values([r.comparison.p_value for r in results], method="holm")
-    return {r.name for r, p in zip(results, adjusted, strict=True)
-            if p < alpha and r.comparison.ratio > r.comparison.threshold}
-
-
 def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
                 effect: float = 1.0, n_benchmarks: int | None = None,
                 threshold: float = 1.0, alpha: float = 0.01,
@@ -323,7 +315,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         trial = two_stage_trial(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
                                 threshold=threshold, alpha=alpha, screen_alpha=screen_alpha,
                                 max_rounds=max_rounds)
-        one = _one_stage_regressions(trial.screen, alpha)
+        one = {r.name for r in trial.one_stage.regressions}
         one_any += bool(one)
         one_hit += rec.names[slowed] in one
         flag_any += bool(trial.flagged)
