@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 trials, suites of 5 only")
     args = parser.parse_args()
     trials = 100 if args.quick else args.trials
-    sizes = (5,) if args.quick else (5, 50)
+    sizes = (5,) if args.quick else (5, 9, 50)
     for label, rec in sources(args.seed):
         print(f"\n## {label}\n")
         print(f"Gate, {trials} replayed commits per cell (threshold 1.0, alpha 0.01):\n")

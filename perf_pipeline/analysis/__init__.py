@@ -19,11 +19,15 @@ from perf_pipeline.analysis.changepoints import (
 )
 from perf_pipeline.analysis.compare import compare
 from perf_pipeline.analysis.confirmation import (
+    CONFIRM_MAX_ROUNDS,
     SCREEN_ALPHA,
+    SCREEN_CORRECTION,
     choose_controls,
     confirm_flagged,
     flagged_for_confirmation,
     round_value,
+    screen_run,
+    screen_weights,
 )
 from perf_pipeline.analysis.drift import detect_drifts, drifts_of, unexplained_drifts
 from perf_pipeline.analysis.flame import build_flame
@@ -50,13 +54,21 @@ from perf_pipeline.analysis.replay import (
 from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.run_factors import factor_free_series, run_factors
 from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
-from perf_pipeline.analysis.sequential import SequentialResult, look_levels, sequential_ab
+from perf_pipeline.analysis.sequential import (
+    DEFAULT_MAX_ROUNDS,
+    SequentialResult,
+    look_levels,
+    sequential_ab,
+)
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording, simulate_suites
 
 __all__ = [
     "ASSUMED_RUN_CV",
+    "CONFIRM_MAX_ROUNDS",
     "CORRECTIONS",
+    "DEFAULT_MAX_ROUNDS",
     "SCREEN_ALPHA",
+    "SCREEN_CORRECTION",
     "SUITE_SHIFT_NAME",
     "ABRates",
     "GateRates",
@@ -97,6 +109,8 @@ __all__ = [
     "round_value",
     "run_factors",
     "run_level_test",
+    "screen_run",
+    "screen_weights",
     "sequential_ab",
     "simulate_recording",
     "simulate_suites",

@@ -34,11 +34,15 @@ import numpy as np
 
 from perf_pipeline.analysis.baseline import build_baseline, compare_to_baseline
 from perf_pipeline.analysis.confirmation import (
+    CONFIRM_MAX_ROUNDS,
     SCREEN_ALPHA,
+    SCREEN_CORRECTION,
     choose_controls,
     confirm_flagged,
     flagged_for_confirmation,
     round_value,
+    screen_run,
+    screen_weights,
 )
 from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
 from perf_pipeline.errors import InvalidInputError
@@ -221,6 +225,7 @@ class TwoStageTrial:
     screen: SuiteComparison
     flagged: tuple[str, ...]
     confirmation: SequentialResult | None
+    one_stage: SuiteComparison  # the screen alone at the gate's alpha, Holm: the old gate
 
     @property
     def confirmed(self) -> tuple[str, ...]:
@@ -237,23 +242,27 @@ class TwoStageTrial:
 def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
                     slowed: Mapping[int, float] | None = None, threshold: float = 1.0,
                     alpha: float = 0.01, screen_alpha: float = SCREEN_ALPHA,
-                    max_rounds: int = 20, baseline_runs: int = 10,
+                    max_rounds: int = CONFIRM_MAX_ROUNDS, baseline_runs: int = 10,
                     processes_per_run: int = 3) -> TwoStageTrial:
     """Screen a replayed commit against its replayed baseline, confirm what it flags."""
     runs, current = replay_screen_runs(recording, rng, slowed=slowed,
                                        baseline_runs=baseline_runs,
                                        processes_per_run=processes_per_run)
     baseline = build_baseline(runs, created_at="2000-01-01T00:00:00+00:00")
-    screen = compare_to_baseline(baseline, current, threshold=threshold, alpha=screen_alpha)
+    screen = (screen_run(baseline, current, threshold=threshold) if screen_alpha == SCREEN_ALPHA
+              else compare_to_baseline(baseline, current, threshold=threshold,
+                                       alpha=screen_alpha, correction=SCREEN_CORRECTION))
+    one_stage = compare_to_baseline(baseline, current, threshold=threshold, alpha=alpha)
     flagged = flagged_for_confirmation(screen)
     if not flagged:
-        return TwoStageTrial(screen=screen, flagged=(), confirmation=None)
+        return TwoStageTrial(screen=screen, flagged=(), confirmation=None, one_stage=one_stage)
     controls = choose_controls(screen, flagged)
     measured = sorted({*(n for n in flagged if n in recording.names), *controls})
     rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured)
     result = confirm_flagged(rounds, flagged, threshold=threshold, alpha=alpha,
-                             max_rounds=max_rounds)
-    return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result)
+                             max_rounds=max_rounds, weights=screen_weights(screen, flagged))
+    return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result,
+                         one_stage=one_stage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +272,8 @@ class GateRates:
     ``*_any``: any benchmark (or the suite shift) called a regression — the false-alarm
     rate under A/A. ``*_hit``: the slowed benchmark called a regression — the power.
     ``one_stage``: the screen alone at ``alpha`` (the gate without confirmation);
-    ``flagged``: the screen at its own level; ``confirmed``: after the A/B confirmation.
+    ``flagged``: the screen at its own level (``flagged_hit``: it flagged the slowed
+    benchmark, the most the confirmation can find); ``confirmed``: after the A/B confirmation.
     """
 
     trials: int
@@ -272,6 +282,7 @@ class GateRates:
     one_stage_any: float
     one_stage_hit: float
     flagged_any: float
+    flagged_hit: float
     confirmed_any: float
     confirmed_hit: float
     confirmations: int
@@ -291,10 +302,11 @@ def _blocks(recording: NoiseRecording, rng: np.random.Generator, n_benchmarks: i
 def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
                 effect: float = 1.0, n_benchmarks: int | None = None,
                 threshold: float = 1.0, alpha: float = 0.01,
-                screen_alpha: float = SCREEN_ALPHA, max_rounds: int = 20) -> GateRates:
+                screen_alpha: float = SCREEN_ALPHA,
+                max_rounds: int = CONFIRM_MAX_ROUNDS) -> GateRates:
     """Replay ``trials`` commits through the two-stage gate; one random benchmark is
     ``effect`` times slower (in the current run and on the candidate side of rounds)."""
-    one_any = one_hit = flag_any = conf_any = conf_hit = 0
+    one_any = one_hit = flag_any = flag_hit = conf_any = conf_hit = 0
     rounds: list[int] = []
     width = 0
     for rec in _blocks(recording, rng, n_benchmarks, trials):
@@ -303,12 +315,11 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         trial = two_stage_trial(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
                                 threshold=threshold, alpha=alpha, screen_alpha=screen_alpha,
                                 max_rounds=max_rounds)
-        one = {r.name for r in trial.screen.regressions
-               if r.comparison.adjusted_p_value is not None
-               and r.comparison.adjusted_p_value < alpha}
+        one = {r.name for r in trial.one_stage.regressions}
         one_any += bool(one)
         one_hit += rec.names[slowed] in one
         flag_any += bool(trial.flagged)
+        flag_hit += rec.names[slowed] in trial.flagged
         conf_any += bool(trial.confirmed)
         conf_hit += rec.names[slowed] in trial.confirmed
         if trial.confirmation is not None:
@@ -316,6 +327,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
     return GateRates(
         trials=trials, effect=effect, n_benchmarks=width, one_stage_any=one_any / trials,
         one_stage_hit=one_hit / trials, flagged_any=flag_any / trials,
+        flagged_hit=flag_hit / trials,
         confirmed_any=conf_any / trials, confirmed_hit=conf_hit / trials,
         confirmations=len(rounds),
         median_rounds=float(np.median(rounds)) if rounds else math.nan)

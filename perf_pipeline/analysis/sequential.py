@@ -12,7 +12,8 @@ stopping when it is clear is only honest if the test stays valid under repeated 
   between looks (conservative; exact group-sequential boundaries would need a normal
   model the heavy tails of real timings do not follow). Pocock-type spending keeps most
   of the level for early looks, where large changes are decided.
-* **Several targets.** Each target gets ``alpha / m`` (Bonferroni over the ``m`` targets):
+* **Several targets.** Each target gets a share of ``alpha`` (Bonferroni over the
+  targets; equal shares, or ``weights`` fixed before the rounds, e.g. from the screen):
   the family-wise level of a confirmation stays ``alpha`` without a closed-testing
   procedure across looks.
 * **The statistic.** Per round, the log-ratio of each benchmark (candidate over base) minus
@@ -69,7 +70,7 @@ CLEAR_LEVEL = 0.05
 #: Pocock's design, -4 saves the level for the last look like O'Brien-Fleming's.
 SPENDING_GAMMA = 1.0
 #: A target whose conditional power at the last look falls below this is cleared.
-FUTILITY_POWER = 0.1
+FUTILITY_POWER = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,11 +234,15 @@ def sequential_ab(
     targets: Collection[str] | None = None,
     min_effect: float = DEFAULT_MIN_EFFECT,
     alternative: str = "two-sided",
+    weights: Mapping[str, float] | None = None,
 ) -> SequentialResult:
     """Decide ``targets`` (default: every benchmark of the first round, and the shift).
 
     Benchmarks of a round that are not targets are controls: they only help estimate
     the round's suite-wide factor. Every round must carry every benchmark of the first.
+    ``weights`` (positive, by target; default equal) split the level between the targets
+    (weighted Bonferroni): a target with weight ``w`` gets ``alpha * w / sum(weights)``.
+    They must not depend on the rounds (e.g. the screen's evidence, from other processes).
     Raises ``InvalidInputError`` for bad options or values, naming the round and benchmark.
     """
     _check_args(threshold, alpha, min_rounds, max_rounds, block, min_effect)
@@ -251,6 +256,7 @@ def sequential_ab(
     rows: list[np.ndarray] = []
     names: tuple[str, ...] = ()
     tested: tuple[str, ...] = ()
+    share = np.empty(0)
     decided: dict[str, tuple[int, Estimate, float, float, str]] = {}
     last: tuple[_Look, float] | None = None
     log_clear = math.log(max(threshold, 1.0 + min_effect))
@@ -265,17 +271,18 @@ def sequential_ab(
         if not rows:
             names = tuple(sorted(rnd))
             tested = _targets(names, targets)
+            share = _shares(tested, weights)
         rows.append(_log_ratios(rnd, names, len(rows) + 1))
         n = len(rows)
         if n not in look_at:
             continue
         seen_looks.append(n)
-        level = look_at[n] / len(tested)
         look = _analyse(np.array(rows), names, tested)
-        last = (look, level)
+        last = (look, look_at[n])
         for i, target in enumerate(tested):
             if target in decided:
                 continue
+            level = look_at[n] * share[i]
             p = _p_value(float(look.mean[i]), float(look.se[i]), float(look.df[i]),
                          alternative)
             est = _estimate(look, i, level, p, n, alternative)
@@ -289,7 +296,7 @@ def sequential_ab(
                     f"cleared after {n} rounds: a slowdown beyond {math.exp(log_clear):.3g}x "
                     f"is ruled out ({1 - CLEAR_LEVEL:.0%} upper bound "
                     f"{math.exp(clear_high):.3f})"))
-            elif _futile(look, i, final_level / len(tested), max_rounds, log_clear,
+            elif _futile(look, i, final_level * share[i], max_rounds, log_clear,
                          alternative):
                 decided[target] = (n, est, p, level, (
                     f"cleared after {n} rounds: even a slowdown of "
@@ -306,13 +313,13 @@ def sequential_ab(
     if last is None:
         raise InvalidInputError(
             f"`rounds` gave {len(rows)} round(s), fewer than `min_rounds` ({min_rounds})")
-    look, level = last
+    look, look_level = last
     results = []
     for i, target in enumerate(tested):
         if target in decided:
             _, est, p, lvl, _ = decided[target]
         else:
-            lvl = level
+            lvl = look_level * share[i]
             p = _p_value(float(look.mean[i]), float(look.se[i]), float(look.df[i]),
                          alternative)
             est = _estimate(look, i, lvl, p, look.n, alternative)
@@ -331,6 +338,22 @@ def sequential_ab(
                             looks=tuple(seen_looks),
                             decided_at={t: v[0] for t, v in decided.items()},
                             stopped=stopped)
+
+
+def _shares(tested: tuple[str, ...], weights: Mapping[str, float] | None) -> np.ndarray:
+    """Each target's share of the level: its weight over the sum (equal without weights)."""
+    if weights is None:
+        return np.full(len(tested), 1.0 / len(tested))
+    unknown = sorted(set(weights) - set(tested))
+    if unknown:
+        raise InvalidInputError(f"`weights`: {unknown[0]!r} is not a target")
+    w = np.array([weights.get(t, math.nan) for t in tested], dtype=float)
+    missing = [t for t, v in zip(tested, w, strict=True) if not math.isfinite(v)]
+    if missing or np.any(w <= 0):
+        raise InvalidInputError(
+            "`weights` must give every target a finite weight > 0"
+            + (f" ({missing[0]!r} has none)" if missing else ""))
+    return w / w.sum()
 
 
 def _targets(names: tuple[str, ...], targets: Collection[str] | None) -> tuple[str, ...]:

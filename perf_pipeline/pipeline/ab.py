@@ -17,7 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from perf_pipeline.analysis import SequentialResult, build_baseline, compare_rounds, sequential_ab
+from perf_pipeline.analysis import (
+    DEFAULT_MAX_ROUNDS,
+    SequentialResult,
+    build_baseline,
+    compare_rounds,
+    sequential_ab,
+)
 from perf_pipeline.config import Settings
 from perf_pipeline.measure.ab import ABRun, ABSelection, iter_ab_rounds, measure_ab
 from perf_pipeline.measure.results import merge_processes
@@ -169,8 +175,10 @@ def run_adaptive_ab(settings: Settings, base_ref: str, candidate_ref: str, *,
                     on_round: Callable[[int, int], None] | None = None) -> ABOutcome:
     """The sequential design: measure a round at a time until every benchmark (and the
     suite-wide shift) is decided (``analysis.sequential_ab``), at most ``max_rounds``
-    (default ``confirm_max_rounds``) or ``budget_s`` seconds; judge; write the report."""
-    max_rounds = max_rounds or settings.confirm_max_rounds
+    (default ``DEFAULT_MAX_ROUNDS``, 20: an A/B of a whole suite is long, and a
+    confirmation of a few flagged benchmarks has ``confirm_max_rounds``) or ``budget_s``
+    seconds; judge; write the report."""
+    max_rounds = max_rounds or DEFAULT_MAX_ROUNDS
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
                         select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
         result = sequential_ab((round_values(r) for r in ab_rounds),

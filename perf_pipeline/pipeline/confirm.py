@@ -36,11 +36,13 @@ from pathlib import Path
 
 from perf_pipeline.analysis import (
     SCREEN_ALPHA,
+    SCREEN_CORRECTION,
     SUITE_SHIFT_NAME,
     choose_controls,
     confirm_flagged,
     flagged_for_confirmation,
     round_value,
+    screen_weights,
 )
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
@@ -211,7 +213,8 @@ def confirm_regressions(
     result = None
     try:
         result = confirm_flagged(counted, flagged, threshold=threshold, alpha=alpha,
-                                 max_rounds=max_rounds)
+                                 max_rounds=max_rounds,
+                                 weights=screen_weights(screen, flagged))
     except InvalidInputError:
         if not (counted.exhausted and counted.n < max_rounds):
             raise  # bad data or options, not a short run
@@ -300,7 +303,8 @@ def confirm_run(settings: Settings, run: SuiteRun, baseline: Baseline | None, *,
         return Confirmation(sha=run.sha, run_id=run.run_id,
                             created_at=created_at, status="off", screen_alpha=settings.alpha,
                             screen=strict.comparison, final=strict.comparison)
-    screen = analyze_run(run, baseline, settings, alpha=SCREEN_ALPHA).comparison
+    screen = analyze_run(run, baseline, settings, alpha=SCREEN_ALPHA,
+                         correction=SCREEN_CORRECTION).comparison
     assert screen is not None
     candidate = _commit_in_repo(settings, run.sha)
     base = _base_sha(settings, baseline) if candidate else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline
+from perf_pipeline.analysis import SCREEN_ALPHA, SCREEN_CORRECTION, compare_to_baseline
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id
@@ -13,7 +13,7 @@ from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.store import HistoryStore, read_analysis, write_analysis
 
 __all__ = ["analysis_path", "analyze_commit", "analyze_run", "read_commit_analysis",
-           "screen_alpha"]
+           "screen_alpha", "screen_correction"]
 
 
 def analysis_path(settings: Settings, sha: str) -> Path:
@@ -26,10 +26,16 @@ def screen_alpha(settings: Settings) -> float:
     return SCREEN_ALPHA if settings.confirm == "auto" else settings.alpha
 
 
+def screen_correction(settings: Settings) -> str:
+    """The screen's multiple-testing correction: none when an A/B confirmation follows
+    (the confirmation controls the family-wise level), Holm otherwise."""
+    return SCREEN_CORRECTION if settings.confirm == "auto" else "holm"
+
+
 def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
-                alpha: float | None = None) -> CommitAnalysis:
+                alpha: float | None = None, correction: str = "holm") -> CommitAnalysis:
     """Compare ``run`` with ``baseline`` (``None``: say there is none, decide nothing)
-    at ``alpha`` (default ``settings.alpha``)."""
+    at ``alpha`` (default ``settings.alpha``), corrected across the run by ``correction``."""
     alpha = settings.alpha if alpha is None else alpha
     if baseline is None:
         return CommitAnalysis(
@@ -48,7 +54,8 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
                    "different machines are never compared; measure a baseline on this "
                    "machine (or pin one of its runs).",))
     comparison = compare_to_baseline(baseline, run, threshold=settings.threshold,
-                                     alpha=alpha, metrics=settings.gate_metrics)
+                                     alpha=alpha, correction=correction,
+                                     metrics=settings.gate_metrics)
     notes: list[str] = []
     diffs: tuple[tuple[str, str, str], ...] = ()
     if baseline.environment and run.environment:
@@ -91,7 +98,8 @@ def analyze_commit(settings: Settings, sha: str) -> CommitAnalysis:
     with HistoryStore.open(settings.db_path) as store:
         run = commit_run(store, settings, sha)
         analysis = analyze_run(run, baseline_for_run(store, settings, run), settings,
-                               alpha=screen_alpha(settings))
+                               alpha=screen_alpha(settings),
+                               correction=screen_correction(settings))
     write_analysis(analysis_path(settings, sha), analysis)
     return analysis
 

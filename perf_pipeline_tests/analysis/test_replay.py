@@ -68,6 +68,7 @@ def test_two_stage_gate_rarely_confirms_unchanged_code(n_benchmarks: int) -> Non
     assert rates.one_stage_any >= 0.03
     assert rates.confirmed_any < rates.one_stage_any
     assert rates.median_rounds <= 15
+    assert rates.flagged_any > rates.confirmed_any
 
 
 @pytest.mark.slow
@@ -77,11 +78,36 @@ def test_two_stage_gate_confirms_real_slowdowns() -> None:
                       n_benchmarks=9)
     twenty = replay_gate(rec, np.random.default_rng(424301), trials=150, effect=1.20,
                          n_benchmarks=9)
-    # The study measured 38 % and 85 % (suite of 5) on this corpus: the targets
-    # (90 % at +10 %) are out of reach of this machine's noise within 20 rounds.
-    assert ten.confirmed_hit >= 0.30
-    assert twenty.confirmed_hit >= 0.75
-    assert ten.median_rounds <= 15
+    # The uncorrected screen flags nearly every real +10 % slowdown (Holm at the same
+    # level left 29 % unflagged), so the confirmation decides what is found.
+    assert ten.flagged_hit >= 0.90
+    # The study measured about 90 % (+10 %) and 97 % (+20 %) on the whole corpus; the
+    # +10 % target (90 %) sits at the edge of what this machine's noise allows.
+    assert ten.confirmed_hit >= 0.80
+    assert twenty.confirmed_hit >= 0.92
+    assert ten.median_rounds <= 20
+
+
+def test_the_screen_flags_everything_holm_would_and_more() -> None:
+    from perf_pipeline.analysis import (
+        build_baseline,
+        compare_to_baseline,
+        flagged_for_confirmation,
+        screen_run,
+    )
+
+    rec = _real()
+    rng = np.random.default_rng(424500)
+    more = 0
+    for _ in range(20):
+        runs, current = replay_screen_runs(rec, rng, slowed={1: 1.1})
+        baseline = build_baseline(runs, created_at="2000-01-01T00:00:00+00:00")
+        loose = set(flagged_for_confirmation(screen_run(baseline, current, threshold=1.0)))
+        holm = set(flagged_for_confirmation(compare_to_baseline(
+            baseline, current, threshold=1.0, alpha=0.5, correction="holm")))
+        assert holm <= loose
+        more += len(loose) > len(holm)
+    assert more > 0
 
 
 @pytest.mark.slow

@@ -206,3 +206,54 @@ def test_screen_level_of_one_half_is_a_valid_alpha() -> None:
     est = Estimate(log_ratio=0.2, log_ci_low=-0.5, log_ci_high=0.9, p_value=0.6,
                    n_baseline=10, n_current=1, method="m", n_units=1, var_scalable=0.1)
     assert judge(est, threshold=1.0, alpha=0.5, adjusted_p=0.6).verdict is Verdict.INCONCLUSIVE
+
+
+def test_weights_split_the_level_between_targets() -> None:
+    equal = sequential_ab(_rounds(np.random.default_rng(5), slowed={"b0": 1.08}),
+                          threshold=1.0, max_rounds=12, targets=["b0", "b1"],
+                          alternative="greater")
+    same = sequential_ab(_rounds(np.random.default_rng(5), slowed={"b0": 1.08}),
+                         threshold=1.0, max_rounds=12, targets=["b0", "b1"],
+                         alternative="greater", weights={"b0": 3.0, "b1": 3.0})
+    assert equal == same  # only the ratios of the weights matter
+    favoured = sequential_ab(_rounds(np.random.default_rng(5), slowed={"b0": 1.08}),
+                             threshold=1.0, max_rounds=12, targets=["b0", "b1"],
+                             alternative="greater", weights={"b0": 9.0, "b1": 1.0})
+
+    def p_adj(result: object, name: str) -> float:
+        r = next(x for x in result.comparison.results if x.name == name)  # type: ignore[attr-defined]
+        return r.comparison.adjusted_p_value
+
+    # The favoured target's p is scaled by a larger share of alpha: a smaller adjusted p.
+    assert p_adj(favoured, "b0") < p_adj(equal, "b0")
+
+
+@pytest.mark.parametrize("weights, match", [
+    ({"b0": 1.0, "zz": 1.0}, "not a target"),
+    ({"b0": 1.0}, "finite weight"),
+    ({"b0": 1.0, "b1": 0.0}, "> 0"),
+    ({"b0": 1.0, "b1": math.nan}, "finite weight"),
+])
+def test_weights_are_validated(weights: dict, match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match):
+        sequential_ab(_rounds(np.random.default_rng(1)), max_rounds=6,
+                      targets=["b0", "b1"], weights=weights)
+
+
+def test_screen_weights_follow_the_screen_evidence_and_are_capped() -> None:
+    from dataclasses import replace
+
+    from perf_pipeline.analysis import screen_weights
+
+    base = _screen({"strong": (Verdict.REGRESSION, 1.2, 1.6),
+                    "weak": (Verdict.REGRESSION, 1.0, 1.3),
+                    "absurd": (Verdict.REGRESSION, 3.0, 4.0)})
+    p = {"strong": 1e-4, "weak": 0.3, "absurd": 1e-300}
+    screen = SuiteComparison(results=tuple(
+        replace(r, comparison=replace(r.comparison, p_value=p[r.name]))
+        for r in base.results), correction="none", alpha=0.5)
+    w = screen_weights(screen, ("strong", "weak", "absurd"))
+    assert w["weak"] < w["strong"] < w["absurd"]
+    assert all(math.isfinite(v) and v > 0 for v in w.values())
+    # Capped: one benchmark with overwhelming screen evidence cannot take all the level.
+    assert w["absurd"] / sum(w.values()) < 0.99

@@ -128,7 +128,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "benchmark is decided (a level spent over the looks keeps early "
                         "stopping valid); at most --max-rounds and confirm_budget_s")
     p.add_argument("--max-rounds", type=int,
-                   help="with --adaptive: most rounds (default: confirm_max_rounds, 20)")
+                   help="with --adaptive: most rounds (default 20)")
     p.add_argument("-k", "--select", metavar="EXPRESSION",
                    help="only benchmarks matching this pytest -k expression")
     p.add_argument("--node-id", dest="node_ids", action="append", default=[],
