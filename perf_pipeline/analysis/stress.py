@@ -5,9 +5,10 @@ A stress run is one process of long, loaded scenarios, so there are no replicate
 to build a run-to-run spread from as for benchmarks. Each rule therefore uses what the
 figure itself carries:
 
-* ``throughput_ops_s`` (higher is better): a ratio rule. Loaded throughput on a shared
-  machine moves by ±15-20 % run to run, so a drop must pass ``throughput_ratio`` (1.3:
-  the current run does less than 1/1.3 of the baseline's work per second).
+* ``throughput_ops_s`` (higher is better): loaded throughput on a shared machine moves by
+  ±15-20 % run to run, so a drop must pass ``throughput_ratio`` (1.3: the current run
+  does less than 1/1.3 of the baseline's work per second) AND a conditional Poisson rate
+  test on the operation counts, so a handful of operations cannot decide.
 * ``p99_s`` (lower is better): the ratio must pass ``p99_ratio`` AND the tail must be
   heavier by a test on the histograms: under "no change", each of the current run's n
   latencies exceeds the baseline's p99 with probability 0.01, so the count above it is
@@ -70,6 +71,23 @@ def _count_above(histogram_json: str | None, threshold_s: float) -> tuple[int, i
     return above, total
 
 
+def _rate_test(base_count: int | None, base_rate: float, cur_count: int | None,
+               cur_rate: float) -> tuple[float | None, float | None]:
+    """One-sided p-values (current rate lower, current rate higher) of the conditional
+    test of two Poisson counts: given ``n`` operations in all, the current run's share is
+    binomial with the share of the time it ran. Machine load moves throughput far more
+    than counting noise, so this only keeps a ratio on a handful of operations from
+    deciding; the ratio threshold carries the rest. (None, None) without counts."""
+    if not base_count or not cur_count or base_rate <= 0 or cur_rate <= 0:
+        return None, None
+    from scipy import stats
+
+    t_base, t_cur = base_count / base_rate, cur_count / cur_rate
+    n, share = base_count + cur_count, t_cur / (t_base + t_cur)
+    return (float(stats.binom.cdf(cur_count, n, share)),
+            float(stats.binom.sf(cur_count - 1, n, share)))
+
+
 def _binomial_sf(k: int, n: int, p: float) -> float:
     from scipy import stats
 
@@ -89,15 +107,21 @@ def _judge(base: StressFigure | None, cur: StressFigure, *, throughput_ratio: fl
         return out(Verdict.INCONCLUSIVE, "none", "no baseline figure to compare with")
     b, c = base.value, cur.value
     if figure == "throughput_ops_s":
-        rule = f"ratio {throughput_ratio:g}"
+        rule = f"ratio {throughput_ratio:g} and conditional Poisson rate test at {alpha:g}"
         if b <= 0:
             return out(Verdict.INCONCLUSIVE, rule, "baseline throughput is 0")
         ratio = c / b
-        if ratio < 1 / throughput_ratio:
-            return out(Verdict.REGRESSION, rule, f"throughput x{ratio:.2f}")
-        if ratio > throughput_ratio:
-            return out(Verdict.IMPROVEMENT, rule, f"throughput x{ratio:.2f}")
-        return out(Verdict.UNCHANGED, rule, f"throughput x{ratio:.2f}")
+        p_low, p_high = _rate_test(base.count, b, cur.count, c)
+        detail = f"throughput x{ratio:.2f}" + (
+            "; no operation counts: the ratio alone decides" if p_low is None
+            else f"; p={min(p_low, p_high):.2g}")
+        if ratio < 1 / throughput_ratio and (p_low is None or p_low < alpha):
+            return out(Verdict.REGRESSION, rule, detail)
+        if ratio > throughput_ratio and (p_high is None or p_high < alpha):
+            return out(Verdict.IMPROVEMENT, rule, detail)
+        if 1 / throughput_ratio <= ratio <= throughput_ratio:
+            return out(Verdict.UNCHANGED, rule, detail)
+        return out(Verdict.INCONCLUSIVE, rule, detail + " (too few operations to tell)")
     if figure == "p99_s":
         rule = f"ratio {p99_ratio:g} and binomial exceedance test at {alpha:g}"
         counted = _count_above(cur.histogram_json, b)

@@ -57,14 +57,17 @@ def _figures(test: str, scenario: dict) -> list[StressFigure]:
                  for i, step in enumerate(steps)
                  for name, key in (("throughput_ops_s", "throughput_ops_s"), ("p99_s", "p99_s"))
                  if step.get(key) is not None]
-        return [fig("throughput_ops_s", scenario.get("peak_throughput_ops_s")),
+        peak = max(steps, key=lambda s: s.get("throughput_ops_s") or 0.0) if steps else {}
+        return [fig("throughput_ops_s", scenario.get("peak_throughput_ops_s"),
+                    count=peak.get("ok")),
                 fig("p99_s", first.get("p99_s"), count=first.get("ok"),
                     histogram_json=_histogram(first)),
                 fig("breaking_point", scenario.get("breaking_point") or 0.0),
                 fig("error_rate", (scenario.get("errors") or 0) / ops if ops else 0.0),
                 *percentiles(first), *curve]
     if kind in ("closed", "open"):
-        return [fig("throughput_ops_s", scenario.get("throughput_ops_s")),
+        return [fig("throughput_ops_s", scenario.get("throughput_ops_s"),
+                    count=scenario.get("ok")),
                 fig("p99_s", scenario.get("p99_s"), count=scenario.get("ok"),
                     histogram_json=_histogram(scenario)),
                 fig("error_rate", scenario.get("error_rate")), *percentiles(scenario)]

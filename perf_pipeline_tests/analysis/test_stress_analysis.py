@@ -51,6 +51,24 @@ def test_each_figure_has_its_direction_and_rule() -> None:
     assert _verdicts([], [_fig("leak", 1.0)]) == {"leak": Verdict.INCONCLUSIVE}
 
 
+def test_a_throughput_drop_on_a_handful_of_operations_is_not_a_regression() -> None:
+    # 10 s each: 20 operations then 12 (x0.6, past the 1.3 ratio) is well within what
+    # counting alone gives; 20,000 then 12,000 is not.
+    few = _verdicts([_fig("throughput_ops_s", 2.0, count=20)],
+                    [_fig("throughput_ops_s", 1.2, count=12)])
+    assert few == {"throughput_ops_s": Verdict.INCONCLUSIVE}
+    many = _verdicts([_fig("throughput_ops_s", 2000.0, count=20_000)],
+                     [_fig("throughput_ops_s", 1200.0, count=12_000)])
+    assert many == {"throughput_ops_s": Verdict.REGRESSION}
+    up = _verdicts([_fig("throughput_ops_s", 1000.0, count=10_000)],
+                   [_fig("throughput_ops_s", 1500.0, count=15_000)])
+    assert up == {"throughput_ops_s": Verdict.IMPROVEMENT}
+    # Within the ratio the counts do not matter: machine load, not the code.
+    assert _verdicts([_fig("throughput_ops_s", 1000.0, count=10_000)],
+                     [_fig("throughput_ops_s", 850.0, count=8_500)]) == {
+        "throughput_ops_s": Verdict.UNCHANGED}
+
+
 def test_compare_stress_rejects_bad_options() -> None:
     with pytest.raises(InvalidInputError, match="alpha"):
         compare_stress([], [], alpha=2.0)
@@ -93,11 +111,12 @@ def test_a_db_without_stress_results_is_migrated(tmp_path: Path) -> None:
                                   started_at="2024-01-01T00:00:00+00:00"))
     conn = sqlite3.connect(path)  # back to what the migrations before this one wrote
     conn.execute("DROP TABLE stress_results")
-    conn.execute(f"PRAGMA user_version = {LATEST_VERSION - 1}")
+    conn.execute("PRAGMA user_version = 2")  # stress_results is migration 3
     conn.commit()
     conn.close()
     with HistoryStore.open(path) as store:
         assert store.has_run("r") and store.stress_figures("r") == ()
+        assert LATEST_VERSION >= 3
         store.record_stress("r", (_fig("leak", 1.0),))
         assert store.stress_figures("r")[0].value == 1.0
     conn = sqlite3.connect(path)
