@@ -1,19 +1,19 @@
 """Writing runs into the history db: one run, one transaction.
 
-Idempotency and replacement rules (``write_run``):
+Idempotency rules (``write_run``):
 
 - A ``run_id`` already stored is left alone: ingesting the same run twice adds nothing.
-- A commit keeps one run per suite: a new run of the same ``(sha, suite, dirty)``
-  replaces the rows of the earlier one, whatever either run's status. Clean and dirty
-  (uncommitted changes) measurements of a commit are kept apart, because a dirty
-  worktree is not the commit. The run ingested last wins.
-- Runs without a commit are keyed by ``run_id`` only and never replace anything.
+- Every other run is kept. Measuring a commit again adds a replicate beside the earlier
+  runs; it replaces nothing. Repeated runs of one commit are the best estimate of
+  run-to-run noise there is, and a failed run can never hide a successful one: readers
+  ask for a commit's successful runs (``queries.py``, ``HistoryStore.commit_run``).
+- The ``source`` the run was read from, if given, is recorded in the same transaction
+  (``sources.py``), also when the run itself was already there.
 
 Everything happens inside ``BEGIN IMMEDIATE``: the write lock is taken before the
-existence checks, so two processes ingesting runs of the same commit cannot interleave,
-and a failure anywhere rolls back the replacement too. Rows go in with ``executemany``
-on the raw connection: sqlite-utils' row-dict API costs several times more per row and
-this is the hot path (500 benchmarks per run).
+existence check, so two processes ingesting the same run cannot both insert it. Rows go
+in with ``executemany`` on the raw connection: sqlite-utils' row-dict API costs several
+times more per row and this is the hot path (500 benchmarks per run).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, BenchmarkResult, SuiteRun
 from perf_pipeline.store.environment_json import environment_to_data
 from perf_pipeline.store.samples import encode_samples
+from perf_pipeline.store.sources import SourceStamp, record_source
 
 __all__ = ["delete_runs", "utc_sort_key", "write_run"]
 
@@ -151,35 +152,31 @@ def _run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
 def delete_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> None:
     """Delete every row of ``run_ids``; the caller holds the transaction."""
     rows = [(run_id,) for run_id in run_ids]
-    for table in ("results", "benchmarks", "runs"):
+    for table in ("sources", "results", "benchmarks", "runs"):
         conn.executemany(f'DELETE FROM "{table}" WHERE run_id = ?', rows)
 
 
-def write_run(conn: sqlite3.Connection, run: SuiteRun) -> bool:
+def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
+              source: SourceStamp | None = None) -> bool:
     """Store ``run`` under the rules in the module docstring; False if already stored."""
     ingested_at = datetime.now(timezone.utc).isoformat()
     run_row = _run_row(run, ingested_at=ingested_at)  # validate before locking
     benchmark_rows, result_rows = _benchmark_rows(run)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
-            conn.execute("ROLLBACK")
+        stored = conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
+                              (run.run_id,)).fetchone() is not None
+        if stored:
             logger.debug("run %s is already in the history; nothing to do", run.run_id)
-            return False
-        if run.commit is not None:
-            replaced = [row[0] for row in conn.execute(
-                "SELECT run_id FROM runs WHERE sha = ? AND suite = ? AND dirty = ?",
-                (run.commit.sha, run.suite, int(run.commit.dirty)))]
-            if replaced:
-                logger.info("run %s replaces %s of commit %s, suite %s", run.run_id,
-                            ", ".join(replaced), run.commit.short_sha, run.suite)
-                delete_runs(conn, replaced)
-        conn.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
-        conn.executemany(_insert_sql("benchmarks", _BENCHMARK_COLUMNS), benchmark_rows)
-        conn.executemany(_insert_sql("results", _RESULT_COLUMNS), result_rows)
+        else:
+            conn.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
+            conn.executemany(_insert_sql("benchmarks", _BENCHMARK_COLUMNS), benchmark_rows)
+            conn.executemany(_insert_sql("results", _RESULT_COLUMNS), result_rows)
+        if source is not None:
+            record_source(conn, source, run.run_id, recorded_at=ingested_at)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return True
+    return not stored
