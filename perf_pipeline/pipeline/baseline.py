@@ -1,10 +1,11 @@
 """Choosing and writing baselines: which runs a commit is judged against.
 
-Rolling (the default): the last ``settings.baseline_runs`` successful runs on the main
-branch before the run being judged, so a commit is never compared with itself or with
-its future, and the run-to-run spread comes from history. Pinned: one named run, set
-with ``perf-pipeline analyze --update-baseline``; a pinned baseline file wins over the
-rolling policy until it is replaced or deleted (that is what pinning means).
+Rolling (the default): the last ``settings.baseline_runs`` commits with successful runs
+on the main branch before the run being judged (each commit's runs pooled into one), so
+a commit is never compared with itself or with its future, and the run-to-run spread
+comes from history. Pinned: one named run, set with ``perf-pipeline analyze
+--update-baseline``; a pinned baseline file wins over the rolling policy until it is
+replaced or deleted (that is what pinning means).
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ def _rolling_runs(store: HistoryStore, settings: Settings, *,
     """Main-branch runs first; histories with no branch (plain files) use all runs."""
     before_id = before.run_id if before is not None and store.has_run(before.run_id) else None
     sha = before.sha if before else None
-    for branch in (settings.main_branch, None):
-        runs = tuple(r for r in store.recent_runs(
-            suite="benchmarks", branch=branch, n=settings.baseline_runs,
-            before_run_id=before_id) if sha is None or r.sha != sha)
+    for branch in (settings.main_branch, None):  # each commit's runs pooled into one
+        runs = store.recent_commit_runs(suite="benchmarks", branch=branch,
+                                        n=settings.baseline_runs, before_run_id=before_id,
+                                        exclude_sha=sha)
         if runs:
             return runs
     return ()
@@ -71,6 +72,8 @@ def update_baseline(store: HistoryStore, settings: Settings) -> Baseline | None:
     if pinned is not None:
         return pinned
     latest = store.latest_run(suite="benchmarks")
+    if latest is not None and latest.sha is not None:
+        latest = store.commit_run(latest.sha, suite="benchmarks") or latest
     if settings.baseline_policy == "pinned":
         return pin_baseline(settings, latest) if latest else None
     runs = _rolling_runs(store, settings, before=None)

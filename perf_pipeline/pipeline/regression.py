@@ -7,7 +7,7 @@ from pathlib import Path
 from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import Baseline, CommitAnalysis, RunStatus, SuiteRun
+from perf_pipeline.model import Baseline, CommitAnalysis, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.store import HistoryStore, read_analysis, write_analysis
 
@@ -55,8 +55,9 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
 
 
 def commit_run(store: HistoryStore, settings: Settings, sha: str) -> SuiteRun:
-    """The commit's latest successful benchmark run: what both stages of the gate judge."""
-    run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+    """All the commit's successful benchmark runs pooled into one (its replicates, see
+    ``store/pooling.py``): what both stages of the gate judge."""
+    run = store.commit_run(sha, suite="benchmarks")
     if run is None:
         raise InvalidInputError(
             f"commit {sha}: no successful benchmark run in {settings.db_path}; "
@@ -65,7 +66,7 @@ def commit_run(store: HistoryStore, settings: Settings, sha: str) -> SuiteRun:
 
 
 def analyze_commit(settings: Settings, sha: str) -> CommitAnalysis:
-    """Screen the commit's latest successful run; write ``analysis/<sha>.json``.
+    """Screen the commit's successful runs (pooled); write ``analysis/<sha>.json``.
 
     The level is ``screen_alpha(settings)``: with ``confirm = "auto"`` this is the first
     stage only, and ``regression_confirmation`` decides.

@@ -16,7 +16,6 @@ from perf_pipeline.model import (
     Confirmation,
     ProfileComparison,
     ReportData,
-    RunStatus,
     SuiteRun,
 )
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
@@ -95,7 +94,7 @@ def write_commit_report(settings: Settings, sha: str, *,
     is shown as "Where the time went" when it was made for this confirmation.
     """
     with HistoryStore.open(settings.db_path) as store:
-        run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+        run = store.commit_run(sha, suite="benchmarks")  # all its runs, pooled
         if run is None:
             raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
         baseline = baseline_for_run(store, settings, run)
@@ -127,6 +126,8 @@ def write_history_report(settings: Settings, *, markdown_path: Path | None = Non
     """
     with HistoryStore.open(settings.db_path) as store:
         run = store.latest_run(suite="benchmarks")
+        if run is not None and run.sha is not None:  # the newest commit, all its runs
+            run = store.commit_run(run.sha, suite="benchmarks") or run
         baseline = baseline_for_run(store, settings, run) if run else None
         analysis = analyze_run(run, baseline, settings) if run else None
         notes = () if run else ("No successful run in the history yet.",)
