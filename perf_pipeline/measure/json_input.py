@@ -6,6 +6,7 @@ upload), so reading one must never hang, exhaust memory or crash:
 - the path is opened without blocking and must be a regular file: a FIFO would block
   ``read`` forever, and a symlink loop or a dangling link is reported as what it is;
 - the size is bounded (``MAX_JSON_BYTES``) before anything is read;
+- a gzipped file (our raw run files, ``raw.py``) is inflated, bounded the same way;
 - the bytes are read once; the SHA-256 (a foreign file's identity) is taken from the
   same buffer, which is dropped before the objects are built, so the peak is the text
   plus the parsed objects (about 2.5x the file for a file of samples) rather than
@@ -24,6 +25,7 @@ import hashlib
 import json
 import os
 import stat
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,23 @@ def _read_bytes(path: Path, what: str, max_bytes: int) -> bytes:
     return raw
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzip(data: bytes, path: Path, what: str, max_bytes: int) -> bytes:
+    """The text of a gzipped file, refused past ``max_bytes`` (no gzip bomb)."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        text = inflater.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise InvalidInputError(f"{what} {path} is corrupt gzip: {exc}") from exc
+    if len(text) > max_bytes:
+        raise InvalidInputError(f"{what} {path} holds more than {max_bytes:,} bytes of text")
+    if not inflater.eof:
+        raise InvalidInputError(f"{what} {path} is truncated gzip")
+    return text
+
+
 def _check_tree(doc: Any, path: Path, what: str, max_depth: int) -> None:
     """Depth and Unicode checks over every container and string, without recursion."""
     stack: list[tuple[Any, int]] = [(doc, 1)]
@@ -135,6 +154,8 @@ def read_json_file(path: Path, *, what: str = "results file",
     """Parse the JSON file at ``path`` under the limits above; ``InvalidInputError`` if not."""
     path = Path(path)
     raw = _read_bytes(path, what, max_bytes)
+    if raw[:2] == _GZIP_MAGIC:  # our raw files are kept gzipped (raw.py)
+        raw = _gunzip(raw, path, what, max_bytes)
     digest = hashlib.sha256(raw).hexdigest()
     try:
         text = raw.decode(json.detect_encoding(raw))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import shutil
 import sqlite3
 from pathlib import Path
 
 from perf_pipeline.model import BenchmarkNoise, NoiseProfile
 from perf_pipeline.store import HistoryStore
 
-from .conftest import make_run
+from .test_migration_3 import FIXTURE as V2_FIXTURE
 
 PROFILE = NoiseProfile(
     suite="benchmarks", commit="ab" * 20, machine=(("cpu_count", "2"), ("cpu_model", "X")),
@@ -35,17 +36,16 @@ def test_round_trip_and_idempotent(tmp_path: Path) -> None:
         PROFILE.commit, PROFILE.machine, PROFILE.pairs, PROFILE.notes)
 
 
-def test_a_version_1_db_is_migrated_with_its_runs_kept(tmp_path: Path) -> None:
+def test_a_version_1_db_is_migrated_and_takes_profiles(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    with HistoryStore.open(path) as store:
-        store.ingest_run(make_run(1))
+    shutil.copy(V2_FIXTURE, path)  # written by schema version 2 (test_migration_3.py)
     conn = sqlite3.connect(path)  # back to what version 1 wrote
     conn.execute("DROP TABLE noise_benchmarks")
     conn.execute("DROP TABLE noise_profiles")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
-    with HistoryStore.open(path) as store:  # migration 2 runs; the run is still there
-        assert store.get_run("run-benchmarks-0001") == make_run(1)
+    with HistoryStore.open(path) as store:  # migrations 2 and 3 run; the runs are kept
+        assert len(store.list_runs()) == 4
         store.record_noise_profile(PROFILE, corpus_path="c", created_at="t")
         assert len(store.noise_profiles()) == 1
