@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -59,6 +60,19 @@ def write_runs(raw: Path, *, runs: int, benchmarks: int) -> None:
     scratch.unlink()
 
 
+def _child(argv: list[str]) -> tuple[float, float, str]:
+    """(wall s, CPU s, stdout) of a child: on a shared machine wall time is mostly
+    waiting, CPU time is what the command costs."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv} failed: {out}")
+    return wall, usage.ru_utime + usage.ru_stime, out.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
@@ -85,25 +99,24 @@ def main() -> None:
                 assert not again.ingested and len(again.skipped) == args.runs
         print(f"no-op ingest_results_dir (in process): best of 3 {min(times) * 1e3:.0f} ms, "
               f"{len(again.ingested)} new runs")
-        walls = []
+        walls, cpus = [], []
         out = ""
         for _ in range(3):
-            start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "perf_pipeline", "ingest",
-                                   "--results-dir", str(results)],
-                                  capture_output=True, text=True, check=True)
-            walls.append(time.perf_counter() - start)
-            out = proc.stdout.strip().splitlines()[-1]
+            wall, cpu, out = _child([sys.executable, "-m", "perf_pipeline", "ingest",
+                                     "--results-dir", str(results)])
+            walls.append(wall)
+            cpus.append(cpu)
         print(f"no-op `perf-pipeline ingest` (fresh process, start-up included): best of 3 "
-              f"{min(walls):.2f} s   [{out}]")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import perf_pipeline.cli"], check=True)
-        print(f"  of which interpreter start-up + importing the CLI: "
-              f"{time.perf_counter() - start:.2f} s")
+              f"{min(walls):.2f} s wall, {min(cpus):.2f} s CPU   [{out.splitlines()[-1]}]")
+        wall, cpu, _ = _child([sys.executable, "-c",
+                               "import perf_pipeline.cli, perf_pipeline.measure"])
+        print(f"  of which interpreter start-up + imports: {wall:.2f} s wall, {cpu:.2f} s CPU "
+              f"(sqlite_utils imports pandas when it is installed)")
         best = min(times)
         print(f"target: no-op ingest of {args.runs} runs < 1 s -> "
               f"{'met' if best < 1 else 'MISSED'} in process, "
-              f"{'met' if min(walls) < 1 else 'missed'} for the whole command")
+              f"{'met' if min(cpus) < 1 else 'missed'} for the whole command's CPU time, "
+              f"{'met' if min(walls) < 1 else 'missed'} for its wall time")
 
 
 if __name__ == "__main__":
