@@ -31,7 +31,7 @@ from perf_pipeline.store.environment_json import environment_to_data
 from perf_pipeline.store.samples import encode_samples
 from perf_pipeline.store.sources import SourceStamp, record_source
 
-__all__ = ["delete_runs", "utc_sort_key", "write_run"]
+__all__ = ["delete_runs", "quantile", "utc_sort_key", "write_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def utc_sort_key(stamp: str) -> str:
     return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S.%f}Z"
 
 
-def _quantile(ordered: Sequence[float], p: float) -> float:
+def quantile(ordered: Sequence[float], p: float) -> float:
     """Linear-interpolation quantile (numpy's default), so reports and analysis agree."""
     h = (len(ordered) - 1) * p
     lo = math.floor(h)
@@ -98,8 +98,8 @@ def _time_row(run_id: str, bench: BenchmarkResult) -> tuple[object, ...] | None:
     stddev = (math.sqrt(math.fsum((x - mean) ** 2 for x in samples) / (n - 1))
               if n > 1 else None)
     return (run_id, bench.name, TIME_METRIC, SAMPLES_POSITION, bench.median_s, n, mean,
-            stddev, ordered[0], ordered[-1], _quantile(ordered, 0.25),
-            _quantile(ordered, 0.75))
+            stddev, ordered[0], ordered[-1], quantile(ordered, 0.25),
+            quantile(ordered, 0.75))
 
 
 def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from perf_pipeline.model import BenchmarkResult, RunStatus, SuiteRun
+from perf_pipeline.store.ingest import quantile
 
 __all__ = ["pool_runs"]
 
@@ -34,14 +35,8 @@ _PERCENTILES = (50, 90, 99)
 
 
 def _percentiles(samples: Sequence[float]) -> dict[str, float]:
-    data = sorted(samples)
-    out = {}
-    for q in _PERCENTILES:
-        pos = (len(data) - 1) * q / 100.0
-        lo = math.floor(pos)
-        hi = min(lo + 1, len(data) - 1)
-        out[f"p{q}_s"] = data[lo] + (data[hi] - data[lo]) * (pos - lo)
-    return out
+    ordered = sorted(samples)
+    return {f"p{q}_s": quantile(ordered, q / 100.0) for q in _PERCENTILES}
 
 
 def _pool_benchmark(group: Sequence[BenchmarkResult]) -> BenchmarkResult:

@@ -98,3 +98,19 @@ def test_ingest_run_refuses_a_source_that_is_not_a_stamp(tmp_path: Path, results
     run = load_results(results / "foreign.json")
     with HistoryStore.open(tmp_path / "h.db") as store, pytest.raises(InvalidInputError):
         store.ingest_run(run, source=str(results / "foreign.json"))  # type: ignore[arg-type]
+
+
+def test_pooled_percentiles_and_extras_match_the_processes_rule(results: Path) -> None:
+    """Runs pool like processes do: percentiles of all samples, other metrics' median."""
+    from perf_pipeline.measure import load_results
+    from perf_pipeline.measure.percentiles import latency_percentiles
+    from perf_pipeline.store import pool_runs
+
+    runs = [load_results(p) for p in sorted((results / "raw" / SHA).iterdir())[:2]]
+    pooled = pool_runs(runs)
+    for bench in pooled.benchmarks:
+        extra = dict(bench.extra)
+        for key, value in latency_percentiles(bench.samples_s).items():
+            assert extra[key] == pytest.approx(value, rel=1e-12)
+        assert bench.median_s == runs[1].benchmark(bench.name).median_s  # same file twice
+    assert pool_runs(runs[:1]) is runs[0]
