@@ -38,3 +38,26 @@ def test_judging_and_baselines_pool_each_commits_successful_runs(tmp_path: Path)
     analysis = analyze_commit(settings, sha_of(5))
     assert analysis.run_id == "again-5" and analysis.comparison is not None
     assert analysis.baseline_commits == (sha_of(2), sha_of(4), sha_of(3))
+
+
+def test_a_failed_re_run_does_not_hide_the_commits_successful_run(tmp_path: Path) -> None:
+    from perf_pipeline.measure import write_raw_run
+    from perf_pipeline.pipeline.analyze import analyze_results_dir
+
+    good = Path(__file__).resolve().parents[1] / "data" / "pytest_benchmark_good.json"
+    settings = load_settings(environ={}, config_file=None, results_dir=tmp_path / "results",
+                             confirm="off")
+    for i, (sha, status) in enumerate((("a" * 40, "success"), ("b" * 40, "success"),
+                                       ("b" * 40, "failed"))):
+        write_raw_run(settings.raw_dir, {
+            "run_id": f"2024010{i + 1}T000000Z-0000000{i}", "suite": "benchmarks",
+            "status": status, "commit": {"sha": sha, "branch": "main",
+                                         "committed_at": f"2024-01-0{i + 1}T00:00:00Z"},
+            "started_at": f"2024-01-0{i + 1}T01:00:00Z", "duration_s": 1.0,
+            "error": "boom" if status == "failed" else None,
+            "benchmark_files": 1 if status == "success" else 0},
+            benchmark_json=good if status == "success" else None)
+    outcome = analyze_results_dir(settings, report_path=tmp_path / "report.md")
+    assert outcome.run.run_id == "20240102T000000Z-00000001" and outcome.run.sha == "b" * 40
+    assert outcome.analysis.comparison is not None
+    assert outcome.analysis.baseline_commits == ("a" * 40,)
