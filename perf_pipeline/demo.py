@@ -1,6 +1,6 @@
 """The demo: a throw-away history of the example target, measured through Dagster.
 
-It sits beside ``cli.py`` in the layer order (it drives the Dagster layer), so the CLI
+It sits beside ``cli/`` in the layer order (it drives the Dagster layer), so the CLI
 command stays a thin wrapper and tests can run the same function.
 """
 

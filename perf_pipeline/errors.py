@@ -1,7 +1,7 @@
 """The error hierarchy.
 
 Every error the library raises on purpose is a ``PerfPipelineError``, so that the two
-boundaries (``cli.main`` and the Dagster asset bodies) can map them to exit code 2 or a
+boundaries (``cli/exits.py`` and the Dagster asset bodies) can map them to exit code 2 or a
 ``dagster.Failure`` in one place, while real bugs still surface as tracebacks.
 """
 

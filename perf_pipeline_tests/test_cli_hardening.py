@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from perf_pipeline import cli
+from perf_pipeline.cli import console as cc
 from perf_pipeline.cli import main
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import load_results
@@ -195,11 +195,11 @@ def test_4_plain_survives_every_hostile_value() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=200, highlight=False, emoji=False)
     for value in HOSTILE:
-        console.print(f"[red]error:[/] {cli._plain(value)} {cli._short('f.py::' + value)}")
+        console.print(f"[red]error:[/] {cc.plain(value)} {cc.short('f.py::' + value)}")
     text = out.getvalue()
     assert "\x1b]0;" not in text and "\x00" not in text
     assert "[/data/a.csv]" in text and "trailing\\" in text and ":smile:" in text
-    assert not cli._out._emoji and not cli._err._emoji  # the CLI's consoles, as tested
+    assert not cc.out._emoji and not cc.err._emoji  # the CLI's consoles, as tested
 
 
 def test_4_analyze_prints_hostile_names_and_paths(results, capsys) -> None:

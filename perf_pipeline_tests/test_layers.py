@@ -1,7 +1,7 @@
 """The import rules of style.md, enforced by parsing every module's imports.
 
-cli.py, demo.py, defs/ → pipeline/ → report/, analysis/, measure/ → store/ → model, errors,
-config.
+cli/, demo.py, defs/ → pipeline/ → report/, analysis/, measure/ → store/ → model, errors,
+config. Nothing below the CLI imports it (or the demo), and only the CLI prints or exits.
 """
 
 from __future__ import annotations
@@ -27,10 +27,15 @@ ALLOWED = {
     "pipeline": BASE | {"store", "measure", "analysis", "report", "pipeline"},
     "defs": BASE | {"store", "measure", "analysis", "report", "pipeline", "defs", "definitions"},
     "demo_edits": BASE,
+    "demo": BASE | {"defs", "demo_edits", "measure", "pipeline", "store"},
+    "cli": BASE | {"cli", "defs", "demo", "measure", "pipeline", "report", "store"},
+    "__main__": {"cli"},
 }
 # Third-party imports that only certain parts may use.
 ONLY_IN = {"dagster": {"defs", "definitions"}, "sqlite_utils": {"store"}, "sqlite3": {"store"},
-           "subprocess": {"measure"}}
+           "subprocess": {"measure"}, "rich": {"cli"}}
+#: Who may write to the console or end the process (the library returns values).
+CONSOLE_PARTS = {"cli", "__main__"}
 ANALYSIS_THIRD_PARTY = {"numpy", "scipy"}
 
 
@@ -69,6 +74,33 @@ def test_imports_follow_the_layers(path: Path) -> None:
 
             assert top in ANALYSIS_THIRD_PARTY or top in sys.stdlib_module_names, (
                 f"{path.name}: analysis/ may not import {name}")
+
+
+def test_the_layer_table_knows_every_part() -> None:
+    """A new top-level module or package must be placed in the layers, not slip past."""
+    parts = {_part(p) for p in MODULES} - {"__init__", "definitions"}
+    assert parts <= set(ALLOWED), f"add to ALLOWED in test_layers.py: {parts - set(ALLOWED)}"
+
+
+def _console_calls(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "print":
+            found.append(f"print() at line {node.lineno}")
+        elif (isinstance(func, ast.Attribute) and func.attr == "exit"
+              and isinstance(func.value, ast.Name) and func.value.id == "sys"):
+            found.append(f"sys.exit() at line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _part(p) not in CONSOLE_PARTS],
+                         ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_only_the_cli_prints_or_exits(path: Path) -> None:
+    assert not _console_calls(path), f"{path.name}: {_console_calls(path)}"
 
 
 def test_plugin_imports_only_stdlib_and_psutil() -> None:

@@ -49,13 +49,15 @@ def backfill_branch(
     branch: str | None = None,
     force: bool = False,
     on_commit: Callable[[CommitMaterialization], None] | None = None,
+    on_plan: Callable[[tuple[str, ...]], None] | None = None,
 ) -> BackfillOutcome:
     """Measure, judge and report the last ``last`` commits of ``branch`` (default: main).
 
     Each commit gets one run of the per-commit assets (measure → baseline → screen →
     confirmation → report), in history order; a failed commit (a regression gate, a
     broken suite) does not stop the ones after it. ``force`` re-measures commits
-    already materialized.
+    already materialized. ``on_plan`` gets the commits about to be measured (for a
+    progress display), ``on_commit`` each one's outcome as soon as it is done.
     """
     shas = new_commits(settings.repo_path, branch or settings.main_branch, max_count=last)
     register_commits(instance, shas)
@@ -71,6 +73,8 @@ def backfill_branch(
         confirm_budget_s=settings.confirm_budget_s, confirm_base=settings.confirm_base)
     history = HistoryStoreResource(results_dir=str(settings.results_dir))
     measured: list[CommitMaterialization] = []
+    if on_plan is not None:
+        on_plan(tuple(s for s in shas if s not in done))
     for sha in shas:
         if sha in done:
             continue

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,8 +80,11 @@ def find_result_paths(results_dir: Path) -> tuple[Path, ...]:
     return (*run_dirs, *sorted(files))
 
 
-def ingest_results_dir(results_dir: Path, store: HistoryStore) -> IngestSummary:
+def ingest_results_dir(results_dir: Path, store: HistoryStore, *,
+                       on_file: Callable[[int, int], None] | None = None) -> IngestSummary:
     """Load and store every run found under ``results_dir``; report bad files.
+
+    ``on_file(done, total)`` is called after each result path, for a progress display.
 
     A file that cannot be loaded, or whose contents the store refuses, is listed in
     ``errors`` with the reason and the rest are still ingested. A failure of the store
@@ -92,7 +96,8 @@ def ingest_results_dir(results_dir: Path, store: HistoryStore) -> IngestSummary:
     skipped: list[str] = []
     errors: list[tuple[str, str]] = []
     known = store.sources()  # incremental: a source stored before is not parsed again
-    for path in find_result_paths(results_dir):
+    paths = find_result_paths(results_dir)
+    for done, path in enumerate(paths, start=1):
         try:
             stamp = source_stamp(path / RUN_FILE if path.is_dir() else path)
         except OSError:
@@ -100,14 +105,16 @@ def ingest_results_dir(results_dir: Path, store: HistoryStore) -> IngestSummary:
         seen = known.get(stamp.path) if stamp is not None else None
         if seen is not None and seen[0] == stamp:
             skipped.append(seen[1])
-            continue
-        try:
-            run = load_results(path)
-            if store.ingest_run(run, source=stamp):
-                ingested.append(run.run_id)
-            else:
-                skipped.append(run.run_id)
-        except InvalidInputError as exc:
-            logger.warning("skipping %s: %s", path, exc)
-            errors.append((str(path), str(exc)))
+        else:
+            try:
+                run = load_results(path)
+                if store.ingest_run(run, source=stamp):
+                    ingested.append(run.run_id)
+                else:
+                    skipped.append(run.run_id)
+            except InvalidInputError as exc:
+                logger.warning("skipping %s: %s", path, exc)
+                errors.append((str(path), str(exc)))
+        if on_file is not None:
+            on_file(done, len(paths))
     return IngestSummary(ingested=tuple(ingested), skipped=tuple(skipped), errors=tuple(errors))

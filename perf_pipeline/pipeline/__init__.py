@@ -1,7 +1,7 @@
 """The pipeline's steps, each one function over settings and the history.
 
 Both the CLI and the Dagster assets call these, so a step means the same thing wherever
-it runs. This layer sits above measure/, analysis/, report/ and store/ and below cli.py
+it runs. This layer sits above measure/, analysis/, report/ and store/ and below cli/
 and defs/.
 """
 

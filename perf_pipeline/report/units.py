@@ -1,8 +1,9 @@
 """Human-readable numbers for every report format.
 
-Markdown, HTML and PNG reports must agree on how a value is written (``1.23 ms``,
-``512.0 MiB``), so the formatting lives in one place, keyed by the ``unit`` of a
-``MetricSpec``.
+Markdown, HTML and PNG reports and the CLI must agree on how a value is written
+(``1.23 ms``, ``512.0 MiB``), so the formatting lives in one place, keyed by the ``unit``
+of a ``MetricSpec``. Times pick their unit (ns, µs, ms, s) from the value, so a
+sub-microsecond median never shows as ``0.000 ms``.
 """
 
 from __future__ import annotations
@@ -44,24 +45,33 @@ def seconds_scale(seconds: float) -> tuple[float, str]:
     return 1e-9, "ns"
 
 
-def format_seconds(seconds: float | None) -> str:
-    """``0.00123`` → ``"1.23 ms"``; ``None``/NaN → ``"–"``."""
+def _sign(value: float, signed: bool) -> str:
+    return "+" if signed and value > 0 else ""
+
+
+def format_seconds(seconds: float | None, *, signed: bool = False) -> str:
+    """``0.00123`` → ``"1.23 ms"``; ``None``/NaN → ``"–"``.
+
+    ``signed`` writes a ``+`` before positive values, for differences (``+12.3 µs``).
+    """
     if seconds is None or not math.isfinite(seconds):
         return "–"
     if seconds == 0:
         return "0 s"
     factor, unit = seconds_scale(seconds)
-    return f"{_three_digits(seconds / factor)} {unit}"
+    if abs(seconds) / factor >= 999.5 and factor < 1:  # 999.7 µs rounds to "1.00 ms"
+        factor, unit = seconds_scale(seconds * 1.001)
+    return f"{_sign(seconds, signed)}{_three_digits(seconds / factor)} {unit}"
 
 
-def format_bytes(n_bytes: float | None) -> str:
+def format_bytes(n_bytes: float | None, *, signed: bool = False) -> str:
     """Binary units, because RSS and allocator figures are powers of two at heart."""
     if n_bytes is None or not math.isfinite(n_bytes):
         return "–"
     for factor, unit in _BYTE_UNITS:
         if abs(n_bytes) >= factor:
-            return f"{_three_digits(n_bytes / factor)} {unit}"
-    return f"{n_bytes:.0f} B"
+            return f"{_sign(n_bytes, signed)}{_three_digits(n_bytes / factor)} {unit}"
+    return f"{_sign(n_bytes, signed)}{n_bytes:.0f} B"
 
 
 def format_metric(metric: str, value: float | None) -> str:

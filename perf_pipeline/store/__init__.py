@@ -5,7 +5,11 @@ object; everything that goes wrong is a ``StoreError`` (or ``InvalidInputError``
 bad arguments and unreadable files) naming the file.
 """
 
-from perf_pipeline.store.analysis_file import read_analysis, write_analysis
+from perf_pipeline.store.analysis_file import (
+    read_analysis,
+    suite_comparison_to_dict,
+    write_analysis,
+)
 from perf_pipeline.store.baseline_file import read_baseline, write_baseline
 from perf_pipeline.store.confirmation_file import read_confirmation, write_confirmation
 from perf_pipeline.store.history import HistoryStore
@@ -26,6 +30,7 @@ __all__ = [
     "read_confirmation",
     "read_profile_comparison",
     "source_stamp",
+    "suite_comparison_to_dict",
     "write_analysis",
     "write_baseline",
     "write_confirmation",

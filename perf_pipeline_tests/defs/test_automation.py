@@ -420,14 +420,14 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from perf_pipeline.store import HistoryStore
 
-    def main(argv: list[str]) -> int:
+    def main(argv: list[str]) -> subprocess.CompletedProcess[str]:
         # A real CLI process: in-process Dagster loads after other tests of the session
         # sometimes met a context bound to an instance those tests had closed.
         cli = Path(sys.executable).parent / "perf-pipeline"
         proc = subprocess.run([str(cli), *argv], env=dict(os.environ), capture_output=True,
                               text=True, timeout=300, check=False)
         assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-3000:]
-        return proc.returncode
+        return proc
 
     results = tmp_path / "results"
     config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
@@ -438,7 +438,18 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
     argv = ["backfill", "--last", "3", "--dagster-home", str(home)]
 
     # The third commit is a real slowdown: its gate fails, the backfill still finishes.
-    assert main(argv) == 1
+    proc = main([*argv, "--json"])
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)  # all of stdout; each commit's line went to stderr
+    assert (doc["command"], doc["verdict"], doc["skipped"]) == ("backfill", "regression", [])
+    assert [c["sha"] for c in doc["commits"]] == list(tiny_target.shas)
+    assert doc["commits"][0]["verdict"] == "no_baseline"
+    assert doc["commits"][2]["verdict"] == "regression"
+    lines = [line for line in proc.stderr.splitlines()
+             if line[:10] in {sha[:10] for sha in tiny_target.shas}]
+    assert [line.split()[:2] for line in lines] == [
+        [c["sha"][:10], c["verdict"]] for c in doc["commits"]]
+    assert "RuntimeWarning" not in proc.stderr
     with HistoryStore.open(results / "perf_history.db") as store:
         runs = store.list_runs(suite="benchmarks")
     assert [r.commit.sha for r in runs if r.commit] == list(tiny_target.shas)
@@ -450,6 +461,8 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
         assert instance.get_latest_materialization_event(
             dg.AssetKey("performance_baseline")) is not None
 
-    assert main(argv) == 0  # everything measured already: nothing runs twice
+    proc = main(argv)  # everything measured already: nothing runs twice
+    assert proc.returncode == 0
+    assert "0 commit(s) measured, 3 already measured" in proc.stdout
     with HistoryStore.open(results / "perf_history.db") as store:
         assert len(store.list_runs(suite="benchmarks")) == 3

@@ -72,6 +72,10 @@ def test_ab_rejects_bad_input_before_measuring(tiny_target, tmp_path: Path,
     assert "no-such-ref" in capsys.readouterr().err
     assert main(["ab", sha, tiny_target.shas[1], "--rounds", "1", *common]) == 2
     assert "at least 2 rounds" in capsys.readouterr().err
+    assert main(["ab", sha, sha, "--json", *common]) == 2  # stdout: the error document
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["command"], doc["verdict"], doc["exit_code"]) == ("ab", "error", 2)
+    assert "same commit" in doc["error"]["message"]
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("*.json"))
 
 
@@ -121,10 +125,15 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
     code = main(["ab", "--adaptive", "-k", "not word_index", "--max-rounds", "10",
                  "--threshold", "1.5", "--seed", "2", "--report", str(tmp_path / "ab.md"),
-                 neutral, slow])
-    out = capsys.readouterr().out
-    assert code == 1, out
-    assert "adaptive:" in out and "regression" in out
+                 "--json", neutral, slow])
+    captured = capsys.readouterr()
+    assert code == 1, captured.out + captured.err
+    doc = json.loads(captured.out)  # all of stdout is the document
+    assert (doc["verdict"], doc["base"], doc["candidate"]) == ("regression", neutral, slow)
+    regressions = [r["name"].split("::")[-1] for r in doc["comparison"]["results"]
+                   if r["comparison"]["verdict"] == "regression"]
+    assert regressions == [tiny_target.slowed]
+    assert 5 <= doc["adaptive"]["rounds_used"] == doc["rounds"] <= 10
     (raw,) = (results / "raw" / "ab").iterdir()
     manifest = json.loads((raw / AB_MANIFEST).read_text())
     assert manifest["selection"] == {"node_ids": [], "keyword": "not word_index"}

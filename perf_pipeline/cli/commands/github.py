@@ -1,0 +1,49 @@
+"""``comment``: post or update the report on a pull request."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from perf_pipeline.cli.console import out, plain
+from perf_pipeline.cli.exits import ExitCode
+from perf_pipeline.cli.options import add_command
+from perf_pipeline.errors import InvalidInputError
+
+__all__ = ["register"]
+
+
+def cmd_comment(args: argparse.Namespace) -> int:
+    """Reads the token from GITHUB_TOKEN. Updates our earlier comment on the PR (found by
+    a hidden marker) instead of adding another."""
+    from perf_pipeline.pipeline import post_report_comment, resolve_pr_number
+    from perf_pipeline.report import DEFAULT_API_URL
+
+    # The token comes from the environment only: a flag would show in process lists.
+    token = os.environ.get("GITHUB_TOKEN", "").strip()
+    if not token:
+        raise InvalidInputError("GITHUB_TOKEN is not set: the comment command reads the "
+                                "token from the environment (never from a flag)")
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    if not repo:
+        raise InvalidInputError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    pr_number = args.pr if args.pr is not None else resolve_pr_number(
+        event_path=os.environ.get("GITHUB_EVENT_PATH"), ref=os.environ.get("GITHUB_REF"))
+    api_url = args.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+    result = post_report_comment(Path(args.report), repo=repo, pr_number=pr_number,
+                                 token=token, api_url=api_url)
+    out.print(f"{plain(result.action)} comment {plain(result.html_url)}")
+    return ExitCode.OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "comment", cmd_comment,
+                    "post or update the report as a pull-request comment")
+    p.add_argument("--report", default="performance-report.md",
+                   help="Markdown report to post (default: ./performance-report.md)")
+    p.add_argument("--repo", help="OWNER/NAME (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--pr", type=int, help="PR number (default: from $GITHUB_EVENT_PATH "
+                   "or $GITHUB_REF refs/pull/N/merge)")
+    p.add_argument("--api-url", help="REST API URL, e.g. https://ghe.example.com/api/v3 "
+                   "(default: $GITHUB_API_URL or https://api.github.com)")

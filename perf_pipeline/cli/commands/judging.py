@@ -1,0 +1,137 @@
+"""Commands that judge runs and write reports: ``analyze``, ``ab``, ``visualize``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from perf_pipeline.cli.console import plain, progress_bar
+from perf_pipeline.cli.context import open_history, settings_from
+from perf_pipeline.cli.exits import ExitCode
+from perf_pipeline.cli.options import (
+    add_command,
+    add_commit_pair,
+    add_json,
+    add_repo,
+    add_results_dir,
+    add_stats,
+)
+from perf_pipeline.cli.present.json_doc import present
+
+__all__ = ["register"]
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Exit codes: 0 no significant regression, 1 significant regression(s), 2 bad usage
+    or bad input. PERFORMANCE_THRESHOLD and SIGNIFICANCE_LEVEL set the defaults; flags win.
+    """
+    from perf_pipeline.cli.present.analyze import analyze_json, print_analyze
+    from perf_pipeline.pipeline import analyze_results_dir
+
+    settings = settings_from(args)
+    report = Path(args.report)
+    with progress_bar("analyzing (A/B rounds confirming flags)", quiet=args.json) as bar:
+        outcome = analyze_results_dir(settings, report_path=report,
+                                      update_baseline=args.update_baseline,
+                                      on_round=bar.update)
+    code = (ExitCode.REGRESSION if outcome.has_regression
+            else ExitCode.BAD_INPUT if outcome.ingest.errors else ExitCode.OK)
+    return present("analyze", code, as_json=args.json,
+                   document=lambda: analyze_json(outcome, report),
+                   text=lambda: print_analyze(outcome, report))
+
+
+def cmd_ab(args: argparse.Namespace) -> int:
+    """Measures BASE and CANDIDATE alternately (random order per round) on this machine
+    and compares each benchmark's per-round medians with a paired test, Holm-corrected.
+    Use it to confirm a suspect commit against its parent. Nothing is added to the
+    history.
+    """
+    from perf_pipeline.cli.present.ab import ab_json, print_ab
+    from perf_pipeline.measure.ab import ABSelection
+    from perf_pipeline.pipeline import run_ab, run_adaptive_ab
+
+    settings = settings_from(args)
+    select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select)
+    report = Path(args.report)
+    label = f"A/B: {plain(args.candidate)} against {plain(args.base)}, rounds"
+    with progress_bar(label, quiet=args.json) as bar:
+        if args.adaptive:
+            outcome = run_adaptive_ab(settings, args.base, args.candidate,
+                                      max_rounds=args.max_rounds, seed=args.seed,
+                                      report_path=report, select=select,
+                                      budget_s=settings.confirm_budget_s, on_round=bar.update)
+        else:
+            outcome = run_ab(settings, args.base, args.candidate, rounds=args.rounds,
+                             seed=args.seed, report_path=report, select=select,
+                             on_round=bar.update)
+    code = ExitCode.REGRESSION if outcome.regressed else ExitCode.OK
+    return present("ab", code, as_json=args.json, document=lambda: ab_json(outcome, report),
+                   text=lambda: print_ab(outcome, report))
+
+
+def cmd_visualize(args: argparse.Namespace) -> int:
+    """Ingests new result files, then writes the HTML report and PNG plots of the whole
+    history to <results-dir>/reports/."""
+    from perf_pipeline.cli.present.results import print_history_report, print_ingest_errors
+    from perf_pipeline.measure import check_results_dir, ingest_results_dir
+    from perf_pipeline.pipeline import write_history_report
+
+    settings = settings_from(args)
+    check_results_dir(settings.results_dir)
+    with open_history(settings) as store, progress_bar("ingesting result files") as bar:
+        summary = ingest_results_dir(settings.results_dir, store, on_file=bar.update)
+    print_ingest_errors(summary)
+    print_history_report(*write_history_report(settings))
+    return ExitCode.OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "analyze", cmd_analyze,
+                    "judge the newest run against the baseline; write the report")
+    add_results_dir(p)
+    add_stats(p)
+    p.add_argument("--update-baseline", action="store_true",
+                   help="make the newest run the (pinned) baseline after judging it")
+    p.add_argument("--report", default="performance-report.md",
+                   help="where to write the Markdown report (default: ./performance-report.md)")
+    p.add_argument("--baseline", help="baseline file (default: "
+                   "<results-dir>/baseline/performance_baseline.json)")
+    p.add_argument("--confirm", choices=("auto", "off"),
+                   help="auto: the baseline comparison is a screen and every flag is "
+                        "confirmed by an interleaved A/B when the run's and the baseline's "
+                        "commits are in --repo; off: the comparison alone decides "
+                        "(default: PERF_PIPELINE_CONFIRM or auto)")
+    add_repo(p, "target git repo for the confirmation (default: settings)")
+    add_json(p)
+
+    p = add_command(sub, "visualize", cmd_visualize,
+                    "write the HTML report and PNG plots of the history")
+    add_results_dir(p)
+    p.add_argument("--baseline", help="baseline file (default: in the results dir)")
+
+    p = add_command(sub, "ab", cmd_ab,
+                    "interleaved A/B run of two commits, compared round by round",
+                    measuring=True)
+    add_commit_pair(p)
+    p.add_argument("--rounds", type=int, default=10,
+                   help="rounds of both commits (default 10: enough for up to 10 "
+                        "benchmarks at alpha 0.01; 13 for 50, 17 for 1,000)")
+    p.add_argument("--seed", type=int, help="seed of the order of each round (default random)")
+    add_repo(p)
+    add_results_dir(p)
+    add_stats(p)
+    p.add_argument("--report", default="performance-report-ab.md",
+                   help="Markdown report path (default: ./performance-report-ab.md)")
+    p.add_argument("--adaptive", action="store_true",
+                   help="sequential design: measure a round at a time and stop when every "
+                        "benchmark is decided (a level spent over the looks keeps early "
+                        "stopping valid); at most --max-rounds and confirm_budget_s")
+    p.add_argument("--max-rounds", type=int,
+                   help="with --adaptive: most rounds (default: confirm_max_rounds, 20)")
+    p.add_argument("-k", "--select", metavar="EXPRESSION",
+                   help="only benchmarks matching this pytest -k expression")
+    p.add_argument("--node-id", dest="node_ids", action="append", default=[],
+                   metavar="NODE_ID", help="only this benchmark (pytest node id relative to "
+                   "the project dir, e.g. tests/test_x.py::test_y); repeatable")
+    add_json(p)

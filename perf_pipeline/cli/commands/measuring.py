@@ -1,0 +1,135 @@
+"""Commands that measure or load runs: ``run``, ``ingest``, ``calibrate``, ``profile``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from perf_pipeline.cli.console import err, plain, progress_bar
+from perf_pipeline.cli.context import open_history, settings_from
+from perf_pipeline.cli.exits import ExitCode
+from perf_pipeline.cli.options import add_command, add_commit_pair, add_repo, add_results_dir
+
+__all__ = ["register"]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Measures one commit in a temporary worktree, without Dagster, and records the run
+    in the history."""
+    from perf_pipeline.cli.present.results import print_run
+    from perf_pipeline.measure import measure_commit
+    from perf_pipeline.model import RunStatus
+
+    settings = settings_from(args)
+    with open_history(settings) as store, err.status(f"measuring {plain(args.ref)}"):
+        run = measure_commit(settings, args.ref, suite=args.suite, store=store)
+    if run.status is RunStatus.FAILED:
+        err.print(f"error: {args.suite} suite failed at {run.sha}: {plain(run.error)}")
+        return ExitCode.BAD_INPUT
+    print_run(run)
+    return ExitCode.OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Adds the result files found in the results dir (our raw runs and plain
+    pytest-benchmark JSON) to the history; exit 2 names every bad file."""
+    from perf_pipeline.cli.present.results import print_ingest
+    from perf_pipeline.measure import check_results_dir, ingest_results_dir
+
+    settings = settings_from(args)
+    check_results_dir(settings.results_dir)  # before the db (and its folder) is created
+    with open_history(settings) as store, progress_bar("ingesting result files") as bar:
+        summary = ingest_results_dir(settings.results_dir, store, on_file=bar.update)
+    print_ingest(summary)
+    return ExitCode.BAD_INPUT if summary.errors else ExitCode.OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Measures the benchmark suite at one commit in N interleaved pairs, each pair one
+    fresh process in each of two worktrees of that commit (random order per pair). Keeps
+    every process's raw JSON, writes a noise corpus (.json.gz) and stores the noise
+    profile in the history db.
+    """
+    from perf_pipeline.cli.present.calibrate import print_calibration
+    from perf_pipeline.pipeline import calibrate
+
+    settings = settings_from(args)
+
+    def started(raw_dir: Path, sha: str) -> None:
+        err.print(f"calibrating {plain(sha[:12])}: raw files in {plain(raw_dir)} (after "
+                  f"Ctrl-C, finish with --import-raw {plain(raw_dir)})")
+
+    with progress_bar("calibrate: pairs") as bar:
+        outcome = calibrate(
+            settings, args.ref, pairs=args.pairs, seed=args.seed,
+            out=Path(args.out) if args.out else None,
+            import_raw=Path(args.import_raw) if args.import_raw else None,
+            note=args.note or "", on_start=started, on_pair=bar.update)
+    print_calibration(outcome, settings)
+    return ExitCode.OK
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Profiles the selected benchmarks at BASE and CANDIDATE in separate, untimed pytest
+    processes (cProfile, tracemalloc, RSS over time), REPEATS per side, and ranks
+    functions by the change of their own time per benchmark call. .prof files open with
+    snakeviz or pstats.
+    """
+    from perf_pipeline.cli.present.profile import print_profile
+    from perf_pipeline.pipeline import run_profile
+
+    settings = settings_from(args)
+    label = f"profiling {plain(args.candidate)} against {plain(args.base)}"
+    with progress_bar(label) as bar:
+        outcome = run_profile(settings, args.base, args.candidate,
+                              node_ids=tuple(args.node_id or ()), keyword=args.keyword,
+                              repeats=args.repeats, fold=not args.no_fold,
+                              report_path=Path(args.report) if args.report else None,
+                              on_process=bar.update)
+    print_profile(outcome, top=args.top)
+    return ExitCode.OK
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "run", cmd_run, "measure one commit without Dagster and record it",
+                    measuring=True)
+    p.add_argument("ref", nargs="?", default="HEAD")
+    p.add_argument("--suite", choices=("benchmarks", "stress"), default="benchmarks")
+    add_repo(p)
+    add_results_dir(p)
+
+    p = add_command(sub, "profile", cmd_profile,
+                    "why is it slower: profile benchmarks at two commits and diff them",
+                    measuring=True)
+    add_commit_pair(p)
+    p.add_argument("-k", dest="keyword", metavar="SELECT",
+                   help="pytest -k expression choosing the benchmarks")
+    p.add_argument("--node-id", action="append", metavar="NODEID",
+                   help="a benchmark's pytest node id (repeatable; default: all benchmarks)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="profiling processes per side (default 3)")
+    p.add_argument("--no-fold", action="store_true",
+                   help="show library functions one by one instead of per package")
+    p.add_argument("--top", type=int, default=10, help="rows printed per benchmark")
+    add_repo(p)
+    add_results_dir(p)
+    p.add_argument("--report", help="Markdown report path (default: in the results dir's "
+                   "reports/profile/<id>/)")
+
+    p = add_command(sub, "calibrate", cmd_calibrate,
+                    "record this machine's noise: same-commit pairs, corpus, profile",
+                    measuring=True)
+    p.add_argument("ref", metavar="REF", nargs="?", help="commit to measure (default HEAD)")
+    p.add_argument("--pairs", type=int, help="number of pairs (two processes each)")
+    p.add_argument("--seed", type=int, help="seed of the order of each pair (default random)")
+    p.add_argument("--out", help="corpus file (default: <results-dir>/noise/"
+                   "<commit>-<time>.json.gz)")
+    p.add_argument("--import-raw", metavar="DIR",
+                   help="build the corpus from a recorded raw pairs dir instead of measuring")
+    p.add_argument("--note", help="free text stored in the corpus")
+    add_repo(p)
+    add_results_dir(p)
+
+    p = add_command(sub, "ingest", cmd_ingest,
+                    "add result files in the results dir to the history")
+    add_results_dir(p)

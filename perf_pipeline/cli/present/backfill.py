@@ -1,0 +1,95 @@
+"""How ``backfill`` shows each commit as it is done, and the whole backfill at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from perf_pipeline.cli.console import out, plain
+from perf_pipeline.cli.present.comparison import comparison_json
+
+if TYPE_CHECKING:
+    from perf_pipeline.defs.backfill import BackfillOutcome
+    from perf_pipeline.defs.launch import CommitMaterialization
+    from perf_pipeline.model import CommitAnalysis, Confirmation
+
+__all__ = ["CommitVerdict", "backfill_json", "commit_verdict", "print_backfill",
+           "print_commit_verdict"]
+
+_STYLE = {"regression": "red", "failed": "red", "no_regression": "green"}
+
+
+@dataclass(frozen=True, slots=True)
+class CommitVerdict:
+    """One commit of a backfill: its verdict word and the line that explains it."""
+
+    sha: str
+    verdict: str  # regression, no_regression, no_baseline, failed
+    detail: str
+    outcome: CommitMaterialization
+    analysis: CommitAnalysis | None
+    confirmation: Confirmation | None
+
+    def to_json(self) -> dict[str, Any]:
+        final = self.confirmation.final if self.confirmation is not None else None
+        comparison = final if final is not None else (
+            self.analysis.comparison if self.analysis is not None else None)
+        return {"sha": self.sha, "verdict": self.verdict, "detail": self.detail,
+                "success": self.outcome.success,
+                "failed_checks": list(self.outcome.failed_checks),
+                "error": self.outcome.error,
+                "confirmation_status": (self.confirmation.status
+                                        if self.confirmation is not None else None),
+                "comparison": comparison_json(comparison)}
+
+
+def commit_verdict(outcome: CommitMaterialization, analysis: CommitAnalysis | None,
+                   confirmation: Confirmation | None) -> CommitVerdict:
+    """What one commit's run came to; the screen and its confirmation in one line."""
+    from perf_pipeline.demo import describe_stages
+
+    def make(verdict: str, detail: str) -> CommitVerdict:
+        return CommitVerdict(outcome.sha, verdict, detail, outcome, analysis, confirmation)
+
+    if outcome.failed_checks:
+        stages = describe_stages(confirmation) if confirmation is not None else ""
+        return make("regression", f"gate failed ({', '.join(outcome.failed_checks)})"
+                                  + (f"; {stages}" if stages else ""))
+    if not outcome.success:
+        return make("failed", f"failed: {outcome.error or 'run failed'}")
+    if analysis is None:
+        return make("failed", "no analysis written")
+    if analysis.comparison is None:
+        return make("no_baseline", "no baseline yet")
+    if confirmation is not None:
+        final = confirmation.final or analysis.comparison
+        return make("regression" if final.has_regression else "no_regression",
+                    describe_stages(confirmation))
+    n = len(analysis.comparison.regressions)
+    return make("regression" if n else "no_regression",
+                f"{n} significant regression(s)" if n else "no significant regression")
+
+
+def print_commit_verdict(verdict: CommitVerdict, *, console: Console = out) -> None:
+    """``0123abcd45 regression    gate failed (...)``; on stderr when stdout holds JSON."""
+    style = _STYLE.get(verdict.verdict, "default")
+    console.print(f"{verdict.sha[:10]} [{style}]{verdict.verdict:<13}[/] {plain(verdict.detail)}")
+
+
+def print_backfill(result: BackfillOutcome) -> None:
+    out.print(f"{len(result.measured)} commit(s) measured, {len(result.skipped)} already "
+              "measured (use --force to re-measure)")
+
+
+def backfill_json(result: BackfillOutcome, verdicts: list[CommitVerdict]
+                  ) -> tuple[str, dict[str, object]]:
+    """The verdict word and the document's fields (see ``json_doc`` for the envelope)."""
+    word = ("failed" if result.broken else
+            "regression" if result.regressed else "no_regression")
+    return word, {
+        "commits": [v.to_json() for v in verdicts],
+        "skipped": list(result.skipped),
+        "regressed": list(result.regressed), "broken": list(result.broken),
+    }

@@ -1,0 +1,119 @@
+"""Presenters on hand-made outcomes: what each line says, without measuring anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perf_pipeline.analysis.sequential import SequentialResult
+from perf_pipeline.cli.present.ab import ab_json, print_ab
+from perf_pipeline.cli.present.backfill import commit_verdict, print_commit_verdict
+from perf_pipeline.defs.launch import CommitMaterialization
+from perf_pipeline.measure.ab import ABRun
+from perf_pipeline.model import (
+    BenchmarkComparison,
+    CommitAnalysis,
+    CommitInfo,
+    Comparison,
+    SuiteComparison,
+    Verdict,
+)
+from perf_pipeline.pipeline import ABOutcome
+from perf_pipeline.report import ReportFiles
+
+SHA = "c" * 40
+
+
+def _row(name: str, verdict: Verdict, ratio: float) -> BenchmarkComparison:
+    return BenchmarkComparison(name, "time", Comparison(
+        verdict=verdict, ratio=ratio, ci_low=ratio * 0.9, ci_high=ratio * 1.1, p_value=1e-4,
+        significant=verdict != Verdict.UNCHANGED, threshold=1.2, alpha=0.01, n_baseline=8,
+        n_current=8, method="test", adjusted_p_value=5e-4))
+
+
+SUITE = SuiteComparison(results=(_row("t.py::test_slow[x/]", Verdict.REGRESSION, 1.9),
+                                 _row("t.py::test_same", Verdict.UNCHANGED, 1.01)),
+                        correction="holm", alpha=0.01, new=("t.py::test_new",))
+
+
+def test_ab_presenter_lines_and_document(tmp_path: Path, capsys) -> None:
+    ab = ABRun(ab_id="ab1", base=CommitInfo(sha="b" * 40), candidate=CommitInfo(sha=SHA),
+               rounds=(), seed=1, raw_dir=tmp_path)
+    outcome = ABOutcome(ab=ab, comparison=SUITE, files=ReportFiles(html=tmp_path / "r.html",
+                                                                   pngs=()),
+                        sequential=SequentialResult(comparison=SUITE, rounds_used=6,
+                                                    looks=(3, 6), stopped="decided",
+                                                    decided_at={"t.py::test_slow[x/]": 6}))
+    print_ab(outcome, tmp_path / "ab.md")
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("regression   x1.900 [1.710, 2.090] p_adj=0.0005")
+    assert lines[0].endswith("test_slow[x/]")  # rich markup in a name printed as is
+    assert "new          test_new" in out
+    assert "adaptive: 6 round(s) used (stopped: decided); 1 of 2 decided" in out
+    verdict, doc = ab_json(outcome, tmp_path / "ab.md")
+    assert verdict == "regression" and doc["adaptive"]["decided_at"] == {
+        "t.py::test_slow[x/]": 6}
+    assert doc["comparison"]["new"] == ["t.py::test_new"]
+
+
+def _analysis(comparison: SuiteComparison | None) -> CommitAnalysis:
+    return CommitAnalysis(run_id="r1", sha=SHA, created_at="2026-01-01", threshold=1.2,
+                          alpha=0.01, comparison=comparison)
+
+
+def test_backfill_says_each_commits_verdict(capsys) -> None:
+    ok = CommitMaterialization(sha=SHA, success=True)
+    gate = CommitMaterialization(sha=SHA, success=False,
+                                 failed_checks=("regression_analysis:gate",))
+    broken = CommitMaterialization(sha=SHA, success=False, error="suite crashed")
+    cases = [
+        (commit_verdict(ok, _analysis(None), None), "no_baseline", "no baseline yet"),
+        (commit_verdict(ok, _analysis(SUITE), None), "regression", "1 significant"),
+        (commit_verdict(gate, _analysis(SUITE), None), "regression", "gate failed"),
+        (commit_verdict(broken, None, None), "failed", "suite crashed"),
+        (commit_verdict(ok, _analysis(SuiteComparison(results=SUITE.results[1:],
+                                                      correction="holm", alpha=0.01)),
+                        None), "no_regression", "no significant regression"),
+    ]
+    for verdict, word, detail in cases:
+        assert (verdict.verdict, detail in verdict.detail) == (word, True)
+        print_commit_verdict(verdict)
+        assert capsys.readouterr().out.startswith(f"{SHA[:10]} {word}")
+    doc = cases[1][0].to_json()
+    assert doc["verdict"] == "regression" and doc["comparison"]["results"][0]["comparison"][
+        "verdict"] == "regression"
+
+
+def test_profile_presenter_prints_signed_deltas_in_their_unit(capsys) -> None:
+    from perf_pipeline.cli.present.profile import print_profile
+    from perf_pipeline.model import (
+        AllocationChange,
+        FunctionChange,
+        ProfileComparison,
+        ProfileDiff,
+        Spread,
+    )
+    from perf_pipeline.pipeline import ProfileOutcome
+
+    def spread(value: float) -> Spread:
+        return Spread(median=value, low=value, high=value)
+
+    grew = FunctionChange(key="calc.py:3(slow_helper)", status="changed",
+                          base_own=spread(2e-7), candidate_own=spread(9e-7),
+                          base_cum=spread(1e-6), candidate_cum=spread(2.5e-5),
+                          base_share=spread(0.1), candidate_share=spread(0.4), base_calls=1,
+                          candidate_calls=1, beyond_spread=True)
+    allocation = AllocationChange(site="calc.py:9", status="changed", base_bytes=spread(0),
+                                  candidate_bytes=spread(3072), base_count=0,
+                                  candidate_count=1, beyond_spread=True)
+    diff = ProfileDiff(benchmark="t.py::test_x", repeats=3, base_total_s=spread(4e-7),
+                       candidate_total_s=spread(3e-5), functions=(grew,),
+                       allocations=(allocation,))
+    print_profile(ProfileOutcome(comparison=ProfileComparison(
+        profile_id="p1", base_sha="b" * 40, candidate_sha=SHA, created_at="2026-01-01",
+        diffs=(diff,))), top=5)
+    out = capsys.readouterr().out
+    assert "test_x: 400 ns → 30.0 µs per call (profiled)" in out
+    assert "* own    +700 ns  cum   +24.0 µs  calc.py:3(slow_helper)" in out
+    assert "memory  +3.00 KiB/call  calc.py:9" in out
+    assert "0.000 ms" not in out and "+0.001 ms" not in out
