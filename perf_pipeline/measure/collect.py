@@ -4,6 +4,9 @@ This is how ``perf-pipeline analyze --results-dir DIR`` works on plain pytest-be
 output: our raw run directories under ``raw/`` and any other pytest-benchmark ``*.json``
 (e.g. ``.benchmarks/`` autosave files) are loaded with ``load_results`` and stored
 unless already there. One bad file is reported and does not stop the others.
+
+Incremental: the store remembers each source's size and mtime (``store/sources.py``), so
+a raw run dir or file stored before is skipped without being parsed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.json_input import describe_os_error
 from perf_pipeline.measure.raw import RUN_FILE
 from perf_pipeline.measure.results import load_results
+from perf_pipeline.store.sources import source_stamp
 
 if TYPE_CHECKING:  # the store is only called here
     from perf_pipeline.store import HistoryStore
@@ -91,20 +95,29 @@ def ingest_results_dir(results_dir: Path, store: HistoryStore, *,
     ingested: list[str] = []
     skipped: list[str] = []
     errors: list[tuple[str, str]] = []
+    known = store.sources()  # incremental: a source stored before is not parsed again
     paths = find_result_paths(results_dir)
     for done, path in enumerate(paths, start=1):
         try:
-            run = load_results(path)
-            if run.machine_id is None and path.parent.parent.name == ".benchmarks":
-                # pytest-benchmark's autosave tree names the machine when the file can't
-                run = replace(run, machine_id=path.parent.name)
-            if store.has_run(run.run_id) or not store.ingest_run(run):
-                skipped.append(run.run_id)
-            else:
-                ingested.append(run.run_id)
-        except InvalidInputError as exc:
-            logger.warning("skipping %s: %s", path, exc)
-            errors.append((str(path), str(exc)))
+            stamp = source_stamp(path / RUN_FILE if path.is_dir() else path)
+        except OSError:
+            stamp = None  # load_results says what is wrong with it
+        seen = known.get(stamp.path) if stamp is not None else None
+        if seen is not None and seen[0] == stamp:
+            skipped.append(seen[1])
+        else:
+            try:
+                run = load_results(path)
+                if run.machine_id is None and path.parent.parent.name == ".benchmarks":
+                    # pytest-benchmark's autosave tree names the machine when the file can't
+                    run = replace(run, machine_id=path.parent.name)
+                if store.ingest_run(run, source=stamp):
+                    ingested.append(run.run_id)
+                else:
+                    skipped.append(run.run_id)
+            except InvalidInputError as exc:
+                logger.warning("skipping %s: %s", path, exc)
+                errors.append((str(path), str(exc)))
         if on_file is not None:
             on_file(done, len(paths))
     return IngestSummary(ingested=tuple(ingested), skipped=tuple(skipped), errors=tuple(errors))

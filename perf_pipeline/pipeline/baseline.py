@@ -1,9 +1,10 @@
 """Choosing and writing baselines: which runs a commit is judged against.
 
-Rolling (the default): the last ``settings.baseline_runs`` successful runs on the main
-branch before the run being judged, so a commit is never compared with itself or with
-its future, and the run-to-run spread comes from history. Only runs of the judged run's
-machine count: timings of two machines are different measurements, not noise.
+Rolling (the default): the last ``settings.baseline_runs`` commits with successful runs
+on the main branch before the run being judged (each commit's runs pooled into one), so
+a commit is never compared with itself or with its future, and the run-to-run spread
+comes from history. Only runs of the judged run's machine count: timings of two machines
+are different measurements, not noise (and are never pooled).
 
 Pinned: one named run, set with ``perf-pipeline analyze --update-baseline``; a pinned
 baseline file wins over the rolling policy until it is replaced or deleted (that is what
@@ -52,10 +53,10 @@ def _rolling_runs(store: HistoryStore, settings: Settings, *,
     before_id = before.run_id if before is not None and store.has_run(before.run_id) else None
     sha = before.sha if before else None
     machine = before.machine_id if before is not None else machine_id
-    for branch in (settings.main_branch, None):
-        runs = tuple(r for r in store.recent_runs(
-            suite="benchmarks", branch=branch, n=settings.baseline_runs,
-            before_run_id=before_id, machine_id=machine) if sha is None or r.sha != sha)
+    for branch in (settings.main_branch, None):  # each commit's runs pooled into one
+        runs = store.recent_commit_runs(suite="benchmarks", branch=branch,
+                                        n=settings.baseline_runs, before_run_id=before_id,
+                                        exclude_sha=sha, machine_id=machine)
         if runs:
             return runs
     return ()
@@ -81,6 +82,9 @@ def update_baseline(store: HistoryStore, settings: Settings) -> Baseline | None:
     if pinned is not None:
         return pinned
     latest = store.latest_run(suite="benchmarks")
+    if latest is not None and latest.sha is not None:
+        latest = store.commit_run(latest.sha, suite="benchmarks",
+                                  machine_id=latest.machine_id) or latest
     if settings.baseline_policy == "pinned":
         return pin_baseline(settings, latest) if latest else None
     runs = _rolling_runs(store, settings, before=None,

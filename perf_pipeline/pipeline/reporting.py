@@ -17,7 +17,6 @@ from perf_pipeline.model import (
     Culprit,
     ProfileComparison,
     ReportData,
-    RunStatus,
     SuiteRun,
 )
 from perf_pipeline.pipeline.alerts import alerts_of
@@ -25,7 +24,7 @@ from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.pipeline.bisect import read_culprits
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.profile import read_commit_profile
-from perf_pipeline.pipeline.regression import analyze_run
+from perf_pipeline.pipeline.regression import analyze_run, pooled_commit_run
 from perf_pipeline.report import HTML_NAME, ReportFiles, write_report
 from perf_pipeline.store import HistoryStore
 
@@ -107,7 +106,7 @@ def write_commit_report(settings: Settings, sha: str, *,
     is shown as "Where the time went" when it was made for this confirmation.
     """
     with HistoryStore.open(settings.db_path) as store:
-        run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+        run = pooled_commit_run(store, settings, sha)  # its runs of one machine, pooled
         if run is None:
             raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
         baseline = baseline_for_run(store, settings, run)
@@ -154,6 +153,8 @@ def machine_report_dir(settings: Settings, machine_id: str) -> Path:
 def _history_data(store: HistoryStore, settings: Settings, *, machine_id: str | None,
                   links: tuple[tuple[str, str], ...], report_url: str | None) -> ReportData:
     run = store.latest_run(suite="benchmarks", machine_id=machine_id)
+    if run is not None and run.sha is not None:  # the newest commit, all its runs here
+        run = store.commit_run(run.sha, suite="benchmarks", machine_id=run.machine_id) or run
     baseline = baseline_for_run(store, settings, run) if run else None
     analysis = analyze_run(run, baseline, settings) if run else None
     notes = () if run else ("No successful run in the history yet.",)

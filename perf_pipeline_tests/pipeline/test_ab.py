@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -42,8 +43,8 @@ def test_ab_flags_the_real_slowdown_only_and_keeps_every_round(tiny_target,
     # Every round's JSON is kept, read-only, with a manifest of the random orders.
     raw = outcome.ab.raw_dir
     assert raw.parent == settings.raw_dir / "ab"
-    assert len(list(raw.glob("round-*-base.json"))) == 7
-    assert len(list(raw.glob("round-*-candidate.json"))) == 7
+    assert len(list(raw.glob("round-*-base.json.gz"))) == 7
+    assert len(list(raw.glob("round-*-candidate.json.gz"))) == 7
     manifest = json.loads((raw / AB_MANIFEST).read_text())
     assert manifest["seed"] == 3 and manifest["rounds_done"] == 7 and manifest["error"] is None
     assert {tuple(o) for o in manifest["orders"]} == {("base", "candidate"),
@@ -137,7 +138,7 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     manifest = json.loads((raw / AB_MANIFEST).read_text())
     assert manifest["selection"] == {"node_ids": [], "keyword": "not word_index"}
     assert 5 <= manifest["rounds_done"] <= 10
-    first = json.loads((raw / "round-001-base.json").read_text())
+    first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
     names = {b["name"].split("::")[-1] for b in first["benchmarks"]}
     assert "test_word_index" not in names and "test_mean_abs" in names
     assert "Adaptive interleaved A/B run" in (tmp_path / "ab.md").read_text()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
+import shutil
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 from perf_pipeline.model import BenchmarkNoise, NoiseProfile
 from perf_pipeline.store import HistoryStore
 
-from .conftest import make_run
+from .test_migration_5 import FIXTURE as V2_FIXTURE
 
 PROFILE = NoiseProfile(
     suite="benchmarks", commit="ab" * 20, machine=(("cpu_count", "2"), ("cpu_model", "X")),
@@ -36,10 +36,9 @@ def test_round_trip_and_idempotent(tmp_path: Path) -> None:
         PROFILE.commit, PROFILE.machine, PROFILE.pairs, PROFILE.notes)
 
 
-def test_a_version_1_db_is_migrated_with_its_runs_kept(tmp_path: Path) -> None:
+def test_a_version_1_db_is_migrated_and_takes_profiles(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    with HistoryStore.open(path) as store:
-        store.ingest_run(make_run(1))
+    shutil.copy(V2_FIXTURE, path)  # written by schema version 2 (test_migration_5.py)
     conn = sqlite3.connect(path)  # back to what version 1 wrote
     conn.execute("DROP TABLE IF EXISTS stress_results")  # later migrations
     conn.execute("DROP TABLE noise_benchmarks")
@@ -47,12 +46,12 @@ def test_a_version_1_db_is_migrated_with_its_runs_kept(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
-    with HistoryStore.open(path) as store:  # migration 2 runs; the run is still there
-        # (the machines migration gives it the hardware id of its environment, which
+    with HistoryStore.open(path) as store:  # migrations 2 to 5 run; the runs are kept
+        runs = store.list_runs()
+        assert len(runs) == 4
+        # (the machines migration gives each the hardware id of its environment, which
         # replaces the host name older versions stored)
-        run = make_run(1)
-        assert run.environment is not None
-        assert store.get_run("run-benchmarks-0001") == replace(
-            run, machine_id=run.environment.machine_id)
+        assert all(run.environment is not None
+                   and run.machine_id == run.environment.machine_id for run in runs)
         store.record_noise_profile(PROFILE, corpus_path="c", created_at="t")
         assert len(store.noise_profiles()) == 1
