@@ -16,7 +16,7 @@ from perf_pipeline.model import (
     RunStatus,
     SuiteRun,
 )
-from perf_pipeline.store import HistoryStore, SourceStamp
+from perf_pipeline.store import HistoryStore, SourceStamp, pool_runs
 from perf_pipeline.store import ingest as ingest_module
 
 from .conftest import make_run, sha_of
@@ -154,6 +154,31 @@ def test_recent_commit_runs_pool_each_commit_and_leave_one_out(store: HistorySto
                                       exclude_sha=sha_of(4))
     assert [r.sha for r in before] == [sha_of(1), sha_of(2), sha_of(3)]
     assert store.recent_commit_runs(n=0) == ()
+
+
+def test_runs_of_two_machines_are_never_pooled(store: HistoryStore) -> None:
+    a1, b1, a2 = (dataclasses.replace(make_run(1, run_id=rid, scale=scale, started_at=at),
+                                      machine_id=m)
+                  for rid, scale, at, m in (("a1", 1.0, "2024-01-01T05:00Z", "box-a"),
+                                            ("b1", 3.0, "2024-01-01T06:00Z", "box-b"),
+                                            ("a2", 2.0, "2024-01-01T07:00Z", "box-a")))
+    store.ingest_run(dataclasses.replace(make_run(2, run_id="b2"), machine_id="box-b"))
+    for run in (a1, b1, a2):
+        assert store.ingest_run(run)
+    assert len(store.commit_runs(sha_of(1))) == 3  # every run is kept
+    mine = store.commit_run(sha_of(1), machine_id="box-b")
+    assert mine is not None and mine.run_id == "b1" and mine.machine_id == "box-b"
+    newest = store.commit_run(sha_of(1))  # no machine named: the last one's runs only
+    assert newest is not None and newest.machine_id == "box-a" and newest.run_id == "a2"
+    bench = newest.benchmark("test_a")
+    assert bench is not None and sorted(bench.samples_s) == sorted(
+        a1.benchmarks[0].samples_s + a2.benchmarks[0].samples_s)
+    assert [(r.run_id, r.machine_id) for r in store.recent_commit_runs(n=2)] == [
+        ("a2", "box-a"), ("b2", "box-b")]
+    assert [r.run_id for r in store.recent_commit_runs(n=2, machine_id="box-b")] == [
+        "b1", "b2"]
+    with pytest.raises(ValueError, match="one machine"):
+        pool_runs([a1, b1])
 
 
 def test_runs_without_commit_never_replace_each_other(store: HistoryStore) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import sqlite3
@@ -9,7 +10,9 @@ from pathlib import Path
 
 from perf_pipeline.model import BenchmarkNoise, NoiseProfile
 from perf_pipeline.store import HistoryStore
+from perf_pipeline.store.environment_json import environment_to_data
 
+from .conftest import make_run
 from .test_migration_5 import FIXTURE as V2_FIXTURE
 
 PROFILE = NoiseProfile(
@@ -44,14 +47,18 @@ def test_a_version_1_db_is_migrated_and_takes_profiles(tmp_path: Path) -> None:
     conn.execute("DROP TABLE noise_benchmarks")
     conn.execute("DROP TABLE noise_profiles")
     conn.execute("PRAGMA user_version = 1")
+    environment = make_run(1).environment
+    assert environment is not None  # a run of an older version: its host name as machine
+    conn.execute("UPDATE runs SET environment_json = ?, machine_id = 'old-host-name' "
+                 "WHERE run_id = 'run-1'",
+                 (json.dumps(environment_to_data(environment)),))
     conn.commit()
     conn.close()
     with HistoryStore.open(path) as store:  # migrations 2 to 5 run; the runs are kept
-        runs = store.list_runs()
-        assert len(runs) == 4
-        # (the machines migration gives each the hardware id of its environment, which
-        # replaces the host name older versions stored)
-        assert all(run.environment is not None
-                   and run.machine_id == run.environment.machine_id for run in runs)
+        assert len(store.list_runs()) == 4
+        # the machines migration gives a run the hardware id of its environment, which
+        # replaces the host name older versions stored; runs without one keep theirs
+        assert store.get_run("run-1").machine_id == environment.machine_id
+        assert store.get_run("run-3").machine_id is None
         store.record_noise_profile(PROFILE, corpus_path="c", created_at="t")
         assert len(store.noise_profiles()) == 1
