@@ -1,7 +1,7 @@
 """The import rules of style.md, enforced by parsing every module's imports.
 
 cli.py, demo.py, defs/ → pipeline/ → report/, analysis/, measure/ → store/ → model, errors,
-config.
+config → layout (the pure results layout).
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
 
 # What each part may import from perf_pipeline itself.
-BASE = {"model", "errors", "config", "atomic_file"}
+BASE = {"model", "errors", "config", "layout", "atomic_file"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
-    "config": {"errors", "model"},
+    "config": {"errors", "model", "layout"},
+    "layout": {"errors"},
     "atomic_file": set(),
     "store": BASE | {"store"},
     "measure": BASE | {"store", "measure"},

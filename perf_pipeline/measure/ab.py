@@ -124,7 +124,7 @@ class ABRun:
 
 
 def _ab_dir(settings: Settings, ab_id: str, base: str, candidate: str) -> Path:
-    return settings.raw_dir / "ab" / f"{ab_id}-{base[:12]}-{candidate[:12]}"
+    return settings.layout.ab_dir(ab_id, base, candidate)
 
 
 @dataclass(eq=False)

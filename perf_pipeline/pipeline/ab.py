@@ -46,7 +46,7 @@ class ABOutcome:
 
 
 def ab_report_dir(settings: Settings, ab: ABRun) -> Path:
-    return settings.reports_dir / "ab" / ab.raw_dir.name
+    return settings.layout.ab_report_dir(ab.raw_dir)
 
 
 def paired_round_medians(ab: ABRun) -> tuple[dict[str, list[float]], dict[str, list[float]]]:

@@ -78,7 +78,7 @@ def analyze_results_dir(settings: Settings, *, report_path: Path,
     check_results_dir(settings.results_dir)  # before opening creates the db's folder
     confirmation = None
     with HistoryStore.open(settings.db_path) as store:
-        summary = ingest_results_dir(settings.results_dir, store)
+        summary = ingest_results_dir(settings.layout, store)
         run = _newest_run(store, settings)
         baseline = baseline_for_run(store, settings, run)
         if baseline is None:

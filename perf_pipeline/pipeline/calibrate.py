@@ -44,7 +44,7 @@ def default_corpus_path(settings: Settings, corpus: NoiseCorpus) -> Path:
         stamp = f"{datetime.fromisoformat(corpus.recorded_at):%Y%m%dT%H%M%SZ}"
     except ValueError:
         stamp = "".join(c for c in corpus.recorded_at if c.isalnum())[:20] or "unknown"
-    return settings.noise_dir / f"{corpus.commit[:12]}-{stamp}.json.gz"
+    return settings.layout.noise_corpus_path(corpus.commit, stamp)
 
 
 def calibrate(

@@ -246,7 +246,7 @@ def confirm_regressions(
 
 
 def confirmation_path(settings: Settings, sha: str) -> Path:
-    return settings.results_dir / "confirmation" / f"{sha}.json"
+    return settings.layout.confirmation_path(sha)
 
 
 def read_commit_confirmation(settings: Settings, sha: str, *,

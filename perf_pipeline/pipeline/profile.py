@@ -53,7 +53,7 @@ class ProfileOutcome:
 
 
 def commit_profile_path(settings: Settings, sha: str) -> Path:
-    return settings.results_dir / "profile" / f"{sha}.json"
+    return settings.layout.commit_profile_path(sha)
 
 
 def read_commit_profile(settings: Settings, sha: str) -> ProfileComparison | None:
@@ -118,7 +118,7 @@ def run_profile(
         profile_id=run.profile_id, base_sha=run.base.sha, candidate_sha=run.candidate.sha,
         created_at=now_iso(), diffs=tuple(diffs), raw_dir=str(run.raw_dir),
         notes=_notes(run, sorted(every - set(names))))
-    out_dir = settings.reports_dir / "profile" / run.raw_dir.name
+    out_dir = settings.layout.profile_report_dir(run.raw_dir)
     data = ReportData(title=f"Profile: {run.candidate.sha[:7]} against {run.base.sha[:7]}",
                       generated_at=comparison.created_at, notes=comparison.notes,
                       profiles=comparison)

@@ -16,7 +16,7 @@ __all__ = ["analysis_path", "analyze_commit", "analyze_run", "read_commit_analys
 
 
 def analysis_path(settings: Settings, sha: str) -> Path:
-    return settings.results_dir / "analysis" / f"{sha}.json"
+    return settings.layout.analysis_path(sha)
 
 
 def screen_alpha(settings: Settings) -> float:

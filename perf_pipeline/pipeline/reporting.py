@@ -34,7 +34,7 @@ REPORT_METRICS: tuple[str, ...] = tuple(METRICS)
 
 
 def commit_report_dir(settings: Settings, sha: str) -> Path:
-    return settings.reports_dir / "commits" / sha
+    return settings.layout.commit_report_dir(sha)
 
 
 def build_report_data(

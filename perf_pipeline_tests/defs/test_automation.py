@@ -420,6 +420,8 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from perf_pipeline.store import HistoryStore
 
+    outputs: list[str] = []
+
     def main(argv: list[str]) -> int:
         # A real CLI process: in-process Dagster loads after other tests of the session
         # sometimes met a context bound to an instance those tests had closed.
@@ -427,6 +429,7 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
         proc = subprocess.run([str(cli), *argv], env=dict(os.environ), capture_output=True,
                               text=True, timeout=300, check=False)
         assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-3000:]
+        outputs.append(proc.stdout)
         return proc.returncode
 
     results = tmp_path / "results"
@@ -453,3 +456,15 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
     assert main(argv) == 0  # everything measured already: nothing runs twice
     with HistoryStore.open(results / "perf_history.db") as store:
         assert len(store.list_runs(suite="benchmarks")) == 3
+
+    # Issue 9, defect 1: the files the Dagster run wrote (analysis/<sha>.json,
+    # confirmation/<sha>.json, ...) are not results; analyze/ingest used to exit 2 on them.
+    assert (results / "analysis" / f"{tiny_target.shas[-1]}.json").is_file()
+    assert main(["ingest", "--results-dir", str(results)]) == 0
+    assert "ingested 0 new run(s), 3 already known, 0 bad file(s)" in outputs[-1]
+    report = tmp_path / "report.md"
+    assert main(["analyze", "--results-dir", str(results), "--confirm", "off",
+                 "--report", str(report)]) == 1  # the newest commit is the real slowdown
+    assert "verdict: 1 significant regression(s)" in outputs[-1]
+    assert "REGRESSION" in outputs[-1] and tiny_target.slowed in outputs[-1]
+    assert main(["visualize", "--results-dir", str(results)]) == 0
