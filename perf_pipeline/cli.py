@@ -138,11 +138,11 @@ def cmd_register_commit(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from perf_pipeline.config import load_settings
     from perf_pipeline.defs.backfill import backfill_branch
     from perf_pipeline.defs.launch import open_instance
+    from perf_pipeline.workspace import Workspace
 
-    settings = load_settings(repo_path=args.repo)
+    ws = Workspace.load(repo_path=args.repo)
     instance = open_instance(Path(args.dagster_home) if args.dagster_home else None)
 
     def show(outcome) -> None:
@@ -151,7 +151,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             state = f"gate failed ({', '.join(outcome.failed_checks)})"
         _out.print(f"{_plain(outcome.sha[:10])} {_plain(state)}")
 
-    result = backfill_branch(instance=instance, settings=settings, last=args.last,
+    result = backfill_branch(instance=instance, ws=ws, last=args.last,
                              branch=args.branch, force=args.force, on_commit=show)
     _out.print(f"{len(result.measured)} commit(s) measured, {len(result.skipped)} already "
                "measured (use --force to re-measure)")
@@ -161,15 +161,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from perf_pipeline.config import load_settings
     from perf_pipeline.measure import measure_commit
     from perf_pipeline.model import RunStatus
-    from perf_pipeline.store import HistoryStore
+    from perf_pipeline.workspace import Workspace
 
-    settings = load_settings(repo_path=args.repo, results_dir=args.results_dir)
-    with HistoryStore.open(settings.db_path) as store, \
+    with Workspace.load(repo_path=args.repo, results_dir=args.results_dir) as ws, \
             _err.status(f"measuring {_plain(args.ref)}"):
-        run = measure_commit(settings, args.ref, suite=args.suite, store=store)
+        run = measure_commit(ws.settings, args.ref, suite=args.suite, store=ws.store)
     if run.status is RunStatus.FAILED:
         _err.print(f"error: {args.suite} suite failed at {run.sha}: {_plain(run.error)}")
         return EXIT_BAD_INPUT
@@ -181,14 +179,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from perf_pipeline.config import load_settings
-    from perf_pipeline.measure import check_results_dir, ingest_results_dir
-    from perf_pipeline.store import HistoryStore
+    from perf_pipeline.pipeline import ingest
+    from perf_pipeline.workspace import Workspace
 
-    settings = load_settings(results_dir=args.results_dir)
-    check_results_dir(settings.results_dir)  # before the db (and its folder) is created
-    with HistoryStore.open(settings.db_path) as store:
-        summary = ingest_results_dir(settings.results_dir, store)
+    with Workspace.load(results_dir=args.results_dir) as ws:
+        summary = ingest(ws)
     _out.print(f"ingested {len(summary.ingested)} new run(s), "
                f"{len(summary.skipped)} already known, {len(summary.errors)} bad file(s)")
     for path, message in summary.errors:
@@ -197,15 +192,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from perf_pipeline.config import load_settings
     from perf_pipeline.pipeline import analyze_results_dir
+    from perf_pipeline.workspace import Workspace
 
-    settings = load_settings(results_dir=args.results_dir, threshold=args.threshold,
-                             alpha=args.significance, baseline_file=args.baseline,
-                             repo_path=args.repo, confirm=args.confirm)
-    with _err.status("analyzing") as status:
+    with Workspace.load(results_dir=args.results_dir, threshold=args.threshold,
+                        alpha=args.significance, baseline_file=args.baseline,
+                        repo_path=args.repo, confirm=args.confirm) as ws, \
+            _err.status("analyzing") as status:
         outcome = analyze_results_dir(
-            settings, report_path=Path(args.report), update_baseline=args.update_baseline,
+            ws, report_path=Path(args.report), update_baseline=args.update_baseline,
             on_round=lambda done, total: status.update(
                 f"confirming the screen's flags: A/B round {done} (at most {total})"))
     for path, message in outcome.ingest.errors:
@@ -246,25 +241,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
-    from perf_pipeline.config import load_settings
     from perf_pipeline.measure.ab import ABSelection
     from perf_pipeline.pipeline import run_ab, run_adaptive_ab
+    from perf_pipeline.workspace import Workspace
 
-    settings = load_settings(repo_path=args.repo, results_dir=args.results_dir,
-                             threshold=args.threshold, alpha=args.significance)
+    ws = Workspace.load(repo_path=args.repo, results_dir=args.results_dir,
+                        threshold=args.threshold, alpha=args.significance)
+    settings = ws.settings
     select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select)
-    with _err.status(f"A/B: {_plain(args.candidate)} against {_plain(args.base)}") as status:
+    with ws, _err.status(f"A/B: {_plain(args.candidate)} against {_plain(args.base)}") as status:
         def progress(done: int, total: int) -> None:
             status.update(f"A/B: round {done} {'(at most' if args.adaptive else 'of'} "
                           f"{total}{')' if args.adaptive else ''} done")
 
         if args.adaptive:
-            outcome = run_adaptive_ab(settings, args.base, args.candidate,
+            outcome = run_adaptive_ab(ws, args.base, args.candidate,
                                       max_rounds=args.max_rounds, seed=args.seed,
                                       report_path=Path(args.report), select=select,
                                       budget_s=settings.confirm_budget_s, on_round=progress)
         else:
-            outcome = run_ab(settings, args.base, args.candidate, rounds=args.rounds,
+            outcome = run_ab(ws, args.base, args.candidate, rounds=args.rounds,
                              seed=args.seed, report_path=Path(args.report), select=select,
                              on_round=progress)
     comparison = outcome.comparison
@@ -297,15 +293,15 @@ def cmd_ab(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     import math
 
-    from perf_pipeline.config import load_settings
     from perf_pipeline.pipeline import calibrate
+    from perf_pipeline.workspace import Workspace
 
-    settings = load_settings(repo_path=args.repo, results_dir=args.results_dir)
+    ws = Workspace.load(repo_path=args.repo, results_dir=args.results_dir)
 
     def pct(value: float) -> str:
         return "–" if math.isnan(value) else f"{100 * value:.1f}%"
 
-    with _err.status("calibrate: starting") as status:
+    with ws, _err.status("calibrate: starting") as status:
         def started(raw_dir: Path, sha: str) -> None:
             _err.print(f"calibrating {_plain(sha[:12])}: raw files in {_plain(raw_dir)} (after "
                        f"Ctrl-C, finish with --import-raw {_plain(raw_dir)})")
@@ -314,7 +310,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             status.update(f"calibrate: pair {done} of {total} done")
 
         outcome = calibrate(
-            settings, args.ref, pairs=args.pairs, seed=args.seed,
+            ws, args.ref, pairs=args.pairs, seed=args.seed,
             out=Path(args.out) if args.out else None,
             import_raw=Path(args.import_raw) if args.import_raw else None,
             note=args.note or "", on_start=started, on_pair=progress)
@@ -340,21 +336,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                f"x{_plain(machine.get('cpu_count', '?'))}, {_plain(machine.get('os', '?'))}")
     _out.print(f"corpus:   {_plain(outcome.corpus_path)}")
     _out.print(f"raw:      {_plain(outcome.raw_dir)}")
-    _out.print(f"profile:  {_plain(outcome.profile_id)} in {_plain(settings.db_path)}")
+    _out.print(f"profile:  {_plain(outcome.profile_id)} in {_plain(ws.layout.db_path)}")
     return EXIT_OK
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from perf_pipeline.config import load_settings
     from perf_pipeline.pipeline import run_profile
     from perf_pipeline.report.units import format_seconds
+    from perf_pipeline.workspace import Workspace
 
-    settings = load_settings(repo_path=args.repo, results_dir=args.results_dir)
-    with _err.status(f"profiling {_plain(args.candidate)} against {_plain(args.base)}") as st:
+    ws = Workspace.load(repo_path=args.repo, results_dir=args.results_dir)
+    with ws, _err.status(f"profiling {_plain(args.candidate)} against {_plain(args.base)}") as st:
         def progress(done: int, total: int) -> None:
             st.update(f"profile: process {done} of {total} done")
 
-        outcome = run_profile(settings, args.base, args.candidate,
+        outcome = run_profile(ws, args.base, args.candidate,
                               node_ids=tuple(args.node_id or ()), keyword=args.keyword,
                               repeats=args.repeats, fold=not args.no_fold,
                               report_path=Path(args.report) if args.report else None,
@@ -396,18 +392,14 @@ def _verdict_line(outcome: AnalyzeOutcome) -> str:
 
 
 def cmd_visualize(args: argparse.Namespace) -> int:
-    from perf_pipeline.config import load_settings
-    from perf_pipeline.measure import check_results_dir, ingest_results_dir
-    from perf_pipeline.pipeline import write_history_report
-    from perf_pipeline.store import HistoryStore
+    from perf_pipeline.pipeline import ingest, write_history_report
+    from perf_pipeline.workspace import Workspace
 
-    settings = load_settings(results_dir=args.results_dir, baseline_file=args.baseline)
-    check_results_dir(settings.results_dir)
-    with HistoryStore.open(settings.db_path) as store:
-        summary = ingest_results_dir(settings.results_dir, store)
-    for path, message in summary.errors:
-        _err.print(f"error: {_plain(path)}: {_plain(message)}")
-    data, files = write_history_report(settings)
+    with Workspace.load(results_dir=args.results_dir, baseline_file=args.baseline) as ws:
+        summary = ingest(ws)
+        for path, message in summary.errors:
+            _err.print(f"error: {_plain(path)}: {_plain(message)}")
+        data, files = write_history_report(ws)
     _out.print(f"{len(data.runs)} run(s), {len(data.series)} series")
     for png in files.pngs:
         _out.print(f"plot:   {_plain(png)}")

@@ -1,7 +1,8 @@
 """The import rules of style.md, enforced by parsing every module's imports.
 
-cli.py, demo.py, defs/ → pipeline/ → report/, analysis/, measure/ → store/ → model, errors,
-config → layout (the pure results layout).
+cli.py, demo.py, defs/ → pipeline/ → workspace (settings + layout + the one store) →
+report/, analysis/, measure/ → store/ → model, errors, config → layout (the pure results
+layout: measure/ may name paths with it, only pipeline/ and above hold a Workspace).
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ ALLOWED = {
     "measure": BASE | {"store", "measure"},
     "analysis": {"model", "errors", "analysis"},
     "report": BASE | {"report"},
-    "pipeline": BASE | {"store", "measure", "analysis", "report", "pipeline"},
-    "defs": BASE | {"store", "measure", "analysis", "report", "pipeline", "defs", "definitions"},
+    "workspace": BASE | {"store"},
+    "pipeline": BASE | {"store", "measure", "analysis", "report", "pipeline", "workspace"},
+    "defs": BASE | {"store", "measure", "analysis", "report", "pipeline", "defs", "definitions",
+                    "workspace"},
+    "demo": BASE | {"defs", "demo_edits", "measure", "pipeline", "workspace"},
     "demo_edits": BASE,
 }
 # Third-party imports that only certain parts may use.

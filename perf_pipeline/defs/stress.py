@@ -8,7 +8,7 @@ import dagster as dg
 
 from perf_pipeline.defs.measurement import measure_partition
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 
 
 @dg.asset(
@@ -21,7 +21,6 @@ from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResourc
 )
 def stress_results(
     context: dg.AssetExecutionContext,
-    target: TargetRepoResource,
-    history: HistoryStoreResource,
+    workspace: WorkspaceResource,
 ) -> dg.MaterializeResult:
-    return measure_partition(context, target, history, suite="stress")
+    return measure_partition(context, workspace, suite="stress")

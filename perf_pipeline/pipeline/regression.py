@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import Baseline, CommitAnalysis, RunStatus, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
-from perf_pipeline.store import HistoryStore, read_analysis, write_analysis
+from perf_pipeline.store import read_analysis, write_analysis
+from perf_pipeline.workspace import Workspace
 
-__all__ = ["analysis_path", "analyze_commit", "analyze_run", "read_commit_analysis",
+__all__ = ["analyze_commit", "analyze_run", "commit_run", "read_commit_analysis",
            "screen_alpha"]
-
-
-def analysis_path(settings: Settings, sha: str) -> Path:
-    return settings.layout.analysis_path(sha)
 
 
 def screen_alpha(settings: Settings) -> float:
@@ -54,29 +49,28 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
         environment_differences=diffs, notes=tuple(notes))
 
 
-def commit_run(store: HistoryStore, settings: Settings, sha: str) -> SuiteRun:
+def commit_run(ws: Workspace, sha: str) -> SuiteRun:
     """The commit's latest successful benchmark run: what both stages of the gate judge."""
-    run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+    run = ws.store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
     if run is None:
         raise InvalidInputError(
-            f"commit {sha}: no successful benchmark run in {settings.db_path}; "
+            f"commit {sha}: no successful benchmark run in {ws.layout.db_path}; "
             "materialize benchmark_results for it first")
     return run
 
 
-def analyze_commit(settings: Settings, sha: str) -> CommitAnalysis:
+def analyze_commit(ws: Workspace, sha: str) -> CommitAnalysis:
     """Screen the commit's latest successful run; write ``analysis/<sha>.json``.
 
     The level is ``screen_alpha(settings)``: with ``confirm = "auto"`` this is the first
     stage only, and ``regression_confirmation`` decides.
     """
-    with HistoryStore.open(settings.db_path) as store:
-        run = commit_run(store, settings, sha)
-        analysis = analyze_run(run, baseline_for_run(store, settings, run), settings,
-                               alpha=screen_alpha(settings))
-    write_analysis(analysis_path(settings, sha), analysis)
+    run = commit_run(ws, sha)
+    analysis = analyze_run(run, baseline_for_run(ws, run), ws.settings,
+                           alpha=screen_alpha(ws.settings))
+    write_analysis(ws.layout.analysis_path(sha), analysis)
     return analysis
 
 
-def read_commit_analysis(settings: Settings, sha: str) -> CommitAnalysis | None:
-    return read_analysis(analysis_path(settings, sha))
+def read_commit_analysis(ws: Workspace, sha: str) -> CommitAnalysis | None:
+    return read_analysis(ws.layout.analysis_path(sha))

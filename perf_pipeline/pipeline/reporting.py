@@ -6,7 +6,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from perf_pipeline.analysis import change_points_of, drifts_of
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     METRICS,
@@ -24,21 +23,16 @@ from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.report import ReportFiles, write_report
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 
-__all__ = ["build_report_data", "commit_report_dir", "write_commit_report",
-           "write_history_report"]
+__all__ = ["build_report_data", "write_commit_report", "write_history_report"]
 
 #: Metrics whose history the reports plot and correlate.
 REPORT_METRICS: tuple[str, ...] = tuple(METRICS)
 
 
-def commit_report_dir(settings: Settings, sha: str) -> Path:
-    return settings.layout.commit_report_dir(sha)
-
-
 def build_report_data(
-    store: HistoryStore,
+    ws: Workspace,
     *,
     title: str,
     current: SuiteRun | None,
@@ -53,6 +47,7 @@ def build_report_data(
     With a ``confirmation`` its final verdict is the report's comparison (the screen and
     the A/B get sections of their own); else the analysis's comparison.
     """
+    store = ws.store
     series = store.series(suite="benchmarks", metrics=REPORT_METRICS)
     comparison = analysis.comparison if analysis else None
     if confirmation is not None and confirmation.final is not None:
@@ -83,7 +78,7 @@ def _profile_is_current(profiles: ProfileComparison | None, sha: str,
             and profiles.created_at >= confirmation.created_at)
 
 
-def write_commit_report(settings: Settings, sha: str, *,
+def write_commit_report(ws: Workspace, sha: str, *,
                         report_url: str | None = None) -> tuple[CommitAnalysis, ReportFiles]:
     """Markdown, HTML and PNGs for one commit, judged against its baseline.
 
@@ -94,44 +89,43 @@ def write_commit_report(settings: Settings, sha: str, *,
     profile of the confirmed regressions (``regression_profile``, ``profile/<sha>.json``)
     is shown as "Where the time went" when it was made for this confirmation.
     """
-    with HistoryStore.open(settings.db_path) as store:
-        run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
-        if run is None:
-            raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
-        baseline = baseline_for_run(store, settings, run)
-        analysis = analyze_run(run, baseline, settings)
-        confirmation = read_commit_confirmation(settings, sha, run_id=run.run_id)
-        extra: tuple[str, ...] = ()
-        if confirmation is None and settings.confirm == "auto" and analysis.comparison:
-            extra = ("No confirmation of this run yet (regression_confirmation): the "
-                     f"verdicts are the stored-baseline comparison at alpha "
-                     f"{settings.alpha:g} alone.",)
-        data = build_report_data(store, title=f"Performance of {sha[:10]}", current=run,
-                                 baseline=baseline, analysis=analysis, report_url=report_url,
-                                 confirmation=confirmation, extra_notes=extra)
-    profiles = read_commit_profile(settings, sha)  # "where the time went", if profiled
+    settings = ws.settings
+    run = ws.store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
+    if run is None:
+        raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
+    baseline = baseline_for_run(ws, run)
+    analysis = analyze_run(run, baseline, settings)
+    confirmation = read_commit_confirmation(ws, sha, run_id=run.run_id)
+    extra: tuple[str, ...] = ()
+    if confirmation is None and settings.confirm == "auto" and analysis.comparison:
+        extra = ("No confirmation of this run yet (regression_confirmation): the "
+                 f"verdicts are the stored-baseline comparison at alpha "
+                 f"{settings.alpha:g} alone.",)
+    data = build_report_data(ws, title=f"Performance of {sha[:10]}", current=run,
+                             baseline=baseline, analysis=analysis, report_url=report_url,
+                             confirmation=confirmation, extra_notes=extra)
+    profiles = read_commit_profile(ws, sha)  # "where the time went", if profiled
     if _profile_is_current(profiles, sha, confirmation):
         data = replace(data, profiles=profiles)
-    out = commit_report_dir(settings, sha)
+    out = ws.layout.commit_report_dir(sha)
     files = write_report(data, out, markdown_path=out / "performance-report.md",
                          inline_js=False)
     return analysis, files
 
 
-def write_history_report(settings: Settings, *, markdown_path: Path | None = None,
+def write_history_report(ws: Workspace, *, markdown_path: Path | None = None,
                          report_url: str | None = None) -> tuple[ReportData, ReportFiles]:
     """The whole-history report: ``<results>/reports/performance_report.html`` and PNGs.
 
     The newest successful run is the "current" one, judged against its baseline; with no
     runs at all the report still renders and says so.
     """
-    with HistoryStore.open(settings.db_path) as store:
-        run = store.latest_run(suite="benchmarks")
-        baseline = baseline_for_run(store, settings, run) if run else None
-        analysis = analyze_run(run, baseline, settings) if run else None
-        notes = () if run else ("No successful run in the history yet.",)
-        data = build_report_data(store, title="Performance history", current=run,
-                                 baseline=baseline, analysis=analysis,
-                                 report_url=report_url, extra_notes=notes)
-    files = write_report(data, settings.reports_dir, markdown_path=markdown_path)
+    run = ws.store.latest_run(suite="benchmarks")
+    baseline = baseline_for_run(ws, run) if run else None
+    analysis = analyze_run(run, baseline, ws.settings) if run else None
+    notes = () if run else ("No successful run in the history yet.",)
+    data = build_report_data(ws, title="Performance history", current=run,
+                             baseline=baseline, analysis=analysis,
+                             report_url=report_url, extra_notes=notes)
+    files = write_report(data, ws.layout.reports_dir, markdown_path=markdown_path)
     return data, files

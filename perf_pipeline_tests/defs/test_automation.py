@@ -29,7 +29,7 @@ from perf_pipeline.defs.automation import (
 )
 from perf_pipeline.defs.launch import load_project_definitions
 from perf_pipeline.defs.partitions import MEASURING_POOL
-from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline_tests.measure.conftest import commit_files, git
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def new_repo(path: Path) -> tuple[Path, str]:
 
 
 def target_for(tmp_path: Path, repo: Path, *, max_per_tick: int = 5,
-               branches: tuple[str, ...] = ()) -> TargetRepoResource:
+               branches: tuple[str, ...] = ()) -> WorkspaceResource:
     config = tmp_path / f"perf_pipeline_{max_per_tick}_{len(branches)}.toml"
     config.write_text(
         "[perf_pipeline]\n"
@@ -70,13 +70,13 @@ def target_for(tmp_path: Path, repo: Path, *, max_per_tick: int = 5,
         f"results_dir = {json.dumps(str(tmp_path / 'results'))}\n"
         f"max_runs_per_tick = {max_per_tick}\n"
         f"watch_branches = {json.dumps(list(branches))}\n")
-    return TargetRepoResource(config_file=str(config))
+    return WorkspaceResource(config_file=str(config))
 
 
-def tick(defs: dg.Definitions, instance: dg.DagsterInstance, target: TargetRepoResource,
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, target: WorkspaceResource,
          cursor: str | None):
     ctx = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(),
-                                  cursor=cursor, resources={"target": target},
+                                  cursor=cursor, resources={"workspace": target},
                                   definitions=defs, sensor_name=SENSOR)
     return defs.resolve_sensor_def(SENSOR).evaluate_tick(ctx)
 
@@ -256,7 +256,7 @@ def test_missing_then_restored_repo(defs, instance, tmp_path: Path) -> None:
 
 
 def test_broken_settings_skip_with_the_reason(defs, instance, tmp_path: Path) -> None:
-    target = TargetRepoResource(config_file=str(tmp_path / "missing.toml"))
+    target = WorkspaceResource(config_file=str(tmp_path / "missing.toml"))
     data = tick(defs, instance, target, None)
     assert not data.run_requests and "missing.toml" in data.skip_message
 
@@ -340,7 +340,7 @@ def test_tick_on_10000_commits_is_cheap(defs, instance, tmp_path: Path,
 
 def schedule_tick(defs, instance, target, when: datetime):
     ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                    resources={"target": target},
+                                    resources={"workspace": target},
                                     repository_def=defs.get_repository_def())
     return defs.resolve_schedule_def("nightly_schedule").evaluate_tick(ctx)
 

@@ -1,0 +1,18 @@
+"""The ingest step: store every new result of the results dir in the history."""
+
+from __future__ import annotations
+
+from perf_pipeline.measure import IngestSummary, check_results_dir, ingest_results_dir
+from perf_pipeline.workspace import Workspace
+
+__all__ = ["ingest"]
+
+
+def ingest(ws: Workspace) -> IngestSummary:
+    """Store every new result under the results dir (``ResultsLayout`` says which).
+
+    The results dir must exist: it is checked before the store is opened, because
+    opening creates the db's folder and a typo must not become a new empty history.
+    """
+    check_results_dir(ws.layout.root)
+    return ingest_results_dir(ws.layout, ws.store)
