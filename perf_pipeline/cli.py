@@ -179,11 +179,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from perf_pipeline.pipeline import ingest
+    from perf_pipeline.pipeline import ingest_results
     from perf_pipeline.workspace import Workspace
 
     with Workspace.load(results_dir=args.results_dir) as ws:
-        summary = ingest(ws)
+        summary = ingest_results(ws)
     _out.print(f"ingested {len(summary.ingested)} new run(s), "
                f"{len(summary.skipped)} already known, {len(summary.errors)} bad file(s)")
     for path, message in summary.errors:
@@ -392,11 +392,11 @@ def _verdict_line(outcome: AnalyzeOutcome) -> str:
 
 
 def cmd_visualize(args: argparse.Namespace) -> int:
-    from perf_pipeline.pipeline import ingest, write_history_report
+    from perf_pipeline.pipeline import ingest_results, write_history_report
     from perf_pipeline.workspace import Workspace
 
     with Workspace.load(results_dir=args.results_dir, baseline_file=args.baseline) as ws:
-        summary = ingest(ws)
+        summary = ingest_results(ws)
         for path, message in summary.errors:
             _err.print(f"error: {_plain(path)}: {_plain(message)}")
         data, files = write_history_report(ws)

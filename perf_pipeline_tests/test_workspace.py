@@ -128,11 +128,11 @@ def test_the_store_opens_on_first_use_only(tmp_path: Path) -> None:
 
 
 def test_ingest_of_a_missing_results_dir_creates_nothing(tmp_path: Path) -> None:
-    from perf_pipeline.pipeline import ingest
+    from perf_pipeline.pipeline import ingest_results
 
     with Workspace.load(results_dir=tmp_path / "typo", environ={}) as ws, \
             pytest.raises(InvalidInputError, match="typo"):
-        ingest(ws)
+        ingest_results(ws)
     assert not (tmp_path / "typo").exists()
 
 

@@ -26,7 +26,7 @@ from perf_pipeline.pipeline.confirm import (
     confirm_run,
     read_commit_confirmation,
 )
-from perf_pipeline.pipeline.ingest import ingest
+from perf_pipeline.pipeline.ingest import ingest_results
 from perf_pipeline.pipeline.profile import (
     ProfileOutcome,
     profile_commit,
@@ -63,7 +63,7 @@ __all__ = [
     "confirm_commit",
     "confirm_regressions",
     "confirm_run",
-    "ingest",
+    "ingest_results",
     "now_iso",
     "pin_baseline",
     "pinned_baseline",

@@ -15,7 +15,7 @@ from perf_pipeline.measure import IngestSummary
 from perf_pipeline.model import CommitAnalysis, Confirmation, RunStatus, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline, seed_baseline
 from perf_pipeline.pipeline.confirm import confirm_run
-from perf_pipeline.pipeline.ingest import ingest
+from perf_pipeline.pipeline.ingest import ingest_results
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.pipeline.reporting import build_report_data
 from perf_pipeline.report import ReportFiles, write_report
@@ -77,7 +77,7 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
     settings, layout = ws.settings, ws.layout
     created = updated = False
     confirmation = None
-    summary = ingest(ws)
+    summary = ingest_results(ws)
     run = _newest_run(ws)
     baseline = baseline_for_run(ws, run)
     if baseline is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from perf_pipeline.measure import IngestSummary, check_results_dir, ingest_results_dir
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["ingest"]
+__all__ = ["ingest_results"]
 
 
-def ingest(ws: Workspace) -> IngestSummary:
+def ingest_results(ws: Workspace) -> IngestSummary:
     """Store every new result under the results dir (``ResultsLayout`` says which).
 
     The results dir must exist: it is checked before the store is opened, because
