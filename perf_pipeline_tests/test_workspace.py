@@ -136,18 +136,24 @@ def test_ingest_of_a_missing_results_dir_creates_nothing(tmp_path: Path) -> None
     assert not (tmp_path / "typo").exists()
 
 
-def test_the_dagster_resource_carries_every_setting(tmp_path: Path) -> None:
+def test_the_dagster_resource_carries_every_setting(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """One resource, so nothing is kept in step by hand: every Settings field is config."""
     from perf_pipeline.defs.resources import WorkspaceResource
 
+    monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
     names = {f.name for f in fields(Settings)}
     assert names <= set(WorkspaceResource.model_fields)
     settings = load_settings(
         results_dir=tmp_path, repo_path=tmp_path, threshold=1.4, alpha=0.05,
         baseline_file=tmp_path / "b.json", gate_metrics=("time_s",), confirm="off",
-        pytest_args=("-q",), environ={})
-    resource = WorkspaceResource.of(settings)
-    ws = resource.workspace()
-    assert ws.settings == settings and resource.workspace() is ws
-    resource.teardown_after_execution(None)  # type: ignore[arg-type]
-    assert resource.workspace() is not ws
+        pytest_args=("-q",))
+    with WorkspaceResource.of(settings).open() as ws:
+        assert ws.settings == settings
+    # An unset (None) field cannot override what the config file sets: said, not dropped.
+    config = tmp_path / "other.toml"
+    config.write_text(f'[perf_pipeline]\nbaseline_file = "{tmp_path / "x.json"}"\n')
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    with pytest.raises(InvalidInputError, match="baseline_file"):
+        WorkspaceResource.of(load_settings(results_dir=tmp_path, environ={}))

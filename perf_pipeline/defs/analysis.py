@@ -36,8 +36,8 @@ def performance_baseline(workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import update_baseline
 
     try:
-        ws = workspace.workspace()
-        baseline = update_baseline(ws)
+        with workspace.open() as ws:
+            baseline = update_baseline(ws)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"baseline: {exc}") from exc
     if baseline is None:
@@ -66,7 +66,8 @@ def regression_analysis(context: dg.AssetExecutionContext,
     from perf_pipeline.pipeline import analyze_commit
 
     try:
-        analysis = analyze_commit(workspace.workspace(), context.partition_key)
+        with workspace.open() as ws:
+            analysis = analyze_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     return dg.MaterializeResult(metadata=analysis_metadata(analysis))
@@ -83,7 +84,8 @@ def no_significant_regressions(context: dg.AssetCheckExecutionContext,
     from perf_pipeline.pipeline import read_commit_analysis
 
     sha = context.partition_key
-    analysis = read_commit_analysis(workspace.workspace(), sha)
+    with workspace.open() as ws:
+        analysis = read_commit_analysis(ws, sha)
     if analysis is None:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                    description=f"no regression analysis for {sha}")

@@ -47,7 +47,8 @@ def regression_confirmation(context: dg.AssetExecutionContext,
     from perf_pipeline.pipeline import confirm_commit
 
     try:
-        confirmation = confirm_commit(workspace.workspace(), context.partition_key)
+        with workspace.open() as ws:
+            confirmation = confirm_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     return dg.MaterializeResult(metadata=confirmation_metadata(confirmation))
@@ -68,10 +69,10 @@ def no_confirmed_regressions(context: dg.AssetCheckExecutionContext,
     from perf_pipeline.pipeline import read_commit_analysis, read_commit_confirmation
 
     sha = context.partition_key
-    ws = workspace.workspace()
-    analysis = read_commit_analysis(ws, sha)
-    confirmation = read_commit_confirmation(
-        ws, sha, run_id=analysis.run_id if analysis else None)
+    with workspace.open() as ws:
+        analysis = read_commit_analysis(ws, sha)
+        confirmation = read_commit_confirmation(
+            ws, sha, run_id=analysis.run_id if analysis else None)
     if confirmation is None:
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.ERROR,

@@ -29,8 +29,8 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
     """Measure the partition's commit; shared by every measuring asset."""
     sha = context.partition_key
     try:
-        ws = workspace.workspace()
-        run = measure_commit(ws.settings, sha, suite=suite, store=ws.store)
+        with workspace.open() as ws:
+            run = measure_commit(ws.settings, sha, suite=suite, store=ws.store)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {sha}: {exc}") from exc
     if run.status is RunStatus.FAILED:

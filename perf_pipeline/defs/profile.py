@@ -44,7 +44,8 @@ def regression_profile(context: dg.AssetExecutionContext,
     from perf_pipeline.report.profile import profile_metadata_markdown
 
     try:
-        outcome = profile_commit(workspace.workspace(), context.partition_key)
+        with workspace.open() as ws:
+            outcome = profile_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     comparison = outcome.comparison

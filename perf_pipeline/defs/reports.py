@@ -36,7 +36,8 @@ def performance_report(context: dg.AssetExecutionContext,
     from perf_pipeline.pipeline import write_commit_report
 
     try:
-        _, files = write_commit_report(workspace.workspace(), context.partition_key)
+        with workspace.open() as ws:
+            _, files = write_commit_report(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     assert files.markdown is not None
@@ -60,9 +61,9 @@ def performance_history(workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import write_history_report
 
     try:
-        ws = workspace.workspace()
-        data, files = write_history_report(
-            ws, markdown_path=ws.layout.reports_dir / "performance-report.md")
+        with workspace.open() as ws:
+            data, files = write_history_report(
+                ws, markdown_path=ws.layout.reports_dir / "performance-report.md")
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"history report: {exc}") from exc
     assert files.markdown is not None

@@ -13,7 +13,6 @@ from dataclasses import fields
 from typing import Optional
 
 import dagster as dg
-from pydantic import PrivateAttr
 
 from perf_pipeline.config import Settings, load_settings
 from perf_pipeline.errors import InvalidInputError
@@ -23,8 +22,8 @@ from perf_pipeline.workspace import Workspace
 class WorkspaceResource(dg.ConfigurableResource):
     """The repository being measured, how to run its suites, and where results go.
 
-    ``workspace()`` is the ``Workspace`` every asset works in: one per run (and
-    process), its store opened on first use and closed when the run ends.
+    ``open()`` gives the ``Workspace`` a step works in; its store opens on first use and
+    closes when the step's ``with`` block ends.
     """
 
     # One field per ``Settings`` field (test_resources checks it), so the resource can
@@ -57,8 +56,6 @@ class WorkspaceResource(dg.ConfigurableResource):
     confirm_base: Optional[str] = None  # noqa: UP045
     config_file: Optional[str] = None  # noqa: UP045
 
-    _workspace: Optional[Workspace] = PrivateAttr(default=None)  # noqa: UP045
-
     @classmethod
     def of(cls, settings: Settings) -> WorkspaceResource:
         """The resource whose Workspace has exactly ``settings`` (demo, backfill)."""
@@ -80,19 +77,14 @@ class WorkspaceResource(dg.ConfigurableResource):
             **{f.name: getattr(self, f.name) for f in fields(Settings)
                if f.name in type(self).model_fields})
 
-    def workspace(self) -> Workspace:
-        """This run's Workspace (made on first call outside a run, e.g. in a sensor)."""
-        if self._workspace is None:
-            self._workspace = Workspace(self.settings())
-        return self._workspace
+    def open(self) -> Workspace:
+        """A Workspace of these settings for one step: ``with workspace.open() as ws:``.
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._workspace = None  # settings are read when the run first needs them
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._workspace is not None:
-            self._workspace.close()
-            self._workspace = None
+        One per step rather than per run: a lifecycle hook would make this a generator
+        resource, which sensor and schedule contexts must then be entered for, and a
+        store (one SQLite connection) must stay in the thread that opened it.
+        """
+        return Workspace(self.settings())
 
 
 def _config_value(value: object) -> object:

@@ -115,7 +115,7 @@ def test_a_failure_while_profiling_is_metadata_not_a_failed_asset(tmp_path: Path
     result = regression_profile(dg.build_asset_context(partition_key=candidate), workspace=target)
     assert result.metadata["status"].value == "failed"
     assert "profiling failed" in str(result.metadata["error"].value)
-    assert read_commit_profile(target.workspace(), candidate) is None
+    assert read_commit_profile(target.open(), candidate) is None
 
 
 @pytest.mark.slow
