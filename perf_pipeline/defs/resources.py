@@ -26,7 +26,7 @@ class WorkspaceResource(dg.ConfigurableResource):
     closes when the step's ``with`` block ends.
     """
 
-    # One field per ``Settings`` field (test_resources checks it), so the resource can
+    # One field per ``Settings`` field (test_workspace checks it), so the resource can
     # carry any settings; unset (None) fields come from the config file / environment.
     repo_path: Optional[str] = None  # noqa: UP045 - Dagster config needs Optional
     project_subdir: Optional[str] = None  # noqa: UP045
@@ -65,7 +65,9 @@ class WorkspaceResource(dg.ConfigurableResource):
         if carried != settings:
             lost = sorted(f.name for f in fields(Settings)
                           if getattr(carried, f.name) != getattr(settings, f.name))
-            raise InvalidInputError(f"settings {lost} cannot be passed to Dagster as config")
+            raise InvalidInputError(
+                f"settings {lost}: the Dagster resource would run with other values (an "
+                "unset value cannot override the config file or the environment)")
         return resource
 
     def settings(self) -> Settings:
