@@ -133,7 +133,7 @@ def _compacted(data: bytes) -> bytes:
 
 
 def _ab_dir(settings: Settings, ab_id: str, base: str, candidate: str) -> Path:
-    return settings.raw_dir / "ab" / f"{ab_id}-{base[:12]}-{candidate[:12]}"
+    return settings.layout.ab_dir(ab_id, base, candidate)
 
 
 @dataclass(eq=False)

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from perf_pipeline.defs.launch import load_project_definitions, materialize_commit
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.model import RunStatus
 from perf_pipeline.store import HistoryStore
 
@@ -45,10 +45,9 @@ def test_definitions_snapshot() -> None:
 
 def _resources(repo: Path, results: Path, args: tuple[str, ...]) -> dict[str, object]:
     return {
-        "target": TargetRepoResource(repo_path=str(repo), project_subdir=".",
-                                     results_dir=str(results), pytest_args=list(args),
-                                     benchmark_paths=["tests"]),
-        "history": HistoryStoreResource(results_dir=str(results)),
+        "workspace": WorkspaceResource(repo_path=str(repo), project_subdir=".",
+                                       results_dir=str(results), pytest_args=list(args),
+                                       benchmark_paths=["tests"]),
     }
 
 
