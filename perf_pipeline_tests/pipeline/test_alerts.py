@@ -89,8 +89,8 @@ def test_new_alerts_are_posted_once_and_a_failed_post_is_retried_later(
         ("change_point", shas[STEP_AT]), ("culprit", shas[STEP_AT])}
     again = deliver_alerts(ws, alerts, client=WebhookClient(receiver.url, TOKEN))
     assert again.status == "nothing_new" and len(receiver.requests) == 2
-    assert deliver_alerts(Settings(repo_path=settings.repo_path,
-                                   results_dir=settings.results_dir / "other"),
+    assert deliver_alerts(Workspace(Settings(repo_path=settings.repo_path,
+                                             results_dir=settings.results_dir / "other")),
                           alerts).status == "not_configured"
 
 
