@@ -41,7 +41,7 @@ from perf_pipeline.analysis import (
 )
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
-from perf_pipeline.measure import measure_commit
+from perf_pipeline.measure import local_machine_id, measure_commit
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
 from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, RunStatus, Verdict
@@ -147,17 +147,26 @@ class _History:
     series: Mapping[str, tuple[tuple[str, ...], tuple[float, ...]]]  # name -> (shas, values)
 
 
-def _read_history(store: HistoryStore) -> _History:
-    sha_of = {r.run_id: r.commit.sha for r in store.list_runs(suite="benchmarks")
+def _read_history(ws: Workspace) -> _History:
+    """The history of this machine when it has runs here (runs of two machines are never
+    compared), else the whole history (runs that record no machine)."""
+    store: HistoryStore = ws.store
+    machine: str | None = local_machine_id(ws.settings)
+    if machine not in store.machines(suite="benchmarks"):
+        machine = None
+    sha_of = {r.run_id: r.commit.sha for r in store.list_runs(suite="benchmarks",
+                                                              machine_id=machine)
               if r.commit is not None}
-    ok = {r.commit.sha for r in store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS)
+    ok = {r.commit.sha for r in store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS,
+                                                machine_id=machine)
           if r.commit is not None}
     failed = frozenset(s for s in sha_of.values() if s not in ok)
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     series: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {}
     # Each run without its suite-wide factor: a probe runs at another moment than the
     # commits that framed the search, and the machine's mood must not decide its side.
-    for s in factor_free_series(store.series(suite="benchmarks", metrics=(TIME_METRIC,))):
+    for s in factor_free_series(store.series(suite="benchmarks", metrics=(TIME_METRIC,),
+                                             machine_id=machine)):
         pairs = [(sha_of[r], v) for r, v in zip(s.run_ids, s.values, strict=True)
                  if r in sha_of and math.isfinite(v) and v > 0]
         for sha, v in pairs:
@@ -202,7 +211,7 @@ def plan_search(ws: Workspace, spec: SearchSpec, *,
     caller planning several searches). Raises ``InvalidInputError`` when the range has
     no slowdown of at least ``MIN_STEP_RATIO`` on the benchmark."""
     commits = commits or _range(ws, spec.good, spec.bad)
-    history = history or _read_history(ws.store)
+    history = history or _read_history(ws)
     per_commit = history.values.get(spec.benchmark, {})
     for end in (spec.good, spec.bad):
         if not per_commit.get(end):
@@ -275,7 +284,7 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
     sha, parent = step.culprit, step.good
     info = commit_info(settings.repo_path, sha)
     threshold = min(settings.threshold, math.sqrt(search.step_ratio))
-    controls = _controls(_read_history(ws.store), spec.benchmark)
+    controls = _controls(_read_history(ws), spec.benchmark)
     source = rounds or measured_rounds(ws, parent, sha, seed=seed)
     feed = source(ABSelection(node_ids=(spec.benchmark, *controls)))
     counted = _Counted(feed.rounds)
@@ -340,15 +349,14 @@ def find_culprit(ws: Workspace, good: str, bad: str, *, keyword: str | None = No
     measurement recorded in the history), then confirm the culprit by an A/B."""
     commits = _range(ws, good, bad)
     good, bad = commits[0], commits[-1]
-    store = ws.store
     measure = probe or _measure_probe(ws)
     probes: list[str] = []
-    history = _read_history(store)
+    history = _read_history(ws)
     for end in (good, bad):
         if end not in {s for v in history.values.values() for s in v}:
             measure(end)
             probes.append(end)
-    benchmark = _choose_benchmark(_read_history(store), good, bad, keyword)
+    benchmark = _choose_benchmark(_read_history(ws), good, bad, keyword)
     spec = SearchSpec(good=good, bad=bad, benchmark=benchmark, trigger="request")
     search = plan_search(ws, spec, commits=commits)
     while not search.step.done:
@@ -405,8 +413,7 @@ def request_culprit_search(ws: Workspace, good: str, bad: str, *,
                            keyword: str | None = None) -> SearchSpec:
     """Define a search for the sensor to drive (both ends must be measured)."""
     commits = _range(ws, good, bad)
-    store = ws.store
-    benchmark = _choose_benchmark(_read_history(store), commits[0], commits[-1], keyword)
+    benchmark = _choose_benchmark(_read_history(ws), commits[0], commits[-1], keyword)
     spec = SearchSpec(good=commits[0], bad=commits[-1], benchmark=benchmark)
     search = plan_search(ws, spec, commits=commits)  # validates
     spec = replace(spec, measured_before=search.measured)
@@ -419,7 +426,7 @@ def open_culprit_searches(ws: Workspace, *,
     """Define a search for every slowdown change point (``analysis.change_points_of``)
     whose new level starts at a measured commit with unmeasured commits between it and
     the measured commit before it. Returns the searches defined now."""
-    history = history or _read_history(ws.store)
+    history = history or _read_history(ws)
     known = {s.key for s in _read_specs(ws)}
     new: list[SearchSpec] = []
     for name, (shas, values) in sorted(history.series.items()):
@@ -452,8 +459,7 @@ def culprit_actions(ws: Workspace, *, detect: bool = True) -> tuple[CulpritActio
     """The next action of every open search (no result file yet): a commit to measure,
     or a culprit to confirm. ``detect``: first define searches for new change points."""
     actions: list[CulpritAction] = []
-    store = ws.store
-    history = _read_history(store)
+    history = _read_history(ws)
     if detect:
         open_culprit_searches(ws, history=history)
     for spec in _read_specs(ws):
