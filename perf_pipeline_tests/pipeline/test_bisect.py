@@ -5,6 +5,7 @@ recorded rounds (the confirmation's injectable round source)."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -172,3 +173,21 @@ def test_a_benchmark_that_did_not_slow_cannot_be_searched(
         request_culprit_search(ws, shas[0], shas[40], keyword="nope")
     with pytest.raises(InvalidInputError, match="not an ancestor"):
         request_culprit_search(ws, shas[40], shas[0])
+
+
+def test_a_search_reads_only_this_machines_runs(tmp_path: Path) -> None:
+    """Another machine measured every commit (its step elsewhere): this machine's search
+    still probes its own unmeasured commit, never taking the other's values for its own."""
+    shas = make_repo(tmp_path / "repo", N_COMMITS)
+    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
+                        results_dir=tmp_path / "results", machine_id="box-a")
+    rng, other = np.random.default_rng(7), np.random.default_rng(8)  # box-a: as `history`
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(N_COMMITS):
+            if i % 2 == 0:
+                store.ingest_run(replace(run_at(i, shas[i], rng), machine_id="box-a"))
+            store.ingest_run(replace(run_at(i, shas[i], other, step_at=5),
+                                     run_id=f"b-{i:03d}", machine_id="box-b"))
+    (action,) = culprit_actions(Workspace(settings))
+    assert (action.kind, action.sha) == ("measure", shas[STEP_AT])
+
