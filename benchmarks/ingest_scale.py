@@ -85,7 +85,8 @@ def write_files(dest: Path, *, files: int, benchmarks: int, samples: int, seed: 
 
 
 def _child(argv: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, stdout) of one child process."""
+    """(wall seconds, peak RSS in MB, stdout) of one child process; its CPU time (what
+    the command costs when the shared machine is busy) is printed."""
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -94,6 +95,8 @@ def _child(argv: list[str]) -> tuple[float, float, str]:
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{argv[2:]} failed:\n{out}\n{err}")
+    label = "ingest command" if "ingest" in argv else "ingest_results_dir"
+    print(f"  [{label}: {usage.ru_utime + usage.ru_stime:.2f} s CPU]")
     return wall, usage.ru_maxrss / 1024, out.strip()  # ru_maxrss is in KiB on Linux
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.model import METRICS
 
 if sys.version_info >= (3, 11):
@@ -202,41 +203,45 @@ class Settings:
         return self.repo_path / self.project_subdir
 
     @property
+    def layout(self) -> ResultsLayout:
+        """Every path under ``results_dir`` (and the baseline's): see ``layout.py``."""
+        return ResultsLayout(self.results_dir, self.baseline_file)
+
+    # Shorthands for the layout's most used paths; the layout is the one that names them.
+    @property
     def db_path(self) -> Path:
-        return self.results_dir / "perf_history.db"
+        return self.layout.db_path
 
     @property
     def raw_dir(self) -> Path:
-        return self.results_dir / "raw"
+        return self.layout.raw_dir
 
     @property
     def baseline_path(self) -> Path:
-        if self.baseline_file is not None:
-            return self.baseline_file
-        return self.results_dir / "baseline" / "performance_baseline.json"
+        return self.layout.baseline_path
 
     @property
     def reports_dir(self) -> Path:
-        return self.results_dir / "reports"
+        return self.layout.reports_dir
 
     @property
     def worktrees_dir(self) -> Path:
-        return self.results_dir / "worktrees"
+        return self.layout.worktrees_dir
 
     @property
     def envs_dir(self) -> Path:
         """Virtual environments of runner "venv", one per dependency set."""
-        return self.results_dir / "envs"
+        return self.layout.envs_dir
 
     @property
     def setup_logs_dir(self) -> Path:
         """Output of each commit's setup commands and environment builds."""
-        return self.results_dir / "setup"
+        return self.layout.setup_logs_dir
 
     @property
     def noise_dir(self) -> Path:
         """Noise corpora written by ``perf-pipeline calibrate``."""
-        return self.results_dir / "noise"
+        return self.layout.noise_dir
 
 
 def _coerce(name: str, value: object) -> object:

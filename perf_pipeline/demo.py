@@ -17,7 +17,7 @@ from perf_pipeline.defs.launch import (
     materialize_commit,
     open_instance,
 )
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.demo_edits import NEUTRAL_EDIT, SLOWDOWN_EDIT
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import HistoryStep, build_history
@@ -29,12 +29,8 @@ from perf_pipeline.model import (
     SuiteRun,
     Verdict,
 )
-from perf_pipeline.pipeline import (
-    commit_report_dir,
-    read_commit_analysis,
-    read_commit_confirmation,
-)
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.pipeline import read_commit_analysis, read_commit_confirmation
+from perf_pipeline.workspace import Workspace
 
 __all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "describe_stages", "run_demo"]
 
@@ -62,7 +58,7 @@ class DemoResult:
     confirmations: tuple[Confirmation | None, ...] = ()
 
     def report_dir(self, sha: str) -> Path:
-        return commit_report_dir(self.settings, sha)
+        return self.settings.layout.commit_report_dir(sha)
 
 
 def _readme_note(text: str) -> Callable[[Path], None]:
@@ -116,27 +112,24 @@ def run_demo(
     shas = build_history(target_repo, PROJECT_ROOT / "examples" / "ml_pipeline", steps)
     results_dir = root / "test-results"
     settings = load_settings(repo_path=target_repo, project_subdir=".", results_dir=results_dir)
-    target = TargetRepoResource(repo_path=str(target_repo), project_subdir=".",
-                                results_dir=str(results_dir))
-    history = HistoryStoreResource(results_dir=str(results_dir))
+    workspace = WorkspaceResource.of(settings)
     instance = open_instance(root / "dagster_home")
     outcomes: list[CommitMaterialization] = []
     for i, (sha, step) in enumerate(zip(shas, steps, strict=True), start=1):
         on_progress(f"[{i}/{len(shas)}] {sha[:10]} {step.message}")
         outcomes.append(materialize_commit(
-            instance=instance, sha=sha, selection=selection, target=target, history=history,
+            instance=instance, sha=sha, selection=selection, workspace=workspace,
             log_level="CRITICAL"))
-    with HistoryStore.open(settings.db_path) as store:
-        infos: tuple[RunInfo, ...] = store.list_runs(suite="benchmarks")
-        runs = tuple(store.get_run(info.run_id) for info in infos)
-    analyses = tuple(read_commit_analysis(settings, sha) for sha in shas)
+    with Workspace(settings) as ws:
+        infos: tuple[RunInfo, ...] = ws.store.list_runs(suite="benchmarks")
+        runs = tuple(ws.store.get_run(info.run_id) for info in infos)
+        analyses = tuple(read_commit_analysis(ws, sha) for sha in shas)
+        confirmations = tuple(read_commit_confirmation(ws, sha, run_id=a.run_id)
+                              if a is not None else None
+                              for sha, a in zip(shas, analyses, strict=True))
     return DemoResult(root=root, settings=settings, shas=shas,
                       messages=tuple(s.message for s in steps), outcomes=tuple(outcomes),
-                      runs=runs, analyses=analyses,
-                      confirmations=tuple(
-                          read_commit_confirmation(settings, sha, run_id=a.run_id)
-                          if a is not None else None
-                          for sha, a in zip(shas, analyses, strict=True)))
+                      runs=runs, analyses=analyses, confirmations=confirmations)
 
 
 def _short(name: str) -> str:

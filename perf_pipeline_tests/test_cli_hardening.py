@@ -300,7 +300,7 @@ def test_internal_error_exits_3_with_one_line_and_a_log(results, capsys, monkeyp
     def broken(*args, **kwargs):
         raise ZeroDivisionError("boom [/]\nsecond line")
 
-    monkeypatch.setattr("perf_pipeline.measure.ingest_results_dir", broken)
+    monkeypatch.setattr("perf_pipeline.pipeline.ingest.ingest_results_dir", broken)
     assert _ingest(results) == 3
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err

@@ -30,7 +30,6 @@ from perf_pipeline.cli import main
 from perf_pipeline.config import load_settings
 from perf_pipeline.measure import HistoryStep, build_history
 from perf_pipeline.model import TIME_METRIC, Verdict
-from perf_pipeline.pipeline import commit_profile_path, commit_report_dir, confirmation_path
 from perf_pipeline_tests.conftest import CALC, TESTS
 
 SELECTION = ("benchmark_results,performance_baseline,regression_analysis,"
@@ -126,7 +125,7 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
     settings = load_settings(config_file=config)
     confirmed = {}
     for sha in shas[1:]:
-        data = json.loads(confirmation_path(settings, sha).read_text())
+        data = json.loads(settings.layout.confirmation_path(sha).read_text())
         confirmed[sha] = [r["name"] for r in data["final"]["results"]
                           if r["comparison"]["verdict"] == Verdict.REGRESSION]
         if data["status"] == "confirmed":
@@ -134,7 +133,7 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
             assert 1 <= data["rounds_used"] <= 12
             assert len(data["flagged"]) + len(data["controls"]) >= 5
     assert confirmed == {sha: [SLOWED] if sha == slow else [] for sha in shas[1:]}
-    slow_data = json.loads(confirmation_path(settings, slow).read_text())
+    slow_data = json.loads(settings.layout.confirmation_path(slow).read_text())
     assert slow_data["status"] == "confirmed" and SLOWED in slow_data["flagged"]
     (row,) = [r for r in slow_data["final"]["results"]
               if r["name"] == SLOWED and r["metric"] == TIME_METRIC]
@@ -166,7 +165,7 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
     assert screen_severities <= {dg.AssetCheckSeverity.WARN}
 
     # The report exists although the gate failed, and shows both stages.
-    report_dir = commit_report_dir(settings, slow)
+    report_dir = settings.layout.commit_report_dir(slow)
     markdown = (report_dir / "performance-report.md").read_text()
     assert "regression" in markdown.splitlines()[1].lower()
     assert "### Screen" in markdown and "### Confirmation" in markdown
@@ -176,7 +175,7 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
     # The same run profiled the confirmed regression, and only it, before the report
     # was written: "Where the time went" is in both renderings.
     assert "Where the time went" in markdown and 'id="profiles"' in html
-    profile = json.loads(commit_profile_path(settings, slow).read_text())
+    profile = json.loads(settings.layout.commit_profile_path(slow).read_text())
     assert [d["benchmark"] for d in profile["diffs"]] == [SLOWED]
     assert profile["base_sha"] == slow_data["base_sha"]
-    assert not any(commit_profile_path(settings, sha).exists() for sha in shas if sha != slow)
+    assert not any(settings.layout.commit_profile_path(sha).exists() for sha in shas if sha != slow)

@@ -1,7 +1,9 @@
 """The import rules of style.md, enforced by parsing every module's imports.
 
-cli/, demo.py, defs/ → pipeline/ → report/, analysis/, measure/ → store/ → model, errors,
-config. Nothing below the CLI imports it (or the demo), and only the CLI prints or exits.
+cli/, demo.py, defs/ → pipeline/ → workspace (settings + layout + the one store) →
+report/, analysis/, measure/ → store/ → model, errors, config → layout (the pure results
+layout: measure/ may name paths with it, only pipeline/ and above hold a Workspace).
+Nothing below the CLI imports it (or the demo), and only the CLI prints or exits.
 """
 
 from __future__ import annotations
@@ -14,21 +16,25 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
 
 # What each part may import from perf_pipeline itself.
-BASE = {"model", "errors", "config", "atomic_file"}
+BASE = {"model", "errors", "config", "layout", "atomic_file"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
-    "config": {"errors", "model"},
+    "config": {"errors", "model", "layout"},
+    "layout": {"errors"},
     "atomic_file": set(),
     "store": BASE | {"store"},
     "measure": BASE | {"store", "measure"},
     "analysis": {"model", "errors", "analysis"},
     "report": BASE | {"report"},
-    "pipeline": BASE | {"store", "measure", "analysis", "report", "pipeline"},
-    "defs": BASE | {"store", "measure", "analysis", "report", "pipeline", "defs", "definitions"},
+    "workspace": BASE | {"store"},
+    "pipeline": BASE | {"store", "measure", "analysis", "report", "pipeline", "workspace"},
+    "defs": BASE | {"store", "measure", "analysis", "report", "pipeline", "defs", "definitions",
+                    "workspace"},
+    "demo": BASE | {"defs", "demo_edits", "measure", "pipeline", "store", "workspace"},
     "demo_edits": BASE,
-    "demo": BASE | {"defs", "demo_edits", "measure", "pipeline", "store"},
-    "cli": BASE | {"cli", "defs", "demo", "measure", "pipeline", "report", "store"},
+    "cli": BASE | {"cli", "defs", "demo", "measure", "pipeline", "report", "store",
+                   "workspace"},
     "__main__": {"cli"},
 }
 # Third-party imports that only certain parts may use.

@@ -1,21 +1,20 @@
-"""The one place where the CLI turns its flags into settings and opens the history.
+"""The one place where the CLI turns its flags into settings and its ``Workspace``.
 
-Every command gets its ``Settings`` from ``settings_from`` and its ``HistoryStore`` from
-``open_history``, so a change of how the library is configured (for example, one object
-owning settings, results layout and store) is an edit here, not in every command.
+Every command builds one ``Workspace`` (settings, results layout and the history store,
+``perf_pipeline/workspace.py``) with ``workspace_from`` and passes it down to the
+pipeline steps it calls; ``settings_from`` is the flag-to-setting mapping under it.
 """
 
 from __future__ import annotations
 
 import argparse
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from perf_pipeline.config import Settings
-    from perf_pipeline.store import HistoryStore
+    from perf_pipeline.workspace import Workspace
 
-__all__ = ["open_history", "settings_from"]
+__all__ = ["settings_from", "workspace_from"]
 
 #: Shared flag (argparse dest) → the setting it overrides.
 _FLAG_SETTINGS = {
@@ -43,8 +42,9 @@ def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
     return load_settings(**values)
 
 
-def open_history(settings: Settings) -> AbstractContextManager[HistoryStore]:
-    """The history store of ``settings`` (a context manager that closes it)."""
-    from perf_pipeline.store import HistoryStore
+def workspace_from(args: argparse.Namespace, **overrides: object) -> Workspace:
+    """The command's one Workspace (use it as a context manager: it closes the store,
+    which opens on first use)."""
+    from perf_pipeline.workspace import Workspace
 
-    return HistoryStore.open(settings.db_path)
+    return Workspace(settings_from(args, **overrides))

@@ -15,7 +15,7 @@ import dagster as dg
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_name
 from perf_pipeline.defs.partitions import commits_partitions
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 
 #: Per-commit assets recompute when their commit is re-measured, not when the
@@ -32,14 +32,12 @@ PER_COMMIT_AUTOMATION = dg.AutomationCondition.eager().ignore(
     description="Baseline from history (rolling: last N main-branch runs; or pinned), "
                 "written to test-results/baseline/performance_baseline.json.",
 )
-def performance_baseline(target: TargetRepoResource,
-                         history: HistoryStoreResource) -> dg.MaterializeResult:
+def performance_baseline(workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import update_baseline
 
-    settings = target.settings()
     try:
-        with history.open() as store:
-            baseline = update_baseline(store, settings)
+        with workspace.open() as ws:
+            baseline = update_baseline(ws)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"baseline: {exc}") from exc
     if baseline is None:
@@ -49,7 +47,7 @@ def performance_baseline(target: TargetRepoResource,
         "source_runs": len(baseline.source_run_ids),
         "source_commits": dg.MetadataValue.text(", ".join(c[:10] for c in baseline.source_commits)),
         "benchmarks": len({e.name for e in baseline.entries}),
-        "path": dg.MetadataValue.path(str(settings.baseline_path)),
+        "path": dg.MetadataValue.path(str(ws.layout.baseline_path)),
     })
 
 
@@ -64,11 +62,12 @@ def performance_baseline(target: TargetRepoResource,
                 "suite), at SCREEN_ALPHA when confirm=auto.",
 )
 def regression_analysis(context: dg.AssetExecutionContext,
-                        target: TargetRepoResource) -> dg.MaterializeResult:
+                        workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import analyze_commit
 
     try:
-        analysis = analyze_commit(target.settings(), context.partition_key)
+        with workspace.open() as ws:
+            analysis = analyze_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     return dg.MaterializeResult(metadata=analysis_metadata(analysis))
@@ -81,11 +80,12 @@ def regression_analysis(context: dg.AssetExecutionContext,
                 "regression_confirmation decides.",
 )
 def no_significant_regressions(context: dg.AssetCheckExecutionContext,
-                               target: TargetRepoResource) -> dg.AssetCheckResult:
+                               workspace: WorkspaceResource) -> dg.AssetCheckResult:
     from perf_pipeline.pipeline import read_commit_analysis
 
     sha = context.partition_key
-    analysis = read_commit_analysis(target.settings(), sha)
+    with workspace.open() as ws:
+        analysis = read_commit_analysis(ws, sha)
     if analysis is None:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                    description=f"no regression analysis for {sha}")

@@ -21,7 +21,7 @@ import dagster as dg
 from perf_pipeline.config import Settings, load_settings
 from perf_pipeline.defs.launch import register_commits
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
-from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure.git import branch_tip, commits_since, is_ancestor, merge_base
 
@@ -137,10 +137,10 @@ def ensure_measuring_pool(instance: dg.DagsterInstance) -> None:
                 "measures it (oldest first, at most max_runs_per_tick per tick).",
 )
 def new_commits_sensor(context: dg.SensorEvaluationContext,
-                       target: TargetRepoResource) -> dg.SensorResult:
+                       workspace: WorkspaceResource) -> dg.SensorResult:
     ensure_measuring_pool(context.instance)
     try:
-        settings = target.settings()
+        settings = workspace.settings()
     except PerfPipelineError as exc:
         return dg.SensorResult(skip_reason=f"settings: {exc}")
     cursor = _read_cursor(context.cursor)
@@ -194,9 +194,9 @@ def build_nightly_schedule(*, cron: str, timezone_name: str) -> dg.ScheduleDefin
                     "branch (PERF_PIPELINE_NIGHTLY_CRON, default 02:00 UTC).",
     )
     def nightly_schedule(context: dg.ScheduleEvaluationContext,
-                         target: TargetRepoResource) -> dg.RunRequest | dg.SkipReason:
+                         workspace: WorkspaceResource) -> dg.RunRequest | dg.SkipReason:
         try:
-            settings = target.settings()
+            settings = workspace.settings()
             sha = branch_tip(settings.repo_path, settings.main_branch)
         except PerfPipelineError as exc:
             return dg.SkipReason(f"nightly run skipped: {exc}")

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from perf_pipeline.config import Settings
 from perf_pipeline.defs.automation import COMMIT_ASSETS
 from perf_pipeline.defs.launch import CommitMaterialization, materialize_commit, register_commits
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.measure import new_commits
+from perf_pipeline.workspace import Workspace
 
 __all__ = ["BackfillOutcome", "backfill_branch"]
 
@@ -44,7 +44,7 @@ class BackfillOutcome:
 def backfill_branch(
     *,
     instance: dg.DagsterInstance,
-    settings: Settings,
+    ws: Workspace,
     last: int,
     branch: str | None = None,
     force: bool = False,
@@ -57,21 +57,15 @@ def backfill_branch(
     confirmation → report), in history order; a failed commit (a regression gate, a
     broken suite) does not stop the ones after it. ``force`` re-measures commits
     already materialized. ``on_plan`` gets the commits about to be measured (for a
-    progress display), ``on_commit`` each one's outcome as soon as it is done.
+    progress display), ``on_commit`` each one's outcome as soon as it is done. The runs
+    work in a Workspace of ``ws``'s settings.
     """
+    settings = ws.settings
     shas = new_commits(settings.repo_path, branch or settings.main_branch, max_count=last)
     register_commits(instance, shas)
     done = set() if force else instance.get_materialized_partitions(
         dg.AssetKey("benchmark_results"))
-    target = TargetRepoResource(
-        repo_path=str(settings.repo_path), project_subdir=settings.project_subdir,
-        results_dir=str(settings.results_dir), runner=settings.runner,
-        main_branch=settings.main_branch, suite_timeout_s=settings.suite_timeout_s,
-        pytest_args=list(settings.pytest_args), benchmark_paths=list(settings.benchmark_paths),
-        stress_paths=list(settings.stress_paths), confirm=settings.confirm,
-        confirm_max_rounds=settings.confirm_max_rounds,
-        confirm_budget_s=settings.confirm_budget_s, confirm_base=settings.confirm_base)
-    history = HistoryStoreResource(results_dir=str(settings.results_dir))
+    workspace = WorkspaceResource.of(settings)
     measured: list[CommitMaterialization] = []
     if on_plan is not None:
         on_plan(tuple(s for s in shas if s not in done))
@@ -79,7 +73,7 @@ def backfill_branch(
         if sha in done:
             continue
         outcome = materialize_commit(instance=instance, sha=sha, selection=COMMIT_ASSETS,
-                                     target=target, history=history)
+                                     workspace=workspace)
         measured.append(outcome)
         if on_commit is not None:
             on_commit(outcome)

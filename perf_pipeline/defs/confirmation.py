@@ -26,7 +26,7 @@ import dagster as dg
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
 from perf_pipeline.defs.metadata import confirmation_metadata, short_benchmark_name
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
-from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 
 
@@ -43,11 +43,12 @@ from perf_pipeline.errors import PerfPipelineError
                 "flagged. Writes test-results/confirmation/<sha>.json: the final verdict.",
 )
 def regression_confirmation(context: dg.AssetExecutionContext,
-                            target: TargetRepoResource) -> dg.MaterializeResult:
+                            workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import confirm_commit
 
     try:
-        confirmation = confirm_commit(target.settings(), context.partition_key)
+        with workspace.open() as ws:
+            confirmation = confirm_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     return dg.MaterializeResult(metadata=confirmation_metadata(confirmation))
@@ -64,14 +65,14 @@ def regression_confirmation(context: dg.AssetExecutionContext,
                 "regression. On the report so that the report is written first.",
 )
 def no_confirmed_regressions(context: dg.AssetCheckExecutionContext,
-                             target: TargetRepoResource) -> dg.AssetCheckResult:
+                             workspace: WorkspaceResource) -> dg.AssetCheckResult:
     from perf_pipeline.pipeline import read_commit_analysis, read_commit_confirmation
 
     sha = context.partition_key
-    settings = target.settings()
-    analysis = read_commit_analysis(settings, sha)
-    confirmation = read_commit_confirmation(
-        settings, sha, run_id=analysis.run_id if analysis else None)
+    with workspace.open() as ws:
+        analysis = read_commit_analysis(ws, sha)
+        confirmation = read_commit_confirmation(
+            ws, sha, run_id=analysis.run_id if analysis else None)
     if confirmation is None:
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.ERROR,

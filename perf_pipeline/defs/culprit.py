@@ -22,7 +22,7 @@ import dagster as dg
 from perf_pipeline.defs.launch import load_project_definitions, register_commits
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 
 
@@ -45,14 +45,14 @@ class CulpritConfig(dg.Config):
                 "test-results/culprits/<search>.json with subject, author and ratio.",
 )
 def culprit_confirmation(context: dg.AssetExecutionContext, config: CulpritConfig,
-                         target: TargetRepoResource) -> dg.MaterializeResult:
+                         workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline.bisect import confirm_search, search_spec
 
     sha = context.partition_key
     try:
-        settings = target.settings()
-        culprit = confirm_search(settings, search_spec(settings, config.good, config.bad,
-                                                       config.benchmark), sha)
+        with workspace.open() as ws:
+            culprit = confirm_search(ws, search_spec(ws, config.good, config.bad,
+                                                     config.benchmark), sha)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"culprit {sha}: {exc}") from exc
     meta: dict[str, dg.MetadataValue] = {
@@ -98,12 +98,13 @@ def action_run_request(action: object) -> dg.RunRequest:
                 "benchmark_results probe per search and tick, then culprit_confirmation.",
 )
 def culprit_search_sensor(context: dg.SensorEvaluationContext,
-                          target: TargetRepoResource) -> dg.SensorResult:
+                          workspace: WorkspaceResource) -> dg.SensorResult:
     from perf_pipeline.pipeline.bisect import culprit_actions
 
     try:
-        settings = target.settings()
-        actions = culprit_actions(settings)
+        with workspace.open() as ws:
+            settings = ws.settings
+            actions = culprit_actions(ws)
     except PerfPipelineError as exc:
         return dg.SensorResult(skip_reason=f"culprit search: {exc}")
     requests, seen = [], set()
@@ -119,8 +120,7 @@ def culprit_search_sensor(context: dg.SensorEvaluationContext,
 
 
 def execute_run_request(instance: dg.DagsterInstance, request: dg.RunRequest, *,
-                        target: TargetRepoResource, history: HistoryStoreResource
-                        ) -> dg.ExecuteInProcessResult:
+                        workspace: WorkspaceResource) -> dg.ExecuteInProcessResult:
     """Run what the sensor asked for in this process, as the daemon would (tests, and
     running a search without a daemon): the partition first, then the materialization."""
     assert request.partition_key is not None and request.asset_selection is not None
@@ -128,6 +128,6 @@ def execute_run_request(instance: dg.DagsterInstance, request: dg.RunRequest, *,
     register_commits(instance, [request.partition_key])
     return dg.materialize(
         [*defs.assets, *(defs.asset_checks or [])],  # type: ignore[list-item]
-        instance=instance, resources={"target": target, "history": history},
+        instance=instance, resources={"workspace": workspace},
         partition_key=request.partition_key, selection=list(request.asset_selection),
         run_config=request.run_config or None, tags=request.tags, raise_on_error=False)

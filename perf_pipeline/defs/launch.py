@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from perf_pipeline.defs.partitions import commits_partitions
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 
 __all__ = [
     "CommitMaterialization",
@@ -67,8 +67,7 @@ def materialize_commit(
     instance: dg.DagsterInstance,
     sha: str,
     selection: Sequence[str],
-    target: TargetRepoResource,
-    history: HistoryStoreResource,
+    workspace: WorkspaceResource,
     log_level: str = "INFO",
 ) -> CommitMaterialization:
     """Materialize the selected assets for one commit partition, in this process.
@@ -82,7 +81,7 @@ def materialize_commit(
     result = dg.materialize(
         assets,  # type: ignore[arg-type]
         instance=instance,
-        resources={"target": target, "history": history},
+        resources={"workspace": workspace},
         partition_key=sha,
         selection=list(selection),
         raise_on_error=False,

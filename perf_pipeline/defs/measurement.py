@@ -4,7 +4,7 @@ import dagster as dg
 
 from perf_pipeline.defs.metadata import run_metadata
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import measure_commit
 from perf_pipeline.model import RunStatus
@@ -19,19 +19,18 @@ from perf_pipeline.model import RunStatus
 )
 def benchmark_results(
     context: dg.AssetExecutionContext,
-    target: TargetRepoResource,
-    history: HistoryStoreResource,
+    workspace: WorkspaceResource,
 ) -> dg.MaterializeResult:
-    return measure_partition(context, target, history, suite="benchmarks")
+    return measure_partition(context, workspace, suite="benchmarks")
 
 
-def measure_partition(context: dg.AssetExecutionContext, target: TargetRepoResource,
-                      history: HistoryStoreResource, *, suite: str) -> dg.MaterializeResult:
+def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceResource, *,
+                      suite: str) -> dg.MaterializeResult:
     """Measure the partition's commit; shared by every measuring asset."""
     sha = context.partition_key
     try:
-        with history.open() as store:
-            run = measure_commit(target.settings(), sha, suite=suite, store=store)
+        with workspace.open() as ws:
+            run = measure_commit(ws.settings, sha, suite=suite, store=ws.store)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {sha}: {exc}") from exc
     if run.status is RunStatus.FAILED:

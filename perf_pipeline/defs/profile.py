@@ -21,7 +21,7 @@ import dagster as dg
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION
 from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
-from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 
 
@@ -39,12 +39,13 @@ from perf_pipeline.errors import PerfPipelineError
                 "nothing was confirmed.",
 )
 def regression_profile(context: dg.AssetExecutionContext,
-                       target: TargetRepoResource) -> dg.MaterializeResult:
+                       workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import profile_commit
     from perf_pipeline.report.profile import profile_metadata_markdown
 
     try:
-        outcome = profile_commit(target.settings(), context.partition_key)
+        with workspace.open() as ws:
+            outcome = profile_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     comparison = outcome.comparison

@@ -10,7 +10,7 @@ from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.profile import regression_profile
-from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 
 
@@ -32,11 +32,12 @@ from perf_pipeline.errors import PerfPipelineError
                 "blocking gate.",
 )
 def performance_report(context: dg.AssetExecutionContext,
-                       target: TargetRepoResource) -> dg.MaterializeResult:
+                       workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import write_commit_report
 
     try:
-        _, files = write_commit_report(target.settings(), context.partition_key)
+        with workspace.open() as ws:
+            _, files = write_commit_report(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     assert files.markdown is not None
@@ -57,15 +58,15 @@ def performance_report(context: dg.AssetExecutionContext,
                 "performance_report.html and PNGs.",
 )
 def performance_history(context: dg.AssetExecutionContext,
-                        target: TargetRepoResource) -> dg.MaterializeResult:
+                        workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import write_history_report
     from perf_pipeline.pipeline.alerts import deliver_alerts
 
-    settings = target.settings()
     try:
-        data, files = write_history_report(
-            settings, markdown_path=settings.reports_dir / "performance-report.md")
-        delivery = deliver_alerts(settings, data.alerts)
+        with workspace.open() as ws:
+            data, files = write_history_report(
+                ws, markdown_path=ws.layout.reports_dir / "performance-report.md")
+            delivery = deliver_alerts(ws, data.alerts)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"history report: {exc}") from exc
     if delivery.error:  # the report is written; the next materialization retries

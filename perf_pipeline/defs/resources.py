@@ -1,70 +1,111 @@
-"""Resources: thin wrappers that turn Dagster config into library objects.
+"""The one resource: ``workspace``, Dagster config turned into a ``Workspace``.
 
 Unset fields fall back to ``load_settings()`` (``perf_pipeline.toml`` and environment
 variables), so ``dagster dev`` and ``dagster asset materialize`` work with no run config,
-and the CLI's demo can point the same assets at another repo by passing fields.
+and the CLI's demo and backfill can point the same assets at another repo by passing
+fields. Settings, results layout and history store come from this one resource, so no
+asset opens a db of its own and nothing keeps two resources in step by hand.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from dataclasses import fields
 from typing import Optional
 
 import dagster as dg
 
 from perf_pipeline.config import Settings, load_settings
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.workspace import Workspace
 
 
-class TargetRepoResource(dg.ConfigurableResource):
-    """The repository being measured and how to run its suites."""
+class WorkspaceResource(dg.ConfigurableResource):
+    """The repository being measured, how to run its suites, and where results go.
 
+    ``open()`` gives the ``Workspace`` a step works in; its store opens on first use and
+    closes when the step's ``with`` block ends.
+    """
+
+    # One field per ``Settings`` field (test_workspace checks it), so the resource can
+    # carry any settings; unset (None) fields come from the config file / environment.
     repo_path: Optional[str] = None  # noqa: UP045 - Dagster config needs Optional
     project_subdir: Optional[str] = None  # noqa: UP045
-    results_dir: Optional[str] = None  # noqa: UP045
-    runner: Optional[str] = None  # noqa: UP045
-    main_branch: Optional[str] = None  # noqa: UP045
-    suite_timeout_s: Optional[float] = None  # noqa: UP045
-    processes: Optional[int] = None  # noqa: UP045
-    pytest_args: Optional[list[str]] = None  # noqa: UP045
     benchmark_paths: Optional[list[str]] = None  # noqa: UP045
     stress_paths: Optional[list[str]] = None  # noqa: UP045
-    config_file: Optional[str] = None  # noqa: UP045
+    results_dir: Optional[str] = None  # noqa: UP045
+    main_branch: Optional[str] = None  # noqa: UP045
+    runner: Optional[str] = None  # noqa: UP045
+    suite_timeout_s: Optional[float] = None  # noqa: UP045
+    processes: Optional[int] = None  # noqa: UP045
+    threshold: Optional[float] = None  # noqa: UP045
+    alpha: Optional[float] = None  # noqa: UP045
+    stress_multiplier: Optional[float] = None  # noqa: UP045
+    baseline_policy: Optional[str] = None  # noqa: UP045
+    baseline_runs: Optional[int] = None  # noqa: UP045
+    pytest_args: Optional[list[str]] = None  # noqa: UP045
+    baseline_file: Optional[str] = None  # noqa: UP045
+    gate_metrics: Optional[list[str]] = None  # noqa: UP045
+    watch_branches: Optional[list[str]] = None  # noqa: UP045
+    max_runs_per_tick: Optional[int] = None  # noqa: UP045
+    nightly_cron: Optional[str] = None  # noqa: UP045
+    nightly_timezone: Optional[str] = None  # noqa: UP045
     confirm: Optional[str] = None  # noqa: UP045
     confirm_max_rounds: Optional[int] = None  # noqa: UP045
     confirm_budget_s: Optional[float] = None  # noqa: UP045
+    confirm_min_history: Optional[int] = None  # noqa: UP045
     confirm_base: Optional[str] = None  # noqa: UP045
+    stress_per_commit: Optional[bool] = None  # noqa: UP045
+    uv_args: Optional[list[str]] = None  # noqa: UP045
+    runner_command: Optional[list[str]] = None  # noqa: UP045
+    setup: Optional[list[list[str]]] = None  # noqa: UP045
+    setup_timeout_s: Optional[float] = None  # noqa: UP045
+    venv_python: Optional[str] = None  # noqa: UP045
+    machine_id: Optional[str] = None  # noqa: UP045
+    webhook_url: Optional[str] = None  # noqa: UP045
+    config_file: Optional[str] = None  # noqa: UP045
+
+    @classmethod
+    def of(cls, settings: Settings) -> WorkspaceResource:
+        """The resource whose Workspace has exactly ``settings`` (demo, backfill)."""
+        resource = cls(**{f.name: _config_value(getattr(settings, f.name))
+                          for f in fields(Settings) if f.name in cls.model_fields})
+        carried = resource.settings()
+        if carried != settings:
+            lost = sorted(f.name for f in fields(Settings)
+                          if getattr(carried, f.name) != getattr(settings, f.name))
+            raise InvalidInputError(
+                f"settings {lost}: the Dagster resource would run with other values (an "
+                "unset value cannot override the config file or the environment)")
+        return resource
 
     def settings(self) -> Settings:
+        """Defaults, then the config file and environment, then the fields that are set."""
         from pathlib import Path
 
         return load_settings(
             config_file=Path(self.config_file) if self.config_file else None,
-            repo_path=self.repo_path,
-            project_subdir=self.project_subdir,
-            results_dir=self.results_dir,
-            runner=self.runner,
-            main_branch=self.main_branch,
-            suite_timeout_s=self.suite_timeout_s,
-            processes=self.processes,
-            pytest_args=self.pytest_args,
-            benchmark_paths=self.benchmark_paths,
-            stress_paths=self.stress_paths,
-            confirm=self.confirm,
-            confirm_max_rounds=self.confirm_max_rounds,
-            confirm_budget_s=self.confirm_budget_s,
-            confirm_base=self.confirm_base,
-        )
+            **{f.name: getattr(self, f.name) for f in fields(Settings)
+               if f.name in type(self).model_fields})
+
+    def open(self) -> Workspace:
+        """A Workspace of these settings for one step: ``with workspace.open() as ws:``.
+
+        One per step rather than per run: a lifecycle hook would make this a generator
+        resource, which sensor and schedule contexts must then be entered for, and a
+        store (one SQLite connection) must stay in the thread that opened it.
+        """
+        return Workspace(self.settings())
 
 
-class HistoryStoreResource(dg.ConfigurableResource):
-    """The SQLite history; by default ``<results_dir>/perf_history.db`` of the settings."""
+def _config_value(value: object) -> object:
+    """A ``Settings`` value as Dagster config: paths as text, tuples as lists."""
+    from pathlib import Path
 
-    results_dir: Optional[str] = None  # noqa: UP045
-
-    def open(self) -> AbstractContextManager[HistoryStore]:
-        settings = load_settings(results_dir=self.results_dir)
-        return HistoryStore.open(settings.db_path)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_config_value(v) for v in value]
+    return value
 
 
 @dg.definitions
@@ -72,6 +113,6 @@ def resources() -> dg.Definitions:
     # In-process: measuring steps of one run must never overlap (dagster-notes: the
     # multiprocess executor produced a false +24 % regression on 2 cores).
     return dg.Definitions(
-        resources={"target": TargetRepoResource(), "history": HistoryStoreResource()},
+        resources={"workspace": WorkspaceResource()},
         executor=dg.in_process_executor,
     )

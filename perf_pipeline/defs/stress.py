@@ -8,7 +8,7 @@ import dagster as dg
 
 from perf_pipeline.defs.measurement import measure_partition
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 
 
 @dg.asset(
@@ -21,10 +21,9 @@ from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResourc
 )
 def stress_results(
     context: dg.AssetExecutionContext,
-    target: TargetRepoResource,
-    history: HistoryStoreResource,
+    workspace: WorkspaceResource,
 ) -> dg.MaterializeResult:
-    return measure_partition(context, target, history, suite="stress")
+    return measure_partition(context, workspace, suite="stress")
 
 
 @dg.asset(
@@ -38,12 +37,13 @@ def stress_results(
                 "commit's report.",
 )
 def stress_analysis(context: dg.AssetExecutionContext,
-                    target: TargetRepoResource) -> dg.MaterializeResult:
+                    workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.errors import PerfPipelineError
     from perf_pipeline.pipeline.stress import analyze_stress_commit
 
     try:
-        outcome = analyze_stress_commit(target.settings(), context.partition_key)
+        with workspace.open() as ws:
+            outcome = analyze_stress_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
     return dg.MaterializeResult(metadata={

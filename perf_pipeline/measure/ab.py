@@ -12,10 +12,10 @@ only the benchmarks it needs (``ABSelection``: pytest node ids and/or a ``-k``
 expression, passed to pytest as separate arguments, never through a shell).
 
 Every round's pytest-benchmark JSON is kept under ``raw/ab/<id>/`` (written once,
-read-only) with an ``ab.json`` manifest, written whenever the rounds end: all done, the
-budget spent, the consumer stopped early (``close()``), or a side failed. None of it
-enters the history: an A/B run answers a question about two commits, it is not a point
-in their series.
+read-only, as ``round-NNN-<side>.json.gz`` with sorted samples like raw run dirs) with an
+``ab.json`` manifest, written whenever the rounds end: all done, the budget spent, the
+consumer stopped early (``close()``), or a side failed. None of it enters the history:
+an A/B run answers a question about two commits, it is not a point in their series.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError, interruption_text
 from perf_pipeline.measure.git import commit_info, resolve_commit
-from perf_pipeline.measure.raw import new_run_id
+from perf_pipeline.measure.raw import compact_benchmark_json, new_run_id
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_in_worktree
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
@@ -123,8 +123,17 @@ class ABRun:
     stopped: str = "max_rounds"  # see ABRounds.stopped
 
 
+def _compacted(data: bytes) -> bytes:
+    """The round's file as raw run dirs keep theirs; text that is not JSON is kept as it
+    is, for ``load_results`` to name what is wrong with it."""
+    try:
+        return compact_benchmark_json(data)
+    except ValueError:
+        return data
+
+
 def _ab_dir(settings: Settings, ab_id: str, base: str, candidate: str) -> Path:
-    return settings.raw_dir / "ab" / f"{ab_id}-{base[:12]}-{candidate[:12]}"
+    return settings.layout.ab_dir(ab_id, base, candidate)
 
 
 @dataclass(eq=False)
@@ -241,8 +250,8 @@ class ABRounds(Iterator[ABRound]):
                                   self.selection.pytest_args(), paths=paths)
         error = error_text(outcome)
         if error is None and outcome.json_path is not None:
-            kept = self.raw_dir / json_path.name
-            write_atomic(kept, json_path.read_bytes(), read_only=True)
+            kept = self.raw_dir / f"{json_path.name}.gz"  # sorted samples, gzipped (raw.py)
+            write_atomic(kept, _compacted(json_path.read_bytes()), read_only=True)
             try:
                 run = load_results(kept)
             except InvalidInputError as exc:

@@ -210,7 +210,7 @@ class CalibrationRun:
 
 
 def calibration_dir(settings: Settings, calibration_id: str, sha: str) -> Path:
-    return settings.raw_dir / "calibrate" / f"{calibration_id}-{sha[:12]}"
+    return settings.layout.calibration_dir(calibration_id, sha)
 
 
 def _orders_bytes(lines: list[dict[str, object]]) -> bytes:

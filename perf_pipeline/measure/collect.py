@@ -1,9 +1,13 @@
 """Ingest every results file under a results directory into the history store.
 
 This is how ``perf-pipeline analyze --results-dir DIR`` works on plain pytest-benchmark
-output: our raw run directories under ``raw/`` and any other pytest-benchmark ``*.json``
-(e.g. ``.benchmarks/`` autosave files) are loaded with ``load_results`` and stored
-unless already there. One bad file is reported and does not stop the others.
+output: our raw run directories under ``raw/`` and any foreign pytest-benchmark ``*.json``
+(e.g. ``.benchmarks/`` autosave files), as ``ResultsLayout`` finds them, are loaded with
+``load_results`` and stored unless already there. One bad file is reported and does not
+stop the others.
+
+Incremental: the store remembers each source's size and mtime (``store/sources.py``), so
+a raw run dir or file stored before is skipped without being parsed.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.measure.json_input import describe_os_error
 from perf_pipeline.measure.raw import RUN_FILE
 from perf_pipeline.measure.results import load_results
+from perf_pipeline.store.sources import source_stamp
 
 if TYPE_CHECKING:  # the store is only called here
     from perf_pipeline.store import HistoryStore
@@ -27,10 +33,6 @@ if TYPE_CHECKING:  # the store is only called here
 __all__ = ["IngestSummary", "check_results_dir", "find_result_paths", "ingest_results_dir"]
 
 logger = logging.getLogger(__name__)
-
-#: Top-level folders of a results dir that hold no benchmark results.
-_SKIPPED_DIRS = frozenset({"baseline", "reports", "worktrees", "envs", "setup"})
-
 
 @dataclass(frozen=True, slots=True)
 class IngestSummary:
@@ -59,24 +61,19 @@ def check_results_dir(results_dir: Path) -> Path:
     return results_dir
 
 
-def find_result_paths(results_dir: Path) -> tuple[Path, ...]:
-    """Raw run directories first (oldest run_id first), then other JSON files, sorted."""
-    results_dir = Path(results_dir)
-    run_dirs: list[Path] = []
-    raw = results_dir / "raw"
-    if raw.is_dir():
-        run_dirs = sorted((p.parent for p in raw.glob(f"*/*/{RUN_FILE}")),
-                          key=lambda p: (p.name, str(p)))
-    files: list[Path] = []
-    for folder, dirnames, filenames in os.walk(results_dir, followlinks=False):
-        here = Path(folder)
-        if here == results_dir:
-            dirnames[:] = [d for d in dirnames if d not in _SKIPPED_DIRS | {"raw"}]
-        files.extend(here / f for f in filenames if f.endswith(".json"))
-    return (*run_dirs, *sorted(files))
+def find_result_paths(results_dir: Path | ResultsLayout) -> tuple[Path, ...]:
+    """Complete raw run directories first (oldest run_id first), then foreign files.
+
+    Only the layout says what is where: a file we wrote ourselves (``analysis/<sha>.json``,
+    a confirmation, a baseline, a noise corpus...) is never taken for a result.
+    """
+    layout = results_dir if isinstance(results_dir, ResultsLayout) else ResultsLayout(
+        Path(results_dir))
+    run_dirs = [d for d in layout.run_dir_candidates() if (d / RUN_FILE).is_file()]
+    return (*run_dirs, *layout.foreign_result_files())
 
 
-def ingest_results_dir(results_dir: Path, store: HistoryStore, *,
+def ingest_results_dir(results_dir: Path | ResultsLayout, store: HistoryStore, *,
                        on_file: Callable[[int, int], None] | None = None) -> IngestSummary:
     """Load and store every run found under ``results_dir``; report bad files.
 
@@ -87,24 +84,34 @@ def ingest_results_dir(results_dir: Path, store: HistoryStore, *,
     itself (``StoreError``: disk full, db locked for too long) stops the ingest, because
     it would fail every file after it too and is not the file's fault.
     """
-    check_results_dir(results_dir)
+    check_results_dir(results_dir.root if isinstance(results_dir, ResultsLayout)
+                      else results_dir)
     ingested: list[str] = []
     skipped: list[str] = []
     errors: list[tuple[str, str]] = []
+    known = store.sources()  # incremental: a source stored before is not parsed again
     paths = find_result_paths(results_dir)
     for done, path in enumerate(paths, start=1):
         try:
-            run = load_results(path)
-            if run.machine_id is None and path.parent.parent.name == ".benchmarks":
-                # pytest-benchmark's autosave tree names the machine when the file can't
-                run = replace(run, machine_id=path.parent.name)
-            if store.has_run(run.run_id) or not store.ingest_run(run):
-                skipped.append(run.run_id)
-            else:
-                ingested.append(run.run_id)
-        except InvalidInputError as exc:
-            logger.warning("skipping %s: %s", path, exc)
-            errors.append((str(path), str(exc)))
+            stamp = source_stamp(path / RUN_FILE if path.is_dir() else path)
+        except OSError:
+            stamp = None  # load_results says what is wrong with it
+        seen = known.get(stamp.path) if stamp is not None else None
+        if seen is not None and seen[0] == stamp:
+            skipped.append(seen[1])
+        else:
+            try:
+                run = load_results(path)
+                if run.machine_id is None and path.parent.parent.name == ".benchmarks":
+                    # pytest-benchmark's autosave tree names the machine when the file can't
+                    run = replace(run, machine_id=path.parent.name)
+                if store.ingest_run(run, source=stamp):
+                    ingested.append(run.run_id)
+                else:
+                    skipped.append(run.run_id)
+            except InvalidInputError as exc:
+                logger.warning("skipping %s: %s", path, exc)
+                errors.append((str(path), str(exc)))
         if on_file is not None:
             on_file(done, len(paths))
     return IngestSummary(ingested=tuple(ingested), skipped=tuple(skipped), errors=tuple(errors))

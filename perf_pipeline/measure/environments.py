@@ -163,7 +163,7 @@ def prepare_worktree(settings: Settings, worktree: Path, sha: str) -> PreparedWo
     }
     interpreter: tuple[str, ...] = ()
     env: dict[str, str] = {}
-    log_path = Path(settings.setup_logs_dir).resolve() / f"{sha}.log"
+    log_path = Path(settings.layout.setup_log_path(sha)).resolve()
     if settings.runner == "command":
         interpreter = expand_placeholders(settings.runner_command, values,
                                           what="runner_command")

@@ -6,6 +6,8 @@ upload), so reading one must never hang, exhaust memory or crash:
 - the path is opened without blocking and must be a regular file: a FIFO would block
   ``read`` forever, and a symlink loop or a dangling link is reported as what it is;
 - the size is bounded (``MAX_JSON_BYTES``) before anything is read;
+- a gzipped file (our raw run files, ``raw.py``) is inflated, bounded the same way;
+  the inflated text is what the rest reads (its size picks the compact float arrays);
 - the bytes are read once; the SHA-256 (a foreign file's identity) is taken from the
   same buffer, which is dropped before the objects are built;
 - with ``float_arrays`` (the results loader), a list of floats under one of the given
@@ -33,6 +35,7 @@ import json
 import math
 import os
 import stat
+import zlib
 from array import array
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -106,6 +109,23 @@ def _read_bytes(path: Path, what: str, max_bytes: int) -> bytes:
     if len(raw) > max_bytes:
         raise InvalidInputError(f"{what} {path} grew past {max_bytes:,} bytes while read")
     return raw
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _gunzip(data: bytes, path: Path, what: str, max_bytes: int) -> bytes:
+    """The text of a gzipped file, refused past ``max_bytes`` (no gzip bomb)."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        text = inflater.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise InvalidInputError(f"{what} {path} is corrupt gzip: {exc}") from exc
+    if len(text) > max_bytes:
+        raise InvalidInputError(f"{what} {path} holds more than {max_bytes:,} bytes of text")
+    if not inflater.eof:
+        raise InvalidInputError(f"{what} {path} is truncated gzip")
+    return text
 
 
 def _check_tree(doc: Any, path: Path, what: str, max_depth: int) -> None:
@@ -240,6 +260,8 @@ def read_json_file(path: Path, *, what: str = "results file",
     """
     path = Path(path)
     raw = _read_bytes(path, what, max_bytes)
+    if raw[:2] == _GZIP_MAGIC:  # our raw files are kept gzipped (raw.py)
+        raw = _gunzip(raw, path, what, max_bytes)
     if len(raw) < (FLOAT_ARRAYS_FROM_BYTES if arrays_from_bytes is None else arrays_from_bytes):
         float_arrays = ()
     digest = hashlib.sha256(raw).hexdigest()

@@ -116,8 +116,7 @@ def measure_profiles(
             "candidate": resolve_commit(repo, candidate_ref)}
     commits = {side: commit_info(repo, sha) for side, sha in shas.items()}
     profile_id = new_run_id()
-    raw_dir = (settings.raw_dir / "profile" /
-               f"{profile_id}-{shas['base'][:12]}-{shas['candidate'][:12]}")
+    raw_dir = settings.layout.profile_raw_dir(profile_id, shas["base"], shas["candidate"])
     raw_dir.mkdir(parents=True, exist_ok=False)
     paths = select.paths(settings.benchmark_paths)
     done: dict[str, list[dict[str, BenchmarkProfile]]] = {"base": [], "candidate": []}

@@ -3,7 +3,8 @@
 It reads two kinds of input:
 
 * our raw run directories (``raw/<sha>/<run_id>/`` with ``run.json`` and, for a
-  successful run that ran benchmarks, ``benchmark.json``), or the ``run.json`` inside
+  successful run that ran benchmarks, ``benchmark.json.gz``, or ``benchmark.json`` in
+  directories written before compression), or the ``run.json`` inside
   one. ``run.json`` says how many benchmark files the run has (``benchmark_files``); a
   stress suite of plain tests is a successful run with none;
 * plain pytest-benchmark JSON made elsewhere (``--benchmark-json``, ``--benchmark-save``
@@ -40,7 +41,7 @@ from perf_pipeline.measure.input_values import (
 )
 from perf_pipeline.measure.json_input import JsonFile, read_json_file
 from perf_pipeline.measure.percentiles import latency_percentiles
-from perf_pipeline.measure.raw import BENCHMARK_FILE, RUN_FILE, process_file_name
+from perf_pipeline.measure.raw import BENCHMARK_FILE, RUN_FILE, process_file
 from perf_pipeline.model import (
     METRICS,
     SCHEMA_VERSION,
@@ -305,22 +306,24 @@ def _load_run_dir(run_dir: Path) -> SuiteRun:
         environment = Environment.from_dict(env_data) if isinstance(env_data, Mapping) else None
         benchmarks: tuple[BenchmarkResult, ...] = ()
         expected = _benchmark_file_count(record, status, run_file)
+        first = process_file(run_dir, 1)
         if expected:
-            benchmarks, doc, _ = _parse_benchmark_file(run_dir / BENCHMARK_FILE)
-            environment = _environment(doc, run_dir / BENCHMARK_FILE) or environment
+            first = first or run_dir / BENCHMARK_FILE  # missing: the loader says so
+            benchmarks, doc, _ = _parse_benchmark_file(first)
+            environment = _environment(doc, first) or environment
             more = []
             process = 2
-            while (run_dir / process_file_name(process)).is_file():
-                more.append(_parse_benchmark_file(run_dir / process_file_name(process))[0])
+            while (path := process_file(run_dir, process)) is not None:
+                more.append(_parse_benchmark_file(path)[0])
                 process += 1
             if "benchmark_files" in record and process - 1 != expected:
                 raise InvalidInputError(f"{run_file}: the run has {expected} benchmark "
                                         f"file(s), {run_dir} holds {process - 1}")
             if more:
                 benchmarks = merge_processes(benchmarks, *more)
-        elif status is RunStatus.SUCCESS and (run_dir / BENCHMARK_FILE).exists():
+        elif status is RunStatus.SUCCESS and first is not None:
             raise InvalidInputError(f"{run_file}: the run has no benchmark files, "
-                                    f"but {run_dir / BENCHMARK_FILE} exists")
+                                    f"but {first} exists")
         return SuiteRun(
             run_id=checked_text(record.get("run_id"), f"{run_file}: run_id") or "",
             suite=checked_text(record.get("suite"), f"{run_file}: suite") or "",

@@ -20,7 +20,7 @@ from perf_pipeline.errors import InvalidInputError, interruption_text
 from perf_pipeline.measure.environments import prepare_worktree
 from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
 from perf_pipeline.measure.git import commit_info, is_ancestor, resolve_commit, run_git
-from perf_pipeline.measure.raw import new_run_id, write_raw_run
+from perf_pipeline.measure.raw import RUN_FILE, new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, _tail, run_suite
 from perf_pipeline.measure.stress_results import load_stress_figures
@@ -28,6 +28,7 @@ from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import SuiteRun
+from perf_pipeline.store.sources import source_stamp
 
 if TYPE_CHECKING:  # the store is only called, never constructed, here
     from perf_pipeline.store import HistoryStore
@@ -239,8 +240,8 @@ def measure_commit(
         logger.warning("run %s of %s at %s failed: %s", run_id, suite, sha,
                        error.splitlines()[0])
     run = load_results(run_dir)
-    if store is not None:
-        store.ingest_run(run)
+    if store is not None:  # with its source, so a later ingest need not parse it
+        store.ingest_run(run, source=source_stamp(run_dir / RUN_FILE))
         if stress_files:
             store.record_stress(run.run_id, load_stress_figures(run_dir))
     if interrupted is not None:

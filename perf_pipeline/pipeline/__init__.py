@@ -1,11 +1,12 @@
-"""The pipeline's steps, each one function over settings and the history.
+"""The pipeline's steps, each one function over a ``Workspace`` (settings, results
+layout and the history store: ``perf_pipeline.workspace``).
 
 Both the CLI and the Dagster assets call these, so a step means the same thing wherever
 it runs. This layer sits above measure/, analysis/, report/ and store/ and below cli/
 and defs/.
 """
 
-from perf_pipeline.pipeline.ab import ABOutcome, ab_report_dir, run_ab, run_adaptive_ab
+from perf_pipeline.pipeline.ab import ABOutcome, run_ab, run_adaptive_ab
 from perf_pipeline.pipeline.analyze import AnalyzeOutcome, analyze_results_dir
 from perf_pipeline.pipeline.baseline import (
     baseline_for_run,
@@ -23,26 +24,24 @@ from perf_pipeline.pipeline.confirm import (
     confirm_commit,
     confirm_regressions,
     confirm_run,
-    confirmation_path,
     read_commit_confirmation,
 )
+from perf_pipeline.pipeline.ingest import ingest_results
 from perf_pipeline.pipeline.profile import (
     ProfileOutcome,
-    commit_profile_path,
     profile_commit,
     read_commit_profile,
     run_profile,
 )
 from perf_pipeline.pipeline.regression import (
-    analysis_path,
     analyze_commit,
     analyze_run,
+    commit_run,
     read_commit_analysis,
     screen_alpha,
 )
 from perf_pipeline.pipeline.reporting import (
     build_report_data,
-    commit_report_dir,
     write_commit_report,
     write_history_report,
 )
@@ -54,20 +53,17 @@ __all__ = [
     "ProfileOutcome",
     "RoundFeed",
     "RoundSource",
-    "ab_report_dir",
-    "analysis_path",
     "analyze_commit",
     "analyze_results_dir",
     "analyze_run",
     "baseline_for_run",
     "build_report_data",
     "calibrate",
-    "commit_profile_path",
-    "commit_report_dir",
+    "commit_run",
     "confirm_commit",
     "confirm_regressions",
     "confirm_run",
-    "confirmation_path",
+    "ingest_results",
     "now_iso",
     "pin_baseline",
     "pinned_baseline",

@@ -31,8 +31,9 @@ from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import round_values
 from perf_pipeline.report import ReportFiles, write_report
+from perf_pipeline.workspace import Workspace
 
-__all__ = ["ABOutcome", "ab_report_dir", "min_rounds", "paired_round_medians", "run_ab",
+__all__ = ["ABOutcome", "min_rounds", "paired_round_medians", "run_ab",
            "run_adaptive_ab"]
 
 
@@ -49,10 +50,6 @@ class ABOutcome:
     @property
     def regressed(self) -> bool:
         return self.comparison.has_regression
-
-
-def ab_report_dir(settings: Settings, ab: ABRun) -> Path:
-    return settings.reports_dir / "ab" / ab.raw_dir.name
 
 
 def paired_round_medians(ab: ABRun) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -121,11 +118,12 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
     return tuple(notes)
 
 
-def run_ab(settings: Settings, base_ref: str, candidate_ref: str, *, rounds: int = 10,
+def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10,
            seed: int | None = None, report_path: Path | None = None,
            select: ABSelection | None = None,
            on_round: Callable[[int, int], None] | None = None) -> ABOutcome:
     """Measure both commits in ``rounds`` interleaved rounds; judge; write the report."""
+    settings = ws.settings
     ab = measure_ab(settings, base_ref, candidate_ref, rounds=rounds, seed=seed,
                     select=select, on_round=on_round)
     base, candidate = paired_round_medians(ab)
@@ -141,7 +139,7 @@ def run_ab(settings: Settings, base_ref: str, candidate_ref: str, *, rounds: int
         comparison=comparison,
         notes=_notes(ab, settings, comparison, too_few),
     )
-    files = write_report(data, ab_report_dir(settings, ab), markdown_path=report_path)
+    files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few)
 
 
@@ -168,7 +166,7 @@ def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
     return tuple(notes)
 
 
-def run_adaptive_ab(settings: Settings, base_ref: str, candidate_ref: str, *,
+def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
                     max_rounds: int | None = None, seed: int | None = None,
                     report_path: Path | None = None, select: ABSelection | None = None,
                     budget_s: float | None = None,
@@ -178,6 +176,7 @@ def run_adaptive_ab(settings: Settings, base_ref: str, candidate_ref: str, *,
     (default ``DEFAULT_MAX_ROUNDS``, 20: an A/B of a whole suite is long, and a
     confirmation of a few flagged benchmarks has ``confirm_max_rounds``) or ``budget_s``
     seconds; judge; write the report."""
+    settings = ws.settings
     max_rounds = max_rounds or DEFAULT_MAX_ROUNDS
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
                         select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
@@ -194,5 +193,5 @@ def run_adaptive_ab(settings: Settings, base_ref: str, candidate_ref: str, *,
         comparison=result.comparison,
         notes=_sequential_notes(ab, settings, result, max_rounds, budget_s),
     )
-    files = write_report(data, ab_report_dir(settings, ab), markdown_path=report_path)
+    files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result)

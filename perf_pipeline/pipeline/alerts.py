@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perf_pipeline.atomic_file import write_atomic
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, StoreError, WebhookError
 from perf_pipeline.model import Alert, ReportData, RunInfo
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.report.webhook import WebhookClient
+from perf_pipeline.workspace import Workspace
 
 __all__ = ["ALERT_WINDOW", "TOKEN_ENV", "AlertDelivery", "alerts_of", "deliver_alerts",
            "sent_alerts_path"]
@@ -98,8 +98,8 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
     return tuple(out)
 
 
-def sent_alerts_path(settings: Settings) -> Path:
-    return settings.results_dir / "alerts" / "sent.json"
+def sent_alerts_path(ws: Workspace) -> Path:
+    return ws.layout.alerts_sent_path
 
 
 def _read_sent(path: Path) -> set[str]:
@@ -125,10 +125,11 @@ def payload_of(alerts: Sequence[Alert], *, generated_at: str) -> dict[str, objec
     }
 
 
-def deliver_alerts(settings: Settings, alerts: Sequence[Alert], *,
+def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *,
                    client: WebhookClient | None = None) -> AlertDelivery:
     """POST the alerts not sent before to the webhook, then record them as sent."""
-    path = sent_alerts_path(settings)
+    settings = ws.settings
+    path = sent_alerts_path(ws)
     sent = _read_sent(path)
     new = [a for a in dict.fromkeys(alerts) if a.key not in sent]
     if not new:

@@ -10,16 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure import IngestSummary, check_results_dir, ingest_results_dir
+from perf_pipeline.measure import IngestSummary
 from perf_pipeline.model import CommitAnalysis, Confirmation, RunStatus, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline, seed_baseline
 from perf_pipeline.pipeline.confirm import confirm_run
+from perf_pipeline.pipeline.ingest import ingest_results
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.pipeline.reporting import build_report_data
 from perf_pipeline.report import ReportFiles, write_report
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 
 __all__ = ["AnalyzeOutcome", "analyze_results_dir"]
 
@@ -49,12 +49,16 @@ class AnalyzeOutcome:
         return self.verdict is not None and self.verdict.has_regression
 
 
-def _newest_run(store: HistoryStore, settings: Settings) -> SuiteRun:
-    newest = store.latest_run(suite="benchmarks", status=None)
+def _newest_run(ws: Workspace) -> SuiteRun:
+    newest = ws.store.latest_run(suite="benchmarks", status=None)
     if newest is None:
         raise InvalidInputError(
-            f"no benchmark results in {settings.results_dir}: run the suite with "
+            f"no benchmark results in {ws.layout.root}: run the suite with "
             "--benchmark-json, or `perf-pipeline run`, first")
+    pooled = (ws.store.commit_run(newest.sha, machine_id=newest.machine_id)  # one machine's
+              if newest.sha is not None else None)
+    if pooled is not None:  # all the commit's successful runs; a failed re-run hides none
+        return pooled
     if newest.status is not RunStatus.SUCCESS:
         raise InvalidInputError(
             f"the newest run ({newest.run_id} at {newest.sha or 'unknown commit'}) failed, "
@@ -62,7 +66,7 @@ def _newest_run(store: HistoryStore, settings: Settings) -> SuiteRun:
     return newest
 
 
-def analyze_results_dir(settings: Settings, *, report_path: Path,
+def analyze_results_dir(ws: Workspace, *, report_path: Path,
                         update_baseline: bool = False,
                         on_round: Callable[[int, int], None] | None = None) -> AnalyzeOutcome:
     """Ingest new files, judge the newest run against its baseline, write the report.
@@ -74,32 +78,31 @@ def analyze_results_dir(settings: Settings, *, report_path: Path,
     and its flags are confirmed by an interleaved A/B when the run's commit and the
     baseline's are in the configured repo (``pipeline.confirm``).
     """
+    settings, layout = ws.settings, ws.layout
     created = updated = False
-    check_results_dir(settings.results_dir)  # before opening creates the db's folder
     confirmation = None
-    with HistoryStore.open(settings.db_path) as store:
-        summary = ingest_results_dir(settings.results_dir, store)
-        run = _newest_run(store, settings)
-        baseline = baseline_for_run(store, settings, run)
-        if baseline is None:
-            seed_baseline(settings, run)
-            analysis = analyze_run(run, None, settings)
-            created = True
-            extra = (f"Baseline created from this run at {settings.baseline_path}; "
-                     "the next run is judged against it.",)
-        else:
-            analysis = analyze_run(run, baseline, settings)
-            if settings.confirm == "auto":
-                confirmation = confirm_run(settings, run, baseline, on_round=on_round)
-            extra = ()
-            if update_baseline:
-                pin_baseline(settings, run)
-                updated = True
-                extra = (f"Baseline pinned to this run at {settings.baseline_path}.",)
-        data = build_report_data(store, title="Performance report", current=run,
-                                 baseline=baseline, analysis=analysis, extra_notes=extra,
-                                 confirmation=confirmation)
-    files = write_report(data, settings.reports_dir, markdown_path=report_path)
+    summary = ingest_results(ws)
+    run = _newest_run(ws)
+    baseline = baseline_for_run(ws, run)
+    if baseline is None:
+        seed_baseline(ws, run)
+        analysis = analyze_run(run, None, settings)
+        created = True
+        extra = (f"Baseline created from this run at {layout.baseline_path}; "
+                 "the next run is judged against it.",)
+    else:
+        analysis = analyze_run(run, baseline, settings)
+        if settings.confirm == "auto":
+            confirmation = confirm_run(ws, run, baseline, on_round=on_round)
+        extra = ()
+        if update_baseline:
+            pin_baseline(ws, run)
+            updated = True
+            extra = (f"Baseline pinned to this run at {layout.baseline_path}.",)
+    data = build_report_data(ws, title="Performance report", current=run,
+                             baseline=baseline, analysis=analysis, extra_notes=extra,
+                             confirmation=confirmation)
+    files = write_report(data, layout.reports_dir, markdown_path=report_path)
     return AnalyzeOutcome(run=run, analysis=analysis, ingest=summary, files=files,
-                          baseline_path=settings.baseline_path, baseline_created=created,
+                          baseline_path=layout.baseline_path, baseline_created=created,
                           baseline_updated=updated, confirmation=confirmation)

@@ -1,9 +1,10 @@
 """Choosing and writing baselines: which runs a commit is judged against.
 
-Rolling (the default): the last ``settings.baseline_runs`` successful runs on the main
-branch before the run being judged, so a commit is never compared with itself or with
-its future, and the run-to-run spread comes from history. Only runs of the judged run's
-machine count: timings of two machines are different measurements, not noise.
+Rolling (the default): the last ``settings.baseline_runs`` commits with successful runs
+on the main branch before the run being judged (each commit's runs pooled into one), so
+a commit is never compared with itself or with its future, and the run-to-run spread
+comes from history. Only runs of the judged run's machine count: timings of two machines
+are different measurements, not noise (and are never pooled).
 
 Pinned: one named run, set with ``perf-pipeline analyze --update-baseline``; a pinned
 baseline file wins over the rolling policy until it is replaced or deleted (that is what
@@ -16,10 +17,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from perf_pipeline.analysis import build_baseline
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import Baseline, RunStatus, SuiteRun
 from perf_pipeline.store import HistoryStore, read_baseline, write_baseline
+from perf_pipeline.workspace import Workspace
 
 __all__ = [
     "baseline_for_run",
@@ -35,66 +36,69 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def pinned_baseline(settings: Settings) -> Baseline | None:
+def pinned_baseline(ws: Workspace) -> Baseline | None:
     """The baseline file if someone pinned it; a rolling file is only a snapshot."""
-    baseline = read_baseline(settings.baseline_path)
+    baseline = read_baseline(ws.layout.baseline_path)
     return baseline if baseline is not None and baseline.policy == "pinned" else None
 
 
-def _rolling_runs(store: HistoryStore, settings: Settings, *,
-                  before: SuiteRun | None,
+def _rolling_runs(ws: Workspace, *, before: SuiteRun | None,
                   machine_id: str | None = None) -> tuple[SuiteRun, ...]:
     """Main-branch runs first; histories with no branch (plain files) use all runs.
 
     Only runs of ``before``'s machine (else of ``machine_id``; a run with no machine id
     is an old record: any machine).
     """
+    store: HistoryStore = ws.store
+    settings = ws.settings
     before_id = before.run_id if before is not None and store.has_run(before.run_id) else None
     sha = before.sha if before else None
     machine = before.machine_id if before is not None else machine_id
-    for branch in (settings.main_branch, None):
-        runs = tuple(r for r in store.recent_runs(
-            suite="benchmarks", branch=branch, n=settings.baseline_runs,
-            before_run_id=before_id, machine_id=machine) if sha is None or r.sha != sha)
+    for branch in (settings.main_branch, None):  # each commit's runs pooled into one
+        runs = store.recent_commit_runs(suite="benchmarks", branch=branch,
+                                        n=settings.baseline_runs, before_run_id=before_id,
+                                        exclude_sha=sha, machine_id=machine)
         if runs:
             return runs
     return ()
 
 
-def baseline_for_run(store: HistoryStore, settings: Settings, run: SuiteRun) -> Baseline | None:
+def baseline_for_run(ws: Workspace, run: SuiteRun) -> Baseline | None:
     """The baseline ``run`` is judged against, or ``None`` when there is none yet."""
-    pinned = pinned_baseline(settings)
-    if pinned is not None or settings.baseline_policy == "pinned":
+    pinned = pinned_baseline(ws)
+    if pinned is not None or ws.settings.baseline_policy == "pinned":
         return pinned
-    runs = _rolling_runs(store, settings, before=run)
+    runs = _rolling_runs(ws, before=run)
     return build_baseline(runs, policy="rolling", created_at=now_iso()) if runs else None
 
 
-def update_baseline(store: HistoryStore, settings: Settings) -> Baseline | None:
+def update_baseline(ws: Workspace) -> Baseline | None:
     """Bring the baseline file up to date; ``None`` if there is no successful run yet.
 
     A pinned file is left alone (only ``pin_baseline`` moves it). Under the pinned policy
     with no file yet, the newest run is pinned. Otherwise the file is the rolling
     baseline of the newest runs, rewritten only when its source runs changed.
     """
-    pinned = pinned_baseline(settings)
+    pinned = pinned_baseline(ws)
     if pinned is not None:
         return pinned
-    latest = store.latest_run(suite="benchmarks")
-    if settings.baseline_policy == "pinned":
-        return pin_baseline(settings, latest) if latest else None
-    runs = _rolling_runs(store, settings, before=None,
-                         machine_id=latest.machine_id if latest else None)
+    latest = ws.store.latest_run(suite="benchmarks")
+    if latest is not None and latest.sha is not None:
+        latest = ws.store.commit_run(latest.sha, suite="benchmarks",
+                                     machine_id=latest.machine_id) or latest
+    if ws.settings.baseline_policy == "pinned":
+        return pin_baseline(ws, latest) if latest else None
+    runs = _rolling_runs(ws, before=None, machine_id=latest.machine_id if latest else None)
     if not runs:
         return None
     baseline = build_baseline(runs, policy="rolling", created_at=now_iso())
-    current = read_baseline(settings.baseline_path)
+    current = read_baseline(ws.layout.baseline_path)
     if current is None or current.source_run_ids != baseline.source_run_ids:
-        write_baseline(settings.baseline_path, baseline)
+        write_baseline(ws.layout.baseline_path, baseline)
     return baseline
 
 
-def pin_baseline(settings: Settings, run: SuiteRun) -> Baseline:
+def pin_baseline(ws: Workspace, run: SuiteRun) -> Baseline:
     """Make ``run`` the pinned baseline (the previous file is kept in its history folder).
 
     Refuses a failed or empty run: a baseline must never be made of partial results.
@@ -104,14 +108,14 @@ def pin_baseline(settings: Settings, run: SuiteRun) -> Baseline:
             f"run {run.run_id} ({run.status}, {len(run.benchmarks)} benchmarks) "
             "cannot become the baseline: only complete successful runs can")
     baseline = build_baseline((run,), policy="pinned", created_at=now_iso())
-    write_baseline(settings.baseline_path, baseline)
+    write_baseline(ws.layout.baseline_path, baseline)
     return baseline
 
 
-def seed_baseline(settings: Settings, run: SuiteRun) -> Baseline:
+def seed_baseline(ws: Workspace, run: SuiteRun) -> Baseline:
     """The first baseline, from the only run there is, under the configured policy."""
-    if settings.baseline_policy == "pinned":
-        return pin_baseline(settings, run)
+    if ws.settings.baseline_policy == "pinned":
+        return pin_baseline(ws, run)
     baseline = build_baseline((run,), policy="rolling", created_at=now_iso())
-    write_baseline(settings.baseline_path, baseline)
+    write_baseline(ws.layout.baseline_path, baseline)
     return baseline

@@ -40,15 +40,15 @@ from perf_pipeline.analysis import (
     plan_bisect,
 )
 from perf_pipeline.atomic_file import write_atomic
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, StoreError
-from perf_pipeline.measure import measure_commit
+from perf_pipeline.measure import local_machine_id, measure_commit
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
 from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, RunStatus, Verdict
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import RoundSource, measured_rounds
 from perf_pipeline.store import HistoryStore, list_culprits, read_culprit, write_culprit
+from perf_pipeline.workspace import Workspace
 
 __all__ = [
     "CulpritAction",
@@ -57,7 +57,6 @@ __all__ = [
     "confirm_culprit",
     "confirm_search",
     "culprit_actions",
-    "culprit_dir",
     "culprit_path",
     "find_culprit",
     "open_culprit_searches",
@@ -122,21 +121,17 @@ class CulpritAction:
     spec: SearchSpec
 
 
-def culprit_dir(settings: Settings) -> Path:
-    return settings.results_dir / "culprits"
+def culprit_path(ws: Workspace, spec: SearchSpec) -> Path:
+    return ws.layout.culprit_path(spec.key)
 
 
-def culprit_path(settings: Settings, spec: SearchSpec) -> Path:
-    return culprit_dir(settings) / f"{spec.key}.json"
+def _search_path(ws: Workspace, spec: SearchSpec) -> Path:
+    return ws.layout.culprit_search_path(spec.key)
 
 
-def _search_path(settings: Settings, spec: SearchSpec) -> Path:
-    return culprit_dir(settings) / "searches" / f"{spec.key}.json"
-
-
-def read_culprits(settings: Settings) -> tuple[Culprit, ...]:
+def read_culprits(ws: Workspace) -> tuple[Culprit, ...]:
     """Every finished search's result, oldest first."""
-    return list_culprits(culprit_dir(settings))
+    return list_culprits(ws.layout.culprits_dir)
 
 
 # -- reading the history ------------------------------------------------------------------
@@ -152,17 +147,26 @@ class _History:
     series: Mapping[str, tuple[tuple[str, ...], tuple[float, ...]]]  # name -> (shas, values)
 
 
-def _read_history(store: HistoryStore) -> _History:
-    sha_of = {r.run_id: r.commit.sha for r in store.list_runs(suite="benchmarks")
+def _read_history(ws: Workspace) -> _History:
+    """The history of this machine when it has runs here (runs of two machines are never
+    compared), else the whole history (runs that record no machine)."""
+    store: HistoryStore = ws.store
+    machine: str | None = local_machine_id(ws.settings)
+    if machine not in store.machines(suite="benchmarks"):
+        machine = None
+    sha_of = {r.run_id: r.commit.sha for r in store.list_runs(suite="benchmarks",
+                                                              machine_id=machine)
               if r.commit is not None}
-    ok = {r.commit.sha for r in store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS)
+    ok = {r.commit.sha for r in store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS,
+                                                machine_id=machine)
           if r.commit is not None}
     failed = frozenset(s for s in sha_of.values() if s not in ok)
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     series: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {}
     # Each run without its suite-wide factor: a probe runs at another moment than the
     # commits that framed the search, and the machine's mood must not decide its side.
-    for s in factor_free_series(store.series(suite="benchmarks", metrics=(TIME_METRIC,))):
+    for s in factor_free_series(store.series(suite="benchmarks", metrics=(TIME_METRIC,),
+                                             machine_id=machine)):
         pairs = [(sha_of[r], v) for r, v in zip(s.run_ids, s.values, strict=True)
                  if r in sha_of and math.isfinite(v) and v > 0]
         for sha, v in pairs:
@@ -173,9 +177,9 @@ def _read_history(store: HistoryStore) -> _History:
                     failed=failed, series=series)
 
 
-def _range(settings: Settings, good: str, bad: str) -> tuple[str, ...]:
+def _range(ws: Workspace, good: str, bad: str) -> tuple[str, ...]:
     """``good`` and the first-parent commits after it up to ``bad``, oldest first."""
-    repo = settings.repo_path
+    repo = ws.settings.repo_path
     good, bad = resolve_commit(repo, good), resolve_commit(repo, bad)
     if good == bad or not is_ancestor(repo, good, bad):
         raise InvalidInputError(f"good commit {good[:10]} is not an ancestor of the bad "
@@ -200,14 +204,14 @@ def _choose_benchmark(history: _History, good: str, bad: str, keyword: str | Non
     return max(steps, key=lambda n: (steps[n], n))
 
 
-def plan_search(settings: Settings, spec: SearchSpec, *, store: HistoryStore,
+def plan_search(ws: Workspace, spec: SearchSpec, *,
                 commits: tuple[str, ...] | None = None,
                 history: _History | None = None) -> CulpritSearch:
     """Where ``spec``'s search stands, from the history (``history``: read once by a
     caller planning several searches). Raises ``InvalidInputError`` when the range has
     no slowdown of at least ``MIN_STEP_RATIO`` on the benchmark."""
-    commits = commits or _range(settings, spec.good, spec.bad)
-    history = history or _read_history(store)
+    commits = commits or _range(ws, spec.good, spec.bad)
+    history = history or _read_history(ws)
     per_commit = history.values.get(spec.benchmark, {})
     for end in (spec.good, spec.bad):
         if not per_commit.get(end):
@@ -256,7 +260,7 @@ class _Counted(Iterator[Mapping[str, tuple[float, float]]]):
         return item
 
 
-def confirm_culprit(settings: Settings, search: CulpritSearch, *, store: HistoryStore,
+def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
                     rounds: RoundSource | None = None, seed: int | None = None,
                     probes: tuple[str, ...] = ()) -> Culprit:
     """A/B the search's culprit against its parent on its benchmark (plus controls),
@@ -266,6 +270,7 @@ def confirm_culprit(settings: Settings, search: CulpritSearch, *, store: History
     threshold of half the step (geometric: ``sqrt(step)``, at most ``settings.threshold``):
     the commit itself carries most of the step, not a neighbour.
     """
+    settings = ws.settings
     spec, step = search.spec, search.step
     base = dict(benchmark=spec.benchmark, good_sha=spec.good, bad_sha=spec.bad,
                 created_at=now_iso(), step_ratio=search.step_ratio, probes=probes,
@@ -274,13 +279,13 @@ def confirm_culprit(settings: Settings, search: CulpritSearch, *, store: History
         culprit = Culprit(status="ambiguous", **base, notes=(  # type: ignore[arg-type]
             f"{len(step.suspects)} suspects left: the commits between them could not be "
             "measured (their suite failed)",))
-        write_culprit(culprit_path(settings, spec), culprit)
+        write_culprit(culprit_path(ws, spec), culprit)
         return culprit
     sha, parent = step.culprit, step.good
     info = commit_info(settings.repo_path, sha)
     threshold = min(settings.threshold, math.sqrt(search.step_ratio))
-    controls = _controls(_read_history(store), spec.benchmark)
-    source = rounds or measured_rounds(settings, parent, sha, seed=seed)
+    controls = _controls(_read_history(ws), spec.benchmark)
+    source = rounds or measured_rounds(ws, parent, sha, seed=seed)
     feed = source(ABSelection(node_ids=(spec.benchmark, *controls)))
     counted = _Counted(feed.rounds)
     result = None
@@ -309,15 +314,15 @@ def confirm_culprit(settings: Settings, search: CulpritSearch, *, store: History
             notes=(f"interleaved A/B of {sha[:10]} against its parent {parent[:10]}: "
                    f"{result.rounds_used} round(s) ({result.stopped}), {len(controls)} "
                    f"control(s), threshold x{threshold:.3f}, alpha {settings.alpha:g}",))
-    write_culprit(culprit_path(settings, spec), culprit)
+    write_culprit(culprit_path(ws, spec), culprit)
     return culprit
 
 
-def _unconfirmed(settings: Settings, search: CulpritSearch, probes: tuple[str, ...]
+def _unconfirmed(ws: Workspace, search: CulpritSearch, probes: tuple[str, ...]
                  ) -> Culprit:
     sha = search.step.culprit
     assert sha is not None
-    info = commit_info(settings.repo_path, sha)
+    info = commit_info(ws.settings.repo_path, sha)
     return Culprit(status="unconfirmed", benchmark=search.spec.benchmark,
                    good_sha=search.spec.good, bad_sha=search.spec.bad, created_at=now_iso(),
                    sha=sha, parent_sha=search.step.good, subject=info.subject,
@@ -328,61 +333,60 @@ def _unconfirmed(settings: Settings, search: CulpritSearch, probes: tuple[str, .
 # -- driving a search ---------------------------------------------------------------------
 
 
-def _measure_probe(settings: Settings, store: HistoryStore) -> Callable[[str], None]:
+def _measure_probe(ws: Workspace) -> Callable[[str], None]:
     def probe(sha: str) -> None:
-        measure_commit(settings, sha, store=store)  # a failed run is recorded: skipped
+        measure_commit(ws.settings, sha, store=ws.store)  # a failed run is recorded: skipped
 
     return probe
 
 
-def find_culprit(settings: Settings, good: str, bad: str, *, keyword: str | None = None,
+def find_culprit(ws: Workspace, good: str, bad: str, *, keyword: str | None = None,
                  probe: Callable[[str], None] | None = None, confirm: bool = True,
                  rounds: RoundSource | None = None, seed: int | None = None,
                  on_step: Callable[[CulpritSearch], None] | None = None) -> Culprit:
     """Bisect ``good..bad`` (first parent) on the benchmark that slowed most (among those
     whose name contains ``keyword``), measuring commits with ``probe`` (default: a normal
     measurement recorded in the history), then confirm the culprit by an A/B."""
-    commits = _range(settings, good, bad)
+    commits = _range(ws, good, bad)
     good, bad = commits[0], commits[-1]
-    with HistoryStore.open(settings.db_path) as store:
-        measure = probe or _measure_probe(settings, store)
-        probes: list[str] = []
-        history = _read_history(store)
-        for end in (good, bad):
-            if end not in {s for v in history.values.values() for s in v}:
-                measure(end)
-                probes.append(end)
-        benchmark = _choose_benchmark(_read_history(store), good, bad, keyword)
-        spec = SearchSpec(good=good, bad=bad, benchmark=benchmark, trigger="request")
-        search = plan_search(settings, spec, store=store, commits=commits)
-        while not search.step.done:
-            if len(probes) >= MAX_PROBES:
-                raise InvalidInputError(f"culprit search {good[:10]}..{bad[:10]}: no "
-                                        f"convergence after {MAX_PROBES} probes")
-            if on_step is not None:
-                on_step(search)
-            assert search.step.probe is not None
-            measure(search.step.probe)
-            probes.append(search.step.probe)
-            search = plan_search(settings, spec, store=store, commits=commits)
+    measure = probe or _measure_probe(ws)
+    probes: list[str] = []
+    history = _read_history(ws)
+    for end in (good, bad):
+        if end not in {s for v in history.values.values() for s in v}:
+            measure(end)
+            probes.append(end)
+    benchmark = _choose_benchmark(_read_history(ws), good, bad, keyword)
+    spec = SearchSpec(good=good, bad=bad, benchmark=benchmark, trigger="request")
+    search = plan_search(ws, spec, commits=commits)
+    while not search.step.done:
+        if len(probes) >= MAX_PROBES:
+            raise InvalidInputError(f"culprit search {good[:10]}..{bad[:10]}: no "
+                                    f"convergence after {MAX_PROBES} probes")
         if on_step is not None:
             on_step(search)
-        if not confirm and search.step.culprit is not None:
-            culprit = _unconfirmed(settings, search, tuple(probes))
-            write_culprit(culprit_path(settings, spec), culprit)
-            return culprit
-        return confirm_culprit(settings, search, store=store, rounds=rounds, seed=seed,
-                               probes=tuple(probes))
+        assert search.step.probe is not None
+        measure(search.step.probe)
+        probes.append(search.step.probe)
+        search = plan_search(ws, spec, commits=commits)
+    if on_step is not None:
+        on_step(search)
+    if not confirm and search.step.culprit is not None:
+        culprit = _unconfirmed(ws, search, tuple(probes))
+        write_culprit(culprit_path(ws, spec), culprit)
+        return culprit
+    return confirm_culprit(ws, search, rounds=rounds, seed=seed,
+                           probes=tuple(probes))
 
 
 # -- searches the sensor drives -----------------------------------------------------------
 
 
-def _write_spec(settings: Settings, spec: SearchSpec) -> None:
+def _write_spec(ws: Workspace, spec: SearchSpec) -> None:
     data = {"good": spec.good, "bad": spec.bad, "benchmark": spec.benchmark,
             "trigger": spec.trigger, "measured_before": list(spec.measured_before),
             "created_at": now_iso()}
-    path = _search_path(settings, spec)
+    path = _search_path(ws, spec)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
@@ -390,9 +394,9 @@ def _write_spec(settings: Settings, spec: SearchSpec) -> None:
         raise StoreError(f"cannot write culprit search {path}: {exc}") from exc
 
 
-def _read_specs(settings: Settings) -> tuple[SearchSpec, ...]:
+def _read_specs(ws: Workspace) -> tuple[SearchSpec, ...]:
     specs = []
-    for path in sorted((culprit_dir(settings) / "searches").glob("*.json")):
+    for path in sorted(ws.layout.culprit_searches_dir.glob("*.json")):
         try:
             d = json.loads(path.read_bytes())
             specs.append(SearchSpec(good=str(d["good"]), bad=str(d["bad"]),
@@ -405,26 +409,25 @@ def _read_specs(settings: Settings) -> tuple[SearchSpec, ...]:
     return tuple(specs)
 
 
-def request_culprit_search(settings: Settings, good: str, bad: str, *,
+def request_culprit_search(ws: Workspace, good: str, bad: str, *,
                            keyword: str | None = None) -> SearchSpec:
     """Define a search for the sensor to drive (both ends must be measured)."""
-    commits = _range(settings, good, bad)
-    with HistoryStore.open(settings.db_path) as store:
-        benchmark = _choose_benchmark(_read_history(store), commits[0], commits[-1], keyword)
-        spec = SearchSpec(good=commits[0], bad=commits[-1], benchmark=benchmark)
-        search = plan_search(settings, spec, store=store, commits=commits)  # validates
+    commits = _range(ws, good, bad)
+    benchmark = _choose_benchmark(_read_history(ws), commits[0], commits[-1], keyword)
+    spec = SearchSpec(good=commits[0], bad=commits[-1], benchmark=benchmark)
+    search = plan_search(ws, spec, commits=commits)  # validates
     spec = replace(spec, measured_before=search.measured)
-    _write_spec(settings, spec)
+    _write_spec(ws, spec)
     return spec
 
 
-def open_culprit_searches(settings: Settings, *, store: HistoryStore,
+def open_culprit_searches(ws: Workspace, *,
                           history: _History | None = None) -> tuple[SearchSpec, ...]:
     """Define a search for every slowdown change point (``analysis.change_points_of``)
     whose new level starts at a measured commit with unmeasured commits between it and
     the measured commit before it. Returns the searches defined now."""
-    history = history or _read_history(store)
-    known = {s.key for s in _read_specs(settings)}
+    history = history or _read_history(ws)
+    known = {s.key for s in _read_specs(ws)}
     new: list[SearchSpec] = []
     for name, (shas, values) in sorted(history.series.items()):
         for cp in change_points_of(name, TIME_METRIC, shas, values):
@@ -439,64 +442,61 @@ def open_culprit_searches(settings: Settings, *, store: HistoryStore,
             if spec.key in known:
                 continue
             try:
-                between = commits_since(settings.repo_path, spec.good, spec.bad)
+                between = commits_since(ws.settings.repo_path, spec.good, spec.bad)
             except InvalidInputError:
                 continue  # not an ancestor (another branch, a rewritten history)
             if len(between) > 1:
                 measured = set(history.values[name])
                 spec = replace(spec, measured_before=tuple(
                     s for s in (spec.good, *between) if s in measured))
-                _write_spec(settings, spec)
+                _write_spec(ws, spec)
                 known.add(spec.key)
                 new.append(spec)
     return tuple(new)
 
 
-def culprit_actions(settings: Settings, *, detect: bool = True) -> tuple[CulpritAction, ...]:
+def culprit_actions(ws: Workspace, *, detect: bool = True) -> tuple[CulpritAction, ...]:
     """The next action of every open search (no result file yet): a commit to measure,
     or a culprit to confirm. ``detect``: first define searches for new change points."""
     actions: list[CulpritAction] = []
-    with HistoryStore.open(settings.db_path) as store:
-        history = _read_history(store)
-        if detect:
-            open_culprit_searches(settings, store=store, history=history)
-        for spec in _read_specs(settings):
-            if read_culprit(culprit_path(settings, spec)) is not None:
-                continue
-            try:
-                search = plan_search(settings, spec, store=store, history=history)
-            except InvalidInputError as exc:  # e.g. the step is gone: close, not block
-                write_culprit(culprit_path(settings, spec), Culprit(
-                    status="abandoned", benchmark=spec.benchmark, good_sha=spec.good,
-                    bad_sha=spec.bad, created_at=now_iso(), notes=(str(exc),)))
-                continue
-            if search.step.probe is not None:
-                actions.append(CulpritAction("measure", search.step.probe, spec))
-            else:
-                actions.append(CulpritAction("confirm", search.step.culprit or spec.bad, spec))
+    history = _read_history(ws)
+    if detect:
+        open_culprit_searches(ws, history=history)
+    for spec in _read_specs(ws):
+        if read_culprit(culprit_path(ws, spec)) is not None:
+            continue
+        try:
+            search = plan_search(ws, spec, history=history)
+        except InvalidInputError as exc:  # e.g. the step is gone: close, not block
+            write_culprit(culprit_path(ws, spec), Culprit(
+                status="abandoned", benchmark=spec.benchmark, good_sha=spec.good,
+                bad_sha=spec.bad, created_at=now_iso(), notes=(str(exc),)))
+            continue
+        if search.step.probe is not None:
+            actions.append(CulpritAction("measure", search.step.probe, spec))
+        else:
+            actions.append(CulpritAction("confirm", search.step.culprit or spec.bad, spec))
     return tuple(actions)
 
 
-def search_spec(settings: Settings, good: str, bad: str, benchmark: str) -> SearchSpec:
+def search_spec(ws: Workspace, good: str, bad: str, benchmark: str) -> SearchSpec:
     """The defined search with these ends and benchmark (what a confirmation run names)."""
-    for spec in _read_specs(settings):
+    for spec in _read_specs(ws):
         if (spec.good, spec.bad, spec.benchmark) == (good, bad, benchmark):
             return spec
     raise InvalidInputError(f"no culprit search {good[:10]}..{bad[:10]} for {benchmark!r}")
 
 
-def confirm_search(settings: Settings, spec: SearchSpec, sha: str, *,
+def confirm_search(ws: Workspace, spec: SearchSpec, sha: str, *,
                    rounds: RoundSource | None = None, seed: int | None = None) -> Culprit:
     """Confirm a search whose bisection is over; ``sha`` must be the commit it names
     (the Dagster partition the confirmation runs in)."""
-    with HistoryStore.open(settings.db_path) as store:
-        search = plan_search(settings, spec, store=store)
-        if not search.step.done:
-            raise InvalidInputError(f"culprit search {spec.key} is not over: measure "
-                                    f"{search.step.probe} first")
-        if (search.step.culprit or spec.bad) != sha:
-            raise InvalidInputError(f"culprit search {spec.key} names "
-                                    f"{search.step.culprit}, not {sha}")
-        probes = tuple(s for s in search.measured if s not in spec.measured_before)
-        return confirm_culprit(settings, search, store=store, rounds=rounds, seed=seed,
-                               probes=probes)
+    search = plan_search(ws, spec)
+    if not search.step.done:
+        raise InvalidInputError(f"culprit search {spec.key} is not over: measure "
+                                f"{search.step.probe} first")
+    if (search.step.culprit or spec.bad) != sha:
+        raise InvalidInputError(f"culprit search {spec.key} names "
+                                f"{search.step.culprit}, not {sha}")
+    probes = tuple(s for s in search.measured if s not in spec.measured_before)
+    return confirm_culprit(ws, search, rounds=rounds, seed=seed, probes=probes)

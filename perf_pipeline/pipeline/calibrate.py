@@ -15,12 +15,12 @@ from datetime import datetime
 from pathlib import Path
 
 from perf_pipeline.analysis import noise_profile
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import corpus_from_raw_pairs, measure_calibration
 from perf_pipeline.model import NoiseCorpus, NoiseProfile
 from perf_pipeline.pipeline.baseline import now_iso
-from perf_pipeline.store import HistoryStore, write_noise_corpus
+from perf_pipeline.store import write_noise_corpus
+from perf_pipeline.workspace import Workspace
 
 __all__ = ["CalibrationOutcome", "calibrate", "default_corpus_path"]
 
@@ -38,17 +38,17 @@ class CalibrationOutcome:
     seed: int | None = None
 
 
-def default_corpus_path(settings: Settings, corpus: NoiseCorpus) -> Path:
+def default_corpus_path(ws: Workspace, corpus: NoiseCorpus) -> Path:
     """``<results>/noise/<commit12>-<recorded_at>.json.gz``: one name per recording."""
     try:
         stamp = f"{datetime.fromisoformat(corpus.recorded_at):%Y%m%dT%H%M%SZ}"
     except ValueError:
         stamp = "".join(c for c in corpus.recorded_at if c.isalnum())[:20] or "unknown"
-    return settings.noise_dir / f"{corpus.commit[:12]}-{stamp}.json.gz"
+    return ws.layout.noise_corpus_path(corpus.commit, stamp)
 
 
 def calibrate(
-    settings: Settings,
+    ws: Workspace,
     ref: str | None = None,
     *,
     pairs: int | None = None,
@@ -77,7 +77,7 @@ def calibrate(
     else:
         if pairs is None:
             raise InvalidInputError("--pairs is required to measure (or use --import-raw)")
-        run = measure_calibration(settings, ref or "HEAD", pairs=pairs, seed=seed,
+        run = measure_calibration(ws.settings, ref or "HEAD", pairs=pairs, seed=seed,
                                   on_start=on_start, on_pair=on_pair)
         raw_dir = run.raw_dir
         corpus = corpus_from_raw_pairs(
@@ -85,10 +85,9 @@ def calibrate(
             note=note or f"perf-pipeline calibrate, {pairs} pairs, seed {run.seed}")
         seed = run.seed
     profile = noise_profile(corpus)
-    corpus_path = write_noise_corpus(corpus, out or default_corpus_path(settings, corpus))
-    with HistoryStore.open(settings.db_path) as store:
-        profile_id = store.record_noise_profile(profile, corpus_path=str(corpus_path.resolve()),
-                                                created_at=now_iso())
+    corpus_path = write_noise_corpus(corpus, out or default_corpus_path(ws, corpus))
+    profile_id = ws.store.record_noise_profile(profile, corpus_path=str(corpus_path.resolve()),
+                                               created_at=now_iso())
     return CalibrationOutcome(corpus=corpus, profile=profile, profile_id=profile_id,
                               corpus_path=corpus_path, raw_dir=raw_dir,
                               skipped=tuple(skipped), seed=seed)

@@ -60,7 +60,8 @@ from perf_pipeline.model import (
 )
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.pipeline.regression import analyze_run, commit_run, screen_alpha
-from perf_pipeline.store import HistoryStore, read_confirmation, write_confirmation
+from perf_pipeline.store import read_confirmation, write_confirmation
+from perf_pipeline.workspace import Workspace
 
 __all__ = [
     "RoundFeed",
@@ -68,7 +69,6 @@ __all__ = [
     "confirm_commit",
     "confirm_regressions",
     "confirm_run",
-    "confirmation_path",
     "measured_rounds",
     "read_commit_confirmation",
     "round_values",
@@ -110,11 +110,12 @@ def round_values(rnd: ABRound) -> dict[str, tuple[float, float]]:
     return out
 
 
-def measured_rounds(settings: Settings, base_sha: str, candidate_sha: str, *,
+def measured_rounds(ws: Workspace, base_sha: str, candidate_sha: str, *,
                     seed: int | None = None,
                     on_round: Callable[[int, int], None] | None = None) -> RoundSource:
     """The product's round source: interleaved rounds measured on this machine, within
     ``confirm_max_rounds`` and ``confirm_budget_s``."""
+    settings = ws.settings
 
     def source(select: ABSelection) -> RoundFeed:
         ab_rounds = iter_ab_rounds(settings, base_sha, candidate_sha,
@@ -249,14 +250,10 @@ def confirm_regressions(
                 raw_dir=raw_dir, notes=notes)
 
 
-def confirmation_path(settings: Settings, sha: str) -> Path:
-    return settings.results_dir / "confirmation" / f"{sha}.json"
-
-
-def read_commit_confirmation(settings: Settings, sha: str, *,
+def read_commit_confirmation(ws: Workspace, sha: str, *,
                              run_id: str | None = None) -> Confirmation | None:
     """The commit's confirmation file; with ``run_id``, only if it confirmed that run."""
-    confirmation = read_confirmation(confirmation_path(settings, sha))
+    confirmation = read_confirmation(ws.layout.confirmation_path(sha))
     if confirmation is not None and run_id is not None and confirmation.run_id != run_id:
         return None
     return confirmation
@@ -282,7 +279,7 @@ def _commit_in_repo(settings: Settings, sha: str | None) -> str | None:
         return None
 
 
-def confirm_run(settings: Settings, run: SuiteRun, baseline: Baseline | None, *,
+def confirm_run(ws: Workspace, run: SuiteRun, baseline: Baseline | None, *,
                 rounds: RoundSource | None = None, seed: int | None = None,
                 on_round: Callable[[int, int], None] | None = None) -> Confirmation:
     """Both stages for ``run`` against ``baseline`` (``confirm = "off"``: the first only).
@@ -292,6 +289,7 @@ def confirm_run(settings: Settings, run: SuiteRun, baseline: Baseline | None, *,
     machine, no A/B can run: the stored-baseline comparison at ``settings.alpha``
     decides and a note says why.
     """
+    settings = ws.settings
     created_at = now_iso()
     strict = analyze_run(run, baseline, settings, alpha=settings.alpha)
     if strict.comparison is None:  # no baseline: nothing to screen against
@@ -315,7 +313,7 @@ def confirm_run(settings: Settings, run: SuiteRun, baseline: Baseline | None, *,
     if elsewhere:  # an A/B here would confirm another machine's flags with this one's
         base = None
     if rounds is None and candidate is not None and base is not None:
-        rounds = measured_rounds(settings, base, candidate, seed=seed, on_round=on_round)
+        rounds = measured_rounds(ws, base, candidate, seed=seed, on_round=on_round)
     confirmation = confirm_regressions(
         screen, base_sha=base, candidate_sha=candidate or run.sha,
         run_id=run.run_id, created_at=created_at,
@@ -334,12 +332,10 @@ def _no_rounds(select: ABSelection) -> RoundFeed:
     raise InvalidInputError("no A/B is possible without both commits")  # never reached
 
 
-def confirm_commit(settings: Settings, sha: str, *, rounds: RoundSource | None = None,
+def confirm_commit(ws: Workspace, sha: str, *, rounds: RoundSource | None = None,
                    seed: int | None = None) -> Confirmation:
     """Confirm the commit's latest successful run; write ``confirmation/<sha>.json``."""
-    with HistoryStore.open(settings.db_path) as store:
-        run = commit_run(store, settings, sha)
-        baseline = baseline_for_run(store, settings, run)
-    confirmation = confirm_run(settings, run, baseline, rounds=rounds, seed=seed)
-    write_confirmation(confirmation_path(settings, sha), confirmation)
+    run = commit_run(ws, sha)
+    confirmation = confirm_run(ws, run, baseline_for_run(ws, run), rounds=rounds, seed=seed)
+    write_confirmation(ws.layout.confirmation_path(sha), confirmation)
     return confirmation

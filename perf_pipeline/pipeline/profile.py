@@ -19,7 +19,6 @@ from pathlib import Path
 
 from perf_pipeline.analysis import SUITE_SHIFT_NAME, diff_profiles
 from perf_pipeline.atomic_file import write_atomic
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, PerfPipelineError, StoreError
 from perf_pipeline.measure import ProfileRun, measure_profiles
 from perf_pipeline.measure.profiling import benchmark_slug
@@ -30,9 +29,9 @@ from perf_pipeline.pipeline.regression import read_commit_analysis
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.report.profile import render_memory_png
 from perf_pipeline.store import read_profile_comparison, write_profile_comparison
+from perf_pipeline.workspace import Workspace
 
-__all__ = ["ProfileOutcome", "commit_profile_path", "profile_commit", "read_commit_profile",
-           "run_profile"]
+__all__ = ["ProfileOutcome", "profile_commit", "read_commit_profile", "run_profile"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +51,8 @@ class ProfileOutcome:
     error: str | None = None
 
 
-def commit_profile_path(settings: Settings, sha: str) -> Path:
-    return settings.results_dir / "profile" / f"{sha}.json"
-
-
-def read_commit_profile(settings: Settings, sha: str) -> ProfileComparison | None:
-    return read_profile_comparison(commit_profile_path(settings, sha))
+def read_commit_profile(ws: Workspace, sha: str) -> ProfileComparison | None:
+    return read_profile_comparison(ws.layout.commit_profile_path(sha))
 
 
 def _diff_one(run: ProfileRun, name: str, fold: bool) -> ProfileDiff:
@@ -91,7 +86,7 @@ def _notes(run: ProfileRun, missing: Sequence[str]) -> tuple[str, ...]:
 
 
 def run_profile(
-    settings: Settings,
+    ws: Workspace,
     base_ref: str,
     candidate_ref: str,
     *,
@@ -104,7 +99,7 @@ def run_profile(
     on_process: Callable[[int, int], None] | None = None,
 ) -> ProfileOutcome:
     """Profile the selected benchmarks at both commits; diff; write the report."""
-    run = measure_profiles(settings, base_ref, candidate_ref, node_ids=node_ids,
+    run = measure_profiles(ws.settings, base_ref, candidate_ref, node_ids=node_ids,
                            keyword=keyword, repeats=repeats, min_s=min_s,
                            on_process=on_process)
     names = run.benchmarks
@@ -118,7 +113,7 @@ def run_profile(
         profile_id=run.profile_id, base_sha=run.base.sha, candidate_sha=run.candidate.sha,
         created_at=now_iso(), diffs=tuple(diffs), raw_dir=str(run.raw_dir),
         notes=_notes(run, sorted(every - set(names))))
-    out_dir = settings.reports_dir / "profile" / run.raw_dir.name
+    out_dir = ws.layout.profile_report_dir(run.raw_dir)
     data = ReportData(title=f"Profile: {run.candidate.sha[:7]} against {run.base.sha[:7]}",
                       generated_at=comparison.created_at, notes=comparison.notes,
                       profiles=comparison)
@@ -127,15 +122,16 @@ def run_profile(
     return ProfileOutcome(comparison=comparison, files=files)
 
 
-def _clear_commit_profile(settings: Settings, sha: str) -> None:
+def _clear_commit_profile(ws: Workspace, sha: str) -> None:
     """Remove a profile of an earlier run, so the report never shows a stale one."""
+    path = ws.layout.commit_profile_path(sha)
     try:
-        commit_profile_path(settings, sha).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
     except OSError as exc:
-        raise StoreError(f"{commit_profile_path(settings, sha)}: cannot remove: {exc}") from exc
+        raise StoreError(f"{path}: cannot remove: {exc}") from exc
 
 
-def profile_commit(settings: Settings, sha: str, *, repeats: int = 3) -> ProfileOutcome:
+def profile_commit(ws: Workspace, sha: str, *, repeats: int = 3) -> ProfileOutcome:
     """Profile the confirmed regressions of ``sha`` against the confirmation's base commit.
 
     Reads the commit's confirmation (``regression_confirmation``), which must be of the
@@ -145,9 +141,9 @@ def profile_commit(settings: Settings, sha: str, *, repeats: int = 3) -> Profile
     A/B measured against (a PR: the merge base); with ``confirm = "off"`` the baseline's
     newest commit. Keeps the result as ``profile/<sha>.json``.
     """
-    analysis = read_commit_analysis(settings, sha)
+    analysis = read_commit_analysis(ws, sha)
     confirmation = read_commit_confirmation(
-        settings, sha, run_id=analysis.run_id if analysis is not None else None)
+        ws, sha, run_id=analysis.run_id if analysis is not None else None)
     if confirmation is None:
         raise InvalidInputError(f"commit {sha}: no confirmation of its latest regression "
                                 "analysis; materialize regression_confirmation first")
@@ -163,15 +159,15 @@ def profile_commit(settings: Settings, sha: str, *, repeats: int = 3) -> Profile
     if skipped is None and (base is None or base == sha):
         skipped = "no base commit other than this one to profile against"
     if skipped is not None:
-        _clear_commit_profile(settings, sha)
+        _clear_commit_profile(ws, sha)
         return ProfileOutcome(comparison=None, skipped=skipped)
     assert base is not None
-    _clear_commit_profile(settings, sha)
+    _clear_commit_profile(ws, sha)
     try:
-        outcome = run_profile(settings, base, sha, node_ids=confirmed, repeats=repeats)
+        outcome = run_profile(ws, base, sha, node_ids=confirmed, repeats=repeats)
     except PerfPipelineError as exc:
         logger.warning("profiling the confirmed regressions of %s failed: %s", sha, exc)
         return ProfileOutcome(comparison=None, error=f"profiling failed: {exc}")
     if outcome.comparison is not None:
-        write_profile_comparison(commit_profile_path(settings, sha), outcome.comparison)
+        write_profile_comparison(ws.layout.commit_profile_path(sha), outcome.comparison)
     return outcome

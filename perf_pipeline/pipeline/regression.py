@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from perf_pipeline.analysis import SCREEN_ALPHA, SCREEN_CORRECTION, compare_to_baseline
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id
-from perf_pipeline.model import Baseline, CommitAnalysis, RunStatus, SuiteRun
+from perf_pipeline.model import Baseline, CommitAnalysis, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
-from perf_pipeline.store import HistoryStore, read_analysis, write_analysis
+from perf_pipeline.store import read_analysis, write_analysis
+from perf_pipeline.workspace import Workspace
 
-__all__ = ["analysis_path", "analyze_commit", "analyze_run", "read_commit_analysis",
-           "screen_alpha", "screen_correction"]
-
-
-def analysis_path(settings: Settings, sha: str) -> Path:
-    return settings.results_dir / "analysis" / f"{sha}.json"
+__all__ = ["analyze_commit", "analyze_run", "commit_run", "pooled_commit_run",
+           "read_commit_analysis", "screen_alpha", "screen_correction"]
 
 
 def screen_alpha(settings: Settings) -> float:
@@ -73,36 +68,44 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
         environment_differences=diffs, notes=tuple(notes))
 
 
-def commit_run(store: HistoryStore, settings: Settings, sha: str) -> SuiteRun:
-    """The commit's latest successful benchmark run: what both stages of the gate judge.
+def pooled_commit_run(ws: Workspace, sha: str) -> SuiteRun | None:
+    """All the commit's successful benchmark runs of one machine pooled into one (its
+    replicates, see ``store/pooling.py``); None if it has none.
 
-    This machine's run when it has one (a shared history holds a run per machine), else
-    the newest of any machine; either way it is judged against its own machine's runs.
+    This machine's runs when it has any (a shared history holds runs of several
+    machines), else those of the machine that measured the commit last; runs of two
+    machines are never pooled, and the pooled run is judged against its own machine's.
     """
-    run = (store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS,
-                            machine_id=local_machine_id(settings))
-           or store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS))
+    store = ws.store
+    return (store.commit_run(sha, suite="benchmarks",
+                             machine_id=local_machine_id(ws.settings))
+            or store.commit_run(sha, suite="benchmarks"))
+
+
+def commit_run(ws: Workspace, sha: str) -> SuiteRun:
+    """The commit's pooled successful runs (``pooled_commit_run``): what both stages of
+    the gate judge."""
+    run = pooled_commit_run(ws, sha)
     if run is None:
         raise InvalidInputError(
-            f"commit {sha}: no successful benchmark run in {settings.db_path}; "
+            f"commit {sha}: no successful benchmark run in {ws.layout.db_path}; "
             "materialize benchmark_results for it first")
     return run
 
 
-def analyze_commit(settings: Settings, sha: str) -> CommitAnalysis:
-    """Screen the commit's latest successful run; write ``analysis/<sha>.json``.
+def analyze_commit(ws: Workspace, sha: str) -> CommitAnalysis:
+    """Screen the commit's successful runs (pooled); write ``analysis/<sha>.json``.
 
     The level is ``screen_alpha(settings)``: with ``confirm = "auto"`` this is the first
     stage only, and ``regression_confirmation`` decides.
     """
-    with HistoryStore.open(settings.db_path) as store:
-        run = commit_run(store, settings, sha)
-        analysis = analyze_run(run, baseline_for_run(store, settings, run), settings,
-                               alpha=screen_alpha(settings),
-                               correction=screen_correction(settings))
-    write_analysis(analysis_path(settings, sha), analysis)
+    run = commit_run(ws, sha)
+    analysis = analyze_run(run, baseline_for_run(ws, run), ws.settings,
+                           alpha=screen_alpha(ws.settings),
+                           correction=screen_correction(ws.settings))
+    write_analysis(ws.layout.analysis_path(sha), analysis)
     return analysis
 
 
-def read_commit_analysis(settings: Settings, sha: str) -> CommitAnalysis | None:
-    return read_analysis(analysis_path(settings, sha))
+def read_commit_analysis(ws: Workspace, sha: str) -> CommitAnalysis | None:
+    return read_analysis(ws.layout.analysis_path(sha))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 from perf_pipeline.analysis import change_points_of, drifts_of, factor_free_series
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.layout import machine_dir_name
 from perf_pipeline.model import (
     METRICS,
     Baseline,
@@ -17,7 +16,6 @@ from perf_pipeline.model import (
     Culprit,
     ProfileComparison,
     ReportData,
-    RunStatus,
     SuiteRun,
 )
 from perf_pipeline.pipeline.alerts import alerts_of
@@ -25,23 +23,18 @@ from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.pipeline.bisect import read_culprits
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.profile import read_commit_profile
-from perf_pipeline.pipeline.regression import analyze_run
+from perf_pipeline.pipeline.regression import analyze_run, pooled_commit_run
 from perf_pipeline.report import HTML_NAME, ReportFiles, write_report
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 
-__all__ = ["build_report_data", "commit_report_dir", "write_commit_report",
-           "write_history_report"]
+__all__ = ["build_report_data", "write_commit_report", "write_history_report"]
 
 #: Metrics whose history the reports plot and correlate.
 REPORT_METRICS: tuple[str, ...] = tuple(METRICS)
 
 
-def commit_report_dir(settings: Settings, sha: str) -> Path:
-    return settings.reports_dir / "commits" / sha
-
-
 def build_report_data(
-    store: HistoryStore,
+    ws: Workspace,
     *,
     title: str,
     current: SuiteRun | None,
@@ -61,6 +54,7 @@ def build_report_data(
     (runs, series, change points, drifts) is that of one machine: ``machine_id``, by
     default the current run's (None: a history that records no machines).
     """
+    store = ws.store
     if machine_id is None and current is not None:
         machine_id = current.machine_id
     series = store.series(suite="benchmarks", metrics=REPORT_METRICS, machine_id=machine_id)
@@ -95,7 +89,7 @@ def _profile_is_current(profiles: ProfileComparison | None, sha: str,
             and profiles.created_at >= confirmation.created_at)
 
 
-def write_commit_report(settings: Settings, sha: str, *,
+def write_commit_report(ws: Workspace, sha: str, *,
                         report_url: str | None = None) -> tuple[CommitAnalysis, ReportFiles]:
     """Markdown, HTML and PNGs for one commit, judged against its baseline.
 
@@ -106,64 +100,54 @@ def write_commit_report(settings: Settings, sha: str, *,
     profile of the confirmed regressions (``regression_profile``, ``profile/<sha>.json``)
     is shown as "Where the time went" when it was made for this confirmation.
     """
-    with HistoryStore.open(settings.db_path) as store:
-        run = store.latest_run(suite="benchmarks", sha=sha, status=RunStatus.SUCCESS)
-        if run is None:
-            raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
-        baseline = baseline_for_run(store, settings, run)
-        analysis = analyze_run(run, baseline, settings)
-        confirmation = read_commit_confirmation(settings, sha, run_id=run.run_id)
-        extra: tuple[str, ...] = ()
-        if confirmation is None and settings.confirm == "auto" and analysis.comparison:
-            extra = ("No confirmation of this run yet (regression_confirmation): the "
-                     f"verdicts are the stored-baseline comparison at alpha "
-                     f"{settings.alpha:g} alone.",)
-        data = build_report_data(store, title=f"Performance of {sha[:10]}", current=run,
-                                 baseline=baseline, analysis=analysis, report_url=report_url,
-                                 confirmation=confirmation, extra_notes=extra,
-                                 culprits=read_culprits(settings))
-        from perf_pipeline.pipeline.stress import baseline_label, judge_stress  # it imports us
+    settings = ws.settings
+    run = pooled_commit_run(ws, sha)  # its runs of one machine, pooled
+    if run is None:
+        raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
+    baseline = baseline_for_run(ws, run)
+    analysis = analyze_run(run, baseline, settings)
+    confirmation = read_commit_confirmation(ws, sha, run_id=run.run_id)
+    extra: tuple[str, ...] = ()
+    if confirmation is None and settings.confirm == "auto" and analysis.comparison:
+        extra = ("No confirmation of this run yet (regression_confirmation): the "
+                 f"verdicts are the stored-baseline comparison at alpha "
+                 f"{settings.alpha:g} alone.",)
+    data = build_report_data(ws, title=f"Performance of {sha[:10]}", current=run,
+                             baseline=baseline, analysis=analysis, report_url=report_url,
+                             confirmation=confirmation, extra_notes=extra,
+                             culprits=read_culprits(ws))
+    from perf_pipeline.pipeline.stress import baseline_label, judge_stress  # it imports us
 
-        judged = judge_stress(store, settings, sha)  # the commit's stress run, if any
-        if judged is not None:
-            data = replace(data, stress=judged.comparisons,
-                           stress_baseline=baseline_label(judged.base))
+    judged = judge_stress(ws, sha)  # the commit's stress run, if any
+    if judged is not None:
+        data = replace(data, stress=judged.comparisons,
+                       stress_baseline=baseline_label(judged.base))
     data = replace(data, alerts=alerts_of(data, run_ids={run.run_id}))
-    profiles = read_commit_profile(settings, sha)  # "where the time went", if profiled
+    profiles = read_commit_profile(ws, sha)  # "where the time went", if profiled
     if _profile_is_current(profiles, sha, confirmation):
         data = replace(data, profiles=profiles)
-    out = commit_report_dir(settings, sha)
+    out = ws.layout.commit_report_dir(sha)
     files = write_report(data, out, markdown_path=out / "performance-report.md",
                          inline_js=False)
     return analysis, files
 
 
-def _machine_dir(machine_id: str) -> str:
-    """A folder name for a machine id (ids of old records may be any host name)."""
-    if machine_id and all(c.isascii() and (c.isalnum() or c in "._-") for c in machine_id) \
-            and not machine_id.startswith("."):
-        return machine_id
-    return "m-" + hashlib.sha256(machine_id.encode()).hexdigest()[:12]
-
-
-def machine_report_dir(settings: Settings, machine_id: str) -> Path:
-    """The history report of one machine when the history holds several."""
-    return settings.reports_dir / "machines" / _machine_dir(machine_id)
-
-
-def _history_data(store: HistoryStore, settings: Settings, *, machine_id: str | None,
+def _history_data(ws: Workspace, *, machine_id: str | None,
                   links: tuple[tuple[str, str], ...], report_url: str | None) -> ReportData:
+    store = ws.store
     run = store.latest_run(suite="benchmarks", machine_id=machine_id)
-    baseline = baseline_for_run(store, settings, run) if run else None
-    analysis = analyze_run(run, baseline, settings) if run else None
+    if run is not None and run.sha is not None:  # the newest commit, all its runs here
+        run = store.commit_run(run.sha, suite="benchmarks", machine_id=run.machine_id) or run
+    baseline = baseline_for_run(ws, run) if run else None
+    analysis = analyze_run(run, baseline, ws.settings) if run else None
     notes = () if run else ("No successful run in the history yet.",)
-    return build_report_data(store, title="Performance history", current=run,
+    return build_report_data(ws, title="Performance history", current=run,
                              baseline=baseline, analysis=analysis, report_url=report_url,
                              extra_notes=notes, machine_id=machine_id, machine_links=links,
-                             culprits=read_culprits(settings))
+                             culprits=read_culprits(ws))
 
 
-def write_history_report(settings: Settings, *, markdown_path: Path | None = None,
+def write_history_report(ws: Workspace, *, markdown_path: Path | None = None,
                          report_url: str | None = None) -> tuple[ReportData, ReportFiles]:
     """The whole-history report: ``<results>/reports/performance_report.html`` and PNGs.
 
@@ -172,21 +156,19 @@ def write_history_report(settings: Settings, *, markdown_path: Path | None = Non
     newest run's machine; when the history holds several machines, each also gets a
     page under ``reports/machines/<id>/``, and every page links to all of them.
     """
-    with HistoryStore.open(settings.db_path) as store:
-        newest = store.latest_run(suite="benchmarks")
-        machines = store.machines(suite="benchmarks")
-        here = newest.machine_id if newest else None
-        main_links: tuple[tuple[str, str], ...] = ()
-        if len(machines) > 1:
-            main_links = tuple((m, f"machines/{_machine_dir(m)}/{HTML_NAME}")
-                               for m in machines)
-            for machine in machines:
-                links = tuple((m, f"../{_machine_dir(m)}/{HTML_NAME}") for m in machines)
-                data = _history_data(store, settings, machine_id=machine, links=links,
-                                     report_url=None)
-                write_report(data, machine_report_dir(settings, machine), inline_js=False)
-        data = _history_data(store, settings, machine_id=here, links=main_links,
-                             report_url=report_url)
+    store = ws.store
+    newest = store.latest_run(suite="benchmarks")
+    machines = store.machines(suite="benchmarks")
+    here = newest.machine_id if newest else None
+    main_links: tuple[tuple[str, str], ...] = ()
+    if len(machines) > 1:
+        main_links = tuple((m, f"machines/{machine_dir_name(m)}/{HTML_NAME}")
+                           for m in machines)
+        for machine in machines:
+            links = tuple((m, f"../{machine_dir_name(m)}/{HTML_NAME}") for m in machines)
+            data = _history_data(ws, machine_id=machine, links=links, report_url=None)
+            write_report(data, ws.layout.machine_report_dir(machine), inline_js=False)
+    data = _history_data(ws, machine_id=here, links=main_links, report_url=report_url)
     data = replace(data, alerts=alerts_of(data))
-    files = write_report(data, settings.reports_dir, markdown_path=markdown_path)
+    files = write_report(data, ws.layout.reports_dir, markdown_path=markdown_path)
     return data, files

@@ -13,12 +13,10 @@ from pathlib import Path
 
 from perf_pipeline.analysis.stress import compare_stress
 from perf_pipeline.atomic_file import write_atomic
-from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import RunInfo, RunStatus, StressComparison, StressFigure, Verdict
-from perf_pipeline.pipeline.reporting import commit_report_dir
 from perf_pipeline.report.stress import render_stress_html, render_stress_markdown
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 
 __all__ = ["StressJudgement", "StressOutcome", "analyze_stress_commit", "baseline_label",
            "judge_stress"]
@@ -65,9 +63,10 @@ class StressJudgement:
     base_figures: tuple[StressFigure, ...]
 
 
-def judge_stress(store: HistoryStore, settings: Settings, sha: str) -> StressJudgement | None:
-    """``sha``'s newest successful stress run judged against the one before it; None
-    when the commit has no successful stress run."""
+def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
+    """``sha``'s newest successful stress run judged against the one before it on the
+    same machine; None when the commit has no successful stress run."""
+    store, settings = ws.store, ws.settings
     runs = store.list_runs(suite="stress", status=RunStatus.SUCCESS)
     mine = [i for i, r in enumerate(runs) if _sha(r) == sha]
     if not mine:
@@ -76,6 +75,7 @@ def judge_stress(store: HistoryStore, settings: Settings, sha: str) -> StressJud
     current = runs[position]
     on_main = _branch(current) == settings.main_branch
     earlier = [r for r in runs[:position] if _sha(r) != sha
+               and r.machine_id == current.machine_id  # machines are never compared
                and (not on_main or _branch(r) == settings.main_branch)]
     base = earlier[-1] if earlier else None
     figures = store.stress_figures(current.run_id)
@@ -92,15 +92,14 @@ def baseline_label(base: RunInfo | None) -> str | None:
     return f"{base_sha[:12]} (run {base.run_id})" if base and base_sha else None
 
 
-def analyze_stress_commit(settings: Settings, sha: str) -> StressOutcome:
+def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
     """Compare ``sha``'s stress figures with the previous commit's; write md + html."""
-    with HistoryStore.open(settings.db_path) as store:
-        judged = judge_stress(store, settings, sha)
+    judged = judge_stress(ws, sha)
     if judged is None:
         raise InvalidInputError(f"commit {sha}: no successful stress run in the history")
     current, base, comparisons = judged.current, judged.base, judged.comparisons
     label = baseline_label(base)
-    out_dir = commit_report_dir(settings, sha)
+    out_dir = ws.layout.commit_report_dir(sha)
     out_dir.mkdir(parents=True, exist_ok=True)
     from perf_pipeline.report.stress_plots import render_stress_pngs  # matplotlib: lazy
 
@@ -109,7 +108,7 @@ def analyze_stress_commit(settings: Settings, sha: str) -> StressOutcome:
     for name, data in pngs.items():
         write_atomic(out_dir / name, data)
     markdown = render_stress_markdown(comparisons, baseline_label=label, images=tuple(pngs))
-    md_path, html_path = out_dir / STRESS_MARKDOWN, out_dir / STRESS_HTML
+    md_path, html_path = ws.layout.stress_report_paths(sha)
     write_atomic(md_path, markdown.encode("utf-8"))
     write_atomic(html_path, render_stress_html(comparisons, baseline_label=label,
                                                images=tuple(pngs)).encode())

@@ -15,19 +15,24 @@ from perf_pipeline.store.confirmation_file import read_confirmation, write_confi
 from perf_pipeline.store.culprit_file import list_culprits, read_culprit, write_culprit
 from perf_pipeline.store.history import HistoryStore
 from perf_pipeline.store.noise_corpus import load_noise_corpus, write_noise_corpus
+from perf_pipeline.store.pooling import pool_runs
 from perf_pipeline.store.profile_file import read_profile_comparison, write_profile_comparison
 from perf_pipeline.store.schema import LATEST_VERSION
+from perf_pipeline.store.sources import SourceStamp, source_stamp
 
 __all__ = [
     "LATEST_VERSION",
     "HistoryStore",
+    "SourceStamp",
     "list_culprits",
     "load_noise_corpus",
+    "pool_runs",
     "read_analysis",
     "read_baseline",
     "read_confirmation",
     "read_culprit",
     "read_profile_comparison",
+    "source_stamp",
     "suite_comparison_to_dict",
     "write_analysis",
     "write_baseline",

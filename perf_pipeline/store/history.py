@@ -17,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
 
@@ -34,6 +35,7 @@ from perf_pipeline.model import (
 )
 from perf_pipeline.store.ingest import delete_runs, write_run
 from perf_pipeline.store.noise_profiles import read_noise_profiles, write_noise_profile
+from perf_pipeline.store.pooling import pool_runs
 from perf_pipeline.store.queries import (
     RunFilter,
     load_runs,
@@ -41,15 +43,21 @@ from perf_pipeline.store.queries import (
     read_machines,
     read_series,
     run_info,
+    select_commit_groups,
     select_run,
     select_runs,
 )
 from perf_pipeline.store.schema import migrate
+from perf_pipeline.store.sources import SourceStamp, read_sources, record_source
 from perf_pipeline.store.stress import read_stress, write_stress
 
 __all__ = ["HistoryStore"]
 
 logger = logging.getLogger(__name__)
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat()
 
 
 def _check_count(name: str, value: int | None) -> None:
@@ -187,16 +195,38 @@ class HistoryStore:
 
     # -- writes ------------------------------------------------------------------------
 
-    def ingest_run(self, run: SuiteRun) -> bool:
+    def ingest_run(self, run: SuiteRun, *, source: SourceStamp | None = None) -> bool:
         """Store ``run`` in one transaction; False if its ``run_id`` was already stored.
 
-        A run of a commit replaces the stored run of the same ``(sha, suite, dirty)``
-        (the last one ingested wins); runs without a commit never replace anything.
+        Every run is kept: a new run of a commit is a replicate beside the earlier ones,
+        never a replacement. ``source`` (the stamp of the file or raw run dir it was read
+        from) is remembered, so the next ingest knows that source without parsing it.
         """
         if not isinstance(run, SuiteRun):
             raise InvalidInputError(f"ingest_run needs a SuiteRun, not {type(run).__name__}")
+        if source is not None and not isinstance(source, SourceStamp):
+            raise InvalidInputError(f"`source` must be a SourceStamp, not {source!r}")
         with self._guard(f"ingesting run {run.run_id}"):
-            return write_run(self._conn, run)
+            return write_run(self._conn, run, source=source)
+
+    def record_source(self, source: SourceStamp, run_id: str) -> None:
+        """Remember that ``source`` holds the stored run ``run_id``."""
+        if not isinstance(source, SourceStamp):
+            raise InvalidInputError(f"`source` must be a SourceStamp, not {source!r}")
+        with self._guard(f"recording the source of run {run_id}"):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                record_source(self._conn, source, run_id, recorded_at=now_utc())
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def sources(self) -> dict[str, tuple[SourceStamp, str]]:
+        """Every source a run was ingested from: absolute path -> (stamp, run id)."""
+        with self._guard("reading ingested sources"):
+            return read_sources(self._conn)
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run and all its rows; an unknown ``run_id`` is an error."""
@@ -298,6 +328,51 @@ class HistoryStore:
                            before_run_id=before_run_id, machine_id=machine_id)
         with self._guard("reading recent runs"):
             return load_runs(self._conn, select_runs(self._conn, wanted, limit=n))
+
+    def commit_runs(self, sha: str, *, suite: str = "benchmarks",
+                    status: RunStatus | None = RunStatus.SUCCESS,
+                    machine_id: str | None = None) -> tuple[SuiteRun, ...]:
+        """Every stored run of commit ``sha`` (complete, oldest first): its replicates."""
+        wanted = RunFilter(suite=suite, sha=sha, status=_status(status), machine_id=machine_id)
+        with self._guard(f"reading the runs of commit {sha}"):
+            return load_runs(self._conn, select_runs(self._conn, wanted))
+
+    def commit_run(self, sha: str, *, suite: str = "benchmarks",
+                   machine_id: str | None = None) -> SuiteRun | None:
+        """All successful runs of commit ``sha`` pooled into one (``pooling.py``); None
+        if it has none. Clean runs are pooled when there are any, else dirty ones; a
+        failed run is never part of it, whenever it was measured.
+
+        Pass ``machine_id`` whenever the history may hold several machines: runs of
+        different machines must never be pooled (their timings are not comparable)."""
+        wanted = RunFilter(suite=suite, sha=sha, status=RunStatus.SUCCESS,
+                           machine_id=machine_id)
+        with self._guard(f"reading the runs of commit {sha}"):
+            groups = select_commit_groups(self._conn, wanted, n=1)
+            return pool_runs(load_runs(self._conn, groups[0])) if groups else None
+
+    def recent_commit_runs(self, *, suite: str = "benchmarks", branch: str | None = None,
+                           n: int = 10, before_run_id: str | None = None,
+                           exclude_sha: str | None = None,
+                           machine_id: str | None = None) -> tuple[SuiteRun, ...]:
+        """The newest ``n`` commits' successful runs, each commit's pooled into one
+        (``commit_run``), oldest first: what a rolling baseline is made of.
+
+        ``before_run_id`` keeps only runs before that run in history order;
+        ``exclude_sha`` leaves that commit out (a commit is never its own baseline);
+        ``machine_id`` keeps one machine's runs (never pool or compare across machines).
+        """
+        _check_count("n", n)
+        if n == 0:
+            return ()
+        wanted = RunFilter(suite=suite, branch=branch, status=RunStatus.SUCCESS,
+                           before_run_id=before_run_id, not_sha=exclude_sha,
+                           machine_id=machine_id)
+        with self._guard("reading recent commits"):
+            groups = select_commit_groups(self._conn, wanted, n=n)
+            runs = load_runs(self._conn, [row for rows in groups for row in rows])
+        by_id = {run.run_id: run for run in runs}
+        return tuple(pool_runs([by_id[row[0]] for row in rows]) for rows in groups)
 
     def series(self, *, suite: str = "benchmarks", metrics: Sequence[str] = (TIME_METRIC,),
                names: Sequence[str] | None = None,

@@ -1,20 +1,22 @@
 """Writing runs into the history db: one run, one transaction.
 
-Idempotency and replacement rules (``write_run``):
+Idempotency rules (``write_run``):
 
 - A ``run_id`` already stored is left alone: ingesting the same run twice adds nothing.
-- A commit keeps one run per suite and machine: a new run of the same ``(sha, suite,
-  dirty, machine_id)`` replaces the rows of the earlier one, whatever either run's
-  status. Clean and dirty (uncommitted changes) measurements of a commit are kept
-  apart, because a dirty worktree is not the commit; so are the runs of two machines,
-  whose timings are different measurements. The run ingested last wins.
-- Runs without a commit are keyed by ``run_id`` only and never replace anything.
+- Every other run is kept. Measuring a commit again adds a replicate beside the earlier
+  runs; it replaces nothing. Repeated runs of one commit are the best estimate of
+  run-to-run noise there is, and a failed run can never hide a successful one: readers
+  ask for a commit's successful runs (``queries.py``, ``HistoryStore.commit_run``).
+- The ``source`` the run was read from, if given, is recorded in the same transaction
+  (``sources.py``), also when the run itself was already there.
+- Runs of several machines sit side by side (``machine_id``): readers that pool or
+  compare a commit's runs filter to one machine, since timings of two machines are
+  different measurements.
 
 Everything happens inside ``BEGIN IMMEDIATE``: the write lock is taken before the
-existence checks, so two processes ingesting runs of the same commit cannot interleave,
-and a failure anywhere rolls back the replacement too. Rows go in with ``executemany``
-on the raw connection: sqlite-utils' row-dict API costs several times more per row and
-this is the hot path (500 benchmarks per run).
+existence check, so two processes ingesting the same run cannot both insert it. Rows go
+in with ``executemany`` on the raw connection: sqlite-utils' row-dict API costs several
+times more per row and this is the hot path (500 benchmarks per run).
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from datetime import datetime, timezone
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, BenchmarkResult, SuiteRun
 from perf_pipeline.store.environment_json import environment_to_data
-from perf_pipeline.store.samples import encode_samples
+from perf_pipeline.store.samples import encode_sorted_samples
+from perf_pipeline.store.sources import SourceStamp, record_source
 
-__all__ = ["delete_runs", "utc_sort_key", "write_run"]
+__all__ = ["delete_runs", "quantile", "utc_sort_key", "write_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ def utc_sort_key(stamp: str) -> str:
     return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S.%f}Z"
 
 
-def _quantile(ordered: Sequence[float], p: float) -> float:
+def quantile(ordered: Sequence[float], p: float) -> float:
     """Linear-interpolation quantile (numpy's default), so reports and analysis agree."""
     h = (len(ordered) - 1) * p
     lo = math.floor(h)
@@ -80,9 +83,12 @@ def _quantile(ordered: Sequence[float], p: float) -> float:
     return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
 
 
-def _time_row(run_id: str, bench: BenchmarkResult) -> tuple[object, ...] | None:
+def _time_row(run_id: str, bench: BenchmarkResult,
+              ordered: Sequence[float]) -> tuple[object, ...] | None:
     """The ``results`` row for time: the median and spread of the samples or, for a
-    file that kept no samples, the summary statistics it reported; None if neither."""
+    file that kept no samples, the summary statistics it reported; None if neither.
+    ``ordered`` are the samples sorted (sorted once per benchmark: a 10M-sample array
+    costs a float object per sample each time it is sorted)."""
     samples = bench.samples_s
     if not samples:
         summary = dict(bench.summary)
@@ -92,14 +98,15 @@ def _time_row(run_id: str, bench: BenchmarkResult) -> tuple[object, ...] | None:
                 int(summary.get("rounds", 0)), summary.get("mean_s"), summary.get("stddev_s"),
                 summary.get("min_s"), summary.get("max_s"), summary.get("q1_s"),
                 summary.get("q3_s"))
-    ordered = sorted(samples)
-    n = len(samples)
+    n = len(ordered)
     mean = math.fsum(samples) / n
     stddev = (math.sqrt(math.fsum((x - mean) ** 2 for x in samples) / (n - 1))
               if n > 1 else None)
-    return (run_id, bench.name, TIME_METRIC, SAMPLES_POSITION, bench.median_s, n, mean,
-            stddev, ordered[0], ordered[-1], _quantile(ordered, 0.25),
-            _quantile(ordered, 0.75))
+    mid = n // 2  # the median as BenchmarkResult.median_s takes it, without sorting again
+    median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return (run_id, bench.name, TIME_METRIC, SAMPLES_POSITION, median, n, mean,
+            stddev, ordered[0], ordered[-1], quantile(ordered, 0.25),
+            quantile(ordered, 0.75))
 
 
 def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
@@ -110,14 +117,15 @@ def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple
         if len(extra_metrics) != len(set(extra_metrics)):
             raise InvalidInputError(
                 f"run {run.run_id}: benchmark {bench.name!r} lists a metric twice in extra")
-        time_row = _time_row(run.run_id, bench)
+        ordered = sorted(bench.samples_s)
+        time_row = _time_row(run.run_id, bench, ordered)
         if time_row is not None and TIME_METRIC in extra_metrics:
             raise InvalidInputError(
                 f"run {run.run_id}: benchmark {bench.name!r} has timings and also "
                 f"{TIME_METRIC} in extra; only one can be the time")
         benchmarks.append((run.run_id, bench.name, position, bench.group,
                            json.dumps([list(p) for p in bench.params], ensure_ascii=False),
-                           bench.iterations, encode_samples(bench.samples_s),
+                           bench.iterations, encode_sorted_samples(ordered),
                            json.dumps([list(p) for p in bench.summary], ensure_ascii=False)))
         if time_row is not None:
             results.append(time_row)
@@ -152,36 +160,31 @@ def _run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
 def delete_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> None:
     """Delete every row of ``run_ids``; the caller holds the transaction."""
     rows = [(run_id,) for run_id in run_ids]
-    for table in ("results", "benchmarks", "runs"):
+    for table in ("sources", "results", "benchmarks", "runs"):
         conn.executemany(f'DELETE FROM "{table}" WHERE run_id = ?', rows)
 
 
-def write_run(conn: sqlite3.Connection, run: SuiteRun) -> bool:
+def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
+              source: SourceStamp | None = None) -> bool:
     """Store ``run`` under the rules in the module docstring; False if already stored."""
     ingested_at = datetime.now(timezone.utc).isoformat()
     run_row = _run_row(run, ingested_at=ingested_at)  # validate before locking
     benchmark_rows, result_rows = _benchmark_rows(run)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run.run_id,)).fetchone():
-            conn.execute("ROLLBACK")
+        stored = conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
+                              (run.run_id,)).fetchone() is not None
+        if stored:
             logger.debug("run %s is already in the history; nothing to do", run.run_id)
-            return False
-        if run.commit is not None:
-            replaced = [row[0] for row in conn.execute(
-                "SELECT run_id FROM runs WHERE sha = ? AND suite = ? AND dirty = ? "
-                "AND machine_id IS ?",  # each machine keeps its own run of a commit
-                (run.commit.sha, run.suite, int(run.commit.dirty), run.machine_id))]
-            if replaced:
-                logger.info("run %s replaces %s of commit %s, suite %s", run.run_id,
-                            ", ".join(replaced), run.commit.short_sha, run.suite)
-                delete_runs(conn, replaced)
-        conn.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
-        conn.executemany(_insert_sql("benchmarks", _BENCHMARK_COLUMNS), benchmark_rows)
-        conn.executemany(_insert_sql("results", _RESULT_COLUMNS), result_rows)
+        else:
+            conn.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
+            conn.executemany(_insert_sql("benchmarks", _BENCHMARK_COLUMNS), benchmark_rows)
+            conn.executemany(_insert_sql("results", _RESULT_COLUMNS), result_rows)
+        if source is not None:
+            record_source(conn, source, run.run_id, recorded_at=ingested_at)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return True
+    return not stored

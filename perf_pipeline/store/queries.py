@@ -30,7 +30,7 @@ from perf_pipeline.store.environment_json import environment_from_data
 from perf_pipeline.store.samples import decode_samples
 
 __all__ = ["RunFilter", "load_runs", "read_benchmark_names", "read_machines", "read_series",
-           "run_info", "select_run", "select_runs"]
+           "run_info", "select_commit_groups", "select_run", "select_runs"]
 
 _ORDER = "sort_at, started_utc, run_id"
 _ORDER_DESC = "sort_at DESC, started_utc DESC, run_id DESC"
@@ -51,6 +51,8 @@ class RunFilter:
     status: RunStatus | None = None
     before_run_id: str | None = None
     machine_id: str | None = None
+    #: Leave out the runs of this commit (a commit's baseline never contains itself).
+    not_sha: str | None = None
 
 
 def _where(conn: sqlite3.Connection, wanted: RunFilter) -> tuple[str, list[object]]:
@@ -61,6 +63,9 @@ def _where(conn: sqlite3.Connection, wanted: RunFilter) -> tuple[str, list[objec
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if wanted.not_sha is not None:
+        clauses.append("(sha IS NULL OR sha != ?)")
+        args.append(wanted.not_sha)
     if wanted.status is not None:
         clauses.append("status = ?")
         args.append(RunStatus(wanted.status).value)
@@ -93,6 +98,41 @@ def select_runs(conn: sqlite3.Connection, wanted: RunFilter, *,
         [*args, limit]).fetchall()
     rows.reverse()
     return rows
+
+
+def select_commit_groups(conn: sqlite3.Connection, wanted: RunFilter, *,
+                         n: int) -> list[list[_RunRow]]:
+    """The run rows of the newest ``n`` commits matching ``wanted``, grouped per commit
+    (clean runs preferred over dirty ones; of several machines, only the runs of the
+    machine that measured the commit last), groups and rows oldest first.
+
+    A run without a commit is a group of its own. Every run of one commit shares its
+    ``sort_at`` (the commit time), so the rows are read newest first only until the
+    ``sort_at`` of the n-th commit is passed: the cost follows ``n``, not the history.
+    """
+    where, args = _where(conn, wanted)
+    groups: dict[str, list[_RunRow]] = {}
+    last_sort_at: str | None = None
+    cursor = conn.execute(
+        f"SELECT {_RUN_COLUMNS}, sort_at FROM runs{where} ORDER BY {_ORDER_DESC}", args)
+    for row in cursor:
+        key = row[2] if row[2] is not None else "\0" + row[0]
+        if key not in groups:
+            if len(groups) >= n:
+                if row[-1] != last_sort_at:
+                    break
+                continue
+            groups[key] = []
+            last_sort_at = row[-1]
+        groups[key].append(row[:-1])
+    cursor.close()
+    out = []
+    for rows in reversed(groups.values()):
+        rows.reverse()
+        clean = [r for r in rows if not r[7]] or rows
+        machine = clean[-1][15]  # never pool two machines' runs: the newest run's machine
+        out.append([r for r in clean if r[15] == machine])
+    return out
 
 
 def run_info(row: _RunRow) -> RunInfo:

@@ -29,6 +29,12 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   environment (``model.hardware_machine_id``) instead of the host name older versions
   stored, so old and new runs of one machine share an id; and an index serves the
   per-machine history queries. Runs without a recorded environment keep what they have.
+- migration 5 (every run kept, compact samples): sample BLOBs get a codec byte and are
+  stored sorted and compressed (see ``samples.py``); existing BLOBs are rewritten.
+  ``sources`` remembers which file or raw run dir each ingested run came from, with the
+  size and mtime it had, so an ingest recognises what it stored before without parsing
+  it (``store/sources.py``). Runs are no longer replaced: every run of a commit is kept
+  (``ingest.py``), so nothing in the schema is unique per commit.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ import sqlite_utils
 
 from perf_pipeline.errors import StoreError
 from perf_pipeline.model import hardware_machine_id
+from perf_pipeline.store.samples import decode_legacy_samples, encode_samples
 from perf_pipeline.store.stress import create_stress_table
 
 __all__ = ["LATEST_VERSION", "migrate"]
@@ -198,9 +205,47 @@ def _migration_4(db: sqlite_utils.Database) -> None:
                             index_name="idx_runs_suite_machine_order", if_not_exists=True)
 
 
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """Rewrite sample BLOBs sorted and compressed; create ``sources``.
+
+    Self-contained: it reads and writes only tables of migration 1. The BLOBs are
+    rewritten in batches by rowid, so memory stays bounded on a large history. The file
+    keeps its size until ``VACUUM`` (SQLite reuses the freed pages for new runs).
+    """
+    conn = db.conn
+    last = 0
+    batch = 500
+    while True:
+        rows = conn.execute(
+            "SELECT rowid, run_id, name, samples FROM benchmarks WHERE rowid > ? "
+            "ORDER BY rowid LIMIT ?", (last, batch)).fetchall()
+        if not rows:
+            break
+        conn.executemany(
+            "UPDATE benchmarks SET samples = ? WHERE rowid = ?",
+            [(encode_samples(decode_legacy_samples(blob, what=f"run {run_id} benchmark "
+                                                             f"{name!r}")), rowid)
+             for rowid, run_id, name, blob in rows])
+        last = rows[-1][0]
+    db["sources"].create(
+        {
+            "path": str,
+            "size": int,
+            "mtime_ns": int,
+            "run_id": str,
+            "recorded_at": str,
+        },
+        pk="path",
+        foreign_keys=[("run_id", "runs", "run_id")],
+        not_null=["size", "mtime_ns", "run_id", "recorded_at"],
+        strict=True,
+    )
+    db["sources"].create_index(["run_id"], index_name="idx_sources_run")
+
+
 #: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
 _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
-    _migration_1, _migration_2, _migration_3, _migration_4)
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
 
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(_MIGRATIONS)

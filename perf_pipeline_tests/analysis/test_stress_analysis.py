@@ -93,7 +93,9 @@ def test_stress_figures_round_trip_through_the_store_and_cascade(tmp_path: Path)
                 assert store.record_stress("r1", figures) == 2  # replaces, not duplicates
                 assert sorted(store.stress_figures("r1"), key=lambda f: f.figure) == sorted(
                     figures, key=lambda f: f.figure)
-        # r2 replaced r1 (same commit and suite): its figures went with it.
+        # r2 is a replicate beside r1 (every run is kept): r1 keeps its figures...
+        assert len(store.stress_figures("r1")) == 2 and store.stress_figures("r2") == ()
+        store.delete_run("r1")  # ...until r1 is deleted: its figures go with it
         assert store.stress_figures("r1") == ()
         with pytest.raises(InvalidInputError, match="not stored"):
             store.record_stress("r1", figures)
@@ -111,6 +113,7 @@ def test_a_db_without_stress_results_is_migrated(tmp_path: Path) -> None:
                                   started_at="2024-01-01T00:00:00+00:00"))
     conn = sqlite3.connect(path)  # back to what the migrations before this one wrote
     conn.execute("DROP TABLE stress_results")
+    conn.execute("DROP TABLE sources")  # migration 5 (after it) makes it again
     conn.execute("PRAGMA user_version = 2")  # stress_results is migration 3
     conn.commit()
     conn.close()
@@ -120,6 +123,7 @@ def test_a_db_without_stress_results_is_migrated(tmp_path: Path) -> None:
         store.record_stress("r", (_fig("leak", 1.0),))
         assert store.stress_figures("r")[0].value == 1.0
     conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
     with pytest.raises(sqlite3.IntegrityError):  # STRICT: no text in a REAL column
         conn.execute("INSERT INTO stress_results (run_id, test, scenario, kind, figure, value)"
                      " VALUES ('r', 't', 's', 'k', 'f2', 'slow')")

@@ -29,7 +29,7 @@ from perf_pipeline.defs.automation import (
 )
 from perf_pipeline.defs.launch import load_project_definitions
 from perf_pipeline.defs.partitions import MEASURING_POOL
-from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline_tests.measure.conftest import commit_files, git
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def new_repo(path: Path) -> tuple[Path, str]:
 
 
 def target_for(tmp_path: Path, repo: Path, *, max_per_tick: int = 5,
-               branches: tuple[str, ...] = ()) -> TargetRepoResource:
+               branches: tuple[str, ...] = ()) -> WorkspaceResource:
     config = tmp_path / f"perf_pipeline_{max_per_tick}_{len(branches)}.toml"
     config.write_text(
         "[perf_pipeline]\n"
@@ -70,13 +70,13 @@ def target_for(tmp_path: Path, repo: Path, *, max_per_tick: int = 5,
         f"results_dir = {json.dumps(str(tmp_path / 'results'))}\n"
         f"max_runs_per_tick = {max_per_tick}\n"
         f"watch_branches = {json.dumps(list(branches))}\n")
-    return TargetRepoResource(config_file=str(config))
+    return WorkspaceResource(config_file=str(config))
 
 
-def tick(defs: dg.Definitions, instance: dg.DagsterInstance, target: TargetRepoResource,
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, target: WorkspaceResource,
          cursor: str | None):
     ctx = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(),
-                                  cursor=cursor, resources={"target": target},
+                                  cursor=cursor, resources={"workspace": target},
                                   definitions=defs, sensor_name=SENSOR)
     return defs.resolve_sensor_def(SENSOR).evaluate_tick(ctx)
 
@@ -256,7 +256,7 @@ def test_missing_then_restored_repo(defs, instance, tmp_path: Path) -> None:
 
 
 def test_broken_settings_skip_with_the_reason(defs, instance, tmp_path: Path) -> None:
-    target = TargetRepoResource(config_file=str(tmp_path / "missing.toml"))
+    target = WorkspaceResource(config_file=str(tmp_path / "missing.toml"))
     data = tick(defs, instance, target, None)
     assert not data.run_requests and "missing.toml" in data.skip_message
 
@@ -340,7 +340,7 @@ def test_tick_on_10000_commits_is_cheap(defs, instance, tmp_path: Path,
 
 def schedule_tick(defs, instance, target, when: datetime):
     ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
-                                    resources={"target": target},
+                                    resources={"workspace": target},
                                     repository_def=defs.get_repository_def())
     return defs.resolve_schedule_def("nightly_schedule").evaluate_tick(ctx)
 
@@ -420,6 +420,8 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from perf_pipeline.store import HistoryStore
 
+    outputs: list[str] = []
+
     def main(argv: list[str]) -> subprocess.CompletedProcess[str]:
         # A real CLI process: in-process Dagster loads after other tests of the session
         # sometimes met a context bound to an instance those tests had closed.
@@ -427,6 +429,7 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
         proc = subprocess.run([str(cli), *argv], env=dict(os.environ), capture_output=True,
                               text=True, timeout=300, check=False)
         assert proc.returncode in (0, 1), proc.stdout[-2000:] + proc.stderr[-3000:]
+        outputs.append(proc.stdout)
         return proc
 
     results = tmp_path / "results"
@@ -466,3 +469,16 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
     assert "0 commit(s) measured, 3 already measured" in proc.stdout
     with HistoryStore.open(results / "perf_history.db") as store:
         assert len(store.list_runs(suite="benchmarks")) == 3
+
+    # Issue 9, defect 1: the files the Dagster run wrote (analysis/<sha>.json,
+    # confirmation/<sha>.json, ...) are not results; analyze/ingest used to exit 2 on them.
+    assert (results / "analysis" / f"{tiny_target.shas[-1]}.json").is_file()
+    assert main(["ingest", "--results-dir", str(results)]).returncode == 0
+    assert "ingested 0 new run(s), 3 already known, 0 bad file(s)" in outputs[-1]
+    report = tmp_path / "report.md"
+    # Exit 0 or 1 with a verdict (whether 2 baseline runs suffice at alpha 0.01 without
+    # the confirmation is a matter of power, not of this test).
+    main(["analyze", "--results-dir", str(results), "--confirm", "off", "--report", str(report)])
+    assert "verdict: " in outputs[-1] and "bad file" not in outputs[-1]
+    assert f"newest run: {runs[-1].run_id}" in outputs[-1]
+    assert main(["visualize", "--results-dir", str(results)]).returncode == 0

@@ -19,10 +19,11 @@ import pytest
 
 from perf_pipeline.defs.culprit import culprit_search_sensor, execute_run_request
 from perf_pipeline.defs.launch import load_project_definitions, materialize_commit
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.measure.demo_repo import HistoryStep, build_history
 from perf_pipeline.pipeline.bisect import read_culprits, request_culprit_search
 from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 from perf_pipeline_tests.pipeline.test_bisect import STEP, STEP_AT, history, run_at  # noqa: F401
 
 MOD = '''"""Two waits: the tiny target of the culprit search test."""
@@ -111,34 +112,32 @@ def test_sensor_bisects_to_commit_13_and_confirms_it(private_tmp: Path,
     monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
     shas = make_repo(tmp_path / "repo")
     results = tmp_path / "results"
-    target = TargetRepoResource(repo_path=str(tmp_path / "repo"), project_subdir=".",
-                                results_dir=str(results), pytest_args=PYTEST_ARGS,
-                                benchmark_paths=["tests"], processes=1,
-                                confirm_max_rounds=10)
-    store_res = HistoryStoreResource(results_dir=str(results))
+    target = WorkspaceResource(repo_path=str(tmp_path / "repo"), project_subdir=".",
+                               results_dir=str(results), pytest_args=PYTEST_ARGS,
+                               benchmark_paths=["tests"], processes=1,
+                               confirm_max_rounds=10)
     settings = target.settings()
+    ws = Workspace(settings)
     load_project_definitions()  # once, outside the instance (dagster-notes)
     with dg.instance_for_test() as instance:
         for n in (1, 5, 10, 15, 20):
             done = materialize_commit(instance=instance, sha=shas[n - 1],
-                                      selection=["benchmark_results"], target=target,
-                                      history=store_res)
+                                      selection=["benchmark_results"], workspace=target)
             assert done.success, done.error
         # Five points are too few for a change point: the search is asked for by hand,
         # for the benchmark we slowed (as `perf-pipeline bisect ... -k slow_step` would).
-        spec = request_culprit_search(settings, shas[0], shas[19], keyword="slow_step")
+        spec = request_culprit_search(ws, shas[0], shas[19], keyword="slow_step")
         assert spec.benchmark.endswith("test_slow_step")
         kinds = []
         for _ in range(6):
             result = culprit_search_sensor(dg.build_sensor_context(
-                instance=instance, resources={"target": target}))
+                instance=instance, resources={"workspace": target}))
             if not result.run_requests:
                 break
             for request in result.run_requests:
                 kinds.append((request.asset_selection[0].to_user_string(),
                               shas.index(request.partition_key) + 1))
-                ran = execute_run_request(instance, request, target=target,
-                                          history=store_res)
+                ran = execute_run_request(instance, request, workspace=target)
                 assert ran.success, [ev.step_failure_data.error.message for ev in ran.all_events
                                      if ev.is_step_failure and ev.step_failure_data.error]
         assert result.skip_reason  # the search is over
@@ -153,7 +152,7 @@ def test_sensor_bisects_to_commit_13_and_confirms_it(private_tmp: Path,
         assert record.asset_materialization.partition == shas[12]  # type: ignore[union-attr]
         assert meta["status"].value == "confirmed"
         assert meta["subject"].value == "mod: wait longer in slow_step"
-    (culprit,) = read_culprits(settings)
+    (culprit,) = read_culprits(ws)
     assert culprit.sha == shas[SLOW_COMMIT - 1] and culprit.parent_sha == shas[SLOW_COMMIT - 2]
     assert culprit.status == "confirmed" and culprit.verdict == "regression"
     assert culprit.author.startswith("perf_pipeline demo")
@@ -165,12 +164,12 @@ def test_sensor_bisects_to_commit_13_and_confirms_it(private_tmp: Path,
 def test_sensor_starts_a_search_at_a_new_change_point_and_drives_it(history) -> None:  # noqa: F811
     """No measuring: the history is ingested; the sensor's requests are checked."""
     settings, shas = history
-    target = TargetRepoResource(repo_path=str(settings.repo_path), project_subdir=".",
-                                results_dir=str(settings.results_dir))
+    target = WorkspaceResource(repo_path=str(settings.repo_path), project_subdir=".",
+                               results_dir=str(settings.results_dir))
     with dg.instance_for_test() as instance:
         def tick() -> dg.SensorResult:
             return culprit_search_sensor(dg.build_sensor_context(
-                instance=instance, resources={"target": target}))
+                instance=instance, resources={"workspace": target}))
 
         first = tick()
         (probe,) = first.run_requests

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from perf_pipeline.defs.launch import load_project_definitions
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline_tests.pipeline.test_alerts import searched  # noqa: F401
 from perf_pipeline_tests.pipeline.test_bisect import STEP_AT
 from perf_pipeline_tests.report.test_webhook import TOKEN, Receiver, receiver  # noqa: F401
@@ -24,10 +24,9 @@ def test_history_asset_lists_findings_and_alerts_the_webhook(
     monkeypatch.setenv("PERF_PIPELINE_WEBHOOK_URL", receiver.url)
     monkeypatch.setenv("PERF_PIPELINE_WEBHOOK_TOKEN", TOKEN)
     defs = load_project_definitions()
-    resources = {"target": TargetRepoResource(repo_path=str(settings.repo_path),
-                                              project_subdir=".",
-                                              results_dir=str(settings.results_dir)),
-                 "history": HistoryStoreResource(results_dir=str(settings.results_dir))}
+    resources = {"workspace": WorkspaceResource(repo_path=str(settings.repo_path),
+                                                project_subdir=".",
+                                                results_dir=str(settings.results_dir))}
     with dg.instance_for_test() as instance:
         result = dg.materialize([*defs.assets], instance=instance,  # type: ignore[list-item]
                                 resources=resources, selection=["performance_history"])

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from perf_pipeline.defs.launch import load_project_definitions, materialize_commit
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.model import RunStatus
 from perf_pipeline.store import HistoryStore
 
@@ -45,10 +45,9 @@ def test_definitions_snapshot() -> None:
 
 def _resources(repo: Path, results: Path, args: tuple[str, ...]) -> dict[str, object]:
     return {
-        "target": TargetRepoResource(repo_path=str(repo), project_subdir=".",
-                                     results_dir=str(results), pytest_args=list(args),
-                                     benchmark_paths=["tests"]),
-        "history": HistoryStoreResource(results_dir=str(results)),
+        "workspace": WorkspaceResource(repo_path=str(repo), project_subdir=".",
+                                       results_dir=str(results), pytest_args=list(args),
+                                       benchmark_paths=["tests"]),
     }
 
 
@@ -67,13 +66,17 @@ def test_benchmark_results_measures_and_records(tiny_target, tmp_path: Path) -> 
         assert meta["benchmark_count"].value == 6
         assert "test_mean_abs" in meta["medians"].value
         assert meta["median_s/test_mean_abs"].value > 0
-        # Re-running the partition is idempotent: still one run for this commit.
+        # Re-running the partition measures again: a replicate beside the first run.
         again = materialize_commit(instance=instance, sha=sha, selection=["benchmark_results"],
                                    **res)  # type: ignore[arg-type]
         assert again.success
     with HistoryStore.open(results / "perf_history.db") as store:
         runs = store.list_runs(sha=sha)
-        assert len(runs) == 1 and runs[0].status is RunStatus.SUCCESS
+        assert [r.status for r in runs] == [RunStatus.SUCCESS, RunStatus.SUCCESS]
+        pooled = store.commit_run(sha)  # what the commit is judged on: both runs
+        assert pooled is not None and pooled.run_id == runs[-1].run_id
+        assert len(pooled.benchmarks[0].samples_s) == sum(
+            len(store.get_run(r.run_id).benchmarks[0].samples_s) for r in runs)
     assert len(list((results / "raw" / sha).iterdir())) == 2  # raw outputs of both runs kept
 
 

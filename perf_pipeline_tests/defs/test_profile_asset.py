@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from perf_pipeline.defs.profile import regression_profile
-from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.model import (
     BenchmarkComparison,
     CommitAnalysis,
@@ -18,20 +18,16 @@ from perf_pipeline.model import (
     SuiteComparison,
     Verdict,
 )
-from perf_pipeline.pipeline import (
-    analysis_path,
-    commit_profile_path,
-    confirmation_path,
-    read_commit_profile,
-)
+from perf_pipeline.pipeline import read_commit_profile
 from perf_pipeline.store import write_analysis, write_confirmation, write_profile_comparison
+from perf_pipeline.workspace import Workspace
 from perf_pipeline_tests.pipeline.profile_target import build_profile_target
 
 BENCH = "tests/test_perf.py::test_pipeline"
 
 
-def _target(repo: Path, results: Path) -> TargetRepoResource:
-    return TargetRepoResource(repo_path=str(repo), project_subdir="proj",
+def _target(repo: Path, results: Path) -> WorkspaceResource:
+    return WorkspaceResource(repo_path=str(repo), project_subdir="proj",
                               results_dir=str(results), benchmark_paths=["tests"],
                               pytest_args=["--benchmark-min-rounds=3"])
 
@@ -60,11 +56,11 @@ def _confirmation(sha: str, base: str | None, *, confirmed: bool,
                         rounds_used=6, max_rounds=20)
 
 
-def _write(target: TargetRepoResource, sha: str, base: str, *, screened: bool,
+def _write(target: WorkspaceResource, sha: str, base: str, *, screened: bool,
            confirmed: bool) -> None:
     settings = target.settings()
-    write_analysis(analysis_path(settings, sha), _analysis(sha, base, regressed=screened))
-    write_confirmation(confirmation_path(settings, sha),
+    write_analysis(settings.layout.analysis_path(sha), _analysis(sha, base, regressed=screened))
+    write_confirmation(settings.layout.confirmation_path(sha),
                        _confirmation(sha, base, confirmed=confirmed))
 
 
@@ -72,7 +68,7 @@ def test_no_regression_is_a_cheap_no_op(tmp_path: Path) -> None:
     repo, base, candidate = build_profile_target(tmp_path)
     target = _target(repo, tmp_path / "results")
     _write(target, candidate, base, screened=False, confirmed=False)
-    result = regression_profile(dg.build_asset_context(partition_key=candidate), target=target)
+    result = regression_profile(dg.build_asset_context(partition_key=candidate), workspace=target)
     assert result.metadata["status"].value == "skipped"
     assert "no confirmed regression" in str(result.metadata["reason"].value)
     assert not (tmp_path / "results" / "raw").exists()
@@ -87,11 +83,11 @@ def test_a_flag_the_confirmation_cleared_is_not_profiled(tmp_path: Path) -> None
     _write(target, candidate, base, screened=True, confirmed=False)
     stale = ProfileComparison(profile_id="old", base_sha=base, candidate_sha=candidate,
                               created_at="2025-12-31T00:00:00+00:00", diffs=())
-    write_profile_comparison(commit_profile_path(settings, candidate), stale)
-    result = regression_profile(dg.build_asset_context(partition_key=candidate), target=target)
+    write_profile_comparison(settings.layout.commit_profile_path(candidate), stale)
+    result = regression_profile(dg.build_asset_context(partition_key=candidate), workspace=target)
     assert result.metadata["status"].value == "skipped"
     assert "no confirmed regression" in str(result.metadata["reason"].value)
-    assert read_commit_profile(settings, candidate) is None
+    assert read_commit_profile(Workspace(settings), candidate) is None
     assert not (tmp_path / "results" / "raw").exists()
 
 
@@ -99,15 +95,15 @@ def test_missing_confirmation_is_a_clear_failure(tmp_path: Path) -> None:
     repo, base, candidate = build_profile_target(tmp_path)
     target = _target(repo, tmp_path / "results")
     with pytest.raises(dg.Failure, match="materialize regression_confirmation"):
-        regression_profile(dg.build_asset_context(partition_key=candidate), target=target)
+        regression_profile(dg.build_asset_context(partition_key=candidate), workspace=target)
     # A confirmation of an older run than the latest analysis is no confirmation either.
     settings = target.settings()
-    write_analysis(analysis_path(settings, candidate),
+    write_analysis(settings.layout.analysis_path(candidate),
                    _analysis(candidate, base, regressed=True, run_id="r2"))
-    write_confirmation(confirmation_path(settings, candidate),
+    write_confirmation(settings.layout.confirmation_path(candidate),
                        _confirmation(candidate, base, confirmed=True, run_id="r1"))
     with pytest.raises(dg.Failure, match="no confirmation of its latest"):
-        regression_profile(dg.build_asset_context(partition_key=candidate), target=target)
+        regression_profile(dg.build_asset_context(partition_key=candidate), workspace=target)
 
 
 def test_a_failure_while_profiling_is_metadata_not_a_failed_asset(tmp_path: Path) -> None:
@@ -116,10 +112,10 @@ def test_a_failure_while_profiling_is_metadata_not_a_failed_asset(tmp_path: Path
     repo, _, candidate = build_profile_target(tmp_path)
     target = _target(repo, tmp_path / "results")
     _write(target, candidate, "0" * 40, screened=True, confirmed=True)  # unknown base commit
-    result = regression_profile(dg.build_asset_context(partition_key=candidate), target=target)
+    result = regression_profile(dg.build_asset_context(partition_key=candidate), workspace=target)
     assert result.metadata["status"].value == "failed"
     assert "profiling failed" in str(result.metadata["error"].value)
-    assert read_commit_profile(target.settings(), candidate) is None
+    assert read_commit_profile(target.open(), candidate) is None
 
 
 @pytest.mark.slow
@@ -128,15 +124,15 @@ def test_confirmed_regression_is_profiled_against_the_ab_base(tmp_path: Path) ->
     target = _target(repo, tmp_path / "results")
     settings = target.settings()
     # The baseline's commits say nothing useful; the confirmation's base is what counts.
-    write_analysis(analysis_path(settings, candidate),
+    write_analysis(settings.layout.analysis_path(candidate),
                    _analysis(candidate, candidate, regressed=True))
-    write_confirmation(confirmation_path(settings, candidate),
+    write_confirmation(settings.layout.confirmation_path(candidate),
                        _confirmation(candidate, base, confirmed=True))
-    result = regression_profile(dg.build_asset_context(partition_key=candidate), target=target)
+    result = regression_profile(dg.build_asset_context(partition_key=candidate), workspace=target)
     assert result.metadata["status"].value == "profiled"
     assert result.metadata["base_commit"].value == base
     assert "\\_unique\\_slow" in str(result.metadata["where_the_time_went"].value)
     assert any(key.endswith(".prof") for key in result.metadata)
-    saved = read_commit_profile(settings, candidate)
+    saved = read_commit_profile(Workspace(settings), candidate)
     assert saved is not None and saved.diffs[0].benchmark == BENCH
     assert saved.diffs[0].functions[0].key == "proj/mod.py:_unique_slow"

@@ -27,7 +27,7 @@ from perf_pipeline.defs.launch import (
     load_project_definitions,
     materialize_commit,
 )
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.measure import HistoryStep, build_history
 from perf_pipeline.model import RunStatus, SuiteRun
 from perf_pipeline.store import HistoryStore
@@ -76,11 +76,10 @@ PYTEST_INI = "[pytest]\nmarkers =\n    stress: scaled load\n"
 FAST = ["--benchmark-min-rounds=3", "--benchmark-max-time=0.02"]
 
 
-def _materialize_stress(sha: str, target: TargetRepoResource, results: Path,
+def _materialize_stress(sha: str, target: WorkspaceResource, results: Path,
                         instance: dg.DagsterInstance) -> tuple[CommitMaterialization, dict]:
     outcome = materialize_commit(instance=instance, sha=sha, selection=["stress_results"],
-                                 target=target,
-                                 history=HistoryStoreResource(results_dir=str(results)))
+                                 workspace=target)
     records = instance.fetch_materializations(dg.AssetKey("stress_results"), limit=5).records
     if not records:
         return outcome, {}
@@ -112,7 +111,7 @@ def test_stress_suite_with_a_benchmark_records_it(tmp_path: Path,
     monkeypatch.setenv("STRESS_MULTIPLIER", "3")
     monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
     results = tmp_path / "results"
-    target = TargetRepoResource(repo_path=str(repo), project_subdir=".",
+    target = WorkspaceResource(repo_path=str(repo), project_subdir=".",
                                 results_dir=str(results), stress_paths=["tests"],
                                 pytest_args=FAST)
     with dg.instance_for_test() as instance:
@@ -134,7 +133,7 @@ def test_stress_suite_of_plain_tests_is_a_success_without_benchmarks(
     monkeypatch.setenv("STRESS_PROOF", str(proof))
     monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
     results = tmp_path / "results"
-    target = TargetRepoResource(repo_path=str(repo), project_subdir=".",
+    target = WorkspaceResource(repo_path=str(repo), project_subdir=".",
                                 results_dir=str(results), stress_paths=["tests"],
                                 processes=3, pytest_args=FAST)
     with dg.instance_for_test() as instance:
@@ -159,7 +158,7 @@ def test_stress_results_on_the_example_target(tmp_path: Path,
     for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_PROCESSES", "PERF_PIPELINE_RUNNER"):
         monkeypatch.delenv(var, raising=False)
     results = tmp_path / "results"
-    target = TargetRepoResource(repo_path=str(repo), project_subdir=".",
+    target = WorkspaceResource(repo_path=str(repo), project_subdir=".",
                                 results_dir=str(results))
     with dg.instance_for_test() as instance:
         outcome, meta = _materialize_stress(sha, target, results, instance)
@@ -209,7 +208,7 @@ def test_nightly_run_measures_benchmarks_and_plain_stress_tests(
     schedule = defs.resolve_schedule_def("nightly_schedule")
     with dg.instance_for_test() as instance:
         ctx = dg.build_schedule_context(
-            instance=instance, resources={"target": TargetRepoResource()},
+            instance=instance, resources={"workspace": WorkspaceResource()},
             scheduled_execution_time=datetime(2025, 3, 4, 2, tzinfo=timezone.utc),
             repository_def=defs.get_repository_def())
         (request,) = schedule.evaluate_tick(ctx).run_requests

@@ -11,7 +11,7 @@ import pytest
 from perf_pipeline.config import load_settings
 from perf_pipeline.defs.automation import COMMIT_ASSETS, STRESS_ASSETS
 from perf_pipeline.defs.launch import load_project_definitions
-from perf_pipeline.defs.resources import TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline_tests.defs.test_automation import new_repo, tick
 
@@ -37,7 +37,7 @@ def test_the_commit_sensor_adds_the_stress_assets_when_asked(
                       "stress_per_commit = true\n")
     with dg.instance_for_test() as instance:
         data = tick(load_project_definitions(), instance,
-                    TargetRepoResource(config_file=str(config)), None)
+                    WorkspaceResource(config_file=str(config)), None)
     (request,) = data.run_requests
     assert request.partition_key == sha
     wanted = [*COMMIT_ASSETS, *STRESS_ASSETS]

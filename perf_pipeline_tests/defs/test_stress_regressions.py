@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 
 from perf_pipeline.defs.launch import materialize_commit
-from perf_pipeline.defs.resources import HistoryStoreResource, TargetRepoResource
+from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline_tests.measure.conftest import commit_files, git
 
 CLEAN = textwrap.dedent('''
@@ -64,14 +64,14 @@ def test_a_leak_and_a_quadratic_step_each_on_their_commit(
     monkeypatch.setenv("STRESS_MULTIPLIER", "1")
     monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
     results = tmp_path / "results"
-    target = TargetRepoResource(repo_path=str(repo), project_subdir=".",
-                                results_dir=str(results), stress_paths=["tests"])
+    workspace = WorkspaceResource(repo_path=str(repo), project_subdir=".",
+                                  results_dir=str(results), stress_paths=["tests"])
     found = {}
     with dg.instance_for_test() as instance:
         for sha in shas:
             outcome = materialize_commit(
                 instance=instance, sha=sha, selection=["stress_results", "stress_analysis"],
-                target=target, history=HistoryStoreResource(results_dir=str(results)))
+                workspace=workspace)
             assert outcome.success, outcome.error
             (record,) = [r for r in instance.fetch_materializations(
                 dg.AssetKey("stress_analysis"), limit=10).records

@@ -78,9 +78,9 @@ def test_one_round_per_next_and_the_manifest_on_early_close(target_repo, make_se
     assert manifest["selection"] == {"node_ids": ["tests/test_perf.py::test_work"],
                                      "keyword": "work"}
     assert len(manifest["orders"]) == 2 and manifest["seed"] == 4
-    kept = sorted(p.name for p in rounds.raw_dir.glob("round-*.json"))
-    assert kept == ["round-001-base.json", "round-001-candidate.json",
-                    "round-002-base.json", "round-002-candidate.json"]
+    kept = sorted(p.name for p in rounds.raw_dir.glob("round-*.json.gz"))
+    assert kept == ["round-001-base.json.gz", "round-001-candidate.json.gz",
+                    "round-002-base.json.gz", "round-002-candidate.json.gz"]
     assert all(not (rounds.raw_dir / k).stat().st_mode & 0o222 for k in kept)
     assert list(rounds) == []  # a closed generator gives nothing more
     assert len(fake_runner.calls) == 4

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -21,11 +22,11 @@ def test_each_process_is_kept_and_samples_are_pooled(tiny_target, tmp_path: Path
     run = measure_commit(settings, tiny_target.shas[0])
     assert run.status is RunStatus.SUCCESS
     run_dir = Path(run.raw_path or "")
-    files = sorted(p.name for p in run_dir.glob("benchmark*.json"))
-    assert files == ["benchmark-2.json", "benchmark.json"]
+    files = sorted(p.name for p in run_dir.glob("benchmark*.json.gz"))
+    assert files == ["benchmark-2.json.gz", "benchmark.json.gz"]
     rounds = {}
     for name in files:
-        for bench in json.loads((run_dir / name).read_text())["benchmarks"]:
+        for bench in json.loads(gzip.decompress((run_dir / name).read_bytes()))["benchmarks"]:
             rounds[bench["fullname"]] = rounds.get(bench["fullname"], 0) + len(
                 bench["stats"]["data"])
     for bench in run.benchmarks:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -112,11 +113,42 @@ def _record(run_id: str, status: str = "success", **more: object) -> dict[str, o
 def test_raw_run_directory_round_trips(tmp_path: Path) -> None:
     run_dir = write_raw_run(tmp_path / "raw", _record("r1"), benchmark_json=GOOD)
     assert run_dir == tmp_path / "raw" / SHA / "r1"
-    assert (run_dir / "benchmark.json").read_bytes() == GOOD.read_bytes()
+    kept = json.loads(gzip.decompress((run_dir / "benchmark.json.gz").read_bytes()))
+    original = json.loads(GOOD.read_bytes())
+    for bench in original["benchmarks"]:  # kept as written, samples sorted
+        bench["stats"]["data"].sort()
+    assert kept == original and not (run_dir / "benchmark.json").exists()
     run = load_results(run_dir)
     assert run.run_id == "r1" and run.sha == SHA and run.commit.branch == "main"  # type: ignore[union-attr]
     assert len(run.benchmarks) == 4 and run.raw_path == str(run_dir)
     assert load_results(run_dir / "run.json").run_id == "r1"
+
+
+def test_run_directory_of_plain_json_files_is_still_read(tmp_path: Path) -> None:
+    """Directories written before compression hold plain benchmark.json files."""
+    run_dir = write_raw_run(tmp_path / "raw", _record("r1", benchmark_files=2),
+                            benchmark_json=GOOD, more_benchmark_json=(GOOD,))
+    for name in ("benchmark.json.gz", "benchmark-2.json.gz"):
+        (run_dir / name).unlink()
+    (run_dir / "benchmark.json").write_bytes(GOOD.read_bytes())
+    (run_dir / "benchmark-2.json").write_bytes(GOOD.read_bytes())
+    run = load_results(run_dir)
+    good = load_results(GOOD)
+    assert [len(b.samples_s) for b in run.benchmarks] == [
+        2 * len(b.samples_s) for b in good.benchmarks]
+
+
+def test_truncated_gzip_raw_file_is_a_clear_error(tmp_path: Path) -> None:
+    run_dir = write_raw_run(tmp_path / "raw", _record("r1"), benchmark_json=GOOD)
+    path = run_dir / "benchmark.json.gz"
+    data = path.read_bytes()
+    path.chmod(0o644)
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InvalidInputError, match=r"benchmark\.json\.gz is truncated gzip"):
+        load_results(run_dir)
+    path.write_bytes(data[:10] + b"garbage" * 20)
+    with pytest.raises(InvalidInputError, match="corrupt gzip"):
+        load_results(run_dir)
 
 
 def test_failed_raw_run_has_no_benchmarks(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from collections.abc import Callable
@@ -54,7 +55,7 @@ def test_measure_commit_runs_stores_and_keeps_raw_files(
     assert run.raw_path == str(run_dir)
     record = json.loads((run_dir / "run.json").read_text())
     assert record["schema_version"] == 1 and record["status"] == "success"
-    assert (run_dir / "benchmark.json").is_file()
+    assert (run_dir / "benchmark.json.gz").is_file()
     # the worktree is kept for reuse, the main checkout is untouched
     assert (settings.worktrees_dir / run.sha).is_dir()
     assert git(target_repo, "status", "--porcelain") == ""
@@ -67,7 +68,8 @@ def test_stress_suite_gets_marker_and_multiplier(
     run = measure_commit(settings, "HEAD", suite="stress")
     assert run.status is RunStatus.SUCCESS, run.error
     assert [b.name for b in run.benchmarks] == ["tests/test_stress.py::test_stress"]
-    raw = json.loads((Path(run.raw_path or "") / "benchmark.json").read_text())
+    raw = json.loads(gzip.decompress((Path(run.raw_path or "") / "benchmark.json.gz")
+                                     .read_bytes()))
     assert raw["benchmarks"][0]["extra_info"]["multiplier"] == "2.5"
 
 
@@ -102,7 +104,7 @@ def test_failing_commit_is_a_failed_run_not_an_exception(
     run = measure_commit(settings, "HEAD")
     assert run.status is RunStatus.FAILED and run.benchmarks == ()
     assert "exit code 1" in (run.error or "") and "ZeroDivisionError" in (run.error or "")
-    assert not (Path(run.raw_path or "") / "benchmark.json").exists()
+    assert not list(Path(run.raw_path or "").glob("benchmark*"))
 
 
 def test_unknown_ref_and_suite_raise(target_repo: Path,

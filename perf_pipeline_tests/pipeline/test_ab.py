@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from perf_pipeline.measure import HistoryStep
 from perf_pipeline.measure.ab import AB_MANIFEST
 from perf_pipeline.pipeline import run_ab
 from perf_pipeline.pipeline.ab import min_rounds, paired_round_medians
+from perf_pipeline.workspace import Workspace
 
 
 def _settings(target, results: Path, **kw):
@@ -31,7 +33,7 @@ def test_ab_flags_the_real_slowdown_only_and_keeps_every_round(tiny_target,
     neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
     report = tmp_path / "ab.md"
     seen: list[int] = []
-    outcome = run_ab(settings, neutral, slow, rounds=7, seed=3, report_path=report,
+    outcome = run_ab(Workspace(settings), neutral, slow, rounds=7, seed=3, report_path=report,
                      on_round=lambda done, total: seen.append(done))
     assert seen == [1, 2, 3, 4, 5, 6, 7]
     regressions = [r.name.split("::")[-1] for r in outcome.comparison.regressions]
@@ -42,8 +44,8 @@ def test_ab_flags_the_real_slowdown_only_and_keeps_every_round(tiny_target,
     # Every round's JSON is kept, read-only, with a manifest of the random orders.
     raw = outcome.ab.raw_dir
     assert raw.parent == settings.raw_dir / "ab"
-    assert len(list(raw.glob("round-*-base.json"))) == 7
-    assert len(list(raw.glob("round-*-candidate.json"))) == 7
+    assert len(list(raw.glob("round-*-base.json.gz"))) == 7
+    assert len(list(raw.glob("round-*-candidate.json.gz"))) == 7
     manifest = json.loads((raw / AB_MANIFEST).read_text())
     assert manifest["seed"] == 3 and manifest["rounds_done"] == 7 and manifest["error"] is None
     assert {tuple(o) for o in manifest["orders"]} == {("base", "candidate"),
@@ -90,7 +92,7 @@ def test_a_failing_side_stops_the_ab_run_and_keeps_what_it_measured(tiny_target_
     target = tiny_target_factory(extra=(HistoryStep("Break fib", _break_fib),))
     settings = _settings(target, tmp_path / "results")
     with pytest.raises(MeasurementError, match="round 1, candidate") as info:
-        run_ab(settings, target.shas[2], target.shas[3], rounds=3, seed=0)
+        run_ab(Workspace(settings), target.shas[2], target.shas[3], rounds=3, seed=0)
     assert "test_fib" in str(info.value)  # the suite's own output says what failed
     (raw,) = (settings.raw_dir / "ab").iterdir()
     manifest = json.loads((raw / AB_MANIFEST).read_text())
@@ -137,7 +139,7 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     manifest = json.loads((raw / AB_MANIFEST).read_text())
     assert manifest["selection"] == {"node_ids": [], "keyword": "not word_index"}
     assert 5 <= manifest["rounds_done"] <= 10
-    first = json.loads((raw / "round-001-base.json").read_text())
+    first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
     names = {b["name"].split("::")[-1] for b in first["benchmarks"]}
     assert "test_word_index" not in names and "test_mean_abs" in names
     assert "Adaptive interleaved A/B run" in (tmp_path / "ab.md").read_text()

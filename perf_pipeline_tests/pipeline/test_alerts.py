@@ -16,6 +16,7 @@ from perf_pipeline.pipeline.reporting import build_report_data
 from perf_pipeline.report import render_markdown
 from perf_pipeline.report.webhook import WebhookClient
 from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 from perf_pipeline_tests.pipeline.test_bisect import (
     N_COMMITS,
     STEP,
@@ -33,22 +34,23 @@ def searched(tmp_path: Path) -> tuple[Settings, tuple[str, ...]]:
     shas = make_repo(tmp_path / "repo", N_COMMITS)
     settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
                         results_dir=tmp_path / "results")
+    ws = Workspace(settings)
     rng = np.random.default_rng(7)
     with HistoryStore.open(settings.db_path) as store:
         for i in range(0, N_COMMITS, 2):
             store.ingest_run(run_at(i, shas[i], rng))
-    (action,) = culprit_actions(settings)
+    (action,) = culprit_actions(ws)
     with HistoryStore.open(settings.db_path) as store:
         store.ingest_run(run_at(STEP_AT, shas[STEP_AT], rng))
-    (action,) = culprit_actions(settings)
-    confirm_search(settings, action.spec, action.sha, rounds=recorded_rounds(1.25))
+    (action,) = culprit_actions(ws)
+    confirm_search(ws, action.spec, action.sha, rounds=recorded_rounds(1.25))
     return settings, shas
 
 
 def _data(settings: Settings):
-    with HistoryStore.open(settings.db_path) as store:
-        return build_report_data(store, title="t", current=None, baseline=None,
-                                 analysis=None, culprits=read_culprits(settings))
+    with Workspace(settings) as ws:
+        return build_report_data(ws, title="t", current=None, baseline=None,
+                                 analysis=None, culprits=read_culprits(ws))
 
 
 def test_the_culprit_commits_report_alerts_on_its_step_and_names_it(searched) -> None:
@@ -72,22 +74,23 @@ def test_the_culprit_commits_report_alerts_on_its_step_and_names_it(searched) ->
 def test_new_alerts_are_posted_once_and_a_failed_post_is_retried_later(
         searched, receiver: Receiver) -> None:  # noqa: F811
     settings, shas = searched
+    ws = Workspace(settings)
     alerts = alerts_of(_data(settings))  # the history report's: the last 30 runs
     assert {a.kind for a in alerts} == {"change_point", "culprit"}
     receiver.statuses = [400]
-    failed = deliver_alerts(settings, alerts, client=WebhookClient(receiver.url, TOKEN))
+    failed = deliver_alerts(ws, alerts, client=WebhookClient(receiver.url, TOKEN))
     assert failed.status == "failed" and "HTTP 400" in (failed.error or "")
-    assert TOKEN not in (failed.error or "") and not sent_alerts_path(settings).exists()
-    done = deliver_alerts(settings, alerts, client=WebhookClient(receiver.url, TOKEN))
+    assert TOKEN not in (failed.error or "") and not sent_alerts_path(ws).exists()
+    done = deliver_alerts(ws, alerts, client=WebhookClient(receiver.url, TOKEN))
     assert done.status == "sent" and len(done.sent) == 2
     body = json.loads(receiver.requests[-1][2])
     assert body["source"] == "perf-pipeline"
     assert {(a["kind"], a["sha"]) for a in body["alerts"]} == {
         ("change_point", shas[STEP_AT]), ("culprit", shas[STEP_AT])}
-    again = deliver_alerts(settings, alerts, client=WebhookClient(receiver.url, TOKEN))
+    again = deliver_alerts(ws, alerts, client=WebhookClient(receiver.url, TOKEN))
     assert again.status == "nothing_new" and len(receiver.requests) == 2
-    assert deliver_alerts(Settings(repo_path=settings.repo_path,
-                                   results_dir=settings.results_dir / "other"),
+    assert deliver_alerts(Workspace(Settings(repo_path=settings.repo_path,
+                                             results_dir=settings.results_dir / "other")),
                           alerts).status == "not_configured"
 
 

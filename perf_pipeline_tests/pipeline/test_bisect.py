@@ -5,6 +5,7 @@ recorded rounds (the confirmation's injectable round source)."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from perf_pipeline.pipeline.bisect import (
 )
 from perf_pipeline.pipeline.confirm import RoundFeed
 from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 
 STEP = "tests/test_w.py::test_step"
 CONTROLS = tuple(f"tests/test_w.py::test_steady_{c}" for c in "abcd")
@@ -101,36 +103,38 @@ def history(tmp_path: Path) -> tuple[Settings, tuple[str, ...]]:
 def test_a_change_point_between_measured_commits_starts_a_search_that_ends_confirmed(
         history: tuple[Settings, tuple[str, ...]]) -> None:
     settings, shas = history
-    (action,) = culprit_actions(settings)
+    ws = Workspace(settings)
+    (action,) = culprit_actions(ws)
     assert (action.kind, action.sha) == ("measure", shas[STEP_AT])
     assert (action.spec.good, action.spec.bad) == (shas[STEP_AT - 1], shas[STEP_AT + 1])
     assert action.spec.benchmark == STEP and action.spec.trigger == "change_point"
-    assert culprit_actions(settings) == (action,)  # same plan until the probe is measured
+    assert culprit_actions(ws) == (action,)  # same plan until the probe is measured
     with HistoryStore.open(settings.db_path) as store:  # the probe's measurement
         store.ingest_run(run_at(STEP_AT, shas[STEP_AT], np.random.default_rng(1)))
-    (action,) = culprit_actions(settings)
+    (action,) = culprit_actions(ws)
     assert (action.kind, action.sha) == ("confirm", shas[STEP_AT])
     # An A/B that sees no difference does not confirm it...
-    culprit = confirm_search(settings, action.spec, shas[STEP_AT], rounds=recorded_rounds(1.0))
+    culprit = confirm_search(ws, action.spec, shas[STEP_AT], rounds=recorded_rounds(1.0))
     assert culprit.status == "not_confirmed" and culprit.sha == shas[STEP_AT]
     # ...one that sees the step does; the search is then over.
-    culprit = confirm_search(settings, action.spec, shas[STEP_AT],
+    culprit = confirm_search(ws, action.spec, shas[STEP_AT],
                              rounds=recorded_rounds(1.25))
     assert culprit.status == "confirmed" and culprit.verdict == "regression"
     assert culprit.subject == f"change {STEP_AT}" and culprit.author.startswith("Ann Author")
     assert culprit.parent_sha == shas[STEP_AT - 1] and culprit.probes == (shas[STEP_AT],)
     assert 1.15 < culprit.confirmed_ratio < 1.35  # type: ignore[operator]
     assert culprit.ci_low <= culprit.confirmed_ratio <= culprit.ci_high  # type: ignore[operator]
-    assert culprit_actions(settings) == ()
-    assert [c.sha for c in read_culprits(settings)] == [shas[STEP_AT]]
+    assert culprit_actions(ws) == ()
+    assert [c.sha for c in read_culprits(ws)] == [shas[STEP_AT]]
 
 
 def test_confirming_a_commit_the_search_does_not_name_is_refused(
         history: tuple[Settings, tuple[str, ...]]) -> None:
     settings, shas = history
-    (action,) = culprit_actions(settings)
+    ws = Workspace(settings)
+    (action,) = culprit_actions(ws)
     with pytest.raises(InvalidInputError, match="is not over"):
-        confirm_search(settings, action.spec, shas[STEP_AT], rounds=recorded_rounds(1.25))
+        confirm_search(ws, action.spec, shas[STEP_AT], rounds=recorded_rounds(1.25))
 
 
 @pytest.mark.parametrize("step_at", [1, 17, 40])
@@ -139,6 +143,7 @@ def test_find_culprit_bisects_a_range_measured_only_at_its_ends(tmp_path: Path,
     shas = make_repo(tmp_path / "repo", N_COMMITS)
     settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
                         results_dir=tmp_path / "results")
+    ws = Workspace(settings)
     rng = np.random.default_rng(step_at)
     with HistoryStore.open(settings.db_path) as store:
         for i in (0, N_COMMITS - 1):
@@ -150,20 +155,39 @@ def test_find_culprit_bisects_a_range_measured_only_at_its_ends(tmp_path: Path,
         with HistoryStore.open(settings.db_path) as store:
             store.ingest_run(run_at(shas.index(sha), sha, rng, step_at=step_at))
 
-    culprit = find_culprit(settings, shas[0], shas[-1], probe=probe, confirm=False)
+    culprit = find_culprit(ws, shas[0], shas[-1], probe=probe, confirm=False)
     assert culprit.sha == shas[step_at] and culprit.status == "unconfirmed"
     assert culprit.benchmark == STEP  # the one that slowed, chosen without -k
     assert len(probed) <= 6 and tuple(shas[i] for i in probed) == culprit.probes
-    (stored,) = read_culprits(settings)
+    (stored,) = read_culprits(ws)
     assert stored == culprit
 
 
 def test_a_benchmark_that_did_not_slow_cannot_be_searched(
         history: tuple[Settings, tuple[str, ...]]) -> None:
     settings, shas = history
+    ws = Workspace(settings)
     with pytest.raises(InvalidInputError, match="is not slower"):
-        request_culprit_search(settings, shas[0], shas[40], keyword="steady_a")
+        request_culprit_search(ws, shas[0], shas[40], keyword="steady_a")
     with pytest.raises(InvalidInputError, match="no benchmark matching 'nope'"):
-        request_culprit_search(settings, shas[0], shas[40], keyword="nope")
+        request_culprit_search(ws, shas[0], shas[40], keyword="nope")
     with pytest.raises(InvalidInputError, match="not an ancestor"):
-        request_culprit_search(settings, shas[40], shas[0])
+        request_culprit_search(ws, shas[40], shas[0])
+
+
+def test_a_search_reads_only_this_machines_runs(tmp_path: Path) -> None:
+    """Another machine measured every commit (its step elsewhere): this machine's search
+    still probes its own unmeasured commit, never taking the other's values for its own."""
+    shas = make_repo(tmp_path / "repo", N_COMMITS)
+    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
+                        results_dir=tmp_path / "results", machine_id="box-a")
+    rng, other = np.random.default_rng(7), np.random.default_rng(8)  # box-a: as `history`
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(N_COMMITS):
+            if i % 2 == 0:
+                store.ingest_run(replace(run_at(i, shas[i], rng), machine_id="box-a"))
+            store.ingest_run(replace(run_at(i, shas[i], other, step_at=5),
+                                     run_id=f"b-{i:03d}", machine_id="box-b"))
+    (action,) = culprit_actions(Workspace(settings))
+    assert (action.kind, action.sha) == ("measure", shas[STEP_AT])
+

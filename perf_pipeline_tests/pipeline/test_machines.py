@@ -30,8 +30,9 @@ from perf_pipeline.model import (
 from perf_pipeline.pipeline.analyze import analyze_results_dir
 from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline
 from perf_pipeline.pipeline.regression import analyze_run
-from perf_pipeline.pipeline.reporting import machine_report_dir, write_history_report
+from perf_pipeline.pipeline.reporting import write_history_report
 from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 NAMES = tuple(f"test_{k}" for k in range(6))
@@ -79,9 +80,10 @@ def test_each_machine_keeps_its_own_run_of_a_commit(two_machines: tuple[Settings
 def test_a_regression_on_machine_b_is_judged_against_machine_b_only(
         two_machines: tuple[Settings, HistoryStore]) -> None:
     settings, store = two_machines
+    ws = Workspace(settings)
     regressed = store.latest_run(sha=f"{9:040x}", machine_id="machine-b")
     assert regressed is not None
-    baseline = baseline_for_run(store, settings, regressed)
+    baseline = baseline_for_run(ws, regressed)
     assert baseline is not None and baseline.machine_id == "machine-b"
     assert all(r.endswith("-machine-b") for r in baseline.source_run_ids)
     analysis = analyze_run(regressed, baseline, settings)
@@ -94,7 +96,7 @@ def test_a_regression_on_machine_b_is_judged_against_machine_b_only(
     # A's newest run is unchanged against A, although B's runs are twice as slow.
     plain = store.latest_run(sha=f"{9:040x}", machine_id="machine-a")
     assert plain is not None
-    a_analysis = analyze_run(plain, baseline_for_run(store, settings, plain), settings)
+    a_analysis = analyze_run(plain, baseline_for_run(ws, plain), settings)
     assert a_analysis.comparison is not None and not a_analysis.comparison.has_regression
 
 
@@ -104,9 +106,9 @@ def test_a_pinned_baseline_of_another_machine_judges_nothing(
     on_a = store.latest_run(sha=f"{8:040x}", machine_id="machine-a")
     on_b = store.latest_run(sha=f"{9:040x}", machine_id="machine-b")
     assert on_a is not None and on_b is not None
-    pinned = pin_baseline(settings, on_a)
+    pinned = pin_baseline(Workspace(settings), on_a)
     assert pinned.machine_id == "machine-a"
-    analysis = analyze_run(on_b, baseline_for_run(store, settings, on_b), settings)
+    analysis = analyze_run(on_b, baseline_for_run(Workspace(settings), on_b), settings)
     assert analysis.comparison is None
     assert "machine machine-a" in analysis.notes[0] and "machine machine-b" in analysis.notes[0]
 
@@ -115,14 +117,16 @@ def test_the_history_report_shows_the_machine_and_links_every_machine(
         two_machines: tuple[Settings, HistoryStore]) -> None:
     settings, store = two_machines
     store.close()
-    data, files = write_history_report(settings, markdown_path=settings.reports_dir / "r.md")
+    data, files = write_history_report(Workspace(settings),
+                                       markdown_path=settings.reports_dir / "r.md")
     assert data.machine_id == "machine-b"  # the newest run's machine
     assert {r.machine_id for r in data.runs} == {"machine-b"}
     html = Path(files.html).read_text()
     assert 'id="machines"' in html
     assert 'href="machines/machine-a/performance_report.html"' in html
     assert "| Machine | machine-b |" in (settings.reports_dir / "r.md").read_text()
-    page_a = (machine_report_dir(settings, "machine-a") / "performance_report.html").read_text()
+    page_a = (settings.layout.machine_report_dir("machine-a")
+              / "performance_report.html").read_text()
     assert "<code>machine-a</code>" in page_a
     assert 'href="../machine-b/performance_report.html"' in page_a
 
@@ -154,7 +158,7 @@ def test_analyze_keeps_the_machines_of_an_autosave_tree_apart(tmp_path: Path) ->
     _autosave_file(tree / "0002_a.json", 2, "Fast CPU", 1.0)
     _autosave_file(tree / "0003_b.json", 3, "Slow CPU", 3.0)  # newest: another machine
     settings = Settings(results_dir=results, confirm="off")
-    outcome = analyze_results_dir(settings, report_path=tmp_path / "report.md")
+    outcome = analyze_results_dir(Workspace(settings), report_path=tmp_path / "report.md")
     assert outcome.run.run_id.startswith("file-")
     assert outcome.run.machine_id == hardware_machine_id(
         os="Linux", machine="x86_64", cpu_model="Slow CPU", cpu_count=2)

@@ -17,6 +17,7 @@ from perf_pipeline.measure import measure_profiles, run_suite
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV
 from perf_pipeline.pipeline import ProfileOutcome, run_profile
 from perf_pipeline.store import read_profile_comparison, write_profile_comparison
+from perf_pipeline.workspace import Workspace
 from perf_pipeline_tests.pipeline.profile_target import CACHE_LINE, build_profile_target
 
 
@@ -31,7 +32,7 @@ def profiled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Profil
     root = tmp_path_factory.mktemp("profile")
     repo, base, candidate = build_profile_target(root)
     settings = _settings(repo, root / "results")
-    return settings, run_profile(settings, base, candidate, repeats=3, min_s=0.1)
+    return settings, run_profile(Workspace(settings), base, candidate, repeats=3, min_s=0.1)
 
 
 def _diff(outcome: ProfileOutcome, test: str):

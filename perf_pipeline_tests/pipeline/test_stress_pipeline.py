@@ -11,6 +11,7 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import CommitInfo, RunStatus, StressFigure, SuiteRun, Verdict
 from perf_pipeline.pipeline.stress import analyze_stress_commit
 from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
 
 
 def _figures(*, leak: float, exponent: float) -> tuple[StressFigure, ...]:
@@ -21,6 +22,7 @@ def _figures(*, leak: float, exponent: float) -> tuple[StressFigure, ...]:
 
 def test_each_stress_regression_is_reported_on_its_own_commit(tmp_path: Path) -> None:
     settings = Settings(results_dir=tmp_path / "results")
+    ws = Workspace(settings)
     history = [("a" * 40, _figures(leak=0, exponent=1.0)),   # baseline
                ("b" * 40, _figures(leak=1, exponent=1.0)),   # adds a leak
                ("c" * 40, _figures(leak=1, exponent=2.0))]   # makes a step quadratic
@@ -35,12 +37,12 @@ def test_each_stress_regression_is_reported_on_its_own_commit(tmp_path: Path) ->
             store.record_stress(run_id, figures)
     found = {}
     for sha, _ in history:
-        outcome = analyze_stress_commit(settings, sha)
+        outcome = analyze_stress_commit(ws, sha)
         found[sha[0]] = sorted(c.figure for c in outcome.regressions)
         assert outcome.markdown_path.read_text().startswith("## Stress")
         assert all(p.read_bytes().startswith(b"\x89PNG") for p in outcome.plots)
     assert found == {"a": [], "b": ["leak"], "c": ["exponent"]}
-    last = analyze_stress_commit(settings, "c" * 40)
+    last = analyze_stress_commit(ws, "c" * 40)
     assert last.baseline_sha == "b" * 40
     assert {c.figure: c.verdict for c in last.comparisons}["leak"] is Verdict.UNCHANGED
     assert "stress regression" in last.markdown and "exponent" in last.html_path.read_text()

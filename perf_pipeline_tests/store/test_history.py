@@ -1,4 +1,4 @@
-"""HistoryStore against real SQLite files: round trips, replacement, ordering, series."""
+"""HistoryStore against real SQLite files: round trips, replicates, ordering, series."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from perf_pipeline.model import (
     RunStatus,
     SuiteRun,
 )
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.store import HistoryStore, SourceStamp, pool_runs
 from perf_pipeline.store import ingest as ingest_module
 
 from .conftest import make_run, sha_of
@@ -59,7 +59,7 @@ def test_round_trip_gives_an_equal_run(store: HistoryStore) -> None:
 
 def test_round_trip_keeps_every_field_and_order(store: HistoryStore) -> None:
     benchmarks = (
-        BenchmarkResult(name="z_first", samples_s=(3e-9, 1.0000000000000002, 5e-324, -0.0),
+        BenchmarkResult(name="z_first", samples_s=(-0.0, 5e-324, 3e-9, 1.0000000000000002),
                         group=None, params=(("b", "2"), ("a", "ünï")), iterations=1000,
                         extra=(("tracemalloc_peak_bytes", 5.0), ("cpu_user_s", 0.25))),
         BenchmarkResult(name="a_second", samples_s=(0.5,)),
@@ -107,26 +107,78 @@ def test_ingest_is_idempotent(store: HistoryStore) -> None:
     assert len(store.list_runs()) == 1
 
 
-def test_new_run_of_same_commit_replaces_the_earlier_one(store: HistoryStore) -> None:
+def test_new_run_of_same_commit_is_a_replicate(store: HistoryStore) -> None:
     first = make_run(1, run_id="first")
-    second = make_run(1, run_id="second", scale=2.0)
+    second = make_run(1, run_id="second", scale=2.0, started_at="2024-01-01T05:00:00Z")
     other_suite = make_run(1, run_id="stress-run", suite="stress")
     for run in (first, other_suite, second):
         assert store.ingest_run(run)
-    assert not store.has_run("first")
-    assert [r.run_id for r in store.list_runs(suite="benchmarks")] == ["second"]
-    assert store.has_run("stress-run")  # another suite of the same commit is kept
-    assert _row_counts(store.path) == {"runs": 2, "benchmarks": 4, "results": 8}
-    # a failed re-run replaces too: the history shows the commit's latest attempt
-    store.ingest_run(make_run(1, run_id="third", status=RunStatus.FAILED))
-    assert [r.status for r in store.list_runs(suite="benchmarks")] == [RunStatus.FAILED]
+    assert [r.run_id for r in store.list_runs(suite="benchmarks")] == ["first", "second"]
+    assert [r.run_id for r in store.commit_runs(sha_of(1))] == ["first", "second"]
+    assert _row_counts(store.path) == {"runs": 3, "benchmarks": 6, "results": 12}
+    # a failed re-run is kept too, but never hides the successful runs
+    store.ingest_run(make_run(1, run_id="third", status=RunStatus.FAILED,
+                              started_at="2024-01-01T06:00:00Z"))
+    assert [r.status for r in store.list_runs(suite="benchmarks")][-1] is RunStatus.FAILED
+    assert [r.run_id for r in store.commit_runs(sha_of(1))] == ["first", "second"]
+    assert len(store.commit_runs(sha_of(1), status=None)) == 3
+    pooled = store.commit_run(sha_of(1))
+    assert pooled is not None and pooled.run_id == "second"  # the newest successful run
+    bench = pooled.benchmark("test_a")
+    assert bench is not None
+    assert sorted(bench.samples_s) == sorted(first.benchmarks[0].samples_s
+                                             + second.benchmarks[0].samples_s)
+    assert pooled.duration_s == first.duration_s + second.duration_s
 
 
-def test_dirty_and_clean_runs_of_a_commit_are_kept_apart(store: HistoryStore) -> None:
-    store.ingest_run(make_run(1, run_id="clean"))
+def test_commit_run_prefers_clean_runs_to_dirty_ones(store: HistoryStore) -> None:
     store.ingest_run(make_run(1, run_id="dirty-1", dirty=True))
+    assert store.commit_run(sha_of(1)).run_id == "dirty-1"  # type: ignore[union-attr]
+    store.ingest_run(make_run(1, run_id="clean"))
     store.ingest_run(make_run(1, run_id="dirty-2", dirty=True))
-    assert sorted(r.run_id for r in store.list_runs()) == ["clean", "dirty-2"]
+    assert sorted(r.run_id for r in store.list_runs()) == ["clean", "dirty-1", "dirty-2"]
+    assert store.commit_run(sha_of(1)) == store.get_run("clean")
+    assert store.commit_run(sha_of(2)) is None
+
+
+def test_recent_commit_runs_pool_each_commit_and_leave_one_out(store: HistoryStore) -> None:
+    for i in range(1, 6):
+        store.ingest_run(make_run(i))
+    store.ingest_run(make_run(3, run_id="again-3", scale=2.0, started_at="2024-01-01T09:00Z"))
+    store.ingest_run(make_run(4, run_id="failed-4", status=RunStatus.FAILED))
+    runs = store.recent_commit_runs(n=3)
+    assert [r.sha for r in runs] == [sha_of(3), sha_of(4), sha_of(5)]
+    assert [r.run_id for r in runs] == ["again-3", "run-benchmarks-0004", "run-benchmarks-0005"]
+    assert len(runs[0].benchmarks[0].samples_s) == 10  # both runs of commit 3
+    before = store.recent_commit_runs(n=3, before_run_id="run-benchmarks-0005",
+                                      exclude_sha=sha_of(4))
+    assert [r.sha for r in before] == [sha_of(1), sha_of(2), sha_of(3)]
+    assert store.recent_commit_runs(n=0) == ()
+
+
+def test_runs_of_two_machines_are_never_pooled(store: HistoryStore) -> None:
+    a1, b1, a2 = (dataclasses.replace(make_run(1, run_id=rid, scale=scale, started_at=at),
+                                      machine_id=m)
+                  for rid, scale, at, m in (("a1", 1.0, "2024-01-01T05:00Z", "box-a"),
+                                            ("b1", 3.0, "2024-01-01T06:00Z", "box-b"),
+                                            ("a2", 2.0, "2024-01-01T07:00Z", "box-a")))
+    store.ingest_run(dataclasses.replace(make_run(2, run_id="b2"), machine_id="box-b"))
+    for run in (a1, b1, a2):
+        assert store.ingest_run(run)
+    assert len(store.commit_runs(sha_of(1))) == 3  # every run is kept
+    mine = store.commit_run(sha_of(1), machine_id="box-b")
+    assert mine is not None and mine.run_id == "b1" and mine.machine_id == "box-b"
+    newest = store.commit_run(sha_of(1))  # no machine named: the last one's runs only
+    assert newest is not None and newest.machine_id == "box-a" and newest.run_id == "a2"
+    bench = newest.benchmark("test_a")
+    assert bench is not None and sorted(bench.samples_s) == sorted(
+        a1.benchmarks[0].samples_s + a2.benchmarks[0].samples_s)
+    assert [(r.run_id, r.machine_id) for r in store.recent_commit_runs(n=2)] == [
+        ("a2", "box-a"), ("b2", "box-b")]
+    assert [r.run_id for r in store.recent_commit_runs(n=2, machine_id="box-b")] == [
+        "b1", "b2"]
+    with pytest.raises(ValueError, match="one machine"):
+        pool_runs([a1, b1])
 
 
 def test_runs_without_commit_never_replace_each_other(store: HistoryStore) -> None:
@@ -293,8 +345,8 @@ def test_ingest_rejects_time_both_in_samples_and_extra(store: HistoryStore) -> N
     assert not store.has_run("x")
 
 
-def test_failure_mid_ingest_rolls_back_replacement(store: HistoryStore) -> None:
-    """A constraint violation on the last row undoes the deletion of the old run too."""
+def test_failure_mid_ingest_rolls_back_every_row(store: HistoryStore) -> None:
+    """A constraint violation on the last row undoes the run's earlier rows too."""
     old = make_run(1, run_id="old")
     store.ingest_run(old)
     before = _row_counts(store.path)
@@ -315,17 +367,19 @@ def test_monkeypatched_error_mid_ingest_rolls_back(store: HistoryStore,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     store.ingest_run(make_run(1, run_id="old"))
     before = _row_counts(store.path)
-    real_delete = ingest_module.delete_runs
+    real_record = ingest_module.record_source
 
-    def delete_then_fail(conn: sqlite3.Connection, run_ids: list[str]) -> None:
-        real_delete(conn, run_ids)
+    def record_then_fail(conn: sqlite3.Connection, *args: object, **kwargs: object) -> None:
+        real_record(conn, *args, **kwargs)  # type: ignore[arg-type]
         raise sqlite3.OperationalError("disk I/O error (simulated)")
 
-    monkeypatch.setattr(ingest_module, "delete_runs", delete_then_fail)
+    monkeypatch.setattr(ingest_module, "record_source", record_then_fail)
+    stamp = SourceStamp(path="/r/run.json", size=1, mtime_ns=2)
     with pytest.raises(StoreError, match="simulated"):
-        store.ingest_run(make_run(1, run_id="new"))
+        store.ingest_run(make_run(1, run_id="new"), source=stamp)
     assert _row_counts(store.path) == before
-    assert store.has_run("old")
+    assert store.has_run("old") and not store.has_run("new")
+    assert store.sources() == {}
 
 
 def test_errors_after_close_are_store_errors(tmp_path: Path) -> None:

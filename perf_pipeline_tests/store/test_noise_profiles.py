@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 from perf_pipeline.model import BenchmarkNoise, NoiseProfile
 from perf_pipeline.store import HistoryStore
+from perf_pipeline.store.environment_json import environment_to_data
 
 from .conftest import make_run
+from .test_migration_5 import FIXTURE as V2_FIXTURE
 
 PROFILE = NoiseProfile(
     suite="benchmarks", commit="ab" * 20, machine=(("cpu_count", "2"), ("cpu_model", "X")),
@@ -36,23 +39,26 @@ def test_round_trip_and_idempotent(tmp_path: Path) -> None:
         PROFILE.commit, PROFILE.machine, PROFILE.pairs, PROFILE.notes)
 
 
-def test_a_version_1_db_is_migrated_with_its_runs_kept(tmp_path: Path) -> None:
+def test_a_version_1_db_is_migrated_and_takes_profiles(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
-    with HistoryStore.open(path) as store:
-        store.ingest_run(make_run(1))
+    shutil.copy(V2_FIXTURE, path)  # written by schema version 2 (test_migration_5.py)
     conn = sqlite3.connect(path)  # back to what version 1 wrote
     conn.execute("DROP TABLE IF EXISTS stress_results")  # later migrations
     conn.execute("DROP TABLE noise_benchmarks")
     conn.execute("DROP TABLE noise_profiles")
     conn.execute("PRAGMA user_version = 1")
+    environment = make_run(1).environment
+    assert environment is not None  # a run of an older version: its host name as machine
+    conn.execute("UPDATE runs SET environment_json = ?, machine_id = 'old-host-name' "
+                 "WHERE run_id = 'run-1'",
+                 (json.dumps(environment_to_data(environment)),))
     conn.commit()
     conn.close()
-    with HistoryStore.open(path) as store:  # migration 2 runs; the run is still there
-        # (the machines migration gives it the hardware id of its environment, which
-        # replaces the host name older versions stored)
-        run = make_run(1)
-        assert run.environment is not None
-        assert store.get_run("run-benchmarks-0001") == replace(
-            run, machine_id=run.environment.machine_id)
+    with HistoryStore.open(path) as store:  # migrations 2 to 5 run; the runs are kept
+        assert len(store.list_runs()) == 4
+        # the machines migration gives a run the hardware id of its environment, which
+        # replaces the host name older versions stored; runs without one keep theirs
+        assert store.get_run("run-1").machine_id == environment.machine_id
+        assert store.get_run("run-3").machine_id is None
         store.record_noise_profile(PROFILE, corpus_path="c", created_at="t")
         assert len(store.noise_profiles()) == 1

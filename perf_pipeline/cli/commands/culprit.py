@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from perf_pipeline.cli.console import err, plain
-from perf_pipeline.cli.context import settings_from
+from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import add_command, add_repo, add_results_dir
 
@@ -21,14 +21,14 @@ def cmd_bisect(args: argparse.Namespace) -> int:
     from perf_pipeline.cli.present.bisect import print_culprit
     from perf_pipeline.pipeline.bisect import find_culprit
 
-    settings = settings_from(args)
-    with err.status(f"bisecting {plain(args.good)}..{plain(args.bad)}") as status:
+    label = f"bisecting {plain(args.good)}..{plain(args.bad)}"
+    with workspace_from(args) as ws, err.status(label) as status:
         def progress(search: object) -> None:
             step = search.step  # type: ignore[attr-defined]
             status.update(f"{len(step.suspects)} suspect(s) left; measuring "
                           f"{step.probe[:10]}" if step.probe else "confirming")
 
-        culprit = find_culprit(settings, args.good, args.bad, keyword=args.keyword,
+        culprit = find_culprit(ws, args.good, args.bad, keyword=args.keyword,
                                confirm=not args.no_confirm, on_step=progress)
     print_culprit(culprit)
     return ExitCode.REGRESSION if culprit.status == "confirmed" else ExitCode.OK

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from perf_pipeline.cli.console import err, out, plain, progress_bar
-from perf_pipeline.cli.context import settings_from
+from perf_pipeline.cli.context import settings_from, workspace_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import add_command, add_dagster_home, add_json, add_repo
 from perf_pipeline.cli.present.json_doc import present
@@ -60,23 +60,23 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from perf_pipeline.defs.launch import CommitMaterialization, open_instance
     from perf_pipeline.pipeline import read_commit_analysis, read_commit_confirmation
 
-    settings = settings_from(args)
+    ws = workspace_from(args)
     instance = open_instance(Path(args.dagster_home) if args.dagster_home else None)
     verdicts: list[CommitVerdict] = []
-    with progress_bar("backfill: commits", quiet=args.json) as bar:
+    with ws, progress_bar("backfill: commits", quiet=args.json) as bar:
         def planned(shas: tuple[str, ...]) -> None:
             bar.update(0, len(shas))
 
         def done(outcome: CommitMaterialization) -> None:
-            analysis = read_commit_analysis(settings, outcome.sha)
-            confirmation = (read_commit_confirmation(settings, outcome.sha,
+            analysis = read_commit_analysis(ws, outcome.sha)
+            confirmation = (read_commit_confirmation(ws, outcome.sha,
                                                      run_id=analysis.run_id)
                             if analysis is not None else None)
             verdicts.append(commit_verdict(outcome, analysis, confirmation))
             bar.advance()
             print_commit_verdict(verdicts[-1], console=err if args.json else out)
 
-        result = backfill_branch(instance=instance, settings=settings, last=args.last,
+        result = backfill_branch(instance=instance, ws=ws, last=args.last,
                                  branch=args.branch, force=args.force, on_commit=done,
                                  on_plan=planned)
     code = (ExitCode.BAD_INPUT if result.broken

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from perf_pipeline.cli.console import plain, progress_bar
-from perf_pipeline.cli.context import open_history, settings_from
+from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import (
     add_command,
@@ -28,10 +28,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from perf_pipeline.cli.present.analyze import analyze_json, print_analyze
     from perf_pipeline.pipeline import analyze_results_dir
 
-    settings = settings_from(args)
     report = Path(args.report)
-    with progress_bar("analyzing (A/B rounds confirming flags)", quiet=args.json) as bar:
-        outcome = analyze_results_dir(settings, report_path=report,
+    with workspace_from(args) as ws, \
+            progress_bar("analyzing (A/B rounds confirming flags)", quiet=args.json) as bar:
+        outcome = analyze_results_dir(ws, report_path=report,
                                       update_baseline=args.update_baseline,
                                       on_round=bar.update)
     code = (ExitCode.REGRESSION if outcome.has_regression
@@ -51,18 +51,18 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from perf_pipeline.measure.ab import ABSelection
     from perf_pipeline.pipeline import run_ab, run_adaptive_ab
 
-    settings = settings_from(args)
+    ws = workspace_from(args)
     select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select)
     report = Path(args.report)
     label = f"A/B: {plain(args.candidate)} against {plain(args.base)}, rounds"
-    with progress_bar(label, quiet=args.json) as bar:
+    with ws, progress_bar(label, quiet=args.json) as bar:
         if args.adaptive:
-            outcome = run_adaptive_ab(settings, args.base, args.candidate,
+            outcome = run_adaptive_ab(ws, args.base, args.candidate,
                                       max_rounds=args.max_rounds, seed=args.seed,
                                       report_path=report, select=select,
-                                      budget_s=settings.confirm_budget_s, on_round=bar.update)
+                                      budget_s=ws.settings.confirm_budget_s, on_round=bar.update)
         else:
-            outcome = run_ab(settings, args.base, args.candidate, rounds=args.rounds,
+            outcome = run_ab(ws, args.base, args.candidate, rounds=args.rounds,
                              seed=args.seed, report_path=report, select=select,
                              on_round=bar.update)
     code = ExitCode.REGRESSION if outcome.regressed else ExitCode.OK
@@ -74,15 +74,13 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     """Ingests new result files, then writes the HTML report and PNG plots of the whole
     history to <results-dir>/reports/."""
     from perf_pipeline.cli.present.results import print_history_report, print_ingest_errors
-    from perf_pipeline.measure import check_results_dir, ingest_results_dir
-    from perf_pipeline.pipeline import write_history_report
+    from perf_pipeline.pipeline import ingest_results, write_history_report
 
-    settings = settings_from(args)
-    check_results_dir(settings.results_dir)
-    with open_history(settings) as store, progress_bar("ingesting result files") as bar:
-        summary = ingest_results_dir(settings.results_dir, store, on_file=bar.update)
-    print_ingest_errors(summary)
-    print_history_report(*write_history_report(settings))
+    with workspace_from(args) as ws:
+        with progress_bar("ingesting result files") as bar:
+            summary = ingest_results(ws, on_file=bar.update)
+        print_ingest_errors(summary)
+        print_history_report(*write_history_report(ws))
     return ExitCode.OK
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from perf_pipeline.cli.console import err, plain, progress_bar
-from perf_pipeline.cli.context import open_history, settings_from
+from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import add_command, add_commit_pair, add_repo, add_results_dir
 
@@ -20,9 +20,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from perf_pipeline.measure import measure_commit
     from perf_pipeline.model import RunStatus
 
-    settings = settings_from(args)
-    with open_history(settings) as store, err.status(f"measuring {plain(args.ref)}"):
-        run = measure_commit(settings, args.ref, suite=args.suite, store=store)
+    with workspace_from(args) as ws, err.status(f"measuring {plain(args.ref)}"):
+        run = measure_commit(ws.settings, args.ref, suite=args.suite, store=ws.store)
     if run.status is RunStatus.FAILED:
         err.print(f"error: {args.suite} suite failed at {run.sha}: {plain(run.error)}")
         return ExitCode.BAD_INPUT
@@ -34,12 +33,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     """Adds the result files found in the results dir (our raw runs and plain
     pytest-benchmark JSON) to the history; exit 2 names every bad file."""
     from perf_pipeline.cli.present.results import print_ingest
-    from perf_pipeline.measure import check_results_dir, ingest_results_dir
+    from perf_pipeline.pipeline import ingest_results
 
-    settings = settings_from(args)
-    check_results_dir(settings.results_dir)  # before the db (and its folder) is created
-    with open_history(settings) as store, progress_bar("ingesting result files") as bar:
-        summary = ingest_results_dir(settings.results_dir, store, on_file=bar.update)
+    with workspace_from(args) as ws, progress_bar("ingesting result files") as bar:
+        summary = ingest_results(ws, on_file=bar.update)  # checks the dir before the db
     print_ingest(summary)
     return ExitCode.BAD_INPUT if summary.errors else ExitCode.OK
 
@@ -53,19 +50,19 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from perf_pipeline.cli.present.calibrate import print_calibration
     from perf_pipeline.pipeline import calibrate
 
-    settings = settings_from(args)
+    ws = workspace_from(args)
 
     def started(raw_dir: Path, sha: str) -> None:
         err.print(f"calibrating {plain(sha[:12])}: raw files in {plain(raw_dir)} (after "
                   f"Ctrl-C, finish with --import-raw {plain(raw_dir)})")
 
-    with progress_bar("calibrate: pairs") as bar:
+    with ws, progress_bar("calibrate: pairs") as bar:
         outcome = calibrate(
-            settings, args.ref, pairs=args.pairs, seed=args.seed,
+            ws, args.ref, pairs=args.pairs, seed=args.seed,
             out=Path(args.out) if args.out else None,
             import_raw=Path(args.import_raw) if args.import_raw else None,
             note=args.note or "", on_start=started, on_pair=bar.update)
-    print_calibration(outcome, settings)
+    print_calibration(outcome, ws.settings)
     return ExitCode.OK
 
 
@@ -78,10 +75,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from perf_pipeline.cli.present.profile import print_profile
     from perf_pipeline.pipeline import run_profile
 
-    settings = settings_from(args)
     label = f"profiling {plain(args.candidate)} against {plain(args.base)}"
-    with progress_bar(label) as bar:
-        outcome = run_profile(settings, args.base, args.candidate,
+    with workspace_from(args) as ws, progress_bar(label) as bar:
+        outcome = run_profile(ws, args.base, args.candidate,
                               node_ids=tuple(args.node_id or ()), keyword=args.keyword,
                               repeats=args.repeats, fold=not args.no_fold,
                               report_path=Path(args.report) if args.report else None,
