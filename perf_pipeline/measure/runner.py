@@ -154,6 +154,10 @@ def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) 
         entries = [str(staged)]
     # Only a run that asks for profiles gets them (see measure/profiling.py).
     child.pop(PROFILE_DIR_ENV, None)
+    # A pytest-xdist worker's identity (when perf_pipeline itself runs under xdist, as its
+    # own tests do) makes pytest-benchmark in the measured suite disable every benchmark.
+    for name in [k for k in child if k.startswith("PYTEST_XDIST_")]:
+        del child[name]
     if env:
         child.update(env)
     if child.get("PYTHONPATH"):

@@ -46,8 +46,10 @@ def test_disabled_gc_micro(benchmark):
 
 
 def test_plugin_records_memory_io_gc_cpu_percentiles_and_environment(
-        pytester: pytest.Pytester) -> None:
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """One child run (a few seconds), checked from every side."""
+    # Under pytest-xdist, a worker's identity makes pytest-benchmark disable benchmarks.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(test_suite=SUITE)
     result = pytester.runpytest("-p", "perf_pipeline.measure.plugin", "-p", "no:cacheprovider",
                                 "--benchmark-json=out.json", "--benchmark-max-time=0.02",
