@@ -10,14 +10,13 @@ diagnosed from its log.
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf_pipeline.measure.runner import _die_with_parent, _end_process_group, _kill_group
+from perf_pipeline.measure.runner import _die_with_parent, wait_then_end_group
 
 __all__ = ["CommandResult", "run_logged"]
 
@@ -61,18 +60,7 @@ def run_logged(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeou
             log.write(f"cannot start: {exc}\n".encode())
             return CommandResult(argv, None, False, 0.0,
                                  f"{what} could not start {argv[0]!r}: {exc}")
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        except BaseException:
-            _end_process_group(proc)
-            raise
-        if timed_out:
-            logger.warning("%s timed out after %s s; killing it", what, timeout_s)
-            _end_process_group(proc)
-        else:
-            _kill_group(proc.pid, signal.SIGKILL)
+        timed_out = wait_then_end_group(proc, timeout_s, what)
         duration_s = time.perf_counter() - start
         returncode = None if timed_out else proc.returncode
         log.write(f"[{what}: {'timed out' if timed_out else f'exit code {returncode}'} "

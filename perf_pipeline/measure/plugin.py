@@ -40,6 +40,7 @@ import pytest
 from .fingerprint import collect_environment, find_lock_file
 from .percentiles import latency_percentiles
 from .profiling import profile_benchmark, profile_settings
+from .stress_harness import reset_hwm, vm_hwm_bytes
 from .stress_session import StressSession, stress_dir, stress_multiplier
 
 try:  # psutil is optional in the target's environment
@@ -110,31 +111,11 @@ def _deltas_per_call(before: tuple, after: tuple, calls: int) -> dict[str, float
     return out
 
 
-def _reset_rss_high_water_mark() -> bool:
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _read_vm_hwm() -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def _peak_rss_bytes(call: Callable[[], object]) -> int | None:
     """Peak resident set size of the process while ``call`` runs once."""
-    if _reset_rss_high_water_mark():
+    if reset_hwm():
         call()
-        return _read_vm_hwm()
+        return vm_hwm_bytes()
     if psutil is None:  # pragma: no cover - no way to see a peak
         call()
         return None

@@ -288,6 +288,23 @@ def missing_plugin_hint(runner: str, output: str) -> str | None:
     return f"{missing} is not installed in the target's environment (runner {runner!r}): {fix}"
 
 
+def wait_then_end_group(proc: subprocess.Popen, timeout_s: float, what: str) -> bool:
+    """Wait for ``proc`` (a session leader) at most ``timeout_s``; then end its whole
+    process group: gracefully after a timeout or an interruption (re-raised), by SIGKILL of
+    the stragglers it left behind otherwise. Returns whether it timed out."""
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        logger.warning("%s timed out after %s s; killing it", what, timeout_s)
+        _end_process_group(proc)
+        return True
+    except BaseException:
+        _end_process_group(proc)
+        raise
+    _kill_group(proc.pid, signal.SIGKILL)
+    return False
+
+
 def run_suite(
     project_dir: Path,
     *,
@@ -333,26 +350,13 @@ def run_suite(
         out_path, err_path = tmp_dir / "stdout", tmp_dir / "stderr"
         logger.info("running suite in %s: %s", project_dir, " ".join(cmd))
         start = time.perf_counter()
-        timed_out = False
         with open(out_path, "wb") as out, open(err_path, "wb") as err, \
                 group_watchdog() as watchdog:
             proc = subprocess.Popen(cmd, cwd=project_dir, env=child_env, stdout=out, stderr=err,
                                     stdin=subprocess.DEVNULL, start_new_session=True,
                                     preexec_fn=_die_with_parent())
             watchdog.watch(proc.pid)  # its whole group, should we be SIGKILLed
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            except BaseException:
-                _end_process_group(proc)
-                raise
-            if timed_out:
-                logger.warning("suite in %s timed out after %s s; killing it", project_dir,
-                               timeout_s)
-                _end_process_group(proc)
-            else:
-                _kill_group(proc.pid, signal.SIGKILL)  # stragglers the suite left behind
+            timed_out = wait_then_end_group(proc, timeout_s, f"suite in {project_dir}")
         duration_s = time.perf_counter() - start
         returncode = None if timed_out else proc.returncode
         error = _failure_reason(returncode, timed_out, timeout_s, json_path,
