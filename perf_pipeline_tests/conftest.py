@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,3 +151,11 @@ def tiny_target_factory(tmp_path: Path) -> Callable[..., TinyTarget]:
     def factory(name: str = "repo", **kw: object) -> TinyTarget:
         return make_tiny_target(tmp_path / name, **kw)  # type: ignore[arg-type]
     return factory
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database (see `postgres_server`)."""
+    from perf_pipeline_tests.postgres_server import fresh_database
+
+    yield from fresh_database()
