@@ -34,18 +34,20 @@ from perf_pipeline.store.environment_json import environment_to_data
 from perf_pipeline.store.samples import encode_sorted_samples
 from perf_pipeline.store.sources import SourceStamp, record_source
 
-__all__ = ["delete_runs", "quantile", "utc_sort_key", "write_run"]
+__all__ = ["BENCHMARK_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "benchmark_rows", "delete_runs",
+           "quantile", "run_row", "utc_sort_key", "write_run"]
 
 logger = logging.getLogger(__name__)
 
-_RUN_COLUMNS = (
+#: Column order of the rows ``run_row``/``benchmark_rows`` build (both backends insert them).
+RUN_COLUMNS = (
     "run_id", "suite", "sha", "branch", "commit_message", "commit_author", "committed_at",
     "dirty", "started_at", "duration_s", "status", "error", "raw_path", "fingerprint",
     "environment_json", "machine_id", "ingested_at", "sort_at", "started_utc",
 )
-_BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
+BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
                       "iterations", "samples", "summary_json")
-_RESULT_COLUMNS = ("run_id", "name", "metric", "position", "value", "n", "mean", "stddev",
+RESULT_COLUMNS = ("run_id", "name", "metric", "position", "value", "n", "mean", "stddev",
                    "min", "max", "q1", "q3")
 
 #: ``results.position`` of the time row built from samples or summary (extras count from 0).
@@ -109,7 +111,7 @@ def _time_row(run_id: str, bench: BenchmarkResult,
             quantile(ordered, 0.75))
 
 
-def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+def benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
     benchmarks: list[tuple[object, ...]] = []
     results: list[tuple[object, ...]] = []
     for position, bench in enumerate(run.benchmarks):
@@ -135,7 +137,7 @@ def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple
     return benchmarks, results
 
 
-def _run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
+def run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
     commit = run.commit
     environment = run.environment
     return (
@@ -168,8 +170,8 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
               source: SourceStamp | None = None) -> bool:
     """Store ``run`` under the rules in the module docstring; False if already stored."""
     ingested_at = datetime.now(timezone.utc).isoformat()
-    run_row = _run_row(run, ingested_at=ingested_at)  # validate before locking
-    benchmark_rows, result_rows = _benchmark_rows(run)
+    row = run_row(run, ingested_at=ingested_at)  # validate before locking
+    bench_rows, result_rows = benchmark_rows(run)
     conn.execute("BEGIN IMMEDIATE")
     try:
         stored = conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
@@ -177,9 +179,9 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
         if stored:
             logger.debug("run %s is already in the history; nothing to do", run.run_id)
         else:
-            conn.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
-            conn.executemany(_insert_sql("benchmarks", _BENCHMARK_COLUMNS), benchmark_rows)
-            conn.executemany(_insert_sql("results", _RESULT_COLUMNS), result_rows)
+            conn.execute(_insert_sql("runs", RUN_COLUMNS), row)
+            conn.executemany(_insert_sql("benchmarks", BENCHMARK_COLUMNS), bench_rows)
+            conn.executemany(_insert_sql("results", RESULT_COLUMNS), result_rows)
         if source is not None:
             record_source(conn, source, run.run_id, recorded_at=ingested_at)
         conn.execute("COMMIT")
