@@ -18,6 +18,7 @@ from perf_pipeline.model import (
     BenchmarkResult,
     CommitInfo,
     RunStatus,
+    StressFigure,
     SuiteRun,
 )
 from perf_pipeline.store import HistoryStore, SourceStamp, open_history, pool_runs
@@ -309,6 +310,36 @@ def test_delete_run(store: HistoryStore, row_counts: Counts) -> None:
     assert row_counts() == {"runs": 1, "benchmarks": 2, "results": 4}
     with pytest.raises(InvalidInputError, match="run-benchmarks-0001"):
         store.delete_run("run-benchmarks-0001")
+
+
+def test_stress_figures_round_trip_are_replaced_and_go_with_their_run(
+        store: HistoryStore) -> None:
+    store.ingest_run(make_run(1))
+    figures = (StressFigure(test="t::load", scenario="x4", kind="latency", figure="p99_s",
+                            value=0.25, low=0.2, high=0.3, count=1000,
+                            histogram_json='{"buckets": [1, 2]}'),
+               StressFigure(test="t::load", scenario="x4", kind="throughput",
+                            figure="ops_per_s", value=1e4, low=None, high=None, count=None,
+                            histogram_json=None))
+    assert store.record_stress("run-benchmarks-0001", figures) == 2
+    assert store.stress_figures("run-benchmarks-0001") == tuple(
+        sorted(figures, key=lambda f: (f.test, f.scenario, f.figure)))
+    assert store.record_stress("run-benchmarks-0001", figures[:1]) == 1  # replaced
+    assert store.stress_figures("run-benchmarks-0001") == figures[:1]
+    with pytest.raises(InvalidInputError, match="no-such-run"):
+        store.record_stress("no-such-run", figures)
+    store.delete_run("run-benchmarks-0001")
+    assert store.stress_figures("run-benchmarks-0001") == ()
+
+
+def test_machines_most_recently_used_last(store: HistoryStore) -> None:
+    for i, machine in ((1, "box-b"), (2, "box-a"), (3, "box-b")):
+        store.ingest_run(dataclasses.replace(make_run(i), machine_id=machine))
+    store.ingest_run(dataclasses.replace(make_run(4, suite="stress"), machine_id="box-c"))
+    assert store.machines() == ("box-a", "box-b")
+    assert store.machines(suite=None) == ("box-a", "box-b", "box-c")
+    assert [r.run_id for r in store.list_runs(machine_id="box-b")] == [
+        "run-benchmarks-0001", "run-benchmarks-0003"]
 
 
 def test_get_run_unknown_names_it(store: HistoryStore) -> None:
