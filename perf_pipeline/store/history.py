@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from perf_pipeline.config import is_postgres_url, mask_url
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     TIME_METRIC,
@@ -41,12 +42,11 @@ from perf_pipeline.store.pooling import pool_runs
 from perf_pipeline.store.queries import RunFilter, run_info
 from perf_pipeline.store.sources import SourceStamp
 
-__all__ = ["HistoryStore", "is_postgres_url", "open_history"]
+__all__ = ["HistoryStore", "open_history"]
 
 logger = logging.getLogger(__name__)
 
 _Row = tuple[object, ...]
-_POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 
 
 class HistoryBackend(Protocol):
@@ -82,20 +82,13 @@ class HistoryBackend(Protocol):
     def read_benchmark_names(self, *, suite: str) -> tuple[str, ...]: ...
 
 
-def is_postgres_url(target: object) -> bool:
-    """Whether ``target`` names a PostgreSQL history rather than a SQLite file."""
-    return isinstance(target, str) and target.strip().lower().startswith(_POSTGRES_SCHEMES)
-
-
 def open_history(target: str | Path, *, timeout_s: float = 60.0) -> HistoryStore:
     """Open the history at ``target``: a SQLite file path, or a ``postgresql://`` URL."""
     if is_postgres_url(target):
         return HistoryStore.open_postgres(str(target).strip(), timeout_s=timeout_s)
     if isinstance(target, str) and "://" in target:
-        scheme = target.split("://", 1)[0]
         raise InvalidInputError(
-            f"history target: unknown scheme {scheme!r}; give a file path or a "
-            "postgresql:// URL")
+            f"history target {mask_url(target)!r}: give a file path or a postgresql:// URL")
     return HistoryStore.open(Path(target), timeout_s=timeout_s)
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
+from perf_pipeline.config import mask_url
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import MetricSeries, NoiseProfile, RunStatus, StressFigure, SuiteRun
 from perf_pipeline.store.ingest import (
@@ -56,7 +57,7 @@ from perf_pipeline.store.queries import (
 from perf_pipeline.store.sources import SourceStamp
 from perf_pipeline.store.stress import STRESS_COLUMNS, figure_from_row, stress_rows
 
-__all__ = ["PostgresBackend", "mask_url"]
+__all__ = ["PostgresBackend"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,20 +87,6 @@ def _url(target: str) -> sa.URL:
     return url.set(drivername="postgresql+psycopg")
 
 
-def mask_url(target: str) -> str:
-    """``target`` with its password replaced by ``***`` (also when it does not parse)."""
-    try:
-        url = sa.make_url(target)
-    except sa.exc.ArgumentError:
-        if "@" in target and "://" in target:
-            scheme, rest = target.split("://", 1)
-            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-        return target
-    if url.password is None:
-        return url.render_as_string(hide_password=False)
-    return url.render_as_string(hide_password=True)
-
-
 def _any(values: Sequence[str]) -> sa.BindParameter:
     """Many values as one array parameter, for ``column == any_(...)``."""
     return sa.bindparam(None, list(values), type_=ARRAY(sa.Text), unique=True)
@@ -119,7 +106,8 @@ class PostgresBackend:
     def open(cls, target: str, *, timeout_s: float) -> PostgresBackend:
         """Connect to ``target`` (a ``postgresql://`` URL) and migrate its schema."""
         url = _url(target)
-        label = mask_url(url.set(drivername="postgresql").render_as_string(False))
+        label = mask_url(url.set(drivername="postgresql").render_as_string(
+            hide_password=False))
         lock_ms = int(timeout_s * 1000)
         engine = sa.create_engine(
             url, pool_size=1, max_overflow=1, pool_pre_ping=True,
