@@ -373,6 +373,15 @@ def test_ingest_rejects_lone_surrogate_and_leaves_db_unchanged(store: HistorySto
     assert store.has_run("run-benchmarks-0001")
 
 
+def test_ingest_rejects_an_integer_beyond_64_bits(store: HistoryStore) -> None:
+    bench = BenchmarkResult(name="t", samples_s=(1.0,), iterations=2**64)
+    run = SuiteRun(run_id="huge", suite="benchmarks", started_at="2024-01-01T00:00:00Z",
+                   status=RunStatus.SUCCESS, benchmarks=(bench,))
+    with pytest.raises(InvalidInputError, match="range"):
+        store.ingest_run(run)
+    assert not store.has_run("huge")
+
+
 def test_ingest_rejects_time_both_in_samples_and_extra(store: HistoryStore) -> None:
     bench = BenchmarkResult(name="t", samples_s=(1.0,), extra=((TIME_METRIC, 2.0),))
     run = SuiteRun(run_id="x", suite="benchmarks", started_at="2024-01-01T00:00:00Z",

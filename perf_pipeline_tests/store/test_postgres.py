@@ -98,6 +98,16 @@ def test_the_password_never_shows(postgres_url: str) -> None:
     assert secret not in str(info.value)
 
 
+@pytest.mark.parametrize(("url", "masked"), [
+    ("postgresql://perf:p%40ss:w@db.example:5432/h", "postgresql://perf:***@db.example:5432/h"),
+    ("postgresql://perf@db/h", "postgresql://perf@db/h"),  # no password: nothing to hide
+    ("postgresql://db/h?sslmode=require", "postgresql://db/h?sslmode=require"),
+    ("/srv/perf/perf_history.db", "/srv/perf/perf_history.db"),
+])
+def test_mask_url_hides_only_the_password(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
 @pytest.mark.parametrize("target", ["mysql://u:pw@h/db", "sqlite+foo://x"])
 def test_an_unknown_url_is_refused_by_name(target: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="postgresql://") as info:
