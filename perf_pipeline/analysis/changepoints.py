@@ -57,8 +57,16 @@ __all__ = ["change_points_of", "detect_change_points", "drift_ratio", "hodges_le
 
 #: Product defaults (reports, the pipeline, and the studies all use these).
 MIN_SIZE = 5
-MIN_RATIO = 1.02
-ALPHA = 0.01
+MIN_RATIO = 1.01
+ALPHA = 0.0025
+#: Confidence of a step's Hodges–Lehmann interval, which must lie beyond ``min_ratio``.
+SIZE_CONFIDENCE = 0.90
+#: Local levels are medians of up to ``LEVEL_REACH * min_size`` commits each side.
+LEVEL_REACH = 10
+#: A commit's refinement cost is capped at this many robust scales (squared).
+REFINE_CAP = 3.0
+REFINE_ROUNDS = 3
+_TINY = 1e-12
 
 
 def _check_options(min_size: int, min_ratio: float, alpha: float) -> None:
@@ -102,29 +110,54 @@ def _best_split(y: np.ndarray, lo: int, hi: int, min_size: int) -> tuple[int, fl
     return lo + k, _scan_p(z_best, min_size / n, ks.size)
 
 
-def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int) -> int:
-    """The split near ``k`` with the fewest commits on the wrong side (module docstring)."""
-    reach = 2 * min_size
-    a = float(np.median(y[max(lo, k - reach):k]))
-    b = float(np.median(y[k:min(hi, k + reach)]))
-    gap = abs(b - a)
-    if gap == 0.0:
-        return k
+def robust_scale(y: np.ndarray) -> float:
+    """The history's own noise scale: 1.4826 x the median absolute residual around its
+    running median (``series.local_residuals``), so steps, ramps and spikes barely move
+    it. Never zero (a constant history gets a tiny scale)."""
+    if y.size < 3:
+        return _TINY
+    res = local_residuals(y)
+    scale = 1.4826 * float(np.median(np.abs(res - np.median(res))))
+    if not scale > _TINY:
+        scale = float(np.std(y))
+    return max(scale, _TINY)
+
+
+def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float) -> int:
+    """The split near ``k`` that best separates the two local levels (module docstring).
+
+    Each commit costs its squared distance, in units of ``scale``, to the level of its
+    side, capped at ``REFINE_CAP ** 2`` (a spike costs the same on either side, so it
+    cannot pull the split); the split goes where the total is least, among the splits
+    whose first commit is not a spike. Levels and split are updated in turn until the
+    split stays put.
+    """
+    reach = LEVEL_REACH * min_size
+    cap = REFINE_CAP * REFINE_CAP
     first, last = max(lo + min_size, k - min_size), min(hi - min_size, k + min_size)
-    w_lo, w_hi = max(lo, first - reach), min(hi, last + reach)
-    win = y[w_lo:w_hi]
-    counts = (win >= min(a, b) - gap) & (win <= max(a, b) + gap)
-    new_side = ((win > (a + b) / 2.0) == (b > a)) & counts
-    old_side = ~new_side & counts
-    # cost(j) = new-level commits before j + old-level commits from j on
-    before = np.concatenate(([0], np.cumsum(new_side)))
-    after = np.concatenate((np.cumsum(old_side[::-1])[::-1], [0]))
+    if first > last:
+        return k
     cands = np.arange(first, last + 1)
-    cost = before[cands - w_lo] + after[cands - w_lo]
-    best = cands[cost == cost.min()]
-    starts = best[counts[best - w_lo]]  # a level starts at a commit that counts
-    pool = starts if starts.size else best
-    return int(pool[np.argmin(np.abs(pool - k))])
+    for _ in range(REFINE_ROUNDS):
+        a = float(np.median(y[max(lo, k - reach):k]))
+        b = float(np.median(y[k:min(hi, k + reach)]))
+        gap = abs(b - a)
+        if gap == 0.0:
+            return k
+        win = y[first:last + 1]
+        old = np.minimum(((win - a) / scale) ** 2, cap)
+        new = np.minimum(((win - b) / scale) ** 2, cap)
+        # cost(j) = old-level cost of commits before j + new-level cost from j on
+        cost = (np.concatenate(([0.0], np.cumsum(old)))[:-1]
+                + np.concatenate((np.cumsum(new[::-1])[::-1], [0.0]))[:-1])
+        counts = (win >= min(a, b) - gap) & (win <= max(a, b) + gap)  # not a spike
+        order = np.argsort(cost, kind="stable")
+        starts = order[counts[order]]
+        pick = int(cands[starts[0] if starts.size else order[0]])
+        if pick == k:
+            break
+        k = pick
+    return k
 
 
 def hodges_lehmann(before: np.ndarray, after: np.ndarray, confidence: float
@@ -147,11 +180,11 @@ def _persists(y: np.ndarray, lo: int, k: int, hi: int, alpha: float) -> bool:
     return float(stats.mannwhitneyu(after, before, alternative="two-sided").pvalue) < alpha
 
 
-def _shift(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, alpha: float,
-           p: float) -> LevelShift:
+def _shift(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, p: float
+           ) -> LevelShift:
     reach = 4 * min_size
     est, low, high = hodges_lehmann(y[max(lo, k - reach):k], y[k:min(hi, k + reach)],
-                                    1.0 - alpha)
+                                    SIZE_CONFIDENCE)
     return LevelShift(index=k, ratio=math.exp(est), ratio_low=math.exp(low),
                       ratio_high=math.exp(high), p_value=p)
 
@@ -166,6 +199,7 @@ def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | n
     """
     _check_options(min_size, min_ratio, alpha)
     y = commit_log_levels(values)
+    scale = robust_scale(y)
     floor = math.log(min_ratio)
     found: dict[int, float] = {}
     stack = [(0, y.size)]
@@ -174,17 +208,23 @@ def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | n
         split = _best_split(y, lo, hi, min_size)
         if split is None or split[1] >= alpha:
             continue
-        k = _refine(y, lo, split[0], hi, min_size)
+        k = _refine(y, lo, split[0], hi, min_size, scale)
         if not _persists(y, lo, k, hi, alpha):
             continue
-        shift = _shift(y, lo, k, hi, min_size, alpha, split[1])
+        shift = _shift(y, lo, k, hi, min_size, split[1])
         if math.log(shift.ratio_low) < floor and math.log(shift.ratio_high) > -floor:
             continue
         found[k] = split[1]
         stack += [(lo, k), (k, hi)]
-    # Sizes between the final neighbours: a later split may have cut an earlier segment.
-    bounds = (0, *sorted(found), y.size)
-    return tuple(_shift(y, bounds[j - 1], k, bounds[j + 1], min_size, alpha, found[k])
+    # Each change point placed again between its final neighbours (a later split may have
+    # cut the segment it was found in, and its levels are now those of its neighbours),
+    # then sized there.
+    bounds = [0, *sorted(found), y.size]
+    p_of = [found[k] for k in bounds[1:-1]]
+    for j in range(1, len(bounds) - 1):
+        k = _refine(y, bounds[j - 1], bounds[j], bounds[j + 1], min_size, scale)
+        bounds[j] = k if k not in bounds else bounds[j]
+    return tuple(_shift(y, bounds[j - 1], k, bounds[j + 1], min_size, p_of[j - 1])
                  for j, k in enumerate(bounds[1:-1], start=1))
 
 

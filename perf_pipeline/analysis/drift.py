@@ -130,11 +130,26 @@ def unexplained_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.
     ramp is a run of small steps, and the scan may put a change point in it. Dividing the
     history by each step's Hodges–Lehmann size leaves a step flat and a ramp still a
     ramp, so only the second is (also) a drift.
+
+    A ramp the scan resolved into a staircase (two or more change points the same way,
+    none the other way, inside one drift of the history as it is) is a drift too: the
+    steps are real, and so is the creep they add up to.
     """
     y = commit_log_levels(values)
+    raw = np.exp(y)
     for shift in shifts:
         y[shift.index:] -= math.log(shift.ratio)
-    return detect_drifts(np.exp(y), window=window, min_ratio=min_ratio, alpha=alpha)
+    left = detect_drifts(np.exp(y), window=window, min_ratio=min_ratio, alpha=alpha)
+    if len(shifts) < 2:
+        return left
+    stairs = []
+    for d in detect_drifts(raw, window=window, min_ratio=min_ratio, alpha=alpha):
+        inside = [s for s in shifts if d.start < s.index <= d.end]
+        same = sum((s.ratio > 1.0) == (d.ratio > 1.0) for s in inside)
+        if same >= 2 and same == len(inside) and not any(
+                e.start <= d.end and e.end >= d.start for e in left):
+            stairs.append(d)
+    return tuple(sorted((*left, *stairs), key=lambda t: t.start))
 
 
 def drifts_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float]
