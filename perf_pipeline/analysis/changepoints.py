@@ -48,6 +48,7 @@ from scipy import special, stats
 from perf_pipeline.analysis.series import (
     commit_log_levels,
     local_residuals,
+    pool_runs_by_commit,
     serial_inflation,
 )
 from perf_pipeline.errors import InvalidInputError
@@ -89,15 +90,25 @@ def _scan_p(z: float, t0: float, n_splits: int) -> float:
     return float(min(1.0, max(0.0, siegmund), bonferroni))
 
 
-def _best_split(y: np.ndarray, lo: int, hi: int, min_size: int) -> tuple[int, float] | None:
-    """(split, scan p-value) of the segment ``y[lo:hi]``, or None if nothing to split."""
+def _ranks(x: np.ndarray) -> tuple[np.ndarray, float]:
+    """Mid-ranks of ``x`` (1-based) and the tie term ``sum(t^3 - t)``; numpy only (the
+    scan ranks many segments, and scipy's per-call overhead dominated its cost)."""
+    uniq, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    mid = ends - (counts - 1) / 2.0
+    c = counts.astype(float)
+    return mid[inverse], float(np.sum(c ** 3 - c)) if uniq.size < x.size else 0.0
+
+
+def _best_split(y: np.ndarray, res: np.ndarray, lo: int, hi: int, min_size: int
+                ) -> tuple[int, float] | None:
+    """(split, scan p-value) of the segment ``y[lo:hi]``, or None if nothing to split;
+    ``res`` is the history's ``local_residuals`` (their serial correlation widens |z|)."""
     seg = y[lo:hi]
     n = seg.size
     if n < 2 * min_size:
         return None
-    ranks = stats.rankdata(seg)
-    _, counts = np.unique(seg, return_counts=True)
-    ties = float(np.sum(counts.astype(float) ** 3 - counts))
+    ranks, ties = _ranks(seg)
     spread = (n + 1) - ties / (n * (n - 1))
     if spread <= 0:
         return None  # all equal
@@ -106,17 +117,19 @@ def _best_split(y: np.ndarray, lo: int, hi: int, min_size: int) -> tuple[int, fl
     z = (rank_sum - ks * (n + 1) / 2.0) / np.sqrt(ks * (n - ks) * spread / 12.0)
     best = int(np.argmax(np.abs(z)))
     k = int(ks[best])
-    z_best = float(abs(z[best])) / math.sqrt(serial_inflation(local_residuals(seg)))
+    z_best = float(abs(z[best])) / math.sqrt(
+        serial_inflation(res[lo:hi], discount=1.0))
     return lo + k, _scan_p(z_best, min_size / n, ks.size)
 
 
-def robust_scale(y: np.ndarray) -> float:
+def robust_scale(y: np.ndarray, res: np.ndarray | None = None) -> float:
     """The history's own noise scale: 1.4826 x the median absolute residual around its
-    running median (``series.local_residuals``), so steps, ramps and spikes barely move
-    it. Never zero (a constant history gets a tiny scale)."""
+    running median (``series.local_residuals``, or ``res`` when given), so steps, ramps
+    and spikes barely move it. Never zero (a constant history gets a tiny scale)."""
     if y.size < 3:
         return _TINY
-    res = local_residuals(y)
+    if res is None:
+        res = local_residuals(y)
     scale = 1.4826 * float(np.median(np.abs(res - np.median(res))))
     if not scale > _TINY:
         scale = float(np.std(y))
@@ -173,11 +186,21 @@ def hodges_lehmann(before: np.ndarray, after: np.ndarray, confidence: float
 
 
 def _persists(y: np.ndarray, lo: int, k: int, hi: int, alpha: float) -> bool:
-    """The new level holds without its first commit."""
+    """The new level holds without its first commit: Mann–Whitney of the commits before
+    against those after the first, two-sided, normal approximation with tie and
+    continuity corrections."""
     before, after = y[lo:k], y[k + 1:hi]
-    if after.size < 1 or np.ptp(y[lo:hi]) == 0:
+    n1, n2 = after.size, before.size
+    if n1 < 1 or n2 < 1:
         return False
-    return float(stats.mannwhitneyu(after, before, alternative="two-sided").pvalue) < alpha
+    ranks, ties = _ranks(np.concatenate((after, before)))
+    n = n1 + n2
+    var = n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1)))
+    if var <= 0:
+        return False  # all equal
+    u = float(np.sum(ranks[:n1])) - n1 * (n1 + 1) / 2.0
+    z = max(abs(u - n1 * n2 / 2.0) - 0.5, 0.0) / math.sqrt(var)
+    return float(special.erfc(z / math.sqrt(2.0))) < alpha
 
 
 def _shift(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, p: float
@@ -199,13 +222,14 @@ def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | n
     """
     _check_options(min_size, min_ratio, alpha)
     y = commit_log_levels(values)
-    scale = robust_scale(y)
+    res = local_residuals(y)
+    scale = robust_scale(y, res)
     floor = math.log(min_ratio)
     found: dict[int, float] = {}
     stack = [(0, y.size)]
     while stack:
         lo, hi = stack.pop()
-        split = _best_split(y, lo, hi, min_size)
+        split = _best_split(y, res, lo, hi, min_size)
         if split is None or split[1] >= alpha:
             continue
         k = _refine(y, lo, split[0], hi, min_size, scale)
@@ -229,17 +253,17 @@ def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | n
 
 
 def change_points_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float],
-                     *, min_size: int = MIN_SIZE, min_ratio: float = MIN_RATIO,
-                     alpha: float = ALPHA) -> tuple[ChangePoint, ...]:
-    """``detect_change_points`` labelled with the run each new level starts at; runs
-    without a finite positive value are left out."""
-    if len(run_ids) != len(values):
-        raise InvalidInputError(f"series {name!r}: run_ids and values differ in length")
-    arr = np.asarray(values, dtype=float)
-    keep = np.isfinite(arr) & (arr > 0)
-    ids = [r for r, k in zip(run_ids, keep, strict=True) if k]
-    return tuple(ChangePoint(name=name, metric=metric, run_id=ids[s.index], ratio=s.ratio)
-                 for s in detect_change_points(arr[keep], min_size=min_size,
+                     *, commits: Sequence[str] | None = None, min_size: int = MIN_SIZE,
+                     min_ratio: float = MIN_RATIO, alpha: float = ALPHA
+                     ) -> tuple[ChangePoint, ...]:
+    """``detect_change_points`` of a run-by-run series, its runs pooled per commit first
+    (``commits[i]`` is run i's commit; ``series.pool_runs_by_commit``), each change point
+    labelled with the run that names the commit where the new level starts; runs without
+    a finite positive value are left out."""
+    hist = pool_runs_by_commit(name, run_ids, values, commits)
+    return tuple(ChangePoint(name=name, metric=metric, run_id=hist.labels[s.index],
+                             ratio=s.ratio)
+                 for s in detect_change_points(list(hist.replicates), min_size=min_size,
                                                min_ratio=min_ratio, alpha=alpha))
 
 

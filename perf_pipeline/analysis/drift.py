@@ -38,6 +38,7 @@ from perf_pipeline.analysis.changepoints import detect_change_points
 from perf_pipeline.analysis.series import (
     commit_log_levels,
     local_residuals,
+    pool_runs_by_commit,
     serial_inflation,
 )
 from perf_pipeline.errors import InvalidInputError
@@ -152,17 +153,16 @@ def unexplained_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.
     return tuple(sorted((*left, *stairs), key=lambda t: t.start))
 
 
-def drifts_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float]
-              ) -> tuple[Drift, ...]:
-    """The drifts of a series that its change points do not explain, labelled with the
-    runs they span; runs without a finite positive value are left out."""
-    if len(run_ids) != len(values):
-        raise InvalidInputError(f"series {name!r}: run_ids and values differ in length")
-    arr = np.asarray(values, dtype=float)
-    keep = np.isfinite(arr) & (arr > 0)
-    ids = [r for r, k in zip(run_ids, keep, strict=True) if k]
-    vals = arr[keep]
-    found = unexplained_drifts(vals, detect_change_points(vals))
-    return tuple(Drift(name=name, metric=metric, start_run_id=ids[d.start],
-                       end_run_id=ids[d.end], ratio=d.ratio, commits=d.end - d.start + 1)
+def drifts_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float],
+              *, commits: Sequence[str] | None = None) -> tuple[Drift, ...]:
+    """The drifts of a run-by-run series that its change points do not explain, its runs
+    pooled per commit first (``commits[i]`` is run i's commit, as in
+    ``changepoints.change_points_of``), labelled with the runs that name the commits they
+    span; runs without a finite positive value are left out."""
+    hist = pool_runs_by_commit(name, run_ids, values, commits)
+    reps = list(hist.replicates)
+    found = unexplained_drifts(reps, detect_change_points(reps))
+    return tuple(Drift(name=name, metric=metric, start_run_id=hist.labels[d.start],
+                       end_run_id=hist.labels[d.end], ratio=d.ratio,
+                       commits=d.end - d.start + 1)
                  for d in found)
