@@ -283,3 +283,26 @@ def test_real_noise_steps_flats_spikes_and_ramps(real_noise) -> None:
     assert exact / trials >= 0.50
     assert spike / trials <= 0.02
     assert ramp / trials >= 0.85
+
+
+@pytest.mark.slow
+def test_real_noise_with_three_processes_per_commit_meets_the_step_targets(real_noise) -> None:
+    """Three processes per commit, pooled (the median of their logs), held-out seed, 300
+    histories: measured flat 0.00, +10 % step within 2 commits 0.94, exact 0.78 (the
+    study, seed 1: 0.00 / 0.97 / 0.84; other held-out seeds 0.93-0.96 / 0.74-0.75).
+    Targets 0.05 / 0.85 / 0.70: met with replicates."""
+    rng = np.random.default_rng(5252)
+    trials, flat, near, exact = 300, 0, 0, 0
+    for _ in range(trials):
+        v = replay_history(real_noise, rng, processes_per_commit=3)
+        shifts = detect_change_points(v)
+        flat += bool(shifts or unexplained_drifts(v, shifts))
+        at = int(rng.integers(20, 100))
+        v = inject(replay_history(real_noise, rng, processes_per_commit=3), kind="step",
+                   at=at, ratio=1.10)
+        found = [abs(s.index - at) for s in detect_change_points(v)]
+        near += any(d <= 2 for d in found)
+        exact += 0 in found
+    assert flat / trials <= 0.02
+    assert near / trials >= 0.88
+    assert exact / trials >= 0.68
