@@ -305,4 +305,4 @@ def test_real_noise_with_three_processes_per_commit_meets_the_step_targets(real_
         exact += 0 in found
     assert flat / trials <= 0.02
     assert near / trials >= 0.88
-    assert exact / trials >= 0.68
+    assert exact / trials >= 0.70  # the target itself; measured 0.78 here
