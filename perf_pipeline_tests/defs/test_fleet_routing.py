@@ -74,3 +74,26 @@ def test_a_run_tagged_for_another_machine_measures_nothing(instance,
     message = failure.step_failure_data.error.message  # type: ignore[union-attr]
     assert "'bench-b'" in message and "'bench-a'" in message
     assert not (results / "raw").exists()  # refused before anything was measured
+
+
+def test_a_backfill_skips_only_commits_this_machine_measured(instance,
+                                                             tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.defs.backfill import measured_here
+    from perf_pipeline.workspace import Workspace
+    from perf_pipeline_tests.store.conftest import make_run, sha_of
+
+    shas = [sha_of(i) for i in (1, 2, 3)]
+    register_commits(instance, shas)
+    for sha in shas[:2]:  # the fleet's instance: both partitions materialized
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("benchmark_results", partition=sha))
+    settings = load_settings(environ={MACHINE_ENV: "bench-a"},
+                             results_dir=str(tmp_path / "results"))
+    with Workspace(settings) as ws:
+        ws.store.ingest_run(replace(make_run(1), machine_id="bench-a"))
+        ws.store.ingest_run(replace(make_run(2), machine_id="bench-b"))
+        ws.store.ingest_run(replace(make_run(3), machine_id="bench-a"))  # not in Dagster
+        assert measured_here(instance, ws) == {shas[0]}
