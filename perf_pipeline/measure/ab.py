@@ -163,8 +163,12 @@ class ABRounds(Iterator[ABRound]):
     error: str | None = field(default=None, init=False)
     elapsed_s: float = field(default=0.0, init=False)
     _gen: Generator[ABRound, None, None] | None = field(default=None, init=False, repr=False)
+    #: (first round, node ids) for each ``narrow``; the manifest keeps the first selection.
+    narrowed: list[tuple[int, tuple[str, ...]]] = field(default_factory=list, init=False)
+    _first_selection: ABSelection | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._first_selection = self.selection
         self._gen = self._generate()
 
     def __iter__(self) -> ABRounds:
@@ -173,6 +177,20 @@ class ABRounds(Iterator[ABRound]):
     def __next__(self) -> ABRound:
         assert self._gen is not None
         return next(self._gen)
+
+    def narrow(self, node_ids: Sequence[str]) -> None:
+        """Measure only ``node_ids`` from the next round on (a subset of the selection):
+        a confirmation drops what it has decided."""
+        keep = tuple(dict.fromkeys(node_ids))
+        if not self.selection.node_ids:
+            raise InvalidInputError("only a selection of node ids can be narrowed")
+        unknown = sorted(set(keep) - set(self.selection.node_ids))
+        if unknown or not keep:
+            raise InvalidInputError(
+                f"cannot narrow the A/B to {unknown[0]!r}: not in its selection" if unknown
+                else "cannot narrow the A/B to nothing")
+        self.selection = ABSelection(node_ids=keep, keyword=self.selection.keyword)
+        self.narrowed.append((len(self.orders) + 1, keep))
 
     def close(self) -> None:
         """Stop measuring; the manifest is written if it was not yet."""
@@ -204,7 +222,6 @@ class ABRounds(Iterator[ABRound]):
         rng = random.Random(self.seed)
         shas = {"base": self.base.sha, "candidate": self.candidate.sha}
         commits = {"base": self.base, "candidate": self.candidate}
-        paths = self.selection.paths(self.settings.benchmark_paths)
         start = self.clock()
         sweep_stale_temp_dirs()
         try:
@@ -216,6 +233,7 @@ class ABRounds(Iterator[ABRound]):
                     order = SIDES if rng.random() < 0.5 else SIDES[::-1]
                     self.orders.append(order)
                     round_start = self.clock()
+                    paths = self.selection.paths(self.settings.benchmark_paths)
                     runs = {side: self._measure_side(Path(tmp), index, side, shas[side],
                                                      commits[side], paths)
                             for side in order}
@@ -272,7 +290,8 @@ class ABRounds(Iterator[ABRound]):
             "ab_id": self.ab_id, "seed": self.seed, "rounds_planned": self.max_rounds,
             "rounds_done": len(self.done), "stopped": self.stopped or "closed",
             "budget_s": self.budget_s, "elapsed_s": round(self.elapsed_s, 3),
-            "selection": self.selection.describe(),
+            "selection": (self._first_selection or self.selection).describe(),
+            "narrowed": [{"from_round": i, "node_ids": list(ids)} for i, ids in self.narrowed],
             "base": self.base.sha, "candidate": self.candidate.sha,
             "orders": [list(o) for o in self.orders], "error": self.error,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

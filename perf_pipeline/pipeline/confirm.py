@@ -89,6 +89,8 @@ class RoundFeed:
     close: Callable[[], None] = lambda: None
     stopped: Callable[[], str | None] = lambda: None
     raw_dir: Path | None = None
+    #: Told which benchmarks later rounds still need (the A/B drops decided ones).
+    narrow: Callable[[tuple[str, ...]], None] | None = None
 
 
 #: Given what to measure (empty selection: the whole suite), a feed of rounds.
@@ -123,7 +125,8 @@ def measured_rounds(ws: Workspace, base_sha: str, candidate_sha: str, *,
                                    seed=seed, budget_s=settings.confirm_budget_s,
                                    on_round=on_round)
         return RoundFeed(rounds=(round_values(r) for r in ab_rounds), close=ab_rounds.close,
-                         stopped=lambda: ab_rounds.stopped, raw_dir=ab_rounds.raw_dir)
+                         stopped=lambda: ab_rounds.stopped, raw_dir=ab_rounds.raw_dir,
+                         narrow=ab_rounds.narrow if select.node_ids else None)
 
     return source
 
@@ -215,7 +218,8 @@ def confirm_regressions(
     try:
         result = confirm_flagged(counted, flagged, threshold=threshold, alpha=alpha,
                                  max_rounds=max_rounds,
-                                 weights=screen_weights(screen, flagged))
+                                 weights=screen_weights(screen, flagged),
+                                 narrow=feed.narrow)
     except InvalidInputError:
         if not (counted.exhausted and counted.n < max_rounds):
             raise  # bad data or options, not a short run
