@@ -119,7 +119,7 @@ class Settings:
     # with fewer than ``confirm_min_history`` runs gives a PR no baseline worth
     # screening with: CI then goes straight to ``perf-pipeline ab --adaptive``.
     confirm: str = "auto"
-    confirm_max_rounds: int = 60
+    confirm_max_rounds: int = 100  # analysis.CONFIRM_MAX_ROUNDS (a test keeps them equal)
     confirm_budget_s: float = 900.0
     confirm_min_history: int = 3
     confirm_base: str | None = None

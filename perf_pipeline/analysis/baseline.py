@@ -251,11 +251,14 @@ def _abs_change(baseline: Baseline, run: SuiteRun, name: str, metric: str) -> fl
 
 def compare_to_baseline(baseline: Baseline, run: SuiteRun, *, threshold: float | None = None,
                         alpha: float = 0.01, correction: str = "holm",
-                        metrics: Sequence[str] = (TIME_METRIC,)) -> SuiteComparison:
+                        metrics: Sequence[str] = (TIME_METRIC,),
+                        require_raw: bool = True) -> SuiteComparison:
     """Judge ``run`` against ``baseline`` using its run-level history (module docstring).
 
     ``threshold`` applies to ``time_s``; ``None`` and every other metric use the metric's
     ``default_threshold``. All hypotheses of the run are corrected together.
+    ``require_raw=False`` keeps a change that is there only relative to the suite-wide
+    shift (``require_raw_change``): a screen whose flags are confirmed wants it.
     """
     if threshold is not None and not (math.isfinite(threshold) and threshold >= 1.0):
         raise InvalidInputError(f"`threshold` must be a finite number >= 1, got {threshold!r}")
@@ -276,7 +279,8 @@ def compare_to_baseline(baseline: Baseline, run: SuiteRun, *, threshold: float |
     adjusted = adjust_p_values([e.p_value for _, _, e, _, _ in labelled], method=correction)
     results = tuple(
         BenchmarkComparison(name=n, metric=m, comparison=_below_min_abs_change(
-            require_raw_change(judge(e, threshold=thr, alpha=alpha, adjusted_p=float(p)), raw),
+            require_raw_change(judge(e, threshold=thr, alpha=alpha, adjusted_p=float(p)),
+                               raw if require_raw else None),
             m, _abs_change(baseline, run, n, m)))
         for (n, m, e, raw, thr), p in zip(labelled, adjusted, strict=True))
     base_names = {e.name for e in baseline.entries}

@@ -16,7 +16,7 @@ and the replay studies call them both.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME, compare_to_baseline
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
@@ -48,11 +48,15 @@ SCREEN_ALPHA = 0.5
 #: family-wise level over what it confirms, and Holm at ``SCREEN_ALPHA`` left 29 % of
 #: real +10 % slowdowns unflagged among 9 benchmarks (1 % without correction).
 SCREEN_CORRECTION = "none"
+#: The screen flags a change seen only relative to the suite-wide shift too (the
+#: confirmation's own factor removal settles it).
+SCREEN_REQUIRE_RAW = False
 #: Most rounds of a confirmation (``Settings.confirm_max_rounds``): it measures only the
-#: flagged benchmarks and a few controls, and stops as soon as each is decided, so a large
-#: cap costs little on unchanged code (median 12 rounds on replayed real noise) while a
-#: +10 % slowdown of a noisy benchmark needs up to about 60 rounds to be confirmed.
-CONFIRM_MAX_ROUNDS = 60
+#: flagged benchmarks and a few controls, drops each as soon as it is decided, and stops
+#: when all are, so a large cap costs little on unchanged code (median 13-20 rounds, 10-11
+#: per flagged benchmark, on replayed real noise) while a +10 % slowdown of one of the
+#: noisiest benchmarks (10-12 % spread per round) needs 30-100 rounds to be confirmed.
+CONFIRM_MAX_ROUNDS = 100
 #: Screen scores beyond this add no weight (one benchmark cannot take the whole level).
 _MAX_WEIGHT_Z = 6.0
 
@@ -79,7 +83,8 @@ def screen_run(baseline: Baseline, run: SuiteRun, *, threshold: float,
     """The first stage: ``run`` against its stored baseline at the screen's loose level,
     uncorrected (its regressions are what ``flagged_for_confirmation`` returns)."""
     return compare_to_baseline(baseline, run, threshold=threshold, alpha=SCREEN_ALPHA,
-                               correction=SCREEN_CORRECTION, metrics=metrics)
+                               correction=SCREEN_CORRECTION, metrics=metrics,
+                               require_raw=SCREEN_REQUIRE_RAW)
 
 
 def flagged_for_confirmation(screen: SuiteComparison) -> tuple[str, ...]:
@@ -139,9 +144,14 @@ def screen_weights(screen: SuiteComparison, flagged: Collection[str]) -> dict[st
 def confirm_flagged(rounds: Iterable[Mapping[str, tuple[float, float]]],
                     flagged: Collection[str], *, threshold: float, alpha: float,
                     max_rounds: int = CONFIRM_MAX_ROUNDS,
-                    weights: Mapping[str, float] | None = None) -> SequentialResult:
+                    weights: Mapping[str, float] | None = None,
+                    narrow: Callable[[tuple[str, ...]], None] | None = None
+                    ) -> SequentialResult:
     """Confirm the screen's flags on interleaved rounds of the flagged benchmarks and
     their controls: a one-sided sequential test (the question is only "is it slower?"),
-    so the level is not spent on improvements nobody asked about."""
+    so the level is not spent on improvements nobody asked about. A decided benchmark
+    leaves the rounds (``narrow`` tells the source), so a large suite pays for the
+    slowest question only on that benchmark."""
     return sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds,
-                         targets=flagged, alternative="greater", weights=weights)
+                         targets=flagged, alternative="greater", weights=weights,
+                         narrow=narrow)

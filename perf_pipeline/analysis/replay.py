@@ -37,6 +37,7 @@ from perf_pipeline.analysis.confirmation import (
     CONFIRM_MAX_ROUNDS,
     SCREEN_ALPHA,
     SCREEN_CORRECTION,
+    SCREEN_REQUIRE_RAW,
     choose_controls,
     confirm_flagged,
     flagged_for_confirmation,
@@ -201,16 +202,18 @@ def replay_ab_rounds(recording: NoiseRecording, rng: np.random.Generator, *,
                      ) -> Iterator[dict[str, tuple[float, float]]]:
     """Endless rounds {name: (base, candidate)} of ``round_value``s from a random start pair.
 
-    The base side of the recorded pairs is drawn once per call; ``names`` restricts the
+    The base side of each recorded pair is drawn at random; ``names`` restricts the
     rounds to those benchmarks (a confirmation measures only flagged ones and controls).
     """
     slowed = dict(slowed or {})
     index = {n: i for i, n in enumerate(recording.names)}
     chosen = [index[n] for n in (names if names is not None else recording.names)]
     med = recording.round_values
-    base_side = int(rng.integers(0, 2))
     pair = int(rng.integers(0, recording.n_pairs))
     while True:
+        # The product draws each round's order at random (``measure.ab``): so does the
+        # replay, or an order effect of the machine would pose as a change.
+        base_side = int(rng.integers(0, 2))
         b_row = med[2 * pair + base_side]
         c_row = med[2 * pair + 1 - base_side]
         yield {recording.names[i]: (float(b_row[i]), float(c_row[i]) * slowed.get(i, 1.0))
@@ -238,6 +241,14 @@ class TwoStageTrial:
     def rounds(self) -> int:
         return self.confirmation.rounds_used if self.confirmation else 0
 
+    @property
+    def rounds_per_flag(self) -> float:
+        """Rounds each flagged benchmark was measured, on average: what a confirmation
+        that drops decided benchmarks from later rounds spends on them."""
+        if not self.confirmation or not self.flagged:
+            return 0.0
+        return self.confirmation.target_rounds / len(self.flagged)
+
 
 def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
                     slowed: Mapping[int, float] | None = None, threshold: float = 1.0,
@@ -251,7 +262,8 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
     baseline = build_baseline(runs, created_at="2000-01-01T00:00:00+00:00")
     screen = (screen_run(baseline, current, threshold=threshold) if screen_alpha == SCREEN_ALPHA
               else compare_to_baseline(baseline, current, threshold=threshold,
-                                       alpha=screen_alpha, correction=SCREEN_CORRECTION))
+                                       alpha=screen_alpha, correction=SCREEN_CORRECTION,
+                                       require_raw=SCREEN_REQUIRE_RAW))
     one_stage = compare_to_baseline(baseline, current, threshold=threshold, alpha=alpha)
     flagged = flagged_for_confirmation(screen)
     if not flagged:
@@ -287,6 +299,8 @@ class GateRates:
     confirmed_hit: float
     confirmations: int
     median_rounds: float  # over the trials that ran a confirmation (nan if none)
+    #: Median over those trials of the rounds per flagged benchmark (``rounds_per_flag``).
+    median_rounds_per_flag: float = math.nan
 
 
 def _blocks(recording: NoiseRecording, rng: np.random.Generator, n_benchmarks: int | None,
@@ -308,6 +322,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
     ``effect`` times slower (in the current run and on the candidate side of rounds)."""
     one_any = one_hit = flag_any = flag_hit = conf_any = conf_hit = 0
     rounds: list[int] = []
+    per_flag: list[float] = []
     width = 0
     for rec in _blocks(recording, rng, n_benchmarks, trials):
         width = len(rec.names)
@@ -324,13 +339,15 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         conf_hit += rec.names[slowed] in trial.confirmed
         if trial.confirmation is not None:
             rounds.append(trial.rounds)
+            per_flag.append(trial.rounds_per_flag)
     return GateRates(
         trials=trials, effect=effect, n_benchmarks=width, one_stage_any=one_any / trials,
         one_stage_hit=one_hit / trials, flagged_any=flag_any / trials,
         flagged_hit=flag_hit / trials,
         confirmed_any=conf_any / trials, confirmed_hit=conf_hit / trials,
         confirmations=len(rounds),
-        median_rounds=float(np.median(rounds)) if rounds else math.nan)
+        median_rounds=float(np.median(rounds)) if rounds else math.nan,
+        median_rounds_per_flag=float(np.median(per_flag)) if per_flag else math.nan)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ The function is pure: ``rounds`` is any iterable (a generator that measures a ro
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -63,7 +63,7 @@ __all__ = [
 DEFAULT_MIN_ROUNDS = 5
 DEFAULT_MAX_ROUNDS = 20
 #: Smallest slowdown a confirmation tries to rule out before it clears a benchmark.
-DEFAULT_MIN_EFFECT = 0.05
+DEFAULT_MIN_EFFECT = 0.03
 #: One-sided level of the interval that clears a benchmark (futility; no alpha is spent).
 CLEAR_LEVEL = 0.05
 #: Shape of the alpha-spending function (Hwang-Shih-DeCani): 1 spends early like
@@ -71,6 +71,12 @@ CLEAR_LEVEL = 0.05
 SPENDING_GAMMA = 1.0
 #: A target whose conditional power at the last look falls below this is cleared.
 FUTILITY_POWER = 0.02
+#: Controls (benchmarks measured but not tested) from which the round's factor is taken
+#: without the targets; with fewer, the median over every benchmark.
+MIN_CONTROLS_FOR_FACTOR = 2
+#: No futility stop before this many rounds: a spread estimated from fewer, on real
+#: heavy-tailed timings, is too often inflated by one disturbed round.
+FUTILITY_MIN_ROUNDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,8 @@ class SequentialResult:
     looks: tuple[int, ...]  # rounds after which the data were looked at
     decided_at: Mapping[str, int]  # target -> the round count at which it was decided
     stopped: str  # "decided", "max_rounds" or "exhausted" (the rounds ran out)
+    #: Rounds summed over the targets still open in each (what a narrowing run measured).
+    target_rounds: int = 0
 
     @property
     def undecided(self) -> tuple[str, ...]:
@@ -126,13 +134,17 @@ def _check_args(threshold: float, alpha: float, min_rounds: int, max_rounds: int
         raise InvalidInputError(f"`min_effect` must be >= 0, got {min_effect!r}")
 
 
-def _log_ratios(rnd: Mapping[str, tuple[float, float]], names: tuple[str, ...], index: int
-                ) -> np.ndarray:
-    missing = [n for n in names if n not in rnd]
+def _log_ratios(rnd: Mapping[str, tuple[float, float]], names: tuple[str, ...], index: int,
+                dropped: Collection[str] = ()) -> np.ndarray:
+    """Per-name log-ratios of a round; ``dropped`` names (decided targets that left the
+    rounds) are nan whether the round still carries them or not."""
+    missing = [n for n in names if n not in rnd and n not in dropped]
     if missing:
         raise InvalidInputError(f"round {index}: benchmark {missing[0]!r} is missing")
-    out = np.empty(len(names))
+    out = np.full(len(names), math.nan)
     for i, name in enumerate(names):
+        if name in dropped:
+            continue
         try:
             base, cand = (float(v) for v in rnd[name])
         except (TypeError, ValueError) as exc:
@@ -146,37 +158,136 @@ def _log_ratios(rnd: Mapping[str, tuple[float, float]], names: tuple[str, ...], 
     return out
 
 
+#: Huber's clipping constant, in robust scale units, of the sign-flip test's scores.
+HUBER_C = 1.5
+#: Grid of the scores (per scale unit): integer scores make the sign-flip distribution
+#: exact by convolution, and rounding a function of |x| keeps the test exact.
+SCORE_GRID = 16
+
+
 @dataclass(frozen=True, slots=True)
 class _Look:
     mean: np.ndarray  # per tested name (targets order)
     se: np.ndarray
     df: np.ndarray
     n: int
+    rmean: np.ndarray  # Huber location of the residuals (nan for the shift)
+    rse: np.ndarray  # its sandwich standard error
+    rp_greater: np.ndarray  # exact sign-flip p-values of the Huber scores
+    rp_two: np.ndarray
+
+
+def _scale(x: np.ndarray) -> float:
+    """1.4826 * median |x|: a function of |x| only, the same under every swap of sides."""
+    return 1.4826 * float(np.median(np.abs(x)))
+
+
+def _sign_flip(x: np.ndarray) -> tuple[float, float]:
+    """(one-sided "greater", two-sided) exact p-values of the sign-flip test of clipped
+    scores ``sum(sign(x) * q)``, ``q = round(SCORE_GRID * min(|x| / s, HUBER_C))``.
+
+    Under the null that each round's two sides are exchangeable, a round's residuals
+    change sign together when its sides swap (the round's factor, a median, swaps
+    with them), and ``q`` depends on |x| only: the 2^n equally likely sign patterns give
+    the statistic's exact distribution, whatever the noise's tails. Clipping at
+    ``HUBER_C`` scales keeps one disturbed round from drowning the others, which the
+    t statistic's variance cannot avoid on heavy-tailed real timings.
+    """
+    s = _scale(x)
+    if not s > 0:
+        return 1.0, 1.0
+    q = np.rint(SCORE_GRID * np.minimum(np.abs(x) / s, HUBER_C)).astype(np.int64)
+    stat = int(np.sum(np.sign(x).astype(np.int64) * q))
+    total = int(q.sum())
+    dist = np.zeros(2 * total + 1)
+    dist[total] = 1.0
+    for qi in q[q > 0]:
+        shifted = np.zeros_like(dist)
+        shifted[qi:] += dist[:-qi]
+        shifted[:-qi] += dist[qi:]
+        dist = 0.5 * shifted
+    greater = float(dist[stat + total:].sum())
+    two = float(dist[abs(stat) + total:].sum() + dist[:total - abs(stat) + 1].sum())
+    if stat == 0:
+        two = 1.0
+    return min(1.0, greater), min(1.0, two)
+
+
+def _huber(x: np.ndarray) -> tuple[float, float]:
+    """(location, sandwich standard error) of one target's residuals, Huber's psi."""
+    n = len(x)
+    s = _scale(x)
+    mu = float(np.median(x))
+    if not s > 0:
+        return mu, 0.0
+    for _ in range(50):
+        step = s * float(np.mean(np.clip((x - mu) / s, -HUBER_C, HUBER_C)))
+        mu += step
+        if abs(step) < 1e-12 * s:
+            break
+    u = (x - mu) / s
+    inside = max(float(np.mean(np.abs(u) < HUBER_C)), 1.0 / n)
+    psi = np.clip(u, -HUBER_C, HUBER_C)
+    return mu, s * math.sqrt(float(np.mean(psi * psi))) / inside / math.sqrt(n)
 
 
 def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) -> _Look:
     """Mean residual log-ratio, its standard error and df, per target (``d``: rounds x B)."""
     n = d.shape[0]
     use_factor = len(names) >= MIN_BENCHMARKS_FOR_SHIFT
-    factor = np.median(d, axis=1) if use_factor else np.zeros(n)
+    controls = [j for j, name in enumerate(names) if name not in targets]
+    if len(controls) >= MIN_CONTROLS_FOR_FACTOR:
+        # The factor from the controls alone: a target's own change cannot leak into it.
+        factor = np.median(d[:, controls], axis=1)
+    else:
+        factor = np.median(d, axis=1) if use_factor else np.zeros(n)
     resid = d - factor[:, None]
-    var = np.var(resid, axis=0, ddof=1)
     # Removing a median that each benchmark took part in leaves slightly less spread than
-    # there is; the moderation across the suite then pools what is left.
-    mod_var, mod_df = _moderate(var[None, :], np.full((1, len(names)), n - 1.0))
-    mod_var, mod_df = mod_var[0], mod_df[0]
-    means, ses, dfs = [], [], []
+    # there is; the moderation across the suite then pools what is left. Columns of
+    # targets that left the rounds (nan) take no part.
+    # Controls are chosen for their stability, so they would pull the targets' variances
+    # down: with controls, only the targets are pooled.
+    whole = ~np.isnan(resid).any(axis=0)
+    pool = whole & np.array([len(controls) < MIN_CONTROLS_FOR_FACTOR or name in targets
+                             for name in names])
+    mod_var = np.full(len(names), math.nan)
+    mod_df = np.full(len(names), math.nan)
+    var = np.var(resid[:, pool], axis=0, ddof=1)
+    mv, md = _moderate(var[None, :], np.full((1, var.size), n - 1.0))
+    mod_var[pool], mod_df[pool] = mv[0], md[0]
+    means, ses, dfs, rmeans, rses, rpg, rp2 = [], [], [], [], [], [], []
     for target in targets:
         if target == SUITE_SHIFT_NAME:
             means.append(float(np.mean(factor)))
             ses.append(float(np.std(factor, ddof=1) / math.sqrt(n)))
             dfs.append(float(n - 1))
+            rmeans.append(math.nan)
+            rses.append(math.nan)
+            rpg.append(1.0)
+            rp2.append(1.0)
             continue
         i = names.index(target)
+        if not whole[i]:  # decided earlier and dropped: nothing to analyse
+            means.append(math.nan)
+            ses.append(math.nan)
+            dfs.append(math.nan)
+            rmeans.append(math.nan)
+            rses.append(math.nan)
+            rpg.append(1.0)
+            rp2.append(1.0)
+            continue
         means.append(float(np.mean(resid[:, i])))
         ses.append(float(math.sqrt(max(mod_var[i], 0.0) / n)))
         dfs.append(float(mod_df[i]) if np.isfinite(mod_df[i]) and mod_df[i] > 0 else n - 1.0)
-    return _Look(mean=np.array(means), se=np.array(ses), df=np.array(dfs), n=n)
+        mu, rse = _huber(resid[:, i])
+        greater, two = _sign_flip(resid[:, i])
+        rmeans.append(mu)
+        rses.append(rse)
+        rpg.append(greater)
+        rp2.append(two)
+    return _Look(mean=np.array(means), se=np.array(ses), df=np.array(dfs), n=n,
+                 rmean=np.array(rmeans), rse=np.array(rses), rp_greater=np.array(rpg),
+                 rp_two=np.array(rp2))
 
 
 def _p_value(mean: float, se: float, df: float, alternative: str) -> float:
@@ -195,9 +306,12 @@ def _futile(look: _Look, i: int, final_level: float, max_rounds: int, log_effect
     large as ``log_effect`` (or as observed, if larger), the last look would most likely
     not find it. Non-binding: stopping here can only lose power, never add false alarms."""
     n = look.n
-    if n >= max_rounds:
+    if n >= max_rounds or n < FUTILITY_MIN_ROUNDS:
         return False
     mean, se = float(look.mean[i]), float(look.se[i])
+    if math.isfinite(float(look.rmean[i])) and 0 < float(look.rse[i]) < se:
+        # The sign-flip test decides too, on the robust spread: project with it.
+        mean, se = float(look.rmean[i]), float(look.rse[i])
     if se <= 0:
         return False
     sd = se * math.sqrt(n)  # per round
@@ -210,17 +324,44 @@ def _futile(look: _Look, i: int, final_level: float, max_rounds: int, log_effect
 
 
 def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
-              alternative: str) -> Estimate:
-    mean, se, df = float(look.mean[i]), float(look.se[i]), float(look.df[i])
+              alternative: str, *, robust: bool = False) -> Estimate:
     side = level if alternative == "greater" else level / 2.0
-    q = float(t_isf(side, df)) if se > 0 else 0.0
+    if robust:
+        mean, se = float(look.rmean[i]), float(look.rse[i])
+        q = norm_isf(side) if se > 0 else 0.0
+        method = ("sequential interleaved A/B: per-round log-ratios, round's suite factor "
+                  "removed, exact sign-flip test of Huber scores, alpha spending")
+    else:
+        mean, se, df = float(look.mean[i]), float(look.se[i]), float(look.df[i])
+        q = float(t_isf(side, df)) if se > 0 else 0.0
+        method = ("sequential interleaved A/B: per-round log-ratios, round's suite factor "
+                  "removed, moderated t, alpha spending")
     return Estimate(
         log_ratio=mean, log_ci_low=mean - q * se, log_ci_high=mean + q * se, p_value=p,
-        n_baseline=n_rounds, n_current=n_rounds,
-        method="sequential interleaved A/B: per-round log-ratios, round's suite factor "
-               "removed, moderated t, Pocock-type alpha spending",
+        n_baseline=n_rounds, n_current=n_rounds, method=method,
         note=f"{n_rounds} rounds", n_units=n_rounds, unit="rounds",
         var_scalable=se * se * n_rounds)
+
+
+def _clear_high(look: _Look, i: int) -> float:
+    """Upper bound that clears a target (the moderated t's; clearing is futility)."""
+    return float(look.mean[i]) + float(t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(
+        look.se[i])
+
+
+def _evidence(look: _Look, i: int, level: float, alternative: str) -> Estimate:
+    """The target's estimate and p-value: the better of two tests, Bonferroni over both.
+
+    The moderated t decides large changes in a few rounds (no sign-flip test can go
+    below 2^-n); the exact sign-flip test of Huber scores keeps its power under the heavy
+    tails of real timings, where one disturbed round inflates the t's variance.
+    """
+    p_t = _p_value(float(look.mean[i]), float(look.se[i]), float(look.df[i]), alternative)
+    if not math.isfinite(float(look.rmean[i])):
+        return _estimate(look, i, level, p_t, look.n, alternative)
+    p_r = float(look.rp_greater[i] if alternative == "greater" else look.rp_two[i])
+    p = min(1.0, 2.0 * min(p_t, p_r))
+    return _estimate(look, i, level / 2.0, p, look.n, alternative, robust=p_r < p_t)
 
 
 def sequential_ab(
@@ -235,6 +376,7 @@ def sequential_ab(
     min_effect: float = DEFAULT_MIN_EFFECT,
     alternative: str = "two-sided",
     weights: Mapping[str, float] | None = None,
+    narrow: Callable[[tuple[str, ...]], None] | None = None,
 ) -> SequentialResult:
     """Decide ``targets`` (default: every benchmark of the first round, and the shift).
 
@@ -243,6 +385,11 @@ def sequential_ab(
     ``weights`` (positive, by target; default equal) split the level between the targets
     (weighted Bonferroni): a target with weight ``w`` gets ``alpha * w / sum(weights)``.
     They must not depend on the rounds (e.g. the screen's evidence, from other processes).
+
+    With at least ``MIN_CONTROLS_FOR_FACTOR`` controls, a decided target leaves the
+    rounds: its later values are ignored (a confirmation measures only what is still
+    open), and ``narrow``, if given, is told after each look that decided something which
+    names the rounds still need, so the source can stop measuring the rest.
     Raises ``InvalidInputError`` for bad options or values, naming the round and benchmark.
     """
     _check_args(threshold, alpha, min_rounds, max_rounds, block, min_effect)
@@ -262,6 +409,7 @@ def sequential_ab(
     log_clear = math.log(max(threshold, 1.0 + min_effect))
     stopped = "exhausted"
     seen_looks: list[int] = []
+    narrows, told, target_rounds = False, 0, 0
     iterator = iter(rounds)
     while len(rows) < max_rounds:
         try:
@@ -272,7 +420,11 @@ def sequential_ab(
             names = tuple(sorted(rnd))
             tested = _targets(names, targets)
             share = _shares(tested, weights)
-        rows.append(_log_ratios(rnd, names, len(rows) + 1))
+            controls = tuple(x for x in names if x not in tested)
+            narrows = len(controls) >= MIN_CONTROLS_FOR_FACTOR
+        dropped = [t for t in decided if t != SUITE_SHIFT_NAME] if narrows else []
+        rows.append(_log_ratios(rnd, names, len(rows) + 1, dropped))
+        target_rounds += len(tested) - len(decided)
         n = len(rows)
         if n not in look_at:
             continue
@@ -283,12 +435,10 @@ def sequential_ab(
             if target in decided:
                 continue
             level = look_at[n] * share[i]
-            p = _p_value(float(look.mean[i]), float(look.se[i]), float(look.df[i]),
-                         alternative)
-            est = _estimate(look, i, level, p, n, alternative)
+            est = _evidence(look, i, level, alternative)
+            p = est.p_value
             verdict = judge(est, threshold=threshold, alpha=level).verdict
-            clear_high = float(look.mean[i]) + float(
-                t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(look.se[i])
+            clear_high = _clear_high(look, i)
             if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
                 decided[target] = (n, est, p, level, "")
             elif clear_high < log_clear:
@@ -306,6 +456,9 @@ def sequential_ab(
         if len(decided) == len(tested):
             stopped = "decided"
             break
+        if narrows and narrow is not None and len(decided) > told:
+            told = len(decided)
+            narrow(tuple(x for x in names if x not in decided))
     else:
         stopped = "max_rounds"
     if not rows:
@@ -320,9 +473,8 @@ def sequential_ab(
             _, est, p, lvl, _ = decided[target]
         else:
             lvl = look_level * share[i]
-            p = _p_value(float(look.mean[i]), float(look.se[i]), float(look.df[i]),
-                         alternative)
-            est = _estimate(look, i, lvl, p, look.n, alternative)
+            est = _evidence(look, i, lvl, alternative)
+            p = est.p_value
         # Scale p so that "adjusted p < alpha" holds exactly when p beat its look level.
         adjusted = min(1.0, p * alpha / lvl)
         comp = judge(est, threshold=threshold, alpha=alpha, adjusted_p=adjusted)
@@ -335,6 +487,7 @@ def sequential_ab(
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
                                  alpha=alpha)
     return SequentialResult(comparison=comparison, rounds_used=len(rows),
+                            target_rounds=target_rounds,
                             looks=tuple(seen_looks),
                             decided_at={t: v[0] for t, v in decided.items()},
                             stopped=stopped)

@@ -67,7 +67,10 @@ def test_two_stage_gate_rarely_confirms_unchanged_code(n_benchmarks: int) -> Non
     # same commits: real noise is what the synthetic model did not show.
     assert rates.one_stage_any >= 0.03
     assert rates.confirmed_any < rates.one_stage_any
-    assert rates.median_rounds <= 15
+    # Decided benchmarks leave the rounds: each flagged one is measured 10.5-12.3 rounds
+    # (median), the whole confirmation lasts 18-20 (measured on these seeds).
+    assert rates.median_rounds_per_flag <= 15
+    assert rates.median_rounds <= 30
     assert rates.flagged_any > rates.confirmed_any
 
 
@@ -76,16 +79,29 @@ def test_two_stage_gate_confirms_real_slowdowns() -> None:
     rec = _real()
     ten = replay_gate(rec, np.random.default_rng(424300), trials=150, effect=1.10,
                       n_benchmarks=9)
+    five = replay_gate(rec, np.random.default_rng(424302), trials=150, effect=1.05,
+                       n_benchmarks=9)
     twenty = replay_gate(rec, np.random.default_rng(424301), trials=150, effect=1.20,
                          n_benchmarks=9)
     # The uncorrected screen flags nearly every real +10 % slowdown (Holm at the same
     # level left 29 % unflagged), so the confirmation decides what is found.
     assert ten.flagged_hit >= 0.90
-    # The study measured about 90 % (+10 %) and 97 % (+20 %) on the whole corpus; the
-    # +10 % target (90 %) sits at the edge of what this machine's noise allows.
-    assert ten.confirmed_hit >= 0.80
-    assert twenty.confirmed_hit >= 0.92
-    assert ten.median_rounds <= 20
+    # Measured on these seeds: 96.7 % (+10 %), 78.7 % (+5 %), 99.3 % (+20 %); the
+    # targets are 90 % and 70 %.
+    assert ten.confirmed_hit >= 0.90
+    assert five.confirmed_hit >= 0.70
+    assert twenty.confirmed_hit >= 0.95
+    assert ten.median_rounds_per_flag <= 15
+
+
+@pytest.mark.slow
+def test_two_stage_gate_on_a_suite_with_the_two_noisiest_benchmarks() -> None:
+    """The first five recorded benchmarks include the two whose rounds spread 10-12 %
+    (factor-free): a +10 % change there needs 30-100 rounds. Measured 83.3 % on this
+    seed (target 90 %: not met on this machine's noise; the README says so)."""
+    ten = replay_gate(_real(), np.random.default_rng(424303), trials=150, effect=1.10,
+                      n_benchmarks=5)
+    assert ten.confirmed_hit >= 0.75
 
 
 def test_the_screen_flags_everything_holm_would_and_more() -> None:
