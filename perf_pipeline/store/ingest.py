@@ -130,7 +130,12 @@ def _time_row(run_id: str, bench: BenchmarkResult,
             quantile(ordered, 0.75))
 
 
-def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+def _benchmark_rows(run: SuiteRun, *, stream: bool = False
+                    ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The run's ``benchmarks`` and ``results`` rows (``_BENCHMARK_COLUMNS``,
+    ``_RESULT_COLUMNS``). A benchmark row's last item, its samples BLOB, is ``bytes``;
+    with ``stream``, one larger than ``STREAMED_BLOB_BYTES`` stays a ``SampleBlob`` for
+    ``_insert_streamed``."""
     benchmarks: list[tuple[object, ...]] = []
     results: list[tuple[object, ...]] = []
     for position, bench in enumerate(run.benchmarks):
@@ -149,7 +154,7 @@ def _benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple
                            json.dumps([list(p) for p in bench.params], ensure_ascii=False),
                            bench.iterations,
                            json.dumps([list(p) for p in bench.summary], ensure_ascii=False),
-                           blob if blob.size > STREAMED_BLOB_BYTES and _CAN_STREAM
+                           blob if stream and blob.size > STREAMED_BLOB_BYTES
                            else blob.tobytes()))
         if time_row is not None:
             results.append(time_row)
@@ -193,7 +198,7 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
     """Store ``run`` under the rules in the module docstring; False if already stored."""
     ingested_at = datetime.now(timezone.utc).isoformat()
     run_row = _run_row(run, ingested_at=ingested_at)  # validate before locking
-    benchmark_rows, result_rows = _benchmark_rows(run)
+    benchmark_rows, result_rows = _benchmark_rows(run, stream=_CAN_STREAM)
     conn.execute("BEGIN IMMEDIATE")
     try:
         stored = conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
