@@ -30,7 +30,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.input_values import (
@@ -82,6 +82,13 @@ def _percentiles(samples: Samples) -> dict[str, float]:
     """``latency_percentiles`` of checked samples, sorted as a float64 array (a list
     of ten million float objects would be 1.5x the file that held them)."""
     return sorted_percentiles(samples.sorted_copy()) if samples else {}
+
+
+def _naming(path: Path, exc: InvalidInputError) -> NoReturn:
+    """Raise ``exc`` with the file named once: a message that names it is kept as is."""
+    if str(path) in str(exc):
+        raise exc
+    raise InvalidInputError(f"{path}: {exc}") from exc
 
 
 def _plain(value: Any) -> Any:
@@ -147,7 +154,7 @@ def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
             params=tuple(sorted((str(k), str(_plain(v))) for k, v in params.items())),
             iterations=iterations, extra=tuple(sorted(extra.items())), summary=tuple(summary))
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{path}: {exc}") from exc
+        _naming(path, exc)
 
 
 def _parse_benchmark_file(
@@ -175,7 +182,7 @@ def _environment(doc: Mapping[str, Any], path: Path) -> Environment | None:
         try:
             return Environment.from_dict(ours["environment"])
         except InvalidInputError as exc:
-            raise InvalidInputError(f"{path}: {exc}") from exc
+            _naming(path, exc)
     info = doc.get("machine_info")
     if not isinstance(info, Mapping) or not info.get("python_version"):
         return None
@@ -226,7 +233,7 @@ def _load_foreign(path: Path, *, suite: str) -> SuiteRun:
             commit=_foreign_commit(doc, path), environment=_environment(doc, path),
             raw_path=str(path))
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{path}: {exc}") from exc
+        _naming(path, exc)
 
 
 def merge_processes(first: Sequence[BenchmarkResult],

@@ -22,8 +22,9 @@ def print_run(run: SuiteRun) -> None:
 
 
 def print_ingest_errors(summary: IngestSummary) -> None:
-    for path, message in summary.errors:
-        err.print(f"error: {plain(path)}: {plain(message)}")
+    for path, message in summary.errors:  # the loader's messages name the file already
+        named = message if path in message else f"{path}: {message}"
+        err.print(f"error: {plain(named)}")
 
 
 def print_ingest(summary: IngestSummary) -> None:
