@@ -4,6 +4,10 @@ Run by hand (takes a few minutes, writes ~100 MB to a temp dir that is removed):
 
     uv run python benchmarks/store_scale.py
     uv run python benchmarks/store_scale.py --benchmarks 50 --runs 100   # quick look
+    uv run python benchmarks/store_scale.py --history postgresql://u:pw@host/emptydb
+
+``--history`` measures a PostgreSQL history instead (an empty database: its tables are
+created, and left behind).
 
 It reports the cost of ``ingest_run`` per run, of ``series()`` over the whole history,
 of the other queries the pipeline runs per commit, the database size, and compares
@@ -28,7 +32,7 @@ from perf_pipeline.model import (
     RunStatus,
     SuiteRun,
 )
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.store import open_history
 from perf_pipeline.store.samples import decode_samples, encode_samples
 
 _ENV = Environment(python_version="3.11.7", python_implementation="CPython", os="Linux",
@@ -89,13 +93,15 @@ def main() -> None:
     parser.add_argument("--benchmarks", type=int, default=500)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--history", help="a postgresql:// URL of an empty database "
+                                          "(default: a SQLite file in a temp dir)")
     args = parser.parse_args()
     rng = random.Random(42)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "perf_history.db"
         ingest_s: list[float] = []
         build_s = 0.0
-        with HistoryStore.open(path) as store:
+        with open_history(args.history or path) as store:
             for i in range(args.runs):
                 t0 = time.perf_counter()
                 run = make_run(i, n_benchmarks=args.benchmarks, n_samples=args.samples, rng=rng)
@@ -106,7 +112,8 @@ def main() -> None:
                 if (i + 1) % 100 == 0:
                     print(f"  ingested {i + 1} runs", flush=True)
             qs = statistics.quantiles(ingest_s, n=20)
-            print(f"\n{args.benchmarks} benchmarks x {args.runs} runs x {args.samples} samples")
+            print(f"\n{store.target}: {args.benchmarks} benchmarks x {args.runs} runs x "
+                  f"{args.samples} samples")
             print(f"ingest_run per run: median {statistics.median(ingest_s) * 1e3:.1f} ms, "
                   f"p95 {qs[18] * 1e3:.1f} ms, total {sum(ingest_s):.1f} s "
                   f"(building the SuiteRun objects: {build_s:.1f} s)")
@@ -126,6 +133,8 @@ def main() -> None:
             print(f"get_run(): {t * 1e3:.1f} ms")
             t, _ = _timed(lambda: store.benchmark_names())
             print(f"benchmark_names(): {t * 1e3:.0f} ms")
+        if args.history:
+            return
         # Closing the last connection checkpoints the WAL into the db file.
         print(f"db size: {path.stat().st_size / 1e6:.1f} MB "
               f"({path.stat().st_size / (args.runs * args.benchmarks):.0f} B per benchmark-run)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
@@ -22,7 +22,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["CONFIRM_MODES", "PROJECT_ROOT", "RUNNERS", "Settings", "load_settings"]
+__all__ = ["CONFIRM_MODES", "PROJECT_ROOT", "RUNNERS", "Settings", "is_postgres_url",
+           "load_settings", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +54,7 @@ _ENV_VARS: Mapping[str, str] = {
     "uv_args": "PERF_PIPELINE_UV_ARGS",
     "machine_id": "PERF_PIPELINE_MACHINE_ID",
     "webhook_url": "PERF_PIPELINE_WEBHOOK_URL",
+    "history_url": "PERF_PIPELINE_HISTORY_URL",
 }
 
 #: How the target's interpreter is found (``measure/environments.py``): this interpreter,
@@ -137,6 +139,11 @@ class Settings:
     #: Where new change points, drifts and culprits are POSTed as JSON (unset: nowhere).
     #: Its token comes only from the environment (PERF_PIPELINE_WEBHOOK_TOKEN).
     webhook_url: str | None = None
+    #: The history store: unset, the SQLite file of the results layout; else a
+    #: ``postgresql://user:password@host/db`` URL (a history several machines share)
+    #: or another SQLite file. Kept out of ``repr``: it may hold a password
+    #: (``history_label`` is the printable form).
+    history_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.runner not in RUNNERS:
@@ -155,6 +162,11 @@ class Settings:
             raise InvalidInputError(
                 "machine_id must be 1-64 letters, digits, '.', '_' or '-' (not starting "
                 f"with '.'), not {self.machine_id!r}")
+        if self.history_url is not None and "://" in self.history_url \
+                and not is_postgres_url(self.history_url):
+            raise InvalidInputError(
+                f"history_url must be a postgresql:// URL or a file path, not "
+                f"{mask_url(self.history_url)!r}")
         if not self.threshold >= 1.0:
             raise InvalidInputError(f"threshold must be >= 1.0, not {self.threshold!r}")
         if not 0.0 < self.alpha < 1.0:
@@ -213,6 +225,19 @@ class Settings:
         return self.layout.db_path
 
     @property
+    def history_target(self) -> str | Path:
+        """What ``store.open_history`` opens: ``history_url``, else the layout's db file."""
+        if self.history_url is None:
+            return self.layout.db_path
+        return self.history_url if is_postgres_url(self.history_url) else Path(
+            self.history_url).expanduser()
+
+    @property
+    def history_label(self) -> str:
+        """The history store fit to print: its file, or its URL without the password."""
+        return mask_url(str(self.history_target))
+
+    @property
     def raw_dir(self) -> Path:
         return self.layout.raw_dir
 
@@ -242,6 +267,28 @@ class Settings:
     def noise_dir(self) -> Path:
         """Noise corpora written by ``perf-pipeline calibrate``."""
         return self.layout.noise_dir
+
+
+_POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
+
+
+def is_postgres_url(target: object) -> bool:
+    """Whether ``target`` names a PostgreSQL history rather than a SQLite file."""
+    return isinstance(target, str) and target.strip().lower().startswith(_POSTGRES_SCHEMES)
+
+
+def mask_url(target: str) -> str:
+    """``target`` with the password of its URL replaced by ``***``, for every message,
+    log line and report; anything that is not a URL with a password comes back as is."""
+    scheme, sep, rest = target.partition("://")
+    if not sep:
+        return target
+    netloc, slash, tail = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return target
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}{slash}{tail}"
 
 
 def _coerce(name: str, value: object) -> object:

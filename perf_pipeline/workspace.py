@@ -10,7 +10,8 @@ hand.
 The store is opened on first use, not when the Workspace is made: opening creates the
 db (and its folder), and a typo in ``--results-dir`` must stay an error
 (``measure.check_results_dir``), not become a new empty history. One ``HistoryStore`` is
-one SQLite connection, so a Workspace belongs to the thread that first used its store.
+one connection (SQLite, or PostgreSQL with ``history_url``), so a Workspace belongs to
+the thread that first used its store.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from types import TracebackType
 
 from perf_pipeline.config import Settings, load_settings
 from perf_pipeline.layout import ResultsLayout
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.store import HistoryStore, open_history
 
 __all__ = ["Workspace"]
 
@@ -55,9 +56,10 @@ class Workspace:
 
     @property
     def store(self) -> HistoryStore:
-        """The history of ``layout.db_path``, opened (and created) on first use."""
+        """The history (``settings.history_target``: the layout's SQLite file, or the
+        ``history_url``, e.g. a shared PostgreSQL database), opened on first use."""
         if self._store is None:
-            self._store = HistoryStore.open(self.layout.db_path)
+            self._store = open_history(self._settings.history_target)
         return self._store
 
     @property
@@ -78,4 +80,5 @@ class Workspace:
 
     def __repr__(self) -> str:
         return (f"Workspace(results_dir={str(self._settings.results_dir)!r}, "
-                f"repo={str(self._settings.repo_path)!r})")
+                f"repo={str(self._settings.repo_path)!r}, "
+                f"history={self._settings.history_label!r})")

@@ -39,6 +39,7 @@ ALLOWED = {
 }
 # Third-party imports that only certain parts may use.
 ONLY_IN = {"dagster": {"defs", "definitions"}, "sqlite_utils": {"store"}, "sqlite3": {"store"},
+           "sqlalchemy": {"store"}, "psycopg": {"store"},
            "subprocess": {"measure"}, "rich": {"cli"}}
 #: Who may write to the console or end the process (the library returns values).
 CONSOLE_PARTS = {"cli", "__main__"}

@@ -38,6 +38,7 @@ from perf_pipeline.analysis.changepoints import detect_change_points
 from perf_pipeline.analysis.series import (
     commit_log_levels,
     local_residuals,
+    pool_runs_by_commit,
     serial_inflation,
 )
 from perf_pipeline.errors import InvalidInputError
@@ -130,24 +131,38 @@ def unexplained_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.
     ramp is a run of small steps, and the scan may put a change point in it. Dividing the
     history by each step's Hodges–Lehmann size leaves a step flat and a ramp still a
     ramp, so only the second is (also) a drift.
+
+    A ramp the scan resolved into a staircase (two or more change points the same way,
+    none the other way, inside one drift of the history as it is) is a drift too: the
+    steps are real, and so is the creep they add up to.
     """
     y = commit_log_levels(values)
+    raw = np.exp(y)
     for shift in shifts:
         y[shift.index:] -= math.log(shift.ratio)
-    return detect_drifts(np.exp(y), window=window, min_ratio=min_ratio, alpha=alpha)
+    left = detect_drifts(np.exp(y), window=window, min_ratio=min_ratio, alpha=alpha)
+    if len(shifts) < 2:
+        return left
+    stairs = []
+    for d in detect_drifts(raw, window=window, min_ratio=min_ratio, alpha=alpha):
+        inside = [s for s in shifts if d.start < s.index <= d.end]
+        same = sum((s.ratio > 1.0) == (d.ratio > 1.0) for s in inside)
+        if same >= 2 and same == len(inside) and not any(
+                e.start <= d.end and e.end >= d.start for e in left):
+            stairs.append(d)
+    return tuple(sorted((*left, *stairs), key=lambda t: t.start))
 
 
-def drifts_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float]
-              ) -> tuple[Drift, ...]:
-    """The drifts of a series that its change points do not explain, labelled with the
-    runs they span; runs without a finite positive value are left out."""
-    if len(run_ids) != len(values):
-        raise InvalidInputError(f"series {name!r}: run_ids and values differ in length")
-    arr = np.asarray(values, dtype=float)
-    keep = np.isfinite(arr) & (arr > 0)
-    ids = [r for r, k in zip(run_ids, keep, strict=True) if k]
-    vals = arr[keep]
-    found = unexplained_drifts(vals, detect_change_points(vals))
-    return tuple(Drift(name=name, metric=metric, start_run_id=ids[d.start],
-                       end_run_id=ids[d.end], ratio=d.ratio, commits=d.end - d.start + 1)
+def drifts_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float],
+              *, commits: Sequence[str] | None = None) -> tuple[Drift, ...]:
+    """The drifts of a run-by-run series that its change points do not explain, its runs
+    pooled per commit first (``commits[i]`` is run i's commit, as in
+    ``changepoints.change_points_of``), labelled with the runs that name the commits they
+    span; runs without a finite positive value are left out."""
+    hist = pool_runs_by_commit(name, run_ids, values, commits)
+    reps = list(hist.replicates)
+    found = unexplained_drifts(reps, detect_change_points(reps))
+    return tuple(Drift(name=name, metric=metric, start_run_id=hist.labels[d.start],
+                       end_run_id=hist.labels[d.end], ratio=d.ratio,
+                       commits=d.end - d.start + 1)
                  for d in found)

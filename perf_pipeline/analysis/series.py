@@ -9,14 +9,16 @@ changes are relative and the noise of timings is multiplicative.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["MAX_SERIAL_CORRELATION", "commit_log_levels", "local_residuals",
-           "serial_inflation"]
+__all__ = ["MAX_SERIAL_CORRELATION", "CommitHistory", "commit_log_levels",
+           "local_residuals", "pool_runs_by_commit", "serial_inflation"]
 
 #: Cap on the lag-1 correlation used to widen a test (beyond it the estimate is noise).
 MAX_SERIAL_CORRELATION = 0.8
@@ -58,7 +60,7 @@ def commit_log_levels(values: Sequence[float] | Sequence[Sequence[float]] | np.n
     return out
 
 
-def serial_inflation(residuals: np.ndarray) -> float:
+def serial_inflation(residuals: np.ndarray, *, discount: float = 0.0) -> float:
     """How much serial correlation widens the variance of a rank sum over a series.
 
     On a shared machine load comes in waves, so neighbouring commits are alike more often
@@ -68,13 +70,16 @@ def serial_inflation(residuals: np.ndarray) -> float:
     ``rho`` is Spearman's lag-1 correlation of ``residuals`` (the series with its fitted
     level or local level removed, so that a change is not mistaken for correlation; a
     spike moves one rank), clipped to ``[0, MAX_SERIAL_CORRELATION]``, so independent
-    noise costs nothing.
+    noise costs nothing. ``discount`` takes that many of rho's standard errors under
+    independence (``1 / sqrt(n)``) off it first: on a short history the estimate is
+    mostly noise, and a chance correlation of 0.2 would hide a clean step.
     """
     if residuals.size < 4 or np.ptp(residuals) == 0:
         return 1.0
     ranks = np.argsort(np.argsort(residuals)).astype(float)
     ranks -= ranks.mean()
     rho = float(np.sum(ranks[1:] * ranks[:-1])) / float(np.sum(ranks * ranks))
+    rho -= discount / math.sqrt(residuals.size)
     rho = min(max(rho, 0.0), MAX_SERIAL_CORRELATION)
     return (1.0 + rho) / (1.0 - rho)
 
@@ -83,5 +88,53 @@ def local_residuals(y: np.ndarray, width: int = 9) -> np.ndarray:
     """``y`` minus its running median over ``width`` commits: what is left once levels,
     steps and ramps longer than the window are taken out."""
     half = width // 2
+    if y.size == 0:
+        return y.copy()
     padded = np.pad(y, half, mode="edge")
-    return y - np.median(np.lib.stride_tricks.sliding_window_view(padded, width), axis=1)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)
+    return y - np.partition(windows, half, axis=1)[:, half]  # the median, odd width
+
+
+@dataclass(frozen=True, slots=True)
+class CommitHistory:
+    """A run-by-run series pooled per commit: ``replicates[i]`` holds the values of every
+    run of the i-th commit (commits in the order of their first run), ``labels[i]`` the
+    run id that stands for that commit (its newest run, as the pooled run of the commit
+    is named: ``store.pooling``)."""
+
+    labels: tuple[str, ...]
+    replicates: tuple[tuple[float, ...], ...]
+
+
+def pool_runs_by_commit(name: str, run_ids: Sequence[str], values: Sequence[float],
+                        commits: Sequence[str] | None = None) -> CommitHistory:
+    """The runs of a series grouped by commit, before the history statistics see them.
+
+    Runs of one commit (re-measurements, replicate jobs) share its code, so they are
+    replicates of one point of the history, not later points of it: counted as separate
+    commits they would look like a level that lasts, and a re-measured commit would count
+    twice. ``commits[i]`` is the commit of run ``run_ids[i]`` (None: every run its own
+    commit). Runs without a finite positive value are left out. Runs of different machines
+    must not be mixed in one series: the caller reads one machine's history.
+    """
+    n = len(run_ids)
+    if len(values) != n or (commits is not None and len(commits) != n):
+        raise InvalidInputError(f"series {name!r}: run_ids, values and commits differ in "
+                                "length")
+    keys = list(run_ids) if commits is None else list(commits)
+    order: dict[str, int] = {}
+    labels: list[str] = []
+    reps: list[list[float]] = []
+    for run_id, key, v in zip(run_ids, keys, values, strict=True):
+        v = float(v)
+        if not (np.isfinite(v) and v > 0):
+            continue
+        i = order.get(key)
+        if i is None:
+            order[key] = len(labels)
+            labels.append(run_id)
+            reps.append([v])
+        else:
+            labels[i] = run_id  # the newest run names the commit
+            reps[i].append(v)
+    return CommitHistory(labels=tuple(labels), replicates=tuple(tuple(r) for r in reps))

@@ -20,6 +20,7 @@ __all__ = ["settings_from", "workspace_from"]
 _FLAG_SETTINGS = {
     "repo": "repo_path",
     "results_dir": "results_dir",
+    "history_url": "history_url",
     "threshold": "threshold",
     "significance": "alpha",
     "baseline": "baseline_file",

@@ -35,7 +35,12 @@ def add_repo(parser: argparse.ArgumentParser, help: str = "target git repo (defa
 
 
 def add_results_dir(parser: argparse.ArgumentParser) -> None:
+    """``--results-dir`` and, with it, where the history store is (``--history``)."""
     parser.add_argument("--results-dir", help="results directory (default: test-results)")
+    parser.add_argument("--history", dest="history_url", metavar="PATH_OR_URL",
+                        help="history store: a SQLite file or a postgresql:// URL shared by "
+                             "several machines (default: <results-dir>/perf_history.db; "
+                             "prefer $PERF_PIPELINE_HISTORY_URL for a URL with a password)")
 
 
 def add_dagster_home(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,9 @@ from perf_pipeline.defs.launch import register_commits
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.git import branch_tip, commits_since, is_ancestor, merge_base
+from perf_pipeline.pipeline.fleet import machine_tags
 
 logger = logging.getLogger(__name__)
 
@@ -104,15 +106,18 @@ def plan_branch(settings: Settings, branch: str, cursor: str | None) -> BranchPl
         "new tip on the next tick (backfill older commits explicitly if needed)"))
 
 
-def commit_run_request(sha: str, *, branch: str, with_stress: bool = False) -> dg.RunRequest:
+def commit_run_request(sha: str, *, branch: str, with_stress: bool = False,
+                       machine: str | None = None) -> dg.RunRequest:
     """One commit's run: run key ``<sha>:benchmarks`` (one sensor run per commit); the
-    stress suite too when the ``stress_per_commit`` setting asks for it."""
+    stress suite too when the ``stress_per_commit`` setting asks for it; tagged for
+    ``machine`` (pipeline.fleet), the one this location measures on."""
     names = (*COMMIT_ASSETS, *STRESS_ASSETS) if with_stress else COMMIT_ASSETS
     return dg.RunRequest(
         run_key=f"{sha}:benchmarks",
         partition_key=sha,
         asset_selection=[dg.AssetKey(name) for name in names],
-        tags={"perf_pipeline/trigger": "commit_sensor", "perf_pipeline/branch": branch},
+        tags={"perf_pipeline/trigger": "commit_sensor", "perf_pipeline/branch": branch,
+              **(machine_tags(machine) if machine else {})},
     )
 
 
@@ -144,6 +149,7 @@ def new_commits_sensor(context: dg.SensorEvaluationContext,
     except PerfPipelineError as exc:
         return dg.SensorResult(skip_reason=f"settings: {exc}")
     cursor = _read_cursor(context.cursor)
+    machine = local_machine_id(settings)
     budget = settings.max_runs_per_tick
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
@@ -162,7 +168,8 @@ def new_commits_sensor(context: dg.SensorEvaluationContext,
                 if len(requests) >= budget:
                     break
                 requests.append(commit_run_request(
-                    sha, branch=plan.branch, with_stress=settings.stress_per_commit))
+                    sha, branch=plan.branch, with_stress=settings.stress_per_commit,
+                    machine=machine))
             cursor[plan.branch] = sha
             taken += 1
         if taken < len(plan.pending):
@@ -207,7 +214,8 @@ def build_nightly_schedule(*, cron: str, timezone_name: str) -> dg.ScheduleDefin
             run_key=f"nightly:{when:%Y-%m-%d}:{sha}",
             partition_key=sha,
             asset_selection=[dg.AssetKey(name) for name in NIGHTLY_ASSETS],
-            tags={"perf_pipeline/trigger": "nightly", "perf_pipeline/branch": settings.main_branch},
+            tags={"perf_pipeline/trigger": "nightly", "perf_pipeline/branch": settings.main_branch,
+                  **machine_tags(local_machine_id(settings))},
         )
 
     return nightly_schedule

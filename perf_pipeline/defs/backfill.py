@@ -16,7 +16,8 @@ import dagster as dg
 from perf_pipeline.defs.automation import COMMIT_ASSETS
 from perf_pipeline.defs.launch import CommitMaterialization, materialize_commit, register_commits
 from perf_pipeline.defs.resources import WorkspaceResource
-from perf_pipeline.measure import new_commits
+from perf_pipeline.measure import local_machine_id, new_commits
+from perf_pipeline.model import RunStatus
 from perf_pipeline.workspace import Workspace
 
 __all__ = ["BackfillOutcome", "backfill_branch"]
@@ -63,8 +64,7 @@ def backfill_branch(
     settings = ws.settings
     shas = new_commits(settings.repo_path, branch or settings.main_branch, max_count=last)
     register_commits(instance, shas)
-    done = set() if force else instance.get_materialized_partitions(
-        dg.AssetKey("benchmark_results"))
+    done = set() if force else measured_here(instance, ws)
     workspace = WorkspaceResource.of(settings)
     measured: list[CommitMaterialization] = []
     if on_plan is not None:
@@ -79,3 +79,17 @@ def backfill_branch(
             on_commit(outcome)
     return BackfillOutcome(shas=shas, measured=tuple(measured),
                            skipped=tuple(s for s in shas if s in done))
+
+
+def measured_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:
+    """Commits whose ``benchmark_results`` partition is materialized *by this machine*.
+
+    The instance may be a fleet's (docs/deployment.md): a partition another machine
+    materialized still needs a measurement here, so the history's successful runs of
+    this machine decide, intersected with the instance's materializations (on one
+    machine: exactly the materialized partitions, as before).
+    """
+    materialized = instance.get_materialized_partitions(dg.AssetKey("benchmark_results"))
+    here = local_machine_id(ws.settings)
+    runs = ws.store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS, machine_id=here)
+    return materialized & {r.commit.sha for r in runs if r.commit is not None}

@@ -24,6 +24,7 @@ still writes its file (the verdict), with metadata saying no A/B ran.
 import dagster as dg
 
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
+from perf_pipeline.defs.fleet import claim_machine
 from perf_pipeline.defs.metadata import confirmation_metadata, short_benchmark_name
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
@@ -48,6 +49,7 @@ def regression_confirmation(context: dg.AssetExecutionContext,
 
     try:
         with workspace.open() as ws:
+            claim_machine(context, ws.settings)
             confirmation = confirm_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc

@@ -19,11 +19,14 @@ defs/analysis.py).
 
 import dagster as dg
 
+from perf_pipeline.defs.fleet import claim_machine
 from perf_pipeline.defs.launch import load_project_definitions, register_commits
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.measure import local_machine_id
+from perf_pipeline.pipeline.fleet import machine_tags
 
 
 class CulpritConfig(dg.Config):
@@ -51,6 +54,7 @@ def culprit_confirmation(context: dg.AssetExecutionContext, config: CulpritConfi
     sha = context.partition_key
     try:
         with workspace.open() as ws:
+            claim_machine(context, ws.settings)
             culprit = confirm_search(ws, search_spec(ws, config.good, config.bad,
                                                      config.benchmark), sha)
     except PerfPipelineError as exc:
@@ -70,13 +74,14 @@ def culprit_confirmation(context: dg.AssetExecutionContext, config: CulpritConfi
     return dg.MaterializeResult(metadata=meta)
 
 
-def action_run_request(action: object) -> dg.RunRequest:
-    """A ``pipeline.bisect.CulpritAction`` as a run request."""
+def action_run_request(action: object, *, machine: str | None = None) -> dg.RunRequest:
+    """A ``pipeline.bisect.CulpritAction`` as a run request, tagged for ``machine``."""
     from perf_pipeline.pipeline.bisect import CulpritAction
 
     assert isinstance(action, CulpritAction)
     spec = action.spec
-    tags = {"perf_pipeline/trigger": "culprit_search", "perf_pipeline/search": spec.key}
+    tags = {"perf_pipeline/trigger": "culprit_search", "perf_pipeline/search": spec.key,
+            **(machine_tags(machine) if machine else {})}
     if action.kind == "measure":
         return dg.RunRequest(run_key=f"culprit:{spec.key}:probe:{action.sha}",
                              partition_key=action.sha,
@@ -111,7 +116,7 @@ def culprit_search_sensor(context: dg.SensorEvaluationContext,
     for action in actions[:settings.max_runs_per_tick]:
         if (action.kind, action.sha) not in seen:  # two searches may probe one commit
             seen.add((action.kind, action.sha))
-            requests.append(action_run_request(action))
+            requests.append(action_run_request(action, machine=local_machine_id(settings)))
     if not requests:
         return dg.SensorResult(skip_reason="no open culprit search")
     shas = sorted({r.partition_key for r in requests if r.partition_key})

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from perf_pipeline.defs.fleet import run_machine_tags
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 
@@ -86,6 +87,7 @@ def materialize_commit(
         selection=list(selection),
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags=run_machine_tags(workspace.settings()),
     )
     failed = tuple(
         f"{ev.asset_key.to_user_string()}:{ev.check_name}"

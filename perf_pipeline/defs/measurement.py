@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from perf_pipeline.defs.fleet import claim_machine
 from perf_pipeline.defs.metadata import run_metadata
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
@@ -30,6 +31,7 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
     sha = context.partition_key
     try:
         with workspace.open() as ws:
+            claim_machine(context, ws.settings)
             run = measure_commit(ws.settings, sha, suite=suite, store=ws.store)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {sha}: {exc}") from exc

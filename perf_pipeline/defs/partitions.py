@@ -2,8 +2,12 @@
 
 import dagster as dg
 
+from perf_pipeline.pipeline.fleet import location_machine, measuring_pool
+
 #: The name is the storage key of the partitions in the instance: never rename it.
 commits_partitions = dg.DynamicPartitionsDefinition(name="commits")
 
 #: Pool of every asset that runs benchmarks; dagster.yaml lets one such run go at a time.
-MEASURING_POOL = "benchmark_machine"
+#: ``benchmark_machine``, or ``benchmark_machine/<id>`` in a code location whose environment
+#: names its machine (PERF_PIPELINE_MACHINE_ID): one pool per machine of a fleet.
+MEASURING_POOL = measuring_pool(location_machine())

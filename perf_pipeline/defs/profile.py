@@ -20,6 +20,7 @@ import dagster as dg
 
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION
 from perf_pipeline.defs.confirmation import regression_confirmation
+from perf_pipeline.defs.fleet import claim_machine
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
@@ -45,6 +46,7 @@ def regression_profile(context: dg.AssetExecutionContext,
 
     try:
         with workspace.open() as ws:
+            claim_machine(context, ws.settings)
             outcome = profile_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc

@@ -62,6 +62,9 @@ class WorkspaceResource(dg.ConfigurableResource):
     venv_python: Optional[str] = None  # noqa: UP045
     machine_id: Optional[str] = None  # noqa: UP045
     webhook_url: Optional[str] = None  # noqa: UP045
+    # A postgresql:// URL holds a password: give it as dg.EnvVar("...") or leave it unset
+    # (PERF_PIPELINE_HISTORY_URL is read then), never as plain run config.
+    history_url: Optional[str] = None  # noqa: UP045
     config_file: Optional[str] = None  # noqa: UP045
 
     @classmethod

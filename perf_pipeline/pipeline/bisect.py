@@ -430,7 +430,7 @@ def open_culprit_searches(ws: Workspace, *,
     known = {s.key for s in _read_specs(ws)}
     new: list[SearchSpec] = []
     for name, (shas, values) in sorted(history.series.items()):
-        for cp in change_points_of(name, TIME_METRIC, shas, values):
+        for cp in change_points_of(name, TIME_METRIC, shas, values, commits=shas):
             if cp.ratio < MIN_STEP_RATIO:
                 continue
             i = shas.index(cp.run_id)

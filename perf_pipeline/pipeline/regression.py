@@ -88,7 +88,7 @@ def commit_run(ws: Workspace, sha: str) -> SuiteRun:
     run = pooled_commit_run(ws, sha)
     if run is None:
         raise InvalidInputError(
-            f"commit {sha}: no successful benchmark run in {ws.layout.db_path}; "
+            f"commit {sha}: no successful benchmark run in {ws.settings.history_label}; "
             "materialize benchmark_results for it first")
     return run
 

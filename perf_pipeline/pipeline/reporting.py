@@ -14,6 +14,7 @@ from perf_pipeline.model import (
     CommitAnalysis,
     Confirmation,
     Culprit,
+    MetricSeries,
     ProfileComparison,
     ReportData,
     SuiteRun,
@@ -64,14 +65,23 @@ def build_report_data(
     comparison = analysis.comparison if analysis else None
     if confirmation is not None and confirmation.final is not None:
         comparison = confirmation.final
+    runs = store.list_runs(machine_id=machine_id)  # every suite: stress runs too
+    # A commit's runs (of this one machine) are replicates of one point of the history.
+    sha_of = {r.run_id: r.commit.sha for r in runs if r.commit is not None}
+
+    def commits(s: MetricSeries) -> list[str]:
+        return [sha_of.get(r, r) for r in s.run_ids]
+
     return ReportData(
         title=title, generated_at=now_iso(), current=current, baseline=baseline,
         comparison=comparison, confirmation=confirmation,
-        runs=store.list_runs(machine_id=machine_id),  # every suite: stress runs too
+        runs=runs,
         series=series,
         change_points=tuple(
-            cp for s in timed for cp in change_points_of(s.name, s.metric, s.run_ids, s.values)),
-        drifts=tuple(d for s in timed for d in drifts_of(s.name, s.metric, s.run_ids, s.values)),
+            cp for s in timed for cp in change_points_of(s.name, s.metric, s.run_ids,
+                                                         s.values, commits=commits(s))),
+        drifts=tuple(d for s in timed for d in drifts_of(s.name, s.metric, s.run_ids,
+                                                         s.values, commits=commits(s))),
         environment_differences=analysis.environment_differences if analysis else (),
         notes=(*(analysis.notes if analysis else ()),
                *(confirmation.notes if confirmation else ()), *extra_notes),

@@ -1,4 +1,4 @@
-"""The SQLite history of suite runs, and the baseline file.
+"""The history of suite runs (SQLite or PostgreSQL), and the baseline file.
 
 Only this package contains SQL. Everything it returns is a ``perf_pipeline.model``
 object; everything that goes wrong is a ``StoreError`` (or ``InvalidInputError`` for
@@ -13,7 +13,7 @@ from perf_pipeline.store.analysis_file import (
 from perf_pipeline.store.baseline_file import read_baseline, write_baseline
 from perf_pipeline.store.confirmation_file import read_confirmation, write_confirmation
 from perf_pipeline.store.culprit_file import list_culprits, read_culprit, write_culprit
-from perf_pipeline.store.history import HistoryStore
+from perf_pipeline.store.history import HistoryStore, open_history
 from perf_pipeline.store.noise_corpus import load_noise_corpus, write_noise_corpus
 from perf_pipeline.store.pooling import pool_runs
 from perf_pipeline.store.profile_file import read_profile_comparison, write_profile_comparison
@@ -26,6 +26,7 @@ __all__ = [
     "SourceStamp",
     "list_culprits",
     "load_noise_corpus",
+    "open_history",
     "pool_runs",
     "read_analysis",
     "read_baseline",

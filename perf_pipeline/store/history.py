@@ -1,9 +1,17 @@
-"""``HistoryStore``: the one door to the SQLite history of suite runs.
+"""``HistoryStore``: the one door to the history of suite runs, on SQLite or PostgreSQL.
 
 Callers get model objects (``SuiteRun``, ``RunInfo``, ``MetricSeries``), never rows, and
-every failure of SQLite surfaces as a ``StoreError`` naming the database file. The file
-runs in WAL mode with a busy timeout: readers never block the writer, and a second
-writer (another Dagster step, a CLI run) waits for the lock instead of failing.
+every failure of the database surfaces as a ``StoreError`` naming it (the file, or the
+URL without its password). ``open_history(target)`` opens either backend:
+
+- a path: a SQLite file (``sqlite_backend.py``), the embedded default. WAL mode and a
+  busy timeout let several processes of one machine read and write it.
+- a ``postgresql://`` URL: a shared PostgreSQL history (``postgres.py``) that several
+  benchmark machines ingest into at once.
+
+Both backends build their rows with the same code (``ingest.run_row``, ...) and map
+rows back to models with the same code (``queries.assemble_runs``, ...); only the SQL
+and the connection differ, so a run reads back identical from either.
 
 One ``HistoryStore`` is one connection: use it from the thread that opened it, and open
 one per process.
@@ -12,18 +20,15 @@ one per process.
 from __future__ import annotations
 
 import logging
-import random
-import sqlite3
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
-import sqlite_utils
-
-from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.config import is_postgres_url, mask_url
+from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     TIME_METRIC,
     MetricSeries,
@@ -33,27 +38,63 @@ from perf_pipeline.model import (
     StressFigure,
     SuiteRun,
 )
-from perf_pipeline.store.ingest import delete_runs, write_run
-from perf_pipeline.store.noise_profiles import read_noise_profiles, write_noise_profile
 from perf_pipeline.store.pooling import pool_runs
-from perf_pipeline.store.queries import (
-    RunFilter,
-    load_runs,
-    read_benchmark_names,
-    read_machines,
-    read_series,
-    run_info,
-    select_commit_groups,
-    select_run,
-    select_runs,
-)
-from perf_pipeline.store.schema import migrate
-from perf_pipeline.store.sources import SourceStamp, read_sources, record_source
-from perf_pipeline.store.stress import read_stress, write_stress
+from perf_pipeline.store.queries import RunFilter, run_info
+from perf_pipeline.store.sources import SourceStamp
 
-__all__ = ["HistoryStore"]
+__all__ = ["HistoryStore", "open_history"]
 
 logger = logging.getLogger(__name__)
+
+_Row = tuple[object, ...]
+
+
+class HistoryBackend(Protocol):
+    """The SQL and connection layer under ``HistoryStore`` (one per database kind).
+
+    Arguments arrive validated; rows are the shared row shapes of ``queries.py``.
+    """
+
+    path: Path | None
+    label: str
+
+    def close(self) -> None: ...
+    def guard(self, action: str) -> AbstractContextManager[None]: ...
+    def write_run(self, run: SuiteRun, *, source: SourceStamp | None) -> bool: ...
+    def record_source(self, source: SourceStamp, run_id: str, *, recorded_at: str) -> None: ...
+    def delete_run(self, run_id: str) -> bool: ...
+    def write_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int: ...
+    def write_noise_profile(self, profile: NoiseProfile, *, corpus_path: str,
+                            created_at: str) -> str: ...
+    def read_sources(self) -> dict[str, tuple[SourceStamp, str]]: ...
+    def read_stress(self, run_id: str) -> tuple[StressFigure, ...]: ...
+    def read_noise_profiles(self, *, suite: str
+                            ) -> tuple[tuple[NoiseProfile, str, str], ...]: ...
+    def has_run(self, run_id: str) -> bool: ...
+    def select_run(self, run_id: str) -> list[_Row]: ...
+    def select_runs(self, wanted: RunFilter, *, limit: int | None = None) -> list[_Row]: ...
+    def select_commit_groups(self, wanted: RunFilter, *, n: int) -> list[list[_Row]]: ...
+    def load_runs(self, rows: Sequence[_Row]) -> tuple[SuiteRun, ...]: ...
+    def read_series(self, *, suite: str, metrics: Sequence[str], names: Sequence[str] | None,
+                    status: RunStatus, machine_id: str | None
+                    ) -> tuple[MetricSeries, ...]: ...
+    def read_machines(self, *, suite: str | None) -> tuple[str, ...]: ...
+    def read_benchmark_names(self, *, suite: str) -> tuple[str, ...]: ...
+
+
+def open_history(target: str | Path, *, timeout_s: float = 60.0) -> HistoryStore:
+    """Open the history at ``target``: a SQLite file path, or a ``postgresql://`` URL."""
+    if is_postgres_url(target):
+        return HistoryStore.open_postgres(str(target).strip(), timeout_s=timeout_s)
+    if isinstance(target, str) and "://" in target:
+        raise InvalidInputError(
+            f"history target {mask_url(target)!r}: give a file path or a postgresql:// URL")
+    return HistoryStore.open(Path(target), timeout_s=timeout_s)
+
+
+def _check_timeout(timeout_s: object) -> None:
+    if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
+        raise InvalidInputError(f"`timeout_s` must be > 0, not {timeout_s!r}")
 
 
 def now_utc() -> str:
@@ -84,88 +125,55 @@ def _status(value: RunStatus | str | None) -> RunStatus | None:
         raise InvalidInputError(f"`status` must be one of success/failed, not {value!r}") from exc
 
 
-def _enable_wal(conn: sqlite3.Connection, *, path: Path, timeout_s: float) -> None:
-    """Switch the file to WAL, retrying while another process holds a lock.
-
-    ``PRAGMA journal_mode = wal`` needs a moment of exclusive access and, unlike other
-    statements, fails at once with "database is locked" instead of waiting out the busy
-    timeout, so N processes opening a new db at the same instant would fail. It is
-    retried with jittered exponential backoff until ``timeout_s``. Once a file is in
-    WAL mode it stays so, and the pragma then needs no lock at all.
-    """
-    deadline = time.monotonic() + timeout_s
-    delay = 0.005
-    while True:
-        try:
-            mode = conn.execute("PRAGMA journal_mode = wal").fetchone()[0]
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() + delay > deadline:
-                raise
-            logger.debug("history db %s: WAL setup waits for a lock (%s)", path, exc)
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.5)
-            continue
-        if str(mode).lower() != "wal":
-            logger.warning("history db %s: journal mode is %s, not wal", path, mode)
-        return
-
-
 class HistoryStore:
-    """Runs, benchmarks and metric series of one history database file.
+    """Runs, benchmarks and metric series of one history database.
 
-    Create it with ``HistoryStore.open(path)``; use it as a context manager to close it.
+    Create it with ``open_history(target)`` (or ``HistoryStore.open(path)`` for SQLite);
+    use it as a context manager to close it.
     Listing order is history order, oldest first: commit time (UTC), then start time,
     then run id (see ``store/queries.py``).
     """
 
-    def __init__(self, db: sqlite_utils.Database, *, path: Path) -> None:
-        self._db = db
-        self._conn = db.conn
-        self._path = path
+    def __init__(self, backend: HistoryBackend) -> None:
+        self._backend = backend
 
     @classmethod
     def open(cls, path: Path, *, timeout_s: float = 60.0) -> HistoryStore:
-        """Open (creating it and its directory if needed) and migrate the db at ``path``.
+        """Open (creating it and its directory if needed) and migrate the SQLite db at
+        ``path``. ``open_history`` opens a path or a PostgreSQL URL alike.
 
         ``timeout_s`` is how long a write waits for another process's lock before
         giving up with a ``StoreError``.
         """
-        if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
-            raise InvalidInputError(f"`timeout_s` must be > 0, not {timeout_s!r}")
-        path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"history db {path}: cannot create its directory: {exc}") from exc
-        try:
-            conn = sqlite3.connect(str(path), timeout=timeout_s)
-        except sqlite3.Error as exc:
-            raise StoreError(f"history db {path}: cannot open: {exc}") from exc
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000):d}")
-            db = sqlite_utils.Database(conn, execute_plugins=False)
-            _enable_wal(conn, path=path, timeout_s=timeout_s)
-            conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL; fsync per checkpoint
-            conn.execute("PRAGMA foreign_keys = ON")
-            migrate(db, path=path)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"history db {path}: cannot open or migrate: {exc}") from exc
-        except BaseException:
-            conn.close()
-            raise
-        logger.debug("opened history db %s", path)
-        return cls(db, path=path)
+        _check_timeout(timeout_s)
+        from perf_pipeline.store.sqlite_backend import SqliteBackend
+
+        return cls(SqliteBackend.open(Path(path), timeout_s=timeout_s))
+
+    @classmethod
+    def open_postgres(cls, url: str, *, timeout_s: float = 60.0) -> HistoryStore:
+        """Connect to (and migrate) the PostgreSQL history at ``url``
+        (``postgresql://user:password@host:port/db``). Several machines may write it at
+        once. The password never appears in a message or ``repr``.
+        """
+        _check_timeout(timeout_s)
+        from perf_pipeline.store.postgres import PostgresBackend
+
+        return cls(PostgresBackend.open(url, timeout_s=timeout_s))
 
     @property
-    def path(self) -> Path:
-        return self._path
+    def path(self) -> Path | None:
+        """The SQLite file; None for a PostgreSQL history."""
+        return self._backend.path
+
+    @property
+    def target(self) -> str:
+        """Where the history lives, fit to print: the file, or the URL without password."""
+        return self._backend.label
 
     def close(self) -> None:
         """Close the connection; safe to call twice."""
-        self._db.close()
+        self._backend.close()
 
     def __enter__(self) -> HistoryStore:
         return self
@@ -175,23 +183,11 @@ class HistoryStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"HistoryStore({str(self._path)!r})"
+        return f"HistoryStore({self._backend.label!r})"
 
-    @contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
+    def _guard(self, action: str) -> AbstractContextManager[None]:
         """Turn driver errors into ``StoreError``/``InvalidInputError`` naming the db."""
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"history db {self._path}: {action} failed: {exc}") from exc
-        except UnicodeError as exc:  # lone surrogates cannot be stored as UTF-8
-            raise InvalidInputError(
-                f"history db {self._path}: {action}: text is not valid Unicode: {exc}"
-            ) from exc
-        except OverflowError as exc:  # an integer beyond SQLite's 64 bits
-            raise InvalidInputError(
-                f"history db {self._path}: {action}: a number is out of range: {exc}"
-            ) from exc
+        return self._backend.guard(action)
 
     # -- writes ------------------------------------------------------------------------
 
@@ -207,52 +203,36 @@ class HistoryStore:
         if source is not None and not isinstance(source, SourceStamp):
             raise InvalidInputError(f"`source` must be a SourceStamp, not {source!r}")
         with self._guard(f"ingesting run {run.run_id}"):
-            return write_run(self._conn, run, source=source)
+            return self._backend.write_run(run, source=source)
 
     def record_source(self, source: SourceStamp, run_id: str) -> None:
         """Remember that ``source`` holds the stored run ``run_id``."""
         if not isinstance(source, SourceStamp):
             raise InvalidInputError(f"`source` must be a SourceStamp, not {source!r}")
         with self._guard(f"recording the source of run {run_id}"):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                record_source(self._conn, source, run_id, recorded_at=now_utc())
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+            self._backend.record_source(source, run_id, recorded_at=now_utc())
 
     def sources(self) -> dict[str, tuple[SourceStamp, str]]:
         """Every source a run was ingested from: absolute path -> (stamp, run id)."""
         with self._guard("reading ingested sources"):
-            return read_sources(self._conn)
+            return self._backend.read_sources()
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run and all its rows; an unknown ``run_id`` is an error."""
         with self._guard(f"deleting run {run_id}"):
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                if not self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
-                                          (run_id,)).fetchone():
-                    raise InvalidInputError(
-                        f"run {run_id!r} is not in the history db {self._path}")
-                delete_runs(self._conn, [run_id])
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+            deleted = self._backend.delete_run(run_id)
+        if not deleted:
+            raise InvalidInputError(f"run {run_id!r} is not in the history db {self.target}")
 
     def record_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int:
         """Store (replace) the stress figures of a stored run; returns how many."""
         with self._guard(f"recording stress figures of run {run_id}"):
-            return write_stress(self._conn, run_id, figures)
+            return self._backend.write_stress(run_id, figures)
 
     def stress_figures(self, run_id: str) -> tuple[StressFigure, ...]:
         """The stress figures of ``run_id`` (empty if it has none)."""
         with self._guard(f"reading stress figures of run {run_id}"):
-            return read_stress(self._conn, run_id)
+            return self._backend.read_stress(run_id)
 
     def record_noise_profile(self, profile: NoiseProfile, *, corpus_path: str,
                              created_at: str) -> str:
@@ -264,8 +244,8 @@ class HistoryStore:
             raise InvalidInputError(
                 f"record_noise_profile needs a NoiseProfile, not {type(profile).__name__}")
         with self._guard(f"recording the noise profile of {profile.commit[:12]}"):
-            return write_noise_profile(self._conn, profile, corpus_path=str(corpus_path),
-                                       created_at=created_at)
+            return self._backend.write_noise_profile(profile, corpus_path=str(corpus_path),
+                                                     created_at=created_at)
 
     # -- reads -------------------------------------------------------------------------
 
@@ -274,20 +254,19 @@ class HistoryStore:
         """Stored noise profiles of ``suite``, oldest first, as (profile, corpus path,
         created_at)."""
         with self._guard("reading noise profiles"):
-            return read_noise_profiles(self._conn, suite=suite)
+            return self._backend.read_noise_profiles(suite=suite)
 
     def has_run(self, run_id: str) -> bool:
         with self._guard(f"looking up run {run_id}"):
-            return self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
-                                      (run_id,)).fetchone() is not None
+            return self._backend.has_run(run_id)
 
     def get_run(self, run_id: str) -> SuiteRun:
         """The complete run: benchmarks with samples and extra metrics, commit, environment."""
         with self._guard(f"reading run {run_id}"):
-            rows = select_run(self._conn, run_id)
+            rows = self._backend.select_run(run_id)
             if not rows:
-                raise InvalidInputError(f"run {run_id!r} is not in the history db {self._path}")
-            return load_runs(self._conn, rows)[0]
+                raise InvalidInputError(f"run {run_id!r} is not in the history db {self.target}")
+            return self._backend.load_runs(rows)[0]
 
     def list_runs(self, *, suite: str | None = None, branch: str | None = None,
                   sha: str | None = None, status: RunStatus | None = None,
@@ -301,7 +280,7 @@ class HistoryStore:
         wanted = RunFilter(suite=suite, branch=branch, sha=sha, status=_status(status),
                            machine_id=machine_id)
         with self._guard("listing runs"):
-            return tuple(run_info(row) for row in select_runs(self._conn, wanted, limit=limit))
+            return tuple(run_info(row) for row in self._backend.select_runs(wanted, limit=limit))
 
     def latest_run(self, *, suite: str = "benchmarks", sha: str | None = None,
                    status: RunStatus | None = RunStatus.SUCCESS,
@@ -309,7 +288,7 @@ class HistoryStore:
         """The newest matching run in history order, complete; None if there is none."""
         wanted = RunFilter(suite=suite, sha=sha, status=_status(status), machine_id=machine_id)
         with self._guard("reading the latest run"):
-            runs = load_runs(self._conn, select_runs(self._conn, wanted, limit=1))
+            runs = self._backend.load_runs(self._backend.select_runs(wanted, limit=1))
         return runs[0] if runs else None
 
     def recent_runs(self, *, suite: str = "benchmarks", branch: str | None = None,
@@ -327,7 +306,7 @@ class HistoryStore:
         wanted = RunFilter(suite=suite, branch=branch, status=_status(status),
                            before_run_id=before_run_id, machine_id=machine_id)
         with self._guard("reading recent runs"):
-            return load_runs(self._conn, select_runs(self._conn, wanted, limit=n))
+            return self._backend.load_runs(self._backend.select_runs(wanted, limit=n))
 
     def commit_runs(self, sha: str, *, suite: str = "benchmarks",
                     status: RunStatus | None = RunStatus.SUCCESS,
@@ -335,7 +314,7 @@ class HistoryStore:
         """Every stored run of commit ``sha`` (complete, oldest first): its replicates."""
         wanted = RunFilter(suite=suite, sha=sha, status=_status(status), machine_id=machine_id)
         with self._guard(f"reading the runs of commit {sha}"):
-            return load_runs(self._conn, select_runs(self._conn, wanted))
+            return self._backend.load_runs(self._backend.select_runs(wanted))
 
     def commit_run(self, sha: str, *, suite: str = "benchmarks",
                    machine_id: str | None = None) -> SuiteRun | None:
@@ -348,8 +327,8 @@ class HistoryStore:
         wanted = RunFilter(suite=suite, sha=sha, status=RunStatus.SUCCESS,
                            machine_id=machine_id)
         with self._guard(f"reading the runs of commit {sha}"):
-            groups = select_commit_groups(self._conn, wanted, n=1)
-            return pool_runs(load_runs(self._conn, groups[0])) if groups else None
+            groups = self._backend.select_commit_groups(wanted, n=1)
+            return pool_runs(self._backend.load_runs(groups[0])) if groups else None
 
     def recent_commit_runs(self, *, suite: str = "benchmarks", branch: str | None = None,
                            n: int = 10, before_run_id: str | None = None,
@@ -369,8 +348,8 @@ class HistoryStore:
                            before_run_id=before_run_id, not_sha=exclude_sha,
                            machine_id=machine_id)
         with self._guard("reading recent commits"):
-            groups = select_commit_groups(self._conn, wanted, n=n)
-            runs = load_runs(self._conn, [row for rows in groups for row in rows])
+            groups = self._backend.select_commit_groups(wanted, n=n)
+            runs = self._backend.load_runs([row for rows in groups for row in rows])
         by_id = {run.run_id: run for run in runs}
         return tuple(pool_runs([by_id[row[0]] for row in rows]) for rows in groups)
 
@@ -389,17 +368,17 @@ class HistoryStore:
         if names is not None and not names:
             return ()
         with self._guard("reading metric series"):
-            return read_series(self._conn, suite=suite, metrics=tuple(metrics),
-                               names=tuple(names) if names is not None else None,
-                               status=_status(status) or RunStatus.SUCCESS,
-                               machine_id=machine_id)
+            return self._backend.read_series(suite=suite, metrics=tuple(metrics),
+                                             names=tuple(names) if names is not None else None,
+                                             status=_status(status) or RunStatus.SUCCESS,
+                                             machine_id=machine_id)
 
     def machines(self, *, suite: str | None = "benchmarks") -> tuple[str, ...]:
         """Machine ids with runs (of ``suite``; None: any), the most recently used last."""
         with self._guard("listing machines"):
-            return read_machines(self._conn, suite=suite)
+            return self._backend.read_machines(suite=suite)
 
     def benchmark_names(self, *, suite: str = "benchmarks") -> tuple[str, ...]:
         """Every benchmark name ever stored for ``suite``, sorted."""
         with self._guard("listing benchmark names"):
-            return read_benchmark_names(self._conn, suite=suite)
+            return self._backend.read_benchmark_names(suite=suite)

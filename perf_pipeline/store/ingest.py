@@ -34,23 +34,25 @@ from perf_pipeline.store.environment_json import environment_to_data
 from perf_pipeline.store.samples import SampleBlob, encode_sorted_blob
 from perf_pipeline.store.sources import SourceStamp, record_source
 
-__all__ = ["delete_runs", "quantile", "utc_sort_key", "write_run"]
+__all__ = ["BENCHMARK_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "benchmark_rows", "delete_runs",
+           "quantile", "run_row", "utc_sort_key", "write_run"]
 
 logger = logging.getLogger(__name__)
 
-_RUN_COLUMNS = (
+#: Column order of the rows ``run_row``/``benchmark_rows`` build (both backends insert them).
+RUN_COLUMNS = (
     "run_id", "suite", "sha", "branch", "commit_message", "commit_author", "committed_at",
     "dirty", "started_at", "duration_s", "status", "error", "raw_path", "fingerprint",
     "environment_json", "machine_id", "ingested_at", "sort_at", "started_utc",
 )
-_BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
-                      "iterations", "summary_json", "samples")
+BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
+                     "iterations", "summary_json", "samples")
+RESULT_COLUMNS = ("run_id", "name", "metric", "position", "value", "n", "mean", "stddev",
+                  "min", "max", "q1", "q3")
 #: Larger sample BLOBs are written in pieces (``_insert_streamed``) where Python has
 #: incremental BLOB I/O (3.11+); before, they are bound whole.
 STREAMED_BLOB_BYTES = 1 << 20
 _CAN_STREAM = hasattr(sqlite3.Connection, "blobopen")
-_RESULT_COLUMNS = ("run_id", "name", "metric", "position", "value", "n", "mean", "stddev",
-                   "min", "max", "q1", "q3")
 
 #: ``results.position`` of the time row built from samples or summary (extras count from 0).
 SAMPLES_POSITION = -1
@@ -73,7 +75,7 @@ def _insert_streamed(conn: sqlite3.Connection, head: tuple[object, ...],
     migration 6), and the bytes are then written into it through incremental BLOB
     I/O, a megabyte at a time, inside the run's transaction.
     """
-    cursor = conn.execute(_insert_sql("benchmarks", _BENCHMARK_COLUMNS, zeroblob="samples"),
+    cursor = conn.execute(_insert_sql("benchmarks", BENCHMARK_COLUMNS, zeroblob="samples"),
                           (*head, blob.size))
     with conn.blobopen("benchmarks", "samples", cursor.lastrowid) as out:
         for piece in blob.pieces():
@@ -130,12 +132,12 @@ def _time_row(run_id: str, bench: BenchmarkResult,
             quantile(ordered, 0.75))
 
 
-def _benchmark_rows(run: SuiteRun, *, stream: bool = False
-                    ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """The run's ``benchmarks`` and ``results`` rows (``_BENCHMARK_COLUMNS``,
-    ``_RESULT_COLUMNS``). A benchmark row's last item, its samples BLOB, is ``bytes``;
-    with ``stream``, one larger than ``STREAMED_BLOB_BYTES`` stays a ``SampleBlob`` for
-    ``_insert_streamed``."""
+def benchmark_rows(run: SuiteRun, *, stream: bool = False
+                   ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The run's ``benchmarks`` and ``results`` rows (``BENCHMARK_COLUMNS``,
+    ``RESULT_COLUMNS``). A benchmark row's last item, its samples BLOB, is ``bytes``;
+    with ``stream`` (SQLite), one larger than ``STREAMED_BLOB_BYTES`` stays a
+    ``SampleBlob`` for ``_insert_streamed``."""
     benchmarks: list[tuple[object, ...]] = []
     results: list[tuple[object, ...]] = []
     for position, bench in enumerate(run.benchmarks):
@@ -164,7 +166,7 @@ def _benchmark_rows(run: SuiteRun, *, stream: bool = False
     return benchmarks, results
 
 
-def _run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
+def run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
     commit = run.commit
     environment = run.environment
     return (
@@ -197,8 +199,8 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
               source: SourceStamp | None = None) -> bool:
     """Store ``run`` under the rules in the module docstring; False if already stored."""
     ingested_at = datetime.now(timezone.utc).isoformat()
-    run_row = _run_row(run, ingested_at=ingested_at)  # validate before locking
-    benchmark_rows, result_rows = _benchmark_rows(run, stream=_CAN_STREAM)
+    row = run_row(run, ingested_at=ingested_at)  # validate before locking
+    bench_rows, result_rows = benchmark_rows(run, stream=_CAN_STREAM)
     conn.execute("BEGIN IMMEDIATE")
     try:
         stored = conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
@@ -206,13 +208,13 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
         if stored:
             logger.debug("run %s is already in the history; nothing to do", run.run_id)
         else:
-            conn.execute(_insert_sql("runs", _RUN_COLUMNS), run_row)
-            conn.executemany(_insert_sql("benchmarks", _BENCHMARK_COLUMNS),
-                             [row for row in benchmark_rows if type(row[-1]) is bytes])
-            for row in benchmark_rows:
-                if isinstance(row[-1], SampleBlob):
-                    _insert_streamed(conn, row[:-1], row[-1])
-            conn.executemany(_insert_sql("results", _RESULT_COLUMNS), result_rows)
+            conn.execute(_insert_sql("runs", RUN_COLUMNS), row)
+            conn.executemany(_insert_sql("benchmarks", BENCHMARK_COLUMNS),
+                             [r for r in bench_rows if not isinstance(r[-1], SampleBlob)])
+            for r in bench_rows:
+                if isinstance(r[-1], SampleBlob):
+                    _insert_streamed(conn, r[:-1], r[-1])
+            conn.executemany(_insert_sql("results", RESULT_COLUMNS), result_rows)
         if source is not None:
             record_source(conn, source, run.run_id, recorded_at=ingested_at)
         conn.execute("COMMIT")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,14 +29,17 @@ from perf_pipeline.model import (
 from perf_pipeline.store.environment_json import environment_from_data
 from perf_pipeline.store.samples import decode_samples
 
-__all__ = ["RunFilter", "load_runs", "read_benchmark_names", "read_machines", "read_series",
-           "run_info", "select_commit_groups", "select_run", "select_runs"]
+__all__ = ["RUN_COLUMNS", "RunFilter", "assemble_runs", "group_commit_rows", "load_runs",
+           "read_benchmark_names", "read_machines", "read_series", "run_info",
+           "select_commit_groups", "select_run", "select_runs", "series_from_rows"]
 
 _ORDER = "sort_at, started_utc, run_id"
 _ORDER_DESC = "sort_at DESC, started_utc DESC, run_id DESC"
-_RUN_COLUMNS = ("run_id, suite, sha, branch, commit_message, commit_author, committed_at, "
-                "dirty, started_at, duration_s, status, error, raw_path, fingerprint, "
-                "environment_json, machine_id")
+#: The columns of a run row, in the order ``run_info`` and ``assemble_runs`` unpack.
+RUN_COLUMNS = ("run_id", "suite", "sha", "branch", "commit_message", "commit_author",
+               "committed_at", "dirty", "started_at", "duration_s", "status", "error",
+               "raw_path", "fingerprint", "environment_json", "machine_id")
+_RUN_COLUMNS = ", ".join(RUN_COLUMNS)
 _RunRow = tuple[Any, ...]
 
 
@@ -111,11 +114,21 @@ def select_commit_groups(conn: sqlite3.Connection, wanted: RunFilter, *,
     ``sort_at`` of the n-th commit is passed: the cost follows ``n``, not the history.
     """
     where, args = _where(conn, wanted)
-    groups: dict[str, list[_RunRow]] = {}
-    last_sort_at: str | None = None
     cursor = conn.execute(
         f"SELECT {_RUN_COLUMNS}, sort_at FROM runs{where} ORDER BY {_ORDER_DESC}", args)
-    for row in cursor:
+    try:
+        return group_commit_rows(cursor, n=n)
+    finally:
+        cursor.close()
+
+
+def group_commit_rows(rows: Iterable[_RunRow], *, n: int) -> list[list[_RunRow]]:
+    """``select_commit_groups`` of run rows (each with its ``sort_at`` appended) read
+    newest first; stops reading once the n-th commit is passed. Shared by both backends.
+    """
+    groups: dict[str, list[_RunRow]] = {}
+    last_sort_at: str | None = None
+    for row in rows:
         key = row[2] if row[2] is not None else "\0" + row[0]
         if key not in groups:
             if len(groups) >= n:
@@ -124,12 +137,11 @@ def select_commit_groups(conn: sqlite3.Connection, wanted: RunFilter, *,
                 continue
             groups[key] = []
             last_sort_at = row[-1]
-        groups[key].append(row[:-1])
-    cursor.close()
+        groups[key].append(tuple(row[:-1]))
     out = []
-    for rows in reversed(groups.values()):
-        rows.reverse()
-        clean = [r for r in rows if not r[7]] or rows
+    for rows_of_commit in reversed(groups.values()):
+        rows_of_commit.reverse()
+        clean = [r for r in rows_of_commit if not r[7]] or rows_of_commit
         machine = clean[-1][15]  # never pool two machines' runs: the newest run's machine
         out.append([r for r in clean if r[15] == machine])
     return out
@@ -158,17 +170,29 @@ def load_runs(conn: sqlite3.Connection, rows: Sequence[_RunRow]) -> tuple[SuiteR
     if not rows:
         return ()
     ids = _ids_param([row[0] for row in rows])
+    extra_rows = conn.execute(
+        "SELECT run_id, name, metric, value FROM results "
+        "WHERE run_id IN (SELECT value FROM json_each(?)) AND position >= 0 "
+        "ORDER BY run_id, name, position", (ids,))
+    benchmark_rows = conn.execute(
+        "SELECT run_id, name, group_name, params_json, iterations, samples, summary_json "
+        "FROM benchmarks WHERE run_id IN (SELECT value FROM json_each(?)) "
+        "ORDER BY run_id, position", (ids,))
+    return assemble_runs(rows, extra_rows, benchmark_rows)
+
+
+def assemble_runs(rows: Sequence[_RunRow], extra_rows: Iterable[Sequence[Any]],
+                  benchmark_rows: Iterable[Sequence[Any]]) -> tuple[SuiteRun, ...]:
+    """``SuiteRun`` objects from run rows, their extra-metric rows (run_id, name, metric,
+    value; by run, name, position) and benchmark rows (run_id, name, group_name,
+    params_json, iterations, samples, summary_json; by run, position). Both backends
+    read the same rows and map them here, so a run reads back the same from either.
+    """
     extras: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for run_id, name, metric, value in conn.execute(
-            "SELECT run_id, name, metric, value FROM results "
-            "WHERE run_id IN (SELECT value FROM json_each(?)) AND position >= 0 "
-            "ORDER BY run_id, name, position", (ids,)):
+    for run_id, name, metric, value in extra_rows:
         extras.setdefault((run_id, name), []).append((metric, value))
     benchmarks: dict[str, list[BenchmarkResult]] = {}
-    for run_id, name, group, params_json, iterations, blob, summary_json in conn.execute(
-            "SELECT run_id, name, group_name, params_json, iterations, samples, summary_json "
-            "FROM benchmarks WHERE run_id IN (SELECT value FROM json_each(?)) "
-            "ORDER BY run_id, position", (ids,)):
+    for run_id, name, group, params_json, iterations, blob, summary_json in benchmark_rows:
         what = f"run {run_id} benchmark {name!r}"
         benchmarks.setdefault(run_id, []).append(BenchmarkResult(
             name=name,
@@ -216,8 +240,15 @@ def read_series(conn: sqlite3.Connection, *, suite: str, metrics: Sequence[str],
         sql += " AND u.machine_id = ?"
         args.append(machine_id)
     sql += " ORDER BY u.sort_at, u.started_utc, u.run_id"
+    return series_from_rows(conn.execute(sql, args), metrics=metrics)
+
+
+def series_from_rows(rows: Iterable[Sequence[Any]], *,
+                     metrics: Sequence[str]) -> tuple[MetricSeries, ...]:
+    """``MetricSeries`` from (name, metric, run_id, value, low, high) rows in history
+    order: Python only appends. Sorted by name, then in the order of ``metrics``."""
     columns: dict[tuple[str, str], tuple[list, list, list, list]] = {}
-    for name, metric, run_id, value, low, high in conn.execute(sql, args):
+    for name, metric, run_id, value, low, high in rows:
         cols = columns.get((name, metric))
         if cols is None:
             cols = columns[(name, metric)] = ([], [], [], [])

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 import sqlite_utils
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import StressFigure
 
-__all__ = ["create_stress_table", "read_stress", "write_stress"]
+__all__ = ["STRESS_COLUMNS", "create_stress_table", "figure_from_row", "read_stress",
+           "stress_rows", "write_stress"]
 
-_COLUMNS = ("run_id", "test", "scenario", "kind", "figure", "value", "low", "high", "count",
+STRESS_COLUMNS = ("run_id", "test", "scenario", "kind", "figure", "value", "low", "high", "count",
             "histogram_json")
 
 
@@ -39,13 +41,12 @@ def write_stress(conn: sqlite3.Connection, run_id: str,
     """Replace the stress figures of ``run_id`` in one transaction; returns the count."""
     if not conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
         raise InvalidInputError(f"stress figures for run {run_id!r}, which is not stored")
-    rows = [(run_id, f.test, f.scenario, f.kind, f.figure, f.value, f.low, f.high,
-             None if f.count is None else int(f.count), f.histogram_json) for f in figures]
+    rows = stress_rows(run_id, figures)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("DELETE FROM stress_results WHERE run_id = ?", (run_id,))
-        marks = ", ".join("?" for _ in _COLUMNS)
-        conn.executemany(f"INSERT INTO stress_results ({', '.join(_COLUMNS)}) "
+        marks = ", ".join("?" for _ in STRESS_COLUMNS)
+        conn.executemany(f"INSERT INTO stress_results ({', '.join(STRESS_COLUMNS)}) "
                          f"VALUES ({marks})", rows)
         conn.execute("COMMIT")
     except BaseException:
@@ -60,6 +61,16 @@ def read_stress(conn: sqlite3.Connection, run_id: str) -> tuple[StressFigure, ..
     cursor = conn.execute(
         "SELECT test, scenario, kind, figure, value, low, high, count, histogram_json "
         "FROM stress_results WHERE run_id = ? ORDER BY test, scenario, figure", (run_id,))
-    return tuple(StressFigure(test=r[0], scenario=r[1], kind=r[2], figure=r[3], value=r[4],
-                              low=r[5], high=r[6], count=r[7], histogram_json=r[8])
-                 for r in cursor)
+    return tuple(figure_from_row(r) for r in cursor)
+
+
+def stress_rows(run_id: str, figures: Sequence[StressFigure]) -> list[tuple[object, ...]]:
+    """The rows of ``figures`` in ``STRESS_COLUMNS`` order (both backends)."""
+    return [(run_id, f.test, f.scenario, f.kind, f.figure, f.value, f.low, f.high,
+             None if f.count is None else int(f.count), f.histogram_json) for f in figures]
+
+
+def figure_from_row(r: Sequence[Any]) -> StressFigure:
+    """A figure from (test, scenario, kind, figure, value, low, high, count, histogram)."""
+    return StressFigure(test=r[0], scenario=r[1], kind=r[2], figure=r[3], value=r[4],
+                        low=r[5], high=r[6], count=r[7], histogram_json=r[8])

@@ -9,11 +9,22 @@ machine factor, random-walk drift). Seeds here are not the ones the study
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from perf_pipeline.analysis import change_points_of, detect_change_points, drift_ratio
+from perf_pipeline.analysis import (
+    NoiseRecording,
+    change_points_of,
+    detect_change_points,
+    drift_ratio,
+    drifts_of,
+    run_factors,
+    unexplained_drifts,
+)
 from perf_pipeline.analysis.histories import inject, replay_history
+from perf_pipeline.analysis.series import pool_runs_by_commit
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import LevelShift
@@ -115,6 +126,39 @@ def test_labelled_change_points_carry_run_and_ratio() -> None:
     assert cp.run_id == "r10" and cp.ratio == pytest.approx(2.0, rel=0.03)
 
 
+def test_runs_of_one_commit_are_pooled_into_one_point_before_detection() -> None:
+    """The newest commit, slow, measured eight times (re-runs, replicate jobs) is one
+    point of the history: counted run by run it would be a new level of eight commits."""
+    rng = np.random.default_rng(9)
+    commits = [f"c{i}" for i in range(40)] + ["c40"] * 8
+    values = np.exp(rng.normal(0.0, 0.02, len(commits)))
+    values[40:] *= 1.3
+    run_ids = [f"r{i}" for i in range(len(commits))]
+    assert [cp.run_id for cp in change_points_of("b", "time_s", run_ids, values)] == ["r40"]
+    assert change_points_of("b", "time_s", run_ids, values, commits=commits) == ()
+    assert drifts_of("b", "time_s", run_ids, values, commits=commits) == ()
+
+
+def test_a_step_found_on_pooled_runs_is_labelled_with_the_commits_newest_run() -> None:
+    rng = np.random.default_rng(10)
+    commits = [f"c{i}" for i in range(30) for _ in range(1 + (i == 15) * 2)]  # c15: 3 runs
+    values = np.exp(rng.normal(0.0, 0.02, len(commits)))
+    first = commits.index("c15")
+    values[first:] *= 1.2
+    run_ids = [f"r{i}" for i in range(len(commits))]
+    (cp,) = change_points_of("b", "time_s", run_ids, values, commits=commits)
+    assert cp.run_id == f"r{first + 2}" and cp.ratio == pytest.approx(1.2, rel=0.05)
+
+
+def test_pooling_keeps_first_run_order_skips_bad_values_and_checks_lengths() -> None:
+    hist = pool_runs_by_commit("b", ["r1", "r2", "r3", "r4", "r5"],
+                               [1.0, 2.0, float("nan"), 3.0, -1.0],
+                               ["a", "b", "a", "a", "c"])
+    assert hist.labels == ("r4", "r2") and hist.replicates == ((1.0, 3.0), (2.0,))
+    with pytest.raises(InvalidInputError, match="differ in length"):
+        pool_runs_by_commit("b", ["r1", "r2"], [1.0, 2.0], ["a"])
+
+
 def test_drift_ratio_sees_a_slow_climb() -> None:
     values = np.linspace(1.0, 1.3, 30) * np.exp(np.random.default_rng(1).normal(0, 0.01, 30))
     assert drift_ratio(values) == pytest.approx(1.3, rel=0.05)
@@ -189,3 +233,76 @@ def test_a_20_percent_step_is_always_found(recording) -> None:
 def test_single_spikes_are_not_flagged(recording) -> None:
     flagged, _ = _rates(recording, 35, "spike", 1.30)
     assert flagged <= 0.02  # target 5 %
+
+
+# --- targets, on replayed REAL noise (the committed corpus, suite factor removed) -------
+
+CORPUS = (Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "noise"
+          / "example-suite-pinned.json.gz")
+
+
+@pytest.fixture(scope="module")
+def real_noise() -> np.ndarray:
+    """(processes, benchmarks) log medians of the committed corpus, each process divided
+    by its suite factor, as the reports and the culprit search judge histories."""
+    from perf_pipeline.store import load_noise_corpus  # the test, not analysis, reads files
+
+    log_med = NoiseRecording.from_corpus(load_noise_corpus(CORPUS)).log_medians()
+    return log_med - run_factors(log_med)[:, None]
+
+
+@pytest.mark.slow
+def test_real_noise_steps_flats_spikes_and_ramps(real_noise) -> None:
+    """Held-out seed (tuned on seeds 100-400, the study uses seed 1): one process per
+    commit, 400 histories per scenario. Measured here: flat any alarm 0.022, +10 % step
+    within 2 commits 0.80, exact 0.54, spikes flagged 0.00, ramps found 0.93. Targets:
+    flat <= 0.05 (met), +10 % step 0.85 / 0.70 (not met: an oracle that knows both levels
+    and the noise density reaches about 0.86 / 0.61 on this corpus, benchmarks/
+    changepoints.py --per-benchmark), spikes <= 0.05 (met), ramps >= 0.60 (met)."""
+    rng = np.random.default_rng(5151)
+    trials, flat, near, exact, spike, ramp = 400, 0, 0, 0, 0, 0
+    for _ in range(trials):
+        v = replay_history(real_noise, rng)
+        shifts = detect_change_points(v)
+        flat += bool(shifts or unexplained_drifts(v, shifts))
+        at = int(rng.integers(15, 95))
+        v = inject(replay_history(real_noise, rng), kind="ramp", at=at, ratio=1.10)
+        shifts = detect_change_points(v)
+        ramp += (any(d.start <= at + 10 and d.end >= at for d in unexplained_drifts(v, shifts))
+                 or any(at - 2 <= s.index <= at + 12 for s in shifts))
+        at = int(rng.integers(20, 100))
+        v = inject(replay_history(real_noise, rng), kind="step", at=at, ratio=1.10)
+        found = [abs(s.index - at) for s in detect_change_points(v)]
+        near += any(d <= 2 for d in found)
+        exact += 0 in found
+        at = int(rng.integers(15, 105))
+        v = inject(replay_history(real_noise, rng), kind="spike", at=at, ratio=1.30)
+        spike += any(abs(s.index - at) <= 2 for s in detect_change_points(v))
+    assert flat / trials <= 0.045
+    assert near / trials >= 0.76
+    assert exact / trials >= 0.50
+    assert spike / trials <= 0.02
+    assert ramp / trials >= 0.85
+
+
+@pytest.mark.slow
+def test_real_noise_with_three_processes_per_commit_meets_the_step_targets(real_noise) -> None:
+    """Three processes per commit, pooled (the median of their logs), held-out seed, 300
+    histories: measured flat 0.00, +10 % step within 2 commits 0.94, exact 0.78 (the
+    study, seed 1: 0.00 / 0.97 / 0.84; other held-out seeds 0.93-0.96 / 0.74-0.75).
+    Targets 0.05 / 0.85 / 0.70: met with replicates."""
+    rng = np.random.default_rng(5252)
+    trials, flat, near, exact = 300, 0, 0, 0
+    for _ in range(trials):
+        v = replay_history(real_noise, rng, processes_per_commit=3)
+        shifts = detect_change_points(v)
+        flat += bool(shifts or unexplained_drifts(v, shifts))
+        at = int(rng.integers(20, 100))
+        v = inject(replay_history(real_noise, rng, processes_per_commit=3), kind="step",
+                   at=at, ratio=1.10)
+        found = [abs(s.index - at) for s in detect_change_points(v)]
+        near += any(d <= 2 for d in found)
+        exact += 0 in found
+    assert flat / trials <= 0.02
+    assert near / trials >= 0.88
+    assert exact / trials >= 0.70  # the target itself; measured 0.78 here

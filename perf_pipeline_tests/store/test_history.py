@@ -1,12 +1,16 @@
-"""HistoryStore against real SQLite files: round trips, replicates, ordering, series."""
+"""HistoryStore against real SQLite files and real PostgreSQL databases (the ``store``
+fixture runs each test on both): round trips, replicates, ordering, series."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import (
@@ -14,12 +18,16 @@ from perf_pipeline.model import (
     BenchmarkResult,
     CommitInfo,
     RunStatus,
+    StressFigure,
     SuiteRun,
 )
-from perf_pipeline.store import HistoryStore, SourceStamp, pool_runs
+from perf_pipeline.store import HistoryStore, SourceStamp, open_history, pool_runs
 from perf_pipeline.store import ingest as ingest_module
+from perf_pipeline.store import postgres as postgres_module
 
 from .conftest import make_run, sha_of
+
+Counts = Callable[[], dict[str, int]]
 
 HOSTILE_NAMES = (
     "test_x[param-'; DROP TABLE runs; --]",
@@ -32,26 +40,24 @@ HOSTILE_NAMES = (
 )
 
 
-def _row_counts(db: Path) -> dict[str, int]:
-    conn = sqlite3.connect(db)
-    try:
-        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                for t in ("runs", "benchmarks", "results")}
-    finally:
-        conn.close()
-
-
 def test_open_creates_parent_dir_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "a" / "b" / "perf_history.db"
     with HistoryStore.open(path) as store:
         assert store.path == path
-        assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert store._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 60000
+        conn = store._backend._conn  # type: ignore[attr-defined]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 60000
     assert path.is_file()
 
 
 def test_round_trip_gives_an_equal_run(store: HistoryStore) -> None:
-    run = make_run(1, names=HOSTILE_NAMES)
+    if store.path is None:  # PostgreSQL text cannot hold NUL: refused, nothing stored
+        with pytest.raises(InvalidInputError, match="NUL"):
+            store.ingest_run(make_run(1, run_id="nul", names=HOSTILE_NAMES))
+        assert not store.has_run("nul")
+    names = HOSTILE_NAMES if store.path is not None else tuple(
+        n for n in HOSTILE_NAMES if "\x00" not in n)
+    run = make_run(1, names=names)
     assert store.ingest_run(run) is True
     assert store.get_run(run.run_id) == run
     assert store.has_run(run.run_id)
@@ -98,16 +104,16 @@ def test_environment_round_trip_keeps_fingerprint(store: HistoryStore) -> None:
     assert store.list_runs()[0].fingerprint == run.environment.fingerprint
 
 
-def test_ingest_is_idempotent(store: HistoryStore) -> None:
+def test_ingest_is_idempotent(store: HistoryStore, row_counts: Counts) -> None:
     run = make_run(1)
     assert store.ingest_run(run) is True
-    before = _row_counts(store.path)
+    before = row_counts()
     assert store.ingest_run(run) is False
-    assert _row_counts(store.path) == before
+    assert row_counts() == before
     assert len(store.list_runs()) == 1
 
 
-def test_new_run_of_same_commit_is_a_replicate(store: HistoryStore) -> None:
+def test_new_run_of_same_commit_is_a_replicate(store: HistoryStore, row_counts: Counts) -> None:
     first = make_run(1, run_id="first")
     second = make_run(1, run_id="second", scale=2.0, started_at="2024-01-01T05:00:00Z")
     other_suite = make_run(1, run_id="stress-run", suite="stress")
@@ -115,7 +121,7 @@ def test_new_run_of_same_commit_is_a_replicate(store: HistoryStore) -> None:
         assert store.ingest_run(run)
     assert [r.run_id for r in store.list_runs(suite="benchmarks")] == ["first", "second"]
     assert [r.run_id for r in store.commit_runs(sha_of(1))] == ["first", "second"]
-    assert _row_counts(store.path) == {"runs": 3, "benchmarks": 6, "results": 12}
+    assert row_counts() == {"runs": 3, "benchmarks": 6, "results": 12}
     # a failed re-run is kept too, but never hides the successful runs
     store.ingest_run(make_run(1, run_id="third", status=RunStatus.FAILED,
                               started_at="2024-01-01T06:00:00Z"))
@@ -296,14 +302,44 @@ def test_benchmark_names(store: HistoryStore) -> None:
     assert store.benchmark_names(suite="stress") == ("s",)
 
 
-def test_delete_run(store: HistoryStore) -> None:
+def test_delete_run(store: HistoryStore, row_counts: Counts) -> None:
     store.ingest_run(make_run(1))
     store.ingest_run(make_run(2))
     store.delete_run("run-benchmarks-0001")
     assert [r.run_id for r in store.list_runs()] == ["run-benchmarks-0002"]
-    assert _row_counts(store.path) == {"runs": 1, "benchmarks": 2, "results": 4}
+    assert row_counts() == {"runs": 1, "benchmarks": 2, "results": 4}
     with pytest.raises(InvalidInputError, match="run-benchmarks-0001"):
         store.delete_run("run-benchmarks-0001")
+
+
+def test_stress_figures_round_trip_are_replaced_and_go_with_their_run(
+        store: HistoryStore) -> None:
+    store.ingest_run(make_run(1))
+    figures = (StressFigure(test="t::load", scenario="x4", kind="latency", figure="p99_s",
+                            value=0.25, low=0.2, high=0.3, count=1000,
+                            histogram_json='{"buckets": [1, 2]}'),
+               StressFigure(test="t::load", scenario="x4", kind="throughput",
+                            figure="ops_per_s", value=1e4, low=None, high=None, count=None,
+                            histogram_json=None))
+    assert store.record_stress("run-benchmarks-0001", figures) == 2
+    assert store.stress_figures("run-benchmarks-0001") == tuple(
+        sorted(figures, key=lambda f: (f.test, f.scenario, f.figure)))
+    assert store.record_stress("run-benchmarks-0001", figures[:1]) == 1  # replaced
+    assert store.stress_figures("run-benchmarks-0001") == figures[:1]
+    with pytest.raises(InvalidInputError, match="no-such-run"):
+        store.record_stress("no-such-run", figures)
+    store.delete_run("run-benchmarks-0001")
+    assert store.stress_figures("run-benchmarks-0001") == ()
+
+
+def test_machines_most_recently_used_last(store: HistoryStore) -> None:
+    for i, machine in ((1, "box-b"), (2, "box-a"), (3, "box-b")):
+        store.ingest_run(dataclasses.replace(make_run(i), machine_id=machine))
+    store.ingest_run(dataclasses.replace(make_run(4, suite="stress"), machine_id="box-c"))
+    assert store.machines() == ("box-a", "box-b")
+    assert store.machines(suite=None) == ("box-a", "box-b", "box-c")
+    assert [r.run_id for r in store.list_runs(machine_id="box-b")] == [
+        "run-benchmarks-0001", "run-benchmarks-0003"]
 
 
 def test_get_run_unknown_names_it(store: HistoryStore) -> None:
@@ -327,13 +363,23 @@ def test_series_rejects_a_bare_string(store: HistoryStore) -> None:
         store.series(names="test_a")  # type: ignore[arg-type]
 
 
-def test_ingest_rejects_lone_surrogate_and_leaves_db_unchanged(store: HistoryStore) -> None:
+def test_ingest_rejects_lone_surrogate_and_leaves_db_unchanged(store: HistoryStore,
+                                                               row_counts: Counts) -> None:
     store.ingest_run(make_run(1))
-    before = _row_counts(store.path)
+    before = row_counts()
     with pytest.raises(InvalidInputError, match="Unicode"):
         store.ingest_run(make_run(1, run_id="bad", names=("ok", "bad\udcff")))
-    assert _row_counts(store.path) == before
+    assert row_counts() == before
     assert store.has_run("run-benchmarks-0001")
+
+
+def test_ingest_rejects_an_integer_beyond_64_bits(store: HistoryStore) -> None:
+    bench = BenchmarkResult(name="t", samples_s=(1.0,), iterations=2**64)
+    run = SuiteRun(run_id="huge", suite="benchmarks", started_at="2024-01-01T00:00:00Z",
+                   status=RunStatus.SUCCESS, benchmarks=(bench,))
+    with pytest.raises(InvalidInputError, match="range"):
+        store.ingest_run(run)
+    assert not store.has_run("huge")
 
 
 def test_ingest_rejects_time_both_in_samples_and_extra(store: HistoryStore) -> None:
@@ -345,45 +391,51 @@ def test_ingest_rejects_time_both_in_samples_and_extra(store: HistoryStore) -> N
     assert not store.has_run("x")
 
 
-def test_failure_mid_ingest_rolls_back_every_row(store: HistoryStore) -> None:
+def test_failure_mid_ingest_rolls_back_every_row(store: HistoryStore, row_counts: Counts) -> None:
     """A constraint violation on the last row undoes the run's earlier rows too."""
     old = make_run(1, run_id="old")
     store.ingest_run(old)
-    before = _row_counts(store.path)
+    before = row_counts()
     new = make_run(1, run_id="new", names=("test_a", "test_b", "test_c"))
     # Bypass the model's validation to get a duplicate name: a PRIMARY KEY violation.
     dupes = (*new.benchmarks, dataclasses.replace(new.benchmarks[0], samples_s=(9.0,)))
     object.__setattr__(new, "benchmarks", dupes)
-    with pytest.raises(StoreError, match=r"perf_history\.db.*ingesting run new"):
+    with pytest.raises(StoreError, match=re.escape(store.target) + ".*ingesting run new"):
         store.ingest_run(new)
-    assert _row_counts(store.path) == before
+    assert row_counts() == before
     assert store.get_run("old") == old
     assert not store.has_run("new")
     store.ingest_run(make_run(2))  # the connection is usable afterwards
     assert len(store.list_runs()) == 2
 
 
-def test_monkeypatched_error_mid_ingest_rolls_back(store: HistoryStore,
+def test_monkeypatched_error_mid_ingest_rolls_back(store: HistoryStore, row_counts: Counts,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     store.ingest_run(make_run(1, run_id="old"))
-    before = _row_counts(store.path)
-    real_record = ingest_module.record_source
+    before = row_counts()
+    # the last write inside the run's transaction fails: on SQLite recording the source,
+    # on PostgreSQL its upsert
+    module, name = ((ingest_module, "record_source") if store.path is not None
+                    else (postgres_module, "_upsert_source"))
+    real_record = getattr(module, name)
 
-    def record_then_fail(conn: sqlite3.Connection, *args: object, **kwargs: object) -> None:
-        real_record(conn, *args, **kwargs)  # type: ignore[arg-type]
-        raise sqlite3.OperationalError("disk I/O error (simulated)")
+    def record_then_fail(conn: object, *args: object, **kwargs: object) -> None:
+        real_record(conn, *args, **kwargs)
+        if store.path is not None:
+            raise sqlite3.OperationalError("disk I/O error (simulated)")
+        raise sqlalchemy.exc.OperationalError("INSERT", {}, OSError("disk I/O (simulated)"))
 
-    monkeypatch.setattr(ingest_module, "record_source", record_then_fail)
+    monkeypatch.setattr(module, name, record_then_fail)
     stamp = SourceStamp(path="/r/run.json", size=1, mtime_ns=2)
     with pytest.raises(StoreError, match="simulated"):
         store.ingest_run(make_run(1, run_id="new"), source=stamp)
-    assert _row_counts(store.path) == before
+    assert row_counts() == before
     assert store.has_run("old") and not store.has_run("new")
     assert store.sources() == {}
 
 
-def test_errors_after_close_are_store_errors(tmp_path: Path) -> None:
-    store = HistoryStore.open(tmp_path / "h.db")
+def test_errors_after_close_are_store_errors(history_target: Path | str) -> None:
+    store = open_history(history_target)
     store.close()
-    with pytest.raises(StoreError, match=r"h\.db"):
+    with pytest.raises(StoreError, match=re.escape(store.target)):
         store.list_runs()

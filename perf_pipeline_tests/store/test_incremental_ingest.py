@@ -1,4 +1,5 @@
-"""Every run kept, incremental ingest: raw run dirs and foreign files, real files and db."""
+"""Every run kept, incremental ingest: raw run dirs and foreign files, real files and db
+(SQLite and PostgreSQL: ``history_target``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import collect, ingest_results_dir, write_raw_run
 from perf_pipeline.model import RunStatus
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.store import open_history
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 GOOD = DATA / "pytest_benchmark_good.json"
@@ -40,8 +41,8 @@ def results(tmp_path: Path) -> Path:
 
 
 def test_every_run_is_kept_and_a_no_op_ingest_parses_nothing(
-        results: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with HistoryStore.open(tmp_path / "h.db") as store:
+        results: Path, history_target: Path | str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with open_history(history_target) as store:
         first = ingest_results_dir(results, store)
         assert len(first.ingested) == 4 and not first.errors
         assert [r.status for r in store.commit_runs(SHA, status=None)] == [
@@ -61,8 +62,8 @@ def test_every_run_is_kept_and_a_no_op_ingest_parses_nothing(
         assert len(store.list_runs()) == 4
 
 
-def test_a_changed_foreign_file_is_read_again(results: Path, tmp_path: Path) -> None:
-    with HistoryStore.open(tmp_path / "h.db") as store:
+def test_a_changed_foreign_file_is_read_again(results: Path, history_target: Path | str) -> None:
+    with open_history(history_target) as store:
         ingest_results_dir(results, store)
         foreign = results / "foreign.json"
         foreign.write_bytes(foreign.read_bytes() + b"\n")  # new bytes: a new run id
@@ -71,11 +72,12 @@ def test_a_changed_foreign_file_is_read_again(results: Path, tmp_path: Path) -> 
         assert ingest_results_dir(results, store).ingested == ()
 
 
-def test_runs_stored_without_a_source_are_parsed_once(results: Path, tmp_path: Path) -> None:
+def test_runs_stored_without_a_source_are_parsed_once(results: Path,
+                                                      history_target: Path | str) -> None:
     """A db from before sources existed (or a run stored by another path) learns them."""
     from perf_pipeline.measure import load_results
 
-    with HistoryStore.open(tmp_path / "h.db") as store:
+    with open_history(history_target) as store:
         for run_dir in sorted((results / "raw" / SHA).iterdir()):
             store.ingest_run(load_results(run_dir))  # no source recorded
         assert store.sources() == {}
@@ -84,19 +86,20 @@ def test_runs_stored_without_a_source_are_parsed_once(results: Path, tmp_path: P
         assert len(store.sources()) == 4
 
 
-def test_bad_file_is_reported_every_time(results: Path, tmp_path: Path) -> None:
+def test_bad_file_is_reported_every_time(results: Path, history_target: Path | str) -> None:
     shutil.copy(DATA / "pytest_benchmark_truncated.json", results / "broken.json")
-    with HistoryStore.open(tmp_path / "h.db") as store:
+    with open_history(history_target) as store:
         for _ in range(2):
             summary = ingest_results_dir(results, store)
             assert [Path(p).name for p, _ in summary.errors] == ["broken.json"]
 
 
-def test_ingest_run_refuses_a_source_that_is_not_a_stamp(tmp_path: Path, results: Path) -> None:
+def test_ingest_run_refuses_a_source_that_is_not_a_stamp(
+        results: Path, history_target: Path | str) -> None:
     from perf_pipeline.measure import load_results
 
     run = load_results(results / "foreign.json")
-    with HistoryStore.open(tmp_path / "h.db") as store, pytest.raises(InvalidInputError):
+    with open_history(history_target) as store, pytest.raises(InvalidInputError):
         store.ingest_run(run, source=str(results / "foreign.json"))  # type: ignore[arg-type]
 
 

@@ -9,7 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from perf_pipeline.model import BenchmarkNoise, NoiseProfile
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.store import HistoryStore, open_history
 from perf_pipeline.store.environment_json import environment_to_data
 
 from .conftest import make_run
@@ -23,8 +23,8 @@ PROFILE = NoiseProfile(
     notes=("one benchmark only: test",))
 
 
-def test_round_trip_and_idempotent(tmp_path: Path) -> None:
-    with HistoryStore.open(tmp_path / "h.db") as store:
+def test_round_trip_and_idempotent(history_target: Path | str) -> None:
+    with open_history(history_target) as store:
         first = store.record_noise_profile(PROFILE, corpus_path="noise/c.json.gz",
                                            created_at="2026-12-01T00:00:00+00:00")
         again = store.record_noise_profile(PROFILE, corpus_path="noise/c2.json.gz",

@@ -44,4 +44,4 @@ def print_calibration(outcome: CalibrationOutcome, settings: Settings) -> None:
               f"x{plain(machine.get('cpu_count', '?'))}, {plain(machine.get('os', '?'))}")
     out.print(f"corpus:   {plain(outcome.corpus_path)}")
     out.print(f"raw:      {plain(outcome.raw_dir)}")
-    out.print(f"profile:  {plain(outcome.profile_id)} in {plain(settings.db_path)}")
+    out.print(f"profile:  {plain(outcome.profile_id)} in {plain(settings.history_label)}")

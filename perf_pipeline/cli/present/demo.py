@@ -52,7 +52,7 @@ def print_demo(result: DemoResult) -> None:
         out.print(f"  {sha[:8]} {plain(msg)}: {verdict}")
     s = result.settings
     last = result.report_dir(result.shas[-1])
-    out.print(f"\ntarget repo:   {plain(s.repo_path)}\nhistory db:    {plain(s.db_path)}\n"
+    out.print(f"\ntarget repo:   {plain(s.repo_path)}\nhistory db:    {plain(s.history_label)}\n"
               f"raw results:   {plain(s.raw_dir)}\nbaseline:      {plain(s.baseline_path)}\n"
               f"dagster home:  {plain(result.root / 'dagster_home')}\n"
               f"report (md):   {plain(last / 'performance-report.md')}\n"
