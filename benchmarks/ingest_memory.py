@@ -14,8 +14,9 @@ command a user runs, ``/usr/bin/time -v python -m perf_pipeline ingest --results
 DIR``, and reports "Maximum resident set size" (interpreter, imports, parse, store: the
 whole process) as a multiple of the file's size, and the same split in the load and
 the store phase (VmHWM after each). Target (issue 10): <= 3x. The
-default, one benchmark of ten million samples, is the worst shape: the whole run's
-samples become one tuple of float objects for the store.
+default, one benchmark of ten million samples, is the worst shape: one 80 MB sample
+array, sorted and written as one BLOB (before ``model.Samples`` and migration 6 it was
+a tuple of ten million float objects, and SQLite copied the BLOB twice).
 
 It also times the parse (``read_json_file`` with plain ``json.loads`` against the
 same with the samples read as arrays, and the whole ``load_results``; best of

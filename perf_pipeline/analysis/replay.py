@@ -51,6 +51,7 @@ from perf_pipeline.model import (
     BenchmarkResult,
     NoiseCorpus,
     RunStatus,
+    Samples,
     SuiteComparison,
     SuiteRun,
     Verdict,
@@ -171,7 +172,7 @@ def _run(recording: NoiseRecording, procs: Sequence[int], index: int,
     benches = []
     for b, name in enumerate(recording.names):
         pooled = np.concatenate([recording.samples[p][b] for p in procs]) * scale.get(b, 1.0)
-        benches.append(BenchmarkResult(name=name, samples_s=tuple(pooled.tolist())))
+        benches.append(BenchmarkResult(name=name, samples_s=Samples(pooled)))
     return SuiteRun(run_id=f"replay-{index}", suite="benchmarks",
                     started_at=f"2000-01-01T{index // 60:02d}:{index % 60:02d}:00+00:00",
                     status=RunStatus.SUCCESS, benchmarks=tuple(benches))

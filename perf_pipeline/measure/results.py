@@ -30,7 +30,7 @@ from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.input_values import (
@@ -40,7 +40,7 @@ from perf_pipeline.measure.input_values import (
     utc_instant,
 )
 from perf_pipeline.measure.json_input import JsonFile, read_json_file
-from perf_pipeline.measure.percentiles import latency_percentiles
+from perf_pipeline.measure.percentiles import LATENCY_PERCENTILES, sorted_percentiles
 from perf_pipeline.measure.raw import BENCHMARK_FILE, RUN_FILE, process_file
 from perf_pipeline.model import (
     METRICS,
@@ -49,6 +49,7 @@ from perf_pipeline.model import (
     CommitInfo,
     Environment,
     RunStatus,
+    Samples,
     SuiteRun,
 )
 
@@ -65,16 +66,29 @@ def _read_json(path: Path) -> Any:
     return read_json_file(path).doc
 
 
-def _samples(data: list[Any] | array[float], where: str) -> tuple[float, ...]:
-    """Every sample a finite float > 0. Cheap passes for the usual all-good list (10M
-    samples are common); the slow per-value check only runs to name the first bad one."""
-    if type(data) is array:  # floats only (json_input): a C-speed check of the tuple
-        samples = tuple(data)
-        if not samples or (math.isfinite(sum(samples)) and min(samples) > 0.0):
-            return samples
+def _samples(data: list[Any] | array[float], where: str) -> Samples:
+    """Every sample a finite float > 0, kept compact (``Samples``: 8 bytes a sample).
+    Cheap passes for the usual all-good list (10M samples are common); the slow
+    per-value check only runs to name the first bad one."""
+    if type(data) is array:  # floats only (json_input): C-speed checks, no copy
+        if not data or (math.isfinite(sum(data)) and min(data) > 0.0):
+            return Samples.adopt(data)
     elif all(type(v) is float and 0.0 < v < math.inf for v in data):
-        return tuple(data)
-    return tuple(checked_number(v, f"{where} sample {i}") for i, v in enumerate(data))
+        return Samples(data)
+    return Samples([checked_number(v, f"{where} sample {i}") for i, v in enumerate(data)])
+
+
+def _percentiles(samples: Samples) -> dict[str, float]:
+    """``latency_percentiles`` of checked samples, sorted as a float64 array (a list
+    of ten million float objects would be 1.5x the file that held them)."""
+    return sorted_percentiles(samples.sorted_copy()) if samples else {}
+
+
+def _naming(path: Path, exc: InvalidInputError) -> NoReturn:
+    """Raise ``exc`` with the file named once: a message that names it is kept as is."""
+    if str(path) in str(exc):
+        raise exc
+    raise InvalidInputError(f"{path}: {exc}") from exc
 
 
 def _plain(value: Any) -> Any:
@@ -103,13 +117,12 @@ def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
         raise InvalidInputError(f"{where} has no stats object")
     data = stats.get("data")
     if data is None:
-        samples: tuple[float, ...] = ()
+        samples = Samples()
     elif isinstance(data, (list, array)):
         samples = _samples(data, where)
-        if type(data) is array and type(stats) is dict:
-            # The tuple holds the samples now. Drop the array from our parsed document
-            # (not needed again), or a benchmark of 10M samples holds both (0.35x the
-            # file) while its percentiles are sorted.
+        if type(stats) is dict:
+            # The Samples hold the values now; the parsed document need not (a list
+            # of 10M float objects would stay alive as long as the document).
             stats["data"] = data = None
     else:
         raise InvalidInputError(f"{where}: stats.data is {type(data).__name__}, not a list")
@@ -132,15 +145,16 @@ def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
         raise InvalidInputError(f"{where}: {PLUGIN_KEY} is not an object")
     extra = {k: checked_number(v, f"{where} {k}", zero_ok=METRICS[k].zero_ok)
              for k, v in figures.items() if k in METRICS}
-    for key, value in latency_percentiles(samples).items():
-        extra.setdefault(key, value)
+    if samples and not all(f"p{q}_s" in extra for q in LATENCY_PERCENTILES):
+        for key, value in _percentiles(samples).items():
+            extra.setdefault(key, value)
     try:
         return BenchmarkResult(
             name=name, samples_s=samples, group=group,
             params=tuple(sorted((str(k), str(_plain(v))) for k, v in params.items())),
             iterations=iterations, extra=tuple(sorted(extra.items())), summary=tuple(summary))
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{path}: {exc}") from exc
+        _naming(path, exc)
 
 
 def _parse_benchmark_file(
@@ -168,7 +182,7 @@ def _environment(doc: Mapping[str, Any], path: Path) -> Environment | None:
         try:
             return Environment.from_dict(ours["environment"])
         except InvalidInputError as exc:
-            raise InvalidInputError(f"{path}: {exc}") from exc
+            _naming(path, exc)
     info = doc.get("machine_info")
     if not isinstance(info, Mapping) or not info.get("python_version"):
         return None
@@ -219,7 +233,7 @@ def _load_foreign(path: Path, *, suite: str) -> SuiteRun:
             commit=_foreign_commit(doc, path), environment=_environment(doc, path),
             raw_path=str(path))
     except InvalidInputError as exc:
-        raise InvalidInputError(f"{path}: {exc}") from exc
+        _naming(path, exc)
 
 
 def merge_processes(first: Sequence[BenchmarkResult],
@@ -242,9 +256,9 @@ def merge_processes(first: Sequence[BenchmarkResult],
         for result in group:
             for key, value in result.extra:  # type: ignore[union-attr]
                 extras.setdefault(key, []).append(value)
-        samples = tuple(x for result in group for x in result.samples_s)  # type: ignore[union-attr]
+        samples = Samples.concat(result.samples_s for result in group)  # type: ignore[union-attr]
         combined = {k: float(statistics.median(v)) for k, v in extras.items()}
-        combined.update(latency_percentiles(samples))  # of the pooled samples
+        combined.update(_percentiles(samples))  # of the pooled samples
         merged.append(replace(bench, samples_s=samples, summary=(),
                               extra=tuple(combined.items())))
     names = {b.name for b in first}

@@ -12,7 +12,6 @@ and HTML report.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -61,7 +60,7 @@ def paired_round_medians(ab: ABRun) -> tuple[dict[str, list[float]], dict[str, l
     """
 
     def side(runs: list[SuiteRun]) -> dict[str, list[float]]:
-        return {name: [statistics.median(r.benchmark(name).samples_s)  # type: ignore[union-attr]
+        return {name: [r.benchmark(name).median_s  # type: ignore[union-attr]
                        for r in runs] for name in sorted(_in_every_round(runs))}
 
     return (side([r.base for r in ab.rounds]), side([r.candidate for r in ab.rounds]))

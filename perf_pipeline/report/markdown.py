@@ -157,7 +157,7 @@ def _p99(result: BenchmarkResult) -> float | None:
     value = result.metric("p99_s")
     if value is not None:
         return value
-    samples = sorted(result.samples_s)
+    samples = result.samples_s.sorted_copy()
     if len(samples) < 2:
         return None
     return samples[min(len(samples) - 1, math.ceil(0.99 * len(samples)) - 1)]

@@ -85,10 +85,10 @@ def _encode_series(s: MetricSeries, bench: int, metric: int,
 
 
 def _round_samples(samples: Sequence[float]) -> list[float]:
-    values = list(samples)
+    values: Sequence[float] = samples
     if len(values) > _MAX_DIST_SAMPLES:  # an even thinning keeps the shape of the spread
         step = len(values) / _MAX_DIST_SAMPLES
-        values = [values[int(i * step)] for i in range(_MAX_DIST_SAMPLES)]
+        values = [samples[int(i * step)] for i in range(_MAX_DIST_SAMPLES)]
     return [float(f"{x:.{_SIG_DIGITS}g}") for x in values]
 
 

@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import TIME_METRIC, BenchmarkResult, SuiteRun
+from perf_pipeline.model import TIME_METRIC, BenchmarkResult, Samples, SuiteRun
 from perf_pipeline.store.environment_json import environment_to_data
-from perf_pipeline.store.samples import encode_sorted_samples
+from perf_pipeline.store.samples import SampleBlob, encode_sorted_blob
 from perf_pipeline.store.sources import SourceStamp, record_source
 
 __all__ = ["BENCHMARK_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "benchmark_rows", "delete_runs",
@@ -46,18 +46,40 @@ RUN_COLUMNS = (
     "environment_json", "machine_id", "ingested_at", "sort_at", "started_utc",
 )
 BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
-                      "iterations", "samples", "summary_json")
+                     "iterations", "summary_json", "samples")
 RESULT_COLUMNS = ("run_id", "name", "metric", "position", "value", "n", "mean", "stddev",
-                   "min", "max", "q1", "q3")
+                  "min", "max", "q1", "q3")
+#: Larger sample BLOBs are written in pieces (``_insert_streamed``) where Python has
+#: incremental BLOB I/O (3.11+); before, they are bound whole.
+STREAMED_BLOB_BYTES = 1 << 20
+_CAN_STREAM = hasattr(sqlite3.Connection, "blobopen")
 
 #: ``results.position`` of the time row built from samples or summary (extras count from 0).
 SAMPLES_POSITION = -1
 
 
-def _insert_sql(table: str, columns: Sequence[str]) -> str:
+def _insert_sql(table: str, columns: Sequence[str], *, zeroblob: str | None = None) -> str:
     names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" for _ in columns)
+    marks = ", ".join("zeroblob(?)" if c == zeroblob else "?" for c in columns)
     return f'INSERT INTO "{table}" ({names}) VALUES ({marks})'
+
+
+def _insert_streamed(conn: sqlite3.Connection, head: tuple[object, ...],
+                     blob: SampleBlob) -> None:
+    """Insert a benchmark row whose samples are a large ``SampleBlob``.
+
+    Bound as a parameter, a BLOB is copied by SQLite and copied again into the record
+    it builds: 160 MB for ten million samples, on top of the samples themselves. So
+    the row goes in with a ``zeroblob`` of the right length, which SQLite does not
+    materialise when it is the record's last column (``samples`` is, since
+    migration 6), and the bytes are then written into it through incremental BLOB
+    I/O, a megabyte at a time, inside the run's transaction.
+    """
+    cursor = conn.execute(_insert_sql("benchmarks", BENCHMARK_COLUMNS, zeroblob="samples"),
+                          (*head, blob.size))
+    with conn.blobopen("benchmarks", "samples", cursor.lastrowid) as out:
+        for piece in blob.pieces():
+            out.write(piece)
 
 
 def utc_sort_key(stamp: str) -> str:
@@ -86,11 +108,10 @@ def quantile(ordered: Sequence[float], p: float) -> float:
 
 
 def _time_row(run_id: str, bench: BenchmarkResult,
-              ordered: Sequence[float]) -> tuple[object, ...] | None:
+              ordered: Samples) -> tuple[object, ...] | None:
     """The ``results`` row for time: the median and spread of the samples or, for a
     file that kept no samples, the summary statistics it reported; None if neither.
-    ``ordered`` are the samples sorted (sorted once per benchmark: a 10M-sample array
-    costs a float object per sample each time it is sorted)."""
+    ``ordered`` are the samples sorted (once per benchmark: 80 MB for 10M samples)."""
     samples = bench.samples_s
     if not samples:
         summary = dict(bench.summary)
@@ -111,7 +132,12 @@ def _time_row(run_id: str, bench: BenchmarkResult,
             quantile(ordered, 0.75))
 
 
-def benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+def benchmark_rows(run: SuiteRun, *, stream: bool = False
+                   ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The run's ``benchmarks`` and ``results`` rows (``BENCHMARK_COLUMNS``,
+    ``RESULT_COLUMNS``). A benchmark row's last item, its samples BLOB, is ``bytes``;
+    with ``stream`` (SQLite), one larger than ``STREAMED_BLOB_BYTES`` stays a
+    ``SampleBlob`` for ``_insert_streamed``."""
     benchmarks: list[tuple[object, ...]] = []
     results: list[tuple[object, ...]] = []
     for position, bench in enumerate(run.benchmarks):
@@ -119,16 +145,19 @@ def benchmark_rows(run: SuiteRun) -> tuple[list[tuple[object, ...]], list[tuple[
         if len(extra_metrics) != len(set(extra_metrics)):
             raise InvalidInputError(
                 f"run {run.run_id}: benchmark {bench.name!r} lists a metric twice in extra")
-        ordered = sorted(bench.samples_s)
+        ordered = bench.samples_s.sorted_copy()
         time_row = _time_row(run.run_id, bench, ordered)
         if time_row is not None and TIME_METRIC in extra_metrics:
             raise InvalidInputError(
                 f"run {run.run_id}: benchmark {bench.name!r} has timings and also "
                 f"{TIME_METRIC} in extra; only one can be the time")
+        blob = encode_sorted_blob(ordered)  # a plain one is a view of ``ordered``
         benchmarks.append((run.run_id, bench.name, position, bench.group,
                            json.dumps([list(p) for p in bench.params], ensure_ascii=False),
-                           bench.iterations, encode_sorted_samples(ordered),
-                           json.dumps([list(p) for p in bench.summary], ensure_ascii=False)))
+                           bench.iterations,
+                           json.dumps([list(p) for p in bench.summary], ensure_ascii=False),
+                           blob if stream and blob.size > STREAMED_BLOB_BYTES
+                           else blob.tobytes()))
         if time_row is not None:
             results.append(time_row)
         for index, (metric, value) in enumerate(bench.extra):
@@ -171,7 +200,7 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
     """Store ``run`` under the rules in the module docstring; False if already stored."""
     ingested_at = datetime.now(timezone.utc).isoformat()
     row = run_row(run, ingested_at=ingested_at)  # validate before locking
-    bench_rows, result_rows = benchmark_rows(run)
+    bench_rows, result_rows = benchmark_rows(run, stream=_CAN_STREAM)
     conn.execute("BEGIN IMMEDIATE")
     try:
         stored = conn.execute("SELECT 1 FROM runs WHERE run_id = ?",
@@ -180,7 +209,11 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
             logger.debug("run %s is already in the history; nothing to do", run.run_id)
         else:
             conn.execute(_insert_sql("runs", RUN_COLUMNS), row)
-            conn.executemany(_insert_sql("benchmarks", BENCHMARK_COLUMNS), bench_rows)
+            conn.executemany(_insert_sql("benchmarks", BENCHMARK_COLUMNS),
+                             [r for r in bench_rows if not isinstance(r[-1], SampleBlob)])
+            for r in bench_rows:
+                if isinstance(r[-1], SampleBlob):
+                    _insert_streamed(conn, r[:-1], r[-1])
             conn.executemany(_insert_sql("results", RESULT_COLUMNS), result_rows)
         if source is not None:
             record_source(conn, source, run.run_id, recorded_at=ingested_at)

@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 
-from perf_pipeline.model import BenchmarkResult, RunStatus, SuiteRun
+from perf_pipeline.model import BenchmarkResult, RunStatus, Samples, SuiteRun
 from perf_pipeline.store.ingest import quantile
 
 __all__ = ["pool_runs"]
@@ -34,8 +34,8 @@ __all__ = ["pool_runs"]
 _PERCENTILES = (50, 90, 99)
 
 
-def _percentiles(samples: Sequence[float]) -> dict[str, float]:
-    ordered = sorted(samples)
+def _percentiles(samples: Samples) -> dict[str, float]:
+    ordered = samples.sorted_copy()  # a float64 array, not a list of float objects
     return {f"p{q}_s": quantile(ordered, q / 100.0) for q in _PERCENTILES}
 
 
@@ -43,7 +43,7 @@ def _pool_benchmark(group: Sequence[BenchmarkResult]) -> BenchmarkResult:
     newest = group[-1]
     if len(group) == 1:
         return newest
-    samples = tuple(x for bench in group for x in bench.samples_s)
+    samples = Samples.concat(bench.samples_s for bench in group)
     extras: dict[str, list[float]] = {}
     for bench in group:
         for key, value in bench.extra:

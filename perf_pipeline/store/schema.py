@@ -35,6 +35,10 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   size and mtime it had, so an ingest recognises what it stored before without parsing
   it (``store/sources.py``). Runs are no longer replaced: every run of a commit is kept
   (``ingest.py``), so nothing in the schema is unique per commit.
+- migration 6 (samples last): ``benchmarks`` is rebuilt with ``samples`` as its last
+  column. Ingest inserts a large BLOB as a ``zeroblob`` and writes the bytes in pieces
+  (``ingest.py``); SQLite leaves a zeroblob unmaterialised only at the end of a record,
+  so anywhere else a ten-million-sample BLOB would still be built in memory.
 """
 
 from __future__ import annotations
@@ -243,9 +247,39 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     db["sources"].create_index(["run_id"], index_name="idx_sources_run")
 
 
+#: ``benchmarks`` as migration 6 leaves it: migration 1's columns, ``samples`` last.
+_BENCHMARKS_V6 = (
+    ("run_id", "TEXT"), ("name", "TEXT"), ("position", "INTEGER NOT NULL"),
+    ("group_name", "TEXT"), ("params_json", "TEXT NOT NULL"),
+    ("iterations", "INTEGER NOT NULL"), ("summary_json", "TEXT NOT NULL"),
+    ("samples", "BLOB NOT NULL"),
+)
+
+
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """Rebuild ``benchmarks`` with ``samples`` as the last column (see the docstring).
+
+    Self-contained: it reads and writes only ``benchmarks`` as migration 1 made it (and
+    names ``runs`` in the foreign key). SQLite cannot move a column, so this is its
+    documented table rebuild: a new table, the rows copied in rowid order (one row in
+    memory at a time), the old table dropped and the new one renamed. Nothing refers
+    to ``benchmarks`` and it has no index besides its primary key's, so nothing else
+    needs recreating. It runs inside ``migrate``'s transaction: all or nothing.
+    """
+    conn = db.conn
+    columns = ", ".join(f'"{name}" {kind}' for name, kind in _BENCHMARKS_V6)
+    names = ", ".join(f'"{name}"' for name, _ in _BENCHMARKS_V6)
+    conn.execute(f'CREATE TABLE "benchmarks_v6" ({columns}, PRIMARY KEY ("run_id", "name"), '
+                 f'FOREIGN KEY ("run_id") REFERENCES "runs"("run_id")) STRICT')
+    conn.execute(f'INSERT INTO "benchmarks_v6" ({names}) SELECT {names} FROM "benchmarks" '
+                 f"ORDER BY rowid")
+    conn.execute('DROP TABLE "benchmarks"')
+    conn.execute('ALTER TABLE "benchmarks_v6" RENAME TO "benchmarks"')
+
+
 #: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
 _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
-    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5)
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6)
 
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(_MIGRATIONS)

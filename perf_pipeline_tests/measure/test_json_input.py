@@ -23,6 +23,7 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import json_input
 from perf_pipeline.measure.json_input import read_json_file
 from perf_pipeline.measure.results import load_results
+from perf_pipeline.model import Samples
 
 KEYS = st.sampled_from(["data", "stats", "x", "params"]) | st.text(max_size=4)
 SCALARS = (st.none() | st.booleans() | st.integers(-10**20, 10**20)
@@ -116,7 +117,9 @@ def test_samples_read_as_arrays_are_exact_and_still_checked(tmp_path: Path,
     path.write_text(json.dumps(good))
     result = load_results(path).benchmarks[0]
     assert result.samples_s == tuple(samples)
-    assert type(result.samples_s) is tuple
+    # compact: the parsed float64 array itself, bit for bit, not a tuple of float objects
+    assert type(result.samples_s) is Samples
+    assert result.samples_s.buffer.tobytes() == array("d", samples).tobytes()
     assert dict(result.params)["cfg"] == "{'data': [0.5, 1.5]}"
     for bad, shown in ((-1.8e-05, "-1.8e-05"), (0.0, "0.0"), (float("nan"), "nan")):
         bench["stats"]["data"] = [*samples[:3], bad, *samples[3:]]

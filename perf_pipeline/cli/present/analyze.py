@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from perf_pipeline.cli.console import err, out, plain
 from perf_pipeline.cli.present.comparison import comparison_json, print_flagged
 from perf_pipeline.cli.present.json_doc import verdict_word
+from perf_pipeline.cli.present.results import ingest_error_line
 
 if TYPE_CHECKING:
     from perf_pipeline.pipeline import AnalyzeOutcome
@@ -29,7 +30,7 @@ def verdict_line(outcome: AnalyzeOutcome) -> str:
 
 def print_analyze(outcome: AnalyzeOutcome, report: Path) -> None:
     for path, message in outcome.ingest.errors:
-        err.print(f"error: {plain(path)}: {plain(message)}")
+        err.print(ingest_error_line(path, message))
     run = outcome.run
     out.print(f"newest run: {plain(run.run_id)} "
               f"({run.sha[:10] if run.sha else 'no commit'}), "

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from perf_pipeline.model import ReportData, SuiteRun
     from perf_pipeline.report import ReportFiles
 
-__all__ = ["print_history_report", "print_ingest", "print_ingest_errors", "print_run"]
+__all__ = ["ingest_error_line", "print_history_report", "print_ingest", "print_ingest_errors",
+           "print_run"]
 
 
 def print_run(run: SuiteRun) -> None:
@@ -21,9 +22,14 @@ def print_run(run: SuiteRun) -> None:
               f"raw files in {plain(run.raw_path)}")
 
 
+def ingest_error_line(path: str, message: str) -> str:
+    """One bad file's line, the file named once (the loader's messages name it)."""
+    return f"error: {plain(message if path in message else f'{path}: {message}')}"
+
+
 def print_ingest_errors(summary: IngestSummary) -> None:
     for path, message in summary.errors:
-        err.print(f"error: {plain(path)}: {plain(message)}")
+        err.print(ingest_error_line(path, message))
 
 
 def print_ingest(summary: IngestSummary) -> None:
