@@ -132,3 +132,30 @@ def test_bad_input_fails_before_any_measurement(target_repo, make_settings,
     with pytest.raises(InvalidInputError, match="at least 2 rounds"):
         iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=1)
     assert fake_runner.calls == []
+
+
+def test_narrowing_measures_only_what_is_still_open_from_the_next_round(
+        target_repo, make_settings, fake_runner: FakeRunner) -> None:
+    ids = ("tests/test_perf.py::test_a", "tests/test_perf.py::test_b",
+           "tests/test_perf.py::test_c")
+    rounds = iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=5,
+                            select=ABSelection(node_ids=ids), seed=3)
+    next(rounds)
+    with pytest.raises(InvalidInputError, match="not in its selection"):
+        rounds.narrow(["tests/test_perf.py::test_other"])
+    with pytest.raises(InvalidInputError, match="to nothing"):
+        rounds.narrow([])
+    rounds.narrow(ids[1:])
+    next(rounds)
+    rounds.close()
+    assert [c[1] for c in fake_runner.calls] == [ids, ids, ids[1:], ids[1:]]
+    manifest = _manifest(rounds.raw_dir)
+    assert manifest["selection"]["node_ids"] == list(ids)  # the first selection
+    assert manifest["narrowed"] == [{"from_round": 2, "node_ids": list(ids[1:])}]
+
+
+def test_a_whole_suite_selection_cannot_be_narrowed(target_repo, make_settings,
+                                                    fake_runner: FakeRunner) -> None:
+    with iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=3) as rounds:
+        with pytest.raises(InvalidInputError, match="only a selection of node ids"):
+            rounds.narrow(["tests/test_perf.py::test_a"])

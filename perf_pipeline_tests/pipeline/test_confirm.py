@@ -58,15 +58,19 @@ class FakeSource:
         self.rng = np.random.default_rng(seed)
         self.noise, self.factor, self.stop_after = noise, factor, stop_after
         self.selections: list[ABSelection] = []
+        self.narrowed: list[tuple[int, tuple[str, ...]]] = []  # (after round, names)
+        self.measured: list[tuple[str, ...]] = []  # names of each round
         self.pulled = 0
         self.closed = False
 
     def _rounds(self, names: tuple[str, ...]) -> Iterator[dict[str, tuple[float, float]]]:
         while self.stop_after is None or self.pulled < self.stop_after:
             self.pulled += 1
+            now = self.narrowed[-1][1] if self.narrowed else names
+            self.measured.append(tuple(now))
             f = math.exp(self.rng.normal(0, self.factor))
             yield {n: (1e-3, 1e-3 * self.ratios.get(n, 1.0) * f
-                       * math.exp(self.rng.normal(0, self.noise))) for n in names}
+                       * math.exp(self.rng.normal(0, self.noise))) for n in now}
 
     def __call__(self, select: ABSelection) -> RoundFeed:
         self.selections.append(select)
@@ -75,8 +79,12 @@ class FakeSource:
         def close() -> None:
             self.closed = True
 
+        def narrow(keep: tuple[str, ...]) -> None:
+            self.narrowed.append((self.pulled, keep))
+
         return RoundFeed(rounds=self._rounds(names), close=close,
-                         stopped=lambda: "budget" if self.stop_after else None)
+                         stopped=lambda: "budget" if self.stop_after else None,
+                         narrow=narrow if select.node_ids else None)
 
 
 def _confirm(screen: SuiteComparison, source, *, base: str | None = BASE,
@@ -118,6 +126,19 @@ def test_a_flagged_suite_shift_measures_every_benchmark() -> None:
 
 
 # --- confirm_regressions ------------------------------------------------------------------
+
+
+def test_a_decided_benchmark_is_no_longer_measured() -> None:
+    quick, slow = NAMES[2], NAMES[3]
+    source = FakeSource({quick: 2.0, slow: 1.1}, noise=0.05)
+    c = _confirm(_screen({quick: 1.9, slow: 1.2}), source, max_rounds=60)
+    decided = dict(c.decided_at)
+    assert decided[quick] < decided.get(slow, c.rounds_used)
+    after, keep = source.narrowed[0]
+    assert after == decided[quick] and quick not in keep and slow in keep
+    assert set(c.controls) <= set(keep)
+    assert all(quick not in names for names in source.measured[after:])
+    assert all(quick in names for names in source.measured[:after])
 
 
 def test_a_real_slowdown_is_confirmed_with_flagged_and_controls_only() -> None:
