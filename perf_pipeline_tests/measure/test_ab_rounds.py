@@ -156,6 +156,6 @@ def test_narrowing_measures_only_what_is_still_open_from_the_next_round(
 
 def test_a_whole_suite_selection_cannot_be_narrowed(target_repo, make_settings,
                                                     fake_runner: FakeRunner) -> None:
-    with iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=3) as rounds:
-        with pytest.raises(InvalidInputError, match="only a selection of node ids"):
-            rounds.narrow(["tests/test_perf.py::test_a"])
+    with (iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=3) as rounds,
+          pytest.raises(InvalidInputError, match="only a selection of node ids")):
+        rounds.narrow(["tests/test_perf.py::test_a"])
