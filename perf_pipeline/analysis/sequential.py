@@ -74,6 +74,9 @@ FUTILITY_POWER = 0.02
 #: Controls (benchmarks measured but not tested) from which the round's factor is taken
 #: without the targets; with fewer, the median over every benchmark.
 MIN_CONTROLS_FOR_FACTOR = 2
+#: Rounds from which the Huber location's bound may clear a target (its sandwich
+#: variance is too rough before).
+ROBUST_CLEAR_ROUNDS = 10
 #: No futility stop before this many rounds: a spread estimated from fewer, on real
 #: heavy-tailed timings, is too often inflated by one disturbed round.
 FUTILITY_MIN_ROUNDS = 10
@@ -344,9 +347,15 @@ def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
 
 
 def _clear_high(look: _Look, i: int) -> float:
-    """Upper bound that clears a target (the moderated t's; clearing is futility)."""
-    return float(look.mean[i]) + float(t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(
+    """Upper bound that clears a target: the moderated t's, or from ``ROBUST_CLEAR_ROUNDS``
+    on the Huber location's if tighter (a disturbed round widens the t's bound for
+    nothing). Clearing is futility: it can only lose power, never add a false alarm."""
+    high = float(look.mean[i]) + float(t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(
         look.se[i])
+    if (look.n >= ROBUST_CLEAR_ROUNDS and math.isfinite(float(look.rmean[i]))
+            and float(look.rse[i]) > 0):
+        high = min(high, float(look.rmean[i]) + norm_isf(CLEAR_LEVEL) * float(look.rse[i]))
+    return high
 
 
 def _evidence(look: _Look, i: int, level: float, alternative: str) -> Estimate:
