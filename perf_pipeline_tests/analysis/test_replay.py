@@ -134,7 +134,7 @@ def test_adaptive_ab_on_real_paired_noise() -> None:
                                 n_benchmarks=9)
     ten = replay_adaptive_ab(rec, np.random.default_rng(424402), trials=80, effect=1.10,
                              n_benchmarks=9)
-    assert aa.any_regression <= 0.015
+    assert aa.any_regression <= 0.01  # the target; measured 0.0 on this seed
     assert double.hit >= 0.98
     assert double.median_rounds_to_hit <= 6
     assert ten.hit >= 0.30
