@@ -18,6 +18,8 @@ backfill) cannot be rewritten after the fact, so it names them through ``asset_k
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dagster as dg
 
 from perf_pipeline.config import Settings
@@ -61,24 +63,29 @@ def prefix_location_keys(defs: dg.Definitions,
     """
     if not prefix:
         return defs
-    assets = list({id(a): a for a in defs.assets or ()}.values())
-    checks = list({id(c): c for c in defs.asset_checks or ()}.values())
-    for item in (*assets, *checks):
-        if not isinstance(item, dg.AssetsDefinition):
-            raise TypeError(f"cannot prefix the keys of {item!r}: only @asset and "
-                            "@asset_check definitions are supported")
-    keys = {k for a in assets for k in a.keys} | {  # type: ignore[union-attr]
-        c.asset_key for d in checks for c in d.check_keys}  # type: ignore[union-attr]
+    assets = _unique_definitions(defs.assets or ())
+    checks = _unique_definitions(defs.asset_checks or ())
+    keys = {k for a in assets for k in a.keys} | {c.asset_key for d in checks
+                                                   for c in d.check_keys}
     replacements = {key: key.with_prefix(list(prefix)) for key in keys}
     return dg.Definitions(
-        assets=[a.with_attributes(asset_key_replacements=replacements)  # type: ignore[union-attr]
-                for a in assets],
+        assets=[a.with_attributes(asset_key_replacements=replacements) for a in assets],
         # with_attributes returns a plain AssetsDefinition; Dagster's loader converts back.
-        asset_checks=[c.with_attributes(  # type: ignore[union-attr]
-            asset_key_replacements=replacements).coerce_to_checks_def() for c in checks],
+        asset_checks=[c.with_attributes(asset_key_replacements=replacements)
+                      .coerce_to_checks_def() for c in checks],
         schedules=defs.schedules, sensors=defs.sensors, jobs=defs.jobs,
         resources=defs.resources, executor=defs.executor, loggers=defs.loggers,
         metadata=defs.metadata, component_tree=defs.component_tree)
+
+
+def _unique_definitions(items: Iterable[object]) -> list[dg.AssetsDefinition]:
+    """Each definition once (by identity); only @asset / @asset_check ones can be prefixed."""
+    unique = list({id(item): item for item in items}.values())
+    others = [item for item in unique if not isinstance(item, dg.AssetsDefinition)]
+    if others:
+        raise TypeError(f"cannot prefix the asset keys of {others!r}: only @asset and "
+                        "@asset_check definitions are supported")
+    return [item for item in unique if isinstance(item, dg.AssetsDefinition)]
 
 
 def run_machine_tags(settings: Settings) -> dict[str, str]:

@@ -17,6 +17,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
+import pytest
+
 import perf_pipeline
 from perf_pipeline.defs.fleet import prefix_location_keys
 from perf_pipeline.defs.launch import load_project_definitions
@@ -87,6 +90,12 @@ def test_one_machine_keeps_the_bare_keys() -> None:
     defs = load_project_definitions()
     assert prefix_location_keys(defs, ()) is defs
     assert all(len(key.path) == 1 for key in defs.resolve_all_asset_keys())
+
+
+def test_what_cannot_be_prefixed_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="external_table"):  # a spec has no op to rewrite
+        prefix_location_keys(dg.Definitions(assets=[dg.AssetSpec("external_table")]),
+                             (MACHINE,))
 
 
 def test_a_named_machine_prefixes_every_key_and_everything_that_names_one(
