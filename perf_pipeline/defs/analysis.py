@@ -12,6 +12,7 @@ measuring run, the sensor and ``dagster dev`` need none of it (about 3 s per pro
 
 import dagster as dg
 
+from perf_pipeline.defs.fleet import asset_selection
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_name
 from perf_pipeline.defs.partitions import commits_partitions
@@ -21,7 +22,7 @@ from perf_pipeline.errors import PerfPipelineError
 #: Per-commit assets recompute when their commit is re-measured, not when the
 #: (unpartitioned) baseline moves: that would re-request every commit ever measured.
 PER_COMMIT_AUTOMATION = dg.AutomationCondition.eager().ignore(
-    dg.AssetSelection.assets("performance_baseline"))
+    asset_selection("performance_baseline"))
 
 
 @dg.asset(

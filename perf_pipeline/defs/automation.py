@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from perf_pipeline.config import Settings, load_settings
+from perf_pipeline.defs.fleet import asset_key, asset_selection
 from perf_pipeline.defs.launch import register_commits
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
@@ -31,7 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: What one commit's run materializes, in dependency order: measure, baseline, screen,
 #: confirm (an A/B only when the screen flagged something), profile (only what the
-#: confirmation confirmed), report (with the gate).
+#: confirmation confirmed), report (with the gate). Asset names: ``defs.fleet.asset_key``
+#: gives this location's keys (prefixed by the machine in a fleet).
 COMMIT_ASSETS = ("benchmark_results", "performance_baseline", "regression_analysis",
                  "regression_confirmation", "regression_profile", "performance_report")
 #: The nightly run adds the (slow) stress suite.
@@ -115,7 +117,7 @@ def commit_run_request(sha: str, *, branch: str, with_stress: bool = False,
     return dg.RunRequest(
         run_key=f"{sha}:benchmarks",
         partition_key=sha,
-        asset_selection=[dg.AssetKey(name) for name in names],
+        asset_selection=[asset_key(name) for name in names],
         tags={"perf_pipeline/trigger": "commit_sensor", "perf_pipeline/branch": branch,
               **(machine_tags(machine) if machine else {})},
     )
@@ -135,7 +137,7 @@ def ensure_measuring_pool(instance: dg.DagsterInstance) -> None:
 
 @dg.sensor(
     name="new_commits_sensor",
-    target=dg.AssetSelection.assets(*COMMIT_ASSETS, *STRESS_ASSETS),
+    target=asset_selection(*COMMIT_ASSETS, *STRESS_ASSETS),
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Adds a `commits` partition per new commit on the watched branches and "
@@ -195,7 +197,7 @@ def build_nightly_schedule(*, cron: str, timezone_name: str) -> dg.ScheduleDefin
         name="nightly_schedule",
         cron_schedule=cron,
         execution_timezone=timezone_name,
-        target=dg.AssetSelection.assets(*NIGHTLY_ASSETS),
+        target=asset_selection(*NIGHTLY_ASSETS),
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Full benchmark suite plus the stress suite on the head of the main "
                     "branch (PERF_PIPELINE_NIGHTLY_CRON, default 02:00 UTC).",
@@ -213,7 +215,7 @@ def build_nightly_schedule(*, cron: str, timezone_name: str) -> dg.ScheduleDefin
         return dg.RunRequest(
             run_key=f"nightly:{when:%Y-%m-%d}:{sha}",
             partition_key=sha,
-            asset_selection=[dg.AssetKey(name) for name in NIGHTLY_ASSETS],
+            asset_selection=[asset_key(name) for name in NIGHTLY_ASSETS],
             tags={"perf_pipeline/trigger": "nightly", "perf_pipeline/branch": settings.main_branch,
                   **machine_tags(local_machine_id(settings))},
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from perf_pipeline.defs.automation import COMMIT_ASSETS
+from perf_pipeline.defs.fleet import asset_key
 from perf_pipeline.defs.launch import CommitMaterialization, materialize_commit, register_commits
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.measure import local_machine_id, new_commits
@@ -89,7 +90,7 @@ def measured_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:
     this machine decide, intersected with the instance's materializations (on one
     machine: exactly the materialized partitions, as before).
     """
-    materialized = instance.get_materialized_partitions(dg.AssetKey("benchmark_results"))
+    materialized = instance.get_materialized_partitions(asset_key("benchmark_results"))
     here = local_machine_id(ws.settings)
     runs = ws.store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS, machine_id=here)
     return materialized & {r.commit.sha for r in runs if r.commit is not None}

@@ -19,7 +19,7 @@ defs/analysis.py).
 
 import dagster as dg
 
-from perf_pipeline.defs.fleet import claim_machine
+from perf_pipeline.defs.fleet import asset_key, asset_selection, claim_machine
 from perf_pipeline.defs.launch import load_project_definitions, register_commits
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
@@ -85,10 +85,10 @@ def action_run_request(action: object, *, machine: str | None = None) -> dg.RunR
     if action.kind == "measure":
         return dg.RunRequest(run_key=f"culprit:{spec.key}:probe:{action.sha}",
                              partition_key=action.sha,
-                             asset_selection=[dg.AssetKey("benchmark_results")], tags=tags)
+                             asset_selection=[asset_key("benchmark_results")], tags=tags)
     return dg.RunRequest(
         run_key=f"culprit:{spec.key}:confirm:{action.sha}", partition_key=action.sha,
-        asset_selection=[dg.AssetKey("culprit_confirmation")], tags=tags,
+        asset_selection=[asset_key("culprit_confirmation")], tags=tags,
         run_config={"ops": {"culprit_confirmation": {"config": {
             "good": spec.good, "bad": spec.bad, "benchmark": spec.benchmark}}}})
 
@@ -97,7 +97,7 @@ def action_run_request(action: object, *, machine: str | None = None) -> dg.RunR
     name="culprit_search_sensor",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    asset_selection=dg.AssetSelection.assets("benchmark_results", "culprit_confirmation"),
+    asset_selection=asset_selection("benchmark_results", "culprit_confirmation"),
     description="Starts a culprit search when a slowdown change point appears between "
                 "measured commits with unmeasured ones between them, and drives it: one "
                 "benchmark_results probe per search and tick, then culprit_confirmation.",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from perf_pipeline.defs.fleet import run_machine_tags
+from perf_pipeline.defs.fleet import asset_key, run_machine_tags
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 
@@ -71,7 +71,8 @@ def materialize_commit(
     workspace: WorkspaceResource,
     log_level: str = "INFO",
 ) -> CommitMaterialization:
-    """Materialize the selected assets for one commit partition, in this process.
+    """Materialize the assets named ``selection`` for one commit partition, in this process
+    (this location's keys of those names: ``bench-a/benchmark_results`` in a fleet).
 
     Unpartitioned assets in ``selection`` (baseline, history report) are materialized
     in the same run, as ``dagster asset materialize`` would.
@@ -84,7 +85,7 @@ def materialize_commit(
         instance=instance,
         resources={"workspace": workspace},
         partition_key=sha,
-        selection=list(selection),
+        selection=[asset_key(name) for name in selection],
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         tags=run_machine_tags(workspace.settings()),

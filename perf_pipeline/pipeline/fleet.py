@@ -12,12 +12,16 @@ runs it launches measure there. Three rules keep measurements of two machines ap
   when the location names its machine, so one measuring run at a time runs *per machine*
   (a single ``benchmark_machine`` pool would serialise the whole fleet);
 * a measuring step refuses a run tagged for another machine (a run launched from the
-  wrong location would otherwise store one machine's timings under another's id).
+  wrong location would otherwise store one machine's timings under another's id);
+* every asset key of a location that names its machine starts with the machine id
+  (``bench-a/benchmark_results``), so each machine has its own assets, partition status
+  and catalog entries, and no two locations define the same key.
 
 A location names its machine with ``PERF_PIPELINE_MACHINE_ID``, the variable that already
-sets the store's ``machine_id``: one name per machine, so the tag, the pool and the
-history cannot disagree. Unset (one machine), the pool is the plain ``benchmark_machine``
-and runs are tagged with the machine's hardware id.
+sets the store's ``machine_id``: one name per machine, so the tag, the pool, the asset keys
+and the history cannot disagree. Unset (one machine), the pool is the plain
+``benchmark_machine``, asset keys have no prefix, and runs are tagged with the machine's
+hardware id.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ __all__ = [
     "MACHINE_TAG",
     "MEASURING_POOL",
     "WrongMachineError",
+    "asset_key_path",
+    "asset_key_prefix",
     "check_run_machine",
     "is_for_machine",
     "location_machine",
@@ -77,6 +83,22 @@ def location_machine(environ: Mapping[str, str] | None = None) -> str | None:
 def measuring_pool(machine: str | None) -> str:
     """The concurrency pool of measuring assets: one per named machine."""
     return MEASURING_POOL if machine is None else f"{MEASURING_POOL}/{machine}"
+
+
+def asset_key_prefix(machine: str | None) -> tuple[str, ...]:
+    """The prefix of every asset key of a location: none on one machine (the keys stay
+    ``benchmark_results`` …), the machine id in a fleet (``bench-a/benchmark_results``).
+
+    Two locations that defined the same keys would share one catalog entry, one
+    partition status and one latest materialization, whichever machine ran last.
+    """
+    return () if machine is None else (machine,)
+
+
+def asset_key_path(machine: str | None, name: str) -> str:
+    """An asset's key as Dagster's selections and UI write it (``bench-a/benchmark_results``,
+    e.g. for ``dagster asset materialize --select``)."""
+    return "/".join((*asset_key_prefix(machine), name))
 
 
 def location_name(machine: str | None) -> str:

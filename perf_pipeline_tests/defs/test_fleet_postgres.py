@@ -2,10 +2,11 @@
 
 ``DAGSTER_HOME`` is a temp dir holding the repo's ``fleet/dagster.yaml`` unchanged, its
 ``DAGSTER_PG_*`` variables pointing at a fresh database; the code location names its
-machine (``PERF_PIPELINE_MACHINE_ID=bench-a``). One ``dagster asset materialize`` of
-``benchmark_results`` on the tiny target (one pytest process) in a subprocess; then the
-run must be in the PostgreSQL run storage, succeeded, tagged for its machine, its step in
-that machine's pool, and the materialization must name the machine the history recorded.
+machine (``PERF_PIPELINE_MACHINE_ID=bench-a``), so its keys carry the machine. One
+``dagster asset materialize`` of ``bench-a/benchmark_results`` on the tiny target (one
+pytest process) in a subprocess; then the run must be in the PostgreSQL run storage,
+succeeded, tagged for its machine, its step in that machine's pool, and the
+materialization (under the prefixed key only) must name the machine the history recorded.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 import perf_pipeline
 from perf_pipeline.cli import main
-from perf_pipeline.pipeline.fleet import MACHINE_ENV, MACHINE_TAG, measuring_pool
+from perf_pipeline.pipeline.fleet import MACHINE_ENV, MACHINE_TAG, asset_key_path, measuring_pool
 from perf_pipeline_tests.conftest import TinyTarget
 
 REPO_ROOT = Path(perf_pipeline.__file__).resolve().parents[1]
@@ -70,7 +71,8 @@ def test_materialize_through_a_postgres_instance_records_the_machine(
 
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "asset", "materialize",
-         "-m", "perf_pipeline.definitions", "--select", "benchmark_results",
+         "-m", "perf_pipeline.definitions",
+         "--select", asset_key_path(MACHINE, "benchmark_results"),
          "--partition", sha],
         cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=300,
         check=False)
@@ -85,7 +87,10 @@ def test_materialize_through_a_postgres_instance_records_the_machine(
         plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
         assert {s.key: s.pool for s in plan.steps} == {
             "benchmark_results": measuring_pool(MACHINE)}
-        event = instance.get_latest_materialization_event(dg.AssetKey("benchmark_results"))
+        assert instance.get_latest_materialization_event(  # nothing under the bare key
+            dg.AssetKey("benchmark_results")) is None
+        event = instance.get_latest_materialization_event(
+            dg.AssetKey([MACHINE, "benchmark_results"]))
         assert event is not None and event.run_id == run.run_id
         materialization = event.asset_materialization
         assert materialization is not None and materialization.partition == sha

@@ -9,6 +9,8 @@ from perf_pipeline.pipeline.fleet import (
     MACHINE_ENV,
     MACHINE_TAG,
     WrongMachineError,
+    asset_key_path,
+    asset_key_prefix,
     check_run_machine,
     is_for_machine,
     location_machine,
@@ -37,6 +39,14 @@ def test_one_pool_per_named_machine_and_the_plain_pool_for_one_machine() -> None
     assert measuring_pool("bench-a") != measuring_pool("bench-b")
     assert location_name("bench-a") == "perf_pipeline-bench-a"
     assert location_name(None) == "perf_pipeline"
+
+
+def test_asset_keys_carry_the_named_machine_and_stay_bare_on_one_machine() -> None:
+    assert asset_key_prefix(None) == ()
+    assert asset_key_prefix("bench-a") == ("bench-a",)
+    assert asset_key_path(None, "benchmark_results") == "benchmark_results"
+    assert asset_key_path("bench-a", "benchmark_results") == "bench-a/benchmark_results"
+    assert asset_key_path("bench-a", "x") != asset_key_path("bench-b", "x")
 
 
 def test_a_run_measures_only_on_the_machine_it_is_tagged_for() -> None:
