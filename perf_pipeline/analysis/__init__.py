@@ -26,6 +26,7 @@ from perf_pipeline.analysis.confirmation import (
     confirm_flagged,
     flagged_for_confirmation,
     round_value,
+    screen_ratios,
     screen_run,
     screen_weights,
 )
@@ -109,6 +110,7 @@ __all__ = [
     "round_value",
     "run_factors",
     "run_level_test",
+    "screen_ratios",
     "screen_run",
     "screen_weights",
     "sequential_ab",

@@ -42,6 +42,7 @@ from perf_pipeline.analysis.confirmation import (
     confirm_flagged,
     flagged_for_confirmation,
     round_value,
+    screen_ratios,
     screen_run,
     screen_weights,
 )
@@ -273,7 +274,8 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
     measured = sorted({*(n for n in flagged if n in recording.names), *controls})
     rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured)
     result = confirm_flagged(rounds, flagged, threshold=threshold, alpha=alpha,
-                             max_rounds=max_rounds, weights=screen_weights(screen, flagged))
+                             max_rounds=max_rounds, weights=screen_weights(screen, flagged),
+                             expected=screen_ratios(screen, flagged))
     return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result,
                          one_stage=one_stage)
 

@@ -77,6 +77,9 @@ MIN_CONTROLS_FOR_FACTOR = 2
 #: Rounds from which the Huber location's bound may clear a target (its sandwich
 #: variance is too rough before).
 ROBUST_CLEAR_ROUNDS = 10
+#: The largest change the futility rule projects from ``expected`` (a big one is decided
+#: in a few rounds anyway).
+MAX_EXPECTED_RATIO = 1.5
 #: No futility stop before this many rounds: a spread estimated from fewer, on real
 #: heavy-tailed timings, is too often inflated by one disturbed round.
 FUTILITY_MIN_ROUNDS = 10
@@ -386,6 +389,7 @@ def sequential_ab(
     alternative: str = "two-sided",
     weights: Mapping[str, float] | None = None,
     narrow: Callable[[tuple[str, ...]], None] | None = None,
+    expected: Mapping[str, float] | None = None,
 ) -> SequentialResult:
     """Decide ``targets`` (default: every benchmark of the first round, and the shift).
 
@@ -394,6 +398,12 @@ def sequential_ab(
     ``weights`` (positive, by target; default equal) split the level between the targets
     (weighted Bonferroni): a target with weight ``w`` gets ``alpha * w / sum(weights)``.
     They must not depend on the rounds (e.g. the screen's evidence, from other processes).
+
+    ``expected`` (ratios by target, e.g. the screen's estimates: data the rounds do not
+    include) sets the change the futility rule projects for a target when it is larger
+    than ``min_effect``: a benchmark the screen saw 10 % slower is not given up on because
+    a 3 % change could not be confirmed. Futility only ever loses power, so any such
+    values keep the level.
 
     With at least ``MIN_CONTROLS_FOR_FACTOR`` controls, a decided target leaves the
     rounds: its later values are ignored (a confirmation measures only what is still
@@ -416,6 +426,7 @@ def sequential_ab(
     decided: dict[str, tuple[int, Estimate, float, float, str]] = {}
     last: tuple[_Look, float] | None = None
     log_clear = math.log(max(threshold, 1.0 + min_effect))
+    log_expected = _log_expected(expected)
     stopped = "exhausted"
     seen_looks: list[int] = []
     narrows, told, target_rounds = False, 0, 0
@@ -455,11 +466,12 @@ def sequential_ab(
                     f"cleared after {n} rounds: a slowdown beyond {math.exp(log_clear):.3g}x "
                     f"is ruled out ({1 - CLEAR_LEVEL:.0%} upper bound "
                     f"{math.exp(clear_high):.3f})"))
-            elif _futile(look, i, final_level * share[i], max_rounds, log_clear,
+            elif _futile(look, i, final_level * share[i], max_rounds,
+                         projected := max(log_clear, log_expected.get(target, 0.0)),
                          alternative):
                 decided[target] = (n, est, p, level, (
                     f"cleared after {n} rounds: even a slowdown of "
-                    f"{math.exp(max(float(look.mean[i]), log_clear)):.3g}x from here on "
+                    f"{math.exp(max(float(look.mean[i]), projected)):.3g}x from here on "
                     f"would most likely not be significant by round {max_rounds} "
                     f"(conditional power < {FUTILITY_POWER:.0%})"))
         if len(decided) == len(tested):
@@ -500,6 +512,16 @@ def sequential_ab(
                             looks=tuple(seen_looks),
                             decided_at={t: v[0] for t, v in decided.items()},
                             stopped=stopped)
+
+
+def _log_expected(expected: Mapping[str, float] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, ratio in (expected or {}).items():
+        if not (isinstance(ratio, (int, float)) and math.isfinite(ratio) and ratio > 0):
+            raise InvalidInputError(
+                f"`expected`: the ratio of {name!r} must be finite and > 0, got {ratio!r}")
+        out[name] = math.log(min(ratio, MAX_EXPECTED_RATIO))
+    return out
 
 
 def _shares(tested: tuple[str, ...], weights: Mapping[str, float] | None) -> np.ndarray:

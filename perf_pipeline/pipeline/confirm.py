@@ -42,6 +42,7 @@ from perf_pipeline.analysis import (
     confirm_flagged,
     flagged_for_confirmation,
     round_value,
+    screen_ratios,
     screen_weights,
 )
 from perf_pipeline.config import Settings
@@ -219,7 +220,8 @@ def confirm_regressions(
         result = confirm_flagged(counted, flagged, threshold=threshold, alpha=alpha,
                                  max_rounds=max_rounds,
                                  weights=screen_weights(screen, flagged),
-                                 narrow=feed.narrow)
+                                 narrow=feed.narrow,
+                                 expected=screen_ratios(screen, flagged))
     except InvalidInputError:
         if not (counted.exhausted and counted.n < max_rounds):
             raise  # bad data or options, not a short run
