@@ -240,60 +240,46 @@ def _huber(x: np.ndarray) -> tuple[float, float]:
 def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) -> _Look:
     """Mean residual log-ratio, its standard error and df, per target (``d``: rounds x B)."""
     n = d.shape[0]
-    use_factor = len(names) >= MIN_BENCHMARKS_FOR_SHIFT
     controls = [j for j, name in enumerate(names) if name not in targets]
-    if len(controls) >= MIN_CONTROLS_FOR_FACTOR:
+    has_controls = len(controls) >= MIN_CONTROLS_FOR_FACTOR
+    if has_controls:
         # The factor from the controls alone: a target's own change cannot leak into it.
         factor = np.median(d[:, controls], axis=1)
+    elif len(names) >= MIN_BENCHMARKS_FOR_SHIFT:
+        factor = np.median(d, axis=1)
     else:
-        factor = np.median(d, axis=1) if use_factor else np.zeros(n)
+        factor = np.zeros(n)
     resid = d - factor[:, None]
     # Removing a median that each benchmark took part in leaves slightly less spread than
     # there is; the moderation across the suite then pools what is left. Columns of
-    # targets that left the rounds (nan) take no part.
-    # Controls are chosen for their stability, so they would pull the targets' variances
-    # down: with controls, only the targets are pooled.
+    # targets that left the rounds (nan) take no part, and with controls only the
+    # targets are pooled: controls are chosen for their stability and would pull the
+    # targets' variances down.
     whole = ~np.isnan(resid).any(axis=0)
-    pool = whole & np.array([len(controls) < MIN_CONTROLS_FOR_FACTOR or name in targets
-                             for name in names])
+    pool = whole & np.array([not has_controls or name in targets for name in names])
     mod_var = np.full(len(names), math.nan)
     mod_df = np.full(len(names), math.nan)
     var = np.var(resid[:, pool], axis=0, ddof=1)
     mv, md = _moderate(var[None, :], np.full((1, var.size), n - 1.0))
     mod_var[pool], mod_df[pool] = mv[0], md[0]
-    means, ses, dfs, rmeans, rses, rpg, rp2 = [], [], [], [], [], [], []
+    # Per target: mean, se, df, Huber location, its se, sign-flip p (greater, two-sided).
+    rows: list[tuple[float, ...]] = []
     for target in targets:
         if target == SUITE_SHIFT_NAME:
-            means.append(float(np.mean(factor)))
-            ses.append(float(np.std(factor, ddof=1) / math.sqrt(n)))
-            dfs.append(float(n - 1))
-            rmeans.append(math.nan)
-            rses.append(math.nan)
-            rpg.append(1.0)
-            rp2.append(1.0)
+            rows.append((float(np.mean(factor)), float(np.std(factor, ddof=1) / math.sqrt(n)),
+                         float(n - 1), math.nan, math.nan, 1.0, 1.0))
             continue
         i = names.index(target)
         if not whole[i]:  # decided earlier and dropped: nothing to analyse
-            means.append(math.nan)
-            ses.append(math.nan)
-            dfs.append(math.nan)
-            rmeans.append(math.nan)
-            rses.append(math.nan)
-            rpg.append(1.0)
-            rp2.append(1.0)
+            rows.append((math.nan, math.nan, math.nan, math.nan, math.nan, 1.0, 1.0))
             continue
-        means.append(float(np.mean(resid[:, i])))
-        ses.append(float(math.sqrt(max(mod_var[i], 0.0) / n)))
-        dfs.append(float(mod_df[i]) if np.isfinite(mod_df[i]) and mod_df[i] > 0 else n - 1.0)
-        mu, rse = _huber(resid[:, i])
-        greater, two = _sign_flip(resid[:, i])
-        rmeans.append(mu)
-        rses.append(rse)
-        rpg.append(greater)
-        rp2.append(two)
-    return _Look(mean=np.array(means), se=np.array(ses), df=np.array(dfs), n=n,
-                 rmean=np.array(rmeans), rse=np.array(rses), rp_greater=np.array(rpg),
-                 rp_two=np.array(rp2))
+        x = resid[:, i]
+        df = float(mod_df[i]) if np.isfinite(mod_df[i]) and mod_df[i] > 0 else n - 1.0
+        rows.append((float(np.mean(x)), math.sqrt(max(float(mod_var[i]), 0.0) / n), df,
+                     *_huber(x), *_sign_flip(x)))
+    cols = np.array(rows, dtype=float).reshape(len(rows), 7).T
+    return _Look(mean=cols[0], se=cols[1], df=cols[2], n=n, rmean=cols[3], rse=cols[4],
+                 rp_greater=cols[5], rp_two=cols[6])
 
 
 def _p_value(mean: float, se: float, df: float, alternative: str) -> float:
