@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from perf_pipeline.errors import StoreError
+from perf_pipeline.store.schema import refuse_newer
 
 __all__ = ["LATEST_PG_VERSION", "TABLES", "migrate_postgres"]
 
@@ -165,11 +165,7 @@ def _version(conn: sa.Connection, *, label: str) -> int:
     if not sa.inspect(conn).has_table(_VERSION_TABLE.name):
         return 0
     version = conn.execute(sa.select(sa.func.max(_VERSION_TABLE.c.version))).scalar() or 0
-    if version > LATEST_PG_VERSION:
-        raise StoreError(
-            f"history db {label} has PostgreSQL schema version {version}, newer than the "
-            f"{LATEST_PG_VERSION} this perf_pipeline knows; upgrade perf_pipeline")
-    return version
+    return refuse_newer(label, version, LATEST_PG_VERSION, kind="PostgreSQL ")
 
 
 def migrate_postgres(engine: sa.Engine, *, label: str) -> int:

@@ -285,13 +285,18 @@ _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
 LATEST_VERSION = len(_MIGRATIONS)
 
 
-def _version(conn: sqlite3.Connection, *, path: Path) -> int:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > LATEST_VERSION:
+def refuse_newer(label: object, version: int, latest: int, *, kind: str = "") -> int:
+    """``version``, unless a newer perf_pipeline wrote it: then a ``StoreError`` (an old
+    one must never read, let alone migrate, a schema it does not know). Both backends."""
+    if version > latest:
         raise StoreError(
-            f"history db {path} has schema version {version}, newer than the "
-            f"{LATEST_VERSION} this perf_pipeline knows; upgrade perf_pipeline")
+            f"history db {label} has {kind}schema version {version}, newer than the "
+            f"{latest} this perf_pipeline knows; upgrade perf_pipeline")
     return version
+
+
+def _version(conn: sqlite3.Connection, *, path: Path) -> int:
+    return refuse_newer(path, conn.execute("PRAGMA user_version").fetchone()[0], LATEST_VERSION)
 
 
 def migrate(db: sqlite_utils.Database, *, path: Path) -> int:
