@@ -103,3 +103,12 @@ def count_rows(target: Path | str,
 @pytest.fixture
 def row_counts(history_target: Path | str) -> Callable[[], dict[str, int]]:
     return lambda: count_rows(history_target)
+
+
+def sqlite_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of ``sql`` read straight from a SQLite file (schema checks, migration tests)."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()

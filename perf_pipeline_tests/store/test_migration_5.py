@@ -20,17 +20,10 @@ from perf_pipeline.store import LATEST_VERSION, HistoryStore, SourceStamp
 from perf_pipeline.store.samples import decode_legacy_samples, decode_samples
 
 from .conftest import make_run
+from .conftest import sqlite_rows as _rows
 from .make_history_v2 import fast_samples
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "history_v2.db"
-
-
-def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 @pytest.fixture

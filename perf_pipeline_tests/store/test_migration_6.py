@@ -23,17 +23,10 @@ from perf_pipeline.store import ingest as store_ingest
 from perf_pipeline.store.samples import SampleBlob, encode_samples
 
 from .conftest import make_run
+from .conftest import sqlite_rows as _rows
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "history_v2.db"
 _COLUMNS = "run_id, name, position, group_name, params_json, iterations, samples, summary_json"
-
-
-def _rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def _columns(path: Path) -> list[str]:
