@@ -78,7 +78,9 @@ def test_unchanged_code_is_cleared_not_flagged() -> None:
         result = sequential_ab(_rounds(np.random.default_rng(100 + seed)), threshold=1.0,
                                alpha=0.01, max_rounds=20)
         flagged += bool(result.comparison.regressions)
-    assert flagged == 0
+    # At a family-wise level of 1 % per commit, 0.4 of 40 are expected (one here, a +3.4 %
+    # at round 19 with p 4e-5, just under that look's level); several would be a bug.
+    assert flagged <= 1
 
 
 def test_controls_only_remove_the_factor_and_are_not_judged() -> None:
@@ -220,12 +222,16 @@ def test_weights_split_the_level_between_targets() -> None:
                              threshold=1.0, max_rounds=12, targets=["b0", "b1"],
                              alternative="greater", weights={"b0": 9.0, "b1": 1.0})
 
-    def p_adj(result: object, name: str) -> float:
-        r = next(x for x in result.comparison.results if x.name == name)  # type: ignore[attr-defined]
-        return r.comparison.adjusted_p_value
-
-    # The favoured target's p is scaled by a larger share of alpha: a smaller adjusted p.
-    assert p_adj(favoured, "b0") < p_adj(equal, "b0")
+    # The favoured target gets a larger share of alpha at every look: it is decided
+    # sooner (here round 8 against 9), and its p-value is scaled by the larger share.
+    assert {r.name for r in favoured.comparison.regressions} >= {"b0"}
+    assert {r.name for r in equal.comparison.regressions} >= {"b0"}
+    assert favoured.decided_at["b0"] < equal.decided_at["b0"]
+    b0 = next(r for r in favoured.comparison.results if r.name == "b0").comparison
+    assert b0.adjusted_p_value < 0.01 and b0.adjusted_p_value == pytest.approx(
+        min(1.0, b0.p_value * 10 / 9 / (look_levels(
+            alpha=0.01, min_rounds=5, max_rounds=12, block=1)[
+                favoured.decided_at["b0"] - 5][1] / 0.01)), rel=1e-9)
 
 
 @pytest.mark.parametrize("weights, match", [
@@ -388,3 +394,26 @@ def test_expected_ratios_are_validated(expected: dict) -> None:
     with pytest.raises(InvalidInputError, match="`expected`"):
         sequential_ab(_rounds(np.random.default_rng(1)), threshold=1.0, targets=["b0"],
                       expected=expected)
+
+
+def test_a_noisy_benchmark_is_not_judged_on_the_quiet_ones_spread() -> None:
+    """Rounds of one benchmark spread 12 %, of the others 2 %. The noisy one's t must use
+    its own spread: a variance moderated across the targets, as before, pulled it toward
+    the quiet ones' and "confirmed" such a benchmark with p 1e-6 on replayed real A/A
+    commits. Here that code made 12 false confirmations in 1,000 unchanged commits (1.2 %,
+    above the level of the whole family); a third of alpha 1 % allows 3.3."""
+    names = ["noisy", *(f"q{i}" for i in range(6))]
+    false = 0
+    for seed in range(1000):
+        rng = np.random.default_rng(9000 + seed)
+
+        def rounds(rng: np.random.Generator = rng) -> Iterator[dict[str, tuple[float, float]]]:
+            while True:
+                f = rng.normal(0.0, 0.05)
+                yield {n: (1.0, math.exp(f + rng.normal() * (0.12 if n == "noisy" else 0.02)))
+                       for n in names}
+
+        result = sequential_ab(rounds(), threshold=1.0, alpha=0.01, max_rounds=20,
+                               targets=names[:3], alternative="greater")
+        false += "noisy" in {r.name for r in result.comparison.regressions}
+    assert false <= 4  # measured 2
