@@ -163,7 +163,7 @@ def describe_stages(confirmation: Confirmation | None) -> str:
     decided = dict(confirmation.decided_at)
     rows = {r.name: r for r in (final.results if final else ()) if r.metric == TIME_METRIC}
     parts = []
-    for name in confirmation.flagged:
+    for name in confirmation.targets:
         row = rows.get(name)
         if row is None:
             continue

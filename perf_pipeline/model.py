@@ -1179,10 +1179,10 @@ class Confirmation:
 
     ``screen`` is the stored-baseline comparison at the screen's level (it flags
     ``flagged``); ``ab`` the sequential interleaved A/B of ``base_sha`` against ``sha``
-    over ``flagged`` (with ``controls`` measured alongside only to remove each round's
-    suite-wide factor); ``final`` the verdict that decides the exit code and the gate:
-    the A/B's result for every flagged benchmark, the stored-baseline comparison at the
-    gate's own level for everything the A/B did not re-measure.
+    over ``flagged`` and ``suspects`` (with ``controls`` measured alongside only to
+    remove each round's suite-wide factor); ``final`` the verdict that decides the exit
+    code and the gate: the A/B's result for every benchmark it decided, the
+    stored-baseline comparison at the gate's own level for everything the A/B did not re-measure.
     """
 
     sha: str | None  # the candidate; None for a run of plain files with no commit
@@ -1196,6 +1196,8 @@ class Confirmation:
     flagged: tuple[str, ...] = ()
     controls: tuple[str, ...] = ()
     ab: SuiteComparison | None = None
+    #: Unflagged benchmarks the A/B decided too (the screen could not clear them).
+    suspects: tuple[str, ...] = ()
     rounds_used: int = 0
     max_rounds: int = 0
     stopped: str | None = None  # why the A/B ended: decided, max_rounds, budget, ...
@@ -1227,9 +1229,14 @@ class Confirmation:
 
     @property
     def undecided(self) -> tuple[str, ...]:
-        """Flagged benchmarks the A/B could not decide (inconclusive in ``final``)."""
+        """Targets the A/B could not decide (inconclusive in ``final``)."""
         decided = dict(self.decided_at)
-        return tuple(n for n in self.flagged if n not in decided)
+        return tuple(n for n in self.targets if n not in decided)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """What the A/B decided: the flagged benchmarks, then the suspects."""
+        return (*self.flagged, *self.suspects)
 
 
 #: Where a culprit search ended: confirmed by the A/B against the parent, the A/B did

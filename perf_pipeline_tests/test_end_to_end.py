@@ -129,9 +129,10 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
         confirmed[sha] = [r["name"] for r in data["final"]["results"]
                           if r["comparison"]["verdict"] == Verdict.REGRESSION]
         if data["status"] == "confirmed":
-            # Only the flagged benchmarks and a few controls ran, within the maximum.
+            # Only the flagged benchmarks, the suspects and a few controls ran, within the
+            # maximum.
             assert 1 <= data["rounds_used"] <= 12
-            assert len(data["flagged"]) + len(data["controls"]) >= 5
+            assert len(data["flagged"]) + len(data["suspects"]) + len(data["controls"]) >= 5
     assert confirmed == {sha: [SLOWED] if sha == slow else [] for sha in shas[1:]}
     slow_data = json.loads(settings.layout.confirmation_path(slow).read_text())
     assert slow_data["status"] == "confirmed" and SLOWED in slow_data["flagged"]

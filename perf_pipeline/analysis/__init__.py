@@ -29,6 +29,7 @@ from perf_pipeline.analysis.confirmation import (
     screen_ratios,
     screen_run,
     screen_weights,
+    suspects_for_confirmation,
 )
 from perf_pipeline.analysis.drift import detect_drifts, drifts_of, unexplained_drifts
 from perf_pipeline.analysis.flame import build_flame
@@ -116,6 +117,7 @@ __all__ = [
     "sequential_ab",
     "simulate_recording",
     "simulate_suites",
+    "suspects_for_confirmation",
     "two_stage_trial",
     "unexplained_drifts",
     "widen",

@@ -45,6 +45,7 @@ from perf_pipeline.analysis.confirmation import (
     screen_ratios,
     screen_run,
     screen_weights,
+    suspects_for_confirmation,
 )
 from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
 from perf_pipeline.errors import InvalidInputError
@@ -231,6 +232,8 @@ class TwoStageTrial:
     flagged: tuple[str, ...]
     confirmation: SequentialResult | None
     one_stage: SuiteComparison  # the screen alone at the gate's alpha, Holm: the old gate
+    #: What the confirmation decided: the flags, then ``suspects_for_confirmation``.
+    targets: tuple[str, ...] = ()
 
     @property
     def confirmed(self) -> tuple[str, ...]:
@@ -245,11 +248,11 @@ class TwoStageTrial:
 
     @property
     def rounds_per_flag(self) -> float:
-        """Rounds each flagged benchmark was measured, on average: what a confirmation
-        that drops decided benchmarks from later rounds spends on them."""
-        if not self.confirmation or not self.flagged:
+        """Rounds each benchmark the confirmation decided (flagged or suspect) was measured,
+        on average: what a confirmation that drops decided benchmarks spends on them."""
+        if not self.confirmation or not self.targets:
             return 0.0
-        return self.confirmation.target_rounds / len(self.flagged)
+        return self.confirmation.target_rounds / len(self.targets)
 
 
 def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
@@ -270,14 +273,15 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
     flagged = flagged_for_confirmation(screen)
     if not flagged:
         return TwoStageTrial(screen=screen, flagged=(), confirmation=None, one_stage=one_stage)
-    controls = choose_controls(screen, flagged)
-    measured = sorted({*(n for n in flagged if n in recording.names), *controls})
+    targets = (*flagged, *suspects_for_confirmation(screen, flagged))
+    controls = choose_controls(screen, targets)
+    measured = sorted({*(n for n in targets if n in recording.names), *controls})
     rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured)
-    result = confirm_flagged(rounds, flagged, threshold=threshold, alpha=alpha,
-                             max_rounds=max_rounds, weights=screen_weights(screen, flagged),
-                             expected=screen_ratios(screen, flagged))
+    result = confirm_flagged(rounds, targets, threshold=threshold, alpha=alpha,
+                             max_rounds=max_rounds, weights=screen_weights(screen, targets),
+                             expected=screen_ratios(screen, targets))
     return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result,
-                         one_stage=one_stage)
+                         one_stage=one_stage, targets=targets)
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +292,8 @@ class GateRates:
     rate under A/A. ``*_hit``: the slowed benchmark called a regression — the power.
     ``one_stage``: the screen alone at ``alpha`` (the gate without confirmation);
     ``flagged``: the screen at its own level (``flagged_hit``: it flagged the slowed
-    benchmark, the most the confirmation can find); ``confirmed``: after the A/B confirmation.
+    benchmark; the confirmation may still find one it did not, as a suspect);
+    ``confirmed``: after the A/B confirmation.
     """
 
     trials: int
@@ -302,7 +307,7 @@ class GateRates:
     confirmed_hit: float
     confirmations: int
     median_rounds: float  # over the trials that ran a confirmation (nan if none)
-    #: Median over those trials of the rounds per flagged benchmark (``rounds_per_flag``).
+    #: Median over those trials of the rounds per benchmark decided (``rounds_per_flag``).
     median_rounds_per_flag: float = math.nan
 
 

@@ -81,6 +81,7 @@ def confirmation_metadata(c: Confirmation) -> dict[str, dg.MetadataValue]:
     meta: dict[str, dg.MetadataValue] = {
         "status": dg.MetadataValue.text(c.status),
         "flagged": dg.MetadataValue.int(len(c.flagged)),
+        "suspects": dg.MetadataValue.int(len(c.suspects)),
         "confirmed_regressions": dg.MetadataValue.int(len(c.regressions)),
         "rounds_used": dg.MetadataValue.int(c.rounds_used),
         "screen_alpha": dg.MetadataValue.float(c.screen_alpha),
@@ -97,13 +98,15 @@ def confirmation_metadata(c: Confirmation) -> dict[str, dg.MetadataValue]:
     decided = dict(c.decided_at)
     final = {r.name: r for r in (c.final.results if c.final else ()) if r.metric == TIME_METRIC}
     rows = ["| benchmark | A/B ratio | decided after | verdict |", "|---|---:|---:|---|"]
-    for name in c.flagged:
+    for name in c.targets:
         row = final.get(name)
-        cell = short_benchmark_name(name).replace("|", "\\|")
+        cell = short_benchmark_name(name).replace("|", "\\|") + (
+            " (suspect)" if name in c.suspects else "")
         rows.append(f"| `{cell}` | {row.comparison.ratio:.3f} | "
                     f"{decided.get(name, '–')} | {row.comparison.verdict} |" if row else
                     f"| `{cell}` | – | – | – |")
-    head = (f"**{c.status}**: {len(c.flagged)} flagged, {len(c.regressions)} confirmed "
+    head = (f"**{c.status}**: {len(c.flagged)} flagged, {len(c.suspects)} suspect(s), "
+            f"{len(c.regressions)} confirmed "
             f"regression(s), {c.rounds_used} of at most {c.max_rounds} rounds "
             f"(stopped: {c.stopped or '–'}), {len(c.controls)} control(s)")
     meta["summary"] = dg.MetadataValue.md("\n\n".join([head, *c.notes, "\n".join(rows)]))

@@ -8,7 +8,9 @@ Every benchmark it calls a regression (and a flagged suite-wide shift) is measur
 here, base commit against candidate in alternating rounds, and only what that A/B
 confirms fails the gate:
 
-* **What runs.** The flagged benchmarks (pytest node ids), plus a few unflagged ones as
+* **What runs.** The flagged benchmarks (pytest node ids); when fewer than five are
+  flagged, the unflagged ones the screen could not clear, most suspicious first
+  (``analysis.suspects_for_confirmation``: decided like the flags); plus a few others as
   *controls* (``analysis.choose_controls``: the screen's most stable ones, enough for
   ``MIN_BENCHMARKS_FOR_SHIFT`` per round). A process slows all of its benchmarks
   together; the A/B removes that by the round's median log-ratio over every benchmark
@@ -44,6 +46,7 @@ from perf_pipeline.analysis import (
     round_value,
     screen_ratios,
     screen_weights,
+    suspects_for_confirmation,
 )
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
@@ -199,12 +202,15 @@ def confirm_regressions(
         return Confirmation(sha=candidate_sha, run_id=run_id, created_at=created_at,
                             status=status, screen_alpha=screen.alpha, screen=screen,
                             final=_final(standing, confirmed, alpha), base_sha=base_sha,
-                            flagged=flagged, max_rounds=max_rounds,
+                            flagged=flagged, suspects=suspects, max_rounds=max_rounds,
                             **kw)  # type: ignore[arg-type]
 
+    suspects: tuple[str, ...] = ()
     if not flagged:
         return make("nothing_flagged", {})
-    controls = choose_controls(screen, flagged)
+    suspects = suspects_for_confirmation(screen, flagged)
+    targets = (*flagged, *suspects)
+    controls = choose_controls(screen, targets)
     if base_sha is None or base_sha == candidate_sha:
         why = ("no base commit to measure against (the baseline records none)"
                if base_sha is None else "the base commit is the candidate itself")
@@ -212,16 +218,16 @@ def confirm_regressions(
             f"Confirmation not possible: {why}; the stored-baseline comparison at "
             f"alpha {alpha:g} decides.",))
     whole_suite = SUITE_SHIFT_NAME in flagged
-    select = ABSelection() if whole_suite else ABSelection(node_ids=(*flagged, *controls))
+    select = ABSelection() if whole_suite else ABSelection(node_ids=(*targets, *controls))
     feed = rounds(select)
     counted = _Counted(feed.rounds)
     result = None
     try:
-        result = confirm_flagged(counted, flagged, threshold=threshold, alpha=alpha,
+        result = confirm_flagged(counted, targets, threshold=threshold, alpha=alpha,
                                  max_rounds=max_rounds,
-                                 weights=screen_weights(screen, flagged),
+                                 weights=screen_weights(screen, targets),
                                  narrow=feed.narrow,
-                                 expected=screen_ratios(screen, flagged))
+                                 expected=screen_ratios(screen, targets))
     except InvalidInputError:
         if not (counted.exhausted and counted.n < max_rounds):
             raise  # bad data or options, not a short run
@@ -233,7 +239,7 @@ def confirm_regressions(
         why = (f"the A/B stopped ({source_stop or 'no more rounds'}) after {counted.n} "
                "round(s), before its first look")
         rows = {r.name: r for r in screen.results
-                if r.metric == TIME_METRIC and r.name in flagged}
+                if r.metric == TIME_METRIC and r.name in targets}
         reason = f"flagged by the screen, undecided: {why}"
         return make("confirmed", {n: _inconclusive(rows[n], reason) for n in flagged},
                     controls=controls, rounds_used=counted.n, whole_suite=whole_suite,
@@ -243,7 +249,7 @@ def confirm_regressions(
     notes = ()
     confirmed = {r.name: r for r in result.comparison.results}
     if result.undecided:
-        notes = (f"{len(result.undecided)} flagged benchmark(s) undecided after "
+        notes = (f"{len(result.undecided)} benchmark(s) undecided after "
                  f"{result.rounds_used} rounds ({stopped}): inconclusive.",)
         for name in result.undecided:
             if confirmed[name].comparison.verdict is not Verdict.INCONCLUSIVE:

@@ -77,10 +77,10 @@ def _confirmation(data: ReportData) -> dict[str, object] | None:
     final = {r.name: r for r in (c.final.results if c.final else ()) if r.metric == TIME_METRIC}
     decided = dict(c.decided_at)
     rows = []
-    for name in c.flagged:
+    for name in c.targets:
         screen, row = screen_rows.get(name), final.get(name)
         rows.append({
-            "name": name,
+            "name": name, "suspect": name in c.suspects,
             "screen_ratio": format_ratio(screen.comparison.ratio) if screen else "–",
             "verdict": str(row.comparison.verdict) if row else "inconclusive",
             "icon": VERDICT_ICON[Verdict(row.comparison.verdict)] if row else "",
@@ -89,7 +89,8 @@ def _confirmation(data: ReportData) -> dict[str, object] | None:
             "decided": f"{decided[name]} rounds" if name in decided else "undecided",
         })
     return {"status": c.status, "screen_alpha": c.screen_alpha,
-            "has_screen": c.screen is not None, "flagged": rows,
+            "has_screen": c.screen is not None, "targets": rows,
+            "n_flagged": len(c.flagged), "n_suspects": len(c.suspects),
             "controls": len(c.controls), "whole_suite": c.whole_suite,
             "rounds_used": c.rounds_used,
             "max_rounds": c.max_rounds, "stopped": c.stopped or "–",

@@ -375,6 +375,11 @@ def _screen_block(c: Confirmation) -> str:
     for name in c.flagged:
         ratio = rows[name].comparison.ratio if name in rows else float("nan")
         lines.append(f"- {escape_markdown(name)} {format_ratio(ratio)}")
+    if c.suspects:
+        lines += ["", "Not flagged, but not cleared by the screen either (confirmed too):"]
+        for name in c.suspects:
+            ratio = rows[name].comparison.ratio if name in rows else float("nan")
+            lines.append(f"- {escape_markdown(name)} {format_ratio(ratio)}")
     return "\n".join([*lines, ""])
 
 
@@ -394,6 +399,7 @@ def _confirmation_table(c: Confirmation) -> _Table | str:
         f"**{c.rounds_used} round{'s' if c.rounds_used != 1 else ''}** used of at most "
         f"{c.max_rounds} (stopped: {escape_markdown(c.stopped or '–')}); "
         f"{len(c.flagged)} flagged benchmark(s)"
+        f"{f', {len(c.suspects)} suspect(s)' if c.suspects else ''}"
         f"{', the whole suite' if c.whole_suite else f', {len(c.controls)} control(s)'}.")
     head += ["", *_table_head(["", "Benchmark", "Ratio (A/B)", "CI", "Decided after",
                                "Verdict"], [":-:", "---", "--:", "--:", "--:", "---"])]
@@ -401,7 +407,7 @@ def _confirmation_table(c: Confirmation) -> _Table | str:
     final = {r.name: r for r in (c.final.results if c.final else ())
              if r.metric == TIME_METRIC}
     body = []
-    for name in c.flagged:
+    for name in c.targets:
         row = final.get(name) or results.get(name)
         if row is None:
             continue
@@ -409,7 +415,8 @@ def _confirmation_table(c: Confirmation) -> _Table | str:
         ci = (f"[{comp.ci_low:.2f}, {comp.ci_high:.2f}]"
               if math.isfinite(comp.ci_low) and math.isfinite(comp.ci_high) else "–")
         when = f"{decided[name]} rounds" if name in decided else "undecided"
-        body.append(f"| {VERDICT_ICON[Verdict(comp.verdict)]} | {escape_markdown(name)} | "
+        label = escape_markdown(name) + (" (suspect)" if name in c.suspects else "")
+        body.append(f"| {VERDICT_ICON[Verdict(comp.verdict)]} | {label} | "
                     f"{format_ratio(comp.ratio)} | {ci} | {when} | {comp.verdict} |")
     return _Table(priority=45, head=head, rows=body, tail=[""])
 

@@ -396,6 +396,43 @@ def test_expected_ratios_are_validated(expected: dict) -> None:
                       expected=expected)
 
 
+def _scored(rows: dict[str, tuple[Verdict, float, float]]) -> SuiteComparison:
+    """A screen whose results carry a ratio and a two-sided p-value each."""
+    return SuiteComparison(results=tuple(
+        BenchmarkComparison(name=n, metric="time_s", comparison=Comparison(
+            verdict=v, ratio=ratio, ci_low=ratio * 0.9, ci_high=ratio * 1.1, p_value=p,
+            significant=v is Verdict.REGRESSION, threshold=1.0, alpha=0.5, n_baseline=10,
+            n_current=1, method="m", reason="r"))
+        for n, (v, ratio, p) in rows.items()), correction="none", alpha=0.5)
+
+
+def test_suspects_fill_a_small_confirmation_with_what_the_screen_could_not_clear() -> None:
+    from perf_pipeline.analysis import screen_weights, suspects_for_confirmation
+
+    screen = _scored({
+        "flag": (Verdict.REGRESSION, 1.2, 0.01),
+        "up": (Verdict.INCONCLUSIVE, 1.01, 0.9),  # z +0.13: the most suspicious
+        "down": (Verdict.INCONCLUSIVE, 0.97, 0.6),  # z -0.52: not cleared
+        "cleared": (Verdict.INCONCLUSIVE, 0.9, 0.01),  # z -2.6: the screen cleared it
+        "edge": (Verdict.INCONCLUSIVE, 0.95, 0.3),  # z -1.04: just cleared
+        SUITE_SHIFT_NAME: (Verdict.INCONCLUSIVE, 1.0, 1.0),
+    })
+    flagged = flagged_for_confirmation(screen)
+    assert flagged == ("flag",)
+    assert suspects_for_confirmation(screen, flagged) == ("down", "up")
+    # At most enough for the minimum, the most suspicious first.
+    assert suspects_for_confirmation(screen, flagged, minimum=2) == ("up",)
+    assert suspects_for_confirmation(screen, flagged, minimum=1) == ()
+    # Nothing flagged: no A/B runs, so no suspect either.
+    quiet = _scored({"up": (Verdict.INCONCLUSIVE, 1.01, 0.9)})
+    assert suspects_for_confirmation(quiet, flagged_for_confirmation(quiet)) == ()
+    # A suspect the screen saw faster gets weight 1 (no evidence of a slowdown), never
+    # more for looking faster; a flag's weight grows with its evidence.
+    weights = screen_weights(screen, ("flag", "up", "down"))
+    assert weights["down"] == 1.0
+    assert 1.0 < weights["up"] < weights["flag"]
+
+
 def test_a_noisy_benchmark_is_not_judged_on_the_quiet_ones_spread() -> None:
     """Rounds of one benchmark spread 12 %, of the others 2 %. The noisy one's t must use
     its own spread: a variance moderated across the targets, as before, pulled it toward

@@ -29,18 +29,24 @@ BASE, CANDIDATE = "b" * 40, "c" * 40
 
 
 def _row(name: str, verdict: Verdict, ratio: float = 1.0, width: float = 0.1,
-         metric: str = TIME_METRIC, alpha: float = 0.2) -> BenchmarkComparison:
+         metric: str = TIME_METRIC, alpha: float = 0.2, p: float | None = None
+         ) -> BenchmarkComparison:
     return BenchmarkComparison(name=name, metric=metric, comparison=Comparison(
         verdict=verdict, ratio=ratio, ci_low=ratio * math.exp(-width / 2),
-        ci_high=ratio * math.exp(width / 2), p_value=0.01 if verdict is Verdict.REGRESSION
-        else 0.5, significant=verdict is Verdict.REGRESSION, threshold=1.2, alpha=alpha,
+        ci_high=ratio * math.exp(width / 2), p_value=p if p is not None else
+        0.01 if verdict is Verdict.REGRESSION else 0.5,
+        significant=verdict is Verdict.REGRESSION, threshold=1.2, alpha=alpha,
         n_baseline=10, n_current=1, method="screen", adjusted_p_value=0.05))
 
 
 def _screen(flagged: dict[str, float], *, names: tuple[str, ...] = NAMES,
-            alpha: float = 0.2, shift: Verdict = Verdict.UNCHANGED) -> SuiteComparison:
+            alpha: float = 0.2, shift: Verdict = Verdict.UNCHANGED,
+            unflagged: tuple[float, float] = (0.95, 0.05)) -> SuiteComparison:
+    """The unflagged benchmarks' (ratio, p): by default cleared by the screen (5 % faster,
+    p 0.05: no suspects), so the A/B decides exactly the flags."""
     rows = [_row(n, Verdict.REGRESSION, flagged[n], alpha=alpha) if n in flagged
-            else _row(n, Verdict.INCONCLUSIVE, 1.0, width=0.05 + 0.01 * i, alpha=alpha)
+            else _row(n, Verdict.INCONCLUSIVE, unflagged[0], width=0.05 + 0.01 * i,
+                      alpha=alpha, p=unflagged[1])
             for i, n in enumerate(names)]
     rows.append(_row(SUITE_SHIFT_NAME, shift, 1.3 if shift is Verdict.REGRESSION else 1.0,
                      alpha=alpha))
@@ -157,6 +163,31 @@ def test_a_real_slowdown_is_confirmed_with_flagged_and_controls_only() -> None:
     assert {(r.name, r.metric) for r in c.final.results} == {
         (r.name, r.metric) for r in c.screen.results}
     assert c.final.alpha == 0.01
+
+
+def test_suspects_the_screen_could_not_clear_are_decided_with_the_flags() -> None:
+    """One flag: the four unflagged benchmarks the screen saw nearest a slowdown join the
+    A/B as suspects; a real slowdown among them is confirmed though the screen missed it."""
+    flag, missed = NAMES[3], NAMES[6]
+    source = FakeSource({flag: 1.5, missed: 1.3})
+    screen = _screen({flag: 1.45}, unflagged=(1.0, 0.5))  # none cleared (z -0.67)
+    rows = [r if r.name != missed or r.metric != TIME_METRIC else
+            _row(missed, Verdict.INCONCLUSIVE, 1.02, p=0.8) for r in screen.results]
+    screen = SuiteComparison(results=tuple(rows), correction="none", alpha=0.2)
+    c = _confirm(screen, source)
+    assert c.flagged == (flag,)
+    assert len(c.suspects) == 4 and missed in c.suspects and flag not in c.suspects
+    assert c.targets == (flag, *c.suspects)
+    (select,) = source.selections
+    assert set(select.node_ids) == {flag, *c.suspects, *c.controls}
+    assert not set(c.controls) & set(c.targets) and len(c.controls) >= 2
+    assert {r.name for r in c.regressions} == {flag, missed}
+    data = ReportData(title="t", generated_at="now", comparison=c.final, confirmation=c)
+    md = render_markdown(data)
+    assert "4 suspect(s)" in md and "(suspect)" in md
+    assert "not cleared by the screen either" in md
+    html = render_html(data, inline_js=False)
+    assert "(suspect)" in html and "4 suspect(s)" in html
 
 
 def test_a_false_flag_is_cleared_not_confirmed() -> None:

@@ -32,3 +32,14 @@ def test_unknown_version_and_broken_files_are_refused(tmp_path: Path) -> None:
     path.write_text("{")
     with pytest.raises(InvalidInputError, match="not a valid confirmation file"):
         read_confirmation(path)
+
+
+def test_suspects_round_trip_and_older_files_have_none(tmp_path: Path) -> None:
+    c = _confirm(_screen({NAMES[3]: 1.45}, unflagged=(1.0, 0.5)), FakeSource({NAMES[3]: 1.5}))
+    assert c.suspects
+    path = write_confirmation(tmp_path / "x.json", c)
+    assert read_confirmation(path) == c
+    data = json.loads(path.read_text())
+    del data["suspects"]  # written before suspects existed
+    path.write_text(json.dumps(data))
+    assert read_confirmation(path).suspects == ()

@@ -43,7 +43,9 @@ def print_analyze(outcome: AnalyzeOutcome, report: Path) -> None:
     confirmation = outcome.confirmation
     if confirmation is not None and confirmation.flagged:
         out.print(f"screen (alpha {confirmation.screen_alpha:g}) flagged "
-                  f"{len(confirmation.flagged)}; confirmation: {confirmation.status}, "
+                  f"{len(confirmation.flagged)}"
+                  f"{f' (+{len(confirmation.suspects)} suspect)' if confirmation.suspects else ''}"
+                  f"; confirmation: {confirmation.status}, "
                   f"{confirmation.rounds_used} A/B round(s) against "
                   f"{(confirmation.base_sha or '–')[:10]}", markup=False)
     if outcome.baseline_updated:
@@ -71,7 +73,8 @@ def analyze_json(outcome: AnalyzeOutcome, report: Path) -> tuple[str, dict[str, 
         "comparison": comparison_json(outcome.verdict),
         "confirmation": None if confirmation is None else {
             "status": confirmation.status, "screen_alpha": confirmation.screen_alpha,
-            "flagged": list(confirmation.flagged), "rounds_used": confirmation.rounds_used,
+            "flagged": list(confirmation.flagged),
+            "suspects": list(confirmation.suspects), "rounds_used": confirmation.rounds_used,
             "base_sha": confirmation.base_sha},
         "notes": [*analysis.notes, *(confirmation.notes if confirmation else ())],
         "report": {"markdown": str(report), "html": str(outcome.files.html)},
