@@ -212,6 +212,7 @@ def confirm_regressions(
     targets = (*flagged, *suspects)
     controls = choose_controls(screen, targets)
     if base_sha is None or base_sha == candidate_sha:
+        suspects = ()  # nothing is confirmed: the standing comparison decides them all
         why = ("no base commit to measure against (the baseline records none)"
                if base_sha is None else "the base commit is the candidate itself")
         return make("not_possible", {}, controls=controls, notes=(
