@@ -20,7 +20,7 @@ keep each process's real suite factor and draw real residuals for the further co
 Tables:
 1. the gate: one stage (the screen alone at alpha 0.01, as before the confirmation) and
    two stages (screen at ``SCREEN_ALPHA``, then the sequential A/B of the flagged
-   benchmarks plus controls); A/A is the share of unchanged commits with ANY confirmed
+   benchmarks, the suspects and controls); A/A is the share of unchanged commits with ANY confirmed
    regression, power the share in which the slowed benchmark is confirmed;
 2. other tools' rules on the same replayed runs (latest baseline run vs the new run);
 3. the adaptive A/B alone (``perf-pipeline ab --adaptive``): every benchmark a target.
@@ -74,7 +74,7 @@ def _pct(x: float) -> str:
 def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int) -> None:
     print("| suite | gate | A/A false alarms | " + " | ".join(
         f"+{e - 1:.0%}" for e in EFFECTS[1:])
-        + " | median rounds (A/A; +5 %) | median rounds per flagged benchmark (A/A; +5 %) |")
+        + " | median rounds (A/A; +5 %) | median rounds per benchmark decided (A/A; +5 %) |")
     print("|---|---|---|" + "---|" * (len(EFFECTS) - 1) + "---|---|")
     for n in sizes:
         rates = [replay_gate(rec, np.random.default_rng(seed + 10 * n + i), trials=trials,

@@ -58,7 +58,7 @@ def test_replayed_runs_keep_the_recorded_order_and_inject_only_where_asked() -> 
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n_benchmarks", [5, 9])
+@pytest.mark.parametrize("n_benchmarks", [5, 9, 50])
 def test_two_stage_gate_rarely_confirms_unchanged_code(n_benchmarks: int) -> None:
     rates = replay_gate(_real(), np.random.default_rng(424242 + n_benchmarks), trials=300,
                         n_benchmarks=n_benchmarks)
@@ -68,10 +68,11 @@ def test_two_stage_gate_rarely_confirms_unchanged_code(n_benchmarks: int) -> Non
     assert rates.one_stage_any >= 0.03
     assert rates.confirmed_any < rates.one_stage_any
     # Decided benchmarks leave the rounds: each benchmark decided (flagged or suspect) is
-    # measured 11.0-11.5 rounds (median), the whole confirmation lasts 20 (measured on
-    # these seeds; A/A 0.67 % at 5 benchmarks and 0.0 % at 9 here).
+    # measured 11.0-13.2 rounds (median); the whole confirmation lasts 20 rounds at 5 and
+    # 9 benchmarks, 50.5 at 50, where the slowest of about 25 flags sets the length
+    # (measured on these seeds; A/A 0.67 %, 0.0 % and 0.0 % here).
     assert rates.median_rounds_per_flag <= 15
-    assert rates.median_rounds <= 30
+    assert rates.median_rounds <= (30 if n_benchmarks < 50 else 60)
     assert rates.flagged_any > rates.confirmed_any
 
 
