@@ -172,5 +172,6 @@ def describe_stages(confirmation: Confirmation | None) -> str:
                 Verdict.IMPROVEMENT: "improvement"}.get(verdict, "inconclusive")
         when = (f"in {decided[name]} rounds" if name in decided
                 else f"undecided after {confirmation.rounds_used} rounds")
-        parts.append(f"{word} {_short(name)} x{row.comparison.ratio:.2f} {when}")
+        suspect = " (suspect)" if name in confirmation.suspects else ""
+        parts.append(f"{word} {_short(name)}{suspect} x{row.comparison.ratio:.2f} {when}")
     return f"{first}; confirmed: {'; '.join(parts)}"

@@ -39,3 +39,15 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="not made by the demo"):
         run_demo(tmp_path)
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_the_verdict_line_names_the_suspects() -> None:
+    from perf_pipeline.demo import describe_stages
+    from perf_pipeline_tests.pipeline.test_confirm import NAMES, FakeSource, _confirm, _screen
+
+    flag = NAMES[3]
+    c = _confirm(_screen({flag: 1.45}, unflagged=(1.0, 0.5)), FakeSource({flag: 1.5}))
+    line = describe_stages(c)
+    assert line.startswith("screen (alpha 0.2): flagged test_d x1.45; confirmed: REGRESSION")
+    assert line.count("(suspect)") == len(c.suspects) == 4
+    assert "test_d (suspect)" not in line
