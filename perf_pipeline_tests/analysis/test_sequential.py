@@ -315,7 +315,7 @@ def _rounds_with_a_wild_one(rng: np.random.Generator, *, slowed: float, wild_at:
 def test_a_disturbed_round_does_not_hide_a_small_change() -> None:
     """Four wild rounds inflate the t statistic's variance a hundredfold; the sign-flip
     test of clipped scores still confirms a 5 % slowdown (measured: 20 of 20 in a median
-    30 rounds; the moderated t alone: 0 of 20)."""
+    30 rounds; the t alone: 0 of 20)."""
     found = 0
     for seed in range(20):
         result = sequential_ab(_rounds_with_a_wild_one(np.random.default_rng(seed),
