@@ -26,7 +26,14 @@ from perf_pipeline.analysis.sequential import (
 )
 from perf_pipeline.analysis.tails import norm_isf
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import TIME_METRIC, Baseline, SuiteComparison, SuiteRun, Verdict
+from perf_pipeline.model import (
+    TIME_METRIC,
+    Baseline,
+    Comparison,
+    SuiteComparison,
+    SuiteRun,
+    Verdict,
+)
 
 __all__ = [
     "CONFIRM_MAX_ROUNDS",
@@ -102,10 +109,10 @@ def flagged_for_confirmation(screen: SuiteComparison) -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda n: (n == SUITE_SHIFT_NAME, n)))
 
 
-def _slowdown_z(comp: object) -> float:
+def _slowdown_z(comp: Comparison) -> float:
     """Signed normal score of a slowdown from a screen result's two-sided p-value."""
-    p = min(max(float(comp.p_value), 1e-300), 1.0)  # type: ignore[attr-defined]
-    ratio = float(comp.ratio)  # type: ignore[attr-defined]
+    p = min(max(float(comp.p_value), 1e-300), 1.0)
+    ratio = float(comp.ratio)
     if not math.isfinite(ratio):
         return 0.0
     z = float(norm_isf(p / 2.0)) if p < 1.0 else 0.0

@@ -372,14 +372,15 @@ def _screen_block(c: Confirmation) -> str:
     lines.append(f"Stored-baseline comparison at α = {c.screen_alpha:g} ({level}): "
                  f"flagged {len(c.flagged) or 'nothing'}"
                  f"{'.' if not c.flagged else ':'}")
-    for name in c.flagged:
-        ratio = rows[name].comparison.ratio if name in rows else float("nan")
-        lines.append(f"- {escape_markdown(name)} {format_ratio(ratio)}")
+    def bullets(names: tuple[str, ...]) -> list[str]:
+        return [f"- {escape_markdown(n)} "
+                f"{format_ratio(rows[n].comparison.ratio if n in rows else float('nan'))}"
+                for n in names]
+
+    lines += bullets(c.flagged)
     if c.suspects:
-        lines += ["", "Not flagged, but not cleared by the screen either (confirmed too):"]
-        for name in c.suspects:
-            ratio = rows[name].comparison.ratio if name in rows else float("nan")
-            lines.append(f"- {escape_markdown(name)} {format_ratio(ratio)}")
+        lines += ["", "Not flagged, but not cleared by the screen either (confirmed too):",
+                  *bullets(c.suspects)]
     return "\n".join([*lines, ""])
 
 
