@@ -59,8 +59,10 @@ from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
 from perf_pipeline.analysis.sequential import (
     DEFAULT_MAX_ROUNDS,
     SequentialResult,
+    level_plan,
     look_levels,
     sequential_ab,
+    sign_flip_looks,
 )
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording, simulate_suites
 
@@ -101,6 +103,7 @@ __all__ = [
     "fold_libraries",
     "hodges_lehmann",
     "holm_adjust",
+    "level_plan",
     "look_levels",
     "noise_profile",
     "plan_bisect",
@@ -115,6 +118,7 @@ __all__ = [
     "screen_run",
     "screen_weights",
     "sequential_ab",
+    "sign_flip_looks",
     "simulate_recording",
     "simulate_suites",
     "suspects_for_confirmation",
