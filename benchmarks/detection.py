@@ -23,7 +23,12 @@ Tables:
    benchmarks, the suspects and controls); A/A is the share of unchanged commits with ANY confirmed
    regression, power the share in which the slowed benchmark is confirmed;
 2. other tools' rules on the same replayed runs (latest baseline run vs the new run);
-3. the adaptive A/B alone (``perf-pipeline ab --adaptive``): every benchmark a target.
+3. the adaptive A/B alone (``perf-pipeline ab --adaptive``): every benchmark a target;
+4. per benchmark of the whole recording (the gate's trials of table 1, split by the
+   benchmark slowed), beside its factor-free spread per round;
+5. an idealised bound for table 3: Gaussian noise at each benchmark's robust spread,
+   the spread known, the same looks and level, to tell what no test could reach on this
+   machine from what the product's test misses.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from other_tools import RULES, flagged_by, within_run_flagged
 
 from perf_pipeline.analysis import (
     SCREEN_ALPHA,
+    GateRates,
     NoiseModel,
     NoiseRecording,
     replay_adaptive_ab,
@@ -49,6 +55,8 @@ from perf_pipeline.analysis import (
     simulate_recording,
     widen,
 )
+from perf_pipeline.analysis.sequential import DEFAULT_MIN_ROUNDS, look_levels
+from perf_pipeline.analysis.tails import norm_isf
 from perf_pipeline.store import load_noise_corpus
 
 NOISE_DIR = Path(__file__).parent / "data" / "noise"
@@ -71,14 +79,18 @@ def _pct(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:.1%}"
 
 
-def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int) -> None:
+def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int
+               ) -> dict[int, list[GateRates]]:
+    """Prints table 1; returns the rates by suite size, one per effect of ``EFFECTS``."""
     print("| suite | gate | A/A false alarms | " + " | ".join(
         f"+{e - 1:.0%}" for e in EFFECTS[1:])
         + " | median rounds (A/A; +5 %) | median rounds per benchmark decided (A/A; +5 %) |")
     print("|---|---|---|" + "---|" * (len(EFFECTS) - 1) + "---|---|")
+    out = {}
     for n in sizes:
         rates = [replay_gate(rec, np.random.default_rng(seed + 10 * n + i), trials=trials,
                              effect=e, n_benchmarks=n) for i, e in enumerate(EFFECTS)]
+        out[n] = rates
         one = [rates[0].one_stage_any] + [r.one_stage_hit for r in rates[1:]]
         two = [rates[0].confirmed_any] + [r.confirmed_hit for r in rates[1:]]
         print(f"| {n} | one stage: screen alone, alpha 0.01 | "
@@ -88,6 +100,69 @@ def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: i
               + " | ".join(_pct(v) for v in two)
               + f" | {rates[0].median_rounds:g}; {rates[2].median_rounds:g} | "
               f"{rates[0].median_rounds_per_flag:.1f}; {rates[2].median_rounds_per_flag:.1f} |")
+    return out
+
+
+def factor_free_spreads(rec: NoiseRecording) -> tuple[np.ndarray, np.ndarray]:
+    """(robust, plain) spread per benchmark of a round's log-ratio once the round's suite
+    factor (median over benchmarks) is removed: what an A/B test of it faces."""
+    logs = np.log(rec.round_values)
+    ratios = logs[1::2] - logs[0::2]
+    resid = ratios - np.median(ratios, axis=1)[:, None]
+    centred = resid - np.median(resid, axis=0)
+    return 1.4826 * np.median(np.abs(centred), axis=0), np.std(resid, axis=0, ddof=1)
+
+
+def per_benchmark_table(rec: NoiseRecording, rates: list[GateRates]) -> None:
+    robust, plain = factor_free_spreads(rec)
+    by = [{name: (n, hit) for name, n, hit in r.by_benchmark} for r in rates]
+    print("| benchmark | factor-free spread per round: robust; sd | "
+          + " | ".join(f"+{e - 1:.0%} confirmed" for e in EFFECTS[1:]) + " |")
+    print("|---|---|" + "---|" * (len(EFFECTS) - 1))
+    for j, name in enumerate(rec.names):
+        cells = []
+        for counts in by[1:]:
+            n, hit = counts.get(name, (0, 0))
+            cells.append(f"{hit}/{n}" if n else "–")
+        print(f"| `{name.split('::')[-1]}` | {robust[j]:.1%}; {plain[j]:.1%} | "
+              + " | ".join(cells) + " |")
+
+
+def oracle_power(spreads: np.ndarray, effect: float, *, targets: int, rounds: int,
+                 sequential: bool, rng: np.random.Generator, alpha: float = 0.01,
+                 trials: int = 20_000) -> float:
+    """Mean over ``spreads`` of the power of an idealised two-sided z test: per round
+    Gaussian noise of that spread, the spread known, the level Bonferroni-shared by
+    ``targets`` and, if ``sequential``, spent over the product's looks."""
+    if sequential:
+        looks = look_levels(alpha=alpha / targets, min_rounds=DEFAULT_MIN_ROUNDS,
+                            max_rounds=rounds, block=1)
+    else:
+        looks = ((rounds, alpha / targets),)
+    powers = []
+    for sd in spreads:
+        sums = np.cumsum(rng.normal(math.log(effect), sd, size=(trials, rounds)), axis=1)
+        hit = np.zeros(trials, dtype=bool)
+        for n, level in looks:
+            hit |= sums[:, n - 1] / (sd * math.sqrt(n)) > norm_isf(level / 2)
+        powers.append(hit.mean())
+    return float(np.mean(powers))
+
+
+def oracle_table(rec: NoiseRecording, sizes: tuple[int, ...], seed: int) -> None:
+    robust, _ = factor_free_spreads(rec)
+    rng = np.random.default_rng(seed + 3000)
+    print("| targets | +5 % in 20 rounds: with looks / one look | "
+          "+10 % in 20 rounds: with looks / one look |")
+    print("|---|---|---|")
+    cases = [(f"suite of {n} + the shift", robust[:n], n + 1)
+             for n in sizes if n <= len(rec.names)]
+    cases.append(("one benchmark (`-k`)", robust, 1))
+    for label, spreads, targets in cases:
+        cells = [" / ".join(_pct(oracle_power(spreads, e, targets=targets, rounds=20,
+                                              sequential=seq, rng=rng))
+                            for seq in (True, False)) for e in (1.05, 1.10)]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def other_tools_table(rec: NoiseRecording, n: int, trials: int, seed: int) -> None:
@@ -139,11 +214,22 @@ def main() -> None:
     for label, rec in sources(args.seed):
         print(f"\n## {label}\n")
         print(f"Gate, {trials} replayed commits per cell (threshold 1.0, alpha 0.01):\n")
-        gate_table(rec, sizes, trials, args.seed)
+        gate = gate_table(rec, sizes, trials, args.seed)
+        real, whole = label.startswith("real"), len(rec.names)
+        if real and whole in gate:
+            print(f"\nPer benchmark, the suite of {whole} (the trials above, by the "
+                  "benchmark slowed):\n")
+            per_benchmark_table(rec, gate[whole])
         print(f"\nOther tools on the same replayed runs, suites of {sizes[-1]}:\n")
         other_tools_table(rec, sizes[-1], trials, args.seed)
         print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
         ab_table(rec, sizes, trials, args.seed)
+        if not real:
+            continue
+        print("\nIdealised bound for the adaptive A/B (Gaussian noise at each benchmark's "
+              "robust factor-free spread, known; alpha 0.01 two-sided; mean over the "
+              "benchmarks):\n")
+        oracle_table(rec, sizes, args.seed)
 
 
 if __name__ == "__main__":

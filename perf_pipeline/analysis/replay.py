@@ -309,6 +309,9 @@ class GateRates:
     median_rounds: float  # over the trials that ran a confirmation (nan if none)
     #: Median over those trials of the rounds per benchmark decided (``rounds_per_flag``).
     median_rounds_per_flag: float = math.nan
+    #: (recorded benchmark, trials it was the slowed one, trials it was confirmed), by
+    #: name; widened columns count for the benchmark they were drawn from.
+    by_benchmark: tuple[tuple[str, int, int], ...] = ()
 
 
 def _blocks(recording: NoiseRecording, rng: np.random.Generator, n_benchmarks: int | None,
@@ -331,6 +334,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
     one_any = one_hit = flag_any = flag_hit = conf_any = conf_hit = 0
     rounds: list[int] = []
     per_flag: list[float] = []
+    slowed_by: dict[str, list[int]] = {}
     width = 0
     for rec in _blocks(recording, rng, n_benchmarks, trials):
         width = len(rec.names)
@@ -345,6 +349,10 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         flag_hit += rec.names[slowed] in trial.flagged
         conf_any += bool(trial.confirmed)
         conf_hit += rec.names[slowed] in trial.confirmed
+        # ``widen``'s column j is drawn from recorded benchmark j % (recorded count).
+        counts = slowed_by.setdefault(recording.names[slowed % len(recording.names)], [0, 0])
+        counts[0] += 1
+        counts[1] += rec.names[slowed] in trial.confirmed
         if trial.confirmation is not None:
             rounds.append(trial.rounds)
             per_flag.append(trial.rounds_per_flag)
@@ -355,7 +363,8 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         confirmed_any=conf_any / trials, confirmed_hit=conf_hit / trials,
         confirmations=len(rounds),
         median_rounds=float(np.median(rounds)) if rounds else math.nan,
-        median_rounds_per_flag=float(np.median(per_flag)) if per_flag else math.nan)
+        median_rounds_per_flag=float(np.median(per_flag)) if per_flag else math.nan,
+        by_benchmark=tuple((name, n, hit) for name, (n, hit) in sorted(slowed_by.items())))
 
 
 @dataclass(frozen=True, slots=True)

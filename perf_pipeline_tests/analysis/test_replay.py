@@ -88,12 +88,16 @@ def test_two_stage_gate_confirms_real_slowdowns() -> None:
     # The uncorrected screen flags nearly every real +10 % slowdown (Holm at the same
     # level left 29 % unflagged), so the confirmation decides what is found.
     assert ten.flagged_hit >= 0.90
-    # Measured on these seeds: 98.0 % (+10 %), 78.0 % (+5 %), 99.3 % (+20 %); the
+    # Measured on these seeds: 94.7 % (+10 %), 78.0 % (+5 %), 100 % (+20 %); the
     # targets are 90 % and 70 %, asserted as they stand.
     assert ten.confirmed_hit >= 0.90
     assert five.confirmed_hit >= 0.70
     assert twenty.confirmed_hit >= 0.95
     assert ten.median_rounds_per_flag <= 15
+    # The per-benchmark counts are the same trials, split by the benchmark slowed.
+    assert sum(n for _, n, _ in five.by_benchmark) == 150
+    assert sum(hit for _, _, hit in five.by_benchmark) == round(five.confirmed_hit * 150)
+    assert {name for name, _, _ in five.by_benchmark} <= set(rec.names)
 
 
 @pytest.mark.slow
@@ -102,7 +106,7 @@ def test_two_stage_gate_on_a_suite_with_the_two_noisiest_benchmarks() -> None:
     (factor-free): a +10 % change there needs 30-100 rounds, and the futility rule
     projects the screen's estimate so that it gets them; the screen flags only 87.3 % of
     them here, the suspects (``suspects_for_confirmation``) bring the rest. Measured
-    92.7 % on this seed."""
+    96.0 % on this seed (flagged: 90.0 %)."""
     ten = replay_gate(_real(), np.random.default_rng(424303), trials=150, effect=1.10,
                       n_benchmarks=5)
     assert ten.confirmed_hit >= 0.90
@@ -143,3 +147,15 @@ def test_adaptive_ab_on_real_paired_noise() -> None:
     assert double.hit >= 0.98
     assert double.median_rounds_to_hit <= 6
     assert ten.hit >= 0.30
+
+
+def test_gate_rates_count_widened_columns_for_the_benchmark_they_were_drawn_from() -> None:
+    from perf_pipeline.analysis import NoiseModel, simulate_recording
+
+    rec = simulate_recording(np.random.default_rng(7), n_pairs=40,
+                             model=NoiseModel(n_benchmarks=3))
+    rates = replay_gate(rec, np.random.default_rng(8), trials=8, effect=1.5, n_benchmarks=7)
+    assert rates.n_benchmarks == 7
+    assert {name for name, _, _ in rates.by_benchmark} <= set(rec.names)
+    assert sum(n for _, n, _ in rates.by_benchmark) == 8
+    assert sum(hit for _, _, hit in rates.by_benchmark) == round(rates.confirmed_hit * 8)
