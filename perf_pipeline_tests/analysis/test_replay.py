@@ -143,10 +143,21 @@ def test_adaptive_ab_on_real_paired_noise() -> None:
                                 n_benchmarks=9)
     ten = replay_adaptive_ab(rec, np.random.default_rng(424402), trials=80, effect=1.10,
                              n_benchmarks=9)
-    assert aa.any_regression <= 0.01  # the target; measured 0.5 % on this seed
+    assert aa.any_regression <= 0.01  # the target; measured 0.0 % on this seed
     assert double.hit >= 0.98
     assert double.median_rounds_to_hit <= 6
-    assert ten.hit >= 0.30
+    assert ten.hit >= 0.55  # measured 68.8 %
+
+
+@pytest.mark.slow
+def test_the_sign_flip_test_spends_its_level_where_it_can_use_it() -> None:
+    """Spread over every look, the sign-flip test's level was too thin for it ever to
+    reject at 20 rounds on a suite of 5; spent at a few late looks (``sign_flip_looks``)
+    it finds +10 % far more often. Measured on this seed: 55.0 %, and 36.7 % with the
+    level spread over every look (the design before)."""
+    ten = replay_adaptive_ab(_real(), np.random.default_rng(424404), trials=120,
+                             effect=1.10, n_benchmarks=5)
+    assert ten.hit >= 0.45
 
 
 def test_gate_rates_count_widened_columns_for_the_benchmark_they_were_drawn_from() -> None:
