@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME, compare_to_baseline
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
@@ -39,9 +40,11 @@ __all__ = [
     "CONFIRM_MAX_ROUNDS",
     "SCREEN_ALPHA",
     "SCREEN_CORRECTION",
+    "ConfirmationPlan",
     "choose_controls",
     "confirm_flagged",
     "flagged_for_confirmation",
+    "plan_confirmation",
     "round_value",
     "screen_ratios",
     "screen_run",
@@ -209,6 +212,38 @@ def screen_ratios(screen: SuiteComparison, flagged: Collection[str]) -> dict[str
             if math.isfinite(ratio) and ratio > 0:
                 out[r.name] = ratio
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationPlan:
+    """What a confirmation measures and how it splits its level, from the screen alone
+    (other processes than the rounds', so none of it can bias the A/B). The product
+    (``pipeline.confirm``) and the replay studies (``analysis.replay``) both take it from
+    ``plan_confirmation``: one plan, so the studies measure what the product runs."""
+
+    flagged: tuple[str, ...]  # the screen's regressions (``flagged_for_confirmation``)
+    suspects: tuple[str, ...]  # unflagged ones it could not clear
+    controls: tuple[str, ...]  # measured only to remove each round's suite factor
+    weights: Mapping[str, float]  # each target's share of the level (``screen_weights``)
+    expected: Mapping[str, float]  # the screen's ratios, for futility (``screen_ratios``)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """What the A/B decides: the flags, then the suspects."""
+        return (*self.flagged, *self.suspects)
+
+
+def plan_confirmation(screen: SuiteComparison) -> ConfirmationPlan:
+    """The confirmation of ``screen``'s flags; nothing flagged gives an empty plan (no A/B)."""
+    flagged = flagged_for_confirmation(screen)
+    if not flagged:
+        return ConfirmationPlan(flagged=(), suspects=(), controls=(), weights={}, expected={})
+    suspects = suspects_for_confirmation(screen, flagged)
+    targets = (*flagged, *suspects)
+    return ConfirmationPlan(flagged=flagged, suspects=suspects,
+                            controls=choose_controls(screen, targets),
+                            weights=screen_weights(screen, targets),
+                            expected=screen_ratios(screen, targets))
 
 
 def confirm_flagged(rounds: Iterable[Mapping[str, tuple[float, float]]],

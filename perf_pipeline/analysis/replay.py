@@ -38,14 +38,10 @@ from perf_pipeline.analysis.confirmation import (
     SCREEN_ALPHA,
     SCREEN_CORRECTION,
     SCREEN_REQUIRE_RAW,
-    choose_controls,
     confirm_flagged,
-    flagged_for_confirmation,
+    plan_confirmation,
     round_value,
-    screen_ratios,
     screen_run,
-    screen_weights,
-    suspects_for_confirmation,
 )
 from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
 from perf_pipeline.errors import InvalidInputError
@@ -270,18 +266,16 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
                                        alpha=screen_alpha, correction=SCREEN_CORRECTION,
                                        require_raw=SCREEN_REQUIRE_RAW))
     one_stage = compare_to_baseline(baseline, current, threshold=threshold, alpha=alpha)
-    flagged = flagged_for_confirmation(screen)
-    if not flagged:
+    plan = plan_confirmation(screen)
+    if not plan.flagged:
         return TwoStageTrial(screen=screen, flagged=(), confirmation=None, one_stage=one_stage)
-    targets = (*flagged, *suspects_for_confirmation(screen, flagged))
-    controls = choose_controls(screen, targets)
-    measured = sorted({*(n for n in targets if n in recording.names), *controls})
+    measured = sorted({*(n for n in plan.targets if n in recording.names), *plan.controls})
     rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured)
-    result = confirm_flagged(rounds, targets, threshold=threshold, alpha=alpha,
-                             max_rounds=max_rounds, weights=screen_weights(screen, targets),
-                             expected=screen_ratios(screen, targets))
-    return TwoStageTrial(screen=screen, flagged=flagged, confirmation=result,
-                         one_stage=one_stage, targets=targets)
+    result = confirm_flagged(rounds, plan.targets, threshold=threshold, alpha=alpha,
+                             max_rounds=max_rounds, weights=plan.weights,
+                             expected=plan.expected)
+    return TwoStageTrial(screen=screen, flagged=plan.flagged, confirmation=result,
+                         one_stage=one_stage, targets=plan.targets)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,13 +40,9 @@ from perf_pipeline.analysis import (
     SCREEN_ALPHA,
     SCREEN_CORRECTION,
     SUITE_SHIFT_NAME,
-    choose_controls,
     confirm_flagged,
-    flagged_for_confirmation,
+    plan_confirmation,
     round_value,
-    screen_ratios,
-    screen_weights,
-    suspects_for_confirmation,
 )
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
@@ -188,14 +184,14 @@ def confirm_regressions(
 
     ``screen``: the stored-baseline comparison at the screen's level; ``standing``: the
     same at the gate's level ``alpha`` (default: ``screen``), whose results stand for
-    everything the A/B does not re-measure. The plan (flags, controls) is
-    ``analysis.flagged_for_confirmation`` and ``analysis.choose_controls``, as in the
-    replay studies. Nothing flagged: no round is pulled. No A/B
-    possible (no base commit, or it is the candidate): ``standing`` decides, as with
-    ``confirm = "off"``, and a note says so.
+    everything the A/B does not re-measure. The plan (flags, suspects, controls,
+    weights) is ``analysis.plan_confirmation``, as in the replay studies. Nothing
+    flagged: no round is pulled. No A/B possible (no base commit, or it is the
+    candidate): ``standing`` decides, as with ``confirm = "off"``, and a note says so.
     """
     standing = standing or screen
-    flagged = flagged_for_confirmation(screen)
+    plan = plan_confirmation(screen)
+    flagged = plan.flagged
 
     def make(status: str, confirmed: Mapping[str, BenchmarkComparison], **kw: object
              ) -> Confirmation:
@@ -208,9 +204,7 @@ def confirm_regressions(
     suspects: tuple[str, ...] = ()
     if not flagged:
         return make("nothing_flagged", {})
-    suspects = suspects_for_confirmation(screen, flagged)
-    targets = (*flagged, *suspects)
-    controls = choose_controls(screen, targets)
+    suspects, targets, controls = plan.suspects, plan.targets, plan.controls
     if base_sha is None or base_sha == candidate_sha:
         suspects = ()  # nothing is confirmed: the standing comparison decides them all
         why = ("no base commit to measure against (the baseline records none)"
@@ -226,9 +220,8 @@ def confirm_regressions(
     try:
         result = confirm_flagged(counted, targets, threshold=threshold, alpha=alpha,
                                  max_rounds=max_rounds,
-                                 weights=screen_weights(screen, targets),
-                                 narrow=feed.narrow,
-                                 expected=screen_ratios(screen, targets))
+                                 weights=plan.weights, narrow=feed.narrow,
+                                 expected=plan.expected)
     except InvalidInputError:
         if not (counted.exhausted and counted.n < max_rounds):
             raise  # bad data or options, not a short run

@@ -287,3 +287,24 @@ def test_confirm_settings_come_from_the_environment_and_are_checked() -> None:
                        ("PERF_PIPELINE_CONFIRM_BASE", "--upload-pack=x")):
         with pytest.raises(InvalidInputError):
             load_settings(environ={var: value})
+
+
+def test_the_plan_is_what_the_confirmation_measures_and_weighs() -> None:
+    from perf_pipeline.analysis import (
+        choose_controls,
+        plan_confirmation,
+        screen_ratios,
+        screen_weights,
+        suspects_for_confirmation,
+    )
+
+    assert plan_confirmation(_screen({})).targets == ()
+    screen = _screen({NAMES[3]: 1.45}, unflagged=(1.0, 0.5))
+    plan = plan_confirmation(screen)
+    assert plan.flagged == (NAMES[3],)
+    assert plan.suspects == suspects_for_confirmation(screen, plan.flagged) != ()
+    assert plan.targets == (NAMES[3], *plan.suspects)
+    assert plan.controls == choose_controls(screen, plan.targets)
+    assert not set(plan.controls) & set(plan.targets)
+    assert plan.weights == screen_weights(screen, plan.targets)
+    assert plan.expected == screen_ratios(screen, plan.targets)
