@@ -14,6 +14,19 @@ from pathlib import Path
 __all__ = ["fsync_dir", "write_atomic"]
 
 
+def _creation_mode() -> int:
+    """What ``open()`` would give a new file: 0o666 less the umask. ``mkstemp`` makes its
+    file 0o600 whatever the umask, which left every report, baseline and corpus unreadable
+    to the rest of a team sharing the results directory (or a web server serving it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# Read once, at import: changing the umask is process-wide, so not in a writer's thread.
+_NEW_FILE_MODE = _creation_mode()
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename durable; directories cannot be opened on Windows, so skip there."""
     if os.name != "posix":  # pragma: no cover
@@ -28,17 +41,22 @@ def fsync_dir(directory: Path) -> None:
 def write_atomic(path: Path, data: bytes, *, read_only: bool = False) -> Path:
     """Replace ``path`` with ``data`` atomically; ``read_only`` marks files never rewritten.
 
+    A new file gets the mode ``open()`` would give it; a replaced one keeps its mode.
     Raises ``OSError``; callers turn it into their own error naming what they write.
     """
     path = Path(path)
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = _NEW_FILE_MODE
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if read_only:
-            os.chmod(tmp, 0o444)  # a reminder, not a guarantee
+        # read_only: a reminder, not a guarantee.
+        os.chmod(tmp, 0o444 if read_only else mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -191,6 +191,11 @@ class StressSession:
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(data)
+            # mkstemp's 0o600 would hide the file from the team; this module runs staged in
+            # the target's environment (stdlib only), so not through atomic_file.
+            mask = os.umask(0o022)
+            os.umask(mask)
+            os.chmod(tmp, 0o666 & ~mask)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

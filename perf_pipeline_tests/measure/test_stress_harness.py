@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import stat
 import threading
 import time
 from pathlib import Path
@@ -159,8 +161,14 @@ def test_breaking_point_and_errors_by_type(tmp_path: Path) -> None:
     assert steps[-1]["errors_by_type"] == {"TimeoutError": steps[-1]["ops"]}
     assert breaking_point(steps, p99_objective_s=1.0, max_error_rate=0.01) == 2.0
     assert breaking_point(steps, p99_objective_s=1e-12, max_error_rate=0.01) is None
-    path = session.write()
+    mask = os.umask(0o027)
+    try:
+        path = session.write()
+    finally:
+        os.umask(mask)
     assert path == tmp_path / stress_file_name("tests/x.py::test_y[a b]")
+    # As open() would make it, not mkstemp's 0o600.
+    assert os.name != "posix" or stat.S_IMODE(path.stat().st_mode) == 0o640
     body = json.loads(path.read_text())
     assert body["multiplier"] == 0.5 and [s["name"] for s in body["scenarios"]] == ["w1", "w2",
                                                                                     "w4"]
