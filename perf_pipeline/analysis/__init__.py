@@ -60,6 +60,7 @@ from perf_pipeline.analysis.run_factors import factor_free_series, run_factors
 from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
 from perf_pipeline.analysis.sequential import (
     DEFAULT_MAX_ROUNDS,
+    MIN_CONTROLS_FOR_FACTOR,
     SequentialResult,
     level_plan,
     look_levels,
@@ -73,6 +74,7 @@ __all__ = [
     "CONFIRM_MAX_ROUNDS",
     "CORRECTIONS",
     "DEFAULT_MAX_ROUNDS",
+    "MIN_CONTROLS_FOR_FACTOR",
     "SCREEN_ALPHA",
     "SCREEN_CORRECTION",
     "SUITE_SHIFT_NAME",

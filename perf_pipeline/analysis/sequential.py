@@ -69,6 +69,7 @@ __all__ = [
     "DEFAULT_MAX_ROUNDS",
     "DEFAULT_MIN_EFFECT",
     "DEFAULT_MIN_ROUNDS",
+    "MIN_CONTROLS_FOR_FACTOR",
     "SequentialResult",
     "level_plan",
     "look_levels",

@@ -68,35 +68,58 @@ def _check_selector(value: str, what: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ABSelection:
-    """Which benchmarks an A/B run measures: pytest node ids and/or a ``-k`` expression.
+    """Which benchmarks an A/B run measures: pytest node ids and/or a ``-k`` expression,
+    and controls.
 
     Node ids are relative to the project directory, as pytest-benchmark names them
     (``tests/test_x.py::TestX::test_y[p]``). Empty: the configured benchmark paths.
+    Controls (node ids too) are measured in every round but never tested: each round's
+    suite-wide factor is their median, so a target selected alone still loses its
+    process's factor (which a round of one benchmark cannot remove). pytest's ``-k``
+    would deselect them, so they cannot be combined with a keyword.
     """
 
     node_ids: tuple[str, ...] = ()
     keyword: str | None = None
+    controls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "node_ids", tuple(dict.fromkeys(self.node_ids)))
-        for node_id in self.node_ids:
-            _check_selector(node_id, "node id")
+        object.__setattr__(self, "controls", tuple(dict.fromkeys(self.controls)))
+        for node_id, what in [*((n, "node id") for n in self.node_ids),
+                              *((c, "control") for c in self.controls)]:
+            _check_selector(node_id, what)
             path = PurePosixPath(node_id.split("::", 1)[0])
             if path.is_absolute() or ".." in path.parts:
                 raise InvalidInputError(
-                    f"node id {node_id!r} must be a path inside the project directory")
+                    f"{what} {node_id!r} must be a path inside the project directory")
         if self.keyword is not None:
             _check_selector(self.keyword, "-k expression")
+            if self.controls:
+                raise InvalidInputError(
+                    "controls cannot be combined with a -k expression (pytest would "
+                    "deselect them); name the benchmarks to test with node ids")
+        both = set(self.node_ids) & set(self.controls)
+        if both:
+            raise InvalidInputError(
+                f"{sorted(both)[0]!r} is both a benchmark to test and a control")
 
     def paths(self, default: Sequence[str]) -> tuple[str, ...]:
-        """What pytest collects: the node ids, else the configured paths."""
-        return self.node_ids or tuple(default)
+        """What pytest collects: the node ids and controls, else the configured paths."""
+        return (*self.node_ids, *self.controls) if self.node_ids else tuple(default)
 
     def pytest_args(self) -> tuple[str, ...]:
         return ("-k", self.keyword) if self.keyword is not None else ()
 
+    def is_control(self, name: str) -> bool:
+        """Whether benchmark ``name`` is one of the controls (or inside one: a file or
+        class node id covers the benchmarks under it)."""
+        return any(name == c or name.startswith(c + "::") or name.startswith(c + "[")
+                   for c in self.controls)
+
     def describe(self) -> dict[str, object]:
-        return {"node_ids": list(self.node_ids), "keyword": self.keyword}
+        return {"node_ids": list(self.node_ids), "keyword": self.keyword,
+                "controls": list(self.controls)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +212,9 @@ class ABRounds(Iterator[ABRound]):
             raise InvalidInputError(
                 f"cannot narrow the A/B to {unknown[0]!r}: not in its selection" if unknown
                 else "cannot narrow the A/B to nothing")
-        self.selection = ABSelection(node_ids=keep, keyword=self.selection.keyword)
+        self.selection = ABSelection(
+            node_ids=keep, keyword=self.selection.keyword,
+            controls=tuple(c for c in self.selection.controls if c not in keep))
         self.narrowed.append((len(self.orders) + 1, keep))
 
     def close(self) -> None:

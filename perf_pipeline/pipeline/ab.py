@@ -11,19 +11,22 @@ and HTML report.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_pipeline.analysis import (
     DEFAULT_MAX_ROUNDS,
+    MIN_CONTROLS_FOR_FACTOR,
     SequentialResult,
     build_baseline,
     compare_rounds,
     sequential_ab,
 )
 from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.ab import ABRun, ABSelection, iter_ab_rounds, measure_ab
 from perf_pipeline.measure.results import merge_processes
 from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
@@ -144,7 +147,8 @@ def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10
 
 
 def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
-                      max_rounds: int, budget_s: float | None) -> tuple[str, ...]:
+                      max_rounds: int, budget_s: float | None,
+                      controls: tuple[str, ...]) -> tuple[str, ...]:
     n = len(ab.rounds)
     candidate_first = sum(r.order[0] == "candidate" for r in ab.rounds)
     decided = len(result.decided_at)
@@ -159,10 +163,34 @@ def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
         f"{len(result.comparison.results)} decided; the rest are inconclusive.",
         f"Raw files: {ab.raw_dir}",
     ]
+    if controls:
+        notes.append("Controls, measured but not tested (each round's suite factor is "
+                     "their median): " + ", ".join(controls) + ".")
     if budget_s is not None and ab.stopped == "budget":
         notes.append(f"The time budget of {budget_s:g} s ran out before every benchmark "
                      "was decided.")
     return tuple(notes)
+
+
+def _targets_beside_controls(first: Mapping[str, object], select: ABSelection
+                              ) -> tuple[str, ...]:
+    """The benchmarks to test when ``select`` names controls: every measured one that is
+    not a control. Checked on the first round, before any verdict."""
+    names = sorted(first)
+    controls = [n for n in names if select.is_control(n)]
+    missing = [c for c in select.controls
+               if not any(n == c or n.startswith((c + "::", c + "[")) for n in names)]
+    if missing:
+        raise InvalidInputError(f"control {missing[0]!r} matched no benchmark of the "
+                                "first round")
+    if len(controls) < MIN_CONTROLS_FOR_FACTOR:
+        raise InvalidInputError(
+            f"the controls matched {len(controls)} benchmark(s); a round's factor needs "
+            f"at least {MIN_CONTROLS_FOR_FACTOR}")
+    targets = tuple(n for n in names if n not in controls)
+    if not targets:
+        raise InvalidInputError("every benchmark measured is a control: nothing to test")
+    return targets
 
 
 def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
@@ -179,9 +207,16 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
     max_rounds = max_rounds or DEFAULT_MAX_ROUNDS
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
                         select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
-        result = sequential_ab((round_values(r) for r in ab_rounds),
-                               threshold=settings.threshold, alpha=settings.alpha,
-                               max_rounds=max_rounds)
+        rounds: Iterator[dict[str, tuple[float, float]]] = (round_values(r)
+                                                             for r in ab_rounds)
+        targets = None
+        if select is not None and select.controls:
+            first = next(rounds, None)
+            if first is not None:
+                targets = _targets_beside_controls(first, select)
+                rounds = itertools.chain([first], rounds)
+        result = sequential_ab(rounds, threshold=settings.threshold, alpha=settings.alpha,
+                               max_rounds=max_rounds, targets=targets)
     ab = ab_rounds.to_run()
     data = ReportData(
         title=f"Adaptive A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
@@ -190,7 +225,8 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
         baseline=build_baseline([r.base for r in ab.rounds], policy="ab",
                                 created_at=now_iso()),
         comparison=result.comparison,
-        notes=_sequential_notes(ab, settings, result, max_rounds, budget_s),
+        notes=_sequential_notes(ab, settings, result, max_rounds, budget_s,
+                                select.controls if select is not None else ()),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result)

@@ -76,7 +76,7 @@ def test_one_round_per_next_and_the_manifest_on_early_close(target_repo, make_se
     assert manifest["rounds_done"] == 2 and manifest["stopped"] == "closed"
     assert manifest["rounds_planned"] == 10 and manifest["error"] is None
     assert manifest["selection"] == {"node_ids": ["tests/test_perf.py::test_work"],
-                                     "keyword": "work"}
+                                     "keyword": "work", "controls": []}
     assert len(manifest["orders"]) == 2 and manifest["seed"] == 4
     kept = sorted(p.name for p in rounds.raw_dir.glob("round-*.json.gz"))
     assert kept == ["round-001-base.json.gz", "round-001-candidate.json.gz",
@@ -159,3 +159,25 @@ def test_a_whole_suite_selection_cannot_be_narrowed(target_repo, make_settings,
     with (iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=3) as rounds,
           pytest.raises(InvalidInputError, match="only a selection of node ids")):
         rounds.narrow(["tests/test_perf.py::test_a"])
+
+
+def test_controls_are_measured_with_the_node_ids_and_validated_like_them() -> None:
+    select = ABSelection(node_ids=("tests/t.py::test_a",),
+                         controls=("tests/t.py::test_b", "tests/t.py::TestC"))
+    assert select.paths(["tests"]) == ("tests/t.py::test_a", "tests/t.py::test_b",
+                                       "tests/t.py::TestC")
+    assert select.is_control("tests/t.py::test_b")
+    assert select.is_control("tests/t.py::TestC::test_d")  # a class covers its tests
+    assert select.is_control("tests/t.py::test_b[param]")  # a test covers its parameters
+    assert not select.is_control("tests/t.py::test_a")
+    assert not select.is_control("tests/t.py::test_bb")  # a prefix is not a match
+    # Without node ids the whole configured suite is measured; the controls are in it.
+    assert ABSelection(controls=("tests/t.py::test_b",)).paths(["tests"]) == ("tests",)
+    with pytest.raises(InvalidInputError, match="cannot be combined with a -k"):
+        ABSelection(keyword="a", controls=("tests/t.py::test_b",))
+    with pytest.raises(InvalidInputError, match="both a benchmark to test and a control"):
+        ABSelection(node_ids=("tests/t.py::test_b",), controls=("tests/t.py::test_b",))
+    with pytest.raises(InvalidInputError, match="control '--co' must not start"):
+        ABSelection(controls=("--co",))
+    with pytest.raises(InvalidInputError, match="control '/etc/x.py' must be a path inside"):
+        ABSelection(controls=("/etc/x.py",))

@@ -137,9 +137,66 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     assert 5 <= doc["adaptive"]["rounds_used"] == doc["rounds"] <= 10
     (raw,) = (results / "raw" / "ab").iterdir()
     manifest = json.loads((raw / AB_MANIFEST).read_text())
-    assert manifest["selection"] == {"node_ids": [], "keyword": "not word_index"}
+    assert manifest["selection"] == {"node_ids": [], "keyword": "not word_index",
+                                     "controls": []}
     assert 5 <= manifest["rounds_done"] <= 10
     first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
     names = {b["name"].split("::")[-1] for b in first["benchmarks"]}
     assert "test_word_index" not in names and "test_mean_abs" in names
     assert "Adaptive interleaved A/B run" in (tmp_path / "ab.md").read_text()
+
+
+@pytest.mark.slow
+def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
+        tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "results"
+    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
+    target = f"tests/test_perf.py::{tiny_target.slowed}"
+    controls = ["tests/test_perf.py::test_checksum", "tests/test_perf.py::test_sorted_words",
+                "tests/test_perf.py::test_joined"]
+    args = ["ab", "--adaptive", "--max-rounds", "8", "--threshold", "1.5", "--seed", "3",
+            "--report", str(tmp_path / "ab.md"), "--json", neutral, slow,
+            "--node-id", target, *(x for c in controls for x in ("--control", c))]
+    code = main(args)
+    captured = capsys.readouterr()
+    assert code == 1, captured.out + captured.err
+    doc = json.loads(captured.out)
+    # Only the target is judged (no controls, no suite-wide shift) and it is the regression.
+    assert [(r["name"], r["comparison"]["verdict"]) for r in doc["comparison"]["results"]] \
+        == [(target, "regression")]
+    (raw,) = (results / "raw" / "ab").iterdir()
+    manifest = json.loads((raw / AB_MANIFEST).read_text())
+    assert manifest["selection"]["controls"] == controls
+    first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
+    assert sorted(b["fullname"] for b in first["benchmarks"]) == sorted([target, *controls])
+    assert "Controls, measured but not tested" in (tmp_path / "ab.md").read_text()
+
+    # Refused before measuring anything: without --adaptive, and beside -k.
+    for bad in (["--control", controls[0]],
+                ["--adaptive", "-k", "mean", "--control", controls[0]]):
+        assert main(["ab", neutral, slow, *bad]) == 2
+        assert "control" in capsys.readouterr().err
+    assert len(list((results / "raw" / "ab").iterdir())) == 1
+
+
+def test_targets_beside_controls_are_checked_on_the_first_round() -> None:
+    from perf_pipeline.errors import InvalidInputError
+    from perf_pipeline.measure.ab import ABSelection
+    from perf_pipeline.pipeline.ab import _targets_beside_controls
+
+    first = {"t.py::a": (1.0, 1.0), "t.py::b": (1.0, 1.0), "t.py::C::c": (1.0, 1.0),
+             "t.py::d[1]": (1.0, 1.0)}
+    select = ABSelection(node_ids=("t.py::a",), controls=("t.py::C", "t.py::d"))
+    assert _targets_beside_controls(first, select) == ("t.py::a", "t.py::b")
+    with pytest.raises(InvalidInputError, match=r"'t\.py::e' matched no benchmark"):
+        _targets_beside_controls(first, ABSelection(controls=("t.py::C", "t.py::e")))
+    with pytest.raises(InvalidInputError, match="matched 1 benchmark"):
+        _targets_beside_controls(first, ABSelection(controls=("t.py::C",)))
+    with pytest.raises(InvalidInputError, match="nothing to test"):
+        _targets_beside_controls({"t.py::a": (1.0, 1.0), "t.py::b": (1.0, 1.0)},
+                                 ABSelection(controls=("t.py::a", "t.py::b")))

@@ -17,6 +17,7 @@ from perf_pipeline.cli.options import (
     add_stats,
 )
 from perf_pipeline.cli.present.json_doc import present
+from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["register"]
 
@@ -51,8 +52,12 @@ def cmd_ab(args: argparse.Namespace) -> int:
     from perf_pipeline.measure.ab import ABSelection
     from perf_pipeline.pipeline import run_ab, run_adaptive_ab
 
+    if args.controls and not args.adaptive:
+        raise InvalidInputError("--control needs --adaptive (the fixed-round design tests "
+                                "every benchmark it measures)")
+    select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select,
+                         controls=tuple(args.controls))
     ws = workspace_from(args)
-    select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select)
     report = Path(args.report)
     label = f"A/B: {plain(args.candidate)} against {plain(args.base)}, rounds"
     with ws, progress_bar(label, quiet=args.json) as bar:
@@ -132,4 +137,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--node-id", dest="node_ids", action="append", default=[],
                    metavar="NODE_ID", help="only this benchmark (pytest node id relative to "
                    "the project dir, e.g. tests/test_x.py::test_y); repeatable")
+    p.add_argument("--control", dest="controls", action="append", default=[],
+                   metavar="NODE_ID",
+                   help="with --adaptive: measure this benchmark (or file, class) in every "
+                        "round but do not test it; each round's suite factor is the "
+                        "controls' median, so a few --node-id targets still lose their "
+                        "process's factor. At least two; not with -k; repeatable")
     add_json(p)
