@@ -558,7 +558,9 @@ def sequential_ab(
             # Ruled out by its interval: unchanged; stopped for futility: not confirmed.
             ruled_out = "ruled out" in decided[target][4]
             comp = replace(comp, verdict=Verdict.UNCHANGED if ruled_out else
-                           Verdict.INCONCLUSIVE, reason=f"{decided[target][4]}; {comp.reason}")
+                           Verdict.INCONCLUSIVE, reason=f"{decided[target][4]}; {comp.reason}",
+                           # a cleared target is decided: no "rounds that would decide"
+                           samples_needed=None if ruled_out else comp.samples_needed)
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
                                  alpha=alpha)

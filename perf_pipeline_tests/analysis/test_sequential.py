@@ -84,6 +84,15 @@ def test_unchanged_code_is_cleared_not_flagged() -> None:
     assert flagged <= 1
 
 
+def test_a_cleared_benchmark_does_not_ask_for_more_rounds() -> None:
+    result = sequential_ab(_rounds(np.random.default_rng(7)), threshold=1.2, alpha=0.01,
+                           max_rounds=20)
+    cleared = [r.comparison for r in result.comparison.results
+               if r.comparison.verdict is Verdict.UNCHANGED]
+    assert cleared and all(c.samples_needed is None for c in cleared)
+    assert all("ruled out" in c.reason for c in cleared)
+
+
 def test_controls_only_remove_the_factor_and_are_not_judged() -> None:
     result = sequential_ab(_rounds(np.random.default_rng(2), slowed={"b0": 1.3}),
                            threshold=1.0, alpha=0.01, targets=["b0"])
