@@ -57,7 +57,11 @@ from perf_pipeline.analysis.replay import (
 )
 from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.run_factors import factor_free_series, run_factors
-from perf_pipeline.analysis.runlevel import RunLevelResult, run_level_test
+from perf_pipeline.analysis.runlevel import (
+    MIN_BENCHMARKS_FOR_SHIFT,
+    RunLevelResult,
+    run_level_test,
+)
 from perf_pipeline.analysis.sequential import (
     DEFAULT_MAX_ROUNDS,
     MIN_CONTROLS_FOR_FACTOR,
@@ -74,6 +78,7 @@ __all__ = [
     "CONFIRM_MAX_ROUNDS",
     "CORRECTIONS",
     "DEFAULT_MAX_ROUNDS",
+    "MIN_BENCHMARKS_FOR_SHIFT",
     "MIN_CONTROLS_FOR_FACTOR",
     "SCREEN_ALPHA",
     "SCREEN_CORRECTION",

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from perf_pipeline.analysis import (
     DEFAULT_MAX_ROUNDS,
+    MIN_BENCHMARKS_FOR_SHIFT,
     MIN_CONTROLS_FOR_FACTOR,
     SequentialResult,
     build_baseline,
@@ -47,6 +48,7 @@ class ABOutcome:
     comparison: SuiteComparison
     files: ReportFiles
     too_few_rounds: str | None = None  # why nothing could be significant, if so
+    no_factor: str | None = None  # why each round kept its processes' whole noise, if so
     sequential: SequentialResult | None = None  # the adaptive design's stopping record
 
     @property
@@ -99,6 +101,20 @@ def _too_few_rounds(n: int, hypotheses: int, alpha: float) -> str | None:
             f"benchmark can be significant. Use --rounds {needed} or more.")
 
 
+def _no_factor(ab: ABRun, controls: tuple[str, ...]) -> str | None:
+    """A warning when the rounds are too narrow to remove a suite-wide factor: each
+    then carries its processes' whole noise, which the factor removal exists for."""
+    if not ab.rounds or controls:
+        return None
+    width = len(ab.rounds[0].base.benchmarks)
+    if width >= MIN_BENCHMARKS_FOR_SHIFT:
+        return None
+    return (f"Only {width} benchmark(s) per round: no suite-wide factor can be removed "
+            f"(that needs {MIN_BENCHMARKS_FOR_SHIFT}), so each round carries its processes' "
+            "whole noise (10-15 % per process on a shared VM). With --adaptive, add two or "
+            "more --control benchmarks.")
+
+
 def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
            too_few: str | None) -> tuple[str, ...]:
     n = len(ab.rounds)
@@ -115,8 +131,9 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
     ]
     if comparison.new or comparison.missing:
         notes.append("Benchmarks not measured on both sides are listed, not compared.")
-    if too_few:
-        notes.append(too_few)
+    for warning in (too_few, _no_factor(ab, ())):
+        if warning:
+            notes.append(warning)
     return tuple(notes)
 
 
@@ -142,7 +159,8 @@ def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10
         notes=_notes(ab, settings, comparison, too_few),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
-    return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few)
+    return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few,
+                     no_factor=_no_factor(ab, ()))
 
 
 
@@ -166,6 +184,9 @@ def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
     if controls:
         notes.append("Controls, measured but not tested (each round's suite factor is "
                      "their median): " + ", ".join(controls) + ".")
+    no_factor = _no_factor(ab, controls)
+    if no_factor:
+        notes.append(no_factor)
     if budget_s is not None and ab.stopped == "budget":
         notes.append(f"The time budget of {budget_s:g} s ran out before every benchmark "
                      "was decided.")
@@ -229,4 +250,5 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
                                 select.controls if select is not None else ()),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
-    return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result)
+    return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,
+                     no_factor=_no_factor(ab, select.controls if select is not None else ()))

@@ -175,6 +175,7 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
     first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
     assert sorted(b["fullname"] for b in first["benchmarks"]) == sorted([target, *controls])
     assert "Controls, measured but not tested" in (tmp_path / "ab.md").read_text()
+    assert doc["no_factor"] is None
 
     # Refused before measuring anything: without --adaptive, and beside -k.
     for bad in (["--control", controls[0]],
@@ -200,3 +201,28 @@ def test_targets_beside_controls_are_checked_on_the_first_round() -> None:
     with pytest.raises(InvalidInputError, match="nothing to test"):
         _targets_beside_controls({"t.py::a": (1.0, 1.0), "t.py::b": (1.0, 1.0)},
                                  ABSelection(controls=("t.py::a", "t.py::b")))
+
+
+@pytest.mark.parametrize(("names", "controls", "warned"), [
+    (("tests/t.py::a",), (), True),
+    (("tests/t.py::a", "tests/t.py::b", "tests/t.py::c"), (), True),
+    (("tests/t.py::a", "tests/t.py::b", "tests/t.py::c"), ("tests/t.py::b", "tests/t.py::c"),
+     False),
+    (tuple(f"tests/t.py::b{i}" for i in range(5)), (), False),
+])
+def test_rounds_too_narrow_for_a_suite_factor_are_warned_about(
+        names: tuple[str, ...], controls: tuple[str, ...], warned: bool) -> None:
+    from perf_pipeline.measure.ab import ABRound, ABRun
+    from perf_pipeline.model import CommitInfo
+    from perf_pipeline.pipeline.ab import _no_factor
+    from perf_pipeline_tests.store.conftest import make_run
+
+    rnd = ABRound(index=1, order=("base", "candidate"), base=make_run(1, names=names),
+                  candidate=make_run(2, names=names))
+    ab = ABRun(ab_id="x", base=CommitInfo(sha="1" * 40), candidate=CommitInfo(sha="2" * 40),
+               rounds=(rnd,), seed=1, raw_dir=Path("raw"))
+    warning = _no_factor(ab, controls)
+    assert (warning is not None) is warned
+    if warned:
+        assert f"Only {len(names)} benchmark(s) per round" in warning
+        assert "--control" in warning

@@ -26,8 +26,9 @@ def print_ab(outcome: ABOutcome, report: Path) -> None:
         out.print(f"new          {short(name)}")
     for name in comparison.missing:
         out.print(f"missing      {short(name)}")
-    if outcome.too_few_rounds:
-        err.print(f"warning: {plain(outcome.too_few_rounds)}")
+    for warning in (outcome.too_few_rounds, outcome.no_factor):
+        if warning:
+            err.print(f"warning: {plain(warning)}")
     ab = outcome.ab
     if outcome.sequential is not None:
         seq = outcome.sequential
@@ -47,6 +48,7 @@ def ab_json(outcome: ABOutcome, report: Path) -> tuple[str, dict[str, object]]:
         "rounds": len(outcome.ab.rounds),
         "comparison": comparison_json(outcome.comparison),
         "too_few_rounds": outcome.too_few_rounds,
+        "no_factor": outcome.no_factor,
         "adaptive": None if seq is None else {
             "rounds_used": seq.rounds_used, "stopped": seq.stopped,
             "decided_at": dict(seq.decided_at)},
