@@ -25,7 +25,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -64,6 +64,11 @@ def _check_selector(value: str, what: str) -> None:
                                 "read as a pytest option)")
     if any(c in value for c in "\x00\n\r"):
         raise InvalidInputError(f"{what} {value!r} contains a NUL or newline")
+
+
+def _covers(node_id: str, name: str) -> bool:
+    """Whether pytest node id ``node_id`` selects the benchmark named ``name``."""
+    return name == node_id or name.startswith((node_id + "::", node_id + "["))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +118,13 @@ class ABSelection:
 
     def is_control(self, name: str) -> bool:
         """Whether benchmark ``name`` is one of the controls (or inside one: a file or
-        class node id covers the benchmarks under it)."""
-        return any(name == c or name.startswith(c + "::") or name.startswith(c + "[")
-                   for c in self.controls)
+        class node id covers the benchmarks under it, a test its parameters)."""
+        return any(_covers(c, name) for c in self.controls)
+
+    def control_matches(self, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """For each control, the benchmarks of ``names`` it covers."""
+        names = tuple(names)
+        return {c: tuple(n for n in names if _covers(c, n)) for c in self.controls}
 
     def describe(self) -> dict[str, object]:
         return {"node_ids": list(self.node_ids), "keyword": self.keyword,

@@ -199,8 +199,7 @@ def _targets_beside_controls(first: Mapping[str, object], select: ABSelection
     not a control. Checked on the first round, before any verdict."""
     names = sorted(first)
     controls = [n for n in names if select.is_control(n)]
-    missing = [c for c in select.controls
-               if not any(n == c or n.startswith((c + "::", c + "[")) for n in names)]
+    missing = [c for c, covered in select.control_matches(names).items() if not covered]
     if missing:
         raise InvalidInputError(f"control {missing[0]!r} matched no benchmark of the "
                                 "first round")
