@@ -10,12 +10,19 @@ import pytest
 
 from perf_pipeline.cli import main
 from perf_pipeline.config import load_settings
-from perf_pipeline.errors import MeasurementError
+from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure import HistoryStep
-from perf_pipeline.measure.ab import AB_MANIFEST
+from perf_pipeline.measure.ab import AB_MANIFEST, ABRound, ABRun, ABSelection
+from perf_pipeline.model import CommitInfo
 from perf_pipeline.pipeline import run_ab
-from perf_pipeline.pipeline.ab import min_rounds, paired_round_medians
+from perf_pipeline.pipeline.ab import (
+    _no_factor,
+    _targets_beside_controls,
+    min_rounds,
+    paired_round_medians,
+)
 from perf_pipeline.workspace import Workspace
+from perf_pipeline_tests.store.conftest import make_run
 
 
 def _settings(target, results: Path, **kw):
@@ -186,10 +193,6 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
 
 
 def test_targets_beside_controls_are_checked_on_the_first_round() -> None:
-    from perf_pipeline.errors import InvalidInputError
-    from perf_pipeline.measure.ab import ABSelection
-    from perf_pipeline.pipeline.ab import _targets_beside_controls
-
     first = {"t.py::a": (1.0, 1.0), "t.py::b": (1.0, 1.0), "t.py::C::c": (1.0, 1.0),
              "t.py::d[1]": (1.0, 1.0)}
     select = ABSelection(node_ids=("t.py::a",), controls=("t.py::C", "t.py::d"))
@@ -212,11 +215,6 @@ def test_targets_beside_controls_are_checked_on_the_first_round() -> None:
 ])
 def test_rounds_too_narrow_for_a_suite_factor_are_warned_about(
         names: tuple[str, ...], controls: tuple[str, ...], warned: bool) -> None:
-    from perf_pipeline.measure.ab import ABRound, ABRun
-    from perf_pipeline.model import CommitInfo
-    from perf_pipeline.pipeline.ab import _no_factor
-    from perf_pipeline_tests.store.conftest import make_run
-
     rnd = ABRound(index=1, order=("base", "candidate"), base=make_run(1, names=names),
                   candidate=make_run(2, names=names))
     ab = ABRun(ab_id="x", base=CommitInfo(sha="1" * 40), candidate=CommitInfo(sha="2" * 40),
