@@ -116,7 +116,7 @@ def _no_factor(ab: ABRun, controls: tuple[str, ...]) -> str | None:
 
 
 def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
-           too_few: str | None) -> tuple[str, ...]:
+           too_few: str | None, no_factor: str | None) -> tuple[str, ...]:
     n = len(ab.rounds)
     candidate_first = sum(r.order[0] == "candidate" for r in ab.rounds)
     notes = [
@@ -131,7 +131,7 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
     ]
     if comparison.new or comparison.missing:
         notes.append("Benchmarks not measured on both sides are listed, not compared.")
-    for warning in (too_few, _no_factor(ab, ())):
+    for warning in (too_few, no_factor):
         if warning:
             notes.append(warning)
     return tuple(notes)
@@ -150,23 +150,24 @@ def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10
                                 alpha=settings.alpha)
     base_runs = [r.base for r in ab.rounds]
     too_few = _too_few_rounds(len(ab.rounds), len(comparison.results), settings.alpha)
+    no_factor = _no_factor(ab, ())
     data = ReportData(
         title=f"A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
         generated_at=now_iso(),
         current=_pooled([r.candidate for r in ab.rounds], f"{ab.ab_id}-candidate"),
         baseline=build_baseline(base_runs, policy="ab", created_at=now_iso()),
         comparison=comparison,
-        notes=_notes(ab, settings, comparison, too_few),
+        notes=_notes(ab, settings, comparison, too_few, no_factor),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few,
-                     no_factor=_no_factor(ab, ()))
+                     no_factor=no_factor)
 
 
 
 def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
                       max_rounds: int, budget_s: float | None,
-                      controls: tuple[str, ...]) -> tuple[str, ...]:
+                      controls: tuple[str, ...], no_factor: str | None) -> tuple[str, ...]:
     n = len(ab.rounds)
     candidate_first = sum(r.order[0] == "candidate" for r in ab.rounds)
     decided = len(result.decided_at)
@@ -184,7 +185,6 @@ def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
     if controls:
         notes.append("Controls, measured but not tested (each round's suite factor is "
                      "their median): " + ", ".join(controls) + ".")
-    no_factor = _no_factor(ab, controls)
     if no_factor:
         notes.append(no_factor)
     if budget_s is not None and ab.stopped == "budget":
@@ -238,6 +238,8 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
         result = sequential_ab(rounds, threshold=settings.threshold, alpha=settings.alpha,
                                max_rounds=max_rounds, targets=targets)
     ab = ab_rounds.to_run()
+    controls = select.controls if select is not None else ()
+    no_factor = _no_factor(ab, controls)
     data = ReportData(
         title=f"Adaptive A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
         generated_at=now_iso(),
@@ -245,9 +247,9 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
         baseline=build_baseline([r.base for r in ab.rounds], policy="ab",
                                 created_at=now_iso()),
         comparison=result.comparison,
-        notes=_sequential_notes(ab, settings, result, max_rounds, budget_s,
-                                select.controls if select is not None else ()),
+        notes=_sequential_notes(ab, settings, result, max_rounds, budget_s, controls,
+                                no_factor),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,
-                     no_factor=_no_factor(ab, select.controls if select is not None else ()))
+                     no_factor=no_factor)

@@ -121,15 +121,21 @@ def test_min_rounds_is_where_the_signed_rank_test_can_first_pass_holm(benchmarks
     assert best_p(n) <= alpha / benchmarks < best_p(n - 1)
 
 
-@pytest.mark.slow
-def test_adaptive_ab_measures_only_the_selection_and_stops_early(
-        tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+def _cli_config(tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the CLI at the tiny target through a config file alone; the results dir."""
     results = tmp_path / "results"
     config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
     monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
     for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR"):
         monkeypatch.delenv(var, raising=False)
+    return results
+
+
+@pytest.mark.slow
+def test_adaptive_ab_measures_only_the_selection_and_stops_early(
+        tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    results = _cli_config(tiny_target, tmp_path, monkeypatch)
     neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
     code = main(["ab", "--adaptive", "-k", "not word_index", "--max-rounds", "10",
                  "--threshold", "1.5", "--seed", "2", "--report", str(tmp_path / "ab.md"),
@@ -157,11 +163,7 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
 def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
         tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    results = tmp_path / "results"
-    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml", results_dir=results)
-    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
-    for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR"):
-        monkeypatch.delenv(var, raising=False)
+    results = _cli_config(tiny_target, tmp_path, monkeypatch)
     neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
     target = f"tests/test_perf.py::{tiny_target.slowed}"
     controls = ["tests/test_perf.py::test_checksum", "tests/test_perf.py::test_sorted_words",
