@@ -1,7 +1,7 @@
 """Detection study: false alarms and power of the gate, on recorded real noise first.
 
 Run by hand:  uv run python benchmarks/detection.py [--trials 600] [--seed 1] [--quick]
-              [--corpus PATH ...]
+              [--corpus PATH ...] [--ab-processes N] [--no-synthetic]
 
 Every figure comes from replaying a noise recording through the product's own code
 (``perf_pipeline.analysis.replay``: ``build_baseline``/``compare_to_baseline``,
@@ -14,7 +14,9 @@ Every figure comes from replaying a noise recording through the product's own co
 
 A replayed commit: its baseline is 10 runs of 3 consecutive processes, its run the next 3
 processes; one benchmark, drawn at random, is made slower by the given factor in the run
-and on the candidate side of every A/B round. Threshold 1.0, so the statistics alone
+and on the candidate side of every A/B round. An A/B round is ``--ab-processes``
+consecutive recorded pairs (default ``AB_PROCESSES``, as the product measures a round);
+tables 4-6 use rounds of that size too. Threshold 1.0, so the statistics alone
 decide; alpha 0.01. Suites of 5 benchmarks are the first 5 recorded ones; suites of 50
 keep each process's real suite factor and draw real residuals for the further columns.
 
@@ -49,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from other_tools import RULES, flagged_by, within_run_flagged
 
 from perf_pipeline.analysis import (
+    AB_PROCESSES,
     SCREEN_ALPHA,
     GateRates,
     NoiseModel,
@@ -67,15 +70,17 @@ NOISE_DIR = Path(__file__).parent / "data" / "noise"
 EFFECTS = (1.0, 1.02, 1.05, 1.10, 1.20)
 
 
-def sources(seed: int, corpora: list[Path] | None = None) -> list[tuple[str, NoiseRecording]]:
+def sources(seed: int, corpora: list[Path] | None = None, *, synthetic: bool = True
+            ) -> list[tuple[str, NoiseRecording]]:
     out = []
     for path in corpora or sorted(NOISE_DIR.glob("*.json*")):
         corpus = load_noise_corpus(path)
         out.append((f"real: {path.name} ({len(corpus.pairs)} pairs, "
                     f"{len(corpus.benchmarks)} benchmarks)", NoiseRecording.from_corpus(corpus)))
-    synthetic = simulate_recording(np.random.default_rng(seed), n_pairs=200,
-                                   model=NoiseModel(), pair_cv=0.10)
-    out.append(("synthetic: NoiseModel defaults, process factor CV 10 %", synthetic))
+    if synthetic:
+        out.append(("synthetic: NoiseModel defaults, process factor CV 10 %",
+                    simulate_recording(np.random.default_rng(seed), n_pairs=200,
+                                       model=NoiseModel(), pair_cv=0.10)))
     return out
 
 
@@ -83,8 +88,8 @@ def _pct(x: float) -> str:
     return "–" if math.isnan(x) else f"{x:.1%}"
 
 
-def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int
-               ) -> dict[int, list[GateRates]]:
+def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int,
+               processes: int = AB_PROCESSES) -> dict[int, list[GateRates]]:
     """Prints table 1; returns the rates by suite size, one per effect of ``EFFECTS``."""
     print("| suite | gate | A/A false alarms | " + " | ".join(
         f"+{e - 1:.0%}" for e in EFFECTS[1:])
@@ -93,7 +98,8 @@ def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: i
     out = {}
     for n in sizes:
         rates = [replay_gate(rec, np.random.default_rng(seed + 10 * n + i), trials=trials,
-                             effect=e, n_benchmarks=n) for i, e in enumerate(EFFECTS)]
+                             effect=e, n_benchmarks=n, ab_processes=processes)
+                 for i, e in enumerate(EFFECTS)]
         out[n] = rates
         one = [rates[0].one_stage_any] + [r.one_stage_hit for r in rates[1:]]
         two = [rates[0].confirmed_any] + [r.confirmed_hit for r in rates[1:]]
@@ -107,18 +113,25 @@ def gate_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: i
     return out
 
 
-def factor_free_spreads(rec: NoiseRecording) -> tuple[np.ndarray, np.ndarray]:
+def round_log_ratios(rec: NoiseRecording, processes: int) -> np.ndarray:
+    """(rounds, benchmarks) log-ratios of the rounds of ``processes`` pairs each."""
+    sides = np.log(rec.side_values(processes))
+    return sides[:, 1] - sides[:, 0]
+
+
+def factor_free_spreads(rec: NoiseRecording, processes: int = AB_PROCESSES
+                        ) -> tuple[np.ndarray, np.ndarray]:
     """(robust, plain) spread per benchmark of a round's log-ratio once the round's suite
     factor (median over benchmarks) is removed: what an A/B test of it faces."""
-    logs = np.log(rec.round_values)
-    ratios = logs[1::2] - logs[0::2]
+    ratios = round_log_ratios(rec, processes)
     resid = ratios - np.median(ratios, axis=1)[:, None]
     centred = resid - np.median(resid, axis=0)
     return 1.4826 * np.median(np.abs(centred), axis=0), np.std(resid, axis=0, ddof=1)
 
 
-def per_benchmark_table(rec: NoiseRecording, rates: list[GateRates]) -> None:
-    robust, plain = factor_free_spreads(rec)
+def per_benchmark_table(rec: NoiseRecording, rates: list[GateRates],
+                        processes: int = AB_PROCESSES) -> None:
+    robust, plain = factor_free_spreads(rec, processes)
     by = [{name: (n, hit) for name, n, hit in r.by_benchmark} for r in rates]
     print("| benchmark | factor-free spread per round: robust; sd | "
           + " | ".join(f"+{e - 1:.0%} confirmed" for e in EFFECTS[1:]) + " |")
@@ -155,7 +168,7 @@ def oracle_power(spreads: np.ndarray, effect: float, *, targets: int, rounds: in
 
 def reference_power(rec: NoiseRecording, effect: float, *, columns: int, targets: int,
                     rounds: int, rng: np.random.Generator, alpha: float = 0.01,
-                    draws: int = 200_000) -> np.ndarray:
+                    draws: int = 200_000, processes: int = AB_PROCESSES) -> np.ndarray:
     """Per benchmark of the first ``columns``, the power of a two-sided test at one look
     whose null distribution is known exactly: the Huber location (scale fixed at the
     recording's robust spread) of ``rounds`` residuals drawn from the recording, each with
@@ -165,8 +178,7 @@ def reference_power(rec: NoiseRecording, effect: float, *, columns: int, targets
     Gaussian noise at the robust spread (``oracle_power``) flatters heavy tails; this does
     not, and it still knows what a real A/B must estimate, so it is an optimistic
     reference, not a bound."""
-    logs = np.log(rec.round_values[:, :columns])
-    ratios = logs[1::2] - logs[0::2]
+    ratios = round_log_ratios(rec, processes)[:, :columns]
     level = alpha / targets / 2.0
     out = []
     for j in range(columns):
@@ -191,13 +203,14 @@ def reference_power(rec: NoiseRecording, effect: float, *, columns: int, targets
     return np.array(out)
 
 
-def reference_table(rec: NoiseRecording, sizes: tuple[int, ...], seed: int) -> None:
+def reference_table(rec: NoiseRecording, sizes: tuple[int, ...], seed: int,
+                    processes: int = AB_PROCESSES) -> None:
     rng = np.random.default_rng(seed + 4000)
     whole = len(rec.names)
     cases = [(f"suite of {n} + the shift", n, n + 1) for n in sizes if n <= whole]
     cases.append((f"one target, the other {whole - 1} benchmarks controls", whole, 1))
     power = {(cols, targets, e): reference_power(rec, e, columns=cols, targets=targets,
-                                                 rounds=20, rng=rng)
+                                                 rounds=20, rng=rng, processes=processes)
              for _, cols, targets in cases for e in (1.05, 1.10)}
     print("| targets | +5 % in 20 rounds | +10 % in 20 rounds |")
     print("|---|---|---|")
@@ -214,17 +227,19 @@ def reference_table(rec: NoiseRecording, sizes: tuple[int, ...], seed: int) -> N
                   f"{_pct(power[(*key, 1.10)][j])} |")
 
 
-def oracle_table(rec: NoiseRecording, sizes: tuple[int, ...], seed: int) -> None:
+def oracle_table(rec: NoiseRecording, sizes: tuple[int, ...], seed: int,
+                 processes: int = AB_PROCESSES) -> None:
     rng = np.random.default_rng(seed + 3000)
     whole = len(rec.names)
     print("| targets | +5 % in 20 rounds: with looks / one look | "
           "+10 % in 20 rounds: with looks / one look |")
     print("|---|---|---|")
     # A suite's rounds lose the factor of its own benchmarks only.
-    cases = [(f"suite of {n} + the shift", factor_free_spreads(widen(rec, n, rng))[0], n + 1)
+    cases = [(f"suite of {n} + the shift",
+              factor_free_spreads(widen(rec, n, rng), processes)[0], n + 1)
              for n in sizes if n <= whole]
     cases.append((f"one target, the other {whole - 1} benchmarks controls",
-                  factor_free_spreads(rec)[0], 1))
+                  factor_free_spreads(rec, processes)[0], 1))
     for label, spreads, targets in cases:
         cells = [" / ".join(_pct(oracle_power(spreads, e, targets=targets, rounds=20,
                                               sequential=seq, rng=rng))
@@ -256,14 +271,15 @@ def other_tools_table(rec: NoiseRecording, n: int, trials: int, seed: int) -> No
         print(f"| {name} | " + " | ".join(_pct(v) for v in row) + " |")
 
 
-def ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int) -> None:
+def ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int,
+             processes: int = AB_PROCESSES) -> None:
     print("| suite | A/A false alarms | +5 % found (≤ 20 rounds) | +10 % found | "
           "×2: median / max rounds to decide | median rounds, A/A |")
     print("|---|---|---|---|---|---|")
     for n in sizes:
         aa, five, ten, double = (
             replay_adaptive_ab(rec, np.random.default_rng(seed + 2000 + 10 * n + i),
-                               trials=trials, effect=e, n_benchmarks=n)
+                               trials=trials, effect=e, n_benchmarks=n, processes=processes)
             for i, e in enumerate((1.0, 1.05, 1.10, 2.0)))
         print(f"| {n} | {_pct(aa.any_regression)} | {_pct(five.hit)} | {_pct(ten.hit)} | "
               f"{double.median_rounds_to_hit:g} / {double.max_rounds_to_hit:g} "
@@ -278,32 +294,39 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, action="append",
                         help="a noise corpus to replay (repeatable; default: every corpus "
                              f"in {NOISE_DIR.relative_to(Path(__file__).parents[1])})")
+    parser.add_argument("--ab-processes", type=int, default=AB_PROCESSES, metavar="N",
+                        help="recorded pairs per A/B round: each side's value is the fastest "
+                             f"sample of N processes, as the product measures (default "
+                             f"{AB_PROCESSES}); the screen's runs are unchanged")
+    parser.add_argument("--no-synthetic", action="store_true",
+                        help="replay the recordings only, not the synthetic model")
     args = parser.parse_args()
+    k = args.ab_processes
     trials = 100 if args.quick else args.trials
     sizes = (5,) if args.quick else (5, 9, 50)
-    for label, rec in sources(args.seed, args.corpus):
+    for label, rec in sources(args.seed, args.corpus, synthetic=not args.no_synthetic):
         print(f"\n## {label}\n")
         print(f"Gate, {trials} replayed commits per cell (threshold 1.0, alpha 0.01):\n")
-        gate = gate_table(rec, sizes, trials, args.seed)
+        gate = gate_table(rec, sizes, trials, args.seed, k)
         real, whole = label.startswith("real"), len(rec.names)
         if real and whole in gate:
             print(f"\nPer benchmark, the suite of {whole} (the trials above, by the "
                   "benchmark slowed):\n")
-            per_benchmark_table(rec, gate[whole])
+            per_benchmark_table(rec, gate[whole], k)
         print(f"\nOther tools on the same replayed runs, suites of {sizes[-1]}:\n")
         other_tools_table(rec, sizes[-1], trials, args.seed)
         print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
-        ab_table(rec, sizes, trials, args.seed)
+        ab_table(rec, sizes, trials, args.seed, k)
         if not real:
             continue
         print("\nIdealised bound for the adaptive A/B (Gaussian noise at each benchmark's "
               "robust factor-free spread, known; alpha 0.01 two-sided; mean over the "
               "benchmarks):\n")
-        oracle_table(rec, sizes, args.seed)
+        oracle_table(rec, sizes, args.seed, k)
         print("\nReference on the recording's own noise (rounds resampled from it, Huber "
               "location with its scale and null distribution known, one look at 20 rounds, "
               "alpha 0.01 two-sided):\n")
-        reference_table(rec, sizes, args.seed)
+        reference_table(rec, sizes, args.seed, k)
 
 
 if __name__ == "__main__":

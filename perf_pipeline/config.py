@@ -48,6 +48,7 @@ _ENV_VARS: Mapping[str, str] = {
     "nightly_timezone": "PERF_PIPELINE_NIGHTLY_TIMEZONE",
     "confirm": "PERF_PIPELINE_CONFIRM",
     "confirm_max_rounds": "PERF_PIPELINE_CONFIRM_MAX_ROUNDS",
+    "ab_processes": "PERF_PIPELINE_AB_PROCESSES",
     "confirm_budget_s": "PERF_PIPELINE_CONFIRM_BUDGET",
     "confirm_min_history": "PERF_PIPELINE_CONFIRM_MIN_HISTORY",
     "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
@@ -120,6 +121,9 @@ class Settings:
     # screening with: CI then goes straight to ``perf-pipeline ab --adaptive``.
     confirm: str = "auto"
     confirm_max_rounds: int = 100  # analysis.CONFIRM_MAX_ROUNDS (a test keeps them equal)
+    #: pytest processes per side of each A/B round (``perf-pipeline ab`` and the
+    #: confirmation); a side's value is the fastest sample of them all.
+    ab_processes: int = 2  # analysis.AB_PROCESSES (a test keeps them equal)
     confirm_budget_s: float = 900.0
     confirm_min_history: int = 3
     confirm_base: str | None = None
@@ -197,6 +201,8 @@ class Settings:
         if not 5 <= self.confirm_max_rounds <= 1000:
             raise InvalidInputError(
                 f"confirm_max_rounds must be in 5..1000, not {self.confirm_max_rounds!r}")
+        if not 1 <= self.ab_processes <= 20:
+            raise InvalidInputError(f"ab_processes must be in 1..20, not {self.ab_processes!r}")
         if not self.confirm_budget_s > 0:
             raise InvalidInputError(
                 f"confirm_budget_s must be > 0, not {self.confirm_budget_s!r}")

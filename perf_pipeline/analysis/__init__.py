@@ -19,6 +19,7 @@ from perf_pipeline.analysis.changepoints import (
 )
 from perf_pipeline.analysis.compare import compare
 from perf_pipeline.analysis.confirmation import (
+    AB_PROCESSES,
     CONFIRM_MAX_ROUNDS,
     SCREEN_ALPHA,
     SCREEN_CORRECTION,
@@ -74,6 +75,7 @@ from perf_pipeline.analysis.sequential import (
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording, simulate_suites
 
 __all__ = [
+    "AB_PROCESSES",
     "ASSUMED_RUN_CV",
     "CONFIRM_MAX_ROUNDS",
     "CORRECTIONS",

@@ -37,6 +37,7 @@ from perf_pipeline.model import (
 )
 
 __all__ = [
+    "AB_PROCESSES",
     "CONFIRM_MAX_ROUNDS",
     "SCREEN_ALPHA",
     "SCREEN_CORRECTION",
@@ -69,6 +70,18 @@ SCREEN_REQUIRE_RAW = False
 #: per flagged benchmark, on replayed real noise) while a +10 % slowdown of one of the
 #: noisiest benchmarks (10-12 % spread per round) needs 30-100 rounds to be confirmed.
 CONFIRM_MAX_ROUNDS = 100
+#: Processes per side of an A/B round (``Settings.ab_processes``), their samples taken
+#: together: a side's value is the fastest sample of all of them. Interference on a
+#: shared machine only adds time and the process is the unit of noise (a process is slow
+#: or fast as a whole), so the fastest of two processes is much more repeatable than one
+#: process, and than two rounds of one. On the replayed real recordings (seed 3, 200
+#: commits per cell): the gate's +5 % at 5 benchmarks went from 57.5 to 78.5 % (held-out
+#: recording: 81.0 %), A/A 0 %; the adaptive A/B's +5 % at 9 benchmarks from 49 to 73 %,
+#: where 40 rounds of one process each gave 56 % and the geometric mean of two processes
+#: instead of their fastest sample 41 %. A round costs two processes per side; the
+#: confirmation decides in fewer rounds (9.2 against 11.2 per benchmark, A/A, 5
+#: benchmarks).
+AB_PROCESSES = 2
 #: A confirmation that runs examines at least this many benchmarks: the flagged ones, then
 #: the unflagged ones the screen could not clear (``suspects_for_confirmation``).
 CONFIRM_MIN_TARGETS = 5
@@ -80,8 +93,8 @@ _MAX_WEIGHT_Z = 6.0
 
 
 def round_value(samples: Sequence[float]) -> float:
-    """The one number a process contributes to an A/B round for a benchmark: its fastest
-    sample.
+    """The one number a side of an A/B round gives a benchmark: its fastest sample (of
+    all the side's processes together, ``AB_PROCESSES``).
 
     Interference on a shared machine only ever adds time, so the fastest sample of a
     process is the most repeatable summary of what the code costs: on recorded pairs of

@@ -11,8 +11,10 @@ known size are injected by scaling the samples of one benchmark on one side.
   ``processes_per_run`` (their samples pooled, as ``merge_processes`` does), the baseline
   is ``baseline_runs`` consecutive runs from a random start and the current run is the
   next one: the time order of the recording, drift included, is kept.
-* **A/B rounds**: each recorded pair is one round (its two processes, base side drawn at
-  random per trial); rounds are taken in recorded order from a random start.
+* **A/B rounds**: ``processes`` consecutive recorded pairs make one round (each side's
+  value is ``round_value`` of its processes' samples together, as the product measures a
+  side of a round in ``ab_processes`` processes; base side drawn at random per round);
+  rounds are taken in recorded order from a random start.
 * **Wider suites**: a recording of a few benchmarks stands in for a suite of ``n`` by
   keeping each process's real suite-wide factor and giving every further column the real
   residual of one of the recorded benchmarks in another, randomly drawn process (its
@@ -34,6 +36,7 @@ import numpy as np
 
 from perf_pipeline.analysis.baseline import build_baseline, compare_to_baseline
 from perf_pipeline.analysis.confirmation import (
+    AB_PROCESSES,
     CONFIRM_MAX_ROUNDS,
     SCREEN_ALPHA,
     SCREEN_CORRECTION,
@@ -123,6 +126,26 @@ class NoiseRecording:
         """(processes, benchmarks) what each process gives an A/B round (``round_value``)."""
         return np.array([[round_value(s) for s in proc] for proc in self.samples])
 
+    def side_values(self, processes: int) -> np.ndarray:
+        """(rounds, 2, benchmarks): what each side of a round of ``processes`` consecutive
+        pairs gives (``round_value`` of the side's processes' samples together)."""
+        if not 1 <= processes <= self.n_pairs:
+            raise InvalidInputError(f"`processes` must be in 1..{self.n_pairs}, got "
+                                    f"{processes!r}")
+        cached = self._side_values.get(processes)
+        if cached is None:
+            cached = np.array([
+                [[round_value(np.concatenate([self.samples[2 * (r + j) + side][b]
+                                              for j in range(processes)]))
+                  for b in range(len(self.names))] for side in (0, 1)]
+                for r in range(0, self.n_pairs - processes + 1, processes)])
+            self._side_values[processes] = cached
+        return cached
+
+    @cached_property
+    def _side_values(self) -> dict[int, np.ndarray]:
+        return {}
+
     @cached_property
     def _log_medians(self) -> np.ndarray:
         return np.log(np.array([[np.median(s) for s in proc] for proc in self.samples]))
@@ -197,27 +220,29 @@ def replay_screen_runs(recording: NoiseRecording, rng: np.random.Generator, *,
 
 def replay_ab_rounds(recording: NoiseRecording, rng: np.random.Generator, *,
                      slowed: Mapping[int, float] | None = None,
-                     names: Sequence[str] | None = None
+                     names: Sequence[str] | None = None,
+                     processes: int = AB_PROCESSES,
                      ) -> Iterator[dict[str, tuple[float, float]]]:
-    """Endless rounds {name: (base, candidate)} of ``round_value``s from a random start pair.
+    """Endless rounds {name: (base, candidate)} of ``round_value``s from a random start.
 
-    The base side of each recorded pair is drawn at random; ``names`` restricts the
-    rounds to those benchmarks (a confirmation measures only flagged ones and controls).
+    Each round is ``processes`` consecutive recorded pairs (``side_values``); its base
+    side is drawn at random; ``names`` restricts the rounds to those benchmarks (a
+    confirmation measures only flagged ones and controls).
     """
     slowed = dict(slowed or {})
     index = {n: i for i, n in enumerate(recording.names)}
     chosen = [index[n] for n in (names if names is not None else recording.names)]
-    med = recording.round_values
-    pair = int(rng.integers(0, recording.n_pairs))
+    sides = recording.side_values(processes)
+    r = int(rng.integers(0, len(sides)))
     while True:
         # The product draws each round's order at random (``measure.ab``): so does the
         # replay, or an order effect of the machine would pose as a change.
         base_side = int(rng.integers(0, 2))
-        b_row = med[2 * pair + base_side]
-        c_row = med[2 * pair + 1 - base_side]
+        b_row = sides[r, base_side]
+        c_row = sides[r, 1 - base_side]
         yield {recording.names[i]: (float(b_row[i]), float(c_row[i]) * slowed.get(i, 1.0))
                for i in chosen}
-        pair = (pair + 1) % recording.n_pairs
+        r = (r + 1) % len(sides)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +280,8 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
                     slowed: Mapping[int, float] | None = None, threshold: float = 1.0,
                     alpha: float = 0.01, screen_alpha: float = SCREEN_ALPHA,
                     max_rounds: int = CONFIRM_MAX_ROUNDS, baseline_runs: int = 10,
-                    processes_per_run: int = 3) -> TwoStageTrial:
+                    processes_per_run: int = 3, ab_processes: int = AB_PROCESSES
+                    ) -> TwoStageTrial:
     """Screen a replayed commit against its replayed baseline, confirm what it flags."""
     runs, current = replay_screen_runs(recording, rng, slowed=slowed,
                                        baseline_runs=baseline_runs,
@@ -270,7 +296,8 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
     if not plan.flagged:
         return TwoStageTrial(screen=screen, flagged=(), confirmation=None, one_stage=one_stage)
     measured = sorted({*(n for n in plan.targets if n in recording.names), *plan.controls})
-    rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured)
+    rounds = replay_ab_rounds(recording, rng, slowed=slowed, names=measured,
+                              processes=ab_processes)
     result = confirm_flagged(rounds, plan.targets, threshold=threshold, alpha=alpha,
                              max_rounds=max_rounds, weights=plan.weights,
                              expected=plan.expected)
@@ -322,7 +349,8 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
                 effect: float = 1.0, n_benchmarks: int | None = None,
                 threshold: float = 1.0, alpha: float = 0.01,
                 screen_alpha: float = SCREEN_ALPHA,
-                max_rounds: int = CONFIRM_MAX_ROUNDS) -> GateRates:
+                max_rounds: int = CONFIRM_MAX_ROUNDS,
+                ab_processes: int = AB_PROCESSES) -> GateRates:
     """Replay ``trials`` commits through the two-stage gate; one random benchmark is
     ``effect`` times slower (in the current run and on the candidate side of rounds)."""
     one_any = one_hit = flag_any = flag_hit = conf_any = conf_hit = 0
@@ -335,7 +363,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         slowed = int(rng.integers(0, width))
         trial = two_stage_trial(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
                                 threshold=threshold, alpha=alpha, screen_alpha=screen_alpha,
-                                max_rounds=max_rounds)
+                                max_rounds=max_rounds, ab_processes=ab_processes)
         one = {r.name for r in trial.one_stage.regressions}
         one_any += bool(one)
         one_hit += rec.names[slowed] in one
@@ -378,7 +406,7 @@ class ABRates:
 def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
                        effect: float = 1.0, n_benchmarks: int | None = None,
                        threshold: float = 1.0, alpha: float = 0.01,
-                       max_rounds: int = 20) -> ABRates:
+                       max_rounds: int = 20, processes: int = AB_PROCESSES) -> ABRates:
     """Replay ``perf-pipeline ab --adaptive``: ``sequential_ab`` over every benchmark."""
     any_reg = hits = 0
     to_hit: list[int] = []
@@ -387,7 +415,8 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
     for rec in _blocks(recording, rng, n_benchmarks, trials):
         width = len(rec.names)
         slowed = int(rng.integers(0, width))
-        rounds = replay_ab_rounds(rec, rng, slowed={slowed: effect} if effect != 1.0 else None)
+        rounds = replay_ab_rounds(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
+                                  processes=processes)
         result = sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds)
         confirmed = {r.name for r in result.comparison.regressions}
         any_reg += bool(confirmed)

@@ -25,6 +25,7 @@ _FLAG_SETTINGS = {
     "significance": "alpha",
     "baseline": "baseline_file",
     "confirm": "confirm",
+    "ab_processes": "ab_processes",
 }
 
 

@@ -11,8 +11,15 @@ sequential test can stop measuring as soon as it has decided, and a confirmation
 only the benchmarks it needs (``ABSelection``: pytest node ids and/or a ``-k``
 expression, passed to pytest as separate arguments, never through a shell).
 
-Every round's pytest-benchmark JSON is kept under ``raw/ab/<id>/`` (written once,
-read-only, as ``round-NNN-<side>.json.gz`` with sorted samples like raw run dirs) with an
+Each side of a round runs in ``processes`` pytest processes (``Settings.ab_processes``),
+alternating with the other side's (ABAB or BABA, the round's order): the process is the
+unit of noise, and the fastest sample of two processes is far more repeatable than that
+of one (``analysis.AB_PROCESSES``). A side's run pools their samples (``merge_processes``).
+
+Every process's pytest-benchmark JSON is kept under ``raw/ab/<id>/`` (written once,
+read-only, as ``round-NNN-<side>.json.gz`` for the first process of a side and
+``round-NNN-<side>-P.json.gz`` for process P >= 2, with sorted samples like raw run
+dirs) with an
 ``ab.json`` manifest, written whenever the rounds end: all done, the budget spent, the
 consumer stopped early (``close()``), or a side failed. None of it enters the history:
 an A/B run answers a question about two commits, it is not a point in their series.
@@ -36,7 +43,7 @@ from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError, interruption_text
 from perf_pipeline.measure.git import commit_info, resolve_commit
 from perf_pipeline.measure.raw import compact_benchmark_json, new_run_id
-from perf_pipeline.measure.results import load_results
+from perf_pipeline.measure.results import load_results, merge_processes
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_in_worktree
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import prune_worktrees
@@ -153,6 +160,14 @@ class ABRun:
     seed: int
     raw_dir: Path
     stopped: str = "max_rounds"  # see ABRounds.stopped
+    processes: int = 1  # pytest processes per side and round
+
+    def measuring(self) -> str:
+        """How a round measured the two commits, for reports."""
+        if self.processes == 1:
+            return "each measuring both commits back to back"
+        return (f"each measuring both commits alternately in {self.processes} pytest "
+                "processes each (a side's samples pooled)")
 
 
 def _compacted(data: bytes) -> bytes:
@@ -189,6 +204,7 @@ class ABRounds(Iterator[ABRound]):
     budget_s: float | None
     on_round: Callable[[int, int], None] | None = None
     clock: Callable[[], float] = time.monotonic
+    processes: int = 1  # per side and round
     done: list[ABRound] = field(default_factory=list, init=False)
     orders: list[tuple[str, str]] = field(default_factory=list, init=False)
     stopped: str | None = field(default=None, init=False)
@@ -244,7 +260,7 @@ class ABRounds(Iterator[ABRound]):
     def to_run(self) -> ABRun:
         return ABRun(ab_id=self.ab_id, base=self.base, candidate=self.candidate,
                      rounds=tuple(self.done), seed=self.seed, raw_dir=self.raw_dir,
-                     stopped=self.stopped or "closed")
+                     stopped=self.stopped or "closed", processes=self.processes)
 
     def _over_budget(self) -> bool:
         if self.budget_s is None or not self.done:
@@ -268,9 +284,13 @@ class ABRounds(Iterator[ABRound]):
                     self.orders.append(order)
                     round_start = self.clock()
                     paths = self.selection.paths(self.settings.benchmark_paths)
-                    runs = {side: self._measure_side(Path(tmp), index, side, shas[side],
-                                                     commits[side], paths)
-                            for side in order}
+                    measured: dict[str, list[SuiteRun]] = {side: [] for side in order}
+                    for process in range(1, self.processes + 1):
+                        for side in order:
+                            measured[side].append(self._measure_side(
+                                Path(tmp), index, side, shas[side], commits[side], paths,
+                                process))
+                    runs = {side: _side_run(measured[side]) for side in order}
                     self.elapsed_s = self.clock() - start
                     rnd = ABRound(index=index, order=order, base=runs["base"],
                                   candidate=runs["candidate"],
@@ -296,8 +316,9 @@ class ABRounds(Iterator[ABRound]):
             self._finish()
 
     def _measure_side(self, tmp: Path, index: int, side: str, sha: str, commit: CommitInfo,
-                      paths: tuple[str, ...]) -> SuiteRun:
-        json_path = tmp / f"round-{index:03d}-{side}.json"
+                      paths: tuple[str, ...], process: int = 1) -> SuiteRun:
+        suffix = "" if process == 1 else f"-{process}"
+        json_path = tmp / f"round-{index:03d}-{side}{suffix}.json"
         outcome = run_in_worktree(self.settings, sha, "benchmarks", json_path,
                                   self.selection.pytest_args(), paths=paths)
         error = error_text(outcome)
@@ -311,7 +332,8 @@ class ABRounds(Iterator[ABRound]):
             else:
                 return replace(run, run_id=f"{self.ab_id}-r{index:03d}-{side}",
                                commit=commit, raw_path=str(kept))
-        self.error = f"round {index}, {side} {sha[:12]}: {error}"
+        where = "" if self.processes == 1 else f" (process {process} of {self.processes})"
+        self.error = f"round {index}, {side} {sha[:12]}{where}: {error}"
         logger.warning("A/B run %s stopped: %s", self.ab_id, self.error.splitlines()[0])
         raise MeasurementError(f"A/B run stopped at {self.error}\n"
                                f"(raw files kept in {self.raw_dir})")
@@ -322,6 +344,7 @@ class ABRounds(Iterator[ABRound]):
             return
         manifest = {
             "ab_id": self.ab_id, "seed": self.seed, "rounds_planned": self.max_rounds,
+            "processes_per_side": self.processes,
             "rounds_done": len(self.done), "stopped": self.stopped or "closed",
             "budget_s": self.budget_s, "elapsed_s": round(self.elapsed_s, 3),
             "selection": (self._first_selection or self.selection).describe(),
@@ -334,6 +357,13 @@ class ABRounds(Iterator[ABRound]):
                      read_only=True)
         prune_worktrees(Path(self.settings.repo_path), self.settings.worktrees_dir,
                         keep=KEEP_WORKTREES)
+
+
+def _side_run(runs: list[SuiteRun]) -> SuiteRun:
+    """One side of a round: its processes' samples pooled (one process: as it is)."""
+    if len(runs) == 1:
+        return runs[0]
+    return replace(runs[0], benchmarks=merge_processes(*(r.benchmarks for r in runs)))
 
 
 def iter_ab_rounds(
@@ -351,8 +381,9 @@ def iter_ab_rounds(
     """Prepare an A/B run of ``base_ref`` against ``candidate_ref``; measure nothing yet.
 
     Refs are resolved (and option-like ones refused) here, so bad input fails before any
-    measurement. Each ``next()`` measures one round: one pytest process per side, in the
-    commit's worktree, in an order drawn from ``seed``. A side that crashes, fails or
+    measurement. Each ``next()`` measures one round: ``settings.ab_processes`` pytest
+    processes per side, alternating, in the commit's worktree, in an order drawn from
+    ``seed``. A side that crashes, fails or
     times out raises ``MeasurementError`` (rounds done so far and the manifest are
     kept): a paired comparison with holes in it would not be one.
     """
@@ -373,7 +404,8 @@ def iter_ab_rounds(
     return ABRounds(settings=settings, ab_id=ab_id, seed=seed,
                     base=commit_info(repo, base_sha), candidate=commit_info(repo, candidate_sha),
                     raw_dir=raw_dir, selection=select or ABSelection(), max_rounds=max_rounds,
-                    budget_s=budget_s, on_round=on_round, clock=clock)
+                    budget_s=budget_s, on_round=on_round, clock=clock,
+                    processes=settings.ab_processes)
 
 
 def measure_ab(

@@ -120,7 +120,7 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
     n = len(ab.rounds)
     candidate_first = sum(r.order[0] == "candidate" for r in ab.rounds)
     notes = [
-        f"Interleaved A/B run: {n} rounds, each measuring both commits back to back in a "
+        f"Interleaved A/B run: {n} rounds, {ab.measuring()}, in a "
         f"random order (candidate first in {candidate_first} of {n}; seed {ab.seed}). "
         "Each benchmark's per-round medians are compared pairwise (Hodges-Lehmann of the "
         "per-round log-ratios, Wilcoxon signed-rank) after removing each round's "
@@ -173,7 +173,7 @@ def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
     decided = len(result.decided_at)
     notes = [
         f"Adaptive interleaved A/B run: {n} of at most {max_rounds} rounds used "
-        f"(stopped: {result.stopped}), each measuring both commits back to back in a "
+        f"(stopped: {result.stopped}), {ab.measuring()}, in a "
         f"random order (candidate first in {candidate_first} of {n}; seed "
         f"{ab.seed}). After each look the per-round log-ratios, with each round's "
         "suite-wide factor removed, are tested with a level spent over the looks "

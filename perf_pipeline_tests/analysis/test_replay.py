@@ -26,6 +26,7 @@ from perf_pipeline.analysis import (
     replay_screen_runs,
     widen,
 )
+from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.store import load_noise_corpus
 
 NOISE_DIR = Path(__file__).parents[2] / "benchmarks" / "data" / "noise"
@@ -66,6 +67,45 @@ def test_replayed_runs_keep_the_recorded_order_and_inject_only_where_asked() -> 
         np.testing.assert_allclose(np.asarray(a.samples_s), np.asarray(b.samples_s) * factor)
     wide = widen(rec, 50, np.random.default_rng(2))
     assert len(wide.names) == 50 and wide.names[: len(rec.names)] == rec.names
+
+
+def test_a_round_of_several_processes_gives_each_side_its_fastest_sample() -> None:
+    from perf_pipeline.analysis import replay_ab_rounds
+
+    rec = _real()
+    two = rec.side_values(2)
+    assert two.shape == (rec.n_pairs // 2, 2, len(rec.names))
+    for r in (0, 7):
+        for side in (0, 1):
+            for b in range(len(rec.names)):
+                # Round r is pairs 2r and 2r + 1; a side is the same side of both.
+                fastest = min(float(rec.samples[4 * r + side][b].min()),
+                              float(rec.samples[4 * r + 2 + side][b].min()))
+                assert two[r, side, b] == fastest
+    one = rec.side_values(1)
+    np.testing.assert_array_equal(one[:, 0], rec.round_values[0::2])
+    rounds = replay_ab_rounds(rec, np.random.default_rng(3), processes=2,
+                              slowed={1: 1.5})
+    first = next(rounds)
+    matches = [r for r in range(len(two)) for base in (0, 1)
+               if all(first[n] == (two[r, base, i], two[r, 1 - base, i] * (1.5 if i == 1
+                                                                            else 1.0))
+                      for i, n in enumerate(rec.names))]
+    assert len(matches) == 1
+    with pytest.raises(InvalidInputError, match="processes"):
+        rec.side_values(0)
+
+
+@pytest.mark.slow
+def test_two_processes_per_side_find_what_one_could_not() -> None:
+    """The fastest sample of two processes per side (``AB_PROCESSES``) against one, on
+    the held-out recording, +5 % at 5 benchmarks (two of them the noisiest): the issue's
+    target of 70 % is met only with two. Measured on these seeds: PLACEHOLDER."""
+    rec = _recording(HELD_OUT)
+    one, two = (replay_gate(rec, np.random.default_rng(767676), trials=150, effect=1.05,
+                            n_benchmarks=5, ab_processes=k) for k in (1, 2))
+    assert two.confirmed_hit >= 0.70
+    assert two.confirmed_hit >= one.confirmed_hit + 0.10
 
 
 @pytest.mark.slow

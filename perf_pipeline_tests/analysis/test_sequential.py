@@ -285,11 +285,12 @@ def test_screen_weights_follow_the_screen_evidence_and_are_capped() -> None:
     assert w["absurd"] / sum(w.values()) < 0.99
 
 
-def test_settings_default_cap_is_the_analysis_cap() -> None:
-    from perf_pipeline.analysis import CONFIRM_MAX_ROUNDS
+def test_settings_defaults_are_the_analysis_defaults() -> None:
+    from perf_pipeline.analysis import AB_PROCESSES, CONFIRM_MAX_ROUNDS
     from perf_pipeline.config import Settings
 
     assert Settings().confirm_max_rounds == CONFIRM_MAX_ROUNDS
+    assert Settings().ab_processes == AB_PROCESSES  # what the replay studies measured
 
 
 @pytest.mark.parametrize("n", [1, 4, 7, 10])

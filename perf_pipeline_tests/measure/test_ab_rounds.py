@@ -52,13 +52,19 @@ def fake_runner(monkeypatch: pytest.MonkeyPatch) -> FakeRunner:
     return runner
 
 
+@pytest.fixture
+def one_process(make_settings):
+    """One process per side: the tests of the round mechanics count pytest calls."""
+    return lambda repo, **kw: make_settings(repo, ab_processes=1, **kw)
+
+
 def _manifest(raw_dir: Path) -> dict:
     return json.loads((raw_dir / AB_MANIFEST).read_text())
 
 
-def test_one_round_per_next_and_the_manifest_on_early_close(target_repo, make_settings,
+def test_one_round_per_next_and_the_manifest_on_early_close(target_repo, one_process,
                                                             fake_runner: FakeRunner) -> None:
-    settings = make_settings(target_repo)
+    settings = one_process(target_repo)
     select = ABSelection(node_ids=("tests/test_perf.py::test_work",), keyword="work")
     rounds = iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=10, select=select, seed=4)
     assert fake_runner.calls == []  # nothing is measured before the first next()
@@ -86,17 +92,17 @@ def test_one_round_per_next_and_the_manifest_on_early_close(target_repo, make_se
     assert len(fake_runner.calls) == 4
 
 
-def test_closing_before_the_first_round_still_writes_the_manifest(target_repo, make_settings,
+def test_closing_before_the_first_round_still_writes_the_manifest(target_repo, one_process,
                                                                   fake_runner) -> None:
-    with iter_ab_rounds(make_settings(target_repo), "HEAD~2", "HEAD", max_rounds=3) as rounds:
+    with iter_ab_rounds(one_process(target_repo), "HEAD~2", "HEAD", max_rounds=3) as rounds:
         pass
     assert _manifest(rounds.raw_dir)["rounds_done"] == 0
     assert fake_runner.calls == []
 
 
-def test_the_budget_stops_before_a_round_that_would_overrun(target_repo, make_settings,
+def test_the_budget_stops_before_a_round_that_would_overrun(target_repo, one_process,
                                                             fake_runner) -> None:
-    rounds = iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=10,
+    rounds = iter_ab_rounds(one_process(target_repo), "HEAD~1", "HEAD", max_rounds=10,
                             budget_s=50, clock=fake_runner.clock)
     done = list(rounds)
     # A round takes 20 s of the fake clock: a third would end at 60 s, past the budget.
@@ -104,16 +110,16 @@ def test_the_budget_stops_before_a_round_that_would_overrun(target_repo, make_se
     assert _manifest(rounds.raw_dir)["stopped"] == "budget"
 
 
-def test_all_rounds_then_stop(target_repo, make_settings, fake_runner) -> None:
-    rounds = iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=3, seed=1)
+def test_all_rounds_then_stop(target_repo, one_process, fake_runner) -> None:
+    rounds = iter_ab_rounds(one_process(target_repo), "HEAD~1", "HEAD", max_rounds=3, seed=1)
     assert [r.index for r in rounds] == [1, 2, 3]
     assert rounds.stopped == "max_rounds" and _manifest(rounds.raw_dir)["rounds_done"] == 3
 
 
-def test_a_failing_side_raises_and_keeps_the_manifest(target_repo, make_settings,
+def test_a_failing_side_raises_and_keeps_the_manifest(target_repo, one_process,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ab_module, "run_in_worktree", FakeRunner(fail_on_call=3))
-    rounds = iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=5, seed=2)
+    rounds = iter_ab_rounds(one_process(target_repo), "HEAD~1", "HEAD", max_rounds=5, seed=2)
     next(rounds)
     with pytest.raises(MeasurementError, match="round 2"):
         next(rounds)
@@ -122,9 +128,9 @@ def test_a_failing_side_raises_and_keeps_the_manifest(target_repo, make_settings
     assert "benchmark tests failed" in manifest["error"]
 
 
-def test_bad_input_fails_before_any_measurement(target_repo, make_settings,
+def test_bad_input_fails_before_any_measurement(target_repo, one_process,
                                                 fake_runner) -> None:
-    settings = make_settings(target_repo)
+    settings = one_process(target_repo)
     with pytest.raises(InvalidInputError, match="same commit"):
         iter_ab_rounds(settings, "HEAD", "HEAD", max_rounds=3)
     with pytest.raises(InvalidInputError, match="must not start with '-'"):
@@ -135,10 +141,10 @@ def test_bad_input_fails_before_any_measurement(target_repo, make_settings,
 
 
 def test_narrowing_measures_only_what_is_still_open_from_the_next_round(
-        target_repo, make_settings, fake_runner: FakeRunner) -> None:
+        target_repo, one_process, fake_runner: FakeRunner) -> None:
     ids = ("tests/test_perf.py::test_a", "tests/test_perf.py::test_b",
            "tests/test_perf.py::test_c")
-    rounds = iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=5,
+    rounds = iter_ab_rounds(one_process(target_repo), "HEAD~1", "HEAD", max_rounds=5,
                             select=ABSelection(node_ids=ids), seed=3)
     next(rounds)
     with pytest.raises(InvalidInputError, match="not in its selection"):
@@ -154,9 +160,9 @@ def test_narrowing_measures_only_what_is_still_open_from_the_next_round(
     assert manifest["narrowed"] == [{"from_round": 2, "node_ids": list(ids[1:])}]
 
 
-def test_a_whole_suite_selection_cannot_be_narrowed(target_repo, make_settings,
+def test_a_whole_suite_selection_cannot_be_narrowed(target_repo, one_process,
                                                     fake_runner: FakeRunner) -> None:
-    with (iter_ab_rounds(make_settings(target_repo), "HEAD~1", "HEAD", max_rounds=3) as rounds,
+    with (iter_ab_rounds(one_process(target_repo), "HEAD~1", "HEAD", max_rounds=3) as rounds,
           pytest.raises(InvalidInputError, match="only a selection of node ids")):
         rounds.narrow(["tests/test_perf.py::test_a"])
 
@@ -181,3 +187,37 @@ def test_controls_are_measured_with_the_node_ids_and_validated_like_them() -> No
         ABSelection(controls=("--co",))
     with pytest.raises(InvalidInputError, match=r"control '/etc/x\.py' must be a path inside"):
         ABSelection(controls=("/etc/x.py",))
+
+
+def test_each_side_runs_in_several_processes_alternating_and_pooled(
+        target_repo, make_settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = FakeRunner()
+    monkeypatch.setattr(ab_module, "run_in_worktree", runner)
+    settings = make_settings(target_repo, ab_processes=3)
+    with iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=4, seed=5) as rounds:
+        first = next(rounds)
+    first_sha = {"base": rounds.base.sha, "candidate": rounds.candidate.sha}[first.order[0]]
+    other_sha = ({rounds.base.sha, rounds.candidate.sha} - {first_sha}).pop()
+    # ABABAB in the round's order: a busy spell hits both sides alike.
+    assert [c[0] for c in runner.calls] == [first_sha, other_sha] * 3
+    kept = sorted(p.name for p in rounds.raw_dir.glob("round-*.json.gz"))
+    assert kept == ["round-001-base-2.json.gz", "round-001-base-3.json.gz",
+                    "round-001-base.json.gz", "round-001-candidate-2.json.gz",
+                    "round-001-candidate-3.json.gz", "round-001-candidate.json.gz"]
+    single = ab_module.load_results(rounds.raw_dir / "round-001-base.json.gz")
+    for side in (first.base, first.candidate):
+        for bench in side.benchmarks:  # the samples of the three processes, pooled
+            one = single.benchmark(bench.name)
+            assert one is not None and len(bench.samples_s) == 3 * len(one.samples_s)
+            assert min(bench.samples_s) == min(one.samples_s)
+    assert _manifest(rounds.raw_dir)["processes_per_side"] == 3
+
+
+def test_a_failing_process_is_named(target_repo, make_settings,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ab_module, "run_in_worktree", FakeRunner(fail_on_call=3))
+    rounds = iter_ab_rounds(make_settings(target_repo, ab_processes=2), "HEAD~1", "HEAD",
+                            max_rounds=3, seed=2)
+    with pytest.raises(MeasurementError, match=r"round 1, \w+ \w+ \(process 2 of 2\)"):
+        next(rounds)
+    assert _manifest(rounds.raw_dir)["stopped"] == "error"

@@ -36,7 +36,10 @@ def test_ab_flags_the_real_slowdown_only_and_keeps_every_round(tiny_target,
     # 6 benchmarks + the suite-wide factor = 7 hypotheses. 7 rounds that all agree give
     # the signed-rank test p = 1/128, under Holm's 0.1/7; so alpha 0.1 here. Threshold 1.5
     # so that only a large change counts: the slowdown commit makes mean_abs ~4x slower.
-    settings = _settings(tiny_target, tmp_path / "results", alpha=0.1, threshold=1.5)
+    # One process per side: this is about the fixed design (``measure`` tests check
+    # several processes per side; the adaptive tests below run the default two).
+    settings = _settings(tiny_target, tmp_path / "results", alpha=0.1, threshold=1.5,
+                         ab_processes=1)
     neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
     report = tmp_path / "ab.md"
     seen: list[int] = []
@@ -153,10 +156,14 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     assert manifest["selection"] == {"node_ids": [], "keyword": "not word_index",
                                      "controls": []}
     assert 5 <= manifest["rounds_done"] <= 10
-    first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
-    names = {b["name"].split("::")[-1] for b in first["benchmarks"]}
-    assert "test_word_index" not in names and "test_mean_abs" in names
-    assert "Adaptive interleaved A/B run" in (tmp_path / "ab.md").read_text()
+    # Two processes per side by default (``analysis.AB_PROCESSES``), both kept.
+    assert manifest["processes_per_side"] == 2
+    for name in ("round-001-base.json.gz", "round-001-base-2.json.gz"):
+        first = json.loads(gzip.decompress((raw / name).read_bytes()))
+        names = {b["name"].split("::")[-1] for b in first["benchmarks"]}
+        assert "test_word_index" not in names and "test_mean_abs" in names
+    text = (tmp_path / "ab.md").read_text()
+    assert "Adaptive interleaved A/B run" in text and "in 2 pytest processes each" in text
 
 
 @pytest.mark.slow
@@ -169,7 +176,7 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
     controls = ["tests/test_perf.py::test_checksum", "tests/test_perf.py::test_sorted_words",
                 "tests/test_perf.py::test_joined"]
     args = ["ab", "--adaptive", "--max-rounds", "8", "--threshold", "1.5", "--seed", "3",
-            "--report", str(tmp_path / "ab.md"), "--json", neutral, slow,
+            "--processes", "1", "--report", str(tmp_path / "ab.md"), "--json", neutral, slow,
             "--node-id", target, *(x for c in controls for x in ("--control", c))]
     code = main(args)
     captured = capsys.readouterr()
@@ -181,6 +188,7 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
     (raw,) = (results / "raw" / "ab").iterdir()
     manifest = json.loads((raw / AB_MANIFEST).read_text())
     assert manifest["selection"]["controls"] == controls
+    assert manifest["processes_per_side"] == 1  # --processes 1
     first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
     assert sorted(b["fullname"] for b in first["benchmarks"]) == sorted([target, *controls])
     assert "Controls, measured but not tested" in (tmp_path / "ab.md").read_text()

@@ -276,13 +276,14 @@ def test_confirm_settings_come_from_the_environment_and_are_checked() -> None:
 
     env = {"PERF_PIPELINE_CONFIRM": "off", "PERF_PIPELINE_CONFIRM_MAX_ROUNDS": "8",
            "PERF_PIPELINE_CONFIRM_BUDGET": "60", "PERF_PIPELINE_CONFIRM_MIN_HISTORY": "5",
-           "PERF_PIPELINE_CONFIRM_BASE": "main"}
+           "PERF_PIPELINE_CONFIRM_BASE": "main", "PERF_PIPELINE_AB_PROCESSES": "3"}
     s = load_settings(environ=env, config_file=None)
     assert (s.confirm, s.confirm_max_rounds, s.confirm_budget_s, s.confirm_min_history,
-            s.confirm_base) == ("off", 8, 60.0, 5, "main")
+            s.confirm_base, s.ab_processes) == ("off", 8, 60.0, 5, "main", 3)
     assert load_settings(environ={}).confirm == "auto"
     for var, value in (("PERF_PIPELINE_CONFIRM", "maybe"),
                        ("PERF_PIPELINE_CONFIRM_MAX_ROUNDS", "4"),
+                       ("PERF_PIPELINE_AB_PROCESSES", "0"),
                        ("PERF_PIPELINE_CONFIRM_BUDGET", "0"),
                        ("PERF_PIPELINE_CONFIRM_BASE", "--upload-pack=x")):
         with pytest.raises(InvalidInputError):

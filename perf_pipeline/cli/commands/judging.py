@@ -121,6 +121,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rounds of both commits (default 10: enough for up to 10 "
                         "benchmarks at alpha 0.01; 13 for 50, 17 for 1,000)")
     p.add_argument("--seed", type=int, help="seed of the order of each round (default random)")
+    p.add_argument("--processes", dest="ab_processes", type=int, metavar="N",
+                   help="pytest processes per commit and round, alternating; a round's "
+                        "value is the fastest sample of them (default: "
+                        "PERF_PIPELINE_AB_PROCESSES or 2)")
     add_repo(p)
     add_results_dir(p)
     add_stats(p)
