@@ -100,7 +100,8 @@ def test_a_round_of_several_processes_gives_each_side_its_fastest_sample() -> No
 def test_two_processes_per_side_find_what_one_could_not() -> None:
     """The fastest sample of two processes per side (``AB_PROCESSES``) against one, on
     the held-out recording, +5 % at 5 benchmarks (two of them the noisiest): the issue's
-    target of 70 % is met only with two. Measured on these seeds: PLACEHOLDER."""
+    target of 70 % is met only with two. Measured on this seed: 58.0 % with one process
+    per side, 74.0 % with two (12.75 against 15.7 rounds per benchmark decided)."""
     rec = _recording(HELD_OUT)
     one, two = (replay_gate(rec, np.random.default_rng(767676), trials=150, effect=1.05,
                             n_benchmarks=5, ab_processes=k) for k in (1, 2))
@@ -119,9 +120,10 @@ def test_two_stage_gate_rarely_confirms_unchanged_code(n_benchmarks: int) -> Non
     assert rates.one_stage_any >= 0.03
     assert rates.confirmed_any < rates.one_stage_any
     # Decided benchmarks leave the rounds: each benchmark decided (flagged or suspect) is
-    # measured 10.6-12.7 rounds (median); the whole confirmation lasts 18 rounds at 5 and
-    # 9 benchmarks, 47 at 50, where the slowest of about 25 flags sets the length
-    # (measured on these seeds; A/A 0.33 %, 0.0 % and 0.0 % here).
+    # measured 8.4-12.0 rounds of two processes per side (median); the whole confirmation
+    # lasts 13-14 rounds at 5 and 9 benchmarks, 44 at 50, where the slowest of about 25
+    # flags sets the length (measured on these seeds; A/A 0 %, 0.33 % and 0 % here, the
+    # screen alone 8.3 %, 11.3 % and 26.7 %).
     assert rates.median_rounds_per_flag <= 15
     assert rates.median_rounds <= (30 if n_benchmarks < 50 else 60)
     assert rates.flagged_any > rates.confirmed_any
@@ -135,13 +137,13 @@ def test_the_gate_holds_on_a_recording_nothing_was_tuned_on(n_benchmarks: int) -
                      n_benchmarks=n_benchmarks)
     ten = replay_gate(rec, np.random.default_rng(747474 + n_benchmarks), trials=150,
                       effect=1.10, n_benchmarks=n_benchmarks)
-    # Measured on these seeds (5 / 50 benchmarks): A/A 0.33 % / 0 %; +10 % 90.7 % / 96.0 %;
-    # 10.3 / 12.6 rounds per benchmark decided. The screen alone at alpha 0.01: 7.7 % /
-    # 16.7 % of unchanged commits.
+    # Measured on these seeds (5 / 50 benchmarks): A/A 0.33 % / 0.33 %; +10 % 96.7 % /
+    # 96.0 %; 8.4 / 11.5 rounds per benchmark decided. The screen alone at alpha 0.01:
+    # 9.0 % / 22.7 % of unchanged commits.
     assert aa.confirmed_any <= 0.01
     assert aa.one_stage_any >= 0.03
     assert aa.median_rounds_per_flag <= 15
-    assert ten.confirmed_hit >= 0.85
+    assert ten.confirmed_hit >= 0.90
 
 
 @pytest.mark.slow
@@ -150,7 +152,7 @@ def test_adaptive_ab_on_a_recording_nothing_was_tuned_on() -> None:
     aa = replay_adaptive_ab(rec, np.random.default_rng(757575), trials=200, n_benchmarks=9)
     double = replay_adaptive_ab(rec, np.random.default_rng(757576), trials=80, effect=2.0,
                                 n_benchmarks=9)
-    # Measured on these seeds: A/A 0 %; every doubling found, median 5 rounds, at most 9.
+    # Measured on these seeds: A/A 0 %; every doubling found, median 5 rounds, at most 7.
     assert aa.any_regression <= 0.01
     assert double.hit == 1.0
     assert double.median_rounds_to_hit <= 6
@@ -168,7 +170,7 @@ def test_two_stage_gate_confirms_real_slowdowns() -> None:
     # The uncorrected screen flags nearly every real +10 % slowdown (Holm at the same
     # level left 29 % unflagged), so the confirmation decides what is found.
     assert ten.flagged_hit >= 0.90
-    # Measured on these seeds: 94.7 % (+10 %), 78.0 % (+5 %), 100 % (+20 %); the
+    # Measured on these seeds: 97.3 % (+10 %), 80.0 % (+5 %), 100 % (+20 %); the
     # targets are 90 % and 70 %, asserted as they stand.
     assert ten.confirmed_hit >= 0.90
     assert five.confirmed_hit >= 0.70
@@ -184,9 +186,9 @@ def test_two_stage_gate_confirms_real_slowdowns() -> None:
 def test_two_stage_gate_on_a_suite_with_the_two_noisiest_benchmarks() -> None:
     """The first five recorded benchmarks include the two whose rounds spread 10-12 %
     (factor-free): a +10 % change there needs 30-100 rounds, and the futility rule
-    projects the screen's estimate so that it gets them; the screen flags only 87.3 % of
+    projects the screen's estimate so that it gets them; the screen flags only 90.0 % of
     them here, the suspects (``suspects_for_confirmation``) bring the rest. Measured
-    96.0 % on this seed (flagged: 90.0 %)."""
+    97.3 % on this seed."""
     ten = replay_gate(_real(), np.random.default_rng(424303), trials=150, effect=1.10,
                       n_benchmarks=5)
     assert ten.confirmed_hit >= 0.90
@@ -225,19 +227,20 @@ def test_adaptive_ab_on_real_paired_noise() -> None:
                              n_benchmarks=9)
     assert aa.any_regression <= 0.01  # the target; measured 0.0 % on this seed
     assert double.hit >= 0.98
-    assert double.median_rounds_to_hit <= 6
-    assert ten.hit >= 0.55  # measured 68.8 %
+    assert double.median_rounds_to_hit <= 6  # measured 5, at most 9
+    assert ten.hit >= 0.75  # measured 88.8 % (68.8 % with one process per side)
 
 
 @pytest.mark.slow
 def test_the_sign_flip_test_spends_its_level_where_it_can_use_it() -> None:
     """Spread over every look, the sign-flip test's level was too thin for it ever to
     reject at 20 rounds on a suite of 5; spent at a few late looks (``sign_flip_looks``)
-    it finds +10 % far more often. Measured on this seed: 55.0 %, and 36.7 % with the
-    level spread over every look (the design before)."""
+    it finds +10 % far more often. Measured on this seed with one process per side:
+    55.0 %, and 36.7 % with the level spread over every look (the design before); with
+    two processes per side, 80.8 %."""
     ten = replay_adaptive_ab(_real(), np.random.default_rng(424404), trials=120,
                              effect=1.10, n_benchmarks=5)
-    assert ten.hit >= 0.45
+    assert ten.hit >= 0.65
 
 
 def test_gate_rates_count_widened_columns_for_the_benchmark_they_were_drawn_from() -> None:
