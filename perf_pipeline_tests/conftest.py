@@ -119,14 +119,19 @@ class TinyTarget:
     slowed: str = "test_mean_abs"
 
     def write_config(self, path: Path, *, results_dir: Path) -> Path:
-        """A perf_pipeline.toml that points the framework at this target."""
+        """A perf_pipeline.toml that points the framework at this target.
+
+        A/B rounds of one process per side: the tests on this target check the wiring,
+        and the slowdown is large; two per side (the default) run end to end in the demo
+        test and where a test asks for them."""
         path.write_text(
             "[perf_pipeline]\n"
             f"repo_path = {json.dumps(str(self.repo))}\n"
             'project_subdir = "."\n'
             f"results_dir = {json.dumps(str(results_dir))}\n"
             'benchmark_paths = ["tests"]\n'
-            f"pytest_args = {json.dumps(list(self.pytest_args))}\n")
+            f"pytest_args = {json.dumps(list(self.pytest_args))}\n"
+            "ab_processes = 1\n")
         return path
 
 

@@ -88,7 +88,10 @@ def _config(path: Path, repo: Path, results: Path) -> Path:
         "threshold = 1.05\n"
         'confirm = "auto"\n'
         "confirm_max_rounds = 12\n"
-        "confirm_budget_s = 240\n")
+        "confirm_budget_s = 240\n"
+        # One process per side: this tests the wiring (the replay tests measure the
+        # power); two per side, the default, run end to end in test_demo.
+        "ab_processes = 1\n")
     return path
 
 

@@ -142,7 +142,7 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     neutral, slow = tiny_target.shas[1], tiny_target.shas[2]
     code = main(["ab", "--adaptive", "-k", "not word_index", "--max-rounds", "10",
                  "--threshold", "1.5", "--seed", "2", "--report", str(tmp_path / "ab.md"),
-                 "--json", neutral, slow])
+                 "--processes", "2", "--json", neutral, slow])
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
     doc = json.loads(captured.out)  # all of stdout is the document
@@ -156,7 +156,8 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     assert manifest["selection"] == {"node_ids": [], "keyword": "not word_index",
                                      "controls": []}
     assert 5 <= manifest["rounds_done"] <= 10
-    # Two processes per side by default (``analysis.AB_PROCESSES``), both kept.
+    # Two processes per side (the default; the config file of these tests says 1), both
+    # kept.
     assert manifest["processes_per_side"] == 2
     for name in ("round-001-base.json.gz", "round-001-base-2.json.gz"):
         first = json.loads(gzip.decompress((raw / name).read_bytes()))
@@ -176,7 +177,7 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
     controls = ["tests/test_perf.py::test_checksum", "tests/test_perf.py::test_sorted_words",
                 "tests/test_perf.py::test_joined"]
     args = ["ab", "--adaptive", "--max-rounds", "8", "--threshold", "1.5", "--seed", "3",
-            "--processes", "1", "--report", str(tmp_path / "ab.md"), "--json", neutral, slow,
+            "--report", str(tmp_path / "ab.md"), "--json", neutral, slow,
             "--node-id", target, *(x for c in controls for x in ("--control", c))]
     code = main(args)
     captured = capsys.readouterr()
@@ -188,7 +189,7 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
     (raw,) = (results / "raw" / "ab").iterdir()
     manifest = json.loads((raw / AB_MANIFEST).read_text())
     assert manifest["selection"]["controls"] == controls
-    assert manifest["processes_per_side"] == 1  # --processes 1
+    assert manifest["processes_per_side"] == 1
     first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
     assert sorted(b["fullname"] for b in first["benchmarks"]) == sorted([target, *controls])
     assert "Controls, measured but not tested" in (tmp_path / "ab.md").read_text()
