@@ -124,7 +124,8 @@ class Settings:
     #: pytest processes per side of each A/B round (``perf-pipeline ab`` and the
     #: confirmation); a side's value is the fastest sample of them all.
     ab_processes: int = 2  # analysis.AB_PROCESSES (a test keeps them equal)
-    confirm_budget_s: float = 900.0
+    #: About 70 rounds of two processes per side for five of the example's benchmarks.
+    confirm_budget_s: float = 1800.0
     confirm_min_history: int = 3
     confirm_base: str | None = None
     # Runners for real projects (measure/environments.py). ``uv_args`` go to ``uv run``
