@@ -121,11 +121,6 @@ class NoiseRecording:
     def n_pairs(self) -> int:
         return len(self.samples) // 2
 
-    @cached_property
-    def round_values(self) -> np.ndarray:
-        """(processes, benchmarks) what each process gives an A/B round (``round_value``)."""
-        return np.array([[round_value(s) for s in proc] for proc in self.samples])
-
     def side_values(self, processes: int) -> np.ndarray:
         """(rounds, 2, benchmarks): what each side of a round of ``processes`` consecutive
         pairs gives (``round_value`` of the side's processes' samples together)."""

@@ -162,13 +162,6 @@ class ABRun:
     stopped: str = "max_rounds"  # see ABRounds.stopped
     processes: int = 1  # pytest processes per side and round
 
-    def measuring(self) -> str:
-        """How a round measured the two commits, for reports."""
-        if self.processes == 1:
-            return "each measuring both commits back to back"
-        return (f"each measuring both commits alternately in {self.processes} pytest "
-                "processes each (a side's samples pooled)")
-
 
 def _compacted(data: bytes) -> bytes:
     """The round's file as raw run dirs keep theirs; text that is not JSON is kept as it
@@ -204,7 +197,6 @@ class ABRounds(Iterator[ABRound]):
     budget_s: float | None
     on_round: Callable[[int, int], None] | None = None
     clock: Callable[[], float] = time.monotonic
-    processes: int = 1  # per side and round
     done: list[ABRound] = field(default_factory=list, init=False)
     orders: list[tuple[str, str]] = field(default_factory=list, init=False)
     stopped: str | None = field(default=None, init=False)
@@ -260,7 +252,8 @@ class ABRounds(Iterator[ABRound]):
     def to_run(self) -> ABRun:
         return ABRun(ab_id=self.ab_id, base=self.base, candidate=self.candidate,
                      rounds=tuple(self.done), seed=self.seed, raw_dir=self.raw_dir,
-                     stopped=self.stopped or "closed", processes=self.processes)
+                     stopped=self.stopped or "closed",
+                     processes=self.settings.ab_processes)
 
     def _over_budget(self) -> bool:
         if self.budget_s is None or not self.done:
@@ -285,7 +278,7 @@ class ABRounds(Iterator[ABRound]):
                     round_start = self.clock()
                     paths = self.selection.paths(self.settings.benchmark_paths)
                     measured: dict[str, list[SuiteRun]] = {side: [] for side in order}
-                    for process in range(1, self.processes + 1):
+                    for process in range(1, self.settings.ab_processes + 1):
                         for side in order:
                             measured[side].append(self._measure_side(
                                 Path(tmp), index, side, shas[side], commits[side], paths,
@@ -332,7 +325,8 @@ class ABRounds(Iterator[ABRound]):
             else:
                 return replace(run, run_id=f"{self.ab_id}-r{index:03d}-{side}",
                                commit=commit, raw_path=str(kept))
-        where = "" if self.processes == 1 else f" (process {process} of {self.processes})"
+        n = self.settings.ab_processes
+        where = "" if n == 1 else f" (process {process} of {n})"
         self.error = f"round {index}, {side} {sha[:12]}{where}: {error}"
         logger.warning("A/B run %s stopped: %s", self.ab_id, self.error.splitlines()[0])
         raise MeasurementError(f"A/B run stopped at {self.error}\n"
@@ -344,7 +338,7 @@ class ABRounds(Iterator[ABRound]):
             return
         manifest = {
             "ab_id": self.ab_id, "seed": self.seed, "rounds_planned": self.max_rounds,
-            "processes_per_side": self.processes,
+            "processes_per_side": self.settings.ab_processes,
             "rounds_done": len(self.done), "stopped": self.stopped or "closed",
             "budget_s": self.budget_s, "elapsed_s": round(self.elapsed_s, 3),
             "selection": (self._first_selection or self.selection).describe(),
@@ -404,8 +398,7 @@ def iter_ab_rounds(
     return ABRounds(settings=settings, ab_id=ab_id, seed=seed,
                     base=commit_info(repo, base_sha), candidate=commit_info(repo, candidate_sha),
                     raw_dir=raw_dir, selection=select or ABSelection(), max_rounds=max_rounds,
-                    budget_s=budget_s, on_round=on_round, clock=clock,
-                    processes=settings.ab_processes)
+                    budget_s=budget_s, on_round=on_round, clock=clock)
 
 
 def measure_ab(

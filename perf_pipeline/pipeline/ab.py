@@ -92,6 +92,14 @@ def _pooled(runs: list[SuiteRun], run_id: str) -> SuiteRun:
                    raw_path=None)
 
 
+def _how_measured(ab: ABRun) -> str:
+    """How a round measured the two commits, for the report's notes."""
+    if ab.processes == 1:
+        return "each measuring both commits back to back"
+    return (f"each measuring both commits alternately in {ab.processes} pytest processes "
+            "each (a side's samples pooled)")
+
+
 def _too_few_rounds(n: int, hypotheses: int, alpha: float) -> str | None:
     needed = min_rounds(hypotheses, alpha)
     if n >= needed:
@@ -120,7 +128,7 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
     n = len(ab.rounds)
     candidate_first = sum(r.order[0] == "candidate" for r in ab.rounds)
     notes = [
-        f"Interleaved A/B run: {n} rounds, {ab.measuring()}, in a "
+        f"Interleaved A/B run: {n} rounds, {_how_measured(ab)}, in a "
         f"random order (candidate first in {candidate_first} of {n}; seed {ab.seed}). "
         "Each benchmark's per-round medians are compared pairwise (Hodges-Lehmann of the "
         "per-round log-ratios, Wilcoxon signed-rank) after removing each round's "
@@ -173,7 +181,7 @@ def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
     decided = len(result.decided_at)
     notes = [
         f"Adaptive interleaved A/B run: {n} of at most {max_rounds} rounds used "
-        f"(stopped: {result.stopped}), {ab.measuring()}, in a "
+        f"(stopped: {result.stopped}), {_how_measured(ab)}, in a "
         f"random order (candidate first in {candidate_first} of {n}; seed "
         f"{ab.seed}). After each look the per-round log-ratios, with each round's "
         "suite-wide factor removed, are tested with a level spent over the looks "
