@@ -19,7 +19,7 @@ from perf_pipeline.pipeline.ab import (
     _no_factor,
     _targets_beside_controls,
     min_rounds,
-    paired_round_medians,
+    paired_round_values,
 )
 from perf_pipeline.workspace import Workspace
 from perf_pipeline_tests.store.conftest import make_run
@@ -61,9 +61,14 @@ def test_ab_flags_the_real_slowdown_only_and_keeps_every_round(tiny_target,
     assert {tuple(o) for o in manifest["orders"]} == {("base", "candidate"),
                                                       ("candidate", "base")}
     assert not (raw / AB_MANIFEST).stat().st_mode & 0o222
-    # The same seed gives the same orders; per-round medians are aligned by round.
-    base, candidate = paired_round_medians(outcome.ab)
+    # The same seed gives the same orders; per-round values are aligned by round, and a
+    # side's value is its fastest sample, as in the adaptive design (not its median).
+    base, candidate = paired_round_values(outcome.ab)
     assert set(base) == set(candidate) and all(len(v) == 7 for v in base.values())
+    for name, values in candidate.items():
+        for rnd, value in zip(outcome.ab.rounds, values, strict=True):
+            bench = rnd.candidate.benchmark(name)
+            assert bench is not None and value == min(bench.samples_s)
     # The report says how it was decided; an A/B run never enters the history.
     text = report.read_text()
     assert "Interleaved A/B run: 7 rounds" in text and r"test\_mean\_abs" in text

@@ -44,7 +44,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_ab(args: argparse.Namespace) -> int:
     """Measures BASE and CANDIDATE alternately (random order per round) on this machine
-    and compares each benchmark's per-round medians with a paired test, Holm-corrected.
+    and compares each benchmark's per-round values (a side's fastest sample) with a paired
+    test, Holm-corrected.
     Use it to confirm a suspect commit against its parent. Nothing is added to the
     history.
     """
