@@ -27,6 +27,8 @@ Tables:
    regression, power the share in which the slowed benchmark is confirmed;
 2. other tools' rules on the same replayed runs (latest baseline run vs the new run);
 3. the adaptive A/B alone (``perf-pipeline ab --adaptive``): every benchmark a target;
+   then the fixed-round A/B (``perf-pipeline ab``, 10 rounds, ``compare_rounds``), suites
+   of 5 and 9 only (its exact signed-rank p-values make 50 too slow to replay);
 4. per benchmark of the whole recording (the gate's trials of table 1, split by the
    benchmark slowed), beside its factor-free spread per round;
 5. an idealised bound for table 3: Gaussian noise at each benchmark's robust spread,
@@ -57,6 +59,7 @@ from perf_pipeline.analysis import (
     NoiseModel,
     NoiseRecording,
     replay_adaptive_ab,
+    replay_fixed_ab,
     replay_gate,
     replay_screen_runs,
     simulate_recording,
@@ -286,6 +289,21 @@ def ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int
               f"(found {double.hit:.0%}) | {aa.median_rounds:g} |")
 
 
+def fixed_ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int,
+                   processes: int = AB_PROCESSES, rounds: int = 10) -> None:
+    print(f"| suite | A/A false alarms | +5 % found ({rounds} rounds) | +10 % found | "
+          "+20 % found |")
+    print("|---|---|---|---|---|")
+    for n in sizes:
+        aa, five, ten, twenty = (
+            replay_fixed_ab(rec, np.random.default_rng(seed + 3000 + 10 * n + i),
+                            trials=trials, effect=e, n_benchmarks=n, rounds=rounds,
+                            processes=processes)
+            for i, e in enumerate((1.0, 1.05, 1.10, 1.20)))
+        print(f"| {n} | {_pct(aa.any_regression)} | {_pct(five.hit)} | {_pct(ten.hit)} | "
+              f"{_pct(twenty.hit)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=600)
@@ -317,6 +335,10 @@ def main() -> None:
         other_tools_table(rec, sizes[-1], trials, args.seed)
         print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
         ab_table(rec, sizes, trials, args.seed, k)
+        fixed_sizes = tuple(n for n in sizes if n <= 9)
+        print(f"\nFixed-round A/B alone (10 rounds, every benchmark a target), {trials} "
+              "trials:\n")
+        fixed_ab_table(rec, fixed_sizes, trials, args.seed, k)
         if not real:
             continue
         print("\nIdealised bound for the adaptive A/B (Gaussian noise at each benchmark's "

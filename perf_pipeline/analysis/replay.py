@@ -22,11 +22,13 @@ known size are injected by scaling the samples of one benchmark on one side.
   distribution (tails, modes) but their residuals are independent across copies.
 
 Every trial is judged by ``build_baseline``/``compare_to_baseline``, ``choose_controls``
-and ``sequential_ab``: the functions the product calls, never a copy.
+and ``sequential_ab`` (``compare_rounds`` for the fixed-round A/B): the functions the
+product calls, never a copy.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ from perf_pipeline.analysis.confirmation import (
     round_value,
     screen_run,
 )
+from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
@@ -65,6 +68,7 @@ __all__ = [
     "TwoStageTrial",
     "replay_ab_rounds",
     "replay_adaptive_ab",
+    "replay_fixed_ab",
     "replay_gate",
     "replay_screen_runs",
     "two_stage_trial",
@@ -386,7 +390,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
 
 @dataclass(frozen=True, slots=True)
 class ABRates:
-    """Adaptive A/B alone (every benchmark a target), for one injected change."""
+    """An A/B run alone (every benchmark a target), for one injected change."""
 
     trials: int
     effect: float
@@ -425,3 +429,30 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
         median_rounds_to_hit=float(np.median(to_hit)) if to_hit else math.nan,
         max_rounds_to_hit=float(np.max(to_hit)) if to_hit else math.nan,
         median_rounds=float(np.median(used)))
+
+
+def replay_fixed_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
+                    effect: float = 1.0, n_benchmarks: int | None = None,
+                    threshold: float = 1.0, alpha: float = 0.01, rounds: int = 10,
+                    processes: int = AB_PROCESSES) -> ABRates:
+    """Replay ``perf-pipeline ab`` (fixed rounds): ``compare_rounds`` over ``rounds``
+    replayed rounds, the values as the product takes them (``round_value``)."""
+    any_reg = hits = 0
+    width = 0
+    for rec in _blocks(recording, rng, n_benchmarks, trials):
+        width = len(rec.names)
+        slowed = int(rng.integers(0, width))
+        pairs = list(itertools.islice(replay_ab_rounds(
+            rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
+            processes=processes), rounds))
+        comparison = compare_rounds({b: [r[b][0] for r in pairs] for b in rec.names},
+                                    {b: [r[b][1] for r in pairs] for b in rec.names},
+                                    threshold=threshold, alpha=alpha)
+        confirmed = {r.name for r in comparison.regressions}
+        any_reg += bool(confirmed)
+        hits += rec.names[slowed] in confirmed
+    found = float(rounds) if hits else math.nan
+    return ABRates(trials=trials, effect=effect, n_benchmarks=width,
+                   any_regression=any_reg / trials, hit=hits / trials,
+                   median_rounds_to_hit=found, max_rounds_to_hit=found,
+                   median_rounds=float(rounds))
