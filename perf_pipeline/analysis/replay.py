@@ -402,6 +402,18 @@ class ABRates:
     median_rounds: float  # rounds the whole run used
 
 
+def _ab_trials(recording: NoiseRecording, rng: np.random.Generator,
+               n_benchmarks: int | None, trials: int, effect: float, processes: int
+               ) -> Iterator[tuple[str, Iterator[dict[str, tuple[float, float]]]]]:
+    """Per trial of an A/B study: (the benchmark slowed, its rounds), one random benchmark
+    slowed by ``effect`` on the candidate side."""
+    for rec in _blocks(recording, rng, n_benchmarks, trials):
+        slowed = int(rng.integers(0, len(rec.names)))
+        yield rec.names[slowed], replay_ab_rounds(
+            rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
+            processes=processes)
+
+
 def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
                        effect: float = 1.0, n_benchmarks: int | None = None,
                        threshold: float = 1.0, alpha: float = 0.01,
@@ -410,18 +422,15 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
     any_reg = hits = 0
     to_hit: list[int] = []
     used: list[int] = []
-    width = 0
-    for rec in _blocks(recording, rng, n_benchmarks, trials):
-        width = len(rec.names)
-        slowed = int(rng.integers(0, width))
-        rounds = replay_ab_rounds(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
-                                  processes=processes)
+    width = len(recording.names) if n_benchmarks is None else n_benchmarks
+    for slowed, rounds in _ab_trials(recording, rng, n_benchmarks, trials, effect,
+                                     processes):
         result = sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds)
         confirmed = {r.name for r in result.comparison.regressions}
         any_reg += bool(confirmed)
-        if rec.names[slowed] in confirmed:
+        if slowed in confirmed:
             hits += 1
-            to_hit.append(result.decided_at[rec.names[slowed]])
+            to_hit.append(result.decided_at[slowed])
         used.append(result.rounds_used)
     return ABRates(
         trials=trials, effect=effect, n_benchmarks=width, any_regression=any_reg / trials,
@@ -438,19 +447,15 @@ def replay_fixed_ab(recording: NoiseRecording, rng: np.random.Generator, *, tria
     """Replay ``perf-pipeline ab`` (fixed rounds): ``compare_rounds`` over ``rounds``
     replayed rounds, the values as the product takes them (``round_value``)."""
     any_reg = hits = 0
-    width = 0
-    for rec in _blocks(recording, rng, n_benchmarks, trials):
-        width = len(rec.names)
-        slowed = int(rng.integers(0, width))
-        pairs = list(itertools.islice(replay_ab_rounds(
-            rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
-            processes=processes), rounds))
-        comparison = compare_rounds({b: [r[b][0] for r in pairs] for b in rec.names},
-                                    {b: [r[b][1] for r in pairs] for b in rec.names},
+    width = len(recording.names) if n_benchmarks is None else n_benchmarks
+    for slowed, feed in _ab_trials(recording, rng, n_benchmarks, trials, effect, processes):
+        pairs = list(itertools.islice(feed, rounds))
+        comparison = compare_rounds({b: [r[b][0] for r in pairs] for b in pairs[0]},
+                                    {b: [r[b][1] for r in pairs] for b in pairs[0]},
                                     threshold=threshold, alpha=alpha)
         confirmed = {r.name for r in comparison.regressions}
         any_reg += bool(confirmed)
-        hits += rec.names[slowed] in confirmed
+        hits += slowed in confirmed
     found = float(rounds) if hits else math.nan
     return ABRates(trials=trials, effect=effect, n_benchmarks=width,
                    any_regression=any_reg / trials, hit=hits / trials,
