@@ -37,8 +37,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_pipeline.analysis import (
-    SCREEN_ALPHA,
-    SCREEN_CORRECTION,
     SUITE_SHIFT_NAME,
     confirm_flagged,
     plan_confirmation,
@@ -297,7 +295,7 @@ def confirm_run(ws: Workspace, run: SuiteRun, baseline: Baseline | None, *,
     """
     settings = ws.settings
     created_at = now_iso()
-    strict = analyze_run(run, baseline, settings, alpha=settings.alpha)
+    strict = analyze_run(run, baseline, settings)
     if strict.comparison is None:  # no baseline: nothing to screen against
         return Confirmation(sha=run.sha, run_id=run.run_id,
                             created_at=created_at, status="nothing_flagged",
@@ -307,8 +305,7 @@ def confirm_run(ws: Workspace, run: SuiteRun, baseline: Baseline | None, *,
         return Confirmation(sha=run.sha, run_id=run.run_id,
                             created_at=created_at, status="off", screen_alpha=settings.alpha,
                             screen=strict.comparison, final=strict.comparison)
-    screen = analyze_run(run, baseline, settings, alpha=SCREEN_ALPHA,
-                         correction=SCREEN_CORRECTION).comparison
+    screen = analyze_run(run, baseline, settings, screen=True).comparison
     assert screen is not None
     candidate = _commit_in_repo(settings, run.sha)
     base = _base_sha(settings, baseline) if candidate else None
