@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         now_iso,
         pin_baseline,
         pinned_baseline,
+        screen_baseline,
         seed_baseline,
         update_baseline,
     )
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         read_commit_profile,
         run_profile,
     )
+    from perf_pipeline.pipeline.pull_request import PullRequestPlan, plan_pull_request
     from perf_pipeline.pipeline.regression import (
         analyze_commit,
         analyze_run,
@@ -88,6 +90,9 @@ _WHERE: dict[str, str] = {
     "run_adaptive_ab": "ab",
     "run_profile": "profile",
     "screen_alpha": "regression",
+    "screen_baseline": "baseline",
+    "PullRequestPlan": "pull_request",
+    "plan_pull_request": "pull_request",
     "seed_baseline": "baseline",
     "update_baseline": "baseline",
     "write_commit_report": "reporting",
@@ -113,6 +118,7 @@ __all__ = [
     "AnalyzeOutcome",
     "CalibrationOutcome",
     "ProfileOutcome",
+    "PullRequestPlan",
     "RoundFeed",
     "RoundSource",
     "analyze_commit",
@@ -129,6 +135,7 @@ __all__ = [
     "now_iso",
     "pin_baseline",
     "pinned_baseline",
+    "plan_pull_request",
     "post_report_comment",
     "profile_commit",
     "read_commit_analysis",
@@ -139,6 +146,7 @@ __all__ = [
     "run_adaptive_ab",
     "run_profile",
     "screen_alpha",
+    "screen_baseline",
     "seed_baseline",
     "update_baseline",
     "write_commit_report",

@@ -27,6 +27,7 @@ __all__ = [
     "now_iso",
     "pin_baseline",
     "pinned_baseline",
+    "screen_baseline",
     "seed_baseline",
     "update_baseline",
 ]
@@ -69,6 +70,19 @@ def baseline_for_run(ws: Workspace, run: SuiteRun) -> Baseline | None:
     if pinned is not None or ws.settings.baseline_policy == "pinned":
         return pinned
     runs = _rolling_runs(ws, before=run)
+    return build_baseline(runs, policy="rolling", created_at=now_iso()) if runs else None
+
+
+def screen_baseline(ws: Workspace, machine_id: str) -> Baseline | None:
+    """The baseline a new run of ``machine_id`` would be judged against (as
+    ``baseline_for_run`` and ``pipeline/regression.py`` decide), or ``None``: a pinned
+    baseline of another machine judges nothing."""
+    pinned = pinned_baseline(ws)
+    if pinned is not None or ws.settings.baseline_policy == "pinned":
+        if pinned is not None and pinned.machine_id and pinned.machine_id != machine_id:
+            return None
+        return pinned
+    runs = _rolling_runs(ws, before=None, machine_id=machine_id)
     return build_baseline(runs, policy="rolling", created_at=now_iso()) if runs else None
 
 

@@ -1,4 +1,4 @@
-"""``comment``: post or update the report on a pull request."""
+"""``comment``: post or update the report on a pull request; ``pr-plan``: how CI gates it."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import argparse
 import os
 from pathlib import Path
 
-from perf_pipeline.cli.console import out, plain
+from perf_pipeline.cli.console import err, out, plain
+from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
-from perf_pipeline.cli.options import add_command
+from perf_pipeline.cli.options import add_command, add_repo, add_results_dir
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["register"]
@@ -37,7 +38,34 @@ def cmd_comment(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_pr_plan(args: argparse.Namespace) -> int:
+    """Prints key=value lines for $GITHUB_OUTPUT: mode (gate: screen against the history,
+    then confirm each flag by an A/B; ab: the adaptive A/B alone, when the baseline a run
+    of this machine would get holds fewer than confirm_min_history commits),
+    history_commits, min_history and base_measured (this machine has a successful run of
+    --base). A summary goes to stderr."""
+    from perf_pipeline.pipeline import plan_pull_request
+
+    with workspace_from(args) as ws:
+        plan = plan_pull_request(ws, args.base)
+    for key, value in plan.outputs().items():
+        out.print(f"{key}={value}", markup=False, highlight=False)
+    err.print(f"{plan.history_commits} baseline commit(s) for machine "
+              f"{plain(plan.machine_id)} (need {plan.min_history}): mode {plan.mode}"
+              + ("" if plan.base_sha is None else
+                 f"; base {plan.base_sha[:12]} "
+                 f"{'measured' if plan.base_measured else 'not measured'} here"),
+              highlight=False)
+    return ExitCode.OK
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = add_command(sub, "pr-plan", cmd_pr_plan,
+                    "how CI gates a pull request: history screen + A/B, or the A/B alone")
+    p.add_argument("--base", metavar="REF",
+                   help="the PR's base commit: is it measured on this machine?")
+    add_repo(p)
+    add_results_dir(p)
     p = add_command(sub, "comment", cmd_comment,
                     "post or update the report as a pull-request comment")
     p.add_argument("--report", default="performance-report.md",

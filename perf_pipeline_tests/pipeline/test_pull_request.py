@@ -1,0 +1,113 @@
+"""How CI gates a PR: it counts the baseline a run of *this* machine would get.
+
+Counting runs, or runs of any machine, overstated the history: five runs of another CPU
+model (hosted runners come with several) or three nightly runs of one commit sent a PR to
+the screen with no baseline, or one commit's, where it passed unjudged.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perf_pipeline.cli import main
+from perf_pipeline.config import Settings
+from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
+from perf_pipeline.pipeline import plan_pull_request
+from perf_pipeline.store import HistoryStore
+from perf_pipeline.workspace import Workspace
+from perf_pipeline_tests.conftest import TinyTarget
+
+HERE, OTHER = "runner-cpu-a", "runner-cpu-b"
+
+
+def _run(k: int, sha: str, machine: str, rng: np.random.Generator) -> SuiteRun:
+    benchmarks = tuple(
+        BenchmarkResult(name=f"test_{j}", samples_s=tuple(
+            float(1e-3 * (j + 1) * math.exp(rng.normal(0.0, 0.02))) for _ in range(8)))
+        for j in range(4))
+    return SuiteRun(run_id=f"run-{k:02d}-{machine}", suite="benchmarks",
+                    started_at=f"2024-01-01T{k:02d}:30:00+00:00", status=RunStatus.SUCCESS,
+                    benchmarks=benchmarks, machine_id=machine,
+                    commit=CommitInfo(sha=sha, branch="main", message=f"commit {k}",
+                                      committed_at=f"2024-01-01T{k:02d}:00:00+00:00"))
+
+
+@pytest.fixture
+def settings(tiny_target: TinyTarget, tmp_path: Path) -> Settings:
+    return Settings(repo_path=tiny_target.repo, results_dir=tmp_path / "results",
+                    machine_id=HERE, confirm_min_history=3)
+
+
+def _store(settings: Settings, runs: list[SuiteRun]) -> None:
+    settings.results_dir.mkdir(parents=True, exist_ok=True)
+    with HistoryStore.open(settings.db_path) as store:
+        for run in runs:
+            store.ingest_run(run)
+
+
+def _plan(settings: Settings, base: str | None = None):
+    with Workspace(settings) as ws:
+        return plan_pull_request(ws, base)
+
+
+def test_no_history_goes_to_the_ab_and_creates_nothing(settings: Settings) -> None:
+    plan = _plan(settings)
+    assert (plan.mode, plan.history_commits, plan.base_measured) == ("ab", 0, False)
+    assert not settings.db_path.exists()
+
+
+def test_runs_of_another_machine_are_no_history_here(settings: Settings,
+                                                     tiny_target: TinyTarget) -> None:
+    rng = np.random.default_rng(1)
+    _store(settings, [_run(k, sha, OTHER, rng) for k, sha in enumerate(tiny_target.shas)]
+           + [_run(9, tiny_target.shas[0], OTHER, rng)])
+    plan = _plan(settings, tiny_target.shas[0])
+    assert (plan.mode, plan.history_commits, plan.base_measured) == ("ab", 0, False)
+
+
+def test_replicates_of_one_commit_are_one_baseline_commit(settings: Settings,
+                                                          tiny_target: TinyTarget) -> None:
+    rng = np.random.default_rng(2)
+    _store(settings, [_run(k, tiny_target.shas[0], HERE, rng) for k in range(4)])
+    plan = _plan(settings, tiny_target.shas[0])
+    assert (plan.mode, plan.history_commits, plan.base_measured) == ("ab", 1, True)
+
+
+def test_enough_commits_of_this_machine_screen_then_confirm(settings: Settings,
+                                                            tiny_target: TinyTarget) -> None:
+    rng = np.random.default_rng(3)
+    _store(settings, [_run(k, sha, HERE, rng) for k, sha in enumerate(tiny_target.shas[:2])]
+           + [_run(5, tiny_target.shas[2], OTHER, rng)])
+    assert _plan(settings).mode == "ab"
+    _store(settings, [_run(6, tiny_target.shas[2], HERE, rng)])
+    plan = _plan(settings, tiny_target.shas[2])
+    assert (plan.mode, plan.history_commits, plan.base_measured) == ("gate", 3, True)
+    assert plan.outputs() == {"mode": "gate", "history_commits": "3", "min_history": "3",
+                              "base_measured": "true"}
+
+
+def test_the_cli_prints_github_outputs(settings: Settings, tiny_target: TinyTarget,
+                                       monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    rng = np.random.default_rng(4)
+    _store(settings, [_run(k, sha, HERE, rng) for k, sha in enumerate(tiny_target.shas)])
+    monkeypatch.setenv("PERF_PIPELINE_MACHINE_ID", HERE)
+    monkeypatch.setenv("PERF_PIPELINE_CONFIRM_MIN_HISTORY", "4")
+    code = main(["pr-plan", "--repo", str(tiny_target.repo), "--results-dir",
+                 str(settings.results_dir), "--base", tiny_target.shas[1]])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out.splitlines() == ["mode=ab", "history_commits=3", "min_history=4",
+                                         "base_measured=true"]
+    assert "3 baseline commit(s)" in captured.err and "mode ab" in captured.err
+
+
+def test_an_option_like_base_is_refused(settings: Settings, tiny_target: TinyTarget,
+                                        capsys) -> None:
+    code = main(["pr-plan", "--repo", str(tiny_target.repo), "--results-dir",
+                 str(settings.results_dir), "--base=--output=/tmp/x"])
+    assert code == 2
+    assert "--output" in capsys.readouterr().err
