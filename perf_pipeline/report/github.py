@@ -2,7 +2,12 @@
 
 One comment per PR, not one per push: the comment is found again by the hidden
 ``MARKER`` its body starts with, so a PR with forty pushes still has a single report
-that always shows the newest commit.
+that always shows the newest commit. Only a comment *we* wrote counts: anyone can paste
+the marker, and editing their comment would put our report under their name (and let
+them edit it). Who "we" are comes from ``GET /user`` when the token may ask (a personal
+token); an Actions or app token may not (403), and then only bot-written comments count
+(a person cannot post as a bot). The question is asked only when a marker comment by a
+person turns up, so the usual run costs no extra call.
 
 Plain ``urllib.request`` (no new dependency). What this module guards against:
 
@@ -86,6 +91,13 @@ class _MaybeApplied(Exception):
         self.headers = headers or {}
 
 
+class _Unknown:
+    """Not asked yet (``None`` means: asked, and the token may not know)."""
+
+
+_UNKNOWN = _Unknown()
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Refuse redirects: urllib would resend the Authorization header to the new host."""
 
@@ -141,8 +153,8 @@ class GitHubClient:
     ``sleep`` is injectable so tests of the retry policy run instantly.
     """
 
-    __slots__ = ("_base_url", "_max_retries", "_max_wait_s", "_opener", "_sleep", "_timeout",
-                 "_token", "backoff_s")
+    __slots__ = ("_base_url", "_login", "_max_retries", "_max_wait_s", "_opener", "_sleep",
+                 "_timeout", "_token", "backoff_s")
 
     def __init__(
         self,
@@ -175,6 +187,7 @@ class GitHubClient:
         self._max_wait_s = float(max_wait_s)
         self._sleep = sleep
         self._opener = urllib.request.build_opener(_NoRedirect)
+        self._login: str | _Unknown | None = _UNKNOWN
 
     def __repr__(self) -> str:
         return f"GitHubClient(base_url={self._base_url!r}, token=<redacted>)"
@@ -214,7 +227,8 @@ class GitHubClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def find_comment(self, repo: str, pr_number: int) -> int | None:
-        """The id of our newest comment on the PR (body starts with ``MARKER``), if any."""
+        """The id of our newest comment on the PR (body starts with ``MARKER``, written
+        by us: see the module doc), if any."""
         owner, name = _check_target(repo, pr_number)
         found: int | None = None
         path = f"/repos/{owner}/{name}/issues/{pr_number}/comments?per_page=100"
@@ -222,9 +236,32 @@ class GitHubClient:
             body = comment.get("body") if isinstance(comment, dict) else None
             if isinstance(body, str) and body.lstrip().startswith(MARKER):
                 cid = comment.get("id")
-                if isinstance(cid, int):
+                if isinstance(cid, int) and self._ours(comment.get("user")):
                     found = cid
         return found
+
+    def _ours(self, user: object) -> bool:
+        """Whether a comment by ``user`` (the API's user object) is one we wrote."""
+        if not isinstance(user, dict):
+            return False
+        if user.get("type") == "Bot":
+            return True
+        login = self._own_login()
+        return login is not None and str(user.get("login", "")).lower() == login.lower()
+
+    def _own_login(self) -> str | None:
+        """The token's user, or None when the token may not ask (Actions and app tokens
+        get 403 from ``GET /user``); asked once per client."""
+        if isinstance(self._login, _Unknown):
+            try:
+                data = self._call("GET", "/user").data
+            except GitHubError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                data = None
+            login = data.get("login") if isinstance(data, dict) else None
+            self._login = login if isinstance(login, str) and login else None
+        return self._login
 
     # -- HTTP --------------------------------------------------------------------------
 

@@ -55,16 +55,28 @@ class FakeGitHub:
     next_id: int = 1000
     base_url: str = ""
     link_base: str | None = None  # where pagination links point (default: base_url)
+    #: Whom the token belongs to: None plays an Actions/app token (``GET /user`` is 403 and
+    #: what it posts is by ``github-actions[bot]``), a login plays a personal token.
+    user_login: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add_comments(self, repo: str, pr: int, bodies: list[str]) -> list[int]:
+    def author(self) -> dict[str, str]:
+        """Who the token posts as."""
+        if self.user_login is None:
+            return {"login": "github-actions[bot]", "type": "Bot"}
+        return {"login": self.user_login, "type": "User"}
+
+    def add_comments(self, repo: str, pr: int, bodies: list[str], *,
+                     user: dict[str, str] | None = None) -> list[int]:
+        """Comments already on the PR, by ``user`` (default: a person, ``someone``)."""
         owner, name = repo.split("/")
         ids = []
         with self.lock:
             for body in bodies:
                 self.next_id += 1
                 self.comments.setdefault((owner, name, pr), []).append(
-                    {"id": self.next_id, "body": body, "user": {"login": "someone"},
+                    {"id": self.next_id, "body": body,
+                     "user": dict(user or {"login": "someone", "type": "User"}),
                      "html_url": self._html(owner, name, pr, self.next_id)})
                 ids.append(self.next_id)
         return ids
@@ -104,6 +116,10 @@ class FakeGitHub:
         if not raw.startswith(self.prefix + "/"):
             return 404, {}, {"message": "Not Found"}
         path = raw[len(self.prefix):]
+        if path == "/user" and method == "GET":
+            if self.user_login is None:
+                return 403, {}, {"message": "Resource not accessible by integration"}
+            return 200, {}, self.author()
         m = re.fullmatch(r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", path)
         if m and method == "GET":
             return self._list(m.group(1), m.group(2), int(m.group(3)), parse_qs(query))
@@ -141,7 +157,7 @@ class FakeGitHub:
         with self.lock:
             self.next_id += 1
             comment = {"id": self.next_id, "body": payload["body"],
-                       "user": {"login": "github-actions[bot]"},
+                       "user": self.author(),
                        "html_url": self._html(owner, name, pr, self.next_id)}
             self.comments.setdefault((owner, name, pr), []).append(comment)
         return 201, {}, comment

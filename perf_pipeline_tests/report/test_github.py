@@ -74,8 +74,9 @@ def test_second_call_updates_the_same_comment(fake: FakeGitHub) -> None:
 
 
 def test_finds_our_comment_on_the_third_page(fake: FakeGitHub) -> None:
-    ours = fake.add_comments(REPO, PR, [f"chatter {i}" for i in range(250)]
-                             + [f"{MARKER}\nold report"] + ["later chatter"] * 20)[250]
+    fake.add_comments(REPO, PR, [f"chatter {i}" for i in range(250)])
+    [ours] = fake.add_comments(REPO, PR, [f"{MARKER}\nold report"], user=fake.author())
+    fake.add_comments(REPO, PR, ["later chatter"] * 20)
     result = make_client(fake).upsert_comment(REPO, PR, REPORT)
 
     assert result == CommentResult("updated", ours, result.html_url)
@@ -89,6 +90,31 @@ def test_finds_our_comment_on_the_third_page(fake: FakeGitHub) -> None:
 def test_a_quoted_marker_is_not_our_comment(fake: FakeGitHub) -> None:
     fake.add_comments(REPO, PR, [f"someone pasted {MARKER} in the middle"])
     assert make_client(fake).upsert_comment(REPO, PR, REPORT).action == "created"
+
+
+def test_a_persons_comment_with_our_marker_is_never_edited(fake: FakeGitHub) -> None:
+    """Someone pasted an old report (marker first): editing it would put our report under
+    their name, for them to edit. With an Actions token only bot comments are ours."""
+    [theirs] = fake.add_comments(REPO, PR, [f"{MARKER}\nmy fake all-clear"])
+    result = make_client(fake).upsert_comment(REPO, PR, REPORT)
+    assert result.action == "created" and result.comment_id != theirs
+    assert fake.bodies(REPO, PR) == [f"{MARKER}\nmy fake all-clear", REPORT]
+    assert [(r.method, r.path) for r in fake.received] == [
+        ("GET", f"/repos/{REPO}/issues/{PR}/comments"), ("GET", "/user"),
+        ("POST", f"/repos/{REPO}/issues/{PR}/comments")]
+
+
+def test_with_a_personal_token_our_login_decides(fake: FakeGitHub) -> None:
+    fake.user_login = "Alice"
+    [ours] = fake.add_comments(REPO, PR, [f"{MARKER}\nold"],
+                               user={"login": "alice", "type": "User"})
+    fake.add_comments(REPO, PR, [f"{MARKER}\nnewer, by someone else"],
+                      user={"login": "mallory", "type": "User"})
+    client = make_client(fake)
+    assert client.upsert_comment(REPO, PR, REPORT) == CommentResult(
+        "updated", ours, client.upsert_comment(REPO, PR, REPORT).html_url)
+    assert fake.bodies(REPO, PR) == [REPORT, f"{MARKER}\nnewer, by someone else"]
+    assert sum(r.path == "/user" for r in fake.received) == 1  # asked once per client
 
 
 def test_marker_is_added_when_the_body_lacks_it(fake: FakeGitHub) -> None:
@@ -163,7 +189,7 @@ def test_403_primary_rate_limit_waits_for_reset_capped(fake: FakeGitHub) -> None
 def test_403_secondary_rate_limit_with_retry_after(fake: FakeGitHub) -> None:
     fake.failures.append(Failure("PATCH", 403, headers={"Retry-After": "3"},
                                  message="You have exceeded a secondary rate limit"))
-    fake.add_comments(REPO, PR, [REPORT])
+    fake.add_comments(REPO, PR, [REPORT], user=fake.author())
     sleeps = Sleeps()
     assert make_client(fake, sleeps).upsert_comment(REPO, PR, REPORT).action == "updated"
     assert sleeps == [3.0]
