@@ -18,6 +18,7 @@ from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_name
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.model import CommitAnalysis
 
 #: Per-commit assets recompute when their commit is re-measured, not when the
 #: (unpartitioned) baseline moves: that would re-request every commit ever measured.
@@ -59,8 +60,10 @@ def performance_baseline(workspace: WorkspaceResource) -> dg.MaterializeResult:
     kinds={"python"},
     automation_condition=PER_COMMIT_AUTOMATION,
     description="The screen: this commit's run judged against its baseline (ratio "
-                "threshold AND a run-level statistical test, Holm-corrected across the "
-                "suite), at SCREEN_ALPHA when confirm=auto.",
+                "threshold AND a run-level statistical test). With confirm=auto it is the "
+                "first stage (SCREEN_ALPHA, uncorrected: the confirmation controls the "
+                "family-wise level); with confirm=off the gate (alpha, Holm across the "
+                "suite).",
 )
 def regression_analysis(context: dg.AssetExecutionContext,
                         workspace: WorkspaceResource) -> dg.MaterializeResult:
@@ -87,10 +90,22 @@ def no_significant_regressions(context: dg.AssetCheckExecutionContext,
     sha = context.partition_key
     with workspace.open() as ws:
         analysis = read_commit_analysis(ws, sha)
+    return screen_check_result(sha, analysis)
+
+
+def screen_check_result(sha: str, analysis: CommitAnalysis | None) -> dg.AssetCheckResult:
+    """The screen's WARN on a commit's analysis (``None``: there is none)."""
     if analysis is None:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
                                    description=f"no regression analysis for {sha}")
-    regressions = analysis.comparison.regressions if analysis.comparison else ()
+    if analysis.comparison is None:
+        # Nothing was compared. With no baseline yet that is expected (a first run seeds
+        # it); with a baseline that could not be used (another machine's), say so.
+        why = " ".join(analysis.notes) or "no baseline"
+        return dg.AssetCheckResult(
+            passed=not analysis.baseline_run_ids, severity=dg.AssetCheckSeverity.WARN,
+            description=f"not screened: {why}", metadata={"flagged": 0, "screened": False})
+    regressions = analysis.comparison.regressions
     return dg.AssetCheckResult(
         passed=not regressions,
         severity=dg.AssetCheckSeverity.WARN,

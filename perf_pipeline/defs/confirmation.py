@@ -29,6 +29,7 @@ from perf_pipeline.defs.metadata import confirmation_metadata, short_benchmark_n
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.model import Confirmation
 
 
 @dg.asset(
@@ -75,18 +76,36 @@ def no_confirmed_regressions(context: dg.AssetCheckExecutionContext,
         analysis = read_commit_analysis(ws, sha)
         confirmation = read_commit_confirmation(
             ws, sha, run_id=analysis.run_id if analysis else None)
+    return gate_check_result(sha, confirmation)
+
+
+def gate_check_result(sha: str, confirmation: Confirmation | None) -> dg.AssetCheckResult:
+    """The gate's verdict on a commit's confirmation (``None``: none for its analysis)."""
     if confirmation is None:
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.ERROR,
             description=f"no confirmation of the latest analysis of {sha}: materialize "
                         "regression_analysis and regression_confirmation")
     regressions = confirmation.regressions
+    undecided = confirmation.undecided
+    if regressions:
+        description = f"{len(regressions)} confirmed regression(s): " + ", ".join(
+            f"{short_benchmark_name(r.name)} ({r.metric}) x{r.comparison.ratio:.2f}"
+            for r in regressions)
+    else:
+        description = "no confirmed regression"
+    if undecided:
+        # Inconclusive is not a regression, so it does not fail the gate; but a flag the
+        # A/B ran out of rounds or budget on is not "unchanged" either: say so.
+        description += (
+            f"; {len(undecided)} flagged benchmark(s) left inconclusive after "
+            f"{confirmation.rounds_used} round(s) (stopped: {confirmation.stopped or '?'}): "
+            + ", ".join(short_benchmark_name(n) for n in undecided))
     return dg.AssetCheckResult(
         passed=not regressions,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=(f"{len(regressions)} confirmed regression(s): " + ", ".join(
-            f"{short_benchmark_name(r.name)} ({r.metric}) x{r.comparison.ratio:.2f}"
-            for r in regressions)) if regressions else "no confirmed regression",
+        description=description,
         metadata={"regressions": len(regressions), "status": confirmation.status,
-                  "rounds_used": confirmation.rounds_used},
+                  "rounds_used": confirmation.rounds_used, "undecided": len(undecided),
+                  "stopped": confirmation.stopped or "–"},
     )

@@ -83,13 +83,23 @@ def confirmation_metadata(c: Confirmation) -> dict[str, dg.MetadataValue]:
         "flagged": dg.MetadataValue.int(len(c.flagged)),
         "suspects": dg.MetadataValue.int(len(c.suspects)),
         "confirmed_regressions": dg.MetadataValue.int(len(c.regressions)),
+        "undecided": dg.MetadataValue.int(len(c.undecided)),
         "rounds_used": dg.MetadataValue.int(c.rounds_used),
         "screen_alpha": dg.MetadataValue.float(c.screen_alpha),
     }
     if c.status == "nothing_flagged":
-        meta["summary"] = dg.MetadataValue.md(
-            "No A/B ran: the screen flagged nothing." if c.screen is not None
-            else "No A/B ran: no baseline to screen against yet.")
+        if c.screen is None:
+            why = " ".join(c.notes) or "no baseline to screen against yet."
+            text = f"No A/B ran: nothing was screened. {why}"
+        elif c.regressions:  # e.g. memory: the A/B re-measures timings only
+            text = (f"No A/B ran: the screen flagged no timing. {len(c.regressions)} "
+                    "regression(s) of other metrics stand as the stored-baseline "
+                    "comparison found them: " + ", ".join(
+                        f"{short_benchmark_name(r.name)} ({r.metric})"
+                        for r in c.regressions))
+        else:
+            text = "No A/B ran: the screen flagged nothing."
+        meta["summary"] = dg.MetadataValue.md(text)
         return meta
     if c.base_sha:
         meta["base_commit"] = dg.MetadataValue.text(c.base_sha)

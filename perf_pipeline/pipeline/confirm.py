@@ -308,7 +308,10 @@ def confirm_run(ws: Workspace, run: SuiteRun, baseline: Baseline | None, *,
     screen = analyze_run(run, baseline, settings, screen=True).comparison
     assert screen is not None
     candidate = _commit_in_repo(settings, run.sha)
-    base = _base_sha(settings, baseline) if candidate else None
+    # The base is resolved only when there is something to confirm: a configured
+    # confirm_base the clone lacks must not fail a commit the screen found nothing in.
+    needs_ab = bool(plan_confirmation(screen).flagged)
+    base = _base_sha(settings, baseline) if candidate and needs_ab else None
     if candidate is not None and base is not None and _commit_in_repo(settings, base) is None:
         base = None
     here = local_machine_id(settings) if rounds is None else None

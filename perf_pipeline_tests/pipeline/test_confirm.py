@@ -309,3 +309,36 @@ def test_the_plan_is_what_the_confirmation_measures_and_weighs() -> None:
     assert not set(plan.controls) & set(plan.targets)
     assert plan.weights == screen_weights(screen, plan.targets)
     assert plan.expected == screen_ratios(screen, plan.targets)
+
+
+def test_an_unresolvable_confirm_base_only_matters_when_there_is_something_to_confirm(
+        tiny_target, tmp_path) -> None:
+    """A PR's merge base the clone lacks must not fail a commit the screen found nothing
+    in; when there is a flag to confirm, it is a clear error."""
+    from perf_pipeline.analysis import build_baseline
+    from perf_pipeline.config import Settings
+    from perf_pipeline.errors import InvalidInputError
+    from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
+    from perf_pipeline.pipeline import confirm_run
+    from perf_pipeline.workspace import Workspace
+
+    rng = np.random.default_rng(5)
+
+    def run(i: int, sha: str, slow: float = 1.0) -> SuiteRun:
+        return SuiteRun(
+            run_id=f"run{i}", suite="benchmarks", status=RunStatus.SUCCESS,
+            started_at=f"2024-01-{i + 1:02d}T00:00:00+00:00", commit=CommitInfo(sha=sha),
+            benchmarks=tuple(BenchmarkResult(name=n, samples_s=tuple(
+                1e-3 * (slow if k == 0 else 1.0) * np.exp(rng.normal(0, 0.01, 20))))
+                for k, n in enumerate(NAMES)))
+
+    base_sha, sha = tiny_target.shas[0], tiny_target.shas[1]
+    baseline = build_baseline([run(i, base_sha) for i in range(6)],
+                              created_at="2024-02-01T00:00:00+00:00", policy="rolling")
+    settings = Settings(repo_path=tiny_target.repo, results_dir=tmp_path / "results",
+                        confirm_base="no-such-merge-base", threshold=1.1)
+    with Workspace(settings) as ws:
+        quiet = confirm_run(ws, run(10, sha), baseline)
+        assert quiet.status == "nothing_flagged" and not quiet.has_regression
+        with pytest.raises(InvalidInputError, match="no-such-merge-base"):
+            confirm_run(ws, run(11, sha, slow=2.0), baseline)
