@@ -11,7 +11,9 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["fsync_dir", "write_atomic"]
+from perf_pipeline.errors import InvalidInputError
+
+__all__ = ["check_writable_file", "fsync_dir", "make_dirs", "write_atomic"]
 
 
 def _creation_mode() -> int:
@@ -25,6 +27,38 @@ def _creation_mode() -> int:
 
 # Read once, at import: changing the umask is process-wide, so not in a writer's thread.
 _NEW_FILE_MODE = _creation_mode()
+
+
+def check_writable_file(path: Path, what: str) -> Path:
+    """``path`` if ``write_atomic`` could write it there (its folders made as needed).
+
+    Commands that measure for minutes call this first, so that a report path that is a
+    directory, or lies under a file or a read-only folder, is an error before the
+    measuring, not after it (when the results would have nowhere to go).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidInputError(f"{what} {path} is a directory; give a file path")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InvalidInputError(f"{what} {path}: {folder} is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"{what} {path}: cannot write in {folder}")
+    return path
+
+
+def make_dirs(path: Path, what: str, *, exist_ok: bool = True) -> Path:
+    """``mkdir -p`` that fails as bad input, naming ``what`` (a ``--results-dir`` that is a
+    file is the user's to fix, not a crash of ours)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except OSError as exc:
+        raise InvalidInputError(f"{what} {path}: cannot create it: "
+                                f"{exc.strerror or exc}") from exc
+    return path
 
 
 def fsync_dir(directory: Path) -> None:

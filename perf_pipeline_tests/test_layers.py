@@ -22,7 +22,7 @@ ALLOWED = {
     "errors": set(),
     "config": {"errors", "model", "layout"},
     "layout": {"errors"},
-    "atomic_file": set(),
+    "atomic_file": {"errors"},
     "store": BASE | {"store"},
     "measure": BASE | {"store", "measure"},
     "analysis": {"model", "errors", "analysis"},

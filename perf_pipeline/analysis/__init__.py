@@ -66,6 +66,7 @@ from perf_pipeline.analysis.runlevel import (
 )
 from perf_pipeline.analysis.sequential import (
     DEFAULT_MAX_ROUNDS,
+    DEFAULT_MIN_ROUNDS,
     MIN_CONTROLS_FOR_FACTOR,
     SequentialResult,
     level_plan,
@@ -81,6 +82,7 @@ __all__ = [
     "CONFIRM_MAX_ROUNDS",
     "CORRECTIONS",
     "DEFAULT_MAX_ROUNDS",
+    "DEFAULT_MIN_ROUNDS",
     "MIN_BENCHMARKS_FOR_SHIFT",
     "MIN_CONTROLS_FOR_FACTOR",
     "SCREEN_ALPHA",

@@ -120,7 +120,9 @@ class SequentialResult:
     rounds_used: int
     looks: tuple[int, ...]  # rounds after which the data were looked at
     decided_at: Mapping[str, int]  # target -> the round count at which it was decided
-    stopped: str  # "decided", "max_rounds" or "exhausted" (the rounds ran out)
+    #: "decided", "max_rounds", "exhausted" (the rounds ran out) or "lost" (what was
+    #: still open was no longer measured on both sides).
+    stopped: str
     #: Rounds summed over the targets still open in each (what a narrowing run measured).
     target_rounds: int = 0
 
@@ -208,10 +210,8 @@ def _check_args(threshold: float, alpha: float, min_rounds: int, max_rounds: int
 def _log_ratios(rnd: Mapping[str, tuple[float, float]], names: tuple[str, ...], index: int,
                 dropped: Collection[str] = ()) -> np.ndarray:
     """Per-name log-ratios of a round; ``dropped`` names (decided targets that left the
-    rounds) are nan whether the round still carries them or not."""
-    missing = [n for n in names if n not in rnd and n not in dropped]
-    if missing:
-        raise InvalidInputError(f"round {index}: benchmark {missing[0]!r} is missing")
+    rounds, and benchmarks lost from them) are nan whether the round carries them or not.
+    The caller has checked that the round carries every other name."""
     out = np.full(len(names), math.nan)
     for i, name in enumerate(names):
         if name in dropped:
@@ -302,6 +302,16 @@ def _huber(x: np.ndarray) -> tuple[float, float]:
     return mu, s * math.sqrt(float(np.mean(psi * psi))) / inside / math.sqrt(n)
 
 
+def _row_median(d: np.ndarray) -> np.ndarray:
+    """Median of each row over its finite values (nan where a row has none)."""
+    out = np.full(d.shape[0], math.nan)
+    for r, row in enumerate(d):
+        finite = row[np.isfinite(row)]
+        if finite.size:
+            out[r] = float(np.median(finite))
+    return out
+
+
 def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) -> _Look:
     """Mean residual log-ratio, its standard error and df, per target (``d``: rounds x B)."""
     n = d.shape[0]
@@ -309,9 +319,11 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) ->
     has_controls = len(controls) >= MIN_CONTROLS_FOR_FACTOR
     if has_controls:
         # The factor from the controls alone: a target's own change cannot leak into it.
-        factor = np.median(d[:, controls], axis=1)
+        # nanmedian: a control lost from the rounds (not measured on both sides any
+        # more) leaves the others to carry the factor.
+        factor = _row_median(d[:, controls])
     elif len(names) >= MIN_BENCHMARKS_FOR_SHIFT:
-        factor = np.median(d, axis=1)
+        factor = _row_median(d)
     else:
         factor = np.zeros(n)
     resid = d - factor[:, None]
@@ -487,6 +499,11 @@ def sequential_ab(
     stopped = "exhausted"
     seen_looks: list[int] = []
     narrows, told, target_rounds = False, 0, 0
+    #: Benchmarks a round no longer carried (a flaky skip, a crash on one side): the
+    #: round they were lost in, and their last evidence (estimate, p, level) if a look
+    #: had seen them. They are inconclusive, never a reason to throw the run away.
+    lost: dict[str, int] = {}
+    last_seen: dict[str, tuple[Estimate, float, float]] = {}
     iterator = iter(rounds)
     while len(rows) < max_rounds:
         try:
@@ -500,8 +517,15 @@ def sequential_ab(
             controls = tuple(x for x in names if x not in tested)
             narrows = len(controls) >= MIN_CONTROLS_FOR_FACTOR
         dropped = [t for t in decided if t != SUITE_SHIFT_NAME] if narrows else []
-        rows.append(_log_ratios(rnd, names, len(rows) + 1, dropped))
-        target_rounds += len(tested) - len(decided)
+        for name in names:
+            if name not in rnd and name not in dropped and name not in lost:
+                lost[name] = len(rows) + 1
+        gone = set(dropped) | set(lost)
+        if names and gone >= set(names):
+            stopped = "lost"  # nothing left to measure
+            break
+        rows.append(_log_ratios(rnd, names, len(rows) + 1, gone))
+        target_rounds += len(tested) - len(set(decided) | (set(lost) & set(tested)))
         n = len(rows)
         if n not in look_at:
             continue
@@ -509,10 +533,11 @@ def sequential_ab(
         look = _analyse(np.array(rows), names, tested)
         last = (look, n)
         for i, target in enumerate(tested):
-            if target in decided:
+            if target in decided or target in lost:
                 continue
             est, level = _evidence(look, i, levels(n, i), alternative)
             p = est.p_value
+            last_seen[target] = (est, p, level)
             verdict = judge(est, threshold=threshold, alpha=level).verdict
             clear_high = _clear_high(look, i)
             if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
@@ -530,12 +555,12 @@ def sequential_ab(
                     f"{math.exp(max(float(look.mean[i]), projected)):.3g}x from here on "
                     f"would most likely not be significant by round {max_rounds} "
                     f"(conditional power < {FUTILITY_POWER:.0%})"))
-        if len(decided) == len(tested):
-            stopped = "decided"
+        if all(t in decided or t in lost for t in tested):
+            stopped = "lost" if any(t in lost and t not in decided for t in tested) else "decided"
             break
-        if narrows and narrow is not None and len(decided) > told:
-            told = len(decided)
-            narrow(tuple(x for x in names if x not in decided))
+        if narrows and narrow is not None and len(decided) + len(lost) > told:
+            told = len(decided) + len(lost)
+            narrow(tuple(x for x in names if x not in decided and x not in lost))
     else:
         stopped = "max_rounds"
     if not rows:
@@ -545,7 +570,21 @@ def sequential_ab(
             f"`rounds` gave {len(rows)} round(s), fewer than `min_rounds` ({min_rounds})")
     look, last_n = last
     results = []
+    unmeasured: list[str] = []
     for i, target in enumerate(tested):
+        if target in lost and target not in decided:
+            if target not in last_seen:  # lost before any look: listed, not compared
+                unmeasured.append(target)
+                continue
+            est, p, lvl = last_seen[target]
+            comp = judge(est, threshold=threshold, alpha=alpha,
+                         adjusted_p=min(1.0, p * alpha / lvl))
+            comp = replace(comp, verdict=Verdict.INCONCLUSIVE, reason=(
+                f"not measured on both sides from round {lost[target]} on; undecided at "
+                f"its last look; {comp.reason}"))
+            results.append(BenchmarkComparison(name=target, metric=TIME_METRIC,
+                                               comparison=comp))
+            continue
         if target in decided:
             _, est, p, lvl, _ = decided[target]
         else:
@@ -563,7 +602,7 @@ def sequential_ab(
                            samples_needed=None if ruled_out else comp.samples_needed)
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
-                                 alpha=alpha)
+                                 alpha=alpha, missing=tuple(unmeasured))
     return SequentialResult(comparison=comparison, rounds_used=len(rows),
                             target_rounds=target_rounds,
                             looks=tuple(seen_looks),

@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
-from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError, interruption_text
 from perf_pipeline.measure.git import commit_info, resolve_commit
@@ -394,7 +394,7 @@ def iter_ab_rounds(
     seed = secrets.randbits(32) if seed is None else seed
     ab_id = new_run_id()
     raw_dir = _ab_dir(settings, ab_id, base_sha, candidate_sha)
-    raw_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(raw_dir, "A/B raw folder (under --results-dir)")
     return ABRounds(settings=settings, ab_id=ab_id, seed=seed,
                     base=commit_info(repo, base_sha), candidate=commit_info(repo, candidate_sha),
                     raw_dir=raw_dir, selection=select or ABSelection(), max_rounds=max_rounds,

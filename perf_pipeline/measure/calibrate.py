@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure.git import resolve_commit
@@ -241,7 +241,7 @@ def measure_calibration(
     rng = random.Random(seed)
     sweep_stale_temp_dirs()  # folders of measuring runs that were SIGKILLed
     raw_dir = calibration_dir(settings, new_run_id(), sha)
-    raw_dir.mkdir(parents=True, exist_ok=False)
+    make_dirs(raw_dir, "calibration raw folder (under --results-dir)", exist_ok=False)
     if on_start is not None:
         on_start(raw_dir, sha)
     lines: list[dict[str, object]] = []

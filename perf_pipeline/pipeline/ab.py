@@ -20,6 +20,7 @@ from pathlib import Path
 
 from perf_pipeline.analysis import (
     DEFAULT_MAX_ROUNDS,
+    DEFAULT_MIN_ROUNDS,
     MIN_BENCHMARKS_FOR_SHIFT,
     MIN_CONTROLS_FOR_FACTOR,
     SequentialResult,
@@ -38,7 +39,7 @@ from perf_pipeline.pipeline.confirm import round_values
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["ABOutcome", "min_rounds", "paired_round_values", "run_ab",
+__all__ = ["ABOutcome", "check_max_rounds", "min_rounds", "paired_round_values", "run_ab",
            "run_adaptive_ab"]
 
 
@@ -50,6 +51,8 @@ class ABOutcome:
     comparison: SuiteComparison
     files: ReportFiles
     too_few_rounds: str | None = None  # why nothing could be significant, if so
+    #: Measured on both sides but not in every round (fixed design): left out, not paired.
+    partial: tuple[str, ...] = ()
     no_factor: str | None = None  # why each round kept its processes' whole noise, if so
     sequential: SequentialResult | None = None  # the adaptive design's stopping record
 
@@ -79,6 +82,16 @@ def paired_round_values(ab: ABRun) -> tuple[dict[str, list[float]], dict[str, li
 
 def _in_every_round(runs: list[SuiteRun]) -> set[str]:
     return set.intersection(*({b.name for b in r.benchmarks if b.samples_s} for r in runs))
+
+
+def _partial(ab: ABRun, comparison: SuiteComparison) -> tuple[str, ...]:
+    """Benchmarks some round measured that neither the pairs nor new/missing account for:
+    measured on both sides, but not in every round (a flaky skip)."""
+    seen = {b.name for r in ab.rounds for run in (r.base, r.candidate) for b in run.benchmarks
+            if b.samples_s}
+    accounted = ({r.name for r in comparison.results} | set(comparison.new)
+                 | set(comparison.missing))
+    return tuple(sorted(seen - accounted))
 
 
 def min_rounds(benchmarks: int, alpha: float) -> int:
@@ -166,17 +179,20 @@ def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10
     base_runs = [r.base for r in ab.rounds]
     too_few = _too_few_rounds(len(ab.rounds), len(comparison.results), settings.alpha)
     no_factor = _no_factor(ab, ())
+    partial = _partial(ab, comparison)
     data = ReportData(
         title=f"A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
         generated_at=now_iso(),
         current=_pooled([r.candidate for r in ab.rounds], f"{ab.ab_id}-candidate"),
         baseline=build_baseline(base_runs, policy="ab", created_at=now_iso()),
         comparison=comparison,
-        notes=_notes(ab, settings, comparison, too_few, no_factor),
+        notes=_notes(ab, settings, comparison, too_few, no_factor) + ((
+            "Not measured in every round, so not compared (a round pairs each benchmark "
+            "once): " + ", ".join(partial) + ".",) if partial else ()),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few,
-                     no_factor=no_factor)
+                     no_factor=no_factor, partial=partial)
 
 
 
@@ -228,6 +244,68 @@ def _targets_beside_controls(first: Mapping[str, object], select: ABSelection
     return targets
 
 
+def check_max_rounds(max_rounds: int) -> None:
+    """Refuse, before anything is measured, a limit the design cannot work within."""
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) \
+            or max_rounds < DEFAULT_MIN_ROUNDS:
+        raise InvalidInputError(
+            f"--max-rounds must be at least {DEFAULT_MIN_ROUNDS} (the adaptive design "
+            f"first looks after {DEFAULT_MIN_ROUNDS} rounds), got {max_rounds!r}")
+
+
+class _CountedRounds:
+    """Rounds passed through, counted, remembering whether the source ran dry."""
+
+    def __init__(self, rounds: Iterator[dict[str, tuple[float, float]]]) -> None:
+        self._rounds, self.n, self.exhausted = rounds, 0, False
+
+    def __iter__(self) -> _CountedRounds:
+        return self
+
+    def __next__(self) -> dict[str, tuple[float, float]]:
+        try:
+            value = next(self._rounds)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        self.n += 1
+        return value
+
+
+def _before_the_first_look(ab: ABRun, settings: Settings, targets: tuple[str, ...] | None
+                           ) -> tuple[SequentialResult, str]:
+    """The rounds a budget let through before the first look, judged as a fixed-round
+    A/B (``compare_rounds``): too few to find anything at alpha, said as such, but what
+    was measured is shown, not thrown away."""
+    base, candidate = paired_round_values(ab)
+    if targets is not None:
+        base = {n: v for n, v in base.items() if n in targets}
+        candidate = {n: v for n, v in candidate.items() if n in targets}
+    comparison = compare_rounds(base, candidate, threshold=settings.threshold,
+                                alpha=settings.alpha)
+    n = len(ab.rounds)
+    why = (f"The time budget ended the run after {n} round(s), before the adaptive "
+           f"design's first look at {DEFAULT_MIN_ROUNDS}: the rounds measured are judged "
+           f"as a fixed-round A/B, far too few to decide (raise confirm_budget_s, or "
+           f"select fewer benchmarks with -k/--node-id).")
+    result = SequentialResult(comparison=comparison, rounds_used=n, looks=(),
+                              decided_at={}, stopped=ab.stopped or "exhausted")
+    return result, why
+
+
+def _with_one_sided(comparison: SuiteComparison, ab: ABRun) -> SuiteComparison:
+    """``comparison`` listing what the first round measured on one side only (and what the
+    design lost on the way, already in ``missing``): shown, never silently left out."""
+    if not ab.rounds:
+        return comparison
+    first = ab.rounds[0]
+    base = {b.name for b in first.base.benchmarks if b.samples_s}
+    cand = {b.name for b in first.candidate.benchmarks if b.samples_s}
+    return replace(comparison,
+                   new=tuple(sorted(set(comparison.new) | (cand - base))),
+                   missing=tuple(sorted(set(comparison.missing) | (base - cand))))
+
+
 def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
                     max_rounds: int | None = None, seed: int | None = None,
                     report_path: Path | None = None, select: ABSelection | None = None,
@@ -239,20 +317,33 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
     confirmation of a few flagged benchmarks has ``confirm_max_rounds``) or ``budget_s``
     seconds; judge; write the report."""
     settings = ws.settings
-    max_rounds = max_rounds or DEFAULT_MAX_ROUNDS
+    max_rounds = DEFAULT_MAX_ROUNDS if max_rounds is None else max_rounds
+    check_max_rounds(max_rounds)
+    short: str | None = None
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
                         select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
-        rounds: Iterator[dict[str, tuple[float, float]]] = (round_values(r)
-                                                             for r in ab_rounds)
+        counted = _CountedRounds(round_values(r) for r in ab_rounds)
+        rounds: Iterator[dict[str, tuple[float, float]]] = counted
         targets = None
         if select is not None and select.controls:
             first = next(rounds, None)
             if first is not None:
                 targets = _targets_beside_controls(first, select)
                 rounds = itertools.chain([first], rounds)
-        result = sequential_ab(rounds, threshold=settings.threshold, alpha=settings.alpha,
-                               max_rounds=max_rounds, targets=targets)
+        try:
+            result = sequential_ab(rounds, threshold=settings.threshold,
+                                   alpha=settings.alpha, max_rounds=max_rounds,
+                                   targets=targets)
+        except InvalidInputError:
+            if not (counted.exhausted and 0 < counted.n < DEFAULT_MIN_ROUNDS):
+                raise  # bad values, not a run the budget cut short
+            result = None
     ab = ab_rounds.to_run()
+    if result is None:  # the budget ended it before the first look
+        result, short = _before_the_first_look(ab, settings, targets)
+    if ab.stopped == "budget" and result.stopped == "exhausted":
+        result = replace(result, stopped="budget")
+    result = replace(result, comparison=_with_one_sided(result.comparison, ab))
     controls = select.controls if select is not None else ()
     no_factor = _no_factor(ab, controls)
     data = ReportData(
@@ -263,8 +354,8 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
                                 created_at=now_iso()),
         comparison=result.comparison,
         notes=_sequential_notes(ab, settings, result, max_rounds, budget_s, controls,
-                                no_factor),
+                                no_factor) + ((short,) if short else ()),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,
-                     no_factor=no_factor)
+                     no_factor=no_factor, too_few_rounds=short)

@@ -67,11 +67,15 @@ def write_report(
             for name, content in render_plots(data).items():
                 write_atomic(out_dir / name, content)
                 pngs.append(out_dir / name)
-        md_path = None
-        if markdown_path is not None:
-            md_path = Path(markdown_path)
-            write_atomic(md_path, render_markdown(data).encode("utf-8"))
     except OSError as exc:
         raise InvalidInputError(f"report directory {out_dir}: cannot write: {exc}") from exc
+    md_path = None
+    if markdown_path is not None:
+        md_path = Path(markdown_path)
+        try:
+            write_atomic(md_path, render_markdown(data).encode("utf-8"))
+        except OSError as exc:
+            raise InvalidInputError(f"Markdown report {md_path}: cannot write: {exc} (the "
+                                    f"HTML report is in {out_dir})") from exc
     logger.info("report written to %s", html_path)
     return ReportFiles(html=html_path, pngs=tuple(pngs), markdown=md_path, plotly_js=js_path)

@@ -165,13 +165,54 @@ def test_sequential_ab_rejects_bad_rounds() -> None:
         sequential_ab(iter(()))
     with pytest.raises(InvalidInputError, match="fewer than `min_rounds`"):
         sequential_ab(itertools.islice(_rounds(np.random.default_rng(0)), 2))
-    bad = [{"a": (1.0, 1.0), "b": (1.0, 1.0)}, {"a": (1.0, 1.0)}]
-    with pytest.raises(InvalidInputError, match="round 2: benchmark 'b' is missing"):
-        sequential_ab(iter(bad * 3))
     with pytest.raises(InvalidInputError, match="finite and > 0"):
         sequential_ab(iter([{"a": (1.0, math.nan)}] * 5))
     with pytest.raises(InvalidInputError, match="pair"):
         sequential_ab(iter([{"a": 1.0}] * 5))  # type: ignore[list-item]
+
+
+def _losing(rounds: Iterator[dict[str, tuple[float, float]]], name: str, from_round: int
+            ) -> Iterator[dict[str, tuple[float, float]]]:
+    """``rounds`` in which ``name`` is no longer measured on both sides from a round on
+    (a flaky skip, a crash on one side)."""
+    for k, rnd in enumerate(rounds, start=1):
+        yield {n: v for n, v in rnd.items() if not (n == name and k >= from_round)}
+
+
+def test_a_benchmark_lost_before_the_first_look_is_listed_not_compared() -> None:
+    rounds = _losing(_rounds(np.random.default_rng(3), slowed={NAMES[0]: 1.5}),
+                     NAMES[1], from_round=2)
+    result = sequential_ab(rounds, threshold=1.1, max_rounds=20)
+    assert result.comparison.missing == (NAMES[1],)
+    verdicts = {r.name: r.comparison.verdict for r in result.comparison.results}
+    assert NAMES[1] not in verdicts
+    assert verdicts[NAMES[0]] is Verdict.REGRESSION  # the rest is judged as before
+
+
+def test_a_benchmark_lost_after_a_look_is_inconclusive_and_the_rest_goes_on() -> None:
+    slowed = {NAMES[0]: 1.04, NAMES[2]: 1.04}
+    rounds = _losing(_rounds(np.random.default_rng(4), slowed=slowed, noise=0.02, factor=0.01),
+                     NAMES[2], from_round=7)
+    result = sequential_ab(rounds, threshold=1.0, max_rounds=40)
+    lost = next(r for r in result.comparison.results if r.name == NAMES[2])
+    assert NAMES[2] not in result.decided_at  # undecided at the looks of rounds 5 and 6
+    assert lost.comparison.verdict is Verdict.INCONCLUSIVE
+    assert "not measured on both sides from round 7" in lost.comparison.reason
+    assert math.isfinite(lost.comparison.ratio)  # its evidence up to then is kept
+    # The slowed one went on being measured and decided; the run then stopped, the
+    # lost one being all that was open.
+    assert result.rounds_used == result.decided_at[NAMES[0]] > 7
+    assert result.stopped == "lost"
+
+
+def test_when_every_open_benchmark_is_lost_the_run_stops() -> None:
+    names = ["x", "y"]
+    rounds = _losing(_losing(_rounds(np.random.default_rng(5), names=names, noise=0.3),
+                             "x", 8), "y", 8)
+    result = sequential_ab(rounds, threshold=1.0, max_rounds=30)
+    assert result.rounds_used == 7 and result.stopped == "lost"
+    assert all(r.comparison.verdict is Verdict.INCONCLUSIVE for r in result.comparison.results
+               if r.name in names)
 
 
 def _screen(rows: dict[str, tuple[Verdict, float, float]]) -> SuiteComparison:

@@ -240,3 +240,41 @@ def test_rounds_too_narrow_for_a_suite_factor_are_warned_about(
     if warned:
         assert f"Only {len(names)} benchmark(s) per round" in warning
         assert "--control" in warning
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--adaptive", "--rounds", "8"], "--rounds sets the fixed-round design"),
+    (["--max-rounds", "8"], "--max-rounds needs --adaptive"),
+    (["--adaptive", "--max-rounds", "3"], "--max-rounds must be at least 5"),
+    (["--adaptive", "--max-rounds", "0"], "--max-rounds must be at least 5"),
+    (["--report", "."], "is a directory"),
+    (["--report", "pyproject.toml/report.md"], "is not a directory"),
+])
+def test_ab_refuses_what_it_would_ignore_or_fail_on_before_measuring(
+        tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    results = _cli_config(tiny_target, tmp_path, monkeypatch)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # has a pyproject.toml file
+    code = main(["ab", *args, tiny_target.shas[0], tiny_target.shas[1]])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (results / "raw").exists()  # nothing was measured
+
+
+@pytest.mark.slow
+def test_a_budget_spent_before_the_first_look_still_reports_what_it_measured(
+        tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _cli_config(tiny_target, tmp_path, monkeypatch)
+    monkeypatch.setenv("PERF_PIPELINE_CONFIRM_BUDGET", "0.5")  # one round, then out
+    code = main(["ab", "--adaptive", "-k", "mean_abs or checksum", "--seed", "4",
+                 "--report", str(tmp_path / "ab.md"), "--json", *tiny_target.shas[1:3]])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    doc = json.loads(captured.out)
+    assert doc["verdict"] == "inconclusive"
+    assert doc["adaptive"]["stopped"] == "budget" and doc["rounds"] == 1
+    assert "before the adaptive design's first look" in doc["too_few_rounds"]
+    assert {r["comparison"]["verdict"] for r in doc["comparison"]["results"]} == {
+        "inconclusive"}
+    assert "before the adaptive design's first look" in (tmp_path / "ab.md").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from perf_pipeline.atomic_file import check_writable_file
 from perf_pipeline.cli.console import plain, progress_bar
 from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
@@ -20,6 +21,9 @@ from perf_pipeline.cli.present.json_doc import present
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["register"]
+
+#: Rounds of the fixed-round ``ab`` by default (``--rounds``).
+DEFAULT_AB_ROUNDS = 10
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -56,6 +60,14 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if args.controls and not args.adaptive:
         raise InvalidInputError("--control needs --adaptive (the fixed-round design tests "
                                 "every benchmark it measures)")
+    # Each design has its own round flag; one given to the other would be ignored.
+    if args.adaptive and args.rounds is not None:
+        raise InvalidInputError("--rounds sets the fixed-round design; with --adaptive use "
+                                "--max-rounds (the most rounds before it stops)")
+    if not args.adaptive and args.max_rounds is not None:
+        raise InvalidInputError("--max-rounds needs --adaptive; the fixed-round design "
+                                "takes --rounds")
+    check_writable_file(Path(args.report), "--report")
     select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select,
                          controls=tuple(args.controls))
     ws = workspace_from(args)
@@ -68,7 +80,8 @@ def cmd_ab(args: argparse.Namespace) -> int:
                                       report_path=report, select=select,
                                       budget_s=ws.settings.confirm_budget_s, on_round=bar.update)
         else:
-            outcome = run_ab(ws, args.base, args.candidate, rounds=args.rounds,
+            outcome = run_ab(ws, args.base, args.candidate,
+                             rounds=DEFAULT_AB_ROUNDS if args.rounds is None else args.rounds,
                              seed=args.seed, report_path=report, select=select,
                              on_round=bar.update)
     code = ExitCode.REGRESSION if outcome.regressed else ExitCode.OK
@@ -118,9 +131,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "interleaved A/B run of two commits, compared round by round",
                     measuring=True)
     add_commit_pair(p)
-    p.add_argument("--rounds", type=int, default=10,
-                   help="rounds of both commits (default 10: enough for up to 10 "
-                        "benchmarks at alpha 0.01; 13 for 50, 17 for 1,000)")
+    p.add_argument("--rounds", type=int,
+                   help=f"fixed design: rounds of both commits (default {DEFAULT_AB_ROUNDS}: "
+                        "enough for up to 10 benchmarks at alpha 0.01; 13 for 50, 17 for "
+                        "1,000)")
     p.add_argument("--seed", type=int, help="seed of the order of each round (default random)")
     p.add_argument("--processes", dest="ab_processes", type=int, metavar="N",
                    help="pytest processes per commit and round, alternating; a round's "
@@ -136,7 +150,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "benchmark is decided (a level spent over the looks keeps early "
                         "stopping valid); at most --max-rounds and confirm_budget_s")
     p.add_argument("--max-rounds", type=int,
-                   help="with --adaptive: most rounds (default 20)")
+                   help="with --adaptive: most rounds (default 20, at least 5)")
     p.add_argument("-k", "--select", metavar="EXPRESSION",
                    help="only benchmarks matching this pytest -k expression")
     p.add_argument("--node-id", dest="node_ids", action="append", default=[],

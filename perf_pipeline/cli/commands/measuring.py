@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from perf_pipeline.atomic_file import check_writable_file
 from perf_pipeline.cli.console import err, plain, progress_bar
 from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
@@ -50,6 +51,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from perf_pipeline.cli.present.calibrate import print_calibration
     from perf_pipeline.pipeline import calibrate
 
+    if args.out:
+        check_writable_file(Path(args.out), "--out")
     ws = workspace_from(args)
 
     def started(raw_dir: Path, sha: str) -> None:
@@ -75,6 +78,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from perf_pipeline.cli.present.profile import print_profile
     from perf_pipeline.pipeline import run_profile
 
+    if args.report:
+        check_writable_file(Path(args.report), "--report")
     label = f"profiling {plain(args.candidate)} against {plain(args.base)}"
     with workspace_from(args) as ws, progress_bar(label) as bar:
         outcome = run_profile(ws, args.base, args.candidate,

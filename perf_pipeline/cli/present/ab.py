@@ -19,13 +19,15 @@ def print_ab(outcome: ABOutcome, report: Path) -> None:
     comparison = outcome.comparison
     for row in sorted(comparison.results, key=lambda r: -abs(r.comparison.ratio - 1)):
         c = row.comparison
-        needed = f", ~{c.samples_needed} rounds would decide" if c.samples_needed else ""
+        needed = f", ~{c.samples_needed} more rounds would decide" if c.samples_needed else ""
         out.print(verdict_row(row.name, str(c.verdict), c.ratio, c.ci_low, c.ci_high,
                               c.adjusted_p_value, needed))
     for name in comparison.new:
         out.print(f"new          {short(name)}")
     for name in comparison.missing:
         out.print(f"missing      {short(name)}")
+    for name in outcome.partial:
+        out.print(f"partial      {short(name)} (not in every round: not compared)")
     for warning in (outcome.too_few_rounds, outcome.no_factor):
         if warning:
             err.print(f"warning: {plain(warning)}")
@@ -43,11 +45,16 @@ def print_ab(outcome: ABOutcome, report: Path) -> None:
 def ab_json(outcome: ABOutcome, report: Path) -> tuple[str, dict[str, object]]:
     """The verdict word and the document's fields (see ``json_doc`` for the envelope)."""
     seq = outcome.sequential
-    return verdict_word(regression=outcome.regressed), {
+    # Rounds too few for any verdict found nothing because nothing could be found: not
+    # "no_regression".
+    word = ("inconclusive" if outcome.too_few_rounds and not outcome.regressed
+            else verdict_word(regression=outcome.regressed))
+    return word, {
         "base": outcome.ab.base.sha, "candidate": outcome.ab.candidate.sha,
         "rounds": len(outcome.ab.rounds),
         "comparison": comparison_json(outcome.comparison),
         "too_few_rounds": outcome.too_few_rounds,
+        "partial": list(outcome.partial),
         "no_factor": outcome.no_factor,
         "adaptive": None if seq is None else {
             "rounds_used": seq.rounds_used, "stopped": seq.stopped,
