@@ -246,6 +246,7 @@ class _Look:
     rse: np.ndarray  # its sandwich standard error
     rp_greater: np.ndarray  # exact sign-flip p-values of the Huber scores
     rp_two: np.ndarray
+    factor_removed: bool = True  # False: too few benchmarks for a round's suite factor
 
 
 def _scale(x: np.ndarray) -> float:
@@ -345,7 +346,8 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) ->
                      *_huber(x), *_sign_flip(x)))
     cols = np.array(rows, dtype=float).reshape(len(rows), 7).T
     return _Look(mean=cols[0], se=cols[1], df=cols[2], n=n, rmean=cols[3], rse=cols[4],
-                 rp_greater=cols[5], rp_two=cols[6])
+                 rp_greater=cols[5], rp_two=cols[6],
+                 factor_removed=has_controls or len(names) >= MIN_BENCHMARKS_FOR_SHIFT)
 
 
 def _p_value(mean: float, se: float, df: float, alternative: str) -> float:
@@ -385,16 +387,18 @@ def _futile(look: _Look, i: int, final: _Levels, max_rounds: int, log_effect: fl
 def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
               alternative: str, *, robust: bool = False) -> Estimate:
     side = level if alternative == "greater" else level / 2.0
+    factor = ("round's suite factor removed" if look.factor_removed
+              else "no suite factor removed (too few benchmarks per round)")
     if robust:
         mean, se = float(look.rmean[i]), float(look.rse[i])
         q = norm_isf(side) if se > 0 else 0.0
-        method = ("sequential interleaved A/B: per-round log-ratios, round's suite factor "
-                  "removed, exact sign-flip test of Huber scores, alpha spending")
+        method = (f"sequential interleaved A/B: per-round log-ratios, {factor}, exact "
+                  "sign-flip test of Huber scores, alpha spending")
     else:
         mean, se, df = float(look.mean[i]), float(look.se[i]), float(look.df[i])
         q = float(t_isf(side, df)) if se > 0 else 0.0
-        method = ("sequential interleaved A/B: per-round log-ratios, round's suite factor "
-                  "removed, t test, alpha spending")
+        method = (f"sequential interleaved A/B: per-round log-ratios, {factor}, t test, "
+                  "alpha spending")
     return Estimate(
         log_ratio=mean, log_ci_low=mean - q * se, log_ci_high=mean + q * se, p_value=p,
         n_baseline=n_rounds, n_current=n_rounds, method=method,

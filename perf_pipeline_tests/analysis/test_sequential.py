@@ -532,3 +532,12 @@ def test_the_sign_flip_test_looks_late_and_the_two_budgets_spend_alpha() -> None
         assert {n for n, _, sf in plan if sf > 0} == set(sign_flip_looks([n for n, *_ in plan]))
     with pytest.raises(InvalidInputError, match="empty"):
         sign_flip_looks([])
+
+
+def test_the_method_says_when_no_suite_factor_was_removed() -> None:
+    few = sequential_ab(_rounds(np.random.default_rng(6), names=["x", "y"]), max_rounds=5)
+    many = sequential_ab(_rounds(np.random.default_rng(6)), max_rounds=5)
+    assert all("no suite factor removed" in r.comparison.method
+               for r in few.comparison.results)
+    assert all("round's suite factor removed" in r.comparison.method
+               for r in many.comparison.results)
