@@ -43,7 +43,7 @@ from perf_pipeline.analysis import (
     round_value,
 )
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.ab import ABRound, ABSelection, iter_ab_rounds
 from perf_pipeline.measure.git import resolve_commit
@@ -223,6 +223,17 @@ def confirm_regressions(
     except InvalidInputError:
         if not (counted.exhausted and counted.n < max_rounds):
             raise  # bad data or options, not a short run
+    except MeasurementError as exc:
+        # A side of a round failed (a crash or hang in this A/B only): no A/B is possible,
+        # as without a base commit, so the stored-baseline comparison at the gate's level
+        # decides, and the report (written all the same) says why.
+        feed.close()
+        raw_dir = str(feed.raw_dir) if feed.raw_dir is not None else None
+        suspects = ()  # nothing was confirmed
+        return make("not_possible", {}, controls=controls, rounds_used=counted.n,
+                    whole_suite=whole_suite, stopped="failed", raw_dir=raw_dir, notes=(
+                        f"Confirmation failed after {counted.n} round(s) ({exc}); the "
+                        f"stored-baseline comparison at alpha {alpha:g} decides.",))
     finally:
         feed.close()
     source_stop = feed.stopped()

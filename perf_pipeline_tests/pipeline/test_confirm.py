@@ -342,3 +342,33 @@ def test_an_unresolvable_confirm_base_only_matters_when_there_is_something_to_co
         assert quiet.status == "nothing_flagged" and not quiet.has_regression
         with pytest.raises(InvalidInputError, match="no-such-merge-base"):
             confirm_run(ws, run(11, sha, slow=2.0), baseline)
+
+
+class FailingSource(FakeSource):
+    """Rounds until a side fails (a crash or hang in the A/B only)."""
+
+    def __init__(self, ratios: dict[str, float], *, fail_at: int, **kw: object) -> None:
+        super().__init__(ratios, **kw)  # type: ignore[arg-type]
+        self.fail_at = fail_at
+
+    def _rounds(self, names: tuple[str, ...]) -> Iterator[dict[str, tuple[float, float]]]:
+        for rnd in super()._rounds(names):
+            if self.pulled >= self.fail_at:
+                from perf_pipeline.errors import MeasurementError
+                raise MeasurementError("round 3: candidate: pytest exited with code 1")
+            yield rnd
+
+
+def test_a_failed_ab_leaves_the_stored_comparison_to_decide_and_says_why() -> None:
+    target = NAMES[2]
+    screen = _screen({target: 1.3})
+    strict = _screen({target: 1.3}, alpha=0.01)  # the gate's own level: a regression
+    source = FailingSource({target: 1.3}, fail_at=3)
+    c = _confirm(screen, source, standing=strict)
+    assert c.status == "not_possible" and c.stopped == "failed" and c.rounds_used == 2
+    assert source.closed
+    assert "Confirmation failed after 2 round(s)" in c.notes[0]
+    assert "pytest exited with code 1" in c.notes[0]
+    assert [r.name for r in c.regressions] == [target]  # the standing verdict, not a pass
+    assert "Confirmation failed" in render_markdown(ReportData(
+        title="t", generated_at="2024-01-01T00:00:00+00:00", confirmation=c))
