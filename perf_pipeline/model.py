@@ -21,6 +21,7 @@ from typing import Any, overload
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = [
+    "AB_CORRECTION_NOTE",
     "METRICS",
     "NOISE_SIDES",
     "PROFILE_STATUSES",
@@ -1171,6 +1172,9 @@ class NoiseProfile:
 #: or it is the candidate), so the stored-baseline comparison at the gate's level decides;
 #: ``off``: one-stage gate (``confirm = "off"``), the stored-baseline comparison decides.
 CONFIRMATION_STATUSES = ("confirmed", "nothing_flagged", "not_possible", "off")
+#: Appended to a final comparison's ``correction`` when an A/B decided some of its rows
+#: (reports then say what those rows' ratios and intervals are).
+AB_CORRECTION_NOTE = "flagged benchmarks confirmed by a sequential interleaved A/B"
 
 
 @dataclass(frozen=True, slots=True)

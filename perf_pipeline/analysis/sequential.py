@@ -406,16 +406,35 @@ def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
         var_scalable=se * se * n_rounds)
 
 
-def _clear_high(look: _Look, i: int) -> float:
-    """Upper bound that clears a target: the t's, or from ``ROBUST_CLEAR_ROUNDS``
-    on the Huber location's if tighter (a disturbed round widens the t's bound for
-    nothing). Clearing is futility: it can only lose power, never add a false alarm."""
-    high = float(look.mean[i]) + float(t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(
+def _clear_interval(look: _Look, i: int) -> tuple[float, float]:
+    """The interval whose upper end clears a target (one-sided ``1 - CLEAR_LEVEL``, so a
+    two-sided ``1 - 2 * CLEAR_LEVEL`` interval): the t's, or from ``ROBUST_CLEAR_ROUNDS``
+    on the Huber location's if its upper end is lower (a disturbed round widens the t's
+    bound for nothing). Clearing is futility: it can only lose power, never add a false
+    alarm."""
+    mean, half = float(look.mean[i]), float(t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(
         look.se[i])
+    low, high = mean - half, mean + half
     if (look.n >= ROBUST_CLEAR_ROUNDS and math.isfinite(float(look.rmean[i]))
             and float(look.rse[i]) > 0):
-        high = min(high, float(look.rmean[i]) + norm_isf(CLEAR_LEVEL) * float(look.rse[i]))
-    return high
+        rmean, rhalf = float(look.rmean[i]), norm_isf(CLEAR_LEVEL) * float(look.rse[i])
+        if rmean + rhalf < high:
+            low, high = rmean - rhalf, rmean + rhalf
+    return low, high
+
+
+def _clear_high(look: _Look, i: int) -> float:
+    return _clear_interval(look, i)[1]
+
+
+def _as_cleared(est: Estimate, look: _Look, i: int) -> Estimate:
+    """A cleared target's estimate with the interval that cleared it: shown with the
+    look's level instead (spent over looks, split over targets: far wider), "unchanged"
+    sat beside an interval reaching past the threshold."""
+    low, high = _clear_interval(look, i)
+    return replace(est, log_ratio=(low + high) / 2, log_ci_low=low, log_ci_high=high,
+                   note=f"{est.note}; interval: the {1 - 2 * CLEAR_LEVEL:.0%} one that "
+                        f"cleared it (upper end a one-sided {1 - CLEAR_LEVEL:.0%} bound)")
 
 
 def _evidence(look: _Look, i: int, levels: _Levels, alternative: str) -> tuple[Estimate, float]:
@@ -547,7 +566,7 @@ def sequential_ab(
             if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
                 decided[target] = (n, est, p, level, "")
             elif clear_high < log_clear:
-                decided[target] = (n, est, p, level, (
+                decided[target] = (n, _as_cleared(est, look, i), p, level, (
                     f"cleared after {n} rounds: a slowdown beyond {math.exp(log_clear):.3g}x "
                     f"is ruled out ({1 - CLEAR_LEVEL:.0%} upper bound "
                     f"{math.exp(clear_high):.3f})"))

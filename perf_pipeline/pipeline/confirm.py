@@ -48,6 +48,7 @@ from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.ab import ABRound, ABSelection, iter_ab_rounds
 from perf_pipeline.measure.git import resolve_commit
 from perf_pipeline.model import (
+    AB_CORRECTION_NOTE,
     TIME_METRIC,
     Baseline,
     BenchmarkComparison,
@@ -161,8 +162,8 @@ def _final(standing: SuiteComparison, confirmed: Mapping[str, BenchmarkCompariso
     return SuiteComparison(
         results=results, alpha=alpha, new=standing.new, missing=standing.missing,
         failed=standing.failed,
-        correction=(f"{standing.correction}; flagged benchmarks confirmed by a sequential "
-                    "interleaved A/B" if confirmed else standing.correction))
+        correction=(f"{standing.correction}; {AB_CORRECTION_NOTE}" if confirmed
+                    else standing.correction))
 
 
 def confirm_regressions(

@@ -83,8 +83,11 @@ def build_report_data(
         drifts=tuple(d for s in timed for d in drifts_of(s.name, s.metric, s.run_ids,
                                                          s.values, commits=commits(s))),
         environment_differences=analysis.environment_differences if analysis else (),
-        notes=(*(analysis.notes if analysis else ()),
-               *(confirmation.notes if confirmation else ()), *extra_notes),
+        # The confirmation repeats the analysis's notes when it has nothing to add (no
+        # baseline): each note once.
+        notes=tuple(dict.fromkeys((*(analysis.notes if analysis else ()),
+                                   *(confirmation.notes if confirmation else ()),
+                                   *extra_notes))),
         report_url=report_url, machine_id=machine_id, machine_links=machine_links,
         culprits=culprits)
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import base64
 import functools
 import gzip
+import math
 from importlib import resources
 
 import jinja2
 from markupsafe import Markup
 
 from perf_pipeline.model import TIME_METRIC, ReportData, RunStatus, Verdict
-from perf_pipeline.report.markdown import VERDICT_ICON
+from perf_pipeline.report.markdown import VERDICT_ICON, ci_meaning
 from perf_pipeline.report.payload import build_payload, embed_json
 from perf_pipeline.report.profile import flame_payload, profile_html_rows
 from perf_pipeline.report.stress import stress_html_rows
@@ -62,7 +63,7 @@ def plotly_js() -> str:
 
 
 def _ci(low: float, high: float) -> str:
-    if low != low or high != high:  # NaN
+    if not (math.isfinite(low) and math.isfinite(high)):  # NaN, or an unbounded interval
         return "–"
     return f"{low:.2f} – {high:.2f}"
 
@@ -106,7 +107,7 @@ def _context(data: ReportData) -> dict[str, object]:
          "metric": metric_label(r.metric),
          "baseline": format_metric(r.metric, r.baseline_value),
          "current": format_metric(r.metric, r.current_value),
-         "ratio": format_ratio(r.ratio), "ci": _ci(r.ci_low, r.ci_high),
+         "ratio": r.ratio_label, "ci": _ci(r.ci_low, r.ci_high),
          "p": format_p_value(r.p_value), "padj": format_p_value(r.adjusted_p_value),
          "reason": r.reason, "needed": r.samples_needed}
         for r in rows if r.verdict is not Verdict.UNCHANGED]
@@ -124,6 +125,7 @@ def _context(data: ReportData) -> dict[str, object]:
         "headline_text": (rest if has_icon else summary.headline).replace("⚠️", "⚠"),
         "counts": counts, "changes": changes, "run": run, "baseline": data.baseline,
         "comparison": data.comparison, "n_runs": len(data.runs),
+        "ci_note": ci_meaning(data.comparison) if data.comparison is not None else "",
         "first_run": data.runs[0].label if data.runs else None,
         "last_run": data.runs[-1].label if data.runs else None,
         "env_diffs": data.environment_differences, "notes": data.notes,

@@ -18,11 +18,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from perf_pipeline.model import (
+    AB_CORRECTION_NOTE,
     METRICS,
     TIME_METRIC,
     BenchmarkResult,
     Confirmation,
     ReportData,
+    SuiteComparison,
     Verdict,
 )
 from perf_pipeline.report.summary import ComparisonRow, comparison_rows, summarize
@@ -130,7 +132,7 @@ def _changes_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
         f"| {VERDICT_ICON[r.verdict]} | {escape_markdown(r.name)} | "
         f"{escape_markdown(metric_label(r.metric))} | "
         f"{format_metric(r.metric, r.baseline_value)} | "
-        f"{format_metric(r.metric, r.current_value)} | **{format_ratio(r.ratio)}** | "
+        f"{format_metric(r.metric, r.current_value)} | **{r.ratio_label}** | "
         f"{_ci(r)} | {format_p_value(r.p_value)} | {format_p_value(r.adjusted_p_value)} |"
         for r in picked
     ]
@@ -146,7 +148,7 @@ def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
                              ["---", "---", "--:", "--:", "---", "--:"])]
     body = [
         f"| {escape_markdown(r.name)} | {escape_markdown(metric_label(r.metric))} | "
-        f"{format_ratio(r.ratio)} | {_ci(r)} | {escape_markdown(r.reason or '–', max_len=80)} | "
+        f"{r.ratio_label} | {_ci(r)} | {escape_markdown(r.reason or '–', max_len=80)} | "
         f"{r.samples_needed if r.samples_needed is not None else '–'} |"
         for r in picked
     ]
@@ -184,7 +186,7 @@ def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> _Table | N
         tr = time_rows.get(b.name)
         cells = [escape_markdown(b.name), VERDICT_ICON[verdict] if verdict else "",
                  format_metric(TIME_METRIC, b.metric(TIME_METRIC)),
-                 format_ratio(tr.ratio) if tr else "–"]
+                 tr.ratio_label if tr else "–"]
         for key, _ in _FULL_COLUMNS:
             value = _p99(b) if key == "p99_s" else b.metric(key)
             cells.append(format_metric(key, value))
@@ -349,12 +351,24 @@ def _stats_block(data: ReportData) -> str:
     return "\n".join([
         "### Statistical notes", "",
         f"- Significance level α = {comp.alpha:g}, multiple-testing correction: "
-        f"{escape_markdown(comp.correction)} (adjusted p-values in the table).",
+        f"{escape_markdown(comp.correction, max_len=300)} (adjusted p-values in the table).",
         f"- A change counts when it is significant **and** its ratio passes the threshold: "
         f"{thr or '–'}.",
-        f"- Method: {escape_markdown(', '.join(sorted(methods)) or '–')}. Ratio = current / "
-        f"baseline (> 1 is slower or bigger); CI is the {1 - comp.alpha:.0%} interval of "
-        "the ratio.", ""])
+        f"- Method: {escape_markdown('; '.join(sorted(methods)) or '–', max_len=1000)}. "
+        f"Ratio = current / baseline (> 1 is slower or bigger). {ci_meaning(comp)}", ""])
+
+
+def ci_meaning(comp: SuiteComparison) -> str:
+    """What the CI column holds: not one level when an A/B decided some rows."""
+    plain = f"CI is the {1 - comp.alpha:.0%} interval of the ratio"
+    if AB_CORRECTION_NOTE not in comp.correction:
+        return plain + "."
+    return (f"{plain} where the stored-baseline comparison decides. Where the A/B decided "
+            "(rows marked A/B): a regression's interval is at the level its look was held "
+            "to (α spent over the looks and split over the targets, so wider than "
+            f"{1 - comp.alpha:.0%}); an unchanged one's is the interval that cleared it "
+            "(its upper end a one-sided 95 % bound). The A/B's ratio is of its own rounds; "
+            "the baseline and current times are the stored runs'.")
 
 
 def _short_sha(sha: str | None) -> str:
@@ -379,8 +393,8 @@ def _screen_block(c: Confirmation) -> str:
 
     lines += bullets(c.flagged)
     if c.suspects:
-        lines += ["", "Not flagged, but not cleared by the screen either (confirmed too):",
-                  *bullets(c.suspects)]
+        lines += ["", "Not flagged, but measured in the A/B too (suspects: the screen's "
+                  "closest calls, up to five targets in all):", *bullets(c.suspects)]
     return "\n".join([*lines, ""])
 
 

@@ -120,7 +120,7 @@ def profile_html_rows(profiles: ProfileComparison | None, *,
             "candidate_total": format_seconds(diff.candidate_total_s.median),
             "repeats": diff.repeats,
             "functions": [{
-                "key": f.key, "status": f.status, "beyond": f.beyond_spread,
+                "key": f.key, "status": _STATUS[f.status], "beyond": f.beyond_spread,
                 "d_own": _delta(f.delta_own_s), "d_cum": _delta(f.delta_cum_s),
                 "own": f"{format_seconds(f.base_own.median)} → "
                        f"{format_seconds(f.candidate_own.median)}",

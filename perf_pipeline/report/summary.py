@@ -18,6 +18,7 @@ from perf_pipeline.model import (
     RunStatus,
     Verdict,
 )
+from perf_pipeline.report.units import format_ratio
 
 __all__ = ["ComparisonRow", "ReportSummary", "comparison_rows", "summarize"]
 
@@ -42,6 +43,14 @@ class ComparisonRow:
     adjusted_p_value: float | None
     reason: str
     samples_needed: int | None
+    #: Decided by the interleaved A/B (its ratio is of its own rounds, not of the stored
+    #: baseline and current medians beside it).
+    from_ab: bool = False
+
+    @property
+    def ratio_label(self) -> str:
+        """The ratio as tables show it, marked when it is the A/B's."""
+        return format_ratio(self.ratio) + (" (A/B)" if self.from_ab else "")
 
     @property
     def interest(self) -> float:
@@ -117,6 +126,7 @@ def _row(data: ReportData, bc: BenchmarkComparison) -> ComparisonRow:
         current_value=_current_value(data, bc.name, bc.metric),
         ratio=c.ratio, ci_low=c.ci_low, ci_high=c.ci_high, p_value=c.p_value,
         adjusted_p_value=c.adjusted_p_value, reason=c.reason, samples_needed=c.samples_needed,
+        from_ab="interleaved A/B" in c.method,
     )
 
 
@@ -150,7 +160,12 @@ def summarize(data: ReportData) -> ReportSummary:
     if data.comparison is not None:
         counts = tuple((v, len(data.comparison.with_verdict(v))) for v in VERDICT_ORDER)
     n = dict(counts)
-    of = f"(of {_plural(n_bench, 'benchmark')})"
+    # The counts are per comparison (benchmark x metric, and the suite-wide shift): say so
+    # when that is not the benchmark count, or "27 inconclusive (of 9 benchmarks)" misleads.
+    n_comp = len(data.comparison.results) if data.comparison is not None else 0
+    of = (f"(of {_plural(n_bench, 'benchmark')}"
+          + (f", {_plural(n_comp, 'comparison')}" if n_comp and n_comp != n_bench else "")
+          + ")")
     env_note = " ⚠️ environment differs from baseline" if fp_differs else ""
 
     if data.current is not None and data.current.status is RunStatus.FAILED:

@@ -541,3 +541,19 @@ def test_the_method_says_when_no_suite_factor_was_removed() -> None:
                for r in few.comparison.results)
     assert all("round's suite factor removed" in r.comparison.method
                for r in many.comparison.results)
+
+
+def test_a_cleared_benchmark_shows_the_interval_that_cleared_it() -> None:
+    """Unchanged beside an interval reaching past the threshold read as a contradiction:
+    the look's level is spent over looks and split over targets, so its interval is far
+    wider than the bound that cleared the benchmark."""
+    result = sequential_ab(_rounds(np.random.default_rng(8), noise=0.02, factor=0.01),
+                           threshold=1.2, max_rounds=20)
+    cleared = [r for r in result.comparison.results
+               if r.comparison.verdict is Verdict.UNCHANGED and r.name in NAMES]
+    assert cleared
+    for row in cleared:
+        c = row.comparison
+        assert c.ci_low <= c.ratio <= c.ci_high < 1.2
+        assert "cleared after" in c.reason and "one that cleared it" in c.reason
+        assert "cannot decide" not in c.reason

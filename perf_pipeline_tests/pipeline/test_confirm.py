@@ -185,7 +185,7 @@ def test_suspects_the_screen_could_not_clear_are_decided_with_the_flags() -> Non
     data = ReportData(title="t", generated_at="now", comparison=c.final, confirmation=c)
     md = render_markdown(data)
     assert "4 suspect(s)" in md and "(suspect)" in md
-    assert "not cleared by the screen either" in md
+    assert "Not flagged, but measured in the A/B too (suspects" in md
     html = render_html(data, inline_js=False)
     assert "(suspect)" in html and "4 suspect(s)" in html
 
@@ -250,6 +250,13 @@ def test_both_stages_appear_in_the_reports() -> None:
     html = render_html(data, inline_js=False)
     assert 'id="screen"' in html and 'id="confirmation"' in html
     assert f"{c.rounds_used} rounds</b>" in html
+    # What the numbers beside the verdict are: the A/B's ratio is marked, the CI column
+    # explained (not "the 99 % interval"), the method line whole.
+    [row] = [line for line in md.splitlines() if line.startswith("| 🔴 |") and "time" in line]
+    assert "× (A/B)**" in row
+    assert "Where the A/B decided (rows marked A/B)" in md and "Where the A/B decided" in html
+    assert "alpha spending" in md and "alpha …" not in md
+    assert "benchmarks, 10 comparisons)" in md.splitlines()[1]  # counts are per comparison
 
 
 @pytest.mark.parametrize("bad", ["--collect-only", " -x", "a\nb", ""])
