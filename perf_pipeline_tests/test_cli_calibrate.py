@@ -43,6 +43,30 @@ def test_import_raw_writes_the_corpus_and_the_profile(tmp_path: Path, capsys) ->
     assert "test_sort[100]" in captured.out  # the table, names escaped for rich
 
 
+def test_an_existing_corpus_is_never_overwritten(tmp_path: Path, capsys) -> None:
+    lines = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1.0},
+             {"pair": 1, "order": ["b", "a"], "ok": True, "t": 2.0}]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b"), 1: ("a", "b")})
+    kept = tmp_path / "evidence.json.gz"
+    kept.write_bytes(b"a recording someone committed")
+    code = main(["calibrate", "--import-raw", str(raw), "--out", str(kept),
+                 "--results-dir", str(tmp_path / "results")])
+    assert code == 2
+    assert "is never overwritten" in capsys.readouterr().err
+    assert kept.read_bytes() == b"a recording someone committed"
+
+
+def test_ref_must_agree_with_the_commit_the_raw_files_name(tiny_target, tmp_path: Path,
+                                                           capsys) -> None:
+    lines = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1.0},
+             {"pair": 1, "order": ["b", "a"], "ok": True, "t": 2.0}]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b"), 1: ("a", "b")})
+    code = main(["calibrate", tiny_target.shas[0], "--import-raw", str(raw), "--repo",
+                 str(tiny_target.repo), "--results-dir", str(tmp_path / "results")])
+    assert code == 2
+    assert "name commit" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["calibrate"], "--pairs is required"),
     (["calibrate", "--pairs", "3", "--import-raw", "x"], "do not also give"),
@@ -131,3 +155,19 @@ def test_sigterm_during_calibrate_exits_143(tmp_path: Path, capsys,
     err = capsys.readouterr().err
     assert code == 143, err
     assert "interrupted by signal SIGTERM" in err
+
+
+def test_noise_shows_what_calibrate_stored(tmp_path: Path, capsys) -> None:
+    results = tmp_path / "results"
+    assert main(["noise", "--results-dir", str(results)]) == 0
+    assert "no noise profile" in capsys.readouterr().out
+    assert not (results / "perf_history.db").exists()  # asking creates nothing
+    lines = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1.0},
+             {"pair": 1, "order": ["b", "a"], "ok": True, "t": 2.0}]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b"), 1: ("a", "b")})
+    assert main(["calibrate", "--import-raw", str(raw), "--results-dir", str(results)]) == 0
+    capsys.readouterr()
+    assert main(["noise", "--results-dir", str(results)]) == 0
+    shown = capsys.readouterr().out
+    assert "2 pairs" in shown and "test_sort[100]" in shown and "suite factor per pair" in shown
+    assert ".json.gz" in shown

@@ -170,7 +170,7 @@ def corpus_from_raw_pairs(
         if len(shas) != 1 or None in shas:
             raise InvalidInputError(f"raw pairs directory {raw_dir}: the files do not name "
                                     f"one commit ({sorted(str(s) for s in shas)}); "
-                                    "pass the commit")
+                                    "name it: perf-pipeline calibrate REF --import-raw DIR")
         commit = shas.pop()
     names = sorted(set.intersection(*({b.name for b in run.benchmarks} for run in runs)))
     if not names:

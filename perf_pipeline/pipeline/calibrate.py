@@ -16,7 +16,7 @@ from pathlib import Path
 
 from perf_pipeline.analysis import noise_profile
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure import corpus_from_raw_pairs, measure_calibration
+from perf_pipeline.measure import corpus_from_raw_pairs, measure_calibration, resolve_commit
 from perf_pipeline.model import NoiseCorpus, NoiseProfile
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.store import write_noise_corpus
@@ -67,13 +67,31 @@ def calibrate(
     interrupted calibration can be finished with ``import_raw``.
     """
     skipped: list[tuple[int | None, str]] = []
+    if out is not None and Path(out).exists():
+        # A corpus is evidence (README tables are replayed from committed ones): never
+        # replaced by a new recording behind the user's back.
+        raise InvalidInputError(f"--out {out} exists; a corpus is never overwritten: "
+                                "choose another path, or move the old one away first")
     if import_raw is not None:
-        if ref is not None or pairs is not None:
+        if pairs is not None:
             raise InvalidInputError("--import-raw builds the corpus from recorded pairs: "
-                                    "do not also give REF or --pairs")
+                                    "do not also give --pairs")
         raw_dir = Path(import_raw)
-        corpus = corpus_from_raw_pairs(raw_dir, note=note,
-                                       on_skip=lambda i, why: skipped.append((i, why)))
+        # REF names the commit when the raw files do not (recorded elsewhere, or by a
+        # pytest-benchmark that saved no commit info).
+        commit = resolve_commit(ws.settings.repo_path, ref) if ref is not None else None
+        try:
+            corpus = corpus_from_raw_pairs(raw_dir, note=note,
+                                           on_skip=lambda i, why: skipped.append((i, why)))
+        except InvalidInputError as exc:
+            if commit is None or "do not name one commit" not in str(exc):
+                raise
+            skipped.clear()
+            corpus = corpus_from_raw_pairs(raw_dir, note=note, commit=commit,
+                                           on_skip=lambda i, why: skipped.append((i, why)))
+        if commit is not None and corpus.commit != commit:
+            raise InvalidInputError(f"the raw files in {raw_dir} name commit "
+                                    f"{corpus.commit[:12]}, not {ref!r} ({commit[:12]})")
     else:
         if pairs is None:
             raise InvalidInputError("--pairs is required to measure (or use --import-raw)")

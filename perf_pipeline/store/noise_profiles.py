@@ -27,9 +27,12 @@ NOISE_BENCHMARK_COLUMNS = ("profile_id", "name", "position", "median_s", "unpair
 
 
 def profile_id_of(profile: NoiseProfile) -> str:
-    """A stable id for the corpus a profile was computed from."""
+    """A stable id for the corpus a profile was computed from: the same recording imported
+    again replaces its profile, a different corpus of it (a benchmark dropped, a pair
+    skipped) gets its own (keyed on what it holds, not only where it came from)."""
     key = json.dumps([profile.suite, profile.commit, list(profile.machine),
-                      profile.recorded_at, profile.pairs])
+                      profile.recorded_at, profile.pairs,
+                      [[b.name, repr(b.median_s)] for b in profile.benchmarks]])
     return f"{profile.commit[:12]}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 

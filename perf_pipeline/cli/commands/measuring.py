@@ -69,6 +69,20 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_noise(args: argparse.Namespace) -> int:
+    """Shows the noise profiles calibrate stored in the history, newest first: commit,
+    machine, pairs and corpus file of each, and the newest one's spreads per benchmark
+    (--all: every one's)."""
+    from perf_pipeline.cli.present.calibrate import print_noise_profiles
+
+    with workspace_from(args) as ws:
+        target = ws.settings.history_target
+        profiles = (ws.store.noise_profiles()
+                    if not isinstance(target, Path) or target.exists() else ())
+        print_noise_profiles(profiles, show_all=args.all, settings=ws.settings)
+    return ExitCode.OK
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     """Profiles the selected benchmarks at BASE and CANDIDATE in separate, untimed pytest
     processes (cProfile, tracemalloc, RSS over time), REPEATS per side, and ranks
@@ -116,6 +130,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_results_dir(p)
     p.add_argument("--report", help="Markdown report path (default: in the results dir's "
                    "reports/profile/<id>/)")
+
+    p = add_command(sub, "noise", cmd_noise,
+                    "show the noise profiles calibrate stored in the history")
+    p.add_argument("--all", action="store_true", help="every profile's table, not only "
+                   "the newest one's")
+    add_results_dir(p)
 
     p = add_command(sub, "calibrate", cmd_calibrate,
                     "record this machine's noise: same-commit pairs, corpus, profile",

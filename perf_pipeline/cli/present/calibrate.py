@@ -11,18 +11,20 @@ from perf_pipeline.cli.console import err, out, plain, short
 from perf_pipeline.report.units import format_seconds
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from perf_pipeline.config import Settings
+    from perf_pipeline.model import NoiseProfile
     from perf_pipeline.pipeline import CalibrationOutcome
 
-__all__ = ["print_calibration"]
+__all__ = ["print_calibration", "print_noise_profiles"]
 
 
 def _pct(value: float) -> str:
     return "–" if math.isnan(value) else f"{100 * value:.1f}%"
 
 
-def print_calibration(outcome: CalibrationOutcome, settings: Settings) -> None:
-    profile = outcome.profile
+def _print_table(profile: NoiseProfile) -> None:
     table = Table(title=f"Noise of {profile.pairs} same-commit pairs (sd of ln time, "
                         "about the CV)")
     for column in ("benchmark", "median", "one run", "pair", "pair − suite"):
@@ -34,14 +36,43 @@ def print_calibration(outcome: CalibrationOutcome, settings: Settings) -> None:
                       _pct(bench.paired_residual_log_sd))
     out.print(table)
     out.print(f"suite factor per pair: {_pct(profile.suite_factor_log_sd)}")
+
+
+def _machine_line(profile: NoiseProfile) -> str:
+    machine = dict(profile.machine)
+    return (f"{plain(machine.get('cpu_model', '?'))} x{plain(machine.get('cpu_count', '?'))}, "
+            f"{plain(machine.get('os', '?'))}")
+
+
+def print_noise_profiles(profiles: Sequence[tuple[NoiseProfile, str, str]], *,
+                         show_all: bool, settings: Settings) -> None:
+    """The stored profiles, newest first: the newest (or every one) in full, the rest
+    listed."""
+    if not profiles:
+        out.print(f"no noise profile in {plain(settings.history_label)}: record one with "
+                  "perf-pipeline calibrate --pairs N")
+        return
+    newest_first = list(reversed(profiles))
+    for k, (profile, corpus_path, created_at) in enumerate(newest_first):
+        out.print(f"[bold]{plain(profile.commit[:12])}[/] recorded {plain(profile.recorded_at)}"
+                  f" · {profile.pairs} pairs · {_machine_line(profile)} · stored "
+                  f"{plain(created_at)}")
+        out.print(f"  corpus: {plain(corpus_path)}")
+        if k == 0 or show_all:
+            _print_table(profile)
+            for note in profile.notes:
+                err.print(f"note: {plain(note)}")
+
+
+def print_calibration(outcome: CalibrationOutcome, settings: Settings) -> None:
+    profile = outcome.profile
+    _print_table(profile)
     for index, reason in outcome.skipped:
         err.print(f"skipped pair {index if index is not None else '?'}: {plain(reason)}")
     for note in profile.notes:
         err.print(f"note: {plain(note)}")
-    machine = dict(profile.machine)
     out.print(f"commit:   {plain(profile.commit)}")
-    out.print(f"machine:  {plain(machine.get('cpu_model', '?'))} "
-              f"x{plain(machine.get('cpu_count', '?'))}, {plain(machine.get('os', '?'))}")
+    out.print(f"machine:  {_machine_line(profile)}")
     out.print(f"corpus:   {plain(outcome.corpus_path)}")
     out.print(f"raw:      {plain(outcome.raw_dir)}")
     out.print(f"profile:  {plain(outcome.profile_id)} in {plain(settings.history_label)}")
