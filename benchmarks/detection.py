@@ -73,13 +73,23 @@ NOISE_DIR = Path(__file__).parent / "data" / "noise"
 EFFECTS = (1.0, 1.02, 1.05, 1.10, 1.20)
 
 
+#: Fewest pairs a corpus needs: a screen trial takes (10 baseline runs + 1) x 3 processes.
+MIN_PAIRS = 17
+
+
 def sources(seed: int, corpora: list[Path] | None = None, *, synthetic: bool = True
             ) -> list[tuple[str, NoiseRecording]]:
     out = []
     for path in corpora or sorted(NOISE_DIR.glob("*.json*")):
         corpus = load_noise_corpus(path)
+        if len(corpus.pairs) < MIN_PAIRS:
+            raise SystemExit(f"{path}: {len(corpus.pairs)} pairs; a replay needs at least "
+                             f"{MIN_PAIRS} (a screen trial is 11 runs of 3 processes)")
+        role = {"example-suite-pinned.json.gz": ", the one the defaults were tuned on",
+                "example-suite-unpinned.json.gz": ", held out"}.get(path.name, "")
         out.append((f"real: {path.name} ({len(corpus.pairs)} pairs, "
-                    f"{len(corpus.benchmarks)} benchmarks)", NoiseRecording.from_corpus(corpus)))
+                    f"{len(corpus.benchmarks)} benchmarks{role})",
+                    NoiseRecording.from_corpus(corpus)))
     if synthetic:
         out.append(("synthetic: NoiseModel defaults, process factor CV 10 %",
                     simulate_recording(np.random.default_rng(seed), n_pairs=200,
@@ -306,9 +316,11 @@ def fixed_ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, see
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=600)
+    parser.add_argument("--trials", type=int,
+                        help="trials per cell (default 600; 100 with --quick)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="100 trials, suites of 5 only")
+    parser.add_argument("--quick", action="store_true",
+                        help="suites of 5 only, 100 trials unless --trials says")
     parser.add_argument("--corpus", type=Path, action="append",
                         help="a noise corpus to replay (repeatable; default: every corpus "
                              f"in {NOISE_DIR.relative_to(Path(__file__).parents[1])})")
@@ -320,7 +332,7 @@ def main() -> None:
                         help="replay the recordings only, not the synthetic model")
     args = parser.parse_args()
     k = args.ab_processes
-    trials = 100 if args.quick else args.trials
+    trials = args.trials if args.trials is not None else (100 if args.quick else 600)
     sizes = (5,) if args.quick else (5, 9, 50)
     for label, rec in sources(args.seed, args.corpus, synthetic=not args.no_synthetic):
         print(f"\n## {label}\n")

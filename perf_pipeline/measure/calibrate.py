@@ -181,7 +181,15 @@ def corpus_from_raw_pairs(
         logger.warning("raw pairs %s: %d benchmark(s) not in every process left out: %s",
                        raw_dir, len(dropped), dropped)
     pairs = []
-    for _, order, sides in kept:
+    for index, order, sides in kept:
+        for side in NOISE_SIDES:
+            empty = [n for n in names
+                     if not sides[side].benchmark(n).samples_s]  # type: ignore[union-attr]
+            if empty:
+                raise InvalidInputError(
+                    f"{raw_dir / pair_file_name(index, side)}: benchmark {empty[0]!r} has "
+                    "no raw samples (pytest-benchmark saves them with "
+                    "--benchmark-save-data / --benchmark-json, as calibrate runs it)")
         first = sides[order[0]]
         pairs.append(NoisePair(
             order=order, started_at=_iso_utc(first.started_at),

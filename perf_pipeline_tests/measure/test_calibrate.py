@@ -144,3 +144,15 @@ def test_measuring_uses_owned_temp_dirs_and_sweeps_stale_ones(
     assert folders[0].name.startswith(f"perf-pipeline-calibrate-{os.getpid()}-")
     assert not folders[0].exists()  # removed on the way out
     assert len(corpus_from_raw_pairs(run.raw_dir).pairs) == 2
+
+
+def test_files_saved_without_raw_samples_are_named(tmp_path: Path) -> None:
+    lines = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1.0}]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b")})
+    doc = json.loads((raw / "pair-0000-b.json").read_text())
+    for bench in doc["benchmarks"]:
+        del bench["stats"]["data"]  # as pytest-benchmark saves without --benchmark-save-data
+    (raw / "pair-0000-b.json").write_text(json.dumps(doc))
+    with pytest.raises(InvalidInputError, match=r"pair-0000-b\.json: benchmark .* no raw "
+                                                r"samples \(pytest-benchmark saves them"):
+        corpus_from_raw_pairs(raw)
