@@ -195,8 +195,11 @@ def corpus_from_raw_pairs(
             order=order, started_at=_iso_utc(first.started_at),
             a=tuple(sides["a"].benchmark(n).samples_s for n in names),  # type: ignore[union-attr]
             b=tuple(sides["b"].benchmark(n).samples_s for n in names)))  # type: ignore[union-attr]
+    # Pairs skipped, not skip messages: a torn manifest line and its unfinished pair's
+    # files are one pair.
+    n_skipped = len({i for i, _ in skipped if i is not None}) or len(skipped)
     counts = (f"{len(pairs)} pair(s) from raw pairs directory {raw_dir.name!r}; "
-              f"{len(skipped)} skipped (not ok or incomplete)")
+              f"{n_skipped} skipped (not ok or incomplete)")
     if dropped:
         counts += f"; {len(dropped)} benchmark(s) not in every process left out"
     return NoiseCorpus(
