@@ -13,8 +13,9 @@ confirms fails the gate:
   (``analysis.suspects_for_confirmation``: decided like the flags); plus a few others as
   *controls* (``analysis.choose_controls``: the screen's most stable ones, enough for
   ``MIN_BENCHMARKS_FOR_SHIFT`` per round). A process slows all of its benchmarks
-  together; the A/B removes that by the round's median log-ratio over every benchmark
-  measured. A flagged suite-wide shift concerns every benchmark: the whole suite runs.
+  together; the A/B removes that by the round's median log-ratio of the controls (of
+  every benchmark measured, when there are too few controls). A flagged suite-wide shift
+  concerns every benchmark: the whole suite runs.
   Each process gives a round one number per benchmark: ``round_value`` (its fastest
   sample), as in the replay studies.
 * **How long.** ``analysis.confirm_flagged`` (``sequential_ab``, one-sided: only "is it

@@ -133,8 +133,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_commit_pair(p)
     p.add_argument("--rounds", type=int,
                    help=f"fixed design: rounds of both commits (default {DEFAULT_AB_ROUNDS}: "
-                        "enough for up to 10 benchmarks at alpha 0.01; 13 for 50, 17 for "
-                        "1,000)")
+                        "enough for up to 9 benchmarks and the suite-wide shift at alpha "
+                        "0.01; 13 for 50, 17 for 1,000)")
     p.add_argument("--seed", type=int, help="seed of the order of each round (default random)")
     p.add_argument("--processes", dest="ab_processes", type=int, metavar="N",
                    help="pytest processes per commit and round, alternating; a round's "
