@@ -313,10 +313,12 @@ def _row_median(d: np.ndarray) -> np.ndarray:
     return out
 
 
-def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) -> _Look:
-    """Mean residual log-ratio, its standard error and df, per target (``d``: rounds x B)."""
+def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...],
+             lost: Collection[str] = ()) -> _Look:
+    """Mean residual log-ratio, its standard error and df, per target (``d``: rounds x B).
+    Controls ``lost`` from the rounds no longer count as controls."""
     n = d.shape[0]
-    controls = [j for j, name in enumerate(names) if name not in targets]
+    controls = [j for j, name in enumerate(names) if name not in targets and name not in lost]
     has_controls = len(controls) >= MIN_CONTROLS_FOR_FACTOR
     if has_controls:
         # The factor from the controls alone: a target's own change cannot leak into it.
@@ -324,7 +326,10 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...]) ->
         # more) leaves the others to carry the factor.
         factor = _row_median(d[:, controls])
     elif len(names) >= MIN_BENCHMARKS_FOR_SHIFT:
-        factor = _row_median(d)
+        # A row with too few benchmarks still measured (decided ones that left, lost
+        # ones) keeps its factor: a median of one or two would swallow a target's change.
+        factor = np.where(np.isfinite(d).sum(axis=1) >= MIN_BENCHMARKS_FOR_SHIFT,
+                          _row_median(d), 0.0)
     else:
         factor = np.zeros(n)
     resid = d - factor[:, None]
@@ -539,7 +544,10 @@ def sequential_ab(
             share = _shares(tested, weights)
             controls = tuple(x for x in names if x not in tested)
             narrows = len(controls) >= MIN_CONTROLS_FOR_FACTOR
-        dropped = [t for t in decided if t != SUITE_SHIFT_NAME] if narrows else []
+        # Decided targets leave the rounds only while controls carry the factor.
+        narrows_now = narrows and sum(
+            c not in lost for c in controls) >= MIN_CONTROLS_FOR_FACTOR
+        dropped = [t for t in decided if t != SUITE_SHIFT_NAME] if narrows_now else []
         for name in names:
             if name not in rnd and name not in dropped and name not in lost:
                 lost[name] = len(rows) + 1
@@ -553,7 +561,7 @@ def sequential_ab(
         if n not in look_at:
             continue
         seen_looks.append(n)
-        look = _analyse(np.array(rows), names, tested)
+        look = _analyse(np.array(rows), names, tested, lost)
         last = (look, n)
         for i, target in enumerate(tested):
             if target in decided or target in lost:
@@ -581,7 +589,7 @@ def sequential_ab(
         if all(t in decided or t in lost for t in tested):
             stopped = "lost" if any(t in lost and t not in decided for t in tested) else "decided"
             break
-        if narrows and narrow is not None and len(decided) + len(lost) > told:
+        if narrows_now and narrow is not None and len(decided) + len(lost) > told:
             told = len(decided) + len(lost)
             narrow(tuple(x for x in names if x not in decided and x not in lost))
     else:

@@ -557,3 +557,15 @@ def test_a_cleared_benchmark_shows_the_interval_that_cleared_it() -> None:
         assert c.ci_low <= c.ratio <= c.ci_high < 1.2
         assert "cleared after" in c.reason and "one that cleared it" in c.reason
         assert "cannot decide" not in c.reason
+
+
+def test_controls_lost_from_the_rounds_leave_the_factor_to_the_others() -> None:
+    """Both controls of a confirmation stop being measured: the factor falls back to the
+    round's benchmarks (as without controls), instead of a factor of nothing (nan)."""
+    names = ["t0", "t1", "t2", "c0", "c1"]
+    rounds = _losing(_losing(_rounds(np.random.default_rng(9), names=names,
+                                     slowed={"t0": 1.3}), "c0", 3), "c1", 3)
+    result = sequential_ab(rounds, threshold=1.1, max_rounds=20, targets=["t0", "t1", "t2"])
+    rows = {r.name: r.comparison for r in result.comparison.results}
+    assert rows["t0"].verdict is Verdict.REGRESSION
+    assert all(math.isfinite(c.ratio) for c in rows.values())
