@@ -1233,9 +1233,16 @@ class Confirmation:
 
     @property
     def undecided(self) -> tuple[str, ...]:
-        """Targets the A/B could not decide (inconclusive in ``final``)."""
+        """Targets the A/B ran for but could not decide (inconclusive in ``final``).
+        Without an A/B (not possible, nothing flagged, off) the stored comparison
+        decided them: nothing is undecided."""
+        if self.status != "confirmed":
+            return ()
         decided = dict(self.decided_at)
-        return tuple(n for n in self.targets if n not in decided)
+        inconclusive = {r.name for r in (self.final.results if self.final else ())
+                        if r.metric == TIME_METRIC
+                        and r.comparison.verdict is Verdict.INCONCLUSIVE}
+        return tuple(n for n in self.targets if n not in decided and n in inconclusive)
 
     @property
     def targets(self) -> tuple[str, ...]:

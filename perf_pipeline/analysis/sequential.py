@@ -327,11 +327,21 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...],
         factor = _row_median(d[:, controls])
     elif len(names) >= MIN_BENCHMARKS_FOR_SHIFT:
         # A row with too few benchmarks still measured (decided ones that left, lost
-        # ones) keeps its factor: a median of one or two would swallow a target's change.
+        # ones) has no factor to remove: a median of one or two would swallow a target's
+        # change, and leaving the factor in would mix a suite-wide shift into the mean.
         factor = np.where(np.isfinite(d).sum(axis=1) >= MIN_BENCHMARKS_FOR_SHIFT,
-                          _row_median(d), 0.0)
+                          _row_median(d), np.nan)
     else:
         factor = np.zeros(n)
+    # Rows without a factor take no part: every target is judged on the same rows.
+    usable = np.isfinite(factor)
+    if not usable.all():
+        d, factor = d[usable], factor[usable]
+        n = d.shape[0]
+    if n < 3:  # too few rows left to estimate anything: no evidence at this look
+        nan = np.full(len(targets), math.nan)
+        return _Look(mean=nan, se=nan, df=nan, n=n, rmean=nan, rse=nan,
+                     rp_greater=np.ones(len(targets)), rp_two=np.ones(len(targets)))
     resid = d - factor[:, None]
     # Columns of targets that left the rounds (nan) take no part.
     whole = ~np.isnan(resid).any(axis=0)
@@ -594,8 +604,17 @@ def sequential_ab(
             narrow(tuple(x for x in names if x not in decided and x not in lost))
     else:
         stopped = "max_rounds"
-    if not rows:
+    if not rows and stopped != "lost":
         raise InvalidInputError("`rounds` gave no round at all")
+    if last is None and stopped == "lost":
+        # Every benchmark stopped being measured before the first look: nothing to
+        # judge, each listed as missing (not a failed run).
+        gone = tuple(t for t in tested if t != SUITE_SHIFT_NAME)
+        return SequentialResult(
+            comparison=SuiteComparison(results=(), correction="sequential-bonferroni",
+                                       alpha=alpha, missing=gone),
+            rounds_used=len(rows), target_rounds=target_rounds, looks=(), decided_at={},
+            stopped=stopped)
     if last is None:
         raise InvalidInputError(
             f"`rounds` gave {len(rows)} round(s), fewer than `min_rounds` ({min_rounds})")
@@ -624,13 +643,16 @@ def sequential_ab(
         # Scale p so that "adjusted p < alpha" holds exactly when p beat its look level.
         adjusted = min(1.0, p * alpha / lvl)
         comp = judge(est, threshold=threshold, alpha=alpha, adjusted_p=adjusted)
-        if target in decided and comp.verdict not in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+        cleared = target in decided and "ruled out" in decided[target][4]
+        if cleared or (target in decided
+                       and comp.verdict not in (Verdict.REGRESSION, Verdict.IMPROVEMENT)):
             # Ruled out by its interval: unchanged; stopped for futility: not confirmed.
             ruled_out = "ruled out" in decided[target][4]
             comp = replace(comp, verdict=Verdict.UNCHANGED if ruled_out else
                            Verdict.INCONCLUSIVE, reason=f"{decided[target][4]}; {comp.reason}",
                            # a cleared target is decided: no "rounds that would decide"
-                           samples_needed=None if ruled_out else comp.samples_needed)
+                           samples_needed=None if ruled_out else comp.samples_needed,
+                           significant=False)
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
                                  alpha=alpha, missing=tuple(unmeasured))

@@ -53,6 +53,8 @@ def _exp(x: float) -> float:
         return 0.0
     if math.isnan(x):
         return math.nan
+    if x > 709.0:  # beyond a float: an interval this wide is unbounded in effect
+        return math.inf
     return math.exp(x)
 
 

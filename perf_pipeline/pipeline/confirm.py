@@ -253,6 +253,15 @@ def confirm_regressions(
     stopped = source_stop if result.stopped == "exhausted" and source_stop else result.stopped
     notes = ()
     confirmed = {r.name: r for r in result.comparison.results}
+    # A target the A/B lost before its first look (no longer measured on both sides) is
+    # undecided like one lost later: inconclusive, never left to the stored comparison
+    # (one flaky skip must not flip the gate by the round it happened in).
+    screen_rows = {r.name: r for r in screen.results if r.metric == TIME_METRIC}
+    for name in result.comparison.missing:
+        if name in screen_rows:
+            confirmed[name] = _inconclusive(screen_rows[name], (
+                "flagged by the screen, undecided: not measured on both sides of the A/B "
+                "before its first look"))
     if result.undecided:
         notes = (f"{len(result.undecided)} benchmark(s) undecided after "
                  f"{result.rounds_used} rounds ({stopped}): inconclusive.",)

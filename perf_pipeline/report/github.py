@@ -5,9 +5,9 @@ One comment per PR, not one per push: the comment is found again by the hidden
 that always shows the newest commit. Only a comment *we* wrote counts: anyone can paste
 the marker, and editing their comment would put our report under their name (and let
 them edit it). Who "we" are comes from ``GET /user`` when the token may ask (a personal
-token); an Actions or app token may not (403), and then only bot-written comments count
-(a person cannot post as a bot). The question is asked only when a marker comment by a
-person turns up, so the usual run costs no extra call.
+token); an Actions or app token may not (403), and then it is the bot the token posts
+as (``github-actions[bot]``, or ``bot_login`` for an app). The question is asked once per
+client, when the first marker comment turns up.
 
 Plain ``urllib.request`` (no new dependency). What this module guards against:
 
@@ -43,6 +43,9 @@ from perf_pipeline.report.markdown import GITHUB_COMMENT_LIMIT, MARKER
 __all__ = ["DEFAULT_API_URL", "CommentResult", "GitHubClient", "prepare_comment_body"]
 
 logger = logging.getLogger(__name__)
+
+#: Who posts with an Actions ``GITHUB_TOKEN`` (an app's token posts as ``<app>[bot]``).
+DEFAULT_BOT_LOGIN = "github-actions[bot]"
 
 #: What ``GITHUB_API_URL`` holds on github.com; GHE uses ``https://HOST/api/v3``.
 DEFAULT_API_URL = "https://api.github.com"
@@ -153,8 +156,8 @@ class GitHubClient:
     ``sleep`` is injectable so tests of the retry policy run instantly.
     """
 
-    __slots__ = ("_base_url", "_login", "_max_retries", "_max_wait_s", "_opener", "_sleep",
-                 "_timeout", "_token", "backoff_s")
+    __slots__ = ("_base_url", "_bot_login", "_login", "_max_retries", "_max_wait_s",
+                 "_opener", "_sleep", "_timeout", "_token", "backoff_s")
 
     def __init__(
         self,
@@ -166,8 +169,12 @@ class GitHubClient:
         backoff_s: float = 1.0,
         max_wait_s: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
+        bot_login: str = DEFAULT_BOT_LOGIN,
     ) -> None:
         self._base_url = _check_base_url(base_url)
+        if not isinstance(bot_login, str) or not bot_login.strip():
+            raise InvalidInputError("the comment bot's login must not be empty")
+        self._bot_login = bot_login.strip()
         if not isinstance(token, str) or not token.strip():
             raise InvalidInputError("GitHub token is empty: set GITHUB_TOKEN")
         if any(ch in token for ch in "\r\n\0"):
@@ -241,13 +248,13 @@ class GitHubClient:
         return found
 
     def _ours(self, user: object) -> bool:
-        """Whether a comment by ``user`` (the API's user object) is one we wrote."""
+        """Whether a comment by ``user`` (the API's user object) is one we wrote: by the
+        token's own user, or (a token that may not ask: Actions, an app) by the bot it
+        posts as (``bot_login``). Another bot's comment is never ours."""
         if not isinstance(user, dict):
             return False
-        if user.get("type") == "Bot":
-            return True
-        login = self._own_login()
-        return login is not None and str(user.get("login", "")).lower() == login.lower()
+        login = self._own_login() or self._bot_login
+        return str(user.get("login", "")).lower() == login.lower()
 
     def _own_login(self) -> str | None:
         """The token's user, or None when the token may not ask (Actions and app tokens

@@ -361,6 +361,11 @@ def _stats_block(data: ReportData) -> str:
 def ci_meaning(comp: SuiteComparison) -> str:
     """What the CI column holds: not one level when an A/B decided some rows."""
     plain = f"CI is the {1 - comp.alpha:.0%} interval of the ratio"
+    if comp.correction == "sequential-bonferroni":  # an adaptive A/B's own report
+        return ("Every row is the A/B's: a regression's interval is at the level its look "
+                "was held to (α spent over the looks and split over the targets, so wider "
+                f"than {1 - comp.alpha:.0%}); an unchanged one's is the interval that "
+                "cleared it (its upper end a one-sided 95 % bound).")
     if AB_CORRECTION_NOTE not in comp.correction:
         return plain + "."
     return (f"{plain} where the stored-baseline comparison decides. Where the A/B decided "

@@ -559,13 +559,50 @@ def test_a_cleared_benchmark_shows_the_interval_that_cleared_it() -> None:
         assert "cannot decide" not in c.reason
 
 
-def test_controls_lost_from_the_rounds_leave_the_factor_to_the_others() -> None:
-    """Both controls of a confirmation stop being measured: the factor falls back to the
-    round's benchmarks (as without controls), instead of a factor of nothing (nan)."""
+def test_controls_lost_with_too_few_benchmarks_left_decide_nothing() -> None:
+    """Both controls stop being measured and three targets are too few for a factor of
+    their own: the later rounds cannot be judged (neither raw nor against a median of
+    the target itself), so nothing is decided and nothing crashes on the empty rows."""
     names = ["t0", "t1", "t2", "c0", "c1"]
     rounds = _losing(_losing(_rounds(np.random.default_rng(9), names=names,
                                      slowed={"t0": 1.3}), "c0", 3), "c1", 3)
     result = sequential_ab(rounds, threshold=1.1, max_rounds=20, targets=["t0", "t1", "t2"])
+    assert result.stopped == "max_rounds" and result.decided_at == {}
+    assert {r.comparison.verdict for r in result.comparison.results} == {
+        Verdict.INCONCLUSIVE}
+
+
+def test_controls_lost_leave_the_factor_to_the_others_when_enough_are_left() -> None:
+    names = ["t0", "t1", "t2", "t3", "t4", "c0", "c1"]
+    rounds = _losing(_losing(_rounds(np.random.default_rng(9), names=names,
+                                     slowed={"t0": 1.3}), "c0", 3), "c1", 3)
+    result = sequential_ab(rounds, threshold=1.1, max_rounds=20, targets=names[:5])
     rows = {r.name: r.comparison for r in result.comparison.results}
     assert rows["t0"].verdict is Verdict.REGRESSION
     assert all(math.isfinite(c.ratio) for c in rows.values())
+
+
+def test_a_suite_wide_shift_never_leaks_into_targets_when_controls_are_lost() -> None:
+    """Every benchmark 8 % slower (a suite-wide shift, no target's own change) and the
+    controls lost from round 6: rounds without an estimable factor must not be judged
+    raw (a factor of 0 there gave 26 of 120 false regressions)."""
+    names = ["t0", "t1", "t2", "c0", "c1"]
+    verdicts = []
+    for seed in range(40):
+        rounds = _losing(_losing(_rounds(np.random.default_rng(seed), names=names,
+                                         slowed=dict.fromkeys(names, 1.08)), "c0", 6),
+                         "c1", 6)
+        result = sequential_ab(rounds, threshold=1.05, max_rounds=30,
+                               targets=["t0", "t1", "t2"], alternative="greater")
+        verdicts += [r.comparison.verdict for r in result.comparison.results]
+    assert Verdict.REGRESSION not in verdicts
+
+
+def test_everything_lost_before_the_first_look_is_listed_not_raised() -> None:
+    names = ["x", "y", "z"]
+    rounds = _rounds(np.random.default_rng(2), names=names)
+    for name in names:
+        rounds = _losing(rounds, name, 3)
+    result = sequential_ab(rounds, max_rounds=20)
+    assert result.stopped == "lost" and result.rounds_used == 2
+    assert result.comparison.results == () and set(result.comparison.missing) == set(names)

@@ -80,3 +80,14 @@ def test_the_screen_check_says_when_nothing_was_screened() -> None:
     assert not elsewhere.passed and elsewhere.severity is dg.AssetCheckSeverity.WARN
     assert "machine m1" in elsewhere.description
     assert elsewhere.metadata["screened"].value is False
+
+
+def test_a_failed_ab_is_not_reported_as_undecided_beside_its_verdict() -> None:
+    from perf_pipeline_tests.pipeline.test_confirm import FailingSource
+
+    target = NAMES[2]
+    c = _confirm(_screen({target: 1.3}), FailingSource({target: 1.3}, fail_at=3),
+                 standing=_screen({target: 1.3}, alpha=0.01))
+    result = gate_check_result(SHA, c)
+    assert not result.passed and "inconclusive" not in result.description
+    assert c.undecided == () and result.metadata["undecided"].value == 0

@@ -379,3 +379,30 @@ def test_a_failed_ab_leaves_the_stored_comparison_to_decide_and_says_why() -> No
     assert [r.name for r in c.regressions] == [target]  # the standing verdict, not a pass
     assert "Confirmation failed" in render_markdown(ReportData(
         title="t", generated_at="2024-01-01T00:00:00+00:00", confirmation=c))
+
+
+class LosingSource(FakeSource):
+    """Rounds in which one benchmark is no longer measured from round ``from_round`` on."""
+
+    def __init__(self, ratios: dict[str, float], *, lose: str, from_round: int,
+                 **kw: object) -> None:
+        super().__init__(ratios, **kw)  # type: ignore[arg-type]
+        self.lose, self.from_round = lose, from_round
+
+    def _rounds(self, names: tuple[str, ...]) -> Iterator[dict[str, tuple[float, float]]]:
+        for rnd in super()._rounds(names):
+            yield {n: v for n, v in rnd.items()
+                   if not (n == self.lose and self.pulled >= self.from_round)}
+
+
+def test_a_flag_lost_before_the_first_look_is_inconclusive_not_left_to_the_screen() -> None:
+    """The same flaky skip must not flip the gate by the round it happened in: a flag the
+    A/B lost is inconclusive whether it was lost before its first look or after."""
+    target = NAMES[2]
+    strict = _screen({target: 1.3}, alpha=0.01)  # the stored comparison: a regression
+    c = _confirm(_screen({target: 1.3}), LosingSource({target: 1.3}, lose=target,
+                                                      from_round=2), standing=strict)
+    row = next(r for r in c.final.results if r.name == target and r.metric == TIME_METRIC)
+    assert row.comparison.verdict is Verdict.INCONCLUSIVE
+    assert "not measured on both sides" in row.comparison.reason
+    assert not c.has_regression

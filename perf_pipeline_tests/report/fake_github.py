@@ -86,7 +86,8 @@ class FakeGitHub:
         return [c["body"] for c in self.comments.get((owner, name, pr), [])]
 
     def methods(self) -> list[str]:
-        return [r.method for r in self.received]
+        """Methods of the comment-endpoint calls (``GET /user``, who-am-I, left out)."""
+        return [r.method for r in self.received if not r.path.endswith("/user")]
 
     @staticmethod
     def _html(owner: str, name: str, pr: int, cid: int) -> str:

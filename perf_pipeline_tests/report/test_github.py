@@ -80,7 +80,7 @@ def test_finds_our_comment_on_the_third_page(fake: FakeGitHub) -> None:
     result = make_client(fake).upsert_comment(REPO, PR, REPORT)
 
     assert result == CommentResult("updated", ours, result.html_url)
-    gets = [r for r in fake.received if r.method == "GET"]
+    gets = [r for r in fake.received if r.method == "GET" and r.path.endswith("/comments")]
     assert [r.query.get("page", ["1"]) for r in gets] == [["1"], ["2"], ["3"]]
     assert "POST" not in fake.methods()
     assert fake.bodies(REPO, PR)[250] == REPORT
@@ -102,6 +102,21 @@ def test_a_persons_comment_with_our_marker_is_never_edited(fake: FakeGitHub) -> 
     assert [(r.method, r.path) for r in fake.received] == [
         ("GET", f"/repos/{REPO}/issues/{PR}/comments"), ("GET", "/user"),
         ("POST", f"/repos/{REPO}/issues/{PR}/comments")]
+
+
+def test_another_bots_comment_with_our_marker_is_not_ours(fake: FakeGitHub) -> None:
+    [theirs] = fake.add_comments(REPO, PR, [f"{MARKER}\nechoed by another app"],
+                                 user={"login": "other-app[bot]", "type": "Bot"})
+    result = make_client(fake).upsert_comment(REPO, PR, REPORT)
+    assert result.action == "created" and result.comment_id != theirs
+    assert fake.bodies(REPO, PR)[0] == f"{MARKER}\nechoed by another app"
+
+
+def test_an_apps_token_finds_its_own_bot_comment(fake: FakeGitHub) -> None:
+    [ours] = fake.add_comments(REPO, PR, [f"{MARKER}\nold"],
+                               user={"login": "perf-app[bot]", "type": "Bot"})
+    client = make_client(fake, bot_login="perf-app[bot]")
+    assert client.upsert_comment(REPO, PR, REPORT).comment_id == ours
 
 
 def test_with_a_personal_token_our_login_decides(fake: FakeGitHub) -> None:
@@ -274,7 +289,8 @@ def test_github_enterprise_base_path() -> None:
         client.upsert_comment(REPO, PR, REPORT)
         result = client.upsert_comment(REPO, PR, REPORT)
     assert result.action == "updated"
-    assert all(r.path.startswith("/api/v3/repos/") for r in fake.received)
+    assert all(r.path.startswith(("/api/v3/repos/", "/api/v3/user")) for r in fake.received)
+    assert any(r.path == "/api/v3/user" for r in fake.received)  # who-am-I on GHE too
 
 
 @pytest.mark.parametrize(("repo", "pr", "match"), [

@@ -99,3 +99,16 @@ def test_tiny_limit_still_returns_text() -> None:
     text = render_markdown(make_report_data(), max_chars=300)
     assert len(text) <= 300
     assert text.startswith(MARKER)
+
+
+def test_the_ci_column_is_explained_for_each_kind_of_comparison() -> None:
+    from perf_pipeline.model import AB_CORRECTION_NOTE, SuiteComparison
+    from perf_pipeline.report.markdown import ci_meaning
+
+    def meaning(correction: str) -> str:
+        return ci_meaning(SuiteComparison(results=(), correction=correction, alpha=0.01))
+
+    assert meaning("holm") == "CI is the 99% interval of the ratio."
+    assert meaning("sequential-bonferroni").startswith("Every row is the A/B's")
+    both = meaning(f"holm; {AB_CORRECTION_NOTE}")
+    assert "where the stored-baseline comparison decides" in both and "rows marked A/B" in both
