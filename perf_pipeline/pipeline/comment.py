@@ -12,7 +12,12 @@ import re
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.report import DEFAULT_API_URL, CommentResult, GitHubClient
+from perf_pipeline.report import (
+    DEFAULT_API_URL,
+    DEFAULT_BOT_LOGIN,
+    CommentResult,
+    GitHubClient,
+)
 
 __all__ = ["post_report_comment", "resolve_pr_number"]
 
@@ -28,6 +33,7 @@ def post_report_comment(
     pr_number: int,
     token: str,
     api_url: str = DEFAULT_API_URL,
+    bot_login: str = DEFAULT_BOT_LOGIN,
 ) -> CommentResult:
     """Create or update our comment on ``repo``'s PR ``pr_number`` with the report."""
     report_path = Path(report_path)
@@ -40,7 +46,7 @@ def post_report_comment(
         raise InvalidInputError(f"report {report_path} cannot be read: {exc}") from exc
     if not body.strip():
         raise InvalidInputError(f"report {report_path} is empty: nothing to post")
-    client = GitHubClient(api_url, token)
+    client = GitHubClient(api_url, token, bot_login=bot_login)
     return client.upsert_comment(repo, pr_number, body)
 
 

@@ -5,6 +5,7 @@ Renderers are pure functions of ``ReportData``; ``write_report`` does all the fi
 
 from perf_pipeline.report.github import (
     DEFAULT_API_URL,
+    DEFAULT_BOT_LOGIN,
     CommentResult,
     GitHubClient,
     prepare_comment_body,
@@ -27,6 +28,7 @@ from perf_pipeline.report.writer import HTML_NAME, ReportFiles, write_report
 
 __all__ = [
     "DEFAULT_API_URL",
+    "DEFAULT_BOT_LOGIN",
     "GITHUB_COMMENT_LIMIT",
     "HTML_NAME",
     "MARKER",

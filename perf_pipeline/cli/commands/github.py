@@ -33,7 +33,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
         event_path=os.environ.get("GITHUB_EVENT_PATH"), ref=os.environ.get("GITHUB_REF"))
     api_url = args.api_url or os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL
     result = post_report_comment(Path(args.report), repo=repo, pr_number=pr_number,
-                                 token=token, api_url=api_url)
+                                 token=token, api_url=api_url, bot_login=args.bot_login)
     out.print(f"{plain(result.action)} comment {plain(result.html_url)}")
     return ExitCode.OK
 
@@ -75,3 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "or $GITHUB_REF refs/pull/N/merge)")
     p.add_argument("--api-url", help="REST API URL, e.g. https://ghe.example.com/api/v3 "
                    "(default: $GITHUB_API_URL or https://api.github.com)")
+    p.add_argument("--bot-login", default="github-actions[bot]",
+                   help="who a token that may not ask GET /user posts as (default "
+                        "github-actions[bot]; a GitHub App's token: APPNAME[bot]); only "
+                        "our own marker comment is ever edited")
