@@ -63,6 +63,13 @@ class Workspace:
         return self._store
 
     @property
+    def history_exists(self) -> bool:
+        """Whether there is a history to read, without creating one by asking (a SQLite
+        file that is not there is an empty history; a database URL always exists)."""
+        target = self._settings.history_target
+        return not isinstance(target, Path) or target.exists()
+
+    @property
     def store_is_open(self) -> bool:
         return self._store is not None
 

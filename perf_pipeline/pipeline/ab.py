@@ -35,7 +35,7 @@ from perf_pipeline.measure.ab import ABRun, ABSelection, iter_ab_rounds, measure
 from perf_pipeline.measure.results import merge_processes
 from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import now_iso
-from perf_pipeline.pipeline.confirm import round_values
+from perf_pipeline.pipeline.confirm import CountedRounds, round_values
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.workspace import Workspace
 
@@ -253,25 +253,6 @@ def check_max_rounds(max_rounds: int) -> None:
             f"first looks after {DEFAULT_MIN_ROUNDS} rounds), got {max_rounds!r}")
 
 
-class _CountedRounds:
-    """Rounds passed through, counted, remembering whether the source ran dry."""
-
-    def __init__(self, rounds: Iterator[dict[str, tuple[float, float]]]) -> None:
-        self._rounds, self.n, self.exhausted = rounds, 0, False
-
-    def __iter__(self) -> _CountedRounds:
-        return self
-
-    def __next__(self) -> dict[str, tuple[float, float]]:
-        try:
-            value = next(self._rounds)
-        except StopIteration:
-            self.exhausted = True
-            raise
-        self.n += 1
-        return value
-
-
 def _before_the_first_look(ab: ABRun, settings: Settings, targets: tuple[str, ...] | None
                            ) -> tuple[SequentialResult, str]:
     """The rounds a budget let through before the first look, judged as a fixed-round
@@ -322,7 +303,7 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
     short: str | None = None
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
                         select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
-        counted = _CountedRounds(round_values(r) for r in ab_rounds)
+        counted = CountedRounds(round_values(r) for r in ab_rounds)
         rounds: Iterator[dict[str, tuple[float, float]]] = counted
         targets = None
         if select is not None and select.controls:

@@ -27,7 +27,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,7 +46,7 @@ from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
 from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, RunStatus, Verdict
 from perf_pipeline.pipeline.baseline import now_iso
-from perf_pipeline.pipeline.confirm import RoundSource, measured_rounds
+from perf_pipeline.pipeline.confirm import CountedRounds, RoundSource, measured_rounds
 from perf_pipeline.store import HistoryStore, list_culprits, read_culprit, write_culprit
 from perf_pipeline.workspace import Workspace
 
@@ -249,17 +249,6 @@ def _controls(history: _History, benchmark: str, n: int = N_CONTROLS) -> tuple[s
     return tuple(sorted(others[:n]))
 
 
-class _Counted(Iterator[Mapping[str, tuple[float, float]]]):
-    def __init__(self, rounds: Iterable[Mapping[str, tuple[float, float]]]) -> None:
-        self._it = iter(rounds)
-        self.n = 0
-
-    def __next__(self) -> Mapping[str, tuple[float, float]]:
-        item = next(self._it)
-        self.n += 1
-        return item
-
-
 def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
                     rounds: RoundSource | None = None, seed: int | None = None,
                     probes: tuple[str, ...] = ()) -> Culprit:
@@ -287,7 +276,7 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
     controls = _controls(_read_history(ws), spec.benchmark)
     source = rounds or measured_rounds(ws, parent, sha, seed=seed)
     feed = source(ABSelection(node_ids=(spec.benchmark, *controls)))
-    counted = _Counted(feed.rounds)
+    counted = CountedRounds(feed.rounds)
     result = None
     try:
         result = confirm_flagged(counted, (spec.benchmark,), threshold=threshold,

@@ -64,6 +64,7 @@ from perf_pipeline.store import read_confirmation, write_confirmation
 from perf_pipeline.workspace import Workspace
 
 __all__ = [
+    "CountedRounds",
     "RoundFeed",
     "RoundSource",
     "confirm_commit",
@@ -131,7 +132,7 @@ def measured_rounds(ws: Workspace, base_sha: str, candidate_sha: str, *,
     return source
 
 
-class _Counted(Iterator[Round]):
+class CountedRounds(Iterator[Round]):
     """Counts the rounds the A/B pulled and whether the source ran dry (to tell a short
     run — the budget spent before the first look — from bad data)."""
 
@@ -215,7 +216,7 @@ def confirm_regressions(
     whole_suite = SUITE_SHIFT_NAME in flagged
     select = ABSelection() if whole_suite else ABSelection(node_ids=(*targets, *controls))
     feed = rounds(select)
-    counted = _Counted(feed.rounds)
+    counted = CountedRounds(feed.rounds)
     result = None
     try:
         result = confirm_flagged(counted, targets, threshold=threshold, alpha=alpha,

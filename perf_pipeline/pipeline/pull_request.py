@@ -46,19 +46,13 @@ class PullRequestPlan:
                 "base_measured": "true" if self.base_measured else "false"}
 
 
-def _history_exists(ws: Workspace) -> bool:
-    """A SQLite history that is not there is empty: do not create it by asking."""
-    target = ws.settings.history_target
-    return not hasattr(target, "exists") or target.exists()  # a URL always "exists"
-
-
 def plan_pull_request(ws: Workspace, base_ref: str | None = None) -> PullRequestPlan:
     """The plan for a PR measured on this machine; ``base_ref`` is the base commit."""
     settings = ws.settings
     machine = local_machine_id(settings)
     base_sha = resolve_commit(settings.repo_path, base_ref) if base_ref else None
     commits, measured = 0, False
-    if _history_exists(ws):
+    if ws.history_exists:
         baseline = screen_baseline(ws, machine)
         commits = len(baseline.source_commits) if baseline is not None else 0
         if base_sha is not None:

@@ -76,9 +76,7 @@ def cmd_noise(args: argparse.Namespace) -> int:
     from perf_pipeline.cli.present.calibrate import print_noise_profiles
 
     with workspace_from(args) as ws:
-        target = ws.settings.history_target
-        profiles = (ws.store.noise_profiles()
-                    if not isinstance(target, Path) or target.exists() else ())
+        profiles = ws.store.noise_profiles() if ws.history_exists else ()
         print_noise_profiles(profiles, show_all=args.all, settings=ws.settings)
     return ExitCode.OK
 
