@@ -15,6 +15,7 @@ import functools
 import gzip
 import math
 from importlib import resources
+from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
@@ -99,7 +100,7 @@ def _confirmation(data: ReportData) -> dict[str, object] | None:
             "notes": c.notes}
 
 
-def _context(data: ReportData) -> dict[str, object]:
+def _context(data: ReportData, link_base: Path | None) -> dict[str, object]:
     summary = summarize(data)
     rows = comparison_rows(data)
     changes = [
@@ -131,7 +132,7 @@ def _context(data: ReportData) -> dict[str, object]:
         "env_diffs": data.environment_differences, "notes": data.notes,
         "report_url": data.report_url, "stress": stress, "failed": RunStatus.FAILED,
         "n_benchmarks": summary.n_benchmarks, "confirmation": _confirmation(data),
-        "profiles": profile_html_rows(data.profiles),
+        "profiles": profile_html_rows(data.profiles, link_base=link_base),
         "stress_rows": stress_html_rows(data.stress),
         "stress_baseline": data.stress_baseline,
         "profile_payload": Markup(embed_json(flame_payload(data.profiles))),
@@ -148,8 +149,9 @@ def render_html(
     *,
     inline_js: bool = True,
     compress_over_bytes: int = 2_000_000,
+    link_base: Path | None = None,
 ) -> str:
-    """Render the whole report page.
+    """Render the whole report page (file links relative to ``link_base``, its folder).
 
     ``inline_js=False`` references ``plotly.min.js`` beside the page instead of embedding
     it (``write_report`` then writes that file). The data island is gzipped when its JSON
@@ -163,7 +165,7 @@ def render_html(
         encoding = "gzip+base64"
     template = _environment().get_template("report.html.j2")
     return template.render(
-        **_context(data),
+        **_context(data, link_base),
         payload=Markup(payload),  # embed_json/base64 output cannot close the script
         payload_encoding=encoding,
         css=Markup(_asset("report.css")),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from perf_pipeline.model import (
     AB_CORRECTION_NOTE,
@@ -441,7 +442,7 @@ def _confirmation_table(c: Confirmation) -> _Table | str:
     return _Table(priority=45, head=head, rows=body, tail=[""])
 
 
-def _blocks(data: ReportData) -> list[_Block]:
+def _blocks(data: ReportData, link_base: Path | None) -> list[_Block]:
     summary = summarize(data)
     rows = comparison_rows(data)
     blocks: list[_Block] = [MARKER, escape_markdown(summary.headline, max_len=400), ""]
@@ -464,7 +465,7 @@ def _blocks(data: ReportData) -> list[_Block]:
                 _full_table(data, rows), _membership_table(data), _change_point_table(data),
                 _drift_table(data), _culprit_table(data), _environment_table(data)]
     blocks.extend(b for b in optional[:1] if b)
-    blocks.extend(profile_markdown(data.profiles))
+    blocks.extend(profile_markdown(data.profiles, link_base=link_base))
     if data.stress:
         from perf_pipeline.report.stress import render_stress_markdown
 
@@ -488,13 +489,15 @@ def _render(blocks: list[_Block]) -> str:
     return "\n".join(parts)
 
 
-def render_markdown(data: ReportData, *, max_chars: int = GITHUB_COMMENT_LIMIT) -> str:
-    """Render the report as GitHub-flavoured Markdown of at most ``max_chars`` characters.
+def render_markdown(data: ReportData, *, max_chars: int = GITHUB_COMMENT_LIMIT,
+                    link_base: Path | None = None) -> str:
+    """Render the report as GitHub-flavoured Markdown of at most ``max_chars`` characters
+    (links to files relative to ``link_base``, the folder the Markdown is written to).
 
     Tables shrink from their least interesting rows (full metrics first, the regression
     table last); if even that is not enough the text is cut at a line with a note.
     """
-    blocks = _blocks(data)
+    blocks = _blocks(data, link_base)
     text = _render(blocks)
     if len(text) <= max_chars:
         return text

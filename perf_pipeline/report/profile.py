@@ -15,7 +15,10 @@ through ``escape_markdown`` in Markdown and Jinja2's autoescape in HTML.
 from __future__ import annotations
 
 import io
+import os
+import urllib.parse
 from collections.abc import Sequence
+from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -23,8 +26,8 @@ from matplotlib.figure import Figure
 from perf_pipeline.model import FlameNode, ProfileComparison, ProfileDiff, Spread
 from perf_pipeline.report.units import format_bytes, format_seconds
 
-__all__ = ["TOP_ROWS", "flame_payload", "profile_html_rows", "profile_markdown",
-           "profile_metadata_markdown", "render_memory_png"]
+__all__ = ["TOP_ROWS", "artifact_links", "flame_payload", "profile_html_rows",
+           "profile_markdown", "profile_metadata_markdown", "render_memory_png"]
 
 #: Rows of each diff in the Markdown report (and the PR comment).
 TOP_ROWS = 10
@@ -52,8 +55,31 @@ def _title(diff: ProfileDiff) -> str:
     return diff.benchmark.split("::", 1)[1] if "::" in diff.benchmark else diff.benchmark
 
 
-def profile_markdown(profiles: ProfileComparison | None) -> list[str]:
-    """The "Where the time went" section, one block per profiled benchmark."""
+def artifact_links(diff: ProfileDiff, link_base: Path | None) -> list[tuple[str, str]]:
+    """(label, href) of the files behind a diff, relative to the page that links them.
+
+    The stored paths are absolute on the machine that profiled. A report is read
+    elsewhere (a downloaded CI artifact, a copied results directory), where such a path
+    points nowhere and tells the reader about the runner's disk; relative to the page
+    the link survives the move of the whole results directory. Without a page to be
+    relative to (Dagster metadata) the path is given as stored.
+    """
+    out = []
+    for label, path in diff.artifacts:
+        target = path
+        if link_base is not None and os.path.isabs(path):
+            try:
+                target = os.path.relpath(path, os.path.abspath(link_base))
+            except ValueError:  # another drive (Windows): no relative path exists
+                target = path
+        out.append((label, urllib.parse.quote(Path(target).as_posix(), safe="/:.-_~")))
+    return out
+
+
+def profile_markdown(profiles: ProfileComparison | None, *,
+                     link_base: Path | None = None) -> list[str]:
+    """The "Where the time went" section, one block per profiled benchmark; file links
+    relative to ``link_base``, the Markdown file's folder (``artifact_links``)."""
     from perf_pipeline.report.markdown import escape_markdown  # markdown imports us
 
     if profiles is None or not profiles.diffs:
@@ -96,9 +122,10 @@ def profile_markdown(profiles: ProfileComparison | None) -> list[str]:
                           f"{format_bytes(diff.candidate_peak_bytes)}):\n\n" + "\n".join(rows)
                           + "\n")
         if diff.artifacts:
-            blocks.append("Files: " + " · ".join(
-                f"[{escape_markdown(label)}]({path.replace(' ', '%20')})"
-                for label, path in diff.artifacts) + "\n")
+            blocks.append("Files (relative to this report; in CI, the profiles artifact): "
+                          + " · ".join(f"[{escape_markdown(label)}]({href})"
+                                       for label, href in artifact_links(diff, link_base))
+                          + "\n")
     return blocks
 
 
@@ -107,9 +134,10 @@ def profile_metadata_markdown(profiles: ProfileComparison) -> str:
     return "\n".join(profile_markdown(profiles))
 
 
-def profile_html_rows(profiles: ProfileComparison | None, *,
-                      rows: int = 30) -> list[dict[str, object]]:
-    """What the HTML template shows per profiled benchmark (the chart comes from JS)."""
+def profile_html_rows(profiles: ProfileComparison | None, *, rows: int = 30,
+                      link_base: Path | None = None) -> list[dict[str, object]]:
+    """What the HTML template shows per profiled benchmark (the chart comes from JS);
+    file links relative to ``link_base``, the page's folder (``artifact_links``)."""
     if profiles is None:
         return []
     out = []
@@ -132,7 +160,7 @@ def profile_html_rows(profiles: ProfileComparison | None, *,
                 "values": f"{format_bytes(a.base_bytes.median)} → "
                           f"{format_bytes(a.candidate_bytes.median)}"}
                 for a in diff.allocations if a.delta_bytes > 0][:10],
-            "artifacts": list(diff.artifacts),
+            "artifacts": artifact_links(diff, link_base),
         })
     return out
 

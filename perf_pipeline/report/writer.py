@@ -61,7 +61,8 @@ def write_report(
             js_path = out_dir / PLOTLY_JS_NAME
             write_atomic(js_path, plotly_js().encode("utf-8"))
         html_path = out_dir / HTML_NAME
-        write_atomic(html_path, render_html(data, inline_js=inline_js).encode("utf-8"))
+        page = render_html(data, inline_js=inline_js, link_base=out_dir)
+        write_atomic(html_path, page.encode("utf-8"))
         pngs = []
         if plots:
             for name, content in render_plots(data).items():
@@ -73,7 +74,7 @@ def write_report(
     if markdown_path is not None:
         md_path = Path(markdown_path)
         try:
-            write_atomic(md_path, render_markdown(data).encode("utf-8"))
+            write_atomic(md_path, render_markdown(data, link_base=md_path.parent).encode("utf-8"))
         except OSError as exc:
             raise InvalidInputError(f"Markdown report {md_path}: cannot write: {exc} (the "
                                     f"HTML report is in {out_dir})") from exc

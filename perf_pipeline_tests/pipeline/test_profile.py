@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import pstats
+import re
 import statistics
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from scipy import stats
@@ -78,7 +80,18 @@ def test_prof_files_open_with_pstats_and_reports_show_the_diff(profiled) -> None
     md = outcome.files.markdown.read_text(encoding="utf-8")  # type: ignore[union-attr]
     assert "Where the time went" in md and "\\_unique\\_slow" in md
     assert md.index("\\_unique\\_slow") < md.index("normalise")
+    # File links are relative to the page: they survive a moved results dir (a CI
+    # artifact) and tell no reader about this machine's disk.
+    md_dir = outcome.files.markdown.parent  # type: ignore[union-attr]
+    links = re.findall(r"\]\(([^)]+\.(?:prof|png))\)", md)
+    assert len(links) == 3 * 2, links  # base .prof, candidate .prof, memory plot
+    for link in links:
+        assert not Path(link).is_absolute() and (md_dir / unquote(link)).is_file(), link
     html = outcome.files.html.read_text(encoding="utf-8")
+    html_links = re.findall(r'<a href="([^"]+\.(?:prof|png))"', html)
+    assert len(html_links) == 3 * 2, html_links
+    for link in html_links:
+        assert (outcome.files.html.parent / unquote(link)).is_file(), link
     assert 'id="flame-0"' in html and 'id="profile-data"' in html and "icicle" in html
     # The comparison survives the file round trip the commit report reads it through.
     path = settings.results_dir / "profile" / "x.json"
