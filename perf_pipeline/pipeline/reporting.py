@@ -17,6 +17,7 @@ from perf_pipeline.model import (
     MetricSeries,
     ProfileComparison,
     ReportData,
+    RunInfo,
     SuiteRun,
 )
 from perf_pipeline.pipeline.alerts import alerts_of
@@ -47,6 +48,7 @@ def build_report_data(
     machine_id: str | None = None,
     machine_links: tuple[tuple[str, str], ...] = (),
     culprits: tuple[Culprit, ...] = (),
+    through_commit: str | None = None,
 ) -> ReportData:
     """Everything a renderer needs, read once from the store.
 
@@ -54,18 +56,23 @@ def build_report_data(
     the A/B get sections of their own); else the analysis's comparison. The history
     (runs, series, change points, drifts) is that of one machine: ``machine_id``, by
     default the current run's (None: a history that records no machines).
+    ``through_commit`` ends the history at that commit's last run (a commit's report):
+    regenerated later, it shows what was known at the commit, not the commits after it,
+    whose change points would otherwise move its alerts.
     """
     store = ws.store
     if machine_id is None and current is not None:
         machine_id = current.machine_id
     series = store.series(suite="benchmarks", metrics=REPORT_METRICS, machine_id=machine_id)
+    runs = store.list_runs(machine_id=machine_id)  # every suite: stress runs too
+    if through_commit is not None:
+        runs, series, culprits = _through(through_commit, runs, series, culprits)
     # Change points and drifts on histories without each run's suite-wide factor: the
     # machine's load waves are not the code's (analysis/run_factors.py).
     timed = factor_free_series(series)
     comparison = analysis.comparison if analysis else None
     if confirmation is not None and confirmation.final is not None:
         comparison = confirmation.final
-    runs = store.list_runs(machine_id=machine_id)  # every suite: stress runs too
     # A commit's runs (of this one machine) are replicates of one point of the history.
     sha_of = {r.run_id: r.commit.sha for r in runs if r.commit is not None}
 
@@ -90,6 +97,31 @@ def build_report_data(
                                    *extra_notes))),
         report_url=report_url, machine_id=machine_id, machine_links=machine_links,
         culprits=culprits)
+
+
+def _through(sha: str, runs: tuple[RunInfo, ...], series: tuple[MetricSeries, ...],
+             culprits: tuple[Culprit, ...]
+             ) -> tuple[tuple[RunInfo, ...], tuple[MetricSeries, ...], tuple[Culprit, ...]]:
+    """The history up to and including ``sha``'s last run (history order), the series
+    cut to those runs and the culprits named among their commits. A commit with no run
+    here keeps the whole history (nothing to cut at)."""
+    last = max((i for i, r in enumerate(runs) if r.commit is not None and r.commit.sha == sha),
+               default=None)
+    if last is None:
+        return runs, series, culprits
+    runs = runs[:last + 1]
+    kept = {r.run_id for r in runs}
+    shas = {r.commit.sha for r in runs if r.commit is not None}
+
+    def cut(s: MetricSeries) -> MetricSeries:
+        idx = [i for i, run_id in enumerate(s.run_ids) if run_id in kept]
+        return replace(s, run_ids=tuple(s.run_ids[i] for i in idx),
+                       values=tuple(s.values[i] for i in idx),
+                       lows=tuple(s.lows[i] for i in idx),
+                       highs=tuple(s.highs[i] for i in idx))
+
+    return (runs, tuple(c for c in map(cut, series) if c.run_ids),
+            tuple(c for c in culprits if c.bad_sha in shas))
 
 
 def _profile_is_current(profiles: ProfileComparison | None, sha: str,
@@ -128,7 +160,7 @@ def write_commit_report(ws: Workspace, sha: str, *,
     data = build_report_data(ws, title=f"Performance of {sha[:10]}", current=run,
                              baseline=baseline, analysis=analysis, report_url=report_url,
                              confirmation=confirmation, extra_notes=extra,
-                             culprits=read_culprits(ws))
+                             culprits=read_culprits(ws), through_commit=sha)
     from perf_pipeline.pipeline.stress import baseline_label, judge_stress  # it imports us
 
     judged = judge_stress(ws, sha)  # the commit's stress run, if any

@@ -64,3 +64,21 @@ def test_a_step_at_a_replicated_commit_is_labelled_with_its_pooled_run(tmp_path:
     # The commit's report (its pooled run) raises the change point as an alert.
     assert [(a.kind, a.name, a.sha) for a in alerts_of(data, run_ids={pooled.run_id})] == [
         ("change_point", STEP, shas[12])]
+
+
+def test_a_commit_report_shows_the_history_up_to_that_commit(tmp_path: Path) -> None:
+    """Regenerated later (a re-materialized partition), an older commit's report must
+    not show the commits after it: their step would appear as a change point there."""
+    settings, shas = _history(tmp_path, step_at=16, repeats={10: 2})
+    with Workspace(settings) as ws:
+        whole = build_report_data(ws, title="t", current=None, baseline=None, analysis=None)
+        cut = build_report_data(ws, title="t", current=None, baseline=None, analysis=None,
+                                through_commit=shas[10])
+        unknown = build_report_data(ws, title="t", current=None, baseline=None,
+                                    analysis=None, through_commit="f" * 40)
+    assert [cp.name for cp in whole.change_points].count(STEP) == 1
+    assert [r.commit.sha for r in cut.runs if r.commit] == [*shas[:10], shas[10], shas[10]]
+    assert all(len(s.run_ids) == 12 for s in cut.series)  # both runs of commit 10
+    assert set(cut.series[0].run_ids) <= {r.run_id for r in cut.runs}
+    assert [cp for cp in cut.change_points if cp.name == STEP] == []
+    assert unknown.runs == whole.runs  # nothing to cut at: the whole history
