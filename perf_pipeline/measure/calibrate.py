@@ -117,9 +117,10 @@ def corpus_from_raw_pairs(
     Pairs the manifest marks not ok, and pairs missing a side, are skipped: each skip is
     reported to ``on_skip(pair number, reason)`` and counted in the corpus's note. A
     listed ok pair whose JSON is unreadable is an error, as are sides recorded on
-    different machines or commits. ``commit`` (a full SHA) overrides the commit the
-    files record; without it they must all name the same one. Only benchmarks measured
-    in every kept process enter the corpus.
+    different machines or commits. The files must name one commit; ``commit`` (a full
+    SHA) names it for files that record none (recorded elsewhere, or by a
+    pytest-benchmark that saved no commit info), and must match the one they do record.
+    Only benchmarks measured in every kept process enter the corpus.
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
@@ -165,13 +166,19 @@ def corpus_from_raw_pairs(
     if len(machines) > 1:
         raise InvalidInputError(f"raw pairs directory {raw_dir} mixes machines: "
                                 f"{sorted(dict(m).get('cpu_model', '?') for m in machines)}")
+    named = {run.sha for run in runs} - {None}
+    if len(named) > 1:
+        raise InvalidInputError(f"raw pairs directory {raw_dir}: the files name several "
+                                f"commits ({sorted(str(s) for s in named)})")
+    if commit is not None and named and commit not in named:
+        raise InvalidInputError(f"raw pairs directory {raw_dir}: the files name commit "
+                                f"{min(named)[:12]}, not {commit[:12]}")
     if commit is None:
-        shas = {run.sha for run in runs}
-        if len(shas) != 1 or None in shas:
+        if len(named) != 1 or any(run.sha is None for run in runs):
             raise InvalidInputError(f"raw pairs directory {raw_dir}: the files do not name "
-                                    f"one commit ({sorted(str(s) for s in shas)}); "
-                                    "name it: perf-pipeline calibrate REF --import-raw DIR")
-        commit = shas.pop()
+                                    "one commit (some name none); name it: "
+                                    "perf-pipeline calibrate REF --import-raw DIR")
+        commit = named.pop()
     names = sorted(set.intersection(*({b.name for b in run.benchmarks} for run in runs)))
     if not names:
         raise InvalidInputError(f"raw pairs directory {raw_dir}: no benchmark ran in "

@@ -80,18 +80,8 @@ def calibrate(
         # REF names the commit when the raw files do not (recorded elsewhere, or by a
         # pytest-benchmark that saved no commit info).
         commit = resolve_commit(ws.settings.repo_path, ref) if ref is not None else None
-        try:
-            corpus = corpus_from_raw_pairs(raw_dir, note=note,
-                                           on_skip=lambda i, why: skipped.append((i, why)))
-        except InvalidInputError as exc:
-            if commit is None or "do not name one commit" not in str(exc):
-                raise
-            skipped.clear()
-            corpus = corpus_from_raw_pairs(raw_dir, note=note, commit=commit,
-                                           on_skip=lambda i, why: skipped.append((i, why)))
-        if commit is not None and corpus.commit != commit:
-            raise InvalidInputError(f"the raw files in {raw_dir} name commit "
-                                    f"{corpus.commit[:12]}, not {ref!r} ({commit[:12]})")
+        corpus = corpus_from_raw_pairs(raw_dir, note=note, commit=commit,
+                                       on_skip=lambda i, why: skipped.append((i, why)))
     else:
         if pairs is None:
             raise InvalidInputError("--pairs is required to measure (or use --import-raw)")

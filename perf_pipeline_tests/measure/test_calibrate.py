@@ -15,20 +15,24 @@ GOOD = DATA / "pytest_benchmark_good.json"
 SHA = "d00e200a087a990d17b1e05821d5cb6e29ef2e94"  # the commit the fixture file names
 
 
-def _side(scale: float) -> bytes:
+def _side(scale: float, *, commit_info: bool = True) -> bytes:
     doc = json.loads(GOOD.read_text())
+    if not commit_info:  # a pytest-benchmark run outside git records no commit
+        doc.pop("commit_info", None)
     for bench in doc["benchmarks"]:
         bench["stats"]["data"] = [v * scale for v in bench["stats"]["data"]]
     return json.dumps(doc).encode()
 
 
-def make_raw_dir(tmp_path: Path, lines: list[dict], sides: dict[int, tuple[str, ...]]) -> Path:
+def make_raw_dir(tmp_path: Path, lines: list[dict], sides: dict[int, tuple[str, ...]], *,
+                 no_commit: tuple[int, ...] = ()) -> Path:
     raw = tmp_path / "raw"
-    raw.mkdir()
+    raw.mkdir(parents=True)
     for index, present in sides.items():
         for side in present:
             scale = 1.0 + index / 10 + (0.05 if side == "b" else 0.0)
-            (raw / f"pair-{index:04d}-{side}.json").write_bytes(_side(scale))
+            (raw / f"pair-{index:04d}-{side}.json").write_bytes(
+                _side(scale, commit_info=index not in no_commit))
     (raw / "orders.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return raw
 
@@ -84,10 +88,26 @@ def test_rejects_a_corrupt_file_of_an_ok_pair(tmp_path: Path) -> None:
         corpus_from_raw_pairs(raw)
 
 
-def test_commit_override(tmp_path: Path) -> None:
-    raw = make_raw_dir(tmp_path, [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1}],
-                       {0: ("a", "b")})
-    assert corpus_from_raw_pairs(raw, commit="f" * 40).commit == "f" * 40
+_TWO_PAIRS = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1},
+              {"pair": 1, "order": ["b", "a"], "ok": True, "t": 2}]
+
+
+def test_commit_names_files_that_record_none_and_must_match_those_that_do(
+        tmp_path: Path) -> None:
+    bare = make_raw_dir(tmp_path / "bare", _TWO_PAIRS, {0: ("a", "b"), 1: ("a", "b")},
+                        no_commit=(0, 1))
+    assert corpus_from_raw_pairs(bare, commit="f" * 40).commit == "f" * 40
+    with pytest.raises(InvalidInputError, match="do not name one commit"):
+        corpus_from_raw_pairs(bare)
+    some = make_raw_dir(tmp_path / "some", _TWO_PAIRS, {0: ("a", "b"), 1: ("a", "b")},
+                        no_commit=(1,))
+    assert corpus_from_raw_pairs(some, commit=SHA).commit == SHA  # pair 1 named by it
+    with pytest.raises(InvalidInputError, match="do not name one commit"):
+        corpus_from_raw_pairs(some)
+    named = make_raw_dir(tmp_path / "named", _TWO_PAIRS, {0: ("a", "b"), 1: ("a", "b")})
+    assert corpus_from_raw_pairs(named, commit=SHA).commit == SHA
+    with pytest.raises(InvalidInputError, match=f"name commit {SHA[:12]}, not ffffffffffff"):
+        corpus_from_raw_pairs(named, commit="f" * 40)
 
 
 def test_a_failing_side_stops_and_keeps_the_raw_files(target_repo, make_settings) -> None:
