@@ -22,6 +22,7 @@ Searches look for slowdowns: the new level is higher (slower or bigger) than the
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -145,6 +146,9 @@ class _History:
     values: Mapping[str, Mapping[str, tuple[float, ...]]]
     failed: frozenset[str]
     series: Mapping[str, tuple[tuple[str, ...], tuple[float, ...]]]  # name -> (shas, values)
+    #: As ``values``, as measured (the suite-wide factor left in): for messages only.
+    measured: Mapping[str, Mapping[str, tuple[float, ...]]] = dataclasses.field(
+        default_factory=dict)
 
 
 def _read_history(ws: Workspace) -> _History:
@@ -162,11 +166,16 @@ def _read_history(ws: Workspace) -> _History:
           if r.commit is not None}
     failed = frozenset(s for s in sha_of.values() if s not in ok)
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    measured: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     series: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {}
+    raw = store.series(suite="benchmarks", metrics=(TIME_METRIC,), machine_id=machine)
+    for s in raw:
+        for r, v in zip(s.run_ids, s.values, strict=True):
+            if r in sha_of and math.isfinite(v) and v > 0:
+                measured[s.name][sha_of[r]].append(v)
     # Each run without its suite-wide factor: a probe runs at another moment than the
     # commits that framed the search, and the machine's mood must not decide its side.
-    for s in factor_free_series(store.series(suite="benchmarks", metrics=(TIME_METRIC,),
-                                             machine_id=machine)):
+    for s in factor_free_series(raw):
         pairs = [(sha_of[r], v) for r, v in zip(s.run_ids, s.values, strict=True)
                  if r in sha_of and math.isfinite(v) and v > 0]
         for sha, v in pairs:
@@ -174,14 +183,19 @@ def _read_history(ws: Workspace) -> _History:
         series[s.name] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
     return _History(values={n: {sha: tuple(v) for sha, v in d.items()}
                             for n, d in values.items()},
-                    failed=failed, series=series)
+                    failed=failed, series=series,
+                    measured={n: {sha: tuple(v) for sha, v in d.items()}
+                              for n, d in measured.items()})
 
 
 def _range(ws: Workspace, good: str, bad: str) -> tuple[str, ...]:
     """``good`` and the first-parent commits after it up to ``bad``, oldest first."""
     repo = ws.settings.repo_path
     good, bad = resolve_commit(repo, good), resolve_commit(repo, bad)
-    if good == bad or not is_ancestor(repo, good, bad):
+    if good == bad:
+        raise InvalidInputError(f"GOOD and BAD are the same commit ({good[:10]}): nothing "
+                                "to bisect")
+    if not is_ancestor(repo, good, bad):
         raise InvalidInputError(f"good commit {good[:10]} is not an ancestor of the bad "
                                 f"commit {bad[:10]}: nothing to bisect")
     return (good, *commits_since(repo, good, bad))
@@ -220,10 +234,19 @@ def plan_search(ws: Workspace, spec: SearchSpec, *,
     before = statistics.median(per_commit[spec.good])
     after = statistics.median(per_commit[spec.bad])
     if after / before < MIN_STEP_RATIO:
+        as_measured = history.measured.get(spec.benchmark, {})
+        shown = ""
+        if as_measured.get(spec.good) and as_measured.get(spec.bad):
+            raw = (statistics.median(as_measured[spec.bad])
+                   / statistics.median(as_measured[spec.good]))
+            if raw >= MIN_STEP_RATIO:  # slower only with the suite-wide factor left in
+                shown = (f"; as measured x{raw:.3f}, but the other benchmarks slowed alike, "
+                         "and a change of the whole suite is divided out with the "
+                         "machine's load: compare the commits with `perf-pipeline ab`")
         raise InvalidInputError(
             f"benchmark {spec.benchmark!r} is not slower at {spec.bad[:10]} than at "
-            f"{spec.good[:10]} (x{after / before:.3f}; a search needs x{MIN_STEP_RATIO:g} "
-            "or more)")
+            f"{spec.good[:10]} once each run's suite-wide factor is removed "
+            f"(x{after / before:.3f}{shown}; a search needs x{MIN_STEP_RATIO:g} or more)")
     in_range = set(commits)
     values = {sha: v for sha, v in per_commit.items() if sha in in_range}
     step = plan_bisect(commits, values, before=before, after=after,
@@ -268,8 +291,7 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
         culprit = Culprit(status="ambiguous", **base, notes=(  # type: ignore[arg-type]
             f"{len(step.suspects)} suspects left: the commits between them could not be "
             "measured (their suite failed)",))
-        write_culprit(culprit_path(ws, spec), culprit)
-        return culprit
+        return _record(ws, spec, culprit)
     sha, parent = step.culprit, step.good
     info = commit_info(settings.repo_path, sha)
     threshold = min(settings.threshold, math.sqrt(search.step_ratio))
@@ -303,7 +325,30 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
             notes=(f"interleaved A/B of {sha[:10]} against its parent {parent[:10]}: "
                    f"{result.rounds_used} round(s) ({result.stopped}), {len(controls)} "
                    f"control(s), threshold x{threshold:.3f}, alpha {settings.alpha:g}",))
-    write_culprit(culprit_path(ws, spec), culprit)
+    return _record(ws, spec, culprit)
+
+
+#: Results that carry an A/B's evidence.
+_AB_STATUSES = ("confirmed", "not_confirmed")
+
+
+def _record(ws: Workspace, spec: SearchSpec, culprit: Culprit) -> Culprit:
+    """Write ``culprit`` as the search's result, keeping what an earlier run of the same
+    search knew: its probes (a re-run that measured nothing new still names them), and
+    its A/B when this run ran none on the same commit (``--no-confirm`` must not turn a
+    confirmed culprit into an unconfirmed one). A new A/B replaces an old one."""
+    path = culprit_path(ws, spec)
+    old = read_culprit(path)  # a broken earlier result is an error, never overwritten
+    if old is not None:
+        probes = tuple(dict.fromkeys((*old.probes, *culprit.probes)))
+        if (culprit.status not in _AB_STATUSES and old.status in _AB_STATUSES
+                and old.sha == culprit.sha):
+            culprit = replace(old, probes=probes, notes=(
+                *old.notes, f"searched again at {culprit.created_at} without an A/B: the "
+                            "same commit; this A/B kept"))
+        else:
+            culprit = replace(culprit, probes=probes)
+    write_culprit(path, culprit)
     return culprit
 
 
@@ -361,9 +406,7 @@ def find_culprit(ws: Workspace, good: str, bad: str, *, keyword: str | None = No
     if on_step is not None:
         on_step(search)
     if not confirm and search.step.culprit is not None:
-        culprit = _unconfirmed(ws, search, tuple(probes))
-        write_culprit(culprit_path(ws, spec), culprit)
-        return culprit
+        return _record(ws, spec, _unconfirmed(ws, search, tuple(probes)))
     return confirm_culprit(ws, search, rounds=rounds, seed=seed,
                            probes=tuple(probes))
 

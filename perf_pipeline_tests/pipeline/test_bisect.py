@@ -163,6 +163,35 @@ def test_find_culprit_bisects_a_range_measured_only_at_its_ends(tmp_path: Path,
     assert stored == culprit
 
 
+def test_searching_again_keeps_the_earlier_ab_and_probes(tmp_path: Path) -> None:
+    """A re-run (here without an A/B, measuring nothing new) used to replace the
+    confirmed result with an "unconfirmed" one with no probes: the evidence was gone."""
+    shas = make_repo(tmp_path / "repo", N_COMMITS)
+    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
+                        results_dir=tmp_path / "results")
+    ws = Workspace(settings)
+    rng = np.random.default_rng(5)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, N_COMMITS - 1):
+            store.ingest_run(run_at(i, shas[i], rng, step_at=17))
+
+    def probe(sha: str) -> None:
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(run_at(shas.index(sha), sha, rng, step_at=17))
+
+    first = find_culprit(ws, shas[0], shas[-1], probe=probe, rounds=recorded_rounds(1.25))
+    assert first.status == "confirmed" and first.sha == shas[17] and first.probes
+    again = find_culprit(ws, shas[0], shas[-1], probe=probe, confirm=False)
+    assert (again.status, again.sha, again.confirmed_ratio, again.probes) == (
+        "confirmed", first.sha, first.confirmed_ratio, first.probes)
+    assert "without an A/B" in again.notes[-1]
+    (stored,) = read_culprits(ws)
+    assert stored == again
+    # A new A/B is new evidence: it replaces the old one (the probes stay).
+    third = find_culprit(ws, shas[0], shas[-1], probe=probe, rounds=recorded_rounds(1.0, 1))
+    assert third.status == "not_confirmed" and third.probes == first.probes
+
+
 def test_a_benchmark_that_did_not_slow_cannot_be_searched(
         history: tuple[Settings, tuple[str, ...]]) -> None:
     settings, shas = history
@@ -173,6 +202,27 @@ def test_a_benchmark_that_did_not_slow_cannot_be_searched(
         request_culprit_search(ws, shas[0], shas[40], keyword="nope")
     with pytest.raises(InvalidInputError, match="not an ancestor"):
         request_culprit_search(ws, shas[40], shas[0])
+    with pytest.raises(InvalidInputError, match="GOOD and BAD are the same commit"):
+        request_culprit_search(ws, shas[4], shas[4])
+
+
+def test_a_whole_suite_slowdown_is_explained_not_called_unchanged(tmp_path: Path) -> None:
+    """Every benchmark 30 % slower: divided out with the machine's load, so no search;
+    the message used to quote only the factor-free x1.0, which read as a bug."""
+    shas = make_repo(tmp_path / "repo", 3)
+    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
+                        results_dir=tmp_path / "results")
+    rng = np.random.default_rng(2)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, 2):
+            run = run_at(i, shas[i], rng, step_at=99)
+            slower = tuple(replace(b, samples_s=tuple(v * (1.3 if i else 1.0)
+                                                      for v in b.samples_s))
+                           for b in run.benchmarks)
+            store.ingest_run(replace(run, benchmarks=slower))
+    with pytest.raises(InvalidInputError, match=r"as measured x1\.[23]\d*, but the other "
+                                                r"benchmarks slowed alike"):
+        request_culprit_search(Workspace(settings), shas[0], shas[2], keyword="test_step")
 
 
 def test_a_search_reads_only_this_machines_runs(tmp_path: Path) -> None:
