@@ -1339,8 +1339,9 @@ class Alert:
     """A change point, a drift or a culprit worth telling someone about.
 
     ``sha``: the commit it points at (a change point's first commit at the new level, a
-    drift's last commit, the culprit); ``key`` identifies it across reports, so the
-    webhook announces each one once.
+    drift's last commit, the culprit); ``since``: a drift's first commit. ``key``
+    identifies it across reports, so the webhook announces each one once: a drift by
+    where it started, since its end moves with every commit while it goes on.
     """
 
     kind: str
@@ -1350,6 +1351,7 @@ class Alert:
     sha: str | None = None
     subject: str = ""
     detail: str = ""
+    since: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ALERT_KINDS:
@@ -1357,7 +1359,8 @@ class Alert:
 
     @property
     def key(self) -> str:
-        return f"{self.kind}:{self.metric}:{self.sha or '-'}:{self.name}"
+        at = self.since if self.kind == "drift" and self.since else self.sha
+        return f"{self.kind}:{self.metric}:{at or '-'}:{self.name}"
 @dataclass(frozen=True, slots=True)
 class StressFigure:
     """One figure of one stress scenario of one run (``stress_results`` table).

@@ -82,6 +82,7 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
         if d.end_run_id in recent:
             sha, subject = commit_of(d.end_run_id)
             out.append(Alert("drift", d.name, d.metric, d.ratio, sha=sha, subject=subject,
+                             since=commit_of(d.start_run_id)[0],
                              detail=(f"drift x{d.ratio:.2f} over {d.commits} runs, "
                                      f"{_label(runs.get(d.start_run_id), d.start_run_id)} to "
                                      f"{_label(runs.get(d.end_run_id), d.end_run_id)}")))

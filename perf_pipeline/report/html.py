@@ -21,6 +21,7 @@ import jinja2
 from markupsafe import Markup
 
 from perf_pipeline.model import TIME_METRIC, ReportData, RunStatus, Verdict
+from perf_pipeline.report.history_rows import change_point_rows, culprit_rows, drift_rows
 from perf_pipeline.report.markdown import VERDICT_ICON, ci_meaning
 from perf_pipeline.report.payload import build_payload, embed_json
 from perf_pipeline.report.profile import flame_payload, profile_html_rows
@@ -100,6 +101,10 @@ def _confirmation(data: ReportData) -> dict[str, object] | None:
             "notes": c.notes}
 
 
+#: Alert kinds in words: the Markdown's emoji have no font in many headless browsers.
+_ALERT_KIND = {"change_point": "New level", "drift": "Drift", "culprit": "Culprit"}
+
+
 def _context(data: ReportData, link_base: Path | None) -> dict[str, object]:
     summary = summarize(data)
     rows = comparison_rows(data)
@@ -133,6 +138,10 @@ def _context(data: ReportData, link_base: Path | None) -> dict[str, object]:
         "report_url": data.report_url, "stress": stress, "failed": RunStatus.FAILED,
         "n_benchmarks": summary.n_benchmarks, "confirmation": _confirmation(data),
         "profiles": profile_html_rows(data.profiles, link_base=link_base),
+        "alerts": [{"kind": _ALERT_KIND[a.kind], "name": a.name, "detail": a.detail,
+                    "sha": a.sha, "subject": a.subject} for a in data.alerts],
+        "change_point_rows": change_point_rows(data), "drift_rows": drift_rows(data),
+        "culprit_rows": culprit_rows(data),
         "stress_rows": stress_html_rows(data.stress),
         "stress_baseline": data.stress_baseline,
         "profile_payload": Markup(embed_json(flame_payload(data.profiles))),

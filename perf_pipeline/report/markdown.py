@@ -20,7 +20,6 @@ from pathlib import Path
 
 from perf_pipeline.model import (
     AB_CORRECTION_NOTE,
-    METRICS,
     TIME_METRIC,
     BenchmarkResult,
     Confirmation,
@@ -28,6 +27,7 @@ from perf_pipeline.model import (
     SuiteComparison,
     Verdict,
 )
+from perf_pipeline.report.history_rows import change_point_rows, culprit_rows, drift_rows
 from perf_pipeline.report.summary import ComparisonRow, comparison_rows, summarize
 from perf_pipeline.report.units import (
     format_metric,
@@ -209,43 +209,31 @@ def _membership_table(data: ReportData) -> _Table | None:
 
 def _change_point_table(data: ReportData) -> _Table | None:
     """Where each benchmark's history moved to a new level, newest first."""
-    if not data.change_points:
+    rows = change_point_rows(data)
+    if not rows:
         return None
-    labels = {r.run_id: r for r in data.runs}
-    order = {r.run_id: i for i, r in enumerate(data.runs)}
     head = ["<details><summary>📈 Change points in the history "
-            f"({len(data.change_points)})</summary>", "",
+            f"({len(rows)})</summary>", "",
             *_table_head(["Benchmark", "Metric", "From run", "Commit", "Level change"],
                          ["---", "---", "---", "---", "--:"])]
-    body = []
-    for cp in sorted(data.change_points, key=lambda c: -order.get(c.run_id, -1)):
-        run = labels.get(cp.run_id)
-        subject = run.commit.subject if run and run.commit else ""
-        label = METRICS[cp.metric].label if cp.metric in METRICS else cp.metric
-        body.append(f"| {escape_markdown(cp.name)} | {escape_markdown(label)} | "
-                    f"{escape_markdown(run.label if run else cp.run_id)} | "
-                    f"{escape_markdown(subject, max_len=80)} | {cp.ratio:.2f}× |")
+    body = [f"| {escape_markdown(r.name)} | {escape_markdown(r.metric)} | "
+            f"{escape_markdown(r.run)} | {escape_markdown(r.subject, max_len=80)} | "
+            f"{r.ratio} |" for r in rows]
     return _Table(priority=15, head=head, rows=body, tail=["", "</details>", ""])
 
 
 def _drift_table(data: ReportData) -> _Table | None:
     """Slow drifts no single change point explains, newest first."""
-    if not data.drifts:
+    rows = drift_rows(data)
+    if not rows:
         return None
-    labels = {r.run_id: r for r in data.runs}
-    order = {r.run_id: i for i, r in enumerate(data.runs)}
     head = ["<details><summary>🐌 Slow drifts in the history "
-            f"({len(data.drifts)})</summary>", "",
+            f"({len(rows)})</summary>", "",
             *_table_head(["Benchmark", "Metric", "From run", "To run", "Runs", "Change"],
                          ["---", "---", "---", "---", "--:", "--:"])]
-    body = []
-    for d in sorted(data.drifts, key=lambda d: -order.get(d.end_run_id, -1)):
-        start, end = labels.get(d.start_run_id), labels.get(d.end_run_id)
-        label = METRICS[d.metric].label if d.metric in METRICS else d.metric
-        body.append(f"| {escape_markdown(d.name)} | {escape_markdown(label)} | "
-                    f"{escape_markdown(start.label if start else d.start_run_id)} | "
-                    f"{escape_markdown(end.label if end else d.end_run_id)} | "
-                    f"{d.commits} | {d.ratio:.2f}× |")
+    body = [f"| {escape_markdown(r.name)} | {escape_markdown(r.metric)} | "
+            f"{escape_markdown(r.start)} | {escape_markdown(r.end)} | {r.commits} | "
+            f"{r.ratio} |" for r in rows]
     return _Table(priority=16, head=head, rows=body, tail=["", "</details>", ""])
 
 
@@ -268,21 +256,17 @@ def _alerts_block(data: ReportData) -> str | None:
 
 def _culprit_table(data: ReportData) -> _Table | None:
     """Results of culprit searches, newest first."""
-    if not data.culprits:
+    rows = culprit_rows(data)
+    if not rows:
         return None
     head = ["<details><summary>🔎 Culprit searches "
-            f"({len(data.culprits)})</summary>", "",
+            f"({len(rows)})</summary>", "",
             *_table_head(["Benchmark", "Culprit", "Subject", "Author", "Step", "A/B ratio",
                           "Status"], ["---", "---", "---", "---", "--:", "--:", "---"])]
-    body = []
-    for c in reversed(data.culprits):
-        ab = (f"{c.confirmed_ratio:.2f}× [{c.ci_low:.2f}, {c.ci_high:.2f}]"
-              if c.confirmed_ratio is not None else "–")
-        who = c.sha[:10] if c.sha else ", ".join(s[:10] for s in c.suspects)
-        body.append(f"| {escape_markdown(c.benchmark)} | `{who}` | "
-                    f"{escape_markdown(c.subject, max_len=80)} | "
-                    f"{escape_markdown(c.author, max_len=60)} | {c.step_ratio:.2f}× | {ab} | "
-                    f"{c.status} |")
+    body = [f"| {escape_markdown(r.benchmark)} | `{r.commit}` | "
+            f"{escape_markdown(r.subject, max_len=80)} | "
+            f"{escape_markdown(r.author, max_len=60)} | {r.step} | {r.ab} | {r.status} |"
+            for r in rows]
     return _Table(priority=14, head=head, rows=body, tail=["", "</details>", ""])
 
 

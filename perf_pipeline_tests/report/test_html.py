@@ -96,3 +96,33 @@ def test_edge_cases_render(case: str) -> None:
                                 highs=(1.0,) * len(s.values)) for s in d.series))
     page = render_html(data, inline_js=False)
     assert "<html" in page and json.loads(_island(page))["v"] == 1
+
+
+def test_the_history_report_lists_what_is_new_and_every_change_in_words() -> None:
+    """The HTML had only markers on the trend charts: no alerts block and no table of
+    change points, drifts or culprit searches, though the Markdown had them."""
+    from perf_pipeline.model import Alert, ChangePoint, Culprit, Drift
+
+    data = make_report_data()
+    runs = [r.run_id for r in data.runs]
+    data = dataclasses.replace(
+        data,
+        change_points=(ChangePoint(XSS_NAME, "time_s", runs[6], 1.25),),
+        drifts=(Drift("tests/test_perf.py::test_slowly", "time_s", runs[1], runs[8], 1.12, 8),),
+        culprits=(Culprit(benchmark=XSS_NAME, good_sha="a" * 40, bad_sha="b" * 40,
+                          status="confirmed", created_at="2026-12-01T00:00:00+00:00",
+                          sha="c" * 40, parent_sha="a" * 40, subject="<b>speed</b> up",
+                          author="Ann", step_ratio=1.25, confirmed_ratio=1.24, ci_low=1.2,
+                          ci_high=1.28),),
+        alerts=(Alert("change_point", XSS_NAME, "time_s", 1.25, sha="c" * 40,
+                      subject="<b>speed</b> up", detail="new level x1.25 from run 6"),))
+    page = render_html(data, inline_js=False)
+    assert XSS_NAME not in page and "<b>speed</b>" not in page
+    alerts = page[page.index('id="alerts"'):page.index("</section>", page.index('id="alerts"'))]
+    assert "New in the history (1)" in alerts and "New level · <b>test_&lt;img" in alerts
+    assert "new level x1.25 from run 6" in alerts and "cccccccccc" in alerts
+    events = page[page.index('id="history-events"'):]
+    assert "Change points (1)" in events and "1.25×" in events
+    assert "Slow drifts (1)" in events and "tests/test_perf.py::test_slowly" in events
+    assert "Culprit searches (1)" in events and "1.24× [1.20, 1.28]" in events
+    assert page.index('id="alerts"') < page.index('id="explore"')  # first, before the charts

@@ -1,0 +1,91 @@
+"""What the reports list about the history: change points, drifts, culprit searches.
+
+One place for the rows, so the Markdown and the HTML report say the same thing; each
+renderer escapes them its own way (``escape_markdown``, Jinja2's autoescape). Texts are
+plain and unescaped here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perf_pipeline.model import METRICS, ReportData
+
+__all__ = ["ChangePointRow", "CulpritRow", "DriftRow", "change_point_rows", "culprit_rows",
+           "drift_rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePointRow:
+    name: str
+    metric: str  # its label
+    run: str  # the first run at the new level
+    subject: str  # of that run's commit
+    ratio: str  # "1.25×"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftRow:
+    name: str
+    metric: str
+    start: str
+    end: str
+    commits: int
+    ratio: str
+
+
+@dataclass(frozen=True, slots=True)
+class CulpritRow:
+    benchmark: str
+    commit: str  # the culprit's short sha, or its suspects'
+    subject: str
+    author: str
+    step: str
+    ab: str  # the A/B ratio with its interval, or "–"
+    status: str
+
+
+def _metric_label(metric: str) -> str:
+    return METRICS[metric].label if metric in METRICS else metric
+
+
+def change_point_rows(data: ReportData) -> tuple[ChangePointRow, ...]:
+    """Where each benchmark's history moved to a new level, newest first."""
+    labels = {r.run_id: r for r in data.runs}
+    order = {r.run_id: i for i, r in enumerate(data.runs)}
+    out = []
+    for cp in sorted(data.change_points, key=lambda c: -order.get(c.run_id, -1)):
+        run = labels.get(cp.run_id)
+        out.append(ChangePointRow(
+            name=cp.name, metric=_metric_label(cp.metric),
+            run=run.label if run else cp.run_id,
+            subject=run.commit.subject if run and run.commit else "",
+            ratio=f"{cp.ratio:.2f}×"))
+    return tuple(out)
+
+
+def drift_rows(data: ReportData) -> tuple[DriftRow, ...]:
+    """Slow drifts no single change point explains, newest first."""
+    labels = {r.run_id: r for r in data.runs}
+    order = {r.run_id: i for i, r in enumerate(data.runs)}
+    out = []
+    for d in sorted(data.drifts, key=lambda d: -order.get(d.end_run_id, -1)):
+        start, end = labels.get(d.start_run_id), labels.get(d.end_run_id)
+        out.append(DriftRow(name=d.name, metric=_metric_label(d.metric),
+                            start=start.label if start else d.start_run_id,
+                            end=end.label if end else d.end_run_id,
+                            commits=d.commits, ratio=f"{d.ratio:.2f}×"))
+    return tuple(out)
+
+
+def culprit_rows(data: ReportData) -> tuple[CulpritRow, ...]:
+    """Results of culprit searches, newest first."""
+    out = []
+    for c in reversed(data.culprits):
+        ab = (f"{c.confirmed_ratio:.2f}× [{c.ci_low:.2f}, {c.ci_high:.2f}]"
+              if c.confirmed_ratio is not None else "–")
+        who = c.sha[:10] if c.sha else ", ".join(s[:10] for s in c.suspects)
+        out.append(CulpritRow(benchmark=c.benchmark, commit=who, subject=c.subject,
+                              author=c.author, step=f"{c.step_ratio:.2f}×", ab=ab,
+                              status=c.status))
+    return tuple(out)
