@@ -17,6 +17,11 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.model import METRICS
 
+#: Largest STRESS_MULTIPLIER: beyond it a sweep's first sizes alone run for hours. The
+#: staged harness refuses the same (``measure.stress_session.MAX_MULTIPLIER``; a test
+#: pins the two together, since that module may import nothing of ours).
+MAX_STRESS_MULTIPLIER = 100.0
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -192,9 +197,10 @@ class Settings:
         if self.max_runs_per_tick < 1:
             raise InvalidInputError(
                 f"max_runs_per_tick must be >= 1, not {self.max_runs_per_tick!r}")
-        if not self.stress_multiplier > 0:
+        if not 0 < self.stress_multiplier <= MAX_STRESS_MULTIPLIER:  # nan and inf fail
             raise InvalidInputError(
-                f"stress_multiplier must be > 0, not {self.stress_multiplier!r}")
+                f"stress_multiplier must be > 0 and at most {MAX_STRESS_MULTIPLIER:g}, not "
+                f"{self.stress_multiplier!r}")
         if self.confirm not in CONFIRM_MODES:
             raise InvalidInputError(
                 f"confirm must be one of {CONFIRM_MODES}, not {self.confirm!r}")

@@ -67,6 +67,9 @@ def locate(filename: str, root: str) -> tuple[str, str | None]:
     return real, None
 
 
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
+
+
 def _function_key(func: tuple[str, int, str], root: str) -> tuple[str, str | None]:
     """``path:name``, without the line: an edit above a function must not make it "new".
 
@@ -76,7 +79,10 @@ def _function_key(func: tuple[str, int, str], root: str) -> tuple[str, str | Non
     filename, _line, name = func
     path, package = locate(filename, root)
     if path == "~":
-        return name, None
+        # A builtin bound to an object names the object's address ("<built-in method
+        # __new__ of type object at 0x7f...>"), different in every process: without it
+        # one function is one key, not "new" on one side and "vanished" on the other.
+        return _ADDRESS.sub("", name), None
     return f"{path}:{name}", package
 
 

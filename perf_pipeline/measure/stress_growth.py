@@ -44,6 +44,7 @@ def run_size_sweep(op: Callable[[Any], object], *, sizes: Sequence[int], repeats
     if len(sizes) < 2:
         raise ValueError("a size sweep needs at least two distinct sizes")
     repeats = max(1, int(repeats))
+    budget_s = min(float(budget_s), MAX_STEP_S * 5)  # the soak's cap: bounded whatever
     points = []
     started = time.perf_counter()
     for n in sizes:

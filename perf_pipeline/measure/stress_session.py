@@ -33,6 +33,9 @@ __all__ = ["MULTIPLIER_ENV", "STRESS_DIR_ENV", "STRESS_SCHEMA_VERSION", "StressS
 #: Set by the runner for a stress run: where the per-test figures files go.
 STRESS_DIR_ENV = "PERF_PIPELINE_STRESS_DIR"
 MULTIPLIER_ENV = "STRESS_MULTIPLIER"
+#: Largest multiplier (``config.MAX_STRESS_MULTIPLIER``): sizes and sweep budgets scale
+#: with it, and beyond it a sweep's first two sizes alone would run for hours.
+MAX_MULTIPLIER = 100.0
 #: Version of the per-test ``*.stress.json`` files.
 STRESS_SCHEMA_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
@@ -45,8 +48,9 @@ def stress_multiplier() -> float:
         value = float(raw)
     except ValueError as exc:
         raise ValueError(f"{MULTIPLIER_ENV} must be a number, not {raw!r}") from exc
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{MULTIPLIER_ENV} must be a finite number > 0, not {raw!r}")
+    if not 0 < value <= MAX_MULTIPLIER:
+        raise ValueError(f"{MULTIPLIER_ENV} must be a number > 0 and at most "
+                         f"{MAX_MULTIPLIER:g}, not {raw!r}")
     return value
 
 
@@ -62,8 +66,9 @@ class StressSession:
 
     def __init__(self, test_id: str, *, multiplier: float = 1.0,
                  out_dir: Path | None = None) -> None:
-        if not multiplier > 0:
-            raise ValueError(f"multiplier must be > 0, not {multiplier!r}")
+        if not 0 < multiplier <= MAX_MULTIPLIER:
+            raise ValueError(f"multiplier must be > 0 and at most {MAX_MULTIPLIER:g}, "
+                             f"not {multiplier!r}")
         self.test_id = test_id
         self.multiplier = float(multiplier)
         self.out_dir = out_dir

@@ -142,6 +142,7 @@ def _context(data: ReportData, link_base: Path | None) -> dict[str, object]:
                     "sha": a.sha, "subject": a.subject} for a in data.alerts],
         "change_point_rows": change_point_rows(data), "drift_rows": drift_rows(data),
         "culprit_rows": culprit_rows(data),
+        "profile_base": data.profiles.base_sha[:10] if data.profiles is not None else None,
         "stress_rows": stress_html_rows(data.stress),
         "stress_baseline": data.stress_baseline,
         "profile_payload": Markup(embed_json(flame_payload(data.profiles))),

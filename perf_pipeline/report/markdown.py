@@ -308,6 +308,9 @@ def _summary_block(data: ReportData) -> str:
                      f"{len(base.source_run_ids)} run(s) · commits {commits}"
                      f"{f' (+{more} older)' if more > 0 else ''} · "
                      f"created {escape_markdown(base.created_at[:19])} |")
+    elif data.profiles is not None:  # a profile report: its base is a commit
+        lines.append(f"| Base commit | `{data.profiles.base_sha[:10]}` (profiled beside "
+                     f"`{data.profiles.candidate_sha[:10]}`) |")
     else:
         lines.append("| Baseline | none yet |")
     comp = data.comparison

@@ -218,7 +218,22 @@ def test_stress_multiplier_must_be_a_positive_number(monkeypatch: pytest.MonkeyP
 
     monkeypatch.delenv("STRESS_MULTIPLIER", raising=False)
     assert stress_multiplier() == 1.0
-    for bad, message in (("fast", "must be a number"), ("0", "> 0"), ("nan", "> 0")):
+    for bad, message in (("fast", "must be a number"), ("0", "> 0"), ("nan", "> 0"),
+                         ("inf", "at most 100"), ("101", "at most 100")):
         monkeypatch.setenv("STRESS_MULTIPLIER", bad)
         with pytest.raises(ValueError, match=message):
             stress_multiplier()
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), 0.0, -1.0, 100.5])
+def test_the_settings_refuse_a_multiplier_the_harness_would(bad: float) -> None:
+    """inf passed the settings and failed only inside every stress test, as a failed run
+    in the history; the two limits are one (the staged harness imports nothing of ours)."""
+    from perf_pipeline.config import MAX_STRESS_MULTIPLIER, Settings
+    from perf_pipeline.errors import InvalidInputError
+    from perf_pipeline.measure.stress_session import MAX_MULTIPLIER
+
+    assert MAX_STRESS_MULTIPLIER == MAX_MULTIPLIER
+    with pytest.raises(InvalidInputError, match="stress_multiplier must be > 0"):
+        Settings(stress_multiplier=bad)
+    assert Settings(stress_multiplier=100.0).stress_multiplier == 100.0

@@ -79,6 +79,7 @@ def test_prof_files_open_with_pstats_and_reports_show_the_diff(profiled) -> None
     assert manifest["repeats"] == 3
     md = outcome.files.markdown.read_text(encoding="utf-8")  # type: ignore[union-attr]
     assert "Where the time went" in md and "\\_unique\\_slow" in md
+    assert "none yet" not in md and "| Base commit |" in md  # a profile's base is a commit
     assert md.index("\\_unique\\_slow") < md.index("normalise")
     # File links are relative to the page: they survive a moved results dir (a CI
     # artifact) and tell no reader about this machine's disk.
@@ -92,6 +93,7 @@ def test_prof_files_open_with_pstats_and_reports_show_the_diff(profiled) -> None
     assert len(html_links) == 3 * 2, html_links
     for link in html_links:
         assert (outcome.files.html.parent / unquote(link)).is_file(), link
+    assert "<dt>Base commit</dt>" in html and "none yet" not in html
     assert 'id="flame-0"' in html and 'id="profile-data"' in html and "icicle" in html
     # The comparison survives the file round trip the commit report reads it through.
     path = settings.results_dir / "profile" / "x.json"
@@ -112,6 +114,10 @@ def test_option_like_selectors_and_refs_are_refused(tmp_path: Path) -> None:
     code = main(["profile", base, candidate, "-k=--co", "--repo", str(repo),
                  "--results-dir", str(tmp_path / "results")])
     assert code == 2
+    for top in ("0", "-2"):  # printed nothing, or all rows but the last two
+        assert main(["profile", base, candidate, "--top", top, "--repo", str(repo),
+                     "--results-dir", str(tmp_path / "results")]) == 2
+    assert not (tmp_path / "results" / "raw" / "profile").exists()
 
 
 def _median_s(json_path: Path) -> float:

@@ -10,6 +10,7 @@ from perf_pipeline.cli.console import err, plain, progress_bar
 from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import add_command, add_commit_pair, add_repo, add_results_dir
+from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["register"]
 
@@ -90,6 +91,8 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from perf_pipeline.cli.present.profile import print_profile
     from perf_pipeline.pipeline import run_profile
 
+    if args.top < 1:  # checked before the minutes of profiling it would print nothing of
+        raise InvalidInputError(f"--top must be at least 1, not {args.top}")
     if args.report:
         check_writable_file(Path(args.report), "--report")
     label = f"profiling {plain(args.candidate)} against {plain(args.base)}"
