@@ -12,7 +12,9 @@ with its own:
 * a single closed or open step: throughput, p99, error rate; p50/p90/p99.9/max shown;
 * a size sweep: the scaling exponent with its interval;
 * a soak: the leak verdict (1/0), growth in bytes per iteration, p99 of an iteration
-  (``iteration_p99_s``: timed under tracemalloc, so shown but not judged).
+  (``iteration_p99_s``: timed under tracemalloc, so shown but not judged);
+* every scenario: the ``STRESS_MULTIPLIER`` it ran at (``multiplier``): durations, sizes
+  and the top worker count scale with it, so only runs at one multiplier are compared.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.stress_session import STRESS_SCHEMA_VERSION
 from perf_pipeline.model import StressFigure
 
-__all__ = ["STRESS_SUBDIR", "load_stress_figures"]
+__all__ = ["MULTIPLIER_FIGURE", "STRESS_SUBDIR", "load_stress_figures"]
 
 #: Where a run directory keeps the figures files.
 STRESS_SUBDIR = "stress"
+#: The figure that records the multiplier a scenario ran at (shown, not judged).
+MULTIPLIER_FIGURE = "multiplier"
 
 
 def _histogram(record: dict) -> str | None:
@@ -35,7 +39,17 @@ def _histogram(record: dict) -> str | None:
     return json.dumps(hist, sort_keys=True) if isinstance(hist, dict) else None
 
 
-def _figures(test: str, scenario: dict) -> list[StressFigure]:
+def _figures(test: str, scenario: dict, multiplier: object = None) -> list[StressFigure]:
+    figures = _scenario_figures(test, scenario)
+    if multiplier is not None and figures:
+        first = figures[0]
+        figures.append(StressFigure(test=test, scenario=first.scenario, kind=first.kind,
+                                    figure=MULTIPLIER_FIGURE,
+                                    value=float(multiplier)))  # type: ignore[arg-type]
+    return figures
+
+
+def _scenario_figures(test: str, scenario: dict) -> list[StressFigure]:
     name, kind = str(scenario.get("name") or ""), str(scenario.get("kind") or "")
 
     def fig(figure: str, value: object, **kw: object) -> StressFigure:
@@ -97,7 +111,7 @@ def load_stress_figures(run_dir: Path) -> tuple[StressFigure, ...]:
         test = str(body.get("test") or "")
         try:
             for scenario in body.get("scenarios") or []:
-                out.extend(_figures(test, scenario))
+                out.extend(_figures(test, scenario, body.get("multiplier")))
         except (TypeError, ValueError, AttributeError) as exc:
             raise InvalidInputError(f"stress figures {path}: malformed: {exc}") from exc
     keys = [f.key for f in out]

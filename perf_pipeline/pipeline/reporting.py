@@ -166,7 +166,7 @@ def write_commit_report(ws: Workspace, sha: str, *,
     judged = judge_stress(ws, sha)  # the commit's stress run, if any
     if judged is not None:
         data = replace(data, stress=judged.comparisons,
-                       stress_baseline=baseline_label(judged.base))
+                       stress_baseline=baseline_label(judged.base, judged.multiplier))
     data = replace(data, alerts=alerts_of(data, run_ids={run.run_id}))
     profiles = read_commit_profile(ws, sha)  # "where the time went", if profiled
     if _profile_is_current(profiles, sha, confirmation):

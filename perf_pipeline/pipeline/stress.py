@@ -14,6 +14,7 @@ from pathlib import Path
 from perf_pipeline.analysis.stress import compare_stress
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.stress_results import MULTIPLIER_FIGURE
 from perf_pipeline.model import RunInfo, RunStatus, StressComparison, StressFigure, Verdict
 from perf_pipeline.report.stress import render_stress_html, render_stress_markdown
 from perf_pipeline.workspace import Workspace
@@ -54,18 +55,36 @@ def _branch(run: RunInfo) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class StressJudgement:
-    """A commit's stress run, the run it was judged against, and the figures of both."""
+    """A commit's stress run, the run it was judged against, and the figures of both.
+
+    ``multiplier``: the ``STRESS_MULTIPLIER`` the current run ran at (None: not recorded,
+    a run from before it was); ``passed_over``: earlier runs not compared because they
+    ran at another multiplier."""
 
     current: RunInfo
     base: RunInfo | None
     comparisons: tuple[StressComparison, ...]
     figures: tuple[StressFigure, ...]
     base_figures: tuple[StressFigure, ...]
+    multiplier: float | None = None
+    passed_over: int = 0
+
+
+def _multiplier(figures: tuple[StressFigure, ...]) -> float | None:
+    values = {f.value for f in figures if f.figure == MULTIPLIER_FIGURE}
+    return values.pop() if len(values) == 1 else None
 
 
 def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
-    """``sha``'s newest successful stress run judged against the one before it on the
-    same machine; None when the commit has no successful stress run."""
+    """``sha``'s newest successful stress run judged against the newest earlier one on
+    the same machine at the same ``STRESS_MULTIPLIER``; None when the commit has no
+    successful stress run.
+
+    Durations, sizes and (above 1) the top worker count scale with the multiplier, so a
+    run at another one is another experiment: a ramp that never broke reports its top
+    step as its breaking point, and a docs-only commit at 0.3 after a run at 1.5 showed
+    four "regressions". Runs that recorded no multiplier are compared as before.
+    """
     store, settings = ws.store, ws.settings
     runs = store.list_runs(suite="stress", status=RunStatus.SUCCESS)
     mine = [i for i, r in enumerate(runs) if _sha(r) == sha]
@@ -73,23 +92,42 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
         return None
     position = mine[-1]
     current = runs[position]
+    figures = store.stress_figures(current.run_id)
+    multiplier = _multiplier(figures)
     on_main = _branch(current) == settings.main_branch
     earlier = [r for r in runs[:position] if _sha(r) != sha
                and r.machine_id == current.machine_id  # machines are never compared
                and (not on_main or _branch(r) == settings.main_branch)]
-    base = earlier[-1] if earlier else None
-    figures = store.stress_figures(current.run_id)
-    base_figures = store.stress_figures(base.run_id) if base else ()
+    base, base_figures, passed_over = None, (), 0
+    for candidate in reversed(earlier):
+        candidate_figures = store.stress_figures(candidate.run_id)
+        other = _multiplier(candidate_figures)
+        if multiplier is not None and other is not None and other != multiplier:
+            passed_over += 1
+            continue
+        base, base_figures = candidate, candidate_figures
+        break
     return StressJudgement(current=current, base=base,
                            comparisons=compare_stress(base_figures, figures,
                                                       alpha=settings.alpha),
-                           figures=figures, base_figures=base_figures)
+                           figures=figures, base_figures=base_figures,
+                           multiplier=multiplier, passed_over=passed_over)
 
 
-def baseline_label(base: RunInfo | None) -> str | None:
-    """How reports name the stress baseline: its short SHA and run id."""
+def baseline_label(base: RunInfo | None, multiplier: float | None = None) -> str | None:
+    """How reports name the stress baseline: its short SHA and run id (and the
+    multiplier both runs ran at, when recorded)."""
     base_sha = _sha(base) if base else None
-    return f"{base_sha[:12]} (run {base.run_id})" if base and base_sha else None
+    at = f", STRESS_MULTIPLIER {multiplier:g}" if multiplier is not None else ""
+    return f"{base_sha[:12]} (run {base.run_id}{at})" if base and base_sha else None
+
+
+def _passed_over_note(judged: StressJudgement) -> str | None:
+    if not judged.passed_over or judged.multiplier is None:
+        return None
+    return (f"{judged.passed_over} earlier stress run(s) ran at another STRESS_MULTIPLIER "
+            f"than this one ({judged.multiplier:g}) and were not compared: durations, sizes "
+            "and worker counts scale with it.")
 
 
 def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
@@ -98,7 +136,8 @@ def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
     if judged is None:
         raise InvalidInputError(f"commit {sha}: no successful stress run in the history")
     current, base, comparisons = judged.current, judged.base, judged.comparisons
-    label = baseline_label(base)
+    label = baseline_label(base, judged.multiplier)
+    note = _passed_over_note(judged)
     out_dir = ws.layout.commit_report_dir(sha)
     out_dir.mkdir(parents=True, exist_ok=True)
     from perf_pipeline.report.stress_plots import render_stress_pngs  # matplotlib: lazy
@@ -107,11 +146,12 @@ def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
                               baseline_label=label or "no baseline", current_label=sha[:12])
     for name, data in pngs.items():
         write_atomic(out_dir / name, data)
-    markdown = render_stress_markdown(comparisons, baseline_label=label, images=tuple(pngs))
+    markdown = render_stress_markdown(comparisons, baseline_label=label, images=tuple(pngs),
+                                      note=note)
     md_path, html_path = ws.layout.stress_report_paths(sha)
     write_atomic(md_path, markdown.encode("utf-8"))
     write_atomic(html_path, render_stress_html(comparisons, baseline_label=label,
-                                               images=tuple(pngs)).encode())
+                                               images=tuple(pngs), note=note).encode())
     return StressOutcome(sha=sha, run_id=current.run_id,
                          baseline_run_id=base.run_id if base else None,
                          baseline_sha=_sha(base) if base else None, comparisons=comparisons,

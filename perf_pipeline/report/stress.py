@@ -53,10 +53,13 @@ def _headline(rows: Sequence[StressComparison], baseline_label: str | None) -> s
 
 
 def render_stress_markdown(rows: Sequence[StressComparison], *,
-                           baseline_label: str | None, images: Sequence[str] = ()) -> str:
+                           baseline_label: str | None, images: Sequence[str] = (),
+                           note: str | None = None) -> str:
     """``## Stress`` with a one-line verdict and one table row per judged figure, then
     the plots (``images``: file names beside the Markdown file)."""
     lines = ["## Stress", "", _headline(rows, baseline_label), ""]
+    if note:
+        lines += [f"> {_cell(note)}", ""]
     if rows:
         lines += ["| verdict | test | scenario | figure | baseline | current | rule | detail |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -80,10 +83,12 @@ def stress_html_rows(rows: Sequence[StressComparison]) -> list[dict[str, str]]:
 
 
 def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str | None,
-                       images: Sequence[str] = ()) -> str:
+                       images: Sequence[str] = (), note: str | None = None) -> str:
     """The same section as a self-contained HTML page (everything escaped)."""
     esc = html.escape
     body = [f"<h2>Stress</h2><p>{esc(_headline(rows, baseline_label).replace('**', ''))}</p>"]
+    if note:
+        body.append(f"<p><i>{esc(note)}</i></p>")
     if rows:
         body.append("<table><tr><th>verdict</th><th>test</th><th>scenario</th><th>figure</th>"
                     "<th>baseline</th><th>current</th><th>rule</th><th>detail</th></tr>")

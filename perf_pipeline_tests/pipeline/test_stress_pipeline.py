@@ -48,6 +48,41 @@ def test_each_stress_regression_is_reported_on_its_own_commit(tmp_path: Path) ->
     assert "stress regression" in last.markdown and "exponent" in last.html_path.read_text()
 
 
+def test_only_runs_at_the_same_multiplier_are_compared(tmp_path: Path) -> None:
+    """A docs-only commit at STRESS_MULTIPLIER 0.3 after a run at 1.5 showed four stress
+    "regressions" (shorter steps, fewer workers): another multiplier is another
+    experiment. Runs that recorded none are compared as before."""
+    def at(multiplier: float | None, exponent: float) -> tuple[StressFigure, ...]:
+        figs = _figures(leak=0, exponent=exponent)
+        if multiplier is None:
+            return figs
+        return figs + tuple(StressFigure(test=f.test, scenario=f.scenario, kind=f.kind,
+                                         figure="multiplier", value=multiplier) for f in figs)
+
+    settings = Settings(results_dir=tmp_path / "results")
+    ws = Workspace(settings)
+    history = [("a" * 40, at(None, 1.0)), ("b" * 40, at(0.3, 1.0)), ("c" * 40, at(1.5, 2.0)),
+               ("d" * 40, at(0.3, 1.0)), ("e" * 40, at(1.5, 2.0))]
+    with HistoryStore.open(settings.db_path) as store:
+        for day, (sha, figures) in enumerate(history, start=1):
+            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
+                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
+            store.ingest_run(SuiteRun(run_id=f"run{day}", suite="stress",
+                                      status=RunStatus.SUCCESS, commit=commit,
+                                      started_at=f"2024-01-0{day}T00:00:00+00:00"))
+            store.record_stress(f"run{day}", figures)
+    first_at_15 = analyze_stress_commit(ws, "c" * 40)
+    assert first_at_15.baseline_sha == "a" * 40  # b ran at 0.3; a recorded no multiplier
+    assert ("1 earlier stress run(s) ran at another STRESS\\_MULTIPLIER"
+            in first_at_15.markdown)
+    again = analyze_stress_commit(ws, "d" * 40)
+    assert again.baseline_sha == "b" * 40 and not again.regressions
+    assert "STRESS\\_MULTIPLIER 0.3" in again.markdown
+    last = analyze_stress_commit(ws, "e" * 40)
+    assert last.baseline_sha == "c" * 40 and not last.regressions
+    assert "multiplier" not in {c.figure for c in last.comparisons}  # shown, not judged
+
+
 def test_the_commit_reports_show_the_stress_section() -> None:
     from perf_pipeline.analysis.stress import compare_stress
     from perf_pipeline.model import ReportData
@@ -80,7 +115,8 @@ def test_figures_files_read_back_and_plot(tmp_path: Path) -> None:
     names = {(f.scenario, f.figure) for f in figures}
     assert {("sleepy", "throughput_ops_s"), ("sleepy", "breaking_point"), ("sleepy", "p99_s"),
             ("sleepy", "step01_p99_s"), ("sweep", "exponent"), ("soak", "leak"),
-            ("soak", "iteration_p99_s")} <= names
+            ("soak", "iteration_p99_s"), ("soak", "multiplier")} <= names
+    assert {f.value for f in figures if f.figure == "multiplier"} == {1.0}
     pngs = render_stress_pngs(figures, figures)
     assert sorted(n.rsplit("-", 1)[-1] for n in pngs) == ["curve.png", "percentiles.png"]
     assert all(png.startswith(b"\x89PNG") for png in pngs.values())
