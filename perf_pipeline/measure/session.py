@@ -231,8 +231,12 @@ def measure_commit(
             "stderr_tail": outcome.stderr_tail if outcome else "", "environment": environment,
             "machine_id": local_machine_id(settings), "runner": settings.runner,
         }
-        stress_files = () if error else tuple(sorted((Path(tmp) / "stress").glob(
-            "*.stress.json")))
+        # A stress test's figures file is whole on its own (written atomically when the
+        # test ends), and a stress test that fails its own assertion (a leak, errors
+        # under load) is a finding whose figures say how bad: kept, even from a run
+        # that failed. Samples of benchmarks are pooled over processes: never partial.
+        stress_files = tuple(sorted((Path(tmp) / "stress").glob("*.stress.json"))) if (
+            suite == "stress") else ()
         run_dir = write_raw_run(settings.raw_dir, record,
                                 benchmark_json=kept[0] if kept else None,
                                 more_benchmark_json=kept[1:], stress_files=stress_files)

@@ -86,8 +86,11 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
     four "regressions". Runs that recorded no multiplier are compared as before.
     """
     store, settings = ws.store, ws.settings
-    runs = store.list_runs(suite="stress", status=RunStatus.SUCCESS)
-    mine = [i for i, r in enumerate(runs) if _sha(r) == sha]
+    runs = store.list_runs(suite="stress")
+    # The commit's newest run that recorded figures: a successful one, or one whose
+    # tests failed (a stress test asserting "no leak" fails on the leak it measured).
+    mine = [i for i, r in enumerate(runs) if _sha(r) == sha
+            and (r.status is RunStatus.SUCCESS or store.stress_figures(r.run_id))]
     if not mine:
         return None
     position = mine[-1]
@@ -96,6 +99,7 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
     multiplier = _multiplier(figures)
     on_main = _branch(current) == settings.main_branch
     earlier = [r for r in runs[:position] if _sha(r) != sha
+               and r.status is RunStatus.SUCCESS  # a baseline ran every test through
                and r.machine_id == current.machine_id  # machines are never compared
                and (not on_main or _branch(r) == settings.main_branch)]
     base, base_figures, passed_over = None, (), 0
@@ -122,22 +126,27 @@ def baseline_label(base: RunInfo | None, multiplier: float | None = None) -> str
     return f"{base_sha[:12]} (run {base.run_id}{at})" if base and base_sha else None
 
 
-def _passed_over_note(judged: StressJudgement) -> str | None:
-    if not judged.passed_over or judged.multiplier is None:
-        return None
-    return (f"{judged.passed_over} earlier stress run(s) ran at another STRESS_MULTIPLIER "
-            f"than this one ({judged.multiplier:g}) and were not compared: durations, sizes "
-            "and worker counts scale with it.")
+def _notes(judged: StressJudgement) -> str | None:
+    notes = []
+    if judged.current.status is RunStatus.FAILED:
+        first = (judged.current.error or "no error message").strip().splitlines()[0]
+        notes.append(f"This stress run failed ({first}): the figures of the tests that "
+                     "finished are judged; the run's output has the failures.")
+    if judged.passed_over and judged.multiplier is not None:
+        notes.append(f"{judged.passed_over} earlier stress run(s) ran at another "
+                     f"STRESS_MULTIPLIER than this one ({judged.multiplier:g}) and were not "
+                     "compared: durations, sizes and worker counts scale with it.")
+    return " ".join(notes) or None
 
 
 def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
     """Compare ``sha``'s stress figures with the previous commit's; write md + html."""
     judged = judge_stress(ws, sha)
     if judged is None:
-        raise InvalidInputError(f"commit {sha}: no successful stress run in the history")
+        raise InvalidInputError(f"commit {sha}: no stress run with figures in the history")
     current, base, comparisons = judged.current, judged.base, judged.comparisons
     label = baseline_label(base, judged.multiplier)
-    note = _passed_over_note(judged)
+    note = _notes(judged)
     out_dir = ws.layout.commit_report_dir(sha)
     out_dir.mkdir(parents=True, exist_ok=True)
     from perf_pipeline.report.stress_plots import render_stress_pngs  # matplotlib: lazy

@@ -85,6 +85,45 @@ def test_stress_suite_of_plain_tests_succeeds_in_one_process(
     assert "1 passed" in record["stdout_tail"]
 
 
+#: A stress test that asserts on what it measured, as the example's do, and one that passes.
+FAILING_STRESS = '''
+import pytest
+
+@pytest.mark.stress
+def test_steady(stress):
+    stress.closed_loop("noop", lambda: None, duration_s=0.05)
+
+@pytest.mark.stress
+def test_asserts_on_its_figures(stress):
+    r = stress.closed_loop("fails", lambda: 1 / 0, duration_s=0.05)
+    assert r["errors"] == 0, "errors under load"
+'''
+
+
+def test_a_stress_run_whose_tests_fail_keeps_and_records_their_figures(
+        target_repo: Path, make_settings: Callable[..., Settings]) -> None:
+    """A failed assertion threw away every figure of the run (the leak or the errors it
+    had measured included), so "a leak appeared" could never fire on such a suite."""
+    from perf_pipeline.pipeline.stress import analyze_stress_commit
+    from perf_pipeline.workspace import Workspace
+
+    commit_files(target_repo, {"proj/tests/test_stress.py": FAILING_STRESS}, "stress")
+    settings = make_settings(target_repo, stress_paths=("tests/test_stress.py",))
+    with HistoryStore.open(settings.db_path) as store:
+        run = measure_commit(settings, "HEAD", suite="stress", store=store)
+        figures = store.stress_figures(run.run_id)
+    assert run.status is RunStatus.FAILED
+    assert (run.error or "").startswith("stress tests failed (pytest exit code 1)")
+    assert {f.scenario for f in figures} == {"noop", "fails"}
+    rate = next(f for f in figures if f.scenario == "fails" and f.figure == "error_rate")
+    assert rate.value == 1.0
+    assert len(list((Path(run.raw_path or "") / "stress").glob("*.stress.json"))) == 2
+    with Workspace(settings) as ws:
+        outcome = analyze_stress_commit(ws, run.sha)
+    assert outcome.run_id == run.run_id and outcome.baseline_run_id is None
+    assert "This stress run failed (stress tests failed" in outcome.markdown
+
+
 def test_benchmark_suite_of_plain_tests_is_a_failed_run(
         target_repo: Path, make_settings: Callable[..., Settings]) -> None:
     commit_files(target_repo, {"proj/tests/test_plain.py": "def test_plain():\n    pass\n"},
