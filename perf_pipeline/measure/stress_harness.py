@@ -126,6 +126,13 @@ class _Tally:
     def error(self, name: str) -> None:
         self.errors[name] = self.errors.get(name, 0) + 1
 
+    def stuck(self) -> None:
+        """A worker still inside its operation after the step's grace: that operation is
+        one more op, and an error (else a step where every call hangs had 0 ops and an
+        error rate of 0, which no rule can see)."""
+        self.error("worker_stuck")
+        self.ops += 1
+
     def merge(self, other: _Tally) -> None:
         self.hist.merge(other.hist)
         self.service.merge(other.service)
@@ -206,10 +213,13 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
                    for t in tallies]
         for th in threads:
             th.start()
+        # One grace for the whole step, not one per worker: waiting for stuck workers
+        # one after another made a step of 64 workers last 64 graces.
+        give_up = deadline_ns + int((_PROCESS_GRACE_S + 0.1) * 1e9)
         for th in threads:
-            th.join(timeout=step_s + _PROCESS_GRACE_S + 0.1)
+            th.join(timeout=max(0.0, (give_up - time.perf_counter_ns()) / 1e9))
             if th.is_alive():
-                tally.error("worker_stuck")
+                tally.stuck()
         for t in tallies:
             tally.merge(t)
     else:
@@ -224,8 +234,9 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
             proc.start()
             child.close()
             procs.append((proc, parent))
-        for proc, parent in procs:
-            if parent.poll(step_s + _PROCESS_GRACE_S + 0.1):
+        give_up = deadline_ns + int((_PROCESS_GRACE_S + 0.1) * 1e9)
+        for _proc, parent in procs:
+            if parent.poll(max(0.0, (give_up - time.perf_counter_ns()) / 1e9)):
                 got = parent.recv()
                 part = _Tally()
                 part.hist = LatencyHistogram.from_dict(got["hist"])
@@ -235,11 +246,13 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
                 if got["hwm"] is not None:
                     peak = max(peak or 0, int(got["hwm"]))
             else:
-                tally.error("worker_stuck")
-            proc.join(timeout=1.0)
+                tally.stuck()
+        for proc, _ in procs:  # stuck ones are killed together, not one grace each
+            proc.join(timeout=max(0.0, (give_up - time.perf_counter_ns()) / 1e9))
             if proc.is_alive():
                 proc.kill()
-                proc.join(timeout=1.0)
+        for proc, _ in procs:
+            proc.join(timeout=1.0)
     wall_s = max((time.perf_counter_ns() - start_ns) / 1e9, 1e-9)
     own = vm_hwm_bytes()
     peak = max(peak or 0, own or 0) or None

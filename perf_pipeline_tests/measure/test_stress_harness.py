@@ -237,3 +237,17 @@ def test_the_settings_refuse_a_multiplier_the_harness_would(bad: float) -> None:
     with pytest.raises(InvalidInputError, match="stress_multiplier must be > 0"):
         Settings(stress_multiplier=bad)
     assert Settings(stress_multiplier=100.0).stress_multiplier == 100.0
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_a_step_where_every_call_hangs_is_all_errors_and_ends_in_one_grace(mode: str) -> None:
+    """Waiting for each stuck worker in turn made a 0.3 s step of 4 hanging workers last
+    22-27 s, and with no op finished its error rate was 0: no rule could see a hang."""
+    from perf_pipeline.measure.stress_harness import _PROCESS_GRACE_S, closed_loop_step
+
+    started = time.perf_counter()
+    step = closed_loop_step(lambda: time.sleep(30), workers=4, step_s=0.3, mode=mode)
+    took = time.perf_counter() - started
+    assert step["errors_by_type"] == {"worker_stuck": 4}
+    assert step["ops"] == 4 and step["error_rate"] == 1.0 and step["ok"] == 0
+    assert took < 0.3 + 2.5 * _PROCESS_GRACE_S  # one grace for all; in turn: 4 graces
