@@ -156,11 +156,12 @@ def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
     for name, data in pngs.items():
         write_atomic(out_dir / name, data)
     markdown = render_stress_markdown(comparisons, baseline_label=label, images=tuple(pngs),
-                                      note=note)
+                                      note=note, shown=judged.figures)
     md_path, html_path = ws.layout.stress_report_paths(sha)
     write_atomic(md_path, markdown.encode("utf-8"))
     write_atomic(html_path, render_stress_html(comparisons, baseline_label=label,
-                                               images=tuple(pngs), note=note).encode())
+                                               images=tuple(pngs), note=note,
+                                               shown=judged.figures).encode())
     return StressOutcome(sha=sha, run_id=current.run_id,
                          baseline_run_id=base.run_id if base else None,
                          baseline_sha=_sha(base) if base else None, comparisons=comparisons,

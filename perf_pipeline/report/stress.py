@@ -9,19 +9,29 @@ import html
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from perf_pipeline.model import StressComparison, Verdict
+from perf_pipeline.model import StressComparison, StressFigure, Verdict
+from perf_pipeline.report.units import format_bytes, format_seconds
 
-__all__ = ["render_stress_html", "render_stress_markdown", "stress_html_rows"]
+__all__ = ["SHOWN_STRESS_FIGURES", "render_stress_html", "render_stress_markdown",
+           "shown_rows", "stress_html_rows"]
 
 _ORDER = {Verdict.REGRESSION: 0, Verdict.IMPROVEMENT: 1, Verdict.INCONCLUSIVE: 2,
           Verdict.UNCHANGED: 3}
 
 
+#: Figures recorded beside the judged ones and listed under them ("shown, not judged");
+#: each ramp step's throughput and p99 are the curve's points, plotted instead.
+SHOWN_STRESS_FIGURES = ("p50_s", "p90_s", "p999_s", "max_s", "iteration_p99_s",
+                        "growth_bytes_per_iteration", "multiplier")
+
+
 def _value(figure: str, value: float | None) -> str:
     if value is None:
         return "–"
-    if figure == "p99_s":
-        return f"{value * 1e3:.3g} ms"
+    if figure.endswith("_s"):  # latencies: the unit that fits (µs to s), not always ms
+        return format_seconds(value)
+    if figure == "growth_bytes_per_iteration":
+        return f"{format_bytes(value, signed=True)}/iteration"
     if figure == "throughput_ops_s":
         return f"{value:.4g}/s"
     if figure == "leak":
@@ -52,11 +62,21 @@ def _headline(rows: Sequence[StressComparison], baseline_label: str | None) -> s
     return f"No stress regression against {_cell(baseline_label)}."
 
 
+def shown_rows(figures: Sequence[StressFigure]) -> list[tuple[str, str, str, str]]:
+    """(test, scenario, figure, value) of the figures shown but not judged."""
+    kept = [f for f in figures if f.figure in SHOWN_STRESS_FIGURES]
+    kept.sort(key=lambda f: (f.test, f.scenario, SHOWN_STRESS_FIGURES.index(f.figure)))
+    return [(f.test.rsplit("::", 1)[-1], f.scenario, f.figure, _value(f.figure, f.value))
+            for f in kept]
+
+
 def render_stress_markdown(rows: Sequence[StressComparison], *,
                            baseline_label: str | None, images: Sequence[str] = (),
-                           note: str | None = None) -> str:
-    """``## Stress`` with a one-line verdict and one table row per judged figure, then
-    the plots (``images``: file names beside the Markdown file)."""
+                           note: str | None = None,
+                           shown: Sequence[StressFigure] = ()) -> str:
+    """``## Stress`` with a one-line verdict and one table row per judged figure, the
+    figures ``shown`` but not judged (this run's), then the plots (``images``: file
+    names beside the Markdown file)."""
     lines = ["## Stress", "", _headline(rows, baseline_label), ""]
     if note:
         lines += [f"> {_cell(note)}", ""]
@@ -68,6 +88,12 @@ def render_stress_markdown(rows: Sequence[StressComparison], *,
                 f"| {r.verdict} | {_cell(r.test.rsplit('::', 1)[-1])} | {_cell(r.scenario)} "
                 f"| {r.figure} | {_value(r.figure, r.baseline)} | "
                 f"{_value(r.figure, r.current)} | {_cell(r.rule)} | {_cell(r.detail)} |")
+    extra = shown_rows(shown)
+    if extra:
+        lines += ["", "<details><summary>Also measured (shown, not judged)</summary>", "",
+                  "| test | scenario | figure | value |", "|---|---|---|---|"]
+        lines += [f"| {_cell(t)} | {_cell(sc)} | {fig} | {v} |" for t, sc, fig, v in extra]
+        lines += ["", "</details>"]
     if images:
         lines.append("")
         lines += [f"![{_cell(name)}]({quote(name)})" for name in images]
@@ -83,7 +109,8 @@ def stress_html_rows(rows: Sequence[StressComparison]) -> list[dict[str, str]]:
 
 
 def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str | None,
-                       images: Sequence[str] = (), note: str | None = None) -> str:
+                       images: Sequence[str] = (), note: str | None = None,
+                       shown: Sequence[StressFigure] = ()) -> str:
     """The same section as a self-contained HTML page (everything escaped)."""
     esc = html.escape
     body = [f"<h2>Stress</h2><p>{esc(_headline(rows, baseline_label).replace('**', ''))}</p>"]
@@ -98,6 +125,13 @@ def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str 
                      r.detail)
             body.append(f"<tr class=\"{esc(str(r.verdict))}\">"
                         + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+        body.append("</table>")
+    extra = shown_rows(shown)
+    if extra:
+        body.append("<h3>Also measured (shown, not judged)</h3><table><tr><th>test</th>"
+                    "<th>scenario</th><th>figure</th><th>value</th></tr>")
+        body += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                 for row in extra]
         body.append("</table>")
     body += [f'<p><img src="{esc(quote(name))}" alt="{esc(name)}"></p>' for name in images]
     return ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Stress report</title>"

@@ -123,3 +123,28 @@ def test_figures_files_read_back_and_plot(tmp_path: Path) -> None:
     (tmp_path / "run" / "stress" / "bad.stress.json").write_text('{"schema_version": 99}')
     with pytest.raises(InvalidInputError, match=r"bad\.stress\.json"):
         load_stress_figures(tmp_path / "run")
+
+
+def test_the_stress_section_shows_units_that_fit_and_the_figures_it_does_not_judge() -> None:
+    """p99 was always in ms ("0.00144 ms"), and p99.9 and growth per iteration, recorded
+    as "shown, not judged", appeared nowhere."""
+    from perf_pipeline.analysis.stress import compare_stress
+    from perf_pipeline.report.stress import render_stress_html, render_stress_markdown
+
+    def figs(p99: float) -> tuple[StressFigure, ...]:
+        return (StressFigure(test="t::x", scenario="s", kind="closed", figure="p99_s",
+                             value=p99, count=1000),
+                StressFigure(test="t::x", scenario="s", kind="closed", figure="p999_s",
+                             value=3.2e-6),
+                StressFigure(test="t::soak", scenario="soak", kind="soak",
+                             figure="growth_bytes_per_iteration", value=2048.0),
+                StressFigure(test="t::x", scenario="s", kind="closed", figure="multiplier",
+                             value=0.3))
+    rows = compare_stress(figs(1.44e-6), figs(1.5e-6))
+    text = render_stress_markdown(rows, baseline_label="base", shown=figs(1.5e-6))
+    assert "1.44 µs" in text and "ms" not in text
+    also = text[text.index("Also measured"):]
+    assert "p999\\_s" in also or "p999_s" in also
+    assert "3.20 µs" in also and "+2.00 KiB/iteration" in also and "| 0.3 |" in also
+    page = render_stress_html(rows, baseline_label="base", shown=figs(1.5e-6))
+    assert "Also measured" in page and "+2.00 KiB/iteration" in page
