@@ -79,6 +79,24 @@ def _holds(y: np.ndarray, a: int, b: int, sign: int, floor: float, reach: int) -
     return moved * sign >= floor
 
 
+#: A span is a step, not a drift, when two levels fit it this much better than a line.
+STEP_OVER_LINE = 0.5
+
+
+def _a_step(y: np.ndarray) -> bool:
+    """Whether two levels (the best split, medians) fit ``y`` much better than a line
+    (Theil–Sen), by total absolute deviation: a creep fits the line, a step the levels."""
+    m = y.size
+    if m < 8:
+        return False
+    x = np.arange(m, dtype=float)
+    res = stats.theilslopes(y, x)
+    line = float(np.sum(np.abs(y - (res.intercept + res.slope * x))))
+    step = min(float(np.sum(np.abs(y[:k] - np.median(y[:k])))
+                     + np.sum(np.abs(y[k:] - np.median(y[k:])))) for k in range(3, m - 2))
+    return step < STEP_OVER_LINE * line
+
+
 def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, *,
                   window: int = WINDOW, min_ratio: float = MIN_RATIO,
                   alpha: float = ALPHA) -> tuple[Trend, ...]:
@@ -114,6 +132,11 @@ def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarr
     out = []
     for a, b, sign, p_min in alarms:
         if not _holds(y, a, b, sign, floor, w // 3):
+            continue
+        if n < window and _a_step(y[a:b + 1]):
+            # A history shorter than a window: its one window sees a step as a trend,
+            # and the change-point scan cannot yet reach it at the edge. Leave it to the
+            # scan (it shows once enough commits follow) rather than call it a drift.
             continue
         est, low, high = _theil_sen(y[a:b + 1], alpha)
         out.append(Trend(start=a, end=b, ratio=math.exp(est), ratio_low=math.exp(low),
