@@ -46,6 +46,13 @@ def stress_analysis(context: dg.AssetExecutionContext,
             outcome = analyze_stress_commit(ws, context.partition_key)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+    if outcome.run_error is not None:  # judged and written; the run itself failed
+        raise dg.Failure(
+            description=(f"commit {context.partition_key}: the stress suite failed "
+                         f"({outcome.run_error.strip().splitlines()[0]}); the figures of the "
+                         f"tests that finished are judged in {outcome.markdown_path}"),
+            metadata={"report": dg.MetadataValue.md(outcome.markdown),
+                      "markdown_path": dg.MetadataValue.path(str(outcome.markdown_path))})
     return dg.MaterializeResult(metadata={
         "stress_regressions": len(outcome.regressions),
         "regressed_figures": [f"{c.scenario}:{c.figure}" for c in outcome.regressions],

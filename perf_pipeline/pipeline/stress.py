@@ -39,6 +39,9 @@ class StressOutcome:
     html_path: Path
     markdown: str
     plots: tuple[Path, ...] = ()
+    #: The judged run's error when it failed (tests that failed their own assertions;
+    #: the figures of those that finished were judged).
+    run_error: str | None = None
 
     @property
     def regressions(self) -> tuple[StressComparison, ...]:
@@ -166,4 +169,6 @@ def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
                          baseline_run_id=base.run_id if base else None,
                          baseline_sha=_sha(base) if base else None, comparisons=comparisons,
                          markdown_path=md_path, html_path=html_path, markdown=markdown,
-                         plots=tuple(out_dir / name for name in pngs))
+                         plots=tuple(out_dir / name for name in pngs),
+                         run_error=((current.error or "failed") if current.status
+                                    is RunStatus.FAILED else None))

@@ -225,3 +225,47 @@ def test_nightly_run_measures_benchmarks_and_plain_stress_tests(
     with HistoryStore.open(results / "perf_history.db") as store:
         assert {(r.suite, r.status) for r in store.list_runs()} == {
             ("benchmarks", RunStatus.SUCCESS), ("stress", RunStatus.SUCCESS)}
+
+
+ASSERTING_STRESS = textwrap.dedent('''
+    import pytest
+
+
+    @pytest.mark.stress
+    def test_steady(stress):
+        stress.closed_loop("noop", lambda: None, duration_s=0.05)
+
+
+    @pytest.mark.stress
+    def test_asserts_on_its_figures(stress):
+        r = stress.closed_loop("fails", lambda: 1 / 0, duration_s=0.05)
+        assert r["errors"] == 0, "errors under load"
+''')
+
+
+@pytest.mark.slow
+def test_a_stress_test_failing_its_assertion_still_gets_its_report(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing stress test failed stress_results, so stress_analysis was skipped and
+    nothing said what the suite had measured (the example's tests assert no leak and no
+    errors under load). Now the figures are stored, the report is written, and the run
+    still fails, at stress_analysis."""
+    repo, sha = _tiny_stress_repo(tmp_path, ASSERTING_STRESS)
+    monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
+    monkeypatch.delenv("STRESS_MULTIPLIER", raising=False)
+    results = tmp_path / "results"
+    target = WorkspaceResource(repo_path=str(repo), project_subdir=".",
+                                results_dir=str(results), stress_paths=["tests"],
+                                pytest_args=FAST)
+    with dg.instance_for_test() as instance:
+        outcome = materialize_commit(instance=instance, sha=sha, workspace=target,
+                                     selection=["stress_results", "stress_analysis"])
+        assert not outcome.success
+        assert "the stress suite failed (stress tests failed" in (outcome.error or "")
+        (record,) = instance.fetch_materializations(dg.AssetKey("stress_results"),
+                                                    limit=5).records
+        meta = dict(record.asset_materialization.metadata)  # type: ignore[union-attr]
+        assert meta["status"].value == "failed" and meta["stress_figures"].value > 0
+    report = results / "reports" / "commits" / sha / "stress-report.md"
+    text = report.read_text(encoding="utf-8")
+    assert "This stress run failed" in text and "| error_rate | – | 100.00% |" in text
