@@ -756,6 +756,7 @@ class ReportData:
     #: a label of that run (None: no earlier stress run).
     stress: tuple[StressComparison, ...] = ()
     stress_baseline: str | None = None
+    stress_note: str | None = None  # e.g. the stress run failed; runs passed over
     #: The machine whose history this report shows (series, runs, change points), and
     #: the reports of every machine in the history as (machine id, relative link).
     machine_id: str | None = None

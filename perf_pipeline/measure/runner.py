@@ -233,9 +233,8 @@ def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
         return f"suite timed out after {timeout_s:g} s and was killed"
     if returncode == 5:
         return "pytest collected no tests (exit code 5): check the benchmark paths and markers"
-    if returncode == 1:
-        what = "benchmark" if benchmarks_required else "stress"  # only stress runs need none
-        return f"{what} tests failed (pytest exit code 1)"
+    if returncode == 1:  # benchmark, stress or profiling run alike
+        return "tests failed (pytest exit code 1)"
     if returncode is not None and returncode < 0:
         try:
             name = signal.Signals(-returncode).name

@@ -284,6 +284,7 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
     """
     settings = ws.settings
     spec, step = search.spec, search.step
+    _earlier_result(ws, spec)  # a broken one is refused before the A/B, not after it
     base = dict(benchmark=spec.benchmark, good_sha=spec.good, bad_sha=spec.bad,
                 created_at=now_iso(), step_ratio=search.step_ratio, probes=probes,
                 suspects=step.suspects)
@@ -332,13 +333,23 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
 _AB_STATUSES = ("confirmed", "not_confirmed")
 
 
+def _earlier_result(ws: Workspace, spec: SearchSpec) -> Culprit | None:
+    """The search's earlier result; a broken file is an error that says what to do (it
+    is never overwritten: it may be the only record of an A/B)."""
+    path = culprit_path(ws, spec)
+    try:
+        return read_culprit(path)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{exc}; move it away to search this range again") from exc
+
+
 def _record(ws: Workspace, spec: SearchSpec, culprit: Culprit) -> Culprit:
     """Write ``culprit`` as the search's result, keeping what an earlier run of the same
     search knew: its probes (a re-run that measured nothing new still names them), and
     its A/B when this run ran none on the same commit (``--no-confirm`` must not turn a
     confirmed culprit into an unconfirmed one). A new A/B replaces an old one."""
     path = culprit_path(ws, spec)
-    old = read_culprit(path)  # a broken earlier result is an error, never overwritten
+    old = _earlier_result(ws, spec)
     if old is not None:
         probes = tuple(dict.fromkeys((*old.probes, *culprit.probes)))
         if (culprit.status not in _AB_STATUSES and old.status in _AB_STATUSES
@@ -392,6 +403,7 @@ def find_culprit(ws: Workspace, good: str, bad: str, *, keyword: str | None = No
             probes.append(end)
     benchmark = _choose_benchmark(_read_history(ws), good, bad, keyword)
     spec = SearchSpec(good=good, bad=bad, benchmark=benchmark, trigger="request")
+    _earlier_result(ws, spec)  # a broken one is refused now, not after the probes
     search = plan_search(ws, spec, commits=commits)
     while not search.step.done:
         if len(probes) >= MAX_PROBES:

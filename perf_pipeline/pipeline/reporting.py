@@ -161,12 +161,12 @@ def write_commit_report(ws: Workspace, sha: str, *,
                              baseline=baseline, analysis=analysis, report_url=report_url,
                              confirmation=confirmation, extra_notes=extra,
                              culprits=read_culprits(ws), through_commit=sha)
-    from perf_pipeline.pipeline.stress import baseline_label, judge_stress  # it imports us
+    from perf_pipeline.pipeline.stress import judge_stress  # it imports us
 
     judged = judge_stress(ws, sha)  # the commit's stress run, if any
     if judged is not None:
         data = replace(data, stress=judged.comparisons,
-                       stress_baseline=baseline_label(judged.base, judged.multiplier))
+                       stress_baseline=judged.label, stress_note=judged.notes)
     data = replace(data, alerts=alerts_of(data, run_ids={run.run_id}))
     profiles = read_commit_profile(ws, sha)  # "where the time went", if profiled
     if _profile_is_current(profiles, sha, confirmation):

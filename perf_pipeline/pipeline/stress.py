@@ -72,6 +72,32 @@ class StressJudgement:
     multiplier: float | None = None
     passed_over: int = 0
 
+    @property
+    def shared_multiplier(self) -> float | None:
+        """The multiplier both runs recorded (None when either recorded none)."""
+        if self.base is None or _multiplier(self.base_figures) is None:
+            return None
+        return self.multiplier
+
+    @property
+    def label(self) -> str | None:
+        """How reports name the baseline (``baseline_label``)."""
+        return baseline_label(self.base, self.shared_multiplier)
+
+    @property
+    def notes(self) -> str | None:
+        """What a reader must know beside the table: the run failed; runs passed over."""
+        notes = []
+        if self.current.status is RunStatus.FAILED:
+            first = (self.current.error or "no error message").strip().splitlines()[0]
+            notes.append(f"This stress run failed ({first}): the figures of the tests that "
+                         "finished are judged; the run's output has the failures.")
+        if self.passed_over and self.multiplier is not None:
+            notes.append(f"{self.passed_over} earlier stress run(s) ran at another "
+                         f"STRESS_MULTIPLIER than this one ({self.multiplier:g}) and were "
+                         "not compared: durations, sizes and worker counts scale with it.")
+        return " ".join(notes) or None
+
 
 def _multiplier(figures: tuple[StressFigure, ...]) -> float | None:
     values = {f.value for f in figures if f.figure == MULTIPLIER_FIGURE}
@@ -90,10 +116,13 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
     """
     store, settings = ws.store, ws.settings
     runs = store.list_runs(suite="stress")
-    # The commit's newest run that recorded figures: a successful one, or one whose
-    # tests failed (a stress test asserting "no leak" fails on the leak it measured).
-    mine = [i for i, r in enumerate(runs) if _sha(r) == sha
-            and (r.status is RunStatus.SUCCESS or store.stress_figures(r.run_id))]
+    # The commit's newest successful run; else its newest failed one that recorded
+    # figures (a stress test asserting "no leak" fails on the leak it measured). A
+    # later partial run (timed out, interrupted) never hides a complete one.
+    mine = [i for i, r in enumerate(runs) if _sha(r) == sha and r.status is RunStatus.SUCCESS]
+    if not mine:
+        mine = [i for i, r in enumerate(runs) if _sha(r) == sha
+                and r.status is RunStatus.FAILED and store.stress_figures(r.run_id)]
     if not mine:
         return None
     position = mine[-1]
@@ -129,27 +158,14 @@ def baseline_label(base: RunInfo | None, multiplier: float | None = None) -> str
     return f"{base_sha[:12]} (run {base.run_id}{at})" if base and base_sha else None
 
 
-def _notes(judged: StressJudgement) -> str | None:
-    notes = []
-    if judged.current.status is RunStatus.FAILED:
-        first = (judged.current.error or "no error message").strip().splitlines()[0]
-        notes.append(f"This stress run failed ({first}): the figures of the tests that "
-                     "finished are judged; the run's output has the failures.")
-    if judged.passed_over and judged.multiplier is not None:
-        notes.append(f"{judged.passed_over} earlier stress run(s) ran at another "
-                     f"STRESS_MULTIPLIER than this one ({judged.multiplier:g}) and were not "
-                     "compared: durations, sizes and worker counts scale with it.")
-    return " ".join(notes) or None
-
-
 def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
     """Compare ``sha``'s stress figures with the previous commit's; write md + html."""
     judged = judge_stress(ws, sha)
     if judged is None:
         raise InvalidInputError(f"commit {sha}: no stress run with figures in the history")
     current, base, comparisons = judged.current, judged.base, judged.comparisons
-    label = baseline_label(base, judged.multiplier)
-    note = _notes(judged)
+    label = judged.label
+    note = judged.notes
     out_dir = ws.layout.commit_report_dir(sha)
     out_dir.mkdir(parents=True, exist_ok=True)
     from perf_pipeline.report.stress_plots import render_stress_pngs  # matplotlib: lazy

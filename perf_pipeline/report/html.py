@@ -144,7 +144,7 @@ def _context(data: ReportData, link_base: Path | None) -> dict[str, object]:
         "culprit_rows": culprit_rows(data),
         "profile_base": data.profiles.base_sha[:10] if data.profiles is not None else None,
         "stress_rows": stress_html_rows(data.stress),
-        "stress_baseline": data.stress_baseline,
+        "stress_baseline": data.stress_baseline, "stress_note": data.stress_note,
         "profile_payload": Markup(embed_json(flame_payload(data.profiles))),
         "profile_script": Markup(_asset("profile.js").replace("</script", "<\\/script")),
         "machine": data.machine_id or (run.machine_id if run is not None else None),

@@ -28,12 +28,12 @@ SHOWN_STRESS_FIGURES = ("p50_s", "p90_s", "p999_s", "max_s", "iteration_p99_s",
 def _value(figure: str, value: float | None) -> str:
     if value is None:
         return "–"
+    if figure == "throughput_ops_s":  # before the latencies: it ends in "_s" too
+        return f"{value:.4g}/s"
     if figure.endswith("_s"):  # latencies: the unit that fits (µs to s), not always ms
         return format_seconds(value)
     if figure == "growth_bytes_per_iteration":
         return f"{format_bytes(value, signed=True)}/iteration"
-    if figure == "throughput_ops_s":
-        return f"{value:.4g}/s"
     if figure == "leak":
         return "leak" if value >= 0.5 else "no leak"
     if figure == "error_rate":

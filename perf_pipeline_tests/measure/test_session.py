@@ -113,7 +113,7 @@ def test_a_stress_run_whose_tests_fail_keeps_and_records_their_figures(
         run = measure_commit(settings, "HEAD", suite="stress", store=store)
         figures = store.stress_figures(run.run_id)
     assert run.status is RunStatus.FAILED
-    assert (run.error or "").startswith("stress tests failed (pytest exit code 1)")
+    assert (run.error or "").startswith("tests failed (pytest exit code 1)")
     assert {f.scenario for f in figures} == {"noop", "fails"}
     rate = next(f for f in figures if f.scenario == "fails" and f.figure == "error_rate")
     assert rate.value == 1.0
@@ -121,7 +121,7 @@ def test_a_stress_run_whose_tests_fail_keeps_and_records_their_figures(
     with Workspace(settings) as ws:
         outcome = analyze_stress_commit(ws, run.sha)
     assert outcome.run_id == run.run_id and outcome.baseline_run_id is None
-    assert "This stress run failed (stress tests failed" in outcome.markdown
+    assert "This stress run failed (tests failed" in outcome.markdown
 
 
 def test_benchmark_suite_of_plain_tests_is_a_failed_run(

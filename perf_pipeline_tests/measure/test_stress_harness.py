@@ -239,15 +239,30 @@ def test_the_settings_refuse_a_multiplier_the_harness_would(bad: float) -> None:
     assert Settings(stress_multiplier=100.0).stress_multiplier == 100.0
 
 
-@pytest.mark.parametrize("mode", ["thread", "process"])
-def test_a_step_where_every_call_hangs_is_all_errors_and_ends_in_one_grace(mode: str) -> None:
+@pytest.mark.parametrize("kind", ["thread", "process", "open"])
+def test_a_step_where_every_call_hangs_is_all_errors_and_ends_in_one_grace(
+        kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Waiting for each stuck worker in turn made a 0.3 s step of 4 hanging workers last
-    22-27 s, and with no op finished its error rate was 0: no rule could see a hang."""
-    from perf_pipeline.measure.stress_harness import _PROCESS_GRACE_S, closed_loop_step
+    20-27 s (one 5 s grace each), and with no op finished its error rate was 0: no rule
+    could see a hang. With the grace at 1 s, 8 workers in turn would take 8 s or more."""
+    from perf_pipeline.measure import stress_harness
+
+    monkeypatch.setattr(stress_harness, "_PROCESS_GRACE_S", 1.0)
+    release = threading.Event()  # the hanging threads end with the test
+
+    def hang() -> None:
+        release.wait(60)
 
     started = time.perf_counter()
-    step = closed_loop_step(lambda: time.sleep(30), workers=4, step_s=0.3, mode=mode)
-    took = time.perf_counter() - started
-    assert step["errors_by_type"] == {"worker_stuck": 4}
-    assert step["ops"] == 4 and step["error_rate"] == 1.0 and step["ok"] == 0
-    assert took < 0.3 + 2.5 * _PROCESS_GRACE_S  # one grace for all; in turn: 4 graces
+    try:
+        if kind == "open":
+            step = stress_harness.open_loop_step(hang, rate_per_s=40, duration_s=0.2,
+                                                 workers=8, max_lag_s=0.1)
+        else:
+            step = stress_harness.closed_loop_step(hang, workers=8, step_s=0.2, mode=kind)
+        took = time.perf_counter() - started
+    finally:
+        release.set()
+    assert step["errors_by_type"]["worker_stuck"] == 8
+    assert step["error_rate"] > 0 and step["ok"] == 0
+    assert took < 4.0, took  # one grace for all of them, not eight in turn

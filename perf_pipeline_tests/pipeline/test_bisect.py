@@ -190,6 +190,13 @@ def test_searching_again_keeps_the_earlier_ab_and_probes(tmp_path: Path) -> None
     # A new A/B is new evidence: it replaces the old one (the probes stay).
     third = find_culprit(ws, shas[0], shas[-1], probe=probe, rounds=recorded_rounds(1.0, 1))
     assert third.status == "not_confirmed" and third.probes == first.probes
+    # A broken earlier result is refused before any probe or A/B, and kept.
+    (path,) = (settings.results_dir / "culprits").glob("*.json")
+    path.write_text("{not json")
+    probed: list[str] = []
+    with pytest.raises(InvalidInputError, match="move it away"):
+        find_culprit(ws, shas[0], shas[-1], probe=probed.append, confirm=False)
+    assert probed == [] and path.read_text() == "{not json"
 
 
 def test_a_benchmark_that_did_not_slow_cannot_be_searched(

@@ -90,11 +90,14 @@ def test_the_commit_reports_show_the_stress_section() -> None:
 
     judged = compare_stress(_figures(leak=0, exponent=1.0), _figures(leak=1, exponent=1.0))
     data = ReportData(title="t", generated_at="now", stress=judged,
-                      stress_baseline="aaaaaaaaaaaa (run run1)")
+                      stress_baseline="aaaaaaaaaaaa (run run1)",
+                      stress_note="This stress run failed (tests failed)")
     markdown = render_markdown(data)
     assert "## Stress" in markdown and "a leak appeared" in markdown
+    assert "> This stress run failed (tests failed)" in markdown  # the commit report too
     page = render_html(data, inline_js=False)
     assert 'id="stress"' in page and "a leak appeared" in page
+    assert "This stress run failed (tests failed)" in page
     assert "## Stress" not in render_markdown(ReportData(title="t", generated_at="now"))
 
 
@@ -141,6 +144,10 @@ def test_the_stress_section_shows_units_that_fit_and_the_figures_it_does_not_jud
                 StressFigure(test="t::x", scenario="s", kind="closed", figure="multiplier",
                              value=0.3))
     rows = compare_stress(figs(1.44e-6), figs(1.5e-6))
+    thru = (StressFigure(test="t::x", scenario="s", kind="closed", figure="throughput_ops_s",
+                         value=1234.5, count=5000),)
+    assert "| 1234/s | 1234/s |" in render_stress_markdown(compare_stress(thru, thru),
+                                                           baseline_label="base")
     text = render_stress_markdown(rows, baseline_label="base", shown=figs(1.5e-6))
     assert "1.44 µs" in text and "ms" not in text
     also = text[text.index("Also measured"):]
