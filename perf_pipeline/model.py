@@ -13,7 +13,7 @@ import math
 import operator
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, overload
@@ -1340,9 +1340,11 @@ class Alert:
     """A change point, a drift or a culprit worth telling someone about.
 
     ``sha``: the commit it points at (a change point's first commit at the new level, a
-    drift's last commit, the culprit); ``since``: a drift's first commit. ``key``
-    identifies it across reports, so the webhook announces each one once: a drift by
-    where it started, since its end moves with every commit while it goes on.
+    drift's last commit, the culprit); ``since``: a drift's first commit, ``span``: the
+    commits it covers, oldest first. ``key`` identifies it across reports, so the
+    webhook announces each one once; a drift's start and end both move while it goes on
+    (its window slides), so a drift counts as sent when one of the commits it covers
+    keyed a drift of the same benchmark before (``already_sent``).
     """
 
     kind: str
@@ -1353,15 +1355,31 @@ class Alert:
     subject: str = ""
     detail: str = ""
     since: str | None = None
+    span: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ALERT_KINDS:
             raise InvalidInputError(f"alert kind {self.kind!r} is not one of {ALERT_KINDS}")
+        object.__setattr__(self, "span", tuple(self.span))
 
     @property
     def key(self) -> str:
         at = self.since if self.kind == "drift" and self.since else self.sha
         return f"{self.kind}:{self.metric}:{at or '-'}:{self.name}"
+
+    @property
+    def sent_keys(self) -> tuple[str, ...]:
+        """What to record once it is sent: its key, and for a drift one key per commit
+        it covers, so a later drift of this benchmark that overlaps it is the same one."""
+        if self.kind != "drift":
+            return (self.key,)
+        return (self.key, *(f"drift:{self.metric}:{sha}:{self.name}" for sha in self.span))
+
+    def already_sent(self, sent: Collection[str]) -> bool:
+        """Whether ``sent`` (keys recorded) holds this alert: its key, or for a drift the
+        key of a drift of this benchmark at any commit it covers (a start that moved, an
+        overlapping drift announced before, or the end a key named before 2026-12-01)."""
+        return any(key in sent for key in self.sent_keys)
 @dataclass(frozen=True, slots=True)
 class StressFigure:
     """One figure of one stress scenario of one run (``stress_results`` table).

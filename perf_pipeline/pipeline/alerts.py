@@ -53,6 +53,15 @@ def _label(run: RunInfo | None, run_id: str) -> str:
     return run.label if run is not None else run_id[:10]
 
 
+def _span(runs: Sequence[RunInfo], start: str, end: str) -> tuple[str, ...]:
+    """The commits of the runs from ``start`` to ``end`` (history order), each once."""
+    ids = [r.run_id for r in runs]
+    if start not in ids or end not in ids:
+        return ()
+    i, j = ids.index(start), ids.index(end)
+    return tuple(dict.fromkeys(r.commit.sha for r in runs[i:j + 1] if r.commit is not None))
+
+
 def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
               window: int = ALERT_WINDOW) -> tuple[Alert, ...]:
     """The alerts of ``data``: about the runs ``run_ids`` (a commit's report), or about
@@ -83,6 +92,7 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
             sha, subject = commit_of(d.end_run_id)
             out.append(Alert("drift", d.name, d.metric, d.ratio, sha=sha, subject=subject,
                              since=commit_of(d.start_run_id)[0],
+                             span=_span(data.runs, d.start_run_id, d.end_run_id),
                              detail=(f"drift x{d.ratio:.2f} over {d.commits} runs, "
                                      f"{_label(runs.get(d.start_run_id), d.start_run_id)} to "
                                      f"{_label(runs.get(d.end_run_id), d.end_run_id)}")))
@@ -132,7 +142,7 @@ def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *,
     settings = ws.settings
     path = sent_alerts_path(ws)
     sent = _read_sent(path)
-    new = [a for a in dict.fromkeys(alerts) if a.key not in sent]
+    new = [a for a in dict.fromkeys(alerts) if not a.already_sent(sent)]
     if not new:
         return AlertDelivery("nothing_new")
     if client is None:
@@ -143,7 +153,7 @@ def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *,
         result = client.post(payload_of(new, generated_at=now_iso()))
     except WebhookError as exc:
         return AlertDelivery("failed", error=str(exc))
-    data = {"keys": sorted(sent | {a.key for a in new}), "updated_at": now_iso()}
+    data = {"keys": sorted(sent.union(*(a.sent_keys for a in new))), "updated_at": now_iso()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
