@@ -352,9 +352,19 @@ def run_suite(
         start = time.perf_counter()
         with open(out_path, "wb") as out, open(err_path, "wb") as err, \
                 group_watchdog() as watchdog:
-            proc = subprocess.Popen(cmd, cwd=project_dir, env=child_env, stdout=out, stderr=err,
-                                    stdin=subprocess.DEVNULL, start_new_session=True,
-                                    preexec_fn=_die_with_parent())
+            try:
+                proc = subprocess.Popen(cmd, cwd=project_dir, env=child_env, stdout=out,
+                                        stderr=err, stdin=subprocess.DEVNULL,
+                                        start_new_session=True, preexec_fn=_die_with_parent())
+            except OSError as exc:
+                # A runner command that does not exist or cannot be executed (a missing
+                # venv, "python3; touch x" taken as one file name): the suite's failure,
+                # recorded like any other, not a crash of ours.
+                return SuiteOutcome(
+                    returncode=None, timed_out=False,
+                    duration_s=time.perf_counter() - start, stdout_tail="", stderr_tail="",
+                    json_path=None, command=tuple(cmd),
+                    error=f"cannot start {cmd[0]!r} ({runner} runner): {exc.strerror or exc}")
             watchdog.watch(proc.pid)  # its whole group, should we be SIGKILLed
             timed_out = wait_then_end_group(proc, timeout_s, f"suite in {project_dir}")
         duration_s = time.perf_counter() - start

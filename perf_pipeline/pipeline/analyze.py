@@ -13,7 +13,12 @@ from pathlib import Path
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import IngestSummary
 from perf_pipeline.model import CommitAnalysis, Confirmation, RunStatus, SuiteComparison, SuiteRun
-from perf_pipeline.pipeline.baseline import baseline_for_run, pin_baseline, seed_baseline
+from perf_pipeline.pipeline.baseline import (
+    baseline_for_run,
+    judging_machine,
+    pin_baseline,
+    seed_baseline,
+)
 from perf_pipeline.pipeline.confirm import confirm_run
 from perf_pipeline.pipeline.ingest import ingest_results
 from perf_pipeline.pipeline.regression import analyze_run
@@ -50,7 +55,8 @@ class AnalyzeOutcome:
 
 
 def _newest_run(ws: Workspace) -> SuiteRun:
-    newest = ws.store.latest_run(suite="benchmarks", status=None)
+    newest = ws.store.latest_run(suite="benchmarks", status=None,
+                                 machine_id=judging_machine(ws))
     if newest is None:
         raise InvalidInputError(
             f"no benchmark results in {ws.layout.root}: run the suite with "

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 
 from perf_pipeline.analysis import build_baseline
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import local_machine_id
 from perf_pipeline.model import Baseline, RunStatus, SuiteRun
 from perf_pipeline.store import HistoryStore, read_baseline, write_baseline
 from perf_pipeline.workspace import Workspace
@@ -86,6 +87,19 @@ def screen_baseline(ws: Workspace, machine_id: str) -> Baseline | None:
     return build_baseline(runs, policy="rolling", created_at=now_iso()) if runs else None
 
 
+def judging_machine(ws: Workspace) -> str | None:
+    """The machine whose history a step that names no run reads (the newest run, the
+    baseline file, a culprit search): this machine when it has benchmark runs here,
+    else the one that measured last; None for a history that records no machines.
+    Runs of two machines are never compared, so taking the newest run of *any* machine
+    judged, pinned or bisected another machine's numbers."""
+    local = local_machine_id(ws.settings)
+    if local in ws.store.machines(suite="benchmarks"):
+        return local
+    newest = ws.store.latest_run(suite="benchmarks", status=None)
+    return newest.machine_id if newest is not None else None
+
+
 def update_baseline(ws: Workspace) -> Baseline | None:
     """Bring the baseline file up to date; ``None`` if there is no successful run yet.
 
@@ -96,7 +110,7 @@ def update_baseline(ws: Workspace) -> Baseline | None:
     pinned = pinned_baseline(ws)
     if pinned is not None:
         return pinned
-    latest = ws.store.latest_run(suite="benchmarks")
+    latest = ws.store.latest_run(suite="benchmarks", machine_id=judging_machine(ws))
     if latest is not None and latest.sha is not None:
         latest = ws.store.commit_run(latest.sha, suite="benchmarks",
                                      machine_id=latest.machine_id) or latest

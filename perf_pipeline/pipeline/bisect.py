@@ -42,11 +42,11 @@ from perf_pipeline.analysis import (
 )
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
-from perf_pipeline.measure import local_machine_id, measure_commit
+from perf_pipeline.measure import measure_commit
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
 from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, RunStatus, Verdict
-from perf_pipeline.pipeline.baseline import now_iso
+from perf_pipeline.pipeline.baseline import judging_machine, now_iso
 from perf_pipeline.pipeline.confirm import CountedRounds, RoundSource, measured_rounds
 from perf_pipeline.store import HistoryStore, list_culprits, read_culprit, write_culprit
 from perf_pipeline.workspace import Workspace
@@ -152,12 +152,10 @@ class _History:
 
 
 def _read_history(ws: Workspace) -> _History:
-    """The history of this machine when it has runs here (runs of two machines are never
-    compared), else the whole history (runs that record no machine)."""
+    """One machine's history (``judging_machine``: this one when it has runs here, else
+    the one that measured last; runs of two machines are never compared)."""
     store: HistoryStore = ws.store
-    machine: str | None = local_machine_id(ws.settings)
-    if machine not in store.machines(suite="benchmarks"):
-        machine = None
+    machine = judging_machine(ws)
     sha_of = {r.run_id: r.commit.sha for r in store.list_runs(suite="benchmarks",
                                                               machine_id=machine)
               if r.commit is not None}

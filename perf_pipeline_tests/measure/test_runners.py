@@ -21,6 +21,7 @@ from perf_pipeline.measure import load_results, measure_commit
 from perf_pipeline.measure.environments import expand_placeholders
 from perf_pipeline.measure.venvs import VenvBuild, ensure_venv
 from perf_pipeline.model import RunStatus
+from perf_pipeline.store import HistoryStore
 from perf_pipeline_tests.measure.conftest import commit_files, git
 
 pytestmark = [pytest.mark.slow,
@@ -184,6 +185,22 @@ def test_command_runner_without_pytest_benchmark_names_the_fix(
     assert "pytest-benchmark is not installed in the target's environment " \
            "(runner 'command')" in (run.error or "")
     assert "runner = \"uv\" or \"venv\"" in (run.error or "")
+
+
+@pytest.mark.parametrize("command", [("no-such-python-xyz",), ("python3; touch x",),
+                                     ("{worktree}/.venv/bin/python",), ("/etc/hosts",)])
+def test_a_runner_command_that_cannot_start_is_a_failed_run(
+        tmp_path: Path, runner_results: Path, command: tuple[str, ...]) -> None:
+    """It was an internal error (exit 3, a crash log) and no run was recorded; a failing
+    setup command already gave a failed run with its reason."""
+    repo = _repo(tmp_path / "cmdproj", {"tests/test_perf.py": PLAIN_BENCH})
+    settings = _settings(repo, runner_results, runner="command", runner_command=command)
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        run = measure_commit(settings, "main", store=store)
+        assert store.has_run(run.run_id)
+    assert run.status is RunStatus.FAILED
+    assert (run.error or "").startswith("cannot start ") and "(command runner)" in run.error
+    assert not (repo / "x").exists() and not (tmp_path / "x").exists()  # no shell
 
 
 def test_placeholders_are_expanded_and_typos_rejected() -> None:

@@ -100,6 +100,29 @@ def test_a_regression_on_machine_b_is_judged_against_machine_b_only(
     assert a_analysis.comparison is not None and not a_analysis.comparison.has_regression
 
 
+def test_steps_that_name_no_run_read_this_machines_history(
+        two_machines: tuple[Settings, HistoryStore], tmp_path: Path) -> None:
+    """``analyze`` judged the newest run of any machine (B's +30 % run, exit 1, on
+    machine A, which had its own unchanged run of that commit) and the baseline step
+    pinned B's run into A's results dir, after which A was never judged."""
+    from perf_pipeline.pipeline.baseline import judging_machine, update_baseline
+
+    settings, _ = two_machines
+    on_a = replace(settings, machine_id="machine-a", baseline_policy="pinned")
+    with Workspace(on_a) as ws:
+        assert judging_machine(ws) == "machine-a"
+        pinned = update_baseline(ws)
+        assert pinned is not None and pinned.machine_id == "machine-a"
+    outcome = analyze_results_dir(Workspace(replace(on_a, baseline_policy="rolling")),
+                                  report_path=tmp_path / "a.md")
+    assert outcome.run.machine_id == "machine-a" and not outcome.has_regression
+    # A machine with no runs here reads the machine that measured last, never a mix.
+    with Workspace(replace(settings, machine_id="machine-c")) as ws:
+        assert judging_machine(ws) == "machine-b"
+    with Workspace(replace(settings, machine_id="machine-b")) as ws:
+        assert judging_machine(ws) == "machine-b"
+
+
 def test_a_pinned_baseline_of_another_machine_judges_nothing(
         two_machines: tuple[Settings, HistoryStore]) -> None:
     settings, store = two_machines
