@@ -146,3 +146,16 @@ def test_cli_runs_as_a_module_in_a_subprocess(results: Path) -> None:
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     assert (results / "r.md").read_text().startswith("<!-- perf-pipeline-report -->")
+
+
+def test_a_history_path_that_does_not_exist_is_said_to_be_new(tmp_path, capsys) -> None:
+    """A mistyped --history created a new, empty db without a word."""
+    from perf_pipeline.cli import main
+
+    results = tmp_path / "results"
+    results.mkdir()
+    typo = results / "perf_histroy.db"
+    main(["visualize", "--results-dir", str(results), "--history", str(typo)])
+    assert f"note: {typo} does not exist: a new, empty history db" in capsys.readouterr().err
+    main(["visualize", "--results-dir", str(results), "--history", str(typo)])
+    assert "does not exist" not in capsys.readouterr().err  # exists now: no note

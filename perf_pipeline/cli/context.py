@@ -47,6 +47,16 @@ def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
 def workspace_from(args: argparse.Namespace, **overrides: object) -> Workspace:
     """The command's one Workspace (use it as a context manager: it closes the store,
     which opens on first use)."""
+    from pathlib import Path
+
+    from perf_pipeline.cli.console import err, plain
     from perf_pipeline.workspace import Workspace
 
-    return Workspace(settings_from(args, **overrides))
+    settings = settings_from(args, **overrides)
+    target = settings.history_target
+    if getattr(args, "history_url", None) and isinstance(target, Path) and not target.exists():
+        # A mistyped --history path would otherwise become a new, empty history without a
+        # word, and the command would report on nothing.
+        err.print(f"note: {plain(str(target))} does not exist: a new, empty history db is "
+                  "created there")
+    return Workspace(settings)
