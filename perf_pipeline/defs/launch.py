@@ -32,8 +32,24 @@ class CommitMaterialization:
 
     sha: str
     success: bool
+    #: Failed ERROR checks: the gate (``no_confirmed_regressions``).
     failed_checks: tuple[str, ...] = ()
     error: str | None = None
+    #: Failed WARN checks (the screen's ``no_significant_regressions``): a warning, not
+    #: a failed gate; the confirmation decides.
+    warned_checks: tuple[str, ...] = ()
+
+
+def failed_checks_by_severity(evaluations: Sequence[dg.AssetCheckEvaluation]
+                              ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(failed ERROR checks, failed WARN checks) as ``asset:check``. Only an ERROR check
+    is the gate: the screen's WARN check failing on a flag the A/B cleared made
+    ``backfill`` call the commit a regression and exit 1."""
+    def names(severity: dg.AssetCheckSeverity) -> tuple[str, ...]:
+        return tuple(f"{ev.asset_key.to_user_string()}:{ev.check_name}"
+                     for ev in evaluations if not ev.passed and ev.severity == severity)
+
+    return names(dg.AssetCheckSeverity.ERROR), names(dg.AssetCheckSeverity.WARN)
 
 
 @functools.cache
@@ -90,11 +106,7 @@ def materialize_commit(
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         tags=run_machine_tags(workspace.settings()),
     )
-    failed = tuple(
-        f"{ev.asset_key.to_user_string()}:{ev.check_name}"
-        for ev in result.get_asset_check_evaluations()
-        if not ev.passed
-    )
+    failed, warned = failed_checks_by_severity(result.get_asset_check_evaluations())
     error = None
     if not result.success:
         error = "; ".join(
@@ -103,4 +115,4 @@ def materialize_commit(
             if ev.is_step_failure and ev.step_failure_data.error
         ) or "run failed"
     return CommitMaterialization(sha=sha, success=result.success, failed_checks=failed,
-                                 error=error)
+                                 error=error, warned_checks=warned)

@@ -5,7 +5,11 @@
 
 import dagster as dg
 
-from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, performance_baseline
+from perf_pipeline.defs.analysis import (
+    HISTORY_AUTOMATION,
+    PER_COMMIT_AUTOMATION,
+    performance_baseline,
+)
 from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import commits_partitions
@@ -53,7 +57,7 @@ def performance_report(context: dg.AssetExecutionContext,
     deps=[benchmark_results, performance_baseline],
     group_name="report",
     kinds={"html"},
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=HISTORY_AUTOMATION,
     description="Trend dashboard of the whole history: test-results/reports/"
                 "performance_report.html and PNGs.",
 )

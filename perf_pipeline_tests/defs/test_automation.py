@@ -382,6 +382,26 @@ def test_automation_recomputes_downstream_once(defs) -> None:
         _check_automation(defs, instance)
 
 
+def test_a_registered_commit_never_measured_does_not_stop_the_history(defs) -> None:
+    """Plain eager waits until every commit partition of benchmark_results exists: one
+    commit registered but never measured (a failed suite, one registered for a later
+    backfill) stopped the baseline and the history report from ever updating."""
+    with dg.instance_for_test() as instance:
+        measured, unmeasured, newest = "a" * 40, "b" * 40, "c" * 40
+        instance.add_dynamic_partitions("commits", [measured, unmeasured, newest])
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0  # nothing measured: nothing to recompute
+        for sha in (measured, newest):
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                "benchmark_results", partition=sha))
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                  cursor=first.cursor)
+        wanted = requested(after)
+        assert wanted["performance_baseline"] == {None}
+        assert wanted["regression_analysis"] == {measured, newest}
+        assert unmeasured not in wanted["regression_analysis"]
+
+
 def _check_automation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     sha = "a" * 40
     instance.add_dynamic_partitions("commits", [sha])

@@ -101,3 +101,24 @@ def test_unknown_commit_is_a_clear_failure(tiny_target, tmp_path: Path) -> None:
                                      selection=["benchmark_results"], **res)  # type: ignore[arg-type]
     assert not outcome.success
     assert "0000000000" in (outcome.error or "")
+
+
+def test_only_a_failed_error_check_is_a_failed_gate() -> None:
+    """The screen's WARN check fails whenever it flags something, and the A/B may clear
+    it: backfill then said "regression" and exited 1 on a commit that passed the gate."""
+    import dagster as dg
+
+    from perf_pipeline.defs.launch import failed_checks_by_severity
+
+    def ev(asset: str, check: str, passed: bool, severity: dg.AssetCheckSeverity):
+        return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=check,
+                                       passed=passed, severity=severity)
+
+    warn, error = dg.AssetCheckSeverity.WARN, dg.AssetCheckSeverity.ERROR
+    assert failed_checks_by_severity([
+        ev("regression_analysis", "no_significant_regressions", False, warn),
+        ev("performance_report", "no_confirmed_regressions", True, error),
+    ]) == ((), ("regression_analysis:no_significant_regressions",))
+    assert failed_checks_by_severity([
+        ev("performance_report", "no_confirmed_regressions", False, error),
+    ]) == (("performance_report:no_confirmed_regressions",), ())

@@ -39,6 +39,7 @@ class CommitVerdict:
         return {"sha": self.sha, "verdict": self.verdict, "detail": self.detail,
                 "success": self.outcome.success,
                 "failed_checks": list(self.outcome.failed_checks),
+                "warned_checks": list(self.outcome.warned_checks),
                 "error": self.outcome.error,
                 "confirmation_status": (self.confirmation.status
                                         if self.confirmation is not None else None),
