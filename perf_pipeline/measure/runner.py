@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import json
 import logging
 import os
@@ -359,7 +360,11 @@ def run_suite(
             except OSError as exc:
                 # A runner command that does not exist or cannot be executed (a missing
                 # venv, "python3; touch x" taken as one file name): the suite's failure,
-                # recorded like any other, not a crash of ours.
+                # recorded like any other, not a crash of ours. Anything else (no memory,
+                # too many open files) is this machine's trouble, not the commit's.
+                if not isinstance(exc, (FileNotFoundError, PermissionError,
+                                        NotADirectoryError)) and exc.errno != errno.ENOEXEC:
+                    raise
                 return SuiteOutcome(
                     returncode=None, timed_out=False,
                     duration_s=time.perf_counter() - start, stdout_tail="", stderr_tail="",

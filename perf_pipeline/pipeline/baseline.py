@@ -110,13 +110,16 @@ def update_baseline(ws: Workspace) -> Baseline | None:
     pinned = pinned_baseline(ws)
     if pinned is not None:
         return pinned
-    latest = ws.store.latest_run(suite="benchmarks", machine_id=judging_machine(ws))
-    if latest is not None and latest.sha is not None:
+    machine = judging_machine(ws)
+    latest = ws.store.latest_run(suite="benchmarks", machine_id=machine)
+    if latest is None:  # no successful run of that machine: nothing to build (never a mix)
+        return None
+    if latest.sha is not None:
         latest = ws.store.commit_run(latest.sha, suite="benchmarks",
                                      machine_id=latest.machine_id) or latest
     if ws.settings.baseline_policy == "pinned":
-        return pin_baseline(ws, latest) if latest else None
-    runs = _rolling_runs(ws, before=None, machine_id=latest.machine_id if latest else None)
+        return pin_baseline(ws, latest)
+    runs = _rolling_runs(ws, before=None, machine_id=latest.machine_id)
     if not runs:
         return None
     baseline = build_baseline(runs, policy="rolling", created_at=now_iso())

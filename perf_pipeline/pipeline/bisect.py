@@ -42,11 +42,11 @@ from perf_pipeline.analysis import (
 )
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
-from perf_pipeline.measure import measure_commit
+from perf_pipeline.measure import local_machine_id, measure_commit
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
 from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, RunStatus, Verdict
-from perf_pipeline.pipeline.baseline import judging_machine, now_iso
+from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import CountedRounds, RoundSource, measured_rounds
 from perf_pipeline.store import HistoryStore, list_culprits, read_culprit, write_culprit
 from perf_pipeline.workspace import Workspace
@@ -152,10 +152,14 @@ class _History:
 
 
 def _read_history(ws: Workspace) -> _History:
-    """One machine's history (``judging_machine``: this one when it has runs here, else
-    the one that measured last; runs of two machines are never compared)."""
+    """This machine's history: a search measures its probes and its A/B here, so it
+    reads only what this machine measured (runs of two machines are never compared). A
+    machine without runs here measures the range's ends first. A history that records
+    no machines at all is read whole."""
     store: HistoryStore = ws.store
-    machine = judging_machine(ws)
+    machine: str | None = local_machine_id(ws.settings)
+    if not store.machines(suite="benchmarks"):
+        machine = None
     sha_of = {r.run_id: r.commit.sha for r in store.list_runs(suite="benchmarks",
                                                               machine_id=machine)
               if r.commit is not None}

@@ -232,6 +232,33 @@ def test_a_whole_suite_slowdown_is_explained_not_called_unchanged(tmp_path: Path
         request_culprit_search(Workspace(settings), shas[0], shas[2], keyword="test_step")
 
 
+def test_a_search_on_a_machine_without_runs_measures_here_and_never_mixes(
+        tmp_path: Path) -> None:
+    """Box C has no runs; box B measured every commit (a step at 5). The search read B's
+    history, measured its first probe on C, then read only C's and failed ("no
+    successful measurement at" the good commit); before that it mixed machines."""
+    shas = make_repo(tmp_path / "repo", 21)
+    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
+                        results_dir=tmp_path / "results", machine_id="box-c")
+    other, here = np.random.default_rng(8), np.random.default_rng(9)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(21):
+            store.ingest_run(replace(run_at(i, shas[i], other, step_at=5),
+                                     run_id=f"b-{i:03d}", machine_id="box-b"))
+    probed: list[int] = []
+
+    def probe(sha: str) -> None:  # measured on this machine, box C: the step is at 13
+        probed.append(shas.index(sha))
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(replace(run_at(shas.index(sha), sha, here, step_at=13),
+                                     run_id=f"c-{shas.index(sha):03d}", machine_id="box-c"))
+
+    culprit = find_culprit(Workspace(settings), shas[0], shas[20], probe=probe,
+                           confirm=False)
+    assert culprit.sha == shas[13]  # C's own step, not B's at 5
+    assert probed[:2] == [0, 20]  # the ends, measured here first
+
+
 def test_a_search_reads_only_this_machines_runs(tmp_path: Path) -> None:
     """Another machine measured every commit (its step elsewhere): this machine's search
     still probes its own unmeasured commit, never taking the other's values for its own."""

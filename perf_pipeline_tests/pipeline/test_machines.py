@@ -107,7 +107,7 @@ def test_steps_that_name_no_run_read_this_machines_history(
     pinned B's run into A's results dir, after which A was never judged."""
     from perf_pipeline.pipeline.baseline import judging_machine, update_baseline
 
-    settings, _ = two_machines
+    settings, store = two_machines
     on_a = replace(settings, machine_id="machine-a", baseline_policy="pinned")
     with Workspace(on_a) as ws:
         assert judging_machine(ws) == "machine-a"
@@ -116,9 +116,16 @@ def test_steps_that_name_no_run_read_this_machines_history(
     outcome = analyze_results_dir(Workspace(replace(on_a, baseline_policy="rolling")),
                                   report_path=tmp_path / "a.md")
     assert outcome.run.machine_id == "machine-a" and not outcome.has_regression
+    # A machine whose only run failed builds no baseline at all (it mixed A's and B's).
+    failed = replace(_run(10, "machine-c", 1.0, np.random.default_rng(1)),
+                     status=RunStatus.FAILED, benchmarks=(), error="boom")
+    store.ingest_run(failed)
+    with Workspace(replace(settings, machine_id="machine-c", results_dir=tmp_path / "c",
+                           history_url=str(settings.db_path))) as ws:
+        assert update_baseline(ws) is None  # (its own results dir: no pinned file there)
     # A machine with no runs here reads the machine that measured last, never a mix.
-    with Workspace(replace(settings, machine_id="machine-c")) as ws:
-        assert judging_machine(ws) == "machine-b"
+    with Workspace(replace(settings, machine_id="machine-d")) as ws:
+        assert judging_machine(ws) == "machine-c"  # its failed run is the newest
     with Workspace(replace(settings, machine_id="machine-b")) as ws:
         assert judging_machine(ws) == "machine-b"
 
