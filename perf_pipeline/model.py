@@ -1369,17 +1369,24 @@ class Alert:
 
     @property
     def sent_keys(self) -> tuple[str, ...]:
-        """What to record once it is sent: its key, and for a drift one key per commit
-        it covers, so a later drift of this benchmark that overlaps it is the same one."""
+        """What to record once it is sent: its key, and for a drift one key per commit it
+        covers, with its direction, so a later drift of this benchmark the same way that
+        overlaps it is the same one (a drift back the other way is news)."""
         if self.kind != "drift":
             return (self.key,)
-        return (self.key, *(f"drift:{self.metric}:{sha}:{self.name}" for sha in self.span))
+        sign = "+" if self.ratio >= 1.0 else "-"
+        return (self.key, *(f"drift{sign}:{self.metric}:{sha}:{self.name}"
+                            for sha in self.span))
 
     def already_sent(self, sent: Collection[str]) -> bool:
-        """Whether ``sent`` (keys recorded) holds this alert: its key, or for a drift the
-        key of a drift of this benchmark at any commit it covers (a start that moved, an
-        overlapping drift announced before, or the end a key named before 2026-12-01)."""
-        return any(key in sent for key in self.sent_keys)
+        """Whether ``sent`` (keys recorded) holds this alert: its key, or for a drift a
+        same-way drift of this benchmark at any commit it covers (a start that moved, an
+        overlapping drift announced before), or a key of the older form that named a
+        drift's end commit (before 2026-12-01; its direction was not recorded)."""
+        if any(key in sent for key in self.sent_keys):
+            return True
+        return self.kind == "drift" and any(
+            f"drift:{self.metric}:{sha}:{self.name}" in sent for sha in self.span)
 @dataclass(frozen=True, slots=True)
 class StressFigure:
     """One figure of one stress scenario of one run (``stress_results`` table).

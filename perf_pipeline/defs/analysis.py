@@ -33,7 +33,9 @@ PER_COMMIT_AUTOMATION = dg.AutomationCondition.eager().ignore(
 HISTORY_AUTOMATION = (
     dg.AutomationCondition.eager()
     .without(~dg.AutomationCondition.any_deps_missing())
-    & dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing())
+    # A measured commit, not merely a baseline someone materialized by hand.
+    & dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing()).allow(
+        asset_selection("benchmark_results"))
 ).with_label("eager, allowing unmeasured commits")
 
 

@@ -142,8 +142,14 @@ def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *,
     settings = ws.settings
     path = sent_alerts_path(ws)
     sent = _read_sent(path)
-    new = [a for a in dict.fromkeys(alerts) if not a.already_sent(sent)]
+    alerts = list(dict.fromkeys(alerts))
+    new = [a for a in alerts if not a.already_sent(sent)]
+    # A drift recognised as sent goes on: its span grows (and its window slides), so its
+    # record grows with it, or it would be news again once its start passed the old span.
+    known = sent.union(*(a.sent_keys for a in alerts if a.kind == "drift" and a not in new))
     if not new:
+        if known != sent:
+            _write_sent(path, known)
         return AlertDelivery("nothing_new")
     if client is None:
         if not settings.webhook_url:
@@ -153,10 +159,14 @@ def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *,
         result = client.post(payload_of(new, generated_at=now_iso()))
     except WebhookError as exc:
         return AlertDelivery("failed", error=str(exc))
-    data = {"keys": sorted(sent.union(*(a.sent_keys for a in new))), "updated_at": now_iso()}
+    _write_sent(path, known.union(*(a.sent_keys for a in new)))
+    return AlertDelivery("sent", sent=tuple(new), attempts=result.attempts)
+
+
+def _write_sent(path: Path, keys: set[str]) -> None:
+    data = {"keys": sorted(keys), "updated_at": now_iso()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
     except OSError as exc:
         raise StoreError(f"cannot record sent alerts in {path}: {exc}") from exc
-    return AlertDelivery("sent", sent=tuple(new), attempts=result.attempts)

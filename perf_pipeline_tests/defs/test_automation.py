@@ -391,6 +391,12 @@ def test_a_registered_commit_never_measured_does_not_stop_the_history(defs) -> N
         instance.add_dynamic_partitions("commits", [measured, unmeasured, newest])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert first.total_requested == 0  # nothing measured: nothing to recompute
+        # A baseline materialized by hand is no measurement: no history report yet.
+        instance.report_runless_asset_event(dg.AssetMaterialization("performance_baseline"))
+        by_hand = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                    cursor=first.cursor)
+        assert by_hand.total_requested == 0
+        first = by_hand
         for sha in (measured, newest):
             instance.report_runless_asset_event(dg.AssetMaterialization(
                 "benchmark_results", partition=sha))
