@@ -54,9 +54,16 @@ class AnalyzeOutcome:
         return self.verdict is not None and self.verdict.has_regression
 
 
-def _newest_run(ws: Workspace) -> SuiteRun:
-    newest = ws.store.latest_run(suite="benchmarks", status=None,
-                                 machine_id=judging_machine(ws))
+def _newest_run(ws: Workspace, ingested: tuple[str, ...] = ()) -> SuiteRun:
+    """The run ``analyze`` judges: the newest of the machine whose files were just
+    ingested (pytest-benchmark files from another box carry that box's id), else of
+    ``judging_machine``; its commit's runs of that machine pooled."""
+    machine = judging_machine(ws)
+    if ingested:
+        fresh = [r for r in ws.store.list_runs(suite="benchmarks") if r.run_id in ingested]
+        if fresh:
+            machine = fresh[-1].machine_id  # history order: the newest ingested
+    newest = ws.store.latest_run(suite="benchmarks", status=None, machine_id=machine)
     if newest is None:
         raise InvalidInputError(
             f"no benchmark results in {ws.layout.root}: run the suite with "
@@ -88,7 +95,7 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
     created = updated = False
     confirmation = None
     summary = ingest_results(ws)
-    run = _newest_run(ws)
+    run = _newest_run(ws, summary.ingested)
     baseline = baseline_for_run(ws, run)
     if baseline is None:
         seed_baseline(ws, run)

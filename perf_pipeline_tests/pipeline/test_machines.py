@@ -212,3 +212,19 @@ def test_the_hardware_id_ignores_host_and_os_release() -> None:
                    status=RunStatus.FAILED, environment=env)
     assert run.machine_id == one  # derived from the environment when not given
     assert replace(run, machine_id="box-1").machine_id == "box-1"
+
+
+def test_analyze_judges_the_file_it_just_ingested_from_another_box(tmp_path: Path) -> None:
+    """This machine (A) has older runs; a file from another box arrives: analyze judged
+    A's old run and ignored the new file (and --update-baseline would have pinned it)."""
+    results = tmp_path / "results"
+    settings = Settings(results_dir=results, confirm="off", machine_id="machine-a")
+    rng = np.random.default_rng(3)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (1, 2):
+            store.ingest_run(_run(i, "machine-a", 1.0, rng))
+    _autosave_file(results / ".benchmarks" / "x" / "0003_b.json", 3, "Slow CPU", 3.0)
+    outcome = analyze_results_dir(Workspace(settings), report_path=tmp_path / "report.md")
+    assert outcome.run.run_id.startswith("file-")
+    assert outcome.run.machine_id != "machine-a"
+    assert not outcome.has_regression  # its own machine's first run: not judged against A
