@@ -105,9 +105,9 @@ def _multiplier(figures: tuple[StressFigure, ...]) -> float | None:
 
 
 def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
-    """``sha``'s newest successful stress run judged against the newest earlier one on
-    the same machine at the same ``STRESS_MULTIPLIER``; None when the commit has no
-    successful stress run.
+    """``sha``'s newest successful stress run (else its newest failed one that recorded
+    figures) judged against the newest earlier successful one on the same machine at the
+    same ``STRESS_MULTIPLIER``; None when the commit has neither.
 
     Durations, sizes and (above 1) the top worker count scale with the multiplier, so a
     run at another one is another experiment: a ramp that never broke reports its top
