@@ -28,7 +28,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,7 +45,7 @@ from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.measure import local_machine_id, measure_commit
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
-from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, RunStatus, Verdict
+from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, MetricSeries, RunStatus, Verdict
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import CountedRounds, RoundSource, measured_rounds
 from perf_pipeline.store import HistoryStore, list_culprits, read_culprit, write_culprit
@@ -167,27 +167,28 @@ def _read_history(ws: Workspace) -> _History:
                                                 machine_id=machine)
           if r.commit is not None}
     failed = frozenset(s for s in sha_of.values() if s not in ok)
-    values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    measured: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    series: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {}
+
+    def pairs(s: MetricSeries) -> list[tuple[str, float]]:
+        """(commit, value) of the series' usable runs, history order."""
+        return [(sha_of[r], v) for r, v in zip(s.run_ids, s.values, strict=True)
+                if r in sha_of and math.isfinite(v) and v > 0]
+
+    def per_commit(all_series: Iterable[MetricSeries]
+                   ) -> dict[str, dict[str, tuple[float, ...]]]:
+        out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for s in all_series:
+            for sha, v in pairs(s):
+                out[s.name][sha].append(v)
+        return {n: {sha: tuple(v) for sha, v in d.items()} for n, d in out.items()}
+
     raw = store.series(suite="benchmarks", metrics=(TIME_METRIC,), machine_id=machine)
-    for s in raw:
-        for r, v in zip(s.run_ids, s.values, strict=True):
-            if r in sha_of and math.isfinite(v) and v > 0:
-                measured[s.name][sha_of[r]].append(v)
     # Each run without its suite-wide factor: a probe runs at another moment than the
     # commits that framed the search, and the machine's mood must not decide its side.
-    for s in factor_free_series(raw):
-        pairs = [(sha_of[r], v) for r, v in zip(s.run_ids, s.values, strict=True)
-                 if r in sha_of and math.isfinite(v) and v > 0]
-        for sha, v in pairs:
-            values[s.name][sha].append(v)
-        series[s.name] = (tuple(p[0] for p in pairs), tuple(p[1] for p in pairs))
-    return _History(values={n: {sha: tuple(v) for sha, v in d.items()}
-                            for n, d in values.items()},
-                    failed=failed, series=series,
-                    measured={n: {sha: tuple(v) for sha, v in d.items()}
-                              for n, d in measured.items()})
+    free = factor_free_series(raw)
+    series = {s.name: (tuple(p[0] for p in pairs(s)), tuple(p[1] for p in pairs(s)))
+              for s in free}
+    return _History(values=per_commit(free), failed=failed, series=series,
+                    measured=per_commit(raw))
 
 
 def _range(ws: Workspace, good: str, bad: str) -> tuple[str, ...]:

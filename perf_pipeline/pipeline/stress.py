@@ -71,13 +71,12 @@ class StressJudgement:
     base_figures: tuple[StressFigure, ...]
     multiplier: float | None = None
     passed_over: int = 0
+    base_multiplier: float | None = None
 
     @property
     def shared_multiplier(self) -> float | None:
         """The multiplier both runs recorded (None when either recorded none)."""
-        if self.base is None or _multiplier(self.base_figures) is None:
-            return None
-        return self.multiplier
+        return self.multiplier if self.base_multiplier is not None else None
 
     @property
     def label(self) -> str | None:
@@ -134,20 +133,21 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
                and r.status is RunStatus.SUCCESS  # a baseline ran every test through
                and r.machine_id == current.machine_id  # machines are never compared
                and (not on_main or _branch(r) == settings.main_branch)]
-    base, base_figures, passed_over = None, (), 0
+    base, base_figures, base_multiplier, passed_over = None, (), None, 0
     for candidate in reversed(earlier):
         candidate_figures = store.stress_figures(candidate.run_id)
         other = _multiplier(candidate_figures)
         if multiplier is not None and other is not None and other != multiplier:
             passed_over += 1
             continue
-        base, base_figures = candidate, candidate_figures
+        base, base_figures, base_multiplier = candidate, candidate_figures, other
         break
     return StressJudgement(current=current, base=base,
                            comparisons=compare_stress(base_figures, figures,
                                                       alpha=settings.alpha),
                            figures=figures, base_figures=base_figures,
-                           multiplier=multiplier, passed_over=passed_over)
+                           multiplier=multiplier, passed_over=passed_over,
+                           base_multiplier=base_multiplier)
 
 
 def baseline_label(base: RunInfo | None, multiplier: float | None = None) -> str | None:
