@@ -32,6 +32,7 @@ from perf_pipeline.measure import HistoryStep, build_history
 from perf_pipeline.model import RunStatus, SuiteRun
 from perf_pipeline.store import HistoryStore
 from perf_pipeline_tests.measure.conftest import commit_files, git
+from perf_pipeline_tests.measure.test_session import FAILING_STRESS
 
 EXAMPLE = PROJECT_ROOT / "examples" / "ml_pipeline"
 
@@ -95,6 +96,13 @@ def _only_stress_run(results: Path) -> SuiteRun:
         return store.get_run(info.run_id)
 
 
+def _tiny_target(repo: Path, results: Path, **overrides: object) -> WorkspaceResource:
+    """The tiny stress repo as the workspace: its tests are the stress suite."""
+    return WorkspaceResource(repo_path=str(repo), project_subdir=".",  # type: ignore[arg-type]
+                             results_dir=str(results), stress_paths=["tests"],
+                             pytest_args=FAST, **overrides)
+
+
 def _tiny_stress_repo(tmp_path: Path, stress_module: str) -> tuple[Path, str]:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -111,9 +119,7 @@ def test_stress_suite_with_a_benchmark_records_it(tmp_path: Path,
     monkeypatch.setenv("STRESS_MULTIPLIER", "3")
     monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
     results = tmp_path / "results"
-    target = WorkspaceResource(repo_path=str(repo), project_subdir=".",
-                                results_dir=str(results), stress_paths=["tests"],
-                                pytest_args=FAST)
+    target = _tiny_target(repo, results)
     with dg.instance_for_test() as instance:
         outcome, meta = _materialize_stress(sha, target, results, instance)
         assert outcome.success, outcome.error
@@ -133,9 +139,7 @@ def test_stress_suite_of_plain_tests_is_a_success_without_benchmarks(
     monkeypatch.setenv("STRESS_PROOF", str(proof))
     monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
     results = tmp_path / "results"
-    target = WorkspaceResource(repo_path=str(repo), project_subdir=".",
-                                results_dir=str(results), stress_paths=["tests"],
-                                processes=3, pytest_args=FAST)
+    target = _tiny_target(repo, results, processes=3)
     with dg.instance_for_test() as instance:
         outcome, meta = _materialize_stress(sha, target, results, instance)
         assert outcome.success, outcome.error
@@ -227,20 +231,6 @@ def test_nightly_run_measures_benchmarks_and_plain_stress_tests(
             ("benchmarks", RunStatus.SUCCESS), ("stress", RunStatus.SUCCESS)}
 
 
-ASSERTING_STRESS = textwrap.dedent('''
-    import pytest
-
-
-    @pytest.mark.stress
-    def test_steady(stress):
-        stress.closed_loop("noop", lambda: None, duration_s=0.05)
-
-
-    @pytest.mark.stress
-    def test_asserts_on_its_figures(stress):
-        r = stress.closed_loop("fails", lambda: 1 / 0, duration_s=0.05)
-        assert r["errors"] == 0, "errors under load"
-''')
 
 
 @pytest.mark.slow
@@ -250,13 +240,11 @@ def test_a_stress_test_failing_its_assertion_still_gets_its_report(
     nothing said what the suite had measured (the example's tests assert no leak and no
     errors under load). Now the figures are stored, the report is written, and the run
     still fails, at stress_analysis."""
-    repo, sha = _tiny_stress_repo(tmp_path, ASSERTING_STRESS)
+    repo, sha = _tiny_stress_repo(tmp_path, FAILING_STRESS)
     monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
     monkeypatch.delenv("STRESS_MULTIPLIER", raising=False)
     results = tmp_path / "results"
-    target = WorkspaceResource(repo_path=str(repo), project_subdir=".",
-                                results_dir=str(results), stress_paths=["tests"],
-                                pytest_args=FAST)
+    target = _tiny_target(repo, results)
     with dg.instance_for_test() as instance:
         outcome = materialize_commit(instance=instance, sha=sha, workspace=target,
                                      selection=["stress_results", "stress_analysis"])

@@ -21,8 +21,8 @@ from perf_pipeline_tests.pipeline.test_bisect import (
     N_COMMITS,
     STEP,
     STEP_AT,
-    make_repo,
     recorded_rounds,
+    repo_and_settings,
     run_at,
 )
 from perf_pipeline_tests.report.test_webhook import TOKEN, Receiver, receiver  # noqa: F401
@@ -31,9 +31,7 @@ from perf_pipeline_tests.report.test_webhook import TOKEN, Receiver, receiver  #
 @pytest.fixture
 def searched(tmp_path: Path) -> tuple[Settings, tuple[str, ...]]:
     """A history with a step at an unmeasured commit, searched and confirmed."""
-    shas = make_repo(tmp_path / "repo", N_COMMITS)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results")
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
     ws = Workspace(settings)
     rng = np.random.default_rng(7)
     with HistoryStore.open(settings.db_path) as store:
@@ -128,9 +126,7 @@ def test_a_drift_that_goes_on_is_one_alert_and_a_drift_back_is_another(tmp_path:
     from dataclasses import replace
 
     n = 85
-    shas = make_repo(tmp_path / "repo", n)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results")
+    settings, shas = repo_and_settings(tmp_path, n)
     ws = Workspace(settings)
     rng = np.random.default_rng(seed)
     client = _Collect()

@@ -56,6 +56,14 @@ def make_repo(path: Path, n: int) -> tuple[str, ...]:
     return tuple(out.split())
 
 
+def repo_and_settings(tmp_path: Path, n: int, **overrides: object
+                      ) -> tuple[Settings, tuple[str, ...]]:
+    """``make_repo`` of ``n`` commits in ``tmp_path/repo``, results in ``tmp_path/results``."""
+    shas = make_repo(tmp_path / "repo", n)
+    return Settings(repo_path=tmp_path / "repo", project_subdir=".",  # type: ignore[arg-type]
+                    results_dir=tmp_path / "results", **overrides), shas
+
+
 def run_at(i: int, sha: str, rng: np.random.Generator, *, step_at: int = STEP_AT) -> SuiteRun:
     when = datetime.fromtimestamp(T0 + 60 * i, timezone.utc).isoformat()
     benches = []
@@ -90,9 +98,7 @@ def recorded_rounds(ratio: float, seed: int = 0):
 
 @pytest.fixture
 def history(tmp_path: Path) -> tuple[Settings, tuple[str, ...]]:
-    shas = make_repo(tmp_path / "repo", N_COMMITS)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results")
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
     rng = np.random.default_rng(7)
     with HistoryStore.open(settings.db_path) as store:
         for i in range(0, N_COMMITS, 2):  # every other commit measured
@@ -140,9 +146,7 @@ def test_confirming_a_commit_the_search_does_not_name_is_refused(
 @pytest.mark.parametrize("step_at", [1, 17, 40])
 def test_find_culprit_bisects_a_range_measured_only_at_its_ends(tmp_path: Path,
                                                                 step_at: int) -> None:
-    shas = make_repo(tmp_path / "repo", N_COMMITS)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results")
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
     ws = Workspace(settings)
     rng = np.random.default_rng(step_at)
     with HistoryStore.open(settings.db_path) as store:
@@ -166,9 +170,7 @@ def test_find_culprit_bisects_a_range_measured_only_at_its_ends(tmp_path: Path,
 def test_searching_again_keeps_the_earlier_ab_and_probes(tmp_path: Path) -> None:
     """A re-run (here without an A/B, measuring nothing new) used to replace the
     confirmed result with an "unconfirmed" one with no probes: the evidence was gone."""
-    shas = make_repo(tmp_path / "repo", N_COMMITS)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results")
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
     ws = Workspace(settings)
     rng = np.random.default_rng(5)
     with HistoryStore.open(settings.db_path) as store:
@@ -216,9 +218,7 @@ def test_a_benchmark_that_did_not_slow_cannot_be_searched(
 def test_a_whole_suite_slowdown_is_explained_not_called_unchanged(tmp_path: Path) -> None:
     """Every benchmark 30 % slower: divided out with the machine's load, so no search;
     the message used to quote only the factor-free x1.0, which read as a bug."""
-    shas = make_repo(tmp_path / "repo", 3)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results")
+    settings, shas = repo_and_settings(tmp_path, 3)
     rng = np.random.default_rng(2)
     with HistoryStore.open(settings.db_path) as store:
         for i in (0, 2):
@@ -237,9 +237,7 @@ def test_a_search_on_a_machine_without_runs_measures_here_and_never_mixes(
     """Box C has no runs; box B measured every commit (a step at 5). The search read B's
     history, measured its first probe on C, then read only C's and failed ("no
     successful measurement at" the good commit); before that it mixed machines."""
-    shas = make_repo(tmp_path / "repo", 21)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results", machine_id="box-c")
+    settings, shas = repo_and_settings(tmp_path, 21, machine_id="box-c")
     other, here = np.random.default_rng(8), np.random.default_rng(9)
     with HistoryStore.open(settings.db_path) as store:
         for i in range(21):
@@ -262,9 +260,7 @@ def test_a_search_on_a_machine_without_runs_measures_here_and_never_mixes(
 def test_a_search_reads_only_this_machines_runs(tmp_path: Path) -> None:
     """Another machine measured every commit (its step elsewhere): this machine's search
     still probes its own unmeasured commit, never taking the other's values for its own."""
-    shas = make_repo(tmp_path / "repo", N_COMMITS)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results", machine_id="box-a")
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS, machine_id="box-a")
     rng, other = np.random.default_rng(7), np.random.default_rng(8)  # box-a: as `history`
     with HistoryStore.open(settings.db_path) as store:
         for i in range(N_COMMITS):

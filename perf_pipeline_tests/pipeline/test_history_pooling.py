@@ -15,7 +15,7 @@ from perf_pipeline.pipeline.alerts import alerts_of
 from perf_pipeline.pipeline.reporting import build_report_data
 from perf_pipeline.store import HistoryStore
 from perf_pipeline.workspace import Workspace
-from perf_pipeline_tests.pipeline.test_bisect import STEP, make_repo, run_at
+from perf_pipeline_tests.pipeline.test_bisect import STEP, repo_and_settings, run_at
 
 N = 24
 
@@ -24,9 +24,7 @@ def _history(tmp_path: Path, *, step_at: int, repeats: dict[int, int]) -> tuple[
                                                                                  tuple[str, ...]]:
     """N commits measured in order; commit i measured ``repeats.get(i, 1)`` times in a row
     (STEP is 25 % slower from ``step_at`` on)."""
-    shas = make_repo(tmp_path / "repo", N)
-    settings = Settings(repo_path=tmp_path / "repo", project_subdir=".",
-                        results_dir=tmp_path / "results")
+    settings, shas = repo_and_settings(tmp_path, N)
     rng = np.random.default_rng(3)
     with HistoryStore.open(settings.db_path) as store:
         for i in range(N):
