@@ -15,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -65,8 +64,16 @@ def _wait_dead(pids: list[int], timeout_s: float = 30.0) -> list[int]:
     return [p for p in pids if _alive(p)]
 
 
-def _our_temp_dirs(pid: int) -> list[Path]:
-    return sorted(Path(tempfile.gettempdir()).glob(f"perf-pipeline-*-{pid}-*"))
+def _temp_root(tmp_path: Path) -> Path:
+    """The runs' own $TMPDIR: another test's run sweeps the shared temp dir of every
+    dead owner, and could remove a SIGKILLed run's folders before this test looks."""
+    root = tmp_path / "tmp"
+    root.mkdir(exist_ok=True)
+    return root
+
+
+def _our_temp_dirs(pid: int, tmp_path: Path) -> list[Path]:
+    return sorted(_temp_root(tmp_path).glob(f"perf-pipeline-*-{pid}-*"))
 
 
 def _start_run(tmp_path: Path, *, spawn_child: bool) -> tuple[subprocess.Popen, list[int]]:
@@ -78,7 +85,7 @@ def _start_run(tmp_path: Path, *, spawn_child: bool) -> tuple[subprocess.Popen, 
         '[perf_pipeline]\nproject_subdir = "proj"\nbenchmark_paths = ["tests/test_perf.py"]\n'
         f'repo_path = "{repo}"\nresults_dir = "{tmp_path / "results"}"\nprocesses = 1\n')
     pids_file = tmp_path / "pids"
-    env = {**os.environ, "PIDS_FILE": str(pids_file),
+    env = {**os.environ, "PIDS_FILE": str(pids_file), "TMPDIR": str(_temp_root(tmp_path)),
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     env.pop("PERF_PIPELINE_CONFIG", None)
     env.pop("PERF_PIPELINE_RESULTS_DIR", None)
@@ -103,13 +110,13 @@ def _start_run(tmp_path: Path, *, spawn_child: bool) -> tuple[subprocess.Popen, 
 def test_term_or_hup_ends_the_suite_records_a_failed_run_and_cleans_up(tmp_path, sig,
                                                                        code) -> None:
     proc, suite_pids = _start_run(tmp_path, spawn_child=True)
-    assert len(suite_pids) == 2 and _our_temp_dirs(proc.pid)
+    assert len(suite_pids) == 2 and _our_temp_dirs(proc.pid, tmp_path)
     proc.send_signal(sig)
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
     assert f"interrupted by signal {sig.name}" in err and "Traceback" not in err
     assert _wait_dead(suite_pids) == []  # pytest and the process it started
-    assert _our_temp_dirs(proc.pid) == []
+    assert _our_temp_dirs(proc.pid, tmp_path) == []
     with HistoryStore.open(tmp_path / "results" / "perf_history.db") as store:
         (run,) = store.list_runs(status=None)
     assert run.status is RunStatus.FAILED
@@ -122,7 +129,7 @@ def test_sigkill_of_the_cli_takes_the_suite_with_it_and_temp_dirs_are_swept(tmp_
     watchdog; the next ``perf-pipeline run`` removes the temp folders left behind."""
     proc, suite_pids = _start_run(tmp_path, spawn_child=True)
     assert len(suite_pids) == 2
-    left = _our_temp_dirs(proc.pid)
+    left = _our_temp_dirs(proc.pid, tmp_path)
     assert left
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
@@ -132,16 +139,17 @@ def test_sigkill_of_the_cli_takes_the_suite_with_it_and_temp_dirs_are_swept(tmp_
         for pid in filter(_alive, suite_pids):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    assert _our_temp_dirs(proc.pid) == left  # nothing of ours ran after SIGKILL...
+    assert _our_temp_dirs(proc.pid, tmp_path) == left  # nothing of ours ran after SIGKILL...
     env = {k: v for k, v in os.environ.items()
            if k not in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR")}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    env["TMPDIR"] = str(_temp_root(tmp_path))
     # ...so the next start sweeps them. Without PIDS_FILE the suite fails at once.
     again = subprocess.run([sys.executable, "-m", "perf_pipeline", "run", "HEAD"],
                            cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=180, check=False)
     assert "Traceback" not in again.stderr, again.stderr
-    assert _our_temp_dirs(proc.pid) == []
+    assert _our_temp_dirs(proc.pid, tmp_path) == []
 
 
 _PARENT = """
