@@ -49,6 +49,7 @@ from perf_pipeline.analysis.replay import (
     ABRates,
     GateRates,
     NoiseRecording,
+    recording_prior,
     replay_ab_rounds,
     replay_adaptive_ab,
     replay_fixed_ab,
@@ -75,6 +76,12 @@ from perf_pipeline.analysis.sequential import (
     sign_flip_looks,
 )
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording, simulate_suites
+from perf_pipeline.analysis.variance_prior import (
+    MIN_PRIOR_ROUNDS,
+    PRIOR_DF,
+    VariancePrior,
+    variance_prior,
+)
 
 __all__ = [
     "AB_PROCESSES",
@@ -85,6 +92,8 @@ __all__ = [
     "DEFAULT_MIN_ROUNDS",
     "MIN_BENCHMARKS_FOR_SHIFT",
     "MIN_CONTROLS_FOR_FACTOR",
+    "MIN_PRIOR_ROUNDS",
+    "PRIOR_DF",
     "SCREEN_ALPHA",
     "SCREEN_CORRECTION",
     "SUITE_SHIFT_NAME",
@@ -95,6 +104,7 @@ __all__ = [
     "NoiseRecording",
     "RunLevelResult",
     "SequentialResult",
+    "VariancePrior",
     "adjust_p_values",
     "bh_adjust",
     "build_baseline",
@@ -123,6 +133,7 @@ __all__ = [
     "noise_profile",
     "plan_bisect",
     "plan_confirmation",
+    "recording_prior",
     "replay_ab_rounds",
     "replay_adaptive_ab",
     "replay_fixed_ab",
@@ -141,5 +152,6 @@ __all__ = [
     "suspects_for_confirmation",
     "two_stage_trial",
     "unexplained_drifts",
+    "variance_prior",
     "widen",
 ]

@@ -26,6 +26,7 @@ from perf_pipeline.analysis.sequential import (
     sequential_ab,
 )
 from perf_pipeline.analysis.tails import norm_isf
+from perf_pipeline.analysis.variance_prior import VariancePrior
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     TIME_METRIC,
@@ -265,12 +266,14 @@ def confirm_flagged(rounds: Iterable[Mapping[str, tuple[float, float]]],
                     weights: Mapping[str, float] | None = None,
                     narrow: Callable[[tuple[str, ...]], None] | None = None,
                     expected: Mapping[str, float] | None = None,
+                    prior: VariancePrior | None = None,
                     ) -> SequentialResult:
     """Confirm the screen's flags on interleaved rounds of the flagged benchmarks and
     their controls: a one-sided sequential test (the question is only "is it slower?"),
     so the level is not spent on improvements nobody asked about. A decided benchmark
     leaves the rounds (``narrow`` tells the source), so a large suite pays for the
-    slowest question only on that benchmark."""
+    slowest question only on that benchmark. ``prior``: this machine's recorded spread
+    per round (``sequential_ab``)."""
     return sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds,
                          targets=flagged, alternative="greater", weights=weights,
-                         narrow=narrow, expected=expected)
+                         narrow=narrow, expected=expected, prior=prior)

@@ -50,6 +50,7 @@ from perf_pipeline.analysis.confirmation import (
 )
 from perf_pipeline.analysis.rounds import compare_rounds
 from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
+from perf_pipeline.analysis.variance_prior import PRIOR_DF, VariancePrior, variance_prior
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     BenchmarkResult,
@@ -187,6 +188,18 @@ def widen(recording: NoiseRecording, n_benchmarks: int, rng: np.random.Generator
     return NoiseRecording(names=names, samples=tuple(procs))
 
 
+def recording_prior(recording: NoiseRecording, *, processes: int = AB_PROCESSES,
+                    df: float = PRIOR_DF, source: str = "") -> VariancePrior:
+    """The variance prior (``analysis.variance_prior``) a recording gives an A/B of
+    ``processes`` per side: its pairs grouped into rounds as ``replay_ab_rounds`` and
+    the product's rounds group them. The product takes it from this machine's
+    ``calibrate`` corpus; the studies from the *other* recording than the one judged."""
+    sides = recording.side_values(processes)
+    return variance_prior(
+        ({name: (float(r[0, b]), float(r[1, b])) for b, name in enumerate(recording.names)}
+         for r in sides), df=df, source=source)
+
+
 def _run(recording: NoiseRecording, procs: Sequence[int], index: int,
          scale: Mapping[int, float]) -> SuiteRun:
     benches = []
@@ -279,9 +292,10 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
                     slowed: Mapping[int, float] | None = None, threshold: float = 1.0,
                     alpha: float = 0.01, screen_alpha: float = SCREEN_ALPHA,
                     max_rounds: int = CONFIRM_MAX_ROUNDS, baseline_runs: int = 10,
-                    processes_per_run: int = 3, ab_processes: int = AB_PROCESSES
-                    ) -> TwoStageTrial:
-    """Screen a replayed commit against its replayed baseline, confirm what it flags."""
+                    processes_per_run: int = 3, ab_processes: int = AB_PROCESSES,
+                    prior: VariancePrior | None = None) -> TwoStageTrial:
+    """Screen a replayed commit against its replayed baseline, confirm what it flags
+    (``prior``: the confirmation's variance prior, from another recording)."""
     runs, current = replay_screen_runs(recording, rng, slowed=slowed,
                                        baseline_runs=baseline_runs,
                                        processes_per_run=processes_per_run)
@@ -299,7 +313,7 @@ def two_stage_trial(recording: NoiseRecording, rng: np.random.Generator, *,
                               processes=ab_processes)
     result = confirm_flagged(rounds, plan.targets, threshold=threshold, alpha=alpha,
                              max_rounds=max_rounds, weights=plan.weights,
-                             expected=plan.expected)
+                             expected=plan.expected, prior=prior)
     return TwoStageTrial(screen=screen, flagged=plan.flagged, confirmation=result,
                          one_stage=one_stage, targets=plan.targets)
 
@@ -349,7 +363,8 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
                 threshold: float = 1.0, alpha: float = 0.01,
                 screen_alpha: float = SCREEN_ALPHA,
                 max_rounds: int = CONFIRM_MAX_ROUNDS,
-                ab_processes: int = AB_PROCESSES) -> GateRates:
+                ab_processes: int = AB_PROCESSES,
+                prior: VariancePrior | None = None) -> GateRates:
     """Replay ``trials`` commits through the two-stage gate; one random benchmark is
     ``effect`` times slower (in the current run and on the candidate side of rounds)."""
     one_any = one_hit = flag_any = flag_hit = conf_any = conf_hit = 0
@@ -362,7 +377,8 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         slowed = int(rng.integers(0, width))
         trial = two_stage_trial(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
                                 threshold=threshold, alpha=alpha, screen_alpha=screen_alpha,
-                                max_rounds=max_rounds, ab_processes=ab_processes)
+                                max_rounds=max_rounds, ab_processes=ab_processes,
+                                prior=prior)
         one = {r.name for r in trial.one_stage.regressions}
         one_any += bool(one)
         one_hit += rec.names[slowed] in one
@@ -388,6 +404,10 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         by_benchmark=tuple((name, n, hit) for name, (n, hit) in sorted(slowed_by.items())))
 
 
+#: The issue's bound on the rounds a doubling may take (``ABRates.slow_hits``).
+SLOW_HIT_ROUNDS = 6
+
+
 @dataclass(frozen=True, slots=True)
 class ABRates:
     """An A/B run alone (every benchmark a target), for one injected change."""
@@ -400,6 +420,8 @@ class ABRates:
     median_rounds_to_hit: float  # rounds at which the slowed benchmark was decided
     max_rounds_to_hit: float
     median_rounds: float  # rounds the whole run used
+    #: Trials whose slowed benchmark was found only after ``SLOW_HIT_ROUNDS`` rounds.
+    slow_hits: int = 0
 
 
 def _ab_trials(recording: NoiseRecording, rng: np.random.Generator,
@@ -417,15 +439,18 @@ def _ab_trials(recording: NoiseRecording, rng: np.random.Generator,
 def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
                        effect: float = 1.0, n_benchmarks: int | None = None,
                        threshold: float = 1.0, alpha: float = 0.01,
-                       max_rounds: int = 20, processes: int = AB_PROCESSES) -> ABRates:
-    """Replay ``perf-pipeline ab --adaptive``: ``sequential_ab`` over every benchmark."""
+                       max_rounds: int = 20, processes: int = AB_PROCESSES,
+                       prior: VariancePrior | None = None) -> ABRates:
+    """Replay ``perf-pipeline ab --adaptive``: ``sequential_ab`` over every benchmark
+    (``prior``: its variance prior, from another recording than this one)."""
     any_reg = hits = 0
     to_hit: list[int] = []
     used: list[int] = []
     width = len(recording.names) if n_benchmarks is None else n_benchmarks
     for slowed, rounds in _ab_trials(recording, rng, n_benchmarks, trials, effect,
                                      processes):
-        result = sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds)
+        result = sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds,
+                               prior=prior)
         confirmed = {r.name for r in result.comparison.regressions}
         any_reg += bool(confirmed)
         if slowed in confirmed:
@@ -437,7 +462,8 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
         hit=hits / trials,
         median_rounds_to_hit=float(np.median(to_hit)) if to_hit else math.nan,
         max_rounds_to_hit=float(np.max(to_hit)) if to_hit else math.nan,
-        median_rounds=float(np.median(used)))
+        median_rounds=float(np.median(used)),
+        slow_hits=sum(r > SLOW_HIT_ROUNDS for r in to_hit))
 
 
 def replay_fixed_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,

@@ -25,7 +25,10 @@ stopping when it is clear is only honest if the test stays valid under repeated 
   variance is *not* moderated across benchmarks: real benchmarks differ fourfold in
   spread per round (2-12 % on the recorded example suite), and pooling pulled the
   noisiest ones' variance toward the quiet ones' (on replayed A/A commits such a
-  benchmark was "confirmed" at round 5 with p = 1e-6). The suite-wide shift
+  benchmark was "confirmed" at round 5 with p = 1e-6). It is moderated toward the
+  *same benchmark's* spread on this machine when a ``prior`` is given
+  (``analysis.variance_prior``: recorded by ``perf-pipeline calibrate``), which is what
+  lets a doubling be decided at the first look. The suite-wide shift
   (``SUITE_SHIFT_NAME``) is the mean of the factors, tested on their own spread.
 * **Two tests, two budgets** (``level_plan``). A target's share is split: ``T_SHARE`` of it
   is spent by the t over every look (the spending function above), the rest by the
@@ -61,6 +64,7 @@ import numpy as np
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
 from perf_pipeline.analysis.tails import norm_isf, norm_sf, t_isf, t_sf
+from perf_pipeline.analysis.variance_prior import VariancePrior
 from perf_pipeline.analysis.verdict import Estimate, judge
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, BenchmarkComparison, SuiteComparison, Verdict
@@ -316,18 +320,22 @@ def _row_median(d: np.ndarray) -> np.ndarray:
 
 
 def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...],
-             lost: Collection[str] = ()) -> _Look:
+             lost: Collection[str] = (), prior: VariancePrior | None = None) -> _Look:
     """Mean residual log-ratio, its standard error and df, per target (``d``: rounds x B).
-    Controls ``lost`` from the rounds no longer count as controls."""
+    Controls ``lost`` from the rounds no longer count as controls. A target with a
+    ``prior`` spread has its variance pooled with it (``_moderated``)."""
     n = d.shape[0]
     controls = [j for j, name in enumerate(names) if name not in targets and name not in lost]
     has_controls = len(controls) >= MIN_CONTROLS_FOR_FACTOR
+    factor_from: tuple[str, ...] = ()  # what the factor is the median of (for the prior)
     if has_controls:
         # The factor from the controls alone: a target's own change cannot leak into it.
         # nanmedian: a control lost from the rounds (not measured on both sides any
         # more) leaves the others to carry the factor.
         factor = _row_median(d[:, controls])
+        factor_from = tuple(names[j] for j in controls)
     elif len(names) >= MIN_BENCHMARKS_FOR_SHIFT:
+        factor_from = tuple(name for name in names if name not in lost)
         # A row with too few benchmarks still measured (decided ones that left, lost
         # ones) has no factor to remove: a median of one or two would swallow a target's
         # change, and leaving the factor in would mix a suite-wide shift into the mean.
@@ -359,12 +367,24 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...],
             rows.append((math.nan, math.nan, math.nan, math.nan, math.nan, 1.0, 1.0))
             continue
         x = resid[:, i]
-        rows.append((float(np.mean(x)), float(np.std(x, ddof=1)) / math.sqrt(n), n - 1.0,
-                     *_huber(x), *_sign_flip(x)))
+        var, df = _moderated(
+            float(np.var(x, ddof=1)), n - 1.0,
+            prior.log_variance(target, factor_from) if prior is not None else None,
+            prior.df if prior is not None else 0.0)
+        rows.append((float(np.mean(x)), math.sqrt(var / n), df, *_huber(x), *_sign_flip(x)))
     cols = np.array(rows, dtype=float).reshape(len(rows), 7).T
     return _Look(mean=cols[0], se=cols[1], df=cols[2], n=n, rmean=cols[3], rse=cols[4],
                  rp_greater=cols[5], rp_two=cols[6],
                  factor_removed=has_controls or len(names) >= MIN_BENCHMARKS_FOR_SHIFT)
+
+
+def _moderated(var: float, df: float, prior_var: float | None, prior_df: float
+               ) -> tuple[float, float]:
+    """(variance, df) of the t: the rounds' own, or pooled with a prior worth ``prior_df``
+    degrees of freedom (``analysis.variance_prior``): (d0 s0^2 + df s^2) / (d0 + df)."""
+    if prior_var is None or not math.isfinite(var):
+        return var, df
+    return (prior_df * prior_var + df * var) / (prior_df + df), df + prior_df
 
 
 def _p_value(mean: float, se: float, df: float, alternative: str) -> float:
@@ -414,7 +434,10 @@ def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
     else:
         mean, se, df = float(look.mean[i]), float(look.se[i]), float(look.df[i])
         q = float(t_isf(side, df)) if se > 0 else 0.0
-        method = (f"sequential interleaved A/B: per-round log-ratios, {factor}, t test, "
+        # The rounds alone give n - 1 degrees of freedom; more came from a variance prior.
+        test = ("t test moderated by this machine's recorded spread" if df > n_rounds - 1
+                else "t test")
+        method = (f"sequential interleaved A/B: per-round log-ratios, {factor}, {test}, "
                   "alpha spending")
     return Estimate(
         log_ratio=mean, log_ci_low=mean - q * se, log_ci_high=mean + q * se, p_value=p,
@@ -493,6 +516,7 @@ def sequential_ab(
     weights: Mapping[str, float] | None = None,
     narrow: Callable[[tuple[str, ...]], None] | None = None,
     expected: Mapping[str, float] | None = None,
+    prior: VariancePrior | None = None,
 ) -> SequentialResult:
     """Decide ``targets`` (default: every benchmark of the first round, and the shift).
 
@@ -512,9 +536,16 @@ def sequential_ab(
     rounds: its later values are ignored (a confirmation measures only what is still
     open), and ``narrow``, if given, is told after each look that decided something which
     names the rounds still need, so the source can stop measuring the rest.
+
+    ``prior`` (``analysis.variance_prior``: this machine's recorded spread per round,
+    measured as these rounds are) moderates each target's t: its variance is pooled with
+    the prior's, which adds the prior's degrees of freedom. It must come from other
+    rounds than these; a target it does not name keeps the plain t.
     Raises ``InvalidInputError`` for bad options or values, naming the round and benchmark.
     """
     _check_args(threshold, alpha, min_rounds, max_rounds, block, min_effect)
+    if prior is not None and not isinstance(prior, VariancePrior):
+        raise InvalidInputError(f"`prior` must be a VariancePrior, not {type(prior).__name__}")
     if alternative not in ("two-sided", "greater"):
         raise InvalidInputError(
             f"`alternative` must be 'two-sided' or 'greater', got {alternative!r}")
@@ -573,7 +604,7 @@ def sequential_ab(
         if n not in look_at:
             continue
         seen_looks.append(n)
-        look = _analyse(np.array(rows), names, tested, lost)
+        look = _analyse(np.array(rows), names, tested, lost, prior)
         last = (look, n)
         for i, target in enumerate(tested):
             if target in decided or target in lost:
