@@ -54,6 +54,7 @@ _ENV_VARS: Mapping[str, str] = {
     "confirm": "PERF_PIPELINE_CONFIRM",
     "confirm_max_rounds": "PERF_PIPELINE_CONFIRM_MAX_ROUNDS",
     "ab_processes": "PERF_PIPELINE_AB_PROCESSES",
+    "ab_prior": "PERF_PIPELINE_AB_PRIOR",
     "confirm_budget_s": "PERF_PIPELINE_CONFIRM_BUDGET",
     "confirm_min_history": "PERF_PIPELINE_CONFIRM_MIN_HISTORY",
     "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
@@ -73,6 +74,9 @@ _MACHINE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 #: Values of the ``confirm`` setting: confirm every flag of the screen by an interleaved
 #: A/B ("auto"), or judge by the stored-baseline comparison alone ("off").
 CONFIRM_MODES = ("auto", "off")
+#: Values of the ``ab_prior`` setting: moderate each A/B benchmark's t by this machine's
+#: recorded spread when a ``calibrate`` profile of it exists ("auto"), or never ("off").
+AB_PRIOR_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,9 @@ class Settings:
     #: pytest processes per side of each A/B round (``perf-pipeline ab`` and the
     #: confirmation); a side's value is the fastest sample of them all.
     ab_processes: int = 2  # analysis.AB_PROCESSES (a test keeps them equal)
+    #: "auto": the A/B's t borrows this machine's recorded spread per round (its newest
+    #: ``calibrate`` profile, pipeline/ab_prior.py); "off": the rounds' own spread only.
+    ab_prior: str = "auto"
     #: About 70 rounds of two processes per side for five of the example's benchmarks.
     confirm_budget_s: float = 1800.0
     confirm_min_history: int = 3
@@ -204,6 +211,9 @@ class Settings:
         if self.confirm not in CONFIRM_MODES:
             raise InvalidInputError(
                 f"confirm must be one of {CONFIRM_MODES}, not {self.confirm!r}")
+        if self.ab_prior not in AB_PRIOR_MODES:
+            raise InvalidInputError(
+                f"ab_prior must be one of {AB_PRIOR_MODES}, not {self.ab_prior!r}")
         # The sequential A/B looks first after 5 rounds (analysis.sequential).
         if not 5 <= self.confirm_max_rounds <= 1000:
             raise InvalidInputError(

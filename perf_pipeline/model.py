@@ -64,6 +64,7 @@ __all__ = [
     "Trend",
     "Verdict",
     "hardware_machine_id",
+    "noise_machine_id",
 ]
 
 #: Version of every JSON file perf_pipeline writes (raw run files, baseline).
@@ -340,6 +341,18 @@ def hardware_machine_id(*, os: str, machine: str, cpu_model: str, cpu_count: int
     return "m-" + hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def noise_machine_id(machine: Iterable[tuple[str, str]]) -> str | None:
+    """The hardware id (``hardware_machine_id``) of a noise corpus's or profile's
+    ``machine`` (``Environment.noise_machine``); None when it lacks a fact."""
+    facts = dict(machine)
+    try:
+        return hardware_machine_id(os=facts["os"], machine=facts["arch"],
+                                   cpu_model=facts["cpu_model"],
+                                   cpu_count=int(facts["cpu_count"]))
+    except (KeyError, ValueError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class Environment:
     """Where a run happened. Two runs are comparable when their fingerprints match."""
@@ -359,6 +372,14 @@ class Environment:
         """The hardware's id (``hardware_machine_id``): runs of one machine share it."""
         return hardware_machine_id(os=self.os, machine=self.machine,
                                    cpu_model=self.cpu_model, cpu_count=self.cpu_count)
+
+    @property
+    def noise_machine(self) -> tuple[tuple[str, str], ...]:
+        """The ``machine`` a noise corpus and profile record (``noise_machine_id`` reads
+        the hardware id back from it)."""
+        return (("arch", self.machine), ("cpu_count", str(self.cpu_count)),
+                ("cpu_model", self.cpu_model), ("os", self.os),
+                ("python", f"{self.python_implementation} {self.python_version}".strip()))
 
     @property
     def fingerprint(self) -> str:

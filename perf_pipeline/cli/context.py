@@ -26,6 +26,7 @@ _FLAG_SETTINGS = {
     "baseline": "baseline_file",
     "confirm": "confirm",
     "ab_processes": "ab_processes",
+    "ab_prior": "ab_prior",
 }
 
 

@@ -86,12 +86,7 @@ def _read_orders(path: Path, on_skip: Callable[[int | None, str], None]
 
 
 def _machine(run: SuiteRun) -> tuple[tuple[str, str], ...]:
-    env = run.environment
-    if env is None:
-        return ()
-    return (("arch", env.machine), ("cpu_count", str(env.cpu_count)),
-            ("cpu_model", env.cpu_model), ("os", env.os),
-            ("python", f"{env.python_implementation} {env.python_version}".strip()))
+    return run.environment.noise_machine if run.environment is not None else ()
 
 
 def _iso_utc(stamp: str) -> str:

@@ -34,6 +34,7 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.ab import ABRun, ABSelection, iter_ab_rounds, measure_ab
 from perf_pipeline.measure.results import merge_processes
 from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
+from perf_pipeline.pipeline.ab_prior import ab_variance_prior
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import CountedRounds, round_values
 from perf_pipeline.report import ReportFiles, write_report
@@ -55,6 +56,8 @@ class ABOutcome:
     partial: tuple[str, ...] = ()
     no_factor: str | None = None  # why each round kept its processes' whole noise, if so
     sequential: SequentialResult | None = None  # the adaptive design's stopping record
+    #: The adaptive design's variance prior (``pipeline.ab_prior``): which, or why none.
+    prior_note: str | None = None
 
     @property
     def regressed(self) -> bool:
@@ -301,6 +304,7 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
     max_rounds = DEFAULT_MAX_ROUNDS if max_rounds is None else max_rounds
     check_max_rounds(max_rounds)
     short: str | None = None
+    choice = ab_variance_prior(ws, processes=settings.ab_processes)
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
                         select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
         counted = CountedRounds(round_values(r) for r in ab_rounds)
@@ -314,7 +318,7 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
         try:
             result = sequential_ab(rounds, threshold=settings.threshold,
                                    alpha=settings.alpha, max_rounds=max_rounds,
-                                   targets=targets)
+                                   targets=targets, prior=choice.prior)
         except InvalidInputError:
             if not (counted.exhausted and 0 < counted.n < DEFAULT_MIN_ROUNDS):
                 raise  # bad values, not a run the budget cut short
@@ -335,8 +339,8 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
                                 created_at=now_iso()),
         comparison=result.comparison,
         notes=_sequential_notes(ab, settings, result, max_rounds, budget_s, controls,
-                                no_factor) + ((short,) if short else ()),
+                                no_factor) + ((short,) if short else ()) + (choice.note,),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,
-                     no_factor=no_factor, too_few_rounds=short)
+                     no_factor=no_factor, too_few_rounds=short, prior_note=choice.note)

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from perf_pipeline.analysis import (
     SUITE_SHIFT_NAME,
+    VariancePrior,
     confirm_flagged,
     plan_confirmation,
     round_value,
@@ -58,6 +59,7 @@ from perf_pipeline.model import (
     SuiteRun,
     Verdict,
 )
+from perf_pipeline.pipeline.ab_prior import ab_variance_prior
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.pipeline.regression import analyze_run, commit_run, screen_alpha
 from perf_pipeline.store import read_confirmation, write_confirmation
@@ -180,6 +182,7 @@ def confirm_regressions(
     alpha: float,
     max_rounds: int,
     standing: SuiteComparison | None = None,
+    prior: VariancePrior | None = None,
 ) -> Confirmation:
     """Confirm the screen's flags by a sequential A/B of ``base_sha`` against the candidate.
 
@@ -189,6 +192,7 @@ def confirm_regressions(
     weights) is ``analysis.plan_confirmation``, as in the replay studies. Nothing
     flagged: no round is pulled. No A/B possible (no base commit, or it is the
     candidate): ``standing`` decides, as with ``confirm = "off"``, and a note says so.
+    ``prior``: this machine's recorded spread per round (``pipeline.ab_prior``).
     """
     standing = standing or screen
     plan = plan_confirmation(screen)
@@ -222,7 +226,7 @@ def confirm_regressions(
         result = confirm_flagged(counted, targets, threshold=threshold, alpha=alpha,
                                  max_rounds=max_rounds,
                                  weights=plan.weights, narrow=feed.narrow,
-                                 expected=plan.expected)
+                                 expected=plan.expected, prior=prior)
     except InvalidInputError:
         if not (counted.exhausted and counted.n < max_rounds):
             raise  # bad data or options, not a short run
@@ -343,11 +347,16 @@ def confirm_run(ws: Workspace, run: SuiteRun, baseline: Baseline | None, *,
         base = None
     if rounds is None and candidate is not None and base is not None:
         rounds = measured_rounds(ws, base, candidate, seed=seed, on_round=on_round)
+    choice = (ab_variance_prior(ws, processes=settings.ab_processes)
+              if candidate is not None and base is not None else None)
     confirmation = confirm_regressions(
         screen, base_sha=base, candidate_sha=candidate or run.sha,
         run_id=run.run_id, created_at=created_at,
         rounds=rounds or _no_rounds, threshold=settings.threshold, alpha=settings.alpha,
-        max_rounds=settings.confirm_max_rounds, standing=strict.comparison)
+        max_rounds=settings.confirm_max_rounds, standing=strict.comparison,
+        prior=choice.prior if choice is not None else None)
+    if choice is not None and choice.prior is not None and confirmation.ab is not None:
+        confirmation = replace(confirmation, notes=(*confirmation.notes, choice.note))
     if elsewhere and confirmation.status == "not_possible":
         confirmation = replace(confirmation, notes=(
             f"Confirmation not possible here: the run was measured on machine "

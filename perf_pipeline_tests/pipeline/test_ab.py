@@ -22,6 +22,7 @@ from perf_pipeline.pipeline.ab import (
     paired_round_values,
 )
 from perf_pipeline.workspace import Workspace
+from perf_pipeline_tests.pipeline.test_ab_prior import calibrated, make_corpus
 from perf_pipeline_tests.store.conftest import make_run
 
 
@@ -170,6 +171,9 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
         assert "test_word_index" not in names and "test_mean_abs" in names
     text = (tmp_path / "ab.md").read_text()
     assert "Adaptive interleaved A/B run" in text and "in 2 pytest processes each" in text
+    # Nothing calibrated on this machine: the rounds' own spread, and how to do better.
+    assert "no noise profile of this machine" in doc["adaptive"]["variance_prior"]
+    assert "no noise profile of this machine" in text
 
 
 @pytest.mark.slow
@@ -184,10 +188,17 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
     args = ["ab", "--adaptive", "--max-rounds", "8", "--threshold", "1.5", "--seed", "3",
             "--report", str(tmp_path / "ab.md"), "--json", neutral, slow,
             "--node-id", target, *(x for c in controls for x in ("--control", c))]
+    # This machine was calibrated: the A/B's t borrows the recorded spread.
+    with Workspace(load_settings()) as ws:
+        calibrated(ws, make_corpus(names=tuple(sorted((target, *controls))), pairs=20,
+                                   noise=0.05),
+                   tmp_path / "noise.json.gz")
     code = main(args)
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
     doc = json.loads(captured.out)
+    assert doc["adaptive"]["variance_prior"].startswith("variance prior: ")
+    assert "moderated" in doc["comparison"]["results"][0]["comparison"]["method"]
     # Only the target is judged (no controls, no suite-wide shift) and it is the regression.
     assert [(r["name"], r["comparison"]["verdict"]) for r in doc["comparison"]["results"]] \
         == [(target, "regression")]

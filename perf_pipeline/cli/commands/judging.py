@@ -140,6 +140,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pytest processes per commit and round, alternating; a round's "
                         "value is the fastest sample of them (default: "
                         "PERF_PIPELINE_AB_PROCESSES or 2)")
+    p.add_argument("--prior", dest="ab_prior", choices=("auto", "off"),
+                   help="with --adaptive: auto moderates each benchmark's t by this "
+                        "machine's spread per round recorded by perf-pipeline calibrate, "
+                        "if any; off uses the rounds' own spread only (default: "
+                        "PERF_PIPELINE_AB_PRIOR or auto)")
     add_repo(p)
     add_results_dir(p)
     add_stats(p)

@@ -1,0 +1,66 @@
+"""The variance prior an A/B on this machine gets: its newest ``calibrate`` recording.
+
+``analysis.variance_prior`` explains why a prior decides large changes sooner. This step
+only finds one: the newest stored noise profile of the benchmark suite recorded on this
+hardware (the A/B always measures here), reads its corpus file and groups its pairs into
+rounds of the A/B's processes per side (``analysis.recording_prior``, the path the replay
+studies take). Nothing found, or a corpus that cannot be read, gives no prior and a note
+saying why: the A/B then runs on its rounds' own spread, as it always could.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from perf_pipeline.analysis import (
+    MIN_PRIOR_ROUNDS,
+    NoiseRecording,
+    VariancePrior,
+    recording_prior,
+)
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.fingerprint import environment_fingerprint
+from perf_pipeline.model import noise_machine_id
+from perf_pipeline.store import load_noise_corpus
+from perf_pipeline.workspace import Workspace
+
+__all__ = ["PriorChoice", "ab_variance_prior"]
+
+
+@dataclass(frozen=True, slots=True)
+class PriorChoice:
+    """The prior an A/B uses (None: its rounds' own spread only) and why, for its report."""
+
+    prior: VariancePrior | None
+    note: str
+
+
+def ab_variance_prior(ws: Workspace, *, processes: int) -> PriorChoice:
+    """This machine's prior for an A/B of ``processes`` per side (``ab_prior`` setting)."""
+    if ws.settings.ab_prior == "off":
+        return PriorChoice(None, "no variance prior (ab_prior = off): each benchmark's t "
+                                 "uses its rounds' own spread")
+    profiles = ws.store.noise_profiles(suite="benchmarks") if ws.history_exists else ()
+    here = environment_fingerprint(packages=()).machine_id
+    mine = [(p, path) for p, path, _ in profiles if noise_machine_id(p.machine) == here]
+    if not mine:
+        return PriorChoice(None, "no variance prior: no noise profile of this machine in "
+                                 "the history (perf-pipeline calibrate --pairs 60 records "
+                                 "one; it lets a large change be decided at the first look)")
+    profile, corpus_path = mine[-1]
+    try:
+        recording = NoiseRecording.from_corpus(load_noise_corpus(Path(corpus_path)))
+        if recording.n_pairs < processes * MIN_PRIOR_ROUNDS:
+            raise InvalidInputError(
+                f"{recording.n_pairs} pairs, fewer than the {processes * MIN_PRIOR_ROUNDS} "
+                f"that {MIN_PRIOR_ROUNDS} rounds of {processes} processes per side need")
+        prior = recording_prior(recording, processes=processes, source=(
+            f"noise profile of {profile.commit[:12]} recorded {profile.recorded_at}"))
+    except InvalidInputError as exc:
+        return PriorChoice(None, f"no variance prior: the newest noise profile's corpus "
+                                 f"is unusable ({exc})")
+    return PriorChoice(prior, (
+        f"variance prior: each benchmark's t is moderated by its spread per round in the "
+        f"{prior.source} ({prior.rounds} rounds of {processes} processes per side, worth "
+        f"{prior.df:g} rounds' degrees of freedom)"))

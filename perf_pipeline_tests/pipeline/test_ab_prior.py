@@ -1,0 +1,146 @@
+"""ab_variance_prior: an A/B borrows this machine's newest calibrate recording, or says why not."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perf_pipeline.analysis import build_baseline, noise_profile
+from perf_pipeline.config import Settings
+from perf_pipeline.measure.fingerprint import environment_fingerprint
+from perf_pipeline.model import (
+    BenchmarkResult,
+    CommitInfo,
+    NoiseCorpus,
+    NoisePair,
+    RunStatus,
+    SuiteRun,
+)
+from perf_pipeline.pipeline import confirm_run
+from perf_pipeline.pipeline.ab_prior import ab_variance_prior
+from perf_pipeline.store import write_noise_corpus
+from perf_pipeline.workspace import Workspace
+
+from .test_confirm import NAMES, FakeSource
+
+HERE = environment_fingerprint(packages=()).noise_machine
+ELSEWHERE = (("arch", "riscv64"), ("cpu_count", "128"), ("cpu_model", "Elsewhere 9000"),
+             ("os", "Linux"), ("python", "CPython 3.11.7"))
+
+
+def make_corpus(machine: tuple[tuple[str, str], ...] = HERE, *, pairs: int = 40,
+                noise: float = 0.08, seed: int = 1,
+                names: tuple[str, ...] = NAMES) -> NoiseCorpus:
+    """Pairs of one commit: each process its own factor, each benchmark its own noise."""
+    rng = np.random.default_rng(seed)
+
+    def process() -> tuple[tuple[float, ...], ...]:
+        factor = rng.normal(0, 0.1)
+        return tuple(tuple(1e-3 * np.exp(factor + rng.normal(0, noise) + rng.normal(0, 0.01, 5)))
+                     for _ in names)
+
+    return NoiseCorpus(
+        suite="benchmarks", commit="a" * 40, recorded_at="2026-11-30T09:00:00+00:00",
+        machine=machine, note="test", benchmarks=names,
+        pairs=tuple(NoisePair(order=("a", "b"), started_at=f"2026-11-30T09:{i % 60:02d}:00+00:00",
+                              a=process(), b=process()) for i in range(pairs)))
+
+
+def calibrated(ws: Workspace, corpus: NoiseCorpus, path: Path,
+               created_at: str = "2026-11-01T00:00:00+00:00") -> Path:
+    """``corpus`` written and profiled as ``perf-pipeline calibrate`` leaves it."""
+    write_noise_corpus(corpus, path)
+    ws.store.record_noise_profile(noise_profile(corpus), corpus_path=str(path),
+                                  created_at=created_at)
+    return path
+
+
+def test_the_newest_profile_of_this_machine_lends_its_rounds(tmp_path: Path) -> None:
+    with Workspace(Settings(results_dir=tmp_path / "r")) as ws:
+        calibrated(ws, make_corpus(HERE, pairs=40), tmp_path / "old.json.gz",
+                    "2026-11-01T00:00:00+00:00")
+        calibrated(ws, replace(make_corpus(HERE, pairs=60, seed=2), commit="b" * 40),
+                    tmp_path / "new.json.gz", "2026-11-02T00:00:00+00:00")
+        calibrated(ws, replace(make_corpus(ELSEWHERE, seed=3), commit="c" * 40),
+                    tmp_path / "other.json.gz", "2026-11-03T00:00:00+00:00")
+        choice = ab_variance_prior(ws, processes=2)
+    assert choice.prior is not None
+    assert choice.prior.names == tuple(sorted(NAMES)) and choice.prior.rounds == 30
+    assert "bbbbbbbbbbbb" in choice.note and "30 rounds of 2 processes" in choice.note
+    assert choice.prior.log_variance(NAMES[0], NAMES) is not None
+
+
+def test_no_prior_without_a_profile_of_this_machine_and_the_note_says_how(tmp_path: Path
+                                                                         ) -> None:
+    with Workspace(Settings(results_dir=tmp_path / "r")) as ws:
+        assert ab_variance_prior(ws, processes=2).prior is None  # no history at all
+        calibrated(ws, make_corpus(ELSEWHERE), tmp_path / "c.json.gz", "2026-11-01T00:00:00+00:00")
+        choice = ab_variance_prior(ws, processes=2)
+    assert choice.prior is None
+    assert "no noise profile of this machine" in choice.note
+    assert "perf-pipeline calibrate" in choice.note
+
+
+@pytest.mark.parametrize("damage", ["missing", "corrupt", "too_short"])
+def test_an_unusable_corpus_gives_no_prior_and_loses_nothing(tmp_path: Path, damage: str
+                                                            ) -> None:
+    with Workspace(Settings(results_dir=tmp_path / "r")) as ws:
+        path = calibrated(ws, make_corpus(HERE, pairs=12 if damage == "too_short" else 40),
+                           tmp_path / "c.json.gz", "2026-11-01T00:00:00+00:00")
+        before = path.read_bytes()
+        if damage == "missing":
+            path.unlink()
+        elif damage == "corrupt":
+            path.write_bytes(before[: len(before) // 2])
+        choice = ab_variance_prior(ws, processes=2)
+        assert choice.prior is None and "unusable" in choice.note
+        if damage == "too_short":  # 12 pairs make 6 rounds of 2 processes per side
+            assert "fewer than the 20" in choice.note and path.read_bytes() == before
+        assert len(ws.store.noise_profiles()) == 1  # the profile is kept as it was
+
+
+def test_ab_prior_off_is_honoured_from_the_environment(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from perf_pipeline.config import load_settings
+    from perf_pipeline.errors import InvalidInputError
+
+    monkeypatch.setenv("PERF_PIPELINE_AB_PRIOR", "off")
+    with Workspace(load_settings(results_dir=tmp_path / "r")) as ws:
+        calibrated(ws, make_corpus(HERE), tmp_path / "c.json.gz", "2026-11-01T00:00:00+00:00")
+        choice = ab_variance_prior(ws, processes=2)
+    assert choice.prior is None and "ab_prior = off" in choice.note
+    monkeypatch.setenv("PERF_PIPELINE_AB_PRIOR", "sometimes")
+    with pytest.raises(InvalidInputError, match="ab_prior"):
+        load_settings()
+
+
+@pytest.mark.parametrize("mode", ["auto", "off"])
+def test_a_confirmation_on_this_machine_uses_its_prior_and_says_so(
+        tiny_target, tmp_path: Path, mode: str) -> None:
+    rng = np.random.default_rng(5)
+
+    def run(i: int, sha: str, slow: float = 1.0) -> SuiteRun:
+        return SuiteRun(
+            run_id=f"run{i}", suite="benchmarks", status=RunStatus.SUCCESS,
+            started_at=f"2024-01-{i + 1:02d}T00:00:00+00:00", commit=CommitInfo(sha=sha),
+            benchmarks=tuple(BenchmarkResult(name=n, samples_s=tuple(
+                1e-3 * (slow if k == 0 else 1.0) * np.exp(rng.normal(0, 0.01, 20))))
+                for k, n in enumerate(NAMES)))
+
+    base_sha, sha = tiny_target.shas[0], tiny_target.shas[1]
+    baseline = build_baseline([run(i, base_sha) for i in range(6)],
+                              created_at="2024-02-01T00:00:00+00:00", policy="rolling")
+    settings = Settings(repo_path=tiny_target.repo, results_dir=tmp_path / "results",
+                        threshold=1.1, ab_prior=mode)
+    with Workspace(settings) as ws:
+        calibrated(ws, make_corpus(HERE), tmp_path / "c.json.gz", "2026-11-01T00:00:00+00:00")
+        confirmation = confirm_run(ws, run(10, sha, slow=2.0), baseline,
+                                   rounds=FakeSource({NAMES[0]: 2.0}, noise=0.08, seed=3))
+    assert confirmation.status == "confirmed" and confirmation.has_regression
+    [row] = [r for r in confirmation.ab.results if r.name == NAMES[0]]
+    used = mode == "auto"
+    assert ("moderated" in row.comparison.method) is used
+    assert any("variance prior" in note for note in confirmation.notes) is used
