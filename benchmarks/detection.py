@@ -27,7 +27,9 @@ Tables:
    regression, power the share in which the slowed benchmark is confirmed;
 2. other tools' rules on the same replayed runs (latest baseline run vs the new run);
 3. the adaptive A/B alone (``perf-pipeline ab --adaptive``): every benchmark a target;
-   then the fixed-round A/B (``perf-pipeline ab``, 10 rounds, ``compare_rounds``), suites
+   for each real recording again with the variance prior a calibrated machine gives it
+   (``ab_prior``), taken from the *other* real recording (``held_out_prior``); then the
+   fixed-round A/B (``perf-pipeline ab``, 10 rounds, ``compare_rounds``), suites
    of 5 and 9 only (its exact signed-rank p-values make 50 too slow to replay);
 4. per benchmark of the whole recording (the gate's trials of table 1, split by the
    benchmark slowed), beside its factor-free spread per round;
@@ -58,6 +60,8 @@ from perf_pipeline.analysis import (
     GateRates,
     NoiseModel,
     NoiseRecording,
+    VariancePrior,
+    recording_prior,
     replay_adaptive_ab,
     replay_fixed_ab,
     replay_gate,
@@ -284,19 +288,35 @@ def other_tools_table(rec: NoiseRecording, n: int, trials: int, seed: int) -> No
         print(f"| {name} | " + " | ".join(_pct(v) for v in row) + " |")
 
 
+def held_out_prior(other: NoiseRecording, n: int, seed: int,
+                   processes: int = AB_PROCESSES) -> VariancePrior:
+    """The variance prior a suite of ``n`` gets from ``other``, a recording made under
+    other load than the one judged (as a machine's ``calibrate`` profile is): widened
+    like the judged suite (``widen`` names its columns alike), with its own draws."""
+    wide = widen(other, n, np.random.default_rng(seed + 5000 + n)) if n > len(
+        other.names) else other
+    return recording_prior(wide, processes=processes)
+
+
 def ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int,
-             processes: int = AB_PROCESSES) -> None:
+             processes: int = AB_PROCESSES, prior_from: NoiseRecording | None = None
+             ) -> None:
     print("| suite | A/A false alarms | +5 % found (≤ 20 rounds) | +10 % found | "
-          "×2: median / max rounds to decide | median rounds, A/A |")
-    print("|---|---|---|---|---|---|")
+          "×2: median / max rounds to decide | ×2 decided in > 6 rounds | "
+          "median rounds, A/A |")
+    print("|---|---|---|---|---|---|---|")
     for n in sizes:
+        prior = (held_out_prior(prior_from, n, seed, processes) if prior_from is not None
+                 else None)
         aa, five, ten, double = (
             replay_adaptive_ab(rec, np.random.default_rng(seed + 2000 + 10 * n + i),
-                               trials=trials, effect=e, n_benchmarks=n, processes=processes)
+                               trials=trials, effect=e, n_benchmarks=n, processes=processes,
+                               prior=prior)
             for i, e in enumerate((1.0, 1.05, 1.10, 2.0)))
         print(f"| {n} | {_pct(aa.any_regression)} | {_pct(five.hit)} | {_pct(ten.hit)} | "
               f"{double.median_rounds_to_hit:g} / {double.max_rounds_to_hit:g} "
-              f"(found {double.hit:.0%}) | {aa.median_rounds:g} |")
+              f"(found {double.hit:.0%}) | {_pct(double.slow_hits / trials)} | "
+              f"{aa.median_rounds:g} |")
 
 
 def fixed_ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int,
@@ -334,7 +354,8 @@ def main() -> None:
     k = args.ab_processes
     trials = args.trials if args.trials is not None else (100 if args.quick else 600)
     sizes = (5,) if args.quick else (5, 9, 50)
-    for label, rec in sources(args.seed, args.corpus, synthetic=not args.no_synthetic):
+    recordings = sources(args.seed, args.corpus, synthetic=not args.no_synthetic)
+    for label, rec in recordings:
         print(f"\n## {label}\n")
         print(f"Gate, {trials} replayed commits per cell (threshold 1.0, alpha 0.01):\n")
         gate = gate_table(rec, sizes, trials, args.seed, k)
@@ -347,6 +368,11 @@ def main() -> None:
         other_tools_table(rec, sizes[-1], trials, args.seed)
         print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
         ab_table(rec, sizes, trials, args.seed, k)
+        others = [o for lbl, o in recordings if lbl.startswith("real") and o is not rec]
+        if real and others:
+            print(f"\nThe same with a variance prior (``ab_prior``) from the other "
+                  f"recording, {trials} trials:\n")
+            ab_table(rec, sizes, trials, args.seed, k, prior_from=others[0])
         fixed_sizes = tuple(n for n in sizes if n <= 9)
         print(f"\nFixed-round A/B alone (10 rounds, every benchmark a target), {trials} "
               "trials:\n")
