@@ -339,8 +339,11 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
                                 created_at=now_iso()),
         comparison=result.comparison,
         notes=_sequential_notes(ab, settings, result, max_rounds, budget_s, controls,
-                                no_factor) + ((short,) if short else ()) + (choice.note,),
+                                no_factor)
+        # Cut short before the first look: judged as a fixed-round A/B, which has no prior.
+        + ((short,) if short else (choice.note,)),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,
-                     no_factor=no_factor, too_few_rounds=short, prior_note=choice.note)
+                     no_factor=no_factor, too_few_rounds=short,
+                     prior_note=None if short else choice.note)

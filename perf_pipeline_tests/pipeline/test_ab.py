@@ -289,3 +289,4 @@ def test_a_budget_spent_before_the_first_look_still_reports_what_it_measured(
     assert {r["comparison"]["verdict"] for r in doc["comparison"]["results"]} == {
         "inconclusive"}
     assert "before the adaptive design's first look" in (tmp_path / "ab.md").read_text()
+    assert doc["adaptive"]["variance_prior"] is None  # judged without the sequential test
