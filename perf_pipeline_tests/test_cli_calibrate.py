@@ -71,6 +71,8 @@ def test_ref_must_agree_with_the_commit_the_raw_files_name(tiny_target, tmp_path
     (["calibrate"], "--pairs is required"),
     (["calibrate", "--pairs", "3", "--import-raw", "x"], "do not also give"),
     (["calibrate", "--import-raw", "no-such-dir"], "does not exist"),
+    (["calibrate", "--pairs", "2", "--max-age", "0"], "--max-age must be"),
+    (["calibrate", "--pairs", "2", "--max-age", "nan"], "--max-age must be"),
 ])
 def test_bad_usage_exits_2(tmp_path: Path, capsys, argv: list[str], message: str) -> None:
     assert main([*argv, "--results-dir", str(tmp_path / "r")]) == 2
@@ -108,6 +110,13 @@ def test_calibrate_two_pairs_end_to_end(tiny_target, tmp_path: Path, capsys,
         [(profile, _, _)] = store.noise_profiles()
     assert profile.commit == head and profile.pairs == 2
     assert str(raw_dir) in captured.err  # where the files go is said before measuring
+    # A scheduled job keeps the A/B's variance prior current: a recent profile of this
+    # machine means nothing to do; one older than --max-age is recorded again.
+    assert main(["calibrate", "--pairs", "2", "--max-age", "7"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert len(list((results / "raw" / "calibrate").iterdir())) == 1
+    assert main(["calibrate", "--pairs", "2", "--max-age", "1e-9"]) == 0, capsys.readouterr()
+    assert len(list((results / "raw" / "calibrate").iterdir())) == 2
 
 
 def test_import_raw_prints_hostile_names_and_paths_safely(tmp_path: Path, capsys) -> None:

@@ -245,6 +245,14 @@ def test_performance_job() -> None:
     profiles = next(s for s in steps if "test-results/raw/profile/" in
                     str(s.get("with", {}).get("path", "")))
     assert "always()" in profiles["if"] and steps.index(profiles) < steps.index(last)
+    # Scheduled runs keep this runner's noise recording current (the A/B's variance
+    # prior), and the cache carries its corpus to later runs and pull requests.
+    calibrate = next(s for s in steps if "perf-pipeline calibrate" in s.get("run", ""))
+    assert "--max-age" in calibrate["run"] and "pull_request" not in calibrate["if"]
+    assert steps.index(calibrate) < steps.index(gate)
+    caches = [s for s in steps if s.get("uses", "").startswith("actions/cache/")]
+    assert len(caches) == 2 and caches[0]["with"]["path"] == caches[1]["with"]["path"]
+    assert "test-results/noise" in caches[0]["with"]["path"].split()
 
 
 def test_job_env_is_read_by_the_settings() -> None:

@@ -11,6 +11,7 @@ saying why: the A/B then runs on its rounds' own spread, as it always could.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from perf_pipeline.analysis import (
@@ -21,11 +22,11 @@ from perf_pipeline.analysis import (
 )
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.fingerprint import environment_fingerprint
-from perf_pipeline.model import noise_machine_id
+from perf_pipeline.model import NoiseProfile, noise_machine_id
 from perf_pipeline.store import load_noise_corpus
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["PriorChoice", "ab_variance_prior"]
+__all__ = ["PriorChoice", "ab_variance_prior", "fresh_profile_here", "newest_profile_here"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,19 +37,43 @@ class PriorChoice:
     note: str
 
 
+def newest_profile_here(ws: Workspace) -> tuple[NoiseProfile, str] | None:
+    """(profile, corpus path) of the benchmark suite's newest noise profile recorded on
+    this hardware, or None."""
+    profiles = ws.store.noise_profiles(suite="benchmarks") if ws.history_exists else ()
+    here = environment_fingerprint(packages=()).machine_id
+    mine = [(p, path) for p, path, _ in profiles if noise_machine_id(p.machine) == here]
+    return mine[-1] if mine else None
+
+
+def fresh_profile_here(ws: Workspace, *, max_age_days: float,
+                       now: datetime | None = None) -> NoiseProfile | None:
+    """This hardware's newest profile if it was recorded within ``max_age_days`` (a
+    scheduled ``calibrate --max-age`` then has nothing to do), else None."""
+    newest = newest_profile_here(ws)
+    if newest is None:
+        return None
+    try:
+        recorded = datetime.fromisoformat(newest[0].recorded_at)
+    except ValueError:
+        return None  # an unreadable date is no reason to trust the profile
+    if recorded.tzinfo is None:
+        recorded = recorded.replace(tzinfo=timezone.utc)
+    age = (now or datetime.now(timezone.utc)) - recorded
+    return newest[0] if age <= timedelta(days=max_age_days) else None
+
+
 def ab_variance_prior(ws: Workspace, *, processes: int) -> PriorChoice:
     """This machine's prior for an A/B of ``processes`` per side (``ab_prior`` setting)."""
     if ws.settings.ab_prior == "off":
         return PriorChoice(None, "no variance prior (ab_prior = off): each benchmark's t "
                                  "uses its rounds' own spread")
-    profiles = ws.store.noise_profiles(suite="benchmarks") if ws.history_exists else ()
-    here = environment_fingerprint(packages=()).machine_id
-    mine = [(p, path) for p, path, _ in profiles if noise_machine_id(p.machine) == here]
-    if not mine:
+    newest = newest_profile_here(ws)
+    if newest is None:
         return PriorChoice(None, "no variance prior: no noise profile of this machine in "
                                  "the history (perf-pipeline calibrate --pairs 60 records "
                                  "one; it lets a large change be decided at the first look)")
-    profile, corpus_path = mine[-1]
+    profile, corpus_path = newest
     try:
         recording = NoiseRecording.from_corpus(load_noise_corpus(Path(corpus_path)))
         if recording.n_pairs < processes * MIN_PRIOR_ROUNDS:

@@ -20,7 +20,7 @@ from perf_pipeline.model import (
     SuiteRun,
 )
 from perf_pipeline.pipeline import confirm_run
-from perf_pipeline.pipeline.ab_prior import ab_variance_prior
+from perf_pipeline.pipeline.ab_prior import ab_variance_prior, fresh_profile_here
 from perf_pipeline.store import write_noise_corpus
 from perf_pipeline.workspace import Workspace
 
@@ -144,3 +144,20 @@ def test_a_confirmation_on_this_machine_uses_its_prior_and_says_so(
     used = mode == "auto"
     assert ("moderated" in row.comparison.method) is used
     assert any("variance prior" in note for note in confirmation.notes) is used
+
+
+def test_a_profile_is_fresh_only_for_this_machine_and_within_its_age(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    now = datetime(2026, 11, 5, tzinfo=timezone.utc)
+    with Workspace(Settings(results_dir=tmp_path / "r")) as ws:
+        assert fresh_profile_here(ws, max_age_days=7, now=now) is None  # no history
+        calibrated(ws, replace(make_corpus(ELSEWHERE), recorded_at="2026-11-04T00:00:00+00:00"),
+                   tmp_path / "other.json.gz")
+        assert fresh_profile_here(ws, max_age_days=7, now=now) is None  # not this machine
+        calibrated(ws, replace(make_corpus(HERE), recorded_at="2026-11-03T00:00:00+00:00"),
+                   tmp_path / "here.json.gz")
+        assert fresh_profile_here(ws, max_age_days=7, now=now) is not None  # 2 days old
+        later = datetime(2026, 11, 11, tzinfo=timezone.utc)  # 8 days old
+        assert fresh_profile_here(ws, max_age_days=7, now=later) is None
+        assert fresh_profile_here(ws, max_age_days=8.5, now=later) is not None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from perf_pipeline.atomic_file import check_writable_file
-from perf_pipeline.cli.console import err, plain, progress_bar
+from perf_pipeline.cli.console import err, out, plain, progress_bar
 from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import add_command, add_commit_pair, add_repo, add_results_dir
@@ -51,21 +52,32 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """
     from perf_pipeline.cli.present.calibrate import print_calibration
     from perf_pipeline.pipeline import calibrate
+    from perf_pipeline.pipeline.ab_prior import fresh_profile_here
 
     if args.out:
         check_writable_file(Path(args.out), "--out")
+    if args.max_age is not None and not (math.isfinite(args.max_age) and args.max_age > 0):
+        raise InvalidInputError(f"--max-age must be a number of days > 0, not {args.max_age!r}")
     ws = workspace_from(args)
 
     def started(raw_dir: Path, sha: str) -> None:
         err.print(f"calibrating {plain(sha[:12])}: raw files in {plain(raw_dir)} (after "
                   f"Ctrl-C, finish with --import-raw {plain(raw_dir)})")
 
-    with ws, progress_bar("calibrate: pairs") as bar:
-        outcome = calibrate(
-            ws, args.ref, pairs=args.pairs, seed=args.seed,
-            out=Path(args.out) if args.out else None,
-            import_raw=Path(args.import_raw) if args.import_raw else None,
-            note=args.note or "", on_start=started, on_pair=bar.update)
+    with ws:
+        fresh = (fresh_profile_here(ws, max_age_days=args.max_age)
+                 if args.max_age is not None and not args.import_raw else None)
+        if fresh is not None:
+            out.print(f"calibrate: nothing to do: this machine's noise profile of "
+                      f"{plain(fresh.commit[:12])} was recorded {plain(fresh.recorded_at)}, "
+                      f"within --max-age {args.max_age:g} days")
+            return ExitCode.OK
+        with progress_bar("calibrate: pairs") as bar:
+            outcome = calibrate(
+                ws, args.ref, pairs=args.pairs, seed=args.seed,
+                out=Path(args.out) if args.out else None,
+                import_raw=Path(args.import_raw) if args.import_raw else None,
+                note=args.note or "", on_start=started, on_pair=bar.update)
     print_calibration(outcome, ws.settings)
     return ExitCode.OK
 
@@ -149,6 +161,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--import-raw", metavar="DIR",
                    help="build the corpus from a recorded raw pairs dir instead of measuring")
     p.add_argument("--note", help="free text stored in the corpus")
+    p.add_argument("--max-age", type=float, metavar="DAYS",
+                   help="do nothing if this machine has a noise profile recorded within "
+                        "DAYS days (for a scheduled job keeping the A/B's variance prior "
+                        "current)")
     add_repo(p)
     add_results_dir(p)
 
