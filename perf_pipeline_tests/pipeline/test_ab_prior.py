@@ -161,3 +161,24 @@ def test_a_profile_is_fresh_only_for_this_machine_and_within_its_age(tmp_path: P
         later = datetime(2026, 11, 11, tzinfo=timezone.utc)  # 8 days old
         assert fresh_profile_here(ws, max_age_days=7, now=later) is None
         assert fresh_profile_here(ws, max_age_days=8.5, now=later) is not None
+
+
+def test_noise_marks_the_profile_this_machines_ab_borrows(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from perf_pipeline.cli import main
+
+    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_AB_PRIOR"):
+        monkeypatch.delenv(var, raising=False)
+    results = tmp_path / "results"
+    with Workspace(Settings(results_dir=results)) as ws:
+        # One benchmark: NaN spreads (no suite factor), which must not hide the mark.
+        calibrated(ws, make_corpus(HERE, names=NAMES[:1]), tmp_path / "here.json.gz")
+        calibrated(ws, replace(make_corpus(ELSEWHERE), commit="c" * 40),
+                   tmp_path / "other.json.gz", created_at="2026-11-02T00:00:00+00:00")
+    assert main(["noise", "--results-dir", str(results)]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "pairs ·" in ln]
+    assert len(lines) == 2
+    assert lines[0].startswith("cccccccccccc") and "variance prior" not in lines[0]
+    assert lines[1].startswith("aaaaaaaaaaaa") and "A/B variance prior" in lines[1]

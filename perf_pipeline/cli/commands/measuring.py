@@ -87,10 +87,13 @@ def cmd_noise(args: argparse.Namespace) -> int:
     machine, pairs and corpus file of each, and the newest one's spreads per benchmark
     (--all: every one's)."""
     from perf_pipeline.cli.present.calibrate import print_noise_profiles
+    from perf_pipeline.pipeline.ab_prior import newest_profile_here
 
     with workspace_from(args) as ws:
         profiles = ws.store.noise_profiles() if ws.history_exists else ()
-        print_noise_profiles(profiles, show_all=args.all, settings=ws.settings)
+        prior = newest_profile_here(ws) if ws.settings.ab_prior == "auto" else None
+        print_noise_profiles(profiles, show_all=args.all, settings=ws.settings,
+                             prior=prior[0] if prior else None)
     return ExitCode.OK
 
 

@@ -44,10 +44,18 @@ def _machine_line(profile: NoiseProfile) -> str:
             f"{plain(machine.get('os', '?'))}")
 
 
+def _same(profile: NoiseProfile, other: NoiseProfile | None) -> bool:
+    """One recording (not ``==``: a NaN spread is never equal to itself)."""
+    return other is not None and (profile.commit, profile.recorded_at, profile.machine,
+                                  profile.pairs) == (other.commit, other.recorded_at,
+                                                     other.machine, other.pairs)
+
+
 def print_noise_profiles(profiles: Sequence[tuple[NoiseProfile, str, str]], *,
-                         show_all: bool, settings: Settings) -> None:
+                         show_all: bool, settings: Settings,
+                         prior: NoiseProfile | None = None) -> None:
     """The stored profiles, newest first: the newest (or every one) in full, the rest
-    listed."""
+    listed; ``prior`` (the one this machine's A/Bs borrow their spread from) marked."""
     if not profiles:
         out.print(f"no noise profile in {plain(settings.history_label)}: record one with "
                   "perf-pipeline calibrate --pairs N")
@@ -56,7 +64,9 @@ def print_noise_profiles(profiles: Sequence[tuple[NoiseProfile, str, str]], *,
     for k, (profile, corpus_path, created_at) in enumerate(newest_first):
         out.print(f"[bold]{plain(profile.commit[:12])}[/] recorded {plain(profile.recorded_at)}"
                   f" · {profile.pairs} pairs · {_machine_line(profile)} · stored "
-                  f"{plain(created_at)}")
+                  f"{plain(created_at)}"
+                  + (" · [bold]this machine's A/B variance prior[/]" if _same(profile, prior)
+                     else ""))
         out.print(f"  corpus: {plain(corpus_path)}")
         if k == 0 or show_all:
             _print_table(profile)
