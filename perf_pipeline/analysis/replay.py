@@ -422,6 +422,9 @@ class ABRates:
     median_rounds: float  # rounds the whole run used
     #: Trials whose slowed benchmark was found only after ``SLOW_HIT_ROUNDS`` rounds.
     slow_hits: int = 0
+    #: Any benchmark called a regression *or an improvement*: the A/A false-alarm rate of
+    #: a two-sided A/B (``any_regression`` counts the one side a gate acts on).
+    any_change: float = 0.0
 
 
 def _ab_trials(recording: NoiseRecording, rng: np.random.Generator,
@@ -443,7 +446,7 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
                        prior: VariancePrior | None = None) -> ABRates:
     """Replay ``perf-pipeline ab --adaptive``: ``sequential_ab`` over every benchmark
     (``prior``: its variance prior, from another recording than this one)."""
-    any_reg = hits = 0
+    any_reg = any_change = hits = 0
     to_hit: list[int] = []
     used: list[int] = []
     width = len(recording.names) if n_benchmarks is None else n_benchmarks
@@ -453,6 +456,7 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
                                prior=prior)
         confirmed = {r.name for r in result.comparison.regressions}
         any_reg += bool(confirmed)
+        any_change += bool(confirmed or result.comparison.improvements)
         if slowed in confirmed:
             hits += 1
             to_hit.append(result.decided_at[slowed])
@@ -463,7 +467,7 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
         median_rounds_to_hit=float(np.median(to_hit)) if to_hit else math.nan,
         max_rounds_to_hit=float(np.max(to_hit)) if to_hit else math.nan,
         median_rounds=float(np.median(used)),
-        slow_hits=sum(r > SLOW_HIT_ROUNDS for r in to_hit))
+        slow_hits=sum(r > SLOW_HIT_ROUNDS for r in to_hit), any_change=any_change / trials)
 
 
 def replay_fixed_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,

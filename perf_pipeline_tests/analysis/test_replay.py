@@ -254,24 +254,24 @@ def test_adaptive_ab_on_real_paired_noise() -> None:
     (HELD_OUT, PINNED, (606060, 626262, 646464)),
     (PINNED, HELD_OUT, (616161, 636363, 656565)),
 ], ids=["held-out judged", "pinned judged"])
-def test_a_prior_from_another_recording_decides_every_doubling_at_the_first_look(
+def test_a_prior_from_another_recording_decides_every_doubling_within_six_rounds(
         judged: Path, prior_from: Path, seeds: tuple[int, int, int]) -> None:
     """The machine's recorded spread per round (``analysis.variance_prior``), taken from
     the other recording (made under other load, so it never saw the noise it judges).
     Without it, 17-22 of 300 doublings took 7-8 rounds. Measured on these seeds: every
     doubling decided at round 5; no A/A alarm, nor with a stale prior half the true
-    spread (a profile of a quieter day)."""
+    spread (a quarter of the variance: a profile of a quieter day)."""
     rec, prior = _recording(judged), recording_prior(_recording(prior_from))
     double = replay_adaptive_ab(rec, np.random.default_rng(seeds[0]), trials=200,
                                 effect=2.0, n_benchmarks=9, prior=prior)
     assert double.hit == 1.0 and double.max_rounds_to_hit <= 6
     aa = replay_adaptive_ab(rec, np.random.default_rng(seeds[1]), trials=300,
                             n_benchmarks=9, prior=prior)
-    assert aa.any_regression <= 0.01
+    assert aa.any_change <= 0.01  # improvements are false alarms of a two-sided A/B too
     stale = replace(prior, log_ratios=prior.log_ratios * 0.5)
     aa_stale = replay_adaptive_ab(rec, np.random.default_rng(seeds[2]), trials=300,
                                   n_benchmarks=9, prior=stale)
-    assert aa_stale.any_regression <= 0.01
+    assert aa_stale.any_change <= 0.01
 
 
 @pytest.mark.slow
