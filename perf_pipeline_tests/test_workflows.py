@@ -253,6 +253,8 @@ def test_performance_job() -> None:
     caches = [s for s in steps if s.get("uses", "").startswith("actions/cache/")]
     assert len(caches) == 2 and caches[0]["with"]["path"] == caches[1]["with"]["path"]
     assert "test-results/noise" in caches[0]["with"]["path"].split()
+    # The corpus holds what calibrate's raw files hold: the cache keeps it once.
+    assert "!test-results/raw/calibrate" in caches[0]["with"]["path"].split()
 
 
 def test_job_env_is_read_by_the_settings() -> None:

@@ -34,7 +34,7 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.ab import ABRun, ABSelection, iter_ab_rounds, measure_ab
 from perf_pipeline.measure.results import merge_processes
 from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
-from perf_pipeline.pipeline.ab_prior import ab_variance_prior
+from perf_pipeline.pipeline.ab_prior import PriorChoice, ab_variance_prior
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import CountedRounds, round_values
 from perf_pipeline.report import ReportFiles, write_report
@@ -57,7 +57,7 @@ class ABOutcome:
     no_factor: str | None = None  # why each round kept its processes' whole noise, if so
     sequential: SequentialResult | None = None  # the adaptive design's stopping record
     #: The adaptive design's variance prior (``pipeline.ab_prior``): which, or why none.
-    prior_note: str | None = None
+    prior: PriorChoice | None = None
 
     @property
     def regressed(self) -> bool:
@@ -346,4 +346,4 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,
                      no_factor=no_factor, too_few_rounds=short,
-                     prior_note=None if short else choice.note)
+                     prior=None if short else choice)

@@ -20,47 +20,48 @@ from perf_pipeline.analysis import (
     VariancePrior,
     recording_prior,
 )
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.measure.fingerprint import environment_fingerprint
 from perf_pipeline.model import NoiseProfile, noise_machine_id
 from perf_pipeline.store import load_noise_corpus
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["PriorChoice", "ab_variance_prior", "fresh_profile_here", "newest_profile_here"]
+__all__ = ["PriorChoice", "ab_variance_prior", "fresh_profile_here", "profiles_here",
+           "usable_prior"]
 
 
 @dataclass(frozen=True, slots=True)
 class PriorChoice:
-    """The prior an A/B uses (None: its rounds' own spread only) and why, for its report."""
+    """The prior an A/B uses (None: its rounds' own spread only) and why, for its report.
+    ``profile``: the recording it came from, or the newest one of this machine that could
+    not be used (None when this machine has none)."""
 
     prior: VariancePrior | None
     note: str
+    profile: NoiseProfile | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """For the JSON documents: whether a prior was used, from what, and why (not)."""
+        return {"used": self.prior is not None,
+                "commit": self.profile.commit if self.profile else None,
+                "recorded_at": self.profile.recorded_at if self.profile else None,
+                "rounds": self.prior.rounds if self.prior else None,
+                "df": self.prior.df if self.prior else None, "note": self.note}
 
 
-def newest_profile_here(ws: Workspace) -> tuple[NoiseProfile, str] | None:
-    """(profile, corpus path) of the benchmark suite's newest noise profile recorded on
-    this hardware, or None."""
-    profiles = ws.store.noise_profiles(suite="benchmarks") if ws.history_exists else ()
+def profiles_here(ws: Workspace) -> list[tuple[NoiseProfile, str]]:
+    """(profile, corpus path) of every noise profile of the benchmark suite recorded on
+    this hardware, newest *recorded* first (an old raw directory imported today is still
+    old noise). A history that cannot be read gives none: an A/B does not need it."""
+    try:
+        profiles = ws.store.noise_profiles(suite="benchmarks") if ws.history_exists else ()
+    except (StoreError, OSError):
+        return []
     here = environment_fingerprint(packages=()).machine_id
     mine = [(p, path) for p, path, _ in profiles if noise_machine_id(p.machine) == here]
-    return mine[-1] if mine else None
-
-
-def fresh_profile_here(ws: Workspace, *, max_age_days: float,
-                       now: datetime | None = None) -> NoiseProfile | None:
-    """This hardware's newest profile if it was recorded within ``max_age_days`` (a
-    scheduled ``calibrate --max-age`` then has nothing to do), else None."""
-    newest = newest_profile_here(ws)
-    if newest is None:
-        return None
-    try:
-        recorded = datetime.fromisoformat(newest[0].recorded_at)
-    except ValueError:
-        return None  # an unreadable date is no reason to trust the profile
-    if recorded.tzinfo is None:
-        recorded = recorded.replace(tzinfo=timezone.utc)
-    age = (now or datetime.now(timezone.utc)) - recorded
-    return newest[0] if age <= timedelta(days=max_age_days) else None
+    # Ties (one recording imported twice) go to the one stored last.
+    order = sorted(range(len(mine)), key=lambda i: (mine[i][0].recorded_at, i), reverse=True)
+    return [mine[i] for i in order]
 
 
 def ab_variance_prior(ws: Workspace, *, processes: int) -> PriorChoice:
@@ -68,24 +69,54 @@ def ab_variance_prior(ws: Workspace, *, processes: int) -> PriorChoice:
     if ws.settings.ab_prior == "off":
         return PriorChoice(None, "no variance prior (ab_prior = off): each benchmark's t "
                                  "uses its rounds' own spread")
-    newest = newest_profile_here(ws)
-    if newest is None:
+    return usable_prior(ws, processes=processes)
+
+
+def usable_prior(ws: Workspace, *, processes: int) -> PriorChoice:
+    """The prior of this machine's newest recording whose corpus can be used, whatever
+    the ``ab_prior`` setting (``calibrate --max-age`` and ``noise`` ask this too)."""
+    mine = profiles_here(ws)
+    if not mine:
         return PriorChoice(None, "no variance prior: no noise profile of this machine in "
                                  "the history (perf-pipeline calibrate --pairs 60 records "
                                  "one; it lets a large change be decided at the first look)")
-    profile, corpus_path = newest
+    problems = []
+    for profile, corpus_path in mine:
+        try:
+            recording = NoiseRecording.from_corpus(load_noise_corpus(Path(corpus_path)))
+            if recording.n_pairs < processes * MIN_PRIOR_ROUNDS:
+                raise InvalidInputError(
+                    f"{recording.n_pairs} pairs, fewer than the "
+                    f"{processes * MIN_PRIOR_ROUNDS} that {MIN_PRIOR_ROUNDS} rounds of "
+                    f"{processes} processes per side need")
+            prior = recording_prior(recording, processes=processes, source=(
+                f"noise profile of {profile.commit[:12]} recorded {profile.recorded_at}"))
+        except InvalidInputError as exc:
+            problems.append(f"{profile.commit[:12]} recorded {profile.recorded_at}: {exc}")
+            continue
+        skipped = (f"; newer ones unusable ({'; '.join(problems)})" if problems else "")
+        return PriorChoice(prior, (
+            f"variance prior: each benchmark's t is moderated by its spread per round in "
+            f"the {prior.source} ({prior.rounds} rounds of {processes} processes per side, "
+            f"worth {prior.df:g} rounds' degrees of freedom; scaled up if this machine is "
+            f"noisier now){skipped}"), profile)
+    return PriorChoice(None, "no variance prior: every noise profile of this machine is "
+                             f"unusable ({'; '.join(problems)})", mine[0][0])
+
+
+def fresh_profile_here(ws: Workspace, *, max_age_days: float, processes: int,
+                       now: datetime | None = None) -> NoiseProfile | None:
+    """The profile this machine's A/Bs of ``processes`` per side would use, if it was
+    recorded within ``max_age_days`` (a scheduled ``calibrate --max-age`` then has
+    nothing to do); None when there is none, or it is older, or its corpus is unusable."""
+    choice = usable_prior(ws, processes=processes)
+    if choice.prior is None or choice.profile is None:
+        return None
     try:
-        recording = NoiseRecording.from_corpus(load_noise_corpus(Path(corpus_path)))
-        if recording.n_pairs < processes * MIN_PRIOR_ROUNDS:
-            raise InvalidInputError(
-                f"{recording.n_pairs} pairs, fewer than the {processes * MIN_PRIOR_ROUNDS} "
-                f"that {MIN_PRIOR_ROUNDS} rounds of {processes} processes per side need")
-        prior = recording_prior(recording, processes=processes, source=(
-            f"noise profile of {profile.commit[:12]} recorded {profile.recorded_at}"))
-    except InvalidInputError as exc:
-        return PriorChoice(None, f"no variance prior: the newest noise profile's corpus "
-                                 f"is unusable ({exc})")
-    return PriorChoice(prior, (
-        f"variance prior: each benchmark's t is moderated by its spread per round in the "
-        f"{prior.source} ({prior.rounds} rounds of {processes} processes per side, worth "
-        f"{prior.df:g} rounds' degrees of freedom)"))
+        recorded = datetime.fromisoformat(choice.profile.recorded_at)
+    except ValueError:
+        return None  # an unreadable date is no reason to trust the profile
+    if recorded.tzinfo is None:
+        recorded = recorded.replace(tzinfo=timezone.utc)
+    age = (now or datetime.now(timezone.utc)) - recorded
+    return choice.profile if age <= timedelta(days=max_age_days) else None

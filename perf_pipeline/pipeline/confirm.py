@@ -355,7 +355,8 @@ def confirm_run(ws: Workspace, run: SuiteRun, baseline: Baseline | None, *,
         rounds=rounds or _no_rounds, threshold=settings.threshold, alpha=settings.alpha,
         max_rounds=settings.confirm_max_rounds, standing=strict.comparison,
         prior=choice.prior if choice is not None else None)
-    if choice is not None and choice.prior is not None and confirmation.ab is not None:
+    if choice is not None and choice.profile is not None and confirmation.ab is not None:
+        # Used, or this machine's recording could not be: either way the report says so.
         confirmation = replace(confirmation, notes=(*confirmation.notes, choice.note))
     if elsewhere and confirmation.status == "not_possible":
         confirmation = replace(confirmation, notes=(

@@ -172,7 +172,8 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     text = (tmp_path / "ab.md").read_text()
     assert "Adaptive interleaved A/B run" in text and "in 2 pytest processes each" in text
     # Nothing calibrated on this machine: the rounds' own spread, and how to do better.
-    assert "no noise profile of this machine" in doc["adaptive"]["variance_prior"]
+    prior = doc["adaptive"]["variance_prior"]
+    assert prior["used"] is False and "no noise profile of this machine" in prior["note"]
     assert "no noise profile of this machine" in text
 
 
@@ -197,7 +198,9 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
     captured = capsys.readouterr()
     assert code == 1, captured.out + captured.err
     doc = json.loads(captured.out)
-    assert doc["adaptive"]["variance_prior"].startswith("variance prior: ")
+    prior = doc["adaptive"]["variance_prior"]
+    assert prior["used"] is True and prior["rounds"] == 20 and prior["df"] == 4
+    assert prior["note"].startswith("variance prior: ")
     assert "moderated" in doc["comparison"]["results"][0]["comparison"]["method"]
     # Only the target is judged (no controls, no suite-wide shift) and it is the regression.
     assert [(r["name"], r["comparison"]["verdict"]) for r in doc["comparison"]["results"]] \
@@ -256,6 +259,7 @@ def test_rounds_too_narrow_for_a_suite_factor_are_warned_about(
 @pytest.mark.parametrize(("args", "message"), [
     (["--adaptive", "--rounds", "8"], "--rounds sets the fixed-round design"),
     (["--max-rounds", "8"], "--max-rounds needs --adaptive"),
+    (["--prior", "off"], "--prior needs --adaptive"),
     (["--adaptive", "--max-rounds", "3"], "--max-rounds must be at least 5"),
     (["--adaptive", "--max-rounds", "0"], "--max-rounds must be at least 5"),
     (["--report", "."], "is a directory"),

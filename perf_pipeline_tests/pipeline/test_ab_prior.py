@@ -151,16 +151,24 @@ def test_a_profile_is_fresh_only_for_this_machine_and_within_its_age(tmp_path: P
 
     now = datetime(2026, 11, 5, tzinfo=timezone.utc)
     with Workspace(Settings(results_dir=tmp_path / "r")) as ws:
-        assert fresh_profile_here(ws, max_age_days=7, now=now) is None  # no history
+        def fresh(days: float, at: datetime = now, processes: int = 2) -> bool:
+            return fresh_profile_here(ws, max_age_days=days, processes=processes,
+                                      now=at) is not None
+
+        assert not fresh(7)  # no history
         calibrated(ws, replace(make_corpus(ELSEWHERE), recorded_at="2026-11-04T00:00:00+00:00"),
                    tmp_path / "other.json.gz")
-        assert fresh_profile_here(ws, max_age_days=7, now=now) is None  # not this machine
-        calibrated(ws, replace(make_corpus(HERE), recorded_at="2026-11-03T00:00:00+00:00"),
-                   tmp_path / "here.json.gz")
-        assert fresh_profile_here(ws, max_age_days=7, now=now) is not None  # 2 days old
+        assert not fresh(7)  # not this machine
+        path = calibrated(ws, replace(make_corpus(HERE),
+                                      recorded_at="2026-11-03T00:00:00+00:00"),
+                          tmp_path / "here.json.gz")
+        assert fresh(7)  # 2 days old
         later = datetime(2026, 11, 11, tzinfo=timezone.utc)  # 8 days old
-        assert fresh_profile_here(ws, max_age_days=7, now=later) is None
-        assert fresh_profile_here(ws, max_age_days=8.5, now=later) is not None
+        assert not fresh(7, later) and fresh(8.5, later)
+        # Recent but of no use to the A/B: too few pairs for its rounds, or gone.
+        assert not fresh(7, processes=5)  # 40 pairs: 8 rounds of 5 processes per side
+        path.unlink()
+        assert not fresh(7)
 
 
 def test_noise_marks_the_profile_this_machines_ab_borrows(tmp_path: Path,
@@ -182,3 +190,33 @@ def test_noise_marks_the_profile_this_machines_ab_borrows(tmp_path: Path,
     assert len(lines) == 2
     assert lines[0].startswith("cccccccccccc") and "variance prior" not in lines[0]
     assert lines[1].startswith("aaaaaaaaaaaa") and "A/B variance prior" in lines[1]
+
+
+def test_an_unreadable_history_gives_no_prior_not_a_failed_ab(tmp_path: Path) -> None:
+    results = tmp_path / "r"
+    results.mkdir()
+    (results / "perf_history.db").write_bytes(b"not a database at all" * 100)
+    with Workspace(Settings(results_dir=results)) as ws:
+        choice = ab_variance_prior(ws, processes=2)
+    assert choice.prior is None and "no noise profile of this machine" in choice.note
+
+
+def test_the_newest_usable_recording_is_used_and_the_unusable_one_named(tmp_path: Path
+                                                                       ) -> None:
+    with Workspace(Settings(results_dir=tmp_path / "r")) as ws:
+        # Imported today from an old raw directory: older noise, stored last.
+        calibrated(ws, replace(make_corpus(HERE, seed=4), commit="d" * 40,
+                               recorded_at="2026-10-01T00:00:00+00:00"),
+                   tmp_path / "old.json.gz", "2026-11-09T00:00:00+00:00")
+        usable = calibrated(ws, replace(make_corpus(HERE, seed=5), commit="e" * 40,
+                                        recorded_at="2026-11-02T00:00:00+00:00"),
+                            tmp_path / "mid.json.gz", "2026-11-02T00:00:00+00:00")
+        broken = calibrated(ws, replace(make_corpus(HERE, seed=6), commit="f" * 40,
+                                        recorded_at="2026-11-05T00:00:00+00:00"),
+                            tmp_path / "new.json.gz", "2026-11-05T00:00:00+00:00")
+        broken.unlink()
+        choice = ab_variance_prior(ws, processes=2)
+        assert choice.prior is not None and choice.profile.commit == "e" * 40
+        assert "ffffffffffff" in choice.note and "unusable" in choice.note
+        usable.unlink()  # then the oldest recording is the one left
+        assert ab_variance_prior(ws, processes=2).profile.commit == "d" * 40

@@ -67,6 +67,9 @@ def cmd_ab(args: argparse.Namespace) -> int:
     if not args.adaptive and args.max_rounds is not None:
         raise InvalidInputError("--max-rounds needs --adaptive; the fixed-round design "
                                 "takes --rounds")
+    if not args.adaptive and args.ab_prior is not None:
+        raise InvalidInputError("--prior needs --adaptive (the fixed-round design's "
+                                "signed-rank test uses no variance)")
     check_writable_file(Path(args.report), "--report")
     select = ABSelection(node_ids=tuple(args.node_ids), keyword=args.select,
                          controls=tuple(args.controls))

@@ -65,7 +65,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                   f"Ctrl-C, finish with --import-raw {plain(raw_dir)})")
 
     with ws:
-        fresh = (fresh_profile_here(ws, max_age_days=args.max_age)
+        fresh = (fresh_profile_here(ws, max_age_days=args.max_age,
+                                    processes=ws.settings.ab_processes)
                  if args.max_age is not None and not args.import_raw else None)
         if fresh is not None:
             out.print(f"calibrate: nothing to do: this machine's noise profile of "
@@ -87,13 +88,13 @@ def cmd_noise(args: argparse.Namespace) -> int:
     machine, pairs and corpus file of each, and the newest one's spreads per benchmark
     (--all: every one's)."""
     from perf_pipeline.cli.present.calibrate import print_noise_profiles
-    from perf_pipeline.pipeline.ab_prior import newest_profile_here
+    from perf_pipeline.pipeline.ab_prior import ab_variance_prior
 
     with workspace_from(args) as ws:
         profiles = ws.store.noise_profiles() if ws.history_exists else ()
-        prior = newest_profile_here(ws) if ws.settings.ab_prior == "auto" else None
+        choice = ab_variance_prior(ws, processes=ws.settings.ab_processes)
         print_noise_profiles(profiles, show_all=args.all, settings=ws.settings,
-                             prior=prior[0] if prior else None)
+                             prior=choice.profile if choice.prior is not None else None)
     return ExitCode.OK
 
 

@@ -36,8 +36,8 @@ def print_ab(outcome: ABOutcome, report: Path) -> None:
         seq = outcome.sequential
         out.print(f"adaptive: {seq.rounds_used} round(s) used (stopped: {seq.stopped}); "
                   f"{len(seq.decided_at)} of {len(comparison.results)} decided", markup=False)
-        if outcome.prior_note:
-            out.print(outcome.prior_note, markup=False)
+        if outcome.prior is not None:
+            out.print(outcome.prior.note, markup=False)
     out.print(f"verdict: {len(comparison.regressions)} significant regression(s), "
               f"{len(comparison.improvements)} improvement(s) of {ab.candidate.sha[:10]} "
               f"against {ab.base.sha[:10]} over {len(ab.rounds)} interleaved rounds")
@@ -60,6 +60,7 @@ def ab_json(outcome: ABOutcome, report: Path) -> tuple[str, dict[str, object]]:
         "no_factor": outcome.no_factor,
         "adaptive": None if seq is None else {
             "rounds_used": seq.rounds_used, "stopped": seq.stopped,
-            "decided_at": dict(seq.decided_at), "variance_prior": outcome.prior_note},
+            "decided_at": dict(seq.decided_at),
+            "variance_prior": outcome.prior.to_dict() if outcome.prior else None},
         "report": {"markdown": str(report), "html": str(outcome.files.html)},
     }
