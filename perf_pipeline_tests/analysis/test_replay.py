@@ -278,8 +278,8 @@ def test_a_prior_from_another_recording_decides_every_doubling_within_six_rounds
 def test_the_gate_with_a_prior_still_rarely_confirms_unchanged_code() -> None:
     """The confirmation's factor is the median of a few controls: the prior's spread is
     taken the same way (``VariancePrior.log_variance``). Measured: no alarm in 200 commits
-    of 5 benchmarks on this seed; 1 in 800 at 50 benchmarks over three other seeds (a
-    prior of one spread per benchmark, not matched to the controls, gave 3 in 200)."""
+    of 5 benchmarks on this seed; 3 in 800 at 50 benchmarks over three other seeds
+    (README)."""
     gate = replay_gate(_recording(HELD_OUT), np.random.default_rng(666666), trials=200,
                        n_benchmarks=5, prior=recording_prior(_recording(PINNED)))
     assert gate.confirmed_any <= 0.01
