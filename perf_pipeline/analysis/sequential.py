@@ -468,7 +468,7 @@ def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
         log_ratio=mean, log_ci_low=mean - q * se, log_ci_high=mean + q * se, p_value=p,
         n_baseline=n_rounds, n_current=n_rounds, method=method,
         note=f"{n_rounds} rounds", n_units=n_rounds, unit="rounds",
-        var_scalable=se * se * n_rounds)
+        var_scalable=se * se)  # the estimate's variance at n_rounds, as every Estimate
 
 
 def _clear_interval(look: _Look, i: int) -> tuple[float, float]:

@@ -606,3 +606,21 @@ def test_everything_lost_before_the_first_look_is_listed_not_raised() -> None:
     result = sequential_ab(rounds, max_rounds=20)
     assert result.stopped == "lost" and result.rounds_used == 2
     assert result.comparison.results == () and set(result.comparison.missing) == set(names)
+
+
+def test_the_rounds_that_would_decide_are_projected_from_the_spread_per_round() -> None:
+    """"~N more rounds would decide" (``verdict._units_needed``) scales the estimate's
+    variance at n units by n / N: the estimate must give its variance (se^2), as every
+    other estimate does. It gave se^2 * n, so the rounds projected were n times too many."""
+    from perf_pipeline.analysis.sequential import _estimate, _Look
+    from perf_pipeline.analysis.verdict import judge
+
+    one = np.ones(1)
+    look = _Look(mean=np.array([0.02]), se=np.array([0.01]), df=np.array([9.0]), n=10,
+                 rmean=one * math.nan, rse=one * math.nan, rp_greater=one, rp_two=one)
+    est = _estimate(look, 0, 0.01, 0.06, 10, "two-sided")
+    assert est.var_scalable == pytest.approx(0.01 ** 2)
+    # Per round the spread is 0.01 * sqrt(10); to bring a 99 % half-width under the 2 %
+    # distance to the threshold needs about (2.576 * 0.0316 / 0.02)^2 = 17 rounds in all.
+    needed = judge(est, threshold=1.0, alpha=0.01).samples_needed
+    assert needed is not None and 5 <= needed + 10 <= 30
