@@ -1,11 +1,12 @@
 """The variance prior an A/B on this machine gets: its newest ``calibrate`` recording.
 
 ``analysis.variance_prior`` explains why a prior decides large changes sooner. This step
-only finds one: the newest stored noise profile of the benchmark suite recorded on this
-hardware (the A/B always measures here), reads its corpus file and groups its pairs into
-rounds of the A/B's processes per side (``analysis.recording_prior``, the path the replay
-studies take). Nothing found, or a corpus that cannot be read, gives no prior and a note
-saying why: the A/B then runs on its rounds' own spread, as it always could.
+only finds one: of the benchmark suite's noise profiles recorded on this hardware (the
+A/B always measures here), the newest recorded whose corpus file can be read and holds
+enough pairs; it groups the pairs into rounds of the A/B's processes per side
+(``analysis.recording_prior``, the path the replay studies take). Nothing usable, or a
+history that cannot be read, gives no prior and a note saying why: the A/B then runs on
+its rounds' own spread, as it always could.
 """
 
 from __future__ import annotations
