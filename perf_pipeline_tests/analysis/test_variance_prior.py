@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -19,18 +18,7 @@ from perf_pipeline.analysis import (
 )
 from perf_pipeline.errors import InvalidInputError
 
-NAMES = [f"b{i}" for i in range(6)]
-
-
-def _rounds(rng: np.random.Generator, *, slowed: dict[str, float] | None = None,
-            noise: float = 0.03, factor: float = 0.10, names: list[str] = NAMES
-            ) -> Iterator[dict[str, tuple[float, float]]]:
-    """Endless rounds: each process has its own suite factor, each benchmark its noise."""
-    slowed = slowed or {}
-    while True:
-        fa, fb = rng.normal(0.0, factor, size=2)
-        yield {n: (math.exp(fa + rng.normal(0, noise)),
-                   math.exp(fb + rng.normal(0, noise)) * slowed.get(n, 1.0)) for n in names}
+from .test_sequential import NAMES, _rounds
 
 
 def _prior(rng: np.random.Generator, rounds: int = 200, **kw: object) -> VariancePrior:

@@ -12,11 +12,8 @@ from perf_pipeline.analysis import build_baseline, noise_profile
 from perf_pipeline.config import Settings
 from perf_pipeline.measure.fingerprint import environment_fingerprint
 from perf_pipeline.model import (
-    BenchmarkResult,
-    CommitInfo,
     NoiseCorpus,
     NoisePair,
-    RunStatus,
     SuiteRun,
 )
 from perf_pipeline.pipeline import confirm_run
@@ -24,7 +21,7 @@ from perf_pipeline.pipeline.ab_prior import ab_variance_prior, fresh_profile_her
 from perf_pipeline.store import write_noise_corpus
 from perf_pipeline.workspace import Workspace
 
-from .test_confirm import NAMES, FakeSource
+from .test_confirm import NAMES, FakeSource, commit_run
 
 HERE = environment_fingerprint(packages=()).noise_machine
 ELSEWHERE = (("arch", "riscv64"), ("cpu_count", "128"), ("cpu_model", "Elsewhere 9000"),
@@ -123,12 +120,7 @@ def test_a_confirmation_on_this_machine_uses_its_prior_and_says_so(
     rng = np.random.default_rng(5)
 
     def run(i: int, sha: str, slow: float = 1.0) -> SuiteRun:
-        return SuiteRun(
-            run_id=f"run{i}", suite="benchmarks", status=RunStatus.SUCCESS,
-            started_at=f"2024-01-{i + 1:02d}T00:00:00+00:00", commit=CommitInfo(sha=sha),
-            benchmarks=tuple(BenchmarkResult(name=n, samples_s=tuple(
-                1e-3 * (slow if k == 0 else 1.0) * np.exp(rng.normal(0, 0.01, 20))))
-                for k, n in enumerate(NAMES)))
+        return commit_run(rng, i, sha, slow)
 
     base_sha, sha = tiny_target.shas[0], tiny_target.shas[1]
     baseline = build_baseline([run(i, base_sha) for i in range(6)],

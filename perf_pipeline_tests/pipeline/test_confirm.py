@@ -16,9 +16,13 @@ from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.model import (
     TIME_METRIC,
     BenchmarkComparison,
+    BenchmarkResult,
+    CommitInfo,
     Comparison,
     ReportData,
+    RunStatus,
     SuiteComparison,
+    SuiteRun,
     Verdict,
 )
 from perf_pipeline.pipeline import RoundFeed, confirm_regressions
@@ -91,6 +95,16 @@ class FakeSource:
         return RoundFeed(rounds=self._rounds(names), close=close,
                          stopped=lambda: "budget" if self.stop_after else None,
                          narrow=narrow if select.node_ids else None)
+
+
+def commit_run(rng: np.random.Generator, i: int, sha: str, slow: float = 1.0) -> SuiteRun:
+    """Run ``i`` of ``sha``: NAMES at 1 ms with 1 % noise, the first ``slow`` times slower."""
+    return SuiteRun(
+        run_id=f"run{i}", suite="benchmarks", status=RunStatus.SUCCESS,
+        started_at=f"2024-01-{i + 1:02d}T00:00:00+00:00", commit=CommitInfo(sha=sha),
+        benchmarks=tuple(BenchmarkResult(name=n, samples_s=tuple(
+            1e-3 * (slow if k == 0 else 1.0) * np.exp(rng.normal(0, 0.01, 20))))
+            for k, n in enumerate(NAMES)))
 
 
 def _confirm(screen: SuiteComparison, source, *, base: str | None = BASE,
@@ -325,19 +339,13 @@ def test_an_unresolvable_confirm_base_only_matters_when_there_is_something_to_co
     from perf_pipeline.analysis import build_baseline
     from perf_pipeline.config import Settings
     from perf_pipeline.errors import InvalidInputError
-    from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
     from perf_pipeline.pipeline import confirm_run
     from perf_pipeline.workspace import Workspace
 
     rng = np.random.default_rng(5)
 
     def run(i: int, sha: str, slow: float = 1.0) -> SuiteRun:
-        return SuiteRun(
-            run_id=f"run{i}", suite="benchmarks", status=RunStatus.SUCCESS,
-            started_at=f"2024-01-{i + 1:02d}T00:00:00+00:00", commit=CommitInfo(sha=sha),
-            benchmarks=tuple(BenchmarkResult(name=n, samples_s=tuple(
-                1e-3 * (slow if k == 0 else 1.0) * np.exp(rng.normal(0, 0.01, 20))))
-                for k, n in enumerate(NAMES)))
+        return commit_run(rng, i, sha, slow)
 
     base_sha, sha = tiny_target.shas[0], tiny_target.shas[1]
     baseline = build_baseline([run(i, base_sha) for i in range(6)],
