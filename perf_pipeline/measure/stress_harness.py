@@ -39,6 +39,7 @@ opens a socket itself.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -142,8 +143,11 @@ class _Tally:
 
 
 def _closed_worker(op: Callable[[], object], tally: _Tally, start_ns: int, deadline_ns: int,
-                   max_ops: int) -> None:
+                   max_ops: int, lock: threading.Lock | None = None) -> None:
+    """Call ``op`` back to back until the deadline. With ``lock``, each op's record is
+    made under it, so another thread can copy the tally whole while ``op`` runs."""
     clock = time.perf_counter_ns
+    guard = lock if lock is not None else contextlib.nullcontext()
     while clock() < start_ns:
         time.sleep(0.0005)
     while tally.ops < max_ops:
@@ -153,23 +157,57 @@ def _closed_worker(op: Callable[[], object], tally: _Tally, start_ns: int, deadl
         try:
             op()
         except Exception as exc:  # the operation under load: every failure is a figure
-            tally.error(type(exc).__name__)
-        else:
-            tally.hist.record_ns(clock() - began)
-        tally.ops += 1
+            with guard:
+                tally.error(type(exc).__name__)
+                tally.ops += 1
+            continue
+        took = clock() - began
+        with guard:
+            tally.hist.record_ns(took)
+            tally.ops += 1
 
 
 def _process_worker(conn: Any, op: Callable[[], object], start_ns: int, deadline_ns: int,
-                    max_ops: int) -> None:  # pragma: no cover - runs in a child process
+                    max_ops: int, report_at_ns: int) -> None:  # pragma: no cover - child
+    """One process of a process-mode step. It reports its tally at the end, and a
+    watchdog thread reports what it has finished so far at ``report_at_ns`` if the end
+    has not come by then: a worker stuck in its operation never reaches its end, and
+    reporting only there lost every operation it had finished (its step read 100 %
+    errors). An operation stuck in C code that holds the GIL keeps the watchdog from
+    running too; the step then counts the worker as stuck with nothing finished."""
     tally = _Tally()
+    lock = threading.Lock()  # the record of one op, or one report, at a time
+    final_sent = False
     cpu0 = cpu_seconds()
     reset_hwm()
+
+    def report(final: bool) -> None:
+        nonlocal final_sent
+        with lock:
+            if final_sent:
+                return
+            conn.send({"hist": tally.hist.to_dict(), "errors": dict(tally.errors),
+                       "ops": tally.ops, "cpu_s": cpu_seconds() - cpu0, "hwm": vm_hwm_bytes(),
+                       "final": final})
+            final_sent = final
+
+    watchdog = threading.Timer(max(0.0, (report_at_ns - time.perf_counter_ns()) / 1e9),
+                               report, args=(False,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        _closed_worker(op, tally, start_ns, deadline_ns, max_ops)
+        _closed_worker(op, tally, start_ns, deadline_ns, max_ops, lock)
     finally:
-        conn.send({"hist": tally.hist.to_dict(), "errors": tally.errors, "ops": tally.ops,
-                   "cpu_s": cpu_seconds() - cpu0, "hwm": vm_hwm_bytes()})
+        watchdog.cancel()
+        report(True)
         conn.close()
+
+
+def _tally_of(got: dict) -> _Tally:
+    part = _Tally()
+    part.hist = LatencyHistogram.from_dict(got["hist"])
+    part.errors, part.ops = dict(got["errors"]), int(got["ops"])
+    return part
 
 
 def _step_record(*, kind: str, load: float, workers: int, tally: _Tally, wall_s: float,
@@ -227,25 +265,32 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         procs = []
+        # Halfway through the grace: a stuck worker's watchdog reports before the parent
+        # gives up on it.
+        report_at = deadline_ns + int(_PROCESS_GRACE_S * 0.5e9)
         for _ in range(workers):
             parent, child = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_process_worker, daemon=True,
-                               args=(child, op, start_ns, deadline_ns, per_worker))
+                               args=(child, op, start_ns, deadline_ns, per_worker, report_at))
             proc.start()
             child.close()
             procs.append((proc, parent))
         give_up = deadline_ns + int((_PROCESS_GRACE_S + 0.1) * 1e9)
         for _proc, parent in procs:
-            if parent.poll(max(0.0, (give_up - time.perf_counter_ns()) / 1e9)):
-                got = parent.recv()
-                part = _Tally()
-                part.hist = LatencyHistogram.from_dict(got["hist"])
-                part.errors, part.ops = dict(got["errors"]), int(got["ops"])
-                tally.merge(part)
+            got = None  # the worker's newest report: its last, or the watchdog's
+            while parent.poll(max(0.0, (give_up - time.perf_counter_ns()) / 1e9)):
+                try:
+                    got = parent.recv()
+                except EOFError:  # it died after its last report
+                    break
+                if got["final"]:
+                    break
+            if got is not None:
+                tally.merge(_tally_of(got))
                 child_cpu += float(got["cpu_s"])
                 if got["hwm"] is not None:
                     peak = max(peak or 0, int(got["hwm"]))
-            else:
+            if got is None or not got["final"]:
                 tally.stuck()
         for proc, _ in procs:  # stuck ones are killed together, not one grace each
             proc.join(timeout=max(0.0, (give_up - time.perf_counter_ns()) / 1e9))

@@ -184,6 +184,41 @@ def test_process_workers_report_their_own_work() -> None:
     assert all(s["ok"] > 10 and s["cpu_s"] > 0 for s in ramp["steps"])
 
 
+def test_a_stuck_process_worker_keeps_the_operations_it_finished(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process worker reported only at its end, which a worker stuck in its operation
+    never reaches: 20 finished calls each, then a hang, read as 2 ops and 100 % errors."""
+    from perf_pipeline.measure import stress_harness
+
+    monkeypatch.setattr(stress_harness, "_PROCESS_GRACE_S", 1.0)
+    calls = [0]  # each forked worker counts its own
+
+    def op() -> None:
+        calls[0] += 1
+        if calls[0] > 20:
+            time.sleep(60)  # killed with its process
+
+    step = stress_harness.closed_loop_step(op, workers=2, step_s=0.3, mode="process")
+    assert step["ok"] == 40
+    assert step["errors_by_type"] == {"worker_stuck": 2}
+    assert step["ops"] == 42 and step["error_rate"] == pytest.approx(2 / 42)
+
+
+def test_a_process_worker_that_ends_late_in_the_grace_is_not_stuck(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its watchdog reports halfway through the grace; the report from its end, later,
+    is the one that counts (taking the first would call a finished worker stuck)."""
+    from perf_pipeline.measure import stress_harness
+
+    monkeypatch.setattr(stress_harness, "_PROCESS_GRACE_S", 2.0)
+
+    def op() -> None:  # started at once, it ends 0.5 s after the watchdog reported
+        time.sleep(1.8)
+
+    step = stress_harness.closed_loop_step(op, workers=1, step_s=0.3, mode="process")
+    assert step["ops"] == 1 and step["ok"] == 1 and step["errors"] == 0
+
+
 def test_the_staged_plugin_gives_the_stress_fixture_and_writes_figures(tmp_path: Path) -> None:
     """The plugin as staged for a foreign environment: fixture, multiplier, figures file."""
     import os
