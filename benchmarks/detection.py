@@ -32,8 +32,9 @@ Tables:
    (``ab_prior``), taken from the *other* real recording (``held_out_prior``); then the
    fixed-round A/B (``perf-pipeline ab``, 10 rounds, ``compare_rounds``), suites
    of 5 and 9 only (its exact signed-rank p-values make 50 too slow to replay);
-4. per benchmark of the whole recording (the gate's trials of table 1, split by the
-   benchmark slowed), beside its factor-free spread per round;
+4. per benchmark of the whole recording (the gate's trials of table 1, and the
+   calibrated adaptive A/B's of table 3, split by the benchmark slowed), beside its
+   factor-free spread per round;
 5. an idealised bound for table 3: Gaussian noise at each benchmark's robust spread,
    the spread known, the same looks and level, to tell what no test could reach on this
    machine from what the product's test misses;
@@ -58,6 +59,7 @@ from other_tools import RULES, flagged_by, within_run_flagged
 from perf_pipeline.analysis import (
     AB_PROCESSES,
     SCREEN_ALPHA,
+    ABRates,
     GateRates,
     NoiseModel,
     NoiseRecording,
@@ -152,16 +154,19 @@ def factor_free_spreads(rec: NoiseRecording, processes: int = AB_PROCESSES
     return 1.4826 * np.median(np.abs(centred), axis=0), np.std(resid, axis=0, ddof=1)
 
 
-def per_benchmark_table(rec: NoiseRecording, rates: list[GateRates],
+def per_benchmark_table(rec: NoiseRecording,
+                        columns: list[tuple[str, tuple[tuple[str, int, int], ...]]],
                         processes: int = AB_PROCESSES) -> None:
+    """Hits by the benchmark slowed (``columns``: a heading and a ``by_benchmark`` each),
+    beside each benchmark's factor-free spread per round."""
     robust, plain = factor_free_spreads(rec, processes)
-    by = [{name: (n, hit) for name, n, hit in r.by_benchmark} for r in rates]
+    by = [{name: (n, hit) for name, n, hit in counts} for _, counts in columns]
     print("| benchmark | factor-free spread per round: robust; sd | "
-          + " | ".join(f"+{e - 1:.0%} confirmed" for e in EFFECTS[1:]) + " |")
-    print("|---|---|" + "---|" * (len(EFFECTS) - 1))
+          + " | ".join(heading for heading, _ in columns) + " |")
+    print("|---|---|" + "---|" * len(columns))
     for j, name in enumerate(rec.names):
         cells = []
-        for counts in by[1:]:
+        for counts in by:
             n, hit = counts.get(name, (0, 0))
             cells.append(f"{hit}/{n}" if n else "–")
         print(f"| `{name.split('::')[-1]}` | {robust[j]:.1%}; {plain[j]:.1%} | "
@@ -306,7 +311,9 @@ def held_out_prior(other: NoiseRecording, n: int, seed: int,
 
 def ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int,
              processes: int = AB_PROCESSES, prior_from: NoiseRecording | None = None
-             ) -> None:
+             ) -> dict[int, tuple[ABRates, ...]]:
+    """The table; returns each size's (A/A, +5 %, +10 %, ×2) rates."""
+    out: dict[int, tuple[ABRates, ...]] = {}
     print("| suite | A/A false alarms (regression or improvement) | +5 % found (≤ 20 rounds) "
           "| +10 % found | ×2: median / max rounds to decide | ×2 decided in > 6 rounds | "
           "median rounds, A/A |")
@@ -319,10 +326,12 @@ def ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int
                                trials=trials, effect=e, n_benchmarks=n, processes=processes,
                                prior=prior)
             for i, e in enumerate((1.0, 1.05, 1.10, 2.0)))
+        out[n] = (aa, five, ten, double)
         print(f"| {n} | {_pct(aa.any_change)} | {_pct(five.hit)} | {_pct(ten.hit)} | "
               f"{double.median_rounds_to_hit:g} / {double.max_rounds_to_hit:g} "
               f"(found {double.hit:.0%}) | {_pct(double.slow_hits / trials)} | "
               f"{aa.median_rounds:g} |")
+    return out
 
 
 def fixed_ab_table(rec: NoiseRecording, sizes: tuple[int, ...], trials: int, seed: int,
@@ -378,7 +387,9 @@ def main() -> None:
         if real and whole in gate:
             print(f"\nPer benchmark, the suite of {whole} (the trials above, by the "
                   "benchmark slowed):\n")
-            per_benchmark_table(rec, gate[whole], k)
+            per_benchmark_table(rec, [(f"+{e - 1:.0%} confirmed", r.by_benchmark)
+                                      for e, r in zip(EFFECTS[1:], gate[whole][1:],
+                                                      strict=True)], k)
         print(f"\nOther tools on the same replayed runs, suites of {sizes[-1]}:\n")
         other_tools_table(rec, sizes[-1], trials, args.seed)
         print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
@@ -386,7 +397,13 @@ def main() -> None:
         if real and others:
             print(f"\nThe same with a variance prior (``ab_prior``) from the other "
                   f"recording, {trials} trials:\n")
-            ab_table(rec, sizes, trials, args.seed, k, prior_from=others[0])
+            calibrated = ab_table(rec, sizes, trials, args.seed, k, prior_from=others[0])
+            if whole in calibrated:
+                print(f"\nPer benchmark, the suite of {whole} with the prior (the trials "
+                      "above, by the benchmark slowed):\n")
+                _, five, ten, _ = calibrated[whole]
+                per_benchmark_table(rec, [("+5 % found", five.by_benchmark),
+                                          ("+10 % found", ten.by_benchmark)], k)
         fixed_sizes = tuple(n for n in sizes if n <= 9)
         print(f"\nFixed-round A/B alone (10 rounds, every benchmark a target), {trials} "
               "trials:\n")

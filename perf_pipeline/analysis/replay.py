@@ -425,18 +425,23 @@ class ABRates:
     #: Any benchmark called a regression *or an improvement*: the A/A false-alarm rate of
     #: a two-sided A/B (``any_regression`` counts the one side a gate acts on).
     any_change: float = 0.0
+    #: (recorded benchmark, trials it was the slowed one, trials it was found), as
+    #: ``GateRates.by_benchmark``.
+    by_benchmark: tuple[tuple[str, int, int], ...] = ()
 
 
 def _ab_trials(recording: NoiseRecording, rng: np.random.Generator,
                n_benchmarks: int | None, trials: int, effect: float, processes: int
-               ) -> Iterator[tuple[str, Iterator[dict[str, tuple[float, float]]]]]:
-    """Per trial of an A/B study: (the benchmark slowed, its rounds), one random benchmark
-    slowed by ``effect`` on the candidate side."""
+               ) -> Iterator[tuple[str, str, Iterator[dict[str, tuple[float, float]]]]]:
+    """Per trial of an A/B study: (the benchmark slowed, the recorded benchmark it was
+    drawn from, its rounds), one random benchmark slowed by ``effect`` on the candidate
+    side."""
     for rec in _blocks(recording, rng, n_benchmarks, trials):
         slowed = int(rng.integers(0, len(rec.names)))
-        yield rec.names[slowed], replay_ab_rounds(
-            rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
-            processes=processes)
+        # ``widen``'s column j is drawn from recorded benchmark j % (recorded count).
+        yield rec.names[slowed], recording.names[slowed % len(recording.names)], \
+            replay_ab_rounds(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
+                             processes=processes)
 
 
 def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
@@ -449,9 +454,10 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
     any_reg = any_change = hits = 0
     to_hit: list[int] = []
     used: list[int] = []
+    slowed_by: dict[str, list[int]] = {}
     width = len(recording.names) if n_benchmarks is None else n_benchmarks
-    for slowed, rounds in _ab_trials(recording, rng, n_benchmarks, trials, effect,
-                                     processes):
+    for slowed, drawn_from, rounds in _ab_trials(recording, rng, n_benchmarks, trials, effect,
+                                                 processes):
         result = sequential_ab(rounds, threshold=threshold, alpha=alpha, max_rounds=max_rounds,
                                prior=prior)
         confirmed = {r.name for r in result.comparison.regressions}
@@ -460,6 +466,9 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
         if slowed in confirmed:
             hits += 1
             to_hit.append(result.decided_at[slowed])
+        counts = slowed_by.setdefault(drawn_from, [0, 0])
+        counts[0] += 1
+        counts[1] += slowed in confirmed
         used.append(result.rounds_used)
     return ABRates(
         trials=trials, effect=effect, n_benchmarks=width, any_regression=any_reg / trials,
@@ -467,7 +476,8 @@ def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, t
         median_rounds_to_hit=float(np.median(to_hit)) if to_hit else math.nan,
         max_rounds_to_hit=float(np.max(to_hit)) if to_hit else math.nan,
         median_rounds=float(np.median(used)),
-        slow_hits=sum(r > SLOW_HIT_ROUNDS for r in to_hit), any_change=any_change / trials)
+        slow_hits=sum(r > SLOW_HIT_ROUNDS for r in to_hit), any_change=any_change / trials,
+        by_benchmark=tuple((name, n, hit) for name, (n, hit) in sorted(slowed_by.items())))
 
 
 def replay_fixed_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,
@@ -478,7 +488,8 @@ def replay_fixed_ab(recording: NoiseRecording, rng: np.random.Generator, *, tria
     replayed rounds, the values as the product takes them (``round_value``)."""
     any_reg = hits = 0
     width = len(recording.names) if n_benchmarks is None else n_benchmarks
-    for slowed, feed in _ab_trials(recording, rng, n_benchmarks, trials, effect, processes):
+    for slowed, _, feed in _ab_trials(recording, rng, n_benchmarks, trials, effect,
+                                      processes):
         pairs = list(itertools.islice(feed, rounds))
         comparison = compare_rounds({b: [r[b][0] for r in pairs] for b in pairs[0]},
                                     {b: [r[b][1] for r in pairs] for b in pairs[0]},

@@ -274,6 +274,51 @@ def test_a_prior_from_another_recording_decides_every_doubling_within_six_rounds
     assert aa_stale.any_change <= 0.01
 
 
+def _quiet_benchmarks(rec: NoiseRecording, most: float) -> set[str]:
+    """The benchmarks whose robust spread per round (two processes per side, the round's
+    suite factor removed) is at most ``most``."""
+    sides = np.log(rec.side_values(2))
+    d = sides[:, 1] - sides[:, 0]
+    resid = d - np.median(d, axis=1)[:, None]
+    spread = 1.4826 * np.median(np.abs(resid - np.median(resid, axis=0)), axis=0)
+    return {name for name, s in zip(rec.names, spread, strict=True) if s <= most}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("judged, prior_from, seed", [
+    (HELD_OUT, PINNED, 676767),
+    (PINNED, HELD_OUT, 686868),
+], ids=["held-out judged", "pinned judged"])
+def test_a_calibrated_ab_finds_five_percent_on_every_quiet_benchmark(
+        judged: Path, prior_from: Path, seed: int) -> None:
+    """The +5 % target (found in 90 % within 20 rounds) is a property of each benchmark's
+    noise: on seed 1 the benchmarks with a spread per round of 2.5 % or less were found
+    in 91.5 % (pinned) and 96.5 % (held out), the noisier three (3.5-14 %) in 0-52 %
+    (README, ``detection.py``). Measured on these seeds: 93.0 % (held out) and 85.7 %
+    (pinned); the whole suite of 9, 66 % and 60 %."""
+    rec = _recording(judged)
+    quiet = _quiet_benchmarks(rec, 0.025)
+    assert len(quiet) >= 5
+    five = replay_adaptive_ab(rec, np.random.default_rng(seed), trials=240, effect=1.05,
+                              n_benchmarks=9, prior=recording_prior(_recording(prior_from)))
+    slowed = sum(n for name, n, _ in five.by_benchmark if name in quiet)
+    found = sum(hit for name, _, hit in five.by_benchmark if name in quiet)
+    assert slowed >= 100
+    assert found / slowed >= 0.78
+
+
+def test_ab_rates_count_widened_columns_for_the_benchmark_they_were_drawn_from() -> None:
+    from perf_pipeline.analysis import NoiseModel, simulate_recording
+
+    rec = simulate_recording(np.random.default_rng(7), n_pairs=40,
+                             model=NoiseModel(n_benchmarks=3))
+    rates = replay_adaptive_ab(rec, np.random.default_rng(8), trials=8, effect=2.0,
+                               n_benchmarks=7)
+    assert {name for name, _, _ in rates.by_benchmark} <= set(rec.names)
+    assert sum(n for _, n, _ in rates.by_benchmark) == 8
+    assert sum(hit for _, _, hit in rates.by_benchmark) == round(rates.hit * 8)
+
+
 @pytest.mark.slow
 def test_the_gate_with_a_prior_still_rarely_confirms_unchanged_code() -> None:
     """The confirmation's factor is the median of a few controls: the prior's spread is
