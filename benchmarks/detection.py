@@ -375,15 +375,17 @@ def main() -> None:
     sizes = (5,) if args.quick else (5, 9, 50)
     recordings = sources(args.seed, args.corpus, synthetic=not args.no_synthetic)
     for label, rec in recordings:
+        real, whole = label.startswith("real"), len(rec.names)
+        # A real recording's own size too, so its per-benchmark tables can be printed.
+        rec_sizes = (tuple(sorted({*sizes, whole})) if real and not args.quick else sizes)
         print(f"\n## {label}\n")
         print(f"Gate, {trials} replayed commits per cell (threshold 1.0, alpha 0.01):\n")
-        gate = gate_table(rec, sizes, trials, args.seed, k)
-        real, whole = label.startswith("real"), len(rec.names)
+        gate = gate_table(rec, rec_sizes, trials, args.seed, k)
         others = [o for lbl, o in recordings if lbl.startswith("real") and o is not rec]
         if real and others and args.gate_with_prior:
             print(f"\nThe gate of a calibrated machine (confirmations with the variance "
                   f"prior of the other recording), {trials} commits per cell:\n")
-            gate_table(rec, sizes, trials, args.seed, k, prior_from=others[0])
+            gate_table(rec, rec_sizes, trials, args.seed, k, prior_from=others[0])
         if real and whole in gate:
             print(f"\nPer benchmark, the suite of {whole} (the trials above, by the "
                   "benchmark slowed):\n")
@@ -393,17 +395,19 @@ def main() -> None:
         print(f"\nOther tools on the same replayed runs, suites of {sizes[-1]}:\n")
         other_tools_table(rec, sizes[-1], trials, args.seed)
         print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
-        ab_table(rec, sizes, trials, args.seed, k)
+        split = ab_table(rec, rec_sizes, trials, args.seed, k)
+        with_prior = ""
         if real and others:
             print(f"\nThe same with a variance prior (``ab_prior``) from the other "
                   f"recording, {trials} trials:\n")
-            calibrated = ab_table(rec, sizes, trials, args.seed, k, prior_from=others[0])
-            if whole in calibrated:
-                print(f"\nPer benchmark, the suite of {whole} with the prior (the trials "
-                      "above, by the benchmark slowed):\n")
-                _, five, ten, _ = calibrated[whole]
-                per_benchmark_table(rec, [("+5 % found", five.by_benchmark),
-                                          ("+10 % found", ten.by_benchmark)], k)
+            split = ab_table(rec, rec_sizes, trials, args.seed, k, prior_from=others[0])
+            with_prior = " with the prior"
+        if real and whole in split:
+            print(f"\nPer benchmark, the adaptive A/B of the suite of {whole}{with_prior} "
+                  "(the trials above, by the benchmark slowed):\n")
+            _, five, ten, _ = split[whole]
+            per_benchmark_table(rec, [("+5 % found", five.by_benchmark),
+                                      ("+10 % found", ten.by_benchmark)], k)
         fixed_sizes = tuple(n for n in sizes if n <= 9)
         print(f"\nFixed-round A/B alone (10 rounds, every benchmark a target), {trials} "
               "trials:\n")

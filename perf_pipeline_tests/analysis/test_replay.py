@@ -293,7 +293,7 @@ def test_a_calibrated_ab_finds_five_percent_on_every_quiet_benchmark(
         judged: Path, prior_from: Path, seed: int) -> None:
     """The +5 % target (found in 90 % within 20 rounds) is a property of each benchmark's
     noise: on seed 1 the benchmarks with a spread per round of 2.5 % or less were found
-    in 91.5 % (pinned) and 96.5 % (held out), the noisier three (3.5-14 %) in 0-52 %
+    in 91.5 % (pinned) and 96.4 % (held out), the noisier ones (3.5-14 %) in 0-52 %
     (README, ``detection.py``). Measured on these seeds: 93.0 % (held out) and 85.7 %
     (pinned); the whole suite of 9, 66 % and 60 %."""
     rec = _recording(judged)
