@@ -16,9 +16,9 @@ What each scenario measures, and why it is measured that way:
   the lateness it had by then (a lower bound), so an overload cannot shrink the tail.
 The size sweep and the soak live in ``stress_growth``.
 
-* **Size sweep** (``size_sweep``): n, 2n, 4n, …; the fastest of a few repeats per size
-  (the least disturbed by a busy machine), and the Theil–Sen slope of log(time) on
-  log(size) is the scaling exponent, with Sen's interval (``trend.py``).
+* **Size sweep** (``size_sweep``): n, 2n, 4n, …, timed in turns; the fastest of a few
+  repeats per size (the least disturbed by a busy machine), and the Theil–Sen slope of
+  log(time) on log(size) is the scaling exponent, with Sen's interval (``trend.py``).
 * **Soak** (``soak``): the operation repeated for a bounded time; after each sampled
   iteration the traced Python heap (tracemalloc) and the RSS are read. Automatic garbage
   collection is paused during the soak and a young-generation collection runs before

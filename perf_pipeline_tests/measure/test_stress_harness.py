@@ -79,6 +79,33 @@ def test_a_service_time_behind_a_lock_stops_scaling_at_one_worker() -> None:
     # p50 or only in the tail depends on which thread the scheduler favours.)
 
 
+def test_a_busy_spell_at_the_start_does_not_bend_the_exponent() -> None:
+    """Timed one size after another, the sizes timed during a busy spell all came out
+    slow (a linear loop at 0.76 on a loaded machine); in turns every size also gets
+    the quiet time after it. The spell is simulated: three times the work for the
+    first 0.1 s, while the sweep lasts at least 0.3 s."""
+    from perf_pipeline.measure.stress_growth import run_size_sweep
+
+    began = time.perf_counter()
+
+    def linear(n: int) -> None:
+        for _ in range(n * (3 if time.perf_counter() - began < 0.1 else 1)):
+            pass
+
+    sweep = run_size_sweep(linear, sizes=[2048 * 2 ** k for k in range(6)], repeats=3,
+                           setup=None, budget_s=30.0)
+    assert abs(sweep["exponent"] - 1.0) < 0.15, sweep["exponent"]
+    assert all(p["repeats"] >= 3 for p in sweep["points"])
+
+
+def test_a_sweep_asked_for_more_repeats_than_the_cap_still_ends() -> None:
+    from perf_pipeline.measure.stress_growth import _MAX_SWEEP_REPEATS, run_size_sweep
+
+    sweep = run_size_sweep(lambda n: None, sizes=[1, 2], repeats=_MAX_SWEEP_REPEATS + 5,
+                           setup=None, budget_s=1.0)
+    assert [p["repeats"] for p in sweep["points"]] == [_MAX_SWEEP_REPEATS + 5] * 2
+
+
 def test_quadratic_and_linear_exponents() -> None:
     def quadratic(n: int) -> None:
         for _ in range(n):
