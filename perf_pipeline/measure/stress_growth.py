@@ -37,17 +37,15 @@ def run_size_sweep(op: Callable[[Any], object], *, sizes: Sequence[int], repeats
     processes and time spent waiting; an operation that waits (I/O, a lock, a pool) is
     swept with ``clock="wall"``. Both are recorded per size.
 
-    The sizes are timed **in turns**, not one after another: a first pass calls each
-    size once in increasing order (and stops before a new size once ``budget_s`` is
-    spent; at least two sizes are run), then rounds call every size run for about as
-    long as one call of the largest takes, until each has ``repeats`` calls and about
-    ``min_time_s`` (rounds past ``repeats`` stop once ``budget_s`` is spent). CPU time
-    is stretched too when another process shares the core's caches or its hyperthread
-    sibling, and timing each size in its own 50 ms gave a linear loop an exponent of
-    0.76 on a busy machine: the small sizes had had the busy spell, the large ones a
-    quiet one. In turns, every size sees the same spells, and the fastest call of each
-    is taken. Every size's argument is kept meanwhile (about twice the largest's memory
-    for doubling sizes).
+    The sizes are also timed **in turns**: a first pass calls each size ``repeats`` times
+    in increasing order (no new size once ``budget_s`` is spent; at least two sizes are
+    run), then, while ``min_time_s`` per size and the budget last, rounds call every size
+    for about as long as one call of the largest takes. CPU time is stretched too when
+    another process shares the core's caches or its hyperthread sibling, and timing each
+    size in its own 50 ms gave a linear loop an exponent of 0.76 on a busy machine: the
+    small sizes had had the busy spell, the large ones a quiet one. In turns, every size
+    sees the same spells, and the fastest call of each is taken. Every size's argument
+    is kept meanwhile (about twice the largest's memory for doubling sizes).
     """
     if clock not in ("cpu", "wall"):
         raise ValueError(f"clock must be 'cpu' or 'wall', not {clock!r}")
@@ -67,26 +65,36 @@ def run_size_sweep(op: Callable[[Any], object], *, sizes: Sequence[int], repeats
         cpu[i].append(max(time.thread_time_ns() - cpu0, 1) / 1e9)
 
     started = time.perf_counter()
+    # First pass, as a sweep always ran: each size ``repeats`` times, in increasing
+    # order, no new size once the budget is spent.
     for n in sizes:
         if len(args) >= 2 and time.perf_counter() - started > budget_s:
             break
         args.append(setup(n) if setup is not None else n)
         wall.append([])
         cpu.append([])
-        call(len(args) - 1)
+        for _ in range(repeats):
+            call(len(args) - 1)
     run = range(len(args))
-    # Rounds: each size for about one call of the largest, enough rounds for
-    # ``min_time_s`` per size (at least ``repeats``); a cheap size makes several calls
-    # a round (the fastest of many is the undisturbed one), at most ``cap`` in all.
+    # Then rounds over every size, while ``min_time_s`` per size and the budget last:
+    # each size for about one call of the largest (its fastest so far: a slow first call
+    # must not set it), so a cheap size makes several calls a round, but no more than
+    # spreads its ``cap`` calls over the rounds expected. The budget is checked before
+    # each size's turn.
     cap = max(repeats, _MAX_SWEEP_REPEATS)
-    slot = wall[-1][0]
-    rounds = max(repeats - 1, min(math.ceil(min_time_s / slot), cap - 1))
-    per_round = [max(1, min(int(slot / wall[i][0]), (cap - 1) // rounds)) for i in run]
-    for r in range(rounds):
-        if r >= repeats - 1 and time.perf_counter() - started > budget_s:
-            break
+    slot = min(wall[-1])
+    spread = max(1, cap // max(1, math.ceil(min_time_s / slot)))
+    per_round = [max(1, min(int(slot / min(wall[i])), spread)) for i in run]
+
+    def time_left() -> bool:
+        spent = time.perf_counter() - started
+        return spent < min_time_s * len(args) and spent < budget_s
+
+    while time_left() and any(len(wall[i]) < cap for i in run):
         for i in run:
-            for _ in range(per_round[i]):
+            if not time_left():
+                break
+            for _ in range(min(per_round[i], cap - len(wall[i]))):
                 call(i)
     points = [{"size": sizes[i], "repeats": len(wall[i]), "best_wall_s": min(wall[i]),
                "best_cpu_s": min(cpu[i]), "median_wall_s": sorted(wall[i])[len(wall[i]) // 2],

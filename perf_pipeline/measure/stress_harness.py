@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 import time
@@ -176,7 +177,8 @@ def _process_worker(conn: Any, op: Callable[[], object], start_ns: int, deadline
     errors). An operation stuck in C code that holds the GIL keeps the watchdog from
     running too; the step then counts the worker as stuck with nothing finished."""
     tally = _Tally()
-    lock = threading.Lock()  # the record of one op, or one report, at a time
+    lock = threading.Lock()  # one op's record, or one copy of the tally
+    send_lock = threading.Lock()  # one report on the pipe (a send can block: not under lock)
     final_sent = False
     cpu0 = cpu_seconds()
     reset_hwm()
@@ -184,11 +186,13 @@ def _process_worker(conn: Any, op: Callable[[], object], start_ns: int, deadline
     def report(final: bool) -> None:
         nonlocal final_sent
         with lock:
+            body = {"hist": tally.hist.to_dict(), "errors": dict(tally.errors),
+                    "ops": tally.ops, "cpu_s": cpu_seconds() - cpu0, "hwm": vm_hwm_bytes(),
+                    "final": final}
+        with send_lock:
             if final_sent:
                 return
-            conn.send({"hist": tally.hist.to_dict(), "errors": dict(tally.errors),
-                       "ops": tally.ops, "cpu_s": cpu_seconds() - cpu0, "hwm": vm_hwm_bytes(),
-                       "final": final})
+            conn.send(body)
             final_sent = final
 
     watchdog = threading.Timer(max(0.0, (report_at_ns - time.perf_counter_ns()) / 1e9),
@@ -276,15 +280,25 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
             child.close()
             procs.append((proc, parent))
         give_up = deadline_ns + int((_PROCESS_GRACE_S + 0.1) * 1e9)
-        for _proc, parent in procs:
-            got = None  # the worker's newest report: its last, or the watchdog's
-            while parent.poll(max(0.0, (give_up - time.perf_counter_ns()) / 1e9)):
+        # Every pipe read as its reports come: read one after another, a report bigger
+        # than the pipe's buffer (16 KiB on macOS) waited in its worker until the parent
+        # had given up on the workers before it.
+        latest: list[dict | None] = [None] * len(procs)
+        pending = {parent: k for k, (_proc, parent) in enumerate(procs)}
+        while pending:
+            timeout = (give_up - time.perf_counter_ns()) / 1e9
+            if timeout <= 0:
+                break
+            for conn in multiprocessing.connection.wait(list(pending), timeout):
+                k = pending[conn]
                 try:
-                    got = parent.recv()
-                except EOFError:  # it died after its last report
-                    break
-                if got["final"]:
-                    break
+                    latest[k] = conn.recv()
+                except (EOFError, OSError):  # it died; a message cut off is not a report
+                    del pending[conn]
+                    continue
+                if latest[k]["final"]:
+                    del pending[conn]
+        for got in latest:  # the newest report of each: its last, or its watchdog's
             if got is not None:
                 tally.merge(_tally_of(got))
                 child_cpu += float(got["cpu_s"])

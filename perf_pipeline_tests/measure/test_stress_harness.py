@@ -106,6 +106,20 @@ def test_a_sweep_asked_for_more_repeats_than_the_cap_still_ends() -> None:
     assert [p["repeats"] for p in sweep["points"]] == [_MAX_SWEEP_REPEATS + 5] * 2
 
 
+def test_a_sweep_keeps_to_its_budget() -> None:
+    """Rounds of every size must not run the sweep past its budget: a sweep of calls of
+    10-320 ms took 3.9 s on a budget of 0.5 s in a first version of the rounds (0.96 s
+    before them, when no new size started after the budget)."""
+    from perf_pipeline.measure.stress_growth import run_size_sweep
+
+    started = time.perf_counter()
+    sweep = run_size_sweep(lambda n: time.sleep(0.01 * n), sizes=[1, 2, 4, 8, 16, 32],
+                           repeats=3, setup=None, budget_s=0.5, clock="wall")
+    took = time.perf_counter() - started
+    assert sweep["stopped_early"] and sweep["sizes_run"] <= 5
+    assert took < 0.5 + 3 * 0.16 + 0.5, took  # the budget, the last size admitted, slack
+
+
 def test_quadratic_and_linear_exponents() -> None:
     def quadratic(n: int) -> None:
         for _ in range(n):
@@ -244,6 +258,36 @@ def test_a_process_worker_that_ends_late_in_the_grace_is_not_stuck(
 
     step = stress_harness.closed_loop_step(op, workers=1, step_s=0.3, mode="process")
     assert step["ops"] == 1 and step["ok"] == 1 and step["errors"] == 0
+
+
+def test_big_reports_of_a_stuck_and_a_late_worker_are_both_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports bigger than a pipe's buffer (as a histogram is on macOS's 16 KiB), from a
+    stuck worker and one that ends in the grace, are all read and counted. With the
+    pipes read one after another, the second worker's watchdog report waited in its pipe
+    behind the first's grace, and a review reproduced its last report arriving too late
+    (a finished worker read as stuck); that timing is too narrow to force here, so this
+    guards the outcome. The errors' 200 KB type name makes every report that big."""
+    import multiprocessing
+
+    from perf_pipeline.measure import stress_harness
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("the op is a closure: process workers need fork")
+    monkeypatch.setattr(stress_harness, "_PROCESS_GRACE_S", 2.0)
+    big = type("Big" + "x" * 200_000, (Exception,), {})
+    calls = [0]  # each forked worker counts its own
+
+    def op() -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise big
+        # The worker started first is read first: it hangs; the second ends in the grace.
+        time.sleep(60 if multiprocessing.current_process()._identity[-1] == 1 else 1.8)
+
+    step = stress_harness.closed_loop_step(op, workers=2, step_s=0.3, mode="process")
+    assert step["errors_by_type"] == {big.__name__: 2, "worker_stuck": 1}
+    assert step["ops"] == 4 and step["ok"] == 1
 
 
 def test_the_staged_plugin_gives_the_stress_fixture_and_writes_figures(tmp_path: Path) -> None:
