@@ -277,13 +277,16 @@ def test_big_reports_of_a_stuck_and_a_late_worker_are_both_read(
     monkeypatch.setattr(stress_harness, "_PROCESS_GRACE_S", 2.0)
     big = type("Big" + "x" * 200_000, (Exception,), {})
     calls = [0]  # each forked worker counts its own
+    ticket = multiprocessing.get_context("fork").Value("i", 0)
 
     def op() -> None:
         calls[0] += 1
         if calls[0] == 1:
             raise big
-        # The worker started first is read first: it hangs; the second ends in the grace.
-        time.sleep(60 if multiprocessing.current_process()._identity[-1] == 1 else 1.8)
+        with ticket.get_lock():  # the first worker here hangs, the other ends in the grace
+            first = ticket.value == 0
+            ticket.value += 1
+        time.sleep(60 if first else 1.8)
 
     step = stress_harness.closed_loop_step(op, workers=2, step_s=0.3, mode="process")
     assert step["errors_by_type"] == {big.__name__: 2, "worker_stuck": 1}
