@@ -82,6 +82,9 @@ EFFECTS = (1.0, 1.02, 1.05, 1.10, 1.20)
 
 #: Fewest pairs a corpus needs: a screen trial takes (10 baseline runs + 1) x 3 processes.
 MIN_PAIRS = 17
+#: A recording of more benchmarks gets no per-benchmark tables (each is a replay of
+#: the whole suite at its own size).
+MAX_SPLIT_SIZE = 60
 
 
 def sources(seed: int, corpora: list[Path] | None = None, *, synthetic: bool = True
@@ -376,8 +379,10 @@ def main() -> None:
     recordings = sources(args.seed, args.corpus, synthetic=not args.no_synthetic)
     for label, rec in recordings:
         real, whole = label.startswith("real"), len(rec.names)
-        # A real recording's own size too, so its per-benchmark tables can be printed.
-        rec_sizes = (tuple(sorted({*sizes, whole})) if real and not args.quick else sizes)
+        # A real recording's own size too (up to MAX_SPLIT_SIZE), so its per-benchmark
+        # tables can be printed.
+        rec_sizes = (tuple(sorted({*sizes, whole}))
+                     if real and not args.quick and whole <= MAX_SPLIT_SIZE else sizes)
         print(f"\n## {label}\n")
         print(f"Gate, {trials} replayed commits per cell (threshold 1.0, alpha 0.01):\n")
         gate = gate_table(rec, rec_sizes, trials, args.seed, k)
@@ -396,7 +401,7 @@ def main() -> None:
         other_tools_table(rec, sizes[-1], trials, args.seed)
         print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
         split = ab_table(rec, rec_sizes, trials, args.seed, k)
-        with_prior = ""
+        with_prior = " without a prior (no other recording: the uncalibrated A/B)"
         if real and others:
             print(f"\nThe same with a variance prior (``ab_prior``) from the other "
                   f"recording, {trials} trials:\n")
