@@ -39,8 +39,8 @@ def run_size_sweep(op: Callable[[Any], object], *, sizes: Sequence[int], repeats
 
     The sizes are also timed **in turns**: a first pass calls each size ``repeats`` times
     in increasing order (no new size once ``budget_s`` is spent; at least two sizes are
-    run), then, while ``min_time_s`` per size and the budget last, rounds call every size
-    for about as long as one call of the largest takes. CPU time is stretched too when
+    run), then, for ``min_time_s`` per size more within the budget, rounds call every
+    size for about as long as one call of the largest takes. CPU time is stretched too when
     another process shares the core's caches or its hyperthread sibling, and timing each
     size in its own 50 ms gave a linear loop an exponent of 0.76 on a busy machine: the
     small sizes had had the busy spell, the large ones a quiet one. In turns, every size
@@ -76,23 +76,22 @@ def run_size_sweep(op: Callable[[Any], object], *, sizes: Sequence[int], repeats
         for _ in range(repeats):
             call(len(args) - 1)
     run = range(len(args))
-    # Then rounds over every size, while ``min_time_s`` per size and the budget last:
-    # each size for about one call of the largest (its fastest so far: a slow first call
-    # must not set it), so a cheap size makes several calls a round, but no more than
-    # spreads its ``cap`` calls over the rounds expected. The budget is checked before
-    # each size's turn.
+    # Then rounds over every size, for ``min_time_s`` per size from here (the first pass
+    # of a slow operation can take longer than that alone) within the budget: each size
+    # for about one call of the largest (its fastest so far: a slow first call must not
+    # set it), so a cheap size makes several calls a round, but no more than spreads its
+    # calls left under ``cap`` over the rounds expected. The clock is read before each
+    # size's turn.
     cap = max(repeats, _MAX_SWEEP_REPEATS)
     slot = min(wall[-1])
-    spread = max(1, cap // max(1, math.ceil(min_time_s / slot)))
+    now = time.perf_counter()
+    until = min(now + min_time_s * len(args), started + budget_s)
+    expected = max(1, math.ceil((until - now) / (len(args) * slot)))
+    spread = max(1, (cap - repeats) // expected)
     per_round = [max(1, min(int(slot / min(wall[i])), spread)) for i in run]
-
-    def time_left() -> bool:
-        spent = time.perf_counter() - started
-        return spent < min_time_s * len(args) and spent < budget_s
-
-    while time_left() and any(len(wall[i]) < cap for i in run):
+    while time.perf_counter() < until and any(len(wall[i]) < cap for i in run):
         for i in run:
-            if not time_left():
+            if time.perf_counter() >= until:
                 break
             for _ in range(min(per_round[i], cap - len(wall[i]))):
                 call(i)

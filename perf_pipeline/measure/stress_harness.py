@@ -63,6 +63,7 @@ MAX_WORKERS = 64
 MAX_STEP_S = 120.0
 MAX_OPS_PER_STEP = 2_000_000
 _PROCESS_GRACE_S = 5.0
+_WAIT_GROUP = 60
 
 
 def cpu_seconds() -> float:
@@ -285,19 +286,43 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
         # had given up on the workers before it.
         latest: list[dict | None] = [None] * len(procs)
         pending = {parent: k for k, (_proc, parent) in enumerate(procs)}
-        while pending:
-            timeout = (give_up - time.perf_counter_ns()) / 1e9
-            if timeout <= 0:
-                break
-            for conn in multiprocessing.connection.wait(list(pending), timeout):
-                k = pending[conn]
-                try:
-                    latest[k] = conn.recv()
-                except (EOFError, OSError):  # it died; a message cut off is not a report
-                    del pending[conn]
-                    continue
-                if latest[k]["final"]:
-                    del pending[conn]
+
+        def give_up_on_the_rest() -> None:
+            # ``recv`` has no timeout: a worker stuck between a report's header and its
+            # body (an op holding the GIL) would hold the parent past the grace. Killed,
+            # its pipe ends and ``recv`` raises.
+            for k in list(pending.values()):
+                if procs[k][0].is_alive():
+                    procs[k][0].kill()
+
+        killer = threading.Timer(max(0.0, (give_up - time.perf_counter_ns()) / 1e9),
+                                 give_up_on_the_rest)
+        killer.daemon = True
+        killer.start()
+        try:
+            while pending:
+                timeout = (give_up - time.perf_counter_ns()) / 1e9
+                if timeout <= 0:
+                    break
+                conns = list(pending)
+                # Windows' wait takes at most 63 handles (Python < 3.12): in groups, each
+                # for a short while, when there are more.
+                groups = [conns[i:i + _WAIT_GROUP] for i in range(0, len(conns), _WAIT_GROUP)]
+                for group in groups:
+                    ready = multiprocessing.connection.wait(
+                        group, timeout if len(groups) == 1 else min(timeout, 0.05))
+                    for conn in ready:
+                        k = pending[conn]
+                        try:
+                            got = conn.recv()
+                        except (EOFError, OSError):  # it died; a cut-off message is none
+                            del pending[conn]
+                            continue
+                        latest[k] = got
+                        if got["final"]:
+                            del pending[conn]
+        finally:
+            killer.cancel()
         for got in latest:  # the newest report of each: its last, or its watchdog's
             if got is not None:
                 tally.merge(_tally_of(got))

@@ -79,11 +79,13 @@ def test_a_service_time_behind_a_lock_stops_scaling_at_one_worker() -> None:
     # p50 or only in the tail depends on which thread the scheduler favours.)
 
 
-def test_a_busy_spell_at_the_start_does_not_bend_the_exponent() -> None:
+@pytest.mark.parametrize("base", [2048, 200_000], ids=["fast op", "slow op"])
+def test_a_busy_spell_at_the_start_does_not_bend_the_exponent(base: int) -> None:
     """Timed one size after another, the sizes timed during a busy spell all came out
     slow (a linear loop at 0.76 on a loaded machine); in turns every size also gets
     the quiet time after it. The spell is simulated: three times the work for the
-    first 0.1 s, while the sweep lasts at least 0.3 s."""
+    first 0.1 s, while the rounds last 0.3 s. A slow op's first pass alone outlasts
+    0.3 s: when that time was counted from the sweep's start, it got no rounds."""
     from perf_pipeline.measure.stress_growth import run_size_sweep
 
     began = time.perf_counter()
@@ -92,7 +94,7 @@ def test_a_busy_spell_at_the_start_does_not_bend_the_exponent() -> None:
         for _ in range(n * (3 if time.perf_counter() - began < 0.1 else 1)):
             pass
 
-    sweep = run_size_sweep(linear, sizes=[2048 * 2 ** k for k in range(6)], repeats=3,
+    sweep = run_size_sweep(linear, sizes=[base * 2 ** k for k in range(6)], repeats=3,
                            setup=None, budget_s=30.0)
     assert abs(sweep["exponent"] - 1.0) < 0.15, sweep["exponent"]
     assert all(p["repeats"] >= 3 for p in sweep["points"])
@@ -291,6 +293,45 @@ def test_big_reports_of_a_stuck_and_a_late_worker_are_both_read(
     step = stress_harness.closed_loop_step(op, workers=2, step_s=0.3, mode="process")
     assert step["errors_by_type"] == {big.__name__: 2, "worker_stuck": 1}
     assert step["ops"] == 4 and step["ok"] == 1
+
+
+def test_pipes_are_waited_on_in_groups_when_there_are_many(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows' ``wait`` takes at most 63 handles (Python < 3.12) and a ramp may have 64
+    process workers: the pipes are waited on in groups. Groups of one here, so the path
+    runs on every platform."""
+    from perf_pipeline.measure import stress_harness
+
+    monkeypatch.setattr(stress_harness, "_WAIT_GROUP", 1)
+    step = stress_harness.closed_loop_step(lambda: sum(range(1000)), workers=3, step_s=0.2,
+                                           mode="process")
+    assert step["errors"] == 0 and step["ok"] >= 3
+
+
+def test_a_worker_stuck_in_the_middle_of_a_report_does_not_hold_the_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``recv`` has no timeout: a worker that sent a report's header but not its body
+    (its op took the GIL between the two writes) held the parent until it went on."""
+    import multiprocessing
+    import struct
+
+    from perf_pipeline.measure import stress_harness
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("the stand-in worker is a closure: process workers need fork")
+
+    def half_a_report(conn, *args: object) -> None:  # type: ignore[no-untyped-def]
+        conn._send(struct.pack("!i", 100_000))  # a header promising 100 kB, then nothing
+        time.sleep(10)
+
+    monkeypatch.setattr(stress_harness, "_PROCESS_GRACE_S", 1.0)
+    monkeypatch.setattr(stress_harness, "_process_worker", half_a_report)
+    started = time.perf_counter()
+    step = stress_harness.closed_loop_step(lambda: None, workers=1, step_s=0.2,
+                                           mode="process")
+    took = time.perf_counter() - started
+    assert step["errors_by_type"] == {"worker_stuck": 1}
+    assert took < 4.0, took  # the grace (1 s) and the kill, not the worker's 10 s
 
 
 def test_the_staged_plugin_gives_the_stress_fixture_and_writes_figures(tmp_path: Path) -> None:
