@@ -18,9 +18,10 @@ from perf_pipeline.measure import HistoryStep, build_history
 
 #: The longest test files (seconds on an idle 2-core run: the demo 288, the replays 280,
 #: the end-to-end gate 263, the automation 257, the A/B 200, profiling 139), collected
-#: first. Under ``--dist loadfile`` a file runs whole on one worker, and files are handed
-#: out in collection order: the two longest, at the top level, came last, and the run
-#: ended with both workers on them alone for minutes.
+#: first. Under ``--dist loadfile`` a file runs whole on one worker, and with
+#: ``--no-loadscope-reorder`` (pyproject.toml) files are handed out in collection order.
+#: xdist's default, most tests first, gave the two longest (one test each) out last, and
+#: the run ended with both workers on them alone for 5-10 minutes.
 LONGEST_FIRST = ("test_demo.py", "test_end_to_end.py", "defs/test_automation.py",
                  "analysis/test_replay.py", "pipeline/test_ab.py", "pipeline/test_profile.py")
 
