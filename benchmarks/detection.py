@@ -147,22 +147,12 @@ def round_log_ratios(rec: NoiseRecording, processes: int) -> np.ndarray:
     return sides[:, 1] - sides[:, 0]
 
 
-def factor_free_spreads(rec: NoiseRecording, processes: int = AB_PROCESSES
-                        ) -> tuple[np.ndarray, np.ndarray]:
-    """(robust, plain) spread per benchmark of a round's log-ratio once the round's suite
-    factor (median over benchmarks) is removed: what an A/B test of it faces."""
-    ratios = round_log_ratios(rec, processes)
-    resid = ratios - np.median(ratios, axis=1)[:, None]
-    centred = resid - np.median(resid, axis=0)
-    return 1.4826 * np.median(np.abs(centred), axis=0), np.std(resid, axis=0, ddof=1)
-
-
 def per_benchmark_table(rec: NoiseRecording,
                         columns: list[tuple[str, tuple[tuple[str, int, int], ...]]],
                         processes: int = AB_PROCESSES) -> None:
     """Hits by the benchmark slowed (``columns``: a heading and a ``by_benchmark`` each),
     beside each benchmark's factor-free spread per round."""
-    robust, plain = factor_free_spreads(rec, processes)
+    robust, plain = rec.factor_free_spreads(processes)
     by = [{name: (n, hit) for name, n, hit in counts} for _, counts in columns]
     print("| benchmark | factor-free spread per round: robust; sd | "
           + " | ".join(heading for heading, _ in columns) + " |")
@@ -267,10 +257,10 @@ def oracle_table(rec: NoiseRecording, sizes: tuple[int, ...], seed: int,
     print("|---|---|---|")
     # A suite's rounds lose the factor of its own benchmarks only.
     cases = [(f"suite of {n} + the shift",
-              factor_free_spreads(widen(rec, n, rng), processes)[0], n + 1)
+              widen(rec, n, rng).factor_free_spreads(processes)[0], n + 1)
              for n in sizes if n <= whole]
     cases.append((f"one target, the other {whole - 1} benchmarks controls",
-                  factor_free_spreads(rec, processes)[0], 1))
+                  rec.factor_free_spreads(processes)[0], 1))
     for label, spreads, targets in cases:
         cells = [" / ".join(_pct(oracle_power(spreads, e, targets=targets, rounds=20,
                                               sequential=seq, rng=rng))

@@ -142,6 +142,21 @@ class NoiseRecording:
             self._side_values[processes] = cached
         return cached
 
+    def factor_free_spreads(self, processes: int) -> tuple[np.ndarray, np.ndarray]:
+        """(robust, plain) spread per benchmark of a round's log-ratio once the round's
+        suite factor (median over benchmarks) is removed: what an A/B test of it faces.
+        Robust: 1.4826 x the median absolute deviation; plain: the sd, tails and all."""
+        sides = np.log(self.side_values(processes))
+        ratios = sides[:, 1] - sides[:, 0]
+        resid = ratios - np.median(ratios, axis=1)[:, None]
+        centred = resid - np.median(resid, axis=0)
+        return 1.4826 * np.median(np.abs(centred), axis=0), np.std(resid, axis=0, ddof=1)
+
+    def drawn_from(self, column: int) -> str:
+        """The recorded benchmark column ``column`` of a suite widened from this
+        recording is drawn from (``widen``: column j from recorded j % count)."""
+        return self.names[column % len(self.names)]
+
     @cached_property
     def _side_values(self) -> dict[int, np.ndarray]:
         return {}
@@ -386,8 +401,7 @@ def replay_gate(recording: NoiseRecording, rng: np.random.Generator, *, trials: 
         flag_hit += rec.names[slowed] in trial.flagged
         conf_any += bool(trial.confirmed)
         conf_hit += rec.names[slowed] in trial.confirmed
-        # ``widen``'s column j is drawn from recorded benchmark j % (recorded count).
-        counts = slowed_by.setdefault(recording.names[slowed % len(recording.names)], [0, 0])
+        counts = slowed_by.setdefault(recording.drawn_from(slowed), [0, 0])
         counts[0] += 1
         counts[1] += rec.names[slowed] in trial.confirmed
         if trial.confirmation is not None:
@@ -438,10 +452,8 @@ def _ab_trials(recording: NoiseRecording, rng: np.random.Generator,
     side."""
     for rec in _blocks(recording, rng, n_benchmarks, trials):
         slowed = int(rng.integers(0, len(rec.names)))
-        # ``widen``'s column j is drawn from recorded benchmark j % (recorded count).
-        yield rec.names[slowed], recording.names[slowed % len(recording.names)], \
-            replay_ab_rounds(rec, rng, slowed={slowed: effect} if effect != 1.0 else None,
-                             processes=processes)
+        yield rec.names[slowed], recording.drawn_from(slowed), replay_ab_rounds(
+            rec, rng, slowed={slowed: effect} if effect != 1.0 else None, processes=processes)
 
 
 def replay_adaptive_ab(recording: NoiseRecording, rng: np.random.Generator, *, trials: int,

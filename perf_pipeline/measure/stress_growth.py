@@ -40,10 +40,10 @@ def run_size_sweep(op: Callable[[Any], object], *, sizes: Sequence[int], repeats
     The sizes are also timed **in turns**: a first pass calls each size ``repeats`` times
     in increasing order (no new size once ``budget_s`` is spent; at least two sizes are
     run), then, for ``min_time_s`` per size more within the budget, rounds call every
-    size for about as long as one call of the largest takes. CPU time is stretched too when
-    another process shares the core's caches or its hyperthread sibling, and timing each
-    size in its own 50 ms gave a linear loop an exponent of 0.76 on a busy machine: the
-    small sizes had had the busy spell, the large ones a quiet one. In turns, every size
+    size for about as long as one call of the largest takes. CPU time is stretched too
+    when another process shares the core's caches or its hyperthread sibling, and timing
+    each size in its own 50 ms gave a linear loop an exponent of 0.76 on a busy machine:
+    the small sizes had had the busy spell, the large ones a quiet one. In turns, every size
     sees the same spells, and the fastest call of each is taken. Every size's argument
     is kept meanwhile (about twice the largest's memory for doubling sizes).
     """

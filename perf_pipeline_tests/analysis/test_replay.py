@@ -277,11 +277,8 @@ def test_a_prior_from_another_recording_decides_every_doubling_within_six_rounds
 def _quiet_benchmarks(rec: NoiseRecording, most: float) -> set[str]:
     """The benchmarks whose robust spread per round (two processes per side, the round's
     suite factor removed) is at most ``most``."""
-    sides = np.log(rec.side_values(2))
-    d = sides[:, 1] - sides[:, 0]
-    resid = d - np.median(d, axis=1)[:, None]
-    spread = 1.4826 * np.median(np.abs(resid - np.median(resid, axis=0)), axis=0)
-    return {name for name, s in zip(rec.names, spread, strict=True) if s <= most}
+    robust, _ = rec.factor_free_spreads(2)
+    return {name for name, s in zip(rec.names, robust, strict=True) if s <= most}
 
 
 @pytest.mark.slow
