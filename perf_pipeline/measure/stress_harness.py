@@ -63,6 +63,7 @@ MAX_WORKERS = 64
 MAX_STEP_S = 120.0
 MAX_OPS_PER_STEP = 2_000_000
 _PROCESS_GRACE_S = 5.0
+_START_TIMEOUT_S = 30.0  # for every process worker to be up (spawn imports the test module)
 _WAIT_GROUP = 60
 
 
@@ -169,14 +170,57 @@ def _closed_worker(op: Callable[[], object], tally: _Tally, start_ns: int, deadl
             tally.ops += 1
 
 
-def _process_worker(conn: Any, op: Callable[[], object], start_ns: int, deadline_ns: int,
-                    max_ops: int, report_at_ns: int) -> None:  # pragma: no cover - child
+class _StartLine:
+    """The start of a process-mode step, set once every worker is up. Fixed before the
+    workers were started, the start left a 20 ms margin for starting them all; on a busy
+    2-core machine forking 8 took longer than a 0.2 s step, and the late workers ran
+    none of it (spawn, which imports the test module in each worker, is slower still)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ready = ctx.Semaphore(0)  # one release per worker that is up
+        self.go = ctx.Event()
+        self.times = ctx.RawArray("q", 3)  # start, deadline, watchdog report (perf ns)
+
+    def wait(self) -> tuple[int, int, int] | None:  # pragma: no cover - child
+        self.ready.release()
+        if not self.go.wait(_START_TIMEOUT_S + 5.0):
+            return None  # the parent gave up on the step (or died)
+        start_ns, deadline_ns, report_at_ns = self.times[:]
+        return start_ns, deadline_ns, report_at_ns
+
+    def open(self, procs: Sequence[Any], *, step_s: float) -> tuple[int, int, int]:
+        """Wait until every living worker is up (at most ``_START_TIMEOUT_S``), then set
+        the times and let them go."""
+        up = 0
+        stop = time.monotonic() + _START_TIMEOUT_S
+        while up < len(procs) and time.monotonic() < stop:
+            if self.ready.acquire(timeout=0.05):
+                up += 1
+            elif up + sum(not p.is_alive() for p in procs) >= len(procs):
+                break  # the others died before they were up: nothing to wait for
+        start_ns = time.perf_counter_ns() + 20_000_000  # the last one woken has 20 ms
+        deadline_ns = start_ns + int(step_s * 1e9)
+        # Halfway through the grace: a stuck worker's watchdog reports before the parent
+        # gives up on it.
+        times = (start_ns, deadline_ns, deadline_ns + int(_PROCESS_GRACE_S * 0.5e9))
+        self.times[:] = times
+        self.go.set()
+        return times
+
+
+def _process_worker(conn: Any, op: Callable[[], object], line: _StartLine,
+                    max_ops: int) -> None:  # pragma: no cover - child
     """One process of a process-mode step. It reports its tally at the end, and a
-    watchdog thread reports what it has finished so far at ``report_at_ns`` if the end
-    has not come by then: a worker stuck in its operation never reaches its end, and
+    watchdog thread reports what it has finished so far at the line's report time if the
+    end has not come by then: a worker stuck in its operation never reaches its end, and
     reporting only there lost every operation it had finished (its step read 100 %
     errors). An operation stuck in C code that holds the GIL keeps the watchdog from
     running too; the step then counts the worker as stuck with nothing finished."""
+    times = line.wait()
+    if times is None:
+        conn.close()
+        return
+    start_ns, deadline_ns, report_at_ns = times
     tally = _Tally()
     lock = threading.Lock()  # one op's record, or one copy of the tally
     send_lock = threading.Lock()  # one report on the pipe (a send can block: not under lock)
@@ -245,11 +289,11 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
     tally = _Tally()
     reset_hwm()
     cpu0 = cpu_seconds()
-    start_ns = time.perf_counter_ns() + 20_000_000  # all workers start together
-    deadline_ns = start_ns + int(step_s * 1e9)
     peak = None
     child_cpu = 0.0
     if mode == "thread":
+        start_ns = time.perf_counter_ns() + 20_000_000  # all workers start together
+        deadline_ns = start_ns + int(step_s * 1e9)
         tallies = [_Tally() for _ in range(workers)]
         threads = [threading.Thread(target=_closed_worker, daemon=True,
                                     args=(op, t, start_ns, deadline_ns, per_worker))
@@ -270,16 +314,15 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         procs = []
-        # Halfway through the grace: a stuck worker's watchdog reports before the parent
-        # gives up on it.
-        report_at = deadline_ns + int(_PROCESS_GRACE_S * 0.5e9)
+        line = _StartLine(ctx)
         for _ in range(workers):
             parent, child = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_process_worker, daemon=True,
-                               args=(child, op, start_ns, deadline_ns, per_worker, report_at))
+                               args=(child, op, line, per_worker))
             proc.start()
             child.close()
             procs.append((proc, parent))
+        start_ns, deadline_ns, _report_at = line.open([p for p, _ in procs], step_s=step_s)
         give_up = deadline_ns + int((_PROCESS_GRACE_S + 0.1) * 1e9)
         # Every pipe read as its reports come: read one after another, a report bigger
         # than the pipe's buffer (16 KiB on macOS) waited in its worker until the parent

@@ -295,6 +295,40 @@ def test_big_reports_of_a_stuck_and_a_late_worker_are_both_read(
     assert step["ops"] == 4 and step["ok"] == 1
 
 
+def test_a_process_step_starts_when_every_worker_is_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start was fixed before the workers were forked, with 20 ms to spare; on a
+    busy 2-core machine (CI) two of 8 workers came up after a 0.2 s step had ended and
+    ran none of it. Here each worker takes 0.4 s to come up: all must still work."""
+    import multiprocessing
+
+    from perf_pipeline.measure import stress_harness
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("the stand-in worker is a closure: process workers need fork")
+    real_worker = stress_harness._process_worker
+
+    def slow_to_start(*args: object) -> None:
+        time.sleep(0.4)
+        real_worker(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stress_harness, "_process_worker", slow_to_start)
+    working = multiprocessing.get_context("fork").Value("i", 0)
+    calls = [0]  # each forked worker counts its own
+
+    def op() -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            with working.get_lock():
+                working.value += 1
+        sum(range(1000))
+
+    step = stress_harness.closed_loop_step(op, workers=3, step_s=0.2, mode="process")
+    assert working.value == 3
+    assert step["errors"] == 0 and step["ok"] >= 3
+    assert step["duration_s"] < 2.0  # from the start, not from the first fork
+
+
 def test_pipes_are_waited_on_in_groups_when_there_are_many(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Windows' ``wait`` takes at most 63 handles (Python < 3.12) and a ramp may have 64
@@ -320,7 +354,8 @@ def test_a_worker_stuck_in_the_middle_of_a_report_does_not_hold_the_step(
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("the stand-in worker is a closure: process workers need fork")
 
-    def half_a_report(conn, *args: object) -> None:  # type: ignore[no-untyped-def]
+    def half_a_report(conn, op, line, max_ops) -> None:  # type: ignore[no-untyped-def]
+        line.wait()
         conn._send(struct.pack("!i", 100_000))  # a header promising 100 kB, then nothing
         time.sleep(10)
 
