@@ -153,14 +153,15 @@ class Samples(Sequence[float]):
     list. The hash is a tuple's of the same values, so equal objects hash alike.
     """
 
-    __slots__ = ("_hash", "_view")
+    __slots__ = ("_hash", "_median", "_view")
     _view: memoryview
     _hash: int | None
+    _median: float | None
 
     def __init__(self, values: Iterable[float] = ()) -> None:
         """A copy of ``values``: any iterable of numbers, or a float64 buffer (copied
         at C speed, e.g. another ``Samples``' or a numpy array's)."""
-        self._hash = None
+        self._hash = self._median = None
         if isinstance(values, Samples):
             self._view = values._view
             return
@@ -182,7 +183,7 @@ class Samples(Sequence[float]):
                             f"{type(data).__name__}")
         out = cls.__new__(cls)
         out._view = view.toreadonly()
-        out._hash = None
+        out._hash = out._median = None
         return out
 
     @classmethod
@@ -201,6 +202,16 @@ class Samples(Sequence[float]):
         if little_endian != (sys.byteorder == "little"):  # pragma: no cover - big-endian
             values.byteswap()
         return cls.adopt(values)
+
+    def median(self) -> float:
+        """The median (NaN when empty), kept: a replay asks each benchmark's median
+        millions of times, and the samples never change."""
+        if self._median is None:
+            s = self.sorted_copy()
+            mid = len(s) // 2
+            self._median = (math.nan if not s else s[mid] if len(s) % 2
+                            else (s[mid - 1] + s[mid]) / 2)
+        return self._median
 
     def sorted_copy(self) -> Samples:
         """The samples in ascending order, as new compact Samples (numpy's sort: no
@@ -244,7 +255,7 @@ class Samples(Sequence[float]):
                 return Samples(view.tolist())
             out = Samples.__new__(Samples)
             out._view = view
-            out._hash = None
+            out._hash = out._median = None
             return out
         return self._view[index]  # type: ignore[no-any-return]
 
@@ -467,9 +478,7 @@ class BenchmarkResult:
         """Median of the samples; the file's own median when it kept no samples; else NaN."""
         if not self.samples_s:
             return dict(self.summary).get("median_s", math.nan)
-        s = self.samples_s.sorted_copy()
-        mid = len(s) // 2
-        return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+        return self.samples_s.median()
 
     def metric(self, name: str) -> float | None:
         """A scalar per metric: the median for time, the recorded value otherwise."""

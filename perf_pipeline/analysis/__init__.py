@@ -68,6 +68,7 @@ from perf_pipeline.analysis.runlevel import (
 from perf_pipeline.analysis.sequential import (
     DEFAULT_MAX_ROUNDS,
     DEFAULT_MIN_ROUNDS,
+    MAX_ROUNDS,
     MIN_CONTROLS_FOR_FACTOR,
     SequentialResult,
     level_plan,
@@ -90,6 +91,7 @@ __all__ = [
     "CORRECTIONS",
     "DEFAULT_MAX_ROUNDS",
     "DEFAULT_MIN_ROUNDS",
+    "MAX_ROUNDS",
     "MIN_BENCHMARKS_FOR_SHIFT",
     "MIN_CONTROLS_FOR_FACTOR",
     "MIN_PRIOR_ROUNDS",

@@ -21,6 +21,7 @@ from pathlib import Path
 from perf_pipeline.analysis import (
     DEFAULT_MAX_ROUNDS,
     DEFAULT_MIN_ROUNDS,
+    MAX_ROUNDS,
     MIN_BENCHMARKS_FOR_SHIFT,
     MIN_CONTROLS_FOR_FACTOR,
     SequentialResult,
@@ -250,10 +251,10 @@ def _targets_beside_controls(first: Mapping[str, object], select: ABSelection
 def check_max_rounds(max_rounds: int) -> None:
     """Refuse, before anything is measured, a limit the design cannot work within."""
     if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) \
-            or max_rounds < DEFAULT_MIN_ROUNDS:
+            or not DEFAULT_MIN_ROUNDS <= max_rounds <= MAX_ROUNDS:
         raise InvalidInputError(
-            f"--max-rounds must be at least {DEFAULT_MIN_ROUNDS} (the adaptive design "
-            f"first looks after {DEFAULT_MIN_ROUNDS} rounds), got {max_rounds!r}")
+            f"--max-rounds must be in {DEFAULT_MIN_ROUNDS}..{MAX_ROUNDS} (the adaptive "
+            f"design first looks after {DEFAULT_MIN_ROUNDS} rounds), got {max_rounds!r}")
 
 
 def _before_the_first_look(ab: ABRun, settings: Settings, targets: tuple[str, ...] | None

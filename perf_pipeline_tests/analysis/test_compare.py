@@ -155,3 +155,26 @@ def test_paired_matches_wilcoxon_and_walsh_median() -> None:
 
 def test_paired_identical_rounds_are_unchanged() -> None:
     assert compare([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], paired=True).verdict == Verdict.UNCHANGED
+
+
+def test_paired_p_value_is_scipys_signed_rank_on_ties_and_zeros() -> None:
+    """Up to 13 rounds with ties or zeros scipy enumerates every sign pattern through its
+    statistic (150 ms a call); the exact distribution here must give its very p-value."""
+    from perf_pipeline.analysis.compare import EXACT_SIGNED_RANK_N, estimate_samples
+
+    rng = np.random.default_rng(20261202)
+    checked = 0
+    for _ in range(40):  # scipy's side of each takes 0.15 s
+        n = int(rng.integers(2, EXACT_SIGNED_RANK_N + 1))
+        b = np.full(n, 1.0)
+        # Rounded log-ratios: ties and zeros (exactly equal rounds) are common.
+        c = np.exp(np.round(rng.normal(0.02, 0.05, n), int(rng.integers(1, 3))))
+        d = np.log(c) - np.log(b)
+        if np.all(d == 0):
+            continue
+        est = estimate_samples(b, c, paired=True, alpha=0.05)
+        side = "greater" if est.log_ratio > 0 else "less"
+        expected = stats.wilcoxon(d, alternative=side, zero_method="pratt").pvalue
+        assert est.p_value == pytest.approx(float(expected), abs=1e-12)
+        checked += 1
+    assert checked > 30

@@ -327,10 +327,14 @@ def test_screen_weights_follow_the_screen_evidence_and_are_capped() -> None:
 
 
 def test_settings_defaults_are_the_analysis_defaults() -> None:
-    from perf_pipeline.analysis import AB_PROCESSES, CONFIRM_MAX_ROUNDS
+    from perf_pipeline.analysis import AB_PROCESSES, CONFIRM_MAX_ROUNDS, MAX_ROUNDS
     from perf_pipeline.config import Settings
+    from perf_pipeline.errors import InvalidInputError
 
     assert Settings().confirm_max_rounds == CONFIRM_MAX_ROUNDS
+    Settings(confirm_max_rounds=MAX_ROUNDS)  # the config's limit is the analysis' limit
+    with pytest.raises(InvalidInputError, match="confirm_max_rounds"):
+        Settings(confirm_max_rounds=MAX_ROUNDS + 1)
     assert Settings().ab_processes == AB_PROCESSES  # what the replay studies measured
 
 
@@ -350,6 +354,22 @@ def test_sign_flip_p_values_are_exact(n: int) -> None:
         assert greater == pytest.approx(np.mean(sums >= observed - 1e-9), abs=1e-12)
         expected_two = 1.0 if observed == 0 else np.mean(np.abs(sums) >= abs(observed) - 1e-9)
         assert two == pytest.approx(expected_two, abs=1e-12)
+
+
+@pytest.mark.parametrize(("n", "ups"), [(70, 45), (130, 80), (200, 100)])
+def test_sign_flip_counts_above_64_rounds_are_exact(n: int, ups: int) -> None:
+    """Counts of sign patterns pass 2^64 after 64 rounds and take more than one word:
+    with every |x| equal, every score is equal and the statistic is binomial."""
+    from scipy import stats
+
+    from perf_pipeline.analysis.sequential import _sign_flip
+
+    x = np.array([1.0] * ups + [-1.0] * (n - ups))
+    greater, two = _sign_flip(x)
+    assert greater == pytest.approx(stats.binom.sf(ups - 1, n, 0.5), rel=1e-9)
+    far = max(ups, n - ups)
+    expected_two = 1.0 if 2 * ups == n else 2 * stats.binom.sf(far - 1, n, 0.5)
+    assert two == pytest.approx(expected_two, rel=1e-9)
 
 
 def test_sign_flip_test_holds_its_level_on_heavy_tailed_rounds() -> None:
