@@ -55,6 +55,7 @@ _ENV_VARS: Mapping[str, str] = {
     "confirm_max_rounds": "PERF_PIPELINE_CONFIRM_MAX_ROUNDS",
     "ab_processes": "PERF_PIPELINE_AB_PROCESSES",
     "ab_prior": "PERF_PIPELINE_AB_PRIOR",
+    "profile": "PERF_PIPELINE_PROFILE",
     "confirm_budget_s": "PERF_PIPELINE_CONFIRM_BUDGET",
     "confirm_min_history": "PERF_PIPELINE_CONFIRM_MIN_HISTORY",
     "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
@@ -77,6 +78,10 @@ CONFIRM_MODES = ("auto", "off")
 #: Values of the ``ab_prior`` setting: moderate each A/B benchmark's t by this machine's
 #: recorded spread when a ``calibrate`` profile of it exists ("auto"), or never ("off").
 AB_PRIOR_MODES = ("auto", "off")
+#: Values of the ``profile`` setting: profile each confirmed regression against the A/B's
+#: base commit ("auto"), or never ("off": a gate that only has to pass or fail saves the
+#: six untimed processes per benchmark).
+PROFILE_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,8 @@ class Settings:
     #: "auto": the A/B's t borrows this machine's recorded spread per round (its newest
     #: ``calibrate`` profile, pipeline/ab_prior.py); "off": the rounds' own spread only.
     ab_prior: str = "auto"
+    #: "auto": ``regression_profile`` profiles what the confirmation confirmed; "off": never.
+    profile: str = "auto"
     #: About 70 rounds of two processes per side for five of the example's benchmarks.
     confirm_budget_s: float = 1800.0
     confirm_min_history: int = 3
@@ -214,6 +221,9 @@ class Settings:
         if self.ab_prior not in AB_PRIOR_MODES:
             raise InvalidInputError(
                 f"ab_prior must be one of {AB_PRIOR_MODES}, not {self.ab_prior!r}")
+        if self.profile not in PROFILE_MODES:
+            raise InvalidInputError(
+                f"profile must be one of {PROFILE_MODES}, not {self.profile!r}")
         # The sequential A/B looks first after 5 rounds (analysis.sequential).
         if not 5 <= self.confirm_max_rounds <= 1000:
             raise InvalidInputError(

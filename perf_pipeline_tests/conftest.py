@@ -112,7 +112,7 @@ TESTS = textwrap.dedent('''
 
 #: Fast pytest-benchmark settings for the tiny target (rounds still >= 15). Six
 #: benchmarks: enough (>= 5) for the analysis to estimate the machine factor of a run.
-TINY_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.25",
+TINY_PYTEST_ARGS = ("--benchmark-min-rounds=15", "--benchmark-max-time=0.1",
                     "--benchmark-warmup=on", "--benchmark-warmup-iterations=2")
 
 

@@ -56,6 +56,7 @@ class WorkspaceResource(dg.ConfigurableResource):
     confirm_base: Optional[str] = None  # noqa: UP045
     ab_processes: Optional[int] = None  # noqa: UP045
     ab_prior: Optional[str] = None  # noqa: UP045
+    profile: Optional[str] = None  # noqa: UP045
     stress_per_commit: Optional[bool] = None  # noqa: UP045
     uv_args: Optional[list[str]] = None  # noqa: UP045
     runner_command: Optional[list[str]] = None  # noqa: UP045

@@ -137,7 +137,8 @@ def profile_commit(ws: Workspace, sha: str, *, repeats: int = 3) -> ProfileOutco
     Reads the commit's confirmation (``regression_confirmation``), which must be of the
     latest regression analysis. A cheap no-op (``skipped`` says why; an earlier profile
     of the commit is removed) when the confirmation confirmed no regression of a single
-    benchmark, or there is no base commit to compare with. The base is the commit the
+    benchmark, there is no base commit to compare with, or profiling is off (setting
+    ``profile``). The base is the commit the
     A/B measured against (a PR: the merge base); with ``confirm = "off"`` the baseline's
     newest commit. Keeps the result as ``profile/<sha>.json``.
     """
@@ -149,7 +150,9 @@ def profile_commit(ws: Workspace, sha: str, *, repeats: int = 3) -> ProfileOutco
                                 "analysis; materialize regression_confirmation first")
     confirmed = sorted({r.name for r in confirmation.regressions} - {SUITE_SHIFT_NAME})
     skipped = None
-    if not confirmed:
+    if ws.settings.profile == "off":
+        skipped = 'profiling is off (profile = "off")'
+    elif not confirmed:
         skipped = ("a suite-wide shift only: no single benchmark to profile"
                    if confirmation.regressions else
                    "no confirmed regression: nothing to profile")

@@ -464,6 +464,9 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
     monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
     for var in ("PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL", "PERF_PIPELINE_RESULTS_DIR"):
         monkeypatch.delenv(var, raising=False)
+    # The backfill is under test, not the profile of its regression (test_end_to_end
+    # profiles one): six untimed processes fewer.
+    monkeypatch.setenv("PERF_PIPELINE_PROFILE", "off")
     home = tmp_path / "dagster_home"
     argv = ["backfill", "--last", "3", "--dagster-home", str(home)]
 

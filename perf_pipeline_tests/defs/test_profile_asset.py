@@ -26,10 +26,10 @@ from perf_pipeline_tests.pipeline.profile_target import build_profile_target
 BENCH = "tests/test_perf.py::test_pipeline"
 
 
-def _target(repo: Path, results: Path) -> WorkspaceResource:
+def _target(repo: Path, results: Path, **settings: str) -> WorkspaceResource:
     return WorkspaceResource(repo_path=str(repo), project_subdir="proj",
                               results_dir=str(results), benchmark_paths=["tests"],
-                              pytest_args=["--benchmark-min-rounds=3"])
+                              pytest_args=["--benchmark-min-rounds=3"], **settings)
 
 
 def _suite(regressed: bool) -> SuiteComparison:
@@ -88,6 +88,18 @@ def test_a_flag_the_confirmation_cleared_is_not_profiled(tmp_path: Path) -> None
     assert result.metadata["status"].value == "skipped"
     assert "no confirmed regression" in str(result.metadata["reason"].value)
     assert read_commit_profile(Workspace(settings), candidate) is None
+    assert not (tmp_path / "results" / "raw").exists()
+
+
+def test_profiling_off_skips_a_confirmed_regression(tmp_path: Path) -> None:
+    """``profile = "off"``: a gate that only has to pass or fail runs no profile."""
+    repo, base, candidate = build_profile_target(tmp_path)
+    target = _target(repo, tmp_path / "results", profile="off")
+    _write(target, candidate, base, screened=True, confirmed=True)
+    result = regression_profile(dg.build_asset_context(partition_key=candidate), workspace=target)
+    assert result.metadata["status"].value == "skipped"
+    assert 'profile = "off"' in str(result.metadata["reason"].value)
+    assert read_commit_profile(Workspace(target.settings()), candidate) is None
     assert not (tmp_path / "results" / "raw").exists()
 
 

@@ -260,8 +260,9 @@ def test_rounds_too_narrow_for_a_suite_factor_are_warned_about(
     (["--adaptive", "--rounds", "8"], "--rounds sets the fixed-round design"),
     (["--max-rounds", "8"], "--max-rounds needs --adaptive"),
     (["--prior", "off"], "--prior needs --adaptive"),
-    (["--adaptive", "--max-rounds", "3"], "--max-rounds must be at least 5"),
-    (["--adaptive", "--max-rounds", "0"], "--max-rounds must be at least 5"),
+    (["--adaptive", "--max-rounds", "3"], "--max-rounds must be in 5..1000"),
+    (["--adaptive", "--max-rounds", "0"], "--max-rounds must be in 5..1000"),
+    (["--adaptive", "--max-rounds", "1001"], "--max-rounds must be in 5..1000"),
     (["--report", "."], "is a directory"),
     (["--report", "pyproject.toml/report.md"], "is not a directory"),
 ])
