@@ -145,8 +145,8 @@ class TinyTarget:
         """A perf_pipeline.toml that points the framework at this target.
 
         A/B rounds of one process per side: the tests on this target check the wiring,
-        and the slowdown is large; two per side (the default) run end to end in the demo
-        test and where a test asks for them."""
+        and the slowdown is large; two per side (the default) run where a test asks for
+        them (pipeline/test_ab.py)."""
         path.write_text(
             "[perf_pipeline]\n"
             f"repo_path = {json.dumps(str(self.repo))}\n"
