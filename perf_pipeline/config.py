@@ -80,7 +80,7 @@ CONFIRM_MODES = ("auto", "off")
 AB_PRIOR_MODES = ("auto", "off")
 #: Values of the ``profile`` setting: profile each confirmed regression against the A/B's
 #: base commit ("auto"), or never ("off": a gate that only has to pass or fail saves the
-#: six untimed processes per benchmark).
+#: six untimed processes, three per side, the profile of a commit's regressions takes).
 PROFILE_MODES = ("auto", "off")
 
 

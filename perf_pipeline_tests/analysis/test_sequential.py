@@ -644,3 +644,11 @@ def test_the_rounds_that_would_decide_are_projected_from_the_spread_per_round() 
     # distance to the threshold needs about (2.576 * 0.0316 / 0.02)^2 = 17 rounds in all.
     needed = judge(est, threshold=1.0, alpha=0.01).samples_needed
     assert needed is not None and 5 <= needed + 10 <= 30
+
+
+def test_more_rounds_than_the_exact_sign_flip_test_keeps_are_refused() -> None:
+    from perf_pipeline.analysis import MAX_ROUNDS, sequential_ab
+    from perf_pipeline.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="max_rounds"):
+        sequential_ab(iter(()), threshold=1.0, max_rounds=MAX_ROUNDS + 1)
