@@ -263,9 +263,10 @@ class _Look:
     factor_removed: bool = True  # False: too few benchmarks for a round's suite factor
 
 
-def _scale(x: np.ndarray) -> float:
-    """1.4826 * median |x|: a function of |x| only, the same under every swap of sides."""
-    return 1.4826 * float(np.median(np.abs(x)))
+def _scale(x: np.ndarray) -> np.ndarray:
+    """1.4826 * median |x| of each column (of a 1-D ``x``: one number): a function of |x|
+    only, the same under every swap of sides."""
+    return 1.4826 * np.median(np.abs(x), axis=0)
 
 
 def _sign_flip(x: np.ndarray) -> tuple[float, float]:
@@ -300,7 +301,7 @@ def _huber(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Huber's psi. All columns at once, each iterated until its own step is negligible:
     one column at a time, the small numpy calls of this loop were 30 % of a replay."""
     n = x.shape[0]
-    s = 1.4826 * np.median(np.abs(x), axis=0)
+    s = _scale(x)
     mu = np.median(x, axis=0)
     spread = s > 0
     scale = np.where(spread, s, 1.0)
