@@ -27,13 +27,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["CONFIRM_MODES", "PROJECT_ROOT", "RUNNERS", "Settings", "is_postgres_url",
+__all__ = ["CONFIRM_MODES", "ENV_VARS", "PROJECT_ROOT", "RUNNERS", "Settings", "is_postgres_url",
            "load_settings", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-_ENV_VARS: Mapping[str, str] = {
+#: The environment variable that sets each setting (the README's table).
+ENV_VARS: Mapping[str, str] = {
     "repo_path": "PERF_PIPELINE_REPO",
     "project_subdir": "PERF_PIPELINE_PROJECT_DIR",
     "results_dir": "PERF_PIPELINE_RESULTS_DIR",
@@ -389,7 +390,7 @@ def load_settings(
         values.update(_read_config_file(path))
     elif config_file is not None or env.get("PERF_PIPELINE_CONFIG"):
         raise InvalidInputError(f"config file {path} does not exist")
-    for name, var in _ENV_VARS.items():
+    for name, var in ENV_VARS.items():
         if env.get(var, "").strip():
             values[name] = _coerce(name, env[var].strip())
     for name, value in overrides.items():

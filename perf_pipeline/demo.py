@@ -6,12 +6,13 @@ command stays a thin wrapper and tests can run the same function.
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf_pipeline.config import PROJECT_ROOT, Settings, load_settings
+from perf_pipeline.config import ENV_VARS, PROJECT_ROOT, Settings, load_settings
 from perf_pipeline.defs.launch import (
     CommitMaterialization,
     materialize_commit,
@@ -32,7 +33,8 @@ from perf_pipeline.model import (
 from perf_pipeline.pipeline import read_commit_analysis, read_commit_confirmation
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["DEMO_SELECTION", "DemoResult", "demo_steps", "describe_stages", "run_demo"]
+__all__ = ["DEMO_CONFIRM_MAX_ROUNDS", "DEMO_SELECTION", "DemoResult", "demo_settings",
+           "demo_steps", "describe_stages", "run_demo"]
 
 #: What the demo materializes per commit (grows with the asset graph).
 DEMO_SELECTION: tuple[str, ...] = (
@@ -40,6 +42,9 @@ DEMO_SELECTION: tuple[str, ...] = (
     "regression_confirmation", "regression_profile", "performance_report",
     "performance_history",
 )
+
+#: The demo's cap on A/B rounds, unless ``PERF_PIPELINE_CONFIRM_MAX_ROUNDS`` sets one.
+DEMO_CONFIRM_MAX_ROUNDS = 20
 
 _MARKER = ".perf-pipeline-demo"
 
@@ -96,6 +101,22 @@ def _prepare_root(root: Path) -> None:
     (root / _MARKER).write_text("made by `perf-pipeline demo`; safe to delete\n")
 
 
+def demo_settings(target_repo: Path, results_dir: Path,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """The demo's settings: its own target and results, the rest as configured.
+
+    The demo's slowdown (about x4) is confirmed in 5 rounds; a cap of
+    ``DEMO_CONFIRM_MAX_ROUNDS`` instead of the default keeps the demo's time bounded when
+    a neutral commit of a noisy benchmark is flagged and takes long to clear. A cap set
+    in the environment wins: it is how a short run of the demo is asked for.
+    """
+    env = os.environ if environ is None else environ
+    cap = ({} if env.get(ENV_VARS["confirm_max_rounds"], "").strip()
+           else {"confirm_max_rounds": DEMO_CONFIRM_MAX_ROUNDS})
+    return load_settings(repo_path=target_repo, project_subdir=".", results_dir=results_dir,
+                         environ=env, **cap)
+
+
 def run_demo(
     root: Path,
     *,
@@ -111,11 +132,7 @@ def run_demo(
     target_repo = root / "target"
     shas = build_history(target_repo, PROJECT_ROOT / "examples" / "ml_pipeline", steps)
     results_dir = root / "test-results"
-    # The demo's slowdown (about x4) is confirmed in 5 rounds; a cap of 20 rounds instead
-    # of the default 60 keeps the demo's time bounded when a neutral commit of a noisy
-    # benchmark is flagged and takes long to clear.
-    settings = load_settings(repo_path=target_repo, project_subdir=".", results_dir=results_dir,
-                             confirm_max_rounds=20)
+    settings = demo_settings(target_repo, results_dir)
     workspace = WorkspaceResource.of(settings)
     instance = open_instance(root / "dagster_home")
     outcomes: list[CommitMaterialization] = []

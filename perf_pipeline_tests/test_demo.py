@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.cli import main
-from perf_pipeline.demo import run_demo
+from perf_pipeline.demo import DEMO_CONFIRM_MAX_ROUNDS, demo_settings, run_demo
 from perf_pipeline.demo_edits import slowed_benchmark
 from perf_pipeline.errors import InvalidInputError
 
@@ -16,12 +16,16 @@ from perf_pipeline.errors import InvalidInputError
 @pytest.mark.slow
 def test_demo_measures_every_commit_and_flags_the_slowdown(
         tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The demo with one pytest process per side of each A/B round instead of two. On
-    CI's 2-core runner, beside the other tests, the screen flags noisy benchmarks and a
-    suite-wide shift often, and clearing them took the demo up to 16 minutes (10 rounds
-    of the whole suite); the README's command, with two per side, is run from fresh
-    clones by hand, and two per side are tested end to end in pipeline/test_ab.py."""
+    """The demo with one pytest process per side of each A/B round instead of two, and
+    A/Bs of 5 rounds (one look) instead of up to 20. The screen flags a benchmark at
+    nearly every neutral commit, so each gets an A/B of most of the suite; on CI's 2-core
+    runner, beside the other tests, clearing them took the demo up to 16 minutes (10
+    rounds of the whole suite), and 8 minutes alone on an idle machine. The slowdown is
+    confirmed at the first look (5 rounds) either way. The README's command, with the
+    defaults, is run from fresh clones by hand; two per side are tested end to end in
+    pipeline/test_ab.py, the sequential looks in analysis/."""
     monkeypatch.setenv("PERF_PIPELINE_AB_PROCESSES", "1")
+    monkeypatch.setenv("PERF_PIPELINE_CONFIRM_MAX_ROUNDS", "5")
     root = tmp_path / "perf-demo"
     assert main(["demo", "--dir", str(root)]) == 0
     out = capsys.readouterr().out
@@ -39,6 +43,19 @@ def test_demo_measures_every_commit_and_flags_the_slowdown(
                if p.name not in ("ab", "profile")]
     assert len(commits) == 5  # one per commit; A/B rounds and profiles have their own dirs
     assert (root / "test-results" / "raw" / "profile").is_dir()  # the confirmed one, profiled
+    # The cap from the environment held: no A/B ran more than 5 rounds.
+    for ab in (root / "test-results" / "raw" / "ab").iterdir():
+        assert len(list(ab.glob("round-*-base.json.gz"))) <= 5, ab.name
+
+
+def test_the_demo_caps_its_ab_rounds_unless_the_environment_does(tmp_path: Path) -> None:
+    settings = demo_settings(tmp_path / "target", tmp_path / "results", environ={})
+    assert settings.confirm_max_rounds == DEMO_CONFIRM_MAX_ROUNDS
+    assert settings.results_dir == tmp_path / "results"
+    own = demo_settings(tmp_path / "target", tmp_path / "results",
+                        environ={"PERF_PIPELINE_CONFIRM_MAX_ROUNDS": "7",
+                                 "PERF_PIPELINE_AB_PROCESSES": "3"})
+    assert (own.confirm_max_rounds, own.ab_processes) == (7, 3)
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
