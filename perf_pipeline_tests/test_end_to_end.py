@@ -92,9 +92,12 @@ def _config(path: Path, repo: Path, results: Path) -> Path:
         'confirm = "auto"\n'
         "confirm_max_rounds = 10\n"
         "confirm_budget_s = 240\n"
-        # One process per side: this tests the wiring (the replay tests measure the
-        # power); two per side, the default, run end to end in pipeline/test_ab.py.
-        "ab_processes = 1\n")
+        # Two processes per side, the default: this machine has bursts of a second or
+        # so in which everything runs x1.6 slower. With one process per side a burst
+        # lands in a round's value, and on 2026-12-02 every neutral flag took 10 rounds
+        # to clear and the x1.6 slowdown stayed undecided after 10 (residual sd 0.28 per
+        # round). The fastest sample of two processes seldom comes from a burst.
+        "ab_processes = 2\n")
     return path
 
 
