@@ -17,14 +17,16 @@ import pytest
 
 from perf_pipeline.measure import HistoryStep, build_history
 
-#: The longest test files (seconds on an idle 2-core run: the demo 288, the replays 280,
-#: the end-to-end gate 263, the automation 257, the A/B 200, profiling 139), collected
-#: first. Under ``--dist loadfile`` a file runs whole on one worker, and with
+#: The longest test files (seconds of their longest tests in a full 2-core run on
+#: 2026-12-02: the demo 388, the end-to-end gate 313, the A/B 132, the replays 121, the
+#: automation 105, profiling 93, the culprit search 81), collected first. Under
+#: ``--dist loadfile`` a file runs whole on one worker, and with
 #: ``--no-loadscope-reorder`` (pyproject.toml) files are handed out in collection order.
 #: xdist's default, most tests first, gave the two longest (one test each) out last, and
 #: the run ended with both workers on them alone for 5-10 minutes.
-LONGEST_FIRST = ("test_demo.py", "test_end_to_end.py", "defs/test_automation.py",
-                 "analysis/test_replay.py", "pipeline/test_ab.py", "pipeline/test_profile.py")
+LONGEST_FIRST = ("test_demo.py", "test_end_to_end.py", "pipeline/test_ab.py",
+                 "analysis/test_replay.py", "defs/test_automation.py",
+                 "pipeline/test_profile.py", "defs/test_culprit_search.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
