@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.cli import main
-from perf_pipeline.demo import DEMO_CONFIRM_MAX_ROUNDS, demo_settings, run_demo
+from perf_pipeline.demo import (
+    DEMO_AB_PROCESSES,
+    DEMO_CONFIRM_MAX_ROUNDS,
+    demo_settings,
+    run_demo,
+)
 from perf_pipeline.demo_edits import slowed_benchmark
 from perf_pipeline.errors import InvalidInputError
 
@@ -16,15 +21,14 @@ from perf_pipeline.errors import InvalidInputError
 @pytest.mark.slow
 def test_demo_measures_every_commit_and_flags_the_slowdown(
         tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The demo with one pytest process per side of each A/B round instead of two, and
-    A/Bs of 5 rounds (one look) instead of up to 20. The screen flags a benchmark at
-    nearly every neutral commit, so each gets an A/B of most of the suite; on CI's 2-core
-    runner, beside the other tests, clearing them took the demo up to 16 minutes (10
-    rounds of the whole suite), and 8 minutes alone on an idle machine. The slowdown is
-    confirmed at the first look (5 rounds) either way. The README's command, with the
-    defaults, is run from fresh clones by hand; two per side are tested end to end in
-    pipeline/test_ab.py, the sequential looks in analysis/."""
-    monkeypatch.setenv("PERF_PIPELINE_AB_PROCESSES", "1")
+    """The demo with A/Bs of 5 rounds (one look) instead of up to 20. The screen flags a
+    benchmark at nearly every neutral commit, so each gets an A/B of most of the suite;
+    on CI's 2-core runner, beside the other tests, clearing them took the demo up to 16
+    minutes (10 rounds of the whole suite), and 8 minutes alone on an idle machine. The
+    slowdown is confirmed at the first look (5 rounds) either way. The README's command,
+    with the demo's own cap, is run from fresh clones by hand; the sequential looks are
+    tested in analysis/."""
+    monkeypatch.delenv("PERF_PIPELINE_AB_PROCESSES", raising=False)
     monkeypatch.setenv("PERF_PIPELINE_CONFIRM_MAX_ROUNDS", "5")
     root = tmp_path / "perf-demo"
     assert main(["demo", "--dir", str(root)]) == 0
@@ -51,6 +55,7 @@ def test_demo_measures_every_commit_and_flags_the_slowdown(
 def test_the_demo_caps_its_ab_rounds_unless_the_environment_does(tmp_path: Path) -> None:
     settings = demo_settings(tmp_path / "target", tmp_path / "results", environ={})
     assert settings.confirm_max_rounds == DEMO_CONFIRM_MAX_ROUNDS
+    assert settings.ab_processes == DEMO_AB_PROCESSES == 1
     assert settings.results_dir == tmp_path / "results"
     own = demo_settings(tmp_path / "target", tmp_path / "results",
                         environ={"PERF_PIPELINE_CONFIRM_MAX_ROUNDS": "7",
