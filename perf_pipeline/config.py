@@ -1,6 +1,7 @@
 """Settings: where the target lives, what to run, how strict to be.
 
-Resolution order (later wins): built-in defaults (the example target in this repo) →
+Resolution order (later wins): built-in defaults (the example target in this repo),
+or a caller's own (``load_settings(defaults=...)``, the demo's) →
 ``perf_pipeline.toml`` (or the file named by ``PERF_PIPELINE_CONFIG``) → environment
 variables → explicit keyword overrides from the CLI or a Dagster resource.
 """
@@ -27,14 +28,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["CONFIRM_MODES", "ENV_VARS", "PROJECT_ROOT", "RUNNERS", "Settings", "is_postgres_url",
+__all__ = ["CONFIRM_MODES", "PROJECT_ROOT", "RUNNERS", "Settings", "is_postgres_url",
            "load_settings", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-#: The environment variable that sets each setting (the README's table).
-ENV_VARS: Mapping[str, str] = {
+_ENV_VARS: Mapping[str, str] = {
     "repo_path": "PERF_PIPELINE_REPO",
     "project_subdir": "PERF_PIPELINE_PROJECT_DIR",
     "results_dir": "PERF_PIPELINE_RESULTS_DIR",
@@ -376,27 +376,35 @@ def load_settings(
     *,
     config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    defaults: Mapping[str, object] | None = None,
     **overrides: object,
 ) -> Settings:
     """Build ``Settings`` from defaults, config file, environment and overrides.
 
-    ``None`` overrides are ignored so callers can pass optional CLI flags straight in.
+    ``defaults`` replace the built-in defaults of a caller with needs of its own (the
+    demo): the config file and the environment still win over them. ``None`` overrides
+    are ignored so callers can pass optional CLI flags straight in.
     """
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
+    known = {f.name for f in fields(Settings)}
+    for name, value in (defaults or {}).items():
+        if name not in known:
+            raise InvalidInputError(f"unknown setting {name!r}")
+        values[name] = _coerce(name, value)
     path = config_file or (Path(env["PERF_PIPELINE_CONFIG"]) if env.get("PERF_PIPELINE_CONFIG")
                            else Path("perf_pipeline.toml"))
     if path.is_file():
         values.update(_read_config_file(path))
     elif config_file is not None or env.get("PERF_PIPELINE_CONFIG"):
         raise InvalidInputError(f"config file {path} does not exist")
-    for name, var in ENV_VARS.items():
+    for name, var in _ENV_VARS.items():
         if env.get(var, "").strip():
             values[name] = _coerce(name, env[var].strip())
     for name, value in overrides.items():
         if value is None:
             continue
-        if name not in {f.name for f in fields(Settings)}:
+        if name not in known:
             raise InvalidInputError(f"unknown setting {name!r}")
         values[name] = _coerce(name, value)
     return replace(Settings(), **values)  # type: ignore[arg-type]

@@ -6,13 +6,12 @@ command stays a thin wrapper and tests can run the same function.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf_pipeline.config import ENV_VARS, PROJECT_ROOT, Settings, load_settings
+from perf_pipeline.config import PROJECT_ROOT, Settings, load_settings
 from perf_pipeline.defs.launch import (
     CommitMaterialization,
     materialize_commit,
@@ -115,14 +114,13 @@ def demo_settings(target_repo: Path, results_dir: Path,
     ``DEMO_CONFIRM_MAX_ROUNDS`` rounds and ``DEMO_AB_PROCESSES`` process per side keep
     its time bounded when a neutral commit of a noisy benchmark is flagged and takes long
     to clear (with the defaults, 100 rounds of two per side, a noisy day took it past 20
-    minutes). Either one set in the environment wins.
+    minutes). They are defaults: either one set in the environment (or a config file)
+    wins.
     """
-    env = os.environ if environ is None else environ
-    own = {"confirm_max_rounds": DEMO_CONFIRM_MAX_ROUNDS, "ab_processes": DEMO_AB_PROCESSES}
-    chosen = {name: value for name, value in own.items()
-              if not env.get(ENV_VARS[name], "").strip()}
     return load_settings(repo_path=target_repo, project_subdir=".", results_dir=results_dir,
-                         environ=env, **chosen)
+                         environ=environ,
+                         defaults={"confirm_max_rounds": DEMO_CONFIRM_MAX_ROUNDS,
+                                   "ab_processes": DEMO_AB_PROCESSES})
 
 
 def run_demo(

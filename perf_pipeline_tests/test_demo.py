@@ -61,6 +61,11 @@ def test_the_demo_caps_its_ab_rounds_unless_the_environment_does(tmp_path: Path)
                         environ={"PERF_PIPELINE_CONFIRM_MAX_ROUNDS": "7",
                                  "PERF_PIPELINE_AB_PROCESSES": "3"})
     assert (own.confirm_max_rounds, own.ab_processes) == (7, 3)
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text("[perf_pipeline]\nab_processes = 2\n")
+    filed = demo_settings(tmp_path / "target", tmp_path / "results",
+                          environ={"PERF_PIPELINE_CONFIG": str(config)})
+    assert (filed.confirm_max_rounds, filed.ab_processes) == (DEMO_CONFIRM_MAX_ROUNDS, 2)
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
