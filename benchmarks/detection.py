@@ -87,24 +87,51 @@ MIN_PAIRS = 17
 MAX_SPLIT_SIZE = 60
 
 
+#: What each committed recording is to the study.
+ROLES = {"example-suite-pinned.json.gz": ", the one the defaults were tuned on",
+         "example-suite-unpinned.json.gz": ", held out",
+         "example-suite-noisy-day.json.gz": ", held out, a noisier day"}
+#: Whose prior a calibrated machine judging a recording gets: the other of the first two
+#: (each made under other load); the noisier day gets the pinned one's, a profile of a
+#: quieter day, as a machine calibrated then and measured now would.
+PRIOR_FROM = {"example-suite-pinned.json.gz": "example-suite-unpinned.json.gz",
+              "example-suite-unpinned.json.gz": "example-suite-pinned.json.gz",
+              "example-suite-noisy-day.json.gz": "example-suite-pinned.json.gz"}
+
+
 def sources(seed: int, corpora: list[Path] | None = None, *, synthetic: bool = True
-            ) -> list[tuple[str, NoiseRecording]]:
+            ) -> list[tuple[str, NoiseRecording, str]]:
+    """(label, recording, corpus file name; "" for the synthetic one), real first."""
     out = []
     for path in corpora or sorted(NOISE_DIR.glob("*.json*")):
         corpus = load_noise_corpus(path)
         if len(corpus.pairs) < MIN_PAIRS:
             raise SystemExit(f"{path}: {len(corpus.pairs)} pairs; a replay needs at least "
                              f"{MIN_PAIRS} (a screen trial is 11 runs of 3 processes)")
-        role = {"example-suite-pinned.json.gz": ", the one the defaults were tuned on",
-                "example-suite-unpinned.json.gz": ", held out"}.get(path.name, "")
+        role = ROLES.get(path.name, "")
         out.append((f"real: {path.name} ({len(corpus.pairs)} pairs, "
                     f"{len(corpus.benchmarks)} benchmarks{role})",
-                    NoiseRecording.from_corpus(corpus)))
+                    NoiseRecording.from_corpus(corpus), path.name))
     if synthetic:
         out.append(("synthetic: NoiseModel defaults, process factor CV 10 %",
                     simulate_recording(np.random.default_rng(seed), n_pairs=200,
-                                       model=NoiseModel(), pair_cv=0.10)))
+                                       model=NoiseModel(), pair_cv=0.10), ""))
     return out
+
+
+def prior_source(name: str, recordings: list[tuple[str, NoiseRecording, str]]
+                 ) -> NoiseRecording | None:
+    """The recording whose variance prior a calibrated machine judging ``name`` gets:
+    ``PRIOR_FROM``'s choice (read from ``NOISE_DIR`` if ``--corpus`` left it out), else
+    the first other real one."""
+    others = {file: rec for label, rec, file in recordings
+              if label.startswith("real") and file != name}
+    chosen = PRIOR_FROM.get(name)
+    if chosen in others:
+        return others[chosen]
+    if chosen is not None and (NOISE_DIR / chosen).is_file():
+        return NoiseRecording.from_corpus(load_noise_corpus(NOISE_DIR / chosen))
+    return next(iter(others.values()), None)
 
 
 def _pct(x: float) -> str:
@@ -367,7 +394,7 @@ def main() -> None:
     trials = args.trials if args.trials is not None else (100 if args.quick else 600)
     sizes = (5,) if args.quick else (5, 9, 50)
     recordings = sources(args.seed, args.corpus, synthetic=not args.no_synthetic)
-    for label, rec in recordings:
+    for label, rec, name in recordings:
         real, whole = label.startswith("real"), len(rec.names)
         # A real recording's own size too (up to MAX_SPLIT_SIZE), so its per-benchmark
         # tables can be printed.
@@ -376,11 +403,11 @@ def main() -> None:
         print(f"\n## {label}\n")
         print(f"Gate, {trials} replayed commits per cell (threshold 1.0, alpha 0.01):\n")
         gate = gate_table(rec, rec_sizes, trials, args.seed, k)
-        others = [o for lbl, o in recordings if lbl.startswith("real") and o is not rec]
-        if real and others and args.gate_with_prior:
+        prior_from = prior_source(name, recordings) if real else None
+        if prior_from is not None and args.gate_with_prior:
             print(f"\nThe gate of a calibrated machine (confirmations with the variance "
                   f"prior of the other recording), {trials} commits per cell:\n")
-            gate_table(rec, rec_sizes, trials, args.seed, k, prior_from=others[0])
+            gate_table(rec, rec_sizes, trials, args.seed, k, prior_from=prior_from)
         if real and whole in gate:
             print(f"\nPer benchmark, the suite of {whole} (the trials above, by the "
                   "benchmark slowed):\n")
@@ -392,10 +419,11 @@ def main() -> None:
         print(f"\nAdaptive A/B alone (every benchmark a target), {trials} trials:\n")
         split = ab_table(rec, rec_sizes, trials, args.seed, k)
         with_prior = " without a prior (no other recording: the uncalibrated A/B)"
-        if real and others:
-            print(f"\nThe same with a variance prior (``ab_prior``) from the other "
-                  f"recording, {trials} trials:\n")
-            split = ab_table(rec, rec_sizes, trials, args.seed, k, prior_from=others[0])
+        if prior_from is not None:
+            print(f"\nThe same with a variance prior (``ab_prior``) from another "
+                  f"recording ({PRIOR_FROM.get(name, 'the first other one')}), {trials} "
+                  "trials:\n")
+            split = ab_table(rec, rec_sizes, trials, args.seed, k, prior_from=prior_from)
             with_prior = " with the prior"
         if real and whole in split:
             print(f"\nPer benchmark, the adaptive A/B of the suite of {whole}{with_prior} "
