@@ -117,8 +117,13 @@ ROBUST_CLEAR_ROUNDS = 10
 #: in a few rounds anyway).
 MAX_EXPECTED_RATIO = 1.5
 #: How much smaller than the machine's current variance (median over benchmarks) a
-#: variance prior may be before it is scaled up (``_prior_scale``).
+#: variance prior may be before it is scaled up (``_noise_over_prior``).
 PRIOR_SLACK = 1.5
+#: From this variance ratio on, a result says the machine was noisier than its recording
+#: (``SequentialResult.stale_prior_note``). Higher than ``PRIOR_SLACK``: with a correct
+#: prior, the median ratio of three benchmarks at a first look (4 degrees of freedom each)
+#: passes 1.5 by chance in about 10 % of A/Bs, 2 in about 2.4 %.
+STALE_PRIOR_NOTE = 2.0
 #: No futility stop before this many rounds: a spread estimated from fewer, on real
 #: heavy-tailed timings, is too often inflated by one disturbed round.
 FUTILITY_MIN_ROUNDS = 10
@@ -137,10 +142,28 @@ class SequentialResult:
     stopped: str
     #: Rounds summed over the targets still open in each (what a narrowing run measured).
     target_rounds: int = 0
+    #: At the last look, the rounds' variance over the variance prior's (the median over
+    #: the benchmarks; None without a prior or a benchmark the prior knows). Above
+    #: ``PRIOR_SLACK`` the prior's variances were scaled up to the machine's noise.
+    noise_over_prior: float | None = None
 
     @property
     def undecided(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.comparison.results if r.name not in self.decided_at)
+
+    @property
+    def stale_prior_note(self) -> str | None:
+        """What a user should know when the machine was noisier than its recording: the
+        verdicts still hold (the prior was scaled up), but small changes are harder to
+        find than the recording promised, and the recording may be out of date."""
+        k = self.noise_over_prior
+        if k is None or k < STALE_PRIOR_NOTE:
+            return None
+        return (f"This machine was noisier in this A/B than in its noise recording: "
+                f"{k:.1f}x the recorded variance per round (spread x{math.sqrt(k):.1f}), so "
+                f"the variance prior was scaled up to it. The verdicts hold; small changes "
+                f"are harder to find than the recording promised. If this persists, record "
+                f"again (`perf-pipeline calibrate`).")
 
 
 def _spent(alpha: float, t: float, gamma: float) -> float:
@@ -261,6 +284,8 @@ class _Look:
     rp_greater: np.ndarray  # exact sign-flip p-values of the Huber scores
     rp_two: np.ndarray
     factor_removed: bool = True  # False: too few benchmarks for a round's suite factor
+    #: This look's variance over the variance prior's (``_noise_over_prior``; nan: none).
+    noise_over_prior: float = math.nan
 
 
 def _scale(x: np.ndarray) -> np.ndarray:
@@ -368,7 +393,10 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...],
     resid = d - factor[:, None]
     # Columns of targets that left the rounds (nan) take no part.
     whole = ~np.isnan(resid).any(axis=0)
-    stale = _prior_scale(resid, whole, names, factor_from, prior) if prior is not None else 1.0
+    noise = (_noise_over_prior(resid, whole, names, factor_from, prior) if prior is not None
+             else math.nan)
+    # A prior recorded on a quieter day would lend too small a variance: scaled up.
+    stale = max(1.0, noise / PRIOR_SLACK) if math.isfinite(noise) else 1.0
     # Per target: mean, se, df, Huber location, its se, sign-flip p (greater, two-sided).
     measured = [names.index(t) for t in targets
                 if t != SUITE_SHIFT_NAME and whole[names.index(t)]]
@@ -394,28 +422,29 @@ def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...],
     cols = np.array(rows, dtype=float).reshape(len(rows), 7).T
     return _Look(mean=cols[0], se=cols[1], df=cols[2], n=n, rmean=cols[3], rse=cols[4],
                  rp_greater=cols[5], rp_two=cols[6],
-                 factor_removed=has_controls or len(names) >= MIN_BENCHMARKS_FOR_SHIFT)
+                 factor_removed=has_controls or len(names) >= MIN_BENCHMARKS_FOR_SHIFT,
+                 noise_over_prior=noise)
 
 
-def _prior_scale(resid: np.ndarray, whole: np.ndarray, names: tuple[str, ...],
-                 factor_from: tuple[str, ...], prior: VariancePrior) -> float:
-    """How much the prior's variances are scaled up: this A/B's rounds against the
-    recording, machine-wide. ``k`` is the median over every benchmark still measured
-    (targets and controls) of its variance here over its recorded one; the scale is
-    ``k / PRIOR_SLACK``, never below 1. A prior recorded on a quieter day (or with fewer
-    samples per process, or other code) would otherwise lend too small a variance:
-    replayed with a prior of a quarter of the true variance, plain pooling confirmed
-    unchanged code in 2.3 % of A/As. The slack keeps a correct prior from being scaled
-    by chance (a variance from 4 rounds scatters: the median of nine such ratios
-    exceeds 1 in 28 % of looks, 1.5 in 2 %), and it bounds what a stale
-    prior can lend at 1 / ``PRIOR_SLACK`` of the machine's current variance. Scaling up
-    only ever loses power, never adds false alarms."""
+def _noise_over_prior(resid: np.ndarray, whole: np.ndarray, names: tuple[str, ...],
+                      factor_from: tuple[str, ...], prior: VariancePrior) -> float:
+    """This A/B's rounds against the recording, machine-wide: ``k``, the median over
+    every benchmark still measured (targets and controls) of its variance here over its
+    recorded one (nan if the recording has none of them). The prior's variances are
+    scaled up by ``k / PRIOR_SLACK``, never by less than 1. A prior recorded on a
+    quieter day (or with fewer samples per process, or other code) would otherwise lend
+    too small a variance: replayed with a prior of a quarter of the true variance, plain
+    pooling confirmed unchanged code in 2.3 % of A/As. The slack keeps a correct prior
+    from being scaled by chance (a variance from 4 rounds scatters: the median of nine
+    such ratios exceeds 1 in 28 % of looks, 1.5 in 2 %), and it bounds what a stale prior
+    can lend at 1 / ``PRIOR_SLACK`` of the machine's current variance. Scaling up only
+    ever loses power, never adds false alarms."""
     ratios = []
     for j, name in enumerate(names):
         recorded = prior.log_variance(name, factor_from) if whole[j] else None
         if recorded is not None:
             ratios.append(float(np.var(resid[:, j], ddof=1)) / recorded)
-    return max(1.0, float(np.median(ratios)) / PRIOR_SLACK) if ratios else 1.0
+    return float(np.median(ratios)) if ratios else math.nan
 
 
 def _moderated(var: float, df: float, prior_var: float | None, prior_df: float
@@ -733,7 +762,10 @@ def sequential_ab(
                             target_rounds=target_rounds,
                             looks=tuple(seen_looks),
                             decided_at={t: v[0] for t, v in decided.items()},
-                            stopped=stopped)
+                            stopped=stopped,
+                            noise_over_prior=(look.noise_over_prior
+                                              if math.isfinite(look.noise_over_prior)
+                                              else None))
 
 
 def _log_expected(expected: Mapping[str, float] | None) -> dict[str, float]:

@@ -342,7 +342,8 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
         notes=_sequential_notes(ab, settings, result, max_rounds, budget_s, controls,
                                 no_factor)
         # Cut short before the first look: judged as a fixed-round A/B, which has no prior.
-        + ((short,) if short else (choice.note,)),
+        + ((short,) if short else (choice.note,))
+        + ((result.stale_prior_note,) if result.stale_prior_note else ()),
     )
     files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,

@@ -133,7 +133,7 @@ def test_a_doubling_the_rounds_alone_leave_open_is_decided_at_the_first_look() -
 
 def test_unchanged_code_stays_unchanged_with_a_prior_from_a_quieter_day() -> None:
     """A stale profile recorded when the machine was four times as quiet (a sixteenth of
-    the variance): the machine-wide scale (``_prior_scale``) lifts it before it can lend
+    the variance): the machine-wide scale (``_noise_over_prior``) lifts it before it can lend
     a spread the rounds do not have. Without the scale, 3 of these 300 A/As raised an
     alarm; with it, none."""
     alarms = 0
@@ -154,3 +154,28 @@ def test_a_confirmation_passes_its_prior_on() -> None:
     assert row.name == "b1" and "moderated" in row.comparison.method
     # Its residual is taken against the median of the five controls, and so is the prior's.
     assert result.decided_at["b1"] == 5
+
+
+def test_an_ab_says_when_the_machine_was_noisier_than_its_recording() -> None:
+    """The scale-up keeps the verdicts right on a noisy day; the user still needs to know
+    that small changes were harder to find than the recording promised, and that it may
+    be out of date. A prior of the same noise says nothing (the note's bar is a variance
+    ratio of 2, which three benchmarks' median at a first look passes by chance in about
+    2 % of A/Bs; six are steadier)."""
+    quiet = _prior(np.random.default_rng(2), noise=0.0075, rounds=60)
+    result = sequential_ab(_rounds(np.random.default_rng(3), noise=0.03), threshold=1.0,
+                           alpha=0.01, max_rounds=20, prior=quiet)
+    assert result.noise_over_prior is not None and 8 < result.noise_over_prior < 32  # ~16
+    note = result.stale_prior_note
+    assert note is not None and "noisier" in note and "perf-pipeline calibrate" in note
+    notes = 0
+    for seed in range(40):
+        same = _prior(np.random.default_rng(100 + seed), noise=0.03, rounds=60)
+        result = sequential_ab(_rounds(np.random.default_rng(200 + seed), noise=0.03),
+                               threshold=1.0, alpha=0.01, max_rounds=20, prior=same)
+        assert result.noise_over_prior is not None
+        notes += result.stale_prior_note is not None
+    assert notes == 0
+    plain = sequential_ab(_rounds(np.random.default_rng(3), noise=0.03), threshold=1.0,
+                          alpha=0.01, max_rounds=20)
+    assert plain.noise_over_prior is None and plain.stale_prior_note is None

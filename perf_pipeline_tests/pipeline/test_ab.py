@@ -175,6 +175,8 @@ def test_adaptive_ab_measures_only_the_selection_and_stops_early(
     prior = doc["adaptive"]["variance_prior"]
     assert prior["used"] is False and "no noise profile of this machine" in prior["note"]
     assert "no noise profile of this machine" in text
+    assert doc["adaptive"]["noise_over_prior"] is None
+    assert doc["adaptive"]["noise_note"] is None
 
 
 @pytest.mark.slow
@@ -211,8 +213,14 @@ def test_adaptive_ab_tests_only_its_targets_beside_named_controls(
     assert manifest["processes_per_side"] == 1
     first = json.loads(gzip.decompress((raw / "round-001-base.json.gz").read_bytes()))
     assert sorted(b["fullname"] for b in first["benchmarks"]) == sorted([target, *controls])
-    assert "Controls, measured but not tested" in (tmp_path / "ab.md").read_text()
+    text = (tmp_path / "ab.md").read_text()
+    assert "Controls, measured but not tested" in text
     assert doc["no_factor"] is None
+    # How the machine compared with its recording; the report says so when much noisier.
+    k = doc["adaptive"]["noise_over_prior"]
+    assert k > 0
+    assert ("noisier in this A/B than in its noise recording" in text) is (k >= 2.0)
+    assert (doc["adaptive"]["noise_note"] is not None) is (k >= 2.0)
 
     # Refused before measuring anything: without --adaptive, and beside -k.
     for bad in (["--control", controls[0]],

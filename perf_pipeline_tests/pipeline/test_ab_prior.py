@@ -138,6 +138,27 @@ def test_a_confirmation_on_this_machine_uses_its_prior_and_says_so(
     assert any("variance prior" in note for note in confirmation.notes) is used
 
 
+@pytest.mark.parametrize("recorded_noise, noisier", [(0.08, False), (0.02, True)],
+                         ids=["as recorded", "noisier than recorded"])
+def test_a_confirmation_says_when_the_machine_was_noisier_than_its_recording(
+        tiny_target, tmp_path: Path, recorded_noise: float, noisier: bool) -> None:
+    """A recording of a quieter day: the confirmation still decides (its prior scaled
+    up), and its notes, which the report shows, say the recording may be out of date."""
+    rng = np.random.default_rng(6)
+    base_sha, sha = tiny_target.shas[0], tiny_target.shas[1]
+    baseline = build_baseline([commit_run(rng, i, base_sha, 1.0) for i in range(6)],
+                              created_at="2024-02-01T00:00:00+00:00", policy="rolling")
+    settings = Settings(repo_path=tiny_target.repo, results_dir=tmp_path / "results",
+                        threshold=1.1)
+    with Workspace(settings) as ws:
+        calibrated(ws, make_corpus(HERE, noise=recorded_noise), tmp_path / "c.json.gz")
+        confirmation = confirm_run(ws, commit_run(rng, 10, sha, 2.0), baseline,
+                                   rounds=FakeSource({NAMES[0]: 2.0}, noise=0.08, seed=4))
+    assert confirmation.status == "confirmed" and confirmation.has_regression
+    assert any("noisier in this A/B than in its noise recording" in note
+               for note in confirmation.notes) is noisier
+
+
 def test_a_profile_is_fresh_only_for_this_machine_and_within_its_age(tmp_path: Path) -> None:
     from datetime import datetime, timezone
 

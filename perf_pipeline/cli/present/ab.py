@@ -38,6 +38,8 @@ def print_ab(outcome: ABOutcome, report: Path) -> None:
                   f"{len(seq.decided_at)} of {len(comparison.results)} decided", markup=False)
         if outcome.prior is not None:
             out.print(outcome.prior.note, markup=False)
+        if seq.stale_prior_note:
+            out.print(seq.stale_prior_note, markup=False)
     out.print(f"verdict: {len(comparison.regressions)} significant regression(s), "
               f"{len(comparison.improvements)} improvement(s) of {ab.candidate.sha[:10]} "
               f"against {ab.base.sha[:10]} over {len(ab.rounds)} interleaved rounds")
@@ -61,6 +63,8 @@ def ab_json(outcome: ABOutcome, report: Path) -> tuple[str, dict[str, object]]:
         "adaptive": None if seq is None else {
             "rounds_used": seq.rounds_used, "stopped": seq.stopped,
             "decided_at": dict(seq.decided_at),
-            "variance_prior": outcome.prior.to_dict() if outcome.prior else None},
+            "variance_prior": outcome.prior.to_dict() if outcome.prior else None,
+            "noise_over_prior": seq.noise_over_prior,
+            "noise_note": seq.stale_prior_note},
         "report": {"markdown": str(report), "html": str(outcome.files.html)},
     }
