@@ -56,6 +56,25 @@ def test_ab_presenter_lines_and_document(tmp_path: Path, capsys) -> None:
     assert doc["comparison"]["new"] == ["t.py::test_new"]
 
 
+def test_ab_presenter_says_when_the_machine_was_noisier_than_its_recording(
+        tmp_path: Path, capsys) -> None:
+    ab = ABRun(ab_id="ab1", base=CommitInfo(sha="b" * 40), candidate=CommitInfo(sha=SHA),
+               rounds=(), seed=1, raw_dir=tmp_path)
+    for ratio, said in ((1.6, False), (3.0, True)):
+        seq = SequentialResult(comparison=SUITE, rounds_used=6, looks=(5, 6),
+                               stopped="decided", decided_at={}, noise_over_prior=ratio)
+        outcome = ABOutcome(ab=ab, comparison=SUITE, sequential=seq,
+                            files=ReportFiles(html=tmp_path / "r.html", pngs=()))
+        print_ab(outcome, tmp_path / "ab.md")
+        out = capsys.readouterr().out
+        assert ("3.0x the recorded variance per round (spread x1.7)" in out) is said
+        assert ("perf-pipeline calibrate" in out) is said
+        _, doc = ab_json(outcome, tmp_path / "ab.md")
+        assert doc["adaptive"]["noise_over_prior"] == ratio
+        assert (doc["adaptive"]["noise_note"] == seq.stale_prior_note) and (
+            (seq.stale_prior_note is not None) is said)
+
+
 def _analysis(comparison: SuiteComparison | None) -> CommitAnalysis:
     return CommitAnalysis(run_id="r1", sha=SHA, created_at="2026-01-01", threshold=1.2,
                           alpha=0.01, comparison=comparison)
