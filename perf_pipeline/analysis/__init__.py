@@ -43,7 +43,7 @@ from perf_pipeline.analysis.multiple import (
     compare_suite,
     holm_adjust,
 )
-from perf_pipeline.analysis.noise import noise_profile
+from perf_pipeline.analysis.noise import SpreadChange, noise_profile, spread_change
 from perf_pipeline.analysis.profile_diff import diff_memory, diff_profiles, fold_libraries
 from perf_pipeline.analysis.replay import (
     ABRates,
@@ -106,6 +106,7 @@ __all__ = [
     "NoiseRecording",
     "RunLevelResult",
     "SequentialResult",
+    "SpreadChange",
     "VariancePrior",
     "adjust_p_values",
     "bh_adjust",
@@ -151,6 +152,7 @@ __all__ = [
     "sign_flip_looks",
     "simulate_recording",
     "simulate_suites",
+    "spread_change",
     "suspects_for_confirmation",
     "two_stage_trial",
     "unexplained_drifts",

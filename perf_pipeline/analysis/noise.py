@@ -16,17 +16,20 @@ benchmark j, process k (the 2N processes of N pairs) and pair i:
 
 Standard deviations of natural logs (ddof 1) read as coefficients of variation for
 small spreads. Too little data for a figure (one pair, one benchmark) gives NaN and a
-note, not an exception.
+note, not an exception. ``spread_change(new, old)`` compares two recordings of a machine.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import BenchmarkNoise, NoiseCorpus, NoiseProfile
 
-__all__ = ["noise_profile"]
+__all__ = ["SpreadChange", "noise_profile", "spread_change"]
 
 
 def _sd(values: np.ndarray) -> np.ndarray:
@@ -68,3 +71,27 @@ def noise_profile(corpus: NoiseCorpus) -> NoiseProfile:
                         recorded_at=corpus.recorded_at, pairs=len(corpus.pairs),
                         suite_factor_log_sd=suite_sd, benchmarks=benchmarks,
                         notes=tuple(notes))
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadChange:
+    """How a recording's noise compares with an earlier one of the same machine:
+    ``ratio`` is the median over the ``benchmarks`` both have of the new spread of a
+    pair's ratio less its suite factor (``paired_residual_log_sd``, what an A/B faces)
+    over the old one."""
+
+    ratio: float
+    benchmarks: int
+
+
+def spread_change(new: NoiseProfile, old: NoiseProfile) -> SpreadChange | None:
+    """Whether the machine got noisier or quieter between two recordings: the A/B's
+    variance prior is the newest one, and a team should know when the machine it
+    describes has changed. None when they share no benchmark with a usable spread."""
+    before = {b.name: b.paired_residual_log_sd for b in old.benchmarks}
+    ratios = [b.paired_residual_log_sd / before[b.name] for b in new.benchmarks
+              if b.name in before and math.isfinite(b.paired_residual_log_sd)
+              and math.isfinite(before[b.name]) and before[b.name] > 0]
+    if not ratios:
+        return None
+    return SpreadChange(ratio=float(np.median(ratios)), benchmarks=len(ratios))

@@ -8,9 +8,9 @@ import statistics
 import numpy as np
 import pytest
 
-from perf_pipeline.analysis import noise_profile
+from perf_pipeline.analysis import noise_profile, spread_change
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import NoiseCorpus, NoisePair
+from perf_pipeline.model import BenchmarkNoise, NoiseCorpus, NoisePair, NoiseProfile
 
 SHA = "ab" * 20
 
@@ -101,3 +101,24 @@ def test_degenerate_corpora_give_nan_and_a_note() -> None:
 def test_rejects_what_is_not_a_corpus() -> None:
     with pytest.raises(InvalidInputError, match="`corpus` must be a NoiseCorpus"):
         noise_profile({"pairs": []})  # type: ignore[arg-type]
+
+
+def _profile(spreads: dict[str, float]) -> NoiseProfile:
+    return NoiseProfile(
+        suite="benchmarks", commit=SHA, machine=(("cpu_count", "2"),),
+        recorded_at="2026-01-01T00:00:00+00:00", pairs=20, suite_factor_log_sd=0.1,
+        benchmarks=tuple(BenchmarkNoise(name=n, median_s=1e-3, unpaired_log_sd=0.2,
+                                        paired_log_sd=0.2, paired_residual_log_sd=v)
+                         for n, v in spreads.items()))
+
+
+def test_spread_change_is_the_median_ratio_over_the_benchmarks_both_recordings_have(
+        ) -> None:
+    old = _profile({"a": 0.02, "b": 0.04, "c": 0.10, "gone": 0.05, "flat": 0.0})
+    new = _profile({"a": 0.06, "b": 0.10, "c": 0.20, "added": 0.5, "flat": 0.01,
+                    "nan": math.nan})
+    change = spread_change(new, old)
+    assert change is not None and change.benchmarks == 3  # a, b, c: flat had no spread
+    assert change.ratio == pytest.approx(2.5)  # median of 3.0, 2.5, 2.0
+    assert spread_change(old, old).ratio == pytest.approx(1.0)
+    assert spread_change(_profile({"x": 0.1}), old) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from perf_pipeline.analysis.sequential import SequentialResult
@@ -136,3 +137,38 @@ def test_profile_presenter_prints_signed_deltas_in_their_unit(capsys) -> None:
     assert "* own    +700 ns  cum   +24.0 µs  calc.py:3(slow_helper)" in out
     assert "memory  +3.00 KiB/call  calc.py:9" in out
     assert "0.000 ms" not in out and "+0.001 ms" not in out
+
+
+def test_calibrate_presenter_compares_with_the_previous_recording(tmp_path: Path,
+                                                                  capsys) -> None:
+    from perf_pipeline.analysis import SpreadChange
+    from perf_pipeline.cli.present.calibrate import print_calibration
+    from perf_pipeline.config import Settings
+    from perf_pipeline.model import BenchmarkNoise, NoiseCorpus, NoisePair, NoiseProfile
+    from perf_pipeline.pipeline import CalibrationOutcome
+
+    profile = NoiseProfile(
+        suite="benchmarks", commit=SHA, machine=(("cpu_count", "2"),),
+        recorded_at="2026-12-02T06:33:00+00:00", pairs=20, suite_factor_log_sd=0.1,
+        benchmarks=(BenchmarkNoise(name="t.py::test_a", median_s=1e-3, unpaired_log_sd=0.2,
+                                   paired_log_sd=0.2, paired_residual_log_sd=0.06),))
+    previous = NoiseProfile(**{**{f: getattr(profile, f) for f in profile.__slots__},
+                               "commit": "e" * 40, "recorded_at": "2026-12-01T03:08:35+00:00"})
+    corpus = NoiseCorpus(suite="benchmarks", commit=SHA, recorded_at=profile.recorded_at,
+                         machine=profile.machine, note="", benchmarks=("t.py::test_a",),
+                         pairs=(NoisePair(order=("a", "b"), started_at=profile.recorded_at,
+                                          a=((1e-3,),), b=((1e-3,),)),))
+    settings = Settings(results_dir=tmp_path)
+    for ratio, word in ((3.0, "noisier"), (1.1, "about as noisy"), (0.5, "quieter")):
+        outcome = CalibrationOutcome(corpus=corpus, profile=profile, profile_id="p1",
+                                     corpus_path=tmp_path / "c.json.gz", raw_dir=tmp_path,
+                                     skipped=(), previous=previous,
+                                     change=SpreadChange(ratio=ratio, benchmarks=9))
+        print_calibration(outcome, settings)
+        out = capsys.readouterr().out
+        assert "against this machine's recording of 2026-12-01T03:08:35+00:00 (eeeeeeeeeeee)" \
+            in out
+        assert f"x{ratio:.2f} (median over 9 benchmarks): {word}" in out
+        assert ("variance prior is now this recording" in out) is (word != "about as noisy")
+    print_calibration(replace(outcome, previous=None, change=None), settings)
+    assert "against this machine's recording" not in capsys.readouterr().out

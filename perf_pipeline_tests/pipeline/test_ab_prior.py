@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from perf_pipeline.analysis import build_baseline, noise_profile
+from perf_pipeline.analysis import build_baseline, noise_profile, spread_change
 from perf_pipeline.config import Settings
 from perf_pipeline.measure.fingerprint import environment_fingerprint
 from perf_pipeline.model import (
@@ -233,3 +233,25 @@ def test_the_newest_usable_recording_is_used_and_the_unusable_one_named(tmp_path
         assert "ffffffffffff" in choice.note and "unusable" in choice.note
         usable.unlink()  # then the oldest recording is the one left
         assert ab_variance_prior(ws, processes=2).profile.commit == "d" * 40
+
+
+def test_a_new_recording_is_compared_with_this_machines_newest_earlier_one(
+        tmp_path: Path) -> None:
+    """``calibrate`` tells the user how the machine changed since its last recording
+    (the A/Bs' prior changes with it); the same recording imported again, or another
+    machine's, has nothing here to be compared with."""
+    from perf_pipeline.pipeline.calibrate import _previous_here
+
+    quiet = make_corpus(HERE, noise=0.02, seed=1)
+    noisy = replace(make_corpus(HERE, noise=0.06, seed=2),
+                    recorded_at="2026-12-02T06:33:00+00:00")
+    with Workspace(Settings(results_dir=tmp_path / "results")) as ws:
+        assert _previous_here(ws, noise_profile(noisy)) is None  # nothing recorded yet
+        calibrated(ws, quiet, tmp_path / "quiet.json.gz")
+        assert _previous_here(ws, noise_profile(quiet)) is None  # itself, imported again
+        previous = _previous_here(ws, noise_profile(noisy))
+        assert previous is not None and previous.recorded_at == quiet.recorded_at
+        change = spread_change(noise_profile(noisy), previous)
+        assert change is not None and 2.0 < change.ratio < 4.5  # about 3
+        elsewhere = replace(noisy, machine=ELSEWHERE)
+        assert _previous_here(ws, noise_profile(elsewhere)) is None

@@ -74,6 +74,21 @@ def print_noise_profiles(profiles: Sequence[tuple[NoiseProfile, str, str]], *,
                 err.print(f"note: {plain(note)}")
 
 
+#: Spread ratios between recordings read as "about as noisy" within these bounds (two
+#: recordings of 60 pairs of one machine scatter by about 10 % in each spread).
+_SAME_NOISE = (0.8, 1.25)
+
+
+def _change_line(previous: NoiseProfile, ratio: float, benchmarks: int) -> str:
+    word = ("noisier" if ratio >= _SAME_NOISE[1] else
+            "quieter" if ratio <= _SAME_NOISE[0] else "about as noisy")
+    return (f"against this machine's recording of {plain(previous.recorded_at)} "
+            f"({plain(previous.commit[:12])}): pair − suite spread x{ratio:.2f} (median over "
+            f"{benchmarks} benchmarks): {word}"
+            + (" than then; the A/Bs' variance prior is now this recording"
+               if word != "about as noisy" else ""))
+
+
 def print_calibration(outcome: CalibrationOutcome, settings: Settings) -> None:
     profile = outcome.profile
     _print_table(profile)
@@ -81,6 +96,9 @@ def print_calibration(outcome: CalibrationOutcome, settings: Settings) -> None:
         err.print(f"skipped pair {index if index is not None else '?'}: {plain(reason)}")
     for note in profile.notes:
         err.print(f"note: {plain(note)}")
+    if outcome.previous is not None and outcome.change is not None:
+        out.print(_change_line(outcome.previous, outcome.change.ratio,
+                               outcome.change.benchmarks))
     out.print(f"commit:   {plain(profile.commit)}")
     out.print(f"machine:  {_machine_line(profile)}")
     out.print(f"corpus:   {plain(outcome.corpus_path)}")
