@@ -125,3 +125,15 @@ def test_plugin_imports_only_stdlib_and_psutil() -> None:
                                                              "pytest_benchmark"}, (
                 f"{module} runs inside the target's pytest and may not import {name}")
 
+
+
+def test_no_step_module_is_named_like_a_public_step() -> None:
+    """Importing a submodule binds it on its package. ``perf_pipeline.pipeline`` exports
+    its steps lazily, so a module named like one of them (``pipeline/calibrate.py`` beside
+    ``calibrate``) replaced the function with the module for every later
+    ``from perf_pipeline.pipeline import calibrate`` once anything imported the module
+    first (``CalibrationOutcome`` did)."""
+    import perf_pipeline.pipeline as pipeline
+
+    modules = {p.stem for p in Path(pipeline.__file__).parent.glob("*.py")}
+    assert not modules & set(pipeline.__all__)

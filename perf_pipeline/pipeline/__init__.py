@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         seed_baseline,
         update_baseline,
     )
-    from perf_pipeline.pipeline.calibrate import CalibrationOutcome, calibrate
+    from perf_pipeline.pipeline.calibration import CalibrationOutcome, calibrate
     from perf_pipeline.pipeline.comment import post_report_comment, resolve_pr_number
     from perf_pipeline.pipeline.confirm import (
         RoundFeed,
@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
 _WHERE: dict[str, str] = {
     "ABOutcome": "ab",
     "AnalyzeOutcome": "analyze",
-    "CalibrationOutcome": "calibrate",
+    "CalibrationOutcome": "calibration",
     "ProfileOutcome": "profile",
     "RoundFeed": "confirm",
     "RoundSource": "confirm",
@@ -71,7 +71,7 @@ _WHERE: dict[str, str] = {
     "analyze_run": "regression",
     "baseline_for_run": "baseline",
     "build_report_data": "reporting",
-    "calibrate": "calibrate",
+    "calibrate": "calibration",
     "commit_run": "regression",
     "confirm_commit": "confirm",
     "confirm_regressions": "confirm",

@@ -27,8 +27,8 @@ from perf_pipeline.model import NoiseProfile, noise_machine_id
 from perf_pipeline.store import load_noise_corpus
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["PriorChoice", "ab_variance_prior", "fresh_profile_here", "profiles_here",
-           "usable_prior"]
+__all__ = ["PriorChoice", "ab_variance_prior", "fresh_profile_here", "previous_profile_here",
+           "profiles_here", "usable_prior"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,17 @@ def profiles_here(ws: Workspace) -> list[tuple[NoiseProfile, str]]:
     # Ties (one recording imported twice) go to the one stored last.
     order = sorted(range(len(mine)), key=lambda i: (mine[i][0].recorded_at, i), reverse=True)
     return [mine[i] for i in order]
+
+
+def previous_profile_here(ws: Workspace, profile: NoiseProfile) -> NoiseProfile | None:
+    """This machine's newest recording made before ``profile`` (the same pairs imported
+    again are no earlier recording), if ``profile`` is of this hardware: ``calibrate``
+    compares the two, since the newest becomes the A/Bs' prior."""
+    if noise_machine_id(profile.machine) != environment_fingerprint(packages=()).machine_id:
+        return None  # an import of another machine's pairs: nothing here to compare
+    # profiles_here is newest recorded first, by the same ISO timestamps.
+    return next((earlier for earlier, _ in profiles_here(ws)
+                 if earlier.recorded_at < profile.recorded_at), None)
 
 
 def ab_variance_prior(ws: Workspace, *, processes: int) -> PriorChoice:

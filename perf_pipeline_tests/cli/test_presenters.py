@@ -166,9 +166,9 @@ def test_calibrate_presenter_compares_with_the_previous_recording(tmp_path: Path
                                      change=SpreadChange(ratio=ratio, benchmarks=9))
         print_calibration(outcome, settings)
         out = capsys.readouterr().out
-        assert "against this machine's recording of 2026-12-01T03:08:35+00:00 (eeeeeeeeeeee)" \
-            in out
+        assert ("against this machine's previous recording, of 2026-12-01T03:08:35+00:00 "
+                "(eeeeeeeeeeee)") in out
         assert f"x{ratio:.2f} (median over 9 benchmarks): {word}" in out
-        assert ("variance prior is now this recording" in out) is (word != "about as noisy")
+        assert ("than then" in out) is (word != "about as noisy")
     print_calibration(replace(outcome, previous=None, change=None), settings)
-    assert "against this machine's recording" not in capsys.readouterr().out
+    assert "previous recording" not in capsys.readouterr().out

@@ -17,7 +17,11 @@ from perf_pipeline.model import (
     SuiteRun,
 )
 from perf_pipeline.pipeline import confirm_run
-from perf_pipeline.pipeline.ab_prior import ab_variance_prior, fresh_profile_here
+from perf_pipeline.pipeline.ab_prior import (
+    ab_variance_prior,
+    fresh_profile_here,
+    previous_profile_here,
+)
 from perf_pipeline.store import write_noise_corpus
 from perf_pipeline.workspace import Workspace
 
@@ -240,18 +244,19 @@ def test_a_new_recording_is_compared_with_this_machines_newest_earlier_one(
     """``calibrate`` tells the user how the machine changed since its last recording
     (the A/Bs' prior changes with it); the same recording imported again, or another
     machine's, has nothing here to be compared with."""
-    from perf_pipeline.pipeline.calibrate import _previous_here
-
     quiet = make_corpus(HERE, noise=0.02, seed=1)
     noisy = replace(make_corpus(HERE, noise=0.06, seed=2),
                     recorded_at="2026-12-02T06:33:00+00:00")
     with Workspace(Settings(results_dir=tmp_path / "results")) as ws:
-        assert _previous_here(ws, noise_profile(noisy)) is None  # nothing recorded yet
+        assert previous_profile_here(ws, noise_profile(noisy)) is None  # nothing recorded yet
         calibrated(ws, quiet, tmp_path / "quiet.json.gz")
-        assert _previous_here(ws, noise_profile(quiet)) is None  # itself, imported again
-        previous = _previous_here(ws, noise_profile(noisy))
+        assert previous_profile_here(ws, noise_profile(quiet)) is None  # itself, imported again
+        previous = previous_profile_here(ws, noise_profile(noisy))
         assert previous is not None and previous.recorded_at == quiet.recorded_at
         change = spread_change(noise_profile(noisy), previous)
         assert change is not None and 2.0 < change.ratio < 4.5  # about 3
         elsewhere = replace(noisy, machine=ELSEWHERE)
-        assert _previous_here(ws, noise_profile(elsewhere)) is None
+        assert previous_profile_here(ws, noise_profile(elsewhere)) is None
+        # An import of pairs recorded before every stored one has no previous recording.
+        older = replace(noisy, recorded_at="2026-10-01T00:00:00+00:00")
+        assert previous_profile_here(ws, noise_profile(older)) is None

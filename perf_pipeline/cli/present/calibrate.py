@@ -82,11 +82,10 @@ _SAME_NOISE = (0.8, 1.25)
 def _change_line(previous: NoiseProfile, ratio: float, benchmarks: int) -> str:
     word = ("noisier" if ratio >= _SAME_NOISE[1] else
             "quieter" if ratio <= _SAME_NOISE[0] else "about as noisy")
-    return (f"against this machine's recording of {plain(previous.recorded_at)} "
+    return (f"against this machine's previous recording, of {plain(previous.recorded_at)} "
             f"({plain(previous.commit[:12])}): pair − suite spread x{ratio:.2f} (median over "
             f"{benchmarks} benchmarks): {word}"
-            + (" than then; the A/Bs' variance prior is now this recording"
-               if word != "about as noisy" else ""))
+            + (" than then" if word != "about as noisy" else ""))
 
 
 def print_calibration(outcome: CalibrationOutcome, settings: Settings) -> None:

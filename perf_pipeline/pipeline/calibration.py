@@ -17,9 +17,8 @@ from pathlib import Path
 from perf_pipeline.analysis import SpreadChange, noise_profile, spread_change
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import corpus_from_raw_pairs, measure_calibration, resolve_commit
-from perf_pipeline.measure.fingerprint import environment_fingerprint
-from perf_pipeline.model import NoiseCorpus, NoiseProfile, noise_machine_id
-from perf_pipeline.pipeline.ab_prior import profiles_here
+from perf_pipeline.model import NoiseCorpus, NoiseProfile
+from perf_pipeline.pipeline.ab_prior import previous_profile_here
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.store import write_noise_corpus
 from perf_pipeline.workspace import Workspace
@@ -99,7 +98,7 @@ def calibrate(
             note=note or f"perf-pipeline calibrate, {pairs} pairs, seed {run.seed}")
         seed = run.seed
     profile = noise_profile(corpus)
-    previous = _previous_here(ws, profile)
+    previous = previous_profile_here(ws, profile)
     corpus_path = write_noise_corpus(corpus, out or default_corpus_path(ws, corpus))
     profile_id = ws.store.record_noise_profile(profile, corpus_path=str(corpus_path.resolve()),
                                                created_at=now_iso())
@@ -108,14 +107,3 @@ def calibrate(
                               skipped=tuple(skipped), seed=seed, previous=previous,
                               change=spread_change(profile, previous) if previous else None)
 
-
-def _previous_here(ws: Workspace, profile: NoiseProfile) -> NoiseProfile | None:
-    """This machine's newest recording other than ``profile`` (an import of the same
-    pairs again is no earlier recording), if ``profile`` is of this hardware."""
-    if noise_machine_id(profile.machine) != environment_fingerprint(packages=()).machine_id:
-        return None  # an import of another machine's pairs: nothing here to compare
-    for earlier, _ in profiles_here(ws):
-        if (earlier.commit, earlier.recorded_at, earlier.pairs) != (
-                profile.commit, profile.recorded_at, profile.pairs):
-            return earlier
-    return None
