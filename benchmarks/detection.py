@@ -29,9 +29,11 @@ Tables:
 2. other tools' rules on the same replayed runs (latest baseline run vs the new run);
 3. the adaptive A/B alone (``perf-pipeline ab --adaptive``): every benchmark a target;
    for each real recording again with the variance prior a calibrated machine gives it
-   (``ab_prior``), taken from the *other* real recording (``held_out_prior``); then the
-   fixed-round A/B (``perf-pipeline ab``, 10 rounds, ``compare_rounds``), suites
-   of 5 and 9 only (its exact signed-rank p-values make 50 too slow to replay);
+   (``ab_prior``), taken from another real recording (``PRIOR_FROM``: the pinned and
+   the unpinned one each other's; the noisier day the pinned one's, a quieter day's;
+   ``held_out_prior``); then the fixed-round A/B (``perf-pipeline ab``, 10 rounds,
+   ``compare_rounds``), suites of 5 and 9 only (its exact signed-rank p-values make 50
+   too slow to replay);
 4. per benchmark of the whole recording (the gate's trials of table 1, and the
    calibrated adaptive A/B's of table 3, split by the benchmark slowed), beside its
    factor-free spread per round;
