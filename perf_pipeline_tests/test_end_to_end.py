@@ -144,7 +144,13 @@ def test_only_the_real_slowdown_is_confirmed_and_fails_the_gate(tmp_path: Path) 
             assert len(data["flagged"]) + len(data["suspects"]) + len(data["controls"]) >= 5
     assert confirmed == {sha: [SLOWED] if sha == slow else [] for sha in shas[1:]}
     slow_data = json.loads(settings.layout.confirmation_path(slow).read_text())
-    assert slow_data["status"] == "confirmed" and SLOWED in slow_data["flagged"]
+    assert slow_data["status"] == "confirmed"
+    # The A/B tested the slowed benchmark: flagged by the screen, or a suspect of the
+    # whole-suite A/B when a noisy run's suite-wide shift took part of the slowdown
+    # (2026-12-02: the screen saw the shift x1.27 and test_mean_abs x1.14 beyond it, p 0.22,
+    # not flagged; the A/B confirmed it x1.67 at round 5).
+    assert SLOWED in slow_data["flagged"] or (
+        SUITE_SHIFT_NAME in slow_data["flagged"] and SLOWED in slow_data["suspects"])
     (row,) = [r for r in slow_data["final"]["results"]
               if r["name"] == SLOWED and r["metric"] == TIME_METRIC]
     assert 1.25 < row["comparison"]["ratio"] < 2.0
