@@ -101,19 +101,22 @@ PRIOR_FROM = {"example-suite-pinned.json.gz": "example-suite-unpinned.json.gz",
               "example-suite-noisy-day.json.gz": "example-suite-pinned.json.gz"}
 
 
+def _recording(path: Path) -> NoiseRecording:
+    corpus = load_noise_corpus(path)
+    if len(corpus.pairs) < MIN_PAIRS:
+        raise SystemExit(f"{path}: {len(corpus.pairs)} pairs; a replay needs at least "
+                         f"{MIN_PAIRS} (a screen trial is 11 runs of 3 processes)")
+    return NoiseRecording.from_corpus(corpus)
+
+
 def sources(seed: int, corpora: list[Path] | None = None, *, synthetic: bool = True
             ) -> list[tuple[str, NoiseRecording, str]]:
     """(label, recording, corpus file name; "" for the synthetic one), real first."""
     out = []
     for path in corpora or sorted(NOISE_DIR.glob("*.json*")):
-        corpus = load_noise_corpus(path)
-        if len(corpus.pairs) < MIN_PAIRS:
-            raise SystemExit(f"{path}: {len(corpus.pairs)} pairs; a replay needs at least "
-                             f"{MIN_PAIRS} (a screen trial is 11 runs of 3 processes)")
-        role = ROLES.get(path.name, "")
-        out.append((f"real: {path.name} ({len(corpus.pairs)} pairs, "
-                    f"{len(corpus.benchmarks)} benchmarks{role})",
-                    NoiseRecording.from_corpus(corpus), path.name))
+        rec = _recording(path)
+        out.append((f"real: {path.name} ({rec.n_pairs} pairs, {len(rec.names)} "
+                    f"benchmarks{ROLES.get(path.name, '')})", rec, path.name))
     if synthetic:
         out.append(("synthetic: NoiseModel defaults, process factor CV 10 %",
                     simulate_recording(np.random.default_rng(seed), n_pairs=200,
@@ -132,7 +135,7 @@ def prior_source(name: str, recordings: list[tuple[str, NoiseRecording, str]]
     if chosen in others:
         return others[chosen]
     if chosen is not None and (NOISE_DIR / chosen).is_file():
-        return NoiseRecording.from_corpus(load_noise_corpus(NOISE_DIR / chosen))
+        return _recording(NOISE_DIR / chosen)
     return next(iter(others.values()), None)
 
 

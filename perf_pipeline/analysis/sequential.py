@@ -122,7 +122,8 @@ PRIOR_SLACK = 1.5
 #: From this variance ratio on, a result says the machine was noisier than its recording
 #: (``SequentialResult.stale_prior_note``). Higher than ``PRIOR_SLACK``: with a correct
 #: prior, the median ratio of three benchmarks at a first look (4 degrees of freedom each)
-#: passes 1.5 by chance in about 10 % of A/Bs, 2 in about 2.4 %.
+#: passes 1.5 by chance in about 10 % of A/Bs, 2 in about 2.4 % (chi-squared with 4 df,
+#: Gaussian rounds: computed, not replayed).
 STALE_PRIOR_NOTE = 2.0
 #: No futility stop before this many rounds: a spread estimated from fewer, on real
 #: heavy-tailed timings, is too often inflated by one disturbed round.

@@ -256,7 +256,6 @@ def confirm_regressions(
                     stopped=source_stop or "exhausted", raw_dir=raw_dir,
                     notes=(f"{len(flagged)} flagged benchmark(s) undecided: {why}.",))
     stopped = source_stop if result.stopped == "exhausted" and source_stop else result.stopped
-    notes: tuple[str, ...] = ()
     confirmed = {r.name: r for r in result.comparison.results}
     # A target the A/B lost before its first look (no longer measured on both sides) is
     # undecided like one lost later: inconclusive, never left to the stored comparison
@@ -267,11 +266,11 @@ def confirm_regressions(
             confirmed[name] = _inconclusive(screen_rows[name], (
                 "flagged by the screen, undecided: not measured on both sides of the A/B "
                 "before its first look"))
-    if result.stale_prior_note:
-        notes = (result.stale_prior_note,)
+    undecided = (f"{len(result.undecided)} benchmark(s) undecided after "
+                 f"{result.rounds_used} rounds ({stopped}): inconclusive."
+                 if result.undecided else None)
+    notes = tuple(n for n in (undecided, result.stale_prior_note) if n)
     if result.undecided:
-        notes = (f"{len(result.undecided)} benchmark(s) undecided after "
-                 f"{result.rounds_used} rounds ({stopped}): inconclusive.", *notes)
         for name in result.undecided:
             if confirmed[name].comparison.verdict is not Verdict.INCONCLUSIVE:
                 confirmed[name] = _inconclusive(confirmed[name], (

@@ -152,8 +152,7 @@ def test_calibrate_presenter_compares_with_the_previous_recording(tmp_path: Path
         recorded_at="2026-12-02T06:33:00+00:00", pairs=20, suite_factor_log_sd=0.1,
         benchmarks=(BenchmarkNoise(name="t.py::test_a", median_s=1e-3, unpaired_log_sd=0.2,
                                    paired_log_sd=0.2, paired_residual_log_sd=0.06),))
-    previous = NoiseProfile(**{**{f: getattr(profile, f) for f in profile.__slots__},
-                               "commit": "e" * 40, "recorded_at": "2026-12-01T03:08:35+00:00"})
+    previous = replace(profile, commit="e" * 40, recorded_at="2026-12-01T03:08:35+00:00")
     corpus = NoiseCorpus(suite="benchmarks", commit=SHA, recorded_at=profile.recorded_at,
                          machine=profile.machine, note="", benchmarks=("t.py::test_a",),
                          pairs=(NoisePair(order=("a", "b"), started_at=profile.recorded_at,
