@@ -12,7 +12,7 @@ import pytest
 
 from perf_pipeline.cli import main
 from perf_pipeline.measure.calibrate import ORDERS_FILE
-from perf_pipeline.store import HistoryStore, load_noise_corpus
+from perf_pipeline.store import HistoryStore, load_noise_corpus, write_noise_corpus
 from perf_pipeline_tests.measure.test_calibrate import make_raw_dir
 
 
@@ -187,3 +187,50 @@ def test_noise_shows_what_calibrate_stored(tmp_path: Path, capsys) -> None:
     shown = capsys.readouterr().out
     assert "2 pairs" in shown and "test_sort[100]" in shown and "suite factor per pair" in shown
     assert ".json.gz" in shown
+
+
+def _real_corpus_of(path: Path, *, benchmarks: int, pairs: int) -> Path:
+    """The held-out real recording cut to its first ``benchmarks`` and ``pairs``."""
+    real = load_noise_corpus(Path(__file__).parents[1] / "benchmarks" / "data" / "noise"
+                             / "example-suite-unpinned.json.gz")
+    cut = replace(real, benchmarks=real.benchmarks[:benchmarks], pairs=tuple(
+        replace(p, a=p.a[:benchmarks], b=p.b[:benchmarks]) for p in real.pairs[:pairs]))
+    return write_noise_corpus(cut, path)
+
+
+def test_noise_corpus_prints_what_an_adaptive_ab_finds_on_it(tmp_path: Path, capsys) -> None:
+    corpus = _real_corpus_of(tmp_path / "three.json.gz", benchmarks=3, pairs=30)
+    code = main(["noise", "--corpus", str(corpus), "--results-dir", str(tmp_path / "r")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "What perf-pipeline ab --adaptive finds on this noise" in captured.out
+    assert str(corpus) in captured.out.replace("\n", "")
+    for name in ("test_batch_inference_performance", "test_data_generation_performance",
+                 "test_encoding_performance"):
+        assert name in captured.out
+    assert "+5% found in" in captured.out and "smallest change found in 90%" in captured.out
+    assert "found in 90% of A/Bs: +5% in " in captured.out
+    assert "15 recorded rounds" in captured.out
+    assert not (tmp_path / "r" / "perf_history.db").exists()  # a corpus alone needs no db
+
+
+def test_noise_detectable_needs_a_usable_recording(tmp_path: Path, capsys) -> None:
+    results = tmp_path / "results"
+    assert main(["noise", "--detectable", "--results-dir", str(results)]) == 2
+    assert "no noise profile" in capsys.readouterr().err
+    assert main(["noise", "--corpus", str(tmp_path / "gone.json.gz"),
+                 "--results-dir", str(results)]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    lines = [{"pair": 0, "order": ["a", "b"], "ok": True, "t": 1.0},
+             {"pair": 1, "order": ["b", "a"], "ok": True, "t": 2.0}]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b"), 1: ("a", "b")})
+    assert main(["calibrate", "--import-raw", str(raw), "--results-dir", str(results)]) == 0
+    assert "note: no table of detectable changes: the recording holds 2 pairs" in (
+        capsys.readouterr().err)
+    assert main(["calibrate", "--import-raw", str(raw), "--results-dir", str(results),
+                 "--no-detectable", "--out", str(tmp_path / "again.json.gz")]) == 0
+    assert "detectable" not in capsys.readouterr().err
+    # Asked for outright, a recording too short for it is an error, not a note.
+    assert main(["noise", "--detectable", "--results-dir", str(results)]) == 2
+    shown = capsys.readouterr()
+    assert "2 pairs" in shown.out and "distinct rounds" in shown.err

@@ -34,6 +34,12 @@ from perf_pipeline.analysis.confirmation import (
     screen_weights,
     suspects_for_confirmation,
 )
+from perf_pipeline.analysis.detectable import (
+    DETECTABLE_POWER,
+    Detectability,
+    DetectableChange,
+    detectable_changes,
+)
 from perf_pipeline.analysis.drift import detect_drifts, drifts_of, unexplained_drifts
 from perf_pipeline.analysis.flame import build_flame
 from perf_pipeline.analysis.multiple import (
@@ -91,6 +97,7 @@ __all__ = [
     "CORRECTIONS",
     "DEFAULT_MAX_ROUNDS",
     "DEFAULT_MIN_ROUNDS",
+    "DETECTABLE_POWER",
     "MAX_ROUNDS",
     "MIN_BENCHMARKS_FOR_SHIFT",
     "MIN_CONTROLS_FOR_FACTOR",
@@ -101,6 +108,8 @@ __all__ = [
     "SUITE_SHIFT_NAME",
     "ABRates",
     "ConfirmationPlan",
+    "Detectability",
+    "DetectableChange",
     "GateRates",
     "NoiseModel",
     "NoiseRecording",
@@ -122,6 +131,7 @@ __all__ = [
     "confirm_flagged",
     "detect_change_points",
     "detect_drifts",
+    "detectable_changes",
     "diff_memory",
     "diff_profiles",
     "drift_ratio",

@@ -27,7 +27,12 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         seed_baseline,
         update_baseline,
     )
-    from perf_pipeline.pipeline.calibration import CalibrationOutcome, calibrate
+    from perf_pipeline.pipeline.calibration import (
+        CalibrationOutcome,
+        calibrate,
+        detectability_of,
+        newest_corpus,
+    )
     from perf_pipeline.pipeline.comment import post_report_comment, resolve_pr_number
     from perf_pipeline.pipeline.confirm import (
         RoundFeed,
@@ -72,6 +77,8 @@ _WHERE: dict[str, str] = {
     "baseline_for_run": "baseline",
     "build_report_data": "reporting",
     "calibrate": "calibration",
+    "detectability_of": "calibration",
+    "newest_corpus": "calibration",
     "commit_run": "regression",
     "confirm_commit": "confirm",
     "confirm_regressions": "confirm",
@@ -131,7 +138,9 @@ __all__ = [
     "confirm_commit",
     "confirm_regressions",
     "confirm_run",
+    "detectability_of",
     "ingest_results",
+    "newest_corpus",
     "now_iso",
     "pin_baseline",
     "pinned_baseline",

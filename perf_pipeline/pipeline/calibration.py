@@ -5,6 +5,9 @@ measures one commit in many interleaved same-commit pairs (``measure.calibrate``
 imports a raw pairs directory recorded earlier, and turns it into the two durable
 results every later rule is validated against: a noise corpus file (replayable, small
 enough to commit) and a noise profile in the history db (the spreads, per benchmark).
+``detectability_of`` answers what a team asks of a recording next: which of its
+benchmarks an A/B on this machine can find a +5 % change in, and how large a change must
+be for the rest (replayed from the recording, ``analysis.detectable_changes``).
 """
 
 from __future__ import annotations
@@ -14,16 +17,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from perf_pipeline.analysis import SpreadChange, noise_profile, spread_change
+from perf_pipeline.analysis import (
+    Detectability,
+    NoiseRecording,
+    SpreadChange,
+    detectable_changes,
+    noise_profile,
+    spread_change,
+)
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import corpus_from_raw_pairs, measure_calibration, resolve_commit
 from perf_pipeline.model import NoiseCorpus, NoiseProfile
 from perf_pipeline.pipeline.ab_prior import previous_profile_here
 from perf_pipeline.pipeline.baseline import now_iso
-from perf_pipeline.store import write_noise_corpus
+from perf_pipeline.store import load_noise_corpus, write_noise_corpus
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["CalibrationOutcome", "calibrate", "default_corpus_path"]
+__all__ = ["CalibrationOutcome", "calibrate", "default_corpus_path", "detectability_of",
+           "newest_corpus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,3 +118,26 @@ def calibrate(
                               skipped=tuple(skipped), seed=seed, previous=previous,
                               change=spread_change(profile, previous) if previous else None)
 
+
+
+def detectability_of(corpus: NoiseCorpus, *, processes: int,
+                     on_benchmark: Callable[[int, int], None] | None = None
+                     ) -> Detectability:
+    """The smallest slowdown ``perf-pipeline ab --adaptive`` (``processes`` per side, its
+    default 20 rounds) finds per benchmark on ``corpus``'s noise. Raises
+    ``InvalidInputError`` when the corpus is too short to replay A/Bs from."""
+    return detectable_changes(NoiseRecording.from_corpus(corpus), processes=processes,
+                              on_benchmark=on_benchmark)
+
+
+def newest_corpus(ws: Workspace) -> tuple[NoiseProfile, Path, NoiseCorpus]:
+    """The newest stored noise profile (the one ``perf-pipeline noise`` shows in full),
+    its corpus path and the corpus; ``InvalidInputError`` when there is none or its
+    file is gone or broken (the error names the path)."""
+    profiles = ws.store.noise_profiles() if ws.history_exists else ()
+    if not profiles:
+        raise InvalidInputError(f"no noise profile in {ws.settings.history_label}: record "
+                                "one with perf-pipeline calibrate --pairs 60, or give "
+                                "--corpus PATH")
+    profile, corpus_path, _ = profiles[-1]
+    return profile, Path(corpus_path), load_noise_corpus(Path(corpus_path))

@@ -12,6 +12,7 @@ from perf_pipeline.cli.context import workspace_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import add_command, add_commit_pair, add_repo, add_results_dir
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import NoiseCorpus
 
 __all__ = ["register"]
 
@@ -80,21 +81,56 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 import_raw=Path(args.import_raw) if args.import_raw else None,
                 note=args.note or "", on_start=started, on_pair=bar.update)
     print_calibration(outcome, ws.settings)
+    if args.detectable:
+        _print_detectable(outcome.corpus, f"this recording, {outcome.corpus.commit[:12]}",
+                          processes=ws.settings.ab_processes, required=False)
     return ExitCode.OK
+
+
+def _print_detectable(corpus: NoiseCorpus, source: str, *, processes: int,
+                      required: bool) -> None:
+    """Replays A/Bs from ``corpus`` and prints what they found; a corpus too short for it
+    is a note after ``calibrate`` (its recording is kept all the same) and an error when
+    asked for outright (``required``)."""
+    from perf_pipeline.cli.present.calibrate import print_detectability
+    from perf_pipeline.pipeline import detectability_of
+
+    try:
+        with progress_bar("replaying A/Bs from the recording, benchmark by benchmark",
+                          total=len(corpus.benchmarks)) as bar:
+            found = detectability_of(corpus, processes=processes, on_benchmark=bar.update)
+    except InvalidInputError as exc:
+        if required:
+            raise
+        err.print(f"note: no table of detectable changes: {plain(str(exc))}")
+        return
+    print_detectability(found, source)
 
 
 def cmd_noise(args: argparse.Namespace) -> int:
     """Shows the noise profiles calibrate stored in the history, newest first: commit,
     machine, pairs and corpus file of each, and the newest one's spreads per benchmark
-    (--all: every one's)."""
+    (--all: every one's). --detectable: what an adaptive A/B finds on the newest one's
+    noise, replayed (--corpus PATH: on that corpus file's)."""
     from perf_pipeline.cli.present.calibrate import print_noise_profiles
+    from perf_pipeline.pipeline import newest_corpus
     from perf_pipeline.pipeline.ab_prior import ab_variance_prior
+    from perf_pipeline.store import load_noise_corpus
 
     with workspace_from(args) as ws:
-        profiles = ws.store.noise_profiles() if ws.history_exists else ()
-        choice = ab_variance_prior(ws, processes=ws.settings.ab_processes)
-        print_noise_profiles(profiles, show_all=args.all, settings=ws.settings,
-                             prior=choice.profile if choice.prior is not None else None)
+        if args.corpus is None:
+            profiles = ws.store.noise_profiles() if ws.history_exists else ()
+            choice = ab_variance_prior(ws, processes=ws.settings.ab_processes)
+            print_noise_profiles(profiles, show_all=args.all, settings=ws.settings,
+                                 prior=choice.profile if choice.prior is not None else None)
+        if args.detectable or args.corpus is not None:
+            if args.corpus is not None:
+                corpus, source = load_noise_corpus(Path(args.corpus)), args.corpus
+            else:
+                profile, path, corpus = newest_corpus(ws)
+                source = f"{profile.commit[:12]} recorded {profile.recorded_at} ({path})"
+            _print_detectable(corpus, source, processes=ws.settings.ab_processes,
+                              required=True)
     return ExitCode.OK
 
 
@@ -152,6 +188,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "show the noise profiles calibrate stored in the history")
     p.add_argument("--all", action="store_true", help="every profile's table, not only "
                    "the newest one's")
+    p.add_argument("--detectable", action="store_true",
+                   help="replay A/Bs from the newest recording: the smallest slowdown "
+                        "ab --adaptive finds per benchmark (about 3 s per benchmark)")
+    p.add_argument("--corpus", metavar="PATH",
+                   help="the same, from this noise corpus file (.json.gz) instead")
     add_results_dir(p)
 
     p = add_command(sub, "calibrate", cmd_calibrate,
@@ -169,6 +210,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="do nothing if this machine has a noise profile recorded within "
                         "DAYS days (for a scheduled job keeping the A/B's variance prior "
                         "current)")
+    p.add_argument("--detectable", action=argparse.BooleanOptionalAction, default=True,
+                   help="after recording, replay A/Bs from it: the smallest slowdown ab "
+                        "--adaptive finds per benchmark (default on; about 3 s per "
+                        "benchmark)")
     add_repo(p)
     add_results_dir(p)
 
