@@ -33,8 +33,9 @@ from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.store import load_noise_corpus, write_noise_corpus
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["CalibrationOutcome", "calibrate", "default_corpus_path", "detectability_of",
-           "newest_corpus"]
+# Detectability: what ``detectability_of`` returns, for the CLI to print.
+__all__ = ["CalibrationOutcome", "Detectability", "calibrate", "default_corpus_path",
+           "detectability_of", "newest_corpus"]
 
 
 @dataclass(frozen=True, slots=True)

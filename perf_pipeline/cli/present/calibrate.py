@@ -13,10 +13,10 @@ from perf_pipeline.report.units import format_seconds
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from perf_pipeline.analysis import Detectability
     from perf_pipeline.config import Settings
     from perf_pipeline.model import NoiseProfile
     from perf_pipeline.pipeline import CalibrationOutcome
+    from perf_pipeline.pipeline.calibration import Detectability
 
 __all__ = ["print_calibration", "print_detectability", "print_noise_profiles"]
 
