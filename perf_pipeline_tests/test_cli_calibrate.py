@@ -199,7 +199,7 @@ def _real_corpus_of(path: Path, *, benchmarks: int, pairs: int) -> Path:
 
 
 def test_noise_corpus_prints_what_an_adaptive_ab_finds_on_it(tmp_path: Path, capsys) -> None:
-    corpus = _real_corpus_of(tmp_path / "three.json.gz", benchmarks=3, pairs=30)
+    corpus = _real_corpus_of(tmp_path / "three.json.gz", benchmarks=3, pairs=44)
     code = main(["noise", "--corpus", str(corpus), "--results-dir", str(tmp_path / "r")])
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -210,7 +210,7 @@ def test_noise_corpus_prints_what_an_adaptive_ab_finds_on_it(tmp_path: Path, cap
         assert name in captured.out
     assert "+5% found in" in captured.out and "smallest change found in 90%" in captured.out
     assert "found in 90% of A/Bs: +5% in " in captured.out
-    assert "15 recorded rounds" in captured.out
+    assert "22 recorded rounds" in captured.out
     assert not (tmp_path / "r" / "perf_history.db").exists()  # a corpus alone needs no db
 
 

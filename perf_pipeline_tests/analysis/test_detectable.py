@@ -94,8 +94,11 @@ def test_bad_options_are_refused(kwargs: dict, message: str) -> None:
 
 
 def test_a_recording_too_short_to_replay_an_ab_from_is_refused() -> None:
-    with pytest.raises(InvalidInputError, match="19 pairs, 9 distinct rounds"):
-        detectable_changes(_short(19))
-    assert detectable_changes(_short(20), trials=2, effects=(2.0,)).distinct_rounds == 10
+    # A 20-round A/B from fewer distinct rounds would count rounds twice.
+    with pytest.raises(InvalidInputError, match="39 pairs, 19 distinct rounds"):
+        detectable_changes(_short(39))
+    assert detectable_changes(_short(40), trials=2, effects=(2.0,)).distinct_rounds == 20
+    with pytest.raises(InvalidInputError, match=r"needs 10 \(20 pairs\)"):
+        detectable_changes(_short(19), max_rounds=10)
     with pytest.raises(InvalidInputError, match="`recording` must be"):
         detectable_changes(np.zeros((4, 2)))  # type: ignore[arg-type]
