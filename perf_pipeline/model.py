@@ -8,6 +8,7 @@ from JSON files never travel further than the module that parsed them.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import operator
@@ -597,18 +598,27 @@ class BaselineEntry:
     """What the comparison needs about one benchmark and metric of the baseline.
 
     ``run_values`` holds one summary per baseline run (the run's median for time), oldest
-    first: the run-to-run spread that within-run samples cannot show. ``samples`` are the
-    raw samples of the most recent baseline run, for within-run tests and plots.
+    first: the run-to-run spread that within-run samples cannot show. ``runs`` says which
+    of the baseline's ``source_run_ids`` each value came from, so a benchmark skipped in
+    one run is lined up with the right runs' machine factors (empty, as in files written
+    before it: the newest ``len(run_values)`` runs). ``samples`` are the raw samples of
+    the most recent baseline run, for within-run tests and plots.
     """
 
     name: str
     metric: str
     run_values: tuple[float, ...]
     samples: tuple[float, ...] = ()
+    runs: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _check_finite(self.run_values, f"baseline {self.name!r} {self.metric}")
         _check_finite(self.samples, f"baseline {self.name!r} {self.metric}")
+        if self.runs and (len(self.runs) != len(self.run_values) or self.runs[0] < 0
+                          or any(b <= a for a, b in itertools.pairwise(self.runs))):
+            raise InvalidInputError(
+                f"baseline {self.name!r} {self.metric}: `runs` must be increasing run "
+                f"indexes, one per value ({len(self.run_values)}), not {self.runs!r}")
 
 
 #: rolling: pooled from the last N main-branch runs; pinned: a named run; ab: the base
@@ -640,6 +650,11 @@ class Baseline:
             raise InvalidInputError(
                 f"baseline schema_version {self.schema_version} is not supported "
                 f"(this perf_pipeline reads {SCHEMA_VERSION})")
+        for e in self.entries:
+            if e.runs and e.runs[-1] >= len(self.source_run_ids):
+                raise InvalidInputError(
+                    f"baseline {e.name!r} {e.metric}: run index {e.runs[-1]} is beyond its "
+                    f"{len(self.source_run_ids)} source runs")
 
     def entry(self, name: str, metric: str) -> BaselineEntry | None:
         for e in self.entries:

@@ -69,7 +69,8 @@ def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created
     """A baseline from successful runs (any order; sorted oldest first by start time).
 
     Refuses failed runs and runs without benchmarks (``InvalidInputError``). A benchmark
-    absent from some runs gets the values of the runs that have it.
+    absent from some runs gets the values of the runs that have it, each labelled with
+    its run (``BaselineEntry.runs``).
     """
     if not runs:
         raise InvalidInputError("`runs`: a baseline needs at least one successful run")
@@ -84,15 +85,18 @@ def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created
     newest = ordered[-1]
     entries = []
     for name in names:
-        present = [run[name] for run in by_name if name in run]
-        latest = present[-1]
+        present = [(k, run[name]) for k, run in enumerate(by_name) if name in run]
+        latest = present[-1][1]
         for metric in metrics:
-            values = [float(v) for v in (b.metric(metric) for b in present) if v is not None]
-            if not values:
+            measured = [(k, float(v)) for k, v in ((k, b.metric(metric)) for k, b in present)
+                        if v is not None]
+            if not measured:
                 continue
             samples = latest.samples_s if metric == TIME_METRIC else ()
-            entries.append(BaselineEntry(name=name, metric=metric, run_values=tuple(values),
-                                         samples=tuple(samples)))
+            entries.append(BaselineEntry(name=name, metric=metric,
+                                         run_values=tuple(v for _, v in measured),
+                                         samples=tuple(samples),
+                                         runs=tuple(k for k, _ in measured)))
     commits: list[str] = []
     for run in ordered:
         if run.sha and run.sha not in commits:
@@ -199,6 +203,9 @@ def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: flo
         return out
     hist = np.full((len(rows), max(k_total, 1)), np.nan)
     for i, (_, entry, _, _) in enumerate(rows):
+        if entry.runs:  # each value in its own run's column, gaps left NaN
+            hist[i, list(entry.runs)] = np.log(np.asarray(entry.run_values, dtype=float))
+            continue
         vals = np.log(np.asarray(entry.run_values[-hist.shape[1]:], dtype=float))
         hist[i, hist.shape[1] - vals.size:] = vals
     cur = np.log(np.array([r[2] for r in rows]))

@@ -42,9 +42,17 @@ def _to_json(baseline: Baseline) -> bytes:
         "environment": (environment_to_data(baseline.environment)
                         if baseline.environment else None),
         "entries": [{"name": e.name, "metric": e.metric, "run_values": list(e.run_values),
-                     "samples": list(e.samples)} for e in baseline.entries],
+                     "samples": list(e.samples), **({"runs": list(e.runs)} if e.runs else {})}
+                    for e in baseline.entries],
     }
     return json.dumps(data, indent=1, ensure_ascii=False, allow_nan=False).encode() + b"\n"
+
+
+def _index(value: object) -> int:
+    """A run index as JSON holds it: an integer, never a bool or a float."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"run index {value!r} is not an integer")
+    return value
 
 
 def _from_json(text: bytes, *, path: Path) -> Baseline:
@@ -71,7 +79,8 @@ def _from_json(text: bytes, *, path: Path) -> Baseline:
             entries=tuple(
                 BaselineEntry(name=str(e["name"]), metric=str(e["metric"]),
                               run_values=tuple(float(v) for v in e["run_values"]),
-                              samples=tuple(float(v) for v in e.get("samples", ())))
+                              samples=tuple(float(v) for v in e.get("samples", ())),
+                              runs=tuple(_index(v) for v in e.get("runs", ())))
                 for e in data["entries"]),
             environment=(environment_from_data(environment, what=what)
                          if environment is not None else None),

@@ -189,3 +189,42 @@ def test_a_benchmark_that_did_not_speed_up_with_the_rest_is_not_a_regression() -
         assert verdicts[name].verdict == Verdict.INCONCLUSIVE
         assert "relative to the rest of the suite" in verdicts[name].reason
         assert verdicts[name].ratio > 1.1  # what the shift-relative test alone saw
+
+
+def _loud_machine_runs(skip_run: int | None, rng_seed: int = 0) -> tuple[list[SuiteRun], SuiteRun]:
+    """Ten baseline runs whose machine factor swings by 20 % (one value per benchmark),
+    ``test_0`` skipped in run ``skip_run``, and a current run with ``test_0`` 30 % slower."""
+    rng = np.random.default_rng(rng_seed)
+    machine = rng.normal(0, 0.20, 11)
+    values = [[(1 + j) * np.exp(machine[r] + rng.normal(0, 0.02)) for j in range(8)]
+              for r in range(11)]
+    values[10][0] *= 1.3
+
+    def run(r: int) -> SuiteRun:
+        benches = tuple(BenchmarkResult(name=f"test_{j}", samples_s=(values[r][j],))
+                        for j in range(8) if not (r == skip_run and j == 0))
+        return SuiteRun(run_id=f"run{r}", suite="unit", started_at=f"2024-01-{r + 1:02d}",
+                        status=RunStatus.SUCCESS, benchmarks=benches)
+
+    return [run(r) for r in range(10)], run(10)
+
+
+@pytest.mark.parametrize("skip_run", [0, 4, 9])
+def test_a_benchmark_skipped_in_one_baseline_run_keeps_the_other_runs_factors(
+        skip_run: int) -> None:
+    # Each baseline value must meet its own run's machine factor. Lined up with the newest
+    # runs instead, a value skipped in run 9 had every older value judged against the next
+    # run's factor: a +30 % regression came out inconclusive, [0.85, 2.00].
+    full_runs, current = _loud_machine_runs(None)
+    full = compare_to_baseline(build_baseline(full_runs, created_at="x", metrics=("time_s",)),
+                               current, threshold=1.0)
+    runs, current = _loud_machine_runs(skip_run)
+    baseline = build_baseline(runs, created_at="x", metrics=("time_s",))
+    entry = baseline.entry("test_0", "time_s")
+    assert entry.runs == tuple(r for r in range(10) if r != skip_run)
+    gapped = compare_to_baseline(baseline, current, threshold=1.0)
+    [one] = [r.comparison for r in gapped.results if r.name == "test_0"]
+    [ref] = [r.comparison for r in full.results if r.name == "test_0"]
+    assert one.verdict is Verdict.REGRESSION
+    assert one.ratio == pytest.approx(ref.ratio, rel=0.02)
+    assert np.log(one.ci_high / one.ci_low) < 1.25 * np.log(ref.ci_high / ref.ci_low)

@@ -25,7 +25,8 @@ def make_baseline(created_at: str = "2024-03-01T12:00:00+00:00", *,
             BaselineEntry(name="test_ünïcode['x']", metric="time_s",
                           run_values=(0.1 * scale, 0.30000000000000004 * scale),
                           samples=(1e-9, 2.5e-3)),
-            BaselineEntry(name="test_b", metric="peak_rss_bytes", run_values=(1e6,)),
+            BaselineEntry(name="test_b", metric="peak_rss_bytes", run_values=(1e6,),
+                          runs=(1,)),
         ),
         environment=ENV)
 
@@ -39,6 +40,16 @@ def test_round_trip(tmp_path: Path) -> None:
     assert data["schema_version"] == 1
     assert read_baseline(path).environment.fingerprint == ENV.fingerprint
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_file_written_before_run_indexes_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "performance_baseline.json"
+    write_baseline(path, make_baseline())
+    data = json.loads(path.read_text())
+    assert data["entries"][1]["runs"] == [1] and "runs" not in data["entries"][0]
+    del data["entries"][1]["runs"]
+    path.write_text(json.dumps(data))
+    assert read_baseline(path).entries[1].runs == ()  # the newest runs, as before
 
 
 def test_missing_file_reads_as_none(tmp_path: Path) -> None:
@@ -121,6 +132,16 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path,
      ' "source_commits": [], "entries": [{"name": "a", "metric": "time_s",'
      ' "run_values": ["fast"]}]}', "incomplete"),
     ('{"schema_version": 1, "kind": "perf_pipeline.run", "policy": "rolling"}', "not a baseline"),
+    # Which run each value came from: integers, one per value, within the source runs.
+    ('{"schema_version": 1, "policy": "rolling", "created_at": "x", "source_run_ids": ["r"],'
+     ' "source_commits": [], "entries": [{"name": "a", "metric": "time_s",'
+     ' "run_values": [1.0], "runs": [1]}]}', "beyond its 1 source runs"),
+    ('{"schema_version": 1, "policy": "rolling", "created_at": "x", "source_run_ids": ["r"],'
+     ' "source_commits": [], "entries": [{"name": "a", "metric": "time_s",'
+     ' "run_values": [1.0], "runs": [0.0]}]}', "not an integer"),
+    ('{"schema_version": 1, "policy": "rolling", "created_at": "x", "source_run_ids": ["r", "s"],'
+     ' "source_commits": [], "entries": [{"name": "a", "metric": "time_s",'
+     ' "run_values": [1.0, 2.0], "runs": [1, 0]}]}', "increasing run indexes"),
 ])
 def test_rejects_corrupt_or_unknown_files(tmp_path: Path, content: str, match: str) -> None:
     path = tmp_path / "performance_baseline.json"
