@@ -138,8 +138,10 @@ class SequentialResult:
     rounds_used: int
     looks: tuple[int, ...]  # rounds after which the data were looked at
     decided_at: Mapping[str, int]  # target -> the round count at which it was decided
-    #: "decided", "max_rounds", "exhausted" (the rounds ran out) or "lost" (what was
-    #: still open was no longer measured on both sides).
+    #: "decided", "max_rounds", "exhausted" (the rounds ran out), "lost" (what was
+    #: still open was no longer measured on both sides) or "unjudgeable" (too few
+    #: benchmarks were still measured to remove a round's suite factor, so no later
+    #: round could count).
     stopped: str
     #: Rounds summed over the targets still open in each (what a narrowing run measured).
     target_rounds: int = 0
@@ -358,6 +360,19 @@ def _row_median(d: np.ndarray) -> np.ndarray:
     return out
 
 
+def _factor_possible(names: tuple[str, ...], controls: tuple[str, ...], gone: set[str],
+                     lost: Collection[str]) -> bool:
+    """Whether a round measuring every name not ``gone`` would have a suite factor
+    ``_analyse`` can remove (and so count at all): from two controls still measured, or
+    else from enough benchmarks still measured; a suite too small for a factor has none
+    to remove. ``gone`` only grows while the controls are lost, so False is final."""
+    if sum(c not in lost for c in controls) >= MIN_CONTROLS_FOR_FACTOR:
+        return True
+    if len(names) < MIN_BENCHMARKS_FOR_SHIFT:
+        return True
+    return len(names) - len(gone) >= MIN_BENCHMARKS_FOR_SHIFT
+
+
 def _analyse(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ...],
              lost: Collection[str] = (), prior: VariancePrior | None = None) -> _Look:
     """Mean residual log-ratio, its standard error and df, per target (``d``: rounds x B).
@@ -487,8 +502,14 @@ def _futile(look: _Look, i: int, final: _Levels, max_rounds: int, log_effect: fl
     side = level if alternative == "greater" else level / 2.0
     crit = norm_isf(side) * sd * math.sqrt(max_rounds)
     rest = max_rounds - n
-    drift = max(mean, log_effect) * rest
-    return norm_sf((crit - mean * n - drift) / (sd * math.sqrt(rest))) < FUTILITY_POWER
+
+    def power(m: float) -> float:  # of finding a slowdown, the mean so far being m
+        return norm_sf((crit - m * n - max(m, log_effect) * rest) / (sd * math.sqrt(rest)))
+
+    # Two-sided, a speed-up is projected too (the mirror image): a benchmark well on its
+    # way to an improvement is not given up as if only slowdowns counted.
+    best = power(mean) if alternative == "greater" else max(power(mean), power(-mean))
+    return best < FUTILITY_POWER
 
 
 def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
@@ -516,32 +537,30 @@ def _estimate(look: _Look, i: int, level: float, p: float, n_rounds: int,
         var_scalable=se * se)  # the estimate's variance at n_rounds, as every Estimate
 
 
-def _clear_interval(look: _Look, i: int) -> tuple[float, float]:
-    """The interval whose upper end clears a target (one-sided ``1 - CLEAR_LEVEL``, so a
+def _clear_interval(look: _Look, i: int, alternative: str = "greater"
+                    ) -> tuple[float, float]:
+    """The interval that clears a target (one-sided ``1 - CLEAR_LEVEL`` bounds, so a
     two-sided ``1 - 2 * CLEAR_LEVEL`` interval): the t's, or from ``ROBUST_CLEAR_ROUNDS``
-    on the Huber location's if its upper end is lower (a disturbed round widens the t's
-    bound for nothing). Clearing is futility: it can only lose power, never add a false
-    alarm."""
+    on the Huber location's if it clears better (a disturbed round widens the t's bound
+    for nothing): its upper end lower, for a one-sided confirmation; it narrower, for a
+    two-sided A/B, whose choice must not depend on which side is the base. Clearing is
+    futility: it can only lose power, never add a false alarm."""
     mean, half = float(look.mean[i]), float(t_isf(CLEAR_LEVEL, float(look.df[i]))) * float(
         look.se[i])
     low, high = mean - half, mean + half
     if (look.n >= ROBUST_CLEAR_ROUNDS and math.isfinite(float(look.rmean[i]))
             and float(look.rse[i]) > 0):
         rmean, rhalf = float(look.rmean[i]), norm_isf(CLEAR_LEVEL) * float(look.rse[i])
-        if rmean + rhalf < high:
+        if (rmean + rhalf < high if alternative == "greater" else rhalf < half):
             low, high = rmean - rhalf, rmean + rhalf
     return low, high
 
 
-def _clear_high(look: _Look, i: int) -> float:
-    return _clear_interval(look, i)[1]
-
-
-def _as_cleared(est: Estimate, look: _Look, i: int) -> Estimate:
+def _as_cleared(est: Estimate, look: _Look, i: int, alternative: str) -> Estimate:
     """A cleared target's estimate with the interval that cleared it: shown with the
     look's level instead (spent over looks, split over targets: far wider), "unchanged"
     sat beside an interval reaching past the threshold."""
-    low, high = _clear_interval(look, i)
+    low, high = _clear_interval(look, i, alternative)
     return replace(est, log_ratio=(low + high) / 2, log_ci_low=low, log_ci_high=high,
                    note=f"{est.note}; interval: the {1 - 2 * CLEAR_LEVEL:.0%} one that "
                         f"cleared it (upper end a one-sided {1 - CLEAR_LEVEL:.0%} bound)")
@@ -668,6 +687,11 @@ def sequential_ab(
         if names and gone >= set(names):
             stopped = "lost"  # nothing left to measure
             break
+        if not _factor_possible(names, controls, gone, lost):
+            # Every later round would be thrown away by ``_analyse``: stop now rather
+            # than measure up to ``max_rounds`` rounds (a confirmation's 100) for nothing.
+            stopped = "unjudgeable"
+            break
         rows.append(_log_ratios(rnd, names, len(rows) + 1, gone))
         target_rounds += len(tested) - len(set(decided) | (set(lost) & set(tested)))
         n = len(rows)
@@ -683,20 +707,28 @@ def sequential_ab(
             p = est.p_value
             last_seen[target] = (est, p, level)
             verdict = judge(est, threshold=threshold, alpha=level).verdict
-            clear_high = _clear_high(look, i)
+            clear_low, clear_high = _clear_interval(look, i, alternative)
             if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
                 decided[target] = (n, est, p, level, "")
-            elif clear_high < log_clear:
-                decided[target] = (n, _as_cleared(est, look, i), p, level, (
+            elif clear_high < log_clear and (alternative == "greater"
+                                             or clear_low > -log_clear):
+                # Two-sided, "unchanged" must rule out a speed-up beyond the bound too: a
+                # benchmark 40 % faster was once closed as unchanged at its first look.
+                decided[target] = (n, _as_cleared(est, look, i, alternative), p, level, (
                     f"cleared after {n} rounds: a slowdown beyond {math.exp(log_clear):.3g}x "
                     f"is ruled out ({1 - CLEAR_LEVEL:.0%} upper bound "
-                    f"{math.exp(clear_high):.3f})"))
+                    f"{math.exp(clear_high):.3f})" if alternative == "greater" else
+                    f"cleared after {n} rounds: a change beyond {math.exp(log_clear):.3g}x "
+                    f"either way is ruled out ({1 - 2 * CLEAR_LEVEL:.0%} interval "
+                    f"[{math.exp(clear_low):.3f}, {math.exp(clear_high):.3f}])"))
             elif _futile(look, i, levels(plan[-1][0], i), max_rounds,
                          projected := max(log_clear, log_expected.get(target, 0.0)),
                          alternative):
+                change = (f"a slowdown of {math.exp(max(float(look.mean[i]), projected)):.3g}x"
+                          if alternative == "greater" else f"a change of "
+                          f"{math.exp(max(abs(float(look.mean[i])), projected)):.3g}x either way")
                 decided[target] = (n, est, p, level, (
-                    f"cleared after {n} rounds: even a slowdown of "
-                    f"{math.exp(max(float(look.mean[i]), projected)):.3g}x from here on "
+                    f"cleared after {n} rounds: even {change} from here on "
                     f"would most likely not be significant by round {max_rounds} "
                     f"(conditional power < {FUTILITY_POWER:.0%})"))
         if all(t in decided or t in lost for t in tested):
@@ -709,7 +741,7 @@ def sequential_ab(
         stopped = "max_rounds"
     if not rows and stopped != "lost":
         raise InvalidInputError("`rounds` gave no round at all")
-    if last is None and stopped == "lost":
+    if last is None and stopped in ("lost", "unjudgeable"):
         # Every benchmark stopped being measured before the first look: nothing to
         # judge, each listed as missing (not a failed run).
         gone = tuple(t for t in tested if t != SUITE_SHIFT_NAME)
@@ -746,6 +778,11 @@ def sequential_ab(
         # Scale p so that "adjusted p < alpha" holds exactly when p beat its look level.
         adjusted = min(1.0, p * alpha / lvl)
         comp = judge(est, threshold=threshold, alpha=alpha, adjusted_p=adjusted)
+        if stopped == "unjudgeable" and target not in decided:
+            comp = replace(comp, verdict=Verdict.INCONCLUSIVE, significant=False, reason=(
+                f"stopped after round {len(rows)}: too few benchmarks were still measured "
+                f"to remove a round's suite factor; undecided at its last look; "
+                f"{comp.reason}"))
         cleared = target in decided and "ruled out" in decided[target][4]
         if cleared or (target in decided
                        and comp.verdict not in (Verdict.REGRESSION, Verdict.IMPROVEMENT)):

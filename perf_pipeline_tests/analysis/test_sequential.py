@@ -582,14 +582,30 @@ def test_a_cleared_benchmark_shows_the_interval_that_cleared_it() -> None:
 def test_controls_lost_with_too_few_benchmarks_left_decide_nothing() -> None:
     """Both controls stop being measured and three targets are too few for a factor of
     their own: the later rounds cannot be judged (neither raw nor against a median of
-    the target itself), so nothing is decided and nothing crashes on the empty rows."""
+    the target itself), so the A/B stops at once instead of measuring 18 rounds it must
+    throw away, and the targets, never looked at, are listed, not compared."""
     names = ["t0", "t1", "t2", "c0", "c1"]
-    rounds = _losing(_losing(_rounds(np.random.default_rng(9), names=names,
-                                     slowed={"t0": 1.3}), "c0", 3), "c1", 3)
-    result = sequential_ab(rounds, threshold=1.1, max_rounds=20, targets=["t0", "t1", "t2"])
-    assert result.stopped == "max_rounds" and result.decided_at == {}
-    assert {r.comparison.verdict for r in result.comparison.results} == {
-        Verdict.INCONCLUSIVE}
+    source = _Counting(_losing(_losing(_rounds(np.random.default_rng(9), names=names,
+                                               slowed={"t0": 1.3}), "c0", 3), "c1", 3))
+    result = sequential_ab(source, threshold=1.1, max_rounds=20, targets=["t0", "t1", "t2"])
+    assert result.stopped == "unjudgeable" and result.decided_at == {}
+    assert source.pulled == 3 and result.rounds_used == 2
+    assert result.comparison.missing == ("t0", "t1", "t2")
+
+
+def test_a_suite_too_small_after_a_loss_stops_instead_of_measuring_for_nothing() -> None:
+    """Five benchmarks, no controls, one skipped from round 6: every later round has four,
+    too few for a round's factor. The A/B once pulled all 60 rounds and judged the +15 %
+    benchmark on its first five; it now stops and says why."""
+    names = NAMES[:5]
+    source = _Counting(_losing(_rounds(np.random.default_rng(4), names=names,
+                                       slowed={names[0]: 1.15}), names[4], from_round=6))
+    result = sequential_ab(source, threshold=1.0, max_rounds=60)
+    assert result.stopped == "unjudgeable" and source.pulled == 6
+    assert result.rounds_used == 5
+    rows = {r.name: r.comparison for r in result.comparison.results}
+    assert rows[names[0]].verdict is Verdict.INCONCLUSIVE
+    assert "too few benchmarks were still measured" in rows[names[0]].reason
 
 
 def test_controls_lost_leave_the_factor_to_the_others_when_enough_are_left() -> None:
@@ -652,3 +668,29 @@ def test_more_rounds_than_the_exact_sign_flip_test_keeps_are_refused() -> None:
 
     with pytest.raises(InvalidInputError, match="max_rounds"):
         sequential_ab(iter(()), threshold=1.0, max_rounds=MAX_ROUNDS + 1)
+
+
+_MIRROR = {Verdict.REGRESSION: Verdict.IMPROVEMENT, Verdict.IMPROVEMENT: Verdict.REGRESSION,
+           Verdict.UNCHANGED: Verdict.UNCHANGED, Verdict.INCONCLUSIVE: Verdict.INCONCLUSIVE}
+
+
+@pytest.mark.parametrize("effect", [1.0, 1.08, 1.3, 1.6])
+def test_a_two_sided_ab_mirrors_when_base_and_candidate_swap(effect: float) -> None:
+    """Swapping the sides must swap regression and improvement and invert each ratio.
+    Clearing once looked only at the upper end, so a benchmark 40 % faster was closed as
+    "unchanged" at its first look while the mirrored slowdown went on to "regression"."""
+    for seed in range(12):
+        rounds = list(itertools.islice(_rounds(np.random.default_rng(seed), noise=0.05,
+                                               slowed={NAMES[0]: effect}), 20))
+        swapped = [{n: (c, b) for n, (b, c) in rnd.items()} for rnd in rounds]
+        one = sequential_ab(rounds, threshold=1.0, max_rounds=20)
+        other = sequential_ab(swapped, threshold=1.0, max_rounds=20)
+        assert one.decided_at == other.decided_at and one.rounds_used == other.rounds_used
+        mirrored = {r.name: r.comparison for r in other.comparison.results}
+        for row in one.comparison.results:
+            c, m = row.comparison, mirrored[row.name]
+            assert m.verdict is _MIRROR[c.verdict], (seed, row.name, c.reason, m.reason)
+            assert m.ratio == pytest.approx(1 / c.ratio, rel=1e-9)
+        if effect >= 1.3:  # found both ways, not cleared the one way
+            assert _MIRROR[one.comparison.results[0].comparison.verdict] is (
+                other.comparison.results[0].comparison.verdict) is Verdict.IMPROVEMENT
