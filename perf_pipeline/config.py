@@ -9,6 +9,7 @@ variables → explicit keyword overrides from the CLI or a Dagster resource.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -317,12 +318,16 @@ def mask_url(target: str) -> str:
     scheme, sep, rest = target.partition("://")
     if not sep:
         return target
-    netloc, slash, tail = rest.partition("/")
-    userinfo, at, host = netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return target
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}{slash}{tail}"
+    # The userinfo ends at the last "@": a password may hold "/" (drivers accept it), and
+    # splitting at the first "/" once printed such a password whole. Masking too much
+    # (an "@" further on) is the safe way to be wrong.
+    userinfo, at, tail = rest.rpartition("@")
+    if at and ":" in userinfo:
+        rest = f"{userinfo.split(':', 1)[0]}:***@{tail}"
+    # A password may also travel as a query parameter (?password=..., libpq's way).
+    rest = re.sub(r"(?i)([?&](?:password|sslpassword|passwd|pwd|token)=)[^&#]*", r"\1***",
+                  rest)
+    return f"{scheme}://{rest}"
 
 
 def _coerce(name: str, value: object) -> object:

@@ -103,6 +103,11 @@ def test_the_password_never_shows(postgres_url: str) -> None:
     ("postgresql://perf@db/h", "postgresql://perf@db/h"),  # no password: nothing to hide
     ("postgresql://db/h?sslmode=require", "postgresql://db/h?sslmode=require"),
     ("/srv/perf/perf_history.db", "/srv/perf/perf_history.db"),
+    # A "/" in the password once ended the host part early and printed it whole.
+    ("postgres+asyncpg://admin:Xy/9secret@db.example/perf",
+     "postgres+asyncpg://admin:***@db.example/perf"),
+    ("postgresql://u:a/b@c@db/h", "postgresql://u:***@db/h"),
+    ("postgresql://db/h?sslmode=require&password=s3cret", "postgresql://db/h?sslmode=require&password=***"),
 ])
 def test_mask_url_hides_only_the_password(url: str, masked: str) -> None:
     assert mask_url(url) == masked
