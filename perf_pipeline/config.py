@@ -8,6 +8,7 @@ variables → explicit keyword overrides from the CLI or a Dagster resource.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -193,8 +194,10 @@ class Settings:
             raise InvalidInputError(
                 f"history_url must be a postgresql:// URL or a file path, not "
                 f"{mask_url(self.history_url)!r}")
-        if not self.threshold >= 1.0:
-            raise InvalidInputError(f"threshold must be >= 1.0, not {self.threshold!r}")
+        if not (math.isfinite(self.threshold) and self.threshold >= 1.0):
+            # inf once passed here and was refused only after an A/B had measured.
+            raise InvalidInputError(f"threshold must be a finite number >= 1.0, not "
+                                    f"{self.threshold!r}")
         if not 0.0 < self.alpha < 1.0:
             raise InvalidInputError(f"alpha (significance) must be in (0, 1), not {self.alpha!r}")
         if not 1 <= self.processes <= 50:
@@ -367,9 +370,12 @@ def _read_config_file(path: Path) -> dict[str, object]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"config file {path}: {exc}") from exc
     section = data.get("perf_pipeline", data)
+    if not isinstance(section, dict):
+        raise InvalidInputError(f"config file {path}: [perf_pipeline] must be a table of "
+                                f"settings, not {type(section).__name__} {section!r}")
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(section) - known)
     if unknown:
@@ -402,7 +408,8 @@ def load_settings(
     if path.is_file():
         values.update(_read_config_file(path))
     elif config_file is not None or env.get("PERF_PIPELINE_CONFIG"):
-        raise InvalidInputError(f"config file {path} does not exist")
+        raise InvalidInputError(f"config file {path} " + (
+            "is not a file" if path.exists() else "does not exist"))
     for name, var in _ENV_VARS.items():
         if env.get(var, "").strip():
             values[name] = _coerce(name, env[var].strip())

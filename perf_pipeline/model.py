@@ -1074,8 +1074,8 @@ class NoisePair:
     b: tuple[tuple[float, ...], ...]
 
     def __post_init__(self) -> None:
-        order = tuple(self.order)
-        if sorted(order) != list(NOISE_SIDES):
+        order = tuple(self.order) if isinstance(self.order, (list, tuple)) else ()
+        if not all(isinstance(o, str) for o in order) or sorted(order) != list(NOISE_SIDES):
             raise InvalidInputError(f"noise pair order {self.order!r} is not ('a', 'b') "
                                     "or ('b', 'a')")
         object.__setattr__(self, "order", order)

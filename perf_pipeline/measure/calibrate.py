@@ -119,7 +119,8 @@ def corpus_from_raw_pairs(
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
-        raise InvalidInputError(f"raw pairs directory {raw_dir} does not exist")
+        raise InvalidInputError(f"raw pairs directory {raw_dir} " + (
+            "is not a directory" if raw_dir.exists() else "does not exist"))
     skipped: list[tuple[int | None, str]] = []
 
     def skip(index: int | None, reason: str) -> None:
@@ -143,7 +144,8 @@ def corpus_from_raw_pairs(
         if entry.get("ok") is not True:
             skip(index, "marked not ok (a side failed)")
             continue
-        if not (isinstance(order, list) and sorted(order) == list(NOISE_SIDES)):
+        if not (isinstance(order, list) and all(isinstance(o, str) for o in order)
+                and sorted(order) == list(NOISE_SIDES)):
             raise InvalidInputError(f"pairs manifest {manifest}: pair {index} has order "
                                     f"{order!r}, not ['a', 'b'] or ['b', 'a']")
         paths = {side: raw_dir / pair_file_name(index, side) for side in NOISE_SIDES}

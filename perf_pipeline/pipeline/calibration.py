@@ -56,12 +56,19 @@ class CalibrationOutcome:
 
 
 def default_corpus_path(ws: Workspace, corpus: NoiseCorpus) -> Path:
-    """``<results>/noise/<commit12>-<recorded_at>.json.gz``: one name per recording."""
+    """``<results>/noise/<commit12>-<recorded_at>.json.gz``, or with ``-2``, ``-3``, …
+    when that file exists: a recording imported again (say, with a pair marked bad) once
+    replaced the first corpus, which its stored profile still pointed at."""
     try:
         stamp = f"{datetime.fromisoformat(corpus.recorded_at):%Y%m%dT%H%M%SZ}"
     except ValueError:
         stamp = "".join(c for c in corpus.recorded_at if c.isalnum())[:20] or "unknown"
-    return ws.layout.noise_corpus_path(corpus.commit, stamp)
+    path = ws.layout.noise_corpus_path(corpus.commit, stamp)
+    k = 1
+    while path.exists():
+        k += 1
+        path = ws.layout.noise_corpus_path(corpus.commit, f"{stamp}-{k}")
+    return path
 
 
 def calibrate(

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perf_pipeline.errors import GitHubError, InvalidInputError
+from perf_pipeline.report.http_url import check_http_url, shown_url
 from perf_pipeline.report.markdown import GITHUB_COMMENT_LIMIT, MARKER
 
 __all__ = ["DEFAULT_API_URL", "CommentResult", "GitHubClient", "prepare_comment_body"]
@@ -126,13 +127,15 @@ def prepare_comment_body(body: str, *, limit: int = GITHUB_COMMENT_LIMIT) -> str
 
 
 def _check_base_url(base_url: str) -> str:
-    parsed = urllib.parse.urlsplit(base_url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInputError(
-            f"GitHub API URL {base_url!r} must be an http(s) URL such as "
-            f"{DEFAULT_API_URL} or https://ghe.example.com/api/v3")
+    parsed = check_http_url(base_url, "GitHub API URL",
+                            f"{DEFAULT_API_URL} or https://ghe.example.com/api/v3")
     if parsed.query or parsed.fragment:
-        raise InvalidInputError(f"GitHub API URL {base_url!r} must not have a query or fragment")
+        raise InvalidInputError(f"GitHub API URL {shown_url(base_url)!r} must not have a "
+                                "query or fragment")
+    if parsed.username or parsed.password:
+        # The token is the credential; one in the URL would be sent along and logged.
+        raise InvalidInputError(f"GitHub API URL {shown_url(base_url)!r} must not hold a "
+                                "user or password: the token authenticates")
     return base_url.strip().rstrip("/")
 
 

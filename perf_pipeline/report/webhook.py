@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perf_pipeline.errors import InvalidInputError, WebhookError
+from perf_pipeline.report.http_url import check_http_url, shown_url
 
 __all__ = ["WebhookClient", "WebhookResult"]
 
@@ -51,23 +52,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _check_url(url: str) -> str:
-    if not isinstance(url, str):
-        raise InvalidInputError(f"webhook URL {url!r} must be a string")
-    parsed = urllib.parse.urlsplit(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise InvalidInputError(
-            f"webhook URL {_shown(url)!r} must be an http(s) URL such as "
-            "https://hooks.example.com/perf")
+    check_http_url(url, "webhook URL", "https://hooks.example.com/perf")
     return url.strip()
-
-
-def _shown(url: str) -> str:
-    """The URL without its query, fragment or user info: what messages may show."""
-    parts = urllib.parse.urlsplit(str(url).strip())
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class WebhookClient:
@@ -100,7 +86,7 @@ class WebhookClient:
 
     def __repr__(self) -> str:
         token = "<redacted>" if self._token else None
-        return f"WebhookClient(url={_shown(self._url)!r}, token={token})"
+        return f"WebhookClient(url={shown_url(self._url)!r}, token={token})"
 
     def __reduce__(self) -> Any:  # pickling would write the token to disk
         raise TypeError("WebhookClient holds a token and cannot be pickled")
@@ -127,7 +113,7 @@ class WebhookClient:
                    "Idempotency-Key": hashlib.sha256(body).hexdigest()[:32]}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        where = _shown(self._url)
+        where = shown_url(self._url)
         last = ""
         for attempt in range(self._max_retries + 1):
             request = urllib.request.Request(self._url, data=body, headers=headers,

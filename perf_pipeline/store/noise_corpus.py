@@ -76,15 +76,30 @@ def write_noise_corpus(corpus: NoiseCorpus, path: Path) -> Path:
     return path
 
 
+#: A corpus of 1,000 pairs of 60 benchmarks is about 100 MB of JSON: far above it, a
+#: file is no corpus (a gzip bomb must not fill the memory before it is refused).
+MAX_CORPUS_BYTES = 1 << 30
+
+
 def _decode(raw: bytes, what: str) -> object:
     if raw[:2] == _GZIP_MAGIC:
         try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            inflated = inflater.decompress(raw, MAX_CORPUS_BYTES + 1)
+        except zlib.error as exc:
             raise InvalidInputError(f"{what} is not a complete gzip stream "
                                     f"(truncated or corrupt?): {exc}") from exc
+        if len(inflated) > MAX_CORPUS_BYTES:
+            raise InvalidInputError(f"{what} inflates to more than "
+                                    f"{MAX_CORPUS_BYTES >> 20} MiB: not a noise corpus")
+        if not inflater.eof:
+            raise InvalidInputError(f"{what} is not a complete gzip stream "
+                                    "(truncated or corrupt?)")
+        raw = inflated
     try:
         return json.loads(raw)
+    except RecursionError as exc:
+        raise InvalidInputError(f"{what} nests too deep to be a noise corpus") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidInputError(f"{what} is not valid JSON (truncated or corrupt?): "
                                 f"{exc}") from exc
@@ -107,7 +122,8 @@ def _pair(data: object, index: int, names: tuple[str, ...], what: str) -> NoiseP
         sides[side] = tuple(_samples(values[name], f"{where} side {side!r} {name!r}")
                             for name in names)
     try:
-        return NoisePair(order=tuple(data.get("order") or ()),  # type: ignore[arg-type]
+        order = data.get("order")
+        return NoisePair(order=tuple(order) if isinstance(order, list) else (),  # type: ignore[arg-type]
                          started_at=str(data.get("started_at") or ""),
                          a=sides["a"], b=sides["b"])
     except InvalidInputError as exc:

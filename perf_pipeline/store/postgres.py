@@ -80,7 +80,7 @@ def _url(target: str) -> sa.URL:
     """The SQLAlchemy URL of ``target``, always on psycopg 3."""
     try:
         url = sa.make_url(target)
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port like ":bad"
         raise InvalidInputError(f"history db URL {mask_url(target)!r} is not valid") from exc
     if url.get_backend_name() not in ("postgresql", "postgres"):
         raise InvalidInputError(f"history db URL {mask_url(target)!r} is not postgresql://")

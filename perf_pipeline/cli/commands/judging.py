@@ -34,6 +34,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from perf_pipeline.pipeline import analyze_results_dir
 
     report = Path(args.report)
+    # Before the baseline is pinned or a confirmation measures for minutes.
+    check_writable_file(report, "--report")
     with workspace_from(args) as ws, \
             progress_bar("analyzing (A/B rounds confirming flags)", quiet=args.json) as bar:
         outcome = analyze_results_dir(ws, report_path=report,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from perf_pipeline.atomic_file import check_writable_file
@@ -15,6 +14,9 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import NoiseCorpus
 
 __all__ = ["register"]
+
+#: The largest --max-age: a timedelta of 1e9 days overflows, and no recording is older.
+MAX_AGE_DAYS = 36500
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -57,8 +59,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     if args.out:
         check_writable_file(Path(args.out), "--out")
-    if args.max_age is not None and not (math.isfinite(args.max_age) and args.max_age > 0):
-        raise InvalidInputError(f"--max-age must be a number of days > 0, not {args.max_age!r}")
+    if args.max_age is not None and not 0 < args.max_age <= MAX_AGE_DAYS:  # nan fails too
+        raise InvalidInputError(f"--max-age must be a number of days > 0 and at most "
+                                f"{MAX_AGE_DAYS} (a century), not {args.max_age!r}")
     ws = workspace_from(args)
 
     def started(raw_dir: Path, sha: str) -> None:

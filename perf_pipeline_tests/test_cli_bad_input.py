@@ -1,0 +1,185 @@
+"""Bad input found by a review on 2 December: each once crashed with exit 3, leaked a
+secret, overwrote evidence or wasted minutes of measuring before its error."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.cli import main
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.report.webhook import WebhookClient
+from perf_pipeline.store import load_noise_corpus
+from perf_pipeline_tests.measure.test_calibrate import make_raw_dir
+
+SECRET = "Xy9s3cr3t"
+
+
+@pytest.fixture(autouse=True)
+def _no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_REPO",
+                "PERF_PIPELINE_HISTORY_URL", "PERFORMANCE_THRESHOLD", "GITHUB_TOKEN",
+                "GITHUB_API_URL"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def _lines(n: int, **changes: object) -> list[dict]:
+    lines = [{"pair": i, "order": ["a", "b"], "ok": True, "t": float(i)} for i in range(n)]
+    for key, value in changes.items():
+        index, field = key.split("_", 1)
+        lines[int(index[1:])][field] = value
+    return lines
+
+
+def test_an_infinite_threshold_is_refused_before_anything_is_measured(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    results = tmp_path / "results"
+    assert main(["ab", "HEAD~1", "HEAD", "--threshold", "inf", "--results-dir",
+                 str(results)]) == 2
+    assert "threshold must be a finite number" in capsys.readouterr().err
+    assert not (results / "raw").exists()
+    monkeypatch.setenv("PERFORMANCE_THRESHOLD", "inf")
+    assert main(["noise", "--results-dir", str(results)]) == 2
+    assert "finite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"# r\xe9sum\xe9\n[perf_pipeline]\nprocesses = 2\n", "config file"),  # Latin-1
+    (b"perf_pipeline = 5\n", "must be a table of settings"),
+])
+def test_a_bad_config_file_is_a_clear_error(tmp_path: Path, capsys, content: bytes,
+                                            message: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_bytes(content)
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    assert main(["noise", "--results-dir", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_config_path_that_is_a_directory_says_so(tmp_path: Path, capsys,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(tmp_path))
+    assert main(["noise", "--results-dir", str(tmp_path)]) == 2
+    assert "is not a file" in capsys.readouterr().err
+
+
+def test_a_history_url_with_a_bad_port_is_refused_without_its_password(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERF_PIPELINE_HISTORY_URL", f"postgresql://u:{SECRET}@h:bad/db")
+    assert main(["noise", "--results-dir", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "is not valid" in captured.err and SECRET not in captured.err + captured.out
+
+
+def test_a_password_with_a_slash_never_reaches_the_output(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERF_PIPELINE_HISTORY_URL",
+                       f"postgres+asyncpg://admin:Xy/{SECRET}@db.example/perf")
+    main(["noise", "--results-dir", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert SECRET not in captured.err + captured.out and "admin:***@" in captured.err
+
+
+@pytest.mark.parametrize("days", ["1e9", "1e300", "inf"])
+def test_an_absurd_max_age_is_refused(tmp_path: Path, capsys, days: str) -> None:
+    assert main(["calibrate", "--pairs", "2", "--max-age", days, "--results-dir",
+                 str(tmp_path)]) == 2
+    assert "--max-age must be" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://[::1", "is malformed"),
+    ("https://api.example:abc/", "is malformed"),
+    (f"https://user:{SECRET}@ghe.example/api/v3", "must not hold a user or password"),
+    (f"https://ghe.example/api/v3?tok={SECRET}", "must not have a query"),
+])
+def test_a_bad_github_api_url_is_refused_without_its_secrets(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, url: str,
+        message: str) -> None:
+    report = tmp_path / "performance-report.md"
+    report.write_text("report\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_TOKEN", "t0ken")
+    assert main(["comment", "--report", str(report), "--repo", "o/r", "--pr", "1",
+                 "--api-url", url]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and SECRET not in captured.err + captured.out
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com:abc/x", "https://[::1/x"])
+def test_a_malformed_webhook_url_is_refused_when_the_client_is_made(url: str) -> None:
+    with pytest.raises(InvalidInputError, match="is malformed"):
+        WebhookClient(url, "t")
+
+
+@pytest.mark.parametrize("order", [["a", 1], [{}, {}], 5])
+def test_a_pair_order_of_the_wrong_type_is_refused_by_name(tmp_path: Path, capsys,
+                                                           order: object) -> None:
+    raw = make_raw_dir(tmp_path, _lines(2, p0_order=order), {0: ("a", "b"), 1: ("a", "b")})
+    assert main(["calibrate", "--import-raw", str(raw), "--results-dir",
+                 str(tmp_path / "r")]) == 2
+    assert "pair 0 has order" in capsys.readouterr().err
+
+
+def test_importing_a_file_as_a_raw_dir_says_what_it_is(tmp_path: Path, capsys) -> None:
+    not_a_dir = tmp_path / "pairs.json.gz"
+    not_a_dir.write_bytes(b"x")
+    assert main(["calibrate", "--import-raw", str(not_a_dir), "--results-dir",
+                 str(tmp_path / "r")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+
+
+def test_a_second_import_of_a_recording_never_replaces_the_first_corpus(
+        tmp_path: Path, capsys) -> None:
+    raw = make_raw_dir(tmp_path, _lines(3), {i: ("a", "b") for i in range(3)})
+    results = tmp_path / "results"
+    assert main(["calibrate", "--import-raw", str(raw), "--results-dir", str(results),
+                 "--note", "first", "--no-detectable"]) == 0
+    [first] = (results / "noise").glob("*.json.gz")
+    kept = first.read_bytes()
+    (raw / "orders.jsonl").write_text("".join(
+        json.dumps(line) + "\n" for line in _lines(3, p1_ok=False)))
+    assert main(["calibrate", "--import-raw", str(raw), "--results-dir", str(results),
+                 "--note", "second", "--no-detectable"]) == 0
+    assert first.read_bytes() == kept  # the first profile's corpus, as it was
+    second = first.with_name(first.name.replace(".json.gz", "-2.json.gz"))
+    assert len(load_noise_corpus(first).pairs) == 3
+    assert len(load_noise_corpus(second).pairs) == 2
+    assert str(second) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content", [
+    gzip.compress(b"[" * 200_000),  # deeper than the JSON parser's recursion
+    b"",
+])
+def test_a_broken_corpus_is_an_invalid_input_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "c.json.gz"
+    path.write_bytes(content)
+    with pytest.raises(InvalidInputError, match=str(path)):
+        load_noise_corpus(path)
+
+
+def test_a_corpus_whose_order_is_not_a_list_is_an_invalid_input_error(tmp_path: Path) -> None:
+    good = (Path(__file__).parents[1] / "benchmarks" / "data" / "noise"
+            / "example-suite-unpinned.json.gz")
+    data = json.loads(gzip.decompress(good.read_bytes()))
+    data["pairs"][0]["order"] = 5
+    path = tmp_path / "c.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(data).encode()))
+    with pytest.raises(InvalidInputError, match="pair 0"):
+        load_noise_corpus(path)
+
+
+def test_analyze_checks_its_report_path_before_pinning_a_baseline(tmp_path: Path,
+                                                                  capsys) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    a_dir = tmp_path / "somedir"
+    a_dir.mkdir()
+    assert main(["analyze", "--results-dir", str(results), "--update-baseline",
+                 "--report", str(a_dir)]) == 2
+    assert "is a directory" in capsys.readouterr().err
+    assert not (results / "baseline").exists()
