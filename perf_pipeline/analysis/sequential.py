@@ -235,9 +235,9 @@ def _check_args(threshold: float, alpha: float, min_rounds: int, max_rounds: int
         raise InvalidInputError(f"`threshold` must be a finite number >= 1, got {threshold!r}")
     if not 0.0 < alpha < 1.0:
         raise InvalidInputError(f"`alpha` must be in (0, 1), got {alpha!r}")
-    if not 2 <= min_rounds <= max_rounds:
+    if not 3 <= min_rounds <= max_rounds:  # a look needs 3 rounds for any estimate
         raise InvalidInputError(
-            f"`min_rounds` must be at least 2 and at most `max_rounds` ({max_rounds}), "
+            f"`min_rounds` must be at least 3 and at most `max_rounds` ({max_rounds}), "
             f"got {min_rounds!r}")
     if max_rounds > MAX_ROUNDS:
         raise InvalidInputError(f"`max_rounds` must be at most {MAX_ROUNDS}, got {max_rounds!r}")
@@ -610,7 +610,8 @@ def sequential_ab(
     """Decide ``targets`` (default: every benchmark of the first round, and the shift).
 
     Benchmarks of a round that are not targets are controls: they only help estimate
-    the round's suite-wide factor. Every round must carry every benchmark of the first.
+    the round's suite-wide factor. Every round must carry every benchmark of the first;
+    a benchmark first measured later is never judged, and is listed as missing.
     ``weights`` (positive, by target; default equal) split the level between the targets
     (weighted Bonferroni): a target with weight ``w`` gets ``alpha * w / sum(weights)``.
     They must not depend on the rounds (e.g. the screen's evidence, from other processes).
@@ -663,6 +664,7 @@ def sequential_ab(
     #: round they were lost in, and their last evidence (estimate, p, level) if a look
     #: had seen them. They are inconclusive, never a reason to throw the run away.
     lost: dict[str, int] = {}
+    late: set[str] = set()  # benchmarks first measured after round 1
     last_seen: dict[str, tuple[Estimate, float, float]] = {}
     iterator = iter(rounds)
     while len(rows) < max_rounds:
@@ -671,11 +673,17 @@ def sequential_ab(
         except StopIteration:
             break
         if not rows:
+            if not rnd:
+                raise InvalidInputError("round 1 measured no benchmark")
             names = tuple(sorted(rnd))
             tested = _targets(names, targets)
             share = _shares(tested, weights)
             controls = tuple(x for x in names if x not in tested)
             narrows = len(controls) >= MIN_CONTROLS_FOR_FACTOR
+        else:
+            # Not in round 1, so never judged: listed at the end rather than dropped
+            # without a word (a flaky skip of round 1 once hid a doubling).
+            late.update(name for name in rnd if name not in names)
         # Decided targets leave the rounds only while controls carry the factor.
         narrows_now = narrows and sum(
             c not in lost for c in controls) >= MIN_CONTROLS_FOR_FACTOR
@@ -747,7 +755,7 @@ def sequential_ab(
         gone = tuple(t for t in tested if t != SUITE_SHIFT_NAME)
         return SequentialResult(
             comparison=SuiteComparison(results=(), correction="sequential-bonferroni",
-                                       alpha=alpha, missing=gone),
+                                       alpha=alpha, missing=(*gone, *sorted(late))),
             rounds_used=len(rows), target_rounds=target_rounds, looks=(), decided_at={},
             stopped=stopped)
     if last is None:
@@ -795,7 +803,7 @@ def sequential_ab(
                            significant=False)
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
-                                 alpha=alpha, missing=tuple(unmeasured))
+                                 alpha=alpha, missing=(*unmeasured, *sorted(late)))
     return SequentialResult(comparison=comparison, rounds_used=len(rows),
                             target_rounds=target_rounds,
                             looks=tuple(seen_looks),

@@ -68,3 +68,13 @@ def test_new_missing_and_bad_values_are_named() -> None:
         compare_rounds(base, cand)
     with pytest.raises(InvalidInputError, match="correction"):
         compare_rounds(base, base, correction="bonferroni")
+
+
+@pytest.mark.parametrize("width", [2, 5])
+def test_a_zero_time_is_refused_whatever_the_suite_size(width: int) -> None:
+    # With fewer than 5 benchmarks a zero once passed as "inconclusive".
+    base = {f"b{i}": [1.0, 1.1, 1.0, 1.05, 1.0, 1.0] for i in range(width)}
+    cand = {f"b{i}": [1.0, 1.1, 1.2, 1.0, 1.1, 1.0] for i in range(width)}
+    base["b0"] = [1.0, 0.0, 1.1, 1.0, 1.0, 1.0]
+    with pytest.raises(InvalidInputError, match="'b0': a zero time"):
+        compare_rounds(base, cand)

@@ -151,6 +151,8 @@ def test_rounds_that_run_out_early_are_judged_on_what_there_is() -> None:
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"threshold": 0.9}, "`threshold`"), ({"alpha": 1.5}, "`alpha`"),
     ({"min_rounds": 1}, "`min_rounds`"), ({"min_rounds": 30, "max_rounds": 20}, "`min_rounds`"),
+    # Two rounds were allowed, but a look needs three: every target came back NaN.
+    ({"min_rounds": 2, "max_rounds": 2}, "`min_rounds` must be at least 3"),
     ({"block": 0}, "`block`"), ({"min_effect": -1.0}, "`min_effect`"),
     ({"targets": ["nope"]}, "`targets`"), ({"targets": []}, "`targets`"),
     ({"alternative": "less"}, "`alternative`"),
@@ -169,6 +171,19 @@ def test_sequential_ab_rejects_bad_rounds() -> None:
         sequential_ab(iter([{"a": (1.0, math.nan)}] * 5))
     with pytest.raises(InvalidInputError, match="pair"):
         sequential_ab(iter([{"a": 1.0}] * 5))  # type: ignore[list-item]
+    with pytest.raises(InvalidInputError, match="round 1 measured no benchmark"):
+        sequential_ab(iter([{}] * 5))  # once a ZeroDivisionError
+
+
+def test_a_benchmark_first_measured_after_round_1_is_listed_not_dropped() -> None:
+    """Skipped on both sides of round 1 only: it is never judged (the rounds' names are
+    round 1's), but it is listed as missing; a doubling once vanished without a word."""
+    rounds = list(itertools.islice(_rounds(np.random.default_rng(3),
+                                           slowed={NAMES[0]: 2.0}), 20))
+    del rounds[0][NAMES[0]]
+    result = sequential_ab(rounds, threshold=1.0)
+    assert result.comparison.missing == (NAMES[0],)
+    assert NAMES[0] not in {r.name for r in result.comparison.results}
 
 
 def _losing(rounds: Iterator[dict[str, tuple[float, float]]], name: str, from_round: int
