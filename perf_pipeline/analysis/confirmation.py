@@ -87,8 +87,10 @@ AB_PROCESSES = 2
 #: the unflagged ones the screen could not clear (``suspects_for_confirmation``).
 CONFIRM_MIN_TARGETS = 5
 #: An unflagged benchmark is a suspect while the screen's signed score of a slowdown is
-#: above this: its estimate is less than one standard error below "unchanged".
-SUSPECT_MIN_Z = -1.0
+#: above this: its estimate is less than about half a standard error below "unchanged".
+#: (Chosen on replayed real noise as -1 of a score that read the screen's one-sided p as
+#: two-sided; the same cut on the true score, so the same suspects, is -0.476.)
+SUSPECT_MIN_Z = -0.476
 #: Screen scores beyond this add no weight (one benchmark cannot take the whole level).
 _MAX_WEIGHT_Z = 6.0
 
@@ -127,12 +129,15 @@ def flagged_for_confirmation(screen: SuiteComparison) -> tuple[str, ...]:
 
 
 def _slowdown_z(comp: Comparison) -> float:
-    """Signed normal score of a slowdown from a screen result's two-sided p-value."""
-    p = min(max(float(comp.p_value), 1e-300), 1.0)
+    """Signed normal score of a slowdown from a screen result's p-value, which is
+    one-sided in the direction of its change (``runlevel``: the t's upper tail of |t|):
+    0 at "no evidence either way", continuous through a ratio of 1. Read as two-sided
+    (``p / 2``), it once jumped from -0.67 to +0.67 at a ratio of 1."""
+    p = min(max(float(comp.p_value), 1e-300), 0.5)
     ratio = float(comp.ratio)
     if not math.isfinite(ratio):
         return 0.0
-    z = float(norm_isf(p / 2.0)) if p < 1.0 else 0.0
+    z = float(norm_isf(p))
     return z if ratio > 1.0 else -z
 
 

@@ -494,7 +494,8 @@ def test_expected_ratios_are_validated(expected: dict) -> None:
 
 
 def _scored(rows: dict[str, tuple[Verdict, float, float]]) -> SuiteComparison:
-    """A screen whose results carry a ratio and a two-sided p-value each."""
+    """A screen whose results carry a ratio and a p-value each, one-sided in the direction
+    of the change as the screen's are (at most 0.5)."""
     return SuiteComparison(results=tuple(
         BenchmarkComparison(name=n, metric="time_s", comparison=Comparison(
             verdict=v, ratio=ratio, ci_low=ratio * 0.9, ci_high=ratio * 1.1, p_value=p,
@@ -508,10 +509,10 @@ def test_suspects_fill_a_small_confirmation_with_what_the_screen_could_not_clear
 
     screen = _scored({
         "flag": (Verdict.REGRESSION, 1.2, 0.01),
-        "up": (Verdict.INCONCLUSIVE, 1.01, 0.9),  # z +0.13: the most suspicious
-        "down": (Verdict.INCONCLUSIVE, 0.97, 0.6),  # z -0.52: not cleared
-        "cleared": (Verdict.INCONCLUSIVE, 0.9, 0.01),  # z -2.6: the screen cleared it
-        "edge": (Verdict.INCONCLUSIVE, 0.95, 0.3),  # z -1.04: just cleared
+        "up": (Verdict.INCONCLUSIVE, 1.01, 0.45),  # z +0.13: the most suspicious
+        "down": (Verdict.INCONCLUSIVE, 0.97, 0.35),  # z -0.39: not cleared
+        "cleared": (Verdict.INCONCLUSIVE, 0.9, 0.005),  # z -2.6: the screen cleared it
+        "edge": (Verdict.INCONCLUSIVE, 0.95, 0.3),  # z -0.52: just cleared
         SUITE_SHIFT_NAME: (Verdict.INCONCLUSIVE, 1.0, 1.0),
     })
     flagged = flagged_for_confirmation(screen)
@@ -521,13 +522,27 @@ def test_suspects_fill_a_small_confirmation_with_what_the_screen_could_not_clear
     assert suspects_for_confirmation(screen, flagged, minimum=2) == ("up",)
     assert suspects_for_confirmation(screen, flagged, minimum=1) == ()
     # Nothing flagged: no A/B runs, so no suspect either.
-    quiet = _scored({"up": (Verdict.INCONCLUSIVE, 1.01, 0.9)})
+    quiet = _scored({"up": (Verdict.INCONCLUSIVE, 1.01, 0.45)})
     assert suspects_for_confirmation(quiet, flagged_for_confirmation(quiet)) == ()
     # A suspect the screen saw faster gets weight 1 (no evidence of a slowdown), never
     # more for looking faster; a flag's weight grows with its evidence.
     weights = screen_weights(screen, ("flag", "up", "down"))
     assert weights["down"] == 1.0
     assert 1.0 < weights["up"] < weights["flag"]
+
+
+def test_the_screen_score_reads_its_one_sided_p_and_is_continuous_at_no_change() -> None:
+    from perf_pipeline.analysis.confirmation import _slowdown_z
+
+    def z(ratio: float, p: float) -> float:
+        return _slowdown_z(_scored({"x": (Verdict.INCONCLUSIVE, ratio, p)}).results[0]
+                           .comparison)
+
+    # No evidence either way is 0 from both sides (read as two-sided it was -/+0.67).
+    assert abs(z(0.9999, 0.5)) < 1e-9 and abs(z(1.0001, 0.5)) < 1e-9
+    # One standard error each way: a one-sided p of 0.159.
+    assert z(0.97, 0.1587) == pytest.approx(-1.0, abs=1e-3)
+    assert z(1.03, 0.1587) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_a_noisy_benchmark_is_not_judged_on_the_quiet_ones_spread() -> None:
