@@ -4,7 +4,8 @@ A spread per benchmark (``noise_profile``) does not tell a team what it wants to
 before it trusts a gate: *which of our benchmarks can a +5 % change be found in, and
 how large must a change be for the rest?* The answer depends on the tails, the suite
 factor, the looks and the level, which no formula of a spread captures (on this
-project's shared VM the sequential A/B reaches 0.67–0.75 of a Gaussian reference). So it
+project's shared VM the sequential A/B found 0.67–0.75 of what a test told the noise's
+true scale and tails finds, README). So it
 is replayed: for each benchmark, A/Bs of the whole recorded suite are drawn from the
 recording itself (``replay_ab_rounds``: rounds of ``processes`` consecutive recorded
 pairs per side, the base side at random) with that benchmark slowed by a known factor on
@@ -55,6 +56,8 @@ DETECTABLE_POWER = 0.9
 #: standard error), enough to tell a quiet benchmark from a noisy one, at about 0.2 s of
 #: CPU per benchmark and effect on a suite of nine.
 DETECTABLE_TRIALS = 60
+
+
 @dataclass(frozen=True, slots=True)
 class DetectableChange:
     """One benchmark's replayed A/Bs: ``found`` holds (effect, share of A/Bs in which the

@@ -127,7 +127,6 @@ def calibrate(
                               change=spread_change(profile, previous) if previous else None)
 
 
-
 def detectability_of(corpus: NoiseCorpus, *, processes: int,
                      on_benchmark: Callable[[int, int], None] | None = None
                      ) -> Detectability:
