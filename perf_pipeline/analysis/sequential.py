@@ -561,9 +561,10 @@ def _as_cleared(est: Estimate, look: _Look, i: int, alternative: str) -> Estimat
     look's level instead (spent over looks, split over targets: far wider), "unchanged"
     sat beside an interval reaching past the threshold."""
     low, high = _clear_interval(look, i, alternative)
+    ends = "upper end" if alternative == "greater" else "each end"
     return replace(est, log_ratio=(low + high) / 2, log_ci_low=low, log_ci_high=high,
                    note=f"{est.note}; interval: the {1 - 2 * CLEAR_LEVEL:.0%} one that "
-                        f"cleared it (upper end a one-sided {1 - CLEAR_LEVEL:.0%} bound)")
+                        f"cleared it ({ends} a one-sided {1 - CLEAR_LEVEL:.0%} bound)")
 
 
 def _evidence(look: _Look, i: int, levels: _Levels, alternative: str) -> tuple[Estimate, float]:
