@@ -183,3 +183,19 @@ def test_analyze_checks_its_report_path_before_pinning_a_baseline(tmp_path: Path
                  "--report", str(a_dir)]) == 2
     assert "is a directory" in capsys.readouterr().err
     assert not (results / "baseline").exists()
+
+
+def test_a_fifo_or_a_directory_named_like_a_pair_file_is_skipped_as_what_it_is(
+        tmp_path: Path, capsys) -> None:
+    import os
+
+    raw = make_raw_dir(tmp_path, _lines(4), {i: ("a", "b") for i in range(4)})
+    (raw / "pair-0001-a.json").unlink()
+    os.mkfifo(raw / "pair-0001-a.json")
+    (raw / "pair-0002-b.json").unlink()
+    (raw / "pair-0002-b.json").mkdir()
+    assert main(["calibrate", "--import-raw", str(raw), "--results-dir",
+                 str(tmp_path / "r"), "--no-detectable"]) == 0
+    err = capsys.readouterr().err
+    assert "skipped pair 1: pair-0001-a.json is a FIFO (named pipe)" in err
+    assert "skipped pair 2: pair-0002-b.json is a directory" in err

@@ -34,6 +34,7 @@ from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure.git import resolve_commit
+from perf_pipeline.measure.json_input import path_kind
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.session import error_text, run_prepared
@@ -149,6 +150,10 @@ def corpus_from_raw_pairs(
             raise InvalidInputError(f"pairs manifest {manifest}: pair {index} has order "
                                     f"{order!r}, not ['a', 'b'] or ['b', 'a']")
         paths = {side: raw_dir / pair_file_name(index, side) for side in NOISE_SIDES}
+        odd = [f"{p.name} is {kind}" for p in paths.values() if (kind := path_kind(p))]
+        if odd:  # a FIFO or a directory by that name was once reported as "missing"
+            skip(index, "; ".join(odd))
+            continue
         missing = [p.name for p in paths.values() if not p.is_file()]
         if missing:
             skip(index, f"missing {', '.join(missing)}")

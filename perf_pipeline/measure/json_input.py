@@ -45,7 +45,7 @@ from typing import Any
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["FLOAT_ARRAYS_FROM_BYTES", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "JsonFile",
-           "describe_os_error", "read_json_file"]
+           "describe_os_error", "path_kind", "read_json_file"]
 
 #: Larger results files are refused before they are read (10M samples is ~210 MB).
 MAX_JSON_BYTES = 1 << 30
@@ -85,6 +85,19 @@ def _file_kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a regular file"
+
+
+def path_kind(path: Path) -> str | None:
+    """What ``path`` is when it is not a regular file one can read ("a FIFO (named pipe)",
+    "a dangling link", …); None for a regular file (followed through links) or nothing
+    there at all."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return "a dangling link" if os.path.islink(path) else None
+    except OSError as exc:
+        return f"unreadable ({describe_os_error(Path(path), exc)})"
+    return None if stat.S_ISREG(info.st_mode) else _file_kind(info.st_mode)
 
 
 def _read_bytes(path: Path, what: str, max_bytes: int) -> bytes:
