@@ -33,9 +33,9 @@ def _by_short_name() -> dict[str, object]:
 
 
 def test_quiet_benchmarks_show_five_percent_and_the_noisiest_needs_far_more() -> None:
-    # Measured on this recording (60 A/Bs per cell, seed 0): +5 % found in 98-100 % of
-    # A/Bs for the three quietest (robust spread per round 1.3-1.5 %); feature_store
-    # (13.8 %) found +10 % in 22 %, +15 % in 55 %, +20 % in 92 %.
+    # Measured on this recording (60 A/Bs per cell, seed 0): +5 % found in 100 % of A/Bs
+    # for the three quietest (robust spread per round 1.3-1.5 %); feature_store (13.8 %)
+    # found +10 % in 23 %, +15 % in 58 %, +20 % in 92 %.
     found = _by_short_name()
     for quiet in ("test_online_lookup_performance", "test_rolling_features_performance",
                   "test_single_row_inference_performance"):
