@@ -65,6 +65,7 @@ __all__ = [
     "Trend",
     "Verdict",
     "hardware_machine_id",
+    "is_noise_order",
     "noise_machine_id",
 ]
 
@@ -1037,6 +1038,12 @@ class ProfileComparison:
 NOISE_SIDES = ("a", "b")
 
 
+def is_noise_order(order: object) -> bool:
+    """Whether ``order`` (as read from a file: anything) lists both sides once each."""
+    return (isinstance(order, (list, tuple)) and all(isinstance(o, str) for o in order)
+            and sorted(order) == list(NOISE_SIDES))
+
+
 def _tuple_of_samples(data: object, what: str) -> tuple[tuple[float, ...], ...]:
     """``data`` as a tuple of sample tuples, every sample a positive finite float."""
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
@@ -1074,11 +1081,10 @@ class NoisePair:
     b: tuple[tuple[float, ...], ...]
 
     def __post_init__(self) -> None:
-        order = tuple(self.order) if isinstance(self.order, (list, tuple)) else ()
-        if not all(isinstance(o, str) for o in order) or sorted(order) != list(NOISE_SIDES):
+        if not is_noise_order(self.order):
             raise InvalidInputError(f"noise pair order {self.order!r} is not ('a', 'b') "
                                     "or ('b', 'a')")
-        object.__setattr__(self, "order", order)
+        object.__setattr__(self, "order", tuple(self.order))
         if not isinstance(self.started_at, str) or not self.started_at:
             raise InvalidInputError("noise pair started_at is empty")
         a = _tuple_of_samples(self.a, f"noise pair {self.started_at} side a")

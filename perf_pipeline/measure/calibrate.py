@@ -40,7 +40,7 @@ from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.session import error_text, run_prepared
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree
-from perf_pipeline.model import NOISE_SIDES, NoiseCorpus, NoisePair, SuiteRun
+from perf_pipeline.model import NOISE_SIDES, NoiseCorpus, NoisePair, SuiteRun, is_noise_order
 
 __all__ = ["ORDERS_FILE", "CalibrationRun", "corpus_from_raw_pairs", "measure_calibration",
            "pair_file_name"]
@@ -145,8 +145,7 @@ def corpus_from_raw_pairs(
         if entry.get("ok") is not True:
             skip(index, "marked not ok (a side failed)")
             continue
-        if not (isinstance(order, list) and all(isinstance(o, str) for o in order)
-                and sorted(order) == list(NOISE_SIDES)):
+        if not (isinstance(order, list) and is_noise_order(order)):
             raise InvalidInputError(f"pairs manifest {manifest}: pair {index} has order "
                                     f"{order!r}, not ['a', 'b'] or ['b', 'a']")
         paths = {side: raw_dir / pair_file_name(index, side) for side in NOISE_SIDES}

@@ -35,13 +35,13 @@ import json
 import math
 import os
 import stat
-import zlib
 from array import array
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perf_pipeline.bounded_gzip import GZIP_MAGIC, inflate_bounded
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["FLOAT_ARRAYS_FROM_BYTES", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "JsonFile",
@@ -122,23 +122,6 @@ def _read_bytes(path: Path, what: str, max_bytes: int) -> bytes:
     if len(raw) > max_bytes:
         raise InvalidInputError(f"{what} {path} grew past {max_bytes:,} bytes while read")
     return raw
-
-
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def _gunzip(data: bytes, path: Path, what: str, max_bytes: int) -> bytes:
-    """The text of a gzipped file, refused past ``max_bytes`` (no gzip bomb)."""
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        text = inflater.decompress(data, max_bytes + 1)
-    except zlib.error as exc:
-        raise InvalidInputError(f"{what} {path} is corrupt gzip: {exc}") from exc
-    if len(text) > max_bytes:
-        raise InvalidInputError(f"{what} {path} holds more than {max_bytes:,} bytes of text")
-    if not inflater.eof:
-        raise InvalidInputError(f"{what} {path} is truncated gzip")
-    return text
 
 
 def _check_tree(doc: Any, path: Path, what: str, max_depth: int) -> None:
@@ -273,8 +256,8 @@ def read_json_file(path: Path, *, what: str = "results file",
     """
     path = Path(path)
     raw = _read_bytes(path, what, max_bytes)
-    if raw[:2] == _GZIP_MAGIC:  # our raw files are kept gzipped (raw.py)
-        raw = _gunzip(raw, path, what, max_bytes)
+    if raw[:2] == GZIP_MAGIC:  # our raw files are kept gzipped (raw.py)
+        raw = inflate_bounded(raw, f"{what} {path}", max_bytes)
     if len(raw) < (FLOAT_ARRAYS_FROM_BYTES if arrays_from_bytes is None else arrays_from_bytes):
         float_arrays = ()
     digest = hashlib.sha256(raw).hexdigest()

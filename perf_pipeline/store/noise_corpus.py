@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
 from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.bounded_gzip import GZIP_MAGIC, inflate_bounded
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import NoiseCorpus, NoisePair
 
@@ -25,7 +25,6 @@ __all__ = ["NOISE_CORPUS_KIND", "NOISE_CORPUS_VERSION", "load_noise_corpus",
 
 NOISE_CORPUS_KIND = "perf_pipeline.noise_corpus"
 NOISE_CORPUS_VERSION = 1
-_GZIP_MAGIC = b"\x1f\x8b"
 _DIGITS = 7
 
 
@@ -82,20 +81,8 @@ MAX_CORPUS_BYTES = 1 << 30
 
 
 def _decode(raw: bytes, what: str) -> object:
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            inflated = inflater.decompress(raw, MAX_CORPUS_BYTES + 1)
-        except zlib.error as exc:
-            raise InvalidInputError(f"{what} is not a complete gzip stream "
-                                    f"(truncated or corrupt?): {exc}") from exc
-        if len(inflated) > MAX_CORPUS_BYTES:
-            raise InvalidInputError(f"{what} inflates to more than "
-                                    f"{MAX_CORPUS_BYTES >> 20} MiB: not a noise corpus")
-        if not inflater.eof:
-            raise InvalidInputError(f"{what} is not a complete gzip stream "
-                                    "(truncated or corrupt?)")
-        raw = inflated
+    if raw[:2] == GZIP_MAGIC:
+        raw = inflate_bounded(raw, what, MAX_CORPUS_BYTES)
     try:
         return json.loads(raw)
     except RecursionError as exc:
