@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.http_url import check_http_url
 from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.model import METRICS
 
@@ -194,6 +195,10 @@ class Settings:
             raise InvalidInputError(
                 f"history_url must be a postgresql:// URL or a file path, not "
                 f"{mask_url(self.history_url)!r}")
+        if self.webhook_url:
+            # Checked here, not first when an alert is sent: a malformed URL in a config
+            # file is then refused by every command, before anything is measured.
+            check_http_url(self.webhook_url, "webhook_url", "https://hooks.example.com/perf")
         if not (math.isfinite(self.threshold) and self.threshold >= 1.0):
             # inf once passed here and was refused only after an A/B had measured.
             raise InvalidInputError(f"threshold must be a finite number >= 1.0, not "

@@ -22,7 +22,7 @@ SECRET = "Xy9s3cr3t"
 def _no_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_REPO",
                 "PERF_PIPELINE_HISTORY_URL", "PERFORMANCE_THRESHOLD", "GITHUB_TOKEN",
-                "GITHUB_API_URL"):
+                "GITHUB_API_URL", "PERF_PIPELINE_WEBHOOK_URL"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -113,6 +113,17 @@ def test_a_bad_github_api_url_is_refused_without_its_secrets(
 def test_a_malformed_webhook_url_is_refused_when_the_client_is_made(url: str) -> None:
     with pytest.raises(InvalidInputError, match="is malformed"):
         WebhookClient(url, "t")
+
+
+@pytest.mark.parametrize("url", [f"https://u:{SECRET}@hooks.example.com:abc/x",
+                                 "https://[::1/x", "ftp://hooks.example.com/x"])
+def test_a_bad_webhook_setting_is_refused_when_the_settings_are_loaded(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    # Once it was refused only when the first alert was sent, after a whole run.
+    monkeypatch.setenv("PERF_PIPELINE_WEBHOOK_URL", url)
+    assert main(["noise", "--results-dir", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "webhook_url" in captured.err and SECRET not in captured.err + captured.out
 
 
 @pytest.mark.parametrize("order", [["a", 1], [{}, {}], 5])

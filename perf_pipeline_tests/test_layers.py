@@ -16,14 +16,15 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
 
 # What each part may import from perf_pipeline itself.
-BASE = {"model", "errors", "config", "layout", "atomic_file", "bounded_gzip"}
+BASE = {"model", "errors", "config", "layout", "atomic_file", "bounded_gzip", "http_url"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
-    "config": {"errors", "model", "layout"},
+    "config": {"errors", "model", "layout", "http_url"},
     "layout": {"errors"},
     "atomic_file": {"errors"},
     "bounded_gzip": {"errors"},
+    "http_url": {"errors"},
     "store": BASE | {"store"},
     "measure": BASE | {"store", "measure"},
     "analysis": {"model", "errors", "analysis"},

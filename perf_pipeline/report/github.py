@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perf_pipeline.errors import GitHubError, InvalidInputError
-from perf_pipeline.report.http_url import check_http_url, shown_url
+from perf_pipeline.http_url import check_http_url, shown_url
 from perf_pipeline.report.markdown import GITHUB_COMMENT_LIMIT, MARKER
 
 __all__ = ["DEFAULT_API_URL", "CommentResult", "GitHubClient", "prepare_comment_body"]

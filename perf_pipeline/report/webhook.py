@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perf_pipeline.errors import InvalidInputError, WebhookError
-from perf_pipeline.report.http_url import check_http_url, shown_url
+from perf_pipeline.http_url import check_http_url, shown_url
 
 __all__ = ["WebhookClient", "WebhookResult"]
 
