@@ -14,6 +14,7 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.report.webhook import WebhookClient
 from perf_pipeline.store import load_noise_corpus
 from perf_pipeline_tests.measure.test_calibrate import make_raw_dir
+from perf_pipeline_tests.test_cli import write_pytest_benchmark_json
 
 SECRET = "Xy9s3cr3t"
 
@@ -194,6 +195,29 @@ def test_analyze_checks_its_report_path_before_pinning_a_baseline(tmp_path: Path
                  "--report", str(a_dir)]) == 2
     assert "is a directory" in capsys.readouterr().err
     assert not (results / "baseline").exists()
+
+
+def test_a_report_that_cannot_be_written_leaves_the_baseline_as_it_was(
+        tmp_path: Path, capsys) -> None:
+    # The baseline was once seeded (or pinned) before the report was written, so a failed
+    # write left the next `analyze` judging this run against itself.
+    results = tmp_path / "results"
+    results.mkdir()
+    write_pytest_benchmark_json(results / "run1.json", day=1, seed=1)
+    (results / "reports").write_text("a file where the reports folder goes\n")
+    report = tmp_path / "performance-report.md"
+    assert main(["analyze", "--results-dir", str(results), "--report", str(report)]) == 2
+    assert not (results / "baseline").exists()
+    (results / "reports").unlink()
+    assert main(["analyze", "--results-dir", str(results), "--report", str(report)]) == 0
+    pinned = (results / "baseline" / "performance_baseline.json").read_bytes()
+    write_pytest_benchmark_json(results / "run2.json", day=2, seed=2)
+    (results / "reports").rename(tmp_path / "old-reports")
+    (results / "reports").write_text("a file again\n")
+    assert main(["analyze", "--results-dir", str(results), "--report", str(report),
+                 "--update-baseline"]) == 2
+    assert (results / "baseline" / "performance_baseline.json").read_bytes() == pinned
+    capsys.readouterr()
 
 
 def test_a_fifo_or_a_directory_named_like_a_pair_file_is_skipped_as_what_it_is(

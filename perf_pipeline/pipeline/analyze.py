@@ -15,6 +15,7 @@ from perf_pipeline.measure import IngestSummary
 from perf_pipeline.model import CommitAnalysis, Confirmation, RunStatus, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.baseline import (
     baseline_for_run,
+    check_baseline_run,
     judging_machine,
     pin_baseline,
     seed_baseline,
@@ -97,25 +98,31 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
     summary = ingest_results(ws)
     run = _newest_run(ws, summary.ingested)
     baseline = baseline_for_run(ws, run)
+    if baseline is None or update_baseline:
+        check_baseline_run(run)
     if baseline is None:
-        seed_baseline(ws, run)
         analysis = analyze_run(run, None, settings)
-        created = True
         extra = (f"Baseline created from this run at {layout.baseline_path}; "
                  "the next run is judged against it.",)
     else:
         analysis = analyze_run(run, baseline, settings)
         if settings.confirm == "auto":
             confirmation = confirm_run(ws, run, baseline, on_round=on_round)
-        extra = ()
-        if update_baseline:
-            pin_baseline(ws, run)
-            updated = True
-            extra = (f"Baseline pinned to this run at {layout.baseline_path}.",)
+        extra = ((f"Baseline pinned to this run at {layout.baseline_path}.",)
+                 if update_baseline else ())
     data = build_report_data(ws, title="Performance report", current=run,
                              baseline=baseline, analysis=analysis, extra_notes=extra,
                              confirmation=confirmation)
+    # The report is written before the baseline moves: a report that cannot be written
+    # (a full disk) then leaves the baseline as it was, and the same command run again
+    # judges this run against the same baseline, instead of against itself.
     files = write_report(data, layout.reports_dir, markdown_path=report_path)
+    if baseline is None:
+        seed_baseline(ws, run)
+        created = True
+    elif update_baseline:
+        pin_baseline(ws, run)
+        updated = True
     return AnalyzeOutcome(run=run, analysis=analysis, ingest=summary, files=files,
                           baseline_path=layout.baseline_path, baseline_created=created,
                           baseline_updated=updated, confirmation=confirmation)

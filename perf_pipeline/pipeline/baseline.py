@@ -25,6 +25,7 @@ from perf_pipeline.workspace import Workspace
 
 __all__ = [
     "baseline_for_run",
+    "check_baseline_run",
     "now_iso",
     "pin_baseline",
     "pinned_baseline",
@@ -129,15 +130,21 @@ def update_baseline(ws: Workspace) -> Baseline | None:
     return baseline
 
 
+def check_baseline_run(run: SuiteRun) -> None:
+    """``InvalidInputError`` unless ``run`` may become a baseline: callers that write
+    something else first (a report) check before, so a refusal leaves nothing half done."""
+    if run.status is not RunStatus.SUCCESS or not run.benchmarks:
+        raise InvalidInputError(
+            f"run {run.run_id} ({run.status}, {len(run.benchmarks)} benchmarks) "
+            "cannot become the baseline: only complete successful runs can")
+
+
 def pin_baseline(ws: Workspace, run: SuiteRun) -> Baseline:
     """Make ``run`` the pinned baseline (the previous file is kept in its history folder).
 
     Refuses a failed or empty run: a baseline must never be made of partial results.
     """
-    if run.status is not RunStatus.SUCCESS or not run.benchmarks:
-        raise InvalidInputError(
-            f"run {run.run_id} ({run.status}, {len(run.benchmarks)} benchmarks) "
-            "cannot become the baseline: only complete successful runs can")
+    check_baseline_run(run)
     baseline = build_baseline((run,), policy="pinned", created_at=now_iso())
     write_baseline(ws.layout.baseline_path, baseline)
     return baseline
