@@ -173,7 +173,7 @@ def write_commit_report(ws: Workspace, sha: str, *,
         data = replace(data, profiles=profiles)
     out = ws.layout.commit_report_dir(sha)
     files = write_report(data, out, markdown_path=out / "performance-report.md",
-                         inline_js=False)
+                         inline_js=False, js_dir=ws.layout.reports_dir)
     return analysis, files
 
 
@@ -212,7 +212,8 @@ def write_history_report(ws: Workspace, *, markdown_path: Path | None = None,
         for machine in machines:
             links = tuple((m, f"../{machine_dir_name(m)}/{HTML_NAME}") for m in machines)
             data = _history_data(ws, machine_id=machine, links=links, report_url=None)
-            write_report(data, ws.layout.machine_report_dir(machine), inline_js=False)
+            write_report(data, ws.layout.machine_report_dir(machine), inline_js=False,
+                         js_dir=ws.layout.reports_dir)
     data = _history_data(ws, machine_id=here, links=main_links, report_url=report_url)
     data = replace(data, alerts=alerts_of(data))
     files = write_report(data, ws.layout.reports_dir, markdown_path=markdown_path)

@@ -160,11 +160,13 @@ def render_html(
     inline_js: bool = True,
     compress_over_bytes: int = 2_000_000,
     link_base: Path | None = None,
+    plotly_src: str = PLOTLY_JS_NAME,
 ) -> str:
     """Render the whole report page (file links relative to ``link_base``, its folder).
 
-    ``inline_js=False`` references ``plotly.min.js`` beside the page instead of embedding
-    it (``write_report`` then writes that file). The data island is gzipped when its JSON
+    ``inline_js=False`` references ``plotly_src`` (a relative URL; default
+    ``plotly.min.js`` beside the page) instead of embedding it (``write_report`` then
+    writes that file). The data island is gzipped when its JSON
     exceeds ``compress_over_bytes`` — small reports stay readable with "view source".
     """
     payload = embed_json(build_payload(data))
@@ -181,5 +183,5 @@ def render_html(
         css=Markup(_asset("report.css")),
         script=Markup(_asset("report.js").replace("</script", "<\\/script")),
         plotly_inline=Markup(plotly_js()) if inline_js else None,
-        plotly_src=PLOTLY_JS_NAME,
+        plotly_src=plotly_src,
     )

@@ -22,7 +22,7 @@ from perf_pipeline.report.correlation import metric_correlation
 from perf_pipeline.report.summary import comparison_rows
 from perf_pipeline.report.units import metric_label, seconds_scale
 
-__all__ = ["render_correlation_png", "render_distribution_png", "render_plots",
+__all__ = ["literal", "render_correlation_png", "render_distribution_png", "render_plots",
            "render_trend_png"]
 
 _DPI = 110
@@ -39,9 +39,19 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def literal(text: str) -> str:
+    """``text`` as matplotlib must draw it: every ``$`` escaped. Text between two ``$``
+    is otherwise parsed as math, and a pytest id such as ``test_tpl[${a}_${b}]`` then
+    raised a ValueError that stopped the whole report (the Markdown, so the PR comment and
+    the gate, included). Escaping per string, not ``text.parse_math`` in an rc_context,
+    keeps plotting free of global state."""
+    return text.replace("$", r"\$")
+
+
 def _short(text: str, n: int = 48) -> str:
+    """A benchmark name cut to ``n`` characters from the end, drawn literally."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= n else "…" + flat[-(n - 1):]
+    return literal(flat if len(flat) <= n else "…" + flat[-(n - 1):])
 
 
 def _empty(title: str, message: str) -> bytes:
@@ -86,7 +96,7 @@ def render_trend_png(data: ReportData, *, metric: str = TIME_METRIC) -> bytes:
     if not names or not data.runs:
         return _empty(title, "No history recorded yet.")
     order = {r.run_id: i for i, r in enumerate(data.runs)}
-    labels = [r.label[:7] if r.commit else r.started_at[:10] for r in data.runs]
+    labels = [literal(r.label[:7] if r.commit else r.started_at[:10]) for r in data.runs]
     verdicts = {r.name: r.verdict for r in comparison_rows(data) if r.metric == metric}
     by_name: dict[str, MetricSeries] = {s.name: s for s in data.series if s.metric == metric}
     fig = Figure(figsize=(11, 5.5), layout="constrained")

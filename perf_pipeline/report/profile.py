@@ -24,6 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from perf_pipeline.model import FlameNode, ProfileComparison, ProfileDiff, Spread
+from perf_pipeline.report.plots import literal
 from perf_pipeline.report.units import format_bytes, format_seconds
 
 __all__ = ["TOP_ROWS", "artifact_links", "flame_payload", "profile_html_rows",
@@ -204,7 +205,7 @@ def render_memory_png(benchmark: str,
             ax.plot(list(t_s), [v / 2**20 for v in rss], color=color, alpha=0.8, lw=1.2,
                     label=label if i == 0 else None)
     title = benchmark.split("::", 1)[-1]
-    ax.set_title(f"Memory while running {title[-60:]}")
+    ax.set_title(f"Memory while running {literal(title[-60:])}")
     ax.set_xlabel("time since the first call (s)")
     ax.set_ylabel("resident set size (MiB)")
     ax.grid(alpha=0.3)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 
 from perf_pipeline.model import StressFigure
+from perf_pipeline.report.plots import literal
 
 __all__ = ["render_stress_pngs"]
 
@@ -84,7 +85,7 @@ def render_stress_pngs(baseline: Sequence[StressFigure], current: Sequence[Stres
                     for x, y, load in points:
                         ax.annotate(f"{load:g}", (x, y * 1e3), textcoords="offset points",
                                     xytext=(3, 3), fontsize=7, color=color)
-            ax.set(title=f"{scenario}: throughput vs p99 latency (labels: load)",
+            ax.set(title=f"{literal(scenario)}: throughput vs p99 latency (labels: load)",
                    xlabel="throughput (ops/s)", ylabel="p99 latency (ms)")
             ax.set_yscale("log")
             ax.legend()
@@ -102,7 +103,7 @@ def render_stress_pngs(baseline: Sequence[StressFigure], current: Sequence[Stres
                     ax.plot(xs, [v * 1e3 for _, v in pts], "o-", color=color, label=label)
             ax.set_xticks([-math.log10(1 - q / 100) for _, q in _PERCENTILES],
                           ["p50", "p90", "p99", "p99.9", "max"])
-            ax.set(title=f"{scenario}: latency percentiles", ylabel="latency (ms)")
+            ax.set(title=f"{literal(scenario)}: latency percentiles", ylabel="latency (ms)")
             ax.set_yscale("log")
             ax.legend()
             fig.tight_layout()

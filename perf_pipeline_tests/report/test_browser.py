@@ -118,15 +118,19 @@ def test_hostile_name_is_text_and_clicking_draws_it(report: Loaded) -> None:
     assert report.dialogs == [] and report.console_errors == []
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["beside", "shared"])
 def test_external_plotly_file_is_the_only_other_request(
-        browser: object, tmp_path: Path) -> None:
-    files = write_report(make_report_data(n_runs=1, n_samples=1), tmp_path, inline_js=False,
-                         plots=False)
+        browser: object, tmp_path: Path, shared: bool) -> None:
+    # "shared": a commit's page under reports/commits/<sha>/ loads the one copy in reports/.
+    out = tmp_path / "commits" / ("c" * 40) if shared else tmp_path
+    files = write_report(make_report_data(n_runs=1, n_samples=1), out, inline_js=False,
+                         plots=False, js_dir=tmp_path)
     loaded = Loaded(browser, files.html)
     try:
         assert loaded.console_errors == []
         assert sorted(Path(u).name for u in loaded.requests) == [
             "performance_report.html", "plotly.min.js"]
         assert all(u.startswith("file://") for u in loaded.requests)
+        assert loaded.page.evaluate("typeof Plotly") == "object"
     finally:
         loaded.page.close()

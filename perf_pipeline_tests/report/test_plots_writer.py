@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from perf_pipeline.model import ReportData
 from perf_pipeline.report import ReportFiles, render_plots, write_report
+from perf_pipeline.report.profile import render_memory_png
 from perf_pipeline_tests.report.synthetic import make_report_data
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -53,3 +55,58 @@ def test_write_report_inline_has_no_side_files(tmp_path: Path) -> None:
     assert files.plotly_js is None and files.pngs == ()
     assert not (tmp_path / "plotly.min.js").exists()
     assert "Plotly" in files.html.read_text()
+
+
+def _renamed(data: ReportData, old: str, new: str) -> ReportData:
+    """``data`` with benchmark ``old`` called ``new`` everywhere it appears."""
+    def fix(name: str) -> str:
+        return new if name == old else name
+
+    return replace(
+        data,
+        current=replace(data.current, benchmarks=tuple(
+            replace(b, name=fix(b.name)) for b in data.current.benchmarks)),
+        baseline=replace(data.baseline, entries=tuple(
+            replace(e, name=fix(e.name)) for e in data.baseline.entries)),
+        comparison=replace(data.comparison, results=tuple(
+            replace(r, name=fix(r.name)) for r in data.comparison.results)),
+        series=tuple(replace(s, name=fix(s.name)) for s in data.series))
+
+
+@pytest.mark.parametrize("name", [
+    "tests/test_tpl.py::test_render[${prefix}_${suffix}]",  # parametrize("tpl", [...])
+    "tests/test_fmt.py::test_price[$x^$]",
+    r"tests/test_fmt.py::test_escaped[\$a$b$]",
+])
+def test_a_dollar_pair_in_a_name_is_drawn_as_text(tmp_path: Path, name: str) -> None:
+    # matplotlib parses text between two "$" as math: such a pytest id raised a
+    # ValueError that stopped the whole report, its Markdown (the PR comment) included.
+    base = make_report_data(n_benchmarks=4, n_runs=6, hostile=False)
+    data = _renamed(base, base.current.benchmarks[0].name, name)  # the most changed one
+    md = tmp_path / "performance-report.md"
+    files = write_report(data, tmp_path / "r", markdown_path=md, inline_js=False)
+    assert len(files.pngs) == 4 and md.is_file()
+    assert render_memory_png(name, [([0.0, 1.0], [1e6, 2e6])], [([0.0, 1.0], [1e6, 3e6])])
+
+
+def test_the_markdown_is_written_even_when_a_plot_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(data: ReportData) -> dict[str, bytes]:
+        raise ValueError("a plot that cannot be drawn")
+
+    monkeypatch.setattr("perf_pipeline.report.writer.render_plots", broken)
+    md = tmp_path / "performance-report.md"
+    with pytest.raises(ValueError, match="cannot be drawn"):
+        write_report(make_report_data(), tmp_path / "r", markdown_path=md)
+    assert md.read_text().startswith("<!-- perf-pipeline-report -->")
+
+
+def test_pages_side_by_side_share_one_chart_library(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    for sha in ("a" * 40, "b" * 40):
+        files = write_report(make_report_data(), reports / "commits" / sha, plots=False,
+                             inline_js=False, js_dir=reports)
+        assert files.plotly_js == reports / "plotly.min.js"
+        assert '<script src="../../plotly.min.js">' in files.html.read_text()
+        assert not (files.html.parent / "plotly.min.js").exists()
+    assert sorted(p.name for p in reports.iterdir()) == ["commits", "plotly.min.js"]
