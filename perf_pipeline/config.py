@@ -31,11 +31,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["CONFIRM_MODES", "PROJECT_ROOT", "RUNNERS", "Settings", "is_postgres_url",
-           "load_settings", "mask_url"]
+__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "PROJECT_ROOT", "RUNNERS", "Settings",
+           "is_postgres_url", "load_settings", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+#: The environment variable of the history store's URL (it may hold a password).
+HISTORY_URL_ENV = "PERF_PIPELINE_HISTORY_URL"
 
 _ENV_VARS: Mapping[str, str] = {
     "repo_path": "PERF_PIPELINE_REPO",
@@ -66,7 +69,7 @@ _ENV_VARS: Mapping[str, str] = {
     "uv_args": "PERF_PIPELINE_UV_ARGS",
     "machine_id": "PERF_PIPELINE_MACHINE_ID",
     "webhook_url": "PERF_PIPELINE_WEBHOOK_URL",
-    "history_url": "PERF_PIPELINE_HISTORY_URL",
+    "history_url": HISTORY_URL_ENV,
 }
 
 #: How the target's interpreter is found (``measure/environments.py``): this interpreter,

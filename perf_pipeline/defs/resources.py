@@ -9,12 +9,13 @@ asset opens a db of its own and nothing keeps two resources in step by hand.
 
 from __future__ import annotations
 
+import os
 from dataclasses import fields
 from typing import Optional
 
 import dagster as dg
 
-from perf_pipeline.config import Settings, load_settings
+from perf_pipeline.config import HISTORY_URL_ENV, Settings, is_postgres_url, load_settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.workspace import Workspace
 
@@ -72,9 +73,19 @@ class WorkspaceResource(dg.ConfigurableResource):
 
     @classmethod
     def of(cls, settings: Settings) -> WorkspaceResource:
-        """The resource whose Workspace has exactly ``settings`` (demo, backfill)."""
-        resource = cls(**{f.name: _config_value(getattr(settings, f.name))
-                          for f in fields(Settings) if f.name in cls.model_fields})
+        """The resource whose Workspace has exactly ``settings`` (demo, backfill).
+
+        A PostgreSQL history URL goes in as ``dg.EnvVar``, its value put in this process's
+        environment (where the in-process runs resolve it): as a plain value it was
+        stored in every run's job snapshot, so anyone who could read the instance's run
+        storage (a fleet's shared database) could read the password.
+        """
+        values = {f.name: _config_value(getattr(settings, f.name))
+                  for f in fields(Settings) if f.name in cls.model_fields}
+        if is_postgres_url(settings.history_url):
+            os.environ[HISTORY_URL_ENV] = str(settings.history_url)
+            values["history_url"] = dg.EnvVar(HISTORY_URL_ENV)
+        resource = cls(**values)
         carried = resource.settings()
         if carried != settings:
             lost = sorted(f.name for f in fields(Settings)
@@ -90,7 +101,7 @@ class WorkspaceResource(dg.ConfigurableResource):
 
         return load_settings(
             config_file=Path(self.config_file) if self.config_file else None,
-            **{f.name: getattr(self, f.name) for f in fields(Settings)
+            **{f.name: _resolved(getattr(self, f.name)) for f in fields(Settings)
                if f.name in type(self).model_fields})
 
     def open(self) -> Workspace:
@@ -101,6 +112,12 @@ class WorkspaceResource(dg.ConfigurableResource):
         store (one SQLite connection) must stay in the thread that opened it.
         """
         return Workspace(self.settings())
+
+
+def _resolved(value: object) -> object:
+    """A field's value: an ``EnvVar`` not yet resolved by Dagster (outside a run) read
+    from the environment, never taken for the variable's name."""
+    return value.get_value() if isinstance(value, dg.EnvVar) else value
 
 
 def _config_value(value: object) -> object:
