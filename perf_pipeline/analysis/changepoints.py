@@ -232,6 +232,16 @@ def _shift(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, p: float
                       ratio_high=math.exp(high), p_value=p)
 
 
+def _holds(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, alpha: float,
+           floor: float) -> bool:
+    """A change point at ``k`` between ``lo`` and ``hi`` is reported: its new level
+    persists, and its size's interval lies beyond ``min_ratio`` (``floor``, in logs)."""
+    if not _persists(y, lo, k, hi, alpha):
+        return False
+    shift = _shift(y, lo, k, hi, min_size, 0.0)
+    return not (math.log(shift.ratio_low) < floor and math.log(shift.ratio_high) > -floor)
+
+
 def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray,
                          *, min_size: int = MIN_SIZE, min_ratio: float = MIN_RATIO,
                          alpha: float = ALPHA) -> tuple[LevelShift, ...]:
@@ -253,23 +263,28 @@ def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | n
         if split is None or split[1] >= alpha:
             continue
         k = _refine(y, lo, split[0], hi, min_size, scale)
-        if not _persists(y, lo, k, hi, alpha):
-            continue
-        shift = _shift(y, lo, k, hi, min_size, split[1])
-        if math.log(shift.ratio_low) < floor and math.log(shift.ratio_high) > -floor:
+        if not _holds(y, lo, k, hi, min_size, alpha, floor):
             continue
         found[k] = split[1]
         stack += [(lo, k), (k, hi)]
     # Each change point placed again between its final neighbours (a later split may have
     # cut the segment it was found in, and its levels are now those of its neighbours),
-    # then sized there.
-    bounds = [0, *sorted(found), y.size]
-    p_of = [found[k] for k in bounds[1:-1]]
-    for j in range(1, len(bounds) - 1):
-        k = _refine(y, bounds[j - 1], bounds[j], bounds[j + 1], min_size, scale)
-        bounds[j] = k if k not in bounds else bounds[j]
-    return tuple(_shift(y, bounds[j - 1], k, bounds[j + 1], min_size, p_of[j - 1])
-                 for j, k in enumerate(bounds[1:-1], start=1))
+    # then judged again there: one first found between two real steps can end on a flat
+    # stretch, and was once reported as a step of 1.009 whose interval held 1. A point
+    # that no longer holds is dropped and its neighbours are placed again, until all hold.
+    points = [(k, found[k]) for k in sorted(found)]
+    while True:
+        bounds = [0, *(k for k, _ in points), y.size]
+        for j in range(1, len(bounds) - 1):
+            k = _refine(y, bounds[j - 1], bounds[j], bounds[j + 1], min_size, scale)
+            bounds[j] = k if k not in bounds else bounds[j]
+        placed = [(k, p) for k, (_, p) in zip(bounds[1:-1], points, strict=True)]
+        points = [(k, p) for j, (k, p) in enumerate(placed, start=1)
+                  if _holds(y, bounds[j - 1], k, bounds[j + 1], min_size, alpha, floor)]
+        if len(points) == len(placed):
+            break
+    return tuple(_shift(y, bounds[j - 1], k, bounds[j + 1], min_size, p)
+                 for j, (k, p) in enumerate(points, start=1))
 
 
 def change_points_of(name: str, metric: str, run_ids: Sequence[str], values: Sequence[float],

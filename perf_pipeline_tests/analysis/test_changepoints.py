@@ -23,6 +23,7 @@ from perf_pipeline.analysis import (
     run_factors,
     unexplained_drifts,
 )
+from perf_pipeline.analysis.changepoints import MIN_RATIO
 from perf_pipeline.analysis.histories import inject, replay_history
 from perf_pipeline.analysis.series import pool_runs_by_commit
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording
@@ -109,6 +110,42 @@ def test_several_steps_are_all_found() -> None:
     values[30:] *= 1.2
     values[60:] /= 1.2 * 1.1
     assert [s.index for s in detect_change_points(values)] == [30, 60]
+
+
+def _random_multistep(rng: np.random.Generator) -> np.ndarray:
+    """A history of 20-200 commits with up to five steps, sometimes a ramp, 1-5 % noise."""
+    n = int(rng.integers(20, 200))
+    level = np.zeros(n)
+    for _ in range(int(rng.integers(0, 6))):
+        level[int(rng.integers(1, n)):] += rng.normal(0, 0.1)
+    if rng.random() < 0.3:
+        start, length = int(rng.integers(0, n - 10)), int(rng.integers(3, 20))
+        level[start:] += np.minimum(np.arange(n - start) / length, 1.0) * rng.normal(0, 0.1)
+    return np.exp(level + rng.normal(0, float(rng.choice([0.01, 0.03, 0.05])), n))
+
+
+@pytest.mark.slow
+def test_every_change_point_reported_holds_where_it_was_finally_placed() -> None:
+    # A point found between two real steps was placed again between its final neighbours,
+    # on a flat stretch, and reported unchecked there: a step of 1.009 with an interval
+    # holding 1 (9 of 3000 such histories, seed 11; none since). Seed 5: not tuned on.
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        values = _random_multistep(rng)
+        shifts = detect_change_points(values)
+        bounds = [0, *(s.index for s in shifts), values.size]
+        assert bounds == sorted(bounds) and min(np.diff(bounds)) >= 5
+        for s in shifts:
+            assert s.ratio_low >= MIN_RATIO or s.ratio_high <= 1 / MIN_RATIO, (values, s)
+
+
+def test_no_step_is_reported_on_the_flat_stretch_between_two_steps() -> None:
+    rng = np.random.default_rng(12)
+    for _ in range(200):
+        v = np.exp(rng.normal(0, 0.01, 140))
+        v[50:] *= 1.1
+        v[90:] *= 1.1
+        assert [s.index for s in detect_change_points(v)] == [50, 90]
 
 
 def test_replicates_per_commit_are_all_used() -> None:
