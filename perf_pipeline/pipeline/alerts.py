@@ -16,6 +16,7 @@ history finds them, and this step makes sure someone hears about it:
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 from collections.abc import Collection, Sequence
@@ -159,6 +160,16 @@ def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *,
         result = client.post(payload_of(new, generated_at=now_iso()))
     except WebhookError as exc:
         return AlertDelivery("failed", error=str(exc))
+    except InvalidInputError:
+        raise  # a payload that is not JSON is a bug upstream, not a failed delivery
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # The client turns every failure into a WebhookError; one it did not foresee (an
+        # odd answer, a network error of a new kind) must still be a failed delivery, sent
+        # again with the next report, not a crash that loses the report. Its text is not
+        # shown: urllib's messages may quote the URL, whose path may be the secret.
+        return AlertDelivery("failed", error=(
+            f"webhook delivery failed on an unexpected {type(exc).__name__} "
+            "(its message is not shown: it may quote the webhook URL)"))
     _write_sent(path, known.union(*(a.sent_keys for a in new)))
     return AlertDelivery("sent", sent=tuple(new), attempts=result.attempts)
 

@@ -2,9 +2,11 @@
 
 Plain ``urllib.request``, like ``report/github.py``, with the same guards:
 
-- Transient failures (5xx, 408, 429, network errors) are retried a bounded number of
-  times with exponential backoff (``Retry-After`` honoured, capped). Other 4xx answers
-  are final: retrying a refused request only repeats the refusal.
+- Transient failures (5xx, 408, 429, network errors, answers that are not HTTP) are
+  retried a bounded number of times with exponential backoff (``Retry-After`` honoured
+  when readable, capped). Other 4xx answers are final: retrying a refused request only
+  repeats the refusal. Every failure ends as a ``WebhookError``, which the caller records
+  as a failed delivery.
 - A retried POST may reach the receiver twice (the first one may have arrived before
   the connection dropped), so every attempt carries the same ``Idempotency-Key`` (a
   digest of the body): a receiver can drop the duplicate.
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.client
 import json
 import logging
+import math
 import time
 import urllib.error
 import urllib.parse
@@ -54,6 +58,23 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def _check_url(url: str) -> str:
     check_http_url(url, "webhook URL", "https://hooks.example.com/perf")
     return url.strip()
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (it is either seconds or an HTTP date), or ``None`` when
+    absent or unreadable: a receiver's odd header ("soon", a broken date, ``nan``) must
+    fall back to the backoff, not abort the delivery."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return seconds if not math.isnan(seconds) else None
 
 
 class WebhookClient:
@@ -93,18 +114,17 @@ class WebhookClient:
 
     def _wait(self, attempt: int, headers: Mapping[str, str] | None) -> float:
         wait = self._backoff_s * (2 ** attempt)
-        retry_after = (headers or {}).get("Retry-After")
-        if retry_after:
-            try:
-                wait = max(wait, float(retry_after))
-            except ValueError:
-                when = email.utils.parsedate_to_datetime(retry_after)
-                if when is not None:
-                    wait = max(wait, when.timestamp() - time.time())
+        # Header names are case-insensitive (HTTP/2 proxies send them lower-case).
+        retry_after = _retry_after_s({k.lower(): v for k, v in (headers or {}).items()}
+                                     .get("retry-after"))
+        if retry_after is not None:
+            wait = max(wait, retry_after)
         return min(max(wait, 0.0), self._max_wait_s)
 
     def post(self, payload: Mapping[str, Any]) -> WebhookResult:
-        """POST ``payload`` as JSON; raises ``WebhookError`` once retries are spent."""
+        """POST ``payload`` as JSON; raises ``WebhookError`` once retries are spent, and
+        only that (``InvalidInputError`` for a payload that is not JSON): the caller turns
+        it into a failed delivery, so any other exception would crash the report."""
         try:
             body = json.dumps(payload, allow_nan=False, sort_keys=True).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -137,9 +157,12 @@ class WebhookClient:
                     raise WebhookError(f"webhook {where} refused the alert: HTTP {status}"
                                        f"{hint}", status=status) from None
                 last = f"HTTP {status}"
-            except (urllib.error.URLError, OSError) as exc:
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                # HTTPException: an answer that is not HTTP (a bad status line, a body cut
+                # short), from a proxy or a receiver mid-restart: as transient as a reset.
                 reason = getattr(exc, "reason", exc)
-                last = f"{type(reason).__name__}: {reason}"
+                # One short line: a bad status line quotes what the receiver sent.
+                last = f"{type(reason).__name__}: {' '.join(str(reason).split())[:200]}"
             if attempt < self._max_retries:
                 wait = self._wait(attempt, answer_headers)
                 logger.warning("webhook %s: %s; retrying in %.1f s (attempt %d of %d)",

@@ -3,6 +3,7 @@ report and the history report raise, and their delivery to a webhook on 127.0.0.
 
 from __future__ import annotations
 
+import http.client
 import json
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 from perf_pipeline.config import Settings
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model import Alert
 from perf_pipeline.pipeline.alerts import alerts_of, deliver_alerts, sent_alerts_path
 from perf_pipeline.pipeline.bisect import confirm_search, culprit_actions, read_culprits
 from perf_pipeline.pipeline.reporting import build_report_data
@@ -149,3 +152,40 @@ def test_a_drift_that_goes_on_is_one_alert_and_a_drift_back_is_another(tmp_path:
     announced = [(a["benchmark"], a["ratio"] > 1) for p in client.sent for a in p["alerts"]]
     assert seen >= 20
     assert announced == [(STEP, True), (STEP, False)], announced
+
+
+class _Raises:
+    """A webhook client whose POST fails with an exception it should have turned into a
+    WebhookError."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def post(self, payload):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [ValueError("Invalid date value or format 'soon'"),
+                                 http.client.BadStatusLine("HELLO THERE"),
+                                 ConnectionResetError("reset"),
+                                 http.client.InvalidURL("'/services/T1/B1/path-secret'")])
+def test_a_delivery_that_fails_unexpectedly_is_a_failed_delivery(tmp_path: Path,
+                                                                 exc: Exception) -> None:
+    """The safety net: whatever network or parsing error escapes the client, the history
+    report gets a failed delivery (sent again next time), not an exception; its text,
+    which may quote the URL's secret path, is not shown."""
+    ws = Workspace(Settings(repo_path=tmp_path, results_dir=tmp_path / "results"))
+    alert = Alert("change_point", "tests/test_x.py::test_a", "time_s", 1.3, sha="a" * 40,
+                  subject="s", detail="new level x1.30")
+    delivery = deliver_alerts(ws, [alert], client=_Raises(exc))  # type: ignore[arg-type]
+    assert delivery.status == "failed" and type(exc).__name__ in (delivery.error or "")
+    assert "path-secret" not in (delivery.error or "") and not sent_alerts_path(ws).exists()
+
+
+def test_a_payload_that_is_not_json_is_still_an_error(tmp_path: Path) -> None:
+    """The safety net is no blanket: a bug upstream still surfaces."""
+    ws = Workspace(Settings(repo_path=tmp_path, results_dir=tmp_path / "results"))
+    alert = Alert("change_point", "tests/test_x.py::test_a", "time_s", 1.3, sha="a" * 40)
+    client = _Raises(InvalidInputError("webhook payload is not JSON"))
+    with pytest.raises(InvalidInputError):
+        deliver_alerts(ws, [alert], client=client)  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.statuses: list[int] = []
+        self.retry_after: str | None = None  # sent with every error answer, when set
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
         receiver = self
 
@@ -33,7 +34,9 @@ class Receiver:
                 receiver.requests.append((self.path, dict(self.headers), body))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
-                if status == 429:
+                if status != 200 and receiver.retry_after is not None:
+                    self.send_header("Retry-After", receiver.retry_after)
+                elif status == 429:
                     self.send_header("Retry-After", "0")
                 if status == 302:
                     self.send_header("Location", "http://example.invalid/")
@@ -97,6 +100,66 @@ def test_retries_are_bounded_and_the_error_hides_the_secrets(receiver: Receiver,
     assert len(receiver.requests) == 3 and len(waits) == 2
     for text in (str(info.value), repr(client), caplog.text):
         assert TOKEN not in text and "qs-secret" not in text
+
+
+@pytest.mark.parametrize("retry_after", ["soon", "Mon, 99 Foo 2025 25:61:00 GMT",
+                                         "Wed, 21 Oct 99999 07:28:00 GMT", "nan", "  "])
+def test_an_unreadable_retry_after_falls_back_to_the_backoff(receiver: Receiver,
+                                                            retry_after: str) -> None:
+    """A receiver's odd ``Retry-After`` ("soon") made ``parsedate_to_datetime`` raise a
+    ValueError out of ``post``, which crashed the history report instead of being a
+    failed (or, here, a retried) delivery."""
+    receiver.statuses = [503]
+    receiver.retry_after = retry_after
+    client, waits = _client(receiver.url, backoff_s=0.5)
+    result = client.post({"n": 1})
+    assert (result.status, result.attempts, waits) == (200, 2, [0.5])
+
+
+def test_a_lower_case_retry_after_is_honoured(receiver: Receiver) -> None:
+    receiver.statuses = [503]
+    receiver.retry_after = "7"
+    client, waits = _client(receiver.url, backoff_s=0.5)
+    assert client._wait(0, {"retry-after": "7"}) == 7.0
+    assert client.post({"n": 1}).attempts == 2 and waits == [7.0]
+
+
+@pytest.fixture
+def not_http() -> Iterator[str]:
+    """A receiver that answers every request with a line that is not an HTTP status line
+    (what a confused proxy or a non-HTTP service on the port sends)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5.0)
+                conn.recv(65536)
+                conn.sendall(b"HELLO THERE\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+def test_an_answer_that_is_not_http_is_a_webhook_error(not_http: str, caplog) -> None:
+    """``http.client.BadStatusLine`` is no OSError: it escaped ``post`` (and crashed the
+    report) where it must be retried like a dropped connection, then a WebhookError."""
+    client, waits = _client(not_http, max_retries=1)
+    with caplog.at_level(logging.WARNING), pytest.raises(WebhookError,
+                                                         match="failed after 2 attempt") as info:
+        client.post({"n": 1})
+    assert "BadStatusLine" in str(info.value) and len(waits) == 1
+    assert "\n" not in str(info.value) and "\r" not in caplog.text
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 302])
