@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.http_url import check_http_url
+from perf_pipeline.http_url import check_http_url, shown_webhook_url
 from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.model import METRICS
 
@@ -168,8 +168,9 @@ class Settings:
     #: ``model.hardware_machine_id``). Runs of different machines are never compared.
     machine_id: str | None = None
     #: Where new change points, drifts and culprits are POSTed as JSON (unset: nowhere).
-    #: Its token comes only from the environment (PERF_PIPELINE_WEBHOOK_TOKEN).
-    webhook_url: str | None = None
+    #: Its token comes only from the environment (PERF_PIPELINE_WEBHOOK_TOKEN). Kept
+    #: out of ``repr``: Slack and Discord hook URLs carry their secret in the path.
+    webhook_url: str | None = field(default=None, repr=False)
     #: The history store: unset, the SQLite file of the results layout; else a
     #: ``postgresql://user:password@host/db`` URL (a history several machines share)
     #: or another SQLite file. Kept out of ``repr``: it may hold a password
@@ -201,7 +202,8 @@ class Settings:
         if self.webhook_url:
             # Checked here, not first when an alert is sent: a malformed URL in a config
             # file is then refused by every command, before anything is measured.
-            check_http_url(self.webhook_url, "webhook_url", "https://hooks.example.com/perf")
+            check_http_url(self.webhook_url, "webhook_url", "https://hooks.example.com/perf",
+                           shown=shown_webhook_url)
         if not (math.isfinite(self.threshold) and self.threshold >= 1.0):
             # inf once passed here and was refused only after an A/B had measured.
             raise InvalidInputError(f"threshold must be a finite number >= 1.0, not "

@@ -5,41 +5,74 @@ A URL is user input that may carry secrets (``user:password@``, a ``?token=``), 
 message may only ever show its scheme, host, port and path; and a malformed one (a port
 that is not a number, an unclosed IPv6 bracket) must be a clear ``InvalidInputError`` at
 the start, not a ``ValueError`` from ``urllib`` halfway through a delivery.
+
+A webhook URL may carry its secret in the path itself (Slack's
+``/services/T…/B…/<secret>``, Discord's ``/api/webhooks/<id>/<token>``), so of a webhook
+URL messages show at most the first path segment (``shown_webhook_url``).
 """
 
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["check_http_url", "shown_url"]
+__all__ = ["check_http_url", "shown_url", "shown_webhook_url"]
 
 
 def shown_url(url: object) -> str:
     """``url`` without its query, fragment or user info: what messages may show."""
+    parts = _split(url)
+    if parts is None:
+        return "<a malformed URL>"
+    return urllib.parse.urlunsplit((parts[0], parts[1], parts[2], "", ""))
+
+
+def shown_webhook_url(url: object) -> str:
+    """What messages may show of a webhook URL: ``shown_url`` with only the first path
+    segment kept, and that only when more follow, the rest as ``…``
+    (``https://hooks.slack.com/services/…``). Hook services put the secret in the path
+    (Slack, Discord), often last, and a one-segment path may be the secret itself (an
+    ntfy-style topic): the first segment of several is enough to tell hooks apart."""
+    parts = _split(url)
+    if parts is None:
+        return "<a malformed URL>"
+    scheme, host, path = parts
+    first, _, rest = path.lstrip("/").partition("/")
+    if rest:
+        path = f"/{first}/…"
+    elif first:
+        path = "/…"
+    return urllib.parse.urlunsplit((scheme, host, path, "", ""))
+
+
+def _split(url: object) -> tuple[str, str, str] | None:
+    """Scheme, host (with its port) and path of ``url``; ``None`` if it is malformed."""
     try:
         parts = urllib.parse.urlsplit(str(url).strip())
         host = parts.hostname or ""
         if parts.port:
             host = f"{host}:{parts.port}"
     except ValueError:
-        return "<a malformed URL>"
-    return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+        return None
+    return parts.scheme, host, parts.path
 
 
-def check_http_url(url: object, what: str, example: str) -> urllib.parse.SplitResult:
+def check_http_url(url: object, what: str, example: str, *,
+                   shown: Callable[[object], str] = shown_url) -> urllib.parse.SplitResult:
     """``url`` parsed, if it is a well-formed http(s) URL with a host (its port, if any,
-    a number); else ``InvalidInputError`` naming ``what`` and showing only ``shown_url``."""
+    a number); else ``InvalidInputError`` naming ``what`` and showing only ``shown(url)``
+    (``shown_webhook_url`` for a URL whose path may be a secret)."""
     if not isinstance(url, str):
         raise InvalidInputError(f"{what} must be a string, not {type(url).__name__}")
     try:
         parsed = urllib.parse.urlsplit(url.strip())
         parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
     except ValueError as exc:
-        raise InvalidInputError(f"{what} {shown_url(url)!r} is malformed ({exc}); it must "
+        raise InvalidInputError(f"{what} {shown(url)!r} is malformed ({exc}); it must "
                                 f"be an http(s) URL such as {example}") from exc
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise InvalidInputError(
-            f"{what} {shown_url(url)!r} must be an http(s) URL such as {example}")
+            f"{what} {shown(url)!r} must be an http(s) URL such as {example}")
     return parsed

@@ -117,7 +117,9 @@ def test_a_malformed_webhook_url_is_refused_when_the_client_is_made(url: str) ->
 
 
 @pytest.mark.parametrize("url", [f"https://u:{SECRET}@hooks.example.com:abc/x",
-                                 "https://[::1/x", "ftp://hooks.example.com/x"])
+                                 "https://[::1/x", "ftp://hooks.example.com/x",
+                                 f"ftp://hooks.slack.com/services/T1/B1/{SECRET}",
+                                 f"https://discord.com:abc/api/webhooks/1/{SECRET}"])
 def test_a_bad_webhook_setting_is_refused_when_the_settings_are_loaded(
         tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     # Once it was refused only when the first alert was sent, after a whole run.
@@ -234,3 +236,11 @@ def test_a_fifo_or_a_directory_named_like_a_pair_file_is_skipped_as_what_it_is(
     err = capsys.readouterr().err
     assert "skipped pair 1: pair-0001-a.json is a FIFO (named pipe)" in err
     assert "skipped pair 2: pair-0002-b.json is a directory" in err
+
+
+def test_the_settings_repr_hides_the_webhook_url() -> None:
+    """A Slack or Discord hook URL's secret is its path."""
+    from perf_pipeline.config import Settings
+
+    url = f"https://hooks.slack.com/services/T1/B1/{SECRET}"
+    assert SECRET not in repr(Settings(webhook_url=url))

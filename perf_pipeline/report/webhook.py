@@ -12,8 +12,9 @@ Plain ``urllib.request``, like ``report/github.py``, with the same guards:
   digest of the body): a receiver can drop the duplicate.
 - The token is sent only in the ``Authorization`` header, redirects are not followed
   (urllib would resend the header to the new host), and the token never appears in
-  messages, ``repr`` or logs; the URL's query string (which may hold a secret too, as
-  in Slack-style hook URLs) is left out of messages as well.
+  messages, ``repr`` or logs; nor does the URL beyond its host and first path segment
+  (``shown_webhook_url``): Slack and Discord hook URLs carry their secret in the path,
+  others in the query string.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perf_pipeline.errors import InvalidInputError, WebhookError
-from perf_pipeline.http_url import check_http_url, shown_url
+from perf_pipeline.http_url import check_http_url, shown_webhook_url
 
 __all__ = ["WebhookClient", "WebhookResult"]
 
@@ -56,7 +57,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _check_url(url: str) -> str:
-    check_http_url(url, "webhook URL", "https://hooks.example.com/perf")
+    check_http_url(url, "webhook URL", "https://hooks.example.com/perf",
+                   shown=shown_webhook_url)
     return url.strip()
 
 
@@ -107,7 +109,7 @@ class WebhookClient:
 
     def __repr__(self) -> str:
         token = "<redacted>" if self._token else None
-        return f"WebhookClient(url={shown_url(self._url)!r}, token={token})"
+        return f"WebhookClient(url={shown_webhook_url(self._url)!r}, token={token})"
 
     def __reduce__(self) -> Any:  # pickling would write the token to disk
         raise TypeError("WebhookClient holds a token and cannot be pickled")
@@ -133,7 +135,7 @@ class WebhookClient:
                    "Idempotency-Key": hashlib.sha256(body).hexdigest()[:32]}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        where = shown_url(self._url)
+        where = shown_webhook_url(self._url)
         last = ""
         for attempt in range(self._max_retries + 1):
             request = urllib.request.Request(self._url, data=body, headers=headers,

@@ -162,6 +162,43 @@ def test_an_answer_that_is_not_http_is_a_webhook_error(not_http: str, caplog) ->
     assert "\n" not in str(info.value) and "\r" not in caplog.text
 
 
+PATH_SECRET = "xoxbPATHs3cr3t42"
+
+
+@pytest.mark.parametrize("path", [f"/services/T0001/B0001/{PATH_SECRET}",
+                                  f"/api/webhooks/123456/{PATH_SECRET}"])
+@pytest.mark.parametrize("statuses", [[404], [503, 503]])
+def test_a_secret_in_the_path_is_never_shown(receiver: Receiver, caplog, path: str,
+                                             statuses: list[int]) -> None:
+    """Slack and Discord hook URLs carry their secret in the path, which ``shown_url``
+    kept: it was in the error (so in the Dagster metadata), the retry log and ``repr``."""
+    receiver.statuses = list(statuses)  # the receiver pops them: keep the parameter whole
+    port = receiver.server.server_address[1]
+    client, _ = _client(f"http://127.0.0.1:{port}{path}", max_retries=1)
+    with caplog.at_level(logging.WARNING), pytest.raises(WebhookError) as info:
+        client.post({"n": 1})
+    assert receiver.requests[0][0] == path  # the secret is sent, just never shown
+    first = path.split("/")[1]
+    assert f"http://127.0.0.1:{port}/{first}/…" in str(info.value)
+    for text in (str(info.value), repr(client), caplog.text):
+        assert PATH_SECRET not in text and "B0001" not in text and "123456" not in text
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://hooks.slack.com/services/T1/B1/sec?x=1#f", "https://hooks.slack.com/services/…"),
+    ("https://u:pw@ntfy.example:8443/secret-topic", "https://ntfy.example:8443/…"),
+    ("https://hooks.example.com/", "https://hooks.example.com/"),
+    ("https://hooks.example.com", "https://hooks.example.com"),
+    ("https://hooks.example.com:abc/x/y", "<a malformed URL>"),
+])
+def test_what_a_webhook_url_shows(url: str, shown: str) -> None:
+    from perf_pipeline.http_url import shown_url, shown_webhook_url
+
+    assert shown_webhook_url(url) == shown
+    # GitHub API URLs keep their path: it names the API, not a secret.
+    assert shown_url("https://ghe.example/api/v3?t=1") == "https://ghe.example/api/v3"
+
+
 @pytest.mark.parametrize("status", [400, 401, 404, 302])
 def test_a_refusal_is_final(receiver: Receiver, status: int) -> None:
     receiver.statuses = [status]
