@@ -75,4 +75,13 @@ def check_http_url(url: object, what: str, example: str, *,
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise InvalidInputError(
             f"{what} {shown(url)!r} must be an http(s) URL such as {example}")
+    # urlsplit drops tabs and newlines, but urllib sends the URL as given: a space or a
+    # control character is an InvalidURL quoting the path (a webhook's secret), and a
+    # non-ASCII path a UnicodeEncodeError, both only at the first request. (A non-ASCII
+    # host is fine: urllib sends it IDNA-encoded.)
+    if (any(ch <= " " or ch == "\x7f" for ch in url.strip())
+            or not (parsed.path + parsed.query + parsed.fragment).isascii()):
+        raise InvalidInputError(
+            f"{what} {shown(url)!r} holds a space, a control character or a non-ASCII "
+            "character: percent-encode it (%20 for a space)")
     return parsed

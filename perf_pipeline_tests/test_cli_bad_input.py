@@ -116,6 +116,20 @@ def test_a_malformed_webhook_url_is_refused_when_the_client_is_made(url: str) ->
         WebhookClient(url, "t")
 
 
+@pytest.mark.parametrize("url", [f"https://hooks.slack.com/services/T 1/B1/{SECRET}",
+                                 f"https://hooks.slack.com/services/T1/B1/\t{SECRET}",
+                                 f"https://hooks.slack.com/services/T\u00e91/B1/{SECRET}"])
+def test_a_webhook_url_urllib_cannot_send_is_refused_when_the_client_is_made(
+        url: str) -> None:
+    """urllib refused it only at the first POST: a space or a tab as an InvalidURL that
+    quoted the path (the secret), a non-ASCII path as a UnicodeEncodeError that escaped
+    the client."""
+    with pytest.raises(InvalidInputError, match="percent-encode") as info:
+        WebhookClient(url, "t")
+    assert SECRET not in str(info.value)
+    assert WebhookClient("https://b\u00fccher.example/hook%20x", "t")  # IDNA host: fine
+
+
 @pytest.mark.parametrize("url", [f"https://u:{SECRET}@hooks.example.com:abc/x",
                                  "https://[::1/x", "ftp://hooks.example.com/x",
                                  f"ftp://hooks.slack.com/services/T1/B1/{SECRET}",
