@@ -25,7 +25,13 @@ from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import local_machine_id
-from perf_pipeline.measure.git import branch_tip, commits_since, is_ancestor, merge_base
+from perf_pipeline.measure.git import (
+    branch_tip,
+    commits_since,
+    is_ancestor,
+    is_full_sha,
+    merge_base,
+)
 from perf_pipeline.pipeline.fleet import machine_tags
 
 logger = logging.getLogger(__name__)
@@ -43,9 +49,6 @@ NIGHTLY_ASSETS = (*COMMIT_ASSETS, *STRESS_ASSETS)
 #: After a force-push, at most this many rewritten commits (merge base → new tip) are
 #: measured; a longer rewrite resumes from the new tip instead of flooding the queue.
 FORCE_PUSH_MAX_BACKLOG = 50
-
-_SHA_LEN = 40
-
 
 @dataclass(frozen=True, slots=True)
 class BranchPlan:
@@ -73,8 +76,10 @@ def _read_cursor(raw: str | None) -> dict[str, str]:
         return {}
     if not isinstance(data, dict):
         return {}
-    return {k: v for k, v in data.items()
-            if isinstance(k, str) and isinstance(v, str) and len(v) == _SHA_LEN}
+    # A full SHA of either object format: keeping only 40-char ones dropped every cursor
+    # of a SHA-256 repository, so each tick restarted from the tip and all but the last
+    # commit of every push went unmeasured.
+    return {k: v for k, v in data.items() if isinstance(k, str) and is_full_sha(v)}
 
 
 def watched_branches(settings: Settings) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ __all__ = [
     "commits_since",
     "current_branch",
     "git_env",
+    "is_full_sha",
     "merge_base",
     "new_commits",
     "resolve_commit",
@@ -103,6 +104,12 @@ def _rev_parse_commit(repo: Path, ref: str, spec: str, doing: str) -> tuple[str 
     sha = proc.stdout.strip()
     ok = proc.returncode == 0 and _SHA_RE.match(sha)
     return (sha if ok else None), proc.stderr.strip()
+
+
+def is_full_sha(text: object) -> bool:
+    """Whether ``text`` is a full commit SHA as git prints it: 40 lower-case hex digits,
+    or 64 in a SHA-256 repository (``git init --object-format=sha256``)."""
+    return isinstance(text, str) and _SHA_RE.fullmatch(text) is not None
 
 
 def _check_sha(sha: str) -> None:

@@ -159,6 +159,31 @@ def test_three_new_commits_two_per_tick_oldest_first(defs, instance, tmp_path: P
     assert not three.run_requests and three.skip_message
 
 
+def test_a_sha256_repository_keeps_its_cursor(defs, instance, tmp_path: Path) -> None:
+    """The cursor kept only 40-char SHAs: in a SHA-256 repository it was dropped every
+    tick, which then took only the tip, so two of these three commits went unmeasured."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "--object-format=sha256", "-b", "main")
+    first = commit_files(repo, {"a.txt": "0\n"}, "initial")
+    assert len(first) == 64
+    target = target_for(tmp_path, repo)
+    one = tick(defs, instance, target, None)
+    assert keys(one) == [first] and json.loads(one.cursor) == {"main": first}
+    pushed = more_commits(repo, 3)
+    two = tick(defs, instance, target, one.cursor)
+    assert keys(two) == pushed and json.loads(two.cursor) == {"main": pushed[-1]}
+
+
+@pytest.mark.parametrize("sha", ["a" * 39, "a" * 41, "g" * 40, "A" * 40, "a" * 40 + "\n",
+                                 "a" * 63, 1234])
+def test_a_cursor_that_is_no_full_sha_is_dropped(sha: object) -> None:
+    from perf_pipeline.defs.automation import _read_cursor
+
+    good = "b" * 64
+    assert _read_cursor(json.dumps({"main": sha, "dev": good})) == {"dev": good}
+
+
 def test_force_push_skips_then_resumes_from_the_merge_base(defs, instance,
                                                             tmp_path: Path) -> None:
     repo, _ = new_repo(tmp_path / "repo")
