@@ -14,7 +14,7 @@ import dagster as dg
 
 from perf_pipeline.defs.fleet import asset_selection
 from perf_pipeline.defs.measurement import benchmark_results
-from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_name
+from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_names
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
@@ -119,11 +119,12 @@ def screen_check_result(sha: str, analysis: CommitAnalysis | None) -> dg.AssetCh
             passed=not analysis.baseline_run_ids, severity=dg.AssetCheckSeverity.WARN,
             description=f"not screened: {why}", metadata={"flagged": 0, "screened": False})
     regressions = analysis.comparison.regressions
+    labels = short_benchmark_names(r.name for r in analysis.comparison.results)
     return dg.AssetCheckResult(
         passed=not regressions,
         severity=dg.AssetCheckSeverity.WARN,
         description=(f"screen (alpha {analysis.alpha:g}) flagged {len(regressions)}: " + ", ".join(
-            f"{short_benchmark_name(r.name)} ({r.metric}) x{r.comparison.ratio:.2f}"
+            f"{labels[r.name]} ({r.metric}) x{r.comparison.ratio:.2f}"
             for r in regressions)) if regressions else "the screen flagged nothing",
         metadata={"flagged": len(regressions), "alpha": analysis.alpha},
     )

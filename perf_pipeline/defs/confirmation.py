@@ -25,7 +25,7 @@ import dagster as dg
 
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
 from perf_pipeline.defs.fleet import claim_machine
-from perf_pipeline.defs.metadata import confirmation_metadata, short_benchmark_name
+from perf_pipeline.defs.metadata import confirmation_labels, confirmation_metadata
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
@@ -88,9 +88,10 @@ def gate_check_result(sha: str, confirmation: Confirmation | None) -> dg.AssetCh
                         "regression_analysis and regression_confirmation")
     regressions = confirmation.regressions
     undecided = confirmation.undecided
+    labels = confirmation_labels(confirmation)
     if regressions:
         description = f"{len(regressions)} confirmed regression(s): " + ", ".join(
-            f"{short_benchmark_name(r.name)} ({r.metric}) x{r.comparison.ratio:.2f}"
+            f"{labels[r.name]} ({r.metric}) x{r.comparison.ratio:.2f}"
             for r in regressions)
     else:
         description = "no confirmed regression"
@@ -100,7 +101,7 @@ def gate_check_result(sha: str, confirmation: Confirmation | None) -> dg.AssetCh
         description += (
             f"; {len(undecided)} flagged benchmark(s) left inconclusive after "
             f"{confirmation.rounds_used} round(s) (stopped: {confirmation.stopped or '?'}): "
-            + ", ".join(short_benchmark_name(n) for n in undecided))
+            + ", ".join(labels[n] for n in undecided))
     return dg.AssetCheckResult(
         passed=not regressions,
         severity=dg.AssetCheckSeverity.ERROR,

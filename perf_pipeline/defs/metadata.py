@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Iterable
 
 import dagster as dg
 
 from perf_pipeline.model import TIME_METRIC, CommitAnalysis, Confirmation, SuiteRun, Verdict
+from perf_pipeline.report.units import format_seconds
 
 
 def short_benchmark_name(name: str) -> str:
@@ -14,11 +17,52 @@ def short_benchmark_name(name: str) -> str:
     return name.split("::", 1)[1] if "::" in name else name
 
 
+def _with_path(name: str, depth: int) -> str:
+    """``name`` with the last ``depth`` parts of its file path before its short name."""
+    if "::" not in name:
+        return name
+    path, rest = name.split("::", 1)
+    return "/".join(path.split("/")[-depth:]) + "::" + rest
+
+
+def short_benchmark_names(names: Iterable[str]) -> dict[str, str]:
+    """Each benchmark's short name, made unique: ``{name: label}``.
+
+    pytest lets two files define the same test (their node ids differ by path), and keyed
+    by ``short_benchmark_name`` alone their metadata floats overwrote each other (a x2.0
+    regression's ``ratio/test_speed`` replaced by the other file's 1.0). Names that
+    collide keep as much of their path as tells them apart (``test_io.py::test_speed``,
+    then ``io/test_x.py::…``); the others stay short. A label depends only on the names
+    it collides with, so it is the same in every partition that has the same tests.
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name in sorted(set(names)):
+        groups[short_benchmark_name(name)].append(name)
+    labels: dict[str, str] = {}
+    for short, group in groups.items():
+        if len(group) == 1:
+            labels[group[0]] = short
+            continue
+        depth = 1
+        while True:
+            tried = {n: _with_path(n, depth) for n in group}
+            if len(set(tried.values())) == len(group) or all(n == t for n, t in tried.items()):
+                break
+            depth += 1
+        labels.update(tried)
+    # A lengthened label could still equal another benchmark's short name: full names.
+    seen: dict[str, int] = defaultdict(int)
+    for label in labels.values():
+        seen[label] += 1
+    return {n: (n if seen[label] > 1 else label) for n, label in labels.items()}
+
+
 def run_metadata(run: SuiteRun) -> dict[str, dg.MetadataValue]:
     """Benchmark count, a Markdown table of medians, and one float per benchmark.
 
     The per-benchmark floats are what the Dagster UI plots across partitions, so their
-    keys must stay stable from commit to commit: ``median_s/<short name>``.
+    keys must stay stable from commit to commit: ``median_s/<short name>``, with as much
+    of the path as tells apart two tests of the same name (``short_benchmark_names``).
     """
     rows = ["| benchmark | median | rounds |", "|---|---:|---:|"]
     meta: dict[str, dg.MetadataValue] = {
@@ -35,10 +79,13 @@ def run_metadata(run: SuiteRun) -> dict[str, dg.MetadataValue]:
         meta["machine_id"] = dg.MetadataValue.text(run.machine_id)
     if run.raw_path:
         meta["raw_path"] = dg.MetadataValue.path(run.raw_path)
+    labels = short_benchmark_names(b.name for b in run.benchmarks)
     for bench in sorted(run.benchmarks, key=lambda b: b.name):
-        short = short_benchmark_name(bench.name)
+        short = labels[bench.name]
         cell = short.replace("|", "\\|")
-        rows.append(f"| `{cell}` | {bench.median_s * 1e3:.3f} ms | {len(bench.samples_s)} |")
+        # The report's formatter: a fixed "ms" showed a 420 ns median as "0.000 ms".
+        rows.append(f"| `{cell}` | {format_seconds(bench.median_s)} | "
+                    f"{len(bench.samples_s)} |")
         meta[f"median_s/{short}"] = dg.MetadataValue.float(bench.median_s)
     meta["medians"] = dg.MetadataValue.md("\n".join(rows))
     return meta
@@ -55,11 +102,12 @@ def analysis_metadata(analysis: CommitAnalysis) -> dict[str, dg.MetadataValue]:
     for verdict, n in counts.items():
         meta[f"{verdict}s" if verdict is not Verdict.UNCHANGED else "unchanged"] = (
             dg.MetadataValue.int(n))
+    labels = short_benchmark_names(r.name for r in comp.results)
     rows = ["| benchmark | metric | ratio | CI | adj. p | verdict |", "|---|---|---:|---|---:|---|"]
     for r in (*comp.regressions, *comp.improvements):
         c = r.comparison
         p = c.adjusted_p_value if c.adjusted_p_value is not None else c.p_value
-        name = short_benchmark_name(r.name).replace("|", "\\|")
+        name = labels[r.name].replace("|", "\\|")
         rows.append(f"| `{name}` | {r.metric} | {c.ratio:.3f} | "
                     f"{c.ci_low:.3f}–{c.ci_high:.3f} | {p:.2g} | {c.verdict} |")
     head = (f"**{counts[Verdict.REGRESSION]} regression(s)**, "
@@ -71,9 +119,18 @@ def analysis_metadata(analysis: CommitAnalysis) -> dict[str, dg.MetadataValue]:
         ", ".join(c[:10] for c in analysis.baseline_commits))
     for r in comp.results:
         if r.metric == TIME_METRIC and math.isfinite(r.comparison.ratio):
-            meta[f"ratio/{short_benchmark_name(r.name)}"] = dg.MetadataValue.float(
+            meta[f"ratio/{labels[r.name]}"] = dg.MetadataValue.float(
                 r.comparison.ratio)
     return meta
+
+
+def confirmation_labels(c: Confirmation) -> dict[str, str]:
+    """``short_benchmark_names`` of every benchmark ``c`` knows of (screened, A/B'd,
+    controls), so a name is told apart from the same test in another file."""
+    names = {*c.targets, *c.controls}
+    for comp in (c.screen, c.ab, c.final):
+        names.update(r.name for r in (comp.results if comp is not None else ()))
+    return short_benchmark_names(names)
 
 
 def confirmation_metadata(c: Confirmation) -> dict[str, dg.MetadataValue]:
@@ -87,6 +144,7 @@ def confirmation_metadata(c: Confirmation) -> dict[str, dg.MetadataValue]:
         "rounds_used": dg.MetadataValue.int(c.rounds_used),
         "screen_alpha": dg.MetadataValue.float(c.screen_alpha),
     }
+    labels = confirmation_labels(c)
     if c.status == "nothing_flagged":
         if c.screen is None:
             why = " ".join(c.notes) or "no baseline to screen against yet."
@@ -95,7 +153,7 @@ def confirmation_metadata(c: Confirmation) -> dict[str, dg.MetadataValue]:
             text = (f"No A/B ran: the screen flagged no timing. {len(c.regressions)} "
                     "regression(s) of other metrics stand as the stored-baseline "
                     "comparison found them: " + ", ".join(
-                        f"{short_benchmark_name(r.name)} ({r.metric})"
+                        f"{labels[r.name]} ({r.metric})"
                         for r in c.regressions))
         else:
             text = "No A/B ran: the screen flagged nothing."
@@ -110,7 +168,7 @@ def confirmation_metadata(c: Confirmation) -> dict[str, dg.MetadataValue]:
     rows = ["| benchmark | A/B ratio | decided after | verdict |", "|---|---:|---:|---|"]
     for name in c.targets:
         row = final.get(name)
-        cell = short_benchmark_name(name).replace("|", "\\|") + (
+        cell = labels[name].replace("|", "\\|") + (
             " (suspect)" if name in c.suspects else "")
         rows.append(f"| `{cell}` | {row.comparison.ratio:.3f} | "
                     f"{decided.get(name, '–')} | {row.comparison.verdict} |" if row else
