@@ -30,6 +30,7 @@ from perf_pipeline.model import (
 from perf_pipeline.report.history_rows import change_point_rows, culprit_rows, drift_rows
 from perf_pipeline.report.summary import ComparisonRow, comparison_rows, summarize
 from perf_pipeline.report.units import (
+    format_level,
     format_metric,
     format_p_value,
     format_ratio,
@@ -348,18 +349,19 @@ def _stats_block(data: ReportData) -> str:
 
 def ci_meaning(comp: SuiteComparison) -> str:
     """What the CI column holds: not one level when an A/B decided some rows."""
-    plain = f"CI is the {1 - comp.alpha:.0%} interval of the ratio"
+    level = format_level(comp.alpha)
+    plain = f"CI is the {level} interval of the ratio"
     if comp.correction == "sequential-bonferroni":  # an adaptive A/B's own report
         return ("Every row is the A/B's: a regression's interval is at the level its look "
                 "was held to (α spent over the looks and split over the targets, so wider "
-                f"than {1 - comp.alpha:.0%}); an unchanged one's is the interval that "
+                f"than {level}); an unchanged one's is the interval that "
                 "cleared it (its upper end a one-sided 95 % bound).")
     if AB_CORRECTION_NOTE not in comp.correction:
         return plain + "."
     return (f"{plain} where the stored-baseline comparison decides. Where the A/B decided "
             "(rows marked A/B): a regression's interval is at the level its look was held "
             "to (α spent over the looks and split over the targets, so wider than "
-            f"{1 - comp.alpha:.0%}); an unchanged one's is the interval that cleared it "
+            f"{level}); an unchanged one's is the interval that cleared it "
             "(its upper end a one-sided 95 % bound). The A/B's ratio is of its own rounds; "
             "the baseline and current times are the stored runs'.")
 

@@ -9,11 +9,13 @@ sub-microsecond median never shows as ``0.000 ms``.
 from __future__ import annotations
 
 import math
+from decimal import Decimal, InvalidOperation
 
 from perf_pipeline.model import METRICS
 
 __all__ = [
     "format_bytes",
+    "format_level",
     "format_metric",
     "format_p_value",
     "format_ratio",
@@ -109,3 +111,20 @@ def format_p_value(p: float | None) -> str:
     if p < 0.001:
         return f"{p:.1e}"
     return f"{p:.3f}"
+
+
+def format_level(alpha: float) -> str:
+    """The confidence level of significance ``alpha``, exactly: ``0.005`` → ``"99.5 %"``,
+    ``0.05`` → ``"95 %"``.
+
+    ``f"{1 - alpha:.0%}"`` rounded 99.5 % and 99.9 % up to "100%", an interval no test
+    has. The level is worked out in decimal from ``alpha`` as written (``repr``), so no
+    binary fraction shows as ``99.49999999999999``.
+    """
+    try:
+        level = (1 - Decimal(repr(float(alpha)))) * 100
+    except (InvalidOperation, TypeError, ValueError):
+        return "–"
+    if not level.is_finite():
+        return "–"
+    return f"{level.normalize():f} %"

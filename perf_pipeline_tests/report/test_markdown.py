@@ -101,6 +101,27 @@ def test_tiny_limit_still_returns_text() -> None:
     assert text.startswith(MARKER)
 
 
+@pytest.mark.parametrize(("alpha", "level"), [(0.05, "95 %"), (0.01, "99 %"),
+                                               (0.005, "99.5 %"), (0.001, "99.9 %"),
+                                               (0.0001, "99.99 %"), (0.1, "90 %")])
+def test_the_ci_level_is_printed_exactly(alpha: float, level: str) -> None:
+    """``{1 - alpha:.0%}`` called the 99.5 % and 99.9 % intervals "100%": in the
+    Markdown's statistical notes and the HTML's."""
+    from perf_pipeline.model import AB_CORRECTION_NOTE, SuiteComparison
+    from perf_pipeline.report import render_html
+    from perf_pipeline.report.markdown import ci_meaning
+
+    for correction in ("holm", "sequential-bonferroni", f"holm; {AB_CORRECTION_NOTE}"):
+        text = ci_meaning(SuiteComparison(results=(), correction=correction, alpha=alpha))
+        assert level in text and "100%" not in text and "100 %" not in text
+    data = make_report_data()
+    assert data.comparison is not None
+    data = dataclasses.replace(data, comparison=dataclasses.replace(data.comparison,
+                                                                    alpha=alpha))
+    assert f"CI is the {level} interval of the ratio" in render_markdown(data)
+    assert f"CI is the {level} interval of the ratio" in render_html(data, inline_js=False)
+
+
 def test_the_ci_column_is_explained_for_each_kind_of_comparison() -> None:
     from perf_pipeline.model import AB_CORRECTION_NOTE, SuiteComparison
     from perf_pipeline.report.markdown import ci_meaning
@@ -108,7 +129,7 @@ def test_the_ci_column_is_explained_for_each_kind_of_comparison() -> None:
     def meaning(correction: str) -> str:
         return ci_meaning(SuiteComparison(results=(), correction=correction, alpha=0.01))
 
-    assert meaning("holm") == "CI is the 99% interval of the ratio."
+    assert meaning("holm") == "CI is the 99 % interval of the ratio."
     assert meaning("sequential-bonferroni").startswith("Every row is the A/B's")
     both = meaning(f"holm; {AB_CORRECTION_NOTE}")
     assert "where the stored-baseline comparison decides" in both and "rows marked A/B" in both
