@@ -13,12 +13,15 @@ URL messages show at most the first path segment (``shown_webhook_url``).
 
 from __future__ import annotations
 
+import email.utils
+import math
+import time
 import urllib.parse
 from collections.abc import Callable
 
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["check_http_url", "shown_url", "shown_webhook_url"]
+__all__ = ["check_http_url", "retry_after_s", "shown_url", "shown_webhook_url"]
 
 
 def shown_url(url: object) -> str:
@@ -85,3 +88,21 @@ def check_http_url(url: object, what: str, example: str, *,
             f"{what} {shown(url)!r} holds a space, a control character or a non-ASCII "
             "character: percent-encode it (%20 for a space)")
     return parsed
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """``Retry-After`` in seconds (it is either seconds or an HTTP date), or ``None`` when
+    absent or unreadable: a server's odd header ("soon", a broken date, ``nan``) must
+    fall back to the sender's backoff, not abort the delivery (the webhook client, the
+    GitHub client: ``time.sleep(nan)`` raises)."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return seconds if not math.isnan(seconds) else None

@@ -24,10 +24,10 @@ Plain ``urllib.request`` (no new dependency). What this module guards against:
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import json
 import logging
+import math
 import re
 import time
 import urllib.error
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perf_pipeline.errors import GitHubError, InvalidInputError
-from perf_pipeline.http_url import check_http_url, shown_url
+from perf_pipeline.http_url import check_http_url, retry_after_s, shown_url
 from perf_pipeline.report.markdown import GITHUB_COMMENT_LIMIT, MARKER
 
 __all__ = ["DEFAULT_API_URL", "CommentResult", "GitHubClient", "prepare_comment_body"]
@@ -403,12 +403,14 @@ class GitHubClient:
         h = {k.lower(): v for k, v in headers.items()}
         delay: float | None = None
         if "retry-after" in h:
-            delay = _parse_retry_after(h["retry-after"])
+            delay = retry_after_s(h["retry-after"])
         if delay is None and h.get("x-ratelimit-remaining") == "0":
             try:
                 delay = float(h["x-ratelimit-reset"]) - time.time() + 1.0
             except (KeyError, ValueError):
                 delay = None
+            if delay is not None and math.isnan(delay):
+                delay = None  # time.sleep(nan) raises
         if delay is None:
             delay = self.backoff_s * (2 ** attempt)
         return min(max(delay, 0.0), self._max_wait_s)
@@ -431,17 +433,3 @@ def _retryable_status(status: int, headers: Mapping[str, str], message: str) -> 
         return (h.get("x-ratelimit-remaining") == "0" or "retry-after" in h
                 or "rate limit" in message.lower())
     return False
-
-
-def _parse_retry_after(value: str) -> float | None:
-    """``Retry-After`` is either seconds or an HTTP date."""
-    value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return when.timestamp() - time.time()

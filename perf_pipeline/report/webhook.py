@@ -19,12 +19,10 @@ Plain ``urllib.request``, like ``report/github.py``, with the same guards:
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import http.client
 import json
 import logging
-import math
 import time
 import urllib.error
 import urllib.parse
@@ -34,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from perf_pipeline.errors import InvalidInputError, WebhookError
-from perf_pipeline.http_url import check_http_url, shown_webhook_url
+from perf_pipeline.http_url import check_http_url, retry_after_s, shown_webhook_url
 
 __all__ = ["WebhookClient", "WebhookResult"]
 
@@ -60,23 +58,6 @@ def _check_url(url: str) -> str:
     check_http_url(url, "webhook URL", "https://hooks.example.com/perf",
                    shown=shown_webhook_url)
     return url.strip()
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (it is either seconds or an HTTP date), or ``None`` when
-    absent or unreadable: a receiver's odd header ("soon", a broken date, ``nan``) must
-    fall back to the backoff, not abort the delivery."""
-    if not value or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return seconds if not math.isnan(seconds) else None
 
 
 class WebhookClient:
@@ -117,7 +98,7 @@ class WebhookClient:
     def _wait(self, attempt: int, headers: Mapping[str, str] | None) -> float:
         wait = self._backoff_s * (2 ** attempt)
         # Header names are case-insensitive (HTTP/2 proxies send them lower-case).
-        retry_after = _retry_after_s({k.lower(): v for k, v in (headers or {}).items()}
+        retry_after = retry_after_s({k.lower(): v for k, v in (headers or {}).items()}
                                      .get("retry-after"))
         if retry_after is not None:
             wait = max(wait, retry_after)

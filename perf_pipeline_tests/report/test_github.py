@@ -191,6 +191,17 @@ def test_429_honours_retry_after(fake: FakeGitHub) -> None:
     assert sleeps == [7.0]
 
 
+@pytest.mark.parametrize("headers", [{"Retry-After": "nan"}, {"Retry-After": "soon"},
+                                     {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "nan"}])
+def test_an_unreadable_wait_falls_back_to_the_backoff(fake: FakeGitHub,
+                                                      headers: dict[str, str]) -> None:
+    # "nan" once became the delay itself, and time.sleep(nan) raises ValueError.
+    fake.failures.append(Failure("GET", 429, headers=headers))
+    sleeps = Sleeps()
+    make_client(fake, sleeps).upsert_comment(REPO, PR, REPORT)
+    assert len(sleeps) == 1 and 0.0 <= sleeps[0] <= 30.0
+
+
 def test_403_primary_rate_limit_waits_for_reset_capped(fake: FakeGitHub) -> None:
     reset = str(int(time.time()) + 3600)
     fake.failures.append(Failure("GET", 403, message="API rate limit exceeded",
