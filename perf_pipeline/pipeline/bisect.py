@@ -41,7 +41,7 @@ from perf_pipeline.analysis import (
     plan_bisect,
 )
 from perf_pipeline.atomic_file import write_atomic
-from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
 from perf_pipeline.measure import local_machine_id, measure_commit
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
@@ -141,7 +141,8 @@ def read_culprits(ws: Workspace) -> tuple[Culprit, ...]:
 @dataclass(frozen=True, slots=True)
 class _History:
     """Per benchmark, the successful time values of each commit (replicate runs kept);
-    the commits whose runs all failed; and each series in history order."""
+    the commits whose runs all failed, and those with a successful run; and each series
+    in history order."""
 
     values: Mapping[str, Mapping[str, tuple[float, ...]]]
     failed: frozenset[str]
@@ -149,6 +150,17 @@ class _History:
     #: As ``values``, as measured (the suite-wide factor left in): for messages only.
     measured: Mapping[str, Mapping[str, tuple[float, ...]]] = dataclasses.field(
         default_factory=dict)
+    succeeded: frozenset[str] = frozenset()
+
+    def skipped(self, benchmark: str, commits: Iterable[str]) -> frozenset[str]:
+        """The ``commits`` a search on ``benchmark`` cannot measure: every run failed,
+        or a run succeeded without a usable value of the benchmark (deselected, skipped
+        or renamed there). Measuring such a commit again would give the same answer, so
+        the search passes it over as ``git bisect skip`` does instead of asking for it
+        once more."""
+        has_value = self.values.get(benchmark, {})
+        return frozenset(s for s in commits
+                         if s in self.failed or (s in self.succeeded and s not in has_value))
 
 
 def _read_history(ws: Workspace) -> _History:
@@ -188,7 +200,7 @@ def _read_history(ws: Workspace) -> _History:
     series = {s.name: (tuple(p[0] for p in pairs(s)), tuple(p[1] for p in pairs(s)))
               for s in free}
     return _History(values=per_commit(free), failed=failed, series=series,
-                    measured=per_commit(raw))
+                    measured=per_commit(raw), succeeded=frozenset(ok))
 
 
 def _range(ws: Workspace, good: str, bad: str) -> tuple[str, ...]:
@@ -253,7 +265,7 @@ def plan_search(ws: Workspace, spec: SearchSpec, *,
     in_range = set(commits)
     values = {sha: v for sha, v in per_commit.items() if sha in in_range}
     step = plan_bisect(commits, values, before=before, after=after,
-                       skipped=history.failed & in_range)
+                       skipped=history.skipped(spec.benchmark, in_range))
     return CulpritSearch(spec=spec, commits=commits, before=before, after=after, step=step,
                          measured=tuple(s for s in commits if s in values))
 
@@ -294,7 +306,7 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
     if step.culprit is None:
         culprit = Culprit(status="ambiguous", **base, notes=(  # type: ignore[arg-type]
             f"{len(step.suspects)} suspects left: the commits between them could not be "
-            "measured (their suite failed)",))
+            "measured (their suite failed, or ran without this benchmark)",))
         return _record(ws, spec, culprit)
     sha, parent = step.culprit, step.good
     info = commit_info(settings.repo_path, sha)
@@ -415,6 +427,14 @@ def find_culprit(ws: Workspace, good: str, bad: str, *, keyword: str | None = No
         if on_step is not None:
             on_step(search)
         assert search.step.probe is not None
+        if search.step.probe in probes:
+            # Its measurement left no trace the search can read (no run of it on this
+            # machine): measuring it again would only repeat that, up to MAX_PROBES times.
+            raise MeasurementError(
+                f"culprit search {good[:10]}..{bad[:10]}: commit "
+                f"{search.step.probe[:10]} was measured once but the history still has no "
+                f"run of it on this machine; not measuring it again",
+                sha=search.step.probe)
         measure(search.step.probe)
         probes.append(search.step.probe)
         search = plan_search(ws, spec, commits=commits)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
 from perf_pipeline.pipeline.bisect import (
@@ -271,3 +271,69 @@ def test_a_search_reads_only_this_machines_runs(tmp_path: Path) -> None:
     (action,) = culprit_actions(Workspace(settings))
     assert (action.kind, action.sha) == ("measure", shas[STEP_AT])
 
+
+
+def _without_step(run: SuiteRun) -> SuiteRun:
+    """``run`` as a suite that ran fine but did not run the searched benchmark there
+    (deselected, skipped or renamed at that commit)."""
+    return replace(run, benchmarks=tuple(b for b in run.benchmarks if b.name != STEP))
+
+
+def test_a_probe_whose_run_lacks_the_benchmark_is_skipped_not_measured_again(
+        tmp_path: Path) -> None:
+    """Commit 8's run succeeded without the searched benchmark: it was neither measured
+    nor failed, so the search proposed it again and again (40 measurements, then "no
+    convergence"; the sensor asked for it with the same run key every tick)."""
+    settings, shas = repo_and_settings(tmp_path, 17)
+    ws = Workspace(settings)
+    rng = np.random.default_rng(0)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, 16):
+            store.ingest_run(run_at(i, shas[i], rng, step_at=9))
+    probed: list[int] = []
+
+    def probe(sha: str) -> None:
+        i = shas.index(sha)
+        probed.append(i)
+        run = run_at(i, sha, rng, step_at=9)
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(_without_step(run) if i == 8 else run)
+
+    culprit = find_culprit(ws, shas[0], shas[16], probe=probe, confirm=False)
+    assert sorted(set(probed)) == sorted(probed) and probed[0] == 8  # each commit once
+    # 8 is passed over like a commit whose suite failed: 8 or 9 carries the step.
+    assert culprit.status == "ambiguous" and culprit.suspects == (shas[8], shas[9])
+
+
+def test_the_sensor_moves_past_a_probe_whose_run_lacks_the_benchmark(
+        tmp_path: Path) -> None:
+    settings, shas = repo_and_settings(tmp_path, 17)
+    ws = Workspace(settings)
+    rng = np.random.default_rng(0)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, 16):
+            store.ingest_run(run_at(i, shas[i], rng, step_at=9))
+    request_culprit_search(ws, shas[0], shas[16])
+    asked: list[str] = []
+    for _ in range(3):
+        (action,) = culprit_actions(ws, detect=False)
+        assert action.kind == "measure" and action.sha not in asked
+        asked.append(action.sha)
+        run = run_at(shas.index(action.sha), action.sha, rng, step_at=9)
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(replace(_without_step(run), run_id=f"probe-{len(asked)}"))
+
+
+def test_find_culprit_never_measures_a_commit_twice(tmp_path: Path) -> None:
+    """A probe that records nothing (here: a measurement kept elsewhere) leaves the
+    search where it was; it used to measure the same commit 40 times before giving up."""
+    settings, shas = repo_and_settings(tmp_path, 17)
+    ws = Workspace(settings)
+    rng = np.random.default_rng(0)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, 16):
+            store.ingest_run(run_at(i, shas[i], rng, step_at=9))
+    probed: list[str] = []
+    with pytest.raises(MeasurementError, match=f"{shas[8][:10]}.*measured once"):
+        find_culprit(ws, shas[0], shas[16], probe=probed.append, confirm=False)
+    assert probed == [shas[8]]
