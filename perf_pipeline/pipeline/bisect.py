@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 import statistics
 from collections import defaultdict
@@ -41,7 +42,12 @@ from perf_pipeline.analysis import (
     plan_bisect,
 )
 from perf_pipeline.atomic_file import write_atomic
-from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
+from perf_pipeline.errors import (
+    InvalidInputError,
+    MeasurementError,
+    PerfPipelineError,
+    StoreError,
+)
 from perf_pipeline.measure import local_machine_id, measure_commit
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
@@ -66,6 +72,8 @@ __all__ = [
     "request_culprit_search",
     "search_spec",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: Steps smaller than this (new level / old level) are not worth a search: the noise of
 #: one measurement is larger, so probes would be classified at random.
@@ -508,10 +516,21 @@ def open_culprit_searches(ws: Workspace, *,
                               trigger="change_point")
             if spec.key in known:
                 continue
+            # The measured commit before the step may be on another branch, or gone
+            # from the repo (a force-push; its runs stay in the history): no range to
+            # search. One such change point must not stop the sensor for every search.
+            repo = ws.settings.repo_path
             try:
-                between = commits_since(ws.settings.repo_path, spec.good, spec.bad)
-            except InvalidInputError:
-                continue  # not an ancestor (another branch, a rewritten history)
+                if not is_ancestor(repo, spec.good, spec.bad):
+                    logger.info("no culprit search for %s at %s: the measured commit "
+                                "before it, %s, is not an ancestor (another branch, or "
+                                "no longer in the repository)", name, spec.bad[:10],
+                                spec.good[:10])
+                    continue
+                between = commits_since(repo, spec.good, spec.bad)
+            except PerfPipelineError as exc:
+                logger.info("no culprit search for %s at %s: %s", name, spec.bad[:10], exc)
+                continue
             if len(between) > 1:
                 measured = set(history.values[name])
                 spec = replace(spec, measured_before=tuple(

@@ -20,12 +20,14 @@ from perf_pipeline.pipeline.bisect import (
     confirm_search,
     culprit_actions,
     find_culprit,
+    open_culprit_searches,
     read_culprits,
     request_culprit_search,
 )
 from perf_pipeline.pipeline.confirm import RoundFeed
 from perf_pipeline.store import HistoryStore
 from perf_pipeline.workspace import Workspace
+from perf_pipeline_tests.measure.conftest import git
 
 STEP = "tests/test_w.py::test_step"
 CONTROLS = tuple(f"tests/test_w.py::test_steady_{c}" for c in "abcd")
@@ -337,3 +339,45 @@ def test_find_culprit_never_measures_a_commit_twice(tmp_path: Path) -> None:
     with pytest.raises(MeasurementError, match=f"{shas[8][:10]}.*measured once"):
         find_culprit(ws, shas[0], shas[16], probe=probed.append, confirm=False)
     assert probed == [shas[8]]
+
+
+def _history_framed_by(settings: Settings, shas: tuple[str, ...], good: str) -> None:
+    """The ``history`` fixture's runs, with the measured commit before the step
+    recorded at ``good`` instead."""
+    rng = np.random.default_rng(7)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(0, N_COMMITS, 2):
+            run = run_at(i, shas[i], rng)
+            if i == STEP_AT - 1:
+                run = replace(run, commit=replace(run.commit, sha=good))
+            store.ingest_run(run)
+
+
+def test_a_change_point_after_a_commit_the_repo_no_longer_has_does_not_stop_the_sensor(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Main was force-pushed: the measured commit before the step is gone from the
+    repo. Listing the commits between raised MeasurementError on every tick, so no
+    culprit search anywhere made progress."""
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
+    gone = "1234567890abcdef" * 2 + "12345678"
+    _history_framed_by(settings, shas, gone)
+    ws = Workspace(settings)
+    requested = request_culprit_search(ws, shas[0], shas[40])
+    with caplog.at_level("INFO", logger="perf_pipeline.pipeline.bisect"):
+        (action,) = culprit_actions(ws)
+    assert action.kind == "measure" and action.spec == requested  # the other search moves
+    assert gone[:10] in caplog.text and "not an ancestor" in caplog.text
+
+
+def test_a_change_point_after_a_commit_of_another_branch_starts_no_search(
+        tmp_path: Path) -> None:
+    """The measured commit before the step exists but is not an ancestor of the step's
+    commit: a search was defined over the bad commit's history behind it, only to be
+    abandoned on the next tick."""
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
+    side = git(settings.repo_path, "commit-tree", "-p", shas[10], "-m", "side",
+               f"{shas[10]}^{{tree}}")
+    _history_framed_by(settings, shas, side)
+    ws = Workspace(settings)
+    assert open_culprit_searches(ws) == ()
+    assert culprit_actions(ws) == () and read_culprits(ws) == ()
