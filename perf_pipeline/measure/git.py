@@ -24,6 +24,7 @@ __all__ = [
     "commit_info",
     "commits_since",
     "current_branch",
+    "first_parent",
     "git_env",
     "is_full_sha",
     "merge_base",
@@ -192,6 +193,24 @@ def merge_base(repo: Path, a: str, b: str) -> str | None:
     proc = run_git(repo, ["merge-base", a, b, "--"], check=False)
     sha = proc.stdout.strip()
     return sha if proc.returncode == 0 and _SHA_RE.match(sha) else None
+
+
+def first_parent(repo: Path, sha: str) -> str | None:
+    """The first parent of the commit ``sha`` (for a merge, the commit of the branch it
+    was made on, not the merged one), or None for a root commit.
+
+    What a commit changed is measured against this parent: a range's previous commit
+    need not be it. ``sha`` must be a full SHA, passed after the revision it names and
+    before ``--``, so it is never read as an option. Raises ``InvalidInputError`` when
+    the repo has no such commit.
+    """
+    _check_sha(sha)
+    proc = run_git(repo, ["rev-list", "--parents", "--max-count=1", sha, "--"], check=False)
+    listed = proc.stdout.split()
+    if proc.returncode != 0 or not listed or listed[0] != sha:
+        raise InvalidInputError(f"commit {sha} is not in repository {repo}: "
+                                f"{proc.stderr.strip()[-300:] or 'no such commit'}")
+    return listed[1] if len(listed) > 1 else None
 
 
 def commits_since(repo: Path, since_sha: str, tip: str) -> tuple[str, ...]:

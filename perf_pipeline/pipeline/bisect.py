@@ -50,7 +50,13 @@ from perf_pipeline.errors import (
 )
 from perf_pipeline.measure import local_machine_id, measure_commit
 from perf_pipeline.measure.ab import ABSelection
-from perf_pipeline.measure.git import commit_info, commits_since, is_ancestor, resolve_commit
+from perf_pipeline.measure.git import (
+    commit_info,
+    commits_since,
+    first_parent,
+    is_ancestor,
+    resolve_commit,
+)
 from perf_pipeline.model import TIME_METRIC, BisectStep, Culprit, MetricSeries, RunStatus, Verdict
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import CountedRounds, RoundSource, measured_rounds
@@ -218,10 +224,31 @@ def _range(ws: Workspace, good: str, bad: str) -> tuple[str, ...]:
     if good == bad:
         raise InvalidInputError(f"GOOD and BAD are the same commit ({good[:10]}): nothing "
                                 "to bisect")
+    return (good, *_commits_after(repo, good, bad))
+
+
+def _commits_after(repo: Path, good: str, bad: str) -> tuple[str, ...]:
+    """The first-parent commits after ``good`` up to ``bad`` (full SHAs, not equal),
+    oldest first.
+
+    ``good`` must be on ``bad``'s first-parent chain, not merely an ancestor: bisection
+    assumes every commit of the range contains ``good`` (so "good" can only turn "bad"
+    once) and that each commit's predecessor in the range is its parent. A GOOD on a
+    merged side branch breaks both: the main-line commits before the merge are listed
+    although they do not contain it. Then the first commit listed is not a child of
+    ``good``, which is how it is caught.
+    """
     if not is_ancestor(repo, good, bad):
         raise InvalidInputError(f"good commit {good[:10]} is not an ancestor of the bad "
                                 f"commit {bad[:10]}: nothing to bisect")
-    return (good, *commits_since(repo, good, bad))
+    between = commits_since(repo, good, bad)
+    if not between or first_parent(repo, between[0]) != good:
+        raise InvalidInputError(
+            f"good commit {good[:10]} is not on the first-parent chain of the bad commit "
+            f"{bad[:10]} (it came in by a merge): the commits between them would not all "
+            f"contain it; choose a good commit that `git log --first-parent {bad[:10]}` "
+            "lists")
+    return between
 
 
 def _choose_benchmark(history: _History, good: str, bad: str, keyword: str | None) -> str:
@@ -316,7 +343,8 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
             f"{len(step.suspects)} suspects left: the commits between them could not be "
             "measured (their suite failed, or ran without this benchmark)",))
         return _record(ws, spec, culprit)
-    sha, parent = step.culprit, step.good
+    sha = step.culprit
+    parent = _parent(ws, sha)
     info = commit_info(settings.repo_path, sha)
     threshold = min(settings.threshold, math.sqrt(search.step_ratio))
     controls = _controls(_read_history(ws), spec.benchmark)
@@ -386,6 +414,17 @@ def _record(ws: Workspace, spec: SearchSpec, culprit: Culprit) -> Culprit:
     return culprit
 
 
+def _parent(ws: Workspace, sha: str) -> str:
+    """The commit the culprit ``sha`` changed: its first parent, from git. Not the
+    search's last good commit, which is that parent only when the range is the chain of
+    first parents it should be."""
+    parent = first_parent(ws.settings.repo_path, sha)
+    if parent is None:
+        raise InvalidInputError(f"culprit {sha[:10]} is a root commit: no parent to A/B it "
+                                "against")
+    return parent
+
+
 def _unconfirmed(ws: Workspace, search: CulpritSearch, probes: tuple[str, ...]
                  ) -> Culprit:
     sha = search.step.culprit
@@ -393,7 +432,7 @@ def _unconfirmed(ws: Workspace, search: CulpritSearch, probes: tuple[str, ...]
     info = commit_info(ws.settings.repo_path, sha)
     return Culprit(status="unconfirmed", benchmark=search.spec.benchmark,
                    good_sha=search.spec.good, bad_sha=search.spec.bad, created_at=now_iso(),
-                   sha=sha, parent_sha=search.step.good, subject=info.subject,
+                   sha=sha, parent_sha=_parent(ws, sha), subject=info.subject,
                    author=info.author, step_ratio=search.step_ratio, probes=probes,
                    suspects=search.step.suspects, notes=("no A/B was run",))
 
@@ -519,17 +558,12 @@ def open_culprit_searches(ws: Workspace, *,
             # The measured commit before the step may be on another branch, or gone
             # from the repo (a force-push; its runs stay in the history): no range to
             # search. One such change point must not stop the sensor for every search.
-            repo = ws.settings.repo_path
             try:
-                if not is_ancestor(repo, spec.good, spec.bad):
-                    logger.info("no culprit search for %s at %s: the measured commit "
-                                "before it, %s, is not an ancestor (another branch, or "
-                                "no longer in the repository)", name, spec.bad[:10],
-                                spec.good[:10])
-                    continue
-                between = commits_since(repo, spec.good, spec.bad)
+                between = _commits_after(ws.settings.repo_path, spec.good, spec.bad)
             except PerfPipelineError as exc:
-                logger.info("no culprit search for %s at %s: %s", name, spec.bad[:10], exc)
+                logger.info("no culprit search for %s at %s: %s (the measured commit "
+                            "before it is on another branch, or no longer in the "
+                            "repository)", name, spec.bad[:10], exc)
                 continue
             if len(between) > 1:
                 measured = set(history.values[name])

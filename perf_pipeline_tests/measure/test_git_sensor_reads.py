@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure.git import branch_tip, commits_since, is_ancestor, merge_base
+from perf_pipeline.measure.git import (
+    branch_tip,
+    commits_since,
+    first_parent,
+    is_ancestor,
+    merge_base,
+)
 from perf_pipeline_tests.measure.conftest import commit_files, git
 
 
@@ -71,3 +77,20 @@ def test_reads_reject_non_sha_arguments(repo: Path) -> None:
         commits_since(repo, "main", head)
     with pytest.raises(InvalidInputError, match="full commit SHA"):
         merge_base(repo, head, "--all")
+
+
+def test_first_parent_is_the_line_a_merge_was_made_on(repo: Path) -> None:
+    root = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "feature")
+    feature = commit_files(repo, {"b.txt": "1\n"}, "feature")
+    git(repo, "checkout", "-q", "main")
+    main = commit_files(repo, {"a.txt": "1\n"}, "main")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff",
+        "-m", "merge feature", "feature")
+    merge = git(repo, "rev-parse", "HEAD")
+    assert first_parent(repo, merge) == main and first_parent(repo, feature) == root
+    assert first_parent(repo, root) is None
+    with pytest.raises(InvalidInputError, match=f"{'f' * 40}.*not in repository"):
+        first_parent(repo, "f" * 40)
+    with pytest.raises(InvalidInputError, match="full commit SHA"):
+        first_parent(repo, "--all")

@@ -17,17 +17,20 @@ from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
 from perf_pipeline.pipeline.bisect import (
+    SearchSpec,
+    confirm_culprit,
     confirm_search,
     culprit_actions,
     find_culprit,
     open_culprit_searches,
+    plan_search,
     read_culprits,
     request_culprit_search,
 )
 from perf_pipeline.pipeline.confirm import RoundFeed
 from perf_pipeline.store import HistoryStore
 from perf_pipeline.workspace import Workspace
-from perf_pipeline_tests.measure.conftest import git
+from perf_pipeline_tests.measure.conftest import commit_files, git
 
 STEP = "tests/test_w.py::test_step"
 CONTROLS = tuple(f"tests/test_w.py::test_steady_{c}" for c in "abcd")
@@ -381,3 +384,69 @@ def test_a_change_point_after_a_commit_of_another_branch_starts_no_search(
     ws = Workspace(settings)
     assert open_culprit_searches(ws) == ()
     assert culprit_actions(ws) == () and read_culprits(ws) == ()
+
+
+def _merged_side_branch(tmp_path: Path) -> tuple[Settings, dict[str, str]]:
+    """main A-B-C-M-D, where M merges the side branch A-F1-F2."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    sha = {"A": commit_files(repo, {"a.txt": "A\n"}, "A")}
+    git(repo, "checkout", "-q", "-b", "feature")
+    sha["F1"] = commit_files(repo, {"f.txt": "1\n"}, "F1")
+    sha["F2"] = commit_files(repo, {"f.txt": "2\n"}, "F2")
+    git(repo, "checkout", "-q", "main")
+    sha["B"] = commit_files(repo, {"a.txt": "B\n"}, "B")
+    sha["C"] = commit_files(repo, {"a.txt": "C\n"}, "C")
+    git(repo, "merge", "-q", "--no-ff", "-m", "M", "feature")
+    sha["M"] = git(repo, "rev-parse", "HEAD")
+    sha["D"] = commit_files(repo, {"a.txt": "D\n"}, "D")
+    return Settings(repo_path=repo, project_subdir=".",  # type: ignore[arg-type]
+                    results_dir=tmp_path / "results"), sha
+
+
+def test_a_good_commit_on_a_merged_side_branch_is_refused(tmp_path: Path) -> None:
+    """GOOD=F2 (merged at M), BAD=D: the range was F2, B, C, M, D, though B and C do
+    not contain F2, and B, the slow one, was named and A/B'd against F2, not its
+    parent A."""
+    settings, sha = _merged_side_branch(tmp_path)
+    ws = Workspace(settings)
+    name = {s: n for n, s in sha.items()}
+    rng = np.random.default_rng(3)
+
+    def probe(s: str) -> None:  # B brought the slowdown to main
+        run = run_at(0, s, rng, step_at=0 if s in (sha["B"], sha["C"], sha["M"], sha["D"])
+                     else 1)
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(replace(run, run_id=f"run-{name[s]}"))
+
+    probe(sha["F2"])
+    probe(sha["D"])
+    probed: list[str] = []
+    for search in (lambda: request_culprit_search(ws, sha["F2"], sha["D"]),
+                   lambda: find_culprit(ws, sha["F2"], sha["D"], probe=probed.append,
+                                        confirm=False)):
+        with pytest.raises(InvalidInputError, match=r"not on the first-parent chain"):
+            search()
+    assert probed == []
+    probe(sha["A"])  # A, on main, is a good commit to start from: B is named, A its parent
+    culprit = find_culprit(ws, sha["A"], sha["D"], probe=probe, confirm=False)
+    assert (culprit.sha, culprit.parent_sha) == (sha["B"], sha["A"])
+
+
+def test_the_culprit_is_ab_tested_against_its_parent_from_git(tmp_path: Path) -> None:
+    """Even a search whose planned good end is not the culprit's parent (a range an
+    older version accepted) A/Bs the culprit against its real parent."""
+    settings, shas = repo_and_settings(tmp_path, 9)
+    ws = Workspace(settings)
+    rng = np.random.default_rng(4)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, 4, 8):
+            store.ingest_run(run_at(i, shas[i], rng, step_at=8))
+    spec = SearchSpec(good=shas[0], bad=shas[8], benchmark=STEP)
+    commits = (shas[0], shas[4], shas[8])  # as if 4 were 8's parent
+    search = plan_search(ws, spec, commits=commits)
+    assert (search.step.good, search.step.culprit) == (shas[4], shas[8])
+    culprit = confirm_culprit(ws, search, rounds=recorded_rounds(1.25))
+    assert culprit.sha == shas[8] and culprit.parent_sha == shas[7]
+    assert shas[7][:10] in culprit.notes[0]
