@@ -1315,7 +1315,9 @@ class BisectStep:
     ``probe``: the commit to measure next (None once the search is over); ``culprit``:
     the first commit at the new level, once only it is left; ``suspects``: the commits
     that may still carry the change (oldest first); ``verdicts``: what each measured
-    commit was classified as, ``(sha, "good" | "bad")``.
+    commit was classified as, ``(sha, "good" | "bad")``; ``outliers``: the measured
+    commits whose verdict the step overrules (a bad one before ``good``, a good one
+    after ``bad``): each a noisy measurement by the count of the others.
     """
 
     good: str
@@ -1324,6 +1326,7 @@ class BisectStep:
     culprit: str | None
     suspects: tuple[str, ...]
     verdicts: tuple[tuple[str, str], ...] = ()
+    outliers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.probe is not None and self.culprit is not None:

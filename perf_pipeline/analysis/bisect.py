@@ -10,11 +10,18 @@ measurements, each an ordinary measurement of one commit:
   from the measurements that framed the search, not from one probe, so one noisy probe
   can mislead one step; the A/B that confirms the named commit against its parent is
   what catches that (it then does not confirm it).
-* **Narrow.** The first bad commit and the last good one before it bound the suspects;
-  a measured commit inside that interval cannot exist (it would have moved a bound), so
-  every commit strictly between them is unmeasured. The next probe is the one nearest
-  the middle; commits that could not be measured (``skipped``: the suite failed there)
-  are passed over, as ``git bisect skip`` does.
+* **Narrow.** Two neighbouring measured commits bound the suspects: the last one taken
+  as good and the first taken as bad, so every commit strictly between them is
+  unmeasured. When the verdicts agree (all good, then all bad) these are the last good
+  and the first bad commit. When they do not (a bad commit before a good one: a noisy
+  probe), the bounds are the pair that overrules the fewest verdicts, so one noisy probe
+  cannot outvote several measurements after it; the overruled ones are reported as
+  ``outliers``. On a tie the slow-looking verdicts are overruled: interference makes a
+  timing slower far more often than faster, so a slow outlier is the likelier error
+  (for a slowdown the later pair is taken, for a speed-up the earlier one). The next
+  probe is the unmeasured commit nearest the middle; commits that could not be
+  measured (``skipped``: the suite failed there) are passed over, as ``git bisect
+  skip`` does.
 * **Stop** when the bounds are neighbours (the bad one is the culprit), or when only
   skipped commits are left between them (ambiguous: the suspects are reported).
 
@@ -76,18 +83,41 @@ def plan_bisect(commits: Sequence[str], values: Mapping[str, Sequence[float]], *
         if vals and sha not in skipped:
             verdicts[sha] = classify_value(statistics.median(vals), before=before, after=after)
     verdicts[commits[0]], verdicts[commits[-1]] = GOOD, BAD
-    hi = next(i for i, sha in enumerate(commits) if verdicts.get(sha) == BAD)
-    lo = max(i for i in range(hi) if verdicts.get(commits[i]) == GOOD)
+    lo, hi = _bounds(commits, verdicts, slower=after > before)
     suspects = commits[lo + 1:hi + 1]
     recorded = tuple((sha, verdicts[sha]) for sha in commits if sha in verdicts)
+    outliers = tuple(sha for i, sha in enumerate(commits)
+                     if sha in verdicts and verdicts[sha] != (GOOD if i <= lo else BAD))
     if hi - lo == 1:
         return BisectStep(good=commits[lo], bad=commits[hi], probe=None, culprit=commits[hi],
-                          suspects=suspects, verdicts=recorded)
+                          suspects=suspects, verdicts=recorded, outliers=outliers)
     open_ = [i for i in range(lo + 1, hi) if commits[i] not in skipped]
     if not open_:
         return BisectStep(good=commits[lo], bad=commits[hi], probe=None, culprit=None,
-                          suspects=suspects, verdicts=recorded)
+                          suspects=suspects, verdicts=recorded, outliers=outliers)
     middle = (lo + hi) / 2.0
     probe = min(open_, key=lambda i: (abs(i - middle), i))
     return BisectStep(good=commits[lo], bad=commits[hi], probe=commits[probe], culprit=None,
-                      suspects=suspects, verdicts=recorded)
+                      suspects=suspects, verdicts=recorded, outliers=outliers)
+
+
+def _bounds(commits: Sequence[str], verdicts: Mapping[str, str], *,
+            slower: bool) -> tuple[int, int]:
+    """Indexes of the two neighbouring measured commits (in ``verdicts``) the level moved
+    between: the pair that overrules the fewest verdicts (bad ones at or before the
+    first, good ones at or after the second). Ties go to the later pair when the new
+    level is ``slower``, else to the earlier one (see the module docstring)."""
+    measured = [i for i, sha in enumerate(commits) if sha in verdicts]
+    good_after = sum(verdicts[commits[i]] == GOOD for i in measured)
+    bad_before = 0
+    best: tuple[tuple[int, int], int] | None = None
+    for k, i in enumerate(measured[:-1]):
+        if verdicts[commits[i]] == GOOD:
+            good_after -= 1
+        else:
+            bad_before += 1
+        key = (bad_before + good_after, -k if slower else k)
+        if best is None or key < best[0]:
+            best = (key, k)
+    assert best is not None  # the two ends are always measured
+    return measured[best[1]], measured[best[1] + 1]

@@ -341,7 +341,8 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
     if step.culprit is None:
         culprit = Culprit(status="ambiguous", **base, notes=(  # type: ignore[arg-type]
             f"{len(step.suspects)} suspects left: the commits between them could not be "
-            "measured (their suite failed, or ran without this benchmark)",))
+            "measured (their suite failed, or ran without this benchmark)",
+            *_outlier_notes(step)))
         return _record(ws, spec, culprit)
     sha = step.culprit
     parent = _parent(ws, sha)
@@ -377,7 +378,17 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
             notes=(f"interleaved A/B of {sha[:10]} against its parent {parent[:10]}: "
                    f"{result.rounds_used} round(s) ({result.stopped}), {len(controls)} "
                    f"control(s), threshold x{threshold:.3f}, alpha {settings.alpha:g}",))
-    return _record(ws, spec, culprit)
+    return _record(ws, spec, replace(culprit, notes=(*culprit.notes, *_outlier_notes(step))))
+
+
+def _outlier_notes(step: BisectStep) -> tuple[str, ...]:
+    """Says which measured commits the bisection overruled, so a reader can see that the
+    evidence was not unanimous (and re-measure them) instead of finding out later."""
+    if not step.outliers:
+        return ()
+    return (f"{len(step.outliers)} measured commit(s) classified against the named "
+            f"boundary, taken for noisy measurements (more verdicts disagree with "
+            f"them): {', '.join(s[:10] for s in step.outliers)}",)
 
 
 #: Results that carry an A/B's evidence.
@@ -434,7 +445,8 @@ def _unconfirmed(ws: Workspace, search: CulpritSearch, probes: tuple[str, ...]
                    good_sha=search.spec.good, bad_sha=search.spec.bad, created_at=now_iso(),
                    sha=sha, parent_sha=_parent(ws, sha), subject=info.subject,
                    author=info.author, step_ratio=search.step_ratio, probes=probes,
-                   suspects=search.step.suspects, notes=("no A/B was run",))
+                   suspects=search.step.suspects,
+                   notes=("no A/B was run", *_outlier_notes(search.step)))
 
 
 # -- driving a search ---------------------------------------------------------------------

@@ -63,6 +63,39 @@ def test_values_are_medians_of_replicates_and_spikes_of_one_replicate_do_not_cou
     assert step.culprit == "c" and dict(step.verdicts)["b"] == "good"
 
 
+def test_one_noisy_bad_commit_does_not_outvote_the_good_ones_after_it() -> None:
+    """c1 measured once on the new level, c2..c7 on the old one, c8 on the new: the
+    first bad verdict used to win, naming c1 with six measured commits against it."""
+    commits = [f"c{i}" for i in range(10)]
+    values = {"c1": [1.26], **{f"c{i}": [1.0 + 0.01 * (i % 2)] for i in range(2, 8)},
+              "c8": [1.25]}
+    step = plan_bisect(commits, values, before=1.0, after=1.25)
+    assert (step.good, step.culprit) == ("c7", "c8")
+    assert step.outliers == ("c1",)
+    assert dict(step.verdicts)["c1"] == "bad"  # the verdict is kept, and called an outlier
+
+
+def test_a_tie_between_boundaries_keeps_searching_after_the_lone_slow_verdict() -> None:
+    """c1 bad, c2 good: either is one wrong verdict. A timing is pushed slow by
+    interference far more often than fast, so for a slowdown the slow (bad) c1 is taken
+    for the noise: the search goes on after c2 instead of naming c1."""
+    commits = [f"c{i}" for i in range(6)]
+    step = plan_bisect(commits, {"c1": [1.25], "c2": [1.0]}, before=1.0, after=1.25)
+    assert (step.good, step.bad, step.probe) == ("c2", "c5", "c3")
+    assert step.outliers == ("c1",) and step.suspects == ("c3", "c4", "c5")
+
+
+def test_a_tie_in_a_speedup_search_takes_the_slow_good_verdict_for_the_noise() -> None:
+    commits = [f"c{i}" for i in range(6)]
+    step = plan_bisect(commits, {"c1": [0.8], "c2": [1.0]}, before=1.0, after=0.8)
+    assert (step.good, step.culprit, step.outliers) == ("c0", "c1", ("c2",))
+
+
+def test_verdicts_that_agree_have_no_outliers() -> None:
+    step, _ = _search(20, 7)
+    assert step.culprit == "c7" and step.outliers == ()
+
+
 def test_classify_value_uses_the_geometric_midpoint() -> None:
     mid = math.sqrt(1.0 * 1.2)
     assert classify_value(mid * 1.001, before=1.0, after=1.2) == "bad"

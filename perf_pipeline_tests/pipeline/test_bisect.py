@@ -450,3 +450,23 @@ def test_the_culprit_is_ab_tested_against_its_parent_from_git(tmp_path: Path) ->
     culprit = confirm_culprit(ws, search, rounds=recorded_rounds(1.25))
     assert culprit.sha == shas[8] and culprit.parent_sha == shas[7]
     assert shas[7][:10] in culprit.notes[0]
+
+
+def test_one_noisy_measurement_before_the_step_is_outvoted_and_named(
+        tmp_path: Path) -> None:
+    """Commit 3 was measured once on the new level (noise), 5, 6 and 7 on the old one;
+    the step is at 12. The search used to trust 3 and name a commit at or before it."""
+    settings, shas = repo_and_settings(tmp_path, 17)
+    ws = Workspace(settings)
+    rng = np.random.default_rng(6)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, 3, 5, 6, 7, 16):
+            store.ingest_run(run_at(i, shas[i], rng, step_at=3 if i == 3 else 12))
+
+    def probe(sha: str) -> None:
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(run_at(shas.index(sha), sha, rng, step_at=12))
+
+    culprit = find_culprit(ws, shas[0], shas[16], probe=probe, confirm=False)
+    assert culprit.sha == shas[12] and culprit.parent_sha == shas[11]
+    assert shas[3][:10] in culprit.notes[-1] and "noisy" in culprit.notes[-1]
