@@ -15,8 +15,10 @@ always the latest ``window`` commits), each a robust trend test:
   at ``1 - alpha``, turned into the change over the window (``exp(slope * (w - 1))``).
   A significant window is an alarm when that change is at least ``min_ratio`` either way.
 
-Overlapping alarms that go the same way are merged into one drift, whose start, end,
-size (Theil–Sen over the merged span) and interval are reported. Load on a shared machine
+Overlapping alarms that go the same way are merged into one drift. The windows reach
+past the creep on both sides, so the merged span is fit as flat, ramp, flat (``_ramp``):
+the drift reported starts and ends where the ramp does, and its size (with its interval)
+is the change between the two flat levels. Load on a shared machine
 comes in waves of a dozen processes that look like a trend inside one window; so where
 commits follow a drift, the level it reached must hold: the median of up to a third of a
 window after it must differ from the median of the first third of the drift by
@@ -97,6 +99,50 @@ def _a_step(y: np.ndarray) -> bool:
     return step < STEP_OVER_LINE * line
 
 
+#: Candidate ramp ends per drift span (a grid over it): fine enough to place a ramp within
+#: a few commits, coarse enough to keep the fit a few thousand vectorised candidates.
+RAMP_GRID = 24
+
+
+def _ramp(y: np.ndarray, alpha: float, min_length: int
+          ) -> tuple[int, int, float, float, float]:
+    """Where a drift's span really moves, and by how much: ``(r0, r1, change, low, high)``.
+
+    The windows that flagged a creep reach past it on both sides, so a line over the
+    merged span extrapolated its slope across commits that did not move, and reported a
+    ramp of x1.20 as x1.28. Here the span is fit as flat, ramp, flat (least squares over
+    a grid of ramp starts ``r0`` and ends ``r1`` at least ``min_length`` apart, either
+    flat part possibly empty: a shorter ramp fit noise as a step), and
+    the two flat parts kept only where they fit significantly better than a line; and
+    the change is the Theil–Sen slope of the values against the fitted ramp shape (0
+    before ``r0``, 1 after ``r1``), with its interval at ``1 - alpha``: the difference
+    between the two flat levels, robustly; a line over the whole span when that fits.
+    """
+    m = y.size
+    x = np.arange(m, dtype=float)
+    grid = np.unique(np.linspace(0, m - 1, min(m, RAMP_GRID)).round().astype(int))
+    r0, r1 = np.meshgrid(grid, grid, indexing="ij")
+    keep = r1 - r0 >= min(min_length, m - 1)  # shorter is a step: the scan's, not ours
+    r0, r1 = r0[keep], r1[keep]
+    g = np.clip((x[None, :] - r0[:, None]) / (r1 - r0)[:, None], 0.0, 1.0)
+    gc = g - g.mean(axis=1, keepdims=True)
+    yc = y - y.mean()
+    slope = (gc @ yc) / np.einsum("ij,ij->i", gc, gc)
+    resid = yc[None, :] - slope[:, None] * gc
+    sse = np.einsum("ij,ij->i", resid, resid)
+    best = int(np.argmin(sse))
+    line = int(np.flatnonzero((r0 == 0) & (r1 == m - 1))[0])  # the whole span, a line
+    if best != line and m > 4:
+        # Trimmed only when the two flat parts fit better than the line beyond what the
+        # best of so many candidates would on noise (F test, Bonferroni over them): on a
+        # noisy creep to the latest commit the best fit otherwise flattened the last few.
+        f = (sse[line] - sse[best]) / 2.0 / max(sse[best] / (m - 4), 1e-300)
+        if stats.f.sf(f, 2, m - 4) >= alpha / r0.size:
+            best = line
+    res = stats.theilslopes(y, g[best], alpha=1.0 - alpha)
+    return int(r0[best]), int(r1[best]), res.slope, res.low_slope, res.high_slope
+
+
 def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, *,
                   window: int = WINDOW, min_ratio: float = MIN_RATIO,
                   alpha: float = ALPHA) -> tuple[Trend, ...]:
@@ -138,9 +184,9 @@ def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarr
             # and the change-point scan cannot yet reach it at the edge. Leave it to the
             # scan (it shows once enough commits follow) rather than call it a drift.
             continue
-        est, low, high = _theil_sen(y[a:b + 1], alpha)
-        out.append(Trend(start=a, end=b, ratio=math.exp(est), ratio_low=math.exp(low),
-                         ratio_high=math.exp(high), p_value=p_min))
+        r0, r1, est, low, high = _ramp(y[a:b + 1], alpha, w // 3)
+        out.append(Trend(start=a + r0, end=a + r1, ratio=math.exp(est),
+                         ratio_low=math.exp(low), ratio_high=math.exp(high), p_value=p_min))
     return tuple(out)
 
 

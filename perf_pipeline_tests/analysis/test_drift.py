@@ -8,6 +8,7 @@ same size stands in for it).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,23 @@ def test_a_drift_at_the_end_of_the_history_is_reported() -> None:
     values[65:] *= np.exp(np.linspace(0, np.log(1.12), 25))
     (drift,) = detect_drifts(values)
     assert drift.end == 89 and drift.ratio > 1.05
+
+
+def test_a_drift_is_sized_and_placed_by_its_ramp_not_by_the_windows_around_it() -> None:
+    # The windows that flag a creep reach past it, and a line over their merged span
+    # once reported a x1.20 ramp as x1.28, starting 10 commits early. Seed 3: not tuned on.
+    rng = np.random.default_rng(3)
+    sizes, starts, ends = [], [], []
+    for _ in range(40):
+        level = np.log(1.2) * np.minimum(np.maximum(np.arange(100) - 39, 0) / 30, 1.0)
+        values = np.exp(level + rng.normal(0, 0.005, 100))
+        (drift,) = unexplained_drifts(values, detect_change_points(values))
+        sizes.append(math.log(drift.ratio) / math.log(1.2))
+        starts.append(drift.start)
+        ends.append(drift.end)
+        assert drift.ratio_low <= 1.2 * 1.02 and drift.ratio_high >= 1.2 / 1.02
+    assert 0.95 <= float(np.median(sizes)) <= 1.05
+    assert abs(float(np.median(starts)) - 39) <= 3 and abs(float(np.median(ends)) - 69) <= 3
 
 
 def test_a_step_explains_the_drift_it_makes() -> None:
