@@ -25,6 +25,7 @@ from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.measure.json_input import describe_os_error
 from perf_pipeline.measure.raw import RUN_FILE
 from perf_pipeline.measure.results import load_results
+from perf_pipeline.measure.stress_results import STRESS_SUBDIR, load_stress_figures
 from perf_pipeline.store.sources import source_stamp
 
 if TYPE_CHECKING:  # the store is only called here
@@ -73,6 +74,27 @@ def find_result_paths(results_dir: Path | ResultsLayout) -> tuple[Path, ...]:
     return (*run_dirs, *layout.foreign_result_files())
 
 
+def _ingest_stress(path: Path, run_id: str, store: HistoryStore) -> None:
+    """The stress figures of a raw run dir into the history, unless it has them.
+
+    They are part of the run as written once (``stress/``): a history rebuilt by
+    ``ingest`` must have them (it once stored the run without them, and the stress
+    analysis had nothing to judge), and so must one where ``run`` died between storing
+    the run and its figures (the run's source was then known, the figures never came).
+    A figures file that cannot be read is a warning, not a bad file: the run itself is
+    stored, and an error would fail every later ingest (and so the gate) on that dir.
+    """
+    if not (path / STRESS_SUBDIR).is_dir() or store.stress_figures(run_id):
+        return
+    try:
+        figures = load_stress_figures(path)
+    except InvalidInputError as exc:
+        logger.warning("run %s: its stress figures are left out: %s", run_id, exc)
+        return
+    if figures:
+        store.record_stress(run_id, figures)
+
+
 def ingest_results_dir(results_dir: Path | ResultsLayout, store: HistoryStore, *,
                        on_file: Callable[[int, int], None] | None = None) -> IngestSummary:
     """Load and store every run found under ``results_dir``; report bad files.
@@ -97,10 +119,11 @@ def ingest_results_dir(results_dir: Path | ResultsLayout, store: HistoryStore, *
         except OSError:
             stamp = None  # load_results says what is wrong with it
         seen = known.get(stamp.path) if stamp is not None else None
-        if seen is not None and seen[0] == stamp:
-            skipped.append(seen[1])
-        else:
-            try:
+        try:
+            if seen is not None and seen[0] == stamp:
+                skipped.append(seen[1])
+                _ingest_stress(path, seen[1], store)
+            else:
                 run = load_results(path)
                 if run.machine_id is None and path.parent.parent.name == ".benchmarks":
                     # pytest-benchmark's autosave tree names the machine when the file can't
@@ -109,9 +132,10 @@ def ingest_results_dir(results_dir: Path | ResultsLayout, store: HistoryStore, *
                     ingested.append(run.run_id)
                 else:
                     skipped.append(run.run_id)
-            except InvalidInputError as exc:
-                logger.warning("skipping %s: %s", path, exc)
-                errors.append((str(path), str(exc)))
+                _ingest_stress(path, run.run_id, store)
+        except InvalidInputError as exc:
+            logger.warning("skipping %s: %s", path, exc)
+            errors.append((str(path), str(exc)))
         if on_file is not None:
             on_file(done, len(paths))
     return IngestSummary(ingested=tuple(ingested), skipped=tuple(skipped), errors=tuple(errors))
