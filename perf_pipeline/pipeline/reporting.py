@@ -21,7 +21,7 @@ from perf_pipeline.model import (
     SuiteRun,
 )
 from perf_pipeline.pipeline.alerts import alerts_of
-from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
+from perf_pipeline.pipeline.baseline import baseline_for_run, judging_machine, now_iso
 from perf_pipeline.pipeline.bisect import read_culprits
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.profile import read_commit_profile
@@ -197,14 +197,18 @@ def write_history_report(ws: Workspace, *, markdown_path: Path | None = None,
     """The whole-history report: ``<results>/reports/performance_report.html`` and PNGs.
 
     The newest successful run is the "current" one, judged against its baseline; with no
-    runs at all the report still renders and says so. The page shows the history of the
-    newest run's machine; when the history holds several machines, each also gets a
-    page under ``reports/machines/<id>/``, and every page links to all of them.
+    runs at all the report still renders and says so. The page shows this machine's
+    history (``judging_machine``: else the machine that measured last), and its alerts;
+    when the history holds several machines, each also gets a page under
+    ``reports/machines/<id>/``, and every page links to all of them.
     """
     store = ws.store
     newest = store.latest_run(suite="benchmarks")
     machines = store.machines(suite="benchmarks")
-    here = newest.machine_id if newest else None
+    # This machine's history (its own alerts): the newest run of any machine once
+    # decided, so in a fleet each location showed (and alerted on) whichever machine
+    # measured last, and its own change points were never sent.
+    here = judging_machine(ws) if newest else None
     main_links: tuple[tuple[str, str], ...] = ()
     if len(machines) > 1:
         main_links = tuple((m, f"machines/{machine_dir_name(m)}/{HTML_NAME}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from perf_pipeline.analysis.stress import compare_stress
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.stress_results import MULTIPLIER_FIGURE
 from perf_pipeline.model import RunInfo, RunStatus, StressComparison, StressFigure, Verdict
 from perf_pipeline.report.stress import render_stress_html, render_stress_markdown
@@ -115,6 +116,13 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
     """
     store, settings = ws.store, ws.settings
     runs = store.list_runs(suite="stress")
+    # This machine's run of the commit, when it has one: in a fleet's shared history the
+    # newest run of any machine once decided, so a location's stress report showed
+    # another machine's figures (benchmarks follow the same rule: this machine first).
+    local = local_machine_id(settings)
+    here = [r for r in runs if r.machine_id == local]
+    if any(_sha(r) == sha for r in here):
+        runs = here
     # The commit's newest successful run; else its newest failed one that recorded
     # figures (a stress test asserting "no leak" fails on the leak it measured). A
     # later partial run (timed out, interrupted) never hides a complete one.

@@ -228,3 +228,68 @@ def test_analyze_judges_the_file_it_just_ingested_from_another_box(tmp_path: Pat
     assert outcome.run.run_id.startswith("file-")
     assert outcome.run.machine_id != "machine-a"
     assert not outcome.has_regression  # its own machine's first run: not judged against A
+
+
+def _fleet_run(i: int, machine: str, minute: int, *, step: bool,
+               rng: np.random.Generator) -> SuiteRun:
+    benches = tuple(
+        BenchmarkResult(name=f"test_{k}", samples_s=0.01 * (k + 1) * (
+            1.6 if step and k == 0 and i >= 20 else 1.0) * np.exp(rng.normal(0, 0.01, 9)))
+        for k in range(6))
+    return SuiteRun(run_id=f"{machine}-{i:03d}", suite="benchmarks",
+                    started_at=f"2024-01-03T{minute // 60:02d}:{minute % 60:02d}:00+00:00",
+                    status=RunStatus.SUCCESS, benchmarks=benches, machine_id=machine,
+                    commit=CommitInfo(sha=f"{i + 1:040x}", branch="main",
+                                      committed_at=f"2024-01-01T00:{i:02d}:00+00:00"))
+
+
+def test_each_location_of_a_fleet_reports_and_alerts_on_its_own_history(
+        tmp_path: Path) -> None:
+    """In a shared history the page (and so the alerts) followed whichever machine
+    measured last: bench-a's step was never alerted while bench-b measured after it."""
+    db = str(tmp_path / "shared.db")
+    rng = np.random.default_rng(3)
+
+    def workspace(machine: str) -> Workspace:
+        return Workspace(Settings(results_dir=tmp_path / machine, machine_id=machine,
+                                  history_url=db))
+
+    with workspace("bench-a") as a, workspace("bench-b") as b:
+        for i in range(32):
+            a.store.ingest_run(_fleet_run(i, "bench-a", 2 * i, step=True, rng=rng))
+            b.store.ingest_run(_fleet_run(i, "bench-b", 2 * i + 1, step=False, rng=rng))
+    with workspace("bench-a") as a:
+        data, _ = write_history_report(a)
+    assert data.machine_id == "bench-a"
+    assert [(al.kind, al.name) for al in data.alerts] == [("change_point", "test_0")]
+    with workspace("bench-b") as b:
+        data, _ = write_history_report(b)
+    assert data.machine_id == "bench-b" and data.alerts == ()
+
+
+def test_a_location_judges_its_own_stress_run_of_a_commit(tmp_path: Path) -> None:
+    from perf_pipeline.model import StressFigure
+    from perf_pipeline.pipeline.stress import judge_stress
+
+    db = str(tmp_path / "shared.db")
+    c1, c2 = "1" * 40, "2" * 40
+    for machine, hours, leak in (("bench-a", (1, 2), 10.0), ("bench-b", (3, 4), 9999.0)):
+        with Workspace(Settings(results_dir=tmp_path / machine, machine_id=machine,
+                                history_url=db)) as ws:
+            for i, (sha, hour) in enumerate(((c1, hours[0]), (c2, hours[1])), start=1):
+                run = SuiteRun(run_id=f"stress-{machine}-{i}", suite="stress",
+                               started_at=f"2024-01-02T{hour:02d}:00:00+00:00",
+                               status=RunStatus.SUCCESS, machine_id=machine,
+                               commit=CommitInfo(sha=sha, branch="main",
+                                                 committed_at=f"2024-01-01T0{i}:00:00+00:00"))
+                ws.store.ingest_run(run)
+                ws.store.record_stress(run.run_id, (StressFigure(
+                    test="t::soak", scenario="soak", kind="soak",
+                    figure="growth_bytes_per_iteration", value=leak * i),))
+    with Workspace(Settings(results_dir=tmp_path / "bench-a", machine_id="bench-a",
+                            history_url=db)) as ws:
+        judged = judge_stress(ws, c2)
+    assert judged is not None
+    assert (judged.current.run_id, judged.base.run_id if judged.base else None) == (
+        "stress-bench-a-2", "stress-bench-a-1")
+    assert [f.value for f in judged.figures] == [20.0]
