@@ -511,6 +511,12 @@ class SuiteRun:
     def __post_init__(self) -> None:
         if not self.run_id:
             raise InvalidInputError("run_id is empty")
+        if isinstance(self.duration_s, bool) or not isinstance(self.duration_s, (int, float)) \
+                or not (math.isfinite(self.duration_s) and self.duration_s >= 0):
+            # SQLite stored NaN as NULL and refused it as a database error (which stops a
+            # whole ingest); PostgreSQL stored NaN: one rule for both, before either.
+            raise InvalidInputError(f"run {self.run_id}: duration_s must be a finite number "
+                                    f">= 0, not {self.duration_s!r}")
         if self.machine_id is None and self.environment is not None:
             object.__setattr__(self, "machine_id", self.environment.machine_id)
         if self.status is RunStatus.FAILED and self.benchmarks:
