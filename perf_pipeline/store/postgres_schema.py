@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from perf_pipeline.errors import StoreError
 from perf_pipeline.store.schema import refuse_newer
 
 __all__ = ["LATEST_PG_VERSION", "TABLES", "migrate_postgres"]
@@ -177,6 +178,15 @@ def migrate_postgres(engine: sa.Engine, *, label: str) -> int:
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
         version = _version(conn, label=label)
         if version == 0:
+            # create_all skips a table whose name exists: it adopted a Dagster instance's
+            # own ``runs`` table, recorded the version, and every read failed after.
+            taken = sorted(set(TABLES) & set(sa.inspect(conn).get_table_names()))
+            if taken:
+                raise StoreError(
+                    f"history db {label}: it already holds tables perf_pipeline did not "
+                    f"create ({', '.join(taken)}; a Dagster instance's storage has 'runs'): "
+                    "give the history a database (or a schema on the role's search_path) "
+                    "of its own")
             _VERSION_TABLE.create(conn)
             conn.execute(sa.insert(_VERSION_TABLE).values(version=0))
         for number in range(version + 1, LATEST_PG_VERSION + 1):

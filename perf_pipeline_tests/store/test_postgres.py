@@ -79,6 +79,16 @@ def test_reopening_migrates_nothing_and_a_newer_schema_is_refused(postgres_url: 
     assert mask_url(postgres_url) in str(info.value)
 
 
+def test_a_database_holding_someone_elses_runs_table_is_refused(postgres_url: str) -> None:
+    # Dagster's instance storage has a `runs` table: it was adopted, the version recorded,
+    # and every read failed after ("column runs.suite does not exist").
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute("CREATE TABLE runs (id serial PRIMARY KEY, run_body text)")
+    with pytest.raises(StoreError, match="did not create"):
+        open_history(postgres_url)
+    assert _query(postgres_url, "SELECT to_regclass('perf_pipeline_schema')") == [(None,)]
+
+
 def test_the_password_never_shows(postgres_url: str) -> None:
     secret = "s3cret-Pa55"
     wrong = postgres_url.replace("://perf:perf@", f"://perf:{secret}@")
