@@ -21,6 +21,11 @@ How each figure is taken, and why:
   timed round: the function is called once with the RSS high-water mark reset (Linux:
   "5" into /proc/self/clear_refs, then VmHWM) or sampled by a psutil thread elsewhere,
   and once more under tracemalloc (peak minus the traced size at the start).
+  Those two calls are ours, not the test's, so they must never change its outcome: a
+  ``benchmark.pedantic`` without a ``setup`` gets none (its author fixed how often the
+  target runs, and ``os.rmdir`` or ``list.pop`` cannot run twice on the same arguments),
+  and a call that raises is dropped. Either way the memory figures are left out and
+  ``MEMORY_ABSENT_KEY`` says why.
 * Percentiles p50/p90/p99 come from pytest-benchmark's per-round samples (s per call).
 """
 
@@ -57,6 +62,11 @@ except ImportError:  # pragma: no cover - Windows
 JSON_KEY = "perf_pipeline"
 #: Version of what we write under ``JSON_KEY``.
 PLUGIN_SCHEMA_VERSION = 1
+#: Per benchmark: why the memory figures are missing, when they are (a string; the
+#: results loader reads numeric figures only, so older readers skip it).
+MEMORY_ABSENT_KEY = "memory_not_measured"
+#: Longest exception text kept in ``MEMORY_ABSENT_KEY``.
+_REASON_CHARS = 300
 _RECORD_ATTR = "_perf_pipeline_record"
 
 
@@ -153,22 +163,42 @@ def _tracemalloc_peak_bytes(call: Callable[[], object]) -> int:
     return max(peak - start, 0)
 
 
+def _describe(exc: BaseException) -> str:
+    """``Type: message``, cut short; a message that cannot be rendered is left out."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = ""
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text[:_REASON_CHARS]
+
+
 def _memory_pass(
     call: Callable[..., object],
     *,
     prepare: Callable[[], tuple[tuple, dict]],
     cleanup: Callable[[tuple, dict], object] | None = None,
-) -> dict[str, float]:
-    """Call the benchmarked function twice more, untimed: once for RSS, once traced."""
-    out: dict[str, float] = {}
+) -> dict[str, float | str]:
+    """Call the benchmarked function twice more, untimed: once for RSS, once traced.
+
+    The plugin only records data, so an extra call that raises (or its ``prepare`` or
+    ``cleanup``: a pedantic ``setup`` or ``teardown``) must not fail the test: the
+    figures not taken yet are left out, ``MEMORY_ABSENT_KEY`` says why, and no further
+    call is made on state the failed one may have left half changed.
+    """
+    out: dict[str, float | str] = {}
     for metric, measure in (("peak_rss_bytes", _peak_rss_bytes),
                             ("tracemalloc_peak_bytes", _tracemalloc_peak_bytes)):
-        args, kwargs = prepare()
         try:
-            value = measure(lambda a=args, k=kwargs: call(*a, **k))
-        finally:
-            if cleanup is not None:
-                cleanup(args, kwargs)
+            args, kwargs = prepare()
+            try:
+                value = measure(lambda a=args, k=kwargs: call(*a, **k))
+            finally:
+                if cleanup is not None:
+                    cleanup(args, kwargs)
+        except Exception as exc:  # whatever it is, the test's outcome is not ours to change
+            out[MEMORY_ABSENT_KEY] = f"an extra call for {metric} raised {_describe(exc)}"
+            break
         if value is not None:
             out[metric] = float(value)
     return out
@@ -197,9 +227,10 @@ class _Instrumented:
 
         return counted
 
-    def _record(self, before: tuple, calls: int, memory: Callable[[], dict[str, float]]) -> None:
+    def _record(self, before: tuple, calls: int,
+                memory: Callable[[], dict[str, float | str]]) -> None:
         after = _snapshot()
-        record: dict[str, float] = {}
+        record: dict[str, float | str] = {}
         if not self.fixture.cprofile:  # profiling would distort CPU time; skip it then
             record.update(_deltas_per_call(before, after, calls))
         record.update(memory())
@@ -225,12 +256,19 @@ class _Instrumented:
         result = self._raw_pedantic(target, args, kwargs, setup, teardown, rounds,
                                     warmup_rounds, iterations)
         calls = self.calls + (1 if iterations > 1 else 0)
+        if setup is None:
+            # The author fixed how often the target runs (``rounds=1`` of ``os.rmdir``,
+            # of ``items.pop``): a call of ours on the same arguments could fail or
+            # change what the test asserts next. A ``setup`` prepares each call afresh
+            # (pytest-benchmark runs it before every round), so one more is allowed.
+            self._record(before, calls, lambda: {MEMORY_ABSENT_KEY: (
+                "benchmark.pedantic without a setup: its target is not called again")})
+            return result
 
         def prepare() -> tuple[tuple, dict]:
-            if setup is not None:
-                made = setup()
-                if made:
-                    return tuple(made[0]), dict(made[1])
+            made = setup()
+            if made:
+                return tuple(made[0]), dict(made[1])
             return tuple(args), dict(kwargs or {})
 
         cleanup = (lambda a, k: teardown(*a, **k)) if teardown is not None else None

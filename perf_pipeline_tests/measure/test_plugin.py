@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from perf_pipeline.measure.plugin import MEMORY_ABSENT_KEY
+
 pytest_plugins = ["pytester"]
 
 SUITE = '''
@@ -20,7 +22,8 @@ def allocate():
     return len(block)
 
 def test_alloc(benchmark):
-    benchmark.pedantic(allocate, rounds=3)
+    # a setup (even one that makes no arguments) lets the plugin call it once more
+    benchmark.pedantic(allocate, setup=lambda: None, rounds=3)
     # every timed round ran untraced; the one traced call came after them
     assert TRACING[:3] == [False, False, False]
     assert TRACING.count(True) == 1
@@ -87,3 +90,67 @@ def test_plugin_does_nothing_when_benchmarks_are_disabled(pytester: pytest.Pytes
     pytester.makepyfile("def test_b(benchmark):\n    assert benchmark(lambda: 3) == 3\n")
     result = pytester.runpytest("-p", "perf_pipeline.measure.plugin", "--benchmark-disable")
     result.assert_outcomes(passed=1)
+
+
+ONE_SHOT_SUITE = '''
+import os
+import tempfile
+import tracemalloc
+
+def test_rmdir_once(benchmark):
+    d = tempfile.mkdtemp()
+    benchmark.pedantic(os.rmdir, args=(d,), rounds=1, iterations=1)
+    assert not os.path.exists(d)
+
+def test_consume(benchmark):
+    items = [1, 2]
+    benchmark.pedantic(items.pop, rounds=2)
+    assert items == []
+
+def test_setup_but_one_call_per_round(benchmark):
+    seen = []
+    def once_per_round(n):
+        seen.append(n)
+        if len(seen) > 2:
+            raise RuntimeError("called more often than the rounds")
+    benchmark.pedantic(once_per_round, setup=lambda: ((len(seen),), {}), rounds=2)
+
+def fails_when_traced():
+    if tracemalloc.is_tracing():
+        raise RuntimeError("not under tracemalloc")
+    return 1
+
+def test_traced_call_raises(benchmark):
+    assert benchmark(fails_when_traced) == 1
+'''
+
+
+def test_extra_memory_calls_never_fail_the_test(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plugin only records data: one-shot pedantic targets (which pass under plain
+    pytest-benchmark) are not called again, and an extra call that raises costs its
+    memory figure, never the test; the JSON says why the figures are missing."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    pytester.makepyfile(test_one_shot=ONE_SHOT_SUITE)
+    result = pytester.runpytest("-p", "perf_pipeline.measure.plugin", "-p", "no:cacheprovider",
+                                "--benchmark-json=out.json", "--benchmark-max-time=0.01",
+                                "--benchmark-min-rounds=3", "--benchmark-warmup=off")
+    result.assert_outcomes(passed=4)
+    doc = json.loads((pytester.path / "out.json").read_text())
+    ours = {b["name"]: b["perf_pipeline"] for b in doc["benchmarks"]}
+    memory = {"peak_rss_bytes", "tracemalloc_peak_bytes"}
+
+    for name in ("test_rmdir_once", "test_consume"):
+        assert not memory & ours[name].keys()
+        assert "without a setup" in ours[name][MEMORY_ABSENT_KEY]
+        assert ours[name]["p50_s"] > 0  # the rest is recorded as usual
+    assert ours["test_consume"]["calls"] == 2
+
+    setup_once = ours["test_setup_but_one_call_per_round"]
+    assert not memory & setup_once.keys()
+    assert "peak_rss_bytes raised RuntimeError" in setup_once[MEMORY_ABSENT_KEY]
+
+    traced = ours["test_traced_call_raises"]
+    assert "tracemalloc_peak_bytes" not in traced
+    assert "tracemalloc_peak_bytes raised RuntimeError: not under tracemalloc" in (
+        traced[MEMORY_ABSENT_KEY])
