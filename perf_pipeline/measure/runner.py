@@ -50,7 +50,8 @@ from perf_pipeline.measure.profiling import PROFILE_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir
 from perf_pipeline.measure.watchdog import group_watchdog
 
-__all__ = ["PLUGIN_MODULE", "SuiteOutcome", "build_command", "run_suite", "stage_plugin"]
+__all__ = ["PLUGIN_MODULE", "SuiteOutcome", "build_command", "marker_expression", "run_suite",
+           "stage_plugin"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,52 @@ def stage_plugin(dest: Path) -> Path:
     return Path(dest)
 
 
+def _without_marker_options(args: Sequence[str]) -> tuple[list[str], str | None]:
+    """``args`` without their ``-m`` options, and the expression pytest would have taken.
+
+    pytest keeps the LAST ``-m`` (``-m EXPR``, ``-mEXPR`` or ``-m=EXPR``); everything
+    after ``--`` is a path, kept as it is. A trailing ``-m`` without a value is left for
+    pytest to reject.
+    """
+    rest: list[str] = []
+    expression: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg == "-m" and i + 1 < len(args):
+            expression = args[i + 1]
+            i += 2
+            continue
+        if arg.startswith("-m") and arg != "-m":
+            expression = arg[3:] if arg.startswith("-m=") else arg[2:]
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, expression
+
+
+def marker_expression(markers: str | None,
+                      extra_args: Sequence[str]) -> tuple[str | None, list[str]]:
+    """The ``-m`` expression a suite runs with, and ``extra_args`` left to pass after it.
+
+    A suite's own ``markers`` (``stress``) must hold whatever ``-m`` the user's
+    ``pytest_args`` add: pytest keeps only the last ``-m``, so a ``-m "not stress"`` meant
+    for the benchmark runs would otherwise replace it, and the stress run would run the
+    benchmarks and no stress test, as a success. Both are kept: ``stress and (EXPR)``,
+    with the user's ``-m`` taken out of the arguments. A suite without markers of its own
+    passes the user's arguments as they are.
+    """
+    if not markers:
+        return None, list(extra_args)
+    rest, user = _without_marker_options(list(extra_args))
+    if user is None or not user.strip():  # pytest reads an empty -m as no selection
+        return markers, rest
+    return f"{markers} and ({user})", rest
+
+
 def build_command(
     project_dir: Path,
     *,
@@ -123,6 +170,7 @@ def build_command(
 
     ``interpreter`` is the argv that starts the target's Python for runners "command"
     and "venv" (``measure/environments.py`` builds it); ``uv_args`` go to ``uv run``.
+    A ``-m`` in ``extra_args`` narrows the suite's own ``markers`` (``marker_expression``).
     """
     if runner not in _RUNNERS:
         raise InvalidInputError(f"runner must be one of {_RUNNERS}, not {runner!r}")
@@ -133,9 +181,10 @@ def build_command(
     plugin = PLUGIN_MODULE if runner == "current" else f"{STAGED_PACKAGE}.plugin"
     pytest_args = ["-m", "pytest", *paths, f"--benchmark-json={json_path}",
                    "-p", plugin, "-p", "no:cacheprovider"]
-    if markers:
-        pytest_args += ["-m", markers]
-    pytest_args += list(extra_args)
+    expression, rest = marker_expression(markers, extra_args)
+    if expression:
+        pytest_args += ["-m", expression]
+    pytest_args += rest
     if runner == "current":
         return (sys.executable, *pytest_args)
     if runner == "uv":
@@ -229,11 +278,15 @@ def _tail(path: Path) -> str:
 
 
 def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
-                    json_path: Path, *, benchmarks_required: bool) -> str | None:
+                    json_path: Path, *, benchmarks_required: bool,
+                    selection: str | None = None) -> str | None:
+    """Why the suite failed, or None. ``selection`` is the ``-m`` expression it ran with."""
     if timed_out:
         return f"suite timed out after {timeout_s:g} s and was killed"
     if returncode == 5:
-        return "pytest collected no tests (exit code 5): check the benchmark paths and markers"
+        selected = f" with -m {selection!r}" if selection else ""
+        return (f"pytest collected no tests{selected} (exit code 5): check the benchmark "
+                "paths and markers")
     if returncode == 1:  # benchmark, stress or profiling run alike
         return "tests failed (pytest exit code 1)"
     if returncode is not None and returncode < 0:
@@ -374,8 +427,10 @@ def run_suite(
             timed_out = wait_then_end_group(proc, timeout_s, f"suite in {project_dir}")
         duration_s = time.perf_counter() - start
         returncode = None if timed_out else proc.returncode
+        selection = (marker_expression(markers, extra_args)[0]
+                     or _without_marker_options(list(extra_args))[1])
         error = _failure_reason(returncode, timed_out, timeout_s, json_path,
-                                benchmarks_required=benchmarks_required)
+                                benchmarks_required=benchmarks_required, selection=selection)
         stdout_tail, stderr_tail = _tail(out_path), _tail(err_path)
         if error is not None:
             error = missing_plugin_hint(runner, stdout_tail + "\n" + stderr_tail) or error

@@ -171,6 +171,53 @@ def test_current_runner_command_uses_this_interpreter(tmp_path: Path) -> None:
     assert "no:cacheprovider" in cmd and cmd[-3:] == ("-m", "stress", "-x")
 
 
+def test_a_user_marker_option_narrows_the_suites_own_markers(tmp_path: Path) -> None:
+    """pytest keeps the last ``-m``: the user's must not replace the suite's ``stress``."""
+    def command(extra_args: list[str], markers: str | None = "stress") -> tuple[str, ...]:
+        cmd = build_command(tmp_path, paths=["t.py"], json_path=tmp_path / "b.json",
+                            extra_args=extra_args, markers=markers)
+        return cmd[cmd.index("no:cacheprovider") + 1:]
+
+    assert command(["-x", "-m", "not slow", "-k", "a"]) == (
+        "-m", "stress and (not slow)", "-x", "-k", "a")
+    assert command(["-mnot slow"]) == ("-m", "stress and (not slow)")
+    assert command(["-m=fast or big", "-q"]) == ("-m", "stress and (fast or big)", "-q")
+    assert command(["-m", "a", "-mb"]) == ("-m", "stress and (b)")  # the last one, as pytest
+    assert command(["-m", "  "]) == ("-m", "stress")  # an empty -m selects nothing away
+    assert command(["-q", "--", "-mfile.py"]) == ("-m", "stress", "-q", "--", "-mfile.py")
+    # the benchmark suite has no markers of its own: the user's -m is passed as it is
+    assert command(["-m", "not stress", "-x"], markers=None) == ("-m", "not stress", "-x")
+
+
+def test_stress_suite_runs_its_own_marker_within_the_users_selection(tmp_path: Path) -> None:
+    project = _project(tmp_path, """
+        import pytest
+        def test_bench(benchmark):
+            benchmark(sum, range(10))
+        @pytest.mark.stress
+        def test_load():
+            pass
+        @pytest.mark.stress
+        @pytest.mark.slow
+        def test_slow_load():
+            raise AssertionError("the user's -m deselects this one")
+        """)
+    (project / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\nmarkers = ["stress", "slow"]\n')
+    outcome = _run(project, tmp_path, markers="stress", benchmarks_required=False,
+                   extra_args=(*FAST_ARGS, "-m", "not slow"))
+    assert outcome.ok, outcome.error
+    assert outcome.json_path is None  # the benchmark was not run as part of the stress suite
+    assert "1 passed, 2 deselected" in outcome.stdout_tail
+    # A -m meant to keep stress tests out of the benchmark runs leaves the stress run
+    # nothing: a failure that names the expression, not a stress run of the benchmarks.
+    outcome = _run(project, tmp_path, markers="stress", benchmarks_required=False,
+                   extra_args=(*FAST_ARGS, "-m", "not stress"),
+                   json_path=tmp_path / "out2" / "b.json")
+    assert outcome.returncode == 5
+    assert "with -m 'stress and (not stress)'" in (outcome.error or "")
+
+
 def test_uv_runner_command_uses_the_target_project_and_a_staged_plugin(tmp_path: Path) -> None:
     cmd = build_command(tmp_path, paths=["t.py"], json_path=tmp_path / "b.json", runner="uv",
                         uv_executable="/usr/bin/uv")
