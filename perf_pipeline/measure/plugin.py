@@ -4,7 +4,9 @@ It only records data: per benchmark it adds memory, CPU, I/O, GC figures and lat
 percentiles to pytest-benchmark's own JSON through the ``pytest_benchmark_update_json``
 hook, under the key ``"perf_pipeline"`` of each benchmark (not ``extra_info``, which
 belongs to the benchmark's author), and the environment fingerprint under the top-level
-key ``"perf_pipeline"``. One file format, written by pytest-benchmark.
+key ``"perf_pipeline"``. One file format, written by pytest-benchmark. When the session
+finishes it writes pytest's exit status to the file the runner names (completion.py), so
+a process ended early with status 0 is not taken for a passing suite.
 
 It runs in the target's environment, so it imports only the standard library, pytest
 (which is running it) and, when present, psutil. It never imports pytest-benchmark: it
@@ -42,6 +44,7 @@ from typing import Any
 import pytest
 
 # Relative, so the same file also works when staged as its own package (runner "uv").
+from .completion import claim_completion_path, write_completion
 from .fingerprint import collect_environment, find_lock_file
 from .percentiles import latency_percentiles
 from .profiling import profile_benchmark, profile_settings
@@ -68,6 +71,7 @@ MEMORY_ABSENT_KEY = "memory_not_measured"
 #: Longest exception text kept in ``MEMORY_ABSENT_KEY``.
 _REASON_CHARS = 300
 _RECORD_ATTR = "_perf_pipeline_record"
+_COMPLETION_ATTR = "_perf_pipeline_completion"
 
 
 def _cpu_times() -> tuple[float, float]:
@@ -332,6 +336,21 @@ def stress(request: pytest.FixtureRequest) -> Any:
         request.node.user_properties.append((f"stress.{scenario['name']}", summary))
     failed = getattr(request.node, "_perf_pipeline_failed", False)
     session.write(outcome="failed" if failed else "passed")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Take the completion marker's path (completion.py) before anything can inherit it."""
+    setattr(config, _COMPLETION_ATTR, claim_completion_path())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Any:
+    """Tell the runner the session finished, with the exit status every other
+    ``pytest_sessionfinish`` (pytest-benchmark's JSON among them) left behind."""
+    yield
+    path = getattr(session.config, _COMPLETION_ATTR, None)
+    if path is not None and not hasattr(session.config, "workerinput"):  # xdist controller
+        write_completion(path, int(session.exitstatus))
 
 
 @pytest.hookimpl(hookwrapper=True)

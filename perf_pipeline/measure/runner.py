@@ -13,8 +13,9 @@ Output goes to temporary files rather than pipes (a suite may print megabytes; p
 would fill up and block it); only the tails are kept.
 
 A run is all or nothing: exit code 1 (test failures), 5 (no tests collected), any other
-non-zero code, a timeout or an unreadable JSON file make ``SuiteOutcome.error`` say why,
-and the caller must not use any partial results.
+non-zero code, a timeout, an unreadable JSON file or a session that never finished (exit
+code 0 without the plugin's completion marker, see completion.py) make
+``SuiteOutcome.error`` say why, and the caller must not use any partial results.
 
 A passing suite in which no test used the ``benchmark`` fixture leaves no JSON file at
 all (pytest-benchmark writes none when it has nothing to save). For a benchmark suite
@@ -46,6 +47,7 @@ from pathlib import Path
 
 from perf_pipeline.config import RUNNERS
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.completion import COMPLETION_FILE_ENV, read_completion
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir
 from perf_pipeline.measure.watchdog import group_watchdog
@@ -62,9 +64,9 @@ PLUGIN_MODULE = "perf_pipeline.measure.plugin"
 #: import.
 STAGED_PACKAGE = "_perf_pipeline_probe"
 #: The plugin and the stdlib-only modules it imports (relatively), copied as they are.
-STAGED_MODULES = ("plugin.py", "fingerprint.py", "percentiles.py", "profiling.py",
-                  "stress_session.py", "stress_harness.py", "stress_growth.py",
-                  "latency_histogram.py", "trend.py")
+STAGED_MODULES = ("plugin.py", "completion.py", "fingerprint.py", "percentiles.py",
+                  "profiling.py", "stress_session.py", "stress_harness.py",
+                  "stress_growth.py", "latency_histogram.py", "trend.py")
 _TAIL_CHARS = 4000
 _HEAD_CHARS = 600
 _TERM_GRACE_S = 3.0
@@ -279,8 +281,11 @@ def _tail(path: Path) -> str:
 
 def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
                     json_path: Path, *, benchmarks_required: bool,
-                    selection: str | None = None) -> str | None:
-    """Why the suite failed, or None. ``selection`` is the ``-m`` expression it ran with."""
+                    selection: str | None = None,
+                    session_exit: int | None = None) -> str | None:
+    """Why the suite failed, or None. ``selection`` is the ``-m`` expression it ran with;
+    ``session_exit`` the exit status the plugin recorded when the session finished (None:
+    it never did)."""
     if timed_out:
         return f"suite timed out after {timeout_s:g} s and was killed"
     if returncode == 5:
@@ -297,6 +302,13 @@ def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
         return f"pytest crashed: killed by {name} (exit code {returncode})"
     if returncode != 0:
         return f"pytest exited with code {returncode}"
+    if session_exit is None:
+        return ("pytest exited with code 0 but never finished its session (the process "
+                "was ended from inside, e.g. by os._exit(0) or a C library's exit(0)): "
+                "the tests after that point did not run")
+    if session_exit != 0:
+        return (f"pytest finished its session with exit status {session_exit}, but the "
+                "process exited with code 0")
     if not json_path.is_file():
         if not benchmarks_required:
             return None
@@ -401,6 +413,8 @@ def run_suite(
         tmp_dir = Path(tmp)
         staged = stage_plugin(tmp_dir / "plugin") if runner != "current" else None
         child_env = _child_env(runner, env, staged)
+        completion_path = tmp_dir / "completion.json"
+        child_env[COMPLETION_FILE_ENV] = str(completion_path)
         out_path, err_path = tmp_dir / "stdout", tmp_dir / "stderr"
         logger.info("running suite in %s: %s", project_dir, " ".join(cmd))
         start = time.perf_counter()
@@ -430,7 +444,8 @@ def run_suite(
         selection = (marker_expression(markers, extra_args)[0]
                      or _without_marker_options(list(extra_args))[1])
         error = _failure_reason(returncode, timed_out, timeout_s, json_path,
-                                benchmarks_required=benchmarks_required, selection=selection)
+                                benchmarks_required=benchmarks_required, selection=selection,
+                                session_exit=read_completion(completion_path))
         stdout_tail, stderr_tail = _tail(out_path), _tail(err_path)
         if error is not None:
             error = missing_plugin_hint(runner, stdout_tail + "\n" + stderr_tail) or error

@@ -123,6 +123,26 @@ def test_failing_plain_suite_fails_even_when_benchmarks_are_optional(tmp_path: P
     assert outcome.json_path is None
 
 
+@pytest.mark.parametrize("runner", ["current", "command"])  # "command": the staged plugin
+def test_a_suite_ended_with_status_0_mid_session_is_a_failure(tmp_path: Path,
+                                                              runner: str) -> None:
+    """Exit code 0 is not enough: the plugin's completion marker says pytest finished."""
+    project = _project(tmp_path, """
+        import os
+        def test_1_ok():
+            pass
+        def test_2_dies():
+            os._exit(0)
+        def test_3_never_runs():
+            raise AssertionError("this would have failed the run")
+        """)
+    outcome = _run(project, tmp_path, benchmarks_required=False, runner=runner,
+                   interpreter=(sys.executable,) if runner == "command" else ())
+    assert outcome.returncode == 0
+    assert not outcome.ok and "never finished its session" in (outcome.error or "")
+    assert outcome.json_path is None
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_hanging_suite_is_killed_with_its_whole_process_group(tmp_path: Path) -> None:
     info = tmp_path / "info.json"

@@ -1,0 +1,51 @@
+"""Whether the target's pytest finished its session: a marker file the plugin writes.
+
+The exit status alone cannot say so. An interpreter ended with status 0 in the middle of
+the session (``os._exit(0)`` in a test, a C library's ``exit(0)``, a forked worker that
+returns into pytest's code) looks like a passing suite, and a stress suite, which need not
+leave benchmark JSON, was recorded as a success although the tests after that point
+never ran. So the runner names a file in ``COMPLETION_FILE_ENV``; the plugin writes
+pytest's exit status there when the session finishes (``pytest_sessionfinish``); and the
+runner takes a zero exit without that file as a failure.
+
+Staged into the target's environment with the plugin (runner.py ``STAGED_MODULES``):
+standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+__all__ = ["COMPLETION_FILE_ENV", "claim_completion_path", "read_completion",
+           "write_completion"]
+
+#: Set by the runner for each pytest process: where the plugin writes the exit status.
+COMPLETION_FILE_ENV = "PERF_PIPELINE_COMPLETION_FILE"
+
+
+def claim_completion_path() -> Path | None:
+    """The marker's path for this pytest process, taken out of the environment.
+
+    Taken out so that a pytest the suite itself starts (a subprocess inheriting the
+    environment) cannot write the marker before the measured session has finished.
+    """
+    path = os.environ.pop(COMPLETION_FILE_ENV, "").strip()
+    return Path(path) if path else None
+
+
+def write_completion(path: Path, exitstatus: int) -> None:
+    """Record that the session finished with ``exitstatus``, whole or not at all."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"exitstatus": int(exitstatus)}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_completion(path: Path) -> int | None:
+    """The exit status the session finished with, or None if it never said so."""
+    try:
+        status = json.loads(Path(path).read_text(encoding="utf-8"))["exitstatus"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
