@@ -62,7 +62,13 @@ def compact_benchmark_json(data: bytes) -> bytes:
 
     Everything else is kept as pytest-benchmark wrote it. The text must be a valid
     results file (``session.py`` loads it before keeping it); anything unexpected in it
-    is kept unchanged rather than refused here.
+    is kept unchanged rather than refused here. That includes NaN and Infinity, which
+    pytest-benchmark writes (its ``json.dumps`` allows them) wherever a test put one,
+    e.g. ``benchmark.extra_info["hit_rate"] = float("nan")`` for an empty cache: the
+    loader reads them and checks only the values it uses (samples, statistics, our
+    metrics), so refusing them here lost a valid run after it was measured. Text that
+    parses but cannot be written back is kept as it was (gzipped, samples unsorted), for
+    the same reason. Raises ``ValueError`` for text that is not JSON.
     """
     doc = json.loads(data)
     benchmarks = doc.get("benchmarks") if isinstance(doc, dict) else None
@@ -71,8 +77,11 @@ def compact_benchmark_json(data: bytes) -> bytes:
         samples = stats.get("data") if isinstance(stats, dict) else None
         if isinstance(samples, list) and all(type(x) is float for x in samples):
             samples.sort()
-    text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return gzip.compress(text.encode(), compresslevel=_GZIP_LEVEL, mtime=0)
+    try:
+        text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    except ValueError:  # not expected of a file the loader accepted: keep it whole
+        text = data
+    return gzip.compress(text, compresslevel=_GZIP_LEVEL, mtime=0)
 
 
 def new_run_id(now: datetime | None = None) -> str:

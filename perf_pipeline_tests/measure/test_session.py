@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -210,3 +211,26 @@ def test_an_interrupted_run_is_recorded_as_failed_without_benchmark_files(
     assert sorted(p.name for p in run_json.parent.iterdir()) == ["run.json"]
     run = load_results(run_json.parent)
     assert (run.status, run.benchmarks) == (RunStatus.FAILED, ())
+
+
+NAN_EXTRA_INFO = '''
+def test_cache(benchmark):
+    benchmark.extra_info["hit_rate"] = float("nan")  # 0 hits of 0 lookups
+    benchmark(sum, range(10))
+'''
+
+
+def test_nan_in_extra_info_is_kept_and_the_run_recorded(
+        target_repo: Path, make_settings: Callable[..., Settings]) -> None:
+    """pytest-benchmark writes NaN into the file; keeping it crashed the run (exit 3)
+    after it was measured, leaving an empty raw directory and no run."""
+    commit_files(target_repo, {"proj/tests/test_perf.py": NAN_EXTRA_INFO}, "nan figure")
+    settings = make_settings(target_repo, processes=1)
+    with HistoryStore.open(settings.db_path) as store:
+        run = measure_commit(settings, "HEAD", store=store)
+        assert store.has_run(run.run_id)
+    assert run.status is RunStatus.SUCCESS, run.error
+    assert [b.name for b in run.benchmarks] == ["tests/test_perf.py::test_cache"]
+    raw = json.loads(gzip.decompress((Path(run.raw_path or "") / "benchmark.json.gz")
+                                     .read_bytes()))
+    assert math.isnan(raw["benchmarks"][0]["extra_info"]["hit_rate"])  # as recorded
