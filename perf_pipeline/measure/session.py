@@ -1,16 +1,17 @@
 """Measure one commit: ref → worktree → suite run → raw files → SuiteRun (→ store).
 
 This is the one function the Dagster assets and the CLI call to measure. A suite that
-crashes, fails or times out is a FAILED ``SuiteRun`` carrying the error text, not an
-exception: whether that stops anything is the caller's decision. An unknown ref is
-bad input and raises ``InvalidInputError``.
+crashes, fails or times out, or whose processes measure different benchmarks (a flaky
+skip), is a FAILED ``SuiteRun`` carrying the error text, not an exception: whether
+that stops anything is the caller's decision. An unknown ref is bad input and raises
+``InvalidInputError``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,6 +84,29 @@ def _branch_of(repo: Path, ref: str) -> str | None:
     """``ref`` itself if it names a local branch (so history knows where a run came from)."""
     proc = run_git(repo, ["show-ref", "--verify", "--quiet", f"refs/heads/{ref}"], check=False)
     return ref if proc.returncode == 0 else None
+
+
+def _unlike_first_process(names: frozenset[str], first: frozenset[str]) -> str | None:
+    """Why a process that measured ``names`` cannot join a run whose process 1 measured
+    ``first``, or None if it measured the same benchmarks.
+
+    A run pools each benchmark's samples over all its processes, and its loader
+    (``merge_processes``) refuses a run whose processes disagree: a benchmark skipped or
+    deselected in only some of them (a flaky ``pytest.skip``) would have made a run
+    directory that can never be read. Such a suite is misbehaving, and recorded as a
+    failed run that says so, never as a partial one.
+    """
+    if names == first:
+        return None
+    parts = []
+    if first - names:
+        parts.append(f"benchmarks measured in process 1 but not in this one: "
+                     f"{sorted(first - names)}")
+    if names - first:
+        parts.append(f"benchmarks measured in this process but not in process 1: "
+                     f"{sorted(names - first)}")
+    return ("; ".join(parts) + " (skipped or deselected in only some processes, e.g. a "
+            "flaky pytest.skip; a run pools every benchmark over all its processes)")
 
 
 def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
@@ -173,6 +197,7 @@ def measure_commit(
         # A suite that ran no benchmark (a stress suite of plain tests) has no samples
         # to replicate: one process, and a run without benchmark files.
         json_paths: list[Path] = []
+        first_names: frozenset[str] | None = None  # the benchmarks process 1 measured
         duration_s = 0.0
         error = None
         outcome: SuiteOutcome | None = None
@@ -192,9 +217,16 @@ def measure_commit(
                     error = "ran no benchmark, although process 1 did"
                 elif error is None and outcome.json_path is not None:
                     try:
-                        load_results(outcome.json_path, suite=suite)  # validate first
+                        measured = load_results(outcome.json_path, suite=suite)  # validate
                     except InvalidInputError as exc:
                         error = f"suite at {sha} wrote invalid benchmark JSON: {exc}"
+                    else:
+                        names = frozenset(b.name for b in measured.benchmarks)
+                        del measured  # its samples: a large run's would stay alive
+                        first_names = first_names if first_names is not None else names
+                        unlike = _unlike_first_process(names, first_names)
+                        if unlike is not None:
+                            error = error_text(replace(outcome, error=unlike))
                 if error is not None:
                     if process > 1:
                         error = f"process {process} of {settings.processes}: {error}"

@@ -213,6 +213,77 @@ def test_an_interrupted_run_is_recorded_as_failed_without_benchmark_files(
     assert (run.status, run.benchmarks) == (RunStatus.FAILED, ())
 
 
+#: A benchmark that skips itself in the second process that runs it (a flaky skip): the
+#: count of runs so far lives in a file outside the worktree.
+FLAKY_SKIP = '''
+import os
+import pytest
+
+COUNT = {count!r}
+
+def test_steady(benchmark):
+    benchmark(sum, range(10))
+
+def test_flaky(benchmark):
+    n = int(open(COUNT).read()) if os.path.exists(COUNT) else 0
+    with open(COUNT, "w") as f:
+        f.write(str(n + 1))
+    if n == 1:
+        pytest.skip("resource not available this time")
+    benchmark(sorted, [3, 2, 1])
+'''
+
+
+def test_a_benchmark_skipped_in_one_process_only_is_a_failed_run_that_loads(
+        target_repo: Path, make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    """The run was written as a success whose processes disagree, which the loader
+    (``merge_processes``) refuses: measure_commit raised, nothing reached the history, and
+    every later ingest of the results dir failed on that directory."""
+    commit_files(target_repo, {"proj/tests/test_perf.py": FLAKY_SKIP.format(
+        count=str(tmp_path / "count"))}, "a flaky benchmark")
+    settings = make_settings(target_repo, processes=3)
+    with HistoryStore.open(settings.db_path) as store:
+        run = measure_commit(settings, "HEAD", store=store)
+        assert store.has_run(run.run_id)
+        again = ingest_results_dir(settings.results_dir, store)
+    assert (run.status, run.benchmarks) == (RunStatus.FAILED, ())
+    error = run.error or ""
+    assert error.startswith("process 2 of 3: benchmarks measured in process 1 but not in "
+                            "this one: ['tests/test_perf.py::test_flaky']"), error
+    assert "1 skipped" in error  # the process's own output says why
+    run_dir = Path(run.raw_path or "")
+    assert sorted(p.name for p in run_dir.iterdir()) == ["run.json"]  # nothing partial
+    assert json.loads((run_dir / "run.json").read_text())["processes"] == 2
+    assert load_results(run_dir) == run
+    assert again.errors == ()
+
+
+def test_a_benchmark_only_a_later_process_measured_fails_the_run_too(
+        target_repo: Path, make_settings: Callable[..., Settings],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from perf_pipeline.measure import session
+    from perf_pipeline.measure.runner import SuiteOutcome
+
+    full = json.loads((DATA_DIR / "pytest_benchmark_good.json").read_text())
+    skipped = full["benchmarks"][-1]["fullname"]
+
+    def fake_run(settings, sha, suite, json_path, extra_args, **_):
+        doc = json.loads(json.dumps(full))
+        if json_path.name == "benchmark-1.json":  # process 1 skipped the last one
+            doc["benchmarks"].pop()
+        json_path.write_text(json.dumps(doc))
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+    monkeypatch.setattr(session, "run_in_worktree", fake_run)
+    run = measure_commit(make_settings(target_repo, processes=3), "HEAD")
+    assert run.status is RunStatus.FAILED
+    assert (run.error or "").startswith(
+        f"process 2 of 3: benchmarks measured in this process but not in process 1: "
+        f"[{skipped!r}]"), run.error
+    assert load_results(Path(run.raw_path or "")) == run
+
+
 NAN_EXTRA_INFO = '''
 def test_cache(benchmark):
     benchmark.extra_info["hit_rate"] = float("nan")  # 0 hits of 0 lookups
