@@ -14,7 +14,8 @@ expression, passed to pytest as separate arguments, never through a shell).
 Each side of a round runs in ``processes`` pytest processes (``Settings.ab_processes``),
 alternating with the other side's (ABAB or BABA, the round's order): the process is the
 unit of noise, and the fastest sample of two processes is far more repeatable than that
-of one (``analysis.AB_PROCESSES``). A side's run pools their samples (``merge_processes``).
+of one (``analysis.AB_PROCESSES``). A side's run pools their samples (``merge_processes``),
+of the benchmarks measured in all of them (``_side_run``).
 
 Every process's pytest-benchmark JSON is kept under ``raw/ab/<id>/`` (written once,
 read-only, as ``round-NNN-<side>.json.gz`` for the first process of a side and
@@ -354,10 +355,24 @@ class ABRounds(Iterator[ABRound]):
 
 
 def _side_run(runs: list[SuiteRun]) -> SuiteRun:
-    """One side of a round: its processes' samples pooled (one process: as it is)."""
+    """One side of a round: its processes' samples pooled (one process: as it is).
+
+    Only the benchmarks measured in every process of the side are pooled; one that some
+    process did not measure (a flaky ``pytest.skip``) is missing from this side of the
+    round, as if no process had measured it. Judging already deals with a benchmark
+    missing from some rounds (inconclusive, or listed as missing) while the others go
+    on; pooling it over fewer processes would make this side's value unlike the others,
+    and refusing it stopped the whole A/B.
+    """
     if len(runs) == 1:
         return runs[0]
-    return replace(runs[0], benchmarks=merge_processes(*(r.benchmarks for r in runs)))
+    common = set.intersection(*({b.name for b in r.benchmarks} for r in runs))
+    dropped = sorted({b.name for r in runs for b in r.benchmarks} - common)
+    if dropped:
+        logger.warning("%s: benchmarks %s were not measured in every process of the "
+                       "side; missing from this round", runs[0].run_id, dropped)
+    return replace(runs[0], benchmarks=merge_processes(
+        *(tuple(b for b in r.benchmarks if b.name in common) for r in runs)))
 
 
 def iter_ab_rounds(

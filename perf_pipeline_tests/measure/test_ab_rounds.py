@@ -221,3 +221,50 @@ def test_a_failing_process_is_named(target_repo, make_settings,
     with pytest.raises(MeasurementError, match=r"round 1, \w+ \w+ \(process 2 of 2\)"):
         next(rounds)
     assert _manifest(rounds.raw_dir)["stopped"] == "error"
+
+
+class SkippingRunner(FakeRunner):
+    """A fake whose ``skip_on_call``-th pytest process did not measure the recorded
+    file's last benchmark (a flaky ``pytest.skip``)."""
+
+    def __init__(self, *, skip_on_call: int) -> None:
+        super().__init__()
+        self.skip_on_call = skip_on_call
+
+    def __call__(self, settings, sha: str, suite: str, json_path: Path,
+                 extra_args: Sequence[str], *, paths: Sequence[str] | None = None
+                 ) -> SuiteOutcome:
+        outcome = super().__call__(settings, sha, suite, json_path, extra_args, paths=paths)
+        if len(self.calls) == self.skip_on_call:
+            doc = json.loads(json_path.read_text())
+            doc["benchmarks"].pop()
+            json_path.write_text(json.dumps(doc))
+        return outcome
+
+
+def test_a_benchmark_skipped_in_one_process_of_a_side_is_missing_from_that_round_only(
+        target_repo, make_settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pooling a side's processes refused a benchmark some process had not measured, and
+    the whole A/B stopped with exit 2: a flaky skip is to be inconclusive or missing while
+    the others go on."""
+    recorded = json.loads((DATA_DIR / "pytest_benchmark_good.json").read_text())
+    names = {b["fullname"] for b in recorded["benchmarks"]}
+    flaky = recorded["benchmarks"][-1]["fullname"]
+    runner = SkippingRunner(skip_on_call=3)  # round 1: the first side's second process
+    monkeypatch.setattr(ab_module, "run_in_worktree", runner)
+    settings = make_settings(target_repo, ab_processes=2)
+    with iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=2, seed=5) as rounds:
+        first, second = list(rounds)
+    flaky_side, other_side = first.order
+    by_side = {"base": first.base, "candidate": first.candidate}
+    assert {b.name for b in by_side[flaky_side].benchmarks} == names - {flaky}
+    assert {b.name for b in by_side[other_side].benchmarks} == names
+    single = ab_module.load_results(rounds.raw_dir / f"round-001-{flaky_side}.json.gz")
+    for bench in by_side[flaky_side].benchmarks:  # the rest still pooled over both
+        one = single.benchmark(bench.name)
+        assert one is not None and len(bench.samples_s) == 2 * len(one.samples_s)
+    for run in (second.base, second.candidate):
+        assert {b.name for b in run.benchmarks} == names
+    manifest = _manifest(rounds.raw_dir)
+    assert (manifest["stopped"], manifest["rounds_done"], manifest["error"]) == (
+        "max_rounds", 2, None)
