@@ -20,7 +20,13 @@ from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, interruption_text
 from perf_pipeline.measure.environments import prepare_worktree
 from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
-from perf_pipeline.measure.git import commit_info, is_ancestor, resolve_commit, run_git
+from perf_pipeline.measure.git import (
+    branch_tip,
+    commit_info,
+    is_ancestor,
+    resolve_commit,
+    run_git,
+)
 from perf_pipeline.measure.raw import RUN_FILE, new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, _tail, run_suite
@@ -80,10 +86,33 @@ def local_machine_id(settings: Settings) -> str:
     return environment_fingerprint(packages=()).machine_id
 
 
-def _branch_of(repo: Path, ref: str) -> str | None:
-    """``ref`` itself if it names a local branch (so history knows where a run came from)."""
+def _branch_of(repo: Path, ref: str, sha: str) -> str | None:
+    """``ref`` itself if it names a local branch whose tip is ``sha``, the commit ``ref``
+    resolved to (so history knows where a run came from).
+
+    A branch of that name is not enough: git resolves a tag before a branch of the same
+    name (``main`` the tag, not ``main`` the branch), and the rolling baseline picks runs
+    by branch, so a commit never merged would have entered the main branch's baseline.
+    ``show-ref --verify`` takes the exact ref only (``main~1`` names no branch, although
+    ``refs/heads/main~1`` would resolve); ``branch_tip`` reads ``refs/heads/<ref>`` only.
+    """
     proc = run_git(repo, ["show-ref", "--verify", "--quiet", f"refs/heads/{ref}"], check=False)
-    return ref if proc.returncode == 0 else None
+    if proc.returncode != 0:
+        return None
+    try:
+        return ref if branch_tip(repo, ref) == sha else None
+    except InvalidInputError:  # deleted meanwhile
+        return None
+
+
+def _on_main_branch(repo: Path, sha: str, main_branch: str) -> bool:
+    """Whether ``sha`` is reachable from the tip of the local branch ``main_branch``: the
+    branch's ref itself, never a tag of the same name (as a plain ref would resolve)."""
+    try:
+        tip = branch_tip(repo, main_branch)
+    except InvalidInputError:  # no such branch (yet)
+        return False
+    return is_ancestor(repo, sha, tip)
 
 
 def _unlike_first_process(names: frozenset[str], first: frozenset[str]) -> str | None:
@@ -183,8 +212,8 @@ def measure_commit(
     _suite_plan(settings, suite)  # validate before any work
     repo = Path(settings.repo_path)
     sha = resolve_commit(repo, ref)
-    branch = branch or _branch_of(repo, ref)
-    if branch is None and is_ancestor(repo, sha, settings.main_branch):
+    branch = branch or _branch_of(repo, ref, sha)
+    if branch is None and _on_main_branch(repo, sha, settings.main_branch):
         branch = settings.main_branch
     commit = commit_info(repo, sha, branch=branch)
     run_id = new_run_id()

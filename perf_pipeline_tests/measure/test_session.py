@@ -305,3 +305,32 @@ def test_nan_in_extra_info_is_kept_and_the_run_recorded(
     raw = json.loads(gzip.decompress((Path(run.raw_path or "") / "benchmark.json.gz")
                                      .read_bytes()))
     assert math.isnan(raw["benchmarks"][0]["extra_info"]["hit_rate"])  # as recorded
+
+
+def test_a_tag_named_like_a_branch_does_not_lend_the_branch_its_name(
+        target_repo: Path, make_settings: Callable[..., Settings],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """git resolves ``main`` to a tag ``main`` before the branch; the run of that tag's
+    commit was recorded on branch main, so an unmerged commit entered the main branch's
+    rolling baseline (which picks runs by branch)."""
+    from perf_pipeline.measure import session
+    from perf_pipeline.measure.runner import SuiteOutcome
+
+    def fake_run(settings, sha, suite, json_path, extra_args, **_):
+        shutil.copy(DATA_DIR / "pytest_benchmark_good.json", json_path)
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+    monkeypatch.setattr(session, "run_in_worktree", fake_run)
+    git(target_repo, "checkout", "-q", "-b", "experiment")
+    side = commit_files(target_repo, {"proj/README": "experimental\n"}, "never merged")
+    git(target_repo, "checkout", "-q", "main")
+    git(target_repo, "tag", "main", side)
+    settings = make_settings(target_repo, processes=1)
+    run = measure_commit(settings, "main")
+    assert run.sha == side  # what git resolved: the tag
+    assert run.commit is not None and run.commit.branch is None
+    on_main = measure_commit(settings, "refs/heads/main~1")
+    assert on_main.commit is not None and on_main.commit.branch == "main"
+    experiment = measure_commit(settings, "experiment")
+    assert experiment.commit is not None and experiment.commit.branch == "experiment"
