@@ -326,10 +326,21 @@ class CommitInfo:
     author: str = ""
     committed_at: str | None = None  # ISO-8601
     dirty: bool = False
+    #: How many commits the first-parent chain up to this one holds (``git rev-list
+    #: --count --first-parent``), recorded when it is measured. Commits rewritten by a
+    #: rebase share one committer second; this orders them parent before child in
+    #: history, where the measuring time would put a later-measured parent after its
+    #: child. None when unknown (plain pytest-benchmark files, runs stored before it).
+    ancestry_ordinal: int | None = None
 
     def __post_init__(self) -> None:
         if not self.sha or not all(c in "0123456789abcdef" for c in self.sha.lower()):
             raise InvalidInputError(f"commit sha {self.sha!r} is not a hex SHA")
+        ordinal = self.ancestry_ordinal
+        if ordinal is not None and (isinstance(ordinal, bool) or not isinstance(ordinal, int)
+                                    or not 0 <= ordinal < 2**63):
+            raise InvalidInputError(
+                f"commit {self.sha}: ancestry_ordinal {ordinal!r} is not a count >= 0")
 
     @property
     def short_sha(self) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "commits_since",
     "current_branch",
     "first_parent",
+    "first_parent_ordinal",
     "git_env",
     "is_full_sha",
     "merge_base",
@@ -211,6 +212,24 @@ def first_parent(repo: Path, sha: str) -> str | None:
         raise InvalidInputError(f"commit {sha} is not in repository {repo}: "
                                 f"{proc.stderr.strip()[-300:] or 'no such commit'}")
     return listed[1] if len(listed) > 1 else None
+
+
+def first_parent_ordinal(repo: Path, sha: str) -> int:
+    """How many commits the first-parent chain ending at ``sha`` holds (a root commit: 1).
+
+    History orders runs by commit time; a rebase (GitHub's "Rebase and merge") gives
+    every rewritten commit the same committer second, and this count orders those
+    parent before child (``CommitInfo.ancestry_ordinal``). ``sha`` must be a full SHA,
+    passed as the only revision and before ``--``, so it is never read as an option.
+    Raises ``InvalidInputError`` when the repo has no such commit.
+    """
+    _check_sha(sha)
+    proc = run_git(repo, ["rev-list", "--count", "--first-parent", sha, "--"], check=False)
+    count = proc.stdout.strip()
+    if proc.returncode != 0 or not count.isdigit():
+        raise InvalidInputError(f"commit {sha} is not in repository {repo}: "
+                                f"{proc.stderr.strip()[-300:] or 'no such commit'}")
+    return int(count)
 
 
 def commits_since(repo: Path, since_sha: str, tip: str) -> tuple[str, ...]:

@@ -286,13 +286,16 @@ def _benchmark_file_count(record: Mapping[str, Any], status: RunStatus, run_file
 def _recorded_commit(data: Mapping[str, Any], where: str) -> CommitInfo:
     """The ``commit`` object of our run.json, every field checked."""
     unknown = sorted(set(data) - {"sha", "branch", "message", "author", "committed_at",
-                                  "dirty"})
+                                  "dirty", "ancestry_ordinal"})
     if unknown:
         raise InvalidInputError(f"{where} has unknown fields {unknown}")
     committed_at = data.get("committed_at")
     dirty = data.get("dirty", False)
     if not isinstance(dirty, bool):
         raise InvalidInputError(f"{where}.dirty is {dirty!r}, not true or false")
+    ordinal = data.get("ancestry_ordinal")  # absent from run.json written before it
+    if ordinal is not None and (isinstance(ordinal, bool) or not isinstance(ordinal, int)):
+        raise InvalidInputError(f"{where}.ancestry_ordinal is {ordinal!r}, not a count")
     return CommitInfo(
         sha=checked_text(data.get("sha"), f"{where}.sha") or "",
         branch=checked_text(data.get("branch"), f"{where}.branch", optional=True),
@@ -300,7 +303,7 @@ def _recorded_commit(data: Mapping[str, Any], where: str) -> CommitInfo:
         author=checked_text(data.get("author", ""), f"{where}.author") or "",
         committed_at=(utc_instant(committed_at, f"{where}.committed_at")
                       if committed_at is not None else None),
-        dirty=dirty)
+        dirty=dirty, ancestry_ordinal=ordinal)
 
 
 def _load_run_dir(run_dir: Path) -> SuiteRun:

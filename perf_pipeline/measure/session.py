@@ -23,6 +23,7 @@ from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock
 from perf_pipeline.measure.git import (
     branch_tip,
     commit_info,
+    first_parent_ordinal,
     is_ancestor,
     resolve_commit,
     run_git,
@@ -215,7 +216,8 @@ def measure_commit(
     branch = branch or _branch_of(repo, ref, sha)
     if branch is None and _on_main_branch(repo, sha, settings.main_branch):
         branch = settings.main_branch
-    commit = commit_info(repo, sha, branch=branch)
+    commit = replace(commit_info(repo, sha, branch=branch),
+                     ancestry_ordinal=first_parent_ordinal(repo, sha))
     run_id = new_run_id()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     sweep_stale_temp_dirs()
@@ -281,7 +283,7 @@ def measure_commit(
             "run_id": run_id, "suite": suite, "status": "failed" if error else "success",
             "commit": {"sha": commit.sha, "branch": commit.branch, "message": commit.message,
                        "author": commit.author, "committed_at": commit.committed_at,
-                       "dirty": False},
+                       "dirty": False, "ancestry_ordinal": commit.ancestry_ordinal},
             "started_at": started_at, "duration_s": duration_s, "error": error,
             "processes": process,  # that ran; fewer than the setting after a failure
             "benchmark_files": len(kept),

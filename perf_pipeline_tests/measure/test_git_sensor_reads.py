@@ -1,4 +1,5 @@
-"""The cheap git reads the commit sensor uses: branch_tip, merge_base, commits_since."""
+"""The cheap git reads the commit sensor uses: branch_tip, merge_base, commits_since;
+and first_parent_ordinal, which orders commits that share a commit time."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from perf_pipeline.measure.git import (
     branch_tip,
     commits_since,
     first_parent,
+    first_parent_ordinal,
     is_ancestor,
     merge_base,
 )
@@ -94,3 +96,24 @@ def test_first_parent_is_the_line_a_merge_was_made_on(repo: Path) -> None:
         first_parent(repo, "f" * 40)
     with pytest.raises(InvalidInputError, match="full commit SHA"):
         first_parent(repo, "--all")
+
+
+def test_first_parent_ordinal_counts_the_line_a_commit_is_on(repo: Path) -> None:
+    root = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "feature")
+    f1 = commit_files(repo, {"b.txt": "1\n"}, "feature one")
+    f2 = commit_files(repo, {"b.txt": "2\n"}, "feature two")
+    git(repo, "checkout", "-q", "main")
+    main = commit_files(repo, {"a.txt": "1\n"}, "main")
+    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff",
+        "-m", "merge feature", "feature")
+    merge = git(repo, "rev-parse", "HEAD")
+    assert first_parent_ordinal(repo, root) == 1
+    assert (first_parent_ordinal(repo, f1), first_parent_ordinal(repo, f2)) == (2, 3)
+    # a merge follows the line it was made on, not the merged branch's length
+    assert (first_parent_ordinal(repo, main), first_parent_ordinal(repo, merge)) == (2, 3)
+    with pytest.raises(InvalidInputError, match=f"{'f' * 40}.*not in repository"):
+        first_parent_ordinal(repo, "f" * 40)
+    for hostile in ("--all", "main", "HEAD~1"):
+        with pytest.raises(InvalidInputError, match="full commit SHA"):
+            first_parent_ordinal(repo, hostile)

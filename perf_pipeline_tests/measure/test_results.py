@@ -124,6 +124,22 @@ def test_raw_run_directory_round_trips(tmp_path: Path) -> None:
     assert load_results(run_dir / "run.json").run_id == "r1"
 
 
+def test_raw_run_records_the_ancestry_ordinal_and_older_records_have_none(
+        tmp_path: Path) -> None:
+    record = _record("r1")
+    record["commit"]["ancestry_ordinal"] = 42  # type: ignore[index]
+    run = load_results(write_raw_run(tmp_path / "raw", record, benchmark_json=GOOD))
+    assert run.commit is not None and run.commit.ancestry_ordinal == 42
+    older = load_results(write_raw_run(tmp_path / "raw", _record("r2"), benchmark_json=GOOD))
+    assert older.commit is not None and older.commit.ancestry_ordinal is None
+    for bad in ("42", -1, True, 1.5):
+        record = _record(f"bad-{bad!r}".replace(".", "-").replace("'", ""))
+        record["commit"]["ancestry_ordinal"] = bad  # type: ignore[index]
+        run_dir = write_raw_run(tmp_path / "raw", record, benchmark_json=GOOD)
+        with pytest.raises(InvalidInputError, match="ancestry_ordinal"):
+            load_results(run_dir)
+
+
 def test_run_directory_of_plain_json_files_is_still_read(tmp_path: Path) -> None:
     """Directories written before compression hold plain benchmark.json files."""
     run_dir = write_raw_run(tmp_path / "raw", _record("r1", benchmark_files=2),
