@@ -44,6 +44,7 @@ RUN_COLUMNS = (
     "run_id", "suite", "sha", "branch", "commit_message", "commit_author", "committed_at",
     "dirty", "started_at", "duration_s", "status", "error", "raw_path", "fingerprint",
     "environment_json", "machine_id", "ingested_at", "sort_at", "started_utc",
+    "ancestry_ordinal",
 )
 BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
                      "iterations", "summary_json", "samples")
@@ -185,6 +186,7 @@ def run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
         utc_sort_key(commit.committed_at if commit and commit.committed_at
                      else run.started_at),
         utc_sort_key(run.started_at),
+        commit.ancestry_ordinal if commit else None,
     )
 
 

@@ -70,7 +70,11 @@ _stress = TABLES["stress_results"]
 _profiles = TABLES["noise_profiles"]
 _noise_benchmarks = TABLES["noise_benchmarks"]
 _RUN_READ = [_runs.c[name] for name in READ_COLUMNS]
-_ORDER = (_runs.c.sort_at, _runs.c.started_utc, _runs.c.run_id)
+#: History order (``queries.py``): the same keys, and the same COALESCE, as SQLite's, so
+#: a missing ordinal sorts first on both (PostgreSQL alone would put NULL last).
+_ORDINAL = sa.func.coalesce(_runs.c.ancestry_ordinal,
+                            sa.literal_column("-1", sa.BigInteger))  # as the index has it
+_ORDER = (_runs.c.sort_at, _ORDINAL, _runs.c.started_utc, _runs.c.run_id)
 _ORDER_DESC = tuple(c.desc() for c in _ORDER)
 #: Rows a commit-group scan fetches at a time (it stops after the n-th commit).
 _SCAN_BATCH = 200
@@ -278,8 +282,8 @@ class PostgresBackend:
             if anchor is None:
                 raise InvalidInputError(
                     f"before_run_id {wanted.before_run_id!r} is not a run in the history")
-            clauses.append(sa.tuple_(*_ORDER) < sa.tuple_(*(sa.literal(v, sa.Text)
-                                                              for v in anchor)))
+            clauses.append(sa.tuple_(*_ORDER) < sa.tuple_(
+                *(sa.literal(v, c.type) for v, c in zip(anchor, _ORDER, strict=True))))
         return clauses
 
     def select_runs(self, wanted: RunFilter, *, limit: int | None = None) -> list[_Row]:
@@ -332,7 +336,7 @@ class PostgresBackend:
             stmt = stmt.where(r.c.name == sa.any_(_any(names)))
         if machine_id is not None:
             stmt = stmt.where(u.c.machine_id == machine_id)
-        stmt = stmt.order_by(u.c.sort_at, u.c.started_utc, u.c.run_id)
+        stmt = stmt.order_by(*_ORDER)
         with self._engine.connect() as conn:
             return series_from_rows(conn.execute(stmt), metrics=metrics)
 

@@ -16,6 +16,10 @@ differences are PostgreSQL's:
   ``n - 1`` to ``n``; they are numbered on their own, not like SQLite's. A database of a
   newer version is refused.
 
+PostgreSQL migrations: 1 creates every table of SQLite's schema 5 (6 moved a column
+PostgreSQL already had last); 2 is SQLite's 7, ``runs.ancestry_ordinal`` and the
+indexes of history order rebuilt on ``COALESCE(ancestry_ordinal, -1)``.
+
 ``migrate`` runs in one transaction under an advisory lock, so machines that connect to
 a new database at the same instant migrate it once; an up-to-date database takes no lock.
 """
@@ -152,14 +156,43 @@ def _migration_1(conn: sa.Connection) -> None:
     conn.execute(sa.text("ALTER TABLE benchmarks ALTER COLUMN samples SET STORAGE EXTERNAL"))
 
 
+#: The indexes of history order as migration 2 leaves them: (name, leading columns).
+_ORDER_INDEXES_V2 = (
+    ("idx_runs_suite_status_order", "suite, status"),
+    ("idx_runs_suite_order", "suite"),
+    ("idx_runs_suite_machine_order", "suite, machine_id, status"),
+)
+
+
+def _migration_2(conn: sa.Connection) -> None:
+    """Add ``runs.ancestry_ordinal`` (NULL for existing rows: no row is rewritten) and
+    rebuild the indexes of history order with it, as SQLite migration 7 does (the
+    reason is in ``schema.py``). Own statements: never edit them later."""
+    conn.execute(sa.text("ALTER TABLE runs ADD COLUMN ancestry_ordinal BIGINT"))
+    for name, leading in _ORDER_INDEXES_V2:
+        conn.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
+        conn.execute(sa.text(f"CREATE INDEX {name} ON runs ({leading}, sort_at, "
+                             "COALESCE(ancestry_ordinal, -1), started_utc, run_id)"))
+
+
 #: Migration ``i + 1`` is ``_PG_MIGRATIONS[i]``. Append only; never edit a released one.
-_PG_MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_migration_1,)
+_PG_MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_migration_1, _migration_2)
 
 #: The PostgreSQL schema version this code writes and reads.
 LATEST_PG_VERSION = len(_PG_MIGRATIONS)
 
+
+def _tables_latest() -> dict[str, sa.Table]:
+    """The tables as queries use them: version 1's with the columns later migrations
+    added. Queries only: its index definitions are version 1's, and nothing is ever
+    created from it (migrations create the schema)."""
+    tables = _tables_v1(sa.MetaData())
+    tables["runs"].append_column(sa.Column("ancestry_ordinal", sa.BigInteger))
+    return tables
+
+
 #: The tables as queries use them: the latest version's.
-TABLES: dict[str, sa.Table] = _tables_v1(sa.MetaData())
+TABLES: dict[str, sa.Table] = _tables_latest()
 
 
 def _version(conn: sa.Connection, *, label: str) -> int:

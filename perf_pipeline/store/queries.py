@@ -1,9 +1,13 @@
 """Reading the history db back into model objects.
 
 History order, used by every listing: runs sort by ``sort_at`` (the commit time in UTC,
-or the start time for runs without a commit), then by start time, then by ``run_id`` so
-that ties are stable. Following the commit time rather than the measuring time puts a
-backfilled run of an old commit at that commit's place in history.
+or the start time for runs without a commit), then by the commit's ancestry ordinal
+(``ORDINAL_KEY``), then by start time, then by ``run_id`` so that ties are stable.
+Following the commit time rather than the measuring time puts a backfilled run of an
+old commit at that commit's place in history; the ordinal does the same for commits
+that share a commit time (a rebase gives all it rewrites one committer second), which
+the measuring time would otherwise order, putting a parent measured after its child
+after it. Both backends order by the same expressions, so they list the same order.
 
 Queries fetch whole sets at once (runs, then all their benchmarks in one statement):
 the number of statements never grows with the number of runs or benchmarks.
@@ -33,12 +37,17 @@ __all__ = ["RUN_COLUMNS", "RunFilter", "assemble_runs", "group_commit_rows", "lo
            "read_benchmark_names", "read_machines", "read_series", "run_info",
            "select_commit_groups", "select_run", "select_runs", "series_from_rows"]
 
-_ORDER = "sort_at, started_utc, run_id"
-_ORDER_DESC = "sort_at DESC, started_utc DESC, run_id DESC"
+#: A missing ordinal (runs stored before it, plain pytest-benchmark files) sorts before
+#: any recorded one. Spelled out rather than left to the engine: SQLite sorts NULL
+#: first and PostgreSQL last. The expression indexes of the order use the same text.
+ORDINAL_KEY = "COALESCE(ancestry_ordinal, -1)"
+_ORDER = f"sort_at, {ORDINAL_KEY}, started_utc, run_id"
+_ORDER_DESC = f"sort_at DESC, {ORDINAL_KEY} DESC, started_utc DESC, run_id DESC"
 #: The columns of a run row, in the order ``run_info`` and ``assemble_runs`` unpack.
 RUN_COLUMNS = ("run_id", "suite", "sha", "branch", "commit_message", "commit_author",
                "committed_at", "dirty", "started_at", "duration_s", "status", "error",
-               "raw_path", "fingerprint", "environment_json", "machine_id")
+               "raw_path", "fingerprint", "environment_json", "machine_id",
+               "ancestry_ordinal")
 _RUN_COLUMNS = ", ".join(RUN_COLUMNS)
 _RunRow = tuple[Any, ...]
 
@@ -73,12 +82,12 @@ def _where(conn: sqlite3.Connection, wanted: RunFilter) -> tuple[str, list[objec
         clauses.append("status = ?")
         args.append(RunStatus(wanted.status).value)
     if wanted.before_run_id is not None:
-        anchor = conn.execute("SELECT sort_at, started_utc, run_id FROM runs WHERE run_id = ?",
+        anchor = conn.execute(f"SELECT {_ORDER} FROM runs WHERE run_id = ?",
                               (wanted.before_run_id,)).fetchone()
         if anchor is None:
             raise InvalidInputError(
                 f"before_run_id {wanted.before_run_id!r} is not a run in the history")
-        clauses.append("(sort_at, started_utc, run_id) < (?, ?, ?)")
+        clauses.append(f"({_ORDER}) < (?, ?, ?, ?)")
         args.extend(anchor)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
@@ -107,7 +116,8 @@ def select_commit_groups(conn: sqlite3.Connection, wanted: RunFilter, *,
                          n: int) -> list[list[_RunRow]]:
     """The run rows of the newest ``n`` commits matching ``wanted``, grouped per commit
     (clean runs preferred over dirty ones; of several machines, only the runs of the
-    machine that measured the commit last), groups and rows oldest first.
+    machine that measured the commit last), groups and rows oldest first (history
+    order: of commits sharing a commit time, the one with the higher ordinal is newer).
 
     A run without a commit is a group of its own. Every run of one commit shares its
     ``sort_at`` (the commit time), so the rows are read newest first only until the
@@ -150,9 +160,10 @@ def group_commit_rows(rows: Iterable[_RunRow], *, n: int) -> list[list[_RunRow]]
 def run_info(row: _RunRow) -> RunInfo:
     """A ``RunInfo`` from a row of ``select_runs``."""
     (run_id, suite, sha, branch, message, author, committed_at, dirty, started_at,
-     duration_s, status, error, _raw, fingerprint, _env, machine_id) = row
+     duration_s, status, error, _raw, fingerprint, _env, machine_id, ordinal) = row
     commit = (CommitInfo(sha=sha, branch=branch, message=message or "", author=author or "",
-                         committed_at=committed_at, dirty=bool(dirty))
+                         committed_at=committed_at, dirty=bool(dirty),
+                         ancestry_ordinal=ordinal)
               if sha is not None else None)
     return RunInfo(run_id=run_id, suite=suite, started_at=started_at,
                    status=RunStatus(status), commit=commit, fingerprint=fingerprint,
@@ -239,7 +250,8 @@ def read_series(conn: sqlite3.Connection, *, suite: str, metrics: Sequence[str],
     if machine_id is not None:
         sql += " AND u.machine_id = ?"
         args.append(machine_id)
-    sql += " ORDER BY u.sort_at, u.started_utc, u.run_id"
+    sql += (" ORDER BY u.sort_at, COALESCE(u.ancestry_ordinal, -1), u.started_utc, "
+            "u.run_id")
     return series_from_rows(conn.execute(sql, args), metrics=metrics)
 
 

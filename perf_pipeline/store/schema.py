@@ -39,6 +39,13 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   column. Ingest inserts a large BLOB as a ``zeroblob`` and writes the bytes in pieces
   (``ingest.py``); SQLite leaves a zeroblob unmaterialised only at the end of a record,
   so anywhere else a ten-million-sample BLOB would still be built in memory.
+- migration 7 (ancestry ordinal): ``runs.ancestry_ordinal`` is the first-parent count
+  of the run's commit (``CommitInfo.ancestry_ordinal``), the second key of history
+  order: commits a rebase rewrote share one commit time, and the start time ordered
+  them by when they were measured, so a parent measured after its child came after it
+  (and its baseline held its child). Existing rows get NULL (ordered as -1, before any
+  ordinal, on both backends, see ``queries.py``). The indexes that serve history order
+  are rebuilt with the ordinal's expression in it, so it stays an index walk, not a sort.
 """
 
 from __future__ import annotations
@@ -277,9 +284,35 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     conn.execute('ALTER TABLE "benchmarks_v6" RENAME TO "benchmarks"')
 
 
+#: The indexes of history order as migration 7 leaves them: (name, leading columns).
+#: Written out here, not shared with ``queries.ORDINAL_KEY``: a released migration
+#: never changes, whatever later code does.
+_ORDER_INDEXES_V7 = (
+    ("idx_runs_suite_status_order", '"suite", "status"'),
+    ("idx_runs_suite_order", '"suite"'),
+    ("idx_runs_suite_machine_order", '"suite", "machine_id", "status"'),
+)
+
+
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """Add ``runs.ancestry_ordinal`` (NULL for existing rows) and put it into the
+    indexes of history order (see the docstring).
+
+    Self-contained: it reads and writes only ``runs`` and the indexes of migrations 1
+    and 4. ``ADD COLUMN`` of a nullable column without a default rewrites no row.
+    """
+    conn = db.conn
+    conn.execute('ALTER TABLE "runs" ADD COLUMN "ancestry_ordinal" INTEGER')
+    for name, leading in _ORDER_INDEXES_V7:
+        conn.execute(f'DROP INDEX IF EXISTS "{name}"')
+        conn.execute(f'CREATE INDEX "{name}" ON "runs" ({leading}, "sort_at", '
+                     f'COALESCE("ancestry_ordinal", -1), "started_utc", "run_id")')
+
+
 #: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
 _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
-    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6)
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
+    _migration_7)
 
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(_MIGRATIONS)

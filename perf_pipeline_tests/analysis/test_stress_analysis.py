@@ -114,6 +114,11 @@ def test_a_db_without_stress_results_is_migrated(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)  # back to what the migrations before this one wrote
     conn.execute("DROP TABLE stress_results")
     conn.execute("DROP TABLE sources")  # migration 5 (after it) makes it again
+    # migration 7 (after it) adds runs.ancestry_ordinal and rebuilds the order indexes
+    for index in ("idx_runs_suite_status_order", "idx_runs_suite_order",
+                  "idx_runs_suite_machine_order"):
+        conn.execute(f"DROP INDEX {index}")
+    conn.execute("ALTER TABLE runs DROP COLUMN ancestry_ordinal")
     conn.execute("PRAGMA user_version = 2")  # stress_results is migration 3
     conn.commit()
     conn.close()

@@ -56,6 +56,12 @@ def test_measure_commit_runs_stores_and_keeps_raw_files(
     assert run.raw_path == str(run_dir)
     record = json.loads((run_dir / "run.json").read_text())
     assert record["schema_version"] == 1 and record["status"] == "success"
+    # the first-parent ordinal orders commits that share a commit time (a rebase)
+    ordinal = int(git(target_repo, "rev-list", "--count", "--first-parent", "HEAD"))
+    assert record["commit"]["ancestry_ordinal"] == ordinal == run.commit.ancestry_ordinal
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        stored = store.get_run(run.run_id).commit
+        assert stored is not None and stored.ancestry_ordinal == ordinal
     assert (run_dir / "benchmark.json.gz").is_file()
     # the worktree is kept for reuse, the main checkout is untouched
     assert (settings.worktrees_dir / run.sha).is_dir()

@@ -44,7 +44,10 @@ def test_fixture_is_a_version_2_db_with_legacy_blobs(v2_db: Path) -> None:
 
 def test_migration_keeps_every_sample_and_row(v2_db: Path) -> None:
     tables = ("runs", "results")
-    before = {t: _rows(v2_db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
+    # the columns the tables had: later migrations add some (7: runs.ancestry_ordinal)
+    columns = {t: ", ".join(r[1] for r in _rows(v2_db, f"PRAGMA table_info({t})"))
+               for t in tables}
+    before = {t: _rows(v2_db, f"SELECT {columns[t]} FROM {t} ORDER BY 1, 2") for t in tables}
     legacy = {(run_id, name): decode_legacy_samples(blob, what="x") for run_id, name, blob
               in _rows(v2_db, "SELECT run_id, name, samples FROM benchmarks")}
     size_before = sum(len(b) for (b,) in _rows(v2_db, "SELECT samples FROM benchmarks"))
@@ -59,7 +62,8 @@ def test_migration_keeps_every_sample_and_row(v2_db: Path) -> None:
         assert [s.name for s in store.series()] == ["test_fast", "test_slow",
                                                     "test_summary_only"]
     assert _rows(v2_db, "PRAGMA user_version") == [(LATEST_VERSION,)]
-    assert {t: _rows(v2_db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables} == before
+    assert {t: _rows(v2_db, f"SELECT {columns[t]} FROM {t} ORDER BY 1, 2")
+            for t in tables} == before
     blobs = _rows(v2_db, "SELECT run_id, name, samples FROM benchmarks")
     for run_id, name, blob in blobs:
         assert decode_samples(blob, what="x") == tuple(sorted(legacy[(run_id, name)]))

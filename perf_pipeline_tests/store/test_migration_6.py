@@ -51,15 +51,18 @@ def v5_db(tmp_path: Path) -> Path:
 
 def test_migration_6_moves_samples_last_and_keeps_every_row(v5_db: Path) -> None:
     before = _rows(v5_db, f"SELECT {_COLUMNS} FROM benchmarks ORDER BY run_id, name")
-    others = {t: _rows(v5_db, f"SELECT * FROM {t} ORDER BY 1, 2")
-              for t in ("runs", "results", "sources")}
+    # the columns the tables had: later migrations add some (7: runs.ancestry_ordinal)
+    columns = {t: ", ".join(r[1] for r in _rows(v5_db, f"PRAGMA table_info({t})"))
+               for t in ("runs", "results", "sources")}
+    others = {t: _rows(v5_db, f"SELECT {columns[t]} FROM {t} ORDER BY 1, 2") for t in columns}
     with HistoryStore.open(v5_db) as store:
         runs = {r.run_id: store.get_run(r.run_id) for r in store.list_runs()}
-    assert _rows(v5_db, "PRAGMA user_version") == [(6,)]
+    assert _rows(v5_db, "PRAGMA user_version") == [(schema.LATEST_VERSION,)]
     assert _columns(v5_db) == ["run_id", "name", "position", "group_name", "params_json",
                                "iterations", "summary_json", "samples"]
     assert _rows(v5_db, f"SELECT {_COLUMNS} FROM benchmarks ORDER BY run_id, name") == before
-    assert {t: _rows(v5_db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in others} == others
+    assert {t: _rows(v5_db, f"SELECT {columns[t]} FROM {t} ORDER BY 1, 2")
+            for t in others} == others
     assert _rows(v5_db, "PRAGMA integrity_check") == [("ok",)]
     assert _rows(v5_db, "PRAGMA foreign_key_check") == []
     assert [r[0] for r in _rows(v5_db, "SELECT name FROM sqlite_master WHERE "
