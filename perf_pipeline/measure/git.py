@@ -196,6 +196,11 @@ def merge_base(repo: Path, a: str, b: str) -> str | None:
     return sha if proc.returncode == 0 and _SHA_RE.match(sha) else None
 
 
+def _not_in_repo(repo: Path, sha: str, stderr: str) -> InvalidInputError:
+    return InvalidInputError(f"commit {sha} is not in repository {repo}: "
+                             f"{stderr.strip()[-300:] or 'no such commit'}")
+
+
 def first_parent(repo: Path, sha: str) -> str | None:
     """The first parent of the commit ``sha`` (for a merge, the commit of the branch it
     was made on, not the merged one), or None for a root commit.
@@ -209,8 +214,7 @@ def first_parent(repo: Path, sha: str) -> str | None:
     proc = run_git(repo, ["rev-list", "--parents", "--max-count=1", sha, "--"], check=False)
     listed = proc.stdout.split()
     if proc.returncode != 0 or not listed or listed[0] != sha:
-        raise InvalidInputError(f"commit {sha} is not in repository {repo}: "
-                                f"{proc.stderr.strip()[-300:] or 'no such commit'}")
+        raise _not_in_repo(repo, sha, proc.stderr)
     return listed[1] if len(listed) > 1 else None
 
 
@@ -227,8 +231,7 @@ def first_parent_ordinal(repo: Path, sha: str) -> int:
     proc = run_git(repo, ["rev-list", "--count", "--first-parent", sha, "--"], check=False)
     count = proc.stdout.strip()
     if proc.returncode != 0 or not count.isdigit():
-        raise InvalidInputError(f"commit {sha} is not in repository {repo}: "
-                                f"{proc.stderr.strip()[-300:] or 'no such commit'}")
+        raise _not_in_repo(repo, sha, proc.stderr)
     return int(count)
 
 

@@ -81,15 +81,20 @@ def test_reads_reject_non_sha_arguments(repo: Path) -> None:
         merge_base(repo, head, "--all")
 
 
-def test_first_parent_is_the_line_a_merge_was_made_on(repo: Path) -> None:
-    root = git(repo, "rev-parse", "HEAD")
-    git(repo, "checkout", "-q", "-b", "feature")
-    feature = commit_files(repo, {"b.txt": "1\n"}, "feature")
+def _merge_feature_into_main(repo: Path) -> tuple[str, str]:
+    """One commit on main, then branch "feature" merged into it: (that commit, the merge)."""
     git(repo, "checkout", "-q", "main")
     main = commit_files(repo, {"a.txt": "1\n"}, "main")
     git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff",
         "-m", "merge feature", "feature")
-    merge = git(repo, "rev-parse", "HEAD")
+    return main, git(repo, "rev-parse", "HEAD")
+
+
+def test_first_parent_is_the_line_a_merge_was_made_on(repo: Path) -> None:
+    root = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "-b", "feature")
+    feature = commit_files(repo, {"b.txt": "1\n"}, "feature")
+    main, merge = _merge_feature_into_main(repo)
     assert first_parent(repo, merge) == main and first_parent(repo, feature) == root
     assert first_parent(repo, root) is None
     with pytest.raises(InvalidInputError, match=f"{'f' * 40}.*not in repository"):
@@ -103,11 +108,7 @@ def test_first_parent_ordinal_counts_the_line_a_commit_is_on(repo: Path) -> None
     git(repo, "checkout", "-q", "-b", "feature")
     f1 = commit_files(repo, {"b.txt": "1\n"}, "feature one")
     f2 = commit_files(repo, {"b.txt": "2\n"}, "feature two")
-    git(repo, "checkout", "-q", "main")
-    main = commit_files(repo, {"a.txt": "1\n"}, "main")
-    git(repo, "-c", "user.name=T", "-c", "user.email=t@e", "merge", "-q", "--no-ff",
-        "-m", "merge feature", "feature")
-    merge = git(repo, "rev-parse", "HEAD")
+    main, merge = _merge_feature_into_main(repo)
     assert first_parent_ordinal(repo, root) == 1
     assert (first_parent_ordinal(repo, f1), first_parent_ordinal(repo, f2)) == (2, 3)
     # a merge follows the line it was made on, not the merged branch's length

@@ -284,17 +284,23 @@ def _without_step(run: SuiteRun) -> SuiteRun:
     return replace(run, benchmarks=tuple(b for b in run.benchmarks if b.name != STEP))
 
 
+def _ends_measured(tmp_path: Path
+                   ) -> tuple[Settings, list[str], Workspace, np.random.Generator]:
+    """17 commits, a step at commit 9, only the two ends measured: a search's start."""
+    settings, shas = repo_and_settings(tmp_path, 17)
+    rng = np.random.default_rng(0)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in (0, 16):
+            store.ingest_run(run_at(i, shas[i], rng, step_at=9))
+    return settings, shas, Workspace(settings), rng
+
+
 def test_a_probe_whose_run_lacks_the_benchmark_is_skipped_not_measured_again(
         tmp_path: Path) -> None:
     """Commit 8's run succeeded without the searched benchmark: it was neither measured
     nor failed, so the search proposed it again and again (40 measurements, then "no
     convergence"; the sensor asked for it with the same run key every tick)."""
-    settings, shas = repo_and_settings(tmp_path, 17)
-    ws = Workspace(settings)
-    rng = np.random.default_rng(0)
-    with HistoryStore.open(settings.db_path) as store:
-        for i in (0, 16):
-            store.ingest_run(run_at(i, shas[i], rng, step_at=9))
+    settings, shas, ws, rng = _ends_measured(tmp_path)
     probed: list[int] = []
 
     def probe(sha: str) -> None:
@@ -312,12 +318,7 @@ def test_a_probe_whose_run_lacks_the_benchmark_is_skipped_not_measured_again(
 
 def test_the_sensor_moves_past_a_probe_whose_run_lacks_the_benchmark(
         tmp_path: Path) -> None:
-    settings, shas = repo_and_settings(tmp_path, 17)
-    ws = Workspace(settings)
-    rng = np.random.default_rng(0)
-    with HistoryStore.open(settings.db_path) as store:
-        for i in (0, 16):
-            store.ingest_run(run_at(i, shas[i], rng, step_at=9))
+    settings, shas, ws, rng = _ends_measured(tmp_path)
     request_culprit_search(ws, shas[0], shas[16])
     asked: list[str] = []
     for _ in range(3):
@@ -332,12 +333,7 @@ def test_the_sensor_moves_past_a_probe_whose_run_lacks_the_benchmark(
 def test_find_culprit_never_measures_a_commit_twice(tmp_path: Path) -> None:
     """A probe that records nothing (here: a measurement kept elsewhere) leaves the
     search where it was; it used to measure the same commit 40 times before giving up."""
-    settings, shas = repo_and_settings(tmp_path, 17)
-    ws = Workspace(settings)
-    rng = np.random.default_rng(0)
-    with HistoryStore.open(settings.db_path) as store:
-        for i in (0, 16):
-            store.ingest_run(run_at(i, shas[i], rng, step_at=9))
+    _, shas, ws, _ = _ends_measured(tmp_path)
     probed: list[str] = []
     with pytest.raises(MeasurementError, match=f"{shas[8][:10]}.*measured once"):
         find_culprit(ws, shas[0], shas[16], probe=probed.append, confirm=False)
