@@ -21,6 +21,7 @@ from perf_pipeline.model import CommitInfo
 __all__ = [
     "GIT_TIMEOUT_S",
     "branch_tip",
+    "check_full_sha",
     "commit_info",
     "commits_since",
     "current_branch",
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 #: Upper bound for one git read; these are local, small operations.
 GIT_TIMEOUT_S = 60.0
-_SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_SHA_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
 def git_env() -> dict[str, str]:
@@ -104,7 +105,7 @@ def _rev_parse_commit(repo: Path, ref: str, spec: str, doing: str) -> tuple[str 
     proc = run_git(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", spec],
                    check=False)
     sha = proc.stdout.strip()
-    ok = proc.returncode == 0 and _SHA_RE.match(sha)
+    ok = proc.returncode == 0 and is_full_sha(sha)
     return (sha if ok else None), proc.stderr.strip()
 
 
@@ -114,14 +115,16 @@ def is_full_sha(text: object) -> bool:
     return isinstance(text, str) and _SHA_RE.fullmatch(text) is not None
 
 
-def _check_sha(sha: str) -> None:
-    if not _SHA_RE.match(sha or ""):
+def check_full_sha(sha: str) -> None:
+    """Refuse anything but a full SHA before it reaches git: a ref or an abbreviation is
+    resolved once, by the caller, so every later git call names one fixed commit."""
+    if not is_full_sha(sha):
         raise InvalidInputError(f"{sha!r} is not a full commit SHA (resolve refs first)")
 
 
 def commit_info(repo: Path, sha: str, *, branch: str | None = None) -> CommitInfo:
     """Message, author and commit time (ISO-8601) of the commit ``sha``."""
-    _check_sha(sha)
+    check_full_sha(sha)
     proc = run_git(repo, ["show", "-s", "--no-show-signature",
                           "--format=%H%x00%an <%ae>%x00%cI%x00%B", sha, "--"])
     parts = proc.stdout.split("\x00", 3)
@@ -150,7 +153,7 @@ def new_commits(repo: Path, ref: str, *, since_sha: str | None = None,
     head = resolve_commit(repo, ref)
     args = ["rev-list", f"--max-count={int(max_count)}", head]
     if since_sha is not None:
-        _check_sha(since_sha)
+        check_full_sha(since_sha)
         args.append(f"^{since_sha}")
     proc = run_git(repo, [*args, "--"])
     return tuple(reversed(proc.stdout.split()))
@@ -162,7 +165,7 @@ def is_ancestor(repo: Path, sha: str, branch: str) -> bool:
     Runs measured by SHA (a Dagster partition) carry no branch name; this is how they are
     still known to belong to the main branch, which the rolling baseline is built from.
     """
-    _check_sha(sha)
+    check_full_sha(sha)
     try:
         tip = resolve_commit(repo, branch)
     except InvalidInputError:
@@ -189,11 +192,11 @@ def branch_tip(repo: Path, branch: str) -> str:
 
 def merge_base(repo: Path, a: str, b: str) -> str | None:
     """The best common ancestor of two full SHAs, or None (unrelated, or ``a`` is gone)."""
-    _check_sha(a)
-    _check_sha(b)
+    check_full_sha(a)
+    check_full_sha(b)
     proc = run_git(repo, ["merge-base", a, b, "--"], check=False)
     sha = proc.stdout.strip()
-    return sha if proc.returncode == 0 and _SHA_RE.match(sha) else None
+    return sha if proc.returncode == 0 and is_full_sha(sha) else None
 
 
 def _not_in_repo(repo: Path, sha: str, stderr: str) -> InvalidInputError:
@@ -210,7 +213,7 @@ def first_parent(repo: Path, sha: str) -> str | None:
     before ``--``, so it is never read as an option. Raises ``InvalidInputError`` when
     the repo has no such commit.
     """
-    _check_sha(sha)
+    check_full_sha(sha)
     proc = run_git(repo, ["rev-list", "--parents", "--max-count=1", sha, "--"], check=False)
     listed = proc.stdout.split()
     if proc.returncode != 0 or not listed or listed[0] != sha:
@@ -227,7 +230,7 @@ def first_parent_ordinal(repo: Path, sha: str) -> int:
     passed as the only revision and before ``--``, so it is never read as an option.
     Raises ``InvalidInputError`` when the repo has no such commit.
     """
-    _check_sha(sha)
+    check_full_sha(sha)
     proc = run_git(repo, ["rev-list", "--count", "--first-parent", sha, "--"], check=False)
     count = proc.stdout.strip()
     if proc.returncode != 0 or not count.isdigit():
@@ -243,8 +246,8 @@ def commits_since(repo: Path, since_sha: str, tip: str) -> tuple[str, ...]:
     an ancestor of ``tip`` (check with ``is_ancestor``); one ``rev-list`` stays cheap on
     large histories (about 0.1 s for 10,000 commits).
     """
-    _check_sha(since_sha)
-    _check_sha(tip)
+    check_full_sha(since_sha)
+    check_full_sha(tip)
     proc = run_git(repo, ["rev-list", "--first-parent", "--reverse", tip, f"^{since_sha}",
                           "--"])
     return tuple(proc.stdout.split())

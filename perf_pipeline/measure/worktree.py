@@ -20,13 +20,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure.git import run_git
+from perf_pipeline.measure.git import check_full_sha, is_full_sha, run_git
 
 try:
     import fcntl
@@ -37,7 +36,6 @@ __all__ = ["git_worktree", "prune_worktrees"]
 
 logger = logging.getLogger(__name__)
 
-_SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 #: Creating a worktree of a big repo can take a while; still bounded.
 _CHECKOUT_TIMEOUT_S = 600.0
 
@@ -101,8 +99,7 @@ def git_worktree(repo: Path, sha: str, *, root: Path, remove: bool = False) -> I
 
     Yields the worktree path. With ``remove=True`` the worktree is deleted on exit.
     """
-    if not _SHA_RE.match(sha or ""):
-        raise InvalidInputError(f"{sha!r} is not a full commit SHA (resolve refs first)")
+    check_full_sha(sha)
     repo = Path(repo).resolve()
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -133,7 +130,7 @@ def prune_worktrees(repo: Path, root: Path, *, keep: int = 5) -> tuple[Path, ...
     root = Path(root).resolve()
     removed: list[Path] = []
     if root.is_dir():
-        candidates = sorted((p for p in root.iterdir() if p.is_dir() and _SHA_RE.match(p.name)),
+        candidates = sorted((p for p in root.iterdir() if p.is_dir() and is_full_sha(p.name)),
                             key=lambda p: p.stat().st_mtime, reverse=True)
         for path in candidates[keep:]:
             with _sha_lock(root, path.name, blocking=False) as acquired:

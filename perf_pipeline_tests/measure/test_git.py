@@ -52,6 +52,15 @@ def test_commit_info_refuses_abbreviated_sha(target_repo: Path) -> None:
         commit_info(target_repo, "abc123")
 
 
+@pytest.mark.parametrize("suffix", ["\n", "\nHEAD", " ", "0"])
+def test_commit_info_refuses_a_full_sha_with_anything_after_it(target_repo: Path,
+                                                                suffix: str) -> None:
+    # A regex anchored with `$` lets a trailing newline through; the SHA must be all there is.
+    sha = resolve_commit(target_repo, "HEAD")
+    with pytest.raises(InvalidInputError, match="full commit SHA"):
+        commit_info(target_repo, sha + suffix)
+
+
 def test_current_branch_and_detached_head(target_repo: Path) -> None:
     assert current_branch(target_repo) == "main"
     git(target_repo, "checkout", "-q", "--detach", "HEAD~1")

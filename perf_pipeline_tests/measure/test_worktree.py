@@ -71,9 +71,13 @@ def test_failed_checkout_leaves_nothing_behind(target_repo: Path, tmp_path: Path
     assert len(_registered(target_repo)) == 1
 
 
-def test_worktree_rejects_refs_that_are_not_full_shas(target_repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ref", ["HEAD", "sha+newline"])
+def test_worktree_rejects_refs_that_are_not_full_shas(target_repo: Path, tmp_path: Path,
+                                                      ref: str) -> None:
+    if ref == "sha+newline":
+        ref = git(target_repo, "rev-parse", "HEAD").strip() + "\n"
     with pytest.raises(InvalidInputError, match="full commit SHA"), \
-            git_worktree(target_repo, "HEAD", root=tmp_path / "wt"):
+            git_worktree(target_repo, ref, root=tmp_path / "wt"):
         pass  # pragma: no cover
 
 
