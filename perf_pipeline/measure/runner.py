@@ -110,30 +110,55 @@ def stage_plugin(dest: Path) -> Path:
     return Path(dest)
 
 
+# pytest's one-letter options, as argparse clusters them (``-vx``, ``-vm EXPR``): the ones
+# that take no value may be followed by more letters; one that takes a value takes the rest
+# of the cluster, or the next argument. ``-n`` is pytest-xdist's.
+_SHORT_FLAGS = frozenset("vqsxlhV")
+_SHORT_WITH_VALUE = frozenset("mkpcoWrn")
+
+
 def _without_marker_options(args: Sequence[str]) -> tuple[list[str], str | None]:
     """``args`` without their ``-m`` options, and the expression pytest would have taken.
 
-    pytest keeps the LAST ``-m`` (``-m EXPR``, ``-mEXPR`` or ``-m=EXPR``); everything
-    after ``--`` is a path, kept as it is. A trailing ``-m`` without a value is left for
-    pytest to reject.
+    pytest keeps the LAST ``-m`` (``-m EXPR``, ``-mEXPR``, ``-m=EXPR``, or clustered after
+    flags: ``-vm EXPR``, ``-qqmEXPR``, where an ``=`` is part of the value); the value of
+    another option (``-k EXPR``) and everything after ``--`` are kept as they are. A
+    trailing ``-m`` without a value is left for pytest to reject.
     """
     rest: list[str] = []
     expression: str | None = None
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg == "--":
-            rest += args[i:]
-            break
-        if arg == "-m" and i + 1 < len(args):
-            expression = args[i + 1]
-            i += 2
-            continue
-        if arg.startswith("-m") and arg != "-m":
-            expression = arg[3:] if arg.startswith("-m=") else arg[2:]
-        else:
-            rest.append(arg)
         i += 1
+        if arg == "--":
+            rest += args[i - 1:]
+            break
+        if not arg.startswith("-") or arg.startswith("--") or len(arg) < 2:
+            rest.append(arg)
+            continue
+        flags = 1  # how many letters of the cluster are value-less flags
+        while flags < len(arg) and arg[flags] in _SHORT_FLAGS:
+            flags += 1
+        letter = arg[flags] if flags < len(arg) else ""
+        value = arg[flags + 1:]
+        if letter != "m":
+            rest.append(arg)
+            if letter in _SHORT_WITH_VALUE and not value and i < len(args):
+                rest.append(args[i])  # that option's value, whatever it looks like
+                i += 1
+            continue
+        if not value and i >= len(args):
+            rest.append(arg)  # pytest says "-m: expected one argument"
+            continue
+        if flags > 1:
+            rest.append(arg[:flags])
+        if value:
+            # argparse drops the "=" of "-m=EXPR" only: "-vm=EXPR" gives pytest "=EXPR"
+            expression = value[1:] if flags == 1 and value.startswith("=") else value
+        else:
+            expression = args[i]
+            i += 1
     return rest, expression
 
 

@@ -205,6 +205,14 @@ def test_a_user_marker_option_narrows_the_suites_own_markers(tmp_path: Path) -> 
     assert command(["-m", "a", "-mb"]) == ("-m", "stress and (b)")  # the last one, as pytest
     assert command(["-m", "  "]) == ("-m", "stress")  # an empty -m selects nothing away
     assert command(["-q", "--", "-mfile.py"]) == ("-m", "stress", "-q", "--", "-mfile.py")
+    # clustered after value-less flags, as argparse reads them
+    assert command(["-vm", "not slow"]) == ("-m", "stress and (not slow)", "-v")
+    assert command(["-qqmfast", "-x"]) == ("-m", "stress and (fast)", "-qq", "-x")
+    assert command(["-xvm=fast"]) == ("-m", "stress and (=fast)", "-xv")  # pytest's reading
+    # another option's value is never read as an -m, even when it looks like one
+    assert command(["-k", "-mfoo", "-vk", "-m"]) == ("-m", "stress", "-k", "-mfoo", "-vk", "-m")
+    assert command(["-kmfoo"]) == ("-m", "stress", "-kmfoo")
+    assert command(["-vm"]) == ("-m", "stress", "-vm")  # no value: left for pytest to reject
     # the benchmark suite has no markers of its own: the user's -m is passed as it is
     assert command(["-m", "not stress", "-x"], markers=None) == ("-m", "not stress", "-x")
 
