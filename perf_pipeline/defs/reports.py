@@ -70,7 +70,7 @@ def performance_history(context: dg.AssetExecutionContext,
         with workspace.open() as ws:
             data, files = write_history_report(
                 ws, markdown_path=ws.layout.reports_dir / "performance-report.md")
-            delivery = deliver_alerts(ws, data.alerts)
+            delivery = deliver_alerts(ws, data.alerts, machine_id=data.machine_id)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"history report: {exc}") from exc
     if delivery.error:  # the report is written; the next materialization retries

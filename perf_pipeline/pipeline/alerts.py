@@ -127,19 +127,25 @@ def _read_sent(path: Path) -> set[str]:
     return {str(k) for k in keys}
 
 
-def payload_of(alerts: Sequence[Alert], *, generated_at: str) -> dict[str, object]:
-    """The JSON body of one webhook POST."""
+def payload_of(alerts: Sequence[Alert], *, generated_at: str,
+               machine_id: str | None = None) -> dict[str, object]:
+    """The JSON body of one webhook POST. ``machine`` says whose history the alerts come
+    from: in a fleet every machine judges (and alerts on) its own runs, so one receiver
+    hears the same benchmark from several machines and must tell them apart."""
     return {
         "source": "perf-pipeline", "schema_version": 1, "generated_at": generated_at,
+        "machine": machine_id,
         "alerts": [{"kind": a.kind, "benchmark": a.name, "metric": a.metric,
                     "ratio": round(a.ratio, 6), "sha": a.sha, "subject": a.subject,
                     "detail": a.detail, "key": a.key} for a in alerts],
     }
 
 
-def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *,
+def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *, machine_id: str | None = None,
                    client: WebhookClient | None = None) -> AlertDelivery:
-    """POST the alerts not sent before to the webhook, then record them as sent."""
+    """POST the alerts not sent before to the webhook, then record them as sent.
+
+    ``machine_id``: the machine whose history raised them (``ReportData.machine_id``)."""
     settings = ws.settings
     path = sent_alerts_path(ws)
     sent = _read_sent(path)
@@ -157,7 +163,7 @@ def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *,
             return AlertDelivery("not_configured")
         client = WebhookClient(settings.webhook_url, os.environ.get(TOKEN_ENV))
     try:
-        result = client.post(payload_of(new, generated_at=now_iso()))
+        result = client.post(payload_of(new, generated_at=now_iso(), machine_id=machine_id))
     except WebhookError as exc:
         return AlertDelivery("failed", error=str(exc))
     except InvalidInputError:

@@ -12,6 +12,7 @@ import pytest
 
 from perf_pipeline.defs.launch import load_project_definitions
 from perf_pipeline.defs.resources import WorkspaceResource
+from perf_pipeline.workspace import Workspace
 from perf_pipeline_tests.pipeline.test_alerts import searched  # noqa: F401
 from perf_pipeline_tests.pipeline.test_bisect import STEP_AT
 from perf_pipeline_tests.report.test_webhook import TOKEN, Receiver, receiver  # noqa: F401
@@ -39,4 +40,7 @@ def test_history_asset_lists_findings_and_alerts_the_webhook(
     assert headers["Authorization"] == f"Bearer {TOKEN}"
     kinds = {(a["kind"], a["sha"]) for a in json.loads(body)["alerts"]}
     assert ("culprit", shas[STEP_AT]) in kinds
+    with Workspace(settings) as ws:  # the machine whose history raised them
+        (machine,) = ws.store.machines(suite="benchmarks")
+    assert machine and json.loads(body)["machine"] == machine
     assert all(TOKEN not in str(v.value) for v in meta.values())

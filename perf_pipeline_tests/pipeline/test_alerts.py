@@ -82,10 +82,11 @@ def test_new_alerts_are_posted_once_and_a_failed_post_is_retried_later(
     failed = deliver_alerts(ws, alerts, client=WebhookClient(receiver.url, TOKEN))
     assert failed.status == "failed" and "HTTP 400" in (failed.error or "")
     assert TOKEN not in (failed.error or "") and not sent_alerts_path(ws).exists()
-    done = deliver_alerts(ws, alerts, client=WebhookClient(receiver.url, TOKEN))
+    done = deliver_alerts(ws, alerts, machine_id="ci-box-1",
+                          client=WebhookClient(receiver.url, TOKEN))
     assert done.status == "sent" and len(done.sent) == 2
     body = json.loads(receiver.requests[-1][2])
-    assert body["source"] == "perf-pipeline"
+    assert body["source"] == "perf-pipeline" and body["machine"] == "ci-box-1"
     assert {(a["kind"], a["sha"]) for a in body["alerts"]} == {
         ("change_point", shas[STEP_AT]), ("culprit", shas[STEP_AT])}
     again = deliver_alerts(ws, alerts, client=WebhookClient(receiver.url, TOKEN))
