@@ -40,7 +40,7 @@ def test_history_asset_lists_findings_and_alerts_the_webhook(
     assert headers["Authorization"] == f"Bearer {TOKEN}"
     kinds = {(a["kind"], a["sha"]) for a in json.loads(body)["alerts"]}
     assert ("culprit", shas[STEP_AT]) in kinds
-    with Workspace(settings) as ws:  # the machine whose history raised them
-        (machine,) = ws.store.machines(suite="benchmarks")
-    assert machine and json.loads(body)["machine"] == machine
+    with Workspace(settings) as ws:  # the machine whose history raised them: none recorded
+        assert not ws.store.machines(suite="benchmarks")  # in this synthetic history
+    assert json.loads(body)["machine"] is None  # (a named one: pipeline/test_alerts.py)
     assert all(TOKEN not in str(v.value) for v in meta.values())
