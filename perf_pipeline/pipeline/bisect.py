@@ -587,9 +587,21 @@ def open_culprit_searches(ws: Workspace, *,
     return tuple(new)
 
 
-def culprit_actions(ws: Workspace, *, detect: bool = True) -> tuple[CulpritAction, ...]:
+def _log_held(spec: SearchSpec, exc: PerfPipelineError) -> None:
+    logger.warning("culprit search %s waits a tick: %s", spec.key, exc)
+
+
+def culprit_actions(ws: Workspace, *, detect: bool = True,
+                    on_error: Callable[[SearchSpec, PerfPipelineError], None] = _log_held,
+                    ) -> tuple[CulpritAction, ...]:
     """The next action of every open search (no result file yet): a commit to measure,
-    or a culprit to confirm. ``detect``: first define searches for new change points."""
+    or a culprit to confirm. ``detect``: first define searches for new change points.
+
+    A search whose plan cannot be made now (git timed out, a lock was held: anything but
+    bad input) is left for the next tick and reported to ``on_error``; the others go on,
+    so one search's trouble never stops every search. A search whose ends no longer make
+    sense (bad input) is closed as abandoned.
+    """
     actions: list[CulpritAction] = []
     history = _read_history(ws)
     if detect:
@@ -603,6 +615,9 @@ def culprit_actions(ws: Workspace, *, detect: bool = True) -> tuple[CulpritActio
             write_culprit(culprit_path(ws, spec), Culprit(
                 status="abandoned", benchmark=spec.benchmark, good_sha=spec.good,
                 bad_sha=spec.bad, created_at=now_iso(), notes=(str(exc),)))
+            continue
+        except PerfPipelineError as exc:
+            on_error(spec, exc)
             continue
         if search.step.probe is not None:
             actions.append(CulpritAction("measure", search.step.probe, spec))

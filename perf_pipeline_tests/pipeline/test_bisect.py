@@ -466,3 +466,31 @@ def test_one_noisy_measurement_before_the_step_is_outvoted_and_named(
     culprit = find_culprit(ws, shas[0], shas[16], probe=probe, confirm=False)
     assert culprit.sha == shas[12] and culprit.parent_sha == shas[11]
     assert shas[3][:10] in culprit.notes[-1] and "noisy" in culprit.notes[-1]
+
+
+def test_a_search_git_cannot_plan_this_tick_waits_and_the_others_go_on(
+        history: tuple[Settings, tuple[str, ...]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A transient failure (git timed out) planning one search raised out of
+    ``culprit_actions``, so the sensor skipped the tick for every search; nor must it
+    close that search, as bad input does."""
+    import perf_pipeline.pipeline.bisect as bisect
+
+    settings, shas = history
+    ws = Workspace(settings)
+    (step_action,) = culprit_actions(ws)
+    other = request_culprit_search(ws, shas[0], shas[40])
+    real_plan = bisect.plan_search
+
+    def flaky_plan(ws_: Workspace, spec: SearchSpec, **kwargs: object) -> object:
+        if spec == step_action.spec:
+            raise MeasurementError("git rev-list timed out after 60 s")
+        return real_plan(ws_, spec, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bisect, "plan_search", flaky_plan)
+    held: list[tuple[SearchSpec, str]] = []
+    actions = culprit_actions(ws, on_error=lambda spec, exc: held.append((spec, str(exc))))
+    assert [a.spec for a in actions] == [other]  # the other search moves
+    assert held == [(step_action.spec, "git rev-list timed out after 60 s")]
+    assert read_culprits(ws) == ()  # nothing closed: the held search is still open
+    monkeypatch.setattr(bisect, "plan_search", real_plan)
+    assert {a.spec for a in culprit_actions(ws)} == {step_action.spec, other}
