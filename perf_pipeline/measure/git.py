@@ -93,7 +93,36 @@ def resolve_commit(repo: Path, ref: str) -> str:
     if sha is None:
         reason = stderr or "unknown revision or not a commit"
         raise InvalidInputError(f"cannot resolve ref {ref!r} in repository {repo}: {reason}")
+    _refuse_ambiguous(Path(repo), ref)
     return sha
+
+
+# Where git looks for a short ref name, in its order (git-rev-parse(1), "SPECIFYING
+# REVISIONS"); the first that exists wins.
+_DWIM_PREFIXES = ("refs/", "refs/tags/", "refs/heads/", "refs/remotes/")
+
+
+def _refuse_ambiguous(repo: Path, ref: str) -> None:
+    """Refuse a short name that is both a branch and a tag (or a remote branch) on
+    different commits. git takes the tag, silently under ``--quiet``: ``run main`` with
+    an old tag ``main`` measured the tag, recorded as if it were the branch's tip."""
+    name = re.split(r"[~^@:]", ref, maxsplit=1)[0]
+    if not name or name.startswith("refs/") or name == "HEAD":
+        return
+    wanted = [prefix + name for prefix in _DWIM_PREFIXES]
+    proc = run_git(repo, ["for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)",
+                          "--end-of-options", *wanted], check=False)
+    found: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        full, obj, peeled = [*line.split("\0"), "", ""][:3]
+        if full in wanted:
+            found[full] = peeled or obj
+    if len(set(found.values())) > 1:
+        names = ", ".join(f"{full} ({obj[:10]})" for full, obj in sorted(
+            found.items(), key=lambda item: wanted.index(item[0])))
+        raise InvalidInputError(
+            f"ref {ref!r} is ambiguous in repository {repo}: {name!r} names {names}; "
+            f"give the one you mean in full (e.g. {ref.replace(name, 'refs/heads/' + name, 1)!r})")
 
 
 def _rev_parse_commit(repo: Path, ref: str, spec: str, doing: str) -> tuple[str | None, str]:

@@ -25,6 +25,24 @@ def test_resolve_commit_rejects_option_like_and_control_refs(target_repo: Path, 
         resolve_commit(target_repo, ref)
 
 
+def test_a_name_that_is_a_branch_and_a_tag_on_different_commits_is_refused(
+        target_repo: Path) -> None:
+    """git takes the tag, silently: ``run main`` with an old tag ``main`` measured the
+    tag as if it were the branch's tip."""
+    head = git(target_repo, "rev-parse", "HEAD")
+    parent = git(target_repo, "rev-parse", "HEAD~1")
+    git(target_repo, "tag", "-a", "-m", "an old release", "main", parent)
+    for ref in ("main", "main~1", "main^{commit}"):
+        with pytest.raises(InvalidInputError, match=r"is ambiguous.*'main' names refs/tags/"
+                                                    r"main \(.*refs/heads/main .*'refs/heads/"):
+            resolve_commit(target_repo, ref)
+    assert resolve_commit(target_repo, "refs/heads/main") == head  # named in full: fine
+    assert resolve_commit(target_repo, "refs/tags/main") == parent
+    assert resolve_commit(target_repo, "HEAD") == head
+    git(target_repo, "tag", "-f", "main", head)  # both on one commit: nothing to choose
+    assert resolve_commit(target_repo, "main") == head
+
+
 def test_resolve_commit_rejects_unknown_ref_naming_repo_and_ref(target_repo: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"no-such-branch.*target"):
         resolve_commit(target_repo, "no-such-branch")
