@@ -31,11 +31,15 @@ _OWN_FRAMES = ("<method 'disable' of '_lsprof.Profiler' objects>",)
 
 @dataclass(frozen=True, slots=True)
 class BenchmarkProfile:
-    """Both profiles of one benchmark from one profiling process, and their files."""
+    """Both profiles of one benchmark from one profiling process, and their files.
+
+    ``memory`` is None when its passes were not taken (``memory_not_measured`` says why:
+    a one-shot pedantic benchmark, ``measure.profiling.profile_only_call``)."""
 
     time: TimeProfile
-    memory: MemoryProfile
+    memory: MemoryProfile | None
     prof_path: Path
+    memory_not_measured: str | None = None
 
 
 def _package_of(rest: str) -> str:
@@ -159,9 +163,11 @@ def read_profile_dir(dir_path: Path, root: Path) -> dict[str, BenchmarkProfile]:
             name = str(record["benchmark"])
             calls = int(record["calls"])
             prof_path = Path(dir_path) / str(record["prof"])
+            absent = record.get("memory_not_measured")
             out[name] = BenchmarkProfile(
                 time=read_time_profile(prof_path, name, calls, root),
-                memory=_read_memory(Path(dir_path), record, name, root), prof_path=prof_path)
+                memory=None if absent else _read_memory(Path(dir_path), record, name, root),
+                prof_path=prof_path, memory_not_measured=str(absent) if absent else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInputError(f"profile record {record_path} is incomplete: {exc}") from exc
     return out

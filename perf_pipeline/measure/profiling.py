@@ -59,6 +59,8 @@ _MAX_SAMPLES = 20_000
 #: One prepared call: the function and its arguments (called directly, so the profile's
 #: root is the benchmarked function itself, not a wrapper of ours).
 Call = tuple[Callable[..., object], tuple, dict]
+#: What undoes a call's setup (a pedantic ``teardown``), given the call's arguments.
+Cleanup = Callable[[tuple, dict], object]
 
 
 def benchmark_slug(name: str) -> str:
@@ -71,7 +73,8 @@ def _enough(calls: int, started: float, min_s: float) -> bool:
     return calls >= MAX_CALLS or (calls >= 1 and time.perf_counter() - started >= min_s)
 
 
-def _cprofile_pass(make_call: Callable[[], Call], min_s: float, path: Path) -> int:
+def _cprofile_pass(make_call: Callable[[], Call], min_s: float, path: Path,
+                   cleanup: Cleanup | None = None) -> int:
     """Profile calls until ``min_s`` seconds have passed; returns how many ran."""
     profiler = cProfile.Profile()
     calls, started = 0, time.perf_counter()
@@ -82,21 +85,29 @@ def _cprofile_pass(make_call: Callable[[], Call], min_s: float, path: Path) -> i
             function(*args, **kwargs)
         finally:
             profiler.disable()
+            if cleanup is not None:  # and its teardown too
+                cleanup(args, kwargs)
         calls += 1
     profiler.dump_stats(str(path))
     return calls
 
 
-def _run_calls(make_call: Callable[[], Call], min_s: float) -> int:
+def _run_calls(make_call: Callable[[], Call], min_s: float,
+               cleanup: Cleanup | None = None) -> int:
     calls, started = 0, time.perf_counter()
     while not _enough(calls, started, min_s):
         function, args, kwargs = make_call()
-        function(*args, **kwargs)
+        try:
+            function(*args, **kwargs)
+        finally:
+            if cleanup is not None:
+                cleanup(args, kwargs)
         calls += 1
     return calls
 
 
-def _tracemalloc_pass(make_call: Callable[[], Call], min_s: float) -> dict[str, object]:
+def _tracemalloc_pass(make_call: Callable[[], Call], min_s: float,
+                      cleanup: Cleanup | None = None) -> dict[str, object]:
     """Growth per allocation line over the calls of ``min_s`` seconds, and the traced peak."""
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
@@ -108,7 +119,7 @@ def _tracemalloc_pass(make_call: Callable[[], Call], min_s: float) -> dict[str, 
         before = tracemalloc.take_snapshot().filter_traces(ignore)
         tracemalloc.reset_peak()
         start, _ = tracemalloc.get_traced_memory()
-        calls = _run_calls(make_call, min_s)
+        calls = _run_calls(make_call, min_s, cleanup)
         _, peak = tracemalloc.get_traced_memory()
         gc.collect()
         after = tracemalloc.take_snapshot().filter_traces(ignore)
@@ -139,11 +150,12 @@ def _rss_reader() -> Callable[[], int] | None:
     return statm
 
 
-def _memory_series_pass(make_call: Callable[[], Call], min_s: float) -> dict[str, object]:
+def _memory_series_pass(make_call: Callable[[], Call], min_s: float,
+                        cleanup: Cleanup | None = None) -> dict[str, object]:
     """RSS over time while the function runs for ``min_s`` seconds, as ``mprof run`` does."""
     read = _rss_reader()
     if read is None:  # pragma: no cover
-        return {"calls": _run_calls(make_call, min_s), "t_s": [], "rss_bytes": []}
+        return {"calls": _run_calls(make_call, min_s, cleanup), "t_s": [], "rss_bytes": []}
     times: list[float] = []
     values: list[int] = []
     done = threading.Event()
@@ -160,7 +172,7 @@ def _memory_series_pass(make_call: Callable[[], Call], min_s: float) -> dict[str
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        calls = _run_calls(make_call, min_s)
+        calls = _run_calls(make_call, min_s, cleanup)
     finally:
         done.set()
         sampler.join()
@@ -176,20 +188,24 @@ def _write_json(path: Path, body: object) -> None:
 
 
 def profile_benchmark(name: str, make_call: Callable[[], Call], out_dir: Path, *,
-                      min_s: float = DEFAULT_MIN_S) -> Path:
+                      min_s: float = DEFAULT_MIN_S, cleanup: Cleanup | None = None) -> Path:
     """Run the three passes over the calls ``make_call()`` prepares; write the files.
 
     ``make_call`` prepares one call (a pedantic benchmark's ``setup`` runs there, outside
-    every measurement). Each pass runs for ``min_s`` seconds (at least one call) after one
-    warm-up call. Returns the path of the ``.profile.json`` record.
+    every measurement) and ``cleanup`` undoes it after the call (its ``teardown``, left
+    out before, so every call of ours leaked what the setup made). Each pass runs for
+    ``min_s`` seconds (at least one call) after one warm-up call. Returns the path of the
+    ``.profile.json`` record.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     slug = benchmark_slug(name)
-    _run_calls(make_call, 0.0)  # warm-up: first-call costs (imports, caches) are not news
+    _run_calls(make_call, 0.0, cleanup)  # warm-up: first-call costs are not news
     prof_path = out_dir / f"{slug}.prof"
-    calls = _cprofile_pass(make_call, min_s, prof_path)
-    _write_json(out_dir / f"{slug}.tracemalloc.json", _tracemalloc_pass(make_call, min_s))
-    _write_json(out_dir / f"{slug}.memory.json", _memory_series_pass(make_call, min_s))
+    calls = _cprofile_pass(make_call, min_s, prof_path, cleanup)
+    _write_json(out_dir / f"{slug}.tracemalloc.json",
+                _tracemalloc_pass(make_call, min_s, cleanup))
+    _write_json(out_dir / f"{slug}.memory.json",
+                _memory_series_pass(make_call, min_s, cleanup))
     record = out_dir / f"{slug}.profile.json"
     _write_json(record, {
         "schema_version": PROFILE_SCHEMA_VERSION, "benchmark": name, "calls": calls,
@@ -197,6 +213,33 @@ def profile_benchmark(name: str, make_call: Callable[[], Call], out_dir: Path, *
         "memory": f"{slug}.memory.json", "cwd": os.getcwd(),
     })
     return record
+
+
+def profile_only_call(name: str, call: Call, out_dir: Path, *, reason: str) -> object:
+    """Profile the one call the test makes anyway, and return its result.
+
+    For a benchmark whose author fixed how often its target runs (``benchmark.pedantic``
+    without a ``setup``: ``rounds=1`` of ``os.rmdir`` or ``items.pop``), a call of ours
+    on the same arguments could fail, or profile a different workload (an emptied list).
+    So its only profile is cProfile around that one call; the memory passes, which would
+    each need calls of their own, are not taken, and the record says why (``reason``).
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    slug = benchmark_slug(name)
+    function, args, kwargs = call
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        result = function(*args, **kwargs)
+    finally:
+        profiler.disable()
+    prof_path = out_dir / f"{slug}.prof"
+    profiler.dump_stats(str(prof_path))
+    _write_json(out_dir / f"{slug}.profile.json", {
+        "schema_version": PROFILE_SCHEMA_VERSION, "benchmark": name, "calls": 1,
+        "prof": prof_path.name, "memory_not_measured": reason, "cwd": os.getcwd(),
+    })
+    return result
 
 
 def profile_settings() -> tuple[Path, float] | None:

@@ -58,19 +58,36 @@ def read_commit_profile(ws: Workspace, sha: str) -> ProfileComparison | None:
 def _diff_one(run: ProfileRun, name: str, fold: bool) -> ProfileDiff:
     base = [side[name] for side in run.base_profiles]
     cand = [side[name] for side in run.candidate_profiles]
+    base_memory = [p.memory for p in base if p.memory is not None]
+    cand_memory = [p.memory for p in cand if p.memory is not None]
+    measured = len(base_memory) == len(base) and len(cand_memory) == len(cand)
     diff = diff_profiles([p.time for p in base], [p.time for p in cand],
-                         base_memory=[p.memory for p in base],
-                         candidate_memory=[p.memory for p in cand], fold=fold)
-    png = run.raw_dir / f"{benchmark_slug(name)}.memory.png"
-    try:
-        write_atomic(png, render_memory_png(
-            name, [(p.memory.series_t_s, p.memory.series_rss_bytes) for p in base],
-            [(p.memory.series_t_s, p.memory.series_rss_bytes) for p in cand]))
-    except OSError as exc:
-        raise StoreError(f"memory plot {png}: cannot write: {exc}") from exc
+                         base_memory=base_memory if measured else (),
+                         candidate_memory=cand_memory if measured else (), fold=fold)
     artifacts = [("base .prof", str(base[0].prof_path)),
-                 ("candidate .prof", str(cand[0].prof_path)), ("memory plot", str(png))]
+                 ("candidate .prof", str(cand[0].prof_path))]
+    if measured:  # a one-shot benchmark has no memory passes (``profile_only_call``)
+        png = run.raw_dir / f"{benchmark_slug(name)}.memory.png"
+        try:
+            write_atomic(png, render_memory_png(
+                name, [(m.series_t_s, m.series_rss_bytes) for m in base_memory],
+                [(m.series_t_s, m.series_rss_bytes) for m in cand_memory]))
+        except OSError as exc:
+            raise StoreError(f"memory plot {png}: cannot write: {exc}") from exc
+        artifacts.append(("memory plot", str(png)))
     return replace(diff, artifacts=tuple(artifacts))
+
+
+def _memory_notes(run: ProfileRun, names: Sequence[str]) -> tuple[str, ...]:
+    """Why a benchmark's memory was not profiled, once per benchmark."""
+    notes = []
+    for name in names:
+        reason = next((p[name].memory_not_measured
+                       for p in (*run.base_profiles, *run.candidate_profiles)
+                       if name in p and p[name].memory_not_measured), None)
+        if reason:
+            notes.append(f"{name}: one call profiled, memory not profiled ({reason})")
+    return tuple(notes)
 
 
 def _notes(run: ProfileRun, missing: Sequence[str]) -> tuple[str, ...]:
@@ -112,7 +129,7 @@ def run_profile(
     comparison = ProfileComparison(
         profile_id=run.profile_id, base_sha=run.base.sha, candidate_sha=run.candidate.sha,
         created_at=now_iso(), diffs=tuple(diffs), raw_dir=str(run.raw_dir),
-        notes=_notes(run, sorted(every - set(names))))
+        notes=(*_notes(run, sorted(every - set(names))), *_memory_notes(run, names)))
     out_dir = ws.layout.profile_report_dir(run.raw_dir)
     data = ReportData(title=f"Profile: {run.candidate.sha[:7]} against {run.base.sha[:7]}",
                       generated_at=comparison.created_at, notes=comparison.notes,
