@@ -88,16 +88,24 @@ def test_a_busy_spell_at_the_start_does_not_bend_the_exponent(base: int) -> None
     0.3 s: when that time was counted from the sweep's start, it got no rounds."""
     from perf_pipeline.measure.stress_growth import run_size_sweep
 
-    began = time.perf_counter()
+    # Up to three sweeps, each with its own simulated spell: real load on the machine
+    # (the other test worker measuring beside this one) bent a single sweep to 0.84 and
+    # 1.16 on a busy 2-core run; the defect bends every sweep the same way (0.76).
+    exponents = []
+    for _ in range(3):
+        began = time.perf_counter()
 
-    def linear(n: int) -> None:
-        for _ in range(n * (3 if time.perf_counter() - began < 0.1 else 1)):
-            pass
+        def linear(n: int, began: float = began) -> None:
+            for _ in range(n * (3 if time.perf_counter() - began < 0.1 else 1)):
+                pass
 
-    sweep = run_size_sweep(linear, sizes=[base * 2 ** k for k in range(6)], repeats=3,
-                           setup=None, budget_s=30.0)
-    assert abs(sweep["exponent"] - 1.0) < 0.15, sweep["exponent"]
-    assert all(p["repeats"] >= 3 for p in sweep["points"])
+        sweep = run_size_sweep(linear, sizes=[base * 2 ** k for k in range(6)], repeats=3,
+                               setup=None, budget_s=30.0)
+        assert all(p["repeats"] >= 3 for p in sweep["points"])
+        exponents.append(sweep["exponent"])
+        if abs(sweep["exponent"] - 1.0) < 0.15:
+            break
+    assert abs(exponents[-1] - 1.0) < 0.15, exponents
 
 
 def test_a_sweep_asked_for_more_repeats_than_the_cap_still_ends() -> None:
