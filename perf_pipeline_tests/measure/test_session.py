@@ -333,8 +333,11 @@ def test_a_tag_named_like_a_branch_does_not_lend_the_branch_its_name(
     git(target_repo, "checkout", "-q", "main")
     git(target_repo, "tag", "main", side)
     settings = make_settings(target_repo, processes=1)
-    run = measure_commit(settings, "main")
-    assert run.sha == side  # what git resolved: the tag
+    # git would take the tag: the short name is refused, naming both (measure/git.py)
+    with pytest.raises(InvalidInputError, match="ambiguous"):
+        measure_commit(settings, "main")
+    run = measure_commit(settings, "refs/tags/main")
+    assert run.sha == side
     assert run.commit is not None and run.commit.branch is None
     on_main = measure_commit(settings, "refs/heads/main~1")
     assert on_main.commit is not None and on_main.commit.branch == "main"
