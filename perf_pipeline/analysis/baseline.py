@@ -32,7 +32,12 @@ from perf_pipeline.analysis.runlevel import (
     run_level_test,
 )
 from perf_pipeline.analysis.tails import norm_isf, norm_sf, t_isf
-from perf_pipeline.analysis.verdict import Estimate, judge, require_raw_change
+from perf_pipeline.analysis.verdict import (
+    Estimate,
+    hold_raw_change,
+    judge,
+    require_raw_change,
+)
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     METRICS,
@@ -265,7 +270,9 @@ def compare_to_baseline(baseline: Baseline, run: SuiteRun, *, threshold: float |
     ``threshold`` applies to ``time_s``; ``None`` and every other metric use the metric's
     ``default_threshold``. All hypotheses of the run are corrected together.
     ``require_raw=False`` keeps a change that is there only relative to the suite-wide
-    shift (``require_raw_change``): a screen whose flags are confirmed wants it.
+    shift (``require_raw_change``), and flags one whose own ratio is beyond the threshold
+    while relative to the shift it is not (``hold_raw_change``): a screen whose flags are
+    confirmed wants both.
     """
     if threshold is not None and not (math.isfinite(threshold) and threshold >= 1.0):
         raise InvalidInputError(f"`threshold` must be a finite number >= 1, got {threshold!r}")
@@ -286,8 +293,10 @@ def compare_to_baseline(baseline: Baseline, run: SuiteRun, *, threshold: float |
     adjusted = adjust_p_values([e.p_value for _, _, e, _, _ in labelled], method=correction)
     results = tuple(
         BenchmarkComparison(name=n, metric=m, comparison=_below_min_abs_change(
-            require_raw_change(judge(e, threshold=thr, alpha=alpha, adjusted_p=float(p)),
-                               raw if require_raw else None),
+            hold_raw_change(
+                require_raw_change(judge(e, threshold=thr, alpha=alpha, adjusted_p=float(p)),
+                                   raw if require_raw else None),
+                raw, flag=not require_raw),
             m, _abs_change(baseline, run, n, m)))
         for (n, m, e, raw, thr), p in zip(labelled, adjusted, strict=True))
     base_names = {e.name for e in baseline.entries}

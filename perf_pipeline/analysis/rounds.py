@@ -22,7 +22,7 @@ from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
 from perf_pipeline.analysis.compare import _check_compare_args, estimate_samples
 from perf_pipeline.analysis.multiple import CORRECTIONS, adjust_p_values, compare_suite
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
-from perf_pipeline.analysis.verdict import judge
+from perf_pipeline.analysis.verdict import hold_raw_change, judge
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, BenchmarkComparison, SuiteComparison
 
@@ -66,13 +66,14 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
                            "Wilcoxon signed-rank")
     labels = [*names, SUITE_SHIFT_NAME]
     every = [*estimates, shift]
+    # Each benchmark's own ratio, the rounds' factor left in (``hold_raw_change``).
+    raws = [*np.exp(np.median(np.log(c) - np.log(b), axis=1)).tolist(), None]
     adjusted = adjust_p_values([e.p_value for e in every], method=correction)
     return SuiteComparison(
         results=tuple(
-            BenchmarkComparison(name=n, metric=TIME_METRIC,
-                                comparison=judge(e, threshold=threshold, alpha=alpha,
-                                                 adjusted_p=float(p)))
-            for n, e, p in zip(labels, every, adjusted, strict=True)),
+            BenchmarkComparison(name=n, metric=TIME_METRIC, comparison=hold_raw_change(
+                judge(e, threshold=threshold, alpha=alpha, adjusted_p=float(p)), raw))
+            for n, e, p, raw in zip(labels, every, adjusted, raws, strict=True)),
         correction=correction, alpha=alpha,
         new=tuple(sorted(set(candidate) - set(base))),
         missing=tuple(sorted(set(base) - set(candidate))))

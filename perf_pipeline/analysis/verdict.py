@@ -150,3 +150,35 @@ def require_raw_change(comparison: Comparison, raw_ratio: float | None) -> Compa
         f"{comparison.reason}; but only {direction} relative to the rest of the suite: its "
         f"own ratio is {raw_ratio:.3f}, within the threshold {thr:g} (confirm with "
         "`perf-pipeline ab`)"))
+
+
+def hold_raw_change(comparison: Comparison, raw_ratio: float | None, *,
+                    flag: bool = False) -> Comparison:
+    """The mirror of ``require_raw_change``: a benchmark whose own ratio (the suite-wide
+    shift left in) is beyond the threshold is never cleared by its ratio relative to
+    that shift.
+
+    Removing the shift assumes most of the suite did not change. When half of it did,
+    the median takes half the change: three of six benchmarks 30 % slower read x1.14
+    relative to a shift of x1.14, and at threshold 1.2 both came out "unchanged", so the
+    gate passed a 30 % slowdown. Such a benchmark is inconclusive, or with ``flag`` (the
+    screen, whose flags an interleaved A/B against unflagged controls decides) flagged
+    as a regression when it is the slower. At threshold 1 nothing is ever unchanged by
+    its interval, and a flag needs the relative test, so nothing changes there.
+    """
+    thr = comparison.threshold
+    if raw_ratio is None or not math.isfinite(raw_ratio) or not thr > 1.0:
+        return comparison
+    slower, faster = raw_ratio > thr, raw_ratio < 1.0 / thr
+    if not (slower or faster):
+        return comparison
+    own = (f"its own ratio is {raw_ratio:.3f}, beyond the threshold {thr:g}: part of the "
+           "suite-wide shift it is judged against may be its own change")
+    if flag and slower and comparison.verdict is not Verdict.REGRESSION:
+        return replace(comparison, verdict=Verdict.REGRESSION,
+                       reason=f"{comparison.reason}; flagged anyway: {own}")
+    if comparison.verdict is Verdict.UNCHANGED:
+        return replace(comparison, verdict=Verdict.INCONCLUSIVE,
+                       reason=f"{comparison.reason}; but {own} (confirm with "
+                              "`perf-pipeline ab`)")
+    return comparison

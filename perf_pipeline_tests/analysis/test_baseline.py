@@ -228,3 +228,48 @@ def test_a_benchmark_skipped_in_one_baseline_run_keeps_the_other_runs_factors(
     assert one.verdict is Verdict.REGRESSION
     assert one.ratio == pytest.approx(ref.ratio, rel=0.02)
     assert np.log(one.ci_high / one.ci_low) < 1.25 * np.log(ref.ci_high / ref.ci_low)
+
+
+def _half_slowed(rng: np.random.Generator, k: float, *, baseline_runs: int, slowed: int = 3
+                 ) -> tuple[list[SuiteRun], SuiteRun]:
+    """Six benchmarks (1..6 ms, 1 % noise); in the current run the first ``slowed``
+    x``k``."""
+    def run(i: int, factor: float) -> SuiteRun:
+        samples = np.array([(1 + j) * 1e-3 * (factor if j < slowed else 1.0)
+                            * np.exp(rng.normal(0, 0.01, 20)) for j in range(6)])
+        return _run(i, samples)
+    return [run(i, 1.0) for i in range(baseline_runs)], run(baseline_runs, k)
+
+
+@pytest.mark.parametrize("baseline_runs", [5, 1])
+def test_half_the_suite_slower_is_never_cleared_by_the_shift_it_makes(
+        baseline_runs: int) -> None:
+    """Three of six benchmarks 30 % slower: the median shift took half of it (x1.14),
+    and relative to it each read x1.14, "unchanged" at 1.2, as was the shift; the gate
+    passed the slowdown. With one baseline run, four of six doubled read x1.0 relative
+    to the shift. Own ratio beyond the threshold: the gate says inconclusive, the screen
+    flags it for the A/B."""
+    from perf_pipeline.analysis.confirmation import screen_run
+
+    k, slowed = (1.3, 3) if baseline_runs > 1 else (2.0, 4)
+    history, current = _half_slowed(np.random.default_rng(5), k, baseline_runs=baseline_runs,
+                                    slowed=slowed)
+    bl = build_baseline(history, created_at="2024-02-01T00:00:00", metrics=("time_s",))
+    gate = {r.name: r.comparison for r in compare_to_baseline(bl, current, threshold=1.2).results}
+    for j in range(slowed):
+        assert gate[f"test_{j}"].verdict is Verdict.INCONCLUSIVE, gate[f"test_{j}"].reason
+        assert "beyond the threshold" in gate[f"test_{j}"].reason
+    for j in range(slowed, 6):  # the unchanged ones are not blamed
+        assert gate[f"test_{j}"].verdict is not Verdict.REGRESSION
+    screen = {r.name: r.comparison for r in screen_run(bl, current, threshold=1.2).results}
+    flagged = {n for n, c in screen.items() if c.verdict is Verdict.REGRESSION}
+    assert flagged >= {f"test_{j}" for j in range(slowed)}
+    assert not {f"test_{j}" for j in range(slowed, 6)} & flagged
+
+
+def test_an_own_ratio_beyond_the_threshold_changes_nothing_at_threshold_one() -> None:
+    """At threshold 1 the relative test alone flags (the replayed figures stand)."""
+    history, current = _half_slowed(np.random.default_rng(5), 1.3, baseline_runs=5)
+    bl = build_baseline(history, created_at="2024-02-01T00:00:00", metrics=("time_s",))
+    for r in compare_to_baseline(bl, current, threshold=1.0).results:
+        assert "beyond the threshold" not in r.comparison.reason

@@ -78,3 +78,17 @@ def test_a_zero_time_is_refused_whatever_the_suite_size(width: int) -> None:
     base["b0"] = [1.0, 0.0, 1.1, 1.0, 1.0, 1.0]
     with pytest.raises(InvalidInputError, match="'b0': a zero time"):
         compare_rounds(base, cand)
+
+
+def test_half_the_suite_slower_is_not_cleared_relative_to_the_rounds_factor() -> None:
+    """Three of six benchmarks 30 % slower in every round: the per-round median factor
+    took half of it, and each read x1.14, "unchanged" at threshold 1.2."""
+    rng = np.random.default_rng(11)
+    base = {f"b{j}": list((1 + j) * np.exp(rng.normal(0, 0.01, 20))) for j in range(6)}
+    cand = {n: [v * (1.3 if int(n[1]) < 3 else 1.0) * np.exp(rng.normal(0, 0.01))
+                for v in vals] for n, vals in base.items()}
+    res = {r.name: r.comparison for r in compare_rounds(base, cand, threshold=1.2).results}
+    for j in range(3):
+        assert res[f"b{j}"].verdict is Verdict.INCONCLUSIVE, res[f"b{j}"].reason
+    for j in range(3, 6):
+        assert res[f"b{j}"].verdict is not Verdict.REGRESSION
