@@ -186,6 +186,25 @@ def test_a_benchmark_first_measured_after_round_1_is_listed_not_dropped() -> Non
     assert NAMES[0] not in {r.name for r in result.comparison.results}
 
 
+def test_a_target_skipped_in_round_1_only_is_listed_and_the_other_targets_go_on() -> None:
+    """A flagged benchmark skipped in round 1 only raised "not a benchmark of the
+    rounds", and the whole confirmation failed; one first measured later is listed."""
+    from perf_pipeline.analysis import confirm_flagged
+
+    rounds = list(itertools.islice(_rounds(np.random.default_rng(3),
+                                           slowed={NAMES[1]: 2.0}), 20))
+    del rounds[0][NAMES[0]]
+    result = sequential_ab(iter(rounds), threshold=1.0, targets=[NAMES[0], NAMES[1]])
+    assert result.comparison.missing == (NAMES[0],)
+    verdicts = {r.name: r.comparison.verdict for r in result.comparison.results}
+    assert verdicts == {NAMES[1]: Verdict.REGRESSION}
+    confirmed = confirm_flagged(iter(rounds), [NAMES[0], NAMES[1]], threshold=1.0, alpha=0.01)
+    assert confirmed.comparison.missing == (NAMES[0],)
+    # Not one target in round 1 is still refused: a typo, most likely.
+    with pytest.raises(InvalidInputError, match="not a benchmark of the rounds"):
+        sequential_ab(iter(rounds), threshold=1.0, targets=[NAMES[0]])
+
+
 def _losing(rounds: Iterator[dict[str, tuple[float, float]]], name: str, from_round: int
             ) -> Iterator[dict[str, tuple[float, float]]]:
     """``rounds`` in which ``name`` is no longer measured on both sides from a round on
