@@ -102,8 +102,12 @@ def _prepare_root(root: Path) -> None:
             raise InvalidInputError(
                 f"{root} exists and was not made by the demo; choose another --dir")
         shutil.rmtree(root)
-    root.mkdir(parents=True)
-    (root / _MARKER).write_text("made by `perf-pipeline demo`; safe to delete\n")
+    try:
+        root.mkdir(parents=True)
+        (root / _MARKER).write_text("made by `perf-pipeline demo`; safe to delete\n")
+    except OSError as exc:  # a file in the way, no permission: the user's --dir, not a bug
+        raise InvalidInputError(f"cannot make the demo folder {root}: {exc.strerror or exc}"
+                                ) from exc
 
 
 def demo_settings(target_repo: Path, results_dir: Path,

@@ -258,3 +258,48 @@ def test_the_settings_repr_hides_the_webhook_url() -> None:
 
     url = f"https://hooks.slack.com/services/T1/B1/{SECRET}"
     assert SECRET not in repr(Settings(webhook_url=url))
+
+
+def _one_commit_repo(path: Path) -> Path:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    subprocess.run(["git", "-C", str(path), "-c", "user.name=T", "-c", "user.email=t@e",
+                    "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    return path
+
+
+@pytest.mark.parametrize("home", ["unset", "relative", "file", "under a file"])
+def test_a_dagster_home_that_cannot_be_used_is_bad_input_not_a_bug(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, home: str) -> None:
+    """No $DAGSTER_HOME, a relative one, a file in the way: each was exit 3, "internal
+    error (a bug in perf_pipeline)"."""
+    repo = _one_commit_repo(tmp_path / "repo")
+    (tmp_path / "a-file").write_text("x")
+    argv = ["register-commit", "--repo", str(repo), "HEAD"]
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    if home == "relative":
+        monkeypatch.setenv("DAGSTER_HOME", "relative/home")
+    elif home == "file":
+        argv[1:1] = ["--dagster-home", str(tmp_path / "a-file")]
+    elif home == "under a file":
+        argv[1:1] = ["--dagster-home", str(tmp_path / "a-file" / "sub")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Dagster" in err and "internal error" not in err
+
+
+def test_a_demo_folder_that_cannot_be_made_is_bad_input(tmp_path: Path, capsys) -> None:
+    (tmp_path / "a-file").write_text("x")
+    assert main(["demo", "--dir", str(tmp_path / "a-file" / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot make the demo folder" in err and "internal error" not in err
+
+
+def test_visualize_with_a_corrupt_results_file_is_bad_input(tmp_path: Path, capsys) -> None:
+    """It wrote the report from the good files and exited 0; ingest and analyze exit 2."""
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "broken.json").write_text('{"benchmarks": [')
+    assert main(["visualize", "--results-dir", str(results)]) == 2
+    assert "broken.json" in capsys.readouterr().err

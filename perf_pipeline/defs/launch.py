@@ -16,6 +16,7 @@ import dagster as dg
 from perf_pipeline.defs.fleet import asset_key, run_machine_tags
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
+from perf_pipeline.errors import InvalidInputError
 
 __all__ = [
     "CommitMaterialization",
@@ -61,11 +62,26 @@ def load_project_definitions() -> dg.Definitions:
 
 
 def open_instance(home: Path | None) -> dg.DagsterInstance:
-    """A persistent instance at ``home`` (created if needed), else ``$DAGSTER_HOME``'s."""
-    if home is None:
-        return dg.DagsterInstance.get()
-    home.mkdir(parents=True, exist_ok=True)
-    return dg.DagsterInstance.from_config(str(home))
+    """A persistent instance at ``home`` (created if needed), else ``$DAGSTER_HOME``'s.
+
+    What the user named may be wrong (no ``$DAGSTER_HOME``, a relative one, a file in
+    the way, an instance database that does not answer): ``InvalidInputError`` naming
+    the folder, never an internal error."""
+    where = str(home) if home is not None else "$DAGSTER_HOME"
+    try:
+        if home is None:
+            return dg.DagsterInstance.get()
+        home.mkdir(parents=True, exist_ok=True)
+        return dg.DagsterInstance.from_config(str(home))
+    except OSError as exc:
+        raise InvalidInputError(f"cannot use {where} as the Dagster home: "
+                                f"{exc.strerror or exc}") from exc
+    except Exception as exc:  # Dagster's own errors: not set, not absolute, unreachable
+        if not type(exc).__module__.startswith("dagster"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"cannot open the Dagster instance of {where}: "
+                                f"{first[:300]}") from exc
 
 
 def register_commits(instance: dg.DagsterInstance, shas: Sequence[str]) -> tuple[str, ...]:

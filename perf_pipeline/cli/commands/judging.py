@@ -105,7 +105,9 @@ def cmd_visualize(args: argparse.Namespace) -> int:
             summary = ingest_results(ws, on_file=bar.update)
         print_ingest_errors(summary)
         print_history_report(*write_history_report(ws))
-    return ExitCode.OK
+    # The report is written from what could be read; a bad file is still bad input, as
+    # for `ingest` and `analyze` (it once exited 0).
+    return ExitCode.BAD_INPUT if summary.errors else ExitCode.OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
