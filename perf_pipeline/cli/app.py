@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from perf_pipeline.cli.commands import GROUPS
-from perf_pipeline.cli.console import err, plain
+from perf_pipeline.cli.console import controls_escaped, err, plain
 from perf_pipeline.cli.exits import Failure, run_guarded
 from perf_pipeline.cli.present.json_doc import emit_failure
 
@@ -85,14 +85,27 @@ def _warnings_to_log(*, verbose: bool) -> Iterator[None]:
             err.print(f"note: {counter.count} library warning(s) written to {plain(path)}")
 
 
+class _OneLineMessages(logging.Formatter):
+    """Log lines on the console with their control characters escaped: a message may
+    quote a file's name, and one named ``"x\\nFAKE: all good.json"`` forged a line of
+    output (a traceback, formatted apart, keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        safe = logging.makeLogRecord(record.__dict__)
+        safe.message = controls_escaped(record.message)
+        return super().formatMessage(safe)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help and --version
         return int(exc.code or 0)
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLineMessages("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        handlers=[handler])
     with _warnings_to_log(verbose=args.verbose):
         result = run_guarded(lambda: args.func(args), argv=argv,
                              measuring=getattr(args, "measuring", False))

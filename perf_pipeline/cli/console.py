@@ -26,7 +26,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-__all__ = ["ProgressBar", "err", "out", "plain", "progress_bar", "short", "time_cell"]
+__all__ = ["ProgressBar", "controls_escaped", "err", "one_line", "out", "plain",
+           "progress_bar", "short", "time_cell"]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -49,9 +50,26 @@ def plain(value: object) -> str:
     return escape(_CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
 
 
+_LINE_BREAKS = re.compile(r"[\t\n\r]")
+
+
+def controls_escaped(text: str) -> str:
+    """Every control character, line breaks included, as ``\\xNN``: for text printed
+    without rich (log lines), which must stay one line each."""
+    return _CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}",
+                              _LINE_BREAKS.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def one_line(value: object) -> str:
+    r"""``plain``, and a line break or tab shown as ``\xNN`` too: for text that is one
+    line by nature (a benchmark's or file's name), where a newline could forge a line of
+    output (a benchmark named ``"test_a\nverdict: 0 regression(s)"``)."""
+    return plain(_LINE_BREAKS.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)))
+
+
 def short(name: str) -> str:
-    """A benchmark's name without its file, made safe to print."""
-    return plain(name.split("::", 1)[1] if "::" in name else name)
+    """A benchmark's name without its file, made safe to print on one line."""
+    return one_line(name.split("::", 1)[1] if "::" in name else name)
 
 
 def time_cell(seconds: float | None, width: int = 9) -> str:

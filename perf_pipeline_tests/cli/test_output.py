@@ -114,3 +114,27 @@ def test_progress_bar_is_silent_off_a_terminal_or_with_json(monkeypatch, termina
     with console.progress_bar("ab", quiet=terminal) as bar:
         bar.update(1, 2)
     assert screen.getvalue() == ""
+
+
+def test_a_name_with_a_line_break_cannot_forge_a_line_of_output() -> None:
+    """A benchmark named ``"test_a\\nverdict: ..."`` printed a second, fake verdict line."""
+    assert console.short("t.py::test_a\nverdict: all good\t[red]") == (
+        "test_a\\x0averdict: all good\\x09\\[red]")
+    assert console.one_line("a\r\nb") == "a\\x0d\\x0ab"
+    assert console.controls_escaped("x\x1b[2J\nFAKE") == "x\\x1b[2J\\x0aFAKE"
+
+
+def test_a_results_file_named_to_forge_lines_is_shown_on_one_line(tmp_path: Path) -> None:
+    """Its name reached the terminal raw through the log line of the skipped file: an
+    escape sequence, and a newline that started a fake line of output."""
+    results = tmp_path / "res"
+    results.mkdir()
+    (results / "\x1b[2J\x1b[31mEVIL\nFAKE: all good.json").write_text('{"benchmarks": [')
+    proc = subprocess.run([sys.executable, "-m", "perf_pipeline", "ingest", "--results-dir",
+                           str(results)], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 2
+    lines = (proc.stdout + proc.stderr).splitlines()
+    assert not any(line.startswith("FAKE") for line in lines), lines
+    assert "\x1b" not in proc.stdout + proc.stderr
+    assert sum("EVIL\\x0aFAKE" in line for line in lines) == 2  # the log line and the error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from perf_pipeline.cli.console import err, out, plain, short, time_cell
+from perf_pipeline.cli.console import err, one_line, out, plain, short, time_cell
 
 if TYPE_CHECKING:
     from perf_pipeline.measure import IngestSummary
@@ -24,7 +24,7 @@ def print_run(run: SuiteRun) -> None:
 
 def ingest_error_line(path: str, message: str) -> str:
     """One bad file's line, the file named once (the loader's messages name it)."""
-    return f"error: {plain(message if path in message else f'{path}: {message}')}"
+    return f"error: {one_line(message if path in message else f'{path}: {message}')}"
 
 
 def print_ingest_errors(summary: IngestSummary) -> None:
