@@ -138,3 +138,14 @@ def test_a_results_file_named_to_forge_lines_is_shown_on_one_line(tmp_path: Path
     assert not any(line.startswith("FAKE") for line in lines), lines
     assert "\x1b" not in proc.stdout + proc.stderr
     assert sum("EVIL\\x0aFAKE" in line for line in lines) == 2  # the log line and the error
+
+
+def test_every_command_that_can_run_a_suite_is_a_measuring_one() -> None:
+    """``analyze`` was not, though its confirmation runs A/B rounds: SIGTERM left temp
+    folders behind and printed no --json document (``exits.run_guarded``)."""
+    from perf_pipeline.cli.app import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"]
+    measuring = {name for name, p in sub.choices.items() if p.get_default("measuring")}
+    assert measuring == {"demo", "backfill", "run", "profile", "calibrate", "bisect",
+                         "analyze", "ab"}

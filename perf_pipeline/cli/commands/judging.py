@@ -111,8 +111,11 @@ def cmd_visualize(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    # Measuring: its confirmation runs A/B rounds of pytest processes, which SIGTERM and
+    # SIGHUP must end cleanly (the run recorded, temp folders removed, a --json document).
     p = add_command(sub, "analyze", cmd_analyze,
-                    "judge the newest run against the baseline; write the report")
+                    "judge the newest run against the baseline; write the report",
+                    measuring=True)
     add_results_dir(p)
     add_stats(p)
     p.add_argument("--update-baseline", action="store_true",
