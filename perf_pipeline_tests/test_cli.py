@@ -156,6 +156,6 @@ def test_a_history_path_that_does_not_exist_is_said_to_be_new(tmp_path, capsys) 
     results.mkdir()
     typo = results / "perf_histroy.db"
     main(["visualize", "--results-dir", str(results), "--history", str(typo)])
-    assert f"note: {typo} does not exist: a new, empty history db" in capsys.readouterr().err
+    assert f"note: {typo} does not exist: read as an empty history" in capsys.readouterr().err
     main(["visualize", "--results-dir", str(results), "--history", str(typo)])
     assert "does not exist" not in capsys.readouterr().err  # exists now: no note

@@ -111,3 +111,18 @@ def test_an_option_like_base_is_refused(settings: Settings, tiny_target: TinyTar
                  str(settings.results_dir), "--base=--output=/tmp/x"])
     assert code == 2
     assert "--output" in capsys.readouterr().err
+
+
+def test_a_results_dir_that_is_a_file_is_refused_and_a_missing_one_is_said(
+        tmp_path: Path, tiny_target: TinyTarget, capsys) -> None:
+    """A file named as the results dir read as "no history", so the PR silently went to
+    the A/B alone; a missing one (a first run, no cache) still does, and says so."""
+    a_file = tmp_path / "results.md"
+    a_file.write_text("x")
+    assert main(["pr-plan", "--repo", str(tiny_target.repo), "--results-dir",
+                 str(a_file)]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    assert main(["pr-plan", "--repo", str(tiny_target.repo), "--results-dir",
+                 str(tmp_path / "nothing-yet")]) == 0
+    captured = capsys.readouterr()
+    assert "mode=ab" in captured.out.splitlines() and "no history at" in captured.err

@@ -48,6 +48,9 @@ def cmd_pr_plan(args: argparse.Namespace) -> int:
 
     with workspace_from(args) as ws:
         plan = plan_pull_request(ws, args.base)
+        if not ws.history_exists:  # a first run (no cache yet), or a mistyped path
+            err.print(f"note: no history at {plain(ws.settings.history_label)}: the A/B "
+                      "alone decides")
     for key, value in plan.outputs().items():
         out.print(f"{key}={value}", markup=False, highlight=False)
     err.print(f"{plan.history_commits} baseline commit(s) for machine "
