@@ -17,7 +17,7 @@ from pathlib import Path
 
 from perf_pipeline.cli.commands import GROUPS
 from perf_pipeline.cli.console import controls_escaped, err, plain
-from perf_pipeline.cli.exits import Failure, run_guarded
+from perf_pipeline.cli.exits import ExitCode, Failure, output_closed, run_guarded
 from perf_pipeline.cli.present.json_doc import emit_failure
 
 __all__ = ["build_parser", "main", "warnings_log_path"]
@@ -110,8 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run_guarded(lambda: args.func(args), argv=argv,
                              measuring=getattr(args, "measuring", False))
     if isinstance(result, Failure):
+        if result.exit_code == ExitCode.OUTPUT_CLOSED:  # no one reads what we would say
+            return int(result.exit_code)
         err.print(plain(result.console_line))
         if getattr(args, "json", False):
-            emit_failure(args.command, result)
+            try:
+                emit_failure(args.command, result)
+            except BrokenPipeError:
+                return int(output_closed().exit_code)
         return int(result.exit_code)
     return result

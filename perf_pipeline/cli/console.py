@@ -26,15 +26,27 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from perf_pipeline.cli.exits import OutputClosed
+
 __all__ = ["ProgressBar", "controls_escaped", "err", "one_line", "out", "plain",
            "progress_bar", "short", "time_cell"]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 when our reader goes away, which reads as "significant
+        regression"; ``cli.exits`` maps this to 141 instead."""
+        self.quiet = True
+        raise OutputClosed
+
+
 # Piped output (CI logs) gets a wide fixed width instead of rich's 80-column default.
 # No emoji codes: a benchmark named ``test_:smile:`` must print as it is named.
-out = Console(highlight=False, emoji=False, soft_wrap=True,
-              width=None if sys.stdout.isatty() else 160)
+out = _Console(highlight=False, emoji=False, soft_wrap=True,
+               width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 

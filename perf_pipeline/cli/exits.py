@@ -29,6 +29,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     INTERNAL_ERROR = 3
     SIGINT = 130
+    OUTPUT_CLOSED = 141  # 128 + SIGPIPE
 
 
 _HANDLED_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
@@ -99,6 +100,24 @@ def write_crash_log(exc: BaseException, argv: Sequence[str] | None) -> Path:
     return Path(name)
 
 
+class OutputClosed(Exception):
+    """The reader of our stdout went away (``perf-pipeline analyze | head``)."""
+
+
+def output_closed() -> Failure:
+    """What a closed stdout exits with: 128 + SIGPIPE (141), as a shell reports a
+    process SIGPIPE killed; never 1, which says "significant regression" (rich's own
+    handling exited 1). Later writes to stdout go to the null device, so nothing more
+    fails on the way out."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to redirect
+        pass
+    return Failure(ExitCode.OUTPUT_CLOSED, "interrupted", "the output was closed")
+
+
 def _interrupted(signum: int) -> Failure:
     return Failure(128 + signum, "interrupted", interruption_text(Interrupted(signum)))
 
@@ -119,6 +138,8 @@ def run_guarded(command: Callable[[], int], *, measuring: bool,
         return int(command())
     except PerfPipelineError as exc:
         return Failure(ExitCode.BAD_INPUT, "error", str(exc))
+    except (OutputClosed, BrokenPipeError):
+        return output_closed()
     except Interrupted as exc:
         return Failure(exc.exit_code, "interrupted", interruption_text(exc))
     except KeyboardInterrupt:

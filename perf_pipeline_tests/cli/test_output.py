@@ -149,3 +149,21 @@ def test_every_command_that_can_run_a_suite_is_a_measuring_one() -> None:
     measuring = {name for name, p in sub.choices.items() if p.get_default("measuring")}
     assert measuring == {"demo", "backfill", "run", "profile", "calibrate", "bisect",
                          "analyze", "ab"}
+
+
+@pytest.mark.parametrize("command", [["visualize"], ["analyze", "--json", "--confirm", "off"]])
+def test_a_closed_stdout_exits_141_not_1_and_prints_no_traceback(
+        tmp_path: Path, command: list[str]) -> None:
+    """``perf-pipeline ... | head``: rich exited 1 ("significant regression") when the
+    reader went away, and a --json error document written to it ended in a traceback."""
+    results = tmp_path / "res"
+    results.mkdir()
+    (results / "broken.json").write_text('{"benchmarks": [')  # something to print
+    proc = subprocess.Popen([sys.executable, "-m", "perf_pipeline", *command,
+                             "--results-dir", str(results)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command has imported anything, let alone printed
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr
