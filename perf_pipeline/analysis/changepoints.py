@@ -64,6 +64,7 @@ from perf_pipeline.analysis.series import (
     pool_runs_by_commit,
     serial_inflation,
 )
+from perf_pipeline.analysis.verdict import exp_ratio
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import ChangePoint, LevelShift
 
@@ -228,8 +229,8 @@ def _shift(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, p: float
     reach = 4 * min_size
     est, low, high = hodges_lehmann(y[max(lo, k - reach):k], y[k:min(hi, k + reach)],
                                     SIZE_CONFIDENCE)
-    return LevelShift(index=k, ratio=math.exp(est), ratio_low=math.exp(low),
-                      ratio_high=math.exp(high), p_value=p)
+    return LevelShift(index=k, ratio=exp_ratio(est), ratio_low=exp_ratio(low),
+                      ratio_high=exp_ratio(high), p_value=p)
 
 
 def _holds(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, alpha: float,
@@ -308,4 +309,4 @@ def drift_ratio(values: Sequence[float]) -> float:
     if logs.size < 3:
         return 1.0
     slope = stats.theilslopes(logs).slope
-    return float(math.exp(slope * (logs.size - 1)))
+    return exp_ratio(float(slope) * (logs.size - 1))

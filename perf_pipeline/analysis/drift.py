@@ -43,6 +43,7 @@ from perf_pipeline.analysis.series import (
     pool_runs_by_commit,
     serial_inflation,
 )
+from perf_pipeline.analysis.verdict import exp_ratio
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import Drift, LevelShift, Trend
 
@@ -185,8 +186,8 @@ def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarr
             # scan (it shows once enough commits follow) rather than call it a drift.
             continue
         r0, r1, est, low, high = _ramp(y[a:b + 1], alpha, w // 3)
-        out.append(Trend(start=a + r0, end=a + r1, ratio=math.exp(est),
-                         ratio_low=math.exp(low), ratio_high=math.exp(high), p_value=p_min))
+        out.append(Trend(start=a + r0, end=a + r1, ratio=exp_ratio(est),
+                         ratio_low=exp_ratio(low), ratio_high=exp_ratio(high), p_value=p_min))
     return tuple(out)
 
 

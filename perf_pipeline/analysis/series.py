@@ -45,7 +45,7 @@ def commit_log_levels(values: Sequence[float] | Sequence[Sequence[float]] | np.n
             bad = ~np.isfinite(arr) | (arr <= 0)
             raise _bad(int(np.argwhere(bad)[0][0]))
         logs = np.log(arr)
-        return logs if logs.ndim == 1 else np.median(logs, axis=1)
+        return _in_range(logs if logs.ndim == 1 else np.median(logs, axis=1))
     if arr is not None and arr.size == 0 and arr.ndim == 1:
         return np.empty(0)
     out = np.empty(len(values))
@@ -57,7 +57,22 @@ def commit_log_levels(values: Sequence[float] | Sequence[Sequence[float]] | np.n
         if rep.size == 0 or not np.all(np.isfinite(rep) & (rep > 0)):
             raise _bad(i)
         out[i] = np.median(np.log(rep))
-    return out
+    return _in_range(out)
+
+
+#: The largest log-ratio whose ratio is a float (exp(709.78) is about 1.8e308).
+_MAX_LOG_SPAN = 709.0
+
+
+def _in_range(logs: np.ndarray) -> np.ndarray:
+    """Refuse levels whose ratio is no float (1e-300 then 1e300: each finite and
+    positive, their ratio not): every step and drift is a ratio of two of them, and one
+    beyond a float raised OverflowError deep in the scan."""
+    if logs.size and float(np.max(logs) - np.min(logs)) > _MAX_LOG_SPAN:
+        raise InvalidInputError(
+            f"`values` span a ratio of e^{float(np.max(logs) - np.min(logs)):.0f}, beyond "
+            "what a float holds: these cannot be levels of one measurement")
+    return logs
 
 
 def serial_inflation(residuals: np.ndarray, *, discount: float = 0.0) -> float:

@@ -46,7 +46,9 @@ class Estimate:
     min_units: int | None = None
 
 
-def _exp(x: float) -> float:
+def exp_ratio(x: float) -> float:
+    """The ratio of a log-ratio: ``inf`` past a float's range instead of OverflowError
+    (values 1e-300 and 1e300 are finite and positive, their ratio is not a float)."""
     if x == math.inf:
         return math.inf
     if x == -math.inf:
@@ -82,8 +84,8 @@ def judge(est: Estimate, *, threshold: float, alpha: float,
           adjusted_p: float | None = None) -> Comparison:
     """Decide the verdict from ``est``; significance uses ``adjusted_p`` when given."""
     p = est.p_value if adjusted_p is None else adjusted_p
-    ratio = _exp(est.log_ratio)
-    ci_low, ci_high = _exp(est.log_ci_low), _exp(est.log_ci_high)
+    ratio = exp_ratio(est.log_ratio)
+    ci_low, ci_high = exp_ratio(est.log_ci_low), exp_ratio(est.log_ci_high)
     significant = bool(p < alpha) and math.isfinite(est.log_ratio)
     log_thr = math.log(threshold)
     n_needed: int | None = None

@@ -358,3 +358,13 @@ def test_real_noise_with_three_processes_per_commit_meets_the_step_targets(real_
     assert flat / trials <= 0.02
     assert near / trials >= 0.88
     assert exact / trials >= 0.70  # the target itself; measured 0.78 here
+
+
+def test_levels_whose_ratio_is_no_float_are_refused_not_an_overflow() -> None:
+    """1e-300 then 1e300: each finite and positive; the step between them raised
+    OverflowError (exit 3 in the CLI) from deep in the scan."""
+    from perf_pipeline.analysis.changepoints import drift_ratio
+
+    with pytest.raises(InvalidInputError, match="beyond what a float holds"):
+        detect_change_points([1e-300] * 20 + [1e300] * 20)
+    assert drift_ratio([1.0] * 20 + [1e300] * 20) > 1e100  # within a float: a number
