@@ -303,3 +303,15 @@ def test_visualize_with_a_corrupt_results_file_is_bad_input(tmp_path: Path, caps
     (results / "broken.json").write_text('{"benchmarks": [')
     assert main(["visualize", "--results-dir", str(results)]) == 2
     assert "broken.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "ignored"), [
+    (["calibrate", "--import-raw", "some-dir", "--seed", "5"], "--seed"),
+    (["calibrate", "--import-raw", "some-dir", "--max-age", "7"], "--max-age"),
+    (["noise", "--corpus", "c.json.gz", "--all"], "--all"),
+])
+def test_options_that_would_be_ignored_are_refused(tmp_path: Path, capsys,
+                                                   argv: list[str], ignored: str) -> None:
+    """Each ran without a word, the option dropped."""
+    assert main([*argv, "--results-dir", str(tmp_path)]) == 2
+    assert ignored in capsys.readouterr().err

@@ -57,6 +57,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from perf_pipeline.pipeline import calibrate
     from perf_pipeline.pipeline.ab_prior import fresh_profile_here
 
+    if args.import_raw:
+        # Options that only shape a new measurement would be dropped without a word.
+        for flag, value in (("--seed", args.seed), ("--max-age", args.max_age)):
+            if value is not None:
+                raise InvalidInputError(f"{flag} shapes a new recording; --import-raw "
+                                        "builds the corpus of one already made")
     if args.out:
         check_writable_file(Path(args.out), "--out")
     if args.max_age is not None and not 0 < args.max_age <= MAX_AGE_DAYS:  # nan fails too
@@ -120,6 +126,9 @@ def cmd_noise(args: argparse.Namespace) -> int:
     from perf_pipeline.pipeline.ab_prior import ab_variance_prior
     from perf_pipeline.store import load_noise_corpus
 
+    if args.corpus is not None and args.all:
+        raise InvalidInputError("--all shows the profiles stored in the history; --corpus "
+                                "reads one corpus file instead")
     with workspace_from(args) as ws:
         if args.corpus is None:
             profiles = ws.store.noise_profiles() if ws.history_exists else ()
