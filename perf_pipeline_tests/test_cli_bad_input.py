@@ -315,3 +315,15 @@ def test_options_that_would_be_ignored_are_refused(tmp_path: Path, capsys,
     """Each ran without a word, the option dropped."""
     assert main([*argv, "--results-dir", str(tmp_path)]) == 2
     assert ignored in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["analyze", "--json", "--threshold", "abc"],
+                                  ["ab", "HEAD~1", "HEAD", "--json", "--rounds", "2.5"]])
+def test_bad_usage_under_json_still_prints_a_json_document(capsys, argv: list[str]) -> None:
+    """argparse's errors printed only the usage to stderr: a CI step reading the
+    --json document on stdout found nothing."""
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert (doc["command"], doc["exit_code"], doc["error"]["kind"]) == (argv[0], 2, "error")
+    assert "invalid" in captured.err

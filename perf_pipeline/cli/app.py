@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -96,12 +97,27 @@ class _OneLineMessages(logging.Formatter):
         return super().formatMessage(safe)
 
 
+def _usage_error_as_json(parser: argparse.ArgumentParser, argv: list[str], code: int) -> None:
+    """Under --json every failure is a document on stdout, bad usage too: argparse's
+    message goes to stderr as always, and a CI step parsing stdout found nothing."""
+    if code != ExitCode.BAD_INPUT or "--json" not in argv:
+        return
+    commands = {name for action in parser._actions
+                if isinstance(action, argparse._SubParsersAction) for name in action.choices}
+    command = next((a for a in argv if a in commands), None)
+    if command is not None:
+        emit_failure(command, Failure(ExitCode.BAD_INPUT, "error",
+                                      "bad usage: see the message on stderr"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help and --version
-        return int(exc.code or 0)
+        code = int(exc.code or 0)
+        _usage_error_as_json(parser, sys.argv[1:] if argv is None else list(argv), code)
+        return code
     handler = logging.StreamHandler()
     handler.setFormatter(_OneLineMessages("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
