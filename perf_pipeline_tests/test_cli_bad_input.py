@@ -327,3 +327,8 @@ def test_bad_usage_under_json_still_prints_a_json_document(capsys, argv: list[st
     doc = json.loads(captured.out)
     assert (doc["command"], doc["exit_code"], doc["error"]["kind"]) == (argv[0], 2, "error")
     assert "invalid" in captured.err
+
+
+def test_backfill_names_its_own_option_for_a_bad_count(capsys) -> None:
+    assert main(["backfill", "--last", "0"]) == 2
+    assert "--last must be at least 1" in capsys.readouterr().err  # not "max_count"

@@ -10,6 +10,7 @@ from perf_pipeline.cli.context import settings_from, workspace_from
 from perf_pipeline.cli.exits import ExitCode
 from perf_pipeline.cli.options import add_command, add_dagster_home, add_json, add_repo
 from perf_pipeline.cli.present.json_doc import present
+from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["register"]
 
@@ -60,6 +61,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     from perf_pipeline.defs.launch import CommitMaterialization, open_instance
     from perf_pipeline.pipeline import read_commit_analysis, read_commit_confirmation
 
+    if args.last < 1:
+        raise InvalidInputError(f"--last must be at least 1, not {args.last}")
     ws = workspace_from(args)
     instance = open_instance(Path(args.dagster_home) if args.dagster_home else None)
     verdicts: list[CommitVerdict] = []
