@@ -51,14 +51,15 @@ def workspace_from(args: argparse.Namespace, **overrides: object) -> Workspace:
     from pathlib import Path
 
     from perf_pipeline.cli.console import err, plain
-    from perf_pipeline.errors import InvalidInputError
+    from perf_pipeline.measure.collect import check_results_dir
     from perf_pipeline.workspace import Workspace
 
     settings = settings_from(args, **overrides)
     if settings.results_dir.exists() and not settings.results_dir.is_dir():
         # A file named as the results dir: read as "no history" by the commands that only
-        # read (pr-plan chose the A/B alone), a failed write for the others.
-        raise InvalidInputError(f"results dir {settings.results_dir} is not a directory")
+        # read (pr-plan chose the A/B alone), a failed write for the others. Said as
+        # ingest says it (a file, a FIFO).
+        check_results_dir(settings.results_dir)
     target = settings.history_target
     if getattr(args, "history_url", None) and isinstance(target, Path) and not target.exists():
         # A mistyped --history path would otherwise read as an empty history without a

@@ -121,7 +121,7 @@ def test_a_results_dir_that_is_a_file_is_refused_and_a_missing_one_is_said(
     a_file.write_text("x")
     assert main(["pr-plan", "--repo", str(tiny_target.repo), "--results-dir",
                  str(a_file)]) == 2
-    assert "is not a directory" in capsys.readouterr().err
+    assert "is a file, not a directory" in capsys.readouterr().err
     assert main(["pr-plan", "--repo", str(tiny_target.repo), "--results-dir",
                  str(tmp_path / "nothing-yet")]) == 0
     captured = capsys.readouterr()
