@@ -183,6 +183,28 @@ def _shift_estimate(res: RunLevelResult, k: int, alpha: float) -> Estimate:
         var_scalable=se * se * k / (k + 1), var_fixed=se * se / (k + 1))
 
 
+def _zero_offset(metric: str, value: float, run_values: Sequence[float]) -> float:
+    """What is added to every value of a counter that was 0 (baseline or current): its
+    ``min_abs_change``, the smallest change that matters. A 0 has no ratio, so one 0 in
+    the baseline made the benchmark "inconclusive: ratio undefined" whatever came next (a
+    tracemalloc peak of 0 then 50 MB could never be flagged). Offset, 0 -> 50 MB reads
+    as the ratio of 50 MB to the floor, and 0 -> 0 stays "all zero"."""
+    spec = METRICS[metric]
+    floor = spec.min_abs_change
+    if not spec.zero_ok or floor <= 0 or not run_values:
+        return 0.0
+    if min(value, *run_values) != 0 or max(value, *run_values) == 0:
+        return 0.0
+    return floor
+
+
+def _offset_noted(est: Estimate, metric: str, offset: float) -> Estimate:
+    what = f"{offset:g} {METRICS[metric].unit}"
+    note = (f"a value was 0, which has no ratio: {what} (the smallest change that matters) "
+            "added to every value")
+    return replace(est, note=f"{note}; {est.note}" if est.note else note)
+
+
 def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: float
                       ) -> list[tuple[str, Estimate, float | None]]:
     """Per benchmark (and the suite shift): its estimate, and its raw ratio when the
@@ -190,11 +212,18 @@ def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: flo
     k_total = len(baseline.source_run_ids)
     rows: list[tuple[str, BaselineEntry, float, Sequence[float]]] = []
     out: list[tuple[str, Estimate, float | None]] = []
+    offsets: dict[str, float] = {}
     for bench in run.benchmarks:
         entry = baseline.entry(bench.name, metric)
         value = bench.metric(metric)
         if entry is None or value is None or not entry.run_values:
             continue
+        offset = _zero_offset(metric, value, entry.run_values)
+        if offset:
+            entry = replace(entry, run_values=tuple(v + offset for v in entry.run_values),
+                            samples=())
+            value += offset
+            offsets[bench.name] = offset
         if value <= 0 or min(entry.run_values) <= 0:
             both_zero = value == 0 and max(entry.run_values) == 0
             out.append((bench.name, Estimate(
@@ -230,6 +259,8 @@ def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: flo
         else:
             out.append((name, _fallback(entry, value, samples, alpha, fallback_shift),
                         raw_ratio if fallback_shift else None))
+    out = [(name, _offset_noted(est, metric, offsets[name]) if name in offsets else est, raw)
+           for name, est, raw in out]
     if res is not None and shift_applied:
         out.append((SUITE_SHIFT_NAME, _shift_estimate(res, k_total, alpha), None))
     elif res is None and len(rows) >= MIN_BENCHMARKS_FOR_SHIFT:

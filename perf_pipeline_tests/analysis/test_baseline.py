@@ -273,3 +273,34 @@ def test_an_own_ratio_beyond_the_threshold_changes_nothing_at_threshold_one() ->
     bl = build_baseline(history, created_at="2024-02-01T00:00:00", metrics=("time_s",))
     for r in compare_to_baseline(bl, current, threshold=1.0).results:
         assert "beyond the threshold" not in r.comparison.reason
+
+
+def _with_metric(i: int, metric: str, values: list[float]) -> SuiteRun:
+    rng = np.random.default_rng(i)
+    benches = tuple(BenchmarkResult(name=f"test_{j}", samples_s=tuple(
+        1e-3 * (1 + j) * np.exp(rng.normal(0, 0.01, 10))), extra=((metric, values[j]),))
+        for j in range(len(values)))
+    return SuiteRun(run_id=f"run{i}", suite="unit", started_at=f"2024-01-{i + 1:02d}T00:00:00",
+                    status=RunStatus.SUCCESS, benchmarks=benches,
+                    commit=CommitInfo(sha=f"{i:040x}"), environment=ENV)
+
+
+def test_a_counter_that_was_zero_can_still_be_flagged() -> None:
+    """A 0 in the baseline made the ratio undefined: a benchmark whose traced peak went
+    from 0 to 50 MB was "inconclusive: ratio undefined" for ever. A counter at 0 and 0
+    stays unchanged; one that flapped between 0 and 1 MB is judged on that spread."""
+    metric = "tracemalloc_peak_bytes"
+    history = [_with_metric(i, metric, [0.0, 1e6, 0.0, v]) for i, v in enumerate([0, 1e6, 1e6])]
+    bl = build_baseline(history, created_at="2024-02-01T00:00:00", metrics=(metric,))
+    current = _with_metric(3, metric, [50e6, 1e6, 0.0, 50e6])
+    rows = {r.name: r.comparison for r in compare_to_baseline(
+        bl, current, metrics=(metric,)).results}
+    assert rows["test_0"].verdict is Verdict.REGRESSION, rows["test_0"].reason
+    assert "added to every value" in rows["test_0"].reason and rows["test_0"].ratio > 100
+    assert rows["test_1"].verdict is not Verdict.REGRESSION
+    assert rows["test_2"].verdict is not Verdict.REGRESSION and "added" not in rows[
+        "test_2"].reason
+    flapping = rows["test_3"]
+    assert np.isfinite(flapping.ratio) and flapping.ratio > 10
+    assert flapping.verdict in (Verdict.REGRESSION, Verdict.INCONCLUSIVE)
+    assert "ratio undefined" not in flapping.reason
