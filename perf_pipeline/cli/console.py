@@ -31,8 +31,12 @@ from perf_pipeline.cli.exits import OutputClosed
 __all__ = ["ProgressBar", "controls_escaped", "err", "one_line", "out", "plain",
            "progress_bar", "short", "time_cell"]
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
+
+def _hex(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 class _Console(Console):
@@ -59,24 +63,20 @@ def plain(value: object) -> str:
     ``\\udcNN`` so that writing them cannot fail.
     """
     text = str(value).encode("utf-8", "backslashreplace").decode("utf-8")
-    return escape(_CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
-
-
-_LINE_BREAKS = re.compile(r"[\t\n\r]")
+    return escape(_CONTROL_CHARS.sub(_hex, text))
 
 
 def controls_escaped(text: str) -> str:
     """Every control character, line breaks included, as ``\\xNN``: for text printed
     without rich (log lines), which must stay one line each."""
-    return _CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}",
-                              _LINE_BREAKS.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+    return _ANY_CONTROL.sub(_hex, text)
 
 
 def one_line(value: object) -> str:
     r"""``plain``, and a line break or tab shown as ``\xNN`` too: for text that is one
     line by nature (a benchmark's or file's name), where a newline could forge a line of
     output (a benchmark named ``"test_a\nverdict: 0 regression(s)"``)."""
-    return plain(_LINE_BREAKS.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)))
+    return plain(controls_escaped(str(value)))
 
 
 def short(name: str) -> str:

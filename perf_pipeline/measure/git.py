@@ -107,8 +107,8 @@ def _refuse_ambiguous(repo: Path, ref: str) -> None:
     different commits. git takes the tag, silently under ``--quiet``: ``run main`` with
     an old tag ``main`` measured the tag, recorded as if it were the branch's tip."""
     name = re.split(r"[~^@:]", ref, maxsplit=1)[0]
-    if not name or name.startswith("refs/") or name == "HEAD":
-        return
+    if not name or name.startswith("refs/") or name == "HEAD" or is_full_sha(name):
+        return  # nothing to choose (a full SHA: every is_ancestor and sensor tick passes one)
     wanted = [prefix + name for prefix in _DWIM_PREFIXES]
     proc = run_git(repo, ["for-each-ref", "--format=%(refname)%00%(objectname)%00%(*objectname)",
                           "--end-of-options", *wanted], check=False)
