@@ -208,6 +208,27 @@ def _memory_pass(
     return out
 
 
+#: Why a ``benchmark.pedantic`` without a ``setup`` gets no call of ours: its author fixed
+#: how often the target runs (``rounds=1`` of ``os.rmdir``, of ``items.pop``).
+ONE_SHOT_REASON = "benchmark.pedantic without a setup: its target is not called again"
+
+
+def _pedantic_args(setup: Callable, args: tuple, kwargs: dict | None
+                   ) -> Callable[[], tuple[tuple, dict]]:
+    """One fresh call's arguments, as pytest-benchmark makes them: what ``setup``
+    returns, else the pedantic call's own."""
+    def prepare() -> tuple[tuple, dict]:
+        made = setup()
+        if made:
+            return tuple(made[0]), dict(made[1])
+        return tuple(args), dict(kwargs or {})
+    return prepare
+
+
+def _teardown_of(teardown: Callable | None) -> Callable[[tuple, dict], object] | None:
+    return (lambda a, k: teardown(*a, **k)) if teardown is not None else None
+
+
 class _Instrumented:
     """Wraps one ``BenchmarkFixture`` instance; the record lands on the fixture."""
 
@@ -265,19 +286,12 @@ class _Instrumented:
             # of ``items.pop``): a call of ours on the same arguments could fail or
             # change what the test asserts next. A ``setup`` prepares each call afresh
             # (pytest-benchmark runs it before every round), so one more is allowed.
-            self._record(before, calls, lambda: {MEMORY_ABSENT_KEY: (
-                "benchmark.pedantic without a setup: its target is not called again")})
+            self._record(before, calls, lambda: {MEMORY_ABSENT_KEY: ONE_SHOT_REASON})
             return result
 
-        def prepare() -> tuple[tuple, dict]:
-            made = setup()
-            if made:
-                return tuple(made[0]), dict(made[1])
-            return tuple(args), dict(kwargs or {})
-
-        cleanup = (lambda a, k: teardown(*a, **k)) if teardown is not None else None
-        self._record(before, calls,
-                     lambda: _memory_pass(target, prepare=prepare, cleanup=cleanup))
+        prepare = _pedantic_args(setup, args, kwargs)
+        self._record(before, calls, lambda: _memory_pass(
+            target, prepare=prepare, cleanup=_teardown_of(teardown)))
         return result
 
 
@@ -307,19 +321,11 @@ class _Profiled:
             # author fixed how often the target runs (see ``profile_only_call``).
             return profile_only_call(
                 self.fixture.fullname, (target, tuple(args), dict(kwargs or {})),
-                self.out_dir, reason="benchmark.pedantic without a setup: its target is "
-                                     "not called again")
+                self.out_dir, reason=ONE_SHOT_REASON)
 
-        def make_call() -> tuple[Callable, tuple, dict]:
-            a, k = tuple(args), dict(kwargs or {})
-            made = setup()
-            if made:
-                a, k = tuple(made[0]), dict(made[1])
-            return target, a, k
-
-        cleanup = (lambda a, k: teardown(*a, **k)) if teardown is not None else None
-        profile_benchmark(self.fixture.fullname, make_call, self.out_dir, min_s=self.min_s,
-                          cleanup=cleanup)
+        prepare = _pedantic_args(setup, args, kwargs)
+        profile_benchmark(self.fixture.fullname, lambda: (target, *prepare()), self.out_dir,
+                          min_s=self.min_s, cleanup=_teardown_of(teardown))
         return self._raw_pedantic(target, args, kwargs, setup, teardown, rounds,
                                   warmup_rounds, iterations)
 
