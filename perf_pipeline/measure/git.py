@@ -203,6 +203,10 @@ def is_ancestor(repo: Path, sha: str, branch: str) -> bool:
     return proc.returncode == 0
 
 
+#: What git-check-ref-format(1) forbids in a ref name and rev-parse reads as an operator.
+_REVISION_SYNTAX = re.compile(r"[~^:]|@\{|\.\.")
+
+
 def branch_tip(repo: Path, branch: str) -> str:
     """The full SHA at the tip of the local branch ``branch``.
 
@@ -210,6 +214,11 @@ def branch_tip(repo: Path, branch: str) -> str:
     never taken for a deleted branch. Raises ``InvalidInputError`` naming the repo and
     branch for a missing repo, a directory that is not a git repository, or no such branch.
     """
+    if _REVISION_SYNTAX.search(branch):
+        # rev-parse would read ``main~2`` as a revision of the branch ``main``: a typo in
+        # watch_branches would quietly pin the sensor to a fixed commit under that name.
+        raise InvalidInputError(f"{branch!r} is not a branch name: it holds git's revision "
+                                "syntax (~ ^ : @{ ..)")
     sha, stderr = _rev_parse_commit(repo, branch, f"refs/heads/{branch}^{{commit}}",
                                     "reading branch")
     if sha is not None:

@@ -38,6 +38,15 @@ def test_branch_tip_reads_local_branches_only(repo: Path) -> None:
         branch_tip(repo, "gone")
 
 
+@pytest.mark.parametrize("name", ["main~1", "main^", "main@{1}", "main:a.txt", "main..main"])
+def test_branch_tip_refuses_a_revision_of_a_branch(repo: Path, name: str) -> None:
+    # rev-parse resolves refs/heads/main~1 to main's parent: a typo in watch_branches
+    # would have pinned the sensor to a fixed commit labelled as a branch.
+    commit_files(repo, {"a.txt": "1\n"}, "second")
+    with pytest.raises(InvalidInputError, match="is not a branch name"):
+        branch_tip(repo, name)
+
+
 def test_branch_tip_names_a_missing_or_non_git_repo(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="does not exist"):
         branch_tip(tmp_path / "missing", "main")
