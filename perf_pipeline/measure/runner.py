@@ -67,8 +67,10 @@ STAGED_PACKAGE = "_perf_pipeline_probe"
 STAGED_MODULES = ("plugin.py", "completion.py", "fingerprint.py", "percentiles.py",
                   "profiling.py", "stress_session.py", "stress_harness.py",
                   "stress_growth.py", "latency_histogram.py", "trend.py")
-_TAIL_CHARS = 4000
-_HEAD_CHARS = 600
+_TAIL_BYTES = 4000
+_HEAD_BYTES = 600
+#: The bytes that continue a UTF-8 character (0b10xxxxxx): a cut may start among them.
+_UTF8_CONTINUATION = bytes(range(0x80, 0xC0))
 _TERM_GRACE_S = 3.0
 _RUNNERS = RUNNERS
 
@@ -290,18 +292,22 @@ def _tail(path: Path) -> str:
 
     The end holds pytest's summary; the start holds what a crash prints first ("Fatal
     Python error: Segmentation fault" heads a stack dump that can be longer than the tail).
+    Counted in bytes, the unit of the "left out" figure; an output barely over the limit
+    is shown whole rather than as a head and a tail that overlap.
     """
     with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
         size = fh.tell()
-        if size <= _TAIL_CHARS:
-            fh.seek(0)
-            return fh.read().decode("utf-8", errors="replace")
         fh.seek(0)
-        head = fh.read(_HEAD_CHARS).decode("utf-8", errors="replace").rsplit("\n", 1)[0]
-        fh.seek(max(size - _TAIL_CHARS * 4, 0))
-        tail = fh.read().decode("utf-8", errors="replace")[-_TAIL_CHARS:]
-        return f"{head}\n[... {size - len(head) - len(tail)} bytes left out ...]\n{tail}"
+        if size <= _TAIL_BYTES + _HEAD_BYTES:
+            return fh.read().decode("utf-8", errors="replace")
+        head = fh.read(_HEAD_BYTES)
+        head = head.rpartition(b"\n")[0] or head  # whole lines, if it has a line end
+        fh.seek(size - _TAIL_BYTES)
+        tail = fh.read().lstrip(_UTF8_CONTINUATION)  # start on a whole character
+    left_out = size - len(head) - len(tail)
+    return (f"{head.decode('utf-8', errors='replace')}\n[... {left_out} bytes left out ...]\n"
+            f"{tail.decode('utf-8', errors='replace')}")
 
 
 def _failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,

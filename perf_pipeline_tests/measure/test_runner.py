@@ -270,3 +270,25 @@ def test_staged_plugin_imports_with_stdlib_only(tmp_path: Path) -> None:
     assert proc.stdout.splitlines()[0] == "2.0"
     names = sorted(p.name for p in (staged / STAGED_PACKAGE).glob("*.py"))
     assert names == sorted(["__init__.py", *STAGED_MODULES])
+
+
+def test_an_output_tail_counts_bytes_and_never_repeats_a_line(tmp_path: Path) -> None:
+    from perf_pipeline.measure.runner import _tail
+
+    out = tmp_path / "out"
+    lines = [f"line {i:04d} " + "x" * 40 for i in range(84)]  # 4,284 bytes: just over
+    out.write_text("\n".join(lines) + "\n")
+    shown = _tail(out)
+    assert "left out" not in shown
+    assert all(shown.count(f"line {i:04d} ") == 1 for i in range(84))
+
+    out.write_bytes(("é" * 6000).encode())  # 12,000 bytes of two-byte characters
+    shown = _tail(out)
+    head, marker, tail = shown.split("\n")
+    assert marker == "[... 7400 bytes left out ...]"  # 12,000 - 600 - 4,000
+    assert len(head.encode()) + len(tail.encode()) + 7400 == 12000
+    assert "\ufffd" not in shown  # neither end cut inside a character
+
+    out.write_text("".join(f"{i:05d}\n" for i in range(2000)))  # 12,000 bytes of lines
+    head, _, tail = _tail(out).partition("\n[... ")
+    assert head.endswith("00099") and tail.endswith("01999\n")
