@@ -40,6 +40,7 @@ opens a socket itself.
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -397,8 +398,10 @@ def open_loop_step(op: Callable[[], object], *, rate_per_s: float, duration_s: f
     the past when the hard deadline comes is not sent: counted as ``not_sent`` and
     recorded with its lateness at the deadline.
     """
-    if not rate_per_s > 0:
-        raise ValueError(f"rate_per_s must be > 0, not {rate_per_s!r}")
+    if not 0 < rate_per_s < math.inf:
+        raise ValueError(f"rate_per_s must be a finite number > 0, not {rate_per_s!r}")
+    if not 0 < duration_s < math.inf:
+        raise ValueError(f"duration_s must be a finite number > 0, not {duration_s!r}")
     workers = max(1, min(int(workers), MAX_WORKERS))
     duration_s = min(float(duration_s), MAX_STEP_S)
     total = max(1, min(int(rate_per_s * duration_s), MAX_OPS_PER_STEP))

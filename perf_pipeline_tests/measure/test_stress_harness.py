@@ -459,3 +459,15 @@ def test_a_step_where_every_call_hangs_is_all_errors_and_ends_in_one_grace(
     assert step["errors_by_type"]["worker_stuck"] == 8
     assert step["error_rate"] > 0 and step["ok"] == 0
     assert took < 4.0, took  # one grace for all of them, not eight in turn
+
+
+@pytest.mark.parametrize(("rate", "duration"), [(float("inf"), 1.0), (float("nan"), 1.0),
+                                                (0.0, 1.0), (10.0, float("nan")),
+                                                (10.0, float("inf")), (10.0, 0.0)])
+def test_an_open_loop_step_refuses_a_rate_or_duration_it_cannot_schedule(
+        rate: float, duration: float) -> None:
+    # an infinite rate passed "> 0" and ended in a bare OverflowError from int(inf)
+    from perf_pipeline.measure import stress_harness
+
+    with pytest.raises(ValueError, match="must be a finite number > 0"):
+        stress_harness.open_loop_step(lambda: None, rate_per_s=rate, duration_s=duration)
