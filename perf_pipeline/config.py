@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from perf_pipeline.cron import check_cron, check_timezone
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.http_url import check_http_url, shown_webhook_url
 from perf_pipeline.layout import ResultsLayout
@@ -254,6 +255,8 @@ class Settings:
         if self.confirm_base is not None and self.confirm_base.startswith("-"):
             raise InvalidInputError(
                 f"confirm_base must be a commit, not an option: {self.confirm_base!r}")
+        check_cron("nightly_cron", self.nightly_cron)
+        check_timezone("nightly_timezone", self.nightly_timezone)
         if Path(self.project_subdir).is_absolute() or ".." in Path(self.project_subdir).parts:
             raise InvalidInputError(
                 f"project_subdir must be a relative path inside the repo: {self.project_subdir!r}")

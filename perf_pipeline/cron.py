@@ -1,0 +1,83 @@
+"""The nightly schedule's cron expression and time zone, checked when settings load.
+
+Dagster checks them only when the definitions load, and a bad one there fails the whole
+code location (every asset, sensor and check gone) with a Dagster traceback. Settings
+refuse them first, naming the setting, as every other setting is refused. The grammar
+is the five-field one Dagster accepts (no seconds field), with names for months and days
+and the ``@daily``-style shorthands.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+from perf_pipeline.errors import InvalidInputError
+
+__all__ = ["check_cron", "check_timezone"]
+
+_SHORTHANDS = frozenset({"@hourly", "@daily", "@midnight", "@weekly", "@monthly",
+                         "@yearly", "@annually"})
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+#: (field name, lowest, highest, names from ``lowest`` on)
+_FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
+           ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DAYS))
+_ITEM = re.compile(r"(?P<range>[*?]|(?P<a>\w+)(?:-(?P<b>\w+))?)(?:/(?P<step>\d+))?")
+
+
+def _value(token: str, low: int, high: int, names: tuple[str, ...]) -> int | None:
+    if token.isdigit():
+        value = int(token)
+    elif token.lower() in names:
+        value = names.index(token.lower()) + low
+    else:
+        return None
+    return value if low <= value <= high else None
+
+
+def _field_ok(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    for item in text.split(","):
+        if (names is _DAYS and re.fullmatch(r"[0-7]#[1-5]", item)) or (
+                low == 1 and high == 31 and item == "L"):
+            continue  # the n-th weekday, the month's last day (croniter's extensions)
+        match = _ITEM.fullmatch(item)
+        if match is None or (match["step"] is not None and int(match["step"]) < 1):
+            return False
+        if match["range"] in ("*", "?"):
+            continue
+        a = _value(match["a"], low, high, names)
+        b = a if match["b"] is None else _value(match["b"], low, high, names)
+        if a is None or b is None:  # a reversed range wraps around (5-1: 5..59, 0..1)
+            return False
+    return True
+
+
+def check_cron(setting: str, cron: str) -> None:
+    """Raise ``InvalidInputError`` naming ``setting`` unless ``cron`` is a five-field cron
+    expression (or a shorthand such as ``@daily``) with every value in its field's range."""
+    if cron.strip() in _SHORTHANDS:
+        return
+    parts = cron.split()
+    if len(parts) != len(_FIELDS):
+        raise InvalidInputError(
+            f"{setting} must be a cron expression of 5 fields (minute hour day-of-month "
+            f"month day-of-week, e.g. '0 2 * * *') or @daily, not {cron!r}")
+    for part, (name, low, high, names) in zip(parts, _FIELDS, strict=True):
+        if not _field_ok(part, low, high, names):
+            raise InvalidInputError(
+                f"{setting} {cron!r}: its {name} field {part!r} is not a value, range, list "
+                f"or step within {low}..{high}")
+    if re.fullmatch(r"0*2|feb", parts[3], re.IGNORECASE) and re.fullmatch(r"3[01]", parts[2]):
+        raise InvalidInputError(f"{setting} {cron!r} names a day February never has")
+
+
+def check_timezone(setting: str, name: str) -> None:
+    """Raise ``InvalidInputError`` naming ``setting`` unless ``name`` is an IANA time zone
+    this machine knows (the one Dagster will look up)."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"{setting} must be an IANA time zone such as 'UTC' or 'Europe/Berlin', not "
+            f"{name!r}") from exc

@@ -1,0 +1,40 @@
+"""The nightly cron and time zone are refused when settings load, as Dagster would refuse
+them when the definitions load (there: the whole code location fails)."""
+
+from __future__ import annotations
+
+import pytest
+from dagster._utils.schedules import is_valid_cron_string
+
+from perf_pipeline.config import load_settings
+from perf_pipeline.cron import check_cron, check_timezone
+from perf_pipeline.errors import InvalidInputError
+
+CRONS = ["0 2 * * *", "*/15 * * * *", "0 0 1,15 * MON-FRI", "0 0 L * *", "0 0 * * 1#2",
+         "@daily", "@weekly", "0 0 * jan-mar *", "0 0 * * sun", "5-1 * * * *", "1-5/2 * * * *",
+         "0 0 * * 7", "* * * * ?", "x", "every night", "60 * * * *", "0 24 * * *",
+         "0 0 0 * *", "0 0 32 * *", "0 0 * 13 *", "0 0 * * 8", "*/0 * * * *", "0 2 * * * *",
+         "0 2 * *", "0 0 30 2 *", "0 0 31 feb *", "@every 5m", "0 0 * * 5L", "", "0 2 * * -1"]
+
+
+@pytest.mark.parametrize("cron", CRONS)
+def test_a_cron_is_refused_exactly_when_dagster_would_refuse_it(cron: str) -> None:
+    if is_valid_cron_string(cron):
+        check_cron("nightly_cron", cron)
+    else:
+        with pytest.raises(InvalidInputError, match="nightly_cron"):
+            check_cron("nightly_cron", cron)
+
+
+@pytest.mark.parametrize("name", ["Mars/Phobos", "", "../etc/passwd", "UTC "])
+def test_an_unknown_time_zone_is_refused_by_name(name: str) -> None:
+    with pytest.raises(InvalidInputError, match="nightly_timezone must be an IANA time zone"):
+        check_timezone("nightly_timezone", name)
+    check_timezone("nightly_timezone", "Europe/Berlin")
+
+
+def test_settings_refuse_a_bad_nightly_schedule_from_the_environment() -> None:
+    with pytest.raises(InvalidInputError, match="hour field '25'"):
+        load_settings(environ={"PERF_PIPELINE_NIGHTLY_CRON": "0 25 * * *"})
+    with pytest.raises(InvalidInputError, match="'Mars/Phobos'"):
+        load_settings(environ={"PERF_PIPELINE_NIGHTLY_TIMEZONE": "Mars/Phobos"})
