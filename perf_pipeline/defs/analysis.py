@@ -15,7 +15,7 @@ import dagster as dg
 from perf_pipeline.defs.fleet import asset_selection
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_names
-from perf_pipeline.defs.partitions import commits_partitions
+from perf_pipeline.defs.partitions import commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.model import CommitAnalysis
@@ -82,11 +82,12 @@ def regression_analysis(context: dg.AssetExecutionContext,
                         workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import analyze_commit
 
+    sha = partition_sha(context)
     try:
         with workspace.open() as ws:
-            analysis = analyze_commit(ws, context.partition_key)
+            analysis = analyze_commit(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
     return dg.MaterializeResult(metadata=analysis_metadata(analysis))
 
 

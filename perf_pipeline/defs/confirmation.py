@@ -26,7 +26,7 @@ import dagster as dg
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
 from perf_pipeline.defs.fleet import claim_machine
 from perf_pipeline.defs.metadata import confirmation_labels, confirmation_metadata
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.model import Confirmation
@@ -48,12 +48,13 @@ def regression_confirmation(context: dg.AssetExecutionContext,
                             workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline import confirm_commit
 
+    sha = partition_sha(context)
     try:
         with workspace.open() as ws:
             claim_machine(context, ws.settings)
-            confirmation = confirm_commit(ws, context.partition_key)
+            confirmation = confirm_commit(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
     return dg.MaterializeResult(metadata=confirmation_metadata(confirmation))
 
 

@@ -22,7 +22,7 @@ import dagster as dg
 from perf_pipeline.defs.fleet import asset_key, asset_selection, claim_machine
 from perf_pipeline.defs.launch import load_project_definitions, register_commits
 from perf_pipeline.defs.measurement import benchmark_results
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import local_machine_id
@@ -51,7 +51,7 @@ def culprit_confirmation(context: dg.AssetExecutionContext, config: CulpritConfi
                          workspace: WorkspaceResource) -> dg.MaterializeResult:
     from perf_pipeline.pipeline.bisect import confirm_search, search_spec
 
-    sha = context.partition_key
+    sha = partition_sha(context)
     try:
         with workspace.open() as ws:
             claim_machine(context, ws.settings)

@@ -4,7 +4,7 @@ import dagster as dg
 
 from perf_pipeline.defs.fleet import claim_machine
 from perf_pipeline.defs.metadata import run_metadata
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import measure_commit
@@ -28,7 +28,7 @@ def benchmark_results(
 def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceResource, *,
                       suite: str) -> dg.MaterializeResult:
     """Measure the partition's commit; shared by every measuring asset."""
-    sha = context.partition_key
+    sha = partition_sha(context)
     figures = 0
     try:
         with workspace.open() as ws:

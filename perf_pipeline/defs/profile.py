@@ -21,7 +21,7 @@ import dagster as dg
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION
 from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.fleet import claim_machine
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 
@@ -44,15 +44,16 @@ def regression_profile(context: dg.AssetExecutionContext,
     from perf_pipeline.pipeline import profile_commit
     from perf_pipeline.report.profile import profile_metadata_markdown
 
+    sha = partition_sha(context)
     try:
         with workspace.open() as ws:
             claim_machine(context, ws.settings)
-            outcome = profile_commit(ws, context.partition_key)
+            outcome = profile_commit(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
     comparison = outcome.comparison
     if outcome.error is not None:
-        context.log.warning(f"commit {context.partition_key}: {outcome.error}")
+        context.log.warning(f"commit {sha}: {outcome.error}")
         return dg.MaterializeResult(metadata={
             "status": dg.MetadataValue.text("failed"),
             "error": dg.MetadataValue.text(outcome.error)})

@@ -7,7 +7,7 @@ the same machine. No automation condition: the nightly schedule (or a person) as
 import dagster as dg
 
 from perf_pipeline.defs.measurement import measure_partition
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
+from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 
 
@@ -41,14 +41,15 @@ def stress_analysis(context: dg.AssetExecutionContext,
     from perf_pipeline.errors import PerfPipelineError
     from perf_pipeline.pipeline.stress import analyze_stress_commit
 
+    sha = partition_sha(context)
     try:
         with workspace.open() as ws:
-            outcome = analyze_stress_commit(ws, context.partition_key)
+            outcome = analyze_stress_commit(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {context.partition_key}: {exc}") from exc
+        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
     if outcome.run_error is not None:  # judged and written; the run itself failed
         raise dg.Failure(
-            description=(f"commit {context.partition_key}: the stress suite failed "
+            description=(f"commit {sha}: the stress suite failed "
                          f"({outcome.run_error.strip().splitlines()[0]}); the figures of the "
                          f"tests that finished are judged in {outcome.markdown_path}"),
             metadata={"report": dg.MetadataValue.md(outcome.markdown),

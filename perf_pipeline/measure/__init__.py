@@ -26,6 +26,7 @@ from perf_pipeline.measure.git import (
     commit_info,
     current_branch,
     is_ancestor,
+    is_full_sha,
     new_commits,
     resolve_commit,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "git_worktree",
     "ingest_results_dir",
     "is_ancestor",
+    "is_full_sha",
     "load_results",
     "local_machine_id",
     "measure_calibration",

@@ -122,3 +122,26 @@ def test_only_a_failed_error_check_is_a_failed_gate() -> None:
     assert failed_checks_by_severity([
         ev("performance_report", "no_confirmed_regressions", False, error),
     ]) == (("performance_report:no_confirmed_regressions",), ())
+
+
+@pytest.mark.parametrize("key", ["main", "HEAD", "short"])
+def test_a_partition_that_is_not_a_full_sha_is_refused_before_measuring(
+        tiny_target, tmp_path: Path, key: str) -> None:
+    # A key added by hand was measured (the run stored under the SHA it resolved to), and
+    # regression_analysis of the same partition then found no run of its key.
+    if key == "short":
+        key = tiny_target.shas[0][:10]
+    results = tmp_path / "results"
+    res = _resources(tiny_target.repo, results, tiny_target.pytest_args)
+    defs = load_project_definitions()
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("commits", [key])
+        outcome = dg.materialize([*defs.assets, *defs.asset_checks], instance=instance,
+                                 resources=res, partition_key=key, raise_on_error=False,
+                                 selection=["benchmark_results", "regression_analysis"])
+    failures = [e for e in outcome.all_events if e.is_step_failure]
+    assert failures and all(
+        "is not a full commit SHA" in e.step_failure_data.error.message
+        and "register-commit" in e.step_failure_data.error.message
+        for e in failures if e.step_key == "benchmark_results")
+    assert not (results / "raw").exists() or not any((results / "raw").iterdir())
