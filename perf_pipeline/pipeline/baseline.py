@@ -47,23 +47,25 @@ def pinned_baseline(ws: Workspace) -> Baseline | None:
 
 def _rolling_runs(ws: Workspace, *, before: SuiteRun | None,
                   machine_id: str | None = None) -> tuple[SuiteRun, ...]:
-    """Main-branch runs first; histories with no branch (plain files) use all runs.
+    """Main-branch runs; a history with no main-branch run at all (plain files, a main
+    branch configured under another name) uses the runs of every branch.
 
-    Only runs of ``before``'s machine (else of ``machine_id``; a run with no machine id
-    is an old record: any machine).
+    Once the main branch has a run, another branch's never stands in for it: the first
+    main commit measured after an unmerged branch's commits was judged against them
+    (three times slower there: every benchmark an "improvement"), and confirmed against
+    one of them. Only runs of ``before``'s machine (else of ``machine_id``; a run with no
+    machine id is an old record: any machine).
     """
     store: HistoryStore = ws.store
     settings = ws.settings
     before_id = before.run_id if before is not None and store.has_run(before.run_id) else None
     sha = before.sha if before else None
     machine = before.machine_id if before is not None else machine_id
-    for branch in (settings.main_branch, None):  # each commit's runs pooled into one
-        runs = store.recent_commit_runs(suite="benchmarks", branch=branch,
-                                        n=settings.baseline_runs, before_run_id=before_id,
-                                        exclude_sha=sha, machine_id=machine)
-        if runs:
-            return runs
-    return ()
+    main_has_runs = bool(store.list_runs(suite="benchmarks", branch=settings.main_branch,
+                                         limit=1, machine_id=machine))
+    return store.recent_commit_runs(  # each commit's runs pooled into one
+        suite="benchmarks", branch=settings.main_branch if main_has_runs else None,
+        n=settings.baseline_runs, before_run_id=before_id, exclude_sha=sha, machine_id=machine)
 
 
 def baseline_for_run(ws: Workspace, run: SuiteRun) -> Baseline | None:
