@@ -7,6 +7,8 @@ names stay text. A screenshot is left at ``/tmp/report.png`` for a human to look
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,5 +134,31 @@ def test_external_plotly_file_is_the_only_other_request(
             "performance_report.html", "plotly.min.js"]
         assert all(u.startswith("file://") for u in loaded.requests)
         assert loaded.page.evaluate("typeof Plotly") == "object"
+    finally:
+        loaded.page.close()
+
+
+def test_unbounded_interval_reads_as_a_dash(browser: object, tmp_path: Path) -> None:
+    # Too few samples (or a zero in the baseline) give a CI of [0, inf); the payload
+    # carries inf as null. The benchmark shown on load has one, and so does another
+    # the reader clicks: both must draw, with "CI –" as the Python tables write it.
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    results = tuple(dataclasses.replace(
+        r, comparison=dataclasses.replace(r.comparison, ci_low=0.0, ci_high=math.inf))
+        for r in comp.results)
+    data = dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results))
+    files = write_report(data, tmp_path, plots=False)
+    loaded = Loaded(browser, files.html)
+    try:
+        verdict = "() => document.getElementById('bench-verdict').textContent"
+        assert "CI –" in loaded.page.evaluate(verdict)
+        loaded.page.evaluate("() => window.__report.select(3, false)")
+        assert loaded.page.text_content("#bench-title") == loaded.page.evaluate(
+            "() => window.__report.data.names[3]")
+        assert "CI – ·" in loaded.page.evaluate(verdict)
+        assert loaded.page.evaluate("document.getElementById('heatmap').data.length") == 1
+        assert loaded.console_errors == []
     finally:
         loaded.page.close()

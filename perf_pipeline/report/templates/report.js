@@ -44,6 +44,12 @@
     return u ? s + " " + u : s;
   }
 
+  // An interval with an infinite end (too few samples, or a zero in the baseline) reaches
+  // the page as null; like the Python tables, it reads "–" rather than half a range.
+  function ciText(low, high) {
+    return low === null || high === null ? "–" : low.toFixed(2) + " – " + high.toFixed(2);
+  }
+
   async function loadData() {
     const el = document.getElementById("report-data");
     if (el.dataset.encoding === "gzip+base64") {
@@ -381,7 +387,7 @@
       const c = I.cmp.get(b * 1000 + state.metric);
       document.getElementById("bench-verdict").textContent = c
         ? c[2] + " · ratio " + (c[3] === null ? "–" : c[3].toFixed(3) + "×") +
-          " · CI " + (c[4] === null ? "–" : c[4].toFixed(2) + " – " + c[5].toFixed(2)) +
+          " · CI " + ciText(c[4], c[5]) +
           " · p = " + (c[6] === null ? "–" : c[6].toPrecision(2))
         : (D.verdicts[b] ? "" : "not compared");
       drawTrend(D, I, b, state.metric);
