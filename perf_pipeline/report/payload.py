@@ -5,8 +5,11 @@ columnar and small on purpose:
 
 * runs are listed once (short SHA, subject, date); series refer to them by index;
 * a series is ``[bench, metric, runs, exponent, values, lows, highs]`` where the numbers
-  are integers scaled by ``10**exponent`` (four significant digits of the largest value)
-  and ``lows``/``highs`` are offsets from the value, omitted when they are all zero;
+  are integers scaled by ``10**exponent`` (four significant digits of the *smallest*
+  non-zero value, so a 50 µs median beside a 1 s outlier is not stored as 0) and
+  ``lows``/``highs`` are offsets from the value, omitted when they are all zero; a series
+  spanning more decades than a double holds as an exact integer carries floats of four
+  significant digits instead, with an exponent of 0;
 * ``runs`` is the index of the first run when the series covers consecutive runs (the
   usual case), else a list of run indices.
 
@@ -33,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 _MAX_DIST_SAMPLES = 200
 _SIG_DIGITS = 4
+_MAX_INT_DIGITS = 15  # integers below 10**15 are exact in a JavaScript number
 _MSG_CHARS = 100
 
 
@@ -47,15 +51,30 @@ def embed_json(obj: object) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def _exponent(values: np.ndarray) -> int:
-    peak = float(np.max(np.abs(values))) if values.size else 0.0
-    if peak == 0.0 or not math.isfinite(peak):
+def _exponent(values: np.ndarray) -> int | None:
+    """The power of ten that keeps ``_SIG_DIGITS`` digits of every non-zero value.
+
+    One exponent serves the whole series, so it is taken from the smallest magnitude: one
+    taken from the largest turned a 50 µs median next to a 1 s outlier into 0, and
+    4 KiB of I/O next to a 64 MiB cold read into 0 or 10,000. ``None`` when the largest
+    value would then pass 10**15, beyond what JavaScript holds as an exact integer.
+    """
+    mags = np.abs(values[np.isfinite(values)])
+    mags = mags[mags > 0]
+    if not mags.size:
         return 0
-    return math.floor(math.log10(peak)) - (_SIG_DIGITS - 1)
+    exponent = math.floor(math.log10(float(mags.min()))) - (_SIG_DIGITS - 1)
+    if math.floor(math.log10(float(mags.max()))) - exponent >= _MAX_INT_DIGITS:
+        return None
+    return exponent
 
 
 def _scaled(values: Sequence[float], exponent: int) -> np.ndarray:
     return np.rint(np.asarray(values, dtype=float) / 10.0**exponent).astype(np.int64)
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return [float(f"{x:.{_SIG_DIGITS}g}") for x in values.tolist()]
 
 
 def _encode_series(s: MetricSeries, bench: int, metric: int,
@@ -74,12 +93,16 @@ def _encode_series(s: MetricSeries, bench: int, metric: int,
     highs = np.asarray(s.highs, dtype=float)[keep]
     lows = np.where(np.isfinite(lows), lows, values)
     highs = np.where(np.isfinite(highs), highs, values)
+    consecutive = bool(np.all(np.diff(idx) == 1))
+    runs: object = int(idx[0]) if consecutive else idx.tolist()
     exp = _exponent(values)
+    if exp is None:  # more than 15 decades: floats, each keeping its own digits
+        lo_f, hi_f = values - lows, highs - values
+        return [bench, metric, runs, 0, _rounded(values),
+                _rounded(lo_f) if lo_f.any() else 0, _rounded(hi_f) if hi_f.any() else 0]
     v = _scaled(values, exp)
     lo = v - _scaled(lows, exp)
     hi = _scaled(highs, exp) - v
-    consecutive = bool(np.all(np.diff(idx) == 1))
-    runs: object = int(idx[0]) if consecutive else idx.tolist()
     return [bench, metric, runs, exp, v.tolist(),
             lo.tolist() if lo.any() else 0, hi.tolist() if hi.any() else 0]
 
