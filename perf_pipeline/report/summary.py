@@ -193,12 +193,24 @@ def summarize(data: ReportData) -> ReportSummary:
 
     vs = f" vs baseline {base}" if base else ""
     at = f" at {cur}" if cur else ""
+    comp = data.comparison
+    # Benchmarks left out of the verdicts: without them "No significant regression (of 6
+    # benchmarks)" read as a clean pass when 4 had failed, or when all 6 were renamed.
+    failed = [f"{len(comp.failed)} failed"] if comp.failed else []
+    unmatched = [f"{len(names)} {word}" for names, word in
+                 ((comp.new, "new"), (comp.missing, "missing")) if names]
+    if not comp.results:
+        left_out = ", ".join(failed + unmatched)
+        text = (f"ℹ️ No benchmark could be compared{at}{vs}"
+                f"{': ' + left_out if left_out else ''}{env_note}")
+        return ReportSummary("no-comparison", text, counts, n_bench, cur, base, fp_differs)
     regressions = n.get(Verdict.REGRESSION, 0)
-    extras = []
+    extras = failed
     if n.get(Verdict.IMPROVEMENT):
         extras.append(_plural(n[Verdict.IMPROVEMENT], "improvement"))
     if n.get(Verdict.INCONCLUSIVE):
         extras.append(f"{n[Verdict.INCONCLUSIVE]} inconclusive")
+    extras += unmatched
     tail = f"; {', '.join(extras)}" if extras else ""
     if regressions:
         text = (f"❌ {_plural(regressions, 'significant regression')} {of}{at}{vs}"

@@ -1,0 +1,51 @@
+"""The headline every report format leads with (``report/summary.py``)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from perf_pipeline.model import ReportData, Verdict
+from perf_pipeline.report import render_html, render_markdown
+from perf_pipeline.report.summary import summarize
+from perf_pipeline_tests.report.synthetic import make_report_data
+
+
+def _nothing_compared() -> ReportData:
+    """Every benchmark renamed: a baseline and a current run, and not one pair."""
+    data = make_report_data(hostile=False)
+    assert data.current is not None and data.comparison is not None
+    names = tuple(b.name for b in data.current.benchmarks)
+    comp = dataclasses.replace(data.comparison, results=(), new=names,
+                               missing=tuple(n + "_old" for n in names), failed=())
+    return dataclasses.replace(data, comparison=comp)
+
+
+def test_nothing_compared_is_not_a_pass() -> None:
+    summary = summarize(_nothing_compared())
+    assert summary.status == "no-comparison"
+    assert summary.headline.startswith("ℹ️ No benchmark could be compared at ")
+    assert summary.headline.endswith(": 6 new, 6 missing")
+    assert "No significant regression" not in summary.headline
+
+
+def test_every_format_leads_with_the_same_headline() -> None:
+    data = _nothing_compared()
+    text = summarize(data).headline.removeprefix("ℹ️ ")
+    assert text in render_markdown(data).splitlines()[1]  # also the PR comment's body
+    assert text in render_html(data, inline_js=False)
+
+
+def test_failed_benchmarks_are_counted_beside_a_pass() -> None:
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    kept = tuple(dataclasses.replace(r, comparison=dataclasses.replace(
+        r.comparison, verdict=Verdict.UNCHANGED)) for r in comp.results[:2])
+    data = dataclasses.replace(data, comparison=dataclasses.replace(
+        comp, results=kept, new=(), missing=(),
+        failed=tuple(r.name for r in comp.results[2:6])))
+    summary = summarize(data)
+    assert summary.status == "ok"
+    assert summary.headline.startswith("✅ No significant regression (of 6 benchmarks, "
+                                       "2 comparisons)")
+    assert summary.headline.endswith("; 4 failed")
