@@ -9,6 +9,7 @@ where a heavier tail shows as a steeper right end. Built on ``Figure`` with the 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import re
@@ -58,8 +59,16 @@ def _png(fig: object) -> bytes:
 
 
 def _slug(test: str, scenario: str) -> str:
+    """A file-name stem unique to ``(test, scenario)``: readable parts, then a hash.
+
+    The readable parts alone collide (``test_api.py::test_load`` and
+    ``test_db.py::test_load``; scenarios ``read/write`` and ``read write``), and a
+    collision lost a plot: one overwrote the other, on disk and in the report's links.
+    The hash of the full pair is stable, so a commit's plot keeps its name on a re-run.
+    """
     tail = re.sub(r"[^A-Za-z0-9_.-]+", "_", test.rsplit("::", 1)[-1])[:40]
-    return f"{tail}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', scenario)[:40]}"
+    digest = hashlib.sha1(f"{test}\0{scenario}".encode()).hexdigest()[:8]
+    return f"{tail}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', scenario)[:40]}-{digest}"
 
 
 def render_stress_pngs(baseline: Sequence[StressFigure], current: Sequence[StressFigure],
