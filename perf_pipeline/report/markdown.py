@@ -177,6 +177,14 @@ def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> _Table | N
     for r in rows:
         if r.name not in worst or rank[r.verdict] < rank[worst[r.name]]:
             worst[r.name] = r.verdict
+    # The icon is the worst verdict over all metrics (so a memory regression sorts first),
+    # but the ratio beside it is the time's: when time is not what earned the icon, the
+    # icon names the metrics that did, or "🔴 | 0.69×" reads as a regression at 0.69.
+    because: dict[str, list[str]] = {}
+    for r in rows:
+        if (r.verdict is worst[r.name] and r.metric != TIME_METRIC
+                and r.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)):
+            because.setdefault(r.name, []).append(metric_label(r.metric))
     benches = sorted(data.current.benchmarks,
                      key=lambda b: (rank.get(worst.get(b.name), 4), b.name))  # type: ignore[arg-type]
     headers = ["Benchmark", "", "Time (median)", "Ratio", *[h for _, h in _FULL_COLUMNS]]
@@ -186,7 +194,10 @@ def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> _Table | N
     for b in benches:
         verdict = worst.get(b.name)
         tr = time_rows.get(b.name)
-        cells = [escape_markdown(b.name), VERDICT_ICON[verdict] if verdict else "",
+        icon = VERDICT_ICON[verdict] if verdict else ""
+        if verdict and b.name in because and not (tr and tr.verdict is verdict):
+            icon += " " + escape_markdown(", ".join(because[b.name]))
+        cells = [escape_markdown(b.name), icon,
                  format_metric(TIME_METRIC, b.metric(TIME_METRIC)),
                  tr.ratio_label if tr else "–"]
         for key, _ in _FULL_COLUMNS:

@@ -7,6 +7,7 @@ benchmark 0 regresses by 35 % at the newest commit and benchmark 1 improves.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -154,3 +155,20 @@ def make_report_data(
                       environment_differences=(("python_version", "3.11.9", "3.11.10"),)
                       if hostile else (),
                       notes=("Synthetic data for tests.",))
+
+
+def with_memory_regression(data: ReportData) -> tuple[ReportData, str]:
+    """``data`` where the benchmark whose time improved (ratio ~0.7) also regressed in
+    peak RSS: its worst verdict is a regression that time did not earn. Returns the data
+    and that benchmark's name."""
+    comp = data.comparison
+    assert comp is not None
+    improved = next(r for r in comp.results
+                    if r.metric == "time_s" and r.comparison.verdict == Verdict.IMPROVEMENT)
+    mem = BenchmarkComparison(name=improved.name, metric="peak_rss_bytes",
+                              comparison=Comparison(
+                                  verdict=Verdict.REGRESSION, ratio=1.25, ci_low=1.2,
+                                  ci_high=1.3, p_value=1e-6, significant=True, threshold=1.1,
+                                  alpha=0.01, n_baseline=10, n_current=15, method="synthetic"))
+    comp = dataclasses.replace(comp, results=(*comp.results, mem))
+    return dataclasses.replace(data, comparison=comp), improved.name

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.report import write_report
-from perf_pipeline_tests.report.synthetic import XSS_MESSAGE, XSS_NAME, make_report_data
+from perf_pipeline_tests.report.synthetic import (
+    XSS_MESSAGE,
+    XSS_NAME,
+    make_report_data,
+    with_memory_regression,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -159,6 +164,25 @@ def test_unbounded_interval_reads_as_a_dash(browser: object, tmp_path: Path) -> 
             "() => window.__report.data.names[3]")
         assert "CI – ·" in loaded.page.evaluate(verdict)
         assert loaded.page.evaluate("document.getElementById('heatmap').data.length") == 1
+        assert loaded.console_errors == []
+    finally:
+        loaded.page.close()
+
+
+def test_sidebar_ratio_is_the_one_behind_the_dot(browser: object, tmp_path: Path) -> None:
+    # Time improved (0.7x) and peak RSS regressed: the dot is red, so the ratio beside
+    # it is peak RSS's, named; a benchmark whose time regressed keeps its bare time ratio.
+    data, name = with_memory_regression(make_report_data(hostile=False))
+    files = write_report(data, tmp_path, plots=False)
+    loaded = Loaded(browser, files.html)
+    try:
+        def item(n: str) -> tuple[str, str]:
+            it = loaded.page.locator("#bench-list .item", has_text=n).first
+            return (it.locator(".dot").get_attribute("class") or "",
+                    it.locator(".rt").text_content() or "")
+        assert item(name) == ("dot v-regression", "peak RSS 1.25×")
+        dot, ratio = item("test_bench_000")
+        assert dot == "dot v-regression" and ratio.endswith("×") and float(ratio[:-1]) > 1
         assert loaded.console_errors == []
     finally:
         loaded.page.close()

@@ -8,7 +8,12 @@ import pytest
 
 from perf_pipeline.model import BenchmarkResult, ReportData, RunStatus, SuiteRun
 from perf_pipeline.report import GITHUB_COMMENT_LIMIT, MARKER, escape_markdown, render_markdown
-from perf_pipeline_tests.report.synthetic import XSS_MESSAGE, XSS_NAME, make_report_data
+from perf_pipeline_tests.report.synthetic import (
+    XSS_MESSAGE,
+    XSS_NAME,
+    make_report_data,
+    with_memory_regression,
+)
 
 
 def test_marker_then_one_line_verdict_first() -> None:
@@ -27,6 +32,18 @@ def test_clean_run_says_no_regression() -> None:
     data = dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results))
     text = render_markdown(data)
     assert text.splitlines()[1].startswith("✅ No significant regression")
+
+
+def test_full_table_names_the_metric_behind_an_icon_time_did_not_earn() -> None:
+    data, name = with_memory_regression(make_report_data(hostile=False))
+    text = render_markdown(data)
+    full = text[text.index("Full metrics"):]
+    row = next(line for line in full.splitlines() if escape_markdown(name) in line)
+    icon, time_ratio = row.split(" | ")[1], row.split(" | ")[3]
+    assert time_ratio.endswith("×") and float(time_ratio.rstrip("×")) < 1
+    assert icon == "🔴 peak RSS"  # not a bare red icon beside a time ratio of 0.7
+    regressed = next(line for line in full.splitlines() if "test\\_bench\\_000" in line)
+    assert regressed.split(" | ")[1] == "🔴"  # time itself regressed: nothing to name
 
 
 def test_tables_and_sections_present() -> None:

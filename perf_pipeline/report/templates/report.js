@@ -315,6 +315,13 @@
       groups.get(g).push(i);
     });
     const t = I.metricIdx.time_s;
+    // The dot is the benchmark's worst verdict over all metrics; the ratio beside it must
+    // be the one that earned it, named when it is not time's ("peak RSS 1.25×"), or a red
+    // dot sits beside a time ratio of 0.69×. D.cmp is most interesting first.
+    const why = new Map();
+    for (const c of D.cmp) {
+      if (c[2] === D.verdicts[c[0]] && c[1] !== t && !why.has(c[0])) why.set(c[0], c);
+    }
     const items = [];
     const frag = document.createDocumentFragment();
     for (const [g, idx] of groups) {
@@ -336,8 +343,12 @@
         name.textContent = D.names[i];
         const rt = document.createElement("span");
         rt.className = "rt";
-        const c = I.cmp.get(i * 1000 + t);
-        rt.textContent = c && c[3] !== null ? c[3].toFixed(2) + "×" : "";
+        const tc = I.cmp.get(i * 1000 + t);
+        const named = (!tc || tc[2] !== D.verdicts[i]) &&
+          (D.verdicts[i] === "regression" || D.verdicts[i] === "improvement");
+        const c = named && why.has(i) ? why.get(i) : tc;
+        rt.textContent = c && c[3] !== null
+          ? (c === tc ? "" : D.metrics[c[1]][1] + " ") + c[3].toFixed(2) + "×" : "";
         it.append(dot, name, rt);
         it.addEventListener("click", () => select(i, false));
         wrap.appendChild(it);
