@@ -169,9 +169,12 @@ def summarize(data: ReportData) -> ReportSummary:
     env_note = " ⚠️ environment differs from baseline" if fp_differs else ""
 
     if data.current is not None and data.current.status is RunStatus.FAILED:
-        err = (data.current.error or "no error message").splitlines()[0][:200] \
-            if (data.current.error or "").strip() else "no error message"
-        return ReportSummary("failed", f"💥 Benchmark run {cur} failed: {err}", counts,
+        # stderr often starts with a blank line: the reason is the first line with text.
+        err = (data.current.error or "").strip()
+        err = err.splitlines()[0][:200] if err else "no error message"
+        # Without a commit the label is already "run of <date>": no "run run of".
+        run = f"run {cur}" if data.current.commit is not None else cur
+        return ReportSummary("failed", f"💥 Benchmark {run} failed: {err}", counts,
                              n_bench, cur, base, fp_differs)
     if data.current is None and data.comparison is None and data.profiles is not None:
         p = data.profiles

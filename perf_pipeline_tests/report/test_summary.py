@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from perf_pipeline.model import ReportData, Verdict
+from perf_pipeline.model import ReportData, RunStatus, SuiteRun, Verdict
 from perf_pipeline.report import render_html, render_markdown
 from perf_pipeline.report.summary import summarize
 from perf_pipeline_tests.report.synthetic import make_report_data
@@ -49,3 +49,13 @@ def test_failed_benchmarks_are_counted_beside_a_pass() -> None:
     assert summary.headline.startswith("✅ No significant regression (of 6 benchmarks, "
                                        "2 comparisons)")
     assert summary.headline.endswith("; 4 failed")
+
+
+def test_failed_run_keeps_its_error_after_a_blank_first_line() -> None:
+    data = dataclasses.replace(make_report_data(hostile=False), current=SuiteRun(
+        run_id="r", suite="benchmarks", started_at="2025-01-01T00:00:00Z",
+        status=RunStatus.FAILED, error="\n  \nImportError: cannot import name 'fast_path'\n"))
+    summary = summarize(data)
+    assert summary.status == "failed"
+    assert summary.headline == ("💥 Benchmark run of 2025-01-01T00:00:00 failed: "
+                                "ImportError: cannot import name 'fast_path'")
