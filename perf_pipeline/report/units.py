@@ -25,7 +25,10 @@ __all__ = [
 ]
 
 _TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
-_BYTE_UNITS = ((1024.0**3, "GiB"), (1024.0**2, "MiB"), (1024.0, "KiB"))
+_BYTE_UNITS = ((1.0, "B"), (1024.0, "KiB"), (1024.0**2, "MiB"), (1024.0**3, "GiB"))
+#: From here a value shows in the next unit up: three digits at most, and no "1000 µs"
+#: or "1024 KiB" where "1.00 ms" and "1.00 MiB" are meant. report.js:fmt uses the same.
+_ROLLOVER = 999.5
 
 
 def _three_digits(value: float) -> str:
@@ -61,7 +64,7 @@ def format_seconds(seconds: float | None, *, signed: bool = False) -> str:
     if seconds == 0:
         return "0 s"
     factor, unit = seconds_scale(seconds)
-    if abs(seconds) / factor >= 999.5 and factor < 1:  # 999.7 µs rounds to "1.00 ms"
+    if abs(seconds) / factor >= _ROLLOVER and factor < 1:  # 999.7 µs rounds to "1.00 ms"
         factor, unit = seconds_scale(seconds * 1.001)
     return f"{_sign(seconds, signed)}{_three_digits(seconds / factor)} {unit}"
 
@@ -70,10 +73,15 @@ def format_bytes(n_bytes: float | None, *, signed: bool = False) -> str:
     """Binary units, because RSS and allocator figures are powers of two at heart."""
     if n_bytes is None or not math.isfinite(n_bytes):
         return "–"
-    for factor, unit in _BYTE_UNITS:
-        if abs(n_bytes) >= factor:
-            return f"{_sign(n_bytes, signed)}{_three_digits(n_bytes / factor)} {unit}"
-    return f"{_sign(n_bytes, signed)}{n_bytes:.0f} B"
+    mag, i = abs(n_bytes), 0
+    while i + 1 < len(_BYTE_UNITS) and mag >= _BYTE_UNITS[i + 1][0]:
+        i += 1
+    if i + 1 < len(_BYTE_UNITS) and mag / _BYTE_UNITS[i][0] >= _ROLLOVER:
+        i += 1  # 1 MiB - 1 B is "1.00 MiB", not "1024 KiB"; 1000 KiB is "0.98 MiB"
+    factor, unit = _BYTE_UNITS[i]
+    if unit == "B":
+        return f"{_sign(n_bytes, signed)}{n_bytes:.0f} B"
+    return f"{_sign(n_bytes, signed)}{_three_digits(n_bytes / factor)} {unit}"
 
 
 def format_metric(metric: str, value: float | None) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.report import write_report
+from perf_pipeline.report.units import format_metric
 from perf_pipeline_tests.report.synthetic import (
     XSS_MESSAGE,
     XSS_NAME,
@@ -186,3 +187,22 @@ def test_sidebar_ratio_is_the_one_behind_the_dot(browser: object, tmp_path: Path
         assert loaded.console_errors == []
     finally:
         loaded.page.close()
+
+
+_FMT_CASES = [
+    ("time_s", v) for v in (0.0, 4e-10, 1.234e-6, 0.0009996, 0.00099949, 0.5, 999.7,
+                            12345.0, -0.0009996)
+] + [
+    ("peak_rss_bytes", v) for v in (0.0, 12.0, 999.0, 1000.0, 1023.0, 1536.0, 1048575.0,
+                                    1024.0**3 - 1, 512.0 * 2**20, 5.0 * 1024**4, -1048575.0)
+] + [("gc_collections", v) for v in (0.0, 7.0, 1234.0, 1234567.0, 3.14159)]
+
+
+def test_hover_numbers_read_as_the_markdown_writes_them(report: Loaded) -> None:
+    # Just below a unit boundary the page wrote "1000 µs" and "1024 KiB" where the
+    # Markdown wrote "1.00 ms" and "1.00 MiB".
+    units = {"time_s": "s", "peak_rss_bytes": "B", "gc_collections": "count"}
+    page = report.page.evaluate(
+        "cases => cases.map(([u, v]) => window.__report.fmt(u, v))",
+        [[units[m], v] for m, v in _FMT_CASES])
+    assert page == [format_metric(m, v) for m, v in _FMT_CASES]

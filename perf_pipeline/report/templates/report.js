@@ -35,13 +35,25 @@
     if (unit === "B") return byteScale(ref);
     return [1, unit === "count" ? "" : unit];
   }
+  // Writes a value as units.py:format_metric does, so hover and Markdown agree: three
+  // digits, and the unit above from 999.5 on ("1.00 ms", not "1000 µs"; "1.00 MiB", not
+  // "1024 KiB"); whole bytes and counts without decimals.
   function fmt(unit, v) {
     if (v === null || v === undefined || !isFinite(v)) return "–";
-    if (v === 0) return unit === "s" ? "0 s" : "0";
-    const [f, u] = scaleFor(unit, v);
-    const x = v / f;
-    const s = Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
-    return u ? s + " " + u : s;
+    if (unit !== "s" && unit !== "B") {
+      return Number.isInteger(v) ? v.toLocaleString("en-US") : threeDigits(v);
+    }
+    if (v === 0) return "0 " + unit;
+    let [f, u] = scaleFor(unit, v);
+    if (Math.abs(v / f) >= 999.5) {
+      const up = scaleFor(unit, Math.sign(v) * f * (unit === "B" ? 1024 : 1000));
+      if (up[0] > f) [f, u] = up;
+    }
+    return u === "B" ? v.toFixed(0) + " B" : threeDigits(v / f) + " " + u;
+  }
+  function threeDigits(x) {
+    const a = Math.abs(x);
+    return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(2);
   }
 
   // An interval with an infinite end (too few samples, or a zero in the baseline) reaches
@@ -419,7 +431,7 @@
         if (i >= 0) select(i, true);
       });
     });
-    window.__report = {data: D, select, state};
+    window.__report = {data: D, select, state, fmt};
     if (D.names.length) {
       select(0, false);
     } else {
