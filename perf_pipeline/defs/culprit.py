@@ -93,6 +93,27 @@ def action_run_request(action: object, *, machine: str | None = None) -> dg.RunR
             "good": spec.good, "bad": spec.bad, "benchmark": spec.benchmark}}}})
 
 
+#: Runs of one probe or confirmation the sensor starts at most. Dagster launches a run
+#: key once, so a run that died without a record (cancelled, its process killed, a git
+#: timeout before measuring) left its search waiting for ever; a failure that repeats
+#: is the commit's, not the machine's, and is left to a person.
+MAX_ATTEMPTS = 3
+_RUN_KEY_TAG = "dagster/run_key"  # the tag Dagster's sensor daemon puts on the runs it launches
+_GAVE_UP = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def next_attempt_key(instance: dg.DagsterInstance, run_key: str) -> str | None:
+    """``run_key`` while no run of it failed; then ``<run_key>:retry<n>``; ``None`` after
+    ``MAX_ATTEMPTS`` failed or cancelled runs. A run in flight or done keeps its key, so
+    Dagster still launches it only once."""
+    for attempt in range(MAX_ATTEMPTS):
+        key = run_key if attempt == 0 else f"{run_key}:retry{attempt}"
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={_RUN_KEY_TAG: key}), limit=1)
+        if not runs or runs[0].status not in _GAVE_UP:
+            return key
+    return None
+
+
 @dg.sensor(
     name="culprit_search_sensor",
     minimum_interval_seconds=60,
@@ -113,13 +134,22 @@ def culprit_search_sensor(context: dg.SensorEvaluationContext,
                 f"culprit search {spec.key} waits for the next tick: {exc}"))
     except PerfPipelineError as exc:
         return dg.SensorResult(skip_reason=f"culprit search: {exc}")
-    requests, seen = [], set()
+    requests, seen, given_up = [], set(), []
     for action in actions[:settings.max_runs_per_tick]:
         if (action.kind, action.sha) not in seen:  # two searches may probe one commit
             seen.add((action.kind, action.sha))
-            requests.append(action_run_request(action, machine=local_machine_id(settings)))
+            request = action_run_request(action, machine=local_machine_id(settings))
+            run_key = next_attempt_key(context.instance, request.run_key or "")
+            if run_key is None:
+                given_up.append(request.run_key or "")
+                continue
+            requests.append(request.with_replaced_attrs(run_key=run_key))
+    for key in given_up:
+        context.log.warning(f"{key}: its last {MAX_ATTEMPTS} runs failed or were cancelled; "
+                            "materialize the partition by hand to go on with the search")
     if not requests:
-        return dg.SensorResult(skip_reason="no open culprit search")
+        return dg.SensorResult(skip_reason="no open culprit search" if not given_up else
+                               f"{len(given_up)} culprit step(s) failed {MAX_ATTEMPTS} times")
     shas = sorted({r.partition_key for r in requests if r.partition_key})
     return dg.SensorResult(run_requests=requests,
                            dynamic_partitions_requests=[commits_partitions.build_add_request(shas)])
@@ -136,4 +166,5 @@ def execute_run_request(instance: dg.DagsterInstance, request: dg.RunRequest, *,
         [*defs.assets, *(defs.asset_checks or [])],  # type: ignore[list-item]
         instance=instance, resources={"workspace": workspace},
         partition_key=request.partition_key, selection=list(request.asset_selection),
-        run_config=request.run_config or None, tags=request.tags, raise_on_error=False)
+        run_config=request.run_config or None, raise_on_error=False,
+        tags={**request.tags, _RUN_KEY_TAG: request.run_key or ""})

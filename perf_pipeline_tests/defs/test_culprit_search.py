@@ -186,3 +186,41 @@ def test_sensor_starts_a_search_at_a_new_change_point_and_drives_it(history) -> 
         config = confirm.run_config["ops"]["culprit_confirmation"]["config"]
         assert (config["good"], config["bad"], config["benchmark"]) == (
             shas[STEP_AT - 1], shas[STEP_AT + 1], STEP)
+
+
+def _dead_run(instance: dg.DagsterInstance, run_key: str) -> None:
+    """A run of ``run_key`` that died before recording anything (as a cancelled run or a
+    killed process leaves it): the history never learns of it."""
+    @dg.asset(name="dies")
+    def dies() -> None:
+        raise RuntimeError("killed")
+
+    dg.materialize([dies], instance=instance, tags={"dagster/run_key": run_key},
+                   raise_on_error=False)
+
+
+def test_a_probe_whose_run_died_is_tried_again_then_left_to_a_person(history) -> None:  # noqa: F811
+    # Dagster launches a run key once: a probe run that died without a record left the
+    # search asking for a run that would never start again.
+    settings, _ = history
+    target = WorkspaceResource(repo_path=str(settings.repo_path), project_subdir=".",
+                               results_dir=str(settings.results_dir))
+    with dg.instance_for_test() as instance:
+        def tick() -> dg.SensorResult:
+            return culprit_search_sensor(dg.build_sensor_context(
+                instance=instance, resources={"workspace": target}))
+
+        (probe,) = tick().run_requests
+        keys = [probe.run_key]
+        for attempt in (1, 2):
+            _dead_run(instance, keys[-1])
+            (again,) = tick().run_requests
+            assert again.partition_key == probe.partition_key
+            keys.append(again.run_key)
+            assert again.run_key == f"{probe.run_key}:retry{attempt}"
+            assert tick().run_requests[0].run_key == again.run_key  # not dead: same key
+        _dead_run(instance, keys[-1])
+        given_up = tick()
+        assert not given_up.run_requests
+        assert given_up.skip_reason is not None
+        assert "failed 3 times" in (given_up.skip_reason.skip_message or "")
