@@ -69,6 +69,12 @@ def _safe_name(label: str, value: str) -> str:
     return value
 
 
+def _absolute(path: Path | str) -> Path:
+    """``path`` made absolute and normalised (``..`` and ``.`` removed) without touching
+    the file system, so two spellings of one location compare equal."""
+    return Path(os.path.abspath(path))
+
+
 def machine_dir_name(machine_id: str) -> str:
     """A folder name for a machine id (ids of old records may be any host name)."""
     if machine_id and all(c.isascii() and (c.isalnum() or c in "._-") for c in machine_id) \
@@ -226,11 +232,17 @@ class ResultsLayout:
         return tuple(sorted(found, key=lambda p: (p.name, str(p))))
 
     def owns(self, path: Path) -> bool:
-        """Whether ``path`` is (inside) something perf_pipeline writes under this layout."""
-        path = Path(path)
-        owned = [self.root / name for name in _OWNED_DIRS]
-        owned += [self.baseline_path, self.baseline_history_dir]
-        return path == self.db_path or any(path == o or o in path.parents for o in owned)
+        """Whether ``path`` is (inside) something perf_pipeline writes under this layout.
+
+        Paths are compared in their absolute, normalised form: ``root`` is often relative
+        (the default ``test-results``) while ``baseline_file`` or the walked path may be
+        absolute, and compared as text our own baseline looked like a foreign result.
+        """
+        path = _absolute(path)
+        owned = [_absolute(self.root / name) for name in _OWNED_DIRS]
+        owned += [_absolute(self.baseline_path), _absolute(self.baseline_history_dir)]
+        return path == _absolute(self.db_path) or any(
+            path == o or o in path.parents for o in owned)
 
     def foreign_result_files(self) -> tuple[Path, ...]:
         """``*.json`` files under the root that we did not write: pytest-benchmark output

@@ -91,3 +91,33 @@ def test_settings_paths_are_the_layouts(tmp_path: Path) -> None:
         layout.db_path, layout.raw_dir, layout.baseline_path, layout.reports_dir,
         layout.worktrees_dir, layout.noise_dir)
     assert layout.db_path == tmp_path / "perf_history.db"
+
+
+@pytest.mark.parametrize("relative", ["results_dir", "baseline_file"])
+def test_our_baseline_is_ours_whether_paths_are_relative_or_absolute(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, relative: str) -> None:
+    """A relative results dir (the default ``test-results``) with an absolute baseline
+    file, or the other way round: the baseline and its archives are still ours, so
+    ingest reads no file of ours and reports no error."""
+    monkeypatch.chdir(tmp_path)
+    results = tmp_path / "test-results"
+    baseline = results / "my_baseline.json"
+    history = baseline.parent / "history" / "my_baseline-x.json"
+    history.parent.mkdir(parents=True)
+    baseline.write_text('{"a": "baseline"}')
+    history.write_text('{"an": "archive"}')
+    shutil.copy(DATA / "pytest_benchmark_good.json", results / "bench.json")
+    if relative == "results_dir":
+        settings = load_settings(results_dir=Path("test-results"), baseline_file=baseline,
+                                 environ={})
+    else:
+        settings = load_settings(results_dir=results,
+                                 baseline_file=Path("test-results/my_baseline.json"),
+                                 environ={})
+    layout = settings.layout
+    assert [p.name for p in layout.foreign_result_files()] == ["bench.json"]
+    assert layout.owns(Path("test-results") / "my_baseline.json")
+    assert layout.owns(history) and layout.owns(Path("test-results/./x/../my_baseline.json"))
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        summary = ingest_results_dir(layout, store)
+    assert summary.errors == () and len(summary.ingested) == 1
