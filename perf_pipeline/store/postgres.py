@@ -91,6 +91,19 @@ def _url(target: str) -> sa.URL:
     return url.set(drivername="postgresql+psycopg")
 
 
+def _libpq_options(url: sa.URL, ours: str) -> str:
+    """libpq ``options`` of the connection: the URL's own (``?options=-csearch_path%3Dh``,
+    the usual way to give the history a schema of its own), then ``ours``.
+
+    ``connect_args`` replace the URL's query parameters of the same name, so passing only
+    ours dropped the user's: the history silently went into ``public``. Ours come first,
+    so a setting the URL names itself (its own ``lock_timeout``) wins.
+    """
+    given = url.query.get("options")
+    theirs = [given] if isinstance(given, str) else list(given or ())
+    return " ".join(part for part in (ours, *theirs) if part.strip())
+
+
 def _any(values: Sequence[str]) -> sa.BindParameter:
     """Many values as one array parameter, for ``column == any_(...)``."""
     return sa.bindparam(None, list(values), type_=ARRAY(sa.Text), unique=True)
@@ -116,7 +129,7 @@ class PostgresBackend:
         engine = sa.create_engine(
             url, pool_size=1, max_overflow=1, pool_pre_ping=True,
             connect_args={"connect_timeout": max(1, int(timeout_s)),
-                          "options": f"-c lock_timeout={lock_ms:d}",
+                          "options": _libpq_options(url, f"-c lock_timeout={lock_ms:d}"),
                           "application_name": "perf_pipeline"})
         backend = cls(engine, label=label, password=url.password)
         try:

@@ -108,6 +108,24 @@ def test_the_password_never_shows(postgres_url: str) -> None:
     assert secret not in str(info.value)
 
 
+def test_libpq_options_in_the_url_are_kept_beside_the_lock_timeout(postgres_url: str) -> None:
+    """``?options=-csearch_path%3D...`` (a schema of its own) was replaced by the backend's
+    own ``options`` (its lock_timeout): the history silently went into ``public``."""
+    with psycopg.connect(postgres_url) as conn:
+        conn.execute("CREATE SCHEMA hist_a")
+    url = postgres_url + "?options=-csearch_path%3Dhist_a%20-cstatement_timeout%3D12345"
+    with open_history(url, timeout_s=7) as store:
+        store.ingest_run(make_run(1))
+        with store._backend._engine.connect() as conn:  # the store's own session
+            settings = [conn.exec_driver_sql(f"SHOW {name}").scalar_one()
+                        for name in ("search_path", "statement_timeout", "lock_timeout")]
+    assert settings == ["hist_a", "12345ms", "7s"]
+    assert _query(postgres_url, "SELECT table_schema, count(*) FROM information_schema.tables "
+                  "WHERE table_name IN ('runs', 'perf_pipeline_schema') GROUP BY 1") == [
+        ("hist_a", 2)]
+    assert _query(postgres_url, "SELECT count(*) FROM hist_a.runs") == [(1,)]
+
+
 @pytest.mark.parametrize(("url", "masked"), [
     ("postgresql://perf:p%40ss:w@db.example:5432/h", "postgresql://perf:***@db.example:5432/h"),
     ("postgresql://perf@db/h", "postgresql://perf@db/h"),  # no password: nothing to hide
