@@ -2,13 +2,13 @@
 
 One file per commit (``<results>/analysis/<sha>.json``), replaced atomically when the
 commit is analysed again. Non-finite numbers (an undefined ratio, an infinite interval)
-are written as the strings ``"nan"``, ``"inf"``, ``"-inf"`` so the file stays strict JSON.
+are written as the strings ``"nan"``, ``"inf"``, ``"-inf"`` so the file stays strict JSON
+(``strict_json.py``).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -22,38 +22,29 @@ from perf_pipeline.model import (
     SuiteComparison,
     Verdict,
 )
+from perf_pipeline.store.strict_json import decode_float, encode_float
 
 __all__ = ["read_analysis", "write_analysis"]
 
 _FLOATS = ("ratio", "ci_low", "ci_high", "p_value", "threshold", "alpha")
 
 
-def _num(value: float | None) -> float | str | None:
-    if value is None or math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def _float(value: Any) -> float:
-    return float(value)  # float("nan") / float("inf") parse the strings we write
-
-
 def _comparison_to_dict(c: Comparison) -> dict[str, Any]:
-    out: dict[str, Any] = {k: _num(getattr(c, k)) for k in _FLOATS}
+    out: dict[str, Any] = {k: encode_float(getattr(c, k)) for k in _FLOATS}
     out.update(verdict=str(c.verdict), significant=c.significant, n_baseline=c.n_baseline,
                n_current=c.n_current, method=c.method, reason=c.reason,
-               samples_needed=c.samples_needed, adjusted_p_value=_num(c.adjusted_p_value))
+               samples_needed=c.samples_needed, adjusted_p_value=encode_float(c.adjusted_p_value))
     return out
 
 
 def _comparison_from_dict(d: dict[str, Any]) -> Comparison:
     adj = d.get("adjusted_p_value")
     return Comparison(
-        verdict=Verdict(d["verdict"]), **{k: _float(d[k]) for k in _FLOATS},
+        verdict=Verdict(d["verdict"]), **{k: decode_float(d[k]) for k in _FLOATS},
         significant=bool(d["significant"]), n_baseline=int(d["n_baseline"]),
         n_current=int(d["n_current"]), method=str(d["method"]), reason=str(d.get("reason", "")),
         samples_needed=d.get("samples_needed"),
-        adjusted_p_value=None if adj is None else _float(adj))
+        adjusted_p_value=None if adj is None else decode_float(adj))
 
 
 def suite_comparison_to_dict(comp: SuiteComparison | None) -> dict[str, Any] | None:

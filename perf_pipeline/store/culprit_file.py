@@ -2,7 +2,9 @@
 
 One file per search (``<results>/culprits/<key>.json``, the key naming the good and bad
 commits and the benchmark), replaced atomically when the search runs again. The sensor
-treats an existing file as "this search is done".
+treats an existing file as "this search is done". Ratios and interval bounds come from an
+A/B comparison and may be non-finite: they are written as analysis files write them
+(``strict_json.py``).
 """
 
 from __future__ import annotations
@@ -14,16 +16,21 @@ from pathlib import Path
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import SCHEMA_VERSION, Culprit
+from perf_pipeline.store.strict_json import decode_float, encode_float
 
 __all__ = ["list_culprits", "read_culprit", "write_culprit"]
 
 _TUPLES = ("probes", "suspects", "notes")
+#: Copied from an A/B ``Comparison``, which may be NaN or infinite (too few rounds).
+_FLOATS = ("step_ratio", "confirmed_ratio", "ci_low", "ci_high")
 
 
 def _to_json(c: Culprit) -> bytes:
     data = {f.name: getattr(c, f.name) for f in dataclasses.fields(Culprit)}
     for name in _TUPLES:
         data[name] = list(data[name])
+    for name in _FLOATS:
+        data[name] = encode_float(data[name])
     return json.dumps(data, indent=1, allow_nan=False).encode("utf-8")
 
 
@@ -39,6 +46,9 @@ def _from_json(raw: bytes, path: Path) -> Culprit:
         kwargs = {k: v for k, v in d.items() if k in known}
         for name in _TUPLES:
             kwargs[name] = tuple(str(x) for x in kwargs.get(name, ()))
+        for name in _FLOATS:
+            if kwargs.get(name) is not None:
+                kwargs[name] = decode_float(kwargs[name])
         return Culprit(**kwargs)
     except InvalidInputError as exc:
         if str(path) in str(exc):

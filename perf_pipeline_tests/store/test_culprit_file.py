@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,22 @@ def test_round_trip_and_listing(tmp_path: Path) -> None:
     assert list_culprits(tmp_path) == (first, later)
     assert read_culprit(tmp_path / "missing.json") is None
     assert list_culprits(tmp_path / "none") == ()
+
+
+def test_non_finite_ratios_and_intervals_are_written_and_read_back(tmp_path: Path) -> None:
+    """An A/B of few rounds has an infinite interval and may have a NaN ratio; writing
+    them raised a raw ValueError (strict JSON has no inf/nan) and the result was lost."""
+    culprit = _culprit(status="not_confirmed", confirmed_ratio=math.nan, ci_low=-math.inf,
+                       ci_high=math.inf, step_ratio=math.inf, verdict="inconclusive")
+    path = write_culprit(tmp_path / "c.json", culprit)
+    data = json.loads(path.read_text())  # strict JSON: the strings analysis files use
+    assert [data[k] for k in ("confirmed_ratio", "ci_low", "ci_high", "step_ratio")] == [
+        "nan", "-inf", "inf", "inf"]
+    back = read_culprit(path)
+    assert back is not None and math.isnan(back.confirmed_ratio)
+    assert (back.ci_low, back.ci_high, back.step_ratio) == (-math.inf, math.inf, math.inf)
+    assert dataclasses.replace(back, confirmed_ratio=None) == dataclasses.replace(
+        culprit, confirmed_ratio=None)
 
 
 @pytest.mark.parametrize(("edit", "match"), [
