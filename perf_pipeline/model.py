@@ -1073,10 +1073,14 @@ def _tuple_of_samples(data: object, what: str) -> tuple[tuple[float, ...], ...]:
         for v in samples:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise InvalidInputError(f"{what}[{i}]: sample {v!r} is not a number")
-            if not (math.isfinite(v) and v > 0):
+            try:
+                value = float(v)
+            except OverflowError:  # an integer beyond float range, e.g. from a corrupt file
+                value = math.inf
+            if not (math.isfinite(value) and value > 0):
                 raise InvalidInputError(
                     f"{what}[{i}]: sample {v!r} is not a positive finite time")
-            values.append(float(v))
+            values.append(value)
         if not values:
             raise InvalidInputError(f"{what}[{i}] has no samples")
         out.append(tuple(values))

@@ -22,7 +22,7 @@ from perf_pipeline.model import (
     SuiteComparison,
     Verdict,
 )
-from perf_pipeline.store.strict_json import decode_float, encode_float
+from perf_pipeline.store.strict_json import MALFORMED, decode_float, encode_float, load_json
 
 __all__ = ["read_analysis", "write_analysis"]
 
@@ -88,7 +88,7 @@ def _to_json(a: CommitAnalysis) -> bytes:
 
 def _from_json(raw: bytes, path: Path) -> CommitAnalysis:
     try:
-        d = json.loads(raw)
+        d = load_json(raw, f"analysis file {path}")
         if d.get("schema_version") != SCHEMA_VERSION:
             raise InvalidInputError(
                 f"{path}: schema_version {d.get('schema_version')!r} is not supported")
@@ -102,7 +102,7 @@ def _from_json(raw: bytes, path: Path) -> CommitAnalysis:
             notes=tuple(d["notes"]))
     except InvalidInputError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except MALFORMED as exc:
         raise InvalidInputError(f"{path}: not a valid analysis file ({exc!r})") from exc
 
 

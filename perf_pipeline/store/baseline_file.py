@@ -21,6 +21,7 @@ from perf_pipeline.atomic_file import fsync_dir, write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import SCHEMA_VERSION, Baseline, BaselineEntry
 from perf_pipeline.store.environment_json import environment_from_data, environment_to_data
+from perf_pipeline.store.strict_json import MALFORMED, load_json
 
 __all__ = ["read_baseline", "write_baseline"]
 
@@ -57,10 +58,7 @@ def _index(value: object) -> int:
 
 def _from_json(text: bytes, *, path: Path) -> Baseline:
     what = f"baseline file {path}"
-    try:
-        data = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInputError(f"{what} is not valid JSON (truncated?): {exc}") from exc
+    data = load_json(text, what)
     if not isinstance(data, dict):
         raise InvalidInputError(f"{what} does not hold a JSON object")
     version = data.get("schema_version")
@@ -88,7 +86,7 @@ def _from_json(text: bytes, *, path: Path) -> Baseline:
             previous=tuple(str(v) for v in data.get("previous", ())),
             machine_id=(str(data["machine_id"]) if data.get("machine_id") else None),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except MALFORMED as exc:
         raise InvalidInputError(f"{what} is incomplete or malformed: {exc!r}") from exc
 
 

@@ -19,6 +19,7 @@ from perf_pipeline.store.analysis_file import (
     suite_comparison_from_dict,
     suite_comparison_to_dict,
 )
+from perf_pipeline.store.strict_json import MALFORMED, load_json
 
 __all__ = ["read_confirmation", "write_confirmation"]
 
@@ -41,7 +42,7 @@ def _to_json(c: Confirmation) -> bytes:
 
 def _from_json(raw: bytes, path: Path) -> Confirmation:
     try:
-        d = json.loads(raw)
+        d = load_json(raw, f"confirmation file {path}")
         if d.get("schema_version") != SCHEMA_VERSION:
             raise InvalidInputError(
                 f"{path}: schema_version {d.get('schema_version')!r} is not supported")
@@ -62,7 +63,7 @@ def _from_json(raw: bytes, path: Path) -> Confirmation:
         if str(path) in str(exc):
             raise
         raise InvalidInputError(f"{path}: not a valid confirmation file ({exc})") from exc
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except MALFORMED as exc:
         raise InvalidInputError(f"{path}: not a valid confirmation file ({exc!r})") from exc
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import SCHEMA_VERSION, Culprit
-from perf_pipeline.store.strict_json import decode_float, encode_float
+from perf_pipeline.store.strict_json import MALFORMED, decode_float, encode_float, load_json
 
 __all__ = ["list_culprits", "read_culprit", "write_culprit"]
 
@@ -36,7 +36,7 @@ def _to_json(c: Culprit) -> bytes:
 
 def _from_json(raw: bytes, path: Path) -> Culprit:
     try:
-        d = json.loads(raw)
+        d = load_json(raw, f"culprit file {path}")
         if not isinstance(d, dict):
             raise TypeError("not a JSON object")
         if d.get("schema_version") != SCHEMA_VERSION:
@@ -54,7 +54,7 @@ def _from_json(raw: bytes, path: Path) -> Culprit:
         if str(path) in str(exc):
             raise
         raise InvalidInputError(f"{path}: not a valid culprit file ({exc})") from exc
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except MALFORMED as exc:
         raise InvalidInputError(f"{path}: not a valid culprit file ({exc!r})") from exc
 
 

@@ -19,6 +19,7 @@ from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.bounded_gzip import GZIP_MAGIC, inflate_bounded
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import NoiseCorpus, NoisePair
+from perf_pipeline.store.strict_json import load_json
 
 __all__ = ["NOISE_CORPUS_KIND", "NOISE_CORPUS_VERSION", "load_noise_corpus",
            "write_noise_corpus"]
@@ -83,13 +84,7 @@ MAX_CORPUS_BYTES = 1 << 30
 def _decode(raw: bytes, what: str) -> object:
     if raw[:2] == GZIP_MAGIC:
         raw = inflate_bounded(raw, what, MAX_CORPUS_BYTES)
-    try:
-        return json.loads(raw)
-    except RecursionError as exc:
-        raise InvalidInputError(f"{what} nests too deep to be a noise corpus") from exc
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInputError(f"{what} is not valid JSON (truncated or corrupt?): "
-                                f"{exc}") from exc
+    return load_json(raw, what)
 
 
 def _pair(data: object, index: int, names: tuple[str, ...], what: str) -> NoisePair:

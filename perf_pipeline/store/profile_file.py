@@ -24,6 +24,7 @@ from perf_pipeline.model import (
     ProfileDiff,
     Spread,
 )
+from perf_pipeline.store.strict_json import MALFORMED, load_json
 
 __all__ = ["read_profile_comparison", "write_profile_comparison"]
 
@@ -66,8 +67,13 @@ def read_profile_comparison(path: Path) -> ProfileComparison | None:
     path = Path(path)
     if not path.is_file():
         return None
+    what = f"profile file {path}"
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInputError(f"{what} is unreadable: {exc}") from exc
+    d = load_json(raw, what)
+    try:
         if d.get("schema_version") != SCHEMA_VERSION:
             raise InvalidInputError(f"profile file {path}: schema_version "
                                     f"{d.get('schema_version')!r} is not supported")
@@ -76,5 +82,7 @@ def read_profile_comparison(path: Path) -> ProfileComparison | None:
             candidate_sha=str(d["candidate_sha"]), created_at=str(d["created_at"]),
             diffs=tuple(_diff_from_dict(x) for x in d["diffs"]), raw_dir=d.get("raw_dir"),
             notes=tuple(str(n) for n in d.get("notes", ())))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidInputError(f"profile file {path} is unreadable: {exc}") from exc
+    except InvalidInputError:
+        raise  # it names the file already
+    except MALFORMED as exc:
+        raise InvalidInputError(f"{what} is unreadable: {exc}") from exc
