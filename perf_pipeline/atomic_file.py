@@ -13,7 +13,8 @@ from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["check_writable_file", "fsync_dir", "make_dirs", "write_atomic"]
+__all__ = [
+    "check_writable_file", "fsync_dir", "make_dirs", "write_atomic", "write_new_atomic"]
 
 
 def _creation_mode() -> int:
@@ -72,6 +73,22 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _write_temp(path: Path, data: bytes, mode: int) -> str:
+    """A temporary file beside ``path`` holding ``data``, flushed to disk, with ``mode``;
+    removed again if anything fails."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
 def write_atomic(path: Path, data: bytes, *, read_only: bool = False) -> Path:
     """Replace ``path`` with ``data`` atomically; ``read_only`` marks files never rewritten.
 
@@ -83,17 +100,31 @@ def write_atomic(path: Path, data: bytes, *, read_only: bool = False) -> Path:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         mode = _NEW_FILE_MODE
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # read_only: a reminder, not a guarantee.
+    tmp = _write_temp(path, data, 0o444 if read_only else mode)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # read_only: a reminder, not a guarantee.
-        os.chmod(tmp, 0o444 if read_only else mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
+    return path
+
+
+def write_new_atomic(path: Path, data: bytes) -> Path:
+    """Create ``path`` with ``data``, whole or not at all, never replacing a file:
+    ``FileExistsError`` if ``path`` exists.
+
+    For archives, whose name must hold one complete copy for ever: a plain ``open("xb")``
+    write that failed halfway (a full disk) left a truncated file under that name. The
+    temporary file is hard-linked into place (a link, unlike ``os.replace``, fails when the
+    target exists), then removed. Raises ``OSError`` otherwise, like ``write_atomic``.
+    """
+    path = Path(path)
+    tmp = _write_temp(path, data, _NEW_FILE_MODE)
+    try:
+        os.link(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     fsync_dir(path.parent)
     return path

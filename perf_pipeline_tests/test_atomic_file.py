@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.atomic_file import write_atomic, write_new_atomic
 
 
 def _mode(path: Path) -> int:
@@ -45,3 +45,12 @@ def test_a_new_file_is_readable_by_the_group_and_others_under_the_usual_umask(
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)
     assert _mode(tmp_path / "index.html") == 0o644
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_write_new_atomic_creates_whole_files_and_never_replaces(tmp_path: Path) -> None:
+    path = write_new_atomic(tmp_path / "a.json", b"first")
+    assert path.read_bytes() == b"first"
+    with pytest.raises(FileExistsError):
+        write_new_atomic(path, b"second")
+    assert path.read_bytes() == b"first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]  # no temp files left

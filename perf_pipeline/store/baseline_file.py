@@ -3,7 +3,8 @@
 The baseline decides whether CI fails, so a half-written file must never be read and an
 old baseline must never be lost. ``write_baseline`` writes a temp file in the same
 directory, fsyncs it and ``os.replace``s it over the old one (atomic on POSIX and
-Windows). Before that, the old file is copied to
+Windows). Before that, the old file is copied, whole or not at all and never over another
+archive (``atomic_file.write_new_atomic``), to
 ``<dir>/history/<stem>-<its created_at>.json`` so the file is never missing, and the new
 baseline's ``previous`` records the old one's ``created_at`` and ``previous``.
 """
@@ -12,12 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import replace
 from pathlib import Path
 
-from perf_pipeline.atomic_file import fsync_dir, write_atomic
+from perf_pipeline.atomic_file import write_atomic, write_new_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import SCHEMA_VERSION, Baseline, BaselineEntry
 from perf_pipeline.store.environment_json import environment_from_data, environment_to_data
@@ -106,14 +106,6 @@ def read_baseline(path: Path) -> Baseline | None:
     return _from_json(text, path=path)
 
 
-def _write_new_file(path: Path, data: bytes) -> None:
-    """Create ``path`` (it must not exist) with ``data``, flushed to disk."""
-    with path.open("xb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def _archive(path: Path, old_bytes: bytes, stamp: str) -> Path:
     """Copy the old baseline into ``history/``; an identical archived copy is reused."""
     history = path.parent / "history"
@@ -122,14 +114,12 @@ def _archive(path: Path, old_bytes: bytes, stamp: str) -> Path:
     for attempt in range(1, 1000):
         suffix = "" if attempt == 1 else f"-{attempt}"
         target = history / f"{path.stem}-{safe}{suffix}{path.suffix}"
-        try:
-            _write_new_file(target, old_bytes)
+        try:  # complete or absent: a failed write never leaves half a copy under the name
+            return write_new_atomic(target, old_bytes)
         except FileExistsError:
             if target.read_bytes() == old_bytes:
                 return target
             continue
-        fsync_dir(history)
-        return target
     raise StoreError(f"baseline history {history}: too many files named for {stamp!r}")
 
 

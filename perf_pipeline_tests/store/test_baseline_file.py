@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 from pathlib import Path
 
 import pytest
 
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import Baseline, BaselineEntry
 from perf_pipeline.store import read_baseline, write_baseline
 
@@ -117,6 +118,32 @@ def test_a_failed_write_leaves_the_old_file(tmp_path: Path,
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_failed_archive_write_leaves_no_half_archive(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while the old baseline is archived: the archive was written in place,
+    so a truncated copy stayed under its name for ever (the next write archived the good
+    copy as ``-2``). An archive is now complete or absent."""
+    path = tmp_path / "performance_baseline.json"
+    write_baseline(path, make_baseline())
+    before = path.read_bytes()
+    real_fsync = os.fsync
+
+    def disk_full(fd: int) -> None:  # half the data reached the disk, then ENOSPC
+        os.ftruncate(fd, os.fstat(fd).st_size // 2)
+        raise OSError(errno.ENOSPC, "No space left on device (simulated)")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(StoreError, match="simulated"):
+        write_baseline(path, make_baseline("2024-04-01T00:00:00Z", scale=5))
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert path.read_bytes() == before
+    assert list((tmp_path / "history").iterdir()) == []  # no half copy, no temp file
+    write_baseline(path, make_baseline("2024-04-01T00:00:00Z", scale=5))
+    (archived,) = (tmp_path / "history").iterdir()
+    assert archived.name == "performance_baseline-2024-03-01T12-00-00-00-00.json"
+    assert archived.read_bytes() == before
 
 
 @pytest.mark.parametrize(("content", "match"), [
