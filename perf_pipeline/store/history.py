@@ -202,6 +202,11 @@ class HistoryStore:
             raise InvalidInputError(f"ingest_run needs a SuiteRun, not {type(run).__name__}")
         if source is not None and not isinstance(source, SourceStamp):
             raise InvalidInputError(f"`source` must be a SourceStamp, not {source!r}")
+        if "\0" in run.run_id:
+            # PostgreSQL cannot store it, and SQLite's json_each (how runs are read back by
+            # id) cuts text at a NUL: the run read back with no benchmarks, silently.
+            raise InvalidInputError(
+                f"run {run.run_id!r}: a run id may not contain a NUL character")
         with self._guard(f"ingesting run {run.run_id}"):
             return self._backend.write_run(run, source=source)
 

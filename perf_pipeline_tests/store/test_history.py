@@ -439,3 +439,11 @@ def test_errors_after_close_are_store_errors(history_target: Path | str) -> None
     store.close()
     with pytest.raises(StoreError, match=re.escape(store.target)):
         store.list_runs()
+
+
+def test_a_run_id_with_a_nul_is_refused_on_both_backends(store: HistoryStore) -> None:
+    """SQLite stored it but read the run back with no benchmarks (json_each cuts text at
+    a NUL); PostgreSQL refused it. Both now refuse it, naming the run, and store nothing."""
+    with pytest.raises(InvalidInputError, match="may not contain a NUL"):
+        store.ingest_run(make_run(1, run_id="r\x001"))
+    assert store.list_runs() == ()
