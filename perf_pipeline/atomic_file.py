@@ -7,6 +7,7 @@ through here: a temporary file in the same directory, flushed to disk, then
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -123,7 +124,16 @@ def write_new_atomic(path: Path, data: bytes) -> Path:
     path = Path(path)
     tmp = _write_temp(path, data, _NEW_FILE_MODE)
     try:
-        os.link(tmp, path)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:
+            # A file system without hard links (FAT, some network mounts): check, then
+            # rename. Only a writer racing for the same new name in between could lose.
+            if path.exists():
+                raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+            os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
     fsync_dir(path.parent)

@@ -54,3 +54,18 @@ def test_write_new_atomic_creates_whole_files_and_never_replaces(tmp_path: Path)
         write_new_atomic(path, b"second")
     assert path.read_bytes() == b"first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]  # no temp files left
+
+
+def test_write_new_atomic_works_where_files_cannot_be_hard_linked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # FAT and some network mounts refuse hard links: an archive must still be written.
+    def no_links(src: object, dst: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("perf_pipeline.atomic_file.os.link", no_links)
+    path = write_new_atomic(tmp_path / "a.json", b"first")
+    assert path.read_bytes() == b"first"
+    with pytest.raises(FileExistsError):
+        write_new_atomic(path, b"second")
+    assert path.read_bytes() == b"first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
