@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from perf_pipeline.model import StressComparison, StressFigure, Verdict
+from perf_pipeline.report.labels import short_benchmark_names
 from perf_pipeline.report.units import format_bytes, format_seconds
 
 __all__ = ["SHOWN_STRESS_FIGURES", "render_stress_html", "render_stress_markdown",
@@ -66,8 +67,8 @@ def shown_rows(figures: Sequence[StressFigure]) -> list[tuple[str, str, str, str
     """(test, scenario, figure, value) of the figures shown but not judged."""
     kept = [f for f in figures if f.figure in SHOWN_STRESS_FIGURES]
     kept.sort(key=lambda f: (f.test, f.scenario, SHOWN_STRESS_FIGURES.index(f.figure)))
-    return [(f.test.rsplit("::", 1)[-1], f.scenario, f.figure, _value(f.figure, f.value))
-            for f in kept]
+    label = short_benchmark_names(f.test for f in kept)
+    return [(label[f.test], f.scenario, f.figure, _value(f.figure, f.value)) for f in kept]
 
 
 def render_stress_markdown(rows: Sequence[StressComparison], *,
@@ -83,9 +84,10 @@ def render_stress_markdown(rows: Sequence[StressComparison], *,
     if rows:
         lines += ["| verdict | test | scenario | figure | baseline | current | rule | detail |",
                   "|---|---|---|---|---|---|---|---|"]
+        label = short_benchmark_names(r.test for r in rows)
         for r in _sorted(rows):
             lines.append(
-                f"| {r.verdict} | {_cell(r.test.rsplit('::', 1)[-1])} | {_cell(r.scenario)} "
+                f"| {r.verdict} | {_cell(label[r.test])} | {_cell(r.scenario)} "
                 f"| {r.figure} | {_value(r.figure, r.baseline)} | "
                 f"{_value(r.figure, r.current)} | {_cell(r.rule)} | {_cell(r.detail)} |")
     extra = shown_rows(shown)

@@ -72,21 +72,3 @@ def test_a_regression_keeps_its_ratio_beside_the_same_test_of_another_file() -> 
     assert "`test_io.py::test_speed`" in meta["verdict"].value
     check = screen_check_result("a" * 40, _analysis())
     assert "test_io.py::test_speed (time_s) x2.00" in check.description
-
-
-def test_labels_keep_as_much_of_the_path_as_tells_them_apart() -> None:
-    from perf_pipeline.defs.metadata import short_benchmark_names
-
-    names = ["a/io/test_x.py::test_t", "b/io/test_x.py::test_t", "c/test_y.py::test_t",
-             "test_t", "d/test_z.py::K::test_u[1]"]
-    assert short_benchmark_names(names) == {
-        "a/io/test_x.py::test_t": "a/io/test_x.py::test_t",
-        "b/io/test_x.py::test_t": "b/io/test_x.py::test_t",
-        "c/test_y.py::test_t": "c/test_y.py::test_t",
-        "test_t": "test_t",
-        "d/test_z.py::K::test_u[1]": "K::test_u[1]",
-    }
-    # The same tests give the same labels, whatever the order: keys stable per partition.
-    assert short_benchmark_names(reversed(names)) == short_benchmark_names(names)
-    assert short_benchmark_names([IO, PARSE]) == {IO: "test_io.py::test_speed",
-                                                  PARSE: "test_parse.py::test_speed"}
