@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 
 from perf_pipeline.errors import InvalidInputError
 
@@ -91,7 +92,9 @@ def serial_inflation(residuals: np.ndarray, *, discount: float = 0.0) -> float:
     """
     if residuals.size < 4 or np.ptp(residuals) == 0:
         return 1.0
-    ranks = np.argsort(np.argsort(residuals)).astype(float)
+    # Mid-ranks, as Spearman's rho has them: a coarse timer's ties ranked by position
+    # read as runs of neighbours alike (i.i.d. noise at 2 % rounded to 2 %: x2.15 for x1.06)
+    ranks = rankdata(residuals)
     ranks -= ranks.mean()
     rho = float(np.sum(ranks[1:] * ranks[:-1])) / float(np.sum(ranks * ranks))
     rho -= discount / math.sqrt(residuals.size)

@@ -157,12 +157,14 @@ def test_flat_histories_rarely_alarm_steps_and_drifts_together(recording) -> Non
 def test_ramps_are_flagged_by_the_drift_alarm(recording) -> None:
     rng = np.random.default_rng(42)
     hits = 0
-    for _ in range(TRIALS):
+    trials = 6 * TRIALS  # 1.4 s: at 150 the bar sat one standard error under the rate
+    for _ in range(trials):
         at = int(rng.integers(15, 95))
         values = inject(replay_history(recording, rng), kind="ramp", at=at, ratio=1.10)
         hits += any(d.start <= at + 10 and d.end >= at for d in detect_drifts(values))
-    # target 60 %; the study measures 0.66, so the margin is thin: assert below it
-    assert hits / TRIALS >= 0.55
+    # target 60 %; this seed measures 0.581 (900 histories; 0.59 over seeds 1-5 of 150
+    # each), so the bar is below it, 1.9 standard errors
+    assert hits / trials >= 0.55
 
 
 @pytest.mark.slow
