@@ -49,6 +49,9 @@ from perf_pipeline.model import Drift, LevelShift, Trend
 
 __all__ = ["detect_drifts", "drifts_of", "unexplained_drifts"]
 
+#: The largest log-ratio whose ratio and its inverse are finite, positive floats.
+_MAX_LOG_RATIO = 700.0
+
 #: Product defaults.
 WINDOW = 30
 MIN_WINDOW = 10
@@ -186,6 +189,11 @@ def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarr
             # scan (it shows once enough commits follow) rather than call it a drift.
             continue
         r0, r1, est, low, high = _ramp(y[a:b + 1], alpha, w // 3)
+        # No change between two levels exceeds the values' own span; the Theil-Sen
+        # interval against the ramp's 0..1 shape can, and past a float's range it read
+        # 0 or inf, which no Trend holds (values spanning e^689 crashed here).
+        bound = min(float(np.ptp(y[a:b + 1])), _MAX_LOG_RATIO)
+        est, low, high = (min(max(v, -bound), bound) for v in (est, low, high))
         out.append(Trend(start=a + r0, end=a + r1, ratio=exp_ratio(est),
                          ratio_low=exp_ratio(low), ratio_high=exp_ratio(high), p_value=p_min))
     return tuple(out)

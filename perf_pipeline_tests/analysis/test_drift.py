@@ -209,3 +209,14 @@ def test_a_ramp_split_into_steps_is_not_reported_twice() -> None:
     shifts = detect_change_points(values)
     assert shifts  # the scan sees the ramp as a staircase ...
     assert unexplained_drifts(values, shifts) == ()  # ... which then explains it
+
+
+def test_values_spanning_most_of_a_float_give_a_drift_not_a_crash() -> None:
+    # accepted by the span check (688.6 < 709 in logs); the ramp's interval went past a
+    # float's range and the Trend refused a ratio of 0
+    logs = [-4.8, 40.3, 304.8, -261.5, 317.3, 343.6, 338.0, 319.7, -185.1, 125.7, 220.0,
+            321.4, 268.4, 122.3, -345.0, 262.1, 254.0, 318.0, 226.5, 325.9, 34.5, -208.8,
+            -105.1, 123.5, 173.1, 197.8, 143.3, -61.5, -23.4, -296.6, -84.7, -293.1, -305.3,
+            -239.0, -11.2]
+    drifts = detect_drifts(list(np.exp(logs)))
+    assert all(0 < d.ratio_low <= d.ratio <= d.ratio_high < math.inf for d in drifts)
