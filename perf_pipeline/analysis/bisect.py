@@ -77,6 +77,11 @@ def plan_bisect(commits: Sequence[str], values: Mapping[str, Sequence[float]], *
     unknown = set(values) - set(commits)
     if unknown:
         raise InvalidInputError(f"`values` has commits outside the search: {sorted(unknown)[:3]}")
+    for sha, replicates in values.items():
+        if isinstance(replicates, (str, bytes)) or not isinstance(replicates, Sequence) or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) for v in replicates):
+            raise InvalidInputError(f"`values`[{sha!r}] must be a sequence of numbers (the "
+                                    f"commit's replicates), got {replicates!r}")
     verdicts: dict[str, str] = {}
     for sha in commits[1:-1]:
         vals = [float(v) for v in values.get(sha, ()) if math.isfinite(v) and v > 0]

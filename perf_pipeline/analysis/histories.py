@@ -51,7 +51,8 @@ def replay_history(recording: NoiseRecording | np.ndarray, rng: np.random.Genera
                                 "`block` >= 1")
     log_med = (recording.log_medians() if isinstance(recording, NoiseRecording)
                else np.asarray(recording, dtype=float))
-    if log_med.ndim != 2 or log_med.shape[0] < 2 or not np.all(np.isfinite(log_med)):
+    if (log_med.ndim != 2 or log_med.shape[0] < 2 or log_med.shape[1] < 1
+            or not np.all(np.isfinite(log_med))):
         raise InvalidInputError("`recording` must be a NoiseRecording or a finite "
                                 "(processes, benchmarks) array of log medians")
     if remove_suite_factor:

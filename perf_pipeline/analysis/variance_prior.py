@@ -122,7 +122,10 @@ def variance_prior(rounds: Iterable[Mapping[str, tuple[float, float]]], *,
         row = []
         for name in names:
             try:
-                base, cand = (float(v) for v in rnd[name])
+                pair = rnd[name]
+                if isinstance(pair, (str, bytes)):  # "12" unpacked as base 1, candidate 2
+                    raise TypeError("a string is not a pair")
+                base, cand = (float(v) for v in pair)
             except (KeyError, TypeError, ValueError) as exc:
                 raise InvalidInputError(
                     f"variance prior: round {index} has no (base, candidate) pair for "

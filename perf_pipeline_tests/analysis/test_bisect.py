@@ -117,3 +117,11 @@ def test_plan_bisect_rejects_bad_input(kwargs: dict[str, object], match: str) ->
     args.update(kwargs)
     with pytest.raises(InvalidInputError, match=match):
         plan_bisect(args.pop("commits"), args.pop("values"), **args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [1.2, ["1.2"], [None], "12", [True]])
+def test_malformed_values_are_refused_by_name(bad: object) -> None:
+    # a scalar or a string of a commit's replicates raised a bare TypeError (or was read
+    # character by character)
+    with pytest.raises(InvalidInputError, match=r"`values`\['b'\] must be a sequence"):
+        plan_bisect(["a", "b", "c"], {"b": bad}, before=1.0, after=1.3)  # type: ignore[dict-item]

@@ -179,3 +179,13 @@ def test_an_ab_says_when_the_machine_was_noisier_than_its_recording() -> None:
     plain = sequential_ab(_rounds(np.random.default_rng(3), noise=0.03), threshold=1.0,
                           alpha=0.01, max_rounds=20)
     assert plain.noise_over_prior is None and plain.stale_prior_note is None
+
+
+def test_a_round_value_given_as_a_string_is_refused_not_read_as_two_digits() -> None:
+    from perf_pipeline.analysis.variance_prior import variance_prior
+    from perf_pipeline.errors import InvalidInputError
+
+    rounds = [{"x": (1.0, 1.01)}] * 9 + [{"x": "12"}]  # was base 1, candidate 2: ln 2
+    with pytest.raises(InvalidInputError, match="round 10 has no"):
+        variance_prior(rounds)
+
