@@ -375,7 +375,7 @@ def test_settings_defaults_are_the_analysis_defaults() -> None:
 @pytest.mark.parametrize("n", [1, 4, 7, 10])
 def test_sign_flip_p_values_are_exact(n: int) -> None:
     """Against the enumeration of all 2^n sign patterns of the same integer scores."""
-    from perf_pipeline.analysis.sequential import HUBER_C, SCORE_GRID, _scale, _sign_flip
+    from perf_pipeline.analysis.ab_look import HUBER_C, SCORE_GRID, _scale, _sign_flip
 
     rng = np.random.default_rng(n)
     for _ in range(5):
@@ -396,7 +396,7 @@ def test_sign_flip_counts_above_64_rounds_are_exact(n: int, ups: int) -> None:
     with every |x| equal, every score is equal and the statistic is binomial."""
     from scipy import stats
 
-    from perf_pipeline.analysis.sequential import _sign_flip
+    from perf_pipeline.analysis.ab_look import _sign_flip
 
     x = np.array([1.0] * ups + [-1.0] * (n - ups))
     greater, two = _sign_flip(x)
@@ -407,7 +407,7 @@ def test_sign_flip_counts_above_64_rounds_are_exact(n: int, ups: int) -> None:
 
 
 def test_sign_flip_test_holds_its_level_on_heavy_tailed_rounds() -> None:
-    from perf_pipeline.analysis.sequential import _sign_flip
+    from perf_pipeline.analysis.ab_look import _sign_flip
 
     rng = np.random.default_rng(11)
     p = np.array([_sign_flip(rng.standard_t(1.5, size=12))[0] for _ in range(4000)])
@@ -697,7 +697,8 @@ def test_the_rounds_that_would_decide_are_projected_from_the_spread_per_round() 
     """"~N more rounds would decide" (``verdict._units_needed``) scales the estimate's
     variance at n units by n / N: the estimate must give its variance (se^2), as every
     other estimate does. It gave se^2 * n, so the rounds projected were n times too many."""
-    from perf_pipeline.analysis.sequential import _estimate, _Look
+    from perf_pipeline.analysis.ab_look import Look as _Look
+    from perf_pipeline.analysis.ab_look import _estimate
     from perf_pipeline.analysis.verdict import judge
 
     one = np.ones(1)

@@ -46,7 +46,7 @@ def test_the_prior_is_computed_exactly_as_the_ab_computes_its_rounds_variance(
         targets: tuple[str, ...], lost: tuple[str, ...]) -> None:
     """Recorded rounds replayed as the A/B's own: the prior's variance of each target is
     the A/B's second moment of that target's residual, factor for factor."""
-    from perf_pipeline.analysis.sequential import _analyse
+    from perf_pipeline.analysis.ab_look import analyse_rounds as _analyse
 
     d = np.log([[c / b for b, c in (rnd[n] for n in NAMES)]
                 for rnd in itertools.islice(_rounds(np.random.default_rng(9)), 300)])
