@@ -23,6 +23,8 @@ _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 #: (field name, lowest, highest, names from ``lowest`` on)
 _FIELDS = (("minute", 0, 59, ()), ("hour", 0, 23, ()), ("day of month", 1, 31, ()),
            ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DAYS))
+#: The most days each month can have (February: a leap year's 29).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _ITEM = re.compile(r"(?P<range>[*?]|(?P<a>\w+)(?:-(?P<b>\w+))?)(?:/(?P<step>\d+))?")
 
 
@@ -68,8 +70,36 @@ def check_cron(setting: str, cron: str) -> None:
             raise InvalidInputError(
                 f"{setting} {cron!r}: its {name} field {part!r} is not a value, range, list "
                 f"or step within {low}..{high}")
-    if re.fullmatch(r"0*2|feb", parts[3], re.IGNORECASE) and re.fullmatch(r"3[01]", parts[2]):
-        raise InvalidInputError(f"{setting} {cron!r} names a day February never has")
+    days = _expand(parts[2], 1, 31, ())
+    months = _expand(parts[3], 1, 12, _MONTHS)
+    if days is not None and min(days) > max(_MONTH_DAYS[m - 1] for m in months):
+        # Dagster loads such a schedule (it refuses only a lone 30 or 31 February) and
+        # then fails every time it looks for the next tick: the nightly run never comes.
+        raise InvalidInputError(
+            f"{setting} {cron!r}: its day of month {parts[2]!r} is a day its months "
+            f"{parts[3]!r} never have, so the schedule would never run")
+
+
+def _expand(text: str, low: int, high: int, names: tuple[str, ...]) -> set[int] | None:
+    """The values a field (checked by ``_field_ok``) matches; None for ``L`` (a month's
+    last day, which every month has)."""
+    values: set[int] = set()
+    for item in text.split(","):
+        match = _ITEM.fullmatch(item)
+        if match is None:  # L
+            return None
+        step = int(match["step"] or 1)
+        if match["range"] in ("*", "?"):
+            a, b = low, high
+        else:
+            a = _value(match["a"], low, high, names)
+            b = _value(match["b"], low, high, names) if match["b"] is not None else (
+                high if match["step"] is not None else a)  # "5/15": from 5 on
+        if a is None or b is None:  # refused by _field_ok before
+            return None
+        span = list(range(a, b + 1)) if a <= b else [*range(a, high + 1), *range(low, b + 1)]
+        values.update(span[::step])
+    return values
 
 
 def check_timezone(setting: str, name: str) -> None:

@@ -38,3 +38,27 @@ def test_settings_refuse_a_bad_nightly_schedule_from_the_environment() -> None:
         load_settings(environ={"PERF_PIPELINE_NIGHTLY_CRON": "0 25 * * *"})
     with pytest.raises(InvalidInputError, match="'Mars/Phobos'"):
         load_settings(environ={"PERF_PIPELINE_NIGHTLY_TIMEZONE": "Mars/Phobos"})
+
+
+#: Crons Dagster loads; those naming a day of month none of their months has never tick.
+LOADABLE = ["0 2 31 4 *", "0 2 31 apr,jun *", "0 2 30,31 2 *", "0 2 31 2-4/2 *",
+            "0 2 31 4 1", "0 2 31 4,5 *", "0 2 29 2 *", "0 2 30 4 *", "0 2 L 4 *",
+            "0 2 31 */2 *", "0 2 31 11-2 *", "0 2 31 9/2 *"]
+
+
+@pytest.mark.parametrize("cron", LOADABLE)
+def test_a_cron_whose_schedule_never_ticks_is_refused(cron: str) -> None:
+    """31 April once passed the settings and Dagster's load; then every evaluation of the
+    nightly schedule failed (croniter: "failed to find prev date") and it never ran."""
+    import time
+
+    from dagster._utils.schedules import schedule_execution_time_iterator
+
+    assert is_valid_cron_string(cron)
+    try:
+        next(schedule_execution_time_iterator(time.time(), cron, "UTC"))
+    except Exception:  # any failure: the schedule never runs
+        with pytest.raises(InvalidInputError, match="never have, so the schedule would never"):
+            check_cron("nightly_cron", cron)
+    else:
+        check_cron("nightly_cron", cron)
