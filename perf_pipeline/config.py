@@ -364,6 +364,9 @@ def _coerce(name: str, value: object) -> object:
         if kind == "float":
             return float(value)  # type: ignore[arg-type]
         if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                # int() truncated 2.7 to 2 and raised OverflowError (a crash) on inf.
+                raise ValueError("expected a whole number")
             return int(value)  # type: ignore[arg-type]
         if kind == "tuple[tuple[str, ...], ...]":
             if isinstance(value, str) or not all(
