@@ -350,6 +350,7 @@ def _coerce(name: str, value: object) -> object:
     """Turn a string or TOML value into the type of the ``Settings`` field ``name``."""
     kind = {f.name: f.type for f in fields(Settings)}[name]
     try:
+        _check_kind(kind, value)
         if kind == "str | None":
             return str(value) if str(value).strip() else None
         if kind in ("Path", "Path | None"):
@@ -380,6 +381,34 @@ def _coerce(name: str, value: object) -> object:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"setting {name}: cannot use {value!r} ({exc})") from exc
+
+
+def _check_kind(kind: str, value: object) -> None:
+    """Refuse a value of the wrong TOML kind, which ``str()`` and ``float()`` once turned
+    into something else without a word: a list as a path (``results_dir = ["res"]`` made a
+    folder named ``['res']``), ``true`` as the number 1, a table as its keys."""
+    def scalar(v: object) -> bool:
+        return not isinstance(v, (list, tuple, dict, bool))
+
+    if kind == "bool":
+        ok = isinstance(value, bool) or scalar(value)
+    elif kind.startswith("tuple[tuple"):
+        ok = isinstance(value, (str, list, tuple)) and all(
+            isinstance(v, (list, tuple)) and all(scalar(a) for a in v)
+            for v in (() if isinstance(value, str) else value))
+    elif kind.startswith("tuple"):
+        ok = isinstance(value, str) or (isinstance(value, (list, tuple))
+                                        and all(scalar(v) for v in value))
+    else:
+        ok = scalar(value)
+    if not ok:
+        expected = {"bool": "true or false", "int": "a whole number", "float": "a number"}.get(
+            kind, "a list of argv lists" if kind.startswith("tuple[tuple") else
+            "a list of strings" if kind.startswith("tuple") else "a string")
+        listed = kind.startswith("tuple") and isinstance(value, (list, tuple))
+        bad = next((v for v in value if not scalar(v)), value) if listed else value
+        raise TypeError(f"expected {expected}, not {type(bad).__name__}"
+                        + (" inside it" if bad is not value else ""))
 
 
 def _read_config_file(path: Path) -> dict[str, object]:

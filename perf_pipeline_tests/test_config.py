@@ -26,3 +26,35 @@ def test_a_whole_number_setting_refuses_a_fraction_or_infinity(tmp_path: Path,
     with pytest.raises(InvalidInputError, match=f"setting {name}: .*whole number"):
         _load(tmp_path, line)
     assert getattr(_load(tmp_path, f"{name} = 6.0"), name) == 6  # a whole float is fine
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ('results_dir = ["res"]', "expected a string, not list"),
+    ('main_branch = ["main", "dev"]', "expected a string, not list"),
+    ('repo_path = {path = "x"}', "expected a string, not dict"),
+    ("threshold = true", "expected a number, not bool"),
+    ("processes = true", "expected a whole number, not bool"),
+    ('uv_args = {group = "test"}', "expected a list of strings, not dict"),
+    ('pytest_args = [["-k", "fast"]]', "expected a list of strings, not list inside it"),
+    ('setup = [["make", ["x"]]]', "expected a list of argv lists"),
+    ("stress_per_commit = [true]", "expected true or false, not list"),
+])
+def test_a_value_of_the_wrong_kind_is_refused_not_converted(tmp_path: Path, line: str,
+                                                           expected: str) -> None:
+    """results_dir = ["res"] once made a folder named "['res']", threshold = true judged
+    at 1.0 and a table of uv_args passed its keys to uv."""
+    name = line.split(" = ")[0]
+    with pytest.raises(InvalidInputError, match=f"setting {name}: .*{expected}"):
+        _load(tmp_path, line)
+
+
+@pytest.mark.parametrize(("line", "value"), [
+    ('benchmark_paths = "tests/perf"', ("tests/perf",)),
+    ("stress_per_commit = 1", True),
+    ('threshold = "1.5"', 1.5),
+    ('setup = [["make", "ext"]]', (("make", "ext"),)),
+    ("pytest_args = []", ()),
+])
+def test_values_of_a_kind_that_converts_cleanly_still_load(tmp_path: Path, line: str,
+                                                          value: object) -> None:
+    assert getattr(_load(tmp_path, line), line.split(" = ")[0]) == value
