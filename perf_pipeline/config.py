@@ -354,6 +354,10 @@ def _coerce(name: str, value: object) -> object:
         if kind == "str | None":
             return str(value) if str(value).strip() else None
         if kind in ("Path", "Path | None"):
+            if not str(value).strip():
+                # Path("") is the working directory: --results-dir "$UNSET" made a new
+                # empty history there.
+                raise ValueError("an empty path; write '.' for the current directory")
             return Path(str(value)).expanduser()
         if kind == "bool":
             if isinstance(value, bool):

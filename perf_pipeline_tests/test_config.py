@@ -58,3 +58,26 @@ def test_a_value_of_the_wrong_kind_is_refused_not_converted(tmp_path: Path, line
 def test_values_of_a_kind_that_converts_cleanly_still_load(tmp_path: Path, line: str,
                                                           value: object) -> None:
     assert getattr(_load(tmp_path, line), line.split(" = ")[0]) == value
+
+
+@pytest.mark.parametrize("name", ["results_dir", "repo_path", "baseline_file"])
+def test_an_empty_path_is_refused_not_read_as_the_working_directory(tmp_path: Path,
+                                                                   name: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"setting {name}: .*an empty path"):
+        _load(tmp_path, f'{name} = ""')
+    with pytest.raises(InvalidInputError, match=f"setting {name}: .*an empty path"):
+        load_settings(config_file=None, environ={}, **{name: " "})
+    assert getattr(_load(tmp_path, f'{name} = "."'), name) == Path(".")
+
+
+def test_an_empty_results_dir_flag_makes_no_history_in_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """``ingest --results-dir "$UNSET"`` created perf_history.db in the working directory."""
+    from perf_pipeline.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_HISTORY_URL"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["ingest", "--results-dir", ""]) == 2
+    assert "setting results_dir" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
