@@ -100,3 +100,16 @@ def test_the_readme_names_every_variable_and_every_setting_without_one() -> None
     listed = {v for row in re.findall(r"^\| ([^|]*) \|", table, re.M)
               for v in re.findall(r"`([A-Z_]+)`", row)}
     assert listed == set(_ENV_VARS.values())
+
+
+def test_settings_above_the_table_header_are_refused_not_ignored(tmp_path: Path) -> None:
+    """TOML reads keys above ``[perf_pipeline]`` as outside it: threshold = 1.5 written
+    there was ignored and the gate judged at 1.2."""
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text('threshold = 1.5\nprocesses = 1\n\n[perf_pipeline]\nmain_branch = "dev"\n',
+                      encoding="utf-8")
+    with pytest.raises(InvalidInputError,
+                       match=r"\['processes', 'threshold'\] stand outside the \[perf_pipeline\]"):
+        load_settings(config_file=config, environ={})
+    config.write_text("threshold = 1.5\n", encoding="utf-8")  # no table: the file's keys
+    assert load_settings(config_file=config, environ={}).threshold == 1.5
