@@ -255,6 +255,14 @@ class Settings:
         if self.confirm_base is not None and self.confirm_base.startswith("-"):
             raise InvalidInputError(
                 f"confirm_base must be a commit, not an option: {self.confirm_base!r}")
+        for setting, branches in (("main_branch", (self.main_branch,)),
+                                  ("watch_branches", self.watch_branches)):
+            # "" or "-x" recorded main-branch runs on no branch, without a word.
+            for branch in branches:
+                if not branch or branch.startswith("-") or any(c.isspace() for c in branch):
+                    raise InvalidInputError(
+                        f"{setting} must name branches (not empty, no spaces, not starting "
+                        f"with '-'), not {branch!r}")
         check_cron("nightly_cron", self.nightly_cron)
         check_timezone("nightly_timezone", self.nightly_timezone)
         if Path(self.project_subdir).is_absolute() or ".." in Path(self.project_subdir).parts:

@@ -113,3 +113,15 @@ def test_settings_above_the_table_header_are_refused_not_ignored(tmp_path: Path)
         load_settings(config_file=config, environ={})
     config.write_text("threshold = 1.5\n", encoding="utf-8")  # no table: the file's keys
     assert load_settings(config_file=config, environ={}).threshold == 1.5
+
+
+@pytest.mark.parametrize(("line", "name"), [
+    ('main_branch = ""', "main_branch"), ('main_branch = "-x"', "main_branch"),
+    ('main_branch = "my main"', "main_branch"), ('watch_branches = ["dev", ""]', "watch_branches"),
+    ('watch_branches = ["--all"]', "watch_branches")])
+def test_a_branch_setting_that_names_no_branch_is_refused(tmp_path: Path, line: str,
+                                                          name: str) -> None:
+    """main_branch = "" recorded every run of the main branch on no branch at all."""
+    with pytest.raises(InvalidInputError, match=f"{name} must name branches"):
+        _load(tmp_path, line)
+    assert _load(tmp_path, 'main_branch = "release/2.x"').main_branch == "release/2.x"
