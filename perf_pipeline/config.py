@@ -388,7 +388,8 @@ def _coerce(name: str, value: object) -> object:
             return tuple(tuple(str(a) for a in v) for v in value)  # type: ignore[union-attr]
         if kind == "tuple[str, ...]":
             if isinstance(value, str):
-                return tuple(v for v in value.split(",") if v.strip())
+                # "main, release": the space after a comma is not part of a name.
+                return tuple(v.strip() for v in value.split(",") if v.strip())
             return tuple(str(v) for v in value)  # type: ignore[union-attr]
         return str(value)
     except (TypeError, ValueError) as exc:

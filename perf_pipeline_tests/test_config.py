@@ -125,3 +125,13 @@ def test_a_branch_setting_that_names_no_branch_is_refused(tmp_path: Path, line: 
     with pytest.raises(InvalidInputError, match=f"{name} must name branches"):
         _load(tmp_path, line)
     assert _load(tmp_path, 'main_branch = "release/2.x"').main_branch == "release/2.x"
+
+
+def test_a_comma_separated_variable_ignores_the_spaces_after_its_commas() -> None:
+    """PERF_PIPELINE_WATCH_BRANCHES="main, release" watched a branch named " release"
+    (which never exists) and "--group, test" passed " test" to uv."""
+    settings = load_settings(config_file=None, environ={
+        "PERF_PIPELINE_WATCH_BRANCHES": "main, release ,",
+        "PERF_PIPELINE_UV_ARGS": "--group, test"})
+    assert settings.watch_branches == ("main", "release")
+    assert settings.uv_args == ("--group", "test")
