@@ -70,6 +70,17 @@ def check_cron(setting: str, cron: str) -> None:
             raise InvalidInputError(
                 f"{setting} {cron!r}: its {name} field {part!r} is not a value, range, list "
                 f"or step within {low}..{high}")
+    weekdays = parts[4].split(",")
+    nth = {int(item[0]) % 7 for item in weekdays if "#" in item}
+    plain = [item for item in weekdays if "#" not in item]
+    if nth and plain:
+        listed = {d % 7 for d in _expand(",".join(plain), 0, 7, _DAYS) or ()}
+        if "?" in plain or (listed - nth and len(listed | nth) < 7):
+            # croniter refuses the mix (unless the days listed are every day), and with it
+            # Dagster the whole code location.
+            raise InvalidInputError(
+                f"{setting} {cron!r}: its day of week field {parts[4]!r} mixes an n-th "
+                "weekday (1#2) with other days; list n-th weekdays alone")
     days = _expand(parts[2], 1, 31, ())
     months = _expand(parts[3], 1, 12, _MONTHS)
     if days is not None and min(days) > max(_MONTH_DAYS[m - 1] for m in months):
