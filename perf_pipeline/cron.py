@@ -39,6 +39,8 @@ def _value(token: str, low: int, high: int, names: tuple[str, ...]) -> int | Non
 
 
 def _field_ok(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    if "?" in text.split(",") and text != "?":
+        return False  # "?" ("any") stands alone: croniter refuses "?,3", Dagster with it
     for item in text.split(","):
         if (names is _DAYS and re.fullmatch(r"[0-7]#[1-5]", item)) or (
                 low == 1 and high == 31 and item == "L"):
