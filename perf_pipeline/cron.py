@@ -72,20 +72,23 @@ def check_cron(setting: str, cron: str) -> None:
             raise InvalidInputError(
                 f"{setting} {cron!r}: its {name} field {part!r} is not a value, range, list "
                 f"or step within {low}..{high}")
-    weekdays = parts[4].split(",")
-    nth = {int(item[0]) % 7 for item in weekdays if "#" in item}
-    plain = [item for item in weekdays if "#" not in item]
-    if nth and plain:
-        listed = {d % 7 for d in _expand(",".join(plain), 0, 7, _DAYS) or ()}
-        if "?" in plain or (listed - nth and len(listed | nth) < 7):
-            # croniter refuses the mix (unless the days listed are every day), and with it
-            # Dagster the whole code location.
-            raise InvalidInputError(
-                f"{setting} {cron!r}: its day of week field {parts[4]!r} mixes an n-th "
-                "weekday (1#2) with other days; list n-th weekdays alone")
+    if _mixes_nth_weekdays(parts[4]):
+        # croniter refuses the mix, and with it Dagster the whole code location.
+        raise InvalidInputError(
+            f"{setting} {cron!r}: its day of week field {parts[4]!r} mixes an n-th "
+            "weekday (1#2) with other days; list n-th weekdays alone")
     days = _expand(parts[2], 1, 31, ())
     months = _expand(parts[3], 1, 12, _MONTHS)
-    if days is not None and min(days) > max(_MONTH_DAYS[m - 1] for m in months):
+    weekdays = parts[4].split(",")
+    weeks = {int(item[2]) for item in weekdays if "#" in item}
+    if weeks and all("#" in item or item == "*" for item in weekdays) and not any(
+            7 * (k - 1) < d <= 7 * k for d in days for k in weeks):
+        # With only n-th weekdays croniter wants the day of month too: the 2nd Monday
+        # (days 8-14) on the 20th never comes, and every tick fails.
+        raise InvalidInputError(
+            f"{setting} {cron!r}: no day of month {parts[2]!r} is ever the n-th weekday "
+            f"{parts[4]!r}, so the schedule would never run")
+    if min(days) > max(_MONTH_DAYS[m - 1] for m in months):
         # Dagster loads such a schedule (it refuses only a lone 30 or 31 February) and
         # then fails every time it looks for the next tick: the nightly run never comes.
         raise InvalidInputError(
@@ -93,14 +96,31 @@ def check_cron(setting: str, cron: str) -> None:
             f"{parts[3]!r} never have, so the schedule would never run")
 
 
-def _expand(text: str, low: int, high: int, names: tuple[str, ...]) -> set[int] | None:
-    """The values a field (checked by ``_field_ok``) matches; None for ``L`` (a month's
-    last day, which every month has)."""
+def _mixes_nth_weekdays(text: str) -> bool:
+    """croniter's rule for a day-of-week list with n-th weekdays (1#2): other days may be
+    listed only if they are those weekdays, or if the list makes all seven days (croniter
+    counts a ``*`` listed with them as one more item, not as every day)."""
+    items = text.split(",")
+    nth = {int(item[0]) % 7 for item in items if "#" in item}
+    plain = [item for item in items if "#" not in item and item != "*"]
+    if not nth or not plain:
+        return False
+    listed = {d % 7 for d in _expand(",".join(plain), 0, 7, _DAYS)}
+    star: set[object] = {"*"} if "*" in items else set()
+    return bool(listed - nth) and len(listed | nth | star) != 7
+
+
+def _expand(text: str, low: int, high: int, names: tuple[str, ...]) -> set[int]:
+    """The values a field (checked by ``_field_ok``) matches; ``L``, a month's last day,
+    is 28 to 31."""
     values: set[int] = set()
     for item in text.split(","):
+        if item == "L":
+            values.update(range(28, 32))
+            continue
         match = _ITEM.fullmatch(item)
-        if match is None:  # L
-            return None
+        if match is None:  # refused by _field_ok before
+            continue
         step = int(match["step"] or 1)
         if match["range"] in ("*", "?"):
             a, b = low, high
@@ -109,7 +129,7 @@ def _expand(text: str, low: int, high: int, names: tuple[str, ...]) -> set[int] 
             b = _value(match["b"], low, high, names) if match["b"] is not None else (
                 high if match["step"] is not None else a)  # "5/15": from 5 on
         if a is None or b is None:  # refused by _field_ok before
-            return None
+            continue
         span = list(range(a, b + 1)) if a <= b else [*range(a, high + 1), *range(low, b + 1)]
         values.update(span[::step])
     return values
