@@ -268,6 +268,18 @@ class Settings:
         if Path(self.project_subdir).is_absolute() or ".." in Path(self.project_subdir).parts:
             raise InvalidInputError(
                 f"project_subdir must be a relative path inside the repo: {self.project_subdir!r}")
+        for setting, paths in (("benchmark_paths", self.benchmark_paths),
+                               ("stress_paths", self.stress_paths)):
+            for path in paths:
+                # pytest measured an absolute path (or one climbing out of the repo) from
+                # outside the commit's worktree: every commit ran the same files.
+                inside = os.path.normpath(os.path.join(self.project_subdir,
+                                                       path.split("::")[0]))
+                if Path(path).is_absolute() or inside == ".." or inside.startswith(
+                        ".." + os.sep):
+                    raise InvalidInputError(
+                        f"{setting} must be paths inside the repo, relative to "
+                        f"project_subdir ({self.project_subdir!r}), not {path!r}")
 
     @property
     def project_dir(self) -> Path:

@@ -135,3 +135,22 @@ def test_a_comma_separated_variable_ignores_the_spaces_after_its_commas() -> Non
         "PERF_PIPELINE_UV_ARGS": "--group, test"})
     assert settings.watch_branches == ("main", "release")
     assert settings.uv_args == ("--group", "test")
+
+
+@pytest.mark.parametrize("line", [
+    'benchmark_paths = ["/home/me/repo/tests/perf"]', 'stress_paths = ["../../../other/tests"]',
+    'benchmark_paths = ["tests", "/tmp/test_x.py::test_y"]'])
+def test_a_suite_path_outside_the_commits_worktree_is_refused(tmp_path: Path,
+                                                              line: str) -> None:
+    """pytest measured an absolute path from outside the worktree: a file in no commit
+    at all ran as every commit's benchmark suite."""
+    with pytest.raises(InvalidInputError, match="must be paths inside the repo"):
+        _load(tmp_path, line)
+
+
+def test_a_suite_path_may_climb_out_of_the_project_but_not_the_repo(tmp_path: Path) -> None:
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text('[perf_pipeline]\nproject_subdir = "python"\n'
+                      'benchmark_paths = ["../benchmarks/test_x.py::test_y"]\n', encoding="utf-8")
+    assert load_settings(config_file=config, environ={}).benchmark_paths == (
+        "../benchmarks/test_x.py::test_y",)
