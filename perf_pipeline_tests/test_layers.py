@@ -20,7 +20,8 @@ BASE = {"model", "errors", "config", "layout", "atomic_file", "bounded_gzip", "h
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
-    "config": {"errors", "model", "layout", "http_url", "cron"},
+    "config": {"errors", "model", "layout", "http_url", "cron", "config_values"},
+    "config_values": {"errors"},
     "cron": {"errors"},
     "layout": {"errors"},
     "atomic_file": {"errors"},
