@@ -22,6 +22,11 @@ from perf_pipeline.http_url import check_http_url, shown_webhook_url
 from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.model import METRICS
 
+#: Smallest significance level. Far below any level in use (five sigma is 6e-7), and far
+#: above the subnormal floats where a test's z-score is infinite: 1e-320 passed "(0, 1)"
+#: and crashed the comparison after an A/B had measured.
+MIN_ALPHA = 1e-10
+
 #: Largest STRESS_MULTIPLIER: beyond it a sweep's first sizes alone run for hours. The
 #: staged harness refuses the same (``measure.stress_session.MAX_MULTIPLIER``; a test
 #: pins the two together, since that module may import nothing of ours).
@@ -204,8 +209,9 @@ class Settings:
             # inf once passed here and was refused only after an A/B had measured.
             raise InvalidInputError(f"threshold must be a finite number >= 1.0, not "
                                     f"{self.threshold!r}")
-        if not 0.0 < self.alpha < 1.0:
-            raise InvalidInputError(f"alpha (significance) must be in (0, 1), not {self.alpha!r}")
+        if not MIN_ALPHA <= self.alpha < 1.0:
+            raise InvalidInputError(f"alpha (significance) must be in [{MIN_ALPHA:g}, 1), not "
+                                    f"{self.alpha!r}")
         if not 1 <= self.processes <= 50:
             raise InvalidInputError(f"processes must be in 1..50, not {self.processes!r}")
         if not self.suite_timeout_s > 0:

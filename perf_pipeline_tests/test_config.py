@@ -154,3 +154,12 @@ def test_a_suite_path_may_climb_out_of_the_project_but_not_the_repo(tmp_path: Pa
                       'benchmark_paths = ["../benchmarks/test_x.py::test_y"]\n', encoding="utf-8")
     assert load_settings(config_file=config, environ={}).benchmark_paths == (
         "../benchmarks/test_x.py::test_y",)
+
+
+@pytest.mark.parametrize("alpha", ["5e-324", "1e-320", "1e-11"])
+def test_a_vanishing_significance_level_is_refused(alpha: str) -> None:
+    """1e-320 was "in (0, 1)"; its z-score is infinite and the comparison crashed (exit 3)
+    after the A/B had measured."""
+    with pytest.raises(InvalidInputError, match=r"alpha \(significance\) must be in \[1e-10, 1\)"):
+        load_settings(config_file=None, environ={"SIGNIFICANCE_LEVEL": alpha})
+    assert load_settings(config_file=None, environ={"SIGNIFICANCE_LEVEL": "1e-10"}).alpha == 1e-10
