@@ -32,14 +32,17 @@ MIN_ALPHA = 1e-10
 #: pins the two together, since that module may import nothing of ours).
 MAX_STRESS_MULTIPLIER = 100.0
 
-__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "PROJECT_ROOT", "RUNNERS", "Settings",
-           "is_postgres_url", "load_settings", "mask_url"]
+__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "PROJECT_ROOT", "RUNNERS", "WEBHOOK_URL_ENV",
+           "Settings", "is_postgres_url", "load_settings", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 #: The environment variable of the history store's URL (it may hold a password).
 HISTORY_URL_ENV = "PERF_PIPELINE_HISTORY_URL"
+#: The environment variable of the webhook's URL (Slack and Discord keep its secret in
+#: the path).
+WEBHOOK_URL_ENV = "PERF_PIPELINE_WEBHOOK_URL"
 
 _ENV_VARS: Mapping[str, str] = {
     "repo_path": "PERF_PIPELINE_REPO",
@@ -69,7 +72,7 @@ _ENV_VARS: Mapping[str, str] = {
     "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
     "uv_args": "PERF_PIPELINE_UV_ARGS",
     "machine_id": "PERF_PIPELINE_MACHINE_ID",
-    "webhook_url": "PERF_PIPELINE_WEBHOOK_URL",
+    "webhook_url": WEBHOOK_URL_ENV,
     "history_url": HISTORY_URL_ENV,
 }
 

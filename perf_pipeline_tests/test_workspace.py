@@ -189,3 +189,36 @@ def test_a_history_password_never_reaches_the_dagster_instance(
     assert run is not None
     stored = serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
     assert secret not in stored + serialize_value(run.run_config)
+
+
+def test_a_webhook_secret_never_reaches_the_dagster_instance(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack and Discord hook URLs carry their secret in the path; the demo's and
+    backfill's resource stored the webhook URL whole in every run's job snapshot."""
+    import dagster as dg
+    from dagster._serdes import serialize_value
+
+    from perf_pipeline.defs.resources import WorkspaceResource
+
+    secret = "T0S3cretHookPath42"
+    url = f"https://hooks.slack.com/services/T0000/B0000/{secret}"
+    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_HISTORY_URL",
+                "PERF_PIPELINE_WEBHOOK_URL"):
+        monkeypatch.setenv(var, "")  # so monkeypatch restores what `of` sets
+        monkeypatch.delenv(var)
+    settings = load_settings(environ={}, repo_path=tmp_path, results_dir=tmp_path / "r",
+                             webhook_url=url)
+    seen: list[str | None] = []
+
+    @dg.asset(required_resource_keys={"workspace"})
+    def probe(context) -> None:  # untyped: a type imported locally cannot resolve
+        seen.append(context.resources.workspace.settings().webhook_url)
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([probe], instance=instance,
+                            resources={"workspace": WorkspaceResource.of(settings)})
+    assert result.success and seen == [url]
+    run = instance.get_run_by_id(result.run_id)
+    assert run is not None
+    stored = serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
+    assert secret not in stored + serialize_value(run.run_config)

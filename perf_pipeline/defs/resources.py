@@ -15,7 +15,13 @@ from typing import Optional
 
 import dagster as dg
 
-from perf_pipeline.config import HISTORY_URL_ENV, Settings, is_postgres_url, load_settings
+from perf_pipeline.config import (
+    HISTORY_URL_ENV,
+    WEBHOOK_URL_ENV,
+    Settings,
+    is_postgres_url,
+    load_settings,
+)
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.workspace import Workspace
 
@@ -75,16 +81,20 @@ class WorkspaceResource(dg.ConfigurableResource):
     def of(cls, settings: Settings) -> WorkspaceResource:
         """The resource whose Workspace has exactly ``settings`` (demo, backfill).
 
-        A PostgreSQL history URL goes in as ``dg.EnvVar``, its value put in this process's
-        environment (where the in-process runs resolve it): as a plain value it was
-        stored in every run's job snapshot, so anyone who could read the instance's run
-        storage (a fleet's shared database) could read the password.
+        A PostgreSQL history URL and a webhook URL go in as ``dg.EnvVar``, their values
+        put in this process's environment (where the in-process runs resolve them): as
+        plain values they were stored in every run's job snapshot, so anyone who could
+        read the instance's run storage (a fleet's shared database) could read the
+        password, or the secret a Slack or Discord hook URL carries in its path.
         """
         values = {f.name: _config_value(getattr(settings, f.name))
                   for f in fields(Settings) if f.name in cls.model_fields}
         if is_postgres_url(settings.history_url):
             os.environ[HISTORY_URL_ENV] = str(settings.history_url)
             values["history_url"] = dg.EnvVar(HISTORY_URL_ENV)
+        if settings.webhook_url:  # a hook's secret is in its path: the same way
+            os.environ[WEBHOOK_URL_ENV] = settings.webhook_url
+            values["webhook_url"] = dg.EnvVar(WEBHOOK_URL_ENV)
         resource = cls(**values)
         carried = resource.settings()
         if carried != settings:
