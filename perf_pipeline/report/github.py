@@ -381,9 +381,16 @@ class GitHubClient:
         except (OSError, http.client.HTTPException):
             return ""
         try:
-            message = json.loads(raw).get("message", "")
+            data = json.loads(raw)
+            message = str(data.get("message", "")).strip()
         except (ValueError, AttributeError):
             message = raw.decode("utf-8", "replace")
+        else:  # a 422's reason is in ``errors`` ("Validation Failed" alone says nothing)
+            errors = data.get("errors")
+            details = [d for d in map(_error_detail, errors) if d] if isinstance(
+                errors, list) else []
+            if details:
+                message = f"{message}: {'; '.join(details)}"
         return self._redact(str(message).strip())[:300]
 
     def _failure(self, status: int, reason: object, shown: str, message: str) -> GitHubError:
@@ -423,6 +430,14 @@ class GitHubClient:
                               status=resp.status)
         logger.info("%s PR comment %d: %s", action, cid, url)
         return CommentResult(action=action, comment_id=cid, html_url=url)
+
+
+def _error_detail(error: object) -> str:
+    """An entry of a GitHub error's ``errors`` list: its ``message``, else ``field: code``."""
+    if isinstance(error, dict):
+        return str(error.get("message") or ": ".join(
+            str(error[k]) for k in ("field", "code") if error.get(k))).strip()
+    return error.strip() if isinstance(error, str) else ""
 
 
 def _retryable_status(status: int, headers: Mapping[str, str], message: str) -> bool:

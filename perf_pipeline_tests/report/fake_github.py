@@ -41,6 +41,11 @@ class Failure:
     message: str = "failure"
     path_contains: str = ""
     apply: bool = False  # do the work anyway, then answer with the failure (a lost reply)
+    errors: list[Any] | None = None  # a 422's "errors" list, as GitHub sends it
+
+    def answer(self) -> dict[str, Any]:
+        return {"message": self.message,
+                **({"errors": self.errors} if self.errors is not None else {})}
 
 
 @dataclass
@@ -104,10 +109,10 @@ class FakeGitHub:
                                           headers, payload))
             fail = self._take_failure(method, parts.path)
         if fail is not None and not fail.apply:
-            return fail.status, fail.headers, {"message": fail.message}
+            return fail.status, fail.headers, fail.answer()
         result = self._route(method, parts.path, parts.query, headers, payload)
         if fail is not None:
-            return fail.status, fail.headers, {"message": fail.message}
+            return fail.status, fail.headers, fail.answer()
         return result
 
     def _route(self, method: str, raw: str, query: str, headers: dict[str, str],

@@ -245,6 +245,22 @@ def test_auth_and_not_found_errors_are_clear_and_not_retried(
     assert TOKEN not in caplog.text
 
 
+def test_a_422_says_why_github_refused(fake: FakeGitHub) -> None:
+    """GitHub's 422 says "Validation Failed" and puts the reason in ``errors``; only the
+    first words reached the user."""
+    fake.failures.append(Failure("POST", 422, message="Validation Failed", errors=[
+        {"resource": "IssueComment", "code": "custom", "field": "body",
+         "message": "Body is too long (maximum is 65536 characters)"},
+        {"resource": "IssueComment", "code": "missing_field", "field": "body"},
+        f"token {TOKEN} echoed"]))
+    client = make_client(fake, Sleeps())
+    with pytest.raises(GitHubError, match="422") as info:
+        client.upsert_comment(REPO, PR, REPORT)
+    assert ("GitHub said: Validation Failed: Body is too long (maximum is 65536 "
+            "characters); body: missing_field; token <redacted> echoed") in str(info.value)
+    assert TOKEN not in str(info.value)
+
+
 def test_wrong_token_gives_401(fake: FakeGitHub) -> None:
     client = GitHubClient(fake.base_url, "ghp_WRONG", sleep=Sleeps())
     with pytest.raises(GitHubError, match="401 Unauthorized for GET") as info:
