@@ -90,6 +90,16 @@ def test_transient_failures_are_retried_with_growing_waits(receiver: Receiver,
     assert TOKEN not in caplog.text and "qs-secret" not in caplog.text
 
 
+@pytest.mark.parametrize("status", [501, 507, 520, 522, 524])
+def test_every_5xx_is_retried(receiver: Receiver, status: int) -> None:
+    """The README says 5xx answers are retried; 507 and Cloudflare's 52x (a receiver behind
+    Cloudflare: 524 is its origin timeout) were taken as a final refusal."""
+    receiver.statuses = [status]
+    client, waits = _client(receiver.url)
+    result = client.post({"n": 1})
+    assert (result.status, result.attempts, len(waits)) == (200, 2, 1)
+
+
 def test_retries_are_bounded_and_the_error_hides_the_secrets(receiver: Receiver,
                                                              caplog) -> None:
     receiver.statuses = [502] * 10
