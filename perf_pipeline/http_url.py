@@ -55,6 +55,8 @@ def _split(url: object) -> tuple[str, str, str] | None:
     try:
         parts = urllib.parse.urlsplit(str(url).strip())
         host = parts.hostname or ""
+        if ":" in host:  # an IPv6 literal keeps its brackets, or the port reads as its own
+            host = f"[{host}]"
         if parts.port:
             host = f"{host}:{parts.port}"
     except ValueError:
