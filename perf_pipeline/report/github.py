@@ -338,7 +338,7 @@ class GitHubClient:
                         f"GitHub API returned {exc.code} for {shown} "
                         f"{attempt + 1} times; giving up" + (f": {message}" if message else ""),
                         status=exc.code) from exc
-                delay = self._delay(headers, attempt)
+                delay = self._delay(headers, attempt, rate_limited=exc.code in (403, 429))
             except (urllib.error.URLError, TimeoutError, ConnectionError,
                     http.client.HTTPException) as exc:
                 reason = self._redact(str(getattr(exc, "reason", exc)))
@@ -405,8 +405,11 @@ class GitHubClient:
             text += f" (GitHub said: {message})"
         return GitHubError(text, status=status)
 
-    def _delay(self, headers: Mapping[str, str], attempt: int) -> float:
-        """Seconds to wait: the server's word if it gave one, else exponential backoff."""
+    def _delay(self, headers: Mapping[str, str], attempt: int, *,
+               rate_limited: bool = False) -> float:
+        """Seconds to wait: the server's word if it gave one, else exponential backoff;
+        a rate limit that names no time (a secondary limit often does not) at least a
+        minute, as GitHub asks: sooner retries only hit the same limit."""
         h = {k.lower(): v for k, v in headers.items()}
         delay: float | None = None
         if "retry-after" in h:
@@ -419,7 +422,7 @@ class GitHubClient:
             if delay is not None and math.isnan(delay):
                 delay = None  # time.sleep(nan) raises
         if delay is None:
-            delay = self.backoff_s * (2 ** attempt)
+            delay = max(self.backoff_s * (2 ** attempt), 60.0 if rate_limited else 0.0)
         return min(max(delay, 0.0), self._max_wait_s)
 
     def _result(self, action: str, resp: _Response, path: str) -> CommentResult:

@@ -198,7 +198,7 @@ def test_an_unreadable_wait_falls_back_to_the_backoff(fake: FakeGitHub,
     # "nan" once became the delay itself, and time.sleep(nan) raises ValueError.
     fake.failures.append(Failure("GET", 429, headers=headers))
     sleeps = Sleeps()
-    make_client(fake, sleeps).upsert_comment(REPO, PR, REPORT)
+    make_client(fake, sleeps, max_wait_s=30.0).upsert_comment(REPO, PR, REPORT)
     assert len(sleeps) == 1 and 0.0 <= sleeps[0] <= 30.0
 
 
@@ -210,6 +210,22 @@ def test_403_primary_rate_limit_waits_for_reset_capped(fake: FakeGitHub) -> None
     sleeps = Sleeps()
     make_client(fake, sleeps, max_wait_s=30.0).upsert_comment(REPO, PR, REPORT)
     assert sleeps == [30.0]
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_a_rate_limit_without_a_time_waits_a_minute(fake: FakeGitHub, status: int) -> None:
+    """GitHub's secondary limit often names no time; its docs ask for at least a minute
+    then. The client retried after 1, 2, 4, 8 s, each retry inside the same limit."""
+    fake.failures.extend([Failure("GET", status, headers={"X-RateLimit-Remaining": "4990"},
+                                  message="You have exceeded a secondary rate limit")] * 2)
+    sleeps = Sleeps()
+    assert make_client(fake, sleeps).upsert_comment(REPO, PR, REPORT).action == "created"
+    assert sleeps == [60.0, 60.0]
+    # Capped like every wait, so a CI job never sleeps for long.
+    fake.failures.append(Failure("GET", status, message="secondary rate limit"))
+    sleeps = Sleeps()
+    make_client(fake, sleeps, max_wait_s=20.0).upsert_comment(REPO, PR, REPORT)
+    assert sleeps == [20.0]
 
 
 def test_403_secondary_rate_limit_with_retry_after(fake: FakeGitHub) -> None:
