@@ -64,8 +64,10 @@ def _diff_one(run: ProfileRun, name: str, fold: bool) -> ProfileDiff:
     diff = diff_profiles([p.time for p in base], [p.time for p in cand],
                          base_memory=base_memory if measured else (),
                          candidate_memory=cand_memory if measured else (), fold=fold)
-    artifacts = [("base .prof", str(base[0].prof_path)),
-                 ("candidate .prof", str(cand[0].prof_path))]
+    # Absolute: a relative results dir (the default ``test-results``) gave paths relative
+    # to the working directory, which the report then linked as if relative to itself.
+    artifacts = [("base .prof", str(Path(base[0].prof_path).absolute())),
+                 ("candidate .prof", str(Path(cand[0].prof_path).absolute()))]
     if measured:  # a one-shot benchmark has no memory passes (``profile_only_call``)
         png = run.raw_dir / f"{benchmark_slug(name)}.memory.png"
         try:
@@ -74,7 +76,7 @@ def _diff_one(run: ProfileRun, name: str, fold: bool) -> ProfileDiff:
                 [(m.series_t_s, m.series_rss_bytes) for m in cand_memory]))
         except OSError as exc:
             raise StoreError(f"memory plot {png}: cannot write: {exc}") from exc
-        artifacts.append(("memory plot", str(png)))
+        artifacts.append(("memory plot", str(png.absolute())))
     return replace(diff, artifacts=tuple(artifacts))
 
 

@@ -101,6 +101,24 @@ def test_prof_files_open_with_pstats_and_reports_show_the_diff(profiled) -> None
     assert read_profile_comparison(path) == outcome.comparison
 
 
+@pytest.mark.slow
+def test_report_links_work_with_a_relative_results_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default results dir is relative (``test-results``): the .prof and memory-plot
+    links were then written relative to the working directory, not to the report."""
+    repo, base, candidate = build_profile_target(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    settings = _settings(repo, Path("results"))
+    outcome = run_profile(Workspace(settings), base, candidate, repeats=1, min_s=0.02)
+    assert outcome.files is not None and outcome.files.markdown is not None
+    md = outcome.files.markdown.read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)]+\.(?:prof|png))\)", md)
+    assert links
+    for link in links:
+        assert not Path(link).is_absolute()
+        assert (outcome.files.markdown.parent / unquote(link)).is_file(), link
+
+
 def test_option_like_selectors_and_refs_are_refused(tmp_path: Path) -> None:
     repo, base, candidate = build_profile_target(tmp_path)
     settings = _settings(repo, tmp_path / "results")
