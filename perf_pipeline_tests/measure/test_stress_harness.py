@@ -176,6 +176,25 @@ def test_a_leak_is_flagged_and_a_clean_function_is_not(seed: int) -> None:
     assert fine["leak"] is False, fine["traced_trend"]
 
 
+def test_a_soak_after_a_cold_start_samples_all_of_it_and_a_full_cache_is_no_leak() -> None:
+    """The first calls set how often the soak samples; when they were slower than the
+    rest (a cold start), the 400 samples were used up at the soak's beginning: a bounded
+    cache that fills there and then stays flat read as a leak."""
+    cache: dict[int, bytes] = {}
+    calls = iter(range(10**9))
+
+    def op() -> None:
+        n = next(calls)
+        if n == 0:
+            time.sleep(0.05)  # a cold start
+        cache.setdefault(n % 300, bytes(4096))  # 300 entries, then flat
+
+    soak = StressSession("t::cold").soak("cold", op, duration_s=2.0, max_iterations=20_000)
+    assert soak["iterations"] == 20_000
+    assert soak["series"]["iteration"][-1] >= 0.9 * soak["iterations"]
+    assert soak["leak"] is False, soak["traced_trend"]
+
+
 def test_open_loop_shows_a_stall_that_closed_loop_hides() -> None:
     state = {"stall_at": 0.0, "stalled": False}
 
