@@ -11,7 +11,7 @@ with its own:
   load in ``low``) and p50/p90/p99.9/max of the lightest step;
 * a single closed or open step: throughput, p99, error rate; p50/p90/p99.9/max shown;
 * a size sweep: the scaling exponent with its interval;
-* a soak: the leak verdict (1/0), growth in bytes per iteration, p99 of an iteration
+* a soak: the leak verdict (1/0), the error rate, growth in bytes per iteration, p99 of an iteration
   (``iteration_p99_s``: timed under tracemalloc, so shown but not judged);
 * every scenario: the ``STRESS_MULTIPLIER`` it ran at (``multiplier``): durations, sizes
   and the top worker count scale with it, so only runs at one multiplier are compared.
@@ -89,7 +89,10 @@ def _scenario_figures(test: str, scenario: dict) -> list[StressFigure]:
         return [fig("exponent", scenario.get("exponent"), low=scenario.get("exponent_low"),
                     high=scenario.get("exponent_high"), count=scenario.get("sizes_run"))]
     if kind == "soak":
+        # Its error rate is judged as every scenario's: without it, a soak whose
+        # operation failed on every call read as "the leak is gone".
         return [fig("leak", 1.0 if scenario.get("leak") else 0.0),
+                fig("error_rate", scenario.get("error_rate")),
                 fig("growth_bytes_per_iteration", scenario.get("growth_bytes_per_iteration")),
                 # Timed under tracemalloc with the collector paused: shown, not judged.
                 fig("iteration_p99_s", scenario.get("p99_s"), count=scenario.get("iterations"),

@@ -128,6 +128,27 @@ def test_figures_files_read_back_and_plot(tmp_path: Path) -> None:
         load_stress_figures(tmp_path / "run")
 
 
+def test_a_soak_that_starts_failing_is_an_error_rate_regression(tmp_path: Path) -> None:
+    """A soak's errors were neither stored nor judged: a soak whose operation failed on
+    every call read as "the leak is gone", an improvement, and no regression."""
+    from perf_pipeline.analysis.stress import compare_stress
+    from perf_pipeline.measure.stress_results import load_stress_figures
+    from perf_pipeline.measure.stress_session import StressSession
+
+    def broken() -> None:
+        raise ConnectionError("backend down")
+
+    def figures(op, run: str) -> tuple[StressFigure, ...]:
+        session = StressSession("t.py::test_soak", out_dir=tmp_path / run / "stress")
+        session.soak("soak", op, duration_s=0.05)
+        session.write()
+        return load_stress_figures(tmp_path / run)
+
+    rows = compare_stress(figures(lambda: None, "base"), figures(broken, "current"))
+    verdicts = {r.figure: r.verdict for r in rows}
+    assert verdicts["error_rate"] == Verdict.REGRESSION, rows
+
+
 def test_the_stress_section_shows_units_that_fit_and_the_figures_it_does_not_judge() -> None:
     """p99 was always in ms ("0.00144 ms"), and p99.9 and growth per iteration, recorded
     as "shown, not judged", appeared nowhere."""
