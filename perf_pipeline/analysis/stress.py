@@ -103,8 +103,10 @@ def _judge(base: StressFigure | None, cur: StressFigure, *, throughput_ratio: fl
                                 current=cur.value, rule=rule, detail=detail)
 
     figure = cur.figure
-    if base is None or base.value is None or cur.value is None:
+    if base is None or base.value is None:
         return out(Verdict.INCONCLUSIVE, "none", "no baseline figure to compare with")
+    if cur.value is None:  # e.g. no latency: nothing completed (the error rate says why)
+        return out(Verdict.INCONCLUSIVE, "none", "no figure in this run to compare")
     b, c = base.value, cur.value
     if figure == "throughput_ops_s":
         rule = f"ratio {throughput_ratio:g} and conditional Poisson rate test at {alpha:g}"

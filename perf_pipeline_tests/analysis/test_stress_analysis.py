@@ -69,6 +69,18 @@ def test_a_throughput_drop_on_a_handful_of_operations_is_not_a_regression() -> N
         "throughput_ops_s": Verdict.UNCHANGED}
 
 
+def test_a_figure_missing_from_the_current_run_does_not_blame_the_baseline() -> None:
+    """A run that completed nothing has no p99; the row said "no baseline figure to
+    compare with" beside the baseline's 24 ms."""
+    base = (StressFigure(test="t::x", scenario="s", kind="closed", figure="p99_s",
+                         value=0.024, count=50),)
+    cur = (StressFigure(test="t::x", scenario="s", kind="closed", figure="p99_s",
+                        value=None, count=0),)
+    [row] = compare_stress(base, cur)
+    assert row.verdict == Verdict.INCONCLUSIVE
+    assert "baseline" not in row.detail and "this run" in row.detail
+
+
 def test_compare_stress_rejects_bad_options() -> None:
     with pytest.raises(InvalidInputError, match="alpha"):
         compare_stress([], [], alpha=2.0)
