@@ -120,13 +120,14 @@ def worker_counts(max_workers: int, multiplier: float) -> tuple[int, ...]:
 class _Tally:
     """One worker's private record: no lock while recording."""
 
-    __slots__ = ("errors", "hist", "ops", "service")
+    __slots__ = ("errors", "hist", "last_ns", "ops", "service")
 
     def __init__(self) -> None:
         self.hist = LatencyHistogram()
         self.service = LatencyHistogram()
         self.errors: dict[str, int] = {}
         self.ops = 0
+        self.last_ns = 0  # when its last operation ended (perf_counter_ns; 0: none)
 
     def error(self, name: str) -> None:
         self.errors[name] = self.errors.get(name, 0) + 1
@@ -144,6 +145,7 @@ class _Tally:
         for name, n in other.errors.items():
             self.errors[name] = self.errors.get(name, 0) + n
         self.ops += other.ops
+        self.last_ns = max(self.last_ns, other.last_ns)
 
 
 def _closed_worker(op: Callable[[], object], tally: _Tally, start_ns: int, deadline_ns: int,
@@ -164,11 +166,13 @@ def _closed_worker(op: Callable[[], object], tally: _Tally, start_ns: int, deadl
             with guard:
                 tally.error(type(exc).__name__)
                 tally.ops += 1
+                tally.last_ns = clock()
             continue
-        took = clock() - began
+        ended = clock()
         with guard:
-            tally.hist.record_ns(took)
+            tally.hist.record_ns(ended - began)
             tally.ops += 1
+            tally.last_ns = ended
 
 
 class _StartLine:
@@ -234,7 +238,7 @@ def _process_worker(conn: Any, op: Callable[[], object], line: _StartLine,
         with lock:
             body = {"hist": tally.hist.to_dict(), "errors": dict(tally.errors),
                     "ops": tally.ops, "cpu_s": cpu_seconds() - cpu0, "hwm": vm_hwm_bytes(),
-                    "final": final}
+                    "last_ns": tally.last_ns, "final": final}
         with send_lock:
             if final_sent:
                 return
@@ -257,7 +261,19 @@ def _tally_of(got: dict) -> _Tally:
     part = _Tally()
     part.hist = LatencyHistogram.from_dict(got["hist"])
     part.errors, part.ops = dict(got["errors"]), int(got["ops"])
+    part.last_ns = int(got.get("last_ns") or 0)
     return part
+
+
+def _wall_s(tally: _Tally, start_ns: int, deadline_ns: int) -> float:
+    """The step's length for its throughput. With a stuck worker, the step ends with the
+    last operation any worker finished (at the deadline at least), not after the grace
+    spent waiting for the stuck one: one hung call made the others' throughput read as
+    a fraction of what they did."""
+    end_ns = time.perf_counter_ns()
+    if tally.errors.get("worker_stuck"):
+        end_ns = min(end_ns, max(deadline_ns, tally.last_ns))
+    return max((end_ns - start_ns) / 1e9, 1e-9)
 
 
 def _step_record(*, kind: str, load: float, workers: int, tally: _Tally, wall_s: float,
@@ -381,7 +397,7 @@ def closed_loop_step(op: Callable[[], object], *, workers: int, step_s: float,
                 proc.kill()
         for proc, _ in procs:
             proc.join(timeout=1.0)
-    wall_s = max((time.perf_counter_ns() - start_ns) / 1e9, 1e-9)
+    wall_s = _wall_s(tally, start_ns, deadline_ns)
     own = vm_hwm_bytes()
     peak = max(peak or 0, own or 0) or None
     return _step_record(kind="closed", load=float(workers), workers=workers, tally=tally,
@@ -437,11 +453,13 @@ def open_loop_step(op: Callable[[], object], *, rate_per_s: float, duration_s: f
             except Exception as exc:  # the operation under load: every failure is a figure
                 tally.error(type(exc).__name__)
                 tally.ops += 1
+                tally.last_ns = clock()
                 continue
             end = clock()
             tally.hist.record_ns(end - intended)
             tally.service.record_ns(end - began)
             tally.ops += 1
+            tally.last_ns = end
 
     threads = [threading.Thread(target=work, args=(t,), daemon=True) for t in tallies]
     for th in threads:
@@ -454,7 +472,7 @@ def open_loop_step(op: Callable[[], object], *, rate_per_s: float, duration_s: f
             tally.stuck()
     for t in tallies:
         tally.merge(t)
-    wall_s = max((clock() - t0) / 1e9, 1e-9)
+    wall_s = _wall_s(tally, t0, t0 + int(duration_s * 1e9))
     record = _step_record(kind="open", load=float(rate_per_s), workers=workers, tally=tally,
                           wall_s=wall_s, cpu_s=cpu_seconds() - cpu0, peak_rss=vm_hwm_bytes(),
                           extra={"rate_per_s": float(rate_per_s), "scheduled": total,

@@ -254,6 +254,35 @@ def test_process_workers_report_their_own_work() -> None:
     assert all(s["ok"] > 10 and s["cpu_s"] > 0 for s in ramp["steps"])
 
 
+@pytest.mark.parametrize("mode", ["thread", "process", "open"])
+def test_one_hung_call_does_not_divide_the_others_throughput_by_the_grace(
+        monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """The step's throughput was its finished calls over the time until the harness gave
+    up on the hung worker: one hung call of a 0.5 s step read as x0.2 of what the other
+    workers did (an open loop's lag made it worse)."""
+    from perf_pipeline.measure import stress_harness
+
+    monkeypatch.setattr(stress_harness, "_PROCESS_GRACE_S", 2.0)
+    lock = threading.Lock()
+    calls = [0]  # threads share it; each forked worker counts its own
+
+    def op() -> None:
+        with lock:
+            calls[0] += 1
+            hang = calls[0] == 20
+        if hang:
+            time.sleep(30)  # past the grace (a thread is left behind, a process killed)
+        time.sleep(0.002)
+
+    if mode == "open":
+        step = stress_harness.open_loop_step(op, rate_per_s=100, duration_s=0.5, workers=4)
+    else:
+        step = stress_harness.closed_loop_step(op, workers=2, step_s=0.5, mode=mode)
+    assert step["errors_by_type"].get("worker_stuck", 0) >= 1
+    assert step["duration_s"] < 1.5, step["duration_s"]
+    assert step["throughput_ops_s"] == pytest.approx(step["ok"] / step["duration_s"])
+
+
 def test_a_stuck_process_worker_keeps_the_operations_it_finished(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A process worker reported only at its end, which a worker stuck in its operation
