@@ -308,16 +308,23 @@ def plan_search(ws: Workspace, spec: SearchSpec, *,
 # -- confirming ---------------------------------------------------------------------------
 
 
-def _controls(history: _History, benchmark: str, n: int = N_CONTROLS) -> tuple[str, ...]:
+def _controls(history: _History, benchmark: str, n: int = N_CONTROLS, *,
+              at: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The ``n`` other benchmarks whose histories are steadiest (median absolute change
     of the log value from one measured commit to the next): they carry the round's
-    factor with the least noise of their own."""
+    factor with the least noise of their own. Only benchmarks with a value at every
+    measured commit of ``at`` (the A/B's two sides): one renamed or deleted before them
+    is not there to run, and naming it made pytest fail the A/B's first round."""
 
     def spread(name: str) -> float:
         vals = np.log(np.asarray(history.series[name][1], dtype=float))
         return float(np.median(np.abs(np.diff(vals)))) if vals.size > 2 else math.inf
 
-    others = sorted((n_ for n_ in history.series if n_ != benchmark),
+    def present(name: str) -> bool:
+        values = history.values.get(name, {})
+        return all(sha in values for sha in at if sha in history.succeeded)
+
+    others = sorted((n_ for n_ in history.series if n_ != benchmark and present(n_)),
                     key=lambda name: (spread(name), name))
     return tuple(sorted(others[:n]))
 
@@ -348,7 +355,10 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
     parent = _parent(ws, sha)
     info = commit_info(settings.repo_path, sha)
     threshold = min(settings.threshold, math.sqrt(search.step_ratio))
-    controls = _controls(_read_history(ws), spec.benchmark)
+    # the culprit and its parent when measured, else the good end of the step: a
+    # control must exist on both sides of the A/B
+    controls = _controls(_read_history(ws), spec.benchmark,
+                         at=(sha, parent, step.good))
     source = rounds or measured_rounds(ws, parent, sha, seed=seed)
     feed = source(ABSelection(node_ids=(spec.benchmark, *controls)))
     counted = CountedRounds(feed.rounds)

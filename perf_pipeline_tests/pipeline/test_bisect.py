@@ -494,3 +494,26 @@ def test_a_search_git_cannot_plan_this_tick_waits_and_the_others_go_on(
     assert read_culprits(ws) == ()  # nothing closed: the held search is still open
     monkeypatch.setattr(bisect, "plan_search", real_plan)
     assert {a.spec for a in culprit_actions(ws)} == {step_action.spec, other}
+
+
+def test_a_benchmark_renamed_before_the_culprit_is_no_control_of_its_ab(
+        tmp_path: Path) -> None:
+    """A benchmark of the early history, renamed before the slowdown, was the steadiest
+    of all and was picked as an A/B control: pytest found no such test at the culprit or
+    its parent ("ERROR: not found"), exited 4, and `perf-pipeline bisect` stopped with
+    exit 2 at the A/B's first round. Controls are benchmarks both sides have."""
+    gone = "tests/test_w.py::test_renamed_away"
+    settings, shas = repo_and_settings(tmp_path, 9)
+    ws = Workspace(settings)
+    rng = np.random.default_rng(5)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(9):
+            run = run_at(i, shas[i], rng, step_at=6)
+            if i < 4:  # renamed at commit 4, long before the step at 6
+                run = replace(run, benchmarks=(*run.benchmarks, BenchmarkResult(
+                    name=gone, samples_s=(2e-3, 2e-3, 2e-3, 2e-3, 2e-3))))
+            store.ingest_run(run)
+    search = plan_search(ws, SearchSpec(good=shas[0], bad=shas[8], benchmark=STEP))
+    assert search.step.culprit == shas[6]
+    culprit = confirm_culprit(ws, search, rounds=recorded_rounds(1.25))
+    assert culprit.status == "confirmed" and culprit.sha == shas[6]
