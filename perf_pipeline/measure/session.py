@@ -28,6 +28,7 @@ from perf_pipeline.measure.git import (
     resolve_commit,
     run_git,
 )
+from perf_pipeline.measure.pytest_root import config_isolation_args
 from perf_pipeline.measure.raw import RUN_FILE, new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, _tail, run_suite
@@ -177,9 +178,12 @@ def run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Pat
             stdout_tail=_tail(log) if log is not None and log.is_file() else "",
             stderr_tail="", json_path=None,
             error=f"preparing commit {sha} failed: {prepared.error} (log: {log})")
-    return run_suite(worktree / settings.project_subdir, paths=paths, json_path=json_path,
+    project_dir = worktree / settings.project_subdir
+    # a target without a pytest configuration of its own must not get the user's
+    isolation = config_isolation_args(worktree, project_dir, paths)
+    return run_suite(project_dir, paths=paths, json_path=json_path,
                      timeout_s=settings.suite_timeout_s, runner=settings.runner,
-                     extra_args=extra_args, env={**(env or {}), **prepared.env},
+                     extra_args=(*isolation, *extra_args), env={**(env or {}), **prepared.env},
                      markers=markers, benchmarks_required=benchmarks_required,
                      uv_args=settings.uv_args, interpreter=prepared.interpreter)
 
