@@ -23,12 +23,13 @@ from __future__ import annotations
 import gzip
 import json
 import secrets
+import shutil
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
 from perf_pipeline.atomic_file import write_atomic
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import SCHEMA_VERSION
 
 __all__ = ["BENCHMARK_FILE", "RUN_FILE", "compact_benchmark_json", "new_run_id",
@@ -110,7 +111,9 @@ def write_raw_run(
     compacted (``compact_benchmark_json``).
     ``stress_files`` are the stress harness's per-test figures files (with their
     latency histograms), kept as they are under ``stress/``.
-    Raises ``InvalidInputError`` if the run directory already exists.
+    Raises ``InvalidInputError`` if the run directory already exists, ``StoreError``
+    if it cannot be written (a full disk, a read-only folder); a directory left
+    incomplete by a failure is removed.
     """
     run_id = str(record.get("run_id") or "")
     commit = record.get("commit")
@@ -119,13 +122,34 @@ def write_raw_run(
         if not value or "/" in value or "\\" in value or value.startswith("."):
             raise InvalidInputError(f"raw run record: {label} {value!r} is not a safe name")
     run_dir = Path(raw_dir) / sha / run_id
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
         run_dir.mkdir()
     except FileExistsError as exc:
         raise InvalidInputError(
             f"raw run directory {run_dir} already exists; raw outputs are never rewritten"
         ) from exc
+    except OSError as exc:  # read-only, permission denied, full disk: not a bug of ours
+        raise StoreError(f"raw run directory {run_dir}: cannot create it: "
+                         f"{exc.strerror or exc}") from exc
+    try:
+        _write_files(run_dir, record, benchmark_json=benchmark_json,
+                     more_benchmark_json=more_benchmark_json, stress_files=stress_files)
+    except BaseException as exc:
+        if not (run_dir / RUN_FILE).is_file():
+            # Never completed: remove it, so no half-written run stays behind.
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(exc, OSError):  # a full disk, a folder made read-only meanwhile
+            raise StoreError(f"raw run directory {run_dir}: cannot write the run: "
+                             f"{exc.strerror or exc}") from exc
+        raise
+    return run_dir
+
+
+def _write_files(run_dir: Path, record: Mapping[str, object], *,
+                 benchmark_json: Path | None, more_benchmark_json: Sequence[Path],
+                 stress_files: Sequence[Path]) -> None:
+    """The files of a new run directory, ``run.json`` last (see the module docstring)."""
     if benchmark_json is not None:
         for i, source in enumerate((benchmark_json, *more_benchmark_json), start=1):
             _write_once(run_dir / process_file_name(i),
@@ -137,4 +161,3 @@ def write_raw_run(
     body = {"schema_version": SCHEMA_VERSION, **record}
     _write_once(run_dir / RUN_FILE,
                 json.dumps(body, indent=2, sort_keys=True, allow_nan=False).encode())
-    return run_dir

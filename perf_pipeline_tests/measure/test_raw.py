@@ -43,3 +43,48 @@ def test_compacting_keeps_text_that_is_not_json_for_the_loader_to_name() -> None
     this raising rather than writing something else."""
     with pytest.raises(ValueError):
         compact_benchmark_json(b'{"benchmarks": [')
+
+
+def test_a_run_that_cannot_be_written_is_a_store_error_and_leaves_no_partial_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk (or a folder made read-only) while the run's files were written
+    raised a bare ``OSError``: ``perf-pipeline run`` measured for minutes, then exited 3,
+    "internal error (a bug in perf_pipeline)", and left a run directory without its
+    ``run.json`` behind."""
+    import errno
+
+    from perf_pipeline.errors import StoreError
+    from perf_pipeline.measure import raw
+
+    source = tmp_path / "benchmark.json"
+    source.write_bytes((DATA_DIR / "pytest_benchmark_good.json").read_bytes())
+    record = {"run_id": "20240101T000000Z-00000002", "suite": "benchmarks",
+              "status": "success", "commit": {"sha": "d" * 40},
+              "started_at": "2024-01-01T00:00:00+00:00", "benchmark_files": 1}
+    real = raw.write_atomic
+    calls = []
+
+    def full_disk(path: Path, data: bytes, **kwargs: object) -> Path:
+        calls.append(path.name)
+        if path.name == raw.RUN_FILE:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(raw, "write_atomic", full_disk)
+    with pytest.raises(StoreError, match="No space left on device") as caught:
+        write_raw_run(tmp_path / "raw", record, benchmark_json=source)
+    assert str(tmp_path / "raw" / ("d" * 40) / record["run_id"]) in str(caught.value)
+    assert calls == ["benchmark.json.gz", "run.json"]
+    assert list((tmp_path / "raw" / ("d" * 40)).iterdir()) == []  # nothing half-written
+
+
+def test_a_raw_dir_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    """A ``raw/`` that is a file (as a read-only or full one): an error naming it."""
+    from perf_pipeline.errors import StoreError
+
+    (tmp_path / "raw").write_text("not a folder")
+    record = {"run_id": "20240101T000000Z-00000003", "suite": "benchmarks",
+              "status": "failed", "commit": {"sha": "e" * 40},
+              "started_at": "2024-01-01T00:00:00+00:00", "benchmark_files": 0}
+    with pytest.raises(StoreError, match=r"raw run directory .*cannot create it"):
+        write_raw_run(tmp_path / "raw", record)
