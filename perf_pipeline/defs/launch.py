@@ -7,6 +7,9 @@ needs live here, next to the definitions they act on.
 from __future__ import annotations
 
 import functools
+import logging
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +21,19 @@ from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import InvalidInputError
 
+logger = logging.getLogger(__name__)
+
+#: Tag of a run ``materialize_commit`` executes in this process: ``<host>/<boot id>/<pid>``.
+#: A run whose process was SIGKILLed (an OOM kill, a cancelled CI job) stays STARTED in
+#: the instance for ever, and with ``pools.granularity: run`` the run queue counts it as
+#: holding the ``benchmark_machine`` pool: no measuring run (sensor, schedule, UI
+#: backfill) was ever started again. The tag lets the next call see that it is orphaned.
+RUNNER_TAG = "perf_pipeline/runner"
+_ACTIVE = (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
+
 __all__ = [
     "CommitMaterialization",
+    "fail_orphaned_runs",
     "load_project_definitions",
     "materialize_commit",
     "open_instance",
@@ -51,6 +65,55 @@ def failed_checks_by_severity(evaluations: Sequence[dg.AssetCheckEvaluation]
                      for ev in evaluations if not ev.passed and ev.severity == severity)
 
     return names(dg.AssetCheckSeverity.ERROR), names(dg.AssetCheckSeverity.WARN)
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip()
+    except OSError:  # not Linux: a reboot is not told apart, a dead pid still is
+        return "-"
+
+
+def _runner_tag() -> str:
+    return f"{socket.gethostname()}/{_boot_id()}/{os.getpid()}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # exists, another user's; or not a possible pid
+    return True
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance) -> tuple[str, ...]:
+    """Mark failed the runs ``materialize_commit`` started on this machine whose process
+    is gone (before this boot, or a pid that no longer exists); returns their ids.
+
+    Runs of other machines, runs without the tag and runs of a live process are left alone.
+    """
+    host, boot = socket.gethostname(), _boot_id()
+    failed = []
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=list(_ACTIVE))):
+        run = record.dagster_run
+        tag_host, _, rest = run.tags.get(RUNNER_TAG, "").partition("/")
+        tag_boot, _, pid_text = rest.rpartition("/")
+        if tag_host != host or not pid_text.isdigit():
+            continue
+        pid = int(pid_text)
+        if tag_boot == boot and (pid == os.getpid() or _process_alive(pid)):
+            continue
+        instance.report_run_failed(
+            run, message=f"perf_pipeline: process {pid}, which ran this run in process, is "
+                         "gone (killed: SIGKILL, an OOM kill, a reboot); marked failed so "
+                         "that its measuring pool is free again")
+        logger.warning("run %s was left running by process %d, which is gone: marked failed",
+                       run.run_id, pid)
+        failed.append(run.run_id)
+    return tuple(failed)
 
 
 @functools.cache
@@ -107,9 +170,11 @@ def materialize_commit(
     (this location's keys of those names: ``bench-a/benchmark_results`` in a fleet).
 
     Unpartitioned assets in ``selection`` (baseline, history report) are materialized
-    in the same run, as ``dagster asset materialize`` would.
+    in the same run, as ``dagster asset materialize`` would. Runs an earlier call left
+    running when its process was killed are marked failed first (``fail_orphaned_runs``).
     """
     defs = load_project_definitions()
+    fail_orphaned_runs(instance)
     assets = [*defs.assets, *(defs.asset_checks or [])]  # type: ignore[list-item]
     register_commits(instance, [sha])
     result = dg.materialize(
@@ -120,7 +185,7 @@ def materialize_commit(
         selection=[asset_key(name) for name in selection],
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags=run_machine_tags(workspace.settings()),
+        tags={**run_machine_tags(workspace.settings()), RUNNER_TAG: _runner_tag()},
     )
     failed, warned = failed_checks_by_severity(result.get_asset_check_evaluations())
     error = None
