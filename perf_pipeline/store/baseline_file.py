@@ -6,14 +6,19 @@ directory, fsyncs it and ``os.replace``s it over the old one (atomic on POSIX an
 Windows). Before that, the old file is copied, whole or not at all and never over another
 archive (``atomic_file.write_new_atomic``), to
 ``<dir>/history/<stem>-<its created_at>.json`` so the file is never missing, and the new
-baseline's ``previous`` records the old one's ``created_at`` and ``previous``.
+baseline's ``previous`` records the old one's ``created_at`` and ``previous``. Writers of one
+folder take turns (an ``flock`` on the folder), so two replacing it at once cannot
+both archive the same old file and lose the first one's baseline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +27,11 @@ from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import SCHEMA_VERSION, Baseline, BaselineEntry
 from perf_pipeline.store.environment_json import environment_from_data, environment_to_data
 from perf_pipeline.store.strict_json import MALFORMED, load_json
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: writers are not serialised
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["read_baseline", "write_baseline"]
 
@@ -132,6 +142,24 @@ def _chain(new: Baseline, old: Baseline) -> tuple[str, ...]:
     return tuple(chain)
 
 
+@contextlib.contextmanager
+def _writers_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder`` itself (no lock file beside a baseline
+    the user named): replacing the baseline reads the old file, archives it, then
+    writes, and two writers at once (two ``analyze --update-baseline``, Dagster's
+    ``performance_baseline`` beside a CLI ``analyze``) both archived the same old file
+    and the first one's baseline was replaced without ever being archived."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_baseline(path: Path, baseline: Baseline) -> Path:
     """Atomically write ``baseline`` to ``path``, archiving the baseline it replaces.
 
@@ -142,21 +170,28 @@ def write_baseline(path: Path, baseline: Baseline) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        old_bytes = path.read_bytes() if path.exists() else None
-        if old_bytes is not None:
-            try:
-                old = _from_json(old_bytes, path=path)
-                stamp = old.created_at
-                baseline = replace(baseline, previous=_chain(baseline, old))
-            except InvalidInputError as exc:
-                logger.warning("archiving unreadable old baseline %s: %s", path, exc)
-                stamp = f"unreadable-{int(path.stat().st_mtime)}"
-        data = _to_json(baseline)
-        if old_bytes is not None and old_bytes != data:
-            archived = _archive(path, old_bytes, stamp)
-            logger.info("previous baseline of %s kept as %s", path, archived)
-        write_atomic(path, data)
+        with _writers_lock(path.parent):
+            _replace_baseline(path, baseline)
     except OSError as exc:
         raise StoreError(f"baseline file {path}: cannot write: {exc}") from exc
     logger.info("wrote baseline %s (%d entries)", path, len(baseline.entries))
     return path
+
+
+def _replace_baseline(path: Path, baseline: Baseline) -> None:
+    """Archive the baseline at ``path`` (if any) and write ``baseline`` there; the
+    caller holds the writers' lock. Raises ``OSError``."""
+    old_bytes = path.read_bytes() if path.exists() else None
+    if old_bytes is not None:
+        try:
+            old = _from_json(old_bytes, path=path)
+            stamp = old.created_at
+            baseline = replace(baseline, previous=_chain(baseline, old))
+        except InvalidInputError as exc:
+            logger.warning("archiving unreadable old baseline %s: %s", path, exc)
+            stamp = f"unreadable-{int(path.stat().st_mtime)}"
+    data = _to_json(baseline)
+    if old_bytes is not None and old_bytes != data:
+        archived = _archive(path, old_bytes, stamp)
+        logger.info("previous baseline of %s kept as %s", path, archived)
+    write_atomic(path, data)

@@ -176,3 +176,38 @@ def test_rejects_corrupt_or_unknown_files(tmp_path: Path, content: str, match: s
     with pytest.raises(InvalidInputError, match=match) as info:
         read_baseline(path)
     assert str(path) in str(info.value)
+
+
+def test_two_writers_at_once_lose_no_baseline(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two processes replacing the baseline at once (two ``analyze --update-baseline``,
+    Dagster's ``performance_baseline`` beside a CLI ``analyze``): both read and archived
+    the same old file, then the second write replaced the first one's baseline, which
+    was never archived (60 writes from two processes kept 50)."""
+    import threading
+    import time
+
+    from perf_pipeline.store import baseline_file
+
+    path = tmp_path / "baseline" / "performance_baseline.json"
+    write_baseline(path, make_baseline("2024-03-01T00:00:00+00:00"))
+    real = baseline_file.write_atomic
+    first_inside = threading.Event()
+
+    def slow_first_write(target: Path, data: bytes, **kwargs: object) -> Path:
+        if not first_inside.is_set():  # writer A, between its archive and its write
+            first_inside.set()
+            time.sleep(0.5)
+        return real(target, data, **kwargs)
+
+    monkeypatch.setattr(baseline_file, "write_atomic", slow_first_write)
+    a = threading.Thread(target=write_baseline,
+                         args=(path, make_baseline("2024-03-02T00:00:00+00:00", scale=2)))
+    a.start()
+    assert first_inside.wait(5)
+    write_baseline(path, make_baseline("2024-03-03T00:00:00+00:00", scale=3))  # writer B
+    a.join()
+    kept = {read_baseline(f).created_at  # type: ignore[union-attr]
+            for f in (path, *(path.parent / "history").glob("*.json"))}
+    assert kept == {"2024-03-01T00:00:00+00:00", "2024-03-02T00:00:00+00:00",
+                    "2024-03-03T00:00:00+00:00"}
