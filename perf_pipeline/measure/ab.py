@@ -41,7 +41,12 @@ from types import TracebackType
 
 from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError, MeasurementError, interruption_text
+from perf_pipeline.errors import (
+    InvalidInputError,
+    MeasurementError,
+    StoreError,
+    interruption_text,
+)
 from perf_pipeline.measure.git import commit_info, resolve_commit
 from perf_pipeline.measure.raw import compact_benchmark_json, new_run_id
 from perf_pipeline.measure.results import load_results, merge_processes
@@ -318,7 +323,7 @@ class ABRounds(Iterator[ABRound]):
         error = error_text(outcome)
         if error is None and outcome.json_path is not None:
             kept = self.raw_dir / f"{json_path.name}.gz"  # sorted samples, gzipped (raw.py)
-            write_atomic(kept, _compacted(json_path.read_bytes()), read_only=True)
+            _keep(kept, _compacted(json_path.read_bytes()))
             try:
                 run = load_results(kept)
             except InvalidInputError as exc:
@@ -348,10 +353,20 @@ class ABRounds(Iterator[ABRound]):
             "orders": [list(o) for o in self.orders], "error": self.error,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        write_atomic(self.raw_dir / AB_MANIFEST, json.dumps(manifest, indent=2).encode(),
-                     read_only=True)
+        _keep(self.raw_dir / AB_MANIFEST, json.dumps(manifest, indent=2).encode())
         prune_worktrees(Path(self.settings.repo_path), self.settings.worktrees_dir,
                         keep=KEEP_WORKTREES)
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write one of the A/B's raw files (never rewritten); a full disk or a read-only
+    folder is a ``StoreError`` naming it (a bare ``OSError`` ended ``ab`` and the
+    confirmation with exit 3, "a bug in perf_pipeline")."""
+    try:
+        write_atomic(path, data, read_only=True)
+    except OSError as exc:
+        raise StoreError(f"A/B raw file {path}: cannot write it: "
+                         f"{exc.strerror or exc}") from exc
 
 
 def _side_run(runs: list[SuiteRun]) -> SuiteRun:
