@@ -24,7 +24,7 @@ still writes its file (the verdict), with metadata saying no A/B ran.
 import dagster as dg
 
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
-from perf_pipeline.defs.fleet import claim_machine
+from perf_pipeline.defs.fleet import measuring_turn
 from perf_pipeline.defs.metadata import confirmation_labels, confirmation_metadata
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
@@ -50,8 +50,7 @@ def regression_confirmation(context: dg.AssetExecutionContext,
 
     sha = partition_sha(context)
     try:
-        with workspace.open() as ws:
-            claim_machine(context, ws.settings)
+        with workspace.open() as ws, measuring_turn(context, ws.settings):
             confirmation = confirm_commit(ws, sha)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {sha}: {exc}") from exc

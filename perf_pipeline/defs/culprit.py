@@ -19,7 +19,7 @@ defs/analysis.py).
 
 import dagster as dg
 
-from perf_pipeline.defs.fleet import asset_key, asset_selection, claim_machine
+from perf_pipeline.defs.fleet import asset_key, asset_selection, measuring_turn
 from perf_pipeline.defs.launch import load_project_definitions, register_commits
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
@@ -53,8 +53,7 @@ def culprit_confirmation(context: dg.AssetExecutionContext, config: CulpritConfi
 
     sha = partition_sha(context)
     try:
-        with workspace.open() as ws:
-            claim_machine(context, ws.settings)
+        with workspace.open() as ws, measuring_turn(context, ws.settings):
             culprit = confirm_search(ws, search_spec(ws, config.good, config.bad,
                                                      config.benchmark), sha)
     except PerfPipelineError as exc:

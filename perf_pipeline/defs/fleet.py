@@ -18,12 +18,13 @@ backfill) cannot be rewritten after the fact, so it names them through ``asset_k
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
 from perf_pipeline.config import Settings
-from perf_pipeline.measure import local_machine_id
+from perf_pipeline.measure import local_machine_id, measuring_lock
 from perf_pipeline.pipeline.fleet import (
     asset_key_prefix,
     check_run_machine,
@@ -91,6 +92,21 @@ def _unique_definitions(items: Iterable[object]) -> list[dg.AssetsDefinition]:
 def run_machine_tags(settings: Settings) -> dict[str, str]:
     """The tags of a run this location launches: its machine, as the store names it."""
     return machine_tags(local_machine_id(settings))
+
+
+@contextlib.contextmanager
+def measuring_turn(context: dg.AssetExecutionContext, settings: Settings) -> Iterator[str]:
+    """``claim_machine``, then this results dir's measuring lock for the step's body
+    (``measure/measuring_lock.py``): the pool holds only runs the queue started, and an
+    in-process run (backfill, demo, ``dagster asset materialize``) measured beside them."""
+    machine = claim_machine(context, settings)
+
+    def waiting() -> None:
+        context.log.info("another measuring step of this results dir is running; "
+                         "waiting for it to finish")
+
+    with measuring_lock(settings.worktrees_dir, on_wait=waiting):
+        yield machine
 
 
 def claim_machine(context: dg.AssetExecutionContext, settings: Settings) -> str:

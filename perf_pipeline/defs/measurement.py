@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from perf_pipeline.defs.fleet import claim_machine
+from perf_pipeline.defs.fleet import measuring_turn
 from perf_pipeline.defs.metadata import run_metadata
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
@@ -31,8 +31,7 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
     sha = partition_sha(context)
     figures = 0
     try:
-        with workspace.open() as ws:
-            claim_machine(context, ws.settings)
+        with workspace.open() as ws, measuring_turn(context, ws.settings):
             run = measure_commit(ws.settings, sha, suite=suite, store=ws.store)
             if suite == "stress" and run.status is RunStatus.FAILED:
                 figures = len(ws.store.stress_figures(run.run_id))

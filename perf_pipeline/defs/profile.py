@@ -20,7 +20,7 @@ import dagster as dg
 
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION
 from perf_pipeline.defs.confirmation import regression_confirmation
-from perf_pipeline.defs.fleet import claim_machine
+from perf_pipeline.defs.fleet import measuring_turn
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
@@ -46,8 +46,7 @@ def regression_profile(context: dg.AssetExecutionContext,
 
     sha = partition_sha(context)
     try:
-        with workspace.open() as ws:
-            claim_machine(context, ws.settings)
+        with workspace.open() as ws, measuring_turn(context, ws.settings):
             outcome = profile_commit(ws, sha)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {sha}: {exc}") from exc

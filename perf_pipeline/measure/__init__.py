@@ -30,6 +30,7 @@ from perf_pipeline.measure.git import (
     new_commits,
     resolve_commit,
 )
+from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.profile import ProfileRun, measure_profiles
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
@@ -64,6 +65,7 @@ __all__ = [
     "measure_calibration",
     "measure_commit",
     "measure_profiles",
+    "measuring_lock",
     "new_commits",
     "new_run_id",
     "prune_worktrees",

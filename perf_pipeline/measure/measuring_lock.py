@@ -1,0 +1,49 @@
+"""One measuring step at a time per results directory, whoever started it.
+
+Dagster's ``benchmark_machine`` pool keeps the run queue from starting a second run
+with a measuring step, but a run executed in process (``perf-pipeline backfill`` and
+``demo``, ``dagster asset materialize``, ``dagster.materialize``) never passes through
+the queue: two of them, or one beside a run the queue started, measured two commits at
+the same time, and overlapping measurements on one machine corrupt each other. So every
+measuring asset also holds this lock (``fcntl.flock``) while it measures: the kernel
+releases it when its holder dies, however it dies, so it can never be left stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no locking (the pool still holds)
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["measuring_lock"]
+
+LOCK_NAME = "measuring.lock"
+
+
+@contextlib.contextmanager
+def measuring_lock(worktrees_dir: Path, *,
+                   on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the measuring lock of the results dir whose worktrees live in
+    ``worktrees_dir`` (beside the per-commit locks of ``worktree.py``); ``on_wait`` is
+    called once if another holder makes us wait."""
+    lock_dir = Path(worktrees_dir) / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / LOCK_NAME, "a+b") as fh:
+        if fcntl is None:  # pragma: no cover
+            yield
+            return
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
