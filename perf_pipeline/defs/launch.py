@@ -6,11 +6,14 @@ needs live here, next to the definitions they act on.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import signal
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +22,7 @@ import dagster as dg
 from perf_pipeline.defs.fleet import asset_key, run_machine_tags
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import Interrupted, InvalidInputError
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +161,39 @@ def register_commits(instance: dg.DagsterInstance, shas: Sequence[str]) -> tuple
     return new
 
 
+@contextlib.contextmanager
+def _signals_kept() -> Iterator[list[int]]:
+    """Yield the signal numbers that arrive inside the block; keep our handlers.
+
+    Dagster's in-process execution installs its own SIGINT/SIGTERM handlers (a signal
+    becomes ``DagsterExecutionInterruptedError`` inside the step, which fails the run)
+    and leaves SIGTERM mapped to SIGINT's handler afterwards: ``perf-pipeline backfill``
+    SIGTERMed or Ctrl-C'd went on measuring the next commits and exited 2, never 143 or
+    130. Which signal it was is read from a wakeup fd: Python writes the number of every
+    signal it handles there, whatever handler Dagster put in place.
+    """
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # Dagster leaves the handlers alone off the main thread
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    os.set_blocking(read_end, False)
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    try:
+        yield received
+    finally:
+        signal.set_wakeup_fd(previous)
+        with contextlib.suppress(BlockingIOError):
+            received.extend(os.read(read_end, 64))
+        os.close(read_end)
+        os.close(write_end)
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
 def materialize_commit(
     *,
     instance: dg.DagsterInstance,
@@ -172,21 +208,28 @@ def materialize_commit(
     Unpartitioned assets in ``selection`` (baseline, history report) are materialized
     in the same run, as ``dagster asset materialize`` would. Runs an earlier call left
     running when its process was killed are marked failed first (``fail_orphaned_runs``).
+    A SIGINT, SIGTERM or SIGHUP during the run is raised here once it has ended
+    (``KeyboardInterrupt``, ``Interrupted``), so a backfill stops as the signal says.
     """
     defs = load_project_definitions()
     fail_orphaned_runs(instance)
     assets = [*defs.assets, *(defs.asset_checks or [])]  # type: ignore[list-item]
     register_commits(instance, [sha])
-    result = dg.materialize(
-        assets,  # type: ignore[arg-type]
-        instance=instance,
-        resources={"workspace": workspace},
-        partition_key=sha,
-        selection=[asset_key(name) for name in selection],
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags={**run_machine_tags(workspace.settings()), RUNNER_TAG: _runner_tag()},
-    )
+    with _signals_kept() as received:
+        result = dg.materialize(
+            assets,  # type: ignore[arg-type]
+            instance=instance,
+            resources={"workspace": workspace},
+            partition_key=sha,
+            selection=[asset_key(name) for name in selection],
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags={**run_machine_tags(workspace.settings()), RUNNER_TAG: _runner_tag()},
+        )
+    stops = [sig for sig in received
+             if sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", -1))]
+    if stops:  # the run failed as interrupted: stop here, as for the signal itself
+        raise Interrupted(stops[0]) if stops[0] != signal.SIGINT else KeyboardInterrupt()
     failed, warned = failed_checks_by_severity(result.get_asset_check_evaluations())
     error = None
     if not result.success:

@@ -225,7 +225,7 @@ def measure_commit(
     run_id = new_run_id()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     sweep_stale_temp_dirs()
-    interrupted: KeyboardInterrupt | None = None
+    interrupted: BaseException | None = None
     with measuring_temp_dir("json") as tmp:
         # Several processes per run: process-level effects (hash seed, memory layout, a
         # busy spell) are the unit of replication, not the rounds inside one process.
@@ -269,11 +269,16 @@ def measure_commit(
                 if outcome.json_path is None:
                     break
                 json_paths.append(outcome.json_path)
-        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP via the CLI
+        except BaseException as exc:  # Ctrl-C, or SIGTERM/SIGHUP via the CLI
+            # ...or a host's own form of them (Dagster raises its
+            # DagsterExecutionInterruptedError, no KeyboardInterrupt, inside a step).
+            if isinstance(exc, (Exception, SystemExit, GeneratorExit)):
+                raise
             # The suite's group is already ended (runner.py); record why the run stopped,
             # so the history shows a failed run rather than nothing, then re-raise.
             interrupted = exc
-            error = interruption_text(exc)
+            error = (interruption_text(exc) if isinstance(exc, KeyboardInterrupt)
+                     else f"interrupted ({type(exc).__name__})")
             outcome = None
         if interrupted is None:
             # Worktrees are kept for reuse (A/B re-runs); keep the few most recent only.
