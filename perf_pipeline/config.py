@@ -32,8 +32,9 @@ MIN_ALPHA = 1e-10
 #: pins the two together, since that module may import nothing of ours).
 MAX_STRESS_MULTIPLIER = 100.0
 
-__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "PROJECT_ROOT", "RUNNERS", "WEBHOOK_URL_ENV",
-           "Settings", "is_postgres_url", "load_settings", "mask_url"]
+__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "PROJECT_ROOT", "RUNNERS", "SECRET_ENV_VARS",
+           "WEBHOOK_TOKEN_ENV", "WEBHOOK_URL_ENV", "Settings", "is_postgres_url",
+           "load_settings", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,10 @@ HISTORY_URL_ENV = "PERF_PIPELINE_HISTORY_URL"
 #: The environment variable of the webhook's URL (Slack and Discord keep its secret in
 #: the path).
 WEBHOOK_URL_ENV = "PERF_PIPELINE_WEBHOOK_URL"
+#: The environment variable of the webhook's bearer token (never a setting).
+WEBHOOK_TOKEN_ENV = "PERF_PIPELINE_WEBHOOK_TOKEN"
+#: Variables holding our secrets: the measured suite (a PR's code) never sees them.
+SECRET_ENV_VARS = (HISTORY_URL_ENV, WEBHOOK_URL_ENV, WEBHOOK_TOKEN_ENV)
 
 _ENV_VARS: Mapping[str, str] = {
     "repo_path": "PERF_PIPELINE_REPO",

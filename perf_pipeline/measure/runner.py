@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf_pipeline.config import RUNNERS
+from perf_pipeline.config import RUNNERS, SECRET_ENV_VARS
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.completion import COMPLETION_FILE_ENV, read_completion
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV
@@ -233,6 +233,10 @@ def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) 
         entries = [str(staged)]
     # Only a run that asks for profiles gets them (see measure/profiling.py).
     child.pop(PROFILE_DIR_ENV, None)
+    # The suite is the measured commit's code (a PR's, in CI): our own secrets (the
+    # history URL's password, the webhook's URL and token) are none of its business.
+    for name in SECRET_ENV_VARS:
+        child.pop(name, None)
     # A pytest-xdist worker's identity (when perf_pipeline itself runs under xdist, as its
     # own tests do) makes pytest-benchmark in the measured suite disable every benchmark.
     for name in [k for k in child if k.startswith("PYTEST_XDIST_")]:

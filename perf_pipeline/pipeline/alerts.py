@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.config import WEBHOOK_TOKEN_ENV
 from perf_pipeline.errors import InvalidInputError, StoreError, WebhookError
 from perf_pipeline.model import Alert, ReportData, RunInfo
 from perf_pipeline.pipeline.baseline import now_iso
@@ -36,7 +37,7 @@ __all__ = ["ALERT_WINDOW", "TOKEN_ENV", "AlertDelivery", "alerts_of", "deliver_a
 #: The history report alerts on what the last this-many runs brought.
 ALERT_WINDOW = 30
 #: The webhook's bearer token: from the environment only, never from a settings file.
-TOKEN_ENV = "PERF_PIPELINE_WEBHOOK_TOKEN"
+TOKEN_ENV = WEBHOOK_TOKEN_ENV
 
 
 @dataclass(frozen=True, slots=True)

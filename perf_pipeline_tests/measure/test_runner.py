@@ -54,6 +54,30 @@ def test_successful_run_writes_json_with_plugin_figures_env_and_markers(tmp_path
     assert doc["perf_pipeline"]["environment"]["python_version"]
 
 
+def test_the_measured_suite_never_sees_our_secrets(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite is the commit's code (a PR's, in CI): the history URL's password and the
+    webhook's URL and token were passed to it in its environment."""
+    secrets = {"PERF_PIPELINE_HISTORY_URL": "postgresql://u:hunter2@db/perf",
+               "PERF_PIPELINE_WEBHOOK_URL": "https://hooks.example/services/T0/B0/s3cr3t",
+               "PERF_PIPELINE_WEBHOOK_TOKEN": "tok-s3cr3t"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PP_PLAIN", "kept")
+    project = _project(tmp_path, """
+        import os
+        def test_env(benchmark):
+            benchmark.extra_info["seen"] = sorted(
+                k for k in os.environ if k.startswith(("PERF_PIPELINE_", "PP_")))
+            benchmark(sum, range(10))
+        """)
+    outcome = _run(project, tmp_path)
+    assert outcome.ok, outcome.error
+    (bench,) = json.loads(outcome.json_path.read_text())["benchmarks"]  # type: ignore[union-attr]
+    assert "PP_PLAIN" in bench["extra_info"]["seen"]
+    assert not set(secrets) & set(bench["extra_info"]["seen"])
+
+
 def test_failing_benchmark_is_a_failed_run_with_output(tmp_path: Path) -> None:
     project = _project(tmp_path, """
         import sys
