@@ -159,60 +159,35 @@ def test_the_dagster_resource_carries_every_setting(tmp_path: Path,
         WorkspaceResource.of(load_settings(results_dir=tmp_path, environ={}))
 
 
-def test_a_history_password_never_reaches_the_dagster_instance(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The demo's and backfill's resource once stored the history URL, password and all,
-    in every run's job snapshot: in a fleet, a database others read."""
+@pytest.mark.parametrize(("setting", "secret", "url"), [
+    # The history URL, password and all, was stored in every run's job snapshot: in a
+    # fleet, a database others read.
+    ("history_url", "S3cretPassw0rd", "postgresql://perf:S3cretPassw0rd@db.example:5432/perf"),
+    # Slack and Discord hook URLs carry their secret in the path.
+    ("webhook_url", "T0S3cretHookPath42",
+     "https://hooks.slack.com/services/T0000/B0000/T0S3cretHookPath42"),
+])
+def test_a_secret_never_reaches_the_dagster_instance(
+        setting: str, secret: str, url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's and backfill's resource (``WorkspaceResource.of``) once stored these
+    settings whole in every run's job snapshot."""
     import dagster as dg
     from dagster._serdes import serialize_value
 
     from perf_pipeline.defs.resources import WorkspaceResource
 
-    secret = "S3cretPassw0rd"
-    url = f"postgresql://perf:{secret}@db.example:5432/perf"
-    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_HISTORY_URL"):
-        monkeypatch.setenv(var, "")  # so monkeypatch restores what `of` sets
-        monkeypatch.delenv(var)
-    settings = load_settings(environ={}, repo_path=tmp_path, results_dir=tmp_path / "r",
-                             history_url=url)
-    seen: list[str | None] = []
-
-    @dg.asset(required_resource_keys={"workspace"})
-    def probe(context) -> None:  # untyped: a type imported locally cannot resolve
-        seen.append(context.resources.workspace.settings().history_url)
-
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([probe], instance=instance,
-                            resources={"workspace": WorkspaceResource.of(settings)})
-    assert result.success and seen == [url]
-    run = instance.get_run_by_id(result.run_id)
-    assert run is not None
-    stored = serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
-    assert secret not in stored + serialize_value(run.run_config)
-
-
-def test_a_webhook_secret_never_reaches_the_dagster_instance(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Slack and Discord hook URLs carry their secret in the path; the demo's and
-    backfill's resource stored the webhook URL whole in every run's job snapshot."""
-    import dagster as dg
-    from dagster._serdes import serialize_value
-
-    from perf_pipeline.defs.resources import WorkspaceResource
-
-    secret = "T0S3cretHookPath42"
-    url = f"https://hooks.slack.com/services/T0000/B0000/{secret}"
     for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_HISTORY_URL",
                 "PERF_PIPELINE_WEBHOOK_URL"):
         monkeypatch.setenv(var, "")  # so monkeypatch restores what `of` sets
         monkeypatch.delenv(var)
     settings = load_settings(environ={}, repo_path=tmp_path, results_dir=tmp_path / "r",
-                             webhook_url=url)
+                             **{setting: url})
     seen: list[str | None] = []
 
     @dg.asset(required_resource_keys={"workspace"})
     def probe(context) -> None:  # untyped: a type imported locally cannot resolve
-        seen.append(context.resources.workspace.settings().webhook_url)
+        seen.append(getattr(context.resources.workspace.settings(), setting))
 
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([probe], instance=instance,
