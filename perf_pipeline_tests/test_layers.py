@@ -16,7 +16,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
 
 # What each part may import from perf_pipeline itself.
-BASE = {"model", "errors", "config", "layout", "atomic_file", "bounded_gzip", "http_url"}
+BASE = {"model", "errors", "config", "layout", "atomic_file", "bounded_gzip", "http_url",
+        "file_lock"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
@@ -25,6 +26,7 @@ ALLOWED = {
     "cron": {"errors"},
     "layout": {"errors"},
     "atomic_file": {"errors"},
+    "file_lock": set(),
     "bounded_gzip": {"errors"},
     "http_url": {"errors"},
     "store": BASE | {"store"},

@@ -5,7 +5,7 @@ with a measuring step, but a run executed in process (``perf-pipeline backfill``
 ``demo``, ``dagster asset materialize``, ``dagster.materialize``) never passes through
 the queue: two of them, or one beside a run the queue started, measured two commits at
 the same time, and overlapping measurements on one machine corrupt each other. So every
-measuring asset also holds this lock (``fcntl.flock``) while it measures: the kernel
+measuring asset also holds this lock (``file_lock``) while it measures: the kernel
 releases it when its holder dies, however it dies, so it can never be left stale.
 """
 
@@ -15,10 +15,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no locking (the pool still holds)
-    fcntl = None  # type: ignore[assignment]
+from perf_pipeline.file_lock import exclusive_lock
 
 __all__ = ["measuring_lock"]
 
@@ -31,19 +28,5 @@ def measuring_lock(worktrees_dir: Path, *,
     """Hold the measuring lock of the results dir whose worktrees live in
     ``worktrees_dir`` (beside the per-commit locks of ``worktree.py``); ``on_wait`` is
     called once if another holder makes us wait."""
-    lock_dir = Path(worktrees_dir) / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / LOCK_NAME, "a+b") as fh:
-        if fcntl is None:  # pragma: no cover
-            yield
-            return
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with exclusive_lock(Path(worktrees_dir) / ".locks" / LOCK_NAME, on_wait=on_wait):
+        yield

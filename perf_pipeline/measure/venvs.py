@@ -17,7 +17,6 @@ written last tells a finished environment from a half-built one, which is rebuil
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -25,17 +24,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.file_lock import exclusive_lock
 from perf_pipeline.measure.commands import CommandResult, run_logged
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no locking
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["MEASURING_PACKAGES", "VenvBuild", "dependency_files", "ensure_venv", "venv_key"]
 
@@ -93,19 +88,6 @@ def venv_key(files: Sequence[Path], *, python_identity: str, install_args: Seque
     return digest.hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as fh:
-        if fcntl is not None:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            if fcntl is not None:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def venv_python_path(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
@@ -123,7 +105,7 @@ def ensure_venv(project_dir: Path, *, cache_dir: Path, uv: str, python: str | No
     key = venv_key(files, python_identity=_python_identity(base), install_args=install_args)
     path = Path(cache_dir).resolve() / key
     python_path = venv_python_path(path)
-    with _locked(Path(cache_dir) / f"{key}.lock"):
+    with exclusive_lock(Path(cache_dir) / f"{key}.lock"):
         if (path / _READY).is_file() and python_path.exists():
             logger.debug("reusing environment %s", path)
             return VenvBuild(key, path, python_path, reused=True)

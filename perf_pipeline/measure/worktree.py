@@ -25,12 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.file_lock import exclusive_lock
 from perf_pipeline.measure.git import check_full_sha, is_full_sha, run_git
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no locking
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["git_worktree", "prune_worktrees"]
 
@@ -43,22 +39,8 @@ _CHECKOUT_TIMEOUT_S = 600.0
 @contextlib.contextmanager
 def _sha_lock(root: Path, sha: str, *, blocking: bool = True) -> Iterator[bool]:
     """Hold the lock for ``sha`` under ``root``; yields False if non-blocking and busy."""
-    lock_dir = root / ".locks"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f"{sha}.lock", "a+b") as fh:
-        if fcntl is None:  # pragma: no cover
-            yield True
-            return
-        flags = fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB)
-        try:
-            fcntl.flock(fh.fileno(), flags)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with exclusive_lock(root / ".locks" / f"{sha}.lock", blocking=blocking) as held:
+        yield held
 
 
 def _is_reusable(path: Path, sha: str) -> bool:

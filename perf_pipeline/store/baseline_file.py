@@ -13,25 +13,18 @@ both archive the same old file and lose the first one's baseline.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from perf_pipeline.atomic_file import write_atomic, write_new_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.file_lock import exclusive_lock
 from perf_pipeline.model import SCHEMA_VERSION, Baseline, BaselineEntry
 from perf_pipeline.store.environment_json import environment_from_data, environment_to_data
 from perf_pipeline.store.strict_json import MALFORMED, load_json
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: writers are not serialised
-    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["read_baseline", "write_baseline"]
 
@@ -142,24 +135,6 @@ def _chain(new: Baseline, old: Baseline) -> tuple[str, ...]:
     return tuple(chain)
 
 
-@contextlib.contextmanager
-def _writers_lock(folder: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``folder`` itself (no lock file beside a baseline
-    the user named): replacing the baseline reads the old file, archives it, then
-    writes, and two writers at once (two ``analyze --update-baseline``, Dagster's
-    ``performance_baseline`` beside a CLI ``analyze``) both archived the same old file
-    and the first one's baseline was replaced without ever being archived."""
-    if fcntl is None:  # pragma: no cover
-        yield
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
 def write_baseline(path: Path, baseline: Baseline) -> Path:
     """Atomically write ``baseline`` to ``path``, archiving the baseline it replaces.
 
@@ -170,7 +145,12 @@ def write_baseline(path: Path, baseline: Baseline) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with _writers_lock(path.parent):
+        # Writers of one folder take turns (the folder itself is locked: no lock file
+        # beside a baseline the user named): replacing reads the old file, archives it,
+        # then writes, and two at once (two `analyze --update-baseline`, Dagster's
+        # performance_baseline beside a CLI analyze) both archived the same old file,
+        # and the first one's baseline was replaced without ever being archived.
+        with exclusive_lock(path.parent):
             _replace_baseline(path, baseline)
     except OSError as exc:
         raise StoreError(f"baseline file {path}: cannot write: {exc}") from exc
