@@ -179,7 +179,8 @@ def run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Pat
             stderr_tail="", json_path=None,
             error=f"preparing commit {sha} failed: {prepared.error} (log: {log})")
     project_dir = worktree / settings.project_subdir
-    # a target without a pytest configuration of its own must not get the user's
+    # A target without a pytest configuration of its own must not take one from the
+    # folders above its worktree (measure/pytest_root.py).
     isolation = config_isolation_args(worktree, project_dir, paths)
     return run_suite(project_dir, paths=paths, json_path=json_path,
                      timeout_s=settings.suite_timeout_s, runner=settings.runner,
