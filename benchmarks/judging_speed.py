@@ -7,7 +7,7 @@ thousands of looks, so the per-call cost of the paired tests decides how many tr
 fit in a run. Prints, timed in this one run on the same inputs:
 
 * the signed-rank p-value of 5-13 rounds whose log-ratios tie (timings resampled from a
-  recording tie often): ``compare._signed_rank_p`` against ``scipy.stats.wilcoxon``,
+  recording tie often): ``compare.signed_rank_p`` against ``scipy.stats.wilcoxon``,
   which enumerates all 2^n sign patterns through its statistic when rounds tie, and
   checks that both give the same p-value;
 * the sign-flip distribution of 20 and 100 clipped scores: ``plus_sum_probabilities``
@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 
 from perf_pipeline.analysis import sequential_ab
-from perf_pipeline.analysis.compare import _signed_rank_p
+from perf_pipeline.analysis.compare import signed_rank_p
 from perf_pipeline.analysis.sign_flip import plus_sum_probabilities
 
 
@@ -59,10 +59,10 @@ def main() -> None:
     tied = [np.round(rng.normal(0.03, 0.05, int(rng.integers(5, 14))), 2)
             for _ in range(args.calls)]
     tied = [d for d in tied if np.any(d != 0)]
-    ours = _per_call_us(lambda d: _signed_rank_p(d, greater=True), tied)
+    ours = _per_call_us(lambda d: signed_rank_p(d, greater=True), tied)
     theirs = _per_call_us(
         lambda d: stats.wilcoxon(d, alternative="greater", zero_method="pratt"), tied)
-    worst = max(abs(_signed_rank_p(d, greater=True) - float(
+    worst = max(abs(signed_rank_p(d, greater=True) - float(
         stats.wilcoxon(d, alternative="greater", zero_method="pratt").pvalue)) for d in tied)
     print(f"signed-rank p, 5-13 tied rounds: {ours:9.1f} us a call; scipy.stats.wilcoxon "
           f"{theirs:9.1f} us (x{theirs / ours:.0f}); largest difference in p {worst:.1e}")

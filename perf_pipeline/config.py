@@ -61,6 +61,7 @@ _ENV_VARS: Mapping[str, str] = {
     "alpha": "SIGNIFICANCE_LEVEL",
     "stress_multiplier": "STRESS_MULTIPLIER",
     "stress_per_commit": "PERF_PIPELINE_STRESS_PER_COMMIT",
+    "stress_confirm_pairs": "PERF_PIPELINE_STRESS_CONFIRM_PAIRS",
     "baseline_policy": "PERF_PIPELINE_BASELINE_POLICY",
     "baseline_runs": "PERF_PIPELINE_BASELINE_RUNS",
     "watch_branches": "PERF_PIPELINE_WATCH_BRANCHES",
@@ -163,6 +164,10 @@ class Settings:
     confirm_budget_s: float = 1800.0
     confirm_min_history: int = 3
     confirm_base: str | None = None
+    #: With confirm "auto", a flagged stress figure is measured again in up to this many
+    #: fresh interleaved pairs of runs (analysis/stress_confirm.py); 2**-pairs must reach
+    #: ``alpha`` over the flagged figures, or they stay inconclusive.
+    stress_confirm_pairs: int = 10  # analysis.STRESS_CONFIRM_PAIRS (a test keeps them equal)
     # Runners for real projects (measure/environments.py). ``uv_args`` go to ``uv run``
     # (runner "uv") or ``uv pip install`` (runner "venv"): groups, extras, a Python.
     uv_args: tuple[str, ...] = ()
@@ -253,6 +258,9 @@ class Settings:
         if not 5 <= self.confirm_max_rounds <= 1000:
             raise InvalidInputError(
                 f"confirm_max_rounds must be in 5..1000, not {self.confirm_max_rounds!r}")
+        if not 1 <= self.stress_confirm_pairs <= 16:
+            raise InvalidInputError(f"stress_confirm_pairs must be in 1..16, not "
+                                    f"{self.stress_confirm_pairs!r}")
         if not 1 <= self.ab_processes <= 20:
             raise InvalidInputError(f"ab_processes must be in 1..20, not {self.ab_processes!r}")
         if not self.confirm_budget_s > 0:

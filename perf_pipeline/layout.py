@@ -13,8 +13,10 @@ The layout (``<r>`` is the results dir)::
     <r>/raw/ab/<ab_id>-<base12>-<cand12>/        interleaved A/B rounds
     <r>/raw/calibrate/<id>-<sha12>/              same-commit noise pairs
     <r>/raw/profile/<id>-<base12>-<cand12>/      profiles of two commits
+    <r>/raw/stress-confirm/<id>-<base12>-<cand12>/  fresh stress pairs confirming flags
     <r>/analysis/<sha>.json                      a commit's screen (regression_analysis)
     <r>/confirmation/<sha>.json                  a commit's confirmation A/B
+    <r>/confirmation/<sha>.stress.json           its stress figures' confirmation
     <r>/profile/<sha>.json                       a commit's regression profile
     <r>/baseline/performance_baseline.json       the baseline (+ baseline/history/)
     <r>/reports/                                 history report; commits/<sha>/ (with the
@@ -33,8 +35,8 @@ stress run, ``stress/`` (``measure/raw.py``). A/B rounds keep their files as sor
 ``.json.gz`` too.
 
 Only two kinds of things are ever read as results: run directories under ``raw/``
-(``raw/<sha>/<run_id>``, never the ``ab``/``calibrate``/``profile`` folders) and
-*foreign* ``*.json`` files, i.e. pytest-benchmark files somebody else put anywhere
+(``raw/<sha>/<run_id>``, never the ``ab``/``calibrate``/``profile``/``stress-confirm``
+folders) and *foreign* ``*.json`` files, i.e. pytest-benchmark files somebody else put anywhere
 outside the folders above (``.benchmarks/`` autosaves, ``--benchmark-json`` output).
 
 The layout is pure: it never creates, opens or reads anything but directory listings,
@@ -55,7 +57,7 @@ __all__ = ["DB_FILE", "RAW_SPECIAL_DIRS", "ResultsLayout", "machine_dir_name"]
 DB_FILE = "perf_history.db"
 
 #: Folders of ``raw/`` that are not commits: their contents are never results.
-RAW_SPECIAL_DIRS = frozenset({"ab", "calibrate", "profile"})
+RAW_SPECIAL_DIRS = frozenset({"ab", "calibrate", "profile", "stress-confirm"})
 
 #: Top-level folders that hold only files we wrote ourselves.
 _OWNED_DIRS = ("raw", "analysis", "confirmation", "profile", "baseline", "reports", "noise",
@@ -120,6 +122,10 @@ class ResultsLayout:
         return self.raw_dir / "profile" / _safe_name(
             "profile id", f"{profile_id}-{base_sha[:12]}-{candidate_sha[:12]}")
 
+    def stress_confirm_dir(self, confirm_id: str, base_sha: str, candidate_sha: str) -> Path:
+        return self.raw_dir / "stress-confirm" / _safe_name(
+            "stress confirmation id", f"{confirm_id}-{base_sha[:12]}-{candidate_sha[:12]}")
+
     @property
     def worktrees_dir(self) -> Path:
         return self.root / "worktrees"
@@ -143,6 +149,9 @@ class ResultsLayout:
 
     def confirmation_path(self, sha: str) -> Path:
         return self.root / "confirmation" / f"{_safe_name('commit sha', sha)}.json"
+
+    def stress_confirmation_path(self, sha: str) -> Path:
+        return self.root / "confirmation" / f"{_safe_name('commit sha', sha)}.stress.json"
 
     def commit_profile_path(self, sha: str) -> Path:
         return self.root / "profile" / f"{_safe_name('commit sha', sha)}.json"

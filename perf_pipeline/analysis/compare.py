@@ -38,7 +38,7 @@ from perf_pipeline.analysis.verdict import Estimate, judge
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import Comparison
 
-__all__ = ["compare", "estimate_samples"]
+__all__ = ["compare", "estimate_samples", "signed_rank_p"]
 
 #: Above this many pairwise differences, order statistics are found by bisection.
 _MAX_PAIRS_IN_MEMORY = 1_000_000
@@ -174,7 +174,7 @@ def _unpaired(b: np.ndarray, c: np.ndarray, alpha: float) -> Estimate:
 EXACT_SIGNED_RANK_N = 13
 
 
-def _signed_rank_p(d: np.ndarray, *, greater: bool) -> float:
+def signed_rank_p(d: np.ndarray, *, greater: bool) -> float:
     """The one-sided signed-rank p-value (Pratt's zeros: ranked, then left out) from its
     exact sign-flip distribution; what scipy's ``wilcoxon`` gives for n <= 13, where
     with ties it enumerates the 2^n patterns through its statistic (150 ms a call)."""
@@ -200,7 +200,7 @@ def _paired(b: np.ndarray, c: np.ndarray, alpha: float) -> Estimate:
     if np.all(d == 0):
         p = 1.0
     elif n <= EXACT_SIGNED_RANK_N:
-        p = _signed_rank_p(d, greater=hl > 0)
+        p = signed_rank_p(d, greater=hl > 0)
     else:
         side = "greater" if hl > 0 else "less"
         p = float(stats.wilcoxon(d, alternative=side, zero_method="pratt").pvalue)

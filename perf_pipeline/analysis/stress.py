@@ -39,12 +39,22 @@ from collections.abc import Sequence
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import StressComparison, StressFigure, Verdict
 
-__all__ = ["JUDGED_STRESS_FIGURES", "compare_stress"]
+__all__ = ["JUDGED_STRESS_FIGURES", "bucket_low", "compare_stress"]
 
 #: The figures with a rule, and the direction in which they get better.
 JUDGED_STRESS_FIGURES = {"throughput_ops_s": "higher", "p99_s": "lower",
                          "breaking_point": "higher", "exponent": "lower", "leak": "lower",
                          "error_rate": "lower"}
+
+
+def bucket_low(index: int, sub_bits: int) -> int:
+    """The lower bound in ns of bucket ``index`` of a stored log-linear latency histogram
+    (``measure/latency_histogram.py`` writes them; this layer only reads their JSON)."""
+    exact, half = 1 << sub_bits, 1 << (sub_bits - 1)
+    if index < exact:
+        return index
+    shift = (index - exact) // half + 1
+    return ((index - exact) % half + half) << shift
 
 
 def _count_above(histogram_json: str | None, threshold_s: float) -> tuple[int, int] | None:
@@ -54,17 +64,11 @@ def _count_above(histogram_json: str | None, threshold_s: float) -> tuple[int, i
     try:
         data = json.loads(histogram_json)
         sub_bits = int(data["sub_bits"])
-        exact, half = 1 << sub_bits, 1 << (sub_bits - 1)
         limit = threshold_s * 1e9
         above = total = 0
         for index, n in data["buckets"]:
-            if index < exact:
-                low = index
-            else:
-                shift = (index - exact) // half + 1
-                low = ((index - exact) % half + half) << shift
             total += int(n)
-            if low > limit:
+            if bucket_low(int(index), sub_bits) > limit:
                 above += int(n)
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"stored latency histogram is malformed: {exc}") from exc

@@ -65,6 +65,7 @@ class WorkspaceResource(dg.ConfigurableResource):
     ab_prior: Optional[str] = None  # noqa: UP045
     profile: Optional[str] = None  # noqa: UP045
     stress_per_commit: Optional[bool] = None  # noqa: UP045
+    stress_confirm_pairs: Optional[int] = None  # noqa: UP045
     uv_args: Optional[list[str]] = None  # noqa: UP045
     runner_command: Optional[list[str]] = None  # noqa: UP045
     setup: Optional[list[list[str]]] = None  # noqa: UP045

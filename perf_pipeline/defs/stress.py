@@ -1,11 +1,14 @@
 """The stress suite at a commit: heavier, slower, opt-in (``-m stress``); run nightly.
 
 Same pool as ``benchmark_results``: a stress run must never overlap a measuring run on
-the same machine. No automation condition: the nightly schedule (or a person) asks for it.
+the same machine. ``stress_analysis`` is in that pool too: it confirms what its screen
+flagged by measuring fresh pairs of runs (``pipeline/stress_confirm``). No automation
+condition: the nightly schedule (or a person) asks for them.
 """
 
 import dagster as dg
 
+from perf_pipeline.defs.fleet import measuring_turn
 from perf_pipeline.defs.measurement import measure_partition
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
@@ -29,12 +32,14 @@ def stress_results(
 @dg.asset(
     partitions_def=commits_partitions,
     deps=[stress_results],
+    pool=MEASURING_POOL,
     group_name="analysis",
     kinds={"python", "markdown"},
-    description="Judges this commit's stress figures against the previous commit's stress "
+    description="Screens this commit's stress figures against the previous commit's stress "
                 "run (throughput down, p99 up, breaking point lower, scaling exponent "
-                "higher, a leak appeared) and writes stress-report.md/.html beside the "
-                "commit's report.",
+                "higher, a leak appeared), confirms every flag by fresh interleaved pairs "
+                "of runs of both commits (confirm=auto), and writes stress-report.md/.html "
+                "beside the commit's report.",
 )
 def stress_analysis(context: dg.AssetExecutionContext,
                     workspace: WorkspaceResource) -> dg.MaterializeResult:
@@ -43,7 +48,7 @@ def stress_analysis(context: dg.AssetExecutionContext,
 
     sha = partition_sha(context)
     try:
-        with workspace.open() as ws:
+        with workspace.open() as ws, measuring_turn(context, ws.settings):
             outcome = analyze_stress_commit(ws, sha)
     except PerfPipelineError as exc:
         raise dg.Failure(description=f"commit {sha}: {exc}") from exc
@@ -56,6 +61,8 @@ def stress_analysis(context: dg.AssetExecutionContext,
                       "markdown_path": dg.MetadataValue.path(str(outcome.markdown_path))})
     return dg.MaterializeResult(metadata={
         "stress_regressions": len(outcome.regressions),
+        "screen_flagged": outcome.screen_flagged,
+        "confirmation_pairs": outcome.confirmation_pairs,
         "regressed_figures": [f"{c.scenario}:{c.figure}" for c in outcome.regressions],
         "baseline_run_id": outcome.baseline_run_id or "",
         "report": dg.MetadataValue.md(outcome.markdown),

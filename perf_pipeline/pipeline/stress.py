@@ -2,26 +2,36 @@
 
 The baseline is the newest successful stress run of an *earlier* commit in history order
 (on the main branch when the commit's run is on it): stress runs are nightly or
-occasional, so one earlier run is what there is; each figure's rule (``analysis/stress``)
-carries its own test or threshold for that reason.
+occasional, so one earlier run is what there is. That comparison is the **screen**
+(``analysis/stress``); with ``confirm = "auto"`` every figure it flags is measured again
+in fresh interleaved pairs of runs of both commits, and the **confirmation** decides
+(``pipeline/stress_confirm``): one run against one run cannot tell a busy spell on a
+shared machine from a change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from perf_pipeline.analysis.stress import compare_stress
+from perf_pipeline.analysis.stress_confirm import Pair, apply_stress_confirmation
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.stress_results import MULTIPLIER_FIGURE
 from perf_pipeline.model import RunInfo, RunStatus, StressComparison, StressFigure, Verdict
+from perf_pipeline.pipeline.stress_confirm import (
+    StressConfirmationRecord,
+    measure_stress_confirmation,
+    read_stress_confirmation,
+)
 from perf_pipeline.report.stress import render_stress_html, render_stress_markdown
 from perf_pipeline.workspace import Workspace
 
 __all__ = ["StressJudgement", "StressOutcome", "analyze_stress_commit", "baseline_label",
-           "judge_stress"]
+           "confirm_stress_commit", "judge_stress"]
 
 STRESS_MARKDOWN = "stress-report.md"
 STRESS_HTML = "stress-report.html"
@@ -43,6 +53,9 @@ class StressOutcome:
     #: The judged run's error when it failed (tests that failed their own assertions;
     #: the figures of those that finished were judged).
     run_error: str | None = None
+    #: Figures the screen flagged, and the fresh pairs that confirmed or cleared them.
+    screen_flagged: int = 0
+    confirmation_pairs: int = 0
 
     @property
     def regressions(self) -> tuple[StressComparison, ...]:
@@ -73,6 +86,17 @@ class StressJudgement:
     multiplier: float | None = None
     passed_over: int = 0
     base_multiplier: float | None = None
+    #: The confirmation of the screen's flags, when there is one for these two runs
+    #: (``comparisons`` then hold its final verdicts).
+    confirmation: StressConfirmationRecord | None = None
+
+    @property
+    def sha(self) -> str:
+        return self.current.commit.sha if self.current.commit else ""
+
+    @property
+    def regressions(self) -> tuple[StressComparison, ...]:
+        return tuple(c for c in self.comparisons if c.verdict is Verdict.REGRESSION)
 
     @property
     def shared_multiplier(self) -> float | None:
@@ -96,6 +120,8 @@ class StressJudgement:
             notes.append(f"{self.passed_over} earlier stress run(s) ran at another "
                          f"STRESS_MULTIPLIER than this one ({self.multiplier:g}) and were "
                          "not compared: durations, sizes and worker counts scale with it.")
+        if self.confirmation is not None:
+            notes.append(self.confirmation.note)
         return " ".join(notes) or None
 
 
@@ -150,12 +176,15 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
             continue
         base, base_figures, base_multiplier = candidate, candidate_figures, other
         break
-    return StressJudgement(current=current, base=base,
-                           comparisons=compare_stress(base_figures, figures,
-                                                      alpha=settings.alpha),
+    comparisons = compare_stress(base_figures, figures, alpha=settings.alpha)
+    confirmation = read_stress_confirmation(
+        ws, sha, run_id=current.run_id, baseline_run_id=base.run_id if base else None)
+    if confirmation is not None:
+        comparisons = apply_stress_confirmation(comparisons, confirmation.confirmation)
+    return StressJudgement(current=current, base=base, comparisons=comparisons,
                            figures=figures, base_figures=base_figures,
                            multiplier=multiplier, passed_over=passed_over,
-                           base_multiplier=base_multiplier)
+                           base_multiplier=base_multiplier, confirmation=confirmation)
 
 
 def baseline_label(base: RunInfo | None, multiplier: float | None = None) -> str | None:
@@ -166,11 +195,31 @@ def baseline_label(base: RunInfo | None, multiplier: float | None = None) -> str
     return f"{base_sha[:12]} (run {base.run_id}{at})" if base and base_sha else None
 
 
-def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
-    """Compare ``sha``'s stress figures with the previous commit's; write md + html."""
+def confirm_stress_commit(ws: Workspace, judged: StressJudgement, *,
+                          pairs: Iterable[Pair] | None = None) -> StressJudgement:
+    """With ``confirm = "auto"``: measure the screen's flags again (unless these two runs
+    were confirmed already: re-running a partition does not measure twice) and return
+    the judgement with the confirmed verdicts."""
+    if (ws.settings.confirm != "auto" or judged.base is None
+            or judged.confirmation is not None or not judged.regressions):
+        return judged
+    base_sha = _sha(judged.base)
+    if base_sha is None:
+        return judged
+    measure_stress_confirmation(ws, judged.sha, run_id=judged.current.run_id,
+                                baseline_run_id=judged.base.run_id, baseline_sha=base_sha,
+                                screen=judged.comparisons, pairs=pairs)
+    return judge_stress(ws, judged.sha) or judged
+
+
+def analyze_stress_commit(ws: Workspace, sha: str, *,
+                          pairs: Iterable[Pair] | None = None) -> StressOutcome:
+    """Compare ``sha``'s stress figures with the previous commit's, confirm what that
+    flagged (``confirm_stress_commit``); write md + html."""
     judged = judge_stress(ws, sha)
     if judged is None:
         raise InvalidInputError(f"commit {sha}: no stress run with figures in the history")
+    judged = confirm_stress_commit(ws, judged, pairs=pairs)
     current, base, comparisons = judged.current, judged.base, judged.comparisons
     label = judged.label
     note = judged.notes
@@ -195,4 +244,8 @@ def analyze_stress_commit(ws: Workspace, sha: str) -> StressOutcome:
                          markdown_path=md_path, html_path=html_path, markdown=markdown,
                          plots=tuple(out_dir / name for name in pngs),
                          run_error=((current.error or "failed") if current.status
-                                    is RunStatus.FAILED else None))
+                                    is RunStatus.FAILED else None),
+                         screen_flagged=(len(judged.confirmation.confirmation.tallies)
+                                         if judged.confirmation else len(judged.regressions)),
+                         confirmation_pairs=(judged.confirmation.confirmation.pairs_used
+                                             if judged.confirmation else 0))

@@ -42,10 +42,10 @@ def _value(figure: str, value: float | None) -> str:
     return f"{value:.3g}"
 
 
-def _cell(text: str) -> str:
+def _cell(text: str, *, max_len: int = 200) -> str:
     from perf_pipeline.report.markdown import escape_markdown  # markdown imports this module
 
-    return escape_markdown(text, max_len=200)
+    return escape_markdown(text, max_len=max_len)
 
 
 def _sorted(rows: Sequence[StressComparison]) -> list[StressComparison]:
@@ -79,8 +79,8 @@ def render_stress_markdown(rows: Sequence[StressComparison], *,
     figures ``shown`` but not judged (this run's), then the plots (``images``: file
     names beside the Markdown file)."""
     lines = ["## Stress", "", _headline(rows, baseline_label), ""]
-    if note:
-        lines += [f"> {_cell(note)}", ""]
+    if note:  # a block quote, not a cell: room for the confirmation and the run's error
+        lines += [f"> {_cell(note, max_len=1000)}", ""]
     if rows:
         lines += ["| verdict | test | scenario | figure | baseline | current | rule | detail |",
                   "|---|---|---|---|---|---|---|---|"]

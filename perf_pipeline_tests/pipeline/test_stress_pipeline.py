@@ -21,7 +21,7 @@ def _figures(*, leak: float, exponent: float) -> tuple[StressFigure, ...]:
 
 
 def test_each_stress_regression_is_reported_on_its_own_commit(tmp_path: Path) -> None:
-    settings = Settings(results_dir=tmp_path / "results")
+    settings = Settings(results_dir=tmp_path / "results", confirm="off")  # the screen alone
     ws = Workspace(settings)
     history = [("a" * 40, _figures(leak=0, exponent=1.0)),   # baseline
                ("b" * 40, _figures(leak=1, exponent=1.0)),   # adds a leak
@@ -59,7 +59,7 @@ def test_only_runs_at_the_same_multiplier_are_compared(tmp_path: Path) -> None:
         return figs + tuple(StressFigure(test=f.test, scenario=f.scenario, kind=f.kind,
                                          figure="multiplier", value=multiplier) for f in figs)
 
-    settings = Settings(results_dir=tmp_path / "results")
+    settings = Settings(results_dir=tmp_path / "results", confirm="off")
     ws = Workspace(settings)
     history = [("a" * 40, at(None, 1.0)), ("b" * 40, at(0.3, 1.0)), ("c" * 40, at(1.5, 2.0)),
                ("d" * 40, at(0.3, 1.0)), ("e" * 40, at(1.5, 2.0))]
