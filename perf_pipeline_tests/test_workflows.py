@@ -262,3 +262,29 @@ def test_job_env_is_read_by_the_settings() -> None:
     settings = load_settings(environ={k: str(v) for k, v in env.items()})
     assert settings.threshold == pytest.approx(1.15)
     assert settings.alpha == pytest.approx(0.01)
+
+
+#: git commands that talk to the remote, and so would need the credentials checkout keeps.
+_REMOTE_GIT = re.compile(r"\bgit\b[^\n|;&]*\b(fetch|pull|push|ls-remote|clone|remote\s+update"
+                         r"|submodule\s+update)\b")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_checkout_keeps_no_token_while_pr_code_runs(path: Path) -> None:
+    """Every job runs the checked-out (pull request's) code after its checkout: tests,
+    benchmark suites, conftest files, setup commands. With the default
+    ``persist-credentials: true`` the GITHUB_TOKEN sits in .git/config, readable by that
+    code; and nothing after the checkout may need it (no git call to the remote)."""
+    for job_id, job in _load(path)["jobs"].items():
+        steps = _steps(job)
+        checkouts = [i for i, s in enumerate(steps)
+                     if str(s.get("uses", "")).startswith("actions/checkout@")]
+        for i in checkouts:
+            later = [s.get("run", "") for s in steps[i + 1:]]
+            assert any("uv run" in run for run in later), (job_id, "runs no code?")
+            assert (steps[i].get("with") or {}).get("persist-credentials") is False, (
+                f"{path.name}: job {job_id}: checkout must set persist-credentials: false")
+            for run in later:
+                assert not _REMOTE_GIT.search(run), (
+                    f"{path.name}: job {job_id}: a git call to the remote after a checkout "
+                    f"without credentials: {_REMOTE_GIT.search(run).group(0)!r}")
