@@ -159,3 +159,21 @@ def test_a_history_path_that_does_not_exist_is_said_to_be_new(tmp_path, capsys) 
     assert f"note: {typo} does not exist: read as an empty history" in capsys.readouterr().err
     main(["visualize", "--results-dir", str(results), "--history", str(typo)])
     assert "does not exist" not in capsys.readouterr().err  # exists now: no note
+
+
+def test_a_baseline_named_that_does_not_exist_is_an_error(results: Path, capsys) -> None:
+    """A mistyped --baseline was read as "no pinned file": the run was judged against the
+    rolling baseline of the history, exit 0, without a word."""
+    write_pytest_benchmark_json(results / "run1.json", day=1, seed=1)
+    assert _analyze(results, "--confirm", "off") == 0
+    write_pytest_benchmark_json(results / "run2.json", day=2, seed=2)
+    typo = results.parent / "baselnie" / "performance_baseline.json"
+    capsys.readouterr()
+    assert _analyze(results, "--confirm", "off", "--baseline", str(typo)) == 2
+    err = capsys.readouterr().err
+    assert f"--baseline {typo} does not exist" in err
+    assert not typo.exists() and not typo.parent.exists()
+    # Pinning the run there is what --update-baseline asks for: still allowed.
+    assert _analyze(results, "--confirm", "off", "--baseline", str(typo),
+                    "--update-baseline") == 0
+    assert json.loads(typo.read_text())["policy"] == "pinned"

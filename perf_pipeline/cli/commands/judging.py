@@ -36,6 +36,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     report = Path(args.report)
     # Before the baseline is pinned or a confirmation measures for minutes.
     check_writable_file(report, "--report")
+    if args.baseline is not None and not args.update_baseline \
+            and not Path(args.baseline).exists():
+        # A baseline named outright is the one to judge against: a mistyped path was read
+        # as "no pinned file", and the run judged against the rolling baseline in silence.
+        raise InvalidInputError(f"--baseline {args.baseline} does not exist: name an "
+                                "existing baseline file (with --update-baseline, the run "
+                                "is pinned there)")
     with workspace_from(args) as ws, \
             progress_bar("analyzing (A/B rounds confirming flags)", quiet=args.json) as bar:
         outcome = analyze_results_dir(ws, report_path=report,
@@ -122,7 +129,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="make the newest run the (pinned) baseline after judging it")
     p.add_argument("--report", default="performance-report.md",
                    help="where to write the Markdown report (default: ./performance-report.md)")
-    p.add_argument("--baseline", help="baseline file (default: "
+    p.add_argument("--baseline", help="baseline file to judge against, which must exist "
+                   "(with --update-baseline: where the run is pinned; default: "
                    "<results-dir>/baseline/performance_baseline.json)")
     p.add_argument("--confirm", choices=("auto", "off"),
                    help="auto: the baseline comparison is a screen and every flag is "
