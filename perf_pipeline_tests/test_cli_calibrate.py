@@ -11,9 +11,17 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.cli import main
+from perf_pipeline.config import Settings
 from perf_pipeline.measure.calibrate import ORDERS_FILE
 from perf_pipeline.store import HistoryStore, load_noise_corpus, write_noise_corpus
+from perf_pipeline.workspace import Workspace
 from perf_pipeline_tests.measure.test_calibrate import make_raw_dir
+from perf_pipeline_tests.pipeline.test_ab_prior import (
+    ELSEWHERE,
+    HERE,
+    calibrated,
+    make_corpus,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -230,7 +238,34 @@ def test_noise_detectable_needs_a_usable_recording(tmp_path: Path, capsys) -> No
     assert main(["calibrate", "--import-raw", str(raw), "--results-dir", str(results),
                  "--no-detectable", "--out", str(tmp_path / "again.json.gz")]) == 0
     assert "detectable" not in capsys.readouterr().err
-    # Asked for outright, a recording too short for it is an error, not a note.
+    # The fixture's pairs were recorded on another machine: none of this one's to replay.
     assert main(["noise", "--detectable", "--results-dir", str(results)]) == 2
     shown = capsys.readouterr()
-    assert "2 pairs" in shown.out and "distinct rounds" in shown.err
+    assert "2 pairs" in shown.out and "no noise profile of this machine" in shown.err
+    assert "Intel(R) Xeon(R) Processor x2" in shown.err and "--corpus PATH" in shown.err
+    # Asked for outright, a recording too short for it is an error, not a note.
+    with Workspace(Settings(results_dir=results)) as ws:
+        calibrated(ws, make_corpus(HERE, pairs=2), tmp_path / "short.json.gz",
+                   "2026-11-05T00:00:00+00:00")
+    assert main(["noise", "--detectable", "--results-dir", str(results)]) == 2
+    assert "distinct rounds" in capsys.readouterr().err
+
+
+def test_noise_detectable_replays_this_machines_recording(tmp_path: Path, capsys) -> None:
+    """A history shared with other machines (CI runners, a PostgreSQL history): the
+    newest recording of *any* machine was replayed, another box's noise as this one's."""
+    results = tmp_path / "results"
+    with Workspace(Settings(results_dir=results)) as ws:
+        calibrated(ws, make_corpus(HERE, pairs=44, names=("test_here_a", "test_here_b")),
+                   tmp_path / "here.json.gz", "2026-11-01T00:00:00+00:00")
+        calibrated(ws, replace(make_corpus(ELSEWHERE, pairs=44, seed=3,
+                                           names=("test_there_a", "test_there_b")),
+                               commit="c" * 40),
+                   tmp_path / "elsewhere.json.gz", "2026-11-03T00:00:00+00:00")
+    assert main(["noise", "--detectable", "--results-dir", str(results)]) == 0
+    out = capsys.readouterr().out
+    replay = out[out.index("What perf-pipeline ab --adaptive finds"):]
+    flat = replay.replace("\n", "")
+    assert "this machine's recording of aaaaaaaaaaaa" in flat and "here.json.gz" in flat
+    assert "test_here_a" in replay and "test_there_a" not in replay
+    assert "elsewhere.json.gz" not in flat

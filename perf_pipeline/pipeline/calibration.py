@@ -28,7 +28,7 @@ from perf_pipeline.analysis import (
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import corpus_from_raw_pairs, measure_calibration, resolve_commit
 from perf_pipeline.model import NoiseCorpus, NoiseProfile
-from perf_pipeline.pipeline.ab_prior import previous_profile_here
+from perf_pipeline.pipeline.ab_prior import previous_profile_here, profiles_here
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.store import load_noise_corpus, write_noise_corpus
 from perf_pipeline.workspace import Workspace
@@ -137,14 +137,34 @@ def detectability_of(corpus: NoiseCorpus, *, processes: int,
                               on_benchmark=on_benchmark)
 
 
+def _machine_text(profile: NoiseProfile) -> str:
+    machine = dict(profile.machine)
+    return (f"{machine.get('cpu_model', '?')} x{machine.get('cpu_count', '?')}, "
+            f"{machine.get('os', '?')}")
+
+
 def newest_corpus(ws: Workspace) -> tuple[NoiseProfile, Path, NoiseCorpus]:
-    """The newest stored noise profile (the one ``perf-pipeline noise`` shows in full),
-    its corpus path and the corpus; ``InvalidInputError`` when there is none or its
-    file is gone or broken (the error names the path)."""
+    """This machine's newest recorded noise profile (the one its A/Bs borrow from when
+    usable), its corpus path and the corpus.
+
+    What an A/B finds depends on the machine's noise: a history shared with other
+    machines (CI runners, a PostgreSQL history) once gave the newest profile of *any*
+    machine, another box's noise reported as this one's. ``InvalidInputError`` when this
+    machine has none (naming the other machines' newest, for ``--corpus``) or its file
+    is gone or broken (the error names the path)."""
     profiles = ws.store.noise_profiles() if ws.history_exists else ()
     if not profiles:
         raise InvalidInputError(f"no noise profile in {ws.settings.history_label}: record "
                                 "one with perf-pipeline calibrate --pairs 60, or give "
                                 "--corpus PATH")
-    profile, corpus_path, _ = profiles[-1]
+    mine = profiles_here(ws)
+    if not mine:
+        other, other_path, _ = profiles[-1]
+        raise InvalidInputError(
+            f"no noise profile of this machine in {ws.settings.history_label}: its "
+            f"{len(profiles)} profile(s) are of other machines (the newest stored: "
+            f"{other.commit[:12]} recorded {other.recorded_at} on {_machine_text(other)}, "
+            f"corpus {other_path}). Record this machine's with perf-pipeline calibrate "
+            "--pairs 60, or replay another's with --corpus PATH")
+    profile, corpus_path = mine[0]
     return profile, Path(corpus_path), load_noise_corpus(Path(corpus_path))

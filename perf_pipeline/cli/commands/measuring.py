@@ -119,8 +119,8 @@ def _print_detectable(corpus: NoiseCorpus, source: str, *, processes: int,
 def cmd_noise(args: argparse.Namespace) -> int:
     """Shows the noise profiles calibrate stored in the history, newest first: commit,
     machine, pairs and corpus file of each, and the newest one's spreads per benchmark
-    (--all: every one's). --detectable: what an adaptive A/B finds on the newest one's
-    noise, replayed (--corpus PATH: on that corpus file's)."""
+    (--all: every one's). --detectable: what an adaptive A/B finds on the noise of this
+    machine's newest recording, replayed (--corpus PATH: on that corpus file's)."""
     from perf_pipeline.cli.present.calibrate import print_noise_profiles
     from perf_pipeline.pipeline import newest_corpus
     from perf_pipeline.pipeline.ab_prior import ab_variance_prior
@@ -140,7 +140,8 @@ def cmd_noise(args: argparse.Namespace) -> int:
                 corpus, source = load_noise_corpus(Path(args.corpus)), args.corpus
             else:
                 profile, path, corpus = newest_corpus(ws)
-                source = f"{profile.commit[:12]} recorded {profile.recorded_at} ({path})"
+                source = (f"this machine's recording of {profile.commit[:12]}, "
+                          f"{profile.recorded_at} ({path})")
             _print_detectable(corpus, source, processes=ws.settings.ab_processes,
                               required=True)
     return ExitCode.OK
@@ -201,7 +202,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="every profile's table, not only "
                    "the newest one's")
     p.add_argument("--detectable", action="store_true",
-                   help="replay A/Bs from the newest recording: the smallest slowdown "
+                   help="replay A/Bs from this machine's newest recording: the smallest "
+                        "slowdown "
                         "ab --adaptive finds per benchmark (about 3 s per benchmark)")
     p.add_argument("--corpus", metavar="PATH",
                    help="the same, from this noise corpus file (.json.gz) instead")
