@@ -41,6 +41,8 @@ __all__ = ["PROFILE_MANIFEST", "PROFILE_SIDES", "ProfileRun", "measure_profiles"
 logger = logging.getLogger(__name__)
 
 PROFILE_MANIFEST = "profile.json"
+#: pytest's exit status when it collected (or kept after -k) no test.
+_NO_TESTS_SELECTED = 5
 PROFILE_SIDES = ("base", "candidate")
 MAX_REPEATS = 20
 
@@ -62,6 +64,21 @@ class ProfileRun:
         every = [set(p) for p in (*self.base_profiles, *self.candidate_profiles)]
         return tuple(sorted(set.intersection(*every))) if every else ()
 
+    @property
+    def candidate_only(self) -> tuple[str, ...]:
+        """Benchmarks profiled at the candidate and in no process of the base: not at the
+        base commit (a new benchmark), or not selected there."""
+        return tuple(sorted(_names(self.candidate_profiles) - _names(self.base_profiles)))
+
+    @property
+    def base_only(self) -> tuple[str, ...]:
+        """Benchmarks profiled at the base and in no process of the candidate."""
+        return tuple(sorted(_names(self.base_profiles) - _names(self.candidate_profiles)))
+
+
+def _names(profiles: Sequence[dict[str, BenchmarkProfile]]) -> set[str]:
+    return {name for side in profiles for name in side}
+
 
 def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequence[str],
                      extra_args: Sequence[str], min_s: float,
@@ -76,15 +93,16 @@ def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequenc
             extra_args=(*settings.pytest_args, "--benchmark-disable", *extra_args),
             env={PROFILE_DIR_ENV: str(out_dir.resolve()), PROFILE_MIN_S_ENV: f"{min_s:g}"},
             benchmarks_required=False)
+        if outcome.returncode == _NO_TESTS_SELECTED:
+            # The selection matches nothing at this commit (a benchmark the other commit
+            # added or removed): an empty side, said per benchmark by the caller; both
+            # sides empty is an error in ``measure_profiles``.
+            return {}
         error = error_text(outcome)
         if error is not None:
             raise MeasurementError(f"profiling {sha[:12]} failed: {error}\n"
                                    f"(files kept in {out_dir})")
-        profiles = read_profile_dir(out_dir, worktree)
-    if not profiles:
-        raise MeasurementError(f"profiling {sha[:12]}: no benchmark ran (check the node ids "
-                               f"and -k expression); files in {out_dir}")
-    return profiles
+        return read_profile_dir(out_dir, worktree)
 
 
 def measure_profiles(
@@ -102,8 +120,11 @@ def measure_profiles(
 
     ``node_ids`` (relative to the project directory) replace the configured benchmark
     paths; ``keyword`` is passed as ``-k``; both are checked by ``ABSelection``. A
-    process that fails raises ``MeasurementError`` (its files are kept). Temp folders
-    left behind by a SIGKILLed measuring process are swept first.
+    process that fails raises ``MeasurementError`` (its files are kept), and so does a
+    selection that ran no benchmark at either commit; one that matches nothing at one
+    commit only (a benchmark the candidate added) leaves that side empty of it
+    (``ProfileRun.candidate_only``, ``base_only``). Temp folders left behind by a
+    SIGKILLed measuring process are swept first.
     """
     if not 1 <= repeats <= MAX_REPEATS:
         raise InvalidInputError(f"repeats must be in 1..{MAX_REPEATS}, not {repeats!r}")
@@ -133,6 +154,10 @@ def measure_profiles(
                 if on_process is not None:
                     on_process(finished, total)
     prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
+    if not any(done["base"] + done["candidate"]):
+        raise MeasurementError(f"profiling {shas['base'][:12]} and {shas['candidate'][:12]}: "
+                               "no benchmark ran at either commit (check the node ids and "
+                               f"-k expression); files in {raw_dir}")
     manifest = {
         "profile_id": profile_id, "base": shas["base"], "candidate": shas["candidate"],
         "repeats": repeats, "min_s": min_s, **select.describe(),

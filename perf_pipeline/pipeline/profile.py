@@ -46,6 +46,10 @@ class ProfileOutcome:
     comparison: ProfileComparison | None
     files: ReportFiles | None = None
     skipped: str | None = None  # why nothing was profiled (a no-op is not an error)
+    #: Selected benchmarks profiled on one side only, so with no diff: no base-side
+    #: profile (at the candidate only: a new benchmark), no candidate-side profile.
+    candidate_only: tuple[str, ...] = ()
+    base_only: tuple[str, ...] = ()
     #: ``profile_commit`` only: why profiling the confirmed regressions failed. The
     #: profile is a diagnosis, so its failure must not keep the report from being written.
     error: str | None = None
@@ -92,6 +96,20 @@ def _memory_notes(run: ProfileRun, names: Sequence[str]) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def _one_sided_lines(run: ProfileRun) -> list[str]:
+    """Why a selected benchmark has no diff: it was profiled on one side only."""
+    lines = []
+    if run.candidate_only:
+        lines.append(f"No base-side profile (not at the base commit {run.base.sha[:10]}; "
+                     "profiled at the candidate only, e.g. a new benchmark): "
+                     + ", ".join(run.candidate_only))
+    if run.base_only:
+        lines.append(f"No candidate-side profile (not at the candidate commit "
+                     f"{run.candidate.sha[:10]}; profiled at the base only, e.g. a removed "
+                     "benchmark): " + ", ".join(run.base_only))
+    return lines
+
+
 def _notes(run: ProfileRun, missing: Sequence[str]) -> tuple[str, ...]:
     notes = [f"Profiles of {run.candidate.sha[:10]} against {run.base.sha[:10]}: "
              f"{len(run.base_profiles)} untimed pytest process(es) per side, each benchmark's "
@@ -99,8 +117,11 @@ def _notes(run: ProfileRun, missing: Sequence[str]) -> tuple[str, ...]:
              f"three separate passes. Raw files: {run.raw_dir}",
              f"Open a profile with `snakeviz {run.raw_dir}/base-1/<benchmark>.prof` or "
              "`python -m pstats`."]
-    if missing:
-        notes.append("Not profiled on both sides: " + ", ".join(missing))
+    notes.extend(_one_sided_lines(run))
+    one_sided = {*run.candidate_only, *run.base_only}
+    partial = [name for name in missing if name not in one_sided]
+    if partial:
+        notes.append("Not profiled in every process of both sides: " + ", ".join(partial))
     return tuple(notes)
 
 
@@ -124,8 +145,10 @@ def run_profile(
     names = run.benchmarks
     every = {n for side in (*run.base_profiles, *run.candidate_profiles) for n in side}
     if not names:
-        raise InvalidInputError(f"no benchmark was profiled at both commits (raw files in "
-                                f"{run.raw_dir})")
+        why = "; ".join(_one_sided_lines(run))
+        raise InvalidInputError("no benchmark was profiled at both commits"
+                                + (f": {why}" if why else "")
+                                + f" (raw files in {run.raw_dir})")
     diffs = sorted((_diff_one(run, name, fold) for name in names),
                    key=lambda d: d.base_total_s.median - d.candidate_total_s.median)
     comparison = ProfileComparison(
@@ -138,7 +161,8 @@ def run_profile(
                       profiles=comparison)
     files = write_report(data, out_dir, markdown_path=report_path or out_dir / PROFILE_MARKDOWN,
                          plots=False)
-    return ProfileOutcome(comparison=comparison, files=files)
+    return ProfileOutcome(comparison=comparison, files=files,
+                          candidate_only=run.candidate_only, base_only=run.base_only)
 
 
 def _clear_commit_profile(ws: Workspace, sha: str) -> None:

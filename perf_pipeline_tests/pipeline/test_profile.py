@@ -175,3 +175,39 @@ def test_timed_runs_are_the_same_with_and_without_a_profile_step(
     assert 0.5 < ratio < 2.0, (plain, after_profile)
     # Generous: 5 vs 5 process medians; only a complete separation (p = 0.008) fails.
     assert stats.mannwhitneyu(plain, after_profile).pvalue > 0.005, (plain, after_profile)
+
+
+@pytest.mark.slow
+def test_a_benchmark_new_at_the_candidate_is_said_to_have_no_base_side_profile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """``profile -k`` selecting a benchmark the candidate added printed nothing about it
+    (with another selected) or failed at the base with pytest's "collected no tests"
+    (alone)."""
+    from perf_pipeline_tests.measure.conftest import commit_files
+
+    repo, base, _ = build_profile_target(tmp_path)
+    added = commit_files(repo, {"proj/tests/test_added.py": (
+        "from mod import pipeline\n\n\ndef test_added(benchmark):\n"
+        "    assert benchmark(pipeline, list(range(50))) > 0\n")}, "add a benchmark")
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text('project_subdir = "proj"\nbenchmark_paths = ["tests"]\n'
+                      'pytest_args = ["--benchmark-min-rounds=3", '
+                      '"--benchmark-max-time=0.02"]\n')
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    results = tmp_path / "results"
+    common = ["--repeats", "1", "--repo", str(repo), "--results-dir", str(results)]
+    assert main(["profile", base, added, "-k", "test_pipeline or test_added", *common]) == 0
+    out = capsys.readouterr().out
+    assert "test_pipeline: " in out and "per call (profiled)" in out
+    assert (f"test_added: no base-side profile: not at the base commit "
+            f"{base[:12]} (profiled at the candidate only)") in out.replace("\n", "")
+    [md] = (results / "reports" / "profile").glob("*/profile-report.md")
+    assert "No base-side profile" in md.read_text(encoding="utf-8")
+    # Selected alone: nothing to diff, said as such (not pytest's "collected no tests").
+    assert main(["profile", base, added, "-k", "test_added", *common]) == 2
+    err = capsys.readouterr().err
+    assert "no benchmark was profiled at both commits: No base-side profile" in err
+    assert "test_added" in err and "collected no tests" not in err
+    # A selection that matches nothing at either commit is still an error.
+    assert main(["profile", base, added, "-k", "test_nothing_like_it", *common]) == 2
+    assert "no benchmark ran at either commit" in capsys.readouterr().err

@@ -32,6 +32,14 @@ def print_profile(outcome: ProfileOutcome, *, top: int) -> None:
         for a in grown:
             out.print(f"   memory {format_bytes(a.delta_bytes, signed=True):>10}/call  "
                       f"{plain(a.site)}")
+    for name in outcome.candidate_only:
+        out.print(f"\n{short(name)}: no base-side profile: not at the base commit "
+                  f"{plain(comparison.base_sha[:12])} (profiled at the candidate only), "
+                  "so no diff")
+    for name in outcome.base_only:
+        out.print(f"\n{short(name)}: no candidate-side profile: not at the candidate commit "
+                  f"{plain(comparison.candidate_sha[:12])} (profiled at the base only), "
+                  "so no diff")
     out.print("\n(* changed beyond the spread of the repeats)")
     out.print(f"raw files: {plain(comparison.raw_dir or '')}")
     if outcome.files is not None:
