@@ -177,3 +177,23 @@ def test_a_baseline_named_that_does_not_exist_is_an_error(results: Path, capsys)
     assert _analyze(results, "--confirm", "off", "--baseline", str(typo),
                     "--update-baseline") == 0
     assert json.loads(typo.read_text())["policy"] == "pinned"
+
+
+def test_a_rolling_baseline_named_is_judged_against_and_kept(results: Path, capsys) -> None:
+    """A rolling baseline file (what analyze seeds and CI uploads) named with --baseline
+    was passed over: in a fresh history "no baseline yet", and the file overwritten."""
+    elsewhere = results.parent / "ci-results"
+    elsewhere.mkdir()
+    write_pytest_benchmark_json(elsewhere / "run1.json", day=1, seed=1)
+    assert _analyze(elsewhere, "--confirm", "off") == 0
+    downloaded = results.parent / "downloaded_baseline.json"
+    downloaded.write_bytes((elsewhere / "baseline" / "performance_baseline.json").read_bytes())
+    assert json.loads(downloaded.read_text())["policy"] == "rolling"
+    before = downloaded.read_bytes()
+    write_pytest_benchmark_json(results / "mine.json", day=3, seed=3, slow={NAMES[3]: 2.0})
+    capsys.readouterr()
+    assert _analyze(results, "--confirm", "off", "--baseline", str(downloaded)) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION test_op_3" in out and "no baseline yet" not in out
+    assert downloaded.read_bytes() == before
+    assert not (downloaded.parent / "history").exists()

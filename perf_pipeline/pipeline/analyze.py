@@ -25,6 +25,7 @@ from perf_pipeline.pipeline.ingest import ingest_results
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.pipeline.reporting import build_report_data
 from perf_pipeline.report import ReportFiles, write_report
+from perf_pipeline.store import read_baseline
 from perf_pipeline.workspace import Workspace
 
 __all__ = ["AnalyzeOutcome", "analyze_results_dir"]
@@ -81,7 +82,7 @@ def _newest_run(ws: Workspace, ingested: tuple[str, ...] = ()) -> SuiteRun:
 
 
 def analyze_results_dir(ws: Workspace, *, report_path: Path,
-                        update_baseline: bool = False,
+                        update_baseline: bool = False, baseline_named: bool = False,
                         on_round: Callable[[int, int], None] | None = None) -> AnalyzeOutcome:
     """Ingest new files, judge the newest run against its baseline, write the report.
 
@@ -91,13 +92,24 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
     becomes the pinned baseline. With ``confirm = "auto"`` the comparison is the screen
     and its flags are confirmed by an interleaved A/B when the run's commit and the
     baseline's are in the configured repo (``pipeline.confirm``).
+
+    ``baseline_named``: the baseline file was named outright (``--baseline``), so it is
+    what the run is judged against whatever its policy, and it is never rewritten but by
+    ``update_baseline``. A rolling file (what CI leaves in its artifacts) was otherwise
+    passed over for this history's own rolling baseline, or, in a history with no
+    earlier run, "no baseline yet" and the named file overwritten by this run.
     """
     settings, layout = ws.settings, ws.layout
     created = updated = False
     confirmation = None
     summary = ingest_results(ws)
     run = _newest_run(ws, summary.ingested)
-    baseline = baseline_for_run(ws, run)
+    if baseline_named:
+        baseline = read_baseline(layout.baseline_path)
+        if baseline is None:
+            raise InvalidInputError(f"baseline file {layout.baseline_path} does not exist")
+    else:
+        baseline = baseline_for_run(ws, run)
     if baseline is None or update_baseline:
         check_baseline_run(run)
     if baseline is None:

@@ -47,6 +47,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             progress_bar("analyzing (A/B rounds confirming flags)", quiet=args.json) as bar:
         outcome = analyze_results_dir(ws, report_path=report,
                                       update_baseline=args.update_baseline,
+                                      baseline_named=args.baseline is not None
+                                      and Path(args.baseline).exists(),
                                       on_round=bar.update)
     code = (ExitCode.REGRESSION if outcome.has_regression
             else ExitCode.BAD_INPUT if outcome.ingest.errors else ExitCode.OK)
@@ -129,9 +131,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="make the newest run the (pinned) baseline after judging it")
     p.add_argument("--report", default="performance-report.md",
                    help="where to write the Markdown report (default: ./performance-report.md)")
-    p.add_argument("--baseline", help="baseline file to judge against, which must exist "
-                   "(with --update-baseline: where the run is pinned; default: "
-                   "<results-dir>/baseline/performance_baseline.json)")
+    p.add_argument("--baseline", help="baseline file to judge against, pinned or rolling, "
+                   "which must exist and is never rewritten (with --update-baseline: where "
+                   "the run is pinned; default: the pinned file "
+                   "<results-dir>/baseline/performance_baseline.json, else the rolling "
+                   "baseline of the history)")
     p.add_argument("--confirm", choices=("auto", "off"),
                    help="auto: the baseline comparison is a screen and every flag is "
                         "confirmed by an interleaved A/B when the run's and the baseline's "
