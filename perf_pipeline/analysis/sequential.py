@@ -253,6 +253,7 @@ def sequential_ab(
     #: had seen them. They are inconclusive, never a reason to throw the run away.
     lost: dict[str, int] = {}
     late: set[str] = set()  # benchmarks first measured after round 1
+    replanned_out: list[str] = []  # targets lost before the first look, design restarted
     last_seen: dict[str, tuple[Estimate, float, float]] = {}
     iterator = iter(rounds)
     while len(rows) < max_rounds:
@@ -292,6 +293,24 @@ def sequential_ab(
         if names and gone >= set(names):
             stopped = "lost"  # nothing left to measure
             break
+        if (not factor_possible(names, controls, gone, lost) and not seen_looks
+                and len(controls) < MIN_CONTROLS_FOR_FACTOR):
+            # Lost before the first look, from a suite whose factor was the median of
+            # every benchmark: nothing was tested yet, so the design starts again on the
+            # survivors, a suite too small for a factor (as if only they had been
+            # selected). Stopping instead left all five of a suite unjudged for one
+            # benchmark's flaky skip.
+            survivors = tuple(x for x in names if x not in lost)
+            keep_targets = [t for t in tested if t in survivors]
+            if keep_targets:
+                keep = [names.index(x) for x in survivors]
+                rows = [row[keep] for row in rows]
+                replanned_out.extend(x for x in names if x in lost and x in tested)
+                names = survivors
+                tested = _targets(names, None if targets is None else keep_targets)
+                share = _shares(tested, None if weights is None else
+                                {t: w for t, w in weights.items() if t in tested})
+                controls = tuple(x for x in names if x not in tested)
         if not factor_possible(names, controls, gone, lost):
             # Every later round would be thrown away by ``analyse_rounds``: stop now rather
             # than measure up to ``max_rounds`` rounds (a confirmation's 100) for nothing.
@@ -349,7 +368,7 @@ def sequential_ab(
     if last is None and stopped in ("lost", "unjudgeable"):
         # Every benchmark stopped being measured before the first look: nothing to
         # judge, each listed as missing (not a failed run).
-        gone = tuple(t for t in tested if t != SUITE_SHIFT_NAME)
+        gone = (*replanned_out, *(t for t in tested if t != SUITE_SHIFT_NAME))
         return SequentialResult(
             comparison=SuiteComparison(results=(), correction="sequential-bonferroni",
                                        alpha=alpha, missing=(*gone, *sorted(late))),
@@ -400,7 +419,9 @@ def sequential_ab(
                            significant=False)
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
-                                 alpha=alpha, missing=(*unmeasured, *sorted(late)))
+                                 alpha=alpha,
+                                 missing=(*sorted([*replanned_out, *unmeasured]),
+                                          *sorted(late)))
     return SequentialResult(comparison=comparison, rounds_used=len(rows),
                             target_rounds=target_rounds,
                             looks=tuple(seen_looks),

@@ -137,7 +137,10 @@ def _no_factor(ab: ABRun, controls: tuple[str, ...]) -> str | None:
     then carries its processes' whole noise, which the factor removal exists for."""
     if not ab.rounds or controls:
         return None
-    width = len(ab.rounds[0].base.benchmarks)
+    # What every round measured on both sides: a benchmark lost after round 1 leaves the
+    # rest to be judged without a factor, which round 1's width alone did not show.
+    base, candidate = paired_round_values(ab)
+    width = len(set(base) & set(candidate))
     if width >= MIN_BENCHMARKS_FOR_SHIFT:
         return None
     return (f"Only {width} benchmark(s) per round: no suite-wide factor can be removed "

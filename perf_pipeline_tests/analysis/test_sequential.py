@@ -744,3 +744,28 @@ def test_a_two_sided_ab_mirrors_when_base_and_candidate_swap(effect: float) -> N
         if effect >= 1.3:  # found both ways, not cleared the one way
             assert _MIRROR[one.comparison.results[0].comparison.verdict] is (
                 other.comparison.results[0].comparison.verdict) is Verdict.IMPROVEMENT
+
+
+def test_one_of_five_lost_before_the_first_look_leaves_the_other_four_judged() -> None:
+    """Five benchmarks, no controls, one skipped from round 2: the four left are too few
+    for a round's factor, and the A/B once stopped at round 1 with all five listed as
+    missing (a doubling among them unjudged). Nothing was tested yet, so the design
+    starts again on the four, as a suite too small for a factor; the lost one is listed."""
+    names = NAMES[:5]
+    rounds = _losing(_rounds(np.random.default_rng(4), names=names, factor=0.01,
+                             slowed={names[0]: 2.0}), names[4], from_round=2)
+    result = sequential_ab(rounds, threshold=1.05, max_rounds=20)
+    assert result.comparison.missing == (names[4],)
+    rows = {r.name: r.comparison for r in result.comparison.results}
+    assert set(rows) == set(names[:4])  # no suite shift: four cannot carry one
+    assert rows[names[0]].verdict is Verdict.REGRESSION
+    assert all("no suite factor removed" in c.method for c in rows.values())
+    assert result.stopped != "unjudgeable"
+    # With given targets and weights the same: the lost target's weight is dropped.
+    rounds = _losing(_rounds(np.random.default_rng(4), names=names, factor=0.01,
+                             slowed={names[0]: 2.0}), names[4], from_round=2)
+    result = sequential_ab(rounds, threshold=1.05, max_rounds=20, targets=names,
+                           weights=dict.fromkeys(names, 1.0))
+    assert result.comparison.missing == (names[4],)
+    assert {r.name: r.comparison.verdict for r in result.comparison.results}[names[0]] \
+        is Verdict.REGRESSION

@@ -303,3 +303,17 @@ def test_a_budget_spent_before_the_first_look_still_reports_what_it_measured(
         "inconclusive"}
     assert "before the adaptive design's first look" in (tmp_path / "ab.md").read_text()
     assert doc["adaptive"]["variance_prior"] is None  # judged without the sequential test
+
+
+def test_a_benchmark_lost_after_round_1_is_counted_out_of_the_factor_warning() -> None:
+    """Five benchmarks in round 1, four from round 2 on: the adaptive design judges the
+    four without a factor, and the warning said nothing (it read round 1's width)."""
+    names = tuple(f"tests/t.py::b{i}" for i in range(5))
+    rounds = tuple(ABRound(index=i, order=("base", "candidate"),
+                           base=make_run(1, names=names if i == 1 else names[:4]),
+                           candidate=make_run(2, names=names if i == 1 else names[:4]))
+                   for i in (1, 2))
+    ab = ABRun(ab_id="x", base=CommitInfo(sha="1" * 40), candidate=CommitInfo(sha="2" * 40),
+               rounds=rounds, seed=1, raw_dir=Path("raw"))
+    warning = _no_factor(ab, ())
+    assert warning is not None and "Only 4 benchmark(s) per round" in warning
