@@ -4,7 +4,8 @@ A confirmation run should cost what the question needs: a doubling is obvious af
 rounds, a 5 % change needs many. Looking at the data after every block of rounds and
 stopping when it is clear is only honest if the test stays valid under repeated looks, so:
 
-* **Looks.** After ``min_rounds`` rounds, then every ``block`` rounds, up to ``max_rounds``.
+* **Looks.** After ``min_rounds`` rounds, then every ``block`` rounds, up to ``max_rounds``;
+  rounds that run out between two looks get a last one, at the next planned look's level.
 * **Alpha spending.** Look ``j`` may spend ``alpha * (g(t_j) - g(t_{j-1}))`` with the
   Pocock-type spending function ``g(t) = ln(1 + (e - 1) t)`` (Lan & DeMets), ``t`` the
   fraction of ``max_rounds`` seen. The looks' levels add up to at most ``alpha``, so by the
@@ -255,6 +256,47 @@ def sequential_ab(
     late: set[str] = set()  # benchmarks first measured after round 1
     replanned_out: list[str] = []  # targets lost before the first look, design restarted
     last_seen: dict[str, tuple[Estimate, float, float]] = {}
+
+    def take_look(n: int, at: int, final: bool) -> None:
+        """Look at the first ``n`` rows with the levels of planned look ``at`` (``n``
+        itself, or for the rows measured after the last look when the rounds ran out
+        between looks with ``block`` > 1, the next planned one: its level is unspent)."""
+        nonlocal last
+        seen_looks.append(n)
+        look = analyse_rounds(np.array(rows[:n]), names, tested, lost, prior)
+        last = (look, at)
+        for i, target in enumerate(tested):
+            if target in decided or target in lost:
+                continue
+            est, level = evidence(look, i, levels(at, i), alternative)
+            p = est.p_value
+            last_seen[target] = (est, p, level)
+            verdict = judge(est, threshold=threshold, alpha=level).verdict
+            clear_low, clear_high = clear_interval(look, i, alternative)
+            if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+                decided[target] = (n, est, p, level, "")
+            elif clear_high < log_clear and (alternative == "greater"
+                                             or clear_low > -log_clear):
+                # Two-sided, "unchanged" must rule out a speed-up beyond the bound too: a
+                # benchmark 40 % faster was once closed as unchanged at its first look.
+                decided[target] = (n, as_cleared(est, look, i, alternative), p, level, (
+                    f"cleared after {n} rounds: a slowdown beyond {math.exp(log_clear):.3g}x "
+                    f"is ruled out ({1 - CLEAR_LEVEL:.0%} upper bound "
+                    f"{math.exp(clear_high):.3f})" if alternative == "greater" else
+                    f"cleared after {n} rounds: a change beyond {math.exp(log_clear):.3g}x "
+                    f"either way is ruled out ({1 - 2 * CLEAR_LEVEL:.0%} interval "
+                    f"[{math.exp(clear_low):.3f}, {math.exp(clear_high):.3f}])"))
+            elif not final and futile(
+                    look, i, levels(plan[-1][0], i), max_rounds,
+                    projected := max(log_clear, log_expected.get(target, 0.0)), alternative):
+                change = (f"a slowdown of {math.exp(max(float(look.mean[i]), projected)):.3g}x"
+                          if alternative == "greater" else f"a change of "
+                          f"{math.exp(max(abs(float(look.mean[i])), projected)):.3g}x either way")
+                decided[target] = (n, est, p, level, (
+                    f"cleared after {n} rounds: even {change} from here on "
+                    f"would most likely not be significant by round {max_rounds} "
+                    f"(conditional power < {FUTILITY_POWER:.0%})"))
+
     iterator = iter(rounds)
     while len(rows) < max_rounds:
         try:
@@ -321,40 +363,7 @@ def sequential_ab(
         n = len(rows)
         if n not in look_at:
             continue
-        seen_looks.append(n)
-        look = analyse_rounds(np.array(rows), names, tested, lost, prior)
-        last = (look, n)
-        for i, target in enumerate(tested):
-            if target in decided or target in lost:
-                continue
-            est, level = evidence(look, i, levels(n, i), alternative)
-            p = est.p_value
-            last_seen[target] = (est, p, level)
-            verdict = judge(est, threshold=threshold, alpha=level).verdict
-            clear_low, clear_high = clear_interval(look, i, alternative)
-            if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
-                decided[target] = (n, est, p, level, "")
-            elif clear_high < log_clear and (alternative == "greater"
-                                             or clear_low > -log_clear):
-                # Two-sided, "unchanged" must rule out a speed-up beyond the bound too: a
-                # benchmark 40 % faster was once closed as unchanged at its first look.
-                decided[target] = (n, as_cleared(est, look, i, alternative), p, level, (
-                    f"cleared after {n} rounds: a slowdown beyond {math.exp(log_clear):.3g}x "
-                    f"is ruled out ({1 - CLEAR_LEVEL:.0%} upper bound "
-                    f"{math.exp(clear_high):.3f})" if alternative == "greater" else
-                    f"cleared after {n} rounds: a change beyond {math.exp(log_clear):.3g}x "
-                    f"either way is ruled out ({1 - 2 * CLEAR_LEVEL:.0%} interval "
-                    f"[{math.exp(clear_low):.3f}, {math.exp(clear_high):.3f}])"))
-            elif futile(look, i, levels(plan[-1][0], i), max_rounds,
-                         projected := max(log_clear, log_expected.get(target, 0.0)),
-                         alternative):
-                change = (f"a slowdown of {math.exp(max(float(look.mean[i]), projected)):.3g}x"
-                          if alternative == "greater" else f"a change of "
-                          f"{math.exp(max(abs(float(look.mean[i])), projected)):.3g}x either way")
-                decided[target] = (n, est, p, level, (
-                    f"cleared after {n} rounds: even {change} from here on "
-                    f"would most likely not be significant by round {max_rounds} "
-                    f"(conditional power < {FUTILITY_POWER:.0%})"))
+        take_look(n, n, final=False)
         if all(t in decided or t in lost for t in tested):
             stopped = "lost" if any(t in lost and t not in decided for t in tested) else "decided"
             break
@@ -363,6 +372,13 @@ def sequential_ab(
             narrow(tuple(x for x in names if x not in decided and x not in lost))
     else:
         stopped = "max_rounds"
+    if last is not None and seen_looks[-1] < len(rows):
+        # The rounds ran out between two looks (``block`` > 1: a budget, a loss): the
+        # rows since the last look were measured, so they are looked at, with the level
+        # of the next planned look (unspent: the union bound holds). They were dropped.
+        take_look(len(rows), min(m for m in look_at if m >= len(rows)), final=True)
+        if all(t in decided or t in lost for t in tested) and stopped == "exhausted":
+            stopped = "decided"
     if not rows and stopped != "lost":
         raise InvalidInputError("`rounds` gave no round at all")
     if last is None and stopped in ("lost", "unjudgeable"):

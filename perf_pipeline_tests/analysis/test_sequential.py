@@ -769,3 +769,24 @@ def test_one_of_five_lost_before_the_first_look_leaves_the_other_four_judged() -
     assert result.comparison.missing == (names[4],)
     assert {r.name: r.comparison.verdict for r in result.comparison.results}[names[0]] \
         is Verdict.REGRESSION
+
+
+def test_rounds_measured_after_the_last_look_are_looked_at_when_the_rounds_run_out() -> None:
+    """``block`` 4 (looks at 5, 9, 13, ...) and a source that ends after 8 rounds (a
+    budget): rounds 6-8 were measured, counted in ``rounds_used``, and never looked at;
+    every verdict came from 5 rounds. They now get a last look, at the level of the next
+    planned look (unspent), so the family-wise level holds."""
+    rounds = list(itertools.islice(_rounds(np.random.default_rng(2), slowed={"b0": 1.12},
+                                           factor=0.05), 8))
+    result = sequential_ab(iter(rounds), threshold=1.05, max_rounds=20, block=4)
+    assert result.rounds_used == 8 and result.looks == (5, 8)
+    undecided_at_5 = [r.comparison for r in result.comparison.results
+                      if result.decided_at.get(r.name, 8) == 8]
+    assert undecided_at_5 and all(c.n_baseline == 8 for c in undecided_at_5)
+    assert not any("conditional power" in c.reason for c in undecided_at_5)
+    alarms = 0
+    for seed in range(40):  # unchanged code: a last look adds no false alarm
+        rounds = itertools.islice(_rounds(np.random.default_rng(300 + seed)), 7 + seed % 5)
+        alarms += bool(sequential_ab(rounds, threshold=1.0, max_rounds=20,
+                                     block=4).comparison.has_regression)
+    assert alarms == 0
