@@ -13,6 +13,7 @@ no factor is estimated and this is ``compare_suite(paired=True)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -28,6 +29,24 @@ from perf_pipeline.model import TIME_METRIC, BenchmarkComparison, SuiteCompariso
 
 __all__ = ["compare_rounds"]
 
+#: The largest |log-ratio| of a round: its ratio and inverse stay finite and nonzero floats.
+_MAX_LOG_RATIO = 0.999 * math.log(np.finfo(float).max)
+
+
+def _pair(base: np.ndarray, candidate: np.ndarray, factor: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """``(base, candidate * e^(-factor))``: the round's factor removed, as a paired
+    sample. Where that over- or underflows (values near 1e+-300: a factor of 1e300 once
+    came out as an "inf" blamed on a benchmark or the suite-wide shift), the residual
+    log-ratios ``x`` as ``(e^(-x/2), e^(x/2))``, finite and > 0 for
+    |x| < 2 * ``_MAX_LOG_RATIO``."""
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = candidate * np.exp(-factor)
+    if np.all(np.isfinite(scaled)) and np.all(scaled > 0):
+        return base, scaled
+    x = np.log(candidate) - np.log(base) - factor
+    return np.exp(-x / 2), np.exp(x / 2)
+
 
 def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, Sequence[float]],
                    *, threshold: float = 1.2, alpha: float = 0.01,
@@ -36,7 +55,8 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
 
     Benchmarks on one side only are listed as new or missing. Every benchmark on both
     sides must have the same number of rounds. Raises ``InvalidInputError`` for NaN,
-    infinite or non-positive values, naming the benchmark.
+    infinite or non-positive values, and for a ratio beyond a float's range, naming the
+    benchmark.
     """
     if correction not in CORRECTIONS:
         raise InvalidInputError(f"`correction` must be one of {CORRECTIONS}, got {correction!r}")
@@ -50,24 +70,36 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
         # Checked for every suite: one of 2 benchmarks once took a zero as "inconclusive".
         if np.any(b_i == 0) or np.any(c_i == 0):
             raise InvalidInputError(f"benchmark {name!r}: a zero time has no log-ratio")
+        # A ratio no float can hold (1e-300 against 1e300) overflowed later, in the exp
+        # of the rounds' factor, and was blamed on the suite-wide shift as "inf".
+        far = np.flatnonzero(np.abs(np.log(c_i) - np.log(b_i)) >= _MAX_LOG_RATIO)
+        if far.size:
+            k = int(far[0])
+            raise InvalidInputError(
+                f"benchmark {name!r}, round {k + 1}: the ratio of {float(c_i[k]):g} to "
+                f"{float(b_i[k]):g} "
+                "is beyond the range of a float; these are not times of one benchmark "
+                "(check the units)")
     if len(names) < MIN_BENCHMARKS_FOR_SHIFT:
         return compare_suite(base, candidate, threshold=threshold, alpha=alpha,
                              correction=correction, paired=True)
     b = np.array([b_i for b_i, _ in pairs])
     c = np.array([c_i for _, c_i in pairs])
-    factor = np.median(np.log(c) - np.log(b), axis=0)  # one per round
-    estimates = [estimate_samples(b[i], c[i] * np.exp(-factor), alpha=alpha, paired=True,
-                                  name=name) for i, name in enumerate(names)]
+    d = np.log(c) - np.log(b)
+    factor = np.median(d, axis=0)  # one per round
+    estimates = [estimate_samples(*_pair(b[i], c[i], factor), alpha=alpha,
+                                  paired=True, name=name) for i, name in enumerate(names)]
     estimates = [replace(e, method=e.method + ", round's suite factor removed")
                  for e in estimates]
-    shift = replace(estimate_samples(np.ones_like(factor), np.exp(factor), alpha=alpha,
+    ones = np.ones_like(factor)
+    shift = replace(estimate_samples(*_pair(ones, ones, -factor), alpha=alpha,
                                      paired=True, name=SUITE_SHIFT_NAME),
                     method="suite-wide shift: per-round median log-ratio over benchmarks, "
                            "Wilcoxon signed-rank")
     labels = [*names, SUITE_SHIFT_NAME]
     every = [*estimates, shift]
     # Each benchmark's own ratio, the rounds' factor left in (``hold_raw_change``).
-    raws = [*np.exp(np.median(np.log(c) - np.log(b), axis=1)).tolist(), None]
+    raws = [*np.exp(np.median(d, axis=1)).tolist(), None]
     adjusted = adjust_p_values([e.p_value for e in every], method=correction)
     return SuiteComparison(
         results=tuple(

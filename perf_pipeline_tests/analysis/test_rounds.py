@@ -92,3 +92,22 @@ def test_half_the_suite_slower_is_not_cleared_relative_to_the_rounds_factor() ->
         assert res[f"b{j}"].verdict is Verdict.INCONCLUSIVE, res[f"b{j}"].reason
     for j in range(3, 6):
         assert res[f"b{j}"].verdict is not Verdict.REGRESSION
+
+
+def test_values_near_the_ends_of_a_float_are_judged_or_refused_by_name() -> None:
+    """A ratio no float holds (1e-300 s against 1e300 s) came out as "inf" blamed on the
+    suite-wide shift; ratios in range whose round factor (1e-304) overflowed once
+    applied to a 1e300 value were blamed on that benchmark as an "inf" sample."""
+    names = [f"b{i}" for i in range(6)]
+    base = {n: [1e-300 * (1 + 0.01 * k) for k in range(8)] for n in names}
+    cand = {n: [1e300 * (1 + 0.01 * k) for k in range(8)] for n in names}
+    with pytest.raises(InvalidInputError, match=r"'b0', round 1: the ratio .* beyond the "
+                                                r"range of a float"):
+        compare_rounds(base, cand)
+    base = {n: [1e300 * (1 + 0.01 * k) for k in range(8)] for n in names}
+    cand = {n: [1e-4 * (1 + 0.013 * k) for k in range(8)] for n in names[:5]}
+    cand["b5"] = [1e300 * (1 + 0.011 * k) for k in range(8)]
+    result = compare_rounds(base, cand, alpha=0.1)
+    rows = {r.name: r.comparison for r in result.results}
+    assert 1e303 < rows["b5"].ratio < 1e305 and rows["b5"].verdict is Verdict.REGRESSION
+    assert 1e-305 < rows[SUITE_SHIFT_NAME].ratio < 1e-303
