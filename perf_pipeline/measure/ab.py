@@ -47,7 +47,7 @@ from perf_pipeline.errors import (
     StoreError,
     interruption_text,
 )
-from perf_pipeline.measure.git import commit_info, resolve_commit
+from perf_pipeline.measure.git import commit_info, paths_at, resolve_commit
 from perf_pipeline.measure.raw import compact_benchmark_json, new_run_id
 from perf_pipeline.measure.results import load_results, merge_processes
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_in_worktree
@@ -289,6 +289,8 @@ class ABRounds(Iterator[ABRound]):
                             measured[side].append(self._measure_side(
                                 Path(tmp), index, side, shas[side], commits[side], paths,
                                 process))
+                            if index == 1 and process == 1 and side == order[0]:
+                                self._check_controls(measured[side][0], side, shas[side])
                     runs = {side: _side_run(measured[side]) for side in order}
                     self.elapsed_s = self.clock() - start
                     rnd = ABRound(index=index, order=order, base=runs["base"],
@@ -337,6 +339,20 @@ class ABRounds(Iterator[ABRound]):
         logger.warning("A/B run %s stopped: %s", self.ab_id, self.error.splitlines()[0])
         raise MeasurementError(f"A/B run stopped at {self.error}\n"
                                f"(raw files kept in {self.raw_dir})")
+
+    def _check_controls(self, run: SuiteRun, side: str, sha: str) -> None:
+        """Each control must cover a benchmark of the A/B's first process: one that
+        matches none (a plain test, a typo in a parameter) was found out only after the
+        whole first round, both sides and every process, had been measured."""
+        names = [b.name for b in run.benchmarks if b.samples_s]
+        for control, covered in self.selection.control_matches(names).items():
+            if not covered:
+                self.error = (f"round 1, {side} {sha[:12]}: control {control!r} matched "
+                              "no benchmark")
+                raise InvalidInputError(
+                    f"control {control!r} matched no benchmark of {side} {sha[:12]} "
+                    f"(checked on the A/B's first process; measured: "
+                    f"{', '.join(sorted(names)) or 'nothing'})")
 
     def _finish(self) -> None:
         """Write the manifest (once) and prune old worktrees: however the rounds ended."""
@@ -401,11 +417,14 @@ def iter_ab_rounds(
     budget_s: float | None = None,
     on_round: Callable[[int, int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    check_selection: bool = False,
 ) -> ABRounds:
     """Prepare an A/B run of ``base_ref`` against ``candidate_ref``; measure nothing yet.
 
     Refs are resolved (and option-like ones refused) here, so bad input fails before any
-    measurement. Each ``next()`` measures one round: ``settings.ab_processes`` pytest
+    measurement; with ``check_selection`` (a person's node ids and controls, not the
+    confirmation's, whose failures are values) the files the selection names must exist
+    at both commits. Each ``next()`` measures one round: ``settings.ab_processes`` pytest
     processes per side, alternating, in the commit's worktree, in an order drawn from
     ``seed``. A side that crashes, fails or
     times out raises ``MeasurementError`` (rounds done so far and the manifest are
@@ -421,6 +440,9 @@ def iter_ab_rounds(
     if base_sha == candidate_sha:
         raise InvalidInputError(f"{base_ref!r} and {candidate_ref!r} are the same commit "
                                 f"{base_sha[:12]}")
+    if check_selection:
+        _check_selection_exists(settings, select or ABSelection(),
+                                {"base": base_sha, "candidate": candidate_sha})
     seed = secrets.randbits(32) if seed is None else seed
     ab_id = new_run_id()
     raw_dir = _ab_dir(settings, ab_id, base_sha, candidate_sha)
@@ -429,6 +451,26 @@ def iter_ab_rounds(
                     base=commit_info(repo, base_sha), candidate=commit_info(repo, candidate_sha),
                     raw_dir=raw_dir, selection=select or ABSelection(), max_rounds=max_rounds,
                     budget_s=budget_s, on_round=on_round, clock=clock)
+
+
+def _check_selection_exists(settings: Settings, select: ABSelection,
+                            shas: dict[str, str]) -> None:
+    """Refuse, before anything is measured, a node id or control whose file (or folder)
+    does not exist at one of the commits: pytest would stop the A/B at that side's first
+    process with "not found", after the other side may have run. Whether the test itself
+    exists needs a collection, as costly as a process: the first process checks that."""
+    files = {sel: str(PurePosixPath(settings.project_subdir) / sel.split("::", 1)[0])
+             for sel in (*select.node_ids, *select.controls)}
+    if not files:
+        return
+    for side, sha in shas.items():
+        present = paths_at(Path(settings.repo_path), sha, sorted(set(files.values())))
+        for sel, path in files.items():
+            if path not in present:
+                what = "control" if sel in select.controls else "node id"
+                raise InvalidInputError(
+                    f"{what} {sel!r}: {path} does not exist at {side} {sha[:12]} (node ids "
+                    f"are relative to the project directory {settings.project_subdir!r})")
 
 
 def measure_ab(
@@ -440,10 +482,12 @@ def measure_ab(
     seed: int | None = None,
     select: ABSelection | None = None,
     on_round: Callable[[int, int], None] | None = None,
+    check_selection: bool = False,
 ) -> ABRun:
     """Run the benchmark suite of both commits ``rounds`` times, interleaved (all of them)."""
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=rounds, seed=seed,
-                        select=select, on_round=on_round) as ab_rounds:
+                        select=select, on_round=on_round,
+                        check_selection=check_selection) as ab_rounds:
         for _ in ab_rounds:
             pass
     return ab_rounds.to_run()

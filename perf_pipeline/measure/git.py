@@ -31,6 +31,7 @@ __all__ = [
     "is_full_sha",
     "merge_base",
     "new_commits",
+    "paths_at",
     "resolve_commit",
     "run_git",
 ]
@@ -289,3 +290,15 @@ def commits_since(repo: Path, since_sha: str, tip: str) -> tuple[str, ...]:
     proc = run_git(repo, ["rev-list", "--first-parent", "--reverse", tip, f"^{since_sha}",
                           "--"])
     return tuple(proc.stdout.split())
+
+
+def paths_at(repo: Path, sha: str, paths: Sequence[str]) -> frozenset[str]:
+    """Which of ``paths`` (files or folders, relative to the repository's root) exist at
+    commit ``sha``: one ``git ls-tree``, so a selection can be checked before anything
+    is measured."""
+    if not paths:
+        return frozenset()
+    # -r -t: a folder is listed as itself (without them, as its contents).
+    proc = run_git(repo, ["ls-tree", "-r", "-t", "-z", "--name-only", "--full-tree", sha, "--",
+                          *paths])
+    return frozenset(p for p in proc.stdout.split("\0") if p)

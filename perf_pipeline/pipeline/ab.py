@@ -179,7 +179,7 @@ def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10
     """Measure both commits in ``rounds`` interleaved rounds; judge; write the report."""
     settings = ws.settings
     ab = measure_ab(settings, base_ref, candidate_ref, rounds=rounds, seed=seed,
-                    select=select, on_round=on_round)
+                    select=select, on_round=on_round, check_selection=True)
     base, candidate = paired_round_values(ab)
     comparison = compare_rounds(base, candidate, threshold=settings.threshold,
                                 alpha=settings.alpha)
@@ -310,7 +310,8 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
     short: str | None = None
     choice = ab_variance_prior(ws, processes=settings.ab_processes)
     with iter_ab_rounds(settings, base_ref, candidate_ref, max_rounds=max_rounds, seed=seed,
-                        select=select, budget_s=budget_s, on_round=on_round) as ab_rounds:
+                        select=select, budget_s=budget_s, on_round=on_round,
+                        check_selection=True) as ab_rounds:
         counted = CountedRounds(round_values(r) for r in ab_rounds)
         rounds: Iterator[dict[str, tuple[float, float]]] = counted
         targets = None

@@ -268,3 +268,40 @@ def test_a_benchmark_skipped_in_one_process_of_a_side_is_missing_from_that_round
     manifest = _manifest(rounds.raw_dir)
     assert (manifest["stopped"], manifest["rounds_done"], manifest["error"]) == (
         "max_rounds", 2, None)
+
+
+def test_a_node_id_or_control_whose_file_is_missing_at_a_commit_is_refused_first(
+        target_repo, one_process, fake_runner: FakeRunner) -> None:
+    """``ab --control`` with a file one commit lacks stopped at that side's first process
+    with a bare "pytest exited with code 4", the other side perhaps measured first."""
+    settings = one_process(target_repo)
+    good = ABSelection(node_ids=("tests/test_perf.py::test_work",),
+                       controls=("tests", "tests/test_perf.py::test_other"))
+    iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=3, select=good,
+                   check_selection=True).close()
+    bad = ABSelection(node_ids=("tests/test_perf.py::test_work",),
+                      controls=("tests/test_perf.py::test_a", "tests/test_new.py::test_b"))
+    with pytest.raises(InvalidInputError, match=r"control 'tests/test_new\.py::test_b': "
+                                                r"proj/tests/test_new\.py does not exist "
+                                                r"at base"):
+        iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=3, select=bad,
+                       check_selection=True)
+    # The confirmation's own selection is not checked: its failures are values.
+    iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=3, select=bad).close()
+    assert fake_runner.calls == []
+
+
+def test_a_control_matching_no_benchmark_stops_the_ab_at_its_first_process(
+        target_repo, make_settings, fake_runner: FakeRunner) -> None:
+    """A control that names a plain test (no benchmark) was refused only after the whole
+    first round, both sides and every process, had been measured."""
+    settings = make_settings(target_repo)  # two processes per side
+    select = ABSelection(node_ids=("test_fx.py::test_fib",),
+                         controls=("test_fx.py::test_sort", "test_fx.py::test_plain"))
+    rounds = iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=3, select=select)
+    with pytest.raises(InvalidInputError, match=r"control 'test_fx\.py::test_plain' matched "
+                                                r"no benchmark of (base|candidate)"):
+        next(rounds)
+    assert len(fake_runner.calls) == 1
+    manifest = _manifest(rounds.raw_dir)
+    assert manifest["stopped"] == "error" and "test_plain" in manifest["error"]
