@@ -333,6 +333,13 @@ class ABRounds(Iterator[ABRound]):
             else:
                 return replace(run, run_id=f"{self.ab_id}-r{index:03d}-{side}",
                                commit=commit, raw_path=str(kept))
+        if outcome.returncode == 5 and (self.selection.keyword or self.selection.node_ids):
+            # "check the benchmark paths and markers" sent people to their settings
+            # when their own -k or --node-id had selected nothing.
+            keyword = self.selection.keyword
+            chosen = " ".join([*([f"-k {keyword!r}"] if keyword else []),
+                               *(f"--node-id {n!r}" for n in self.selection.node_ids)])
+            error = f"the A/B's selection ({chosen}) matched no test at this commit; {error}"
         n = self.settings.ab_processes
         where = "" if n == 1 else f" (process {process} of {n})"
         self.error = f"round {index}, {side} {sha[:12]}{where}: {error}"

@@ -305,3 +305,20 @@ def test_a_control_matching_no_benchmark_stops_the_ab_at_its_first_process(
     assert len(fake_runner.calls) == 1
     manifest = _manifest(rounds.raw_dir)
     assert manifest["stopped"] == "error" and "test_plain" in manifest["error"]
+
+
+def test_a_selection_that_matches_no_test_is_named_as_the_cause(
+        target_repo, one_process, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ab -k typo`` stopped with "check the benchmark paths and markers", pointing at
+    the settings rather than at the -k expression that selected nothing."""
+    def nothing(settings, sha, suite, json_path, extra_args, *, paths=None) -> SuiteOutcome:
+        return SuiteOutcome(returncode=5, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=None,
+                            error="pytest collected no tests (exit code 5): check the "
+                                  "benchmark paths and markers")
+
+    monkeypatch.setattr(ab_module, "run_in_worktree", nothing)
+    rounds = iter_ab_rounds(one_process(target_repo), "HEAD~1", "HEAD", max_rounds=3,
+                            select=ABSelection(keyword="typo"))
+    with pytest.raises(MeasurementError, match=r"selection \(-k 'typo'\) matched no test"):
+        next(rounds)
