@@ -348,6 +348,10 @@ def sequential_ab(
                 keep = [names.index(x) for x in survivors]
                 rows = [row[keep] for row in rows]
                 replanned_out.extend(x for x in names if x in lost and x in tested)
+                if targets is not None and SUITE_SHIFT_NAME in tested:
+                    # Asked for (a confirmation's flag), and no longer testable: listed,
+                    # so it is not left to the screen's verdict without a word.
+                    replanned_out.append(SUITE_SHIFT_NAME)
                 names = survivors
                 tested = _targets(names, None if targets is None else keep_targets)
                 share = _shares(tested, None if weights is None else
@@ -384,7 +388,10 @@ def sequential_ab(
     if last is None and stopped in ("lost", "unjudgeable"):
         # Every benchmark stopped being measured before the first look: nothing to
         # judge, each listed as missing (not a failed run).
-        gone = (*replanned_out, *(t for t in tested if t != SUITE_SHIFT_NAME))
+        # A shift asked for (a confirmation's flag) is listed too, not left to the
+        # screen's verdict without a word; one implied by ``targets=None`` is not.
+        gone = (*replanned_out, *(t for t in tested
+                                  if t != SUITE_SHIFT_NAME or targets is not None))
         return SequentialResult(
             comparison=SuiteComparison(results=(), correction="sequential-bonferroni",
                                        alpha=alpha, missing=(*gone, *sorted(late))),

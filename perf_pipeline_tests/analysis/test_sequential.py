@@ -790,3 +790,23 @@ def test_rounds_measured_after_the_last_look_are_looked_at_when_the_rounds_run_o
         alarms += bool(sequential_ab(rounds, threshold=1.0, max_rounds=20,
                                      block=4).comparison.has_regression)
     assert alarms == 0
+
+
+def test_a_flagged_suite_shift_the_survivors_cannot_carry_is_listed() -> None:
+    """A confirmation of a flagged shift among five benchmarks, one lost before the first
+    look: the four left cannot test a shift, which is listed, not dropped silently."""
+    names = NAMES[:5]
+    rounds = _losing(_rounds(np.random.default_rng(4), names=names, factor=0.01),
+                     names[4], from_round=2)
+    result = confirm_flagged(rounds, [*names[:4], SUITE_SHIFT_NAME], threshold=1.05,
+                             alpha=0.01, max_rounds=20)
+    assert set(result.comparison.missing) == {SUITE_SHIFT_NAME}
+    assert [r.name for r in result.comparison.results] == names[:4]
+    # Every control lost before the first look, the shift flagged: listed with the rest.
+    names = ["t0", "t1", "t2", "c0", "c1"]
+    rounds = _losing(_losing(_rounds(np.random.default_rng(9), names=names), "c0", 3),
+                     "c1", 3)
+    result = confirm_flagged(rounds, ["t0", "t1", "t2", SUITE_SHIFT_NAME], threshold=1.1,
+                             alpha=0.01, max_rounds=20)
+    assert result.stopped == "unjudgeable"
+    assert set(result.comparison.missing) == {"t0", "t1", "t2", SUITE_SHIFT_NAME}
