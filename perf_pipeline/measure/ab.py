@@ -340,6 +340,11 @@ class ABRounds(Iterator[ABRound]):
             chosen = " ".join([*([f"-k {keyword!r}"] if keyword else []),
                                *(f"--node-id {n!r}" for n in self.selection.node_ids)])
             error = f"the A/B's selection ({chosen}) matched no test at this commit; {error}"
+        elif outcome.returncode == 4 and self.selection.node_ids:
+            # pytest's usage error, most likely a test this commit does not have (a file
+            # missing is refused before measuring), said only in the output's tail.
+            error = ("pytest exited with a usage error (code 4), most likely a --node-id "
+                     f"or --control this commit does not have (see below); {error}")
         n = self.settings.ab_processes
         where = "" if n == 1 else f" (process {process} of {n})"
         self.error = f"round {index}, {side} {sha[:12]}{where}: {error}"

@@ -322,3 +322,20 @@ def test_a_selection_that_matches_no_test_is_named_as_the_cause(
                             select=ABSelection(keyword="typo"))
     with pytest.raises(MeasurementError, match=r"selection \(-k 'typo'\) matched no test"):
         next(rounds)
+
+
+def test_a_node_id_a_commit_lacks_is_named_as_the_likely_cause(
+        target_repo, one_process, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test one commit lacks (its file exists) stopped the A/B with a bare "pytest
+    exited with code 4"; the cause was only in the output's tail."""
+    def usage(settings, sha, suite, json_path, extra_args, *, paths=None) -> SuiteOutcome:
+        return SuiteOutcome(returncode=4, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="ERROR: not found: tests/test_perf.py::test_new",
+                            json_path=None, error="pytest exited with code 4")
+
+    monkeypatch.setattr(ab_module, "run_in_worktree", usage)
+    rounds = iter_ab_rounds(one_process(target_repo), "HEAD~1", "HEAD", max_rounds=3,
+                            select=ABSelection(node_ids=("tests/test_perf.py::test_new",)))
+    with pytest.raises(MeasurementError, match=r"most likely a --node-id or --control this "
+                                               r"commit does not have"):
+        next(rounds)
