@@ -1,4 +1,5 @@
-"""Commands that judge runs and write reports: ``analyze``, ``ab``, ``visualize``."""
+"""Commands that judge runs and write reports: ``analyze``, ``ab``, ``stress``,
+``visualize``."""
 
 from __future__ import annotations
 
@@ -119,6 +120,27 @@ def cmd_visualize(args: argparse.Namespace) -> int:
     return ExitCode.BAD_INPUT if summary.errors else ExitCode.OK
 
 
+def cmd_stress(args: argparse.Namespace) -> int:
+    """Judges REF's stress run in the history (`perf-pipeline run --suite stress`, or the
+    nightly job) against the previous stress run on this machine at the same
+    STRESS_MULTIPLIER. With confirm=auto every figure that comparison flags is measured
+    again in fresh interleaved pairs of runs of both commits, and the pairs decide.
+    Writes stress-report.md and .html under the commit's report folder. Exit codes: 0 no
+    confirmed stress regression, 1 confirmed stress regression(s) (or, with confirm=off,
+    the comparison's), 2 bad usage or bad input (no stress run of REF).
+    """
+    from perf_pipeline.cli.present.stress import print_stress
+    from perf_pipeline.measure.git import resolve_commit
+    from perf_pipeline.pipeline.stress import analyze_stress_commit
+
+    with workspace_from(args) as ws, progress_bar("judging stress figures (fresh pairs "
+                                                  "confirming flags)"):
+        sha = resolve_commit(ws.settings.repo_path, args.ref)
+        outcome = analyze_stress_commit(ws, sha)
+    print_stress(outcome)
+    return ExitCode.REGRESSION if outcome.regressions else ExitCode.OK
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     # Measuring: its confirmation runs A/B rounds of pytest processes, which SIGTERM and
     # SIGHUP must end cleanly (the run recorded, temp folders removed, a --json document).
@@ -143,6 +165,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: PERF_PIPELINE_CONFIRM or auto)")
     add_repo(p, "target git repo for the confirmation (default: settings)")
     add_json(p)
+
+    p = add_command(sub, "stress", cmd_stress,
+                    "judge a commit's stress run; confirm its flags by fresh pairs of runs",
+                    measuring=True)
+    p.add_argument("ref", nargs="?", default="HEAD")
+    p.add_argument("--confirm", choices=("auto", "off"),
+                   help="auto: confirm each flagged figure by fresh interleaved pairs of "
+                        "stress runs of both commits; off: the comparison alone decides "
+                        "(default: PERF_PIPELINE_CONFIRM or auto)")
+    add_repo(p)
+    add_results_dir(p)
 
     p = add_command(sub, "visualize", cmd_visualize,
                     "write the HTML report and PNG plots of the history")

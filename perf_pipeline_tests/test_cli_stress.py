@@ -1,0 +1,62 @@
+"""``perf-pipeline stress``: a commit's stress run judged (and confirmed) from the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.cli import main
+from perf_pipeline.model import CommitInfo, RunStatus, StressFigure, SuiteRun
+from perf_pipeline.store import HistoryStore
+from perf_pipeline_tests.measure.conftest import commit_files, git
+
+
+def _figures(throughput: float) -> tuple[StressFigure, ...]:
+    return (StressFigure(test="tests/test_stress.py::test_flood", scenario="flood",
+                         kind="closed", figure="throughput_ops_s", value=throughput,
+                         count=int(throughput * 3)),)
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A repo of three commits; the first two have stress runs, the second at 0.4 of the
+    first's throughput."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    shas = [commit_files(repo, {"a.txt": str(i)}, f"commit {i}") for i in range(3)]
+    results = tmp_path / "results"
+    with HistoryStore.open(results / "perf_history.db") as store:
+        for day, (sha, throughput) in enumerate(zip(shas[:2], (1000.0, 400.0),
+                                                    strict=True), start=1):
+            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
+                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
+            store.ingest_run(SuiteRun(run_id=f"run{day}", suite="stress",
+                                      status=RunStatus.SUCCESS, commit=commit,
+                                      started_at=f"2024-01-0{day}T00:00:00+00:00"))
+            store.record_stress(f"run{day}", _figures(throughput))
+    return repo, results, shas
+
+
+def test_a_stress_regression_exits_1_and_writes_the_report(
+        history: tuple[Path, Path, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, results, shas = history
+    code = main(["stress", shas[1], "--confirm", "off", "--repo", str(repo),
+                 "--results-dir", str(results)])
+    printed = capsys.readouterr().out
+    assert code == 1, printed
+    assert "regression" in printed and "flood throughput_ops_s: throughput x0.40" in printed
+    assert "1 flagged by the screen, 1 confirmed regression(s) after 0 fresh pair(s)" in printed
+    assert (results / "reports" / "commits" / shas[1] / "stress-report.md").is_file()
+    assert main(["stress", shas[0], "--confirm", "off", "--repo", str(repo),
+                 "--results-dir", str(results)]) == 0  # the first: nothing to compare
+
+
+def test_a_commit_without_a_stress_run_is_bad_input(
+        history: tuple[Path, Path, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    repo, results, shas = history
+    assert main(["stress", shas[2], "--repo", str(repo), "--results-dir", str(results)]) == 2
+    assert "no stress run with figures" in capsys.readouterr().err
+    assert main(["stress", "no-such-ref", "--repo", str(repo),
+                 "--results-dir", str(results)]) == 2
