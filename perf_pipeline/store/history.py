@@ -130,8 +130,9 @@ class HistoryStore:
 
     Create it with ``open_history(target)`` (or ``HistoryStore.open(path)`` for SQLite);
     use it as a context manager to close it.
-    Listing order is history order, oldest first: commit time (UTC), then start time,
-    then run id (see ``store/queries.py``).
+    Listing order is history order, oldest first: commit time (UTC; a commit dated in
+    the future is moved back, ``history_order.py``), then first-parent ordinal, then
+    start time, then run id (see ``store/queries.py``).
     """
 
     def __init__(self, backend: HistoryBackend) -> None:

@@ -31,11 +31,13 @@ from datetime import datetime, timezone
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, BenchmarkResult, Samples, SuiteRun
 from perf_pipeline.store.environment_json import environment_to_data
+from perf_pipeline.store.history_order import restore_ancestry_order
 from perf_pipeline.store.samples import SampleBlob, encode_sorted_blob
 from perf_pipeline.store.sources import SourceStamp, record_source
 
 __all__ = ["BENCHMARK_COLUMNS", "RESULT_COLUMNS", "RUN_COLUMNS", "benchmark_rows", "delete_runs",
-           "quantile", "run_row", "utc_sort_key", "write_run"]
+           "orders_by_ancestry", "quantile", "restore_order", "run_row", "utc_sort_key",
+           "write_run"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ RUN_COLUMNS = (
     "run_id", "suite", "sha", "branch", "commit_message", "commit_author", "committed_at",
     "dirty", "started_at", "duration_s", "status", "error", "raw_path", "fingerprint",
     "environment_json", "machine_id", "ingested_at", "sort_at", "started_utc",
-    "ancestry_ordinal",
+    "ancestry_ordinal", "commit_utc",
 )
 BENCHMARK_COLUMNS = ("run_id", "name", "position", "group_name", "params_json",
                      "iterations", "summary_json", "samples")
@@ -187,7 +189,22 @@ def run_row(run: SuiteRun, *, ingested_at: str) -> tuple[object, ...]:
                      else run.started_at),
         utc_sort_key(run.started_at),
         commit.ancestry_ordinal if commit else None,
+        utc_sort_key(commit.committed_at) if commit and commit.committed_at else None,
     )
+
+
+def orders_by_ancestry(run: SuiteRun) -> bool:
+    """Whether ``run`` takes part in the ancestry order of its branch
+    (``history_order.py``): it records both the branch and the ordinal of its commit."""
+    return (run.commit is not None and run.commit.branch is not None
+            and run.commit.ancestry_ordinal is not None)
+
+
+def restore_order(conn: sqlite3.Connection, *, branch: str | None) -> None:
+    """``history_order.restore_ancestry_order`` on a SQLite connection."""
+    restore_ancestry_order(lambda sql, args: conn.execute(sql, args).fetchall(),
+                           lambda sql, args: conn.execute(sql, args) and None,
+                           branch=branch)
 
 
 def delete_runs(conn: sqlite3.Connection, run_ids: Sequence[str]) -> None:
@@ -217,6 +234,8 @@ def write_run(conn: sqlite3.Connection, run: SuiteRun, *,
                 if isinstance(r[-1], SampleBlob):
                     _insert_streamed(conn, r[:-1], r[-1])
             conn.executemany(_insert_sql("results", RESULT_COLUMNS), result_rows)
+            if orders_by_ancestry(run):
+                restore_order(conn, branch=run.commit.branch)  # type: ignore[union-attr]
         if source is not None:
             record_source(conn, source, run.run_id, recorded_at=ingested_at)
         conn.execute("COMMIT")

@@ -33,11 +33,13 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from perf_pipeline.config import mask_url
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import MetricSeries, NoiseProfile, RunStatus, StressFigure, SuiteRun
+from perf_pipeline.store.history_order import restore_ancestry_order
 from perf_pipeline.store.ingest import (
     BENCHMARK_COLUMNS,
     RESULT_COLUMNS,
     RUN_COLUMNS,
     benchmark_rows,
+    orders_by_ancestry,
     run_row,
 )
 from perf_pipeline.store.noise_profiles import (
@@ -194,6 +196,8 @@ class PostgresBackend:
                 if result_rows:
                     conn.execute(insert(_results), [
                         dict(zip(RESULT_COLUMNS, r, strict=True)) for r in result_rows])
+                if orders_by_ancestry(run):
+                    _restore_order(conn, branch=str(row["branch"]))
             else:
                 logger.debug("run %s is already in the history; nothing to do", run.run_id)
             if source is not None:
@@ -206,11 +210,13 @@ class PostgresBackend:
 
     def delete_run(self, run_id: str) -> bool:
         with self._engine.begin() as conn:
+            _lock_order(conn)  # before any row lock: an ingest takes them in that order
             if conn.execute(sa.select(_runs.c.run_id).where(_runs.c.run_id == run_id)
                             .with_for_update()).first() is None:
                 return False
             for table in (_sources, _results, _benchmarks, _runs):
                 conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+            _restore_order(conn, branch=None)  # its bounds may be gone
         return True
 
     def write_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int:
@@ -366,6 +372,28 @@ class PostgresBackend:
                 .select_from(_benchmarks.join(_runs, _runs.c.run_id == _benchmarks.c.run_id))
                 .where(_runs.c.suite == suite).order_by(_benchmarks.c.name))
         return tuple(str(row[0]) for row in self._rows(stmt))
+
+
+#: The advisory lock of history order (two int4 keys: never the migrations' key).
+_ORDER_LOCK = (0x6f72, 0)  # "or"
+
+
+def _lock_order(conn: sa.Connection) -> None:
+    """Take the lock of history order for the caller's transaction (re-entrant)."""
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(
+        *(sa.literal(key, sa.Integer) for key in _ORDER_LOCK))))
+
+
+def _restore_order(conn: sa.Connection, *, branch: str | None) -> None:
+    """``history_order.restore_ancestry_order`` on PostgreSQL, in the caller's
+    transaction. Two machines ingesting a commit and its child at once would each miss
+    the other's row, so it runs under one lock, taken first (one for every branch: a
+    pass over all of them must not run beside a pass over one); each statement after it
+    sees what the other transaction committed (READ COMMITTED)."""
+    _lock_order(conn)
+    restore_ancestry_order(lambda sql, args: conn.execute(sa.text(sql), args).all(),
+                           lambda sql, args: conn.execute(sa.text(sql), args) and None,
+                           branch=branch)
 
 
 def _upsert_source(conn: sa.Connection, stamp: SourceStamp, run_id: str, *,

@@ -18,7 +18,8 @@ differences are PostgreSQL's:
 
 PostgreSQL migrations: 1 creates every table of SQLite's schema 5 (6 moved a column
 PostgreSQL already had last); 2 is SQLite's 7, ``runs.ancestry_ordinal`` and the
-indexes of history order rebuilt on ``COALESCE(ancestry_ordinal, -1)``.
+indexes of history order rebuilt on ``COALESCE(ancestry_ordinal, -1)``; 3 is SQLite's 8,
+``runs.commit_utc`` (``history_order.py``).
 
 ``migrate`` runs in one transaction under an advisory lock, so machines that connect to
 a new database at the same instant migrate it once; an up-to-date database takes no lock.
@@ -175,8 +176,21 @@ def _migration_2(conn: sa.Connection) -> None:
                              "COALESCE(ancestry_ordinal, -1), started_utc, run_id)"))
 
 
+def _migration_3(conn: sa.Connection) -> None:
+    """Add ``runs.commit_utc`` and an index on (branch, ordinal), as SQLite migration 8
+    does (the reason is in ``history_order.py``). Own statements: never edit them later.
+    Every row is kept; safe to run again."""
+    conn.execute(sa.text('ALTER TABLE runs ADD COLUMN IF NOT EXISTS commit_utc TEXT '
+                         'COLLATE "C"'))
+    conn.execute(sa.text("UPDATE runs SET commit_utc = sort_at "
+                         "WHERE committed_at IS NOT NULL AND commit_utc IS NULL"))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS idx_runs_branch_ordinal "
+                         "ON runs (branch, ancestry_ordinal)"))
+
+
 #: Migration ``i + 1`` is ``_PG_MIGRATIONS[i]``. Append only; never edit a released one.
-_PG_MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_migration_1, _migration_2)
+_PG_MIGRATIONS: tuple[Callable[[sa.Connection], None], ...] = (_migration_1, _migration_2,
+                                                                _migration_3)
 
 #: The PostgreSQL schema version this code writes and reads.
 LATEST_PG_VERSION = len(_PG_MIGRATIONS)
@@ -188,6 +202,7 @@ def _tables_latest() -> dict[str, sa.Table]:
     created from it (migrations create the schema)."""
     tables = _tables_v1(sa.MetaData())
     tables["runs"].append_column(sa.Column("ancestry_ordinal", sa.BigInteger))
+    tables["runs"].append_column(sa.Column("commit_utc", _text()))
     return tables
 
 

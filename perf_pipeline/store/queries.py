@@ -1,8 +1,10 @@
 """Reading the history db back into model objects.
 
 History order, used by every listing: runs sort by ``sort_at`` (the commit time in UTC,
-or the start time for runs without a commit), then by the commit's ancestry ordinal
-(``ORDINAL_KEY``), then by start time, then by ``run_id`` so that ties are stable.
+or the start time for runs without a commit; a commit dated in the future by a skewed
+clock is moved back among its ancestors and descendants, ``history_order.py``), then by
+the commit's ancestry ordinal (``ORDINAL_KEY``), then by start time, then by ``run_id``
+so that ties are stable.
 Following the commit time rather than the measuring time puts a backfilled run of an
 old commit at that commit's place in history; the ordinal does the same for commits
 that share a commit time (a rebase gives all it rewrites one committer second), which

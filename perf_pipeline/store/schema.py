@@ -46,6 +46,11 @@ would infer types from the first row it sees (``None`` → TEXT, floats stored a
   (and its baseline held its child). Existing rows get NULL (ordered as -1, before any
   ordinal, on both backends, see ``queries.py``). The indexes that serve history order
   are rebuilt with the ordinal's expression in it, so it stays an index walk, not a sort.
+- migration 8 (commits dated in the future): ``runs.commit_utc`` keeps the UTC commit
+  time, so that ``sort_at`` may differ from it: a commit time later than the commit's
+  first run started is wrong (a skewed clock), and ``history_order.py`` moves such a
+  commit to its place among its ancestors and descendants. An index on (branch,
+  ordinal) serves the bounds it reads at every ingest.
 """
 
 from __future__ import annotations
@@ -309,10 +314,28 @@ def _migration_7(db: sqlite_utils.Database) -> None:
                      f'COALESCE("ancestry_ordinal", -1), "started_utc", "run_id")')
 
 
+def _migration_8(db: sqlite_utils.Database) -> None:
+    """Add ``runs.commit_utc`` (the commit time in UTC, which ``sort_at`` of a run with
+    a commit time has held so far) and an index on (branch, ordinal).
+
+    Self-contained: it reads and writes only ``runs`` as migration 7 left it. Every row
+    is kept and ``sort_at`` is not changed here: the next write puts commits dated in
+    the future in their place (``history_order.py``). Safe to run again.
+    """
+    conn = db.conn
+    columns = [row[1] for row in conn.execute('PRAGMA table_info("runs")')]
+    if "commit_utc" not in columns:
+        conn.execute('ALTER TABLE "runs" ADD COLUMN "commit_utc" TEXT')
+    conn.execute('UPDATE "runs" SET "commit_utc" = "sort_at" '
+                 'WHERE "committed_at" IS NOT NULL AND "commit_utc" IS NULL')
+    conn.execute('CREATE INDEX IF NOT EXISTS "idx_runs_branch_ordinal" '
+                 'ON "runs" ("branch", "ancestry_ordinal")')
+
+
 #: Migration ``i + 1`` is ``_MIGRATIONS[i]``. Append only; never edit a released one.
 _MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
-    _migration_7)
+    _migration_7, _migration_8)
 
 #: The schema version this code writes and reads.
 LATEST_VERSION = len(_MIGRATIONS)

@@ -144,6 +144,7 @@ class SqliteBackend:
                                       (run_id,)).fetchone():
                 return False
             ingest.delete_runs(self._conn, [run_id])
+            ingest.restore_order(self._conn, branch=None)  # its bounds may be gone
         return True
 
     def write_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int:

@@ -126,6 +126,9 @@ def test_a_db_without_stress_results_is_migrated(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)  # back to what the migrations before this one wrote
     conn.execute("DROP TABLE stress_results")
     conn.execute("DROP TABLE sources")  # migration 5 (after it) makes it again
+    # migration 8 (after it) adds runs.commit_utc and an index on (branch, ordinal)
+    conn.execute("DROP INDEX idx_runs_branch_ordinal")
+    conn.execute("ALTER TABLE runs DROP COLUMN commit_utc")
     # migration 7 (after it) adds runs.ancestry_ordinal and rebuilds the order indexes
     for index in ("idx_runs_suite_status_order", "idx_runs_suite_order",
                   "idx_runs_suite_machine_order"):

@@ -63,9 +63,9 @@ def test_sqlite_migration_7_keeps_every_row_and_adds_an_empty_ordinal(tmp_path: 
         order_before = [r.run_id for r in store.list_runs()]
         assert all(r.commit is None or r.commit.ancestry_ordinal is None
                    for r in store.list_runs())
-    assert _rows(path, "PRAGMA user_version") == [(7,)]
+    assert _rows(path, "PRAGMA user_version") == [(schema.LATEST_VERSION,)]
     assert [r[1] for r in _rows(path, "PRAGMA table_info(runs)")] == [
-        *columns, "ancestry_ordinal"]
+        *columns, "ancestry_ordinal", "commit_utc"]  # commit_utc: migration 8
     assert _rows(path, f"SELECT {', '.join(columns)} FROM runs ORDER BY run_id") == runs_before
     assert _rows(path, "SELECT DISTINCT ancestry_ordinal FROM runs") == [(None,)]
     assert {t: _rows(path, f"SELECT * FROM {t} ORDER BY 1, 2") for t in before} == before
@@ -84,9 +84,9 @@ def test_sqlite_migration_7_keeps_every_row_and_adds_an_empty_ordinal(tmp_path: 
         old = [r for r in store.list_runs() if r.commit is not None][-1]
         assert old.commit is not None and old.commit.committed_at is not None
         # a run with an ordinal at an old commit's time sorts after that commit's runs
-        # (they have none), though it started long before them
+        # (they have none), though it started before them
         store.ingest_run(_with_ordinal(90, 5, committed_at=old.commit.committed_at,
-                                       started_at="2000-01-01T00:00:00+00:00"))
+                                       started_at=old.commit.committed_at))
         at = order_before.index(old.run_id) + 1
         assert [r.run_id for r in store.list_runs()] == [
             *order_before[:at], "run-benchmarks-0090", *order_before[at:]]
@@ -97,8 +97,8 @@ def test_postgres_migration_2_keeps_every_row_and_adds_an_empty_ordinal(
         postgres_url: str) -> None:
     engine = sa.create_engine(sa.make_url(postgres_url).set(drivername="postgresql+psycopg"))
     v1 = pg_schema._tables_v1(sa.MetaData())
-    old_columns = RUN_COLUMNS[:-1]  # version 1's runs: no ancestry_ordinal
-    assert RUN_COLUMNS[-1] == "ancestry_ordinal"
+    old_columns = RUN_COLUMNS[:-2]  # version 1: no ancestry_ordinal (2), commit_utc (3)
+    assert RUN_COLUMNS[-2:] == ("ancestry_ordinal", "commit_utc")
     try:
         with engine.begin() as conn:  # a database as the code of version 1 left it
             pg_schema._migration_1(conn)
@@ -106,7 +106,7 @@ def test_postgres_migration_2_keeps_every_row_and_adds_an_empty_ordinal(
             conn.execute(sa.insert(pg_schema._VERSION_TABLE).values(version=1))
             for i in (1, 2, 3):
                 run = make_run(i, committed_at="2024-01-01T05:00:00+00:00")
-                row = run_row(run, ingested_at="2024-01-02T00:00:00+00:00")[:-1]
+                row = run_row(run, ingested_at="2024-01-02T00:00:00+00:00")[:-2]
                 conn.execute(sa.insert(v1["runs"]).values(dict(zip(old_columns, row,
                                                                    strict=True))))
                 bench, results = benchmark_rows(run)
@@ -131,11 +131,11 @@ def test_postgres_migration_2_keeps_every_row_and_adds_an_empty_ordinal(
         assert store.get_run("run-benchmarks-0002").commit.ancestry_ordinal is None  # type: ignore[union-attr]
         # a run with an ordinal at the same commit time sorts after those without
         store.ingest_run(_with_ordinal(9, 1, committed_at="2024-01-01T05:00:00+00:00",
-                                       started_at="2000-01-01T00:00:00+00:00"))
+                                       started_at="2024-01-01T05:00:00+00:00"))
         assert [r.run_id for r in store.list_runs()][-1] == "run-benchmarks-0009"
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT version FROM perf_pipeline_schema").fetchall() == [
-            (pg_schema.LATEST_PG_VERSION,)] == [(2,)]
+            (pg_schema.LATEST_PG_VERSION,)] == [(3,)]
         assert conn.execute(f"SELECT {', '.join(old_columns)} FROM runs WHERE run_id != "
                             "'run-benchmarks-0009' ORDER BY run_id").fetchall() == runs_before
         assert [conn.execute(f"SELECT count(*) FROM {t} WHERE run_id != "

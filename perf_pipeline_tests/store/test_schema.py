@@ -25,7 +25,7 @@ def test_new_db_is_at_latest_version(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     HistoryStore.open(path).close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION == 7
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION == 8
     conn.close()
 
 
