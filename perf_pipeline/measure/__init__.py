@@ -4,6 +4,7 @@ Resolve a ref, check it out in a worktree, run the suite with our pytest plugin,
 the raw outputs, and parse pytest-benchmark JSON (ours or anyone's) into ``SuiteRun``.
 """
 
+from perf_pipeline.measure.ancestry import backfill_ancestry_ordinals
 from perf_pipeline.measure.calibrate import (
     CalibrationRun,
     corpus_from_raw_pairs,
@@ -46,6 +47,7 @@ __all__ = [
     "IngestSummary",
     "ProfileRun",
     "SuiteOutcome",
+    "backfill_ancestry_ordinals",
     "build_command",
     "build_history",
     "check_results_dir",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, interruption_text
+from perf_pipeline.measure.ancestry import backfill_ancestry_ordinals
 from perf_pipeline.measure.environments import prepare_worktree
 from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
 from perf_pipeline.measure.git import (
@@ -321,6 +322,7 @@ def measure_commit(
         store.ingest_run(run, source=source_stamp(run_dir / RUN_FILE))
         if stress_files:
             store.record_stress(run.run_id, load_stress_figures(run_dir))
+        backfill_ancestry_ordinals(repo, store)  # runs stored without one
     if interrupted is not None:
         raise interrupted
     return run

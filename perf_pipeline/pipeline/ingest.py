@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from perf_pipeline.measure import IngestSummary, check_results_dir, ingest_results_dir
+from perf_pipeline.measure import (
+    IngestSummary,
+    backfill_ancestry_ordinals,
+    check_results_dir,
+    ingest_results_dir,
+)
 from perf_pipeline.workspace import Workspace
 
 __all__ = ["ingest_results"]
@@ -19,4 +24,8 @@ def ingest_results(ws: Workspace, *,
     ``on_file(done, total)`` is called after each result path (a progress display).
     """
     check_results_dir(ws.layout.root)
-    return ingest_results_dir(ws.layout, ws.store, on_file=on_file)
+    summary = ingest_results_dir(ws.layout, ws.store, on_file=on_file)
+    # runs stored without a first-parent ordinal (older histories, plain
+    # pytest-benchmark files) get it from the repository: history order follows ancestry
+    backfill_ancestry_ordinals(ws.settings.repo_path, ws.store)
+    return summary

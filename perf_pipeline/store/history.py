@@ -20,7 +20,7 @@ one per process.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +31,7 @@ from perf_pipeline.config import is_postgres_url, mask_url
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     TIME_METRIC,
+    CommitInfo,
     MetricSeries,
     NoiseProfile,
     RunInfo,
@@ -64,6 +65,8 @@ class HistoryBackend(Protocol):
     def record_source(self, source: SourceStamp, run_id: str, *, recorded_at: str) -> None: ...
     def delete_run(self, run_id: str) -> bool: ...
     def write_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int: ...
+    def write_ordinals(self, ordinals: dict[str, int]) -> int: ...
+    def read_missing_ordinals(self) -> tuple[str, ...]: ...
     def write_noise_profile(self, profile: NoiseProfile, *, corpus_path: str,
                             created_at: str) -> str: ...
     def read_sources(self) -> dict[str, tuple[SourceStamp, str]]: ...
@@ -229,6 +232,22 @@ class HistoryStore:
             deleted = self._backend.delete_run(run_id)
         if not deleted:
             raise InvalidInputError(f"run {run_id!r} is not in the history db {self.target}")
+
+    def commits_without_ordinal(self) -> tuple[str, ...]:
+        """Sorted SHAs of commits whose runs record no first-parent ordinal."""
+        with self._guard("listing commits without an ordinal"):
+            return self._backend.read_missing_ordinals()
+
+    def record_ancestry_ordinals(self, ordinals: Mapping[str, int]) -> int:
+        """Give the runs of each commit (SHA -> first-parent ordinal) that have none
+        their ordinal, and restore ancestry order (``history_order.py``); returns the
+        runs updated. A recorded ordinal is never changed."""
+        checked: dict[str, int] = {}
+        for sha, ordinal in ordinals.items():
+            commit = CommitInfo(sha=sha, ancestry_ordinal=ordinal)  # validates both
+            checked[commit.sha] = ordinal
+        with self._guard("recording ancestry ordinals"):
+            return self._backend.write_ordinals(checked)
 
     def record_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int:
         """Store (replace) the stress figures of a stored run; returns how many."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["restore_ancestry_order"]
+__all__ = ["MISSING_ORDINALS_SQL", "SET_ORDINAL_SQL", "restore_ancestry_order"]
 
 Query = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
 Execute = Callable[[str, dict[str, Any]], None]
@@ -75,3 +75,11 @@ def restore_ancestry_order(query: Query, execute: Execute, *,
             upper = min(first_start, later) if later is not None else first_start
             place = min(commit_utc, max(earlier, upper) if earlier is not None else upper)
             execute(_SET_SQL, {"branch": name, "sha": sha, "sort_at": place})
+
+
+#: The commits whose runs record no ordinal (stored before it existed, plain
+#: pytest-benchmark files): the caller that has the repository back-fills them.
+MISSING_ORDINALS_SQL = ("SELECT DISTINCT sha FROM runs WHERE sha IS NOT NULL "
+                        "AND ancestry_ordinal IS NULL ORDER BY sha")
+SET_ORDINAL_SQL = ("UPDATE runs SET ancestry_ordinal = :ordinal "
+                   "WHERE sha = :sha AND ancestry_ordinal IS NULL")

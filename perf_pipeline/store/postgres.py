@@ -33,7 +33,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from perf_pipeline.config import mask_url
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import MetricSeries, NoiseProfile, RunStatus, StressFigure, SuiteRun
-from perf_pipeline.store.history_order import restore_ancestry_order
+from perf_pipeline.store.history_order import (
+    MISSING_ORDINALS_SQL,
+    SET_ORDINAL_SQL,
+    restore_ancestry_order,
+)
 from perf_pipeline.store.ingest import (
     BENCHMARK_COLUMNS,
     RESULT_COLUMNS,
@@ -231,6 +235,14 @@ class PostgresBackend:
                              [dict(zip(STRESS_COLUMNS, r, strict=True)) for r in rows])
         return len(rows)
 
+    def write_ordinals(self, ordinals: dict[str, int]) -> int:
+        with self._engine.begin() as conn:
+            updated = conn.execute(sa.text(SET_ORDINAL_SQL), [
+                {"sha": sha, "ordinal": ordinal} for sha, ordinal in ordinals.items()
+            ]).rowcount if ordinals else 0
+            _restore_order(conn, branch=None)
+        return max(updated, 0)
+
     def write_noise_profile(self, profile: NoiseProfile, *, corpus_path: str,
                             created_at: str) -> str:
         profile_id, row, bench_rows = profile_rows(profile, corpus_path=corpus_path,
@@ -278,6 +290,9 @@ class PostgresBackend:
                 sa.select(b.c.name, b.c.median_s, b.c.unpaired_log_sd, b.c.paired_log_sd,
                           b.c.paired_residual_log_sd)
                 .where(b.c.profile_id == row[0]).order_by(b.c.position))) for row in rows)
+
+    def read_missing_ordinals(self) -> tuple[str, ...]:
+        return tuple(str(row[0]) for row in self._rows(sa.text(MISSING_ORDINALS_SQL)))
 
     def has_run(self, run_id: str) -> bool:
         return bool(self._rows(sa.select(_runs.c.run_id).where(_runs.c.run_id == run_id)))

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import MetricSeries, NoiseProfile, RunStatus, StressFigure, SuiteRun
-from perf_pipeline.store import ingest, noise_profiles, queries, sources, stress
+from perf_pipeline.store import history_order, ingest, noise_profiles, queries, sources, stress
 from perf_pipeline.store.queries import RunFilter
 from perf_pipeline.store.schema import migrate
 from perf_pipeline.store.sources import SourceStamp
@@ -150,6 +150,15 @@ class SqliteBackend:
     def write_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int:
         return stress.write_stress(self._conn, run_id, figures)
 
+    def write_ordinals(self, ordinals: dict[str, int]) -> int:
+        with self._immediate():
+            before = self._conn.total_changes
+            self._conn.executemany(history_order.SET_ORDINAL_SQL, [
+                {"sha": sha, "ordinal": ordinal} for sha, ordinal in ordinals.items()])
+            updated = self._conn.total_changes - before
+            ingest.restore_order(self._conn, branch=None)
+        return updated
+
     def write_noise_profile(self, profile: NoiseProfile, *, corpus_path: str,
                             created_at: str) -> str:
         return noise_profiles.write_noise_profile(self._conn, profile,
@@ -166,6 +175,10 @@ class SqliteBackend:
 
     def read_noise_profiles(self, *, suite: str) -> tuple[tuple[NoiseProfile, str, str], ...]:
         return noise_profiles.read_noise_profiles(self._conn, suite=suite)
+
+    def read_missing_ordinals(self) -> tuple[str, ...]:
+        return tuple(row[0] for row in self._conn.execute(
+            history_order.MISSING_ORDINALS_SQL))
 
     def has_run(self, run_id: str) -> bool:
         return self._conn.execute("SELECT 1 FROM runs WHERE run_id = ?",

@@ -1,0 +1,71 @@
+"""Back-filling the first-parent ordinals of stored runs from the repository.
+
+History keeps commits in ancestry order where their runs record the ordinal
+(``CommitInfo.ancestry_ordinal``, ``store/history_order.py``). Runs stored before it
+was recorded, and plain pytest-benchmark files, have none: they kept commit-time order,
+so rebased commits measured out of order, and a commit dated in the future by a skewed
+clock, stayed out of order for ever. Whenever the repository is at hand (``ingest``,
+``analyze``, measuring a commit), the commits it holds get their ordinal. A commit it
+does not hold (another repository's files, a rewritten branch) keeps none; asking for it
+again costs one git call for all of them together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.measure.git import first_parent_ordinal, is_full_sha, run_git
+
+if TYPE_CHECKING:  # the store is only called here
+    from perf_pipeline.store import HistoryStore
+
+__all__ = ["backfill_ancestry_ordinals"]
+
+logger = logging.getLogger(__name__)
+
+#: SHAs per ``git rev-list`` call (the argument list stays far below any OS limit).
+_BATCH = 500
+
+
+def _commits_in_repo(repo: Path, shas: Sequence[str]) -> list[str]:
+    """Those of ``shas`` (full SHAs) that are commits of ``repo``, in one git call per
+    ``_BATCH``; none if ``repo`` is not a git repository, or a shallow clone (a CI
+    checkout of depth 1), whose first-parent counts stop at its cut."""
+    shallow = run_git(repo, ["rev-parse", "--is-shallow-repository"], check=False)
+    if shallow.returncode != 0 or shallow.stdout.strip() != "false":
+        return []
+    found: list[str] = []
+    for start in range(0, len(shas), _BATCH):
+        batch = shas[start:start + _BATCH]
+        proc = run_git(repo, ["rev-list", "--no-walk", "--ignore-missing", *batch, "--"],
+                       check=False)
+        if proc.returncode != 0:
+            logger.debug("repository %s: cannot look commits up: %s", repo,
+                         proc.stderr.strip()[-300:])
+            return []
+        found.extend(line for line in proc.stdout.split() if is_full_sha(line))
+    return found
+
+
+def backfill_ancestry_ordinals(repo: Path, store: HistoryStore) -> int:
+    """Record the first-parent ordinal of every stored commit without one that ``repo``
+    holds, and put commits dated in the future in their place (``store/history_order``);
+    returns how many runs got an ordinal."""
+    missing = [sha for sha in store.commits_without_ordinal() if is_full_sha(sha)]
+    ordinals: dict[str, int] = {}
+    for sha in _commits_in_repo(Path(repo), missing) if missing else ():
+        try:
+            ordinals[sha] = first_parent_ordinal(Path(repo), sha)
+        except (InvalidInputError, MeasurementError) as exc:  # gone since the look-up
+            logger.debug("commit %s: no ordinal: %s", sha, exc)
+    # also with none to record: restores the order of a history just migrated
+    updated = store.record_ancestry_ordinals(ordinals)
+    if not ordinals:
+        return 0
+    logger.info("history %s: recorded the ancestry ordinal of %d commit(s) (%d runs)",
+                store.target, len(ordinals), updated)
+    return updated

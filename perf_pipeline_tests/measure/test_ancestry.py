@@ -1,0 +1,50 @@
+"""Back-filling first-parent ordinals of stored runs from the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from perf_pipeline.measure import backfill_ancestry_ordinals, commit_info
+from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
+from perf_pipeline.store import HistoryStore
+
+from .conftest import git
+
+
+def _stored(store: HistoryStore, repo: Path | None, sha: str, i: int) -> None:
+    """A run of ``sha`` as a history written before ordinals holds it (none)."""
+    commit = (commit_info(repo, sha, branch="main") if repo is not None
+              else CommitInfo(sha=sha, branch="main", committed_at="2024-01-01T00:00:00+00:00"))
+    store.ingest_run(SuiteRun(
+        run_id=f"run-{i}", suite="benchmarks", started_at=f"2024-06-01T0{i}:00:00+00:00",
+        status=RunStatus.SUCCESS, commit=commit, duration_s=1.0, machine_id="m1",
+        benchmarks=(BenchmarkResult(name="t", samples_s=(0.1, 0.2)),)))
+
+
+def test_runs_without_an_ordinal_get_it_from_the_repo(target_repo: Path,
+                                                      tmp_path: Path) -> None:
+    shas = git(target_repo, "rev-list", "--reverse", "HEAD").split()
+    foreign = "ab" * 20  # a commit of another repository keeps none
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        for i, sha in enumerate(shas):
+            _stored(store, target_repo, sha, i)
+        _stored(store, None, foreign, 7)
+        assert backfill_ancestry_ordinals(tmp_path / "not-a-repo", store) == 0
+        assert backfill_ancestry_ordinals(target_repo, store) == 3
+        assert {r.commit.sha: r.commit.ancestry_ordinal  # type: ignore[union-attr]
+                for r in store.list_runs()} == {shas[0]: 1, shas[1]: 2, shas[2]: 3,
+                                                foreign: None}
+        assert store.commits_without_ordinal() == (foreign,)
+        assert backfill_ancestry_ordinals(target_repo, store) == 0
+
+
+def test_a_shallow_clone_records_no_ordinal(target_repo: Path, tmp_path: Path) -> None:
+    """Its first-parent counts stop at the cut: the tip of a depth-1 clone counts 1."""
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{target_repo}", str(shallow))
+    tip = git(shallow, "rev-parse", "HEAD")
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        _stored(store, shallow, tip, 0)
+        assert backfill_ancestry_ordinals(shallow, store) == 0
+        assert store.commits_without_ordinal() == (tip,)
+        assert backfill_ancestry_ordinals(target_repo, store) == 1
