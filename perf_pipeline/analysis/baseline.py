@@ -71,7 +71,12 @@ def _check_run(run: SuiteRun, what: str) -> None:
 
 def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created_at: str,
                    metrics: Sequence[str] = tuple(METRICS)) -> Baseline:
-    """A baseline from successful runs (any order; sorted oldest first by start time).
+    """A baseline from successful runs, oldest first in history order (as
+    ``HistoryStore.recent_commit_runs`` returns them, or A/B rounds in the order run).
+
+    The order is kept, not re-sorted by start time: the last run is the newest commit
+    (the confirmation's reference, the report's "vs" commit, the samples kept), and a
+    backfill or culprit search measures older commits after newer ones.
 
     Refuses failed runs and runs without benchmarks (``InvalidInputError``). A benchmark
     absent from some runs gets the values of the runs that have it, each labelled with
@@ -84,7 +89,7 @@ def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created
             raise InvalidInputError(f"`metrics`: unknown metric {m!r}")
     for run in runs:
         _check_run(run, "baseline run")
-    ordered = sorted(runs, key=lambda r: r.started_at)
+    ordered = list(runs)
     by_name = [{b.name: b for b in r.benchmarks} for r in ordered]
     names = sorted({name for run in by_name for name in run})
     newest = ordered[-1]

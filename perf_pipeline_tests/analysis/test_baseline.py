@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -43,8 +45,7 @@ def _runs(seed: int, slowdown: float = 1.0, slowed: tuple[int, ...] = (0,)) -> l
 
 def test_build_baseline_collects_run_history() -> None:
     runs = _runs(1)
-    bl = build_baseline(list(reversed(runs[:-1])), created_at="2024-02-01T00:00:00",
-                        metrics=("time_s",))
+    bl = build_baseline(runs[:-1], created_at="2024-02-01T00:00:00", metrics=("time_s",))
     assert bl.source_run_ids == tuple(f"run{i}" for i in range(10))  # oldest first
     assert len(bl.source_commits) == 10
     e = bl.entry("test_0", "time_s")
@@ -52,6 +53,18 @@ def test_build_baseline_collects_run_history() -> None:
     assert e.run_values[-1] == pytest.approx(runs[9].benchmark("test_0").median_s)
     assert e.samples == runs[9].benchmark("test_0").samples_s
     assert bl.environment == ENV and bl.policy == "rolling"
+
+
+def test_build_baseline_keeps_history_order_not_measuring_order() -> None:
+    """The tip measured first, its ancestors later (a backfill, a culprit search): the
+    newest commit is still the last one given, not the one measured last."""
+    runs = _runs(1)[:3]
+    measured = [dataclasses.replace(run, started_at=f"2024-03-0{3 - k}T00:00:00")
+                for k, run in enumerate(runs)]  # run2 measured first, run0 last
+    bl = build_baseline(measured, created_at="2024-04-01T00:00:00", metrics=("time_s",))
+    assert bl.source_run_ids == ("run0", "run1", "run2")
+    assert bl.source_commits[-1] == runs[2].sha
+    assert bl.entry("test_0", "time_s").samples == runs[2].benchmark("test_0").samples_s  # type: ignore[union-attr]
 
 
 def test_build_baseline_rejects_failed_run() -> None:

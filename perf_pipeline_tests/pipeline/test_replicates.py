@@ -30,16 +30,16 @@ def test_judging_and_baselines_pool_each_commits_successful_runs(tmp_path: Path)
         assert len(run.benchmarks[0].samples_s) == 10  # 5 samples from each run
         baseline = baseline_for_run(ws, run)
         assert baseline is not None
-        # the last 3 commits before commit 5, in measuring order (build_baseline's);
-        # commit 3 once, named by its newest run
-        assert baseline.source_commits == (sha_of(2), sha_of(4), sha_of(3))
-        assert baseline.source_run_ids == ("run-benchmarks-0002", "run-benchmarks-0004",
-                                           "again-3")
+        # the last 3 commits before commit 5, in history order (commit 3 was measured
+        # again last, it is still before 4); commit 3 once, named by its newest run
+        assert baseline.source_commits == (sha_of(2), sha_of(3), sha_of(4))
+        assert baseline.source_run_ids == ("run-benchmarks-0002", "again-3",
+                                           "run-benchmarks-0004")
         entry = baseline.entry("test_a", "time_s")
         assert entry is not None and len(entry.run_values) == 3  # one value per commit
     analysis = analyze_commit(ws, sha_of(5))
     assert analysis.run_id == "again-5" and analysis.comparison is not None
-    assert analysis.baseline_commits == (sha_of(2), sha_of(4), sha_of(3))
+    assert analysis.baseline_commits == (sha_of(2), sha_of(3), sha_of(4))
 
 
 def test_a_failed_re_run_does_not_hide_the_commits_successful_run(tmp_path: Path) -> None:
