@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perf_pipeline.errors import InvalidInputError, MeasurementError
-from perf_pipeline.measure.git import first_parent_ordinal, is_full_sha, run_git
+from perf_pipeline.measure.git import first_parent_ordinal, is_full_sha, is_shallow, run_git
 
 if TYPE_CHECKING:  # the store is only called here
     from perf_pipeline.store import HistoryStore
@@ -35,8 +35,7 @@ def _commits_in_repo(repo: Path, shas: Sequence[str]) -> list[str]:
     """Those of ``shas`` (full SHAs) that are commits of ``repo``, in one git call per
     ``_BATCH``; none if ``repo`` is not a git repository, or a shallow clone (a CI
     checkout of depth 1), whose first-parent counts stop at its cut."""
-    shallow = run_git(repo, ["rev-parse", "--is-shallow-repository"], check=False)
-    if shallow.returncode != 0 or shallow.stdout.strip() != "false":
+    if is_shallow(repo):
         return []
     found: list[str] = []
     for start in range(0, len(shas), _BATCH):
@@ -59,9 +58,12 @@ def backfill_ancestry_ordinals(repo: Path, store: HistoryStore) -> int:
     ordinals: dict[str, int] = {}
     for sha in _commits_in_repo(Path(repo), missing) if missing else ():
         try:
-            ordinals[sha] = first_parent_ordinal(Path(repo), sha)
+            ordinal = first_parent_ordinal(Path(repo), sha)
         except (InvalidInputError, MeasurementError) as exc:  # gone since the look-up
             logger.debug("commit %s: no ordinal: %s", sha, exc)
+            continue
+        if ordinal is not None:
+            ordinals[sha] = ordinal
     # also with none to record: restores the order of a history just migrated
     updated = store.record_ancestry_ordinals(ordinals)
     if not ordinals:

@@ -29,6 +29,7 @@ __all__ = [
     "first_parent_ordinal",
     "git_env",
     "is_full_sha",
+    "is_shallow",
     "merge_base",
     "new_commits",
     "paths_at",
@@ -260,8 +261,17 @@ def first_parent(repo: Path, sha: str) -> str | None:
     return listed[1] if len(listed) > 1 else None
 
 
-def first_parent_ordinal(repo: Path, sha: str) -> int:
-    """How many commits the first-parent chain ending at ``sha`` holds (a root commit: 1).
+def is_shallow(repo: Path) -> bool:
+    """Whether ``repo`` is a shallow clone (``--depth``, a CI checkout): its history is
+    cut, so counts along it are counts to the cut. False if it cannot tell."""
+    proc = run_git(repo, ["rev-parse", "--is-shallow-repository"], check=False)
+    return proc.returncode == 0 and proc.stdout.strip() == "true"
+
+
+def first_parent_ordinal(repo: Path, sha: str) -> int | None:
+    """How many commits the first-parent chain ending at ``sha`` holds (a root commit: 1);
+    None in a shallow clone, where the chain stops at the cut (the tip of a depth-1
+    clone would count 1, and a commit measured from two clones two different counts).
 
     History orders runs by commit time; a rebase (GitHub's "Rebase and merge") gives
     every rewritten commit the same committer second, and this count orders those
@@ -274,7 +284,7 @@ def first_parent_ordinal(repo: Path, sha: str) -> int:
     count = proc.stdout.strip()
     if proc.returncode != 0 or not count.isdigit():
         raise _not_in_repo(repo, sha, proc.stderr)
-    return int(count)
+    return None if is_shallow(repo) else int(count)
 
 
 def commits_since(repo: Path, since_sha: str, tip: str) -> tuple[str, ...]:

@@ -127,3 +127,15 @@ def test_first_parent_ordinal_counts_the_line_a_commit_is_on(repo: Path) -> None
     for hostile in ("--all", "main", "HEAD~1"):
         with pytest.raises(InvalidInputError, match="full commit SHA"):
             first_parent_ordinal(repo, hostile)
+
+
+def test_first_parent_ordinal_is_unknown_in_a_shallow_clone(repo: Path,
+                                                            tmp_path: Path) -> None:
+    """A CI checkout of depth 1 counted 1 for every commit it measured: the cut, not the
+    commit's place, so history ordered a child before its parent measured elsewhere."""
+    commit_files(repo, {"b.txt": "1\n"}, "second")
+    tip = commit_files(repo, {"b.txt": "2\n"}, "third")
+    assert first_parent_ordinal(repo, tip) == 3
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))
+    assert first_parent_ordinal(shallow, tip) is None
