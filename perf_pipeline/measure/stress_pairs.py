@@ -29,7 +29,7 @@ from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.session import error_text, run_in_worktree
 from perf_pipeline.measure.stress_results import STRESS_SUBDIR, load_stress_figures
-from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
+from perf_pipeline.measure.stress_session import MULTIPLIER_ENV, STRESS_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir
 from perf_pipeline.model import StressFigure
 
@@ -52,11 +52,15 @@ class StressPairs(Iterator[tuple[Figures, Figures]]):
     """
 
     def __init__(self, settings: Settings, base_sha: str, candidate_sha: str,
-                 tests: Sequence[str], *, seed: int | None = None) -> None:
+                 tests: Sequence[str], *, multiplier: float | None = None,
+                 seed: int | None = None) -> None:
         self.tests = ABSelection(node_ids=tuple(tests)).node_ids  # validated node ids
         if not self.tests:
             raise InvalidInputError("a stress confirmation needs at least one test")
         self.settings, self.base_sha, self.candidate_sha = settings, base_sha, candidate_sha
+        # The flagged run's STRESS_MULTIPLIER, not today's setting: another multiplier is
+        # another experiment (steps, sizes and worker counts scale with it).
+        self._env = {} if multiplier is None else {MULTIPLIER_ENV: f"{multiplier!r}"}
         self.seed = secrets.randbits(32) if seed is None else seed
         self._rng = random.Random(self.seed)
         self.raw_dir = settings.layout.stress_confirm_dir(new_run_id(), base_sha,
@@ -94,7 +98,7 @@ class StressPairs(Iterator[tuple[Figures, Figures]]):
             stress_dir = Path(tmp) / STRESS_SUBDIR
             outcome = run_in_worktree(self.settings, sha, "stress",
                                       Path(tmp) / "benchmark.json", (), paths=self.tests,
-                                      env={STRESS_DIR_ENV: str(stress_dir)})
+                                      env={**self._env, STRESS_DIR_ENV: str(stress_dir)})
             error = error_text(outcome)
             files = sorted(stress_dir.glob("*.stress.json")) if stress_dir.is_dir() else []
             make_dirs(kept / STRESS_SUBDIR, "stress confirmation pair folder")

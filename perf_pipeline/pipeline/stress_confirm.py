@@ -147,10 +147,12 @@ class _Budgeted(Iterator[Pair]):
 def measure_stress_confirmation(ws: Workspace, sha: str, *, run_id: str,
                                 baseline_run_id: str, baseline_sha: str,
                                 screen: Sequence[StressComparison],
+                                multiplier: float | None = None,
                                 pairs: Iterable[Pair] | None = None
                                 ) -> StressConfirmationRecord | None:
     """Confirm the figures ``screen`` flagged (None when it flagged none) and write the
-    commit's stress confirmation file. ``pairs`` replaces measuring (tests, replays)."""
+    commit's stress confirmation file; the pairs run at ``multiplier`` (the screened
+    runs', when they recorded one). ``pairs`` replaces measuring (tests, replays)."""
     settings = ws.settings
     flagged = flagged_stress(screen)
     if not flagged:
@@ -172,7 +174,7 @@ def measure_stress_confirmation(ws: Workspace, sha: str, *, run_id: str,
         else:
             tests = tuple(dict.fromkeys(key[0] for key in flagged))
             try:  # test ids come from the stored figures: pytest node ids, validated
-                measured = StressPairs(settings, base, sha, tests)
+                measured = StressPairs(settings, base, sha, tests, multiplier=multiplier)
             except InvalidInputError as exc:
                 notes.append(f"the flagged tests cannot be run again ({exc}).")
             else:
