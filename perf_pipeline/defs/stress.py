@@ -70,3 +70,28 @@ def stress_analysis(context: dg.AssetExecutionContext,
         "html_path": dg.MetadataValue.path(str(outcome.html_path)),
         "plots": [str(p) for p in outcome.plots],
     })
+
+
+@dg.asset_check(
+    asset=stress_analysis,
+    partitions_def=commits_partitions,
+    description="Warns (WARN, non-blocking) when the stress gate found a regression: a "
+                "figure the screen flagged and fresh pairs of runs confirmed (with "
+                "confirm=off, the screen's flag).",
+)
+def no_confirmed_stress_regressions(context: dg.AssetCheckExecutionContext,
+                                    workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    from perf_pipeline.pipeline.stress import judge_stress
+
+    sha = context.partition_key
+    with workspace.open() as ws:
+        judged = judge_stress(ws, sha)
+    if judged is None:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                   description=f"no stress run with figures for {sha}")
+    found = [f"{c.scenario}:{c.figure}" for c in judged.regressions]
+    return dg.AssetCheckResult(
+        passed=not found, severity=dg.AssetCheckSeverity.WARN,
+        description=(f"{len(found)} confirmed stress regression(s): {', '.join(found)}"
+                     if found else "no confirmed stress regression"),
+        metadata={"confirmed": len(found), "figures": found})

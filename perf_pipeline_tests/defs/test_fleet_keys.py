@@ -112,7 +112,8 @@ def test_a_named_machine_prefixes_every_key_and_everything_that_names_one(
     prefixed = [f"{MACHINE}/{name}" for name in bare]
     assert found["assets"] == prefixed
     assert found["checks"] == [f"{MACHINE}/performance_report:no_confirmed_regressions",
-                               f"{MACHINE}/regression_analysis:no_significant_regressions"]
+                               f"{MACHINE}/regression_analysis:no_significant_regressions",
+                               f"{MACHINE}/stress_analysis:no_confirmed_stress_regressions"]
     assert found["ops"] == bare  # ops keep their names: run config is the same everywhere
     selections = [*found["sensor_targets"].values(), *found["schedule_targets"].values(),
                   *(s for sels in found["conditions"].values() for s in sels),

@@ -68,13 +68,14 @@ def test_a_leak_and_a_quadratic_step_each_on_their_commit(
     workspace = WorkspaceResource(repo_path=str(repo), project_subdir=".",
                                   results_dir=str(results), stress_paths=["tests"],
                                   stress_confirm_pairs=5, alpha=0.05)
-    found, pairs = {}, {}
+    found, pairs, warned = {}, {}, {}
     with dg.instance_for_test() as instance:
         for sha in shas:
             outcome = materialize_commit(
                 instance=instance, sha=sha, selection=["stress_results", "stress_analysis"],
                 workspace=workspace)
             assert outcome.success, outcome.error
+            warned[sha] = outcome.warned_checks
             (record,) = [r for r in instance.fetch_materializations(
                 dg.AssetKey("stress_analysis"), limit=10).records
                 if r.asset_materialization.partition == sha]  # type: ignore[union-attr]
@@ -84,6 +85,8 @@ def test_a_leak_and_a_quadratic_step_each_on_their_commit(
     assert found == {shas[0]: [], shas[1]: ["requests:leak"], shas[2]: ["step:exponent"]}
     # Each was confirmed by fresh interleaved pairs of runs of both commits.
     assert pairs == {shas[0]: 0, shas[1]: 5, shas[2]: 5}
+    check = "stress_analysis:no_confirmed_stress_regressions"  # WARN: the run stays green
+    assert [check in w for w in warned.values()] == [False, True, True]
     report = (results / "reports" / "commits" / shas[2] / "stress-report.md").read_text()
     assert "step exponent" in report
     assert "confirmed: worse in 5 of 5 fresh pair(s)" in report
