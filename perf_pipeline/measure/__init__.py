@@ -15,6 +15,7 @@ from perf_pipeline.measure.collect import (
     check_results_dir,
     find_result_paths,
     ingest_results_dir,
+    store_unstored_runs,
 )
 from perf_pipeline.measure.demo_repo import HistoryStep, build_history
 from perf_pipeline.measure.fingerprint import (
@@ -73,5 +74,6 @@ __all__ = [
     "prune_worktrees",
     "resolve_commit",
     "run_suite",
+    "store_unstored_runs",
     "write_raw_run",
 ]

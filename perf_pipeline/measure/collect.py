@@ -31,7 +31,8 @@ from perf_pipeline.store.sources import source_stamp
 if TYPE_CHECKING:  # the store is only called here
     from perf_pipeline.store import HistoryStore
 
-__all__ = ["IngestSummary", "check_results_dir", "find_result_paths", "ingest_results_dir"]
+__all__ = ["IngestSummary", "check_results_dir", "find_result_paths", "ingest_results_dir",
+           "store_unstored_runs"]
 
 logger = logging.getLogger(__name__)
 
@@ -139,3 +140,41 @@ def ingest_results_dir(results_dir: Path | ResultsLayout, store: HistoryStore, *
         if on_file is not None:
             on_file(done, len(paths))
     return IngestSummary(ingested=tuple(ingested), skipped=tuple(skipped), errors=tuple(errors))
+
+
+def store_unstored_runs(layout: ResultsLayout, store: HistoryStore) -> tuple[str, ...]:
+    """Store every complete raw run dir of ``layout`` the history does not know; their ids.
+
+    A measuring process writes the run dir, then stores the run (``measure_commit``).
+    Killed in between (SIGKILL, the OOM killer, a Dagster run terminated the hard way),
+    it left a complete, measured run that only an explicit ``ingest``/``analyze`` would
+    ever have stored: the next ``run`` or backfill measured on beside it, and a
+    backfill measured the commit again. So every measuring command stores such runs
+    first, saying so. Only our own run dirs, never foreign files (an ``ingest`` is the
+    user's decision about those); a dir that cannot be read is a warning and stays.
+    Cheap when there is nothing to do: known sources are skipped by their stamp.
+    """
+    if not layout.raw_dir.is_dir():
+        return ()
+    known = store.sources()
+    stored: list[str] = []
+    for path in layout.run_dir_candidates():
+        try:
+            stamp = source_stamp(path / RUN_FILE)
+        except OSError:
+            continue  # not complete (an interrupted write) or unreadable: not a run
+        seen = known.get(stamp.path)
+        if seen is not None and seen[0] == stamp:
+            continue
+        try:
+            run = load_results(path)
+            if store.ingest_run(run, source=stamp):
+                stored.append(run.run_id)
+                logger.warning(
+                    "run %s at %s was measured but never stored in the history (the "
+                    "process that measured it was killed first); stored now", run.run_id, path)
+            _ingest_stress(path, run.run_id, store)
+        except InvalidInputError as exc:
+            logger.warning("raw run %s is not in the history and cannot be read: %s",
+                           path, exc)
+    return tuple(stored)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, interruption_text
 from perf_pipeline.measure.ancestry import backfill_ancestry_ordinals
+from perf_pipeline.measure.collect import store_unstored_runs
 from perf_pipeline.measure.environments import prepare_worktree
 from perf_pipeline.measure.fingerprint import environment_fingerprint, find_lock_file
 from perf_pipeline.measure.git import (
@@ -214,7 +215,9 @@ def measure_commit(
     """Run ``suite`` at the commit ``ref`` names; write raw outputs; ingest if ``store``.
 
     Returns the run as ``load_results`` reads it back from the raw directory, so the
-    returned object and the stored files can never disagree.
+    returned object and the stored files can never disagree. With ``store``, runs an
+    earlier, killed call wrote but never stored are stored first
+    (``store_unstored_runs``), as the temp folders it left are removed.
     """
     _suite_plan(settings, suite)  # validate before any work
     repo = Path(settings.repo_path)
@@ -227,6 +230,8 @@ def measure_commit(
     run_id = new_run_id()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     sweep_stale_temp_dirs()
+    if store is not None:
+        store_unstored_runs(settings.layout, store)
     interrupted: BaseException | None = None
     with measuring_temp_dir("json") as tmp:
         # Several processes per run: process-level effects (hash seed, memory layout, a

@@ -5,7 +5,7 @@ from __future__ import annotations
 from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline, screen_run
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure import local_machine_id
+from perf_pipeline.measure import local_machine_id, store_unstored_runs
 from perf_pipeline.model import Baseline, CommitAnalysis, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
 from perf_pipeline.store import read_analysis, write_analysis
@@ -85,8 +85,12 @@ def pooled_commit_run(ws: Workspace, sha: str) -> SuiteRun | None:
 
 def commit_run(ws: Workspace, sha: str) -> SuiteRun:
     """The commit's pooled successful runs (``pooled_commit_run``): what both stages of
-    the gate judge."""
+    the gate judge. With none in the history, a run a killed measuring process wrote but
+    never stored is stored first (``store_unstored_runs``): judging the commit again
+    after its ``benchmark_results`` was killed must find the run it measured."""
     run = pooled_commit_run(ws, sha)
+    if run is None and store_unstored_runs(ws.layout, ws.store):
+        run = pooled_commit_run(ws, sha)
     if run is None:
         raise InvalidInputError(
             f"commit {sha}: no successful benchmark run in {ws.settings.history_label}; "

@@ -343,3 +343,34 @@ def test_a_tag_named_like_a_branch_does_not_lend_the_branch_its_name(
     assert on_main.commit is not None and on_main.commit.branch == "main"
     experiment = measure_commit(settings, "experiment")
     assert experiment.commit is not None and experiment.commit.branch == "experiment"
+
+
+def test_a_run_killed_before_it_was_stored_is_stored_by_the_next_measuring_run(
+        target_repo: Path, make_settings: Callable[..., Settings], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """SIGKILL between writing the raw run dir and storing the run left a measured run
+    that only an explicit ``ingest`` stored; the next ``run`` (or backfill) stores it and
+    says so. Interrupted writes (no run.json) and foreign files are left alone."""
+    from perf_pipeline.measure import session, write_raw_run
+    from perf_pipeline.measure.runner import SuiteOutcome
+
+    def fake_run(settings, sha, suite, json_path, extra_args, **_):
+        shutil.copy(DATA_DIR / "pytest_benchmark_good.json", json_path)
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+    monkeypatch.setattr(session, "run_in_worktree", fake_run)
+    settings = make_settings(target_repo, processes=1)
+    orphan = {"run_id": "20240101T000000Z-0000000a", "suite": "benchmarks",
+              "status": "success", "commit": {"sha": "a" * 40},
+              "started_at": "2024-01-01T00:00:00+00:00"}
+    write_raw_run(settings.raw_dir, orphan, benchmark_json=DATA_DIR / "pytest_benchmark_good.json")
+    (settings.raw_dir / ("c" * 40) / "20240101T000000Z-0000000c").mkdir(parents=True)
+    shutil.copy(DATA_DIR / "pytest_benchmark_good.json", settings.results_dir / "foreign.json")
+    with HistoryStore.open(tmp_path / "h.db") as store, caplog.at_level("WARNING"):
+        run = measure_commit(settings, "HEAD", store=store)
+        again = measure_commit(settings, "HEAD", store=store)
+        stored = {r.run_id for r in store.list_runs()}
+    assert stored == {orphan["run_id"], run.run_id, again.run_id}
+    notes = [r.getMessage() for r in caplog.records if "never stored" in r.getMessage()]
+    assert len(notes) == 1 and orphan["run_id"] in notes[0]

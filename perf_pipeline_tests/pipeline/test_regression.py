@@ -56,3 +56,28 @@ def test_the_one_stage_gate_wants_the_raw_change_too(shift_only_slowdown: tuple)
     verdicts = {r.name: r.comparison.verdict for r in analysis.comparison.results
                 if r.metric == "time_s"}
     assert verdicts[NAMES[0]] is not Verdict.REGRESSION
+
+
+def test_judging_a_commit_whose_measuring_was_killed_before_storing_finds_its_run(
+        tmp_path) -> None:
+    """benchmark_results SIGKILLed between writing the raw run dir and storing the run:
+    materializing regression_analysis again said "no successful benchmark run" although
+    the run was measured and on disk."""
+    from pathlib import Path
+
+    from perf_pipeline.measure import write_raw_run
+    from perf_pipeline.pipeline.regression import commit_run
+    from perf_pipeline.workspace import Workspace
+
+    data = Path(__file__).resolve().parents[1] / "data" / "pytest_benchmark_good.json"
+    sha = "e" * 40
+    settings = Settings(results_dir=tmp_path / "results")
+    write_raw_run(settings.raw_dir, {"run_id": "20240101T000000Z-0000000e",
+                                     "suite": "benchmarks", "status": "success",
+                                     "commit": {"sha": sha},
+                                     "started_at": "2024-01-01T00:00:00+00:00"},
+                  benchmark_json=data)
+    with Workspace(settings) as ws:
+        run = commit_run(ws, sha)
+        assert run.sha == sha and run.benchmarks
+        assert ws.store.has_run("20240101T000000Z-0000000e")
