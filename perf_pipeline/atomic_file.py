@@ -3,19 +3,38 @@
 Every file perf_pipeline writes (raw run records, the baseline, analyses, reports) goes
 through here: a temporary file in the same directory, flushed to disk, then
 ``os.replace``. One place, so durability and cleanup rules cannot drift apart.
+
+A writer killed between creating its temporary file and the rename (SIGKILL, the OOM
+killer, a power cut) cannot remove it, so each write also removes the stale temporary
+files of earlier writers in its folder (``sweep_stale_temp_files``): only names of the
+form we make, and only ones untouched for ``STALE_TEMP_AGE_S``, so a live writer's file
+is never taken from under it.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = [
-    "check_writable_file", "fsync_dir", "make_dirs", "write_atomic", "write_new_atomic"]
+    "STALE_TEMP_AGE_S", "check_writable_file", "fsync_dir", "make_dirs",
+    "sweep_stale_temp_files", "write_atomic", "write_new_atomic"]
+
+logger = logging.getLogger(__name__)
+
+#: A temporary file untouched this long is a dead writer's: a live one writes its bytes,
+#: fsyncs and renames within seconds.
+STALE_TEMP_AGE_S = 3600.0
+
+#: Our temporary names: ``.<target name>.<mkstemp's 8 characters>.tmp`` (``_write_temp``).
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def _creation_mode() -> int:
@@ -74,6 +93,36 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def sweep_stale_temp_files(directory: Path, *,
+                           older_than_s: float = STALE_TEMP_AGE_S) -> tuple[Path, ...]:
+    """Remove the temporary files dead writers left in ``directory``; those removed.
+
+    Only regular files named as ``_write_temp`` names them and not modified for
+    ``older_than_s``; anything else (a user's ``notes.tmp``, a symlink, a folder) stays.
+    Never raises: a folder that cannot be listed or a file that cannot be removed is
+    left for the next write.
+    """
+    cutoff = time.time() - older_than_s
+    removed: list[Path] = []
+    try:
+        with os.scandir(directory) as entries:
+            stale = [Path(e.path) for e in entries
+                     if _TEMP_NAME.fullmatch(e.name) and e.is_file(follow_symlinks=False)
+                     and e.stat(follow_symlinks=False).st_mtime < cutoff]
+    except OSError:
+        return ()
+    for path in stale:
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    if removed:
+        logger.info("removed %d temporary file(s) of interrupted writes in %s",
+                    len(removed), directory)
+    return tuple(removed)
+
+
 def _write_temp(path: Path, data: bytes, mode: int) -> str:
     """A temporary file beside ``path`` holding ``data``, flushed to disk, with ``mode``;
     removed again if anything fails."""
@@ -109,6 +158,7 @@ def write_atomic(path: Path, data: bytes, *, read_only: bool = False) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+    sweep_stale_temp_files(path.parent)
     return path
 
 
@@ -137,4 +187,5 @@ def write_new_atomic(path: Path, data: bytes) -> Path:
     finally:
         Path(tmp).unlink(missing_ok=True)
     fsync_dir(path.parent)
+    sweep_stale_temp_files(path.parent)
     return path

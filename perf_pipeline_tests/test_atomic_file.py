@@ -69,3 +69,27 @@ def test_write_new_atomic_works_where_files_cannot_be_hard_linked(
         write_new_atomic(path, b"second")
     assert path.read_bytes() == b"first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_a_write_removes_the_old_temp_files_of_killed_writers_and_nothing_else(
+        tmp_path: Path) -> None:
+    """A writer SIGKILLed between its temp file and the rename left ``.x.abcd1234.tmp``
+    behind for ever; the next write in that folder removes such files once they are old
+    (a live writer's young file, and names we never make, stay)."""
+    old = 1_000_000.0  # 1970: long untouched
+    stale = [tmp_path / ".performance-report.md.ab3_x9zq.tmp", tmp_path / ".run.json.k2j4h5g6.tmp"]
+    young = tmp_path / ".index.html.qwertyui.tmp"
+    others = [tmp_path / "notes.tmp", tmp_path / ".notes.tmp", tmp_path / ".x.json.TOOLONG12.tmp"]
+    for path in (*stale, young, *others):
+        path.write_bytes(b"partial")
+    for path in (*stale, *others):
+        os.utime(path, (old, old))
+    (tmp_path / ".link.json.zzzzzzzz.tmp").symlink_to(others[0])
+    write_atomic(tmp_path / "baseline.json", b"{}")
+    assert not any(p.exists() for p in stale)
+    assert young.exists() and all(p.exists() for p in others)
+    assert (tmp_path / ".link.json.zzzzzzzz.tmp").is_symlink()
+    stale[0].write_bytes(b"partial")
+    os.utime(stale[0], (old, old))
+    write_new_atomic(tmp_path / "archive.json", b"{}")  # the archive writer sweeps too
+    assert not stale[0].exists()
