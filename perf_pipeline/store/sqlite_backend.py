@@ -22,6 +22,7 @@ import sqlite_utils
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import MetricSeries, NoiseProfile, RunStatus, StressFigure, SuiteRun
 from perf_pipeline.store import history_order, ingest, noise_profiles, queries, sources, stress
+from perf_pipeline.store.disk_trouble import disk_trouble
 from perf_pipeline.store.queries import RunFilter
 from perf_pipeline.store.schema import migrate
 from perf_pipeline.store.sources import SourceStamp
@@ -61,6 +62,13 @@ def _enable_wal(conn: sqlite3.Connection, *, path: Path, timeout_s: float) -> No
         return
 
 
+def _failure(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
+    """``StoreError`` "history db PATH: WHAT: SQLite's words", with the file system's
+    reason when SQLite's words hide it (``disk_trouble``)."""
+    hint = disk_trouble(exc, path)
+    return StoreError(f"history db {path}: {what}: {exc}" + (f" ({hint})" if hint else ""))
+
+
 class SqliteBackend:
     """The connection layer of a SQLite history file (see the module docstring)."""
 
@@ -81,7 +89,7 @@ class SqliteBackend:
         try:
             conn = sqlite3.connect(str(path), timeout=timeout_s)
         except sqlite3.Error as exc:
-            raise StoreError(f"history db {path}: cannot open: {exc}") from exc
+            raise _failure(path, "cannot open", exc) from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000):d}")
             db = sqlite_utils.Database(conn, execute_plugins=False)
@@ -91,7 +99,7 @@ class SqliteBackend:
             migrate(db, path=path)
         except sqlite3.Error as exc:
             conn.close()
-            raise StoreError(f"history db {path}: cannot open or migrate: {exc}") from exc
+            raise _failure(path, "cannot open or migrate", exc) from exc
         except BaseException:
             conn.close()
             raise
@@ -107,7 +115,7 @@ class SqliteBackend:
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(f"history db {self.label}: {action} failed: {exc}") from exc
+            raise _failure(self.path or Path(self.label), f"{action} failed", exc) from exc
         except UnicodeError as exc:  # lone surrogates cannot be stored as UTF-8
             raise InvalidInputError(
                 f"history db {self.label}: {action}: text is not valid Unicode: {exc}"
