@@ -93,12 +93,36 @@ def _check_kind(kind: str, value: object) -> None:
                         + (" inside it" if bad is not value else ""))
 
 
+#: Byte-order marks of encodings TOML does not allow (a TOML file is UTF-8).
+_FOREIGN_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                 (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def _toml_text(path: Path, data: bytes) -> str:
+    """The text of a TOML file: UTF-8, with a leading byte-order mark dropped.
+
+    Windows editors (Notepad, PowerShell's ``Out-File -Encoding utf8``) start UTF-8 files
+    with a BOM, which ``tomllib`` refuses as "Invalid statement (at line 1, column 1)",
+    a message that points at nothing one can see. Most TOML readers skip it; so do we.
+    A UTF-16 or UTF-32 file (Notepad's "Unicode") is refused by name.
+    """
+    for bom, encoding in _FOREIGN_BOMS:
+        if data.startswith(bom):
+            raise InvalidInputError(f"config file {path} is {encoding} text; TOML files are "
+                                    "UTF-8: save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"config file {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); TOML files are UTF-8: save it as UTF-8") from exc
+
+
 def read_config_file(path: Path, known: Collection[str]) -> dict[str, object]:
     """The settings of the TOML file ``path``, as written (``coerce_value`` each one)."""
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        data = tomllib.loads(_toml_text(path, path.read_bytes()))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInputError(f"config file {path}: {exc}") from exc
     section = data.get("perf_pipeline", data)
     outside = sorted(set(data) - {"perf_pipeline"}) if section is not data else []

@@ -163,3 +163,19 @@ def test_a_vanishing_significance_level_is_refused(alpha: str) -> None:
     with pytest.raises(InvalidInputError, match=r"alpha \(significance\) must be in \[1e-10, 1\)"):
         load_settings(config_file=None, environ={"SIGNIFICANCE_LEVEL": alpha})
     assert load_settings(config_file=None, environ={"SIGNIFICANCE_LEVEL": "1e-10"}).alpha == 1e-10
+
+
+def test_a_config_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """Notepad saves UTF-8 with a BOM; tomllib refused it as "Invalid statement (at line 1,
+    column 1)". Other encodings are refused by name."""
+    config = tmp_path / "perf_pipeline.toml"
+    text = "[perf_pipeline]\nprocesses = 4\nmain_branch = \"développement\"\n"
+    config.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    settings = load_settings(config_file=config, environ={})
+    assert (settings.processes, settings.main_branch) == (4, "développement")
+    config.write_bytes(text.encode("utf-16"))
+    with pytest.raises(InvalidInputError, match=r"is UTF-16 text; TOML files are UTF-8"):
+        load_settings(config_file=config, environ={})
+    config.write_bytes(text.encode("latin-1"))
+    with pytest.raises(InvalidInputError, match=r"is not UTF-8 text \(byte 0xe9 at offset"):
+        load_settings(config_file=config, environ={})
