@@ -66,8 +66,18 @@ def check_writable_file(path: Path, what: str) -> Path:
     if not folder.is_dir():
         raise InvalidInputError(f"{what} {path}: {folder} is not a directory")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"{what} {path}: cannot write in {folder}")
+        raise InvalidInputError(f"{what} {path}: cannot write in {folder} "
+                                f"({_why_unwritable(folder)})")
     return path
+
+
+def _why_unwritable(folder: Path) -> str:
+    """"read-only file system" or "permission denied": which one to fix."""
+    try:
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows)
+        read_only = False
+    return "read-only file system" if read_only else "permission denied"
 
 
 def make_dirs(path: Path, what: str, *, exist_ok: bool = True) -> Path:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure.ab import ABSelection
@@ -138,7 +138,7 @@ def measure_profiles(
     commits = {side: commit_info(repo, sha) for side, sha in shas.items()}
     profile_id = new_run_id()
     raw_dir = settings.layout.profile_raw_dir(profile_id, shas["base"], shas["candidate"])
-    raw_dir.mkdir(parents=True, exist_ok=False)
+    make_dirs(raw_dir, "profile raw folder (under --results-dir)", exist_ok=False)
     paths = select.paths(settings.benchmark_paths)
     done: dict[str, list[dict[str, BenchmarkProfile]]] = {"base": [], "candidate": []}
     total, finished = 2 * repeats, 0

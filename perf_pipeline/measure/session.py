@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from perf_pipeline.atomic_file import check_writable_file
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, interruption_text
 from perf_pipeline.measure.ancestry import backfill_ancestry_ordinals
@@ -229,6 +230,13 @@ def measure_commit(
                      ancestry_ordinal=first_parent_ordinal(repo, sha))
     run_id = new_run_id()
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # Before measuring: a results dir we cannot write in ended the run in an OSError
+    # (exit 3, "a bug") at the worktree lock, or after minutes of measuring at the raw
+    # files.
+    check_writable_file(settings.layout.run_dir(sha, run_id),
+                        "raw run folder (under --results-dir)")
+    check_writable_file(settings.worktrees_dir / ".locks" / f"{sha}.lock",
+                        "worktree lock (under --results-dir)")
     sweep_stale_temp_dirs()
     if store is not None:
         store_unstored_runs(settings.layout, store)

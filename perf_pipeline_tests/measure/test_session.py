@@ -374,3 +374,27 @@ def test_a_run_killed_before_it_was_stored_is_stored_by_the_next_measuring_run(
     assert stored == {orphan["run_id"], run.run_id, again.run_id}
     notes = [r.getMessage() for r in caplog.records if "never stored" in r.getMessage()]
     assert len(notes) == 1 and orphan["run_id"] in notes[0]
+
+
+def test_a_results_dir_that_cannot_be_written_is_refused_before_measuring(
+        target_repo: Path, make_settings: Callable[..., Settings], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read-only results dir ended ``run`` in an OSError at the worktree lock (exit 3,
+    "a bug in perf_pipeline"), or after the measuring at the raw files."""
+    import os
+
+    from perf_pipeline.measure import session
+
+    def never(*_a: object, **_k: object) -> None:
+        raise AssertionError("measured although the results could not be kept")
+
+    monkeypatch.setattr(session, "run_in_worktree", never)
+    settings = make_settings(target_repo)
+    settings.results_dir.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: (
+        False if Path(p).absolute() == settings.results_dir.absolute()
+        else real_access(p, mode)))
+    with pytest.raises(InvalidInputError,
+                       match=rf"raw run folder .*: cannot write in {settings.results_dir}"):
+        measure_commit(settings, "HEAD")

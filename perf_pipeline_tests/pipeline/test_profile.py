@@ -211,3 +211,15 @@ def test_a_benchmark_new_at_the_candidate_is_said_to_have_no_base_side_profile(
     # A selection that matches nothing at either commit is still an error.
     assert main(["profile", base, added, "-k", "test_nothing_like_it", *common]) == 2
     assert "no benchmark ran at either commit" in capsys.readouterr().err
+
+
+def test_a_results_dir_that_cannot_hold_the_profile_is_bad_input_not_a_crash(
+        tmp_path: Path) -> None:
+    """``raw/profile`` that cannot be made (a read-only results dir; here a file in its
+    place) ended ``profile`` as an internal error (exit 3, "a bug") with an OSError."""
+    repo, base, candidate = build_profile_target(tmp_path)
+    settings = _settings(repo, tmp_path / "results")
+    (tmp_path / "results" / "raw").mkdir(parents=True)
+    (tmp_path / "results" / "raw" / "profile").write_text("not a folder")
+    with pytest.raises(InvalidInputError, match=r"profile raw folder .*: cannot create it"):
+        measure_profiles(settings, base, candidate)
