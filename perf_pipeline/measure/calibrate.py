@@ -32,7 +32,7 @@ from pathlib import Path
 
 from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
 from perf_pipeline.measure.git import resolve_commit
 from perf_pipeline.measure.json_input import path_kind
 from perf_pipeline.measure.raw import new_run_id
@@ -53,6 +53,17 @@ _PAIR_FILE = re.compile(r"^pair-(\d{4,})-([ab])\.json$")
 
 def pair_file_name(index: int, side: str) -> str:
     return f"pair-{index:04d}-{side}.json"
+
+
+def _keep(path: Path, data: bytes, *, read_only: bool = False) -> None:
+    """Write one of the calibration's raw files; a full disk or a read-only folder is a
+    ``StoreError`` naming it (a bare ``OSError`` ended ``calibrate`` with exit 3, "a bug
+    in perf_pipeline", after the pairs it had measured)."""
+    try:
+        write_atomic(path, data, read_only=read_only)
+    except OSError as exc:
+        raise StoreError(f"calibration raw file {path}: cannot write it: "
+                         f"{exc.strerror or exc}") from exc
 
 
 # -- reading a raw pairs directory ------------------------------------------------------
@@ -284,7 +295,7 @@ def measure_calibration(
                 error = error_text(outcome)
                 if error is None:
                     kept = raw_dir / pair_file_name(index, side)
-                    write_atomic(kept, json_path.read_bytes(), read_only=True)
+                    _keep(kept, json_path.read_bytes(), read_only=True)
                     try:
                         load_results(kept)
                     except InvalidInputError as exc:
@@ -294,7 +305,7 @@ def measure_calibration(
                     break
             lines.append({"pair": index, "order": list(order), "ok": error is None,
                           "t": datetime.now(timezone.utc).timestamp()})
-            write_atomic(raw_dir / ORDERS_FILE, _orders_bytes(lines))
+            _keep(raw_dir / ORDERS_FILE, _orders_bytes(lines))
             if error is not None:
                 logger.warning("calibration %s stopped: %s", raw_dir, error.splitlines()[0])
                 raise MeasurementError(f"calibration stopped at {error}\n(raw files of the "

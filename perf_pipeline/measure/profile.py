@@ -25,7 +25,7 @@ from pathlib import Path
 
 from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.measure.git import commit_info, resolve_commit
 from perf_pipeline.measure.profile_read import BenchmarkProfile, read_profile_dir
@@ -163,8 +163,12 @@ def measure_profiles(
         "repeats": repeats, "min_s": min_s, **select.describe(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    write_atomic(raw_dir / PROFILE_MANIFEST, json.dumps(manifest, indent=2).encode(),
-                 read_only=True)
+    try:
+        write_atomic(raw_dir / PROFILE_MANIFEST, json.dumps(manifest, indent=2).encode(),
+                     read_only=True)
+    except OSError as exc:  # a full disk: an error naming the file, not "a bug" (exit 3)
+        raise StoreError(f"profile raw file {raw_dir / PROFILE_MANIFEST}: cannot write it: "
+                         f"{exc.strerror or exc}") from exc
     return ProfileRun(profile_id=profile_id, base=commits["base"],
                       candidate=commits["candidate"], raw_dir=raw_dir,
                       base_profiles=tuple(done["base"]),

@@ -18,7 +18,7 @@ from pathlib import Path
 from perf_pipeline.analysis.stress import compare_stress
 from perf_pipeline.analysis.stress_confirm import Pair, apply_stress_confirmation
 from perf_pipeline.atomic_file import write_atomic
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.stress_results import MULTIPLIER_FIGURE
 from perf_pipeline.model import RunInfo, RunStatus, StressComparison, StressFigure, Verdict
@@ -225,20 +225,24 @@ def analyze_stress_commit(ws: Workspace, sha: str, *,
     label = judged.label
     note = judged.notes
     out_dir = ws.layout.commit_report_dir(sha)
-    out_dir.mkdir(parents=True, exist_ok=True)
     from perf_pipeline.report.stress_plots import render_stress_pngs  # matplotlib: lazy
 
     pngs = render_stress_pngs(judged.base_figures, judged.figures,
                               baseline_label=label or "no baseline", current_label=sha[:12])
-    for name, data in pngs.items():
-        write_atomic(out_dir / name, data)
     markdown = render_stress_markdown(comparisons, baseline_label=label, images=tuple(pngs),
                                       note=note, shown=judged.figures)
     md_path, html_path = ws.layout.stress_report_paths(sha)
-    write_atomic(md_path, markdown.encode("utf-8"))
-    write_atomic(html_path, render_stress_html(comparisons, baseline_label=label,
-                                               images=tuple(pngs), note=note,
-                                               shown=judged.figures).encode())
+    html = render_stress_html(comparisons, baseline_label=label, images=tuple(pngs),
+                              note=note, shown=judged.figures).encode()
+    try:  # a full disk or a read-only folder: an error naming it, not "a bug" (exit 3)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in pngs.items():
+            write_atomic(out_dir / name, data)
+        write_atomic(md_path, markdown.encode("utf-8"))
+        write_atomic(html_path, html)
+    except OSError as exc:
+        raise StoreError(f"stress report in {out_dir}: cannot write it: "
+                         f"{exc.strerror or exc}") from exc
     return StressOutcome(sha=sha, run_id=current.run_id,
                          baseline_run_id=base.run_id if base else None,
                          baseline_sha=_sha(base) if base else None, comparisons=comparisons,

@@ -176,3 +176,29 @@ def test_files_saved_without_raw_samples_are_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match=r"pair-0000-b\.json: benchmark .* no raw "
                                                 r"samples \(pytest-benchmark saves them"):
         corpus_from_raw_pairs(raw)
+
+
+def test_a_full_disk_when_keeping_a_pair_is_an_error_naming_the_file(
+        target_repo, make_settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC while keeping a measured pair ended ``calibrate`` as an internal error
+    (exit 3, "a bug in perf_pipeline") with a bare OSError."""
+    import errno
+
+    from perf_pipeline.errors import StoreError
+    from perf_pipeline.measure import calibrate as calibrate_module
+    from perf_pipeline.measure import session as session_module
+    from perf_pipeline.measure.runner import SuiteOutcome
+
+    def fake_run_suite(project_dir: Path, *, json_path: Path, **_: object) -> SuiteOutcome:
+        json_path.write_bytes(_side(1.0))
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+    def full(path: Path, data: bytes, **_: object) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(session_module, "run_suite", fake_run_suite)
+    monkeypatch.setattr(calibrate_module, "write_atomic", full)
+    with pytest.raises(StoreError, match=r"calibration raw file .*pair-0000-[ab]\.json: "
+                                         r"cannot write it: No space left on device"):
+        calibrate_module.measure_calibration(make_settings(target_repo), pairs=2, seed=3)

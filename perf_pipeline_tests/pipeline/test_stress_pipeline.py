@@ -176,3 +176,27 @@ def test_the_stress_section_shows_units_that_fit_and_the_figures_it_does_not_jud
     assert "3.20 µs" in also and "+2.00 KiB/iteration" in also and "| 0.3 |" in also
     page = render_stress_html(rows, baseline_label="base", shown=figs(1.5e-6))
     assert "Also measured" in page and "+2.00 KiB/iteration" in page
+
+
+def test_a_stress_report_that_cannot_be_written_is_an_error_naming_its_folder(
+        tmp_path: Path) -> None:
+    """A full disk or a read-only reports folder ended the stress analysis with a bare
+    OSError (CLI exit 3, "a bug"; in Dagster not a ``dg.Failure``). Here the commit's
+    report folder is a file."""
+    from perf_pipeline.errors import StoreError
+
+    settings = Settings(results_dir=tmp_path / "results")
+    ws = Workspace(settings)
+    sha = "a" * 40
+    with HistoryStore.open(settings.db_path) as store:
+        store.ingest_run(SuiteRun(run_id="run1", suite="stress", status=RunStatus.SUCCESS,
+                                  started_at="2024-01-01T00:00:00+00:00",
+                                  commit=CommitInfo(sha=sha, branch="main", message="m",
+                                                    author="x",
+                                                    committed_at="2024-01-01T00:00:00+00:00")))
+        store.record_stress("run1", _figures(leak=0, exponent=1.0))
+    blocker = ws.layout.commit_report_dir(sha)
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match=rf"stress report in {blocker}: cannot write it"):
+        analyze_stress_commit(ws, sha)
