@@ -15,25 +15,31 @@ which rounds were taken is not kept.
 The directory is created fresh and never written again: if it exists we refuse. Each
 file is written to a temporary name and moved into place with ``os.replace``;
 ``run.json`` goes last, so a directory without it is an interrupted write, which
-readers ignore.
+readers ignore. A process killed mid-write (SIGKILL) cannot remove it, so measuring
+commands remove such directories once they are old (``sweep_interrupted_run_dirs``).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import logging
+import os
 import secrets
 import shutil
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-from perf_pipeline.atomic_file import write_atomic
+from perf_pipeline.atomic_file import STALE_TEMP_AGE_S, write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import SCHEMA_VERSION
 
 __all__ = ["BENCHMARK_FILE", "RUN_FILE", "compact_benchmark_json", "new_run_id",
-           "process_file", "write_raw_run"]
+           "process_file", "sweep_interrupted_run_dirs", "write_raw_run"]
+
+logger = logging.getLogger(__name__)
 
 BENCHMARK_FILE = "benchmark.json.gz"
 #: The name of the first process's file in run directories written before compression.
@@ -144,6 +150,40 @@ def write_raw_run(
                              f"{exc.strerror or exc}") from exc
         raise
     return run_dir
+
+
+def _last_change(run_dir: Path) -> float:
+    """The newest mtime of ``run_dir`` and its entries (a write in progress renews one)."""
+    newest = run_dir.stat().st_mtime
+    with os.scandir(run_dir) as entries:
+        for entry in entries:
+            newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+    return newest
+
+
+def sweep_interrupted_run_dirs(run_dirs: Iterable[Path], *,
+                               older_than_s: float = STALE_TEMP_AGE_S) -> tuple[Path, ...]:
+    """Remove the run directories among ``run_dirs`` whose write never finished.
+
+    A directory without ``run.json`` whose last change is older than ``older_than_s``:
+    ``write_raw_run`` fills a new directory within seconds and removes it itself on any
+    failure Python sees, so only a killed writer leaves one, and nothing will ever read
+    it (its benchmark files have no record of what they measured). Never raises.
+    """
+    cutoff = time.time() - older_than_s
+    removed: list[Path] = []
+    for run_dir in run_dirs:
+        try:
+            if (run_dir / RUN_FILE).exists() or run_dir.is_symlink() \
+                    or _last_change(run_dir) >= cutoff:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if not run_dir.exists():
+            logger.info("removed %s: its write was interrupted (no %s)", run_dir, RUN_FILE)
+            removed.append(run_dir)
+    return tuple(removed)
 
 
 def _write_files(run_dir: Path, record: Mapping[str, object], *,

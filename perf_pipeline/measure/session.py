@@ -32,7 +32,12 @@ from perf_pipeline.measure.git import (
     run_git,
 )
 from perf_pipeline.measure.pytest_root import config_isolation_args
-from perf_pipeline.measure.raw import RUN_FILE, new_run_id, write_raw_run
+from perf_pipeline.measure.raw import (
+    RUN_FILE,
+    new_run_id,
+    sweep_interrupted_run_dirs,
+    write_raw_run,
+)
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, _tail, run_suite
 from perf_pipeline.measure.stress_results import load_stress_figures
@@ -216,9 +221,10 @@ def measure_commit(
     """Run ``suite`` at the commit ``ref`` names; write raw outputs; ingest if ``store``.
 
     Returns the run as ``load_results`` reads it back from the raw directory, so the
-    returned object and the stored files can never disagree. With ``store``, runs an
-    earlier, killed call wrote but never stored are stored first
-    (``store_unstored_runs``), as the temp folders it left are removed.
+    returned object and the stored files can never disagree. What an earlier, killed
+    call left is cleaned up first: its temp folders and half-written run directories
+    are removed and, with ``store``, a run it wrote but never stored is stored
+    (``store_unstored_runs``).
     """
     _suite_plan(settings, suite)  # validate before any work
     repo = Path(settings.repo_path)
@@ -238,6 +244,7 @@ def measure_commit(
     check_writable_file(settings.worktrees_dir / ".locks" / f"{sha}.lock",
                         "worktree lock (under --results-dir)")
     sweep_stale_temp_dirs()
+    sweep_interrupted_run_dirs(settings.layout.run_dir_candidates())
     if store is not None:
         store_unstored_runs(settings.layout, store)
     interrupted: BaseException | None = None

@@ -88,3 +88,39 @@ def test_a_raw_dir_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> No
               "started_at": "2024-01-01T00:00:00+00:00", "benchmark_files": 0}
     with pytest.raises(StoreError, match=r"raw run directory .*cannot create it"):
         write_raw_run(tmp_path / "raw", record)
+
+
+def test_a_run_dir_whose_write_was_killed_is_removed_once_old_and_nothing_else(
+        tmp_path: Path, target_repo: Path, make_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL between a run's benchmark file and its run.json left raw/<sha>/<run_id>/
+    for ever (readers skip it); the next measuring run removes it once it is old. A young
+    one (a writer still at work) and complete runs stay."""
+    import os
+    import shutil
+
+    from perf_pipeline.measure import measure_commit, session
+    from perf_pipeline.measure.runner import SuiteOutcome
+
+    settings = make_settings(target_repo, processes=1)
+    record = {"run_id": "20240101T000000Z-00000001", "suite": "benchmarks",
+              "status": "success", "commit": {"sha": "c" * 40},
+              "started_at": "2024-01-01T00:00:00+00:00", "benchmark_files": 1}
+    done = write_raw_run(settings.raw_dir, record,
+                         benchmark_json=DATA_DIR / "pytest_benchmark_good.json")
+    killed, young = done.parent / "20240102T000000Z-00000002", done.parent / "20240103T0Z-3"
+    for folder in (killed, young):
+        folder.mkdir()
+        shutil.copy(done / "benchmark.json.gz", folder)
+    for path in (done, *done.iterdir(), killed, *killed.iterdir()):
+        os.utime(path, (1_000_000, 1_000_000), follow_symlinks=False)
+
+    def fake_run(settings, sha, suite, json_path, extra_args, **_):
+        shutil.copy(DATA_DIR / "pytest_benchmark_good.json", json_path)
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+    monkeypatch.setattr(session, "run_in_worktree", fake_run)
+    measure_commit(settings, "HEAD")
+    assert not killed.exists()
+    assert young.is_dir() and (done / "run.json").is_file()
