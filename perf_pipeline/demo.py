@@ -6,6 +6,7 @@ command stays a thin wrapper and tests can run the same function.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,14 +97,30 @@ def demo_steps() -> tuple[HistoryStep, ...]:
     )
 
 
+def _remove_demo_folder(root: Path) -> None:
+    """Remove a folder the demo made, its marker last: ``rmtree`` removed the marker
+    wherever it fell in the listing, and a Ctrl-C after that left a folder the next
+    demo refused as not its own."""
+    for entry in os.scandir(root):
+        if entry.name == _MARKER:
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+    shutil.rmtree(root)
+
+
 def _prepare_root(root: Path) -> None:
-    if root.exists():
+    if root.is_dir() and not any(root.iterdir()):
+        pass  # empty: nothing of anyone's to lose (also what an interrupted start leaves)
+    elif root.exists():
         if not (root / _MARKER).is_file():
             raise InvalidInputError(
                 f"{root} exists and was not made by the demo; choose another --dir")
-        shutil.rmtree(root)
+        _remove_demo_folder(root)
     try:
-        root.mkdir(parents=True)
+        root.mkdir(parents=True, exist_ok=True)
         (root / _MARKER).write_text("made by `perf-pipeline demo`; safe to delete\n")
     except OSError as exc:  # a file in the way, no permission: the user's --dir, not a bug
         raise InvalidInputError(f"cannot make the demo folder {root}: {exc.strerror or exc}"

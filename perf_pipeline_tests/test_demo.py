@@ -87,3 +87,39 @@ def test_the_verdict_line_names_the_suspects() -> None:
     assert line.startswith("screen (alpha 0.2): flagged test_d x1.45; confirmed: REGRESSION")
     assert line.count("(suspect)") == len(c.suspects) == 4
     assert "test_d (suspect)" not in line
+
+
+def test_an_interrupted_replacement_leaves_a_folder_the_next_demo_still_takes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replacing the demo folder removed its marker wherever rmtree met it; a Ctrl-C after
+    that left a folder every later demo refused as "not made by the demo". The marker
+    now goes last, and an empty folder is taken as it is."""
+    import shutil
+
+    from perf_pipeline import demo
+
+    root = tmp_path / "perf-demo"
+    root.mkdir()
+    (root / demo._MARKER).write_text("made by the demo\n")
+    for name in ("raw", "worktrees", "target"):
+        (root / name).mkdir()
+        (root / name / "f").write_text("x")
+    real_rmtree = shutil.rmtree
+    calls = []
+
+    def interrupted_rmtree(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:  # Ctrl-C while removing the old folder's contents
+            raise KeyboardInterrupt
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(demo.shutil, "rmtree", interrupted_rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        demo._prepare_root(root)
+    monkeypatch.setattr(demo.shutil, "rmtree", real_rmtree)
+    assert (root / demo._MARKER).is_file()  # still the demo's: the next one replaces it
+    demo._prepare_root(root)
+    assert sorted(p.name for p in root.iterdir()) == [demo._MARKER]
+    (root / demo._MARKER).unlink()  # what a Ctrl-C just after mkdir leaves
+    demo._prepare_root(root)
+    assert (root / demo._MARKER).is_file()
