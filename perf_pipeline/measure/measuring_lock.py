@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.file_lock import exclusive_lock
 
 __all__ = ["measuring_lock"]
@@ -28,5 +29,12 @@ def measuring_lock(worktrees_dir: Path, *,
     """Hold the measuring lock of the results dir whose worktrees live in
     ``worktrees_dir`` (beside the per-commit locks of ``worktree.py``); ``on_wait`` is
     called once if another holder makes us wait."""
-    with exclusive_lock(Path(worktrees_dir) / ".locks" / LOCK_NAME, on_wait=on_wait):
+    path = Path(worktrees_dir) / ".locks" / LOCK_NAME
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(exclusive_lock(path, on_wait=on_wait))
+        except OSError as exc:  # a read-only results dir: bad input, not a crash
+            raise InvalidInputError(
+                f"measuring lock {path} (under --results-dir): cannot create it: "
+                f"{exc.strerror or exc}") from exc
         yield

@@ -92,3 +92,22 @@ def test_an_in_process_run_measures_only_when_no_other_step_measures(
     assert not measured_beside, "it measured while another step held the lock"
     assert called.is_set()  # and once that step ended, it did
     assert not outcomes[0].success and "stop here" in (outcomes[0].error or "")
+
+
+def test_a_results_dir_where_the_lock_cannot_be_made_is_a_failure_naming_it(
+        tmp_path: Path) -> None:
+    """benchmark_results on a results dir whose worktrees folder cannot be written
+    failed with a bare OSError (NotADirectoryError, PermissionError, EROFS) from the
+    measuring lock, not a ``dg.Failure`` naming the folder."""
+    import pytest
+
+    from perf_pipeline.config import Settings
+
+    (tmp_path / "worktrees").write_text("not a folder")
+    with pytest.raises(InvalidInputError, match=r"measuring lock .*: cannot create it"), \
+            measuring_lock(tmp_path / "worktrees"):
+        pass
+    settings = Settings(results_dir=tmp_path, repo_path=tmp_path)
+    context = dg.build_asset_context(partition_key="a" * 40)
+    with pytest.raises(dg.Failure, match="measuring lock"):
+        measurement.benchmark_results(context, WorkspaceResource.of(settings))
