@@ -60,3 +60,51 @@ def test_a_commit_without_a_stress_run_is_bad_input(
     assert "no stress run with figures" in capsys.readouterr().err
     assert main(["stress", "no-such-ref", "--repo", str(repo),
                  "--results-dir", str(results)]) == 2
+
+
+STRESS_SUITE = '''
+import pytest
+
+import calc
+
+pytestmark = pytest.mark.stress
+
+
+def test_steady(stress):
+    stress.closed_loop("steady", calc.handle, workers=1, duration_s=0.1)
+'''
+
+
+@pytest.mark.slow
+def test_calibrate_stress_records_pairs_and_replays_the_gate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    commit_files(repo, {"calc.py": "def handle():\n    return sum(range(200))\n",
+                        "tests/test_stress.py": STRESS_SUITE,
+                        "pytest.ini": "[pytest]\nmarkers =\n    stress: load\n"
+                                      "pythonpath = .\n"}, "one")
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text('[perf_pipeline]\nproject_subdir = "."\nstress_paths = ["tests"]\n'
+                      "alpha = 0.05\nstress_confirm_pairs = 5\n")
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    results = tmp_path / "results"
+    code = main(["calibrate", "--suite", "stress", "--seed", "4", "--repo", str(repo),
+                 "--results-dir", str(results)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    # Default pairs: stress_confirm_pairs + 1 = 6 pairs, 12 runs, the replay's minimum.
+    assert "12 stress runs of" in printed
+    assert "the screen alone flags" in printed
+    assert "screen + confirmation (400 replayed commits, seed 4)" in printed
+    assert "throughput_ops_s /1.5 in every scenario: confirmed" in printed
+    [corpus] = (results / "noise").glob("*.stress.jsonl.gz")
+    from perf_pipeline.store.stress_corpus import load_stress_corpus
+
+    assert len(load_stress_corpus(corpus)) == 12
+    assert list((results / "raw" / "calibrate").glob("*-stress-*/pairs.jsonl"))
+    # Options of the benchmark calibration are refused, not dropped.
+    assert main(["calibrate", "--suite", "stress", "--max-age", "3", "--repo", str(repo),
+                 "--results-dir", str(results)]) == 2

@@ -24,10 +24,15 @@ from perf_pipeline.analysis.stress_confirm import (
     flagged_stress,
 )
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import StressFigure
+from perf_pipeline.model import StressFigure, Verdict
 
-__all__ = ["StressGateRates", "inject_stress_change", "replay_stress_gate",
-           "scale_histogram_json"]
+__all__ = ["INJECTIONS", "StressGateRates", "inject_stress_change", "replay_stress_gate",
+           "scale_histogram_json", "screen_pair_rates"]
+
+#: The changes a stress calibration replays for power: (figure, factor), each about the
+#: size of its rule (throughput ratio 1.3, p99 ratio 1.5, one step, exponent +0.25).
+INJECTIONS = (("throughput_ops_s", 1.5), ("p99_s", 2.0), ("p99_s", 3.0),
+              ("breaking_point", 2.0), ("exponent", 0.5))
 
 Run = Sequence[StressFigure]
 
@@ -85,6 +90,28 @@ def inject_stress_change(run: Run, figure: str, factor: float) -> tuple[StressFi
         else:
             raise InvalidInputError(f"no injection for stress figure {figure!r}")
     return tuple(out)
+
+
+def screen_pair_rates(runs: Sequence[Run], *, alpha: float = 0.01
+                      ) -> tuple[float, dict[tuple[str, str], float]]:
+    """(share of ordered pairs of distinct runs with at least one screen "regression",
+    {(scenario, figure): share of pairs flagging it}): the screen alone, every pair."""
+    pairs = flagged = 0
+    by_figure: dict[tuple[str, str], int] = {}
+    for i, base in enumerate(runs):
+        for j, current in enumerate(runs):
+            if i == j:
+                continue
+            pairs += 1
+            hits = {(c.scenario, c.figure) for c in compare_stress(base, current, alpha=alpha)
+                    if c.verdict is Verdict.REGRESSION}
+            flagged += bool(hits)
+            for key in hits:
+                by_figure[key] = by_figure.get(key, 0) + 1
+    if not pairs:
+        raise InvalidInputError("the screen's rates need at least two runs")
+    return flagged / pairs, {k: v / pairs for k, v in sorted(
+        by_figure.items(), key=lambda kv: -kv[1])}
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ class StressPairs(Iterator[tuple[Figures, Figures]]):
 
     def __init__(self, settings: Settings, base_sha: str, candidate_sha: str,
                  tests: Sequence[str], *, multiplier: float | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, raw_dir: Path | None = None) -> None:
         self.tests = ABSelection(node_ids=tuple(tests)).node_ids  # validated node ids
         if not self.tests:
             raise InvalidInputError("a stress confirmation needs at least one test")
@@ -63,8 +63,9 @@ class StressPairs(Iterator[tuple[Figures, Figures]]):
         self._env = {} if multiplier is None else {MULTIPLIER_ENV: f"{multiplier!r}"}
         self.seed = secrets.randbits(32) if seed is None else seed
         self._rng = random.Random(self.seed)
-        self.raw_dir = settings.layout.stress_confirm_dir(new_run_id(), base_sha,
-                                                          candidate_sha)
+        # A same-commit calibration keeps its pairs under raw/calibrate/ instead.
+        self.raw_dir = raw_dir or settings.layout.stress_confirm_dir(new_run_id(), base_sha,
+                                                                     candidate_sha)
         self.pairs_done = 0
         self.errors: list[str] = []
         self._lines: list[dict[str, object]] = []

@@ -57,6 +57,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from perf_pipeline.pipeline import calibrate
     from perf_pipeline.pipeline.ab_prior import fresh_profile_here
 
+    if args.suite == "stress":
+        return _calibrate_stress(args)
     if args.import_raw:
         # Options that only shape a new measurement would be dropped without a word.
         for flag, value in (("--seed", args.seed), ("--max-age", args.max_age)):
@@ -93,6 +95,29 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.detectable:
         _print_detectable(outcome.corpus, f"this recording, {outcome.corpus.commit[:12]}",
                           processes=ws.settings.ab_processes, required=False)
+    return ExitCode.OK
+
+
+def _calibrate_stress(args: argparse.Namespace) -> int:
+    """``calibrate --suite stress``: same-commit pairs of stress runs, replayed through
+    the stress gate (pipeline/stress_calibration.py)."""
+    from perf_pipeline.cli.present.calibrate import print_stress_calibration
+    from perf_pipeline.pipeline.stress_calibration import calibrate_stress
+
+    for flag, value in (("--import-raw", args.import_raw), ("--max-age", args.max_age),
+                        ("--note", args.note)):
+        if value is not None:
+            raise InvalidInputError(f"{flag} is for the benchmark suite's calibration, not "
+                                    "--suite stress")
+    if args.out:
+        check_writable_file(Path(args.out), "--out")
+    with workspace_from(args) as ws:
+        pairs = args.pairs or ws.settings.stress_confirm_pairs + 1  # enough to replay
+        with progress_bar("calibrate --suite stress: pairs", total=pairs) as bar:
+            outcome = calibrate_stress(ws, args.ref or "HEAD", pairs=pairs, seed=args.seed,
+                                       out=Path(args.out) if args.out else None,
+                                       on_pair=bar.update)
+    print_stress_calibration(outcome)
     return ExitCode.OK
 
 
@@ -213,7 +238,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "record this machine's noise: same-commit pairs, corpus, profile",
                     measuring=True)
     p.add_argument("ref", metavar="REF", nargs="?", help="commit to measure (default HEAD)")
-    p.add_argument("--pairs", type=int, help="number of pairs (two processes each)")
+    p.add_argument("--suite", choices=("benchmarks", "stress"), default="benchmarks",
+                   help="stress: pairs of stress-suite runs, replayed through the stress "
+                        "gate (false alarms, confirmations, power) instead of a noise "
+                        "profile")
+    p.add_argument("--pairs", type=int, help="number of pairs (two processes each; "
+                   "--suite stress: default stress_confirm_pairs + 1, the fewest the "
+                   "replay needs)")
     p.add_argument("--seed", type=int, help="seed of the order of each pair (default random)")
     p.add_argument("--out", help="corpus file (default: <results-dir>/noise/"
                    "<commit>-<time>.json.gz)")

@@ -17,8 +17,10 @@ if TYPE_CHECKING:
     from perf_pipeline.model import NoiseProfile
     from perf_pipeline.pipeline import CalibrationOutcome
     from perf_pipeline.pipeline.calibration import Detectability
+    from perf_pipeline.pipeline.stress_calibration import StressCalibration
 
-__all__ = ["print_calibration", "print_detectability", "print_noise_profiles"]
+__all__ = ["print_calibration", "print_detectability", "print_noise_profiles",
+           "print_stress_calibration"]
 
 
 def _pct(value: float) -> str:
@@ -135,3 +137,28 @@ def print_detectability(found: Detectability, source: str) -> None:
               f"benchmarks, +10% in {counts[1]} of {n}. Spread per round: robust, once the "
               f"round's suite factor is removed. Replayed from {found.distinct_rounds} "
               "recorded rounds: a noisier day finds less.")
+
+
+def print_stress_calibration(outcome: StressCalibration) -> None:
+    """The screen's false alarms on this machine, then the two stages replayed."""
+    out.print(f"{outcome.runs} stress runs of {plain(outcome.sha[:12])}: corpus "
+              f"{plain(outcome.corpus_path)}" + (f", raw files in {plain(outcome.raw_dir)}"
+                                                  if outcome.raw_dir else ""))
+    if outcome.stopped:
+        err.print(f"the recording stopped early: {plain(outcome.stopped)}")
+    out.print(f"the screen alone flags {_pct(outcome.screen_pairs)} of same-commit pairs "
+              "of runs:")
+    for (scenario, figure), share in list(outcome.screen_by_figure.items())[:8]:
+        out.print(f"  {_pct(share):>6}  {plain(scenario)} {plain(figure)}")
+    null = outcome.null
+    if null is None:
+        out.print(f"too few runs to replay the confirmation ({outcome.runs}; it needs "
+                  f"{outcome.runs_needed}: record more --pairs)")
+        return
+    out.print(f"screen + confirmation ({null.trials} replayed commits, seed {outcome.seed}): "
+              f"flagged {_pct(null.screen_flagged)}, confirmed {_pct(null.confirmed)}, "
+              f"{null.mean_pairs:.1f} fresh pairs per confirmation")
+    for figure, factor, share in outcome.power:
+        size = {"exponent": f"+{factor:g}", "p99_s": f"x{factor:g}"}.get(figure,
+                                                                        f"/{factor:g}")
+        out.print(f"  {plain(figure)} {size} in every scenario: confirmed {_pct(share)}")
