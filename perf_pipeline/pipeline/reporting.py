@@ -165,7 +165,7 @@ def write_commit_report(ws: Workspace, sha: str, *,
 
     judged = judge_stress(ws, sha)  # the commit's stress run, if any
     if judged is not None:
-        data = replace(data, stress=judged.comparisons,
+        data = replace(data, stress=judged.shown,
                        stress_baseline=judged.label, stress_note=judged.notes)
     data = replace(data, alerts=alerts_of(data, run_ids={run.run_id}))
     profiles = read_commit_profile(ws, sha)  # "where the time went", if profiled

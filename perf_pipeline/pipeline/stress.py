@@ -12,7 +12,7 @@ shared machine from a change.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_pipeline.analysis.stress import compare_stress
@@ -89,6 +89,26 @@ class StressJudgement:
     #: The confirmation of the screen's flags, when there is one for these two runs
     #: (``comparisons`` then hold its final verdicts).
     confirmation: StressConfirmationRecord | None = None
+    #: ``confirm = "auto"``: a flag without its confirmation is not a verdict yet.
+    confirm_auto: bool = False
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """Flags the screen raised that ``stress_analysis`` has not confirmed yet (the
+        commit's report can be written before it runs)."""
+        return (self.confirm_auto and self.confirmation is None and self.base is not None
+                and bool(self.regressions))
+
+    @property
+    def shown(self) -> tuple[StressComparison, ...]:
+        """What reports show: the comparisons, with a flag still awaiting confirmation
+        shown as inconclusive, never as a regression (on a shared machine most
+        same-commit pairs of stress runs raise one)."""
+        if not self.awaiting_confirmation:
+            return self.comparisons
+        return tuple(replace(c, verdict=Verdict.INCONCLUSIVE,
+                             detail=f"flagged by the screen, not confirmed yet: {c.detail}")
+                     if c.verdict is Verdict.REGRESSION else c for c in self.comparisons)
 
     @property
     def sha(self) -> str:
@@ -122,6 +142,10 @@ class StressJudgement:
                          "not compared: durations, sizes and worker counts scale with it.")
         if self.confirmation is not None:
             notes.append(self.confirmation.note)
+        elif self.awaiting_confirmation:
+            notes.append(f"The screen flagged {len(self.regressions)} stress figure(s); "
+                         "stress_analysis (or perf-pipeline stress) confirms or clears "
+                         "them by fresh pairs of runs: until then they are inconclusive.")
         return " ".join(notes) or None
 
 
@@ -184,7 +208,8 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
     return StressJudgement(current=current, base=base, comparisons=comparisons,
                            figures=figures, base_figures=base_figures,
                            multiplier=multiplier, passed_over=passed_over,
-                           base_multiplier=base_multiplier, confirmation=confirmation)
+                           base_multiplier=base_multiplier, confirmation=confirmation,
+                           confirm_auto=settings.confirm == "auto")
 
 
 def baseline_label(base: RunInfo | None, multiplier: float | None = None) -> str | None:

@@ -168,3 +168,24 @@ def test_a_stored_test_id_that_is_not_a_node_id_is_not_passed_to_pytest(
     assert {t.verdict for t in record.confirmation.tallies} == {Verdict.INCONCLUSIVE}
     assert "the flagged tests cannot be run again" in record.note
     assert "must not start with '-'" in record.note
+
+
+def test_a_flag_awaiting_its_confirmation_is_shown_as_inconclusive(tmp_path: Path) -> None:
+    """The commit's report can be written before stress_analysis confirms (no asset
+    dependency between them): a flag shown as a "regression" there was the screen's
+    false alarm two times in three on a shared machine."""
+    ws = _history(tmp_path)
+    judged = judge_stress(ws, CAND)
+    assert judged is not None and judged.awaiting_confirmation
+    assert [c.figure for c in judged.regressions] == ["throughput_ops_s"]  # to confirm
+    row = {c.figure: c for c in judged.shown}["throughput_ops_s"]
+    assert row.verdict is Verdict.INCONCLUSIVE
+    assert row.detail.startswith("flagged by the screen, not confirmed yet: throughput x0.40")
+    assert judged.notes is not None and "until then they are inconclusive" in judged.notes
+    # Confirmed, the rows are the confirmation's; with confirm=off, the screen's.
+    analyze_stress_commit(ws, CAND, pairs=_pairs(400.0))
+    confirmed = judge_stress(ws, CAND)
+    assert confirmed is not None and not confirmed.awaiting_confirmation
+    assert confirmed.shown == confirmed.comparisons
+    off = judge_stress(_history(tmp_path / "off", confirm="off"), CAND)
+    assert off is not None and off.shown == off.comparisons and off.regressions
