@@ -23,7 +23,8 @@ The layout (``<r>`` is the results dir)::
                                                  stress section), ab/<id>/, profile/<id>/,
                                                  machines/<id>/ below it
     <r>/noise/<sha12>-<stamp>.json.gz            noise corpora of ``calibrate``
-    <r>/culprits/<range>.json                    culprit searches (pipeline/bisect.py)
+    <r>/culprits/<range>.json                    culprit search results
+                                                 (pipeline/culprit_result.py)
     <r>/alerts/sent.json                         alerts already delivered (pipeline/alerts.py)
     <r>/worktrees/                               git worktrees of measuring runs
     <r>/envs/                                    runner "venv" environments, per dependency set

@@ -810,7 +810,7 @@ class ReportData:
     drifts: tuple[Drift, ...] = ()
     #: Profile diffs of the regressed benchmarks ("where the time went"), if profiled.
     profiles: ProfileComparison | None = None
-    #: Results of culprit searches (``pipeline/bisect.py``), oldest first.
+    #: Results of culprit searches (``pipeline/culprit_result.py``), oldest first.
     culprits: tuple[Culprit, ...] = ()
     #: What is new in the history and worth a person's attention (change points,
     #: drifts, culprits): shown first in the report and sent to the webhook.

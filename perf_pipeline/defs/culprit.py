@@ -75,7 +75,7 @@ def culprit_confirmation(context: dg.AssetExecutionContext, config: CulpritConfi
 
 def action_run_request(action: object, *, machine: str | None = None) -> dg.RunRequest:
     """A ``pipeline.bisect.CulpritAction`` as a run request, tagged for ``machine``."""
-    from perf_pipeline.pipeline.bisect import CulpritAction
+    from perf_pipeline.pipeline.culprit_search import CulpritAction
 
     assert isinstance(action, CulpritAction)
     spec = action.spec

@@ -22,8 +22,8 @@ from perf_pipeline.model import (
 )
 from perf_pipeline.pipeline.alerts import alerts_of
 from perf_pipeline.pipeline.baseline import baseline_for_run, judging_machine, now_iso
-from perf_pipeline.pipeline.bisect import read_culprits
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
+from perf_pipeline.pipeline.culprit_result import read_culprits
 from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run, pooled_commit_run
 from perf_pipeline.report import HTML_NAME, ReportFiles, write_report

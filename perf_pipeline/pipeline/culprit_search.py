@@ -1,0 +1,172 @@
+"""What a culprit search is and where it stands: its definition, its range, its plan.
+
+A search is a pure function of the history plus its definition (good, bad, benchmark):
+``plan_search`` reads both and says which commit to measure next, or which commit is the
+culprit (``analysis.plan_bisect``). Nothing here measures or writes, so the CLI's loop
+and the sensor's one probe per tick plan the same search the same way.
+
+Searches look for slowdowns: the new level is higher (slower or bigger) than the old.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from perf_pipeline.analysis import plan_bisect
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.measure.git import commits_since, first_parent, is_ancestor, resolve_commit
+from perf_pipeline.model import BisectStep
+from perf_pipeline.pipeline.culprit_history import SearchHistory, read_search_history
+from perf_pipeline.workspace import Workspace
+
+__all__ = [
+    "MIN_STEP_RATIO",
+    "CulpritAction",
+    "CulpritSearch",
+    "SearchSpec",
+    "choose_benchmark",
+    "commits_after",
+    "plan_search",
+    "search_range",
+]
+
+#: Steps smaller than this (new level / old level) are not worth a search: the noise of
+#: one measurement is larger, so probes would be classified at random.
+MIN_STEP_RATIO = 1.02
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSpec:
+    """What a search looks for: the commit range (good, bad) and the benchmark."""
+
+    good: str
+    bad: str
+    benchmark: str
+    trigger: str = "request"  # "change_point" or "request"
+    #: Commits of the range already measured when the search was defined (not part of
+    #: the key): the rest of what is measured in the range, the search measured.
+    measured_before: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(self.benchmark.encode("utf-8", "surrogatepass")).hexdigest()
+        return f"{self.good[:12]}-{self.bad[:12]}-{digest[:10]}"
+
+
+@dataclass(frozen=True, slots=True)
+class CulpritSearch:
+    """A search and where it stands: the commits (good first), the two levels, the step."""
+
+    spec: SearchSpec
+    commits: tuple[str, ...]
+    before: float
+    after: float
+    step: BisectStep
+    measured: tuple[str, ...]  # commits of the range with a successful run
+
+    @property
+    def step_ratio(self) -> float:
+        return self.after / self.before
+
+
+@dataclass(frozen=True, slots=True)
+class CulpritAction:
+    """What the sensor asks for next: measure ``sha`` (a probe), or confirm it (the A/B
+    against its parent)."""
+
+    kind: str  # "measure" | "confirm"
+    sha: str
+    spec: SearchSpec
+
+
+
+def search_range(ws: Workspace, good: str, bad: str) -> tuple[str, ...]:
+    """``good`` and the first-parent commits after it up to ``bad``, oldest first."""
+    repo = ws.settings.repo_path
+    good, bad = resolve_commit(repo, good), resolve_commit(repo, bad)
+    if good == bad:
+        raise InvalidInputError(f"GOOD and BAD are the same commit ({good[:10]}): nothing "
+                                "to bisect")
+    return (good, *commits_after(repo, good, bad))
+
+
+def commits_after(repo: Path, good: str, bad: str) -> tuple[str, ...]:
+    """The first-parent commits after ``good`` up to ``bad`` (full SHAs, not equal),
+    oldest first.
+
+    ``good`` must be on ``bad``'s first-parent chain, not merely an ancestor: bisection
+    assumes every commit of the range contains ``good`` (so "good" can only turn "bad"
+    once) and that each commit's predecessor in the range is its parent. A GOOD on a
+    merged side branch breaks both: the main-line commits before the merge are listed
+    although they do not contain it. Then the first commit listed is not a child of
+    ``good``, which is how it is caught.
+    """
+    if not is_ancestor(repo, good, bad):
+        raise InvalidInputError(f"good commit {good[:10]} is not an ancestor of the bad "
+                                f"commit {bad[:10]}: nothing to bisect")
+    between = commits_since(repo, good, bad)
+    if not between or first_parent(repo, between[0]) != good:
+        raise InvalidInputError(
+            f"good commit {good[:10]} is not on the first-parent chain of the bad commit "
+            f"{bad[:10]} (it came in by a merge): the commits between them would not all "
+            f"contain it; choose a good commit that `git log --first-parent {bad[:10]}` "
+            "lists")
+    return between
+
+
+def choose_benchmark(history: SearchHistory, good: str, bad: str, keyword: str | None) -> str:
+    """The benchmark (matching ``keyword`` as a substring) that slowed most from ``good``
+    to ``bad``."""
+    steps = {}
+    for name, per_commit in history.values.items():
+        if keyword is not None and keyword not in name:
+            continue
+        if per_commit.get(good) and per_commit.get(bad):
+            steps[name] = (statistics.median(per_commit[bad])
+                           / statistics.median(per_commit[good]))
+    if not steps:
+        what = f"matching {keyword!r} " if keyword is not None else ""
+        raise InvalidInputError(f"no benchmark {what}was measured at both {good[:10]} and "
+                                f"{bad[:10]}")
+    return max(steps, key=lambda n: (steps[n], n))
+
+
+def plan_search(ws: Workspace, spec: SearchSpec, *,
+                commits: tuple[str, ...] | None = None,
+                history: SearchHistory | None = None) -> CulpritSearch:
+    """Where ``spec``'s search stands, from the history (``history``: read once by a
+    caller planning several searches). Raises ``InvalidInputError`` when the range has
+    no slowdown of at least ``MIN_STEP_RATIO`` on the benchmark."""
+    commits = commits or search_range(ws, spec.good, spec.bad)
+    history = history or read_search_history(ws)
+    per_commit = history.values.get(spec.benchmark, {})
+    for end in (spec.good, spec.bad):
+        if not per_commit.get(end):
+            raise InvalidInputError(f"benchmark {spec.benchmark!r} has no successful "
+                                    f"measurement at {end[:10]}")
+    before = statistics.median(per_commit[spec.good])
+    after = statistics.median(per_commit[spec.bad])
+    if after / before < MIN_STEP_RATIO:
+        as_measured = history.measured.get(spec.benchmark, {})
+        shown = ""
+        if as_measured.get(spec.good) and as_measured.get(spec.bad):
+            raw = (statistics.median(as_measured[spec.bad])
+                   / statistics.median(as_measured[spec.good]))
+            if raw >= MIN_STEP_RATIO:  # slower only with the suite-wide factor left in
+                shown = (f"; as measured x{raw:.3f}, but the other benchmarks slowed alike, "
+                         "and a change of the whole suite is divided out with the "
+                         "machine's load: compare the commits with `perf-pipeline ab`")
+        raise InvalidInputError(
+            f"benchmark {spec.benchmark!r} is not slower at {spec.bad[:10]} than at "
+            f"{spec.good[:10]} once each run's suite-wide factor is removed "
+            f"(x{after / before:.3f}{shown}; a search needs x{MIN_STEP_RATIO:g} or more)")
+    in_range = set(commits)
+    values = {sha: v for sha, v in per_commit.items() if sha in in_range}
+    step = plan_bisect(commits, values, before=before, after=after,
+                       skipped=history.skipped(spec.benchmark, in_range))
+    return CulpritSearch(spec=spec, commits=commits, before=before, after=after, step=step,
+                         measured=tuple(s for s in commits if s in values))
+
