@@ -8,8 +8,9 @@ against its parent, and how a PR can be judged when there is no history yet.
 
 Rounds are produced lazily (``iter_ab_rounds``): one round per ``next()``, so a
 sequential test can stop measuring as soon as it has decided, and a confirmation can run
-only the benchmarks it needs (``ABSelection``: pytest node ids and/or a ``-k``
-expression, passed to pytest as separate arguments, never through a shell).
+only the benchmarks it needs (``ABSelection``, checked in ``ab_selection``: pytest node
+ids and/or a ``-k`` expression, passed to pytest as separate arguments, never through a
+shell).
 
 Each side of a round runs in ``processes`` pytest processes (``Settings.ab_processes``),
 alternating with the other side's (ABAB or BABA, the round's order): the process is the
@@ -17,13 +18,9 @@ unit of noise, and the fastest sample of two processes is far more repeatable th
 of one (``analysis.AB_PROCESSES``). A side's run pools their samples (``merge_processes``),
 of the benchmarks measured in all of them (``_side_run``).
 
-Every process's pytest-benchmark JSON is kept under ``raw/ab/<id>/`` (written once,
-read-only, as ``round-NNN-<side>.json.gz`` for the first process of a side and
-``round-NNN-<side>-P.json.gz`` for process P >= 2, with sorted samples like raw run
-dirs) with an
-``ab.json`` manifest, written whenever the rounds end: all done, the budget spent, the
-consumer stopped early (``close()``), or a side failed. None of it enters the history:
-an A/B run answers a question about two commits, it is not a point in their series.
+Every process's JSON and the run's manifest are kept under ``raw/ab/<id>/``
+(``ab_raw``), none of it in the history: an A/B run answers a question about two
+commits, it is not a point in their series.
 """
 
 from __future__ import annotations
@@ -33,115 +30,45 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import TracebackType
 
-from perf_pipeline.atomic_file import make_dirs, write_atomic
+from perf_pipeline.atomic_file import make_dirs
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import (
     InvalidInputError,
     MeasurementError,
-    StoreError,
     interruption_text,
 )
-from perf_pipeline.measure.git import commit_info, paths_at, resolve_commit
-from perf_pipeline.measure.raw import compact_benchmark_json, new_run_id
+from perf_pipeline.measure.ab_raw import (
+    AB_MANIFEST,
+    ab_raw_dir,
+    compact_round_json,
+    keep_ab_file,
+)
+from perf_pipeline.measure.ab_selection import ABSelection, check_selection_exists
+from perf_pipeline.measure.git import commit_info, resolve_commit
+from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results, merge_processes
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_in_worktree
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import prune_worktrees
 from perf_pipeline.model import CommitInfo, SuiteRun
 
+# ``AB_MANIFEST`` and ``ABSelection`` live in ``ab_raw`` and ``ab_selection``; they are
+# named here too, as part of the A/B's API.
 __all__ = ["AB_MANIFEST", "ABRound", "ABRounds", "ABRun", "ABSelection", "iter_ab_rounds",
            "measure_ab"]
 
 logger = logging.getLogger(__name__)
 
-#: The manifest of an A/B run, next to its rounds' JSON files.
-AB_MANIFEST = "ab.json"
-
 #: Fewer rounds cannot reach significance with a signed-rank test at usual levels.
 MIN_ROUNDS = 2
 
 SIDES = ("base", "candidate")
-
-
-def _check_selector(value: str, what: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{what} {value!r} is empty")
-    if value.lstrip().startswith("-"):
-        raise InvalidInputError(f"{what} {value!r} must not start with '-' (it would be "
-                                "read as a pytest option)")
-    if any(c in value for c in "\x00\n\r"):
-        raise InvalidInputError(f"{what} {value!r} contains a NUL or newline")
-
-
-def _covers(node_id: str, name: str) -> bool:
-    """Whether pytest node id ``node_id`` selects the benchmark named ``name``."""
-    return name == node_id or name.startswith((node_id + "::", node_id + "["))
-
-
-@dataclass(frozen=True, slots=True)
-class ABSelection:
-    """Which benchmarks an A/B run measures: pytest node ids and/or a ``-k`` expression,
-    and controls.
-
-    Node ids are relative to the project directory, as pytest-benchmark names them
-    (``tests/test_x.py::TestX::test_y[p]``). Empty: the configured benchmark paths.
-    Controls (node ids too) are measured in every round but never tested: each round's
-    suite-wide factor is their median, so a target selected alone still loses its
-    process's factor (which a round of one benchmark cannot remove). pytest's ``-k``
-    would deselect them, so they cannot be combined with a keyword.
-    """
-
-    node_ids: tuple[str, ...] = ()
-    keyword: str | None = None
-    controls: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "node_ids", tuple(dict.fromkeys(self.node_ids)))
-        object.__setattr__(self, "controls", tuple(dict.fromkeys(self.controls)))
-        for node_id, what in [*((n, "node id") for n in self.node_ids),
-                              *((c, "control") for c in self.controls)]:
-            _check_selector(node_id, what)
-            path = PurePosixPath(node_id.split("::", 1)[0])
-            if path.is_absolute() or ".." in path.parts:
-                raise InvalidInputError(
-                    f"{what} {node_id!r} must be a path inside the project directory")
-        if self.keyword is not None:
-            _check_selector(self.keyword, "-k expression")
-            if self.controls:
-                raise InvalidInputError(
-                    "controls cannot be combined with a -k expression (pytest would "
-                    "deselect them); name the benchmarks to test with node ids")
-        both = set(self.node_ids) & set(self.controls)
-        if both:
-            raise InvalidInputError(
-                f"{sorted(both)[0]!r} is both a benchmark to test and a control")
-
-    def paths(self, default: Sequence[str]) -> tuple[str, ...]:
-        """What pytest collects: the node ids and controls, else the configured paths."""
-        return (*self.node_ids, *self.controls) if self.node_ids else tuple(default)
-
-    def pytest_args(self) -> tuple[str, ...]:
-        return ("-k", self.keyword) if self.keyword is not None else ()
-
-    def is_control(self, name: str) -> bool:
-        """Whether benchmark ``name`` is one of the controls (or inside one: a file or
-        class node id covers the benchmarks under it, a test its parameters)."""
-        return any(_covers(c, name) for c in self.controls)
-
-    def control_matches(self, names: Iterable[str]) -> dict[str, tuple[str, ...]]:
-        """For each control, the benchmarks of ``names`` it covers."""
-        names = tuple(names)
-        return {c: tuple(n for n in names if _covers(c, n)) for c in self.controls}
-
-    def describe(self) -> dict[str, object]:
-        return {"node_ids": list(self.node_ids), "keyword": self.keyword,
-                "controls": list(self.controls)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,19 +94,6 @@ class ABRun:
     raw_dir: Path
     stopped: str = "max_rounds"  # see ABRounds.stopped
     processes: int = 1  # pytest processes per side and round
-
-
-def _compacted(data: bytes) -> bytes:
-    """The round's file as raw run dirs keep theirs; text that is not JSON is kept as it
-    is, for ``load_results`` to name what is wrong with it."""
-    try:
-        return compact_benchmark_json(data)
-    except ValueError:
-        return data
-
-
-def _ab_dir(settings: Settings, ab_id: str, base: str, candidate: str) -> Path:
-    return settings.layout.ab_dir(ab_id, base, candidate)
 
 
 @dataclass(eq=False)
@@ -325,7 +239,7 @@ class ABRounds(Iterator[ABRound]):
         error = error_text(outcome)
         if error is None and outcome.json_path is not None:
             kept = self.raw_dir / f"{json_path.name}.gz"  # sorted samples, gzipped (raw.py)
-            _keep(kept, _compacted(json_path.read_bytes()))
+            keep_ab_file(kept, compact_round_json(json_path.read_bytes()))
             try:
                 run = load_results(kept)
             except InvalidInputError as exc:
@@ -381,20 +295,9 @@ class ABRounds(Iterator[ABRound]):
             "orders": [list(o) for o in self.orders], "error": self.error,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        _keep(self.raw_dir / AB_MANIFEST, json.dumps(manifest, indent=2).encode())
+        keep_ab_file(self.raw_dir / AB_MANIFEST, json.dumps(manifest, indent=2).encode())
         prune_worktrees(Path(self.settings.repo_path), self.settings.worktrees_dir,
                         keep=KEEP_WORKTREES)
-
-
-def _keep(path: Path, data: bytes) -> None:
-    """Write one of the A/B's raw files (never rewritten); a full disk or a read-only
-    folder is a ``StoreError`` naming it (a bare ``OSError`` ended ``ab`` and the
-    confirmation with exit 3, "a bug in perf_pipeline")."""
-    try:
-        write_atomic(path, data, read_only=True)
-    except OSError as exc:
-        raise StoreError(f"A/B raw file {path}: cannot write it: "
-                         f"{exc.strerror or exc}") from exc
 
 
 def _side_run(runs: list[SuiteRun]) -> SuiteRun:
@@ -453,36 +356,16 @@ def iter_ab_rounds(
         raise InvalidInputError(f"{base_ref!r} and {candidate_ref!r} are the same commit "
                                 f"{base_sha[:12]}")
     if check_selection:
-        _check_selection_exists(settings, select or ABSelection(),
+        check_selection_exists(settings, select or ABSelection(),
                                 {"base": base_sha, "candidate": candidate_sha})
     seed = secrets.randbits(32) if seed is None else seed
     ab_id = new_run_id()
-    raw_dir = _ab_dir(settings, ab_id, base_sha, candidate_sha)
+    raw_dir = ab_raw_dir(settings, ab_id, base_sha, candidate_sha)
     make_dirs(raw_dir, "A/B raw folder (under --results-dir)")
     return ABRounds(settings=settings, ab_id=ab_id, seed=seed,
                     base=commit_info(repo, base_sha), candidate=commit_info(repo, candidate_sha),
                     raw_dir=raw_dir, selection=select or ABSelection(), max_rounds=max_rounds,
                     budget_s=budget_s, on_round=on_round, clock=clock)
-
-
-def _check_selection_exists(settings: Settings, select: ABSelection,
-                            shas: dict[str, str]) -> None:
-    """Refuse, before anything is measured, a node id or control whose file (or folder)
-    does not exist at one of the commits: pytest would stop the A/B at that side's first
-    process with "not found", after the other side may have run. Whether the test itself
-    exists needs a collection, as costly as a process: the first process checks that."""
-    files = {sel: str(PurePosixPath(settings.project_subdir) / sel.split("::", 1)[0])
-             for sel in (*select.node_ids, *select.controls)}
-    if not files:
-        return
-    for side, sha in shas.items():
-        present = paths_at(Path(settings.repo_path), sha, sorted(set(files.values())))
-        for sel, path in files.items():
-            if path not in present:
-                what = "control" if sel in select.controls else "node id"
-                raise InvalidInputError(
-                    f"{what} {sel!r}: {path} does not exist at {side} {sha[:12]} (node ids "
-                    f"are relative to the project directory {settings.project_subdir!r})")
 
 
 def measure_ab(

@@ -6,7 +6,7 @@ on through ``PROFILE_DIR_ENV`` (see ``measure/profiling.py``). The sides alterna
 (base, candidate, then candidate, base, ...) so a busy spell of the machine does not
 land on one side only. Node ids and the ``-k`` expression travel as separate arguments
 of the child's argument list, never through a shell, and option-like values are refused
-by ``measure.ab.ABSelection``, the one validator of benchmark selections (A/B,
+by ``measure.ab_selection.ABSelection``, the one validator of benchmark selections (A/B,
 confirmation and profiles alike).
 
 Every process's files stay under ``raw/profile/<id>-<base>-<candidate>/<side>-<n>/``
@@ -26,7 +26,7 @@ from pathlib import Path
 from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
-from perf_pipeline.measure.ab import ABSelection
+from perf_pipeline.measure.ab_selection import ABSelection
 from perf_pipeline.measure.git import commit_info, resolve_commit
 from perf_pipeline.measure.profile_read import BenchmarkProfile, read_profile_dir
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV, PROFILE_MIN_S_ENV

@@ -25,7 +25,7 @@ from pathlib import Path
 from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError
-from perf_pipeline.measure.ab import ABSelection
+from perf_pipeline.measure.ab_selection import ABSelection
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.session import error_text, run_in_worktree
 from perf_pipeline.measure.stress_results import STRESS_SUBDIR, load_stress_figures

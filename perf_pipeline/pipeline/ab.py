@@ -32,7 +32,8 @@ from perf_pipeline.analysis import (
 )
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure.ab import ABRun, ABSelection, iter_ab_rounds, measure_ab
+from perf_pipeline.measure.ab import ABRun, iter_ab_rounds, measure_ab
+from perf_pipeline.measure.ab_selection import ABSelection
 from perf_pipeline.measure.results import merge_processes
 from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.ab_prior import PriorChoice, ab_variance_prior

@@ -47,7 +47,8 @@ from perf_pipeline.analysis import (
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure import local_machine_id
-from perf_pipeline.measure.ab import ABRound, ABSelection, iter_ab_rounds
+from perf_pipeline.measure.ab import ABRound, iter_ab_rounds
+from perf_pipeline.measure.ab_selection import ABSelection
 from perf_pipeline.measure.git import resolve_commit
 from perf_pipeline.model import (
     AB_CORRECTION_NOTE,

@@ -16,7 +16,7 @@ import numpy as np
 
 from perf_pipeline.analysis import confirm_flagged
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure.ab import ABSelection
+from perf_pipeline.measure.ab_selection import ABSelection
 from perf_pipeline.measure.git import commit_info, first_parent
 from perf_pipeline.model import BisectStep, Culprit, Verdict
 from perf_pipeline.pipeline.baseline import now_iso

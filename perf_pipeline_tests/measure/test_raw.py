@@ -39,7 +39,7 @@ def test_nan_and_infinity_a_test_put_in_extra_info_are_kept_and_the_run_loads(
 
 
 def test_compacting_keeps_text_that_is_not_json_for_the_loader_to_name() -> None:
-    """A/B rounds keep a file that is not JSON as it is (``ab._compacted``), relying on
+    """A/B rounds keep a file that is not JSON as it is (``ab_raw.compact_round_json``), relying on
     this raising rather than writing something else."""
     with pytest.raises(ValueError):
         compact_benchmark_json(b'{"benchmarks": [')

@@ -66,7 +66,7 @@ def cmd_ab(args: argparse.Namespace) -> int:
     history.
     """
     from perf_pipeline.cli.present.ab import ab_json, print_ab
-    from perf_pipeline.measure.ab import ABSelection
+    from perf_pipeline.measure.ab_selection import ABSelection
     from perf_pipeline.pipeline import run_ab, run_adaptive_ab
 
     if args.controls and not args.adaptive:
