@@ -76,12 +76,12 @@ from perf_pipeline.analysis.sequential import (
     DEFAULT_MIN_ROUNDS,
     MAX_ROUNDS,
     MIN_CONTROLS_FOR_FACTOR,
-    SequentialResult,
     level_plan,
     look_levels,
     sequential_ab,
     sign_flip_looks,
 )
+from perf_pipeline.analysis.sequential_result import SequentialResult
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording, simulate_suites
 from perf_pipeline.analysis.variance_prior import (
     MIN_PRIOR_ROUNDS,

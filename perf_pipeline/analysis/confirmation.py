@@ -21,10 +21,8 @@ from dataclasses import dataclass
 
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME, compare_to_baseline
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
-from perf_pipeline.analysis.sequential import (
-    SequentialResult,
-    sequential_ab,
-)
+from perf_pipeline.analysis.sequential import sequential_ab
+from perf_pipeline.analysis.sequential_result import SequentialResult
 from perf_pipeline.analysis.tails import norm_isf
 from perf_pipeline.analysis.variance_prior import VariancePrior
 from perf_pipeline.errors import InvalidInputError

@@ -49,7 +49,8 @@ from perf_pipeline.analysis.confirmation import (
     screen_run,
 )
 from perf_pipeline.analysis.rounds import compare_rounds
-from perf_pipeline.analysis.sequential import SequentialResult, sequential_ab
+from perf_pipeline.analysis.sequential import sequential_ab
+from perf_pipeline.analysis.sequential_result import SequentialResult
 from perf_pipeline.analysis.variance_prior import PRIOR_DF, VariancePrior, variance_prior
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (

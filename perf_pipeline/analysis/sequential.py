@@ -52,6 +52,11 @@ stopping when it is clear is only honest if the test stays valid under repeated 
 
 The function is pure: ``rounds`` is any iterable (a generator that measures a round per
 ``next``, or a recorded corpus), pulled only as far as needed.
+
+This module is the stopping loop; the parts it ties together each have their own:
+``spending`` (what each look may spend), ``ab_look`` (one look's evidence per target),
+``ab_targets`` (the targets and their shares of the level), ``ab_verdict`` (a target's
+verdict at the end) and ``sequential_result`` (what the run returns).
 """
 
 
@@ -59,7 +64,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -76,8 +80,14 @@ from perf_pipeline.analysis.ab_look import (
     futile,
     log_ratios,
 )
+from perf_pipeline.analysis.ab_targets import (
+    choose_targets,
+    log_expected_ratios,
+    target_shares,
+)
+from perf_pipeline.analysis.ab_verdict import final_comparison, lost_comparison
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
-from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
+from perf_pipeline.analysis.sequential_result import SequentialResult
 from perf_pipeline.analysis.sign_flip import MAX_SCORES
 from perf_pipeline.analysis.spending import (
     SPENDING_GAMMA,
@@ -111,54 +121,6 @@ DEFAULT_MAX_ROUNDS = 20
 MAX_ROUNDS = MAX_SCORES
 #: Smallest slowdown a confirmation tries to rule out before it clears a benchmark.
 DEFAULT_MIN_EFFECT = 0.03
-#: The largest change the futility rule projects from ``expected`` (a big one is decided
-#: in a few rounds anyway).
-MAX_EXPECTED_RATIO = 1.5
-#: From this variance ratio on, a result says the machine was noisier than its recording
-#: (``SequentialResult.stale_prior_note``). Higher than ``PRIOR_SLACK``: with a correct
-#: prior, the median ratio of three benchmarks at a first look (4 degrees of freedom each)
-#: passes 1.5 by chance in about 10 % of A/Bs, 2 in about 2.4 % (chi-squared with 4 df,
-#: Gaussian rounds: computed, not replayed).
-STALE_PRIOR_NOTE = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class SequentialResult:
-    """A sequential A/B comparison and how far it went."""
-
-    comparison: SuiteComparison
-    rounds_used: int
-    looks: tuple[int, ...]  # rounds after which the data were looked at
-    decided_at: Mapping[str, int]  # target -> the round count at which it was decided
-    #: "decided", "max_rounds", "exhausted" (the rounds ran out), "lost" (what was
-    #: still open was no longer measured on both sides) or "unjudgeable" (too few
-    #: benchmarks were still measured to remove a round's suite factor, so no later
-    #: round could count).
-    stopped: str
-    #: Rounds summed over the targets still open in each (what a narrowing run measured).
-    target_rounds: int = 0
-    #: At the last look, the rounds' variance over the variance prior's (the median over
-    #: the benchmarks; None without a prior or a benchmark the prior knows). Above
-    #: ``PRIOR_SLACK`` the prior's variances were scaled up to the machine's noise.
-    noise_over_prior: float | None = None
-
-    @property
-    def undecided(self) -> tuple[str, ...]:
-        return tuple(r.name for r in self.comparison.results if r.name not in self.decided_at)
-
-    @property
-    def stale_prior_note(self) -> str | None:
-        """What a user should know when the machine was noisier than its recording: the
-        verdicts still hold (the prior was scaled up), but small changes are harder to
-        find than the recording promised, and the recording may be out of date."""
-        k = self.noise_over_prior
-        if k is None or k < STALE_PRIOR_NOTE:
-            return None
-        return (f"This machine was noisier in this A/B than in its noise recording: "
-                f"{k:.1f}x the recorded variance per round (spread x{math.sqrt(k):.1f}), so "
-                f"the variance prior was scaled up to it. The verdicts hold; small changes "
-                f"are harder to find than the recording promised. If this persists, record "
-                f"again (`perf-pipeline calibrate`).")
 
 
 def _check_args(threshold: float, alpha: float, min_rounds: int, max_rounds: int, block: int,
@@ -245,7 +207,7 @@ def sequential_ab(
     decided: dict[str, tuple[int, Estimate, float, float, str]] = {}
     last: tuple[Look, float] | None = None
     log_clear = math.log(max(threshold, 1.0 + min_effect))
-    log_expected = _log_expected(expected)
+    log_expected = log_expected_ratios(expected)
     stopped = "exhausted"
     seen_looks: list[int] = []
     narrows, told, target_rounds = False, 0, 0
@@ -311,13 +273,13 @@ def sequential_ab(
             if targets is not None:
                 # A target round 1 did not carry (a flaky skip) is never judged, like a
                 # benchmark first measured later: listed as missing, the others go on.
-                # Not one target in round 1 is refused (``_targets``): a typo, most likely.
+                # Not one target in round 1 is refused (``choose_targets``): a typo, most likely.
                 absent = {t for t in targets if t != SUITE_SHIFT_NAME and t not in rnd}
                 if absent != set(targets) - {SUITE_SHIFT_NAME}:
                     late.update(absent)
                     chosen = [t for t in targets if t not in absent]
-            tested = _targets(names, chosen)
-            share = _shares(tested, weights)
+            tested = choose_targets(names, chosen)
+            share = target_shares(tested, weights)
             controls = tuple(x for x in names if x not in tested)
             narrows = len(controls) >= MIN_CONTROLS_FOR_FACTOR
         else:
@@ -353,8 +315,8 @@ def sequential_ab(
                     # so it is not left to the screen's verdict without a word.
                     replanned_out.append(SUITE_SHIFT_NAME)
                 names = survivors
-                tested = _targets(names, None if targets is None else keep_targets)
-                share = _shares(tested, None if weights is None else
+                tested = choose_targets(names, None if targets is None else keep_targets)
+                share = target_shares(tested, None if weights is None else
                                 {t: w for t, w in weights.items() if t in tested})
                 controls = tuple(x for x in names if x not in tested)
         if not factor_possible(names, controls, gone, lost):
@@ -409,37 +371,16 @@ def sequential_ab(
                 unmeasured.append(target)
                 continue
             est, p, lvl = last_seen[target]
-            comp = judge(est, threshold=threshold, alpha=alpha,
-                         adjusted_p=min(1.0, p * alpha / lvl))
-            comp = replace(comp, verdict=Verdict.INCONCLUSIVE, reason=(
-                f"not measured on both sides from round {lost[target]} on; undecided at "
-                f"its last look; {comp.reason}"))
-            results.append(BenchmarkComparison(name=target, metric=TIME_METRIC,
-                                               comparison=comp))
-            continue
-        if target in decided:
-            _, est, p, lvl, _ = decided[target]
+            comp = lost_comparison(est, p, lvl, threshold=threshold, alpha=alpha,
+                                   lost_at=lost[target])
+        elif target in decided:
+            _, est, p, lvl, note = decided[target]
+            comp = final_comparison(est, p, lvl, threshold=threshold, alpha=alpha, note=note)
         else:
             est, lvl = evidence(look, i, levels(last_n, i), alternative)
-            p = est.p_value
-        # Scale p so that "adjusted p < alpha" holds exactly when p beat its look level.
-        adjusted = min(1.0, p * alpha / lvl)
-        comp = judge(est, threshold=threshold, alpha=alpha, adjusted_p=adjusted)
-        if stopped == "unjudgeable" and target not in decided:
-            comp = replace(comp, verdict=Verdict.INCONCLUSIVE, significant=False, reason=(
-                f"stopped after round {len(rows)}: too few benchmarks were still measured "
-                f"to remove a round's suite factor; undecided at its last look; "
-                f"{comp.reason}"))
-        cleared = target in decided and "ruled out" in decided[target][4]
-        if cleared or (target in decided
-                       and comp.verdict not in (Verdict.REGRESSION, Verdict.IMPROVEMENT)):
-            # Ruled out by its interval: unchanged; stopped for futility: not confirmed.
-            ruled_out = "ruled out" in decided[target][4]
-            comp = replace(comp, verdict=Verdict.UNCHANGED if ruled_out else
-                           Verdict.INCONCLUSIVE, reason=f"{decided[target][4]}; {comp.reason}",
-                           # a cleared target is decided: no "rounds that would decide"
-                           samples_needed=None if ruled_out else comp.samples_needed,
-                           significant=False)
+            comp = final_comparison(
+                est, est.p_value, lvl, threshold=threshold, alpha=alpha, note=None,
+                unjudgeable_after=len(rows) if stopped == "unjudgeable" else None)
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
                                  alpha=alpha,
@@ -455,45 +396,3 @@ def sequential_ab(
                                               else None))
 
 
-def _log_expected(expected: Mapping[str, float] | None) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for name, ratio in (expected or {}).items():
-        if not (isinstance(ratio, (int, float)) and math.isfinite(ratio) and ratio > 0):
-            raise InvalidInputError(
-                f"`expected`: the ratio of {name!r} must be finite and > 0, got {ratio!r}")
-        out[name] = math.log(min(ratio, MAX_EXPECTED_RATIO))
-    return out
-
-
-def _shares(tested: tuple[str, ...], weights: Mapping[str, float] | None) -> np.ndarray:
-    """Each target's share of the level: its weight over the sum (equal without weights)."""
-    if weights is None:
-        return np.full(len(tested), 1.0 / len(tested))
-    unknown = sorted(set(weights) - set(tested))
-    if unknown:
-        raise InvalidInputError(f"`weights`: {unknown[0]!r} is not a target")
-    w = np.array([weights.get(t, math.nan) for t in tested], dtype=float)
-    missing = [t for t, v in zip(tested, w, strict=True) if not math.isfinite(v)]
-    if missing or np.any(w <= 0):
-        raise InvalidInputError(
-            "`weights` must give every target a finite weight > 0"
-            + (f" ({missing[0]!r} has none)" if missing else ""))
-    return w / w.sum()
-
-
-def _targets(names: tuple[str, ...], targets: Collection[str] | None) -> tuple[str, ...]:
-    if targets is None:
-        chosen = list(names)
-        if len(names) >= MIN_BENCHMARKS_FOR_SHIFT:
-            chosen.append(SUITE_SHIFT_NAME)
-        return tuple(chosen)
-    unknown = sorted(set(targets) - set(names) - {SUITE_SHIFT_NAME})
-    if unknown:
-        raise InvalidInputError(f"`targets`: {unknown[0]!r} is not a benchmark of the rounds")
-    if not targets:
-        raise InvalidInputError("`targets` is empty: nothing to decide")
-    if SUITE_SHIFT_NAME in targets and len(names) < MIN_BENCHMARKS_FOR_SHIFT:
-        raise InvalidInputError(
-            f"the suite-wide shift needs at least {MIN_BENCHMARKS_FOR_SHIFT} benchmarks per "
-            f"round, the rounds have {len(names)}")
-    return tuple(sorted(targets, key=lambda t: (t == SUITE_SHIFT_NAME, t)))
