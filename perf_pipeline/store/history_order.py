@@ -40,24 +40,63 @@ __all__ = ["MISSING_ORDINALS_SQL", "SET_ORDINAL_SQL", "restore_ancestry_order"]
 Query = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
 Execute = Callable[[str, dict[str, Any]], None]
 
-#: Commits of a branch whose commit time is later than their first run's start:
-#: (sha, ordinal, first start, commit time), lowest ordinal first.
-_SKEWED_SQL = (
-    "SELECT sha, MIN(ancestry_ordinal), MIN(started_utc), MIN(commit_utc) FROM runs "
-    "WHERE branch = :branch AND ancestry_ordinal IS NOT NULL AND commit_utc IS NOT NULL "
-    "GROUP BY sha HAVING MIN(commit_utc) > MIN(started_utc) ORDER BY 2, 1")
-#: The earliest moment any run of the branch with a higher ordinal says existed.
-_UPPER_SQL = (
-    "SELECT MIN(CASE WHEN commit_utc IS NOT NULL AND commit_utc < started_utc "
-    "THEN commit_utc ELSE started_utc END) FROM runs "
-    "WHERE branch = :branch AND ancestry_ordinal > :ordinal")
-#: The latest place of a run of the branch with a lower ordinal.
-_LOWER_SQL = ("SELECT MAX(sort_at) FROM runs "
-              "WHERE branch = :branch AND ancestry_ordinal < :ordinal")
+#: Every commit of a branch that records an ordinal, in one scan (an index walk on
+#: (branch, ordinal)): (ordinal, sha, first start of the runs with a commit time,
+#: commit time, the earliest moment its runs say existed, lowest and highest sort_at).
+_COMMITS_SQL = (
+    "SELECT ancestry_ordinal, sha, "
+    "MIN(CASE WHEN commit_utc IS NOT NULL THEN started_utc END), MIN(commit_utc), "
+    "MIN(CASE WHEN commit_utc IS NOT NULL AND commit_utc < started_utc "
+    "THEN commit_utc ELSE started_utc END), MIN(sort_at), MAX(sort_at) FROM runs "
+    "WHERE branch = :branch AND ancestry_ordinal IS NOT NULL "
+    "GROUP BY ancestry_ordinal, sha ORDER BY 1, 2")
+#: Whether the branch has a commit whose commit time is later than a run of it started
+#: (the common case is none: one scan, no rows fetched).
+_ANY_SKEWED_SQL = (
+    "SELECT 1 FROM runs WHERE branch = :branch AND ancestry_ordinal IS NOT NULL "
+    "AND commit_utc > started_utc LIMIT 1")
 _SET_SQL = ("UPDATE runs SET sort_at = :sort_at "
             "WHERE branch = :branch AND sha = :sha AND sort_at <> :sort_at")
 _BRANCHES_SQL = ("SELECT DISTINCT branch FROM runs WHERE branch IS NOT NULL "
                  "AND ancestry_ordinal IS NOT NULL ORDER BY branch")
+
+
+def _places(rows: Sequence[Sequence[Any]]) -> dict[str, str]:
+    """The new ``sort_at`` of each skewed commit of one branch whose runs are not there
+    yet, from ``_COMMITS_SQL``'s rows (ordinal order): one pass, whatever the number of
+    skewed commits (a query per commit scanned the branch for each: an ingest into a
+    history of 2,000 commits whose commit times were a few seconds ahead of their runs
+    took seconds)."""
+    by_ordinal: dict[Any, list[Sequence[Any]]] = {}
+    for row in rows:
+        by_ordinal.setdefault(row[0], []).append(row)
+    ordinals = sorted(by_ordinal)
+    later: dict[Any, str | None] = {}  # the earliest moment of a higher ordinal's runs
+    running: str | None = None
+    for ordinal in reversed(ordinals):
+        later[ordinal] = running
+        for row in by_ordinal[ordinal]:
+            if row[4] is not None and (running is None or row[4] < running):
+                running = row[4]
+    places: dict[str, str] = {}
+    seen: set[str] = set()
+    earlier: str | None = None  # the latest place of a run with a lower ordinal
+    for ordinal in ordinals:
+        highest = earlier
+        for _, sha, first_start, commit_utc, _, low, high in by_ordinal[ordinal]:
+            place = places.get(sha, high)
+            if (sha not in seen and first_start is not None and commit_utc is not None
+                    and commit_utc > first_start):  # skewed (at its lowest ordinal)
+                upper = (first_start if later[ordinal] is None
+                         else min(first_start, later[ordinal]))
+                place = min(commit_utc, upper if earlier is None else max(earlier, upper))
+                if not low == high == place:
+                    places[sha] = place
+            seen.add(sha)
+            if place is not None and (highest is None or place > highest):
+                highest = place
+        earlier = highest
+    return places
 
 
 def restore_ancestry_order(query: Query, execute: Execute, *,
@@ -68,12 +107,9 @@ def restore_ancestry_order(query: Query, execute: Execute, *,
     branches = ([branch] if branch is not None
                 else [str(row[0]) for row in query(_BRANCHES_SQL, {})])
     for name in branches:
-        for sha, ordinal, first_start, commit_utc in query(_SKEWED_SQL, {"branch": name}):
-            where = {"branch": name, "ordinal": ordinal}
-            later = query(_UPPER_SQL, where)[0][0]
-            earlier = query(_LOWER_SQL, where)[0][0]
-            upper = min(first_start, later) if later is not None else first_start
-            place = min(commit_utc, max(earlier, upper) if earlier is not None else upper)
+        if not query(_ANY_SKEWED_SQL, {"branch": name}):
+            continue
+        for sha, place in _places(query(_COMMITS_SQL, {"branch": name})).items():
             execute(_SET_SQL, {"branch": name, "sha": sha, "sort_at": place})
 
 

@@ -191,3 +191,29 @@ def test_back_filled_ordinals_put_runs_stored_without_one_in_ancestry_order(
     assert store.get_run("run-c7").commit.ancestry_ordinal == 99  # type: ignore[union-attr]
     assert store.record_ancestry_ordinals(ordinals) == 0  # idempotent
     assert _names(store.list_runs()) == ["c1", "c2", "S", "c4", "c5", "pr"]
+
+
+def test_restoring_order_costs_a_fixed_number_of_statements(tmp_path: Path) -> None:
+    """Every commit's time a few seconds ahead of its run (a committer's clock a minute
+    fast, a run started at once): each was skewed, and each cost two statements that
+    scanned its branch, so an ingest into 2,000 such commits took seconds (O(n²)). The
+    order is now computed in one pass over one query, whatever the number."""
+    from perf_pipeline.store.history_order import restore_ancestry_order
+
+    path = tmp_path / "perf_history.db"
+    with HistoryStore.open(path) as store:
+        for i in range(1, 41):
+            store.ingest_run(_run(i, i, f"2024-05-01T{i // 2:02d}:{i % 2 * 30 + 1:02d}:00+00:00",
+                                  started_at=f"2024-05-01T{i // 2:02d}:{i % 2 * 30:02d}:30+00:00"))
+        assert [r.run_id for r in store.list_runs()] == [f"run-c{i}" for i in range(1, 41)]
+    conn = sqlite3.connect(path)
+    statements: list[str] = []
+
+    def query(sql: str, args: dict[str, object]) -> list[tuple[object, ...]]:
+        statements.append(sql)
+        return conn.execute(sql, args).fetchall()
+
+    restore_ancestry_order(query, lambda sql, args: statements.append(sql) or None,
+                           branch="main")
+    conn.close()
+    assert len(statements) <= 2  # nothing left to move: the order was already restored
