@@ -237,6 +237,9 @@ class PostgresBackend:
 
     def write_ordinals(self, ordinals: dict[str, int]) -> int:
         with self._engine.begin() as conn:
+            # before any row lock: an ingest holding the lock of history order may move
+            # the runs this updates (else PostgreSQL aborts one of the two: a deadlock)
+            _lock_order(conn)
             updated = conn.execute(sa.text(SET_ORDINAL_SQL), [
                 {"sha": sha, "ordinal": ordinal} for sha, ordinal in ordinals.items()
             ]).rowcount if ordinals else 0

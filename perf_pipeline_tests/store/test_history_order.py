@@ -217,3 +217,56 @@ def test_restoring_order_costs_a_fixed_number_of_statements(tmp_path: Path) -> N
                            branch="main")
     conn.close()
     assert len(statements) <= 2  # nothing left to move: the order was already restored
+
+
+def test_postgres_back_filling_ordinals_beside_an_ingest_does_not_deadlock(
+        postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The back-fill row-locked the runs it gave an ordinal, then waited for the lock of
+    history order, held by an ingest that moved one of those runs: PostgreSQL aborted
+    the ingest ("deadlock detected") and the measured run was lost."""
+    import threading
+    import time
+
+    from perf_pipeline.store import postgres
+
+    with open_history(postgres_url) as store:
+        store.ingest_run(_run(*_MAIN[1], started_at="2024-05-02T02:00:00+00:00"))
+        store.ingest_run(_run(*_MAIN[2], started_at="2024-05-02T03:00:00+00:00"))
+        shallow = make_run(3, committed_at=FUTURE, run_id="run-c3-shallow",  # no ordinal
+                           started_at="2024-05-02T04:00:00+00:00")
+        store.ingest_run(shallow)
+    restore = postgres._restore_order
+
+    def slow_restore(conn: sa.Connection, *, branch: str | None) -> None:
+        if threading.current_thread().name == "backfill":
+            time.sleep(1.0)  # the ingest takes the lock of history order meanwhile
+        restore(conn, branch=branch)
+
+    monkeypatch.setattr(postgres, "_restore_order", slow_restore)
+    errors: list[BaseException] = []
+
+    def backfill() -> None:
+        try:
+            with open_history(postgres_url) as store:
+                store.record_ancestry_ordinals({sha_of(3): 13})
+        except BaseException as exc:
+            errors.append(exc)
+
+    def ingest() -> None:
+        time.sleep(0.3)
+        try:
+            with open_history(postgres_url) as store:  # S's child: S moves down
+                store.ingest_run(_run(*_MAIN[3], started_at="2024-05-02T05:00:00+00:00"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=backfill, name="backfill"),
+               threading.Thread(target=ingest)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with open_history(postgres_url) as store:
+        assert [r.run_id for r in store.list_runs()] == [
+            "run-c2", "run-c3", "run-c3-shallow", "run-c4"]
