@@ -27,7 +27,8 @@ are not skewed are never moved by them; the bounds above keep even a skewed comm
 its recorded ancestors. Runs without a branch, an ordinal or a commit time are left alone.
 
 The result depends on the stored rows only, not on the order they came in; it is
-recomputed for a branch after each run of it is stored.
+recomputed for a branch after each run of it is stored, and for every branch after a
+run is deleted (a commit whose deleted run made it look skewed goes back to its time).
 """
 
 from __future__ import annotations
@@ -42,19 +43,22 @@ Execute = Callable[[str, dict[str, Any]], None]
 
 #: Every commit of a branch that records an ordinal, in one scan (an index walk on
 #: (branch, ordinal)): (ordinal, sha, first start of the runs with a commit time,
-#: commit time, the earliest moment its runs say existed, lowest and highest sort_at).
+#: commit time, the earliest moment its runs say existed, lowest and highest sort_at of
+#: the runs with a commit time, highest sort_at of all).
 _COMMITS_SQL = (
     "SELECT ancestry_ordinal, sha, "
     "MIN(CASE WHEN commit_utc IS NOT NULL THEN started_utc END), MIN(commit_utc), "
     "MIN(CASE WHEN commit_utc IS NOT NULL AND commit_utc < started_utc "
-    "THEN commit_utc ELSE started_utc END), MIN(sort_at), MAX(sort_at) FROM runs "
+    "THEN commit_utc ELSE started_utc END), "
+    "MIN(CASE WHEN commit_utc IS NOT NULL THEN sort_at END), "
+    "MAX(CASE WHEN commit_utc IS NOT NULL THEN sort_at END), MAX(sort_at) FROM runs "
     "WHERE branch = :branch AND ancestry_ordinal IS NOT NULL "
     "GROUP BY ancestry_ordinal, sha ORDER BY 1, 2")
-#: Whether the branch has a commit whose commit time is later than a run of it started
-#: (the common case is none: one scan, no rows fetched).
+#: Whether the branch has a commit whose commit time is later than a run of it started,
+#: or one placed elsewhere than its commit time (the common case is neither: one scan).
 _ANY_SKEWED_SQL = (
     "SELECT 1 FROM runs WHERE branch = :branch AND ancestry_ordinal IS NOT NULL "
-    "AND commit_utc > started_utc LIMIT 1")
+    "AND (commit_utc > started_utc OR sort_at <> commit_utc) LIMIT 1")
 _SET_SQL = ("UPDATE runs SET sort_at = :sort_at "
             "WHERE branch = :branch AND sha = :sha AND sort_at <> :sort_at")
 _BRANCHES_SQL = ("SELECT DISTINCT branch FROM runs WHERE branch IS NOT NULL "
@@ -83,13 +87,15 @@ def _places(rows: Sequence[Sequence[Any]]) -> dict[str, str]:
     earlier: str | None = None  # the latest place of a run with a lower ordinal
     for ordinal in ordinals:
         highest = earlier
-        for _, sha, first_start, commit_utc, _, low, high in by_ordinal[ordinal]:
-            place = places.get(sha, high)
-            if (sha not in seen and first_start is not None and commit_utc is not None
-                    and commit_utc > first_start):  # skewed (at its lowest ordinal)
-                upper = (first_start if later[ordinal] is None
-                         else min(first_start, later[ordinal]))
-                place = min(commit_utc, upper if earlier is None else max(earlier, upper))
+        for _, sha, first_start, commit_utc, _, low, high, top in by_ordinal[ordinal]:
+            place = places.get(sha, top)
+            if sha not in seen and first_start is not None and commit_utc is not None:
+                if commit_utc > first_start:  # skewed (at its lowest ordinal)
+                    upper = (first_start if later[ordinal] is None
+                             else min(first_start, later[ordinal]))
+                    place = min(commit_utc, upper if earlier is None else max(earlier, upper))
+                else:  # back to its commit time if it was moved (its first run deleted)
+                    place = commit_utc
                 if not low == high == place:
                     places[sha] = place
             seen.add(sha)

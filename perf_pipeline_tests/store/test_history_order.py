@@ -270,3 +270,22 @@ def test_postgres_back_filling_ordinals_beside_an_ingest_does_not_deadlock(
     with open_history(postgres_url) as store:
         assert [r.run_id for r in store.list_runs()] == [
             "run-c2", "run-c3", "run-c3-shallow", "run-c4"]
+
+
+def test_a_commit_no_longer_skewed_after_delete_run_goes_back_to_its_time(
+        store: HistoryStore) -> None:
+    """C's first run (started 10:05, a clock behind) made its 10:30 commit time look
+    wrong; once that run is deleted, C sorted at 10:00 for ever, before a pull
+    request's commit of 10:20, unlike a history that never held the deleted run."""
+    store.ingest_run(_run(1, 1, "2024-05-01T10:00:00+00:00",
+                          started_at="2024-05-01T10:01:00+00:00"))
+    early = _run(2, 2, "2024-05-01T10:30:00+00:00", started_at="2024-05-01T10:05:00+00:00")
+    store.ingest_run(dataclasses.replace(early, run_id="run-c2-early"))
+    store.ingest_run(_run(2, 2, "2024-05-01T10:30:00+00:00",
+                          started_at="2024-05-01T11:00:00+00:00"))
+    store.ingest_run(_run(7, 9, "2024-05-01T10:20:00+00:00", branch="pr",
+                          started_at="2024-05-01T10:40:00+00:00"))
+    assert [r.run_id for r in store.list_runs()] == [
+        "run-c1", "run-c2-early", "run-c2", "run-c7"]
+    store.delete_run("run-c2-early")
+    assert [r.run_id for r in store.list_runs()] == ["run-c1", "run-c7", "run-c2"]
