@@ -34,20 +34,27 @@ _BATCH = 500
 def _commits_in_repo(repo: Path, shas: Sequence[str]) -> list[str]:
     """Those of ``shas`` (full SHAs) that are commits of ``repo``, in one git call per
     ``_BATCH``; none if ``repo`` is not a git repository, or a shallow clone (a CI
-    checkout of depth 1), whose first-parent counts stop at its cut."""
-    if is_shallow(repo):
-        return []
-    found: list[str] = []
-    for start in range(0, len(shas), _BATCH):
-        batch = shas[start:start + _BATCH]
-        proc = run_git(repo, ["rev-list", "--no-walk", "--ignore-missing", *batch, "--"],
-                       check=False)
-        if proc.returncode != 0:
-            logger.debug("repository %s: cannot look commits up: %s", repo,
-                         proc.stderr.strip()[-300:])
+    checkout of depth 1), whose first-parent counts stop at its cut, or git cannot run
+    (a machine that only ingests and judges files: ``ingest`` must not fail for it)."""
+    try:
+        if is_shallow(repo):
             return []
-        found.extend(line for line in proc.stdout.split() if is_full_sha(line))
+        found: list[str] = []
+        for start in range(0, len(shas), _BATCH):
+            found.extend(_present(repo, shas[start:start + _BATCH]))
+    except MeasurementError as exc:  # no git on this machine, a look-up timed out
+        logger.debug("repository %s: cannot look commits up: %s", repo, exc)
+        return []
     return found
+
+
+def _present(repo: Path, batch: Sequence[str]) -> list[str]:
+    """Those of ``batch`` that are commits of ``repo`` (one git call)."""
+    proc = run_git(repo, ["rev-list", "--no-walk", "--ignore-missing", *batch, "--"],
+                   check=False)
+    if proc.returncode != 0:
+        raise MeasurementError(f"git rev-list in {repo} failed: {proc.stderr.strip()[-300:]}")
+    return [line for line in proc.stdout.split() if is_full_sha(line)]
 
 
 def backfill_ancestry_ordinals(repo: Path, store: HistoryStore) -> int:

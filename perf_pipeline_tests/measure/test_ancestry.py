@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from perf_pipeline.measure import backfill_ancestry_ordinals, commit_info
 from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
 from perf_pipeline.store import HistoryStore
@@ -48,3 +50,14 @@ def test_a_shallow_clone_records_no_ordinal(target_repo: Path, tmp_path: Path) -
         assert backfill_ancestry_ordinals(shallow, store) == 0
         assert store.commits_without_ordinal() == (tip,)
         assert backfill_ancestry_ordinals(target_repo, store) == 1
+
+
+def test_no_git_on_the_machine_backfills_nothing_and_does_not_fail(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine that only ingests and judges result files (a slim container): ``ingest``
+    and ``analyze`` stored the runs, then ended with "cannot run git" (exit 2)."""
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        _stored(store, None, "ab" * 20, 1)
+        monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+        assert backfill_ancestry_ordinals(tmp_path, store) == 0
+        assert store.commits_without_ordinal() == ("ab" * 20,)
