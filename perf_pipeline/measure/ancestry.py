@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from perf_pipeline.errors import InvalidInputError, MeasurementError
-from perf_pipeline.measure.git import first_parent_ordinal, is_full_sha, is_shallow, run_git
+from perf_pipeline.errors import MeasurementError
+from perf_pipeline.measure.git import is_full_sha, is_shallow, run_git
 
 if TYPE_CHECKING:  # the store is only called here
     from perf_pipeline.store import HistoryStore
@@ -49,12 +49,42 @@ def _commits_in_repo(repo: Path, shas: Sequence[str]) -> list[str]:
 
 
 def _present(repo: Path, batch: Sequence[str]) -> list[str]:
-    """Those of ``batch`` that are commits of ``repo`` (one git call)."""
-    proc = run_git(repo, ["rev-list", "--no-walk", "--ignore-missing", *batch, "--"],
+    """Those of ``batch`` that are commits of ``repo``, each before its ancestors (one
+    git call: a walk in topological order, so that the first of a branch's commits is its
+    newest even when they share a commit time, as a rebase makes them)."""
+    proc = run_git(repo, ["rev-list", "--topo-order", "--ignore-missing", *batch, "--"],
                    check=False)
     if proc.returncode != 0:
         raise MeasurementError(f"git rev-list in {repo} failed: {proc.stderr.strip()[-300:]}")
-    return [line for line in proc.stdout.split() if is_full_sha(line)]
+    wanted = set(batch)
+    return [line for line in proc.stdout.split() if line in wanted]
+
+
+def _ordinals(repo: Path, shas: Sequence[str]) -> dict[str, int]:
+    """The first-parent ordinal of each of ``shas`` (commits of ``repo``, descendants
+    first, as ``_present`` lists them): one ``rev-list --first-parent`` of a commit not
+    placed yet names the whole chain below it, and a commit at position ``i`` of that
+    chain (newest first) has ``len(chain) - i`` commits on its own. A history of one
+    branch takes one git call, not one per commit (each walking the whole chain: a first
+    ingest after the upgrade of a history of 2,000 commits made 4,000 git calls)."""
+    wanted = set(shas)
+    ordinals: dict[str, int] = {}
+    for sha in shas:
+        if sha in ordinals:
+            continue
+        try:
+            proc = run_git(repo, ["rev-list", "--first-parent", sha, "--"], check=False)
+        except MeasurementError as exc:
+            logger.debug("commit %s: no ordinal: %s", sha, exc)
+            continue
+        if proc.returncode != 0:  # gone since the look-up
+            logger.debug("commit %s: no ordinal: %s", sha, proc.stderr.strip()[-300:])
+            continue
+        chain = proc.stdout.split()
+        for i, listed in enumerate(chain):
+            if listed in wanted and listed not in ordinals:
+                ordinals[listed] = len(chain) - i
+    return ordinals
 
 
 def backfill_ancestry_ordinals(repo: Path, store: HistoryStore) -> int:
@@ -62,15 +92,7 @@ def backfill_ancestry_ordinals(repo: Path, store: HistoryStore) -> int:
     holds, and put commits dated in the future in their place (``store/history_order``);
     returns how many runs got an ordinal."""
     missing = [sha for sha in store.commits_without_ordinal() if is_full_sha(sha)]
-    ordinals: dict[str, int] = {}
-    for sha in _commits_in_repo(Path(repo), missing) if missing else ():
-        try:
-            ordinal = first_parent_ordinal(Path(repo), sha)
-        except (InvalidInputError, MeasurementError) as exc:  # gone since the look-up
-            logger.debug("commit %s: no ordinal: %s", sha, exc)
-            continue
-        if ordinal is not None:
-            ordinals[sha] = ordinal
+    ordinals = _ordinals(Path(repo), _commits_in_repo(Path(repo), missing)) if missing else {}
     # also with none to record: restores the order of a history just migrated
     updated = store.record_ancestry_ordinals(ordinals)
     if not ordinals:
