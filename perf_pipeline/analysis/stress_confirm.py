@@ -45,7 +45,7 @@ from perf_pipeline.analysis.compare import signed_rank_p
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import StressComparison, StressFigure, Verdict
 
-__all__ = ["STRESS_CONFIRM_PAIRS", "FigureTally", "StressConfirmation",
+__all__ = ["MAX_PAIRS", "STRESS_CONFIRM_PAIRS", "FigureTally", "StressConfirmation",
            "apply_stress_confirmation", "confirm_stress", "flagged_stress", "pair_change",
            "reachable_alpha", "worse_p_value"]
 

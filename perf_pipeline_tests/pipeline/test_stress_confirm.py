@@ -189,3 +189,44 @@ def test_a_flag_awaiting_its_confirmation_is_shown_as_inconclusive(tmp_path: Pat
     assert confirmed.shown == confirmed.comparisons
     off = judge_stress(_history(tmp_path / "off", confirm="off"), CAND)
     assert off is not None and off.shown == off.comparisons and off.regressions
+
+
+def _many(throughput: float, n: int) -> tuple[StressFigure, ...]:
+    return tuple(StressFigure(test=f"tests/test_s.py::test_{i}", scenario=f"s{i}",
+                              kind="closed", figure="throughput_ops_s", value=throughput,
+                              count=int(throughput * 3))
+                 for i in range(n))
+
+
+def _many_history(tmp_path: Path, n: int) -> Workspace:
+    """Commit b's stress run did 0.3 of a's work per second in ``n`` scenarios."""
+    s = Settings(results_dir=tmp_path / "results")
+    with HistoryStore.open(s.db_path) as store:
+        for day, (sha, throughput) in enumerate(((BASE, 1000.0), (CAND, 300.0)), start=1):
+            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
+                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
+            store.ingest_run(SuiteRun(run_id=f"run{day}", suite="stress",
+                                      status=RunStatus.SUCCESS, commit=commit,
+                                      started_at=f"2024-01-0{day}T00:00:00+00:00"))
+            store.record_stress(f"run{day}", _many(throughput, n))
+    return Workspace(s)
+
+
+def test_a_broad_regression_flagging_more_than_ten_figures_is_still_confirmed(
+        tmp_path: Path) -> None:
+    """11 flags share alpha 0.01: 10 pairs (smallest p 1/1024) could confirm none, so
+    nothing was measured and the gate passed the broadest regressions. The pairs grow
+    to what the level needs."""
+    ws = _many_history(tmp_path, 11)
+    pulled: list[int] = []
+
+    def pairs():
+        for i in range(100):
+            pulled.append(i)
+            yield _many(1000.0 + i, 11), _many(300.0 + i, 11)
+
+    outcome = analyze_stress_commit(ws, CAND, pairs=pairs())
+    assert outcome.screen_flagged == 11
+    assert len(outcome.regressions) == 11 and outcome.confirmation_pairs == 11
+    judged = judge_stress(ws, CAND)
+    assert judged is not None and "11 pairs (not stress_confirm_pairs 10)" in str(judged.notes)
