@@ -25,7 +25,8 @@ figure is
   flags several, and the false-confirmation rate that matters is the run's;
 * **cleared** as soon as it can no longer be confirmed, even if every remaining pair were
   as bad as can be (futility only: stopping to clear never adds a false confirmation);
-* **inconclusive** when the pairs ran out (a side failed, the budget) before either.
+* **inconclusive** when the pairs ran out (a side failed, the budget) before either, or
+  when no pair measured the figure at all.
 
 So an unchanged commit costs a few pairs (4.5 on average in the replay of recorded
 runs), and a confirmed regression the full ``pairs``. With one flagged figure, 10 pairs
@@ -64,6 +65,24 @@ def _steps(value: float) -> float:
     return math.log2(value) if value > 0 else -1.0
 
 
+#: The log ratio given to a zero on one side (x e**50: worse than any measured ratio,
+#: finite so the tally stays in strict JSON).
+LOG_RATIO_CAP = 50.0
+
+
+def _log_ratio(worse_when_high: float, other: float) -> float:
+    """log(worse_when_high / other), a zero (a flood that completed nothing: throughput
+    0) at the cap instead of "cannot say": such pairs were dropped, and the futility rule
+    then cleared a throughput that fell to 0 in every fresh pair."""
+    if worse_when_high <= 0 and other <= 0:
+        return 0.0
+    if other <= 0:
+        return LOG_RATIO_CAP
+    if worse_when_high <= 0:
+        return -LOG_RATIO_CAP
+    return max(-LOG_RATIO_CAP, min(LOG_RATIO_CAP, math.log(worse_when_high / other)))
+
+
 def pair_change(figure: str, base: float | None, current: float | None, *,
                 throughput_ratio: float = 1.3, p99_ratio: float = 1.5,
                 exponent_delta: float = 0.25,
@@ -73,11 +92,9 @@ def pair_change(figure: str, base: float | None, current: float | None, *,
     if base is None or current is None:
         return None
     if figure == "throughput_ops_s":
-        return ((math.log(base / current), math.log(throughput_ratio))
-                if base > 0 and current > 0 else None)
+        return _log_ratio(base, current), math.log(throughput_ratio)
     if figure == "p99_s":
-        return ((math.log(current / base), math.log(p99_ratio))
-                if base > 0 and current > 0 else None)
+        return _log_ratio(current, base), math.log(p99_ratio)
     if figure == "breaking_point":
         return _steps(base) - _steps(current), 1.0
     if figure == "exponent":
@@ -191,6 +208,8 @@ class _Figure:
         even ``left`` more could not confirm it, else undecided."""
         if not self.closed and self.passes():
             return Verdict.REGRESSION
+        if not self.changes:  # no pair measured it: nothing says it is unchanged
+            return Verdict.INCONCLUSIVE
         if self.closed or not self.can_still_confirm(left):
             return Verdict.UNCHANGED
         return Verdict.INCONCLUSIVE

@@ -61,7 +61,6 @@ def test_pair_change_is_positive_when_worse(figure: str, base: float, current: f
 
 
 def test_pair_change_cannot_say_without_values() -> None:
-    assert pair_change("throughput_ops_s", 0.0, 10.0) is None
     assert pair_change("p99_s", None, 1.0) is None
     assert pair_change("p50_s", 1.0, 2.0) is None  # not a judged figure
 
@@ -176,3 +175,25 @@ def test_the_confirmation_decides_and_the_detail_keeps_both_stages() -> None:
     assert row.detail.startswith("cleared: ") and "(screen: throughput x0.40" in row.detail
     assert final[("ramp", "breaking_point")] == next(
         c for c in screen if c.figure == "breaking_point")  # not flagged: as screened
+
+
+def test_a_throughput_that_falls_to_zero_is_worse_not_unknown() -> None:
+    """A flood that completed nothing (every request failed) has throughput 0: such a
+    pair once said nothing, the futility rule cleared the flag ("cleared: no fresh pair
+    measured it"), and the commit read as unchanged."""
+    d, margin = pair_change("throughput_ops_s", 1000.0, 0.0)  # type: ignore[misc]
+    assert d >= margin and math.isfinite(d)
+    assert pair_change("throughput_ops_s", 0.0, 10.0)[0] < 0  # type: ignore[index]
+    assert pair_change("throughput_ops_s", 0.0, 0.0)[0] == 0  # type: ignore[index]
+    pairs = [(run(1000.0 + i), run(0.0)) for i in range(20)]
+    result = confirm_stress([THROUGHPUT], pairs)
+    assert result.tally(THROUGHPUT).verdict is Verdict.REGRESSION  # type: ignore[union-attr]
+
+
+def test_a_figure_no_fresh_pair_measured_is_undecided_not_cleared() -> None:
+    """Nothing measured is no evidence of "unchanged"."""
+    missing = tuple(f for f in run() if f.figure != "throughput_ops_s")
+    result = confirm_stress([THROUGHPUT], [(run(), missing)] * 20)
+    tally = result.tally(THROUGHPUT)
+    assert tally is not None and tally.verdict is Verdict.INCONCLUSIVE
+    assert result.pairs_used < 10  # still stops measuring what cannot be confirmed
