@@ -201,8 +201,11 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
         base, base_figures, base_multiplier = candidate, candidate_figures, other
         break
     comparisons = compare_stress(base_figures, figures, alpha=settings.alpha)
+    # confirm=off: the comparison alone decides, even where an earlier confirm=auto run
+    # left a confirmation of these two runs (README: "--confirm off, the screen's").
     confirmation = read_stress_confirmation(
-        ws, sha, run_id=current.run_id, baseline_run_id=base.run_id if base else None)
+        ws, sha, run_id=current.run_id, baseline_run_id=base.run_id if base else None
+    ) if settings.confirm == "auto" else None
     if confirmation is not None:
         comparisons = apply_stress_confirmation(comparisons, confirmation.confirmation)
     return StressJudgement(current=current, base=base, comparisons=comparisons,

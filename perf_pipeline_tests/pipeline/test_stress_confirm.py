@@ -230,3 +230,13 @@ def test_a_broad_regression_flagging_more_than_ten_figures_is_still_confirmed(
     assert len(outcome.regressions) == 11 and outcome.confirmation_pairs == 11
     judged = judge_stress(ws, CAND)
     assert judged is not None and "11 pairs (not stress_confirm_pairs 10)" in str(judged.notes)
+
+
+def test_confirm_off_ignores_an_earlier_confirmation(tmp_path: Path) -> None:
+    """`stress --confirm off` after the nightly (auto) cleared the flag: the screen's
+    regression decides, as documented, not the stored confirmation (it exited 0)."""
+    analyze_stress_commit(_history(tmp_path), CAND, pairs=_pairs(1000.0))
+    off = Workspace(Settings(results_dir=tmp_path / "results", confirm="off"))
+    outcome = analyze_stress_commit(off, CAND, pairs=_pairs(1000.0))
+    assert [c.figure for c in outcome.regressions] == ["throughput_ops_s"]
+    assert "measured again" not in outcome.markdown
