@@ -56,6 +56,8 @@ class StressOutcome:
     #: Figures the screen flagged, and the fresh pairs that confirmed or cleared them.
     screen_flagged: int = 0
     confirmation_pairs: int = 0
+    #: ``confirm = "auto"`` (the pairs decide) or not (the screen's flags are final).
+    confirm_auto: bool = True
 
     @property
     def regressions(self) -> tuple[StressComparison, ...]:
@@ -281,4 +283,5 @@ def analyze_stress_commit(ws: Workspace, sha: str, *,
                          screen_flagged=(len(judged.confirmation.confirmation.tallies)
                                          if judged.confirmation else len(judged.regressions)),
                          confirmation_pairs=(judged.confirmation.confirmation.pairs_used
-                                             if judged.confirmation else 0))
+                                             if judged.confirmation else 0),
+                         confirm_auto=judged.confirm_auto)

@@ -24,9 +24,11 @@ def print_stress(outcome: StressOutcome) -> None:
             if outcome.baseline_sha else "with no earlier stress run to compare with")
     out.print(f"stress run {plain(outcome.run_id)} of {outcome.sha[:12]} {base}: "
               f"{len(outcome.comparisons) - len(shown)} figure(s) unchanged, "
-              f"{outcome.screen_flagged} flagged by the screen, "
-              f"{len(outcome.regressions)} confirmed regression(s) after "
-              f"{outcome.confirmation_pairs} fresh pair(s)")
+              f"{outcome.screen_flagged} flagged by the screen, " + (
+                  f"{len(outcome.regressions)} confirmed regression(s) after "
+                  f"{outcome.confirmation_pairs} fresh pair(s)" if outcome.confirm_auto
+                  else f"{len(outcome.regressions)} regression(s) (confirm=off: the "
+                       "screen decides)"))
     if outcome.run_error:
         out.print(f"the stress run itself failed: {one_line(outcome.run_error)}")
     out.print(f"report: {plain(outcome.markdown_path)}")
