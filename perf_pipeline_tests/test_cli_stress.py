@@ -89,22 +89,22 @@ def test_calibrate_stress_records_pairs_and_replays_the_gate(
                                       "pythonpath = .\n"}, "one")
     config = tmp_path / "perf_pipeline.toml"
     config.write_text('[perf_pipeline]\nproject_subdir = "."\nstress_paths = ["tests"]\n'
-                      "alpha = 0.05\nstress_confirm_pairs = 5\n")
+                      "alpha = 0.15\nstress_confirm_pairs = 3\n")
     monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
     results = tmp_path / "results"
     code = main(["calibrate", "--suite", "stress", "--seed", "4", "--repo", str(repo),
                  "--results-dir", str(results)])
     printed = capsys.readouterr().out
     assert code == 0, printed
-    # Default pairs: stress_confirm_pairs + 1 = 6 pairs, 12 runs, the replay's minimum.
-    assert "12 stress runs of" in printed
+    # Default pairs: stress_confirm_pairs + 1 = 4 pairs, 8 runs, the replay's minimum.
+    assert "8 stress runs of" in printed
     assert "the screen alone flags" in printed
     assert "screen + confirmation (400 replayed commits, seed 4)" in printed
     assert "throughput_ops_s /1.5 in every scenario: confirmed" in printed
     [corpus] = (results / "noise").glob("*.stress.jsonl.gz")
     from perf_pipeline.store.stress_corpus import load_stress_corpus
 
-    assert len(load_stress_corpus(corpus)) == 12
+    assert len(load_stress_corpus(corpus)) == 8
     assert list((results / "raw" / "calibrate").glob("*-stress-*/pairs.jsonl"))
     # Options of the benchmark calibration are refused, not dropped.
     assert main(["calibrate", "--suite", "stress", "--max-age", "3", "--repo", str(repo),

@@ -148,7 +148,7 @@ def test_every_command_that_can_run_a_suite_is_a_measuring_one() -> None:
     (sub,) = [a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"]
     measuring = {name for name, p in sub.choices.items() if p.get_default("measuring")}
     assert measuring == {"demo", "backfill", "run", "profile", "calibrate", "bisect",
-                         "analyze", "ab"}
+                         "analyze", "ab", "stress"}
 
 
 @pytest.mark.parametrize("command", [["visualize"], ["analyze", "--json", "--confirm", "off"]])

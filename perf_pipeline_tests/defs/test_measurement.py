@@ -25,7 +25,8 @@ def test_definitions_snapshot() -> None:
               for key in graph.asset_check_keys}
     # The screen only warns; the blocking gate sits on the report, after it is written.
     assert checks == {("regression_analysis", "no_significant_regressions", False),
-                      ("performance_report", "no_confirmed_regressions", True)}
+                      ("performance_report", "no_confirmed_regressions", True),
+                      ("stress_analysis", "no_confirmed_stress_regressions", False)}
     parents = {key.to_user_string() for key in graph.get(
         dg.AssetKey("performance_report")).parent_keys}
     assert "regression_confirmation" in parents and "regression_analysis" not in parents

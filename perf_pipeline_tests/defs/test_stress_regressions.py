@@ -64,10 +64,12 @@ def test_a_leak_and_a_quadratic_step_each_on_their_commit(
     monkeypatch.setenv("STRESS_MULTIPLIER", "1")
     monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
     results = tmp_path / "results"
-    # Five fresh pairs confirm one flagged figure at alpha 0.05 (2**-5 < 0.05).
+    # Three fresh pairs confirm one flagged figure at alpha 0.15 (2**-3 < 0.15): the
+    # fewest processes that still run the whole second stage (the leak and exponent
+    # rules do not depend on alpha).
     workspace = WorkspaceResource(repo_path=str(repo), project_subdir=".",
                                   results_dir=str(results), stress_paths=["tests"],
-                                  stress_confirm_pairs=5, alpha=0.05)
+                                  stress_confirm_pairs=3, alpha=0.15)
     found, pairs, warned = {}, {}, {}
     with dg.instance_for_test() as instance:
         for sha in shas:
@@ -84,12 +86,12 @@ def test_a_leak_and_a_quadratic_step_each_on_their_commit(
             pairs[sha] = meta["confirmation_pairs"].value
     assert found == {shas[0]: [], shas[1]: ["requests:leak"], shas[2]: ["step:exponent"]}
     # Each was confirmed by fresh interleaved pairs of runs of both commits.
-    assert pairs == {shas[0]: 0, shas[1]: 5, shas[2]: 5}
+    assert pairs == {shas[0]: 0, shas[1]: 3, shas[2]: 3}
     check = "stress_analysis:no_confirmed_stress_regressions"  # WARN: the run stays green
     assert [check in w for w in warned.values()] == [False, True, True]
     report = (results / "reports" / "commits" / shas[2] / "stress-report.md").read_text()
     assert "step exponent" in report
-    assert "confirmed: worse in 5 of 5 fresh pair(s)" in report
-    assert "measured again in 5 fresh interleaved pair(s)" in report
+    assert "confirmed: worse in 3 of 3 fresh pair(s)" in report
+    assert "measured again in 3 fresh interleaved pair(s)" in report
     kept = list((results / "raw" / "stress-confirm").iterdir())
     assert len(kept) == 2 and all((k / "pairs.jsonl").is_file() for k in kept)
