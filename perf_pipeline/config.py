@@ -423,7 +423,10 @@ def load_settings(
             "is not a file" if path.exists() else "does not exist"))
     for name, var in _ENV_VARS.items():
         if env.get(var, "").strip():
-            values[name] = _coerce(name, env[var].strip())
+            try:
+                values[name] = _coerce(name, env[var].strip())
+            except InvalidInputError as exc:  # name what the user set, not our field
+                raise InvalidInputError(f"environment variable {var}: {exc}") from exc
     for name, value in overrides.items():
         if value is None:
             continue

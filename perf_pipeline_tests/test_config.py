@@ -179,3 +179,12 @@ def test_a_config_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> Non
     config.write_bytes(text.encode("latin-1"))
     with pytest.raises(InvalidInputError, match=r"is not UTF-8 text \(byte 0xe9 at offset"):
         load_settings(config_file=config, environ={})
+
+
+def test_a_bad_environment_variable_is_named_as_the_user_set_it() -> None:
+    """The message named the setting ("setting processes: cannot use 'abc'"), not the
+    variable the user had set."""
+    with pytest.raises(InvalidInputError,
+                       match=r"^environment variable PERF_PIPELINE_PROCESSES: setting "
+                             r"processes: cannot use 'abc'"):
+        load_settings(environ={"PERF_PIPELINE_PROCESSES": "abc"})
