@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.cli import main
-from perf_pipeline.model import CommitInfo, RunStatus, StressFigure, SuiteRun
-from perf_pipeline.store import HistoryStore
+from perf_pipeline.model import StressFigure
 from perf_pipeline_tests.measure.conftest import commit_files, git
+from perf_pipeline_tests.pipeline.stress_history import record_stress_runs
 
 
 def _figures(throughput: float) -> tuple[StressFigure, ...]:
@@ -27,15 +27,8 @@ def history(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     git(repo, "init", "-q", "-b", "main")
     shas = [commit_files(repo, {"a.txt": str(i)}, f"commit {i}") for i in range(3)]
     results = tmp_path / "results"
-    with HistoryStore.open(results / "perf_history.db") as store:
-        for day, (sha, throughput) in enumerate(zip(shas[:2], (1000.0, 400.0),
-                                                    strict=True), start=1):
-            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
-                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
-            store.ingest_run(SuiteRun(run_id=f"run{day}", suite="stress",
-                                      status=RunStatus.SUCCESS, commit=commit,
-                                      started_at=f"2024-01-0{day}T00:00:00+00:00"))
-            store.record_stress(f"run{day}", _figures(throughput))
+    record_stress_runs(results / "perf_history.db",
+                       [(shas[0], _figures(1000.0)), (shas[1], _figures(400.0))])
     return repo, results, shas
 
 

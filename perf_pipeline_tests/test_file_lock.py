@@ -24,6 +24,14 @@ def _holder(path: Path) -> subprocess.Popen[str]:
     return proc
 
 
+def _release(proc: subprocess.Popen[str]) -> None:
+    """Tell a ``_holder`` to let go, and wait for it to end."""
+    assert proc.stdin is not None
+    proc.stdin.write("\n")
+    proc.stdin.close()
+    proc.wait(timeout=30)
+
+
 def test_another_process_holding_it_is_seen_and_waited_for(tmp_path: Path) -> None:
     path = tmp_path / "locks" / "x.lock"  # its folder is made
     proc = _holder(path)
@@ -31,10 +39,7 @@ def test_another_process_holding_it_is_seen_and_waited_for(tmp_path: Path) -> No
         with exclusive_lock(path, blocking=False) as held:
             assert held is False
     finally:
-        assert proc.stdin is not None
-        proc.stdin.write("\n")
-        proc.stdin.close()
-        proc.wait(timeout=30)
+        _release(proc)
     waited: list[int] = []
     with exclusive_lock(path, on_wait=lambda: waited.append(1)) as held:
         assert held is True
@@ -47,10 +52,7 @@ def test_a_folder_is_locked_itself_without_a_lock_file_beside_its_files(tmp_path
         with exclusive_lock(tmp_path, blocking=False) as held:
             assert held is False
     finally:
-        assert proc.stdin is not None
-        proc.stdin.write("\n")
-        proc.stdin.close()
-        proc.wait(timeout=30)
+        _release(proc)
     with exclusive_lock(tmp_path) as held:
         assert held is True
     assert list(tmp_path.iterdir()) == []

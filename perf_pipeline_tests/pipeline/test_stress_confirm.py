@@ -11,10 +11,10 @@ import pytest
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.git import resolve_commit
-from perf_pipeline.model import CommitInfo, RunStatus, StressFigure, SuiteRun, Verdict
+from perf_pipeline.model import StressFigure, Verdict
 from perf_pipeline.pipeline.stress import analyze_stress_commit, judge_stress
-from perf_pipeline.store import HistoryStore
 from perf_pipeline.workspace import Workspace
+from perf_pipeline_tests.pipeline.stress_history import record_stress_runs
 
 BASE, CAND = "a" * 40, "b" * 40
 TEST = "tests/test_stress.py::test_flood"
@@ -32,14 +32,7 @@ def _figures(throughput: float, exponent: float = 1.0) -> tuple[StressFigure, ..
 def _history(tmp_path: Path, **settings: object) -> Workspace:
     """Commit a, then b whose stress run did 0.4 of a's work per second: one flag."""
     s = Settings(results_dir=tmp_path / "results", **settings)  # type: ignore[arg-type]
-    with HistoryStore.open(s.db_path) as store:
-        for day, (sha, throughput) in enumerate(((BASE, 1000.0), (CAND, 400.0)), start=1):
-            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
-                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
-            store.ingest_run(SuiteRun(run_id=f"run{day}", suite="stress",
-                                      status=RunStatus.SUCCESS, commit=commit,
-                                      started_at=f"2024-01-0{day}T00:00:00+00:00"))
-            store.record_stress(f"run{day}", _figures(throughput))
+    record_stress_runs(s.db_path, [(BASE, _figures(1000.0)), (CAND, _figures(400.0))])
     return Workspace(s)
 
 
@@ -145,16 +138,12 @@ def test_a_stored_test_id_that_is_not_a_node_id_is_not_passed_to_pytest(
     """Test ids come from stored figures: one that pytest would read as an option is
     refused, and the flag stays undecided with the reason."""
     s = Settings(results_dir=tmp_path / "results")
-    with HistoryStore.open(s.db_path) as store:
-        for day, (sha, throughput) in enumerate(((BASE, 1000.0), (CAND, 400.0)), start=1):
-            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
-                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
-            store.ingest_run(SuiteRun(run_id=f"run{day}", suite="stress",
-                                      status=RunStatus.SUCCESS, commit=commit,
-                                      started_at=f"2024-01-0{day}T00:00:00+00:00"))
-            store.record_stress(f"run{day}", (StressFigure(
-                test="--rootdir=/", scenario="flood", kind="closed",
-                figure="throughput_ops_s", value=throughput, count=int(throughput)),))
+    def option_like(throughput: float) -> tuple[StressFigure, ...]:
+        return (StressFigure(test="--rootdir=/", scenario="flood", kind="closed",
+                             figure="throughput_ops_s", value=throughput,
+                             count=int(throughput)),)
+
+    record_stress_runs(s.db_path, [(BASE, option_like(1000.0)), (CAND, option_like(400.0))])
     ws = Workspace(s)
     from perf_pipeline.pipeline.stress_confirm import measure_stress_confirmation
 
@@ -201,14 +190,7 @@ def _many(throughput: float, n: int) -> tuple[StressFigure, ...]:
 def _many_history(tmp_path: Path, n: int) -> Workspace:
     """Commit b's stress run did 0.3 of a's work per second in ``n`` scenarios."""
     s = Settings(results_dir=tmp_path / "results")
-    with HistoryStore.open(s.db_path) as store:
-        for day, (sha, throughput) in enumerate(((BASE, 1000.0), (CAND, 300.0)), start=1):
-            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
-                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
-            store.ingest_run(SuiteRun(run_id=f"run{day}", suite="stress",
-                                      status=RunStatus.SUCCESS, commit=commit,
-                                      started_at=f"2024-01-0{day}T00:00:00+00:00"))
-            store.record_stress(f"run{day}", _many(throughput, n))
+    record_stress_runs(s.db_path, [(BASE, _many(1000.0, n)), (CAND, _many(300.0, n))])
     return Workspace(s)
 
 
