@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -32,9 +33,9 @@ MIN_ALPHA = 1e-10
 #: pins the two together, since that module may import nothing of ours).
 MAX_STRESS_MULTIPLIER = 100.0
 
-__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "PROJECT_ROOT", "RUNNERS", "SECRET_ENV_VARS",
-           "WEBHOOK_TOKEN_ENV", "WEBHOOK_URL_ENV", "Settings", "is_postgres_url",
-           "load_settings", "mask_url"]
+__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "MEASURING_LOCK_ENV", "PROJECT_ROOT", "RUNNERS",
+           "SECRET_ENV_VARS", "WEBHOOK_TOKEN_ENV", "WEBHOOK_URL_ENV", "Settings", "is_postgres_url",
+           "load_settings", "machine_measuring_lock", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,8 @@ HISTORY_URL_ENV = "PERF_PIPELINE_HISTORY_URL"
 WEBHOOK_URL_ENV = "PERF_PIPELINE_WEBHOOK_URL"
 #: The environment variable of the webhook's bearer token (never a setting).
 WEBHOOK_TOKEN_ENV = "PERF_PIPELINE_WEBHOOK_TOKEN"
+#: The environment variable of the measuring lock file (``Settings.measuring_lock_path``).
+MEASURING_LOCK_ENV = "PERF_PIPELINE_MEASURING_LOCK"
 #: Variables holding our secrets: the measured suite (a PR's code) never sees them.
 SECRET_ENV_VARS = (HISTORY_URL_ENV, WEBHOOK_URL_ENV, WEBHOOK_TOKEN_ENV)
 
@@ -78,6 +81,7 @@ _ENV_VARS: Mapping[str, str] = {
     "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
     "uv_args": "PERF_PIPELINE_UV_ARGS",
     "machine_id": "PERF_PIPELINE_MACHINE_ID",
+    "measuring_lock": MEASURING_LOCK_ENV,
     "webhook_url": WEBHOOK_URL_ENV,
     "history_url": HISTORY_URL_ENV,
 }
@@ -181,6 +185,10 @@ class Settings:
     #: Which machine a run was measured on; unset, a hash of the hardware (see
     #: ``model.hardware_machine_id``). Runs of different machines are never compared.
     machine_id: str | None = None
+    #: The file every measuring process takes turns on (``measure/measuring_lock.py``);
+    #: unset, this user's lock on this machine (``measuring_lock_path``). One file on a
+    #: mount several users or containers share makes them take turns as well.
+    measuring_lock: Path | None = None
     #: Where new change points, drifts and culprits are POSTed as JSON (unset: nowhere).
     #: Its token comes only from the environment (PERF_PIPELINE_WEBHOOK_TOKEN). Kept
     #: out of ``repr``: Slack and Discord hook URLs carry their secret in the path.
@@ -342,6 +350,11 @@ class Settings:
         return self.layout.worktrees_dir
 
     @property
+    def measuring_lock_path(self) -> Path:
+        """The measuring lock file: the setting, else ``machine_measuring_lock()``."""
+        return self.measuring_lock or machine_measuring_lock()
+
+    @property
     def envs_dir(self) -> Path:
         """Virtual environments of runner "venv", one per dependency set."""
         return self.layout.envs_dir
@@ -355,6 +368,21 @@ class Settings:
     def noise_dir(self) -> Path:
         """Noise corpora written by ``perf-pipeline calibrate``."""
         return self.layout.noise_dir
+
+
+def machine_measuring_lock() -> Path:
+    """This user's measuring lock on this machine, the same whatever the results dir: two
+    projects measured on one box take turns. ``PERF_PIPELINE_MEASURING_LOCK`` is read here
+    too, so settings built without ``load_settings`` (a test's ``Settings(...)``) use it."""
+    if os.environ.get(MEASURING_LOCK_ENV, "").strip():
+        return Path(os.environ[MEASURING_LOCK_ENV].strip()).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    try:
+        root = Path(cache) if cache else Path.home() / ".cache"
+    except RuntimeError:  # no home directory at all (a bare container user)
+        user = os.getuid() if hasattr(os, "getuid") else "user"
+        root = Path(tempfile.gettempdir()) / f"perf_pipeline-{user}"
+    return root / "perf_pipeline" / "measuring.lock"
 
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")

@@ -2,7 +2,7 @@
 
 ``fcntl.flock``: the kernel releases it when its holder dies, however it dies, so a
 killed run never leaves a stale lock. Worktrees of one SHA, a venv being built, the
-measuring step of a results dir and the writers of a baseline folder all take turns
+measuring processes of a machine and the writers of a baseline folder all take turns
 through it. Windows has no ``flock``: there the lock is a no-op (held at once).
 """
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from perf_pipeline.config import MEASURING_LOCK_ENV
 from perf_pipeline.measure import HistoryStep, build_history
 
 #: The longest test files (seconds of their longest tests in a full 2-core run on
@@ -63,6 +64,21 @@ def _measured_suites_skip_unused_plugins() -> Iterator[None]:
         os.environ.pop("PYTEST_ADDOPTS", None)
     else:
         os.environ["PYTEST_ADDOPTS"] = before
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _a_measuring_lock_per_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each xdist worker measures under a lock of its own. The product's default lock is
+    the machine's (``config.machine_measuring_lock``), and the two workers' measuring
+    tests then waited for each other; the environment variable reaches the CLI commands
+    the tests start, and settings built as ``Settings(...)``, alike."""
+    before = os.environ.get(MEASURING_LOCK_ENV)
+    os.environ[MEASURING_LOCK_ENV] = str(tmp_path_factory.mktemp("lock") / "measuring.lock")
+    yield
+    if before is None:
+        os.environ.pop(MEASURING_LOCK_ENV, None)
+    else:
+        os.environ[MEASURING_LOCK_ENV] = before
 
 
 CALC = textwrap.dedent('''

@@ -178,7 +178,7 @@ def test_a_secret_never_reaches_the_dagster_instance(
     from perf_pipeline.defs.resources import WorkspaceResource
 
     for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_HISTORY_URL",
-                "PERF_PIPELINE_WEBHOOK_URL"):
+                "PERF_PIPELINE_WEBHOOK_URL", "PERF_PIPELINE_MEASURING_LOCK"):
         monkeypatch.setenv(var, "")  # so monkeypatch restores what `of` sets
         monkeypatch.delenv(var)
     settings = load_settings(environ={}, repo_path=tmp_path, results_dir=tmp_path / "r",

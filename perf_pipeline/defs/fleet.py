@@ -96,16 +96,18 @@ def run_machine_tags(settings: Settings) -> dict[str, str]:
 
 @contextlib.contextmanager
 def measuring_turn(context: dg.AssetExecutionContext, settings: Settings) -> Iterator[str]:
-    """``claim_machine``, then this results dir's measuring lock for the step's body
+    """``claim_machine``, then this machine's measuring lock for the step's body
     (``measure/measuring_lock.py``): the pool holds only runs the queue started, and an
-    in-process run (backfill, demo, ``dagster asset materialize``) measured beside them."""
+    in-process run (backfill, demo, ``dagster asset materialize``) or a CLI command
+    measured beside them."""
     machine = claim_machine(context, settings)
+    lock = settings.measuring_lock_path
 
     def waiting() -> None:
-        context.log.info("another measuring step of this results dir is running; "
+        context.log.info(f"another measuring process on this machine holds {lock}; "
                          "waiting for it to finish")
 
-    with measuring_lock(settings.worktrees_dir, on_wait=waiting):
+    with measuring_lock(lock, on_wait=waiting):
         yield machine
 
 

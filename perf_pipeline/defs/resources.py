@@ -72,6 +72,7 @@ class WorkspaceResource(dg.ConfigurableResource):
     setup_timeout_s: Optional[float] = None  # noqa: UP045
     venv_python: Optional[str] = None  # noqa: UP045
     machine_id: Optional[str] = None  # noqa: UP045
+    measuring_lock: Optional[str] = None  # noqa: UP045
     webhook_url: Optional[str] = None  # noqa: UP045
     # A postgresql:// URL holds a password: give it as dg.EnvVar("...") or leave it unset
     # (PERF_PIPELINE_HISTORY_URL is read then), never as plain run config.

@@ -51,6 +51,7 @@ from perf_pipeline.measure.ab_raw import (
 )
 from perf_pipeline.measure.ab_selection import ABSelection, check_selection_exists
 from perf_pipeline.measure.git import commit_info, resolve_commit
+from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results, merge_processes
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_in_worktree
@@ -188,7 +189,11 @@ class ABRounds(Iterator[ABRound]):
         start = self.clock()
         sweep_stale_temp_dirs()
         try:
-            with measuring_temp_dir("ab") as tmp:
+            # Every round under one hold of the lock: waiting for it between rounds would
+            # eat the time budget, and another run's load would fall between the rounds.
+            with measuring_lock(self.settings.measuring_lock_path), \
+                    measuring_temp_dir("ab") as tmp:
+                start = self.clock()  # time spent waiting for the lock is not the A/B's
                 for index in range(1, self.max_rounds + 1):
                     if self._over_budget():
                         self.stopped = "budget"

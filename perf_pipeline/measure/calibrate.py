@@ -35,6 +35,7 @@ from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
 from perf_pipeline.measure.git import resolve_commit
 from perf_pipeline.measure.json_input import path_kind
+from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.session import error_text, run_prepared
@@ -276,7 +277,8 @@ def measure_calibration(
         on_start(raw_dir, sha)
     lines: list[dict[str, object]] = []
     roots = {side: settings.worktrees_dir / f"calibrate-{side}" for side in NOISE_SIDES}
-    with git_worktree(repo, sha, root=roots["a"]) as tree_a, \
+    with measuring_lock(settings.measuring_lock_path), \
+            git_worktree(repo, sha, root=roots["a"]) as tree_a, \
             git_worktree(repo, sha, root=roots["b"]) as tree_b, \
             measuring_temp_dir("calibrate") as tmp:
         trees = {"a": tree_a, "b": tree_b}

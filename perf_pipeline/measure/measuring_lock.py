@@ -1,17 +1,32 @@
-"""One measuring step at a time per results directory, whoever started it.
+"""One measuring process at a time on this machine, whoever started it.
 
-Dagster's ``benchmark_machine`` pool keeps the run queue from starting a second run
-with a measuring step, but a run executed in process (``perf-pipeline backfill`` and
-``demo``, ``dagster asset materialize``, ``dagster.materialize``) never passes through
-the queue: two of them, or one beside a run the queue started, measured two commits at
-the same time, and overlapping measurements on one machine corrupt each other. So every
-measuring asset also holds this lock (``file_lock``) while it measures: the kernel
-releases it when its holder dies, however it dies, so it can never be left stale.
+Overlapping measurements on one machine corrupt each other: a parallel run once produced
+a false +24 % "regression". Dagster's ``benchmark_machine`` pool keeps the run queue from
+starting a second run with a measuring step, but nothing else did: a run executed in
+process (``perf-pipeline backfill`` and ``demo``, ``dagster asset materialize``), a
+``perf-pipeline run``/``ab``/``calibrate``/``profile``/``stress`` beside it, or two
+projects with two results dirs on one benchmark box measured at the same time. So every
+measuring session holds this lock (``file_lock``): the Dagster step for its body, a run
+for all its processes, an A/B for all its rounds (so waiting never eats its time
+budget), and, as the net under all of them, every pytest process
+(``session.run_prepared``). The kernel releases it when its holder dies, however it
+dies, so it can never be left stale.
+
+The lock is this user's on this machine (``Settings.measuring_lock_path``): point the
+``measuring_lock`` setting at one file to make several users, or containers sharing a
+mount, take turns too.
+
+It is re-entrant within a thread (the session holds it, its processes take it again),
+and exclusive between threads and processes: a second thread opens the file again and
+``flock`` makes it wait like any other process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,21 +35,42 @@ from perf_pipeline.file_lock import exclusive_lock
 
 __all__ = ["measuring_lock"]
 
-LOCK_NAME = "measuring.lock"
+_log = logging.getLogger(__name__)
+#: Per thread: how deep each lock file (absolute path) is held.
+_held = threading.local()
+
+
+def _say_waiting(path: Path) -> Callable[[], None]:
+    def waiting() -> None:
+        _log.warning("another measuring process on this machine holds %s; waiting for it "
+                     "to finish (measurements that overlap corrupt each other)", path)
+    return waiting
 
 
 @contextlib.contextmanager
-def measuring_lock(worktrees_dir: Path, *,
-                   on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-    """Hold the measuring lock of the results dir whose worktrees live in
-    ``worktrees_dir`` (beside the per-commit locks of ``worktree.py``); ``on_wait`` is
-    called once if another holder makes us wait."""
-    path = Path(worktrees_dir) / ".locks" / LOCK_NAME
+def measuring_lock(path: Path, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the measuring lock file ``path`` (``Settings.measuring_lock_path``); at once if
+    this thread already holds it. ``on_wait`` is called once if another holder makes us
+    wait (default: a warning in the log, which the CLI prints)."""
+    key = os.path.abspath(path)
+    depths: dict[str, int] = _held.__dict__.setdefault("depths", {})
+    if depths.get(key):
+        depths[key] += 1
+        try:
+            yield
+        finally:
+            depths[key] -= 1
+        return
     with contextlib.ExitStack() as stack:
         try:
-            stack.enter_context(exclusive_lock(path, on_wait=on_wait))
-        except OSError as exc:  # a read-only results dir: bad input, not a crash
+            stack.enter_context(exclusive_lock(Path(key),
+                                               on_wait=on_wait or _say_waiting(Path(key))))
+        except OSError as exc:  # a read-only folder: bad input, not a crash
             raise InvalidInputError(
-                f"measuring lock {path} (under --results-dir): cannot create it: "
-                f"{exc.strerror or exc}") from exc
-        yield
+                f"measuring lock {key} (setting measuring_lock, PERF_PIPELINE_MEASURING_LOCK):"
+                f" cannot create it: {exc.strerror or exc}") from exc
+        depths[key] = 1
+        try:
+            yield
+        finally:
+            depths.pop(key, None)

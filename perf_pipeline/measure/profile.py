@@ -28,6 +28,7 @@ from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
 from perf_pipeline.measure.ab_selection import ABSelection
 from perf_pipeline.measure.git import commit_info, resolve_commit
+from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.profile_read import BenchmarkProfile, read_profile_dir
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV, PROFILE_MIN_S_ENV
 from perf_pipeline.measure.raw import new_run_id
@@ -143,7 +144,7 @@ def measure_profiles(
     done: dict[str, list[dict[str, BenchmarkProfile]]] = {"base": [], "candidate": []}
     total, finished = 2 * repeats, 0
     sweep_stale_temp_dirs()  # folders of measuring runs that were SIGKILLed
-    with measuring_temp_dir("profile") as tmp:
+    with measuring_lock(settings.measuring_lock_path), measuring_temp_dir("profile") as tmp:
         for repeat in range(1, repeats + 1):
             order = PROFILE_SIDES if repeat % 2 else PROFILE_SIDES[::-1]
             for side in order:

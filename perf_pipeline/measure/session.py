@@ -31,6 +31,7 @@ from perf_pipeline.measure.git import (
     resolve_commit,
     run_git,
 )
+from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.pytest_root import config_isolation_args
 from perf_pipeline.measure.raw import (
     RUN_FILE,
@@ -176,8 +177,19 @@ def run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Pat
     """Prepare the worktree for ``settings.runner`` (setup, environment) and run pytest
     in its project directory. Every measuring path goes through here, so each runner
     works for runs, A/B rounds, calibration and profiles alike. A failed preparation is
-    a failed outcome whose output is the preparation log's tail.
+    a failed outcome whose output is the preparation log's tail. It holds the measuring
+    lock throughout, the setup included (a build beside a measurement disturbs it too).
     """
+    with measuring_lock(settings.measuring_lock_path):
+        return _run_prepared(settings, worktree, sha, json_path=json_path, paths=paths,
+                             extra_args=extra_args, env=env, markers=markers,
+                             benchmarks_required=benchmarks_required)
+
+
+def _run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Path,
+                  paths: Sequence[str], extra_args: Sequence[str],
+                  env: Mapping[str, str] | None, markers: str | None,
+                  benchmarks_required: bool) -> SuiteOutcome:
     prepared = prepare_worktree(settings, worktree, sha)
     if prepared.error is not None:
         log = prepared.log_path
@@ -248,7 +260,8 @@ def measure_commit(
     if store is not None:
         store_unstored_runs(settings.layout, store)
     interrupted: BaseException | None = None
-    with measuring_temp_dir("json") as tmp:
+    # The run's processes measure one after another, none beside another measuring run.
+    with measuring_lock(settings.measuring_lock_path), measuring_temp_dir("json") as tmp:
         # Several processes per run: process-level effects (hash seed, memory layout, a
         # busy spell) are the unit of replication, not the rounds inside one process.
         # A suite that ran no benchmark (a stress suite of plain tests) has no samples

@@ -26,6 +26,7 @@ from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure.ab_selection import ABSelection
+from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.session import error_text, run_in_worktree
 from perf_pipeline.measure.stress_results import STRESS_SUBDIR, load_stress_figures
@@ -78,9 +79,10 @@ class StressPairs(Iterator[tuple[Figures, Figures]]):
         order = SIDES if self._rng.random() < 0.5 else SIDES[::-1]
         figures: dict[str, Figures] = {}
         errors: dict[str, str | None] = {}
-        for side in order:
-            sha = self.base_sha if side == "base" else self.candidate_sha
-            figures[side], errors[side] = self._side(index, side, sha)
+        with measuring_lock(self.settings.measuring_lock_path):  # the pair's two runs
+            for side in order:
+                sha = self.base_sha if side == "base" else self.candidate_sha
+                figures[side], errors[side] = self._side(index, side, sha)
         self.pairs_done += 1
         self._lines.append({"pair": index, "order": list(order), "errors": errors,
                             "t": datetime.now(timezone.utc).timestamp()})

@@ -339,3 +339,24 @@ def test_a_node_id_a_commit_lacks_is_named_as_the_likely_cause(
     with pytest.raises(MeasurementError, match=r"most likely a --node-id or --control this "
                                                r"commit does not have"):
         next(rounds)
+
+
+def test_waiting_for_the_measuring_lock_does_not_eat_the_time_budget(
+        target_repo, one_process, fake_runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An A/B that waits for another measuring process (``measure/measuring_lock.py``)
+    before its first round still has its whole budget for its rounds."""
+    import contextlib
+
+    real_lock = ab_module.measuring_lock
+
+    @contextlib.contextmanager
+    def slow_lock(path: Path, **kwargs: object):
+        fake_runner.now_s += 1000.0  # another process measured for 1000 s meanwhile
+        with real_lock(path, **kwargs):
+            yield
+
+    monkeypatch.setattr(ab_module, "measuring_lock", slow_lock)
+    rounds = iter_ab_rounds(one_process(target_repo), "HEAD~1", "HEAD", max_rounds=10,
+                            budget_s=50, clock=fake_runner.clock)
+    done = list(rounds)
+    assert len(done) == 2 and rounds.stopped == "budget"  # as without the wait

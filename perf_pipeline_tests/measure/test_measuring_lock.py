@@ -1,0 +1,102 @@
+"""One measuring process at a time on this machine (``measure/measuring_lock.py``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.config import MEASURING_LOCK_ENV, Settings, load_settings
+from perf_pipeline.measure import measure_commit, measuring_lock
+from perf_pipeline.measure import session as session_module
+from perf_pipeline_tests.lock_holder import hold_lock, release
+
+
+def test_the_lock_waits_for_another_process_and_says_so_in_the_log(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    lock = tmp_path / "locks" / "measuring.lock"
+    holder = hold_lock(lock)
+    got = threading.Event()
+
+    def take() -> None:
+        with measuring_lock(lock):
+            got.set()
+
+    taker = threading.Thread(target=take)
+    with caplog.at_level(logging.WARNING, logger="perf_pipeline.measure.measuring_lock"):
+        taker.start()
+        assert not got.wait(1.0), "taken while another process held it"
+        release(holder)
+        taker.join(30)
+    assert got.is_set()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"another measuring process on this machine holds {lock}; waiting for it to finish "
+        "(measurements that overlap corrupt each other)"]
+
+
+def test_one_thread_takes_it_again_at_once_and_another_thread_waits(tmp_path: Path) -> None:
+    """A run holds it for all its processes and each process takes it again: that must
+    not wait for itself. Another thread of the same process (Dagster's threads, a
+    library caller's) must wait like another process."""
+    lock = tmp_path / "measuring.lock"
+    other_got = threading.Event()
+
+    def other() -> None:
+        with measuring_lock(lock, on_wait=lambda: None):
+            other_got.set()
+
+    with measuring_lock(lock):
+        with measuring_lock(lock, on_wait=pytest.fail):  # re-entered: never waits
+            thread = threading.Thread(target=other)
+            thread.start()
+            assert not other_got.wait(0.5)
+        assert not other_got.wait(0.5), "the inner release let the lock go"
+    thread.join(30)
+    assert other_got.is_set()
+
+
+def test_two_results_dirs_share_the_machines_lock_and_the_setting_moves_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lock was the results dir's: two projects measured on one benchmark box, or one
+    with two results dirs, measured at the same time."""
+    monkeypatch.delenv(MEASURING_LOCK_ENV, raising=False)  # conftest.py's per-worker lock
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    one, two = Settings(results_dir=tmp_path / "a"), Settings(results_dir=tmp_path / "b")
+    assert one.measuring_lock_path == two.measuring_lock_path == (
+        tmp_path / "cache" / "perf_pipeline" / "measuring.lock")
+    shared = tmp_path / "shared" / "measuring.lock"
+    assert Settings(measuring_lock=shared).measuring_lock_path == shared
+    monkeypatch.setenv(MEASURING_LOCK_ENV, str(shared))
+    assert load_settings(environ={MEASURING_LOCK_ENV: str(shared)}).measuring_lock == shared
+    assert Settings().measuring_lock_path == shared  # built without load_settings too
+
+
+def test_a_run_measures_only_once_another_measuring_process_let_go(
+        tiny_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``perf-pipeline run`` (and ``ab``, ``calibrate``, ``profile``, ``stress``) took no
+    lock at all: only Dagster's measuring steps did, so a CLI run measured beside them."""
+    settings = Settings(repo_path=tiny_target.repo, project_subdir=".",
+                        results_dir=tmp_path / "results", benchmark_paths=("tests",),
+                        pytest_args=tiny_target.pytest_args, processes=1,
+                        measuring_lock=tmp_path / "measuring.lock")
+    started = threading.Event()
+    real_run_suite = session_module.run_suite
+
+    def run_suite(*args: object, **kwargs: object):  # the real one, seen starting
+        started.set()
+        return real_run_suite(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "run_suite", run_suite)
+    holder = hold_lock(settings.measuring_lock_path)
+    runs = []
+    measuring = threading.Thread(target=lambda: runs.append(
+        measure_commit(settings, tiny_target.shas[0])))
+    measuring.start()
+    try:
+        assert not started.wait(2.0), "it measured while another process held the lock"
+    finally:
+        release(holder)
+        measuring.join(120)
+    assert started.is_set() and runs and runs[0].benchmarks
