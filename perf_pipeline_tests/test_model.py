@@ -23,3 +23,23 @@ def test_a_run_takes_a_zero_or_whole_duration() -> None:
                        started_at="2026-01-01T00:00:00+00:00", status=RunStatus.FAILED,
                        duration_s=duration)
         assert run.duration_s == duration
+
+
+def test_the_model_package_exports_every_public_name_of_its_modules() -> None:
+    """``perf_pipeline.model`` is one module per topic; callers import from the package,
+    so its ``__all__`` names everything the topic modules define for other layers (the
+    same objects), and nothing else."""
+    import importlib
+    import pkgutil
+
+    import perf_pipeline.model as model
+
+    internal = {"check_finite"}  # the package's own helper
+    defined: set[str] = set()
+    for info in pkgutil.iter_modules(model.__path__):
+        module = importlib.import_module(f"perf_pipeline.model.{info.name}")
+        for name in set(module.__all__) - internal:
+            assert getattr(model, name) is getattr(module, name), name
+            defined.add(name)
+    assert set(model.__all__) == defined
+    assert len(model.__all__) == len(set(model.__all__))

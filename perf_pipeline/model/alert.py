@@ -1,0 +1,68 @@
+"""Alerts: what in the history is worth telling someone about, sent once each."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from perf_pipeline.errors import InvalidInputError
+
+__all__ = ["ALERT_KINDS", "Alert"]
+
+
+#: What an alert is about.
+ALERT_KINDS = ("change_point", "drift", "culprit")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A change point, a drift or a culprit worth telling someone about.
+
+    ``sha``: the commit it points at (a change point's first commit at the new level, a
+    drift's last commit, the culprit); ``since``: a drift's first commit, ``span``: the
+    commits it covers, oldest first. ``key`` identifies it across reports, so the
+    webhook announces each one once; a drift's start and end both move while it goes on
+    (its window slides), so a drift counts as sent when one of the commits it covers
+    keyed a drift of the same benchmark before (``already_sent``).
+    """
+
+    kind: str
+    name: str
+    metric: str
+    ratio: float
+    sha: str | None = None
+    subject: str = ""
+    detail: str = ""
+    since: str | None = None
+    span: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in ALERT_KINDS:
+            raise InvalidInputError(f"alert kind {self.kind!r} is not one of {ALERT_KINDS}")
+        object.__setattr__(self, "span", tuple(self.span))
+
+    @property
+    def key(self) -> str:
+        at = self.since if self.kind == "drift" and self.since else self.sha
+        return f"{self.kind}:{self.metric}:{at or '-'}:{self.name}"
+
+    @property
+    def sent_keys(self) -> tuple[str, ...]:
+        """What to record once it is sent: its key, and for a drift one key per commit it
+        covers, with its direction, so a later drift of this benchmark the same way that
+        overlaps it is the same one (a drift back the other way is news)."""
+        if self.kind != "drift":
+            return (self.key,)
+        sign = "+" if self.ratio >= 1.0 else "-"
+        return (self.key, *(f"drift{sign}:{self.metric}:{sha}:{self.name}"
+                            for sha in self.span))
+
+    def already_sent(self, sent: Collection[str]) -> bool:
+        """Whether ``sent`` (keys recorded) holds this alert: its key, or for a drift a
+        same-way drift of this benchmark at any commit it covers (a start that moved, an
+        overlapping drift announced before), or a key of the older form that named a
+        drift's end commit (before 2026-12-01; its direction was not recorded)."""
+        if any(key in sent for key in self.sent_keys):
+            return True
+        return self.kind == "drift" and any(
+            f"drift:{self.metric}:{sha}:{self.name}" in sent for sha in self.span)

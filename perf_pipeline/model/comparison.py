@@ -1,0 +1,117 @@
+"""Verdicts, and the comparisons of a run against its baseline that carry them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.model.schema_version import SCHEMA_VERSION
+
+__all__ = ["BenchmarkComparison", "CommitAnalysis", "Comparison", "SuiteComparison", "Verdict"]
+
+
+class Verdict(str, Enum):
+    """The four honest answers; a verdict compares equal to its lowercase word."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    UNCHANGED = "unchanged"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The verdict on one benchmark and metric, with the numbers behind it.
+
+    ``ratio`` is current / baseline (a robust estimate; > 1 means slower or bigger);
+    ``ci_low``/``ci_high`` its confidence interval at 1 - alpha; ``p_value`` that of the
+    test in the direction of the observed change. ``samples_needed`` is set when the
+    verdict is inconclusive and more data would decide.
+    """
+
+    verdict: Verdict
+    ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    significant: bool
+    threshold: float
+    alpha: float
+    n_baseline: int
+    n_current: int
+    method: str
+    reason: str = ""
+    samples_needed: int | None = None
+    adjusted_p_value: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BenchmarkComparison:
+    """A ``Comparison`` labelled with the benchmark and metric it is about."""
+
+    name: str
+    metric: str
+    comparison: Comparison
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteComparison:
+    """All comparisons of one run against its baseline, corrected across the suite."""
+
+    results: tuple[BenchmarkComparison, ...]
+    correction: str
+    alpha: float
+    new: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+
+    def with_verdict(self, verdict: Verdict) -> tuple[BenchmarkComparison, ...]:
+        return tuple(r for r in self.results if r.comparison.verdict == verdict)
+
+    @property
+    def regressions(self) -> tuple[BenchmarkComparison, ...]:
+        return self.with_verdict(Verdict.REGRESSION)
+
+    @property
+    def improvements(self) -> tuple[BenchmarkComparison, ...]:
+        return self.with_verdict(Verdict.IMPROVEMENT)
+
+    @property
+    def has_regression(self) -> bool:
+        return bool(self.regressions)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitAnalysis:
+    """One run judged against its baseline: what the regression gate and reports read.
+
+    ``comparison`` is ``None`` when there was nothing to compare with (no baseline yet);
+    ``notes`` then say so, so a missing verdict is never mistaken for a clean one.
+    """
+
+    run_id: str
+    sha: str | None
+    created_at: str
+    threshold: float
+    alpha: float
+    comparison: SuiteComparison | None = None
+    baseline_policy: str | None = None
+    baseline_run_ids: tuple[str, ...] = ()
+    baseline_commits: tuple[str, ...] = ()
+    environment_differences: tuple[tuple[str, str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.schema_version != SCHEMA_VERSION:
+            raise InvalidInputError(
+                f"analysis schema_version {self.schema_version} is not supported "
+                f"(this perf_pipeline reads {SCHEMA_VERSION})")
+
+    @property
+    def has_regression(self) -> bool:
+        return self.comparison is not None and self.comparison.has_regression
