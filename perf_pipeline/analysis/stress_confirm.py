@@ -38,13 +38,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
 from perf_pipeline.analysis.compare import signed_rank_p
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import StressComparison, StressFigure, Verdict
+from perf_pipeline.model import (
+    FigureTally,
+    StressComparison,
+    StressConfirmation,
+    StressFigure,
+    Verdict,
+)
 
 __all__ = ["MAX_PAIRS", "STRESS_CONFIRM_PAIRS", "FigureTally", "StressConfirmation",
            "apply_stress_confirmation", "confirm_stress", "flagged_stress", "pair_change",
@@ -115,48 +121,6 @@ def worse_p_value(changes: Sequence[float]) -> float:
     if len(changes) > MAX_PAIRS:
         raise InvalidInputError(f"at most {MAX_PAIRS} pairs, not {len(changes)}")
     return signed_rank_p(np.asarray(changes, dtype=float), greater=True)
-
-
-@dataclass(frozen=True, slots=True)
-class FigureTally:
-    """How the fresh pairs judged one flagged figure, and what that decided."""
-
-    key: Key
-    changes: tuple[float, ...]  # d of each pair that measured the figure
-    margin: float | None  # the rule's margin on the scale of ``changes``
-    p_value: float | None  # the signed-rank test of ``changes`` (None: no pair)
-    worse_by_margin: int  # pairs with d >= margin
-    verdict: Verdict  # REGRESSION (confirmed), UNCHANGED (cleared) or INCONCLUSIVE
-    screen: StressComparison | None = None  # the screen's row of the figure
-
-    @property
-    def summary(self) -> str:
-        word = {Verdict.REGRESSION: "confirmed", Verdict.UNCHANGED: "cleared"}.get(
-            self.verdict, "undecided")
-        n = len(self.changes)
-        if not n:
-            return f"{word}: no fresh pair measured it"
-        return (f"{word}: worse in {sum(d > 0 for d in self.changes)} of {n} fresh "
-                f"pair(s), by the rule's margin in {self.worse_by_margin}, "
-                f"signed-rank p={self.p_value:.2g}")
-
-
-@dataclass(frozen=True, slots=True)
-class StressConfirmation:
-    """The tally of every flagged figure, and the pairs that were measured."""
-
-    tallies: tuple[FigureTally, ...]
-    pairs_used: int
-    pairs: int
-    alpha: float
-    level: float  # each figure's: alpha over the number of flagged figures
-
-    def tally(self, key: Key) -> FigureTally | None:
-        return next((t for t in self.tallies if t.key == key), None)
-
-    @property
-    def confirmed(self) -> tuple[FigureTally, ...]:
-        return tuple(t for t in self.tallies if t.verdict is Verdict.REGRESSION)
 
 
 def flagged_stress(comparisons: Sequence[StressComparison]) -> tuple[Key, ...]:

@@ -19,6 +19,7 @@ One module per topic; import from here (``from perf_pipeline.model import SuiteR
 * ``profile``: cProfile and tracemalloc profiles and their diffs
 * ``noise``: noise corpora and profiles of a machine
 * ``stress``: stress figures and their comparisons
+* ``stress_confirmation``: the stress gate's second stage (fresh pairs per flagged figure)
 * ``report_data``: everything a report shows
 * ``schema_version``: the version written files carry
 """
@@ -63,6 +64,11 @@ from perf_pipeline.model.samples import Samples
 from perf_pipeline.model.schema_version import SCHEMA_VERSION
 from perf_pipeline.model.series import ChangePoint, Drift, LevelShift, MetricSeries, Trend
 from perf_pipeline.model.stress import StressComparison, StressFigure
+from perf_pipeline.model.stress_confirmation import (
+    FigureTally,
+    StressConfirmation,
+    StressConfirmationRecord,
+)
 
 __all__ = [
     "AB_CORRECTION_NOTE",
@@ -92,6 +98,7 @@ __all__ = [
     "Culprit",
     "Drift",
     "Environment",
+    "FigureTally",
     "FlameNode",
     "FunctionChange",
     "FunctionProfile",
@@ -110,6 +117,8 @@ __all__ = [
     "Samples",
     "Spread",
     "StressComparison",
+    "StressConfirmation",
+    "StressConfirmationRecord",
     "StressFigure",
     "SuiteComparison",
     "SuiteRun",

@@ -19,6 +19,10 @@ from perf_pipeline.store.pooling import pool_runs
 from perf_pipeline.store.profile_file import read_profile_comparison, write_profile_comparison
 from perf_pipeline.store.schema import LATEST_VERSION
 from perf_pipeline.store.sources import SourceStamp, source_stamp
+from perf_pipeline.store.stress_confirmation_file import (
+    read_stress_confirmation_file,
+    write_stress_confirmation_file,
+)
 
 __all__ = [
     "LATEST_VERSION",
@@ -33,6 +37,7 @@ __all__ = [
     "read_confirmation",
     "read_culprit",
     "read_profile_comparison",
+    "read_stress_confirmation_file",
     "source_stamp",
     "suite_comparison_to_dict",
     "write_analysis",
@@ -41,4 +46,5 @@ __all__ = [
     "write_culprit",
     "write_noise_corpus",
     "write_profile_comparison",
+    "write_stress_confirmation_file",
 ]
