@@ -11,16 +11,21 @@ __all__ = ["hold_lock", "release"]
 
 _HOLD = """
 import sys
-from perf_pipeline.file_lock import exclusive_lock
-with exclusive_lock(sys.argv[1]):
+from perf_pipeline.file_lock import exclusive_lock as lock
+if sys.argv[2] == "measuring":
+    from perf_pipeline.measure import measuring_lock as lock
+with lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.readline()
 """
 
 
-def hold_lock(path: Path) -> subprocess.Popen[str]:
-    """A process that holds the lock ``path`` (once this returns) until ``release``."""
-    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(path)], stdin=subprocess.PIPE,
+def hold_lock(path: Path, *, measuring: bool = False) -> subprocess.Popen[str]:
+    """A process that holds the lock ``path`` (once this returns) until ``release``:
+    ``file_lock.exclusive_lock``'s, or with ``measuring`` ``measuring_lock``'s (which
+    writes who holds it)."""
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(path),
+                             "measuring" if measuring else "plain"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
     return proc

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 import dagster as dg
 
 from perf_pipeline.config import Settings
-from perf_pipeline.measure import local_machine_id, measuring_lock
+from perf_pipeline.measure import holder_of, local_machine_id, measuring_lock
 from perf_pipeline.pipeline.fleet import (
     asset_key_prefix,
     check_run_machine,
@@ -104,8 +104,8 @@ def measuring_turn(context: dg.AssetExecutionContext, settings: Settings) -> Ite
     lock = settings.measuring_lock_path
 
     def waiting() -> None:
-        context.log.info(f"another measuring process on this machine holds {lock}; "
-                         "waiting for it to finish")
+        context.log.info(f"another measuring process on this machine holds {lock}"
+                         f"{holder_of(lock)}; waiting for it to finish")
 
     with measuring_lock(lock, on_wait=waiting):
         yield machine

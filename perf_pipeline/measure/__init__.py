@@ -32,7 +32,7 @@ from perf_pipeline.measure.git import (
     new_commits,
     resolve_commit,
 )
-from perf_pipeline.measure.measuring_lock import measuring_lock
+from perf_pipeline.measure.measuring_lock import holder_of, measuring_lock
 from perf_pipeline.measure.profile import ProfileRun, measure_profiles
 from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
@@ -60,6 +60,7 @@ __all__ = [
     "find_lock_file",
     "find_result_paths",
     "git_worktree",
+    "holder_of",
     "ingest_results_dir",
     "is_ancestor",
     "is_full_sha",

@@ -26,8 +26,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
@@ -42,9 +44,41 @@ _held = threading.local()
 
 def _say_waiting(path: Path) -> Callable[[], None]:
     def waiting() -> None:
-        _log.warning("another measuring process on this machine holds %s; waiting for it "
-                     "to finish (measurements that overlap corrupt each other)", path)
+        _log.warning("another measuring process on this machine holds %s%s; waiting for "
+                     "it to finish (measurements that overlap corrupt each other)", path,
+                     holder_of(path))
     return waiting
+
+
+def _holder_text() -> str:
+    """Who holds the lock, for those who wait: the pid, the program and its command (not
+    its arguments: a ``--history`` URL may hold a password), since when."""
+    argv = list(sys.argv)
+    if not argv or argv[0] in ("", "-c"):  # ``python -c``: its arguments are not a command
+        program, command = ["python", *argv[:1]], []
+    else:
+        main = Path(argv[0])  # ``python -m perf_pipeline``: .../perf_pipeline/__main__.py
+        program = [main.parent.name if main.name == "__main__.py" else main.name]
+        command = argv[1:2] if len(argv) > 1 and not argv[1].startswith("-") else []
+    since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"pid {os.getpid()}, {' '.join(program + command) or 'python'}, since {since}"
+
+
+def holder_of(path: Path) -> str:
+    """`` (pid 123, perf-pipeline ab, since ...)``, as the holder wrote it; empty if
+    it wrote nothing (an older version, or it is just starting)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")[:300]
+    except OSError:
+        return ""
+    text = "".join(c for c in text if c.isprintable()).strip()
+    return f" ({text})" if text else ""
+
+
+def _write_holder(path: Path, text: str) -> None:
+    """Best effort: the lock works whether or not this is written."""
+    with contextlib.suppress(OSError):
+        Path(path).write_text(text, encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -70,7 +104,9 @@ def measuring_lock(path: Path, *, on_wait: Callable[[], None] | None = None) -> 
                 f"measuring lock {key} (setting measuring_lock, PERF_PIPELINE_MEASURING_LOCK):"
                 f" cannot create it: {exc.strerror or exc}") from exc
         depths[key] = 1
+        _write_holder(Path(key), _holder_text())
         try:
             yield
         finally:
+            _write_holder(Path(key), "")  # still held: the next holder writes its own
             depths.pop(key, None)

@@ -18,7 +18,7 @@ def test_run_waits_for_another_measuring_process_says_so_then_measures(
     config = tiny_target.write_config(tmp_path / "perf_pipeline.toml",
                                       results_dir=tmp_path / "results")
     lock = tmp_path / "machine" / "measuring.lock"
-    holder = hold_lock(lock)
+    holder = hold_lock(lock, measuring=True)
     env = {**os.environ, MEASURING_LOCK_ENV: str(lock), "PERF_PIPELINE_CONFIG": str(config),
            "PERF_PIPELINE_PROCESSES": "1"}
     command = subprocess.Popen(
@@ -32,7 +32,8 @@ def test_run_waits_for_another_measuring_process_says_so_then_measures(
             if not line:
                 break
             said += line
-        assert f"another measuring process on this machine holds {lock}; waiting" in said
+        assert (f"another measuring process on this machine holds {lock} (pid {holder.pid}, "
+                "python -c, since ") in said and "; waiting for it to finish" in said
         assert command.poll() is None
         assert not any((tmp_path / "results" / "raw").rglob("run.json"))
     finally:

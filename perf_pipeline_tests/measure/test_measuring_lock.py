@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 
 import pytest
 
 from perf_pipeline.config import MEASURING_LOCK_ENV, Settings, load_settings
-from perf_pipeline.measure import measure_commit, measuring_lock
+from perf_pipeline.measure import holder_of, measure_commit, measuring_lock
 from perf_pipeline.measure import session as session_module
 from perf_pipeline_tests.lock_holder import hold_lock, release
 
@@ -34,6 +35,20 @@ def test_the_lock_waits_for_another_process_and_says_so_in_the_log(
     assert [r.getMessage() for r in caplog.records] == [
         f"another measuring process on this machine holds {lock}; waiting for it to finish "
         "(measurements that overlap corrupt each other)"]
+
+
+def test_who_waits_is_told_who_holds_it_and_nothing_is_left_once_let_go(
+        tmp_path: Path) -> None:
+    """"Another measuring process holds it" left the user to find which one (ps, lsof)."""
+    lock = tmp_path / "measuring.lock"
+    holder = hold_lock(lock, measuring=True)
+    try:
+        held_by = holder_of(lock)
+        assert re.fullmatch(rf" \(pid {holder.pid}, python -c, since \d{{4}}-\d\d-\d\d "
+                            r"\d\d:\d\d:\d\d UTC\)", held_by), held_by
+    finally:
+        release(holder)
+    assert holder_of(lock) == ""  # a later waiter is not told of a process long gone
 
 
 def test_one_thread_takes_it_again_at_once_and_another_thread_waits(tmp_path: Path) -> None:
