@@ -11,6 +11,8 @@ recording; this script is for the committed corpus and for more trials.
 
     uv run python benchmarks/stress_noise.py replay \
         benchmarks/data/noise/example-stress-runs.jsonl.gz [TRIALS] [SEED]
+    uv run python benchmarks/stress_noise.py pairs \
+        benchmarks/data/noise/example-stress-runs.jsonl.gz [SEED]   # stress_confirm_pairs
 
 The committed corpus holds 64 consecutive runs of the example's stress suite, recorded
 before ``calibrate --suite stress`` existed by this script's former ``record`` command
@@ -53,9 +55,28 @@ def replay(path: Path, trials: int = 2000, seed: int = 1) -> None:
               f"{rates.mean_pairs:.2f} pairs")
 
 
+def pairs_table(path: Path, seed: int = 11) -> None:
+    """The README's table of ``stress_confirm_pairs``: what more pairs buy (a doubled
+    p99 is the weak figure) and cost."""
+    runs = load_stress_corpus(path)
+    print("| pairs | unchanged: confirmed, pairs per flag | p99 x2: confirmed, pairs | p99 x3 |")
+    for pairs in (10, 12, 16):
+        rng = np.random.default_rng(seed)
+        same = replay_stress_gate(runs, rng, trials=600, max_pairs=pairs)
+        twice = replay_stress_gate(runs, rng, trials=300, max_pairs=pairs,
+                                   inject=("p99_s", 2.0))
+        thrice = replay_stress_gate(runs, rng, trials=300, max_pairs=pairs,
+                                    inject=("p99_s", 3.0))
+        print(f"| {pairs} | {same.confirmed:.2%}, {same.mean_pairs:.1f} | "
+              f"{twice.injected_confirmed:.1%}, {twice.mean_pairs:.1f} | "
+              f"{thrice.injected_confirmed:.1%} |", flush=True)
+
+
 if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "replay":
         replay(Path(sys.argv[2]), *(int(a) for a in sys.argv[3:5]))
+    elif command == "pairs":
+        pairs_table(Path(sys.argv[2]), *(int(a) for a in sys.argv[3:4]))
     else:
         sys.exit(__doc__)
