@@ -1,14 +1,26 @@
-"""Turn library results into Dagster metadata (the only place that knows its shapes)."""
+"""Turn library results into Dagster metadata (the only place that knows its shapes).
+
+``perf_pipeline.report`` is imported inside the functions: importing any of its modules
+runs the package's ``__init__``, which loads matplotlib, numpy and jinja2 (about 1 s),
+and every module of ``defs/`` imports this one when Dagster loads the code location
+(``dagster dev``, each run worker, each sensor tick's process), which needs none of it.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import dagster as dg
 
 from perf_pipeline.model import TIME_METRIC, CommitAnalysis, Confirmation, SuiteRun, Verdict
-from perf_pipeline.report.labels import short_benchmark_names
-from perf_pipeline.report.units import format_seconds
+
+
+def short_benchmark_names(names: Iterable[str]) -> dict[str, str]:
+    """``report.labels.short_benchmark_names``, imported when first needed."""
+    from perf_pipeline.report.labels import short_benchmark_names as shorten
+
+    return shorten(names)
 
 
 def run_metadata(run: SuiteRun) -> dict[str, dg.MetadataValue]:
@@ -18,6 +30,8 @@ def run_metadata(run: SuiteRun) -> dict[str, dg.MetadataValue]:
     keys must stay stable from commit to commit: ``median_s/<short name>``, with as much
     of the path as tells apart two tests of the same name (``short_benchmark_names``).
     """
+    from perf_pipeline.report.units import format_seconds
+
     rows = ["| benchmark | median | rounds |", "|---|---:|---:|"]
     meta: dict[str, dg.MetadataValue] = {
         "benchmark_count": dg.MetadataValue.int(len(run.benchmarks)),

@@ -3,6 +3,9 @@ of its own (the UI plots them across partitions), times in the report's units.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from perf_pipeline.defs.analysis import screen_check_result
 from perf_pipeline.defs.metadata import analysis_metadata, run_metadata
 from perf_pipeline.model import (
@@ -72,3 +75,15 @@ def test_a_regression_keeps_its_ratio_beside_the_same_test_of_another_file() -> 
     assert "`test_io.py::test_speed`" in meta["verdict"].value
     check = screen_check_result("a" * 40, _analysis())
     assert "test_io.py::test_speed (time_s) x2.00" in check.description
+
+
+def test_loading_the_definitions_imports_no_plotting_or_statistics() -> None:
+    """`dagster dev`, every run worker and sensor process load the definitions: the
+    report stack (matplotlib, jinja2) and scipy/plotly load in asset bodies only.
+    Importing ``perf_pipeline.report.labels`` at the top of defs/metadata.py ran the
+    report package's ``__init__`` and loaded matplotlib in every one of them."""
+    code = ("import sys, perf_pipeline.definitions as d; d.defs(); print(sorted(m for m in "
+            "('matplotlib', 'scipy', 'plotly', 'jinja2') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
