@@ -2,10 +2,12 @@
 
 ``new_commits_sensor`` (every 30 s) turns new commits on the watched branches into
 ``commits`` partitions and runs, oldest first, at most ``max_runs_per_tick`` per tick; its
-cursor is JSON ``{branch: last requested sha}`` and advances only over what it requested.
-Its first tick (no cursor) requests the branch tip only: history is measured by explicit
-backfills, never by accident. A force-push (cursor no longer on the branch) skips one tick
-and resumes from the merge base, or from the new tip when there is none close by.
+cursor is JSON ``{branch: last requested sha}`` of the watched branches only and advances
+only over what it requested. Its first tick of a branch (no cursor: a new instance, a
+branch newly watched or watched again) requests the branch tip only: history is measured
+by explicit backfills, never by accident. A force-push (cursor no longer on the branch)
+skips one tick and resumes from the merge base, or from the new tip when there is none
+close by.
 
 All three start RUNNING, so ``dagster dev`` measures new commits out of the box. Git is
 read only through ``perf_pipeline.measure.git`` (a few cheap commands per branch).
@@ -155,12 +157,16 @@ def new_commits_sensor(context: dg.SensorEvaluationContext,
         settings = workspace.settings()
     except PerfPipelineError as exc:
         return dg.SensorResult(skip_reason=f"settings: {exc}")
-    cursor = _read_cursor(context.cursor)
+    watched = watched_branches(settings)
+    # Only watched branches keep a cursor: one kept for a branch no longer watched made
+    # that branch, watched again months later, request every commit since (oldest first)
+    # instead of its tip, and the cursor grew with every branch ever watched.
+    cursor = {b: sha for b, sha in _read_cursor(context.cursor).items() if b in watched}
     machine = local_machine_id(settings)
     budget = settings.max_runs_per_tick
     requests: list[dg.RunRequest] = []
     notes: list[str] = []
-    for plan in (plan_branch(settings, b, cursor.get(b)) for b in watched_branches(settings)):
+    for plan in (plan_branch(settings, b, cursor.get(b)) for b in watched):
         if plan.note:
             context.log.warning(plan.note)
             notes.append(plan.note)

@@ -306,6 +306,21 @@ def test_shared_commit_on_two_branches_is_requested_once(defs, instance,
     assert json.loads(data.cursor) == {"main": c2, "release": c2}
 
 
+def test_a_branch_watched_again_starts_from_its_tip(defs, instance, tmp_path: Path) -> None:
+    """A branch dropped from watch_branches kept its cursor: watched again, the sensor
+    requested every commit made on it meanwhile, oldest first, not its tip."""
+    repo, _ = new_repo(tmp_path / "repo")
+    git(repo, "branch", "release")
+    both = target_for(tmp_path, repo, branches=("main", "release"))
+    cursor = tick(defs, instance, both, None).cursor
+    cursor = tick(defs, instance, target_for(tmp_path, repo, branches=("main",)), cursor).cursor
+    assert set(json.loads(cursor)) == {"main"}
+    git(repo, "checkout", "-q", "release")
+    on_release = more_commits(repo, 7, tag="r")
+    git(repo, "checkout", "-q", "main")
+    assert keys(tick(defs, instance, both, cursor)) == [on_release[-1]]
+
+
 # --- a large history ----------------------------------------------------------------------
 
 
