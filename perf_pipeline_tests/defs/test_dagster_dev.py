@@ -274,3 +274,16 @@ def test_repo_dagster_yaml_limits_measuring_runs_to_one(tmp_path: Path) -> None:
         ensure_measuring_pool(instance)
         info = instance.event_log_storage.get_concurrency_info(MEASURING_POOL)
         assert info.slot_count == 1
+
+
+def test_plain_dagster_commands_register_the_location_under_the_project_name() -> None:
+    """Plain `dagster dev` reads [tool.dagster] of pyproject.toml, not workspace.yaml: its
+    location name 'perf_pipeline' differed from [tool.dg.project]'s, and Dagster warned
+    about the mismatch 35 times on every definitions load (webserver, daemon, runs)."""
+    dagster = Path(sys.executable).parent / "dagster"
+    proc = subprocess.run([str(dagster), "definitions", "validate"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "does not match the name" not in output
