@@ -15,7 +15,7 @@ import dagster as dg
 from perf_pipeline.defs.fleet import asset_selection
 from perf_pipeline.defs.measurement import benchmark_results
 from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_names
-from perf_pipeline.defs.partitions import commits_partitions, partition_sha
+from perf_pipeline.defs.partitions import commit_failure, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.model import CommitAnalysis
@@ -87,7 +87,7 @@ def regression_analysis(context: dg.AssetExecutionContext,
         with workspace.open() as ws:
             analysis = analyze_commit(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
+        raise commit_failure(sha, exc) from exc
     return dg.MaterializeResult(metadata=analysis_metadata(analysis))
 
 

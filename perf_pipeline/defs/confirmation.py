@@ -26,7 +26,12 @@ import dagster as dg
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
 from perf_pipeline.defs.fleet import measuring_turn
 from perf_pipeline.defs.metadata import confirmation_labels, confirmation_metadata
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
+from perf_pipeline.defs.partitions import (
+    MEASURING_POOL,
+    commit_failure,
+    commits_partitions,
+    partition_sha,
+)
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.model import Confirmation
@@ -53,7 +58,7 @@ def regression_confirmation(context: dg.AssetExecutionContext,
         with workspace.open() as ws, measuring_turn(context, ws.settings):
             confirmation = confirm_commit(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
+        raise commit_failure(sha, exc) from exc
     return dg.MaterializeResult(metadata=confirmation_metadata(confirmation))
 
 

@@ -22,7 +22,12 @@ import dagster as dg
 from perf_pipeline.defs.fleet import asset_key, asset_selection, measuring_turn
 from perf_pipeline.defs.launch import load_project_definitions, register_commits
 from perf_pipeline.defs.measurement import benchmark_results
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
+from perf_pipeline.defs.partitions import (
+    MEASURING_POOL,
+    commit_failure,
+    commits_partitions,
+    partition_sha,
+)
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import local_machine_id
@@ -57,7 +62,7 @@ def culprit_confirmation(context: dg.AssetExecutionContext, config: CulpritConfi
             culprit = confirm_search(ws, search_spec(ws, config.good, config.bad,
                                                      config.benchmark), sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"culprit {sha}: {exc}") from exc
+        raise commit_failure(sha, exc, what="culprit") from exc
     meta: dict[str, dg.MetadataValue] = {
         "status": dg.MetadataValue.text(culprit.status),
         "benchmark": dg.MetadataValue.text(culprit.benchmark),

@@ -4,7 +4,12 @@ import dagster as dg
 
 from perf_pipeline.defs.fleet import measuring_turn
 from perf_pipeline.defs.metadata import run_metadata
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
+from perf_pipeline.defs.partitions import (
+    MEASURING_POOL,
+    commit_failure,
+    commits_partitions,
+    partition_sha,
+)
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import measure_commit
@@ -36,7 +41,7 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
             if suite == "stress" and run.status is RunStatus.FAILED:
                 figures = len(ws.store.stress_figures(run.run_id))
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
+        raise commit_failure(sha, exc) from exc
     if run.status is RunStatus.FAILED and figures:
         # A stress test that fails its own assertion (no leak, no errors under load) has
         # measured what it asserts on: the figures of the tests that finished are a

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from perf_pipeline.defs.fleet import LOCATION_MACHINE
+from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import is_full_sha
 from perf_pipeline.pipeline.fleet import measuring_pool
 
@@ -31,3 +32,13 @@ def partition_sha(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCont
             "`perf-pipeline register-commit REF...` (it resolves branches, tags and short "
             "SHAs), and delete this partition"))
     return key
+
+
+def commit_failure(sha: str, exc: PerfPipelineError, *, what: str = "commit") -> dg.Failure:
+    """The step's ``Failure`` for ``exc``, naming the commit once.
+
+    Most library messages already start with ``commit <sha>:``; prefixing them again
+    showed every failure of a per-commit asset as ``commit X: commit X: ...``.
+    """
+    message = str(exc)
+    return dg.Failure(description=message if sha in message else f"{what} {sha}: {message}")

@@ -21,7 +21,12 @@ import dagster as dg
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION
 from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.fleet import measuring_turn
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
+from perf_pipeline.defs.partitions import (
+    MEASURING_POOL,
+    commit_failure,
+    commits_partitions,
+    partition_sha,
+)
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 
@@ -49,7 +54,7 @@ def regression_profile(context: dg.AssetExecutionContext,
         with workspace.open() as ws, measuring_turn(context, ws.settings):
             outcome = profile_commit(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
+        raise commit_failure(sha, exc) from exc
     comparison = outcome.comparison
     if outcome.error is not None:
         context.log.warning(f"commit {sha}: {outcome.error}")

@@ -12,7 +12,7 @@ from perf_pipeline.defs.analysis import (
 )
 from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.measurement import benchmark_results
-from perf_pipeline.defs.partitions import commits_partitions, partition_sha
+from perf_pipeline.defs.partitions import commit_failure, commits_partitions, partition_sha
 from perf_pipeline.defs.profile import regression_profile
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
@@ -44,7 +44,7 @@ def performance_report(context: dg.AssetExecutionContext,
         with workspace.open() as ws:
             _, files = write_commit_report(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
+        raise commit_failure(sha, exc) from exc
     assert files.markdown is not None
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.md(files.markdown.read_text(encoding="utf-8")),

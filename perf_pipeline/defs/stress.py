@@ -10,7 +10,12 @@ import dagster as dg
 
 from perf_pipeline.defs.fleet import measuring_turn
 from perf_pipeline.defs.measurement import measure_partition
-from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions, partition_sha
+from perf_pipeline.defs.partitions import (
+    MEASURING_POOL,
+    commit_failure,
+    commits_partitions,
+    partition_sha,
+)
 from perf_pipeline.defs.resources import WorkspaceResource
 
 
@@ -51,7 +56,7 @@ def stress_analysis(context: dg.AssetExecutionContext,
         with workspace.open() as ws, measuring_turn(context, ws.settings):
             outcome = analyze_stress_commit(ws, sha)
     except PerfPipelineError as exc:
-        raise dg.Failure(description=f"commit {sha}: {exc}") from exc
+        raise commit_failure(sha, exc) from exc
     if outcome.run_error is not None:  # judged and written; the run itself failed
         raise dg.Failure(
             description=(f"commit {sha}: the stress suite failed "
