@@ -150,6 +150,20 @@ def open_instance(home: Path | None) -> dg.DagsterInstance:
                                 f"{first[:300]}") from exc
 
 
+def _step_failure_text(event: dg.DagsterEvent) -> str:
+    """What a failed step said: a ``dg.Failure``'s description as the asset wrote it.
+
+    The error's ``message`` is prefixed with the exception's class path, so `backfill`
+    and `demo` printed "failed: dagster._core.definitions.events.Failure: ..." for
+    every commit whose suite failed.
+    """
+    data = event.step_failure_data
+    user = data.user_failure_data
+    if user is not None and user.description:
+        return user.description.strip()
+    return data.error.message.strip() if data.error else ""
+
+
 def register_commits(instance: dg.DagsterInstance, shas: Sequence[str]) -> tuple[str, ...]:
     """Add commit partitions that are not there yet; returns the ones added."""
     name = commits_partitions.name
@@ -233,10 +247,8 @@ def materialize_commit(
     failed, warned = failed_checks_by_severity(result.get_asset_check_evaluations())
     error = None
     if not result.success:
-        error = "; ".join(
-            ev.step_failure_data.error.message.strip()
-            for ev in result.all_events
-            if ev.is_step_failure and ev.step_failure_data.error
-        ) or "run failed"
+        error = "; ".join(filter(None, (
+            _step_failure_text(ev) for ev in result.all_events if ev.is_step_failure
+        ))) or "run failed"
     return CommitMaterialization(sha=sha, success=result.success, failed_checks=failed,
                                  error=error, warned_checks=warned)

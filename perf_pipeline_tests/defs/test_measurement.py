@@ -104,6 +104,17 @@ def test_unknown_commit_is_a_clear_failure(tiny_target, tmp_path: Path) -> None:
     assert "0000000000" in (outcome.error or "")
 
 
+def test_a_failed_step_is_told_without_dagsters_class_path(tiny_target, tmp_path: Path) -> None:
+    """`backfill` printed "failed: dagster._core.definitions.events.Failure: ..."."""
+    res = _resources(tiny_target.repo, tmp_path / "r", ())
+    with dg.instance_for_test() as instance:
+        outcome = materialize_commit(instance=instance, sha="0" * 40,
+                                     selection=["benchmark_results"], **res)  # type: ignore[arg-type]
+    assert outcome.error is not None
+    assert "0000000000" in outcome.error
+    assert "dagster._core" not in outcome.error, outcome.error
+
+
 def test_only_a_failed_error_check_is_a_failed_gate() -> None:
     """The screen's WARN check fails whenever it flags something, and the A/B may clear
     it: backfill then said "regression" and exited 1 on a commit that passed the gate."""
