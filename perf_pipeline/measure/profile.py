@@ -9,6 +9,14 @@ of the child's argument list, never through a shell, and option-like values are 
 by ``measure.ab_selection.ABSelection``, the one validator of benchmark selections (A/B,
 confirmation and profiles alike).
 
+A node id one commit does not have (a benchmark the candidate added, or removed) is not
+that side's failure: pytest stops a whole process at one such argument ("file or
+directory not found", "not found: ...::test_x"), which failed the profile of every other
+benchmark. So a node id whose file the commit lacks is left out of that side's processes
+(one ``git ls-tree``), and one whose test pytest says it did not find is left out and
+the process run again; that side then has no profile of it (``ProfileRun.candidate_only``,
+``base_only``). A node id found at neither commit is an error: a typo, not a change.
+
 Every process's files stay under ``raw/profile/<id>-<base>-<candidate>/<side>-<n>/``
 (``.prof`` files open with ``pstats.Stats`` and snakeviz) with a ``profile.json``
 manifest. Nothing enters the history.
@@ -21,13 +29,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
 from perf_pipeline.measure.ab_selection import ABSelection
-from perf_pipeline.measure.git import commit_info, resolve_commit
+from perf_pipeline.measure.git import commit_info, paths_at, resolve_commit
 from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.profile_read import BenchmarkProfile, read_profile_dir
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV, PROFILE_MIN_S_ENV
@@ -44,6 +52,8 @@ logger = logging.getLogger(__name__)
 PROFILE_MANIFEST = "profile.json"
 #: pytest's exit status when it collected (or kept after -k) no test.
 _NO_TESTS_SELECTED = 5
+#: pytest's exit status for a usage error, such as a node id it found no test for.
+_USAGE_ERROR = 4
 PROFILE_SIDES = ("base", "candidate")
 MAX_REPEATS = 20
 
@@ -81,29 +91,81 @@ def _names(profiles: Sequence[dict[str, BenchmarkProfile]]) -> set[str]:
     return {name for side in profiles for name in side}
 
 
+def _not_found(outcome_text: str, node_ids: Sequence[str]) -> set[str]:
+    """The node ids of ``node_ids`` that pytest said it found no test for.
+
+    pytest names each as ``not found: <absolute path of the file>::<names>``; a node id
+    is relative to the project directory, so it is the end of that argument.
+    """
+    reported = [line.split("not found: ", 1)[1].strip()
+                for line in outcome_text.splitlines() if "ERROR: not found: " in line]
+    return {nid for nid in node_ids if "::" in nid
+            and any(arg.replace("\\", "/").endswith("/" + nid) for arg in reported)}
+
+
 def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequence[str],
-                     extra_args: Sequence[str], min_s: float,
-                     tmp: Path) -> dict[str, BenchmarkProfile]:
+                     extra_args: Sequence[str], min_s: float, tmp: Path, *,
+                     node_ids: bool) -> tuple[dict[str, BenchmarkProfile], tuple[str, ...]]:
+    """One profiling process at ``sha``: its profiles, and the ``paths`` this commit has.
+
+    With ``node_ids``, those pytest found no test for at this commit are left out and the
+    process is run again without them (each run drops at least one, so this ends).
+    """
     with git_worktree(settings.repo_path, sha, root=settings.worktrees_dir) as worktree:
         project_dir = worktree / settings.project_subdir
         if not project_dir.is_dir():
             raise MeasurementError(f"commit {sha} has no project directory "
                                    f"{settings.project_subdir!r}")
-        outcome = run_prepared(
-            settings, worktree, sha, paths=paths, json_path=tmp / f"{out_dir.name}.json",
-            extra_args=(*settings.pytest_args, "--benchmark-disable", *extra_args),
-            env={PROFILE_DIR_ENV: str(out_dir.resolve()), PROFILE_MIN_S_ENV: f"{min_s:g}"},
-            benchmarks_required=False)
+        paths, attempt = tuple(paths), 0
+        while True:
+            outcome = run_prepared(
+                settings, worktree, sha, paths=paths,
+                json_path=tmp / f"{out_dir.name}-{attempt}.json",
+                extra_args=(*settings.pytest_args, "--benchmark-disable", *extra_args),
+                env={PROFILE_DIR_ENV: str(out_dir.resolve()),
+                     PROFILE_MIN_S_ENV: f"{min_s:g}"},
+                benchmarks_required=False)
+            missing = (_not_found(outcome.stderr_tail + "\n" + outcome.stdout_tail, paths)
+                       if node_ids and outcome.returncode == _USAGE_ERROR else set())
+            if not missing:
+                break
+            logger.info("profiling %s: not at this commit: %s", sha[:12], sorted(missing))
+            paths, attempt = tuple(p for p in paths if p not in missing), attempt + 1
+            if not paths:
+                return {}, ()
         if outcome.returncode == _NO_TESTS_SELECTED:
             # The selection matches nothing at this commit (a benchmark the other commit
             # added or removed): an empty side, said per benchmark by the caller; both
             # sides empty is an error in ``measure_profiles``.
-            return {}
+            return {}, paths
         error = error_text(outcome)
         if error is not None:
             raise MeasurementError(f"profiling {sha[:12]} failed: {error}\n"
                                    f"(files kept in {out_dir})")
-        return read_profile_dir(out_dir, worktree)
+        return read_profile_dir(out_dir, worktree), paths
+
+
+def _files_at(settings: Settings, shas: dict[str, str],
+              node_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Per side, the node ids whose file (or folder) exists at that side's commit."""
+    files = {nid: str(PurePosixPath(settings.project_subdir) / nid.split("::", 1)[0])
+             for nid in node_ids}
+    kept = {}
+    for side, sha in shas.items():
+        present = paths_at(Path(settings.repo_path), sha, sorted(set(files.values())))
+        kept[side] = tuple(nid for nid in node_ids if files[nid] in present)
+    return kept
+
+
+def _check_found(select: ABSelection, kept: dict[str, tuple[str, ...]], shas: dict[str, str],
+                 raw_dir: Path | None) -> None:
+    nowhere = [nid for nid in select.node_ids if all(nid not in k for k in kept.values())]
+    if nowhere:
+        where = f"; files in {raw_dir}" if raw_dir is not None else ""
+        raise InvalidInputError(
+            f"node id {nowhere[0]!r} is at neither commit ({shas['base'][:12]}, "
+            f"{shas['candidate'][:12]}): no such file or test (node ids are relative "
+            f"to the project directory){where}")
 
 
 def measure_profiles(
@@ -123,8 +185,9 @@ def measure_profiles(
     paths; ``keyword`` is passed as ``-k``; both are checked by ``ABSelection``. A
     process that fails raises ``MeasurementError`` (its files are kept), and so does a
     selection that ran no benchmark at either commit; one that matches nothing at one
-    commit only (a benchmark the candidate added) leaves that side empty of it
-    (``ProfileRun.candidate_only``, ``base_only``). Temp folders left behind by a
+    commit only (a benchmark the candidate added, by ``-k`` or by node id) leaves that
+    side empty of it (``ProfileRun.candidate_only``, ``base_only``), and a node id found
+    at neither commit raises ``InvalidInputError``. Temp folders left behind by a
     SIGKILLed measuring process are swept first.
     """
     if not 1 <= repeats <= MAX_REPEATS:
@@ -137,10 +200,13 @@ def measure_profiles(
     shas = {"base": resolve_commit(repo, base_ref),
             "candidate": resolve_commit(repo, candidate_ref)}
     commits = {side: commit_info(repo, sha) for side, sha in shas.items()}
+    # Per side: a node id that side's commit lacks is left out of its processes.
+    paths = (_files_at(settings, shas, select.node_ids) if select.node_ids else
+             dict.fromkeys(PROFILE_SIDES, select.paths(settings.benchmark_paths)))
+    _check_found(select, paths, shas, None)
     profile_id = new_run_id()
     raw_dir = settings.layout.profile_raw_dir(profile_id, shas["base"], shas["candidate"])
     make_dirs(raw_dir, "profile raw folder (under --results-dir)", exist_ok=False)
-    paths = select.paths(settings.benchmark_paths)
     done: dict[str, list[dict[str, BenchmarkProfile]]] = {"base": [], "candidate": []}
     total, finished = 2 * repeats, 0
     sweep_stale_temp_dirs()  # folders of measuring runs that were SIGKILLed
@@ -149,11 +215,17 @@ def measure_profiles(
             order = PROFILE_SIDES if repeat % 2 else PROFILE_SIDES[::-1]
             for side in order:
                 out_dir = raw_dir / f"{side}-{repeat}"
-                done[side].append(_profile_process(settings, shas[side], out_dir, paths,
-                                                   extra, min_s, Path(tmp)))
+                profiles: dict[str, BenchmarkProfile] = {}
+                if paths[side]:
+                    profiles, paths[side] = _profile_process(
+                        settings, shas[side], out_dir, paths[side], extra, min_s,
+                        Path(tmp), node_ids=bool(select.node_ids))
+                done[side].append(profiles)
                 finished += 1
                 if on_process is not None:
                     on_process(finished, total)
+            if repeat == 1 and select.node_ids:  # before the other repeats' minutes
+                _check_found(select, paths, shas, raw_dir)
     prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
     if not any(done["base"] + done["candidate"]):
         raise MeasurementError(f"profiling {shas['base'][:12]} and {shas['candidate'][:12]}: "

@@ -223,3 +223,40 @@ def test_a_results_dir_that_cannot_hold_the_profile_is_bad_input_not_a_crash(
     (tmp_path / "results" / "raw" / "profile").write_text("not a folder")
     with pytest.raises(InvalidInputError, match=r"profile raw folder .*: cannot create it"):
         measure_profiles(settings, base, candidate)
+
+
+@pytest.mark.slow
+def test_a_node_id_new_at_the_candidate_leaves_the_others_profiled(tmp_path: Path) -> None:
+    """``profile --node-id X`` with X not at the base commit (a test the candidate added
+    to an existing file, or in a new file) failed the whole profile with pytest's exit
+    code 4 ("not found", "file or directory not found") instead of profiling the others
+    and saying which one is new. A node id at neither commit is still an error."""
+    from perf_pipeline_tests.measure.conftest import commit_files
+
+    repo, base, _ = build_profile_target(tmp_path)
+    tests = (repo / "proj/tests/test_perf.py").read_text()
+    added = commit_files(repo, {
+        "proj/tests/test_perf.py": tests + (
+            "\n\ndef test_new_in_file(benchmark):\n"
+            "    assert benchmark(pipeline, DATA) > 0\n"),
+        "proj/tests/test_added.py": (
+            "from mod import pipeline\n\n\ndef test_added(benchmark):\n"
+            "    assert benchmark(pipeline, list(range(50))) > 0\n")}, "add benchmarks")
+    settings = _settings(repo, tmp_path / "results")
+    run = measure_profiles(settings, base, added, repeats=1, min_s=0.02, node_ids=(
+        "tests/test_perf.py::test_pipeline", "tests/test_perf.py::test_new_in_file",
+        "tests/test_added.py::test_added"))
+    assert run.benchmarks == ("tests/test_perf.py::test_pipeline",)
+    assert run.candidate_only == ("tests/test_added.py::test_added",
+                                  "tests/test_perf.py::test_new_in_file")
+    assert run.base_only == ()
+    # Reversed (the candidate removed them): profiled at the base only.
+    back = measure_profiles(settings, added, base, repeats=1, min_s=0.02, node_ids=(
+        "tests/test_perf.py::test_pipeline", "tests/test_perf.py::test_new_in_file"))
+    assert back.base_only == ("tests/test_perf.py::test_new_in_file",)
+    for typo in ("tests/test_perf.py::test_pipelin", "tests/test_nothing.py::test_x"):
+        with pytest.raises(InvalidInputError, match="is at neither commit"):
+            measure_profiles(settings, base, added, repeats=1, min_s=0.02, node_ids=(
+                "tests/test_perf.py::test_pipeline", typo))
+    # A file at neither commit is refused before anything runs or is written.
+    assert len(list((tmp_path / "results" / "raw" / "profile").iterdir())) == 3
