@@ -72,6 +72,7 @@ MEMORY_ABSENT_KEY = "memory_not_measured"
 _REASON_CHARS = 300
 _RECORD_ATTR = "_perf_pipeline_record"
 _COMPLETION_ATTR = "_perf_pipeline_completion"
+_ONLY_ATTR = "_perf_pipeline_benchmark_only"
 
 
 def _cpu_times() -> tuple[float, float]:
@@ -354,8 +355,28 @@ def stress(request: pytest.FixtureRequest) -> Any:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Take the completion marker's path (completion.py) before anything can inherit it."""
+    """Take the completion marker's path (completion.py) before anything can inherit it.
+
+    In a profiling process, lift a ``--benchmark-only`` (the target's ``addopts`` or our
+    ``pytest_args``) before pytest-benchmark's own (last) configure sees it: that plugin
+    refuses it beside the ``--benchmark-disable`` a profile runs with, which failed every
+    profile of such a suite. ``pytest_collection_modifyitems`` keeps what it meant.
+    """
     setattr(config, _COMPLETION_ATTR, claim_completion_path())
+    option = config.option
+    if (profile_settings() is not None and getattr(option, "benchmark_disable", False)
+            and getattr(option, "benchmark_only", False)):
+        option.benchmark_only = False
+        setattr(config, _ONLY_ATTR, True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the tests without a benchmark, as the ``--benchmark-only`` lifted above would."""
+    if getattr(config, _ONLY_ATTR, False):
+        skip = pytest.mark.skip(reason="Skipping non-benchmark (--benchmark-only active).")
+        for item in items:
+            if "benchmark" not in getattr(item, "fixturenames", ()):
+                item.add_marker(skip)
 
 
 @pytest.hookimpl(hookwrapper=True)

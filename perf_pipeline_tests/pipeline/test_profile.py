@@ -260,3 +260,28 @@ def test_a_node_id_new_at_the_candidate_leaves_the_others_profiled(tmp_path: Pat
                 "tests/test_perf.py::test_pipeline", typo))
     # A file at neither commit is refused before anything runs or is written.
     assert len(list((tmp_path / "results" / "raw" / "profile").iterdir())) == 3
+
+
+@pytest.mark.slow
+def test_a_suite_run_with_benchmark_only_can_be_profiled(tmp_path: Path) -> None:
+    """A suite whose pytest settings say ``--benchmark-only`` (the target's addopts, or
+    our ``pytest_args``) measured fine, but every profile failed: pytest-benchmark
+    refuses it beside the ``--benchmark-disable`` of a profiling process (exit code 4).
+    What it means is kept: a test without a benchmark is skipped, not run."""
+    from dataclasses import replace
+
+    from perf_pipeline_tests.measure.conftest import commit_files
+
+    repo, _, candidate = build_profile_target(tmp_path)
+    only = commit_files(repo, {
+        "proj/pytest.ini": "[pytest]\naddopts = --benchmark-only\n",
+        "proj/tests/test_plain.py": "def test_plain():\n    assert False, 'not a benchmark'\n",
+    }, "benchmarks only")
+    settings = _settings(repo, tmp_path / "results")
+    run = measure_profiles(settings, only, only, repeats=1, min_s=0.02,
+                           keyword="test_pipeline or test_plain")
+    assert run.benchmarks == ("tests/test_perf.py::test_pipeline",)
+    in_args = replace(settings, pytest_args=("--benchmark-only", *settings.pytest_args))
+    run = measure_profiles(in_args, candidate, candidate, repeats=1, min_s=0.02,
+                           keyword="test_pipeline")
+    assert run.benchmarks == ("tests/test_perf.py::test_pipeline",)
