@@ -59,3 +59,45 @@ def test_a_one_shot_pedantic_benchmark_is_profiled_in_its_one_call_and_a_teardow
     torn = next(p for n, p in profiles.items() if n.endswith("::test_setup_and_teardown"))
     assert torn.memory is not None and torn.memory_not_measured is None
     assert torn.time.calls >= 1
+
+
+C_CALLABLES = '''
+import functools
+import numpy as np
+
+DATA = np.arange(20_000.0)
+
+def test_ufunc(benchmark):
+    benchmark(np.add, DATA, DATA)
+
+def test_c_class(benchmark):
+    benchmark(bytearray, 200_000)
+
+def test_partial(benchmark):
+    benchmark(functools.partial(np.multiply, 2.0), DATA)
+
+def test_one_shot_c_class(benchmark):
+    benchmark.pedantic(bytearray, args=(200_000,), rounds=1)
+'''
+
+
+def test_a_benchmarked_ufunc_or_c_class_has_its_time_in_the_profile(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cProfile records no call of a numpy ufunc, a class implemented in C or a partial
+    of one: ``benchmark(np.add, a, b)`` profiled to nothing, "0 ns → 0 ns per call"."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    out = pytester.path / "profiles"
+    monkeypatch.setenv(PROFILE_DIR_ENV, str(out))
+    monkeypatch.setenv(PROFILE_MIN_S_ENV, "0.02")
+    pytester.makepyfile(test_suite=C_CALLABLES)
+    result = pytester.runpytest("-p", "perf_pipeline.measure.plugin", "-p", "no:cacheprovider",
+                                "--benchmark-disable")
+    result.assert_outcomes(passed=4)
+    profiles = read_profile_dir(out, Path(pytester.path))
+    expected = {"test_ufunc": "<call of numpy.add>", "test_c_class": "<call of bytearray>",
+                "test_partial": "<call of functools.partial>",
+                "test_one_shot_c_class": "<call of bytearray>"}
+    for test, key in expected.items():
+        profile = next(p for n, p in profiles.items() if n.endswith("::" + test)).time
+        assert key in {f.key for f in profile.functions}, profile.functions
+        assert sum(f.own_s for f in profile.functions) > 0
