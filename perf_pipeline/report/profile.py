@@ -52,6 +52,21 @@ def _share(s: Spread) -> str:
     return f"{100 * s.median:.1f} % ({100 * s.low:.1f}–{100 * s.high:.1f})"
 
 
+def _key_cell(key: str, max_len: int = 90) -> str:
+    """A function key or allocation site for a Markdown cell, cut from the front.
+
+    Its end (the function's name, the line number, the file's name) is what tells two
+    rows apart; cut from the end, every function of a deeply nested file read the same
+    ``services/…/window_aggregations.py:rolli…``.
+    """
+    from perf_pipeline.report.markdown import escape_markdown  # markdown imports us
+
+    flat = " ".join(key.split())
+    if len(flat) > max_len:
+        flat = "…" + flat[-(max_len - 1):]
+    return escape_markdown(flat, max_len=max_len)
+
+
 def _title(diff: ProfileDiff) -> str:
     return diff.benchmark.split("::", 1)[1] if "::" in diff.benchmark else diff.benchmark
 
@@ -100,7 +115,7 @@ def profile_markdown(profiles: ProfileComparison | None, *,
         lines = ["| # | Function | Δ own | Δ cum | Own base → cand | Share base → cand | "
                  "Calls base → cand |", "|--:|---|--:|--:|--:|--:|--:|"]
         for i, f in enumerate(diff.functions[:TOP_ROWS], start=1):
-            name = escape_markdown(f.key, max_len=90)
+            name = _key_cell(f.key)
             status = _STATUS[f.status]
             name = f"**{name}**" if f.beyond_spread else name
             lines.append(
@@ -113,7 +128,7 @@ def profile_markdown(profiles: ProfileComparison | None, *,
                  if a.beyond_spread and a.delta_bytes > 0][:_TOP_SITES]
         if grown:
             rows = ["| Allocation line | Δ retained per call | Base → cand |", "|---|--:|--:|"]
-            rows += [f"| **{escape_markdown(a.site, max_len=90)}** | "
+            rows += [f"| **{_key_cell(a.site)}** | "
                      f"{_delta_bytes(a.delta_bytes)} | "
                      f"{format_bytes(a.base_bytes.median)} → "
                      f"{format_bytes(a.candidate_bytes.median)} |" for a in grown]
