@@ -15,6 +15,7 @@ import pytest
 
 from perf_pipeline.analysis.stress import compare_stress
 from perf_pipeline.analysis.stress_replay import (
+    INJECTIONS,
     inject_stress_change,
     replay_stress_gate,
     scale_histogram_json,
@@ -78,3 +79,26 @@ def test_real_changes_are_confirmed(runs, figure: str, factor: float, power: flo
     rates = replay_stress_gate(runs, np.random.default_rng(303), trials=120,
                                inject=(figure, factor))
     assert rates.injected_confirmed is not None and rates.injected_confirmed >= power
+
+
+@pytest.mark.slow
+def test_the_readme_stress_table_is_what_its_command_prints(runs) -> None:
+    """The README quotes ``stress_noise.py replay <corpus> 1000 1``: its table must be
+    what that command prints (its p99 rows had gone stale: 62.0 % quoted, 56.4 % printed).
+    The same calls as the script, in its order, since the injections share one rng."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {"throughput ÷1.5": ("throughput_ops_s", 1.5), "p99 ×3": ("p99_s", 3.0),
+            "p99 ×2": ("p99_s", 2.0), "breaking point one load step lower":
+            ("breaking_point", 2.0), "scaling exponent +0.5": ("exponent", 0.5)}
+    quoted = {}
+    for label, injection in rows.items():
+        line = next(x for x in readme.splitlines() if x.startswith(f"| {label}"))
+        quoted[injection] = float(line.rstrip(" |").rsplit("|", 1)[1].strip(" %"))
+    rng = np.random.default_rng(1)
+    unchanged = replay_stress_gate(runs, rng, trials=1000)
+    assert f"| **{100 * unchanged.confirmed:.2f} %** of runs |" in readme
+    assert f"| {unchanged.mean_pairs:.1f} on average |" in readme
+    for injection in INJECTIONS:
+        rates = replay_stress_gate(runs, rng, trials=250, inject=injection)
+        assert rates.injected_confirmed is not None
+        assert round(100 * rates.injected_confirmed, 1) == quoted[injection], injection
