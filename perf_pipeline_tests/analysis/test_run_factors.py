@@ -85,3 +85,28 @@ def test_real_noise_alarms_rarely_and_ramps_are_found_once_factors_are_out() -> 
                   or any(at - 2 <= s.index <= at + 12 for s in shifts))
     assert flat / trials <= 0.05
     assert ramps / trials >= 0.70
+
+
+@pytest.mark.slow
+def test_the_readme_history_table_is_what_its_command_prints() -> None:
+    """The README's "Without the machine's mood" table says it is
+    ``benchmarks/history_factor.py 300 SEED`` at seeds 100 and 200 ("a / b" per cell);
+    four of its cells had gone stale after the detector changed (0.92 quoted, 0.91 printed)."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "history_factor.py"
+    spec = importlib.util.spec_from_file_location("history_factor", script)
+    assert spec is not None and spec.loader is not None
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    log_med = NoiseRecording.from_corpus(study.load_noise_corpus(CORPUS)).log_medians()
+    factor = run_factors(log_med)[:, None]
+    for label, src, remove in (("raw", log_med, False), ("**factor-free**", log_med, True),
+                               ("the factor itself", factor, False)):
+        by_seed = [study.rates(src, seed, 300, remove=remove) for seed in (100, 200)]
+        cells = [f"{a:.2f} / {b:.2f}" for a, b in zip(*(r.values() for r in by_seed),
+                                                        strict=True)]
+        line = next(x for x in readme.splitlines() if x.startswith(f"| {label} |"))
+        quoted = [c.strip().strip("*") for c in line.strip("| ").split("|")[1:]]
+        assert quoted == cells, label
