@@ -36,7 +36,9 @@ def add_repo(parser: argparse.ArgumentParser, help: str = "target git repo (defa
 
 def add_results_dir(parser: argparse.ArgumentParser) -> None:
     """``--results-dir`` and, with it, where the history store is (``--history``)."""
-    parser.add_argument("--results-dir", help="results directory (default: test-results)")
+    parser.add_argument("--results-dir",
+                        help="results directory (default: $PERF_PIPELINE_RESULTS_DIR, "
+                             "results_dir in perf_pipeline.toml, else test-results)")
     parser.add_argument("--history", dest="history_url", metavar="PATH_OR_URL",
                         help="history store: a SQLite file or a postgresql:// URL shared by "
                              "several machines (default: <results-dir>/perf_history.db; "
@@ -51,15 +53,16 @@ def add_stats(parser: argparse.ArgumentParser) -> None:
     """``--threshold`` and ``--significance``: the two numbers a verdict depends on."""
     parser.add_argument("--threshold", type=float,
                         help="ratio above which a significant slowdown is a regression "
-                             "(default 1.2)")
+                             "(default: $PERFORMANCE_THRESHOLD or 1.2)")
     parser.add_argument("--significance", type=float,
-                        help="significance level, family-wise across the suite (default 0.01)")
+                        help="significance level, family-wise across the suite (default: "
+                             "$SIGNIFICANCE_LEVEL or 0.01)")
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print one JSON document on stdout (and nothing else there); "
-                             "no progress bars. The shape is in the README, 'perf-pipeline "
+                             "no progress bars. The shape is in the README, 'For machines: "
                              "--json'")
 
 

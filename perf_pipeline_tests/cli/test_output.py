@@ -167,3 +167,33 @@ def test_a_closed_stdout_exits_141_not_1_and_prints_no_traceback(
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, stderr
     assert "Traceback" not in stderr and "internal error" not in stderr
+
+
+def test_the_help_of_shared_options_names_the_settings_they_fall_back_to() -> None:
+    """``--results-dir (default: test-results)``, ``--threshold (default 1.2)`` and
+    ``--significance (default 0.01)`` were wrong for a user who set
+    ``PERF_PIPELINE_RESULTS_DIR``, ``PERFORMANCE_THRESHOLD`` or ``SIGNIFICANCE_LEVEL``
+    (the README's settings table: flags win, then the environment, then the file); and
+    ``--json`` sent readers to a README section 'perf-pipeline --json' that does not exist."""
+    import argparse
+    import re
+
+    from perf_pipeline.cli.app import build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    sub = next(a for a in build_parser()._actions
+               if isinstance(a, argparse._SubParsersAction))
+    seen = set()
+    for name, parser in sub.choices.items():
+        text = " ".join(parser.format_help().split())
+        for flag, variable in (("--results-dir", "PERF_PIPELINE_RESULTS_DIR"),
+                               ("--threshold", "PERFORMANCE_THRESHOLD"),
+                               ("--significance", "SIGNIFICANCE_LEVEL")):
+            if f"{flag} " in text:
+                seen.add(flag)
+                assert variable in text, (name, flag)
+        if "--json" in text:
+            seen.add("--json")
+            where = re.search(r"The shape is in the README, '([^']+)'", text)
+            assert where and where.group(1).replace(" --json", " `--json`") in readme, name
+    assert seen == {"--results-dir", "--threshold", "--significance", "--json"}
