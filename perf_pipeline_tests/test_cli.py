@@ -72,6 +72,23 @@ def test_first_run_creates_the_baseline_and_exits_0(results: Path, capsys) -> No
     assert "baseline" in report.splitlines()[1].lower()
 
 
+def test_update_baseline_on_the_first_run_pins_it(results: Path, capsys) -> None:
+    """``analyze --update-baseline`` ("...and pin it as the baseline") on a history with
+    no baseline yet wrote a *rolling* file and said updated: false, so the run the user
+    pinned was replaced by the rolling baseline of the later commits."""
+    write_pytest_benchmark_json(results / "run1.json", day=1, seed=1)
+    assert _analyze(results, "--confirm", "off", "--update-baseline", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["baseline"]["created"] and doc["baseline"]["updated"]
+    pinned = json.loads((results / "baseline" / "performance_baseline.json").read_text())
+    assert pinned["policy"] == "pinned" and len(pinned["source_run_ids"]) == 1
+    for day in (2, 3):
+        write_pytest_benchmark_json(results / f"run{day}.json", day=day, seed=day)
+        assert _analyze(results, "--confirm", "off", "--json") == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["baseline"]["run_ids"] == pinned["source_run_ids"]  # run1 alone
+
+
 @pytest.mark.slow
 def test_regression_exits_1_and_flags_only_that_benchmark(results: Path, capsys,
                                                           monkeypatch) -> None:

@@ -114,8 +114,10 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
         check_baseline_run(run)
     if baseline is None:
         analysis = analyze_run(run, None, settings)
-        extra = (f"Baseline created from this run at {layout.baseline_path}; "
-                 "the next run is judged against it.",)
+        extra = ((f"Baseline pinned to this run at {layout.baseline_path}; the next runs "
+                  "are judged against it.",) if update_baseline else
+                 (f"Baseline created from this run at {layout.baseline_path}; "
+                  "the next run is judged against it.",))
     else:
         analysis = analyze_run(run, baseline, settings)
         if settings.confirm == "auto":
@@ -130,8 +132,10 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
     # judges this run against the same baseline, instead of against itself.
     files = write_report(data, layout.reports_dir, markdown_path=report_path)
     if baseline is None:
-        seed_baseline(ws, run)
-        created = True
+        # --update-baseline pins whatever the policy: seeding a rolling file here left
+        # the first run "pinned" by the user moving on with every later commit.
+        (pin_baseline if update_baseline else seed_baseline)(ws, run)
+        created, updated = True, update_baseline
     elif update_baseline:
         pin_baseline(ws, run)
         updated = True
