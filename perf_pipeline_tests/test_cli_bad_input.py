@@ -289,6 +289,31 @@ def test_a_dagster_home_that_cannot_be_used_is_bad_input_not_a_bug(
     assert "Dagster" in err and "internal error" not in err
 
 
+def test_an_instance_with_relative_storage_is_refused_outside_its_home(
+        tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This repo's dagster.yaml keeps storage at ``.dagster_home/...``, which Dagster
+    resolves against the current directory: ``register-commit`` run from a subfolder
+    made a second instance there, and the real one never saw the commit."""
+    import shutil
+
+    from perf_pipeline.config import PROJECT_ROOT
+
+    repo = _one_commit_repo(tmp_path / "repo")
+    home = tmp_path / "home"
+    (home / "sub").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.chdir(home / "sub")
+    assert main(["register-commit", "--repo", str(repo), "HEAD"]) == 2
+    err = capsys.readouterr().err
+    assert "storage.sqlite.base_dir: .dagster_home/storage" in err
+    assert f"run this from {home}" in err
+    assert not (home / "sub" / ".dagster_home").exists()  # no second instance
+    monkeypatch.chdir(home)
+    assert main(["register-commit", "--repo", str(repo), "HEAD"]) == 0
+    assert (home / ".dagster_home" / "storage").is_dir()
+
+
 def test_a_demo_folder_that_cannot_be_made_is_bad_input(tmp_path: Path, capsys) -> None:
     (tmp_path / "a-file").write_text("x")
     assert main(["demo", "--dir", str(tmp_path / "a-file" / "sub")]) == 2

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from perf_pipeline.defs.fleet import asset_key, run_machine_tags
 from perf_pipeline.defs.partitions import commits_partitions
@@ -134,6 +135,8 @@ def open_instance(home: Path | None) -> dg.DagsterInstance:
     the way, an instance database that does not answer): ``InvalidInputError`` naming
     the folder, never an internal error."""
     where = str(home) if home is not None else "$DAGSTER_HOME"
+    check_relative_storage(home if home is not None else (
+        Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None))
     try:
         if home is None:
             return dg.DagsterInstance.get()
@@ -148,6 +151,41 @@ def open_instance(home: Path | None) -> dg.DagsterInstance:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInputError(f"cannot open the Dagster instance of {where}: "
                                 f"{first[:300]}") from exc
+
+
+def _relative_base_dirs(config: object, where: str = "") -> list[str]:
+    """``key.path: value`` of every relative ``base_dir`` in a parsed dagster.yaml."""
+    found: list[str] = []
+    if isinstance(config, dict):
+        for key, value in config.items():
+            at = f"{where}.{key}" if where else str(key)
+            if key == "base_dir" and isinstance(value, str) and not Path(value).is_absolute():
+                found.append(f"{at}: {value}")
+            else:
+                found.extend(_relative_base_dirs(value, at))
+    return found
+
+
+def check_relative_storage(home: Path | None) -> None:
+    """Refuse an instance whose dagster.yaml keeps storage at relative paths when the
+    current directory is not its home: Dagster resolves them against the current
+    directory, so ``register-commit`` or ``backfill`` run from a subfolder silently made
+    a second instance there (this repo's dagster.yaml uses ``.dagster_home/...``), and
+    the real one never saw the commit."""
+    if home is None:
+        return
+    config_path = home / "dagster.yaml"
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return  # none, or unreadable: Dagster itself says what is wrong with it
+    relative = _relative_base_dirs(config)
+    if relative and Path.cwd().resolve() != home.resolve():
+        raise InvalidInputError(
+            f"{config_path} keeps the instance's storage at relative paths "
+            f"({'; '.join(relative[:3])}), which Dagster resolves against the current "
+            f"directory ({Path.cwd()}), not against {home}: run this from {home}, or make "
+            "those paths absolute")
 
 
 def _step_failure_text(event: dg.DagsterEvent) -> str:
