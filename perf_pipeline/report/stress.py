@@ -52,15 +52,20 @@ def _sorted(rows: Sequence[StressComparison]) -> list[StressComparison]:
     return sorted(rows, key=lambda r: (_ORDER[r.verdict], r.test, r.scenario, r.figure))
 
 
-def _headline(rows: Sequence[StressComparison], baseline_label: str | None) -> str:
+def _headline(rows: Sequence[StressComparison], baseline_label: str | None, *,
+              markdown: bool) -> str:
+    """The one-line verdict, as Markdown (escaped, in bold) or as plain text for the HTML
+    page to escape its own way: Markdown escapes there showed as ``p99\\_s``."""
+    cell = _cell if markdown else (lambda text: text)
     if baseline_label is None:
         return "No earlier stress run to compare with: figures recorded as the first."
     regressions = [r for r in rows if r.verdict is Verdict.REGRESSION]
     if regressions:
-        return (f"**{len(regressions)} stress regression(s)** against "
-                f"{_cell(baseline_label)}: " + "; ".join(
-                    _cell(f"{r.scenario} {r.figure} ({r.detail})") for r in regressions))
-    return f"No stress regression against {_cell(baseline_label)}."
+        count = f"{len(regressions)} stress regression(s)"
+        return (f"{f'**{count}**' if markdown else count} against "
+                f"{cell(baseline_label)}: " + "; ".join(
+                    cell(f"{r.scenario} {r.figure} ({r.detail})") for r in regressions))
+    return f"No stress regression against {cell(baseline_label)}."
 
 
 def shown_rows(figures: Sequence[StressFigure]) -> list[tuple[str, str, str, str]]:
@@ -78,7 +83,7 @@ def render_stress_markdown(rows: Sequence[StressComparison], *,
     """``## Stress`` with a one-line verdict and one table row per judged figure, the
     figures ``shown`` but not judged (this run's), then the plots (``images``: file
     names beside the Markdown file)."""
-    lines = ["## Stress", "", _headline(rows, baseline_label), ""]
+    lines = ["## Stress", "", _headline(rows, baseline_label, markdown=True), ""]
     if note:  # a block quote, not a cell: room for the confirmation and the run's error
         lines += [f"> {_cell(note, max_len=1000)}", ""]
     if rows:
@@ -115,7 +120,7 @@ def render_stress_html(rows: Sequence[StressComparison], *, baseline_label: str 
                        shown: Sequence[StressFigure] = ()) -> str:
     """The same section as a self-contained HTML page (everything escaped)."""
     esc = html.escape
-    body = [f"<h2>Stress</h2><p>{esc(_headline(rows, baseline_label).replace('**', ''))}</p>"]
+    body = [f"<h2>Stress</h2><p>{esc(_headline(rows, baseline_label, markdown=False))}</p>"]
     if note:
         body.append(f"<p><i>{esc(note)}</i></p>")
     if rows:
