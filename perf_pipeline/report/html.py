@@ -115,7 +115,10 @@ def _context(data: ReportData, link_base: Path | None) -> dict[str, object]:
          "current": format_metric(r.metric, r.current_value),
          "ratio": r.ratio_label, "ci": _ci(r.ci_low, r.ci_high),
          "p": format_p_value(r.p_value), "padj": format_p_value(r.adjusted_p_value),
-         "reason": r.reason, "needed": r.samples_needed}
+         "reason": r.reason,
+         # The reason names the data that would decide already, in its own unit.
+         "needed": (r.needed_label if r.samples_needed is not None
+                    and "would decide" not in r.reason else None)}
         for r in rows if r.verdict is not Verdict.UNCHANGED]
     counts = [{"verdict": str(v), "label": str(v).capitalize(), "n": n,
                "icon": VERDICT_ICON[v]} for v, n in summary.counts]

@@ -146,12 +146,12 @@ def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
     if not picked:
         return None
     head = [f"<details><summary>🟡 {len(picked)} inconclusive (too noisy to tell)</summary>",
-            "", *_table_head(["Benchmark", "Metric", "Ratio", "CI", "Why", "More samples"],
+            "", *_table_head(["Benchmark", "Metric", "Ratio", "CI", "Why", "More to decide"],
                              ["---", "---", "--:", "--:", "---", "--:"])]
     body = [
         f"| {escape_markdown(r.name)} | {escape_markdown(metric_label(r.metric))} | "
         f"{r.ratio_label} | {_ci(r)} | {escape_markdown(r.reason or '–', max_len=80)} | "
-        f"{r.samples_needed if r.samples_needed is not None else '–'} |"
+        f"{escape_markdown(r.needed_label)} |"
         for r in picked
     ]
     return _Table(priority=30, head=head, rows=body, tail=["", "</details>", ""])

@@ -8,6 +8,7 @@ from disagreeing about what happened.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from dataclasses import dataclass
 
@@ -25,6 +26,10 @@ __all__ = ["ComparisonRow", "ReportSummary", "comparison_rows", "summarize"]
 #: Order in which verdicts are listed: what needs attention first.
 VERDICT_ORDER = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.INCONCLUSIVE,
                  Verdict.UNCHANGED)
+
+
+#: How ``analysis.verdict.judge`` words the data that would decide an inconclusive row.
+_NEEDED_RE = re.compile(r"about (\d+) more (.+?) would decide")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,17 @@ class ComparisonRow:
     def ratio_label(self) -> str:
         """The ratio as tables show it, marked when it is the A/B's."""
         return format_ratio(self.ratio) + (" (A/B)" if self.from_ab else "")
+
+    @property
+    def needed_label(self) -> str:
+        """How much more data would decide, in the analysis's own unit ("13 rounds",
+        "4 runs of this commit"): a count of A/B rounds or of runs is no count of samples.
+        The unit is the one ``judge`` wrote into the reason; "–" when nothing would."""
+        if self.samples_needed is None:
+            return "–"
+        found = _NEEDED_RE.search(self.reason)
+        unit = found.group(2) if found and int(found.group(1)) == self.samples_needed else ""
+        return f"{self.samples_needed} {unit}".rstrip()
 
     @property
     def interest(self) -> float:

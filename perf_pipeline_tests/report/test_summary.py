@@ -59,3 +59,35 @@ def test_failed_run_keeps_its_error_after_a_blank_first_line() -> None:
     assert summary.status == "failed"
     assert summary.headline == ("💥 Benchmark run of 2025-01-01T00:00:00 failed: "
                                 "ImportError: cannot import name 'fast_path'")
+
+
+def _with_undecided_row(unit: str) -> tuple[ReportData, int]:
+    """The synthetic data with its inconclusive row as ``judge`` words one measured in
+    ``unit`` (A/B rounds, runs of this commit)."""
+    from perf_pipeline.analysis.verdict import Estimate, judge
+
+    est = Estimate(log_ratio=0.15, log_ci_low=-0.05, log_ci_high=0.35, p_value=0.2,
+                   n_baseline=10, n_current=1, method="m", n_units=5, unit=unit,
+                   var_scalable=0.01)
+    comparison = judge(est, threshold=1.2, alpha=0.01, adjusted_p=0.4)
+    assert comparison.verdict is Verdict.INCONCLUSIVE and comparison.samples_needed
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    name = next(r.name for r in comp.results if r.comparison.verdict is Verdict.INCONCLUSIVE)
+    results = tuple(dataclasses.replace(r, comparison=comparison) if r.name == name else r
+                    for r in comp.results)
+    return (dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results)),
+            comparison.samples_needed)
+
+
+def test_inconclusive_rows_say_what_more_would_decide_in_its_own_unit() -> None:
+    for unit in ("rounds", "runs of this commit"):
+        data, n = _with_undecided_row(unit)
+        md = render_markdown(data)
+        assert "More samples" not in md
+        assert f"| {n} {unit} |" in md
+        page = render_html(data, inline_js=False)
+        assert f"about {n} more {unit} would decide" in page
+        assert "samples would decide" not in page
+        assert page.count(f"{n} more") == 1  # said once, not twice
