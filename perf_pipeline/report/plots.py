@@ -156,7 +156,8 @@ def render_distribution_png(data: ReportData) -> bytes:
         ax.set_xticks([1, 2], ["baseline", "current"])
         for patch, color in zip(box["boxes"], ("#d0d7de", _COLORS[row.verdict]), strict=True):
             patch.set_facecolor(color)
-        ax.set_title(f"{_short(row.name, 36)}\n{row.verdict} · ratio {row.ratio:.2f}×",
+        # The A/B's ratio is of its own rounds, not of these samples: marked as such.
+        ax.set_title(f"{_short(row.name, 36)}\n{row.verdict} · ratio {row.ratio_label}",
                      fontsize=9)
         ax.set_ylabel(f"time per round ({unit})")
         ax.grid(axis="y", alpha=0.3)

@@ -189,6 +189,33 @@ def test_sidebar_ratio_is_the_one_behind_the_dot(browser: object, tmp_path: Path
         loaded.page.close()
 
 
+def test_the_explorer_marks_the_ab_ratio(browser: object, tmp_path: Path) -> None:
+    # The A/B's ratio is of its own rounds, not of the medians the trend chart plots: the
+    # verdict line and the chart's title mark it, as the tables do ("1.61× (A/B)").
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    name = comp.results[0].name
+    results = tuple(dataclasses.replace(r, comparison=dataclasses.replace(
+        r.comparison, ratio=1.61, method="sequential interleaved A/B: per-round log-ratios"))
+        if r.name == name else r for r in comp.results)
+    data = dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results))
+    files = write_report(data, tmp_path, plots=False)
+    loaded = Loaded(browser, files.html)
+    try:
+        i = loaded.page.evaluate(f"() => window.__report.data.names.indexOf({name!r})")
+        loaded.page.evaluate(f"() => window.__report.select({i}, false)")
+        assert "ratio 1.610× (A/B)" in loaded.page.text_content("#bench-verdict")
+        title = loaded.page.evaluate(
+            "() => document.getElementById('trend').layout.title.text")
+        assert title.endswith("ratio 1.61× (A/B)")
+        loaded.page.evaluate("() => window.__report.select(1, false)")  # not the A/B's
+        assert "(A/B)" not in loaded.page.text_content("#bench-verdict")
+        assert loaded.console_errors == []
+    finally:
+        loaded.page.close()
+
+
 _FMT_CASES = [
     ("time_s", v) for v in (0.0, 4e-10, 1.234e-6, 0.0009996, 0.00099949, 0.5, 999.7,
                             12345.0, -0.0009996)

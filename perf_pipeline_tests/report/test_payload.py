@@ -48,3 +48,22 @@ def test_every_point_keeps_four_significant_digits(
     for got, want in zip(_decode(enc), (values, lows, highs), strict=True):
         for g, w in zip(got, want, strict=True):
             assert g == pytest.approx(w, rel=1e-3, abs=0.0)
+
+
+def test_a_comparison_the_ab_decided_is_marked_for_the_page() -> None:
+    import dataclasses
+
+    from perf_pipeline_tests.report.synthetic import make_report_data
+
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    name = comp.results[0].name
+    results = tuple(dataclasses.replace(r, comparison=dataclasses.replace(
+        r.comparison, method="sequential interleaved A/B: per-round log-ratios"))
+        if r.name == name else r for r in comp.results)
+    data = dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results))
+    payload = build_payload(data)
+    flags = {payload["names"][c[0]]: c[10] for c in payload["cmp"]}
+    assert flags[name] == 1
+    assert set(v for n, v in flags.items() if n != name) == {0}

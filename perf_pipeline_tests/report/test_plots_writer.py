@@ -110,3 +110,35 @@ def test_pages_side_by_side_share_one_chart_library(tmp_path: Path) -> None:
         assert '<script src="../../plotly.min.js">' in files.html.read_text()
         assert not (files.html.parent / "plotly.min.js").exists()
     assert sorted(p.name for p in reports.iterdir()) == ["commits", "plotly.min.js"]
+
+
+def _decided_by_ab(data: ReportData) -> tuple[ReportData, str]:
+    """``data`` with its regressed benchmark decided by the confirmation's A/B (x1.61)."""
+    comp = data.comparison
+    assert comp is not None
+    name = comp.results[0].name
+    results = tuple(replace(r, comparison=replace(
+        r.comparison, ratio=1.61, method="sequential interleaved A/B: per-round log-ratios"))
+        if r.name == name else r for r in comp.results)
+    return replace(data, comparison=replace(comp, results=results)), name
+
+
+def test_the_distribution_plot_marks_the_ab_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The boxes are the stored samples; the A/B's ratio is of its own rounds. The tables
+    # write "1.61× (A/B)", and so must the plot's title above those boxes.
+    from matplotlib.axes import Axes
+
+    from perf_pipeline.report.plots import render_distribution_png
+
+    data, _ = _decided_by_ab(make_report_data(hostile=False))
+    titles: list[str] = []
+    original = Axes.set_title
+
+    def record(self: Axes, text: str, *args: object, **kwargs: object) -> object:
+        titles.append(text)
+        return original(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "set_title", record)
+    render_distribution_png(data)
+    assert any(t.endswith("ratio 1.61× (A/B)") for t in titles), titles
+    assert not any("1.61×" in t and "(A/B)" not in t for t in titles)

@@ -62,6 +62,12 @@
     return low === null || high === null ? "–" : low.toFixed(2) + " – " + high.toFixed(2);
   }
 
+  // A comparison's ratio as the tables write it: marked when the confirmation's A/B
+  // decided it (c[10]), whose ratio is of its own rounds, not of the medians plotted here.
+  function ratioText(c, digits) {
+    return c[3] === null ? "–" : c[3].toFixed(digits) + "×" + (c[10] ? " (A/B)" : "");
+  }
+
   async function loadData() {
     const el = document.getElementById("report-data");
     if (el.dataset.encoding === "gzip+base64") {
@@ -212,7 +218,7 @@
                 text: "culprit " + esc(cu[4]) + " (" + esc(cu[5]) + ")" +
                       (cu[3] === null ? "" : " ×" + cu[3].toFixed(2))});
     }
-    const title = esc(short(label, 40)) + (c ? " · ratio " + (c[3] === null ? "–" : c[3].toFixed(2) + "×") : "");
+    const title = esc(short(label, 40)) + (c ? " · ratio " + ratioText(c, 2) : "");
     Plotly.react(el, traces, layoutBase({
       title: {text: title, x: 0.01, y: 0.97, yanchor: "top"},
       margin: {l: 70, r: 30, t: 70, b: 60},
@@ -409,7 +415,7 @@
       document.getElementById("bench-title").textContent = D.names[b];
       const c = I.cmp.get(b * 1000 + state.metric);
       document.getElementById("bench-verdict").textContent = c
-        ? c[2] + " · ratio " + (c[3] === null ? "–" : c[3].toFixed(3) + "×") +
+        ? c[2] + " · ratio " + ratioText(c, 3) +
           " · CI " + ciText(c[4], c[5]) +
           " · p = " + (c[6] === null ? "–" : c[6].toPrecision(2))
         : (D.verdicts[b] ? "" : "not compared");
