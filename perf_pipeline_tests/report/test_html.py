@@ -126,3 +126,22 @@ def test_the_history_report_lists_what_is_new_and_every_change_in_words() -> Non
     assert "Slow drifts (1)" in events and "tests/test_perf.py::test_slowly" in events
     assert "Culprit searches (1)" in events and "1.24× [1.20, 1.28]" in events
     assert page.index('id="alerts"') < page.index('id="explore"')  # first, before the charts
+
+
+def test_stress_runs_and_stress_verdicts_have_ids_of_their_own() -> None:
+    # A history with a stress run and a commit whose stress figures were judged shows
+    # both sections: one id each, or the page is invalid and #stress finds the run list.
+    from perf_pipeline.model import RunInfo, RunStatus, StressComparison, Verdict
+
+    data = make_report_data(hostile=False)
+    stress_run = RunInfo(run_id="run-stress", suite="stress",
+                         started_at="2025-01-10T13:00:00Z", status=RunStatus.SUCCESS,
+                         commit=data.runs[-1].commit, duration_s=30.0)
+    rows = (StressComparison(test="t.py::test_x", scenario="s", figure="p99_s",
+                             verdict=Verdict.REGRESSION, baseline=0.01, current=0.02,
+                             rule="r", detail="d"),)
+    page = render_html(dataclasses.replace(data, runs=(*data.runs, stress_run), stress=rows,
+                                           stress_baseline="abc"), inline_js=False)
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    assert re.search(r'<section id="stress">\s*<h2>Stress</h2>', page)
