@@ -134,6 +134,22 @@ def _profile_is_current(profiles: ProfileComparison | None, sha: str,
             and profiles.created_at >= confirmation.created_at)
 
 
+def _confirmation_of(ws: Workspace, run: SuiteRun, analysis: CommitAnalysis
+                     ) -> tuple[Confirmation | None, tuple[str, ...]]:
+    """The two-stage verdict of ``run`` (its commit's confirmation file, when it confirmed
+    this very run), or a note that the stored-baseline comparison stands alone: every
+    report of a commit shows the verdict its gate had, not the screen's."""
+    settings = ws.settings
+    if run.sha is None:  # plain result files: no commit to confirm, nothing to say
+        return None, ()
+    confirmation = read_commit_confirmation(ws, run.sha, run_id=run.run_id)
+    if confirmation is None and settings.confirm == "auto" and analysis.comparison:
+        return None, ("No confirmation of this run yet (regression_confirmation): the "
+                      f"verdicts are the stored-baseline comparison at alpha "
+                      f"{settings.alpha:g} alone.",)
+    return confirmation, ()
+
+
 def write_commit_report(ws: Workspace, sha: str, *,
                         report_url: str | None = None) -> tuple[CommitAnalysis, ReportFiles]:
     """Markdown, HTML and PNGs for one commit, judged against its baseline.
@@ -151,12 +167,7 @@ def write_commit_report(ws: Workspace, sha: str, *,
         raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
     baseline = baseline_for_run(ws, run)
     analysis = analyze_run(run, baseline, settings)
-    confirmation = read_commit_confirmation(ws, sha, run_id=run.run_id)
-    extra: tuple[str, ...] = ()
-    if confirmation is None and settings.confirm == "auto" and analysis.comparison:
-        extra = ("No confirmation of this run yet (regression_confirmation): the "
-                 f"verdicts are the stored-baseline comparison at alpha "
-                 f"{settings.alpha:g} alone.",)
+    confirmation, extra = _confirmation_of(ws, run, analysis)
     data = build_report_data(ws, title=f"Performance of {sha[:10]}", current=run,
                              baseline=baseline, analysis=analysis, report_url=report_url,
                              confirmation=confirmation, extra_notes=extra,
@@ -185,11 +196,17 @@ def _history_data(ws: Workspace, *, machine_id: str | None,
         run = store.commit_run(run.sha, suite="benchmarks", machine_id=run.machine_id) or run
     baseline = baseline_for_run(ws, run) if run else None
     analysis = analyze_run(run, baseline, ws.settings) if run else None
-    notes = () if run else ("No successful run in the history yet.",)
+    notes: tuple[str, ...] = () if run else ("No successful run in the history yet.",)
+    confirmation = None
+    if run is not None and analysis is not None:
+        # The newest commit as its gate judged it: the dashboard said "no significant
+        # regression" beside a commit report (and a failed gate) with a confirmed one.
+        confirmation, extra = _confirmation_of(ws, run, analysis)
+        notes += extra
     return build_report_data(ws, title="Performance history", current=run,
                              baseline=baseline, analysis=analysis, report_url=report_url,
                              extra_notes=notes, machine_id=machine_id, machine_links=links,
-                             culprits=read_culprits(ws))
+                             culprits=read_culprits(ws), confirmation=confirmation)
 
 
 def write_history_report(ws: Workspace, *, markdown_path: Path | None = None,
