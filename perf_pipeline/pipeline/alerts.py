@@ -28,6 +28,7 @@ from perf_pipeline.config import WEBHOOK_TOKEN_ENV
 from perf_pipeline.errors import InvalidInputError, StoreError, WebhookError
 from perf_pipeline.model import Alert, ReportData, RunInfo
 from perf_pipeline.pipeline.baseline import now_iso
+from perf_pipeline.report import ratio_number
 from perf_pipeline.report.webhook import WebhookClient
 from perf_pipeline.workspace import Workspace
 
@@ -87,7 +88,7 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
             sha, subject = commit_of(cp.run_id)
             out.append(Alert("change_point", cp.name, cp.metric, cp.ratio, sha=sha,
                              subject=subject, detail=(
-                                 f"new level x{cp.ratio:.2f} from "
+                                 f"new level x{ratio_number(cp.ratio)} from "
                                  f"{_label(runs.get(cp.run_id), cp.run_id)}")))
     for d in data.drifts:
         if d.end_run_id in recent:
@@ -95,18 +96,20 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
             out.append(Alert("drift", d.name, d.metric, d.ratio, sha=sha, subject=subject,
                              since=commit_of(d.start_run_id)[0],
                              span=_span(data.runs, d.start_run_id, d.end_run_id),
-                             detail=(f"drift x{d.ratio:.2f} over {d.commits} runs, "
+                             detail=(f"drift x{ratio_number(d.ratio)} over {d.commits} runs, "
                                      f"{_label(runs.get(d.start_run_id), d.start_run_id)} to "
                                      f"{_label(runs.get(d.end_run_id), d.end_run_id)}")))
     for c in data.culprits:
         if c.sha is None or (c.sha not in shas and c.bad_sha not in shas):
             continue
         ratio = c.confirmed_ratio if c.confirmed_ratio is not None else c.step_ratio
-        ab = (f"; A/B against its parent x{c.confirmed_ratio:.2f} "
-              f"[{c.ci_low:.2f}, {c.ci_high:.2f}]" if c.confirmed_ratio is not None else "")
+        ab = (f"; A/B against its parent x{ratio_number(c.confirmed_ratio)} "
+              f"[{ratio_number(c.ci_low, near_one=False)}, "
+              f"{ratio_number(c.ci_high, near_one=False)}]"
+              if c.confirmed_ratio is not None else "")
         out.append(Alert("culprit", c.benchmark, c.metric, ratio, sha=c.sha,
                          subject=c.subject, detail=(
-                             f"{c.status} culprit of a x{c.step_ratio:.2f} step between "
+                             f"{c.status} culprit of a x{ratio_number(c.step_ratio)} step between "
                              f"{c.good_sha[:10]} and {c.bad_sha[:10]}, by {c.author}{ab}")))
     return tuple(out)
 

@@ -24,6 +24,7 @@ from perf_pipeline.report.plots import (
     render_trend_png,
 )
 from perf_pipeline.report.summary import ReportSummary, summarize
+from perf_pipeline.report.units import ratio_number
 from perf_pipeline.report.writer import HTML_NAME, ReportFiles, write_report
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ReportSummary",
     "escape_markdown",
     "prepare_comment_body",
+    "ratio_number",
     "render_correlation_png",
     "render_distribution_png",
     "render_html",

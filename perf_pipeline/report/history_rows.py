@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perf_pipeline.model import METRICS, ReportData
+from perf_pipeline.report.units import format_ratio, ratio_number
 
 __all__ = ["ChangePointRow", "CulpritRow", "DriftRow", "change_point_rows", "culprit_rows",
            "drift_rows"]
@@ -60,7 +61,7 @@ def change_point_rows(data: ReportData) -> tuple[ChangePointRow, ...]:
             name=cp.name, metric=_metric_label(cp.metric),
             run=run.label if run else cp.run_id,
             subject=run.commit.subject if run and run.commit else "",
-            ratio=f"{cp.ratio:.2f}×"))
+            ratio=format_ratio(cp.ratio)))
     return tuple(out)
 
 
@@ -74,7 +75,7 @@ def drift_rows(data: ReportData) -> tuple[DriftRow, ...]:
         out.append(DriftRow(name=d.name, metric=_metric_label(d.metric),
                             start=start.label if start else d.start_run_id,
                             end=end.label if end else d.end_run_id,
-                            commits=d.commits, ratio=f"{d.ratio:.2f}×"))
+                            commits=d.commits, ratio=format_ratio(d.ratio)))
     return tuple(out)
 
 
@@ -82,10 +83,11 @@ def culprit_rows(data: ReportData) -> tuple[CulpritRow, ...]:
     """Results of culprit searches, newest first."""
     out = []
     for c in reversed(data.culprits):
-        ab = (f"{c.confirmed_ratio:.2f}× [{c.ci_low:.2f}, {c.ci_high:.2f}]"
+        ab = (f"{format_ratio(c.confirmed_ratio)} [{ratio_number(c.ci_low, near_one=False)}, "
+              f"{ratio_number(c.ci_high, near_one=False)}]"
               if c.confirmed_ratio is not None else "–")
         who = c.sha[:10] if c.sha else ", ".join(s[:10] for s in c.suspects)
         out.append(CulpritRow(benchmark=c.benchmark, commit=who, subject=c.subject,
-                              author=c.author, step=f"{c.step_ratio:.2f}×", ab=ab,
+                              author=c.author, step=format_ratio(c.step_ratio), ab=ab,
                               status=c.status))
     return tuple(out)

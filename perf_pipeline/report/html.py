@@ -32,6 +32,7 @@ from perf_pipeline.report.units import (
     format_p_value,
     format_ratio,
     metric_label,
+    ratio_number,
 )
 
 __all__ = ["PLOTLY_JS_NAME", "plotly_js", "render_html"]
@@ -67,7 +68,7 @@ def plotly_js() -> str:
 def _ci(low: float, high: float) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):  # NaN, or an unbounded interval
         return "–"
-    return f"{low:.2f} – {high:.2f}"
+    return f"{ratio_number(low, near_one=False)} – {ratio_number(high, near_one=False)}"
 
 
 def _confirmation(data: ReportData) -> dict[str, object] | None:

@@ -35,6 +35,7 @@ from perf_pipeline.report.units import (
     format_p_value,
     format_ratio,
     metric_label,
+    ratio_number,
 )
 
 __all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "escape_markdown", "render_markdown"]
@@ -116,10 +117,14 @@ def _table_head(headers: Iterable[str], align: Iterable[str]) -> list[str]:
     return ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
 
 
-def _ci(row: ComparisonRow) -> str:
-    if not (math.isfinite(row.ci_low) and math.isfinite(row.ci_high)):
+def _interval(low: float, high: float) -> str:
+    if not (math.isfinite(low) and math.isfinite(high)):
         return "–"
-    return f"[{row.ci_low:.2f}, {row.ci_high:.2f}]"
+    return f"[{ratio_number(low, near_one=False)}, {ratio_number(high, near_one=False)}]"
+
+
+def _ci(row: ComparisonRow) -> str:
+    return _interval(row.ci_low, row.ci_high)
 
 
 def _changes_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
@@ -433,8 +438,7 @@ def _confirmation_table(c: Confirmation) -> _Table | str:
         if row is None:
             continue
         comp = row.comparison
-        ci = (f"[{comp.ci_low:.2f}, {comp.ci_high:.2f}]"
-              if math.isfinite(comp.ci_low) and math.isfinite(comp.ci_high) else "–")
+        ci = _interval(comp.ci_low, comp.ci_high)
         when = f"{decided[name]} rounds" if name in decided else "undecided"
         label = escape_markdown(name) + (" (suspect)" if name in c.suspects else "")
         body.append(f"| {VERDICT_ICON[Verdict(comp.verdict)]} | {label} | "

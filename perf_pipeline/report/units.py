@@ -21,6 +21,7 @@ __all__ = [
     "format_ratio",
     "format_seconds",
     "metric_label",
+    "ratio_number",
     "seconds_scale",
 ]
 
@@ -105,11 +106,24 @@ def metric_label(metric: str) -> str:
     return spec.label if spec else metric
 
 
-def format_ratio(ratio: float | None) -> str:
-    """``1.234`` → ``"1.23×"``."""
+def ratio_number(ratio: float | None, *, near_one: bool = True) -> str:
+    """A ratio (or an end of its interval) without the ``×``: two decimals, three within
+    1 % of 1 (``near_one``), and two significant digits below 0.1, so a 250x speed-up is
+    ``0.0040``, not ``0.00`` — a ratio of zero. ``None``/NaN/inf → ``"–"``.
+    report.js:ratioNum writes ratios the same way."""
     if ratio is None or not math.isfinite(ratio):
         return "–"
-    return f"{ratio:.3f}×" if abs(ratio - 1) < 0.01 else f"{ratio:.2f}×"
+    mag = abs(ratio)
+    if 0 < mag < 0.1:
+        return f"{ratio:.{1 - math.floor(math.log10(mag))}f}"
+    return f"{ratio:.3f}" if near_one and abs(ratio - 1) < 0.01 else f"{ratio:.2f}"
+
+
+def format_ratio(ratio: float | None) -> str:
+    """``1.234`` → ``"1.23×"``; ``0.004`` → ``"0.0040×"`` (``ratio_number``)."""
+    if ratio is None or not math.isfinite(ratio):
+        return "–"
+    return f"{ratio_number(ratio)}×"
 
 
 def format_p_value(p: float | None) -> str:

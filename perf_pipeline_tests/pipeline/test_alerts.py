@@ -190,3 +190,19 @@ def test_a_payload_that_is_not_json_is_still_an_error(tmp_path: Path) -> None:
     client = _Raises(InvalidInputError("webhook payload is not JSON"))
     with pytest.raises(InvalidInputError):
         deliver_alerts(ws, [alert], client=client)  # type: ignore[arg-type]
+
+
+def test_a_large_speed_up_in_an_alert_is_not_a_ratio_of_zero() -> None:
+    # "New in the history" leads the report and the webhook: a 250x faster new level read
+    # "new level x0.00".
+    import dataclasses
+
+    from perf_pipeline.model import ChangePoint
+    from perf_pipeline_tests.report.synthetic import make_report_data
+
+    data = make_report_data(hostile=False)
+    last = data.runs[-1].run_id
+    data = dataclasses.replace(data, change_points=(ChangePoint(
+        name="tests/t.py::test_x", metric="time_s", run_id=last, ratio=0.004),))
+    (alert,) = alerts_of(data, run_ids={last})
+    assert alert.detail.startswith("new level x0.0040 from ")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.report import write_report
-from perf_pipeline.report.units import format_metric
+from perf_pipeline.report.units import format_metric, ratio_number
 from perf_pipeline_tests.report.synthetic import (
     XSS_MESSAGE,
     XSS_NAME,
@@ -233,3 +233,13 @@ def test_hover_numbers_read_as_the_markdown_writes_them(report: Loaded) -> None:
         "cases => cases.map(([u, v]) => window.__report.fmt(u, v))",
         [[units[m], v] for m, v in _FMT_CASES])
     assert page == [format_metric(m, v) for m, v in _FMT_CASES]
+
+
+_RATIOS = (0.004, 0.0123, 0.0999, 0.1, 0.5, 0.995, 1.0, 1.004, 1.5, 12345.6, 1e-5)
+
+
+def test_ratios_read_as_the_markdown_writes_them(report: Loaded) -> None:
+    # A 250x speed-up read "0.00×" everywhere: page and tables must agree it is 0.0040.
+    page = report.page.evaluate("xs => xs.map(x => window.__report.ratioNum(x, 2))",
+                                list(_RATIOS))
+    assert page == [ratio_number(x, near_one=False) for x in _RATIOS]

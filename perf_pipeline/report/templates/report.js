@@ -56,16 +56,22 @@
     return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(2);
   }
 
+  // A ratio as units.py:ratio_number writes it: below 0.1 two significant digits, so a
+  // 250x speed-up is 0.0040, not 0.00 (a ratio of zero).
+  function ratioNum(x, digits) {
+    const a = Math.abs(x);
+    return a > 0 && a < 0.1 ? x.toFixed(1 - Math.floor(Math.log10(a))) : x.toFixed(digits);
+  }
   // An interval with an infinite end (too few samples, or a zero in the baseline) reaches
   // the page as null; like the Python tables, it reads "–" rather than half a range.
   function ciText(low, high) {
-    return low === null || high === null ? "–" : low.toFixed(2) + " – " + high.toFixed(2);
+    return low === null || high === null ? "–" : ratioNum(low, 2) + " – " + ratioNum(high, 2);
   }
 
   // A comparison's ratio as the tables write it: marked when the confirmation's A/B
   // decided it (c[10]), whose ratio is of its own rounds, not of the medians plotted here.
   function ratioText(c, digits) {
-    return c[3] === null ? "–" : c[3].toFixed(digits) + "×" + (c[10] ? " (A/B)" : "");
+    return c[3] === null ? "–" : ratioNum(c[3], digits) + "×" + (c[10] ? " (A/B)" : "");
   }
 
   async function loadData() {
@@ -191,7 +197,7 @@
       shapes.push({type: "line", yref: "paper", y0: 0, y1: 1, x0: xs[at], x1: xs[at],
                    line: {color: cp[3] > 1 ? "#cf222e" : "#1a7f37", width: 1.5, dash: "dot"}});
       ann.push({yref: "paper", y: 1, x: xs[at], yanchor: "bottom", showarrow: false,
-                text: "change ×" + (cp[3] === null ? "?" : cp[3].toFixed(2)),
+                text: "change ×" + (cp[3] === null ? "?" : ratioNum(cp[3], 2)),
                 font: {color: cp[3] > 1 ? "#cf222e" : "#1a7f37"}});
     }
     // Drifts: a shaded band over the runs a slow drift spans.
@@ -204,7 +210,7 @@
                    fillcolor: col, opacity: 0.08, line: {width: 0}});
       ann.push({yref: "paper", y: 1, x: xs[z], yanchor: "bottom", xanchor: "right",
                 showarrow: false, font: {color: col},
-                text: "drift ×" + (dr[4] === null ? "?" : dr[4].toFixed(2))});
+                text: "drift ×" + (dr[4] === null ? "?" : ratioNum(dr[4], 2))});
     }
     // Culprits: the commit a culprit search named, marked where it was measured.
     for (const cu of (D.culprits || [])) {
@@ -216,7 +222,7 @@
       ann.push({yref: "paper", y: 0.92, x: xs[at], yanchor: "bottom", showarrow: false,
                 font: {color: "#8250df"},
                 text: "culprit " + esc(cu[4]) + " (" + esc(cu[5]) + ")" +
-                      (cu[3] === null ? "" : " ×" + cu[3].toFixed(2))});
+                      (cu[3] === null ? "" : " ×" + ratioNum(cu[3], 2))});
     }
     const title = esc(short(label, 40)) + (c ? " · ratio " + ratioText(c, 2) : "");
     Plotly.react(el, traces, layoutBase({
@@ -366,7 +372,7 @@
           (D.verdicts[i] === "regression" || D.verdicts[i] === "improvement");
         const c = named && why.has(i) ? why.get(i) : tc;
         rt.textContent = c && c[3] !== null
-          ? (c === tc ? "" : D.metrics[c[1]][1] + " ") + c[3].toFixed(2) + "×" : "";
+          ? (c === tc ? "" : D.metrics[c[1]][1] + " ") + ratioNum(c[3], 2) + "×" : "";
         it.append(dot, name, rt);
         it.addEventListener("click", () => select(i, false));
         wrap.appendChild(it);
@@ -437,7 +443,7 @@
         if (i >= 0) select(i, true);
       });
     });
-    window.__report = {data: D, select, state, fmt};
+    window.__report = {data: D, select, state, fmt, ratioNum};
     if (D.names.length) {
       select(0, false);
     } else {
