@@ -6,6 +6,7 @@ Pure renderers over ``StressComparison`` values; ``pipeline/stress.py`` writes t
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -26,11 +27,21 @@ SHOWN_STRESS_FIGURES = ("p50_s", "p90_s", "p999_s", "max_s", "iteration_p99_s",
                         "growth_bytes_per_iteration", "multiplier")
 
 
+def _rate(ops_s: float) -> str:
+    """Four significant digits without an exponent: ``146,800/s``, not ``1.468e+05/s``."""
+    if not math.isfinite(ops_s):
+        return "–"
+    if abs(ops_s) >= 1000:
+        digits = math.floor(math.log10(abs(ops_s))) - 3
+        return f"{round(ops_s, -digits):,.0f}/s"
+    return f"{ops_s:.4g}/s"
+
+
 def _value(figure: str, value: float | None) -> str:
     if value is None:
         return "–"
     if figure == "throughput_ops_s":  # before the latencies: it ends in "_s" too
-        return f"{value:.4g}/s"
+        return _rate(value)
     if figure.endswith("_s"):  # latencies: the unit that fits (µs to s), not always ms
         return format_seconds(value)
     if figure == "growth_bytes_per_iteration":

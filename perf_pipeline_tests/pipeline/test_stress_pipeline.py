@@ -167,7 +167,7 @@ def test_the_stress_section_shows_units_that_fit_and_the_figures_it_does_not_jud
     rows = compare_stress(figs(1.44e-6), figs(1.5e-6))
     thru = (StressFigure(test="t::x", scenario="s", kind="closed", figure="throughput_ops_s",
                          value=1234.5, count=5000),)
-    assert "| 1234/s | 1234/s |" in render_stress_markdown(compare_stress(thru, thru),
+    assert "| 1,234/s | 1,234/s |" in render_stress_markdown(compare_stress(thru, thru),
                                                            baseline_label="base")
     text = render_stress_markdown(rows, baseline_label="base", shown=figs(1.5e-6))
     assert "1.44 µs" in text and "ms" not in text

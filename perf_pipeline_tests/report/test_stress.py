@@ -27,3 +27,19 @@ def test_markdown_headline_stays_escaped_and_bold() -> None:
     text = render_stress_markdown(_ROWS, baseline_label="abc123 (run run_0001)")
     assert ("**1 stress regression(s)** against abc123 (run run\\_0001): "
             "load\\_x2 p99\\_s (p99 x2.00 &lt;tail&gt;)") in text
+
+
+def test_throughput_reads_without_an_exponent() -> None:
+    row = StressComparison(test="t.py::test_flood", scenario="flood",
+                           figure="throughput_ops_s", verdict=Verdict.IMPROVEMENT,
+                           baseline=146_817.0, current=206_812.0, rule="ratio 1.3",
+                           detail="throughput x1.41")
+    slow = StressComparison(test="t.py::test_slow", scenario="slow",
+                            figure="throughput_ops_s", verdict=Verdict.UNCHANGED,
+                            baseline=12.345, current=0.5, rule="ratio 1.3", detail="")
+    md = render_stress_markdown((row, slow), baseline_label="abc")
+    page = render_stress_html((row, slow), baseline_label="abc")
+    for text in (md, page):
+        assert "146,800/s" in text and "206,800/s" in text
+        assert "12.35/s" in text and "0.5/s" in text
+        assert "e+" not in text
