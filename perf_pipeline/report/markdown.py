@@ -415,7 +415,9 @@ def _confirmation_table(c: Confirmation) -> _Table | str:
     if c.status == "off":
         return "\n".join([*head, "Off (`confirm = \"off\"`): the screen is the verdict.", ""])
     if c.status == "nothing_flagged":
-        return "\n".join([*head, "Not needed: the screen flagged nothing.", ""])
+        why = ("the screen flagged nothing" if c.screen is not None
+               else "no baseline yet, so nothing was screened")
+        return "\n".join([*head, f"Not needed: {why}.", ""])
     if c.status == "not_possible":
         return "\n".join([*head, "Not possible: " + "; ".join(
             escape_markdown(n, max_len=300) for n in c.notes), ""])

@@ -150,3 +150,23 @@ def test_the_ci_column_is_explained_for_each_kind_of_comparison() -> None:
     assert meaning("sequential-bonferroni").startswith("Every row is the A/B's")
     both = meaning(f"holm; {AB_CORRECTION_NOTE}")
     assert "where the stored-baseline comparison decides" in both and "rows marked A/B" in both
+
+
+def test_without_a_baseline_the_confirmation_does_not_claim_a_screen_ran() -> None:
+    # The first commit: the Screen says no comparison was made; the Confirmation must not
+    # go on to say "the screen flagged nothing", in either format.
+    from perf_pipeline.model import Confirmation
+    from perf_pipeline.report import render_html
+
+    data = make_report_data(with_baseline=False, with_comparison=False, hostile=False)
+    assert data.current is not None
+    confirmation = Confirmation(sha=None, run_id=data.current.run_id, created_at="2025-01-21",
+                                status="nothing_flagged", screen_alpha=0.5, screen=None,
+                                final=None)
+    data = dataclasses.replace(data, confirmation=confirmation)
+    md = render_markdown(data)
+    page = render_html(data, inline_js=False)
+    for text in (md, page):
+        assert "No stored-baseline comparison (no baseline yet)." in text
+        assert "screen flagged nothing" not in text
+        assert "Not needed: no baseline yet, so nothing was screened." in text
