@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from perf_pipeline.report import write_report
-from perf_pipeline.report.units import format_metric, ratio_number
+from perf_pipeline.report.units import format_metric, format_p_value, ratio_number
 from perf_pipeline_tests.report.synthetic import (
     XSS_MESSAGE,
     XSS_NAME,
@@ -243,3 +243,16 @@ def test_ratios_read_as_the_markdown_writes_them(report: Loaded) -> None:
     page = report.page.evaluate("xs => xs.map(x => window.__report.ratioNum(x, 2))",
                                 list(_RATIOS))
     assert page == [ratio_number(x, near_one=False) for x in _RATIOS]
+
+
+_P_VALUES = (1e-6, 1.23e-5, 0.00099, 0.001, 0.0123, 0.4, 1.0, 0.0, 1e-300)
+
+
+def test_p_values_read_as_the_tables_write_them(report: Loaded) -> None:
+    # The explorer wrote "p = 0.0000010" beside tables that say "1.0e-06".
+    page = report.page.evaluate("ps => ps.map(p => window.__report.pText(p))",
+                                list(_P_VALUES))
+    assert page == [format_p_value(p) for p in _P_VALUES]
+    report.page.evaluate("() => window.__report.select(0, false)")  # p 1e-6 in the data
+    line = report.page.text_content("#bench-verdict") or ""
+    assert "p = 1.0e-06" in line

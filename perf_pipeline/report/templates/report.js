@@ -62,6 +62,14 @@
     const a = Math.abs(x);
     return a > 0 && a < 0.1 ? x.toFixed(1 - Math.floor(Math.log10(a))) : x.toFixed(digits);
   }
+  // A p-value as units.py:format_p_value writes it in the tables: "1.0e-06", "0.400".
+  function pText(p) {
+    if (p === null || p === undefined || !isFinite(p)) return "–";
+    if (p >= 0.001) return p.toFixed(3);
+    const [m, e] = p.toExponential(1).split("e");
+    const n = Math.abs(Number(e));
+    return m + "e" + (Number(e) < 0 ? "-" : "+") + (n < 10 ? "0" : "") + n;
+  }
   // An interval with an infinite end (too few samples, or a zero in the baseline) reaches
   // the page as null; like the Python tables, it reads "–" rather than half a range.
   function ciText(low, high) {
@@ -423,7 +431,7 @@
       document.getElementById("bench-verdict").textContent = c
         ? c[2] + " · ratio " + ratioText(c, 3) +
           " · CI " + ciText(c[4], c[5]) +
-          " · p = " + (c[6] === null ? "–" : c[6].toPrecision(2))
+          " · p = " + pText(c[6])
         : (D.verdicts[b] ? "" : "not compared");
       drawTrend(D, I, b, state.metric);
       drawResources(D, I, b);
@@ -443,7 +451,7 @@
         if (i >= 0) select(i, true);
       });
     });
-    window.__report = {data: D, select, state, fmt, ratioNum};
+    window.__report = {data: D, select, state, fmt, ratioNum, pText};
     if (D.names.length) {
       select(0, false);
     } else {
