@@ -158,9 +158,10 @@ def _notes(ab: ABRun, settings: Settings, comparison: SuiteComparison,
         f"Interleaved A/B run: {n} rounds, {_how_measured(ab)}, in a "
         f"random order (candidate first in {candidate_first} of {n}; seed {ab.seed}). "
         "Each benchmark's per-round values (a side's fastest sample) are compared pairwise "
-        "(Hodges-Lehmann of the per-round log-ratios, Wilcoxon signed-rank) after removing "
-        "each round's "
-        "suite-wide factor, which is tested on its own; "
+        "(Hodges-Lehmann of the per-round log-ratios, Wilcoxon signed-rank) "
+        + ("after removing each round's suite-wide factor, which is tested on its own; "
+           if no_factor is None else "with each round's suite-wide factor left in (see "
+           "below); ") +
         f"{comparison.correction}-corrected across the suite at alpha {settings.alpha:g}, "
         f"threshold {settings.threshold:g}.",
         f"Raw files: {ab.raw_dir}",
@@ -215,7 +216,8 @@ def _sequential_notes(ab: ABRun, settings: Settings, result: SequentialResult,
         f"(stopped: {result.stopped}), {_how_measured(ab)}, in a "
         f"random order (candidate first in {candidate_first} of {n}; seed "
         f"{ab.seed}). After each look the per-round log-ratios, with each round's "
-        "suite-wide factor removed, are tested with a level spent over the looks "
+        f"suite-wide factor {'removed' if no_factor is None else 'left in (see below)'}, "
+        "are tested with a level spent over the looks "
         f"(Pocock-type), so stopping early stays valid; alpha {settings.alpha:g} across "
         f"the suite, threshold {settings.threshold:g}. {decided} of "
         f"{len(result.comparison.results)} decided; the rest are inconclusive.",

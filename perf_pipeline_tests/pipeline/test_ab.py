@@ -317,3 +317,33 @@ def test_a_benchmark_lost_after_round_1_is_counted_out_of_the_factor_warning() -
                rounds=rounds, seed=1, raw_dir=Path("raw"))
     warning = _no_factor(ab, ())
     assert warning is not None and "Only 4 benchmark(s) per round" in warning
+
+
+def test_the_notes_do_not_claim_a_suite_factor_was_removed_when_none_was() -> None:
+    # Two benchmarks per round: no factor can be removed, and a note says so; the first
+    # note said "with each round's suite-wide factor removed" all the same.
+    from perf_pipeline.analysis.sequential_result import SequentialResult
+    from perf_pipeline.config import Settings
+    from perf_pipeline.model import SuiteComparison
+    from perf_pipeline.pipeline.ab import _notes, _sequential_notes
+
+    def ab_of(names: tuple[str, ...]) -> ABRun:
+        rnd = ABRound(index=1, order=("base", "candidate"), base=make_run(1, names=names),
+                      candidate=make_run(2, names=names))
+        return ABRun(ab_id="x", base=CommitInfo(sha="1" * 40),
+                     candidate=CommitInfo(sha="2" * 40), rounds=(rnd,), seed=1,
+                     raw_dir=Path("raw"))
+
+    comparison = SuiteComparison(results=(), correction="holm", alpha=0.01)
+    result = SequentialResult(comparison=comparison, rounds_used=1, looks=(), decided_at={},
+                              stopped="max_rounds")
+    for names in (("tests/t.py::a", "tests/t.py::b"),
+                  tuple(f"tests/t.py::b{i}" for i in range(5))):
+        ab = ab_of(names)
+        no_factor = _no_factor(ab, ())
+        for notes in (_notes(ab, Settings(), comparison, None, no_factor),
+                      _sequential_notes(ab, Settings(), result, 5, None, (), no_factor)):
+            text = " ".join(notes)
+            removed = "factor removed" in text or "after removing each round's" in text
+            assert removed is (no_factor is None), text
+            assert ("left in" in notes[0]) is (no_factor is not None)
