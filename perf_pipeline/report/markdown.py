@@ -38,7 +38,7 @@ from perf_pipeline.report.units import (
     ratio_number,
 )
 
-__all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "escape_markdown", "render_markdown"]
+__all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "escape_markdown", "escape_name", "render_markdown"]
 
 #: Hidden first line; the GitHub client finds its own comment by it.
 MARKER = "<!-- perf-pipeline-report -->"
@@ -82,6 +82,20 @@ def escape_markdown(text: object, *, max_len: int = 160) -> str:
     if len(flat) > max_len:
         flat = flat[: max_len - 1] + "…"
     return "".join(_ESCAPES.get(ch, ch) for ch in flat)
+
+
+def escape_name(name: str, *, max_len: int = 160) -> str:
+    """A benchmark name for the document: escaped, and a long one shortened in the middle.
+
+    Parametrized names differ at the end (``test_read[<long id>-1]``, ``...-2]``) and
+    begin with the file that says where they live: cut from the end, as
+    ``escape_markdown`` cuts text, two such names read the same.
+    """
+    flat = " ".join(str(name).split())
+    if len(flat) > max_len:
+        head = max_len // 3
+        flat = flat[:head] + "…" + flat[len(flat) - (max_len - head - 1):]
+    return escape_markdown(flat, max_len=max_len)
 
 
 @dataclass
@@ -136,7 +150,7 @@ def _changes_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
                           "CI", "p", "adj. p"],
                          [":-:", "---", "---", "--:", "--:", "--:", "--:", "--:", "--:"])]
     body = [
-        f"| {VERDICT_ICON[r.verdict]} | {escape_markdown(r.name)} | "
+        f"| {VERDICT_ICON[r.verdict]} | {escape_name(r.name)} | "
         f"{escape_markdown(metric_label(r.metric))} | "
         f"{format_metric(r.metric, r.baseline_value)} | "
         f"{format_metric(r.metric, r.current_value)} | **{r.ratio_label}** | "
@@ -154,7 +168,7 @@ def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
             "", *_table_head(["Benchmark", "Metric", "Ratio", "CI", "Why", "More to decide"],
                              ["---", "---", "--:", "--:", "---", "--:"])]
     body = [
-        f"| {escape_markdown(r.name)} | {escape_markdown(metric_label(r.metric))} | "
+        f"| {escape_name(r.name)} | {escape_markdown(metric_label(r.metric))} | "
         f"{r.ratio_label} | {_ci(r)} | {escape_markdown(r.reason or '–', max_len=80)} | "
         f"{escape_markdown(r.needed_label)} |"
         for r in picked
@@ -202,7 +216,7 @@ def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> _Table | N
         icon = VERDICT_ICON[verdict] if verdict else ""
         if verdict and b.name in because and not (tr and tr.verdict is verdict):
             icon += " " + escape_markdown(", ".join(because[b.name]))
-        cells = [escape_markdown(b.name), icon,
+        cells = [escape_name(b.name), icon,
                  format_metric(TIME_METRIC, b.metric(TIME_METRIC)),
                  tr.ratio_label if tr else "–"]
         for key, _ in _FULL_COLUMNS:
@@ -216,9 +230,9 @@ def _membership_table(data: ReportData) -> _Table | None:
     comp = data.comparison
     if comp is None or not (comp.new or comp.missing or comp.failed):
         return None
-    body = [f"- 🆕 new (no baseline): {escape_markdown(n)}" for n in comp.new]
-    body += [f"- ❔ missing from this run: {escape_markdown(n)}" for n in comp.missing]
-    body += [f"- 💥 failed: {escape_markdown(n)}" for n in comp.failed]
+    body = [f"- 🆕 new (no baseline): {escape_name(n)}" for n in comp.new]
+    body += [f"- ❔ missing from this run: {escape_name(n)}" for n in comp.missing]
+    body += [f"- 💥 failed: {escape_name(n)}" for n in comp.failed]
     head = ["### New, missing and failed benchmarks", "",
             f"{len(comp.new)} new · {len(comp.missing)} missing · {len(comp.failed)} failed", ""]
     return _Table(priority=20, head=head, rows=body, tail=[""])
@@ -233,7 +247,7 @@ def _change_point_table(data: ReportData) -> _Table | None:
             f"({len(rows)})</summary>", "",
             *_table_head(["Benchmark", "Metric", "From run", "Commit", "Level change"],
                          ["---", "---", "---", "---", "--:"])]
-    body = [f"| {escape_markdown(r.name)} | {escape_markdown(r.metric)} | "
+    body = [f"| {escape_name(r.name)} | {escape_markdown(r.metric)} | "
             f"{escape_markdown(r.run)} | {escape_markdown(r.subject, max_len=80)} | "
             f"{r.ratio} |" for r in rows]
     return _Table(priority=15, head=head, rows=body, tail=["", "</details>", ""])
@@ -248,7 +262,7 @@ def _drift_table(data: ReportData) -> _Table | None:
             f"({len(rows)})</summary>", "",
             *_table_head(["Benchmark", "Metric", "From run", "To run", "Runs", "Change"],
                          ["---", "---", "---", "---", "--:", "--:"])]
-    body = [f"| {escape_markdown(r.name)} | {escape_markdown(r.metric)} | "
+    body = [f"| {escape_name(r.name)} | {escape_markdown(r.metric)} | "
             f"{escape_markdown(r.start)} | {escape_markdown(r.end)} | {r.commits} | "
             f"{r.ratio} |" for r in rows]
     return _Table(priority=16, head=head, rows=body, tail=["", "</details>", ""])
@@ -264,7 +278,7 @@ def _alerts_block(data: ReportData) -> str | None:
     lines = ["> [!CAUTION]", f"> **New in the history ({len(data.alerts)})**"]
     for a in data.alerts[:20]:
         commit = f" at `{a.sha[:10]}` {escape_markdown(a.subject, max_len=80)}" if a.sha else ""
-        lines.append(f"> - {_ALERT_ICON[a.kind]} {escape_markdown(a.name, max_len=120)}: "
+        lines.append(f"> - {_ALERT_ICON[a.kind]} {escape_name(a.name, max_len=120)}: "
                      f"{escape_markdown(a.detail, max_len=240)}{commit}")
     if len(data.alerts) > 20:
         lines.append(f"> - … and {len(data.alerts) - 20} more")
@@ -280,7 +294,7 @@ def _culprit_table(data: ReportData) -> _Table | None:
             f"({len(rows)})</summary>", "",
             *_table_head(["Benchmark", "Culprit", "Subject", "Author", "Step", "A/B ratio",
                           "Status"], ["---", "---", "---", "---", "--:", "--:", "---"])]
-    body = [f"| {escape_markdown(r.benchmark)} | `{r.commit}` | "
+    body = [f"| {escape_name(r.benchmark)} | `{r.commit}` | "
             f"{escape_markdown(r.subject, max_len=80)} | "
             f"{escape_markdown(r.author, max_len=60)} | {r.step} | {r.ab} | {r.status} |"
             for r in rows]
@@ -398,7 +412,7 @@ def _screen_block(c: Confirmation) -> str:
                  f"flagged {len(c.flagged) or 'nothing'}"
                  f"{'.' if not c.flagged else ':'}")
     def bullets(names: tuple[str, ...]) -> list[str]:
-        return [f"- {escape_markdown(n)} "
+        return [f"- {escape_name(n)} "
                 f"{format_ratio(rows[n].comparison.ratio if n in rows else float('nan'))}"
                 for n in names]
 
@@ -442,7 +456,7 @@ def _confirmation_table(c: Confirmation) -> _Table | str:
         comp = row.comparison
         ci = _interval(comp.ci_low, comp.ci_high)
         when = f"{decided[name]} rounds" if name in decided else "undecided"
-        label = escape_markdown(name) + (" (suspect)" if name in c.suspects else "")
+        label = escape_name(name) + (" (suspect)" if name in c.suspects else "")
         body.append(f"| {VERDICT_ICON[Verdict(comp.verdict)]} | {label} | "
                     f"{format_ratio(comp.ratio)} | {ci} | {when} | {comp.verdict} |")
     return _Table(priority=45, head=head, rows=body, tail=[""])

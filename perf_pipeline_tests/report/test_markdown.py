@@ -170,3 +170,27 @@ def test_without_a_baseline_the_confirmation_does_not_claim_a_screen_ran() -> No
         assert "No stored-baseline comparison (no baseline yet)." in text
         assert "screen flagged nothing" not in text
         assert "Not needed: no baseline yet, so nothing was screened." in text
+
+
+def test_long_names_that_differ_at_the_end_stay_apart() -> None:
+    # Parametrized ids differ at the end; cut from the end, a regression and an
+    # improvement read as the same benchmark in the table.
+    from perf_pipeline.report.markdown import escape_name
+
+    data = make_report_data(hostile=False)
+    assert data.current is not None and data.comparison is not None
+    param = "dataset=" + "large_parquet_partitioned_by_day_" * 5
+    rename = {b.name: f"tests/perf/test_io.py::test_read[{param}-{i}]"
+              for i, b in enumerate(data.current.benchmarks)}
+    data = dataclasses.replace(
+        data, current=dataclasses.replace(data.current, benchmarks=tuple(
+            dataclasses.replace(b, name=rename[b.name]) for b in data.current.benchmarks)),
+        comparison=dataclasses.replace(data.comparison, results=tuple(
+            dataclasses.replace(r, name=rename.get(r.name, r.name))
+            for r in data.comparison.results)))
+    md = render_markdown(data)
+    changed = [line.split(" | ")[1] for line in md.splitlines()
+               if line.startswith(("| 🔴", "| 🟢"))]
+    assert len(changed) == 2 and len(set(changed)) == 2
+    assert changed[0].startswith("tests/perf/test\\_io.py") and changed[0].endswith("-0\\]")
+    assert len(escape_name("x" * 500)) == 160 and escape_name("short_name") == "short\\_name"
