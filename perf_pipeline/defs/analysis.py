@@ -20,10 +20,31 @@ from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.model import CommitAnalysis
 
+#: The run tag that says who launched a run, and its value on a culprit search's runs.
+TRIGGER_TAG = "perf_pipeline/trigger"
+CULPRIT_SEARCH_TRIGGER = "culprit_search"
+
 #: Per-commit assets recompute when their commit is re-measured, not when the
 #: (unpartitioned) baseline moves: that would re-request every commit ever measured.
-PER_COMMIT_AUTOMATION = dg.AutomationCondition.eager().ignore(
-    asset_selection("performance_baseline"))
+#: Nor when a culprit search measured the commit as a probe: a probe's commit is an old
+#: one between a good and a bad commit, and judging it against today's baseline
+#: requested a screen, an A/B confirmation (up to ``confirm_budget_s`` of the measuring
+#: pool), a profile and a report for each probe, between the search's steps. A probe's
+#: measurement counts as the commit's update handled: it also ends the wait a partition
+#: the search added started ("newly missing"). (``executed_with_tags`` cannot say it:
+#: for a partitioned asset it looks only at the asset's latest materialization.)
+_PROBE_MEASURED = dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.all_new_updates_have_run_tags(
+        tag_values={TRIGGER_TAG: CULPRIT_SEARCH_TRIGGER})).with_label(
+            "measured by a culprit search's probe")
+PER_COMMIT_AUTOMATION = (
+    dg.AutomationCondition.eager()
+    .replace("handled", (dg.AutomationCondition.newly_requested()
+                         | dg.AutomationCondition.newly_updated()
+                         | dg.AutomationCondition.initial_evaluation()
+                         | _PROBE_MEASURED).with_label("handled"))
+    .ignore(asset_selection("performance_baseline"))
+).with_label("eager, except after a culprit search's probe")
 
 #: The whole-history assets (baseline, history report) recompute when any commit is
 #: measured. Plain eager also waits until no dependency is missing, and for an

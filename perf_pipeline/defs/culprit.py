@@ -19,6 +19,7 @@ defs/analysis.py).
 
 import dagster as dg
 
+from perf_pipeline.defs.analysis import CULPRIT_SEARCH_TRIGGER, TRIGGER_TAG
 from perf_pipeline.defs.fleet import asset_key, asset_selection, measuring_turn
 from perf_pipeline.defs.launch import load_project_definitions, register_commits
 from perf_pipeline.defs.measurement import benchmark_results
@@ -84,7 +85,7 @@ def action_run_request(action: object, *, machine: str | None = None) -> dg.RunR
 
     assert isinstance(action, CulpritAction)
     spec = action.spec
-    tags = {"perf_pipeline/trigger": "culprit_search", "perf_pipeline/search": spec.key,
+    tags = {TRIGGER_TAG: CULPRIT_SEARCH_TRIGGER, "perf_pipeline/search": spec.key,
             **(machine_tags(machine) if machine else {})}
     if action.kind == "measure":
         return dg.RunRequest(run_key=f"culprit:{spec.key}:probe:{action.sha}",

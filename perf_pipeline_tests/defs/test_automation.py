@@ -448,6 +448,42 @@ def test_a_registered_commit_never_measured_does_not_stop_the_history(defs) -> N
         assert unmeasured not in wanted["regression_analysis"]
 
 
+def test_a_culprit_search_probe_requests_no_per_commit_gate(defs) -> None:
+    """A probe (the culprit sensor's ``benchmark_results`` of an old commit) made the
+    per-commit automation request that commit's screen, A/B confirmation, profile and
+    report: up to ``confirm_budget_s`` of the measuring pool per probe, judging an old
+    commit against today's baseline. A commit measured by any other run still is."""
+    from perf_pipeline.defs.analysis import CULPRIT_SEARCH_TRIGGER, TRIGGER_TAG
+    from perf_pipeline.defs.partitions import commits_partitions
+
+    @dg.asset(name="benchmark_results", partitions_def=commits_partitions)
+    def measured() -> None:  # stands in for the measuring asset: only its run's tags matter
+        return None
+
+    probed, added, measured_sha = "a" * 40, "c" * 40, "b" * 40
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("commits", [probed, measured_sha])
+        # An instance with a history (a search needs one): the tick before has an event.
+        instance.report_runless_asset_event(dg.AssetMaterialization("performance_history"))
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        instance.add_dynamic_partitions("commits", [added])  # the search registers it
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                 cursor=tick.cursor)
+        assert "regression_analysis" not in requested(tick)  # not measured yet
+        for sha, trigger in ((probed, CULPRIT_SEARCH_TRIGGER), (added, CULPRIT_SEARCH_TRIGGER),
+                             (measured_sha, "commit_sensor")):
+            assert dg.materialize([measured], instance=instance, partition_key=sha,
+                                  tags={TRIGGER_TAG: trigger}).success
+        tick = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                 cursor=tick.cursor)
+        wanted = requested(tick)
+        assert wanted["regression_analysis"] == {measured_sha}
+        assert wanted["performance_baseline"] == {None}  # the history still learns of all
+        later = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                  cursor=tick.cursor)
+        assert "regression_analysis" not in requested(later)  # nor on a later tick
+
+
 def _check_automation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     sha = "a" * 40
     instance.add_dynamic_partitions("commits", [sha])
