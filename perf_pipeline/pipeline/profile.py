@@ -185,6 +185,10 @@ def profile_commit(ws: Workspace, sha: str, *, repeats: int = 3) -> ProfileOutco
     A/B measured against (a PR: the merge base); with ``confirm = "off"`` the baseline's
     newest commit. Keeps the result as ``profile/<sha>.json``.
     """
+    if ws.settings.profile == "off":  # before anything is read: a gate with profiling
+        # off needs no confirmation file of this commit to skip its profile
+        _clear_commit_profile(ws, sha)
+        return ProfileOutcome(comparison=None, skipped='profiling is off (profile = "off")')
     analysis = read_commit_analysis(ws, sha)
     confirmation = read_commit_confirmation(
         ws, sha, run_id=analysis.run_id if analysis is not None else None)
@@ -193,9 +197,7 @@ def profile_commit(ws: Workspace, sha: str, *, repeats: int = 3) -> ProfileOutco
                                 "analysis; materialize regression_confirmation first")
     confirmed = sorted({r.name for r in confirmation.regressions} - {SUITE_SHIFT_NAME})
     skipped = None
-    if ws.settings.profile == "off":
-        skipped = 'profiling is off (profile = "off")'
-    elif not confirmed:
+    if not confirmed:
         skipped = ("a suite-wide shift only: no single benchmark to profile"
                    if confirmation.regressions else
                    "no confirmed regression: nothing to profile")

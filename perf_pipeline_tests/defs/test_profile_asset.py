@@ -103,6 +103,17 @@ def test_profiling_off_skips_a_confirmed_regression(tmp_path: Path) -> None:
     assert not (tmp_path / "results" / "raw").exists()
 
 
+def test_profiling_off_skips_even_without_a_confirmation(tmp_path: Path) -> None:
+    """With ``profile = "off"`` a commit whose confirmation was never written (it failed,
+    or a run selected the profile alone) failed ``regression_profile``, which has
+    nothing to do."""
+    target = _target(tmp_path, tmp_path / "results", profile="off")
+    result = regression_profile(dg.build_asset_context(partition_key="c" * 40),
+                                workspace=target)
+    assert result.metadata["status"].value == "skipped"
+    assert 'profile = "off"' in str(result.metadata["reason"].value)
+
+
 def test_missing_confirmation_is_a_clear_failure(tmp_path: Path) -> None:
     repo, base, candidate = build_profile_target(tmp_path)
     target = _target(repo, tmp_path / "results")
