@@ -60,3 +60,21 @@ def test_a_long_function_key_keeps_its_name_in_the_markdown() -> None:
                                                strict=True)] == [True, True], rows
     assert all(r.startswith("…") and len(r.replace("\\", "")) == 90 for r in rows), rows
     assert "y.py:214**" in md
+
+
+def test_call_counts_read_without_an_exponent() -> None:
+    """A hot function called 123,456 times read ``1.235e+05`` in both reports."""
+    from perf_pipeline.report.profile import profile_html_rows
+
+    one = Spread(median=1e-3, low=1e-3, high=1e-3)
+    hot = FunctionChange(
+        key="calc.py:hot", status="changed", base_own=one, candidate_own=one, base_cum=one,
+        candidate_cum=one, base_share=one, candidate_share=one, base_calls=123456.0,
+        candidate_calls=2.5, beyond_spread=False)
+    diff = ProfileDiff(benchmark="t.py::test_x", repeats=1, base_total_s=one,
+                       candidate_total_s=one, functions=(hot,))
+    comparison = ProfileComparison(profile_id="p", base_sha="a" * 40, candidate_sha="b" * 40,
+                                   created_at="2026-01-01T00:00:00+00:00", diffs=(diff,))
+    md = "\n".join(profile_markdown(comparison))
+    assert "123,456 → 2.5" in md and "e+05" not in md
+    assert "123,456 → 2.5" in str(profile_html_rows(comparison))
