@@ -350,7 +350,10 @@ def _summary_block(data: ReportData) -> str:
                             for v in VERDICT_ICON)
         lines.append(f"| Verdicts | {counts} |")
     if data.runs:
-        lines.append(f"| History | {len(data.runs)} run(s) from "
+        stress = sum(r.suite == "stress" for r in data.runs)  # counted apart: another suite
+        kinds = (f"{len(data.runs) - stress} benchmark run(s) and {stress} stress run(s)"
+                 if stress else f"{len(data.runs)} run(s)")
+        lines.append(f"| History | {kinds} from "
                      f"{escape_markdown(data.runs[0].label)} to "
                      f"{escape_markdown(data.runs[-1].label)} |")
     return "\n".join(lines) + "\n"

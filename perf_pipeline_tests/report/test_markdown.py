@@ -194,3 +194,15 @@ def test_long_names_that_differ_at_the_end_stay_apart() -> None:
     assert len(changed) == 2 and len(set(changed)) == 2
     assert changed[0].startswith("tests/perf/test\\_io.py") and changed[0].endswith("-0\\]")
     assert len(escape_name("x" * 500)) == 160 and escape_name("short_name") == "short\\_name"
+
+
+def test_the_history_line_counts_stress_runs_apart() -> None:
+    """"History | 15 run(s)" counted the nightly stress runs among the benchmark runs
+    the trends are drawn from."""
+    data = make_report_data(hostile=False)
+    assert data.runs
+    runs = (*data.runs, dataclasses.replace(data.runs[-1], run_id="s1", suite="stress"))
+    text = render_markdown(dataclasses.replace(data, runs=runs))
+    assert (f"| History | {len(data.runs)} benchmark run(s) and 1 stress run(s) from"
+            in text)
+    assert f"| History | {len(data.runs)} run(s) from" in render_markdown(data)
