@@ -122,7 +122,8 @@ def profile_markdown(profiles: ProfileComparison | None, *,
                 f"| {i} | {name}{' ' + status if status else ''} | {_delta(f.delta_own_s)} | "
                 f"{_delta(f.delta_cum_s)} | {format_seconds(f.base_own.median)} → "
                 f"{format_seconds(f.candidate_own.median)} | {_share(f.base_share)} → "
-                f"{_share(f.candidate_share)} | {_calls(f.base_calls)} → {_calls(f.candidate_calls)} |")
+                f"{_share(f.candidate_share)} | {_calls(f.base_calls)} → "
+                f"{_calls(f.candidate_calls)} |")
         blocks.append("\n".join(lines) + "\n")
         grown = [a for a in diff.allocations
                  if a.beyond_spread and a.delta_bytes > 0][:_TOP_SITES]
