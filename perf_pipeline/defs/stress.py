@@ -38,7 +38,7 @@ def stress_results(
     partitions_def=commits_partitions,
     deps=[stress_results],
     pool=MEASURING_POOL,
-    group_name="analysis",
+    group_name="analyze",
     kinds={"python", "markdown"},
     description="Screens this commit's stress figures against the previous commit's stress "
                 "run (throughput down, p99 up, breaking point lower, scaling exponent "

@@ -42,6 +42,11 @@ def test_definitions_snapshot() -> None:
     partitions = defs.resolve_assets_def("benchmark_results").partitions_def
     assert isinstance(partitions, dg.DynamicPartitionsDefinition)
     assert partitions.name == "commits"  # the storage key: never rename
+    # The UI's groups follow the pipeline's stages; stress_analysis sat alone in "analysis".
+    groups = {spec.key.to_user_string(): spec.group_name
+              for spec in defs.resolve_all_asset_specs()}
+    assert set(groups.values()) == {"measure", "analyze", "report", "history"}
+    assert groups["stress_analysis"] == groups["regression_analysis"] == "analyze"
 
 
 def _resources(repo: Path, results: Path, args: tuple[str, ...]) -> dict[str, object]:
