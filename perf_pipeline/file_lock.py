@@ -21,6 +21,22 @@ except ImportError:  # pragma: no cover - Windows: no locking
 __all__ = ["exclusive_lock"]
 
 
+def _open_for_lock(path: Path) -> int:
+    """A descriptor to ``flock``: a folder read-only, a lock file read-write (made if
+    missing), else read-only. Another user's lock file (0644: a lock shared by several
+    users on one mount) cannot be opened for writing, and ``flock`` needs no write access:
+    that user was refused the lock ("Permission denied") instead of taking turns."""
+    if path.is_dir():
+        return os.open(path, os.O_RDONLY)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError as refused:  # no folder to make it in, or not ours
+        try:
+            return os.open(path, os.O_RDONLY)
+        except OSError:
+            raise refused from None
+
+
 @contextlib.contextmanager
 def exclusive_lock(path: Path, *, blocking: bool = True,
                    on_wait: Callable[[], None] | None = None) -> Iterator[bool]:
@@ -33,7 +49,7 @@ def exclusive_lock(path: Path, *, blocking: bool = True,
     path = Path(path)
     if not path.is_dir():
         path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_for_lock(path)
     try:
         if fcntl is None:  # pragma: no cover
             yield True

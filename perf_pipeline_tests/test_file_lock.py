@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from perf_pipeline.file_lock import exclusive_lock
 from perf_pipeline_tests.lock_holder import hold_lock, release
@@ -41,3 +46,29 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
     proc.wait(timeout=30)
     with exclusive_lock(path, blocking=False) as held:
         assert held is True
+
+
+def test_another_users_lock_file_is_taken_read_only(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """One measuring lock on a shared mount for several users (README): the file another
+    user made is 0644, the open for writing was refused, and the second user got "cannot
+    create it: Permission denied" instead of taking turns. ``flock`` needs no write access.
+    (Root may write any file, so the refusal is simulated.)"""
+    path = tmp_path / "shared.lock"
+    path.write_text("")
+    real_open = os.open
+
+    def open_as_another_user(file: object, flags: int, *args: object) -> int:
+        if Path(str(file)) == path and flags & (os.O_RDWR | os.O_WRONLY):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", open_as_another_user)
+    with exclusive_lock(path) as held:
+        assert held is True
+        monkeypatch.setattr(os, "open", real_open)
+        proc = subprocess.run(  # another process: it must wait, the lock is really held
+            [sys.executable, "-c", "import sys\nfrom perf_pipeline.file_lock import "
+             "exclusive_lock\nwith exclusive_lock(sys.argv[1], blocking=False) as held:\n"
+             "    print(held)", str(path)], capture_output=True, text=True, timeout=60)
+        assert proc.stdout.strip() == "False", proc.stderr
