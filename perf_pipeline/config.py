@@ -378,11 +378,25 @@ def machine_measuring_lock() -> Path:
         return Path(os.environ[MEASURING_LOCK_ENV].strip()).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()
     try:
-        root = Path(cache) if cache else Path.home() / ".cache"
+        root: Path | None = Path(cache) if cache else Path.home() / ".cache"
     except RuntimeError:  # no home directory at all (a bare container user)
+        root = None
+    if root is None or not _can_make_in(root / "perf_pipeline"):
+        # A home this user cannot write (user nobody's /nonexistent, a container run with
+        # --user and HOME=/, a read-only home) made every measuring command fail on the
+        # lock, where measuring itself needs no home. Every process of this user sees the
+        # same home, so all of them choose the same file.
         user = os.getuid() if hasattr(os, "getuid") else "user"
         root = Path(tempfile.gettempdir()) / f"perf_pipeline-{user}"
     return root / "perf_pipeline" / "measuring.lock"
+
+
+def _can_make_in(folder: Path) -> bool:
+    """Whether ``folder`` is, or can be made as, a folder this process may write in."""
+    for existing in (folder, *folder.parents):
+        if existing.exists():
+            return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+    return False
 
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")

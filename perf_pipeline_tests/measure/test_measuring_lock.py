@@ -115,3 +115,23 @@ def test_a_run_measures_only_once_another_measuring_process_let_go(
         release(holder)
         measuring.join(120)
     assert started.is_set() and runs and runs[0].benchmarks
+
+
+def test_a_home_that_cannot_be_written_moves_the_default_lock_to_the_temp_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """User nobody (HOME=/nonexistent), a container run with ``--user`` and HOME=/: every
+    measuring command failed with "measuring lock ~/.cache/...: cannot create it", where
+    measuring needs no home at all."""
+    import tempfile
+
+    monkeypatch.delenv(MEASURING_LOCK_ENV, raising=False)  # conftest.py's per-worker lock
+    cache = tmp_path / "not-a-folder"  # no folder can be made in it, not even by root
+    cache.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    lock = Settings().measuring_lock_path
+    assert lock.is_relative_to(tmp_path / "tmp")
+    with measuring_lock(lock):
+        assert lock.is_file()
+    assert Settings().measuring_lock_path == lock  # every process of the user: the same
