@@ -50,6 +50,12 @@ def _say_waiting(path: Path) -> Callable[[], None]:
     return waiting
 
 
+#: Programs whose first argument, when not an option, is a subcommand (``perf-pipeline
+#: ab``, ``dagster asset``). Any other program's first argument is just an argument: a
+#: script's ``postgresql://user:password@...`` was written into the lock file.
+_SUBCOMMAND_PROGRAMS = frozenset({"perf-pipeline", "perf_pipeline", "dagster"})
+
+
 def _holder_text() -> str:
     """Who holds the lock, for those who wait: the pid, the program and its command (not
     its arguments: a ``--history`` URL may hold a password), since when."""
@@ -59,7 +65,8 @@ def _holder_text() -> str:
     else:
         main = Path(argv[0])  # ``python -m perf_pipeline``: .../perf_pipeline/__main__.py
         program = [main.parent.name if main.name == "__main__.py" else main.name]
-        command = argv[1:2] if len(argv) > 1 and not argv[1].startswith("-") else []
+        command = (argv[1:2] if program[0] in _SUBCOMMAND_PROGRAMS and len(argv) > 1
+                   and not argv[1].startswith("-") else [])
     since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"pid {os.getpid()}, {' '.join(program + command) or 'python'}, since {since}"
 

@@ -135,3 +135,21 @@ def test_a_home_that_cannot_be_written_moves_the_default_lock_to_the_temp_folder
     with measuring_lock(lock):
         assert lock.is_file()
     assert Settings().measuring_lock_path == lock  # every process of the user: the same
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["/venv/bin/perf-pipeline", "ab", "main", "HEAD"], "perf-pipeline ab"),
+    (["/x/perf_pipeline/__main__.py", "run", "HEAD"], "perf_pipeline run"),
+    (["/venv/bin/dagster", "asset", "materialize"], "dagster asset"),
+    (["nightly.py", "postgresql://perf:s3cret@db/perf"], "nightly.py"),
+    (["/x/pytest/__main__.py", "tests/test_a.py"], "pytest"),
+])
+def test_the_holder_text_names_a_command_never_an_argument(
+        argv: list[str], said: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script measuring through the library with its history URL as first argument
+    wrote that URL, password and all, into the lock file every waiter prints."""
+    monkeypatch.setattr("sys.argv", argv)
+    lock = tmp_path / "measuring.lock"
+    with measuring_lock(lock):
+        text = lock.read_text()
+    assert re.fullmatch(rf"pid \d+, {re.escape(said)}, since .* UTC", text), text
