@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -83,9 +84,20 @@ def holder_of(path: Path) -> str:
 
 
 def _write_holder(path: Path, text: str) -> None:
-    """Best effort: the lock works whether or not this is written."""
+    """Best effort: the lock works whether or not this is written. Only into the lock
+    file itself: never through a symlink, nor into a file with other names. The default
+    lock of a user without a writable home lies in the shared temp folder, where another
+    user could make it a symlink to one of this user's files, which this then emptied."""
+    flags = os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0)
     with contextlib.suppress(OSError):
-        Path(path).write_text(text, encoding="utf-8")
+        fd = os.open(path, flags)
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                os.ftruncate(fd, 0)
+                os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager

@@ -153,3 +153,19 @@ def test_the_holder_text_names_a_command_never_an_argument(
     with measuring_lock(lock):
         text = lock.read_text()
     assert re.fullmatch(rf"pid \d+, {re.escape(said)}, since .* UTC", text), text
+
+
+def test_the_holder_text_is_never_written_through_a_symlink_or_a_second_name(
+        tmp_path: Path) -> None:
+    """The default lock of a user without a writable home is a fixed name in the shared
+    temp folder: another user made it a symlink to one of this user's files, and taking
+    the lock emptied that file."""
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me")
+    (tmp_path / "trap").mkdir()
+    for lock, how in ((tmp_path / "trap" / "measuring.lock", "symlink_to"),
+                      (tmp_path / "trap" / "linked.lock", "hardlink_to")):
+        getattr(lock, how)(precious)
+        with measuring_lock(lock):
+            assert precious.read_text() == "keep me"
+        assert precious.read_text() == "keep me"
