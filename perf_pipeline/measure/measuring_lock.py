@@ -39,7 +39,7 @@ from perf_pipeline.file_lock import exclusive_lock
 __all__ = ["measuring_lock"]
 
 _log = logging.getLogger(__name__)
-#: Per thread: how deep each lock file (absolute path) is held.
+#: Per thread: each lock file (absolute path) it holds, and how many times.
 _held = threading.local()
 
 
@@ -104,17 +104,18 @@ def _write_holder(path: Path, text: str) -> None:
 def measuring_lock(path: Path, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the measuring lock file ``path`` (``Settings.measuring_lock_path``); at once if
     this thread already holds it. ``on_wait`` is called once if another holder makes us
-    wait (default: a warning in the log, which the CLI prints)."""
+    wait (default: a warning in the log, which the CLI prints).
+
+    The thread's holds share one lock, let go when the last of them ends, whichever that
+    is: an A/B's rounds abandoned without ``close()`` end their hold only when the garbage
+    collector finds them, possibly in the middle of a later hold of the thread, which
+    then measured without the lock and failed at its end (``KeyError``)."""
     key = os.path.abspath(path)
-    depths: dict[str, int] = _held.__dict__.setdefault("depths", {})
-    if depths.get(key):
-        depths[key] += 1
-        try:
-            yield
-        finally:
-            depths[key] -= 1
-        return
-    with contextlib.ExitStack() as stack:
+    holds: dict[str, list] = _held.__dict__.setdefault("holds", {})  # [ExitStack, depth]
+    if key in holds:
+        holds[key][1] += 1
+    else:
+        stack = contextlib.ExitStack()
         try:
             stack.enter_context(exclusive_lock(Path(key),
                                                on_wait=on_wait or _say_waiting(Path(key))))
@@ -122,10 +123,19 @@ def measuring_lock(path: Path, *, on_wait: Callable[[], None] | None = None) -> 
             raise InvalidInputError(
                 f"measuring lock {key} (setting measuring_lock, PERF_PIPELINE_MEASURING_LOCK):"
                 f" cannot create it: {exc.strerror or exc}") from exc
-        depths[key] = 1
+        holds[key] = [stack, 1]
         _write_holder(Path(key), _holder_text())
-        try:
-            yield
-        finally:
-            _write_holder(Path(key), "")  # still held: the next holder writes its own
-            depths.pop(key, None)
+    try:
+        yield
+    finally:
+        _release(holds, key)
+
+
+def _release(holds: dict[str, list], key: str) -> None:
+    """End one hold of ``key`` in ``holds`` (the dict of the thread that took it, even if
+    the garbage collector ends the hold in another thread); the last one lets go."""
+    holds[key][1] -= 1
+    if holds[key][1] == 0:
+        stack = holds.pop(key)[0]
+        _write_holder(Path(key), "")  # still held: the next holder writes its own
+        stack.close()

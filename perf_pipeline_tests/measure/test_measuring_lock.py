@@ -169,3 +169,38 @@ def test_the_holder_text_is_never_written_through_a_symlink_or_a_second_name(
         with measuring_lock(lock):
             assert precious.read_text() == "keep me"
         assert precious.read_text() == "keep me"
+
+
+def test_a_hold_abandoned_to_the_garbage_collector_never_lets_go_of_a_later_hold(
+        tmp_path: Path) -> None:
+    """An A/B's rounds (a generator holding the lock, in a reference cycle with their
+    ``ABRounds``) abandoned without ``close()``: the collector ended that hold in the
+    middle of a later hold of the thread, which let the lock go while it measured and then
+    failed with ``KeyError``."""
+    import gc
+
+    from perf_pipeline.file_lock import exclusive_lock
+
+    lock = tmp_path / "measuring.lock"
+
+    class Rounds:  # the shape of ABRounds: the generator refers back to its owner
+        def __init__(self) -> None:
+            self.gen = self.generate()
+
+        def generate(self):
+            with measuring_lock(lock):
+                yield self
+
+    gc.disable()
+    try:
+        rounds = Rounds()
+        next(rounds.gen)
+        del rounds  # abandoned without close()
+        with measuring_lock(lock):
+            gc.collect()
+            with exclusive_lock(lock, blocking=False) as taken_beside:  # a second open
+                assert taken_beside is False, "the lock was let go in the middle of a hold"
+        with exclusive_lock(lock, blocking=False) as taken_after:
+            assert taken_after is True  # the last hold's end let it go
+    finally:
+        gc.enable()
