@@ -51,7 +51,11 @@ from perf_pipeline.measure.ab_raw import (
 )
 from perf_pipeline.measure.ab_selection import ABSelection, check_selection_exists
 from perf_pipeline.measure.git import commit_info, resolve_commit
-from perf_pipeline.measure.measuring_lock import measuring_lock
+from perf_pipeline.measure.measuring_lock import (
+    holds_of_this_thread,
+    lent_hold,
+    measuring_lock,
+)
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results, merge_processes
 from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_in_worktree
@@ -124,6 +128,9 @@ class ABRounds(Iterator[ABRound]):
     error: str | None = field(default=None, init=False)
     elapsed_s: float = field(default=0.0, init=False)
     _gen: Generator[ABRound, None, None] | None = field(default=None, init=False, repr=False)
+    #: The measuring locks of the thread that started the rounds: the rounds' hold of the
+    #: lock is lent to the thread that asks for the next one.
+    _holds: dict[str, list] | None = field(default=None, init=False, repr=False)
     #: (first round, node ids) for each ``narrow``; the manifest keeps the first selection.
     narrowed: list[tuple[int, tuple[str, ...]]] = field(default_factory=list, init=False)
     _first_selection: ABSelection | None = field(default=None, init=False, repr=False)
@@ -137,7 +144,10 @@ class ABRounds(Iterator[ABRound]):
 
     def __next__(self) -> ABRound:
         assert self._gen is not None
-        return next(self._gen)
+        if self._holds is None:  # the thread of the first round takes the lock
+            self._holds = holds_of_this_thread()
+        with lent_hold(self._holds, self.settings.measuring_lock_path):
+            return next(self._gen)
 
     def narrow(self, node_ids: Sequence[str]) -> None:
         """Measure only ``node_ids`` from the next round on (a subset of the selection):

@@ -18,7 +18,8 @@ mount, take turns too.
 
 It is re-entrant within a thread (the session holds it, its processes take it again),
 and exclusive between threads and processes: a second thread opens the file again and
-``flock`` makes it wait like any other process.
+``flock`` makes it wait like any other process. A generator that holds it across
+``yield`` (an A/B's rounds) lends its hold to whichever thread resumes it (``lent_hold``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.file_lock import exclusive_lock
 
-__all__ = ["measuring_lock"]
+__all__ = ["holds_of_this_thread", "lent_hold", "measuring_lock"]
 
 _log = logging.getLogger(__name__)
 #: Per thread: each lock file (absolute path) it holds, and how many times.
@@ -111,7 +112,7 @@ def measuring_lock(path: Path, *, on_wait: Callable[[], None] | None = None) -> 
     collector finds them, possibly in the middle of a later hold of the thread, which
     then measured without the lock and failed at its end (``KeyError``)."""
     key = os.path.abspath(path)
-    holds: dict[str, list] = _held.__dict__.setdefault("holds", {})  # [ExitStack, depth]
+    holds = holds_of_this_thread()  # [ExitStack, depth] per key
     if key in holds:
         holds[key][1] += 1
     else:
@@ -139,3 +140,27 @@ def _release(holds: dict[str, list], key: str) -> None:
         stack = holds.pop(key)[0]
         _write_holder(Path(key), "")  # still held: the next holder writes its own
         stack.close()
+
+
+def holds_of_this_thread() -> dict[str, list]:
+    """The measuring locks this thread holds (for ``lent_hold``)."""
+    return _held.__dict__.setdefault("holds", {})
+
+
+@contextlib.contextmanager
+def lent_hold(holds: dict[str, list], path: Path) -> Iterator[None]:
+    """Make the hold of ``path`` in ``holds`` (``holds_of_this_thread()`` of the thread
+    that started a generator holding it) this thread's too for the block. A generator
+    that holds the lock across ``yield`` (an A/B's rounds) resumed in another thread
+    (``run_in_executor``, a thread pool) waited in its ``run_prepared`` for the lock its
+    own process held, for ever."""
+    key = os.path.abspath(path)
+    mine = holds_of_this_thread()
+    lent = holds.get(key) if key not in mine else None
+    if lent is not None:
+        mine[key] = lent
+    try:
+        yield
+    finally:
+        if lent is not None and mine.get(key) is lent:
+            del mine[key]

@@ -360,3 +360,32 @@ def test_waiting_for_the_measuring_lock_does_not_eat_the_time_budget(
                             budget_s=50, clock=fake_runner.clock)
     done = list(rounds)
     assert len(done) == 2 and rounds.stopped == "budget"  # as without the wait
+
+
+def test_rounds_resumed_in_another_thread_do_not_wait_for_their_own_lock(
+        target_repo, one_process, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rounds hold the machine's measuring lock across ``yield``, and each pytest
+    process takes it again (``run_prepared``): a round asked for from another thread
+    (``run_in_executor``, a thread pool) waited for ever for the lock its own process
+    held."""
+    import threading
+
+    from perf_pipeline.measure import measuring_lock
+
+    runner = FakeRunner()
+
+    def run_prepared_like(settings, *args, **kwargs) -> SuiteOutcome:
+        with measuring_lock(settings.measuring_lock_path, on_wait=lambda: None):
+            return runner(settings, *args, **kwargs)
+
+    monkeypatch.setattr(ab_module, "run_in_worktree", run_prepared_like)
+    settings = one_process(target_repo)
+    with iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=3, seed=4) as rounds:
+        next(rounds)
+        done: list[object] = []
+        worker = threading.Thread(target=lambda: done.append(next(rounds)), daemon=True)
+        worker.start()
+        worker.join(30)
+        assert done, "the second round, asked for from another thread, never came"
+        next(rounds)  # and back in the first thread
+    assert len(runner.calls) == 6
