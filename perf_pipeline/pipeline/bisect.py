@@ -193,7 +193,8 @@ def open_culprit_searches(ws: Workspace, *,
     whose new level starts at a measured commit with unmeasured commits between it and
     the measured commit before it. Returns the searches defined now."""
     history = history or read_search_history(ws)
-    known = {s.key for s in _read_specs(ws)}
+    specs = _read_specs(ws)
+    known = {s.key for s in specs}
     new: list[SearchSpec] = []
     for name, (shas, values) in sorted(history.series.items()):
         for cp in change_points_of(name, TIME_METRIC, shas, values, commits=shas):
@@ -205,7 +206,7 @@ def open_culprit_searches(ws: Workspace, *,
                 continue
             spec = SearchSpec(good=earlier[-1], bad=cp.run_id, benchmark=name,
                               trigger="change_point")
-            if spec.key in known:
+            if spec.key in known or _inside_a_search(ws, spec, shas, specs):
                 continue
             # The measured commit before the step may be on another branch, or gone
             # from the repo (a force-push; its runs stay in the history): no range to
@@ -225,6 +226,29 @@ def open_culprit_searches(ws: Workspace, *,
                 known.add(spec.key)
                 new.append(spec)
     return tuple(new)
+
+
+def _inside_a_search(ws: Workspace, spec: SearchSpec, shas: tuple[str, ...],
+                     specs: tuple[SearchSpec, ...]) -> bool:
+    """Whether ``spec``'s range lies within a search of its benchmark defined before
+    (``shas``: the benchmark's history, in history order), one not abandoned. That
+    search's own probes frame the step more tightly as it goes (a good
+    probe moves the measured commit before the step, a bad one moves the step), and
+    each new frame looked like a new change point: a second search of the same step,
+    with an A/B of its own."""
+    first = {s: i for i, s in reversed(tuple(enumerate(shas)))}
+    lo, hi = first.get(spec.good), first.get(spec.bad)
+    if lo is None or hi is None:
+        return False
+    for old in specs:
+        a, b = first.get(old.good), first.get(old.bad)
+        if old.benchmark != spec.benchmark or a is None or b is None:
+            continue
+        if a <= lo and hi <= b:
+            result = read_culprit(culprit_path(ws, old))
+            if result is None or result.status != "abandoned":
+                return True
+    return False
 
 
 def _log_held(spec: SearchSpec, exc: PerfPipelineError) -> None:
