@@ -35,6 +35,9 @@ class Alert:
     detail: str = ""
     since: str | None = None
     span: tuple[str, ...] = ()
+    #: A culprit's status (``Culprit.status``): a culprit first announced unconfirmed or
+    #: not confirmed, then confirmed by a later A/B, is news again.
+    status: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in ALERT_KINDS:
@@ -44,7 +47,11 @@ class Alert:
     @property
     def key(self) -> str:
         at = self.since if self.kind == "drift" and self.since else self.sha
-        return f"{self.kind}:{self.metric}:{at or '-'}:{self.name}"
+        kind = self.kind
+        if kind == "culprit" and self.status not in ("", "confirmed"):
+            # A confirmed culprit keeps the key it always had (sent.json recognises it).
+            kind = f"culprit-{self.status}"
+        return f"{kind}:{self.metric}:{at or '-'}:{self.name}"
 
     @property
     def sent_keys(self) -> tuple[str, ...]:

@@ -108,7 +108,7 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
               f"{ratio_number(c.ci_high, near_one=False)}]"
               if c.confirmed_ratio is not None else "")
         out.append(Alert("culprit", c.benchmark, c.metric, ratio, sha=c.sha,
-                         subject=c.subject, detail=(
+                         subject=c.subject, status=c.status, detail=(
                              f"{c.status} culprit of a x{ratio_number(c.step_ratio)} step between "
                              f"{c.good_sha[:10]} and {c.bad_sha[:10]}, by {c.author}{ab}")))
     return tuple(out)

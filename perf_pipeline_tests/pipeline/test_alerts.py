@@ -206,3 +206,31 @@ def test_a_large_speed_up_in_an_alert_is_not_a_ratio_of_zero() -> None:
         name="tests/t.py::test_x", metric="time_s", run_id=last, ratio=0.004),))
     (alert,) = alerts_of(data, run_ids={last})
     assert alert.detail.startswith("new level x0.0040 from ")
+
+
+def test_a_culprit_confirmed_after_it_was_announced_unconfirmed_is_announced_again(
+        tmp_path: Path) -> None:
+    """The first A/B of a culprit saw nothing (announced: not confirmed); the A/B run
+    again saw the step. The alert's key named no status, so the confirmation was never
+    sent: the receiver was left with "not confirmed"."""
+    from perf_pipeline_tests.pipeline.test_bisect import STEP_AT as AT
+
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
+    ws = Workspace(settings)
+    rng = np.random.default_rng(7)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(0, N_COMMITS, 2):
+            store.ingest_run(run_at(i, shas[i], rng))
+    culprit_actions(ws)
+    with HistoryStore.open(settings.db_path) as store:
+        store.ingest_run(run_at(AT, shas[AT], rng))
+    (action,) = culprit_actions(ws)
+    client = _Collect()
+    for ratio in (1.0, 1.25, 1.25):
+        confirm_search(ws, action.spec, action.sha, rounds=recorded_rounds(ratio))
+        deliver_alerts(ws, alerts_of(_data(settings)), client=client)
+    heard = [a["detail"].split(" culprit")[0] for p in client.sent for a in p["alerts"]
+             if a["kind"] == "culprit"]
+    assert heard == ["not_confirmed", "confirmed"]
+    confirmed = next(a for a in alerts_of(_data(settings)) if a.kind == "culprit")
+    assert confirmed.key == f"culprit:time_s:{shas[AT]}:{STEP}"  # the key it always had
