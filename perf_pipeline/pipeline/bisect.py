@@ -191,7 +191,8 @@ def open_culprit_searches(ws: Workspace, *,
                           history: SearchHistory | None = None) -> tuple[SearchSpec, ...]:
     """Define a search for every slowdown change point (``analysis.change_points_of``)
     whose new level starts at a measured commit with unmeasured commits between it and
-    the measured commit before it. Returns the searches defined now."""
+    the measured commit before it on its first-parent line (``_framed``), unless a search
+    of that benchmark already covers it. Returns the searches defined now."""
     history = history or read_search_history(ws)
     specs = _read_specs(ws)
     known = {s.key for s in specs}
@@ -201,23 +202,10 @@ def open_culprit_searches(ws: Workspace, *,
             if cp.ratio < MIN_STEP_RATIO:
                 continue
             i = shas.index(cp.run_id)
-            earlier = [s for s in shas[:i] if s != cp.run_id]
-            if not earlier:
+            framed = _framed(ws, name, cp.run_id, shas[:i], shas, specs, known)
+            if framed is None:
                 continue
-            spec = SearchSpec(good=earlier[-1], bad=cp.run_id, benchmark=name,
-                              trigger="change_point")
-            if spec.key in known or _inside_a_search(ws, spec, shas, specs):
-                continue
-            # The measured commit before the step may be on another branch, or gone
-            # from the repo (a force-push; its runs stay in the history): no range to
-            # search. One such change point must not stop the sensor for every search.
-            try:
-                between = commits_after(ws.settings.repo_path, spec.good, spec.bad)
-            except PerfPipelineError as exc:
-                logger.info("no culprit search for %s at %s: %s (the measured commit "
-                            "before it is on another branch, or no longer in the "
-                            "repository)", name, spec.bad[:10], exc)
-                continue
+            spec, between = framed
             if len(between) > 1:
                 measured = set(history.values[name])
                 spec = replace(spec, measured_before=tuple(
@@ -226,6 +214,43 @@ def open_culprit_searches(ws: Workspace, *,
                 known.add(spec.key)
                 new.append(spec)
     return tuple(new)
+
+
+#: Measured commits before a step tried as its good end, newest first: those of other
+#: branches (a pull request measured on this machine) are passed over.
+MAX_GOOD_CANDIDATES = 10
+
+
+def _framed(ws: Workspace, name: str, bad: str, earlier: tuple[str, ...],
+            shas: tuple[str, ...], specs: tuple[SearchSpec, ...], known: set[str]
+            ) -> tuple[SearchSpec, tuple[str, ...]] | None:
+    """The search of the change point whose new level starts at ``bad``: its good end is
+    the newest measured commit before it (``earlier``, history order) on ``bad``'s
+    first-parent line, with the commits between them; None when that search is defined
+    already (or lies inside one) or no such commit is measured.
+
+    History order is commit time over every branch, so the measured commit just before
+    the step may be a pull request's, or gone from the repo (a force-push; its runs stay
+    in the history): no range to search from it. It used to end there, and the step got
+    no search although a main-line commit measured before it framed one."""
+    tried = 0
+    for good in dict.fromkeys(reversed(earlier)):
+        if good == bad:
+            continue
+        spec = SearchSpec(good=good, bad=bad, benchmark=name, trigger="change_point")
+        if spec.key in known or _inside_a_search(ws, spec, shas, specs):
+            return None
+        if tried == MAX_GOOD_CANDIDATES:
+            break
+        tried += 1
+        try:
+            return spec, commits_after(ws.settings.repo_path, spec.good, spec.bad)
+        except PerfPipelineError as exc:
+            # One such commit must not stop the sensor for every search.
+            logger.info("culprit search for %s at %s: not from %s: %s (on another "
+                        "branch, or no longer in the repository)", name, bad[:10],
+                        good[:10], exc)
+    return None
 
 
 def _inside_a_search(ws: Workspace, spec: SearchSpec, shas: tuple[str, ...],

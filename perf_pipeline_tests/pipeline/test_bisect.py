@@ -352,33 +352,49 @@ def _history_framed_by(settings: Settings, shas: tuple[str, ...], good: str) -> 
             store.ingest_run(run)
 
 
-def test_a_change_point_after_a_commit_the_repo_no_longer_has_does_not_stop_the_sensor(
+def test_a_change_point_after_a_commit_the_repo_no_longer_has_is_searched_from_the_one_before(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Main was force-pushed: the measured commit before the step is gone from the
     repo. Listing the commits between raised MeasurementError on every tick, so no
-    culprit search anywhere made progress."""
+    culprit search anywhere made progress; then the step got no search at all."""
     settings, shas = repo_and_settings(tmp_path, N_COMMITS)
     gone = "1234567890abcdef" * 2 + "12345678"
     _history_framed_by(settings, shas, gone)
     ws = Workspace(settings)
-    requested = request_culprit_search(ws, shas[0], shas[40])
     with caplog.at_level("INFO", logger="perf_pipeline.pipeline.bisect"):
         (action,) = culprit_actions(ws)
-    assert action.kind == "measure" and action.spec == requested  # the other search moves
+    assert (action.kind, action.sha) == ("measure", shas[STEP_AT - 1])
+    assert (action.spec.good, action.spec.bad) == (shas[STEP_AT - 3], shas[STEP_AT + 1])
+    assert gone[:10] in caplog.text and "not an ancestor" in caplog.text
 
 
-def test_a_change_point_after_a_commit_of_another_branch_starts_no_search(
+def test_a_change_point_inside_a_requested_search_is_left_to_it(tmp_path: Path) -> None:
+    """A search requested over the whole range finds the step: a second one defined for
+    its change point would run a second A/B of the same culprit."""
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
+    _history_framed_by(settings, shas, shas[STEP_AT - 1])
+    ws = Workspace(settings)
+    requested = request_culprit_search(ws, shas[0], shas[40])
+    assert [a.spec for a in culprit_actions(ws)] == [requested]
+
+
+def test_a_change_point_after_a_commit_of_another_branch_is_searched_from_main(
         tmp_path: Path) -> None:
-    """The measured commit before the step exists but is not an ancestor of the step's
-    commit: a search was defined over the bad commit's history behind it, only to be
-    abandoned on the next tick."""
+    """The measured commit before the step is a pull request's (branched at commit 10,
+    measured where main's commit 20 would be): no range to search from it. A search was
+    once defined from it, only to be abandoned on the next tick; then none at all, so
+    the step went unsearched although main's commit 18, measured before it, frames it."""
     settings, shas = repo_and_settings(tmp_path, N_COMMITS)
     side = git(settings.repo_path, "commit-tree", "-p", shas[10], "-m", "side",
                f"{shas[10]}^{{tree}}")
     _history_framed_by(settings, shas, side)
     ws = Workspace(settings)
-    assert open_culprit_searches(ws) == ()
-    assert culprit_actions(ws) == () and read_culprits(ws) == ()
+    (spec,) = open_culprit_searches(ws)
+    assert (spec.good, spec.bad) == (shas[STEP_AT - 3], shas[STEP_AT + 1])
+    assert spec.measured_before == (shas[STEP_AT - 3], shas[STEP_AT + 1])
+    (action,) = culprit_actions(ws)
+    assert (action.kind, action.sha) == ("measure", shas[STEP_AT - 1])
+    assert read_culprits(ws) == ()
 
 
 def _merged_side_branch(tmp_path: Path) -> tuple[Settings, dict[str, str]]:
@@ -545,13 +561,3 @@ def test_a_search_s_own_probe_does_not_start_a_second_search_of_its_step(
                 store.ingest_run(run_at(shas.index(sha), sha, rng, step_at=step_at))
     assert searched == {(shas[60], shas[64])}
     assert [(a.kind, a.sha) for a in actions] == [("confirm", shas[step_at])]
-
-
-def test_a_change_point_inside_a_requested_search_is_left_to_it(tmp_path: Path) -> None:
-    """A search requested over the whole range finds the step: a second one defined for
-    its change point would run a second A/B of the same culprit."""
-    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
-    _history_framed_by(settings, shas, shas[STEP_AT - 1])
-    ws = Workspace(settings)
-    requested = request_culprit_search(ws, shas[0], shas[40])
-    assert [a.spec for a in culprit_actions(ws)] == [requested]
