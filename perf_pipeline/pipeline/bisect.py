@@ -270,7 +270,10 @@ def _inside_a_search(ws: Workspace, spec: SearchSpec, shas: tuple[str, ...],
         if old.benchmark != spec.benchmark or a is None or b is None:
             continue
         if a <= lo and hi <= b:
-            result = read_culprit(culprit_path(ws, old))
+            try:
+                result = read_culprit(culprit_path(ws, old))
+            except PerfPipelineError:
+                return True  # a broken result: that search waits for a person
             if result is None or result.status != "abandoned":
                 return True
     return False
@@ -296,7 +299,13 @@ def culprit_actions(ws: Workspace, *, detect: bool = True,
     if detect:
         open_culprit_searches(ws, history=history)
     for spec in _read_specs(ws):
-        if read_culprit(culprit_path(ws, spec)) is not None:
+        try:
+            # A broken result is never replaced (it may be the only record of an A/B),
+            # and its search waits for a person; it must not hold up the others.
+            if read_culprit(culprit_path(ws, spec)) is not None:
+                continue
+        except PerfPipelineError as exc:
+            on_error(spec, exc)
             continue
         try:
             search = plan_search(ws, spec, history=history)

@@ -21,6 +21,7 @@ from perf_pipeline.pipeline.bisect import (
     confirm_culprit,
     confirm_search,
     culprit_actions,
+    culprit_path,
     find_culprit,
     open_culprit_searches,
     plan_search,
@@ -561,3 +562,20 @@ def test_a_search_s_own_probe_does_not_start_a_second_search_of_its_step(
                 store.ingest_run(run_at(shas.index(sha), sha, rng, step_at=step_at))
     assert searched == {(shas[60], shas[64])}
     assert [(a.kind, a.sha) for a in actions] == [("confirm", shas[step_at])]
+
+
+def test_a_broken_result_file_holds_up_only_its_own_search(
+        history: tuple[Settings, tuple[str, ...]]) -> None:
+    """One search's result file is broken (it is never replaced: it may be the only
+    record of an A/B). Reading it raised out of culprit_actions, so the sensor skipped
+    every tick and every other open search waited with it."""
+    settings, shas = history
+    ws = Workspace(settings)
+    (action,) = culprit_actions(ws)
+    other = request_culprit_search(ws, shas[0], shas[40])
+    culprit_path(ws, other).parent.mkdir(parents=True, exist_ok=True)
+    culprit_path(ws, other).write_text("{not json", encoding="utf-8")
+    held: list[str] = []
+    assert culprit_actions(ws, on_error=lambda spec, exc: held.append(spec.key)) == (action,)
+    assert held == [other.key]
+    assert culprit_path(ws, other).read_text(encoding="utf-8") == "{not json"
