@@ -31,19 +31,26 @@ from perf_pipeline_tests.pipeline.test_bisect import (
 from perf_pipeline_tests.report.test_webhook import TOKEN, Receiver, receiver  # noqa: F401
 
 
-@pytest.fixture
-def searched(tmp_path: Path) -> tuple[Settings, tuple[str, ...]]:
-    """A history with a step at an unmeasured commit, searched and confirmed."""
+def _search_to_its_last_commit(tmp_path: Path):
+    """A history with a step at an unmeasured commit, searched down to the commit whose
+    A/B names the culprit: (settings, shas, workspace, that A/B's action)."""
     settings, shas = repo_and_settings(tmp_path, N_COMMITS)
     ws = Workspace(settings)
     rng = np.random.default_rng(7)
     with HistoryStore.open(settings.db_path) as store:
         for i in range(0, N_COMMITS, 2):
             store.ingest_run(run_at(i, shas[i], rng))
-    (action,) = culprit_actions(ws)
+    culprit_actions(ws)  # the probe of STEP_AT
     with HistoryStore.open(settings.db_path) as store:
         store.ingest_run(run_at(STEP_AT, shas[STEP_AT], rng))
     (action,) = culprit_actions(ws)
+    return settings, shas, ws, action
+
+
+@pytest.fixture
+def searched(tmp_path: Path) -> tuple[Settings, tuple[str, ...]]:
+    """A history with a step at an unmeasured commit, searched and confirmed."""
+    settings, shas, ws, action = _search_to_its_last_commit(tmp_path)
     confirm_search(ws, action.spec, action.sha, rounds=recorded_rounds(1.25))
     return settings, shas
 
@@ -213,18 +220,7 @@ def test_a_culprit_confirmed_after_it_was_announced_unconfirmed_is_announced_aga
     """The first A/B of a culprit saw nothing (announced: not confirmed); the A/B run
     again saw the step. The alert's key named no status, so the confirmation was never
     sent: the receiver was left with "not confirmed"."""
-    from perf_pipeline_tests.pipeline.test_bisect import STEP_AT as AT
-
-    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
-    ws = Workspace(settings)
-    rng = np.random.default_rng(7)
-    with HistoryStore.open(settings.db_path) as store:
-        for i in range(0, N_COMMITS, 2):
-            store.ingest_run(run_at(i, shas[i], rng))
-    culprit_actions(ws)
-    with HistoryStore.open(settings.db_path) as store:
-        store.ingest_run(run_at(AT, shas[AT], rng))
-    (action,) = culprit_actions(ws)
+    settings, shas, ws, action = _search_to_its_last_commit(tmp_path)
     client = _Collect()
     for ratio in (1.0, 1.25, 1.25):
         confirm_search(ws, action.spec, action.sha, rounds=recorded_rounds(ratio))
@@ -233,4 +229,4 @@ def test_a_culprit_confirmed_after_it_was_announced_unconfirmed_is_announced_aga
              if a["kind"] == "culprit"]
     assert heard == ["not_confirmed", "confirmed"]
     confirmed = next(a for a in alerts_of(_data(settings)) if a.kind == "culprit")
-    assert confirmed.key == f"culprit:time_s:{shas[AT]}:{STEP}"  # the key it always had
+    assert confirmed.key == f"culprit:time_s:{shas[STEP_AT]}:{STEP}"  # the key it always had
