@@ -388,7 +388,28 @@ def machine_measuring_lock() -> Path:
         # same home, so all of them choose the same file.
         user = os.getuid() if hasattr(os, "getuid") else "user"
         root = Path(tempfile.gettempdir()) / f"perf_pipeline-{user}"
+        _check_own_folder(root)
     return root / "perf_pipeline" / "measuring.lock"
+
+
+def _check_own_folder(root: Path) -> None:
+    """The temp folder's name is known to every local user: one who made it first (or
+    left it writable to others) could hold this user's lock for ever, or swap the lock
+    file. Only a folder of this user's, closed to others, is used."""
+    if not hasattr(os, "getuid"):
+        return  # Windows: no flock, the lock is a no-op anyway
+    try:
+        info = root.lstat()
+    except FileNotFoundError:
+        return  # made by the lock itself, this user's
+    except OSError as exc:
+        raise InvalidInputError(f"measuring lock folder {root}: {exc.strerror or exc}") from exc
+    if info.st_uid != os.getuid() or info.st_mode & 0o022 or not root.is_dir() \
+            or root.is_symlink():
+        raise InvalidInputError(
+            f"measuring lock folder {root} belongs to another user or is open to others "
+            f"(this user's home cannot hold the lock): set {MEASURING_LOCK_ENV} to a file "
+            "of your own")
 
 
 def _can_make_in(folder: Path) -> bool:

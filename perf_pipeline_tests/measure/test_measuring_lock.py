@@ -137,6 +137,34 @@ def test_a_home_that_cannot_be_written_moves_the_default_lock_to_the_temp_folder
     assert Settings().measuring_lock_path == lock  # every process of the user: the same
 
 
+def test_a_temp_lock_folder_another_user_made_is_refused_not_used(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback folder's name is known to every local user: one who made it first
+    could hold this user's measuring lock for ever (every measuring command waited)."""
+    import os
+    import tempfile
+
+    from perf_pipeline.errors import InvalidInputError
+
+    monkeypatch.delenv(MEASURING_LOCK_ENV, raising=False)
+    cache = tmp_path / "not-a-folder"
+    cache.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    planted = tmp_path / "tmp" / f"perf_pipeline-{os.getuid()}"
+    planted.mkdir(parents=True)
+    planted.chmod(0o777)  # as another user would leave it for us
+    with pytest.raises(InvalidInputError, match="set PERF_PIPELINE_MEASURING_LOCK"):
+        _ = Settings().measuring_lock_path
+    planted.chmod(0o755)
+    if os.getuid() == 0:  # root can make it another user's, as it would be
+        os.chown(planted, 65534, 65534)
+        with pytest.raises(InvalidInputError, match="belongs to another user"):
+            _ = Settings().measuring_lock_path
+        os.chown(planted, 0, 0)
+    assert Settings().measuring_lock_path.is_relative_to(planted)  # its own: used
+
+
 @pytest.mark.parametrize(("argv", "said"), [
     (["/venv/bin/perf-pipeline", "ab", "main", "HEAD"], "perf-pipeline ab"),
     (["/x/perf_pipeline/__main__.py", "run", "HEAD"], "perf_pipeline run"),
