@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from perf_pipeline.model import FlameNode, ProfileComparison, ProfileDiff, Spread
 from perf_pipeline.report.plots import literal
-from perf_pipeline.report.units import format_bytes, format_seconds
+from perf_pipeline.report.units import format_bytes, format_count, format_seconds
 
 __all__ = ["TOP_ROWS", "artifact_links", "flame_payload", "profile_html_rows",
            "profile_markdown", "profile_metadata_markdown", "render_memory_png"]
@@ -122,8 +122,8 @@ def profile_markdown(profiles: ProfileComparison | None, *,
                 f"| {i} | {name}{' ' + status if status else ''} | {_delta(f.delta_own_s)} | "
                 f"{_delta(f.delta_cum_s)} | {format_seconds(f.base_own.median)} → "
                 f"{format_seconds(f.candidate_own.median)} | {_share(f.base_share)} → "
-                f"{_share(f.candidate_share)} | {_calls(f.base_calls)} → "
-                f"{_calls(f.candidate_calls)} |")
+                f"{_share(f.candidate_share)} | {format_count(f.base_calls)} → "
+                f"{format_count(f.candidate_calls)} |")
         blocks.append("\n".join(lines) + "\n")
         grown = [a for a in diff.allocations
                  if a.beyond_spread and a.delta_bytes > 0][:_TOP_SITES]
@@ -151,12 +151,6 @@ def profile_metadata_markdown(profiles: ProfileComparison) -> str:
     return "\n".join(profile_markdown(profiles))
 
 
-def _calls(count: float) -> str:
-    """A call count as a reader counts: ``123,456``, not ``1.235e+05`` (a mean over the
-    processes keeps its fraction below 1,000)."""
-    return f"{count:,.0f}" if abs(count) >= 1000 else f"{count:.4g}"
-
-
 def profile_html_rows(profiles: ProfileComparison | None, *, rows: int = 30,
                       link_base: Path | None = None) -> list[dict[str, object]]:
     """What the HTML template shows per profiled benchmark (the chart comes from JS);
@@ -176,7 +170,7 @@ def profile_html_rows(profiles: ProfileComparison | None, *, rows: int = 30,
                 "own": f"{format_seconds(f.base_own.median)} → "
                        f"{format_seconds(f.candidate_own.median)}",
                 "share": f"{_share(f.base_share)} → {_share(f.candidate_share)}",
-                "calls": f"{_calls(f.base_calls)} → {_calls(f.candidate_calls)}"}
+                "calls": f"{format_count(f.base_calls)} → {format_count(f.candidate_calls)}"}
                 for f in diff.functions[:rows]],
             "allocations": [{
                 "site": a.site, "beyond": a.beyond_spread, "delta": _delta_bytes(a.delta_bytes),

@@ -15,6 +15,7 @@ from perf_pipeline.model import METRICS
 
 __all__ = [
     "format_bytes",
+    "format_count",
     "format_level",
     "format_metric",
     "format_p_value",
@@ -95,6 +96,12 @@ def format_metric(metric: str, value: float | None) -> str:
         return format_seconds(value)
     if unit == "B":
         return format_bytes(value)
+    return format_count(value)
+
+
+def format_count(value: float) -> str:
+    """A count (or a median of counts): ``123,456``, never ``1.235e+05``; a fraction keeps
+    three significant digits."""
     if float(value).is_integer():
         return f"{int(value):,}"
     return _three_digits(value)
