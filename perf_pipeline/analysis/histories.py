@@ -12,7 +12,8 @@ on its own median, so the seams add no level change the recording never had; dri
 than a window is not represented. Each commit gets
 ``processes_per_commit`` consecutive processes, its replicates.
 
-``inject`` then multiplies a history by a step, a single-commit spike or a ramp.
+``inject`` then multiplies a history by a step, a single-commit spike, a ramp or a pulse
+(a slowdown fixed ``length`` commits later).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["CHANGE_KINDS", "inject", "replay_history"]
 
-CHANGE_KINDS = ("step", "spike", "ramp")
+CHANGE_KINDS = ("step", "spike", "ramp", "pulse")
 
 
 def _suite_factors(log_med: np.ndarray) -> np.ndarray:
@@ -74,8 +75,9 @@ def inject(values: np.ndarray, *, kind: str, at: int, ratio: float,
            length: int = 10) -> np.ndarray:
     """A copy of ``values`` (commits first) with a change starting at commit ``at``:
     ``step`` (every commit from ``at`` on times ``ratio``), ``spike`` (commit ``at``
-    only) or ``ramp`` (rising geometrically to ``ratio`` over ``length`` commits, then
-    staying there)."""
+    only), ``ramp`` (rising geometrically to ``ratio`` over ``length`` commits, then
+    staying there) or ``pulse`` (commits ``at`` to ``at + length - 1`` times ``ratio``:
+    a change undone ``length`` commits later)."""
     out = np.array(values, dtype=float)
     n = out.shape[0]
     if kind not in CHANGE_KINDS:
@@ -89,9 +91,11 @@ def inject(values: np.ndarray, *, kind: str, at: int, ratio: float,
         scale[at:] = ratio
     elif kind == "spike":
         scale[at] = ratio
+    elif length < 1:
+        raise InvalidInputError(f"`length` must be >= 1, got {length!r}")
+    elif kind == "pulse":
+        scale[at:at + length] = ratio
     else:
-        if length < 1:
-            raise InvalidInputError(f"`length` must be >= 1, got {length!r}")
         steps = np.arange(1, n - at + 1)
         scale[at:] = ratio ** np.minimum(steps / length, 1.0)
     return out * scale.reshape((n,) + (1,) * (out.ndim - 1))

@@ -306,8 +306,8 @@ def real_noise() -> np.ndarray:
 @pytest.mark.slow
 def test_real_noise_steps_flats_spikes_and_ramps(real_noise) -> None:
     """Held-out seed (tuned on seeds 100-400, the study uses seed 1): one process per
-    commit, 400 histories per scenario. Measured here: flat any alarm 0.022, +10 % step
-    within 2 commits 0.80, exact 0.54, spikes flagged 0.00, ramps found 0.93. Targets:
+    commit, 400 histories per scenario. Measured here: flat any alarm 0.025, +10 % step
+    within 2 commits 0.80, exact 0.55, spikes flagged 0.0025, ramps found 0.93. Targets:
     flat <= 0.05 (met), +10 % step 0.85 / 0.70 (not met: an oracle that knows both levels
     and the noise density reaches about 0.86 / 0.61 on this corpus, benchmarks/
     changepoints.py --per-benchmark), spikes <= 0.05 (met), ramps >= 0.60 (met)."""
@@ -340,7 +340,7 @@ def test_real_noise_steps_flats_spikes_and_ramps(real_noise) -> None:
 @pytest.mark.slow
 def test_real_noise_with_three_processes_per_commit_meets_the_step_targets(real_noise) -> None:
     """Three processes per commit, pooled (the median of their logs), held-out seed, 300
-    histories: measured flat 0.00, +10 % step within 2 commits 0.94, exact 0.78 (the
+    histories: measured flat 0.00, +10 % step within 2 commits 0.94, exact 0.80 (the
     study, seed 1: 0.00 / 0.97 / 0.84; other held-out seeds 0.93-0.96 / 0.74-0.75).
     Targets 0.05 / 0.85 / 0.70: met with replicates."""
     rng = np.random.default_rng(5252)
@@ -357,7 +357,7 @@ def test_real_noise_with_three_processes_per_commit_meets_the_step_targets(real_
         exact += 0 in found
     assert flat / trials <= 0.02
     assert near / trials >= 0.88
-    assert exact / trials >= 0.70  # the target itself; measured 0.78 here
+    assert exact / trials >= 0.70  # the target itself; measured 0.80 here
 
 
 def test_levels_whose_ratio_is_no_float_are_refused_not_an_overflow() -> None:
@@ -368,3 +368,57 @@ def test_levels_whose_ratio_is_no_float_are_refused_not_an_overflow() -> None:
     with pytest.raises(InvalidInputError, match="beyond what a float holds"):
         detect_change_points([1e-300] * 20 + [1e300] * 20)
     assert drift_ratio([1.0] * 20 + [1e300] * 20) > 1e100  # within a float: a number
+
+
+# --- a level that goes and comes back (a slowdown fixed later) ---------------------------
+
+@pytest.mark.parametrize("length", [15, 20, 30])
+@pytest.mark.parametrize("ratio", [1.3, 1 / 1.3])
+def test_a_change_undone_later_is_two_change_points_on_its_ends(length: int, ratio: float
+                                                               ) -> None:
+    """The history review's case: +30 % for ``length`` commits with as many at the old
+    level either side, 1-2 % noise. One split is weak against it (every split mixes both
+    levels on one side): 0 of 50 such histories had any change point at length 15, 10 of
+    50 at 20. Now both ends in nearly all (239 of these 240 histories within a commit; the
+    one left has a serial correlation that widens its scan by 1.38)."""
+    near = exact = 0
+    for seed in range(40):
+        noise = 0.01 if seed % 2 else 0.02
+        values = inject(np.exp(np.random.default_rng(seed).normal(0.0, noise, 3 * length)),
+                        kind="pulse", at=length, ratio=ratio, length=length)
+        found = [s.index for s in detect_change_points(values)]
+        near += (len(found) == 2 and abs(found[0] - length) <= 1
+                 and abs(found[1] - 2 * length) <= 1)
+        exact += found == [length, 2 * length]
+    assert near >= 38
+    assert exact >= 34
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_short_burst_makes_no_pulse(seed: int) -> None:
+    """Three slow commits in a row (a noisy neighbour for a few minutes) are shorter than
+    ``min_size`` (5): neither the pulse scan nor a split may take them for a level."""
+    values = _noise(seed, 60, 0.02)
+    values[30:33] *= 2.0
+    assert detect_change_points(values) == ()
+
+
+@pytest.mark.slow
+def test_real_noise_a_slowdown_fixed_later_is_found(real_noise) -> None:
+    """Held-out seed, one process per commit, suite factor removed, 300 histories: +20 %
+    for 15 commits, then fixed. Before the pulse scan 0.04-0.06 of them had a change point
+    within 2 commits of either end (seeds 7 and 8); with it 0.87-0.92, both ends
+    0.79-0.81. Measured here: 0.91 and 0.79."""
+    rng = np.random.default_rng(6161)
+    trials, either, both = 300, 0, 0
+    for _ in range(trials):
+        at = int(rng.integers(15, 90))
+        v = inject(replay_history(real_noise, rng), kind="pulse", at=at, ratio=1.20,
+                   length=15)
+        found = [s.index for s in detect_change_points(v)]
+        start = any(abs(k - at) <= 2 for k in found)
+        end = any(abs(k - at - 15) <= 2 for k in found)
+        either += start or end
+        both += start and end
+    assert either / trials >= 0.80
+    assert both / trials >= 0.70

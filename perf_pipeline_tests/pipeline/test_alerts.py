@@ -133,7 +133,9 @@ def test_a_drift_that_goes_on_is_one_alert_and_a_drift_back_is_another(tmp_path:
     """A drift's end moves with every commit while it goes on, and past 30 commits its
     start slides with the window too: keyed by either, the webhook announced the same
     creep 5-9 times over 30 commits. A creep up (1 %/commit from commit 15) is one alert;
-    the creep back down after it (from commit 50) is news, once."""
+    the creep back down after it (from commit 50) is news, once: as a drift, or first as
+    a change point down (the change-point scan's pulse scan sees a level that went up and
+    comes back, and a step found in a creep is divided out of the drift alarm)."""
     from dataclasses import replace
 
     n = 85
@@ -154,12 +156,14 @@ def test_a_drift_that_goes_on_is_one_alert_and_a_drift_back_is_another(tmp_path:
             store.ingest_run(replace(run, benchmarks=creep))
         if i < 20:
             continue
-        drifts = [a for a in alerts_of(_data(settings)) if a.kind == "drift"]
-        seen += bool(drifts)
-        deliver_alerts(ws, drifts, client=client)
-    announced = [(a["benchmark"], a["ratio"] > 1) for p in client.sent for a in p["alerts"]]
+        alerts = [a for a in alerts_of(_data(settings)) if a.name == STEP]
+        seen += any(a.kind == "drift" for a in alerts)
+        deliver_alerts(ws, alerts, client=client)
+    announced = [(a["kind"], a["ratio"] > 1) for p in client.sent for a in p["alerts"]]
+    drifts = [up for kind, up in announced if kind == "drift"]
     assert seen >= 20
-    assert announced == [(STEP, True), (STEP, False)], announced
+    assert drifts in ([True, False], [True]), announced
+    assert any(not up for _, up in announced), announced  # the creep back is news
 
 
 class _Raises:
