@@ -4,23 +4,36 @@ Resolution order (later wins): built-in defaults (the example target in this rep
 or a caller's own (``load_settings(defaults=...)``, the demo's) →
 ``perf_pipeline.toml`` (or the file named by ``PERF_PIPELINE_CONFIG``) → environment
 variables → explicit keyword overrides from the CLI or a Dagster resource.
+
+Beside it, each with a job of its own: ``config_values.py`` reads a value of the file or
+the environment, ``config_env.py`` names the environment variables, ``history_url.py``
+tells and masks history store URLs, and ``measuring_lock_path.py`` finds the default
+measuring lock file.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from perf_pipeline.config_env import (
+    HISTORY_URL_ENV,
+    MEASURING_LOCK_ENV,
+    SECRET_ENV_VARS,
+    SETTING_ENV_VARS,
+    WEBHOOK_TOKEN_ENV,
+    WEBHOOK_URL_ENV,
+)
 from perf_pipeline.config_values import coerce_value, read_config_file
 from perf_pipeline.cron import check_cron, check_timezone
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.history_url import is_postgres_url, mask_url
 from perf_pipeline.http_url import check_http_url, shown_webhook_url
 from perf_pipeline.layout import ResultsLayout
+from perf_pipeline.measuring_lock_path import machine_measuring_lock
 from perf_pipeline.model import METRICS
 
 #: Smallest significance level. Far below any level in use (five sigma is 6e-7), and far
@@ -33,58 +46,14 @@ MIN_ALPHA = 1e-10
 #: pins the two together, since that module may import nothing of ours).
 MAX_STRESS_MULTIPLIER = 100.0
 
+# The variables' names, the lock's default path and the URL helpers live in config_env,
+# measuring_lock_path and history_url; they are named here too, as part of the settings' API.
 __all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "MEASURING_LOCK_ENV", "PROJECT_ROOT", "RUNNERS",
            "SECRET_ENV_VARS", "WEBHOOK_TOKEN_ENV", "WEBHOOK_URL_ENV", "Settings", "is_postgres_url",
            "load_settings", "machine_measuring_lock", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-#: The environment variable of the history store's URL (it may hold a password).
-HISTORY_URL_ENV = "PERF_PIPELINE_HISTORY_URL"
-#: The environment variable of the webhook's URL (Slack and Discord keep its secret in
-#: the path).
-WEBHOOK_URL_ENV = "PERF_PIPELINE_WEBHOOK_URL"
-#: The environment variable of the webhook's bearer token (never a setting).
-WEBHOOK_TOKEN_ENV = "PERF_PIPELINE_WEBHOOK_TOKEN"
-#: The environment variable of the measuring lock file (``Settings.measuring_lock_path``).
-MEASURING_LOCK_ENV = "PERF_PIPELINE_MEASURING_LOCK"
-#: Variables holding our secrets: the measured suite (a PR's code) never sees them.
-SECRET_ENV_VARS = (HISTORY_URL_ENV, WEBHOOK_URL_ENV, WEBHOOK_TOKEN_ENV)
-
-_ENV_VARS: Mapping[str, str] = {
-    "repo_path": "PERF_PIPELINE_REPO",
-    "project_subdir": "PERF_PIPELINE_PROJECT_DIR",
-    "results_dir": "PERF_PIPELINE_RESULTS_DIR",
-    "main_branch": "PERF_PIPELINE_MAIN_BRANCH",
-    "runner": "PERF_PIPELINE_RUNNER",
-    "suite_timeout_s": "PERF_PIPELINE_SUITE_TIMEOUT",
-    "processes": "PERF_PIPELINE_PROCESSES",
-    "threshold": "PERFORMANCE_THRESHOLD",
-    "alpha": "SIGNIFICANCE_LEVEL",
-    "stress_multiplier": "STRESS_MULTIPLIER",
-    "stress_per_commit": "PERF_PIPELINE_STRESS_PER_COMMIT",
-    "stress_confirm_pairs": "PERF_PIPELINE_STRESS_CONFIRM_PAIRS",
-    "baseline_policy": "PERF_PIPELINE_BASELINE_POLICY",
-    "baseline_runs": "PERF_PIPELINE_BASELINE_RUNS",
-    "watch_branches": "PERF_PIPELINE_WATCH_BRANCHES",
-    "max_runs_per_tick": "PERF_PIPELINE_MAX_RUNS_PER_TICK",
-    "nightly_cron": "PERF_PIPELINE_NIGHTLY_CRON",
-    "nightly_timezone": "PERF_PIPELINE_NIGHTLY_TIMEZONE",
-    "confirm": "PERF_PIPELINE_CONFIRM",
-    "confirm_max_rounds": "PERF_PIPELINE_CONFIRM_MAX_ROUNDS",
-    "ab_processes": "PERF_PIPELINE_AB_PROCESSES",
-    "ab_prior": "PERF_PIPELINE_AB_PRIOR",
-    "profile": "PERF_PIPELINE_PROFILE",
-    "confirm_budget_s": "PERF_PIPELINE_CONFIRM_BUDGET",
-    "confirm_min_history": "PERF_PIPELINE_CONFIRM_MIN_HISTORY",
-    "confirm_base": "PERF_PIPELINE_CONFIRM_BASE",
-    "uv_args": "PERF_PIPELINE_UV_ARGS",
-    "machine_id": "PERF_PIPELINE_MACHINE_ID",
-    "measuring_lock": MEASURING_LOCK_ENV,
-    "webhook_url": WEBHOOK_URL_ENV,
-    "history_url": HISTORY_URL_ENV,
-}
 
 #: How the target's interpreter is found (``measure/environments.py``): this interpreter,
 #: ``uv run`` in the target's uv project, a user's argv template, or a virtual environment
@@ -370,82 +339,6 @@ class Settings:
         return self.layout.noise_dir
 
 
-def machine_measuring_lock() -> Path:
-    """This user's measuring lock on this machine, the same whatever the results dir: two
-    projects measured on one box take turns. ``PERF_PIPELINE_MEASURING_LOCK`` is read here
-    too, so settings built without ``load_settings`` (a test's ``Settings(...)``) use it."""
-    if os.environ.get(MEASURING_LOCK_ENV, "").strip():
-        return Path(os.environ[MEASURING_LOCK_ENV].strip()).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
-    try:
-        root: Path | None = Path(cache) if cache else Path.home() / ".cache"
-    except RuntimeError:  # no home directory at all (a bare container user)
-        root = None
-    if root is None or not _can_make_in(root / "perf_pipeline"):
-        # A home this user cannot write (user nobody's /nonexistent, a container run with
-        # --user and HOME=/, a read-only home) made every measuring command fail on the
-        # lock, where measuring itself needs no home. Every process of this user sees the
-        # same home, so all of them choose the same file.
-        user = os.getuid() if hasattr(os, "getuid") else "user"
-        root = Path(tempfile.gettempdir()) / f"perf_pipeline-{user}"
-        _check_own_folder(root)
-    return root / "perf_pipeline" / "measuring.lock"
-
-
-def _check_own_folder(root: Path) -> None:
-    """The temp folder's name is known to every local user: one who made it first (or
-    left it writable to others) could hold this user's lock for ever, or swap the lock
-    file. Only a folder of this user's, closed to others, is used."""
-    if not hasattr(os, "getuid"):
-        return  # Windows: no flock, the lock is a no-op anyway
-    try:
-        info = root.lstat()
-    except FileNotFoundError:
-        return  # made by the lock itself, this user's
-    except OSError as exc:
-        raise InvalidInputError(f"measuring lock folder {root}: {exc.strerror or exc}") from exc
-    if info.st_uid != os.getuid() or info.st_mode & 0o022 or not root.is_dir() \
-            or root.is_symlink():
-        raise InvalidInputError(
-            f"measuring lock folder {root} belongs to another user or is open to others "
-            f"(this user's home cannot hold the lock): set {MEASURING_LOCK_ENV} to a file "
-            "of your own")
-
-
-def _can_make_in(folder: Path) -> bool:
-    """Whether ``folder`` is, or can be made as, a folder this process may write in."""
-    for existing in (folder, *folder.parents):
-        if existing.exists():
-            return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
-    return False
-
-
-_POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
-
-
-def is_postgres_url(target: object) -> bool:
-    """Whether ``target`` names a PostgreSQL history rather than a SQLite file."""
-    return isinstance(target, str) and target.strip().lower().startswith(_POSTGRES_SCHEMES)
-
-
-def mask_url(target: str) -> str:
-    """``target`` with the password of its URL replaced by ``***``, for every message,
-    log line and report; anything that is not a URL with a password comes back as is."""
-    scheme, sep, rest = target.partition("://")
-    if not sep:
-        return target
-    # The userinfo ends at the last "@": a password may hold "/" (drivers accept it), and
-    # splitting at the first "/" once printed such a password whole. Masking too much
-    # (an "@" further on) is the safe way to be wrong.
-    userinfo, at, tail = rest.rpartition("@")
-    if at and ":" in userinfo:
-        rest = f"{userinfo.split(':', 1)[0]}:***@{tail}"
-    # A password may also travel as a query parameter (?password=..., libpq's way).
-    rest = re.sub(r"(?i)([?&](?:password|sslpassword|passwd|pwd|token)=)[^&#]*", r"\1***",
-                  rest)
-    return f"{scheme}://{rest}"
-
-
 def _coerce(name: str, value: object) -> object:
     """``value`` as the kind of the ``Settings`` field ``name``."""
     kind = {f.name: f.type for f in fields(Settings)}[name]
@@ -484,7 +377,7 @@ def load_settings(
     elif config_file is not None or env.get("PERF_PIPELINE_CONFIG"):
         raise InvalidInputError(f"config file {path} " + (
             "is not a file" if path.exists() else "does not exist"))
-    for name, var in _ENV_VARS.items():
+    for name, var in SETTING_ENV_VARS.items():
         if env.get(var, "").strip():
             try:
                 values[name] = _coerce(name, env[var].strip())

@@ -69,9 +69,9 @@ def _measured_suites_skip_unused_plugins() -> Iterator[None]:
 @pytest.fixture(autouse=True, scope="session")
 def _a_measuring_lock_per_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Each xdist worker measures under a lock of its own. The product's default lock is
-    the machine's (``config.machine_measuring_lock``), and the two workers' measuring
-    tests then waited for each other; the environment variable reaches the CLI commands
-    the tests start, and settings built as ``Settings(...)``, alike."""
+    the machine's (``measuring_lock_path.machine_measuring_lock``), and the two workers'
+    measuring tests then waited for each other; the environment variable reaches the CLI
+    commands the tests start, and settings built as ``Settings(...)``, alike."""
     before = os.environ.get(MEASURING_LOCK_ENV)
     os.environ[MEASURING_LOCK_ENV] = str(tmp_path_factory.mktemp("lock") / "measuring.lock")
     yield

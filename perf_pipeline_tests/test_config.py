@@ -83,25 +83,6 @@ def test_an_empty_results_dir_flag_makes_no_history_in_the_working_directory(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_readme_names_every_variable_and_every_setting_without_one() -> None:
-    """The README said only baseline_file and gate_metrics had no variable; seven more
-    (pytest_args, setup, ...) had none either, and a variable set for them did nothing."""
-    import re
-    from dataclasses import fields
-
-    from perf_pipeline.config import _ENV_VARS, Settings
-
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Measuring your own repo"):readme.index("### Runners")]
-    names = {f.name for f in fields(Settings)}
-    sentence = section[section.index("Some have no variable"):section.index("```toml")]
-    assert {n for n in re.findall(r"`(\w+)`", sentence) if n in names} == names - set(_ENV_VARS)
-    table = section[section.index("| variable | setting |"):]
-    listed = {v for row in re.findall(r"^\| ([^|]*) \|", table, re.M)
-              for v in re.findall(r"`([A-Z_]+)`", row)}
-    assert listed == set(_ENV_VARS.values())
-
-
 def test_settings_above_the_table_header_are_refused_not_ignored(tmp_path: Path) -> None:
     """TOML reads keys above ``[perf_pipeline]`` as outside it: threshold = 1.5 written
     there was ignored and the gate judged at 1.2."""

@@ -17,12 +17,16 @@ PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
 
 # What each part may import from perf_pipeline itself.
 BASE = {"model", "errors", "config", "layout", "atomic_file", "bounded_gzip", "http_url",
-        "file_lock"}
+        "file_lock", "history_url"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
-    "config": {"errors", "model", "layout", "http_url", "cron", "config_values"},
+    "config": {"errors", "model", "layout", "http_url", "cron", "config_values", "config_env",
+               "history_url", "measuring_lock_path"},
     "config_values": {"errors"},
+    "config_env": set(),
+    "measuring_lock_path": {"errors", "config_env"},
+    "history_url": set(),
     "cron": {"errors"},
     "layout": {"errors"},
     "atomic_file": {"errors"},

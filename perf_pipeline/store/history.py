@@ -27,8 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
-from perf_pipeline.config import is_postgres_url, mask_url
 from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.history_url import is_postgres_url, mask_url
 from perf_pipeline.model import (
     TIME_METRIC,
     CommitInfo,

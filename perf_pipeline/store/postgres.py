@@ -30,8 +30,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-from perf_pipeline.config import mask_url
 from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.history_url import mask_url
 from perf_pipeline.model import MetricSeries, NoiseProfile, RunStatus, StressFigure, SuiteRun
 from perf_pipeline.store.history_order import (
     MISSING_ORDINALS_SQL,
