@@ -64,9 +64,9 @@ PLUGIN_MODULE = "perf_pipeline.measure.plugin"
 #: import.
 STAGED_PACKAGE = "_perf_pipeline_probe"
 #: The plugin and the stdlib-only modules it imports (relatively), copied as they are.
-STAGED_MODULES = ("plugin.py", "completion.py", "fingerprint.py", "percentiles.py",
-                  "profiling.py", "stress_session.py", "stress_harness.py",
-                  "stress_growth.py", "latency_histogram.py", "trend.py")
+STAGED_MODULES = ("plugin.py", "benchmark_fixture.py", "resource_usage.py", "completion.py",
+                  "fingerprint.py", "percentiles.py", "profiling.py", "stress_session.py",
+                  "stress_harness.py", "stress_growth.py", "latency_histogram.py", "trend.py")
 _TAIL_BYTES = 4000
 _HEAD_BYTES = 600
 #: The bytes that continue a UTF-8 character (0b10xxxxxx): a cut may start among them.
