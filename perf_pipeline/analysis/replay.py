@@ -263,7 +263,7 @@ def replay_ab_rounds(recording: NoiseRecording, rng: np.random.Generator, *,
     sides = recording.side_values(processes)
     r = int(rng.integers(0, len(sides)))
     while True:
-        # The product draws each round's order at random (``measure.ab``): so does the
+        # The product draws each round's order at random (``measure.ab_rounds``): so does the
         # replay, or an order effect of the machine would pose as a change.
         base_side = int(rng.integers(0, 2))
         b_row = sides[r, base_side]

@@ -8,7 +8,7 @@ import pytest
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import StoreError
-from perf_pipeline.measure import ab
+from perf_pipeline.measure import ab, ab_rounds
 from perf_pipeline.measure.runner import SuiteOutcome
 from perf_pipeline.model import CommitInfo
 from perf_pipeline_tests.measure.conftest import DATA_DIR
@@ -34,7 +34,7 @@ def test_a_round_file_that_cannot_be_written_is_a_store_error(
         return SuiteOutcome(returncode=0, timed_out=False, duration_s=1.0, stdout_tail="",
                             stderr_tail="", json_path=json_path)
 
-    monkeypatch.setattr(ab, "run_in_worktree", measured)
+    monkeypatch.setattr(ab_rounds, "run_in_worktree", measured)
     blocked = tmp_path / "raw-ab"
     blocked.write_text("a file where the A/B's folder should be")
     rounds = _rounds(tmp_path, blocked)
