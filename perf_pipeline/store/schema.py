@@ -60,13 +60,15 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from perf_pipeline.errors import StoreError
 from perf_pipeline.model import hardware_machine_id
 from perf_pipeline.store.samples import decode_legacy_samples, encode_samples
 from perf_pipeline.store.stress import create_stress_table
+
+if TYPE_CHECKING:  # sqlite_utils imports pandas when installed: 0.3 s per process
+    import sqlite_utils
 
 __all__ = ["LATEST_VERSION", "migrate"]
 

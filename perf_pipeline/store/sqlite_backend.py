@@ -16,8 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.model import MetricSeries, NoiseProfile, RunStatus, StressFigure, SuiteRun
@@ -26,6 +25,9 @@ from perf_pipeline.store.disk_trouble import disk_trouble
 from perf_pipeline.store.queries import RunFilter
 from perf_pipeline.store.schema import migrate
 from perf_pipeline.store.sources import SourceStamp
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 __all__ = ["SqliteBackend"]
 
@@ -92,6 +94,11 @@ class SqliteBackend:
             raise _failure(path, "cannot open", exc) from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000):d}")
+            # imported here, not at the top: sqlite_utils imports pandas whenever it is
+            # installed (0.3 s), and loading the Dagster definitions or the CLI's --help
+            # opens no history
+            import sqlite_utils
+
             db = sqlite_utils.Database(conn, execute_plugins=False)
             _enable_wal(conn, path=path, timeout_s=timeout_s)
             conn.execute("PRAGMA synchronous = NORMAL")  # safe in WAL; fsync per checkpoint

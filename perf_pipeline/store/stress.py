@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import StressFigure
+
+if TYPE_CHECKING:  # sqlite_utils imports pandas when installed: 0.3 s per process
+    import sqlite_utils
 
 __all__ = ["STRESS_COLUMNS", "create_stress_table", "figure_from_row", "read_stress",
            "stress_rows", "write_stress"]

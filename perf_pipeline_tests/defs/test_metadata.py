@@ -81,9 +81,13 @@ def test_loading_the_definitions_imports_no_plotting_or_statistics() -> None:
     """`dagster dev`, every run worker and sensor process load the definitions: the
     report stack (matplotlib, jinja2) and scipy/plotly load in asset bodies only.
     Importing ``perf_pipeline.report.labels`` at the top of defs/metadata.py ran the
-    report package's ``__init__`` and loaded matplotlib in every one of them."""
+    report package's ``__init__`` and loaded matplotlib in every one of them. Nor pandas
+    and numpy: sqlite_utils imports pandas whenever it is installed (0.3 s), and the
+    store imported sqlite_utils at its top, though loading the definitions opens no
+    history."""
     code = ("import sys, perf_pipeline.definitions as d; d.defs(); print(sorted(m for m in "
-            "('matplotlib', 'scipy', 'plotly', 'jinja2') if m in sys.modules))")
+            "('matplotlib', 'scipy', 'plotly', 'jinja2', 'pandas', 'numpy', 'sqlite_utils') "
+            "if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "[]"

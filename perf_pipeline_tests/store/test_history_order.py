@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import sqlite_utils
 
 from perf_pipeline.model import SuiteRun
 from perf_pipeline.store import HistoryStore, open_history, schema
@@ -114,7 +115,7 @@ def test_sqlite_migration_8_keeps_every_row_and_the_next_write_restores_order(
         assert [r[:-1] for r in _rows(path, "SELECT * FROM runs ORDER BY run_id")] == before
         assert _rows(path, "SELECT count(*) FROM runs WHERE commit_utc = sort_at") == [(5,)]
         assert _rows(path, "SELECT count(*) FROM benchmarks") == [(10,)]
-        db = schema.sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+        db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
         schema._migration_8(db)  # a second pass changes nothing
         db.conn.close()
         assert [r[:-1] for r in _rows(path, "SELECT * FROM runs ORDER BY run_id")] == before
