@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["HISTORY_URL_ENV", "MEASURING_LOCK_ENV", "SECRET_ENV_VARS", "SETTING_ENV_VARS",
-           "WEBHOOK_TOKEN_ENV", "WEBHOOK_URL_ENV"]
+__all__ = ["DAGSTER_PG_PASSWORD_ENV", "HISTORY_URL_ENV", "MEASURING_LOCK_ENV", "SECRET_ENV_VARS",
+           "SETTING_ENV_VARS", "WEBHOOK_TOKEN_ENV", "WEBHOOK_URL_ENV"]
 
 #: The environment variable of the history store's URL (it may hold a password).
 HISTORY_URL_ENV = "PERF_PIPELINE_HISTORY_URL"
@@ -23,8 +23,13 @@ WEBHOOK_URL_ENV = "PERF_PIPELINE_WEBHOOK_URL"
 WEBHOOK_TOKEN_ENV = "PERF_PIPELINE_WEBHOOK_TOKEN"
 #: The environment variable of the measuring lock file (``Settings.measuring_lock_path``).
 MEASURING_LOCK_ENV = "PERF_PIPELINE_MEASURING_LOCK"
+#: The password of a fleet's Dagster instance database (``fleet/dagster.yaml``): every
+#: benchmark machine's code server has it in its environment (docs/deployment.md), and
+#: its run workers, which start the measured suites, inherit that environment.
+DAGSTER_PG_PASSWORD_ENV = "DAGSTER_PG_PASSWORD"
 #: Variables holding our secrets: the measured suite (a PR's code) never sees them.
-SECRET_ENV_VARS = (HISTORY_URL_ENV, WEBHOOK_URL_ENV, WEBHOOK_TOKEN_ENV)
+SECRET_ENV_VARS = (HISTORY_URL_ENV, WEBHOOK_URL_ENV, WEBHOOK_TOKEN_ENV,
+                   DAGSTER_PG_PASSWORD_ENV)
 
 #: The variable of each setting that has one (``load_settings`` reads them).
 SETTING_ENV_VARS: Mapping[str, str] = {

@@ -56,11 +56,15 @@ def test_successful_run_writes_json_with_plugin_figures_env_and_markers(tmp_path
 
 def test_the_measured_suite_never_sees_our_secrets(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """The suite is the commit's code (a PR's, in CI): the history URL's password and the
-    webhook's URL and token were passed to it in its environment."""
+    """The suite is the commit's code (a PR's, in CI): the history URL's password, the
+    webhook's URL and token, and a fleet's Dagster database password were passed to it
+    in its environment."""
     secrets = {"PERF_PIPELINE_HISTORY_URL": "postgresql://u:hunter2@db/perf",
                "PERF_PIPELINE_WEBHOOK_URL": "https://hooks.example/services/T0/B0/s3cr3t",
-               "PERF_PIPELINE_WEBHOOK_TOKEN": "tok-s3cr3t"}
+               "PERF_PIPELINE_WEBHOOK_TOKEN": "tok-s3cr3t",
+               # a fleet code server's environment (docs/deployment.md): the Dagster
+               # instance database's password reached every measured suite
+               "DAGSTER_PG_PASSWORD": "dagster-s3cr3t"}
     for name, value in secrets.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PP_PLAIN", "kept")
@@ -68,7 +72,7 @@ def test_the_measured_suite_never_sees_our_secrets(tmp_path: Path,
         import os
         def test_env(benchmark):
             benchmark.extra_info["seen"] = sorted(
-                k for k in os.environ if k.startswith(("PERF_PIPELINE_", "PP_")))
+                k for k in os.environ if k.startswith(("PERF_PIPELINE_", "PP_", "DAGSTER_PG_")))
             benchmark(sum, range(10))
         """)
     outcome = _run(project, tmp_path)
