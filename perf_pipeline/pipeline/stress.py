@@ -239,7 +239,8 @@ def confirm_stress_commit(ws: Workspace, judged: StressJudgement, *,
     measure_stress_confirmation(ws, judged.sha, run_id=judged.current.run_id,
                                 baseline_run_id=judged.base.run_id, baseline_sha=base_sha,
                                 screen=judged.comparisons,
-                                multiplier=judged.shared_multiplier, pairs=pairs)
+                                multiplier=judged.shared_multiplier,
+                                machine_id=judged.current.machine_id, pairs=pairs)
     return judge_stress(ws, judged.sha) or judged
 
 

@@ -23,6 +23,7 @@ from perf_pipeline.analysis.stress_confirm import (
     reachable_alpha,
 )
 from perf_pipeline.errors import InvalidInputError, MeasurementError
+from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.git import resolve_commit
 from perf_pipeline.measure.stress_pairs import StressPairs
 from perf_pipeline.model import StressComparison, StressConfirmationRecord
@@ -70,11 +71,17 @@ def measure_stress_confirmation(ws: Workspace, sha: str, *, run_id: str,
                                 baseline_run_id: str, baseline_sha: str,
                                 screen: Sequence[StressComparison],
                                 multiplier: float | None = None,
+                                machine_id: str | None = None,
                                 pairs: Iterable[Pair] | None = None
                                 ) -> StressConfirmationRecord | None:
     """Confirm the figures ``screen`` flagged (None when it flagged none) and write the
     commit's stress confirmation file; the pairs run at ``multiplier`` (the screened
-    runs', when they recorded one). ``pairs`` replaces measuring (tests, replays)."""
+    runs', when they recorded one). ``pairs`` replaces measuring (tests, replays).
+
+    ``machine_id``: the machine that measured the screened runs. Pairs measured on
+    another machine would clear (or confirm) that machine's flags with this one's
+    figures, so none are measured and the flags stay undecided, as for benchmarks
+    (``pipeline.confirm``)."""
     settings = ws.settings
     flagged = flagged_stress(screen)
     if not flagged:
@@ -94,7 +101,13 @@ def measure_stress_confirmation(ws: Workspace, sha: str, *, run_id: str,
         n = needed
     raw_dir: str | None = None
     source: Iterable[Pair] = ()
-    if needed is None:
+    here = local_machine_id(settings) if machine_id is not None else None
+    if machine_id is not None and machine_id != here:
+        notes.append(f"the stress runs were measured on machine {machine_id}, this is "
+                     f"machine {here}: fresh pairs here would judge another machine's "
+                     "flags by this one's figures, so the flags stay undecided (run "
+                     f"perf-pipeline stress on {machine_id} to confirm them).")
+    elif needed is None:
         notes.append(f"{len(set(flagged))} flagged figure(s) share alpha {alpha:g}: no "
                      f"figure's level ({level:.2g}) can be reached in at most {MAX_PAIRS} "
                      f"pairs (the smallest p-value is 1/2**pairs): the flags stay "

@@ -222,3 +222,30 @@ def test_confirm_off_ignores_an_earlier_confirmation(tmp_path: Path) -> None:
     outcome = analyze_stress_commit(off, CAND, pairs=_pairs(1000.0))
     assert [c.figure for c in outcome.regressions] == ["throughput_ops_s"]
     assert "measured again" not in outcome.markdown
+
+
+def test_flags_of_another_machines_runs_are_not_confirmed_by_pairs_measured_here(
+        tmp_path: Path) -> None:
+    """Machine bench-a judged a commit only bench-b had run the stress suite of (a shared
+    history) and measured its own fresh pairs to confirm bench-b's flag: bench-b's real
+    drop was cleared by bench-a's figures. The benchmark gate never confirms another
+    machine's flags; neither does the stress gate."""
+    from perf_pipeline.model import CommitInfo, RunStatus, SuiteRun
+    from perf_pipeline.store import HistoryStore
+
+    settings = Settings(results_dir=tmp_path / "results", machine_id="bench-a")
+    with HistoryStore.open(settings.db_path) as store:
+        for day, (sha, figures) in enumerate(
+                [(BASE, _figures(1000.0)), (CAND, _figures(400.0))], start=1):
+            stamp = f"2024-01-0{day}T00:00:00+00:00"
+            store.ingest_run(SuiteRun(
+                run_id=f"run{day}", suite="stress", status=RunStatus.SUCCESS,
+                commit=CommitInfo(sha=sha, branch="main", committed_at=stamp),
+                started_at=stamp, machine_id="bench-b"))
+            store.record_stress(f"run{day}", figures)
+    pulled: list[int] = []
+    outcome = analyze_stress_commit(Workspace(settings), CAND, pairs=_pairs(1000.0, pulled))
+    assert outcome.screen_flagged == 1 and not pulled  # nothing measured here
+    row = {c.figure: c for c in outcome.comparisons}["throughput_ops_s"]
+    assert row.verdict is not Verdict.UNCHANGED  # not cleared by another machine
+    assert "measured on machine bench-b, this is machine bench-a" in outcome.markdown
