@@ -21,14 +21,16 @@ from perf_pipeline.analysis import (
     VariancePrior,
     recording_prior,
 )
+from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError, StoreError
+from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.fingerprint import environment_fingerprint
 from perf_pipeline.model import NoiseProfile, noise_machine_id
 from perf_pipeline.store import load_noise_corpus
 from perf_pipeline.workspace import Workspace
 
-__all__ = ["PriorChoice", "ab_variance_prior", "fresh_profile_here", "previous_profile_here",
-           "profiles_here", "usable_prior"]
+__all__ = ["MACHINE_ID_KEY", "PriorChoice", "ab_variance_prior", "fresh_profile_here",
+           "previous_profile_here", "profiles_here", "recorded_here", "usable_prior"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +52,33 @@ class PriorChoice:
                 "df": self.prior.df if self.prior else None, "note": self.note}
 
 
+#: The key of ``NoiseCorpus.machine`` / ``NoiseProfile.machine`` naming the machine
+#: (``local_machine_id``) that measured a recording; recordings stored before it, and
+#: imported raw pairs, have only the hardware facts.
+MACHINE_ID_KEY = "machine_id"
+
+
+def recorded_here(profile: NoiseProfile, settings: Settings) -> bool:
+    """Whether ``profile`` is a recording of this machine: of this hardware and, when it
+    names the machine that measured it, of this one. The fleet's boxes are often of one
+    instance type: by hardware alone, bench-b took bench-a's recording (in the history
+    they share) for its own prior, its "previous recording" and a fresh one."""
+    facts = dict(profile.machine)
+    if noise_machine_id(profile.machine) != environment_fingerprint(packages=()).machine_id:
+        return False
+    return MACHINE_ID_KEY not in facts or facts[MACHINE_ID_KEY] == local_machine_id(settings)
+
+
 def profiles_here(ws: Workspace) -> list[tuple[NoiseProfile, str]]:
     """(profile, corpus path) of every noise profile of the benchmark suite recorded on
-    this hardware, newest *recorded* first (an old raw directory imported today is still
-    old noise). A history that cannot be read gives none: an A/B does not need it."""
+    this machine (``recorded_here``), newest *recorded* first (an old raw directory
+    imported today is still old noise). A history that cannot be read gives none: an A/B
+    does not need it."""
     try:
         profiles = ws.store.noise_profiles(suite="benchmarks") if ws.history_exists else ()
     except (StoreError, OSError):
         return []
-    here = environment_fingerprint(packages=()).machine_id
-    mine = [(p, path) for p, path, _ in profiles if noise_machine_id(p.machine) == here]
+    mine = [(p, path) for p, path, _ in profiles if recorded_here(p, ws.settings)]
     # Ties (one recording imported twice) go to the one stored last.
     order = sorted(range(len(mine)), key=lambda i: (mine[i][0].recorded_at, i), reverse=True)
     return [mine[i] for i in order]
@@ -69,7 +88,7 @@ def previous_profile_here(ws: Workspace, profile: NoiseProfile) -> NoiseProfile 
     """This machine's newest recording made before ``profile`` (the same pairs imported
     again are no earlier recording), if ``profile`` is of this hardware: ``calibrate``
     compares the two, since the newest becomes the A/Bs' prior."""
-    if noise_machine_id(profile.machine) != environment_fingerprint(packages=()).machine_id:
+    if not recorded_here(profile, ws.settings):
         return None  # an import of another machine's pairs: nothing here to compare
     # profiles_here is newest recorded first, by the same ISO timestamps.
     return next((earlier for earlier, _ in profiles_here(ws)

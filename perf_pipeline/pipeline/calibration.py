@@ -13,7 +13,7 @@ be for the rest (replayed from the recording, ``analysis.detectable_changes``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -26,9 +26,18 @@ from perf_pipeline.analysis import (
     spread_change,
 )
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure import corpus_from_raw_pairs, measure_calibration, resolve_commit
+from perf_pipeline.measure import (
+    corpus_from_raw_pairs,
+    local_machine_id,
+    measure_calibration,
+    resolve_commit,
+)
 from perf_pipeline.model import NoiseCorpus, NoiseProfile
-from perf_pipeline.pipeline.ab_prior import previous_profile_here, profiles_here
+from perf_pipeline.pipeline.ab_prior import (
+    MACHINE_ID_KEY,
+    previous_profile_here,
+    profiles_here,
+)
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.store import load_noise_corpus, write_noise_corpus
 from perf_pipeline.workspace import Workspace
@@ -115,6 +124,10 @@ def calibrate(
         corpus = corpus_from_raw_pairs(
             raw_dir, commit=run.sha, on_skip=lambda i, why: skipped.append((i, why)),
             note=note or f"perf-pipeline calibrate, {pairs} pairs, seed {run.seed}")
+        # Measured here: the recording names this machine, not only its hardware (a
+        # fleet's boxes of one instance type share a history and a hardware id).
+        corpus = replace(corpus, machine=(*corpus.machine,
+                                          (MACHINE_ID_KEY, local_machine_id(ws.settings))))
         seed = run.seed
     profile = noise_profile(corpus)
     previous = previous_profile_here(ws, profile)

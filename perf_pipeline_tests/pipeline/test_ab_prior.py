@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,59 @@ def test_a_new_recording_is_compared_with_this_machines_newest_earlier_one(
         # An import of pairs recorded before every stored one has no previous recording.
         older = replace(noisy, recorded_at="2026-10-01T00:00:00+00:00")
         assert previous_profile_here(ws, noise_profile(older)) is None
+
+
+def test_a_fleet_machine_never_takes_another_machines_recording_of_the_same_hardware(
+        tmp_path: Path) -> None:
+    """bench-a and bench-b, two boxes of one instance type, share a history (their
+    hardware ids are equal). bench-a's recording was bench-b's prior, its fresh
+    recording for ``calibrate --max-age`` and its "previous recording"; a recording
+    that names no machine (stored before recordings named one) is still anyone's of
+    this hardware."""
+    from perf_pipeline.pipeline.ab_prior import MACHINE_ID_KEY, profiles_here
+
+    history = tmp_path / "shared.db"
+    on_a = Settings(results_dir=tmp_path / "a", history_url=str(history), machine_id="bench-a")
+    on_b = replace(on_a, results_dir=tmp_path / "b", machine_id="bench-b")
+    of_a = replace(make_corpus(HERE), machine=(*HERE, (MACHINE_ID_KEY, "bench-a")),
+                   recorded_at="2026-11-03T00:00:00+00:00")
+    with Workspace(on_a) as ws:
+        calibrated(ws, of_a, tmp_path / "a.json.gz")
+        assert [p.commit for p, _ in profiles_here(ws)] == [of_a.commit]
+        assert ab_variance_prior(ws, processes=2).prior is not None
+    with Workspace(on_b) as ws:
+        assert profiles_here(ws) == []
+        assert ab_variance_prior(ws, processes=2).prior is None
+        assert fresh_profile_here(ws, max_age_days=7, processes=2,
+                                  now=datetime(2026, 11, 4, tzinfo=timezone.utc)) is None
+        later = replace(of_a, machine=(*HERE, (MACHINE_ID_KEY, "bench-b")),
+                        recorded_at="2026-11-05T00:00:00+00:00")
+        assert previous_profile_here(ws, noise_profile(later)) is None
+        legacy = replace(make_corpus(HERE, seed=2), commit="d" * 40)  # no machine named
+        calibrated(ws, legacy, tmp_path / "legacy.json.gz")
+        assert [p.commit for p, _ in profiles_here(ws)] == ["d" * 40]
+
+
+def test_calibrate_names_the_machine_that_measured_the_recording(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from perf_pipeline.measure.calibrate import CalibrationRun
+    from perf_pipeline.pipeline import calibrate
+    from perf_pipeline_tests.measure.test_calibrate import SHA, make_raw_dir
+
+    lines = [{"pair": i, "order": ["a", "b"], "ok": True, "t": float(i)} for i in range(2)]
+    raw = make_raw_dir(tmp_path, lines, {0: ("a", "b"), 1: ("a", "b")})
+    monkeypatch.setattr("perf_pipeline.pipeline.calibration.measure_calibration",
+                        lambda *a, **k: CalibrationRun(raw_dir=raw, sha=SHA, pairs=2, seed=1))
+    monkeypatch.setenv("PERF_PIPELINE_MACHINE_ID", "bench-a")
+    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    with Workspace(Settings(results_dir=tmp_path / "r", machine_id="bench-a")) as ws:
+        outcome = calibrate(ws, pairs=2)
+        (stored, _, _), = ws.store.noise_profiles()
+    assert dict(outcome.corpus.machine)["machine_id"] == "bench-a"
+    assert dict(stored.machine)["machine_id"] == "bench-a"
+    from perf_pipeline.cli import main  # `noise` tells the fleet's recordings apart
+
+    assert main(["noise", "--results-dir", str(tmp_path / "r")]) == 0
+    assert "machine bench-a, " in capsys.readouterr().out

@@ -43,8 +43,9 @@ def _print_table(profile: NoiseProfile) -> None:
 
 def _machine_line(profile: NoiseProfile) -> str:
     machine = dict(profile.machine)
-    return (f"{plain(machine.get('cpu_model', '?'))} x{plain(machine.get('cpu_count', '?'))}, "
-            f"{plain(machine.get('os', '?'))}")
+    named = f"machine {plain(machine['machine_id'])}, " if "machine_id" in machine else ""
+    return (f"{named}{plain(machine.get('cpu_model', '?'))} "
+            f"x{plain(machine.get('cpu_count', '?'))}, {plain(machine.get('os', '?'))}")
 
 
 def _same(profile: NoiseProfile, other: NoiseProfile | None) -> bool:
