@@ -17,6 +17,7 @@ from perf_pipeline.pipeline.baseline import (
     baseline_for_run,
     check_baseline_run,
     judging_machine,
+    machines_apart,
     pin_baseline,
     seed_baseline,
 )
@@ -113,7 +114,8 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
     if baseline is None or update_baseline:
         check_baseline_run(run)
     if baseline is None:
-        analysis = analyze_run(run, None, settings)
+        analysis = analyze_run(run, None, settings,
+                               other_machines=machines_apart(ws, run, None))
         extra = ((f"Baseline pinned to this run at {layout.baseline_path}; the next runs "
                   "are judged against it.",) if update_baseline else
                  (f"Baseline created from this run at {layout.baseline_path}; "

@@ -26,6 +26,7 @@ from perf_pipeline.workspace import Workspace
 __all__ = [
     "baseline_for_run",
     "check_baseline_run",
+    "machines_apart",
     "now_iso",
     "pin_baseline",
     "pinned_baseline",
@@ -88,6 +89,18 @@ def screen_baseline(ws: Workspace, machine_id: str) -> Baseline | None:
         return pinned
     runs = _rolling_runs(ws, before=None, machine_id=machine_id)
     return build_baseline(runs, policy="rolling", created_at=now_iso()) if runs else None
+
+
+def machines_apart(ws: Workspace, run: SuiteRun, baseline: Baseline | None
+                   ) -> tuple[str, ...]:
+    """The other machines with benchmark runs in the history, when ``run`` has no
+    baseline (else none): its machine's history is empty, not the history. A new
+    ``machine_id``, or new hardware under the default hardware id (a new CPU), starts a
+    history of its own, and "nothing earlier to compare with" beside hundreds of runs of
+    the machine's old id left the user guessing where they went."""
+    if baseline is not None or run.machine_id is None:
+        return ()
+    return tuple(m for m in ws.store.machines(suite="benchmarks") if m != run.machine_id)
 
 
 def judging_machine(ws: Workspace) -> str | None:

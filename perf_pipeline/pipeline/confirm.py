@@ -61,7 +61,7 @@ from perf_pipeline.model import (
     Verdict,
 )
 from perf_pipeline.pipeline.ab_prior import ab_variance_prior
-from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
+from perf_pipeline.pipeline.baseline import baseline_for_run, machines_apart, now_iso
 from perf_pipeline.pipeline.regression import analyze_run, commit_run, screen_alpha
 from perf_pipeline.store import read_confirmation, write_confirmation
 from perf_pipeline.workspace import Workspace
@@ -324,7 +324,8 @@ def confirm_run(ws: Workspace, run: SuiteRun, baseline: Baseline | None, *,
     """
     settings = ws.settings
     created_at = now_iso()
-    strict = analyze_run(run, baseline, settings)
+    strict = analyze_run(run, baseline, settings,
+                         other_machines=machines_apart(ws, run, baseline))
     if strict.comparison is None:  # no baseline: nothing to screen against
         return Confirmation(sha=run.sha, run_id=run.run_id,
                             created_at=created_at, status="nothing_flagged",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline, screen_run
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id, store_unstored_runs
 from perf_pipeline.model import Baseline, CommitAnalysis, SuiteRun
-from perf_pipeline.pipeline.baseline import baseline_for_run, now_iso
+from perf_pipeline.pipeline.baseline import baseline_for_run, machines_apart, now_iso
 from perf_pipeline.store import read_analysis, write_analysis
 from perf_pipeline.workspace import Workspace
 
@@ -22,20 +24,28 @@ def screen_alpha(settings: Settings) -> float:
 
 
 def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
-                screen: bool = False) -> CommitAnalysis:
+                screen: bool = False, other_machines: Sequence[str] = ()) -> CommitAnalysis:
     """Compare ``run`` with ``baseline`` (``None``: say there is none, decide nothing).
 
     ``screen=False``: the one-stage gate, at ``settings.alpha`` with Holm across the run.
     ``screen=True``: the first stage of the two-stage gate, exactly ``analysis.screen_run``
     (its level, no correction, shift-relative changes kept): the function the replayed
     studies judge with, so the product flags what the README's figures describe.
+    ``other_machines``: the history's machines other than the run's, when it has no
+    baseline (``baseline.machines_apart``), named in the note.
     """
     alpha = SCREEN_ALPHA if screen else settings.alpha
     if baseline is None:
+        note = "No baseline yet: nothing earlier to compare with. This run can seed it."
+        if other_machines:
+            note = (f"No baseline yet: nothing earlier measured on machine {run.machine_id}. "
+                    f"The history's other runs are of machine(s) {', '.join(other_machines)}, "
+                    "never compared with this one's: a new machine_id, or new hardware under "
+                    "the default hardware id (CPU model or count, OS, architecture), starts "
+                    "a history of its own. This run can seed it.")
         return CommitAnalysis(
             run_id=run.run_id, sha=run.sha, created_at=now_iso(), threshold=settings.threshold,
-            alpha=alpha,
-            notes=("No baseline yet: nothing earlier to compare with. This run can seed it.",))
+            alpha=alpha, notes=(note,))
     if baseline.machine_id and run.machine_id and baseline.machine_id != run.machine_id:
         # Timings of two machines differ by the machines; no verdict can come of it.
         return CommitAnalysis(
@@ -105,7 +115,9 @@ def analyze_commit(ws: Workspace, sha: str) -> CommitAnalysis:
     stage only, and ``regression_confirmation`` decides.
     """
     run = commit_run(ws, sha)
-    analysis = analyze_run(run, baseline_for_run(ws, run), ws.settings,
+    baseline = baseline_for_run(ws, run)
+    analysis = analyze_run(run, baseline, ws.settings,
+                           other_machines=machines_apart(ws, run, baseline),
                            screen=ws.settings.confirm == "auto")
     write_analysis(ws.layout.analysis_path(sha), analysis)
     return analysis

@@ -21,7 +21,12 @@ from perf_pipeline.model import (
     SuiteRun,
 )
 from perf_pipeline.pipeline.alerts import alerts_of
-from perf_pipeline.pipeline.baseline import baseline_for_run, judging_machine, now_iso
+from perf_pipeline.pipeline.baseline import (
+    baseline_for_run,
+    judging_machine,
+    machines_apart,
+    now_iso,
+)
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.culprit_result import read_culprits
 from perf_pipeline.pipeline.profile import read_commit_profile
@@ -166,7 +171,8 @@ def write_commit_report(ws: Workspace, sha: str, *,
     if run is None:
         raise InvalidInputError(f"commit {sha}: no successful benchmark run to report on")
     baseline = baseline_for_run(ws, run)
-    analysis = analyze_run(run, baseline, settings)
+    analysis = analyze_run(run, baseline, settings,
+                           other_machines=machines_apart(ws, run, baseline))
     confirmation, extra = _confirmation_of(ws, run, analysis)
     data = build_report_data(ws, title=f"Performance of {sha[:10]}", current=run,
                              baseline=baseline, analysis=analysis, report_url=report_url,
@@ -195,7 +201,9 @@ def _history_data(ws: Workspace, *, machine_id: str | None,
     if run is not None and run.sha is not None:  # the newest commit, all its runs here
         run = store.commit_run(run.sha, suite="benchmarks", machine_id=run.machine_id) or run
     baseline = baseline_for_run(ws, run) if run else None
-    analysis = analyze_run(run, baseline, ws.settings) if run else None
+    analysis = (analyze_run(run, baseline, ws.settings,
+                            other_machines=machines_apart(ws, run, baseline))
+                if run else None)
     notes: tuple[str, ...] = () if run else ("No successful run in the history yet.",)
     confirmation = None
     if run is not None and analysis is not None:

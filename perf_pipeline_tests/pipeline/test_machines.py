@@ -293,3 +293,28 @@ def test_a_location_judges_its_own_stress_run_of_a_commit(tmp_path: Path) -> Non
     assert (judged.current.run_id, judged.base.run_id if judged.base else None) == (
         "stress-bench-a-2", "stress-bench-a-1")
     assert [f.value for f in judged.figures] == [20.0]
+
+
+def test_a_machine_whose_id_changed_is_told_where_its_history_went(tmp_path: Path) -> None:
+    """A new CPU changes the default hardware id (and a renamed machine_id is a new
+    machine): the first run under the new id has no baseline. The report said "nothing
+    earlier to compare with" beside eight runs of the old id, and nothing about them."""
+    from perf_pipeline.pipeline.confirm import confirm_commit
+    from perf_pipeline.pipeline.regression import analyze_commit
+
+    settings = Settings(results_dir=tmp_path / "results", confirm="off", baseline_runs=8,
+                        machine_id="box-new")
+    rng = np.random.default_rng(3)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(1, 9):
+            store.ingest_run(_run(i, "box-old", 1.0, rng))
+        store.ingest_run(_run(9, "box-new", 0.8, rng))
+    outcome = analyze_results_dir(Workspace(settings), report_path=tmp_path / "a.md")
+    assert outcome.run.machine_id == "box-new" and outcome.analysis.comparison is None
+    (note,) = outcome.analysis.notes
+    assert "nothing earlier measured on machine box-new" in note
+    assert "other runs are of machine(s) box-old" in note
+    assert "box-old" in (tmp_path / "a.md").read_text()
+    with Workspace(settings) as ws:  # the Dagster steps say the same
+        assert "box-old" in analyze_commit(ws, f"{9:040x}").notes[0]
+        assert "box-old" in confirm_commit(ws, f"{9:040x}").notes[0]
