@@ -56,6 +56,8 @@ from perf_pipeline.pipeline.culprit_search import (
     commits_after,
     plan_search,
     search_range,
+    shows_step,
+    widen_good,
 )
 from perf_pipeline.store import read_culprit, write_culprit
 from perf_pipeline.workspace import Workspace
@@ -198,14 +200,25 @@ def open_culprit_searches(ws: Workspace, *,
     known = {s.key for s in specs}
     new: list[SearchSpec] = []
     for name, (shas, values) in sorted(history.series.items()):
+        floor = 0  # where the level before each change point starts
         for cp in change_points_of(name, TIME_METRIC, shas, values, commits=shas):
+            i, start = shas.index(cp.run_id), floor
+            floor = i
             if cp.ratio < MIN_STEP_RATIO:
                 continue
-            i = shas.index(cp.run_id)
             framed = _framed(ws, name, cp.run_id, shas[:i], shas, specs, known)
             if framed is None:
                 continue
             spec, between = framed
+            if len(between) > 1 and not shows_step(history.values[name], spec.good,
+                                                   spec.bad):
+                framed = widen_good(ws.settings.repo_path, spec, history.values[name],
+                                    shas[start:shas.index(spec.good)])
+                if framed is not None:
+                    wide, between = framed
+                    if wide.key in known or _inside_a_search(ws, wide, shas, specs):
+                        continue
+                    spec = wide
             if len(between) > 1:
                 measured = set(history.values[name])
                 spec = replace(spec, measured_before=tuple(

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import statistics
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_pipeline.analysis import plan_bisect
-from perf_pipeline.errors import InvalidInputError
+from perf_pipeline.errors import InvalidInputError, PerfPipelineError
 from perf_pipeline.measure.git import commits_since, first_parent, is_ancestor, resolve_commit
 from perf_pipeline.model import BisectStep
 from perf_pipeline.pipeline.culprit_history import SearchHistory, read_search_history
@@ -31,6 +32,8 @@ __all__ = [
     "commits_after",
     "plan_search",
     "search_range",
+    "shows_step",
+    "widen_good",
 ]
 
 #: Steps smaller than this (new level / old level) are not worth a search: the noise of
@@ -170,3 +173,53 @@ def plan_search(ws: Workspace, spec: SearchSpec, *,
     return CulpritSearch(spec=spec, commits=commits, before=before, after=after, step=step,
                          measured=tuple(s for s in commits if s in values))
 
+
+#: How far back a change point's search may move its good end when the two commits that
+#: frame the change point show no step: measured commits on the bad end's first-parent
+#: line. A change point is placed within 2 measured commits of the step; 2 more are margin.
+MAX_WIDEN = 4
+
+
+def shows_step(per_commit: Mapping[str, Sequence[float]], good: str, bad: str) -> bool:
+    """Whether ``bad`` is at least ``MIN_STEP_RATIO`` slower than ``good`` (medians of
+    their values): the test ``plan_search`` applies to a search's two ends."""
+    if not per_commit.get(good) or not per_commit.get(bad):
+        return False
+    return (statistics.median(per_commit[bad]) / statistics.median(per_commit[good])
+            >= MIN_STEP_RATIO)
+
+
+def widen_good(repo: Path, spec: SearchSpec, per_commit: Mapping[str, Sequence[float]],
+               earlier: Sequence[str]) -> tuple[SearchSpec, tuple[str, ...]] | None:
+    """``spec`` with its good end moved back to a measured commit that shows the step,
+    with the commits after it up to the bad end; None when none does.
+
+    A change point is placed up to two measured commits late: then its good end (the
+    measured commit before it) is already on the new level, the two ends show no step,
+    and the search was abandoned at once ("not slower"). The candidates are the measured
+    commits before the good end (``earlier``: the benchmark's history, in history order,
+    from the previous change point of the benchmark on, so a good end never reaches into
+    an older level), newest first, those on the bad end's first-parent line only, at most
+    ``MAX_WIDEN`` of them. Of those that show the step, the oldest is taken: the measured
+    commits between it and the bad end are then classified like probes, and the step is
+    placed where most of them agree, instead of trusting the one nearest candidate whose
+    value happened to look fast. Nothing is measured here.
+    """
+    found: tuple[SearchSpec, tuple[str, ...]] | None = None
+    tried = looked = 0
+    for good in dict.fromkeys(reversed(tuple(earlier))):
+        if good in (spec.good, spec.bad):
+            continue
+        if tried == MAX_WIDEN or looked == 3 * MAX_WIDEN:
+            break
+        looked += 1
+        try:
+            between = commits_after(repo, good, spec.bad)
+        except PerfPipelineError:
+            continue  # another branch's commit, or one gone from the repo
+        if spec.good not in between:
+            continue  # after the good end in history order only
+        tried += 1
+        if shows_step(per_commit, good, spec.bad):
+            found = (replace(spec, good=good), between)
+    return found
