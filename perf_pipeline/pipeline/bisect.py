@@ -117,8 +117,11 @@ def find_culprit(ws: Workspace, good: str, bad: str, *, keyword: str | None = No
         if end not in {s for v in history.values.values() for s in v}:
             measure(end)
             probes.append(end)
-    benchmark = choose_benchmark(read_search_history(ws), good, bad, keyword)
-    spec = SearchSpec(good=good, bad=bad, benchmark=benchmark, trigger="request")
+    history = read_search_history(ws)
+    benchmark = choose_benchmark(history, good, bad, keyword)
+    spec = SearchSpec(good=good, bad=bad, benchmark=benchmark, trigger="request",
+                      measured_before=tuple(s for s in commits if s in history.values.get(
+                          benchmark, {})))
     read_earlier_result(ws, spec)  # a broken one is refused now, not after the probes
     search = plan_search(ws, spec, commits=commits)
     while not search.step.done:

@@ -142,7 +142,14 @@ def plan_search(ws: Workspace, spec: SearchSpec, *,
                 history: SearchHistory | None = None) -> CulpritSearch:
     """Where ``spec``'s search stands, from the history (``history``: read once by a
     caller planning several searches). Raises ``InvalidInputError`` when the range has
-    no slowdown of at least ``MIN_STEP_RATIO`` on the benchmark."""
+    no slowdown of at least ``MIN_STEP_RATIO`` on the benchmark; once the search has
+    measured a commit of its own, when its bad end is no longer slower at all.
+
+    The values are factor-free: each run divided by its suite-wide factor, which is
+    estimated against every benchmark's usual level over the whole history. Each new run
+    (the search's own probes among them) moves those levels a little, and with them the
+    two ends' values: a search started at x1.021 read x1.0199 after its first probe and
+    was abandoned half done, its probe wasted. The threshold is for starting a search."""
     commits = commits or search_range(ws, spec.good, spec.bad)
     history = history or read_search_history(ws)
     per_commit = history.values.get(spec.benchmark, {})
@@ -152,7 +159,8 @@ def plan_search(ws: Workspace, spec: SearchSpec, *,
                                     f"measurement at {end[:10]}")
     before = statistics.median(per_commit[spec.good])
     after = statistics.median(per_commit[spec.bad])
-    if after / before < MIN_STEP_RATIO:
+    started = any(s in per_commit and s not in spec.measured_before for s in commits[1:-1])
+    if after <= before or (not started and after / before < MIN_STEP_RATIO):
         as_measured = history.measured.get(spec.benchmark, {})
         shown = ""
         if as_measured.get(spec.good) and as_measured.get(spec.bad):

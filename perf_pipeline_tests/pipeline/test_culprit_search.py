@@ -11,9 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import TIME_METRIC, ChangePoint
 from perf_pipeline.pipeline import bisect
-from perf_pipeline.pipeline.bisect import culprit_actions, culprit_path
+from perf_pipeline.pipeline.bisect import (
+    culprit_actions,
+    culprit_path,
+    plan_search,
+    request_culprit_search,
+)
 from perf_pipeline.pipeline.culprit_search import MAX_WIDEN
 from perf_pipeline.store import HistoryStore, read_culprit
 from perf_pipeline.workspace import Workspace
@@ -142,3 +148,37 @@ def test_a_noisy_history_s_late_change_point_is_searched_to_its_step(
     assert named == [shas[step_at]]
     assert len(set(probed)) == len(probed)
     assert all(shas.index(bad) > step_at + 1 for _good, bad in searched)  # placed late
+
+
+def test_a_search_is_not_abandoned_when_its_own_probe_moves_the_suite_factors(
+        tmp_path: Path) -> None:
+    """The values a search reads are divided by each run's suite-wide factor, estimated
+    against every benchmark's usual level over the whole history; the search's probe
+    moved those levels, its ends' ratio fell from x1.021 to x1.0199, under the x1.02 a
+    search needs, and the search was abandoned after its first probe (2 % noise, x1.10
+    from commit 41, every other commit measured, seed 20)."""
+    n, step_at = 81, 41
+    settings, shas = repo_and_settings(tmp_path, n)
+    rng = np.random.default_rng(20)
+
+    def run(i: int):
+        r = run_at(i, shas[i], rng, step_at=n + 1)
+        return r if i < step_at else replace(r, benchmarks=tuple(
+            replace(b, samples_s=tuple(v * 1.10 for v in b.samples_s)) if b.name == STEP
+            else b for b in r.benchmarks))
+
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(0, n, 2):
+            store.ingest_run(run(i))
+    ws = Workspace(settings)
+    spec = request_culprit_search(ws, shas[38], shas[40], keyword="test_step")
+    search = plan_search(ws, spec)
+    assert 1.02 < search.step_ratio < 1.021 and search.step.probe == shas[39]
+    with HistoryStore.open(settings.db_path) as store:
+        store.ingest_run(run(39))
+    with pytest.raises(InvalidInputError, match=r"x1\.020;"):  # the probe moved the ends:
+        # a search starting now, with 39 measured before it, would not start
+        plan_search(ws, replace(spec, measured_before=(*spec.measured_before, shas[39])))
+    (action,) = culprit_actions(ws, detect=False)
+    assert (action.kind, action.sha) == ("confirm", shas[40])
+    assert read_culprit(culprit_path(ws, spec)) is None  # not abandoned
