@@ -7,9 +7,10 @@ measurements, each an ordinary measurement of one commit:
 * **Classify.** A measured commit is *bad* when its value (the median of its replicate
   runs) lies on the new level's side of the midpoint between the two levels, in log
   space (the midpoint of a ratio is its geometric mean), else *good*. The levels come
-  from the measurements that framed the search, not from one probe, so one noisy probe
-  can mislead one step; the A/B that confirms the named commit against its parent is
-  what catches that (it then does not confirm it).
+  from the caller (a change point's two levels, or the two commits that framed the
+  search), not from one probe, so one noisy probe can mislead one step; the A/B that
+  confirms the named commit against its parent is what catches that (it then does not
+  confirm it).
 * **Narrow.** Two neighbouring measured commits bound the suspects: the last one taken
   as good and the first taken as bad, so every commit strictly between them is
   unmeasured. When the verdicts agree (all good, then all bad) these are the last good

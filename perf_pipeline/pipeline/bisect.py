@@ -52,6 +52,7 @@ from perf_pipeline.pipeline.culprit_search import (
     CulpritAction,
     CulpritSearch,
     SearchSpec,
+    change_point_levels,
     choose_benchmark,
     commits_after,
     plan_search,
@@ -156,6 +157,7 @@ def find_culprit(ws: Workspace, good: str, bad: str, *, keyword: str | None = No
 def _write_spec(ws: Workspace, spec: SearchSpec) -> None:
     data = {"good": spec.good, "bad": spec.bad, "benchmark": spec.benchmark,
             "trigger": spec.trigger, "measured_before": list(spec.measured_before),
+            **({"levels": list(spec.levels)} if spec.levels is not None else {}),
             "created_at": now_iso()}
     path = _search_path(ws, spec)
     try:
@@ -170,11 +172,18 @@ def _read_specs(ws: Workspace) -> tuple[SearchSpec, ...]:
     for path in sorted(ws.layout.culprit_searches_dir.glob("*.json")):
         try:
             d = json.loads(path.read_bytes())
+            levels = d.get("levels")  # absent: a requested search, or one defined before
+            if levels is not None:
+                before, after = (float(x) for x in levels)
+                if not 0 < before < after < float("inf"):
+                    raise ValueError(f"levels {levels!r} are not a slowdown")
+                levels = (before, after)
             specs.append(SearchSpec(good=str(d["good"]), bad=str(d["bad"]),
                                     benchmark=str(d["benchmark"]),
                                     trigger=str(d.get("trigger", "request")),
                                     measured_before=tuple(
-                                        str(x) for x in d.get("measured_before", ()))))
+                                        str(x) for x in d.get("measured_before", ())),
+                                    levels=levels))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InvalidInputError(f"{path}: not a valid culprit search ({exc!r})") from exc
     return tuple(specs)
@@ -203,10 +212,11 @@ def open_culprit_searches(ws: Workspace, *,
     known = {s.key for s in specs}
     new: list[SearchSpec] = []
     for name, (shas, values) in sorted(history.series.items()):
-        floor = 0  # where the level before each change point starts
-        for cp in change_points_of(name, TIME_METRIC, shas, values, commits=shas):
-            i, start = shas.index(cp.run_id), floor
-            floor = i
+        cps = change_points_of(name, TIME_METRIC, shas, values, commits=shas)
+        # where each level starts: the history's start, each change point, its end
+        starts = [0, *(shas.index(c.run_id) for c in cps), len(shas)]
+        for k, cp in enumerate(cps, start=1):
+            i, start = starts[k], starts[k - 1]
             if cp.ratio < MIN_STEP_RATIO:
                 continue
             framed = _framed(ws, name, cp.run_id, shas[:i], shas, specs, known)
@@ -225,7 +235,9 @@ def open_culprit_searches(ws: Workspace, *,
             if len(between) > 1:
                 measured = set(history.values[name])
                 spec = replace(spec, measured_before=tuple(
-                    s for s in (spec.good, *between) if s in measured))
+                    s for s in (spec.good, *between) if s in measured),
+                    levels=change_point_levels(history.values[name], shas[start:i],
+                                               shas[i:starts[k + 1]]))
                 _write_spec(ws, spec)
                 known.add(spec.key)
                 new.append(spec)

@@ -182,3 +182,37 @@ def test_a_search_is_not_abandoned_when_its_own_probe_moves_the_suite_factors(
     (action,) = culprit_actions(ws, detect=False)
     assert (action.kind, action.sha) == ("confirm", shas[40])
     assert read_culprit(culprit_path(ws, spec)) is None  # not abandoned
+
+
+def test_a_change_point_s_probes_are_classified_against_its_levels_not_its_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old level 1.00 ms, new level 1.25 ms from commit 21; the bad end (22) measured
+    high, at 1.40, and the probe (21, slow) low, at 1.15. Against the midpoint of the two
+    ends (1.18) the probe looked fast and the search named 22; against the midpoint of
+    the change point's two levels (1.12) it is slow."""
+    settings, shas = repo_and_settings(tmp_path, 41)
+    quiet = _Quiet()
+
+    def run(i: int):
+        r = run_at(i, shas[i], quiet, step_at=21)  # type: ignore[arg-type]
+        value = {22: 1.40e-3, 21: 1.15e-3}.get(i)
+        return r if value is None else replace(r, benchmarks=tuple(
+            replace(b, samples_s=(value,) * 5) if b.name == STEP else b
+            for b in r.benchmarks))
+
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(0, 41, 2):
+            store.ingest_run(run(i))
+    _placed_at(monkeypatch, 22, shas=shas)
+    ws = Workspace(settings)
+
+    def measure(sha: str) -> None:
+        with HistoryStore.open(settings.db_path) as store:
+            store.ingest_run(run(shas.index(sha)))
+
+    probed, named, searched = _drive(ws, measure)
+    assert searched == {(shas[20], shas[22])} and probed == [shas[21]]
+    assert named == [shas[21]]
+    (spec,) = bisect._read_specs(ws)  # the levels are kept with the search's definition
+    assert spec.levels == pytest.approx((1e-3, 1.25e-3), rel=1e-2)
+    assert plan_search(ws, spec).step_ratio == pytest.approx(1.25, rel=1e-3)
