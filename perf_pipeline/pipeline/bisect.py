@@ -229,7 +229,8 @@ def open_culprit_searches(ws: Workspace, *,
                                     shas[start:shas.index(spec.good)])
                 if framed is not None:
                     wide, between = framed
-                    if wide.key in known or _inside_a_search(ws, wide, shas, specs):
+                    if wide.key in known or _inside_a_search(ws, wide, shas, specs,
+                                                             overlapping=True):
                         continue
                     spec = wide
             if len(between) > 1:
@@ -282,13 +283,15 @@ def _framed(ws: Workspace, name: str, bad: str, earlier: tuple[str, ...],
 
 
 def _inside_a_search(ws: Workspace, spec: SearchSpec, shas: tuple[str, ...],
-                     specs: tuple[SearchSpec, ...]) -> bool:
+                     specs: tuple[SearchSpec, ...], *, overlapping: bool = False) -> bool:
     """Whether ``spec``'s range lies within a search of its benchmark defined before
     (``shas``: the benchmark's history, in history order), one not abandoned. That
     search's own probes frame the step more tightly as it goes (a good
     probe moves the measured commit before the step, a bad one moves the step), and
     each new frame looked like a new change point: a second search of the same step,
-    with an A/B of its own."""
+    with an A/B of its own. ``overlapping``: whether the two ranges share any commits
+    after their good ends (a widened range, ``widen_good``, may reach over a search of
+    the step it was widened to find)."""
     first = {s: i for i, s in reversed(tuple(enumerate(shas)))}
     lo, hi = first.get(spec.good), first.get(spec.bad)
     if lo is None or hi is None:
@@ -297,7 +300,7 @@ def _inside_a_search(ws: Workspace, spec: SearchSpec, shas: tuple[str, ...],
         a, b = first.get(old.good), first.get(old.bad)
         if old.benchmark != spec.benchmark or a is None or b is None:
             continue
-        if a <= lo and hi <= b:
+        if (a < hi and lo < b) if overlapping else (a <= lo and hi <= b):
             try:
                 result = read_culprit(culprit_path(ws, old))
             except PerfPipelineError:

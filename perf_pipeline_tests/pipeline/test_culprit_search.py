@@ -216,3 +216,16 @@ def test_a_change_point_s_probes_are_classified_against_its_levels_not_its_ends(
     (spec,) = bisect._read_specs(ws)  # the levels are kept with the search's definition
     assert spec.levels == pytest.approx((1e-3, 1.25e-3), rel=1e-2)
     assert plan_search(ws, spec).step_ratio == pytest.approx(1.25, rel=1e-3)
+
+
+def test_a_late_change_point_is_not_widened_over_a_search_of_its_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search of the step (20..22) is under way when the change point is placed late,
+    at 24: widened back over 20..22, its search would be a second one of the same step,
+    with an A/B of its own."""
+    shas, ws, _measure = _history(tmp_path, step_at=21)
+    requested = request_culprit_search(ws, shas[20], shas[22], keyword="test_step")
+    _placed_at(monkeypatch, 24, shas=shas)
+    assert [(a.kind, a.sha, a.spec) for a in culprit_actions(ws)] == [
+        ("measure", shas[21], requested)]
+    assert bisect._read_specs(ws) == (requested,)
