@@ -110,6 +110,20 @@ def _libpq_options(url: sa.URL, ours: str) -> str:
     return " ".join(part for part in (ours, *theirs) if part.strip())
 
 
+def _dead_peer_limits(timeout_s: float) -> dict[str, int]:
+    """libpq's TCP limits, so a history server that vanishes (its host down, the network
+    cut) fails a command within about ``timeout_s`` instead of hanging it for ever: a
+    blocking query has no time limit of its own, and a fleet machine's step would hold
+    its pool slot and the measuring lock meanwhile. Keepalive probes find a peer gone
+    while we wait for its answer; ``tcp_user_timeout`` gives up on data it never
+    acknowledged. A server that is up but never answers is not covered: its kernel still
+    acknowledges."""
+    idle = max(1, int(timeout_s / 6))
+    return {"keepalives": 1, "keepalives_idle": idle,
+            "keepalives_interval": max(1, idle // 2), "keepalives_count": 3,
+            "tcp_user_timeout": max(1000, int(timeout_s * 1000))}
+
+
 def _any(values: Sequence[str]) -> sa.BindParameter:
     """Many values as one array parameter, for ``column == any_(...)``."""
     return sa.bindparam(None, list(values), type_=ARRAY(sa.Text), unique=True)
@@ -136,7 +150,8 @@ class PostgresBackend:
             url, pool_size=1, max_overflow=1, pool_pre_ping=True,
             connect_args={"connect_timeout": max(1, int(timeout_s)),
                           "options": _libpq_options(url, f"-c lock_timeout={lock_ms:d}"),
-                          "application_name": "perf_pipeline"})
+                          "application_name": "perf_pipeline",
+                          **_dead_peer_limits(timeout_s)})
         backend = cls(engine, label=label, password=url.password)
         try:
             with backend.guard("connecting and migrating"):

@@ -126,6 +126,25 @@ def test_libpq_options_in_the_url_are_kept_beside_the_lock_timeout(postgres_url:
     assert _query(postgres_url, "SELECT count(*) FROM hist_a.runs") == [(1,)]
 
 
+def test_a_vanished_server_is_given_up_on_within_the_store_timeout(postgres_url: str) -> None:
+    """A server that stopped answering (host down, network cut) hung a command for ever:
+    the store's timeout covered only connecting and lock waits. The connection now
+    carries TCP keepalives and a user timeout derived from it (checked on the socket:
+    dropping packets is not possible in a test)."""
+    import socket
+
+    with (open_history(postgres_url, timeout_s=60) as store,
+          store._backend._engine.connect() as conn):  # the store's own session
+        fd = conn.connection.dbapi_connection.pgconn.socket
+        with socket.socket(fileno=socket.dup(fd)) as sock:
+            got = (sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+                   sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                   sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                   sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+                   sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))
+    assert got == (1, 10, 5, 3, 60_000)
+
+
 @pytest.mark.parametrize("target", ["mysql://u:pw@h/db", "sqlite+foo://x"])
 def test_an_unknown_url_is_refused_by_name(target: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="postgresql://") as info:
