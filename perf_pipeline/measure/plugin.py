@@ -75,14 +75,26 @@ def stress(request: pytest.FixtureRequest) -> Any:
 def pytest_configure(config: pytest.Config) -> None:
     """Take the completion marker's path (completion.py) before anything can inherit it.
 
-    In a profiling process, lift a ``--benchmark-only`` (the target's ``addopts`` or our
-    ``pytest_args``) before pytest-benchmark's own (last) configure sees it: that plugin
-    refuses it beside the ``--benchmark-disable`` a profile runs with, which failed every
-    profile of such a suite. ``pytest_collection_modifyitems`` keeps what it meant.
+    A target often turns benchmarks off for plain test runs (``--benchmark-disable`` or
+    ``--benchmark-skip`` in its ``addopts``), and every run of it failed with "no
+    benchmark ran". A process the runner started (it named a marker) is meant to measure
+    them, so both are lifted before pytest-benchmark's own (last) configure reads them:
+    a timed process gets ``--benchmark-enable`` (pytest-benchmark's override of a
+    configured disable); a profiling one keeps the disable it runs with, and has a
+    ``--benchmark-only`` lifted instead (pytest-benchmark refuses it beside a disable,
+    which failed every profile of such a suite; ``pytest_collection_modifyitems`` keeps
+    what it meant).
     """
-    setattr(config, _COMPLETION_ATTR, claim_completion_path())
+    completion = claim_completion_path()
+    setattr(config, _COMPLETION_ATTR, completion)
     option = config.option
-    if (profile_settings() is not None and getattr(option, "benchmark_disable", False)
+    profiling = profile_settings() is not None
+    if completion is not None:
+        if getattr(option, "benchmark_skip", False):
+            option.benchmark_skip = False
+        if not profiling and getattr(option, "benchmark_disable", False):
+            option.benchmark_enable = True
+    if (profiling and getattr(option, "benchmark_disable", False)
             and getattr(option, "benchmark_only", False)):
         option.benchmark_only = False
         setattr(config, _ONLY_ATTR, True)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from perf_pipeline.config import Settings
+from perf_pipeline.measure import measure_commit
 from perf_pipeline.measure.plugin import MEMORY_ABSENT_KEY
+from perf_pipeline.model import RunStatus
+from perf_pipeline.store import HistoryStore
+from perf_pipeline_tests.measure.conftest import commit_files
 
 pytest_plugins = ["pytester"]
 
@@ -154,3 +161,32 @@ def test_extra_memory_calls_never_fail_the_test(
     assert "tracemalloc_peak_bytes" not in traced
     assert "tracemalloc_peak_bytes raised RuntimeError: not under tracemalloc" in (
         traced[MEMORY_ABSENT_KEY])
+
+
+@pytest.mark.parametrize("addopts", ["--benchmark-disable", "--benchmark-skip"])
+def test_a_target_that_turns_benchmarks_off_in_its_config_is_still_measured(
+        addopts: str, target_repo: Path, make_settings: Callable[..., Settings],
+        tmp_path: Path) -> None:
+    """Many projects keep benchmarks out of plain test runs with ``addopts``; every run of
+    such a target failed with "pytest wrote no benchmark JSON (no benchmark ran?)"."""
+    commit_files(target_repo, {"proj/pyproject.toml":
+                               f'[tool.pytest.ini_options]\naddopts = "{addopts}"\n'},
+                 "keep benchmarks out of plain test runs")
+    settings = make_settings(target_repo)
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        run = measure_commit(settings, "main", store=store)
+    assert run.status is RunStatus.SUCCESS, run.error
+    assert {b.name for b in run.benchmarks} == {"tests/test_perf.py::test_work",
+                                               "tests/test_perf.py::test_more"}
+    assert all(len(b.samples_s) >= 3 for b in run.benchmarks)
+
+
+def test_a_plain_pytest_run_with_the_plugin_keeps_the_disable(
+        pytester: pytest.Pytester) -> None:
+    """Only a process the runner started lifts a disable: loaded by hand (no marker), the
+    plugin leaves a user's ``--benchmark-disable`` alone."""
+    pytester.makepyfile("def test_b(benchmark):\n    assert benchmark(lambda: 3) == 3\n")
+    result = pytester.runpytest("-p", "perf_pipeline.measure.plugin", "--benchmark-disable",
+                                "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "out.json").exists()
