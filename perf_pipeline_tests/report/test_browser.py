@@ -256,3 +256,32 @@ def test_p_values_read_as_the_tables_write_them(report: Loaded) -> None:
     report.page.evaluate("() => window.__report.select(0, false)")  # p 1e-6 in the data
     line = report.page.text_content("#bench-verdict") or ""
     assert "p = 1.0e-06" in line
+
+
+def test_resource_chart_of_a_fast_benchmark_is_in_the_unit_that_fits(
+        browser: object, tmp_path: Path) -> None:
+    # A call of ~300 ns read "325µ" on an axis titled "CPU time (ms)", and its hover
+    # "0.000318 ms"; a 48 B tracemalloc peak hovered as "4.58e-05 MiB".
+    data = make_report_data(hostile=False)
+    fast = {"cpu_user_s": 3.05e-7, "cpu_system_s": 3.3e-9, "tracemalloc_peak_bytes": 48.0}
+    series = tuple(dataclasses.replace(s, values=(fast[s.metric],) * len(s.values),
+                                       lows=(fast[s.metric],) * len(s.values),
+                                       highs=(fast[s.metric],) * len(s.values))
+                   if s.metric in fast else s for s in data.series)
+    files = write_report(dataclasses.replace(data, series=series), tmp_path, plots=False)
+    loaded = Loaded(browser, files.html)
+    try:
+        for index in (0, 3):
+            loaded.page.evaluate(f"() => window.__report.select({index}, false)")
+            chart = loaded.page.evaluate("""() => {
+              const el = document.getElementById('resources');
+              return {y2: el.layout.yaxis2.title.text,
+                      hover: Object.fromEntries(el.data.map(t => [t.name, t.customdata[0]]))};
+            }""")
+            assert chart["y2"] == "CPU time (ns)"
+            assert chart["hover"]["CPU user time (ns)"] == format_metric("cpu_user_s", 3.05e-7)
+            assert chart["hover"]["CPU system time (ns)"] == format_metric("cpu_system_s", 3.3e-9)
+            assert format_metric("tracemalloc_peak_bytes", 48.0) in chart["hover"].values()
+        assert loaded.console_errors == []
+    finally:
+        loaded.page.close()

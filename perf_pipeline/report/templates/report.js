@@ -248,26 +248,33 @@
     const traces = [];
     const mem = ["peak_rss_bytes", "tracemalloc_peak_bytes"], cpu = ["cpu_user_s", "cpu_system_s"];
     const colors = ["#8250df", "#bf3989", "#0969da", "#1b7c83"];
-    let k = 0;
-    for (const key of mem.concat(cpu)) {
+    const found = [];
+    mem.concat(cpu).forEach((key, k) => {
       const m = I.metricIdx[key];
       const s = m === undefined ? null : I.series.get(b * 1000 + m);
-      k++;
-      if (!s) continue;
-      const d = decode(s);
-      const isMem = mem.includes(key);
-      const div = isMem ? 1024 * 1024 : 1e-3;
-      traces.push({x: d.x.map(i => I.cats[i]), y: d.y.map(v => v / div), type: "scatter",
-                   mode: "lines", name: D.metrics[m][1] + (isMem ? " (MiB)" : " (ms)"),
-                   yaxis: isMem ? "y" : "y2", line: {color: colors[k - 1], width: 2,
-                   dash: isMem ? "solid" : "dot"},
-                   hovertemplate: "%{x}: %{y:.3~g}" + (isMem ? " MiB" : " ms") + "<extra></extra>"});
+      if (s) found.push({key, m, k, d: decode(s), isMem: mem.includes(key)});
+    });
+    // Each axis in the unit that fits its largest value (a call of a few hundred ns read
+    // "325µ" on an axis in ms); hover text as fmt writes it, as in the tables.
+    const top = isMem => Math.max(0, ...found.filter(f => f.isMem === isMem)
+                                             .flatMap(f => f.d.y.filter(v => isFinite(v))));
+    const [memDiv, memUnit] = byteScale(top(true) || 1024 * 1024);
+    const [cpuDiv, cpuUnit] = timeScale(top(false) || 1e-3);
+    for (const f of found) {
+      const [div, u] = f.isMem ? [memDiv, memUnit] : [cpuDiv, cpuUnit];
+      traces.push({x: f.d.x.map(i => I.cats[i]), y: f.d.y.map(v => v / div), type: "scatter",
+                   mode: "lines", name: D.metrics[f.m][1] + " (" + u + ")",
+                   yaxis: f.isMem ? "y" : "y2", line: {color: colors[f.k], width: 2,
+                   dash: f.isMem ? "solid" : "dot"},
+                   customdata: f.d.y.map(v => fmt(f.isMem ? "B" : "s", v)),
+                   hovertemplate: "%{x}: %{customdata}<extra></extra>"});
     }
     Plotly.react(el, traces, layoutBase({
       margin: {l: 60, r: 60, t: 50, b: 60},
       xaxis: {type: "category", nticks: 8, tickangle: -45, automargin: true},
-      yaxis: {title: {text: "memory (MiB)"}, rangemode: "tozero"},
-      yaxis2: {title: {text: "CPU time (ms)"}, overlaying: "y", side: "right", rangemode: "tozero"},
+      yaxis: {title: {text: "memory (" + memUnit + ")"}, rangemode: "tozero"},
+      yaxis2: {title: {text: "CPU time (" + cpuUnit + ")"}, overlaying: "y", side: "right",
+               rangemode: "tozero"},
       annotations: traces.length ? [] : [{text: "no memory or CPU figures recorded",
                                           showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5}]}),
       PLOT_CONFIG);
