@@ -221,8 +221,9 @@ class ABRounds(Iterator[ABRound]):
                       paths: tuple[str, ...], process: int = 1) -> SuiteRun:
         suffix = "" if process == 1 else f"-{process}"
         json_path = tmp / f"round-{index:03d}-{side}{suffix}.json"
-        outcome = run_in_worktree(self.settings, sha, "benchmarks", json_path,
-                                  self.selection.pytest_args(), paths=paths)
+        outcome = run_in_worktree(self.selection.measuring_settings(self.settings), sha,
+                                  "benchmarks", json_path, self.selection.pytest_args(),
+                                  paths=paths)
         error = error_text(outcome)
         if error is None and outcome.json_path is not None:
             kept = self.raw_dir / f"{json_path.name}.gz"  # sorted samples, gzipped (raw.py)

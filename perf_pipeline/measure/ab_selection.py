@@ -11,12 +11,13 @@ command that measures a chosen set of benchmarks refuses the same input the same
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.git import paths_at
+from perf_pipeline.measure.runner import without_keyword_options
 
 __all__ = ["ABSelection", "check_selection_exists"]
 
@@ -80,6 +81,18 @@ class ABSelection:
 
     def pytest_args(self) -> tuple[str, ...]:
         return ("-k", self.keyword) if self.keyword is not None else ()
+
+    def measuring_settings(self, settings: Settings) -> Settings:
+        """``settings`` for the processes that measure this selection. A ``-k`` of
+        ``pytest_args`` (the everyday suite, narrowed) deselected the very benchmarks and
+        controls a selection names by node id: "matched no test at this commit" for a
+        test that is there. Named benchmarks are measured whatever it says; a selection's
+        own ``-k`` already wins (pytest keeps the last one)."""
+        if not (self.node_ids or self.controls):
+            return settings
+        args = tuple(without_keyword_options(settings.pytest_args))
+        return settings if args == tuple(settings.pytest_args) else replace(
+            settings, pytest_args=args)
 
     def is_control(self, name: str) -> bool:
         """Whether benchmark ``name`` is one of the controls (or inside one: a file or

@@ -218,7 +218,8 @@ def measure_profiles(
                 profiles: dict[str, BenchmarkProfile] = {}
                 if paths[side]:
                     profiles, paths[side] = _profile_process(
-                        settings, shas[side], out_dir, paths[side], extra, min_s,
+                        select.measuring_settings(settings), shas[side], out_dir,
+                        paths[side], extra, min_s,
                         Path(tmp), node_ids=bool(select.node_ids))
                 done[side].append(profiles)
                 finished += 1

@@ -53,7 +53,7 @@ from perf_pipeline.measure.tempdirs import measuring_temp_dir
 from perf_pipeline.measure.watchdog import group_watchdog
 
 __all__ = ["PLUGIN_MODULE", "SuiteOutcome", "build_command", "marker_expression", "run_suite",
-           "stage_plugin"]
+           "stage_plugin", "without_keyword_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,13 +119,21 @@ _SHORT_FLAGS = frozenset("vqsxlhV")
 _SHORT_WITH_VALUE = frozenset("mkpcoWrn")
 
 
-def _without_marker_options(args: Sequence[str]) -> tuple[list[str], str | None]:
+def without_keyword_options(args: Sequence[str]) -> list[str]:
+    """``args`` without their ``-k`` options: a selection by node id replaces the
+    configured ``-k``, which would otherwise deselect the benchmarks it names."""
+    return _without_marker_options(args, letter="k")[0]
+
+
+def _without_marker_options(args: Sequence[str], *,
+                            letter: str = "m") -> tuple[list[str], str | None]:
     """``args`` without their ``-m`` options, and the expression pytest would have taken.
 
     pytest keeps the LAST ``-m`` (``-m EXPR``, ``-mEXPR``, ``-m=EXPR``, or clustered after
     flags: ``-vm EXPR``, ``-qqmEXPR``, where an ``=`` is part of the value); the value of
     another option (``-k EXPR``) and everything after ``--`` are kept as they are. A
-    trailing ``-m`` without a value is left for pytest to reject.
+    trailing ``-m`` without a value is left for pytest to reject. ``letter="k"`` does
+    the same for ``-k``.
     """
     rest: list[str] = []
     expression: str | None = None
@@ -142,11 +150,11 @@ def _without_marker_options(args: Sequence[str]) -> tuple[list[str], str | None]
         flags = 1  # how many letters of the cluster are value-less flags
         while flags < len(arg) and arg[flags] in _SHORT_FLAGS:
             flags += 1
-        letter = arg[flags] if flags < len(arg) else ""
+        found = arg[flags] if flags < len(arg) else ""
         value = arg[flags + 1:]
-        if letter != "m":
+        if found != letter:
             rest.append(arg)
-            if letter in _SHORT_WITH_VALUE and not value and i < len(args):
+            if found in _SHORT_WITH_VALUE and not value and i < len(args):
                 rest.append(args[i])  # that option's value, whatever it looks like
                 i += 1
             continue

@@ -17,7 +17,7 @@ from perf_pipeline.errors import InvalidInputError, MeasurementError
 from perf_pipeline.measure import ab_rounds as rounds_module
 from perf_pipeline.measure.ab import AB_MANIFEST, ABSelection, iter_ab_rounds
 from perf_pipeline.measure.runner import SuiteOutcome
-from perf_pipeline_tests.measure.conftest import DATA_DIR
+from perf_pipeline_tests.measure.conftest import DATA_DIR, FAST_ARGS
 
 
 class FakeRunner:
@@ -356,3 +356,19 @@ def test_rounds_resumed_in_another_thread_do_not_wait_for_their_own_lock(
         assert done, "the second round, asked for from another thread, never came"
         next(rounds)  # and back in the first thread
     assert len(runner.calls) == 6
+
+
+def test_a_named_benchmark_is_measured_whatever_the_configured_k_says(
+        target_repo, one_process) -> None:
+    """``pytest_args = ["-k", "test_more"]`` (the everyday suite, narrowed) made
+    ``ab --node-id tests/test_perf.py::test_work`` stop with "matched no test at this
+    commit": the configured -k deselected the very benchmark named."""
+    settings = one_process(target_repo, pytest_args=(*FAST_ARGS, "-k", "test_more"))
+    select = ABSelection(node_ids=("tests/test_perf.py::test_work",))
+    with iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=2, select=select) as rounds:
+        measured = next(rounds)
+    for run in (measured.base, measured.candidate):
+        assert [b.name for b in run.benchmarks] == ["tests/test_perf.py::test_work"]
+    # Without node ids the configured -k still narrows the suite.
+    assert ABSelection().measuring_settings(settings) is settings
+    assert select.measuring_settings(settings).pytest_args == FAST_ARGS

@@ -13,7 +13,12 @@ import pytest
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import SuiteOutcome, build_command, run_suite
-from perf_pipeline.measure.runner import STAGED_MODULES, STAGED_PACKAGE, stage_plugin
+from perf_pipeline.measure.runner import (
+    STAGED_MODULES,
+    STAGED_PACKAGE,
+    stage_plugin,
+    without_keyword_options,
+)
 from perf_pipeline_tests.measure.conftest import FAST_ARGS
 
 
@@ -320,3 +325,11 @@ def test_an_output_tail_counts_bytes_and_never_repeats_a_line(tmp_path: Path) ->
     out.write_text("".join(f"{i:05d}\n" for i in range(2000)))  # 12,000 bytes of lines
     head, _, tail = _tail(out).partition("\n[... ")
     assert head.endswith("00099") and tail.endswith("01999\n")
+
+
+def test_keyword_options_are_taken_out_in_every_spelling() -> None:
+    # A selection by node id leaves the configured -k out (ab_selection.measuring_settings).
+    assert without_keyword_options(
+        ["-q", "-k", "a or b", "--benchmark-min-rounds=3", "-kfast", "-vk", "x", "-m", "k",
+         "--", "-k", "kept"]) == [
+        "-q", "--benchmark-min-rounds=3", "-v", "-m", "k", "--", "-k", "kept"]
