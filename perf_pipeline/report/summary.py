@@ -101,7 +101,15 @@ def _baseline_label(data: ReportData) -> str | None:
         else:
             label += f" ({base.policy})"
         return label
-    return f"{base.policy} baseline of {base.created_at[:19]}"
+    # Runs without a commit (plain pytest-benchmark files): named by when they were
+    # measured. The file's creation time read as the baseline's, later than the run it
+    # judged ("vs baseline rolling baseline of <after the run>").
+    ids = set(base.source_run_ids)
+    starts = sorted(r.started_at[:19] for r in data.runs if r.run_id in ids)
+    if starts:
+        when = starts[0] if len(starts) == 1 else f"{starts[0]} to {starts[-1]}"
+        return f"{_plural(len(ids), 'run')} of {when} ({base.policy})"
+    return f"{base.policy}, created {base.created_at[:19]}"
 
 
 def _current_label(data: ReportData) -> str | None:

@@ -91,3 +91,20 @@ def test_inconclusive_rows_say_what_more_would_decide_in_its_own_unit() -> None:
         assert f"about {n} more {unit} would decide" in page
         assert "samples would decide" not in page
         assert page.count(f"{n} more") == 1  # said once, not twice
+
+
+def test_a_baseline_of_runs_without_commits_is_named_by_when_they_ran() -> None:
+    # Plain pytest-benchmark files have no commit: the headline read "vs baseline rolling
+    # baseline of <when the baseline file was written>", a time after the judged run.
+    data = make_report_data(hostile=False)
+    assert data.baseline is not None and data.current is not None
+    runs = tuple(dataclasses.replace(r, commit=None) for r in data.runs)
+    baseline = dataclasses.replace(data.baseline, source_commits=(),
+                                   created_at="2030-01-01T00:00:00Z")
+    current = dataclasses.replace(data.current, commit=None)
+    summary = summarize(dataclasses.replace(data, runs=runs, baseline=baseline,
+                                            current=current))
+    first, last = runs[0].started_at[:19], runs[-2].started_at[:19]
+    assert f"vs baseline 9 runs of {first} to {last} (rolling)" in summary.headline
+    assert "2030" not in summary.headline and "baseline rolling baseline" not in (
+        summary.headline)
