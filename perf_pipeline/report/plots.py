@@ -159,7 +159,7 @@ def render_distribution_png(data: ReportData) -> bytes:
         # The A/B's ratio is of its own rounds, not of these samples: marked as such.
         ax.set_title(f"{_short(row.name, 36)}\n{row.verdict} · ratio {row.ratio_label}",
                      fontsize=9)
-        ax.set_ylabel(f"time per round ({unit})")
+        ax.set_ylabel(f"time per call ({unit})")
         ax.grid(axis="y", alpha=0.3)
     return _png(fig)
 

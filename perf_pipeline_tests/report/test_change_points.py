@@ -23,7 +23,7 @@ def test_markdown_lists_change_points_with_their_commit() -> None:
     assert "Change points in the history (1)" in md
     row = next(line for line in md.splitlines() if "1.31×" in line)
     assert data.runs[6].commit.short_sha in row  # type: ignore[union-attr]
-    assert escape_markdown(name) in row and "time per round" in row
+    assert escape_markdown(name) in row and "time per call" in row
 
 
 def test_html_payload_carries_change_points_for_the_trend() -> None:

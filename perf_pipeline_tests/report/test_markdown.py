@@ -206,3 +206,13 @@ def test_the_history_line_counts_stress_runs_apart() -> None:
     assert (f"| History | {len(data.runs)} benchmark run(s) and 1 stress run(s) from"
             in text)
     assert f"| History | {len(data.runs)} run(s) from" in render_markdown(data)
+
+
+def test_the_timed_samples_are_called_a_calls_time_not_a_rounds() -> None:
+    # pytest-benchmark divides each round by its iterations (cattrs' fast benchmarks run
+    # 18 calls a round): the report's "time per round 267 ns" was the time of one call.
+    data = make_report_data(hostile=False)
+    assert data.current is not None and all(b.iterations > 1 for b in data.current.benchmarks)
+    text = render_markdown(data)
+    assert "time per call ×1.2" in text
+    assert "time per round" not in text

@@ -16,7 +16,7 @@ __all__ = ["print_demo"]
 
 
 def _median_table(result: DemoResult) -> Table:
-    table = Table(title="Median time per round by commit, oldest first")
+    table = Table(title="Median time per call by commit, oldest first")
     table.add_column("benchmark", no_wrap=True)
     by_sha = {run.sha: run for run in result.runs}
     for sha in result.shas:

@@ -296,7 +296,7 @@
                                     boxpoints: "all", jitter: 0.4, pointpos: 0,
                                     marker: {color: col, size: 4}, line: {color: col}});
       Plotly.react(el, traces, layoutBase({margin: {l: 70, r: 20, t: 20, b: 40}, showlegend: false,
-        yaxis: {title: {text: "time per round (" + u + ")"}, rangemode: "tozero"}}), PLOT_CONFIG);
+        yaxis: {title: {text: "time per call (" + u + ")"}, rangemode: "tozero"}}), PLOT_CONFIG);
     } else {
       Plotly.react(el, [], layoutBase({xaxis: {visible: false}, yaxis: {visible: false},
         annotations: [{text: "no baseline and current samples to compare", showarrow: false,
