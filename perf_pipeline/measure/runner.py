@@ -397,6 +397,20 @@ def missing_plugin_hint(runner: str, output: str) -> str | None:
     return f"{missing} is not installed in the target's environment (runner {runner!r}): {fix}"
 
 
+#: What pytest-benchmark says when pytest-xdist is active: it then disables every benchmark.
+_XDIST_SIGN = "automatically disabled because xdist plugin is active"
+
+
+def xdist_hint(output: str, error: str) -> str:
+    """``error``, with the fix when the target's pytest ran under pytest-xdist (a ``-n``
+    in its ``addopts``): every run failed with "no benchmark ran?" and no way out named."""
+    if _XDIST_SIGN not in output:
+        return error
+    return (f"{error}: pytest-xdist is active in the target's pytest (a -n in its addopts?), "
+            "and pytest-benchmark disables every benchmark under it; add \"-n\", \"0\" to "
+            "pytest_args")
+
+
 def wait_then_end_group(proc: subprocess.Popen, timeout_s: float, what: str) -> bool:
     """Wait for ``proc`` (a session leader) at most ``timeout_s``; then end its whole
     process group: gracefully after a timeout or an interruption (re-raised), by SIGKILL of
@@ -491,7 +505,8 @@ def run_suite(
                                 session_exit=read_completion(completion_path))
         stdout_tail, stderr_tail = _tail(out_path), _tail(err_path)
         if error is not None:
-            error = missing_plugin_hint(runner, stdout_tail + "\n" + stderr_tail) or error
+            output = stdout_tail + "\n" + stderr_tail
+            error = missing_plugin_hint(runner, output) or xdist_hint(output, error)
         return SuiteOutcome(
             returncode=returncode, timed_out=timed_out, duration_s=duration_s,
             stdout_tail=stdout_tail, stderr_tail=stderr_tail,

@@ -333,3 +333,21 @@ def test_keyword_options_are_taken_out_in_every_spelling() -> None:
         ["-q", "-k", "a or b", "--benchmark-min-rounds=3", "-kfast", "-vk", "x", "-m", "k",
          "--", "-k", "kept"]) == [
         "-q", "--benchmark-min-rounds=3", "-v", "-m", "k", "--", "-k", "kept"]
+
+
+def test_a_suite_under_xdist_fails_with_the_fix_named(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # A target whose addopts say "-n 2": pytest-benchmark disables every benchmark under
+    # pytest-xdist, and the run failed with a bare "no benchmark ran?".
+    pytest.importorskip("xdist")
+    # This test session keeps xdist out of the suites it measures (PYTEST_ADDOPTS).
+    addopts = os.environ.get("PYTEST_ADDOPTS", "")
+    monkeypatch.setenv("PYTEST_ADDOPTS", addopts.replace("-p no:xdist.looponfail", "")
+                       .replace("-p no:xdist", ""))
+    project = _project(tmp_path, "def test_b(benchmark):\n    benchmark(sum, range(9))\n")
+    (project / "pytest.ini").write_text("[pytest]\naddopts = -n 2\n")
+    outcome = _run(project, tmp_path)
+    assert "no benchmark JSON" in (outcome.error or ""), outcome.stderr_tail
+    assert 'add "-n", "0" to pytest_args' in (outcome.error or "")
+    fixed = _run(project, tmp_path, extra_args=(*FAST_ARGS, "-n", "0"))
+    assert fixed.ok, fixed.error
