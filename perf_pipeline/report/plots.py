@@ -30,6 +30,11 @@ _MAX_LINES = 6
 _MAX_TICKS = 12
 _COLORS = {Verdict.REGRESSION: "#d1242f", Verdict.IMPROVEMENT: "#1a7f37",
            Verdict.INCONCLUSIVE: "#bf8700", Verdict.UNCHANGED: "#6e7781"}
+#: The colour of a trend line is its verdict, so lines of one verdict (every line of a
+#: history where nothing changed) were the same grey line in the legend: each line of a
+#: plot also gets a marker and a dash pattern of its own (``_MAX_LINES`` of them).
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+_DASHES = ("-", "--", "-.", ":", (0, (6, 2)), (0, (3, 1, 1, 1, 1, 1)))
 
 
 def _png(fig: Figure) -> bytes:
@@ -101,7 +106,7 @@ def render_trend_png(data: ReportData, *, metric: str = TIME_METRIC) -> bytes:
     by_name: dict[str, MetricSeries] = {s.name: s for s in data.series if s.metric == metric}
     fig = Figure(figsize=(11, 5.5), layout="constrained")
     ax = fig.add_subplot()
-    for name in names:
+    for line, name in enumerate(names):
         s = by_name[name]
         xs = [order[r] for r in s.run_ids if r in order]
         ys = [v for r, v in zip(s.run_ids, s.values, strict=True) if r in order]
@@ -110,8 +115,10 @@ def render_trend_png(data: ReportData, *, metric: str = TIME_METRIC) -> bytes:
         center = statistics.median(ys) or 1.0
         scale, unit = _unit_scale(metric, ys)
         color = _COLORS.get(verdicts.get(name))  # type: ignore[arg-type]
-        ax.plot(xs, [y / center for y in ys], marker="o" if len(xs) <= 60 else None,
-                markersize=3, linewidth=1.6, color=color,
+        ax.plot(xs, [y / center for y in ys],
+                marker=_MARKERS[line % len(_MARKERS)] if len(xs) <= 60 else None,
+                linestyle=_DASHES[line % len(_DASHES)],
+                markersize=4, linewidth=1.6, color=color,
                 label=f"{_short(name)} (median {center / scale:.3g} {unit})")
     ax.axhline(1.0, color="#57606a", linewidth=1, linestyle="--")
     ax.set_title(title)
@@ -121,7 +128,7 @@ def render_trend_png(data: ReportData, *, metric: str = TIME_METRIC) -> bytes:
     ticks = list(range(0, len(labels), step))
     ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=40, ha="right", fontsize=8)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
+    ax.legend(fontsize=8, loc="best", framealpha=0.9)
     return _png(fig)
 
 

@@ -142,3 +142,30 @@ def test_the_distribution_plot_marks_the_ab_ratio(monkeypatch: pytest.MonkeyPatc
     render_distribution_png(data)
     assert any(t.endswith("ratio 1.61× (A/B)") for t in titles), titles
     assert not any("1.61×" in t and "(A/B)" not in t for t in titles)
+
+
+def test_trend_lines_of_one_verdict_can_be_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A line's colour is its verdict: in a history where nothing changed every line was
+    # the same grey with the same marker, and the legend could not say which was which.
+    from matplotlib.axes import Axes
+
+    from perf_pipeline.model import Verdict
+    from perf_pipeline.report.plots import render_trend_png
+
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    unchanged = tuple(replace(r, comparison=replace(r.comparison, verdict=Verdict.UNCHANGED))
+                      for r in comp.results)
+    data = replace(data, comparison=replace(comp, results=unchanged))
+    drawn: list[tuple[object, object, object]] = []
+    original = Axes.plot
+
+    def record(self: Axes, *args: object, **kwargs: object) -> object:
+        drawn.append((kwargs.get("color"), kwargs.get("marker"), kwargs.get("linestyle")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", record)
+    render_trend_png(data)
+    assert len(drawn) == 6 and len({color for color, _, _ in drawn}) == 1
+    assert len({(marker, str(style)) for _, marker, style in drawn}) == len(drawn)
