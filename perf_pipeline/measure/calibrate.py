@@ -38,7 +38,7 @@ from perf_pipeline.measure.json_input import path_kind
 from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results
-from perf_pipeline.measure.session import error_text, run_prepared
+from perf_pipeline.measure.session import error_text, no_project_dir, run_prepared
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree
 from perf_pipeline.model import NOISE_SIDES, NoiseCorpus, NoisePair, SuiteRun, is_noise_order
@@ -284,8 +284,7 @@ def measure_calibration(
         trees = {"a": tree_a, "b": tree_b}
         projects = {side: tree / settings.project_subdir for side, tree in trees.items()}
         if not projects["a"].is_dir():
-            raise InvalidInputError(f"commit {sha} has no project directory "
-                                    f"{settings.project_subdir!r}")
+            raise InvalidInputError(no_project_dir(settings, sha))
         for index in range(pairs):
             order = NOISE_SIDES if rng.random() < 0.5 else NOISE_SIDES[::-1]
             error = None

@@ -40,7 +40,12 @@ from perf_pipeline.measure.measuring_lock import measuring_lock
 from perf_pipeline.measure.profile_read import BenchmarkProfile, read_profile_dir
 from perf_pipeline.measure.profiling import PROFILE_DIR_ENV, PROFILE_MIN_S_ENV
 from perf_pipeline.measure.raw import new_run_id
-from perf_pipeline.measure.session import KEEP_WORKTREES, error_text, run_prepared
+from perf_pipeline.measure.session import (
+    KEEP_WORKTREES,
+    error_text,
+    no_project_dir,
+    run_prepared,
+)
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import CommitInfo
@@ -114,8 +119,7 @@ def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequenc
     with git_worktree(settings.repo_path, sha, root=settings.worktrees_dir) as worktree:
         project_dir = worktree / settings.project_subdir
         if not project_dir.is_dir():
-            raise MeasurementError(f"commit {sha} has no project directory "
-                                   f"{settings.project_subdir!r}")
+            raise MeasurementError(no_project_dir(settings, sha))
         paths, attempt = tuple(paths), 0
         while True:
             outcome = run_prepared(

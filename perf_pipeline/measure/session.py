@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from perf_pipeline.atomic_file import check_writable_file
 from perf_pipeline.config import Settings
+from perf_pipeline.config_env import SETTING_ENV_VARS
 from perf_pipeline.errors import InvalidInputError, interruption_text
 from perf_pipeline.measure.ancestry import backfill_ancestry_ordinals
 from perf_pipeline.measure.collect import store_unstored_runs
@@ -51,7 +52,7 @@ from perf_pipeline.store.sources import source_stamp
 if TYPE_CHECKING:  # the store is only called, never constructed, here
     from perf_pipeline.store import HistoryStore
 
-__all__ = ["SUITES", "local_machine_id", "measure_commit", "run_prepared"]
+__all__ = ["SUITES", "local_machine_id", "measure_commit", "no_project_dir", "run_prepared"]
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,15 @@ def _unlike_first_process(names: frozenset[str], first: frozenset[str]) -> str |
             "flaky pytest.skip; a run pools every benchmark over all its processes)")
 
 
+def no_project_dir(settings: Settings, sha: str) -> str:
+    """Why ``sha`` cannot be measured when its checkout lacks the project directory. The
+    built-in default is the example target's folder, so a new user's first config (only
+    ``repo_path``) met this with nothing saying which setting names the folder."""
+    return (f"commit {sha} has no project directory {settings.project_subdir!r} (the "
+            f"`project_subdir` setting, {SETTING_ENV_VARS['project_subdir']}: the folder of "
+            f"the repository that holds the benchmarks' pytest project, '.' for its root)")
+
+
 def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                     extra_args: Sequence[str], *,
                     paths: Sequence[str] | None = None,
@@ -162,7 +172,7 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
             return SuiteOutcome(
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None,
-                error=f"commit {sha} has no project directory {settings.project_subdir!r}")
+                error=no_project_dir(settings, sha))
         return run_prepared(settings, worktree, sha, json_path=json_path,
                             paths=tuple(paths) if paths else plan.paths,
                             extra_args=(*settings.pytest_args, *extra_args),

@@ -398,3 +398,16 @@ def test_a_results_dir_that_cannot_be_written_is_refused_before_measuring(
     with pytest.raises(InvalidInputError,
                        match=rf"raw run folder .*: cannot write in {settings.results_dir}"):
         measure_commit(settings, "HEAD")
+
+
+def test_a_commit_without_the_project_directory_names_the_setting(
+        target_repo: Path, make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    """The built-in ``project_subdir`` is the example target's folder: a new user's first
+    config (only ``repo_path``) failed with "has no project directory
+    'examples/ml_pipeline'" and nothing naming the setting that sets it."""
+    settings = make_settings(target_repo, project_subdir="examples/ml_pipeline")
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        run = measure_commit(settings, "main", store=store)
+    assert run.status is RunStatus.FAILED
+    assert "'examples/ml_pipeline'" in (run.error or "")
+    assert "`project_subdir` setting, PERF_PIPELINE_PROJECT_DIR" in (run.error or "")
