@@ -61,6 +61,10 @@ class Baseline:
     #: The machine its runs were measured on; None for baselines of unknown or mixed
     #: machines (older files). A run of another machine is never judged against it.
     machine_id: str | None = None
+    #: What a report should say about how the runs were chosen (runs of other hardware
+    #: left out: ``pipeline/hardware_mix.py``). Not written to the file: a snapshot read
+    #: back is judged as it stands.
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.policy not in BASELINE_POLICIES:

@@ -14,12 +14,14 @@ not judged against it (``pipeline/regression.py``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from perf_pipeline.analysis import build_baseline
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.model import Baseline, RunStatus, SuiteRun
+from perf_pipeline.pipeline.hardware_mix import left_out_note, split_by_hardware
 from perf_pipeline.store import HistoryStore, read_baseline, write_baseline
 from perf_pipeline.workspace import Workspace
 
@@ -70,12 +72,28 @@ def _rolling_runs(ws: Workspace, *, before: SuiteRun | None,
 
 
 def baseline_for_run(ws: Workspace, run: SuiteRun) -> Baseline | None:
-    """The baseline ``run`` is judged against, or ``None`` when there is none yet."""
+    """The baseline ``run`` is judged against, or ``None`` when there is none yet.
+
+    A rolling window that holds runs of other hardware under the run's machine id keeps
+    only the runs of the run's hardware, and its ``notes`` say how many were left out;
+    with none left, the window stands and is not judged against
+    (``pipeline/hardware_mix.py``).
+    """
     pinned = pinned_baseline(ws)
     if pinned is not None or ws.settings.baseline_policy == "pinned":
         return pinned
     runs = _rolling_runs(ws, before=run)
-    return build_baseline(runs, policy="rolling", created_at=now_iso()) if runs else None
+    return _rolling_baseline(runs, run) if runs else None
+
+
+def _rolling_baseline(runs: tuple[SuiteRun, ...], run: SuiteRun) -> Baseline:
+    """The rolling baseline of the window ``runs`` for ``run``: its runs on ``run``'s
+    hardware when the window also holds others (``pipeline/hardware_mix.py``)."""
+    kept, apart = split_by_hardware(runs, run)
+    if not (kept and apart) or run.environment is None:
+        return build_baseline(runs, policy="rolling", created_at=now_iso())
+    baseline = build_baseline(kept, policy="rolling", created_at=now_iso())
+    return replace(baseline, notes=(left_out_note(run, run.environment, kept, apart),))
 
 
 def screen_baseline(ws: Workspace, machine_id: str) -> Baseline | None:
@@ -138,7 +156,7 @@ def update_baseline(ws: Workspace) -> Baseline | None:
     runs = _rolling_runs(ws, before=None, machine_id=latest.machine_id)
     if not runs:
         return None
-    baseline = build_baseline(runs, policy="rolling", created_at=now_iso())
+    baseline = _rolling_baseline(runs, latest)  # the newest run's hardware only
     current = read_baseline(ws.layout.baseline_path)
     if current is None or current.source_run_ids != baseline.source_run_ids:
         write_baseline(ws.layout.baseline_path, baseline)

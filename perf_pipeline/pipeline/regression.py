@@ -8,8 +8,9 @@ from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline, screen_run
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id, store_unstored_runs
-from perf_pipeline.model import Baseline, CommitAnalysis, SuiteRun
+from perf_pipeline.model import Baseline, CommitAnalysis, Environment, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, machines_apart, now_iso
+from perf_pipeline.pipeline.hardware_mix import hardware_change, hardware_of
 from perf_pipeline.store import read_analysis, write_analysis
 from perf_pipeline.workspace import Workspace
 
@@ -57,12 +58,26 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
                    f"{baseline.machine_id}, this run on machine {run.machine_id}. Runs of "
                    "different machines are never compared; measure a baseline on this "
                    "machine (or pin one of its runs).",))
+    hardware = _other_hardware(baseline, run) if baseline.policy == "rolling" else None
+    if hardware is not None:  # the window is all of other hardware (hardware_mix.py)
+        theirs, mine = hardware
+        return CommitAnalysis(
+            run_id=run.run_id, sha=run.sha, created_at=now_iso(),
+            threshold=settings.threshold, alpha=alpha, baseline_policy=baseline.policy,
+            baseline_run_ids=baseline.source_run_ids,
+            baseline_commits=baseline.source_commits,
+            environment_differences=theirs.differences(mine),
+            notes=(f"Not judged: the rolling baseline's {len(baseline.source_run_ids)} "
+                   f"run(s) of machine {run.machine_id} were all measured on other hardware "
+                   f"({hardware_change(theirs, mine)}). Runs of "
+                   "different hardware are never compared: this run starts the baseline "
+                   "of its own hardware, and the next run on it is judged against it.",))
     comparison = (screen_run(baseline, run, threshold=settings.threshold,
                              metrics=settings.gate_metrics) if screen
                   else compare_to_baseline(baseline, run, threshold=settings.threshold,
                                            alpha=alpha, correction="holm",
                                            metrics=settings.gate_metrics))
-    notes: list[str] = []
+    notes: list[str] = list(baseline.notes)
     diffs: tuple[tuple[str, str, str], ...] = ()
     if baseline.environment and run.environment:
         diffs = baseline.environment.differences(run.environment)
@@ -77,6 +92,17 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
         alpha=alpha, comparison=comparison, baseline_policy=baseline.policy,
         baseline_run_ids=baseline.source_run_ids, baseline_commits=baseline.source_commits,
         environment_differences=diffs, notes=tuple(notes))
+
+
+def _other_hardware(baseline: Baseline, run: SuiteRun
+                    ) -> tuple[Environment, Environment] | None:
+    """(the baseline's, the run's) environments when the baseline's newest run is known to
+    be of other hardware than ``run``; else None."""
+    theirs, mine = baseline.environment, run.environment
+    if theirs is None or mine is None:
+        return None
+    a, b = hardware_of(theirs), hardware_of(mine)
+    return (theirs, mine) if a is not None and b is not None and a != b else None
 
 
 def pooled_commit_run(ws: Workspace, sha: str) -> SuiteRun | None:

@@ -1,0 +1,118 @@
+"""One machine id, two hardware: a rolling baseline is made of the judged run's hardware.
+
+Machine ``bench-a`` measures commits 1..6 on an old CPU, then its CPU is replaced by one
+30 % faster and the id kept. Pooled, the window of 8 mixed six old runs with the new ones
+and nothing said so; kept apart, the new runs are judged against the new CPU's runs, and
+the report says how many were left out and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from perf_pipeline.config import Settings
+from perf_pipeline.model import Environment, SuiteRun
+from perf_pipeline.pipeline.analyze import analyze_results_dir
+from perf_pipeline.pipeline.baseline import baseline_for_run, update_baseline
+from perf_pipeline.pipeline.hardware_mix import split_by_hardware
+from perf_pipeline.pipeline.regression import analyze_run
+from perf_pipeline.store import HistoryStore, read_baseline
+from perf_pipeline.workspace import Workspace
+from perf_pipeline_tests.pipeline.test_machines import _run
+
+OLD = Environment(python_version="3.11.7", python_implementation="CPython", os="Linux 6.1",
+                  machine="x86_64", cpu_model="Old CPU 2000", cpu_count=8)
+NEW = replace(OLD, cpu_model="New CPU 3000", os="Linux 6.5")
+
+
+def _history(tmp_path: Path, *, new_runs: int, old_env: Environment | None = OLD
+             ) -> Settings:
+    settings = Settings(results_dir=tmp_path / "results", confirm="off", baseline_runs=8,
+                        machine_id="bench-a")
+    rng = np.random.default_rng(5)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(1, 7):
+            store.ingest_run(replace(_run(i, "bench-a", 1.0, rng), environment=old_env))
+        for i in range(7, 7 + new_runs):
+            store.ingest_run(replace(_run(i, "bench-a", 1 / 1.3, rng), environment=NEW))
+    return settings
+
+
+def _newest(ws: Workspace) -> SuiteRun:
+    run = ws.store.latest_run(suite="benchmarks")
+    assert run is not None
+    return run
+
+
+def test_a_window_of_two_hardware_keeps_only_the_judged_runs_hardware(tmp_path: Path
+                                                                     ) -> None:
+    settings = _history(tmp_path, new_runs=3)
+    out = analyze_results_dir(Workspace(settings), report_path=tmp_path / "a.md")
+    analysis = out.analysis
+    assert analysis.baseline_run_ids == ("run-07-bench-a", "run-08-bench-a")
+    assert analysis.comparison is not None and not analysis.comparison.has_regression
+    note = next(n for n in analysis.notes if n.startswith("Baseline of this hardware only"))
+    assert "6 of the 8 runs" in note and "machine bench-a" in note
+    assert "'Old CPU 2000' → 'New CPU 3000'" in note
+    assert "OS" not in note  # a kernel update is not new hardware
+    assert "Baseline of this hardware only" in (tmp_path / "a.md").read_text()
+
+
+def test_the_baseline_file_is_made_of_the_newest_runs_hardware(tmp_path: Path) -> None:
+    settings = _history(tmp_path, new_runs=3)
+    with Workspace(settings) as ws:
+        written = update_baseline(ws)
+        assert written is not None
+        assert written.source_run_ids == ("run-07-bench-a", "run-08-bench-a",
+                                          "run-09-bench-a")
+        stored = read_baseline(ws.layout.baseline_path)
+    assert stored is not None and stored.source_run_ids == written.source_run_ids
+    assert stored.notes == ()  # notes describe a choice, they are not part of the file
+
+
+def test_the_first_run_on_new_hardware_is_not_judged_against_the_old(tmp_path: Path
+                                                                     ) -> None:
+    settings = _history(tmp_path, new_runs=1)
+    with Workspace(settings) as ws:
+        run = _newest(ws)
+        baseline = baseline_for_run(ws, run)
+        assert baseline is not None and len(baseline.source_run_ids) == 6
+        analysis = analyze_run(run, baseline, settings)
+    assert analysis.comparison is None  # 30 % faster by the CPU, not by the code
+    assert analysis.notes[0].startswith("Not judged: the rolling baseline's 6 run(s) of "
+                                        "machine bench-a were all measured on other hardware")
+    assert ("cpu_model", "Old CPU 2000", "New CPU 3000") in analysis.environment_differences
+    # The next run on the new CPU is judged against this one.
+    with HistoryStore.open(settings.db_path) as store:
+        store.ingest_run(replace(_run(8, "bench-a", 1 / 1.3, np.random.default_rng(9)),
+                                 environment=NEW))
+    with Workspace(settings) as ws:
+        run = _newest(ws)
+        baseline = baseline_for_run(ws, run)
+        assert baseline is not None and baseline.source_run_ids == ("run-07-bench-a",)
+        assert analyze_run(run, baseline, settings).comparison is not None
+
+
+@pytest.mark.parametrize("old_env", [None, replace(OLD, cpu_model="", cpu_count=0)],
+                         ids=["no environment", "no cpu facts"])
+def test_runs_of_unknown_hardware_are_kept(tmp_path: Path, old_env: Environment | None
+                                           ) -> None:
+    settings = _history(tmp_path, new_runs=3, old_env=old_env)
+    with Workspace(settings) as ws:
+        run = _newest(ws)
+        baseline = baseline_for_run(ws, run)
+    assert baseline is not None and len(baseline.source_run_ids) == 8
+    assert baseline.notes == ()
+
+
+def test_a_run_of_unknown_hardware_keeps_the_whole_window(tmp_path: Path) -> None:
+    settings = _history(tmp_path, new_runs=3)
+    with Workspace(settings) as ws:
+        run = replace(_newest(ws), environment=None)
+        window = ws.store.recent_commit_runs(n=8, machine_id="bench-a")
+    kept, apart = split_by_hardware(window, run)
+    assert len(kept) == 8 and apart == ()
