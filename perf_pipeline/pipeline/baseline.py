@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from perf_pipeline.analysis import build_baseline
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id
-from perf_pipeline.model import Baseline, RunStatus, SuiteRun
+from perf_pipeline.model import Baseline, Environment, RunStatus, SuiteRun
 from perf_pipeline.pipeline.hardware_mix import left_out_note, split_by_hardware
 from perf_pipeline.store import HistoryStore, read_baseline, write_baseline
 from perf_pipeline.workspace import Workspace
@@ -83,30 +83,36 @@ def baseline_for_run(ws: Workspace, run: SuiteRun) -> Baseline | None:
     if pinned is not None or ws.settings.baseline_policy == "pinned":
         return pinned
     runs = _rolling_runs(ws, before=run)
-    return _rolling_baseline(runs, run) if runs else None
+    return _rolling_baseline(runs, run.environment, run.machine_id) if runs else None
 
 
-def _rolling_baseline(runs: tuple[SuiteRun, ...], run: SuiteRun) -> Baseline:
-    """The rolling baseline of the window ``runs`` for ``run``: its runs on ``run``'s
-    hardware when the window also holds others (``pipeline/hardware_mix.py``)."""
-    kept, apart = split_by_hardware(runs, run)
-    if not (kept and apart) or run.environment is None:
+def _rolling_baseline(runs: tuple[SuiteRun, ...], environment: Environment | None,
+                      machine_id: str | None) -> Baseline:
+    """The rolling baseline of the window ``runs`` (of ``machine_id``) for a run measured
+    in ``environment``: the runs on its hardware when the window also holds others
+    (``pipeline/hardware_mix.py``)."""
+    kept, apart = split_by_hardware(runs, environment)
+    if not (kept and apart) or environment is None:
         return build_baseline(runs, policy="rolling", created_at=now_iso())
     baseline = build_baseline(kept, policy="rolling", created_at=now_iso())
-    return replace(baseline, notes=(left_out_note(run, run.environment, kept, apart),))
+    return replace(baseline, notes=(left_out_note(machine_id, environment, kept, apart),))
 
 
-def screen_baseline(ws: Workspace, machine_id: str) -> Baseline | None:
-    """The baseline a new run of ``machine_id`` would be judged against (as
-    ``baseline_for_run`` and ``pipeline/regression.py`` decide), or ``None``: a pinned
-    baseline of another machine judges nothing."""
+def screen_baseline(ws: Workspace, machine_id: str, *,
+                    environment: Environment | None = None) -> Baseline | None:
+    """The baseline a new run of ``machine_id`` measured in ``environment`` would be
+    judged against (as ``baseline_for_run`` and ``pipeline/regression.py`` decide: runs
+    of other hardware left out, and a window all of other hardware judges nothing), or
+    ``None``: a pinned baseline of another machine judges nothing."""
     pinned = pinned_baseline(ws)
     if pinned is not None or ws.settings.baseline_policy == "pinned":
         if pinned is not None and pinned.machine_id and pinned.machine_id != machine_id:
             return None
         return pinned
     runs = _rolling_runs(ws, before=None, machine_id=machine_id)
-    return build_baseline(runs, policy="rolling", created_at=now_iso()) if runs else None
+    if not split_by_hardware(runs, environment)[0]:
+        return None  # nothing here, or only runs of other hardware
+    return _rolling_baseline(runs, environment, machine_id)
 
 
 def machines_apart(ws: Workspace, run: SuiteRun, baseline: Baseline | None
@@ -156,7 +162,7 @@ def update_baseline(ws: Workspace) -> Baseline | None:
     runs = _rolling_runs(ws, before=None, machine_id=latest.machine_id)
     if not runs:
         return None
-    baseline = _rolling_baseline(runs, latest)  # the newest run's hardware only
+    baseline = _rolling_baseline(runs, latest.environment, latest.machine_id)
     current = read_baseline(ws.layout.baseline_path)
     if current is None or current.source_run_ids != baseline.source_run_ids:
         write_baseline(ws.layout.baseline_path, baseline)

@@ -40,11 +40,11 @@ def hardware_of(environment: Environment | None) -> str | None:
     return environment.machine_id
 
 
-def split_by_hardware(runs: Sequence[SuiteRun], run: SuiteRun
+def split_by_hardware(runs: Sequence[SuiteRun], environment: Environment | None
                       ) -> tuple[tuple[SuiteRun, ...], tuple[SuiteRun, ...]]:
-    """``runs`` (a rolling window) as (those on ``run``'s hardware or of unknown
+    """``runs`` (a rolling window) as (those on ``environment``'s hardware or of unknown
     hardware, those known to be on other hardware), each in the window's order."""
-    mine = hardware_of(run.environment)
+    mine = hardware_of(environment)
     if mine is None:
         return tuple(runs), ()
     kept = tuple(r for r in runs if hardware_of(r.environment) in (None, mine))
@@ -64,15 +64,15 @@ def hardware_change(before: Environment, after: Environment) -> str:
     return ", ".join(parts) or "hardware id " + str(hardware_of(before))
 
 
-def left_out_note(run: SuiteRun, current: Environment, kept: Sequence[SuiteRun],
+def left_out_note(machine_id: str | None, current: Environment, kept: Sequence[SuiteRun],
                   apart: Sequence[SuiteRun]) -> str:
-    """The report's note for a window whose runs ``apart`` (``split_by_hardware``: each
-    has an environment) were left out; ``current`` is ``run``'s environment."""
+    """The report's note for a window of ``machine_id`` whose runs ``apart``
+    (``split_by_hardware``) were left out; ``current``: the judged run's environment."""
     others = [r.environment for r in apart if r.environment is not None]
     change = hardware_change(others[-1], current) if others else "other hardware"
     total = len(kept) + len(apart)
     return (f"Baseline of this hardware only: {len(apart)} of the {total} runs in the "
-            f"rolling window of machine {run.machine_id} were left out, measured on other "
+            f"rolling window of machine {machine_id} were left out, measured on other "
             f"hardware ({change}). Runs of different "
             f"hardware are never pooled; the baseline is the {len(kept)} run(s) of this "
             "run's hardware, and widens as it measures more.")

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perf_pipeline.measure import local_machine_id, resolve_commit
+from perf_pipeline.measure import environment_fingerprint, local_machine_id, resolve_commit
 from perf_pipeline.pipeline.baseline import screen_baseline
+from perf_pipeline.pipeline.hardware_mix import split_by_hardware
 from perf_pipeline.workspace import Workspace
 
 __all__ = ["PullRequestPlan", "plan_pull_request"]
@@ -53,11 +54,14 @@ def plan_pull_request(ws: Workspace, base_ref: str | None = None) -> PullRequest
     base_sha = resolve_commit(settings.repo_path, base_ref) if base_ref else None
     commits, measured = 0, False
     if ws.history_exists:
-        baseline = screen_baseline(ws, machine)
+        # This box's hardware: under a kept machine_id, runs of a replaced CPU are
+        # no baseline of a run measured here (pipeline/hardware_mix.py).
+        here = environment_fingerprint(packages=())
+        baseline = screen_baseline(ws, machine, environment=here)
         commits = len(baseline.source_commits) if baseline is not None else 0
         if base_sha is not None:
-            measured = bool(ws.store.commit_runs(base_sha, suite="benchmarks",
-                                                 machine_id=machine))
+            measured = bool(split_by_hardware(ws.store.commit_runs(
+                base_sha, suite="benchmarks", machine_id=machine), here)[0])
     return PullRequestPlan(machine_id=machine, history_commits=commits,
                            min_history=settings.confirm_min_history, base_sha=base_sha,
                            base_measured=measured)

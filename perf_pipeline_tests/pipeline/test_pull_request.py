@@ -8,6 +8,7 @@ the screen with no baseline, or one commit's, where it passed unjudged.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 
 from perf_pipeline.cli import main
 from perf_pipeline.config import Settings
+from perf_pipeline.measure import environment_fingerprint
 from perf_pipeline.model import BenchmarkResult, CommitInfo, RunStatus, SuiteRun
 from perf_pipeline.pipeline import plan_pull_request
 from perf_pipeline.store import HistoryStore
@@ -88,6 +90,24 @@ def test_enough_commits_of_this_machine_screen_then_confirm(settings: Settings,
     assert (plan.mode, plan.history_commits, plan.base_measured) == ("gate", 3, True)
     assert plan.outputs() == {"mode": "gate", "history_commits": "3", "min_history": "3",
                               "base_measured": "true"}
+
+
+def test_runs_of_a_replaced_cpu_under_this_machine_id_are_no_history_here(
+        settings: Settings, tiny_target: TinyTarget) -> None:
+    """A box whose CPU was replaced keeps its machine_id: the old CPU's six commits
+    sent a PR to the screen, judged against the one commit of this hardware."""
+    here = environment_fingerprint(packages=())
+    old = replace(here, cpu_model=f"not {here.cpu_model}")
+    rng = np.random.default_rng(3)
+    runs = [replace(_run(k, f"{k:040x}", HERE, rng), environment=old) for k in range(1, 7)]
+    _store(settings, [*runs, replace(_run(7, f"{7:040x}", HERE, rng), environment=here),
+                      replace(_run(8, tiny_target.shas[0], HERE, rng), environment=old)])
+    plan = _plan(settings, tiny_target.shas[0])
+    # The base was measured on the old CPU only: CI measures it again, here.
+    assert (plan.mode, plan.history_commits, plan.base_measured) == ("ab", 1, False)
+    more = [replace(_run(k, f"{k:040x}", HERE, rng), environment=here) for k in (9, 10)]
+    _store(settings, more)
+    assert (_plan(settings).mode, _plan(settings).history_commits) == ("gate", 3)
 
 
 def test_the_cli_prints_github_outputs(settings: Settings, tiny_target: TinyTarget,
