@@ -59,6 +59,16 @@ class Environment:
                                    cpu_model=self.cpu_model, cpu_count=self.cpu_count)
 
     @property
+    def known_hardware(self) -> str | None:
+        """``machine_id`` when the environment names every fact it hashes (CPU model and
+        count, OS, architecture), else None: a record without them (an old one, a file
+        without machine info) is of unknown hardware, not known to differ from any. Runs
+        of one ``machine_id`` set by the user differ here when its CPU was replaced."""
+        if not (self.cpu_model and self.cpu_count > 0 and self.os.split() and self.machine):
+            return None
+        return self.machine_id
+
+    @property
     def noise_machine(self) -> tuple[tuple[str, str], ...]:
         """The ``machine`` a noise corpus and profile record (``noise_machine_id`` reads
         the hardware id back from it)."""

@@ -9,9 +9,10 @@ the run only with the baseline's newest run, which was already the new CPU's).
 
 Hardware here is what the default machine id hashes (``Environment.machine_id``: CPU
 model and count, OS family, architecture): under the default id a new CPU starts a
-history of its own, and under a set id it starts a baseline of its own. A run whose
-environment does not name its CPU (an old record, a file without machine info) is of
-unknown hardware: it is not known to differ, and is kept.
+history of its own, and under a set id it starts a baseline of its own (and a commit's
+runs are pooled per hardware, ``store/pooling.py``). A run whose environment does not
+name its hardware (an old record, a file without machine info) is of unknown hardware
+(``Environment.known_hardware``): it is not known to differ, and is kept.
 
 - Some runs of the window are on the judged run's hardware: the baseline is those, and
   a note says how many runs were left out and what hardware they were measured on.
@@ -34,10 +35,8 @@ _HARDWARE_FIELDS = (("cpu_model", "CPU model"), ("cpu_count", "CPU count"),
 
 
 def hardware_of(environment: Environment | None) -> str | None:
-    """The hardware id of an environment; None when it does not name its CPU."""
-    if environment is None or not environment.cpu_model or environment.cpu_count <= 0:
-        return None
-    return environment.machine_id
+    """The hardware id of an environment; None when it does not name its hardware."""
+    return environment.known_hardware if environment is not None else None
 
 
 def split_by_hardware(runs: Sequence[SuiteRun], environment: Environment | None

@@ -14,6 +14,10 @@ one run are pooled when it is read (``measure.results.merge_processes``):
   pooled run is then stale, as it should be). ``duration_s`` is the sum.
 - a benchmark only some runs have is pooled over those; a benchmark of a file that kept
   no samples keeps the newest run's summary (summaries cannot be pooled).
+- hardware: only the runs on the newest run's hardware (``Environment.known_hardware``;
+  runs of unknown hardware are kept). A box that keeps its ``machine_id`` when its CPU
+  is replaced re-measures an unchanged HEAD after the swap: pooled with the old CPU's
+  runs, the commit's time sat half-way between the two CPUs, as a run of the new one.
 
 One run is returned unchanged.
 """
@@ -64,6 +68,10 @@ def pool_runs(runs: Sequence[SuiteRun]) -> SuiteRun:
     if len({run.machine_id for run in runs}) > 1:
         raise ValueError("pool_runs pools the runs of one machine only")
     newest = runs[-1]
+    hardware = newest.environment.known_hardware if newest.environment else None
+    if hardware is not None:
+        runs = [run for run in runs if run.environment is None
+                or run.environment.known_hardware in (None, hardware)]
     if len(runs) == 1:
         return newest
     by_name: dict[str, list[BenchmarkResult]] = {}

@@ -25,7 +25,7 @@ from perf_pipeline.store import HistoryStore, SourceStamp, open_history, pool_ru
 from perf_pipeline.store import ingest as ingest_module
 from perf_pipeline.store import postgres as postgres_module
 
-from .conftest import make_run, sha_of
+from .conftest import ENV, make_run, sha_of
 
 Counts = Callable[[], dict[str, int]]
 
@@ -185,6 +185,29 @@ def test_runs_of_two_machines_are_never_pooled(store: HistoryStore) -> None:
         "b1", "b2"]
     with pytest.raises(ValueError, match="one machine"):
         pool_runs([a1, b1])
+
+
+def test_a_commits_runs_on_a_replaced_cpu_are_never_pooled_with_the_new_ones(
+        store: HistoryStore) -> None:
+    """One machine_id, its CPU replaced between two runs of an unchanged commit: the
+    pooled run was half the old CPU's samples, labelled with the new CPU."""
+    old, unknown, new = (
+        dataclasses.replace(make_run(1, run_id=rid, scale=scale, started_at=at),
+                            machine_id="bench-a", environment=env)
+        for rid, scale, at, env in (
+            ("old", 1.4, "2024-01-01T05:00Z", ENV),
+            ("unknown", 1.0, "2024-01-01T06:00Z", dataclasses.replace(ENV, cpu_model="")),
+            ("new", 1.0, "2024-01-01T07:00Z", dataclasses.replace(ENV, cpu_model="New CPU"))))
+    for run in (old, unknown, new):
+        assert store.ingest_run(run)
+    pooled = store.commit_run(sha_of(1), machine_id="bench-a")
+    assert pooled is not None and pooled.run_id == "new"
+    bench = pooled.benchmark("test_a")
+    assert bench is not None and sorted(bench.samples_s) == sorted(  # not the old CPU's
+        unknown.benchmarks[0].samples_s + new.benchmarks[0].samples_s)
+    (recent,) = store.recent_commit_runs(n=1, machine_id="bench-a")
+    assert recent.benchmarks == pooled.benchmarks
+    assert pool_runs([old]) is old  # a run alone is itself
 
 
 def test_runs_without_commit_never_replace_each_other(store: HistoryStore) -> None:
