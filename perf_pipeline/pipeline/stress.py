@@ -21,7 +21,15 @@ from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.errors import InvalidInputError, StoreError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.stress_results import MULTIPLIER_FIGURE
-from perf_pipeline.model import RunInfo, RunStatus, StressComparison, StressFigure, Verdict
+from perf_pipeline.model import (
+    Environment,
+    RunInfo,
+    RunStatus,
+    StressComparison,
+    StressFigure,
+    Verdict,
+)
+from perf_pipeline.pipeline.hardware_mix import hardware_change, hardware_of
 from perf_pipeline.pipeline.stress_confirm import (
     StressConfirmationRecord,
     measure_stress_confirmation,
@@ -88,6 +96,10 @@ class StressJudgement:
     multiplier: float | None = None
     passed_over: int = 0
     base_multiplier: float | None = None
+    #: Earlier runs of this machine id measured on other hardware (a replaced CPU), not
+    #: compared; ``hardware_change`` names what changed (``pipeline/hardware_mix.py``).
+    passed_over_hardware: int = 0
+    hardware_change: str = ""
     #: The confirmation of the screen's flags, when there is one for these two runs
     #: (``comparisons`` then hold its final verdicts).
     confirmation: StressConfirmationRecord | None = None
@@ -138,6 +150,11 @@ class StressJudgement:
             first = (self.current.error or "no error message").strip().splitlines()[0]
             notes.append(f"This stress run failed ({first}): the figures of the tests that "
                          "finished are judged; the run's output has the failures.")
+        if self.passed_over_hardware:
+            notes.append(f"{self.passed_over_hardware} earlier stress run(s) of machine "
+                         f"{self.current.machine_id} were measured on other hardware "
+                         f"({self.hardware_change}) and were not compared: runs of "
+                         "different hardware are never compared.")
         if self.passed_over and self.multiplier is not None:
             notes.append(f"{self.passed_over} earlier stress run(s) ran at another "
                          f"STRESS_MULTIPLIER than this one ({self.multiplier:g}) and were "
@@ -158,8 +175,9 @@ def _multiplier(figures: tuple[StressFigure, ...]) -> float | None:
 
 def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
     """``sha``'s newest successful stress run (else its newest failed one that recorded
-    figures) judged against the newest earlier successful one on the same machine at the
-    same ``STRESS_MULTIPLIER``; None when the commit has neither.
+    figures) judged against the newest earlier successful one on the same machine, of the
+    same hardware (a machine id kept across a CPU swap: ``pipeline/hardware_mix.py``) and
+    at the same ``STRESS_MULTIPLIER``; None when the commit has neither.
 
     Durations, sizes and (above 1) the top worker count scale with the multiplier, so a
     run at another one is another experiment: a ramp that never broke reports its top
@@ -194,7 +212,13 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
                and r.machine_id == current.machine_id  # machines are never compared
                and (not on_main or _branch(r) == settings.main_branch)]
     base, base_figures, base_multiplier, passed_over = None, (), None, 0
+    here = store.get_run(current.run_id).environment
+    other_hardware: list[Environment] = []
     for candidate in reversed(earlier):
+        theirs = store.get_run(candidate.run_id).environment if hardware_of(here) else None
+        if theirs is not None and hardware_of(theirs) not in (None, hardware_of(here)):
+            other_hardware.append(theirs)  # never compared: timings of other hardware
+            continue
         candidate_figures = store.stress_figures(candidate.run_id)
         other = _multiplier(candidate_figures)
         if multiplier is not None and other is not None and other != multiplier:
@@ -213,6 +237,9 @@ def judge_stress(ws: Workspace, sha: str) -> StressJudgement | None:
     return StressJudgement(current=current, base=base, comparisons=comparisons,
                            figures=figures, base_figures=base_figures,
                            multiplier=multiplier, passed_over=passed_over,
+                           passed_over_hardware=len(other_hardware),
+                           hardware_change=(hardware_change(other_hardware[0], here)
+                                            if other_hardware and here else ""),
                            base_multiplier=base_multiplier, confirmation=confirmation,
                            confirm_auto=settings.confirm == "auto")
 

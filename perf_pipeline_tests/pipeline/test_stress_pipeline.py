@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import CommitInfo, RunStatus, StressFigure, SuiteRun, Verdict
+from perf_pipeline.model import (
+    CommitInfo,
+    Environment,
+    RunStatus,
+    StressFigure,
+    SuiteRun,
+    Verdict,
+)
 from perf_pipeline.pipeline.stress import analyze_stress_commit
 from perf_pipeline.store import HistoryStore
 from perf_pipeline.workspace import Workspace
@@ -81,6 +89,34 @@ def test_only_runs_at_the_same_multiplier_are_compared(tmp_path: Path) -> None:
     last = analyze_stress_commit(ws, "e" * 40)
     assert last.baseline_sha == "c" * 40 and not last.regressions
     assert "multiplier" not in {c.figure for c in last.comparisons}  # shown, not judged
+
+
+def test_a_stress_run_is_not_compared_with_a_replaced_cpus(tmp_path: Path) -> None:
+    """One machine_id, its CPU replaced: the first stress run of the new CPU was judged
+    against the old CPU's (confirm off: the screen is the verdict) and nothing said so."""
+    old = Environment(python_version="3.11.7", python_implementation="CPython",
+                      os="Linux 6.1", machine="x86_64", cpu_model="Old CPU", cpu_count=8)
+    new = replace(old, cpu_model="New CPU")
+    settings = Settings(results_dir=tmp_path / "results", confirm="off", machine_id="bench-a")
+    ws = Workspace(settings)
+    history = [("a" * 40, old, 1.0), ("b" * 40, new, 2.0), ("c" * 40, None, 2.0),
+               ("d" * 40, new, 2.0)]
+    with HistoryStore.open(settings.db_path) as store:
+        for day, (sha, env, exponent) in enumerate(history, start=1):
+            commit = CommitInfo(sha=sha, branch="main", message="m", author="x",
+                                committed_at=f"2024-01-0{day}T00:00:00+00:00")
+            store.ingest_run(SuiteRun(run_id=f"run{day}", suite="stress",
+                                      status=RunStatus.SUCCESS, commit=commit,
+                                      started_at=f"2024-01-0{day}T00:00:00+00:00",
+                                      environment=env, machine_id="bench-a"))
+            store.record_stress(f"run{day}", _figures(leak=0, exponent=exponent))
+    first = analyze_stress_commit(ws, "b" * 40)
+    assert first.baseline_sha is None and not first.regressions
+    assert ("1 earlier stress run(s) of machine bench-a were measured on other hardware "
+            "(CPU model 'Old CPU' → 'New CPU')") in " ".join(first.markdown.split())
+    unknown = analyze_stress_commit(ws, "c" * 40)  # no environment: not known to differ
+    assert unknown.baseline_sha == "b" * 40
+    assert analyze_stress_commit(ws, "d" * 40).baseline_sha == "c" * 40
 
 
 def test_the_commit_reports_show_the_stress_section() -> None:
