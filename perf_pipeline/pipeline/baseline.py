@@ -4,7 +4,8 @@ Rolling (the default): the last ``settings.baseline_runs`` commits with successf
 on the main branch before the run being judged (each commit's runs pooled into one), so
 a commit is never compared with itself or with its future, and the run-to-run spread
 comes from history. Only runs of the judged run's machine count: timings of two machines
-are different measurements, not noise (and are never pooled).
+are different measurements, not noise (and are never pooled); nor, under one machine id
+kept across a CPU swap, runs of other hardware (``pipeline/hardware_mix.py``).
 
 Pinned: one named run, set with ``perf-pipeline analyze --update-baseline``; a pinned
 baseline file wins over the rolling policy until it is replaced or deleted (that is what

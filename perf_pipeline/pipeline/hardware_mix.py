@@ -1,11 +1,11 @@
 """One machine id, two hardware: a rolling baseline is made of the judged run's own.
 
-A ``machine_id`` set by the user names a box, and the box keeps its name when its CPU,
-disk or VM type is replaced. Its history then holds runs of two hardware under one id,
-and the rolling window pooled them: six runs of the old CPU and two of a new one 30 %
-faster made a run-to-run spread so wide that an unchanged commit came out "inconclusive",
-and a real change would have too, with nothing saying why (the fingerprint note compares
-the run only with the baseline's newest run, which was already the new CPU's).
+A ``machine_id`` set by the user names a box, and the box keeps its name when its CPU
+or VM type is replaced. Its history then holds runs of two hardware under one id. Pooled
+in one rolling window, the hardware step becomes run-to-run "noise": the prediction
+interval widens until an unchanged commit and a real change alike come out
+"inconclusive", and nothing says why (the fingerprint note compares the run only with
+the baseline's newest run, which soon is of the new hardware too).
 
 Hardware here is what the default machine id hashes (``Environment.machine_id``: CPU
 model and count, OS family, architecture): under the default id a new CPU starts a
