@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from perf_pipeline.model import TIME_METRIC, ReportData, RunStatus, Verdict
 from perf_pipeline.report.history_rows import change_point_rows, culprit_rows, drift_rows
-from perf_pipeline.report.markdown import VERDICT_ICON, ci_meaning
+from perf_pipeline.report.markdown import VERDICT_ICON, ci_meaning, unscreened_reason
 from perf_pipeline.report.payload import build_payload, embed_json
 from perf_pipeline.report.profile import flame_payload, profile_html_rows
 from perf_pipeline.report.stress import stress_html_rows
@@ -94,6 +94,7 @@ def _confirmation(data: ReportData) -> dict[str, object] | None:
         })
     return {"status": c.status, "screen_alpha": c.screen_alpha,
             "has_screen": c.screen is not None, "targets": rows,
+            "unscreened": unscreened_reason(data),
             "n_flagged": len(c.flagged), "n_suspects": len(c.suspects),
             "controls": len(c.controls), "whole_suite": c.whole_suite,
             "rounds_used": c.rounds_used,

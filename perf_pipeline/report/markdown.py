@@ -403,11 +403,18 @@ def _short_sha(sha: str | None) -> str:
     return escape_markdown(sha[:10]) if sha else "–"
 
 
-def _screen_block(c: Confirmation) -> str:
+def unscreened_reason(data: ReportData) -> str:
+    """Why a run has no stored-baseline comparison: none yet, or one that cannot judge
+    it (another machine's, or all of other hardware), which the report names."""
+    return ("no baseline yet" if data.baseline is None
+            else "the baseline cannot judge this run")
+
+
+def _screen_block(c: Confirmation, unscreened: str) -> str:
     """The first stage: what the stored-baseline comparison flagged, at its level."""
     lines = ["### Screen", ""]
     if c.screen is None:
-        return "\n".join([*lines, "No stored-baseline comparison (no baseline yet).", ""])
+        return "\n".join([*lines, f"No stored-baseline comparison ({unscreened}).", ""])
     rows = {r.name: r for r in c.screen.results if r.metric == TIME_METRIC}
     level = ("its own level; one-stage gate" if c.status == "off"
              else "a loose level: sensitive, not trusted alone")
@@ -426,14 +433,14 @@ def _screen_block(c: Confirmation) -> str:
     return "\n".join([*lines, ""])
 
 
-def _confirmation_table(c: Confirmation) -> _Table | str:
+def _confirmation_table(c: Confirmation, unscreened: str) -> _Table | str:
     """The second stage: the interleaved A/B of the flagged benchmarks, per benchmark."""
     head = ["### Confirmation", ""]
     if c.status == "off":
         return "\n".join([*head, "Off (`confirm = \"off\"`): the screen is the verdict.", ""])
     if c.status == "nothing_flagged":
         why = ("the screen flagged nothing" if c.screen is not None
-               else "no baseline yet, so nothing was screened")
+               else f"{unscreened}, so nothing was screened")
         return "\n".join([*head, f"Not needed: {why}.", ""])
     if c.status == "not_possible":
         return "\n".join([*head, "Not possible: " + "; ".join(
@@ -481,7 +488,9 @@ def _blocks(data: ReportData, link_base: Path | None) -> list[_Block]:
         blocks.append(f"📊 [Interactive HTML report]({_safe_url(data.report_url)})\n")
     blocks.append(_summary_block(data))
     if data.confirmation is not None:
-        blocks += [_screen_block(data.confirmation), _confirmation_table(data.confirmation)]
+        why = unscreened_reason(data)
+        blocks += [_screen_block(data.confirmation, why),
+                   _confirmation_table(data.confirmation, why)]
     from perf_pipeline.report.profile import profile_markdown  # it imports escape_markdown
 
     optional = [_changes_table(rows), _inconclusive_table(rows), _stats_block(data),

@@ -172,6 +172,26 @@ def test_without_a_baseline_the_confirmation_does_not_claim_a_screen_ran() -> No
         assert "Not needed: no baseline yet, so nothing was screened." in text
 
 
+def test_a_baseline_that_cannot_judge_the_run_is_not_called_no_baseline() -> None:
+    # A rolling baseline all of other hardware (a CPU swap under a kept machine_id), or
+    # a pinned one of another machine: the Summary names it, and the Screen and the
+    # Confirmation said "no baseline yet" under it.
+    from perf_pipeline.model import Confirmation
+    from perf_pipeline.report import render_html
+
+    data = make_report_data(with_baseline=True, with_comparison=False, hostile=False)
+    assert data.current is not None and data.baseline is not None
+    confirmation = Confirmation(sha=None, run_id=data.current.run_id, created_at="2025-01-21",
+                                status="nothing_flagged", screen_alpha=0.5, screen=None,
+                                final=None, notes=("Not judged: other hardware.",))
+    data = dataclasses.replace(data, confirmation=confirmation)
+    for text in (render_markdown(data), render_html(data, inline_js=False)):
+        assert "no baseline yet" not in text
+        assert "No stored-baseline comparison (the baseline cannot judge this run)." in text
+        assert "Not needed: the baseline cannot judge this run, so nothing was screened." \
+            in text
+
+
 def test_long_names_that_differ_at_the_end_stay_apart() -> None:
     # Parametrized ids differ at the end; cut from the end, a regression and an
     # improvement read as the same benchmark in the table.
