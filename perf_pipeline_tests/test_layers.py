@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
 
 # What each part may import from perf_pipeline itself.
 BASE = {"model", "errors", "config", "layout", "atomic_file", "bounded_gzip", "http_url",
-        "file_lock", "history_url"}
+        "file_lock", "history_url", "config_env"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
