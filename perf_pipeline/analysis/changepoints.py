@@ -123,7 +123,8 @@ def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float
     Each commit costs its squared distance, in units of ``scale``, to the level of its
     side, capped at ``REFINE_CAP ** 2`` (a spike costs the same on either side, so it
     cannot pull the split); the split goes where the total is least, among the splits
-    whose first commit is not a spike. Levels and split are updated in turn until the
+    whose first commit is not a spike (off both levels and off the commits after it).
+    Levels and split are updated in turn until the
     split stays put.
     """
     reach = LEVEL_REACH * min_size
@@ -144,7 +145,12 @@ def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float
         # cost(j) = old-level cost of commits before j + new-level cost from j on
         cost = (np.concatenate(([0.0], np.cumsum(old)))[:-1]
                 + np.concatenate((np.cumsum(new[::-1])[::-1], [0.0]))[:-1])
-        counts = (win >= min(a, b) - gap) & (win <= max(a, b) + gap)  # not a spike
+        # A spike is one commit off both levels and off the commits that follow it; a
+        # level taken over a pulse and what follows it lies between the two, and then
+        # every commit of the pulse is off both levels without being a spike.
+        follow = np.array([np.median(y[j + 1:min(hi, j + 1 + min_size)]) for j in cands])
+        counts = (((win >= min(a, b) - gap) & (win <= max(a, b) + gap))
+                  | (np.abs(win - follow) <= gap / 2.0))  # not a spike
         # Ties of the capped cost (a commit beyond the cap from both levels costs the
         # same on either side: on a quiet history, a last old commit a few scales off
         # its level) go to the split whose commits lie nearer their own level, uncapped;

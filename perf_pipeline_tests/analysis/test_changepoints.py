@@ -422,3 +422,18 @@ def test_real_noise_a_slowdown_fixed_later_is_found(real_noise) -> None:
         both += start and end
     assert either / trials >= 0.80
     assert both / trials >= 0.70
+
+
+def test_a_reverted_speedup_found_by_the_split_scan_keeps_both_ends() -> None:
+    """A speedup (x0.8, 12 commits) reverted to a level a little under the old one: the
+    split scan finds its start first, and the level after it (the pulse and the commits
+    after the revert, mixed) lay between the two, so every commit of the pulse counted as
+    a spike. The change point moved onto the last old-level commit (10), which then
+    spoiled the scan of the rest: one change point, one commit early, and no revert."""
+    values = [1.012, 1.017, 1.023, 0.995, 1.01, 1.049, 1.002, 1.006, 1.019, 0.999, 1.022,
+              0.821, 0.812, 0.805, 0.828, 0.776, 0.804, 0.81, 0.832, 0.816, 0.773, 0.852,
+              0.829, 0.986, 0.989, 0.983, 1.001, 0.989, 0.989, 0.989, 0.994, 0.982, 0.986,
+              0.989, 0.978]
+    found = detect_change_points(values)
+    assert [s.index for s in found] == [11, 23]
+    assert found[0].ratio < 0.85 and found[1].ratio > 1.15
