@@ -437,3 +437,20 @@ def test_a_reverted_speedup_found_by_the_split_scan_keeps_both_ends() -> None:
     found = detect_change_points(values)
     assert [s.index for s in found] == [11, 23]
     assert found[0].ratio < 0.85 and found[1].ratio > 1.15
+
+
+@pytest.mark.parametrize("after_fix", [4, 5])
+def test_a_slowdown_stays_reported_while_its_fix_is_too_recent_to_judge(after_fix: int
+                                                                         ) -> None:
+    """x1.22 from commit 16, fixed at 29: the slowdown was a change point up to the fix,
+    and again once 6 commits followed it, but with 4 or 5 it was judged against the
+    whole rest of the history, fixed commits included, no longer held, and vanished;
+    meanwhile the drift scan announced the rise as a drift from the history's start."""
+    values = [1.017, 1.022, 1.023, 1.015, 1.015, 1.048, 1.011, 1.016, 1.022, 1.021, 1.022,
+              1.022, 1.017, 1.006, 1.028, 0.97, 1.23, 1.248, 1.248, 1.294, 1.271, 1.198,
+              1.301, 1.272, 1.216, 1.25, 1.227, 1.229, 1.224, 1.021, 0.984, 0.986, 0.986,
+              0.992]
+    found = detect_change_points(values[:29 + after_fix])
+    assert [s.index for s in found] == [16]
+    assert 1.15 < found[0].ratio < 1.3
+    assert [s.index for s in detect_change_points(values[:29])] == [16]
