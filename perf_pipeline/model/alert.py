@@ -20,10 +20,14 @@ class Alert:
 
     ``sha``: the commit it points at (a change point's first commit at the new level, a
     drift's last commit, the culprit); ``since``: a drift's first commit, ``span``: the
-    commits it covers, oldest first. ``key`` identifies it across reports, so the
-    webhook announces each one once; a drift's start and end both move while it goes on
-    (its window slides), so a drift counts as sent when one of the commits it covers
-    keyed a drift of the same benchmark before (``already_sent``).
+    commits it covers, oldest first (a change point's: those between the change points of
+    its benchmark and metric before and after it). ``key`` identifies it across reports,
+    so the webhook announces each one once; a drift's start and end both move while it
+    goes on (its window slides), so a drift counts as sent when one of the commits it
+    covers keyed a drift of the same benchmark before (``already_sent``); a change point
+    placed again as commits arrive (in a creep it moves along the ramp) counts as sent
+    when a change point of the same benchmark and metric, the same way, was announced
+    at a commit between its neighbours.
     """
 
     kind: str
@@ -58,9 +62,11 @@ class Alert:
         """What to record once it is sent: its key, and for a drift one key per commit it
         covers, with its direction, so a later drift of this benchmark the same way that
         overlaps it is the same one (a drift back the other way is news)."""
+        sign = "+" if self.ratio >= 1.0 else "-"
+        if self.kind == "change_point" and self.sha:
+            return (self.key, f"change_point{sign}:{self.metric}:{self.sha}:{self.name}")
         if self.kind != "drift":
             return (self.key,)
-        sign = "+" if self.ratio >= 1.0 else "-"
         return (self.key, *(f"drift{sign}:{self.metric}:{sha}:{self.name}"
                             for sha in self.span))
 
@@ -71,5 +77,9 @@ class Alert:
         drift's end commit (before 2026-12-01; its direction was not recorded)."""
         if any(key in sent for key in self.sent_keys):
             return True
+        if self.kind == "change_point":
+            sign = "+" if self.ratio >= 1.0 else "-"
+            return any(f"change_point{sign}:{self.metric}:{sha}:{self.name}" in sent
+                       for sha in self.span)
         return self.kind == "drift" and any(
             f"drift:{self.metric}:{sha}:{self.name}" in sent for sha in self.span)

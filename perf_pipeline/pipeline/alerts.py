@@ -26,7 +26,7 @@ from pathlib import Path
 from perf_pipeline.atomic_file import write_atomic
 from perf_pipeline.config import WEBHOOK_TOKEN_ENV
 from perf_pipeline.errors import InvalidInputError, StoreError, WebhookError
-from perf_pipeline.model import Alert, ReportData, RunInfo
+from perf_pipeline.model import Alert, ChangePoint, ReportData, RunInfo
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.report import ratio_number
 from perf_pipeline.report.webhook import WebhookClient
@@ -65,6 +65,22 @@ def _span(runs: Sequence[RunInfo], start: str, end: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.commit.sha for r in runs[i:j + 1] if r.commit is not None))
 
 
+def _between_neighbours(data: ReportData, cp: ChangePoint) -> tuple[str, ...]:
+    """The commits strictly between the change points of ``cp``'s benchmark and metric
+    before and after it (the history's ends when none), ``cp``'s own among them: where
+    it may be placed again as commits arrive and still be the same change point."""
+    order = {r.run_id: i for i, r in enumerate(data.runs)}
+    at = order.get(cp.run_id)
+    if at is None:
+        return ()
+    others = [order[c.run_id] for c in data.change_points
+              if (c.name, c.metric) == (cp.name, cp.metric) and c.run_id in order]
+    lo = max((i for i in others if i < at), default=-1)
+    hi = min((i for i in others if i > at), default=len(data.runs))
+    return tuple(dict.fromkeys(r.commit.sha for r in data.runs[lo + 1:hi]
+                               if r.commit is not None))
+
+
 def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
               window: int = ALERT_WINDOW) -> tuple[Alert, ...]:
     """The alerts of ``data``: about the runs ``run_ids`` (a commit's report), or about
@@ -87,7 +103,8 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
         if cp.run_id in recent:
             sha, subject = commit_of(cp.run_id)
             out.append(Alert("change_point", cp.name, cp.metric, cp.ratio, sha=sha,
-                             subject=subject, detail=(
+                             subject=subject, span=_between_neighbours(data, cp),
+                             detail=(
                                  f"new level x{ratio_number(cp.ratio)} from "
                                  f"{_label(runs.get(cp.run_id), cp.run_id)}")))
     for d in data.drifts:
@@ -156,8 +173,13 @@ def deliver_alerts(ws: Workspace, alerts: Sequence[Alert], *, machine_id: str | 
     alerts = list(dict.fromkeys(alerts))
     new = [a for a in alerts if not a.already_sent(sent)]
     # A drift recognised as sent goes on: its span grows (and its window slides), so its
-    # record grows with it, or it would be news again once its start passed the old span.
-    known = sent.union(*(a.sent_keys for a in alerts if a.kind == "drift" and a not in new))
+    # record grows with it, or it would be news again once its start passed the old span;
+    # a change point recognised as sent at a new commit is recorded there too, with its
+    # direction only (it may move on, past where it was first announced; a step the
+    # other way at that commit would still be news).
+    known = sent.union(*(a.sent_keys if a.kind == "drift" else a.sent_keys[1:]
+                         for a in alerts
+                         if a.kind in ("drift", "change_point") and a not in new))
     if not new:
         if known != sent:
             _write_sent(path, known)

@@ -164,6 +164,29 @@ def test_a_drift_that_goes_on_is_one_alert_and_a_drift_back_is_another(tmp_path:
     assert seen >= 20
     assert drifts in ([True, False], [True]), announced
     assert any(not up for _, up in announced), announced  # the creep back is news
+    # A change point in a creep moves along the ramp as commits arrive; each placement
+    # at a new commit was news again: 12-13 alerts in all for one creep up and back.
+    assert len(announced) <= 6, announced
+
+
+def test_a_change_point_placed_again_between_its_neighbours_is_not_news(
+        tmp_path: Path) -> None:
+    """Announced at commit b, the same step placed at c (both between its neighbouring
+    change points) is not announced again, nor later at d; a step the other way there
+    is news, and so is one beyond a neighbour."""
+    ws = Workspace(Settings(repo_path=tmp_path, results_dir=tmp_path / "results"))
+    client = _Collect()
+    a, b, c, d, e = (ch * 40 for ch in "abcde")
+
+    def cp(sha: str, ratio: float, span: tuple[str, ...]) -> Alert:
+        return Alert("change_point", STEP, "time_s", ratio, sha=sha, span=span)
+
+    assert deliver_alerts(ws, [cp(b, 1.2, (a, b, c))], client=client).status == "sent"
+    assert deliver_alerts(ws, [cp(c, 1.2, (a, b, c))], client=client).status == "nothing_new"
+    assert deliver_alerts(ws, [cp(d, 1.2, (c, d))], client=client).status == "nothing_new"
+    assert deliver_alerts(ws, [cp(d, 0.8, (c, d))], client=client).status == "sent"
+    assert deliver_alerts(ws, [cp(e, 1.2, (e,))], client=client).status == "sent"
+    assert [x["sha"] for p in client.sent for x in p["alerts"]] == [b, d, e]
 
 
 class _Raises:
