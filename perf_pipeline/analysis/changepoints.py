@@ -59,12 +59,14 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special, stats
 
-from perf_pipeline.analysis.rank_scan import best_pulse, best_split, midranks
+from perf_pipeline.analysis.rank_scan import best_pulse, best_split
 from perf_pipeline.analysis.series import (
     commit_log_levels,
     local_residuals,
+    midranks,
     pool_runs_by_commit,
     serial_inflation,
 )
@@ -133,6 +135,14 @@ def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float
     if first > last:
         return k
     cands = np.arange(first, last + 1)
+    # the level of the commits that follow each candidate (up to min_size of them)
+    after = y[first + 1:min(hi, last + 1 + min_size)]
+    follow = np.empty(cands.size)
+    full = min(cands.size, max(0, after.size - min_size + 1))
+    if full:
+        follow[:full] = np.median(sliding_window_view(after, min_size)[:full], axis=1)
+    for i in range(full, cands.size):  # the last ones, cut short by the segment's end
+        follow[i] = np.median(y[cands[i] + 1:min(hi, cands[i] + 1 + min_size)])
     for _ in range(REFINE_ROUNDS):
         a = float(np.median(y[max(lo, k - reach):k]))
         b = float(np.median(y[k:min(hi, k + reach)]))
@@ -148,7 +158,6 @@ def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float
         # A spike is one commit off both levels and off the commits that follow it; a
         # level taken over a pulse and what follows it lies between the two, and then
         # every commit of the pulse is off both levels without being a spike.
-        follow = np.array([np.median(y[j + 1:min(hi, j + 1 + min_size)]) for j in cands])
         counts = (((win >= min(a, b) - gap) & (win <= max(a, b) + gap))
                   | (np.abs(win - follow) <= gap / 2.0))  # not a spike
         # Ties of the capped cost (a commit beyond the cap from both levels costs the

@@ -44,20 +44,10 @@ import math
 import numpy as np
 from scipy import special
 
-__all__ = ["best_pulse", "best_split", "midranks", "pulse_scan_p", "split_scan_p"]
+__all__ = ["best_pulse", "best_split", "pulse_scan_p", "split_scan_p"]
 
 #: Segments up to this many commits get every pair of splits scanned; longer ones a grid.
 FINE_PAIRS = 256
-
-
-def midranks(x: np.ndarray) -> tuple[np.ndarray, float]:
-    """Mid-ranks of ``x`` (1-based) and the tie term ``sum(t^3 - t)``; numpy only (the
-    scan ranks many segments, and scipy's per-call overhead dominated its cost)."""
-    uniq, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    mid = ends - (counts - 1) / 2.0
-    c = counts.astype(float)
-    return mid[inverse], float(np.sum(c ** 3 - c)) if uniq.size < x.size else 0.0
 
 
 def _phi(z: float) -> float:

@@ -8,7 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from perf_pipeline.analysis.rank_scan import FINE_PAIRS, best_pulse, midranks, pulse_scan_p
+from perf_pipeline.analysis.rank_scan import FINE_PAIRS, best_pulse, pulse_scan_p
+from perf_pipeline.analysis.series import midranks
 
 
 def _pulse_p(y: np.ndarray, min_size: int = 5) -> tuple[int, int, float] | None:
