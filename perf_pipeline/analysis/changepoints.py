@@ -66,6 +66,7 @@ from perf_pipeline.analysis.rank_scan import best_pulse, best_split
 from perf_pipeline.analysis.series import (
     commit_log_levels,
     local_residuals,
+    median,
     midranks,
     pool_runs_by_commit,
     serial_inflation,
@@ -142,10 +143,10 @@ def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float
     if full:
         follow[:full] = np.median(sliding_window_view(after, min_size)[:full], axis=1)
     for i in range(full, cands.size):  # the last ones, cut short by the segment's end
-        follow[i] = np.median(y[cands[i] + 1:min(hi, cands[i] + 1 + min_size)])
+        follow[i] = median(y[cands[i] + 1:min(hi, cands[i] + 1 + min_size)])
     for _ in range(REFINE_ROUNDS):
-        a = float(np.median(y[max(lo, k - reach):k]))
-        b = float(np.median(y[k:min(hi, k + reach)]))
+        a = median(y[max(lo, k - reach):k])
+        b = median(y[k:min(hi, k + reach)])
         gap = abs(b - a)
         if gap == 0.0:
             return k
