@@ -52,6 +52,7 @@ def backfill_branch(
     force: bool = False,
     on_commit: Callable[[CommitMaterialization], None] | None = None,
     on_plan: Callable[[tuple[str, ...]], None] | None = None,
+    log_level: str = "CRITICAL",
 ) -> BackfillOutcome:
     """Measure, judge and report the last ``last`` commits of ``branch`` (default: main).
 
@@ -60,7 +61,10 @@ def backfill_branch(
     broken suite) does not stop the ones after it. ``force`` re-measures commits
     already materialized. ``on_plan`` gets the commits about to be measured (for a
     progress display), ``on_commit`` each one's outcome as soon as it is done. The runs
-    work in a Workspace of ``ws``'s settings.
+    work in a Workspace of ``ws``'s settings. Dagster's console log is off unless
+    ``log_level`` says otherwise: a failed commit logged its step failure (the suite's
+    output tail and a stack trace) and the run failure (the same again) on stderr,
+    beside the commit's own line; the runs' event logs keep them.
     """
     settings = ws.settings
     shas = new_commits(settings.repo_path, branch or settings.main_branch, max_count=last)
@@ -74,7 +78,7 @@ def backfill_branch(
         if sha in done:
             continue
         outcome = materialize_commit(instance=instance, sha=sha, selection=COMMIT_ASSETS,
-                                     workspace=workspace)
+                                     workspace=workspace, log_level=log_level)
         measured.append(outcome)
         if on_commit is not None:
             on_commit(outcome)

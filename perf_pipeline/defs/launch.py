@@ -57,6 +57,10 @@ class CommitMaterialization:
     #: Failed WARN checks (the screen's ``no_significant_regressions``): a warning, not
     #: a failed gate; the confirmation decides.
     warned_checks: tuple[str, ...] = ()
+    #: The Dagster run: its event log keeps Dagster's own account of a failure.
+    run_id: str | None = None
+    #: Where a failed suite's output is kept (the raw ``run.json``), if a step said.
+    output_path: str | None = None
 
 
 def failed_checks_by_severity(evaluations: Sequence[dg.AssetCheckEvaluation]
@@ -202,6 +206,18 @@ def _step_failure_text(event: dg.DagsterEvent) -> str:
     return data.error.message.strip() if data.error else ""
 
 
+def _failure_output_path(events: Sequence[dg.DagsterEvent]) -> str | None:
+    """The raw ``run.json`` a failed measuring step named (its ``raw_path`` metadata)."""
+    for event in events:
+        data = event.step_failure_data if event.is_step_failure else None
+        user = data.user_failure_data if data is not None else None
+        raw = user.metadata.get("raw_path") if user is not None else None
+        if raw is not None and raw.value:
+            run_json = Path(str(raw.value)) / "run.json"
+            return str(run_json if run_json.is_file() else raw.value)
+    return None
+
+
 def register_commits(instance: dg.DagsterInstance, shas: Sequence[str]) -> tuple[str, ...]:
     """Add commit partitions that are not there yet; returns the ones added."""
     name = commits_partitions.name
@@ -262,6 +278,9 @@ def materialize_commit(
     running when its process was killed are marked failed first (``fail_orphaned_runs``).
     A SIGINT, SIGTERM or SIGHUP during the run is raised here once it has ended
     (``KeyboardInterrupt``, ``Interrupted``), so a backfill stops as the signal says.
+    ``log_level`` is that of Dagster's console log (stderr) only: the run's events,
+    a step's failure with its stack trace among them, are in the instance's event log
+    whatever it is.
     """
     defs = load_project_definitions()
     fail_orphaned_runs(instance)
@@ -283,10 +302,12 @@ def materialize_commit(
     if stops:  # the run failed as interrupted: stop here, as for the signal itself
         raise Interrupted(stops[0]) if stops[0] != signal.SIGINT else KeyboardInterrupt()
     failed, warned = failed_checks_by_severity(result.get_asset_check_evaluations())
-    error = None
+    error = output = None
     if not result.success:
         error = "; ".join(filter(None, (
             _step_failure_text(ev) for ev in result.all_events if ev.is_step_failure
         ))) or "run failed"
+        output = _failure_output_path(result.all_events)
     return CommitMaterialization(sha=sha, success=result.success, failed_checks=failed,
-                                 error=error, warned_checks=warned)
+                                 error=error, warned_checks=warned, run_id=result.run_id,
+                                 output_path=output)

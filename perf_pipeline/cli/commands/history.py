@@ -66,6 +66,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     ws = workspace_from(args)
     instance = open_instance(Path(args.dagster_home) if args.dagster_home else None)
     verdicts: list[CommitVerdict] = []
+    # Dagster's own console log only with -v: a failed commit is told by its line.
+    dagster_log = "DEBUG" if getattr(args, "verbose", False) else "CRITICAL"
     with ws, progress_bar("backfill: commits", quiet=args.json) as bar:
         def planned(shas: tuple[str, ...]) -> None:
             bar.update(0, len(shas))
@@ -81,7 +83,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
         result = backfill_branch(instance=instance, ws=ws, last=args.last,
                                  branch=args.branch, force=args.force, on_commit=done,
-                                 on_plan=planned)
+                                 on_plan=planned, log_level=dagster_log)
     code = (ExitCode.BAD_INPUT if result.broken
             else ExitCode.REGRESSION if result.regressed else ExitCode.OK)
     return present("backfill", code, as_json=args.json,

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from perf_pipeline.defs.launch import CommitMaterialization
     from perf_pipeline.model import CommitAnalysis, Confirmation
 
-__all__ = ["CommitVerdict", "backfill_json", "commit_verdict", "print_backfill",
-           "print_commit_verdict"]
+__all__ = ["CommitVerdict", "backfill_json", "commit_verdict", "failure_log_line",
+           "print_backfill", "print_commit_verdict"]
 
 _STYLE = {"regression": "red", "failed": "red", "no_regression": "green"}
 
@@ -59,7 +59,8 @@ def commit_verdict(outcome: CommitMaterialization, analysis: CommitAnalysis | No
         return make("regression", f"gate failed ({', '.join(outcome.failed_checks)})"
                                   + (f"; {stages}" if stages else ""))
     if not outcome.success:
-        return make("failed", f"failed: {outcome.error or 'run failed'}")
+        return make("failed", f"failed: {outcome.error or 'run failed'}"
+                              + failure_log_line(outcome))
     if analysis is None:
         return make("failed", "no analysis written")
     if analysis.comparison is None:
@@ -71,6 +72,15 @@ def commit_verdict(outcome: CommitMaterialization, analysis: CommitAnalysis | No
     n = len(analysis.comparison.regressions)
     return make("regression" if n else "no_regression",
                 f"{n} significant regression(s)" if n else "no significant regression")
+
+
+def failure_log_line(outcome: CommitMaterialization) -> str:
+    """Where the rest is: the suite's output (raw ``run.json``) and the Dagster run."""
+    where = [f"output: {outcome.output_path}"] if outcome.output_path else []
+    if outcome.run_id:
+        where.append(f"Dagster run {outcome.run_id} (Dagster's log of it: the instance's "
+                     "event log, or stderr with -v)")
+    return ("\n" + "; ".join(where)) if where else ""
 
 
 def print_commit_verdict(verdict: CommitVerdict, *, console: Console = out) -> None:
