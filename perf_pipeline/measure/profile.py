@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -33,7 +34,12 @@ from pathlib import Path, PurePosixPath
 
 from perf_pipeline.atomic_file import make_dirs, write_atomic
 from perf_pipeline.config import Settings
-from perf_pipeline.errors import InvalidInputError, MeasurementError, StoreError
+from perf_pipeline.errors import (
+    InvalidInputError,
+    MeasurementError,
+    PerfPipelineError,
+    StoreError,
+)
 from perf_pipeline.measure.ab_selection import ABSelection
 from perf_pipeline.measure.git import commit_info, paths_at, resolve_commit
 from perf_pipeline.measure.measuring_lock import measuring_lock
@@ -108,6 +114,16 @@ def _not_found(outcome_text: str, node_ids: Sequence[str]) -> set[str]:
             and any(arg.replace("\\", "/").endswith("/" + nid) for arg in reported)}
 
 
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(p.is_file() for p in folder.rglob("*"))
+
+
+def _files_note(folder: Path, *, what: str = "files in") -> str:
+    """``files in <folder>`` if a profiling process wrote any file there, else that
+    none was: a failed profile pointed at a folder that was empty, or never made."""
+    return f"{what} {folder}" if _has_files(folder) else "no profile file was written"
+
+
 def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequence[str],
                      extra_args: Sequence[str], min_s: float, tmp: Path, *,
                      node_ids: bool) -> tuple[dict[str, BenchmarkProfile], tuple[str, ...]]:
@@ -144,8 +160,9 @@ def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequenc
             return {}, paths
         error = error_text(outcome)
         if error is not None:
+            kept = out_dir if _has_files(out_dir) else out_dir.parent
             raise MeasurementError(f"profiling {sha[:12]} failed: {error}\n"
-                                   f"(files kept in {out_dir})")
+                                   f"({_files_note(kept, what='files kept in')})")
         return read_profile_dir(out_dir, worktree), paths
 
 
@@ -165,7 +182,7 @@ def _check_found(select: ABSelection, kept: dict[str, tuple[str, ...]], shas: di
                  raw_dir: Path | None) -> None:
     nowhere = [nid for nid in select.node_ids if all(nid not in k for k in kept.values())]
     if nowhere:
-        where = f"; files in {raw_dir}" if raw_dir is not None else ""
+        where = f"; {_files_note(raw_dir)}" if raw_dir is not None else ""
         raise InvalidInputError(
             f"node id {nowhere[0]!r} is at neither commit ({shas['base'][:12]}, "
             f"{shas['candidate'][:12]}): no such file or test (node ids are relative "
@@ -214,28 +231,37 @@ def measure_profiles(
     done: dict[str, list[dict[str, BenchmarkProfile]]] = {"base": [], "candidate": []}
     total, finished = 2 * repeats, 0
     sweep_stale_temp_dirs()  # folders of measuring runs that were SIGKILLed
-    with measuring_lock(settings.measuring_lock_path), measuring_temp_dir("profile") as tmp:
-        for repeat in range(1, repeats + 1):
-            order = PROFILE_SIDES if repeat % 2 else PROFILE_SIDES[::-1]
-            for side in order:
-                out_dir = raw_dir / f"{side}-{repeat}"
-                profiles: dict[str, BenchmarkProfile] = {}
-                if paths[side]:
-                    profiles, paths[side] = _profile_process(
-                        select.measuring_settings(settings), shas[side], out_dir,
-                        paths[side], extra, min_s,
-                        Path(tmp), node_ids=bool(select.node_ids))
-                done[side].append(profiles)
-                finished += 1
-                if on_process is not None:
-                    on_process(finished, total)
-            if repeat == 1 and select.node_ids:  # before the other repeats' minutes
-                _check_found(select, paths, shas, raw_dir)
+    try:
+        with measuring_lock(settings.measuring_lock_path), \
+                measuring_temp_dir("profile") as tmp:
+            for repeat in range(1, repeats + 1):
+                order = PROFILE_SIDES if repeat % 2 else PROFILE_SIDES[::-1]
+                for side in order:
+                    out_dir = raw_dir / f"{side}-{repeat}"
+                    profiles: dict[str, BenchmarkProfile] = {}
+                    if paths[side]:
+                        profiles, paths[side] = _profile_process(
+                            select.measuring_settings(settings), shas[side], out_dir,
+                            paths[side], extra, min_s,
+                            Path(tmp), node_ids=bool(select.node_ids))
+                    done[side].append(profiles)
+                    finished += 1
+                    if on_process is not None:
+                        on_process(finished, total)
+                if repeat == 1 and select.node_ids:  # before the other repeats' minutes
+                    _check_found(select, paths, shas, raw_dir)
+    except (PerfPipelineError, KeyboardInterrupt):
+        if not _has_files(raw_dir):  # nothing to keep: no empty folder left behind
+            shutil.rmtree(raw_dir, ignore_errors=True)
+        raise
     prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
     if not any(done["base"] + done["candidate"]):
+        where = _files_note(raw_dir)
+        if not _has_files(raw_dir):  # said "files in <raw_dir>" of an empty folder
+            shutil.rmtree(raw_dir, ignore_errors=True)
         raise MeasurementError(f"profiling {shas['base'][:12]} and {shas['candidate'][:12]}: "
                                "no benchmark ran at either commit (check the node ids and "
-                               f"-k expression); files in {raw_dir}")
+                               f"-k expression); {where}")
     manifest = {
         "profile_id": profile_id, "base": shas["base"], "candidate": shas["candidate"],
         "repeats": repeats, "min_s": min_s, **select.describe(),

@@ -1,0 +1,48 @@
+"""What a failed ``measure_profiles`` points the user to: a folder that holds files, or none."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from perf_pipeline.config import Settings
+from perf_pipeline.errors import MeasurementError
+from perf_pipeline.measure import measure_profiles
+from perf_pipeline_tests.measure.conftest import commit_files
+from perf_pipeline_tests.pipeline.profile_target import build_profile_target
+
+
+def _settings(repo: Path, results: Path) -> Settings:
+    return Settings(repo_path=repo, project_subdir="proj", benchmark_paths=("tests",),
+                    results_dir=results, suite_timeout_s=180.0,
+                    pytest_args=("--benchmark-min-rounds=3", "--benchmark-max-time=0.02"))
+
+
+def _named_folders(message: str) -> list[Path]:
+    return [Path(m) for m in re.findall(r"files (?:kept )?in ([^;)\s]+)", message)]
+
+
+@pytest.mark.slow
+def test_a_failed_profile_names_only_a_folder_that_holds_its_files(tmp_path: Path) -> None:
+    """"no benchmark ran at either commit ...; files in <dir>" named a folder that was
+    empty (and left it behind); a process failing at collection said "files kept in
+    <dir>" of a folder that was never made."""
+    repo, base, candidate = build_profile_target(tmp_path)
+    broken = commit_files(repo, {"proj/tests/test_perf.py": "import no_such_module_here\n"},
+                          "tests that do not import")
+    settings = _settings(repo, tmp_path / "results")
+    profiles = tmp_path / "results" / "raw" / "profile"
+
+    with pytest.raises(MeasurementError, match="no benchmark ran at either commit") as info:
+        measure_profiles(settings, base, candidate, repeats=1, min_s=0.02,
+                         keyword="test_nothing_like_it")
+    assert _named_folders(str(info.value)) == []
+    assert "no profile file was written" in str(info.value)
+    assert not [d for d in profiles.iterdir() if not any(d.rglob("*.json"))]
+
+    with pytest.raises(MeasurementError, match="failed") as info:
+        measure_profiles(settings, candidate, broken, repeats=1, min_s=0.02)
+    [folder] = _named_folders(str(info.value))
+    assert folder.is_dir() and any(p.is_file() for p in folder.rglob("*")), folder
