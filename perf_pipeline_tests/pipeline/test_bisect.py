@@ -70,11 +70,12 @@ def repo_and_settings(tmp_path: Path, n: int, **overrides: object
                     results_dir=tmp_path / "results", **overrides), shas
 
 
-def run_at(i: int, sha: str, rng: np.random.Generator, *, step_at: int = STEP_AT) -> SuiteRun:
+def run_at(i: int, sha: str, rng: np.random.Generator, *, step_at: int = STEP_AT,
+           ratio: float = 1.25) -> SuiteRun:
     when = datetime.fromtimestamp(T0 + 60 * i, timezone.utc).isoformat()
     benches = []
     for name in (STEP, *CONTROLS):
-        level = 1e-3 * (1.25 if name == STEP and i >= step_at else 1.0)
+        level = 1e-3 * (ratio if name == STEP and i >= step_at else 1.0)
         value = level * float(np.exp(rng.normal(0, 0.02)))
         benches.append(BenchmarkResult(name=name, samples_s=tuple(
             value * (1 + 0.001 * k) for k in range(5))))

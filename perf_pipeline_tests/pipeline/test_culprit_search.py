@@ -131,10 +131,7 @@ def test_a_noisy_history_s_late_change_point_is_searched_to_its_step(
     rng = np.random.default_rng(seed)
 
     def run(i: int):
-        r = run_at(i, shas[i], rng, step_at=n + 1)
-        return r if i < step_at else replace(r, benchmarks=tuple(
-            replace(b, samples_s=tuple(v * 1.06 for v in b.samples_s)) if b.name == STEP
-            else b for b in r.benchmarks))
+        return run_at(i, shas[i], rng, step_at=step_at, ratio=1.06)
 
     with HistoryStore.open(settings.db_path) as store:
         for i in range(0, n, 2):
@@ -162,10 +159,7 @@ def test_a_search_is_not_abandoned_when_its_own_probe_moves_the_suite_factors(
     rng = np.random.default_rng(20)
 
     def run(i: int):
-        r = run_at(i, shas[i], rng, step_at=n + 1)
-        return r if i < step_at else replace(r, benchmarks=tuple(
-            replace(b, samples_s=tuple(v * 1.10 for v in b.samples_s)) if b.name == STEP
-            else b for b in r.benchmarks))
+        return run_at(i, shas[i], rng, step_at=step_at, ratio=1.10)
 
     with HistoryStore.open(settings.db_path) as store:
         for i in range(0, n, 2):
