@@ -8,8 +8,10 @@ Histories of ``--commits`` commits are replayed from a recorded noise corpus
 processes from random starts, a benchmark drawn per window) and, second, from the synthetic
 model (``simulate_recording``, the same replay). Into the same histories each detector
 sees, we inject: nothing (flat), a +10 % and a +20 % step, a single-commit +30 % spike,
-a 10 % ramp over 10 commits and a +20 % slowdown fixed 15 commits later (a pulse: found
-means a change point within 2 commits of either end), at a position drawn per trial.
+a 10 % ramp over 10 commits, a +20 % slowdown fixed 15 commits later (a pulse: found
+means a change point within 2 commits of either end) and the same slowdown landed again
+12 commits after its fix (found means a change point within 2 commits of the re-land),
+at a position drawn per trial.
 Detectors:
 
 * ours: ``detect_change_points`` + ``unexplained_drifts`` (drifts beyond the steps found),
@@ -47,9 +49,12 @@ from perf_pipeline.store import load_noise_corpus
 Found = tuple[list[int], list[tuple[int, int]]]  # change point indices, drift spans
 SCENARIOS = (("flat", None, 1.0), ("step +10 %", "step", 1.10), ("step +20 %", "step", 1.20),
              ("spike +30 %", "spike", 1.30), ("ramp 10 %/10", "ramp", 1.10),
-             ("fixed +20 %/15", "pulse", 1.20))
+             ("fixed +20 %/15", "pulse", 1.20), ("re-landed +20 %", "reland", 1.20))
 RAMP = 10
 PULSE = 15
+#: A re-landed slowdown: +20 % for ``PULSE`` commits, reverted for ``REVERTED``, then
+#: landed again for good.
+REVERTED = 12
 
 
 def ours(values: np.ndarray) -> Found:
@@ -98,6 +103,10 @@ def _score(kind: str | None, at: int, found: Found) -> dict[str, bool]:
     if kind == "pulse":
         fixed = any(abs(c - at - PULSE) <= 2 for c in cps)
         return {"found": near or fixed, "both ends": near and fixed}
+    if kind == "reland":
+        fixed = any(abs(c - at - PULSE) <= 2 for c in cps)
+        again = any(abs(c - at - PULSE - REVERTED) <= 2 for c in cps)
+        return {"found": again, "all three": near and fixed and again}
     in_ramp = any(at - 2 <= c <= at + RAMP + 2 for c in cps)
     by_drift = any(a <= at + RAMP and b >= at for a, b in drifts)
     return {"found": in_ramp or by_drift, "by drift": by_drift}
@@ -115,9 +124,14 @@ def study(recording: NoiseRecording, detectors: dict[str, Callable[[np.ndarray],
             values = replay_history(log_med, rng, n_commits=commits,
                                     processes_per_commit=per_commit,
                                     remove_suite_factor=remove_suite_factor)
-            span = {"ramp": RAMP, "pulse": PULSE}.get(kind or "", 0)
+            span = {"ramp": RAMP, "pulse": PULSE, "reland": PULSE + REVERTED
+                    }.get(kind or "", 0)
             at = int(rng.integers(15, commits - 15 - span))
-            if kind is not None:
+            if kind == "reland":
+                values = inject(inject(values, kind="pulse", at=at, ratio=ratio,
+                                       length=PULSE),
+                                kind="step", at=at + PULSE + REVERTED, ratio=ratio)
+            elif kind is not None:
                 values = inject(values, kind=kind, at=at, ratio=ratio,
                                 length=PULSE if kind == "pulse" else RAMP)
             for name, detect in detectors.items():

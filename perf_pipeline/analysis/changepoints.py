@@ -21,7 +21,10 @@ keep it if it passes three checks, then search both halves again.
    scan's level is ``alpha`` (0.0025), the pulse scan's a fifth of it
    (``PULSE_ALPHA_SHARE``: load waves look like pulses). A pulse's two ends are then
    refined and judged as two change points, each between the segment's end and the
-   pulse's other end.
+   pulse's other end. When neither passes on the history's last segment, it is
+   scanned again as it was a few commits ago (``_as_it_was``): a slowdown landed again
+   after its revert makes four levels, which mix on one side of every split and pulse
+   of the whole segment, but not of the history before the re-land.
 2. **Refinement.** The argmax of the scan is a good but loose estimate of where the level
    moved. Around it (± ``min_size`` commits), the split is moved to where the two local
    levels (medians of up to ``LEVEL_REACH * min_size`` commits each side, within the
@@ -93,6 +96,10 @@ REFINE_ROUNDS = 3
 #: instead of 3.3 % (300 histories, seed 7); at a fifth in 3.3 %, and +30 % slowdowns
 #: fixed 15 commits later are found nearly as often (0.97 against 0.99).
 PULSE_ALPHA_SHARE = 0.2
+#: The last segment is scanned again as it was up to this many ``min_size`` commits ago,
+#: over its last ``AS_IT_WAS_LENGTH * min_size`` commits then (``_as_it_was``).
+AS_IT_WAS_REACH = 6
+AS_IT_WAS_LENGTH = 20
 _TINY = 1e-12
 
 
@@ -253,6 +260,39 @@ def _pulse(y: np.ndarray, lo: int, hi: int, scan: tuple[np.ndarray, float, float
     return ends, None
 
 
+def _as_it_was(y: np.ndarray, lo: int, min_size: int, alpha: float, floor: float,
+               scale: float, widen: float) -> dict[int, float]:
+    """Change points of the last segment as the history showed them some commits ago
+    (index: scan p-value).
+
+    A slowdown, its revert and the slowdown again make four levels, and every split and
+    every pulse of the whole segment mixes two of them on one side: the first slowdown
+    and its revert, reported until the slowdown came back, vanished, and the re-land
+    itself was found 8–37 commits late (x1.25 at 2 % noise). The history as it was
+    before the re-land holds only the first three levels. So the segment's last
+    ``AS_IT_WAS_LENGTH * min_size`` commits are scanned as they were ``d`` commits ago,
+    ``d`` = ``min_size``, ``2 * min_size``, … up to ``AS_IT_WAS_REACH * min_size``, at
+    the levels of the scans themselves and with the segment's serial widening: each is
+    the end of a history the product judged, or would have judged, then. The nearest in
+    the past that finds a split or pulse that holds wins; its change points are judged
+    again between their final neighbours like any other."""
+    hi = y.size
+    for d in range(min_size, AS_IT_WAS_REACH * min_size + 1, min_size):
+        a, b = max(lo, hi - d - AS_IT_WAS_LENGTH * min_size), hi - d
+        if b - a < 3 * min_size:
+            break
+        ranks, ties = midranks(y[a:b])
+        split = best_split(ranks, ties, min_size, widen)
+        if split is not None and split[1] < alpha:
+            k = _refine(y, a, a + split[0], b, min_size, scale)
+            if _holds(y, a, k, b, min_size, alpha, floor):
+                return {k: split[1]}
+        ends, _ = _pulse(y[:b], a, b, (ranks, ties, widen), min_size, alpha, floor, scale)
+        if ends:
+            return ends
+    return {}
+
+
 def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray,
                          *, min_size: int = MIN_SIZE, min_ratio: float = MIN_RATIO,
                          alpha: float = ALPHA) -> tuple[LevelShift, ...]:
@@ -289,6 +329,9 @@ def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | n
             found[k] = ends[k]
         if recent is not None:
             unjudged = recent
+        if not ends and hi == y.size:
+            ends = _as_it_was(y, lo, min_size, alpha, floor, scale, widen)
+            found.update(ends)
         cuts = [lo, *sorted(ends), hi]
         stack += list(itertools.pairwise(cuts)) if ends else []
     # Each change point placed again between its final neighbours (a later split may have
