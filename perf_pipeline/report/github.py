@@ -39,7 +39,8 @@ from typing import Any
 
 from perf_pipeline.errors import GitHubError, InvalidInputError
 from perf_pipeline.http_url import check_http_url, retry_after_s, shown_url
-from perf_pipeline.report.markdown import GITHUB_COMMENT_LIMIT, MARKER
+from perf_pipeline.report.markdown import MARKER
+from perf_pipeline.report.markdown_fit import GITHUB_COMMENT_LIMIT
 
 __all__ = ["DEFAULT_API_URL", "CommentResult", "GitHubClient", "prepare_comment_body"]
 

@@ -22,7 +22,9 @@ from markupsafe import Markup
 
 from perf_pipeline.model import TIME_METRIC, ReportData, RunStatus, Verdict
 from perf_pipeline.report.history_rows import change_point_rows, culprit_rows, drift_rows
-from perf_pipeline.report.markdown import VERDICT_ICON, ci_meaning, unscreened_reason
+from perf_pipeline.report.markdown import ci_meaning
+from perf_pipeline.report.markdown_cells import VERDICT_ICON
+from perf_pipeline.report.markdown_confirmation import unscreened_reason
 from perf_pipeline.report.payload import build_payload, embed_json
 from perf_pipeline.report.profile import flame_payload, profile_html_rows
 from perf_pipeline.report.stress import stress_html_rows

@@ -2,61 +2,57 @@
 
 The first line after the hidden marker is the whole story in one sentence, because a PR
 comment is read in the notification e-mail and in the collapsed timeline. Everything
-after it is detail, and when GitHub's 65,536-character limit bites, detail is what goes:
-table rows are dropped least-interesting first and a note says so. Rendering never fails
-on size.
-
-Benchmark names, parameters and commit messages come from the measured repository, so
-they are untrusted: every such string passes through ``escape_markdown`` before it lands
-in the document (no raw HTML, no table-breaking pipes, no @-mentions).
+after it is detail: the summary, the comparison's tables and its statistical notes here;
+the Screen and Confirmation in ``markdown_confirmation``, the history's sections in
+``markdown_history``. When GitHub's 65,536-character limit bites, detail is what goes
+(``markdown_fit``). Every untrusted string passes through ``escape_markdown``
+(``markdown_cells``) before it lands in the document.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from perf_pipeline.model import (
     AB_CORRECTION_NOTE,
     TIME_METRIC,
     BenchmarkResult,
-    Confirmation,
     ReportData,
     SuiteComparison,
     Verdict,
 )
-from perf_pipeline.report.history_rows import change_point_rows, culprit_rows, drift_rows
-from perf_pipeline.report.summary import ComparisonRow, comparison_rows, summarize
-from perf_pipeline.report.units import (
-    format_level,
-    format_metric,
-    format_p_value,
-    format_ratio,
-    metric_label,
-    ratio_number,
+from perf_pipeline.report.markdown_cells import (
+    VERDICT_ICON,
+    escape_markdown,
+    escape_name,
+    format_interval,
+    safe_url,
+    table_head,
 )
+from perf_pipeline.report.markdown_confirmation import (
+    confirmation_table,
+    screen_block,
+    unscreened_reason,
+)
+from perf_pipeline.report.markdown_fit import GITHUB_COMMENT_LIMIT, Block, Table, fit_blocks
+from perf_pipeline.report.markdown_history import (
+    alerts_block,
+    change_point_table,
+    culprit_table,
+    drift_table,
+)
+from perf_pipeline.report.profile import profile_markdown
+from perf_pipeline.report.stress import render_stress_markdown
+from perf_pipeline.report.summary import ComparisonRow, comparison_rows, summarize
+from perf_pipeline.report.units import format_level, format_metric, format_p_value, metric_label
 
-__all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "escape_markdown", "escape_name", "render_markdown"]
+# escape_name, VERDICT_ICON and unscreened_reason are imported from here by other modules.
+__all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "VERDICT_ICON", "ci_meaning", "escape_markdown",
+           "escape_name", "render_markdown", "unscreened_reason"]
 
 #: Hidden first line; the GitHub client finds its own comment by it.
 MARKER = "<!-- perf-pipeline-report -->"
-
-#: GitHub rejects issue comments longer than this many characters.
-GITHUB_COMMENT_LIMIT = 65_536
-
-VERDICT_ICON = {
-    Verdict.REGRESSION: "🔴",
-    Verdict.IMPROVEMENT: "🟢",
-    Verdict.INCONCLUSIVE: "🟡",
-    Verdict.UNCHANGED: "⚪",
-}
-
-_ESCAPES = {
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "&#96;", "\\": "\\\\",
-    "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]", "~": "\\~", "@": "&#64;", "#": "&#35;",
-}
 
 # Columns of the full metrics table: (metric key, header).
 _FULL_COLUMNS = (
@@ -71,82 +67,16 @@ _FULL_COLUMNS = (
 )
 
 
-def escape_markdown(text: object, *, max_len: int = 160) -> str:
-    """Make untrusted text inert inside a Markdown table cell (and anywhere else).
-
-    Newlines and tabs collapse to spaces (a newline ends a table row); HTML and Markdown
-    specials are escaped; ``@`` is neutralised so a commit message cannot ping people.
-    Long text is shortened with an ellipsis so one odd name cannot eat the size budget.
-    """
-    flat = " ".join(str(text).split())
-    if len(flat) > max_len:
-        flat = flat[: max_len - 1] + "…"
-    return "".join(_ESCAPES.get(ch, ch) for ch in flat)
-
-
-def escape_name(name: str, *, max_len: int = 160) -> str:
-    """A benchmark name for the document: escaped, and a long one shortened in the middle.
-
-    Parametrized names differ at the end (``test_read[<long id>-1]``, ``...-2]``) and
-    begin with the file that says where they live: cut from the end, as
-    ``escape_markdown`` cuts text, two such names read the same.
-    """
-    flat = " ".join(str(name).split())
-    if len(flat) > max_len:
-        head = max_len // 3
-        flat = flat[:head] + "…" + flat[len(flat) - (max_len - head - 1):]
-    return escape_markdown(flat, max_len=max_len)
-
-
-@dataclass
-class _Table:
-    """A block whose rows may be dropped (from the end) to fit the size limit."""
-
-    priority: int  # lower is dropped first
-    head: list[str]
-    rows: list[str]
-    tail: list[str] = field(default_factory=list)
-    keep: int = -1
-
-    def __post_init__(self) -> None:
-        self.keep = len(self.rows)
-
-    def omitted_note(self) -> str:
-        n = len(self.rows) - self.keep
-        if n <= 0:
-            return ""
-        return (f"\n_… {n} more row{'s' if n > 1 else ''} not shown "
-                "(GitHub comment size limit); see the HTML report._\n")
-
-    def render(self) -> str:
-        lines = [*self.head, *self.rows[: self.keep]]
-        body = "\n".join(lines) + "\n" if lines else ""
-        return body + self.omitted_note() + ("\n".join(self.tail) + "\n" if self.tail else "")
-
-
-_Block = str | _Table
-
-
-def _table_head(headers: Iterable[str], align: Iterable[str]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
-
-
-def _interval(low: float, high: float) -> str:
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return "–"
-    return f"[{ratio_number(low, near_one=False)}, {ratio_number(high, near_one=False)}]"
-
-
 def _ci(row: ComparisonRow) -> str:
-    return _interval(row.ci_low, row.ci_high)
+    return format_interval(row.ci_low, row.ci_high)
 
 
-def _changes_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
+def _changes_table(rows: tuple[ComparisonRow, ...]) -> Table | None:
     picked = [r for r in rows if r.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT)]
     if not picked:
         return None
     head = ["### Regressions and improvements", "",
-            *_table_head(["", "Benchmark", "Metric", "Baseline", "Current", "Ratio",
+            *table_head(["", "Benchmark", "Metric", "Baseline", "Current", "Ratio",
                           "CI", "p", "adj. p"],
                          [":-:", "---", "---", "--:", "--:", "--:", "--:", "--:", "--:"])]
     body = [
@@ -157,15 +87,15 @@ def _changes_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
         f"{_ci(r)} | {format_p_value(r.p_value)} | {format_p_value(r.adjusted_p_value)} |"
         for r in picked
     ]
-    return _Table(priority=50, head=head, rows=body, tail=[""])
+    return Table(priority=50, head=head, rows=body, tail=[""])
 
 
-def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
+def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> Table | None:
     picked = [r for r in rows if r.verdict is Verdict.INCONCLUSIVE]
     if not picked:
         return None
     head = [f"<details><summary>🟡 {len(picked)} inconclusive (too noisy to tell)</summary>",
-            "", *_table_head(["Benchmark", "Metric", "Ratio", "CI", "Why", "More to decide"],
+            "", *table_head(["Benchmark", "Metric", "Ratio", "CI", "Why", "More to decide"],
                              ["---", "---", "--:", "--:", "---", "--:"])]
     body = [
         f"| {escape_name(r.name)} | {escape_markdown(metric_label(r.metric))} | "
@@ -173,7 +103,7 @@ def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> _Table | None:
         f"{escape_markdown(r.needed_label)} |"
         for r in picked
     ]
-    return _Table(priority=30, head=head, rows=body, tail=["", "</details>", ""])
+    return Table(priority=30, head=head, rows=body, tail=["", "</details>", ""])
 
 
 def _p99(result: BenchmarkResult) -> float | None:
@@ -186,7 +116,7 @@ def _p99(result: BenchmarkResult) -> float | None:
     return samples[min(len(samples) - 1, math.ceil(0.99 * len(samples)) - 1)]
 
 
-def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> _Table | None:
+def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> Table | None:
     if data.current is None or not data.current.benchmarks:
         return None
     time_rows = {r.name: r for r in rows if r.metric == TIME_METRIC}
@@ -208,7 +138,7 @@ def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> _Table | N
                      key=lambda b: (rank.get(worst.get(b.name), 4), b.name))  # type: ignore[arg-type]
     headers = ["Benchmark", "", "Time (median)", "Ratio", *[h for _, h in _FULL_COLUMNS]]
     head = [f"<details><summary>Full metrics of {len(benches)} benchmarks</summary>", "",
-            *_table_head(headers, ["---", ":-:", *["--:"] * (len(headers) - 2)])]
+            *table_head(headers, ["---", ":-:", *["--:"] * (len(headers) - 2)])]
     body = []
     for b in benches:
         verdict = worst.get(b.name)
@@ -223,10 +153,10 @@ def _full_table(data: ReportData, rows: tuple[ComparisonRow, ...]) -> _Table | N
             value = _p99(b) if key == "p99_s" else b.metric(key)
             cells.append(format_metric(key, value))
         body.append("| " + " | ".join(cells) + " |")
-    return _Table(priority=10, head=head, rows=body, tail=["", "</details>", ""])
+    return Table(priority=10, head=head, rows=body, tail=["", "</details>", ""])
 
 
-def _membership_table(data: ReportData) -> _Table | None:
+def _membership_table(data: ReportData) -> Table | None:
     comp = data.comparison
     if comp is None or not (comp.new or comp.missing or comp.failed):
         return None
@@ -235,83 +165,21 @@ def _membership_table(data: ReportData) -> _Table | None:
     body += [f"- 💥 failed: {escape_name(n)}" for n in comp.failed]
     head = ["### New, missing and failed benchmarks", "",
             f"{len(comp.new)} new · {len(comp.missing)} missing · {len(comp.failed)} failed", ""]
-    return _Table(priority=20, head=head, rows=body, tail=[""])
+    return Table(priority=20, head=head, rows=body, tail=[""])
 
 
-def _change_point_table(data: ReportData) -> _Table | None:
-    """Where each benchmark's history moved to a new level, newest first."""
-    rows = change_point_rows(data)
-    if not rows:
-        return None
-    head = ["<details><summary>📈 Change points in the history "
-            f"({len(rows)})</summary>", "",
-            *_table_head(["Benchmark", "Metric", "From run", "Commit", "Level change"],
-                         ["---", "---", "---", "---", "--:"])]
-    body = [f"| {escape_name(r.name)} | {escape_markdown(r.metric)} | "
-            f"{escape_markdown(r.run)} | {escape_markdown(r.subject, max_len=80)} | "
-            f"{r.ratio} |" for r in rows]
-    return _Table(priority=15, head=head, rows=body, tail=["", "</details>", ""])
 
-
-def _drift_table(data: ReportData) -> _Table | None:
-    """Slow drifts no single change point explains, newest first."""
-    rows = drift_rows(data)
-    if not rows:
-        return None
-    head = ["<details><summary>🐌 Slow drifts in the history "
-            f"({len(rows)})</summary>", "",
-            *_table_head(["Benchmark", "Metric", "From run", "To run", "Runs", "Change"],
-                         ["---", "---", "---", "---", "--:", "--:"])]
-    body = [f"| {escape_name(r.name)} | {escape_markdown(r.metric)} | "
-            f"{escape_markdown(r.start)} | {escape_markdown(r.end)} | {r.commits} | "
-            f"{r.ratio} |" for r in rows]
-    return _Table(priority=16, head=head, rows=body, tail=["", "</details>", ""])
-
-
-_ALERT_ICON = {"change_point": "📈", "drift": "🐌", "culprit": "🔎"}
-
-
-def _alerts_block(data: ReportData) -> str | None:
-    """New change points, drifts and culprits: first, so nobody scrolls past them."""
-    if not data.alerts:
-        return None
-    lines = ["> [!CAUTION]", f"> **New in the history ({len(data.alerts)})**"]
-    for a in data.alerts[:20]:
-        commit = f" at `{a.sha[:10]}` {escape_markdown(a.subject, max_len=80)}" if a.sha else ""
-        lines.append(f"> - {_ALERT_ICON[a.kind]} {escape_name(a.name, max_len=120)}: "
-                     f"{escape_markdown(a.detail, max_len=240)}{commit}")
-    if len(data.alerts) > 20:
-        lines.append(f"> - … and {len(data.alerts) - 20} more")
-    return "\n".join(lines) + "\n"
-
-
-def _culprit_table(data: ReportData) -> _Table | None:
-    """Results of culprit searches, newest first."""
-    rows = culprit_rows(data)
-    if not rows:
-        return None
-    head = ["<details><summary>🔎 Culprit searches "
-            f"({len(rows)})</summary>", "",
-            *_table_head(["Benchmark", "Culprit", "Subject", "Author", "Step", "A/B ratio",
-                          "Status"], ["---", "---", "---", "---", "--:", "--:", "---"])]
-    body = [f"| {escape_name(r.benchmark)} | `{r.commit}` | "
-            f"{escape_markdown(r.subject, max_len=80)} | "
-            f"{escape_markdown(r.author, max_len=60)} | {r.step} | {r.ab} | {r.status} |"
-            for r in rows]
-    return _Table(priority=14, head=head, rows=body, tail=["", "</details>", ""])
-
-
-def _environment_table(data: ReportData) -> _Table | None:
+def _environment_table(data: ReportData) -> Table | None:
     if not data.environment_differences:
         return None
     head = ["### ⚠️ Environment differs from the baseline", "",
             "> [!WARNING]",
             "> The environment fingerprint of this run differs from the baseline's. "
             "Differences below may move timings on their own; treat verdicts with care.", "",
-            *_table_head(["What", "Baseline", "This run"], ["---", "---", "---"])]
+            *table_head(["What", "Baseline", "This run"], ["---", "---", "---"])]
     body = [f"| {escape_markdown(w)} | {escape_markdown(a)} | {escape_markdown(b)} |"
             for w, a, b in data.environment_differences]
-    return _Table(priority=40, head=head, rows=body, tail=[""])
+    return Table(priority=40, head=head, rows=body, tail=[""])
 
 
 def _summary_block(data: ReportData) -> str:
@@ -399,127 +267,37 @@ def ci_meaning(comp: SuiteComparison) -> str:
             "the baseline and current times are the stored runs'.")
 
 
-def _short_sha(sha: str | None) -> str:
-    return escape_markdown(sha[:10]) if sha else "–"
-
-
-def unscreened_reason(data: ReportData) -> str:
-    """Why a run has no stored-baseline comparison: none yet, or one that cannot judge
-    it (another machine's, or all of other hardware), which the report names."""
-    return ("no baseline yet" if data.baseline is None
-            else "the baseline cannot judge this run")
-
-
-def _screen_block(c: Confirmation, unscreened: str) -> str:
-    """The first stage: what the stored-baseline comparison flagged, at its level."""
-    lines = ["### Screen", ""]
-    if c.screen is None:
-        return "\n".join([*lines, f"No stored-baseline comparison ({unscreened}).", ""])
-    rows = {r.name: r for r in c.screen.results if r.metric == TIME_METRIC}
-    level = ("its own level; one-stage gate" if c.status == "off"
-             else "a loose level: sensitive, not trusted alone")
-    lines.append(f"Stored-baseline comparison at α = {c.screen_alpha:g} ({level}): "
-                 f"flagged {len(c.flagged) or 'nothing'}"
-                 f"{'.' if not c.flagged else ':'}")
-    def bullets(names: tuple[str, ...]) -> list[str]:
-        return [f"- {escape_name(n)} "
-                f"{format_ratio(rows[n].comparison.ratio if n in rows else float('nan'))}"
-                for n in names]
-
-    lines += bullets(c.flagged)
-    if c.suspects:
-        lines += ["", "Not flagged, but measured in the A/B too (suspects: the screen's "
-                  "closest calls, up to five targets in all):", *bullets(c.suspects)]
-    return "\n".join([*lines, ""])
-
-
-def _confirmation_table(c: Confirmation, unscreened: str) -> _Table | str:
-    """The second stage: the interleaved A/B of the flagged benchmarks, per benchmark."""
-    head = ["### Confirmation", ""]
-    if c.status == "off":
-        return "\n".join([*head, "Off (`confirm = \"off\"`): the screen is the verdict.", ""])
-    if c.status == "nothing_flagged":
-        why = ("the screen flagged nothing" if c.screen is not None
-               else f"{unscreened}, so nothing was screened")
-        return "\n".join([*head, f"Not needed: {why}.", ""])
-    if c.status == "not_possible":
-        return "\n".join([*head, "Not possible: " + "; ".join(
-            escape_markdown(n, max_len=300) for n in c.notes), ""])
-    decided = dict(c.decided_at)
-    head.append(
-        f"Interleaved A/B of {_short_sha(c.sha)} against {_short_sha(c.base_sha)}: "
-        f"**{c.rounds_used} round{'s' if c.rounds_used != 1 else ''}** used of at most "
-        f"{c.max_rounds} (stopped: {escape_markdown(c.stopped or '–')}); "
-        f"{len(c.flagged)} flagged benchmark(s)"
-        f"{f', {len(c.suspects)} suspect(s)' if c.suspects else ''}"
-        f"{', the whole suite' if c.whole_suite else f', {len(c.controls)} control(s)'}.")
-    head += ["", *_table_head(["", "Benchmark", "Ratio (A/B)", "CI", "Decided after",
-                               "Verdict"], [":-:", "---", "--:", "--:", "--:", "---"])]
-    results = {r.name: r for r in (c.ab.results if c.ab else ())}
-    final = {r.name: r for r in (c.final.results if c.final else ())
-             if r.metric == TIME_METRIC}
-    body = []
-    for name in c.targets:
-        row = final.get(name) or results.get(name)
-        if row is None:
-            continue
-        comp = row.comparison
-        ci = _interval(comp.ci_low, comp.ci_high)
-        when = f"{decided[name]} rounds" if name in decided else "undecided"
-        label = escape_name(name) + (" (suspect)" if name in c.suspects else "")
-        body.append(f"| {VERDICT_ICON[Verdict(comp.verdict)]} | {label} | "
-                    f"{format_ratio(comp.ratio)} | {ci} | {when} | {comp.verdict} |")
-    return _Table(priority=45, head=head, rows=body, tail=[""])
-
-
-def _blocks(data: ReportData, link_base: Path | None) -> list[_Block]:
+def _blocks(data: ReportData, link_base: Path | None) -> list[Block]:
     summary = summarize(data)
     rows = comparison_rows(data)
-    blocks: list[_Block] = [MARKER, escape_markdown(summary.headline, max_len=400), ""]
+    blocks: list[Block] = [MARKER, escape_markdown(summary.headline, max_len=400), ""]
     if summary.fingerprint_differs:
         blocks.append("> [!WARNING]\n> **Environment fingerprint differs from the baseline** "
                       "— see *Environment* below.\n")
     for note in data.notes:
         blocks.append(f"> {escape_markdown(note, max_len=500)}\n")
-    alerts = _alerts_block(data)
+    alerts = alerts_block(data)
     if alerts:
         blocks.append(alerts)
     if data.report_url:
-        blocks.append(f"📊 [Interactive HTML report]({_safe_url(data.report_url)})\n")
+        blocks.append(f"📊 [Interactive HTML report]({safe_url(data.report_url)})\n")
     blocks.append(_summary_block(data))
     if data.confirmation is not None:
         why = unscreened_reason(data)
-        blocks += [_screen_block(data.confirmation, why),
-                   _confirmation_table(data.confirmation, why)]
-    from perf_pipeline.report.profile import profile_markdown  # it imports escape_markdown
-
+        blocks += [screen_block(data.confirmation, why),
+                   confirmation_table(data.confirmation, why)]
     optional = [_changes_table(rows), _inconclusive_table(rows), _stats_block(data),
-                _full_table(data, rows), _membership_table(data), _change_point_table(data),
-                _drift_table(data), _culprit_table(data), _environment_table(data)]
+                _full_table(data, rows), _membership_table(data), change_point_table(data),
+                drift_table(data), culprit_table(data), _environment_table(data)]
     blocks.extend(b for b in optional[:1] if b)
     blocks.extend(profile_markdown(data.profiles, link_base=link_base))
     if data.stress:
-        from perf_pipeline.report.stress import render_stress_markdown
-
         blocks.append(render_stress_markdown(data.stress, baseline_label=data.stress_baseline,
                                              note=data.stress_note))
     blocks.extend(b for b in optional[1:] if b)
     blocks.append(f"<sub>Generated by perf-pipeline at {escape_markdown(data.generated_at)}"
                   "</sub>\n")
     return blocks
-
-
-def _safe_url(url: str) -> str:
-    """Only http(s) links, with characters that could end the Markdown link escaped."""
-    flat = "".join(url.split())
-    if not flat.lower().startswith(("https://", "http://")):
-        return "#"
-    return "".join(f"%{ord(ch):02X}" if ch in "()<>\"'` " else ch for ch in flat)
-
-
-def _render(blocks: list[_Block]) -> str:
-    parts = [b.render() if isinstance(b, _Table) else b for b in blocks]
-    return "\n".join(parts)
 
 
 def render_markdown(data: ReportData, *, max_chars: int = GITHUB_COMMENT_LIMIT,
@@ -530,27 +308,4 @@ def render_markdown(data: ReportData, *, max_chars: int = GITHUB_COMMENT_LIMIT,
     Tables shrink from their least interesting rows (full metrics first, the regression
     table last); if even that is not enough the text is cut at a line with a note.
     """
-    blocks = _blocks(data, link_base)
-    text = _render(blocks)
-    if len(text) <= max_chars:
-        return text
-    tables = sorted((b for b in blocks if isinstance(b, _Table)), key=lambda t: t.priority)
-    for table in tables:
-        excess = len(text) - max_chars
-        # Estimate from row lengths first (re-rendering per row would be quadratic) ...
-        while table.keep > 0 and excess > 0:
-            table.keep -= 1
-            excess -= len(table.rows[table.keep]) + 1
-        text = _render(blocks)
-        # ... then settle the few characters the omission note itself costs.
-        while len(text) > max_chars and table.keep > 0:
-            table.keep -= 1
-            text = _render(blocks)
-        if len(text) <= max_chars:
-            return text
-    text = _render(blocks)
-    if len(text) <= max_chars:
-        return text
-    note = "\n\n_… report cut here (GitHub comment size limit); see the HTML report._\n"
-    cut = text.rfind("\n", 0, max_chars - len(note))
-    return (text[: max(cut, 0)] + note)[:max_chars]
+    return fit_blocks(_blocks(data, link_base), max_chars=max_chars)

@@ -24,6 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from perf_pipeline.model import FlameNode, ProfileComparison, ProfileDiff, Spread
+from perf_pipeline.report.markdown_cells import escape_markdown
 from perf_pipeline.report.plots import literal
 from perf_pipeline.report.units import format_bytes, format_count, format_seconds
 
@@ -59,8 +60,6 @@ def _key_cell(key: str, max_len: int = 90) -> str:
     rows apart; cut from the end, every function of a deeply nested file read the same
     ``services/…/window_aggregations.py:rolli…``.
     """
-    from perf_pipeline.report.markdown import escape_markdown  # markdown imports us
-
     flat = " ".join(key.split())
     if len(flat) > max_len:
         flat = "…" + flat[-(max_len - 1):]
@@ -96,8 +95,6 @@ def profile_markdown(profiles: ProfileComparison | None, *,
                      link_base: Path | None = None) -> list[str]:
     """The "Where the time went" section, one block per profiled benchmark; file links
     relative to ``link_base``, the Markdown file's folder (``artifact_links``)."""
-    from perf_pipeline.report.markdown import escape_markdown  # markdown imports us
-
     if profiles is None or not profiles.diffs:
         return []
     blocks = ["### 🔬 Where the time went", "",

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from perf_pipeline.model import StressComparison, StressFigure, Verdict
 from perf_pipeline.report.labels import short_benchmark_names
+from perf_pipeline.report.markdown_cells import escape_markdown
 from perf_pipeline.report.units import format_bytes, format_seconds
 
 __all__ = ["SHOWN_STRESS_FIGURES", "render_stress_html", "render_stress_markdown",
@@ -54,8 +55,6 @@ def _value(figure: str, value: float | None) -> str:
 
 
 def _cell(text: str, *, max_len: int = 200) -> str:
-    from perf_pipeline.report.markdown import escape_markdown  # markdown imports this module
-
     return escape_markdown(text, max_len=max_len)
 
 
