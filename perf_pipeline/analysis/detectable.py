@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from perf_pipeline.analysis.confirmation import AB_PROCESSES
-from perf_pipeline.analysis.replay import NoiseRecording, replay_ab_rounds
+from perf_pipeline.analysis.noise_recording import NoiseRecording
+from perf_pipeline.analysis.replay_inputs import replay_ab_rounds
 from perf_pipeline.analysis.sequential import DEFAULT_MAX_ROUNDS, DEFAULT_MIN_ROUNDS, sequential_ab
 from perf_pipeline.errors import InvalidInputError
 

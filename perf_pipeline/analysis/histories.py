@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from perf_pipeline.analysis.replay import NoiseRecording
+from perf_pipeline.analysis.noise_recording import NoiseRecording
 from perf_pipeline.analysis.run_factors import run_factors
 from perf_pipeline.errors import InvalidInputError
 

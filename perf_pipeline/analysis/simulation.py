@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perf_pipeline.analysis.replay import NoiseRecording
+from perf_pipeline.analysis.noise_recording import NoiseRecording
 from perf_pipeline.errors import InvalidInputError
 
 __all__ = ["NoiseModel", "simulate_recording", "simulate_suites"]
