@@ -1,7 +1,7 @@
 """Run one preparation command (a setup step, an environment build) with a log.
 
 Preparation is not measured, but it is bounded and ended the way a suite is
-(``measure/runner.py``): its own session, the whole process group killed on a timeout,
+(``measure/process_group.py``): its own session, the whole process group killed on a timeout,
 on an exception and after it exits, and a kernel-enforced death with this process. Its
 output is appended to a log file that is kept, because a failed build is only ever
 diagnosed from its log.
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf_pipeline.measure.runner import _die_with_parent, wait_then_end_group
+from perf_pipeline.measure.process_group import die_with_parent, wait_then_end_group
 
 __all__ = ["CommandResult", "run_logged"]
 
@@ -55,7 +55,7 @@ def run_logged(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeou
         try:
             proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, preexec_fn=_die_with_parent())
+                                    start_new_session=True, preexec_fn=die_with_parent())
         except OSError as exc:  # no such program, not executable
             log.write(f"cannot start: {exc}\n".encode())
             return CommandResult(argv, None, False, 0.0,

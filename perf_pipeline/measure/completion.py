@@ -8,7 +8,7 @@ never ran. So the runner names a file in ``COMPLETION_FILE_ENV``; the plugin wri
 pytest's exit status there when the session finishes (``pytest_sessionfinish``); and the
 runner takes a zero exit without that file as a failure.
 
-Staged into the target's environment with the plugin (runner.py ``STAGED_MODULES``):
+Staged into the target's environment with the plugin (plugin_staging.py ``STAGED_MODULES``):
 standard library only.
 """
 

@@ -10,7 +10,7 @@ Runners (``Settings.runner``):
   ``["hatch", "run", "bench:python"]``, ``["poetry", "run", "python"]`` or
   ``["{worktree}/.venv/bin/python"]``. It runs with no shell; pytest's arguments follow
   it. Its environment must provide pytest and pytest-benchmark (a missing one is
-  reported with the fix, see ``runner.missing_plugin_hint``).
+  reported with the fix, see ``suite_failure.missing_plugin_hint``).
 - ``"venv"``: a virtual environment built with uv from the project's
   ``requirements*.txt`` (or ``pyproject.toml``), cached per dependency set
   (``measure/venvs.py``); an installable target (``setup.py``, or a ``pyproject.toml``
@@ -18,7 +18,7 @@ Runners (``Settings.runner``):
   dependencies, into a directory of its own that goes on ``PYTHONPATH``.
 
 For every runner but "current" our plugin is staged into a temporary package
-(``runner.stage_plugin``) and put on ``PYTHONPATH``, so the target's environment needs
+(``plugin_staging.stage_plugin``) and put on ``PYTHONPATH``, so the target's environment needs
 neither perf_pipeline nor its dependencies.
 
 ``setup`` commands run in the project directory before the first measurement of a

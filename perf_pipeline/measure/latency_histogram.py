@@ -2,7 +2,7 @@
 
 Why not the ``hdrhistogram`` package: the stress harness runs inside the *target's*
 environment, where we may only count on the standard library (and psutil), and it is
-staged there as plain files (``runner.stage_plugin``). HdrHistogram's idea is small
+staged there as plain files (``plugin_staging.stage_plugin``). HdrHistogram's idea is small
 enough to carry: below ``2**SUB_BITS`` nanoseconds every value has its own bucket; above,
 each power of two is cut into ``2**(SUB_BITS - 1)`` equal buckets. A bucket's width is
 then at most ``2**-(SUB_BITS - 1)`` of its lower bound, and reporting its midpoint is off

@@ -33,6 +33,7 @@ from perf_pipeline.measure.git import (
     run_git,
 )
 from perf_pipeline.measure.measuring_lock import measuring_lock
+from perf_pipeline.measure.output_tail import output_tail
 from perf_pipeline.measure.pytest_root import config_isolation_args
 from perf_pipeline.measure.raw import (
     RUN_FILE,
@@ -41,7 +42,7 @@ from perf_pipeline.measure.raw import (
     write_raw_run,
 )
 from perf_pipeline.measure.results import load_results
-from perf_pipeline.measure.runner import SuiteOutcome, _tail, run_suite
+from perf_pipeline.measure.runner import SuiteOutcome, run_suite
 from perf_pipeline.measure.stress_results import load_stress_figures
 from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
@@ -205,7 +206,7 @@ def _run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Pa
         log = prepared.log_path
         return SuiteOutcome(
             returncode=None, timed_out=False, duration_s=0.0,
-            stdout_tail=_tail(log) if log is not None and log.is_file() else "",
+            stdout_tail=output_tail(log) if log is not None and log.is_file() else "",
             stderr_tail="", json_path=None,
             error=f"preparing commit {sha} failed: {prepared.error} (log: {log})")
     project_dir = worktree / settings.project_subdir

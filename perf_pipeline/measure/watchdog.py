@@ -1,6 +1,6 @@
 """A watchdog that ends a suite's whole process group if this process dies by SIGKILL.
 
-``PR_SET_PDEATHSIG`` (runner.py) makes the kernel kill the suite's first process when we
+``PR_SET_PDEATHSIG`` (process_group.py) makes the kernel kill the suite's first process when we
 die, but only that one: a benchmark's own child (a server, a worker pool, a
 ``subprocess`` that sleeps) is re-parented to init and runs on. No code of ours runs
 after a SIGKILL, so another process has to notice. The watchdog is a tiny Python

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -13,12 +12,6 @@ import pytest
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import SuiteOutcome, build_command, run_suite
-from perf_pipeline.measure.runner import (
-    STAGED_MODULES,
-    STAGED_PACKAGE,
-    stage_plugin,
-    without_keyword_options,
-)
 from perf_pipeline_tests.measure.conftest import FAST_ARGS
 
 
@@ -214,42 +207,6 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
         build_command(tmp_path, paths=["."], json_path=tmp_path / "x.json", runner="docker")
 
 
-def test_current_runner_command_uses_this_interpreter(tmp_path: Path) -> None:
-    cmd = build_command(tmp_path, paths=["tests/a.py"], json_path=tmp_path / "b.json",
-                        extra_args=["-x"], markers="stress")
-    assert cmd[:3] == (sys.executable, "-m", "pytest")
-    assert cmd[3] == "tests/a.py"
-    assert f"--benchmark-json={tmp_path / 'b.json'}" in cmd
-    assert cmd[cmd.index("-p") + 1] == "perf_pipeline.measure.plugin"
-    assert "no:cacheprovider" in cmd and cmd[-3:] == ("-m", "stress", "-x")
-
-
-def test_a_user_marker_option_narrows_the_suites_own_markers(tmp_path: Path) -> None:
-    """pytest keeps the last ``-m``: the user's must not replace the suite's ``stress``."""
-    def command(extra_args: list[str], markers: str | None = "stress") -> tuple[str, ...]:
-        cmd = build_command(tmp_path, paths=["t.py"], json_path=tmp_path / "b.json",
-                            extra_args=extra_args, markers=markers)
-        return cmd[cmd.index("no:cacheprovider") + 1:]
-
-    assert command(["-x", "-m", "not slow", "-k", "a"]) == (
-        "-m", "stress and (not slow)", "-x", "-k", "a")
-    assert command(["-mnot slow"]) == ("-m", "stress and (not slow)")
-    assert command(["-m=fast or big", "-q"]) == ("-m", "stress and (fast or big)", "-q")
-    assert command(["-m", "a", "-mb"]) == ("-m", "stress and (b)")  # the last one, as pytest
-    assert command(["-m", "  "]) == ("-m", "stress")  # an empty -m selects nothing away
-    assert command(["-q", "--", "-mfile.py"]) == ("-m", "stress", "-q", "--", "-mfile.py")
-    # clustered after value-less flags, as argparse reads them
-    assert command(["-vm", "not slow"]) == ("-m", "stress and (not slow)", "-v")
-    assert command(["-qqmfast", "-x"]) == ("-m", "stress and (fast)", "-qq", "-x")
-    assert command(["-xvm=fast"]) == ("-m", "stress and (=fast)", "-xv")  # pytest's reading
-    # another option's value is never read as an -m, even when it looks like one
-    assert command(["-k", "-mfoo", "-vk", "-m"]) == ("-m", "stress", "-k", "-mfoo", "-vk", "-m")
-    assert command(["-kmfoo"]) == ("-m", "stress", "-kmfoo")
-    assert command(["-vm"]) == ("-m", "stress", "-vm")  # no value: left for pytest to reject
-    # the benchmark suite has no markers of its own: the user's -m is passed as it is
-    assert command(["-m", "not stress", "-x"], markers=None) == ("-m", "not stress", "-x")
-
-
 def test_stress_suite_runs_its_own_marker_within_the_users_selection(tmp_path: Path) -> None:
     project = _project(tmp_path, """
         import pytest
@@ -277,62 +234,6 @@ def test_stress_suite_runs_its_own_marker_within_the_users_selection(tmp_path: P
                    json_path=tmp_path / "out2" / "b.json")
     assert outcome.returncode == 5
     assert "with -m 'stress and (not stress)'" in (outcome.error or "")
-
-
-def test_uv_runner_command_uses_the_target_project_and_a_staged_plugin(tmp_path: Path) -> None:
-    cmd = build_command(tmp_path, paths=["t.py"], json_path=tmp_path / "b.json", runner="uv",
-                        uv_executable="/usr/bin/uv")
-    assert cmd[:4] == ("/usr/bin/uv", "run", "--project", str(tmp_path))
-    assert cmd[4:9] == ("--with", "pytest-benchmark", "--with", "psutil", "python")
-    assert cmd[9:12] == ("-m", "pytest", "t.py")
-    assert cmd[cmd.index("-p") + 1] == f"{STAGED_PACKAGE}.plugin"
-
-
-def test_staged_plugin_imports_with_stdlib_only(tmp_path: Path) -> None:
-    """The staged copy must import in an interpreter that cannot see perf_pipeline."""
-    staged = stage_plugin(tmp_path / "stage")
-    root = str(Path(__file__).resolve().parents[2])
-    code = ("import sys; sys.path[:] = [p for p in sys.path if 'site-packages' not in p "
-            f"and {root!r} not in p]; sys.path.insert(0, {str(staged)!r});"
-            "from _perf_pipeline_probe import fingerprint, percentiles, stress_session;"
-            "print(percentiles.latency_percentiles([1.0, 2.0, 3.0])['p50_s']);"
-            "print(fingerprint.collect_environment()['python_version'])")
-    proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[0] == "2.0"
-    names = sorted(p.name for p in (staged / STAGED_PACKAGE).glob("*.py"))
-    assert names == sorted(["__init__.py", *STAGED_MODULES])
-
-
-def test_an_output_tail_counts_bytes_and_never_repeats_a_line(tmp_path: Path) -> None:
-    from perf_pipeline.measure.runner import _tail
-
-    out = tmp_path / "out"
-    lines = [f"line {i:04d} " + "x" * 40 for i in range(84)]  # 4,284 bytes: just over
-    out.write_text("\n".join(lines) + "\n")
-    shown = _tail(out)
-    assert "left out" not in shown
-    assert all(shown.count(f"line {i:04d} ") == 1 for i in range(84))
-
-    out.write_bytes(("é" * 6000).encode())  # 12,000 bytes of two-byte characters
-    shown = _tail(out)
-    head, marker, tail = shown.split("\n")
-    assert marker == "[... 7400 bytes left out ...]"  # 12,000 - 600 - 4,000
-    assert len(head.encode()) + len(tail.encode()) + 7400 == 12000
-    assert "\ufffd" not in shown  # neither end cut inside a character
-
-    out.write_text("".join(f"{i:05d}\n" for i in range(2000)))  # 12,000 bytes of lines
-    head, _, tail = _tail(out).partition("\n[... ")
-    assert head.endswith("00099") and tail.endswith("01999\n")
-
-
-def test_keyword_options_are_taken_out_in_every_spelling() -> None:
-    # A selection by node id leaves the configured -k out (ab_selection.measuring_settings).
-    assert without_keyword_options(
-        ["-q", "-k", "a or b", "--benchmark-min-rounds=3", "-kfast", "-vk", "x", "-m", "k",
-         "--", "-k", "kept"]) == [
-        "-q", "--benchmark-min-rounds=3", "-v", "-m", "k", "--", "-k", "kept"]
 
 
 def test_a_suite_under_xdist_fails_with_the_fix_named(tmp_path: Path,

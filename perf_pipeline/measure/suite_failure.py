@@ -1,0 +1,105 @@
+"""Why a suite run failed, in words a user can act on.
+
+A run is all or nothing: exit code 1 (test failures), 5 (no tests collected), any other
+non-zero code, a timeout, an unreadable JSON file or a session that never finished (exit
+code 0 without the plugin's completion marker, see completion.py) each give a reason, and
+the output names the fix when the target's environment lacks pytest or pytest-benchmark,
+or runs under pytest-xdist.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+__all__ = ["failure_reason", "missing_plugin_hint", "xdist_hint"]
+
+
+def failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
+                    json_path: Path, *, benchmarks_required: bool,
+                    selection: str | None = None,
+                    session_exit: int | None = None) -> str | None:
+    """Why the suite failed, or None. ``selection`` is the ``-m`` expression it ran with;
+    ``session_exit`` the exit status the plugin recorded when the session finished (None:
+    it never did)."""
+    if timed_out:
+        return f"suite timed out after {timeout_s:g} s and was killed"
+    if returncode == 5:
+        selected = f" with -m {selection!r}" if selection else ""
+        return (f"pytest collected no tests{selected} (exit code 5): check the benchmark "
+                "paths and markers")
+    if returncode == 1:  # benchmark, stress or profiling run alike
+        return "tests failed (pytest exit code 1)"
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"pytest crashed: killed by {name} (exit code {returncode})"
+    if returncode != 0:
+        return f"pytest exited with code {returncode}"
+    if session_exit is None:
+        return ("pytest exited with code 0 but never finished its session (the process "
+                "was ended from inside, e.g. by os._exit(0) or a C library's exit(0)): "
+                "the tests after that point did not run")
+    if session_exit != 0:
+        return (f"pytest finished its session with exit status {session_exit}, but the "
+                "process exited with code 0")
+    if not json_path.is_file():
+        if not benchmarks_required:
+            return None
+        return f"pytest wrote no benchmark JSON at {json_path} (no benchmark ran?)"
+    try:
+        with open(json_path, encoding="utf-8") as fh:
+            json.load(fh)
+    except (OSError, ValueError) as exc:
+        return f"benchmark JSON {json_path} is unreadable: {exc}"
+    return None
+
+
+#: What a target environment without pytest-benchmark (or pytest) makes pytest print.
+_NO_PYTEST_SIGNS = ("No module named pytest\n", "No module named 'pytest'\n",
+                    "No module named pytest\r", "No module named 'pytest'\r")
+_NO_BENCHMARK_SIGNS = ("unrecognized arguments: --benchmark-json",
+                       "No module named 'pytest_benchmark'",
+                       "fixture 'benchmark' not found")
+
+
+def missing_plugin_hint(runner: str, output: str) -> str | None:
+    """Why a foreign environment cannot run the suite at all, and the fix; else None.
+
+    Runners "command" and "venv" use the target's environment as it is (a venv adds
+    pytest-benchmark itself, but a requirements pin can still break it), so a missing
+    pytest or pytest-benchmark shows up as a pytest usage error, not as a slow commit.
+    """
+    if runner == "current":
+        return None
+    text = output + "\n"
+    if any(sign in text for sign in _NO_PYTEST_SIGNS):
+        missing = "pytest"
+    elif any(sign in text for sign in _NO_BENCHMARK_SIGNS):
+        missing = "pytest-benchmark"
+    else:
+        return None
+    fix = {"uv": "add pytest-benchmark to a dependency group and pass it in uv_args "
+                 "(e.g. uv_args = [\"--group\", \"test\"])",
+           "venv": "let the requirements allow pytest-benchmark (the venv installs it)",
+           "command": "install pytest-benchmark into the environment runner_command starts "
+                      "(e.g. add it to the project's test or bench dependencies), or use "
+                      "runner = \"uv\" or \"venv\", which add it themselves"}[runner]
+    return f"{missing} is not installed in the target's environment (runner {runner!r}): {fix}"
+
+
+#: What pytest-benchmark says when pytest-xdist is active: it then disables every benchmark.
+_XDIST_SIGN = "automatically disabled because xdist plugin is active"
+
+
+def xdist_hint(output: str, error: str) -> str:
+    """``error``, with the fix when the target's pytest ran under pytest-xdist (a ``-n``
+    in its ``addopts``): every run failed with "no benchmark ran?" and no way out named."""
+    if _XDIST_SIGN not in output:
+        return error
+    return (f"{error}: pytest-xdist is active in the target's pytest (a -n in its addopts?), "
+            "and pytest-benchmark disables every benchmark under it; add \"-n\", \"0\" to "
+            "pytest_args")
