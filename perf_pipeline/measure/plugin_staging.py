@@ -21,7 +21,8 @@ STAGED_PACKAGE = "_perf_pipeline_probe"
 #: The plugin and the stdlib-only modules it imports (relatively), copied as they are.
 STAGED_MODULES = ("plugin.py", "benchmark_fixture.py", "resource_usage.py", "completion.py",
                   "fingerprint.py", "percentiles.py", "profiling.py", "stress_session.py",
-                  "stress_harness.py", "stress_growth.py", "latency_histogram.py", "trend.py")
+                  "stress_harness.py", "stress_processes.py", "stress_tally.py",
+                  "process_readings.py", "stress_growth.py", "latency_histogram.py", "trend.py")
 
 
 def stage_plugin(dest: Path) -> Path:

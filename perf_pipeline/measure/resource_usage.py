@@ -27,7 +27,7 @@ import threading
 import tracemalloc
 from collections.abc import Callable
 
-from .stress_harness import reset_hwm, vm_hwm_bytes
+from .process_readings import reset_hwm, vm_hwm_bytes
 
 try:  # psutil is optional in the target's environment
     import psutil

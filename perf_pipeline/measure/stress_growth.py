@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .latency_histogram import LatencyHistogram
-from .stress_harness import MAX_STEP_S, cpu_seconds, reset_hwm, rss_bytes, vm_hwm_bytes
+from .process_readings import cpu_seconds, reset_hwm, rss_bytes, vm_hwm_bytes
+from .stress_harness import MAX_STEP_S
 from .trend import theil_sen
 
 __all__ = ["MAX_SOAK_SAMPLES", "run_size_sweep", "run_soak"]
