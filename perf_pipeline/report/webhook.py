@@ -1,6 +1,6 @@
 """Send alerts (new change points, drifts, culprits) to a webhook as one JSON POST.
 
-Plain ``urllib.request``, like ``report/github.py``, with the same guards:
+Plain ``urllib.request``, like ``report/github_api.py``, with the same guards:
 
 - Transient failures (5xx, 408, 429, network errors, answers that are not HTTP) are
   retried a bounded number of times with exponential backoff (``Retry-After`` honoured
