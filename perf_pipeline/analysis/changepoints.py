@@ -100,6 +100,12 @@ PULSE_ALPHA_SHARE = 0.2
 #: over its last ``AS_IT_WAS_LENGTH * min_size`` commits then (``_as_it_was``).
 AS_IT_WAS_REACH = 6
 AS_IT_WAS_LENGTH = 20
+#: Those scans run at this share of each scan's level. At the full level, flat histories
+#: of replayed real noise (300 each, seeds 100/200/300) alarmed 0.003-0.007 more often
+#: factor-free and 0.02-0.03 raw; at a third, 0-0.003 and 0.003-0.013, and a re-landed
+#: x1.25 at 2 % noise is still placed exactly in 0.90-0.975 of histories (0.13-0.88
+#: before).
+AS_IT_WAS_ALPHA_SHARE = 1 / 3
 _TINY = 1e-12
 
 
@@ -234,7 +240,7 @@ def _holds(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, alpha: float,
 
 
 def _pulse(y: np.ndarray, lo: int, hi: int, scan: tuple[np.ndarray, float, float],
-           min_size: int, alpha: float, floor: float, scale: float
+           min_size: int, alpha: float, floor: float, scale: float, *, share: float = 1.0
            ) -> tuple[dict[int, float], int | None]:
     """The ends of the segment's best pulse that hold as change points (index: scan
     p-value); none when its scan does not pass ``alpha * PULSE_ALPHA_SHARE``. Each end is
@@ -248,7 +254,7 @@ def _pulse(y: np.ndarray, lo: int, hi: int, scan: tuple[np.ndarray, float, float
     fix arrived (and its rise was announced as a drift from the history's start)."""
     ranks, ties, widen = scan
     pulse = best_pulse(ranks, ties, min_size, widen)
-    if pulse is None or pulse[2] >= alpha * PULSE_ALPHA_SHARE:
+    if pulse is None or pulse[2] >= alpha * PULSE_ALPHA_SHARE * share:
         return {}, None
     start = _refine(y, lo, lo + pulse[0], lo + pulse[1], min_size, scale)
     end = _refine(y, start, lo + pulse[1], hi, min_size, scale)
@@ -271,23 +277,26 @@ def _as_it_was(y: np.ndarray, lo: int, min_size: int, alpha: float, floor: float
     itself was found 8–37 commits late (x1.25 at 2 % noise). The history as it was
     before the re-land holds only the first three levels. So the segment's last
     ``AS_IT_WAS_LENGTH * min_size`` commits are scanned as they were ``d`` commits ago,
-    ``d`` = ``min_size``, ``2 * min_size``, … up to ``AS_IT_WAS_REACH * min_size``, at
-    the levels of the scans themselves and with the segment's serial widening: each is
-    the end of a history the product judged, or would have judged, then. The nearest in
+    ``d`` = ``min_size``, ``2 * min_size``, … up to ``AS_IT_WAS_REACH * min_size``, with
+    the segment's serial widening. Each is the end of a history the product judged, or
+    would have judged, then; the six looks share ``AS_IT_WAS_ALPHA_SHARE`` of each
+    scan's level (they overlap, so this is less than Bonferroni's sixth). The nearest in
     the past that finds a split or pulse that holds wins; its change points are judged
     again between their final neighbours like any other."""
     hi = y.size
+    level = alpha * AS_IT_WAS_ALPHA_SHARE
     for d in range(min_size, AS_IT_WAS_REACH * min_size + 1, min_size):
         a, b = max(lo, hi - d - AS_IT_WAS_LENGTH * min_size), hi - d
         if b - a < 3 * min_size:
             break
         ranks, ties = midranks(y[a:b])
         split = best_split(ranks, ties, min_size, widen)
-        if split is not None and split[1] < alpha:
+        if split is not None and split[1] < level:
             k = _refine(y, a, a + split[0], b, min_size, scale)
             if _holds(y, a, k, b, min_size, alpha, floor):
                 return {k: split[1]}
-        ends, _ = _pulse(y[:b], a, b, (ranks, ties, widen), min_size, alpha, floor, scale)
+        ends, _ = _pulse(y[:b], a, b, (ranks, ties, widen), min_size, alpha, floor, scale,
+                         share=AS_IT_WAS_ALPHA_SHARE)
         if ends:
             return ends
     return {}
