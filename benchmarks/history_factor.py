@@ -15,7 +15,7 @@ About 20 s of CPU for 300 trials per cell.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +59,12 @@ def rates(src: np.ndarray, seed: int, trials: int, *, remove: bool) -> dict[str,
 
 
 def main() -> None:
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("trials", type=int, nargs="?", default=300,
+                        help="histories per cell (default 300)")
+    parser.add_argument("seed", type=int, nargs="?", default=100, help="default 100")
+    args = parser.parse_args()
+    trials, seed = args.trials, args.seed
     log_med = NoiseRecording.from_corpus(load_noise_corpus(CORPUS)).log_medians()
     factor = run_factors(log_med)[:, None]
     print(f"corpus {CORPUS.name}: {log_med.shape[0]} processes x {log_med.shape[1]} "
