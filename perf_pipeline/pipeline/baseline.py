@@ -22,7 +22,7 @@ from perf_pipeline.analysis import build_baseline
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.model import Baseline, Environment, RunStatus, SuiteRun
-from perf_pipeline.pipeline.hardware_mix import left_out_note, split_by_hardware
+from perf_pipeline.pipeline.hardware_mix import left_out_note, other_hardware, split_by_hardware
 from perf_pipeline.store import HistoryStore, read_baseline, write_baseline
 from perf_pipeline.workspace import Workspace
 
@@ -104,10 +104,12 @@ def screen_baseline(ws: Workspace, machine_id: str, *,
     """The baseline a new run of ``machine_id`` measured in ``environment`` would be
     judged against (as ``baseline_for_run`` and ``pipeline/regression.py`` decide: runs
     of other hardware left out, and a window all of other hardware judges nothing), or
-    ``None``: a pinned baseline of another machine judges nothing."""
+    ``None``: a pinned baseline of another machine, or of other hardware, judges nothing."""
     pinned = pinned_baseline(ws)
     if pinned is not None or ws.settings.baseline_policy == "pinned":
         if pinned is not None and pinned.machine_id and pinned.machine_id != machine_id:
+            return None
+        if pinned is not None and other_hardware(pinned.environment, environment):
             return None
         return pinned
     runs = _rolling_runs(ws, before=None, machine_id=machine_id)

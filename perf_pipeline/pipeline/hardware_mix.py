@@ -27,7 +27,8 @@ from collections.abc import Sequence
 
 from perf_pipeline.model import Environment, SuiteRun
 
-__all__ = ["hardware_change", "hardware_of", "left_out_note", "split_by_hardware"]
+__all__ = ["hardware_change", "hardware_of", "left_out_note", "other_hardware",
+           "split_by_hardware"]
 
 #: The environment fields the hardware id is made of, as the notes name them.
 _HARDWARE_FIELDS = (("cpu_model", "CPU model"), ("cpu_count", "CPU count"),
@@ -37,6 +38,12 @@ _HARDWARE_FIELDS = (("cpu_model", "CPU model"), ("cpu_count", "CPU count"),
 def hardware_of(environment: Environment | None) -> str | None:
     """The hardware id of an environment; None when it does not name its hardware."""
     return environment.known_hardware if environment is not None else None
+
+
+def other_hardware(a: Environment | None, b: Environment | None) -> bool:
+    """Whether ``a`` and ``b`` are known to be of different hardware (both name theirs)."""
+    ha, hb = hardware_of(a), hardware_of(b)
+    return ha is not None and hb is not None and ha != hb
 
 
 def split_by_hardware(runs: Sequence[SuiteRun], environment: Environment | None

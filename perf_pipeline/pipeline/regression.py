@@ -10,7 +10,7 @@ from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id, store_unstored_runs
 from perf_pipeline.model import Baseline, CommitAnalysis, Environment, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, machines_apart, now_iso
-from perf_pipeline.pipeline.hardware_mix import hardware_change, hardware_of
+from perf_pipeline.pipeline.hardware_mix import hardware_change, other_hardware
 from perf_pipeline.store import read_analysis, write_analysis
 from perf_pipeline.workspace import Workspace
 
@@ -58,20 +58,15 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
                    f"{baseline.machine_id}, this run on machine {run.machine_id}. Runs of "
                    "different machines are never compared; measure a baseline on this "
                    "machine (or pin one of its runs).",))
-    hardware = _other_hardware(baseline, run) if baseline.policy == "rolling" else None
-    if hardware is not None:  # the window is all of other hardware (hardware_mix.py)
-        theirs, mine = hardware
+    hardware = _other_hardware(baseline, run)
+    if hardware is not None:  # a baseline all of other hardware (hardware_mix.py)
         return CommitAnalysis(
             run_id=run.run_id, sha=run.sha, created_at=now_iso(),
             threshold=settings.threshold, alpha=alpha, baseline_policy=baseline.policy,
             baseline_run_ids=baseline.source_run_ids,
             baseline_commits=baseline.source_commits,
-            environment_differences=theirs.differences(mine),
-            notes=(f"Not judged: the rolling baseline's {len(baseline.source_run_ids)} "
-                   f"run(s) of machine {run.machine_id} were all measured on other hardware "
-                   f"({hardware_change(theirs, mine)}). Runs of "
-                   "different hardware are never compared: this run starts the baseline "
-                   "of its own hardware, and the next run on it is judged against it.",))
+            environment_differences=hardware[0].differences(hardware[1]),
+            notes=(_other_hardware_note(baseline, run, *hardware),))
     comparison = (screen_run(baseline, run, threshold=settings.threshold,
                              metrics=settings.gate_metrics) if screen
                   else compare_to_baseline(baseline, run, threshold=settings.threshold,
@@ -94,15 +89,35 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
         environment_differences=diffs, notes=tuple(notes))
 
 
+def _other_hardware_note(baseline: Baseline, run: SuiteRun, theirs: Environment,
+                         mine: Environment) -> str:
+    """Why ``run`` is not judged against ``baseline``, all of other hardware: a rolling
+    window's first run on new hardware starts its hardware's baseline; a pinned baseline
+    stays pinned (only a person moves it) and judges nothing on this hardware. Judged,
+    a benchmark the new CPU runs slower than the rest (a smaller cache) was a confident
+    "regression" of the code, with nothing said but a fingerprint warning."""
+    change = hardware_change(theirs, mine)
+    if baseline.policy == "pinned":
+        return (f"Not judged: the pinned baseline (run {', '.join(baseline.source_run_ids)})"
+                f" was measured on other hardware than this run of machine "
+                f"{run.machine_id} ({change}). Runs of different hardware are never "
+                "compared: pin a run of this hardware (`perf-pipeline analyze "
+                "--update-baseline` pins the newest), or delete the pinned baseline file "
+                "to go back to the rolling baseline.")
+    return (f"Not judged: the {baseline.policy} baseline's {len(baseline.source_run_ids)} "
+            f"run(s) of machine {run.machine_id} were all measured on other hardware "
+            f"({change}). Runs of different hardware are never compared: this run starts "
+            "the baseline of its own hardware, and the next run on it is judged against it.")
+
+
 def _other_hardware(baseline: Baseline, run: SuiteRun
                     ) -> tuple[Environment, Environment] | None:
     """(the baseline's, the run's) environments when the baseline's newest run is known to
     be of other hardware than ``run``; else None."""
     theirs, mine = baseline.environment, run.environment
-    if theirs is None or mine is None:
+    if theirs is None or mine is None or not other_hardware(theirs, mine):
         return None
-    a, b = hardware_of(theirs), hardware_of(mine)
-    return (theirs, mine) if a is not None and b is not None and a != b else None
+    return theirs, mine
 
 
 def pooled_commit_run(ws: Workspace, sha: str) -> SuiteRun | None:

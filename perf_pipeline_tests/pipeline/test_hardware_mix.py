@@ -17,7 +17,12 @@ import pytest
 from perf_pipeline.config import Settings
 from perf_pipeline.model import Environment, SuiteRun
 from perf_pipeline.pipeline.analyze import analyze_results_dir
-from perf_pipeline.pipeline.baseline import baseline_for_run, update_baseline
+from perf_pipeline.pipeline.baseline import (
+    baseline_for_run,
+    pin_baseline,
+    screen_baseline,
+    update_baseline,
+)
 from perf_pipeline.pipeline.hardware_mix import split_by_hardware
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.store import HistoryStore, read_baseline
@@ -115,3 +120,32 @@ def test_a_run_of_unknown_hardware_keeps_the_whole_window(tmp_path: Path) -> Non
         window = ws.store.recent_commit_runs(n=8, machine_id="bench-a")
     kept, apart = split_by_hardware(window, None)
     assert len(kept) == 8 and apart == ()
+
+
+def test_a_baseline_pinned_on_the_old_hardware_judges_nothing_on_the_new(tmp_path: Path
+                                                                          ) -> None:
+    """Pinned on the old CPU, then the CPU replaced by one with a smaller cache: test_0
+    (memory-bound) runs 50 % slower on it, the rest the same, and no commit changed a
+    thing. Judged against the pin, test_0 was a confident regression, and the report
+    said only that the fingerprint differed."""
+    settings = Settings(results_dir=tmp_path / "results", confirm="off", baseline_runs=8,
+                        machine_id="bench-a")
+    rng = np.random.default_rng(5)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(1, 7):
+            store.ingest_run(replace(_run(i, "bench-a", 1.0, rng), environment=OLD))
+        with Workspace(settings) as ws:
+            pin_baseline(ws, store.get_run("run-06-bench-a"))
+        store.ingest_run(replace(_run(7, "bench-a", 1.0, rng, slowed=1.5), environment=NEW))
+    out = analyze_results_dir(Workspace(settings), report_path=tmp_path / "a.md")
+    analysis = out.analysis
+    assert analysis.baseline_policy == "pinned" and analysis.comparison is None
+    assert analysis.notes[0].startswith(
+        "Not judged: the pinned baseline (run run-06-bench-a) was measured on other "
+        "hardware than this run of machine bench-a (CPU model 'Old CPU 2000' → "
+        "'New CPU 3000')")
+    assert "--update-baseline" in analysis.notes[0]
+    assert "measured on other hardware" in (tmp_path / "a.md").read_text()
+    with Workspace(settings) as ws:  # a pull request's plan sees no baseline here either
+        assert screen_baseline(ws, "bench-a", environment=NEW) is None
+        assert screen_baseline(ws, "bench-a", environment=OLD) is not None
