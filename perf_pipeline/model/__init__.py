@@ -27,6 +27,7 @@ One module per topic; import from here (``from perf_pipeline.model import SuiteR
 from perf_pipeline.model.alert import ALERT_KINDS, Alert
 from perf_pipeline.model.baseline import BASELINE_POLICIES, Baseline, BaselineEntry
 from perf_pipeline.model.comparison import (
+    NOT_JUDGED_REASONS,
     BenchmarkComparison,
     CommitAnalysis,
     Comparison,
@@ -78,6 +79,7 @@ __all__ = [
     "CULPRIT_STATUSES",
     "METRICS",
     "NOISE_SIDES",
+    "NOT_JUDGED_REASONS",
     "PROFILE_STATUSES",
     "SCHEMA_VERSION",
     "TIME_METRIC",

@@ -8,7 +8,14 @@ from enum import Enum
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model.schema_version import SCHEMA_VERSION
 
-__all__ = ["BenchmarkComparison", "CommitAnalysis", "Comparison", "SuiteComparison", "Verdict"]
+__all__ = ["NOT_JUDGED_REASONS", "BenchmarkComparison", "CommitAnalysis", "Comparison",
+           "SuiteComparison", "Verdict"]
+
+#: Why a run was not judged (``CommitAnalysis.not_judged``): nothing earlier of its
+#: machine; a baseline of another machine (a pinned one); a baseline all of other
+#: hardware under the run's machine id (a replaced CPU: the first run on it, or a pin of
+#: the old one). Scripts read these words (``--json``): add, never rename.
+NOT_JUDGED_REASONS = ("no_baseline", "other_machine", "other_hardware")
 
 
 class Verdict(str, Enum):
@@ -89,8 +96,9 @@ class SuiteComparison:
 class CommitAnalysis:
     """One run judged against its baseline: what the regression gate and reports read.
 
-    ``comparison`` is ``None`` when there was nothing to compare with (no baseline yet);
-    ``notes`` then say so, so a missing verdict is never mistaken for a clean one.
+    ``comparison`` is ``None`` when the run was not judged; ``notes`` then say why, so a
+    missing verdict is never mistaken for a clean one, and ``not_judged`` says it in a
+    word (``NOT_JUDGED_REASONS``; None in a file written before it was recorded).
     """
 
     run_id: str
@@ -104,6 +112,7 @@ class CommitAnalysis:
     baseline_commits: tuple[str, ...] = ()
     environment_differences: tuple[tuple[str, str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    not_judged: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -111,6 +120,12 @@ class CommitAnalysis:
             raise InvalidInputError(
                 f"analysis schema_version {self.schema_version} is not supported "
                 f"(this perf_pipeline reads {SCHEMA_VERSION})")
+        if self.not_judged is not None and (self.not_judged not in NOT_JUDGED_REASONS
+                                            or self.comparison is not None):
+            raise InvalidInputError(
+                f"analysis of run {self.run_id}: `not_judged` must be one of "
+                f"{NOT_JUDGED_REASONS} and only without a comparison, got "
+                f"{self.not_judged!r}")
 
     @property
     def has_regression(self) -> bool:

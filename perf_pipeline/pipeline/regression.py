@@ -46,7 +46,7 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
                     "a history of its own. This run can seed it.")
         return CommitAnalysis(
             run_id=run.run_id, sha=run.sha, created_at=now_iso(), threshold=settings.threshold,
-            alpha=alpha, notes=(note,))
+            alpha=alpha, notes=(note,), not_judged="no_baseline")
     if baseline.machine_id and run.machine_id and baseline.machine_id != run.machine_id:
         # Timings of two machines differ by the machines; no verdict can come of it.
         return CommitAnalysis(
@@ -57,7 +57,7 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
             notes=(f"Not judged: the {baseline.policy} baseline was measured on machine "
                    f"{baseline.machine_id}, this run on machine {run.machine_id}. Runs of "
                    "different machines are never compared; measure a baseline on this "
-                   "machine (or pin one of its runs).",))
+                   "machine (or pin one of its runs).",), not_judged="other_machine")
     hardware = _other_hardware(baseline, run)
     if hardware is not None:  # a baseline all of other hardware (hardware_mix.py)
         return CommitAnalysis(
@@ -66,7 +66,8 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
             baseline_run_ids=baseline.source_run_ids,
             baseline_commits=baseline.source_commits,
             environment_differences=hardware[0].differences(hardware[1]),
-            notes=(_other_hardware_note(baseline, run, *hardware),))
+            notes=(_other_hardware_note(baseline, run, *hardware),),
+            not_judged="other_hardware")
     comparison = (screen_run(baseline, run, threshold=settings.threshold,
                              metrics=settings.gate_metrics) if screen
                   else compare_to_baseline(baseline, run, threshold=settings.threshold,

@@ -81,6 +81,7 @@ def _to_json(a: CommitAnalysis) -> bytes:
         "baseline_commits": list(a.baseline_commits),
         "environment_differences": [list(d) for d in a.environment_differences],
         "notes": list(a.notes),
+        "not_judged": a.not_judged,
         "comparison": suite_comparison_to_dict(a.comparison),
     }
     return json.dumps(data, indent=1, allow_nan=False).encode("utf-8")
@@ -99,7 +100,8 @@ def _from_json(raw: bytes, path: Path) -> CommitAnalysis:
             baseline_policy=d["baseline_policy"], baseline_run_ids=tuple(d["baseline_run_ids"]),
             baseline_commits=tuple(d["baseline_commits"]),
             environment_differences=tuple(tuple(x) for x in d["environment_differences"]),
-            notes=tuple(d["notes"]))
+            notes=tuple(d["notes"]),
+            not_judged=d.get("not_judged"))  # absent: a file written before it was kept
     except InvalidInputError:
         raise
     except MALFORMED as exc:

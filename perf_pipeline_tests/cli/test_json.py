@@ -32,12 +32,14 @@ def test_analyze_json_gives_the_verdict_and_the_comparison(results: Path, capsys
     doc, _ = _document(capsys)
     assert (doc["command"], doc["exit_code"], doc["verdict"]) == ("analyze", 0, "no_baseline")
     assert doc["comparison"] is None and doc["baseline"]["created"] is True
+    assert doc["not_judged"] == "no_baseline"  # why it was not judged, in a word
     assert doc["run"]["benchmarks"] == len(NAMES)
 
     write_pytest_benchmark_json(results / "run2.json", day=2, seed=2, slow={NAMES[3]: 2.0})
     assert _analyze(results, "--confirm", "off") == 1
     doc, err = _document(capsys)
     assert (doc["exit_code"], doc["verdict"]) == (1, "regression")
+    assert doc["not_judged"] is None
     flagged = [r["name"] for r in doc["comparison"]["results"]
                if r["comparison"]["verdict"] == "regression"]
     assert flagged == [NAMES[3]]

@@ -171,3 +171,38 @@ def test_calibrate_presenter_compares_with_the_previous_recording(tmp_path: Path
         assert ("than then" in out) is (word != "about as noisy")
     print_calibration(replace(outcome, previous=None, change=None), settings)
     assert "previous recording" not in capsys.readouterr().out
+
+
+def test_backfill_json_tells_the_first_run_on_new_hardware_from_no_baseline(
+        tmp_path: Path) -> None:
+    """Both are "not judged" and keep the verdict word ``no_baseline``; ``not_judged``
+    says which, read back from the analysis file as backfill reads it. Both said
+    "no baseline yet", and a script could not tell a machine's first run from the first
+    run after its CPU was replaced under the same machine_id."""
+    from perf_pipeline.pipeline.baseline import baseline_for_run
+    from perf_pipeline.pipeline.regression import analyze_run
+    from perf_pipeline.store import read_analysis, write_analysis
+    from perf_pipeline.workspace import Workspace
+    from perf_pipeline_tests.pipeline.test_hardware_mix import _history
+
+    settings = _history(tmp_path, new_runs=1)  # 6 runs on the old CPU, 1 on the new
+    ok = CommitMaterialization(sha=SHA, success=True)
+    docs = {}
+    with Workspace(settings) as ws:
+        first = ws.store.get_run("run-01-bench-a")
+        newest = ws.store.latest_run(suite="benchmarks")
+        assert newest is not None
+        for label, analysis in (("first", analyze_run(first, None, settings)),
+                                ("new_cpu", analyze_run(newest, baseline_for_run(ws, newest),
+                                                        settings))):
+            path = write_analysis(tmp_path / f"{label}.json", analysis)
+            read = read_analysis(path)
+            docs[label] = commit_verdict(ok, read, None).to_json()
+    assert docs["first"]["verdict"] == docs["new_cpu"]["verdict"] == "no_baseline"
+    assert docs["first"]["not_judged"] == "no_baseline"
+    assert docs["first"]["detail"] == "no baseline yet"
+    assert docs["new_cpu"]["not_judged"] == "other_hardware"
+    assert "other hardware" in docs["new_cpu"]["detail"]
+    # An analysis file written before the reason was kept: still "no_baseline".
+    assert commit_verdict(ok, _analysis(None), None).to_json()["not_judged"] == "no_baseline"
+    assert commit_verdict(ok, _analysis(SUITE), None).to_json()["not_judged"] is None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from perf_pipeline.cli.console import err, out, plain
 from perf_pipeline.cli.present.comparison import comparison_json, print_flagged
-from perf_pipeline.cli.present.json_doc import verdict_word
+from perf_pipeline.cli.present.json_doc import not_judged, verdict_word
 from perf_pipeline.cli.present.results import ingest_error_line
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ def analyze_json(outcome: AnalyzeOutcome, report: Path) -> tuple[str, dict[str, 
         "baseline": {"path": str(outcome.baseline_path), "created": outcome.baseline_created,
                      "updated": outcome.baseline_updated,
                      "run_ids": list(analysis.baseline_run_ids)},
+        "not_judged": not_judged(analysis),
         "threshold": analysis.threshold, "alpha": analysis.alpha,
         "comparison": comparison_json(outcome.verdict),
         "confirmation": None if confirmation is None else {

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from perf_pipeline.cli.console import out, plain
 from perf_pipeline.cli.present.comparison import comparison_json
+from perf_pipeline.cli.present.json_doc import not_judged
 
 if TYPE_CHECKING:
     from perf_pipeline.defs.backfill import BackfillOutcome
@@ -26,7 +27,7 @@ class CommitVerdict:
     """One commit of a backfill: its verdict word and the line that explains it."""
 
     sha: str
-    verdict: str  # regression, no_regression, no_baseline, failed
+    verdict: str  # regression, no_regression, no_baseline (not judged), failed
     detail: str
     outcome: CommitMaterialization
     analysis: CommitAnalysis | None
@@ -41,9 +42,19 @@ class CommitVerdict:
                 "failed_checks": list(self.outcome.failed_checks),
                 "warned_checks": list(self.outcome.warned_checks),
                 "error": self.outcome.error,
+                "not_judged": not_judged(self.analysis),
                 "confirmation_status": (self.confirmation.status
                                         if self.confirmation is not None else None),
                 "comparison": comparison_json(comparison)}
+
+
+#: The line of a commit not judged, by ``not_judged``'s word.
+_NOT_JUDGED_DETAIL = {
+    "no_baseline": "no baseline yet",
+    "other_machine": "not judged: the baseline is another machine's",
+    "other_hardware": "not judged: the baseline was measured on other hardware "
+                      "(a replaced CPU under this machine_id)",
+}
 
 
 def commit_verdict(outcome: CommitMaterialization, analysis: CommitAnalysis | None,
@@ -64,7 +75,8 @@ def commit_verdict(outcome: CommitMaterialization, analysis: CommitAnalysis | No
     if analysis is None:
         return make("failed", "no analysis written")
     if analysis.comparison is None:
-        return make("no_baseline", "no baseline yet")
+        return make("no_baseline", _NOT_JUDGED_DETAIL.get(not_judged(analysis) or "",
+                                                          "not judged"))
     if confirmation is not None:
         final = confirmation.final or analysis.comparison
         return make("regression" if final.has_regression else "no_regression",

@@ -16,11 +16,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from perf_pipeline.cli.console import out
 from perf_pipeline.cli.exits import Failure
 
-__all__ = ["JSON_SCHEMA_VERSION", "emit_failure", "emit_json", "present", "verdict_word"]
+if TYPE_CHECKING:
+    from perf_pipeline.model import CommitAnalysis
+
+__all__ = ["JSON_SCHEMA_VERSION", "emit_failure", "emit_json", "not_judged", "present",
+           "verdict_word"]
 
 #: Bumped when a field changes meaning or disappears (new fields do not bump it).
 JSON_SCHEMA_VERSION = 1
@@ -31,6 +36,16 @@ def verdict_word(*, regression: bool, compared: bool = True) -> str:
     if regression:
         return "regression"
     return "no_regression" if compared else "no_baseline"
+
+
+def not_judged(analysis: CommitAnalysis | None) -> str | None:
+    """Why the run was not judged (``NOT_JUDGED_REASONS``), None when it was (or has no
+    analysis). The verdict word stays ``no_baseline`` for all of them, as scripts have
+    read it; this tells the first run on new hardware from a machine's very first run.
+    An analysis file written before the reason was kept says ``no_baseline``."""
+    if analysis is None or analysis.comparison is not None:
+        return None
+    return analysis.not_judged or "no_baseline"
 
 
 def _strict(value: object) -> object:
