@@ -172,6 +172,10 @@ class RunInfo:
     duration_s: float = 0.0
     error: str | None = None
     machine_id: str | None = None
+    #: The hardware id of the run's environment (``Environment.known_hardware``); None
+    #: when it names no hardware. Under a ``machine_id`` kept across a CPU swap, a
+    #: history's runs differ here, and its statistics are taken per hardware.
+    hardware: str | None = None
 
     @property
     def label(self) -> str:

@@ -1,11 +1,12 @@
 """The history as a culprit search reads it: per benchmark and commit, the time values.
 
 A search's state is the history itself (which commits are measured, and their values),
-so every step of it starts here. It reads only this machine's runs, because a search
-measures its probes and its A/B on this machine and runs of two machines are never
-compared; and it divides each run's suite-wide factor out, because a probe runs at
-another moment than the commits that framed the search and the machine's mood must not
-decide which side of the step it falls on.
+so every step of it starts here. It reads only this machine's runs of the hardware it
+has now, because a search measures its probes and its A/B here and runs of two machines
+(or, under one machine id kept across a CPU swap, of two hardware) are never compared;
+and it divides each run's suite-wide factor out, because a probe runs at another moment
+than the commits that framed the search and the machine's mood must not decide which
+side of the step it falls on.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from perf_pipeline.analysis import factor_free_series
-from perf_pipeline.measure import local_machine_id
+from perf_pipeline.measure import environment_fingerprint, local_machine_id
 from perf_pipeline.model import TIME_METRIC, MetricSeries, RunStatus
+from perf_pipeline.pipeline.hardware_mix import series_of_runs
 from perf_pipeline.store import HistoryStore
 from perf_pipeline.workspace import Workspace
 
@@ -59,12 +61,16 @@ def read_search_history(ws: Workspace) -> SearchHistory:
     machine: str | None = local_machine_id(ws.settings)
     if not store.machines(suite="benchmarks"):
         machine = None
-    sha_of = {r.run_id: r.commit.sha for r in store.list_runs(suite="benchmarks",
-                                                              machine_id=machine)
-              if r.commit is not None}
-    ok = {r.commit.sha for r in store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS,
-                                                machine_id=machine)
-          if r.commit is not None}
+    runs = store.list_runs(suite="benchmarks", machine_id=machine)
+    # Only the hardware the probes are measured on (and records that name none): under a
+    # machine id kept across a CPU swap, a search framed by the old CPU's runs classified
+    # every probe of the new one as "after the step" (pipeline/hardware_mix.py).
+    here = environment_fingerprint(packages=()).known_hardware
+    if here is not None and any(r.hardware not in (None, here) for r in runs):
+        runs = tuple(r for r in runs if r.hardware in (None, here))
+    sha_of = {r.run_id: r.commit.sha for r in runs if r.commit is not None}
+    ok = {r.commit.sha for r in runs
+          if r.commit is not None and r.status is RunStatus.SUCCESS}
     failed = frozenset(s for s in sha_of.values() if s not in ok)
 
     def pairs(s: MetricSeries) -> list[tuple[str, float]]:
@@ -80,7 +86,8 @@ def read_search_history(ws: Workspace) -> SearchHistory:
                 out[s.name][sha].append(v)
         return {n: {sha: tuple(v) for sha, v in d.items()} for n, d in out.items()}
 
-    raw = store.series(suite="benchmarks", metrics=(TIME_METRIC,), machine_id=machine)
+    raw = series_of_runs(store.series(suite="benchmarks", metrics=(TIME_METRIC,),
+                                      machine_id=machine), sha_of)
     # Each run without its suite-wide factor: a probe runs at another moment than the
     # commits that framed the search, and the machine's mood must not decide its side.
     free = factor_free_series(raw)

@@ -18,17 +18,27 @@ name its hardware (an old record, a file without machine info) is of unknown har
   a note says how many runs were left out and what hardware they were measured on.
 - None is (the first runs after the change): the baseline is the window as it stands,
   and ``pipeline/regression.py`` does not judge against it (timings of two hardware
-  differ by the hardware), saying this run starts its hardware's baseline.
+  differ by the hardware), saying this run starts its hardware's baseline. Nor does a
+  pinned baseline of other hardware judge.
+
+The history's own statistics take the same line. Change points and drifts are looked
+for in each hardware's runs on their own (``series_by_hardware``): across the change,
+every benchmark the new CPU moves more than the suite as a whole (a smaller cache, a
+wider vector unit) was a change point, an alert, and a culprit search whose probes,
+measured on the new CPU, all came out at the new level and named the first commit of
+the range. A culprit search reads only runs of the hardware it measures its probes on
+(``pipeline/culprit_history.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 
-from perf_pipeline.model import Environment, SuiteRun
+from perf_pipeline.model import Environment, MetricSeries, RunInfo, SuiteRun
 
-__all__ = ["hardware_change", "hardware_of", "left_out_note", "other_hardware",
-           "split_by_hardware"]
+__all__ = ["hardware_change", "hardware_groups", "hardware_of", "left_out_note",
+           "other_hardware", "series_by_hardware", "series_of_runs", "split_by_hardware"]
 
 #: The environment fields the hardware id is made of, as the notes name them.
 _HARDWARE_FIELDS = (("cpu_model", "CPU model"), ("cpu_count", "CPU count"),
@@ -82,3 +92,46 @@ def left_out_note(machine_id: str | None, current: Environment, kept: Sequence[S
             f"hardware ({change}). Runs of different "
             f"hardware are never pooled; the baseline is the {len(kept)} run(s) of this "
             "run's hardware, and widens as it measures more.")
+
+
+def hardware_groups(runs: Sequence[RunInfo]) -> tuple[frozenset[str], ...]:
+    """The run ids of ``runs`` (history order) per hardware, in order of first run; one
+    group when they name at most one hardware. A run that names none (an old record)
+    joins the hardware of the run before it that names one (the first such run's, for
+    those before it): it is not known to differ, and must be in exactly one group."""
+    known = [r.hardware for r in runs if r.hardware is not None]
+    if len(set(known)) < 2:
+        return (frozenset(r.run_id for r in runs),) if runs else ()
+    groups: dict[str, set[str]] = {hw: set() for hw in known}
+    current = known[0]
+    for r in runs:
+        current = r.hardware or current
+        groups[current].add(r.run_id)
+    return tuple(frozenset(g) for g in groups.values())
+
+
+def series_by_hardware(series: Sequence[MetricSeries], runs: Sequence[RunInfo]
+                       ) -> tuple[tuple[MetricSeries, ...], ...]:
+    """``series`` cut per hardware (``hardware_groups`` of ``runs``): for each hardware,
+    the series of its runs (those left with none dropped). Runs not in ``runs`` join
+    the first hardware. Change points and drifts are looked for in each on its own."""
+    groups = hardware_groups(runs)
+    if len(groups) < 2:
+        return (tuple(series),)
+    first = groups[0].union(r for s in series for r in s.run_ids
+                            if not any(r in g for g in groups))
+    return tuple(series_of_runs(series, group) for group in (first, *groups[1:]))
+
+
+def series_of_runs(series: Sequence[MetricSeries], run_ids: Collection[str]
+                   ) -> tuple[MetricSeries, ...]:
+    """``series`` cut to the runs ``run_ids``, order kept; those left empty dropped."""
+    out = []
+    for s in series:
+        idx = [i for i, r in enumerate(s.run_ids) if r in run_ids]
+        if idx:
+            out.append(replace(s, run_ids=tuple(s.run_ids[i] for i in idx),
+                               values=tuple(s.values[i] for i in idx),
+                               lows=tuple(s.lows[i] for i in idx),
+                               highs=tuple(s.highs[i] for i in idx)))
+    return tuple(out)

@@ -29,6 +29,7 @@ from perf_pipeline.pipeline.baseline import (
 )
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.culprit_result import read_culprits
+from perf_pipeline.pipeline.hardware_mix import hardware_groups, series_by_hardware
 from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run, pooled_commit_run
 from perf_pipeline.report import HTML_NAME, ReportFiles, write_report
@@ -73,8 +74,11 @@ def build_report_data(
     if through_commit is not None:
         runs, series, culprits = _through(through_commit, runs, series, culprits)
     # Change points and drifts on histories without each run's suite-wide factor: the
-    # machine's load waves are not the code's (analysis/run_factors.py).
-    timed = factor_free_series(series)
+    # machine's load waves are not the code's (analysis/run_factors.py); and per
+    # hardware, a CPU swap under one machine id being no change of the code's
+    # (pipeline/hardware_mix.py).
+    timed = tuple(s for part in series_by_hardware(series, runs)
+                  for s in factor_free_series(part))
     comparison = analysis.comparison if analysis else None
     if confirmation is not None and confirmation.final is not None:
         comparison = confirmation.final
@@ -211,10 +215,18 @@ def _history_data(ws: Workspace, *, machine_id: str | None,
         # regression" beside a commit report (and a failed gate) with a confirmed one.
         confirmation, extra = _confirmation_of(ws, run, analysis)
         notes += extra
-    return build_report_data(ws, title="Performance history", current=run,
+    data = build_report_data(ws, title="Performance history", current=run,
                              baseline=baseline, analysis=analysis, report_url=report_url,
                              extra_notes=notes, machine_id=machine_id, machine_links=links,
                              culprits=read_culprits(ws), confirmation=confirmation)
+    n_hardware = len(hardware_groups(data.runs))
+    if n_hardware > 1:  # why a step in the charts has no change point
+        data = replace(data, notes=(*data.notes, (
+            f"The runs of machine {machine_id} span {n_hardware} hardware (a CPU or VM "
+            "type replaced under one machine_id): change points and drifts are looked "
+            "for within each hardware's runs, never across a change of hardware, which "
+            "the charts show as a step.")))
+    return data
 
 
 def write_history_report(ws: Workspace, *, markdown_path: Path | None = None,

@@ -17,6 +17,7 @@ the number of statements never grows with the number of runs or benchmarks.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -162,14 +163,29 @@ def group_commit_rows(rows: Iterable[_RunRow], *, n: int) -> list[list[_RunRow]]
 def run_info(row: _RunRow) -> RunInfo:
     """A ``RunInfo`` from a row of ``select_runs``."""
     (run_id, suite, sha, branch, message, author, committed_at, dirty, started_at,
-     duration_s, status, error, _raw, fingerprint, _env, machine_id, ordinal) = row
+     duration_s, status, error, _raw, fingerprint, env_json, machine_id, ordinal) = row
     commit = (CommitInfo(sha=sha, branch=branch, message=message or "", author=author or "",
                          committed_at=committed_at, dirty=bool(dirty),
                          ancestry_ordinal=ordinal)
               if sha is not None else None)
     return RunInfo(run_id=run_id, suite=suite, started_at=started_at,
                    status=RunStatus(status), commit=commit, fingerprint=fingerprint,
-                   duration_s=duration_s, error=error, machine_id=machine_id)
+                   duration_s=duration_s, error=error, machine_id=machine_id,
+                   hardware=_hardware_of(env_json))
+
+
+@functools.lru_cache(maxsize=256)
+def _hardware_of(env_json: str | None) -> str | None:
+    """The hardware id of a stored environment; None without one, or for a record that
+    cannot be read (a listing must not fail on it: reading the run itself says why).
+    Cached: a history's runs share a handful of environments, and a listing of a
+    thousand runs parsed each (50 us) on every call."""
+    if env_json is None:
+        return None
+    try:
+        return environment_from_data(json.loads(env_json), what="run").known_hardware
+    except (ValueError, InvalidInputError):
+        return None
 
 
 def _ids_param(values: Sequence[str]) -> str:

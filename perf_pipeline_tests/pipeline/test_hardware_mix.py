@@ -149,3 +149,68 @@ def test_a_baseline_pinned_on_the_old_hardware_judges_nothing_on_the_new(tmp_pat
     with Workspace(settings) as ws:  # a pull request's plan sees no baseline here either
         assert screen_baseline(ws, "bench-a", environment=NEW) is None
         assert screen_baseline(ws, "bench-a", environment=OLD) is not None
+
+
+def _swapped_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, swap: int,
+                     code_step: int | None = None, n: int = 41
+                     ) -> tuple[Settings, tuple[str, ...]]:
+    """Machine bench-a measures every other commit of ``n`` (a real repo); from commit
+    ``swap`` on, on a new CPU on which test_step runs 25 % slower relative to the rest
+    (no commit changed it); from ``code_step`` on, test_steady_a is 30 % slower (a real
+    change of the code). This machine measures (probes too) on the new CPU now."""
+    from perf_pipeline.pipeline import culprit_history
+    from perf_pipeline_tests.pipeline.test_bisect import CONTROLS, repo_and_settings, run_at
+
+    settings, shas = repo_and_settings(tmp_path, n, machine_id="bench-a", confirm="off")
+    rng = np.random.default_rng(7)
+
+    def slowed(run: SuiteRun, name: str, ratio: float) -> SuiteRun:
+        return replace(run, benchmarks=tuple(
+            replace(b, samples_s=tuple(x * ratio for x in b.samples_s))
+            if b.name == name else b for b in run.benchmarks))
+
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(0, n, 2):
+            run = run_at(i, shas[i], rng, step_at=swap, ratio=1.25)
+            if code_step is not None and i >= code_step:
+                run = slowed(run, CONTROLS[0], 1.3)
+            store.ingest_run(replace(run, machine_id="bench-a",
+                                     environment=OLD if i < swap else NEW))
+    monkeypatch.setattr(culprit_history, "environment_fingerprint", lambda **_kw: NEW,
+                        raising=False)
+    return settings, shas
+
+
+def test_a_cpu_swap_is_no_change_point_alert_or_culprit_search(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Across the swap test_step's level moved by the CPU: it was a change point, an
+    alert, and a culprit search whose probe, measured on the new CPU, named the innocent
+    first commit of the range."""
+    from perf_pipeline.pipeline.alerts import alerts_of
+    from perf_pipeline.pipeline.bisect import culprit_actions, open_culprit_searches
+    from perf_pipeline.pipeline.reporting import write_history_report
+
+    settings, _ = _swapped_history(tmp_path, monkeypatch, swap=22)
+    ws = Workspace(settings)
+    data, _ = write_history_report(ws)
+    assert data.change_points == () and data.drifts == ()
+    assert alerts_of(data) == ()
+    assert any("span 2 hardware" in n for n in data.notes)
+    assert open_culprit_searches(ws) == () and culprit_actions(ws) == ()
+
+
+def test_a_step_of_the_code_on_the_new_cpu_is_still_found_and_searched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from perf_pipeline.pipeline.bisect import open_culprit_searches
+    from perf_pipeline.pipeline.reporting import write_history_report
+    from perf_pipeline_tests.pipeline.test_bisect import CONTROLS
+
+    settings, shas = _swapped_history(tmp_path, monkeypatch, swap=20, code_step=39, n=61)
+    ws = Workspace(settings)
+    data, _ = write_history_report(ws)
+    sha_of = {r.run_id: r.commit.sha for r in data.runs if r.commit is not None}
+    assert [(c.name, shas.index(sha_of[c.run_id])) for c in data.change_points] == [
+        (CONTROLS[0], 40)]
+    (spec,) = open_culprit_searches(ws)
+    assert (spec.benchmark, shas.index(spec.good), shas.index(spec.bad)) == (
+        CONTROLS[0], 38, 40)
