@@ -206,3 +206,22 @@ def test_backfill_json_tells_the_first_run_on_new_hardware_from_no_baseline(
     # An analysis file written before the reason was kept: still "no_baseline".
     assert commit_verdict(ok, _analysis(None), None).to_json()["not_judged"] == "no_baseline"
     assert commit_verdict(ok, _analysis(SUITE), None).to_json()["not_judged"] is None
+
+
+def test_analyze_says_not_judged_when_the_baseline_is_of_other_hardware(
+        tmp_path: Path) -> None:
+    """The first run on a new CPU under the same machine_id: stdout said "no comparison
+    (no baseline before this run)" beside a note that the baseline's runs were all of
+    other hardware."""
+    from perf_pipeline.cli.present.analyze import verdict_line
+    from perf_pipeline.pipeline.analyze import analyze_results_dir
+    from perf_pipeline.workspace import Workspace
+    from perf_pipeline_tests.pipeline.test_hardware_mix import _history
+
+    settings = _history(tmp_path, new_runs=1)  # 6 runs on the old CPU, 1 on the new
+    outcome = analyze_results_dir(Workspace(settings), report_path=tmp_path / "a.md")
+    assert outcome.verdict is None and not outcome.baseline_created
+    assert verdict_line(outcome) == ("verdict: not judged (the baseline was measured on "
+                                     "other hardware: see the note)")
+    first = replace(outcome, analysis=_analysis(None))  # a machine's very first run
+    assert verdict_line(first) == "verdict: no comparison (no baseline before this run)"

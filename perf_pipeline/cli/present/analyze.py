@@ -16,10 +16,22 @@ if TYPE_CHECKING:
 __all__ = ["analyze_json", "print_analyze", "verdict_line"]
 
 
+#: The verdict line of a run not judged, by why (``json_doc.not_judged``): a baseline of
+#: other hardware or of another machine is still a baseline, and "no baseline before
+#: this run" beside a note saying why it could not judge read as a contradiction.
+_NOT_JUDGED_LINE = {
+    "no_baseline": "verdict: no comparison (no baseline before this run)",
+    "other_machine": "verdict: not judged (the baseline is another machine's: see the note)",
+    "other_hardware": "verdict: not judged (the baseline was measured on other hardware: "
+                      "see the note)",
+}
+
+
 def verdict_line(outcome: AnalyzeOutcome) -> str:
     comparison = outcome.verdict
     if comparison is None:
-        return "verdict: no comparison (no baseline before this run)"
+        return _NOT_JUDGED_LINE.get(not_judged(outcome.analysis) or "no_baseline",
+                                    "verdict: not judged (see the note)")
     n = len(comparison.regressions)
     confirmed = (" (flags confirmed by interleaved A/B)"
                  if outcome.confirmation and outcome.confirmation.status == "confirmed" else "")
