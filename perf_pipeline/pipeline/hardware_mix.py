@@ -1,4 +1,4 @@
-"""One machine id, two hardware: a rolling baseline is made of the judged run's own.
+"""One machine id, two hardware: baselines and history statistics keep to one hardware.
 
 A ``machine_id`` set by the user names a box, and the box keeps its name when its CPU
 or VM type is replaced. Its history then holds runs of two hardware under one id. Pooled

@@ -214,3 +214,19 @@ def test_a_step_of_the_code_on_the_new_cpu_is_still_found_and_searched(
     (spec,) = open_culprit_searches(ws)
     assert (spec.benchmark, shas.index(spec.good), shas.index(spec.bad)) == (
         CONTROLS[0], 38, 40)
+
+
+def test_hardware_groups_put_a_run_of_unknown_hardware_with_the_run_before_it() -> None:
+    from perf_pipeline.model import RunInfo, RunStatus
+    from perf_pipeline.pipeline.hardware_mix import hardware_groups
+
+    def info(run_id: str, hw: str | None) -> RunInfo:
+        return RunInfo(run_id=run_id, suite="benchmarks", started_at="2024-01-01",
+                       status=RunStatus.SUCCESS, hardware=hw)
+
+    runs = [info("u0", None), info("a1", "A"), info("u2", None), info("b3", "B"),
+            info("u4", None), info("a5", "A")]
+    assert hardware_groups(runs) == (frozenset({"u0", "a1", "u2", "a5"}),
+                                     frozenset({"b3", "u4"}))
+    assert hardware_groups(runs[:3]) == (frozenset({"u0", "a1", "u2"}),)
+    assert hardware_groups([]) == ()
