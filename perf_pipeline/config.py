@@ -167,6 +167,11 @@ class Settings:
     #: or another SQLite file. Kept out of ``repr``: it may hold a password
     #: (``history_label`` is the printable form).
     history_url: str | None = field(default=None, repr=False)
+    #: Seconds a PostgreSQL history may take to answer one statement, fetch or commit
+    #: before the command fails (a server that accepts connections but never answers,
+    #: a stuck pgbouncer, hung it for ever). store.history.QUERY_TIMEOUT_S (a test keeps
+    #: them equal).
+    history_query_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
         if self.runner not in RUNNERS:
@@ -179,6 +184,10 @@ class Settings:
             raise InvalidInputError(f"setup commands must be non-empty argv lists: {self.setup!r}")
         if not self.setup_timeout_s > 0:
             raise InvalidInputError(f"setup_timeout_s must be > 0, not {self.setup_timeout_s!r}")
+        if not (math.isfinite(self.history_query_timeout_s)
+                and self.history_query_timeout_s > 0):
+            raise InvalidInputError(f"history_query_timeout_s must be a finite number > 0, "
+                                    f"not {self.history_query_timeout_s!r}")
         if self.machine_id is not None and (
                 not self.machine_id or set(self.machine_id) - _MACHINE_ID_CHARS
                 or self.machine_id.startswith(".") or len(self.machine_id) > 64):

@@ -64,4 +64,5 @@ SETTING_ENV_VARS: Mapping[str, str] = {
     "measuring_lock": MEASURING_LOCK_ENV,
     "webhook_url": WEBHOOK_URL_ENV,
     "history_url": HISTORY_URL_ENV,
+    "history_query_timeout_s": "PERF_PIPELINE_HISTORY_QUERY_TIMEOUT",
 }

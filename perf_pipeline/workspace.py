@@ -59,7 +59,9 @@ class Workspace:
         """The history (``settings.history_target``: the layout's SQLite file, or the
         ``history_url``, e.g. a shared PostgreSQL database), opened on first use."""
         if self._store is None:
-            self._store = open_history(self._settings.history_target)
+            self._store = open_history(
+                self._settings.history_target,
+                query_timeout_s=self._settings.history_query_timeout_s)
         return self._store
 
     @property

@@ -77,6 +77,7 @@ class WorkspaceResource(dg.ConfigurableResource):
     # A postgresql:// URL holds a password: give it as dg.EnvVar("...") or leave it unset
     # (PERF_PIPELINE_HISTORY_URL is read then), never as plain run config.
     history_url: Optional[str] = None  # noqa: UP045
+    history_query_timeout_s: Optional[float] = None  # noqa: UP045
     config_file: Optional[str] = None  # noqa: UP045
 
     @classmethod

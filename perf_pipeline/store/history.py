@@ -47,6 +47,12 @@ __all__ = ["HistoryStore", "open_history"]
 
 logger = logging.getLogger(__name__)
 
+#: Seconds a PostgreSQL history may take to answer one statement, fetch or commit
+#: (``Settings.history_query_timeout_s``; a test keeps the two equal). Far above any
+#: query of ours on a healthy server, and above the store's lock waits (``timeout_s``,
+#: 60 s), which end first with an error of their own.
+QUERY_TIMEOUT_S = 300.0
+
 _Row = tuple[object, ...]
 
 
@@ -85,19 +91,22 @@ class HistoryBackend(Protocol):
     def read_benchmark_names(self, *, suite: str) -> tuple[str, ...]: ...
 
 
-def open_history(target: str | Path, *, timeout_s: float = 60.0) -> HistoryStore:
-    """Open the history at ``target``: a SQLite file path, or a ``postgresql://`` URL."""
+def open_history(target: str | Path, *, timeout_s: float = 60.0,
+                 query_timeout_s: float = QUERY_TIMEOUT_S) -> HistoryStore:
+    """Open the history at ``target``: a SQLite file path, or a ``postgresql://`` URL
+    (``query_timeout_s``: see ``HistoryStore.open_postgres``)."""
     if is_postgres_url(target):
-        return HistoryStore.open_postgres(str(target).strip(), timeout_s=timeout_s)
+        return HistoryStore.open_postgres(str(target).strip(), timeout_s=timeout_s,
+                                          query_timeout_s=query_timeout_s)
     if isinstance(target, str) and "://" in target:
         raise InvalidInputError(
             f"history target {mask_url(target)!r}: give a file path or a postgresql:// URL")
     return HistoryStore.open(Path(target), timeout_s=timeout_s)
 
 
-def _check_timeout(timeout_s: object) -> None:
+def _check_timeout(timeout_s: object, *, name: str = "timeout_s") -> None:
     if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
-        raise InvalidInputError(f"`timeout_s` must be > 0, not {timeout_s!r}")
+        raise InvalidInputError(f"`{name}` must be > 0, not {timeout_s!r}")
 
 
 def now_utc() -> str:
@@ -155,15 +164,22 @@ class HistoryStore:
         return cls(SqliteBackend.open(Path(path), timeout_s=timeout_s))
 
     @classmethod
-    def open_postgres(cls, url: str, *, timeout_s: float = 60.0) -> HistoryStore:
+    def open_postgres(cls, url: str, *, timeout_s: float = 60.0,
+                      query_timeout_s: float = QUERY_TIMEOUT_S) -> HistoryStore:
         """Connect to (and migrate) the PostgreSQL history at ``url``
         (``postgresql://user:password@host:port/db``). Several machines may write it at
         once. The password never appears in a message or ``repr``.
+
+        ``timeout_s`` bounds connecting and each wait for a lock; ``query_timeout_s``
+        each wait for the server's answer to one statement, fetch or commit (a server
+        that accepts connections but never answers fails with a ``StoreError`` then).
         """
         _check_timeout(timeout_s)
+        _check_timeout(query_timeout_s, name="query_timeout_s")
         from perf_pipeline.store.postgres import PostgresBackend
 
-        return cls(PostgresBackend.open(url, timeout_s=timeout_s))
+        return cls(PostgresBackend.open(url, timeout_s=timeout_s,
+                                        query_timeout_s=query_timeout_s))
 
     @property
     def path(self) -> Path | None:

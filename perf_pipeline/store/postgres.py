@@ -52,6 +52,7 @@ from perf_pipeline.store.noise_profiles import (
     profile_from_rows,
     profile_rows,
 )
+from perf_pipeline.store.postgres_deadline import DeadlineConnection
 from perf_pipeline.store.postgres_schema import TABLES, migrate_postgres
 from perf_pipeline.store.queries import RUN_COLUMNS as READ_COLUMNS
 from perf_pipeline.store.queries import (
@@ -116,8 +117,8 @@ def _dead_peer_limits(timeout_s: float) -> dict[str, int]:
     blocking query has no time limit of its own, and a fleet machine's step would hold
     its pool slot and the measuring lock meanwhile. Keepalive probes find a peer gone
     while we wait for its answer; ``tcp_user_timeout`` gives up on data it never
-    acknowledged. A server that is up but never answers is not covered: its kernel still
-    acknowledges."""
+    acknowledged. A server that is up but never answers is covered by the limit on each
+    round trip instead (``postgres_deadline.py``): its kernel still acknowledges."""
     idle = max(1, int(timeout_s / 6))
     return {"keepalives": 1, "keepalives_idle": idle,
             "keepalives_interval": max(1, idle // 2), "keepalives_count": 3,
@@ -140,8 +141,12 @@ class PostgresBackend:
         self.label = label
 
     @classmethod
-    def open(cls, target: str, *, timeout_s: float) -> PostgresBackend:
-        """Connect to ``target`` (a ``postgresql://`` URL) and migrate its schema."""
+    def open(cls, target: str, *, timeout_s: float,
+             query_timeout_s: float | None = None) -> PostgresBackend:
+        """Connect to ``target`` (a ``postgresql://`` URL) and migrate its schema.
+
+        ``timeout_s`` bounds connecting and lock waits; ``query_timeout_s`` each wait for
+        the server's answer (None: no limit)."""
         url = _url(target)
         label = mask_url(url.set(drivername="postgresql").render_as_string(
             hide_password=False))
@@ -152,6 +157,14 @@ class PostgresBackend:
                           "options": _libpq_options(url, f"-c lock_timeout={lock_ms:d}"),
                           "application_name": "perf_pipeline",
                           **_dead_peer_limits(timeout_s)})
+
+        @sa.event.listens_for(engine, "do_connect")
+        def _connect(dialect: object, record: object, cargs: list[object],
+                     cparams: dict[str, object]) -> DeadlineConnection:
+            conn = DeadlineConnection.connect(*cargs, **cparams)  # type: ignore[arg-type]
+            conn.answer_limit_s = query_timeout_s
+            return conn
+
         backend = cls(engine, label=label, password=url.password)
         try:
             with backend.guard("connecting and migrating"):
