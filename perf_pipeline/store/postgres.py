@@ -151,12 +151,15 @@ class PostgresBackend:
         label = mask_url(url.set(drivername="postgresql").render_as_string(
             hide_password=False))
         lock_ms = int(timeout_s * 1000)
+        # Defaults only: ``connect_args`` replace the URL's parameters of the same name,
+        # and a ``?connect_timeout=5`` or ``?application_name=bench-a`` the user wrote
+        # was silently dropped for ours. ``options`` are merged instead.
+        ours = {"connect_timeout": max(1, int(timeout_s)), "application_name": "perf_pipeline",
+                **_dead_peer_limits(timeout_s)}
         engine = sa.create_engine(
             url, pool_size=1, max_overflow=1, pool_pre_ping=True,
-            connect_args={"connect_timeout": max(1, int(timeout_s)),
-                          "options": _libpq_options(url, f"-c lock_timeout={lock_ms:d}"),
-                          "application_name": "perf_pipeline",
-                          **_dead_peer_limits(timeout_s)})
+            connect_args={**{k: v for k, v in ours.items() if k not in url.query},
+                          "options": _libpq_options(url, f"-c lock_timeout={lock_ms:d}")})
 
         @sa.event.listens_for(engine, "do_connect")
         def _connect(dialect: object, record: object, cargs: list[object],

@@ -145,6 +145,28 @@ def test_a_vanished_server_is_given_up_on_within_the_store_timeout(postgres_url:
     assert got == (1, 10, 5, 3, 60_000)
 
 
+def test_libpq_parameters_the_url_names_win_over_the_stores_defaults(
+        postgres_url: str) -> None:
+    """``?connect_timeout=5`` (or keepalives, ``application_name``) in the URL was
+    silently replaced by the store's own value: a user's shorter connect limit waited
+    the store's 60 s."""
+    import socket
+
+    url = (postgres_url + "?connect_timeout=5&application_name=bench-a&keepalives_idle=3"
+           "&tcp_user_timeout=9000")
+    with (open_history(url, timeout_s=60) as store,
+          store._backend._engine.connect() as conn):  # the store's own session
+        dbapi = conn.connection.dbapi_connection
+        params = dbapi.info.get_parameters()
+        name = conn.exec_driver_sql("SHOW application_name").scalar_one()
+        with socket.socket(fileno=socket.dup(dbapi.pgconn.socket)) as sock:
+            got = (sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+                   sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+                   sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))
+    assert (params["connect_timeout"], name) == ("5", "bench-a")
+    assert got == (3, 5, 9000)  # the interval not named: still the store's
+
+
 @pytest.mark.parametrize("target", ["mysql://u:pw@h/db", "sqlite+foo://x"])
 def test_an_unknown_url_is_refused_by_name(target: str, tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="postgresql://") as info:
