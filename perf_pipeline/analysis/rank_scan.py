@@ -120,8 +120,8 @@ def _best_pair(s: np.ndarray, weight: np.ndarray, starts: np.ndarray, ends: np.n
     ``i..j-1`` against the others (``s``: centred cumulative rank sums; ``weight[m]``:
     one over the rank sum's standard deviation for ``m`` commits inside, 0 where ``m``
     is out of bounds, so invalid pairs score 0)."""
-    m = np.clip(ends[None, :] - starts[:, None], 0, weight.size - 1)
-    z = np.abs(s[ends][None, :] - s[starts][:, None]) * weight[m]
+    m = ends[None, :] - starts[:, None]
+    z = np.abs(s[ends][None, :] - s[starts][:, None]) * weight[np.maximum(m, 0)]
     flat = int(np.argmax(z))
     a, b = divmod(flat, ends.size)
     return int(starts[a]), int(ends[b]), float(z.flat[flat])
@@ -144,7 +144,9 @@ def best_pulse(ranks: np.ndarray, ties: float, min_size: int, widen: float = 1.0
     weight = np.zeros(n + 1)
     weight[inside] = 1.0 / np.sqrt(m[inside] * (n - m[inside]) * spread / 12.0)
     step = max(1, math.ceil(n / FINE_PAIRS))
-    grid = np.unique(np.r_[np.arange(1, n, step), n - 1])
+    grid = np.arange(1, n, step)
+    if grid[-1] != n - 1:
+        grid = np.append(grid, n - 1)
     i, j, z = _best_pair(s, weight, grid, grid)
     if step > 1 and z > 0:
         i, j, z = _best_pair(s, weight,
