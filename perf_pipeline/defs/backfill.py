@@ -3,13 +3,16 @@
 ``dagster asset materialize --partition-range`` needs a single-run backfill policy, which
 per-commit measuring cannot use; and a UI backfill goes through the daemon. This runs the
 same assets in this process, one commit after the other (so measurements never overlap),
-skipping commits whose ``benchmark_results`` partition is already materialized.
+skipping commits whose ``benchmark_results`` partition is already materialized, and
+commits found to have no benchmark suite (``RunStatus.NO_SUITE``: from before the suite
+existed), which measuring again would only find again, at the price of an environment
+set up each time. ``force`` measures both again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dagster as dg
 
@@ -31,6 +34,9 @@ class BackfillOutcome:
     shas: tuple[str, ...]
     measured: tuple[CommitMaterialization, ...]
     skipped: tuple[str, ...]
+    #: Commits with no benchmark suite (skipped, or found so now): neither measured
+    #: results nor failures.
+    no_suite: tuple[str, ...] = ()
 
     @property
     def regressed(self) -> tuple[str, ...]:
@@ -41,6 +47,18 @@ class BackfillOutcome:
     def broken(self) -> tuple[str, ...]:
         """Commits whose run failed for another reason (suite crashed, bad commit)."""
         return tuple(m.sha for m in self.measured if not m.success and not m.failed_checks)
+
+    @property
+    def tip_without_suite(self) -> bool:
+        """The newest commit has no suite either: the settings name no suite at all
+        (wrong ``benchmark_paths`` or ``project_subdir``), or the project has none yet.
+        Nothing of the branch can be measured: an error, not a backfill that passed."""
+        return bool(self.shas) and self.shas[-1] in self.no_suite
+
+    @property
+    def skipped_no_suite(self) -> tuple[str, ...]:
+        """Skipped commits that were skipped for having no suite (not measured ones)."""
+        return tuple(s for s in self.skipped if s in self.no_suite)
 
 
 def backfill_branch(
@@ -69,7 +87,8 @@ def backfill_branch(
     settings = ws.settings
     shas = new_commits(settings.repo_path, branch or settings.main_branch, max_count=last)
     register_commits(instance, shas)
-    done = set() if force else measured_here(instance, ws)
+    no_suite = no_suite_here(ws)
+    done = set() if force else measured_here(instance, ws) | set(no_suite)
     workspace = WorkspaceResource.of(settings)
     measured: list[CommitMaterialization] = []
     if on_plan is not None:
@@ -79,11 +98,16 @@ def backfill_branch(
             continue
         outcome = materialize_commit(instance=instance, sha=sha, selection=COMMIT_ASSETS,
                                      workspace=workspace, log_level=log_level)
+        if outcome.success:
+            no_suite = no_suite_here(ws)
+            if sha in no_suite:
+                outcome = replace(outcome, no_suite=no_suite[sha])
         measured.append(outcome)
         if on_commit is not None:
             on_commit(outcome)
     return BackfillOutcome(shas=shas, measured=tuple(measured),
-                           skipped=tuple(s for s in shas if s in done))
+                           skipped=tuple(s for s in shas if s in done),
+                           no_suite=tuple(s for s in shas if s in no_suite))
 
 
 def measured_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:
@@ -98,3 +122,15 @@ def measured_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:
     here = local_machine_id(ws.settings)
     runs = ws.store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS, machine_id=here)
     return materialized & {r.commit.sha for r in runs if r.commit is not None}
+
+
+def no_suite_here(ws: Workspace) -> dict[str, str]:
+    """Commits whose newest benchmark run of this machine found no suite there, with
+    the reason. A commit measured since (``--force`` after the suite's paths were fixed)
+    is not one."""
+    here = local_machine_id(ws.settings)
+    newest: dict[str, tuple[RunStatus, str]] = {}
+    for run in ws.store.list_runs(suite="benchmarks", machine_id=here):  # oldest first
+        if run.commit is not None:
+            newest[run.commit.sha] = (run.status, run.error or "no suite at this commit")
+    return {sha: why for sha, (status, why) in newest.items() if status is RunStatus.NO_SUITE}

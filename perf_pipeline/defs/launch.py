@@ -61,6 +61,9 @@ class CommitMaterialization:
     run_id: str | None = None
     #: Where a failed suite's output is kept (the raw ``run.json``), if a step said.
     output_path: str | None = None
+    #: Why the commit has no suite to measure (``RunStatus.NO_SUITE``): the run
+    #: succeeded and measured nothing; None for a commit that has one.
+    no_suite: str | None = None
 
 
 def failed_checks_by_severity(evaluations: Sequence[dg.AssetCheckEvaluation]

@@ -1,4 +1,12 @@
-"""Assets that run benchmark suites at a commit."""
+"""Assets that run benchmark suites at a commit.
+
+A commit without the suite (``RunStatus.NO_SUITE``: it predates the benchmarks) is no
+failure, and has no numbers either: the asset then materializes nothing (it is optional,
+``output_required=False``), so the run succeeds and the steps after it (baseline, screen,
+report) are skipped rather than judging a commit that has nothing to judge.
+"""
+
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -21,18 +29,21 @@ from perf_pipeline.model import RunStatus
     pool=MEASURING_POOL,
     group_name="measure",
     kinds={"python", "sqlite"},
-    description="Runs the target's pytest-benchmark suite at this commit and records it.",
+    output_required=False,
+    description="Runs the target's pytest-benchmark suite at this commit and records it "
+                "(nothing, and the later steps skipped, when the commit has no suite).",
 )
 def benchmark_results(
     context: dg.AssetExecutionContext,
     workspace: WorkspaceResource,
-) -> dg.MaterializeResult:
-    return measure_partition(context, workspace, suite="benchmarks")
+) -> Iterator[dg.MaterializeResult]:
+    yield from measure_partition(context, workspace, suite="benchmarks")
 
 
 def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceResource, *,
-                      suite: str) -> dg.MaterializeResult:
-    """Measure the partition's commit; shared by every measuring asset."""
+                      suite: str) -> Iterator[dg.MaterializeResult]:
+    """Measure the partition's commit; shared by every measuring asset. Yields nothing
+    when the commit has no such suite."""
     sha = partition_sha(context)
     figures = 0
     try:
@@ -51,7 +62,11 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
         meta["failure"] = dg.MetadataValue.text((run.error or "").strip()[:2000])
         context.log.warning(f"stress suite failed at {sha}; its {figures} figure(s) are "
                             "recorded for stress_analysis, which fails after its report")
-        return dg.MaterializeResult(metadata=meta)
+        yield dg.MaterializeResult(metadata=meta)
+        return
+    if run.status is RunStatus.NO_SUITE:
+        context.log.info(f"{run.error} (run {run.run_id}); nothing to judge at {sha}")
+        return
     if run.status is RunStatus.FAILED:
         # The failed run is recorded in the history (with its error output); the asset
         # fails so that nothing downstream treats missing numbers as a result.
@@ -59,4 +74,4 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
             description=f"{suite} suite failed at {sha}: {run.error}",
             metadata={"run_id": run.run_id, "raw_path": dg.MetadataValue.path(run.raw_path or "")},
         )
-    return dg.MaterializeResult(metadata=run_metadata(run))
+    yield dg.MaterializeResult(metadata=run_metadata(run))

@@ -6,6 +6,8 @@ flagged by measuring fresh pairs of runs (``pipeline/stress_confirm``). No autom
 condition: the nightly schedule (or a person) asks for them.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from perf_pipeline.defs.fleet import measuring_turn
@@ -24,14 +26,16 @@ from perf_pipeline.defs.resources import WorkspaceResource
     pool=MEASURING_POOL,
     group_name="measure",
     kinds={"python", "sqlite"},
+    output_required=False,
     description="Runs the target's stress suite (-m stress, STRESS_MULTIPLIER) at this commit "
-                "and records it in the history as suite 'stress'.",
+                "and records it in the history as suite 'stress' (nothing, and "
+                "stress_analysis skipped, when the commit has no stress suite).",
 )
 def stress_results(
     context: dg.AssetExecutionContext,
     workspace: WorkspaceResource,
-) -> dg.MaterializeResult:
-    return measure_partition(context, workspace, suite="stress")
+) -> Iterator[dg.MaterializeResult]:
+    yield from measure_partition(context, workspace, suite="stress")
 
 
 @dg.asset(

@@ -8,6 +8,12 @@ never ran. So the runner names a file in ``COMPLETION_FILE_ENV``; the plugin wri
 pytest's exit status there when the session finishes (``pytest_sessionfinish``); and the
 runner takes a zero exit without that file as a failure.
 
+The marker also says how many of the collected tests use the ``benchmark`` fixture: a
+passing session that wrote no benchmark JSON ran none, and whether that is because the
+suite has no benchmarks at this commit (none collected: an old commit, before the
+benchmarks were written) or because they were skipped or disabled (a broken run) only
+the collection can tell.
+
 Staged into the target's environment with the plugin (plugin_staging.py ``STAGED_MODULES``):
 standard library only.
 """
@@ -18,8 +24,8 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["COMPLETION_FILE_ENV", "claim_completion_path", "read_completion",
-           "write_completion"]
+__all__ = ["COMPLETION_FILE_ENV", "claim_completion_path", "read_benchmark_tests",
+           "read_completion", "write_completion"]
 
 #: Set by the runner for each pytest process: where the plugin writes the exit status.
 COMPLETION_FILE_ENV = "PERF_PIPELINE_COMPLETION_FILE"
@@ -35,17 +41,33 @@ def claim_completion_path() -> Path | None:
     return Path(path) if path else None
 
 
-def write_completion(path: Path, exitstatus: int) -> None:
-    """Record that the session finished with ``exitstatus``, whole or not at all."""
+def write_completion(path: Path, exitstatus: int, *,
+                     benchmark_tests: int | None = None) -> None:
+    """Record that the session finished with ``exitstatus``, whole or not at all;
+    ``benchmark_tests``: how many collected tests use the ``benchmark`` fixture, those
+    ``-k``/``-m`` deselected included (None:
+    the collection was not seen here, e.g. in pytest-xdist's controller)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"exitstatus": int(exitstatus)}), encoding="utf-8")
+    record: dict[str, int] = {"exitstatus": int(exitstatus)}
+    if benchmark_tests is not None:
+        record["benchmark_tests"] = int(benchmark_tests)
+    tmp.write_text(json.dumps(record), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _read_count(path: Path, key: str) -> int | None:
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))[key]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def read_completion(path: Path) -> int | None:
     """The exit status the session finished with, or None if it never said so."""
-    try:
-        status = json.loads(Path(path).read_text(encoding="utf-8"))["exitstatus"]
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-    return status if isinstance(status, int) and not isinstance(status, bool) else None
+    return _read_count(path, "exitstatus")
+
+
+def read_benchmark_tests(path: Path) -> int | None:
+    """How many collected tests use the ``benchmark`` fixture; None when unknown."""
+    return _read_count(path, "benchmark_tests")

@@ -47,6 +47,8 @@ JSON_KEY = "perf_pipeline"
 PLUGIN_SCHEMA_VERSION = 1
 _COMPLETION_ATTR = "_perf_pipeline_completion"
 _ONLY_ATTR = "_perf_pipeline_benchmark_only"
+_BENCHMARK_TESTS_ATTR = "_perf_pipeline_benchmark_tests"
+_DESELECTED_ATTR = "_perf_pipeline_deselected_benchmarks"
 
 
 @pytest.fixture
@@ -109,6 +111,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+def _benchmark_items(items: Sequence[pytest.Item]) -> int:
+    return sum("benchmark" in getattr(item, "fixturenames", ()) for item in items)
+
+
+def pytest_deselected(items: Sequence[pytest.Item]) -> None:
+    """Count the benchmarks ``-k``/``-m`` deselected: they exist, so a selection that
+    leaves none is a mistake, not a commit without benchmarks."""
+    if items:
+        config = items[0].config
+        setattr(config, _DESELECTED_ATTR,
+                getattr(config, _DESELECTED_ATTR, 0) + _benchmark_items(items))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Count the collected tests that use the ``benchmark`` fixture, selected or not
+    (completion.py): none means the suite has no benchmarks here, rather than
+    benchmarks that did not run."""
+    setattr(session.config, _BENCHMARK_TESTS_ATTR, _benchmark_items(session.items)
+            + getattr(session.config, _DESELECTED_ATTR, 0))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_sessionfinish(session: pytest.Session) -> Any:
     """Tell the runner the session finished, with the exit status every other
@@ -116,7 +139,8 @@ def pytest_sessionfinish(session: pytest.Session) -> Any:
     yield
     path = getattr(session.config, _COMPLETION_ATTR, None)
     if path is not None and not hasattr(session.config, "workerinput"):  # xdist controller
-        write_completion(path, int(session.exitstatus))
+        write_completion(path, int(session.exitstatus),
+                         benchmark_tests=getattr(session.config, _BENCHMARK_TESTS_ATTR, None))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -15,11 +15,16 @@ would fill up and block it); only the tails are kept (output_tail.py).
 A run is all or nothing: exit code 1 (test failures), 5 (no tests collected), any other
 non-zero code, a timeout, an unreadable JSON file or a session that never finished (exit
 code 0 without the plugin's completion marker, see completion.py) make
-``SuiteOutcome.error`` say why (suite_failure.py), and the caller must not use any partial results.
+``SuiteOutcome.error`` say why (suite_failure.py), and the caller must not use any partial
+results. When the reason is that the commit has no suite at all (nothing collected uses
+the ``benchmark`` fixture: ``no_suite_reason``), ``SuiteOutcome.no_suite`` says so too:
+the caller records such a commit apart from the failures.
 
 A passing suite in which no test used the ``benchmark`` fixture leaves no JSON file at
 all (pytest-benchmark writes none when it has nothing to save). For a benchmark suite
-that is a mistake (wrong paths or markers) and an error; a stress suite is made of
+that is an error: no suite at this commit when none of the collected tests uses the
+fixture (a commit from before the benchmarks), a failure when some do (skipped,
+disabled); a stress suite is made of
 plain tests that assert under load, so the caller says ``benchmarks_required=False`` and
 the outcome is a success with ``json_path`` None.
 
@@ -42,7 +47,11 @@ from pathlib import Path
 
 from perf_pipeline.config import SECRET_ENV_VARS
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.measure.completion import COMPLETION_FILE_ENV, read_completion
+from perf_pipeline.measure.completion import (
+    COMPLETION_FILE_ENV,
+    read_benchmark_tests,
+    read_completion,
+)
 from perf_pipeline.measure.output_tail import output_tail
 from perf_pipeline.measure.plugin_staging import STAGED_MODULES, STAGED_PACKAGE, stage_plugin
 from perf_pipeline.measure.process_group import die_with_parent, wait_then_end_group
@@ -54,13 +63,20 @@ from perf_pipeline.measure.pytest_command import (
     without_keyword_options,
     without_marker_options,
 )
-from perf_pipeline.measure.suite_failure import failure_reason, missing_plugin_hint, xdist_hint
+from perf_pipeline.measure.suite_failure import (
+    XDIST_SIGN,
+    failure_reason,
+    missing_plugin_hint,
+    no_suite_reason,
+    xdist_hint,
+)
 from perf_pipeline.measure.tempdirs import measuring_temp_dir
 from perf_pipeline.measure.watchdog import group_watchdog
 
 # The staging and command names are re-exported: callers and tests import them from here.
 __all__ = ["PLUGIN_MODULE", "STAGED_MODULES", "STAGED_PACKAGE", "SuiteOutcome", "build_command",
-           "marker_expression", "run_suite", "stage_plugin", "without_keyword_options"]
+           "marker_expression", "no_suite_reason", "run_suite", "stage_plugin",
+           "without_keyword_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +86,8 @@ class SuiteOutcome:
     """What happened when a suite ran. ``error`` is None exactly when it succeeded.
 
     ``json_path`` is the benchmark JSON of a successful run, or None when no benchmark ran.
+    ``no_suite``: the error is that the commit has no suite to run (``no_suite_reason``),
+    not that the suite broke.
     """
 
     returncode: int | None
@@ -80,6 +98,7 @@ class SuiteOutcome:
     json_path: Path | None
     command: tuple[str, ...] = ()
     error: str | None = None
+    no_suite: bool = False
 
     @property
     def ok(self) -> bool:
@@ -186,15 +205,24 @@ def run_suite(
         returncode = None if timed_out else proc.returncode
         selection = (marker_expression(markers, extra_args)[0]
                      or without_marker_options(list(extra_args))[1])
+        session_exit = read_completion(completion_path)
         error = failure_reason(returncode, timed_out, timeout_s, json_path,
-                                benchmarks_required=benchmarks_required, selection=selection,
-                                session_exit=read_completion(completion_path))
+                               benchmarks_required=benchmarks_required, selection=selection,
+                               session_exit=session_exit)
         stdout_tail, stderr_tail = output_tail(out_path), output_tail(err_path)
+        no_suite = None
         if error is not None:
             output = stdout_tail + "\n" + stderr_tail
-            error = missing_plugin_hint(runner, output) or xdist_hint(output, error)
+            hint = missing_plugin_hint(runner, output)
+            if hint is None and XDIST_SIGN not in output:
+                no_suite = no_suite_reason(
+                    returncode, session_exit=session_exit,
+                    benchmark_tests=read_benchmark_tests(completion_path),
+                    json_written=json_path.is_file(),
+                    benchmarks_required=benchmarks_required, selection=selection)
+            error = no_suite or hint or xdist_hint(output, error)
         return SuiteOutcome(
             returncode=returncode, timed_out=timed_out, duration_s=duration_s,
             stdout_tail=stdout_tail, stderr_tail=stderr_tail,
             json_path=json_path if error is None and json_path.is_file() else None,
-            command=tuple(cmd), error=error)
+            command=tuple(cmd), error=error, no_suite=no_suite is not None)

@@ -5,6 +5,13 @@ crashes, fails or times out, or whose processes measure different benchmarks (a 
 skip), is a FAILED ``SuiteRun`` carrying the error text, not an exception: whether
 that stops anything is the caller's decision. An unknown ref is bad input and raises
 ``InvalidInputError``.
+
+A commit that has no suite to run (no project folder, none of the suite's paths, no
+test collected, or none that uses the ``benchmark`` fixture; see
+``suite_failure.no_suite_reason``) is a ``NO_SUITE`` run: a commit from before the benchmarks
+existed is no broken commit, and measuring it again changes nothing. A suite that exists
+and breaks (a collection error, a skipped benchmark), or is gone at a commit whose
+measured ancestor had it (``suite_presence``), stays a failure.
 """
 
 from __future__ import annotations
@@ -45,9 +52,10 @@ from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, run_suite
 from perf_pipeline.measure.stress_results import load_stress_figures
 from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
+from perf_pipeline.measure.suite_presence import measured_ancestor, no_suite_paths
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
-from perf_pipeline.model import SuiteRun
+from perf_pipeline.model import RunStatus, SuiteRun
 from perf_pipeline.store.sources import source_stamp
 
 if TYPE_CHECKING:  # the store is only called, never constructed, here
@@ -160,6 +168,19 @@ def no_project_dir(settings: Settings, sha: str) -> str:
             f"the repository that holds the benchmarks' pytest project, '.' for its root)")
 
 
+def _suite_removed(repo: Path, sha: str, suite: str, store: HistoryStore) -> str | None:
+    """Why a commit without the suite is a failure after all: an ancestor of it had the
+    suite (``suite_presence``), so this commit removed or moved it."""
+    measured = {r.commit.sha for r in store.list_runs(suite=suite, status=RunStatus.SUCCESS)
+                if r.commit is not None}
+    earlier = measured_ancestor(repo, sha, measured)
+    if earlier is None:
+        return None
+    return (f"the {suite} suite is gone at commit {sha}, although its ancestor {earlier} "
+            "had one (measured successfully): a commit that removes or moves the suite "
+            "is a failed run, not one from before the suite existed")
+
+
 def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                     extra_args: Sequence[str], *,
                     paths: Sequence[str] | None = None,
@@ -173,7 +194,12 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
             return SuiteOutcome(
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None,
-                error=no_project_dir(settings, sha))
+                error=no_project_dir(settings, sha), no_suite=True)
+        absent = None if paths else no_suite_paths(project_dir, plan.paths, sha, suite)
+        if absent is not None:  # before the environment is set up: that costs minutes
+            return SuiteOutcome(
+                returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
+                stderr_tail="", json_path=None, error=absent, no_suite=True)
         return run_prepared(settings, worktree, sha, json_path=json_path,
                             paths=tuple(paths) if paths else plan.paths,
                             extra_args=(*settings.pytest_args, *extra_args),
@@ -281,6 +307,7 @@ def measure_commit(
         first_names: frozenset[str] | None = None  # the benchmarks process 1 measured
         duration_s = 0.0
         error = None
+        no_suite = False  # process 1 found no suite at this commit (not a failure)
         outcome: SuiteOutcome | None = None
         process = 0
         try:
@@ -308,6 +335,9 @@ def measure_commit(
                         unlike = _unlike_first_process(names, first_names)
                         if unlike is not None:
                             error = error_text(replace(outcome, error=unlike))
+                if error is not None and outcome.no_suite and process == 1:
+                    error = outcome.error  # the reason; the output is in run.json
+                    no_suite = True
                 if error is not None:
                     if process > 1:
                         error = f"process {process} of {settings.processes}: {error}"
@@ -326,16 +356,23 @@ def measure_commit(
             error = (interruption_text(exc) if isinstance(exc, KeyboardInterrupt)
                      else f"interrupted ({type(exc).__name__})")
             outcome = None
+            no_suite = False
         if interrupted is None:
             # Worktrees are kept for reuse (A/B re-runs); keep the few most recent only.
             prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
+        removed = (_suite_removed(repo, sha, suite, store)
+                   if no_suite and store is not None else None)
+        if removed is not None:
+            no_suite = False
+            error = f"{removed}: {error_text(outcome) if outcome is not None else error}"
         kept = () if error else tuple(json_paths)  # a failed run keeps no partial results
         environment = None
         if settings.runner == "current" and interrupted is None:
             environment = environment_fingerprint(
                 lock_file=find_lock_file(repo / settings.project_subdir)).to_dict()
         record = {
-            "run_id": run_id, "suite": suite, "status": "failed" if error else "success",
+            "run_id": run_id, "suite": suite,
+            "status": "no_suite" if no_suite else "failed" if error else "success",
             "commit": {"sha": commit.sha, "branch": commit.branch, "message": commit.message,
                        "author": commit.author, "committed_at": commit.committed_at,
                        "dirty": False, "ancestry_ordinal": commit.ancestry_ordinal},
@@ -358,7 +395,9 @@ def measure_commit(
         run_dir = write_raw_run(settings.raw_dir, record,
                                 benchmark_json=kept[0] if kept else None,
                                 more_benchmark_json=kept[1:], stress_files=stress_files)
-    if error:
+    if no_suite:
+        logger.info("run %s of %s at %s: %s", run_id, suite, sha, error)
+    elif error:
         logger.warning("run %s of %s at %s failed: %s", run_id, suite, sha,
                        error.splitlines()[0])
     run = load_results(run_dir)

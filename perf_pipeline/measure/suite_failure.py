@@ -13,7 +13,7 @@ import json
 import signal
 from pathlib import Path
 
-__all__ = ["failure_reason", "missing_plugin_hint", "xdist_hint"]
+__all__ = ["XDIST_SIGN", "failure_reason", "missing_plugin_hint", "no_suite_reason", "xdist_hint"]
 
 
 def failure_reason(returncode: int | None, timed_out: bool, timeout_s: float,
@@ -66,6 +66,31 @@ _NO_BENCHMARK_SIGNS = ("unrecognized arguments: --benchmark-json",
                        "fixture 'benchmark' not found")
 
 
+def no_suite_reason(returncode: int | None, *, session_exit: int | None,
+                    benchmark_tests: int | None, json_written: bool,
+                    benchmarks_required: bool, selection: str | None = None) -> str | None:
+    """Why the commit has no suite to measure, or None when it has one (or may have).
+
+    An old commit, from before the benchmarks were written, is not a broken one, and
+    measuring it again never changes that. Only what pytest itself says counts: none of
+    the tests it collected uses the ``benchmark`` fixture (our plugin counts them, the
+    ones ``-k``/``-m`` deselected included: ``completion.py``), and the session either
+    selected nothing (exit code 5) or passed. A collection error (exit code 2), a
+    selection that left out benchmarks that exist, and a benchmark that was collected
+    and then skipped or disabled are failures; so is a count we do not have.
+    """
+    if benchmark_tests != 0:
+        return None
+    if returncode == 5 and session_exit == 5:
+        selected = f" with -m {selection!r}" if selection else ""
+        return (f"pytest collected no tests{selected} (exit code 5): no suite at this "
+                "commit (if there should be one, check the benchmark paths and markers)")
+    if returncode == 0 and session_exit == 0 and benchmarks_required and not json_written:
+        return ("no collected test uses the benchmark fixture: no benchmark suite at this "
+                "commit (if there should be one, check the benchmark paths and markers)")
+    return None
+
+
 def missing_plugin_hint(runner: str, output: str) -> str | None:
     """Why a foreign environment cannot run the suite at all, and the fix; else None.
 
@@ -92,13 +117,13 @@ def missing_plugin_hint(runner: str, output: str) -> str | None:
 
 
 #: What pytest-benchmark says when pytest-xdist is active: it then disables every benchmark.
-_XDIST_SIGN = "automatically disabled because xdist plugin is active"
+XDIST_SIGN = "automatically disabled because xdist plugin is active"
 
 
 def xdist_hint(output: str, error: str) -> str:
     """``error``, with the fix when the target's pytest ran under pytest-xdist (a ``-n``
     in its ``addopts``): every run failed with "no benchmark ran?" and no way out named."""
-    if _XDIST_SIGN not in output:
+    if XDIST_SIGN not in output:
         return error
     return (f"{error}: pytest-xdist is active in the target's pytest (a -n in its addopts?), "
             "and pytest-benchmark disables every benchmark under it; add \"-n\", \"0\" to "

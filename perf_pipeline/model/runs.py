@@ -16,10 +16,17 @@ __all__ = ["BenchmarkResult", "CommitInfo", "RunInfo", "RunStatus", "SuiteRun"]
 
 
 class RunStatus(str, Enum):
-    """A run either produced complete results or it failed; there is no partial."""
+    """A run either produced complete results or it failed; there is no partial.
+
+    ``NO_SUITE``: the commit has no suite to run (it predates the benchmarks, or the
+    project folder): a fact about the commit, not a failure, so it is neither retried
+    by a backfill nor counted among failed runs, and, having no results, it is no point
+    of any history.
+    """
 
     SUCCESS = "success"
     FAILED = "failed"
+    NO_SUITE = "no_suite"
 
     def __str__(self) -> str:
         return self.value
@@ -140,9 +147,9 @@ class SuiteRun:
                                     f">= 0, not {self.duration_s!r}")
         if self.machine_id is None and self.environment is not None:
             object.__setattr__(self, "machine_id", self.environment.machine_id)
-        if self.status is RunStatus.FAILED and self.benchmarks:
+        if self.status is not RunStatus.SUCCESS and self.benchmarks:
             raise InvalidInputError(
-                f"run {self.run_id}: a failed run must not carry partial results")
+                f"run {self.run_id}: a {self.status} run must not carry partial results")
         names = [b.name for b in self.benchmarks]
         if len(names) != len(set(names)):
             dupes = sorted({n for n in names if names.count(n) > 1})

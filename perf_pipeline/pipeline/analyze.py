@@ -75,6 +75,10 @@ def _newest_run(ws: Workspace, ingested: tuple[str, ...] = ()) -> SuiteRun:
               if newest.sha is not None else None)
     if pooled is not None:  # all the commit's successful runs; a failed re-run hides none
         return pooled
+    if newest.status is RunStatus.NO_SUITE:
+        raise InvalidInputError(
+            f"the newest run ({newest.run_id} at {newest.sha or 'unknown commit'}) measured "
+            f"nothing, so there is nothing to compare: {(newest.error or '').strip()[:500]}")
     if newest.status is not RunStatus.SUCCESS:
         raise InvalidInputError(
             f"the newest run ({newest.run_id} at {newest.sha or 'unknown commit'}) failed, "

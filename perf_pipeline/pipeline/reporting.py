@@ -18,6 +18,7 @@ from perf_pipeline.model import (
     ProfileComparison,
     ReportData,
     RunInfo,
+    RunStatus,
     SuiteRun,
 )
 from perf_pipeline.pipeline.alerts import alerts_of
@@ -71,6 +72,9 @@ def build_report_data(
         machine_id = current.machine_id
     series = store.series(suite="benchmarks", metrics=REPORT_METRICS, machine_id=machine_id)
     runs = store.list_runs(machine_id=machine_id)  # every suite: stress runs too
+    # A commit with no suite (before the benchmarks existed) is no point of the history,
+    # and no failed run either.
+    runs = tuple(r for r in runs if r.status is not RunStatus.NO_SUITE)
     if through_commit is not None:
         runs, series, culprits = _through(through_commit, runs, series, culprits)
     # Change points and drifts on histories without each run's suite-wide factor: the

@@ -134,7 +134,8 @@ def _status(value: RunStatus | str | None) -> RunStatus | None:
     try:
         return RunStatus(value)
     except ValueError as exc:
-        raise InvalidInputError(f"`status` must be one of success/failed, not {value!r}") from exc
+        raise InvalidInputError(f"`status` must be one of "
+                                f"{'/'.join(s.value for s in RunStatus)}, not {value!r}") from exc
 
 
 class HistoryStore:

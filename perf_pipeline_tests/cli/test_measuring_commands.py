@@ -41,3 +41,23 @@ def test_run_waits_for_another_measuring_process_says_so_then_measures(
     _, err = command.communicate(timeout=120)
     assert command.returncode == 0, said + err
     assert any((tmp_path / "results" / "raw").rglob("run.json"))
+
+
+
+def test_run_at_a_commit_without_the_suite_says_nothing_was_measured(
+        tiny_target, tmp_path: Path, capsys, monkeypatch) -> None:
+    """A commit with no suite is a ``no_suite`` run: ``run`` exits 2 and says nothing
+    was measured there, rather than printing an empty run as a success."""
+    from perf_pipeline.cli import main
+
+    config = tiny_target.write_config(tmp_path / "perf_pipeline.toml",
+                                      results_dir=tmp_path / "results")
+    config.write_text(config.read_text().replace('benchmark_paths = ["tests"]',
+                                                 'benchmark_paths = ["benchmarks"]'))
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    monkeypatch.delenv("PERF_PIPELINE_RESULTS_DIR", raising=False)
+    code = main(["run", tiny_target.shas[0]])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"nothing measured at {tiny_target.shas[0]}" in err
+    assert "['benchmarks']" in err and "suite failed" not in err

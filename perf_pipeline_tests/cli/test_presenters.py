@@ -104,6 +104,32 @@ def test_backfill_says_each_commits_verdict(capsys) -> None:
         "verdict"] == "regression"
 
 
+def test_backfill_tells_a_commit_without_the_suite_from_a_failure(capsys) -> None:
+    """A commit from before the benchmarks existed was "failed" (red), counted among the
+    broken commits that make the backfill exit 2."""
+    from perf_pipeline.cli.present.backfill import backfill_json, print_backfill
+    from perf_pipeline.defs.backfill import BackfillOutcome
+
+    old = CommitMaterialization(sha=SHA, success=True, no_suite="no suite at this commit")
+    verdict = commit_verdict(old, None, None)
+    assert verdict.verdict == "no_suite" and "no suite at this commit" in verdict.detail
+    print_commit_verdict(verdict)
+    assert capsys.readouterr().out.startswith(f"{SHA[:10]} no_suite")
+    tip = "b" * 40
+    result = BackfillOutcome(shas=(SHA, tip), measured=(old,), skipped=(tip,),
+                             no_suite=(SHA,))
+    assert result.broken == () and not result.tip_without_suite
+    word, doc = backfill_json(result, [verdict])
+    assert (word, doc["broken"], doc["no_suite"]) == ("no_regression", [], [SHA])
+    print_backfill(result)
+    assert "1 commit(s) measured, 1 already measured" in capsys.readouterr().out
+    nothing = BackfillOutcome(shas=(SHA, tip), measured=(), skipped=(SHA, tip),
+                              no_suite=(SHA, tip))
+    assert nothing.tip_without_suite and backfill_json(nothing, [])[0] == "no_suite"
+    print_backfill(nothing)
+    assert "0 already measured, 2 without a benchmark suite" in capsys.readouterr().out
+
+
 def test_profile_presenter_prints_signed_deltas_in_their_unit(capsys) -> None:
     from perf_pipeline.cli.present.profile import print_profile
     from perf_pipeline.model import (

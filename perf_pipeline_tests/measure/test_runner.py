@@ -128,10 +128,55 @@ def test_no_tests_collected_is_a_failure_with_a_clear_message(tmp_path: Path) ->
     assert "collected no tests" in (outcome.error or "")
 
 
+def test_no_tests_collected_means_no_suite_at_this_commit(tmp_path: Path) -> None:
+    """A commit from before the benchmarks were written collects nothing: that is no
+    suite there (``no_suite``, never retried), not a broken suite."""
+    project = _project(tmp_path, "def helper():\n    return 1\n")
+    outcome = _run(project, tmp_path)
+    assert not outcome.ok and outcome.no_suite, outcome.error
+    assert "no suite at this commit" in (outcome.error or "")
+
+
+def test_a_collection_error_is_a_broken_suite_not_a_missing_one(tmp_path: Path) -> None:
+    project = _project(tmp_path, "import no_such_module_here\n\n"
+                                 "def test_x(benchmark):\n    benchmark(int)\n")
+    outcome = _run(project, tmp_path)
+    assert outcome.returncode == 2 and not outcome.ok
+    assert not outcome.no_suite, outcome.error
+
+
+def test_a_selection_that_leaves_out_every_benchmark_is_a_failure(tmp_path: Path) -> None:
+    """The benchmarks exist and ``-k``/``-m`` deselected them all: a mistake in the
+    settings, not a commit without a suite."""
+    project = _project(tmp_path, "def test_a(benchmark):\n    benchmark(int)\n"
+                                 "def test_unit():\n    pass\n")
+    for args in (["-k", "no_such_benchmark"], ["-k", "test_unit"]):
+        outcome = _run(project, tmp_path, extra_args=[*FAST_ARGS, *args])
+        assert not outcome.ok and not outcome.no_suite, (args, outcome.error)
+        (tmp_path / "out" / "b.json").unlink(missing_ok=True)
+
+
 def test_suite_without_benchmarks_has_no_json_and_fails(tmp_path: Path) -> None:
+    """Plain tests only (the benchmarks not written yet): no JSON, and no suite to time."""
     project = _project(tmp_path, "def test_plain():\n    assert True\n")
     outcome = _run(project, tmp_path)
-    assert outcome.returncode == 0 and "no benchmark JSON" in (outcome.error or "")
+    assert outcome.returncode == 0 and not outcome.ok
+    assert outcome.no_suite and "benchmark fixture" in (outcome.error or "")
+
+
+def test_benchmarks_that_were_collected_but_skipped_are_a_failure(tmp_path: Path) -> None:
+    """Benchmarks exist and none ran (all skipped): the suite is broken here, not absent."""
+    project = _project(tmp_path, """
+        import pytest
+        @pytest.mark.skip(reason="needs a GPU")
+        def test_gpu(benchmark):
+            benchmark(int)
+        def test_plain():
+            assert True
+        """)
+    outcome = _run(project, tmp_path)
+    assert outcome.returncode == 0 and not outcome.ok
+    assert not outcome.no_suite and "no benchmark JSON" in (outcome.error or "")
 
 
 def test_suite_without_benchmarks_passes_when_benchmarks_are_optional(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from perf_pipeline.errors import Interrupted, InvalidInputError
 from perf_pipeline.measure import ingest_results_dir, load_results, measure_commit
 from perf_pipeline.model import RunStatus
 from perf_pipeline.store import HistoryStore
-from perf_pipeline_tests.measure.conftest import DATA_DIR, commit_files, git
+from perf_pipeline_tests.measure.conftest import BENCH_V1, DATA_DIR, commit_files, git
 
 STRESS = '''
 import os
@@ -131,14 +131,76 @@ def test_a_stress_run_whose_tests_fail_keeps_and_records_their_figures(
     assert "This stress run failed (tests failed" in outcome.markdown
 
 
-def test_benchmark_suite_of_plain_tests_is_a_failed_run(
+def test_benchmark_suite_of_plain_tests_is_no_suite_not_a_success(
         target_repo: Path, make_settings: Callable[..., Settings]) -> None:
+    """No collected test uses the ``benchmark`` fixture (a commit from before the
+    benchmarks, or paths that name none): nothing measured, and no failure either."""
     commit_files(target_repo, {"proj/tests/test_plain.py": "def test_plain():\n    pass\n"},
                  "a plain test")
     settings = make_settings(target_repo, benchmark_paths=("tests/test_plain.py",))
     run = measure_commit(settings, "HEAD", suite="benchmarks")
-    assert run.status is RunStatus.FAILED
-    assert "no benchmark JSON" in (run.error or "")
+    assert run.status is RunStatus.NO_SUITE and run.benchmarks == ()
+    assert "benchmark fixture" in (run.error or "") and "benchmark paths" in (run.error or "")
+
+
+def test_commits_from_before_the_suite_existed_are_no_suite_runs_not_failures(
+        tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """A backfill that starts before the benchmarks existed recorded each such commit as
+    a failed run ("pytest exited with code 4: file or directory not found"), retried on
+    every backfill and listed as a failure. A suite that exists and breaks at collection
+    stays a failure."""
+    repo = tmp_path / "young"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    no_folder = commit_files(repo, {"README": "v1\n"}, "no project folder yet")
+    no_tests = commit_files(repo, {"proj/README": "v1\n"}, "a project without tests")
+    plain = commit_files(repo, {"proj/tests/test_perf.py": "def test_unit():\n    pass\n"},
+                         "unit tests only")
+    broken = commit_files(repo, {"proj/tests/test_perf.py": "import nowhere_to_be_found\n"
+                                 + BENCH_V1}, "benchmarks that cannot be collected")
+    good = commit_files(repo, {"proj/tests/test_perf.py": BENCH_V1}, "benchmarks")
+    settings = make_settings(repo)
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        runs = {sha: measure_commit(settings, sha, store=store)
+                for sha in (no_folder, no_tests, plain, broken, good)}
+        stored = {r.commit.sha: r.status for r in store.list_runs(suite="benchmarks")
+                  if r.commit is not None}
+        failed = store.list_runs(suite="benchmarks", status=RunStatus.FAILED)
+    assert [runs[s].status for s in (no_folder, no_tests, plain, broken, good)] == [
+        RunStatus.NO_SUITE, RunStatus.NO_SUITE, RunStatus.NO_SUITE, RunStatus.FAILED,
+        RunStatus.SUCCESS]
+    assert stored == {s: r.status for s, r in runs.items()}  # the store reads it back
+    assert [r.commit.sha for r in failed if r.commit] == [broken]
+    assert "project directory 'proj'" in (runs[no_folder].error or "")
+    assert "none of its paths ['tests/test_perf.py']" in (runs[no_tests].error or "")
+    assert "nowhere_to_be_found" in (runs[broken].error or "")
+    record = json.loads((Path(runs[no_tests].raw_path or "") / "run.json").read_text())
+    assert record["status"] == "no_suite" and record["benchmark_files"] == 0
+    assert load_results(Path(runs[no_tests].raw_path or "")).status is RunStatus.NO_SUITE
+
+
+def test_a_commit_that_removes_the_suite_is_a_failure_not_a_commit_without_one(
+        tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """No suite is a verdict on a commit from *before* the suite: a commit whose measured
+    ancestor had it removed or moved it, and passing it with nothing measured would let
+    a PR that drops the benchmarks through the gate."""
+    repo = tmp_path / "moved"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    before = commit_files(repo, {"proj/README": "v1\n"}, "before the benchmarks")
+    good = commit_files(repo, {"proj/tests/test_perf.py": BENCH_V1}, "benchmarks")
+    git(repo, "mv", "proj/tests", "proj/bench")
+    git(repo, "commit", "-q", "-m", "move the benchmarks")
+    moved = git(repo, "rev-parse", "HEAD")
+    settings = make_settings(repo)
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        assert measure_commit(settings, good, store=store).status is RunStatus.SUCCESS
+        gone = measure_commit(settings, moved, store=store)
+        old = measure_commit(settings, before, store=store)  # measured after its child
+    assert gone.status is RunStatus.FAILED
+    assert f"its ancestor {good} had one" in (gone.error or "")
+    assert "none of its paths ['tests/test_perf.py']" in (gone.error or "")
+    assert old.status is RunStatus.NO_SUITE, old.error
 
 
 def test_failing_commit_is_a_failed_run_not_an_exception(
@@ -408,6 +470,6 @@ def test_a_commit_without_the_project_directory_names_the_setting(
     settings = make_settings(target_repo, project_subdir="examples/ml_pipeline")
     with HistoryStore.open(tmp_path / "h.db") as store:
         run = measure_commit(settings, "main", store=store)
-    assert run.status is RunStatus.FAILED
+    assert run.status is RunStatus.NO_SUITE
     assert "'examples/ml_pipeline'" in (run.error or "")
     assert "`project_subdir` setting, PERF_PIPELINE_PROJECT_DIR" in (run.error or "")

@@ -84,7 +84,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         result = backfill_branch(instance=instance, ws=ws, last=args.last,
                                  branch=args.branch, force=args.force, on_commit=done,
                                  on_plan=planned, log_level=dagster_log)
-    code = (ExitCode.BAD_INPUT if result.broken
+    if result.tip_without_suite:
+        err.print(f"error: the newest commit, {result.shas[-1][:10]}, has no benchmark suite "
+                  "either: check the `benchmark_paths` and `project_subdir` settings")
+    code = (ExitCode.BAD_INPUT if result.broken or result.tip_without_suite
             else ExitCode.REGRESSION if result.regressed else ExitCode.OK)
     return present("backfill", code, as_json=args.json,
                    document=lambda: backfill_json(result, verdicts),

@@ -31,6 +31,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if run.status is RunStatus.FAILED:
         err.print(f"error: {args.suite} suite failed at {run.sha}: {plain(run.error)}")
         return ExitCode.BAD_INPUT
+    if run.status is RunStatus.NO_SUITE:  # nothing measured: not the success asked for
+        err.print(f"error: nothing measured at {run.sha}: {plain(run.error)}")
+        return ExitCode.BAD_INPUT
     print_run(run)
     return ExitCode.OK
 

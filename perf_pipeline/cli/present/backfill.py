@@ -27,7 +27,7 @@ class CommitVerdict:
     """One commit of a backfill: its verdict word and the line that explains it."""
 
     sha: str
-    verdict: str  # regression, no_regression, no_baseline (not judged), failed
+    verdict: str  # regression, no_regression, no_baseline (not judged), no_suite, failed
     detail: str
     outcome: CommitMaterialization
     analysis: CommitAnalysis | None
@@ -69,6 +69,8 @@ def commit_verdict(outcome: CommitMaterialization, analysis: CommitAnalysis | No
         stages = describe_stages(confirmation) if confirmation is not None else ""
         return make("regression", f"gate failed ({', '.join(outcome.failed_checks)})"
                                   + (f"; {stages}" if stages else ""))
+    if outcome.success and outcome.no_suite is not None:
+        return make("no_suite", f"{outcome.no_suite} (not measured again; --force does)")
     if not outcome.success:
         return make("failed", f"failed: {outcome.error or 'run failed'}"
                               + failure_log_line(outcome))
@@ -102,17 +104,19 @@ def print_commit_verdict(verdict: CommitVerdict, *, console: Console = out) -> N
 
 
 def print_backfill(result: BackfillOutcome) -> None:
-    out.print(f"{len(result.measured)} commit(s) measured, {len(result.skipped)} already "
-              "measured (use --force to re-measure)")
+    no_suite = len(result.skipped_no_suite)
+    out.print(f"{len(result.measured)} commit(s) measured, {len(result.skipped) - no_suite} "
+              "already measured" + (f", {no_suite} without a benchmark suite" if no_suite
+                                    else "") + " (use --force to re-measure)")
 
 
 def backfill_json(result: BackfillOutcome, verdicts: list[CommitVerdict]
                   ) -> tuple[str, dict[str, object]]:
     """The verdict word and the document's fields (see ``json_doc`` for the envelope)."""
-    word = ("failed" if result.broken else
+    word = ("failed" if result.broken else "no_suite" if result.tip_without_suite else
             "regression" if result.regressed else "no_regression")
     return word, {
         "commits": [v.to_json() for v in verdicts],
-        "skipped": list(result.skipped),
+        "skipped": list(result.skipped), "no_suite": list(result.no_suite),
         "regressed": list(result.regressed), "broken": list(result.broken),
     }

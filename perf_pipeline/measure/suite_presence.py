@@ -1,0 +1,41 @@
+"""Whether a commit has the suite to measure, or predates it.
+
+A commit from before the benchmarks were written is no broken commit: measuring it again
+finds nothing again, so it is recorded as ``RunStatus.NO_SUITE`` and not retried. A
+commit whose suite is gone although an ancestor of it had one (measured successfully) is
+another matter: the commit removed or moved the suite, and a gate that passed it with
+nothing measured would hide that. So "no suite" holds only for a commit none of whose
+measured ancestors had the suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from perf_pipeline.measure.git import run_git
+
+__all__ = ["measured_ancestor", "no_suite_paths"]
+
+
+def no_suite_paths(project_dir: Path, paths: Sequence[str], sha: str,
+                   suite: str) -> str | None:
+    """Why ``sha`` has no ``suite`` to run when none of its paths exists there (a commit
+    from before the suite was written), else None. One path that exists is a suite:
+    pytest then says what is wrong with the others."""
+    files = [p.split("::", 1)[0] for p in paths]
+    if not files or any(f.startswith("-") or (project_dir / f).exists() for f in files):
+        return None
+    return (f"the {suite} suite does not exist at commit {sha}: none of its paths {files} "
+            "is there (the `benchmark_paths`/`stress_paths` setting, relative to "
+            "`project_subdir`)")
+
+
+def measured_ancestor(repo: Path, sha: str, measured: Collection[str]) -> str | None:
+    """A proper ancestor of ``sha`` among the ``measured`` commits (those with a
+    successful run of the suite), or None: one ``git rev-list``."""
+    wanted = set(measured) - {sha}
+    if not wanted:
+        return None
+    proc = run_git(repo, ["rev-list", sha, "--"])
+    return next((s for s in proc.stdout.split() if s in wanted), None)

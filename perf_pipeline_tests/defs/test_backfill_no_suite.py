@@ -1,0 +1,114 @@
+"""A backfill over commits from before the benchmark suite existed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from perf_pipeline.config import load_settings
+from perf_pipeline.defs.backfill import backfill_branch
+from perf_pipeline.measure import HistoryStep, build_history
+from perf_pipeline.model import RunStatus
+from perf_pipeline.workspace import Workspace
+from perf_pipeline_tests.conftest import CALC, TESTS, TINY_PYTEST_ARGS
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("PERF_PIPELINE_CONFIG", "PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL",
+                "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_MACHINE_ID"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PERF_PIPELINE_PROFILE", "off")
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def _young_target(tmp_path: Path) -> tuple[Path, tuple[str, ...]]:
+    """Two commits without the ``tests`` folder, then the benchmarks."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "calc.py").write_text(CALC)
+    (src / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+
+    def add_readme(root: Path) -> None:
+        (root / "README.md").write_text("calc\n")
+
+    def add_benchmarks(root: Path) -> None:
+        (root / "tests").mkdir()
+        (root / "tests" / "test_perf.py").write_text(TESTS)
+
+    repo = tmp_path / "repo"
+    shas = build_history(repo, src, [HistoryStep("Add calc"), HistoryStep("README", add_readme),
+                                     HistoryStep("Add benchmarks", add_benchmarks)])
+    return repo, shas
+
+
+@pytest.mark.slow
+def test_commits_without_the_suite_are_no_suite_and_not_measured_again(
+        instance: dg.DagsterInstance, tmp_path: Path) -> None:
+    """Each commit from before the suite existed was a failed run ("pytest exited with
+    code 4"): the backfill exited 2, and every later backfill set up and ran it again."""
+    repo, shas = _young_target(tmp_path)
+    settings = load_settings(repo_path=str(repo), project_subdir=".",
+                             results_dir=str(tmp_path / "results"),
+                             benchmark_paths=["tests"], pytest_args=list(TINY_PYTEST_ARGS),
+                             processes=1)
+    with Workspace(settings) as ws:
+        first = backfill_branch(instance=instance, ws=ws, last=3)
+        assert first.broken == (), [m.error for m in first.measured]
+        assert [m.no_suite is not None for m in first.measured] == [True, True, False]
+        assert first.no_suite == shas[:2]
+        statuses = [r.status for r in ws.store.list_runs(suite="benchmarks")]
+        assert statuses == [RunStatus.NO_SUITE, RunStatus.NO_SUITE, RunStatus.SUCCESS]
+
+        second = backfill_branch(instance=instance, ws=ws, last=3)
+        assert second.measured == () and second.skipped == shas
+        assert second.skipped_no_suite == shas[:2]
+        assert len(ws.store.list_runs(suite="benchmarks")) == 3  # nothing measured again
+
+        # The commit's report: its history is the one measured commit, no failure.
+        report = ws.layout.root / "reports" / "commits" / shas[2]
+        markdown = next(report.glob("*.md")).read_text()
+    assert shas[0][:7] not in markdown and "failed" not in markdown.lower()
+    analysis = json.loads(next((ws.layout.root / "analysis").glob(f"{shas[2]}*")).read_text())
+    assert analysis  # the measured commit was judged as usual
+
+    assert not first.tip_without_suite and not second.tip_without_suite
+    with Workspace(settings) as ws:
+        forced = backfill_branch(instance=instance, ws=ws, last=3, force=True)
+    assert [m.sha for m in forced.measured] == list(shas)  # --force asks again
+
+
+@pytest.mark.slow
+def test_a_branch_whose_newest_commit_has_no_suite_is_an_error(tmp_path: Path) -> None:
+    """Settings that name no suite at all (a wrong ``benchmark_paths``) must not pass as a
+    backfill of commits that merely predate the suite."""
+    import os
+    import subprocess
+    import sys
+
+    repo, shas = _young_target(tmp_path)
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text("[perf_pipeline]\n"
+                      f"repo_path = {json.dumps(str(repo))}\n"
+                      'project_subdir = "."\n'
+                      f"results_dir = {json.dumps(str(tmp_path / 'results'))}\n"
+                      'benchmark_paths = ["benchmarks"]\n')  # the suite is in tests/
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERF_PIPELINE_")
+           or k == "PERF_PIPELINE_MEASURING_LOCK"}
+    env.update(PERF_PIPELINE_CONFIG=str(config), PERF_PIPELINE_PROFILE="off")
+    proc = subprocess.run([sys.executable, "-m", "perf_pipeline", "backfill", "--last", "3",
+                           "--dagster-home", str(tmp_path / "dh"), "--json"],
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert (doc["verdict"], doc["broken"], doc["no_suite"]) == ("no_suite", [], list(shas))
+    assert f"the newest commit, {shas[-1][:10]}, has no benchmark suite" in proc.stderr
