@@ -11,11 +11,11 @@ measured ancestors had the suite.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from perf_pipeline.measure.git import run_git
+from perf_pipeline.measure.git import paths_at, run_git
 
-__all__ = ["measured_ancestor", "no_suite_paths"]
+__all__ = ["measured_ancestor", "no_suite_paths", "suite_exists_at"]
 
 
 def no_suite_paths(project_dir: Path, paths: Sequence[str], sha: str,
@@ -39,3 +39,14 @@ def measured_ancestor(repo: Path, sha: str, measured: Collection[str]) -> str | 
         return None
     proc = run_git(repo, ["rev-list", sha, "--"])
     return next((s for s in proc.stdout.split() if s in wanted), None)
+
+
+def suite_exists_at(repo: Path, sha: str, project_subdir: str, paths: Sequence[str]) -> bool:
+    """Whether any of the suite's ``paths`` (relative to ``project_subdir``) exists at
+    ``sha``, read from git without a checkout (one ``git ls-tree``): a PR that adds the
+    suite has none at its base, and an A/B against that base has nothing to measure."""
+    files = [p.split("::", 1)[0] for p in paths]
+    if not files or any(f.startswith("-") for f in files):
+        return True
+    wanted = [str(PurePosixPath(project_subdir) / f) for f in files]
+    return bool(paths_at(repo, sha, wanted))

@@ -8,6 +8,7 @@ the screen with no baseline, or one commit's, where it passed unjudged.
 from __future__ import annotations
 
 import math
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def _run(k: int, sha: str, machine: str, rng: np.random.Generator) -> SuiteRun:
 @pytest.fixture
 def settings(tiny_target: TinyTarget, tmp_path: Path) -> Settings:
     return Settings(repo_path=tiny_target.repo, results_dir=tmp_path / "results",
-                    machine_id=HERE, confirm_min_history=3)
+                    machine_id=HERE, confirm_min_history=3, project_subdir=".",
+                    benchmark_paths=("tests",))
 
 
 def _store(settings: Settings, runs: list[SuiteRun]) -> None:
@@ -89,6 +91,7 @@ def test_enough_commits_of_this_machine_screen_then_confirm(settings: Settings,
     plan = _plan(settings, tiny_target.shas[2])
     assert (plan.mode, plan.history_commits, plan.base_measured) == ("gate", 3, True)
     assert plan.outputs() == {"mode": "gate", "history_commits": "3", "min_history": "3",
+                              "base_has_suite": "true",
                               "base_measured": "true"}
 
 
@@ -116,12 +119,14 @@ def test_the_cli_prints_github_outputs(settings: Settings, tiny_target: TinyTarg
     _store(settings, [_run(k, sha, HERE, rng) for k, sha in enumerate(tiny_target.shas)])
     monkeypatch.setenv("PERF_PIPELINE_MACHINE_ID", HERE)
     monkeypatch.setenv("PERF_PIPELINE_CONFIRM_MIN_HISTORY", "4")
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(tiny_target.write_config(
+        settings.results_dir.parent / "perf_pipeline.toml", results_dir=settings.results_dir)))
     code = main(["pr-plan", "--repo", str(tiny_target.repo), "--results-dir",
                  str(settings.results_dir), "--base", tiny_target.shas[1]])
     captured = capsys.readouterr()
     assert code == 0
     assert captured.out.splitlines() == ["mode=ab", "history_commits=3", "min_history=4",
-                                         "base_measured=true"]
+                                         "base_measured=true", "base_has_suite=true"]
     assert "3 baseline commit(s)" in captured.err and "mode ab" in captured.err
 
 
@@ -146,3 +151,47 @@ def test_a_results_dir_that_is_a_file_is_refused_and_a_missing_one_is_said(
                  str(tmp_path / "nothing-yet")]) == 0
     captured = capsys.readouterr()
     assert "mode=ab" in captured.out.splitlines() and "no history at" in captured.err
+
+
+def _repo_that_adds_the_suite(root: Path) -> tuple[Path, str, str]:
+    """A repository whose first commit has no tests/ and whose second adds them."""
+    repo = root / "adds-suite"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "calc.py").write_text("def f():\n    return 1\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "Add calc"], check=True)
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_perf.py").write_text("def test_f(benchmark):\n    benchmark(len, [])\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "Add benchmarks"], check=True)
+    shas = subprocess.run([*git, "rev-list", "--reverse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.split()
+    return repo, shas[0], shas[1]
+
+
+def test_a_pr_that_adds_the_suite_is_screened_not_sent_to_an_ab(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """Its base has no suite: ``ab --adaptive BASE HEAD`` stopped at round 1 ("pytest
+    exited with code 4"), exit 2, no report, a red job for the PR that adds benchmarks.
+    With no history it is now screened (not judged, with a report saying so)."""
+    repo, base, _ = _repo_that_adds_the_suite(tmp_path)
+    settings = Settings(repo_path=repo, results_dir=tmp_path / "results", machine_id=HERE,
+                        project_subdir=".", benchmark_paths=("tests",))
+    plan = _plan(settings, base)
+    assert (plan.mode, plan.base_has_suite, plan.history_commits) == ("gate", False, 0)
+    assert plan.outputs()["base_has_suite"] == "false"
+    # the suite's own commit has it; a node id names its file
+    head = _plan(replace(settings, benchmark_paths=("tests/test_perf.py::test_f",)), "HEAD")
+    assert (head.mode, head.base_has_suite) == ("ab", True)
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text('[perf_pipeline]\nproject_subdir = "."\nbenchmark_paths = ["tests"]\n')
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    code = main(["pr-plan", "--repo", str(repo), "--results-dir", str(tmp_path / "r2"),
+                 "--base", base])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "mode=gate" in captured.out.splitlines()
+    assert "base_has_suite=false" in captured.out.splitlines()
+    assert "has no benchmark suite" in captured.err

@@ -42,8 +42,9 @@ def cmd_pr_plan(args: argparse.Namespace) -> int:
     """Prints key=value lines for $GITHUB_OUTPUT: mode (gate: screen against the history,
     then confirm each flag by an A/B; ab: the adaptive A/B alone, when the baseline a run
     of this machine would get holds fewer than confirm_min_history commits),
-    history_commits, min_history and base_measured (this machine has a successful run of
-    --base). A summary goes to stderr."""
+    history_commits, min_history, base_measured (this machine has a successful run of
+    --base) and base_has_suite (the PR does not add the suite: with none at the base
+    there is no A/B to run, and the mode is gate). A summary goes to stderr."""
     from perf_pipeline.pipeline import plan_pull_request
 
     with workspace_from(args) as ws:
@@ -53,6 +54,11 @@ def cmd_pr_plan(args: argparse.Namespace) -> int:
                       "alone decides")
     for key, value in plan.outputs().items():
         out.print(f"{key}={value}", markup=False, highlight=False)
+    if not plan.base_has_suite:
+        err.print(f"note: the base commit {plain((plan.base_sha or '')[:12])} has no "
+                  "benchmark suite (none of benchmark_paths is there): every benchmark is "
+                  "new, so there is no A/B to run; the PR is measured and reported, not "
+                  "judged", highlight=False)
     err.print(f"{plan.history_commits} baseline commit(s) for machine "
               f"{plain(plan.machine_id)} (need {plan.min_history}): mode {plan.mode}"
               + ("" if plan.base_sha is None else
