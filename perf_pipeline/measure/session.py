@@ -52,7 +52,11 @@ from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, run_suite
 from perf_pipeline.measure.stress_results import load_stress_figures
 from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
-from perf_pipeline.measure.suite_presence import measured_ancestor, no_suite_paths
+from perf_pipeline.measure.suite_presence import (
+    measured_ancestor,
+    no_suite_paths,
+    paths_written_later,
+)
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import RunStatus, SuiteRun
@@ -200,8 +204,16 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
             return SuiteOutcome(
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None, error=absent, no_suite=True)
+        chosen = tuple(paths) if paths else plan.paths
+        later = () if paths else paths_written_later(
+            settings.repo_path, project_dir, settings.project_subdir, plan.paths)
+        if later:
+            logger.warning("%s suite at commit %s: %s not there yet (added to the "
+                           "repository later); measured without", suite, sha[:12],
+                           ", ".join(later))
+            chosen = tuple(p for p in chosen if p not in later)
         return run_prepared(settings, worktree, sha, json_path=json_path,
-                            paths=tuple(paths) if paths else plan.paths,
+                            paths=chosen,
                             extra_args=(*settings.pytest_args, *extra_args),
                             env={**plan.env, **(env or {})},
                             markers=plan.markers, benchmarks_required=plan.benchmarks_required)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 
+from perf_pipeline.errors import MeasurementError
 from perf_pipeline.measure.git import paths_at, run_git
 
-__all__ = ["measured_ancestor", "no_suite_paths", "suite_exists_at"]
+__all__ = ["measured_ancestor", "no_suite_paths", "paths_written_later", "suite_exists_at"]
 
 
 def no_suite_paths(project_dir: Path, paths: Sequence[str], sha: str,
@@ -50,3 +51,23 @@ def suite_exists_at(repo: Path, sha: str, project_subdir: str, paths: Sequence[s
         return True
     wanted = [str(PurePosixPath(project_subdir) / f) for f in files]
     return bool(paths_at(repo, sha, wanted))
+
+
+def paths_written_later(repo: Path, project_dir: Path, project_subdir: str,
+                        paths: Sequence[str]) -> tuple[str, ...]:
+    """Those of ``paths`` missing from this commit's ``project_dir`` that exist at the
+    repository's ``HEAD``: files added to ``benchmark_paths`` after this commit was
+    written. pytest refuses a missing path (exit code 4), so one file added to the list
+    failed every older commit, and every backfill measured them all again. A path missing
+    at ``HEAD`` too (a typo, or a file a later commit removed) is kept: pytest then says
+    what is wrong."""
+    missing = [p for p in paths if not p.startswith("-")
+               and not (project_dir / p.split("::", 1)[0]).exists()]
+    if not missing:
+        return ()
+    files = {p: str(PurePosixPath(project_subdir) / p.split("::", 1)[0]) for p in missing}
+    try:
+        at_head = paths_at(repo, "HEAD", sorted(set(files.values())))
+    except MeasurementError:  # no HEAD to read: nothing to go by
+        return ()
+    return tuple(p for p in missing if files[p] in at_head)

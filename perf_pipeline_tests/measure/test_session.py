@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -473,3 +474,27 @@ def test_a_commit_without_the_project_directory_names_the_setting(
     assert run.status is RunStatus.NO_SUITE
     assert "'examples/ml_pipeline'" in (run.error or "")
     assert "`project_subdir` setting, PERF_PIPELINE_PROJECT_DIR" in (run.error or "")
+
+
+def test_a_file_added_to_benchmark_paths_later_is_left_out_at_older_commits(
+        tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """``benchmark_paths = [a, b]`` with ``b`` written later: pytest refused the missing
+    ``b`` (exit code 4), so every commit before it failed, and every backfill measured
+    them all again. A path missing at HEAD too (a typo) still fails the run."""
+    repo = tmp_path / "grows"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    old = commit_files(repo, {"proj/tests/test_perf.py": BENCH_V1}, "first benchmarks")
+    new = commit_files(repo, {"proj/tests/test_more.py": BENCH_V1.replace(
+        "test_work", "test_other")}, "more benchmarks")
+    settings = make_settings(repo, benchmark_paths=("tests/test_perf.py",
+                                                    "tests/test_more.py"))
+    runs = {sha: measure_commit(settings, sha) for sha in (old, new)}
+    assert runs[old].status is RunStatus.SUCCESS, runs[old].error
+    assert [b.name.rsplit("::", 1)[-1] for b in runs[old].benchmarks] == ["test_work"]
+    assert runs[new].status is RunStatus.SUCCESS
+    assert len(runs[new].benchmarks) == 2
+    typo = measure_commit(replace(settings, benchmark_paths=("tests/test_perf.py",
+                                                             "tests/test_mroe.py")), new)
+    assert typo.status is RunStatus.FAILED
+    assert "code 4" in (typo.error or "")
