@@ -27,6 +27,9 @@ VERDICT_ICON = {
 _ESCAPES = {
     "&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "&#96;", "\\": "\\\\",
     "*": "\\*", "_": "\\_", "[": "\\[", "]": "\\]", "~": "\\~", "@": "&#64;", "#": "&#35;",
+    # GitHub typesets text between two dollars as math (``test_tpl[${a}_${b}]`` lost its
+    # dollars and braces to a formula); an entity is no delimiter.
+    "$": "&#36;",
 }
 
 
@@ -34,7 +37,8 @@ def escape_markdown(text: object, *, max_len: int = 160) -> str:
     """Make untrusted text inert inside a Markdown table cell (and anywhere else).
 
     Newlines and tabs collapse to spaces (a newline ends a table row); HTML and Markdown
-    specials are escaped; ``@`` is neutralised so a commit message cannot ping people.
+    specials are escaped, ``$`` too (GitHub's inline math); ``@`` is neutralised so a
+    commit message cannot ping people.
     Long text is shortened with an ellipsis so one odd name cannot eat the size budget.
     """
     flat = " ".join(str(text).split())

@@ -72,6 +72,28 @@ def test_untrusted_text_is_escaped() -> None:
             assert line.count(" | ") == line.replace("\\|", "").count(" | ")
 
 
+def test_dollars_in_names_and_subjects_are_not_math_on_github() -> None:
+    """GitHub typesets text between two ``$`` as a formula: a pytest id
+    ``test_tpl[${a}_${b}]`` or a subject "Read ${HOME} once" lost its dollars and braces."""
+    name = "tests/test_tpl.py::test_tpl[${a}_${b}]"
+    data = make_report_data(hostile=False)
+    comp, cur = data.comparison, data.current
+    assert comp is not None and cur is not None and cur.commit is not None
+    old = comp.results[0].name
+    data = dataclasses.replace(
+        data,
+        comparison=dataclasses.replace(comp, results=tuple(
+            dataclasses.replace(r, name=name) if r.name == old else r for r in comp.results)),
+        current=dataclasses.replace(
+            cur, commit=dataclasses.replace(cur.commit, message="Read ${HOME} once, per ${X}"),
+            benchmarks=tuple(dataclasses.replace(b, name=name) if b.name == old else b
+                             for b in cur.benchmarks)))
+    text = render_markdown(data)
+    assert "$" not in text
+    assert "test\\_tpl\\[&#36;{a}\\_&#36;{b}\\]" in text
+    assert "Read &#36;{HOME} once, per &#36;{X}" in text
+
+
 @pytest.mark.parametrize("case", ["empty", "one_run", "no_baseline", "failed", "no_commit"])
 def test_edge_cases_give_a_clear_report(case: str) -> None:
     if case == "empty":
