@@ -45,7 +45,13 @@ from perf_pipeline.report.markdown_history import (
 from perf_pipeline.report.profile import profile_markdown
 from perf_pipeline.report.stress import render_stress_markdown
 from perf_pipeline.report.summary import ComparisonRow, comparison_rows, summarize
-from perf_pipeline.report.units import format_level, format_metric, format_p_value, metric_label
+from perf_pipeline.report.units import (
+    format_level,
+    format_metric,
+    format_p_value,
+    format_ratio,
+    metric_label,
+)
 
 # escape_name, VERDICT_ICON and unscreened_reason are imported from here by other modules.
 __all__ = ["GITHUB_COMMENT_LIMIT", "MARKER", "VERDICT_ICON", "ci_meaning", "escape_markdown",
@@ -245,7 +251,32 @@ def _stats_block(data: ReportData) -> str:
         f"- A change counts when it is significant **and** its ratio passes the threshold: "
         f"{thr or '–'}.",
         f"- Method: {escape_markdown('; '.join(sorted(methods)) or '–', max_len=1000)}. "
-        f"Ratio = current / baseline (> 1 is slower or bigger). {ci_meaning(comp)}", ""])
+        f"{_ratio_meaning(comp)} {ci_meaning(comp)}", ""])
+
+
+#: How ``analysis.baseline`` words a ratio judged with the run's suite-wide shift divided
+#: out, and the row of that shift itself.
+_SHIFT_REMOVED = "suite shift removed"
+_SHIFT_ROW = "suite-wide shift"
+
+
+def _ratio_meaning(comp: SuiteComparison) -> str:
+    """What the Ratio column holds. Where the screen removed the suite-wide shift, a row's
+    ratio is current / baseline divided by that shift: with half a suite 50 % slower, a
+    row read "832 µs | 496 µs | 0.40×" under a note saying "Ratio = current / baseline"."""
+    plain = "Ratio = current / baseline (> 1 is slower or bigger)"
+    shifted = {r.metric for r in comp.results if _SHIFT_REMOVED in r.comparison.method}
+    if not shifted:
+        return plain + "."
+    shifts = {r.metric: r.comparison.ratio for r in comp.results
+              if r.comparison.method.startswith(_SHIFT_ROW)}
+    if all(m in shifts and abs(shifts[m] - 1) < 0.01 for m in shifted):
+        return plain + "."  # a machine's usual 0.3 % moves no ratio worth a sentence
+    named = ", ".join(f"{escape_markdown(metric_label(m))} {format_ratio(shifts[m])}"
+                      for m in sorted(shifted) if m in shifts)
+    return (f"{plain}; where the method says {_SHIFT_REMOVED}, it is that ratio divided by "
+            f"the run's suite-wide shift{f' ({named})' if named else ''}, so it can differ "
+            "from Current / Baseline beside it.")
 
 
 def ci_meaning(comp: SuiteComparison) -> str:

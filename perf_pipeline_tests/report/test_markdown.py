@@ -6,7 +6,13 @@ import dataclasses
 
 import pytest
 
-from perf_pipeline.model import BenchmarkResult, ReportData, RunStatus, SuiteRun
+from perf_pipeline.model import (
+    BenchmarkComparison,
+    BenchmarkResult,
+    ReportData,
+    RunStatus,
+    SuiteRun,
+)
 from perf_pipeline.report import GITHUB_COMMENT_LIMIT, MARKER, escape_markdown, render_markdown
 from perf_pipeline_tests.report.synthetic import (
     XSS_MESSAGE,
@@ -70,6 +76,35 @@ def test_untrusted_text_is_escaped() -> None:
     for line in text.splitlines():
         if line.startswith("| ") and "test\\_&lt;img" in line:
             assert line.count(" | ") == line.replace("\\|", "").count(" | ")
+
+
+def test_a_ratio_with_the_suite_shift_removed_is_not_called_current_over_baseline() -> None:
+    """Half a suite 50 % slower: the screen judges each benchmark relative to the shift,
+    so a row read "832 µs | 496 µs | 0.40×" (0.60 / 1.49) under "Ratio = current /
+    baseline"; the note now says what was divided out, and by how much."""
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    removed = "run-level prediction interval, moderated t, suite shift removed"
+    shift = BenchmarkComparison(name="[suite-wide shift]", metric="time_s", comparison=(
+        dataclasses.replace(comp.results[0].comparison, ratio=1.49, method=(
+            "suite-wide shift (median over benchmarks) vs baseline runs' machine factors"))))
+    results = tuple(dataclasses.replace(r, comparison=dataclasses.replace(
+        r.comparison, method=removed)) for r in comp.results)
+    shifted = dataclasses.replace(data, comparison=dataclasses.replace(
+        comp, results=(*results, shift)))
+    notes = render_markdown(shifted).split("### Statistical notes", 1)[1]
+    assert "Ratio = current / baseline (> 1 is slower or bigger); where the method says " \
+        "suite shift removed, it is that ratio divided by the run's suite-wide shift " \
+        "(time per call 1.49×)" in notes
+    plain = render_markdown(data).split("### Statistical notes", 1)[1]
+    assert "Ratio = current / baseline (> 1 is slower or bigger)." in plain
+    assert "divided by" not in plain
+    usual = dataclasses.replace(shift, comparison=dataclasses.replace(
+        shift.comparison, ratio=1.003))  # a machine's everyday shift: no sentence
+    usual_notes = render_markdown(dataclasses.replace(data, comparison=dataclasses.replace(
+        comp, results=(*results, usual)))).split("### Statistical notes", 1)[1]
+    assert "divided by" not in usual_notes
 
 
 def test_dollars_in_names_and_subjects_are_not_math_on_github() -> None:
