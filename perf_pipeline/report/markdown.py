@@ -196,7 +196,9 @@ def _summary_block(data: ReportData) -> str:
             c = run.commit
             lines.append(f"| Commit | {c.sha[:10]}"
                          f"{' on ' + escape_markdown(c.branch) if c.branch else ''}"
-                         f"{' (dirty)' if c.dirty else ''} — {escape_markdown(c.subject)} |")
+                         f"{' (dirty)' if c.dirty else ''}"
+                         # plain pytest-benchmark files carry no message: no dangling dash
+                         f"{' — ' + escape_markdown(c.subject) if c.subject else ''} |")
         else:
             lines.append(f"| Run | {escape_markdown(run.run_id)} (no commit known) |")
         lines.append(f"| Started | {escape_markdown(run.started_at)} · suite "

@@ -145,3 +145,14 @@ def test_stress_runs_and_stress_verdicts_have_ids_of_their_own() -> None:
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert re.search(r'<section id="stress">\s*<h2>Stress</h2>', page)
+
+
+def test_a_commit_without_a_message_has_no_dangling_dash() -> None:
+    """Plain pytest-benchmark files carry no commit message: the Commit line read
+    "<sha> on main — " with nothing after the dash."""
+    data = make_report_data(hostile=False)
+    assert data.current is not None and data.current.commit is not None
+    bare = dataclasses.replace(data.current.commit, message="")
+    data = dataclasses.replace(data, current=dataclasses.replace(data.current, commit=bare))
+    dd = re.search(r"<dt>Commit</dt>\s*<dd>(.*?)</dd>", render_html(data, inline_js=False), re.S)
+    assert dd is not None and dd.group(1).endswith("on <b>main</b>")

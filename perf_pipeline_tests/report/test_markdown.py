@@ -107,6 +107,16 @@ def test_a_ratio_with_the_suite_shift_removed_is_not_called_current_over_baselin
     assert "divided by" not in usual_notes
 
 
+def test_a_commit_without_a_message_has_no_dangling_dash() -> None:
+    """Plain pytest-benchmark files carry no commit message: "| Commit | <sha> on main —  |"."""
+    data = make_report_data(hostile=False)
+    assert data.current is not None and data.current.commit is not None
+    bare = dataclasses.replace(data.current.commit, message="")
+    data = dataclasses.replace(data, current=dataclasses.replace(data.current, commit=bare))
+    row = next(line for line in render_markdown(data).splitlines() if line.startswith("| Commit"))
+    assert row == f"| Commit | {bare.sha[:10]} on main |"
+
+
 def test_dollars_in_names_and_subjects_are_not_math_on_github() -> None:
     """GitHub typesets text between two ``$`` as a formula: a pytest id
     ``test_tpl[${a}_${b}]`` or a subject "Read ${HOME} once" lost its dollars and braces."""
