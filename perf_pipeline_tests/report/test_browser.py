@@ -216,6 +216,30 @@ def test_the_explorer_marks_the_ab_ratio(browser: object, tmp_path: Path) -> Non
         loaded.page.close()
 
 
+def test_the_page_opens_on_an_entry_with_a_history(browser: object, tmp_path: Path) -> None:
+    # The whole suite slowed: the suite-wide shift is the most interesting entry, but it
+    # has no history of its own, and the page opened on three empty charts ("no history
+    # for time per call").
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    shift = dataclasses.replace(comp.results[0], name="[suite-wide shift]", comparison=(
+        dataclasses.replace(comp.results[0].comparison, ratio=1.5, ci_low=1.45,
+                            ci_high=1.55)))
+    data = dataclasses.replace(data, comparison=dataclasses.replace(
+        comp, results=(shift, *comp.results)))
+    files = write_report(data, tmp_path, plots=False)
+    loaded = Loaded(browser, files.html)
+    try:
+        names = loaded.page.evaluate("() => window.__report.data.names")
+        assert names[0] == "[suite-wide shift]"  # still listed first
+        assert loaded.page.text_content("#bench-title") == names[1]
+        assert loaded.page.evaluate("document.getElementById('trend').data.length") == 5
+        assert loaded.console_errors == []
+    finally:
+        loaded.page.close()
+
+
 _FMT_CASES = [
     ("time_s", v) for v in (0.0, 4e-10, 1.234e-6, 0.0009996, 0.00099949, 0.5, 999.7,
                             12345.0, -0.0009996)
