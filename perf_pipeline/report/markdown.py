@@ -166,9 +166,11 @@ def _membership_table(data: ReportData) -> Table | None:
     comp = data.comparison
     if comp is None or not (comp.new or comp.missing or comp.failed):
         return None
-    body = [f"- 🆕 new (no baseline): {escape_name(n)}" for n in comp.new]
+    # Most important first: over the size limit rows go from the end, and with a renamed
+    # suite the crashed benchmarks were dropped while every renamed one was listed.
+    body = [f"- 💥 failed: {escape_name(n)}" for n in comp.failed]
     body += [f"- ❔ missing from this run: {escape_name(n)}" for n in comp.missing]
-    body += [f"- 💥 failed: {escape_name(n)}" for n in comp.failed]
+    body += [f"- 🆕 new (no baseline): {escape_name(n)}" for n in comp.new]
     head = ["### New, missing and failed benchmarks", "",
             f"{len(comp.new)} new · {len(comp.missing)} missing · {len(comp.failed)} failed", ""]
     return Table(priority=20, head=head, rows=body, tail=[""])

@@ -179,6 +179,26 @@ def test_five_thousand_benchmarks_fit_the_comment_limit() -> None:
     assert text.count("<details>") == text.count("</details>")
 
 
+def test_failed_benchmarks_survive_the_size_limit_before_renamed_ones() -> None:
+    """A refactor renamed most of the suite and three benchmarks crashed: rows go from the
+    end of the list over the limit, and the failed ones came last (0 of 3 in the comment,
+    all 140 new ones listed)."""
+    data = make_report_data(n_benchmarks=150, n_runs=3, hostile=False, metrics=("time_s",))
+    long = "x_" * 70
+    failed = tuple(f"tests/perf/test_io.py::test_crash_{i}" for i in range(3))
+    data = dataclasses.replace(data, comparison=dataclasses.replace(
+        data.comparison,
+        new=tuple(f"tests/perf/test_renamed.py::test_new_{i:03d}[{long}]" for i in range(140)),
+        missing=tuple(f"tests/perf/test_old.py::test_old_{i:03d}[{long}]" for i in range(140)),
+        failed=failed))
+    text = render_markdown(data)
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    listed = text.split("### New, missing and failed benchmarks", 1)[1]
+    assert "not shown (GitHub comment size limit)" in listed
+    for name in failed:
+        assert f"- 💥 failed: {escape_markdown(name)}" in listed
+
+
 def test_tiny_limit_still_returns_text() -> None:
     text = render_markdown(make_report_data(), max_chars=300)
     assert len(text) <= 300
