@@ -78,8 +78,12 @@ def confirmation_table(c: Confirmation, unscreened: str) -> Table | str:
     final = {r.name: r for r in (c.final.results if c.final else ())
              if r.metric == TIME_METRIC}
     body = []
-    for name in c.targets:
-        row = final.get(name) or results.get(name)
+    rank = {v: i for i, v in enumerate(VERDICT_ICON)}
+    shown = [(name, final.get(name) or results.get(name)) for name in c.targets]
+    # What the A/B confirmed first: over the size limit rows go from the end, and in
+    # target (name) order the confirmed regressions were dropped before cleared targets.
+    shown.sort(key=lambda t: rank[Verdict(t[1].comparison.verdict)] if t[1] else len(rank))
+    for name, row in shown:
         if row is None:
             continue
         comp = row.comparison

@@ -9,9 +9,13 @@ import pytest
 from perf_pipeline.model import (
     BenchmarkComparison,
     BenchmarkResult,
+    Comparison,
+    Confirmation,
     ReportData,
     RunStatus,
+    SuiteComparison,
     SuiteRun,
+    Verdict,
 )
 from perf_pipeline.report import GITHUB_COMMENT_LIMIT, MARKER, escape_markdown, render_markdown
 from perf_pipeline_tests.report.synthetic import (
@@ -197,6 +201,39 @@ def test_failed_benchmarks_survive_the_size_limit_before_renamed_ones() -> None:
     assert "not shown (GitHub comment size limit)" in listed
     for name in failed:
         assert f"- 💥 failed: {escape_markdown(name)}" in listed
+
+
+def test_confirmed_regressions_survive_the_size_limit_in_the_confirmation_table() -> None:
+    """A whole-suite A/B of 150 long-named targets: the Confirmation table lost rows from
+    its end in name order, so the 5 confirmed regressions (test_bench_145..149) were
+    dropped while 97 cleared targets were listed."""
+    data = make_report_data(n_benchmarks=150, n_runs=3, hostile=False, metrics=("time_s",))
+    assert data.current is not None
+    targets = tuple(sorted(b.name.replace("]", "_p" * 60 + "]")
+                           for b in data.current.benchmarks))
+    regressed = set(targets[-5:])
+
+    def result(name: str) -> BenchmarkComparison:
+        bad = name in regressed
+        return BenchmarkComparison(name=name, metric="time_s", comparison=Comparison(
+            verdict=Verdict.REGRESSION if bad else Verdict.UNCHANGED,
+            ratio=1.4 if bad else 1.0, ci_low=1.3 if bad else 0.97,
+            ci_high=1.5 if bad else 1.03, p_value=1e-6 if bad else 0.5, significant=bad,
+            threshold=1.2, alpha=0.01, n_baseline=10, n_current=10,
+            method="sequential interleaved A/B: per-round log-ratios"))
+
+    ab = SuiteComparison(results=tuple(result(n) for n in targets), correction="holm",
+                         alpha=0.01)
+    data = dataclasses.replace(data, comparison=ab, confirmation=Confirmation(
+        sha="a" * 40, run_id=data.current.run_id, created_at="2025-01-21",
+        status="confirmed", screen_alpha=0.5, screen=ab, final=ab, ab=ab, base_sha="b" * 40,
+        flagged=targets, rounds_used=5, max_rounds=100, stopped="decided",
+        decided_at=tuple((n, 5) for n in targets), whole_suite=True))
+    text = render_markdown(data)
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    table = text.split("### Confirmation", 1)[1].split("###", 1)[0]
+    assert "not shown (GitHub comment size limit)" in table
+    assert sum(line.startswith("| 🔴 |") for line in table.splitlines()) == 5
 
 
 def test_tiny_limit_still_returns_text() -> None:
