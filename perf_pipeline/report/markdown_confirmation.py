@@ -29,8 +29,12 @@ def unscreened_reason(data: ReportData) -> str:
             else "the baseline cannot judge this run")
 
 
-def screen_block(c: Confirmation, unscreened: str) -> str:
-    """The first stage: what the stored-baseline comparison flagged, at its level."""
+def screen_block(c: Confirmation, unscreened: str) -> Table | str:
+    """The first stage: what the stored-baseline comparison flagged, at its level.
+
+    Its list of flagged benchmarks is a table that shrinks: kept whole, 150 long names
+    took the room of the Confirmation table below, whose verdicts are the decisive ones.
+    """
     lines = ["### Screen", ""]
     if c.screen is None:
         return "\n".join([*lines, f"No stored-baseline comparison ({unscreened}).", ""])
@@ -45,11 +49,11 @@ def screen_block(c: Confirmation, unscreened: str) -> str:
                 f"{format_ratio(rows[n].comparison.ratio if n in rows else float('nan'))}"
                 for n in names]
 
-    lines += bullets(c.flagged)
+    tail = []
     if c.suspects:
-        lines += ["", "Not flagged, but measured in the A/B too (suspects: the screen's "
-                  "closest calls, up to five targets in all):", *bullets(c.suspects)]
-    return "\n".join([*lines, ""])
+        tail = ["", "Not flagged, but measured in the A/B too (suspects: the screen's "
+                "closest calls, up to five targets in all):", *bullets(c.suspects)]
+    return Table(priority=25, head=lines, rows=bullets(c.flagged), tail=tail)
 
 
 def confirmation_table(c: Confirmation, unscreened: str) -> Table | str:

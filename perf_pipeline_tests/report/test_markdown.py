@@ -203,10 +203,9 @@ def test_failed_benchmarks_survive_the_size_limit_before_renamed_ones() -> None:
         assert f"- 💥 failed: {escape_markdown(name)}" in listed
 
 
-def test_confirmed_regressions_survive_the_size_limit_in_the_confirmation_table() -> None:
-    """A whole-suite A/B of 150 long-named targets: the Confirmation table lost rows from
-    its end in name order, so the 5 confirmed regressions (test_bench_145..149) were
-    dropped while 97 cleared targets were listed."""
+def _whole_suite_ab_report() -> str:
+    """The comment of a whole-suite A/B of 150 long-named targets, 5 of them (the last
+    in name order) confirmed regressions: over the size limit."""
     data = make_report_data(n_benchmarks=150, n_runs=3, hostile=False, metrics=("time_s",))
     assert data.current is not None
     targets = tuple(sorted(b.name.replace("]", "_p" * 60 + "]")
@@ -229,11 +228,26 @@ def test_confirmed_regressions_survive_the_size_limit_in_the_confirmation_table(
         status="confirmed", screen_alpha=0.5, screen=ab, final=ab, ab=ab, base_sha="b" * 40,
         flagged=targets, rounds_used=5, max_rounds=100, stopped="decided",
         decided_at=tuple((n, 5) for n in targets), whole_suite=True))
-    text = render_markdown(data)
+    return render_markdown(data)
+
+
+def test_confirmed_regressions_survive_the_size_limit_in_the_confirmation_table() -> None:
+    """The Confirmation table lost rows from its end in name order: the 5 confirmed
+    regressions (test_bench_145..149) were dropped while 97 cleared targets were listed."""
+    text = _whole_suite_ab_report()
     assert len(text) <= GITHUB_COMMENT_LIMIT
     table = text.split("### Confirmation", 1)[1].split("###", 1)[0]
-    assert "not shown (GitHub comment size limit)" in table
     assert sum(line.startswith("| 🔴 |") for line in table.splitlines()) == 5
+
+
+def test_the_screens_list_shrinks_before_the_confirmation_table() -> None:
+    """The Screen's flagged names (the stage "not trusted alone") were not a table and
+    always stayed whole: 150 long names cost the Confirmation table 53 of its rows."""
+    text = _whole_suite_ab_report()
+    screen = text.split("### Screen", 1)[1].split("###", 1)[0]
+    table = text.split("### Confirmation", 1)[1].split("###", 1)[0]
+    assert "not shown (GitHub comment size limit)" in screen
+    assert sum(line.startswith(("| 🔴 |", "| ⚪ |")) for line in table.splitlines()) == 150
 
 
 def test_tiny_limit_still_returns_text() -> None:
