@@ -89,7 +89,7 @@ def _changes_table(rows: tuple[ComparisonRow, ...]) -> Table | None:
         f"| {VERDICT_ICON[r.verdict]} | {escape_name(r.name)} | "
         f"{escape_markdown(metric_label(r.metric))} | "
         f"{format_metric(r.metric, r.baseline_value)} | "
-        f"{format_metric(r.metric, r.current_value)} | **{r.ratio_label}** | "
+        f"{format_metric(r.metric, r.current_value)} | **{r.ratio_label}**{r.raw_label} | "
         f"{_ci(r)} | {format_p_value(r.p_value)} | {format_p_value(r.adjusted_p_value)} |"
         for r in picked
     ]
@@ -105,7 +105,8 @@ def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> Table | None:
                              ["---", "---", "--:", "--:", "---", "--:"])]
     body = [
         f"| {escape_name(r.name)} | {escape_markdown(metric_label(r.metric))} | "
-        f"{r.ratio_label} | {_ci(r)} | {escape_markdown(r.reason or '–', max_len=80)} | "
+        f"{r.ratio_label}{r.raw_label} | {_ci(r)} | "
+        f"{escape_markdown(r.reason or '–', max_len=80)} | "
         f"{escape_markdown(r.needed_label)} |"
         for r in picked
     ]

@@ -171,7 +171,7 @@ def build_payload(data: ReportData) -> dict[str, object]:
         cmp_cols.append([bench_index[r.name], metric_index.setdefault(r.metric, len(metrics)),
                          str(r.verdict), _num(r.ratio), _num(r.ci_low), _num(r.ci_high),
                          _num(r.p_value), _num(r.adjusted_p_value), _num(r.baseline_value),
-                         _num(r.current_value), 1 if r.from_ab else 0])
+                         _num(r.current_value), 1 if r.from_ab else 0, _num(r.raw_ratio)])
         if r.metric not in metrics:
             metrics.append(r.metric)
     base_lines: list[list[object]] = []

@@ -164,7 +164,9 @@ def render_distribution_png(data: ReportData) -> bytes:
         for patch, color in zip(box["boxes"], ("#d0d7de", _COLORS[row.verdict]), strict=True):
             patch.set_facecolor(color)
         # The A/B's ratio is of its own rounds, not of these samples: marked as such.
-        ax.set_title(f"{_short(row.name, 36)}\n{row.verdict} · ratio {row.ratio_label}",
+        # ... and a ratio relative to the suite-wide shift gives the raw one beside it.
+        ax.set_title(f"{_short(row.name, 36)}\n{row.verdict} · ratio {row.ratio_label}"
+                     f"{row.raw_label}",
                      fontsize=9)
         ax.set_ylabel(f"time per call ({unit})")
         ax.grid(axis="y", alpha=0.3)

@@ -30,6 +30,8 @@ VERDICT_ORDER = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.INCONCLUSIVE,
 
 #: How ``analysis.verdict.judge`` words the data that would decide an inconclusive row.
 _NEEDED_RE = re.compile(r"about (\d+) more (.+?) would decide")
+#: How ``analysis.baseline`` words the ratio before the suite-wide shift was divided out.
+_RAW_RE = re.compile(r"\(raw ratio (\d+(?:\.\d+)?)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,22 @@ class ComparisonRow:
         found = _NEEDED_RE.search(self.reason)
         unit = found.group(2) if found and int(found.group(1)) == self.samples_needed else ""
         return f"{self.samples_needed} {unit}".rstrip()
+
+    @property
+    def raw_ratio(self) -> float | None:
+        """The ratio with the suite-wide shift left in, when the screen divided it out
+        (the reason says so); ``None`` otherwise."""
+        found = _RAW_RE.search(self.reason)
+        return float(found.group(1)) if found else None
+
+    @property
+    def raw_label(self) -> str:
+        """`` (raw 1.50×)`` when the shift-free ratio reads otherwise than the raw one:
+        beside a chart of the samples, "ratio 0.99×" over a plain ×1.5 slowdown misled."""
+        raw = self.raw_ratio
+        if raw is None or format_ratio(raw) == format_ratio(self.ratio):
+            return ""
+        return f" (raw {format_ratio(raw)})"
 
     @property
     def interest(self) -> float:

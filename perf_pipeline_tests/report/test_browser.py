@@ -240,6 +240,35 @@ def test_the_page_opens_on_an_entry_with_a_history(browser: object, tmp_path: Pa
         loaded.page.close()
 
 
+def test_a_ratio_relative_to_the_suite_shift_shows_the_raw_one(
+        browser: object, tmp_path: Path) -> None:
+    # The whole suite 50 % slower: "ratio 0.99×" over a trend whose current point is
+    # 1.5× its baseline, unless the raw ratio is said beside it.
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    name = comp.results[2].name
+    results = tuple(dataclasses.replace(r, comparison=dataclasses.replace(
+        r.comparison, ratio=0.99, reason="10 baseline runs; judged relative to the "
+        "suite-wide shift +51.5% (raw ratio 1.500)")) if r.name == name else r
+        for r in comp.results)
+    data = dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results))
+    files = write_report(data, tmp_path, plots=False)
+    loaded = Loaded(browser, files.html)
+    try:
+        i = loaded.page.evaluate(f"() => window.__report.data.names.indexOf({name!r})")
+        loaded.page.evaluate(f"() => window.__report.select({i}, false)")
+        assert "ratio 0.990× (raw 1.500×)" in loaded.page.text_content("#bench-verdict")
+        title = loaded.page.evaluate(
+            "() => document.getElementById('trend').layout.title.text")
+        assert title.endswith("ratio 0.99× (raw 1.50×)")
+        loaded.page.evaluate("() => window.__report.select(0, false)")  # no shift noted
+        assert "raw" not in loaded.page.text_content("#bench-verdict")
+        assert loaded.console_errors == []
+    finally:
+        loaded.page.close()
+
+
 _FMT_CASES = [
     ("time_s", v) for v in (0.0, 4e-10, 1.234e-6, 0.0009996, 0.00099949, 0.5, 999.7,
                             12345.0, -0.0009996)

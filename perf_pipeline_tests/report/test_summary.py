@@ -108,3 +108,38 @@ def test_a_baseline_of_runs_without_commits_is_named_by_when_they_ran() -> None:
     assert f"vs baseline 9 runs of {first} to {last} (rolling)" in summary.headline
     assert "2030" not in summary.headline and "baseline rolling baseline" not in (
         summary.headline)
+
+
+def test_a_ratio_relative_to_the_suite_shift_carries_the_raw_one() -> None:
+    """The whole suite 50 % slower: each benchmark's ratio is relative to the shift, so
+    distribution.png drew a plain x1.5 slowdown under "ratio 0.99×". The row reads the
+    raw ratio from the screen's own words, so this goes through the real analysis."""
+    import numpy as np
+
+    from perf_pipeline.analysis import build_baseline, compare_to_baseline
+    from perf_pipeline.model import BenchmarkResult
+    from perf_pipeline.report.summary import comparison_rows
+
+    rng = np.random.default_rng(3)
+    centers = np.exp(rng.uniform(np.log(1e-5), np.log(1e-1), 12))
+
+    def run(i: int, factor: float) -> SuiteRun:
+        noise = 1 + 0.02 * rng.standard_normal(12)
+        return SuiteRun(
+            run_id=f"r{i}", suite="benchmarks", started_at=f"2025-01-{i + 1:02d}T00:00:00Z",
+            status=RunStatus.SUCCESS, benchmarks=tuple(
+                BenchmarkResult(name=f"test_{b}", samples_s=tuple(
+                    float(x) for x in c * f * (1 + 0.01 * rng.standard_normal(20))))
+                for b, (c, f) in enumerate(zip(centers, factor * noise, strict=True))))
+
+    baseline = build_baseline([run(i, 1.0) for i in range(10)], created_at="2025-01-20",
+                              metrics=("time_s",))
+    comp = compare_to_baseline(baseline, run(10, 1.5), require_raw=False)
+    data = dataclasses.replace(make_report_data(hostile=False), comparison=comp,
+                               baseline=baseline)
+    rows = [r for r in comparison_rows(data) if r.name.startswith("test_")]
+    assert rows and all(r.raw_ratio is not None and 1.4 < r.raw_ratio < 1.6 for r in rows)
+    assert all(0.9 < r.ratio < 1.1 and r.raw_label.startswith(" (raw 1.") for r in rows)
+    assert " (raw 1." in render_markdown(data)  # the PR comment's tables say it too
+    plain = dataclasses.replace(rows[0], reason="10 baseline runs")
+    assert plain.raw_ratio is None and plain.raw_label == ""

@@ -78,8 +78,13 @@
 
   // A comparison's ratio as the tables write it: marked when the confirmation's A/B
   // decided it (c[10]), whose ratio is of its own rounds, not of the medians plotted here.
+  // Relative to a removed suite-wide shift, the raw ratio (c[11]) follows, or "ratio
+  // 0.99×" sat on a chart whose current point is 1.5× its baseline.
   function ratioText(c, digits) {
-    return c[3] === null ? "–" : ratioNum(c[3], digits) + "×" + (c[10] ? " (A/B)" : "");
+    if (c[3] === null) return "–";
+    const own = ratioNum(c[3], digits) + "×";
+    const raw = c[11] === null || c[11] === undefined ? own : ratioNum(c[11], digits) + "×";
+    return own + (c[10] ? " (A/B)" : "") + (raw === own ? "" : " (raw " + raw + ")");
   }
 
   async function loadData() {
