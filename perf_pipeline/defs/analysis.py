@@ -135,10 +135,14 @@ def screen_check_result(sha: str, analysis: CommitAnalysis | None) -> dg.AssetCh
                                    description=f"no regression analysis for {sha}")
     if analysis.comparison is None:
         # Nothing was compared. With no baseline yet that is expected (a first run seeds
-        # it); with a baseline that could not be used (another machine's), say so.
+        # it), and so is the first run on a machine id's new hardware, which starts a
+        # rolling baseline of its own; a baseline that could not be used (another
+        # machine's, or a pin of the old hardware: a person must re-pin) warns.
         why = " ".join(analysis.notes) or "no baseline"
+        expected = not analysis.baseline_run_ids or (
+            analysis.not_judged == "other_hardware" and analysis.baseline_policy == "rolling")
         return dg.AssetCheckResult(
-            passed=not analysis.baseline_run_ids, severity=dg.AssetCheckSeverity.WARN,
+            passed=expected, severity=dg.AssetCheckSeverity.WARN,
             description=f"not screened: {why}", metadata={"flagged": 0, "screened": False})
     regressions = analysis.comparison.regressions
     labels = short_benchmark_names(r.name for r in analysis.comparison.results)

@@ -65,10 +65,11 @@ def test_a_memory_only_flag_is_not_summarised_as_nothing() -> None:
     assert not gate_check_result(SHA, c).passed
 
 
-def _analysis(*, baseline_run_ids: tuple[str, ...], notes: tuple[str, ...]) -> CommitAnalysis:
+def _analysis(*, baseline_run_ids: tuple[str, ...], notes: tuple[str, ...],
+              **kw: object) -> CommitAnalysis:
     return CommitAnalysis(run_id="r1", sha=SHA, created_at="2024-01-01T00:00:00+00:00",
                           threshold=1.2, alpha=0.5, baseline_run_ids=baseline_run_ids,
-                          notes=notes)
+                          notes=notes, **kw)  # type: ignore[arg-type]
 
 
 def test_the_screen_check_says_when_nothing_was_screened() -> None:
@@ -80,6 +81,20 @@ def test_the_screen_check_says_when_nothing_was_screened() -> None:
     assert not elsewhere.passed and elsewhere.severity is dg.AssetCheckSeverity.WARN
     assert "machine m1" in elsewhere.description
     assert elsewhere.metadata["screened"].value is False
+
+
+def test_the_first_run_on_new_hardware_passes_the_screen_check_a_stale_pin_warns() -> None:
+    """A CPU swap under one machine_id: its first run starts the rolling baseline of the
+    new hardware, as a machine's first run does, and warned "not screened" all the same;
+    a baseline pinned on the old hardware judges nothing until a person re-pins it."""
+    swap = screen_check_result(SHA, _analysis(
+        baseline_run_ids=("b1", "b2"), notes=("Not judged: all on other hardware.",),
+        not_judged="other_hardware", baseline_policy="rolling"))
+    assert swap.passed and swap.description.startswith("not screened: Not judged")
+    pinned = screen_check_result(SHA, _analysis(
+        baseline_run_ids=("b1",), notes=("Not judged: the pinned baseline ...",),
+        not_judged="other_hardware", baseline_policy="pinned"))
+    assert not pinned.passed and pinned.severity is dg.AssetCheckSeverity.WARN
 
 
 def test_a_failed_ab_is_not_reported_as_undecided_beside_its_verdict() -> None:
