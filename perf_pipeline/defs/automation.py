@@ -25,6 +25,7 @@ from perf_pipeline.defs.fleet import asset_key, asset_selection
 from perf_pipeline.defs.launch import register_commits
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
+from perf_pipeline.defs.run_owner import fail_orphaned_runs
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.git import (
@@ -153,6 +154,7 @@ def ensure_measuring_pool(instance: dg.DagsterInstance) -> None:
 def new_commits_sensor(context: dg.SensorEvaluationContext,
                        workspace: WorkspaceResource) -> dg.SensorResult:
     ensure_measuring_pool(context.instance)
+    fail_orphaned_runs(context.instance)  # a killed run would hold the pool for ever
     try:
         settings = workspace.settings()
     except PerfPipelineError as exc:

@@ -30,6 +30,7 @@ from perf_pipeline.defs.partitions import (
     partition_sha,
 )
 from perf_pipeline.defs.resources import WorkspaceResource
+from perf_pipeline.defs.run_owner import fail_orphaned_runs
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.pipeline.fleet import machine_tags
@@ -132,6 +133,7 @@ def culprit_search_sensor(context: dg.SensorEvaluationContext,
                           workspace: WorkspaceResource) -> dg.SensorResult:
     from perf_pipeline.pipeline.bisect import culprit_actions
 
+    fail_orphaned_runs(context.instance)  # a killed run would hold the pool for ever
     try:
         with workspace.open() as ws:
             settings = ws.settings

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 import dagster as dg
 
 from perf_pipeline.config import Settings
+from perf_pipeline.defs.run_owner import RUNNER_TAG, runner_tag
 from perf_pipeline.measure import holder_of, local_machine_id, measuring_lock
 from perf_pipeline.pipeline.fleet import (
     asset_key_prefix,
@@ -113,13 +114,20 @@ def measuring_turn(context: dg.AssetExecutionContext, settings: Settings) -> Ite
 
 def claim_machine(context: dg.AssetExecutionContext, settings: Settings) -> str:
     """This machine's id, after checking the run is for it (``WrongMachineError``
-    otherwise) and tagging it if it was launched untagged."""
+    otherwise) and tagging it if it was launched untagged; the run is also tagged with
+    the process that runs it (``RUNNER_TAG``)."""
     here = local_machine_id(settings)
     try:
         run = context.run
     except dg.DagsterError:  # invoked directly (a unit test): no run to check or tag
         return here
     check_run_machine(run.tags, here)
-    if tagged_machine(run.tags) is None:
-        context.instance.add_run_tags(run.run_id, machine_tags(here))
+    tags = {} if tagged_machine(run.tags) is not None else machine_tags(here)
+    # The process that measures: a run whose process is killed (a `dagster dev` killed
+    # with its process group, an OOM kill, a reboot) stays STARTED and holds the
+    # measuring pool for ever; the sensors fail it by this tag (``defs/run_owner.py``).
+    if run.tags.get(RUNNER_TAG) != (owner := runner_tag()):
+        tags[RUNNER_TAG] = owner
+    if tags:
+        context.instance.add_run_tags(run.run_id, tags)
     return here

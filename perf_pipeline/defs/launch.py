@@ -11,7 +11,6 @@ import functools
 import logging
 import os
 import signal
-import socket
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -23,17 +22,11 @@ import yaml
 from perf_pipeline.defs.fleet import asset_key, run_machine_tags
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
+from perf_pipeline.defs.run_owner import RUNNER_TAG, fail_orphaned_runs
+from perf_pipeline.defs.run_owner import runner_tag as _runner_tag
 from perf_pipeline.errors import Interrupted, InvalidInputError
 
 logger = logging.getLogger(__name__)
-
-#: Tag of a run ``materialize_commit`` executes in this process: ``<host>/<boot id>/<pid>``.
-#: A run whose process was SIGKILLed (an OOM kill, a cancelled CI job) stays STARTED in
-#: the instance for ever, and with ``pools.granularity: run`` the run queue counts it as
-#: holding the ``benchmark_machine`` pool: no measuring run (sensor, schedule, UI
-#: backfill) was ever started again. The tag lets the next call see that it is orphaned.
-RUNNER_TAG = "perf_pipeline/runner"
-_ACTIVE = (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
 
 __all__ = [
     "CommitMaterialization",
@@ -76,55 +69,6 @@ def failed_checks_by_severity(evaluations: Sequence[dg.AssetCheckEvaluation]
                      for ev in evaluations if not ev.passed and ev.severity == severity)
 
     return names(dg.AssetCheckSeverity.ERROR), names(dg.AssetCheckSeverity.WARN)
-
-
-def _boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
-            return fh.read().strip()
-    except OSError:  # not Linux: a reboot is not told apart, a dead pid still is
-        return "-"
-
-
-def _runner_tag() -> str:
-    return f"{socket.gethostname()}/{_boot_id()}/{os.getpid()}"
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return pid > 0  # exists, another user's; or not a possible pid
-    return True
-
-
-def fail_orphaned_runs(instance: dg.DagsterInstance) -> tuple[str, ...]:
-    """Mark failed the runs ``materialize_commit`` started on this machine whose process
-    is gone (before this boot, or a pid that no longer exists); returns their ids.
-
-    Runs of other machines, runs without the tag and runs of a live process are left alone.
-    """
-    host, boot = socket.gethostname(), _boot_id()
-    failed = []
-    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=list(_ACTIVE))):
-        run = record.dagster_run
-        tag_host, _, rest = run.tags.get(RUNNER_TAG, "").partition("/")
-        tag_boot, _, pid_text = rest.rpartition("/")
-        if tag_host != host or not pid_text.isdigit():
-            continue
-        pid = int(pid_text)
-        if tag_boot == boot and (pid == os.getpid() or _process_alive(pid)):
-            continue
-        instance.report_run_failed(
-            run, message=f"perf_pipeline: process {pid}, which ran this run in process, is "
-                         "gone (killed: SIGKILL, an OOM kill, a reboot); marked failed so "
-                         "that its measuring pool is free again")
-        logger.warning("run %s was left running by process %d, which is gone: marked failed",
-                       run.run_id, pid)
-        failed.append(run.run_id)
-    return tuple(failed)
 
 
 @functools.cache
