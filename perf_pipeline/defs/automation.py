@@ -15,18 +15,20 @@ read only through ``perf_pipeline.measure.git`` (a few cheap commands per branch
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import dagster as dg
 
 from perf_pipeline.config import Settings, load_settings
 from perf_pipeline.defs.fleet import asset_key, asset_selection
-from perf_pipeline.defs.launch import register_commits
+from perf_pipeline.defs.launch import check_relative_storage, register_commits
 from perf_pipeline.defs.partitions import MEASURING_POOL, commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.defs.run_owner import fail_orphaned_runs
-from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.errors import InvalidInputError, PerfPipelineError
 from perf_pipeline.measure import local_machine_id
 from perf_pipeline.measure.git import (
     branch_tip,
@@ -143,6 +145,23 @@ def ensure_measuring_pool(instance: dg.DagsterInstance) -> None:
         storage.initialize_concurrency_limit_to_default(MEASURING_POOL)
 
 
+def instance_elsewhere() -> str | None:
+    """Why this process's instance is not the one in ``$DAGSTER_HOME``, or None.
+
+    Its dagster.yaml keeps storage at relative paths, and Dagster resolves them against
+    the current directory: a ``dagster dev`` started in a subfolder of the project opened
+    a second, empty instance there, whose commit sensor (no cursor) measured the branch
+    tip again and replaced that commit's confirmation and report in the shared results
+    dir (a confirmed regression's report turned green). The same rule as the CLI's.
+    """
+    home = os.environ.get("DAGSTER_HOME")
+    try:
+        check_relative_storage(Path(home) if home else None)
+    except InvalidInputError as exc:
+        return f"not measuring from this instance: {exc}"
+    return None
+
+
 @dg.sensor(
     name="new_commits_sensor",
     target=asset_selection(*COMMIT_ASSETS, *STRESS_ASSETS),
@@ -153,6 +172,8 @@ def ensure_measuring_pool(instance: dg.DagsterInstance) -> None:
 )
 def new_commits_sensor(context: dg.SensorEvaluationContext,
                        workspace: WorkspaceResource) -> dg.SensorResult:
+    if (elsewhere := instance_elsewhere()) is not None:
+        return dg.SensorResult(skip_reason=elsewhere)  # the cursor stays as it is
     ensure_measuring_pool(context.instance)
     fail_orphaned_runs(context.instance)  # a killed run would hold the pool for ever
     try:
@@ -217,6 +238,8 @@ def build_nightly_schedule(*, cron: str, timezone_name: str) -> dg.ScheduleDefin
     )
     def nightly_schedule(context: dg.ScheduleEvaluationContext,
                          workspace: WorkspaceResource) -> dg.RunRequest | dg.SkipReason:
+        if (elsewhere := instance_elsewhere()) is not None:
+            return dg.SkipReason(f"nightly run skipped: {elsewhere}")
         try:
             settings = workspace.settings()
             sha = branch_tip(settings.repo_path, settings.main_branch)

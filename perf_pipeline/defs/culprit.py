@@ -20,6 +20,7 @@ defs/analysis.py).
 import dagster as dg
 
 from perf_pipeline.defs.analysis import CULPRIT_SEARCH_TRIGGER, TRIGGER_TAG
+from perf_pipeline.defs.automation import instance_elsewhere
 from perf_pipeline.defs.fleet import asset_key, asset_selection, measuring_turn
 from perf_pipeline.defs.launch import load_project_definitions, register_commits
 from perf_pipeline.defs.measurement import benchmark_results
@@ -133,6 +134,8 @@ def culprit_search_sensor(context: dg.SensorEvaluationContext,
                           workspace: WorkspaceResource) -> dg.SensorResult:
     from perf_pipeline.pipeline.bisect import culprit_actions
 
+    if (elsewhere := instance_elsewhere()) is not None:
+        return dg.SensorResult(skip_reason=elsewhere)
     fail_orphaned_runs(context.instance)  # a killed run would hold the pool for ever
     try:
         with workspace.open() as ws:

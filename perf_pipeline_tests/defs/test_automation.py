@@ -588,3 +588,43 @@ def test_backfill_measures_each_commit_once_in_order(tiny_target, tmp_path: Path
     assert "verdict: " in outputs[-1] and "bad file" not in outputs[-1]
     assert f"newest run: {runs[-1].run_id}" in outputs[-1]
     assert main(["visualize", "--results-dir", str(results)]).returncode == 0
+
+
+# --- the instance the automations run in ----------------------------------------------------
+
+
+@pytest.mark.parametrize("automation", ["new_commits_sensor", "nightly_schedule",
+                                        "culprit_search_sensor"])
+def test_an_instance_opened_in_a_subfolder_measures_nothing(
+        defs, instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, automation) -> None:
+    """`dagster dev` started in a subfolder of the project (DAGSTER_HOME = the project,
+    whose dagster.yaml keeps storage at relative paths) opened a second, empty instance
+    there; its commit sensor had no cursor and measured the tip again, replacing that
+    commit's confirmation and report in the shared results dir."""
+    repo, _ = new_repo(tmp_path / "repo")
+    more_commits(repo, 1)
+    home = tmp_path / "project"
+    (home / "docs").mkdir(parents=True)
+    (home / "dagster.yaml").write_text(
+        "storage:\n  sqlite:\n    base_dir: .dagster_home/storage\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    target = target_for(tmp_path, repo)
+    when = datetime(2025, 3, 4, 2, 0, tzinfo=timezone.utc)
+
+    def evaluate():
+        if automation == "nightly_schedule":
+            return schedule_tick(defs, instance, target, when)
+        if automation == "new_commits_sensor":
+            return tick(defs, instance, target, None)
+        ctx = dg.build_sensor_context(instance=instance, resources={"workspace": target})
+        return defs.resolve_sensor_def(automation)(ctx)
+
+    monkeypatch.chdir(home / "docs")
+    data = evaluate()
+    assert not data.run_requests
+    assert "relative paths" in (data.skip_message if automation != "culprit_search_sensor"
+                                else data.skip_reason.skip_message)
+    assert instance.get_dynamic_partitions("commits") == []
+
+    monkeypatch.chdir(home)  # from the project's root the automations run as usual
+    assert "relative paths" not in str(evaluate())
