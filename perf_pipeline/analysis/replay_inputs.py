@@ -1,15 +1,7 @@
-"""What a recording replays as: a screen trial's stored runs and an A/B's rounds.
-
-* **Screen trials** (stored baseline): consecutive processes are grouped into runs of
-  ``processes_per_run`` (their samples pooled, as ``merge_processes`` does), the baseline
-  is ``baseline_runs`` consecutive runs from a random start and the current run is the
-  next one: the time order of the recording, drift included, is kept.
-* **A/B rounds**: ``processes`` consecutive recorded pairs make one round (each side's
-  value is ``round_value`` of its processes' samples together, as the product measures a
-  side of a round in ``ab_processes`` processes; base side drawn at random per round);
-  rounds are taken in recorded order from a random start.
-
-Changes of known size are injected by scaling the samples of one benchmark on one side.
+"""What a recording replays as: a screen trial's stored runs (consecutive processes
+grouped into runs, a baseline window and the next run, in recorded order) and an A/B's
+rounds (consecutive recorded pairs, the base side drawn per round). The design and its
+reasons are in ``replay.py``'s docstring.
 """
 
 from __future__ import annotations
