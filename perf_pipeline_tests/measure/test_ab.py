@@ -50,3 +50,24 @@ def test_a_node_id_or_control_whose_file_is_missing_at_a_commit_is_refused_first
                        check_selection=True)
     # The confirmation's own selection is not checked: its failures are values.
     iter_ab_rounds(settings, "HEAD~1", "HEAD", max_rounds=3, select=bad).close()
+
+
+def test_a_benchmark_path_added_later_is_left_out_at_older_commits(
+        target_repo, make_settings) -> None:
+    """``run`` leaves out a path of ``benchmark_paths`` a commit does not have yet but
+    HEAD has; ``ab`` of two older commits passed every path to pytest and stopped at
+    round 1 with "pytest exited with code 4" (file or directory not found)."""
+    from perf_pipeline_tests.measure.conftest import commit_files
+
+    commit_files(target_repo, {"proj/tests/test_new.py": "def test_new(benchmark):\n"
+                               "    benchmark(sum, range(50))\n"}, "fourth: a new file")
+    settings = make_settings(target_repo, ab_processes=1,
+                             benchmark_paths=("tests/test_perf.py", "tests/test_new.py"))
+    rounds = iter_ab_rounds(settings, "HEAD~3", "HEAD~2", max_rounds=2, seed=1)
+    try:
+        done = list(rounds)
+    finally:
+        rounds.close()
+    assert len(done) == 2 and rounds.error is None
+    assert {b.name for b in done[0].base.benchmarks} == {  # type: ignore[union-attr]
+        "tests/test_perf.py::test_work"}
