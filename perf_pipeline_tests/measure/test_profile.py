@@ -46,3 +46,20 @@ def test_a_failed_profile_names_only_a_folder_that_holds_its_files(tmp_path: Pat
         measure_profiles(settings, candidate, broken, repeats=1, min_s=0.02)
     [folder] = _named_folders(str(info.value))
     assert folder.is_dir() and any(p.is_file() for p in folder.rglob("*")), folder
+
+
+@pytest.mark.slow
+def test_a_benchmark_path_added_later_is_left_out_at_older_commits(tmp_path: Path) -> None:
+    """``run`` leaves out a path of ``benchmark_paths`` a commit does not have yet but
+    HEAD has; ``profile`` of two older commits passed it to pytest: "profiling ...
+    failed: pytest exited with code 4" (file or directory not found)."""
+    repo, base, candidate = build_profile_target(tmp_path)
+    commit_files(repo, {"proj/tests/test_new.py": "def test_new(benchmark):\n"
+                        "    benchmark(sum, range(50))\n"}, "a new benchmark file")
+    settings = Settings(repo_path=repo, project_subdir="proj",
+                        benchmark_paths=("tests/test_perf.py", "tests/test_new.py"),
+                        results_dir=tmp_path / "results", suite_timeout_s=180.0,
+                        pytest_args=("--benchmark-min-rounds=3", "--benchmark-max-time=0.02"))
+    run = measure_profiles(settings, base, candidate, repeats=1, min_s=0.02)
+    assert run.base_profiles[0] and run.candidate_profiles[0]
+    assert not any("test_new" in name for name in run.benchmarks)
