@@ -45,12 +45,21 @@ def measured_ancestor(repo: Path, sha: str, measured: Collection[str]) -> str | 
 def suite_exists_at(repo: Path, sha: str, project_subdir: str, paths: Sequence[str]) -> bool:
     """Whether any of the suite's ``paths`` (relative to ``project_subdir``) exists at
     ``sha``, read from git without a checkout (one ``git ls-tree``): a PR that adds the
-    suite has none at its base, and an A/B against that base has nothing to measure."""
+    suite has none at its base, and an A/B against that base has nothing to measure.
+
+    Paths that exist hold no suite either when no Python file of the commit names the
+    ``benchmark`` fixture (one ``git grep``): a ``tests`` folder of plain unit tests, to
+    which the PR adds the first benchmarks. Any mention counts as a suite (conservative:
+    the A/B then decides, as before)."""
     files = [p.split("::", 1)[0] for p in paths]
     if not files or any(f.startswith("-") for f in files):
         return True
     wanted = [str(PurePosixPath(project_subdir) / f) for f in files]
-    return bool(paths_at(repo, sha, wanted))
+    if not paths_at(repo, sha, wanted):
+        return False
+    grep = run_git(repo, ["grep", "-q", "-w", "-I", "-e", "benchmark", sha, "--", "*.py"],
+                   check=False)
+    return grep.returncode != 1  # 1: no match; an error (other codes) assumes a suite
 
 
 def paths_written_later(repo: Path, project_dir: Path, project_subdir: str,

@@ -195,3 +195,24 @@ def test_a_pr_that_adds_the_suite_is_screened_not_sent_to_an_ab(
     assert "mode=gate" in captured.out.splitlines()
     assert "base_has_suite=false" in captured.out.splitlines()
     assert "has no benchmark suite" in captured.err
+
+
+def test_a_pr_that_adds_the_first_benchmarks_beside_unit_tests_is_screened(
+        tmp_path: Path) -> None:
+    """``benchmark_paths = ["tests"]`` and a base whose tests/ held plain unit tests: the
+    folder exists, so ``base_has_suite=true`` and mode ab; ``ab --adaptive`` then stopped
+    at round 1 with no benchmark at the base: exit 2, no report, a red job."""
+    repo, base, head = _repo_that_adds_the_suite(tmp_path)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "checkout", "-q", "-b", "unit", base], check=True)
+    (repo / "tests").mkdir()
+    (repo / "tests" / "test_unit.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "unit tests"], check=True)
+    unit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    settings = Settings(repo_path=repo, results_dir=tmp_path / "results", machine_id=HERE,
+                        project_subdir=".", benchmark_paths=("tests",))
+    plan = _plan(settings, unit)
+    assert (plan.mode, plan.base_has_suite) == ("gate", False)
+    assert (_plan(settings, head).mode, _plan(settings, head).base_has_suite) == ("ab", True)

@@ -56,7 +56,8 @@ def cmd_pr_plan(args: argparse.Namespace) -> int:
         out.print(f"{key}={value}", markup=False, highlight=False)
     if not plan.base_has_suite:
         err.print(f"note: the base commit {plain((plan.base_sha or '')[:12])} has no "
-                  "benchmark suite (none of benchmark_paths is there): every benchmark is "
+                  "benchmark suite (none of benchmark_paths is there, or no Python file uses the "
+                  "benchmark fixture): every benchmark is "
                   "new, so there is no A/B to run; the PR is measured and reported, not "
                   "judged", highlight=False)
     err.print(f"{plan.history_commits} baseline commit(s) for machine "
