@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 from perf_pipeline.atomic_file import check_writable_file
 from perf_pipeline.config import Settings
-from perf_pipeline.config_env import SETTING_ENV_VARS
 from perf_pipeline.errors import InvalidInputError, interruption_text
 from perf_pipeline.measure.ancestry import backfill_ancestry_ordinals
 from perf_pipeline.measure.collect import store_unstored_runs
@@ -53,13 +52,14 @@ from perf_pipeline.measure.runner import SuiteOutcome, run_suite
 from perf_pipeline.measure.stress_results import load_stress_figures
 from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
 from perf_pipeline.measure.suite_presence import (
-    measured_ancestor,
+    no_project_dir,
     no_suite_paths,
     paths_written_later,
+    suite_removed,
 )
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
-from perf_pipeline.model import RunStatus, SuiteRun
+from perf_pipeline.model import SuiteRun
 from perf_pipeline.store.sources import source_stamp
 
 if TYPE_CHECKING:  # the store is only called, never constructed, here
@@ -161,28 +161,6 @@ def _unlike_first_process(names: frozenset[str], first: frozenset[str]) -> str |
                      f"{sorted(names - first)}")
     return ("; ".join(parts) + " (skipped or deselected in only some processes, e.g. a "
             "flaky pytest.skip; a run pools every benchmark over all its processes)")
-
-
-def no_project_dir(settings: Settings, sha: str) -> str:
-    """Why ``sha`` cannot be measured when its checkout lacks the project directory. The
-    built-in default is the example target's folder, so a new user's first config (only
-    ``repo_path``) met this with nothing saying which setting names the folder."""
-    return (f"commit {sha} has no project directory {settings.project_subdir!r} (the "
-            f"`project_subdir` setting, {SETTING_ENV_VARS['project_subdir']}: the folder of "
-            f"the repository that holds the benchmarks' pytest project, '.' for its root)")
-
-
-def _suite_removed(repo: Path, sha: str, suite: str, store: HistoryStore) -> str | None:
-    """Why a commit without the suite is a failure after all: an ancestor of it had the
-    suite (``suite_presence``), so this commit removed or moved it."""
-    measured = {r.commit.sha for r in store.list_runs(suite=suite, status=RunStatus.SUCCESS)
-                if r.commit is not None}
-    earlier = measured_ancestor(repo, sha, measured)
-    if earlier is None:
-        return None
-    return (f"the {suite} suite is gone at commit {sha}, although its ancestor {earlier} "
-            "had one (measured successfully): a commit that removes or moves the suite "
-            "is a failed run, not one from before the suite existed")
 
 
 def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
@@ -372,7 +350,7 @@ def measure_commit(
         if interrupted is None:
             # Worktrees are kept for reuse (A/B re-runs); keep the few most recent only.
             prune_worktrees(repo, settings.worktrees_dir, keep=KEEP_WORKTREES)
-        removed = (_suite_removed(repo, sha, suite, store)
+        removed = (suite_removed(repo, sha, suite, store)
                    if no_suite and store is not None else None)
         if removed is not None:
             no_suite = False

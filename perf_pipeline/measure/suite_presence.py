@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
+from perf_pipeline.config import Settings
+from perf_pipeline.config_env import SETTING_ENV_VARS
 from perf_pipeline.errors import MeasurementError
 from perf_pipeline.measure.git import paths_at, run_git
+from perf_pipeline.model import RunStatus
 
-__all__ = ["measured_ancestor", "no_suite_paths", "paths_written_later", "suite_exists_at"]
+if TYPE_CHECKING:
+    from perf_pipeline.store import HistoryStore
+
+__all__ = ["measured_ancestor", "no_project_dir", "no_suite_paths", "paths_written_later",
+           "suite_exists_at", "suite_removed"]
 
 
 def no_suite_paths(project_dir: Path, paths: Sequence[str], sha: str,
@@ -80,3 +88,25 @@ def paths_written_later(repo: Path, project_dir: Path, project_subdir: str,
     except MeasurementError:  # no HEAD to read: nothing to go by
         return ()
     return tuple(p for p in missing if files[p] in at_head)
+
+
+def no_project_dir(settings: Settings, sha: str) -> str:
+    """Why ``sha`` cannot be measured when its checkout lacks the project directory. The
+    built-in default is the example target's folder, so a new user's first config (only
+    ``repo_path``) met this with nothing saying which setting names the folder."""
+    return (f"commit {sha} has no project directory {settings.project_subdir!r} (the "
+            f"`project_subdir` setting, {SETTING_ENV_VARS['project_subdir']}: the folder of "
+            f"the repository that holds the benchmarks' pytest project, '.' for its root)")
+
+
+def suite_removed(repo: Path, sha: str, suite: str, store: HistoryStore) -> str | None:
+    """Why a commit without the suite is a failure after all: an ancestor of it had the
+    suite (``suite_presence``), so this commit removed or moved it."""
+    measured = {r.commit.sha for r in store.list_runs(suite=suite, status=RunStatus.SUCCESS)
+                if r.commit is not None}
+    earlier = measured_ancestor(repo, sha, measured)
+    if earlier is None:
+        return None
+    return (f"the {suite} suite is gone at commit {sha}, although its ancestor {earlier} "
+            "had one (measured successfully): a commit that removes or moves the suite "
+            "is a failed run, not one from before the suite existed")
