@@ -55,6 +55,10 @@ PULSE = 15
 #: A re-landed slowdown: +20 % for ``PULSE`` commits, reverted for ``REVERTED``, then
 #: landed again for good.
 REVERTED = 12
+#: Each change is injected at least ``MARGIN`` commits from either end of the history.
+MARGIN = 15
+#: The shortest history every scenario fits in (the re-landed slowdown's three ends).
+MIN_COMMITS = 2 * MARGIN + PULSE + REVERTED + 1
 
 
 def ours(values: np.ndarray) -> Found:
@@ -126,7 +130,7 @@ def study(recording: NoiseRecording, detectors: dict[str, Callable[[np.ndarray],
                                     remove_suite_factor=remove_suite_factor)
             span = {"ramp": RAMP, "pulse": PULSE, "reland": PULSE + REVERTED
                     }.get(kind or "", 0)
-            at = int(rng.integers(15, commits - 15 - span))
+            at = int(rng.integers(MARGIN, commits - MARGIN - span))
             if kind == "reland":
                 values = inject(inject(values, kind="pulse", at=at, ratio=ratio,
                                        length=PULSE),
@@ -230,6 +234,10 @@ def main() -> None:
                              "an oracle")
     parser.add_argument("--no-timing", action="store_true")
     args = parser.parse_args()
+    if args.commits < MIN_COMMITS:
+        parser.error(f"--commits must be at least {MIN_COMMITS} (the re-landed slowdown "
+                     f"needs {PULSE + REVERTED} commits, {MARGIN} from either end), "
+                     f"got {args.commits}")
     detectors: dict[str, Callable[[np.ndarray], Found]] = {"ours": ours}
     for make in (_otava, _asv):
         det = make()
