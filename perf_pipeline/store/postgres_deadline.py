@@ -1,6 +1,6 @@
 """A time limit on every wait for the PostgreSQL history server's answer.
 
-The TCP limits of the connection (``postgres._dead_peer_limits``) catch a server whose
+The TCP limits of the connection (``postgres_engine._dead_peer_limits``) catch a server whose
 host is gone. They cannot catch one that is up but never answers (a stuck pgbouncer or
 proxy, a backend stopped or blocked on a full disk): its kernel acknowledges our data and
 answers keepalives, and libpq has no query time limit of its own, so a command (and a
