@@ -492,9 +492,9 @@ def test_real_noise_a_slowdown_landed_again_is_found_soon(real_noise) -> None:
     """Held-out seed, one process per commit, suite factor removed, 300 histories of 120
     commits: +20 % for 15 commits, reverted for 12, then landed again 10-25 commits
     before the history's end. Re-land within 2 commits: 0.583 before the scan of the
-    history as it was, 0.587 with it; all three ends 0.547 and 0.55 (measured here). On
-    this noise the 12 reverted commits are what is hard to see, not the four levels; the
-    test guards against losing what is found."""
+    history as it was and with it; all three ends 0.547 (measured here). On this noise
+    the 12 reverted commits are what is hard to see, not the four levels; the test guards
+    against losing what is found."""
     rng = np.random.default_rng(6464)
     trials, again, three = 300, 0, 0
     for _ in range(trials):
