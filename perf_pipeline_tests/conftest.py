@@ -81,6 +81,23 @@ def _a_measuring_lock_per_worker(tmp_path_factory: pytest.TempPathFactory) -> It
         os.environ[MEASURING_LOCK_ENV] = before
 
 
+@pytest.fixture(autouse=True)
+def _no_leaked_dagster_home() -> Iterator[None]:
+    """A test must leave ``$DAGSTER_HOME`` as it found it. One that undid a
+    ``monkeypatch.setenv`` after its ``instance_for_test`` had closed set it back to the
+    test instance's deleted temp dir, and a later test of the same worker, starting
+    ``dagster`` in a subprocess, failed far from the cause."""
+    before = os.environ.get("DAGSTER_HOME")
+    yield
+    after = os.environ.get("DAGSTER_HOME")
+    if after != before:
+        if before is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = before
+        pytest.fail(f"the test left $DAGSTER_HOME = {after!r} (it was {before!r})")
+
+
 CALC = textwrap.dedent('''
     """Tiny numeric helpers: the functions the tiny target benchmarks."""
 

@@ -607,7 +607,6 @@ def test_an_instance_opened_in_a_subfolder_measures_nothing(
     (home / "docs").mkdir(parents=True)
     (home / "dagster.yaml").write_text(
         "storage:\n  sqlite:\n    base_dir: .dagster_home/storage\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
     target = target_for(tmp_path, repo)
     when = datetime(2025, 3, 4, 2, 0, tzinfo=timezone.utc)
 
@@ -619,12 +618,17 @@ def test_an_instance_opened_in_a_subfolder_measures_nothing(
         ctx = dg.build_sensor_context(instance=instance, resources={"workspace": target})
         return defs.resolve_sensor_def(automation)(ctx)
 
-    monkeypatch.chdir(home / "docs")
-    data = evaluate()
-    assert not data.run_requests
-    assert "relative paths" in (data.skip_message if automation != "culprit_search_sensor"
-                                else data.skip_reason.skip_message)
-    assert instance.get_dynamic_partitions("commits") == []
+    # Undone before the instance fixture closes: the autouse fixture made `monkeypatch`
+    # first, so its own undo came last and set $DAGSTER_HOME back to the test
+    # instance's deleted temp dir for every later test of the worker.
+    with monkeypatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        mp.chdir(home / "docs")
+        data = evaluate()
+        assert not data.run_requests
+        assert "relative paths" in (data.skip_message if automation != "culprit_search_sensor"
+                                    else data.skip_reason.skip_message)
+        assert instance.get_dynamic_partitions("commits") == []
 
-    monkeypatch.chdir(home)  # from the project's root the automations run as usual
-    assert "relative paths" not in str(evaluate())
+        mp.chdir(home)  # from the project's root the automations run as usual
+        assert "relative paths" not in str(evaluate())
