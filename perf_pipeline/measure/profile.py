@@ -52,7 +52,7 @@ from perf_pipeline.measure.session import (
     no_project_dir,
     run_prepared,
 )
-from perf_pipeline.measure.suite_presence import no_suite_paths, paths_written_later
+from perf_pipeline.measure.suite_presence import suite_paths_at
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import CommitInfo
@@ -139,11 +139,9 @@ def _profile_process(settings: Settings, sha: str, out_dir: Path, paths: Sequenc
             raise MeasurementError(no_project_dir(settings, sha))
         paths, attempt = tuple(paths), 0
         if not node_ids:  # the suite's own paths, as ``run`` takes them at this commit
-            if no_suite_paths(project_dir, paths, sha, "benchmarks") is not None:
+            paths, absent = suite_paths_at(settings, project_dir, sha, "benchmarks", paths)
+            if absent is not None:
                 return {}, ()  # from before the suite: an empty side, like no test
-            later = paths_written_later(settings.repo_path, project_dir,
-                                        settings.project_subdir, paths)
-            paths = tuple(p for p in paths if p not in later)
         while True:
             outcome = run_prepared(
                 settings, worktree, sha, paths=paths,

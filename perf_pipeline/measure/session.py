@@ -53,8 +53,7 @@ from perf_pipeline.measure.stress_results import load_stress_figures
 from perf_pipeline.measure.stress_session import STRESS_DIR_ENV
 from perf_pipeline.measure.suite_presence import (
     no_project_dir,
-    no_suite_paths,
-    paths_written_later,
+    suite_paths_at,
     suite_removed,
 )
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
@@ -177,19 +176,12 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None,
                 error=no_project_dir(settings, sha), no_suite=True)
-        absent = None if paths else no_suite_paths(project_dir, plan.paths, sha, suite)
+        chosen, absent = ((tuple(paths), None) if paths
+                          else suite_paths_at(settings, project_dir, sha, suite, plan.paths))
         if absent is not None:  # before the environment is set up: that costs minutes
             return SuiteOutcome(
                 returncode=None, timed_out=False, duration_s=0.0, stdout_tail="",
                 stderr_tail="", json_path=None, error=absent, no_suite=True)
-        chosen = tuple(paths) if paths else plan.paths
-        later = () if paths else paths_written_later(
-            settings.repo_path, project_dir, settings.project_subdir, plan.paths)
-        if later:
-            logger.warning("%s suite at commit %s: %s not there yet (added to the "
-                           "repository later); measured without", suite, sha[:12],
-                           ", ".join(later))
-            chosen = tuple(p for p in chosen if p not in later)
         return run_prepared(settings, worktree, sha, json_path=json_path,
                             paths=chosen,
                             extra_args=(*settings.pytest_args, *extra_args),

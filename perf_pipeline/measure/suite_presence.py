@@ -10,6 +10,7 @@ measured ancestors had the suite.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -23,8 +24,10 @@ from perf_pipeline.model import RunStatus
 if TYPE_CHECKING:
     from perf_pipeline.store import HistoryStore
 
+logger = logging.getLogger(__name__)
+
 __all__ = ["measured_ancestor", "no_project_dir", "no_suite_paths", "paths_written_later",
-           "suite_exists_at", "suite_removed"]
+           "suite_exists_at", "suite_paths_at", "suite_removed"]
 
 
 def no_suite_paths(project_dir: Path, paths: Sequence[str], sha: str,
@@ -110,3 +113,19 @@ def suite_removed(repo: Path, sha: str, suite: str, store: HistoryStore) -> str 
     return (f"the {suite} suite is gone at commit {sha}, although its ancestor {earlier} "
             "had one (measured successfully): a commit that removes or moves the suite "
             "is a failed run, not one from before the suite existed")
+
+
+def suite_paths_at(settings: Settings, project_dir: Path, sha: str, suite: str,
+                   paths: Sequence[str]) -> tuple[tuple[str, ...], str | None]:
+    """(the suite's ``paths`` to run at ``sha``, why it has no suite there or None): the
+    one choice every whole-suite run makes (``run``, profiles), checked before the
+    environment is set up. Paths written later are left out, with a warning."""
+    absent = no_suite_paths(project_dir, paths, sha, suite)
+    if absent is not None:
+        return (), absent
+    later = paths_written_later(settings.repo_path, project_dir, settings.project_subdir,
+                                paths)
+    if later:
+        logger.warning("%s suite at commit %s: %s not there yet (added to the repository "
+                       "later); measured without", suite, sha[:12], ", ".join(later))
+    return tuple(p for p in paths if p not in later), None
