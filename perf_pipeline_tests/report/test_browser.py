@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from perf_pipeline.model import ReportData
 from perf_pipeline.report import write_report
 from perf_pipeline.report.units import format_metric, format_p_value, ratio_number
 from perf_pipeline_tests.report.synthetic import (
@@ -189,17 +190,22 @@ def test_sidebar_ratio_is_the_one_behind_the_dot(browser: object, tmp_path: Path
         loaded.page.close()
 
 
-def test_the_explorer_marks_the_ab_ratio(browser: object, tmp_path: Path) -> None:
-    # The A/B's ratio is of its own rounds, not of the medians the trend chart plots: the
-    # verdict line and the chart's title mark it, as the tables do ("1.61× (A/B)").
+def _one_result_changed(index: int, **changes: object) -> tuple[ReportData, str]:
+    """The sample report with its ``index``-th result's comparison changed, and its name."""
     data = make_report_data(hostile=False)
     comp = data.comparison
     assert comp is not None
-    name = comp.results[0].name
+    name = comp.results[index].name
     results = tuple(dataclasses.replace(r, comparison=dataclasses.replace(
-        r.comparison, ratio=1.61, method="sequential interleaved A/B: per-round log-ratios"))
-        if r.name == name else r for r in comp.results)
-    data = dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results))
+        r.comparison, **changes)) if r.name == name else r for r in comp.results)
+    return dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results)), name
+
+
+def test_the_explorer_marks_the_ab_ratio(browser: object, tmp_path: Path) -> None:
+    # The A/B's ratio is of its own rounds, not of the medians the trend chart plots: the
+    # verdict line and the chart's title mark it, as the tables do ("1.61× (A/B)").
+    data, name = _one_result_changed(0, ratio=1.61, method="sequential interleaved A/B: "
+                                     "per-round log-ratios")
     files = write_report(data, tmp_path, plots=False)
     loaded = Loaded(browser, files.html)
     try:
@@ -244,15 +250,9 @@ def test_a_ratio_relative_to_the_suite_shift_shows_the_raw_one(
         browser: object, tmp_path: Path) -> None:
     # The whole suite 50 % slower: "ratio 0.99×" over a trend whose current point is
     # 1.5× its baseline, unless the raw ratio is said beside it.
-    data = make_report_data(hostile=False)
-    comp = data.comparison
-    assert comp is not None
-    name = comp.results[2].name
-    results = tuple(dataclasses.replace(r, comparison=dataclasses.replace(
-        r.comparison, ratio=0.99, reason="10 baseline runs; judged relative to the "
-        "suite-wide shift +51.5% (raw ratio 1.500)")) if r.name == name else r
-        for r in comp.results)
-    data = dataclasses.replace(data, comparison=dataclasses.replace(comp, results=results))
+    data, name = _one_result_changed(2, ratio=0.99, reason="10 baseline runs; judged "
+                                     "relative to the suite-wide shift +51.5% (raw ratio "
+                                     "1.500)")
     files = write_report(data, tmp_path, plots=False)
     loaded = Loaded(browser, files.html)
     try:
