@@ -147,6 +147,30 @@ def _ramp(y: np.ndarray, alpha: float, min_length: int
     return int(r0[best]), int(r1[best]), res.slope, res.low_slope, res.high_slope
 
 
+def _mann_kendall_sums(y: np.ndarray, w: int, starts: np.ndarray) -> np.ndarray:
+    """Mann–Kendall S of the windows of ``w`` commits from each of ``starts``: the signs
+    of ``y[j] - y[i]`` over the pairs ``i < j`` of the window.
+
+    The windows overlap by two thirds, so each pair is compared once for the whole
+    history, by lag: ``signs[t, lag - 1]`` is the sign of ``y[t + lag] - y[t]`` (by
+    comparison: two finite floats differ exactly when their difference is not zero), and
+    a window's sum over one lag is a difference of that column's running sums. Integers
+    throughout, so S is exactly the sum over each window's own pairs."""
+    n = y.size
+    lags = np.arange(1, w)
+    # row t holds y[t], ..., y[t + w - 1]; past the last commit it repeats it (those
+    # pairs lie beyond every window's sums below)
+    ahead = sliding_window_view(np.concatenate((y, np.full(w - 1, y[-1]))), w)
+    first, later = ahead[:, :1], ahead[:, 1:]
+    signs = (later > first).astype(np.int64) - (later < first)
+    totals = np.zeros((n + 1, w - 1), dtype=np.int64)
+    np.cumsum(signs, axis=0, out=totals[1:])
+    # window a, lag l: the pairs (t, t + l) for t = a .. a + w - 1 - l
+    s = (totals[starts[:, None] + w - lags, lags - 1]
+         - totals[starts[:, None], lags - 1]).sum(axis=1)
+    return s.astype(float)
+
+
 def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarray, *,
                   window: int = WINDOW, min_ratio: float = MIN_RATIO,
                   alpha: float = ALPHA) -> tuple[Trend, ...]:
@@ -162,10 +186,7 @@ def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarr
     if starts[-1] != n - w:
         starts = np.append(starts, n - w)
     x = sliding_window_view(y, w)[starts]
-    # Mann-Kendall S of each window: the signs of x_j - x_i over the pairs i < j, taken
-    # by index pairs (a quarter of the time of masking the full sign matrix)
-    before, after = np.triu_indices(w, 1)
-    s = np.sign(x[:, after] - x[:, before]).sum(axis=1)
+    s = _mann_kendall_sums(y, w, starts)
     inflation = serial_inflation(local_residuals(y))
     z = (s - np.sign(s)) / math.sqrt(w * (w - 1) * (2 * w + 5) / 18.0 * inflation)
     p = np.minimum(1.0, special.erfc(np.abs(z) / math.sqrt(2.0)) * starts.size)
