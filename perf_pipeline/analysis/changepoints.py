@@ -62,7 +62,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special, stats
 
 from perf_pipeline.analysis.rank_scan import best_pulse, best_split
@@ -72,7 +71,9 @@ from perf_pipeline.analysis.series import (
     median,
     midranks,
     pool_runs_by_commit,
+    row_medians,
     serial_inflation,
+    windows,
 )
 from perf_pipeline.analysis.verdict import exp_ratio
 from perf_pipeline.errors import InvalidInputError
@@ -128,7 +129,7 @@ def robust_scale(y: np.ndarray, res: np.ndarray | None = None) -> float:
         return _TINY
     if res is None:
         res = local_residuals(y)
-    scale = 1.4826 * float(np.median(np.abs(res - np.median(res))))
+    scale = 1.4826 * median(np.abs(res - median(res)))
     if not scale > _TINY:
         scale = float(np.std(y))
     return max(scale, _TINY)
@@ -155,7 +156,7 @@ def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float
     follow = np.empty(cands.size)
     full = min(cands.size, max(0, after.size - min_size + 1))
     if full:
-        follow[:full] = np.median(sliding_window_view(after, min_size)[:full], axis=1)
+        follow[:full] = row_medians(windows(after, min_size)[:full])
     for i in range(full, cands.size):  # the last ones, cut short by the segment's end
         follow[i] = median(y[cands[i] + 1:min(hi, cands[i] + 1 + min_size)])
     for _ in range(REFINE_ROUNDS):
@@ -200,7 +201,7 @@ def hodges_lehmann(before: np.ndarray, after: np.ndarray, confidence: float
     z = float(special.ndtri(0.5 + confidence / 2.0))
     c = math.floor(n1 * n2 / 2.0 - z * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0))
     c = min(max(c, 0), d.size // 2)
-    return float(np.median(d)), float(d[c]), float(d[d.size - 1 - c])
+    return median(d), float(d[c]), float(d[d.size - 1 - c])
 
 
 def _persists(y: np.ndarray, lo: int, k: int, hi: int, alpha: float) -> bool:

@@ -33,15 +33,16 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special, stats
 
 from perf_pipeline.analysis.changepoints import detect_change_points
 from perf_pipeline.analysis.series import (
     commit_log_levels,
     local_residuals,
+    median,
     pool_runs_by_commit,
     serial_inflation,
+    windows,
 )
 from perf_pipeline.analysis.verdict import exp_ratio
 from perf_pipeline.errors import InvalidInputError
@@ -81,7 +82,7 @@ def _holds(y: np.ndarray, a: int, b: int, sign: int, floor: float, reach: int) -
     after = y[b + 1:b + 1 + reach]
     if after.size < 5:
         return True  # the latest commits: nothing after them yet
-    moved = float(np.median(after) - np.median(y[a:a + reach]))
+    moved = median(after) - median(y[a:a + reach])
     return moved * sign >= floor
 
 
@@ -160,7 +161,7 @@ def _mann_kendall_sums(y: np.ndarray, w: int, starts: np.ndarray) -> np.ndarray:
     lags = np.arange(1, w)
     # row t holds y[t], ..., y[t + w - 1]; past the last commit it repeats it (those
     # pairs lie beyond every window's sums below)
-    ahead = sliding_window_view(np.concatenate((y, np.full(w - 1, y[-1]))), w)
+    ahead = windows(np.concatenate((y, np.full(w - 1, y[-1]))), w)
     first, later = ahead[:, :1], ahead[:, 1:]
     signs = (later > first).astype(np.int64) - (later < first)
     totals = np.zeros((n + 1, w - 1), dtype=np.int64)
@@ -184,8 +185,8 @@ def detect_drifts(values: Sequence[float] | Sequence[Sequence[float]] | np.ndarr
     step = max(1, w // 3)
     starts = np.arange(0, n - w + 1, step)
     if starts[-1] != n - w:
-        starts = np.append(starts, n - w)
-    x = sliding_window_view(y, w)[starts]
+        starts = np.concatenate((starts, [n - w]))
+    x = windows(y, w)[starts]
     s = _mann_kendall_sums(y, w, starts)
     inflation = serial_inflation(local_residuals(y))
     z = (s - np.sign(s)) / math.sqrt(w * (w - 1) * (2 * w + 5) / 18.0 * inflation)

@@ -42,7 +42,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special
 
 __all__ = ["best_pulse", "best_split", "pulse_scan_p", "split_scan_p"]
@@ -143,9 +142,12 @@ def _best_grid_pair(s: np.ndarray, weight: np.ndarray, grid: np.ndarray, step: i
     # v[regular - 1 + d] is the weight of pairs d grid steps apart (0 for d <= 0)
     v = np.zeros(2 * regular - 1)
     v[regular - 1:] = weight[0:(regular - 1) * step + 1:step]
+    # toeplitz[a, b] = v[regular - 1 - a + b], a strided view of v
+    toeplitz = np.ndarray((regular, regular), dtype=v.dtype, buffer=v,
+                          offset=(regular - 1) * v.itemsize, strides=(-v.itemsize, v.itemsize))
     sg = s[grid]
     z = np.abs(sg[None, :] - sg[:, None])
-    z[:regular, :regular] *= sliding_window_view(v, regular)[::-1]
+    z[:regular, :regular] *= toeplitz
     if regular < size:  # the last commit, off the regular steps
         z[:, regular:] *= weight[np.maximum(grid[regular:][None, :] - grid[:, None], 0)]
         z[regular:, :regular] *= weight[np.maximum(grid[:regular][None, :]
@@ -174,7 +176,7 @@ def best_pulse(ranks: np.ndarray, ties: float, min_size: int, widen: float = 1.0
     step = max(1, math.ceil(n / FINE_PAIRS))
     grid = np.arange(1, n, step)
     if grid[-1] != n - 1:
-        grid = np.append(grid, n - 1)
+        grid = np.concatenate((grid, [n - 1]))
     i, j, z = _best_grid_pair(s, weight, grid, step)
     if step > 1 and z > 0:
         i, j, z = _best_pair(s, weight,
