@@ -135,6 +135,14 @@ def robust_scale(y: np.ndarray, res: np.ndarray | None = None) -> float:
     return max(scale, _TINY)
 
 
+def _split_costs(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Per candidate split ``j``: the ``old`` costs of the commits before it plus the
+    ``new`` costs from it on (running sums from either end)."""
+    before = np.zeros(old.size)
+    old[:-1].cumsum(out=before[1:])
+    return before + new[::-1].cumsum()[::-1]
+
+
 def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float) -> int:
     """The split near ``k`` that best separates the two local levels (module docstring).
 
@@ -169,8 +177,7 @@ def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float
         old = np.minimum(((win - a) / scale) ** 2, cap)
         new = np.minimum(((win - b) / scale) ** 2, cap)
         # cost(j) = old-level cost of commits before j + new-level cost from j on
-        cost = (np.concatenate(([0.0], np.cumsum(old)))[:-1]
-                + np.concatenate((np.cumsum(new[::-1])[::-1], [0.0]))[:-1])
+        cost = _split_costs(old, new)
         # A spike is one commit off both levels and off the commits that follow it; a
         # level taken over a pulse and what follows it lies between the two, and then
         # every commit of the pulse is off both levels without being a spike.
@@ -181,9 +188,8 @@ def _refine(y: np.ndarray, lo: int, k: int, hi: int, min_size: int, scale: float
         # its level) go to the split whose commits lie nearer their own level, uncapped;
         # the stable order alone put such a commit on the new level in 48-84 % of cases.
         raw_old, raw_new = np.abs(win - a), np.abs(win - b)
-        tie_break = (np.concatenate(([0.0], np.cumsum(raw_old)))[:-1]
-                     + np.concatenate((np.cumsum(raw_new[::-1])[::-1], [0.0]))[:-1])
-        order = np.lexsort((tie_break, np.round(cost / cap, 9)))
+        tie_break = _split_costs(raw_old, raw_new)
+        order = np.lexsort((tie_break, (cost / cap).round(9)))
         starts = order[counts[order]]
         pick = int(cands[starts[0] if starts.size else order[0]])
         if pick == k:
@@ -196,7 +202,8 @@ def hodges_lehmann(before: np.ndarray, after: np.ndarray, confidence: float
                    ) -> tuple[float, float, float]:
     """Shift after - before: the median of all pairwise differences, with the
     Mann–Whitney (Lehmann) confidence interval at ``confidence``."""
-    d = np.sort(np.subtract.outer(after, before).ravel())
+    d = np.subtract.outer(after, before).ravel()
+    d.sort()
     n1, n2 = before.size, after.size
     z = float(special.ndtri(0.5 + confidence / 2.0))
     c = math.floor(n1 * n2 / 2.0 - z * math.sqrt(n1 * n2 * (n1 + n2 + 1) / 12.0))
@@ -217,7 +224,7 @@ def _persists(y: np.ndarray, lo: int, k: int, hi: int, alpha: float) -> bool:
     var = n1 * n2 / 12.0 * ((n + 1) - ties / (n * (n - 1)))
     if var <= 0:
         return False  # all equal
-    u = float(np.sum(ranks[:n1])) - n1 * (n1 + 1) / 2.0
+    u = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2.0
     z = max(abs(u - n1 * n2 / 2.0) - 0.5, 0.0) / math.sqrt(var)
     return float(special.erfc(z / math.sqrt(2.0))) < alpha
 

@@ -39,6 +39,7 @@ caller divides |z| by ``widen``: ``changepoints`` passes the square root of
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -75,20 +76,35 @@ def _pulse_lengths(n: int, min_size: int) -> np.ndarray:
     return np.arange(min_size, n - min_size + 1)
 
 
-def pulse_scan_p(b: float, n: int, min_size: int) -> float:
-    """P(max |z| of the two-split scan of ``n`` commits >= b) under no change (module
-    docstring), capped by Bonferroni over the pairs."""
+@functools.lru_cache(maxsize=64)
+def _pulse_terms(n: int, min_size: int) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """What ``pulse_scan_p`` needs of a segment's length alone: per pulse length, its
+    weight before the overshoot correction and the correction's scale, and the number of
+    pairs; None when no pulse fits. Cached: the scans of the history as it was judge
+    six windows of one length, and every judgement of a length repeats these."""
     m = _pulse_lengths(n, min_size)
     starts = n - m - 1  # the pulse starts after the first commit and ends before the last
     keep = starts > 0
     m, starts = m[keep], starts[keep]
-    if m.size == 0 or not b > 0:
-        return 1.0
+    if m.size == 0:
+        return None
     d = m / n
     rate = 1.0 / (2.0 * d * (1.0 - d))
-    weight = starts / (n * n) * rate ** 2 * _nu(b * np.sqrt(2.0 * rate / n)) ** 2
+    base, root = starts / (n * n) * rate ** 2, np.sqrt(2.0 * rate / n)
+    base.flags.writeable = root.flags.writeable = False
+    return base, root, float(starts.sum())
+
+
+def pulse_scan_p(b: float, n: int, min_size: int) -> float:
+    """P(max |z| of the two-split scan of ``n`` commits >= b) under no change (module
+    docstring), capped by Bonferroni over the pairs."""
+    terms = _pulse_terms(n, min_size)
+    if terms is None or not b > 0:
+        return 1.0
+    base, root, pairs = terms
+    weight = base * _nu(b * root) ** 2
     siegmund = 2.0 * b ** 3 * _phi(b) * float(weight.sum())
-    bonferroni = float(starts.sum()) * float(special.erfc(b / math.sqrt(2.0)))
+    bonferroni = pairs * float(special.erfc(b / math.sqrt(2.0)))
     return float(min(1.0, siegmund, bonferroni))
 
 
@@ -108,9 +124,9 @@ def best_split(ranks: np.ndarray, ties: float, min_size: int, widen: float = 1.0
     if spread <= 0:
         return None  # all equal
     ks = np.arange(min_size, n - min_size + 1)
-    rank_sum = np.cumsum(ranks)[ks - 1]
+    rank_sum = ranks.cumsum()[ks - 1]
     z = (rank_sum - ks * (n + 1) / 2.0) / np.sqrt(ks * (n - ks) * spread / 12.0)
-    best = int(np.argmax(np.abs(z)))
+    best = int(np.abs(z).argmax())
     return int(ks[best]), split_scan_p(float(abs(z[best])) / widen, min_size / n, ks.size)
 
 
@@ -168,7 +184,7 @@ def best_pulse(ranks: np.ndarray, ties: float, min_size: int, widen: float = 1.0
     spread = _spread(ranks, ties)
     if spread <= 0:
         return None  # all equal
-    s = np.concatenate(([0.0], np.cumsum(ranks - (n + 1) / 2.0)))
+    s = np.concatenate(([0.0], (ranks - (n + 1) / 2.0).cumsum()))
     m = np.arange(n + 1, dtype=float)
     inside = (m >= min_size) & (n - m >= min_size)
     weight = np.zeros(n + 1)
