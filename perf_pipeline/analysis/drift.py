@@ -153,22 +153,21 @@ def _mann_kendall_sums(y: np.ndarray, w: int, starts: np.ndarray) -> np.ndarray:
     of ``y[j] - y[i]`` over the pairs ``i < j`` of the window.
 
     The windows overlap by two thirds, so each pair is compared once for the whole
-    history, by lag: ``signs[t, lag - 1]`` is the sign of ``y[t + lag] - y[t]`` (by
+    history, by lag: ``signs[lag - 1, t]`` is the sign of ``y[t + lag] - y[t]`` (by
     comparison: two finite floats differ exactly when their difference is not zero), and
-    a window's sum over one lag is a difference of that column's running sums. Integers
+    a window's sum over one lag is a difference of that row's running sums. Integers
     throughout, so S is exactly the sum over each window's own pairs."""
     n = y.size
     lags = np.arange(1, w)
-    # row t holds y[t], ..., y[t + w - 1]; past the last commit it repeats it (those
-    # pairs lie beyond every window's sums below)
-    ahead = windows(np.concatenate((y, np.full(w - 1, y[-1]))), w)
-    first, later = ahead[:, :1], ahead[:, 1:]
-    signs = (later > first).astype(np.int64) - (later < first)
-    totals = np.zeros((n + 1, w - 1), dtype=np.int64)
-    np.cumsum(signs, axis=0, out=totals[1:])
+    # row lag - 1 holds y[lag], ..., y[lag + n - 1]; past the last commit it repeats it
+    # (those pairs lie beyond every window's sums below)
+    later = windows(np.concatenate((y[1:], np.full(w - 1, y[-1]))), n)
+    signs = (later > y).view(np.int8) - (later < y).view(np.int8)
+    totals = np.zeros((w - 1, n + 1), dtype=np.int64)
+    signs.cumsum(axis=1, out=totals[:, 1:])
     # window a, lag l: the pairs (t, t + l) for t = a .. a + w - 1 - l
-    s = (totals[starts[:, None] + w - lags, lags - 1]
-         - totals[starts[:, None], lags - 1]).sum(axis=1)
+    s = (totals[lags - 1, starts[:, None] + w - lags]
+         - totals[lags - 1, starts[:, None]]).sum(axis=1)
     return s.astype(float)
 
 
