@@ -185,10 +185,9 @@ def best_pulse(ranks: np.ndarray, ties: float, min_size: int, widen: float = 1.0
     if spread <= 0:
         return None  # all equal
     s = np.concatenate(([0.0], (ranks - (n + 1) / 2.0).cumsum()))
-    m = np.arange(n + 1, dtype=float)
-    inside = (m >= min_size) & (n - m >= min_size)
+    m = np.arange(min_size, n - min_size + 1, dtype=float)  # commits inside a pair
     weight = np.zeros(n + 1)
-    weight[inside] = 1.0 / np.sqrt(m[inside] * (n - m[inside]) * spread / 12.0)
+    weight[min_size:n - min_size + 1] = 1.0 / np.sqrt(m * (n - m) * spread / 12.0)
     step = max(1, math.ceil(n / FINE_PAIRS))
     grid = np.arange(1, n, step)
     if grid[-1] != n - 1:
