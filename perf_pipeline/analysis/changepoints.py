@@ -66,6 +66,7 @@ from scipy import special, stats
 
 from perf_pipeline.analysis.rank_scan import best_pulse, best_split
 from perf_pipeline.analysis.series import (
+    SliceOrder,
     commit_log_levels,
     local_residuals,
     median,
@@ -327,13 +328,16 @@ def detect_change_points(values: Sequence[float] | Sequence[Sequence[float]] | n
     found: dict[int, float] = {}
     unjudged: int | None = None  # a pulse's end among the last commits (``_pulse``)
     stack = [(0, y.size)]
+    # one sort of the levels and one of the residuals rank every long segment
+    y_order, res_order = SliceOrder(y), SliceOrder(res)
     while stack:
         lo, hi = stack.pop()
         if hi - lo < 2 * min_size:
             continue
         # ranks and the serial widening of the segment, shared by both scans
-        ranks, ties = midranks(y[lo:hi])
-        widen = math.sqrt(serial_inflation(res[lo:hi], discount=1.0))
+        ranks, ties = midranks(y[lo:hi], y_order(lo, hi))
+        widen = math.sqrt(serial_inflation(res[lo:hi], discount=1.0,
+                                           order=res_order(lo, hi)))
         split = best_split(ranks, ties, min_size, widen)
         if split is not None and split[1] < alpha:
             k = _refine(y, lo, lo + split[0], hi, min_size, scale)

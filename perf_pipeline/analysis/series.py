@@ -17,7 +17,7 @@ import numpy as np
 
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["MAX_SERIAL_CORRELATION", "CommitHistory", "commit_log_levels",
+__all__ = ["MAX_SERIAL_CORRELATION", "CommitHistory", "SliceOrder", "commit_log_levels",
            "local_residuals", "median", "midranks", "pool_runs_by_commit", "row_medians",
            "serial_inflation", "windows"]
 
@@ -76,11 +76,13 @@ def _in_range(logs: np.ndarray) -> np.ndarray:
     return logs
 
 
-def midranks(x: np.ndarray) -> tuple[np.ndarray, float]:
+def midranks(x: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Mid-ranks of ``x`` (1-based) and the tie term ``sum(t^3 - t)``; numpy only (the
-    scan ranks many segments, and scipy's per-call overhead dominated its cost)."""
+    scan ranks many segments, and scipy's per-call overhead dominated its cost).
+    ``order``: the stable argsort of ``x``, when the caller has it (``SliceOrder``)."""
     n = x.size
-    order = x.argsort(kind="stable")
+    if order is None:
+        order = x.argsort(kind="stable")
     ranks = np.empty(n)
     xs = x[order]
     new = np.empty(n, dtype=bool)
@@ -100,6 +102,31 @@ def midranks(x: np.ndarray) -> tuple[np.ndarray, float]:
     # the order of the sum does not matter)
     tied = counts[sizes > 1]
     return ranks, float((tied ** 3 - tied).sum())
+
+
+class SliceOrder:
+    """The stable argsort of any slice of one series, from one sort of the whole.
+
+    A stable sort puts equal values in index order, in the whole series as in any slice
+    of it, so a slice's own order is the whole's entries that fall inside it, in turn:
+    the same array ``argsort(kind="stable")`` of the slice returns. Filtering costs a
+    pass over the whole series, so a slice shorter than a quarter of it is sorted
+    again (cheaper there); a segmentation ranks a long history's long segments again
+    and again.
+    """
+
+    __slots__ = ("_order", "_x")
+
+    def __init__(self, x: np.ndarray) -> None:
+        self._x = x
+        self._order = x.argsort(kind="stable")
+
+    def __call__(self, lo: int, hi: int) -> np.ndarray:
+        """The stable argsort of ``x[lo:hi]``."""
+        if 4 * (hi - lo) < self._x.size:
+            return self._x[lo:hi].argsort(kind="stable")
+        order = self._order
+        return order[(order >= lo) & (order < hi)] - lo
 
 
 def median(x: np.ndarray) -> float:
@@ -138,7 +165,8 @@ def windows(x: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def serial_inflation(residuals: np.ndarray, *, discount: float = 0.0) -> float:
+def serial_inflation(residuals: np.ndarray, *, discount: float = 0.0,
+                     order: np.ndarray | None = None) -> float:
     """How much serial correlation widens the variance of a rank sum over a series.
 
     On a shared machine load comes in waves, so neighbouring commits are alike more often
@@ -150,13 +178,14 @@ def serial_inflation(residuals: np.ndarray, *, discount: float = 0.0) -> float:
     spike moves one rank), clipped to ``[0, MAX_SERIAL_CORRELATION]``, so independent
     noise costs nothing. ``discount`` takes that many of rho's standard errors under
     independence (``1 / sqrt(n)``) off it first: on a short history the estimate is
-    mostly noise, and a chance correlation of 0.2 would hide a clean step.
+    mostly noise, and a chance correlation of 0.2 would hide a clean step. ``order``: the
+    stable argsort of ``residuals``, when the caller has it.
     """
     if residuals.size < 4 or residuals.max() == residuals.min():
         return 1.0
     # Mid-ranks, as Spearman's rho has them: a coarse timer's ties ranked by position
     # read as runs of neighbours alike (i.i.d. noise at 2 % rounded to 2 %: x2.15 for x1.06)
-    ranks, _ = midranks(residuals)
+    ranks, _ = midranks(residuals, order)
     ranks -= ranks.mean()
     rho = float((ranks[1:] * ranks[:-1]).sum()) / float((ranks * ranks).sum())
     rho -= discount / math.sqrt(residuals.size)
