@@ -20,6 +20,7 @@ from perf_pipeline.analysis import (
     drifts_of,
     unexplained_drifts,
 )
+from perf_pipeline.analysis.drift import _mann_kendall_sums
 from perf_pipeline.analysis.histories import inject, replay_history
 from perf_pipeline.analysis.replay import NoiseRecording
 from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording
@@ -220,3 +221,16 @@ def test_values_spanning_most_of_a_float_give_a_drift_not_a_crash() -> None:
             -239.0, -11.2]
     drifts = detect_drifts(list(np.exp(logs)))
     assert all(0 < d.ratio_low <= d.ratio <= d.ratio_high < math.inf for d in drifts)
+
+
+@pytest.mark.parametrize("w", [10, 11, 30, 64])
+def test_mann_kendall_sums_by_lag_are_each_windows_own(w: int) -> None:
+    """S of each window, from signs taken once per pair of the history, must be the sum
+    over the window's own pairs (ties and the last, shorter window included)."""
+    rng = np.random.default_rng(w)
+    for n in (w, w + 1, 3 * w + 7):
+        for y in (rng.normal(size=n), np.round(rng.normal(size=n))):
+            starts = np.unique(np.r_[np.arange(0, n - w + 1, max(1, w // 3)), n - w])
+            want = [sum(np.sign(y[a + j] - y[a + i]) for i in range(w)
+                        for j in range(i + 1, w)) for a in starts]
+            assert _mann_kendall_sums(y, w, starts).tolist() == want

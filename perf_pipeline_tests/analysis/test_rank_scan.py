@@ -8,7 +8,14 @@ import itertools
 import numpy as np
 import pytest
 
-from perf_pipeline.analysis.rank_scan import FINE_PAIRS, best_pulse, pulse_scan_p
+from perf_pipeline.analysis.rank_scan import (
+    FINE_PAIRS,
+    _best_grid_pair,
+    _best_pair,
+    _spread,
+    best_pulse,
+    pulse_scan_p,
+)
 from perf_pipeline.analysis.series import midranks
 
 
@@ -64,3 +71,24 @@ def test_a_long_history_is_scanned_on_a_grid_and_the_pulse_still_placed() -> Non
     start, end, p = _pulse_p(y)
     assert abs(start - 603) <= 8 and abs(end - 615) <= 8
     assert p < 1e-3
+
+
+@pytest.mark.parametrize("n", [12, 100, 255, 256, 257, 300, 1000, 1023])
+def test_the_grid_pass_picks_the_pair_every_pair_scores(n: int) -> None:
+    """The grid pass reads its weights as a strided Toeplitz view rather than gathering
+    one per pair; pair, score and ties between scores must be the gathered ones'."""
+    rng = np.random.default_rng(n)
+    for values in (rng.normal(size=n), np.round(rng.normal(size=n))):
+        for min_size in (2, 5, 8):
+            ranks, ties = midranks(values)
+            spread = _spread(ranks, ties)
+            s = np.concatenate(([0.0], np.cumsum(ranks - (n + 1) / 2.0)))
+            m = np.arange(n + 1, dtype=float)
+            inside = (m >= min_size) & (n - m >= min_size)
+            weight = np.zeros(n + 1)
+            weight[inside] = 1.0 / np.sqrt(m[inside] * (n - m[inside]) * spread / 12.0)
+            step = max(1, -(-n // FINE_PAIRS))
+            grid = np.arange(1, n, step)
+            if grid[-1] != n - 1:
+                grid = np.append(grid, n - 1)
+            assert _best_grid_pair(s, weight, grid, step) == _best_pair(s, weight, grid, grid)
