@@ -32,3 +32,16 @@ def test_the_shortest_history_that_fits_runs_every_scenario() -> None:
     done = _study(58)
     assert done.returncode == 0, done.stderr
     assert "re-landed +20 %: found" in done.stdout
+
+
+def test_timing_only_times_ours_and_its_two_parts_without_a_corpus() -> None:
+    """The 5 ms budget is measured with ``--timing-only`` (no corpus, no tables): it must
+    run without Otava or asv and name ours and its two parts (figures not asserted)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "changepoints.py"), "--timing-only"],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "target for ours: 5 ms CPU" in done.stdout
+    for name in ("ours", "ours: change points", "ours: drifts"):
+        assert f"- {name}: " in done.stdout
+    assert "###" not in done.stdout.split("### ms per")[0]  # no study table before it
