@@ -2,8 +2,12 @@
 
 The scans are tuned on studies, and a speed-up must not move a single result: the
 change points (index, size, interval, scan p-value) and the drifts (span, size, interval,
-p-value) of each history below are compared, bit for bit (``float.hex``), with
-``data/history_golden.json``, written by the code they were tuned with. The histories are
+p-value) of each history below are compared with ``data/history_golden.json``, written
+by the code they were tuned with: indices exactly, floats (stored as ``float.hex``) to
+``REL_TOL``. On the machine that wrote the file they are equal bit for bit; the margin
+is for another CPU, whose numpy may take its vectorised ``exp`` and ``log`` and its BLAS
+kernels, and round a last bit differently. A change of any rule moves far more. The
+histories are
 regenerated from seeds: flat, steps, pulses, re-landed slowdowns, ramps, heavy-tailed
 noise, coarse timers (ties), short histories, replicates (also ragged), replayed
 synthetic recordings with load waves, and non-default options.
@@ -16,6 +20,7 @@ A deliberate change of a rule rewrites the file (and says so in its commit)::
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +36,8 @@ from perf_pipeline.analysis.simulation import NoiseModel, simulate_recording
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "history_golden.json"
 
 Case = tuple[str, Any, dict[str, Any], dict[str, Any]]  # label, values, cp opts, drift opts
+#: Floats agree to this relative difference (about 4,500 units in the last place).
+REL_TOL = 1e-12
 
 
 def _noise(rng: np.random.Generator, n: int, cv: float = 0.03) -> np.ndarray:
@@ -166,13 +173,24 @@ def test_the_corpus_covers_what_it_claims() -> None:
     assert sum(len(c["change_points"]) >= 2 for c in cases) > 20
 
 
+def _same(got: Any, want: Any) -> bool:
+    """Equal lists, ints exactly, hex floats to ``REL_TOL``."""
+    if isinstance(got, list) and isinstance(want, list):
+        return len(got) == len(want) and all(map(_same, got, want))
+    if isinstance(got, str) and isinstance(want, str) and got.startswith(("0x", "-0x")):
+        a, b = float.fromhex(got), float.fromhex(want)
+        return a == b or math.isclose(a, b, rel_tol=REL_TOL, abs_tol=0.0)
+    return bool(got == want)
+
+
 def test_every_history_has_its_committed_change_points_and_drifts(
         outcomes: list[dict[str, Any]]) -> None:
     golden = json.loads(GOLDEN.read_text())["cases"]
     assert len(outcomes) == len(golden)
     moved = [f"{i} {got['label']}: {want} -> {got}"
              for i, (got, want) in enumerate(zip(outcomes, golden, strict=True))
-             if got != want]
+             if got.keys() != want.keys() or not all(
+                 _same(got[key], want[key]) for key in want)]
     assert not moved, f"{len(moved)} of {len(golden)} histories moved:\n" + "\n".join(
         moved[:5])
 
