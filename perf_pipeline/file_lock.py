@@ -4,6 +4,13 @@
 killed run never leaves a stale lock. Worktrees of one SHA, a venv being built, the
 measuring processes of a machine and the writers of a baseline folder all take turns
 through it. Windows has no ``flock``: there the lock is a no-op (held at once).
+
+A lock file may be deleted by its holder (``remove_held_lock``): the worktree lock of a
+commit whose worktree is pruned would otherwise stay for ever, one file per commit ever
+measured. A process that opened the file before it was deleted and waited for it then
+holds a lock on a name nobody else can find, beside a newcomer who made the file again;
+so whoever gets the lock checks that the name still leads to the file it locked, and
+takes the lock again from the start if not.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: no locking
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["exclusive_lock"]
+__all__ = ["exclusive_lock", "remove_held_lock"]
 
 
 def _open_for_lock(path: Path) -> int:
@@ -47,22 +54,44 @@ def exclusive_lock(path: Path, *, blocking: bool = True,
     ``on_wait`` is called once when the lock is busy, before waiting for it.
     """
     path = Path(path)
-    if not path.is_dir():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _open_for_lock(path)
-    try:
-        if fcntl is None:  # pragma: no cover
+    waited = False
+    while True:
+        if not path.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        fd = _open_for_lock(path)
+        try:
+            if fcntl is None:  # pragma: no cover
+                yield True
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not blocking:
+                    yield False
+                    return
+                if on_wait is not None and not waited:
+                    on_wait()
+                waited = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if not _still_named(fd, path):
+                continue  # its holder deleted it while we waited: lock the new one
             yield True
             return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if not blocking:
-                yield False
-                return
-            if on_wait is not None:
-                on_wait()
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield True
-    finally:
-        os.close(fd)  # releases the lock
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _still_named(fd: int, path: Path) -> bool:
+    """Whether ``path`` is still the file open as ``fd`` (not deleted, nor made anew)."""
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def remove_held_lock(path: Path) -> None:
+    """Delete the lock file ``path``, which the caller holds (``exclusive_lock``): those
+    waiting for it find it gone once they get it, and lock a new file of that name."""
+    Path(path).unlink(missing_ok=True)

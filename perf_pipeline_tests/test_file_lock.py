@@ -72,3 +72,36 @@ def test_another_users_lock_file_is_taken_read_only(tmp_path: Path,
              "exclusive_lock\nwith exclusive_lock(sys.argv[1], blocking=False) as held:\n"
              "    print(held)", str(path)], capture_output=True, text=True, timeout=60)
         assert proc.stdout.strip() == "False", proc.stderr
+
+
+_WAITER = """
+import sys, time
+from perf_pipeline.file_lock import exclusive_lock
+with exclusive_lock(sys.argv[1], on_wait=lambda: print("waiting", flush=True)):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_waiter_for_a_lock_file_its_holder_deleted_locks_the_new_file(
+        tmp_path: Path) -> None:
+    """A pruned worktree's lock file is deleted by whoever holds it. A process already
+    waiting on the deleted file got it and went on, beside a newcomer who locked a new
+    file of that name: two holders of one lock. The waiter takes the new file's lock.
+    (``remove_held_lock`` is this unlink.)"""
+    path = tmp_path / "x.lock"
+    with exclusive_lock(path) as held:
+        assert held is True
+        waiter = subprocess.Popen([sys.executable, "-c", _WAITER, str(path)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert waiter.stdout is not None and waiter.stdout.readline().strip() == "waiting"
+        path.unlink()
+    try:
+        assert waiter.stdout.readline().strip() == "held"
+        with exclusive_lock(path, blocking=False) as newcomer:
+            assert newcomer is False  # the waiter holds the file of that name
+    finally:
+        assert waiter.stdin is not None
+        waiter.stdin.write("\n")
+        waiter.stdin.close()
+        assert waiter.wait(timeout=30) == 0

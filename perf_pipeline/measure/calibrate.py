@@ -40,7 +40,7 @@ from perf_pipeline.measure.raw import new_run_id
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.session import error_text, no_project_dir, run_prepared
 from perf_pipeline.measure.tempdirs import measuring_temp_dir, sweep_stale_temp_dirs
-from perf_pipeline.measure.worktree import git_worktree
+from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 from perf_pipeline.model import NOISE_SIDES, NoiseCorpus, NoisePair, SuiteRun, is_noise_order
 
 __all__ = ["ORDERS_FILE", "CalibrationRun", "corpus_from_raw_pairs", "measure_calibration",
@@ -49,6 +49,9 @@ __all__ = ["ORDERS_FILE", "CalibrationRun", "corpus_from_raw_pairs", "measure_ca
 logger = logging.getLogger(__name__)
 
 ORDERS_FILE = "orders.jsonl"
+#: Worktrees kept per side after a calibration: one commit (calibrating it again reuses
+#: them), as each side has a checkout of its own (with a "uv" runner, an environment too).
+KEEP_CALIBRATION_WORKTREES = 1
 _PAIR_FILE = re.compile(r"^pair-(\d{4,})-([ab])\.json$")
 
 
@@ -313,4 +316,8 @@ def measure_calibration(
                                        f"{index} finished pair(s) kept in {raw_dir})", sha=sha)
             if on_pair is not None:
                 on_pair(index + 1, pairs)
+    # Each side's worktrees have a folder of their own, which the pruning of runs never
+    # looks into: a calibration of each new tip left two checkouts for ever.
+    for root in roots.values():
+        prune_worktrees(repo, root, keep=KEEP_CALIBRATION_WORKTREES)
     return CalibrationRun(raw_dir=raw_dir, sha=sha, pairs=pairs, seed=seed)

@@ -1,10 +1,12 @@
 """Isolated checkouts of one commit each, with ``git worktree``.
 
 Decision: worktrees are KEPT after use and reused, one per SHA under ``root``, and old
-ones are removed by ``prune_worktrees(keep=N)``. Why: interleaved A/B comparisons and
-re-runs measure the same few commits again and again, and with ``runner="uv"`` the
-target's virtualenv lives inside the checkout, so reuse saves a checkout and a full
-environment build per run. Pass ``remove=True`` to get a throw-away worktree instead.
+ones are removed by ``prune_worktrees(keep=N)``, with their lock files (one per commit
+ever measured would pile up for ever on a machine that measures every commit). Why:
+interleaved A/B comparisons and re-runs measure the same few commits again and again,
+and with ``runner="uv"`` the target's virtualenv lives inside the checkout, so reuse
+saves a checkout and a full environment build per run. Pass ``remove=True`` to get a
+throw-away worktree instead.
 
 Safety: a reused worktree must be at the right SHA with no changes to tracked files;
 untracked, non-ignored files are cleaned (ignored ones such as ``.venv`` and
@@ -25,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.file_lock import exclusive_lock
+from perf_pipeline.file_lock import exclusive_lock, remove_held_lock
 from perf_pipeline.measure.git import check_full_sha, is_full_sha, run_git
 
 __all__ = ["git_worktree", "prune_worktrees"]
@@ -36,10 +38,14 @@ logger = logging.getLogger(__name__)
 _CHECKOUT_TIMEOUT_S = 600.0
 
 
+def _lock_path(root: Path, sha: str) -> Path:
+    return root / ".locks" / f"{sha}.lock"
+
+
 @contextlib.contextmanager
 def _sha_lock(root: Path, sha: str, *, blocking: bool = True) -> Iterator[bool]:
     """Hold the lock for ``sha`` under ``root``; yields False if non-blocking and busy."""
-    with exclusive_lock(root / ".locks" / f"{sha}.lock", blocking=blocking) as held:
+    with exclusive_lock(_lock_path(root, sha), blocking=blocking) as held:
         yield held
 
 
@@ -104,7 +110,8 @@ def prune_worktrees(repo: Path, root: Path, *, keep: int = 5) -> tuple[Path, ...
     """Remove all but the ``keep`` most recently used worktrees under ``root``.
 
     Worktrees in use (locked) are skipped. Returns the removed paths. Also runs
-    ``git worktree prune`` so git forgets worktrees whose directories are gone.
+    ``git worktree prune`` so git forgets worktrees whose directories are gone, and
+    deletes the lock files of commits without a worktree that nobody holds.
     """
     if keep < 0:
         raise InvalidInputError(f"keep must be >= 0, not {keep!r}")
@@ -120,6 +127,23 @@ def prune_worktrees(repo: Path, root: Path, *, keep: int = 5) -> tuple[Path, ...
                     logger.info("worktree %s is in use; not pruning it", path)
                     continue
                 _remove(repo, path)
+                remove_held_lock(_lock_path(root, path.name))
                 removed.append(path)
+        _remove_idle_locks(root)
     run_git(repo, ["worktree", "prune"], check=False)
     return tuple(removed)
+
+
+def _remove_idle_locks(root: Path) -> None:
+    """Delete the lock files under ``root`` of commits that have no worktree (pruned
+    earlier, or by a version that kept their locks) and that nobody holds."""
+    locks = root / ".locks"
+    if not locks.is_dir():
+        return
+    for lock in locks.glob("*.lock"):
+        sha = lock.name.removesuffix(".lock")
+        if not is_full_sha(sha) or (root / sha).exists():
+            continue
+        with _sha_lock(root, sha, blocking=False) as acquired:
+            if acquired and not (root / sha).exists():  # made while we looked: in use
+                remove_held_lock(lock)

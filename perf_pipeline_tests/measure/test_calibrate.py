@@ -202,3 +202,27 @@ def test_a_full_disk_when_keeping_a_pair_is_an_error_naming_the_file(
     with pytest.raises(StoreError, match=r"calibration raw file .*pair-0000-[ab]\.json: "
                                          r"cannot write it: No space left on device"):
         calibrate_module.measure_calibration(make_settings(target_repo), pairs=2, seed=3)
+
+
+def test_calibrations_of_new_commits_keep_one_worktree_per_side(
+        target_repo, make_settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each side's worktrees live in a folder of their own (``worktrees/calibrate-a``),
+    which the pruning of runs never looks into: every calibrated commit left two
+    checkouts (and their locks) for ever."""
+    from perf_pipeline.measure import session as session_module
+    from perf_pipeline.measure.calibrate import measure_calibration
+    from perf_pipeline.measure.runner import SuiteOutcome
+
+    def fake_run_suite(project_dir: Path, *, json_path: Path, **_: object) -> SuiteOutcome:
+        json_path.write_bytes(_side(1.0))
+        return SuiteOutcome(returncode=0, timed_out=False, duration_s=0.1, stdout_tail="",
+                            stderr_tail="", json_path=json_path)
+
+    monkeypatch.setattr(session_module, "run_suite", fake_run_suite)
+    settings = make_settings(target_repo)
+    for ref in ("HEAD~2", "HEAD~1", "HEAD"):
+        last = measure_calibration(settings, pairs=2, seed=3, ref=ref)
+    for side in ("a", "b"):
+        root = settings.worktrees_dir / f"calibrate-{side}"
+        assert [p.name for p in root.iterdir() if not p.name.startswith(".")] == [last.sha]
+        assert [p.name for p in (root / ".locks").iterdir()] == [f"{last.sha}.lock"]

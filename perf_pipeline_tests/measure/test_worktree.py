@@ -95,3 +95,30 @@ def test_prune_keeps_most_recent_and_forgets_stale_entries(target_repo: Path,
     assert len(_registered(target_repo)) == 2  # the main checkout + the kept one
     with pytest.raises(InvalidInputError, match="keep"):
         prune_worktrees(target_repo, root, keep=-1)
+
+
+def test_prune_removes_the_locks_of_commits_without_a_worktree_unless_held(
+        target_repo: Path, tmp_path: Path) -> None:
+    """Every measured commit left ``.locks/<sha>.lock`` for ever (worktrees were pruned to
+    the last few, their locks never): thousands of files a year on a machine measuring
+    every commit. Only the kept worktrees' locks and a lock someone holds stay."""
+    from perf_pipeline_tests.lock_holder import hold_lock, release
+
+    root = tmp_path / "wt"
+    shas = [resolve_commit(target_repo, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD")]
+    for age, sha in enumerate(shas):
+        with git_worktree(target_repo, sha, root=root) as path:
+            pass
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))  # oldest first
+    left_by_older_version = root / ".locks" / f"{'a' * 40}.lock"
+    left_by_older_version.touch()
+    held = root / ".locks" / f"{'b' * 40}.lock"  # someone about to make its worktree
+    holder = hold_lock(held)
+    try:
+        prune_worktrees(target_repo, root, keep=1)
+        assert sorted(p.name for p in (root / ".locks").iterdir()) == sorted(
+            [f"{shas[2]}.lock", held.name])
+    finally:
+        release(holder)
+    with git_worktree(target_repo, shas[0], root=root) as path:  # a pruned one comes back
+        assert git(path, "rev-parse", "HEAD") == shas[0]
