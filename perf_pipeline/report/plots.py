@@ -22,8 +22,8 @@ from perf_pipeline.report.correlation import metric_correlation
 from perf_pipeline.report.summary import comparison_rows
 from perf_pipeline.report.units import metric_label, seconds_scale
 
-__all__ = ["literal", "render_correlation_png", "render_distribution_png", "render_plots",
-           "render_trend_png"]
+__all__ = ["PLOT_FILES", "literal", "render_correlation_png", "render_distribution_png",
+           "render_plots", "render_trend_png"]
 
 _DPI = 110
 _MAX_LINES = 6
@@ -196,11 +196,15 @@ def render_correlation_png(data: ReportData) -> bytes:
     return _png(fig)
 
 
+#: The PNGs of a report, as ``render_plots`` names them.
+PLOT_FILES = ("trend_time.png", "trend_memory.png", "distribution.png", "correlation.png")
+
+
 def render_plots(data: ReportData) -> dict[str, bytes]:
-    """Every PNG of a report, keyed by file name."""
-    return {
-        "trend_time.png": render_trend_png(data, metric=TIME_METRIC),
-        "trend_memory.png": render_trend_png(data, metric="peak_rss_bytes"),
-        "distribution.png": render_distribution_png(data),
-        "correlation.png": render_correlation_png(data),
-    }
+    """Every PNG of a report, keyed by file name (``PLOT_FILES``)."""
+    return dict(zip(PLOT_FILES, (
+        render_trend_png(data, metric=TIME_METRIC),
+        render_trend_png(data, metric="peak_rss_bytes"),
+        render_distribution_png(data),
+        render_correlation_png(data),
+    ), strict=True))
