@@ -24,7 +24,9 @@ neither perf_pipeline nor its dependencies.
 ``setup`` commands run in the project directory before the first measurement of a
 worktree (e.g. ``[["python", "setup.py", "build_ext", "--inplace"]]``), each within
 ``setup_timeout_s``, with no shell. Their output (and that of an environment build) is
-appended to ``<results>/setup/<sha>.log``. A failure is not an exception: the run is
+appended to ``<results>/setup/<sha>.log``; only the logs of the ``KEEP_SETUP_LOGS``
+commits prepared last are kept (one per commit ever prepared piled up for ever; a failed
+run keeps its log's tail in its error anyway). A failure is not an exception: the run is
 recorded as failed, with the log's tail in its error. A worktree remembers that it was
 prepared (a stamp in git's private directory of that worktree, which goes away with
 it), unless the setup left untracked files that git does not ignore: reusing a worktree
@@ -57,7 +59,7 @@ from pathlib import Path
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.commands import run_logged
-from perf_pipeline.measure.git import run_git
+from perf_pipeline.measure.git import is_full_sha, run_git
 from perf_pipeline.measure.venvs import ensure_venv
 
 if sys.version_info >= (3, 11):
@@ -65,7 +67,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-__all__ = ["PLACEHOLDERS", "PreparedWorktree", "expand_placeholders", "prepare_worktree"]
+__all__ = ["KEEP_SETUP_LOGS", "PLACEHOLDERS", "PreparedWorktree", "expand_placeholders",
+           "prepare_worktree"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,9 @@ PLACEHOLDERS = ("worktree", "project", "sha", "python", "results")
 _PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _STAMP = "perf_pipeline_prepared.json"
 _TARGET_DIR = "perf_pipeline_target"
+#: Setup logs kept, of the commits prepared most recently (a log is written only when a
+#: worktree is prepared: a new commit, or setup that left untracked files).
+KEEP_SETUP_LOGS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +210,7 @@ def prepare_worktree(settings: Settings, worktree: Path, sha: str) -> PreparedWo
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n=== preparing {sha} ({settings.runner}) at "
                   f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} ===\n")
+    _prune_setup_logs(log_path.parent, keep=KEEP_SETUP_LOGS)
     steps = [(argv, f"setup command {i} of {len(commands)}")
              for i, argv in enumerate(commands, start=1)]
     if install_target:
@@ -223,3 +230,21 @@ def prepare_worktree(settings: Settings, worktree: Path, sha: str) -> PreparedWo
     else:
         stamp.write_text(json.dumps(recipe), encoding="utf-8")
     return PreparedWorktree(interpreter=interpreter, env=env, log_path=log_path)
+
+
+def _prune_setup_logs(folder: Path, *, keep: int) -> None:
+    """Delete all but the ``keep`` most recently written commit logs in ``folder``.
+
+    Preparing runs under the measuring lock, so no other preparation is writing here;
+    the log just begun is the newest, never one of those deleted.
+    """
+    dated = []
+    for log in folder.glob("*.log"):
+        if not is_full_sha(log.stem):
+            continue  # not a commit's log of ours
+        try:
+            dated.append((log.stat().st_mtime, log))
+        except OSError:
+            continue  # gone meanwhile
+    for _, log in sorted(dated, reverse=True)[keep:]:
+        log.unlink(missing_ok=True)
