@@ -149,8 +149,10 @@ class Settings:
     #: Commands run once per worktree before measuring (e.g. build an extension).
     setup: tuple[tuple[str, ...], ...] = ()
     setup_timeout_s: float = 900.0
-    #: Runner "venv": the interpreter the environments are made from (default: this one).
+    #: Runner "venv": the interpreter the environments are made from (default: this one),
+    #: and how many environments (one per dependency set) are kept, the ones used last.
     venv_python: str | None = None
+    keep_envs: int = 5
     #: Which machine a run was measured on; unset, a hash of the hardware (see
     #: ``model.hardware_machine_id``). Runs of different machines are never compared.
     machine_id: str | None = None
@@ -222,11 +224,10 @@ class Settings:
         if unknown or not self.gate_metrics:
             raise InvalidInputError(
                 f"gate_metrics must name metrics among {sorted(METRICS)}, not {unknown or '()'}")
-        if self.baseline_runs < 1:
-            raise InvalidInputError(f"baseline_runs must be >= 1, not {self.baseline_runs!r}")
-        if self.max_runs_per_tick < 1:
-            raise InvalidInputError(
-                f"max_runs_per_tick must be >= 1, not {self.max_runs_per_tick!r}")
+        for setting in ("baseline_runs", "max_runs_per_tick", "keep_envs"):
+            if getattr(self, setting) < 1:
+                raise InvalidInputError(
+                    f"{setting} must be >= 1, not {getattr(self, setting)!r}")
         if not 0 < self.stress_multiplier <= MAX_STRESS_MULTIPLIER:  # nan and inf fail
             raise InvalidInputError(
                 f"stress_multiplier must be > 0 and at most {MAX_STRESS_MULTIPLIER:g}, not "

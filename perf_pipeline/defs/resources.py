@@ -71,6 +71,7 @@ class WorkspaceResource(dg.ConfigurableResource):
     setup: Optional[list[list[str]]] = None  # noqa: UP045
     setup_timeout_s: Optional[float] = None  # noqa: UP045
     venv_python: Optional[str] = None  # noqa: UP045
+    keep_envs: Optional[int] = None  # noqa: UP045
     machine_id: Optional[str] = None  # noqa: UP045
     measuring_lock: Optional[str] = None  # noqa: UP045
     webhook_url: Optional[str] = None  # noqa: UP045

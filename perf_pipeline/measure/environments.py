@@ -178,10 +178,14 @@ def prepare_worktree(settings: Settings, worktree: Path, sha: str) -> PreparedWo
     child_env = _base_env()
     venv_key = None
     if settings.runner == "venv":
+        # An environment in use is spared while a suite may still run in it: the
+        # target's install and the setup commands, then the suite, each within its limit.
+        in_use_s = (len(settings.setup) + 1) * settings.setup_timeout_s + settings.suite_timeout_s
         build = ensure_venv(project_dir, cache_dir=settings.envs_dir, uv=_uv(),
                             python=settings.venv_python, install_args=settings.uv_args,
                             env=child_env, timeout_s=settings.setup_timeout_s,
-                            log_path=log_path)
+                            log_path=log_path, keep_envs=settings.keep_envs,
+                            in_use_s=in_use_s)
         if build.error is not None:
             return PreparedWorktree(error=build.error, log_path=log_path)
         venv_key = build.key

@@ -13,6 +13,12 @@ each worktree gets its own ``--target`` directory, put on ``PYTHONPATH``
 environment also gets pytest-benchmark and psutil, which the measurement needs whether
 or not the target lists them. A lock file per key serialises builders; a marker file
 written last tells a finished environment from a half-built one, which is rebuilt.
+
+The cache is bounded (``prune_envs``): each dependency change of a long history made an
+environment (hundreds of MB with ML packages) that stayed for ever. Only the
+``keep_envs`` used last are kept; using one marks it (its folder's mtime). One used
+within ``in_use_s`` may still be running a suite, with the key's lock long released, and
+is never deleted; nor is one whose lock another process holds (it is being built).
 """
 
 from __future__ import annotations
@@ -21,18 +27,21 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.file_lock import exclusive_lock
+from perf_pipeline.file_lock import exclusive_lock, remove_held_lock
 from perf_pipeline.measure.commands import CommandResult, run_logged
 
-__all__ = ["MEASURING_PACKAGES", "VenvBuild", "dependency_files", "ensure_venv", "venv_key"]
+__all__ = ["MEASURING_PACKAGES", "VenvBuild", "dependency_files", "ensure_venv", "prune_envs",
+           "venv_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +50,8 @@ MEASURING_PACKAGES = ("pytest-benchmark", "psutil")
 #: Bump when the way environments are built changes, so old ones are not reused.
 _RECIPE = 1
 _READY = ".perf_pipeline_ready"
+#: An environment's folder name: ``venv_key``'s hash.
+_KEY_NAME = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +105,23 @@ def venv_python_path(venv: Path) -> Path:
 
 def ensure_venv(project_dir: Path, *, cache_dir: Path, uv: str, python: str | None,
                 install_args: Sequence[str], env: Mapping[str, str], timeout_s: float,
-                log_path: Path) -> VenvBuild:
-    """The environment for ``project_dir``'s dependency set, built if it is not cached.
+                log_path: Path, keep_envs: int, in_use_s: float) -> VenvBuild:
+    """The environment for ``project_dir``'s dependency set, built if it is not cached;
+    then all but the ``keep_envs`` used last are deleted (``prune_envs``).
 
     Raises ``InvalidInputError`` for a base interpreter that cannot run; a failed build is
     returned as ``VenvBuild.error`` (with the log at ``log_path``), not raised.
     """
+    build = _ensure_venv(project_dir, cache_dir=cache_dir, uv=uv, python=python,
+                         install_args=install_args, env=env, timeout_s=timeout_s,
+                         log_path=log_path)
+    prune_envs(cache_dir, keep=keep_envs, spare=build.key, in_use_s=in_use_s)
+    return build
+
+
+def _ensure_venv(project_dir: Path, *, cache_dir: Path, uv: str, python: str | None,
+                 install_args: Sequence[str], env: Mapping[str, str], timeout_s: float,
+                 log_path: Path) -> VenvBuild:
     files = dependency_files(project_dir)
     base = python or sys.executable
     key = venv_key(files, python_identity=_python_identity(base), install_args=install_args)
@@ -108,6 +130,7 @@ def ensure_venv(project_dir: Path, *, cache_dir: Path, uv: str, python: str | No
     with exclusive_lock(Path(cache_dir) / f"{key}.lock"):
         if (path / _READY).is_file() and python_path.exists():
             logger.debug("reusing environment %s", path)
+            os.utime(path)  # used now: the last to be pruned, and not while in use
             return VenvBuild(key, path, python_path, reused=True)
         if path.exists():
             logger.info("environment %s was left half-built; rebuilding it", path)
@@ -129,3 +152,44 @@ def ensure_venv(project_dir: Path, *, cache_dir: Path, uv: str, python: str | No
         (path / _READY).write_text(json.dumps({"key": key, "files": [f.name for f in files]}))
         os.utime(path)
         return VenvBuild(key, path, python_path, reused=False)
+
+
+def prune_envs(cache_dir: Path, *, keep: int, spare: str, in_use_s: float) -> tuple[Path, ...]:
+    """Delete the environments in ``cache_dir`` beyond the ``keep`` used last; those deleted.
+
+    Spared: ``spare`` (the key in use), any used within ``in_use_s`` seconds (a suite may
+    still run in it) and any whose lock is held (being built). Lock files of keys without
+    an environment (a failed build removes its folder) go too, when nobody holds them.
+    """
+    if keep < 1:
+        raise InvalidInputError(f"keep_envs must be >= 1, not {keep!r}")
+    cache_dir = Path(cache_dir)
+    dated: list[tuple[float, Path]] = []
+    try:
+        for entry in cache_dir.iterdir():
+            if _KEY_NAME.fullmatch(entry.name) and entry.is_dir() and not entry.is_symlink():
+                dated.append((entry.stat().st_mtime, entry))
+        orphans = [lock for lock in cache_dir.glob("*.lock")
+                   if _KEY_NAME.fullmatch(lock.stem) and not (cache_dir / lock.stem).exists()]
+    except OSError as exc:
+        logger.debug("cannot list %s to prune environments: %s", cache_dir, exc)
+        return ()
+    now = time.time()
+    removed = []
+    for used_at, path in sorted(dated, reverse=True)[keep:]:
+        if path.name == spare or now - used_at < in_use_s:
+            continue
+        lock = cache_dir / f"{path.name}.lock"
+        with exclusive_lock(lock, blocking=False) as held:
+            if not held:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            remove_held_lock(lock)
+        logger.info("removed environment %s, unused since %s", path,
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(used_at)))
+        removed.append(path)
+    for lock in orphans:
+        with exclusive_lock(lock, blocking=False) as held:
+            if held and not (cache_dir / lock.stem).exists():
+                remove_held_lock(lock)
+    return tuple(removed)

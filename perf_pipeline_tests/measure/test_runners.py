@@ -100,7 +100,8 @@ def idna_venv(runner_results: Path, tmp_path_factory: pytest.TempPathFactory) ->
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     build = ensure_venv(project, cache_dir=runner_results / "envs", uv=shutil.which("uv") or "uv",
                         python=None, install_args=(), env=env, timeout_s=300,
-                        log_path=runner_results / "setup" / "idna-venv.log")
+                        log_path=runner_results / "setup" / "idna-venv.log",
+                        keep_envs=5, in_use_s=3600.0)
     assert build.error is None, (runner_results / "setup" / "idna-venv.log").read_text()
     return build
 
