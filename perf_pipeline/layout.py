@@ -26,9 +26,12 @@ The layout (``<r>`` is the results dir)::
     <r>/culprits/<range>.json                    culprit search results
                                                  (pipeline/culprit_result.py)
     <r>/alerts/sent.json                         alerts already delivered (pipeline/alerts.py)
-    <r>/worktrees/                               git worktrees of measuring runs
+    <r>/worktrees/                               git worktrees of measuring runs (the 5 used
+                                                 last, measure/worktree.py prunes the rest)
     <r>/envs/                                    runner "venv" environments, per dependency set
+                                                 (the ``keep_envs`` used last)
     <r>/setup/<sha>.log                          a commit's setup commands and env builds
+                                                 (the 50 commits prepared last)
 
 A run directory holds ``run.json``, ``benchmark.json.gz`` (``benchmark-N.json.gz`` for
 further processes; plain ``.json`` in directories written before compression) and, for a
