@@ -25,7 +25,6 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.history_url import is_postgres_url, mask_url
@@ -39,6 +38,8 @@ from perf_pipeline.model import (
     StressFigure,
     SuiteRun,
 )
+from perf_pipeline.store.history_args import check_count, check_strings, check_timeout, run_status
+from perf_pipeline.store.history_backend import HistoryBackend
 from perf_pipeline.store.pooling import pool_runs
 from perf_pipeline.store.queries import RunFilter, run_info
 from perf_pipeline.store.sources import SourceStamp
@@ -52,43 +53,6 @@ logger = logging.getLogger(__name__)
 #: query of ours on a healthy server, and above the store's lock waits (``timeout_s``,
 #: 60 s), which end first with an error of their own.
 QUERY_TIMEOUT_S = 300.0
-
-_Row = tuple[object, ...]
-
-
-class HistoryBackend(Protocol):
-    """The SQL and connection layer under ``HistoryStore`` (one per database kind).
-
-    Arguments arrive validated; rows are the shared row shapes of ``queries.py``.
-    """
-
-    path: Path | None
-    label: str
-
-    def close(self) -> None: ...
-    def guard(self, action: str) -> AbstractContextManager[None]: ...
-    def write_run(self, run: SuiteRun, *, source: SourceStamp | None) -> bool: ...
-    def record_source(self, source: SourceStamp, run_id: str, *, recorded_at: str) -> None: ...
-    def delete_run(self, run_id: str) -> bool: ...
-    def write_stress(self, run_id: str, figures: Sequence[StressFigure]) -> int: ...
-    def write_ordinals(self, ordinals: dict[str, int]) -> int: ...
-    def read_missing_ordinals(self) -> tuple[str, ...]: ...
-    def write_noise_profile(self, profile: NoiseProfile, *, corpus_path: str,
-                            created_at: str) -> str: ...
-    def read_sources(self) -> dict[str, tuple[SourceStamp, str]]: ...
-    def read_stress(self, run_id: str) -> tuple[StressFigure, ...]: ...
-    def read_noise_profiles(self, *, suite: str
-                            ) -> tuple[tuple[NoiseProfile, str, str], ...]: ...
-    def has_run(self, run_id: str) -> bool: ...
-    def select_run(self, run_id: str) -> list[_Row]: ...
-    def select_runs(self, wanted: RunFilter, *, limit: int | None = None) -> list[_Row]: ...
-    def select_commit_groups(self, wanted: RunFilter, *, n: int) -> list[list[_Row]]: ...
-    def load_runs(self, rows: Sequence[_Row]) -> tuple[SuiteRun, ...]: ...
-    def read_series(self, *, suite: str, metrics: Sequence[str], names: Sequence[str] | None,
-                    status: RunStatus, machine_id: str | None
-                    ) -> tuple[MetricSeries, ...]: ...
-    def read_machines(self, *, suite: str | None) -> tuple[str, ...]: ...
-    def read_benchmark_names(self, *, suite: str) -> tuple[str, ...]: ...
 
 
 def open_history(target: str | Path, *, timeout_s: float = 60.0,
@@ -104,38 +68,8 @@ def open_history(target: str | Path, *, timeout_s: float = 60.0,
     return HistoryStore.open(Path(target), timeout_s=timeout_s)
 
 
-def _check_timeout(timeout_s: object, *, name: str = "timeout_s") -> None:
-    if not (isinstance(timeout_s, (int, float)) and timeout_s > 0):
-        raise InvalidInputError(f"`{name}` must be > 0, not {timeout_s!r}")
-
-
 def now_utc() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-
-def _check_count(name: str, value: int | None) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                              or value < 0):
-        raise InvalidInputError(f"`{name}` must be a whole number >= 0, not {value!r}")
-
-
-def _check_strings(name: str, values: Sequence[str] | None, *, allow_empty: bool) -> None:
-    if values is None:
-        return
-    if isinstance(values, (str, bytes)) or not all(isinstance(v, str) for v in values):
-        raise InvalidInputError(f"`{name}` must be a sequence of strings, not {values!r}")
-    if not allow_empty and not values:
-        raise InvalidInputError(f"`{name}` must not be empty")
-
-
-def _status(value: RunStatus | str | None) -> RunStatus | None:
-    if value is None:
-        return None
-    try:
-        return RunStatus(value)
-    except ValueError as exc:
-        raise InvalidInputError(f"`status` must be one of "
-                                f"{'/'.join(s.value for s in RunStatus)}, not {value!r}") from exc
 
 
 class HistoryStore:
@@ -159,7 +93,7 @@ class HistoryStore:
         ``timeout_s`` is how long a write waits for another process's lock before
         giving up with a ``StoreError``.
         """
-        _check_timeout(timeout_s)
+        check_timeout(timeout_s)
         from perf_pipeline.store.sqlite_backend import SqliteBackend
 
         return cls(SqliteBackend.open(Path(path), timeout_s=timeout_s))
@@ -175,8 +109,8 @@ class HistoryStore:
         each wait for the server's answer to one statement, fetch or commit (a server
         that accepts connections but never answers fails with a ``StoreError`` then).
         """
-        _check_timeout(timeout_s)
-        _check_timeout(query_timeout_s, name="query_timeout_s")
+        check_timeout(timeout_s)
+        check_timeout(query_timeout_s, name="query_timeout_s")
         from perf_pipeline.store.postgres import PostgresBackend
 
         return cls(PostgresBackend.open(url, timeout_s=timeout_s,
@@ -318,8 +252,8 @@ class HistoryStore:
 
         ``machine_id`` (here and below): only runs of that machine; None means any.
         """
-        _check_count("limit", limit)
-        wanted = RunFilter(suite=suite, branch=branch, sha=sha, status=_status(status),
+        check_count("limit", limit)
+        wanted = RunFilter(suite=suite, branch=branch, sha=sha, status=run_status(status),
                            machine_id=machine_id)
         with self._guard("listing runs"):
             return tuple(run_info(row) for row in self._backend.select_runs(wanted, limit=limit))
@@ -328,7 +262,7 @@ class HistoryStore:
                    status: RunStatus | None = RunStatus.SUCCESS,
                    machine_id: str | None = None) -> SuiteRun | None:
         """The newest matching run in history order, complete; None if there is none."""
-        wanted = RunFilter(suite=suite, sha=sha, status=_status(status), machine_id=machine_id)
+        wanted = RunFilter(suite=suite, sha=sha, status=run_status(status), machine_id=machine_id)
         with self._guard("reading the latest run"):
             runs = self._backend.load_runs(self._backend.select_runs(wanted, limit=1))
         return runs[0] if runs else None
@@ -342,10 +276,10 @@ class HistoryStore:
         ``before_run_id`` drops that run and everything after it in history order: the
         rolling baseline of a run is made of the runs before it, not of itself.
         """
-        _check_count("n", n)
+        check_count("n", n)
         if n == 0:
             return ()
-        wanted = RunFilter(suite=suite, branch=branch, status=_status(status),
+        wanted = RunFilter(suite=suite, branch=branch, status=run_status(status),
                            before_run_id=before_run_id, machine_id=machine_id)
         with self._guard("reading recent runs"):
             return self._backend.load_runs(self._backend.select_runs(wanted, limit=n))
@@ -354,7 +288,7 @@ class HistoryStore:
                     status: RunStatus | None = RunStatus.SUCCESS,
                     machine_id: str | None = None) -> tuple[SuiteRun, ...]:
         """Every stored run of commit ``sha`` (complete, oldest first): its replicates."""
-        wanted = RunFilter(suite=suite, sha=sha, status=_status(status), machine_id=machine_id)
+        wanted = RunFilter(suite=suite, sha=sha, status=run_status(status), machine_id=machine_id)
         with self._guard(f"reading the runs of commit {sha}"):
             return self._backend.load_runs(self._backend.select_runs(wanted))
 
@@ -383,7 +317,7 @@ class HistoryStore:
         ``exclude_sha`` leaves that commit out (a commit is never its own baseline);
         ``machine_id`` keeps one machine's runs (never pool or compare across machines).
         """
-        _check_count("n", n)
+        check_count("n", n)
         if n == 0:
             return ()
         wanted = RunFilter(suite=suite, branch=branch, status=RunStatus.SUCCESS,
@@ -405,14 +339,14 @@ class HistoryStore:
         ``lows``/``highs`` the quartiles of the samples for time and the value otherwise.
         ``names=None`` means every benchmark. Sorted by name, then ``metrics`` order.
         """
-        _check_strings("metrics", metrics, allow_empty=False)
-        _check_strings("names", names, allow_empty=True)
+        check_strings("metrics", metrics, allow_empty=False)
+        check_strings("names", names, allow_empty=True)
         if names is not None and not names:
             return ()
         with self._guard("reading metric series"):
             return self._backend.read_series(suite=suite, metrics=tuple(metrics),
                                              names=tuple(names) if names is not None else None,
-                                             status=_status(status) or RunStatus.SUCCESS,
+                                             status=run_status(status) or RunStatus.SUCCESS,
                                              machine_id=machine_id)
 
     def machines(self, *, suite: str | None = "benchmarks") -> tuple[str, ...]:
