@@ -54,9 +54,9 @@ The function is pure: ``rounds`` is any iterable (a generator that measures a ro
 ``next``, or a recorded corpus), pulled only as far as needed.
 
 This module is the stopping loop; the parts it ties together each have their own:
-``spending`` (what each look may spend), ``ab_look`` (one look's evidence per target),
-``ab_targets`` (the targets and their shares of the level), ``ab_verdict`` (a target's
-verdict at the end) and ``sequential_result`` (what the run returns).
+``spending`` (what each look may spend), ``ab_look`` (one look's evidence per target, from
+``ab_residuals`` and ``ab_huber``), ``ab_targets`` (the targets and their shares of the level),
+``ab_verdict`` (a target's verdict at the end) and ``sequential_result`` (what the run returns).
 """
 
 

@@ -95,7 +95,7 @@ class VariancePrior:
         # When the target is in its own factor (no controls) and part of the factor is
         # not recorded, the median over fewer benchmarks absorbs more of the target's own
         # noise: 3 of 5 recorded gave a variance 13 % low, well within the slack the A/B
-        # allows a prior before scaling it up (``sequential.PRIOR_SLACK``).
+        # allows a prior before scaling it up (``ab_residuals.PRIOR_SLACK``).
         x = self.log_ratios[:, index[target]]
         if factor_from:
             x = x - np.median(self.log_ratios[:, recorded], axis=1)

@@ -375,16 +375,21 @@ def test_settings_defaults_are_the_analysis_defaults() -> None:
 @pytest.mark.parametrize("n", [1, 4, 7, 10])
 def test_sign_flip_p_values_are_exact(n: int) -> None:
     """Against the enumeration of all 2^n sign patterns of the same integer scores."""
-    from perf_pipeline.analysis.ab_look import HUBER_C, SCORE_GRID, _scale, _sign_flip
+    from perf_pipeline.analysis.ab_huber import (
+        HUBER_C,
+        SCORE_GRID,
+        median_abs_scale,
+        sign_flip_p_values,
+    )
 
     rng = np.random.default_rng(n)
     for _ in range(5):
         x = rng.standard_t(2, size=n) * 0.05 + rng.normal(0, 0.03)
-        s = _scale(x)
+        s = median_abs_scale(x)
         q = np.rint(SCORE_GRID * np.minimum(np.abs(x) / s, HUBER_C))
         observed = float(np.sum(np.sign(x) * q))
         sums = np.array([np.dot(signs, q) for signs in itertools.product((-1, 1), repeat=n)])
-        greater, two = _sign_flip(x)
+        greater, two = sign_flip_p_values(x)
         assert greater == pytest.approx(np.mean(sums >= observed - 1e-9), abs=1e-12)
         expected_two = 1.0 if observed == 0 else np.mean(np.abs(sums) >= abs(observed) - 1e-9)
         assert two == pytest.approx(expected_two, abs=1e-12)
@@ -396,10 +401,10 @@ def test_sign_flip_counts_above_64_rounds_are_exact(n: int, ups: int) -> None:
     with every |x| equal, every score is equal and the statistic is binomial."""
     from scipy import stats
 
-    from perf_pipeline.analysis.ab_look import _sign_flip
+    from perf_pipeline.analysis.ab_huber import sign_flip_p_values
 
     x = np.array([1.0] * ups + [-1.0] * (n - ups))
-    greater, two = _sign_flip(x)
+    greater, two = sign_flip_p_values(x)
     assert greater == pytest.approx(stats.binom.sf(ups - 1, n, 0.5), rel=1e-9)
     far = max(ups, n - ups)
     expected_two = 1.0 if 2 * ups == n else 2 * stats.binom.sf(far - 1, n, 0.5)
@@ -407,10 +412,10 @@ def test_sign_flip_counts_above_64_rounds_are_exact(n: int, ups: int) -> None:
 
 
 def test_sign_flip_test_holds_its_level_on_heavy_tailed_rounds() -> None:
-    from perf_pipeline.analysis.ab_look import _sign_flip
+    from perf_pipeline.analysis.ab_huber import sign_flip_p_values
 
     rng = np.random.default_rng(11)
-    p = np.array([_sign_flip(rng.standard_t(1.5, size=12))[0] for _ in range(4000)])
+    p = np.array([sign_flip_p_values(rng.standard_t(1.5, size=12))[0] for _ in range(4000)])
     for level in (0.01, 0.05, 0.2):
         assert np.mean(p <= level) <= level * 1.25 + 0.003
 
