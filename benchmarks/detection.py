@@ -109,11 +109,18 @@ def _recording(path: Path) -> NoiseRecording:
     return NoiseRecording.from_corpus(corpus)
 
 
+def default_corpora() -> list[Path]:
+    """The suite recordings under ``NOISE_DIR``: ``*.json`` and ``*.json.gz`` only, as
+    ``*.json*`` also matched the stress runs (``*.jsonl.gz``), which are no suite
+    recording, and the study died on them before printing anything."""
+    return sorted(p for p in NOISE_DIR.iterdir() if p.name.endswith((".json", ".json.gz")))
+
+
 def sources(seed: int, corpora: list[Path] | None = None, *, synthetic: bool = True
             ) -> list[tuple[str, NoiseRecording, str]]:
     """(label, recording, corpus file name; "" for the synthetic one), real first."""
     out = []
-    for path in corpora or sorted(NOISE_DIR.glob("*.json*")):
+    for path in corpora or default_corpora():
         rec = _recording(path)
         out.append((f"real: {path.name} ({rec.n_pairs} pairs, {len(rec.names)} "
                     f"benchmarks{ROLES.get(path.name, '')})", rec, path.name))

@@ -2,7 +2,7 @@
 
 One row per (run, test, scenario, figure), linked to ``runs`` with ``ON DELETE CASCADE``
 so that a run replaced or deleted by the ingest rules takes its stress figures with it
-(foreign keys are on for every connection, see ``history.py``). A latency figure carries
+(foreign keys are on for every connection, see ``sqlite_backend.py``). A latency figure carries
 its whole histogram (JSON), so later analyses can test against it bucket by bucket; the
 raw per-test files stay under the run's raw directory as well.
 """
