@@ -56,6 +56,31 @@ def test_a_commit_without_a_stress_run_is_bad_input(
                  "--results-dir", str(results)]) == 2
 
 
+def test_a_commit_from_before_the_stress_tests_is_no_suite_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Stress tests that will live beside the benchmarks, at a commit from before them:
+    `run --suite stress` failed ("pytest collected no tests with -m 'stress'", a failed
+    run in the history) and `stress` then said only that there was no stress run."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    sha = commit_files(repo, {"tests/test_perf.py": "def test_b(benchmark):\n"
+                                                    "    benchmark(sum, range(9))\n"},
+                       "benchmarks only")
+    config = tmp_path / "perf_pipeline.toml"
+    config.write_text('[perf_pipeline]\nproject_subdir = "."\nstress_paths = ["tests"]\n'
+                      'benchmark_paths = ["tests"]\n')
+    monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
+    results = tmp_path / "results"
+    where = ["--repo", str(repo), "--results-dir", str(results)]
+    assert main(["run", "--suite", "stress", sha, *where]) == 2  # nothing measured
+    assert "no stress suite at this commit" in capsys.readouterr().err
+    assert main(["stress", sha, *where]) == 2
+    err = capsys.readouterr().err
+    assert f"commit {sha}: nothing to judge: pytest collected no stress test" in err
+
+
 STRESS_SUITE = '''
 import pytest
 

@@ -12,7 +12,10 @@ The marker also says how many of the collected tests use the ``benchmark`` fixtu
 passing session that wrote no benchmark JSON ran none, and whether that is because the
 suite has no benchmarks at this commit (none collected: an old commit, before the
 benchmarks were written) or because they were skipped or disabled (a broken run) only
-the collection can tell.
+the collection can tell. It counts the stress tests too (the ``stress`` marker or
+fixture): a stress run (``-m stress``) of a folder it shares with the benchmarks selects
+nothing at a commit from before the stress tests, and only that count tells such a
+commit from a selection that left out stress tests that exist.
 
 Staged into the target's environment with the plugin (plugin_staging.py ``STAGED_MODULES``):
 standard library only.
@@ -24,11 +27,14 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["COMPLETION_FILE_ENV", "claim_completion_path", "read_benchmark_tests",
-           "read_completion", "write_completion"]
+__all__ = ["COMPLETION_FILE_ENV", "SUITE_MEMBERS", "claim_completion_path",
+           "read_completion", "read_suite_tests", "write_completion"]
 
 #: Set by the runner for each pytest process: where the plugin writes the exit status.
 COMPLETION_FILE_ENV = "PERF_PIPELINE_COMPLETION_FILE"
+#: What makes a collected test one of a suite's: "benchmark", it uses the ``benchmark``
+#: fixture; "stress", it carries the ``stress`` marker or uses the ``stress`` fixture.
+SUITE_MEMBERS = ("benchmark", "stress")
 
 
 def claim_completion_path() -> Path | None:
@@ -42,15 +48,17 @@ def claim_completion_path() -> Path | None:
 
 
 def write_completion(path: Path, exitstatus: int, *,
-                     benchmark_tests: int | None = None) -> None:
+                     benchmark_tests: int | None = None,
+                     stress_tests: int | None = None) -> None:
     """Record that the session finished with ``exitstatus``, whole or not at all;
-    ``benchmark_tests``: how many collected tests use the ``benchmark`` fixture, those
-    ``-k``/``-m`` deselected included (None:
-    the collection was not seen here, e.g. in pytest-xdist's controller)."""
+    ``benchmark_tests``, ``stress_tests``: how many collected tests are of each kind
+    (``SUITE_MEMBERS``), those ``-k``/``-m`` deselected included (None: the collection
+    was not seen here, e.g. in pytest-xdist's controller)."""
     tmp = path.with_name(f".{path.name}.tmp")
     record: dict[str, int] = {"exitstatus": int(exitstatus)}
-    if benchmark_tests is not None:
-        record["benchmark_tests"] = int(benchmark_tests)
+    for key, count in (("benchmark_tests", benchmark_tests), ("stress_tests", stress_tests)):
+        if count is not None:
+            record[key] = int(count)
     tmp.write_text(json.dumps(record), encoding="utf-8")
     os.replace(tmp, path)
 
@@ -68,6 +76,7 @@ def read_completion(path: Path) -> int | None:
     return _read_count(path, "exitstatus")
 
 
-def read_benchmark_tests(path: Path) -> int | None:
-    """How many collected tests use the ``benchmark`` fixture; None when unknown."""
-    return _read_count(path, "benchmark_tests")
+def read_suite_tests(path: Path, members: str) -> int | None:
+    """How many collected tests are ``members`` (one of ``SUITE_MEMBERS``): use the
+    ``benchmark`` fixture, or are stress tests; None when unknown."""
+    return _read_count(path, f"{members}_tests")

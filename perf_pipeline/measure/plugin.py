@@ -49,6 +49,8 @@ _COMPLETION_ATTR = "_perf_pipeline_completion"
 _ONLY_ATTR = "_perf_pipeline_benchmark_only"
 _BENCHMARK_TESTS_ATTR = "_perf_pipeline_benchmark_tests"
 _DESELECTED_ATTR = "_perf_pipeline_deselected_benchmarks"
+_STRESS_TESTS_ATTR = "_perf_pipeline_stress_tests"
+_DESELECTED_STRESS_ATTR = "_perf_pipeline_deselected_stress"
 
 
 @pytest.fixture
@@ -115,21 +117,33 @@ def _benchmark_items(items: Sequence[pytest.Item]) -> int:
     return sum("benchmark" in getattr(item, "fixturenames", ()) for item in items)
 
 
+def _stress_items(items: Sequence[pytest.Item]) -> int:
+    """Stress tests: what ``-m stress`` selects, and those using the ``stress`` fixture
+    without the marker (they exist, so a stress run that misses them is a mistake)."""
+    return sum(item.get_closest_marker("stress") is not None
+               or "stress" in getattr(item, "fixturenames", ()) for item in items)
+
+
 def pytest_deselected(items: Sequence[pytest.Item]) -> None:
-    """Count the benchmarks ``-k``/``-m`` deselected: they exist, so a selection that
-    leaves none is a mistake, not a commit without benchmarks."""
+    """Count the benchmarks and stress tests ``-k``/``-m`` deselected: they exist, so a
+    selection that leaves none is a mistake, not a commit without the suite."""
     if items:
         config = items[0].config
         setattr(config, _DESELECTED_ATTR,
                 getattr(config, _DESELECTED_ATTR, 0) + _benchmark_items(items))
+        setattr(config, _DESELECTED_STRESS_ATTR,
+                getattr(config, _DESELECTED_STRESS_ATTR, 0) + _stress_items(items))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Count the collected tests that use the ``benchmark`` fixture, selected or not
-    (completion.py): none means the suite has no benchmarks here, rather than
-    benchmarks that did not run."""
-    setattr(session.config, _BENCHMARK_TESTS_ATTR, _benchmark_items(session.items)
-            + getattr(session.config, _DESELECTED_ATTR, 0))
+    """Count the collected tests that use the ``benchmark`` fixture, and the stress
+    tests, selected or not (completion.py): none means the suite has no such tests
+    here, rather than tests that did not run."""
+    config = session.config
+    setattr(config, _BENCHMARK_TESTS_ATTR, _benchmark_items(session.items)
+            + getattr(config, _DESELECTED_ATTR, 0))
+    setattr(config, _STRESS_TESTS_ATTR, _stress_items(session.items)
+            + getattr(config, _DESELECTED_STRESS_ATTR, 0))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -140,7 +154,8 @@ def pytest_sessionfinish(session: pytest.Session) -> Any:
     path = getattr(session.config, _COMPLETION_ATTR, None)
     if path is not None and not hasattr(session.config, "workerinput"):  # xdist controller
         write_completion(path, int(session.exitstatus),
-                         benchmark_tests=getattr(session.config, _BENCHMARK_TESTS_ATTR, None))
+                         benchmark_tests=getattr(session.config, _BENCHMARK_TESTS_ATTR, None),
+                         stress_tests=getattr(session.config, _STRESS_TESTS_ATTR, None))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -17,8 +17,9 @@ non-zero code, a timeout, an unreadable JSON file or a session that never finish
 code 0 without the plugin's completion marker, see completion.py) make
 ``SuiteOutcome.error`` say why (suite_failure.py), and the caller must not use any partial
 results. When the reason is that the commit has no suite at all (nothing collected uses
-the ``benchmark`` fixture: ``no_suite_reason``), ``SuiteOutcome.no_suite`` says so too:
-the caller records such a commit apart from the failures.
+the ``benchmark`` fixture, or for a stress run nothing is a stress test:
+``no_suite_reason``), ``SuiteOutcome.no_suite`` says so too: the caller records such a
+commit apart from the failures.
 
 A passing suite in which no test used the ``benchmark`` fixture leaves no JSON file at
 all (pytest-benchmark writes none when it has nothing to save). For a benchmark suite
@@ -49,8 +50,9 @@ from perf_pipeline.config import SECRET_ENV_VARS
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure.completion import (
     COMPLETION_FILE_ENV,
-    read_benchmark_tests,
+    SUITE_MEMBERS,
     read_completion,
+    read_suite_tests,
 )
 from perf_pipeline.measure.output_tail import output_tail
 from perf_pipeline.measure.plugin_staging import STAGED_MODULES, STAGED_PACKAGE, stage_plugin
@@ -144,6 +146,7 @@ def run_suite(
     env: Mapping[str, str] | None = None,
     markers: str | None = None,
     benchmarks_required: bool = True,
+    members: str = "benchmark",
     uv_args: Sequence[str] = (),
     interpreter: Sequence[str] = (),
 ) -> SuiteOutcome:
@@ -151,14 +154,18 @@ def run_suite(
 
     Never raises for a failing suite: the outcome carries the error, and the caller
     decides. With ``benchmarks_required=False`` a passing suite that ran no benchmark is
-    a success without JSON (see the module docstring). Raises ``InvalidInputError`` for
-    bad arguments (missing directory, unknown runner, ``uv`` not installed).
+    a success without JSON (see the module docstring). ``members`` (``SUITE_MEMBERS``):
+    which collected tests are the suite's, for ``no_suite_reason``. Raises
+    ``InvalidInputError`` for bad arguments (missing directory, unknown runner, ``uv``
+    not installed).
     """
     project_dir = Path(project_dir)
     if not project_dir.is_dir():
         raise InvalidInputError(f"project directory {project_dir} does not exist")
     if not timeout_s > 0:
         raise InvalidInputError(f"timeout_s must be > 0, not {timeout_s!r}")
+    if members not in SUITE_MEMBERS:
+        raise InvalidInputError(f"members must be one of {SUITE_MEMBERS}, not {members!r}")
     json_path = Path(json_path).resolve()
     if json_path.exists():
         raise InvalidInputError(f"benchmark JSON {json_path} already exists; refusing to reuse it")
@@ -217,9 +224,10 @@ def run_suite(
             if hint is None and XDIST_SIGN not in output:
                 no_suite = no_suite_reason(
                     returncode, session_exit=session_exit,
-                    benchmark_tests=read_benchmark_tests(completion_path),
+                    suite_tests=read_suite_tests(completion_path, members),
                     json_written=json_path.is_file(),
-                    benchmarks_required=benchmarks_required, selection=selection)
+                    benchmarks_required=benchmarks_required, selection=selection,
+                    members=members)
             error = no_suite or hint or xdist_hint(output, error)
         return SuiteOutcome(
             returncode=returncode, timed_out=timed_out, duration_s=duration_s,

@@ -7,9 +7,10 @@ that stops anything is the caller's decision. An unknown ref is bad input and ra
 ``InvalidInputError``.
 
 A commit that has no suite to run (no project folder, none of the suite's paths, no
-test collected, or none that uses the ``benchmark`` fixture; see
-``suite_failure.no_suite_reason``) is a ``NO_SUITE`` run: a commit from before the benchmarks
-existed is no broken commit, and measuring it again changes nothing. A suite that exists
+test collected, or none that uses the ``benchmark`` fixture, or for the stress suite none
+that is a stress test; see ``suite_failure.no_suite_reason``) is a ``NO_SUITE`` run: a
+commit from before the suite existed is no broken commit, and measuring it again changes
+nothing. A suite that exists
 and breaks (a collection error, a skipped benchmark), or is gone at a commit whose
 measured ancestor had it (``suite_presence``), stays a failure.
 """
@@ -82,22 +83,26 @@ class _SuitePlan:
     ``benchmarks_required``: the benchmark suite exists to time code, so a run in which
     no test used the ``benchmark`` fixture is a mistake (wrong paths or markers). A stress
     suite checks that code holds up under load; its tests assert and record figures of
-    their own, and a benchmark among them is optional.
+    their own, and a benchmark among them is optional. ``members``: which collected tests
+    make up the suite, so a commit without any is told from a broken run (the stress
+    suite's are its stress tests, not the benchmarks it may share a folder with).
     """
 
     paths: tuple[str, ...]
     markers: str | None
     env: Mapping[str, str]
     benchmarks_required: bool
+    members: str
 
 
 def _suite_plan(settings: Settings, suite: str) -> _SuitePlan:
     if suite == "benchmarks":
-        return _SuitePlan(settings.benchmark_paths, None, {}, benchmarks_required=True)
+        return _SuitePlan(settings.benchmark_paths, None, {}, benchmarks_required=True,
+                          members="benchmark")
     if suite == "stress":
         return _SuitePlan(settings.stress_paths, "stress",
                           {"STRESS_MULTIPLIER": f"{settings.stress_multiplier:g}"},
-                          benchmarks_required=False)
+                          benchmarks_required=False, members="stress")
     raise InvalidInputError(f"suite must be one of {SUITES}, not {suite!r}")
 
 
@@ -186,13 +191,14 @@ def run_in_worktree(settings: Settings, sha: str, suite: str, json_path: Path,
                             paths=chosen,
                             extra_args=(*settings.pytest_args, *extra_args),
                             env={**plan.env, **(env or {})},
-                            markers=plan.markers, benchmarks_required=plan.benchmarks_required)
+                            markers=plan.markers, benchmarks_required=plan.benchmarks_required,
+                            members=plan.members)
 
 
 def run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Path,
                  paths: Sequence[str], extra_args: Sequence[str],
                  env: Mapping[str, str] | None = None, markers: str | None = None,
-                 benchmarks_required: bool = True) -> SuiteOutcome:
+                 benchmarks_required: bool = True, members: str = "benchmark") -> SuiteOutcome:
     """Prepare the worktree for ``settings.runner`` (setup, environment) and run pytest
     in its project directory. Every measuring path goes through here, so each runner
     works for runs, A/B rounds, calibration and profiles alike. A failed preparation is
@@ -202,13 +208,13 @@ def run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Pat
     with measuring_lock(settings.measuring_lock_path):
         return _run_prepared(settings, worktree, sha, json_path=json_path, paths=paths,
                              extra_args=extra_args, env=env, markers=markers,
-                             benchmarks_required=benchmarks_required)
+                             benchmarks_required=benchmarks_required, members=members)
 
 
 def _run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Path,
                   paths: Sequence[str], extra_args: Sequence[str],
                   env: Mapping[str, str] | None, markers: str | None,
-                  benchmarks_required: bool) -> SuiteOutcome:
+                  benchmarks_required: bool, members: str) -> SuiteOutcome:
     prepared = prepare_worktree(settings, worktree, sha)
     if prepared.error is not None:
         log = prepared.log_path
@@ -225,7 +231,8 @@ def _run_prepared(settings: Settings, worktree: Path, sha: str, *, json_path: Pa
                      timeout_s=settings.suite_timeout_s, runner=settings.runner,
                      extra_args=(*isolation, *extra_args), env={**(env or {}), **prepared.env},
                      markers=markers, benchmarks_required=benchmarks_required,
-                     uv_args=settings.uv_args, interpreter=prepared.interpreter)
+                     members=members, uv_args=settings.uv_args,
+                     interpreter=prepared.interpreter)
 
 
 def error_text(outcome: SuiteOutcome) -> str | None:

@@ -67,22 +67,32 @@ _NO_BENCHMARK_SIGNS = ("unrecognized arguments: --benchmark-json",
 
 
 def no_suite_reason(returncode: int | None, *, session_exit: int | None,
-                    benchmark_tests: int | None, json_written: bool,
-                    benchmarks_required: bool, selection: str | None = None) -> str | None:
+                    suite_tests: int | None, json_written: bool,
+                    benchmarks_required: bool, selection: str | None = None,
+                    members: str = "benchmark") -> str | None:
     """Why the commit has no suite to measure, or None when it has one (or may have).
 
     An old commit, from before the benchmarks were written, is not a broken one, and
     measuring it again never changes that. Only what pytest itself says counts: none of
-    the tests it collected uses the ``benchmark`` fixture (our plugin counts them, the
-    ones ``-k``/``-m`` deselected included: ``completion.py``), and the session either
-    selected nothing (exit code 5) or passed. A collection error (exit code 2), a
-    selection that left out benchmarks that exist, and a benchmark that was collected
-    and then skipped or disabled are failures; so is a count we do not have.
+    the tests it collected is one of the suite's (``suite_tests``, counted by our plugin
+    with the ones ``-k``/``-m`` deselected included: ``completion.py``; ``members`` says
+    which: those using the ``benchmark`` fixture, or the stress tests), and the session
+    either selected nothing (exit code 5) or passed. A collection error (exit code 2), a
+    selection that left out tests of the suite that exist, and a benchmark that was
+    collected and then skipped or disabled are failures; so is a count we do not have.
+
+    A stress run (``-m stress``) of a folder it shares with the benchmarks selects
+    nothing at a commit from before the stress tests: the benchmarks there are no stress
+    suite, so only the stress tests are counted for it.
     """
-    if benchmark_tests != 0:
+    if suite_tests != 0:
         return None
+    selected = f" with -m {selection!r}" if selection else ""
+    if returncode == 5 and session_exit == 5 and members == "stress":
+        return (f"pytest collected no stress test{selected} (exit code 5: none carries the "
+                "stress marker or uses the stress fixture): no stress suite at this "
+                "commit (if there should be one, check the stress paths and markers)")
     if returncode == 5 and session_exit == 5:
-        selected = f" with -m {selection!r}" if selection else ""
         return (f"pytest collected no tests{selected} (exit code 5): no suite at this "
                 "commit (if there should be one, check the benchmark paths and markers)")
     if returncode == 0 and session_exit == 0 and benchmarks_required and not json_written:

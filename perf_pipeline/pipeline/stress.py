@@ -277,6 +277,10 @@ def analyze_stress_commit(ws: Workspace, sha: str, *,
     flagged (``confirm_stress_commit``); write md + html."""
     judged = judge_stress(ws, sha)
     if judged is None:
+        runs = ws.store.list_runs(suite="stress", sha=sha)
+        if runs and runs[-1].status is RunStatus.NO_SUITE:  # from before the stress tests
+            raise InvalidInputError(f"commit {sha}: nothing to judge: "
+                                    f"{runs[-1].error or 'its stress run found none'}")
         raise InvalidInputError(f"commit {sha}: no stress run with figures in the history")
     judged = confirm_stress_commit(ws, judged, pairs=pairs)
     current, base, comparisons = judged.current, judged.base, judged.comparisons

@@ -153,6 +153,32 @@ def test_stress_suite_of_plain_tests_is_a_success_without_benchmarks(
 
 
 @pytest.mark.slow
+def test_a_commit_from_before_the_stress_tests_beside_the_benchmarks_materializes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stress tests will share the benchmarks' folder: at an older commit
+    stress_results failed ("pytest collected no tests with -m 'stress'"), so a nightly
+    run or a stress_per_commit run of it was red. No stress suite is no failure."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    sha = commit_files(repo, {"tests/test_perf.py": "def test_b(benchmark):\n"
+                                                    "    benchmark(sum, range(9))\n",
+                              "pytest.ini": PYTEST_INI}, "benchmarks only")
+    monkeypatch.delenv("PERF_PIPELINE_CONFIG", raising=False)
+    results = tmp_path / "results"
+    with dg.instance_for_test() as instance:
+        outcome = materialize_commit(instance=instance, sha=sha,
+                                     workspace=_tiny_target(repo, results),
+                                     selection=["stress_results", "stress_analysis"])
+        assert outcome.success, outcome.error
+        for name in ("stress_results", "stress_analysis"):
+            assert not instance.fetch_materializations(dg.AssetKey(name), limit=1).records
+    run = _only_stress_run(results)
+    assert run.status is RunStatus.NO_SUITE
+    assert "no stress suite at this commit" in (run.error or "")
+
+
+@pytest.mark.slow
 def test_stress_results_on_the_example_target(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The default target and settings, as the nightly run uses them (light load)."""

@@ -281,6 +281,39 @@ def test_stress_suite_runs_its_own_marker_within_the_users_selection(tmp_path: P
     assert "with -m 'stress and (not stress)'" in (outcome.error or "")
 
 
+def test_a_stress_run_of_the_benchmarks_folder_before_the_stress_tests_is_no_suite(
+        tmp_path: Path) -> None:
+    """Stress tests added later to the benchmarks' folder: at an older commit ``-m
+    stress`` deselected every benchmark (exit code 5), and the benchmarks counted as
+    tests of the suite, so the run was a failure, not a commit without a stress suite.
+    Stress tests that exist and a selection left out stay a failure."""
+    project = _project(tmp_path, """
+        import pytest
+        def test_bench(benchmark):
+            benchmark(sum, range(10))
+        """)
+    (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\nmarkers = ["stress"]\n')
+    outcome = _run(project, tmp_path, markers="stress", benchmarks_required=False,
+                   members="stress")
+    assert outcome.returncode == 5 and outcome.no_suite, outcome.error
+    assert "no stress suite at this commit" in (outcome.error or "")
+    (project / "test_load.py").write_text(textwrap.dedent("""
+        import pytest
+        @pytest.mark.stress
+        def test_load():
+            pass
+        def test_fixture_only(stress):
+            pass
+        """))
+    for i, args in enumerate((["-k", "bench"], ["-k", "fixture_only"])):
+        outcome = _run(project, tmp_path, markers="stress", benchmarks_required=False,
+                       members="stress", extra_args=(*FAST_ARGS, *args),
+                       json_path=tmp_path / f"out{i}" / "b.json")
+        assert outcome.returncode == 5 and not outcome.no_suite, (args, outcome.error)
+    with pytest.raises(InvalidInputError, match="members"):
+        _run(project, tmp_path, members="benchmarks")
+
+
 def test_a_suite_under_xdist_fails_with_the_fix_named(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # A target whose addopts say "-n 2": pytest-benchmark disables every benchmark under

@@ -204,6 +204,34 @@ def test_a_commit_that_removes_the_suite_is_a_failure_not_a_commit_without_one(
     assert old.status is RunStatus.NO_SUITE, old.error
 
 
+def test_a_stress_suite_sharing_the_benchmarks_folder_is_no_suite_before_it_was_written(
+        tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """Stress tests added later to the benchmarks' folder: each older commit's stress run
+    was a failure ("pytest collected no tests with -m 'stress'": the benchmarks there,
+    deselected, counted as the suite's tests). It is no stress suite now; stress tests
+    that cannot be collected, or are gone after a commit whose stress run passed, are
+    still failures."""
+    repo = tmp_path / "shared"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    bench_only = commit_files(repo, {"proj/tests/test_perf.py": BENCH_V1}, "benchmarks")
+    broken = commit_files(repo, {"proj/tests/test_stress.py": "import nowhere_to_be_found\n"
+                                 + PLAIN_STRESS}, "stress tests that cannot be collected")
+    good = commit_files(repo, {"proj/tests/test_stress.py": PLAIN_STRESS}, "stress tests")
+    git(repo, "rm", "-q", "proj/tests/test_stress.py")
+    git(repo, "commit", "-q", "-m", "remove the stress tests")
+    removed = git(repo, "rev-parse", "HEAD")
+    settings = make_settings(repo, stress_paths=("tests",))
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        runs = {sha: measure_commit(settings, sha, suite="stress", store=store)
+                for sha in (bench_only, broken, good, removed)}
+    assert [runs[s].status for s in (bench_only, broken, good, removed)] == [
+        RunStatus.NO_SUITE, RunStatus.FAILED, RunStatus.SUCCESS, RunStatus.FAILED]
+    assert "no stress suite at this commit" in (runs[bench_only].error or "")
+    assert "nowhere_to_be_found" in (runs[broken].error or "")
+    assert f"its ancestor {good} had one" in (runs[removed].error or "")
+
+
 def test_failing_commit_is_a_failed_run_not_an_exception(
         target_repo: Path, make_settings: Callable[..., Settings]) -> None:
     commit_files(target_repo, {"proj/tests/test_perf.py":
