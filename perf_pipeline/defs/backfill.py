@@ -20,7 +20,7 @@ from perf_pipeline.defs.automation import COMMIT_ASSETS
 from perf_pipeline.defs.fleet import asset_key
 from perf_pipeline.defs.launch import CommitMaterialization, materialize_commit, register_commits
 from perf_pipeline.defs.resources import WorkspaceResource
-from perf_pipeline.measure import local_machine_id, new_commits
+from perf_pipeline.measure import local_machine_id, new_commits, newest_no_suite_runs
 from perf_pipeline.model import RunStatus
 from perf_pipeline.workspace import Workspace
 
@@ -97,7 +97,8 @@ def backfill_branch(
         if sha in done:
             continue
         outcome = materialize_commit(instance=instance, sha=sha, selection=COMMIT_ASSETS,
-                                     workspace=workspace, log_level=log_level)
+                                     workspace=workspace, log_level=log_level,
+                                     remeasure=force)
         if outcome.success:
             no_suite = no_suite_here(ws)
             if sha in no_suite:
@@ -128,9 +129,6 @@ def no_suite_here(ws: Workspace) -> dict[str, str]:
     """Commits whose newest benchmark run of this machine found no suite there, with
     the reason. A commit measured since (``--force`` after the suite's paths were fixed)
     is not one."""
-    here = local_machine_id(ws.settings)
-    newest: dict[str, tuple[RunStatus, str]] = {}
-    for run in ws.store.list_runs(suite="benchmarks", machine_id=here):  # oldest first
-        if run.commit is not None:
-            newest[run.commit.sha] = (run.status, run.error or "no suite at this commit")
-    return {sha: why for sha, (status, why) in newest.items() if status is RunStatus.NO_SUITE}
+    runs = newest_no_suite_runs(ws.store, suite="benchmarks",
+                                machine_id=local_machine_id(ws.settings))
+    return {sha: run.error or "no suite at this commit" for sha, run in runs.items()}

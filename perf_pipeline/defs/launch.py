@@ -20,6 +20,7 @@ import dagster as dg
 import yaml
 
 from perf_pipeline.defs.fleet import asset_key, run_machine_tags
+from perf_pipeline.defs.measurement import REMEASURE_TAG
 from perf_pipeline.defs.partitions import commits_partitions
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.defs.run_owner import RUNNER_TAG, fail_orphaned_runs
@@ -216,6 +217,7 @@ def materialize_commit(
     selection: Sequence[str],
     workspace: WorkspaceResource,
     log_level: str = "INFO",
+    remeasure: bool = False,
 ) -> CommitMaterialization:
     """Materialize the assets named ``selection`` for one commit partition, in this process
     (this location's keys of those names: ``bench-a/benchmark_results`` in a fleet).
@@ -227,7 +229,8 @@ def materialize_commit(
     (``KeyboardInterrupt``, ``Interrupted``), so a backfill stops as the signal says.
     ``log_level`` is that of Dagster's console log (stderr) only: the run's events,
     a step's failure with its stack trace among them, are in the instance's event log
-    whatever it is.
+    whatever it is. ``remeasure`` measures a commit the history records without the
+    suite again (``REMEASURE_TAG``), which the measuring assets otherwise skip.
     """
     defs = load_project_definitions()
     fail_orphaned_runs(instance)
@@ -242,7 +245,8 @@ def materialize_commit(
             selection=[asset_key(name) for name in selection],
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            tags={**run_machine_tags(workspace.settings()), RUNNER_TAG: _runner_tag()},
+            tags={**run_machine_tags(workspace.settings()), RUNNER_TAG: _runner_tag(),
+                  **({REMEASURE_TAG: "true"} if remeasure else {})},
         )
     stops = [sig for sig in received
              if sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", -1))]

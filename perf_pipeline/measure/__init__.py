@@ -38,6 +38,7 @@ from perf_pipeline.measure.raw import new_run_id, write_raw_run
 from perf_pipeline.measure.results import load_results
 from perf_pipeline.measure.runner import SuiteOutcome, build_command, run_suite
 from perf_pipeline.measure.session import SUITES, local_machine_id, measure_commit
+from perf_pipeline.measure.suite_presence import known_without_suite, newest_no_suite_runs
 from perf_pipeline.measure.worktree import git_worktree, prune_worktrees
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "ingest_results_dir",
     "is_ancestor",
     "is_full_sha",
+    "known_without_suite",
     "load_results",
     "local_machine_id",
     "measure_calibration",
@@ -72,6 +74,7 @@ __all__ = [
     "measuring_lock",
     "new_commits",
     "new_run_id",
+    "newest_no_suite_runs",
     "prune_worktrees",
     "resolve_commit",
     "run_suite",

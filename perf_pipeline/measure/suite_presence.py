@@ -6,6 +6,11 @@ commit whose suite is gone although an ancestor of it had one (measured successf
 another matter: the commit removed or moved the suite, and a gate that passed it with
 nothing measured would hide that. So "no suite" holds only for a commit none of whose
 measured ancestors had the suite.
+
+Not retried also means not set up again: a run that asks to measure a commit already
+recorded as having no suite (a Dagster backfill of "missing" partitions: a commit without
+a suite materializes nothing, so it stays missing) learns that from the history
+(``known_without_suite``) instead of a worktree, an environment and a pytest session.
 """
 
 from __future__ import annotations
@@ -19,15 +24,16 @@ from perf_pipeline.config import Settings
 from perf_pipeline.config_env import SETTING_ENV_VARS
 from perf_pipeline.errors import MeasurementError
 from perf_pipeline.measure.git import paths_at, run_git
-from perf_pipeline.model import RunStatus
+from perf_pipeline.model import RunInfo, RunStatus
 
 if TYPE_CHECKING:
     from perf_pipeline.store import HistoryStore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["measured_ancestor", "no_project_dir", "no_suite_paths", "paths_written_later",
-           "suite_exists_at", "suite_paths_at", "suite_removed"]
+__all__ = ["known_without_suite", "measured_ancestor", "newest_no_suite_runs",
+           "no_project_dir", "no_suite_paths", "paths_written_later", "suite_exists_at",
+           "suite_paths_at", "suite_removed"]
 
 
 def no_suite_paths(project_dir: Path, paths: Sequence[str], sha: str,
@@ -129,3 +135,29 @@ def suite_paths_at(settings: Settings, project_dir: Path, sha: str, suite: str,
         logger.warning("%s suite at commit %s: %s not there yet (added to the repository "
                        "later); measured without", suite, sha[:12], ", ".join(later))
     return tuple(p for p in paths if p not in later), None
+
+
+def newest_no_suite_runs(store: HistoryStore, *, suite: str, machine_id: str,
+                         sha: str | None = None) -> dict[str, RunInfo]:
+    """The commits (only ``sha``, when given) whose newest run of ``suite`` on
+    ``machine_id`` found no suite there, with that run. A commit measured since (after
+    the settings' paths were fixed) is not one."""
+    newest: dict[str, RunInfo] = {}
+    for run in store.list_runs(suite=suite, sha=sha, machine_id=machine_id):  # oldest first
+        if run.commit is not None:
+            newest[run.commit.sha] = run
+    return {s: run for s, run in newest.items() if run.status is RunStatus.NO_SUITE}
+
+
+def known_without_suite(repo: Path, sha: str, suite: str, store: HistoryStore, *,
+                        machine_id: str) -> RunInfo | None:
+    """The run that found no ``suite`` at ``sha`` on this machine, when measuring it again
+    would only find that again; else None (measure it).
+
+    Read from the history, plus one ``git rev-list``: a commit recorded without the suite
+    before any ancestor of it was measured with one (the tip measured first) is measured
+    again once one was, since it then removed the suite: a failure (``suite_removed``)."""
+    known = newest_no_suite_runs(store, suite=suite, machine_id=machine_id, sha=sha).get(sha)
+    if known is None or suite_removed(repo, sha, suite, store) is not None:
+        return None
+    return known

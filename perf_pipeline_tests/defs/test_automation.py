@@ -448,6 +448,23 @@ def test_a_registered_commit_never_measured_does_not_stop_the_history(defs) -> N
         assert unmeasured not in wanted["regression_analysis"]
 
 
+def test_a_commit_recorded_without_the_suite_requests_nothing(defs) -> None:
+    """A measuring step that skips a commit the history records without the suite leaves
+    an observation of benchmark_results (why the partition stays missing), not a
+    materialization: no automation condition takes it for a measured commit (no baseline,
+    screen or report of it), and none targets the measuring assets' missing partitions."""
+    with dg.instance_for_test() as instance:
+        sha = "d" * 40
+        instance.add_dynamic_partitions("commits", [sha])
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0  # a missing partition asks for nothing
+        instance.report_runless_asset_event(dg.AssetObservation(
+            "benchmark_results", partition=sha, metadata={"status": "no_suite"}))
+        after = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                  cursor=first.cursor)
+        assert after.total_requested == 0, requested(after)
+
+
 def test_a_culprit_search_probe_requests_no_per_commit_gate(defs) -> None:
     """A probe (the culprit sensor's ``benchmark_results`` of an old commit) made the
     per-commit automation request that commit's screen, A/B confirmation, profile and

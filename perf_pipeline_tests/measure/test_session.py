@@ -232,6 +232,35 @@ def test_a_stress_suite_sharing_the_benchmarks_folder_is_no_suite_before_it_was_
     assert f"its ancestor {good} had one" in (runs[removed].error or "")
 
 
+def test_a_commit_recorded_without_the_suite_is_measured_again_once_an_ancestor_had_it(
+        tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    """``known_without_suite`` spares a commit recorded without the suite a new
+    measurement, unless an ancestor has been measured with the suite since: the commit
+    then removed it, and measuring it again records the failure it is."""
+    from perf_pipeline.measure import known_without_suite, local_machine_id
+
+    repo = tmp_path / "removed"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    good = commit_files(repo, {"proj/tests/test_perf.py": BENCH_V1}, "benchmarks")
+    git(repo, "rm", "-q", "-r", "proj/tests")
+    git(repo, "commit", "-q", "-m", "remove the benchmarks")
+    removed = git(repo, "rev-parse", "HEAD")
+    settings = make_settings(repo)
+    here = local_machine_id(settings)
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        first = measure_commit(settings, removed, store=store)  # the tip, measured first
+        assert first.status is RunStatus.NO_SUITE, first.error
+        known = known_without_suite(repo, removed, "benchmarks", store, machine_id=here)
+        assert known is not None and known.run_id == first.run_id
+        assert known_without_suite(repo, removed, "stress", store, machine_id=here) is None
+        assert known_without_suite(repo, removed, "benchmarks", store,
+                                   machine_id="another machine") is None
+        assert measure_commit(settings, good, store=store).status is RunStatus.SUCCESS
+        assert known_without_suite(repo, removed, "benchmarks", store, machine_id=here) is None
+        assert measure_commit(settings, removed, store=store).status is RunStatus.FAILED
+
+
 def test_failing_commit_is_a_failed_run_not_an_exception(
         target_repo: Path, make_settings: Callable[..., Settings]) -> None:
     commit_files(target_repo, {"proj/tests/test_perf.py":
