@@ -22,6 +22,7 @@ from perf_pipeline.config import (
     is_postgres_url,
     load_settings,
 )
+from perf_pipeline.defs.run_owner import owned_in_process_executor
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.workspace import Workspace
 
@@ -148,8 +149,9 @@ def _config_value(value: object) -> object:
 @dg.definitions
 def resources() -> dg.Definitions:
     # In-process: measuring steps of one run must never overlap (dagster-notes: the
-    # multiprocess executor produced a false +24 % regression on 2 cores).
+    # multiprocess executor produced a false +24 % regression on 2 cores). Owned: the
+    # run is tagged with its process before its first step (defs/run_owner.py).
     return dg.Definitions(
         resources={"workspace": WorkspaceResource()},
-        executor=dg.in_process_executor,
+        executor=owned_in_process_executor,
     )

@@ -3,11 +3,16 @@
 A run whose process was SIGKILLed (an OOM kill, a cancelled CI job, a reboot, a
 ``dagster dev`` killed with its process group) stays STARTED in the instance for ever,
 and with ``pools.granularity: run`` the run queue counts it as holding the
-``benchmark_machine`` pool: no measuring run (sensor, schedule, UI backfill) was ever
-started again. Every measuring step therefore tags its run with the process that runs
-it (``defs/fleet.py``: ``measuring_turn``), ``materialize_commit`` tags its runs before
-they start, and ``fail_orphaned_runs`` (called by them and by the sensors on every
-tick) marks failed the runs of this machine whose process is gone.
+``benchmark_machine`` pool from its start to its end, whichever step is running: no
+measuring run (sensor, schedule, UI backfill) was ever started again. So every run is
+tagged with the process that runs it before its first step of any kind: the
+definitions' executor (``owned_in_process_executor``) tags it as the run worker starts
+the plan (a run killed during a step before its first measuring step was left
+untagged), every measuring step checks the tag again (``defs/fleet.py``:
+``claim_machine``; ``dg.materialize`` brings its own executor), and
+``materialize_commit`` tags its runs before they start.
+``fail_orphaned_runs`` (called by them and by the sensors on every tick) marks failed
+the runs of this machine whose process is gone.
 """
 
 from __future__ import annotations
@@ -15,8 +20,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
+
+if TYPE_CHECKING:
+    from dagster._core.execution.context.system import PlanOrchestrationContext
+    from dagster._core.execution.plan.plan import ExecutionPlan
+    from dagster._core.execution.retries import RetryMode
+    from dagster._core.execution.step_dependency_config import StepDependencyConfig
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +37,8 @@ logger = logging.getLogger(__name__)
 RUNNER_TAG = "perf_pipeline/runner"
 _ACTIVE = (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
 
-__all__ = ["RUNNER_TAG", "fail_orphaned_runs", "runner_tag"]
+__all__ = ["RUNNER_TAG", "fail_orphaned_runs", "owned_in_process_executor", "runner_tag",
+           "tag_run_owner"]
 
 
 def _boot_id() -> str:
@@ -40,6 +54,54 @@ def runner_tag() -> str:
     return f"{socket.gethostname()}/{_boot_id()}/{os.getpid()}"
 
 
+def tag_run_owner(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
+    """Tag ``run`` with this process (``RUNNER_TAG``) unless it already names it: a
+    copied tag (a re-execution) is replaced by this run's own."""
+    if run.tags.get(RUNNER_TAG) != (owner := runner_tag()):
+        instance.add_run_tags(run.run_id, {RUNNER_TAG: owner})
+
+
+class _OwnerTaggingExecutor(dg.Executor):
+    """An executor that tags the run with its process, then lets ``inner`` run the plan.
+
+    The executor is the first of the project's code the run worker runs for a run
+    (after loading the definitions, before any resource or step), so a run killed at
+    any step names the process that ran it.
+    """
+
+    def __init__(self, inner: dg.Executor) -> None:
+        self._inner = inner
+
+    @property
+    def retries(self) -> RetryMode:
+        return self._inner.retries
+
+    @property
+    def step_dependency_config(self) -> StepDependencyConfig:
+        return self._inner.step_dependency_config
+
+    def execute(self, plan_context: PlanOrchestrationContext,
+                execution_plan: ExecutionPlan) -> Iterator[dg.DagsterEvent]:
+        tag_run_owner(plan_context.instance, plan_context.dagster_run)
+        yield from self._inner.execute(plan_context, execution_plan)
+
+
+def _owned_in_process(init_context: dg.InitExecutorContext) -> dg.Executor:
+    inner = dg.in_process_executor.executor_creation_fn(init_context)  # type: ignore[misc]
+    return _OwnerTaggingExecutor(inner)
+
+
+#: Dagster's in-process executor (same name and config), which tags each run with the
+#: process that runs it before the first step (``RUNNER_TAG``).
+owned_in_process_executor = dg.ExecutorDefinition(
+    name=dg.in_process_executor.name,
+    config_schema=dg.in_process_executor.config_schema,
+    executor_creation_fn=_owned_in_process,
+    description="Dagster's in-process executor; tags the run with the process that runs "
+                "it first, so a run killed before its measuring step can be failed.",
+)
+
+
 def _process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -53,8 +115,7 @@ def _process_alive(pid: int) -> bool:
 def _inherited(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
     """Whether ``run``'s tag was copied from the run it re-executes (a UI re-execution,
     Dagster's run retries copy the parent's tags): it names the parent's process, not
-    this run's, which tags it only at its first measuring step (never, re-executed from
-    the report on)."""
+    this run's, until the executor tags it with its own."""
     parent_id = run.tags.get("dagster/parent_run_id")
     parent = instance.get_run_by_id(parent_id) if parent_id else None
     return parent is not None and parent.tags.get(RUNNER_TAG) == run.tags.get(RUNNER_TAG)

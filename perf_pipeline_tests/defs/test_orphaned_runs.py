@@ -4,15 +4,20 @@ measuring pool for ever (``defs/launch.py``: ``fail_orphaned_runs``)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import textwrap
+import time
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.dagster_run import DagsterRun
 
-from perf_pipeline.defs import launch
+from perf_pipeline.defs import launch, run_owner
 
 
 def _started_run(instance: dg.DagsterInstance, tags: dict[str, str]) -> str:
@@ -130,3 +135,85 @@ def test_a_re_executed_run_is_not_failed_for_its_parents_process() -> None:
                                       "dagster/parent_run_id": parent})
         assert launch.fail_orphaned_runs(instance) == (own,)
         assert instance.get_run_by_id(child).status is dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
+
+
+_EARLIER_STEP_DEFS = textwrap.dedent("""
+    import os, time
+    from pathlib import Path
+    import dagster as dg
+    from perf_pipeline.config import Settings
+    from perf_pipeline.defs.fleet import claim_machine
+    from perf_pipeline.defs import resources  # a module: Dagster loads one definitions
+
+    READY = Path(os.environ["READY_FILE"])
+
+    @dg.asset
+    def earlier_step() -> None:  # not a measuring step (the screen before a confirmation)
+        READY.write_text(str(os.getpid()))
+        time.sleep(120)
+
+    @dg.asset(deps=[earlier_step], pool="benchmark_machine")
+    def measuring_step(context) -> None:
+        claim_machine(context, Settings(results_dir=READY.parent / "r", machine_id="box"))
+
+    defs = dg.Definitions(assets=[earlier_step, measuring_step],
+                          executor=resources.resources().executor)  # the project's
+""")
+
+
+def _blocks_the_pool(instance: dg.DagsterInstance, run: DagsterRun) -> bool:
+    """Whether the run queue (pools at run granularity) keeps a run asking for ``run``'s
+    pools queued, given the runs now in progress."""
+    from dagster._core.instance.config import PoolGranularity
+    from dagster._core.op_concurrency_limits_counter import GlobalOpConcurrencyLimitsCounter
+
+    blocked = False
+    for _ in range(2):  # the first pass creates the pool's limit, as the queue's does
+        counter = GlobalOpConcurrencyLimitsCounter(
+            instance, [run], instance.get_run_records(
+                filters=dg.RunsFilter(statuses=list(run_owner._ACTIVE))),
+            concurrency_keys=instance.event_log_storage.get_concurrency_keys(),
+            pool_limits=instance.event_log_storage.get_pool_limits(),
+            pool_granularity=PoolGranularity.RUN)
+        blocked = counter.is_blocked(run)
+    return blocked
+
+
+def test_a_run_killed_before_its_measuring_step_is_failed_and_frees_the_pool(
+        tmp_path: Path) -> None:
+    """A run SIGKILLed during a step before its first measuring step (or while its run
+    worker started) had no owner tag: it stayed STARTED, the queue counted it as holding
+    ``benchmark_machine`` (pools at run granularity count a run's pools from its start),
+    and no sensor ever failed it. The executor now tags the run before any step."""
+    home, ready = tmp_path / "home", tmp_path / "ready"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "concurrency:\n  pools:\n    granularity: run\n    default_limit: 1\n"
+        "telemetry:\n  enabled: false\n")
+    (tmp_path / "killed_run_defs.py").write_text(_EARLIER_STEP_DEFS)
+    env = {**os.environ, "DAGSTER_HOME": str(home), "READY_FILE": str(ready)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagster", "asset", "materialize", "-f",
+         str(tmp_path / "killed_run_defs.py"), "--select", "earlier_step,measuring_step"],
+        env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "stderr", "w"))  # noqa: SIM115 - closed with the process
+    try:
+        for _ in range(600):
+            if ready.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert ready.exists(), (tmp_path / "stderr").read_text()[-3000:]
+        with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+            (run,) = instance.get_runs()
+            assert run.tags.get(launch.RUNNER_TAG, "").endswith(f"/{ready.read_text()}")
+            assert launch.fail_orphaned_runs(instance) == ()  # its process is alive
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+            assert _blocks_the_pool(instance, run)  # what every later measuring run met
+            assert launch.fail_orphaned_runs(instance) == (run.run_id,)
+            assert instance.get_run_by_id(run.run_id).status is dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+            assert not _blocks_the_pool(instance, run)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
