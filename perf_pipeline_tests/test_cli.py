@@ -214,3 +214,55 @@ def test_a_rolling_baseline_named_is_judged_against_and_kept(results: Path, caps
     assert "REGRESSION test_op_3" in out and "no baseline yet" not in out
     assert downloaded.read_bytes() == before
     assert not (downloaded.parent / "history").exists()
+
+
+def _strict_json(text: str) -> dict:
+    def refuse(constant: str) -> float:
+        raise AssertionError(f"{constant} in the JSON output")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_file_with_a_zero_sample_is_ingested_judged_and_reported(
+        results: Path, capsys, caplog) -> None:
+    """One round of one benchmark read 0.0 s (below the timer's resolution): the whole
+    file was refused at ingest ("sample 7 is 0.0; it must be > 0"), so the run and its
+    three other benchmarks were lost and ``analyze`` judged an older run. Now the run is
+    ingested and judged; that benchmark's time is left out of judging, said in a note
+    (stdout, JSON, report), and no statistic is NaN or infinite."""
+    data = Path(__file__).parent / "data"
+    (results / "a_good.json").write_bytes((data / "pytest_benchmark_good.json").read_bytes())
+    assert _analyze(results, "--confirm", "off") == 0  # seeds the baseline
+    capsys.readouterr()
+    zero = data / "pytest_benchmark_zero_sample.json"
+    (results / "b_zero.json").write_bytes(zero.read_bytes())
+    with caplog.at_level("WARNING"):
+        assert _analyze(results, "--confirm", "off", "--json") == 0
+    doc = _strict_json(capsys.readouterr().out)
+    assert doc["ingest"]["errors"] == [] and doc["run"]["sha"] == "e" * 40
+    timed = {r["name"] for r in doc["comparison"]["results"] if r["metric"] == "time_s"}
+    assert timed == {"test_fx.py::test_sort[100]", "test_fx.py::test_sort[1000]",
+                     "test_fx.py::test_alloc"}
+    fib_note = ("Not judged on time: 'test_fx.py::test_fib': 1 of 8 samples are 0.0 s, "
+                "below the timer's resolution")
+    assert any(n.startswith(fib_note) for n in doc["notes"])
+    assert any("b_zero.json" in r.getMessage() and "test_fx.py::test_fib" in r.getMessage()
+               for r in caplog.records if r.levelname == "WARNING")
+    report = (results.parent / "performance-report.md").read_text()
+    assert "Not judged on time: 'test\\_fx.py::test\\_fib': 1 of 8 samples are 0.0 s" in report
+    assert (results / "reports" / "performance_report.html").is_file()
+
+    # The next clean run: the zero run gives its other benchmarks' times to the
+    # baseline, not test_fib's; test_fib is judged against the run that has one.
+    later = json.loads((data / "pytest_benchmark_good.json").read_text())
+    later["commit_info"].update(id="f" * 40, time="2026-11-30T11:39:04+00:00",
+                                author_time="2026-11-30T11:39:04+00:00")
+    later["datetime"] = "2026-11-30T11:39:04+00:00"
+    (results / "c_later.json").write_text(json.dumps(later))
+    assert _analyze(results, "--confirm", "off", "--json") == 0
+    doc = _strict_json(capsys.readouterr().out)
+    assert doc["run"]["sha"] == "f" * 40 and len(doc["baseline"]["run_ids"]) == 2
+    times = {r["name"]: r["comparison"] for r in doc["comparison"]["results"]
+             if r["metric"] == "time_s"}
+    assert times["test_fx.py::test_fib"]["n_baseline"] == 1
+    assert times["test_fx.py::test_sort[100]"]["n_baseline"] == 2
+    assert not [n for n in doc["notes"] if n.startswith("Not judged on time")]

@@ -45,6 +45,7 @@ from perf_pipeline.model import (
     Baseline,
     BaselineEntry,
     BenchmarkComparison,
+    BenchmarkResult,
     Comparison,
     RunStatus,
     SuiteComparison,
@@ -96,13 +97,15 @@ def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created
     entries = []
     for name in names:
         present = [(k, run[name]) for k, run in enumerate(by_name) if name in run]
-        latest = present[-1][1]
+        # A run whose rounds read 0.0 s has no time to judge against (_judged_time).
+        timed = [(k, b) for k, b in present if _judged_time(b)]
         for metric in metrics:
-            measured = [(k, float(v)) for k, v in ((k, b.metric(metric)) for k, b in present)
+            usable = timed if metric == TIME_METRIC else present
+            measured = [(k, float(v)) for k, v in ((k, b.metric(metric)) for k, b in usable)
                         if v is not None]
             if not measured:
                 continue
-            samples = latest.samples_s if metric == TIME_METRIC else ()
+            samples = usable[-1][1].samples_s if metric == TIME_METRIC else ()
             entries.append(BaselineEntry(name=name, metric=metric,
                                          run_values=tuple(v for _, v in measured),
                                          samples=tuple(samples),
@@ -117,6 +120,18 @@ def build_baseline(runs: Sequence[SuiteRun], *, policy: str = "rolling", created
                     source_commits=tuple(commits), entries=tuple(entries),
                     environment=newest.environment,
                     machine_id=machines.pop() if len(machines) == 1 else None)
+
+
+def _judged_time(bench: BenchmarkResult) -> bool:
+    """Whether ``bench``'s time can be judged: not when a round read 0.0 s.
+
+    Such a benchmark runs below the timer's resolution: its times are whole ticks (a
+    change of one tick reads as x2), and a 0 has no logarithm, on which every test here
+    works (one 0 made the within-run spread infinite, or NaN). Its run is kept in the
+    history and the user is told (``pipeline/regression.py``), but its time is neither
+    judged nor a baseline.
+    """
+    return bench.zero_time_samples == 0
 
 
 def _log_var_within(samples: Sequence[float]) -> float:
@@ -223,6 +238,8 @@ def _metric_estimates(baseline: Baseline, run: SuiteRun, metric: str, alpha: flo
         value = bench.metric(metric)
         if entry is None or value is None or not entry.run_values:
             continue
+        if metric == TIME_METRIC and not _judged_time(bench):
+            continue  # left out of judging, said in the analysis's notes
         offset = _zero_offset(metric, value, entry.run_values)
         if offset:
             entry = replace(entry, run_values=tuple(v + offset for v in entry.run_values),

@@ -18,12 +18,14 @@ Samples: ``stats.data`` holds every per-round sample (seconds per call). Files s
 file's median, mean, quartiles etc. What analysis can do with that: trends and
 baseline comparison on run-level medians (one value per run), not within-run tests.
 
-Everything is validated: a truncated file, a NaN sample or a wrong type raises
-``InvalidInputError`` naming the file and, where it applies, the benchmark.
+Everything is validated: a truncated file, a NaN or negative sample or a wrong type
+raises ``InvalidInputError`` naming the file and, where it applies, the benchmark. A
+sample of 0.0 (a round below the timer's resolution) is kept, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import statistics
 from array import array
@@ -60,6 +62,9 @@ PLUGIN_KEY = "perf_pipeline"
 _SUMMARY_KEYS = ("min", "max", "mean", "stddev", "median", "q1", "q3", "iqr")
 #: Float lists under these keys are read as ``array('d')``: the samples (``stats.data``).
 _SAMPLE_KEYS = frozenset({"data"})
+_PERCENTILE_KEYS = frozenset(f"p{q}_s" for q in LATENCY_PERCENTILES)
+
+logger = logging.getLogger(__name__)
 
 
 def _read_json(path: Path) -> Any:
@@ -67,15 +72,22 @@ def _read_json(path: Path) -> Any:
 
 
 def _samples(data: list[Any] | array[float], where: str) -> Samples:
-    """Every sample a finite float > 0, kept compact (``Samples``: 8 bytes a sample).
+    """Every sample a finite float >= 0, kept compact (``Samples``: 8 bytes a sample).
+
+    A 0.0 is a real measurement: a round faster than the timer can tell apart (a coarse
+    clock, ``time.process_time`` on Windows, a very fast benchmark). Refusing it lost
+    the whole file, every benchmark of the run; it is kept, and analysis leaves that
+    benchmark's time out of judging (``BenchmarkResult.zero_time_samples``). Negative,
+    NaN and infinite values are no time at all and are refused, by index.
     Cheap passes for the usual all-good list (10M samples are common); the slow
     per-value check only runs to name the first bad one."""
     if type(data) is array:  # floats only (json_input): C-speed checks, no copy
-        if not data or (math.isfinite(sum(data)) and min(data) > 0.0):
+        if not data or (math.isfinite(sum(data)) and min(data) >= 0.0):
             return Samples.adopt(data)
-    elif all(type(v) is float and 0.0 < v < math.inf for v in data):
+    elif all(type(v) is float and 0.0 <= v < math.inf for v in data):
         return Samples(data)
-    return Samples([checked_number(v, f"{where} sample {i}") for i, v in enumerate(data)])
+    return Samples([checked_number(v, f"{where} sample {i}", zero_ok=True)
+                    for i, v in enumerate(data)])
 
 
 def _percentiles(samples: Samples) -> dict[str, float]:
@@ -127,9 +139,9 @@ def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
     else:
         raise InvalidInputError(f"{where}: stats.data is {type(data).__name__}, not a list")
     iterations = checked_int(stats.get("iterations", 1), f"{where}: iterations")
-    # A spread (stddev, iqr) of equal samples is 0; every other statistic is a time.
-    summary = [(f"{k}_s", checked_number(stats[k], f"{where} stats.{k}",
-                                         zero_ok=k in ("stddev", "iqr")))
+    # A spread (stddev, iqr) of equal samples is 0, and so is a time of rounds that
+    # read 0.0 (below the timer's resolution: see ``_samples``).
+    summary = [(f"{k}_s", checked_number(stats[k], f"{where} stats.{k}", zero_ok=True))
                for k in _SUMMARY_KEYS if stats.get(k) is not None]
     if stats.get("rounds") is not None:
         summary.append(("rounds", float(checked_int(stats["rounds"],
@@ -143,18 +155,23 @@ def _parse_benchmark(bench: object, index: int, path: Path) -> BenchmarkResult:
     figures = bench.get(PLUGIN_KEY) or {}
     if not isinstance(figures, Mapping):
         raise InvalidInputError(f"{where}: {PLUGIN_KEY} is not an object")
-    extra = {k: checked_number(v, f"{where} {k}", zero_ok=METRICS[k].zero_ok)
+    extra = {k: checked_number(v, f"{where} {k}", zero_ok=METRICS[k].zero_ok
+                               or k in _PERCENTILE_KEYS)  # of rounds that may read 0.0
              for k, v in figures.items() if k in METRICS}
     if samples and not all(f"p{q}_s" in extra for q in LATENCY_PERCENTILES):
         for key, value in _percentiles(samples).items():
             extra.setdefault(key, value)
     try:
-        return BenchmarkResult(
+        result = BenchmarkResult(
             name=name, samples_s=samples, group=group,
             params=tuple(sorted((str(k), str(_plain(v))) for k, v in params.items())),
             iterations=iterations, extra=tuple(sorted(extra.items())), summary=tuple(summary))
     except InvalidInputError as exc:
         _naming(path, exc)
+    if result.zero_time_samples:
+        logger.warning("%s: %s; it is kept, but its time is not judged", where,
+                       result.zero_time_note())
+    return result
 
 
 def _parse_benchmark_file(

@@ -110,6 +110,25 @@ class BenchmarkResult:
             return dict(self.summary).get("median_s", math.nan)
         return self.samples_s.median()
 
+    @property
+    def zero_time_samples(self) -> int:
+        """How many rounds read 0.0 s: faster than the timer can tell apart. Such times
+        are whole ticks of the timer, and a ratio of them says more about the tick than
+        about the code, so analysis does not judge this benchmark's time in this run
+        (nor use it as a baseline). A file without samples says so by its fastest round
+        (``min_s`` of 0), counted as one."""
+        if self.samples_s:
+            return self.samples_s.count_nonpositive()
+        return int(dict(self.summary).get("min_s", 1.0) <= 0.0)
+
+    def zero_time_note(self) -> str:
+        """What ``zero_time_samples`` means for this benchmark, for a warning or a note."""
+        n = len(self.samples_s)
+        what = (f"{self.zero_time_samples} of {n} samples are 0.0 s" if n
+                else "its fastest round (stats.min) is 0.0 s")
+        return (f"{what}, below the timer's resolution: its time has no ratio to judge "
+                "(give each round more work, e.g. a higher --benchmark-min-time)")
+
     def metric(self, name: str) -> float | None:
         """A scalar per metric: the median for time, the recorded value otherwise."""
         if name == TIME_METRIC:

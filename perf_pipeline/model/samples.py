@@ -87,6 +87,14 @@ class Samples(Sequence[float]):
                             else (s[mid - 1] + s[mid]) / 2)
         return self._median
 
+    def count_nonpositive(self) -> int:
+        """How many samples are <= 0 (a round below the timer's resolution reads 0.0)."""
+        if len(self._view) < 64:
+            return sum(1 for v in self._view if v <= 0.0)
+        import numpy as np  # as in sorted_copy: no float object per sample
+
+        return int(np.count_nonzero(np.frombuffer(self._view, dtype=np.float64) <= 0.0))
+
     def sorted_copy(self) -> Samples:
         """The samples in ascending order, as new compact Samples (numpy's sort: no
         float object per sample, as ``sorted()`` of ten million would make)."""

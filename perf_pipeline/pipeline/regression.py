@@ -8,7 +8,7 @@ from perf_pipeline.analysis import SCREEN_ALPHA, compare_to_baseline, screen_run
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import local_machine_id, store_unstored_runs
-from perf_pipeline.model import Baseline, CommitAnalysis, Environment, SuiteRun
+from perf_pipeline.model import TIME_METRIC, Baseline, CommitAnalysis, Environment, SuiteRun
 from perf_pipeline.pipeline.baseline import baseline_for_run, machines_apart, now_iso
 from perf_pipeline.pipeline.hardware_mix import hardware_change, other_hardware
 from perf_pipeline.store import read_analysis, write_analysis
@@ -46,7 +46,7 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
                     "a history of its own. This run can seed it.")
         return CommitAnalysis(
             run_id=run.run_id, sha=run.sha, created_at=now_iso(), threshold=settings.threshold,
-            alpha=alpha, notes=(note,), not_judged="no_baseline")
+            alpha=alpha, notes=(note, *_untimed_notes(run, None)), not_judged="no_baseline")
     if baseline.machine_id and run.machine_id and baseline.machine_id != run.machine_id:
         # Timings of two machines differ by the machines; no verdict can come of it.
         return CommitAnalysis(
@@ -83,11 +83,29 @@ def analyze_run(run: SuiteRun, baseline: Baseline | None, settings: Settings, *,
                          f"{run.environment.fingerprint}): differences may not be the code's.")
     if run.run_id in baseline.source_run_ids:
         notes.append("This run is itself part of the baseline it is compared with.")
+    notes += _untimed_notes(run, baseline)
     return CommitAnalysis(
         run_id=run.run_id, sha=run.sha, created_at=now_iso(), threshold=settings.threshold,
         alpha=alpha, comparison=comparison, baseline_policy=baseline.policy,
         baseline_run_ids=baseline.source_run_ids, baseline_commits=baseline.source_commits,
         environment_differences=diffs, notes=tuple(notes))
+
+
+def _untimed_notes(run: SuiteRun, baseline: Baseline | None) -> list[str]:
+    """One note per benchmark whose time is left out of judging because rounds read
+    0.0 s (``BenchmarkResult.zero_time_samples``): in this run, or in every baseline run
+    (the baseline then has its other metrics but no time). Without the note such a
+    benchmark just had no time verdict, as if it had not run."""
+    notes = [f"Not judged on time: {b.name!r}: {b.zero_time_note()}."
+             for b in run.benchmarks if b.zero_time_samples]
+    timed = ({e.name for e in baseline.entries if e.metric == TIME_METRIC}
+             if baseline is not None else set())
+    if baseline is not None and timed:  # a baseline of times: theirs is missing
+        others = {e.name for e in baseline.entries} - timed
+        notes += [f"Not judged on time: {b.name!r}: no baseline run has a time for it "
+                  "(their rounds read 0.0 s, below the timer's resolution)."
+                  for b in run.benchmarks if b.name in others and not b.zero_time_samples]
+    return notes
 
 
 def _other_hardware_note(baseline: Baseline, run: SuiteRun, theirs: Environment,

@@ -317,3 +317,49 @@ def test_a_counter_that_was_zero_can_still_be_flagged() -> None:
     assert np.isfinite(flapping.ratio) and flapping.ratio > 10
     assert flapping.verdict in (Verdict.REGRESSION, Verdict.INCONCLUSIVE)
     assert "ratio undefined" not in flapping.reason
+
+
+def _with_zeros(run: SuiteRun, name: str, zeros: int) -> SuiteRun:
+    """``run`` with the fastest ``zeros`` rounds of ``name`` read as 0.0 s (below the
+    timer's resolution)."""
+    def zeroed(b: BenchmarkResult) -> BenchmarkResult:
+        if b.name != name:
+            return b
+        order = np.argsort(np.asarray(b.samples_s))
+        samples = np.asarray(b.samples_s).copy()
+        samples[order[:zeros]] = 0.0
+        return dataclasses.replace(b, samples_s=tuple(samples))
+    return dataclasses.replace(run, benchmarks=tuple(zeroed(b) for b in run.benchmarks))
+
+
+def _all_finite(comparison) -> bool:
+    return all(np.isfinite([r.comparison.ratio, r.comparison.ci_low, r.comparison.p_value,
+                            r.comparison.adjusted_p_value]).all()
+               for r in comparison.results)
+
+
+@pytest.mark.parametrize("zeros", [1, 10])  # one round, half of the 20
+def test_a_benchmark_with_zero_time_samples_is_left_out_of_judging_and_of_baselines(
+        zeros: int) -> None:
+    """A 0.0 s round has no logarithm: in the run judged or in the baseline's newest run
+    (whose samples give the within-run spread) it made the time statistics NaN or
+    infinite. Such a benchmark's time is not judged, nor used as a baseline; the other
+    benchmarks are judged as before, with finite statistics."""
+    runs = _runs(1)
+    runs[9] = _with_zeros(runs[9], "test_0", zeros)  # the baseline's newest run
+    current = _with_zeros(runs[10], "test_1", zeros)
+    for history in (runs[9:10], runs[:10]):  # one baseline run (assumed CV), and ten
+        bl = build_baseline(history, created_at="2024-02-01T00:00:00", metrics=("time_s",))
+        entry = bl.entry("test_0", "time_s")
+        if len(history) == 1:
+            assert entry is None  # no run has a time to judge against
+        else:
+            assert entry is not None and 9 not in entry.runs and len(entry.run_values) == 9
+            assert entry.samples == runs[8].benchmark("test_0").samples_s  # all > 0
+        for run in (current, runs[10]):
+            comparison = compare_to_baseline(bl, run, threshold=1.2, alpha=0.01)
+            judged = {r.name for r in comparison.results}
+            assert ("test_1" in judged) is (run is runs[10])
+            assert ("test_0" in judged) is (len(history) > 1)
+            assert {f"test_{j}" for j in range(2, 5)} <= judged
+            assert _all_finite(comparison)

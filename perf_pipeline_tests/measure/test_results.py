@@ -74,6 +74,64 @@ def test_nan_sample_is_rejected_naming_path_and_benchmark() -> None:
         load_results(DATA_DIR / "pytest_benchmark_nan.json")
 
 
+def test_a_zero_sample_is_kept_and_the_user_warned(caplog) -> None:
+    """A round below the timer's resolution reads 0.0 (a coarse clock, a very fast
+    benchmark): the whole file, every benchmark of the run, was refused ("sample 7 is
+    0.0; it must be > 0") and the run lost. The sample is a measurement: kept, and the
+    benchmark's time is flagged as not judgeable, with a warning naming it."""
+    path = DATA_DIR / "pytest_benchmark_zero_sample.json"
+    with caplog.at_level("WARNING", logger="perf_pipeline.measure.results"):
+        run = load_results(path)
+    assert len(run.benchmarks) == 4
+    fib = run.benchmark("test_fx.py::test_fib")
+    assert fib is not None and len(fib.samples_s) == 8 and 0.0 in fib.samples_s
+    assert dict(fib.summary)["min_s"] == 0.0 and fib.median_s > 0
+    assert fib.zero_time_samples == 1
+    assert [b.zero_time_samples for b in run.benchmarks if b is not fib] == [0, 0, 0]
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert str(path) in warning and "test_fx.py::test_fib" in warning
+    assert "1 of 8 samples are 0.0 s" in warning and "not judged" in warning
+
+
+def test_a_zero_median_is_kept_and_a_file_without_samples_says_so_by_its_min(
+        tmp_path: Path) -> None:
+    """Most rounds at 0.0: the median and the plugin's percentiles are 0 too (refused
+    before, whole file); a file saved without samples shows it by its ``min``."""
+    doc = json.loads(GOOD.read_text())
+    stats = doc["benchmarks"][0]["stats"]
+    stats["data"] = [0.0] * 7 + [1e-5]
+    stats.update(min=0.0, median=0.0, q1=0.0, q3=0.0, iqr=0.0, mean=1.25e-6)
+    doc["benchmarks"][0]["perf_pipeline"].update(p50_s=0.0, p90_s=3e-6)
+    summary_only = json.loads(GOOD.read_text())
+    summary_only["benchmarks"][0]["stats"].update(data=None, min=0.0)
+    for name, content in (("zeros.json", doc), ("summary.json", summary_only)):
+        (tmp_path / name).write_text(json.dumps(content))
+    fib = load_results(tmp_path / "zeros.json").benchmarks[0]
+    assert fib.zero_time_samples == 7 and fib.median_s == 0.0
+    assert dict(fib.extra)["p50_s"] == 0.0
+    assert load_results(tmp_path / "summary.json").benchmarks[0].zero_time_samples == 1
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (-1e-06, r"sample 3 is -1e-06; it must be >= 0"),
+    (-0.0, None),  # a zero with a sign is a zero
+    (float("nan"), r"sample 3 is nan, not a finite number"),
+    (float("inf"), r"sample 3 is inf, not a finite number"),
+])
+def test_negative_nan_and_infinite_samples_are_refused_by_file_benchmark_and_index(
+        tmp_path: Path, value: float, message: str | None) -> None:
+    doc = json.loads(GOOD.read_text())
+    doc["benchmarks"][0]["stats"]["data"][3] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))  # NaN and Infinity as Python's json writes them
+    if message is None:
+        assert load_results(path).benchmarks[0].zero_time_samples == 1
+        return
+    with pytest.raises(InvalidInputError,
+                       match=rf"bad\.json: benchmark 'test_fx\.py::test_fib' {message}"):
+        load_results(path)
+
+
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda d: d.update(benchmarks="x"), "not a pytest-benchmark JSON"),
     (lambda d: d.update(benchmarks=[]), "no benchmarks"),
