@@ -217,3 +217,49 @@ def test_a_run_killed_before_its_measuring_step_is_failed_and_frees_the_pool(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=60)
+
+
+def test_a_run_killed_while_its_run_worker_starts_is_failed_by_run_monitoring(
+        tmp_path: Path, monkeypatch) -> None:
+    """Killed while its run worker loaded the project (before the executor tags it),
+    a run stays STARTING with no owner tag, and the queue counts it as holding
+    ``benchmark_machine`` like a running one. The repo's dagster.yaml turns on Dagster's
+    run monitoring, whose start timeout fails it (the daemon runs this check)."""
+    import logging
+
+    from dagster._core.events import DagsterEvent, DagsterEventType
+    from dagster._core.storage.dagster_run import RunOpConcurrency
+    from dagster._daemon.monitoring import run_monitoring
+
+    from perf_pipeline_tests.defs.test_dagster_dev import instance_yaml
+
+    (tmp_path / "dagster.yaml").write_text(instance_yaml(tmp_path))
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_monitoring_enabled
+        timeout = instance.run_monitoring_start_timeout_seconds
+        assert 0 < timeout <= 600
+        run = DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()),
+                         status=dg.DagsterRunStatus.NOT_STARTED,
+                         run_op_concurrency=RunOpConcurrency(
+                             all_pools={"benchmark_machine"},
+                             root_key_counts={"benchmark_machine": 1},
+                             has_unconstrained_root_nodes=False))
+        instance.add_run(run)
+        instance.report_dagster_event(
+            DagsterEvent(DagsterEventType.RUN_STARTING.value, job_name="__ASSET_JOB"),
+            run_id=run.run_id)
+        (record,) = instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))
+        assert record.dagster_run.status is dg.DagsterRunStatus.STARTING
+        assert launch.fail_orphaned_runs(instance) == ()  # no owner to judge it by
+        assert _blocks_the_pool(instance, record.dagster_run)
+
+        launched = instance.get_run_stats(run.run_id).launch_time
+        monkeypatch.setattr(run_monitoring, "get_current_timestamp",
+                            lambda: launched + timeout - 1)
+        run_monitoring.monitor_starting_run(instance, record, logging.getLogger(__name__))
+        assert instance.get_run_by_id(run.run_id).status is dg.DagsterRunStatus.STARTING  # type: ignore[union-attr]
+        monkeypatch.setattr(run_monitoring, "get_current_timestamp",
+                            lambda: launched + timeout + 1)
+        run_monitoring.monitor_starting_run(instance, record, logging.getLogger(__name__))
+        assert instance.get_run_by_id(run.run_id).status is dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+        assert not _blocks_the_pool(instance, record.dagster_run)
