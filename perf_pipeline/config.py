@@ -31,7 +31,7 @@ from perf_pipeline.config_values import coerce_value, read_config_file
 from perf_pipeline.cron import check_cron, check_timezone
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.history_url import is_postgres_url, mask_url
-from perf_pipeline.http_url import check_http_url, shown_webhook_url
+from perf_pipeline.http_url import check_http_url, check_report_url, shown_webhook_url
 from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.measuring_lock_path import machine_measuring_lock
 from perf_pipeline.model import METRICS
@@ -164,6 +164,9 @@ class Settings:
     #: Its token comes only from the environment (PERF_PIPELINE_WEBHOOK_TOKEN). Kept
     #: out of ``repr``: Slack and Discord hook URLs carry their secret in the path.
     webhook_url: str | None = field(default=None, repr=False)
+    #: The HTML report's http(s) address the Markdown links (``{path}`` in it: the report's
+    #: path under the results dir); unset, ``pipeline/report_location.py`` says where it is.
+    report_url: str | None = None
     #: The history store: unset, the SQLite file of the results layout; else a
     #: ``postgresql://user:password@host/db`` URL (a history several machines share)
     #: or another SQLite file. Kept out of ``repr``: it may hold a password
@@ -206,6 +209,8 @@ class Settings:
             # file is then refused by every command, before anything is measured.
             check_http_url(self.webhook_url, "webhook_url", "https://hooks.example.com/perf",
                            shown=shown_webhook_url)
+        if self.report_url:
+            check_report_url(self.report_url)
         if not (math.isfinite(self.threshold) and self.threshold >= 1.0):
             # inf once passed here and was refused only after an A/B had measured.
             raise InvalidInputError(f"threshold must be a finite number >= 1.0, not "

@@ -63,6 +63,7 @@ SETTING_ENV_VARS: Mapping[str, str] = {
     "machine_id": "PERF_PIPELINE_MACHINE_ID",
     "measuring_lock": MEASURING_LOCK_ENV,
     "webhook_url": WEBHOOK_URL_ENV,
+    "report_url": "PERF_PIPELINE_REPORT_URL",
     "history_url": HISTORY_URL_ENV,
     "history_query_timeout_s": "PERF_PIPELINE_HISTORY_QUERY_TIMEOUT",
 }

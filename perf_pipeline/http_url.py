@@ -21,7 +21,13 @@ from collections.abc import Callable
 
 from perf_pipeline.errors import InvalidInputError
 
-__all__ = ["check_http_url", "retry_after_s", "shown_url", "shown_webhook_url"]
+__all__ = ["REPORT_PATH_PLACEHOLDER", "check_http_url", "check_report_url", "report_url_for",
+           "retry_after_s", "shown_url", "shown_webhook_url"]
+
+#: In a ``report_url``, replaced by the HTML report's path under the results dir
+#: (``reports/commits/<sha>/performance_report.html``): one setting then gives every
+#: report its own address when the results dir is served over http(s).
+REPORT_PATH_PLACEHOLDER = "{path}"
 
 
 def shown_url(url: object) -> str:
@@ -90,6 +96,34 @@ def check_http_url(url: object, what: str, example: str, *,
             f"{what} {shown(url)!r} holds a space, a control character or a non-ASCII "
             "character: percent-encode it (%20 for a space)")
     return parsed
+
+
+def report_url_for(template: str, path: str) -> str:
+    """The address of the HTML report at ``path`` (under the results dir, ``/``-separated):
+    ``template`` with ``{path}`` replaced by it, percent-encoded; a template without the
+    placeholder is the address as it is."""
+    return template.strip().replace(REPORT_PATH_PLACEHOLDER,
+                                    urllib.parse.quote(path, safe="/"))
+
+
+def check_report_url(url: object) -> None:
+    """``InvalidInputError`` unless ``url`` is an http(s) URL (``{path}`` its only
+    placeholder) without user info: it is published in every report and PR comment, so a
+    ``user:token@`` in it would be too."""
+    if not isinstance(url, str):
+        raise InvalidInputError(f"report_url must be a string, not {type(url).__name__}")
+    example = "https://perf.example.com/results/{path}"
+    sample = report_url_for(url, "reports/performance_report.html")
+    parsed = check_http_url(sample, "report_url", example)
+    if "{" in sample or "}" in sample:
+        raise InvalidInputError(
+            f"report_url {shown_url(sample)!r}: {REPORT_PATH_PLACEHOLDER} is its only "
+            f"placeholder (the report's path under the results dir), as in {example}")
+    if parsed.username is not None or parsed.password is not None:
+        raise InvalidInputError(
+            f"report_url {shown_url(sample)!r} holds user info (user:password@): the "
+            "address is published in every report and PR comment, so it must carry no "
+            "credentials")
 
 
 def retry_after_s(value: str | None) -> float | None:

@@ -81,6 +81,20 @@ def _a_measuring_lock_per_worker(tmp_path_factory: pytest.TempPathFactory) -> It
         os.environ[MEASURING_LOCK_ENV] = before
 
 
+#: What makes a report link its HTML elsewhere (pipeline/report_location.py): set on a
+#: GitHub Actions runner, they would make every report the tests write differ from the
+#: same test's report on a laptop. Tests of the links set them themselves.
+_REPORT_LINK_ENV = ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID",
+                    "PERF_PIPELINE_REPORT_URL")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_report_link_from_the_runner() -> Iterator[None]:
+    saved = {k: os.environ.pop(k) for k in _REPORT_LINK_ENV if k in os.environ}
+    yield
+    os.environ.update(saved)
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_dagster_home() -> Iterator[None]:
     """A test must leave ``$DAGSTER_HOME`` as it found it. One that undid a

@@ -27,6 +27,7 @@ _FLAG_SETTINGS = {
     "confirm": "confirm",
     "ab_processes": "ab_processes",
     "ab_prior": "ab_prior",
+    "report_url": "report_url",
 }
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "add_dagster_home",
     "add_json",
     "add_repo",
+    "add_report_url",
     "add_results_dir",
     "add_stats",
 ]
@@ -57,6 +58,15 @@ def add_stats(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--significance", type=float,
                         help="significance level, family-wise across the suite (default: "
                              "$SIGNIFICANCE_LEVEL or 0.01)")
+
+
+def add_report_url(parser: argparse.ArgumentParser) -> None:
+    """``--report-url``: where the HTML report is published, for the Markdown to link."""
+    parser.add_argument("--report-url", metavar="URL",
+                        help="the HTML report's http(s) address, linked by the Markdown "
+                             "report and the PR comment; {path} in it becomes the report's "
+                             "path under the results dir (default: $PERF_PIPELINE_REPORT_URL;"
+                             " unset, in GitHub Actions the workflow run's page)")
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:

@@ -76,6 +76,7 @@ class WorkspaceResource(dg.ConfigurableResource):
     machine_id: Optional[str] = None  # noqa: UP045
     measuring_lock: Optional[str] = None  # noqa: UP045
     webhook_url: Optional[str] = None  # noqa: UP045
+    report_url: Optional[str] = None  # noqa: UP045
     # A postgresql:// URL holds a password: give it as dg.EnvVar("...") or leave it unset
     # (PERF_PIPELINE_HISTORY_URL is read then), never as plain run config.
     history_url: Optional[str] = None  # noqa: UP045

@@ -30,7 +30,13 @@ class ReportData:
     series: tuple[MetricSeries, ...] = ()
     environment_differences: tuple[tuple[str, str, str], ...] = ()
     notes: tuple[str, ...] = ()
+    #: Where a reader of the Markdown (a PR comment cut to GitHub's size limit) finds
+    #: the HTML report: its own http(s) address; else the CI run whose artifacts hold it
+    #: (GitHub Actions); and the file itself, as a path under the results dir (what the
+    #: artifact holds too). None: not known, and the Markdown promises no link.
     report_url: str | None = None
+    report_run_url: str | None = None
+    report_path: str | None = None
     change_points: tuple[ChangePoint, ...] = ()
     #: The two-stage gate's second stage; when set, ``comparison`` is its final verdict
     #: and the report shows the screen and the confirmation as sections of their own.

@@ -39,6 +39,7 @@ from perf_pipeline.model import ReportData, SuiteComparison, SuiteRun
 from perf_pipeline.pipeline.ab_prior import PriorChoice, ab_variance_prior
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import CountedRounds, round_values
+from perf_pipeline.pipeline.report_location import with_report_location
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.workspace import Workspace
 
@@ -199,7 +200,9 @@ def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10
             "Not measured in every round, so not compared (a round pairs each benchmark "
             "once): " + ", ".join(partial) + ".",) if partial else ()),
     )
-    files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
+    out_dir = ws.layout.ab_report_dir(ab.raw_dir)
+    files = write_report(with_report_location(ws, data, out_dir), out_dir,
+                         markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few,
                      no_factor=no_factor, partial=partial)
 
@@ -352,7 +355,9 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
         + ((short,) if short else (choice.note,))
         + ((result.stale_prior_note,) if result.stale_prior_note else ()),
     )
-    files = write_report(data, ws.layout.ab_report_dir(ab.raw_dir), markdown_path=report_path)
+    out_dir = ws.layout.ab_report_dir(ab.raw_dir)
+    files = write_report(with_report_location(ws, data, out_dir), out_dir,
+                         markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,
                      no_factor=no_factor, too_few_rounds=short,
                      prior=None if short else choice)

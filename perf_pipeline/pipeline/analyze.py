@@ -24,6 +24,7 @@ from perf_pipeline.pipeline.baseline import (
 from perf_pipeline.pipeline.confirm import confirm_run
 from perf_pipeline.pipeline.ingest import ingest_results
 from perf_pipeline.pipeline.regression import analyze_run
+from perf_pipeline.pipeline.report_location import with_report_location
 from perf_pipeline.pipeline.reporting import build_report_data
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.store import read_baseline
@@ -136,6 +137,7 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
     # The report is written before the baseline moves: a report that cannot be written
     # (a full disk) then leaves the baseline as it was, and the same command run again
     # judges this run against the same baseline, instead of against itself.
+    data = with_report_location(ws, data, layout.reports_dir)
     files = write_report(data, layout.reports_dir, markdown_path=report_path)
     if baseline is None:
         # --update-baseline pins whatever the policy: seeding a rolling file here left

@@ -26,6 +26,7 @@ from perf_pipeline.model import ProfileComparison, ProfileDiff, ReportData
 from perf_pipeline.pipeline.baseline import now_iso
 from perf_pipeline.pipeline.confirm import read_commit_confirmation
 from perf_pipeline.pipeline.regression import read_commit_analysis
+from perf_pipeline.pipeline.report_location import with_report_location
 from perf_pipeline.report import ReportFiles, write_report
 from perf_pipeline.report.profile import render_memory_png
 from perf_pipeline.store import read_profile_comparison, write_profile_comparison
@@ -159,7 +160,8 @@ def run_profile(
     data = ReportData(title=f"Profile: {run.candidate.sha[:7]} against {run.base.sha[:7]}",
                       generated_at=comparison.created_at, notes=comparison.notes,
                       profiles=comparison)
-    files = write_report(data, out_dir, markdown_path=report_path or out_dir / PROFILE_MARKDOWN,
+    files = write_report(with_report_location(ws, data, out_dir), out_dir,
+                         markdown_path=report_path or out_dir / PROFILE_MARKDOWN,
                          plots=False)
     return ProfileOutcome(comparison=comparison, files=files,
                           candidate_only=run.candidate_only, base_only=run.base_only)

@@ -33,6 +33,7 @@ from perf_pipeline.pipeline.culprit_result import read_culprits
 from perf_pipeline.pipeline.hardware_mix import hardware_groups, series_by_hardware
 from perf_pipeline.pipeline.profile import read_commit_profile
 from perf_pipeline.pipeline.regression import analyze_run, pooled_commit_run
+from perf_pipeline.pipeline.report_location import with_report_location
 from perf_pipeline.report import HTML_NAME, ReportFiles, write_report
 from perf_pipeline.workspace import Workspace
 
@@ -197,6 +198,7 @@ def write_commit_report(ws: Workspace, sha: str, *,
     if _profile_is_current(profiles, sha, confirmation):
         data = replace(data, profiles=profiles)
     out = ws.layout.commit_report_dir(sha)
+    data = with_report_location(ws, data, out, report_url=report_url)
     files = write_report(data, out, markdown_path=out / "performance-report.md",
                          inline_js=False, js_dir=ws.layout.reports_dir)
     return analysis, files
@@ -261,5 +263,6 @@ def write_history_report(ws: Workspace, *, markdown_path: Path | None = None,
                          js_dir=ws.layout.reports_dir)
     data = _history_data(ws, machine_id=here, links=main_links, report_url=report_url)
     data = replace(data, alerts=alerts_of(data))
+    data = with_report_location(ws, data, ws.layout.reports_dir, report_url=report_url)
     files = write_report(data, ws.layout.reports_dir, markdown_path=markdown_path)
     return data, files

@@ -303,6 +303,36 @@ def ci_meaning(comp: SuiteComparison) -> str:
             "the baseline and current times are the stored runs'.")
 
 
+def _path_text(path: str) -> str:
+    """A file path in the text: a code span, unless a backtick or line break would end
+    it (then escaped as any untrusted text)."""
+    flat = " ".join(path.split())
+    if "`" in flat or len(flat) > 300 or flat != path:
+        return escape_markdown(path, max_len=300)
+    return f"`{flat}`"
+
+
+def _html_report_where(data: ReportData) -> tuple[str, str]:
+    """The line that links the HTML report (empty: no address known) and the words every
+    size-limit note ends with ("see the [HTML report](…)"; empty: nowhere to point).
+
+    A note that said "see the HTML report" without a link sent the reader of a cut PR
+    comment looking for a page nothing named. With no address, the file's path is said
+    (in CI, the path inside the uploaded artifact); with no path either, nothing.
+    """
+    path = f" ({_path_text(data.report_path)})" if data.report_path else ""
+    if data.report_url:
+        url = safe_url(data.report_url)
+        return (f"📊 [Interactive HTML report]({url})\n", f"see the [HTML report]({url})")
+    if data.report_run_url:
+        where = f"in the artifacts of [this workflow run]({safe_url(data.report_run_url)})"
+        return (f"📊 Interactive HTML report{path}: {where}\n",
+                f"see the HTML report{path} {where}")
+    if data.report_path:
+        return "", f"see the HTML report{path}"
+    return "", ""
+
+
 def _blocks(data: ReportData, link_base: Path | None) -> list[Block]:
     summary = summarize(data)
     rows = comparison_rows(data)
@@ -315,8 +345,9 @@ def _blocks(data: ReportData, link_base: Path | None) -> list[Block]:
     alerts = alerts_block(data)
     if alerts:
         blocks.append(alerts)
-    if data.report_url:
-        blocks.append(f"📊 [Interactive HTML report]({safe_url(data.report_url)})\n")
+    top, _ = _html_report_where(data)
+    if top:
+        blocks.append(top)
     blocks.append(_summary_block(data))
     if data.confirmation is not None:
         why = unscreened_reason(data)
@@ -344,4 +375,5 @@ def render_markdown(data: ReportData, *, max_chars: int = GITHUB_COMMENT_LIMIT,
     Tables shrink from their least interesting rows (full metrics first, the regression
     table last); if even that is not enough the text is cut at a line with a note.
     """
-    return fit_blocks(_blocks(data, link_base), max_chars=max_chars)
+    return fit_blocks(_blocks(data, link_base), max_chars=max_chars,
+                      see=_html_report_where(data)[1])

@@ -15,6 +15,7 @@ from perf_pipeline.cli.options import (
     add_commit_pair,
     add_json,
     add_repo,
+    add_report_url,
     add_results_dir,
     add_stats,
 )
@@ -153,6 +154,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="make the newest run the (pinned) baseline after judging it")
     p.add_argument("--report", default="performance-report.md",
                    help="where to write the Markdown report (default: ./performance-report.md)")
+    add_report_url(p)
     p.add_argument("--baseline", help="baseline file to judge against, pinned or rolling, "
                    "which must exist and is never rewritten (with --update-baseline: where "
                    "the run is pinned; default: the pinned file "
@@ -181,6 +183,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "write the HTML report and PNG plots of the history")
     add_results_dir(p)
     p.add_argument("--baseline", help="baseline file (default: in the results dir)")
+    add_report_url(p)
 
     p = add_command(sub, "ab", cmd_ab,
                     "interleaved A/B run of two commits, compared round by round",
@@ -205,6 +208,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_stats(p)
     p.add_argument("--report", default="performance-report-ab.md",
                    help="Markdown report path (default: ./performance-report-ab.md)")
+    add_report_url(p)
     p.add_argument("--adaptive", action="store_true",
                    help="sequential design: measure a round at a time and stop when every "
                         "benchmark is decided (a level spent over the looks keeps early "
