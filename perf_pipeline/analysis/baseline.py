@@ -41,6 +41,7 @@ from perf_pipeline.analysis.verdict import (
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model import (
     METRICS,
+    SUITE_SHIFT_NAME,
     TIME_METRIC,
     Baseline,
     BaselineEntry,
@@ -54,9 +55,6 @@ from perf_pipeline.model import (
 )
 
 __all__ = ["ASSUMED_RUN_CV", "SUITE_SHIFT_NAME", "build_baseline", "compare_to_baseline"]
-
-#: Name of the pseudo-benchmark that carries the test of the suite-wide shift.
-SUITE_SHIFT_NAME = "[suite-wide shift]"
 
 #: Run-to-run CV assumed when the baseline has a single run (typical of a shared runner).
 ASSUMED_RUN_CV = PRIOR_RUN_CV

@@ -28,6 +28,7 @@ from perf_pipeline.model.alert import ALERT_KINDS, Alert
 from perf_pipeline.model.baseline import BASELINE_POLICIES, Baseline, BaselineEntry
 from perf_pipeline.model.comparison import (
     NOT_JUDGED_REASONS,
+    SUITE_SHIFT_NAME,
     BenchmarkComparison,
     CommitAnalysis,
     Comparison,
@@ -82,6 +83,7 @@ __all__ = [
     "NOT_JUDGED_REASONS",
     "PROFILE_STATUSES",
     "SCHEMA_VERSION",
+    "SUITE_SHIFT_NAME",
     "TIME_METRIC",
     "Alert",
     "AllocationChange",

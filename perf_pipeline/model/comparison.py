@@ -8,8 +8,12 @@ from enum import Enum
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.model.schema_version import SCHEMA_VERSION
 
-__all__ = ["NOT_JUDGED_REASONS", "BenchmarkComparison", "CommitAnalysis", "Comparison",
-           "SuiteComparison", "Verdict"]
+__all__ = ["NOT_JUDGED_REASONS", "SUITE_SHIFT_NAME", "BenchmarkComparison", "CommitAnalysis",
+           "Comparison", "SuiteComparison", "Verdict"]
+
+#: Name of the pseudo-benchmark that carries the test of the suite-wide shift: a row of
+#: the comparison, but no benchmark (no history, not counted among the benchmarks).
+SUITE_SHIFT_NAME = "[suite-wide shift]"
 
 #: Why a run was not judged (``CommitAnalysis.not_judged``): nothing earlier of its
 #: machine; a baseline of another machine (a pinned one); a baseline all of other

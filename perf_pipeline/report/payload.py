@@ -26,7 +26,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from perf_pipeline.model import METRICS, TIME_METRIC, MetricSeries, ReportData, Verdict
+from perf_pipeline.model import (
+    METRICS,
+    SUITE_SHIFT_NAME,
+    TIME_METRIC,
+    MetricSeries,
+    ReportData,
+    Verdict,
+)
 from perf_pipeline.report.correlation import metric_correlation
 from perf_pipeline.report.summary import VERDICT_ORDER, comparison_rows, summarize
 
@@ -115,7 +122,13 @@ def _round_samples(samples: Sequence[float]) -> list[float]:
     return [float(f"{x:.{_SIG_DIGITS}g}") for x in values]
 
 
+#: The list's group of the suite-wide shift: not "(ungrouped)", among real benchmarks.
+_SHIFT_GROUP = "(whole suite)"
+
+
 def _group_of(name: str, group: str | None) -> str:
+    if name == SUITE_SHIFT_NAME:
+        return _SHIFT_GROUP
     if group:
         return group
     return name.split("::", 1)[0] if "::" in name else "(ungrouped)"
@@ -236,6 +249,9 @@ def build_payload(data: ReportData) -> dict[str, object]:
         "metrics": [[m, METRICS[m].label if m in METRICS else m,
                      METRICS[m].unit if m in METRICS else ""] for m in metrics],
         "names": names,
+        # The suite-wide shift is a row of the comparison, no benchmark: the list counted
+        # it as one ("7 of 7 benchmarks" beside a headline of 6).
+        "shift": bench_index.get(SUITE_SHIFT_NAME),
         "groups": [_group_of(n, groups.get(n)) for n in names],
         "verdicts": [str(worst[n]) if n in worst else "" for n in names],
         "cmp": cmp_cols,

@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass
 
 from perf_pipeline.model import (
+    SUITE_SHIFT_NAME,
     TIME_METRIC,
     BenchmarkComparison,
     ReportData,
@@ -188,7 +189,7 @@ def _count_benchmarks(data: ReportData) -> int:
     if data.current is not None:
         return len(data.current.benchmarks)
     if data.comparison is not None:
-        return len({r.name for r in data.comparison.results})
+        return len({r.name for r in data.comparison.results} - {SUITE_SHIFT_NAME})
     return 0
 
 

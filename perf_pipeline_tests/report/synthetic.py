@@ -13,6 +13,7 @@ import hashlib
 import numpy as np
 
 from perf_pipeline.model import (
+    SUITE_SHIFT_NAME,
     Baseline,
     BaselineEntry,
     BenchmarkComparison,
@@ -172,3 +173,16 @@ def with_memory_regression(data: ReportData) -> tuple[ReportData, str]:
                                   alpha=0.01, n_baseline=10, n_current=15, method="synthetic"))
     comp = dataclasses.replace(comp, results=(*comp.results, mem))
     return dataclasses.replace(data, comparison=comp), improved.name
+
+
+def with_suite_shift(data: ReportData, *, ratio: float = 1.5) -> ReportData:
+    """``data`` whose comparison begins with the suite-wide shift's row (the whole suite
+    ``ratio`` slower): the most interesting entry, and no benchmark."""
+    comp = data.comparison
+    assert comp is not None
+    first = comp.results[0]
+    shift = dataclasses.replace(first, name=SUITE_SHIFT_NAME, comparison=dataclasses.replace(
+        first.comparison, ratio=ratio, ci_low=ratio * 0.97, ci_high=ratio * 1.03,
+        method="suite-wide shift (median over benchmarks) vs baseline runs' machine factors"))
+    return dataclasses.replace(data, comparison=dataclasses.replace(
+        comp, results=(shift, *comp.results)))

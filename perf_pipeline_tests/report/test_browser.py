@@ -22,6 +22,7 @@ from perf_pipeline_tests.report.synthetic import (
     XSS_NAME,
     make_report_data,
     with_memory_regression,
+    with_suite_shift,
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -226,21 +227,38 @@ def test_the_page_opens_on_an_entry_with_a_history(browser: object, tmp_path: Pa
     # The whole suite slowed: the suite-wide shift is the most interesting entry, but it
     # has no history of its own, and the page opened on three empty charts ("no history
     # for time per call").
-    data = make_report_data(hostile=False)
-    comp = data.comparison
-    assert comp is not None
-    shift = dataclasses.replace(comp.results[0], name="[suite-wide shift]", comparison=(
-        dataclasses.replace(comp.results[0].comparison, ratio=1.5, ci_low=1.45,
-                            ci_high=1.55)))
-    data = dataclasses.replace(data, comparison=dataclasses.replace(
-        comp, results=(shift, *comp.results)))
-    files = write_report(data, tmp_path, plots=False)
+    files = write_report(with_suite_shift(make_report_data(hostile=False)), tmp_path,
+                         plots=False)
     loaded = Loaded(browser, files.html)
     try:
         names = loaded.page.evaluate("() => window.__report.data.names")
         assert names[0] == "[suite-wide shift]"  # still listed first
         assert loaded.page.text_content("#bench-title") == names[1]
         assert loaded.page.evaluate("document.getElementById('trend').data.length") == 5
+        assert loaded.console_errors == []
+    finally:
+        loaded.page.close()
+
+
+def test_the_list_counts_benchmarks_not_the_suite_shift(browser: object,
+                                                       tmp_path: Path) -> None:
+    # The shift is an entry of the list, but no benchmark: the list said "7 of 7
+    # benchmarks" (and "(ungrouped) (1)") under a headline and a table of 6.
+    files = write_report(with_suite_shift(make_report_data(hostile=False)), tmp_path,
+                         plots=False)
+    loaded = Loaded(browser, files.html)
+    try:
+        count = "() => document.getElementById('list-count').textContent"
+        heads = ("() => [...document.querySelectorAll('#bench-list .group-head')]"
+                 ".map(e => e.textContent)")
+        assert loaded.page.evaluate(count) == "6 of 6 benchmarks and the suite-wide shift"
+        assert loaded.page.evaluate(heads) == ["(whole suite)", "group-0 (2)", "group-1 (2)",
+                                               "group-2 (2)"]
+        loaded.page.fill("#filter", "bench_001")
+        assert loaded.page.evaluate(count) == "1 of 6 benchmarks"
+        loaded.page.fill("#filter", "shift")
+        assert loaded.page.evaluate(count) == "0 of 6 benchmarks and the suite-wide shift"
+        assert "6 benchmarks" in loaded.page.text_content("#headline")
         assert loaded.console_errors == []
     finally:
         loaded.page.close()

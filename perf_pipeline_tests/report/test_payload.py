@@ -9,6 +9,7 @@ import pytest
 
 from perf_pipeline.model import MetricSeries, ReportData, RunInfo, RunStatus
 from perf_pipeline.report.payload import build_payload, embed_json
+from perf_pipeline_tests.report.synthetic import make_report_data, with_suite_shift
 
 _RUNS = tuple(RunInfo(run_id=f"r{i}", suite="benchmarks",
                       started_at=f"2025-01-0{i + 1}T00:00:00Z", status=RunStatus.SUCCESS)
@@ -67,3 +68,13 @@ def test_a_comparison_the_ab_decided_is_marked_for_the_page() -> None:
     flags = {payload["names"][c[0]]: c[10] for c in payload["cmp"]}
     assert flags[name] == 1
     assert set(v for n, v in flags.items() if n != name) == {0}
+
+
+def test_the_suite_shift_is_marked_and_grouped_apart_from_the_benchmarks() -> None:
+    payload = build_payload(with_suite_shift(make_report_data(hostile=False)))
+    names = payload["names"]
+    assert isinstance(names, list) and payload["shift"] == names.index("[suite-wide shift]")
+    groups = payload["groups"]
+    assert isinstance(groups, list) and groups[payload["shift"]] == "(whole suite)"
+    assert "(ungrouped)" not in groups
+    assert build_payload(make_report_data(hostile=False))["shift"] is None

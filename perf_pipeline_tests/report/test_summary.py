@@ -7,7 +7,7 @@ import dataclasses
 from perf_pipeline.model import ReportData, RunStatus, SuiteRun, Verdict
 from perf_pipeline.report import render_html, render_markdown
 from perf_pipeline.report.summary import summarize
-from perf_pipeline_tests.report.synthetic import make_report_data
+from perf_pipeline_tests.report.synthetic import make_report_data, with_suite_shift
 
 
 def _nothing_compared() -> ReportData:
@@ -143,3 +143,13 @@ def test_a_ratio_relative_to_the_suite_shift_carries_the_raw_one() -> None:
     assert " (raw 1." in render_markdown(data)  # the PR comment's tables say it too
     plain = dataclasses.replace(rows[0], reason="10 baseline runs")
     assert plain.raw_ratio is None and plain.raw_label == ""
+
+
+def test_without_a_current_run_the_suite_shift_is_no_benchmark() -> None:
+    # Counted from the comparison's rows, the shift's row made 6 benchmarks 7.
+    data = dataclasses.replace(with_suite_shift(make_report_data(hostile=False)),
+                               current=None)
+    summary = summarize(data)
+    assert summary.n_benchmarks == 6
+    assert "(of 6 benchmarks, 7 comparisons)" in summary.headline
+    assert "(of 6 benchmarks, 7 comparisons)" in render_markdown(data).splitlines()[1]

@@ -373,7 +373,9 @@
       wrap.className = "group";
       const head = document.createElement("div");
       head.className = "group-head";
-      head.textContent = g + " (" + idx.length + ")";
+      // Counts are of benchmarks: the suite-wide shift (D.shift) is none.
+      const n = idx.filter(i => i !== D.shift).length;
+      head.textContent = n ? g + " (" + n + ")" : g;
       wrap.appendChild(head);
       for (const i of idx) {
         const it = document.createElement("div");
@@ -396,7 +398,7 @@
         it.append(dot, name, rt);
         it.addEventListener("click", () => select(i, false));
         wrap.appendChild(it);
-        items.push([it, D.names[i].toLowerCase(), wrap]);
+        items.push([it, D.names[i].toLowerCase(), wrap, i !== D.shift]);
       }
       frag.appendChild(wrap);
     }
@@ -405,15 +407,17 @@
     const filter = document.getElementById("filter");
     function apply() {
       const q = filter.value.trim().toLowerCase();
-      let shown = 0;
+      let shown = 0, total = 0, shift = false;
       const visibleGroups = new Set();
-      for (const [it, name, wrap] of items) {
+      for (const [it, name, wrap, bench] of items) {
         const ok = !q || name.includes(q);
         it.hidden = !ok;
-        if (ok) { shown++; visibleGroups.add(wrap); }
+        total += bench ? 1 : 0;
+        if (ok) { shown += bench ? 1 : 0; shift = shift || !bench; visibleGroups.add(wrap); }
       }
       for (const wrap of list.children) wrap.hidden = !visibleGroups.has(wrap);
-      count.textContent = shown + " of " + items.length + " benchmarks";
+      count.textContent = shown + " of " + total + " benchmark" + (total === 1 ? "" : "s") +
+        (shift ? " and the suite-wide shift" : "");
     }
     filter.addEventListener("input", apply);
     apply();
