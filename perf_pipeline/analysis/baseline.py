@@ -187,7 +187,8 @@ def _run_estimate(res: RunLevelResult, i: int, raw_log_ratio: float, alpha: floa
         method="run-level prediction interval, moderated t"
                + (", suite shift removed" if shift_applied else ""),
         note=note, n_units=1, unit="runs of this commit",
-        var_scalable=se * se * k / (k + 1), var_fixed=se * se / (k + 1))
+        var_scalable=se * se * k / (k + 1), var_fixed=se * se / (k + 1),
+        raw_log_ratio=raw_log_ratio if shift_applied else None)
 
 
 def _shift_estimate(res: RunLevelResult, k: int, alpha: float) -> Estimate:

@@ -44,6 +44,9 @@ class Estimate:
     var_scalable: float | None = None
     var_fixed: float = 0.0
     min_units: int | None = None
+    #: The log-ratio with the suite-wide shift left in, when ``log_ratio`` is relative to
+    #: a removed shift (``Comparison.raw_ratio``); else None.
+    raw_log_ratio: float | None = None
 
 
 def exp_ratio(x: float) -> float:
@@ -126,7 +129,8 @@ def judge(est: Estimate, *, threshold: float, alpha: float,
         verdict=verdict, ratio=ratio, ci_low=ci_low, ci_high=ci_high,
         p_value=est.p_value, significant=significant, threshold=threshold, alpha=alpha,
         n_baseline=est.n_baseline, n_current=est.n_current, method=est.method,
-        reason=reason, samples_needed=n_needed, adjusted_p_value=adjusted_p)
+        reason=reason, samples_needed=n_needed, adjusted_p_value=adjusted_p,
+        raw_ratio=None if est.raw_log_ratio is None else exp_ratio(est.raw_log_ratio))
 
 
 def require_raw_change(comparison: Comparison, raw_ratio: float | None) -> Comparison:

@@ -41,7 +41,10 @@ class Comparison:
     ``ratio`` is current / baseline (a robust estimate; > 1 means slower or bigger);
     ``ci_low``/``ci_high`` its confidence interval at 1 - alpha; ``p_value`` that of the
     test in the direction of the observed change. ``samples_needed`` is set when the
-    verdict is inconclusive and more data would decide.
+    verdict is inconclusive and more data would decide. ``raw_ratio`` is set when
+    ``ratio`` is relative to a suite-wide shift the comparison divided out: current /
+    baseline with the shift left in, which reports show beside it (a "0.99×" over a
+    plain ×1.5 slowdown misleads).
     """
 
     verdict: Verdict
@@ -58,6 +61,7 @@ class Comparison:
     reason: str = ""
     samples_needed: int | None = None
     adjusted_p_value: float | None = None
+    raw_ratio: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

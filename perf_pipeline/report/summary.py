@@ -31,8 +31,6 @@ VERDICT_ORDER = (Verdict.REGRESSION, Verdict.IMPROVEMENT, Verdict.INCONCLUSIVE,
 
 #: How ``analysis.verdict.judge`` words the data that would decide an inconclusive row.
 _NEEDED_RE = re.compile(r"about (\d+) more (.+?) would decide")
-#: How ``analysis.baseline`` words the ratio before the suite-wide shift was divided out.
-_RAW_RE = re.compile(r"\(raw ratio (\d+(?:\.\d+)?)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +52,9 @@ class ComparisonRow:
     #: Decided by the interleaved A/B (its ratio is of its own rounds, not of the stored
     #: baseline and current medians beside it).
     from_ab: bool = False
+    #: The ratio with the suite-wide shift left in, when the screen divided it out
+    #: (``Comparison.raw_ratio``); ``None`` otherwise.
+    raw_ratio: float | None = None
 
     @property
     def ratio_label(self) -> str:
@@ -70,13 +71,6 @@ class ComparisonRow:
         found = _NEEDED_RE.search(self.reason)
         unit = found.group(2) if found and int(found.group(1)) == self.samples_needed else ""
         return f"{self.samples_needed} {unit}".rstrip()
-
-    @property
-    def raw_ratio(self) -> float | None:
-        """The ratio with the suite-wide shift left in, when the screen divided it out
-        (the reason says so); ``None`` otherwise."""
-        found = _RAW_RE.search(self.reason)
-        return float(found.group(1)) if found else None
 
     @property
     def raw_label(self) -> str:
@@ -169,7 +163,7 @@ def _row(data: ReportData, bc: BenchmarkComparison) -> ComparisonRow:
         current_value=_current_value(data, bc.name, bc.metric),
         ratio=c.ratio, ci_low=c.ci_low, ci_high=c.ci_high, p_value=c.p_value,
         adjusted_p_value=c.adjusted_p_value, reason=c.reason, samples_needed=c.samples_needed,
-        from_ab="interleaved A/B" in c.method,
+        from_ab="interleaved A/B" in c.method, raw_ratio=c.raw_ratio,
     )
 
 

@@ -9,6 +9,7 @@ are written as the strings ``"nan"``, ``"inf"``, ``"-inf"`` so the file stays st
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,27 @@ __all__ = ["read_analysis", "write_analysis"]
 
 _FLOATS = ("ratio", "ci_low", "ci_high", "p_value", "threshold", "alpha")
 
+#: How files written before ``raw_ratio`` was kept said it: in the reason, which
+#: ``analysis.baseline`` still words this way (three decimals).
+_OLD_RAW_RE = re.compile(r"\(raw ratio (\d+(?:\.\d+)?)\)")
+
 
 def _comparison_to_dict(c: Comparison) -> dict[str, Any]:
     out: dict[str, Any] = {k: encode_float(getattr(c, k)) for k in _FLOATS}
     out.update(verdict=str(c.verdict), significant=c.significant, n_baseline=c.n_baseline,
                n_current=c.n_current, method=c.method, reason=c.reason,
-               samples_needed=c.samples_needed, adjusted_p_value=encode_float(c.adjusted_p_value))
+               samples_needed=c.samples_needed, adjusted_p_value=encode_float(c.adjusted_p_value),
+               raw_ratio=encode_float(c.raw_ratio))
     return out
+
+
+def _raw_ratio(d: dict[str, Any]) -> float | None:
+    """The comparison's ``raw_ratio``; a file written before it was kept (no key) has it
+    only in its reason, read back from there: the one place that parses a reason."""
+    if "raw_ratio" in d:
+        return None if d["raw_ratio"] is None else decode_float(d["raw_ratio"])
+    found = _OLD_RAW_RE.search(str(d.get("reason", "")))
+    return float(found.group(1)) if found else None
 
 
 def _comparison_from_dict(d: dict[str, Any]) -> Comparison:
@@ -44,7 +59,7 @@ def _comparison_from_dict(d: dict[str, Any]) -> Comparison:
         significant=bool(d["significant"]), n_baseline=int(d["n_baseline"]),
         n_current=int(d["n_current"]), method=str(d["method"]), reason=str(d.get("reason", "")),
         samples_needed=d.get("samples_needed"),
-        adjusted_p_value=None if adj is None else decode_float(adj))
+        adjusted_p_value=None if adj is None else decode_float(adj), raw_ratio=_raw_ratio(d))
 
 
 def suite_comparison_to_dict(comp: SuiteComparison | None) -> dict[str, Any] | None:

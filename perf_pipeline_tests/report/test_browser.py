@@ -268,9 +268,9 @@ def test_a_ratio_relative_to_the_suite_shift_shows_the_raw_one(
         browser: object, tmp_path: Path) -> None:
     # The whole suite 50 % slower: "ratio 0.99×" over a trend whose current point is
     # 1.5× its baseline, unless the raw ratio is said beside it.
-    data, name = _one_result_changed(2, ratio=0.99, reason="10 baseline runs; judged "
-                                     "relative to the suite-wide shift +51.5% (raw ratio "
-                                     "1.500)")
+    data, name = _one_result_changed(2, ratio=0.99, raw_ratio=1.5, reason="10 baseline "
+                                     "runs; judged relative to the suite-wide shift +51.5% "
+                                     "(raw ratio 1.500)")
     files = write_report(data, tmp_path, plots=False)
     loaded = Loaded(browser, files.html)
     try:

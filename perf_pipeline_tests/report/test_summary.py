@@ -112,8 +112,9 @@ def test_a_baseline_of_runs_without_commits_is_named_by_when_they_ran() -> None:
 
 def test_a_ratio_relative_to_the_suite_shift_carries_the_raw_one() -> None:
     """The whole suite 50 % slower: each benchmark's ratio is relative to the shift, so
-    distribution.png drew a plain x1.5 slowdown under "ratio 0.99×". The row reads the
-    raw ratio from the screen's own words, so this goes through the real analysis."""
+    distribution.png drew a plain x1.5 slowdown under "ratio 0.99×". The row carries the
+    comparison's raw ratio (once parsed back out of the reason's words), so this goes
+    through the real analysis."""
     import numpy as np
 
     from perf_pipeline.analysis import build_baseline, compare_to_baseline
@@ -141,8 +142,16 @@ def test_a_ratio_relative_to_the_suite_shift_carries_the_raw_one() -> None:
     assert rows and all(r.raw_ratio is not None and 1.4 < r.raw_ratio < 1.6 for r in rows)
     assert all(0.9 < r.ratio < 1.1 and r.raw_label.startswith(" (raw 1.") for r in rows)
     assert " (raw 1." in render_markdown(data)  # the PR comment's tables say it too
-    plain = dataclasses.replace(rows[0], reason="10 baseline runs")
-    assert plain.raw_ratio is None and plain.raw_label == ""
+    for r in comp.results:  # the field and the words agree, to the words' 3 decimals
+        raw = r.comparison.raw_ratio
+        assert (raw is None) == (r.name == "[suite-wide shift]")
+        assert raw is None or f"(raw ratio {raw:.3f})" in r.comparison.reason
+    plain = dataclasses.replace(rows[0], raw_ratio=None)
+    assert plain.raw_label == ""
+    # The label is the field's, not the reason's: words alone show no raw ratio.
+    worded = dataclasses.replace(rows[0], raw_ratio=None, reason="x (raw ratio 2.000)")
+    assert worded.raw_label == ""
+    assert dataclasses.replace(rows[0], reason="").raw_label == rows[0].raw_label
 
 
 def test_without_a_current_run_the_suite_shift_is_no_benchmark() -> None:
