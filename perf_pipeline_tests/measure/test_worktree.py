@@ -81,14 +81,20 @@ def test_worktree_rejects_refs_that_are_not_full_shas(target_repo: Path, tmp_pat
         pass  # pragma: no cover
 
 
-def test_prune_keeps_most_recent_and_forgets_stale_entries(target_repo: Path,
-                                                          tmp_path: Path) -> None:
-    root = tmp_path / "wt"
+def _three_aged_worktrees(target_repo: Path, root: Path) -> list[str]:
+    """Worktrees of HEAD~2, HEAD~1 and HEAD under ``root``, dated oldest first."""
     shas = [resolve_commit(target_repo, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD")]
     for age, sha in enumerate(shas):
         with git_worktree(target_repo, sha, root=root) as path:
             pass
-        os.utime(path, (1_000_000 + age, 1_000_000 + age))  # oldest first
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    return shas
+
+
+def test_prune_keeps_most_recent_and_forgets_stale_entries(target_repo: Path,
+                                                          tmp_path: Path) -> None:
+    root = tmp_path / "wt"
+    shas = _three_aged_worktrees(target_repo, root)
     removed = prune_worktrees(target_repo, root, keep=1)
     assert {p.name for p in removed} == set(shas[:2])
     assert [p.name for p in root.iterdir() if not p.name.startswith(".")] == [shas[2]]
@@ -105,11 +111,7 @@ def test_prune_removes_the_locks_of_commits_without_a_worktree_unless_held(
     from perf_pipeline_tests.lock_holder import hold_lock, release
 
     root = tmp_path / "wt"
-    shas = [resolve_commit(target_repo, ref) for ref in ("HEAD~2", "HEAD~1", "HEAD")]
-    for age, sha in enumerate(shas):
-        with git_worktree(target_repo, sha, root=root) as path:
-            pass
-        os.utime(path, (1_000_000 + age, 1_000_000 + age))  # oldest first
+    shas = _three_aged_worktrees(target_repo, root)
     left_by_older_version = root / ".locks" / f"{'a' * 40}.lock"
     left_by_older_version.touch()
     held = root / ".locks" / f"{'b' * 40}.lock"  # someone about to make its worktree
