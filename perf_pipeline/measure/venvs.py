@@ -154,6 +154,17 @@ def _ensure_venv(project_dir: Path, *, cache_dir: Path, uv: str, python: str | N
         return VenvBuild(key, path, python_path, reused=False)
 
 
+def _unused_since(path: Path, used_at: float) -> bool:
+    """Whether the environment at ``path`` is still as the listing found it, unused since
+    ``used_at``. Read again under its lock: the pruner deletes one environment after
+    another (seconds each), and another process (one with a measuring lock of its own)
+    that reuses one meanwhile marks it, releases the lock and runs its suite in it."""
+    try:
+        return path.stat().st_mtime == used_at
+    except OSError:  # gone meanwhile
+        return False
+
+
 def prune_envs(cache_dir: Path, *, keep: int, spare: str, in_use_s: float) -> tuple[Path, ...]:
     """Delete the environments in ``cache_dir`` beyond the ``keep`` used last; those deleted.
 
@@ -181,7 +192,9 @@ def prune_envs(cache_dir: Path, *, keep: int, spare: str, in_use_s: float) -> tu
             continue
         lock = cache_dir / f"{path.name}.lock"
         with exclusive_lock(lock, blocking=False) as held:
-            if not held:
+            if not held or not _unused_since(path, used_at):
+                if held and not path.exists():  # another pruner's: the lock made here goes
+                    remove_held_lock(lock)
                 continue
             shutil.rmtree(path, ignore_errors=True)
             remove_held_lock(lock)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -65,3 +67,58 @@ def test_the_cache_keeps_the_environments_used_last_and_spares_those_in_use(
                         log_path=tmp_path / "setup.log", keep_envs=1, in_use_s=0)
     assert again.reused and again.key == build.key  # reusing it made it the newest
     assert sorted(p.name for p in cache.iterdir()) == [build.key, f"{build.key}.lock"]
+
+
+_REUSE = """
+import os, sys
+from pathlib import Path
+from perf_pipeline.measure.venvs import ensure_venv
+build = ensure_venv(Path(sys.argv[1]), cache_dir=Path(sys.argv[2]), uv="uv",
+                    python=sys.executable, install_args=(), env=dict(os.environ),
+                    timeout_s=60, log_path=Path(sys.argv[3]), keep_envs=100, in_use_s=3600)
+print(build.key if build.reused else "built")
+"""
+
+
+def _build_project_env(tmp_path: Path) -> tuple[Path, Path, str]:
+    """The cache, the project and the key of the project's environment, built (no uv)."""
+    cache, project = tmp_path / "envs", tmp_path / "project"
+    project.mkdir()
+    (project / "requirements.txt").write_text("idna\n")
+    build = ensure_venv(project, cache_dir=cache, uv="uv", python=sys.executable,
+                        install_args=(), env=dict(os.environ), timeout_s=60,
+                        log_path=tmp_path / "setup.log", keep_envs=5, in_use_s=0)
+    assert build.error is None and not build.reused
+    (build.path / "lib").mkdir()
+    (build.path / "lib" / "site.py").write_text("")
+    return cache, project, build.key
+
+
+def test_an_environment_used_after_the_pruner_listed_the_cache_is_not_deleted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pruner reads when each environment was used, then deletes the old ones one
+    after another (hundreds of MB each: seconds). Another process (another measuring
+    lock: another user, a ``measuring_lock`` of its own) that reuses the oldest meanwhile
+    marks it used and runs its suite in it, the key's lock released: the pruner, going
+    by what it had read, deleted the environment under that suite."""
+    monkeypatch.setattr(venvs, "run_logged", _fake_build)
+    cache, project, key = _build_project_env(tmp_path)
+    os.utime(cache / key, (1_000, 1_000))  # the oldest
+    deleted_first = _old_env(cache, "a" * 16, 2_000)
+    _old_env(cache, "f" * 16, 3_000)  # the newest: kept
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    rmtree = shutil.rmtree
+
+    def rmtree_while_another_reuses(path, *args, **kwargs) -> None:
+        if Path(path) == deleted_first:  # meanwhile, another process reuses the oldest
+            proc = subprocess.run(
+                [sys.executable, "-c", _REUSE, str(project), str(cache),
+                 str(tmp_path / "other.log")],
+                capture_output=True, text=True, env=env, timeout=120)
+            assert proc.stdout.strip() == key, proc.stderr[-2000:]
+        rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(venvs.shutil, "rmtree", rmtree_while_another_reuses)
+    removed = venvs.prune_envs(cache, keep=1, spare="0" * 16, in_use_s=3600)
+    assert removed == (deleted_first,)
+    assert (cache / key / ".perf_pipeline_ready").is_file()  # its suite still has it
