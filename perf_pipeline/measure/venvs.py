@@ -23,6 +23,7 @@ is never deleted; nor is one whose lock another process holds (it is being built
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -165,6 +166,16 @@ def _unused_since(path: Path, used_at: float) -> bool:
         return False
 
 
+def _delete_env(path: Path) -> None:
+    """Delete the environment at ``path``, its marker of a finished build first: the
+    folder's entries go in the file system's order, and a deletion killed after the
+    packages but before the marker left an environment the next run reused, whose suite
+    then failed on imports. Without its marker, what is left is rebuilt."""
+    with contextlib.suppress(OSError):  # then rmtree's own errors are ignored too
+        (path / _READY).unlink(missing_ok=True)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def prune_envs(cache_dir: Path, *, keep: int, spare: str, in_use_s: float) -> tuple[Path, ...]:
     """Delete the environments in ``cache_dir`` beyond the ``keep`` used last; those deleted.
 
@@ -196,7 +207,7 @@ def prune_envs(cache_dir: Path, *, keep: int, spare: str, in_use_s: float) -> tu
                 if held and not path.exists():  # another pruner's: the lock made here goes
                     remove_held_lock(lock)
                 continue
-            shutil.rmtree(path, ignore_errors=True)
+            _delete_env(path)
             remove_held_lock(lock)
         logger.info("removed environment %s, unused since %s", path,
                     time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(used_at)))

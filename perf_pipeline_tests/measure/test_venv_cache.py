@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -122,3 +123,41 @@ def test_an_environment_used_after_the_pruner_listed_the_cache_is_not_deleted(
     removed = venvs.prune_envs(cache, keep=1, spare="0" * 16, in_use_s=3600)
     assert removed == (deleted_first,)
     assert (cache / key / ".perf_pipeline_ready").is_file()  # its suite still has it
+
+
+_EVICT_KILLED = """
+import os, shutil, signal, sys
+from pathlib import Path
+from perf_pipeline.measure import venvs
+
+rmtree = shutil.rmtree
+
+def killed_half_way(path, *args, **kwargs):
+    rmtree(Path(path) / "lib")  # the bulk of an environment, deleted first
+    os.kill(os.getpid(), signal.SIGKILL)
+
+venvs.shutil.rmtree = killed_half_way
+venvs.prune_envs(Path(sys.argv[1]), keep=1, spare="0" * 16, in_use_s=0)
+"""
+
+
+def test_an_eviction_killed_half_way_leaves_no_ready_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pruner killed while it deletes an environment (SIGKILL, a reboot) left its
+    marker of a finished build beside an interpreter whose packages were half gone:
+    the next run reused it and its suite failed on imports (a failed run of a good
+    commit). What a killed eviction leaves is a half-built environment, rebuilt."""
+    monkeypatch.setattr(venvs, "run_logged", _fake_build)
+    cache, project, key = _build_project_env(tmp_path)
+    os.utime(cache / key, (1_000, 1_000))
+    _old_env(cache, "f" * 16, 3_000)  # newer: kept, so the project's is evicted
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-c", _EVICT_KILLED, str(cache)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert not (cache / key / "lib").exists()
+    again = ensure_venv(project, cache_dir=cache, uv="uv", python=sys.executable,
+                        install_args=(), env=dict(os.environ), timeout_s=60,
+                        log_path=tmp_path / "setup.log", keep_envs=5, in_use_s=0)
+    assert again.key == key and again.error is None
+    assert not again.reused  # rebuilt, not run with its packages half deleted
