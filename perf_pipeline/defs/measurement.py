@@ -30,6 +30,7 @@ from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.measure import known_without_suite, measure_commit
 from perf_pipeline.model import RunInfo, RunStatus
+from perf_pipeline.workspace import Workspace
 
 #: A run tag that makes the measuring assets measure a commit recorded without the
 #: suite again (value ``true``).
@@ -61,12 +62,15 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
     try:
         with workspace.open() as ws:
             here = claim_machine(context, ws.settings)
-            known = None if _remeasure_asked(context) else known_without_suite(
-                ws.settings.repo_path, sha, suite, ws.store, machine_id=here)
-            if known is not None:
+            if (known := _known(context, ws, sha, suite, here)) is not None:
                 _observe_no_suite(context, sha, known)
                 return
             with measuring_turn(context, ws.settings):
+                # Asked again once the turn is ours: a step that waited for it behind
+                # one measuring this commit found the record that one left.
+                if (known := _known(context, ws, sha, suite, here)) is not None:
+                    _observe_no_suite(context, sha, known)
+                    return
                 run = measure_commit(ws.settings, sha, suite=suite, store=ws.store)
                 if suite == "stress" and run.status is RunStatus.FAILED:
                     figures = len(ws.store.stress_figures(run.run_id))
@@ -94,6 +98,16 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
             metadata={"run_id": run.run_id, "raw_path": dg.MetadataValue.path(run.raw_path or "")},
         )
     yield dg.MaterializeResult(metadata=run_metadata(run))
+
+
+def _known(context: dg.AssetExecutionContext, ws: Workspace, sha: str, suite: str,
+           machine_id: str) -> RunInfo | None:
+    """The run that found no ``suite`` at ``sha`` here, unless the run asks to measure
+    it again (``known_without_suite``)."""
+    if _remeasure_asked(context):
+        return None
+    return known_without_suite(ws.settings.repo_path, sha, suite, ws.store,
+                               machine_id=machine_id)
 
 
 def _remeasure_asked(context: dg.AssetExecutionContext) -> bool:
