@@ -23,6 +23,7 @@ import contextlib
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,9 +120,9 @@ def prune_worktrees(repo: Path, root: Path, *, keep: int = 5) -> tuple[Path, ...
     root = Path(root).resolve()
     removed: list[Path] = []
     if root.is_dir():
-        candidates = sorted((p for p in root.iterdir() if p.is_dir() and is_full_sha(p.name)),
-                            key=lambda p: p.stat().st_mtime, reverse=True)
-        for path in candidates[keep:]:
+        used = {p: t for p in root.iterdir()
+                if is_full_sha(p.name) and (t := _used_at(p)) is not None}
+        for path in sorted(used, key=used.__getitem__, reverse=True)[keep:]:
             with _sha_lock(root, path.name, blocking=False) as acquired:
                 if not acquired:
                     logger.info("worktree %s is in use; not pruning it", path)
@@ -132,6 +133,18 @@ def prune_worktrees(repo: Path, root: Path, *, keep: int = 5) -> tuple[Path, ...
         _remove_idle_locks(root)
     run_git(repo, ["worktree", "prune"], check=False)
     return tuple(removed)
+
+
+def _used_at(path: Path) -> float | None:
+    """When the worktree at ``path`` was last used; None if it is no worktree folder or is
+    gone: a prune running beside this one (A/B and profile prune outside the measuring
+    lock) may remove it between the listing and this look, and a stat of it then raised
+    FileNotFoundError out of the measurement."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime if stat.S_ISDIR(info.st_mode) else None
 
 
 def _remove_idle_locks(root: Path) -> None:

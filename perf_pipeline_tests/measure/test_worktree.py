@@ -124,3 +124,29 @@ def test_prune_removes_the_locks_of_commits_without_a_worktree_unless_held(
         release(holder)
     with git_worktree(target_repo, shas[0], root=root) as path:  # a pruned one comes back
         assert git(path, "rev-parse", "HEAD") == shas[0]
+
+
+def test_prune_passes_over_a_worktree_another_prune_removed_after_the_listing(
+        target_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prunes run beside each other (A/B and profile prune outside the measuring lock):
+    one removing a worktree between the other's listing of the folder and its look at
+    the worktree's age made that look raise FileNotFoundError out of the measurement."""
+    import pathlib
+    import shutil
+
+    root = tmp_path / "wt"
+    shas = _three_aged_worktrees(target_repo, root)
+    gone = (root / shas[0]).resolve()
+    real_iterdir = pathlib.Path.iterdir
+
+    def listing_then_removed(self: pathlib.Path):
+        for entry in real_iterdir(self):
+            yield entry
+            if entry.resolve() == gone:  # the other prune, right after this listing
+                shutil.rmtree(gone)
+
+    monkeypatch.setattr(pathlib.Path, "iterdir", listing_then_removed)
+    removed = prune_worktrees(target_repo, root, keep=1)
+    monkeypatch.undo()
+    assert {p.name for p in removed} == {shas[1]}
+    assert sorted(p.name for p in root.iterdir() if not p.name.startswith(".")) == [shas[2]]
