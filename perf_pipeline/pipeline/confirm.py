@@ -41,6 +41,7 @@ from perf_pipeline.analysis import (
     SUITE_SHIFT_NAME,
     VariancePrior,
     confirm_flagged,
+    flagged_for_confirmation,
     plan_confirmation,
     round_value,
 )
@@ -332,9 +333,12 @@ def confirm_run(ws: Workspace, run: SuiteRun, baseline: Baseline | None, *,
                             screen_alpha=screen_alpha(settings), screen=None, final=None,
                             notes=strict.notes)
     if settings.confirm == "off":
+        # The one stage flags what it calls a regression: left empty, every report and
+        # the backfill line said "flagged nothing" above the regressions that failed it.
         return Confirmation(sha=run.sha, run_id=run.run_id,
                             created_at=created_at, status="off", screen_alpha=settings.alpha,
-                            screen=strict.comparison, final=strict.comparison)
+                            screen=strict.comparison, final=strict.comparison,
+                            flagged=flagged_for_confirmation(strict.comparison))
     screen = analyze_run(run, baseline, settings, screen=True).comparison
     assert screen is not None
     candidate = _commit_in_repo(settings, run.sha)

@@ -415,3 +415,28 @@ def test_a_flag_lost_before_the_first_look_is_inconclusive_not_left_to_the_scree
     assert row.comparison.verdict is Verdict.INCONCLUSIVE
     assert "not measured on both sides" in row.comparison.reason
     assert not c.has_regression
+
+
+def test_a_one_stage_gate_names_what_it_flagged_wherever_it_is_shown(tmp_path) -> None:
+    """With ``confirm = "off"`` the stored-baseline comparison is the verdict: the
+    regressions it finds are its flags. They were left out, so the backfill line, the
+    Markdown and the HTML said "flagged nothing" above the regressions that failed it."""
+    from perf_pipeline.analysis import build_baseline
+    from perf_pipeline.config import Settings
+    from perf_pipeline.demo import describe_stages
+    from perf_pipeline.pipeline import confirm_run
+    from perf_pipeline.report.markdown_confirmation import screen_block
+    from perf_pipeline.workspace import Workspace
+
+    rng = np.random.default_rng(7)
+    baseline = build_baseline([commit_run(rng, i, BASE) for i in range(6)],
+                              created_at="2024-02-01T00:00:00+00:00", policy="rolling")
+    settings = Settings(results_dir=tmp_path / "results", confirm="off", threshold=1.1)
+    with Workspace(settings) as ws:
+        c = confirm_run(ws, commit_run(rng, 10, CANDIDATE, slow=2.0), baseline)
+    assert c.status == "off" and [r.name for r in c.regressions] == [NAMES[0]]
+    assert c.flagged == (NAMES[0],)
+    assert "flagged nothing" not in describe_stages(c)
+    assert "test_a x2." in describe_stages(c)
+    block = screen_block(c, "no baseline yet")
+    assert "flagged 1:" in "\n".join(block.head)  # type: ignore[union-attr]
