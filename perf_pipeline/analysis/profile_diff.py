@@ -22,7 +22,8 @@ Method.
    at least ``min_share`` of the profiled time per call (the noise floor that keeps the
    many tiny functions, some of which will not overlap by chance, out of the top). Those
    rows come first, largest increase of own time first; the rest follow by size.
-   Functions seen at only one commit are *new* or *vanished*.
+   Functions seen at only one commit are *new* or *vanished*. With one profile a side
+   there is no range, so nothing ranks as beyond it.
 5. *Memory* is treated the same way with tracemalloc's growth per allocation line per
    call (what a call leaves allocated: caches, leaks), ranked by growth.
 """
@@ -87,7 +88,12 @@ def _spread(values: Sequence[float]) -> Spread:
                   high=float(max(values)))
 
 
-def _beyond(base: Spread, candidate: Spread, floor: float) -> bool:
+def _beyond(base: Spread, candidate: Spread, floor: float, *, repeats: int) -> bool:
+    """Whether the two ranges are apart by at least ``floor``. One profile a side has no
+    range: every change at all was "apart", and ``--repeats 1`` starred each function
+    that moved as a change beyond the noise, which it cannot tell from noise."""
+    if repeats < 2:
+        return False
     apart = candidate.low > base.high or candidate.high < base.low
     return apart and abs(candidate.median - base.median) >= floor
 
@@ -154,7 +160,7 @@ def diff_memory(base: Sequence[MemoryProfile], candidate: Sequence[MemoryProfile
             base_bytes=bb, candidate_bytes=cb,
             base_count=float(statistics.median(_column(b, site, 1))),
             candidate_count=float(statistics.median(_column(c, site, 1))),
-            beyond_spread=_beyond(bb, cb, min_bytes)))
+            beyond_spread=_beyond(bb, cb, min_bytes, repeats=min(len(b), len(c)))))
     return _rank(rows, lambda r: r.delta_bytes)
 
 
@@ -198,7 +204,8 @@ def diff_profiles(
             base_share=shares(b, base_totals, key), candidate_share=shares(c, cand_totals, key),
             base_calls=float(statistics.median(_column(b, key, 2))),
             candidate_calls=float(statistics.median(_column(c, key, 2))),
-            beyond_spread=_beyond(base_own, cand_own, floor), package=package))
+            beyond_spread=_beyond(base_own, cand_own, floor, repeats=min(len(b), len(c))),
+            package=package))
     allocations: tuple[AllocationChange, ...] = ()
     peaks = (0.0, 0.0)
     if base_memory and candidate_memory:

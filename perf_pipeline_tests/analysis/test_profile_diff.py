@@ -101,3 +101,16 @@ def test_flame_splits_time_by_call_edges() -> None:
     assert root.parent == "" and root.candidate_s == pytest.approx(0.013)
     helper = by_path["core/a.py:run > core/a.py:helper"]
     assert helper.base_s == 0.0 and helper.candidate_s == pytest.approx(0.01)
+
+
+def test_one_profile_a_side_has_no_spread_so_nothing_ranks_beyond_it() -> None:
+    """``profile --repeats 1``: a single profile per side has no range, and every
+    function that moved at all (numpy here, by 10 %: noise) was starred as beyond it."""
+    base, cand = [profile(10, numpy_s=0.002)], [profile(10, numpy_s=0.0022, helper_s=0.05)]
+    diff = diff_profiles(base, cand, base_memory=[memory(20, 0, 0)],
+                         candidate_memory=[memory(20, 0, 90)])
+    assert diff.repeats == 1
+    assert not any(f.beyond_spread for f in diff.functions)
+    assert not any(a.beyond_spread for a in diff.allocations)
+    assert diff.functions[0].key == "core/a.py:helper"  # still ranked by size
+    assert any(f.beyond_spread for f in diff_profiles(base * 3, cand * 3).functions)

@@ -163,6 +163,13 @@ def test_profile_presenter_prints_signed_deltas_in_their_unit(capsys) -> None:
     assert "* own    +700 ns  cum   +24.0 µs  calc.py:3(slow_helper)" in out
     assert "memory  +3.00 KiB/call  calc.py:9" in out
     assert "0.000 ms" not in out and "+0.001 ms" not in out
+    assert "(* changed beyond the spread of the repeats)" in out
+    from dataclasses import replace
+    print_profile(ProfileOutcome(comparison=ProfileComparison(
+        profile_id="p1", base_sha="b" * 40, candidate_sha=SHA, created_at="2026-01-01",
+        diffs=(replace(diff, repeats=1),))), top=5)
+    out = capsys.readouterr().out
+    assert "one profile per side" in out and "beyond the spread" not in out
 
 
 def test_calibrate_presenter_compares_with_the_previous_recording(tmp_path: Path,

@@ -40,7 +40,11 @@ def print_profile(outcome: ProfileOutcome, *, top: int) -> None:
         out.print(f"\n{short(name)}: no candidate-side profile: not at the candidate commit "
                   f"{plain(comparison.candidate_sha[:12])} (profiled at the base only), "
                   "so no diff")
-    out.print("\n(* changed beyond the spread of the repeats)")
+    if any(diff.repeats < 2 for diff in comparison.diffs):
+        out.print("\n(one profile per side: no spread to tell a change from noise, so "
+                  "nothing is marked; --repeats 3 or more for that)")
+    else:
+        out.print("\n(* changed beyond the spread of the repeats)")
     out.print(f"raw files: {plain(comparison.raw_dir or '')}")
     if outcome.files is not None:
         out.print(f"report: {plain(outcome.files.markdown)}  "
