@@ -7,12 +7,13 @@ pytest-benchmark JSON files (ours or someone else's), with or without git.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.measure import IngestSummary
 from perf_pipeline.model import CommitAnalysis, Confirmation, RunStatus, SuiteComparison, SuiteRun
+from perf_pipeline.pipeline.alerts import alerts_of
 from perf_pipeline.pipeline.baseline import (
     baseline_for_run,
     check_baseline_run,
@@ -22,6 +23,7 @@ from perf_pipeline.pipeline.baseline import (
     seed_baseline,
 )
 from perf_pipeline.pipeline.confirm import confirm_run
+from perf_pipeline.pipeline.culprit_result import read_culprits
 from perf_pipeline.pipeline.ingest import ingest_results
 from perf_pipeline.pipeline.regression import analyze_run
 from perf_pipeline.pipeline.report_location import with_report_location
@@ -133,7 +135,11 @@ def analyze_results_dir(ws: Workspace, *, report_path: Path,
                  if update_baseline else ())
     data = build_report_data(ws, title="Performance report", current=run,
                              baseline=baseline, analysis=analysis, extra_notes=extra,
-                             confirmation=confirmation)
+                             confirmation=confirmation, culprits=read_culprits(ws))
+    # What the newest run brought to the history, as a commit's report lists it: without
+    # it this report (the PR comment of plain pytest-benchmark files) never said that a
+    # drift ended at its run, and it replaced the history page that did.
+    data = replace(data, alerts=alerts_of(data, run_ids={run.run_id}))
     # The report is written before the baseline moves: a report that cannot be written
     # (a full disk) then leaves the baseline as it was, and the same command run again
     # judges this run against the same baseline, instead of against itself.

@@ -257,3 +257,30 @@ def test_a_culprit_confirmed_after_it_was_announced_unconfirmed_is_announced_aga
     assert heard == ["not_confirmed", "confirmed"]
     confirmed = next(a for a in alerts_of(_data(settings)) if a.kind == "culprit")
     assert confirmed.key == f"culprit:time_s:{shas[STEP_AT]}:{STEP}"  # the key it always had
+
+
+def test_analyze_lists_what_its_run_brought_to_the_history(tmp_path: Path) -> None:
+    """``analyze`` (the report of plain pytest-benchmark files, and their PR comment)
+    had no "New in the history": a drift that ended at the very run it judged went
+    unmentioned there, and its HTML replaced the history page that listed it."""
+    from dataclasses import replace
+
+    from perf_pipeline.pipeline.analyze import analyze_results_dir
+
+    n = 36
+    settings, shas = repo_and_settings(tmp_path, n, confirm="off")
+    rng = np.random.default_rng(3)
+    with HistoryStore.open(settings.db_path) as store:
+        for i in range(n):  # 3 % a commit from commit 8 on: a drift up to the newest
+            run = run_at(i, shas[i], rng, step_at=999)
+            store.ingest_run(replace(run, benchmarks=tuple(
+                replace(b, samples_s=tuple(v * 1.03 ** max(0, i - 8) for v in b.samples_s))
+                if b.name == STEP else b for b in run.benchmarks)))
+    with Workspace(settings) as ws:
+        outcome = analyze_results_dir(ws, report_path=tmp_path / "report.md")
+    assert outcome.run.sha == shas[-1]
+    drifts = _data(settings).drifts
+    assert [d.end_run_id for d in drifts if d.name == STEP] == [outcome.run.run_id]
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "New in the history (" in text and "drift x" in text, text[:800]
+    assert "New in the history" in outcome.files.html.read_text(encoding="utf-8")
