@@ -3,7 +3,8 @@
 ``dagster asset materialize --partition-range`` needs a single-run backfill policy, which
 per-commit measuring cannot use; and a UI backfill goes through the daemon. This runs the
 same assets in this process, one commit after the other (so measurements never overlap),
-skipping commits whose ``benchmark_results`` partition is already materialized, and
+skipping commits whose ``benchmark_results`` partition is already materialized (those
+whose judging was cut short are judged and reported, not measured again), and
 commits found to have no benchmark suite (``RunStatus.NO_SUITE``: from before the suite
 existed), which measuring again would only find again, at the price of an environment
 set up each time. ``force`` measures both again.
@@ -88,7 +89,8 @@ def backfill_branch(
     shas = new_commits(settings.repo_path, branch or settings.main_branch, max_count=last)
     register_commits(instance, shas)
     no_suite = no_suite_here(ws)
-    done = set() if force else measured_here(instance, ws) | set(no_suite)
+    unjudged = set() if force else unfinished_here(instance, ws)
+    done = set() if force else (measured_here(instance, ws) - unjudged) | set(no_suite)
     workspace = WorkspaceResource.of(settings)
     measured: list[CommitMaterialization] = []
     if on_plan is not None:
@@ -96,7 +98,8 @@ def backfill_branch(
     for sha in shas:
         if sha in done:
             continue
-        outcome = materialize_commit(instance=instance, sha=sha, selection=COMMIT_ASSETS,
+        selection = COMMIT_ASSETS[1:] if sha in unjudged else COMMIT_ASSETS
+        outcome = materialize_commit(instance=instance, sha=sha, selection=selection,
                                      workspace=workspace, log_level=log_level,
                                      remeasure=force)
         if outcome.success:
@@ -123,6 +126,19 @@ def measured_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:
     here = local_machine_id(ws.settings)
     runs = ws.store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS, machine_id=here)
     return materialized & {r.commit.sha for r in runs if r.commit is not None}
+
+
+def unfinished_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:
+    """Measured commits whose judging began and never ended: ``regression_analysis``
+    materialized, ``performance_report`` not (a backfill stopped by a signal in the
+    confirmation's A/B). Counted as measured, they were skipped by every later backfill
+    and never got a confirmation, a report or a gate; they are judged and reported now,
+    without measuring them again. A culprit search's probes never reach the screen (no
+    ``regression_analysis``), and a failed gate still writes its report first, so
+    neither is one of these."""
+    judged = instance.get_materialized_partitions(asset_key("regression_analysis"))
+    reported = instance.get_materialized_partitions(asset_key("performance_report"))
+    return (judged - reported) & measured_here(instance, ws)
 
 
 def no_suite_here(ws: Workspace) -> dict[str, str]:

@@ -115,3 +115,33 @@ def test_a_branch_whose_newest_commit_has_no_suite_is_an_error(tmp_path: Path) -
     doc = json.loads(proc.stdout)
     assert (doc["verdict"], doc["broken"], doc["no_suite"]) == ("no_suite", [], list(shas))
     assert f"the newest commit, {shas[-1][:10]}, has no benchmark suite" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_commit_whose_judging_was_cut_short_is_judged_by_the_next_backfill(
+        instance: dg.DagsterInstance, tmp_path: Path) -> None:
+    """A backfill stopped by a signal in a commit's confirmation left it measured but
+    with no confirmation, report or gate; every later backfill counted it as measured and
+    skipped it, so its verdict was never written. It is judged now, not measured again."""
+    from perf_pipeline.defs.launch import materialize_commit
+    from perf_pipeline.defs.resources import WorkspaceResource
+
+    repo, shas = _young_target(tmp_path)
+    settings = load_settings(repo_path=str(repo), project_subdir=".",
+                             results_dir=str(tmp_path / "results"),
+                             benchmark_paths=["tests"], pytest_args=list(TINY_PYTEST_ARGS),
+                             processes=1, confirm="off")
+    with Workspace(settings) as ws:
+        cut = materialize_commit(  # what the stopped run had done of the newest commit
+            instance=instance, sha=shas[2], workspace=WorkspaceResource.of(settings),
+            selection=("benchmark_results", "performance_baseline", "regression_analysis"))
+        assert cut.success, cut.error
+        report = ws.layout.commit_report_dir(shas[2]) / "performance-report.md"
+        assert not report.exists()
+
+        again = backfill_branch(instance=instance, ws=ws, last=3)
+        assert [m.sha for m in again.measured] == list(shas)  # the first two: no suite
+        assert again.no_suite == shas[:2] and not again.broken
+        assert report.is_file()
+        assert len(ws.store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS)) == 1
+        assert backfill_branch(instance=instance, ws=ws, last=3).measured == ()
