@@ -5,7 +5,8 @@ or a caller's own (``load_settings(defaults=...)``, the demo's) →
 ``perf_pipeline.toml`` (or the file named by ``PERF_PIPELINE_CONFIG``) → environment
 variables → explicit keyword overrides from the CLI or a Dagster resource.
 
-Beside it, each with a job of its own: ``config_values.py`` reads a value of the file or
+Beside it, each with a job of its own: ``config_checks.py`` holds the rules a ``Settings``
+must satisfy (and the values some may take), ``config_values.py`` reads a value of the file or
 the environment, ``config_env.py`` names the environment variables, ``history_url.py``
 tells and masks history store URLs, and ``measuring_lock_path.py`` finds the default
 measuring lock file.
@@ -13,12 +14,17 @@ measuring lock file.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from perf_pipeline.config_checks import (
+    CONFIRM_MODES,
+    MAX_STRESS_MULTIPLIER,
+    RUNNERS,
+    check_settings,
+)
 from perf_pipeline.config_env import (
     HISTORY_URL_ENV,
     MEASURING_LOCK_ENV,
@@ -28,50 +34,20 @@ from perf_pipeline.config_env import (
     WEBHOOK_URL_ENV,
 )
 from perf_pipeline.config_values import coerce_value, read_config_file
-from perf_pipeline.cron import check_cron, check_timezone
 from perf_pipeline.errors import InvalidInputError
 from perf_pipeline.history_url import is_postgres_url, mask_url
-from perf_pipeline.http_url import check_http_url, check_report_url, shown_webhook_url
 from perf_pipeline.layout import ResultsLayout
 from perf_pipeline.measuring_lock_path import machine_measuring_lock
-from perf_pipeline.model import METRICS
-
-#: Smallest significance level. Far below any level in use (five sigma is 6e-7), and far
-#: above the subnormal floats where a test's z-score is infinite: 1e-320 passed "(0, 1)"
-#: and crashed the comparison after an A/B had measured.
-MIN_ALPHA = 1e-10
-
-#: Largest STRESS_MULTIPLIER: beyond it a sweep's first sizes alone run for hours. The
-#: staged harness refuses the same (``measure.stress_session.MAX_MULTIPLIER``; a test
-#: pins the two together, since that module may import nothing of ours).
-MAX_STRESS_MULTIPLIER = 100.0
 
 # The variables' names, the lock's default path and the URL helpers live in config_env,
 # measuring_lock_path and history_url; they are named here too, as part of the settings' API.
-__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "MEASURING_LOCK_ENV", "PROJECT_ROOT", "RUNNERS",
+__all__ = ["CONFIRM_MODES", "HISTORY_URL_ENV", "MAX_STRESS_MULTIPLIER", "MEASURING_LOCK_ENV",
+           "PROJECT_ROOT", "RUNNERS",
            "SECRET_ENV_VARS", "WEBHOOK_TOKEN_ENV", "WEBHOOK_URL_ENV", "Settings", "is_postgres_url",
            "load_settings", "machine_measuring_lock", "mask_url"]
 
 #: The perf_pipeline checkout itself; the default target repo is this repo.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-#: How the target's interpreter is found (``measure/environments.py``): this interpreter,
-#: ``uv run`` in the target's uv project, a user's argv template, or a virtual environment
-#: built per dependency set.
-RUNNERS = ("current", "uv", "command", "venv")
-#: A machine id names a folder and a filter: letters, digits, ``.``, ``_``, ``-``.
-_MACHINE_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-
-#: Values of the ``confirm`` setting: confirm every flag of the screen by an interleaved
-#: A/B ("auto"), or judge by the stored-baseline comparison alone ("off").
-CONFIRM_MODES = ("auto", "off")
-#: Values of the ``ab_prior`` setting: moderate each A/B benchmark's t by this machine's
-#: recorded spread when a ``calibrate`` profile of it exists ("auto"), or never ("off").
-AB_PRIOR_MODES = ("auto", "off")
-#: Values of the ``profile`` setting: profile each confirmed regression against the A/B's
-#: base commit ("auto"), or never ("off": a gate that only has to pass or fail saves the
-#: six untimed processes, three per side, the profile of a commit's regressions takes).
-PROFILE_MODES = ("auto", "off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,116 +155,7 @@ class Settings:
     history_query_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
-        if self.runner not in RUNNERS:
-            raise InvalidInputError(f"runner must be one of {RUNNERS}, not {self.runner!r}")
-        if self.runner == "command" and not self.runner_command:
-            raise InvalidInputError(
-                "runner 'command' needs runner_command, the interpreter's argv "
-                "(e.g. [\"poetry\", \"run\", \"python\"])")
-        if any(not command or not all(command) for command in self.setup):
-            raise InvalidInputError(f"setup commands must be non-empty argv lists: {self.setup!r}")
-        if not self.setup_timeout_s > 0:
-            raise InvalidInputError(f"setup_timeout_s must be > 0, not {self.setup_timeout_s!r}")
-        if not (math.isfinite(self.history_query_timeout_s)
-                and self.history_query_timeout_s > 0):
-            raise InvalidInputError(f"history_query_timeout_s must be a finite number > 0, "
-                                    f"not {self.history_query_timeout_s!r}")
-        if self.machine_id is not None and (
-                not self.machine_id or set(self.machine_id) - _MACHINE_ID_CHARS
-                or self.machine_id.startswith(".") or len(self.machine_id) > 64):
-            raise InvalidInputError(
-                "machine_id must be 1-64 letters, digits, '.', '_' or '-' (not starting "
-                f"with '.'), not {self.machine_id!r}")
-        if self.history_url is not None and "://" in self.history_url \
-                and not is_postgres_url(self.history_url):
-            raise InvalidInputError(
-                f"history_url must be a postgresql:// URL or a file path, not "
-                f"{mask_url(self.history_url)!r}")
-        if self.webhook_url:
-            # Checked here, not first when an alert is sent: a malformed URL in a config
-            # file is then refused by every command, before anything is measured.
-            check_http_url(self.webhook_url, "webhook_url", "https://hooks.example.com/perf",
-                           shown=shown_webhook_url)
-        if self.report_url:
-            check_report_url(self.report_url)
-        if not (math.isfinite(self.threshold) and self.threshold >= 1.0):
-            # inf once passed here and was refused only after an A/B had measured.
-            raise InvalidInputError(f"threshold must be a finite number >= 1.0, not "
-                                    f"{self.threshold!r}")
-        if not MIN_ALPHA <= self.alpha < 1.0:
-            raise InvalidInputError(f"alpha (significance) must be in [{MIN_ALPHA:g}, 1), not "
-                                    f"{self.alpha!r}")
-        if not 1 <= self.processes <= 50:
-            raise InvalidInputError(f"processes must be in 1..50, not {self.processes!r}")
-        if not self.suite_timeout_s > 0:
-            raise InvalidInputError(f"suite_timeout_s must be > 0, not {self.suite_timeout_s!r}")
-        if self.baseline_policy not in ("rolling", "pinned"):
-            raise InvalidInputError(
-                f"baseline_policy must be 'rolling' or 'pinned', not {self.baseline_policy!r}")
-        unknown = sorted(set(self.gate_metrics) - set(METRICS))
-        if unknown or not self.gate_metrics:
-            raise InvalidInputError(
-                f"gate_metrics must name metrics among {sorted(METRICS)}, not {unknown or '()'}")
-        for setting in ("baseline_runs", "max_runs_per_tick", "keep_envs"):
-            if getattr(self, setting) < 1:
-                raise InvalidInputError(
-                    f"{setting} must be >= 1, not {getattr(self, setting)!r}")
-        if not 0 < self.stress_multiplier <= MAX_STRESS_MULTIPLIER:  # nan and inf fail
-            raise InvalidInputError(
-                f"stress_multiplier must be > 0 and at most {MAX_STRESS_MULTIPLIER:g}, not "
-                f"{self.stress_multiplier!r}")
-        if self.confirm not in CONFIRM_MODES:
-            raise InvalidInputError(
-                f"confirm must be one of {CONFIRM_MODES}, not {self.confirm!r}")
-        if self.ab_prior not in AB_PRIOR_MODES:
-            raise InvalidInputError(
-                f"ab_prior must be one of {AB_PRIOR_MODES}, not {self.ab_prior!r}")
-        if self.profile not in PROFILE_MODES:
-            raise InvalidInputError(
-                f"profile must be one of {PROFILE_MODES}, not {self.profile!r}")
-        # The sequential A/B looks first after 5 rounds (analysis.sequential).
-        if not 5 <= self.confirm_max_rounds <= 1000:
-            raise InvalidInputError(
-                f"confirm_max_rounds must be in 5..1000, not {self.confirm_max_rounds!r}")
-        if not 1 <= self.stress_confirm_pairs <= 16:
-            raise InvalidInputError(f"stress_confirm_pairs must be in 1..16, not "
-                                    f"{self.stress_confirm_pairs!r}")
-        if not 1 <= self.ab_processes <= 20:
-            raise InvalidInputError(f"ab_processes must be in 1..20, not {self.ab_processes!r}")
-        if not self.confirm_budget_s > 0:
-            raise InvalidInputError(
-                f"confirm_budget_s must be > 0, not {self.confirm_budget_s!r}")
-        if self.confirm_min_history < 0:
-            raise InvalidInputError(
-                f"confirm_min_history must be >= 0, not {self.confirm_min_history!r}")
-        if self.confirm_base is not None and self.confirm_base.startswith("-"):
-            raise InvalidInputError(
-                f"confirm_base must be a commit, not an option: {self.confirm_base!r}")
-        for setting, branches in (("main_branch", (self.main_branch,)),
-                                  ("watch_branches", self.watch_branches)):
-            # "" or "-x" recorded main-branch runs on no branch, without a word.
-            for branch in branches:
-                if not branch or branch.startswith("-") or any(c.isspace() for c in branch):
-                    raise InvalidInputError(
-                        f"{setting} must name branches (not empty, no spaces, not starting "
-                        f"with '-'), not {branch!r}")
-        check_cron("nightly_cron", self.nightly_cron)
-        check_timezone("nightly_timezone", self.nightly_timezone)
-        if Path(self.project_subdir).is_absolute() or ".." in Path(self.project_subdir).parts:
-            raise InvalidInputError(
-                f"project_subdir must be a relative path inside the repo: {self.project_subdir!r}")
-        for setting, paths in (("benchmark_paths", self.benchmark_paths),
-                               ("stress_paths", self.stress_paths)):
-            for path in paths:
-                # pytest measured an absolute path (or one climbing out of the repo) from
-                # outside the commit's worktree: every commit ran the same files.
-                inside = os.path.normpath(os.path.join(self.project_subdir,
-                                                       path.split("::")[0]))
-                if Path(path).is_absolute() or inside == ".." or inside.startswith(
-                        ".." + os.sep):
-                    raise InvalidInputError(
-                        f"{setting} must be paths inside the repo, relative to "
-                        f"project_subdir ({self.project_subdir!r}), not {path!r}")
+        check_settings(self)
 
     @property
     def project_dir(self) -> Path:

@@ -22,7 +22,9 @@ ALLOWED = {
     "model": {"errors"},
     "errors": set(),
     "config": {"errors", "model", "layout", "http_url", "cron", "config_values", "config_env",
-               "history_url", "measuring_lock_path"},
+               "history_url", "measuring_lock_path", "config_checks"},
+    # ``config`` for the ``Settings`` annotation only (under TYPE_CHECKING).
+    "config_checks": {"errors", "model", "http_url", "cron", "history_url", "config"},
     "config_values": {"errors"},
     "config_env": set(),
     "measuring_lock_path": {"errors", "config_env"},
