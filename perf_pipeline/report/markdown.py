@@ -96,6 +96,13 @@ def _changes_table(rows: tuple[ComparisonRow, ...]) -> Table | None:
     return Table(priority=50, head=head, rows=body, tail=[""])
 
 
+#: The "Why" of an inconclusive row: our own reasons run to about 350 characters, and
+#: their end says why (the threshold, "flagged anyway: its own ratio is 3.9"), so a cut
+#: at 80 left "cannot decide at threshold 1.…". Still bounded; the comment's size limit
+#: drops whole rows (markdown_fit), never the middle of one.
+_REASON_MAX_LEN = 500
+
+
 def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> Table | None:
     picked = [r for r in rows if r.verdict is Verdict.INCONCLUSIVE]
     if not picked:
@@ -106,7 +113,7 @@ def _inconclusive_table(rows: tuple[ComparisonRow, ...]) -> Table | None:
     body = [
         f"| {escape_name(r.name)} | {escape_markdown(metric_label(r.metric))} | "
         f"{r.ratio_label}{r.raw_label} | {_ci(r)} | "
-        f"{escape_markdown(r.reason or '–', max_len=80)} | "
+        f"{escape_markdown(r.reason or '–', max_len=_REASON_MAX_LEN)} | "
         f"{escape_markdown(r.needed_label)} |"
         for r in picked
     ]

@@ -374,3 +374,25 @@ def test_the_timed_samples_are_called_a_calls_time_not_a_rounds() -> None:
     text = render_markdown(data)
     assert "time per call ×1.2" in text
     assert "time per round" not in text
+
+
+def test_inconclusive_row_keeps_the_whole_reason() -> None:
+    """The "Why" cell of an inconclusive row is the reason the comparison could not
+    decide, and its end is what a reader needs: a cut at 80 characters left PR comments
+    reading "cannot decide at threshold 1.…" or "(raw ratio 1.0…", and dropped the
+    "flagged anyway: its own ratio is 3.9" that explains a flag."""
+    reason = ("5 baseline runs; judged relative to the suite-wide shift +185.5% (raw ratio "
+              "3.095); ratio 1.073 with interval [0.845, 1.36] cannot decide at threshold "
+              "1.2 (p=0.42); about 13 more runs of this commit would decide; flagged anyway: "
+              "its own ratio is 3.907, beyond the threshold 1.2: part of the suite-wide shift "
+              "it is judged against may be its own change")
+    data = make_report_data(hostile=False)
+    comp = data.comparison
+    assert comp is not None
+    results = tuple(
+        dataclasses.replace(r, comparison=dataclasses.replace(r.comparison, reason=reason))
+        if r.comparison.verdict == Verdict.INCONCLUSIVE else r for r in comp.results)
+    assert any(r.comparison.reason == reason for r in results)
+    text = render_markdown(dataclasses.replace(
+        data, comparison=dataclasses.replace(comp, results=results)))
+    assert escape_markdown(reason, max_len=len(reason)) in text
