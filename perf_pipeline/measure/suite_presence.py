@@ -39,10 +39,15 @@ __all__ = ["known_without_suite", "measured_ancestor", "newest_no_suite_runs",
 def no_suite_paths(project_dir: Path, paths: Sequence[str], sha: str,
                    suite: str) -> str | None:
     """Why ``sha`` has no ``suite`` to run when none of its paths exists there (a commit
-    from before the suite was written), else None. One path that exists is a suite:
-    pytest then says what is wrong with the others."""
+    from before the suite was written), or it has no paths at all (``stress_paths = []``:
+    a target without a stress suite, whose nightly stress run failed on an empty pytest
+    command), else None. One path that exists is a suite: pytest then says what is wrong
+    with the others."""
     files = [p.split("::", 1)[0] for p in paths]
-    if not files or any(f.startswith("-") or (project_dir / f).exists() for f in files):
+    if not files:
+        setting = "stress_paths" if suite == "stress" else "benchmark_paths"
+        return f"the {suite} suite has no paths: the `{setting}` setting is empty"
+    if any(f.startswith("-") or (project_dir / f).exists() for f in files):
         return None
     return (f"the {suite} suite does not exist at commit {sha}: none of its paths {files} "
             "is there (the `benchmark_paths`/`stress_paths` setting, relative to "

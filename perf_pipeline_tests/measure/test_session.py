@@ -180,6 +180,19 @@ def test_commits_from_before_the_suite_existed_are_no_suite_runs_not_failures(
     assert load_results(Path(runs[no_tests].raw_path or "")).status is RunStatus.NO_SUITE
 
 
+def test_a_suite_with_no_paths_is_no_suite_not_an_error(
+        target_repo: Path, make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    """``stress_paths = []`` is how a target without a stress suite says so; its stress
+    run (the nightly job's ``stress_results``) raised "no benchmark paths given for
+    <worktree>" instead, failing every night and naming neither the suite nor the
+    setting. It is a run without the suite, as one whose paths are all missing."""
+    settings = make_settings(target_repo, stress_paths=())
+    with HistoryStore.open(tmp_path / "h.db") as store:
+        run = measure_commit(settings, "main", suite="stress", store=store)
+    assert run.status is RunStatus.NO_SUITE, run.error
+    assert "`stress_paths` setting is empty" in (run.error or "")
+
+
 def test_a_commit_that_removes_the_suite_is_a_failure_not_a_commit_without_one(
         tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
     """No suite is a verdict on a commit from *before* the suite: a commit whose measured
