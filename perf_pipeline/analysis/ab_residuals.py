@@ -17,6 +17,7 @@ import numpy as np
 
 from perf_pipeline.analysis.ab_huber import huber_location, sign_flip_p_values
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
+from perf_pipeline.analysis.own_change import OwnRatio, own_ratio
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
 from perf_pipeline.analysis.variance_prior import VariancePrior
 from perf_pipeline.errors import InvalidInputError
@@ -73,6 +74,9 @@ class Look:
     factor_removed: bool = True  # False: too few benchmarks for a round's suite factor
     #: This look's variance over the variance prior's (``_noise_over_prior``; nan: none).
     noise_over_prior: float = math.nan
+    #: Per tested name, its own log-ratios (the factor left in) and the factors'
+    #: (``own_change``; None for the shift and a target no longer measured).
+    own: tuple[OwnRatio | None, ...] = ()
 
 
 def _row_median(d: np.ndarray) -> np.ndarray:
@@ -146,6 +150,8 @@ def analyse_rounds(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ..
     location, spread = huber_location(resid[:, measured])
     huber = {i: (float(location[k]), float(spread[k])) for k, i in enumerate(measured)}
     rows: list[tuple[float, ...]] = []
+    own = tuple(own_ratio(d[:, names.index(t)], factor)
+                if t != SUITE_SHIFT_NAME and whole[names.index(t)] else None for t in targets)
     for target in targets:
         if target == SUITE_SHIFT_NAME:
             rows.append((float(np.mean(factor)), float(np.std(factor, ddof=1) / math.sqrt(n)),
@@ -166,7 +172,7 @@ def analyse_rounds(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ..
     return Look(mean=cols[0], se=cols[1], df=cols[2], n=n, rmean=cols[3], rse=cols[4],
                  rp_greater=cols[5], rp_two=cols[6],
                  factor_removed=has_controls or len(names) >= MIN_BENCHMARKS_FOR_SHIFT,
-                 noise_over_prior=noise)
+                 noise_over_prior=noise, own=own)
 
 
 def _noise_over_prior(resid: np.ndarray, whole: np.ndarray, names: tuple[str, ...],

@@ -22,6 +22,7 @@ import numpy as np
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
 from perf_pipeline.analysis.compare import _check_compare_args, estimate_samples
 from perf_pipeline.analysis.multiple import CORRECTIONS, adjust_p_values, compare_suite
+from perf_pipeline.analysis.own_change import own_ratio, require_own_change
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
 from perf_pipeline.analysis.verdict import hold_raw_change, judge
 from perf_pipeline.errors import InvalidInputError
@@ -100,12 +101,16 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
     every = [*estimates, shift]
     # Each benchmark's own ratio, the rounds' factor left in (``hold_raw_change``).
     raws = [*np.exp(np.median(d, axis=1)).tolist(), None]
+    # Relative to a factor that moved, a call needs its own ratio too (``own_change``).
+    owns = [*(own_ratio(d[i], factor) for i in range(len(names))), None]
     adjusted = adjust_p_values([e.p_value for e in every], method=correction)
     return SuiteComparison(
         results=tuple(
             BenchmarkComparison(name=n, metric=TIME_METRIC, comparison=hold_raw_change(
-                judge(e, threshold=threshold, alpha=alpha, adjusted_p=float(p)), raw))
-            for n, e, p, raw in zip(labels, every, adjusted, raws, strict=True)),
+                require_own_change(
+                    judge(e, threshold=threshold, alpha=alpha, adjusted_p=float(p)), own),
+                raw))
+            for n, e, p, raw, own in zip(labels, every, adjusted, raws, owns, strict=True)),
         correction=correction, alpha=alpha,
         new=tuple(sorted(set(candidate) - set(base))),
         missing=tuple(sorted(set(base) - set(candidate))))

@@ -87,6 +87,7 @@ from perf_pipeline.analysis.ab_targets import (
 )
 from perf_pipeline.analysis.ab_verdict import final_comparison, lost_comparison
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
+from perf_pipeline.analysis.own_change import OwnRatio, require_own_change
 from perf_pipeline.analysis.sequential_result import SequentialResult
 from perf_pipeline.analysis.sign_flip import MAX_SCORES
 from perf_pipeline.analysis.spending import (
@@ -218,6 +219,8 @@ def sequential_ab(
     late: set[str] = set()  # benchmarks first measured after round 1
     replanned_out: list[str] = []  # targets lost before the first look, design restarted
     last_seen: dict[str, tuple[Estimate, float, float]] = {}
+    #: Each open target's own ratio and the factors' at its last look (``own_change``).
+    own_seen: dict[str, OwnRatio | None] = {}
 
     def take_look(n: int, at: int, final: bool) -> None:
         """Look at the first ``n`` rows with the levels of planned look ``at`` (``n``
@@ -233,6 +236,8 @@ def sequential_ab(
             est, level = evidence(look, i, levels(at, i), alternative)
             p = est.p_value
             last_seen[target] = (est, p, level)
+            if look.own:
+                own_seen[target] = look.own[i]
             verdict = judge(est, threshold=threshold, alpha=level).verdict
             clear_low, clear_high = clear_interval(look, i, alternative)
             if verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
@@ -381,6 +386,8 @@ def sequential_ab(
             comp = final_comparison(
                 est, est.p_value, lvl, threshold=threshold, alpha=alpha, note=None,
                 unjudgeable_after=len(rows) if stopped == "unjudgeable" else None)
+        # Relative to a suite factor that moved, its own ratio must move too.
+        comp = require_own_change(comp, own_seen.get(target))
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
                                  alpha=alpha,

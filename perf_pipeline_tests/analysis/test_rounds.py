@@ -111,3 +111,27 @@ def test_values_near_the_ends_of_a_float_are_judged_or_refused_by_name() -> None
     rows = {r.name: r.comparison for r in result.results}
     assert 1e303 < rows["b5"].ratio < 1e305 and rows["b5"].verdict is Verdict.REGRESSION
     assert 1e-305 < rows[SUITE_SHIFT_NAME].ratio < 1e-303
+
+
+def test_unchanged_benchmarks_of_a_mostly_slowed_suite_are_not_improvements() -> None:
+    # 4 of 7 x3 slower: relative to the rounds' factor (their median) the other 3 read
+    # x0.33, though their own ratio is ~1.0.
+    for seed in range(5):
+        base, cand = _suite(np.random.default_rng(50 + seed), benchmarks=7, rounds=10,
+                            process_cv=0.05, change={i: 3.0 for i in range(4)})
+        result = compare_rounds(base, cand, threshold=1.0, alpha=0.01)
+        assert result.improvements == ()
+        by_name = {r.name: r.comparison for r in result.results}
+        for name in ("b4", "b5", "b6"):
+            assert by_name[name].verdict is Verdict.UNCHANGED, by_name[name].reason
+            assert "not faster itself" in by_name[name].reason
+            assert by_name[name].raw_ratio == pytest.approx(1.0, abs=0.1)
+        assert by_name[SUITE_SHIFT_NAME].verdict is Verdict.REGRESSION
+
+
+def test_a_real_improvement_among_unchanged_benchmarks_is_still_found() -> None:
+    base, cand = _suite(np.random.default_rng(2), benchmarks=7, rounds=10,
+                        change={3: 0.7})
+    result = compare_rounds(base, cand, threshold=1.05, alpha=0.01)
+    assert [r.name for r in result.improvements] == ["b3"]
+    assert result.regressions == ()

@@ -815,3 +815,31 @@ def test_a_flagged_suite_shift_the_survivors_cannot_carry_is_listed() -> None:
                              alpha=0.01, max_rounds=20)
     assert result.stopped == "unjudgeable"
     assert set(result.comparison.missing) == {"t0", "t1", "t2", SUITE_SHIFT_NAME}
+
+
+SEVEN = [f"b{i}" for i in range(7)]
+
+
+def test_unchanged_benchmarks_of_a_mostly_slowed_suite_are_not_improvements() -> None:
+    # 4 of 7 benchmarks x3 slower: the rounds' factor (their median) is their change,
+    # and relative to it the 3 untouched ones read x0.34; their own ratio is ~1.0.
+    slowed = {n: 3.0 for n in SEVEN[:4]}
+    for seed in range(5):
+        result = sequential_ab(_rounds(np.random.default_rng(300 + seed), slowed=slowed,
+                                       factor=0.05, names=SEVEN), threshold=1.0, alpha=0.01)
+        by_name = {r.name: r.comparison for r in result.comparison.results}
+        assert result.comparison.improvements == ()
+        for name in SEVEN[4:]:
+            comp = by_name[name]
+            assert comp.verdict is Verdict.UNCHANGED, comp.reason
+            assert "not faster itself" in comp.reason and "the suite moved" in comp.reason
+            assert comp.raw_ratio == pytest.approx(1.0, abs=0.1)
+        assert by_name[SUITE_SHIFT_NAME].verdict is Verdict.REGRESSION
+
+
+def test_a_real_improvement_among_unchanged_benchmarks_is_still_found() -> None:
+    for seed in range(5):
+        result = sequential_ab(_rounds(np.random.default_rng(400 + seed), slowed={"b3": 0.7},
+                                       names=SEVEN), threshold=1.0, alpha=0.01)
+        assert [r.name for r in result.comparison.improvements] == ["b3"]
+        assert result.comparison.regressions == ()

@@ -1,0 +1,105 @@
+"""An A/B's call relative to the round's suite factor must be there in the benchmark's own
+ratio too, when the suite itself moved.
+
+The A/B divides each round's suite-wide factor (a median of per-benchmark log-ratios) out
+of every benchmark, which cancels what a process does to all of its benchmarks. It
+assumes most of the suite did not change. When most of it did (a shared tokenizer ~x10
+slower in 4 of 7 benchmarks), the median is their change, and the benchmarks that did
+not change read x0.22 relative to it: an A/B called three untouched benchmarks
+"improvements" under "2 significant regressions". The stored-baseline screen refuses
+such a change (``verdict.require_raw_change``, by its own ratio against the threshold);
+the A/B, whose threshold is often 1.0, checks the own ratio against its noise instead:
+
+* only when the suite moved: the mean of the rounds' factors is beyond its own noise at
+  ``alpha`` (two-sided t). Otherwise the factor is process noise, removing it is what
+  makes a 5 % change visible, and the own ratio (that noise left in) could only lose
+  power (replayed: ``benchmarks/detection.py``);
+* a regression (improvement) then stands only if the benchmark's own per-round
+  log-ratios are above (below) zero beyond their noise, by the same two-sided t at
+  ``alpha``. One that is not is unchanged (its own ratio is ~1.0 and the suite moved), or
+  inconclusive when its own ratio moved the other way beyond that noise (faster relative
+  to a suite that slowed more than it did). At a one-sided 5 % instead, one of the 15
+  untouched benchmarks of this rule's test (5 suites, 4 of 7 slowed x3) stayed an
+  "improvement".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from perf_pipeline.analysis.tails import t_isf
+from perf_pipeline.model import Comparison, Verdict
+
+__all__ = ["OwnRatio", "own_ratio", "require_own_change"]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnRatio:
+    """A benchmark's own per-round log-ratios (the suite factor left in) and the rounds'
+    factors, each as mean, standard error and degrees of freedom."""
+
+    log_mean: float
+    log_se: float
+    df: float
+    shift_log_mean: float
+    shift_log_se: float
+    shift_df: float
+
+
+def _summary(x: np.ndarray) -> tuple[float, float, float]:
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return math.nan, math.nan, math.nan
+    return float(np.mean(x)), float(np.std(x, ddof=1) / math.sqrt(x.size)), x.size - 1.0
+
+
+def own_ratio(log_ratios: np.ndarray, factors: np.ndarray) -> OwnRatio:
+    """From one benchmark's per-round log-ratios (candidate over base) and the rounds'
+    suite factors (log), aligned; rounds where either is missing (nan) take no part."""
+    both = np.isfinite(log_ratios) & np.isfinite(factors)
+    return OwnRatio(*_summary(log_ratios[both]), *_summary(factors[both]))
+
+
+def _beyond(mean: float, se: float, df: float, level: float) -> bool:
+    """``mean`` above zero beyond its noise at one-sided ``level`` (a zero spread: any
+    nonzero mean is)."""
+    if not (math.isfinite(mean) and math.isfinite(se) and df >= 1):
+        return False
+    if se <= 0:
+        return mean > 0
+    return mean / se > t_isf(level, df)
+
+
+def require_own_change(comparison: Comparison, own: OwnRatio | None) -> Comparison:
+    """``comparison`` (relative to the rounds' suite factor), unless the suite moved and
+    the benchmark's own ratio did not move its way (module docstring)."""
+    if own is None or comparison.verdict not in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+        return comparison
+    side = comparison.alpha / 2.0
+    if not _beyond(abs(own.shift_log_mean), own.shift_log_se, own.shift_df, side):
+        return comparison
+    sign = 1.0 if comparison.verdict is Verdict.REGRESSION else -1.0
+    if _beyond(sign * own.log_mean, own.log_se, own.df, side):
+        return comparison
+    word = "slower" if sign > 0 else "faster"
+    half = (float(t_isf(side, own.df)) * own.log_se
+            if own.log_se > 0 else 0.0)
+    own_text = (f"its own ratio is {math.exp(own.log_mean):.3f} ({1 - comparison.alpha:.0%} "
+                f"interval "
+                f"[{math.exp(own.log_mean - half):.3f}, {math.exp(own.log_mean + half):.3f}])")
+    suite = f"the suite moved x{math.exp(own.shift_log_mean):.3f} per round"
+    opposite = _beyond(-sign * own.log_mean, own.log_se, own.df, side)
+    if opposite:
+        verdict = Verdict.INCONCLUSIVE
+        why = (f"only {word} relative to the suite factor: {own_text}, the other way, and "
+               f"{suite}; which of them changed cannot be told")
+    else:
+        verdict = Verdict.UNCHANGED
+        why = (f"not {word} itself, only relative to the suite factor: {own_text}, ~1.0 "
+               f"within its noise, and {suite}")
+    return replace(comparison, verdict=verdict, significant=False, samples_needed=None,
+                   raw_ratio=math.exp(own.log_mean),
+                   reason=f"{comparison.reason}; but {why}")
