@@ -133,12 +133,12 @@ def test_2_times_are_stored_in_utc_and_a_newer_valid_file_is_the_newest(results)
         assert store.latest_run(suite="benchmarks").run_id == run.run_id
 
 
-# -- 3: negative and zero times were accepted ------------------------------------------
+# -- 3: negative times were accepted (a zero is a real reading below the timer's tick:
+# kept, and that benchmark's time left out of judging; measure/test_results.py) ----------
 
 
-@pytest.mark.parametrize("value, where", [(-1.8e-05, "sample 0"), (0, "sample 0"),
-                                         (0.0, "stats.median")])
-def test_3_zero_or_negative_times_are_refused(results, capsys, value, where) -> None:
+@pytest.mark.parametrize("value, where", [(-1.8e-05, "sample 0"), (-1e-9, "stats.median")])
+def test_3_negative_times_are_refused(results, capsys, value, where) -> None:
     doc = good_doc()
     stats = doc["benchmarks"][0]["stats"]
     if where == "sample 0":
@@ -146,7 +146,7 @@ def test_3_zero_or_negative_times_are_refused(results, capsys, value, where) -> 
     else:
         stats["median"] = value
     (results / "a.json").write_text(json.dumps(doc))
-    _assert_bad_file_reported(results, capsys, where, "> 0")
+    _assert_bad_file_reported(results, capsys, where, ">= 0")
 
 
 def test_3_counters_may_be_zero_but_memory_may_not(tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def test_samples_read_as_arrays_are_exact_and_still_checked(tmp_path: Path,
     assert type(result.samples_s) is Samples
     assert result.samples_s.buffer.tobytes() == array("d", samples).tobytes()
     assert dict(result.params)["cfg"] == "{'data': [0.5, 1.5]}"
-    for bad, shown in ((-1.8e-05, "-1.8e-05"), (0.0, "0.0"), (float("nan"), "nan")):
+    for bad, shown in ((-1.8e-05, "-1.8e-05"), (float("inf"), "inf"), (float("nan"), "nan")):
         bench["stats"]["data"] = [*samples[:3], bad, *samples[3:]]
         path.write_text(json.dumps(good))
         with pytest.raises(InvalidInputError, match=rf"sample 3 is {shown}"):
