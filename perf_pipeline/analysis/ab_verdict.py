@@ -11,12 +11,17 @@ factor is inconclusive too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
-from perf_pipeline.analysis.verdict import Estimate, judge
-from perf_pipeline.model import Comparison, Verdict
+import numpy as np
 
-__all__ = ["final_comparison", "lost_comparison"]
+from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
+from perf_pipeline.analysis.own_change import OwnRatio, judge_by_own_ratio, own_estimate
+from perf_pipeline.analysis.verdict import Estimate, judge
+from perf_pipeline.model import BenchmarkComparison, Comparison, Verdict
+
+__all__ = ["final_comparison", "lost_comparison", "own_calls_if_shift_called"]
 
 
 def _judged(est: Estimate, p: float, level: float, *, threshold: float,
@@ -57,3 +62,28 @@ def final_comparison(est: Estimate, p: float, level: float, *, threshold: float,
                        samples_needed=None if ruled_out else comp.samples_needed,
                        significant=False)
     return comp
+
+
+def own_calls_if_shift_called(
+        results: list[BenchmarkComparison], own_seen: Mapping[str, OwnRatio | None],
+        lost: Mapping[str, int], tested: tuple[str, ...], share: np.ndarray, *,
+        threshold: float, alpha: float, alternative: str) -> list[BenchmarkComparison]:
+    """With the suite-wide shift called, each benchmark's own call at its last look, at
+    its whole share of ``alpha`` (``own_change.judge_by_own_ratio``)."""
+    shift = next((r.comparison for r in results if r.name == SUITE_SHIFT_NAME), None)
+    if shift is None or shift.verdict not in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+        return results
+    out = []
+    for r in results:
+        own = own_seen.get(r.name)
+        if r.name != SUITE_SHIFT_NAME and r.name not in lost and own is not None:
+            level = float(share[tested.index(r.name)]) * alpha
+            est = own_estimate(own, level)
+            if est is not None:
+                own_comp = final_comparison(est, est.p_value, level, threshold=threshold,
+                                            alpha=alpha, note=None)
+                if alternative == "two-sided" or own_comp.verdict is Verdict.REGRESSION:
+                    r = replace(r, comparison=judge_by_own_ratio(r.comparison, own_comp,
+                                                                 shift))
+        out.append(r)
+    return out

@@ -21,6 +21,15 @@ the A/B, whose threshold is often 1.0, checks the own ratio against its noise in
   to a suite that slowed more than it did). At a one-sided 5 % instead, one of the 15
   untouched benchmarks of this rule's test (5 suites, 4 of 7 slowed x3) stayed an
   "improvement".
+
+When the suite-wide shift is itself called (a target of its own, significant at its
+level), the relative ratios are not the benchmarks' changes at all: 4 of 7 benchmarks x3
+slower read +4 % relative to a factor of x2.75 and came out as "+4 % regressions" beside a
+suite-wide shift, while a reader needs "these four, x3". Each benchmark is then judged by
+its own ratio as well (``judge_by_own_ratio``), by its own test at its own share of the
+level (Holm over the benchmarks in a fixed-round A/B, the target's Bonferroni share in a
+sequential one); its own call, when it makes one, is the verdict. This adds no false
+alarm to an unchanged commit: an own call needs the shift called, which is one already.
 """
 
 from __future__ import annotations
@@ -30,10 +39,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from perf_pipeline.analysis.tails import t_isf
+from perf_pipeline.analysis.tails import t_isf, t_sf
+from perf_pipeline.analysis.verdict import Estimate
 from perf_pipeline.model import Comparison, Verdict
 
-__all__ = ["OwnRatio", "own_ratio", "require_own_change"]
+__all__ = ["OwnRatio", "judge_by_own_ratio", "own_estimate", "own_ratio", "require_own_change"]
+
+_CALLS = (Verdict.REGRESSION, Verdict.IMPROVEMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +115,35 @@ def require_own_change(comparison: Comparison, own: OwnRatio | None) -> Comparis
     return replace(comparison, verdict=verdict, significant=False, samples_needed=None,
                    raw_ratio=math.exp(own.log_mean),
                    reason=f"{comparison.reason}; but {why}")
+
+
+def own_estimate(own: OwnRatio, level: float) -> Estimate | None:
+    """The benchmark's own paired t (the suite factor left in), its interval at two-sided
+    ``level``; None without two rounds of it."""
+    mean, se, df = own.log_mean, own.log_se, own.df
+    if not (math.isfinite(mean) and math.isfinite(se) and df >= 1):
+        return None
+    if se <= 0:
+        p, half = (1.0 if mean == 0 else 0.0), 0.0
+    else:
+        p = min(1.0, 2.0 * float(t_sf(abs(mean) / se, df)))
+        half = float(t_isf(level / 2.0, df)) * se
+    rounds = int(df) + 1
+    return Estimate(log_ratio=mean, log_ci_low=mean - half, log_ci_high=mean + half,
+                    p_value=p, n_baseline=rounds, n_current=rounds,
+                    method="paired t of its own per-round log-ratios (the suite factor "
+                           "left in)",
+                    n_units=rounds, unit="rounds", var_scalable=se * se)
+
+
+def judge_by_own_ratio(relative: Comparison, own: Comparison | None,
+                       shift: Comparison | None) -> Comparison:
+    """``own`` (the benchmark's own test, judged at its share of the level) when the
+    suite-wide shift ``shift`` and ``own`` are both calls (module docstring); otherwise
+    ``relative``, as ``require_own_change`` left it."""
+    if (own is None or shift is None or shift.verdict not in _CALLS
+            or own.verdict not in _CALLS):
+        return relative
+    return replace(own, reason=(
+        f"judged by its own ratio, since the suite-wide shift (x{shift.ratio:.3f}) is a "
+        f"change too: {own.reason}; relative to that shift it reads x{relative.ratio:.3f}"))

@@ -22,11 +22,11 @@ import numpy as np
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
 from perf_pipeline.analysis.compare import _check_compare_args, estimate_samples
 from perf_pipeline.analysis.multiple import CORRECTIONS, adjust_p_values, compare_suite
-from perf_pipeline.analysis.own_change import own_ratio, require_own_change
+from perf_pipeline.analysis.own_change import judge_by_own_ratio, own_ratio, require_own_change
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
 from perf_pipeline.analysis.verdict import hold_raw_change, judge
 from perf_pipeline.errors import InvalidInputError
-from perf_pipeline.model import TIME_METRIC, BenchmarkComparison, SuiteComparison
+from perf_pipeline.model import TIME_METRIC, BenchmarkComparison, SuiteComparison, Verdict
 
 __all__ = ["compare_rounds"]
 
@@ -104,13 +104,23 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
     # Relative to a factor that moved, a call needs its own ratio too (``own_change``).
     owns = [*(own_ratio(d[i], factor) for i in range(len(names))), None]
     adjusted = adjust_p_values([e.p_value for e in every], method=correction)
+    comps = [hold_raw_change(require_own_change(
+                 judge(e, threshold=threshold, alpha=alpha, adjusted_p=float(p)), own), raw)
+             for e, p, raw, own in zip(every, adjusted, raws, owns, strict=True)]
+    shift_comp = comps[-1]
+    if shift_comp.verdict in (Verdict.REGRESSION, Verdict.IMPROVEMENT):
+        # The suite moved: each benchmark's own paired test too, Holm over them
+        # (``own_change.judge_by_own_ratio``).
+        own_est = [replace(estimate_samples(b[i], c[i], alpha=alpha, paired=True, name=name),
+                           method="paired test of its own ratio (the suite factor left in)")
+                   for i, name in enumerate(names)]
+        own_p = adjust_p_values([e.p_value for e in own_est], method=correction)
+        comps[:-1] = [judge_by_own_ratio(
+            comp, judge(e, threshold=threshold, alpha=alpha, adjusted_p=float(p)), shift_comp)
+            for comp, e, p in zip(comps[:-1], own_est, own_p, strict=True)]
     return SuiteComparison(
-        results=tuple(
-            BenchmarkComparison(name=n, metric=TIME_METRIC, comparison=hold_raw_change(
-                require_own_change(
-                    judge(e, threshold=threshold, alpha=alpha, adjusted_p=float(p)), own),
-                raw))
-            for n, e, p, raw, own in zip(labels, every, adjusted, raws, owns, strict=True)),
+        results=tuple(BenchmarkComparison(name=n, metric=TIME_METRIC, comparison=comp)
+                      for n, comp in zip(labels, comps, strict=True)),
         correction=correction, alpha=alpha,
         new=tuple(sorted(set(candidate) - set(base))),
         missing=tuple(sorted(set(base) - set(candidate))))

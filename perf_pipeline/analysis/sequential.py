@@ -85,7 +85,11 @@ from perf_pipeline.analysis.ab_targets import (
     log_expected_ratios,
     target_shares,
 )
-from perf_pipeline.analysis.ab_verdict import final_comparison, lost_comparison
+from perf_pipeline.analysis.ab_verdict import (
+    final_comparison,
+    lost_comparison,
+    own_calls_if_shift_called,
+)
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
 from perf_pipeline.analysis.own_change import OwnRatio, require_own_change
 from perf_pipeline.analysis.sequential_result import SequentialResult
@@ -389,6 +393,9 @@ def sequential_ab(
         # Relative to a suite factor that moved, its own ratio must move too.
         comp = require_own_change(comp, own_seen.get(target))
         results.append(BenchmarkComparison(name=target, metric=TIME_METRIC, comparison=comp))
+    results = own_calls_if_shift_called(results, own_seen, lost, tested, share,
+                                         threshold=threshold, alpha=alpha,
+                                         alternative=alternative)
     comparison = SuiteComparison(results=tuple(results), correction="sequential-bonferroni",
                                  alpha=alpha,
                                  missing=(*sorted([*replanned_out, *unmeasured]),
@@ -401,5 +408,4 @@ def sequential_ab(
                             noise_over_prior=(look.noise_over_prior
                                               if math.isfinite(look.noise_over_prior)
                                               else None))
-
 

@@ -121,14 +121,18 @@ def test_one_sided_confirmation_never_reports_an_improvement() -> None:
     assert two_sided.comparison.results[0].comparison.verdict is Verdict.IMPROVEMENT
 
 
-def test_a_uniform_slowdown_is_the_suite_shift() -> None:
+def test_a_uniform_slowdown_is_the_suite_shift_and_each_benchmark_by_its_own_ratio() -> None:
+    # Relative to the rounds' factor each benchmark reads ~x1.0; with the shift called,
+    # each is judged by its own ratio (``own_change``): x1.5, as measured.
     slowed = dict.fromkeys(NAMES, 1.5)
     result = sequential_ab(_rounds(np.random.default_rng(5), slowed=slowed, factor=0.02),
                            threshold=1.0, alpha=0.01)
-    verdicts = {r.name: r.comparison.verdict for r in result.comparison.results}
-    assert verdicts[SUITE_SHIFT_NAME] is Verdict.REGRESSION
-    assert not any(v is Verdict.REGRESSION for n, v in verdicts.items()
-                   if n != SUITE_SHIFT_NAME)
+    by_name = {r.name: r.comparison for r in result.comparison.results}
+    assert by_name[SUITE_SHIFT_NAME].verdict is Verdict.REGRESSION
+    for name in NAMES:
+        assert by_name[name].verdict is Verdict.REGRESSION, by_name[name].reason
+        assert by_name[name].ratio == pytest.approx(1.5, rel=0.05)
+        assert "judged by its own ratio" in by_name[name].reason
 
 
 def test_undecided_at_the_budget_is_inconclusive_with_rounds_needed() -> None:
@@ -820,7 +824,7 @@ def test_a_flagged_suite_shift_the_survivors_cannot_carry_is_listed() -> None:
 SEVEN = [f"b{i}" for i in range(7)]
 
 
-def test_unchanged_benchmarks_of_a_mostly_slowed_suite_are_not_improvements() -> None:
+def test_a_mostly_slowed_suite_names_the_slowed_not_the_unchanged() -> None:
     # 4 of 7 benchmarks x3 slower: the rounds' factor (their median) is their change,
     # and relative to it the 3 untouched ones read x0.34; their own ratio is ~1.0.
     slowed = {n: 3.0 for n in SEVEN[:4]}
@@ -835,6 +839,12 @@ def test_unchanged_benchmarks_of_a_mostly_slowed_suite_are_not_improvements() ->
             assert "not faster itself" in comp.reason and "the suite moved" in comp.reason
             assert comp.raw_ratio == pytest.approx(1.0, abs=0.1)
         assert by_name[SUITE_SHIFT_NAME].verdict is Verdict.REGRESSION
+        # The four that slowed read ~+4 % relative to that factor: "+4 % regressions"
+        # (or cleared) beside the shift, until they were judged by their own ratio.
+        for name in SEVEN[:4]:
+            comp = by_name[name]
+            assert comp.verdict is Verdict.REGRESSION, comp.reason
+            assert comp.ratio == pytest.approx(3.0, rel=0.1), comp.reason
 
 
 def test_a_real_improvement_among_unchanged_benchmarks_is_still_found() -> None:
