@@ -1,4 +1,10 @@
-"""measure_commit end to end on a real temporary repo, and results-dir ingestion."""
+"""measure_commit end to end on a real temporary repo, and results-dir ingestion.
+
+Tests of which commits have a suite, and of what reaches a suite, measure one process
+(``processes=1``): the default three ran pytest three times per measured commit for
+nothing they assert. Pooling over processes is test_processes.py's, and the processes'
+disagreements are the ``processes=3`` tests here.
+"""
 
 from __future__ import annotations
 
@@ -72,7 +78,8 @@ def test_measure_commit_runs_stores_and_keeps_raw_files(
 def test_stress_suite_gets_marker_and_multiplier(
         target_repo: Path, make_settings: Callable[..., Settings]) -> None:
     commit_files(target_repo, {"proj/tests/test_stress.py": STRESS}, "add stress test")
-    settings = make_settings(target_repo, stress_paths=("tests",), stress_multiplier=2.5)
+    settings = make_settings(target_repo, stress_paths=("tests",), stress_multiplier=2.5,
+                             processes=1)
     run = measure_commit(settings, "HEAD", suite="stress")
     assert run.status is RunStatus.SUCCESS, run.error
     assert [b.name for b in run.benchmarks] == ["tests/test_stress.py::test_stress"]
@@ -160,7 +167,7 @@ def test_commits_from_before_the_suite_existed_are_no_suite_runs_not_failures(
     broken = commit_files(repo, {"proj/tests/test_perf.py": "import nowhere_to_be_found\n"
                                  + BENCH_V1}, "benchmarks that cannot be collected")
     good = commit_files(repo, {"proj/tests/test_perf.py": BENCH_V1}, "benchmarks")
-    settings = make_settings(repo)
+    settings = make_settings(repo, processes=1)
     with HistoryStore.open(tmp_path / "h.db") as store:
         runs = {sha: measure_commit(settings, sha, store=store)
                 for sha in (no_folder, no_tests, plain, broken, good)}
@@ -206,7 +213,7 @@ def test_a_commit_that_removes_the_suite_is_a_failure_not_a_commit_without_one(
     git(repo, "mv", "proj/tests", "proj/bench")
     git(repo, "commit", "-q", "-m", "move the benchmarks")
     moved = git(repo, "rev-parse", "HEAD")
-    settings = make_settings(repo)
+    settings = make_settings(repo, processes=1)
     with HistoryStore.open(tmp_path / "h.db") as store:
         assert measure_commit(settings, good, store=store).status is RunStatus.SUCCESS
         gone = measure_commit(settings, moved, store=store)
@@ -259,7 +266,7 @@ def test_a_commit_recorded_without_the_suite_is_measured_again_once_an_ancestor_
     git(repo, "rm", "-q", "-r", "proj/tests")
     git(repo, "commit", "-q", "-m", "remove the benchmarks")
     removed = git(repo, "rev-parse", "HEAD")
-    settings = make_settings(repo)
+    settings = make_settings(repo, processes=1)
     here = local_machine_id(settings)
     with HistoryStore.open(tmp_path / "h.db") as store:
         first = measure_commit(settings, removed, store=store)  # the tip, measured first
@@ -558,7 +565,7 @@ def test_a_file_added_to_benchmark_paths_later_is_left_out_at_older_commits(
     new = commit_files(repo, {"proj/tests/test_more.py": BENCH_V1.replace(
         "test_work", "test_other")}, "more benchmarks")
     settings = make_settings(repo, benchmark_paths=("tests/test_perf.py",
-                                                    "tests/test_more.py"))
+                                                    "tests/test_more.py"), processes=1)
     runs = {sha: measure_commit(settings, sha) for sha in (old, new)}
     assert runs[old].status is RunStatus.SUCCESS, runs[old].error
     assert [b.name.rsplit("::", 1)[-1] for b in runs[old].benchmarks] == ["test_work"]
