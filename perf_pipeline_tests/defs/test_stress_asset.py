@@ -97,10 +97,13 @@ def _only_stress_run(results: Path) -> SuiteRun:
 
 
 def _tiny_target(repo: Path, results: Path, **overrides: object) -> WorkspaceResource:
-    """The tiny stress repo as the workspace: its tests are the stress suite."""
+    """The tiny stress repo as the workspace: its tests are the stress suite. One pytest
+    process per run unless a test asks for more: the default three measured a benchmarked
+    stress test three times for nothing these tests assert."""
+    settings: dict[str, object] = {"processes": 1, **overrides}
     return WorkspaceResource(repo_path=str(repo), project_subdir=".",  # type: ignore[arg-type]
                              results_dir=str(results), stress_paths=["tests"],
-                             pytest_args=FAST, **overrides)
+                             pytest_args=FAST, **settings)
 
 
 def _tiny_stress_repo(tmp_path: Path, stress_module: str) -> tuple[Path, str]:
@@ -227,7 +230,10 @@ def test_nightly_run_measures_benchmarks_and_plain_stress_tests(
         f"results_dir = {json.dumps(str(results))}\n"
         'benchmark_paths = ["tests/test_perf.py"]\n'
         'stress_paths = ["tests/test_stress.py"]\n'
-        f"pytest_args = {json.dumps(list(tiny.pytest_args))}\n")
+        f"pytest_args = {json.dumps(list(tiny.pytest_args))}\n"
+        # The job's wiring is under test, not pooling over processes (test_processes.py):
+        # the default three ran the benchmarks three times for nothing asserted here.
+        "processes = 1\n")
     monkeypatch.setenv("PERF_PIPELINE_CONFIG", str(config))
     monkeypatch.setenv("STRESS_MULTIPLIER", "3")
     monkeypatch.setenv("STRESS_PROOF", str(tmp_path / "stress-proof.txt"))
