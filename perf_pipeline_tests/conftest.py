@@ -25,9 +25,18 @@ from perf_pipeline.measure import HistoryStep, build_history
 #: ``--no-loadscope-reorder`` (pyproject.toml) files are handed out in collection order.
 #: xdist's default, most tests first, gave the two longest (one test each) out last, and
 #: the run ended with both workers on them alone for 5-10 minutes.
+#: The rest are the files of 29 s or more (whole file, ``-n 2`` runs of their folders on
+#: a quiet machine, 2026-12-03, the culprit search 68 there): the measuring lock 69, the
+#: ``dagster dev`` test 48, the CLI 39, the browser 35, measure_commit 31, backfills
+#: without the suite 30, the runner 30, the stress asset 29, calibrate 29. Collected in
+#: place, test_cli.py and test_cli_calibrate.py came last of all, and report/ late.
 LONGEST_FIRST = ("test_demo.py", "test_end_to_end.py", "pipeline/test_ab.py",
                  "analysis/test_replay.py", "defs/test_automation.py",
-                 "pipeline/test_profile.py", "defs/test_culprit_search.py")
+                 "pipeline/test_profile.py", "defs/test_measuring_lock.py",
+                 "defs/test_culprit_search.py", "defs/test_dagster_dev.py", "test_cli.py",
+                 "report/test_browser.py", "measure/test_session.py",
+                 "defs/test_backfill_no_suite.py", "measure/test_runner.py",
+                 "defs/test_stress_asset.py", "test_cli_calibrate.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
