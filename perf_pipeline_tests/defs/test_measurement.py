@@ -49,11 +49,12 @@ def test_definitions_snapshot() -> None:
     assert groups["stress_analysis"] == groups["regression_analysis"] == "analyze"
 
 
-def _resources(repo: Path, results: Path, args: tuple[str, ...]) -> dict[str, object]:
+def _resources(repo: Path, results: Path, args: tuple[str, ...],
+               **settings: object) -> dict[str, object]:
     return {
-        "workspace": WorkspaceResource(repo_path=str(repo), project_subdir=".",
+        "workspace": WorkspaceResource(repo_path=str(repo), project_subdir=".",  # type: ignore[arg-type]
                                        results_dir=str(results), pytest_args=list(args),
-                                       benchmark_paths=["tests"]),
+                                       benchmark_paths=["tests"], **settings),
     }
 
 
@@ -61,7 +62,9 @@ def _resources(repo: Path, results: Path, args: tuple[str, ...]) -> dict[str, ob
 def test_benchmark_results_measures_and_records(tiny_target, tmp_path: Path) -> None:
     results = tmp_path / "results"
     sha = tiny_target.shas[0]
-    res = _resources(tiny_target.repo, results, tiny_target.pytest_args)
+    # One process per run: the replicate of a re-run partition is under test, not the
+    # processes within a run (test_processes.py); the default three ran pytest six times.
+    res = _resources(tiny_target.repo, results, tiny_target.pytest_args, processes=1)
     with dg.instance_for_test() as instance:
         outcome = materialize_commit(instance=instance, sha=sha, selection=["benchmark_results"],
                                      **res)  # type: ignore[arg-type]
