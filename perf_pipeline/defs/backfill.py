@@ -30,7 +30,11 @@ __all__ = ["BackfillOutcome", "backfill_branch"]
 
 @dataclass(frozen=True, slots=True)
 class BackfillOutcome:
-    """The commits considered (oldest first), which were measured now and which skipped."""
+    """The commits considered (oldest first), which were run now and which skipped.
+
+    ``measured`` holds every commit run now, in order, those only judged included (their
+    verdict lines are the same); ``judged_only`` says which of them were not measured
+    again, so a summary that counts measurements does not count them."""
 
     shas: tuple[str, ...]
     measured: tuple[CommitMaterialization, ...]
@@ -38,6 +42,14 @@ class BackfillOutcome:
     #: Commits with no benchmark suite (skipped, or found so now): neither measured
     #: results nor failures.
     no_suite: tuple[str, ...] = ()
+    #: Commits measured before whose judging was cut short (``unfinished_here``): run
+    #: now from the baseline on (judged and reported), not measured again.
+    judged_only: tuple[str, ...] = ()
+
+    @property
+    def measured_now(self) -> tuple[str, ...]:
+        """Commits whose suite was run now: ``measured`` less those only judged."""
+        return tuple(m.sha for m in self.measured if m.sha not in self.judged_only)
 
     @property
     def regressed(self) -> tuple[str, ...]:
@@ -111,7 +123,8 @@ def backfill_branch(
             on_commit(outcome)
     return BackfillOutcome(shas=shas, measured=tuple(measured),
                            skipped=tuple(s for s in shas if s in done),
-                           no_suite=tuple(s for s in shas if s in no_suite))
+                           no_suite=tuple(s for s in shas if s in no_suite),
+                           judged_only=tuple(m.sha for m in measured if m.sha in unjudged))
 
 
 def measured_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:

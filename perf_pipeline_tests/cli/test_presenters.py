@@ -130,6 +130,27 @@ def test_backfill_tells_a_commit_without_the_suite_from_a_failure(capsys) -> Non
     assert "0 already measured, 2 without a benchmark suite" in capsys.readouterr().out
 
 
+def test_backfill_does_not_count_a_commit_it_only_judged_as_measured(capsys) -> None:
+    """A commit measured by a backfill stopped before its report is judged and reported by
+    the next one, not measured again; that backfill's summary said "3 commit(s) measured,
+    1 already measured" of 1 measured, 1 judged, 1 without a suite, 1 skipped."""
+    from perf_pipeline.cli.present.backfill import backfill_json, print_backfill
+    from perf_pipeline.defs.backfill import BackfillOutcome
+
+    new, cut, done = "d" * 40, "e" * 40, "f" * 40
+    result = BackfillOutcome(
+        shas=(done, cut, new), measured=(CommitMaterialization(sha=cut, success=True),
+                                         CommitMaterialization(sha=new, success=True)),
+        skipped=(done,), judged_only=(cut,))
+    assert result.measured_now == (new,)
+    print_backfill(result)
+    said = capsys.readouterr().out
+    assert said.startswith("1 commit(s) measured, 1 judged and reported without measuring "
+                           "again (measured before, never reported), 1 already measured"), said
+    _, doc = backfill_json(result, [])
+    assert (doc["measured"], doc["judged_only"], doc["skipped"]) == ([new], [cut], [done])
+
+
 def test_profile_presenter_prints_signed_deltas_in_their_unit(capsys) -> None:
     from perf_pipeline.cli.present.profile import print_profile
     from perf_pipeline.model import (

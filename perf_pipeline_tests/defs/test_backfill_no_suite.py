@@ -142,6 +142,7 @@ def test_a_commit_whose_judging_was_cut_short_is_judged_by_the_next_backfill(
         again = backfill_branch(instance=instance, ws=ws, last=3)
         assert [m.sha for m in again.measured] == list(shas)  # the first two: no suite
         assert again.no_suite == shas[:2] and not again.broken
+        assert again.judged_only == shas[2:] and shas[2] not in again.measured_now
         assert report.is_file()
         assert len(ws.store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS)) == 1
         assert backfill_branch(instance=instance, ws=ws, last=3).measured == ()

@@ -284,3 +284,40 @@ def test_analyze_lists_what_its_run_brought_to_the_history(tmp_path: Path) -> No
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "New in the history (" in text and "drift x" in text, text[:800]
     assert "New in the history" in outcome.files.html.read_text(encoding="utf-8")
+
+
+def test_an_alert_line_names_its_commit_once() -> None:
+    """A change point's detail named the run it starts at, and the report line named that
+    run's commit again after it: "new level x1.30 from f675bc0e98 at `f675bc0e98` ..."
+    (a drift's line named its end twice the same way). The reports name the commit
+    once; the webhook, whose detail stands alone, still names it in the detail."""
+    import dataclasses
+
+    from perf_pipeline.model import ChangePoint, Drift
+    from perf_pipeline.pipeline.alerts import payload_of
+    from perf_pipeline.report import render_html
+    from perf_pipeline_tests.report.synthetic import make_report_data
+
+    data = make_report_data(hostile=False)
+    runs = data.runs
+    last, start = runs[-1], runs[-5]
+    assert last.commit is not None and start.commit is not None
+    data = dataclasses.replace(
+        data, change_points=(ChangePoint("tests/t.py::test_x", "time_s", last.run_id, 1.3),),
+        drifts=(Drift("tests/t.py::test_y", "time_s", start.run_id, last.run_id, 1.2, 5),))
+    alerts = alerts_of(data, run_ids={last.run_id})
+    data = dataclasses.replace(data, alerts=alerts)
+    sha, since, subject = last.commit.sha[:10], start.commit.sha[:10], last.commit.subject
+    lines = [line for line in render_markdown(data).splitlines() if line.startswith("> - ")]
+    assert lines == [f"> - 📈 tests/t.py::test\\_x: new level x1.30 at `{sha}` {subject}",
+                     f"> - 🐌 tests/t.py::test\\_y: drift x1.20 over 5 runs, {since} to "
+                     f"`{sha}` {subject}"], lines
+    page = render_html(data, inline_js=False)
+    section = page[page.index('id="alerts"'):page.index("</section>", page.index('id="alerts"'))]
+    assert section.count(sha) == 2, section  # once per alert
+    assert f"new level x1.30 at <code>{sha}</code>" in section
+    assert f"drift x1.20 over 5 runs, {since} to <code>{sha}</code>" in section
+    # The webhook's detail is read without the report's line around it: unchanged.
+    details = [a["detail"] for a in payload_of(alerts, generated_at="now")["alerts"]]
+    assert details == [f"new level x1.30 from {sha}",
+                       f"drift x1.20 over 5 runs, {since} to {sha}"]

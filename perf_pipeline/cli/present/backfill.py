@@ -104,10 +104,17 @@ def print_commit_verdict(verdict: CommitVerdict, *, console: Console = out) -> N
 
 
 def print_backfill(result: BackfillOutcome) -> None:
+    """One line that accounts for every commit considered: measured now, only judged now
+    (measured by a backfill stopped before their report), skipped as measured, without
+    a suite. A commit only judged was counted as measured."""
     no_suite = len(result.skipped_no_suite)
-    out.print(f"{len(result.measured)} commit(s) measured, {len(result.skipped) - no_suite} "
-              "already measured" + (f", {no_suite} without a benchmark suite" if no_suite
-                                    else "") + " (use --force to re-measure)")
+    judged = len(result.judged_only)
+    out.print(f"{len(result.measured_now)} commit(s) measured, "
+              + (f"{judged} judged and reported without measuring again "
+                 "(measured before, never reported), " if judged else "")
+              + f"{len(result.skipped) - no_suite} already measured"
+              + (f", {no_suite} without a benchmark suite" if no_suite else "")
+              + " (use --force to re-measure)")
 
 
 def backfill_json(result: BackfillOutcome, verdicts: list[CommitVerdict]
@@ -117,6 +124,7 @@ def backfill_json(result: BackfillOutcome, verdicts: list[CommitVerdict]
             "regression" if result.regressed else "no_regression")
     return word, {
         "commits": [v.to_json() for v in verdicts],
+        "measured": list(result.measured_now), "judged_only": list(result.judged_only),
         "skipped": list(result.skipped), "no_suite": list(result.no_suite),
         "regressed": list(result.regressed), "broken": list(result.broken),
     }
