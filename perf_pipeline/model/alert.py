@@ -19,15 +19,17 @@ class Alert:
     """A change point, a drift or a culprit worth telling someone about.
 
     ``sha``: the commit it points at (a change point's first commit at the new level, a
-    drift's last commit, the culprit); ``since``: a drift's first commit, ``span``: the
-    commits it covers, oldest first (a change point's: those between the change points of
-    its benchmark and metric before and after it). ``key`` identifies it across reports,
-    so the webhook announces each one once; a drift's start and end both move while it
-    goes on (its window slides), so a drift counts as sent when one of the commits it
-    covers keyed a drift of the same benchmark before (``already_sent``); a change point
-    placed again as commits arrive (in a creep it moves along the ramp) counts as sent
-    when a change point of the same benchmark and metric, the same way, was announced
-    at a commit between its neighbours.
+    drift's last commit, the culprit); ``detail``: what happened, without naming that commit
+    (a report's line names it after the detail, with its subject; ``full_detail`` is for a
+    reader of the detail alone); ``since``: a drift's first commit, ``span``: the commits it
+    covers, oldest first (a change point's: those between the change points of its benchmark
+    and metric before and after it). ``key`` identifies it across reports, so the webhook
+    announces each one once; a drift's start and end both move while it goes on (its window
+    slides), so a drift counts as sent when one of the commits it covers keyed a drift of
+    the same benchmark before (``already_sent``); a change point placed again as commits
+    arrive (in a creep it moves along the ramp) counts as sent when a change point of the
+    same benchmark and metric, the same way, was announced at a commit between its
+    neighbours.
     """
 
     kind: str
@@ -47,6 +49,23 @@ class Alert:
         if self.kind not in ALERT_KINDS:
             raise InvalidInputError(f"alert kind {self.kind!r} is not one of {ALERT_KINDS}")
         object.__setattr__(self, "span", tuple(self.span))
+
+    @property
+    def commit_word(self) -> str:
+        """What joins ``detail`` to the commit ``sha``: a drift runs *to* it, the rest
+        are *at* it."""
+        return "to" if self.kind == "drift" else "at"
+
+    @property
+    def full_detail(self) -> str:
+        """``detail`` with the commit of a change point (where the new level starts) or a
+        drift (where it ends), for a reader with the detail alone: the webhook's, as it
+        always was ("new level x1.30 from 0123abcd45"). A culprit's detail names its
+        search's ends; its ``sha`` is in the payload beside it."""
+        if self.sha is None or self.kind == "culprit":
+            return self.detail
+        word = "from" if self.kind == "change_point" else "to"
+        return f"{self.detail} {word} {self.sha[:10]}"
 
     @property
     def key(self) -> str:

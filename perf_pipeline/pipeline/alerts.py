@@ -98,15 +98,19 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
             return None, ""
         return run.commit.sha, run.commit.subject
 
+    def up_to(word: str, run_id: str, sha: str | None) -> str:
+        """`` from <run>`` / `` to <run>`` when no commit (``sha``) names it after the
+        detail: a report's line and the webhook's detail say that commit themselves."""
+        return "" if sha else f" {word} {_label(runs.get(run_id), run_id)}"
+
     out: list[Alert] = []
     for cp in data.change_points:
         if cp.run_id in recent:
             sha, subject = commit_of(cp.run_id)
             out.append(Alert("change_point", cp.name, cp.metric, cp.ratio, sha=sha,
                              subject=subject, span=_between_neighbours(data, cp),
-                             detail=(
-                                 f"new level x{ratio_number(cp.ratio)} from "
-                                 f"{_label(runs.get(cp.run_id), cp.run_id)}")))
+                             detail=(f"new level x{ratio_number(cp.ratio)}"
+                                     + up_to("from", cp.run_id, sha))))
     for d in data.drifts:
         if d.end_run_id in recent:
             sha, subject = commit_of(d.end_run_id)
@@ -114,8 +118,8 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
                              since=commit_of(d.start_run_id)[0],
                              span=_span(data.runs, d.start_run_id, d.end_run_id),
                              detail=(f"drift x{ratio_number(d.ratio)} over {d.commits} runs, "
-                                     f"{_label(runs.get(d.start_run_id), d.start_run_id)} to "
-                                     f"{_label(runs.get(d.end_run_id), d.end_run_id)}")))
+                                     f"{_label(runs.get(d.start_run_id), d.start_run_id)}"
+                                     + up_to("to", d.end_run_id, sha))))
     for c in data.culprits:
         if c.sha is None or (c.sha not in shas and c.bad_sha not in shas):
             continue
@@ -158,7 +162,7 @@ def payload_of(alerts: Sequence[Alert], *, generated_at: str,
         "machine": machine_id,
         "alerts": [{"kind": a.kind, "benchmark": a.name, "metric": a.metric,
                     "ratio": round(a.ratio, 6), "sha": a.sha, "subject": a.subject,
-                    "detail": a.detail, "key": a.key} for a in alerts],
+                    "detail": a.full_detail, "key": a.key} for a in alerts],
     }
 
 

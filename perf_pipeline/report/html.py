@@ -146,7 +146,8 @@ def _context(data: ReportData, link_base: Path | None) -> dict[str, object]:
         "n_benchmarks": summary.n_benchmarks, "confirmation": _confirmation(data),
         "profiles": profile_html_rows(data.profiles, link_base=link_base),
         "alerts": [{"kind": _ALERT_KIND[a.kind], "name": a.name, "detail": a.detail,
-                    "sha": a.sha, "subject": a.subject} for a in data.alerts],
+                    "sha": a.sha, "subject": a.subject, "word": a.commit_word}
+                   for a in data.alerts],
         "change_point_rows": change_point_rows(data), "drift_rows": drift_rows(data),
         "culprit_rows": culprit_rows(data),
         "profile_base": data.profiles.base_sha[:10] if data.profiles is not None else None,

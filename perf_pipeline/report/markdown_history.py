@@ -53,7 +53,8 @@ def alerts_block(data: ReportData) -> str | None:
         return None
     lines = ["> [!CAUTION]", f"> **New in the history ({len(data.alerts)})**"]
     for a in data.alerts[:20]:
-        commit = f" at `{a.sha[:10]}` {escape_markdown(a.subject, max_len=80)}" if a.sha else ""
+        commit = (f" {a.commit_word} `{a.sha[:10]}` {escape_markdown(a.subject, max_len=80)}"
+                  if a.sha else "")
         lines.append(f"> - {_ALERT_ICON[a.kind]} {escape_name(a.name, max_len=120)}: "
                      f"{escape_markdown(a.detail, max_len=240)}{commit}")
     if len(data.alerts) > 20:

@@ -239,7 +239,7 @@ def test_a_large_speed_up_in_an_alert_is_not_a_ratio_of_zero() -> None:
     data = dataclasses.replace(data, change_points=(ChangePoint(
         name="tests/t.py::test_x", metric="time_s", run_id=last, ratio=0.004),))
     (alert,) = alerts_of(data, run_ids={last})
-    assert alert.detail.startswith("new level x0.0040 from ")
+    assert alert.full_detail.startswith("new level x0.0040 from ")
 
 
 def test_a_culprit_confirmed_after_it_was_announced_unconfirmed_is_announced_again(
