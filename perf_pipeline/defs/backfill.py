@@ -48,8 +48,10 @@ class BackfillOutcome:
 
     @property
     def measured_now(self) -> tuple[str, ...]:
-        """Commits whose suite was run now: ``measured`` less those only judged."""
-        return tuple(m.sha for m in self.measured if m.sha not in self.judged_only)
+        """Commits whose suite was run now: ``measured`` less those only judged and those
+        found to have no suite (nothing of theirs was measured)."""
+        return tuple(m.sha for m in self.measured
+                     if m.sha not in self.judged_only and m.sha not in self.no_suite)
 
     @property
     def regressed(self) -> tuple[str, ...]:

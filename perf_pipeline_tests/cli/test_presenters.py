@@ -122,7 +122,10 @@ def test_backfill_tells_a_commit_without_the_suite_from_a_failure(capsys) -> Non
     word, doc = backfill_json(result, [verdict])
     assert (word, doc["broken"], doc["no_suite"]) == ("no_regression", [], [SHA])
     print_backfill(result)
-    assert "1 commit(s) measured, 1 already measured" in capsys.readouterr().out
+    # It was counted as measured, and not as without a suite: "1 commit(s) measured".
+    assert "0 commit(s) measured, 1 already measured, 1 without a benchmark suite" in (
+        capsys.readouterr().out)
+    assert result.measured_now == () and doc["measured"] == []
     nothing = BackfillOutcome(shas=(SHA, tip), measured=(), skipped=(SHA, tip),
                               no_suite=(SHA, tip))
     assert nothing.tip_without_suite and backfill_json(nothing, [])[0] == "no_suite"

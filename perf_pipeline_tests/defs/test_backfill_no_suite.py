@@ -65,7 +65,7 @@ def test_commits_without_the_suite_are_no_suite_and_not_measured_again(
         first = backfill_branch(instance=instance, ws=ws, last=3)
         assert first.broken == (), [m.error for m in first.measured]
         assert [m.no_suite is not None for m in first.measured] == [True, True, False]
-        assert first.no_suite == shas[:2]
+        assert first.no_suite == shas[:2] and first.measured_now == shas[2:]
         statuses = [r.status for r in ws.store.list_runs(suite="benchmarks")]
         assert statuses == [RunStatus.NO_SUITE, RunStatus.NO_SUITE, RunStatus.SUCCESS]
 

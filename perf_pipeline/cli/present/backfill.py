@@ -106,13 +106,14 @@ def print_commit_verdict(verdict: CommitVerdict, *, console: Console = out) -> N
 def print_backfill(result: BackfillOutcome) -> None:
     """One line that accounts for every commit considered: measured now, only judged now
     (measured by a backfill stopped before their report), skipped as measured, without
-    a suite. A commit only judged was counted as measured."""
-    no_suite = len(result.skipped_no_suite)
+    a suite (skipped as such or found so now). A commit only judged, and one found
+    without a suite, were counted as measured (and the latter not as without a suite)."""
     judged = len(result.judged_only)
+    no_suite = len(result.no_suite)
     out.print(f"{len(result.measured_now)} commit(s) measured, "
               + (f"{judged} judged and reported without measuring again "
                  "(measured before, never reported), " if judged else "")
-              + f"{len(result.skipped) - no_suite} already measured"
+              + f"{len(result.skipped) - len(result.skipped_no_suite)} already measured"
               + (f", {no_suite} without a benchmark suite" if no_suite else "")
               + " (use --force to re-measure)")
 
