@@ -102,7 +102,7 @@ def history_findings_metadata(data: object) -> dict[str, dg.MetadataValue]:
     cps = ["| benchmark | metric | from commit | ratio |", "|---|---|---|---:|", *(
         f"| `{cell(c.name)}` | {c.metric} | {shas.get(c.run_id, c.run_id[:10])} | "
         f"{c.ratio:.3f} |" for c in data.change_points)]
-    drifts = ["| benchmark | metric | from | to | runs | ratio |", "|---|---|---|---|---:|---:|",
+    drifts = ["| benchmark | metric | from | to | commits | ratio |", "|---|---|---|---|---:|---:|",
               *(f"| `{cell(d.name)}` | {d.metric} | {shas.get(d.start_run_id, '?')} | "
                 f"{shas.get(d.end_run_id, '?')} | {d.commits} | {d.ratio:.3f} |"
                 for d in data.drifts)]

@@ -95,4 +95,7 @@ class Drift:
     start_run_id: str
     end_run_id: str
     ratio: float  # change over the span (> 1 is slower or bigger)
-    commits: int  # how many runs the span covers
+    #: How many commits the span covers: a commit's runs are one point of the history
+    #: (``analysis.pool_runs_by_commit``), so not how many runs (a run without a commit
+    #: is a point of its own).
+    commits: int

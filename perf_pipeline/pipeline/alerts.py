@@ -117,7 +117,7 @@ def alerts_of(data: ReportData, *, run_ids: Collection[str] | None = None,
             out.append(Alert("drift", d.name, d.metric, d.ratio, sha=sha, subject=subject,
                              since=commit_of(d.start_run_id)[0],
                              span=_span(data.runs, d.start_run_id, d.end_run_id),
-                             detail=(f"drift x{ratio_number(d.ratio)} over {d.commits} runs, "
+                             detail=(f"drift x{ratio_number(d.ratio)} over {d.commits} commits, "
                                      f"{_label(runs.get(d.start_run_id), d.start_run_id)}"
                                      + up_to("to", d.end_run_id, sha))))
     for c in data.culprits:

@@ -39,7 +39,7 @@ def drift_table(data: ReportData) -> Table | None:
         return None
     head = ["<details><summary>🐌 Slow drifts in the history "
             f"({len(rows)})</summary>", "",
-            *table_head(["Benchmark", "Metric", "From run", "To run", "Runs", "Change"],
+            *table_head(["Benchmark", "Metric", "From run", "To run", "Commits", "Change"],
                         ["---", "---", "---", "---", "--:", "--:"])]
     body = [f"| {escape_name(r.name)} | {escape_markdown(r.metric)} | "
             f"{escape_markdown(r.start)} | {escape_markdown(r.end)} | {r.commits} | "

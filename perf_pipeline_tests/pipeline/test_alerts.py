@@ -310,14 +310,50 @@ def test_an_alert_line_names_its_commit_once() -> None:
     sha, since, subject = last.commit.sha[:10], start.commit.sha[:10], last.commit.subject
     lines = [line for line in render_markdown(data).splitlines() if line.startswith("> - ")]
     assert lines == [f"> - 📈 tests/t.py::test\\_x: new level x1.30 at `{sha}` {subject}",
-                     f"> - 🐌 tests/t.py::test\\_y: drift x1.20 over 5 runs, {since} to "
+                     f"> - 🐌 tests/t.py::test\\_y: drift x1.20 over 5 commits, {since} to "
                      f"`{sha}` {subject}"], lines
     page = render_html(data, inline_js=False)
     section = page[page.index('id="alerts"'):page.index("</section>", page.index('id="alerts"'))]
     assert section.count(sha) == 2, section  # once per alert
     assert f"new level x1.30 at <code>{sha}</code>" in section
-    assert f"drift x1.20 over 5 runs, {since} to <code>{sha}</code>" in section
+    assert f"drift x1.20 over 5 commits, {since} to <code>{sha}</code>" in section
     # The webhook's detail is read without the report's line around it: unchanged.
     details = [a["detail"] for a in payload_of(alerts, generated_at="now")["alerts"]]
     assert details == [f"new level x1.30 from {sha}",
-                       f"drift x1.20 over 5 runs, {since} to {sha}"]
+                       f"drift x1.20 over 5 commits, {since} to {sha}"]
+
+
+def test_a_drift_is_counted_in_commits_not_runs() -> None:
+    """A commit's runs are one point of the history, and a drift's count is of those
+    points; the alert said "over 31 runs" of a drift over 31 commits measured twice each
+    (62 runs), and the tables' column was "Runs"."""
+    import dataclasses
+
+    from perf_pipeline.analysis.drift import drifts_of
+    from perf_pipeline.model import Drift
+    from perf_pipeline.report import render_html
+    from perf_pipeline_tests.report.synthetic import make_report_data
+
+    rng = np.random.default_rng(1)
+    level = np.ones(60)
+    level[30:] = 1.015 ** np.arange(1, 31)  # a creep of 1.5 % a commit over the last 30
+    run_ids = [f"r{i:02d}{k}" for i in range(60) for k in range(2)]
+    commits = [f"c{i:02d}" for i in range(60) for _ in range(2)]
+    values = [float(level[i // 2] * np.exp(rng.normal(0.0, 0.003))) for i in range(120)]
+    (drift,) = drifts_of("b", "time_s", run_ids, values, commits=commits)
+    first = commits.index(commits[run_ids.index(drift.start_run_id)])
+    last = run_ids.index(drift.end_run_id)
+    assert drift.commits == len(set(commits[first:last + 1])) == 31
+    assert len(run_ids[first:last + 1]) == 62
+
+    data = make_report_data(hostile=False)
+    runs = data.runs
+    data = dataclasses.replace(data, drifts=(
+        Drift("tests/t.py::test_y", "time_s", runs[-5].run_id, runs[-1].run_id, 1.2, 5),))
+    (alert,) = alerts_of(data, run_ids={runs[-1].run_id})
+    assert "drift x1.20 over 5 commits, " in alert.detail, alert.detail
+    data = dataclasses.replace(data, alerts=(alert,))
+    text = render_markdown(data)
+    assert "| From run | To run | Commits | Change |" in text and "| Runs |" not in text
+    page = render_html(data, inline_js=False)
+    assert '<th class="r">Commits</th>' in page and '<th class="r">Runs</th>' not in page
