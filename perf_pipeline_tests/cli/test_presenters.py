@@ -154,6 +154,22 @@ def test_backfill_does_not_count_a_commit_it_only_judged_as_measured(capsys) -> 
     assert (doc["measured"], doc["judged_only"], doc["skipped"]) == ([new], [cut], [done])
 
 
+def test_a_backfill_that_skipped_nothing_does_not_suggest_force(capsys) -> None:
+    """``backfill --force`` skips nothing (its commits measured again), and its summary
+    still ended "0 already measured (use --force to re-measure)"."""
+    from perf_pipeline.cli.present.backfill import print_backfill
+    from perf_pipeline.defs.backfill import BackfillOutcome
+
+    forced = BackfillOutcome(shas=(SHA,), measured=(CommitMaterialization(sha=SHA,
+                                                                          success=True),),
+                             skipped=())
+    print_backfill(forced)
+    assert capsys.readouterr().out == "1 commit(s) measured, 0 already measured\n"
+    print_backfill(replace(forced, measured=(), skipped=(SHA,)))
+    assert capsys.readouterr().out == ("0 commit(s) measured, 1 already measured "
+                                       "(use --force to re-measure)\n")
+
+
 def test_profile_presenter_prints_signed_deltas_in_their_unit(capsys) -> None:
     from perf_pipeline.cli.present.profile import print_profile
     from perf_pipeline.model import (

@@ -107,7 +107,9 @@ def print_backfill(result: BackfillOutcome) -> None:
     """One line that accounts for every commit considered: measured now, only judged now
     (measured by a backfill stopped before their report), skipped as measured, without
     a suite (skipped as such or found so now). A commit only judged, and one found
-    without a suite, were counted as measured (and the latter not as without a suite)."""
+    without a suite, were counted as measured (and the latter not as without a suite).
+    The hint to use ``--force`` only when something was skipped: a ``--force`` backfill
+    skips nothing, and was told to use ``--force``."""
     judged = len(result.judged_only)
     no_suite = len(result.no_suite)
     out.print(f"{len(result.measured_now)} commit(s) measured, "
@@ -115,7 +117,7 @@ def print_backfill(result: BackfillOutcome) -> None:
                  "(measured before, never reported), " if judged else "")
               + f"{len(result.skipped) - len(result.skipped_no_suite)} already measured"
               + (f", {no_suite} without a benchmark suite" if no_suite else "")
-              + " (use --force to re-measure)")
+              + (" (use --force to re-measure)" if result.skipped else ""))
 
 
 def backfill_json(result: BackfillOutcome, verdicts: list[CommitVerdict]
