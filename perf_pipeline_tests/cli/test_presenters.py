@@ -148,8 +148,15 @@ def test_backfill_does_not_count_a_commit_it_only_judged_as_measured(capsys) -> 
     assert result.measured_now == (new,)
     print_backfill(result)
     said = capsys.readouterr().out
-    assert said.startswith("1 commit(s) measured, 1 judged and reported without measuring "
-                           "again (measured before, never reported), 1 already measured"), said
+    assert said.startswith("1 commit(s) measured, 1 judged without measuring again "
+                           "(measured before, never reported), 1 already measured"), said
+    # Its judging may fail again (the confirmation's A/B broke): not "reported" then.
+    broken = replace(result, measured=(CommitMaterialization(sha=cut, success=False,
+                                                             error="A/B failed"),))
+    assert broken.broken == (cut,)
+    print_backfill(broken)
+    assert "0 commit(s) measured, 1 judged without measuring again (measured before, " \
+        "never reported), 1 already measured" in capsys.readouterr().out
     _, doc = backfill_json(result, [])
     assert (doc["measured"], doc["judged_only"], doc["skipped"]) == ([new], [cut], [done])
 

@@ -113,8 +113,8 @@ def print_backfill(result: BackfillOutcome) -> None:
     judged = len(result.judged_only)
     no_suite = len(result.no_suite)
     out.print(f"{len(result.measured_now)} commit(s) measured, "
-              + (f"{judged} judged and reported without measuring again "
-                 "(measured before, never reported), " if judged else "")
+              + (f"{judged} judged without measuring again (measured before, never "
+                 "reported), " if judged else "")
               + f"{len(result.skipped) - len(result.skipped_no_suite)} already measured"
               + (f", {no_suite} without a benchmark suite" if no_suite else "")
               + (" (use --force to re-measure)" if result.skipped else ""))
