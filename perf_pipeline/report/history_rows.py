@@ -38,10 +38,10 @@ class DriftRow:
 @dataclass(frozen=True, slots=True)
 class CulpritRow:
     benchmark: str
-    commit: str  # the culprit's short sha, or its suspects'
+    commit: str  # the culprit's short sha, or its suspects', or "" (an abandoned search)
     subject: str
     author: str
-    step: str
+    step: str  # "–" for an abandoned search: it never measured its step
     ab: str  # the A/B ratio with its interval, or "–"
     status: str
 
@@ -80,7 +80,10 @@ def drift_rows(data: ReportData) -> tuple[DriftRow, ...]:
 
 
 def culprit_rows(data: ReportData) -> tuple[CulpritRow, ...]:
-    """Results of culprit searches, newest first."""
+    """Results of culprit searches, newest first.
+
+    An abandoned search (its step gone before it began) names no commit and measured
+    no step: its ``step_ratio`` is the default 1.0, which read as a step of "1.000×"."""
     out = []
     for c in reversed(data.culprits):
         ab = (f"{format_ratio(c.confirmed_ratio)} [{ratio_number(c.ci_low, near_one=False)}, "
@@ -88,6 +91,8 @@ def culprit_rows(data: ReportData) -> tuple[CulpritRow, ...]:
               if c.confirmed_ratio is not None else "–")
         who = c.sha[:10] if c.sha else ", ".join(s[:10] for s in c.suspects)
         out.append(CulpritRow(benchmark=c.benchmark, commit=who, subject=c.subject,
-                              author=c.author, step=format_ratio(c.step_ratio), ab=ab,
+                              author=c.author, ab=ab,
+                              step=("–" if c.status == "abandoned"
+                                    else format_ratio(c.step_ratio)),
                               status=c.status))
     return tuple(out)

@@ -71,7 +71,7 @@ def culprit_table(data: ReportData) -> Table | None:
             f"({len(rows)})</summary>", "",
             *table_head(["Benchmark", "Culprit", "Subject", "Author", "Step", "A/B ratio",
                          "Status"], ["---", "---", "---", "---", "--:", "--:", "---"])]
-    body = [f"| {escape_name(r.benchmark)} | `{r.commit}` | "
+    body = [f"| {escape_name(r.benchmark)} | {f'`{r.commit}`' if r.commit else '–'} | "
             f"{escape_markdown(r.subject, max_len=80)} | "
             f"{escape_markdown(r.author, max_len=60)} | {r.step} | {r.ab} | {r.status} |"
             for r in rows]

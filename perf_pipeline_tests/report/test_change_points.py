@@ -63,3 +63,22 @@ def test_html_payload_carries_drifts_for_the_trend() -> None:
     (drift,) = json.loads(blob)["drifts"]
     assert drift[2:] == [2, 7, 1.12]
     assert "drift ×" in html
+
+
+def test_an_abandoned_culprit_search_shows_no_commit_and_no_step() -> None:
+    """A search abandoned before it began (its step gone) names no commit and measured no
+    step; its row read "| `` |  |  | 1.000× | – | abandoned |": an empty code span
+    (shown as two backticks) and the default step_ratio as if it were a step of 1.0."""
+    from perf_pipeline.model import Culprit
+
+    data = replace(make_report_data(hostile=False), culprits=(Culprit(
+        status="abandoned", benchmark="tests/t.py::test_x", good_sha="a" * 40,
+        bad_sha="b" * 40, created_at="2026-12-01T00:00:00+00:00",
+        notes=("the step is gone",)),))
+    md = render_markdown(data)
+    row = next(line for line in md.splitlines() if line.startswith("| tests/t.py::test\\_x"))
+    assert row == "| tests/t.py::test\\_x | – |  |  | – | – | abandoned |", row
+    page = render_html(data, inline_js=False)
+    table = page[page.index('id="culprits"'):]
+    table = table[:table.index("</table>")]
+    assert "<code></code>" not in table and "1.000×" not in table, table
