@@ -14,11 +14,17 @@ import dagster as dg
 
 from perf_pipeline.defs.fleet import asset_selection
 from perf_pipeline.defs.measurement import benchmark_results
-from perf_pipeline.defs.metadata import analysis_metadata, short_benchmark_names
+from perf_pipeline.defs.metadata import (
+    analysis_metadata,
+    not_judged_check,
+    not_judged_metadata,
+    short_benchmark_names,
+)
 from perf_pipeline.defs.partitions import commit_failure, commits_partitions, partition_sha
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.model import CommitAnalysis
+from perf_pipeline.pipeline.no_suite import commit_without_suite
 
 #: The run tag that says who launched a run, and its value on a culprit search's runs.
 TRIGGER_TAG = "perf_pipeline/trigger"
@@ -97,7 +103,7 @@ def performance_baseline(workspace: WorkspaceResource) -> dg.MaterializeResult:
                 "threshold AND a run-level statistical test). With confirm=auto it is the "
                 "first stage (SCREEN_ALPHA, uncorrected: the confirmation controls the "
                 "family-wise level); with confirm=off the gate (alpha, Holm across the "
-                "suite).",
+                "suite). A no-op saying so at a commit without the suite.",
 )
 def regression_analysis(context: dg.AssetExecutionContext,
                         workspace: WorkspaceResource) -> dg.MaterializeResult:
@@ -106,6 +112,9 @@ def regression_analysis(context: dg.AssetExecutionContext,
     sha = partition_sha(context)
     try:
         with workspace.open() as ws:
+            if (empty := commit_without_suite(ws, sha)) is not None:
+                return dg.MaterializeResult(
+                    metadata=not_judged_metadata(empty, step="regression_analysis"))
             analysis = analyze_commit(ws, sha)
     except PerfPipelineError as exc:
         raise commit_failure(sha, exc) from exc
@@ -124,6 +133,8 @@ def no_significant_regressions(context: dg.AssetCheckExecutionContext,
 
     sha = context.partition_key
     with workspace.open() as ws:
+        if (empty := commit_without_suite(ws, sha)) is not None:
+            return not_judged_check(empty, dg.AssetCheckSeverity.WARN)
         analysis = read_commit_analysis(ws, sha)
     return screen_check_result(sha, analysis)
 

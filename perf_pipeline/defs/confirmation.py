@@ -18,14 +18,21 @@ exits 1). Nothing is downstream of the report.
 
 ``regression_confirmation`` measures (an A/B of the baseline's commit against this one),
 so it is in the measuring pool. When the screen flagged nothing it is a cheap no-op that
-still writes its file (the verdict), with metadata saying no A/B ran.
+still writes its file (the verdict), with metadata saying no A/B ran. At a commit
+without the suite it writes nothing (there is no verdict to write) and says so, without
+waiting for the measuring machine; the gate passes, saying it judged nothing.
 """
 
 import dagster as dg
 
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION, regression_analysis
 from perf_pipeline.defs.fleet import measuring_turn
-from perf_pipeline.defs.metadata import confirmation_labels, confirmation_metadata
+from perf_pipeline.defs.metadata import (
+    confirmation_labels,
+    confirmation_metadata,
+    not_judged_check,
+    not_judged_metadata,
+)
 from perf_pipeline.defs.partitions import (
     MEASURING_POOL,
     commit_failure,
@@ -35,6 +42,7 @@ from perf_pipeline.defs.partitions import (
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
 from perf_pipeline.model import Confirmation
+from perf_pipeline.pipeline.no_suite import commit_without_suite
 
 
 @dg.asset(
@@ -55,8 +63,12 @@ def regression_confirmation(context: dg.AssetExecutionContext,
 
     sha = partition_sha(context)
     try:
-        with workspace.open() as ws, measuring_turn(context, ws.settings):
-            confirmation = confirm_commit(ws, sha)
+        with workspace.open() as ws:
+            if (empty := commit_without_suite(ws, sha)) is not None:
+                return dg.MaterializeResult(
+                    metadata=not_judged_metadata(empty, step="regression_confirmation"))
+            with measuring_turn(context, ws.settings):
+                confirmation = confirm_commit(ws, sha)
     except PerfPipelineError as exc:
         raise commit_failure(sha, exc) from exc
     return dg.MaterializeResult(metadata=confirmation_metadata(confirmation))
@@ -78,6 +90,8 @@ def no_confirmed_regressions(context: dg.AssetCheckExecutionContext,
 
     sha = context.partition_key
     with workspace.open() as ws:
+        if (empty := commit_without_suite(ws, sha)) is not None:
+            return not_judged_check(empty, dg.AssetCheckSeverity.ERROR)
         analysis = read_commit_analysis(ws, sha)
         confirmation = read_commit_confirmation(
             ws, sha, run_id=analysis.run_id if analysis else None)

@@ -1,17 +1,21 @@
 """Assets that run benchmark suites at a commit.
 
 A commit without the suite (``RunStatus.NO_SUITE``: it predates the benchmarks) is no
-failure, and has no numbers either: the asset then materializes nothing (it is optional,
-``output_required=False``), so the run succeeds and the steps after it (baseline, screen,
-report) are skipped rather than judging a commit that has nothing to judge.
+failure, and has no numbers either. Its partition is materialized all the same, with
+metadata saying so (``status: no_suite``, the reason, the history's run id): left
+missing, as it once was, the UI showed it as never done for ever and every "materialize
+missing" backfill asked for it again. The steps after it (screen, confirmation,
+profile, report, stress analysis) see the commit has no suite
+(``pipeline.commit_without_suite``) and materialize as cheap no-ops that say they
+judged nothing; their checks pass saying the same. The baseline is built from
+successful runs only, so such a commit is never part of it.
 
-Such a partition stays missing, so every "materialize missing" backfill of the UI asks
-for it again. A commit the history already records without the suite
-(``measure.known_without_suite``) is therefore not measured again: the step says why in
-an observation of the asset and ends, without a worktree, an environment or pytest. A
-run tagged ``perf_pipeline/remeasure=true`` (``REMEASURE_TAG``: the UI's launch dialogs
-take tags; ``perf-pipeline backfill --force`` sets it) measures it all the same, e.g.
-after the suite's paths were fixed.
+A commit the history already records without the suite (``measure.known_without_suite``)
+is not measured again: the step materializes that record (``measured_again: false``)
+without a worktree, an environment or pytest. A run tagged
+``perf_pipeline/remeasure=true`` (``REMEASURE_TAG``: the UI's launch dialogs take tags;
+``perf-pipeline backfill --force`` sets it) measures it all the same, e.g. after the
+suite's paths were fixed.
 """
 
 from collections.abc import Iterator
@@ -19,7 +23,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from perf_pipeline.defs.fleet import claim_machine, measuring_turn
-from perf_pipeline.defs.metadata import run_metadata
+from perf_pipeline.defs.metadata import no_suite_metadata, run_metadata
 from perf_pipeline.defs.partitions import (
     MEASURING_POOL,
     commit_failure,
@@ -42,9 +46,9 @@ REMEASURE_TAG = "perf_pipeline/remeasure"
     pool=MEASURING_POOL,
     group_name="measure",
     kinds={"python", "sqlite"},
-    output_required=False,
     description="Runs the target's pytest-benchmark suite at this commit and records it "
-                "(nothing, and the later steps skipped, when the commit has no suite).",
+                "(status no_suite, and the later steps no-ops, when the commit has no "
+                "suite).",
 )
 def benchmark_results(
     context: dg.AssetExecutionContext,
@@ -55,21 +59,21 @@ def benchmark_results(
 
 def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceResource, *,
                       suite: str) -> Iterator[dg.MaterializeResult]:
-    """Measure the partition's commit; shared by every measuring asset. Yields nothing
-    when the commit has no such suite."""
+    """Measure the partition's commit; shared by every measuring asset. Yields one
+    materialization, whose status is ``no_suite`` when the commit has no such suite."""
     sha = partition_sha(context)
     figures = 0
     try:
         with workspace.open() as ws:
             here = claim_machine(context, ws.settings)
             if (known := _known(context, ws, sha, suite, here)) is not None:
-                _observe_no_suite(context, sha, known)
+                yield _known_no_suite(context, sha, known)
                 return
             with measuring_turn(context, ws.settings):
                 # Asked again once the turn is ours: a step that waited for it behind
                 # one measuring this commit found the record that one left.
                 if (known := _known(context, ws, sha, suite, here)) is not None:
-                    _observe_no_suite(context, sha, known)
+                    yield _known_no_suite(context, sha, known)
                     return
                 run = measure_commit(ws.settings, sha, suite=suite, store=ws.store)
                 if suite == "stress" and run.status is RunStatus.FAILED:
@@ -89,6 +93,7 @@ def measure_partition(context: dg.AssetExecutionContext, workspace: WorkspaceRes
         return
     if run.status is RunStatus.NO_SUITE:
         context.log.info(f"{run.error} (run {run.run_id}); nothing to judge at {sha}")
+        yield dg.MaterializeResult(metadata=no_suite_metadata(run, measured_again=True))
         return
     if run.status is RunStatus.FAILED:
         # The failed run is recorded in the history (with its error output); the asset
@@ -117,16 +122,11 @@ def _remeasure_asked(context: dg.AssetExecutionContext) -> bool:
         return False
 
 
-def _observe_no_suite(context: dg.AssetExecutionContext, sha: str, known: RunInfo) -> None:
-    """Say in the asset's history why this partition stays unmaterialized (an
-    observation is no materialization: nothing downstream runs)."""
+def _known_no_suite(context: dg.AssetExecutionContext, sha: str,
+                    known: RunInfo) -> dg.MaterializeResult:
+    """The partition's materialization from the history's record of the commit without
+    the suite (``measured_again: false``)."""
     context.log.info(f"not measured again: run {known.run_id} found no {known.suite} suite "
                      f"at {sha} ({known.error}); tag the run {REMEASURE_TAG}=true to "
                      "measure it anyway")
-    context.log_event(dg.AssetObservation(
-        asset_key=context.asset_key, partition=sha,
-        metadata={"status": dg.MetadataValue.text(str(RunStatus.NO_SUITE)),
-                  "reason": dg.MetadataValue.text(known.error or "no suite at this commit"),
-                  "run_id": dg.MetadataValue.text(known.run_id),
-                  "measured_again": dg.MetadataValue.bool(False),
-                  "remeasure": dg.MetadataValue.text(f"run tag {REMEASURE_TAG}=true")}))
+    return dg.MaterializeResult(metadata=no_suite_metadata(known, measured_again=False))

@@ -13,7 +13,15 @@ from collections.abc import Iterable
 
 import dagster as dg
 
-from perf_pipeline.model import TIME_METRIC, CommitAnalysis, Confirmation, SuiteRun, Verdict
+from perf_pipeline.model import (
+    TIME_METRIC,
+    CommitAnalysis,
+    Confirmation,
+    RunInfo,
+    RunStatus,
+    SuiteRun,
+    Verdict,
+)
 
 
 def short_benchmark_names(names: Iterable[str]) -> dict[str, str]:
@@ -57,6 +65,64 @@ def run_metadata(run: SuiteRun) -> dict[str, dg.MetadataValue]:
         meta[f"median_s/{short}"] = dg.MetadataValue.float(bench.median_s)
     meta["medians"] = dg.MetadataValue.md("\n".join(rows))
     return meta
+
+
+def no_suite_summary(suite: str) -> str:
+    """What a commit without the suite's partition says it is, in every asset and check:
+    "no benchmark suite at this commit" (suite ``benchmarks``), "no stress suite ..."."""
+    return f"no {'benchmark' if suite == 'benchmarks' else suite} suite at this commit"
+
+
+def no_suite_metadata(run: RunInfo | SuiteRun, *, measured_again: bool
+                      ) -> dict[str, dg.MetadataValue]:
+    """A measuring asset's materialization of a commit without the suite.
+
+    Materialized, not left missing: a missing partition is one every "materialize
+    missing" backfill of the UI asks for again, and it showed the commit as never done.
+    ``status`` is ``no_suite`` (no ``benchmark_count``, no medians: nothing was measured,
+    so the UI's plots across partitions get no point for it); ``run_id`` is the history's
+    record of it; ``measured_again`` is False when that record answered without pytest.
+    """
+    from perf_pipeline.defs.measurement import REMEASURE_TAG
+
+    return {
+        "status": dg.MetadataValue.text(str(RunStatus.NO_SUITE)),
+        "summary": dg.MetadataValue.text(no_suite_summary(run.suite)),
+        "reason": dg.MetadataValue.text((run.error or "").strip()[:2000]
+                                        or no_suite_summary(run.suite)),
+        "run_id": dg.MetadataValue.text(run.run_id),
+        "measured_again": dg.MetadataValue.bool(measured_again),
+        "remeasure": dg.MetadataValue.text(f"run tag {REMEASURE_TAG}=true"),
+    }
+
+
+def not_judged_metadata(run: RunInfo, *, step: str) -> dict[str, dg.MetadataValue]:
+    """A per-commit step's no-op materialization at a commit without the suite: what it
+    did not do and why, never a verdict (no counts of "unchanged" benchmarks, no
+    ``regressions: 0``), so nothing reads it as a commit judged and found clean."""
+    summary = no_suite_summary(run.suite)
+    return {
+        "status": dg.MetadataValue.text(str(RunStatus.NO_SUITE)),
+        "judged": dg.MetadataValue.bool(False),
+        "summary": dg.MetadataValue.md(
+            f"**Not judged: {summary}** (run `{run.run_id}`). Nothing was measured, so "
+            f"{step} has nothing to work on and wrote nothing: no file, no baseline "
+            f"source, no verdict. {(run.error or '').strip()[:500]}".strip()),
+        "run_id": dg.MetadataValue.text(run.run_id),
+    }
+
+
+def not_judged_check(run: RunInfo, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+    """A check at a commit without the suite: passed (there is nothing that could
+    regress, and a failed or never-run check showed the partition red for ever), with a
+    description that says it judged nothing rather than "no regression"."""
+    return dg.AssetCheckResult(
+        passed=True, severity=severity,
+        description=f"not judged: {no_suite_summary(run.suite)} "
+                    f"(run {run.run_id}): nothing was measured",
+        metadata={"status": dg.MetadataValue.text(str(RunStatus.NO_SUITE)),
+                  "judged": dg.MetadataValue.bool(False),
+                  "run_id": dg.MetadataValue.text(run.run_id)})
 
 
 def analysis_metadata(analysis: CommitAnalysis) -> dict[str, dg.MetadataValue]:

@@ -21,6 +21,7 @@ import dagster as dg
 from perf_pipeline.defs.analysis import PER_COMMIT_AUTOMATION
 from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.fleet import measuring_turn
+from perf_pipeline.defs.metadata import not_judged_metadata
 from perf_pipeline.defs.partitions import (
     MEASURING_POOL,
     commit_failure,
@@ -29,6 +30,7 @@ from perf_pipeline.defs.partitions import (
 )
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.pipeline.no_suite import commit_without_suite
 
 
 @dg.asset(
@@ -51,8 +53,12 @@ def regression_profile(context: dg.AssetExecutionContext,
 
     sha = partition_sha(context)
     try:
-        with workspace.open() as ws, measuring_turn(context, ws.settings):
-            outcome = profile_commit(ws, sha)
+        with workspace.open() as ws:
+            if (empty := commit_without_suite(ws, sha)) is not None:
+                return dg.MaterializeResult(
+                    metadata=not_judged_metadata(empty, step="regression_profile"))
+            with measuring_turn(context, ws.settings):
+                outcome = profile_commit(ws, sha)
     except PerfPipelineError as exc:
         raise commit_failure(sha, exc) from exc
     comparison = outcome.comparison

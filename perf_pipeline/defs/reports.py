@@ -12,10 +12,12 @@ from perf_pipeline.defs.analysis import (
 )
 from perf_pipeline.defs.confirmation import regression_confirmation
 from perf_pipeline.defs.measurement import benchmark_results
+from perf_pipeline.defs.metadata import not_judged_metadata
 from perf_pipeline.defs.partitions import commit_failure, commits_partitions, partition_sha
 from perf_pipeline.defs.profile import regression_profile
 from perf_pipeline.defs.resources import WorkspaceResource
 from perf_pipeline.errors import PerfPipelineError
+from perf_pipeline.pipeline.no_suite import commit_without_suite
 
 
 @dg.asset(
@@ -33,7 +35,8 @@ from perf_pipeline.errors import PerfPipelineError
                 "for this commit, under test-results/reports/commits/<sha>/: the screen, "
                 "the confirmation, the final verdict and, when regression_profile "
                 "profiled the confirmed regressions, where the time went. Carries the "
-                "blocking gate.",
+                "blocking gate. At a commit without the suite: no report (nothing was "
+                "measured), metadata saying so.",
 )
 def performance_report(context: dg.AssetExecutionContext,
                        workspace: WorkspaceResource) -> dg.MaterializeResult:
@@ -42,6 +45,11 @@ def performance_report(context: dg.AssetExecutionContext,
     sha = partition_sha(context)
     try:
         with workspace.open() as ws:
+            if (empty := commit_without_suite(ws, sha)) is not None:
+                # No file: a report (or PR comment) of a commit with nothing measured
+                # would read as a commit judged and found unchanged.
+                return dg.MaterializeResult(
+                    metadata=not_judged_metadata(empty, step="performance_report"))
             _, files = write_commit_report(ws, sha)
     except PerfPipelineError as exc:
         raise commit_failure(sha, exc) from exc

@@ -12,6 +12,7 @@ import dagster as dg
 
 from perf_pipeline.defs.fleet import measuring_turn
 from perf_pipeline.defs.measurement import measure_partition
+from perf_pipeline.defs.metadata import not_judged_check, not_judged_metadata
 from perf_pipeline.defs.partitions import (
     MEASURING_POOL,
     commit_failure,
@@ -19,6 +20,7 @@ from perf_pipeline.defs.partitions import (
     partition_sha,
 )
 from perf_pipeline.defs.resources import WorkspaceResource
+from perf_pipeline.pipeline.no_suite import commit_without_suite
 
 
 @dg.asset(
@@ -26,10 +28,9 @@ from perf_pipeline.defs.resources import WorkspaceResource
     pool=MEASURING_POOL,
     group_name="measure",
     kinds={"python", "sqlite"},
-    output_required=False,
     description="Runs the target's stress suite (-m stress, STRESS_MULTIPLIER) at this commit "
-                "and records it in the history as suite 'stress' (nothing, and "
-                "stress_analysis skipped, when the commit has no stress suite).",
+                "and records it in the history as suite 'stress' (status no_suite, and "
+                "stress_analysis a no-op, when the commit has no stress suite).",
 )
 def stress_results(
     context: dg.AssetExecutionContext,
@@ -48,7 +49,8 @@ def stress_results(
                 "run (throughput down, p99 up, breaking point lower, scaling exponent "
                 "higher, a leak appeared), confirms every flag by fresh interleaved pairs "
                 "of runs of both commits (confirm=auto), and writes stress-report.md/.html "
-                "beside the commit's report.",
+                "beside the commit's report. A no-op saying so at a commit without the "
+                "stress suite.",
 )
 def stress_analysis(context: dg.AssetExecutionContext,
                     workspace: WorkspaceResource) -> dg.MaterializeResult:
@@ -57,8 +59,12 @@ def stress_analysis(context: dg.AssetExecutionContext,
 
     sha = partition_sha(context)
     try:
-        with workspace.open() as ws, measuring_turn(context, ws.settings):
-            outcome = analyze_stress_commit(ws, sha)
+        with workspace.open() as ws:
+            if (empty := commit_without_suite(ws, sha, suite="stress")) is not None:
+                return dg.MaterializeResult(
+                    metadata=not_judged_metadata(empty, step="stress_analysis"))
+            with measuring_turn(context, ws.settings):
+                outcome = analyze_stress_commit(ws, sha)
     except PerfPipelineError as exc:
         raise commit_failure(sha, exc) from exc
     if outcome.run_error is not None:  # judged and written; the run itself failed
@@ -95,6 +101,8 @@ def no_confirmed_stress_regressions(context: dg.AssetCheckExecutionContext,
 
     sha = context.partition_key
     with workspace.open() as ws:
+        if (empty := commit_without_suite(ws, sha, suite="stress")) is not None:
+            return not_judged_check(empty, dg.AssetCheckSeverity.WARN)
         judged = judge_stress(ws, sha)
     if judged is None:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,

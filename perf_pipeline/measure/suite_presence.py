@@ -8,9 +8,9 @@ nothing measured would hide that. So "no suite" holds only for a commit none of 
 measured ancestors had the suite.
 
 Not retried also means not set up again: a run that asks to measure a commit already
-recorded as having no suite (a Dagster backfill of "missing" partitions: a commit without
-a suite materializes nothing, so it stays missing) learns that from the history
-(``known_without_suite``) instead of a worktree, an environment and a pytest session.
+recorded as having no suite (a Dagster run of its partition, a second backfill racing
+the first) learns that from the history (``known_without_suite``) instead of a
+worktree, an environment and a pytest session.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time names load on fi
         read_commit_confirmation,
     )
     from perf_pipeline.pipeline.ingest import ingest_results
+    from perf_pipeline.pipeline.no_suite import commit_without_suite
     from perf_pipeline.pipeline.profile import (
         ProfileOutcome,
         profile_commit,
@@ -80,6 +81,7 @@ _WHERE: dict[str, str] = {
     "detectability_of": "calibration",
     "newest_corpus": "calibration",
     "commit_run": "regression",
+    "commit_without_suite": "no_suite",
     "confirm_commit": "confirm",
     "confirm_regressions": "confirm",
     "confirm_run": "confirm",
@@ -135,6 +137,7 @@ __all__ = [
     "build_report_data",
     "calibrate",
     "commit_run",
+    "commit_without_suite",
     "confirm_commit",
     "confirm_regressions",
     "confirm_run",

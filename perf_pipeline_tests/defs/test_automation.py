@@ -448,21 +448,32 @@ def test_a_registered_commit_never_measured_does_not_stop_the_history(defs) -> N
         assert unmeasured not in wanted["regression_analysis"]
 
 
-def test_a_commit_recorded_without_the_suite_requests_nothing(defs) -> None:
-    """A measuring step that skips a commit the history records without the suite leaves
-    an observation of benchmark_results (why the partition stays missing), not a
-    materialization: no automation condition takes it for a measured commit (no baseline,
-    screen or report of it), and none targets the measuring assets' missing partitions."""
+def test_a_commit_without_the_suite_is_requested_once_like_a_measured_one(defs) -> None:
+    """A commit without the suite is materialized (status ``no_suite``) rather than left
+    missing, so the automation takes it as it takes any measured commit: measured alone
+    (a UI backfill of ``benchmark_results``), its per-commit steps (cheap no-ops that
+    judge nothing) and the history are requested once; then nothing more, and nothing
+    ever targets the measuring asset again."""
     with dg.instance_for_test() as instance:
         sha = "d" * 40
         instance.add_dynamic_partitions("commits", [sha])
         first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert first.total_requested == 0  # a missing partition asks for nothing
-        instance.report_runless_asset_event(dg.AssetObservation(
+        instance.report_runless_asset_event(dg.AssetMaterialization(
             "benchmark_results", partition=sha, metadata={"status": "no_suite"}))
         after = dg.evaluate_automation_conditions(defs=defs, instance=instance,
                                                   cursor=first.cursor)
-        assert after.total_requested == 0, requested(after)
+        wanted = requested(after)
+        assert wanted == {"performance_baseline": {None}, "regression_analysis": {sha},
+                          "regression_confirmation": {sha}, "regression_profile": {sha},
+                          "performance_report": {sha}, "performance_history": {None}}
+        for name, parts in wanted.items():
+            for part in parts:
+                instance.report_runless_asset_event(dg.AssetMaterialization(
+                    name, partition=part, metadata={"status": "no_suite"}))
+        quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance,
+                                                  cursor=after.cursor)
+        assert quiet.total_requested == 0, requested(quiet)
 
 
 def test_a_culprit_search_probe_requests_no_per_commit_gate(defs) -> None:

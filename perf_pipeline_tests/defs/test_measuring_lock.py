@@ -63,5 +63,5 @@ def test_a_lock_that_cannot_be_made_is_a_failure_naming_it(tmp_path: Path) -> No
     settings = Settings(results_dir=tmp_path, repo_path=tmp_path, measuring_lock=lock)
     context = dg.build_asset_context(partition_key="a" * 40)
     with pytest.raises(dg.Failure, match="measuring lock"):
-        # a generator (it yields nothing for a commit without the suite): run it through
+        # a generator: run it through
         list(measurement.benchmark_results(context, WorkspaceResource.of(settings)))

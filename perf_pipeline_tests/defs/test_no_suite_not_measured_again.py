@@ -35,10 +35,11 @@ def instance() -> Iterator[dg.DagsterInstance]:
                                               ("stress_results", "stress")])
 def test_a_commit_recorded_without_the_suite_is_not_set_up_again(
         instance: dg.DagsterInstance, tmp_path: Path, asset: str, suite: str) -> None:
-    """Such a commit materializes nothing, so Dagster lists its partition as missing and
-    every "materialize missing" backfill of the UI measured it again: a worktree, the
-    target's environment and a pytest session, and one more no_suite run in the history
-    each time. The history's record answers now, and a run tagged to re-measure still
+    """Such a commit once materialized nothing, so Dagster listed its partition as
+    missing and every "materialize missing" backfill of the UI measured it again: a
+    worktree, the target's environment and a pytest session, and one more no_suite run in
+    the history each time. A run of it that is not a re-measure materializes the
+    history's record (``measured_again: false``), and a run tagged to re-measure still
     measures."""
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -65,10 +66,10 @@ def test_a_commit_recorded_without_the_suite_is_not_set_up_again(
     materialize()  # what a backfill of missing partitions does
     assert runs() == [RunStatus.NO_SUITE]  # not measured again
     assert sorted((results / "raw" / sha).iterdir()) == raw
-    assert not instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
-    (record,) = instance.fetch_observations(dg.AssetKey(asset), limit=5).records
-    meta = record.asset_observation.metadata  # type: ignore[union-attr]
-    assert record.asset_observation.partition == sha  # type: ignore[union-attr]
+    assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {sha}
+    record = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records[0]
+    meta = record.asset_materialization.metadata  # type: ignore[union-attr]
+    assert record.asset_materialization.partition == sha  # type: ignore[union-attr]
     assert meta["status"].value == "no_suite" and meta["measured_again"].value is False
     assert meta["remeasure"].value == f"run tag {REMEASURE_TAG}=true"
     assert "suite at this commit" in str(meta["reason"].value)

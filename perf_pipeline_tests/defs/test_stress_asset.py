@@ -156,11 +156,13 @@ def test_stress_suite_of_plain_tests_is_a_success_without_benchmarks(
 
 
 @pytest.mark.slow
-def test_a_commit_from_before_the_stress_tests_beside_the_benchmarks_materializes_nothing(
+def test_a_commit_from_before_the_stress_tests_beside_the_benchmarks_is_no_failure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The stress tests will share the benchmarks' folder: at an older commit
     stress_results failed ("pytest collected no tests with -m 'stress'"), so a nightly
-    run or a stress_per_commit run of it was red. No stress suite is no failure."""
+    run or a stress_per_commit run of it was red. No stress suite is no failure: both
+    assets are materialized saying so (no partition missing for ever), stress_analysis
+    as a no-op that judged nothing and wrote no report, and its check passes."""
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q", "-b", "main")
@@ -174,8 +176,21 @@ def test_a_commit_from_before_the_stress_tests_beside_the_benchmarks_materialize
                                      workspace=_tiny_target(repo, results),
                                      selection=["stress_results", "stress_analysis"])
         assert outcome.success, outcome.error
+        assert outcome.warned_checks == ()
+        metas = {}
         for name in ("stress_results", "stress_analysis"):
-            assert not instance.fetch_materializations(dg.AssetKey(name), limit=1).records
+            assert instance.get_materialized_partitions(dg.AssetKey(name)) == {sha}
+            (record,) = instance.fetch_materializations(dg.AssetKey(name), limit=5).records
+            metas[name] = record.asset_materialization.metadata  # type: ignore[union-attr]
+        assert metas["stress_results"]["summary"].value == "no stress suite at this commit"
+        assert metas["stress_analysis"]["judged"].value is False
+        (record,) = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey("stress_analysis"), "no_confirmed_stress_regressions"),
+            limit=5)
+        check = record.event.dagster_event.event_specific_data  # type: ignore[union-attr]
+        assert check.passed and check.description.startswith(
+            "not judged: no stress suite at this commit")
+    assert not any(results.glob("reports/commits/*/stress-report.md"))
     run = _only_stress_run(results)
     assert run.status is RunStatus.NO_SUITE
     assert "no stress suite at this commit" in (run.error or "")
