@@ -4,6 +4,7 @@ Pure functions over values: no I/O, no logging, no Dagster, no store. Randomness
 an ``rng: numpy.random.Generator`` argument.
 """
 
+from perf_pipeline.analysis.ab_left_out import LeftOut, require_a_target, usable_rounds
 from perf_pipeline.analysis.baseline import (
     ASSUMED_RUN_CV,
     SUITE_SHIFT_NAME,
@@ -111,6 +112,7 @@ __all__ = [
     "Detectability",
     "DetectableChange",
     "GateRates",
+    "LeftOut",
     "NoiseModel",
     "NoiseRecording",
     "RunLevelResult",
@@ -152,6 +154,7 @@ __all__ = [
     "replay_fixed_ab",
     "replay_gate",
     "replay_screen_runs",
+    "require_a_target",
     "round_value",
     "run_factors",
     "run_level_test",
@@ -166,6 +169,7 @@ __all__ = [
     "suspects_for_confirmation",
     "two_stage_trial",
     "unexplained_drifts",
+    "usable_rounds",
     "variance_prior",
     "widen",
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perf_pipeline.analysis.ab_left_out import usable_rounds
 from perf_pipeline.analysis.confirmation import AB_PROCESSES
 from perf_pipeline.analysis.noise_recording import NoiseRecording, widened_blocks
 from perf_pipeline.analysis.replay_inputs import replay_ab_rounds
@@ -106,9 +107,10 @@ def replay_fixed_ab(recording: NoiseRecording, rng: np.random.Generator, *, tria
     for slowed, _, feed in _ab_trials(recording, rng, n_benchmarks, trials, effect,
                                       processes):
         pairs = list(itertools.islice(feed, rounds))
-        comparison = compare_rounds({b: [r[b][0] for r in pairs] for b in pairs[0]},
-                                    {b: [r[b][1] for r in pairs] for b in pairs[0]},
-                                    threshold=threshold, alpha=alpha)
+        # As ``perf-pipeline ab``: a benchmark with a round of 0.0 s is left out.
+        base, candidate, _ = usable_rounds({b: [r[b][0] for r in pairs] for b in pairs[0]},
+                                           {b: [r[b][1] for r in pairs] for b in pairs[0]})
+        comparison = compare_rounds(base, candidate, threshold=threshold, alpha=alpha)
         confirmed = {r.name for r in comparison.regressions}
         any_reg += bool(confirmed)
         hits += slowed in confirmed

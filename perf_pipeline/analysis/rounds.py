@@ -57,7 +57,8 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
     Benchmarks on one side only are listed as new or missing. Every benchmark on both
     sides must have the same number of rounds. Raises ``InvalidInputError`` for NaN,
     infinite or non-positive values, and for a ratio beyond a float's range, naming the
-    benchmark.
+    benchmark. A benchmark with a round of 0.0 s is left out of an A/B, not refused with
+    it: callers pass their rounds through ``ab_left_out.usable_rounds`` first.
     """
     if correction not in CORRECTIONS:
         raise InvalidInputError(f"`correction` must be one of {CORRECTIONS}, got {correction!r}")
@@ -70,7 +71,8 @@ def compare_rounds(base: Mapping[str, Sequence[float]], candidate: Mapping[str, 
     for name, (b_i, c_i) in zip(names, pairs, strict=True):
         # Checked for every suite: one of 2 benchmarks once took a zero as "inconclusive".
         if np.any(b_i == 0) or np.any(c_i == 0):
-            raise InvalidInputError(f"benchmark {name!r}: a zero time has no log-ratio")
+            raise InvalidInputError(f"benchmark {name!r}: a zero time has no log-ratio "
+                                    "(``ab_left_out.usable_rounds`` leaves it out)")
         # A ratio no float can hold (1e-300 against 1e300) overflowed later, in the exp
         # of the rounds' factor, and was blamed on the suite-wide shift as "inf".
         far = np.flatnonzero(np.abs(np.log(c_i) - np.log(b_i)) >= _MAX_LOG_RATIO)

@@ -67,6 +67,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 
 import numpy as np
 
+from perf_pipeline.analysis.ab_left_out import LeftOut, left_out_round
 from perf_pipeline.analysis.ab_look import (
     CLEAR_LEVEL,
     FUTILITY_POWER,
@@ -146,6 +147,14 @@ def _check_args(threshold: float, alpha: float, min_rounds: int, max_rounds: int
         raise InvalidInputError(f"`min_effect` must be >= 0, got {min_effect!r}")
 
 
+def _left_out(pair: object, name: str, index: int) -> LeftOut | None:
+    """``ab_left_out.left_out_round`` of a round's (base, candidate); a malformed pair
+    is left for ``log_ratios`` to refuse."""
+    if isinstance(pair, tuple | list) and len(pair) == 2:
+        return left_out_round(name, index, pair[0], pair[1])
+    return None
+
+
 def sequential_ab(
     rounds: Iterable[Mapping[str, tuple[float, float]]],
     *,
@@ -167,7 +176,9 @@ def sequential_ab(
     Benchmarks of a round that are not targets are controls: they only help estimate
     the round's suite-wide factor. Every round must carry every benchmark of the first;
     a benchmark first measured later (a target round 1 skipped included) is never
-    judged, and is listed as missing.
+    judged, and is listed as missing. A benchmark with a round of 0.0 s on a side
+    (``ab_left_out``) is left out of the A/B from its first round on, neither judged
+    nor a control, and listed in ``SequentialResult.left_out``.
     ``weights`` (positive, by target; default equal) split the level between the targets
     (weighted Bonferroni): a target with weight ``w`` gets ``alpha * w / sum(weights)``.
     They must not depend on the rounds (e.g. the screen's evidence, from other processes).
@@ -223,6 +234,8 @@ def sequential_ab(
     late: set[str] = set()  # benchmarks first measured after round 1
     replanned_out: list[str] = []  # targets lost before the first look, design restarted
     last_seen: dict[str, tuple[Estimate, float, float]] = {}
+    #: Benchmarks left out of the A/B (``ab_left_out``): a round of 0.0 s has no ratio.
+    left_out: dict[str, LeftOut] = {}
     #: Each open target's own ratio and the factors' at its last look (``own_change``).
     own_seen: dict[str, OwnRatio | None] = {}
 
@@ -300,11 +313,27 @@ def sequential_ab(
             c not in lost for c in controls) >= MIN_CONTROLS_FOR_FACTOR
         dropped = [t for t in decided if t != SUITE_SHIFT_NAME] if narrows_now else []
         for name in names:
+            if name in rnd and name not in dropped and name not in lost and (
+                    found := _left_out(rnd[name], name, len(rows) + 1)) is not None:
+                # Left out from its first round on: not a control of any row, not judged
+                # (a decision it had is withdrawn), and no longer measured (``narrow``).
+                left_out[name] = found
+                lost[name] = len(rows) + 1
+                decided.pop(name, None)
+                last_seen.pop(name, None)
+                own_seen.pop(name, None)
+                column = names.index(name)
+                for row in rows:
+                    row[column] = math.nan
+        for name in names:
             if name not in rnd and name not in dropped and name not in lost:
                 lost[name] = len(rows) + 1
         gone = set(dropped) | set(lost)
         if names and gone >= set(names):
             stopped = "lost"  # nothing left to measure
+            break
+        if left_out and all(t in lost for t in tested):
+            stopped = "lost"  # nothing left to judge: no more rounds for the controls
             break
         if (not factor_possible(names, controls, gone, lost) and not seen_looks
                 and len(controls) < MIN_CONTROLS_FOR_FACTOR):
@@ -318,7 +347,8 @@ def sequential_ab(
             if keep_targets:
                 keep = [names.index(x) for x in survivors]
                 rows = [row[keep] for row in rows]
-                replanned_out.extend(x for x in names if x in lost and x in tested)
+                replanned_out.extend(x for x in names if x in lost and x in tested
+                                     and x not in left_out)
                 if targets is not None and SUITE_SHIFT_NAME in tested:
                     # Asked for (a confirmation's flag), and no longer testable: listed,
                     # so it is not left to the screen's verdict without a word.
@@ -340,7 +370,8 @@ def sequential_ab(
             continue
         take_look(n, n, final=False)
         if all(t in decided or t in lost for t in tested):
-            stopped = "lost" if any(t in lost and t not in decided for t in tested) else "decided"
+            stopped = "lost" if any(t in lost and t not in decided and t not in left_out
+                                    for t in tested) else "decided"
             break
         if narrows_now and narrow is not None and len(decided) + len(lost) > told:
             told = len(decided) + len(lost)
@@ -361,13 +392,13 @@ def sequential_ab(
         # judge, each listed as missing (not a failed run).
         # A shift asked for (a confirmation's flag) is listed too, not left to the
         # screen's verdict without a word; one implied by ``targets=None`` is not.
-        gone = (*replanned_out, *(t for t in tested
-                                  if t != SUITE_SHIFT_NAME or targets is not None))
+        gone = (*replanned_out, *(t for t in tested if t not in left_out
+                                  and (t != SUITE_SHIFT_NAME or targets is not None)))
         return SequentialResult(
             comparison=SuiteComparison(results=(), correction="sequential-bonferroni",
                                        alpha=alpha, missing=(*gone, *sorted(late))),
             rounds_used=len(rows), target_rounds=target_rounds, looks=(), decided_at={},
-            stopped=stopped)
+            stopped=stopped, left_out=tuple(left_out.values()))
     if last is None:
         raise InvalidInputError(
             f"`rounds` gave {len(rows)} round(s), fewer than `min_rounds` ({min_rounds})")
@@ -375,6 +406,8 @@ def sequential_ab(
     results = []
     unmeasured: list[str] = []
     for i, target in enumerate(tested):
+        if target in left_out:
+            continue  # not judged: listed in ``left_out``
         if target in lost and target not in decided:
             if target not in last_seen:  # lost before any look: listed, not compared
                 unmeasured.append(target)
@@ -404,7 +437,7 @@ def sequential_ab(
                             target_rounds=target_rounds,
                             looks=tuple(seen_looks),
                             decided_at={t: v[0] for t, v in decided.items()},
-                            stopped=stopped,
+                            stopped=stopped, left_out=tuple(left_out.values()),
                             noise_over_prior=(look.noise_over_prior
                                               if math.isfinite(look.noise_over_prior)
                                               else None))

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from perf_pipeline.analysis.ab_left_out import LeftOut
 from perf_pipeline.model import SuiteComparison
 
 __all__ = ["STALE_PRIOR_NOTE", "SequentialResult"]
@@ -44,6 +45,9 @@ class SequentialResult:
     #: the benchmarks; None without a prior or a benchmark the prior knows). Above
     #: ``PRIOR_SLACK`` the prior's variances were scaled up to the machine's noise.
     noise_over_prior: float | None = None
+    #: Benchmarks left out of the A/B, neither judged nor controls (``ab_left_out``: a
+    #: round of 0.0 s), in the order met; not in ``comparison``.
+    left_out: tuple[LeftOut, ...] = ()
 
     @property
     def undecided(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,11 +24,15 @@ from perf_pipeline.analysis import (
     MAX_ROUNDS,
     MIN_BENCHMARKS_FOR_SHIFT,
     MIN_CONTROLS_FOR_FACTOR,
+    SUITE_SHIFT_NAME,
+    LeftOut,
     SequentialResult,
     build_baseline,
     compare_rounds,
+    require_a_target,
     round_value,
     sequential_ab,
+    usable_rounds,
 )
 from perf_pipeline.config import Settings
 from perf_pipeline.errors import InvalidInputError
@@ -61,6 +65,9 @@ class ABOutcome:
     sequential: SequentialResult | None = None  # the adaptive design's stopping record
     #: The adaptive design's variance prior (``pipeline.ab_prior``): which, or why none.
     prior: PriorChoice | None = None
+    #: Left out of the A/B, neither judged nor controls: a round of 0.0 s has no ratio
+    #: (``analysis.ab_left_out``). Their notes are in the report.
+    left_out: tuple[LeftOut, ...] = ()
 
     @property
     def regressed(self) -> bool:
@@ -90,13 +97,15 @@ def _in_every_round(runs: list[SuiteRun]) -> set[str]:
     return set.intersection(*({b.name for b in r.benchmarks if b.samples_s} for r in runs))
 
 
-def _partial(ab: ABRun, comparison: SuiteComparison) -> tuple[str, ...]:
-    """Benchmarks some round measured that neither the pairs nor new/missing account for:
-    measured on both sides, but not in every round (a flaky skip)."""
+def _partial(ab: ABRun, comparison: SuiteComparison,
+             left_out: Collection[LeftOut] = ()) -> tuple[str, ...]:
+    """Benchmarks some round measured that neither the pairs nor new/missing (nor
+    ``left_out``) account for: measured on both sides, but not in every round (a flaky
+    skip)."""
     seen = {b.name for r in ab.rounds for run in (r.base, r.candidate) for b in run.benchmarks
             if b.samples_s}
     accounted = ({r.name for r in comparison.results} | set(comparison.new)
-                 | set(comparison.missing))
+                 | set(comparison.missing) | {lo.name for lo in left_out})
     return tuple(sorted(seen - accounted))
 
 
@@ -134,15 +143,17 @@ def _too_few_rounds(n: int, hypotheses: int, alpha: float) -> str | None:
             f"benchmark can be significant. Use --rounds {needed} or more.")
 
 
-def _no_factor(ab: ABRun, controls: tuple[str, ...]) -> str | None:
+def _no_factor(ab: ABRun, controls: tuple[str, ...],
+               left_out: Collection[LeftOut] = ()) -> str | None:
     """A warning when the rounds are too narrow to remove a suite-wide factor: each
     then carries its processes' whole noise, which the factor removal exists for."""
     if not ab.rounds or controls:
         return None
     # What every round measured on both sides: a benchmark lost after round 1 leaves the
-    # rest to be judged without a factor, which round 1's width alone did not show.
+    # rest to be judged without a factor, which round 1's width alone did not show; nor
+    # does one left out (``left_out``) count.
     base, candidate = paired_round_values(ab)
-    width = len(set(base) & set(candidate))
+    width = len(set(base) & set(candidate) - {lo.name for lo in left_out})
     if width >= MIN_BENCHMARKS_FOR_SHIFT:
         return None
     return (f"Only {width} benchmark(s) per round: no suite-wide factor can be removed "
@@ -183,13 +194,15 @@ def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10
     settings = ws.settings
     ab = measure_ab(settings, base_ref, candidate_ref, rounds=rounds, seed=seed,
                     select=select, on_round=on_round, check_selection=True)
-    base, candidate = paired_round_values(ab)
+    # A benchmark with a round of 0.0 s is left out, not the A/B with it.
+    base, candidate, left_out = usable_rounds(*paired_round_values(ab))
+    require_a_target(left_out, set(base) & set(candidate))
     comparison = compare_rounds(base, candidate, threshold=settings.threshold,
                                 alpha=settings.alpha)
     base_runs = [r.base for r in ab.rounds]
     too_few = _too_few_rounds(len(ab.rounds), len(comparison.results), settings.alpha)
-    no_factor = _no_factor(ab, ())
-    partial = _partial(ab, comparison)
+    no_factor = _no_factor(ab, (), left_out)
+    partial = _partial(ab, comparison, left_out)
     data = ReportData(
         title=f"A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
         generated_at=now_iso(),
@@ -198,13 +211,14 @@ def run_ab(ws: Workspace, base_ref: str, candidate_ref: str, *, rounds: int = 10
         comparison=comparison,
         notes=_notes(ab, settings, comparison, too_few, no_factor) + ((
             "Not measured in every round, so not compared (a round pairs each benchmark "
-            "once): " + ", ".join(partial) + ".",) if partial else ()),
+            "once): " + ", ".join(partial) + ".",) if partial else ())
+        + tuple(lo.note for lo in left_out),
     )
     out_dir = ws.layout.ab_report_dir(ab.raw_dir)
     files = write_report(with_report_location(ws, data, out_dir), out_dir,
                          markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=comparison, files=files, too_few_rounds=too_few,
-                     no_factor=no_factor, partial=partial)
+                     no_factor=no_factor, partial=partial, left_out=left_out)
 
 
 
@@ -275,6 +289,7 @@ def _before_the_first_look(ab: ABRun, settings: Settings, targets: tuple[str, ..
     if targets is not None:
         base = {n: v for n, v in base.items() if n in targets}
         candidate = {n: v for n, v in candidate.items() if n in targets}
+    base, candidate, left_out = usable_rounds(base, candidate)
     comparison = compare_rounds(base, candidate, threshold=settings.threshold,
                                 alpha=settings.alpha)
     n = len(ab.rounds)
@@ -283,7 +298,8 @@ def _before_the_first_look(ab: ABRun, settings: Settings, targets: tuple[str, ..
            f"as a fixed-round A/B, far too few to decide (raise confirm_budget_s, or "
            f"select fewer benchmarks with -k/--node-id).")
     result = SequentialResult(comparison=comparison, rounds_used=n, looks=(),
-                              decided_at={}, stopped=ab.stopped or "exhausted")
+                              decided_at={}, stopped=ab.stopped or "exhausted",
+                              left_out=left_out)
     return result, why
 
 
@@ -340,8 +356,11 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
     if ab.stopped == "budget" and result.stopped == "exhausted":
         result = replace(result, stopped="budget")
     result = replace(result, comparison=_with_one_sided(result.comparison, ab))
+    # Every target left out (a round of 0.0 s each): no verdict, said as bad input.
+    require_a_target(result.left_out, [r.name for r in result.comparison.results
+                                       if r.name != SUITE_SHIFT_NAME])
     controls = select.controls if select is not None else ()
-    no_factor = _no_factor(ab, controls)
+    no_factor = _no_factor(ab, controls, result.left_out)
     data = ReportData(
         title=f"Adaptive A/B: {ab.candidate.sha[:7]} against {ab.base.sha[:7]}",
         generated_at=now_iso(),
@@ -353,11 +372,12 @@ def run_adaptive_ab(ws: Workspace, base_ref: str, candidate_ref: str, *,
                                 no_factor)
         # Cut short before the first look: judged as a fixed-round A/B, which has no prior.
         + ((short,) if short else (choice.note,))
-        + ((result.stale_prior_note,) if result.stale_prior_note else ()),
+        + ((result.stale_prior_note,) if result.stale_prior_note else ())
+        + tuple(lo.note for lo in result.left_out),
     )
     out_dir = ws.layout.ab_report_dir(ab.raw_dir)
     files = write_report(with_report_location(ws, data, out_dir), out_dir,
                          markdown_path=report_path)
     return ABOutcome(ab=ab, comparison=result.comparison, files=files, sequential=result,
                      no_factor=no_factor, too_few_rounds=short,
-                     prior=None if short else choice)
+                     prior=None if short else choice, left_out=result.left_out)

@@ -268,10 +268,18 @@ def confirm_regressions(
             confirmed[name] = _inconclusive(screen_rows[name], (
                 "flagged by the screen, undecided: not measured on both sides of the A/B "
                 "before its first look"))
+    # A target left out of the A/B (a round of 0.0 s: ``analysis.ab_left_out``) is
+    # undecided too, and says why; a control left out only takes no part in the factor.
+    for lo in result.left_out:
+        if lo.name in screen_rows and lo.name in targets:
+            flag = "flagged by the screen, " if lo.name in flagged else ""
+            confirmed[lo.name] = _inconclusive(
+                screen_rows[lo.name], f"{flag}undecided: left out of the A/B: {lo.why}")
     undecided = (f"{len(result.undecided)} benchmark(s) undecided after "
                  f"{result.rounds_used} rounds ({stopped}): inconclusive."
                  if result.undecided else None)
-    notes = tuple(n for n in (undecided, result.stale_prior_note) if n)
+    notes = (*(n for n in (undecided, result.stale_prior_note) if n),
+             *(lo.note for lo in result.left_out))
     if result.undecided:
         for name in result.undecided:
             if confirmed[name].comparison.verdict is not Verdict.INCONCLUSIVE:

@@ -179,11 +179,18 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
     finally:
         feed.close()
     who = dict(sha=sha, parent_sha=parent, subject=info.subject, author=info.author)
+    left_out = {lo.name: lo for lo in result.left_out} if result is not None else {}
     if result is None:
         culprit = Culprit(status="not_confirmed", **base, **who,  # type: ignore[arg-type]
                           rounds_used=counted.n, notes=(
                               f"the A/B stopped ({feed.stopped() or 'no more rounds'}) after "
                               f"{counted.n} round(s), before its first look",))
+    elif spec.benchmark in left_out:
+        # Its time had no ratio in a round (0.0 s: ``analysis.ab_left_out``): not judged.
+        culprit = Culprit(status="not_confirmed", **base, **who,  # type: ignore[arg-type]
+                          rounds_used=result.rounds_used, notes=(
+                              f"the A/B could not judge {spec.benchmark!r}: "
+                              f"{left_out[spec.benchmark].why}",))
     else:
         row = next(r for r in result.comparison.results if r.name == spec.benchmark)
         c = row.comparison
@@ -196,7 +203,8 @@ def confirm_culprit(ws: Workspace, search: CulpritSearch, *,
                    f"{result.rounds_used} round(s) ({result.stopped}), {len(controls)} "
                    f"control(s), threshold x{threshold:.3f}, alpha {settings.alpha:g}",))
     return record_result(ws, spec, replace(culprit, notes=(
-        *culprit.notes, *_control_notes(picked), *_outlier_notes(step))))
+        *culprit.notes, *_control_notes(picked), *_outlier_notes(step),
+        *(lo.note for name, lo in left_out.items() if name != spec.benchmark))))
 
 
 def _outlier_notes(step: BisectStep) -> tuple[str, ...]:

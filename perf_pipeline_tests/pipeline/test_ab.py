@@ -347,3 +347,66 @@ def test_the_notes_do_not_claim_a_suite_factor_was_removed_when_none_was() -> No
             removed = "factor removed" in text or "after removing each round's" in text
             assert removed is (no_factor is None), text
             assert ("left in" in notes[0]) is (no_factor is not None)
+
+
+TICK_TEST = '''
+def test_tick(benchmark):
+    # A timer too coarse for this benchmark: every round reads 0.0 s.
+    benchmark._timer = lambda: 0.0
+    assert benchmark.pedantic(sum, args=([1, 2, 3],), rounds=5, iterations=1) == 6
+'''
+
+
+def _add_tick(root: Path) -> None:
+    (root / "tests" / "test_tick.py").write_text(TICK_TEST)
+
+
+def _add_readme(root: Path) -> None:
+    (root / "README.md").write_text("Tiny numeric helpers.\n")
+
+
+@pytest.mark.slow
+def test_a_benchmark_whose_rounds_read_zero_is_left_out_of_the_ab_and_the_rest_judged(
+        tiny_target_factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A benchmark below the timer's resolution (its rounds read 0.0 s, kept at ingest)
+    made `perf-pipeline ab` exit 2 after measuring every round ("a zero time has no
+    log-ratio"; --adaptive: "values must be finite and > 0" at round 1), the other six
+    benchmarks' verdicts lost. It is left out, said in stdout, --json and the report;
+    the rest is judged. With nothing else to judge the A/B exits 2 saying so."""
+    target = tiny_target_factory(extra=(HistoryStep("Add a benchmark below the timer",
+                                                    _add_tick), HistoryStep("Docs", _add_readme)))
+    _cli_config(target, tmp_path, monkeypatch)
+    base, cand = target.shas[3], target.shas[4]
+    tick = "tests/test_tick.py::test_tick"
+    report = tmp_path / "ab.md"
+    code = main(["ab", "--rounds", "2", "--seed", "1", "--report", str(report), "--json",
+                 base, cand])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    doc = json.loads(captured.out)
+    assert [(lo["name"], lo["round"], lo["base"], lo["candidate"]) for lo in doc["left_out"]
+            ] == [(tick, 1, 0.0, 0.0)]
+    assert "round 1's base and candidate values are 0.0 s" in doc["left_out"][0]["why"]
+    judged = {r["name"].split("::")[-1] for r in doc["comparison"]["results"]}
+    assert judged == {"test_mean_abs", "test_checksum", "test_sorted_words",
+                      "test_word_index", "test_joined", "test_fib", "[suite-wide shift]"}
+    assert tick not in doc["partial"] + doc["comparison"]["new"] + doc["comparison"]["missing"]
+    assert doc["no_factor"] is None
+    text = report.read_text()
+    assert "Left out of the A/B (neither judged nor a control)" in text and "test\\_tick" in text
+    # The same, as text.
+    code = main(["ab", "--rounds", "2", "--seed", "1", "--report", str(report), base, cand])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    assert "left out     test_tick (round 1's base and candidate values are 0.0 s" in \
+        captured.out.replace("\n", " ")
+    # Nothing else to judge: refused as unusable input, not a traceback.
+    for args in (["--rounds", "2", "-k", "tick"],
+                 ["--adaptive", "--node-id", tick, "--control",
+                  "tests/test_perf.py::test_checksum", "--control",
+                  "tests/test_perf.py::test_joined"]):
+        assert main(["ab", *args, "--report", str(report), base, cand]) == 2
+        err = capsys.readouterr().err.replace("\n", " ")
+        assert "error: nothing left to judge in this A/B: 'tests/test_tick.py::test_tick': " \
+               "round 1's base and candidate values are 0.0 s" in err

@@ -440,3 +440,46 @@ def test_a_one_stage_gate_names_what_it_flagged_wherever_it_is_shown(tmp_path) -
     assert "test_a x2." in describe_stages(c)
     block = screen_block(c, "no baseline yet")
     assert "flagged 1:" in "\n".join(block.head)  # type: ignore[union-attr]
+
+
+class TickingSource(FakeSource):
+    """Rounds in which one benchmark's candidate side reads 0.0 s in round ``at`` (every
+    sample below the timer's resolution)."""
+
+    def __init__(self, ratios: dict[str, float], *, tick: str, at: int, **kw: object) -> None:
+        super().__init__(ratios, **kw)  # type: ignore[arg-type]
+        self.tick, self.at = tick, at
+
+    def _rounds(self, names: tuple[str, ...]) -> Iterator[dict[str, tuple[float, float]]]:
+        for rnd in super()._rounds(names):
+            if self.pulled == self.at and self.tick in rnd:
+                rnd[self.tick] = (rnd[self.tick][0], 0.0)
+            yield rnd
+
+
+def test_a_zero_round_leaves_its_benchmark_out_of_the_confirmation_not_the_gate() -> None:
+    """A flagged benchmark whose round 2 read 0.0 s made the whole confirmation raise
+    ("values must be finite and > 0"), the gate's other flag (x1.5) with it. It is left
+    out of the A/B, inconclusive with the reason; the other flag is confirmed, and a
+    control with a zero round only takes no part."""
+    real, tick = NAMES[3], NAMES[5]
+    screen, strict = _screen({real: 1.45, tick: 1.3}), _screen({real: 1.45, tick: 1.3},
+                                                               alpha=0.01)
+    c = _confirm(screen, TickingSource({real: 1.5}, tick=tick, at=2), standing=strict)
+    assert c.status == "confirmed"
+    assert [r.name for r in c.regressions] == [real]
+    row = next(r for r in c.final.results if r.name == tick and r.metric == TIME_METRIC)
+    assert row.comparison.verdict is Verdict.INCONCLUSIVE
+    assert row.comparison.reason.startswith("flagged by the screen, undecided: left out of "
+                                            "the A/B: round 2's candidate value is 0.0 s")
+    assert any(n.startswith(f"Left out of the A/B (neither judged nor a control): {tick!r}")
+               for n in c.notes)
+    md = render_markdown(ReportData(title="t", generated_at="now", comparison=c.final,
+                                    confirmation=c))
+    assert "left out of the A/B: round 2's candidate value is 0.0 s" in md  # Why column
+    # A control with a zero round: not a control any more, the flag still confirmed.
+    control_tick = _confirm(_screen({real: 1.45}), TickingSource(
+        {real: 1.5}, tick=NAMES[0], at=1))
+    assert NAMES[0] in control_tick.controls
+    assert [r.name for r in control_tick.regressions] == [real]
+    assert any(repr(NAMES[0]) in n and "round 1's" in n for n in control_tick.notes)

@@ -5,10 +5,12 @@ rounds are simulated from the benchmarks' real changes (recorded rounds)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from perf_pipeline.measure.ab import ABSelection
 from perf_pipeline.model import BenchmarkResult, CommitInfo, Culprit, RunStatus, SuiteRun
@@ -166,3 +168,49 @@ def test_a_change_elsewhere_in_the_range_does_not_count() -> None:
     picked = _controls(history, TARGET, at=(shas[20], shas[19]), before=shas[19::-1],
                        after=shas[20:], step_ratio=2.0)
     assert picked.changed == () and picked.unchanged == 5
+
+
+def _ticking(source, tick: str | None, at: int):  # type: ignore[no-untyped-def]
+    """``source`` whose round ``at`` reads 0.0 s on the candidate side for ``tick`` (None:
+    the first control), every sample below the timer's resolution."""
+
+    def wrapped(select: ABSelection) -> RoundFeed:
+        name = tick or next(n for n in select.node_ids if n != TARGET)
+        feed = source(select)
+
+        def rounds():  # type: ignore[no-untyped-def]
+            for k, rnd in enumerate(feed.rounds, start=1):
+                yield {**rnd, name: (rnd[name][0], 0.0)} if k == at else rnd
+        return replace(feed, rounds=rounds())
+
+    return wrapped
+
+
+@pytest.mark.parametrize("tick", [None, TARGET])
+def test_a_zero_round_leaves_its_benchmark_out_of_the_culprits_ab(
+        tmp_path: Path, tick: str | None) -> None:
+    """A control whose round 2 read 0.0 s made the culprit's A/B raise, which was taken
+    for a short run: the x3.6 culprit came out "not_confirmed: the A/B stopped (no more
+    rounds) after 2 round(s), before its first look". The control is left out, named in
+    the notes; with the culprit's own benchmark left out it is not confirmed, and says
+    why."""
+    settings, shas = repo_and_settings(tmp_path, N_COMMITS)
+    ws = Workspace(settings)
+    rng = np.random.default_rng(11)
+    steps = {n: s for n, s in STEPS.items() if n not in (TOKENIZE, BATCH)}
+    with HistoryStore.open(settings.db_path) as store:
+        for i, sha in enumerate(shas):
+            store.ingest_run(_run(i, sha, rng, steps))
+    search = plan_search(ws, SearchSpec(good=shas[0], bad=shas[-1], benchmark=TARGET))
+    selected: list[ABSelection] = []
+    culprit = confirm_culprit(ws, search, rounds=_ticking(_rounds(selected, steps), tick, 2))
+    (select,) = selected
+    left = tick or select.node_ids[1]
+    if tick is None:
+        assert culprit.status == "confirmed", culprit.notes
+        assert any(n.startswith(f"Left out of the A/B (neither judged nor a control): "
+                                f"{left!r}: round 2's candidate") for n in culprit.notes)
+    else:
+        assert culprit.status == "not_confirmed" and culprit.confirmed_ratio is None
+        assert culprit.notes[0].startswith(f"the A/B could not judge {left!r}: round 2's "
+                                           "candidate value is 0.0 s")

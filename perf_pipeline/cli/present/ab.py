@@ -28,6 +28,8 @@ def print_ab(outcome: ABOutcome, report: Path) -> None:
         out.print(f"missing      {short(name)}")
     for name in outcome.partial:
         out.print(f"partial      {short(name)} (not in every round: not compared)")
+    for lo in outcome.left_out:
+        out.print(f"left out     {short(lo.name)} ({plain(lo.why)})")
     for warning in (outcome.too_few_rounds, outcome.no_factor):
         if warning:
             err.print(f"warning: {plain(warning)}")
@@ -59,6 +61,7 @@ def ab_json(outcome: ABOutcome, report: Path) -> tuple[str, dict[str, object]]:
         "comparison": comparison_json(outcome.comparison),
         "too_few_rounds": outcome.too_few_rounds,
         "partial": list(outcome.partial),
+        "left_out": [lo.to_dict() for lo in outcome.left_out],
         "no_factor": outcome.no_factor,
         "adaptive": None if seq is None else {
             "rounds_used": seq.rounds_used, "stopped": seq.stopped,
