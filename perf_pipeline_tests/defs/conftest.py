@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 
+import dagster as dg
 import pytest
 from dagster._core.storage.defs_state.base import _current_storage  # Dagster internal, 1.13
 
@@ -25,3 +26,25 @@ def _no_stale_dagster_defs_state() -> Iterator[None]:
     yield
     gc.collect()
     _current_storage.set(None)
+
+
+#: Settings from the environment that would change what a Dagster test measures or
+#: judges (a developer's shell may set any of them).
+SETTINGS_ENV = ("PERF_PIPELINE_CONFIG", "PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL",
+                "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_MACHINE_ID",
+                "PERF_PIPELINE_PROCESSES")
+
+
+@pytest.fixture
+def default_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The defaults of ``SETTINGS_ENV``, and no profiling (a test of it turns it on)."""
+    for var in SETTINGS_ENV:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PERF_PIPELINE_PROFILE", "off")
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A temporary Dagster instance, closed after the test."""
+    with dg.instance_for_test() as inst:
+        yield inst

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -16,19 +15,7 @@ from perf_pipeline.model import RunStatus
 from perf_pipeline.workspace import Workspace
 from perf_pipeline_tests.conftest import CALC, TESTS, TINY_PYTEST_ARGS
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("PERF_PIPELINE_CONFIG", "PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL",
-                "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_MACHINE_ID"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PERF_PIPELINE_PROFILE", "off")
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
+pytestmark = pytest.mark.usefixtures("default_settings_env")
 
 
 def _young_target(tmp_path: Path) -> tuple[Path, tuple[str, ...]]:

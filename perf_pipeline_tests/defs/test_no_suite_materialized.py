@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -23,18 +22,7 @@ _JUDGING = ("regression_analysis", "regression_confirmation", "regression_profil
             "performance_report")
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("PERF_PIPELINE_CONFIG", "PERFORMANCE_THRESHOLD", "SIGNIFICANCE_LEVEL",
-                "PERF_PIPELINE_RESULTS_DIR", "PERF_PIPELINE_MACHINE_ID"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PERF_PIPELINE_PROFILE", "off")
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
+pytestmark = pytest.mark.usefixtures("default_settings_env")
 
 
 def _meta(instance: dg.DagsterInstance, asset: str, sha: str) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -15,19 +14,7 @@ from perf_pipeline.model import RunStatus
 from perf_pipeline.store import HistoryStore
 from perf_pipeline_tests.measure.conftest import FAST_ARGS, commit_files, git
 
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("PERF_PIPELINE_CONFIG", "PERF_PIPELINE_RESULTS_DIR",
-                "PERF_PIPELINE_MACHINE_ID", "PERF_PIPELINE_PROCESSES"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("PERF_PIPELINE_PROFILE", "off")
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
+pytestmark = pytest.mark.usefixtures("default_settings_env")
 
 
 @pytest.mark.slow
