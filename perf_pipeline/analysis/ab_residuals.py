@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perf_pipeline.analysis.ab_huber import huber_location, sign_flip_p_values
+from perf_pipeline.analysis.ab_huber import huber_location, median_abs_scale, sign_flip_p_values
 from perf_pipeline.analysis.baseline import SUITE_SHIFT_NAME
-from perf_pipeline.analysis.own_change import OwnRatio, own_ratio
+from perf_pipeline.analysis.own_change import OwnRatio, own_ratios
 from perf_pipeline.analysis.runlevel import MIN_BENCHMARKS_FOR_SHIFT
 from perf_pipeline.analysis.variance_prior import VariancePrior
 from perf_pipeline.errors import InvalidInputError
@@ -147,11 +147,17 @@ def analyse_rounds(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ..
     # Per target: mean, se, df, Huber location, its se, sign-flip p (greater, two-sided).
     measured = [names.index(t) for t in targets
                 if t != SUITE_SHIFT_NAME and whole[names.index(t)]]
-    location, spread = huber_location(resid[:, measured])
-    huber = {i: (float(location[k]), float(spread[k])) for k, i in enumerate(measured)}
+    # Each measured target's residuals as a contiguous row: a reduction along a row sums
+    # in the same order as one of the column alone, and one call serves every target.
+    x_rows = np.ascontiguousarray(resid[:, measured].T)
+    scale = median_abs_scale(x_rows.T)
+    location, spread = huber_location(resid[:, measured], scale)
+    mean, var = np.mean(x_rows, axis=1), np.var(x_rows, ddof=1, axis=1)
+    at = {i: k for k, i in enumerate(measured)}
+    owns = own_ratios(d[:, measured], factor)
+    own = tuple(owns[at[names.index(t)]] if t != SUITE_SHIFT_NAME and whole[names.index(t)]
+                else None for t in targets)
     rows: list[tuple[float, ...]] = []
-    own = tuple(own_ratio(d[:, names.index(t)], factor)
-                if t != SUITE_SHIFT_NAME and whole[names.index(t)] else None for t in targets)
     for target in targets:
         if target == SUITE_SHIFT_NAME:
             rows.append((float(np.mean(factor)), float(np.std(factor, ddof=1) / math.sqrt(n)),
@@ -161,13 +167,13 @@ def analyse_rounds(d: np.ndarray, names: tuple[str, ...], targets: tuple[str, ..
         if not whole[i]:  # decided earlier and dropped: nothing to analyse
             rows.append((math.nan, math.nan, math.nan, math.nan, math.nan, 1.0, 1.0))
             continue
-        x = resid[:, i]
+        k = at[i]
         prior_var = prior.log_variance(target, factor_from) if prior is not None else None
-        var, df = _moderated(float(np.var(x, ddof=1)), n - 1.0,
-                             prior_var * stale if prior_var is not None else None,
-                             prior.df if prior is not None else 0.0)
-        rows.append((float(np.mean(x)), math.sqrt(var / n), df, *huber[i],
-                     *sign_flip_p_values(x)))
+        moderated, df = _moderated(float(var[k]), n - 1.0,
+                                   prior_var * stale if prior_var is not None else None,
+                                   prior.df if prior is not None else 0.0)
+        rows.append((float(mean[k]), math.sqrt(moderated / n), df, float(location[k]),
+                     float(spread[k]), *sign_flip_p_values(x_rows[k], float(scale[k]))))
     cols = np.array(rows, dtype=float).reshape(len(rows), 7).T
     return Look(mean=cols[0], se=cols[1], df=cols[2], n=n, rmean=cols[3], rse=cols[4],
                  rp_greater=cols[5], rp_two=cols[6],
