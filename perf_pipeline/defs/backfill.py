@@ -144,16 +144,18 @@ def measured_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:
 
 
 def unfinished_here(instance: dg.DagsterInstance, ws: Workspace) -> set[str]:
-    """Measured commits whose judging began and never ended: ``regression_analysis``
-    materialized, ``performance_report`` not (a backfill stopped by a signal in the
-    confirmation's A/B). Counted as measured, they were skipped by every later backfill
-    and never got a confirmation, a report or a gate; they are judged and reported now,
-    without measuring them again. A culprit search's probes never reach the screen (no
-    ``regression_analysis``), and a failed gate still writes its report first, so
-    neither is one of these."""
-    judged = instance.get_materialized_partitions(asset_key("regression_analysis"))
+    """Measured commits whose judging began and never ended: a run planned
+    ``regression_analysis`` for them, and ``performance_report`` is not materialized. A
+    backfill stopped by a signal in the confirmation's A/B left such a commit, and so did
+    a run whose judging failed after its measuring (the screen or the baseline raised):
+    counted as measured, they were skipped by every later backfill and never got a
+    confirmation, a report or a gate; they are judged and reported now, without measuring
+    them again. A culprit search's probes are never planned to reach the screen, and a
+    failed gate still writes its report first, so neither is one of these."""
+    planned = instance.get_latest_storage_id_by_partition(
+        asset_key("regression_analysis"), dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
     reported = instance.get_materialized_partitions(asset_key("performance_report"))
-    return (judged - reported) & measured_here(instance, ws)
+    return (set(planned) - reported) & measured_here(instance, ws)
 
 
 def no_suite_here(ws: Workspace) -> dict[str, str]:

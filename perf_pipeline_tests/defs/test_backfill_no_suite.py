@@ -133,3 +133,40 @@ def test_a_commit_whose_judging_was_cut_short_is_judged_by_the_next_backfill(
         assert report.is_file()
         assert len(ws.store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS)) == 1
         assert backfill_branch(instance=instance, ws=ws, last=3).measured == ()
+
+
+@pytest.mark.slow
+def test_a_commit_whose_judging_failed_is_judged_by_the_next_backfill(
+        instance: dg.DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit measured by a run whose judging then failed (its screen raised: a bad
+    baseline, a bug) has ``benchmark_results`` and no ``regression_analysis``. Counted as
+    measured, every later backfill skipped it, so it never got a verdict (only --force,
+    which measures it again, helped). The next backfill judges it, without measuring."""
+    import perf_pipeline.pipeline
+    from perf_pipeline.defs.automation import COMMIT_ASSETS
+    from perf_pipeline.defs.launch import materialize_commit
+    from perf_pipeline.defs.resources import WorkspaceResource
+
+    repo, shas = _young_target(tmp_path)
+    settings = load_settings(repo_path=str(repo), project_subdir=".",
+                             results_dir=str(tmp_path / "results"),
+                             benchmark_paths=["tests"], pytest_args=list(TINY_PYTEST_ARGS),
+                             processes=1, confirm="off")
+
+    def broken_screen(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the screen broke")
+
+    with Workspace(settings) as ws:
+        monkeypatch.setattr(perf_pipeline.pipeline, "analyze_commit", broken_screen)
+        failed = materialize_commit(instance=instance, sha=shas[2], selection=COMMIT_ASSETS,
+                                    workspace=WorkspaceResource.of(settings))
+        assert not failed.success
+        monkeypatch.undo()
+        report = ws.layout.commit_report_dir(shas[2]) / "performance-report.md"
+        assert not report.exists()
+
+        again = backfill_branch(instance=instance, ws=ws, last=3)
+        assert again.judged_only == shas[2:] and not again.broken
+        assert report.is_file()
+        assert len(ws.store.list_runs(suite="benchmarks", status=RunStatus.SUCCESS)) == 1
+        assert backfill_branch(instance=instance, ws=ws, last=3).measured == ()
