@@ -27,11 +27,11 @@ def test_demo_measures_every_commit_and_flags_the_slowdown(
     minutes (10 rounds of the whole suite), and 8 minutes alone on an idle machine. The
     slowdown is confirmed at the first look (5 rounds) either way. The README's command,
     with the demo's own cap, is run from fresh clones by hand; the sequential looks are
-    tested in analysis/. Runs of two processes instead of three: five processes fewer,
-    some 40 s of the test (552 s of a 19.5-minute CI run on 2026-12-02)."""
+    tested in analysis/. Runs of one process instead of three: ten processes fewer (each
+    a whole pass of the example suite, 11-13 s on a shared 2-core machine)."""
     monkeypatch.delenv("PERF_PIPELINE_AB_PROCESSES", raising=False)
     monkeypatch.setenv("PERF_PIPELINE_CONFIRM_MAX_ROUNDS", "5")
-    monkeypatch.setenv("PERF_PIPELINE_PROCESSES", "2")
+    monkeypatch.setenv("PERF_PIPELINE_PROCESSES", "1")
     root = tmp_path / "perf-demo"
     assert main(["demo", "--dir", str(root)]) == 0
     out = capsys.readouterr().out
