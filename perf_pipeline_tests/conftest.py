@@ -30,10 +30,13 @@ from perf_pipeline.measure import HistoryStep, build_history
 #: ``dagster dev`` test 48, the CLI 39, the browser 35, measure_commit 31, backfills
 #: without the suite 30, the runner 30, the stress asset 29, calibrate 29. Collected in
 #: place, test_cli.py and test_cli_calibrate.py came last of all, and report/ late.
+#: A whole CI-like run (2026-12-04, quiet, 1175 s) found two more: the stress replay 42,
+#: detectable changes 30 (both in analysis/, collected among the first anyway).
 LONGEST_FIRST = ("test_demo.py", "test_end_to_end.py", "pipeline/test_ab.py",
                  "analysis/test_replay.py", "defs/test_automation.py",
                  "pipeline/test_profile.py", "defs/test_measuring_lock.py",
-                 "defs/test_culprit_search.py", "defs/test_dagster_dev.py", "test_cli.py",
+                 "defs/test_culprit_search.py", "defs/test_dagster_dev.py",
+                 "analysis/test_stress_replay.py", "analysis/test_detectable.py", "test_cli.py",
                  "report/test_browser.py", "measure/test_session.py",
                  "defs/test_backfill_no_suite.py", "measure/test_runner.py",
                  "defs/test_stress_asset.py", "test_cli_calibrate.py")
