@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "perf_pipeline"
 
 # What each part may import from perf_pipeline itself.
 BASE = {"model", "errors", "config", "layout", "atomic_file", "bounded_gzip", "http_url",
-        "file_lock", "history_url", "config_env"}
+        "file_lock", "history_url", "config_env", "lazy_names"}
 ALLOWED = {
     "model": {"errors"},
     "errors": set(),
@@ -33,6 +33,7 @@ ALLOWED = {
     "layout": {"errors"},
     "atomic_file": {"errors"},
     "file_lock": set(),
+    "lazy_names": set(),
     "bounded_gzip": {"errors"},
     "http_url": {"errors"},
     "store": BASE | {"store"},

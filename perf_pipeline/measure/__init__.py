@@ -11,8 +11,9 @@ calibration, numpy): start-up before any benchmark ran, and memory it did not us
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from perf_pipeline.lazy_names import lazy_names
 
 # A function named as its module is imported now: importing the module later (as
 # ``perf_pipeline.measure.measuring_lock``) would leave the module under its name here.
@@ -137,15 +138,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """The public name ``name``, its module imported now (once: kept in the package)."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULE_OF})
+__getattr__, __dir__ = lazy_names(__name__, _MODULE_OF, globals())

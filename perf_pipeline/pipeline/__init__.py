@@ -12,8 +12,9 @@ only that step's module, so a quick command does not pay for scipy and the repor
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from perf_pipeline.lazy_names import lazy_names
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time names load on first use
     from perf_pipeline.pipeline.ab import ABOutcome, run_ab, run_adaptive_ab
@@ -109,17 +110,7 @@ _WHERE: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, globals())
 
 
 __all__ = [
