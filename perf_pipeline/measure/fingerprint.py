@@ -9,6 +9,7 @@ JSON); ``environment_fingerprint`` wraps it into ``model.Environment`` for our o
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import sys
@@ -21,11 +22,13 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; the plugin must not import 
     from perf_pipeline.model import Environment
 
 __all__ = [
+    "CPU_INFO_ENV",
     "KEY_PACKAGES",
     "THREAD_ENV_VARS",
     "collect_environment",
     "environment_fingerprint",
     "find_lock_file",
+    "given_cpu_info",
     "hash_lock_file",
 ]
 
@@ -40,6 +43,26 @@ THREAD_ENV_VARS: tuple[str, ...] = (
     "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "PYTHONHASHSEED", "PYTHONOPTIMIZE",
     "STRESS_MULTIPLIER",
 )
+
+
+#: py-cpuinfo's description of the machine (JSON), asked once by the measuring process
+#: and handed to each pytest it starts (runner "current": the same interpreter). Asked
+#: in every process, as pytest-benchmark does for its ``machine_info``, it started a
+#: Python of its own each time: 0.2 s of a 1 s run of a small suite.
+CPU_INFO_ENV = "PERF_PIPELINE_CPU_INFO"
+
+
+def given_cpu_info() -> dict[str, object] | None:
+    """The CPU description the measuring process handed over (``CPU_INFO_ENV``), or
+    None (not given, or not a JSON object: the process then asks py-cpuinfo itself)."""
+    text = os.environ.get(CPU_INFO_ENV)
+    if not text:
+        return None
+    try:
+        info = json.loads(text)
+    except ValueError:
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def _cpu_model() -> str:

@@ -31,7 +31,7 @@ import pytest
 # Relative, so the same files also work when staged as their own package (runner "uv").
 from .benchmark_fixture import RECORD_ATTR, Instrumented, Profiled
 from .completion import claim_completion_path, write_completion
-from .fingerprint import collect_environment, find_lock_file
+from .fingerprint import collect_environment, find_lock_file, given_cpu_info
 from .percentiles import latency_percentiles
 from .profiling import profile_settings
 from .resource_usage import MEMORY_ABSENT_KEY
@@ -179,6 +179,28 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     profiling = profile_settings()
     if profiling is not None:
         Profiled(fixture, *profiling)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_benchmark_generate_machine_info(config: pytest.Config) -> dict[str, Any] | None:
+    """pytest-benchmark's own ``machine_info``, its CPU part the one the measuring process
+    handed over (``fingerprint.CPU_INFO_ENV``) rather than py-cpuinfo asked again in a
+    Python of its own. pytest-benchmark's function makes the rest, found through pytest's
+    plugin manager (this module never imports pytest-benchmark); None, which leaves it all
+    to pytest-benchmark, when nothing was handed over or its function is not there."""
+    cpu = given_cpu_info()
+    benchmark = config.pluginmanager.get_plugin("benchmark")
+    ask = getattr(benchmark, "get_cpu_info", None)
+    generate = getattr(benchmark, "pytest_benchmark_generate_machine_info", None)
+    if cpu is None or ask is None or generate is None:
+        return None
+    benchmark.get_cpu_info = lambda: cpu  # type: ignore[union-attr]
+    try:
+        return generate()
+    except TypeError:  # another pytest-benchmark's signature: its own way, then
+        return None
+    finally:
+        benchmark.get_cpu_info = ask  # type: ignore[union-attr]
 
 
 @pytest.hookimpl(optionalhook=True)

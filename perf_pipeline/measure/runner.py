@@ -37,6 +37,8 @@ and ``--benchmark-autosave`` storage, so we do not need to pass it.
 from __future__ import annotations
 
 import errno
+import functools
+import json
 import logging
 import os
 import shutil
@@ -54,6 +56,7 @@ from perf_pipeline.measure.completion import (
     read_completion,
     read_suite_tests,
 )
+from perf_pipeline.measure.fingerprint import CPU_INFO_ENV
 from perf_pipeline.measure.output_tail import output_tail
 from perf_pipeline.measure.plugin_staging import STAGED_MODULES, STAGED_PACKAGE, stage_plugin
 from perf_pipeline.measure.process_group import die_with_parent, wait_then_end_group
@@ -107,6 +110,19 @@ class SuiteOutcome:
         return self.error is None
 
 
+@functools.cache
+def this_cpu_info() -> str | None:
+    """py-cpuinfo's description of this machine as JSON, asked once per measuring process
+    (``fingerprint.CPU_INFO_ENV``; its current clock is then this moment's, for every
+    run); None when py-cpuinfo is missing or fails (each run then asks it itself)."""
+    try:
+        import cpuinfo
+
+        return json.dumps(cpuinfo.get_cpu_info() or {})
+    except Exception:  # any failure of a third-party probe: the runs ask for themselves
+        return None
+
+
 def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) -> dict[str, str]:
     child = dict(os.environ)
     if runner == "current":
@@ -126,6 +142,8 @@ def _child_env(runner: str, env: Mapping[str, str] | None, staged: Path | None) 
     # own tests do) makes pytest-benchmark in the measured suite disable every benchmark.
     for name in [k for k in child if k.startswith("PYTEST_XDIST_")]:
         del child[name]
+    if runner == "current" and (cpu := this_cpu_info()) is not None:
+        child[CPU_INFO_ENV] = cpu
     if env:
         child.update(env)
     if child.get("PYTHONPATH"):

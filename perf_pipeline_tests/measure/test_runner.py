@@ -330,3 +330,39 @@ def test_a_suite_under_xdist_fails_with_the_fix_named(tmp_path: Path,
     assert 'add "-n", "0" to pytest_args' in (outcome.error or "")
     fixed = _run(project, tmp_path, extra_args=(*FAST_ARGS, "-n", "0"))
     assert fixed.ok, fixed.error
+
+
+def test_each_run_gets_the_cpu_the_measuring_process_described(tmp_path: Path) -> None:
+    """pytest-benchmark asked py-cpuinfo in every measured process, which starts a Python
+    of its own (0.2 s of a 1 s small suite's run); the measuring process asks once and
+    hands the answer over, and the file's machine_info is otherwise pytest-benchmark's."""
+    from perf_pipeline.measure.fingerprint import CPU_INFO_ENV
+    from perf_pipeline.measure.runner import _child_env, this_cpu_info
+
+    project = _project(tmp_path, """
+        def test_ok(benchmark):
+            benchmark(sum, range(10))
+        """)
+    given = {"brand_raw": "handed over", "count": 3}
+    outcome = _run(project, tmp_path, env={CPU_INFO_ENV: json.dumps(given)})
+    assert outcome.ok, outcome.error
+    info = json.loads(outcome.json_path.read_text())["machine_info"]
+    assert info["cpu"] == given
+    assert info["python_version"] and info["machine"]  # pytest-benchmark's own fields
+
+    handed = _child_env("current", None, None)[CPU_INFO_ENV]
+    assert handed == this_cpu_info() and json.loads(handed)["count"] == os.cpu_count()
+    assert CPU_INFO_ENV not in _child_env("venv", None, tmp_path)  # another interpreter
+
+
+def test_a_bad_cpu_description_leaves_it_to_pytest_benchmark(tmp_path: Path) -> None:
+    from perf_pipeline.measure.fingerprint import CPU_INFO_ENV
+
+    project = _project(tmp_path, """
+        def test_ok(benchmark):
+            benchmark(sum, range(10))
+        """)
+    outcome = _run(project, tmp_path, env={CPU_INFO_ENV: "[not an object"})
+    assert outcome.ok, outcome.error
+    cpu = json.loads(outcome.json_path.read_text())["machine_info"]["cpu"]
+    assert cpu["count"] == os.cpu_count() and "brand_raw" in cpu
